@@ -1,0 +1,285 @@
+//! Configuration: every environment variable lambda-perf reads is read here, and nothing here
+//! panics. A bad value costs one warning and falls back to the documented default.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `POWERTOOLS_SERVICE_NAME` | the `service` dimension | `service_undefined` |
+//! | `POWERTOOLS_METRICS_NAMESPACE` | the CloudWatch namespace | `default_namespace`, with a warning |
+//! | `POWERTOOLS_METRICS_DISABLED` | truthy: write no EMF lines | false |
+//! | `POWERTOOLS_METRICS_FUNCTION_NAME` | the `function_name` dimension of `ColdStart` | `AWS_LAMBDA_FUNCTION_NAME` |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the invocation context's |
+//! | `AWS_LAMBDA_INITIALIZATION_TYPE` | set by Lambda, see [`InitializationType`] | `on-demand` |
+//! | `LAMBDA_PERF_COLD_START_METRIC` | falsy: no `ColdStart` line | true |
+//! | `LAMBDA_PERF_INVOCATION_FACTS` | falsy: no `lambda_perf` property in EMF lines | true |
+//! | `LAMBDA_PERF_DEFAULT_DIMENSIONS` | `name=value,name=value` added to every metric | none |
+//!
+//! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
+
+use std::path::PathBuf;
+
+use crate::InitializationType;
+use crate::metrics::dimension::Dimension;
+use crate::metrics::{MetricsError, validate};
+
+/// Names of the environment variables.
+pub(crate) mod vars {
+    pub(crate) const SERVICE_NAME: &str = "POWERTOOLS_SERVICE_NAME";
+    pub(crate) const METRICS_NAMESPACE: &str = "POWERTOOLS_METRICS_NAMESPACE";
+    pub(crate) const METRICS_DISABLED: &str = "POWERTOOLS_METRICS_DISABLED";
+    pub(crate) const METRICS_FUNCTION_NAME: &str = "POWERTOOLS_METRICS_FUNCTION_NAME";
+    pub(crate) const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
+    pub(crate) const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+    pub(crate) const COLD_START_METRIC: &str = "LAMBDA_PERF_COLD_START_METRIC";
+    pub(crate) const INVOCATION_FACTS: &str = "LAMBDA_PERF_INVOCATION_FACTS";
+    pub(crate) const DEFAULT_DIMENSIONS: &str = "LAMBDA_PERF_DEFAULT_DIMENSIONS";
+}
+
+/// The `service` dimension when no service is configured (as Powertools for TypeScript).
+pub const DEFAULT_SERVICE: &str = "service_undefined";
+/// The CloudWatch namespace when none is configured (as Powertools for TypeScript).
+pub const DEFAULT_NAMESPACE: &str = "default_namespace";
+
+/// Settings as read from the environment or given to the builder, before defaults.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct Settings {
+    pub(crate) service: Option<String>,
+    pub(crate) namespace: Option<String>,
+    pub(crate) function_name: Option<String>,
+    pub(crate) metrics_disabled: bool,
+    pub(crate) cold_start_metric: bool,
+    pub(crate) invocation_facts: bool,
+    pub(crate) initialization_type: InitializationType,
+    pub(crate) default_dimensions: Vec<Dimension>,
+    pub(crate) marker_dir: Option<PathBuf>,
+}
+
+impl Settings {
+    /// Reads the process environment; problems are returned as warnings, not printed.
+    pub(crate) fn from_env() -> (Self, Vec<String>) {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup` (the environment, or a map in tests).
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        let mut warnings = Vec::new();
+        let present = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let mut flag = |name: &str, default: bool| {
+            match present(name) {
+            None => default,
+            Some(value) => parse_bool(&value).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "{name}={value:?} is neither truthy (1, true, yes, on) nor falsy (0, false, no, off); using {default}"
+                ));
+                default
+            }),
+        }
+        };
+        let metrics_disabled = flag(vars::METRICS_DISABLED, false);
+        let cold_start_metric = flag(vars::COLD_START_METRIC, true);
+        let invocation_facts = flag(vars::INVOCATION_FACTS, true);
+
+        let initialization_type = match present(vars::INITIALIZATION_TYPE) {
+            None => InitializationType::OnDemand,
+            Some(value) => InitializationType::parse(&value).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "{}={value:?} is not a known initialization type; treating it as on-demand",
+                    vars::INITIALIZATION_TYPE
+                ));
+                InitializationType::OnDemand
+            }),
+        };
+
+        let default_dimensions = present(vars::DEFAULT_DIMENSIONS)
+            .map(|list| parse_dimensions(&list, &mut warnings))
+            .unwrap_or_default();
+
+        let namespace = present(vars::METRICS_NAMESPACE).filter(|namespace| {
+            validate::namespace(namespace)
+                .map_err(|error| {
+                    warnings.push(format!(
+                        "{}: {error}; using {DEFAULT_NAMESPACE:?}",
+                        vars::METRICS_NAMESPACE
+                    ));
+                })
+                .is_ok()
+        });
+        let service = present(vars::SERVICE_NAME).filter(|service| {
+            validate::dimension("service", service)
+                .map_err(|error| {
+                    warnings.push(format!(
+                        "{}: {error}; using {DEFAULT_SERVICE:?}",
+                        vars::SERVICE_NAME
+                    ));
+                })
+                .is_ok()
+        });
+
+        let settings = Self {
+            service,
+            namespace,
+            function_name: present(vars::METRICS_FUNCTION_NAME)
+                .or_else(|| present(vars::FUNCTION_NAME)),
+            metrics_disabled,
+            cold_start_metric,
+            invocation_facts,
+            initialization_type,
+            default_dimensions,
+            marker_dir: None,
+        };
+        (settings, warnings)
+    }
+}
+
+fn parse_bool(value: &str) -> Option<bool> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "t" | "yes" | "y" | "on" => Some(true),
+        "0" | "false" | "f" | "no" | "n" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn parse_dimensions(list: &str, warnings: &mut Vec<String>) -> Vec<Dimension> {
+    let mut dimensions: Vec<Dimension> = Vec::new();
+    for pair in list.split(',').filter(|pair| !pair.trim().is_empty()) {
+        let Some((name, value)) = pair.split_once('=') else {
+            warnings.push(format!(
+                "{} entry {pair:?} is not name=value; skipped",
+                vars::DEFAULT_DIMENSIONS
+            ));
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if let Err(error) = validate::dimension(name, value) {
+            warnings.push(format!("{}: {error}; skipped", vars::DEFAULT_DIMENSIONS));
+        } else if dimensions.iter().any(|d| d.name == name) {
+            warnings.push(format!(
+                "{}: dimension {name:?} is given twice; the first value is kept",
+                vars::DEFAULT_DIMENSIONS
+            ));
+        } else {
+            dimensions.push(Dimension::new(name.to_owned(), value.to_owned()));
+        }
+    }
+    dimensions
+}
+
+/// A setting given in code that CloudWatch would not accept.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[error("invalid {setting}: {source}")]
+pub struct ConfigError {
+    /// Which setting.
+    pub setting: &'static str,
+    /// Why it was refused.
+    #[source]
+    pub source: MetricsError,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> (Settings, Vec<String>) {
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        Settings::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn empty_environment_gives_defaults_without_warnings() {
+        let (settings, warnings) = read(&[]);
+        assert!(warnings.is_empty());
+        assert_eq!(settings.service, None);
+        assert_eq!(settings.namespace, None);
+        assert!(!settings.metrics_disabled);
+        assert!(settings.cold_start_metric);
+        assert!(settings.invocation_facts);
+        assert_eq!(settings.initialization_type, InitializationType::OnDemand);
+    }
+
+    #[test]
+    fn powertools_variables_are_honoured() {
+        let (settings, warnings) = read(&[
+            ("POWERTOOLS_SERVICE_NAME", "payment"),
+            ("POWERTOOLS_METRICS_NAMESPACE", "ServerlessAirline"),
+            ("POWERTOOLS_METRICS_DISABLED", "TRUE"),
+            ("AWS_LAMBDA_FUNCTION_NAME", "my-fn"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "provisioned-concurrency"),
+            ("LAMBDA_PERF_COLD_START_METRIC", "off"),
+            (
+                "LAMBDA_PERF_DEFAULT_DIMENSIONS",
+                "environment=prod, team = core",
+            ),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(settings.service.as_deref(), Some("payment"));
+        assert_eq!(settings.namespace.as_deref(), Some("ServerlessAirline"));
+        assert!(settings.metrics_disabled);
+        assert!(!settings.cold_start_metric);
+        assert_eq!(settings.function_name.as_deref(), Some("my-fn"));
+        assert_eq!(
+            settings.initialization_type,
+            InitializationType::ProvisionedConcurrency
+        );
+        assert_eq!(
+            settings.default_dimensions,
+            [
+                Dimension::new("environment", "prod"),
+                Dimension::new("team", "core")
+            ]
+        );
+    }
+
+    #[test]
+    fn metrics_function_name_overrides_the_lambda_one() {
+        let (settings, _) = read(&[
+            ("AWS_LAMBDA_FUNCTION_NAME", "my-fn"),
+            ("POWERTOOLS_METRICS_FUNCTION_NAME", "alias"),
+        ]);
+        assert_eq!(settings.function_name.as_deref(), Some("alias"));
+    }
+
+    #[test]
+    fn bad_values_warn_and_fall_back() {
+        let (settings, warnings) = read(&[
+            ("POWERTOOLS_METRICS_DISABLED", "maybe"),
+            ("AWS_LAMBDA_INITIALIZATION_TYPE", "warm-pool"),
+            (
+                "LAMBDA_PERF_DEFAULT_DIMENSIONS",
+                "novalue,=x,ok=1,ok=2,bad=ü",
+            ),
+        ]);
+        assert!(!settings.metrics_disabled);
+        assert_eq!(settings.initialization_type, InitializationType::OnDemand);
+        assert_eq!(settings.default_dimensions, [Dimension::new("ok", "1")]);
+        assert_eq!(warnings.len(), 6, "{warnings:#?}");
+        assert!(warnings[0].contains("POWERTOOLS_METRICS_DISABLED=\"maybe\""));
+        assert!(warnings[1].contains("warm-pool"));
+    }
+
+    #[test]
+    fn an_invalid_namespace_or_service_warns_and_falls_back() {
+        let (settings, warnings) = read(&[
+            ("POWERTOOLS_METRICS_NAMESPACE", "AWS/Lambda"),
+            ("POWERTOOLS_SERVICE_NAME", "ünicode"),
+        ]);
+        assert_eq!(settings.namespace, None);
+        assert_eq!(settings.service, None);
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].contains("default_namespace"));
+        assert!(warnings[1].contains("service_undefined"));
+    }
+
+    #[test]
+    fn blank_values_count_as_unset() {
+        let (settings, warnings) = read(&[
+            ("POWERTOOLS_SERVICE_NAME", "  "),
+            ("POWERTOOLS_METRICS_DISABLED", ""),
+        ]);
+        assert!(warnings.is_empty());
+        assert_eq!(settings.service, None);
+        assert!(!settings.metrics_disabled);
+    }
+}

@@ -1,0 +1,237 @@
+//! What is known about one invocation: how it started and where it stands.
+
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+
+use crate::StartKind;
+use crate::clock::millis_f64;
+use crate::start_tracker::Start;
+
+/// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
+/// one, sends `600000`. Such a deadline is ignored quietly.
+const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// Facts about the current invocation, as [`PerfLayer`](crate::PerfLayer) classified it.
+///
+/// Read them inside a handler with [`InvocationFacts::current`]:
+///
+/// ```
+/// use lambda_perf_core::{InvocationFacts, StartKind};
+///
+/// async fn handler() {
+///     if let Some(facts) = InvocationFacts::current() {
+///         if facts.start_kind() == StartKind::Cold {
+///             // e.g. skip an optional cache warm-up on the cold path
+///         }
+///         let _budget = facts.remaining_time();
+///     }
+/// }
+/// ```
+#[derive(Clone, Debug)]
+pub struct InvocationFacts {
+    pub(crate) start: Start,
+    pub(crate) request_id: String,
+    pub(crate) deadline: Option<SystemTime>,
+}
+
+impl InvocationFacts {
+    pub(crate) fn new(start: Start, request_id: String, deadline_ms: u64) -> Self {
+        let deadline = (deadline_ms >= PLAUSIBLE_DEADLINE_MS)
+            .then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms));
+        Self {
+            start,
+            request_id,
+            deadline,
+        }
+    }
+
+    /// The facts of the invocation running on this task, or `None` outside one (or on a
+    /// task spawned from the handler, which does not inherit the invocation).
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        crate::invocation::with_current(|invocation| invocation.facts.clone()).ok()
+    }
+
+    /// How this invocation started.
+    #[must_use]
+    pub fn start_kind(&self) -> StartKind {
+        self.start.kind
+    }
+
+    /// Whether the caller waited for initialization (`cold` or `restart`).
+    #[must_use]
+    pub fn is_cold_start(&self) -> bool {
+        self.start.kind.is_cold_start()
+    }
+
+    /// The position of this invocation in the process: 1 for the first.
+    #[must_use]
+    pub fn index(&self) -> u64 {
+        self.start.index
+    }
+
+    /// Time since the previous invocation of this process ended (how long the environment sat
+    /// idle); `None` for the first invocation.
+    #[must_use]
+    pub fn idle_gap(&self) -> Option<Duration> {
+        self.start.idle_gap
+    }
+
+    /// Age of the execution environment when this invocation began: since the first process
+    /// of the environment started, which survives runtime restarts.
+    #[must_use]
+    pub fn environment_age(&self) -> Duration {
+        self.start.environment_age
+    }
+
+    /// Time from process start to the first handler call: this process's view of Lambda's
+    /// Init Duration. The same on every invocation of the process.
+    #[must_use]
+    pub fn init_duration(&self) -> Duration {
+        self.start.init_duration
+    }
+
+    /// The Lambda request id.
+    #[must_use]
+    pub fn request_id(&self) -> &str {
+        &self.request_id
+    }
+
+    /// When Lambda will stop the invocation; `None` if the runtime sent no usable deadline.
+    #[must_use]
+    pub fn deadline(&self) -> Option<SystemTime> {
+        self.deadline
+    }
+
+    /// Time left before the deadline (zero once passed); `None` without a usable deadline.
+    /// Read when the handler returns, this is the deadline headroom lambda-perf reports.
+    #[must_use]
+    pub fn remaining_time(&self) -> Option<Duration> {
+        self.deadline.map(|deadline| {
+            deadline
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO)
+        })
+    }
+
+    /// Time since the invocation began.
+    #[must_use]
+    pub fn elapsed(&self) -> Duration {
+        self.start.began.elapsed()
+    }
+
+    /// The `lambda_perf` property of this invocation's EMF lines.
+    pub(crate) fn record(&self, end: Option<End>) -> FactsRecord<'_> {
+        FactsRecord {
+            start_kind: self.start.kind.as_str(),
+            invocation: self.start.index,
+            request_id: &self.request_id,
+            idle_gap_ms: self.start.idle_gap.map(millis_f64),
+            environment_age_ms: millis_f64(self.start.environment_age),
+            init_duration_ms: millis_f64(self.start.init_duration),
+            duration_ms: end
+                .map(|end| millis_f64(end.at.saturating_duration_since(self.start.began))),
+            deadline_headroom_ms: end.and(self.remaining_time()).map(millis_f64),
+            outcome: end.map(|end| end.outcome.as_str()),
+        }
+    }
+}
+
+/// How an invocation ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Outcome {
+    /// The handler returned `Ok`.
+    Success,
+    /// The handler returned `Err`.
+    Error,
+    /// The handler panicked.
+    Panic,
+    /// The invocation's future was dropped before it finished.
+    Cancelled,
+}
+
+impl Outcome {
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Error => "error",
+            Self::Panic => "panic",
+            Self::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// The end of an invocation.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct End {
+    pub(crate) outcome: Outcome,
+    pub(crate) at: Instant,
+}
+
+/// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
+/// precision.
+#[derive(Debug, Serialize)]
+pub(crate) struct FactsRecord<'a> {
+    start_kind: &'static str,
+    invocation: u64,
+    request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    idle_gap_ms: Option<f64>,
+    environment_age_ms: f64,
+    init_duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    duration_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    deadline_headroom_ms: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    outcome: Option<&'static str>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(kind: StartKind, index: u64) -> Start {
+        Start {
+            kind,
+            index,
+            idle_gap: (index > 1).then(|| Duration::from_micros(1_500)),
+            environment_age: Duration::from_millis(2_000),
+            init_duration: Duration::from_micros(12_345),
+            began: Instant::now(),
+        }
+    }
+
+    #[test]
+    fn implausible_deadlines_are_ignored() {
+        let facts = InvocationFacts::new(start(StartKind::Cold, 1), "r".into(), 600_000);
+        assert_eq!(facts.deadline(), None);
+        assert_eq!(facts.remaining_time(), None);
+        let soon = crate::clock::epoch_millis(SystemTime::now()) + 5_000;
+        let facts = InvocationFacts::new(start(StartKind::Cold, 1), "r".into(), soon);
+        let left = facts.remaining_time().unwrap();
+        assert!(
+            left > Duration::from_secs(3) && left <= Duration::from_secs(5),
+            "{left:?}"
+        );
+    }
+
+    #[test]
+    fn record_serializes_what_is_known() {
+        let facts = InvocationFacts::new(start(StartKind::Cold, 1), "req-1".into(), 0);
+        assert_eq!(
+            serde_json::to_string(&facts.record(None)).unwrap(),
+            r#"{"start_kind":"cold","invocation":1,"request_id":"req-1","environment_age_ms":2000.0,"init_duration_ms":12.345}"#
+        );
+        let warm = InvocationFacts::new(start(StartKind::Warm, 2), "req-2".into(), 0);
+        let end = End {
+            outcome: Outcome::Error,
+            at: warm.start.began + Duration::from_micros(250),
+        };
+        assert_eq!(
+            serde_json::to_string(&warm.record(Some(end))).unwrap(),
+            r#"{"start_kind":"warm","invocation":2,"request_id":"req-2","idle_gap_ms":1.5,"environment_age_ms":2000.0,"init_duration_ms":12.345,"duration_ms":0.25,"outcome":"error"}"#
+        );
+    }
+}

@@ -1,0 +1,80 @@
+//! In-function performance instrumentation for AWS Lambda.
+//!
+//! Wrap a handler in [`PerfLayer`] and every invocation tells how it started (cold, warm,
+//! restarted, pre-warmed, restored), how long init took, how long the environment sat idle,
+//! and writes CloudWatch metrics in the Embedded Metric Format — at the cost of one `write(2)`.
+//!
+//! ```no_run
+//! use lambda_perf_core::PerfLayer;
+//! use lambda_perf_core::metrics::{self, Unit};
+//! use lambda_runtime::{Error, LambdaEvent};
+//! use serde_json::{Value, json};
+//! use tower::ServiceBuilder;
+//!
+//! async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+//!     metrics::add_metric("OrdersPlaced", Unit::Count, 1.0);
+//!     metrics::add_dimension("channel", "web");
+//!     Ok(json!({ "received": event.payload }))
+//! }
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Error> {
+//!     lambda_runtime::run(
+//!         ServiceBuilder::new()
+//!             .layer(PerfLayer::from_env())
+//!             .service_fn(handler),
+//!     )
+//!     .await
+//! }
+//! ```
+//!
+//! With `POWERTOOLS_SERVICE_NAME=orders` and `POWERTOOLS_METRICS_NAMESPACE=Shop`, the first
+//! invocation of a new execution environment writes two lines on stdout (wrapped here):
+//!
+//! ```text
+//! {"_aws":{"Timestamp":1795410771965,"CloudWatchMetrics":[{"Namespace":"Shop",
+//!   "Dimensions":[["function_name","service"]],"Metrics":[{"Name":"ColdStart","Unit":"Count"},
+//!   {"Name":"InitDuration","Unit":"Milliseconds"}]}]},"function_name":"orders-fn",
+//!  "service":"orders","lambda_perf":{"start_kind":"cold","invocation":1,...},
+//!  "ColdStart":[1.0],"InitDuration":[18.204]}
+//! {"_aws":{"Timestamp":1795410771966,"CloudWatchMetrics":[{"Namespace":"Shop",
+//!   "Dimensions":[["service","channel"]],"Metrics":[{"Name":"OrdersPlaced","Unit":"Count"}]}]},
+//!  "service":"orders","channel":"web","lambda_perf":{"start_kind":"cold",...,
+//!  "duration_ms":0.031,"deadline_headroom_ms":2998.1,"outcome":"success"},"OrdersPlaced":[1.0]}
+//! ```
+//!
+//! # What is where
+//!
+//! - [`PerfLayer`] / [`PerfService`]: the tower middleware; [`PerfLayerBuilder`] overrides any
+//!   setting of [`config`].
+//! - [`StartKind`] and [`InvocationFacts`]: how the invocation started, its index in the
+//!   process, the idle gap before it, the environment's age, the init duration, the deadline.
+//! - [`metrics`]: CloudWatch EMF metrics, dimensions and metadata, validated to CloudWatch's
+//!   limits.
+//!
+//! # Failure policy
+//!
+//! Instrumentation never changes what the handler returns, never panics and never blocks on
+//! I/O. Bad input gets a typed error from the `try_` functions and a one-time warning on
+//! stderr from the plain ones; a broken environment (read-only temp dir, closed stdout)
+//! costs one warning.
+
+mod clock;
+pub mod config;
+mod facts;
+mod initialization_type;
+mod invocation;
+pub mod layer;
+mod marker;
+pub mod metrics;
+mod start_kind;
+mod start_tracker;
+mod warn;
+
+#[doc(inline)]
+pub use crate::config::ConfigError;
+pub use crate::facts::InvocationFacts;
+pub use crate::initialization_type::InitializationType;
+#[doc(inline)]
+pub use crate::layer::{PerfFuture, PerfLayer, PerfLayerBuilder, PerfService};
+pub use crate::start_kind::StartKind;

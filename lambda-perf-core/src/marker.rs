@@ -1,0 +1,171 @@
+//! The environment marker: a file in the temp dir that outlives the runtime process but not
+//! the execution environment, so a restarted process can tell a reused environment from a new
+//! one.
+//!
+//! The marker is created with `create_new` (`O_CREAT|O_EXCL`), mode 0600, and is never followed
+//! through a symlink: creation refuses an existing path of any kind, and reading uses
+//! `O_NOFOLLOW|O_NONBLOCK` and accepts only a regular file. It holds the environment's start
+//! time in epoch milliseconds.
+
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::clock::epoch_millis;
+
+/// The marker's file name inside the temp dir.
+pub(crate) const MARKER_FILE: &str = ".lambda-perf-environment";
+
+/// What the first invocation of a process found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Marker {
+    /// No marker existed: this process is the first in the environment. It created the marker.
+    Created,
+    /// A marker from an earlier process in this environment, with the environment's start.
+    Existing {
+        /// When the environment started (the first process's start).
+        environment_start: SystemTime,
+    },
+}
+
+/// Creates the marker in `dir`, or reads the one an earlier process created.
+pub(crate) fn claim(dir: &Path, process_start: SystemTime) -> io::Result<Marker> {
+    let path = dir.join(MARKER_FILE);
+    match open(&path, true) {
+        Ok(mut file) => {
+            file.write_all(epoch_millis(process_start).to_string().as_bytes())?;
+            Ok(Marker::Created)
+        }
+        Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
+            read_start(&path).map(|environment_start| Marker::Existing { environment_start })
+        }
+        Err(error) => Err(error),
+    }
+}
+
+fn read_start(path: &Path) -> io::Result<SystemTime> {
+    let file = open(path, false)?;
+    let metadata = file.metadata()?;
+    if !metadata.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            "the marker path is not a regular file",
+        ));
+    }
+    let mut text = String::new();
+    file.take(32).read_to_string(&mut text)?;
+    match text.trim().parse::<u64>() {
+        Ok(millis) => Ok(UNIX_EPOCH + Duration::from_millis(millis)),
+        // A process that died between creating and writing the marker: its time is the
+        // file's modification time.
+        Err(_) => metadata.modified(),
+    }
+}
+
+#[cfg(unix)]
+fn open(path: &Path, create: bool) -> io::Result<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+
+    let mut options = OpenOptions::new();
+    if create {
+        options.write(true).create_new(true).mode(0o600);
+    } else {
+        options.read(true);
+    }
+    options
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(path)
+}
+
+#[cfg(not(unix))]
+fn open(_path: &Path, _create: bool) -> io::Result<File> {
+    Err(io::Error::new(
+        io::ErrorKind::Unsupported,
+        "the environment marker needs a Unix file system",
+    ))
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{PermissionsExt, symlink};
+
+    fn start() -> SystemTime {
+        UNIX_EPOCH + Duration::from_millis(1_795_410_771_965)
+    }
+
+    #[test]
+    fn first_claim_creates_a_private_marker_and_the_second_reads_it() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(claim(dir.path(), start()).unwrap(), Marker::Created);
+        let path = dir.path().join(MARKER_FILE);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1795410771965");
+        assert_eq!(
+            claim(dir.path(), SystemTime::now()).unwrap(),
+            Marker::Existing {
+                environment_start: start()
+            }
+        );
+    }
+
+    #[test]
+    fn a_symlink_at_the_marker_path_is_never_followed() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("precious");
+        std::fs::write(&target, "do not touch").unwrap();
+        symlink(&target, dir.path().join(MARKER_FILE)).unwrap();
+
+        let error = claim(dir.path(), start()).unwrap_err();
+        assert_eq!(error.raw_os_error(), Some(libc::ELOOP), "{error}");
+        assert_eq!(std::fs::read_to_string(&target).unwrap(), "do not touch");
+    }
+
+    #[test]
+    fn a_dangling_symlink_is_not_created_through() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("elsewhere");
+        symlink(&target, dir.path().join(MARKER_FILE)).unwrap();
+        assert!(claim(dir.path(), start()).is_err());
+        assert!(!target.exists());
+    }
+
+    #[test]
+    fn a_directory_or_fifo_at_the_marker_path_is_refused_without_blocking() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join(MARKER_FILE)).unwrap();
+        assert!(claim(dir.path(), start()).is_err());
+
+        let fifo_dir = tempfile::tempdir().unwrap();
+        let status = std::process::Command::new("mkfifo")
+            .arg(fifo_dir.path().join(MARKER_FILE))
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let error = claim(fifo_dir.path(), start()).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_marker_without_a_time_falls_back_to_its_modification_time() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MARKER_FILE), "").unwrap();
+        let Marker::Existing { environment_start } = claim(dir.path(), start()).unwrap() else {
+            panic!("expected the existing marker");
+        };
+        let age = SystemTime::now().duration_since(environment_start).unwrap();
+        assert!(age < Duration::from_secs(60), "{age:?}");
+    }
+
+    #[test]
+    fn a_symlinked_temp_dir_is_used_normally() {
+        let real = tempfile::tempdir().unwrap();
+        let links = tempfile::tempdir().unwrap();
+        let linked_dir = links.path().join("tmp");
+        symlink(real.path(), &linked_dir).unwrap();
+        assert_eq!(claim(&linked_dir, start()).unwrap(), Marker::Created);
+        assert!(real.path().join(MARKER_FILE).is_file());
+    }
+}

@@ -1,0 +1,181 @@
+//! CloudWatch metrics in the Embedded Metric Format (EMF).
+//!
+//! Inside a handler wrapped by [`PerfLayer`](crate::PerfLayer), metrics, dimensions and
+//! metadata are buffered for the current invocation and written as one compact JSON line on
+//! stdout when it ends — also when the handler returns an error or panics. Lambda forwards
+//! stdout to CloudWatch Logs, which turns the line into metrics; no agent, no API call.
+//!
+//! ```
+//! use lambda_perf_core::metrics::{self, Unit};
+//!
+//! async fn handler() {
+//!     metrics::add_metric("SuccessfulBooking", Unit::Count, 1.0);
+//!     metrics::add_high_resolution_metric("Latency", Unit::Milliseconds, 12.5);
+//!     metrics::add_dimension("route", "/book");
+//!     metrics::add_metadata("booking_id", "abc123");
+//!
+//!     // The try_ forms say what is wrong instead of warning:
+//!     let error = metrics::try_add_metric("Latency", Unit::Seconds, 1.0).unwrap_err();
+//!     # let _ = error;
+//! }
+//! ```
+//!
+//! With `POWERTOOLS_SERVICE_NAME=payment` and `POWERTOOLS_METRICS_NAMESPACE=ServerlessAirline`
+//! the invocation writes (wrapped here):
+//!
+//! ```text
+//! {"_aws":{"Timestamp":1795410771965,"CloudWatchMetrics":[{"Namespace":"ServerlessAirline",
+//!   "Dimensions":[["service","route"]],"Metrics":[{"Name":"SuccessfulBooking","Unit":"Count"},
+//!   {"Name":"Latency","Unit":"Milliseconds","StorageResolution":1}]}]},
+//!  "service":"payment","route":"/book","booking_id":"abc123",
+//!  "lambda_perf":{"start_kind":"warm","invocation":2,...},
+//!  "SuccessfulBooking":[1.0],"Latency":[12.5]}
+//! ```
+//!
+//! # Rules
+//!
+//! Everything is checked against CloudWatch's limits when it is added, so a line is never
+//! rejected by CloudWatch after the fact: metric names of 1–255 characters; the 27 units of
+//! [`Unit`]; finite values; one unit and one resolution per metric name; at most 30 dimensions
+//! per metric including `service` and the default dimensions; ASCII dimension names (≤ 250)
+//! and values (≤ 1024); and no key used twice across metrics, dimensions and metadata. Past
+//! 100 metrics or 100 values of one metric, the invocation's metrics are split over several
+//! lines. With no metric recorded, no line is written.
+//!
+//! Each `add_*` function has a `try_` twin that returns a [`MetricsError`]. The plain form
+//! prints the first error of each kind on stderr and drops that one data point.
+//!
+//! Calls outside an invocation (at init, or on a task spawned by the handler, which does not
+//! inherit the invocation) fail with [`MetricsError::NoInvocation`]; use [`SingleMetric`]
+//! there.
+
+pub(crate) mod cold_start;
+pub(crate) mod dimension;
+mod emf;
+mod error;
+pub(crate) mod flush;
+pub(crate) mod set;
+mod single;
+mod unit;
+pub(crate) mod validate;
+mod writer;
+
+use std::borrow::Cow;
+
+use serde::Serialize;
+
+pub use self::error::{KeyKind, MetricsError};
+pub use self::single::SingleMetric;
+pub use self::unit::{Resolution, Unit};
+pub(crate) use self::writer::EmfWriter;
+use crate::invocation::{Invocation, with_current};
+use crate::warn::WarnOnce;
+
+/// Records one value of a metric in the current invocation.
+///
+/// Values of the same name accumulate (`"Latency":[12.5,20.0]`).
+pub fn try_add_metric(
+    name: impl Into<Cow<'static, str>>,
+    unit: Unit,
+    value: f64,
+) -> Result<(), MetricsError> {
+    add_with_resolution(name.into(), unit, Resolution::Standard, value)
+}
+
+/// Records one value of a metric; an invalid one is dropped with a one-time warning.
+///
+/// See [`try_add_metric`].
+pub fn add_metric(name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
+    report(try_add_metric(name, unit, value));
+}
+
+/// Records one value of a high-resolution metric (`StorageResolution` 1: one-second
+/// granularity, at CloudWatch's high-resolution price).
+pub fn try_add_high_resolution_metric(
+    name: impl Into<Cow<'static, str>>,
+    unit: Unit,
+    value: f64,
+) -> Result<(), MetricsError> {
+    add_with_resolution(name.into(), unit, Resolution::High, value)
+}
+
+/// Records one value of a high-resolution metric; an invalid one is dropped with a one-time
+/// warning. See [`try_add_high_resolution_metric`].
+pub fn add_high_resolution_metric(name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
+    report(try_add_high_resolution_metric(name, unit, value));
+}
+
+fn add_with_resolution(
+    name: Cow<'static, str>,
+    unit: Unit,
+    resolution: Resolution,
+    value: f64,
+) -> Result<(), MetricsError> {
+    on_current(|invocation| {
+        let fixed = &invocation.config.fixed_dimensions;
+        invocation
+            .metrics
+            .add_metric(fixed, name, unit, resolution, value)
+    })
+}
+
+/// Adds a dimension to every metric of the current invocation (or changes its value).
+///
+/// Each distinct dimension set is a separate CloudWatch metric, billed as such.
+pub fn try_add_dimension(
+    name: impl Into<Cow<'static, str>>,
+    value: impl Into<Cow<'static, str>>,
+) -> Result<(), MetricsError> {
+    let (name, value) = (name.into(), value.into());
+    on_current(|invocation| {
+        let fixed = &invocation.config.fixed_dimensions;
+        invocation.metrics.add_dimension(fixed, name, value)
+    })
+}
+
+/// Adds a dimension; an invalid one is dropped with a one-time warning.
+/// See [`try_add_dimension`].
+pub fn add_dimension(name: impl Into<Cow<'static, str>>, value: impl Into<Cow<'static, str>>) {
+    report(try_add_dimension(name, value));
+}
+
+/// Adds a metadata property to the current invocation's EMF line: searchable in CloudWatch
+/// Logs Insights, not a metric and not a dimension. Any `Serialize` value.
+pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result<(), MetricsError> {
+    let key = key.into();
+    // Serialized before the invocation is borrowed, so a value whose serialization records
+    // metrics cannot trip over the borrow.
+    let value =
+        serde_json::to_value(value).map_err(|error| MetricsError::MetadataNotSerializable {
+            key: key.clone(),
+            message: error.to_string(),
+        })?;
+    on_current(|invocation| {
+        let fixed = &invocation.config.fixed_dimensions;
+        invocation.metrics.add_metadata(fixed, key, value)
+    })
+}
+
+/// Adds a metadata property; an invalid one is dropped with a one-time warning.
+/// See [`try_add_metadata`].
+pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
+    report(try_add_metadata(key, value));
+}
+
+fn on_current(
+    f: impl FnOnce(&mut Invocation) -> Result<(), MetricsError>,
+) -> Result<(), MetricsError> {
+    with_current(f).and_then(|result| result)
+}
+
+/// Prints the first error of each kind on stderr.
+fn report(result: Result<(), MetricsError>) {
+    static WARNINGS: [WarnOnce; MetricsError::KINDS] =
+        [const { WarnOnce::new() }; MetricsError::KINDS];
+    if let Err(error) = result {
+        WARNINGS[error.kind_index()].warn(format_args!(
+            "metric data dropped: {error} (further errors of this kind are not reported; \
+             the metrics::try_* functions return them)"
+        ));
+    }
+}

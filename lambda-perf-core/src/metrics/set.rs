@@ -1,0 +1,360 @@
+//! The metrics one invocation records: validated as they are added, written when it ends.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use super::dimension::Dimension;
+use super::validate::{self, MAX_DIMENSIONS, RESERVED_KEYS};
+use super::{KeyKind, MetricsError, Resolution, Unit};
+
+/// Most metric definitions in one EMF directive, and most values per metric in one line.
+pub(crate) const MAX_PER_LINE: usize = 100;
+
+/// One metric and every value recorded for it.
+#[derive(Debug)]
+pub(crate) struct MetricEntry {
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) unit: Unit,
+    pub(crate) resolution: Resolution,
+    pub(crate) values: Vec<f64>,
+}
+
+/// A metric with the values that go into one EMF line.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MetricSlice<'a> {
+    pub(crate) name: &'a str,
+    pub(crate) unit: Unit,
+    pub(crate) resolution: Resolution,
+    pub(crate) values: &'a [f64],
+}
+
+/// Metrics, dimensions and metadata of one invocation (or one single-metric line).
+///
+/// `fixed` dimensions (the `service` and default dimensions from the configuration) are
+/// passed in, so that limits and collisions account for them without copying them.
+#[derive(Debug, Default)]
+pub(crate) struct MetricSet {
+    metrics: Vec<MetricEntry>,
+    dimensions: Vec<Dimension>,
+    metadata: Vec<(String, Value)>,
+}
+
+impl MetricSet {
+    pub(crate) fn is_empty(&self) -> bool {
+        self.metrics.is_empty()
+    }
+
+    pub(crate) fn dimensions(&self) -> &[Dimension] {
+        &self.dimensions
+    }
+
+    pub(crate) fn metadata(&self) -> &[(String, Value)] {
+        &self.metadata
+    }
+
+    /// Records one value of a metric.
+    pub(crate) fn add_metric(
+        &mut self,
+        fixed: &[Dimension],
+        name: Cow<'static, str>,
+        unit: Unit,
+        resolution: Resolution,
+        value: f64,
+    ) -> Result<(), MetricsError> {
+        if let Some(entry) = self.metrics.iter_mut().find(|entry| entry.name == name) {
+            validate::value(&name, value)?;
+            if entry.unit != unit {
+                return Err(MetricsError::UnitConflict {
+                    name: name.into_owned(),
+                    existing: entry.unit,
+                    requested: unit,
+                });
+            }
+            if entry.resolution != resolution {
+                return Err(MetricsError::ResolutionConflict {
+                    name: name.into_owned(),
+                    existing: entry.resolution,
+                    requested: resolution,
+                });
+            }
+            entry.values.push(value);
+            return Ok(());
+        }
+        validate::metric_name(&name)?;
+        validate::value(&name, value)?;
+        self.check_free(fixed, &name, KeyKind::Metric)?;
+        self.metrics.push(MetricEntry {
+            name,
+            unit,
+            resolution,
+            values: vec![value],
+        });
+        Ok(())
+    }
+
+    /// Adds a dimension to the set, or replaces the value of one added before.
+    pub(crate) fn add_dimension(
+        &mut self,
+        fixed: &[Dimension],
+        name: Cow<'static, str>,
+        value: Cow<'static, str>,
+    ) -> Result<(), MetricsError> {
+        validate::dimension(&name, &value)?;
+        if let Some(existing) = self.dimensions.iter_mut().find(|d| d.name == name) {
+            existing.value = value;
+            return Ok(());
+        }
+        self.check_free(fixed, &name, KeyKind::Dimension)?;
+        if fixed.len() + self.dimensions.len() >= MAX_DIMENSIONS {
+            return Err(MetricsError::TooManyDimensions {
+                name: name.into_owned(),
+                limit: MAX_DIMENSIONS,
+            });
+        }
+        self.dimensions.push(Dimension { name, value });
+        Ok(())
+    }
+
+    /// Adds a metadata property, or replaces one added before.
+    pub(crate) fn add_metadata(
+        &mut self,
+        fixed: &[Dimension],
+        key: String,
+        value: Value,
+    ) -> Result<(), MetricsError> {
+        validate::metadata_key(&key)?;
+        if let Some(existing) = self.metadata.iter_mut().find(|(k, _)| *k == key) {
+            existing.1 = value;
+            return Ok(());
+        }
+        self.check_free(fixed, &key, KeyKind::Metadata)?;
+        self.metadata.push((key, value));
+        Ok(())
+    }
+
+    /// Fails if `key` is used by an entry of another kind (or is reserved).
+    fn check_free(
+        &self,
+        fixed: &[Dimension],
+        key: &str,
+        requested: KeyKind,
+    ) -> Result<(), MetricsError> {
+        let existing = if RESERVED_KEYS.contains(&key) {
+            Some(KeyKind::Reserved)
+        } else if self.metrics.iter().any(|m| m.name == key) {
+            Some(KeyKind::Metric)
+        } else if fixed.iter().chain(&self.dimensions).any(|d| d.name == key) {
+            Some(KeyKind::Dimension)
+        } else if self.metadata.iter().any(|(k, _)| k == key) {
+            Some(KeyKind::Metadata)
+        } else {
+            None
+        };
+        match existing {
+            Some(existing) => Err(MetricsError::KeyCollision {
+                key: key.to_owned(),
+                existing,
+                requested,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Calls `line` once per EMF line needed: at most 100 metrics per line and at most 100
+    /// values per metric, as CloudWatch requires. Nothing is called for an empty set.
+    pub(crate) fn for_each_line(&self, mut line: impl FnMut(&[MetricSlice<'_>])) {
+        let rounds = self
+            .metrics
+            .iter()
+            .map(|metric| metric.values.len().div_ceil(MAX_PER_LINE))
+            .max()
+            .unwrap_or(0);
+        let mut batch = Vec::with_capacity(self.metrics.len().min(MAX_PER_LINE));
+        for round in 0..rounds {
+            for metric in &self.metrics {
+                let Some(values) = metric.values.get(round * MAX_PER_LINE..) else {
+                    continue;
+                };
+                if values.is_empty() {
+                    continue;
+                }
+                batch.push(MetricSlice {
+                    name: &metric.name,
+                    unit: metric.unit,
+                    resolution: metric.resolution,
+                    values: &values[..values.len().min(MAX_PER_LINE)],
+                });
+                if batch.len() == MAX_PER_LINE {
+                    line(&batch);
+                    batch.clear();
+                }
+            }
+            if !batch.is_empty() {
+                line(&batch);
+                batch.clear();
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn service() -> Vec<Dimension> {
+        vec![Dimension::new("service", "payment")]
+    }
+
+    fn count(set: &mut MetricSet, name: &str, value: f64) -> Result<(), MetricsError> {
+        set.add_metric(
+            &service(),
+            Cow::Owned(name.to_owned()),
+            Unit::Count,
+            Resolution::Standard,
+            value,
+        )
+    }
+
+    #[test]
+    fn values_of_one_metric_accumulate() {
+        let mut set = MetricSet::default();
+        count(&mut set, "Orders", 1.0).unwrap();
+        count(&mut set, "Orders", 2.0).unwrap();
+        let mut lines = Vec::new();
+        set.for_each_line(|metrics| lines.push(metrics[0].values.to_vec()));
+        assert_eq!(lines, [vec![1.0, 2.0]]);
+    }
+
+    #[test]
+    fn unit_and_resolution_cannot_change_under_one_name() {
+        let mut set = MetricSet::default();
+        count(&mut set, "Latency", 1.0).unwrap();
+        let unit = set.add_metric(
+            &service(),
+            "Latency".into(),
+            Unit::Milliseconds,
+            Resolution::Standard,
+            2.0,
+        );
+        assert_eq!(
+            unit,
+            Err(MetricsError::UnitConflict {
+                name: "Latency".into(),
+                existing: Unit::Count,
+                requested: Unit::Milliseconds,
+            })
+        );
+        let resolution = set.add_metric(
+            &service(),
+            "Latency".into(),
+            Unit::Count,
+            Resolution::High,
+            2.0,
+        );
+        assert!(matches!(
+            resolution,
+            Err(MetricsError::ResolutionConflict { .. })
+        ));
+    }
+
+    #[test]
+    fn keys_do_not_collide_across_kinds() {
+        let mut set = MetricSet::default();
+        count(&mut set, "Latency", 1.0).unwrap();
+        set.add_dimension(&service(), "route".into(), "/book".into())
+            .unwrap();
+        set.add_metadata(&service(), "booking_id".into(), "abc".into())
+            .unwrap();
+
+        let collision = |result: Result<(), MetricsError>| match result {
+            Err(MetricsError::KeyCollision {
+                existing,
+                requested,
+                ..
+            }) => (existing, requested),
+            other => panic!("expected a collision, got {other:?}"),
+        };
+        assert_eq!(
+            collision(set.add_dimension(&service(), "Latency".into(), "x".into())),
+            (KeyKind::Metric, KeyKind::Dimension)
+        );
+        assert_eq!(
+            collision(count(&mut set, "route", 1.0)),
+            (KeyKind::Dimension, KeyKind::Metric)
+        );
+        assert_eq!(
+            collision(set.add_metadata(&service(), "service".into(), "x".into())),
+            (KeyKind::Dimension, KeyKind::Metadata)
+        );
+        assert_eq!(
+            collision(count(&mut set, "booking_id", 1.0)),
+            (KeyKind::Metadata, KeyKind::Metric)
+        );
+        assert_eq!(
+            collision(set.add_metadata(&service(), "lambda_perf".into(), 1.into())),
+            (KeyKind::Reserved, KeyKind::Metadata)
+        );
+        assert_eq!(
+            collision(count(&mut set, "_aws", 1.0)),
+            (KeyKind::Reserved, KeyKind::Metric)
+        );
+    }
+
+    #[test]
+    fn thirty_dimensions_including_fixed_ones() {
+        let mut set = MetricSet::default();
+        for i in 0..29 {
+            set.add_dimension(&service(), format!("d{i}").into(), "v".into())
+                .unwrap();
+        }
+        assert_eq!(
+            set.add_dimension(&service(), "d29".into(), "v".into()),
+            Err(MetricsError::TooManyDimensions {
+                name: "d29".into(),
+                limit: 30
+            })
+        );
+        // Replacing the value of an existing dimension is not a new dimension.
+        set.add_dimension(&service(), "d3".into(), "w".into())
+            .unwrap();
+        assert_eq!(set.dimensions().len(), 29);
+    }
+
+    #[test]
+    fn splits_past_100_values_and_100_metrics() {
+        let mut set = MetricSet::default();
+        for i in 0..250 {
+            count(&mut set, "Many", f64::from(i)).unwrap();
+        }
+        for i in 0..150 {
+            count(&mut set, &format!("M{i}"), 1.0).unwrap();
+        }
+        let mut lines: Vec<Vec<(String, usize)>> = Vec::new();
+        set.for_each_line(|metrics| {
+            lines.push(
+                metrics
+                    .iter()
+                    .map(|m| (m.name.to_owned(), m.values.len()))
+                    .collect(),
+            );
+        });
+        let shape: Vec<(usize, usize)> = lines
+            .iter()
+            .map(|line| (line.len(), line.iter().map(|(_, n)| n).sum()))
+            .collect();
+        // Round 0: "Many" (100 values) + 150 single metrics = 151 metrics -> 100 + 51.
+        // Rounds 1 and 2: the remaining 100 and 50 values of "Many".
+        assert_eq!(shape, [(100, 199), (51, 51), (1, 100), (1, 50)]);
+        assert!(lines.iter().flatten().all(|(_, n)| *n <= MAX_PER_LINE));
+    }
+
+    #[test]
+    fn an_empty_set_writes_no_line() {
+        let set = MetricSet::default();
+        let mut calls = 0;
+        set.for_each_line(|_| calls += 1);
+        assert_eq!(calls, 0);
+        assert!(set.is_empty());
+    }
+}

@@ -1,0 +1,96 @@
+//! A metric written at once in its own EMF line, outside the invocation's buffer.
+
+use std::borrow::Cow;
+
+use super::dimension::Dimension;
+use super::set::MetricSet;
+use super::{MetricsError, Resolution, Unit, flush, validate};
+use crate::invocation::with_current;
+use crate::layer::PerfConfig;
+
+/// A metric written immediately in its own EMF line, with only the dimensions given here.
+///
+/// Use it outside an invocation (at init, in a spawned task) or for a metric that must not
+/// share the invocation's dimension set. Inside an invocation it uses that invocation's
+/// namespace and output; elsewhere the ones configured by the environment.
+///
+/// ```
+/// use lambda_perf_core::metrics::{SingleMetric, Unit};
+///
+/// SingleMetric::new("CacheWarmed", Unit::Count, 1.0)
+///     .dimension("cache", "users")
+///     .namespace("ServerlessAirline")
+///     .emit();
+/// ```
+#[derive(Clone, Debug)]
+#[must_use = "a SingleMetric is written only by emit() or try_emit()"]
+pub struct SingleMetric {
+    name: Cow<'static, str>,
+    unit: Unit,
+    value: f64,
+    resolution: Resolution,
+    dimensions: Vec<Dimension>,
+    namespace: Option<String>,
+}
+
+impl SingleMetric {
+    /// A metric with one value.
+    pub fn new(name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) -> Self {
+        Self {
+            name: name.into(),
+            unit,
+            value,
+            resolution: Resolution::Standard,
+            dimensions: Vec::new(),
+            namespace: None,
+        }
+    }
+
+    /// Stores it at one-second resolution.
+    pub fn high_resolution(mut self) -> Self {
+        self.resolution = Resolution::High;
+        self
+    }
+
+    /// Adds a dimension.
+    pub fn dimension(
+        mut self,
+        name: impl Into<Cow<'static, str>>,
+        value: impl Into<Cow<'static, str>>,
+    ) -> Self {
+        self.dimensions.push(Dimension::new(name, value));
+        self
+    }
+
+    /// Writes it to this namespace instead of the configured one.
+    pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.namespace = Some(namespace.into());
+        self
+    }
+
+    /// Validates and writes the line now (nothing is written when metrics are disabled).
+    pub fn try_emit(self) -> Result<(), MetricsError> {
+        if let Some(namespace) = &self.namespace {
+            validate::namespace(namespace)?;
+        }
+        let mut set = MetricSet::default();
+        for dimension in self.dimensions {
+            set.add_dimension(&[], dimension.name, dimension.value)?;
+        }
+        set.add_metric(&[], self.name, self.unit, self.resolution, self.value)?;
+
+        let config = with_current(|invocation| invocation.config.clone())
+            .unwrap_or_else(|_| PerfConfig::process_default());
+        if config.metrics_disabled {
+            return Ok(());
+        }
+        let namespace = self.namespace.as_deref().unwrap_or(&config.namespace);
+        flush::write_set::<()>(&config.writer, namespace, &[], &set, None);
+        Ok(())
+    }
+
+    /// Writes the line now; an invalid metric is dropped with a one-time warning.
+    pub fn emit(self) {
+        super::report(self.try_emit());
+    }
+}

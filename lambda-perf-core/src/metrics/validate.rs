@@ -1,0 +1,186 @@
+//! CloudWatch's limits on names and values, checked before anything is buffered.
+
+use super::MetricsError;
+
+/// Longest metric name CloudWatch accepts.
+pub(crate) const MAX_METRIC_NAME: usize = 255;
+/// Longest dimension name the EMF schema accepts.
+pub(crate) const MAX_DIMENSION_NAME: usize = 250;
+/// Longest dimension value CloudWatch accepts.
+pub(crate) const MAX_DIMENSION_VALUE: usize = 1024;
+/// Most dimensions in one dimension set.
+pub(crate) const MAX_DIMENSIONS: usize = 30;
+/// Longest namespace CloudWatch accepts.
+pub(crate) const MAX_NAMESPACE: usize = 255;
+/// Keys lambda-perf writes itself in every EMF line.
+pub(crate) const RESERVED_KEYS: [&str; 2] = ["_aws", FACTS_KEY];
+/// The property that carries the invocation facts.
+pub(crate) const FACTS_KEY: &str = "lambda_perf";
+
+fn is_blank(text: &str) -> bool {
+    text.trim().is_empty()
+}
+
+pub(crate) fn metric_name(name: &str) -> Result<(), MetricsError> {
+    let reason = if is_blank(name) {
+        "a metric name needs at least one non-blank character"
+    } else if name.chars().count() > MAX_METRIC_NAME {
+        "a metric name has at most 255 characters"
+    } else {
+        return Ok(());
+    };
+    Err(MetricsError::InvalidMetricName {
+        name: name.to_owned(),
+        reason,
+    })
+}
+
+pub(crate) fn value(name: &str, value: f64) -> Result<(), MetricsError> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(MetricsError::NonFiniteValue {
+            name: name.to_owned(),
+            value,
+        })
+    }
+}
+
+pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
+    let name_reason = if is_blank(name) {
+        Some("a dimension name needs at least one non-blank character")
+    } else if !name.is_ascii() {
+        Some("a dimension name must be ASCII")
+    } else if name.len() > MAX_DIMENSION_NAME {
+        Some("a dimension name has at most 250 characters")
+    } else if name.starts_with(':') {
+        Some("a dimension name must not start with ':'")
+    } else {
+        None
+    };
+    if let Some(reason) = name_reason {
+        return Err(MetricsError::InvalidDimensionName {
+            name: name.to_owned(),
+            reason,
+        });
+    }
+    let value_reason = if is_blank(value) {
+        "a dimension value needs at least one non-blank character"
+    } else if !value.is_ascii() {
+        "a dimension value must be ASCII"
+    } else if value.len() > MAX_DIMENSION_VALUE {
+        "a dimension value has at most 1024 characters"
+    } else {
+        return Ok(());
+    };
+    Err(MetricsError::InvalidDimensionValue {
+        name: name.to_owned(),
+        value: value.to_owned(),
+        reason: value_reason,
+    })
+}
+
+pub(crate) fn metadata_key(key: &str) -> Result<(), MetricsError> {
+    if key.is_empty() {
+        Err(MetricsError::InvalidMetadataKey {
+            key: key.to_owned(),
+            reason: "a metadata key must not be empty",
+        })
+    } else {
+        Ok(())
+    }
+}
+
+pub(crate) fn namespace(namespace: &str) -> Result<(), MetricsError> {
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#' | ':' | ' ');
+    let reason = if is_blank(namespace) {
+        "a namespace needs at least one non-blank character"
+    } else if namespace.len() > MAX_NAMESPACE {
+        "a namespace has at most 255 characters"
+    } else if !namespace.chars().all(allowed) {
+        "a namespace may only contain 0-9 A-Z a-z . - _ / # : and space"
+    } else if namespace.starts_with(':') {
+        "a namespace must not start with ':'"
+    } else if namespace.starts_with("AWS/") {
+        "namespaces starting with AWS/ are reserved for AWS services"
+    } else {
+        return Ok(());
+    };
+    Err(MetricsError::InvalidNamespace {
+        namespace: namespace.to_owned(),
+        reason,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metric_names_are_1_to_255_characters() {
+        assert!(metric_name("Latency").is_ok());
+        assert!(metric_name(&"é".repeat(255)).is_ok());
+        for bad in ["", "   ", &"x".repeat(256)] {
+            assert!(matches!(
+                metric_name(bad),
+                Err(MetricsError::InvalidMetricName { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn only_finite_values() {
+        assert!(value("m", 0.0).is_ok());
+        assert!(value("m", -1e300).is_ok());
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            assert!(matches!(
+                value("m", bad),
+                Err(MetricsError::NonFiniteValue { .. })
+            ));
+        }
+    }
+
+    #[test]
+    fn dimensions_follow_cloudwatch_rules() {
+        assert!(dimension("route", "/book").is_ok());
+        assert!(dimension(&"n".repeat(250), &"v".repeat(1024)).is_ok());
+        for bad_name in ["", " ", "rüte", ":route", &"n".repeat(251)] {
+            assert!(
+                matches!(
+                    dimension(bad_name, "v"),
+                    Err(MetricsError::InvalidDimensionName { .. })
+                ),
+                "{bad_name:?}"
+            );
+        }
+        for bad_value in ["", "  ", "naïve", &"v".repeat(1025)] {
+            assert!(
+                matches!(
+                    dimension("n", bad_value),
+                    Err(MetricsError::InvalidDimensionValue { .. })
+                ),
+                "{bad_value:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn namespaces_follow_cloudwatch_rules() {
+        for good in ["ServerlessAirline", "my-app/prod #1:x", &"a".repeat(255)] {
+            assert!(namespace(good).is_ok(), "{good:?}");
+        }
+        for bad in ["", " ", "a;b", ":x", "AWS/Lambda", "ünï", &"a".repeat(256)] {
+            assert!(
+                matches!(namespace(bad), Err(MetricsError::InvalidNamespace { .. })),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn metadata_keys_are_not_empty() {
+        assert!(metadata_key("booking_id").is_ok());
+        assert!(metadata_key("").is_err());
+    }
+}
