@@ -6,7 +6,9 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_perf_core::metrics::{self, MetricsError, Unit};
-use lambda_perf_core::{InitializationType, InvocationFacts, PerfLayer, PerfLayerBuilder, StartKind};
+use lambda_perf_core::{
+    InitializationType, InvocationFacts, PerfLayer, PerfLayerBuilder, StartKind,
+};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
@@ -30,7 +32,10 @@ impl Captured {
     fn take_lines(&self) -> Vec<Value> {
         let bytes = std::mem::take(&mut *self.0.lock().unwrap());
         let text = String::from_utf8(bytes).unwrap();
-        assert!(text.is_empty() || text.ends_with('\n'), "partial line: {text:?}");
+        assert!(
+            text.is_empty() || text.ends_with('\n'),
+            "partial line: {text:?}"
+        );
         text.lines()
             .map(|line| serde_json::from_str(line).unwrap())
             .collect()
@@ -101,7 +106,13 @@ async fn cold_then_warm_with_a_cold_start_line_first() {
     let (layer, h) = harness(|b| b);
     let mut service = ServiceBuilder::new().layer(layer).service_fn(count_handler);
 
-    let response = service.ready().await.unwrap().call(event("r1")).await.unwrap();
+    let response = service
+        .ready()
+        .await
+        .unwrap()
+        .call(event("r1"))
+        .await
+        .unwrap();
     assert_eq!(response, json!({ "echo": { "id": "r1" } }));
     let lines = h.out.take_lines();
     assert_eq!(lines.len(), 2, "{lines:#?}");
@@ -113,7 +124,10 @@ async fn cold_then_warm_with_a_cold_start_line_first() {
     assert_eq!(cold["service"], "payment");
     assert_eq!(cold["ColdStart"], json!([1.0]));
     assert!(cold["InitDuration"][0].as_f64().unwrap() > 0.0);
-    assert_eq!(cold["_aws"]["CloudWatchMetrics"][0]["Namespace"], "ServerlessAirline");
+    assert_eq!(
+        cold["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+        "ServerlessAirline"
+    );
     assert_eq!(cold["lambda_perf"]["start_kind"], "cold");
 
     let first = &lines[1];
@@ -130,7 +144,13 @@ async fn cold_then_warm_with_a_cold_start_line_first() {
     assert!(facts.get("idle_gap_ms").is_none());
 
     for (index, id) in [(2, "r2"), (3, "r3")] {
-        service.ready().await.unwrap().call(event(id)).await.unwrap();
+        service
+            .ready()
+            .await
+            .unwrap()
+            .call(event(id))
+            .await
+            .unwrap();
         let lines = h.out.take_lines();
         assert_eq!(lines.len(), 1, "warm invocations write no ColdStart line");
         let facts = &lines[0]["lambda_perf"];
@@ -162,10 +182,26 @@ async fn facts_are_readable_inside_the_handler() {
     let mut service = layer.layer(service_fn(|event: LambdaEvent<Value>| async move {
         let facts = InvocationFacts::current().expect("inside an invocation");
         assert_eq!(facts.request_id(), event.context.request_id);
-        Ok::<_, Error>((facts.start_kind(), facts.index(), facts.remaining_time().is_some()))
+        Ok::<_, Error>((
+            facts.start_kind(),
+            facts.index(),
+            facts.remaining_time().is_some(),
+        ))
     }));
-    let first = service.ready().await.unwrap().call(event("a")).await.unwrap();
-    let second = service.ready().await.unwrap().call(event("b")).await.unwrap();
+    let first = service
+        .ready()
+        .await
+        .unwrap()
+        .call(event("a"))
+        .await
+        .unwrap();
+    let second = service
+        .ready()
+        .await
+        .unwrap()
+        .call(event("b"))
+        .await
+        .unwrap();
     assert_eq!(first, (StartKind::Cold, 1, true));
     assert_eq!(second, (StartKind::Warm, 2, true));
     assert!(InvocationFacts::current().is_none());
@@ -182,7 +218,11 @@ async fn a_handler_error_is_returned_unchanged_and_metrics_still_flush() {
     assert_eq!(error.to_string(), "payment declined");
     let lines = h.out.take_lines();
     assert_eq!(lines.len(), 2);
-    assert_eq!(lines[0]["ColdStart"], json!([1.0]), "counted although the handler failed");
+    assert_eq!(
+        lines[0]["ColdStart"],
+        json!([1.0]),
+        "counted although the handler failed"
+    );
     assert_eq!(lines[1]["Attempt"], json!([1.0]));
     assert_eq!(lines[1]["lambda_perf"]["outcome"], "error");
 }
@@ -253,8 +293,14 @@ async fn concurrent_invocations_keep_their_metrics_apart() {
         assert_eq!(line["lambda_perf"]["request_id"], id);
         assert_eq!(dimension_names(line), ["service", "request"]);
     }
-    let kinds: Vec<_> = lines.iter().map(|l| l["lambda_perf"]["start_kind"].clone()).collect();
-    assert!(kinds.contains(&json!("cold")) && kinds.contains(&json!("warm")), "{kinds:?}");
+    let kinds: Vec<_> = lines
+        .iter()
+        .map(|l| l["lambda_perf"]["start_kind"].clone())
+        .collect();
+    assert!(
+        kinds.contains(&json!("cold")) && kinds.contains(&json!("warm")),
+        "{kinds:?}"
+    );
 }
 
 #[tokio::test]
@@ -295,8 +341,14 @@ async fn invalid_data_points_are_refused_and_the_rest_is_written() {
     let results = service.oneshot(event("r1")).await.unwrap();
     assert_eq!(results[0], Ok(()));
     assert!(matches!(results[1], Err(MetricsError::UnitConflict { .. })));
-    assert!(matches!(results[2], Err(MetricsError::NonFiniteValue { .. })));
-    assert!(matches!(results[3], Err(MetricsError::InvalidMetricName { .. })));
+    assert!(matches!(
+        results[2],
+        Err(MetricsError::NonFiniteValue { .. })
+    ));
+    assert!(matches!(
+        results[3],
+        Err(MetricsError::InvalidMetricName { .. })
+    ));
     assert!(matches!(results[4], Err(MetricsError::KeyCollision { .. })));
     assert!(matches!(results[5], Err(MetricsError::KeyCollision { .. })));
     let lines = h.out.take_lines();
@@ -320,14 +372,19 @@ async fn disabled_metrics_write_nothing_but_still_validate() {
 #[tokio::test]
 async fn no_metrics_means_no_line() {
     let (layer, h) = harness(|b| b.cold_start_metric(false));
-    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(()) }));
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(())
+    }));
     service.oneshot(event("r1")).await.unwrap();
     assert!(h.out.take_lines().is_empty());
 }
 
 #[tokio::test]
 async fn default_dimensions_and_metadata_are_written() {
-    let (layer, h) = harness(|b| b.cold_start_metric(false).default_dimension("environment", "prod"));
+    let (layer, h) = harness(|b| {
+        b.cold_start_metric(false)
+            .default_dimension("environment", "prod")
+    });
     let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
         metrics::add_high_resolution_metric("Latency", Unit::Milliseconds, 3.5);
         metrics::add_metadata("booking", json!({ "id": "abc", "items": [1, 2] }));
@@ -367,7 +424,10 @@ async fn many_metrics_are_split_over_lines_of_100() {
 
 #[test]
 fn invalid_settings_in_code_are_typed_errors() {
-    let error = PerfLayer::builder().namespace("AWS/Lambda").build().unwrap_err();
+    let error = PerfLayer::builder()
+        .namespace("AWS/Lambda")
+        .build()
+        .unwrap_err();
     assert_eq!(error.setting, "namespace");
     let error = PerfLayer::builder().service("naïve").build().unwrap_err();
     assert_eq!(error.setting, "service");

@@ -110,7 +110,8 @@ mod tests {
     #[tokio::test]
     async fn the_layer_writes_the_order_metrics() {
         let lines = Lines::default();
-        let marker_dir = std::env::temp_dir().join(format!("basic-layer-test-{}", std::process::id()));
+        let marker_dir =
+            std::env::temp_dir().join(format!("basic-layer-test-{}", std::process::id()));
         std::fs::create_dir_all(&marker_dir).unwrap();
         let layer = PerfLayer::builder()
             .namespace("Shop")
@@ -120,7 +121,11 @@ mod tests {
             .emf_writer(lines.clone())
             .build()
             .unwrap();
-        layer.layer(service_fn(handler)).oneshot(order(3)).await.unwrap();
+        layer
+            .layer(service_fn(handler))
+            .oneshot(order(3))
+            .await
+            .unwrap();
 
         let written = lines.parsed();
         assert_eq!(written.len(), 1);

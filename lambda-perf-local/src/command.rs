@@ -1,0 +1,96 @@
+//! [`FunctionCommand`]: the program (and arguments) that implements the function.
+
+use std::env;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+
+/// The function's executable and its arguments (the equivalent of a `bootstrap` file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FunctionCommand {
+    program: PathBuf,
+    args: Vec<OsString>,
+}
+
+impl FunctionCommand {
+    /// Runs `program` (a path, or a bare name looked up in `PATH`).
+    pub fn new(program: impl Into<PathBuf>) -> Self {
+        Self {
+            program: program.into(),
+            args: Vec::new(),
+        }
+    }
+
+    /// Appends one argument.
+    pub fn arg(mut self, arg: impl Into<OsString>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Appends several arguments.
+    pub fn args<I, A>(mut self, args: I) -> Self
+    where
+        I: IntoIterator<Item = A>,
+        A: Into<OsString>,
+    {
+        self.args.extend(args.into_iter().map(Into::into));
+        self
+    }
+
+    /// The program.
+    pub fn program(&self) -> &Path {
+        &self.program
+    }
+
+    /// The arguments.
+    pub fn arguments(&self) -> &[OsString] {
+        &self.args
+    }
+
+    /// The program's file name, used as `_HANDLER`.
+    pub fn handler(&self) -> OsString {
+        self.program
+            .file_name()
+            .map_or_else(|| self.program.clone().into_os_string(), OsStr::to_owned)
+    }
+
+    /// The directory holding the program, used as `LAMBDA_TASK_ROOT`: its parent directory
+    /// (made absolute), or for a bare name the `PATH` directory that holds it, or else the
+    /// current directory.
+    pub fn task_root(&self) -> PathBuf {
+        let cwd = env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+        if self.program.components().count() > 1 {
+            let parent = self.program.parent().unwrap_or_else(|| Path::new("."));
+            return cwd.join(parent);
+        }
+        env::var_os("PATH")
+            .iter()
+            .flat_map(env::split_paths)
+            .find(|dir| dir.join(&self.program).is_file())
+            .map(|dir| {
+                if dir.is_absolute() {
+                    dir
+                } else {
+                    cwd.join(dir)
+                }
+            })
+            .unwrap_or(cwd)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn handler_and_task_root() {
+        let command = FunctionCommand::new("/opt/fn/bootstrap")
+            .arg("--x")
+            .args(["a", "b"]);
+        assert_eq!(command.handler(), "bootstrap");
+        assert_eq!(command.task_root(), PathBuf::from("/opt/fn"));
+        assert_eq!(command.arguments().len(), 3);
+        let sh = FunctionCommand::new("sh");
+        assert_eq!(sh.handler(), "sh");
+        assert!(sh.task_root().join("sh").is_file(), "{:?}", sh.task_root());
+    }
+}

@@ -1,0 +1,322 @@
+//! [`OutputLog`]: the function's stdout and stderr, line by line, with CloudWatch EMF lines
+//! told apart from plain log lines.
+
+use std::fmt;
+use std::pin::pin;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Instant;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::Notify;
+
+/// Which pipe a line came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum OutputStream {
+    /// Standard output.
+    Stdout,
+    /// Standard error.
+    Stderr,
+}
+
+impl fmt::Display for OutputStream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Stdout => "stdout",
+            Self::Stderr => "stderr",
+        })
+    }
+}
+
+/// What a line is.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum LineKind {
+    /// A CloudWatch Embedded Metric Format document: a stdout line that parses as a JSON
+    /// object with an `_aws` key.
+    Emf(Value),
+    /// Anything else.
+    Log,
+}
+
+/// One line of output (without its line terminator; invalid UTF-8 is replaced).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OutputLine {
+    /// The pipe it came from.
+    pub stream: OutputStream,
+    /// The text.
+    pub text: String,
+    /// When the harness read it.
+    pub received_at: Instant,
+    /// EMF or plain log.
+    pub kind: LineKind,
+}
+
+impl OutputLine {
+    /// Builds a line, classifying it: only stdout lines that parse as a JSON object with an
+    /// `_aws` key are [`LineKind::Emf`].
+    pub fn new(stream: OutputStream, text: impl Into<String>, received_at: Instant) -> Self {
+        let text = text.into();
+        let kind = match stream {
+            OutputStream::Stdout => classify(&text),
+            OutputStream::Stderr => LineKind::Log,
+        };
+        Self {
+            stream,
+            text,
+            received_at,
+            kind,
+        }
+    }
+
+    /// The parsed EMF document, if this is an EMF line.
+    pub fn emf(&self) -> Option<&Value> {
+        match &self.kind {
+            LineKind::Emf(value) => Some(value),
+            LineKind::Log => None,
+        }
+    }
+
+    /// Whether this is an EMF line.
+    pub fn is_emf(&self) -> bool {
+        self.emf().is_some()
+    }
+}
+
+impl fmt::Display for OutputLine {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.stream, self.text)
+    }
+}
+
+fn classify(text: &str) -> LineKind {
+    let trimmed = text.trim();
+    if !trimmed.starts_with('{') {
+        return LineKind::Log;
+    }
+    match serde_json::from_str::<Value>(trimmed) {
+        Ok(value) if value.get("_aws").is_some() => LineKind::Emf(value),
+        _ => LineKind::Log,
+    }
+}
+
+#[derive(Default)]
+struct LogState {
+    lines: Vec<OutputLine>,
+    /// Readers attached and not yet at end of file.
+    open_streams: usize,
+}
+
+#[derive(Default)]
+struct Inner {
+    state: Mutex<LogState>,
+    changed: Notify,
+}
+
+/// How a wait on the log ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum WaitEnd {
+    /// The condition held.
+    Satisfied,
+    /// Every stream reached end of file without the condition holding.
+    Closed,
+}
+
+/// A shared, append-only log of a process's output. Cloning gives another handle to the
+/// same log.
+#[derive(Clone, Default)]
+pub struct OutputLog {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for OutputLog {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let state = self.lock();
+        f.debug_struct("OutputLog")
+            .field("lines", &state.lines.len())
+            .field("open_streams", &state.open_streams)
+            .finish()
+    }
+}
+
+impl OutputLog {
+    /// An empty log.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> MutexGuard<'_, LogState> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Appends a line and wakes waiters.
+    pub fn push(&self, line: OutputLine) {
+        self.lock().lines.push(line);
+        self.inner.changed.notify_waiters();
+    }
+
+    /// Spawns a task that reads `reader` line by line into the log until end of file (or a
+    /// read error). Must be called inside a tokio runtime.
+    pub fn attach<R>(&self, stream: OutputStream, reader: R) -> tokio::task::JoinHandle<()>
+    where
+        R: AsyncRead + Unpin + Send + 'static,
+    {
+        self.lock().open_streams += 1;
+        let log = self.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(reader);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
+                        let line = line.strip_suffix(b"\r").unwrap_or(line);
+                        let text = String::from_utf8_lossy(line).into_owned();
+                        log.push(OutputLine::new(stream, text, Instant::now()));
+                    }
+                }
+            }
+            let mut state = log.lock();
+            state.open_streams = state.open_streams.saturating_sub(1);
+            drop(state);
+            log.inner.changed.notify_waiters();
+        })
+    }
+
+    /// A snapshot of every line so far.
+    pub fn lines(&self) -> Vec<OutputLine> {
+        self.lock().lines.clone()
+    }
+
+    /// How many lines so far.
+    pub fn len(&self) -> usize {
+        self.lock().lines.len()
+    }
+
+    /// Whether no line was read yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The parsed EMF documents so far, in order.
+    pub fn emf_lines(&self) -> Vec<Value> {
+        self.lock()
+            .lines
+            .iter()
+            .filter_map(|line| line.emf().cloned())
+            .collect()
+    }
+
+    /// The plain log lines (everything but EMF) so far.
+    pub fn log_lines(&self) -> Vec<OutputLine> {
+        self.lock()
+            .lines
+            .iter()
+            .filter(|line| !line.is_emf())
+            .cloned()
+            .collect()
+    }
+
+    /// The last `n` lines rendered as `stdout: …` / `stderr: …`, for error messages.
+    pub fn last_lines(&self, n: usize) -> Vec<String> {
+        let state = self.lock();
+        let skip = state.lines.len().saturating_sub(n);
+        state.lines[skip..]
+            .iter()
+            .map(ToString::to_string)
+            .collect()
+    }
+
+    /// Whether every attached stream has reached end of file.
+    pub fn is_closed(&self) -> bool {
+        self.lock().open_streams == 0
+    }
+
+    /// Waits until `condition` holds for the lines read so far, or every stream is closed.
+    pub(crate) async fn wait_until<F>(&self, mut condition: F) -> WaitEnd
+    where
+        F: FnMut(&[OutputLine]) -> bool,
+    {
+        loop {
+            let mut changed = pin!(self.inner.changed.notified());
+            changed.as_mut().enable();
+            {
+                let state = self.lock();
+                if condition(&state.lines) {
+                    return WaitEnd::Satisfied;
+                }
+                if state.open_streams == 0 {
+                    return WaitEnd::Closed;
+                }
+            }
+            changed.await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classification() {
+        let now = Instant::now();
+        let emf = OutputLine::new(
+            OutputStream::Stdout,
+            r#"{"_aws":{"Timestamp":1},"x":1}"#,
+            now,
+        );
+        assert_eq!(emf.emf().and_then(|v| v.get("x")), Some(&Value::from(1)));
+        for (stream, text) in [
+            (OutputStream::Stderr, r#"{"_aws":{}}"#),
+            (OutputStream::Stdout, r#"{"aws":{}}"#),
+            (OutputStream::Stdout, r#"[{"_aws":{}}]"#),
+            (OutputStream::Stdout, r#"{"_aws":"#),
+            (OutputStream::Stdout, "hello"),
+            (OutputStream::Stdout, ""),
+        ] {
+            let line = OutputLine::new(stream, text, now);
+            assert_eq!(line.kind, LineKind::Log, "{stream} {text}");
+        }
+        assert_eq!(
+            OutputLine::new(OutputStream::Stderr, "boom", now).to_string(),
+            "stderr: boom"
+        );
+    }
+
+    #[tokio::test]
+    async fn reads_lines_until_eof() {
+        let log = OutputLog::new();
+        let data: &[u8] = b"{\"_aws\":{}}\r\nplain\n\xffbad utf8\nno newline at end";
+        let reader = log.attach(OutputStream::Stdout, data);
+        assert_eq!(
+            log.wait_until(|lines| lines.len() >= 4).await,
+            WaitEnd::Satisfied
+        );
+        reader.await.expect("reader task");
+        assert!(log.is_closed());
+        assert_eq!(
+            log.wait_until(|lines| lines.len() >= 5).await,
+            WaitEnd::Closed
+        );
+        let lines = log.lines();
+        assert_eq!(lines.len(), 4);
+        assert!(lines[0].is_emf());
+        assert_eq!(lines[1].text, "plain");
+        assert_eq!(lines[2].text, "\u{fffd}bad utf8");
+        assert_eq!(lines[3].text, "no newline at end");
+        assert_eq!(log.emf_lines().len(), 1);
+        assert_eq!(log.log_lines().len(), 3);
+        assert_eq!(
+            log.last_lines(2),
+            ["stdout: \u{fffd}bad utf8", "stdout: no newline at end"]
+        );
+        assert_eq!(log.last_lines(100).len(), 4);
+    }
+}

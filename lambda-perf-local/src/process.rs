@@ -1,0 +1,340 @@
+//! [`FunctionProcess`]: a function binary running against a [`RuntimeApi`] inside an
+//! [`ExecutionEnvironment`].
+
+use std::fmt;
+use std::io;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::process::{Child, Command};
+use tokio::sync::{oneshot, watch};
+
+use crate::command::FunctionCommand;
+use crate::config::FunctionConfig;
+use crate::environment::ExecutionEnvironment;
+use crate::error::HarnessError;
+use crate::invocation::Invocation;
+use crate::outcome::InvocationResult;
+use crate::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
+use crate::runtime_api::RuntimeApi;
+
+/// How many output lines errors carry.
+pub const ERROR_CONTEXT_LINES: usize = 20;
+
+/// After the process exits, how long to let the output readers drain the pipes before
+/// judging what was printed (a grandchild may keep a pipe open forever).
+const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
+
+#[derive(Debug, Clone)]
+enum ExitState {
+    Running,
+    Exited(ExitStatus),
+    /// Waiting on the child failed; the status is unknown.
+    Lost(String),
+}
+
+impl ExitState {
+    fn status(&self) -> Option<ExitStatus> {
+        match self {
+            Self::Exited(status) => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A running (or finished) function process.
+///
+/// Its environment is cleared and rebuilt from a [`FunctionConfig`] (see
+/// [`FunctionConfig::environment`]); stdin is `/dev/null`; stdout and stderr are read
+/// continuously into an [`OutputLog`]. Dropping it kills the process (`SIGKILL`).
+pub struct FunctionProcess {
+    pid: Option<u32>,
+    command: FunctionCommand,
+    spawned_at: Instant,
+    output: OutputLog,
+    exit: watch::Receiver<ExitState>,
+    kill: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+impl fmt::Debug for FunctionProcess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FunctionProcess")
+            .field("pid", &self.pid)
+            .field("command", &self.command)
+            .field("exit", &*self.exit.borrow())
+            .finish_non_exhaustive()
+    }
+}
+
+impl FunctionProcess {
+    /// Starts `command` as a Lambda function in `environment`, polling `api`.
+    ///
+    /// The API is told a new process is attached: its current init error (if any) is
+    /// forgotten and invocations default to this function's ARN. Must be called inside a
+    /// tokio runtime.
+    pub fn spawn(
+        command: &FunctionCommand,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+    ) -> io::Result<Self> {
+        let vars = config.environment(command, environment, api.addr());
+        let mut child = Command::new(command.program())
+            .args(command.arguments())
+            .env_clear()
+            .envs(&vars)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()?;
+        let spawned_at = Instant::now();
+        api.attach_process(config);
+        let output = OutputLog::new();
+        if let Some(stdout) = child.stdout.take() {
+            output.attach(OutputStream::Stdout, stdout);
+        }
+        if let Some(stderr) = child.stderr.take() {
+            output.attach(OutputStream::Stderr, stderr);
+        }
+        let pid = child.id();
+        let (exit_tx, exit) = watch::channel(ExitState::Running);
+        let (kill_tx, kill_rx) = oneshot::channel();
+        tokio::spawn(supervise(child, kill_rx, exit_tx));
+        Ok(Self {
+            pid,
+            command: command.clone(),
+            spawned_at,
+            output,
+            exit,
+            kill: Mutex::new(Some(kill_tx)),
+        })
+    }
+
+    /// The OS process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.pid
+    }
+
+    /// The command it runs.
+    pub fn command(&self) -> &FunctionCommand {
+        &self.command
+    }
+
+    /// When it was spawned.
+    pub fn spawned_at(&self) -> Instant {
+        self.spawned_at
+    }
+
+    /// Its output log (a handle that stays usable after the process is gone).
+    pub fn output_log(&self) -> &OutputLog {
+        &self.output
+    }
+
+    /// A snapshot of every output line so far.
+    pub fn output(&self) -> Vec<OutputLine> {
+        self.output.lines()
+    }
+
+    /// The parsed EMF documents printed so far.
+    pub fn emf_lines(&self) -> Vec<Value> {
+        self.output.emf_lines()
+    }
+
+    /// The last `n` output lines rendered as `stdout: …` / `stderr: …`.
+    pub fn last_lines(&self, n: usize) -> Vec<String> {
+        self.output.last_lines(n)
+    }
+
+    /// The exit status, if the process has exited.
+    pub fn try_exit_status(&self) -> Option<ExitStatus> {
+        self.exit.borrow().status()
+    }
+
+    /// Whether the process has exited (or can no longer be waited on).
+    pub fn has_exited(&self) -> bool {
+        !matches!(*self.exit.borrow(), ExitState::Running)
+    }
+
+    async fn exited(&self) -> ExitState {
+        let mut exit = self.exit.clone();
+        match exit
+            .wait_for(|state| !matches!(state, ExitState::Running))
+            .await
+        {
+            Ok(state) => state.clone(),
+            Err(_) => ExitState::Lost("the process supervisor stopped".to_owned()),
+        }
+    }
+
+    /// Waits for the process to exit, then briefly for its output to be drained.
+    async fn exited_and_drained(&self) -> ExitState {
+        let state = self.exited().await;
+        let _ = tokio::time::timeout(DRAIN_AFTER_EXIT, self.output.wait_until(|_| false)).await;
+        state
+    }
+
+    fn exited_error(&self, state: &ExitState) -> HarnessError {
+        HarnessError::ProcessExited {
+            status: state.status(),
+            last_lines: self.last_lines(ERROR_CONTEXT_LINES),
+        }
+    }
+
+    fn timeout_error(&self, what: String) -> HarnessError {
+        HarnessError::Timeout {
+            what,
+            last_lines: self.last_lines(ERROR_CONTEXT_LINES),
+        }
+    }
+
+    /// Waits for the process to exit by itself.
+    pub async fn wait(&self) -> io::Result<ExitStatus> {
+        match self.exited().await {
+            ExitState::Exited(status) => Ok(status),
+            ExitState::Lost(message) => Err(io::Error::other(message)),
+            ExitState::Running => Err(io::Error::other("process still running")),
+        }
+    }
+
+    /// Waits at most `timeout` for the process to exit by itself.
+    pub async fn wait_for_exit(&self, timeout: Duration) -> Result<ExitStatus, HarnessError> {
+        match tokio::time::timeout(timeout, self.wait()).await {
+            Ok(result) => Ok(result?),
+            Err(_) => {
+                Err(self.timeout_error(format!("the function process to exit ({timeout:?})")))
+            }
+        }
+    }
+
+    /// Kills the process with `SIGKILL` (like an abrupt runtime crash) and waits for it.
+    /// Returns the exit status (or the earlier one if it had already exited).
+    pub async fn kill(&self) -> io::Result<ExitStatus> {
+        let sender = self
+            .kill
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(sender) = sender {
+            // The supervisor may already be gone if the process exited; that is fine.
+            let _ = sender.send(());
+        }
+        self.wait().await
+    }
+
+    /// Waits until at least `n` EMF lines have been printed and returns all EMF documents
+    /// seen so far. Fails with [`HarnessError::Timeout`] after `timeout`, or with
+    /// [`HarnessError::ProcessExited`] if the process exits without printing them; both
+    /// carry the last output lines.
+    pub async fn wait_for_emf_lines(
+        &self,
+        n: usize,
+        timeout: Duration,
+    ) -> Result<Vec<Value>, HarnessError> {
+        let enough = |lines: &[OutputLine]| lines.iter().filter(|l| l.is_emf()).count() >= n;
+        self.wait_for_output(enough, timeout, || format!("{n} EMF line(s)"))
+            .await?;
+        Ok(self.emf_lines())
+    }
+
+    /// Waits until an output line matches `predicate` and returns it (the first match).
+    /// Fails like [`wait_for_emf_lines`](Self::wait_for_emf_lines).
+    pub async fn wait_for_line<P>(
+        &self,
+        predicate: P,
+        timeout: Duration,
+    ) -> Result<OutputLine, HarnessError>
+    where
+        P: Fn(&OutputLine) -> bool,
+    {
+        let mut found = None;
+        let condition = |lines: &[OutputLine]| {
+            found = lines.iter().find(|line| predicate(line)).cloned();
+            found.is_some()
+        };
+        self.wait_for_output(condition, timeout, || "a matching output line".to_owned())
+            .await?;
+        found.ok_or_else(|| self.timeout_error("a matching output line".to_owned()))
+    }
+
+    async fn wait_for_output<F, W>(
+        &self,
+        mut condition: F,
+        timeout: Duration,
+        what: W,
+    ) -> Result<(), HarnessError>
+    where
+        F: FnMut(&[OutputLine]) -> bool,
+        W: Fn() -> String,
+    {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let ended = tokio::select! {
+            biased;
+            end = self.output.wait_until(&mut condition) => Ended::Output(end),
+            state = self.exited_and_drained() => Ended::Exited(state),
+            () = tokio::time::sleep_until(deadline) => Ended::TimedOut,
+        };
+        let state = match ended {
+            Ended::Output(WaitEnd::Satisfied) => return Ok(()),
+            Ended::TimedOut => return Err(self.timeout_error(what())),
+            Ended::Exited(state) => state,
+            // Both pipes closed: the process is exiting or gone (or closed them itself).
+            Ended::Output(WaitEnd::Closed) => tokio::time::timeout_at(deadline, self.exited())
+                .await
+                .unwrap_or(ExitState::Running),
+        };
+        // One last look: the output may have been complete by the time the process exited.
+        if condition(&self.output.lines()) {
+            Ok(())
+        } else if matches!(state, ExitState::Running) {
+            Err(self.timeout_error(format!("{} (output closed)", what())))
+        } else {
+            Err(self.exited_error(&state))
+        }
+    }
+
+    /// Invokes the function through `api`, racing the invocation against this process
+    /// exiting: returns [`HarnessError::ProcessExited`] (with the last output lines) instead
+    /// of waiting for the timeout if the process dies first, and adds the last output lines
+    /// to [`HarnessError::Timeout`].
+    pub async fn invoke(
+        &self,
+        api: &RuntimeApi,
+        invocation: Invocation,
+    ) -> Result<InvocationResult, HarnessError> {
+        tokio::select! {
+            biased;
+            result = api.invoke(invocation) => result.map_err(|err| match err {
+                HarnessError::Timeout { .. } => err.with_last_lines(self.last_lines(ERROR_CONTEXT_LINES)),
+                other => other,
+            }),
+            state = self.exited_and_drained() => Err(self.exited_error(&state)),
+        }
+    }
+}
+
+/// How a wait on the output ended.
+enum Ended {
+    Output(WaitEnd),
+    Exited(ExitState),
+    TimedOut,
+}
+
+/// Owns the child: waits for it to exit, or kills it when asked (or when the
+/// [`FunctionProcess`] is dropped, which drops the kill sender), then publishes the status.
+async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::Sender<ExitState>) {
+    let waited = tokio::select! {
+        status = child.wait() => status,
+        _ = kill => {
+            // Fails only if the child is already reaped; `wait` then returns its status.
+            let _ = child.kill().await;
+            child.wait().await
+        }
+    };
+    exit.send_replace(match waited {
+        Ok(status) => ExitState::Exited(status),
+        Err(err) => ExitState::Lost(err.to_string()),
+    });
+}

@@ -1,0 +1,128 @@
+//! The Runtime API's log of what happened: per-invocation records, init errors and a
+//! chronological event list, kept for reports.
+
+use std::time::Instant;
+
+use bytes::Bytes;
+
+use crate::outcome::{ErrorReport, InvocationOutcome};
+
+/// Where an invocation is in its life cycle.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum InvocationStatus {
+    /// Waiting for a `/next` call.
+    Queued,
+    /// Handed out by `/next`, waiting for `/response` or `/error`.
+    InFlight,
+    /// Finished with this outcome.
+    Resolved(InvocationOutcome),
+    /// [`RuntimeApi::invoke`](crate::RuntimeApi::invoke) gave up waiting.
+    TimedOut,
+    /// The caller of `invoke` went away (its future was dropped) before the outcome.
+    Abandoned,
+    /// The server was shut down before the outcome.
+    Shutdown,
+}
+
+/// One invocation, as seen by the Runtime API.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InvocationRecord {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// `Lambda-Runtime-Trace-Id`, if sent.
+    pub trace_header: Option<String>,
+    /// `Lambda-Runtime-Deadline-Ms`.
+    pub deadline_ms: u64,
+    /// The event body.
+    pub event: Bytes,
+    /// When it was queued.
+    pub queued_at: Instant,
+    /// When `/next` handed it out.
+    pub handed_out_at: Option<Instant>,
+    /// When it left the queue or flight for good (resolved, timed out, abandoned).
+    pub finished_at: Option<Instant>,
+    /// Its current status.
+    pub status: InvocationStatus,
+}
+
+/// An init error posted to `/runtime/init/error`.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct InitErrorRecord {
+    /// When it was received.
+    pub received_at: Instant,
+    /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
+    pub error_type: Option<String>,
+    /// The error body.
+    pub report: ErrorReport,
+}
+
+/// One thing that happened on the Runtime API.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ApiEvent {
+    /// When it happened.
+    pub at: Instant,
+    /// What happened.
+    pub kind: ApiEventKind,
+}
+
+/// What happened, for [`ApiEvent`].
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum ApiEventKind {
+    /// An invocation was queued.
+    Queued {
+        /// Its request id.
+        request_id: String,
+    },
+    /// `/next` handed an invocation out.
+    HandedOut {
+        /// Its request id.
+        request_id: String,
+    },
+    /// `/response` resolved an invocation.
+    Response {
+        /// Its request id.
+        request_id: String,
+        /// The response body length.
+        bytes: usize,
+    },
+    /// `/error` resolved an invocation.
+    Error {
+        /// Its request id.
+        request_id: String,
+        /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
+        error_type: Option<String>,
+    },
+    /// `/init/error` was posted.
+    InitError {
+        /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
+        error_type: Option<String>,
+        /// How many pending invocations it failed.
+        failed_invocations: usize,
+    },
+    /// `invoke` stopped waiting for an invocation.
+    TimedOut {
+        /// Its request id.
+        request_id: String,
+    },
+    /// The caller of `invoke` went away before the outcome.
+    Abandoned {
+        /// Its request id.
+        request_id: String,
+    },
+    /// A request was answered with an error status.
+    Rejected {
+        /// The HTTP method.
+        method: String,
+        /// The request path.
+        path: String,
+        /// The status returned.
+        status: u16,
+        /// Why.
+        reason: String,
+    },
+}

@@ -1,0 +1,308 @@
+//! [`RuntimeApi`]: an embedded Lambda Runtime API (`2018-06-01`) server on loopback.
+//!
+//! Routes (all under `/2018-06-01/runtime/`):
+//!
+//! | route | behavior |
+//! |---|---|
+//! | `GET invocation/next` | long-polls (no timeout) until an invocation is queued; body = event, `Lambda-Runtime-*` headers; concurrent polls each get a different invocation |
+//! | `POST invocation/{id}/response` | `202`, resolves the invocation with the body bytes as received |
+//! | `POST invocation/{id}/error` | `202`, resolves it as an error (`Lambda-Runtime-Function-Error-Type` + body) |
+//! | `POST init/error` | `202`, records an init error and fails every pending invocation with it |
+//!
+//! An unknown (or not yet handed out, or already finished) request id gets `400` with a JSON
+//! error body, a wrong method `405`, any other path `404`.
+
+mod log;
+mod server;
+mod state;
+
+use std::fmt;
+use std::io;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+pub use self::log::{ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus};
+use self::state::{Enqueued, Resolution, Shared};
+use crate::config::FunctionConfig;
+use crate::error::HarnessError;
+use crate::ids::epoch_millis;
+use crate::invocation::{DEFAULT_FUNCTION_TIMEOUT, Invocation};
+use crate::outcome::{InvocationOutcome, InvocationResult};
+
+/// Settings for [`RuntimeApi::start_with`].
+#[derive(Debug, Clone)]
+pub struct RuntimeApiOptions {
+    grace_period: Duration,
+    fallback_timeout: Duration,
+    default_function_arn: String,
+}
+
+impl Default for RuntimeApiOptions {
+    fn default() -> Self {
+        Self {
+            grace_period: Duration::from_secs(2),
+            fallback_timeout: DEFAULT_FUNCTION_TIMEOUT,
+            default_function_arn: FunctionConfig::default().function_arn(),
+        }
+    }
+}
+
+impl RuntimeApiOptions {
+    /// How long past an invocation's deadline [`RuntimeApi::invoke`] keeps waiting
+    /// (default 2 s).
+    pub fn with_grace_period(mut self, grace_period: Duration) -> Self {
+        self.grace_period = grace_period;
+        self
+    }
+
+    /// How long `invoke` waits (plus the grace period) when the deadline sent is already in
+    /// the past, e.g. a raw `600000` (default 30 s).
+    pub fn with_fallback_timeout(mut self, timeout: Duration) -> Self {
+        self.fallback_timeout = timeout;
+        self
+    }
+
+    /// The `Lambda-Runtime-Invoked-Function-Arn` used until a process is spawned against the
+    /// API (spawning switches it to that function's ARN).
+    pub fn with_default_function_arn(mut self, arn: impl Into<String>) -> Self {
+        self.default_function_arn = arn.into();
+        self
+    }
+
+    /// The grace period.
+    pub fn grace_period(&self) -> Duration {
+        self.grace_period
+    }
+
+    /// The fallback timeout.
+    pub fn fallback_timeout(&self) -> Duration {
+        self.fallback_timeout
+    }
+
+    /// How long `invoke` waits for an invocation with this deadline, queued now.
+    fn timeout_for(&self, deadline_ms: u64, explicit: Option<Duration>) -> Duration {
+        if let Some(timeout) = explicit {
+            return timeout;
+        }
+        let now_ms = epoch_millis(SystemTime::now());
+        let until_deadline = if deadline_ms > now_ms {
+            Duration::from_millis(deadline_ms - now_ms)
+        } else {
+            self.fallback_timeout
+        };
+        until_deadline.saturating_add(self.grace_period)
+    }
+}
+
+/// An embedded Lambda Runtime API server bound to `127.0.0.1:<random port>`.
+///
+/// Dropping it (or calling [`shutdown`](Self::shutdown)) stops the server and fails pending
+/// invocations with [`HarnessError::Shutdown`].
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use lambda_perf_local::{Invocation, InvocationOutcome, RuntimeApi};
+///
+/// let api = RuntimeApi::start().await?;
+/// // ... spawn a function with AWS_LAMBDA_RUNTIME_API = api.addr() ...
+/// let result = api.invoke(Invocation::json(serde_json::json!({"x": 1}))).await?;
+/// if let InvocationOutcome::Response { body } = &result.outcome {
+///     assert_eq!(&body[..], b"\"ok\"");
+/// }
+/// # Ok(()) }
+/// ```
+pub struct RuntimeApi {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    options: RuntimeApiOptions,
+    server: JoinHandle<()>,
+}
+
+impl fmt::Debug for RuntimeApi {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RuntimeApi")
+            .field("addr", &self.addr)
+            .field("options", &self.options)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RuntimeApi {
+    /// Starts a server with default options. Must be called inside a tokio runtime.
+    pub async fn start() -> io::Result<Self> {
+        Self::start_with(RuntimeApiOptions::default()).await
+    }
+
+    /// Starts a server with `options`. Must be called inside a tokio runtime.
+    pub async fn start_with(options: RuntimeApiOptions) -> io::Result<Self> {
+        let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Shared::new(options.default_function_arn.clone()));
+        let server = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        Ok(Self {
+            addr,
+            shared,
+            options,
+            server,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The value for the function's `AWS_LAMBDA_RUNTIME_API` (`127.0.0.1:<port>`).
+    pub fn runtime_api_env(&self) -> String {
+        self.addr.to_string()
+    }
+
+    /// The options the server was started with.
+    pub fn options(&self) -> &RuntimeApiOptions {
+        &self.options
+    }
+
+    /// Queues `invocation` and waits for its outcome.
+    ///
+    /// Waits at most the invocation's [timeout](Invocation::with_timeout), by default until
+    /// its deadline plus the grace period; then returns [`HarnessError::Timeout`] (with no
+    /// output lines: use [`FunctionProcess::invoke`](crate::FunctionProcess::invoke) to also
+    /// notice the process exiting and get its output). If the function process attached to
+    /// this API has reported an init error, resolves at once with
+    /// [`InvocationOutcome::InitError`].
+    ///
+    /// Dropping the returned future withdraws the invocation (recorded as
+    /// [`InvocationStatus::Abandoned`]).
+    pub async fn invoke(&self, invocation: Invocation) -> Result<InvocationResult, HarnessError> {
+        let explicit_timeout = invocation.timeout();
+        let (prepared, queued_at, mut receiver) = match self.shared.enqueue(invocation)? {
+            Enqueued::InitFailed {
+                prepared,
+                queued_at,
+                report,
+            } => {
+                return Ok(InvocationResult {
+                    request_id: prepared.request_id,
+                    trace_header: prepared.trace_header,
+                    deadline_ms: prepared.deadline_ms,
+                    queued_at,
+                    handed_out_at: None,
+                    resolved_at: Instant::now(),
+                    outcome: InvocationOutcome::InitError(report),
+                });
+            }
+            Enqueued::Pending {
+                prepared,
+                queued_at,
+                receiver,
+            } => (prepared, queued_at, receiver),
+        };
+        let mut guard = AbandonGuard {
+            shared: &self.shared,
+            request_id: prepared.request_id.clone(),
+            armed: true,
+        };
+        let timeout = self
+            .options
+            .timeout_for(prepared.deadline_ms, explicit_timeout);
+        let resolution = match tokio::time::timeout(timeout, &mut receiver).await {
+            Ok(Ok(resolution)) => resolution,
+            Ok(Err(_closed)) => {
+                guard.armed = false;
+                return Err(HarnessError::Shutdown);
+            }
+            Err(_elapsed) => {
+                guard.armed = false;
+                if self.shared.time_out(&prepared.request_id) {
+                    return Err(HarnessError::Timeout {
+                        what: format!(
+                            "invocation {} to finish (waited {timeout:?})",
+                            prepared.request_id
+                        ),
+                        last_lines: Vec::new(),
+                    });
+                }
+                // Resolved between the timer firing and `time_out` taking the lock.
+                receiver.try_recv().map_err(|_| HarnessError::Shutdown)?
+            }
+        };
+        guard.armed = false;
+        let Resolution {
+            outcome,
+            handed_out_at,
+            resolved_at,
+        } = resolution;
+        Ok(InvocationResult {
+            request_id: prepared.request_id,
+            trace_header: prepared.trace_header,
+            deadline_ms: prepared.deadline_ms,
+            queued_at,
+            handed_out_at,
+            resolved_at,
+            outcome,
+        })
+    }
+
+    /// Every invocation queued so far, in queueing order, with its current status.
+    pub fn invocations(&self) -> Vec<InvocationRecord> {
+        self.shared.records()
+    }
+
+    /// Every init error received so far.
+    pub fn init_errors(&self) -> Vec<InitErrorRecord> {
+        self.shared.init_errors()
+    }
+
+    /// Everything that happened, in order.
+    pub fn events(&self) -> Vec<ApiEvent> {
+        self.shared.events()
+    }
+
+    /// How many invocations are queued or in flight.
+    pub fn pending_invocations(&self) -> usize {
+        self.shared.pending_count()
+    }
+
+    /// Forgets the current init error so new invocations are queued again (done
+    /// automatically by [`FunctionProcess::spawn`](crate::FunctionProcess::spawn)).
+    pub fn clear_init_error(&self) {
+        self.shared.clear_init_error();
+    }
+
+    /// Called when a process is spawned against this API.
+    pub(crate) fn attach_process(&self, config: &FunctionConfig) {
+        self.shared.attach_process(Some(config.function_arn()));
+    }
+
+    /// Stops the server: open connections are closed, pending invocations fail with
+    /// [`HarnessError::Shutdown`]. Also done on drop.
+    pub fn shutdown(&self) {
+        self.shared.shutdown();
+        self.server.abort();
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+/// Withdraws a still-pending invocation when `invoke`'s future is dropped.
+struct AbandonGuard<'a> {
+    shared: &'a Shared,
+    request_id: String,
+    armed: bool,
+}
+
+impl Drop for AbandonGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.shared.abandon(&self.request_id);
+        }
+    }
+}

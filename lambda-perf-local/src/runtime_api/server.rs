@@ -1,0 +1,203 @@
+//! The HTTP side: accept loop, routing and the four Runtime API endpoints.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_TYPE, HeaderName, HeaderValue};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
+
+use super::state::{ResolveError, Shared};
+use crate::outcome::{ErrorReport, InvocationOutcome};
+
+/// Path prefix of every Runtime API route.
+const PREFIX: &str = "/2018-06-01/runtime/";
+
+/// Largest request body accepted (Lambda itself caps responses at 6 MB).
+const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Header carrying the error type on `/error` and `/init/error`.
+const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
+
+type HttpResponse = Response<Full<Bytes>>;
+
+/// Accepts connections until the task is aborted; aborting it also drops (and so closes)
+/// every connection it serves.
+pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let mut connections = JoinSet::new();
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _peer)) => {
+                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
+                }
+                // E.g. out of file descriptors: back off briefly instead of spinning.
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            },
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+        }
+    }
+}
+
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+    let _ = stream.set_nodelay(true);
+    let service = service_fn(move |request| {
+        let shared = Arc::clone(&shared);
+        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+    });
+    // Connection errors (client hung up mid-request, …) only end this connection.
+    let _ = http1::Builder::new()
+        .serve_connection(TokioIo::new(stream), service)
+        .await;
+}
+
+async fn route(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
+    let method = request.method().clone();
+    let path = request.uri().path().to_owned();
+    let segments: Option<Vec<&str>> = path.strip_prefix(PREFIX).map(|p| p.split('/').collect());
+    let response = match (segments.as_deref(), &method) {
+        (Some(["invocation", "next"]), &Method::GET) => next(shared).await,
+        (Some(["invocation", id, "response"]), &Method::POST) => {
+            let id = (*id).to_owned();
+            resolve(shared, request, &id, false).await
+        }
+        (Some(["invocation", id, "error"]), &Method::POST) => {
+            let id = (*id).to_owned();
+            resolve(shared, request, &id, true).await
+        }
+        (Some(["init", "error"]), &Method::POST) => init_error(shared, request).await,
+        (
+            Some(
+                ["invocation", "next"]
+                | ["invocation", _, "response" | "error"]
+                | ["init", "error"],
+            ),
+            _,
+        ) => Err((
+            StatusCode::METHOD_NOT_ALLOWED,
+            "MethodNotAllowed",
+            format!("{method} is not allowed on {path}"),
+        )),
+        _ => Err((
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("no such route: {path}"),
+        )),
+    };
+    response.unwrap_or_else(|(status, error_type, message)| {
+        shared.rejected(method.as_str(), &path, status.as_u16(), &message);
+        error_response(status, error_type, &message)
+    })
+}
+
+type Rejection = (StatusCode, &'static str, String);
+
+async fn next(shared: &Shared) -> Result<HttpResponse, Rejection> {
+    let Some(hand_out) = shared.next_invocation().await else {
+        return Err((
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceShutdown",
+            "the Runtime API is shutting down".to_owned(),
+        ));
+    };
+    let mut response = Response::new(Full::new(hand_out.prepared.event.clone()));
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    for (name, value) in hand_out.prepared.header_pairs() {
+        // Values were validated when the invocation was queued; skip rather than panic.
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    }
+    Ok(response)
+}
+
+async fn read_body(request: Request<Incoming>) -> Result<(hyper::HeaderMap, Bytes), Rejection> {
+    let (parts, body) = request.into_parts();
+    match Limited::new(body, MAX_BODY_BYTES).collect().await {
+        Ok(collected) => Ok((parts.headers, collected.to_bytes())),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestEntityTooLarge",
+            format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+        )),
+        Err(err) => Err((
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestBody",
+            format!("could not read request body: {err}"),
+        )),
+    }
+}
+
+fn error_type_header(headers: &hyper::HeaderMap) -> Option<String> {
+    headers
+        .get(ERROR_TYPE_HEADER)
+        .map(|value| String::from_utf8_lossy(value.as_bytes()).into_owned())
+}
+
+async fn resolve(
+    shared: &Shared,
+    request: Request<Incoming>,
+    request_id: &str,
+    is_error: bool,
+) -> Result<HttpResponse, Rejection> {
+    let (headers, body) = read_body(request).await?;
+    let outcome = if is_error {
+        InvocationOutcome::Error {
+            error_type: error_type_header(&headers),
+            error: ErrorReport::from_body(body),
+        }
+    } else {
+        InvocationOutcome::Response { body }
+    };
+    match shared.resolve(request_id, outcome) {
+        Ok(()) => Ok(accepted()),
+        Err(ResolveError::UnknownRequestId) => Err((
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("unknown or already finished request id: {request_id}"),
+        )),
+        Err(ResolveError::NotHandedOut) => Err((
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestID",
+            format!("request id {request_id} has not been handed out by /next yet"),
+        )),
+    }
+}
+
+async fn init_error(
+    shared: &Shared,
+    request: Request<Incoming>,
+) -> Result<HttpResponse, Rejection> {
+    let (headers, body) = read_body(request).await?;
+    shared.init_error(error_type_header(&headers), ErrorReport::from_body(body));
+    Ok(accepted())
+}
+
+fn json_response(status: StatusCode, body: serde_json::Value) -> HttpResponse {
+    let mut response = Response::new(Full::new(Bytes::from(body.to_string())));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn accepted() -> HttpResponse {
+    json_response(StatusCode::ACCEPTED, serde_json::json!({"status": "OK"}))
+}
+
+fn error_response(status: StatusCode, error_type: &str, message: &str) -> HttpResponse {
+    json_response(
+        status,
+        serde_json::json!({"errorType": error_type, "errorMessage": message}),
+    )
+}

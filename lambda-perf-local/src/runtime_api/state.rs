@@ -1,0 +1,400 @@
+//! The shared state behind the server and [`RuntimeApi::invoke`](super::RuntimeApi::invoke):
+//! the queue of invocations waiting for `/next`, those in flight, and the log.
+
+use std::collections::{HashMap, VecDeque};
+use std::pin::pin;
+use std::sync::{Mutex, MutexGuard};
+use std::time::{Instant, SystemTime};
+
+use hyper::header::HeaderValue;
+use tokio::sync::{Notify, oneshot};
+
+use super::log::{ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus};
+use crate::error::HarnessError;
+use crate::invocation::{Invocation, PreparedInvocation};
+use crate::outcome::{ErrorReport, InvocationOutcome};
+
+/// What a resolved invocation sends back to the waiting `invoke`.
+#[derive(Debug)]
+pub(crate) struct Resolution {
+    pub(crate) outcome: InvocationOutcome,
+    pub(crate) handed_out_at: Option<Instant>,
+    pub(crate) resolved_at: Instant,
+}
+
+/// The result of queueing an invocation.
+pub(crate) enum Enqueued {
+    /// Queued; the receiver yields the outcome.
+    Pending {
+        prepared: PreparedInvocation,
+        queued_at: Instant,
+        receiver: oneshot::Receiver<Resolution>,
+    },
+    /// The attached process already reported an init error: resolved at once.
+    InitFailed {
+        prepared: PreparedInvocation,
+        queued_at: Instant,
+        report: ErrorReport,
+    },
+}
+
+/// Why a `/response` or `/error` call was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum ResolveError {
+    /// No pending invocation has this id.
+    UnknownRequestId,
+    /// The invocation exists but `/next` has not handed it out yet.
+    NotHandedOut,
+}
+
+/// A `/next` hand-out: the invocation to send.
+pub(crate) struct HandOut {
+    pub(crate) prepared: PreparedInvocation,
+}
+
+struct Active {
+    prepared: PreparedInvocation,
+    record: usize,
+    handed_out_at: Option<Instant>,
+    responder: oneshot::Sender<Resolution>,
+}
+
+struct State {
+    queue: VecDeque<String>,
+    active: HashMap<String, Active>,
+    records: Vec<InvocationRecord>,
+    events: Vec<ApiEvent>,
+    init_errors: Vec<InitErrorRecord>,
+    current_init_error: Option<ErrorReport>,
+    default_function_arn: String,
+    stopped: bool,
+}
+
+impl State {
+    fn event(&mut self, kind: ApiEventKind) {
+        self.events.push(ApiEvent {
+            at: Instant::now(),
+            kind,
+        });
+    }
+
+    fn finish(&mut self, record: usize, status: InvocationStatus, at: Instant) {
+        if let Some(record) = self.records.get_mut(record) {
+            record.status = status;
+            record.finished_at = Some(at);
+        }
+    }
+
+    /// Removes an active invocation from the active map and the queue.
+    fn take_active(&mut self, request_id: &str) -> Option<Active> {
+        let active = self.active.remove(request_id)?;
+        if active.handed_out_at.is_none() {
+            self.queue.retain(|id| id != request_id);
+        }
+        Some(active)
+    }
+}
+
+/// State shared between the HTTP server and the [`RuntimeApi`](super::RuntimeApi) handle.
+pub(crate) struct Shared {
+    state: Mutex<State>,
+    available: Notify,
+}
+
+impl Shared {
+    pub(crate) fn new(default_function_arn: String) -> Self {
+        Self {
+            state: Mutex::new(State {
+                queue: VecDeque::new(),
+                active: HashMap::new(),
+                records: Vec::new(),
+                events: Vec::new(),
+                init_errors: Vec::new(),
+                current_init_error: None,
+                default_function_arn,
+                stopped: false,
+            }),
+            available: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        // A poisoned lock only means another thread panicked mid-update; the state is still
+        // usable for a test harness, so keep going rather than cascading the panic.
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Queues an invocation (or resolves it at once after an init error).
+    pub(crate) fn enqueue(&self, invocation: Invocation) -> Result<Enqueued, HarnessError> {
+        let mut state = self.lock();
+        if state.stopped {
+            return Err(HarnessError::Shutdown);
+        }
+        let queued_at = Instant::now();
+        let prepared = invocation.prepare(SystemTime::now(), &state.default_function_arn);
+        for (name, value) in prepared.header_pairs() {
+            if HeaderValue::from_str(&value).is_err() {
+                return Err(HarnessError::InvalidInvocation(format!(
+                    "{name} is not a valid header value: {value:?}"
+                )));
+            }
+        }
+        if prepared.request_id.is_empty() || prepared.request_id.contains('/') {
+            return Err(HarnessError::InvalidInvocation(format!(
+                "request id {:?} cannot appear in a URL path segment",
+                prepared.request_id
+            )));
+        }
+        if state.active.contains_key(&prepared.request_id) {
+            return Err(HarnessError::InvalidInvocation(format!(
+                "request id {} is already pending",
+                prepared.request_id
+            )));
+        }
+        let record = InvocationRecord {
+            request_id: prepared.request_id.clone(),
+            trace_header: prepared.trace_header.clone(),
+            deadline_ms: prepared.deadline_ms,
+            event: prepared.event.clone(),
+            queued_at,
+            handed_out_at: None,
+            finished_at: None,
+            status: InvocationStatus::Queued,
+        };
+        if let Some(report) = state.current_init_error.clone() {
+            state.records.push(InvocationRecord {
+                finished_at: Some(queued_at),
+                status: InvocationStatus::Resolved(InvocationOutcome::InitError(report.clone())),
+                ..record
+            });
+            return Ok(Enqueued::InitFailed {
+                prepared,
+                queued_at,
+                report,
+            });
+        }
+        let (responder, receiver) = oneshot::channel();
+        let index = state.records.len();
+        state.records.push(record);
+        state.queue.push_back(prepared.request_id.clone());
+        state.active.insert(
+            prepared.request_id.clone(),
+            Active {
+                prepared: prepared.clone(),
+                record: index,
+                handed_out_at: None,
+                responder,
+            },
+        );
+        state.event(ApiEventKind::Queued {
+            request_id: prepared.request_id.clone(),
+        });
+        drop(state);
+        self.available.notify_waiters();
+        Ok(Enqueued::Pending {
+            prepared,
+            queued_at,
+            receiver,
+        })
+    }
+
+    fn try_hand_out(&self) -> Option<HandOut> {
+        let mut state = self.lock();
+        let now = Instant::now();
+        while let Some(request_id) = state.queue.pop_front() {
+            let Some(active) = state.active.get_mut(&request_id) else {
+                continue;
+            };
+            active.handed_out_at = Some(now);
+            let prepared = active.prepared.clone();
+            let record = active.record;
+            if let Some(record) = state.records.get_mut(record) {
+                record.handed_out_at = Some(now);
+                record.status = InvocationStatus::InFlight;
+            }
+            state.event(ApiEventKind::HandedOut { request_id });
+            return Some(HandOut { prepared });
+        }
+        None
+    }
+
+    /// Waits (without timeout) until an invocation is queued and hands it out. Several
+    /// callers may wait at once; each gets a different invocation. Returns `None` once the
+    /// server is shut down.
+    pub(crate) async fn next_invocation(&self) -> Option<HandOut> {
+        loop {
+            let mut notified = pin!(self.available.notified());
+            // Register before checking the queue so a concurrent enqueue cannot be missed.
+            notified.as_mut().enable();
+            if self.lock().stopped {
+                return None;
+            }
+            if let Some(hand_out) = self.try_hand_out() {
+                return Some(hand_out);
+            }
+            notified.await;
+        }
+    }
+
+    /// Resolves an in-flight invocation with `outcome`.
+    pub(crate) fn resolve(
+        &self,
+        request_id: &str,
+        outcome: InvocationOutcome,
+    ) -> Result<(), ResolveError> {
+        let mut state = self.lock();
+        let handed_out_at = match state.active.get(request_id) {
+            None => return Err(ResolveError::UnknownRequestId),
+            Some(active) => active.handed_out_at.ok_or(ResolveError::NotHandedOut)?,
+        };
+        let Some(active) = state.take_active(request_id) else {
+            return Err(ResolveError::UnknownRequestId);
+        };
+        let resolved_at = Instant::now();
+        let event = match &outcome {
+            InvocationOutcome::Response { body } => ApiEventKind::Response {
+                request_id: request_id.to_owned(),
+                bytes: body.len(),
+            },
+            InvocationOutcome::Error { error_type, .. } => ApiEventKind::Error {
+                request_id: request_id.to_owned(),
+                error_type: error_type.clone(),
+            },
+            InvocationOutcome::InitError(report) => ApiEventKind::InitError {
+                error_type: report.error_type.clone(),
+                failed_invocations: 1,
+            },
+        };
+        state.event(event);
+        state.finish(
+            active.record,
+            InvocationStatus::Resolved(outcome.clone()),
+            resolved_at,
+        );
+        // The waiting `invoke` may be gone (abandoned); the record above still has it.
+        let _ = active.responder.send(Resolution {
+            outcome,
+            handed_out_at: Some(handed_out_at),
+            resolved_at,
+        });
+        Ok(())
+    }
+
+    /// Records an init error and fails every pending invocation with it. Invocations queued
+    /// later fail at once until [`Shared::attach_process`] is called.
+    pub(crate) fn init_error(&self, error_type: Option<String>, report: ErrorReport) {
+        let mut state = self.lock();
+        let now = Instant::now();
+        state.init_errors.push(InitErrorRecord {
+            received_at: now,
+            error_type: error_type.clone(),
+            report: report.clone(),
+        });
+        state.current_init_error = Some(report.clone());
+        state.queue.clear();
+        let pending: Vec<Active> = state.active.drain().map(|(_, active)| active).collect();
+        state.event(ApiEventKind::InitError {
+            error_type,
+            failed_invocations: pending.len(),
+        });
+        for active in pending {
+            let outcome = InvocationOutcome::InitError(report.clone());
+            state.finish(
+                active.record,
+                InvocationStatus::Resolved(outcome.clone()),
+                now,
+            );
+            let _ = active.responder.send(Resolution {
+                outcome,
+                handed_out_at: active.handed_out_at,
+                resolved_at: now,
+            });
+        }
+    }
+
+    /// Marks an invocation as timed out (if still pending) and returns whether it was.
+    pub(crate) fn time_out(&self, request_id: &str) -> bool {
+        self.give_up(request_id, InvocationStatus::TimedOut)
+    }
+
+    /// Marks an invocation as abandoned (if still pending).
+    pub(crate) fn abandon(&self, request_id: &str) {
+        self.give_up(request_id, InvocationStatus::Abandoned);
+    }
+
+    fn give_up(&self, request_id: &str, status: InvocationStatus) -> bool {
+        let mut state = self.lock();
+        let Some(active) = state.take_active(request_id) else {
+            return false;
+        };
+        let request_id = request_id.to_owned();
+        let kind = match status {
+            InvocationStatus::TimedOut => ApiEventKind::TimedOut { request_id },
+            _ => ApiEventKind::Abandoned { request_id },
+        };
+        state.event(kind);
+        state.finish(active.record, status, Instant::now());
+        true
+    }
+
+    /// Records a refused HTTP request.
+    pub(crate) fn rejected(&self, method: &str, path: &str, status: u16, reason: &str) {
+        self.lock().event(ApiEventKind::Rejected {
+            method: method.to_owned(),
+            path: path.to_owned(),
+            status,
+            reason: reason.to_owned(),
+        });
+    }
+
+    /// A new function process is attached: forget the current init error and use
+    /// `default_function_arn` for invocations without an explicit ARN.
+    pub(crate) fn attach_process(&self, default_function_arn: Option<String>) {
+        let mut state = self.lock();
+        state.current_init_error = None;
+        if let Some(arn) = default_function_arn {
+            state.default_function_arn = arn;
+        }
+    }
+
+    /// Forgets the current init error.
+    pub(crate) fn clear_init_error(&self) {
+        self.lock().current_init_error = None;
+    }
+
+    /// Stops handing out invocations and fails every pending one with `Shutdown`.
+    pub(crate) fn shutdown(&self) {
+        let mut state = self.lock();
+        if state.stopped {
+            return;
+        }
+        state.stopped = true;
+        state.queue.clear();
+        let now = Instant::now();
+        let pending: Vec<Active> = state.active.drain().map(|(_, active)| active).collect();
+        for active in pending {
+            // Dropping the responder wakes `invoke` with `HarnessError::Shutdown`.
+            state.finish(active.record, InvocationStatus::Shutdown, now);
+        }
+        drop(state);
+        self.available.notify_waiters();
+    }
+
+    pub(crate) fn records(&self) -> Vec<InvocationRecord> {
+        self.lock().records.clone()
+    }
+
+    pub(crate) fn events(&self) -> Vec<ApiEvent> {
+        self.lock().events.clone()
+    }
+
+    pub(crate) fn init_errors(&self) -> Vec<InitErrorRecord> {
+        self.lock().init_errors.clone()
+    }
+
+    pub(crate) fn pending_count(&self) -> usize {
+        self.lock().active.len()
+    }
+}

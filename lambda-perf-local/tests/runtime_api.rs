@@ -1,0 +1,541 @@
+//! Drives the embedded Runtime API with a real HTTP client over loopback.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::{HeaderMap, Method, Request, StatusCode};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use lambda_perf_local::{
+    ApiEventKind, HarnessError, Invocation, InvocationOutcome, InvocationStatus, RuntimeApi,
+    TraceHeader,
+};
+use serde_json::{Value, json};
+
+type HttpClient = Client<HttpConnector, Full<Bytes>>;
+
+struct Reply {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("JSON body")
+    }
+}
+
+fn client() -> HttpClient {
+    Client::builder(TokioExecutor::new()).build_http()
+}
+
+async fn call(
+    client: &HttpClient,
+    api: &RuntimeApi,
+    method: Method,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: impl Into<Bytes>,
+) -> Reply {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{}{path}", api.addr()));
+    for (name, value) in headers {
+        request = request.header(*name, *value);
+    }
+    let request = request.body(Full::new(body.into())).expect("valid request");
+    let response = client.request(request).await.expect("HTTP exchange");
+    let (parts, body) = response.into_parts();
+    Reply {
+        status: parts.status,
+        headers: parts.headers,
+        body: body.collect().await.expect("response body").to_bytes(),
+    }
+}
+
+async fn next(client: &HttpClient, api: &RuntimeApi) -> Reply {
+    call(
+        client,
+        api,
+        Method::GET,
+        "/2018-06-01/runtime/invocation/next",
+        &[],
+        Bytes::new(),
+    )
+    .await
+}
+
+async fn respond(client: &HttpClient, api: &RuntimeApi, id: &str, body: &'static [u8]) -> Reply {
+    call(
+        client,
+        api,
+        Method::POST,
+        &format!("/2018-06-01/runtime/invocation/{id}/response"),
+        &[],
+        body,
+    )
+    .await
+}
+
+fn request_id(reply: &Reply) -> String {
+    reply
+        .header("lambda-runtime-aws-request-id")
+        .expect("request id header")
+        .to_owned()
+}
+
+fn now_ms() -> u64 {
+    u64::try_from(
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .expect("clock after 1970")
+            .as_millis(),
+    )
+    .expect("fits u64")
+}
+
+#[tokio::test]
+async fn next_hands_out_the_event_with_every_header_and_response_resolves_invoke() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let invocation =
+        Invocation::json(json!({"hello": "world"})).with_client_context(r#"{"custom":{"k":"v"}}"#);
+    let function = async {
+        let reply = next(&http, &api).await;
+        let id = request_id(&reply);
+        let ack = respond(&http, &api, &id, b"\x00exact bytes\xff\n").await;
+        (reply, ack)
+    };
+    let (result, (reply, ack)) = tokio::join!(api.invoke(invocation), function);
+    let result = result.expect("invoke resolves");
+
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, Bytes::from_static(br#"{"hello":"world"}"#));
+    assert_eq!(reply.header("content-type"), Some("application/json"));
+    let id = request_id(&reply);
+    assert_eq!(id, result.request_id);
+    assert_eq!(id.len(), 36, "{id}");
+    assert_eq!(id.as_bytes()[14], b'4', "UUID v4 shape: {id}");
+    let deadline: u64 = reply
+        .header("lambda-runtime-deadline-ms")
+        .expect("deadline header")
+        .parse()
+        .expect("numeric deadline");
+    let expected = now_ms() + 30_000;
+    assert!(
+        deadline.abs_diff(expected) < 2_000,
+        "deadline {deadline} vs ~{expected}"
+    );
+    assert_eq!(deadline, result.deadline_ms);
+    assert_eq!(
+        reply.header("lambda-runtime-invoked-function-arn"),
+        Some("arn:aws:lambda:us-east-1:123456789012:function:lambda-perf-local-fn")
+    );
+    let trace = reply
+        .header("lambda-runtime-trace-id")
+        .expect("trace header");
+    assert_eq!(Some(trace), result.trace_header.as_deref());
+    let parsed = TraceHeader::parse(trace).expect("trace header parses");
+    assert!(parsed.is_well_formed() && parsed.sampled, "{trace}");
+    let root_secs = u64::from_str_radix(&parsed.root[2..10], 16).expect("hex epoch");
+    assert!(root_secs.abs_diff(now_ms() / 1000) < 5, "{trace}");
+    assert_eq!(
+        reply.header("lambda-runtime-client-context"),
+        Some(r#"{"custom":{"k":"v"}}"#)
+    );
+    assert_eq!(reply.header("lambda-runtime-cognito-identity"), None);
+
+    assert_eq!(ack.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        result.outcome,
+        InvocationOutcome::Response {
+            body: Bytes::from_static(b"\x00exact bytes\xff\n")
+        }
+    );
+    assert!(
+        result
+            .handed_out_at
+            .is_some_and(|at| at >= result.queued_at)
+    );
+    assert!(result.duration().is_some());
+
+    let records = api.invocations();
+    assert_eq!(records.len(), 1);
+    assert_eq!(records[0].request_id, id);
+    assert!(matches!(
+        records[0].status,
+        InvocationStatus::Resolved(InvocationOutcome::Response { .. })
+    ));
+    let kinds: Vec<_> = api.events().into_iter().map(|e| e.kind).collect();
+    assert!(matches!(kinds[0], ApiEventKind::Queued { .. }));
+    assert!(matches!(kinds[1], ApiEventKind::HandedOut { .. }));
+    assert!(matches!(kinds[2], ApiEventKind::Response { bytes: 14, .. }));
+    assert_eq!(api.pending_invocations(), 0);
+}
+
+#[tokio::test]
+async fn overrides_are_sent_verbatim_and_optional_headers_omitted() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let invocation = Invocation::new("raw event")
+        .with_request_id("req-123")
+        .with_deadline_ms(600_000)
+        .without_trace_header()
+        .with_function_arn("arn:aws:lambda:eu-west-1:1:function:f:live")
+        .with_cognito_identity(r#"{"cognitoIdentityId":"id","cognitoIdentityPoolId":"pool"}"#)
+        .with_timeout(Duration::from_secs(2));
+    let function = async {
+        let reply = next(&http, &api).await;
+        respond(&http, &api, "req-123", b"ok").await;
+        reply
+    };
+    let (result, reply) = tokio::join!(api.invoke(invocation), function);
+    let result = result.expect("invoke resolves");
+    assert_eq!(reply.body, Bytes::from_static(b"raw event"));
+    assert_eq!(
+        reply.header("lambda-runtime-aws-request-id"),
+        Some("req-123")
+    );
+    assert_eq!(reply.header("lambda-runtime-deadline-ms"), Some("600000"));
+    assert_eq!(reply.header("lambda-runtime-trace-id"), None);
+    assert_eq!(result.trace_header, None);
+    assert_eq!(reply.header("lambda-runtime-client-context"), None);
+    assert_eq!(
+        reply.header("lambda-runtime-invoked-function-arn"),
+        Some("arn:aws:lambda:eu-west-1:1:function:f:live")
+    );
+    assert!(
+        reply
+            .header("lambda-runtime-cognito-identity")
+            .is_some_and(|v| v.contains("pool"))
+    );
+    assert_eq!(result.into_response().expect("response"), "ok");
+}
+
+#[tokio::test]
+async fn error_resolves_with_error_type_and_report() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let function = async {
+        let first = request_id(&next(&http, &api).await);
+        let ack = call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{first}/error"),
+            &[("Lambda-Runtime-Function-Error-Type", "Unhandled")],
+            r#"{"errorType":"MyError","errorMessage":"it broke","stackTrace":["frame 1","frame 2"]}"#,
+        )
+        .await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        let second = request_id(&next(&http, &api).await);
+        let ack = call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{second}/error"),
+            &[],
+            &b"\xffnot json"[..],
+        )
+        .await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+    };
+    let invocations = async {
+        let first = api.invoke(Invocation::default()).await;
+        let second = api.invoke(Invocation::default()).await;
+        (first, second)
+    };
+    let ((first, second), ()) = tokio::join!(invocations, function);
+
+    let InvocationOutcome::Error { error_type, error } = first.expect("first resolves").outcome
+    else {
+        panic!("expected an error outcome");
+    };
+    assert_eq!(error_type.as_deref(), Some("Unhandled"));
+    assert_eq!(error.error_type.as_deref(), Some("MyError"));
+    assert_eq!(error.error_message.as_deref(), Some("it broke"));
+    assert_eq!(
+        error.stack_trace,
+        Some(vec!["frame 1".to_owned(), "frame 2".to_owned()])
+    );
+
+    let second = second.expect("second resolves");
+    let request_id = second.request_id.clone();
+    let InvocationOutcome::Error { error_type, error } = second.outcome.clone() else {
+        panic!("expected an error outcome");
+    };
+    assert_eq!(error_type, None);
+    assert_eq!(error.error_type, None);
+    assert_eq!(error.raw, Bytes::from_static(b"\xffnot json"));
+    match second.into_response() {
+        Err(HarnessError::FunctionError {
+            request_id: failed, ..
+        }) => assert_eq!(failed, request_id),
+        other => panic!("expected FunctionError, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn init_error_is_recorded_and_fails_pending_invocations() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let function = async {
+        // Take one invocation in flight, then report an init error: both the in-flight and
+        // the still-queued invocation must fail instead of hanging.
+        let reply = next(&http, &api).await;
+        let ack = call(
+            &http,
+            &api,
+            Method::POST,
+            "/2018-06-01/runtime/init/error",
+            &[("lambda-runtime-function-error-type", "Runtime.InitError")],
+            r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
+        )
+        .await;
+        (reply, ack)
+    };
+    let invocations = async {
+        tokio::join!(
+            api.invoke(Invocation::new("1")),
+            api.invoke(Invocation::new("2"))
+        )
+    };
+    let ((first, second), (reply, ack)) = tokio::join!(invocations, function);
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(ack.status, StatusCode::ACCEPTED);
+    for result in [first, second] {
+        let result = result.expect("invoke resolves");
+        let InvocationOutcome::InitError(report) = &result.outcome else {
+            panic!("expected an init error, got {:?}", result.outcome);
+        };
+        assert_eq!(report.error_type.as_deref(), Some("ConfigError"));
+        assert_eq!(report.error_message.as_deref(), Some("missing TABLE_NAME"));
+    }
+    let init_errors = api.init_errors();
+    assert_eq!(init_errors.len(), 1);
+    assert_eq!(
+        init_errors[0].error_type.as_deref(),
+        Some("Runtime.InitError")
+    );
+
+    // Until a new process is attached, invocations fail at once.
+    let later = api
+        .invoke(Invocation::new("3"))
+        .await
+        .expect("resolves at once");
+    assert!(matches!(later.outcome, InvocationOutcome::InitError(_)));
+    assert_eq!(later.handed_out_at, None);
+    assert!(matches!(
+        later.into_response(),
+        Err(HarnessError::InitError(_))
+    ));
+
+    api.clear_init_error();
+    let queued = api
+        .invoke(Invocation::new("4").with_timeout(Duration::from_millis(100)))
+        .await;
+    assert!(
+        matches!(queued, Err(HarnessError::Timeout { .. })),
+        "{queued:?}"
+    );
+}
+
+#[tokio::test]
+async fn concurrent_next_polls_get_different_invocations() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let worker = || async {
+        let reply = next(&http, &api).await;
+        let id = request_id(&reply);
+        let body = format!("handled {}", String::from_utf8_lossy(&reply.body));
+        let ack = call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{id}/response"),
+            &[],
+            body,
+        )
+        .await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        id
+    };
+    let invocations = async {
+        // Let both long-polls start waiting before anything is queued.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        tokio::join!(
+            api.invoke(Invocation::new("a")),
+            api.invoke(Invocation::new("b"))
+        )
+    };
+    let ((a, b), id1, id2) = tokio::join!(invocations, worker(), worker());
+    let (a, b) = (a.expect("a resolves"), b.expect("b resolves"));
+    assert_ne!(id1, id2);
+    assert_ne!(a.request_id, b.request_id);
+    let mut ids = vec![a.request_id.clone(), b.request_id.clone()];
+    ids.sort();
+    let mut seen = vec![id1, id2];
+    seen.sort();
+    assert_eq!(ids, seen);
+    assert_eq!(a.into_response().expect("a ok"), "handled a");
+    assert_eq!(b.into_response().expect("b ok"), "handled b");
+}
+
+#[tokio::test]
+async fn bad_requests_get_http_errors() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+
+    let unknown = respond(&http, &api, "no-such-id", b"{}").await;
+    assert_eq!(unknown.status, StatusCode::BAD_REQUEST);
+    assert_eq!(unknown.json()["errorType"], "InvalidRequestID");
+    assert!(
+        unknown.json()["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("no-such-id"))
+    );
+    let unknown_error = call(
+        &http,
+        &api,
+        Method::POST,
+        "/2018-06-01/runtime/invocation/no-such-id/error",
+        &[],
+        "garbage",
+    )
+    .await;
+    assert_eq!(unknown_error.status, StatusCode::BAD_REQUEST);
+
+    let not_found = call(
+        &http,
+        &api,
+        Method::GET,
+        "/2018-06-01/runtime/nope",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(not_found.status, StatusCode::NOT_FOUND);
+    let not_found = call(&http, &api, Method::GET, "/", &[], "").await;
+    assert_eq!(not_found.status, StatusCode::NOT_FOUND);
+    let wrong_method = call(
+        &http,
+        &api,
+        Method::POST,
+        "/2018-06-01/runtime/invocation/next",
+        &[],
+        "",
+    )
+    .await;
+    assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
+
+    // A queued invocation cannot be answered before `/next` hands it out.
+    let invocation = Invocation::new("x")
+        .with_request_id("queued-1")
+        .with_timeout(Duration::from_millis(300));
+    let early = async { respond(&http, &api, "queued-1", b"too early").await };
+    let (result, early) = tokio::join!(api.invoke(invocation), early);
+    assert_eq!(early.status, StatusCode::BAD_REQUEST);
+    assert!(matches!(result, Err(HarnessError::Timeout { .. })));
+
+    let rejected = api
+        .events()
+        .into_iter()
+        .filter(|e| matches!(e.kind, ApiEventKind::Rejected { .. }))
+        .count();
+    assert_eq!(rejected, 6);
+}
+
+#[tokio::test]
+async fn timed_out_and_abandoned_invocations_are_withdrawn() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+
+    let timed_out = api
+        .invoke(
+            Invocation::new("slow")
+                .with_request_id("slow-1")
+                .with_timeout(Duration::from_millis(50)),
+        )
+        .await;
+    assert!(
+        matches!(&timed_out, Err(HarnessError::Timeout { what, .. }) if what.contains("slow-1")),
+        "{timed_out:?}"
+    );
+
+    // Dropping the `invoke` future withdraws the invocation as well.
+    let abandoned = tokio::time::timeout(
+        Duration::from_millis(50),
+        api.invoke(Invocation::new("gone").with_request_id("gone-1")),
+    )
+    .await;
+    assert!(abandoned.is_err());
+    assert_eq!(api.pending_invocations(), 0);
+
+    // Neither is handed out any more: the next poll gets the next invocation.
+    let function = async {
+        let reply = next(&http, &api).await;
+        respond(&http, &api, &request_id(&reply), b"fresh").await;
+        reply
+    };
+    let (result, reply) = tokio::join!(api.invoke(Invocation::new("fresh")), function);
+    assert_eq!(reply.body, "fresh");
+    assert_eq!(
+        result.expect("resolves").into_response().expect("ok"),
+        "fresh"
+    );
+    // A late answer to a withdrawn invocation is refused.
+    assert_eq!(
+        respond(&http, &api, "slow-1", b"late").await.status,
+        StatusCode::BAD_REQUEST
+    );
+
+    let statuses: Vec<_> = api.invocations().into_iter().map(|r| r.status).collect();
+    assert_eq!(statuses[0], InvocationStatus::TimedOut);
+    assert_eq!(statuses[1], InvocationStatus::Abandoned);
+    assert!(matches!(statuses[2], InvocationStatus::Resolved(_)));
+}
+
+#[tokio::test]
+async fn invalid_invocations_are_refused_and_shutdown_fails_pending_ones() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let bad_header = api
+        .invoke(Invocation::default().with_trace_header("line\nbreak"))
+        .await;
+    assert!(matches!(
+        bad_header,
+        Err(HarnessError::InvalidInvocation(_))
+    ));
+    let bad_id = api
+        .invoke(Invocation::default().with_request_id("a/b"))
+        .await;
+    assert!(matches!(bad_id, Err(HarnessError::InvalidInvocation(_))));
+
+    let duplicate = async {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let duplicate = api
+            .invoke(Invocation::default().with_request_id("dup"))
+            .await;
+        assert!(matches!(duplicate, Err(HarnessError::InvalidInvocation(_))));
+        api.shutdown();
+    };
+    let (pending, ()) = tokio::join!(
+        api.invoke(Invocation::default().with_request_id("dup")),
+        duplicate
+    );
+    assert!(
+        matches!(pending, Err(HarnessError::Shutdown)),
+        "{pending:?}"
+    );
+    assert!(matches!(
+        api.invoke(Invocation::default()).await,
+        Err(HarnessError::Shutdown)
+    ));
+    assert_eq!(api.invocations()[0].status, InvocationStatus::Shutdown);
+}

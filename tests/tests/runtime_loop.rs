@@ -1,0 +1,283 @@
+//! The examples under the real `lambda_runtime` loop, served by a loopback Runtime API:
+//! start classification across restarts and environments, EMF lines, responses and errors.
+
+mod support;
+
+use lambda_perf_local::{
+    ExecutionEnvironment, FunctionProcess, Invocation, InvocationOutcome, RuntimeApi,
+};
+use serde_json::{Value, json};
+use support::*;
+
+/// Invokes once and returns the request id and the exact response bytes.
+async fn order(api: &RuntimeApi, process: &FunctionProcess, quantity: u32) -> (String, Vec<u8>) {
+    let event = json!({ "order_id": format!("o-{quantity}"), "quantity": quantity });
+    let result = process.invoke(api, Invocation::json(event)).await.unwrap();
+    let request_id = result.request_id.clone();
+    let body = result.into_response().unwrap().to_vec();
+    (request_id, body)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cold_warm_restart_and_fresh_environment() {
+    let api = RuntimeApi::start().await.unwrap();
+    let command = example("basic-layer");
+    let config = function_config();
+    let environment = ExecutionEnvironment::new().unwrap();
+
+    let mut requests = Vec::new();
+    let mut processes = Vec::new();
+
+    // Three invocations, then the runtime process dies abruptly.
+    let first = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    for quantity in 1..=3 {
+        let (id, body) = order(&api, &first, quantity).await;
+        assert_eq!(
+            body,
+            format!(r#"{{"order_id":"o-{quantity}","quantity":{quantity}}}"#).into_bytes(),
+            "the response is exactly what the handler returned"
+        );
+        end_line(&first, &id).await;
+        requests.push(id);
+    }
+    first.kill().await.unwrap();
+    processes.push((first, 3));
+
+    // The same environment (same TMPDIR): a restart, then warm.
+    let second = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    for quantity in 4..=5 {
+        let (id, _) = order(&api, &second, quantity).await;
+        end_line(&second, &id).await;
+        requests.push(id);
+    }
+    second.kill().await.unwrap();
+    processes.push((second, 2));
+
+    // A fresh environment.
+    let fresh = ExecutionEnvironment::new().unwrap();
+    let third = FunctionProcess::spawn(&command, &config, &fresh, &api).unwrap();
+    let (id, _) = order(&api, &third, 6).await;
+    end_line(&third, &id).await;
+    requests.push(id);
+    processes.push((third, 1));
+
+    let mut kinds = Vec::new();
+    let mut requests = requests.iter();
+    for (process, count) in &processes {
+        let all = process.emf_lines();
+        all.iter().for_each(assert_valid_emf);
+        for index in 1..=*count {
+            let id = requests.next().unwrap();
+            let lines = lines_of(process, id);
+            let end = lines.last().unwrap();
+            assert_eq!(end["lambda_perf"]["outcome"], "success");
+            assert_eq!(end["lambda_perf"]["invocation"], index);
+            assert_eq!(end["OrdersPlaced"], json!([1.0]));
+            let kind = end["lambda_perf"]["start_kind"]
+                .as_str()
+                .unwrap()
+                .to_owned();
+            // A ColdStart line exactly on cold and restart, written before the handler ran.
+            let cold_lines: Vec<&Value> = lines.iter().filter(|l| is_cold_start_line(l)).collect();
+            if kind == "cold" || kind == "restart" {
+                assert_eq!(cold_lines.len(), 1, "{lines:#?}");
+                assert!(is_cold_start_line(&lines[0]), "ColdStart comes first");
+                let cold = cold_lines[0];
+                assert_eq!(cold["function_name"], "orders-fn");
+                assert_eq!(cold["service"], "orders");
+                assert_eq!(cold["ColdStart"], json!([1.0]));
+                assert!(cold["InitDuration"][0].as_f64().unwrap() > 0.0);
+            } else {
+                assert!(cold_lines.is_empty(), "{lines:#?}");
+            }
+            kinds.push(kind);
+        }
+    }
+    assert_eq!(kinds, ["cold", "warm", "warm", "restart", "warm", "cold"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_restarted_process_knows_the_environment_age() {
+    let api = RuntimeApi::start().await.unwrap();
+    let command = example("basic-layer");
+    let environment = ExecutionEnvironment::new().unwrap();
+    let first = FunctionProcess::spawn(&command, &function_config(), &environment, &api).unwrap();
+    let (id, _) = order(&api, &first, 1).await;
+    let cold = end_line(&first, &id).await;
+    first.kill().await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+
+    let second = FunctionProcess::spawn(&command, &function_config(), &environment, &api).unwrap();
+    let (id, _) = order(&api, &second, 1).await;
+    let restart = end_line(&second, &id).await;
+    let facts = &restart["lambda_perf"];
+    assert_eq!(facts["start_kind"], "restart");
+    let age = facts["environment_age_ms"].as_f64().unwrap();
+    let first_age = cold["lambda_perf"]["environment_age_ms"].as_f64().unwrap();
+    assert!(
+        age >= first_age + 300.0,
+        "age {age} after a first age of {first_age}"
+    );
+    assert!(facts["init_duration_ms"].as_f64().unwrap() < age);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn warm_invocations_report_the_idle_gap() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process = FunctionProcess::spawn(
+        &example("basic-layer"),
+        &function_config(),
+        &environment,
+        &api,
+    )
+    .unwrap();
+    order(&api, &process, 1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    let (id, _) = order(&api, &process, 2).await;
+    let facts = end_line(&process, &id).await["lambda_perf"].clone();
+    let gap = facts["idle_gap_ms"].as_f64().unwrap();
+    assert!((250.0..5_000.0).contains(&gap), "idle gap {gap}");
+    let headroom = facts["deadline_headroom_ms"].as_f64().unwrap();
+    assert!(
+        (20_000.0..=30_000.0).contains(&headroom),
+        "headroom {headroom}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_error_flushes_its_metrics_and_reaches_the_runtime() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process = FunctionProcess::spawn(
+        &example("basic-layer"),
+        &function_config(),
+        &environment,
+        &api,
+    )
+    .unwrap();
+    let event = json!({ "order_id": "o-empty", "quantity": 0 });
+    let result = process.invoke(&api, Invocation::json(event)).await.unwrap();
+    let id = result.request_id.clone();
+    match result.outcome {
+        InvocationOutcome::Error { error, .. } => {
+            assert_eq!(
+                error.error_message.as_deref(),
+                Some("order o-empty has no items")
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let end = end_line(&process, &id).await;
+    assert_valid_emf(&end);
+    assert_eq!(end["RejectedOrders"], json!([1.0]));
+    assert_eq!(end["lambda_perf"]["outcome"], "error");
+    // The cold start was counted although the handler failed.
+    assert!(lines_of(&process, &id).iter().any(is_cold_start_line));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_panic_flushes_its_metrics_and_the_runtime_reports_it() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process =
+        FunctionProcess::spawn(&scenario_function(), &function_config(), &environment, &api)
+            .unwrap();
+
+    let result = process
+        .invoke(&api, Invocation::json(json!({ "action": "panic" })))
+        .await
+        .unwrap();
+    let id = result.request_id.clone();
+    match &result.outcome {
+        InvocationOutcome::Error { error, .. } => {
+            let message = error.error_message.as_deref().unwrap_or_default();
+            assert!(
+                message.contains("the scenario asked for a panic"),
+                "{error:?}"
+            );
+        }
+        other => panic!("expected an error, got {other:?}"),
+    }
+    let end = end_line(&process, &id).await;
+    assert_valid_emf(&end);
+    assert_eq!(end["Attempts"], json!([1.0]));
+    assert_eq!(end["lambda_perf"]["outcome"], "panic");
+
+    // The runtime survives the panic: the next invocation is warm and succeeds.
+    let result = process
+        .invoke(&api, Invocation::json(json!({ "action": "ok" })))
+        .await
+        .unwrap();
+    let id = result.request_id.clone();
+    assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+    let end = end_line(&process, &id).await;
+    assert_eq!(end["lambda_perf"]["start_kind"], "warm");
+    assert_eq!(end["lambda_perf"]["outcome"], "success");
+
+    // An Err from the handler is reported as a function error, with its metrics.
+    let result = process
+        .invoke(&api, Invocation::json(json!({ "action": "error" })))
+        .await
+        .unwrap();
+    let id = result.request_id.clone();
+    assert!(matches!(result.outcome, InvocationOutcome::Error { .. }));
+    assert_eq!(
+        end_line(&process, &id).await["lambda_perf"]["outcome"],
+        "error"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn provisioned_concurrency_is_prewarmed_without_a_cold_start_line() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let config = function_config().with_initialization_type("provisioned-concurrency");
+    let process =
+        FunctionProcess::spawn(&example("basic-layer"), &config, &environment, &api).unwrap();
+    let mut kinds = Vec::new();
+    for quantity in 1..=2 {
+        let (id, _) = order(&api, &process, quantity).await;
+        let end = end_line(&process, &id).await;
+        kinds.push(
+            end["lambda_perf"]["start_kind"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(kinds, ["prewarmed", "warm"]);
+    assert!(!process.emf_lines().iter().any(is_cold_start_line));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process = FunctionProcess::spawn(
+        &example("basic-layer"),
+        &function_config(),
+        &environment,
+        &api,
+    )
+    .unwrap();
+    let event = json!({ "order_id": "o-1", "quantity": 1 });
+    let result = process
+        .invoke(&api, Invocation::json(event).with_deadline_ms(600_000))
+        .await
+        .unwrap();
+    let id = result.request_id.clone();
+    assert_eq!(
+        result.into_json().unwrap(),
+        json!({ "order_id": "o-1", "quantity": 1 })
+    );
+    let end = end_line(&process, &id).await;
+    assert!(end["lambda_perf"].get("deadline_headroom_ms").is_none());
+    assert!(
+        !process
+            .output()
+            .iter()
+            .any(|line| line.text.contains("lambda-perf: warning")),
+        "no warning for a deadline in the past"
+    );
+}

@@ -1,0 +1,110 @@
+//! Shared pieces of the end-to-end tests: the function binaries, the schemas, and finding an
+//! invocation's lines in a function's stdout.
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
+
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use lambda_perf_local::{FunctionCommand, FunctionConfig, FunctionProcess, OutputLine};
+use serde_json::Value;
+
+/// How long any single wait for a function's output may take.
+pub const WAIT: Duration = Duration::from_secs(20);
+
+/// The binary of an example crate (`examples/<name>`), built on first use with the same
+/// profile as the tests.
+pub fn example(name: &str) -> FunctionCommand {
+    static BUILT: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
+    let built = BUILT.get_or_init(Default::default);
+    let mut built = built.lock().unwrap();
+    if let Some((_, path)) = built.iter().find(|(n, _)| n == name) {
+        return FunctionCommand::new(path);
+    }
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let binary = escargot::CargoBuild::new()
+        .manifest_path(workspace.join("Cargo.toml"))
+        .package(name)
+        .bin(name)
+        .current_release()
+        .current_target()
+        .run()
+        .unwrap_or_else(|error| panic!("building example {name}: {error}"));
+    let path = binary.path().to_owned();
+    built.push((name.to_owned(), path.clone()));
+    FunctionCommand::new(path)
+}
+
+/// The scenario function of this crate (`src/bin/scenario-function.rs`).
+pub fn scenario_function() -> FunctionCommand {
+    FunctionCommand::new(env!("CARGO_BIN_EXE_scenario-function"))
+}
+
+/// A Lambda environment with the Powertools settings the tests expect.
+pub fn function_config() -> FunctionConfig {
+    FunctionConfig::new()
+        .with_function_name("orders-fn")
+        .with_env("POWERTOOLS_SERVICE_NAME", "orders")
+        .with_env("POWERTOOLS_METRICS_NAMESPACE", "Shop")
+}
+
+fn schema(file: &str) -> Value {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("specs")
+        .join(file);
+    let text = std::fs::read_to_string(&path).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Fails the test unless `line` validates against the CloudWatch EMF schema.
+pub fn assert_valid_emf(line: &Value) {
+    static EMF: OnceLock<jsonschema::Validator> = OnceLock::new();
+    // The CloudWatch page publishes it as a draft-07 schema (`$id`s like `#/properties/_aws`).
+    let validator =
+        EMF.get_or_init(|| jsonschema::draft7::new(&schema("cloudwatch-emf-schema.json")).unwrap());
+    let errors: Vec<String> = validator.iter_errors(line).map(|e| e.to_string()).collect();
+    assert!(errors.is_empty(), "invalid EMF line {line}: {errors:#?}");
+}
+
+/// The EMF lines a function printed for one request id (its `lambda_perf.request_id`).
+pub fn lines_of(process: &FunctionProcess, request_id: &str) -> Vec<Value> {
+    process
+        .emf_lines()
+        .into_iter()
+        .filter(|line| line["lambda_perf"]["request_id"] == request_id)
+        .collect()
+}
+
+/// Whether an output line is the end-of-invocation EMF line of `request_id`.
+pub fn is_end_line(line: &OutputLine, request_id: &str) -> bool {
+    line.emf().is_some_and(|emf| {
+        emf["lambda_perf"]["request_id"] == request_id
+            && emf["lambda_perf"].get("outcome").is_some()
+    })
+}
+
+/// Waits for the end-of-invocation EMF line of `request_id` and returns it.
+pub async fn end_line(process: &FunctionProcess, request_id: &str) -> Value {
+    let line = process
+        .wait_for_line(|line| is_end_line(line, request_id), WAIT)
+        .await
+        .unwrap_or_else(|error| panic!("no EMF line for {request_id}: {error}"));
+    line.emf().unwrap().clone()
+}
+
+/// The names of the metrics an EMF line defines.
+pub fn metric_names(line: &Value) -> Vec<String> {
+    line["_aws"]["CloudWatchMetrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|directive| directive["Metrics"].as_array().unwrap())
+        .map(|metric| metric["Name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Whether an EMF line is a `ColdStart` line.
+pub fn is_cold_start_line(line: &Value) -> bool {
+    metric_names(line).iter().any(|name| name == "ColdStart")
+}
