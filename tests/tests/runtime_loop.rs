@@ -281,3 +281,84 @@ async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
         "no warning for a deadline in the past"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process =
+        FunctionProcess::spawn(&scenario_function(), &function_config(), &environment, &api)
+            .unwrap();
+    let result = process
+        .invoke(&api, Invocation::json(json!({ "action": "many" })))
+        .await
+        .unwrap();
+    let id = result.request_id.clone();
+    end_line(&process, &id).await;
+    let lines: Vec<Value> = lines_of(&process, &id)
+        .into_iter()
+        .filter(|line| !is_cold_start_line(line))
+        .collect();
+    lines.iter().for_each(assert_valid_emf);
+    let counts: Vec<usize> = lines.iter().map(|line| metric_names(line).len()).collect();
+    // 152 metrics (Attempts, Metric0..149, Latency) and 121 values of Metric0.
+    assert_eq!(counts, [100, 52, 1], "{lines:#?}");
+    let values: usize = lines
+        .iter()
+        .map(|line| line["Metric0"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(values, 121);
+    for line in &lines {
+        assert_eq!(line["detail"], json!({ "nested": [1, 2, 3] }));
+        assert_eq!(line["service"], "orders");
+    }
+    let latency = lines[1]["_aws"]["CloudWatchMetrics"][0]["Metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|metric| metric["Name"] == "Latency")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        latency,
+        json!({ "Name": "Latency", "Unit": "Milliseconds", "StorageResolution": 1 })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_in_one_process_keep_their_metrics_apart() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let config = function_config().with_max_concurrency(2);
+    let process =
+        FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
+    let invoke = |tag: &str| {
+        let event = json!({ "action": "ok", "tag": tag, "sleep_ms": 300 });
+        process.invoke(&api, Invocation::json(event))
+    };
+    let started = std::time::Instant::now();
+    let (a, b) = tokio::join!(invoke("a"), invoke("b"));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert!(
+        started.elapsed() < std::time::Duration::from_millis(590),
+        "the two invocations overlapped"
+    );
+    for (result, tag) in [(&a, "a"), (&b, "b")] {
+        let end = end_line(&process, &result.request_id).await;
+        assert_valid_emf(&end);
+        assert_eq!(end["tag"], tag);
+        assert_eq!(end["Attempts"], json!([1.0, 1.0]));
+        assert_eq!(end["lambda_perf"]["request_id"], result.request_id.as_str());
+    }
+    let kinds: Vec<String> = [&a, &b]
+        .iter()
+        .map(|r| {
+            lines_of(&process, &r.request_id).last().unwrap()["lambda_perf"]["start_kind"]
+                .to_string()
+        })
+        .collect();
+    assert!(
+        kinds.contains(&"\"cold\"".to_owned()) && kinds.contains(&"\"warm\"".to_owned()),
+        "exactly one of two simultaneous first invocations is cold: {kinds:?}"
+    );
+}
