@@ -12,6 +12,12 @@
 //! | `LAMBDA_PERF_COLD_START_METRIC` | falsy: no `ColdStart` line | true |
 //! | `LAMBDA_PERF_INVOCATION_FACTS` | falsy: no `lambda_perf` property in EMF lines | true |
 //! | `LAMBDA_PERF_DEFAULT_DIMENSIONS` | `name=value,name=value` added to every metric | none |
+//! | `POWERTOOLS_TRACE_DISABLED` | truthy: record no X-Ray subsegments | false |
+//! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | falsy: no `"<handler> response"` metadata | true |
+//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | falsy: no `"<handler> error"` metadata (fault and cause stay) | true |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
+//! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name |
+//! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 
@@ -19,7 +25,7 @@ use std::path::PathBuf;
 
 use crate::InitializationType;
 use crate::metrics::dimension::Dimension;
-use crate::metrics::{MetricsError, validate};
+use crate::metrics::validate;
 
 /// Names of the environment variables.
 pub(crate) mod vars {
@@ -32,6 +38,22 @@ pub(crate) mod vars {
     pub(crate) const COLD_START_METRIC: &str = "LAMBDA_PERF_COLD_START_METRIC";
     pub(crate) const INVOCATION_FACTS: &str = "LAMBDA_PERF_INVOCATION_FACTS";
     pub(crate) const DEFAULT_DIMENSIONS: &str = "LAMBDA_PERF_DEFAULT_DIMENSIONS";
+    pub(crate) const TRACE_DISABLED: &str = "POWERTOOLS_TRACE_DISABLED";
+    pub(crate) const CAPTURE_RESPONSE: &str = "POWERTOOLS_TRACER_CAPTURE_RESPONSE";
+    pub(crate) const CAPTURE_ERROR: &str = "POWERTOOLS_TRACER_CAPTURE_ERROR";
+    pub(crate) const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
+    pub(crate) const HANDLER_NAME: &str = "LAMBDA_PERF_HANDLER_NAME";
+    pub(crate) const CAPTURE_LIMIT: &str = "LAMBDA_PERF_CAPTURE_LIMIT";
+    pub(crate) const TRACE_ID: &str = "_X_AMZN_TRACE_ID";
+}
+
+/// Bytes of JSON kept of a captured response or error by default.
+pub const DEFAULT_CAPTURE_LIMIT: usize = 16 * 1024;
+
+/// The trace header of the current invocation from `_X_AMZN_TRACE_ID`, for runtimes that set
+/// it; used only when the invocation's context carries none.
+pub(crate) fn trace_header_from_env() -> Option<String> {
+    std::env::var(vars::TRACE_ID).ok()
 }
 
 /// The `service` dimension when no service is configured (as Powertools for TypeScript).
@@ -51,6 +73,12 @@ pub(crate) struct Settings {
     pub(crate) initialization_type: InitializationType,
     pub(crate) default_dimensions: Vec<Dimension>,
     pub(crate) marker_dir: Option<PathBuf>,
+    pub(crate) trace_disabled: bool,
+    pub(crate) capture_response: bool,
+    pub(crate) capture_error: bool,
+    pub(crate) xray_daemon_address: Option<String>,
+    pub(crate) handler_name: Option<String>,
+    pub(crate) capture_limit: usize,
 }
 
 impl Settings {
@@ -63,20 +91,32 @@ impl Settings {
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let mut warnings = Vec::new();
         let present = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let mut flag = |name: &str, default: bool| {
-            match present(name) {
+        let mut flag = |name: &str, default: bool| match present(name) {
             None => default,
             Some(value) => parse_bool(&value).unwrap_or_else(|| {
                 warnings.push(format!(
-                    "{name}={value:?} is neither truthy (1, true, yes, on) nor falsy (0, false, no, off); using {default}"
+                    "{name}={value:?} is neither truthy (1, true, yes, on) \
+                     nor falsy (0, false, no, off); using {default}"
                 ));
                 default
             }),
-        }
         };
         let metrics_disabled = flag(vars::METRICS_DISABLED, false);
         let cold_start_metric = flag(vars::COLD_START_METRIC, true);
         let invocation_facts = flag(vars::INVOCATION_FACTS, true);
+        let trace_disabled = flag(vars::TRACE_DISABLED, false);
+        let capture_response = flag(vars::CAPTURE_RESPONSE, true);
+        let capture_error = flag(vars::CAPTURE_ERROR, true);
+        let capture_limit = match present(vars::CAPTURE_LIMIT) {
+            None => DEFAULT_CAPTURE_LIMIT,
+            Some(value) => value.trim().parse::<usize>().unwrap_or_else(|_| {
+                warnings.push(format!(
+                    "{}={value:?} is not a number of bytes; using {DEFAULT_CAPTURE_LIMIT}",
+                    vars::CAPTURE_LIMIT
+                ));
+                DEFAULT_CAPTURE_LIMIT
+            }),
+        };
 
         let initialization_type = match present(vars::INITIALIZATION_TYPE) {
             None => InitializationType::OnDemand,
@@ -125,6 +165,12 @@ impl Settings {
             initialization_type,
             default_dimensions,
             marker_dir: None,
+            trace_disabled,
+            capture_response,
+            capture_error,
+            xray_daemon_address: present(vars::XRAY_DAEMON_ADDRESS),
+            handler_name: present(vars::HANDLER_NAME),
+            capture_limit,
         };
         (settings, warnings)
     }
@@ -163,15 +209,14 @@ fn parse_dimensions(list: &str, warnings: &mut Vec<String>) -> Vec<Dimension> {
     dimensions
 }
 
-/// A setting given in code that CloudWatch would not accept.
-#[derive(Clone, Debug, PartialEq, thiserror::Error)]
-#[error("invalid {setting}: {source}")]
+/// A setting given in code that CloudWatch or X-Ray would not accept.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid {setting}: {reason}")]
 pub struct ConfigError {
-    /// Which setting.
+    /// Which setting (`namespace`, `service`, `default dimension`, `handler name`).
     pub setting: &'static str,
     /// Why it was refused.
-    #[source]
-    pub source: MetricsError,
+    pub reason: String,
 }
 
 #[cfg(test)]

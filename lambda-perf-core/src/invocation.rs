@@ -5,14 +5,35 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Instant;
 
+use serde_json::Value;
 use tokio::task::futures::TaskLocalFuture;
 
+use crate::capture::{Failure, capped};
 use crate::facts::{End, InvocationFacts, Outcome};
 use crate::layer::PerfConfig;
 use crate::metrics::{MetricsError, flush, set::MetricSet};
+use crate::xray::trace::Trace;
 
 tokio::task_local! {
     static CURRENT: RefCell<Invocation>;
+}
+
+/// Why the current invocation cannot be reached.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Unavailable {
+    /// Not inside an invocation (or on a task spawned from one).
+    NoInvocation,
+    /// Already borrowed further up the call stack.
+    Reentrant,
+}
+
+impl From<Unavailable> for MetricsError {
+    fn from(unavailable: Unavailable) -> Self {
+        match unavailable {
+            Unavailable::NoInvocation => Self::NoInvocation,
+            Unavailable::Reentrant => Self::Reentrant,
+        }
+    }
 }
 
 /// One invocation in flight.
@@ -21,18 +42,65 @@ pub(crate) struct Invocation {
     pub(crate) config: Arc<PerfConfig>,
     pub(crate) facts: InvocationFacts,
     pub(crate) metrics: MetricSet,
+    /// Present only when the invocation is sampled and tracing is on.
+    pub(crate) trace: Option<Trace>,
+}
+
+/// How the handler ended, as the trace records it.
+#[derive(Debug, Default)]
+pub(crate) struct Ending {
+    /// The captured response, when the trace wants one.
+    pub(crate) response: Option<Value>,
+    /// The error or panic.
+    pub(crate) failure: Option<Failure>,
 }
 
 /// The handler's future with the invocation as its task-local state.
 pub(crate) type Scoped<F> = TaskLocalFuture<RefCell<Invocation>, F>;
 
 impl Invocation {
-    pub(crate) fn new(config: Arc<PerfConfig>, facts: InvocationFacts) -> Self {
-        Self {
+    pub(crate) fn new(
+        config: Arc<PerfConfig>,
+        facts: InvocationFacts,
+        header: Option<&str>,
+    ) -> Self {
+        let trace = if config.trace_disabled {
+            None
+        } else {
+            Trace::begin(
+                header,
+                config.handler_subsegment_name.clone().into(),
+                &config.xray_sink,
+            )
+        };
+        let mut invocation = Self {
             config,
             facts,
             metrics: MetricSet::default(),
+            trace,
+        };
+        invocation.annotate_handler();
+        invocation
+    }
+
+    /// `ColdStart`, `StartKind` and `Service` on the handler subsegment.
+    fn annotate_handler(&mut self) {
+        let Some(trace) = &mut self.trace else {
+            return;
+        };
+        let kind = self.facts.start_kind();
+        let handler = Some(trace.handler_id());
+        // Fixed keys and short values: these cannot fail.
+        let _ = trace.annotate_record(handler, "ColdStart".into(), kind.is_cold_start().into());
+        let _ = trace.annotate_record(handler, "StartKind".into(), kind.as_str().into());
+        if let Some(service) = &self.config.explicit_service {
+            let _ = trace.annotate_record(handler, "Service".into(), service.clone().into());
         }
+    }
+
+    /// Whether ending this invocation records the response.
+    pub(crate) fn wants_response(&self) -> bool {
+        self.trace.is_some() && self.config.capture_response
     }
 
     /// Runs `future` with this invocation as the current one.
@@ -40,36 +108,74 @@ impl Invocation {
         CURRENT.scope(RefCell::new(self), future)
     }
 
-    /// Ends the invocation: records the end for idle-gap tracking and writes its metrics.
-    pub(crate) fn finish(self, outcome: Outcome) {
+    /// Ends the invocation: records the end for idle-gap tracking, sends the handler
+    /// subsegment and writes the metrics.
+    pub(crate) fn finish(self, outcome: Outcome, ending: Ending) {
         let end = End {
             outcome,
             at: Instant::now(),
         };
-        self.config.tracker.end();
-        if self.config.metrics_disabled {
+        let config = &self.config;
+        config.tracker.end();
+        if let Some(mut trace) = self.trace {
+            record_ending(config, &self.facts, &mut trace, end, ending);
+            trace.finish();
+        }
+        if config.metrics_disabled {
             return;
         }
-        let record = self
-            .config
+        let record = config
             .invocation_facts
             .then(|| self.facts.record(Some(end)));
         flush::write_set(
-            &self.config.writer,
-            &self.config.namespace,
-            &self.config.fixed_dimensions,
+            &config.writer,
+            &config.namespace,
+            &config.fixed_dimensions,
             &self.metrics,
             record.as_ref(),
         );
     }
 }
 
+/// Facts, response and error on the handler subsegment.
+fn record_ending(
+    config: &PerfConfig,
+    facts: &InvocationFacts,
+    trace: &mut Trace,
+    end: End,
+    ending: Ending,
+) {
+    let handler = Some(trace.handler_id());
+    if let Ok(Value::Object(fields)) = serde_json::to_value(facts.record(Some(end))) {
+        for (key, value) in fields {
+            if key == "init_duration_ms" && facts.index() > 1 {
+                continue;
+            }
+            trace.add_metadata(handler, "lambda_perf".into(), key.into(), value);
+        }
+    }
+    let namespace = &config.service;
+    if let Some(response) = ending.response {
+        let value = capped(response, config.capture_limit);
+        let key = format!("{} response", config.handler_name);
+        trace.add_metadata(handler, namespace.clone().into(), key.into(), value);
+    }
+    if let Some(failure) = ending.failure {
+        trace.record_error(handler, &failure.kind, &failure.message);
+        if config.capture_error {
+            let value = capped(failure.to_value(), config.capture_limit);
+            let key = format!("{} error", config.handler_name);
+            trace.add_metadata(handler, namespace.clone().into(), key.into(), value);
+        }
+    }
+}
+
 /// Runs `f` on the current invocation.
-pub(crate) fn with_current<R>(f: impl FnOnce(&mut Invocation) -> R) -> Result<R, MetricsError> {
+pub(crate) fn with_current<R>(f: impl FnOnce(&mut Invocation) -> R) -> Result<R, Unavailable> {
     CURRENT
         .try_with(|cell| match cell.try_borrow_mut() {
             Ok(mut invocation) => Ok(f(&mut invocation)),
-            Err(_) => Err(MetricsError::Reentrant),
+            Err(_) => Err(Unavailable::Reentrant),
         })
-        .unwrap_or(Err(MetricsError::NoInvocation))
+        .unwrap_or(Err(Unavailable::NoInvocation))
 }

@@ -59,6 +59,7 @@
 //! stderr from the plain ones; a broken environment (read-only temp dir, closed stdout)
 //! costs one warning.
 
+mod capture;
 mod clock;
 pub mod config;
 mod facts;
@@ -70,7 +71,9 @@ pub mod metrics;
 mod start_kind;
 mod start_tracker;
 mod warn;
+pub mod xray;
 
+pub use crate::capture::{NoResponseCapture, ResponseCapture, SerializeResponse};
 #[doc(inline)]
 pub use crate::config::ConfigError;
 pub use crate::facts::InvocationFacts;

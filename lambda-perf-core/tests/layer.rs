@@ -310,6 +310,7 @@ async fn metrics_outside_an_invocation_are_typed_errors() {
         Err(MetricsError::NoInvocation)
     );
     let (layer, _h) = harness(|b| b);
+    let layer = layer.without_response_capture();
     let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
         let spawned = tokio::spawn(async { metrics::try_add_metric("Orders", Unit::Count, 1.0) });
         Ok::<_, Error>(spawned.await.unwrap())
@@ -324,20 +325,23 @@ async fn metrics_outside_an_invocation_are_typed_errors() {
 #[tokio::test]
 async fn invalid_data_points_are_refused_and_the_rest_is_written() {
     let (layer, h) = harness(|b| b.cold_start_metric(false));
-    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
-        let results = vec![
-            metrics::try_add_metric("Latency", Unit::Milliseconds, 12.5),
-            metrics::try_add_metric("Latency", Unit::Seconds, 1.0),
-            metrics::try_add_metric("Bad", Unit::Count, f64::NAN),
-            metrics::try_add_metric("", Unit::Count, 1.0),
-            metrics::try_add_dimension("Latency", "x"),
-            metrics::try_add_metadata("service", "x"),
-        ];
-        // The plain forms drop the same data points with a warning and no panic.
-        metrics::add_metric("Bad", Unit::Count, f64::INFINITY);
-        metrics::add_dimension("naïve", "x");
-        Ok::<_, Error>(results)
-    }));
+    let service =
+        layer
+            .without_response_capture()
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                let results = vec![
+                    metrics::try_add_metric("Latency", Unit::Milliseconds, 12.5),
+                    metrics::try_add_metric("Latency", Unit::Seconds, 1.0),
+                    metrics::try_add_metric("Bad", Unit::Count, f64::NAN),
+                    metrics::try_add_metric("", Unit::Count, 1.0),
+                    metrics::try_add_dimension("Latency", "x"),
+                    metrics::try_add_metadata("service", "x"),
+                ];
+                // The plain forms drop the same data points with a warning and no panic.
+                metrics::add_metric("Bad", Unit::Count, f64::INFINITY);
+                metrics::add_dimension("naïve", "x");
+                Ok::<_, Error>(results)
+            }));
     let results = service.oneshot(event("r1")).await.unwrap();
     assert_eq!(results[0], Ok(()));
     assert!(matches!(results[1], Err(MetricsError::UnitConflict { .. })));
@@ -361,9 +365,12 @@ async fn invalid_data_points_are_refused_and_the_rest_is_written() {
 #[tokio::test]
 async fn disabled_metrics_write_nothing_but_still_validate() {
     let (layer, h) = harness(|b| b.metrics_disabled(true));
-    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
-        Ok::<_, Error>(metrics::try_add_metric("Bad", Unit::Count, f64::NAN))
-    }));
+    let service =
+        layer
+            .without_response_capture()
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                Ok::<_, Error>(metrics::try_add_metric("Bad", Unit::Count, f64::NAN))
+            }));
     let result = service.oneshot(event("r1")).await.unwrap();
     assert!(matches!(result, Err(MetricsError::NonFiniteValue { .. })));
     assert!(h.out.take_lines().is_empty());

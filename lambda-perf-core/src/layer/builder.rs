@@ -12,6 +12,7 @@ use crate::metrics::dimension::Dimension;
 use crate::metrics::{EmfWriter, KeyKind, MetricsError, validate};
 use crate::start_tracker::StartTracker;
 use crate::warn::write_warning;
+use crate::xray::{self, SubsegmentSink, UdpDaemonSink};
 
 /// Builds a [`PerfLayer`], starting from the environment's settings (see
 /// [`config`](crate::config)); every setting can be overridden.
@@ -26,12 +27,21 @@ use crate::warn::write_warning;
 ///     .build()?;
 /// # Ok::<(), lambda_perf_core::ConfigError>(())
 /// ```
-#[derive(Debug)]
 #[must_use = "a builder does nothing until build() is called"]
 pub struct PerfLayerBuilder {
     settings: Settings,
     env_warnings: Vec<String>,
     writer: EmfWriter,
+    xray_sink: Option<Arc<dyn SubsegmentSink>>,
+}
+
+impl std::fmt::Debug for PerfLayerBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PerfLayerBuilder")
+            .field("settings", &self.settings)
+            .field("writer", &self.writer)
+            .finish_non_exhaustive()
+    }
 }
 
 impl PerfLayerBuilder {
@@ -41,6 +51,7 @@ impl PerfLayerBuilder {
             settings,
             env_warnings,
             writer: EmfWriter::Stdout,
+            xray_sink: None,
         }
     }
 
@@ -113,6 +124,54 @@ impl PerfLayerBuilder {
         self
     }
 
+    /// Records no X-Ray subsegments (`POWERTOOLS_TRACE_DISABLED`).
+    pub fn trace_disabled(mut self, disabled: bool) -> Self {
+        self.settings.trace_disabled = disabled;
+        self
+    }
+
+    /// Whether the response is recorded as `"<handler> response"` trace metadata
+    /// (`POWERTOOLS_TRACER_CAPTURE_RESPONSE`, default on).
+    pub fn capture_response(mut self, enabled: bool) -> Self {
+        self.settings.capture_response = enabled;
+        self
+    }
+
+    /// Whether an error is recorded as `"<handler> error"` trace metadata
+    /// (`POWERTOOLS_TRACER_CAPTURE_ERROR`, default on). The subsegment's fault and cause are
+    /// recorded either way.
+    pub fn capture_error(mut self, enabled: bool) -> Self {
+        self.settings.capture_error = enabled;
+        self
+    }
+
+    /// Bytes of JSON kept of a captured response or error; larger ones are replaced by a
+    /// `lambda_perf_truncated` marker with their size and a preview
+    /// (`LAMBDA_PERF_CAPTURE_LIMIT`, default 16384).
+    pub fn capture_limit(mut self, bytes: usize) -> Self {
+        self.settings.capture_limit = bytes;
+        self
+    }
+
+    /// The handler's name: its subsegment is `## <name>` (`LAMBDA_PERF_HANDLER_NAME`,
+    /// default the function name).
+    pub fn handler_name(mut self, name: impl Into<String>) -> Self {
+        self.settings.handler_name = Some(name.into());
+        self
+    }
+
+    /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`, default `127.0.0.1:2000`).
+    pub fn xray_daemon_address(mut self, address: impl Into<String>) -> Self {
+        self.settings.xray_daemon_address = Some(address.into());
+        self
+    }
+
+    /// Sends closed subsegments to `sink` instead of the X-Ray daemon.
+    pub fn xray_sink(mut self, sink: impl SubsegmentSink) -> Self {
+        self.xray_sink = Some(Arc::new(sink));
+        self
+    }
+
     /// Writes EMF lines to `writer` instead of stdout (a test buffer, a log pipeline). Each
     /// write is one or more complete lines.
     pub fn emf_writer(mut self, writer: impl Write + Send + 'static) -> Self {
@@ -146,21 +205,24 @@ impl PerfLayerBuilder {
             settings,
             env_warnings: mut warnings,
             writer,
+            xray_sink,
         } = self;
         let mut errors = Vec::new();
-        let mut check = |setting: &'static str, result: Result<(), MetricsError>| match result {
+        let mut check = |setting: &'static str, result: Result<(), String>| match result {
             Ok(()) => true,
-            Err(source) => {
-                errors.push(ConfigError { setting, source });
+            Err(reason) => {
+                errors.push(ConfigError { setting, reason });
                 false
             }
         };
+        let reason = |error: MetricsError| error.to_string();
 
+        let configured_namespace = settings.namespace.is_some();
         let namespace = settings
             .namespace
-            .filter(|namespace| check("namespace", validate::namespace(namespace)));
+            .filter(|namespace| check("namespace", validate::namespace(namespace).map_err(reason)));
         let namespace = namespace.unwrap_or_else(|| {
-            if !settings.metrics_disabled {
+            if !settings.metrics_disabled && !configured_namespace {
                 warnings.push(format!(
                     "{} is not set; metrics go to the namespace {DEFAULT_NAMESPACE:?}",
                     vars::METRICS_NAMESPACE
@@ -168,18 +230,38 @@ impl PerfLayerBuilder {
             }
             DEFAULT_NAMESPACE.to_owned()
         });
-        let service = settings
-            .service
-            .filter(|service| check("service", validate::dimension("service", service)))
+        let explicit_service = settings.service.filter(|service| {
+            check(
+                "service",
+                validate::dimension("service", service).map_err(reason),
+            )
+        });
+        let service = explicit_service
+            .clone()
             .unwrap_or_else(|| DEFAULT_SERVICE.to_owned());
+        let handler_name = settings
+            .handler_name
+            .filter(|name| {
+                check(
+                    "handler name",
+                    xray::validate_subsegment_name(name).map_err(str::to_owned),
+                )
+            })
+            .or_else(|| settings.function_name.clone())
+            .unwrap_or_else(|| "handler".to_owned());
 
         let mut fixed_dimensions: Vec<Dimension> = Vec::new();
         for dimension in settings.default_dimensions {
             let result = validate::dimension(&dimension.name, &dimension.value).and_then(|()| {
-                if dimension.name == "service" {
+                let reserved = validate::RESERVED_KEYS.contains(&&*dimension.name);
+                if reserved || dimension.name == "service" {
                     Err(MetricsError::KeyCollision {
-                        key: "service".to_owned(),
-                        existing: KeyKind::Dimension,
+                        existing: if reserved {
+                            KeyKind::Reserved
+                        } else {
+                            KeyKind::Dimension
+                        },
+                        key: dimension.name.to_string(),
                         requested: KeyKind::Dimension,
                     })
                 } else if fixed_dimensions.len() + 1 >= validate::MAX_DIMENSIONS {
@@ -191,7 +273,7 @@ impl PerfLayerBuilder {
                     Ok(())
                 }
             });
-            if check("default dimension", result) {
+            if check("default dimension", result.map_err(reason)) {
                 fixed_dimensions.push(dimension);
             }
         }
@@ -202,20 +284,32 @@ impl PerfLayerBuilder {
             Some(dir) => Arc::new(StartTracker::new(Some(dir))),
             None => StartTracker::global(),
         };
-        let layer = PerfLayer {
-            config: Arc::new(PerfConfig {
-                namespace,
-                service,
-                function_name: settings.function_name,
-                metrics_disabled: settings.metrics_disabled,
-                cold_start_metric: settings.cold_start_metric,
-                invocation_facts: settings.invocation_facts,
-                initialization_type: settings.initialization_type,
-                fixed_dimensions,
-                writer,
-                tracker,
-            }),
-        };
+        let xray_sink = xray_sink.unwrap_or_else(|| {
+            let address = settings
+                .xray_daemon_address
+                .unwrap_or_else(|| xray::DEFAULT_DAEMON_ADDRESS.to_owned());
+            Arc::new(UdpDaemonSink::new(address))
+        });
+        let layer = PerfLayer::with_config(PerfConfig {
+            namespace,
+            service,
+            explicit_service,
+            function_name: settings.function_name,
+            metrics_disabled: settings.metrics_disabled,
+            cold_start_metric: settings.cold_start_metric,
+            invocation_facts: settings.invocation_facts,
+            initialization_type: settings.initialization_type,
+            fixed_dimensions,
+            writer,
+            tracker,
+            trace_disabled: settings.trace_disabled,
+            capture_response: settings.capture_response,
+            capture_error: settings.capture_error,
+            capture_limit: settings.capture_limit,
+            handler_subsegment_name: format!("## {handler_name}"),
+            handler_name,
+            xray_sink,
+        });
         (layer, errors)
     }
 }

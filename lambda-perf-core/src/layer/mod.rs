@@ -39,24 +39,69 @@ mod config;
 mod future;
 mod service;
 
+use std::fmt;
+use std::marker::PhantomData;
 use std::sync::Arc;
 
 use tower::Layer;
+
+use crate::capture::{NoResponseCapture, SerializeResponse};
 
 pub use self::builder::PerfLayerBuilder;
 pub(crate) use self::config::PerfConfig;
 pub use self::future::PerfFuture;
 pub use self::service::PerfService;
 
-/// Instruments a Lambda handler: start classification, invocation facts and EMF metrics.
+/// Instruments a Lambda handler: start classification, invocation facts, EMF metrics and
+/// X-Ray subsegments.
+///
+/// `C` says how the response becomes trace metadata: [`SerializeResponse`] (the default)
+/// for any `Serialize` response, [`NoResponseCapture`] after
+/// [`without_response_capture`](Self::without_response_capture) for the others.
 ///
 /// Cloning is cheap (the configuration is shared); see the [module docs](self).
-#[derive(Clone, Debug)]
-pub struct PerfLayer {
+pub struct PerfLayer<C = SerializeResponse> {
     pub(crate) config: Arc<PerfConfig>,
+    _capture: PhantomData<fn() -> C>,
+}
+
+impl<C> Clone for PerfLayer<C> {
+    fn clone(&self) -> Self {
+        Self {
+            config: Arc::clone(&self.config),
+            _capture: PhantomData,
+        }
+    }
+}
+
+impl<C> fmt::Debug for PerfLayer<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PerfLayer")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl<C> PerfLayer<C> {
+    /// The same layer, recording no response metadata: for handlers whose response is not
+    /// `Serialize` (streaming responses, for example).
+    #[must_use]
+    pub fn without_response_capture(self) -> PerfLayer<NoResponseCapture> {
+        PerfLayer {
+            config: self.config,
+            _capture: PhantomData,
+        }
+    }
 }
 
 impl PerfLayer {
+    pub(crate) fn with_config(config: PerfConfig) -> Self {
+        Self {
+            config: Arc::new(config),
+            _capture: PhantomData,
+        }
+    }
+
     /// A layer configured by the environment (see [`config`](crate::config)). Never fails:
     /// bad values cost one warning each and fall back to their defaults.
     #[must_use]
@@ -70,8 +115,8 @@ impl PerfLayer {
     }
 }
 
-impl<S> Layer<S> for PerfLayer {
-    type Service = PerfService<S>;
+impl<S, C> Layer<S> for PerfLayer<C> {
+    type Service = PerfService<S, C>;
 
     fn layer(&self, inner: S) -> Self::Service {
         PerfService::new(inner, Arc::clone(&self.config))

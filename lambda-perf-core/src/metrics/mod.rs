@@ -165,7 +165,9 @@ pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
 fn on_current(
     f: impl FnOnce(&mut Invocation) -> Result<(), MetricsError>,
 ) -> Result<(), MetricsError> {
-    with_current(f).and_then(|result| result)
+    with_current(f)
+        .map_err(MetricsError::from)
+        .and_then(|result| result)
 }
 
 /// Prints the first error of each kind on stderr.

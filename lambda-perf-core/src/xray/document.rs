@@ -1,0 +1,627 @@
+//! The subsegment document model and its serializer.
+//!
+//! Each subsegment is sent as a standalone document when it closes, as the official SDKs do in
+//! Lambda: `type:"subsegment"`, `trace_id`, `parent_id` (Lambda's function segment for the
+//! handler subsegment, the enclosing subsegment for nested ones), epoch-second times with
+//! microseconds.
+
+use std::borrow::Cow;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use serde::ser::{SerializeMap, Serializer};
+use serde_json::Value;
+
+use super::annotation::AnnotationValue;
+
+/// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
+/// and the IPv4 UDP payload limit.
+pub(crate) const MAX_DATAGRAM: usize = 64_000;
+/// The daemon protocol header, followed by a newline and one document.
+pub(crate) const DAEMON_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n";
+/// String lengths kept when a document has to shrink to fit a datagram.
+const SHORTENED_STRING: usize = 256;
+
+/// What a downstream call was: the `namespace` field of a subsegment.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Namespace {
+    /// A call to an AWS service (`aws`).
+    Aws,
+    /// A call to any other downstream service (`remote`).
+    Remote,
+}
+
+impl Namespace {
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
+            Self::Aws => "aws",
+            Self::Remote => "remote",
+        }
+    }
+}
+
+/// The `http` object of a subsegment for an HTTP call.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
+pub struct Http {
+    #[serde(skip_serializing_if = "HttpRequest::is_empty")]
+    request: HttpRequest,
+    #[serde(skip_serializing_if = "HttpResponse::is_empty")]
+    response: HttpResponse,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+struct HttpRequest {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    method: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    traced: Option<bool>,
+}
+
+impl HttpRequest {
+    fn is_empty(&self) -> bool {
+        self.method.is_none() && self.url.is_none() && self.traced.is_none()
+    }
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+struct HttpResponse {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<u16>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_length: Option<u64>,
+}
+
+impl HttpResponse {
+    fn is_empty(&self) -> bool {
+        self.status.is_none() && self.content_length.is_none()
+    }
+}
+
+impl Http {
+    /// The request: method and URL.
+    #[must_use]
+    pub fn request(method: impl Into<String>, url: impl Into<String>) -> Self {
+        Self {
+            request: HttpRequest {
+                method: Some(method.into()),
+                url: Some(url.into()),
+                traced: None,
+            },
+            response: HttpResponse::default(),
+        }
+    }
+
+    /// Marks the request as traced downstream (X-Ray then waits for the callee's segment).
+    #[must_use]
+    pub fn traced(mut self, traced: bool) -> Self {
+        self.request.traced = Some(traced);
+        self
+    }
+
+    /// The response status.
+    #[must_use]
+    pub fn status(mut self, status: u16) -> Self {
+        self.response.status = Some(status);
+        self
+    }
+
+    /// The response body length.
+    #[must_use]
+    pub fn content_length(mut self, length: u64) -> Self {
+        self.response.content_length = Some(length);
+        self
+    }
+
+    pub(crate) fn set_status(&mut self, status: u16) {
+        self.response.status = Some(status);
+    }
+}
+
+/// One recorded exception.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) struct Exception {
+    pub(crate) id: u64,
+    pub(crate) kind: String,
+    pub(crate) message: String,
+}
+
+/// The `cause` of a faulted subsegment.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Cause {
+    /// The exceptions recorded on this subsegment.
+    Exceptions(Vec<Exception>),
+    /// The id of an exception recorded on a descendant.
+    Reference(u64),
+}
+
+/// A subsegment, open or closed.
+#[derive(Debug)]
+pub(crate) struct Record {
+    pub(crate) id: u64,
+    pub(crate) parent_id: u64,
+    pub(crate) name: Cow<'static, str>,
+    pub(crate) start_wall: SystemTime,
+    pub(crate) start: Instant,
+    pub(crate) end: Option<Instant>,
+    pub(crate) namespace: Option<Namespace>,
+    pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
+    /// (namespace, key, value), in insertion order.
+    pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, Value)>,
+    pub(crate) http: Option<Http>,
+    pub(crate) aws: Option<Value>,
+    pub(crate) fault: bool,
+    pub(crate) error: bool,
+    pub(crate) throttle: bool,
+    pub(crate) cause: Option<Cause>,
+}
+
+impl Record {
+    pub(crate) fn open(id: u64, parent_id: u64, name: Cow<'static, str>) -> Self {
+        Self {
+            id,
+            parent_id,
+            name,
+            start_wall: SystemTime::now(),
+            start: Instant::now(),
+            end: None,
+            namespace: None,
+            annotations: Vec::new(),
+            metadata: Vec::new(),
+            http: None,
+            aws: None,
+            fault: false,
+            error: false,
+            throttle: false,
+            cause: None,
+        }
+    }
+
+    /// Adds an annotation or replaces its value; returns whether it is new.
+    pub(crate) fn annotate(&mut self, key: Cow<'static, str>, value: AnnotationValue) -> bool {
+        match self.annotations.iter_mut().find(|(k, _)| *k == key) {
+            Some(existing) => {
+                existing.1 = value;
+                false
+            }
+            None => {
+                self.annotations.push((key, value));
+                true
+            }
+        }
+    }
+
+    /// Adds a metadata entry or replaces its value.
+    pub(crate) fn add_metadata(
+        &mut self,
+        namespace: Cow<'static, str>,
+        key: Cow<'static, str>,
+        value: Value,
+    ) {
+        match self
+            .metadata
+            .iter_mut()
+            .find(|(ns, k, _)| *ns == namespace && *k == key)
+        {
+            Some(existing) => existing.2 = value,
+            None => self.metadata.push((namespace, key, value)),
+        }
+    }
+
+    /// Marks the subsegment faulted by a new exception; returns the exception's id.
+    pub(crate) fn record_exception(&mut self, exception: Exception) -> u64 {
+        let id = exception.id;
+        self.fault = true;
+        match &mut self.cause {
+            Some(Cause::Exceptions(exceptions)) => exceptions.push(exception),
+            _ => self.cause = Some(Cause::Exceptions(vec![exception])),
+        }
+        id
+    }
+
+    /// Marks the subsegment faulted by an exception recorded on a descendant.
+    pub(crate) fn reference_exception(&mut self, exception_id: u64) {
+        self.fault = true;
+        if self.cause.is_none() {
+            self.cause = Some(Cause::Reference(exception_id));
+        }
+    }
+
+    pub(crate) fn close(&mut self) {
+        self.end.get_or_insert_with(Instant::now);
+    }
+}
+
+/// How much of a record a document shows: less when the full one does not fit a datagram.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Detail {
+    Full,
+    WithoutMetadata,
+    Shortened,
+    Skeleton,
+}
+
+/// A closed subsegment as a sink receives it.
+#[derive(Clone, Copy, Debug)]
+pub struct SubsegmentDocument<'a> {
+    pub(crate) trace_id: &'a str,
+    pub(crate) record: &'a Record,
+}
+
+impl<'a> SubsegmentDocument<'a> {
+    /// The trace id (`Root` of the trace header).
+    #[must_use]
+    pub fn trace_id(&self) -> &'a str {
+        self.trace_id
+    }
+
+    /// The subsegment's name.
+    #[must_use]
+    pub fn name(&self) -> &'a str {
+        &self.record.name
+    }
+
+    /// The subsegment's id (16 hex digits once formatted).
+    #[must_use]
+    pub fn id(&self) -> u64 {
+        self.record.id
+    }
+
+    /// The parent's id: Lambda's function segment or the enclosing subsegment.
+    #[must_use]
+    pub fn parent_id(&self) -> u64 {
+        self.record.parent_id
+    }
+
+    /// Whether the subsegment recorded a fault.
+    #[must_use]
+    pub fn fault(&self) -> bool {
+        self.record.fault
+    }
+
+    /// The document as compact JSON.
+    #[must_use]
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(&View {
+            document: *self,
+            detail: Detail::Full,
+        })
+        .unwrap_or_default()
+    }
+
+    /// Appends the daemon header and the document to `out`, shrinking the document — metadata
+    /// first, then long strings, then annotations — until the datagram fits 64 000 bytes.
+    /// Returns the level of detail that fit.
+    pub(crate) fn write_datagram(&self, out: &mut Vec<u8>) -> Detail {
+        let start = out.len();
+        for detail in [
+            Detail::Full,
+            Detail::WithoutMetadata,
+            Detail::Shortened,
+            Detail::Skeleton,
+        ] {
+            out.truncate(start);
+            out.extend_from_slice(DAEMON_HEADER);
+            let view = View {
+                document: *self,
+                detail,
+            };
+            if serde_json::to_writer(&mut *out, &view).is_ok() && out.len() - start <= MAX_DATAGRAM
+            {
+                return detail;
+            }
+        }
+        Detail::Skeleton
+    }
+}
+
+/// Epoch seconds with microsecond precision.
+fn epoch_seconds(time: SystemTime) -> f64 {
+    let micros = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
+    (micros as f64) / 1_000_000.0
+}
+
+fn id_hex(id: u64) -> String {
+    super::id::hex(id)
+}
+
+/// A document rendered at some level of detail.
+struct View<'a> {
+    document: SubsegmentDocument<'a>,
+    detail: Detail,
+}
+
+impl Serialize for View<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let record = self.document.record;
+        let detail = self.detail;
+        let end = record.end.unwrap_or_else(Instant::now);
+        let duration = end.saturating_duration_since(record.start);
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("name", &record.name)?;
+        map.serialize_entry("id", &id_hex(record.id))?;
+        map.serialize_entry("trace_id", self.document.trace_id)?;
+        map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
+        map.serialize_entry("type", "subsegment")?;
+        map.serialize_entry("start_time", &epoch_seconds(record.start_wall))?;
+        map.serialize_entry(
+            "end_time",
+            &epoch_seconds(record.start_wall + round_micros(duration)),
+        )?;
+        if let Some(namespace) = record.namespace {
+            map.serialize_entry("namespace", namespace.as_str())?;
+        }
+        for (key, flag) in [
+            ("fault", record.fault),
+            ("error", record.error),
+            ("throttle", record.throttle),
+        ] {
+            if flag {
+                map.serialize_entry(key, &true)?;
+            }
+        }
+        match &record.cause {
+            Some(Cause::Exceptions(exceptions)) => {
+                map.serialize_entry("cause", &CauseView { exceptions, detail })?;
+            }
+            Some(Cause::Reference(id)) => map.serialize_entry("cause", &id_hex(*id))?,
+            None => {}
+        }
+        if let Some(http) = &record.http {
+            map.serialize_entry("http", http)?;
+        }
+        if let Some(aws) = &record.aws {
+            map.serialize_entry("aws", aws)?;
+        }
+        if !record.annotations.is_empty() && detail < Detail::Skeleton {
+            map.serialize_entry("annotations", &Annotations { record, detail })?;
+        }
+        if !record.metadata.is_empty() {
+            if detail == Detail::Full {
+                map.serialize_entry("metadata", &Metadata(record))?;
+            } else {
+                map.serialize_entry("metadata", &TRIMMED_METADATA)?;
+            }
+        }
+        map.end()
+    }
+}
+
+fn round_micros(duration: Duration) -> Duration {
+    Duration::from_micros(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX))
+}
+
+/// What replaces metadata that did not fit.
+const TRIMMED_METADATA: TrimmedMetadata = TrimmedMetadata;
+struct TrimmedMetadata;
+
+impl Serialize for TrimmedMetadata {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut outer = serializer.serialize_map(Some(1))?;
+        outer.serialize_entry(
+            "lambda_perf",
+            &serde_json::json!({ "trimmed": "metadata removed: the document exceeded 64000 bytes" }),
+        )?;
+        outer.end()
+    }
+}
+
+fn shorten(text: &str, detail: Detail) -> Cow<'_, str> {
+    if detail >= Detail::Shortened && text.len() > SHORTENED_STRING {
+        let cut = (0..=SHORTENED_STRING)
+            .rev()
+            .find(|&i| text.is_char_boundary(i))
+            .unwrap_or(0);
+        Cow::Owned(format!("{}…[truncated]", &text[..cut]))
+    } else {
+        Cow::Borrowed(text)
+    }
+}
+
+struct Annotations<'a> {
+    record: &'a Record,
+    detail: Detail,
+}
+
+impl Serialize for Annotations<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.record.annotations.len()))?;
+        for (key, value) in &self.record.annotations {
+            match value {
+                AnnotationValue::String(text) => {
+                    map.serialize_entry(key, &shorten(text, self.detail))?;
+                }
+                other => map.serialize_entry(key, other)?,
+            }
+        }
+        map.end()
+    }
+}
+
+struct Metadata<'a>(&'a Record);
+
+impl Serialize for Metadata<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let entries = &self.0.metadata;
+        let mut map = serializer.serialize_map(None)?;
+        for (index, (namespace, _, _)) in entries.iter().enumerate() {
+            if entries[..index].iter().any(|(ns, _, _)| ns == namespace) {
+                continue;
+            }
+            map.serialize_entry(namespace, &Namespaced { entries, namespace })?;
+        }
+        map.end()
+    }
+}
+
+struct Namespaced<'a> {
+    entries: &'a [(Cow<'static, str>, Cow<'static, str>, Value)],
+    namespace: &'a str,
+}
+
+impl Serialize for Namespaced<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        for (_, key, value) in self
+            .entries
+            .iter()
+            .filter(|(ns, _, _)| ns == self.namespace)
+        {
+            map.serialize_entry(key, value)?;
+        }
+        map.end()
+    }
+}
+
+struct CauseView<'a> {
+    exceptions: &'a [Exception],
+    detail: Detail,
+}
+
+impl Serialize for CauseView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(2))?;
+        if let Ok(directory) = std::env::current_dir() {
+            map.serialize_entry("working_directory", &directory.to_string_lossy())?;
+        }
+        let exceptions: Vec<_> = self
+            .exceptions
+            .iter()
+            .map(|exception| {
+                serde_json::json!({
+                    "id": id_hex(exception.id),
+                    "type": shorten(&exception.kind, self.detail),
+                    "message": shorten(&exception.message, self.detail),
+                    "remote": false,
+                })
+            })
+            .collect();
+        map.serialize_entry("exceptions", &exceptions)?;
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TRACE: &str = "1-5759e988-bd862e3fe1be46a994272793";
+
+    fn record() -> Record {
+        let mut record = Record::open(
+            0x7065_460c_dd3d_e6bb,
+            0x5399_5c3f_42cd_8ad8,
+            "handler_work".into(),
+        );
+        record.start_wall = UNIX_EPOCH + Duration::from_micros(1_795_410_965_220_676);
+        record.end = Some(record.start + Duration::from_micros(852));
+        record
+    }
+
+    fn render(record: &Record) -> String {
+        SubsegmentDocument {
+            trace_id: TRACE,
+            record,
+        }
+        .to_json()
+    }
+
+    #[test]
+    fn golden_minimal_subsegment() {
+        assert_eq!(
+            render(&record()),
+            r#"{"name":"handler_work","id":"7065460cdd3de6bb","trace_id":"1-5759e988-bd862e3fe1be46a994272793","parent_id":"53995c3f42cd8ad8","type":"subsegment","start_time":1795410965.220676,"end_time":1795410965.221528}"#
+        );
+    }
+
+    #[test]
+    fn golden_annotations_metadata_and_fault() {
+        let mut record = record();
+        record.annotate("customer_tier".into(), "gold".into());
+        record.annotate("order_count".into(), 3.into());
+        record.annotate("ratio".into(), 0.75.into());
+        record.annotate("is_retry".into(), false.into());
+        record.add_metadata(
+            "demo_ns".into(),
+            "payload".into(),
+            serde_json::json!({"items": [1, 2], "note": "hi"}),
+        );
+        record.add_metadata("default".into(), "plain".into(), "value".into());
+        record.add_metadata("demo_ns".into(), "more".into(), 1.into());
+        record.reference_exception(0xbb00_27ca_b7e8_5329);
+        assert_eq!(
+            render(&record),
+            concat!(
+                r#"{"name":"handler_work","id":"7065460cdd3de6bb","trace_id":"1-5759e988-bd862e3fe1be46a994272793","#,
+                r#""parent_id":"53995c3f42cd8ad8","type":"subsegment","start_time":1795410965.220676,"#,
+                r#""end_time":1795410965.221528,"fault":true,"cause":"bb0027cab7e85329","#,
+                r#""annotations":{"customer_tier":"gold","order_count":3,"ratio":0.75,"is_retry":false},"#,
+                r#""metadata":{"demo_ns":{"payload":{"items":[1,2],"note":"hi"},"more":1},"default":{"plain":"value"}}}"#
+            )
+        );
+    }
+
+    #[test]
+    fn golden_exception_http_and_namespace() {
+        let mut record = record();
+        record.namespace = Some(Namespace::Remote);
+        record.http = Some(Http::request("GET", "https://example.com/users/1").status(503));
+        record.record_exception(Exception {
+            id: 0xbb00_27ca_b7e8_5329,
+            kind: "ValueError".into(),
+            message: "boom".into(),
+        });
+        let json: Value = serde_json::from_str(&render(&record)).unwrap();
+        assert_eq!(json["namespace"], "remote");
+        assert_eq!(
+            json["http"],
+            serde_json::json!({"request": {"method": "GET", "url": "https://example.com/users/1"}, "response": {"status": 503}})
+        );
+        assert_eq!(json["fault"], true);
+        assert_eq!(
+            json["cause"]["exceptions"],
+            serde_json::json!([{"id": "bb0027cab7e85329", "type": "ValueError", "message": "boom", "remote": false}])
+        );
+        assert!(json["cause"]["working_directory"].is_string());
+    }
+
+    #[test]
+    fn oversized_documents_shrink_metadata_first_and_stay_valid() {
+        let mut record = record();
+        record.annotate("key".into(), "v".repeat(1000).into());
+        record.add_metadata("big".into(), "blob".into(), "x".repeat(70_000).into());
+        let document = SubsegmentDocument {
+            trace_id: TRACE,
+            record: &record,
+        };
+        let mut out = Vec::new();
+        assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
+        assert!(out.len() <= MAX_DATAGRAM);
+        let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
+        assert_eq!(body["annotations"]["key"].as_str().unwrap().len(), 1000);
+        assert!(body["metadata"]["lambda_perf"]["trimmed"].is_string());
+
+        // Exceptions with huge messages are shortened next.
+        let mut record = Record::open(1, 2, "n".into());
+        for id in 0..100 {
+            record.record_exception(Exception {
+                id,
+                kind: "E".into(),
+                message: "m".repeat(1_000),
+            });
+        }
+        let document = SubsegmentDocument {
+            trace_id: TRACE,
+            record: &record,
+        };
+        out.clear();
+        assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
+        assert!(out.len() <= MAX_DATAGRAM);
+        assert!(out.starts_with(DAEMON_HEADER));
+        let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
+        assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+}

@@ -1,0 +1,87 @@
+//! What can go wrong when annotating a trace.
+
+/// Why an annotation or metadata entry was refused.
+///
+/// Returned by the `try_` functions of [`xray`](crate::xray); the plain functions print the
+/// first error of each kind as a warning on stderr. X-Ray's own SDKs drop such entries
+/// silently.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+#[non_exhaustive]
+pub enum XRayError {
+    /// The call was made outside a handler wrapped by [`PerfLayer`](crate::PerfLayer) (or on a
+    /// task spawned from it, which does not inherit the invocation).
+    #[error(
+        "no invocation is running on this task: annotate inside a handler wrapped by PerfLayer"
+    )]
+    NoInvocation,
+    /// X-Ray indexes only keys of 1–500 characters from `[A-Za-z0-9_]`.
+    #[error(
+        "annotation key {key:?} is not 1-500 characters of A-Z, a-z, 0-9 and _; X-Ray would not index it"
+    )]
+    InvalidAnnotationKey {
+        /// The refused key.
+        key: String,
+    },
+    /// String values have at most 1000 characters.
+    #[error(
+        "annotation {key:?} has a string value of {length} characters; X-Ray indexes at most 1000"
+    )]
+    AnnotationValueTooLong {
+        /// The key.
+        key: String,
+        /// The value's length in characters.
+        length: usize,
+    },
+    /// NaN and infinities are not JSON numbers.
+    #[error("annotation {key:?} has a non-finite number; X-Ray accepts finite numbers only")]
+    NonFiniteAnnotation {
+        /// The key.
+        key: String,
+    },
+    /// X-Ray indexes at most 50 annotations per trace.
+    #[error("annotation {key:?} would be number {} in this trace; X-Ray indexes at most {limit}", limit + 1)]
+    TooManyAnnotations {
+        /// The refused key.
+        key: String,
+        /// The limit.
+        limit: usize,
+    },
+    /// Metadata namespaces starting with `AWS.` are reserved for AWS SDKs (and empty ones are
+    /// not namespaces).
+    #[error("metadata namespace {namespace:?} is reserved (AWS. prefix) or empty")]
+    ReservedMetadataNamespace {
+        /// The refused namespace.
+        namespace: String,
+    },
+    /// The metadata value could not be serialized to JSON.
+    #[error("metadata {key:?} cannot be serialized to JSON: {message}")]
+    MetadataNotSerializable {
+        /// The key.
+        key: String,
+        /// The serializer's message.
+        message: String,
+    },
+    /// The invocation's trace was in use by the caller itself (a metadata value whose
+    /// `Serialize` implementation annotates, for example).
+    #[error("the invocation's trace is already borrowed by this call chain")]
+    Reentrant,
+}
+
+impl XRayError {
+    /// A small index per variant, used to warn once per kind of error.
+    pub(crate) const fn kind_index(&self) -> usize {
+        match self {
+            Self::NoInvocation => 0,
+            Self::InvalidAnnotationKey { .. } => 1,
+            Self::AnnotationValueTooLong { .. } => 2,
+            Self::NonFiniteAnnotation { .. } => 3,
+            Self::TooManyAnnotations { .. } => 4,
+            Self::ReservedMetadataNamespace { .. } => 5,
+            Self::MetadataNotSerializable { .. } => 6,
+            Self::Reentrant => 7,
+        }
+    }
+
+    /// The number of distinct [`kind_index`](Self::kind_index) values.
+    pub(crate) const KINDS: usize = 8;
+}

@@ -1,0 +1,195 @@
+//! The X-Ray trace header: `Root=1-…;Parent=…;Sampled=1`, plus keys kept opaque (`Lineage`).
+
+/// A parsed `X-Amzn-Trace-Id` / `Lambda-Runtime-Trace-Id` value.
+///
+/// Only a header with a well-formed `Root` and `Parent` and `Sampled=1` makes lambda-perf send
+/// subsegments; every other input, however malformed, parses without panicking.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceHeader {
+    root: Option<String>,
+    parent: Option<String>,
+    sampled: Sampled,
+    /// Other keys (`Lineage`, `Self`, …), verbatim and in order.
+    others: Vec<(String, String)>,
+}
+
+/// The `Sampled` decision of a trace header.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Sampled {
+    /// `Sampled=1`.
+    Yes,
+    /// `Sampled=0`.
+    No,
+    /// `Sampled=?`: the caller asks the receiver to decide.
+    Requested,
+    /// Missing or unreadable.
+    Unknown,
+}
+
+impl TraceHeader {
+    /// Parses a header. Unknown keys are kept, malformed parts are ignored.
+    #[must_use]
+    pub fn parse(header: &str) -> Self {
+        let mut parsed = Self {
+            root: None,
+            parent: None,
+            sampled: Sampled::Unknown,
+            others: Vec::new(),
+        };
+        for part in header.split(';') {
+            let Some((key, value)) = part.split_once('=') else {
+                continue;
+            };
+            let (key, value) = (key.trim(), value.trim());
+            match key {
+                "Root" => parsed.root = is_trace_id(value).then(|| value.to_owned()),
+                "Parent" => parsed.parent = is_segment_id(value).then(|| value.to_owned()),
+                "Sampled" => {
+                    parsed.sampled = match value {
+                        "1" => Sampled::Yes,
+                        "0" => Sampled::No,
+                        "?" => Sampled::Requested,
+                        _ => Sampled::Unknown,
+                    }
+                }
+                "" => {}
+                _ => parsed.others.push((key.to_owned(), value.to_owned())),
+            }
+        }
+        parsed
+    }
+
+    /// The trace id (`1-58406520-a006649127e371903a2de979`), if well-formed.
+    #[must_use]
+    pub fn root(&self) -> Option<&str> {
+        self.root.as_deref()
+    }
+
+    /// The id of the segment that called this function (Lambda's function segment), if
+    /// well-formed.
+    #[must_use]
+    pub fn parent(&self) -> Option<&str> {
+        self.parent.as_deref()
+    }
+
+    /// The sampling decision.
+    #[must_use]
+    pub fn sampled(&self) -> Sampled {
+        self.sampled
+    }
+
+    /// The value of another key, such as `Lineage`.
+    #[must_use]
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.others
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, value)| value.as_str())
+    }
+
+    /// Root and parent when this header asks for the invocation to be recorded: both
+    /// well-formed and `Sampled=1`.
+    #[must_use]
+    pub fn recording(&self) -> Option<(&str, &str)> {
+        match (&self.root, &self.parent, self.sampled) {
+            (Some(root), Some(parent), Sampled::Yes) => Some((root, parent)),
+            _ => None,
+        }
+    }
+}
+
+/// `1-` + 8 hex + `-` + 24 hex.
+fn is_trace_id(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 35
+        && value.starts_with("1-")
+        && bytes[10] == b'-'
+        && value[2..10].bytes().all(|b| b.is_ascii_hexdigit())
+        && value[11..].bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+/// 16 hex digits.
+pub(crate) fn is_segment_id(value: &str) -> bool {
+    value.len() == 16 && value.bytes().all(|b| b.is_ascii_hexdigit())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    const HEADER: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    #[test]
+    fn parses_the_lambda_header() {
+        let header = TraceHeader::parse(HEADER);
+        assert_eq!(header.root(), Some("1-5759e988-bd862e3fe1be46a994272793"));
+        assert_eq!(header.parent(), Some("53995c3f42cd8ad8"));
+        assert_eq!(header.sampled(), Sampled::Yes);
+        assert!(header.recording().is_some());
+    }
+
+    #[test]
+    fn keeps_unknown_keys_opaque() {
+        let header = TraceHeader::parse(&format!(
+            "{HEADER};Lineage=a87bd80c:1|68fd508a:5|c512fbe3:2;Self=1-67891234-abcdef012345678912345678"
+        ));
+        assert_eq!(
+            header.get("Lineage"),
+            Some("a87bd80c:1|68fd508a:5|c512fbe3:2")
+        );
+        assert_eq!(
+            header.get("Self"),
+            Some("1-67891234-abcdef012345678912345678")
+        );
+        assert!(header.recording().is_some());
+    }
+
+    #[test]
+    fn only_sampled_complete_headers_record() {
+        for header in [
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            "Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8;Sampled=1",
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad;Sampled=1",
+            "Root=2-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1",
+            "garbage",
+            "",
+        ] {
+            assert_eq!(TraceHeader::parse(header).recording(), None, "{header}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn any_input_parses_without_panicking(input in ".*") {
+            let header = TraceHeader::parse(&input);
+            if let Some((root, parent)) = header.recording() {
+                prop_assert!(is_trace_id(root));
+                prop_assert!(is_segment_id(parent));
+            }
+        }
+
+        #[test]
+        fn header_shaped_input_parses_without_panicking(
+            parts in proptest::collection::vec("(Root|Parent|Sampled|Lineage|[A-Za-z]{0,4})=?[0-9a-f;=:|-]{0,40}", 0..6)
+        ) {
+            let header = TraceHeader::parse(&parts.join(";"));
+            let _ = header.recording();
+        }
+
+        #[test]
+        fn well_formed_headers_round_trip(
+            epoch in "[0-9a-f]{8}", random in "[0-9a-f]{24}", parent in "[0-9a-f]{16}"
+        ) {
+            let root = format!("1-{epoch}-{random}");
+            let header = TraceHeader::parse(&format!("Root={root};Parent={parent};Sampled=1"));
+            prop_assert_eq!(header.recording(), Some((root.as_str(), parent.as_str())));
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! X-Ray: the `## <handler>` subsegment of every sampled invocation, annotations, metadata,
+//! nested subsegments and errors, sent to the X-Ray daemon as the official SDKs do in Lambda.
+//!
+//! Lambda owns the function segment; lambda-perf never sends a segment. For each invocation
+//! whose trace header (from the invocation's context, never a process-wide variable) says
+//! `Sampled=1`, [`PerfLayer`](crate::PerfLayer) opens a subsegment `## <handler>` whose
+//! parent is Lambda's function segment, with the annotations `ColdStart`, `StartKind` and
+//! `Service`, the invocation facts as `lambda_perf` metadata, and the response (or error) as
+//! `"<handler> response"` (`"<handler> error"`) metadata in the service's namespace. Each
+//! subsegment is sent as one UDP datagram when it closes. Unsampled invocations, missing or
+//! malformed headers and `POWERTOOLS_TRACE_DISABLED` record nothing and cost next to nothing.
+//!
+//! ```
+//! use lambda_perf_core::xray::{self, Subsegment};
+//!
+//! async fn handler() -> Result<(), std::io::Error> {
+//!     xray::annotate("customer_tier", "gold");
+//!     xray::add_metadata("orders", "basket", serde_json::json!({ "items": 3 }));
+//!
+//!     let price = xray::in_subsegment("## price", async { 42 }).await;
+//!     let total = Subsegment::new("## tax").in_scope(|| price * 2);
+//!
+//!     // The try_ forms say what X-Ray would not accept instead of warning:
+//!     assert!(xray::try_annotate("bad-key", 1).is_err());
+//!     # let _ = total;
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Annotation keys must match `[A-Za-z0-9_]{1,500}`, string values have at most 1000
+//! characters, a trace indexes at most 50 annotations, and metadata namespaces starting with
+//! `AWS.` are reserved: the `try_` functions return an [`XRayError`] for each, the plain ones
+//! warn once per kind of error. X-Ray's SDKs drop such entries silently.
+
+mod address;
+mod annotation;
+mod document;
+mod error;
+mod header;
+mod id;
+mod sink;
+mod subsegment;
+pub(crate) mod trace;
+#[cfg(feature = "tracing")]
+mod tracing_layer;
+
+use std::borrow::Cow;
+use std::fmt;
+use std::future::Future;
+
+use serde::Serialize;
+
+pub(crate) use self::address::DEFAULT_DAEMON_ADDRESS;
+pub use self::annotation::AnnotationValue;
+pub use self::document::{Http, Namespace, SubsegmentDocument};
+pub use self::error::XRayError;
+pub use self::header::{Sampled, TraceHeader};
+pub use self::sink::{SubsegmentSink, UdpDaemonSink};
+pub(crate) use self::subsegment::short_type_name;
+pub use self::subsegment::{AnyOutput, FallibleOutput, Instrumented, OutputPolicy, Subsegment};
+use self::trace::Trace;
+#[cfg(feature = "tracing")]
+pub use self::tracing_layer::XRayLayer;
+use crate::invocation::{Unavailable, with_current};
+use crate::warn::WarnOnce;
+
+/// Runs `f` on the current invocation's trace; `None` outside an invocation or when it is not
+/// recorded.
+pub(crate) fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
+    with_current(|invocation| invocation.trace.as_mut().map(f))
+        .ok()
+        .flatten()
+}
+
+/// Like [`with_trace`], distinguishing "no invocation" from "not recorded" (`Ok(None)`).
+fn on_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Result<Option<R>, XRayError> {
+    with_current(|invocation| invocation.trace.as_mut().map(f)).map_err(XRayError::from)
+}
+
+impl From<Unavailable> for XRayError {
+    fn from(unavailable: Unavailable) -> Self {
+        match unavailable {
+            Unavailable::NoInvocation => Self::NoInvocation,
+            Unavailable::Reentrant => Self::Reentrant,
+        }
+    }
+}
+
+/// Checks a subsegment name: 1–200 characters of Unicode letters, numbers, whitespace and
+/// `_ . : / % & # = + \ - @`.
+pub(crate) fn validate_subsegment_name(name: &str) -> Result<(), &'static str> {
+    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c);
+    let reason = if name.trim().is_empty() {
+        "a subsegment name needs at least one non-blank character"
+    } else if name.chars().count() > 197 {
+        "a subsegment name has at most 200 characters, \"## \" included"
+    } else if !name.chars().all(allowed) {
+        "a subsegment name may only contain letters, numbers, whitespace and _ . : / % & # = + \\ - @"
+    } else {
+        return Ok(());
+    };
+    Err(reason)
+}
+
+/// Whether the current invocation is being recorded (sampled and tracing enabled).
+#[must_use]
+pub fn is_recording() -> bool {
+    with_trace(|_| ()).is_some()
+}
+
+/// Annotates the current subsegment: indexed, searchable with filter expressions such as
+/// `annotation.customer_tier = "gold"`.
+pub fn try_annotate(
+    key: impl Into<Cow<'static, str>>,
+    value: impl Into<AnnotationValue>,
+) -> Result<(), XRayError> {
+    let (key, value) = (key.into(), value.into());
+    annotation::validate(&key, &value)?;
+    on_trace(|trace| trace.annotate(key, value))?.unwrap_or(Ok(()))
+}
+
+/// Annotates the current subsegment; an invalid annotation is dropped with a one-time
+/// warning. See [`try_annotate`].
+pub fn annotate(key: impl Into<Cow<'static, str>>, value: impl Into<AnnotationValue>) {
+    report(try_annotate(key, value));
+}
+
+/// Adds metadata (any `Serialize` value; not indexed) to the current subsegment under
+/// `namespace`.
+pub fn try_add_metadata(
+    namespace: impl Into<Cow<'static, str>>,
+    key: impl Into<Cow<'static, str>>,
+    value: impl Serialize,
+) -> Result<(), XRayError> {
+    let (namespace, key) = (namespace.into(), key.into());
+    annotation::validate_namespace(&namespace)?;
+    if !is_recording() {
+        // Checked before serializing, so unsampled invocations pay nothing for the value.
+        return on_trace(|_| ()).map(|_| ());
+    }
+    let value =
+        serde_json::to_value(value).map_err(|error| XRayError::MetadataNotSerializable {
+            key: key.to_string(),
+            message: error.to_string(),
+        })?;
+    on_trace(|trace| trace.add_metadata(None, namespace, key, value)).map(|_| ())
+}
+
+/// Adds metadata to the current subsegment; an invalid entry is dropped with a one-time
+/// warning. See [`try_add_metadata`].
+pub fn add_metadata(
+    namespace: impl Into<Cow<'static, str>>,
+    key: impl Into<Cow<'static, str>>,
+    value: impl Serialize,
+) {
+    report(try_add_metadata(namespace, key, value));
+}
+
+/// Runs `future` in a nested subsegment named `name`. See [`Subsegment`] for the namespace,
+/// HTTP and AWS fields of downstream calls, closures, and `Result` futures.
+pub fn in_subsegment<F: Future>(
+    name: impl Into<Cow<'static, str>>,
+    future: F,
+) -> Instrumented<F, AnyOutput> {
+    Subsegment::new(name).instrument(future)
+}
+
+/// Marks the current subsegment faulted by `error` (its type and message become the cause).
+pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
+    let (kind, message) = (short_type_name::<E>(), error.to_string());
+    with_trace(|trace| trace.record_error(None, &kind, &message));
+}
+
+/// Records the HTTP status of the current subsegment's response; 4xx sets `error`, 429 also
+/// `throttle`, 5xx `fault`.
+pub fn set_http_status(status: u16) {
+    with_trace(|trace| {
+        let Some(record) = trace.current_nested() else {
+            return;
+        };
+        record
+            .http
+            .get_or_insert_with(Default::default)
+            .set_status(status);
+        match status {
+            429 => {
+                record.throttle = true;
+                record.error = true;
+            }
+            400..=499 => record.error = true,
+            500..=599 => record.fault = true,
+            _ => {}
+        }
+    });
+}
+
+/// A panic payload's message.
+pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    if let Some(message) = panic.downcast_ref::<&str>() {
+        (*message).to_owned()
+    } else if let Some(message) = panic.downcast_ref::<String>() {
+        message.clone()
+    } else {
+        "Box<dyn Any>".to_owned()
+    }
+}
+
+/// Prints the first error of each kind on stderr.
+fn report(result: Result<(), XRayError>) {
+    static WARNINGS: [WarnOnce; XRayError::KINDS] = [const { WarnOnce::new() }; XRayError::KINDS];
+    if let Err(error) = result {
+        WARNINGS[error.kind_index()].warn(format_args!(
+            "X-Ray data dropped: {error} (further errors of this kind are not reported; \
+             the xray::try_* functions return them)"
+        ));
+    }
+}

@@ -1,0 +1,119 @@
+//! Where closed subsegments go: the X-Ray daemon over UDP, or any [`SubsegmentSink`].
+
+use std::cell::RefCell;
+use std::fmt;
+use std::io;
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::OnceLock;
+
+use super::address::parse_udp_address;
+use super::document::{Detail, SubsegmentDocument};
+use crate::warn::WarnOnce;
+
+/// Receives every subsegment when it closes.
+///
+/// The default sink sends each one to the X-Ray daemon ([`UdpDaemonSink`]); tests and other
+/// exporters implement this trait and install it with
+/// [`PerfLayerBuilder::xray_sink`](crate::PerfLayerBuilder::xray_sink). `send` runs on the
+/// handler's task: it must not block.
+pub trait SubsegmentSink: Send + Sync + 'static {
+    /// Takes one closed subsegment.
+    fn send(&self, subsegment: &SubsegmentDocument<'_>);
+}
+
+/// Sends each subsegment as one datagram to the X-Ray daemon: the header
+/// `{"format":"json","version":1}`, a newline, and the document (shrunk to fit 64 000 bytes).
+///
+/// The socket is created on the first send, non-blocking and connected to the daemon, so a
+/// missing daemon is noticed (from the ICMP error of an earlier send) and reported once.
+pub struct UdpDaemonSink {
+    setting: String,
+    socket: OnceLock<Option<UdpSocket>>,
+}
+
+static UNUSABLE_ADDRESS: WarnOnce = WarnOnce::new();
+static SEND_FAILED: WarnOnce = WarnOnce::new();
+static TRIMMED: WarnOnce = WarnOnce::new();
+
+thread_local! {
+    static DATAGRAM: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+impl UdpDaemonSink {
+    /// A sink for the daemon at `setting`, in the form of `AWS_XRAY_DAEMON_ADDRESS`
+    /// (`host:port` or `tcp:host:port udp:host:port`). Nothing is resolved or opened yet.
+    #[must_use]
+    pub fn new(setting: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            socket: OnceLock::new(),
+        }
+    }
+
+    fn socket(&self) -> Option<&UdpSocket> {
+        self.socket
+            .get_or_init(|| match self.connect() {
+                Ok(socket) => Some(socket),
+                Err(error) => {
+                    UNUSABLE_ADDRESS.warn(format_args!(
+                        "X-Ray daemon address {:?} is unusable ({error}); no subsegments are sent",
+                        self.setting
+                    ));
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    fn connect(&self) -> io::Result<UdpSocket> {
+        let address: SocketAddr = parse_udp_address(&self.setting)
+            .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+        let local: SocketAddr = if address.is_ipv4() {
+            ([0, 0, 0, 0], 0).into()
+        } else {
+            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        };
+        let socket = UdpSocket::bind(local)?;
+        socket.set_nonblocking(true)?;
+        socket.connect(address)?;
+        Ok(socket)
+    }
+}
+
+impl SubsegmentSink for UdpDaemonSink {
+    fn send(&self, subsegment: &SubsegmentDocument<'_>) {
+        let Some(socket) = self.socket() else {
+            return;
+        };
+        let send = |datagram: &mut Vec<u8>| {
+            datagram.clear();
+            if subsegment.write_datagram(datagram) != Detail::Full {
+                TRIMMED.warn(format_args!(
+                    "subsegment {:?} exceeded the 64 KB datagram limit and was trimmed (metadata first)",
+                    subsegment.name()
+                ));
+            }
+            socket.send(datagram)
+        };
+        let result = DATAGRAM
+            .try_with(|cell| match cell.try_borrow_mut() {
+                Ok(mut datagram) => send(&mut datagram),
+                Err(_) => send(&mut Vec::new()),
+            })
+            .unwrap_or_else(|_| send(&mut Vec::new()));
+        if let Err(error) = result {
+            SEND_FAILED.warn(format_args!(
+                "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running?",
+                self.setting
+            ));
+        }
+    }
+}
+
+impl fmt::Debug for UdpDaemonSink {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("UdpDaemonSink")
+            .field("address", &self.setting)
+            .finish_non_exhaustive()
+    }
+}

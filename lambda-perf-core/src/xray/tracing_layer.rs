@@ -1,0 +1,246 @@
+//! [`XRayLayer`]: `tracing` spans opened inside an invocation become nested subsegments.
+
+use std::borrow::Cow;
+use std::fmt;
+
+use serde_json::Value;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record as SpanRecord};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::annotation::AnnotationValue;
+use super::document::Namespace;
+use super::trace::Trace;
+use super::{report, with_trace};
+
+/// A `tracing-subscriber` layer that records the spans opened inside an invocation —
+/// `#[tracing::instrument]` functions, `info_span!` blocks — as nested subsegments of the
+/// invocation's `## <handler>` subsegment, with their parent/child links.
+///
+/// Span fields follow a naming convention:
+///
+/// | field | becomes |
+/// |---|---|
+/// | `annotation.<key>` | the annotation `<key>` (strings, numbers, booleans; other values as their `Debug` text) |
+/// | `xray.namespace` | the subsegment's namespace: `"aws"` or `"remote"` |
+/// | any other field | metadata `<field>` in the `tracing` namespace |
+///
+/// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
+/// subsegment faulted, with the event's `error` field (or its message) as the cause.
+/// Spans outside an invocation, or in an unsampled one, record nothing and cost one
+/// task-local lookup.
+///
+/// ```
+/// use lambda_perf_core::xray::XRayLayer;
+/// use tracing_subscriber::prelude::*;
+///
+/// tracing_subscriber::registry().with(XRayLayer::new()).init();
+///
+/// #[tracing::instrument(fields(annotation.user_id = %user_id, xray.namespace = "remote"))]
+/// async fn get_user(user_id: u64) {}
+/// ```
+#[derive(Clone, Copy, Debug, Default)]
+pub struct XRayLayer {
+    _private: (),
+}
+
+impl XRayLayer {
+    /// The layer; add it to a `tracing_subscriber::registry()`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self { _private: () }
+    }
+}
+
+/// Stored in a span's extensions: its subsegment, and the current subsegment it replaced.
+struct SpanSubsegment {
+    id: u64,
+    previous: Vec<Option<u64>>,
+}
+
+impl<S> Layer<S> for XRayLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let parent = span
+            .parent()
+            .and_then(|parent| parent.extensions().get::<SpanSubsegment>().map(|s| s.id));
+        let opened = with_trace(|trace| {
+            let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
+            attrs.record(&mut Fields { trace, subsegment });
+            subsegment
+        });
+        if let Some(subsegment) = opened {
+            span.extensions_mut().insert(SpanSubsegment {
+                id: subsegment,
+                previous: Vec::new(),
+            });
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
+        if let Some(subsegment) = subsegment_of(&ctx, id) {
+            with_trace(|trace| values.record(&mut Fields { trace, subsegment }));
+        }
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(state) = extensions.get_mut::<SpanSubsegment>() {
+            if let Some(previous) = with_trace(|trace| trace.enter(state.id)) {
+                state.previous.push(previous);
+            }
+        }
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        if let Some(previous) = extensions
+            .get_mut::<SpanSubsegment>()
+            .and_then(|state| state.previous.pop())
+        {
+            with_trace(|trace| trace.exit(previous));
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        if *event.metadata().level() != Level::ERROR {
+            return;
+        }
+        let Some(span) = ctx.event_span(event) else {
+            return;
+        };
+        let Some(subsegment) = span.extensions().get::<SpanSubsegment>().map(|s| s.id) else {
+            return;
+        };
+        let mut message = ErrorMessage::default();
+        event.record(&mut message);
+        let text = message.error.or(message.message).unwrap_or_default();
+        with_trace(|trace| trace.record_error(Some(subsegment), "error", &text));
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if let Some(subsegment) = subsegment_of(&ctx, &id) {
+            with_trace(|trace| trace.close(subsegment));
+        }
+    }
+}
+
+fn subsegment_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<u64>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    ctx.span(id)?
+        .extensions()
+        .get::<SpanSubsegment>()
+        .map(|state| state.id)
+}
+
+/// Applies span fields to a subsegment, by the naming convention.
+struct Fields<'a> {
+    trace: &'a mut Trace,
+    subsegment: u64,
+}
+
+impl Fields<'_> {
+    fn apply(&mut self, field: &Field, annotation: AnnotationValue, metadata: Value) {
+        let name = field.name();
+        if let Some(key) = name.strip_prefix("annotation.") {
+            let result = self.trace.annotate_record(
+                Some(self.subsegment),
+                Cow::Owned(key.to_owned()),
+                annotation,
+            );
+            report(result);
+        } else if name == "xray.namespace" {
+            if let Some(record) = self.trace.nested_mut(self.subsegment) {
+                record.namespace = match metadata.as_str() {
+                    Some("aws") => Some(Namespace::Aws),
+                    Some("remote") => Some(Namespace::Remote),
+                    _ => record.namespace,
+                };
+            }
+        } else {
+            self.trace.add_metadata(
+                Some(self.subsegment),
+                Cow::Borrowed("tracing"),
+                Cow::Owned(name.to_owned()),
+                metadata,
+            );
+        }
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.apply(
+            field,
+            AnnotationValue::from(value.to_owned()),
+            Value::from(value),
+        );
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.apply(field, value.into(), value.into());
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        let annotation =
+            i64::try_from(value).map_or(AnnotationValue::Float(value as f64), Into::into);
+        self.apply(field, annotation, value.into());
+    }
+
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.apply(field, value.into(), value.into());
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.apply(field, value.into(), value.into());
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let text = format!("{value:?}");
+        self.apply(
+            field,
+            AnnotationValue::from(text.clone()),
+            Value::from(text),
+        );
+    }
+}
+
+/// The `error` field and message of an event.
+#[derive(Default)]
+struct ErrorMessage {
+    error: Option<String>,
+    message: Option<String>,
+}
+
+impl Visit for ErrorMessage {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_debug(field, &format_args!("{value}"));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        match field.name() {
+            "error" => self.error = Some(format!("{value:?}")),
+            "message" => self.message = Some(format!("{value:?}")),
+            _ => {}
+        }
+    }
+}
