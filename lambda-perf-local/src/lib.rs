@@ -51,6 +51,7 @@ mod output;
 mod process;
 mod runtime_api;
 mod trace_header;
+mod xray_collector;
 
 pub use command::FunctionCommand;
 pub use config::{FunctionConfig, INHERITED_VARS};
@@ -66,3 +67,4 @@ pub use runtime_api::{
     RuntimeApiOptions,
 };
 pub use trace_header::TraceHeader;
+pub use xray_collector::{Datagram, XRayCollector, parse as parse_datagram};

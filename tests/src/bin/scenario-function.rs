@@ -5,23 +5,60 @@
 //! - `{"action":"error"}`: returns an error; `{"action":"panic"}`: panics;
 //! - `{"action":"many"}`: records 150 metrics, 120 values of one of them, a high-resolution
 //!   metric and metadata, so its metrics need several EMF lines;
-//! - `"tag":"x"`: adds the dimension `tag=x`; `"sleep_ms":n`: sleeps first.
+//! - `{"action":"trace"}`: annotates and adds metadata to the handler subsegment, runs a
+//!   nested subsegment `work` holding a `tracing` span `lookup`, and a nested subsegment
+//!   `nested_failure` that fails; responds `{"done":"trace"}`;
+//! - `"tag":"x"`: adds the dimension and the annotation `tag=x`; `"sleep_ms":n`: sleeps first.
 //!
-//! It runs with `run_concurrent`, so `AWS_LAMBDA_MAX_CONCURRENCY` lets invocations overlap.
+//! It runs with `run_concurrent`, so `AWS_LAMBDA_MAX_CONCURRENCY` lets invocations overlap,
+//! and with `XRayLayer` installed, so `tracing` spans become subsegments.
 
 use std::time::Duration;
 
 use lambda_perf_core::PerfLayer;
 use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
+use tracing_subscriber::prelude::*;
+
+#[tracing::instrument(fields(annotation.table = "users", xray.namespace = "aws"))]
+async fn lookup(user: u64) -> u64 {
+    tokio::time::sleep(Duration::from_millis(2)).await;
+    user * 2
+}
+
+async fn fail() -> Result<(), std::io::Error> {
+    Err(std::io::Error::other("boom from nested subsegment"))
+}
+
+async fn trace_scenario() -> Value {
+    xray::annotate("customer_tier", "gold");
+    xray::annotate("order_count", 3);
+    xray::annotate("ratio", 0.75);
+    xray::annotate("is_retry", false);
+    xray::add_metadata(
+        "demo_ns",
+        "payload",
+        json!({ "items": [1, 2], "note": "hi" }),
+    );
+    let doubled = Subsegment::new("work")
+        .instrument(async { lookup(21).await })
+        .await;
+    let failed = Subsegment::new("nested_failure")
+        .instrument_fallible(fail())
+        .await
+        .is_err();
+    json!({ "done": "trace", "doubled": doubled, "failed": failed })
+}
 
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let payload = event.payload;
     metrics::add_metric("Attempts", Unit::Count, 1.0);
     if let Some(tag) = payload["tag"].as_str() {
         metrics::add_dimension("tag", tag.to_owned());
+        xray::annotate("tag", tag.to_owned());
     }
     if let Some(sleep_ms) = payload["sleep_ms"].as_u64() {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
@@ -30,6 +67,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     match payload["action"].as_str() {
         Some("error") => Err("the scenario asked for an error".into()),
         Some("panic") => panic!("the scenario asked for a panic"),
+        Some("trace") => Ok(trace_scenario().await),
         Some("many") => {
             for i in 0..150 {
                 metrics::add_metric(format!("Metric{i}"), Unit::Count, 1.0);
@@ -47,6 +85,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    tracing_subscriber::registry().with(XRayLayer::new()).init();
     lambda_runtime::run_concurrent(
         ServiceBuilder::new()
             .layer(PerfLayer::from_env())

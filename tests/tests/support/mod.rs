@@ -67,6 +67,22 @@ pub fn assert_valid_emf(line: &Value) {
     assert!(errors.is_empty(), "invalid EMF line {line}: {errors:#?}");
 }
 
+/// Fails the test unless `document` validates against the X-Ray segment document schema.
+pub fn assert_valid_xray(document: &Value) {
+    static XRAY: OnceLock<jsonschema::Validator> = OnceLock::new();
+    let validator = XRAY.get_or_init(|| {
+        jsonschema::draft4::new(&schema("xray-segmentdocument-schema-v1.0.0.json")).unwrap()
+    });
+    let errors: Vec<String> = validator
+        .iter_errors(document)
+        .map(|e| e.to_string())
+        .collect();
+    assert!(
+        errors.is_empty(),
+        "invalid X-Ray document {document}: {errors:#?}"
+    );
+}
+
 /// The EMF lines a function printed for one request id (its `lambda_perf.request_id`).
 pub fn lines_of(process: &FunctionProcess, request_id: &str) -> Vec<Value> {
     process
