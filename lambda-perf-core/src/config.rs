@@ -197,6 +197,16 @@ fn parse_dimensions(list: &str, warnings: &mut Vec<String>) -> Vec<Dimension> {
         let (name, value) = (name.trim(), value.trim());
         if let Err(error) = validate::dimension(name, value) {
             warnings.push(format!("{}: {error}; skipped", vars::DEFAULT_DIMENSIONS));
+        } else if name == "service" || validate::RESERVED_KEYS.contains(&name) {
+            warnings.push(format!(
+                "{}: {name:?} is written by lambda-perf itself; skipped",
+                vars::DEFAULT_DIMENSIONS
+            ));
+        } else if dimensions.len() + 1 >= validate::MAX_DIMENSIONS {
+            warnings.push(format!(
+                "{}: {name:?} would exceed 30 dimensions with service; skipped",
+                vars::DEFAULT_DIMENSIONS
+            ));
         } else if dimensions.iter().any(|d| d.name == name) {
             warnings.push(format!(
                 "{}: dimension {name:?} is given twice; the first value is kept",
@@ -293,13 +303,13 @@ mod tests {
             ("AWS_LAMBDA_INITIALIZATION_TYPE", "warm-pool"),
             (
                 "LAMBDA_PERF_DEFAULT_DIMENSIONS",
-                "novalue,=x,ok=1,ok=2,bad=ü",
+                "novalue,=x,ok=1,ok=2,bad=ü,_aws=x,service=y",
             ),
         ]);
         assert!(!settings.metrics_disabled);
         assert_eq!(settings.initialization_type, InitializationType::OnDemand);
         assert_eq!(settings.default_dimensions, [Dimension::new("ok", "1")]);
-        assert_eq!(warnings.len(), 6, "{warnings:#?}");
+        assert_eq!(warnings.len(), 8, "{warnings:#?}");
         assert!(warnings[0].contains("POWERTOOLS_METRICS_DISABLED=\"maybe\""));
         assert!(warnings[1].contains("warm-pool"));
     }

@@ -71,8 +71,9 @@ impl InvocationFacts {
         self.start.index
     }
 
-    /// Time since the previous invocation of this process ended (how long the environment sat
-    /// idle); `None` for the first invocation.
+    /// Time since the latest end of an earlier invocation of this process (how long the
+    /// environment sat idle); `None` while no invocation has ended yet (the first one, or
+    /// invocations overlapping it under managed concurrency).
     #[must_use]
     pub fn idle_gap(&self) -> Option<Duration> {
         self.start.idle_gap

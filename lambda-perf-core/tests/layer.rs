@@ -443,6 +443,12 @@ fn invalid_settings_in_code_are_typed_errors() {
         .build()
         .unwrap_err();
     assert_eq!(error.setting, "default dimension");
+    let error = PerfLayer::builder()
+        .default_dimension("_aws", "x")
+        .build()
+        .unwrap_err();
+    assert_eq!(error.setting, "default dimension");
+    assert!(error.reason.contains("reserved"), "{error}");
     let mut builder = PerfLayer::builder();
     for i in 0..30 {
         builder = builder.default_dimension(format!("d{i}"), "v");

@@ -9,13 +9,28 @@ use lambda_perf_local::{
 use serde_json::{Value, json};
 use support::*;
 
-/// Invokes once and returns the request id and the exact response bytes.
-async fn order(api: &RuntimeApi, process: &FunctionProcess, quantity: u32) -> (String, Vec<u8>) {
+/// Invokes once, checks the response is exactly what the handler returned, and returns the
+/// request id.
+async fn order(api: &RuntimeApi, process: &FunctionProcess, quantity: u32) -> String {
     let event = json!({ "order_id": format!("o-{quantity}"), "quantity": quantity });
     let result = process.invoke(api, Invocation::json(event)).await.unwrap();
     let request_id = result.request_id.clone();
     let body = result.into_response().unwrap().to_vec();
-    (request_id, body)
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        format!(r#"{{"order_id":"o-{quantity}","quantity":{quantity},"status":"accepted"}}"#),
+        "the response is exactly what the handler returned"
+    );
+    request_id
+}
+
+/// No stdout line that mentions `_aws` is anything but a well-formed EMF line.
+fn assert_no_broken_emf(process: &FunctionProcess) {
+    for line in process.output() {
+        if line.text.contains("_aws") {
+            assert!(line.is_emf(), "a broken EMF line: {line}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -31,12 +46,7 @@ async fn cold_warm_restart_and_fresh_environment() {
     // Three invocations, then the runtime process dies abruptly.
     let first = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
     for quantity in 1..=3 {
-        let (id, body) = order(&api, &first, quantity).await;
-        assert_eq!(
-            body,
-            format!(r#"{{"order_id":"o-{quantity}","quantity":{quantity}}}"#).into_bytes(),
-            "the response is exactly what the handler returned"
-        );
+        let id = order(&api, &first, quantity).await;
         end_line(&first, &id).await;
         requests.push(id);
     }
@@ -46,7 +56,7 @@ async fn cold_warm_restart_and_fresh_environment() {
     // The same environment (same TMPDIR): a restart, then warm.
     let second = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
     for quantity in 4..=5 {
-        let (id, _) = order(&api, &second, quantity).await;
+        let id = order(&api, &second, quantity).await;
         end_line(&second, &id).await;
         requests.push(id);
     }
@@ -56,7 +66,7 @@ async fn cold_warm_restart_and_fresh_environment() {
     // A fresh environment.
     let fresh = ExecutionEnvironment::new().unwrap();
     let third = FunctionProcess::spawn(&command, &config, &fresh, &api).unwrap();
-    let (id, _) = order(&api, &third, 6).await;
+    let id = order(&api, &third, 6).await;
     end_line(&third, &id).await;
     requests.push(id);
     processes.push((third, 1));
@@ -66,6 +76,7 @@ async fn cold_warm_restart_and_fresh_environment() {
     for (process, count) in &processes {
         let all = process.emf_lines();
         all.iter().for_each(assert_valid_emf);
+        assert_no_broken_emf(process);
         for index in 1..=*count {
             let id = requests.next().unwrap();
             let lines = lines_of(process, id);
@@ -79,6 +90,12 @@ async fn cold_warm_restart_and_fresh_environment() {
                 .to_owned();
             // A ColdStart line exactly on cold and restart, written before the handler ran.
             let cold_lines: Vec<&Value> = lines.iter().filter(|l| is_cold_start_line(l)).collect();
+            let expected_lines = if kind == "cold" || kind == "restart" {
+                2
+            } else {
+                1
+            };
+            assert_eq!(lines.len(), expected_lines, "{lines:#?}");
             if kind == "cold" || kind == "restart" {
                 assert_eq!(cold_lines.len(), 1, "{lines:#?}");
                 assert!(is_cold_start_line(&lines[0]), "ColdStart comes first");
@@ -102,13 +119,13 @@ async fn the_restarted_process_knows_the_environment_age() {
     let command = example("basic-layer");
     let environment = ExecutionEnvironment::new().unwrap();
     let first = FunctionProcess::spawn(&command, &function_config(), &environment, &api).unwrap();
-    let (id, _) = order(&api, &first, 1).await;
+    let id = order(&api, &first, 1).await;
     let cold = end_line(&first, &id).await;
     first.kill().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let second = FunctionProcess::spawn(&command, &function_config(), &environment, &api).unwrap();
-    let (id, _) = order(&api, &second, 1).await;
+    let id = order(&api, &second, 1).await;
     let restart = end_line(&second, &id).await;
     let facts = &restart["lambda_perf"];
     assert_eq!(facts["start_kind"], "restart");
@@ -134,7 +151,7 @@ async fn warm_invocations_report_the_idle_gap() {
     .unwrap();
     order(&api, &process, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
-    let (id, _) = order(&api, &process, 2).await;
+    let id = order(&api, &process, 2).await;
     let facts = end_line(&process, &id).await["lambda_perf"].clone();
     let gap = facts["idle_gap_ms"].as_f64().unwrap();
     assert!((250.0..5_000.0).contains(&gap), "idle gap {gap}");
@@ -237,7 +254,7 @@ async fn provisioned_concurrency_is_prewarmed_without_a_cold_start_line() {
         FunctionProcess::spawn(&example("basic-layer"), &config, &environment, &api).unwrap();
     let mut kinds = Vec::new();
     for quantity in 1..=2 {
-        let (id, _) = order(&api, &process, quantity).await;
+        let id = order(&api, &process, quantity).await;
         let end = end_line(&process, &id).await;
         kinds.push(
             end["lambda_perf"]["start_kind"]
@@ -269,7 +286,7 @@ async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
     let id = result.request_id.clone();
     assert_eq!(
         result.into_json().unwrap(),
-        json!({ "order_id": "o-1", "quantity": 1 })
+        json!({ "order_id": "o-1", "quantity": 1, "status": "accepted" })
     );
     let end = end_line(&process, &id).await;
     assert!(end["lambda_perf"].get("deadline_headroom_ms").is_none());
@@ -361,4 +378,87 @@ async fn concurrent_invocations_in_one_process_keep_their_metrics_apart() {
         kinds.contains(&"\"cold\"".to_owned()) && kinds.contains(&"\"warm\"".to_owned()),
         "exactly one of two simultaneous first invocations is cold: {kinds:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cold_start_line_is_written_before_the_handler_runs() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process =
+        FunctionProcess::spawn(&scenario_function(), &function_config(), &environment, &api)
+            .unwrap();
+    let slow = Invocation::json(json!({ "action": "ok", "sleep_ms": 1_000 }));
+    let invocation = async { process.invoke(&api, slow).await };
+    let observer = async {
+        let cold = process
+            .wait_for_line(|line| line.emf().is_some_and(is_cold_start_line), WAIT)
+            .await
+            .unwrap();
+        // The handler is still sleeping: nothing else was written, the API has no answer.
+        let seen_at = cold.received_at;
+        let emf = process.emf_lines();
+        (seen_at, emf.len(), api.pending_invocations())
+    };
+    let (result, (cold_seen_at, emf_lines, _)) = tokio::join!(invocation, observer);
+    let result = result.unwrap();
+    assert_eq!(
+        emf_lines, 1,
+        "only the ColdStart line while the handler runs"
+    );
+    assert!(
+        result.resolved_at.duration_since(cold_seen_at) >= std::time::Duration::from_millis(900),
+        "the ColdStart line came a whole handler run before the response"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn configuration_and_data_problems_warn_once_each() {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    // No namespace, and a bad setting.
+    let config = lambda_perf_local::FunctionConfig::new()
+        .with_function_name("orders-fn")
+        .with_env("POWERTOOLS_METRICS_DISABLED", "maybe");
+    let process =
+        FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
+    for _ in 0..3 {
+        let result = process
+            .invoke(
+                &api,
+                Invocation::json(json!({ "action": "bad_metrics" })).unsampled(),
+            )
+            .await
+            .unwrap();
+        let id = result.request_id.clone();
+        assert_eq!(
+            result.into_json().unwrap(),
+            json!({ "done": "bad_metrics" })
+        );
+        let end = end_line(&process, &id).await;
+        assert_eq!(end["Attempts"], json!([1.0]), "the good data point is kept");
+        assert_eq!(
+            end["_aws"]["CloudWatchMetrics"][0]["Namespace"],
+            "default_namespace"
+        );
+    }
+    let warnings: Vec<String> = process
+        .output()
+        .into_iter()
+        .filter(|line| line.text.starts_with("lambda-perf: warning"))
+        .map(|line| line.text)
+        .collect();
+    let count = |needle: &str| warnings.iter().filter(|w| w.contains(needle)).count();
+    assert_eq!(
+        count("POWERTOOLS_METRICS_NAMESPACE is not set"),
+        1,
+        "{warnings:#?}"
+    );
+    assert_eq!(
+        count("POWERTOOLS_METRICS_DISABLED=\"maybe\""),
+        1,
+        "{warnings:#?}"
+    );
+    assert_eq!(count("non-finite value"), 1, "{warnings:#?}");
+    assert_eq!(count("invalid dimension name"), 1, "{warnings:#?}");
+    assert_eq!(warnings.len(), 4, "{warnings:#?}");
 }

@@ -21,6 +21,7 @@ struct Order {
 struct Receipt {
     order_id: String,
     quantity: u32,
+    status: &'static str,
 }
 
 async fn handler(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
@@ -35,6 +36,7 @@ async fn handler(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
     Ok(Receipt {
         order_id: order.order_id,
         quantity: order.quantity,
+        status: "accepted",
     })
 }
 
@@ -96,7 +98,8 @@ mod tests {
             receipt,
             Receipt {
                 order_id: "o-1".into(),
-                quantity: 3
+                quantity: 3,
+                status: "accepted",
             }
         );
     }

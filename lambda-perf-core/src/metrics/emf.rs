@@ -179,7 +179,7 @@ mod tests {
         }
         let fixed = [Dimension::new("service", "quote\"d")];
         let metrics = [MetricSlice {
-            name: "a\nb",
+            name: "a\"b",
             unit: Unit::BytesPerSecond,
             resolution: Resolution::Standard,
             values: &[0.1, -3.0],
@@ -196,8 +196,8 @@ mod tests {
             render(&line),
             concat!(
                 r#"{"_aws":{"Timestamp":1,"CloudWatchMetrics":[{"Namespace":"ns","Dimensions":[["service"]],"#,
-                r#""Metrics":[{"Name":"a\nb","Unit":"Bytes/Second"}]}]},"service":"quote\"d","#,
-                r#""lambda_perf":{"start_kind":"warm"},"a\nb":[0.1,-3.0]}"#,
+                r#""Metrics":[{"Name":"a\"b","Unit":"Bytes/Second"}]}]},"service":"quote\"d","#,
+                r#""lambda_perf":{"start_kind":"warm"},"a\"b":[0.1,-3.0]}"#,
                 "\n"
             )
         );

@@ -175,7 +175,12 @@ fn report(result: Result<(), MetricsError>) {
     static WARNINGS: [WarnOnce; MetricsError::KINDS] =
         [const { WarnOnce::new() }; MetricsError::KINDS];
     if let Err(error) = result {
-        WARNINGS[error.kind_index()].warn(format_args!(
+        // An index past the table (a variant added without growing KINDS) still warns,
+        // through the last entry, instead of panicking.
+        let warning = WARNINGS
+            .get(error.kind_index())
+            .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
+        warning.warn(format_args!(
             "metric data dropped: {error} (further errors of this kind are not reported; \
              the metrics::try_* functions return them)"
         ));

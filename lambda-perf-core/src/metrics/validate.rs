@@ -21,11 +21,24 @@ fn is_blank(text: &str) -> bool {
     text.trim().is_empty()
 }
 
+/// The EMF schema's `^(.*)$` pattern: no line breaks (nor other control characters).
+fn has_control(text: &str) -> bool {
+    text.chars()
+        .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}')
+}
+
+/// Printable ASCII, as CloudWatch wants dimension names and values.
+fn is_printable_ascii(text: &str) -> bool {
+    text.bytes().all(|b| (0x20..=0x7e).contains(&b))
+}
+
 pub(crate) fn metric_name(name: &str) -> Result<(), MetricsError> {
     let reason = if is_blank(name) {
         "a metric name needs at least one non-blank character"
     } else if name.chars().count() > MAX_METRIC_NAME {
         "a metric name has at most 255 characters"
+    } else if has_control(name) {
+        "a metric name must not contain control characters or line breaks"
     } else {
         return Ok(());
     };
@@ -49,8 +62,8 @@ pub(crate) fn value(name: &str, value: f64) -> Result<(), MetricsError> {
 pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
     let name_reason = if is_blank(name) {
         Some("a dimension name needs at least one non-blank character")
-    } else if !name.is_ascii() {
-        Some("a dimension name must be ASCII")
+    } else if !is_printable_ascii(name) {
+        Some("a dimension name must be printable ASCII")
     } else if name.len() > MAX_DIMENSION_NAME {
         Some("a dimension name has at most 250 characters")
     } else if name.starts_with(':') {
@@ -66,8 +79,8 @@ pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
     }
     let value_reason = if is_blank(value) {
         "a dimension value needs at least one non-blank character"
-    } else if !value.is_ascii() {
-        "a dimension value must be ASCII"
+    } else if !is_printable_ascii(value) {
+        "a dimension value must be printable ASCII"
     } else if value.len() > MAX_DIMENSION_VALUE {
         "a dimension value has at most 1024 characters"
     } else {
@@ -121,7 +134,14 @@ mod tests {
     fn metric_names_are_1_to_255_characters() {
         assert!(metric_name("Latency").is_ok());
         assert!(metric_name(&"é".repeat(255)).is_ok());
-        for bad in ["", "   ", &"x".repeat(256)] {
+        for bad in [
+            "",
+            "   ",
+            &"x".repeat(256),
+            "a\nb",
+            "tab\there",
+            "sep\u{2028}",
+        ] {
             assert!(matches!(
                 metric_name(bad),
                 Err(MetricsError::InvalidMetricName { .. })
@@ -145,7 +165,15 @@ mod tests {
     fn dimensions_follow_cloudwatch_rules() {
         assert!(dimension("route", "/book").is_ok());
         assert!(dimension(&"n".repeat(250), &"v".repeat(1024)).is_ok());
-        for bad_name in ["", " ", "rüte", ":route", &"n".repeat(251)] {
+        for bad_name in [
+            "",
+            " ",
+            "rüte",
+            ":route",
+            "a\nb",
+            "del\x7f",
+            &"n".repeat(251),
+        ] {
             assert!(
                 matches!(
                     dimension(bad_name, "v"),
@@ -154,7 +182,7 @@ mod tests {
                 "{bad_name:?}"
             );
         }
-        for bad_value in ["", "  ", "naïve", &"v".repeat(1025)] {
+        for bad_value in ["", "  ", "naïve", "line\nbreak", "\ttab", &"v".repeat(1025)] {
             assert!(
                 matches!(
                     dimension("n", bad_value),

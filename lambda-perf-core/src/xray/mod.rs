@@ -209,7 +209,12 @@ pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 fn report(result: Result<(), XRayError>) {
     static WARNINGS: [WarnOnce; XRayError::KINDS] = [const { WarnOnce::new() }; XRayError::KINDS];
     if let Err(error) = result {
-        WARNINGS[error.kind_index()].warn(format_args!(
+        // An index past the table (a variant added without growing KINDS) still warns,
+        // through the last entry, instead of panicking.
+        let warning = WARNINGS
+            .get(error.kind_index())
+            .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
+        warning.warn(format_args!(
             "X-Ray data dropped: {error} (further errors of this kind are not reported; \
              the xray::try_* functions return them)"
         ));

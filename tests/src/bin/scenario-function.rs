@@ -8,6 +8,8 @@
 //! - `{"action":"trace"}`: annotates and adds metadata to the handler subsegment, runs a
 //!   nested subsegment `work` holding a `tracing` span `lookup`, and a nested subsegment
 //!   `nested_failure` that fails; responds `{"done":"trace"}`;
+//! - `{"action":"bad_metrics"}`: records a NaN value and an invalid dimension (twice each),
+//!   which the plain API drops with one warning per kind;
 //! - `"tag":"x"`: adds the dimension and the annotation `tag=x`; `"sleep_ms":n`: sleeps first.
 //!
 //! It runs with `run_concurrent`, so `AWS_LAMBDA_MAX_CONCURRENCY` lets invocations overlap,
@@ -68,6 +70,13 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         Some("error") => Err("the scenario asked for an error".into()),
         Some("panic") => panic!("the scenario asked for a panic"),
         Some("trace") => Ok(trace_scenario().await),
+        Some("bad_metrics") => {
+            for _ in 0..2 {
+                metrics::add_metric("Broken", Unit::Count, f64::NAN);
+                metrics::add_dimension("bad\nname", "x");
+            }
+            Ok(json!({ "done": "bad_metrics" }))
+        }
         Some("many") => {
             for i in 0..150 {
                 metrics::add_metric(format!("Metric{i}"), Unit::Count, 1.0);
