@@ -51,13 +51,27 @@
 //!   process, the idle gap before it, the environment's age, the init duration, the deadline.
 //! - [`metrics`]: CloudWatch EMF metrics, dimensions and metadata, validated to CloudWatch's
 //!   limits.
+//! - [`xray`]: the `## <handler>` subsegment of sampled invocations, annotations, metadata,
+//!   nested subsegments, errors, and [`xray::XRayLayer`] for `tracing` spans.
+//!
+//! # Feature flags
+//!
+//! | feature | what | default |
+//! |---|---|---|
+//! | `tracing` | [`xray::XRayLayer`]: `tracing` spans as nested subsegments | yes |
 //!
 //! # Failure policy
 //!
 //! Instrumentation never changes what the handler returns, never panics and never blocks on
 //! I/O. Bad input gets a typed error from the `try_` functions and a one-time warning on
-//! stderr from the plain ones; a broken environment (read-only temp dir, closed stdout)
-//! costs one warning.
+//! stderr from the plain ones; a broken environment (read-only temp dir, a failing stdout, an
+//! unreachable X-Ray daemon) costs one warning. (A stdout closed before the process started
+//! is invisible to Rust's standard library, which discards writes to it.)
+
+/// The README's quick start compiles (and stays in step with the crate).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeQuickStart;
 
 mod capture;
 mod clock;
