@@ -1,0 +1,355 @@
+//! The X-Ray API in-process: a capturing sink receives what the daemon would.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lambda_perf_core::xray::{self, Subsegment, SubsegmentDocument, SubsegmentSink, XRayError};
+use lambda_perf_core::{PerfLayer, PerfLayerBuilder};
+use lambda_runtime::{Context, Error, LambdaEvent};
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt, service_fn};
+
+const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+const PARENT: &str = "53995c3f42cd8ad8";
+
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<Value>>>);
+
+impl SubsegmentSink for Captured {
+    fn send(&self, subsegment: &SubsegmentDocument<'_>) {
+        let document = serde_json::from_str(&subsegment.to_json()).unwrap();
+        self.0.lock().unwrap().push(document);
+    }
+}
+
+impl Captured {
+    fn take(&self) -> Vec<Value> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn layer(configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder) -> (PerfLayer, Captured) {
+    let sink = Captured::default();
+    let marker_dir =
+        std::env::temp_dir().join(format!("lambda-perf-xray-tests-{}", std::process::id()));
+    std::fs::create_dir_all(&marker_dir).unwrap();
+    let builder = PerfLayer::builder()
+        .service("payment")
+        .handler_name("checkout")
+        .metrics_disabled(true)
+        .trace_disabled(false)
+        .capture_response(true)
+        .capture_error(true)
+        .marker_dir(marker_dir)
+        .xray_sink(sink.clone());
+    (configure(builder).build().unwrap(), sink)
+}
+
+fn event(sampled: &str) -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    context.request_id = "req-1".into();
+    context.xray_trace_id = Some(format!(
+        "Root={ROOT};Parent={PARENT};Sampled={sampled};Lineage=a87bd80c:1"
+    ));
+    LambdaEvent::new(json!({}), context)
+}
+
+fn named<'a>(documents: &'a [Value], name: &str) -> &'a Value {
+    documents
+        .iter()
+        .find(|doc| doc["name"] == name)
+        .unwrap_or_else(|| panic!("no {name:?} in {documents:#?}"))
+}
+
+#[tokio::test]
+async fn the_handler_subsegment_carries_names_dashboards_rely_on() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(json!({ "statusCode": 200 }))
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    assert_eq!(documents.len(), 1);
+    let handler = &documents[0];
+    assert_eq!(handler["name"], "## checkout");
+    assert_eq!(handler["trace_id"], ROOT);
+    assert_eq!(handler["parent_id"], PARENT);
+    assert_eq!(handler["type"], "subsegment");
+    assert_eq!(handler["annotations"]["Service"], "payment");
+    assert!(handler["annotations"]["ColdStart"].is_boolean());
+    assert_eq!(
+        handler["metadata"]["payment"]["checkout response"],
+        json!({ "statusCode": 200 })
+    );
+}
+
+#[tokio::test]
+async fn annotation_rules_are_typed_errors_not_silent_drops() {
+    let (layer, sink) = layer(|b| b);
+    let service =
+        layer
+            .without_response_capture()
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                let mut results = vec![
+                    xray::try_annotate("bad-key", 1),
+                    xray::try_annotate("long", "x".repeat(1001)),
+                    xray::try_annotate("nan", f64::NAN),
+                    xray::try_add_metadata("AWS.reserved", "x", 1),
+                    xray::try_add_metadata("ok", "value", json!({ "a": 1 })),
+                ];
+                // ColdStart, StartKind and Service already count: 47 more fit in X-Ray's 50.
+                for i in 0..47 {
+                    results.push(xray::try_annotate(format!("key_{i}"), i));
+                }
+                results.push(xray::try_annotate("key_47", 47));
+                // Replacing the value of an existing annotation is not a new one.
+                results.push(xray::try_annotate("key_0", "again"));
+                Ok::<_, Error>(results)
+            }));
+    let results = service.oneshot(event("1")).await.unwrap();
+    assert_eq!(
+        results[0],
+        Err(XRayError::InvalidAnnotationKey {
+            key: "bad-key".into()
+        })
+    );
+    assert!(matches!(
+        results[1],
+        Err(XRayError::AnnotationValueTooLong { length: 1001, .. })
+    ));
+    assert!(matches!(
+        results[2],
+        Err(XRayError::NonFiniteAnnotation { .. })
+    ));
+    assert!(matches!(
+        results[3],
+        Err(XRayError::ReservedMetadataNamespace { .. })
+    ));
+    assert_eq!(results[4], Ok(()));
+    assert!(results[5..52].iter().all(Result::is_ok), "{results:?}");
+    assert_eq!(
+        results[52],
+        Err(XRayError::TooManyAnnotations {
+            key: "key_47".into(),
+            limit: 50
+        })
+    );
+    assert_eq!(results[53], Ok(()));
+    let handler = &sink.take()[0];
+    assert_eq!(handler["annotations"].as_object().unwrap().len(), 50);
+    assert_eq!(handler["annotations"]["key_0"], "again");
+    assert_eq!(handler["metadata"]["ok"]["value"], json!({ "a": 1 }));
+    assert!(handler["metadata"].get("AWS.reserved").is_none());
+}
+
+#[tokio::test]
+async fn a_failure_that_propagates_is_referenced_by_its_ancestors() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let result: Result<(), std::io::Error> = Subsegment::new("outer")
+            .instrument_fallible(async {
+                Subsegment::new("inner")
+                    .instrument_fallible(async { Err(std::io::Error::other("disk full")) })
+                    .await
+            })
+            .await;
+        result.map_err(Error::from)?;
+        Ok::<Value, Error>(Value::Null)
+    }));
+    assert!(service.oneshot(event("1")).await.is_err());
+    let documents = sink.take();
+    assert_eq!(documents.len(), 3);
+    let (inner, outer, handler) = (
+        named(&documents, "inner"),
+        named(&documents, "outer"),
+        named(&documents, "## checkout"),
+    );
+    let exception = &inner["cause"]["exceptions"][0];
+    assert_eq!(exception["message"], "disk full");
+    assert_eq!(inner["fault"], true);
+    assert_eq!(outer["fault"], true);
+    assert_eq!(
+        outer["cause"], exception["id"],
+        "the outer one references the exception"
+    );
+    assert_eq!(handler["fault"], true);
+    assert_eq!(handler["cause"], exception["id"]);
+    assert_eq!(
+        handler["metadata"]["payment"]["checkout error"],
+        json!({ "type": "lambda_runtime::Error", "message": "disk full" })
+    );
+    assert_eq!(inner["parent_id"], outer["id"]);
+    assert_eq!(outer["parent_id"], handler["id"]);
+}
+
+#[tokio::test]
+async fn closures_and_panics_in_nested_subsegments() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let sum = Subsegment::new("sum").in_scope(|| {
+            xray::annotate("inside", true);
+            1 + 1
+        });
+        let parsed = Subsegment::new("parse").in_scope_fallible(|| "x".parse::<u8>());
+        let panicked =
+            std::panic::catch_unwind(|| Subsegment::new("explodes").in_scope(|| panic!("kaboom")));
+        Ok::<_, Error>(
+            json!({ "sum": sum, "parsed": parsed.is_ok(), "panicked": panicked.is_err() }),
+        )
+    }));
+    let response = service.oneshot(event("1")).await.unwrap();
+    assert_eq!(
+        response,
+        json!({ "sum": 2, "parsed": false, "panicked": true })
+    );
+    let documents = sink.take();
+    assert_eq!(named(&documents, "sum")["annotations"]["inside"], true);
+    assert!(
+        named(&documents, "## checkout")["annotations"]
+            .get("inside")
+            .is_none()
+    );
+    let parse = named(&documents, "parse");
+    assert_eq!(parse["fault"], true);
+    assert_eq!(parse["cause"]["exceptions"][0]["type"], "ParseIntError");
+    let explodes = named(&documents, "explodes");
+    assert_eq!(explodes["cause"]["exceptions"][0]["type"], "panic");
+    assert_eq!(explodes["cause"]["exceptions"][0]["message"], "kaboom");
+    assert!(named(&documents, "## checkout").get("fault").is_none());
+}
+
+#[tokio::test]
+async fn concurrent_nested_subsegments_keep_their_own_parents() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let branch = |name: &'static str| {
+            xray::in_subsegment(name, async move {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+                xray::annotate("branch", name);
+                xray::in_subsegment(format!("{name}_child"), async {}).await;
+            })
+        };
+        tokio::join!(branch("left"), branch("right"));
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let handler = named(&documents, "## checkout");
+    for side in ["left", "right"] {
+        let branch = named(&documents, side);
+        assert_eq!(branch["parent_id"], handler["id"]);
+        assert_eq!(branch["annotations"]["branch"], side);
+        assert_eq!(
+            named(&documents, &format!("{side}_child"))["parent_id"],
+            branch["id"]
+        );
+    }
+}
+
+#[tokio::test]
+async fn unsampled_invocations_record_nothing_and_accept_every_call() {
+    let (layer, sink) = layer(|b| b);
+    let service =
+        layer
+            .without_response_capture()
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                let recording = xray::is_recording();
+                let annotated = xray::try_annotate("fine", 1);
+                let nested = xray::in_subsegment("nested", async { 5 }).await;
+                Ok::<_, Error>((recording, annotated, nested))
+            }));
+    let (recording, annotated, nested) = service.oneshot(event("0")).await.unwrap();
+    assert!(!recording);
+    assert_eq!(annotated, Ok(()));
+    assert_eq!(nested, 5);
+    assert!(sink.take().is_empty());
+    assert_eq!(
+        xray::try_annotate("outside", 1),
+        Err(XRayError::NoInvocation)
+    );
+}
+
+#[tokio::test]
+async fn capture_switches_and_limit() {
+    let (switched, sink) = layer(|b| b.capture_response(false).capture_error(false));
+    let service = switched.layer(service_fn(|event: LambdaEvent<Value>| async move {
+        if event.payload.is_null() {
+            return Err::<Value, Error>("failed".into());
+        }
+        Ok(json!({ "big": "x" }))
+    }));
+    service.clone().oneshot(event("1")).await.unwrap();
+    let mut failing = event("1");
+    failing.payload = Value::Null;
+    service.oneshot(failing).await.unwrap_err();
+    let documents = sink.take();
+    assert!(
+        documents[0]["metadata"].get("payment").is_none(),
+        "no response"
+    );
+    assert_eq!(
+        documents[1]["fault"], true,
+        "fault and cause stay without error capture"
+    );
+    assert_eq!(documents[1]["cause"]["exceptions"][0]["message"], "failed");
+    assert!(
+        documents[1]["metadata"].get("payment").is_none(),
+        "no error metadata"
+    );
+
+    let (limited, sink) = layer(|b| b.capture_limit(64));
+    let service = limited.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(json!({ "blob": "y".repeat(500) }))
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let captured = &documents[0]["metadata"]["payment"]["checkout response"];
+    assert_eq!(captured["lambda_perf_truncated"]["size_bytes"], 511);
+    assert!(
+        captured["lambda_perf_truncated"]["preview"]
+            .as_str()
+            .unwrap()
+            .len()
+            <= 64
+    );
+}
+
+#[tokio::test]
+async fn large_documents_are_trimmed_to_one_datagram() {
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let marker_dir =
+        std::env::temp_dir().join(format!("lambda-perf-xray-udp-{}", std::process::id()));
+    std::fs::create_dir_all(&marker_dir).unwrap();
+    let layer = PerfLayer::builder()
+        .handler_name("checkout")
+        .metrics_disabled(true)
+        .trace_disabled(false)
+        .marker_dir(marker_dir)
+        .xray_daemon_address(format!("tcp:127.0.0.1:1 udp:{address}"))
+        .build()
+        .unwrap();
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        xray::add_metadata("big", "blob", "z".repeat(100_000));
+        xray::annotate("kept", "yes");
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let mut buffer = vec![0; 70_000];
+    let length = daemon.recv(&mut buffer).unwrap();
+    assert!(length <= 64_000, "{length}");
+    let datagram = lambda_perf_local_parse(&buffer[..length]);
+    assert_eq!(datagram["annotations"]["kept"], "yes");
+    assert!(datagram["metadata"]["lambda_perf"]["trimmed"].is_string());
+    assert!(datagram["metadata"].get("big").is_none());
+}
+
+/// Header line, then the document.
+fn lambda_perf_local_parse(datagram: &[u8]) -> Value {
+    let newline = datagram.iter().position(|&b| b == b'\n').unwrap();
+    assert_eq!(&datagram[..newline], br#"{"format":"json","version":1}"#);
+    serde_json::from_slice(&datagram[newline + 1..]).unwrap()
+}
