@@ -40,7 +40,7 @@ else:
         secrets.token_hex(8),
     )
 
-# Lambda mode (wire-formats.md §3): LAMBDA_TASK_ROOT makes the SDK use its LambdaContext, which
+# Lambda mode: LAMBDA_TASK_ROOT makes the SDK use its LambdaContext, which
 # builds a read-only facade segment from _X_AMZN_TRACE_ID and sends every subsegment on its own.
 os.environ["LAMBDA_TASK_ROOT"] = os.path.dirname(os.path.abspath(__file__))
 os.environ["AWS_LAMBDA_FUNCTION_NAME"] = "orders-fn"

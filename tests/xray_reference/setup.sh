@@ -12,7 +12,7 @@ target="${CARGO_TARGET_DIR:-$workspace/target}"
 # A relative CARGO_TARGET_DIR is relative to the workspace root, as cargo reads it.
 case "$target" in /*) ;; *) target="$workspace/$target" ;; esac
 venv="$target/xray-reference-venv"
-# Pinned to the version wire-formats.md §3 was recorded with; override to try another.
+# Pinned to the version the comparison was written against; override to try another.
 requirement="${XRAY_REFERENCE_REQUIREMENT:-aws-xray-sdk==2.15.0}"
 
 python="${PYTHON:-python3}"
