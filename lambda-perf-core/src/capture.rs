@@ -43,7 +43,7 @@ impl<R> ResponseCapture<R> for NoResponseCapture {
 
 /// An error or panic, described for the trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Failure {
+pub struct Failure {
     pub(crate) kind: String,
     pub(crate) message: String,
 }
@@ -67,9 +67,25 @@ impl Failure {
         } else if let Some(error) = any.downcast_ref::<std::io::Error>() {
             ("std::io::Error".to_owned(), error.to_string())
         } else {
-            (short_type_name::<E>(), format!("{error:?}"))
+            return Self::from_debug(error);
         };
         Self { kind, message }
+    }
+
+    /// Describes an error by its `Debug`.
+    pub(crate) fn from_debug<E: fmt::Debug + ?Sized>(error: &E) -> Self {
+        Self {
+            kind: short_type_name::<E>(),
+            message: format!("{error:?}"),
+        }
+    }
+
+    /// Describes an error by its type alone.
+    pub(crate) fn from_type<E: ?Sized>() -> Self {
+        Self {
+            kind: short_type_name::<E>(),
+            message: String::new(),
+        }
     }
 
     pub(crate) fn from_panic(panic: &(dyn Any + Send)) -> Self {

@@ -9,8 +9,10 @@ use serde_json::Value;
 use tokio::task::futures::TaskLocalFuture;
 
 use crate::capture::{Failure, capped};
+use crate::config::trace_header_from_env;
 use crate::facts::{End, InvocationFacts, Outcome};
 use crate::layer::PerfConfig;
+use crate::metrics::cold_start;
 use crate::metrics::{MetricsError, flush, set::MetricSet};
 use crate::xray::trace::Trace;
 
@@ -59,11 +61,27 @@ pub(crate) struct Ending {
 pub(crate) type Scoped<F> = TaskLocalFuture<RefCell<Invocation>, F>;
 
 impl Invocation {
-    pub(crate) fn new(
-        config: Arc<PerfConfig>,
-        facts: InvocationFacts,
-        header: Option<&str>,
-    ) -> Self {
+    /// Classifies the start, writes the `ColdStart` line if it is one, and opens the trace:
+    /// what every instrumented handler does before it runs.
+    pub(crate) fn begin(config: &Arc<PerfConfig>, context: &lambda_runtime::Context) -> Self {
+        let start = config.tracker.begin(config.initialization_type);
+        let facts = InvocationFacts::new(start, context.request_id.clone(), context.deadline);
+        cold_start::write_line(config, &facts, &context.env_config.function_name);
+        // The invocation's own header; the process-wide variable only for runtimes that set it
+        // and send none (in concurrent mode Lambda sets no variable at all).
+        let env_header;
+        let header = match &context.xray_trace_id {
+            Some(header) => Some(header.as_str()),
+            None if config.trace_disabled => None,
+            None => {
+                env_header = trace_header_from_env();
+                env_header.as_deref()
+            }
+        };
+        Self::new(Arc::clone(config), facts, header)
+    }
+
+    fn new(config: Arc<PerfConfig>, facts: InvocationFacts, header: Option<&str>) -> Self {
         let trace = if config.trace_disabled {
             None
         } else {

@@ -79,6 +79,7 @@ pub mod config;
 mod facts;
 mod initialization_type;
 mod invocation;
+mod invocation_future;
 pub mod layer;
 mod marker;
 pub mod metrics;
@@ -86,6 +87,17 @@ mod start_kind;
 mod start_tracker;
 mod warn;
 pub mod xray;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+/// Instruments an `async fn` Lambda handler exactly as [`PerfLayer`] does: start
+/// classification, the `ColdStart` line, the `## <fn name>` subsegment, the metric flush, and
+/// error and panic handling. See the `lambda_perf_macros` crate docs for the options.
+#[cfg(feature = "macros")]
+#[doc(inline)]
+pub use lambda_perf_macros::instrument_lambda;
 
 pub use crate::capture::{NoResponseCapture, ResponseCapture, SerializeResponse};
 #[doc(inline)]

@@ -192,7 +192,7 @@ impl PerfLayerBuilder {
     }
 
     /// Builds the layer, replacing each invalid setting by its default with a warning.
-    pub(super) fn build_lenient(self) -> PerfLayer {
+    pub(crate) fn build_lenient(self) -> PerfLayer {
         let (layer, errors) = self.resolve();
         for error in errors {
             write_warning(format_args!("{error}; the default is used"));

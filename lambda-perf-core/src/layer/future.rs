@@ -3,15 +3,27 @@
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
+use serde_json::Value;
 
 use crate::capture::{Failure, ResponseCapture};
-use crate::facts::Outcome;
-use crate::invocation::{Ending, Scoped};
+use crate::invocation_future::{InvocationFuture, Outcomes};
+
+/// Records responses with `C` and errors by their type and message.
+pub(crate) struct CaptureWith<C>(PhantomData<fn() -> C>);
+
+impl<R, E: fmt::Debug + 'static, C: ResponseCapture<R>> Outcomes<R, E> for CaptureWith<C> {
+    fn response(&self, response: &R) -> Option<Value> {
+        C::capture(response)
+    }
+
+    fn failure(&self, error: &E) -> Failure {
+        Failure::from_error(error)
+    }
+}
 
 pin_project! {
     /// The future of [`PerfService`](super::PerfService): runs the handler with its invocation
@@ -20,25 +32,17 @@ pin_project! {
     /// then continues to the runtime. A future dropped before completion is recorded too.
     pub struct PerfFuture<F, C> {
         #[pin]
-        inner: Scoped<F>,
-        _capture: PhantomData<fn() -> C>,
-    }
-
-    impl<F, C> PinnedDrop for PerfFuture<F, C> {
-        fn drop(this: Pin<&mut Self>) {
-            if let Some(invocation) = this.project().inner.take_value() {
-                invocation.into_inner().finish(Outcome::Cancelled, Ending::default());
-            }
-        }
+        inner: InvocationFuture<F, CaptureWith<C>>,
     }
 }
 
 impl<F, C> PerfFuture<F, C> {
-    pub(super) fn new(inner: Scoped<F>) -> Self {
-        Self {
-            inner,
-            _capture: PhantomData,
-        }
+    pub(super) fn new(inner: InvocationFuture<F, CaptureWith<C>>) -> Self {
+        Self { inner }
+    }
+
+    pub(super) fn outcomes() -> CaptureWith<C> {
+        CaptureWith(PhantomData)
     }
 }
 
@@ -57,48 +61,6 @@ where
     type Output = Result<R, E>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let mut inner = self.project().inner;
-        match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
-            Ok(Poll::Pending) => Poll::Pending,
-            Ok(Poll::Ready(output)) => {
-                if let Some(invocation) = inner.take_value() {
-                    let invocation = invocation.into_inner();
-                    let (outcome, ending) = match &output {
-                        Ok(response) => (
-                            Outcome::Success,
-                            Ending {
-                                response: invocation
-                                    .wants_response()
-                                    .then(|| C::capture(response))
-                                    .flatten(),
-                                failure: None,
-                            },
-                        ),
-                        Err(error) => (
-                            Outcome::Error,
-                            Ending {
-                                response: None,
-                                failure: invocation
-                                    .trace
-                                    .is_some()
-                                    .then(|| Failure::from_error(error)),
-                            },
-                        ),
-                    };
-                    invocation.finish(outcome, ending);
-                }
-                Poll::Ready(output)
-            }
-            Err(panic) => {
-                if let Some(invocation) = inner.take_value() {
-                    let ending = Ending {
-                        response: None,
-                        failure: Some(Failure::from_panic(&*panic)),
-                    };
-                    invocation.into_inner().finish(Outcome::Panic, ending);
-                }
-                resume_unwind(panic)
-            }
-        }
+        self.project().inner.poll(cx)
     }
 }

@@ -11,10 +11,9 @@ use tower::Service;
 
 use super::{PerfConfig, PerfFuture};
 use crate::capture::{Failure, ResponseCapture, SerializeResponse};
-use crate::config::trace_header_from_env;
-use crate::facts::{InvocationFacts, Outcome};
+use crate::facts::Outcome;
 use crate::invocation::{Ending, Invocation};
-use crate::metrics::cold_start;
+use crate::invocation_future::InvocationFuture;
 
 /// A handler instrumented by [`PerfLayer`](super::PerfLayer). `Response` and `Error` are the
 /// inner service's; `poll_ready` is the inner service's.
@@ -79,27 +78,15 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let config = &self.config;
-        let start = config.tracker.begin(config.initialization_type);
-        let context = &event.context;
-        let facts = InvocationFacts::new(start, context.request_id.clone(), context.deadline);
-        cold_start::write_line(config, &facts, &context.env_config.function_name);
-        // The invocation's own header; the process-wide variable only for runtimes that set it
-        // and send none (in concurrent mode Lambda sets no variable at all).
-        let env_header;
-        let header = match &context.xray_trace_id {
-            Some(header) => Some(header.as_str()),
-            None if config.trace_disabled => None,
-            None => {
-                env_header = trace_header_from_env();
-                env_header.as_deref()
-            }
-        };
-        let invocation = Invocation::new(Arc::clone(config), facts, header);
+        let invocation = Invocation::begin(&self.config, &event.context);
 
         // A panic while creating the future (a hand-written `call`) still flushes.
         match catch_unwind(AssertUnwindSafe(|| self.inner.call(event))) {
-            Ok(future) => PerfFuture::new(invocation.scope(future)),
+            Ok(future) => PerfFuture::new(InvocationFuture::new(
+                invocation,
+                future,
+                PerfFuture::<S::Future, C>::outcomes(),
+            )),
             Err(panic) => {
                 let ending = Ending {
                     response: None,

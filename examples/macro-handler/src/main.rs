@@ -1,0 +1,85 @@
+//! A Lambda handler instrumented with `#[instrument_lambda]`: the same start classification,
+//! `ColdStart` line, `## handler` subsegment and metrics as `PerfLayer`, in one line.
+
+use lambda_perf_core::instrument_lambda;
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::xray;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde::{Deserialize, Serialize};
+
+/// The event this function receives.
+#[derive(Debug, Deserialize)]
+struct Order {
+    order_id: String,
+    quantity: u32,
+}
+
+/// What it answers.
+#[derive(Debug, PartialEq, Serialize)]
+struct Receipt {
+    order_id: String,
+    quantity: u32,
+    status: &'static str,
+}
+
+/// Places an order.
+#[instrument_lambda(service = "orders", namespace = "Shop")]
+async fn handler(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
+    let order = event.payload;
+    if order.quantity == 0 {
+        metrics::add_metric("RejectedOrders", Unit::Count, 1.0);
+        return Err(format!("order {} has no items", order.order_id).into());
+    }
+    xray::annotate("order_id", order.order_id.clone());
+    metrics::add_metric("OrdersPlaced", Unit::Count, 1.0);
+    metrics::add_metric("ItemsOrdered", Unit::Count, f64::from(order.quantity));
+    Ok(Receipt {
+        order_id: order.order_id,
+        quantity: order.quantity,
+        status: "accepted",
+    })
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::run(service_fn(handler)).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lambda_runtime::Context;
+
+    fn order(quantity: u32) -> LambdaEvent<Order> {
+        let order = Order {
+            order_id: "o-1".into(),
+            quantity,
+        };
+        LambdaEvent::new(order, Context::default())
+    }
+
+    #[tokio::test]
+    async fn places_an_order() {
+        let receipt = handler(order(3)).await.unwrap();
+        assert_eq!(
+            receipt,
+            Receipt {
+                order_id: "o-1".into(),
+                quantity: 3,
+                status: "accepted",
+            }
+        );
+    }
+
+    #[tokio::test]
+    async fn rejects_an_empty_order() {
+        let error = handler(order(0)).await.unwrap_err();
+        assert_eq!(error.to_string(), "order o-1 has no items");
+    }
+
+    #[test]
+    fn the_instrumented_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        assert_send(&handler(order(1)));
+    }
+}

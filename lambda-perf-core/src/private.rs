@@ -1,0 +1,208 @@
+//! What `#[instrument_lambda]` expansions call. Not public API: nothing here is stable, and
+//! only the macro should name it.
+
+use std::fmt;
+use std::future::Future;
+use std::sync::{Arc, OnceLock};
+
+use serde::Serialize;
+
+pub use crate::capture::Failure;
+pub use crate::invocation_future::{InvocationFuture, Outcomes};
+pub use serde_json::Value;
+
+use crate::invocation::Invocation;
+use crate::layer::{PerfConfig, PerfLayer};
+
+/// The options written in `#[instrument_lambda(...)]`.
+#[derive(Debug)]
+pub struct Options {
+    /// The handler's name (`name = ...`, default the function's name).
+    pub name: &'static str,
+    /// `service = ...`
+    pub service: Option<&'static str>,
+    /// `namespace = ...`
+    pub namespace: Option<&'static str>,
+    /// `capture_response = ...`
+    pub capture_response: Option<bool>,
+    /// `capture_error = ...`
+    pub capture_error: Option<bool>,
+    /// `cold_start_metric = ...`
+    pub cold_start_metric: Option<bool>,
+}
+
+/// One instrumented handler: its options and, from its first call on, its configuration.
+#[derive(Debug)]
+pub struct Handler {
+    options: Options,
+    config: OnceLock<Arc<PerfConfig>>,
+}
+
+impl Handler {
+    /// A handler with these options; nothing is read until the first call.
+    pub const fn new(options: Options) -> Self {
+        Self {
+            options,
+            config: OnceLock::new(),
+        }
+    }
+
+    /// The environment's configuration with the macro's options on top. An invalid option
+    /// value costs one warning and falls back to the default, as an invalid variable does.
+    fn config(&self) -> &Arc<PerfConfig> {
+        self.config.get_or_init(|| {
+            let options = &self.options;
+            let mut builder = PerfLayer::builder().handler_name(options.name);
+            if let Some(service) = options.service {
+                builder = builder.service(service);
+            }
+            if let Some(namespace) = options.namespace {
+                builder = builder.namespace(namespace);
+            }
+            if let Some(enabled) = options.capture_response {
+                builder = builder.capture_response(enabled);
+            }
+            if let Some(enabled) = options.capture_error {
+                builder = builder.capture_error(enabled);
+            }
+            if let Some(enabled) = options.cold_start_metric {
+                builder = builder.cold_start_metric(enabled);
+            }
+            builder.build_lenient().config
+        })
+    }
+}
+
+/// An event the handler receives, with its Lambda context.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` is not a Lambda event #[instrument_lambda] can instrument",
+    note = "the handler takes `lambda_runtime::LambdaEvent<T>`, or `lambda_http::Request` with lambda-perf-core's `http` feature"
+)]
+pub trait LambdaRequest {
+    /// The invocation's context.
+    fn lambda_context(&self) -> Option<&lambda_runtime::Context>;
+}
+
+impl<T> LambdaRequest for lambda_runtime::LambdaEvent<T> {
+    fn lambda_context(&self) -> Option<&lambda_runtime::Context> {
+        Some(&self.context)
+    }
+}
+
+/// An invocation that has begun: the start is classified and the `ColdStart` line written.
+#[derive(Debug)]
+pub struct Begun(Invocation);
+
+/// Begins the invocation of `event`, before the handler's body runs.
+pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) -> Begun {
+    let config = handler.config();
+    let fallback;
+    let context = match event.lambda_context() {
+        Some(context) => context,
+        None => {
+            fallback = lambda_runtime::Context::default();
+            &fallback
+        }
+    };
+    Begun(Invocation::begin(config, context))
+}
+
+/// Runs the handler's body inside its invocation.
+pub fn instrument<F, R, E>(
+    begun: Begun,
+    future: F,
+    response: fn(&R) -> Option<Value>,
+    failure: fn(&E) -> Failure,
+) -> InvocationFuture<F, FnOutcomes<R, E>>
+where
+    F: Future<Output = Result<R, E>>,
+{
+    InvocationFuture::new(begun.0, future, FnOutcomes { response, failure })
+}
+
+/// Outcomes recorded by functions chosen where the handler's types are known.
+pub struct FnOutcomes<R, E> {
+    response: fn(&R) -> Option<Value>,
+    failure: fn(&E) -> Failure,
+}
+
+impl<R, E> Outcomes<R, E> for FnOutcomes<R, E> {
+    fn response(&self, response: &R) -> Option<Value> {
+        (self.response)(response)
+    }
+
+    fn failure(&self, error: &E) -> Failure {
+        (self.failure)(error)
+    }
+}
+
+impl<R, E> fmt::Debug for FnOutcomes<R, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("FnOutcomes").finish_non_exhaustive()
+    }
+}
+
+/// Wraps a value for method resolution by reference depth ("autoref specialization"): the
+/// deepest impl whose bounds the concrete type meets is chosen where the macro expands.
+#[derive(Debug)]
+pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// A `Serialize` response is captured as JSON.
+pub trait CaptureSerialize {
+    /// The response as JSON.
+    fn lambda_perf_capture(&self) -> Option<Value>;
+}
+
+impl<T: Serialize + ?Sized> CaptureSerialize for &&Probe<'_, T> {
+    fn lambda_perf_capture(&self) -> Option<Value> {
+        serde_json::to_value(self.0).ok()
+    }
+}
+
+/// Any other response is not captured.
+pub trait CaptureNothing {
+    /// Nothing.
+    fn lambda_perf_capture(&self) -> Option<Value>;
+}
+
+impl<T: ?Sized> CaptureNothing for &Probe<'_, T> {
+    fn lambda_perf_capture(&self) -> Option<Value> {
+        None
+    }
+}
+
+/// Errors of the runtime's types give their message, others their `Debug`.
+pub trait DescribeKnown {
+    /// Type and message.
+    fn lambda_perf_describe(&self) -> Failure;
+}
+
+impl<T: fmt::Debug + 'static> DescribeKnown for &&&Probe<'_, T> {
+    fn lambda_perf_describe(&self) -> Failure {
+        Failure::from_error(self.0)
+    }
+}
+
+/// Errors with borrowed data: their `Debug`.
+pub trait DescribeDebug {
+    /// Type and message.
+    fn lambda_perf_describe(&self) -> Failure;
+}
+
+impl<T: fmt::Debug + ?Sized> DescribeDebug for &&Probe<'_, T> {
+    fn lambda_perf_describe(&self) -> Failure {
+        Failure::from_debug(self.0)
+    }
+}
+
+/// Errors without `Debug`: their type.
+pub trait DescribeType {
+    /// Type and an empty message.
+    fn lambda_perf_describe(&self) -> Failure;
+}
+
+impl<T: ?Sized> DescribeType for &Probe<'_, T> {
+    fn lambda_perf_describe(&self) -> Failure {
+        Failure::from_type::<T>()
+    }
+}

@@ -1,0 +1,81 @@
+//! Parsing `#[instrument_lambda(name = "...", capture_response = false, ...)]`.
+
+use syn::parse::{Parse, ParseStream};
+use syn::{Ident, LitBool, LitStr, Token};
+
+/// The options, each given at most once.
+#[derive(Default)]
+pub(crate) struct Args {
+    pub(crate) name: Option<LitStr>,
+    pub(crate) service: Option<LitStr>,
+    pub(crate) namespace: Option<LitStr>,
+    pub(crate) capture_response: Option<LitBool>,
+    pub(crate) capture_error: Option<LitBool>,
+    pub(crate) cold_start_metric: Option<LitBool>,
+}
+
+const OPTIONS: &str =
+    "name, service, namespace, capture_response, capture_error, cold_start_metric";
+
+impl Parse for Args {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let mut args = Self::default();
+        while !input.is_empty() {
+            let key: Ident = input.parse().map_err(|error| {
+                syn::Error::new(
+                    error.span(),
+                    format!("expected an option: one of {OPTIONS}"),
+                )
+            })?;
+            let _: Token![=] = input.parse().map_err(|error| {
+                syn::Error::new(error.span(), format!("expected `=` after `{key}`"))
+            })?;
+            match key.to_string().as_str() {
+                "name" => set(&mut args.name, &key, text(input, &key)?)?,
+                "service" => set(&mut args.service, &key, text(input, &key)?)?,
+                "namespace" => set(&mut args.namespace, &key, text(input, &key)?)?,
+                "capture_response" => set(&mut args.capture_response, &key, flag(input, &key)?)?,
+                "capture_error" => set(&mut args.capture_error, &key, flag(input, &key)?)?,
+                "cold_start_metric" => {
+                    set(&mut args.cold_start_metric, &key, flag(input, &key)?)?;
+                }
+                _ => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!("unknown option `{key}`; the options are {OPTIONS}"),
+                    ));
+                }
+            }
+            if !input.is_empty() {
+                let _: Token![,] = input.parse()?;
+            }
+        }
+        Ok(args)
+    }
+}
+
+fn set<T>(slot: &mut Option<T>, key: &Ident, value: T) -> syn::Result<()> {
+    if slot.is_some() {
+        return Err(syn::Error::new(
+            key.span(),
+            format!("`{key}` is given more than once; keep one"),
+        ));
+    }
+    *slot = Some(value);
+    Ok(())
+}
+
+fn text(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitStr> {
+    input.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!("`{key}` takes a string literal: `{key} = \"...\"`"),
+        )
+    })
+}
+
+fn flag(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitBool> {
+    input
+        .parse()
+        .map_err(|error| syn::Error::new(error.span(), format!("`{key}` takes `true` or `false`")))
+}

@@ -1,0 +1,145 @@
+//! Code generation: the handler's body runs inside lambda-perf's invocation future.
+//!
+//! ```text
+//! #[attrs] vis async fn name<G>(args, __lambda_perf_event: Event) -> Ret {
+//!     static __LAMBDA_PERF_HANDLER: Handler = Handler::new(Options { .. });
+//!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &__lambda_perf_event);
+//!     let __lambda_perf_body = async move {
+//!         let pattern = __lambda_perf_event;
+//!         let __lambda_perf_output: Ret with impl Trait as _ = body;
+//!         __lambda_perf_output
+//!     };
+//!     instrument(__lambda_perf_begun, __lambda_perf_body,
+//!         |response| capture if Serialize, |error| describe).await
+//! }
+//! ```
+
+use proc_macro2::{Span, TokenStream};
+use quote::{quote, quote_spanned};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{FnArg, Ident, ItemFn, LitBool, LitStr, ReturnType, Type};
+
+use crate::attr::Args;
+use crate::signature;
+
+/// Expands the attribute; on error, the error and the function left as it was, so that one
+/// mistake does not cascade into errors at every call site.
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: ItemFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(error) => {
+            let error = syn::Error::new(
+                error.span(),
+                "#[instrument_lambda] goes on an `async fn` handler",
+            );
+            let error = error.to_compile_error();
+            return quote!(#error #item);
+        }
+    };
+    match syn::parse2::<Args>(args).and_then(|args| generate(args, function.clone())) {
+        Ok(tokens) => tokens,
+        Err(error) => {
+            let error = error.to_compile_error();
+            quote!(#error #function)
+        }
+    }
+}
+
+fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
+    let event_index = signature::check(&function)?;
+    let event = Ident::new("__lambda_perf_event", Span::mixed_site());
+    let pattern = match function.sig.inputs.iter_mut().nth(event_index) {
+        Some(FnArg::Typed(typed)) => {
+            let pattern = (*typed.pat).clone();
+            *typed.pat = syn::parse_quote!(#event);
+            pattern
+        }
+        _ => unreachable!("signature::check returns a typed argument"),
+    };
+
+    let name = args
+        .name
+        .unwrap_or_else(|| LitStr::new(&function.sig.ident.to_string(), function.sig.ident.span()));
+    let text = |value: Option<LitStr>| match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    };
+    let flag = |value: Option<LitBool>| match value {
+        Some(value) => quote!(::core::option::Option::Some(#value)),
+        None => quote!(::core::option::Option::None),
+    };
+    let (service, namespace) = (text(args.service), text(args.namespace));
+    let (capture_response, capture_error, cold_start_metric) = (
+        flag(args.capture_response),
+        flag(args.capture_error),
+        flag(args.cold_start_metric),
+    );
+
+    let output_type = match &function.sig.output {
+        ReturnType::Type(_, ty) => {
+            let mut ty = (**ty).clone();
+            InferImplTrait.visit_type_mut(&mut ty);
+            quote_spanned!(ty.span()=> #ty)
+        }
+        ReturnType::Default => quote!(()),
+    };
+    let body = &function.block;
+    let body_span = body.span();
+    let private = quote!(::lambda_perf_core::__private);
+    let new_body = quote_spanned! {body_span=>
+        {
+            static __LAMBDA_PERF_HANDLER: #private::Handler = #private::Handler::new(#private::Options {
+                name: #name,
+                service: #service,
+                namespace: #namespace,
+                capture_response: #capture_response,
+                capture_error: #capture_error,
+                cold_start_metric: #cold_start_metric,
+            });
+            let __lambda_perf_begun = #private::begin(&__LAMBDA_PERF_HANDLER, &#event);
+            // The body's value is bound with the declared return type, so a mismatch is
+            // reported at the user's expression; a body that ends in `return` makes the
+            // binding's use unreachable, which is not the user's doing.
+            #[allow(unreachable_code)]
+            let __lambda_perf_body = async move {
+                let #pattern = #event;
+                #[allow(clippy::let_and_return, clippy::diverging_sub_expression)]
+                let __lambda_perf_output: #output_type = #body;
+                __lambda_perf_output
+            };
+            #private::instrument(
+                __lambda_perf_begun,
+                __lambda_perf_body,
+                |response| {
+                    #[allow(unused_imports)]
+                    use #private::{CaptureNothing as _, CaptureSerialize as _};
+                    (&&#private::Probe(response)).lambda_perf_capture()
+                },
+                |error| {
+                    #[allow(unused_imports)]
+                    use #private::{DescribeDebug as _, DescribeKnown as _, DescribeType as _};
+                    (&&&#private::Probe(error)).lambda_perf_describe()
+                },
+            )
+            .await
+        }
+    };
+    function.block = syn::parse2(new_body)?;
+    Ok(quote!(#function))
+}
+
+/// Replaces `impl Trait` by `_`, which a type annotation may leave to inference.
+struct InferImplTrait;
+
+impl VisitMut for InferImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(_) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: Default::default(),
+            });
+        } else {
+            syn::visit_mut::visit_type_mut(self, ty);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+//! The expansion is clean under the strictest lints users run (clippy in CI checks the
+//! pedantic group on this file).
+
+#![deny(warnings, clippy::pedantic)]
+
+use lambda_perf_core::instrument_lambda;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
+
+/// A plain handler.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+pub async fn plain(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+/// With every option.
+///
+/// # Errors
+/// When the payload is null.
+#[instrument_lambda(
+    name = "options",
+    service = "orders",
+    namespace = "Shop",
+    capture_response = true,
+    capture_error = true,
+    cold_start_metric = true
+)]
+pub async fn options(event: LambdaEvent<Value>) -> Result<Value, String> {
+    if event.payload.is_null() {
+        return Err("null".to_owned());
+    }
+    Ok(event.payload)
+}
+
+/// Ends with an explicit `return`.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+#[allow(clippy::needless_return)]
+pub async fn explicit_return(event: LambdaEvent<u8>) -> Result<u8, Error> {
+    return Ok(event.payload);
+}
+
+#[test]
+fn instrumented_handlers_compile_without_warnings() {
+    let _ = (plain, options, explicit_return);
+}
