@@ -143,18 +143,20 @@ impl<R, E> fmt::Debug for FnOutcomes<R, E> {
 }
 
 /// Wraps a value for method resolution by reference depth ("autoref specialization"): the
-/// deepest impl whose bounds the concrete type meets is chosen where the macro expands.
+/// methods take `self` by value, so a call on `&&&Probe` picks the impl for `&&&Probe` when
+/// its bounds hold for the concrete type where the macro expands, else the one for
+/// `&&Probe`, else the one for `&Probe`.
 #[derive(Debug)]
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
 /// A `Serialize` response is captured as JSON.
 pub trait CaptureSerialize {
     /// The response as JSON.
-    fn lambda_perf_capture(&self) -> Option<Value>;
+    fn lambda_perf_capture(self) -> Option<Value>;
 }
 
 impl<T: Serialize + ?Sized> CaptureSerialize for &&Probe<'_, T> {
-    fn lambda_perf_capture(&self) -> Option<Value> {
+    fn lambda_perf_capture(self) -> Option<Value> {
         serde_json::to_value(self.0).ok()
     }
 }
@@ -162,11 +164,11 @@ impl<T: Serialize + ?Sized> CaptureSerialize for &&Probe<'_, T> {
 /// Any other response is not captured.
 pub trait CaptureNothing {
     /// Nothing.
-    fn lambda_perf_capture(&self) -> Option<Value>;
+    fn lambda_perf_capture(self) -> Option<Value>;
 }
 
 impl<T: ?Sized> CaptureNothing for &Probe<'_, T> {
-    fn lambda_perf_capture(&self) -> Option<Value> {
+    fn lambda_perf_capture(self) -> Option<Value> {
         None
     }
 }
@@ -174,11 +176,11 @@ impl<T: ?Sized> CaptureNothing for &Probe<'_, T> {
 /// Errors of the runtime's types give their message, others their `Debug`.
 pub trait DescribeKnown {
     /// Type and message.
-    fn lambda_perf_describe(&self) -> Failure;
+    fn lambda_perf_describe(self) -> Failure;
 }
 
 impl<T: fmt::Debug + 'static> DescribeKnown for &&&Probe<'_, T> {
-    fn lambda_perf_describe(&self) -> Failure {
+    fn lambda_perf_describe(self) -> Failure {
         Failure::from_error(self.0)
     }
 }
@@ -186,11 +188,11 @@ impl<T: fmt::Debug + 'static> DescribeKnown for &&&Probe<'_, T> {
 /// Errors with borrowed data: their `Debug`.
 pub trait DescribeDebug {
     /// Type and message.
-    fn lambda_perf_describe(&self) -> Failure;
+    fn lambda_perf_describe(self) -> Failure;
 }
 
 impl<T: fmt::Debug + ?Sized> DescribeDebug for &&Probe<'_, T> {
-    fn lambda_perf_describe(&self) -> Failure {
+    fn lambda_perf_describe(self) -> Failure {
         Failure::from_debug(self.0)
     }
 }
@@ -198,11 +200,11 @@ impl<T: fmt::Debug + ?Sized> DescribeDebug for &&Probe<'_, T> {
 /// Errors without `Debug`: their type.
 pub trait DescribeType {
     /// Type and an empty message.
-    fn lambda_perf_describe(&self) -> Failure;
+    fn lambda_perf_describe(self) -> Failure;
 }
 
 impl<T: ?Sized> DescribeType for &Probe<'_, T> {
-    fn lambda_perf_describe(&self) -> Failure {
+    fn lambda_perf_describe(self) -> Failure {
         Failure::from_type::<T>()
     }
 }

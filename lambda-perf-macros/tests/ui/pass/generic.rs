@@ -20,3 +20,16 @@ fn main() {
     let _ = echo::<String>;
     let _ = opaque;
 }
+
+/// Neither `Serialize` nor `Debug`: nothing to capture, the error is described by its type.
+struct Opaque;
+
+#[instrument_lambda]
+async fn unusual_types(_event: LambdaEvent<()>) -> Result<Opaque, Opaque> {
+    Ok(Opaque)
+}
+
+#[allow(dead_code)]
+fn also_compiles() {
+    let _ = unusual_types;
+}

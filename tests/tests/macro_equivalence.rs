@@ -1,0 +1,117 @@
+//! `#[instrument_lambda]` and `PerfLayer` instrument a handler identically: the same EMF lines
+//! and the same X-Ray documents, ids and times aside.
+
+mod support;
+
+use lambda_perf_local::{
+    ExecutionEnvironment, FunctionCommand, FunctionProcess, Invocation, RuntimeApi, XRayCollector,
+};
+use serde_json::{Value, json};
+use support::*;
+
+/// Runs the twin function in `mode` through cold, warm and failing invocations; returns its
+/// EMF lines and X-Ray documents with ids, times and request ids blanked.
+async fn run(mode: &str) -> (Vec<Value>, Vec<Value>) {
+    let api = RuntimeApi::start().await.unwrap();
+    let collector = XRayCollector::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let config = function_config()
+        .with_env("TWIN_MODE", mode)
+        .with_xray_daemon_address(collector.addr().to_string());
+    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
+    let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    let mut documents = Vec::new();
+    for event in [json!({}), json!({}), json!({ "fail": true })] {
+        let result = process.invoke(&api, Invocation::json(event)).await.unwrap();
+        end_line(&process, &result.request_id).await;
+        let root = result.trace_header.as_deref().unwrap().to_owned();
+        let root = root
+            .split(';')
+            .next()
+            .unwrap()
+            .trim_start_matches("Root=")
+            .to_owned();
+        let handler = collector
+            .wait_for(
+                |doc| doc["trace_id"] == root.as_str() && doc["name"] == "## twin",
+                WAIT,
+            )
+            .await
+            .unwrap();
+        let mut trace: Vec<Value> = collector
+            .documents()
+            .into_iter()
+            .filter(|doc| doc["trace_id"] == root.as_str())
+            .collect();
+        trace.sort_by_key(|doc| doc["name"].to_string());
+        assert_eq!(trace.len(), 2, "{trace:#?}");
+        assert_eq!(
+            trace[1]["parent_id"], handler["id"],
+            "price nests in the handler"
+        );
+        documents.extend(trace);
+    }
+    process.kill().await.unwrap();
+    let lines = process.emf_lines().into_iter().map(blank).collect();
+    (lines, documents.into_iter().map(blank).collect())
+}
+
+/// Blanks what differs between any two runs: ids, times, durations, request ids.
+fn blank(mut value: Value) -> Value {
+    fn walk(value: &mut Value) {
+        match value {
+            Value::Object(map) => {
+                for (key, field) in map.iter_mut() {
+                    let varies = matches!(
+                        key.as_str(),
+                        "id" | "parent_id"
+                            | "trace_id"
+                            | "start_time"
+                            | "end_time"
+                            | "Timestamp"
+                            | "request_id"
+                            | "idle_gap_ms"
+                            | "environment_age_ms"
+                            | "init_duration_ms"
+                            | "duration_ms"
+                            | "deadline_headroom_ms"
+                            | "InitDuration"
+                            | "working_directory"
+                    );
+                    if varies {
+                        *field = Value::String("…".into());
+                    } else {
+                        walk(field);
+                    }
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(walk),
+            _ => {}
+        }
+    }
+    walk(&mut value);
+    value
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_macro_and_the_layer_write_the_same_lines_and_documents() {
+    let (layer_lines, layer_documents) = run("layer").await;
+    let (macro_lines, macro_documents) = run("macro").await;
+    // Cold (ColdStart + invocation), warm, failing warm.
+    assert_eq!(layer_lines.len(), 4, "{layer_lines:#?}");
+    assert_eq!(layer_documents.len(), 6);
+    assert_eq!(macro_lines, layer_lines);
+    assert_eq!(macro_documents, layer_documents);
+    // And they say what they should.
+    assert_eq!(layer_documents[0]["annotations"]["ColdStart"], true);
+    assert_eq!(
+        layer_documents[0]["metadata"]["orders"]["twin response"],
+        json!({ "price": 42 })
+    );
+    assert_eq!(layer_documents[4]["fault"], true);
+    assert_eq!(
+        layer_documents[4]["metadata"]["orders"]["twin error"],
+        json!({ "type": "lambda_runtime::Error", "message": "twin failure" })
+    );
+    assert_eq!(layer_lines[3]["lambda_perf"]["outcome"], "error");
+}
