@@ -58,7 +58,9 @@
 //!
 //! | feature | what | default |
 //! |---|---|---|
+//! | `macros` | `#[instrument_lambda]` | yes |
 //! | `tracing` | [`xray::XRayLayer`]: `tracing` spans as nested subsegments | yes |
+//! | `http` | `PerfLayer` and `#[instrument_lambda]` for `lambda_http::Request` handlers (axum routers, …); the response is captured as its status | no |
 //!
 //! # Failure policy
 //!

@@ -89,6 +89,13 @@ impl<T> LambdaRequest for lambda_runtime::LambdaEvent<T> {
     }
 }
 
+#[cfg(feature = "http")]
+impl LambdaRequest for lambda_http::Request {
+    fn lambda_context(&self) -> Option<&lambda_runtime::Context> {
+        lambda_http::RequestExt::lambda_context_ref(self)
+    }
+}
+
 /// An invocation that has begun: the start is classified and the `ColdStart` line written.
 #[derive(Debug)]
 pub struct Begun(Invocation);
@@ -148,6 +155,20 @@ impl<R, E> fmt::Debug for FnOutcomes<R, E> {
 /// `&&Probe`, else the one for `&Probe`.
 #[derive(Debug)]
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
+
+/// An HTTP response is captured as its status (with the `http` feature; without it, the
+/// trait has no impls).
+pub trait CaptureHttp {
+    /// `{"status": <code>}`.
+    fn lambda_perf_capture(self) -> Option<Value>;
+}
+
+#[cfg(feature = "http")]
+impl<B> CaptureHttp for &&&Probe<'_, http::Response<B>> {
+    fn lambda_perf_capture(self) -> Option<Value> {
+        <crate::layer::HttpStatus as crate::ResponseCapture<_>>::capture(self.0)
+    }
+}
 
 /// A `Serialize` response is captured as JSON.
 pub trait CaptureSerialize {

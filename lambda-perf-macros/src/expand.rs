@@ -113,8 +113,8 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 __lambda_perf_body,
                 |response| {
                     #[allow(unused_imports)]
-                    use #private::{CaptureNothing as _, CaptureSerialize as _};
-                    (&&#private::Probe(response)).lambda_perf_capture()
+                    use #private::{CaptureHttp as _, CaptureNothing as _, CaptureSerialize as _};
+                    (&&&#private::Probe(response)).lambda_perf_capture()
                 },
                 |error| {
                     #[allow(unused_imports)]

@@ -37,6 +37,8 @@
 mod builder;
 mod config;
 mod future;
+#[cfg(feature = "http")]
+mod http;
 mod service;
 
 use std::fmt;
@@ -50,6 +52,8 @@ use crate::capture::{NoResponseCapture, SerializeResponse};
 pub use self::builder::PerfLayerBuilder;
 pub(crate) use self::config::PerfConfig;
 pub use self::future::PerfFuture;
+#[cfg(feature = "http")]
+pub use self::http::HttpStatus;
 pub use self::service::PerfService;
 
 /// Instruments a Lambda handler: start classification, invocation facts, EMF metrics and

@@ -18,8 +18,8 @@ use crate::invocation_future::InvocationFuture;
 /// A handler instrumented by [`PerfLayer`](super::PerfLayer). `Response` and `Error` are the
 /// inner service's; `poll_ready` is the inner service's.
 pub struct PerfService<S, C = SerializeResponse> {
-    inner: S,
-    config: Arc<PerfConfig>,
+    pub(super) inner: S,
+    pub(super) config: Arc<PerfConfig>,
     _capture: PhantomData<fn() -> C>,
 }
 

@@ -1,0 +1,64 @@
+//! `PerfService` for `lambda_http` handlers (feature `http`): an axum router, a
+//! `lambda_http::service_fn`, anything that is a `Service<lambda_http::Request>`.
+
+use std::fmt;
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::task::{Context, Poll};
+
+use serde_json::{Value, json};
+use tower::Service;
+
+use super::{PerfFuture, PerfService};
+use crate::capture::{Failure, ResponseCapture};
+use crate::facts::Outcome;
+use crate::invocation::{Ending, Invocation};
+use crate::invocation_future::InvocationFuture;
+
+/// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
+/// worth a trace's space.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct HttpStatus;
+
+impl<B> ResponseCapture<http::Response<B>> for HttpStatus {
+    fn capture(response: &http::Response<B>) -> Option<Value> {
+        Some(json!({ "status": response.status().as_u16() }))
+    }
+}
+
+impl<S, C, B> Service<lambda_http::Request> for PerfService<S, C>
+where
+    S: Service<lambda_http::Request, Response = http::Response<B>>,
+    S::Error: fmt::Debug + 'static,
+{
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = PerfFuture<S::Future, HttpStatus>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: lambda_http::Request) -> Self::Future {
+        use lambda_http::RequestExt;
+
+        let invocation = match request.lambda_context_ref() {
+            Some(context) => Invocation::begin(&self.config, context),
+            None => Invocation::begin(&self.config, &lambda_runtime::Context::default()),
+        };
+        match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
+            Ok(future) => PerfFuture::new(InvocationFuture::new(
+                invocation,
+                future,
+                PerfFuture::<S::Future, HttpStatus>::outcomes(),
+            )),
+            Err(panic) => {
+                let ending = Ending {
+                    response: None,
+                    failure: Some(Failure::from_panic(&*panic)),
+                };
+                invocation.finish(Outcome::Panic, ending);
+                resume_unwind(panic)
+            }
+        }
+    }
+}
