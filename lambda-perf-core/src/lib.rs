@@ -1,16 +1,18 @@
 //! In-function performance instrumentation for AWS Lambda.
 //!
-//! Wrap a handler in [`PerfLayer`] and every invocation tells how it started (cold, warm,
-//! restarted, pre-warmed, restored), how long init took, how long the environment sat idle,
-//! and writes CloudWatch metrics in the Embedded Metric Format — at the cost of one `write(2)`.
+//! Put `#[instrument_lambda]` on a handler (or wrap any tower service in [`PerfLayer`]) and
+//! every invocation tells how it started (cold, warm, restarted, pre-warmed, restored), how
+//! long init took, how long the environment sat idle, writes CloudWatch metrics in the Embedded
+//! Metric Format and, when sampled, sends X-Ray subsegments — at the cost of one `write(2)`
+//! and one `send(2)`.
 //!
 //! ```no_run
-//! use lambda_perf_core::PerfLayer;
+//! use lambda_perf_core::instrument_lambda;
 //! use lambda_perf_core::metrics::{self, Unit};
-//! use lambda_runtime::{Error, LambdaEvent};
+//! use lambda_runtime::{Error, LambdaEvent, service_fn};
 //! use serde_json::{Value, json};
-//! use tower::ServiceBuilder;
 //!
+//! #[instrument_lambda]
 //! async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 //!     metrics::add_metric("OrdersPlaced", Unit::Count, 1.0);
 //!     metrics::add_dimension("channel", "web");
@@ -19,12 +21,7 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Error> {
-//!     lambda_runtime::run(
-//!         ServiceBuilder::new()
-//!             .layer(PerfLayer::from_env())
-//!             .service_fn(handler),
-//!     )
-//!     .await
+//!     lambda_runtime::run(service_fn(handler)).await
 //! }
 //! ```
 //!
@@ -45,6 +42,7 @@
 //!
 //! # What is where
 //!
+//! - [`instrument_lambda`]: the attribute macro for `async fn` handlers.
 //! - [`PerfLayer`] / [`PerfService`]: the tower middleware; [`PerfLayerBuilder`] overrides any
 //!   setting of [`config`].
 //! - [`StartKind`] and [`InvocationFacts`]: how the invocation started, its index in the
