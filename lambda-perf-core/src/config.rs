@@ -45,6 +45,15 @@ pub(crate) mod vars {
     pub(crate) const HANDLER_NAME: &str = "LAMBDA_PERF_HANDLER_NAME";
     pub(crate) const CAPTURE_LIMIT: &str = "LAMBDA_PERF_CAPTURE_LIMIT";
     pub(crate) const TRACE_ID: &str = "_X_AMZN_TRACE_ID";
+    pub(crate) const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
+}
+
+/// What names this execution environment: Lambda's log stream name, one per environment.
+/// Read once, on the first invocation, for the start marker.
+pub(crate) fn environment_identity() -> Option<String> {
+    std::env::var(vars::LOG_STREAM_NAME)
+        .ok()
+        .filter(|name| !name.trim().is_empty())
 }
 
 /// Bytes of JSON kept of a captured response or error by default.

@@ -5,7 +5,10 @@
 //! The marker is created with `create_new` (`O_CREAT|O_EXCL`), mode 0600, and is never followed
 //! through a symlink: creation refuses an existing path of any kind, and reading uses
 //! `O_NOFOLLOW|O_NONBLOCK` and accepts only a regular file. It holds the environment's start
-//! time in epoch milliseconds.
+//! time in epoch milliseconds and, on a second line, the environment's identity (Lambda's log
+//! stream name, unique per execution environment) when there is one: a marker left by another
+//! environment — on a developer's machine, whose `/tmp` outlives runs — is replaced, not
+//! mistaken for a restart.
 
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Write};
@@ -29,22 +32,42 @@ pub(crate) enum Marker {
     },
 }
 
-/// Creates the marker in `dir`, or reads the one an earlier process created.
-pub(crate) fn claim(dir: &Path, process_start: SystemTime) -> io::Result<Marker> {
+/// Creates the marker in `dir`, or reads the one an earlier process of this environment
+/// created. `identity` names the environment, when known.
+pub(crate) fn claim(
+    dir: &Path,
+    process_start: SystemTime,
+    identity: Option<&str>,
+) -> io::Result<Marker> {
     let path = dir.join(MARKER_FILE);
-    match open(&path, true) {
-        Ok(mut file) => {
-            file.write_all(epoch_millis(process_start).to_string().as_bytes())?;
-            Ok(Marker::Created)
-        }
+    let create = || -> io::Result<Marker> {
+        let mut file = open(&path, true)?;
+        let content = format!(
+            "{}\n{}",
+            epoch_millis(process_start),
+            identity.unwrap_or("")
+        );
+        file.write_all(content.as_bytes())?;
+        Ok(Marker::Created)
+    };
+    match create() {
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            read_start(&path).map(|environment_start| Marker::Existing { environment_start })
+            let (environment_start, marked) = read(&path)?;
+            match identity {
+                Some(identity) if identity != marked => {
+                    // Another environment's marker: this is a new environment.
+                    std::fs::remove_file(&path)?;
+                    create()
+                }
+                _ => Ok(Marker::Existing { environment_start }),
+            }
         }
-        Err(error) => Err(error),
+        other => other,
     }
 }
 
-fn read_start(path: &Path) -> io::Result<SystemTime> {
+/// The environment's start and identity from an existing marker.
+fn read(path: &Path) -> io::Result<(SystemTime, String)> {
     let file = open(path, false)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
@@ -54,13 +77,15 @@ fn read_start(path: &Path) -> io::Result<SystemTime> {
         ));
     }
     let mut text = String::new();
-    file.take(32).read_to_string(&mut text)?;
-    match text.trim().parse::<u64>() {
-        Ok(millis) => Ok(UNIX_EPOCH + Duration::from_millis(millis)),
+    file.take(1024).read_to_string(&mut text)?;
+    let (millis, identity) = text.split_once('\n').unwrap_or((&text, ""));
+    let start = match millis.trim().parse::<u64>() {
+        Ok(millis) => UNIX_EPOCH + Duration::from_millis(millis),
         // A process that died between creating and writing the marker: its time is the
         // file's modification time.
-        Err(_) => metadata.modified(),
-    }
+        Err(_) => metadata.modified()?,
+    };
+    Ok((start, identity.trim().to_owned()))
 }
 
 #[cfg(unix)]
@@ -98,17 +123,44 @@ mod tests {
     #[test]
     fn first_claim_creates_a_private_marker_and_the_second_reads_it() {
         let dir = tempfile::tempdir().unwrap();
-        assert_eq!(claim(dir.path(), start()).unwrap(), Marker::Created);
+        assert_eq!(claim(dir.path(), start(), None).unwrap(), Marker::Created);
         let path = dir.path().join(MARKER_FILE);
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
-        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1795410771965");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "1795410771965\n");
         assert_eq!(
-            claim(dir.path(), SystemTime::now()).unwrap(),
+            claim(dir.path(), SystemTime::now(), None).unwrap(),
             Marker::Existing {
                 environment_start: start()
             }
         );
+    }
+
+    #[test]
+    fn another_environments_marker_is_replaced() {
+        let dir = tempfile::tempdir().unwrap();
+        let stream = "2026/11/23/[$LATEST]0123456789abcdef0123456789abcdef";
+        assert_eq!(
+            claim(dir.path(), start(), Some(stream)).unwrap(),
+            Marker::Created
+        );
+        // The same environment: a restart.
+        assert!(matches!(
+            claim(dir.path(), SystemTime::now(), Some(stream)).unwrap(),
+            Marker::Existing { .. }
+        ));
+        // Another environment (or a local run without identity) left it: a new environment.
+        assert_eq!(
+            claim(dir.path(), SystemTime::now(), Some("another-stream")).unwrap(),
+            Marker::Created
+        );
+        let content = std::fs::read_to_string(dir.path().join(MARKER_FILE)).unwrap();
+        assert!(content.ends_with("\nanother-stream"), "{content:?}");
+        // Without an identity of its own, a process trusts the marker it finds.
+        assert!(matches!(
+            claim(dir.path(), SystemTime::now(), None).unwrap(),
+            Marker::Existing { .. }
+        ));
     }
 
     #[test]
@@ -118,7 +170,7 @@ mod tests {
         std::fs::write(&target, "do not touch").unwrap();
         symlink(&target, dir.path().join(MARKER_FILE)).unwrap();
 
-        let error = claim(dir.path(), start()).unwrap_err();
+        let error = claim(dir.path(), start(), None).unwrap_err();
         assert_eq!(error.raw_os_error(), Some(libc::ELOOP), "{error}");
         assert_eq!(std::fs::read_to_string(&target).unwrap(), "do not touch");
     }
@@ -128,7 +180,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("elsewhere");
         symlink(&target, dir.path().join(MARKER_FILE)).unwrap();
-        assert!(claim(dir.path(), start()).is_err());
+        assert!(claim(dir.path(), start(), None).is_err());
         assert!(!target.exists());
     }
 
@@ -136,7 +188,7 @@ mod tests {
     fn a_directory_or_fifo_at_the_marker_path_is_refused_without_blocking() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join(MARKER_FILE)).unwrap();
-        assert!(claim(dir.path(), start()).is_err());
+        assert!(claim(dir.path(), start(), None).is_err());
 
         let fifo_dir = tempfile::tempdir().unwrap();
         let status = std::process::Command::new("mkfifo")
@@ -144,7 +196,7 @@ mod tests {
             .status()
             .unwrap();
         assert!(status.success());
-        let error = claim(fifo_dir.path(), start()).unwrap_err();
+        let error = claim(fifo_dir.path(), start(), None).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
     }
 
@@ -152,7 +204,8 @@ mod tests {
     fn a_marker_without_a_time_falls_back_to_its_modification_time() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join(MARKER_FILE), "").unwrap();
-        let Marker::Existing { environment_start } = claim(dir.path(), start()).unwrap() else {
+        let Marker::Existing { environment_start } = claim(dir.path(), start(), None).unwrap()
+        else {
             panic!("expected the existing marker");
         };
         let age = SystemTime::now().duration_since(environment_start).unwrap();
@@ -165,7 +218,7 @@ mod tests {
         let links = tempfile::tempdir().unwrap();
         let linked_dir = links.path().join("tmp");
         symlink(real.path(), &linked_dir).unwrap();
-        assert_eq!(claim(&linked_dir, start()).unwrap(), Marker::Created);
+        assert_eq!(claim(&linked_dir, start(), None).unwrap(), Marker::Created);
         assert!(real.path().join(MARKER_FILE).is_file());
     }
 }

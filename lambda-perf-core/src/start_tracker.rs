@@ -110,7 +110,8 @@ impl StartTracker {
     fn discover(&self) -> Environment {
         let init_duration = self.process_start.instant.elapsed();
         let dir = self.marker_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let marker = match marker::claim(&dir, self.process_start.wall) {
+        let identity = crate::config::environment_identity();
+        let marker = match marker::claim(&dir, self.process_start.wall, identity.as_deref()) {
             Ok(marker) => Some(marker),
             Err(error) => {
                 MARKER_UNUSABLE.warn(format_args!(

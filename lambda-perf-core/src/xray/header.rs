@@ -99,6 +99,27 @@ impl TraceHeader {
     }
 }
 
+/// Root and parent of a header that asks for recording, found without allocating: the
+/// per-invocation check, which unsampled invocations pay.
+pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
+    let (mut root, mut parent, mut sampled) = (None, None, false);
+    for part in header.split(';') {
+        let Some((key, value)) = part.split_once('=') else {
+            continue;
+        };
+        match (key.trim(), value.trim()) {
+            ("Root", value) => root = is_trace_id(value).then_some(value),
+            ("Parent", value) => parent = is_segment_id(value).then_some(value),
+            ("Sampled", value) => sampled = value == "1",
+            _ => {}
+        }
+    }
+    match (root, parent) {
+        (Some(root), Some(parent)) if sampled => Some((root, parent)),
+        _ => None,
+    }
+}
+
 /// `1-` + 8 hex + `-` + 24 hex.
 fn is_trace_id(value: &str) -> bool {
     let bytes = value.as_bytes();
@@ -129,6 +150,13 @@ mod tests {
         assert_eq!(header.parent(), Some("53995c3f42cd8ad8"));
         assert_eq!(header.sampled(), Sampled::Yes);
         assert!(header.recording().is_some());
+    }
+
+    #[test]
+    fn the_last_of_a_repeated_key_counts_in_both_parsers() {
+        let input = format!("{HEADER};Root=bad");
+        assert_eq!(TraceHeader::parse(&input).recording(), None);
+        assert_eq!(recording_ids(&input), None);
     }
 
     #[test]
@@ -173,14 +201,16 @@ mod tests {
                 prop_assert!(is_trace_id(root));
                 prop_assert!(is_segment_id(parent));
             }
+            prop_assert_eq!(recording_ids(&input), header.recording());
         }
 
         #[test]
         fn header_shaped_input_parses_without_panicking(
             parts in proptest::collection::vec("(Root|Parent|Sampled|Lineage|[A-Za-z]{0,4})=?[0-9a-f;=:|-]{0,40}", 0..6)
         ) {
-            let header = TraceHeader::parse(&parts.join(";"));
-            let _ = header.recording();
+            let input = parts.join(";");
+            let header = TraceHeader::parse(&input);
+            prop_assert_eq!(recording_ids(&input), header.recording());
         }
 
         #[test]

@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use super::document::{Exception, Record, SubsegmentDocument};
-use super::header::TraceHeader;
+use super::header::recording_ids;
 use super::{SubsegmentSink, XRayError, id};
 
 /// Recording state of a sampled invocation. Unsampled invocations have none.
@@ -43,8 +43,7 @@ impl Trace {
         name: Cow<'static, str>,
         sink: &Arc<dyn SubsegmentSink>,
     ) -> Option<Self> {
-        let header = TraceHeader::parse(header?);
-        let (root, parent) = header.recording()?;
+        let (root, parent) = recording_ids(header?)?;
         let parent_id = u64::from_str_radix(parent, 16).ok()?;
         Some(Self {
             trace_id: root.to_owned(),
