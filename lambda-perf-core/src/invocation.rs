@@ -46,6 +46,8 @@ pub(crate) struct Invocation {
     pub(crate) metrics: MetricSet,
     /// Present only when the invocation is sampled and tracing is on.
     pub(crate) trace: Option<Trace>,
+    /// Uses of each `TimedCache`: (name, hits, misses).
+    pub(crate) cache_uses: Vec<(&'static str, u32, u32)>,
 }
 
 /// How the handler ended, as the trace records it.
@@ -66,7 +68,13 @@ impl Invocation {
     pub(crate) fn begin(config: &Arc<PerfConfig>, context: &lambda_runtime::Context) -> Self {
         let start = config.tracker.begin(config.initialization_type);
         let facts = InvocationFacts::new(start, context.request_id.clone(), context.deadline);
-        cold_start::write_line(config, &facts, &context.env_config.function_name);
+        let init_clients = crate::lazy::take_pending();
+        cold_start::write_line(
+            config,
+            &facts,
+            &context.env_config.function_name,
+            &init_clients,
+        );
         // The invocation's own header; the process-wide variable only for runtimes that set it
         // and send none (in concurrent mode Lambda sets no variable at all).
         let env_header;
@@ -78,7 +86,30 @@ impl Invocation {
                 env_header.as_deref()
             }
         };
-        Self::new(Arc::clone(config), facts, header)
+        let mut invocation = Self::new(Arc::clone(config), facts, header);
+        if let (Some(trace), false) = (&mut invocation.trace, init_clients.is_empty()) {
+            let handler = Some(trace.handler_id());
+            let value = crate::lazy::init_metadata(&init_clients);
+            trace.add_metadata(handler, "lambda_perf".into(), "init_clients".into(), value);
+        }
+        invocation
+    }
+
+    /// Counts a hit or a miss of cache `name`.
+    pub(crate) fn count_cache(&mut self, name: &'static str, hit: bool) {
+        let index = match self.cache_uses.iter().position(|(n, _, _)| *n == name) {
+            Some(index) => index,
+            None => {
+                self.cache_uses.push((name, 0, 0));
+                self.cache_uses.len() - 1
+            }
+        };
+        let entry = &mut self.cache_uses[index];
+        if hit {
+            entry.1 += 1;
+        } else {
+            entry.2 += 1;
+        }
     }
 
     fn new(config: Arc<PerfConfig>, facts: InvocationFacts, header: Option<&str>) -> Self {
@@ -96,6 +127,7 @@ impl Invocation {
             facts,
             metrics: MetricSet::default(),
             trace,
+            cache_uses: Vec::new(),
         };
         invocation.annotate_handler();
         invocation
@@ -137,6 +169,25 @@ impl Invocation {
         config.tracker.end();
         if let Some(mut trace) = self.trace {
             record_ending(config, &self.facts, &mut trace, end, ending);
+            if !self.cache_uses.is_empty() {
+                let uses: serde_json::Map<String, Value> = self
+                    .cache_uses
+                    .iter()
+                    .map(|(name, hits, misses)| {
+                        (
+                            (*name).to_owned(),
+                            serde_json::json!({ "hits": hits, "misses": misses }),
+                        )
+                    })
+                    .collect();
+                let handler = Some(trace.handler_id());
+                trace.add_metadata(
+                    handler,
+                    "lambda_perf".into(),
+                    "cache".into(),
+                    Value::Object(uses),
+                );
+            }
             trace.finish();
         }
         if config.metrics_disabled {

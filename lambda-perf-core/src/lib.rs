@@ -49,6 +49,7 @@
 //!   process, the idle gap before it, the environment's age, the init duration, the deadline.
 //! - [`metrics`]: CloudWatch EMF metrics, dimensions and metadata, validated to CloudWatch's
 //!   limits.
+//! - [`lazy`]: timed lazy clients and caches — what init code and lazily created clients cost.
 //! - [`xray`]: the `## <handler>` subsegment of sampled invocations, annotations, metadata,
 //!   nested subsegments, errors, and [`xray::XRayLayer`] for `tracing` spans.
 //!
@@ -81,6 +82,7 @@ mod initialization_type;
 mod invocation;
 mod invocation_future;
 pub mod layer;
+pub mod lazy;
 mod marker;
 pub mod metrics;
 mod start_kind;

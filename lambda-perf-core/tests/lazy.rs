@@ -1,0 +1,293 @@
+//! Timed lazy clients: exactly-once initialization, retries, expiry, and what is recorded
+//! where. Each test runs in its own process under nextest (the init records are per process).
+
+use std::io::{self, Write};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lambda_perf_core::PerfLayer;
+use lambda_perf_core::lazy::{TimedAsyncLazy, TimedCache, TimedLazy};
+use lambda_perf_core::xray::{SubsegmentDocument, SubsegmentSink};
+use lambda_runtime::{Context, Error, LambdaEvent};
+use serde_json::{Value, json};
+use tower::{Layer, Service, ServiceExt, service_fn};
+
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn take(&self) -> Vec<Value> {
+        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+#[derive(Clone, Default)]
+struct Documents(Arc<Mutex<Vec<Value>>>);
+
+impl SubsegmentSink for Documents {
+    fn send(&self, subsegment: &SubsegmentDocument<'_>) {
+        let document = serde_json::from_str(&subsegment.to_json()).unwrap();
+        self.0.lock().unwrap().push(document);
+    }
+}
+
+impl Documents {
+    fn take(&self) -> Vec<Value> {
+        std::mem::take(&mut *self.0.lock().unwrap())
+    }
+}
+
+fn sampled_event() -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    context.xray_trace_id =
+        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into());
+    LambdaEvent::new(Value::Null, context)
+}
+
+fn layer(lines: &Lines, documents: &Documents) -> PerfLayer {
+    let marker_dir = tempfile::tempdir().unwrap().keep();
+    PerfLayer::builder()
+        .service("orders")
+        .namespace("Shop")
+        .function_name("orders-fn")
+        .handler_name("handler")
+        .metrics_disabled(false)
+        .cold_start_metric(true)
+        .trace_disabled(false)
+        .marker_dir(marker_dir)
+        .emf_writer(lines.clone())
+        .xray_sink(documents.clone())
+        .build()
+        .unwrap()
+}
+
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+fn slow_client() -> u64 {
+    CALLS.fetch_add(1, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(20));
+    7
+}
+
+#[test]
+fn concurrent_first_uses_initialize_exactly_once() {
+    static CLIENT: TimedLazy<u64> = TimedLazy::new("contended", slow_client);
+    let threads: Vec<_> = (0..8)
+        .map(|_| std::thread::spawn(|| *CLIENT.get()))
+        .collect();
+    for thread in threads {
+        assert_eq!(thread.join().unwrap(), 7);
+    }
+    assert_eq!(CALLS.load(Ordering::SeqCst), 1);
+    assert_eq!(CLIENT.get_if_initialized(), Some(&7));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn async_initialization_is_once_and_retried_after_a_failure() {
+    static ATTEMPTS: AtomicUsize = AtomicUsize::new(0);
+    static POOL: TimedAsyncLazy<u64, String> = TimedAsyncLazy::new("pool", || {
+        Box::pin(async {
+            let attempt = ATTEMPTS.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            if attempt == 0 {
+                Err("connection refused".to_owned())
+            } else {
+                Ok(42)
+            }
+        })
+    });
+    assert_eq!(POOL.get().await, Err("connection refused".to_owned()));
+    assert_eq!(
+        POOL.get_if_initialized(),
+        None,
+        "a failure leaves the cell empty"
+    );
+    let tasks: Vec<_> = (0..8)
+        .map(|_| tokio::spawn(async { *POOL.get().await.unwrap() }))
+        .collect();
+    for task in tasks {
+        assert_eq!(task.await.unwrap(), 42);
+    }
+    assert_eq!(
+        ATTEMPTS.load(Ordering::SeqCst),
+        2,
+        "one failure, then exactly one success"
+    );
+}
+
+#[tokio::test]
+async fn a_cache_expires_and_can_be_invalidated() {
+    static FETCHES: AtomicUsize = AtomicUsize::new(0);
+    static SECRET: TimedCache<usize> = TimedCache::with_ttl("secret", Duration::from_millis(100));
+    let fetch = || async { Ok::<_, String>(FETCHES.fetch_add(1, Ordering::SeqCst)) };
+    assert_eq!(*SECRET.get_or_fetch(fetch).await.unwrap(), 0);
+    assert_eq!(*SECRET.get_or_fetch(fetch).await.unwrap(), 0, "cached");
+    SECRET.invalidate();
+    assert_eq!(SECRET.get_if_fresh(), None);
+    assert_eq!(
+        *SECRET.get_or_fetch(fetch).await.unwrap(),
+        1,
+        "refetched after invalidate"
+    );
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(SECRET.get_if_fresh(), None, "expired");
+    assert_eq!(
+        *SECRET.get_or_fetch(fetch).await.unwrap(),
+        2,
+        "refetched after the TTL"
+    );
+    SECRET.invalidate();
+    let denied = SECRET
+        .get_or_fetch(|| async { Err::<usize, _>("denied".to_owned()) })
+        .await;
+    assert_eq!(denied.unwrap_err(), "denied");
+    assert_eq!(SECRET.get_if_fresh(), None, "a failed fetch caches nothing");
+}
+
+fn sleepy_client() -> &'static str {
+    std::thread::sleep(Duration::from_millis(30));
+    "client"
+}
+
+#[tokio::test]
+async fn init_and_invocation_phases_are_recorded_where_they_belong() {
+    static EAGER: TimedLazy<&str> = TimedLazy::new("eager", sleepy_client);
+    static LAZY: TimedLazy<&str> = TimedLazy::new("lazy", sleepy_client);
+    static SECRET: TimedCache<&str> = TimedCache::new("secret");
+
+    // At init, before any invocation.
+    EAGER.init_now();
+
+    let (lines, documents) = (Lines::default(), Documents::default());
+    let mut service = layer(&lines, &documents).layer(service_fn(|_: LambdaEvent<Value>| async {
+        let client = *LAZY.get();
+        let secret = SECRET
+            .get_or_fetch(|| async { Ok::<_, Error>("s3cr3t") })
+            .await?;
+        let _ = SECRET
+            .get_or_fetch(|| async { Ok::<_, Error>("unused") })
+            .await?;
+        Ok::<_, Error>(json!({ "client": client, "secret": *secret }))
+    }));
+
+    // First invocation: the eager record lands on the ColdStart line and the handler
+    // subsegment; the lazy client initializes inside the invocation.
+    service
+        .ready()
+        .await
+        .unwrap()
+        .call(sampled_event())
+        .await
+        .unwrap();
+    let emf = lines.take();
+    let cold = emf
+        .iter()
+        .find(|line| line.get("ColdStart").is_some())
+        .unwrap();
+    let eager_ms = cold["ClientInitDuration"][0].as_f64().unwrap();
+    assert!(eager_ms >= 30.0, "{cold}");
+    assert_eq!(cold["ClientInitDuration"].as_array().unwrap().len(), 1);
+    let lazy_line = emf
+        .iter()
+        .find(|line| line["client"] == "lazy")
+        .expect("a ClientInitDuration line for the lazy client");
+    assert!(lazy_line["ClientInitDuration"][0].as_f64().unwrap() >= 30.0);
+    assert_eq!(
+        lazy_line["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["service", "client"]])
+    );
+
+    let traced = documents.take();
+    let handler = traced
+        .iter()
+        .find(|doc| doc["name"] == "## handler")
+        .unwrap();
+    let init_clients = &handler["metadata"]["lambda_perf"]["init_clients"];
+    assert_eq!(init_clients[0]["client"], "eager");
+    assert_eq!(init_clients[0]["phase"], "init");
+    assert!(init_clients[0]["duration_ms"].as_f64().unwrap() >= 30.0);
+    assert_eq!(
+        handler["metadata"]["lambda_perf"]["cache"],
+        json!({ "secret": { "hits": 1, "misses": 1 } })
+    );
+    let lazy = traced
+        .iter()
+        .find(|doc| doc["name"] == "## init lazy")
+        .unwrap();
+    assert_eq!(lazy["parent_id"], handler["id"]);
+    let record = &lazy["metadata"]["lambda_perf"]["client_init"];
+    assert_eq!(record["phase"], "invocation");
+    assert_eq!(record["start_kind"], "cold");
+    assert!(record["error"].is_null());
+    let elapsed = lazy["end_time"].as_f64().unwrap() - lazy["start_time"].as_f64().unwrap();
+    assert!(elapsed >= 0.029, "{elapsed}");
+    assert!(traced.iter().any(|doc| doc["name"] == "## init secret"));
+
+    // A warm invocation: nothing about clients, one more cache hit.
+    service
+        .ready()
+        .await
+        .unwrap()
+        .call(sampled_event())
+        .await
+        .unwrap();
+    let emf = lines.take();
+    assert_eq!(emf.len(), 0, "no client line, no ColdStart line, no metric");
+    let traced = documents.take();
+    assert_eq!(traced.len(), 1, "only the handler subsegment: {traced:#?}");
+    assert!(
+        traced[0]["metadata"]["lambda_perf"]
+            .get("init_clients")
+            .is_none()
+    );
+    assert_eq!(
+        traced[0]["metadata"]["lambda_perf"]["cache"],
+        json!({ "secret": { "hits": 2, "misses": 0 } })
+    );
+}
+
+#[tokio::test]
+async fn a_failed_lazy_initialization_faults_its_subsegment() {
+    static BROKEN: TimedAsyncLazy<u8, std::io::Error> = TimedAsyncLazy::new("broken", || {
+        Box::pin(async { Err(std::io::Error::other("no route to host")) })
+    });
+    let (lines, documents) = (Lines::default(), Documents::default());
+    let service = layer(&lines, &documents).layer(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(BROKEN.get().await.is_err())
+    }));
+    assert!(service.oneshot(sampled_event()).await.unwrap());
+    let traced = documents.take();
+    let broken = traced
+        .iter()
+        .find(|doc| doc["name"] == "## init broken")
+        .unwrap();
+    assert_eq!(broken["fault"], true);
+    assert_eq!(
+        broken["cause"]["exceptions"][0]["message"],
+        "no route to host"
+    );
+    assert_eq!(
+        broken["metadata"]["lambda_perf"]["client_init"]["error"],
+        "no route to host"
+    );
+    assert!(
+        !lines.take().iter().any(|line| line["client"] == "broken"),
+        "no duration metric for a failed initialization"
+    );
+}
