@@ -47,7 +47,7 @@ pub(crate) struct StartTracker {
     marker_dir: Option<PathBuf>,
     process_start: ProcessStart,
     invocations: AtomicU64,
-    /// Microseconds from process start to the latest end, plus one; 0 before any end.
+    /// Nanoseconds from process start to the latest end, plus one; 0 before any end.
     last_end: AtomicU64,
     environment: OnceLock<Environment>,
 }
@@ -88,7 +88,7 @@ impl StartTracker {
         let since_process_start = began.saturating_duration_since(self.process_start.instant);
         let idle_gap = match self.last_end.load(Ordering::Acquire) {
             0 => None,
-            end => Some(since_process_start.saturating_sub(Duration::from_micros(end - 1))),
+            end => Some(since_process_start.saturating_sub(Duration::from_nanos(end - 1))),
         };
         Start {
             kind,
@@ -103,8 +103,8 @@ impl StartTracker {
     /// Records that an invocation ended now.
     pub(crate) fn end(&self) {
         let since_start = self.process_start.instant.elapsed();
-        let micros = u64::try_from(since_start.as_micros()).unwrap_or(u64::MAX - 1);
-        self.last_end.fetch_max(micros + 1, Ordering::AcqRel);
+        let nanos = u64::try_from(since_start.as_nanos()).unwrap_or(u64::MAX - 1);
+        self.last_end.fetch_max(nanos + 1, Ordering::AcqRel);
     }
 
     fn discover(&self) -> Environment {

@@ -134,7 +134,7 @@ async fn async_initialization_is_once_and_retried_after_a_failure() {
 #[tokio::test]
 async fn a_cache_expires_and_can_be_invalidated() {
     static FETCHES: AtomicUsize = AtomicUsize::new(0);
-    static SECRET: TimedCache<usize> = TimedCache::with_ttl("secret", Duration::from_millis(100));
+    static SECRET: TimedCache<usize> = TimedCache::with_ttl("secret", Duration::from_millis(400));
     let fetch = || async { Ok::<_, String>(FETCHES.fetch_add(1, Ordering::SeqCst)) };
     assert_eq!(*SECRET.get_or_fetch(fetch).await.unwrap(), 0);
     assert_eq!(*SECRET.get_or_fetch(fetch).await.unwrap(), 0, "cached");
@@ -145,7 +145,7 @@ async fn a_cache_expires_and_can_be_invalidated() {
         1,
         "refetched after invalidate"
     );
-    tokio::time::sleep(Duration::from_millis(120)).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
     assert_eq!(SECRET.get_if_fresh(), None, "expired");
     assert_eq!(
         *SECRET.get_or_fetch(fetch).await.unwrap(),
