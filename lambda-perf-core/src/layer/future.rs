@@ -9,7 +9,11 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use serde_json::Value;
 
+use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+
 use crate::capture::{Failure, ResponseCapture};
+use crate::facts::Outcome;
+use crate::invocation::{Ending, Invocation};
 use crate::invocation_future::{InvocationFuture, Outcomes};
 
 /// Records responses with `C` and errors by their type and message.
@@ -36,13 +40,23 @@ pin_project! {
     }
 }
 
-impl<F, C> PerfFuture<F, C> {
-    pub(super) fn new(inner: InvocationFuture<F, CaptureWith<C>>) -> Self {
-        Self { inner }
-    }
-
-    pub(super) fn outcomes() -> CaptureWith<C> {
-        CaptureWith(PhantomData)
+impl<F: Future, C> PerfFuture<F, C> {
+    /// Creates the handler's future with `call` inside `invocation`. A panic while creating it
+    /// (a hand-written `Service::call`) is recorded, then continues.
+    pub(super) fn start(invocation: Invocation, call: impl FnOnce() -> F) -> Self {
+        match catch_unwind(AssertUnwindSafe(call)) {
+            Ok(future) => Self {
+                inner: InvocationFuture::new(invocation, future, CaptureWith(PhantomData)),
+            },
+            Err(panic) => {
+                let ending = Ending {
+                    response: None,
+                    failure: Some(Failure::from_panic(&*panic)),
+                };
+                invocation.finish(Outcome::Panic, ending);
+                resume_unwind(panic)
+            }
+        }
     }
 }
 

@@ -2,17 +2,14 @@
 //! `lambda_http::service_fn`, anything that is a `Service<lambda_http::Request>`.
 
 use std::fmt;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::task::{Context, Poll};
 
 use serde_json::{Value, json};
 use tower::Service;
 
 use super::{PerfFuture, PerfService};
-use crate::capture::{Failure, ResponseCapture};
-use crate::facts::Outcome;
-use crate::invocation::{Ending, Invocation};
-use crate::invocation_future::InvocationFuture;
+use crate::capture::ResponseCapture;
+use crate::invocation::Invocation;
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
 /// worth a trace's space.
@@ -45,20 +42,6 @@ where
             Some(context) => Invocation::begin(&self.config, context),
             None => Invocation::begin(&self.config, &lambda_runtime::Context::default()),
         };
-        match catch_unwind(AssertUnwindSafe(|| self.inner.call(request))) {
-            Ok(future) => PerfFuture::new(InvocationFuture::new(
-                invocation,
-                future,
-                PerfFuture::<S::Future, HttpStatus>::outcomes(),
-            )),
-            Err(panic) => {
-                let ending = Ending {
-                    response: None,
-                    failure: Some(Failure::from_panic(&*panic)),
-                };
-                invocation.finish(Outcome::Panic, ending);
-                resume_unwind(panic)
-            }
-        }
+        PerfFuture::start(invocation, || self.inner.call(request))
     }
 }

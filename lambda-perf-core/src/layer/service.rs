@@ -2,7 +2,6 @@
 
 use std::fmt;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::sync::Arc;
 use std::task::{Context, Poll};
 
@@ -10,10 +9,8 @@ use lambda_runtime::LambdaEvent;
 use tower::Service;
 
 use super::{PerfConfig, PerfFuture};
-use crate::capture::{Failure, ResponseCapture, SerializeResponse};
-use crate::facts::Outcome;
-use crate::invocation::{Ending, Invocation};
-use crate::invocation_future::InvocationFuture;
+use crate::capture::{ResponseCapture, SerializeResponse};
+use crate::invocation::Invocation;
 
 /// A handler instrumented by [`PerfLayer`](super::PerfLayer). `Response` and `Error` are the
 /// inner service's; `poll_ready` is the inner service's.
@@ -80,21 +77,6 @@ where
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
         let invocation = Invocation::begin(&self.config, &event.context);
 
-        // A panic while creating the future (a hand-written `call`) still flushes.
-        match catch_unwind(AssertUnwindSafe(|| self.inner.call(event))) {
-            Ok(future) => PerfFuture::new(InvocationFuture::new(
-                invocation,
-                future,
-                PerfFuture::<S::Future, C>::outcomes(),
-            )),
-            Err(panic) => {
-                let ending = Ending {
-                    response: None,
-                    failure: Some(Failure::from_panic(&*panic)),
-                };
-                invocation.finish(Outcome::Panic, ending);
-                resume_unwind(panic)
-            }
-        }
+        PerfFuture::start(invocation, || self.inner.call(event))
     }
 }
