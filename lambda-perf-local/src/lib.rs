@@ -49,6 +49,7 @@ mod invocation;
 mod outcome;
 mod output;
 mod process;
+pub mod report;
 mod runtime_api;
 mod trace_header;
 mod xray_collector;
