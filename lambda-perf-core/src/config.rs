@@ -46,14 +46,17 @@ pub(crate) mod vars {
     pub(crate) const CAPTURE_LIMIT: &str = "LAMBDA_PERF_CAPTURE_LIMIT";
     pub(crate) const TRACE_ID: &str = "_X_AMZN_TRACE_ID";
     pub(crate) const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
+    pub(crate) const INSTANCE_ID: &str = "AWS_LAMBDA_INSTANCE_ID";
 }
 
-/// What names this execution environment: Lambda's log stream name, one per environment.
-/// Read once, on the first invocation, for the start marker.
+/// What names this execution environment: Lambda's log stream name, one per environment, or
+/// else the instance id `cargo lambda watch` gives each function instance. Read once, on the
+/// first invocation, for the start marker.
 pub(crate) fn environment_identity() -> Option<String> {
-    std::env::var(vars::LOG_STREAM_NAME)
-        .ok()
-        .filter(|name| !name.trim().is_empty())
+    [vars::LOG_STREAM_NAME, vars::INSTANCE_ID]
+        .into_iter()
+        .filter_map(|name| std::env::var(name).ok())
+        .find(|value| !value.trim().is_empty())
 }
 
 /// Bytes of JSON kept of a captured response or error by default.

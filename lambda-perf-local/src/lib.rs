@@ -50,6 +50,7 @@ mod outcome;
 mod output;
 mod process;
 pub mod report;
+pub mod run;
 mod runtime_api;
 mod trace_header;
 mod xray_collector;

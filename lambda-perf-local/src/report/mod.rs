@@ -1,2 +1,60 @@
 //! The report of a run: per-invocation table, subsegment waterfalls, metrics, summary and the
 //! problems found in the function's output; rendered for the terminal, as JSON and as HTML.
+//!
+//! The CLI fills a [`RunRecord`] while it runs the function (the invocations with their
+//! [`InvocationResult`](crate::InvocationResult)s, each process's output lines, the X-Ray
+//! datagrams received), then [`Report::build`] matches everything up:
+//!
+//! - each invocation gets its `lambda_perf` facts from the EMF lines carrying its request id
+//!   (start kind, init duration, idle gap), its status from the harness, and the subsegment
+//!   tree of its trace (documents whose `trace_id` is the `Root` of its trace header, linked
+//!   by `parent_id`, times relative to the handler subsegment's start);
+//! - the metrics of valid EMF lines are aggregated into [`MetricSeries`];
+//! - the [`Summary`] counts cold starts and errors and gives nearest-rank percentiles;
+//! - every [`Problem`] is listed: broken EMF lines, X-Ray datagrams the daemon would reject
+//!   or documents missing required fields, orphan subsegments, traces no invocation had,
+//!   invocations the harness got no answer for.
+//!
+//! The [`Report`] serializes with serde (`--json`), and renders with [`render_terminal`] and
+//! [`render_html`].
+//!
+//! ```
+//! use lambda_perf_local::report::{Report, RunRecord, render_html, render_terminal};
+//!
+//! let record = RunRecord { function: "target/debug/my-fn".into(), ..RunRecord::default() };
+//! let report = Report::build(&record);
+//! assert_eq!(report.summary.invocations, 0);
+//! assert!(render_terminal(&report, 100, false).contains("Summary"));
+//! assert!(render_html(&report).starts_with("<!DOCTYPE html>"));
+//! let json = serde_json::to_value(&report).unwrap();
+//! assert_eq!(json["function"], "target/debug/my-fn");
+//! ```
+
+mod build;
+mod emf;
+mod facts;
+mod failure;
+mod format;
+mod html;
+mod input;
+mod metrics;
+mod model;
+mod problem;
+mod stats;
+mod terminal;
+mod tree;
+mod xray;
+
+#[cfg(test)]
+mod tests;
+
+pub use failure::{FailureKind, HarnessFailure};
+pub use html::{
+    CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
+};
+pub use input::{InvocationRun, ProcessRun, RunRecord};
+pub use metrics::MetricSeries;
+pub use model::{InvocationReport, ProcessReport, Report, Status, Subsegment};
+pub use problem::{Problem, ProblemKind};
+pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};
+pub use terminal::render_terminal;

@@ -1,0 +1,57 @@
+//! `lambda-perf demo`: the bundled demo function through a scripted scenario.
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytes::Bytes;
+use lambda_perf_local::run::{Plan, Runner, Step};
+use lambda_perf_local::{FunctionCommand, FunctionConfig};
+
+use crate::cli::ReportArgs;
+use crate::present::{self, Presentation};
+
+fn event(action: &str) -> Bytes {
+    Bytes::from(format!(r#"{{"action":"{action}","order_id":"o-42"}}"#))
+}
+
+/// Cold, warm, an error, a restart (partial cold start), two at once, a fresh environment.
+pub(crate) fn scenario() -> Plan {
+    let invoke = |action: &str| Step::Invoke {
+        event: event(action),
+        sampled: true,
+    };
+    Plan {
+        steps: vec![
+            invoke("order"),
+            Step::Idle(Duration::from_millis(50)),
+            invoke("order"),
+            invoke("decline"),
+            Step::Restart,
+            invoke("order"),
+            Step::Concurrent {
+                events: vec![event("order"), event("order")],
+                sampled: true,
+            },
+            Step::FreshEnvironment,
+            invoke("order"),
+        ],
+    }
+}
+
+/// `lambda-perf demo`.
+pub(crate) async fn run(args: ReportArgs) -> ExitCode {
+    let program = match std::env::current_exe() {
+        Ok(program) => program,
+        Err(error) => return present::fail(&format!("cannot find this program: {error}")),
+    };
+    let runner = Runner {
+        command: FunctionCommand::new(program).arg("demo-function"),
+        config: FunctionConfig::new()
+            .with_function_name("lambda-perf-demo")
+            .with_env("POWERTOOLS_SERVICE_NAME", "checkout")
+            .with_env("POWERTOOLS_METRICS_NAMESPACE", "LambdaPerfDemo"),
+        timeout: Duration::from_secs(10),
+        init_timeout: Duration::from_secs(10),
+    };
+    Presentation::from(&args).run(&scenario(), &runner).await
+}

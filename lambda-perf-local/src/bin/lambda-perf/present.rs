@@ -1,0 +1,135 @@
+//! Running a plan with a progress bar, then showing the report and choosing the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lambda_perf_local::report::{Report, render_html, render_terminal};
+use lambda_perf_local::run::{Fatal, Plan, Runner, execute};
+use serde::Serialize;
+
+use crate::cli::ReportArgs;
+
+/// Exit code when the run finished but its output has problems.
+const PROBLEMS: u8 = 1;
+/// Exit code when the function failed (or the harness could not run it).
+const FAILED: u8 = 2;
+
+/// How the report is shown.
+pub(crate) struct Presentation {
+    json: bool,
+    html: Option<PathBuf>,
+    progress: bool,
+}
+
+impl From<&ReportArgs> for Presentation {
+    fn from(args: &ReportArgs) -> Self {
+        Self {
+            json: args.json,
+            html: args.html.clone(),
+            progress: !args.no_progress,
+        }
+    }
+}
+
+/// The JSON document: the report, and the failure that stopped the run, if any.
+#[derive(Serialize)]
+struct JsonOutput<'a> {
+    #[serde(flatten)]
+    report: &'a Report,
+    fatal: Option<FatalJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FatalJson<'a> {
+    message: String,
+    last_lines: &'a [String],
+}
+
+impl Presentation {
+    /// Runs `plan`, shows the report, and says how it went: 0 all good, 1 problems in the
+    /// function's output, 2 the function failed.
+    pub(crate) async fn run(&self, plan: &Plan, runner: &Runner) -> ExitCode {
+        let bar = ProgressBar::with_draw_target(
+            Some(plan.invocations() as u64),
+            if self.progress {
+                ProgressDrawTarget::stderr()
+            } else {
+                ProgressDrawTarget::hidden()
+            },
+        );
+        if let Ok(style) =
+            ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} invocations {elapsed}")
+        {
+            bar.set_style(style);
+        }
+        let result = execute(plan, runner, &|done| bar.set_position(done as u64)).await;
+        bar.finish_and_clear();
+
+        let report = Report::build(&result.record);
+        if let Some(path) = &self.html {
+            if let Err(error) = std::fs::write(path, render_html(&report)) {
+                return fail(&format!("cannot write {}: {error}", path.display()));
+            }
+        }
+        let shown = if self.json {
+            let output = JsonOutput {
+                report: &report,
+                fatal: result.fatal.as_ref().map(|fatal| FatalJson {
+                    message: first_line(fatal),
+                    last_lines: fatal.last_lines(),
+                }),
+            };
+            serde_json::to_string_pretty(&output).map(|mut text| {
+                text.push('\n');
+                text
+            })
+        } else {
+            let stdout = std::io::stdout();
+            let width = terminal_width();
+            Ok(render_terminal(&report, width, stdout.is_terminal()))
+        };
+        match shown {
+            Ok(text) => {
+                let _ = std::io::stdout().lock().write_all(text.as_bytes());
+            }
+            Err(error) => return fail(&format!("cannot write the report: {error}")),
+        }
+        if let Some(fatal) = &result.fatal {
+            return fail_with(fatal);
+        }
+        if report.problems.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(PROBLEMS)
+        }
+    }
+}
+
+fn first_line(fatal: &Fatal) -> String {
+    fatal
+        .to_string()
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+fn terminal_width() -> usize {
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|columns| columns.parse().ok())
+        .unwrap_or(100)
+}
+
+fn fail_with(fatal: &Fatal) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "lambda-perf: error: {fatal}");
+    ExitCode::from(FAILED)
+}
+
+/// Says what went wrong on stderr and exits with 2.
+pub(crate) fn fail(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "lambda-perf: error: {message}");
+    ExitCode::from(FAILED)
+}

@@ -1,0 +1,286 @@
+//! [`Report::build`]: from what a run recorded to the report model.
+
+use std::time::Duration;
+
+use crate::outcome::{InvocationOutcome, InvocationResult};
+use crate::output::OutputStream;
+use crate::trace_header::TraceHeader;
+
+use super::emf;
+use super::facts::{Facts, FactsByRequest};
+use super::failure::{FailureKind, HarnessFailure};
+use super::input::{InvocationRun, ProcessRun, RunRecord};
+use super::metrics::MetricAggregator;
+use super::model::{InvocationReport, ProcessReport, Report, Status};
+use super::problem::{Problem, ProblemKind};
+use super::stats::Summary;
+use super::tree::{Orphan, TraceIndex};
+use super::xray;
+
+impl Report {
+    /// Builds the report of a run: matches each invocation with its EMF facts (by request
+    /// id) and its X-Ray trace (by the `Root` of its trace header), aggregates the metrics,
+    /// computes the summary and lists every problem found.
+    pub fn build(record: &RunRecord) -> Self {
+        let mut problems = Vec::new();
+        let mut facts = FactsByRequest::default();
+        let mut metrics = MetricAggregator::default();
+        let processes: Vec<ProcessReport> = record
+            .processes
+            .iter()
+            .map(|process| read_output(process, record, &mut facts, &mut metrics, &mut problems))
+            .collect();
+
+        let mut traces = TraceIndex::default();
+        for (i, datagram) in record.datagrams.iter().enumerate() {
+            let location = format!("datagram {}", i + 1);
+            let raw = String::from_utf8_lossy(&datagram.raw);
+            match &datagram.document {
+                Err(reason) => problems.push(
+                    Problem::new(ProblemKind::InvalidXRay, location, reason.clone())
+                        .with_excerpt(&raw),
+                ),
+                Ok(document) => {
+                    let read = xray::read(document, i);
+                    for (at, reasons) in read.invalid {
+                        let location = if at.is_empty() {
+                            location.clone()
+                        } else {
+                            format!("{location}, {at}")
+                        };
+                        problems.push(
+                            Problem::new(ProblemKind::InvalidXRay, location, reasons.join("; "))
+                                .with_excerpt(&raw),
+                        );
+                    }
+                    read.docs.into_iter().for_each(|doc| traces.add(doc));
+                }
+            }
+        }
+
+        let invocations: Vec<InvocationReport> = record
+            .invocations
+            .iter()
+            .map(|run| invocation(run, &facts, &mut traces, &mut problems))
+            .collect();
+
+        for (trace, docs) in traces.unused() {
+            let mut names: Vec<&str> = Vec::new();
+            for doc in docs {
+                if !names.contains(&doc.name.as_str()) {
+                    names.push(&doc.name);
+                }
+            }
+            problems.push(Problem::new(
+                ProblemKind::UnmatchedTrace,
+                format!("trace {trace}"),
+                format!(
+                    "{} subsegment(s) ({}) of a trace no invocation of this run had",
+                    docs.len(),
+                    names.join(", ")
+                ),
+            ));
+        }
+
+        let summary = Summary::of(&invocations, problems.len());
+        Self {
+            function: record.function.clone(),
+            invocations,
+            processes,
+            metrics: metrics.finish(),
+            summary,
+            problems,
+        }
+    }
+}
+
+/// Reads a process's output: facts and metrics from EMF lines, a problem per broken one.
+fn read_output(
+    process: &ProcessRun,
+    record: &RunRecord,
+    facts: &mut FactsByRequest,
+    metrics: &mut MetricAggregator,
+    problems: &mut Vec<Problem>,
+) -> ProcessReport {
+    let mut report = ProcessReport {
+        index: process.index,
+        environment: process.environment,
+        exit: process.exit.clone(),
+        invocations: record
+            .invocations
+            .iter()
+            .filter(|run| run.process == process.index)
+            .count(),
+        stdout_lines: 0,
+        stderr_lines: 0,
+        emf_lines: 0,
+    };
+    for (n, line) in process.output.iter().enumerate() {
+        if line.stream == OutputStream::Stderr {
+            report.stderr_lines += 1;
+            continue;
+        }
+        report.stdout_lines += 1;
+        if !emf::looks_like_emf(&line.text) {
+            continue;
+        }
+        match emf::check(&line.text) {
+            Ok(document) => {
+                report.emf_lines += 1;
+                facts.add(&document);
+                metrics.add(&document);
+            }
+            Err(reasons) => {
+                // Facts are still worth having from a line CloudWatch would reject.
+                if let Ok(document) = serde_json::from_str(line.text.trim()) {
+                    facts.add(&document);
+                }
+                problems.push(
+                    Problem::new(
+                        ProblemKind::InvalidEmf,
+                        format!("process {}, output line {}", process.index, n + 1),
+                        reasons.join("; "),
+                    )
+                    .with_excerpt(&line.text),
+                );
+            }
+        }
+    }
+    report
+}
+
+fn millis(duration: Duration) -> f64 {
+    duration.as_secs_f64() * 1000.0
+}
+
+/// Reports one invocation.
+fn invocation(
+    run: &InvocationRun,
+    facts: &FactsByRequest,
+    traces: &mut TraceIndex,
+    problems: &mut Vec<Problem>,
+) -> InvocationReport {
+    let header_text = run
+        .trace_header
+        .as_deref()
+        .or_else(|| run.result.as_ref().ok()?.trace_header.as_deref());
+    let header = header_text.and_then(TraceHeader::parse);
+    let tree = header
+        .as_ref()
+        .map(|header| traces.tree(&header.root, &header.parent))
+        .unwrap_or_default();
+    for orphan in &tree.orphans {
+        problems.push(orphan_problem(orphan, run, header.as_ref()));
+    }
+
+    // The facts: from EMF, else from the handler subsegment's metadata and annotations.
+    let xray_facts = tree.handler.as_ref().map(|handler| {
+        let annotated = Facts {
+            start_kind: handler
+                .annotations
+                .get("StartKind")
+                .and_then(|v| v.as_str())
+                .map(str::to_owned),
+            ..Facts::default()
+        };
+        handler.facts.clone().unwrap_or_default().or(annotated)
+    });
+    let facts = match (facts.get(&run.request_id).cloned(), xray_facts) {
+        (Some(emf), Some(xray)) => emf.or(xray),
+        (emf, xray) => emf.or(xray).unwrap_or_default(),
+    };
+
+    let (status, error, duration_ms) = match &run.result {
+        Ok(result) => outcome(result),
+        Err(failure) => {
+            problems.push(
+                Problem::new(
+                    ProblemKind::HarnessFailure,
+                    format!("invocation {} ({})", run.index, run.request_id),
+                    failure.message.clone(),
+                )
+                .with_invocation(run.index),
+            );
+            (failure_status(failure), Some(failure.message.clone()), None)
+        }
+    };
+    let start_kind = facts.start_kind.clone();
+    InvocationReport {
+        index: run.index,
+        request_id: run.request_id.clone(),
+        process: run.process,
+        environment: run.environment,
+        cold_start: matches!(start_kind.as_deref(), Some("cold" | "restart")),
+        start_kind,
+        duration_ms,
+        function_duration_ms: facts.duration_ms,
+        init_duration_ms: facts
+            .init_duration_ms
+            .filter(|_| facts.invocation == Some(1)),
+        idle_gap_ms: facts.idle_gap_ms,
+        status,
+        error,
+        trace_id: header.map(|h| h.root),
+        subsegments: tree.roots,
+    }
+}
+
+fn outcome(result: &InvocationResult) -> (Status, Option<String>, Option<f64>) {
+    let duration = result.duration().map(millis);
+    match &result.outcome {
+        InvocationOutcome::Response { .. } => (Status::Ok, None, duration),
+        InvocationOutcome::Error { error_type, error } => {
+            let kind = error.error_type.as_deref().or(error_type.as_deref());
+            (Status::Error, Some(describe(kind, error)), duration)
+        }
+        InvocationOutcome::InitError(report) => (
+            Status::InitError,
+            Some(describe(report.error_type.as_deref(), report)),
+            duration,
+        ),
+    }
+}
+
+/// `type: message`, or the message alone when the type is a Rust type path (the Rust runtime
+/// reports `alloc::boxed::Box<dyn core::error::Error + …>` for most errors), which says
+/// nothing a reader needs.
+fn describe(kind: Option<&str>, error: &crate::ErrorReport) -> String {
+    match (kind, error.error_message.as_deref()) {
+        (Some(kind), Some(message)) if !kind.contains("::") && !kind.contains('<') => {
+            format!("{kind}: {message}")
+        }
+        (_, Some(message)) => message.to_owned(),
+        _ => error.to_string(),
+    }
+}
+
+fn failure_status(failure: &HarnessFailure) -> Status {
+    match failure.kind {
+        FailureKind::Timeout => Status::Timeout,
+        FailureKind::ProcessExited | FailureKind::Other => Status::HarnessError,
+    }
+}
+
+fn orphan_problem(orphan: &Orphan, run: &InvocationRun, header: Option<&TraceHeader>) -> Problem {
+    let parent = orphan.parent_id.as_deref().unwrap_or("none");
+    let message = if orphan.in_cycle {
+        format!(
+            "subsegment {:?} ({}) is in a loop of parents (parent_id {parent})",
+            orphan.name, orphan.id
+        )
+    } else {
+        format!(
+            "subsegment {:?} ({}) has parent_id {parent}, neither a subsegment of the trace \
+             nor the trace header's Parent {}",
+            orphan.name,
+            orphan.id,
+            header.map_or("?", |h| h.parent.as_str())
+        )
+    };
+    Problem::new(
+        ProblemKind::OrphanSubsegment,
+        format!("datagram {}, invocation {}", orphan.datagram + 1, run.index),
+        message,
+    )
+    .with_invocation(run.index)
+}

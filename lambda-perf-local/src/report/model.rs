@@ -1,0 +1,194 @@
+//! The report model: [`Report`], [`InvocationReport`], [`Status`], [`ProcessReport`] and
+//! [`Subsegment`]. Serialized as is for `--json`.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::metrics::MetricSeries;
+use super::problem::Problem;
+use super::stats::Summary;
+
+/// The report of a run, built by [`Report::build`](Self::build) from a
+/// [`RunRecord`](super::RunRecord). Times are milliseconds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Report {
+    /// The function that ran (its command line).
+    pub function: String,
+    /// One entry per invocation, in run order.
+    pub invocations: Vec<InvocationReport>,
+    /// One entry per function process.
+    pub processes: Vec<ProcessReport>,
+    /// Every metric received in valid EMF lines, one series per namespace, name, unit and
+    /// dimension values, in order of first appearance.
+    pub metrics: Vec<MetricSeries>,
+    /// Counts and percentiles.
+    pub summary: Summary,
+    /// Everything wrong with the function's output or the run.
+    pub problems: Vec<Problem>,
+}
+
+/// How an invocation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Status {
+    /// The function responded.
+    Ok,
+    /// The function reported an invocation error.
+    Error,
+    /// The function reported an initialization error.
+    InitError,
+    /// The harness gave up waiting.
+    Timeout,
+    /// The harness failed otherwise (the process exited, an I/O error…).
+    HarnessError,
+}
+
+impl Status {
+    /// The name used in the report: `ok`, `error`, `init-error`, `timeout`, `harness-error`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Ok => "ok",
+            Self::Error => "error",
+            Self::InitError => "init-error",
+            Self::Timeout => "timeout",
+            Self::HarnessError => "harness-error",
+        }
+    }
+
+    /// Whether this is anything but [`Status::Ok`].
+    pub fn is_failure(self) -> bool {
+        self != Self::Ok
+    }
+}
+
+/// One invocation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct InvocationReport {
+    /// Its position in the run.
+    pub index: usize,
+    /// The request id.
+    pub request_id: String,
+    /// The process it was sent to.
+    pub process: usize,
+    /// The execution environment of that process.
+    pub environment: usize,
+    /// How it started (`cold`, `restart`, `warm`, `prewarmed`, `restored`): from the
+    /// `lambda_perf` facts of its EMF lines, else of its handler subsegment, else the
+    /// subsegment's `StartKind` annotation. `None` when the function told nothing.
+    pub start_kind: Option<String>,
+    /// Whether the start kind is `cold` or `restart`.
+    pub cold_start: bool,
+    /// Time from hand-out by `/next` to the outcome, as the harness measured it.
+    pub duration_ms: Option<f64>,
+    /// The handler's duration as the function measured it (`lambda_perf.duration_ms`).
+    pub function_duration_ms: Option<f64>,
+    /// The process's init duration, on the first invocation of a process.
+    pub init_duration_ms: Option<f64>,
+    /// How long the process sat idle before this invocation (warm invocations).
+    pub idle_gap_ms: Option<f64>,
+    /// How it ended.
+    pub status: Status,
+    /// The error message when it did not end [`Status::Ok`].
+    pub error: Option<String>,
+    /// The X-Ray trace id (the `Root` of its trace header), if it had one.
+    pub trace_id: Option<String>,
+    /// Its subsegments, as trees: normally one root, the `## <handler>` subsegment. Orphans
+    /// (subsegments of the trace whose parent is unknown) are extra roots.
+    pub subsegments: Vec<Subsegment>,
+}
+
+impl InvocationReport {
+    /// The handler subsegment: the first root named `## …`, else the first root.
+    pub fn handler(&self) -> Option<&Subsegment> {
+        self.subsegments
+            .iter()
+            .find(|s| !s.orphan && s.name.starts_with("## "))
+            .or_else(|| self.subsegments.iter().find(|s| !s.orphan))
+    }
+
+    /// The span the waterfall is scaled to: the handler's duration, else the latest end of
+    /// any subsegment (at least a microsecond).
+    pub fn waterfall_span_ms(&self) -> f64 {
+        let handler = self.handler().and_then(Subsegment::duration_ms);
+        let latest = self
+            .subsegments
+            .iter()
+            .flat_map(Subsegment::flatten)
+            .map(|(_, s)| s.end_ms.unwrap_or(s.start_ms))
+            .fold(0.0_f64, f64::max);
+        handler.filter(|d| *d > 0.0).unwrap_or(latest).max(0.001)
+    }
+}
+
+/// One X-Ray subsegment, with times relative to the start of its invocation's handler
+/// subsegment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Subsegment {
+    /// Its id (16 hex digits).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its `namespace` (`aws`, `remote`), if any.
+    pub namespace: Option<String>,
+    /// When it started, relative to the handler's start.
+    pub start_ms: f64,
+    /// When it ended, relative to the handler's start (`None` while in progress).
+    pub end_ms: Option<f64>,
+    /// The `fault` flag (a server error).
+    pub fault: bool,
+    /// The `error` flag (a client error).
+    pub error: bool,
+    /// The `throttle` flag.
+    pub throttle: bool,
+    /// The first exception of its `cause` (`type: message`), if any.
+    pub cause: Option<String>,
+    /// Its annotations.
+    pub annotations: Map<String, Value>,
+    /// Whether its parent is unknown (drawn as an extra root).
+    pub orphan: bool,
+    /// Its children, by start time.
+    pub children: Vec<Subsegment>,
+}
+
+impl Subsegment {
+    /// `end_ms - start_ms`, if it ended.
+    pub fn duration_ms(&self) -> Option<f64> {
+        self.end_ms.map(|end| (end - self.start_ms).max(0.0))
+    }
+
+    /// This subsegment and all its descendants, depth first, with their depth (0 for this
+    /// one).
+    pub fn flatten(&self) -> Vec<(usize, &Subsegment)> {
+        let mut out = Vec::new();
+        let mut stack = vec![(0, self)];
+        while let Some((depth, node)) = stack.pop() {
+            out.push((depth, node));
+            stack.extend(node.children.iter().rev().map(|child| (depth + 1, child)));
+        }
+        out
+    }
+}
+
+/// One function process.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct ProcessReport {
+    /// Its position in the run.
+    pub index: usize,
+    /// Its execution environment.
+    pub environment: usize,
+    /// How it ended, if it did.
+    pub exit: Option<String>,
+    /// How many invocations were sent to it.
+    pub invocations: usize,
+    /// How many lines it wrote on stdout.
+    pub stdout_lines: usize,
+    /// How many lines it wrote on stderr.
+    pub stderr_lines: usize,
+    /// How many of its stdout lines are valid EMF.
+    pub emf_lines: usize,
+}

@@ -1,0 +1,92 @@
+//! [`Problem`]: something wrong with the function's output or the run, listed in the report.
+
+use serde::{Deserialize, Serialize};
+
+/// What kind of problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ProblemKind {
+    /// A stdout line that looks like EMF (contains `"_aws"`) but that CloudWatch would not
+    /// extract metrics from.
+    InvalidEmf,
+    /// An X-Ray datagram the daemon would reject (bad header, not JSON), or a document
+    /// missing a required field.
+    InvalidXRay,
+    /// A subsegment whose `parent_id` is neither a subsegment of its trace nor the `Parent`
+    /// of the invocation's trace header.
+    OrphanSubsegment,
+    /// X-Ray documents of a trace no invocation of the run had.
+    UnmatchedTrace,
+    /// An invocation the harness got no answer for (timeout, process exit…).
+    HarnessFailure,
+}
+
+impl ProblemKind {
+    /// A short label: `invalid EMF`, `invalid X-Ray`, `orphan subsegment`,
+    /// `unmatched trace`, `harness failure`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::InvalidEmf => "invalid EMF",
+            Self::InvalidXRay => "invalid X-Ray",
+            Self::OrphanSubsegment => "orphan subsegment",
+            Self::UnmatchedTrace => "unmatched trace",
+            Self::HarnessFailure => "harness failure",
+        }
+    }
+}
+
+/// One problem.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub struct Problem {
+    /// Its kind.
+    pub kind: ProblemKind,
+    /// Where: `process 0, output line 7`, `datagram 3`, `invocation 2`…
+    pub location: String,
+    /// What is wrong (several reasons are joined with `; `).
+    pub message: String,
+    /// The offending text, shortened, when there is one.
+    pub excerpt: Option<String>,
+    /// The invocation it concerns, when known.
+    pub invocation: Option<usize>,
+}
+
+/// How many characters of an offending text a problem keeps.
+const EXCERPT_CHARS: usize = 240;
+
+impl Problem {
+    pub(crate) fn new(
+        kind: ProblemKind,
+        location: impl Into<String>,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            kind,
+            location: location.into(),
+            message: message.into(),
+            excerpt: None,
+            invocation: None,
+        }
+    }
+
+    pub(crate) fn with_excerpt(mut self, text: &str) -> Self {
+        self.excerpt = Some(shorten(text, EXCERPT_CHARS));
+        self
+    }
+
+    pub(crate) fn with_invocation(mut self, index: usize) -> Self {
+        self.invocation = Some(index);
+        self
+    }
+}
+
+/// `text` cut to `max` characters, ending with `…` when cut.
+pub(crate) fn shorten(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_owned();
+    }
+    let mut out: String = text.chars().take(max.saturating_sub(1)).collect();
+    out.push('…');
+    out
+}

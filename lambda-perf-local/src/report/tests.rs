@@ -1,0 +1,862 @@
+//! Unit tests of the report model and renderers, on hand-made run records.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::outcome::{ErrorReport, InvocationOutcome, InvocationResult};
+use crate::output::{OutputLine, OutputStream};
+use crate::xray_collector::{Datagram, parse as parse_datagram};
+
+const HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
+/// Epoch seconds of the first handler subsegment.
+const T0: f64 = 1_760_000_000.0;
+
+fn trace(n: u32) -> String {
+    format!("1-68e8d800-{n:024x}")
+}
+
+fn parent(n: u32) -> String {
+    format!("{:016x}", 0xabc0_0000_u64 + u64::from(n))
+}
+
+fn header(n: u32) -> String {
+    format!("Root={};Parent={};Sampled=1", trace(n), parent(n))
+}
+
+fn result(request_id: &str, duration_ms: u64, outcome: InvocationOutcome) -> InvocationResult {
+    let at = Instant::now();
+    InvocationResult {
+        request_id: request_id.to_owned(),
+        trace_header: None,
+        deadline_ms: 0,
+        queued_at: at,
+        handed_out_at: Some(at),
+        resolved_at: at + Duration::from_millis(duration_ms),
+        outcome,
+    }
+}
+
+fn ok(request_id: &str, duration_ms: u64) -> InvocationResult {
+    result(
+        request_id,
+        duration_ms,
+        InvocationOutcome::Response {
+            body: Bytes::from_static(b"{}"),
+        },
+    )
+}
+
+fn run(
+    index: usize,
+    process: usize,
+    trace: Option<u32>,
+    request_id: &str,
+    result: Result<InvocationResult, HarnessFailure>,
+) -> InvocationRun {
+    InvocationRun {
+        index,
+        process,
+        environment: 0,
+        trace_header: trace.map(header),
+        request_id: request_id.to_owned(),
+        result,
+    }
+}
+
+/// An EMF line: `metrics` as `(name, unit, values)` under one dimension set.
+fn emf(facts: Value, dimensions: &[(&str, &str)], metrics: &[(&str, &str, Value)]) -> String {
+    let mut line = json!({
+        "_aws": {"Timestamp": 1_760_000_000_000_u64, "CloudWatchMetrics": [{
+            "Namespace": "Shop",
+            "Dimensions": [dimensions.iter().map(|(name, _)| *name).collect::<Vec<_>>()],
+            "Metrics": metrics.iter().map(|(name, unit, _)| json!({"Name": name, "Unit": unit}))
+                .collect::<Vec<_>>(),
+        }]},
+        "lambda_perf": facts,
+    });
+    for (name, value) in dimensions {
+        line[*name] = json!(value);
+    }
+    for (name, _, values) in metrics {
+        line[*name] = values.clone();
+    }
+    line.to_string()
+}
+
+fn cold_start_line(request_id: &str, kind: &str, init: f64) -> String {
+    emf(
+        json!({"start_kind": kind, "invocation": 1, "request_id": request_id,
+               "environment_age_ms": 100.0, "init_duration_ms": init}),
+        &[("function_name", "orders-fn"), ("service", "orders")],
+        &[
+            ("ColdStart", "Count", json!([1.0])),
+            ("InitDuration", "Milliseconds", json!([init])),
+        ],
+    )
+}
+
+fn end_line(request_id: &str, kind: &str, invocation: u64, outcome: &str) -> String {
+    let mut facts = json!({"start_kind": kind, "invocation": invocation,
+        "request_id": request_id, "environment_age_ms": 200.0, "init_duration_ms": 45.5,
+        "duration_ms": 3.25, "outcome": outcome});
+    if invocation > 1 {
+        facts["idle_gap_ms"] = json!(12.5);
+    }
+    emf(
+        facts,
+        &[("service", "orders")],
+        &[("OrdersPlaced", "Count", json!([1.0]))],
+    )
+}
+
+fn stdout(text: impl Into<String>) -> OutputLine {
+    OutputLine::new(OutputStream::Stdout, text, Instant::now())
+}
+
+fn stderr(text: &str) -> OutputLine {
+    OutputLine::new(OutputStream::Stderr, text, Instant::now())
+}
+
+fn datagram_raw(raw: Vec<u8>) -> Datagram {
+    Datagram {
+        document: parse_datagram(&raw),
+        raw,
+        received_at: Instant::now(),
+    }
+}
+
+fn datagram(document: Value) -> Datagram {
+    datagram_raw(format!("{HEADER}{document}").into_bytes())
+}
+
+/// A subsegment document; times in ms after `T0`.
+fn subsegment(
+    trace_n: u32,
+    id: &str,
+    name: &str,
+    parent_id: &str,
+    start_ms: f64,
+    end_ms: f64,
+) -> Value {
+    json!({
+        "name": name, "id": id, "trace_id": trace(trace_n), "parent_id": parent_id,
+        "type": "subsegment", "start_time": T0 + start_ms / 1000.0,
+        "end_time": T0 + end_ms / 1000.0,
+    })
+}
+
+fn handler(trace_n: u32, id: &str, start_ms: f64, end_ms: f64, kind: &str) -> Value {
+    let mut doc = subsegment(
+        trace_n,
+        id,
+        "## orders-fn",
+        &parent(trace_n),
+        start_ms,
+        end_ms,
+    );
+    doc["annotations"] =
+        json!({"ColdStart": kind == "cold", "StartKind": kind, "Service": "orders"});
+    doc
+}
+
+const H0: &str = "1000000000000000";
+const WORK: &str = "1000000000000001";
+const LOOKUP: &str = "1000000000000002";
+const FAIL: &str = "1000000000000003";
+const H1: &str = "2000000000000000";
+const H4: &str = "4000000000000000";
+
+/// Two processes in one environment: cold, warm (error), warm (unsampled), then a restart
+/// that times out, and a warm invocation known only from X-Ray.
+fn record() -> RunRecord {
+    let invocations = vec![
+        run(0, 0, Some(0), "req-0", Ok(ok("req-0", 120))),
+        run(
+            1,
+            0,
+            Some(1),
+            "req-1",
+            Ok(result(
+                "req-1",
+                20,
+                InvocationOutcome::Error {
+                    error_type: Some("Unhandled".into()),
+                    error: ErrorReport::from_body(Bytes::from_static(
+                        br#"{"errorType":"OrderError","errorMessage":"no items"}"#,
+                    )),
+                },
+            )),
+        ),
+        run(2, 0, None, "req-2", Ok(ok("req-2", 10))),
+        run(
+            3,
+            1,
+            Some(3),
+            "req-3",
+            Err(HarnessFailure::new(
+                FailureKind::Timeout,
+                "timed out waiting for invocation req-3 to finish (waited 3s)",
+            )),
+        ),
+        run(4, 1, Some(4), "req-4", Ok(ok("req-4", 30))),
+    ];
+    let first = ProcessRun {
+        index: 0,
+        environment: 0,
+        output: vec![
+            stdout(cold_start_line("req-0", "cold", 45.5)),
+            stdout("handling an order"),
+            stdout(end_line("req-0", "cold", 1, "success")),
+            stderr("a warning"),
+            stdout(end_line("req-1", "warm", 2, "error")),
+            stdout(end_line("req-2", "warm", 3, "success")),
+        ],
+        exit: Some("killed".into()),
+    };
+    let second = ProcessRun {
+        index: 1,
+        environment: 0,
+        output: vec![stdout(cold_start_line("req-3", "restart", 50.0))],
+        exit: None,
+    };
+    let mut h4 = handler(4, H4, 0.0, 25.0, "warm");
+    h4["metadata"] = json!({"lambda_perf": {"start_kind": "warm", "invocation": 2,
+        "request_id": "req-4", "idle_gap_ms": 7.0, "init_duration_ms": 50.0}});
+    let mut failure = subsegment(0, FAIL, "nested_failure", H0, 85.0, 90.0);
+    failure["fault"] = json!(true);
+    failure["cause"] = json!({"exceptions": [{"id": "aaaaaaaaaaaaaaaa", "type": "Error",
+        "message": "boom"}]});
+    let datagrams = vec![
+        // Children arrive before their parents, as they do.
+        datagram(subsegment(0, LOOKUP, "lookup", WORK, 10.0, 50.0)),
+        datagram(subsegment(0, WORK, "work", H0, 5.0, 80.0)),
+        datagram(failure),
+        datagram(handler(0, H0, 0.0, 120.0, "cold")),
+        datagram(handler(1, H1, 0.0, 18.0, "warm")),
+        datagram(h4),
+    ];
+    RunRecord {
+        function: "target/debug/orders-fn".into(),
+        invocations,
+        processes: vec![first, second],
+        datagrams,
+    }
+}
+
+fn approx(actual: f64, expected: f64) -> bool {
+    (actual - expected).abs() < 0.01
+}
+
+#[test]
+fn invocations_get_their_start_kind_status_and_times() {
+    let report = Report::build(&record());
+    let kinds: Vec<Option<&str>> = report
+        .invocations
+        .iter()
+        .map(|i| i.start_kind.as_deref())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            Some("cold"),
+            Some("warm"),
+            Some("warm"),
+            Some("restart"),
+            Some("warm")
+        ]
+    );
+    let statuses: Vec<Status> = report.invocations.iter().map(|i| i.status).collect();
+    assert_eq!(
+        statuses,
+        [
+            Status::Ok,
+            Status::Error,
+            Status::Ok,
+            Status::Timeout,
+            Status::Ok
+        ]
+    );
+    let [first, second, third, fourth, fifth] = &report.invocations[..] else {
+        panic!("five invocations");
+    };
+    assert!(approx(first.duration_ms.unwrap(), 120.0));
+    assert_eq!(first.init_duration_ms, Some(45.5));
+    assert_eq!(first.function_duration_ms, Some(3.25));
+    assert_eq!(first.idle_gap_ms, None);
+    assert!(first.cold_start);
+    assert_eq!(first.trace_id.as_deref(), Some(trace(0).as_str()));
+    assert_eq!(
+        second.error.as_deref(),
+        Some("OrderError: no items"),
+        "the body's type wins over the header"
+    );
+    assert_eq!(second.init_duration_ms, None, "only the first of a process");
+    assert_eq!(second.idle_gap_ms, Some(12.5));
+    assert!(third.subsegments.is_empty());
+    assert_eq!(third.trace_id, None);
+    // The timeout: facts from its ColdStart line, no duration.
+    assert_eq!(fourth.duration_ms, None);
+    assert_eq!(fourth.init_duration_ms, Some(50.0));
+    assert!(fourth.cold_start);
+    assert!(fourth.error.as_deref().unwrap().starts_with("timed out"));
+    // Known only from X-Ray: the metadata's facts (not the first: no init).
+    assert_eq!(fifth.idle_gap_ms, Some(7.0));
+    assert_eq!(fifth.init_duration_ms, None);
+    assert_eq!(fifth.process, 1);
+}
+
+#[test]
+fn the_start_kind_falls_back_to_the_annotation() {
+    let mut record = record();
+    record.datagrams.truncate(5);
+    record
+        .datagrams
+        .push(datagram(handler(4, H4, 0.0, 25.0, "prewarmed")));
+    let report = Report::build(&record);
+    assert_eq!(
+        report.invocations[4].start_kind.as_deref(),
+        Some("prewarmed")
+    );
+    assert!(!report.invocations[4].cold_start);
+    record.datagrams.truncate(5);
+    let report = Report::build(&record);
+    assert_eq!(report.invocations[4].start_kind, None, "nothing told");
+}
+
+#[test]
+fn subsegments_form_a_tree_relative_to_the_handler() {
+    let report = Report::build(&record());
+    let first = &report.invocations[0];
+    assert_eq!(first.subsegments.len(), 1);
+    let root = &first.subsegments[0];
+    assert_eq!(root.name, "## orders-fn");
+    assert_eq!(root.annotations["StartKind"], "cold");
+    assert!(approx(root.start_ms, 0.0) && approx(root.end_ms.unwrap(), 120.0));
+    let names: Vec<&str> = root.children.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["work", "nested_failure"]);
+    let work = &root.children[0];
+    assert!(approx(work.start_ms, 5.0) && approx(work.duration_ms().unwrap(), 75.0));
+    assert_eq!(work.children.len(), 1);
+    assert_eq!(work.children[0].name, "lookup");
+    assert!(approx(work.children[0].start_ms, 10.0));
+    let failure = &root.children[1];
+    assert!(failure.fault);
+    assert_eq!(failure.cause.as_deref(), Some("Error: boom"));
+    assert!(!failure.orphan);
+    let flat: Vec<(usize, &str)> = root
+        .flatten()
+        .into_iter()
+        .map(|(depth, s)| (depth, s.name.as_str()))
+        .collect();
+    assert_eq!(
+        flat,
+        [
+            (0, "## orders-fn"),
+            (1, "work"),
+            (2, "lookup"),
+            (1, "nested_failure")
+        ]
+    );
+    assert_eq!(first.handler().map(|h| h.id.as_str()), Some(H0));
+    assert!(approx(first.waterfall_span_ms(), 120.0));
+    assert_eq!(report.invocations[1].subsegments.len(), 1);
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.kind != ProblemKind::OrphanSubsegment)
+    );
+}
+
+#[test]
+fn summary_counts_and_nearest_rank_percentiles() {
+    let report = Report::build(&record());
+    let s = &report.summary;
+    assert_eq!(s.invocations, 5);
+    assert_eq!(s.cold_starts, 2);
+    assert!(approx(s.cold_start_percent, 40.0));
+    assert_eq!(s.errors, 2);
+    // Durations 120, 20, 10, 30 (the timeout has none).
+    let d = s.duration.as_ref().unwrap();
+    assert_eq!(d.count, 4);
+    assert!(approx(d.p50, 20.0) && approx(d.p90, 120.0) && approx(d.p99, 120.0));
+    assert!(approx(d.min, 10.0) && approx(d.max, 120.0) && approx(d.mean, 45.0));
+    let init = s.init.as_ref().unwrap();
+    assert_eq!((init.count, init.p50, init.p90), (2, 45.5, 50.0));
+    let cold = s.cold_vs_warm.cold.as_ref().unwrap();
+    let warm = s.cold_vs_warm.warm.as_ref().unwrap();
+    assert_eq!((cold.count, warm.count), (1, 3));
+    assert!(approx(cold.p50, 120.0) && approx(warm.p50, 20.0));
+    assert!(approx(s.cold_vs_warm.p50_difference_ms.unwrap(), 100.0));
+    assert!(approx(s.cold_vs_warm.p50_ratio.unwrap(), 6.0));
+    assert_eq!(s.problems, report.problems.len());
+}
+
+#[test]
+fn metrics_are_aggregated_across_lines() {
+    let report = Report::build(&record());
+    let find = |name: &str| {
+        report
+            .metrics
+            .iter()
+            .find(|m| m.name == name)
+            .unwrap_or_else(|| panic!("no {name} in {:#?}", report.metrics))
+    };
+    let cold = find("ColdStart");
+    assert_eq!(cold.namespace, "Shop");
+    assert_eq!(cold.unit, "Count");
+    assert_eq!(cold.values, [1.0, 1.0]);
+    assert_eq!(cold.lines, 2);
+    assert_eq!(
+        cold.dimensions_text(),
+        "function_name=orders-fn, service=orders"
+    );
+    assert_eq!(find("InitDuration").values, [45.5, 50.0]);
+    let orders = find("OrdersPlaced");
+    assert_eq!(orders.values, [1.0, 1.0, 1.0]);
+    assert_eq!(orders.sum(), 3.0);
+    let names: Vec<&str> = report.metrics.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["ColdStart", "InitDuration", "OrdersPlaced"]);
+    let processes = &report.processes;
+    assert_eq!(processes.len(), 2);
+    assert_eq!(
+        (
+            processes[0].stdout_lines,
+            processes[0].stderr_lines,
+            processes[0].emf_lines,
+            processes[0].invocations
+        ),
+        (5, 1, 4, 3)
+    );
+}
+
+#[test]
+fn a_client_dimension_is_its_own_series() {
+    let mut record = record();
+    let client_line = emf(
+        json!({"start_kind": "cold", "invocation": 1, "request_id": "req-0"}),
+        &[("service", "orders"), ("client", "dynamodb")],
+        &[("ClientInitDuration", "Milliseconds", json!([4.5]))],
+    );
+    record.processes[0].output.push(stdout(client_line));
+    let report = Report::build(&record);
+    let client = report
+        .metrics
+        .iter()
+        .find(|m| m.name == "ClientInitDuration")
+        .expect("client series");
+    assert_eq!(client.dimensions["client"], "dynamodb");
+    assert_eq!(client.values, [4.5]);
+}
+
+fn problems_of(report: &Report, kind: ProblemKind) -> Vec<&Problem> {
+    report.problems.iter().filter(|p| p.kind == kind).collect()
+}
+
+#[test]
+fn a_clean_run_has_only_the_harness_failure() {
+    let report = Report::build(&record());
+    let kinds: Vec<ProblemKind> = report.problems.iter().map(|p| p.kind).collect();
+    assert_eq!(
+        kinds,
+        [ProblemKind::HarnessFailure],
+        "{:#?}",
+        report.problems
+    );
+    let problem = &report.problems[0];
+    assert_eq!(problem.invocation, Some(3));
+    assert!(problem.location.contains("req-3"));
+}
+
+#[test]
+fn every_broken_emf_line_is_a_problem() {
+    let mut record = record();
+    let good: Value = serde_json::from_str(&end_line("req-x", "warm", 2, "success")).unwrap();
+    let mutated = |mutate: &dyn Fn(&mut Value)| {
+        let mut line = good.clone();
+        mutate(&mut line);
+        line.to_string()
+    };
+    let broken = vec![
+        ("{\"_aws\": {\"Timestamp\": 1,".to_owned(), "not JSON"),
+        ("[\"_aws\"]".to_owned(), "not a JSON object"),
+        (
+            mutated(&|l| l["_aws"]["Timestamp"] = json!("now")),
+            "Timestamp",
+        ),
+        (
+            mutated(&|l| l["_aws"]["CloudWatchMetrics"] = json!("x")),
+            "CloudWatchMetrics is not an array",
+        ),
+        (
+            mutated(&|l| {
+                l.as_object_mut().unwrap().remove("service");
+            }),
+            "dimension \"service\"",
+        ),
+        (
+            mutated(&|l| {
+                l.as_object_mut().unwrap().remove("OrdersPlaced");
+            }),
+            "metric \"OrdersPlaced\" has no member",
+        ),
+        (
+            mutated(&|l| l["OrdersPlaced"] = json!(vec![1; 101])),
+            "101 values",
+        ),
+        (
+            mutated(&|l| {
+                l["_aws"]["CloudWatchMetrics"][0]["Metrics"] = json!(
+                    (0..101)
+                        .map(|i| json!({"Name": format!("m{i}")}))
+                        .collect::<Vec<_>>()
+                );
+                for i in 0..101 {
+                    l[format!("m{i}")] = json!(1);
+                }
+            }),
+            "101 metrics",
+        ),
+        (
+            mutated(&|l| {
+                let names: Vec<String> = (0..31).map(|i| format!("d{i}")).collect();
+                for name in &names {
+                    l[name] = json!("v");
+                }
+                l["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([names]);
+            }),
+            "31 dimensions",
+        ),
+    ];
+    let first_new_line = record.processes[1].output.len() + 1;
+    for (text, _) in &broken {
+        record.processes[1].output.push(stdout(text.clone()));
+    }
+    // Not claims to be EMF: ignored.
+    record.processes[1]
+        .output
+        .push(stdout("{\"aws\": 1} plain JSON log"));
+    record.processes[1]
+        .output
+        .push(stderr("{\"_aws\": broken on stderr}"));
+    let report = Report::build(&record);
+    let found = problems_of(&report, ProblemKind::InvalidEmf);
+    assert_eq!(found.len(), broken.len(), "{found:#?}");
+    for (n, ((text, expected), problem)) in broken.iter().zip(&found).enumerate() {
+        assert!(
+            problem.message.contains(expected),
+            "expected {expected:?}, got {problem:#?}"
+        );
+        assert_eq!(
+            problem.location,
+            format!("process 1, output line {}", first_new_line + n)
+        );
+        let excerpt = problem.excerpt.as_deref().unwrap();
+        assert!(text.starts_with(excerpt.trim_end_matches('…')));
+    }
+    // The broken lines' metrics are not counted.
+    let orders = report.metrics.iter().find(|m| m.name == "OrdersPlaced");
+    assert_eq!(orders.map(|m| m.values.len()), Some(3));
+}
+
+#[test]
+fn every_bad_datagram_is_a_problem() {
+    let mut record = record();
+    let mut missing_id = subsegment(1, "3000000000000000", "x", H1, 1.0, 2.0);
+    missing_id.as_object_mut().unwrap().remove("id");
+    let mut no_end = subsegment(1, "3000000000000001", "y", H1, 1.0, 2.0);
+    no_end.as_object_mut().unwrap().remove("end_time");
+    let mut in_progress = subsegment(1, "3000000000000002", "z", H1, 1.0, 2.0);
+    in_progress.as_object_mut().unwrap().remove("end_time");
+    in_progress["in_progress"] = json!(true);
+    let bad_id = subsegment(1, "not-hex-at-all!!", "w", H1, 1.0, 2.0);
+    let mut no_name = subsegment(1, "3000000000000003", "v", H1, 1.0, 2.0);
+    no_name.as_object_mut().unwrap().remove("name");
+    let mut no_trace = subsegment(1, "3000000000000004", "u", H1, 1.0, 2.0);
+    no_trace.as_object_mut().unwrap().remove("trace_id");
+    let mut no_start = subsegment(1, "3000000000000005", "t", H1, 1.0, 2.0);
+    no_start.as_object_mut().unwrap().remove("start_time");
+    let before = record.datagrams.len();
+    record.datagrams.extend([
+        datagram_raw(b"{\"name\":\"no header\"}".to_vec()),
+        datagram_raw(b"{\"format\":\"json\",\"version\":2}\n{}".to_vec()),
+        datagram_raw(format!("{HEADER}{{\"name\":").into_bytes()),
+        datagram(missing_id),
+        datagram(no_end),
+        datagram(in_progress),
+        datagram(bad_id),
+        datagram(no_name),
+        datagram(no_trace),
+        datagram(no_start),
+    ]);
+    let report = Report::build(&record);
+    let found = problems_of(&report, ProblemKind::InvalidXRay);
+    let expected = [
+        (before + 1, "no newline"),
+        (before + 2, "invalid header"),
+        (before + 3, "document is not JSON"),
+        (before + 4, "id is missing"),
+        (before + 5, "end_time is missing"),
+        (before + 7, "id is not 16 hex digits"),
+        (before + 8, "name is missing"),
+        (before + 9, "trace_id is missing"),
+        (before + 10, "start_time is missing"),
+    ];
+    assert_eq!(found.len(), expected.len(), "{found:#?}");
+    for ((datagram, message), problem) in expected.iter().zip(&found) {
+        assert_eq!(problem.location, format!("datagram {datagram}"));
+        assert!(
+            problem.message.contains(message),
+            "expected {message:?}, got {problem:#?}"
+        );
+        assert!(problem.excerpt.is_some());
+    }
+    // The in-progress one is valid and drawn, open-ended.
+    let handler = &report.invocations[1].subsegments[0];
+    let z = handler.children.iter().find(|c| c.name == "z").expect("z");
+    assert_eq!(z.end_ms, None);
+}
+
+#[test]
+fn orphans_and_unmatched_traces_are_problems_and_still_drawn() {
+    let mut record = record();
+    record.datagrams.extend([
+        // Its parent never arrived.
+        datagram(subsegment(
+            1,
+            "5000000000000000",
+            "lost",
+            "ffffffffffffffff",
+            2.0,
+            4.0,
+        )),
+        // A loop of parents.
+        datagram(subsegment(
+            1,
+            "5000000000000001",
+            "a",
+            "5000000000000002",
+            1.0,
+            2.0,
+        )),
+        datagram(subsegment(
+            1,
+            "5000000000000002",
+            "b",
+            "5000000000000001",
+            1.5,
+            3.0,
+        )),
+        // A trace no invocation had.
+        datagram(handler(9, "9000000000000000", 0.0, 1.0, "warm")),
+    ]);
+    let report = Report::build(&record);
+    let orphans = problems_of(&report, ProblemKind::OrphanSubsegment);
+    assert_eq!(orphans.len(), 2, "{orphans:#?}");
+    assert!(orphans[0].message.contains("\"lost\""));
+    assert!(orphans[0].message.contains("ffffffffffffffff"));
+    assert!(orphans[0].location.starts_with("datagram 7"));
+    assert_eq!(orphans[0].invocation, Some(1));
+    assert!(orphans[1].message.contains("loop"));
+    let roots: Vec<(&str, bool)> = report.invocations[1]
+        .subsegments
+        .iter()
+        .map(|s| (s.name.as_str(), s.orphan))
+        .collect();
+    assert_eq!(roots.len(), 3, "{roots:?}");
+    assert_eq!(roots[0], ("## orders-fn", false));
+    assert_eq!(roots[1], ("lost", true));
+    assert!(roots[2].1);
+    let cycle = &report.invocations[1].subsegments[2];
+    assert_eq!(cycle.children.len(), 1, "the loop is drawn once");
+    assert!(cycle.children[0].children.is_empty());
+    assert_eq!(
+        report.invocations[1].handler().map(|h| h.name.as_str()),
+        Some("## orders-fn")
+    );
+
+    let unmatched = problems_of(&report, ProblemKind::UnmatchedTrace);
+    assert_eq!(unmatched.len(), 1);
+    assert!(unmatched[0].location.contains(&trace(9)));
+}
+
+#[test]
+fn a_trace_header_only_in_the_result_is_used() {
+    let mut record = record();
+    let mut result = ok("req-0", 120);
+    result.trace_header = Some(header(0));
+    record.invocations[0].trace_header = None;
+    record.invocations[0].result = Ok(result);
+    let report = Report::build(&record);
+    assert_eq!(report.invocations[0].subsegments.len(), 1);
+}
+
+#[test]
+fn init_errors_and_process_exits_have_their_status() {
+    let mut record = record();
+    let mut init = result(
+        "req-2",
+        0,
+        InvocationOutcome::InitError(ErrorReport::from_body(Bytes::from_static(
+            br#"{"errorType":"Config","errorMessage":"no table"}"#,
+        ))),
+    );
+    init.handed_out_at = None;
+    record.invocations[2].result = Ok(init);
+    record.invocations[3].result = Err(HarnessFailure::from(
+        "function process exited (exit status: 1)",
+    ));
+    let report = Report::build(&record);
+    assert_eq!(report.invocations[2].status, Status::InitError);
+    assert_eq!(
+        report.invocations[2].error.as_deref(),
+        Some("Config: no table")
+    );
+    assert_eq!(report.invocations[2].duration_ms, None);
+    assert_eq!(report.invocations[3].status, Status::HarnessError);
+    assert_eq!(report.summary.errors, 3);
+}
+
+#[test]
+fn json_uses_stable_names_and_round_trips() {
+    let report = Report::build(&record());
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["invocations"][3]["status"], "timeout");
+    assert_eq!(json["invocations"][1]["status"], "error");
+    assert_eq!(json["problems"][0]["kind"], "harness-failure");
+    assert_eq!(
+        json["invocations"][0]["subsegments"][0]["children"][0]["name"],
+        "work"
+    );
+    assert_eq!(json["summary"]["cold_starts"], 2);
+    let back: Report = serde_json::from_value(json).unwrap();
+    assert_eq!(back, report);
+}
+
+#[test]
+fn an_empty_run_renders() {
+    let report = Report::build(&RunRecord::default());
+    assert_eq!(report.summary.invocations, 0);
+    assert_eq!(report.summary.cold_start_percent, 0.0);
+    assert!(report.summary.duration.is_none());
+    let text = render_terminal(&report, 80, false);
+    assert!(text.contains("Problems: none"), "{text}");
+    let html = render_html(&report);
+    assert!(html.contains("No X-Ray subsegments received"));
+}
+
+#[test]
+fn the_terminal_report_draws_waterfalls_and_the_summary() {
+    let report = Report::build(&record());
+    let text = render_terminal(&report, 100, false);
+    assert!(!text.contains('\x1b'), "no escape without color");
+    let lines: Vec<&str> = text.lines().collect();
+    let find = |needle: &str| {
+        lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in\n{text}"))
+    };
+    // The invocation table.
+    let row = find("req-1");
+    assert!(row.contains("warm") && row.contains("20.0 ms") && row.contains("12.5 ms"));
+    assert!(row.contains("error: OrderError: no items"), "{row}");
+    assert!(find("req-0 ").contains("45.5 ms"));
+    assert!(find("req-3 ").contains("timeout"));
+    // The waterfall of the first invocation.
+    let handler = find("## orders-fn ");
+    assert!(handler.contains("0.000 ms") && handler.contains("120.0 ms"));
+    assert!(handler.ends_with(&"█".repeat(20)), "{handler}");
+    let work = find("├─ work");
+    assert!(work.contains('█') && work.contains("75.0 ms"), "{work}");
+    let lookup = find("│  └─ lookup");
+    assert!(lookup.contains('█'), "{lookup}");
+    let failure = find("└─ nested_failure [fault]");
+    assert!(failure.contains('█'));
+    assert!(find("↳ Error: boom").contains("   "));
+    // The bars are placed by start: work starts later than the handler.
+    let bar_start = |line: &str| line.chars().position(|c| c == '█').unwrap();
+    assert!(bar_start(work) > bar_start(handler));
+    assert!(bar_start(failure) > bar_start(lookup));
+    // Metrics and summary.
+    assert!(find("OrdersPlaced").contains("Count") && find("OrdersPlaced").contains("1, 1, 1"));
+    assert!(find("function_name=orders-fn, service=orders").starts_with("    "));
+    assert!(
+        find("cold starts 2").contains("(40.0 %)") && find("cold starts 2").contains("errors 2")
+    );
+    let duration = find("n=4");
+    assert!(
+        duration.contains("n=4")
+            && duration.contains("p50 20.0 ms")
+            && duration.contains("p90 120.0 ms")
+            && duration.contains("p99 120.0 ms"),
+        "{duration}"
+    );
+    assert!(find("p50 45.5 ms").starts_with("  init "));
+    assert!(find("cold vs warm").contains("+100.0 ms") && find("cold vs warm").contains("×6.00"));
+    assert!(find("Problems (1)").starts_with("Problems"));
+    assert!(find("✗ harness failure").contains("req-3"));
+    for width in [60, 100, 160] {
+        let text = render_terminal(&report, width, false);
+        for line in text.lines() {
+            assert!(
+                line.chars().count() <= width,
+                "line wider than {width}: {line:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn the_terminal_report_colors_on_request() {
+    let report = Report::build(&record());
+    let text = render_terminal(&report, 100, true);
+    assert!(text.contains("\x1b[36m"), "bars in cyan");
+    assert!(text.contains("\x1b[31m"), "failures in red");
+    assert!(text.contains("\x1b[0m"));
+}
+
+#[test]
+fn problems_are_wrapped_never_cut() {
+    let mut record = record();
+    let long = "x".repeat(50);
+    record.invocations[3].result = Err(HarnessFailure::from(format!(
+        "timed out waiting for {long} and {long} and the end"
+    )));
+    let text = render_terminal(&Report::build(&record), 60, false);
+    assert!(text.contains("the end"), "{text}");
+}
+
+#[test]
+fn html_is_self_contained_with_classed_waterfall_bars() {
+    let mut record = record();
+    record.function = "orders <fn> & \"co\"".into();
+    let report = Report::build(&record);
+    let html = render_html(&report);
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(html.trim_end().ends_with("</html>"));
+    for external in ["<script", "http://", "https://", "<link", "@import", "url("] {
+        assert!(!html.contains(external), "{external} in the page");
+    }
+    assert!(html.contains("orders &lt;fn&gt; &amp; &quot;co&quot;"));
+    assert!(!html.contains("<fn>"));
+    assert!(html.contains(&format!("background: {WATERFALL_BAR_COLOR}")));
+    let bars = html.matches("class=\"wf-bar").count();
+    assert_eq!(bars, 4 + 1 + 1, "one bar per subsegment");
+    assert!(html.contains("class=\"wf-bar wf-fault\""));
+    assert!(html.contains("style=\"left:0.000%;width:100.000%\""));
+    assert!(html.contains("├─ "), "tree prefixes");
+    assert!(html.contains("<svg class=\"chart\""));
+    assert_eq!(html.matches("class=\"chart-bar\"").count(), 4);
+    assert_eq!(
+        html.matches(&format!("fill=\"{CHART_COLD_COLOR}\""))
+            .count(),
+        1
+    );
+    assert!(html.contains("OrdersPlaced"));
+    assert!(html.contains("harness failure"));
+    assert!(html.contains("Error: boom"));
+}

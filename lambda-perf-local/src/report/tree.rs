@@ -1,0 +1,176 @@
+//! Builds each invocation's subsegment tree from the X-Ray documents of its trace, and finds
+//! the orphans (subsegments whose parent is unknown) and the traces no invocation had.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use super::model::Subsegment;
+use super::xray::Doc;
+
+/// A subsegment whose parent is unknown.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Orphan {
+    pub(crate) datagram: usize,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    pub(crate) parent_id: Option<String>,
+    /// Whether its parent is known but its chain of parents loops.
+    pub(crate) in_cycle: bool,
+}
+
+/// The tree of one trace.
+#[derive(Debug, Default)]
+pub(crate) struct Tree {
+    /// The roots (children of the trace header's `Parent`), then the orphans.
+    pub(crate) roots: Vec<Subsegment>,
+    pub(crate) orphans: Vec<Orphan>,
+    /// The handler subsegment (the first root named `## …`, else the first root).
+    pub(crate) handler: Option<Doc>,
+}
+
+/// The documents of every trace, by trace id.
+#[derive(Debug, Default)]
+pub(crate) struct TraceIndex {
+    /// Deduplicated by id: a finished copy wins over an in-progress one, a later over an
+    /// earlier. Kept in arrival order.
+    traces: BTreeMap<String, Vec<Doc>>,
+    used: HashSet<String>,
+}
+
+impl TraceIndex {
+    /// Adds a document.
+    pub(crate) fn add(&mut self, doc: Doc) {
+        let docs = self.traces.entry(doc.trace_id.clone()).or_default();
+        match docs.iter_mut().find(|known| known.id == doc.id) {
+            Some(known) if doc.end.is_some() || known.end.is_none() => *known = doc,
+            Some(_) => {}
+            None => docs.push(doc),
+        }
+    }
+
+    /// The tree of trace `trace_id` under the segment `parent` (the trace header's
+    /// `Parent`). Times are relative to the handler's start.
+    pub(crate) fn tree(&mut self, trace_id: &str, parent: &str) -> Tree {
+        self.used.insert(trace_id.to_owned());
+        let docs = self.traces.get(trace_id).map(Vec::as_slice).unwrap_or(&[]);
+        build(docs, parent)
+    }
+
+    /// The traces no [`tree`](Self::tree) asked for, with their documents.
+    pub(crate) fn unused(&self) -> impl Iterator<Item = (&String, &Vec<Doc>)> {
+        self.traces
+            .iter()
+            .filter(|(trace, _)| !self.used.contains(*trace))
+    }
+}
+
+fn build(docs: &[Doc], parent: &str) -> Tree {
+    if docs.is_empty() {
+        return Tree::default();
+    }
+    let ids: HashSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
+    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut roots = Vec::new();
+    let mut orphans = Vec::new();
+    for (i, doc) in docs.iter().enumerate() {
+        match doc.parent_id.as_deref() {
+            Some(p) if p == parent => roots.push(i),
+            Some(p) if ids.contains(p) && p != doc.id => children.entry(p).or_default().push(i),
+            _ => orphans.push(i),
+        }
+    }
+    let by_start = |a: &usize, b: &usize| docs[*a].start.total_cmp(&docs[*b].start);
+    roots.sort_by(by_start);
+    orphans.sort_by(by_start);
+    for list in children.values_mut() {
+        list.sort_by(by_start);
+    }
+    let handler = roots
+        .iter()
+        .copied()
+        .find(|&i| docs[i].name.starts_with("## "))
+        .or_else(|| roots.first().copied());
+    let origin = handler.map_or_else(
+        || docs.iter().map(|d| d.start).fold(f64::INFINITY, f64::min),
+        |i| docs[i].start,
+    );
+    let builder = Builder {
+        docs,
+        children,
+        origin,
+    };
+    let mut visited = vec![false; docs.len()];
+    let mut tree = Tree {
+        handler: handler.map(|i| docs[i].clone()),
+        ..Tree::default()
+    };
+    for &i in &roots {
+        tree.roots.push(builder.node(i, false, &mut visited));
+    }
+    for &i in &orphans {
+        tree.orphans.push(Orphan::of(&docs[i], false));
+        tree.roots.push(builder.node(i, true, &mut visited));
+    }
+    // What is still unreached hangs off a loop of parents: one member of each loop becomes
+    // an orphan root, which breaks the loop.
+    while let Some(first) = (0..docs.len()).find(|&i| !visited[i]) {
+        let mut at = first;
+        let mut seen = HashSet::new();
+        while seen.insert(at) {
+            let parent_id = docs[at].parent_id.as_deref().unwrap_or_default();
+            match docs.iter().position(|d| d.id == parent_id) {
+                Some(up) if !visited[up] => at = up,
+                _ => break,
+            }
+        }
+        tree.orphans.push(Orphan::of(&docs[at], true));
+        tree.roots.push(builder.node(at, true, &mut visited));
+    }
+    tree
+}
+
+struct Builder<'a> {
+    docs: &'a [Doc],
+    children: HashMap<&'a str, Vec<usize>>,
+    origin: f64,
+}
+
+impl Orphan {
+    fn of(doc: &Doc, in_cycle: bool) -> Self {
+        Self {
+            datagram: doc.datagram,
+            id: doc.id.clone(),
+            name: doc.name.clone(),
+            parent_id: doc.parent_id.clone(),
+            in_cycle,
+        }
+    }
+}
+
+impl Builder<'_> {
+    fn node(&self, i: usize, orphan: bool, visited: &mut [bool]) -> Subsegment {
+        visited[i] = true;
+        let doc = &self.docs[i];
+        let relative = |t: f64| (t - self.origin) * 1000.0;
+        let mut children = Vec::new();
+        let child_indices = self.children.get(doc.id.as_str()).map(Vec::as_slice);
+        for &child in child_indices.unwrap_or_default() {
+            if !visited[child] {
+                children.push(self.node(child, false, visited));
+            }
+        }
+        Subsegment {
+            id: doc.id.clone(),
+            name: doc.name.clone(),
+            namespace: doc.namespace.clone(),
+            start_ms: relative(doc.start),
+            end_ms: doc.end.map(relative),
+            fault: doc.fault,
+            error: doc.error,
+            throttle: doc.throttle,
+            cause: doc.cause.clone(),
+            annotations: doc.annotations.clone(),
+            orphan,
+            children,
+        }
+    }
+}

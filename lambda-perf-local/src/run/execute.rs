@@ -1,0 +1,371 @@
+//! Carrying out a [`Plan`]: the function under the embedded Runtime API and X-Ray daemon
+//! stand-in, restarted and moved to fresh environments as the plan says.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use crate::report::{FailureKind, HarnessFailure, InvocationRun, ProcessRun, RunRecord};
+use crate::run::{Fatal, Plan, Step};
+use crate::{
+    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
+    Invocation, InvocationOutcome, InvocationResult, InvocationStatus, RuntimeApi, TraceSetting,
+    XRayCollector, new_request_id,
+};
+
+/// How an invocation went, for the run.
+enum Classified {
+    /// The function answered (a response or a handler error).
+    Answered(InvocationResult),
+    /// The function failed; an init error still has its result.
+    Failed {
+        result: Option<InvocationResult>,
+        fatal: Fatal,
+    },
+}
+
+/// A fatal error as the report shows the invocation it happened in.
+fn failure(fatal: &Fatal) -> HarnessFailure {
+    let kind = match fatal {
+        Fatal::TimedOut { .. } | Fatal::NeverAskedForWork { .. } => FailureKind::Timeout,
+        Fatal::ExitedDuringInit { .. } | Fatal::Crashed { .. } => FailureKind::ProcessExited,
+        _ => FailureKind::Other,
+    };
+    let message = fatal.to_string();
+    HarnessFailure::new(kind, message.lines().next().unwrap_or_default())
+}
+
+/// How long the last datagrams may take to arrive after the last invocation.
+const DRAIN: Duration = Duration::from_millis(100);
+/// Output lines that go with a fatal error.
+const LAST_LINES: usize = 20;
+
+/// The function to run and how long to wait for it.
+#[derive(Debug, Clone)]
+pub struct Runner {
+    /// The function's command line.
+    pub command: FunctionCommand,
+    /// Its Lambda environment (the daemon address is set by the runner).
+    pub config: FunctionConfig,
+    /// Each invocation's deadline.
+    pub timeout: Duration,
+    /// How long a new process may take before asking for its first invocation.
+    pub init_timeout: Duration,
+}
+
+/// What a run produced: everything recorded, and the failure that stopped it early, if any.
+#[derive(Debug)]
+pub struct RunResult {
+    /// The raw material of the report.
+    pub record: RunRecord,
+    /// Why the run stopped early.
+    pub fatal: Option<Fatal>,
+}
+
+/// The function's current process and where it runs.
+struct Current {
+    process: Arc<FunctionProcess>,
+    index: usize,
+    environment: usize,
+    /// Invocations this process answered.
+    served: AtomicUsize,
+}
+
+/// Runs `plan`; `progress` is called with the number of invocations done after each one.
+pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + Sync)) -> RunResult {
+    let mut record = RunRecord {
+        function: command_line(&runner.command),
+        invocations: Vec::new(),
+        processes: Vec::new(),
+        datagrams: Vec::new(),
+    };
+    let fatal = match Execution::start(plan, runner).await {
+        Ok(mut execution) => {
+            let fatal = execution.run(plan, &mut record, progress).await.err();
+            execution.stop(&mut record).await;
+            fatal
+        }
+        Err(fatal) => Some(fatal),
+    };
+    RunResult { record, fatal }
+}
+
+struct Execution<'a> {
+    runner: &'a Runner,
+    config: FunctionConfig,
+    api: Arc<RuntimeApi>,
+    collector: XRayCollector,
+    environments: Vec<ExecutionEnvironment>,
+    current: Current,
+}
+
+impl<'a> Execution<'a> {
+    async fn start(plan: &Plan, runner: &'a Runner) -> Result<Self, Fatal> {
+        let harness = |error: std::io::Error| Fatal::Harness(error.to_string());
+        let api = Arc::new(RuntimeApi::start().await.map_err(harness)?);
+        let collector = XRayCollector::start().await.map_err(harness)?;
+        let mut config = runner
+            .config
+            .clone()
+            .with_xray_daemon_address(collector.addr().to_string());
+        let concurrency = plan
+            .steps
+            .iter()
+            .filter_map(|step| match step {
+                Step::Concurrent { events, .. } => Some(events.len()),
+                _ => None,
+            })
+            .max();
+        if let Some(concurrency) = concurrency {
+            config = config.with_max_concurrency(u32::try_from(concurrency).unwrap_or(u32::MAX));
+        }
+        let environment = ExecutionEnvironment::new().map_err(harness)?;
+        let process = FunctionProcess::spawn(&runner.command, &config, &environment, &api)
+            .map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))?;
+        Ok(Self {
+            runner,
+            config,
+            api,
+            collector,
+            environments: vec![environment],
+            current: Current {
+                process: Arc::new(process),
+                index: 0,
+                environment: 0,
+                served: AtomicUsize::new(0),
+            },
+        })
+    }
+
+    async fn run(
+        &mut self,
+        plan: &Plan,
+        record: &mut RunRecord,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<(), Fatal> {
+        for step in &plan.steps {
+            match step {
+                Step::Invoke { event, sampled } => {
+                    let index = record.invocations.len();
+                    let (run, fatal) = self.invoke(event.clone(), *sampled, index).await;
+                    record.invocations.push(run);
+                    if let Some(fatal) = fatal {
+                        return Err(fatal);
+                    }
+                }
+                Step::Concurrent { events, sampled } => {
+                    let first = record.invocations.len();
+                    let batch = events
+                        .iter()
+                        .enumerate()
+                        .map(|(i, event)| self.invoke(event.clone(), *sampled, first + i));
+                    let mut first_fatal = None;
+                    for (run, fatal) in futures_util::future::join_all(batch).await {
+                        record.invocations.push(run);
+                        first_fatal = first_fatal.or(fatal);
+                    }
+                    if let Some(fatal) = first_fatal {
+                        return Err(fatal);
+                    }
+                }
+                Step::Idle(duration) => tokio::time::sleep(*duration).await,
+                Step::Restart => self.replace_process(record, false).await?,
+                Step::FreshEnvironment => self.replace_process(record, true).await?,
+            }
+            progress(record.invocations.len());
+        }
+        Ok(())
+    }
+
+    /// Invokes once. A handler error is a result; a failure of the function (it exited,
+    /// never asked for work, timed out, failed its init) is recorded and also returned as
+    /// the reason to stop.
+    async fn invoke(
+        &self,
+        event: bytes::Bytes,
+        sampled: bool,
+        index: usize,
+    ) -> (InvocationRun, Option<Fatal>) {
+        let request_id = new_request_id();
+        let invocation = Invocation::new(event)
+            .with_request_id(request_id.clone())
+            .with_deadline_in(self.runner.timeout)
+            .with_trace(TraceSetting::Generate { sampled });
+        let process = &self.current.process;
+        let classified = tokio::select! {
+            invoked = process.invoke(&self.api, invocation) => self.classify(invoked, &request_id),
+            () = self.never_handed_out(&request_id) => Classified::Failed {
+                result: None,
+                fatal: Fatal::NeverAskedForWork {
+                    waited_secs: self.runner.init_timeout.as_secs_f64(),
+                    last_lines: process.last_lines(LAST_LINES),
+                },
+            },
+        };
+        let (result, fatal) = match classified {
+            Classified::Answered(result) => {
+                self.current.served.fetch_add(1, Ordering::Relaxed);
+                (Ok(result), None)
+            }
+            Classified::Failed {
+                result: Some(result),
+                fatal,
+            } => (Ok(result), Some(fatal)),
+            Classified::Failed {
+                result: None,
+                fatal,
+            } => (Err(failure(&fatal)), Some(fatal)),
+        };
+        let run = InvocationRun {
+            index,
+            process: self.current.index,
+            environment: self.current.environment,
+            trace_header: result.as_ref().ok().and_then(|r| r.trace_header.clone()),
+            request_id,
+            result,
+        };
+        (run, fatal)
+    }
+
+    /// Resolves if, after the init timeout, the invocation was still not handed out.
+    async fn never_handed_out(&self, request_id: &str) {
+        tokio::time::sleep(self.runner.init_timeout).await;
+        let handed_out = self
+            .api
+            .invocations()
+            .iter()
+            .any(|record| record.request_id == request_id && record.handed_out_at.is_some());
+        if handed_out {
+            std::future::pending::<()>().await;
+        }
+    }
+
+    /// The result, or the failure (with the result when there was one: an init error).
+    fn classify(
+        &self,
+        invoked: Result<InvocationResult, HarnessError>,
+        request_id: &str,
+    ) -> Classified {
+        let last_lines = || self.current.process.last_lines(LAST_LINES);
+        let fatal = match invoked {
+            Ok(result) => {
+                return match &result.outcome {
+                    InvocationOutcome::InitError(report) => {
+                        let fatal = Fatal::InitError {
+                            error: report.to_string(),
+                            last_lines: last_lines(),
+                        };
+                        Classified::Failed {
+                            result: Some(result),
+                            fatal,
+                        }
+                    }
+                    _ => Classified::Answered(result),
+                };
+            }
+            Err(HarnessError::ProcessExited { status, .. }) => {
+                let status = status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
+                let handed_out = self.api.invocations().iter().any(|record| {
+                    record.request_id == request_id
+                        && !matches!(record.status, InvocationStatus::Queued)
+                        && record.handed_out_at.is_some()
+                });
+                if self.current.served.load(Ordering::Relaxed) == 0 && !handed_out {
+                    Fatal::ExitedDuringInit {
+                        status,
+                        last_lines: last_lines(),
+                    }
+                } else {
+                    Fatal::Crashed {
+                        status,
+                        last_lines: last_lines(),
+                    }
+                }
+            }
+            Err(HarnessError::Timeout { .. }) => Fatal::TimedOut {
+                request_id: request_id.to_owned(),
+                last_lines: last_lines(),
+            },
+            Err(HarnessError::InitError(report)) => Fatal::InitError {
+                error: report.to_string(),
+                last_lines: last_lines(),
+            },
+            Err(other) => Fatal::Harness(other.to_string()),
+        };
+        Classified::Failed {
+            result: None,
+            fatal,
+        }
+    }
+
+    /// Kills the current process and starts another, in the same or a new environment.
+    async fn replace_process(&mut self, record: &mut RunRecord, fresh: bool) -> Result<(), Fatal> {
+        let exit = self
+            .current
+            .process
+            .kill()
+            .await
+            .ok()
+            .map(|status| status.to_string());
+        record.processes.push(self.process_run(exit));
+        if fresh {
+            let environment =
+                ExecutionEnvironment::new().map_err(|error| Fatal::Harness(error.to_string()))?;
+            self.environments.push(environment);
+        }
+        let environment = if fresh {
+            self.environments.len() - 1
+        } else {
+            self.current.environment
+        };
+        let process = FunctionProcess::spawn(
+            &self.runner.command,
+            &self.config,
+            &self.environments[environment],
+            &self.api,
+        )
+        .map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))?;
+        self.current = Current {
+            process: Arc::new(process),
+            index: self.current.index + 1,
+            environment,
+            served: AtomicUsize::new(0),
+        };
+        Ok(())
+    }
+
+    fn process_run(&self, exit: Option<String>) -> ProcessRun {
+        ProcessRun {
+            index: self.current.index,
+            environment: self.current.environment,
+            output: self.current.process.output(),
+            exit,
+        }
+    }
+
+    /// Ends the run: the last datagrams, the last process.
+    async fn stop(self, record: &mut RunRecord) {
+        tokio::time::sleep(DRAIN).await;
+        let exit = match self.current.process.try_exit_status() {
+            Some(status) => Some(status.to_string()),
+            None => {
+                let _ = self.current.process.kill().await;
+                None
+            }
+        };
+        record.processes.push(self.process_run(exit));
+        record.datagrams = self.collector.datagrams();
+    }
+}
+
+fn command_line(command: &FunctionCommand) -> String {
+    std::iter::once(command.program().display().to_string())
+        .chain(
+            command
+                .arguments()
+                .iter()
+                .map(|a| a.to_string_lossy().into_owned()),
+        )
+        .collect::<Vec<_>>()
+        .join(" ")
+}

@@ -1,0 +1,97 @@
+//! Why a run stopped early: the function, not the harness, failed.
+
+use std::fmt;
+
+/// A failure of the function that ends the run (the harness exits non-zero).
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum Fatal {
+    /// The process exited before asking for its first invocation.
+    ExitedDuringInit {
+        /// How it ended.
+        status: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
+    /// The function reported an init error (`/runtime/init/error`).
+    InitError {
+        /// The error, as reported.
+        error: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
+    /// The process is running but never asked for an invocation (`GET /next`).
+    NeverAskedForWork {
+        /// How long the harness waited.
+        waited_secs: f64,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
+    /// The process exited during an invocation.
+    Crashed {
+        /// How it ended.
+        status: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
+    /// An invocation got no answer before its deadline.
+    TimedOut {
+        /// The invocation.
+        request_id: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
+    /// The harness itself failed (a port, a process that could not start).
+    Harness(String),
+}
+
+impl Fatal {
+    /// The function's last output lines, if any.
+    pub fn last_lines(&self) -> &[String] {
+        match self {
+            Self::ExitedDuringInit { last_lines, .. }
+            | Self::InitError { last_lines, .. }
+            | Self::NeverAskedForWork { last_lines, .. }
+            | Self::Crashed { last_lines, .. }
+            | Self::TimedOut { last_lines, .. } => last_lines,
+            Self::Harness(_) => &[],
+        }
+    }
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::ExitedDuringInit { status, .. } => write!(
+                f,
+                "the function exited during init ({status}) before asking for an invocation"
+            ),
+            Self::InitError { error, .. } => {
+                write!(f, "the function reported an init error: {error}")
+            }
+            Self::NeverAskedForWork { waited_secs, .. } => write!(
+                f,
+                "the function never asked for an invocation (GET /2018-06-01/runtime/invocation/next) \
+                 within {waited_secs:.1} s: is it a Lambda function built with a Lambda runtime?"
+            ),
+            Self::Crashed { status, .. } => {
+                write!(f, "the function exited during an invocation ({status})")
+            }
+            Self::TimedOut { request_id, .. } => {
+                write!(
+                    f,
+                    "invocation {request_id} timed out: no response before its deadline"
+                )
+            }
+            Self::Harness(message) => write!(f, "the harness failed: {message}"),
+        }?;
+        let lines = self.last_lines();
+        if !lines.is_empty() {
+            write!(f, "\nlast output lines:")?;
+            for line in lines {
+                write!(f, "\n  {line}")?;
+            }
+        }
+        Ok(())
+    }
+}

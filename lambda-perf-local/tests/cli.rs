@@ -1,0 +1,222 @@
+//! The `lambda-perf` binary: the demo, a run of an example, and how it fails.
+
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn lambda_perf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lambda-perf"))
+        .args(args)
+        .output()
+        .expect("lambda-perf runs")
+}
+
+fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not the JSON report ({error}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+fn column<'a>(report: &'a Value, field: &str) -> Vec<&'a Value> {
+    report["invocations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|invocation| &invocation[field])
+        .collect()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn the_demo_runs_its_scenario() {
+    let output = lambda_perf(&["demo", "--json", "--no-progress"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let kinds: Vec<&str> = column(&report, "start_kind")
+        .iter()
+        .map(|kind| kind.as_str().unwrap())
+        .collect();
+    assert_eq!(kinds[..4], ["cold", "warm", "warm", "restart"]);
+    assert_eq!(kinds[6], "cold", "a fresh environment is cold");
+    let statuses: Vec<&str> = column(&report, "status")
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["ok", "ok", "error", "ok", "ok", "ok", "ok"]);
+    assert_eq!(report["summary"]["cold_starts"], 3);
+    assert!(report["fatal"].is_null());
+    assert_eq!(
+        report["problems"].as_array().unwrap().len(),
+        0,
+        "{:#}",
+        report["problems"]
+    );
+
+    // The cold invocation's subsegment tree: the handler, the lazy client, the calls.
+    let first = &report["invocations"][0];
+    let text = first.to_string();
+    for name in [
+        "## lambda-perf-demo",
+        "## init catalog",
+        "catalog.price",
+        "payments.charge",
+    ] {
+        assert!(text.contains(name), "{name} missing from {first:#}");
+    }
+    let orders = report["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|metric| metric["name"] == "Orders")
+        .unwrap();
+    assert_eq!(orders["values"].as_array().unwrap().len(), 7);
+}
+
+#[test]
+fn the_terminal_report_draws_waterfalls_and_a_summary() {
+    let output = lambda_perf(&["demo", "--no-progress"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(text.contains("├─ ## init catalog"), "{text}");
+    assert!(text.contains('█'));
+    assert!(text.contains("cold starts 3"), "{text}");
+}
+
+#[test]
+fn an_example_runs_with_restarts_and_an_event_file() {
+    let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = escargot::CargoBuild::new()
+        .manifest_path(workspace.join("Cargo.toml"))
+        .package("basic-layer")
+        .bin("basic-layer")
+        .current_release()
+        .current_target()
+        .run()
+        .unwrap();
+    let event = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(event.path(), r#"{"order_id":"o-2","quantity":2}"#).unwrap();
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "4",
+        "--restart-after",
+        "2",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--env",
+        "POWERTOOLS_METRICS_NAMESPACE=Shop",
+        "--",
+        example.path().to_str().unwrap(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let kinds: Vec<&Value> = column(&report, "start_kind");
+    assert_eq!(kinds, ["cold", "warm", "restart", "warm"]);
+    let placed = report["metrics"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|metric| metric["name"] == "ItemsOrdered")
+        .unwrap();
+    assert_eq!(placed["values"], serde_json::json!([2.0, 2.0, 2.0, 2.0]));
+}
+
+#[test]
+fn a_function_that_exits_during_init_is_reported_with_its_output() {
+    let output = lambda_perf(&[
+        "run",
+        "--no-progress",
+        "--",
+        "sh",
+        "-c",
+        "echo connecting; exit 3",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    assert!(stderr.contains("exited during init"), "{stderr}");
+    assert!(stderr.contains("connecting"), "{stderr}");
+}
+
+#[test]
+fn a_function_that_never_asks_for_work_is_reported() {
+    let output = lambda_perf(&[
+        "run",
+        "--no-progress",
+        "--init-timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        "echo not a lambda function; sleep 30",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    assert!(stderr.contains("never asked for an invocation"), "{stderr}");
+    assert!(stderr.contains("not a lambda function"), "{stderr}");
+}
+
+#[test]
+fn a_slow_function_times_out() {
+    let event = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(event.path(), r#"{"sleep_ms":5000}"#).unwrap();
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "1",
+        "--timeout",
+        "1",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
+    let report = json(&output);
+    assert!(
+        report["fatal"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("timed out")
+    );
+    assert_eq!(column(&report, "status"), ["timeout"]);
+}
+
+#[test]
+fn output_that_looks_like_emf_but_is_not_is_a_problem() {
+    let event = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(event.path(), r#"{"action":"garbage"}"#).unwrap();
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "1",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    let report = json(&output);
+    let problems = report["problems"].as_array().unwrap();
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+    assert!(
+        problems[0].to_string().contains("yesterday"),
+        "{problems:#?}"
+    );
+}
