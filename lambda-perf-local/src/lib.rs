@@ -11,6 +11,12 @@
 //!   a [`FunctionConfig`], capturing stdout/stderr into an [`OutputLog`] where CloudWatch EMF
 //!   lines are told apart from plain log lines.
 //!
+//! - [`XRayCollector`] stands in for the X-Ray daemon: it receives the function's datagrams
+//!   and checks each as the daemon would.
+//! - [`run`] carries out a [`run::Plan`] (invocations, idle gaps, restarts, fresh
+//!   environments) and [`report`] turns what was recorded into the report the `lambda-perf`
+//!   binary prints (terminal, JSON, HTML).
+//!
 //! Everything fallible returns a [`HarnessError`]; bad input from the function (garbage
 //! bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.
 //!
