@@ -3,9 +3,7 @@
 
 mod support;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionProcess, Invocation, RuntimeApi, TraceHeader, XRayCollector,
-};
+use lambda_perf_local::{Invocation, TraceHeader, XRayCollector};
 use serde_json::{Value, json};
 use support::*;
 
@@ -40,12 +38,13 @@ fn http_api_event(path: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_axum_router_behind_perf_layer() {
-    let api = RuntimeApi::start().await.unwrap();
     let collector = XRayCollector::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
     let config = function_config().with_xray_daemon_address(collector.addr().to_string());
-    let process =
-        FunctionProcess::spawn(&example("http-axum"), &config, &environment, &api).unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("http-axum"), &config).await;
 
     let mut kinds = Vec::new();
     for (path, status, body) in [

@@ -4,20 +4,19 @@
 
 mod support;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionProcess, Invocation, RuntimeApi, TraceHeader, XRayCollector,
-};
+use lambda_perf_local::{Invocation, TraceHeader, XRayCollector};
 use serde_json::{Value, json};
 use support::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
-    let api = RuntimeApi::start().await.unwrap();
     let collector = XRayCollector::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
     let config = function_config().with_xray_daemon_address(collector.addr().to_string());
-    let process =
-        FunctionProcess::spawn(&example("lazy-clients"), &config, &environment, &api).unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("lazy-clients"), &config).await;
 
     let mut traces = Vec::new();
     for _ in 0..2 {

@@ -140,15 +140,11 @@ async fn the_restarted_process_knows_the_environment_age() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn warm_invocations_report_the_idle_gap() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let process = FunctionProcess::spawn(
-        &example("basic-layer"),
-        &function_config(),
-        &environment,
-        &api,
-    )
-    .unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("basic-layer"), &function_config()).await;
     order(&api, &process, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     let id = order(&api, &process, 2).await;
@@ -164,15 +160,11 @@ async fn warm_invocations_report_the_idle_gap() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_error_flushes_its_metrics_and_reaches_the_runtime() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let process = FunctionProcess::spawn(
-        &example("basic-layer"),
-        &function_config(),
-        &environment,
-        &api,
-    )
-    .unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("basic-layer"), &function_config()).await;
     let event = json!({ "order_id": "o-empty", "quantity": 0 });
     let result = process.invoke(&api, Invocation::json(event)).await.unwrap();
     let id = result.request_id.clone();
@@ -195,11 +187,11 @@ async fn a_handler_error_flushes_its_metrics_and_reaches_the_runtime() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_panic_flushes_its_metrics_and_the_runtime_reports_it() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let process =
-        FunctionProcess::spawn(&scenario_function(), &function_config(), &environment, &api)
-            .unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&scenario_function(), &function_config()).await;
 
     let result = process
         .invoke(&api, Invocation::json(json!({ "action": "panic" })))
@@ -247,11 +239,12 @@ async fn a_handler_panic_flushes_its_metrics_and_the_runtime_reports_it() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provisioned_concurrency_is_prewarmed_without_a_cold_start_line() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
     let config = function_config().with_initialization_type("provisioned-concurrency");
-    let process =
-        FunctionProcess::spawn(&example("basic-layer"), &config, &environment, &api).unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("basic-layer"), &config).await;
     let mut kinds = Vec::new();
     for quantity in 1..=2 {
         let id = order(&api, &process, quantity).await;
@@ -269,15 +262,11 @@ async fn provisioned_concurrency_is_prewarmed_without_a_cold_start_line() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let process = FunctionProcess::spawn(
-        &example("basic-layer"),
-        &function_config(),
-        &environment,
-        &api,
-    )
-    .unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("basic-layer"), &function_config()).await;
     let event = json!({ "order_id": "o-1", "quantity": 1 });
     let result = process
         .invoke(&api, Invocation::json(event).with_deadline_ms(600_000))
@@ -301,11 +290,11 @@ async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let process =
-        FunctionProcess::spawn(&scenario_function(), &function_config(), &environment, &api)
-            .unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&scenario_function(), &function_config()).await;
     let result = process
         .invoke(&api, Invocation::json(json!({ "action": "many" })))
         .await
@@ -344,11 +333,12 @@ async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_invocations_in_one_process_keep_their_metrics_apart() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
     let config = function_config().with_max_concurrency(2);
-    let process =
-        FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&scenario_function(), &config).await;
     let invoke = |tag: &str| {
         let event = json!({ "action": "ok", "tag": tag, "sleep_ms": 300 });
         process.invoke(&api, Invocation::json(event))
@@ -380,11 +370,11 @@ async fn concurrent_invocations_in_one_process_keep_their_metrics_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cold_start_line_is_written_before_the_handler_runs() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let process =
-        FunctionProcess::spawn(&scenario_function(), &function_config(), &environment, &api)
-            .unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&scenario_function(), &function_config()).await;
     let slow = Invocation::json(json!({ "action": "ok", "sleep_ms": 1_000 }));
     let invocation = async { process.invoke(&api, slow).await };
     let observer = async {
@@ -411,14 +401,15 @@ async fn the_cold_start_line_is_written_before_the_handler_runs() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_and_data_problems_warn_once_each() {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
     // No namespace, and a bad setting.
     let config = lambda_perf_local::FunctionConfig::new()
         .with_function_name("orders-fn")
         .with_env("POWERTOOLS_METRICS_DISABLED", "maybe");
-    let process =
-        FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&scenario_function(), &config).await;
     for _ in 0..3 {
         let result = process
             .invoke(

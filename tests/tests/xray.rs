@@ -20,13 +20,14 @@ struct Setup {
 }
 
 async fn setup(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) -> Setup {
-    let api = RuntimeApi::start().await.unwrap();
     let collector = XRayCollector::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
     let config =
         configure(function_config().with_xray_daemon_address(collector.addr().to_string()));
-    let process =
-        FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
+    let Started {
+        api,
+        process,
+        environment,
+    } = start(&scenario_function(), &config).await;
     Setup {
         api,
         collector,

@@ -7,7 +7,9 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use lambda_perf_local::{FunctionCommand, FunctionConfig, FunctionProcess, OutputLine};
+use lambda_perf_local::{
+    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, OutputLine, RuntimeApi,
+};
 use serde_json::Value;
 
 /// How long any single wait for a function's output may take.
@@ -39,6 +41,28 @@ pub fn example(name: &str) -> FunctionCommand {
 /// The scenario function of this crate (`src/bin/scenario-function.rs`).
 pub fn scenario_function() -> FunctionCommand {
     FunctionCommand::new(env!("CARGO_BIN_EXE_scenario-function"))
+}
+
+/// A function running in a fresh environment under its own Runtime API.
+pub struct Started {
+    /// The Runtime API it polls.
+    pub api: RuntimeApi,
+    /// Its process.
+    pub process: FunctionProcess,
+    /// Its environment (kept alive: it owns the function's TMPDIR).
+    pub environment: ExecutionEnvironment,
+}
+
+/// Starts `command` with `config` in a fresh environment.
+pub async fn start(command: &FunctionCommand, config: &FunctionConfig) -> Started {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process = FunctionProcess::spawn(command, config, &environment, &api).unwrap();
+    Started {
+        api,
+        process,
+        environment,
+    }
 }
 
 /// A Lambda environment with the Powertools settings the tests expect.
