@@ -364,18 +364,7 @@ fn row(out: &mut String, node: &Subsegment, prefix: &str, below: &str, span: f64
     } else if node.orphan {
         classes.push("wf-orphan");
     }
-    let mut flags = Vec::new();
-    for (flag, name) in [
-        (node.fault, "fault"),
-        (node.error, "error"),
-        (node.throttle, "throttle"),
-        (node.end_ms.is_none(), "in progress"),
-        (node.orphan, "orphan"),
-    ] {
-        if flag {
-            flags.push(name);
-        }
-    }
+    let flags = node.flags();
     let flags = if flags.is_empty() {
         String::new()
     } else {

@@ -155,6 +155,20 @@ pub struct Subsegment {
 }
 
 impl Subsegment {
+    /// What is notable about it: `fault`, `error`, `throttle`, `in progress`, `orphan`.
+    pub fn flags(&self) -> Vec<&'static str> {
+        [
+            (self.fault, "fault"),
+            (self.error, "error"),
+            (self.throttle, "throttle"),
+            (self.end_ms.is_none(), "in progress"),
+            (self.orphan, "orphan"),
+        ]
+        .into_iter()
+        .filter_map(|(flag, name)| flag.then_some(name))
+        .collect()
+    }
+
     /// `end_ms - start_ms`, if it ended.
     pub fn duration_ms(&self) -> Option<f64> {
         self.end_ms.map(|end| (end - self.start_ms).max(0.0))

@@ -228,16 +228,8 @@ fn collect_rows<'a>(node: &'a Subsegment, below: &str, rows: &mut Vec<Row<'a>>) 
 
 fn label(node: &Subsegment) -> String {
     let mut text = node.name.clone();
-    for (flag, mark) in [
-        (node.fault, " [fault]"),
-        (node.error, " [error]"),
-        (node.throttle, " [throttle]"),
-        (node.end_ms.is_none(), " [in progress]"),
-        (node.orphan, " [orphan]"),
-    ] {
-        if flag {
-            text.push_str(mark);
-        }
+    for flag in node.flags() {
+        text.push_str(&format!(" [{flag}]"));
     }
     text
 }
