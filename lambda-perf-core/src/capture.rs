@@ -88,6 +88,17 @@ impl Failure {
         }
     }
 
+    /// The description of an error whose `Debug` (or a response whose `Serialize`) panicked.
+    pub(crate) fn capture_panicked(panic: &(dyn Any + Send)) -> Self {
+        Self {
+            kind: "unknown".to_owned(),
+            message: format!(
+                "describing the result panicked: {}",
+                crate::xray::panic_message(panic)
+            ),
+        }
+    }
+
     pub(crate) fn from_panic(panic: &(dyn Any + Send)) -> Self {
         Self {
             kind: "panic".to_owned(),

@@ -73,28 +73,25 @@ where
             Ok(Poll::Ready(output)) => {
                 if let Some(invocation) = inner.take_value() {
                     let invocation = invocation.into_inner();
-                    let (outcome, ending) = match &output {
-                        Ok(response) => (
-                            Outcome::Success,
-                            Ending {
-                                response: invocation
-                                    .wants_response()
-                                    .then(|| outcomes.response(response))
-                                    .flatten(),
-                                failure: None,
-                            },
-                        ),
-                        Err(error) => (
-                            Outcome::Error,
-                            Ending {
-                                response: None,
-                                failure: invocation
-                                    .trace
-                                    .is_some()
-                                    .then(|| outcomes.failure(error)),
-                            },
-                        ),
-                    };
+                    // The response's `Serialize` and the error's `Debug` are user code: a
+                    // panic there must not turn the handler's answer into a panic.
+                    let described = catch_unwind(AssertUnwindSafe(|| {
+                        describe(&invocation, outcomes, &output)
+                    }))
+                    .unwrap_or_else(|panic| {
+                        let failure = Failure::capture_panicked(&*panic);
+                        match &output {
+                            Ok(_) => (Outcome::Success, Ending::default()),
+                            Err(_) => (
+                                Outcome::Error,
+                                Ending {
+                                    response: None,
+                                    failure: Some(failure),
+                                },
+                            ),
+                        }
+                    });
+                    let (outcome, ending) = described;
                     invocation.finish(outcome, ending);
                 }
                 Poll::Ready(output)
@@ -110,5 +107,32 @@ where
                 resume_unwind(panic)
             }
         }
+    }
+}
+
+/// The outcome of a completed handler, with what the trace records of it.
+fn describe<R, E, O: Outcomes<R, E>>(
+    invocation: &Invocation,
+    outcomes: &O,
+    output: &Result<R, E>,
+) -> (Outcome, Ending) {
+    match output {
+        Ok(response) => (
+            Outcome::Success,
+            Ending {
+                response: invocation
+                    .wants_response()
+                    .then(|| outcomes.response(response))
+                    .flatten(),
+                failure: None,
+            },
+        ),
+        Err(error) => (
+            Outcome::Error,
+            Ending {
+                response: None,
+                failure: invocation.trace.is_some().then(|| outcomes.failure(error)),
+            },
+        ),
     }
 }

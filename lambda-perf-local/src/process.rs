@@ -58,6 +58,13 @@ pub struct FunctionProcess {
     kill: Mutex<Option<oneshot::Sender<()>>>,
 }
 
+impl Drop for FunctionProcess {
+    /// Kills the process and everything it started, as [`kill`](Self::kill) would.
+    fn drop(&mut self) {
+        kill_group(self.pid);
+    }
+}
+
 impl fmt::Debug for FunctionProcess {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FunctionProcess")
@@ -88,6 +95,9 @@ impl FunctionProcess {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
+            // Its own process group, so that a kill reaches what it started too (a `sh -c`
+            // wrapper's child, `cargo run`'s binary).
+            .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
         let spawned_at = Instant::now();
@@ -328,6 +338,7 @@ async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::S
     let waited = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
+            kill_group(child.id());
             // Fails only if the child is already reaped; `wait` then returns its status.
             let _ = child.kill().await;
             child.wait().await
@@ -337,4 +348,16 @@ async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::S
         Ok(status) => ExitState::Exited(status),
         Err(err) => ExitState::Lost(err.to_string()),
     });
+}
+
+/// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has
+/// members; the function's own children go with it.
+fn kill_group(pid: Option<u32>) {
+    let Some(pid) = pid.and_then(|pid| i32::try_from(pid).ok()) else {
+        return;
+    };
+    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
+        // Fails when the group is already empty; nothing is left to kill then.
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
+    }
 }

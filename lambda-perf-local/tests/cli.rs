@@ -220,3 +220,32 @@ fn output_that_looks_like_emf_but_is_not_is_a_problem() {
         "{problems:#?}"
     );
 }
+
+#[test]
+fn a_restart_kills_what_the_function_started_too() {
+    // The function runs behind a shell: the restart must stop the real function, or it
+    // would keep answering invocations meant for the restarted one.
+    let program = env!("CARGO_BIN_EXE_lambda-perf");
+    let wrapped = format!("{program} demo-function; echo done");
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "4",
+        "--restart-after",
+        "2",
+        "--",
+        "sh",
+        "-c",
+        &wrapped,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(
+        column(&report, "start_kind"),
+        ["cold", "warm", "restart", "warm"]
+    );
+    let processes: Vec<&Value> = column(&report, "process");
+    assert_eq!(processes, [0, 0, 1, 1]);
+}
