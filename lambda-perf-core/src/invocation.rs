@@ -17,7 +17,8 @@ use crate::metrics::{MetricsError, flush, set::MetricSet};
 use crate::xray::trace::Trace;
 
 tokio::task_local! {
-    static CURRENT: RefCell<Invocation>;
+    /// `None` only after the invocation was taken back out (see `call_in_scope`).
+    static CURRENT: RefCell<Option<Invocation>>;
 }
 
 /// Why the current invocation cannot be reached.
@@ -60,7 +61,7 @@ pub(crate) struct Ending {
 }
 
 /// The handler's future with the invocation as its task-local state.
-pub(crate) type Scoped<F> = TaskLocalFuture<RefCell<Invocation>, F>;
+pub(crate) type Scoped<F> = TaskLocalFuture<RefCell<Option<Invocation>>, F>;
 
 impl Invocation {
     /// Classifies the start, writes the `ColdStart` line if it is one, and opens the trace:
@@ -154,8 +155,22 @@ impl Invocation {
     }
 
     /// Runs `future` with this invocation as the current one.
-    pub(crate) fn scope<F: Future>(self, future: F) -> Scoped<F> {
-        CURRENT.scope(RefCell::new(self), future)
+    pub(crate) fn scope<F: Future>(invocation: Option<Self>, future: F) -> Scoped<F> {
+        CURRENT.scope(RefCell::new(invocation), future)
+    }
+
+    /// Runs `call` (a service's `call`, which may open spans, record metrics or annotate)
+    /// with this invocation as the current one, and gives the invocation back with the
+    /// result; a panic in `call` is returned, not raised.
+    pub(crate) fn call_in_scope<R>(
+        self,
+        call: impl FnOnce() -> R,
+    ) -> (Option<Self>, std::thread::Result<R>) {
+        CURRENT.sync_scope(RefCell::new(Some(self)), || {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(call));
+            let invocation = CURRENT.with(|cell| cell.borrow_mut().take());
+            (invocation, result)
+        })
     }
 
     /// Ends the invocation: records the end for idle-gap tracking, sends the handler
@@ -243,7 +258,10 @@ fn record_ending(
 pub(crate) fn with_current<R>(f: impl FnOnce(&mut Invocation) -> R) -> Result<R, Unavailable> {
     CURRENT
         .try_with(|cell| match cell.try_borrow_mut() {
-            Ok(mut invocation) => Ok(f(&mut invocation)),
+            Ok(mut invocation) => match invocation.as_mut() {
+                Some(invocation) => Ok(f(invocation)),
+                None => Err(Unavailable::NoInvocation),
+            },
             Err(_) => Err(Unavailable::Reentrant),
         })
         .unwrap_or(Err(Unavailable::NoInvocation))

@@ -1,6 +1,7 @@
 //! The handler's future inside its invocation, shared by [`PerfLayer`](crate::PerfLayer) and
 //! `#[instrument_lambda]`.
 
+use std::cell::RefCell;
 use std::fmt;
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
@@ -35,17 +36,18 @@ pin_project! {
 
     impl<F, O> PinnedDrop for InvocationFuture<F, O> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(invocation) = this.project().inner.take_value() {
-                invocation.into_inner().finish(Outcome::Cancelled, Ending::default());
+            if let Some(invocation) = this.project().inner.take_value().and_then(RefCell::into_inner) {
+                invocation.finish(Outcome::Cancelled, Ending::default());
             }
         }
     }
 }
 
 impl<F: Future, O> InvocationFuture<F, O> {
-    pub(crate) fn new(invocation: Invocation, future: F, outcomes: O) -> Self {
+    /// Runs `future` inside `invocation` (`None`: uninstrumented).
+    pub(crate) fn new(invocation: Option<Invocation>, future: F, outcomes: O) -> Self {
         Self {
-            inner: invocation.scope(future),
+            inner: Invocation::scope(invocation, future),
             outcomes,
         }
     }
@@ -71,8 +73,7 @@ where
         match catch_unwind(AssertUnwindSafe(|| inner.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                if let Some(invocation) = inner.take_value() {
-                    let invocation = invocation.into_inner();
+                if let Some(invocation) = inner.take_value().and_then(RefCell::into_inner) {
                     // The response's `Serialize` and the error's `Debug` are user code: a
                     // panic there must not turn the handler's answer into a panic.
                     let described = catch_unwind(AssertUnwindSafe(|| {
@@ -97,12 +98,12 @@ where
                 Poll::Ready(output)
             }
             Err(panic) => {
-                if let Some(invocation) = inner.take_value() {
+                if let Some(invocation) = inner.take_value().and_then(RefCell::into_inner) {
                     let ending = Ending {
                         response: None,
                         failure: Some(Failure::from_panic(&*panic)),
                     };
-                    invocation.into_inner().finish(Outcome::Panic, ending);
+                    invocation.finish(Outcome::Panic, ending);
                 }
                 resume_unwind(panic)
             }

@@ -124,7 +124,7 @@ pub fn instrument<F, R, E>(
 where
     F: Future<Output = Result<R, E>>,
 {
-    InvocationFuture::new(begun.0, future, FnOutcomes { response, failure })
+    InvocationFuture::new(Some(begun.0), future, FnOutcomes { response, failure })
 }
 
 /// Outcomes recorded by functions chosen where the handler's types are known.

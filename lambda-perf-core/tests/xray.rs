@@ -353,3 +353,117 @@ fn lambda_perf_local_parse(datagram: &[u8]) -> Value {
     assert_eq!(&datagram[..newline], br#"{"format":"json","version":1}"#);
     serde_json::from_slice(&datagram[newline + 1..]).unwrap()
 }
+
+mod spans {
+    //! `XRayLayer`: spans as subsegments, with the links a user expects.
+
+    use super::*;
+    use lambda_perf_core::xray::XRayLayer;
+    use tracing::Instrument;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    fn subscriber() -> impl tracing::Subscriber + Send + Sync {
+        tracing_subscriber::registry().with(XRayLayer::new())
+    }
+
+    #[tokio::test]
+    async fn spans_nest_in_the_subsegment_around_them_and_call_is_inside_the_invocation() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        // The span is opened by the service's `call` itself, around the handler's future.
+        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| {
+            async {
+                Subsegment::new("outer_subsegment")
+                    .instrument(async {
+                        // Opened inside the subsegment, inside the span around it all.
+                        async {
+                            xray::annotate("inner", true);
+                        }
+                        .instrument(tracing::info_span!("inner_span"))
+                        .await;
+                    })
+                    .await;
+                tracing::debug_span!("debug_span").in_scope(|| ());
+                Ok::<_, Error>(Value::Null)
+            }
+            .instrument(tracing::info_span!("call_span"))
+        }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let handler = named(&documents, "## checkout");
+        let call_span = named(&documents, "call_span");
+        let outer = named(&documents, "outer_subsegment");
+        let inner = named(&documents, "inner_span");
+        assert_eq!(call_span["parent_id"], handler["id"]);
+        assert_eq!(outer["parent_id"], call_span["id"]);
+        assert_eq!(inner["parent_id"], outer["id"], "not the enclosing span");
+        assert_eq!(inner["annotations"]["inner"], true);
+        assert!(
+            documents.iter().all(|doc| doc["name"] != "debug_span"),
+            "DEBUG spans are not recorded by default"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_span_entered_elsewhere_does_not_move_the_current_subsegment() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service =
+            layer
+                .without_response_capture()
+                .layer(service_fn(|_: LambdaEvent<Value>| async {
+                    let shared = tracing::info_span!("shared");
+                    let _entered = shared.enter();
+                    let elsewhere = shared.clone();
+                    std::thread::spawn(move || {
+                        let _inside = elsewhere.enter();
+                    })
+                    .join()
+                    .unwrap();
+                    drop(_entered);
+                    xray::annotate("after_shared", true);
+                    Ok::<_, Error>(())
+                }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let handler = named(&documents, "## checkout");
+        assert_eq!(
+            handler["annotations"]["after_shared"], true,
+            "{documents:#?}"
+        );
+        assert!(
+            named(&documents, "shared")["annotations"]
+                .get("after_shared")
+                .is_none()
+        );
+    }
+}
+
+/// Serializes by panicking.
+struct Explosive;
+
+impl serde::Serialize for Explosive {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("cannot serialize this")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_serialize_does_not_change_the_answer() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(Explosive)
+    }));
+    let answer = tokio::spawn(service.oneshot(event("1"))).await;
+    assert!(
+        matches!(answer, Ok(Ok(Explosive))),
+        "the handler's Ok reaches the runtime"
+    );
+    let documents = sink.take();
+    assert_eq!(documents.len(), 1, "the subsegment is still sent");
+    assert!(
+        documents[0]["metadata"]["payment"]
+            .get("checkout response")
+            .is_none()
+    );
+}

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 use serde_json::Value;
 
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
+use std::panic::resume_unwind;
 
 use crate::capture::{Failure, ResponseCapture};
 use crate::facts::Outcome;
@@ -41,19 +41,22 @@ pin_project! {
 }
 
 impl<F: Future, C> PerfFuture<F, C> {
-    /// Creates the handler's future with `call` inside `invocation`. A panic while creating it
-    /// (a hand-written `Service::call`) is recorded, then continues.
+    /// Creates the handler's future with `call`, inside `invocation` (so that what `call`
+    /// itself records — a span opened around the handler, say — belongs to it). A panic while
+    /// creating it (a hand-written `Service::call`) is recorded, then continues.
     pub(super) fn start(invocation: Invocation, call: impl FnOnce() -> F) -> Self {
-        match catch_unwind(AssertUnwindSafe(call)) {
-            Ok(future) => Self {
+        match invocation.call_in_scope(call) {
+            (invocation, Ok(future)) => Self {
                 inner: InvocationFuture::new(invocation, future, CaptureWith(PhantomData)),
             },
-            Err(panic) => {
-                let ending = Ending {
-                    response: None,
-                    failure: Some(Failure::from_panic(&*panic)),
-                };
-                invocation.finish(Outcome::Panic, ending);
+            (invocation, Err(panic)) => {
+                if let Some(invocation) = invocation {
+                    let ending = Ending {
+                        response: None,
+                        failure: Some(Failure::from_panic(&*panic)),
+                    };
+                    invocation.finish(Outcome::Panic, ending);
+                }
                 resume_unwind(panic)
             }
         }

@@ -24,6 +24,8 @@ pub(crate) struct Trace {
     sink: Arc<dyn SubsegmentSink>,
     /// The last exception a direct child of each record closed with: (parent id, exception).
     child_exceptions: Vec<(u64, Exception)>,
+    /// Spans entered on this invocation's task, with the current subsegment each replaced.
+    entered_spans: Vec<(u64, Option<u64>)>,
 }
 
 impl std::fmt::Debug for Trace {
@@ -53,6 +55,7 @@ impl Trace {
             annotations: 0,
             sink: Arc::clone(sink),
             child_exceptions: Vec::new(),
+            entered_spans: Vec::new(),
         })
     }
 
@@ -151,6 +154,26 @@ impl Trace {
         self.current = previous;
     }
 
+    /// A span whose subsegment is `id` was entered on the invocation's task.
+    pub(crate) fn enter_span(&mut self, id: u64) {
+        let previous = self.enter(id);
+        self.entered_spans.push((id, previous));
+    }
+
+    /// That span was exited: the subsegment it replaced is current again. Exits without a
+    /// matching enter (on another thread, outside the invocation) change nothing.
+    pub(crate) fn exit_span(&mut self, id: u64) {
+        if let Some(index) = self.entered_spans.iter().rposition(|(span, _)| *span == id) {
+            let (_, previous) = self.entered_spans.remove(index);
+            self.exit(previous);
+        }
+    }
+
+    /// The handler subsegment's id.
+    pub(crate) fn handler_subsegment(&self) -> u64 {
+        self.handler.id
+    }
+
     /// The innermost entered nested subsegment, if any.
     pub(crate) fn current_nested(&mut self) -> Option<&mut Record> {
         let id = self.current?;
@@ -194,7 +217,9 @@ impl Trace {
         let mut record = self.open.remove(index);
         record.close();
         if self.current == Some(id) {
-            self.current = None;
+            // Its parent is current again (the handler when the parent is not a nested one).
+            let parent = record.parent_id;
+            self.current = self.open.iter().any(|r| r.id == parent).then_some(parent);
         }
         if let Some(super::document::Cause::Exceptions(exceptions)) = &record.cause {
             if let Some(last) = exceptions.last() {

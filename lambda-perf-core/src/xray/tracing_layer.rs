@@ -30,7 +30,8 @@ use super::{report, with_trace};
 /// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
 /// subsegment faulted, with the event's `error` field (or its message) as the cause.
 /// Spans outside an invocation, or in an unsampled one, record nothing and cost one
-/// task-local lookup.
+/// task-local lookup. Only spans of level `INFO` and above are recorded unless
+/// [`with_max_level`](Self::with_max_level) says otherwise.
 ///
 /// ```
 /// use lambda_perf_core::xray::XRayLayer;
@@ -41,23 +42,38 @@ use super::{report, with_trace};
 /// #[tracing::instrument(fields(annotation.user_id = %user_id, xray.namespace = "remote"))]
 /// async fn get_user(user_id: u64) {}
 /// ```
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct XRayLayer {
-    _private: (),
+    max_level: Level,
 }
 
-impl XRayLayer {
-    /// The layer; add it to a `tracing_subscriber::registry()`.
-    #[must_use]
-    pub fn new() -> Self {
-        Self { _private: () }
+impl Default for XRayLayer {
+    fn default() -> Self {
+        Self::new()
     }
 }
 
-/// Stored in a span's extensions: its subsegment, and the current subsegment it replaced.
+impl XRayLayer {
+    /// The layer, recording spans of level `INFO` and above (libraries' `DEBUG` and `TRACE`
+    /// spans would flood the trace); add it to a `tracing_subscriber::registry()`.
+    #[must_use]
+    pub fn new() -> Self {
+        Self {
+            max_level: Level::INFO,
+        }
+    }
+
+    /// Records spans up to `level` (`Level::DEBUG` records debug spans too).
+    #[must_use]
+    pub fn with_max_level(mut self, level: Level) -> Self {
+        self.max_level = level;
+        self
+    }
+}
+
+/// Stored in a span's extensions: its subsegment.
 struct SpanSubsegment {
     id: u64,
-    previous: Vec<Option<u64>>,
 }
 
 impl<S> Layer<S> for XRayLayer
@@ -65,22 +81,31 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if *attrs.metadata().level() > self.max_level {
+            return;
+        }
         let Some(span) = ctx.span(id) else {
             return;
         };
-        let parent = span
+        // A span in the current context nests in the current subsegment (a span's or a
+        // `Subsegment`'s); an explicit parent is taken as given.
+        let explicit_parent = attrs
             .parent()
+            .and_then(|parent| ctx.span(parent))
             .and_then(|parent| parent.extensions().get::<SpanSubsegment>().map(|s| s.id));
         let opened = with_trace(|trace| {
+            let parent = if attrs.is_root() {
+                Some(trace.handler_subsegment())
+            } else {
+                explicit_parent
+            };
             let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
             attrs.record(&mut Fields { trace, subsegment });
             subsegment
         });
         if let Some(subsegment) = opened {
-            span.extensions_mut().insert(SpanSubsegment {
-                id: subsegment,
-                previous: Vec::new(),
-            });
+            span.extensions_mut()
+                .insert(SpanSubsegment { id: subsegment });
         }
     }
 
@@ -91,27 +116,14 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut extensions = span.extensions_mut();
-        if let Some(state) = extensions.get_mut::<SpanSubsegment>() {
-            if let Some(previous) = with_trace(|trace| trace.enter(state.id)) {
-                state.previous.push(previous);
-            }
+        if let Some(subsegment) = subsegment_of(&ctx, id) {
+            with_trace(|trace| trace.enter_span(subsegment));
         }
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let mut extensions = span.extensions_mut();
-        if let Some(previous) = extensions
-            .get_mut::<SpanSubsegment>()
-            .and_then(|state| state.previous.pop())
-        {
-            with_trace(|trace| trace.exit(previous));
+        if let Some(subsegment) = subsegment_of(&ctx, id) {
+            with_trace(|trace| trace.exit_span(subsegment));
         }
     }
 
