@@ -467,3 +467,30 @@ async fn a_panicking_serialize_does_not_change_the_answer() {
             .is_none()
     );
 }
+
+#[tokio::test]
+async fn an_http_status_lands_on_the_http_call_and_nowhere_else() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Subsegment::new("outer")
+            .instrument(async {
+                Subsegment::new("users-api")
+                    .http(xray::Http::request("GET", "https://users.example.com/1"))
+                    .instrument(async { xray::set_http_status(503) })
+                    .await;
+                // After the call closed: no subsegment of the call is current any more.
+                xray::set_http_status(404);
+            })
+            .await;
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let call = named(&documents, "users-api");
+    assert_eq!(call["http"]["response"]["status"], 503);
+    assert_eq!(call["fault"], true);
+    let outer = named(&documents, "outer");
+    assert!(
+        outer.get("http").is_none() && outer.get("fault").is_none() && outer.get("error").is_none()
+    );
+}

@@ -21,6 +21,8 @@ pub(crate) const MAX_DATAGRAM: usize = 64_000;
 pub(crate) const DAEMON_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n";
 /// String lengths kept when a document has to shrink to fit a datagram.
 const SHORTENED_STRING: usize = 256;
+/// Exceptions kept in a skeleton document.
+const SKELETON_EXCEPTIONS: usize = 10;
 
 /// What a downstream call was: the `namespace` field of a subsegment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -341,7 +343,7 @@ impl Serialize for View<'_> {
         let end = record.end.unwrap_or_else(Instant::now);
         let duration = end.saturating_duration_since(record.start);
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("name", &record.name)?;
+        map.serialize_entry("name", &shorten(&record.name, detail))?;
         map.serialize_entry("id", &id_hex(record.id))?;
         map.serialize_entry("trace_id", self.document.trace_id)?;
         map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
@@ -370,11 +372,14 @@ impl Serialize for View<'_> {
             Some(Cause::Reference(id)) => map.serialize_entry("cause", &id_hex(*id))?,
             None => {}
         }
-        if let Some(http) = &record.http {
-            map.serialize_entry("http", http)?;
-        }
-        if let Some(aws) = &record.aws {
-            map.serialize_entry("aws", aws)?;
+        // The user's own objects are left out of a skeleton: they have no bound.
+        if detail < Detail::Skeleton {
+            if let Some(http) = &record.http {
+                map.serialize_entry("http", http)?;
+            }
+            if let Some(aws) = &record.aws {
+                map.serialize_entry("aws", aws)?;
+            }
         }
         if !record.annotations.is_empty() && detail < Detail::Skeleton {
             map.serialize_entry("annotations", &Annotations { record, detail })?;
@@ -487,9 +492,15 @@ impl Serialize for CauseView<'_> {
         if let Ok(directory) = std::env::current_dir() {
             map.serialize_entry("working_directory", &directory.to_string_lossy())?;
         }
+        let kept = if self.detail == Detail::Skeleton {
+            SKELETON_EXCEPTIONS
+        } else {
+            usize::MAX
+        };
         let exceptions: Vec<_> = self
             .exceptions
             .iter()
+            .take(kept)
             .map(|exception| {
                 serde_json::json!({
                     "id": id_hex(exception.id),
@@ -623,5 +634,36 @@ mod tests {
         assert!(out.starts_with(DAEMON_HEADER));
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+
+    proptest::proptest! {
+        // Each case serializes up to a few hundred kilobytes several times: keep them few.
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+        #[test]
+        fn every_datagram_fits_whatever_the_record_holds(
+            name_len in 0usize..300_000,
+            url_len in 0usize..150_000,
+            exceptions in 0usize..3_000,
+            message_len in 0usize..2_000,
+            annotations in 0usize..60,
+        ) {
+            let mut record = Record::open(1, 2, "x".repeat(name_len.max(1)).into());
+            record.http = Some(Http::request("GET", "u".repeat(url_len)));
+            record.aws = Some(serde_json::json!({ "operation": "o".repeat(url_len) }));
+            for id in 0..exceptions as u64 {
+                record.record_exception(Exception { id, kind: "E".into(), message: "m".repeat(message_len) });
+            }
+            for i in 0..annotations {
+                record.annotate(format!("k{i}").into(), "v".repeat(1_000).into());
+            }
+            record.add_metadata("n".into(), "k".into(), "z".repeat(url_len).into());
+            let document = SubsegmentDocument { trace_id: TRACE, record: &record };
+            let mut out = Vec::new();
+            document.write_datagram(&mut out);
+            proptest::prop_assert!(out.len() <= MAX_DATAGRAM, "{} bytes", out.len());
+            let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
+            proptest::prop_assert_eq!(&body["id"], "0000000000000001");
+        }
     }
 }

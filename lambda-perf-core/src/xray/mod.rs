@@ -89,7 +89,7 @@ impl From<Unavailable> for XRayError {
 /// Checks a subsegment name: 1–200 characters of Unicode letters, numbers, whitespace and
 /// `_ . : / % & # = + \ - @`.
 pub(crate) fn validate_subsegment_name(name: &str) -> Result<(), &'static str> {
-    let allowed = |c: char| c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c);
+    let allowed = is_name_char;
     let reason = if name.trim().is_empty() {
         "a subsegment name needs at least one non-blank character"
     } else if name.chars().count() > 197 {
@@ -100,6 +100,41 @@ pub(crate) fn validate_subsegment_name(name: &str) -> Result<(), &'static str> {
         return Ok(());
     };
     Err(reason)
+}
+
+/// Whether X-Ray accepts `c` in a segment name.
+pub(crate) fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c)
+}
+
+/// Longest name X-Ray accepts.
+const MAX_NAME: usize = 200;
+
+/// A name X-Ray accepts: characters it refuses removed (as the official SDKs do), cut at 200
+/// characters, with a one-time warning when anything changed.
+pub(crate) fn sanitize_name(name: Cow<'static, str>) -> Cow<'static, str> {
+    static CHANGED: WarnOnce = WarnOnce::new();
+    let fine = !name.trim().is_empty()
+        && name.chars().count() <= MAX_NAME
+        && name.chars().all(is_name_char);
+    if fine {
+        return name;
+    }
+    let cleaned: String = name
+        .chars()
+        .filter(|c| is_name_char(*c))
+        .take(MAX_NAME)
+        .collect();
+    let cleaned = if cleaned.trim().is_empty() {
+        "unnamed".to_owned()
+    } else {
+        cleaned
+    };
+    CHANGED.warn(format_args!(
+        "subsegment name {name:?} is not one X-Ray accepts (1-200 letters, digits, whitespace \
+         and _ . : / % & # = + \\ - @); it is sent as {cleaned:?}"
+    ));
+    Cow::Owned(cleaned)
 }
 
 /// Whether the current invocation is being recorded (sampled and tracing enabled).
@@ -171,17 +206,20 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
     with_trace(|trace| trace.record_error(None, &kind, &message));
 }
 
-/// Records the HTTP status of the current subsegment's response; 4xx sets `error`, 429 also
-/// `throttle`, 5xx `fault`.
+/// Records the response status of the current subsegment's HTTP call: call it inside the
+/// subsegment (in the future or closure it runs), on a subsegment given
+/// [`Subsegment::http`]. 4xx sets `error`, 429 also `throttle`, 5xx `fault`. Anywhere else —
+/// after the subsegment closed, or in one that is no HTTP call — it records nothing, so an
+/// enclosing subsegment is never marked by mistake.
 pub fn set_http_status(status: u16) {
     with_trace(|trace| {
         let Some(record) = trace.current_nested() else {
             return;
         };
-        record
-            .http
-            .get_or_insert_with(Default::default)
-            .set_status(status);
+        let Some(http) = record.http.as_mut() else {
+            return;
+        };
+        http.set_status(status);
         match status {
             429 => {
                 record.throttle = true;
@@ -218,5 +256,21 @@ fn report(result: Result<(), XRayError>) {
             "X-Ray data dropped: {error} (further errors of this kind are not reported; \
              the xray::try_* functions return them)"
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_x_ray_refuses_are_cleaned() {
+        assert_eq!(sanitize_name("## init db".into()), "## init db");
+        assert_eq!(
+            sanitize_name("GET /users?id=1;drop".into()),
+            "GET /usersid=1drop"
+        );
+        assert_eq!(sanitize_name("x".repeat(300).into()).len(), 200);
+        assert_eq!(sanitize_name("???".into()), "unnamed");
     }
 }

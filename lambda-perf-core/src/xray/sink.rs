@@ -34,6 +34,7 @@ pub struct UdpDaemonSink {
 static UNUSABLE_ADDRESS: WarnOnce = WarnOnce::new();
 static SEND_FAILED: WarnOnce = WarnOnce::new();
 static TRIMMED: WarnOnce = WarnOnce::new();
+static TOO_LARGE: WarnOnce = WarnOnce::new();
 
 thread_local! {
     static DATAGRAM: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
@@ -101,11 +102,20 @@ impl SubsegmentSink for UdpDaemonSink {
                 Err(_) => send(&mut Vec::new()),
             })
             .unwrap_or_else(|_| send(&mut Vec::new()));
-        if let Err(error) = result {
-            SEND_FAILED.warn(format_args!(
-                "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running?",
-                self.setting
-            ));
+        match result {
+            Ok(_) => {}
+            Err(error) if error.raw_os_error() == Some(libc::EMSGSIZE) => {
+                TOO_LARGE.warn(format_args!(
+                    "subsegment {:?} was too large for one datagram even trimmed ({error})",
+                    subsegment.name()
+                ));
+            }
+            Err(error) => {
+                SEND_FAILED.warn(format_args!(
+                    "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running?",
+                    self.setting
+                ));
+            }
         }
     }
 }

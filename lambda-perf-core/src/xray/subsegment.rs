@@ -28,9 +28,14 @@ use super::{panic_message, with_trace};
 ///     let status = Subsegment::new("users-api")
 ///         .namespace(Namespace::Remote)
 ///         .http(Http::request("GET", "https://users.example.com/u/1"))
-///         .instrument_fallible(fetch())
+///         .instrument_fallible(async {
+///             let status = fetch().await?;
+///             // Inside the subsegment: its response status.
+///             lambda_perf_core::xray::set_http_status(status);
+///             Ok::<_, std::io::Error>(status)
+///         })
 ///         .await?;
-///     lambda_perf_core::xray::set_http_status(status);
+///     # let _ = status;
 ///     Ok(())
 /// }
 /// ```

@@ -141,7 +141,8 @@ impl Trace {
             .or(self.current)
             .unwrap_or(self.handler.id);
         let id = id::next();
-        self.open.push(Record::open(id, parent_id, name));
+        self.open
+            .push(Record::open(id, parent_id, super::sanitize_name(name)));
         id
     }
 

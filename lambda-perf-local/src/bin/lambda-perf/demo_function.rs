@@ -68,10 +68,10 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         ))
         .instrument(async {
             tokio::time::sleep(Duration::from_millis(8)).await;
+            xray::set_http_status(200);
             catalog.price_cents(&order_id)
         })
         .await;
-    xray::set_http_status(200);
     let total = Subsegment::new("tax").in_scope(|| f64::from(price) * (1.0 + SETTINGS.tax_rate));
 
     if event.payload["action"] == "decline" {
