@@ -99,14 +99,15 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             });
             let __lambda_perf_begun = #private::begin(&__LAMBDA_PERF_HANDLER, &#event);
             // The body's value is bound with the declared return type, so a mismatch is
-            // reported at the user's expression; a body that ends in `return` makes the
-            // binding's use unreachable, which is not the user's doing.
-            #[allow(unreachable_code)]
+            // reported at the user's expression. A body ending in `return` makes the final
+            // `return` unreachable, which is not the user's doing: only that statement allows it.
             let __lambda_perf_body = async move {
+                #[allow(clippy::no_effect_underscore_binding)]
                 let #pattern = #event;
                 #[allow(clippy::let_and_return, clippy::diverging_sub_expression)]
                 let __lambda_perf_output: #output_type = #body;
-                __lambda_perf_output
+                #[allow(unreachable_code, clippy::needless_return)]
+                return __lambda_perf_output;
             };
             #private::instrument(
                 __lambda_perf_begun,

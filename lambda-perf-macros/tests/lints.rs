@@ -45,7 +45,32 @@ pub async fn explicit_return(event: LambdaEvent<u8>) -> Result<u8, Error> {
     return Ok(event.payload);
 }
 
+/// Ignores its event.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+pub async fn ignores_the_event(_event: LambdaEvent<Value>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// Generic, with a where clause and a borrowed argument.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+pub async fn generic<T>(prefix: &str, event: LambdaEvent<T>) -> Result<String, Error>
+where
+    T: serde::Serialize + Send,
+{
+    Ok(format!(
+        "{prefix}{}",
+        serde_json::to_string(&event.payload)?
+    ))
+}
+
 #[test]
 fn instrumented_handlers_compile_without_warnings() {
-    let _ = (plain, options, explicit_return);
+    let _ = (plain, options, explicit_return, ignores_the_event);
+    let _ = generic::<u8>;
 }
