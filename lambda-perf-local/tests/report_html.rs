@@ -208,6 +208,9 @@ fn screenshot(chromium: &Path, html: &Path, png: &Path, profile: &Path, logs: &P
             "--disable-component-update",
             "--disable-sync",
             "--hide-scrollbars",
+            // Draw everything before the screenshot, even on a loaded machine.
+            "--run-all-compositor-stages-before-draw",
+            "--virtual-time-budget=2000",
         ])
         .arg(format!("--user-data-dir={}", profile.display()))
         .arg("--window-size=1200,900")
