@@ -249,3 +249,31 @@ fn a_restart_kills_what_the_function_started_too() {
     let processes: Vec<&Value> = column(&report, "process");
     assert_eq!(processes, [0, 0, 1, 1]);
 }
+
+#[test]
+fn a_busy_function_is_not_one_that_never_asks_for_work() {
+    // Three at once against a function that serves one at a time, each taking longer than
+    // the init timeout: the later ones wait in the queue, which is not a failure.
+    let event = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(event.path(), r#"{"sleep_ms":700}"#).unwrap();
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "3",
+        "-c",
+        "3",
+        "--init-timeout",
+        "1",
+        "--env",
+        "AWS_LAMBDA_MAX_CONCURRENCY=1",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    assert_eq!(column(&json(&output), "status"), ["ok", "ok", "ok"]);
+}

@@ -194,7 +194,7 @@ impl<'a> Execution<'a> {
         let process = &self.current.process;
         let classified = tokio::select! {
             invoked = process.invoke(&self.api, invocation) => self.classify(invoked, &request_id),
-            () = self.never_handed_out(&request_id) => Classified::Failed {
+            () = self.never_asked_for_work() => Classified::Failed {
                 result: None,
                 fatal: Fatal::NeverAskedForWork {
                     waited_secs: self.runner.init_timeout.as_secs_f64(),
@@ -227,15 +227,17 @@ impl<'a> Execution<'a> {
         (run, fatal)
     }
 
-    /// Resolves if, after the init timeout, the invocation was still not handed out.
-    async fn never_handed_out(&self, request_id: &str) {
-        tokio::time::sleep(self.runner.init_timeout).await;
-        let handed_out = self
-            .api
-            .invocations()
-            .iter()
-            .any(|record| record.request_id == request_id && record.handed_out_at.is_some());
-        if handed_out {
+    /// Resolves if the current process has not asked for a single invocation within the
+    /// init timeout of its start (a busy process that did ask is not "never asking").
+    async fn never_asked_for_work(&self) {
+        let spawned_at = self.current.process.spawned_at();
+        tokio::time::sleep_until((spawned_at + self.runner.init_timeout).into()).await;
+        let asked = self.api.invocations().iter().any(|record| {
+            record
+                .handed_out_at
+                .is_some_and(|handed_out| handed_out >= spawned_at)
+        });
+        if asked {
             std::future::pending::<()>().await;
         }
     }
