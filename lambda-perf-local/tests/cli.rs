@@ -12,6 +12,17 @@ fn lambda_perf(args: &[&str]) -> Output {
         .expect("lambda-perf runs")
 }
 
+/// `lambda-perf run --json --no-progress OPTIONS --event <event> -- lambda-perf demo-function`.
+fn run_demo_function(event: &str, options: &[&str]) -> Output {
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), event).unwrap();
+    let mut args = vec!["run", "--json", "--no-progress"];
+    args.extend_from_slice(options);
+    args.extend(["--event", file.path().to_str().unwrap(), "--"]);
+    args.extend([env!("CARGO_BIN_EXE_lambda-perf"), "demo-function"]);
+    lambda_perf(&args)
+}
+
 fn json(output: &Output) -> Value {
     serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
         panic!(
@@ -167,22 +178,7 @@ fn a_function_that_never_asks_for_work_is_reported() {
 
 #[test]
 fn a_slow_function_times_out() {
-    let event = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(event.path(), r#"{"sleep_ms":5000}"#).unwrap();
-    let output = lambda_perf(&[
-        "run",
-        "--json",
-        "--no-progress",
-        "-n",
-        "1",
-        "--timeout",
-        "1",
-        "--event",
-        event.path().to_str().unwrap(),
-        "--",
-        env!("CARGO_BIN_EXE_lambda-perf"),
-        "demo-function",
-    ]);
+    let output = run_demo_function(r#"{"sleep_ms":5000}"#, &["-n", "1", "--timeout", "1"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("timed out"), "{}", stderr(&output));
     let report = json(&output);
@@ -197,20 +193,7 @@ fn a_slow_function_times_out() {
 
 #[test]
 fn output_that_looks_like_emf_but_is_not_is_a_problem() {
-    let event = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(event.path(), r#"{"action":"garbage"}"#).unwrap();
-    let output = lambda_perf(&[
-        "run",
-        "--json",
-        "--no-progress",
-        "-n",
-        "1",
-        "--event",
-        event.path().to_str().unwrap(),
-        "--",
-        env!("CARGO_BIN_EXE_lambda-perf"),
-        "demo-function",
-    ]);
+    let output = run_demo_function(r#"{"action":"garbage"}"#, &["-n", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
     let report = json(&output);
     let problems = report["problems"].as_array().unwrap();
@@ -254,26 +237,19 @@ fn a_restart_kills_what_the_function_started_too() {
 fn a_busy_function_is_not_one_that_never_asks_for_work() {
     // Three at once against a function that serves one at a time, each taking longer than
     // the init timeout: the later ones wait in the queue, which is not a failure.
-    let event = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(event.path(), r#"{"sleep_ms":700}"#).unwrap();
-    let output = lambda_perf(&[
-        "run",
-        "--json",
-        "--no-progress",
-        "-n",
-        "3",
-        "-c",
-        "3",
-        "--init-timeout",
-        "1",
-        "--env",
-        "AWS_LAMBDA_MAX_CONCURRENCY=1",
-        "--event",
-        event.path().to_str().unwrap(),
-        "--",
-        env!("CARGO_BIN_EXE_lambda-perf"),
-        "demo-function",
-    ]);
+    let output = run_demo_function(
+        r#"{"sleep_ms":700}"#,
+        &[
+            "-n",
+            "3",
+            "-c",
+            "3",
+            "--init-timeout",
+            "1",
+            "--env",
+            "AWS_LAMBDA_MAX_CONCURRENCY=1",
+        ],
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(column(&json(&output), "status"), ["ok", "ok", "ok"]);
 }
