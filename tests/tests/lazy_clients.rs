@@ -74,6 +74,11 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
         .collect();
     assert_eq!(lazy_lines.len(), 1, "{lazy_lines:#?}");
     assert!(lazy_lines[0]["ClientInitDuration"][0].as_f64().unwrap() >= 30.0);
+    assert_eq!(
+        lazy_lines[0]["lambda_perf"]["request_id"],
+        first_id.as_str()
+    );
+    assert_eq!(lazy_lines[0]["lambda_perf"]["start_kind"], "cold");
     assert_valid_emf(&lazy_lines[0]);
 
     // First invocation, trace.

@@ -99,7 +99,10 @@ pub(crate) fn finish(client: &'static str, started: Instant, error: Option<Strin
         }
         let config = &invocation.config;
         if !config.metrics_disabled && error.is_none() {
-            write_duration_line(config, client, duration);
+            let facts = config
+                .invocation_facts
+                .then(|| invocation.facts.record(None));
+            write_duration_line(config, client, duration, facts.as_ref());
         }
     })
     .is_ok();
@@ -119,11 +122,12 @@ pub(crate) fn finish(client: &'static str, started: Instant, error: Option<Strin
 }
 
 /// `ClientInitDuration` for one client, in its own line with the dimensions `service` and
-/// `client`.
+/// `client` and the invocation's facts (its request id, start kind, …).
 fn write_duration_line(
     config: &crate::layer::PerfConfig,
     client: &'static str,
     duration: Duration,
+    facts: Option<&crate::facts::FactsRecord<'_>>,
 ) {
     let dimensions = [
         Dimension::new("service", config.service.clone()),
@@ -138,7 +142,7 @@ fn write_duration_line(
         millis_f64(duration),
     );
     if metric.is_ok() {
-        flush::write_set::<()>(&config.writer, &config.namespace, &dimensions, &set, None);
+        flush::write_set(&config.writer, &config.namespace, &dimensions, &set, facts);
     }
 }
 
