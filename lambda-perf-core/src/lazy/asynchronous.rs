@@ -4,12 +4,10 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
-use std::time::Instant;
 
 use tokio::sync::OnceCell;
 
 use super::record;
-use crate::xray::Subsegment;
 
 /// The future an asynchronous initializer returns (boxed, so the cell can be a `static`;
 /// allocated once, on initialization).
@@ -57,17 +55,7 @@ impl<T, E: fmt::Display> TimedAsyncLazy<T, E> {
             return Ok(value);
         }
         self.cell
-            .get_or_try_init(|| {
-                let name = self.name;
-                let init = self.init;
-                Subsegment::new(record::subsegment_name(name)).instrument(async move {
-                    let started = Instant::now();
-                    let result = init().await;
-                    let error = result.as_ref().err().map(ToString::to_string);
-                    record::finish(name, started, error);
-                    result
-                })
-            })
+            .get_or_try_init(|| record::timed_async(self.name, self.init))
             .await
     }
 

@@ -6,7 +6,6 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::record;
-use crate::xray::Subsegment;
 
 /// A value fetched on first use (typically on the cold start) and reused by later
 /// invocations of the environment, until its time-to-live runs out or it is
@@ -81,16 +80,7 @@ impl<T> TimedCache<T> {
             return Ok(value);
         }
         record::count_cache(self.name, false);
-        let name = self.name;
-        let fetched = Subsegment::new(record::subsegment_name(name))
-            .instrument(async move {
-                let started = Instant::now();
-                let result = fetch().await;
-                let error = result.as_ref().err().map(ToString::to_string);
-                record::finish(name, started, error);
-                result
-            })
-            .await?;
+        let fetched = record::timed_async(self.name, fetch).await?;
         let value = Arc::new(fetched);
         *self.value.write().unwrap_or_else(PoisonError::into_inner) =
             Some((Arc::clone(&value), Instant::now()));

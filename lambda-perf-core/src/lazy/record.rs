@@ -1,6 +1,7 @@
 //! What one initialization of a client recorded, and where it goes.
 
 use std::fmt;
+use std::future::Future;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -73,13 +74,13 @@ pub(crate) fn take_pending() -> Vec<InitRecord> {
 }
 
 /// The name of the subsegment around an initialization.
-pub(crate) fn subsegment_name(client: &str) -> String {
+fn subsegment_name(client: &str) -> String {
     format!("## init {client}")
 }
 
 /// Records an initialization that ran from `started` until now. Called inside the
 /// `## init <client>` subsegment when in an invocation, so the trace data lands there.
-pub(crate) fn finish(client: &'static str, started: Instant, error: Option<String>) {
+fn finish(client: &'static str, started: Instant, error: Option<String>) {
     let duration = started.elapsed();
     let in_invocation = with_current(|invocation| {
         let record = InitRecord {
@@ -146,9 +147,40 @@ fn write_duration_line(
     }
 }
 
-/// Runs `init` inside a `## init <client>` subsegment when in a recorded invocation.
-pub(crate) fn in_subsegment<R>(client: &'static str, init: impl FnOnce() -> R) -> R {
-    crate::xray::Subsegment::new(subsegment_name(client)).in_scope(init)
+/// Runs `init` timed, inside a `## init <client>` subsegment when in a recorded invocation,
+/// and records it.
+pub(crate) fn timed<T>(client: &'static str, init: impl FnOnce() -> T) -> T {
+    crate::xray::Subsegment::new(subsegment_name(client)).in_scope(|| {
+        let started = Instant::now();
+        let value = init();
+        finish(client, started, None);
+        value
+    })
+}
+
+/// Runs and awaits `init` timed, inside a `## init <client>` subsegment when in a recorded
+/// invocation, and records it; an `Err` is recorded as a failure.
+pub(crate) async fn timed_async<T, E, F>(
+    client: &'static str,
+    init: impl FnOnce() -> F,
+) -> Result<T, E>
+where
+    E: fmt::Display,
+    F: Future<Output = Result<T, E>>,
+{
+    let timed = async move {
+        let started = Instant::now();
+        let result = init().await;
+        finish(
+            client,
+            started,
+            result.as_ref().err().map(ToString::to_string),
+        );
+        result
+    };
+    crate::xray::Subsegment::new(subsegment_name(client))
+        .instrument(timed)
+        .await
 }
 
 /// Counts a use of cache `name` in the current invocation.

@@ -3,7 +3,6 @@
 use std::fmt;
 use std::ops::Deref;
 use std::sync::OnceLock;
-use std::time::Instant;
 
 use super::record;
 
@@ -51,14 +50,9 @@ impl<T, F: Fn() -> T> TimedLazy<T, F> {
     pub fn get(&self) -> &T {
         match self.cell.get() {
             Some(value) => value,
-            None => self.cell.get_or_init(|| {
-                record::in_subsegment(self.name, || {
-                    let started = Instant::now();
-                    let value = (self.init)();
-                    record::finish(self.name, started, None);
-                    value
-                })
-            }),
+            None => self
+                .cell
+                .get_or_init(|| record::timed(self.name, || (self.init)())),
         }
     }
 
