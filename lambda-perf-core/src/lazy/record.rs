@@ -63,7 +63,8 @@ static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 
 /// Takes the records made at init (cheap when there are none).
 pub(crate) fn take_pending() -> Vec<InitRecord> {
-    if !HAS_PENDING.swap(false, Ordering::AcqRel) {
+    // Every invocation asks: a plain load keeps the common answer free of a write.
+    if !HAS_PENDING.load(Ordering::Acquire) || !HAS_PENDING.swap(false, Ordering::AcqRel) {
         return Vec::new();
     }
     std::mem::take(
