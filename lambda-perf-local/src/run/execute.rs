@@ -9,8 +9,8 @@ use crate::report::{FailureKind, HarnessFailure, InvocationRun, ProcessRun, RunR
 use crate::run::{Fatal, Plan, Step};
 use crate::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    Invocation, InvocationOutcome, InvocationResult, InvocationStatus, RuntimeApi, TraceSetting,
-    XRayCollector, new_request_id,
+    Invocation, InvocationOutcome, InvocationResult, RuntimeApi, TraceSetting, XRayCollector,
+    new_request_id,
 };
 
 /// How an invocation went, for the run.
@@ -268,9 +268,7 @@ impl<'a> Execution<'a> {
             Err(HarnessError::ProcessExited { status, .. }) => {
                 let status = status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
                 let handed_out = self.api.invocations().iter().any(|record| {
-                    record.request_id == request_id
-                        && !matches!(record.status, InvocationStatus::Queued)
-                        && record.handed_out_at.is_some()
+                    record.request_id == request_id && record.handed_out_at.is_some()
                 });
                 if self.current.served.load(Ordering::Relaxed) == 0 && !handed_out {
                     Fatal::ExitedDuringInit {
