@@ -23,9 +23,9 @@
 
 use std::path::PathBuf;
 
-use crate::InitializationType;
-use crate::metrics::dimension::Dimension;
-use crate::metrics::validate;
+use crate::formats::emf::dimension::Dimension;
+use crate::formats::emf::validate;
+use crate::invocation::InitializationType;
 
 /// Names of the environment variables.
 pub(crate) mod vars {
@@ -44,29 +44,12 @@ pub(crate) mod vars {
     pub(crate) const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
     pub(crate) const HANDLER_NAME: &str = "LAMBDA_PERF_HANDLER_NAME";
     pub(crate) const CAPTURE_LIMIT: &str = "LAMBDA_PERF_CAPTURE_LIMIT";
-    pub(crate) const TRACE_ID: &str = "_X_AMZN_TRACE_ID";
     pub(crate) const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
     pub(crate) const INSTANCE_ID: &str = "AWS_LAMBDA_INSTANCE_ID";
 }
 
-/// What names this execution environment: Lambda's log stream name, one per environment, or
-/// else the instance id `cargo lambda watch` gives each function instance. Read once, on the
-/// first invocation, for the start marker.
-pub(crate) fn environment_identity() -> Option<String> {
-    [vars::LOG_STREAM_NAME, vars::INSTANCE_ID]
-        .into_iter()
-        .filter_map(|name| std::env::var(name).ok())
-        .find(|value| !value.trim().is_empty())
-}
-
 /// Bytes of JSON kept of a captured response or error by default.
 pub const DEFAULT_CAPTURE_LIMIT: usize = 16 * 1024;
-
-/// The trace header of the current invocation from `_X_AMZN_TRACE_ID`, for runtimes that set
-/// it; used only when the invocation's context carries none.
-pub(crate) fn trace_header_from_env() -> Option<String> {
-    std::env::var(vars::TRACE_ID).ok()
-}
 
 /// The `service` dimension when no service is configured (as Powertools for TypeScript).
 pub const DEFAULT_SERVICE: &str = "service_undefined";
@@ -91,6 +74,10 @@ pub(crate) struct Settings {
     pub(crate) xray_daemon_address: Option<String>,
     pub(crate) handler_name: Option<String>,
     pub(crate) capture_limit: usize,
+    /// What names this execution environment, for the start marker: Lambda's log stream
+    /// name, one per environment, or else the instance id `cargo lambda watch` gives each
+    /// function instance.
+    pub(crate) environment_identity: Option<String>,
 }
 
 impl Settings {
@@ -183,6 +170,8 @@ impl Settings {
             xray_daemon_address: present(vars::XRAY_DAEMON_ADDRESS),
             handler_name: present(vars::HANDLER_NAME),
             capture_limit,
+            environment_identity: present(vars::LOG_STREAM_NAME)
+                .or_else(|| present(vars::INSTANCE_ID)),
         };
         (settings, warnings)
     }

@@ -74,19 +74,17 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeQuickStart;
 
-mod capture;
-mod clock;
+// The layers, from the bottom up; each imports only those below it (a test checks).
 pub mod config;
-mod facts;
-mod initialization_type;
+mod formats;
 mod invocation;
-mod invocation_future;
 pub mod layer;
 pub mod lazy;
-mod marker;
 pub mod metrics;
-mod start_kind;
-mod start_tracker;
+mod outputs;
+mod setup;
+mod snapstart;
+mod spawn;
 mod warn;
 pub mod xray;
 
@@ -101,11 +99,14 @@ pub mod __private;
 #[doc(inline)]
 pub use lambda_perf_macros::instrument_lambda;
 
-pub use crate::capture::{NoResponseCapture, ResponseCapture, SerializeResponse};
 #[doc(inline)]
 pub use crate::config::ConfigError;
-pub use crate::facts::InvocationFacts;
-pub use crate::initialization_type::InitializationType;
+pub use crate::invocation::facts::InvocationFacts;
+pub use crate::invocation::{InitializationType, StartKind};
 #[doc(inline)]
-pub use crate::layer::{PerfFuture, PerfLayer, PerfLayerBuilder, PerfService};
-pub use crate::start_kind::StartKind;
+pub use crate::layer::{
+    NoResponseCapture, PerfFuture, PerfLayer, PerfLayerBuilder, PerfService, ResponseCapture,
+    SerializeResponse,
+};
+pub use crate::snapstart::SnapStartHook;
+pub use crate::spawn::{InCurrentInvocation, InInvocation, spawn, spawn_blocking};

@@ -7,12 +7,13 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
-pub use crate::capture::Failure;
-pub use crate::invocation_future::{InvocationFuture, Outcomes};
+pub use crate::formats::failure::Failure;
+pub use crate::layer::invocation_future::{DescribeResult, InvocationFuture};
 pub use serde_json::Value;
 
-use crate::invocation::Invocation;
-use crate::layer::{PerfConfig, PerfLayer};
+use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::lifecycle::Invocation;
+use crate::layer::PerfLayer;
 
 /// The options written in `#[instrument_lambda(...)]`.
 #[derive(Debug)]
@@ -35,7 +36,7 @@ pub struct Options {
 #[derive(Debug)]
 pub struct Handler {
     options: Options,
-    config: OnceLock<Arc<PerfConfig>>,
+    instrumentation: OnceLock<Arc<Instrumentation>>,
 }
 
 impl Handler {
@@ -43,14 +44,14 @@ impl Handler {
     pub const fn new(options: Options) -> Self {
         Self {
             options,
-            config: OnceLock::new(),
+            instrumentation: OnceLock::new(),
         }
     }
 
     /// The environment's configuration with the macro's options on top. An invalid option
     /// value costs one warning and falls back to the default, as an invalid variable does.
-    fn config(&self) -> &Arc<PerfConfig> {
-        self.config.get_or_init(|| {
+    fn instrumentation(&self) -> &Arc<Instrumentation> {
+        self.instrumentation.get_or_init(|| {
             let options = &self.options;
             let mut builder = PerfLayer::builder().handler_name(options.name);
             if let Some(service) = options.service {
@@ -68,7 +69,7 @@ impl Handler {
             if let Some(enabled) = options.cold_start_metric {
                 builder = builder.cold_start_metric(enabled);
             }
-            builder.build_lenient().config
+            builder.build_lenient().instrumentation
         })
     }
 }
@@ -98,11 +99,11 @@ impl LambdaRequest for lambda_http::Request {
 
 /// An invocation that has begun: the start is classified and the `ColdStart` line written.
 #[derive(Debug)]
-pub struct Begun(Invocation);
+pub struct Begun(Arc<Invocation>);
 
 /// Begins the invocation of `event`, before the handler's body runs.
 pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) -> Begun {
-    let config = handler.config();
+    let instrumentation = handler.instrumentation();
     let fallback;
     let context = match event.lambda_context() {
         Some(context) => context,
@@ -111,7 +112,7 @@ pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) ->
             &fallback
         }
     };
-    Begun(Invocation::begin(config, context))
+    Begun(Invocation::begin(instrumentation, context))
 }
 
 /// Runs the handler's body inside its invocation.
@@ -124,16 +125,16 @@ pub fn instrument<F, R, E>(
 where
     F: Future<Output = Result<R, E>>,
 {
-    InvocationFuture::new(Some(begun.0), future, FnOutcomes { response, failure })
+    InvocationFuture::new(begun.0, future, FnOutcomes { response, failure })
 }
 
-/// Outcomes recorded by functions chosen where the handler's types are known.
+/// Results described by functions chosen where the handler's types are known.
 pub struct FnOutcomes<R, E> {
     response: fn(&R) -> Option<Value>,
     failure: fn(&E) -> Failure,
 }
 
-impl<R, E> Outcomes<R, E> for FnOutcomes<R, E> {
+impl<R, E> DescribeResult<R, E> for FnOutcomes<R, E> {
     fn response(&self, response: &R) -> Option<Value> {
         (self.response)(response)
     }
@@ -166,7 +167,7 @@ pub trait CaptureHttp {
 #[cfg(feature = "http")]
 impl<B> CaptureHttp for &&&Probe<'_, http::Response<B>> {
     fn lambda_perf_capture(self) -> Option<Value> {
-        <crate::layer::HttpStatus as crate::ResponseCapture<_>>::capture(self.0)
+        <crate::layer::HttpStatus as crate::layer::ResponseCapture<_>>::capture(self.0)
     }
 }
 

@@ -93,10 +93,45 @@ fn blank(mut value: Value) -> Value {
     value
 }
 
+/// Takes `first_request_wait_ms` out of each line's facts: the one fact only `PerfLayer` can
+/// know, because it sees its service built right before the runtime asks for work (a handler
+/// given to `service_fn` is not seen until its first call).
+/// `facts` points at the facts in each value (`/lambda_perf` in a line,
+/// `/metadata/lambda_perf` in a handler subsegment).
+fn take_first_request_wait(values: &mut [Value], facts: &str) -> Vec<Option<f64>> {
+    values
+        .iter_mut()
+        .filter_map(|value| value.pointer_mut(facts)?.as_object_mut())
+        .map(|facts| {
+            let wait = facts.remove("first_request_wait_ms");
+            wait.map(|wait| wait.as_f64().unwrap())
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_macro_and_the_layer_write_the_same_lines_and_documents() {
-    let (layer_lines, layer_documents) = run("layer").await;
-    let (macro_lines, macro_documents) = run("macro").await;
+    let (mut layer_lines, mut layer_documents) = run("layer").await;
+    let (mut macro_lines, mut macro_documents) = run("macro").await;
+    let in_lines = take_first_request_wait(&mut layer_lines, "/lambda_perf");
+    let in_documents = take_first_request_wait(&mut layer_documents, "/metadata/lambda_perf");
+    for (waits, first) in [(in_lines, 2), (in_documents, 1)] {
+        assert!(
+            waits[..first].iter().all(Option::is_some)
+                && waits[first..].iter().all(Option::is_none),
+            "the first invocation's records, and only those, carry the wait: {waits:?}"
+        );
+    }
+    for (values, facts) in [
+        (&mut macro_lines, "/lambda_perf"),
+        (&mut macro_documents, "/metadata/lambda_perf"),
+    ] {
+        assert!(
+            take_first_request_wait(values, facts)
+                .iter()
+                .all(Option::is_none)
+        );
+    }
     // Cold (ColdStart + invocation), warm, failing warm.
     assert_eq!(layer_lines.len(), 4, "{layer_lines:#?}");
     assert_eq!(layer_documents.len(), 6);

@@ -4,22 +4,21 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use serde_json::Value;
 
-use std::panic::resume_unwind;
-
-use crate::capture::{Failure, ResponseCapture};
-use crate::facts::Outcome;
-use crate::invocation::{Ending, Invocation};
-use crate::invocation_future::{InvocationFuture, Outcomes};
+use super::capture::ResponseCapture;
+use super::invocation_future::{self, DescribeResult, InvocationFuture};
+use crate::formats::failure::Failure;
+use crate::invocation::lifecycle::Invocation;
 
 /// Records responses with `C` and errors by their type and message.
 pub(crate) struct CaptureWith<C>(PhantomData<fn() -> C>);
 
-impl<R, E: fmt::Debug + 'static, C: ResponseCapture<R>> Outcomes<R, E> for CaptureWith<C> {
+impl<R, E: fmt::Debug + 'static, C: ResponseCapture<R>> DescribeResult<R, E> for CaptureWith<C> {
     fn response(&self, response: &R) -> Option<Value> {
         C::capture(response)
     }
@@ -31,7 +30,7 @@ impl<R, E: fmt::Debug + 'static, C: ResponseCapture<R>> Outcomes<R, E> for Captu
 
 pin_project! {
     /// The future of [`PerfService`](super::PerfService): runs the handler with its invocation
-    /// as task-local state and, when it completes, sends the handler subsegment and writes the
+    /// current and, when it completes, sends the handler subsegment and writes the
     /// invocation's metrics. The output is the handler's, untouched; a panic is recorded and
     /// then continues to the runtime. A future dropped before completion is recorded too.
     pub struct PerfFuture<F, C> {
@@ -41,24 +40,10 @@ pin_project! {
 }
 
 impl<F: Future, C> PerfFuture<F, C> {
-    /// Creates the handler's future with `call`, inside `invocation` (so that what `call`
-    /// itself records — a span opened around the handler, say — belongs to it). A panic while
-    /// creating it (a hand-written `Service::call`) is recorded, then continues.
-    pub(super) fn start(invocation: Invocation, call: impl FnOnce() -> F) -> Self {
-        match invocation.call_in_scope(call) {
-            (invocation, Ok(future)) => Self {
-                inner: InvocationFuture::new(invocation, future, CaptureWith(PhantomData)),
-            },
-            (invocation, Err(panic)) => {
-                if let Some(invocation) = invocation {
-                    let ending = Ending {
-                        response: None,
-                        failure: Some(Failure::from_panic(&*panic)),
-                    };
-                    invocation.finish(Outcome::Panic, ending);
-                }
-                resume_unwind(panic)
-            }
+    /// Creates the handler's future with `call`, inside `invocation`.
+    pub(super) fn start(invocation: Arc<Invocation>, call: impl FnOnce() -> F) -> Self {
+        Self {
+            inner: invocation_future::start(invocation, call, CaptureWith(PhantomData)),
         }
     }
 }

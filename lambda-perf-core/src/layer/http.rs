@@ -7,9 +7,9 @@ use std::task::{Context, Poll};
 use serde_json::{Value, json};
 use tower::Service;
 
+use super::capture::ResponseCapture;
 use super::{PerfFuture, PerfService};
-use crate::capture::ResponseCapture;
-use crate::invocation::Invocation;
+use crate::invocation::lifecycle::Invocation;
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
 /// worth a trace's space.
@@ -39,8 +39,8 @@ where
         use lambda_http::RequestExt;
 
         let invocation = match request.lambda_context_ref() {
-            Some(context) => Invocation::begin(&self.config, context),
-            None => Invocation::begin(&self.config, &lambda_runtime::Context::default()),
+            Some(context) => Invocation::begin(&self.instrumentation, context),
+            None => Invocation::begin(&self.instrumentation, &lambda_runtime::Context::default()),
         };
         PerfFuture::start(invocation, || self.inner.call(request))
     }

@@ -35,10 +35,11 @@
 //! ```
 
 mod builder;
-mod config;
+pub(crate) mod capture;
 mod future;
 #[cfg(feature = "http")]
 mod http;
+pub(crate) mod invocation_future;
 mod service;
 
 use std::fmt;
@@ -47,14 +48,14 @@ use std::sync::Arc;
 
 use tower::Layer;
 
-use crate::capture::{NoResponseCapture, SerializeResponse};
-
 pub use self::builder::PerfLayerBuilder;
-pub(crate) use self::config::PerfConfig;
+pub use self::capture::{NoResponseCapture, ResponseCapture, SerializeResponse};
 pub use self::future::PerfFuture;
 #[cfg(feature = "http")]
 pub use self::http::HttpStatus;
 pub use self::service::PerfService;
+use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::readiness;
 
 /// Instruments a Lambda handler: start classification, invocation facts, EMF metrics and
 /// X-Ray subsegments.
@@ -65,14 +66,14 @@ pub use self::service::PerfService;
 ///
 /// Cloning is cheap (the configuration is shared); see the [module docs](self).
 pub struct PerfLayer<C = SerializeResponse> {
-    pub(crate) config: Arc<PerfConfig>,
+    pub(crate) instrumentation: Arc<Instrumentation>,
     _capture: PhantomData<fn() -> C>,
 }
 
 impl<C> Clone for PerfLayer<C> {
     fn clone(&self) -> Self {
         Self {
-            config: Arc::clone(&self.config),
+            instrumentation: Arc::clone(&self.instrumentation),
             _capture: PhantomData,
         }
     }
@@ -81,7 +82,7 @@ impl<C> Clone for PerfLayer<C> {
 impl<C> fmt::Debug for PerfLayer<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerfLayer")
-            .field("config", &self.config)
+            .field("instrumentation", &self.instrumentation)
             .finish()
     }
 }
@@ -92,16 +93,16 @@ impl<C> PerfLayer<C> {
     #[must_use]
     pub fn without_response_capture(self) -> PerfLayer<NoResponseCapture> {
         PerfLayer {
-            config: self.config,
+            instrumentation: self.instrumentation,
             _capture: PhantomData,
         }
     }
 }
 
 impl PerfLayer {
-    pub(crate) fn with_config(config: PerfConfig) -> Self {
+    pub(crate) fn with_instrumentation(instrumentation: Arc<Instrumentation>) -> Self {
         Self {
-            config: Arc::new(config),
+            instrumentation,
             _capture: PhantomData,
         }
     }
@@ -122,7 +123,10 @@ impl PerfLayer {
 impl<S, C> Layer<S> for PerfLayer<C> {
     type Service = PerfService<S, C>;
 
+    /// Wraps `inner`. This is the moment lambda-perf takes as the end of init: the runtime
+    /// asks for work right after the service is built (see [`InvocationFacts::init_duration`](crate::InvocationFacts::init_duration)).
     fn layer(&self, inner: S) -> Self::Service {
-        PerfService::new(inner, Arc::clone(&self.config))
+        readiness::mark_ready();
+        PerfService::new(inner, Arc::clone(&self.instrumentation))
     }
 }

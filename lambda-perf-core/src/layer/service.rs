@@ -8,21 +8,26 @@ use std::task::{Context, Poll};
 use lambda_runtime::LambdaEvent;
 use tower::Service;
 
-use super::{PerfConfig, PerfFuture};
-use crate::capture::{ResponseCapture, SerializeResponse};
-use crate::invocation::Invocation;
+use super::PerfFuture;
+use super::capture::{ResponseCapture, SerializeResponse};
+use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::lifecycle::Invocation;
+use crate::invocation::readiness;
 
 /// A handler instrumented by [`PerfLayer`](super::PerfLayer). `Response` and `Error` are the
 /// inner service's; `poll_ready` is the inner service's.
 pub struct PerfService<S, C = SerializeResponse> {
     pub(super) inner: S,
-    pub(super) config: Arc<PerfConfig>,
+    pub(super) instrumentation: Arc<Instrumentation>,
     _capture: PhantomData<fn() -> C>,
 }
 
+/// A clone made before the first invocation (one per worker of `run_concurrent`) is, like
+/// the original, built right before the runtime asks for work.
 impl<S: Clone, C> Clone for PerfService<S, C> {
     fn clone(&self) -> Self {
-        Self::new(self.inner.clone(), Arc::clone(&self.config))
+        readiness::mark_ready();
+        Self::new(self.inner.clone(), Arc::clone(&self.instrumentation))
     }
 }
 
@@ -30,16 +35,16 @@ impl<S: fmt::Debug, C> fmt::Debug for PerfService<S, C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("PerfService")
             .field("inner", &self.inner)
-            .field("config", &self.config)
+            .field("instrumentation", &self.instrumentation)
             .finish()
     }
 }
 
 impl<S, C> PerfService<S, C> {
-    pub(super) fn new(inner: S, config: Arc<PerfConfig>) -> Self {
+    pub(super) fn new(inner: S, instrumentation: Arc<Instrumentation>) -> Self {
         Self {
             inner,
-            config,
+            instrumentation,
             _capture: PhantomData,
         }
     }
@@ -75,7 +80,7 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let invocation = Invocation::begin(&self.config, &event.context);
+        let invocation = Invocation::begin(&self.instrumentation, &event.context);
 
         PerfFuture::start(invocation, || self.inner.call(event))
     }

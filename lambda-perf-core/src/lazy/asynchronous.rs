@@ -4,6 +4,7 @@ use std::convert::Infallible;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use tokio::sync::OnceCell;
 
@@ -54,9 +55,18 @@ impl<T, E: fmt::Display> TimedAsyncLazy<T, E> {
         if let Some(value) = self.cell.get() {
             return Ok(value);
         }
-        self.cell
-            .get_or_try_init(|| record::timed_async(self.name, self.init))
-            .await
+        record::slow_path_async(self.name, async {
+            let initialized = AtomicBool::new(false);
+            let value = self
+                .cell
+                .get_or_try_init(|| {
+                    initialized.store(true, Ordering::Relaxed);
+                    record::time_async(self.name, self.init)
+                })
+                .await;
+            (value, initialized.load(Ordering::Relaxed))
+        })
+        .await
     }
 
     /// Initializes now (in `main`, before the runtime starts, for an eager client).

@@ -74,17 +74,23 @@ impl<T> TimedCache<T> {
             record::count_cache(self.name, true);
             return Ok(value);
         }
-        let _one_fetch = self.fetching.lock().await;
-        if let Some(value) = self.fresh() {
-            record::count_cache(self.name, true);
-            return Ok(value);
-        }
-        record::count_cache(self.name, false);
-        let fetched = record::timed_async(self.name, fetch).await?;
-        let value = Arc::new(fetched);
-        *self.value.write().unwrap_or_else(PoisonError::into_inner) =
-            Some((Arc::clone(&value), Instant::now()));
-        Ok(value)
+        record::slow_path_async(self.name, async {
+            let _one_fetch = self.fetching.lock().await;
+            if let Some(value) = self.fresh() {
+                record::count_cache(self.name, true);
+                return (Ok(value), false);
+            }
+            record::count_cache(self.name, false);
+            let fetched = match record::time_async(self.name, fetch).await {
+                Ok(fetched) => fetched,
+                Err(error) => return (Err(error), true),
+            };
+            let value = Arc::new(fetched);
+            *self.value.write().unwrap_or_else(PoisonError::into_inner) =
+                Some((Arc::clone(&value), Instant::now()));
+            (Ok(value), true)
+        })
+        .await
     }
 
     /// Forgets the value: the next use fetches again.

@@ -9,9 +9,14 @@
 //!   are kept and attached to the first invocation — `ClientInitDuration` values on its
 //!   `ColdStart` line and `lambda_perf.init_clients` metadata on its handler subsegment (Lambda
 //!   allows no trace data outside a handler);
-//! - inside an **invocation** (lazily; the caller waited): a `## init <name>` subsegment with
-//!   the duration, phase and outcome, and a `ClientInitDuration` metric with the dimension
-//!   `client`.
+//! - inside an **invocation** (lazily; the caller waited), also on a task that carries it
+//!   ([`spawn`](crate::spawn)): a `## init <name>` subsegment with the duration, phase and
+//!   outcome, and a `ClientInitDuration` metric with the dimension `client`. An invocation
+//!   that waited for another caller's initialization gets the `## init <name>` subsegment
+//!   too, with its wait (`lambda_perf.client_wait`);
+//! - in the **background** (after the process began serving, on a task that carries no
+//!   invocation): a `ClientInitDuration` line of its own, marked `"phase":"background"`,
+//!   charged to no invocation.
 //!
 //! Warm uses record nothing and cost what `OnceLock::get` costs.
 //!
@@ -28,6 +33,5 @@ mod sync;
 
 pub use self::asynchronous::{InitFuture, TimedAsyncLazy};
 pub use self::cache::TimedCache;
-pub use self::record::{InitRecord, Phase};
-pub(crate) use self::record::{metadata as init_metadata, take_pending};
 pub use self::sync::TimedLazy;
+pub use crate::invocation::client_init::{InitRecord, Phase};

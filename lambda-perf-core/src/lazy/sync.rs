@@ -48,12 +48,17 @@ impl<T, F: Fn() -> T> TimedLazy<T, F> {
 
     /// The value, initializing it first if needed.
     pub fn get(&self) -> &T {
-        match self.cell.get() {
-            Some(value) => value,
-            None => self
-                .cell
-                .get_or_init(|| record::timed(self.name, || (self.init)())),
+        if let Some(value) = self.cell.get() {
+            return value;
         }
+        record::slow_path(self.name, || {
+            let mut initialized = false;
+            let value = self.cell.get_or_init(|| {
+                initialized = true;
+                record::time(self.name, || (self.init)())
+            });
+            (value, initialized)
+        })
     }
 
     /// Initializes now (in `main`, before the runtime starts, for an eager client).

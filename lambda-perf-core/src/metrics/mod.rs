@@ -45,30 +45,24 @@
 //! Each `add_*` function has a `try_` twin that returns a [`MetricsError`]. The plain form
 //! prints the first error of each kind on stderr and drops that one data point.
 //!
-//! Calls outside an invocation (at init, or on a task spawned by the handler, which does not
-//! inherit the invocation) fail with [`MetricsError::NoInvocation`]; use [`SingleMetric`]
+//! Calls on a task spawned with [`spawn`](crate::spawn) (or a future adapted with
+//! [`in_current_invocation`](crate::InCurrentInvocation::in_current_invocation)) go to the
+//! invocation that spawned it. Calls outside any invocation (at init, or on a task spawned
+//! with plain `tokio::spawn`) fail with [`MetricsError::NoInvocation`], and calls from work
+//! that outlived its invocation with [`MetricsError::InvocationEnded`]; use [`SingleMetric`]
 //! there.
 
-pub(crate) mod cold_start;
-pub(crate) mod dimension;
-mod emf;
-mod error;
-pub(crate) mod flush;
-pub(crate) mod set;
 mod single;
-mod unit;
-pub(crate) mod validate;
-mod writer;
 
 use std::borrow::Cow;
 
 use serde::Serialize;
 
-pub use self::error::{KeyKind, MetricsError};
 pub use self::single::SingleMetric;
-pub use self::unit::{Resolution, Unit};
-pub(crate) use self::writer::EmfWriter;
-use crate::invocation::{Invocation, with_current};
+use crate::formats::emf::set::MetricSet;
+pub use crate::formats::emf::{KeyKind, MetricsError, Resolution, Unit};
+use crate::invocation::current::{self, Unavailable};
+use crate::invocation::settings::InvocationSettings;
 use crate::warn::WarnOnce;
 
 /// Records one value of a metric in the current invocation.
@@ -111,11 +105,8 @@ fn add_with_resolution(
     resolution: Resolution,
     value: f64,
 ) -> Result<(), MetricsError> {
-    on_current(|invocation| {
-        let fixed = &invocation.config.fixed_dimensions;
-        invocation
-            .metrics
-            .add_metric(fixed, name, unit, resolution, value)
+    on_current(|metrics, settings| {
+        metrics.add_metric(&settings.fixed_dimensions, name, unit, resolution, value)
     })
 }
 
@@ -127,10 +118,7 @@ pub fn try_add_dimension(
     value: impl Into<Cow<'static, str>>,
 ) -> Result<(), MetricsError> {
     let (name, value) = (name.into(), value.into());
-    on_current(|invocation| {
-        let fixed = &invocation.config.fixed_dimensions;
-        invocation.metrics.add_dimension(fixed, name, value)
-    })
+    on_current(|metrics, settings| metrics.add_dimension(&settings.fixed_dimensions, name, value))
 }
 
 /// Adds a dimension; an invalid one is dropped with a one-time warning.
@@ -150,10 +138,7 @@ pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result
             key: key.clone(),
             message: error.to_string(),
         })?;
-    on_current(|invocation| {
-        let fixed = &invocation.config.fixed_dimensions;
-        invocation.metrics.add_metadata(fixed, key, value)
-    })
+    on_current(|metrics, settings| metrics.add_metadata(&settings.fixed_dimensions, key, value))
 }
 
 /// Adds a metadata property; an invalid one is dropped with a one-time warning.
@@ -162,12 +147,25 @@ pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
     report(try_add_metadata(key, value));
 }
 
+/// Runs `f` on the current invocation's metrics.
 fn on_current(
-    f: impl FnOnce(&mut Invocation) -> Result<(), MetricsError>,
+    f: impl FnOnce(&mut MetricSet, &InvocationSettings) -> Result<(), MetricsError>,
 ) -> Result<(), MetricsError> {
-    with_current(f)
-        .map_err(MetricsError::from)
-        .and_then(|result| result)
+    current::with_current(|current| {
+        let settings = current.invocation().settings();
+        current.with_state(|state| f(&mut state.metrics, settings))
+    })
+    .and_then(|result| result)
+    .map_err(unavailable)
+    .and_then(|result| result)
+}
+
+fn unavailable(unavailable: Unavailable) -> MetricsError {
+    match unavailable {
+        Unavailable::NoInvocation => MetricsError::NoInvocation,
+        Unavailable::Reentrant => MetricsError::Reentrant,
+        Unavailable::Ended => MetricsError::InvocationEnded,
+    }
 }
 
 /// Prints the first error of each kind on stderr.

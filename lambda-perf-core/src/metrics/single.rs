@@ -2,16 +2,18 @@
 
 use std::borrow::Cow;
 
-use super::dimension::Dimension;
-use super::set::MetricSet;
-use super::{MetricsError, Resolution, Unit, flush, validate};
-use crate::invocation::with_current;
-use crate::layer::PerfConfig;
+use super::{MetricsError, Resolution, Unit, report};
+use crate::formats::emf::dimension::Dimension;
+use crate::formats::emf::set::MetricSet;
+use crate::formats::emf::validate;
+use crate::invocation::current;
+use crate::invocation::output::OwnLine;
+use crate::setup;
 
 /// A metric written immediately in its own EMF line, with only the dimensions given here.
 ///
-/// Use it outside an invocation (at init, in a spawned task) or for a metric that must not
-/// share the invocation's dimension set. Inside an invocation it uses that invocation's
+/// Use it outside an invocation (at init, in a background task) or for a metric that must
+/// not share the invocation's dimension set. Inside an invocation it uses that invocation's
 /// namespace and output; elsewhere the ones configured by the environment.
 ///
 /// ```
@@ -79,18 +81,19 @@ impl SingleMetric {
         }
         set.add_metric(&[], self.name, self.unit, self.resolution, self.value)?;
 
-        let config = with_current(|invocation| invocation.config.clone())
-            .unwrap_or_else(|_| PerfConfig::process_default());
-        if config.metrics_disabled {
-            return Ok(());
-        }
-        let namespace = self.namespace.as_deref().unwrap_or(&config.namespace);
-        flush::write_set::<()>(&config.writer, namespace, &[], &set, None);
+        let instrumentation = current::with_invocation(|invocation| {
+            std::sync::Arc::clone(invocation.instrumentation())
+        })
+        .unwrap_or_else(|_| setup::process_default());
+        instrumentation.output.own_line(&OwnLine {
+            namespace: self.namespace.as_deref(),
+            metrics: &set,
+        });
         Ok(())
     }
 
     /// Writes the line now; an invalid metric is dropped with a one-time warning.
     pub fn emit(self) {
-        super::report(self.try_emit());
+        report(self.try_emit());
     }
 }

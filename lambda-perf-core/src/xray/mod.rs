@@ -32,15 +32,7 @@
 //! `AWS.` are reserved: the `try_` functions return an [`XRayError`] for each, the plain ones
 //! warn once per kind of error. X-Ray's SDKs drop such entries silently.
 
-mod address;
-mod annotation;
-mod document;
-mod error;
-mod header;
-mod id;
-mod sink;
 mod subsegment;
-pub(crate) mod trace;
 #[cfg(feature = "tracing")]
 mod tracing_layer;
 
@@ -50,97 +42,43 @@ use std::future::Future;
 
 use serde::Serialize;
 
-pub(crate) use self::address::DEFAULT_DAEMON_ADDRESS;
-pub use self::annotation::AnnotationValue;
-pub use self::document::{Http, Namespace, SubsegmentDocument};
-pub use self::error::XRayError;
-pub use self::header::{Sampled, TraceHeader};
-pub use self::sink::{SubsegmentSink, UdpDaemonSink};
-pub(crate) use self::subsegment::short_type_name;
 pub use self::subsegment::{AnyOutput, FallibleOutput, Instrumented, OutputPolicy, Subsegment};
-use self::trace::Trace;
 #[cfg(feature = "tracing")]
 pub use self::tracing_layer::XRayLayer;
-use crate::invocation::{Unavailable, with_current};
+use crate::formats::failure::Failure;
+use crate::formats::xray::annotation;
+pub use crate::formats::xray::{
+    AnnotationValue, Http, Namespace, Sampled, SubsegmentDocument, TraceHeader, XRayError,
+};
+use crate::invocation::current::{self, Unavailable};
+use crate::invocation::trace::{Target, Trace};
+pub use crate::outputs::xray::{SubsegmentSink, UdpDaemonSink};
 use crate::warn::WarnOnce;
 
-/// Runs `f` on the current invocation's trace; `None` outside an invocation or when it is not
-/// recorded.
-pub(crate) fn with_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Option<R> {
-    with_current(|invocation| invocation.trace.as_mut().map(f))
-        .ok()
-        .flatten()
+/// Runs `f` on the current invocation's trace, with the calling task's current subsegment;
+/// `Ok(None)` when the invocation is not recorded.
+fn on_trace<R>(f: impl FnOnce(&mut Trace, Option<u64>) -> R) -> Result<Option<R>, XRayError> {
+    current::with_state(|state, subsegment| state.trace.as_mut().map(|trace| f(trace, subsegment)))
+        .map_err(unavailable)
 }
 
-/// Like [`with_trace`], distinguishing "no invocation" from "not recorded" (`Ok(None)`).
-fn on_trace<R>(f: impl FnOnce(&mut Trace) -> R) -> Result<Option<R>, XRayError> {
-    with_current(|invocation| invocation.trace.as_mut().map(f)).map_err(XRayError::from)
+/// Like [`on_trace`], for calls that record nothing when there is nothing to record.
+fn with_trace<R>(f: impl FnOnce(&mut Trace, Option<u64>) -> R) -> Option<R> {
+    on_trace(f).ok().flatten()
 }
 
-impl From<Unavailable> for XRayError {
-    fn from(unavailable: Unavailable) -> Self {
-        match unavailable {
-            Unavailable::NoInvocation => Self::NoInvocation,
-            Unavailable::Reentrant => Self::Reentrant,
-        }
+fn unavailable(unavailable: Unavailable) -> XRayError {
+    match unavailable {
+        Unavailable::NoInvocation => XRayError::NoInvocation,
+        Unavailable::Reentrant => XRayError::Reentrant,
+        Unavailable::Ended => XRayError::InvocationEnded,
     }
-}
-
-/// Checks a subsegment name: 1–200 characters of Unicode letters, numbers, whitespace and
-/// `_ . : / % & # = + \ - @`.
-pub(crate) fn validate_subsegment_name(name: &str) -> Result<(), &'static str> {
-    let allowed = is_name_char;
-    let reason = if name.trim().is_empty() {
-        "a subsegment name needs at least one non-blank character"
-    } else if name.chars().count() > 197 {
-        "a subsegment name has at most 200 characters, \"## \" included"
-    } else if !name.chars().all(allowed) {
-        "a subsegment name may only contain letters, numbers, whitespace and _ . : / % & # = + \\ - @"
-    } else {
-        return Ok(());
-    };
-    Err(reason)
-}
-
-/// Whether X-Ray accepts `c` in a segment name.
-pub(crate) fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c)
-}
-
-/// Longest name X-Ray accepts.
-const MAX_NAME: usize = 200;
-
-/// A name X-Ray accepts: characters it refuses removed (as the official SDKs do), cut at 200
-/// characters, with a one-time warning when anything changed.
-pub(crate) fn sanitize_name(name: Cow<'static, str>) -> Cow<'static, str> {
-    static CHANGED: WarnOnce = WarnOnce::new();
-    let fine = !name.trim().is_empty()
-        && name.chars().count() <= MAX_NAME
-        && name.chars().all(is_name_char);
-    if fine {
-        return name;
-    }
-    let cleaned: String = name
-        .chars()
-        .filter(|c| is_name_char(*c))
-        .take(MAX_NAME)
-        .collect();
-    let cleaned = if cleaned.trim().is_empty() {
-        "unnamed".to_owned()
-    } else {
-        cleaned
-    };
-    CHANGED.warn(format_args!(
-        "subsegment name {name:?} is not one X-Ray accepts (1-200 letters, digits, whitespace \
-         and _ . : / % & # = + \\ - @); it is sent as {cleaned:?}"
-    ));
-    Cow::Owned(cleaned)
 }
 
 /// Whether the current invocation is being recorded (sampled and tracing enabled).
 #[must_use]
 pub fn is_recording() -> bool {
-    with_trace(|_| ()).is_some()
+    with_trace(|_, _| ()).is_some()
 }
 
 /// Annotates the current subsegment: indexed, searchable with filter expressions such as
@@ -151,7 +89,8 @@ pub fn try_annotate(
 ) -> Result<(), XRayError> {
     let (key, value) = (key.into(), value.into());
     annotation::validate(&key, &value)?;
-    on_trace(|trace| trace.annotate(key, value))?.unwrap_or(Ok(()))
+    on_trace(|trace, current| trace.annotate(Target::Current(current), key, value))?
+        .unwrap_or(Ok(()))
 }
 
 /// Annotates the current subsegment; an invalid annotation is dropped with a one-time
@@ -169,16 +108,17 @@ pub fn try_add_metadata(
 ) -> Result<(), XRayError> {
     let (namespace, key) = (namespace.into(), key.into());
     annotation::validate_namespace(&namespace)?;
-    if !is_recording() {
-        // Checked before serializing, so unsampled invocations pay nothing for the value.
-        return on_trace(|_| ()).map(|_| ());
+    // Checked before serializing, so unsampled invocations pay nothing for the value.
+    if on_trace(|_, _| ())?.is_none() {
+        return Ok(());
     }
     let value =
         serde_json::to_value(value).map_err(|error| XRayError::MetadataNotSerializable {
             key: key.to_string(),
             message: error.to_string(),
         })?;
-    on_trace(|trace| trace.add_metadata(None, namespace, key, value)).map(|_| ())
+    on_trace(|trace, current| trace.add_metadata(Target::Current(current), namespace, key, value))
+        .map(|_| ())
 }
 
 /// Adds metadata to the current subsegment; an invalid entry is dropped with a one-time
@@ -202,8 +142,8 @@ pub fn in_subsegment<F: Future>(
 
 /// Marks the current subsegment faulted by `error` (its type and message become the cause).
 pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
-    let (kind, message) = (short_type_name::<E>(), error.to_string());
-    with_trace(|trace| trace.record_error(None, &kind, &message));
+    let failure = Failure::from_display(error);
+    with_trace(|trace, current| trace.record_error(Target::Current(current), &failure));
 }
 
 /// Records the response status of the current subsegment's HTTP call: call it inside the
@@ -212,8 +152,8 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
 /// after the subsegment closed, or in one that is no HTTP call — it records nothing, so an
 /// enclosing subsegment is never marked by mistake.
 pub fn set_http_status(status: u16) {
-    with_trace(|trace| {
-        let Some(record) = trace.current_nested() else {
+    with_trace(|trace, current| {
+        let Some(record) = current.and_then(|id| trace.nested_mut(id)) else {
             return;
         };
         let Some(http) = record.http.as_mut() else {
@@ -232,17 +172,6 @@ pub fn set_http_status(status: u16) {
     });
 }
 
-/// A panic payload's message.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    if let Some(message) = panic.downcast_ref::<&str>() {
-        (*message).to_owned()
-    } else if let Some(message) = panic.downcast_ref::<String>() {
-        message.clone()
-    } else {
-        "Box<dyn Any>".to_owned()
-    }
-}
-
 /// Prints the first error of each kind on stderr.
 fn report(result: Result<(), XRayError>) {
     static WARNINGS: [WarnOnce; XRayError::KINDS] = [const { WarnOnce::new() }; XRayError::KINDS];
@@ -256,21 +185,5 @@ fn report(result: Result<(), XRayError>) {
             "X-Ray data dropped: {error} (further errors of this kind are not reported; \
              the xray::try_* functions return them)"
         ));
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_x_ray_refuses_are_cleaned() {
-        assert_eq!(sanitize_name("## init db".into()), "## init db");
-        assert_eq!(
-            sanitize_name("GET /users?id=1;drop".into()),
-            "GET /usersid=1drop"
-        );
-        assert_eq!(sanitize_name("x".repeat(300).into()).len(), 200);
-        assert_eq!(sanitize_name("???".into()), "unnamed");
     }
 }

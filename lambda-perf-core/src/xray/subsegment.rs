@@ -4,17 +4,20 @@ use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
-use std::panic::{AssertUnwindSafe, catch_unwind, resume_unwind};
 use std::pin::Pin;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use serde::Serialize;
 use serde_json::Value;
 
-use super::document::{Http, Namespace};
-use super::trace::Trace;
-use super::{panic_message, with_trace};
+use crate::formats::failure::Failure;
+use crate::formats::xray::{Http, Namespace};
+use crate::invocation::current::{self, Current};
+use crate::invocation::lifecycle::Invocation;
+use crate::invocation::panic;
+use crate::invocation::trace::Target;
 
 /// A nested subsegment to open around a future ([`instrument`](Self::instrument)) or a
 /// closure ([`in_scope`](Self::in_scope)). Its parent is the subsegment current where it
@@ -85,7 +88,7 @@ impl Subsegment {
         Instrumented {
             inner: future,
             subsegment: Some(self),
-            id: None,
+            opened: None,
             _policy: PhantomData,
         }
     }
@@ -100,7 +103,7 @@ impl Subsegment {
         Instrumented {
             inner: future,
             subsegment: Some(self),
-            id: None,
+            opened: None,
             _policy: PhantomData,
         }
     }
@@ -108,12 +111,13 @@ impl Subsegment {
     /// Runs `f` inside the subsegment.
     pub fn in_scope<R>(self, f: impl FnOnce() -> R) -> R {
         let opened = self.open();
-        let result = catch_unwind(AssertUnwindSafe(|| run_entered(opened, f)));
-        finish(
-            opened,
-            result.as_ref().err().map(|panic| panic_exception(&**panic)),
-        );
-        result.unwrap_or_else(|panic| resume_unwind(panic))
+        let result = panic::catch(|| run_entered(opened.as_ref(), f));
+        let failure = result
+            .as_ref()
+            .err()
+            .map(|panic| Failure::from_panic(&**panic));
+        finish(opened, failure.as_ref());
+        result.unwrap_or_else(|panic| panic::resume(panic))
     }
 
     /// Runs a closure returning `Result` inside the subsegment; an `Err` marks it faulted.
@@ -122,37 +126,71 @@ impl Subsegment {
         f: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
         let opened = self.open();
-        let result = catch_unwind(AssertUnwindSafe(|| run_entered(opened, f)));
+        let result = panic::catch(|| run_entered(opened.as_ref(), f));
         let failure = match &result {
-            Ok(Err(error)) => Some(error_exception(error)),
+            Ok(Err(error)) => Some(Failure::from_display(error)),
             Ok(Ok(_)) => None,
-            Err(panic) => Some(panic_exception(&**panic)),
+            Err(panic) => Some(Failure::from_panic(&**panic)),
         };
-        finish(opened, failure);
-        result.unwrap_or_else(|panic| resume_unwind(panic))
+        finish(opened, failure.as_ref());
+        result.unwrap_or_else(|panic| panic::resume(panic))
     }
 
-    /// Opens the subsegment in the current invocation's trace; `None` when not recording.
-    fn open(self) -> Option<u64> {
-        with_trace(|trace| {
-            let id = trace.open(self.name, None);
-            if let Some(record) = trace.nested_mut(id) {
-                record.namespace = self.namespace;
-                record.http = self.http;
-                record.aws = self.aws;
-            }
-            id
+    /// Opens the subsegment under the current one; `None` when not recording.
+    fn open(self) -> Option<Opened> {
+        current::with_current(|current| {
+            let parent = current.subsegment();
+            let id = current
+                .with_state(|state| {
+                    let trace = state.trace.as_mut()?;
+                    let id = trace.open(self.name, parent);
+                    if let Some(record) = trace.nested_mut(id) {
+                        record.namespace = self.namespace;
+                        record.http = self.http;
+                        record.aws = self.aws;
+                    }
+                    Some(id)
+                })
+                .ok()
+                .flatten()?;
+            Some(Opened {
+                invocation: Arc::clone(current.invocation()),
+                id,
+            })
         })
+        .ok()
+        .flatten()
     }
 }
 
-fn run_entered<R>(opened: Option<u64>, f: impl FnOnce() -> R) -> R {
-    let Some(id) = opened else {
+/// A subsegment opened in an invocation's trace.
+#[derive(Debug)]
+struct Opened {
+    invocation: Arc<Invocation>,
+    id: u64,
+}
+
+/// Runs `f` with the opened subsegment current: on a task of its invocation by making it
+/// that task's current subsegment for the call, anywhere else by carrying the invocation
+/// into the call.
+fn run_entered<R>(opened: Option<&Opened>, f: impl FnOnce() -> R) -> R {
+    let Some(opened) = opened else {
         return f();
     };
-    let previous = with_trace(|trace| trace.enter(id)).flatten();
-    let _restore = Restore(previous);
-    f()
+    let entered = current::with_current(|current| {
+        Arc::ptr_eq(current.invocation(), &opened.invocation)
+            .then(|| current.enter(Some(opened.id)))
+    });
+    match entered {
+        Ok(Some(previous)) => {
+            let _restore = Restore(previous);
+            f()
+        }
+        _ => current::sync_scope(
+            Current::new(Arc::clone(&opened.invocation), Some(opened.id)),
+            f,
+        ),
+    }
 }
 
 /// Restores the previous current subsegment, also when unwinding.
@@ -161,46 +199,29 @@ struct Restore(Option<u64>);
 impl Drop for Restore {
     fn drop(&mut self) {
         let previous = self.0;
-        with_trace(|trace| trace.exit(previous));
+        let _ = current::with_current(|current| current.enter(previous));
     }
 }
 
-/// (type, message) of a failure.
-type Failure = (String, String);
-
-fn error_exception<E: fmt::Display + ?Sized>(error: &E) -> Failure {
-    (short_type_name::<E>(), error.to_string())
-}
-
-fn panic_exception(panic: &(dyn std::any::Any + Send)) -> Failure {
-    ("panic".to_owned(), panic_message(panic))
-}
-
-/// `my_crate::errors::PaymentError` → `PaymentError` (generic arguments kept).
-pub(crate) fn short_type_name<T: ?Sized>() -> String {
-    let full = std::any::type_name::<T>();
-    let base = full.split('<').next().unwrap_or(full);
-    let short = base.rsplit("::").next().unwrap_or(base);
-    format!("{short}{}", &full[base.len()..])
-}
-
-fn finish(opened: Option<u64>, failure: Option<Failure>) {
-    let Some(id) = opened else {
+/// Closes the subsegment (faulted by `failure`, if any) and sends it.
+fn finish(opened: Option<Opened>, failure: Option<&Failure>) {
+    let Some(Opened { invocation, id }) = opened else {
         return;
     };
-    with_trace(|trace: &mut Trace| {
-        if let Some((kind, message)) = failure {
-            trace.record_error(Some(id), &kind, &message);
+    // An invocation that ended first has already closed and sent it.
+    let _ = invocation.with_state(|state| {
+        if let (Some(trace), Some(failure)) = (&mut state.trace, failure) {
+            trace.record_error(Target::Exactly(id), failure);
         }
-        trace.close(id);
+        invocation.close_subsegment(state, id);
     });
 }
 
 /// How an [`Instrumented`] future's output marks its subsegment.
 pub trait OutputPolicy<O> {
-    /// The failure `output` represents, as (type, message), if any.
+    /// The failure `output` represents, if any.
     #[doc(hidden)]
-    fn failure(output: &O) -> Option<(String, String)>;
+    fn failure(output: &O) -> Option<Failure>;
 }
 
 /// Any output: the subsegment faults only on a panic.
@@ -212,14 +233,14 @@ pub enum AnyOutput {}
 pub enum FallibleOutput {}
 
 impl<O> OutputPolicy<O> for AnyOutput {
-    fn failure(_: &O) -> Option<(String, String)> {
+    fn failure(_: &O) -> Option<Failure> {
         None
     }
 }
 
 impl<T, E: fmt::Display> OutputPolicy<Result<T, E>> for FallibleOutput {
-    fn failure(output: &Result<T, E>) -> Option<(String, String)> {
-        output.as_ref().err().map(error_exception)
+    fn failure(output: &Result<T, E>) -> Option<Failure> {
+        output.as_ref().err().map(Failure::from_display)
     }
 }
 
@@ -230,16 +251,13 @@ pin_project! {
         #[pin]
         inner: F,
         subsegment: Option<Subsegment>,
-        id: Option<u64>,
+        opened: Option<Opened>,
         _policy: PhantomData<fn() -> P>,
     }
 
     impl<F, P> PinnedDrop for Instrumented<F, P> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            if let Some(id) = this.id.take() {
-                with_trace(|trace| trace.close(id));
-            }
+            finish(this.project().opened.take(), None);
         }
     }
 }
@@ -250,40 +268,20 @@ impl<F: Future, P: OutputPolicy<F::Output>> Future for Instrumented<F, P> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
         if let Some(subsegment) = this.subsegment.take() {
-            *this.id = subsegment.open();
+            *this.opened = subsegment.open();
         }
-        let opened = *this.id;
         let mut inner = this.inner;
-        let polled = catch_unwind(AssertUnwindSafe(|| {
-            run_entered(opened, || inner.as_mut().poll(cx))
-        }));
-        match polled {
+        let opened = this.opened.as_ref();
+        match panic::catch(|| run_entered(opened, || inner.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                finish(this.id.take(), P::failure(&output));
+                finish(this.opened.take(), P::failure(&output).as_ref());
                 Poll::Ready(output)
             }
             Err(panic) => {
-                finish(this.id.take(), Some(panic_exception(&*panic)));
-                resume_unwind(panic)
+                finish(this.opened.take(), Some(&Failure::from_panic(&*panic)));
+                panic::resume(panic)
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::short_type_name;
-
-    struct PaymentError;
-
-    #[test]
-    fn type_names_are_shortened() {
-        assert_eq!(short_type_name::<PaymentError>(), "PaymentError");
-        assert_eq!(short_type_name::<std::io::Error>(), "Error");
-        assert_eq!(
-            short_type_name::<Box<dyn std::error::Error + Send + Sync>>(),
-            "Box<dyn core::error::Error + core::marker::Send + core::marker::Sync>"
-        );
     }
 }

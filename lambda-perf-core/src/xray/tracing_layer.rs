@@ -2,6 +2,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::sync::Arc;
 
 use serde_json::Value;
 use tracing::field::{Field, Visit};
@@ -10,10 +11,12 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::annotation::AnnotationValue;
-use super::document::Namespace;
-use super::trace::Trace;
-use super::{report, with_trace};
+use super::report;
+use crate::formats::failure::Failure;
+use crate::formats::xray::{AnnotationValue, Namespace};
+use crate::invocation::current;
+use crate::invocation::lifecycle::Invocation;
+use crate::invocation::trace::{Target, Trace};
 
 /// A `tracing-subscriber` layer that records the spans opened inside an invocation —
 /// `#[tracing::instrument]` functions, `info_span!` blocks — as nested subsegments of the
@@ -29,8 +32,12 @@ use super::{report, with_trace};
 ///
 /// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
 /// subsegment faulted, with the event's `error` field (or its message) as the cause.
-/// Spans outside an invocation, or in an unsampled one, record nothing and cost one
-/// task-local lookup. Only spans of level `INFO` and above are recorded unless
+///
+/// A span created inside an invocation carries it: entered on another task (say
+/// `tokio::spawn(work.instrument(span))`), its subsegment keeps its own timing, the spans
+/// created inside it nest under it, and metrics and annotations recorded while it is entered
+/// go to its invocation. Spans outside an invocation record nothing and cost one task-local
+/// lookup. Only spans of level `INFO` and above are recorded unless
 /// [`with_max_level`](Self::with_max_level) says otherwise.
 ///
 /// ```
@@ -71,9 +78,11 @@ impl XRayLayer {
     }
 }
 
-/// Stored in a span's extensions: its subsegment.
-struct SpanSubsegment {
-    id: u64,
+/// Stored in a span's extensions: the invocation it was created in, and its subsegment when
+/// that invocation is recorded.
+struct SpanState {
+    invocation: Arc<Invocation>,
+    subsegment: Option<u64>,
 }
 
 impl<S> Layer<S> for XRayLayer
@@ -87,44 +96,66 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        // A span in the current context nests in the current subsegment (a span's or a
-        // `Subsegment`'s); an explicit parent is taken as given.
-        let explicit_parent = attrs
-            .parent()
-            .and_then(|parent| ctx.span(parent))
-            .and_then(|parent| parent.extensions().get::<SpanSubsegment>().map(|s| s.id));
-        let opened = with_trace(|trace| {
-            let parent = if attrs.is_root() {
-                Some(trace.handler_subsegment())
-            } else {
-                explicit_parent
-            };
-            let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
-            attrs.record(&mut Fields { trace, subsegment });
-            subsegment
+        // An explicit parent is taken as given; a span in the current context nests in the
+        // current subsegment (a span's or a `Subsegment`'s); a root span in the handler's.
+        let explicit_parent =
+            attrs
+                .parent()
+                .and_then(|parent| ctx.span(parent))
+                .and_then(|parent| {
+                    let extensions = parent.extensions();
+                    let state = extensions.get::<SpanState>()?;
+                    Some((Arc::clone(&state.invocation), state.subsegment))
+                });
+        let (invocation, parent) = match explicit_parent {
+            Some(found) => found,
+            None if attrs.parent().is_some() => return,
+            None => match current::with_current(|current| {
+                let parent = (!attrs.is_root()).then(|| current.subsegment()).flatten();
+                (Arc::clone(current.invocation()), parent)
+            }) {
+                Ok(found) => found,
+                Err(_) => return,
+            },
+        };
+        let subsegment = invocation
+            .with_state(|state| {
+                let trace = state.trace.as_mut()?;
+                let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
+                attrs.record(&mut Fields { trace, subsegment });
+                Some(subsegment)
+            })
+            .ok()
+            .flatten();
+        span.extensions_mut().insert(SpanState {
+            invocation,
+            subsegment,
         });
-        if let Some(subsegment) = opened {
-            span.extensions_mut()
-                .insert(SpanSubsegment { id: subsegment });
-        }
     }
 
     fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
-        if let Some(subsegment) = subsegment_of(&ctx, id) {
-            with_trace(|trace| values.record(&mut Fields { trace, subsegment }));
-        }
+        with_span(&ctx, id, |invocation, subsegment| {
+            let Some(subsegment) = subsegment else {
+                return;
+            };
+            let _ = invocation.with_state(|state| {
+                if let Some(trace) = &mut state.trace {
+                    values.record(&mut Fields { trace, subsegment });
+                }
+            });
+        });
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(subsegment) = subsegment_of(&ctx, id) {
-            with_trace(|trace| trace.enter_span(subsegment));
-        }
+        with_span(&ctx, id, |invocation, subsegment| {
+            current::enter_span(id.into_u64(), invocation, subsegment);
+        });
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if let Some(subsegment) = subsegment_of(&ctx, id) {
-            with_trace(|trace| trace.exit_span(subsegment));
-        }
+        with_span(&ctx, id, |invocation, _| {
+            current::exit_span(id.into_u64(), invocation);
+        });
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -134,30 +165,50 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
-        let Some(subsegment) = span.extensions().get::<SpanSubsegment>().map(|s| s.id) else {
+        let extensions = span.extensions();
+        let Some(SpanState {
+            invocation,
+            subsegment: Some(subsegment),
+        }) = extensions.get::<SpanState>()
+        else {
             return;
         };
         let mut message = ErrorMessage::default();
         event.record(&mut message);
-        let text = message.error.or(message.message).unwrap_or_default();
-        with_trace(|trace| trace.record_error(Some(subsegment), "error", &text));
+        let failure = Failure::new(
+            "error",
+            message.error.or(message.message).unwrap_or_default(),
+        );
+        let _ = invocation.with_state(|state| {
+            if let Some(trace) = &mut state.trace {
+                trace.record_error(Target::Exactly(*subsegment), &failure);
+            }
+        });
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if let Some(subsegment) = subsegment_of(&ctx, &id) {
-            with_trace(|trace| trace.close(subsegment));
-        }
+        with_span(&ctx, &id, |invocation, subsegment| {
+            if let Some(subsegment) = subsegment {
+                // An invocation that ended first has already closed and sent it.
+                let _ =
+                    invocation.with_state(|state| invocation.close_subsegment(state, subsegment));
+            }
+        });
     }
 }
 
-fn subsegment_of<S>(ctx: &Context<'_, S>, id: &Id) -> Option<u64>
+/// Runs `f` on the invocation span `id` carries, and its subsegment.
+fn with_span<S>(ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&Arc<Invocation>, Option<u64>))
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
-    ctx.span(id)?
-        .extensions()
-        .get::<SpanSubsegment>()
-        .map(|state| state.id)
+    let Some(span) = ctx.span(id) else {
+        return;
+    };
+    let extensions = span.extensions();
+    if let Some(state) = extensions.get::<SpanState>() {
+        f(&state.invocation, state.subsegment);
+    }
 }
 
 /// Applies span fields to a subsegment, by the naming convention.
@@ -170,8 +221,8 @@ impl Fields<'_> {
     fn apply(&mut self, field: &Field, annotation: AnnotationValue, metadata: Value) {
         let name = field.name();
         if let Some(key) = name.strip_prefix("annotation.") {
-            let result = self.trace.annotate_record(
-                Some(self.subsegment),
+            let result = self.trace.annotate(
+                Target::Exactly(self.subsegment),
                 Cow::Owned(key.to_owned()),
                 annotation,
             );
@@ -186,7 +237,7 @@ impl Fields<'_> {
             }
         } else {
             self.trace.add_metadata(
-                Some(self.subsegment),
+                Target::Exactly(self.subsegment),
                 Cow::Borrowed("tracing"),
                 Cow::Owned(name.to_owned()),
                 metadata,

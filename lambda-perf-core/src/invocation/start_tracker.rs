@@ -9,10 +9,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
-use crate::clock::{ProcessStart, process_start};
-use crate::marker::{self, Marker};
+use super::clock::{Moment, process_start};
+use super::marker::{self, Marker};
+use super::readiness;
+use super::{InitializationType, StartKind};
 use crate::warn::WarnOnce;
-use crate::{InitializationType, StartKind};
 
 /// What the tracker knows when an invocation begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -22,12 +23,41 @@ pub(crate) struct Start {
     pub(crate) index: u64,
     /// Since the previous invocation of the process ended; `None` before any has ended.
     pub(crate) idle_gap: Option<Duration>,
-    /// Since the execution environment started (the marker's time).
+    /// Since the execution environment started (the marker's time), or since the restore.
     pub(crate) environment_age: Duration,
-    /// From process start to the first handler call.
+    /// From process start (or the restore) to the runtime's first request for work.
     pub(crate) init_duration: Duration,
+    /// From the runtime's first request for work to the first invocation: how long a
+    /// pre-warmed environment waited. `None` where the request was not seen.
+    pub(crate) first_request_wait: Option<Duration>,
     /// When this invocation began.
     pub(crate) began: Instant,
+}
+
+/// The moments of this process's life the first invocation reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Lifecycle {
+    pub(crate) process_start: Moment,
+    /// The runtime's first request for work, as marked.
+    pub(crate) ready: Option<Moment>,
+    /// The restore from a snapshot, for `snap-start` processes.
+    pub(crate) restored: Option<Moment>,
+}
+
+impl Lifecycle {
+    /// The moments marked in this process; a `snap-start` process counts as restored from
+    /// now on if nothing marked its restore earlier.
+    fn of_process(initialization_type: InitializationType) -> Self {
+        let restored = match initialization_type {
+            InitializationType::SnapStart => Some(readiness::mark_restored()),
+            _ => readiness::restored(),
+        };
+        Self {
+            process_start: process_start(),
+            ready: readiness::ready(),
+            restored,
+        }
+    }
 }
 
 /// What the first invocation learned about the environment.
@@ -35,9 +65,12 @@ pub(crate) struct Start {
 struct Environment {
     /// `None` when the marker could not be used.
     marker: Option<Marker>,
-    /// Environment age when this process started.
-    age_at_process_start: Duration,
+    /// Where ages are counted from: the process start, or the restore.
+    origin: Moment,
+    /// Environment age at `origin`.
+    age_at_origin: Duration,
     init_duration: Duration,
+    first_request_wait: Option<Duration>,
 }
 
 /// Classifies invocations of one process.
@@ -45,9 +78,12 @@ struct Environment {
 pub(crate) struct StartTracker {
     /// `None`: [`std::env::temp_dir`], resolved on the first invocation.
     marker_dir: Option<PathBuf>,
-    process_start: ProcessStart,
+    /// What names this execution environment (Lambda's log stream), for the marker.
+    identity: Option<String>,
+    /// Monotonic base of `last_end`.
+    base: Instant,
     invocations: AtomicU64,
-    /// Nanoseconds from process start to the latest end, plus one; 0 before any end.
+    /// Nanoseconds from `base` to the latest end, plus one; 0 before any end.
     last_end: AtomicU64,
     environment: OnceLock<Environment>,
 }
@@ -55,63 +91,89 @@ pub(crate) struct StartTracker {
 static MARKER_UNUSABLE: WarnOnce = WarnOnce::new();
 
 impl StartTracker {
-    pub(crate) fn new(marker_dir: Option<PathBuf>) -> Self {
-        Self::with_process_start(marker_dir, process_start())
-    }
-
-    fn with_process_start(marker_dir: Option<PathBuf>, process_start: ProcessStart) -> Self {
+    pub(crate) fn new(marker_dir: Option<PathBuf>, identity: Option<String>) -> Self {
         Self {
             marker_dir,
-            process_start,
+            identity,
+            base: process_start().instant,
             invocations: AtomicU64::new(0),
             last_end: AtomicU64::new(0),
             environment: OnceLock::new(),
         }
     }
 
-    /// The tracker shared by every layer of the process that does not set its own marker dir.
-    pub(crate) fn global() -> Arc<Self> {
+    /// The tracker shared by every layer of the process that does not set its own marker dir
+    /// (the identity of the first caller is kept).
+    pub(crate) fn global(identity: Option<String>) -> Arc<Self> {
         static GLOBAL: OnceLock<Arc<StartTracker>> = OnceLock::new();
-        Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new(None))))
+        Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new(None, identity))))
     }
 
     /// Classifies the invocation that begins now.
     pub(crate) fn begin(&self, initialization_type: InitializationType) -> Start {
+        self.begin_with(initialization_type, || {
+            Lifecycle::of_process(initialization_type)
+        })
+    }
+
+    /// [`begin`](Self::begin), reading the process's moments from `lifecycle` on the first
+    /// invocation.
+    pub(crate) fn begin_with(
+        &self,
+        initialization_type: InitializationType,
+        lifecycle: impl FnOnce() -> Lifecycle,
+    ) -> Start {
         let index = self.invocations.fetch_add(1, Ordering::AcqRel) + 1;
-        let environment = self.environment.get_or_init(|| self.discover());
+        let environment = self
+            .environment
+            .get_or_init(|| self.discover(lifecycle(), Instant::now()));
         let kind = if index == 1 {
             first_kind(environment.marker, initialization_type)
         } else {
             StartKind::Warm
         };
         let began = Instant::now();
-        let since_process_start = began.saturating_duration_since(self.process_start.instant);
         let idle_gap = match self.last_end.load(Ordering::Acquire) {
             0 => None,
-            end => Some(since_process_start.saturating_sub(Duration::from_nanos(end - 1))),
+            end => Some(
+                began
+                    .saturating_duration_since(self.base)
+                    .saturating_sub(Duration::from_nanos(end - 1)),
+            ),
         };
+        let since_origin = began.saturating_duration_since(environment.origin.instant);
         Start {
             kind,
             index,
             idle_gap,
-            environment_age: environment.age_at_process_start + since_process_start,
+            environment_age: environment.age_at_origin + since_origin,
             init_duration: environment.init_duration,
+            first_request_wait: environment.first_request_wait,
             began,
         }
     }
 
     /// Records that an invocation ended now.
     pub(crate) fn end(&self) {
-        let since_start = self.process_start.instant.elapsed();
-        let nanos = u64::try_from(since_start.as_nanos()).unwrap_or(u64::MAX - 1);
+        let since_base = self.base.elapsed();
+        let nanos = u64::try_from(since_base.as_nanos()).unwrap_or(u64::MAX - 1);
         self.last_end.fetch_max(nanos + 1, Ordering::AcqRel);
     }
 
-    fn discover(&self) -> Environment {
-        let init_duration = self.process_start.instant.elapsed();
+    fn discover(&self, lifecycle: Lifecycle, first_call: Instant) -> Environment {
+        // A restored process's life, for these facts, begins at the restore: what happened
+        // before belongs to the snapshot.
+        let origin = lifecycle.restored.unwrap_or(lifecycle.process_start);
+        let ready = lifecycle
+            .ready
+            .filter(|ready| ready.instant >= origin.instant);
+        let init_end = ready.map_or(first_call, |ready| ready.instant);
+        let init_duration = init_end.saturating_duration_since(origin.instant);
+        let first_request_wait =
+            ready.map(|ready| first_call.saturating_duration_since(ready.instant));
+
         let dir = self.marker_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let identity = crate::config::environment_identity();
-        let marker = match marker::claim(&dir, self.process_start.wall, identity.as_deref()) {
+        let marker = match marker::claim(&dir, origin.wall, self.identity.as_deref()) {
             Ok(marker) => Some(marker),
             Err(error) => {
                 MARKER_UNUSABLE.warn(format_args!(
@@ -122,9 +184,8 @@ impl StartTracker {
                 None
             }
         };
-        let age_at_process_start = match marker {
-            Some(Marker::Existing { environment_start }) => self
-                .process_start
+        let age_at_origin = match marker {
+            Some(Marker::Existing { environment_start }) => origin
                 .wall
                 .duration_since(environment_start)
                 .unwrap_or_default(),
@@ -132,8 +193,10 @@ impl StartTracker {
         };
         Environment {
             marker,
-            age_at_process_start,
+            origin,
+            age_at_origin,
             init_duration,
+            first_request_wait,
         }
     }
 }
@@ -154,16 +217,30 @@ fn first_kind(marker: Option<Marker>, initialization_type: InitializationType) -
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::SystemTime;
 
     fn tracker(dir: &std::path::Path) -> StartTracker {
-        StartTracker::new(Some(dir.to_owned()))
+        StartTracker::new(Some(dir.to_owned()), None)
+    }
+
+    /// A process that started `started_ms` ago, marked ready `ready_ms` ago and restored
+    /// `restored_ms` ago.
+    fn lifecycle(started_ms: u64, ready_ms: Option<u64>, restored_ms: Option<u64>) -> Lifecycle {
+        let now = Moment::now();
+        let ago = |ms: u64| Moment {
+            instant: now.instant - Duration::from_millis(ms),
+            wall: now.wall - Duration::from_millis(ms),
+        };
+        Lifecycle {
+            process_start: ago(started_ms),
+            ready: ready_ms.map(ago),
+            restored: restored_ms.map(ago),
+        }
     }
 
     fn kinds(tracker: &StartTracker, init: InitializationType, n: usize) -> Vec<StartKind> {
         (0..n)
             .map(|_| {
-                let start = tracker.begin(init);
+                let start = tracker.begin_with(init, || lifecycle(10, None, None));
                 tracker.end();
                 start.kind
             })
@@ -238,7 +315,7 @@ mod tests {
                 let (tracker, barrier) = (Arc::clone(&tracker), Arc::clone(&barrier));
                 std::thread::spawn(move || {
                     barrier.wait();
-                    tracker.begin(InitializationType::OnDemand)
+                    tracker.begin_with(InitializationType::OnDemand, || lifecycle(10, None, None))
                 })
             })
             .collect();
@@ -303,19 +380,17 @@ mod tests {
     #[test]
     fn facts_per_invocation() {
         let dir = tempfile::tempdir().unwrap();
-        let process_start = ProcessStart {
-            instant: Instant::now() - Duration::from_millis(50),
-            wall: SystemTime::now() - Duration::from_millis(50),
-        };
-        let tracker = StartTracker::with_process_start(Some(dir.path().to_owned()), process_start);
-        let first = tracker.begin(InitializationType::OnDemand);
+        let tracker = tracker(dir.path());
+        let on_demand = || lifecycle(50, None, None);
+        let first = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(first.index, 1);
         assert_eq!(first.idle_gap, None);
         assert!(first.init_duration >= Duration::from_millis(50));
+        assert_eq!(first.first_request_wait, None);
         assert!(first.environment_age >= first.init_duration);
         tracker.end();
         std::thread::sleep(Duration::from_millis(20));
-        let second = tracker.begin(InitializationType::OnDemand);
+        let second = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(second.index, 2);
         let gap = second.idle_gap.unwrap();
         assert!(gap >= Duration::from_millis(20), "{gap:?}");
@@ -324,9 +399,58 @@ mod tests {
         assert!(second.environment_age >= first.environment_age + gap);
 
         // A restarted process sees the age of the environment, not of itself.
-        let restarted = StartTracker::new(Some(dir.path().to_owned()));
-        let restart = restarted.begin(InitializationType::OnDemand);
+        let restarted = StartTracker::new(Some(dir.path().to_owned()), None);
+        let restart =
+            restarted.begin_with(InitializationType::OnDemand, || lifecycle(1, None, None));
         assert_eq!(restart.kind, StartKind::Restart);
         assert!(restart.environment_age >= Duration::from_millis(70));
+    }
+
+    #[test]
+    fn a_prewarmed_environment_reports_its_init_and_its_wait_apart() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = tracker(dir.path());
+        // 4 ms of init, then 400 ms waiting for the first request.
+        let start = tracker.begin_with(InitializationType::ProvisionedConcurrency, || {
+            lifecycle(404, Some(400), None)
+        });
+        assert_eq!(start.kind, StartKind::Prewarmed);
+        assert!(
+            start.init_duration >= Duration::from_millis(4)
+                && start.init_duration < Duration::from_millis(10),
+            "{:?}",
+            start.init_duration
+        );
+        let wait = start.first_request_wait.unwrap();
+        assert!(wait >= Duration::from_millis(400), "{wait:?}");
+        assert!(wait < Duration::from_millis(450), "{wait:?}");
+    }
+
+    #[test]
+    fn a_restored_environment_counts_from_the_restore() {
+        let dir = tempfile::tempdir().unwrap();
+        let tracker = tracker(dir.path());
+        // Started and snapshotted an hour ago (ready then), restored 3 ms ago.
+        let hour = 3_600_000;
+        let start = tracker.begin_with(InitializationType::SnapStart, || {
+            lifecycle(hour, Some(hour - 5), Some(3))
+        });
+        assert_eq!(start.kind, StartKind::Restored);
+        assert!(start.init_duration >= Duration::from_millis(3), "{start:?}");
+        assert!(start.init_duration < Duration::from_secs(1), "{start:?}");
+        assert!(start.environment_age < Duration::from_secs(1), "{start:?}");
+        assert_eq!(
+            start.first_request_wait, None,
+            "the ready mark predates the restore"
+        );
+        // The marker holds the restore's time, so a later restart ages from it too.
+        let restarted = StartTracker::new(Some(dir.path().to_owned()), None);
+        let restart =
+            restarted.begin_with(InitializationType::SnapStart, || lifecycle(1, None, None));
+        assert_eq!(restart.kind, StartKind::Restart);
+        assert!(
+            restart.environment_age < Duration::from_secs(1),
+            "{restart:?}"
+        );
     }
 }

@@ -1,4 +1,4 @@
-//! Where closed subsegments go: the X-Ray daemon over UDP, or any [`SubsegmentSink`].
+//! [`UdpDaemonSink`]: each closed subsegment as one datagram to the X-Ray daemon.
 
 use std::cell::RefCell;
 use std::fmt;
@@ -6,20 +6,11 @@ use std::io;
 use std::net::{SocketAddr, UdpSocket};
 use std::sync::OnceLock;
 
+use super::SubsegmentSink;
 use super::address::parse_udp_address;
-use super::document::{Detail, SubsegmentDocument};
+use crate::formats::xray::SubsegmentDocument;
+use crate::formats::xray::document::Detail;
 use crate::warn::WarnOnce;
-
-/// Receives every subsegment when it closes.
-///
-/// The default sink sends each one to the X-Ray daemon ([`UdpDaemonSink`]); tests and other
-/// exporters implement this trait and install it with
-/// [`PerfLayerBuilder::xray_sink`](crate::PerfLayerBuilder::xray_sink). `send` runs on the
-/// handler's task: it must not block.
-pub trait SubsegmentSink: Send + Sync + 'static {
-    /// Takes one closed subsegment.
-    fn send(&self, subsegment: &SubsegmentDocument<'_>);
-}
 
 /// Sends each subsegment as one datagram to the X-Ray daemon: the header
 /// `{"format":"json","version":1}`, a newline, and the document (shrunk to fit 64 000 bytes).

@@ -8,12 +8,16 @@
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum XRayError {
-    /// The call was made outside a handler wrapped by [`PerfLayer`](crate::PerfLayer) (or on a
-    /// task spawned from it, which does not inherit the invocation).
+    /// The call was made outside an instrumented handler, on a task that does not carry an
+    /// invocation (spawn with [`lambda_perf_core::spawn`](crate::spawn) to carry it).
     #[error(
-        "no invocation is running on this task: annotate inside a handler wrapped by PerfLayer"
+        "no invocation is running on this task: annotate inside an instrumented handler, or on a task spawned with lambda_perf_core::spawn"
     )]
     NoInvocation,
+    /// The call was made on a task that carries an invocation which has already ended: work
+    /// that outlived its invocation is not filed under it, nor under a later one.
+    #[error("the invocation this task belongs to has ended; its trace was already sent")]
+    InvocationEnded,
     /// X-Ray indexes only keys of 1–500 characters from `[A-Za-z0-9_]`.
     #[error(
         "annotation key {key:?} is not 1-500 characters of A-Z, a-z, 0-9 and _; X-Ray would not index it"
@@ -79,9 +83,10 @@ impl XRayError {
             Self::ReservedMetadataNamespace { .. } => 5,
             Self::MetadataNotSerializable { .. } => 6,
             Self::Reentrant => 7,
+            Self::InvocationEnded => 8,
         }
     }
 
     /// The number of distinct [`kind_index`](Self::kind_index) values.
-    pub(crate) const KINDS: usize = 8;
+    pub(crate) const KINDS: usize = 9;
 }

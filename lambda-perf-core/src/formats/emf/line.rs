@@ -120,7 +120,7 @@ impl Serialize for MetricDefinition<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::{Resolution, Unit};
+    use crate::formats::emf::{Resolution, Unit};
 
     fn render<F: Serialize>(line: &EmfLine<'_, F>) -> String {
         let mut out = Vec::new();

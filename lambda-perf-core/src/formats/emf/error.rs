@@ -36,12 +36,17 @@ impl fmt::Display for KeyKind {
 #[derive(Clone, Debug, PartialEq, thiserror::Error)]
 #[non_exhaustive]
 pub enum MetricsError {
-    /// The call was made outside a handler wrapped by [`PerfLayer`](crate::PerfLayer) (or on a
-    /// task spawned from it, which does not inherit the invocation).
+    /// The call was made outside an instrumented handler, on a task that does not carry an
+    /// invocation (spawn with [`lambda_perf_core::spawn`](crate::spawn) to carry it; use
+    /// [`SingleMetric`](crate::metrics::SingleMetric) outside invocations).
     #[error(
-        "no invocation is running on this task: record metrics inside a handler wrapped by PerfLayer"
+        "no invocation is running on this task: record metrics inside an instrumented handler, or on a task spawned with lambda_perf_core::spawn"
     )]
     NoInvocation,
+    /// The call was made on a task that carries an invocation which has already ended: work
+    /// that outlived its invocation is not filed under it, nor under a later one.
+    #[error("the invocation this task belongs to has ended; its metrics were already written")]
+    InvocationEnded,
     /// The metric name is empty, blank or longer than 255 characters.
     #[error("invalid metric name {name:?}: {reason}")]
     InvalidMetricName {
@@ -181,9 +186,10 @@ impl MetricsError {
             Self::InvalidNamespace { .. } => 11,
             Self::UnknownUnit { .. } => 12,
             Self::Reentrant => 13,
+            Self::InvocationEnded => 14,
         }
     }
 
     /// The number of distinct [`kind_index`](Self::kind_index) values.
-    pub(crate) const KINDS: usize = 14;
+    pub(crate) const KINDS: usize = 15;
 }

@@ -4,9 +4,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use crate::StartKind;
-use crate::clock::millis_f64;
-use crate::start_tracker::Start;
+use super::StartKind;
+use super::outcome::Outcome;
+use super::start_tracker::Start;
+use crate::formats::time::millis_f64;
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
 /// one, sends `600000`. Such a deadline is ignored quietly.
@@ -46,11 +47,11 @@ impl InvocationFacts {
         }
     }
 
-    /// The facts of the invocation running on this task, or `None` outside one (or on a
-    /// task spawned from the handler, which does not inherit the invocation).
+    /// The facts of the invocation running on this task (or carried into it by
+    /// [`spawn`](crate::spawn)), or `None` outside one.
     #[must_use]
     pub fn current() -> Option<Self> {
-        crate::invocation::with_current(|invocation| invocation.facts.clone()).ok()
+        super::current::with_invocation(|invocation| invocation.facts().clone()).ok()
     }
 
     /// How this invocation started.
@@ -86,11 +87,21 @@ impl InvocationFacts {
         self.start.environment_age
     }
 
-    /// Time from process start to the first handler call: this process's view of Lambda's
-    /// Init Duration. The same on every invocation of the process.
+    /// Init as Lambda means it, seen from inside the process: from process start to the
+    /// runtime's first request for work (after a SnapStart restore, from the restore). The
+    /// same on every invocation of the process. See the crate docs' "Init" section for how
+    /// that moment is found.
     #[must_use]
     pub fn init_duration(&self) -> Duration {
         self.start.init_duration
+    }
+
+    /// How long the environment waited, after init, for its first request: long in a
+    /// pre-warmed environment (provisioned concurrency, Managed Instances), next to nothing
+    /// on demand. `None` where lambda-perf did not see the runtime ask for work.
+    #[must_use]
+    pub fn first_request_wait(&self) -> Option<Duration> {
+        self.start.first_request_wait
     }
 
     /// The Lambda request id.
@@ -122,8 +133,10 @@ impl InvocationFacts {
         self.start.began.elapsed()
     }
 
-    /// The `lambda_perf` property of this invocation's EMF lines.
-    pub(crate) fn record(&self, end: Option<End>) -> FactsRecord<'_> {
+    /// The `lambda_perf` facts of this invocation, as its records carry them; with how and
+    /// when it ended once it has.
+    pub(crate) fn record(&self, ended: Option<(&Outcome, Instant)>) -> FactsRecord<'_> {
+        let first = self.start.index == 1;
         FactsRecord {
             start_kind: self.start.kind.as_str(),
             invocation: self.start.index,
@@ -131,43 +144,17 @@ impl InvocationFacts {
             idle_gap_ms: self.start.idle_gap.map(millis_f64),
             environment_age_ms: millis_f64(self.start.environment_age),
             init_duration_ms: millis_f64(self.start.init_duration),
-            duration_ms: end
-                .map(|end| millis_f64(end.at.saturating_duration_since(self.start.began))),
-            deadline_headroom_ms: end.and(self.remaining_time()).map(millis_f64),
-            outcome: end.map(|end| end.outcome.as_str()),
+            first_request_wait_ms: self
+                .start
+                .first_request_wait
+                .filter(|_| first)
+                .map(millis_f64),
+            duration_ms: ended
+                .map(|(_, at)| millis_f64(at.saturating_duration_since(self.start.began))),
+            deadline_headroom_ms: ended.and(self.remaining_time()).map(millis_f64),
+            outcome: ended.map(|(outcome, _)| outcome.as_str()),
         }
     }
-}
-
-/// How an invocation ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Outcome {
-    /// The handler returned `Ok`.
-    Success,
-    /// The handler returned `Err`.
-    Error,
-    /// The handler panicked.
-    Panic,
-    /// The invocation's future was dropped before it finished.
-    Cancelled,
-}
-
-impl Outcome {
-    pub(crate) const fn as_str(self) -> &'static str {
-        match self {
-            Self::Success => "success",
-            Self::Error => "error",
-            Self::Panic => "panic",
-            Self::Cancelled => "cancelled",
-        }
-    }
-}
-
-/// The end of an invocation.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct End {
-    pub(crate) outcome: Outcome,
-    pub(crate) at: Instant,
 }
 
 /// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
@@ -181,6 +168,8 @@ pub(crate) struct FactsRecord<'a> {
     idle_gap_ms: Option<f64>,
     environment_age_ms: f64,
     init_duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    first_request_wait_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     duration_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -200,6 +189,7 @@ mod tests {
             idle_gap: (index > 1).then(|| Duration::from_micros(1_500)),
             environment_age: Duration::from_millis(2_000),
             init_duration: Duration::from_micros(12_345),
+            first_request_wait: Some(Duration::from_micros(250)),
             began: Instant::now(),
         }
     }
@@ -209,7 +199,7 @@ mod tests {
         let facts = InvocationFacts::new(start(StartKind::Cold, 1), "r".into(), 600_000);
         assert_eq!(facts.deadline(), None);
         assert_eq!(facts.remaining_time(), None);
-        let soon = crate::clock::epoch_millis(SystemTime::now()) + 5_000;
+        let soon = crate::formats::time::epoch_millis(SystemTime::now()) + 5_000;
         let facts = InvocationFacts::new(start(StartKind::Cold, 1), "r".into(), soon);
         let left = facts.remaining_time().unwrap();
         assert!(
@@ -223,15 +213,13 @@ mod tests {
         let facts = InvocationFacts::new(start(StartKind::Cold, 1), "req-1".into(), 0);
         assert_eq!(
             serde_json::to_string(&facts.record(None)).unwrap(),
-            r#"{"start_kind":"cold","invocation":1,"request_id":"req-1","environment_age_ms":2000.0,"init_duration_ms":12.345}"#
+            r#"{"start_kind":"cold","invocation":1,"request_id":"req-1","environment_age_ms":2000.0,"init_duration_ms":12.345,"first_request_wait_ms":0.25}"#
         );
         let warm = InvocationFacts::new(start(StartKind::Warm, 2), "req-2".into(), 0);
-        let end = End {
-            outcome: Outcome::Error,
-            at: warm.start.began + Duration::from_micros(250),
-        };
+        let outcome = Outcome::Error(None);
+        let at = warm.start.began + Duration::from_micros(250);
         assert_eq!(
-            serde_json::to_string(&warm.record(Some(end))).unwrap(),
+            serde_json::to_string(&warm.record(Some((&outcome, at)))).unwrap(),
             r#"{"start_kind":"warm","invocation":2,"request_id":"req-2","idle_gap_ms":1.5,"environment_age_ms":2000.0,"init_duration_ms":12.345,"duration_ms":0.25,"outcome":"error"}"#
         );
     }

@@ -15,7 +15,7 @@ use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::clock::epoch_millis;
+use crate::formats::time::epoch_millis;
 
 /// The marker's file name inside the temp dir.
 pub(crate) const MARKER_FILE: &str = ".lambda-perf-environment";

@@ -1,0 +1,38 @@
+//! Captured values kept to a size: a response or error recorded as trace metadata.
+
+use serde_json::{Value, json};
+
+/// `value`, or a marker with its size and a preview when its JSON exceeds `limit` bytes.
+pub(crate) fn capped(value: Value, limit: usize) -> Value {
+    let text = value.to_string();
+    if text.len() <= limit {
+        return value;
+    }
+    let cut = (0..=limit.min(text.len()))
+        .rev()
+        .find(|&i| text.is_char_boundary(i))
+        .unwrap_or(0);
+    json!({
+        "lambda_perf_truncated": {
+            "size_bytes": text.len(),
+            "preview": &text[..cut],
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn large_values_are_truncated_with_a_marker() {
+        let small = json!({ "ok": true });
+        assert_eq!(capped(small.clone(), 100), small);
+        let large = json!({ "blob": "é".repeat(100) });
+        let capped = capped(large, 50);
+        let marker = &capped["lambda_perf_truncated"];
+        assert_eq!(marker["size_bytes"], 211);
+        let preview = marker["preview"].as_str().unwrap();
+        assert!(preview.len() <= 50 && preview.starts_with("{\"blob\":\"é"));
+    }
+}

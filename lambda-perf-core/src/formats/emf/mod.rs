@@ -1,0 +1,14 @@
+//! The CloudWatch Embedded Metric Format: names and values checked against CloudWatch's
+//! limits, the metrics of one record, and the serializer of its lines.
+
+pub(crate) mod dimension;
+mod error;
+mod line;
+mod lines;
+pub(crate) mod set;
+mod unit;
+pub(crate) mod validate;
+
+pub use self::error::{KeyKind, MetricsError};
+pub(crate) use self::lines::{MAX_LINE_BYTES, append_lines};
+pub use self::unit::{Resolution, Unit};

@@ -1,0 +1,9 @@
+//! The bottom layer: pure models and serializers of what lambda-perf writes — EMF lines,
+//! X-Ray documents, ids and trace headers, failures, times. Nothing here knows that an
+//! invocation exists; everything here can be tested with values alone.
+
+pub(crate) mod capped;
+pub(crate) mod emf;
+pub(crate) mod failure;
+pub(crate) mod time;
+pub(crate) mod xray;

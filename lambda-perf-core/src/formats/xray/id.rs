@@ -1,0 +1,87 @@
+//! Segment and exception ids: 16 lowercase hex digits, unique within the process.
+//!
+//! A counter run through a bijective 64-bit mixer keyed with a random value from the
+//! operating system: as fast as an atomic increment, never repeating under one key, and
+//! unpredictable across processes. [`reseed`] draws a new key: processes restored from one
+//! snapshot (SnapStart) share the counter and the key they had when it was taken, and would
+//! otherwise emit the same ids.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+/// The mixer's key; 0 until first drawn.
+static KEY: AtomicU64 = AtomicU64::new(0);
+
+/// A key from the operating system's random source (the standard library's per-process
+/// hash keys, mixed with the process id, where that source fails).
+fn fresh_key() -> u64 {
+    let key = getrandom::u64().unwrap_or_else(|_| {
+        RandomState::new().hash_one((std::process::id(), COUNTER.load(Ordering::Relaxed)))
+    });
+    key.max(1)
+}
+
+fn key() -> u64 {
+    match KEY.load(Ordering::Relaxed) {
+        0 => {
+            let drawn = fresh_key();
+            match KEY.compare_exchange(0, drawn, Ordering::Relaxed, Ordering::Relaxed) {
+                Ok(_) => drawn,
+                Err(existing) => existing,
+            }
+        }
+        key => key,
+    }
+}
+
+/// Draws a new key from the operating system: ids from now on differ from those of any other
+/// process restored from the same snapshot.
+pub(crate) fn reseed() {
+    KEY.store(fresh_key(), Ordering::Relaxed);
+}
+
+/// The next id: a bijection of the counter under the current key.
+pub(crate) fn next() -> u64 {
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let id = mix(n ^ key());
+    // 0 is not a valid id.
+    if id == 0 { 1 } else { id }
+}
+
+/// The splitmix64 finalizer: a bijection on u64.
+fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}
+
+/// An id as X-Ray writes it.
+pub(crate) fn hex(id: u64) -> String {
+    format!("{id:016x}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn ids_are_16_hex_digits_and_do_not_repeat() {
+        let ids: HashSet<String> = (0..100_000).map(|_| hex(next())).collect();
+        assert_eq!(ids.len(), 100_000);
+        assert!(ids.iter().all(|id| {
+            id.len() == 16
+                && id
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+        }));
+    }
+
+    #[test]
+    fn a_new_key_changes_the_sequence() {
+        let before = key();
+        reseed();
+        assert_ne!(key(), before);
+    }
+}

@@ -1,0 +1,14 @@
+//! X-Ray: the subsegment document and its serializer, annotation values and their rules,
+//! ids, names and the trace header.
+
+pub(crate) mod annotation;
+pub(crate) mod document;
+mod error;
+pub(crate) mod header;
+pub(crate) mod id;
+pub(crate) mod name;
+
+pub use self::annotation::AnnotationValue;
+pub use self::document::{Http, Namespace, SubsegmentDocument};
+pub use self::error::XRayError;
+pub use self::header::{Sampled, TraceHeader};

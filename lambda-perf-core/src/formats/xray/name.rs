@@ -1,0 +1,72 @@
+//! Subsegment names X-Ray accepts: 1–200 Unicode letters, numbers, whitespace and
+//! `_ . : / % & # = + \ - @`.
+
+use std::borrow::Cow;
+
+/// Longest name X-Ray accepts.
+const MAX_NAME: usize = 200;
+
+/// Whether X-Ray accepts `c` in a segment name.
+fn is_name_char(c: char) -> bool {
+    c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c)
+}
+
+/// Checks a handler name, which becomes `## <name>`: the result has at most 200 characters.
+pub(crate) fn validate_handler_name(name: &str) -> Result<(), &'static str> {
+    let reason = if name.trim().is_empty() {
+        "a subsegment name needs at least one non-blank character"
+    } else if name.chars().count() > MAX_NAME - 3 {
+        "a subsegment name has at most 200 characters, \"## \" included"
+    } else if !name.chars().all(is_name_char) {
+        "a subsegment name may only contain letters, numbers, whitespace and _ . : / % & # = + \\ - @"
+    } else {
+        return Ok(());
+    };
+    Err(reason)
+}
+
+/// A name X-Ray accepts: characters it refuses removed (as the official SDKs do) and cut at
+/// 200 characters; `Err` carries that cleaned name when anything had to change.
+pub(crate) fn sanitize(name: Cow<'static, str>) -> Result<Cow<'static, str>, Cow<'static, str>> {
+    let fine = !name.trim().is_empty()
+        && name.chars().count() <= MAX_NAME
+        && name.chars().all(is_name_char);
+    if fine {
+        return Ok(name);
+    }
+    let cleaned: String = name
+        .chars()
+        .filter(|c| is_name_char(*c))
+        .take(MAX_NAME)
+        .collect();
+    if cleaned.trim().is_empty() {
+        Err(Cow::Borrowed("unnamed"))
+    } else {
+        Err(Cow::Owned(cleaned))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_x_ray_refuses_are_cleaned() {
+        assert_eq!(sanitize("## init db".into()), Ok("## init db".into()));
+        assert_eq!(
+            sanitize("GET /users?id=1;drop".into()),
+            Err("GET /usersid=1drop".into())
+        );
+        assert_eq!(sanitize("x".repeat(300).into()).unwrap_err().len(), 200);
+        assert_eq!(sanitize("???".into()), Err("unnamed".into()));
+    }
+
+    #[test]
+    fn handler_names_leave_room_for_the_prefix() {
+        assert!(validate_handler_name("orders-fn").is_ok());
+        assert!(validate_handler_name(&"x".repeat(197)).is_ok());
+        assert!(validate_handler_name(&"x".repeat(198)).is_err());
+        assert!(validate_handler_name("a;b").is_err());
+        assert!(validate_handler_name(" ").is_err());
+    }
+}

@@ -1,0 +1,25 @@
+//! Everything the invocations of one instrumented handler share.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::output::Output;
+use super::settings::InvocationSettings;
+use super::start_tracker::StartTracker;
+
+/// The settings, the start classifier and the outputs of one instrumented handler (one
+/// `PerfLayer`, one `#[instrument_lambda]` function), built once and shared by its
+/// invocations.
+pub(crate) struct Instrumentation {
+    pub(crate) settings: InvocationSettings,
+    pub(crate) tracker: Arc<StartTracker>,
+    pub(crate) output: Box<dyn Output>,
+}
+
+impl fmt::Debug for Instrumentation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Instrumentation")
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}

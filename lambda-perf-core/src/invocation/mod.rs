@@ -1,0 +1,24 @@
+//! The invocation core, above the formats: how an invocation started, what is known about
+//! it, which invocation the running code works for, and its life from beginning to end.
+//! It tells the outputs what happened through one seam ([`output::Output`]) and knows no
+//! output itself.
+
+pub(crate) mod client_init;
+pub(crate) mod clock;
+pub(crate) mod current;
+pub(crate) mod facts;
+mod initialization_type;
+pub(crate) mod instrumentation;
+pub(crate) mod lifecycle;
+mod marker;
+pub(crate) mod outcome;
+pub(crate) mod output;
+pub(crate) mod panic;
+pub(crate) mod readiness;
+pub(crate) mod settings;
+mod start_kind;
+pub(crate) mod start_tracker;
+pub(crate) mod trace;
+
+pub use self::initialization_type::InitializationType;
+pub use self::start_kind::StartKind;

@@ -1,0 +1,39 @@
+//! How an invocation ended: the one type every record of the ending is made from.
+
+use serde_json::Value;
+
+use crate::formats::failure::Failure;
+
+/// How an invocation ended, with what its records keep of it.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Outcome {
+    /// The handler returned `Ok`; the response as trace metadata when it is captured.
+    Success(Option<Value>),
+    /// The handler returned `Err`; the error when it is described (recorded invocations).
+    Error(Option<Failure>),
+    /// The handler panicked.
+    Panic(Failure),
+    /// The invocation's future was dropped before it finished.
+    Cancelled,
+}
+
+impl Outcome {
+    /// The name records use: `success`, `error`, `panic`, `cancelled`.
+    pub(crate) const fn as_str(&self) -> &'static str {
+        match self {
+            Self::Success(_) => "success",
+            Self::Error(_) => "error",
+            Self::Panic(_) => "panic",
+            Self::Cancelled => "cancelled",
+        }
+    }
+
+    /// The error or panic, when one is described.
+    pub(crate) fn failure(&self) -> Option<&Failure> {
+        match self {
+            Self::Error(failure) => failure.as_ref(),
+            Self::Panic(failure) => Some(failure),
+            Self::Success(_) | Self::Cancelled => None,
+        }
+    }
+}

@@ -1,0 +1,137 @@
+//! The outputs seam: what every output is told about an invocation, and when.
+//!
+//! The invocation core decides *what happened*; an [`Output`] decides *how it is written*
+//! (an EMF line on stdout, a datagram to the X-Ray daemon, …). Every hook has a no-op default,
+//! so an output implements only what it writes, as a `tracing-subscriber` layer does.
+//! Outputs compose statically — `Option<O>` switches one off, `(A, B)` runs both in order —
+//! and a handler's composition is erased once, when its configuration is built.
+
+use std::time::Instant;
+
+use super::client_init::InitRecord;
+use super::facts::InvocationFacts;
+use super::outcome::Outcome;
+use super::settings::InvocationSettings;
+use crate::formats::emf::set::MetricSet;
+use crate::formats::xray::SubsegmentDocument;
+
+/// An invocation has begun; its handler has not run yet.
+#[derive(Debug)]
+pub(crate) struct Began<'a> {
+    pub(crate) facts: &'a InvocationFacts,
+    pub(crate) settings: &'a InvocationSettings,
+    /// The function name the Lambda context gives.
+    pub(crate) context_function_name: &'a str,
+    /// Clients initialized before this first invocation of the process.
+    pub(crate) init_clients: &'a [InitRecord],
+}
+
+/// An invocation has ended: its handler returned, failed, panicked or was dropped.
+#[derive(Debug)]
+pub(crate) struct Ended<'a> {
+    pub(crate) facts: &'a InvocationFacts,
+    pub(crate) settings: &'a InvocationSettings,
+    pub(crate) outcome: &'a Outcome,
+    pub(crate) at: Instant,
+    pub(crate) metrics: &'a MetricSet,
+}
+
+/// A client finished initializing, inside an invocation (which waited for it) or outside one.
+#[derive(Debug)]
+pub(crate) struct ClientInit<'a> {
+    pub(crate) record: &'a InitRecord,
+    /// The invocation it ran in.
+    pub(crate) invocation: Option<(&'a InvocationFacts, &'a InvocationSettings)>,
+}
+
+/// A metric line written on its own, not buffered in an invocation.
+#[derive(Debug)]
+pub(crate) struct OwnLine<'a> {
+    /// Instead of the configured namespace.
+    pub(crate) namespace: Option<&'a str>,
+    pub(crate) metrics: &'a MetricSet,
+}
+
+/// Where the records of invocations go. `Send + Sync`: invocations run on many tasks at once.
+/// Hooks run on the task that triggered them and must not block.
+pub(crate) trait Output: Send + Sync + 'static {
+    /// Before the handler runs.
+    fn invocation_began(&self, _began: &Began<'_>) {}
+
+    /// A subsegment of a recorded invocation closed (nested ones as they close, the handler's
+    /// last, when the invocation ends).
+    fn subsegment_closed(&self, _facts: &InvocationFacts, _subsegment: &SubsegmentDocument<'_>) {}
+
+    /// A client finished initializing.
+    fn client_initialized(&self, _init: &ClientInit<'_>) {}
+
+    /// After the handler, once its trace was closed.
+    fn invocation_ended(&self, _ended: &Ended<'_>) {}
+
+    /// A metric line of its own (`SingleMetric`).
+    fn own_line(&self, _line: &OwnLine<'_>) {}
+}
+
+/// No output.
+impl Output for () {}
+
+/// An output switched on or off when the configuration is built.
+impl<O: Output> Output for Option<O> {
+    fn invocation_began(&self, began: &Began<'_>) {
+        if let Some(output) = self {
+            output.invocation_began(began);
+        }
+    }
+
+    fn subsegment_closed(&self, facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
+        if let Some(output) = self {
+            output.subsegment_closed(facts, subsegment);
+        }
+    }
+
+    fn client_initialized(&self, init: &ClientInit<'_>) {
+        if let Some(output) = self {
+            output.client_initialized(init);
+        }
+    }
+
+    fn invocation_ended(&self, ended: &Ended<'_>) {
+        if let Some(output) = self {
+            output.invocation_ended(ended);
+        }
+    }
+
+    fn own_line(&self, line: &OwnLine<'_>) {
+        if let Some(output) = self {
+            output.own_line(line);
+        }
+    }
+}
+
+/// Two outputs, `A` first.
+impl<A: Output, B: Output> Output for (A, B) {
+    fn invocation_began(&self, began: &Began<'_>) {
+        self.0.invocation_began(began);
+        self.1.invocation_began(began);
+    }
+
+    fn subsegment_closed(&self, facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
+        self.0.subsegment_closed(facts, subsegment);
+        self.1.subsegment_closed(facts, subsegment);
+    }
+
+    fn client_initialized(&self, init: &ClientInit<'_>) {
+        self.0.client_initialized(init);
+        self.1.client_initialized(init);
+    }
+
+    fn invocation_ended(&self, ended: &Ended<'_>) {
+        self.0.invocation_ended(ended);
+        self.1.invocation_ended(ended);
+    }
+
+    fn own_line(&self, line: &OwnLine<'_>) {
+        self.0.own_line(line);
+        self.1.own_line(line);
+    }
+}

@@ -1,0 +1,82 @@
+//! The moments that bound init as Lambda means it.
+//!
+//! Lambda's Init Duration runs from the start of the runtime process to the moment the runtime
+//! first asks for work (`GET /runtime/invocation/next`). lambda_runtime offers no hook at that
+//! moment, so lambda-perf marks the nearest one it sees: the instrumented service being built
+//! ([`PerfLayer`](crate::PerfLayer) wrapping a handler, or cloned for `run_concurrent`'s
+//! workers), which `lambda_runtime::run` does immediately before its first request. A
+//! pre-warmed environment (provisioned concurrency, Managed Instances) then waits, maybe for
+//! minutes, until its first invocation arrives: that wait is a fact of its own, not init.
+//! Where no service is built (`#[instrument_lambda]` handlers given to `service_fn`), init
+//! runs to the first call.
+//!
+//! After a SnapStart restore the process that runs is a clone of the one that was
+//! snapshotted: its start, its init and its ids belong to the snapshot. The restore is marked
+//! by the [`SnapStartHook`](crate::SnapStartHook) when registered, or else by the first
+//! invocation of a `snap-start` process; from then on ages and init run from the restore, and
+//! ids are drawn under a fresh key.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::clock::Moment;
+use crate::formats::xray::id;
+
+/// Whether an invocation has begun in this process.
+static SERVING: AtomicBool = AtomicBool::new(false);
+/// The latest moment the instrumented service was built before the first invocation.
+static READY: Mutex<Option<Moment>> = Mutex::new(None);
+/// The moment this process was restored from a snapshot.
+static RESTORED: Mutex<Option<Moment>> = Mutex::new(None);
+
+/// The runtime is about to ask for work: the instrumented service was built. Only the last
+/// mark before the first invocation counts; later ones (services cloned while serving) cost
+/// one atomic load.
+pub(crate) fn mark_ready() {
+    if SERVING.load(Ordering::Acquire) {
+        return;
+    }
+    *READY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Moment::now());
+}
+
+/// When the runtime first asked for work, as far as this process saw it.
+pub(crate) fn ready() -> Option<Moment> {
+    *READY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The process was restored from a snapshot now: ids are reseeded from the operating
+/// system, and the restore becomes the origin of the environment's age and of init. Returns
+/// the restore moment (the first one, if marked twice).
+pub(crate) fn mark_restored() -> Moment {
+    let mut restored = RESTORED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    *restored.get_or_insert_with(|| {
+        id::reseed();
+        Moment::now()
+    })
+}
+
+/// The restore moment, if this process was restored.
+pub(crate) fn restored() -> Option<Moment> {
+    *RESTORED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// An invocation begins: from now on the process serves.
+pub(crate) fn begin_serving() {
+    if !SERVING.load(Ordering::Relaxed) {
+        SERVING.store(true, Ordering::Release);
+    }
+}
+
+/// Whether an invocation has begun in this process (work outside one is then background
+/// work, not init).
+pub(crate) fn serving() -> bool {
+    SERVING.load(Ordering::Acquire)
+}

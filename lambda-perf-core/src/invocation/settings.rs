@@ -1,0 +1,28 @@
+//! What an instrumented handler's invocations record, resolved and validated once.
+
+use crate::formats::emf::dimension::Dimension;
+
+use super::InitializationType;
+
+/// The settings of one instrumented handler that its invocations read.
+#[derive(Debug)]
+pub(crate) struct InvocationSettings {
+    /// The service: `service` dimension and trace metadata namespace.
+    pub(crate) service: String,
+    /// The service when one was configured: the `Service` annotation.
+    pub(crate) explicit_service: Option<String>,
+    /// The default dimensions, then `service`: part of every invocation's dimension set.
+    pub(crate) fixed_dimensions: Vec<Dimension>,
+    pub(crate) initialization_type: InitializationType,
+    /// Whether sampled invocations are traced.
+    pub(crate) tracing: bool,
+    pub(crate) capture_response: bool,
+    pub(crate) capture_error: bool,
+    pub(crate) capture_limit: usize,
+    /// `## <name>`.
+    pub(crate) handler_subsegment_name: String,
+    /// `<name> response`.
+    pub(crate) response_key: String,
+    /// `<name> error`.
+    pub(crate) error_key: String,
+}

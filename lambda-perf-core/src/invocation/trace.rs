@@ -1,0 +1,212 @@
+//! The trace of one sampled invocation: its `## handler` subsegment and the nested ones open
+//! inside it. Which subsegment is *current* is not kept here but by each task (see
+//! [`current`](super::current)): concurrent branches of one invocation each have their own.
+
+use std::borrow::Cow;
+
+use serde_json::Value;
+
+use crate::formats::failure::Failure;
+use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
+use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
+use crate::formats::xray::header::recording_ids;
+use crate::formats::xray::{XRayError, id, name};
+use crate::warn::WarnOnce;
+
+/// Recording state of a sampled invocation. Unsampled invocations have none.
+pub(crate) struct Trace {
+    trace_id: String,
+    handler: Record,
+    /// Nested subsegments still open, in opening order.
+    open: Vec<Record>,
+    /// Annotations recorded in this invocation, against X-Ray's per-trace limit.
+    annotations: usize,
+    /// The last exception a direct child of each record closed with: (parent id, exception).
+    child_exceptions: Vec<(u64, Exception)>,
+}
+
+impl std::fmt::Debug for Trace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Trace")
+            .field("trace_id", &self.trace_id)
+            .field("handler", &self.handler.name)
+            .field("open", &self.open.len())
+            .finish_non_exhaustive()
+    }
+}
+
+static RENAMED: WarnOnce = WarnOnce::new();
+
+/// Which subsegment a call is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Target {
+    /// The current one of the calling task (`None`: the handler's), or the handler's if it
+    /// has closed meanwhile.
+    Current(Option<u64>),
+    /// That subsegment, or none if it is no longer open (so an enclosing one is never marked
+    /// by mistake). The handler's id names the handler's.
+    Exactly(u64),
+}
+
+impl Trace {
+    /// Starts recording if the header asks for it (well-formed `Root` and `Parent`, and
+    /// `Sampled=1`: a PassThrough header, with `Root` alone, does not).
+    pub(crate) fn begin(header: Option<&str>, name: Cow<'static, str>) -> Option<Self> {
+        let (root, parent) = recording_ids(header?)?;
+        let parent_id = u64::from_str_radix(parent, 16).ok()?;
+        Some(Self {
+            trace_id: root.to_owned(),
+            handler: Record::open(id::next(), parent_id, name),
+            open: Vec::new(),
+            annotations: 0,
+            child_exceptions: Vec::new(),
+        })
+    }
+
+    /// The handler subsegment's id.
+    pub(crate) fn handler_id(&self) -> u64 {
+        self.handler.id
+    }
+
+    /// The record `target` names.
+    fn target(&mut self, target: Target) -> Option<&mut Record> {
+        let (id, fallback) = match target {
+            Target::Current(id) => (id, true),
+            Target::Exactly(id) if id == self.handler.id => (None, true),
+            Target::Exactly(id) => (Some(id), false),
+        };
+        match id.and_then(|id| self.open.iter().position(|r| r.id == id)) {
+            Some(index) => Some(&mut self.open[index]),
+            None if fallback => Some(&mut self.handler),
+            None => None,
+        }
+    }
+
+    /// Annotates subsegment `target`, counting against the per-trace limit.
+    pub(crate) fn annotate(
+        &mut self,
+        target: Target,
+        key: Cow<'static, str>,
+        value: AnnotationValue,
+    ) -> Result<(), XRayError> {
+        annotation::validate(&key, &value)?;
+        let full = self.annotations >= MAX_ANNOTATIONS;
+        let Some(record) = self.target(target) else {
+            return Ok(());
+        };
+        let exists = record.annotations.iter().any(|(k, _)| *k == key);
+        if full && !exists {
+            return Err(XRayError::TooManyAnnotations {
+                key: key.into_owned(),
+                limit: MAX_ANNOTATIONS,
+            });
+        }
+        if record.annotate(key, value) {
+            self.annotations += 1;
+        }
+        Ok(())
+    }
+
+    /// Adds metadata to subsegment `target`.
+    pub(crate) fn add_metadata(
+        &mut self,
+        target: Target,
+        namespace: Cow<'static, str>,
+        key: Cow<'static, str>,
+        value: Value,
+    ) {
+        if let Some(record) = self.target(target) {
+            record.add_metadata(namespace, key, value);
+        }
+    }
+
+    /// Opens a nested subsegment under `parent` (the handler's when `None` or closed).
+    pub(crate) fn open(&mut self, name: Cow<'static, str>, parent: Option<u64>) -> u64 {
+        let handler_id = self.handler.id;
+        let parent_id = self
+            .target(Target::Current(parent))
+            .map_or(handler_id, |record| record.id);
+        let name = name::sanitize(name).unwrap_or_else(|cleaned| {
+            RENAMED.warn(format_args!(
+                "a subsegment name is not one X-Ray accepts (1-200 letters, digits, whitespace \
+                 and _ . : / % & # = + \\ - @); it is sent as {cleaned:?}"
+            ));
+            cleaned
+        });
+        let id = id::next();
+        self.open.push(Record::open(id, parent_id, name));
+        id
+    }
+
+    /// The nested subsegment `id`, while it is open.
+    pub(crate) fn nested_mut(&mut self, id: u64) -> Option<&mut Record> {
+        self.open.iter_mut().find(|record| record.id == id)
+    }
+
+    /// Records that subsegment `target` failed: a new exception, or a reference to the same
+    /// failure of a child.
+    pub(crate) fn record_error(&mut self, target: Target, failure: &Failure) {
+        let Some(id) = self.target(target).map(|record| record.id) else {
+            return;
+        };
+        let inherited = self
+            .child_exceptions
+            .iter()
+            .rev()
+            .find(|(parent, exception)| *parent == id && exception.message == failure.message)
+            .map(|(_, exception)| exception.id);
+        let Some(record) = self.target(Target::Exactly(id)) else {
+            return;
+        };
+        match inherited {
+            Some(exception_id) => record.reference_exception(exception_id),
+            None => {
+                record.record_exception(Exception {
+                    id: id::next(),
+                    kind: failure.kind.clone(),
+                    message: failure.message.clone(),
+                });
+            }
+        }
+    }
+
+    /// Closes nested subsegment `id`; returns it, to be sent, unless it was not open.
+    pub(crate) fn close(&mut self, id: u64) -> Option<Record> {
+        let index = self.open.iter().position(|record| record.id == id)?;
+        let mut record = self.open.remove(index);
+        record.close();
+        let exception = match &record.cause {
+            Some(Cause::Exceptions(exceptions)) => exceptions.last().cloned(),
+            Some(Cause::Reference(exception_id)) => self
+                .child_exceptions
+                .iter()
+                .find(|(_, exception)| exception.id == *exception_id)
+                .map(|(_, exception)| exception.clone()),
+            None => None,
+        };
+        if let Some(exception) = exception {
+            self.child_exceptions.push((record.parent_id, exception));
+        }
+        Some(record)
+    }
+
+    /// Closes what is still open (innermost first), then the handler subsegment, and hands
+    /// each to `send` as it closes.
+    pub(crate) fn finish(mut self, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
+        while let Some(id) = self.open.last().map(|record| record.id) {
+            if let Some(record) = self.close(id) {
+                send(&self.document(&record));
+            }
+        }
+        self.handler.close();
+        send(&self.document(&self.handler));
+    }
+
+    /// `record` as a document of this trace.
+    pub(crate) fn document<'a>(&'a self, record: &'a Record) -> SubsegmentDocument<'a> {
+        SubsegmentDocument {
+            trace_id: &self.trace_id,
+            record,
+        }
+    }
+}

@@ -1,0 +1,36 @@
+//! How a handler's response becomes trace metadata.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// How a response becomes `"<handler> response"` metadata. `PerfLayer` uses
+/// [`SerializeResponse`] unless told otherwise with
+/// [`PerfLayer::without_response_capture`](crate::PerfLayer::without_response_capture).
+#[diagnostic::on_unimplemented(
+    message = "the handler's response `{R}` cannot be captured as trace metadata",
+    note = "responses are captured with serde::Serialize; for other responses (streams, http) use `PerfLayer::from_env().without_response_capture()`"
+)]
+pub trait ResponseCapture<R> {
+    /// The response as JSON, or `None` to record nothing.
+    fn capture(response: &R) -> Option<Value>;
+}
+
+/// Captures any `Serialize` response.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SerializeResponse;
+
+/// Captures nothing: for responses that are not `Serialize`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoResponseCapture;
+
+impl<R: Serialize> ResponseCapture<R> for SerializeResponse {
+    fn capture(response: &R) -> Option<Value> {
+        serde_json::to_value(response).ok()
+    }
+}
+
+impl<R> ResponseCapture<R> for NoResponseCapture {
+    fn capture(_: &R) -> Option<Value> {
+        None
+    }
+}

@@ -1,0 +1,133 @@
+//! The handler's future inside its invocation, shared by [`PerfLayer`](crate::PerfLayer) and
+//! `#[instrument_lambda]`.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use pin_project_lite::pin_project;
+use serde_json::Value;
+
+use crate::formats::failure::Failure;
+use crate::invocation::current::{self, Current, Scoped};
+use crate::invocation::lifecycle::Invocation;
+use crate::invocation::outcome::Outcome;
+use crate::invocation::panic;
+
+/// How a handler's `Ok` and `Err` are described for the records.
+pub trait DescribeResult<R, E> {
+    /// The response as trace metadata, or `None`.
+    fn response(&self, response: &R) -> Option<Value>;
+    /// The error's type and message.
+    fn failure(&self, error: &E) -> Failure;
+}
+
+pin_project! {
+    /// Runs the handler with its invocation current and, when it completes, ends the
+    /// invocation: the handler subsegment sent, the invocation's metrics written. The output
+    /// is the handler's, untouched; a panic is recorded and then continues to the runtime. A
+    /// future dropped before completion ends its invocation as cancelled.
+    pub struct InvocationFuture<F, D> {
+        #[pin]
+        inner: Scoped<F>,
+        invocation: Option<Arc<Invocation>>,
+        describe: D,
+    }
+
+    impl<F, D> PinnedDrop for InvocationFuture<F, D> {
+        fn drop(this: Pin<&mut Self>) {
+            if let Some(invocation) = this.project().invocation.take() {
+                invocation.finish(Outcome::Cancelled);
+            }
+        }
+    }
+}
+
+impl<F: Future, D> InvocationFuture<F, D> {
+    /// Runs `future` inside `invocation`.
+    pub(crate) fn new(invocation: Arc<Invocation>, future: F, describe: D) -> Self {
+        Self {
+            inner: current::scope(Current::new(Arc::clone(&invocation), None), future),
+            invocation: Some(invocation),
+            describe,
+        }
+    }
+}
+
+impl<F, D> fmt::Debug for InvocationFuture<F, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("InvocationFuture").finish_non_exhaustive()
+    }
+}
+
+impl<F, D, R, E> Future for InvocationFuture<F, D>
+where
+    F: Future<Output = Result<R, E>>,
+    D: DescribeResult<R, E>,
+{
+    type Output = Result<R, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let mut inner = this.inner;
+        match panic::catch(|| inner.as_mut().poll(cx)) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => {
+                if let Some(invocation) = this.invocation.take() {
+                    // The response's `Serialize` and the error's `Debug` are user code: a
+                    // panic there must not turn the handler's answer into a panic.
+                    let outcome = panic::catch(|| describe(&invocation, this.describe, &output))
+                        .unwrap_or_else(|panic| match &output {
+                            Ok(_) => Outcome::Success(None),
+                            Err(_) => Outcome::Error(Some(Failure::describing_panicked(&*panic))),
+                        });
+                    invocation.finish(outcome);
+                }
+                Poll::Ready(output)
+            }
+            Err(panic) => {
+                if let Some(invocation) = this.invocation.take() {
+                    invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
+                }
+                panic::resume(panic)
+            }
+        }
+    }
+}
+
+/// How a completed handler ended, with what the records keep of it.
+fn describe<R, E, D: DescribeResult<R, E>>(
+    invocation: &Invocation,
+    describe: &D,
+    output: &Result<R, E>,
+) -> Outcome {
+    match output {
+        Ok(response) => Outcome::Success(
+            invocation
+                .wants_response()
+                .then(|| describe.response(response))
+                .flatten(),
+        ),
+        Err(error) => Outcome::Error(invocation.is_recording().then(|| describe.failure(error))),
+    }
+}
+
+/// Begins running a handler: `call` creates its future inside `invocation` (so that what
+/// `call` itself records — a span opened around the handler, say — belongs to it). A panic
+/// while creating it (a hand-written `Service::call`) ends the invocation, then continues.
+pub(crate) fn start<F: Future, D>(
+    invocation: Arc<Invocation>,
+    call: impl FnOnce() -> F,
+    describe: D,
+) -> InvocationFuture<F, D> {
+    let current = Current::new(Arc::clone(&invocation), None);
+    match current::sync_scope(current, || panic::catch(call)) {
+        Ok(future) => InvocationFuture::new(invocation, future, describe),
+        Err(panic) => {
+            invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
+            panic::resume(panic)
+        }
+    }
+}

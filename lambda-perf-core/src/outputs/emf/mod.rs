@@ -1,0 +1,217 @@
+//! The EMF output: every metric line lambda-perf writes — the `ColdStart` line, a client's
+//! `ClientInitDuration`, the invocation's own metrics and `SingleMetric`s — serialized into
+//! a reused per-thread buffer and written with one `write(2)`.
+
+mod writer;
+
+use std::cell::RefCell;
+use std::time::SystemTime;
+
+use serde::Serialize;
+
+pub(crate) use self::writer::EmfWriter;
+use crate::formats::emf::dimension::Dimension;
+use crate::formats::emf::set::MetricSet;
+use crate::formats::emf::{MAX_LINE_BYTES, Resolution, Unit, append_lines, validate};
+use crate::formats::time::{epoch_millis, millis_f64};
+use crate::invocation::client_init::{InitRecord, Phase};
+use crate::invocation::output::{Began, ClientInit, Ended, Output, OwnLine};
+use crate::warn::WarnOnce;
+
+/// Buffers that grew past this are not kept between invocations.
+const KEPT_BUFFER_BYTES: usize = 64 * 1024;
+
+static OVERSIZED: WarnOnce = WarnOnce::new();
+static BAD_FUNCTION_NAME: WarnOnce = WarnOnce::new();
+
+thread_local! {
+    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Writes EMF lines: CloudWatch metrics from stdout, with no agent and no API call.
+#[derive(Debug)]
+pub(crate) struct EmfOutput {
+    pub(crate) writer: EmfWriter,
+    pub(crate) namespace: String,
+    /// The `service` dimension of lines written outside an invocation.
+    pub(crate) service: String,
+    /// The `function_name` dimension of `ColdStart` when configured (else the context's).
+    pub(crate) function_name: Option<String>,
+    /// Whether cold and restart invocations write the `ColdStart` line.
+    pub(crate) cold_start_metric: bool,
+    /// Whether lines carry the invocation facts under `lambda_perf`.
+    pub(crate) invocation_facts: bool,
+}
+
+impl EmfOutput {
+    /// Writes every line `set` needs, `fixed` dimensions first: the one emission path.
+    fn emit<F: Serialize>(
+        &self,
+        namespace: &str,
+        fixed: &[Dimension],
+        set: &MetricSet,
+        facts: Option<&F>,
+    ) {
+        if set.is_empty() {
+            return;
+        }
+        let facts = facts.filter(|_| self.invocation_facts);
+        with_buffer(|buffer| {
+            let timestamp_ms = epoch_millis(SystemTime::now());
+            let appended = append_lines(buffer, timestamp_ms, namespace, fixed, set, facts);
+            if appended.without_metadata > 0 {
+                OVERSIZED.warn(format_args!(
+                    "an EMF line exceeded CloudWatch's {MAX_LINE_BYTES}-byte event limit; \
+                     it was written without its metadata properties"
+                ));
+            }
+            self.writer.write_lines(buffer);
+        });
+    }
+
+    /// `function_name` and `service`, as Powertools writes the `ColdStart` line.
+    fn cold_start_dimensions(&self, began: &Began<'_>) -> Vec<Dimension> {
+        let mut dimensions = Vec::with_capacity(2);
+        let function_name = self
+            .function_name
+            .as_deref()
+            .or_else(|| Some(began.context_function_name).filter(|name| !name.is_empty()));
+        if let Some(name) = function_name {
+            match validate::dimension("function_name", name) {
+                Ok(()) => dimensions.push(Dimension::new("function_name", name.to_owned())),
+                Err(error) => {
+                    BAD_FUNCTION_NAME.warn(format_args!(
+                        "the ColdStart metric is written without function_name: {error}"
+                    ));
+                }
+            }
+        }
+        dimensions.push(Dimension::new("service", began.settings.service.clone()));
+        dimensions
+    }
+}
+
+/// What the `lambda_perf` member of a client's line says when no invocation waited for it.
+#[derive(Serialize)]
+struct Unattributed {
+    phase: Phase,
+}
+
+impl Output for EmfOutput {
+    /// `ColdStart` (Count, 1) and `InitDuration` (Milliseconds) in their own line with the
+    /// dimensions `function_name` and `service`, before the handler runs, for `cold` and
+    /// `restart` invocations only. Clients initialized at init add their
+    /// `ClientInitDuration` values to the line (which is then written for any first
+    /// invocation, cold or not).
+    fn invocation_began(&self, began: &Began<'_>) {
+        let cold_start = self.cold_start_metric && began.facts.is_cold_start();
+        let mut set = MetricSet::default();
+        let dimensions = if cold_start || !began.init_clients.is_empty() {
+            self.cold_start_dimensions(began)
+        } else {
+            return;
+        };
+        let init_ms = millis_f64(began.facts.init_duration());
+        let cold_start_metrics = [
+            ("ColdStart", Unit::Count, 1.0),
+            ("InitDuration", Unit::Milliseconds, init_ms),
+        ];
+        let client_metrics = began
+            .init_clients
+            .iter()
+            .filter(|record| record.error.is_none())
+            .map(|record| {
+                (
+                    "ClientInitDuration",
+                    Unit::Milliseconds,
+                    millis_f64(record.duration),
+                )
+            });
+        let metrics = cold_start_metrics
+            .into_iter()
+            .filter(|_| cold_start)
+            .chain(client_metrics);
+        for (name, unit, value) in metrics {
+            // Fixed names and finite values: these cannot fail.
+            let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
+        }
+        let facts = began.facts.record(None);
+        self.emit(&self.namespace, &dimensions, &set, Some(&facts));
+    }
+
+    /// `ClientInitDuration` for one client, in its own line with the dimensions `service` and
+    /// `client`, and the facts of the invocation that waited for it (or the phase of one no
+    /// invocation waited for).
+    fn client_initialized(&self, init: &ClientInit<'_>) {
+        let record: &InitRecord = init.record;
+        if record.error.is_some() || record.phase == Phase::Init {
+            // Init-phase clients are reported on the first invocation's ColdStart line.
+            return;
+        }
+        let service = match init.invocation {
+            Some((_, settings)) => &settings.service,
+            None => &self.service,
+        };
+        let dimensions = [
+            Dimension::new("service", service.clone()),
+            Dimension::new("client", record.client),
+        ];
+        let mut set = MetricSet::default();
+        let metric = set.add_metric(
+            &dimensions,
+            "ClientInitDuration".into(),
+            Unit::Milliseconds,
+            Resolution::Standard,
+            millis_f64(record.duration),
+        );
+        if metric.is_err() {
+            return;
+        }
+        match init.invocation {
+            Some((facts, _)) => {
+                self.emit(
+                    &self.namespace,
+                    &dimensions,
+                    &set,
+                    Some(&facts.record(None)),
+                );
+            }
+            None => {
+                let phase = Unattributed {
+                    phase: record.phase,
+                };
+                self.emit(&self.namespace, &dimensions, &set, Some(&phase));
+            }
+        }
+    }
+
+    fn invocation_ended(&self, ended: &Ended<'_>) {
+        let facts = ended.facts.record(Some((ended.outcome, ended.at)));
+        let fixed = &ended.settings.fixed_dimensions;
+        self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
+    }
+
+    fn own_line(&self, line: &OwnLine<'_>) {
+        let namespace = line.namespace.unwrap_or(&self.namespace);
+        self.emit::<()>(namespace, &[], line.metrics, None);
+    }
+}
+
+fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
+    let mut f = Some(f);
+    let _ = BUFFER.try_with(|cell| {
+        if let Ok(mut buffer) = cell.try_borrow_mut() {
+            buffer.clear();
+            if let Some(f) = f.take() {
+                f(&mut buffer);
+            }
+            if buffer.capacity() > KEPT_BUFFER_BYTES {
+                *buffer = Vec::new();
+            }
+        }
+    });
+    // Only during thread teardown or re-entrancy, never on the common path.
+    if let Some(f) = f {
+        f(&mut Vec::new());
+    }
+}

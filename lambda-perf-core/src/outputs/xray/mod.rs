@@ -1,0 +1,57 @@
+//! The X-Ray output: every closed subsegment of a recorded invocation to a
+//! [`SubsegmentSink`] — the X-Ray daemon over UDP ([`UdpDaemonSink`]) unless told otherwise.
+
+mod address;
+mod udp_daemon;
+
+use std::fmt;
+use std::sync::Arc;
+
+pub(crate) use self::address::DEFAULT_DAEMON_ADDRESS;
+pub use self::udp_daemon::UdpDaemonSink;
+use crate::formats::xray::SubsegmentDocument;
+use crate::invocation::facts::InvocationFacts;
+use crate::invocation::output::Output;
+
+/// Receives every subsegment when it closes.
+///
+/// The default sink sends each one to the X-Ray daemon ([`UdpDaemonSink`]); tests and other
+/// exporters implement this trait and install it with
+/// [`PerfLayerBuilder::xray_sink`](crate::PerfLayerBuilder::xray_sink). `send` runs on the
+/// task that closed the subsegment: it must not block.
+///
+/// ```
+/// use lambda_perf_core::PerfLayer;
+/// use lambda_perf_core::xray::{SubsegmentDocument, SubsegmentSink};
+///
+/// struct PrintNames;
+///
+/// impl SubsegmentSink for PrintNames {
+///     fn send(&self, subsegment: &SubsegmentDocument<'_>) {
+///         eprintln!("closed {} in trace {}", subsegment.name(), subsegment.trace_id());
+///     }
+/// }
+///
+/// let layer = PerfLayer::builder().xray_sink(PrintNames).build()?;
+/// # Ok::<(), lambda_perf_core::ConfigError>(())
+/// ```
+pub trait SubsegmentSink: Send + Sync + 'static {
+    /// Takes one closed subsegment.
+    fn send(&self, subsegment: &SubsegmentDocument<'_>);
+}
+
+/// Sends closed subsegments to a [`SubsegmentSink`].
+#[derive(Clone)]
+pub(crate) struct XRayOutput(pub(crate) Arc<dyn SubsegmentSink>);
+
+impl Output for XRayOutput {
+    fn subsegment_closed(&self, _facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
+        self.0.send(subsegment);
+    }
+}
+
+impl fmt::Debug for XRayOutput {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("XRayOutput(..)")
+    }
+}

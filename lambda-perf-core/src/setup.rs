@@ -1,0 +1,197 @@
+//! From settings to a running configuration: the settings validated, defaults applied, and
+//! the outputs built and composed. Above the outputs, below the facades and faces that use
+//! it.
+
+use std::sync::{Arc, Once, OnceLock};
+
+use crate::config::{ConfigError, DEFAULT_NAMESPACE, DEFAULT_SERVICE, Settings, vars};
+use crate::formats::emf::dimension::Dimension;
+use crate::formats::emf::{KeyKind, MetricsError, validate};
+use crate::formats::xray::name;
+use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::settings::InvocationSettings;
+use crate::invocation::start_tracker::StartTracker;
+use crate::outputs::emf::{EmfOutput, EmfWriter};
+use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, SubsegmentSink, UdpDaemonSink, XRayOutput};
+use crate::warn::write_warning;
+
+/// Settings plus what can only be given in code.
+pub(crate) struct Setup {
+    pub(crate) settings: Settings,
+    /// Problems the environment had, already turned into defaults.
+    pub(crate) env_warnings: Vec<String>,
+    pub(crate) writer: EmfWriter,
+    pub(crate) xray_sink: Option<Arc<dyn SubsegmentSink>>,
+}
+
+impl Setup {
+    /// The environment's settings, EMF on stdout, X-Ray to the daemon.
+    pub(crate) fn from_env() -> Self {
+        let (settings, env_warnings) = Settings::from_env();
+        Self {
+            settings,
+            env_warnings,
+            writer: EmfWriter::Stdout,
+            xray_sink: None,
+        }
+    }
+
+    /// Validates the settings, applies defaults, and builds the outputs. Invalid settings
+    /// given in code are returned as errors and replaced by their defaults; the environment's
+    /// warnings are printed once per process.
+    pub(crate) fn resolve(self) -> (Arc<Instrumentation>, Vec<ConfigError>) {
+        let Self {
+            settings,
+            env_warnings: mut warnings,
+            writer,
+            xray_sink,
+        } = self;
+        let mut errors = Vec::new();
+        let mut check = |setting: &'static str, result: Result<(), String>| match result {
+            Ok(()) => true,
+            Err(reason) => {
+                errors.push(ConfigError { setting, reason });
+                false
+            }
+        };
+        let reason = |error: MetricsError| error.to_string();
+
+        let configured_namespace = settings.namespace.is_some();
+        let namespace = settings
+            .namespace
+            .filter(|namespace| check("namespace", validate::namespace(namespace).map_err(reason)));
+        let namespace = namespace.unwrap_or_else(|| {
+            if !settings.metrics_disabled && !configured_namespace {
+                warnings.push(format!(
+                    "{} is not set; metrics go to the namespace {DEFAULT_NAMESPACE:?}",
+                    vars::METRICS_NAMESPACE
+                ));
+            }
+            DEFAULT_NAMESPACE.to_owned()
+        });
+        let explicit_service = settings.service.filter(|service| {
+            check(
+                "service",
+                validate::dimension("service", service).map_err(reason),
+            )
+        });
+        let service = explicit_service
+            .clone()
+            .unwrap_or_else(|| DEFAULT_SERVICE.to_owned());
+        let handler_name = settings
+            .handler_name
+            .filter(|handler| {
+                check(
+                    "handler name",
+                    name::validate_handler_name(handler).map_err(str::to_owned),
+                )
+            })
+            .or_else(|| settings.function_name.clone())
+            .unwrap_or_else(|| "handler".to_owned());
+
+        let mut fixed_dimensions: Vec<Dimension> = Vec::new();
+        for dimension in settings.default_dimensions {
+            let result = default_dimension_fits(&fixed_dimensions, &dimension);
+            if check("default dimension", result.map_err(reason)) {
+                fixed_dimensions.push(dimension);
+            }
+        }
+        fixed_dimensions.push(Dimension::new("service", service.clone()));
+        warn_once_per_process(&warnings);
+
+        let tracker = match settings.marker_dir {
+            Some(dir) => Arc::new(StartTracker::new(Some(dir), settings.environment_identity)),
+            None => StartTracker::global(settings.environment_identity),
+        };
+        let emf = (!settings.metrics_disabled).then(|| EmfOutput {
+            writer,
+            namespace,
+            service: service.clone(),
+            function_name: settings.function_name,
+            cold_start_metric: settings.cold_start_metric,
+            invocation_facts: settings.invocation_facts,
+        });
+        let xray = (!settings.trace_disabled).then(|| {
+            XRayOutput(xray_sink.unwrap_or_else(|| {
+                let address = settings
+                    .xray_daemon_address
+                    .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned());
+                Arc::new(UdpDaemonSink::new(address))
+            }))
+        });
+        let instrumentation = Instrumentation {
+            settings: InvocationSettings {
+                service,
+                explicit_service,
+                fixed_dimensions,
+                initialization_type: settings.initialization_type,
+                tracing: !settings.trace_disabled,
+                capture_response: settings.capture_response,
+                capture_error: settings.capture_error,
+                capture_limit: settings.capture_limit,
+                handler_subsegment_name: format!("## {handler_name}"),
+                response_key: format!("{handler_name} response"),
+                error_key: format!("{handler_name} error"),
+            },
+            tracker,
+            output: Box::new((emf, xray)),
+        };
+        (Arc::new(instrumentation), errors)
+    }
+
+    /// Resolves, replacing each invalid setting by its default with a warning.
+    pub(crate) fn resolve_lenient(self) -> Arc<Instrumentation> {
+        let (instrumentation, errors) = self.resolve();
+        for error in errors {
+            write_warning(format_args!("{error}; the default is used"));
+        }
+        instrumentation
+    }
+}
+
+/// Whether a default dimension can join those accepted before it.
+fn default_dimension_fits(
+    accepted: &[Dimension],
+    dimension: &Dimension,
+) -> Result<(), MetricsError> {
+    validate::dimension(&dimension.name, &dimension.value)?;
+    let reserved = validate::RESERVED_KEYS.contains(&&*dimension.name);
+    if reserved || dimension.name == "service" {
+        Err(MetricsError::KeyCollision {
+            existing: if reserved {
+                KeyKind::Reserved
+            } else {
+                KeyKind::Dimension
+            },
+            key: dimension.name.to_string(),
+            requested: KeyKind::Dimension,
+        })
+    } else if accepted.len() + 1 >= validate::MAX_DIMENSIONS {
+        Err(MetricsError::TooManyDimensions {
+            name: dimension.name.to_string(),
+            limit: validate::MAX_DIMENSIONS,
+        })
+    } else {
+        Ok(())
+    }
+}
+
+/// Configuration warnings are printed by the first configuration built, not by every one.
+fn warn_once_per_process(warnings: &[String]) {
+    static PRINTED: Once = Once::new();
+    if warnings.is_empty() {
+        return;
+    }
+    PRINTED.call_once(|| {
+        for warning in warnings {
+            write_warning(warning);
+        }
+    });
+}
+
+/// The configuration the environment gives, for records written outside any instrumented
+/// handler (a `SingleMetric` at init, a client created by a background task).
+pub(crate) fn process_default() -> Arc<Instrumentation> {
+    static PROCESS: OnceLock<Arc<Instrumentation>> = OnceLock::new();
+    Arc::clone(PROCESS.get_or_init(|| Setup::from_env().resolve_lenient()))
+}
