@@ -17,6 +17,7 @@ use std::sync::Arc;
 
 use tokio::task::futures::TaskLocalFuture;
 
+use super::facts::InvocationFacts;
 pub(crate) use super::lifecycle::Unavailable;
 use super::lifecycle::{Invocation, State};
 
@@ -91,6 +92,15 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavai
             }
         })
         .unwrap_or(Err(Unavailable::NoInvocation))
+}
+
+impl InvocationFacts {
+    /// The facts of the invocation running on this task (or carried into it by
+    /// [`spawn`](crate::spawn)), or `None` outside one.
+    #[must_use]
+    pub fn current() -> Option<Self> {
+        with_invocation(|invocation| invocation.facts().clone()).ok()
+    }
 }
 
 /// Runs `f` on the current invocation.

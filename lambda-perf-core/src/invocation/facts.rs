@@ -47,13 +47,6 @@ impl InvocationFacts {
         }
     }
 
-    /// The facts of the invocation running on this task (or carried into it by
-    /// [`spawn`](crate::spawn)), or `None` outside one.
-    #[must_use]
-    pub fn current() -> Option<Self> {
-        super::current::with_invocation(|invocation| invocation.facts().clone()).ok()
-    }
-
     /// How this invocation started.
     #[must_use]
     pub fn start_kind(&self) -> StartKind {
