@@ -302,3 +302,43 @@ async fn a_missing_daemon_costs_one_warning_and_nothing_else() {
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(warnings[0].contains("X-Ray daemon"), "{warnings:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn under_run_concurrent_the_trace_is_the_invocations_own_never_the_processs() {
+    // A stale header in the process environment, as a runtime that set it once would leave.
+    let stale = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+    let setup = setup(|config| {
+        config
+            .with_max_concurrency(8)
+            .with_env("_X_AMZN_TRACE_ID", stale)
+    })
+    .await;
+    let invoke = |index: usize| {
+        let event = json!({ "action": "ok", "tag": format!("t{index}"), "sleep_ms": 20 });
+        let invocation = Invocation::json(event);
+        // Header-less, and X-Ray's PassThrough mode (Root alone: not sampled).
+        let invocation = if index % 2 == 0 {
+            invocation.without_trace_header()
+        } else {
+            invocation.with_trace_header("Root=1-6b03e819-84559f7b403357cb15b31940")
+        };
+        setup.process.invoke(&setup.api, invocation)
+    };
+    let results = futures_util::future::join_all((0..40).map(invoke)).await;
+    for result in results {
+        let result = result.unwrap();
+        let id = result.request_id.clone();
+        assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+        end_line(&setup.process, &id).await;
+    }
+    // Then one sampled invocation: once its subsegment arrived, nothing else had.
+    let sampled = setup.invoke(json!({ "action": "ok" })).await;
+    setup.handler_document(&sampled).await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let documents = setup.collector.documents();
+    assert_eq!(documents.len(), 1, "{documents:#?}");
+    assert_ne!(
+        documents[0]["trace_id"],
+        "1-5759e988-bd862e3fe1be46a994272793"
+    );
+}

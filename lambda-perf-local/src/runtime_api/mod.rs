@@ -39,6 +39,7 @@ pub struct RuntimeApiOptions {
     grace_period: Duration,
     fallback_timeout: Duration,
     default_function_arn: String,
+    snapshot_stored_for: Duration,
 }
 
 impl Default for RuntimeApiOptions {
@@ -47,6 +48,7 @@ impl Default for RuntimeApiOptions {
             grace_period: Duration::from_secs(2),
             fallback_timeout: DEFAULT_FUNCTION_TIMEOUT,
             default_function_arn: FunctionConfig::default().function_arn(),
+            snapshot_stored_for: Duration::ZERO,
         }
     }
 }
@@ -70,6 +72,14 @@ impl RuntimeApiOptions {
     /// API (spawning switches it to that function's ARN).
     pub fn with_default_function_arn(mut self, arn: impl Into<String>) -> Self {
         self.default_function_arn = arn.into();
+        self
+    }
+
+    /// How long a SnapStart snapshot sits stored: `GET /runtime/restore/next`, where a
+    /// `snap-start` function's runtime ends init and Lambda snapshots it, answers only after
+    /// this long, as a restore would (default: at once).
+    pub fn with_snapshot_stored_for(mut self, stored_for: Duration) -> Self {
+        self.snapshot_stored_for = stored_for;
         self
     }
 
@@ -142,7 +152,11 @@ impl RuntimeApi {
         let listener = TcpListener::bind((Ipv4Addr::LOCALHOST, 0)).await?;
         let addr = listener.local_addr()?;
         let shared = Arc::new(Shared::new(options.default_function_arn.clone()));
-        let server = tokio::spawn(server::serve(listener, Arc::clone(&shared)));
+        let server = tokio::spawn(server::serve(
+            listener,
+            Arc::clone(&shared),
+            options.snapshot_stored_for,
+        ));
         Ok(Self {
             addr,
             shared,

@@ -1,4 +1,4 @@
-//! The HTTP side: accept loop, routing and the four Runtime API endpoints.
+//! The HTTP side: accept loop, routing and the Runtime API endpoints.
 
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -31,13 +31,21 @@ type HttpResponse = Response<Full<Bytes>>;
 
 /// Accepts connections until the task is aborted; aborting it also drops (and so closes)
 /// every connection it serves.
-pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+pub(crate) async fn serve(
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    snapshot_stored_for: Duration,
+) {
     let mut connections = JoinSet::new();
     loop {
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
-                    connections.spawn(serve_connection(stream, Arc::clone(&shared)));
+                    connections.spawn(serve_connection(
+                        stream,
+                        Arc::clone(&shared),
+                        snapshot_stored_for,
+                    ));
                 }
                 // E.g. out of file descriptors: back off briefly instead of spinning.
                 Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
@@ -47,11 +55,11 @@ pub(crate) async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
+async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, snapshot_stored_for: Duration) {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(route(&shared, request).await) }
+        async move { Ok::<_, Infallible>(route(&shared, request, snapshot_stored_for).await) }
     });
     // Connection errors (client hung up mid-request, …) only end this connection.
     let _ = http1::Builder::new()
@@ -59,7 +67,11 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>) {
         .await;
 }
 
-async fn route(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
+async fn route(
+    shared: &Shared,
+    request: Request<Incoming>,
+    snapshot_stored_for: Duration,
+) -> HttpResponse {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let segments: Option<Vec<&str>> = path.strip_prefix(PREFIX).map(|p| p.split('/').collect());
@@ -73,12 +85,18 @@ async fn route(shared: &Shared, request: Request<Incoming>) -> HttpResponse {
             let id = (*id).to_owned();
             resolve(shared, request, &id, true).await
         }
-        (Some(["init", "error"]), &Method::POST) => init_error(shared, request).await,
+        // A SnapStart snapshot is taken, stored and restored while this request waits.
+        (Some(["restore", "next"]), &Method::GET) => {
+            tokio::time::sleep(snapshot_stored_for).await;
+            Ok(json_response(StatusCode::OK, serde_json::json!({})))
+        }
+        (Some(["init" | "restore", "error"]), &Method::POST) => init_error(shared, request).await,
         (
             Some(
                 ["invocation", "next"]
                 | ["invocation", _, "response" | "error"]
-                | ["init", "error"],
+                | ["init" | "restore", "error"]
+                | ["restore", "next"],
             ),
             _,
         ) => Err((

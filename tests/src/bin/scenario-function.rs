@@ -13,14 +13,16 @@
 //! - `"tag":"x"`: adds the dimension and the annotation `tag=x`; `"sleep_ms":n`: sleeps first.
 //!
 //! It runs with `run_concurrent`, so `AWS_LAMBDA_MAX_CONCURRENCY` lets invocations overlap,
-//! and with `XRayLayer` installed, so `tracing` spans become subsegments.
+//! and with `XRayLayer` installed, so `tracing` spans become subsegments. Its environment:
+//! `SCENARIO_INIT_MS=n` spends n ms in init (a sleep before the runtime starts);
+//! `SCENARIO_SNAPSTART_HOOK=1` registers lambda-perf's `SnapStartHook` with the runtime.
 
 use std::time::Duration;
 
-use lambda_perf_core::PerfLayer;
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_perf_core::{PerfLayer, SnapStartHook};
+use lambda_runtime::{Error, LambdaEvent, Runtime};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tracing_subscriber::prelude::*;
@@ -95,10 +97,17 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::registry().with(XRayLayer::new()).init();
-    lambda_runtime::run_concurrent(
-        ServiceBuilder::new()
-            .layer(PerfLayer::from_env())
-            .service_fn(handler),
-    )
-    .await
+    let init_ms = std::env::var("SCENARIO_INIT_MS").map_or(0, |ms| ms.parse().unwrap_or(0));
+    tokio::time::sleep(Duration::from_millis(init_ms)).await;
+    let service = ServiceBuilder::new()
+        .layer(PerfLayer::from_env())
+        .service_fn(handler);
+    if std::env::var("SCENARIO_SNAPSTART_HOOK").as_deref() == Ok("1") {
+        Runtime::new(service)
+            .register_snapstart_resource(std::sync::Arc::new(SnapStartHook))
+            .run_concurrent()
+            .await
+    } else {
+        lambda_runtime::run_concurrent(service).await
+    }
 }

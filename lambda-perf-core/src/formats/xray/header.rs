@@ -182,6 +182,8 @@ mod tests {
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=?",
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8",
             "Root=1-5759e988-bd862e3fe1be46a994272793;Sampled=1",
+            // X-Ray's PassThrough mode: Root alone, neither Parent nor Sampled.
+            "Root=1-5759e988-bd862e3fe1be46a994272793",
             "Parent=53995c3f42cd8ad8;Sampled=1",
             "Root=1-5759e988-bd862e3fe1be46a99427279;Parent=53995c3f42cd8ad8;Sampled=1",
             "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad;Sampled=1",
