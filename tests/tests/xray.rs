@@ -317,7 +317,7 @@ async fn under_run_concurrent_the_trace_is_the_invocations_own_never_the_process
         let event = json!({ "action": "ok", "tag": format!("t{index}"), "sleep_ms": 20 });
         let invocation = Invocation::json(event);
         // Header-less, and X-Ray's PassThrough mode (Root alone: not sampled).
-        let invocation = if index % 2 == 0 {
+        let invocation = if index.is_multiple_of(2) {
             invocation.without_trace_header()
         } else {
             invocation.with_trace_header("Root=1-6b03e819-84559f7b403357cb15b31940")
