@@ -104,13 +104,14 @@ fn outlive(delay_ms: u64) -> Value {
         pause(delay_ms).await;
         let metric = metrics::try_add_metric("Late", Unit::Count, 1.0);
         let annotation = xray::try_annotate("late", 1);
-        eprintln!("outlived: metric={metric:?} annotation={annotation:?}");
+        let line = format!("outlived: metric={metric:?} annotation={annotation:?}\n");
+        let _ = std::io::Write::write_all(&mut std::io::stderr(), line.as_bytes());
     });
     json!({ "done": "outlive" })
 }
 
 async fn background_client() -> Value {
-    tokio::spawn(async { BACKGROUND_CLIENT.get().await.map(|value| *value) });
+    tokio::spawn(async { BACKGROUND_CLIENT.get().await.copied() });
     pause(10).await;
     let value = *BACKGROUND_CLIENT.get().await.unwrap_or(&0);
     json!({ "done": "background_client", "client": value })
