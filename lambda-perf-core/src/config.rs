@@ -21,11 +21,10 @@
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 
-use std::path::PathBuf;
-
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
 use crate::invocation::InitializationType;
+use crate::invocation::start_tracker::MarkerPlace;
 
 /// Names of the environment variables.
 pub(crate) mod vars {
@@ -67,7 +66,7 @@ pub(crate) struct Settings {
     pub(crate) invocation_facts: bool,
     pub(crate) initialization_type: InitializationType,
     pub(crate) default_dimensions: Vec<Dimension>,
-    pub(crate) marker_dir: Option<PathBuf>,
+    pub(crate) marker: MarkerPlace,
     pub(crate) trace_disabled: bool,
     pub(crate) capture_response: bool,
     pub(crate) capture_error: bool,
@@ -163,7 +162,7 @@ impl Settings {
             invocation_facts,
             initialization_type,
             default_dimensions,
-            marker_dir: None,
+            marker: MarkerPlace::TempDir,
             trace_disabled,
             capture_response,
             capture_error,

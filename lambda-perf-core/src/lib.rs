@@ -85,6 +85,8 @@ mod outputs;
 mod setup;
 mod snapstart;
 mod spawn;
+#[cfg(feature = "test-util")]
+pub mod test_util;
 mod warn;
 pub mod xray;
 

@@ -8,11 +8,11 @@ use std::sync::{Arc, OnceLock};
 use serde::Serialize;
 
 pub use crate::formats::failure::Failure;
+use crate::layer::invocation_future;
 pub use crate::layer::invocation_future::{DescribeResult, InvocationFuture};
 pub use serde_json::Value;
 
 use crate::invocation::instrumentation::Instrumentation;
-use crate::invocation::lifecycle::Invocation;
 use crate::layer::PerfLayer;
 
 /// The options written in `#[instrument_lambda(...)]`.
@@ -99,7 +99,7 @@ impl LambdaRequest for lambda_http::Request {
 
 /// An invocation that has begun: the start is classified and the `ColdStart` line written.
 #[derive(Debug)]
-pub struct Begun(Arc<Invocation>);
+pub struct Begun(invocation_future::Begun);
 
 /// Begins the invocation of `event`, before the handler's body runs.
 pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) -> Begun {
@@ -112,7 +112,7 @@ pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) ->
             &fallback
         }
     };
-    Begun(Invocation::begin(instrumentation, context))
+    Begun(invocation_future::begin(instrumentation, context))
 }
 
 /// Runs the handler's body inside its invocation.

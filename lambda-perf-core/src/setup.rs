@@ -10,7 +10,7 @@ use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::settings::InvocationSettings;
-use crate::invocation::start_tracker::StartTracker;
+use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
 use crate::outputs::emf::{EmfOutput, EmfWriter};
 use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, SubsegmentSink, UdpDaemonSink, XRayOutput};
 use crate::warn::write_warning;
@@ -99,9 +99,9 @@ impl Setup {
         fixed_dimensions.push(Dimension::new("service", service.clone()));
         warn_once_per_process(&warnings);
 
-        let tracker = match settings.marker_dir {
-            Some(dir) => Arc::new(StartTracker::new(Some(dir), settings.environment_identity)),
-            None => StartTracker::global(settings.environment_identity),
+        let tracker = match settings.marker {
+            MarkerPlace::TempDir => StartTracker::global(settings.environment_identity),
+            place => Arc::new(StartTracker::new(place, settings.environment_identity)),
         };
         let emf = (!settings.metrics_disabled).then(|| EmfOutput {
             writer,

@@ -1,11 +1,11 @@
 //! PerfLayer in-process: start sequence, outputs, errors, panics, isolation, tower contract.
 
-use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 use std::task::{Context as TaskContext, Poll};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_perf_core::metrics::{self, MetricsError, Unit};
+use lambda_perf_core::test_util::CapturedEmf;
 use lambda_perf_core::{
     InitializationType, InvocationFacts, PerfLayer, PerfLayerBuilder, StartKind,
 };
@@ -13,42 +13,13 @@ use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceBuilder, ServiceExt, service_fn};
 
-/// Collects what the layer writes.
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Captured {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Captured {
-    /// Every line written so far, parsed; clears the buffer.
-    fn take_lines(&self) -> Vec<Value> {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
-        let text = String::from_utf8(bytes).unwrap();
-        assert!(
-            text.is_empty() || text.ends_with('\n'),
-            "partial line: {text:?}"
-        );
-        text.lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-}
-
 struct Harness {
-    out: Captured,
+    out: CapturedEmf,
     _marker_dir: tempfile::TempDir,
 }
 
 fn harness(configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder) -> (PerfLayer, Harness) {
-    let out = Captured::default();
+    let out = CapturedEmf::new();
     let marker_dir = tempfile::tempdir().unwrap();
     let builder = PerfLayer::builder()
         .service("payment")

@@ -1,57 +1,15 @@
 //! Timed lazy clients: exactly-once initialization, retries, expiry, and what is recorded
 //! where. Each test runs in its own process under nextest (the init records are per process).
 
-use std::io::{self, Write};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_perf_core::PerfLayer;
 use lambda_perf_core::lazy::{TimedAsyncLazy, TimedCache, TimedLazy};
-use lambda_perf_core::xray::{SubsegmentDocument, SubsegmentSink};
+use lambda_perf_core::test_util::{CapturedEmf, CollectedSubsegments};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt, service_fn};
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    fn take(&self) -> Vec<Value> {
-        let bytes = std::mem::take(&mut *self.0.lock().unwrap());
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-}
-
-#[derive(Clone, Default)]
-struct Documents(Arc<Mutex<Vec<Value>>>);
-
-impl SubsegmentSink for Documents {
-    fn send(&self, subsegment: &SubsegmentDocument<'_>) {
-        let document = serde_json::from_str(&subsegment.to_json()).unwrap();
-        self.0.lock().unwrap().push(document);
-    }
-}
-
-impl Documents {
-    fn take(&self) -> Vec<Value> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
 
 fn sampled_event() -> LambdaEvent<Value> {
     let mut context = Context::default();
@@ -60,8 +18,7 @@ fn sampled_event() -> LambdaEvent<Value> {
     LambdaEvent::new(Value::Null, context)
 }
 
-fn layer(lines: &Lines, documents: &Documents) -> PerfLayer {
-    let marker_dir = tempfile::tempdir().unwrap().keep();
+fn layer(lines: &CapturedEmf, documents: &CollectedSubsegments) -> PerfLayer {
     PerfLayer::builder()
         .service("orders")
         .namespace("Shop")
@@ -70,7 +27,7 @@ fn layer(lines: &Lines, documents: &Documents) -> PerfLayer {
         .metrics_disabled(false)
         .cold_start_metric(true)
         .trace_disabled(false)
-        .marker_dir(marker_dir)
+        .without_marker()
         .emf_writer(lines.clone())
         .xray_sink(documents.clone())
         .build()
@@ -174,7 +131,7 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
     // At init, before any invocation.
     EAGER.init_now();
 
-    let (lines, documents) = (Lines::default(), Documents::default());
+    let (lines, documents) = (CapturedEmf::new(), CollectedSubsegments::new());
     let mut service = layer(&lines, &documents).layer(service_fn(|_: LambdaEvent<Value>| async {
         let client = *LAZY.get();
         let secret = SECRET
@@ -195,7 +152,7 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
         .call(sampled_event())
         .await
         .unwrap();
-    let emf = lines.take();
+    let emf = lines.take_lines();
     let cold = emf
         .iter()
         .find(|line| line.get("ColdStart").is_some())
@@ -247,7 +204,7 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
         .call(sampled_event())
         .await
         .unwrap();
-    let emf = lines.take();
+    let emf = lines.take_lines();
     assert_eq!(emf.len(), 0, "no client line, no ColdStart line, no metric");
     let traced = documents.take();
     assert_eq!(traced.len(), 1, "only the handler subsegment: {traced:#?}");
@@ -267,7 +224,7 @@ async fn a_failed_lazy_initialization_faults_its_subsegment() {
     static BROKEN: TimedAsyncLazy<u8, std::io::Error> = TimedAsyncLazy::new("broken", || {
         Box::pin(async { Err(std::io::Error::other("no route to host")) })
     });
-    let (lines, documents) = (Lines::default(), Documents::default());
+    let (lines, documents) = (CapturedEmf::new(), CollectedSubsegments::new());
     let service = layer(&lines, &documents).layer(service_fn(|_: LambdaEvent<Value>| async {
         Ok::<_, Error>(BROKEN.get().await.is_err())
     }));
@@ -287,7 +244,10 @@ async fn a_failed_lazy_initialization_faults_its_subsegment() {
         "no route to host"
     );
     assert!(
-        !lines.take().iter().any(|line| line["client"] == "broken"),
+        !lines
+            .take_lines()
+            .iter()
+            .any(|line| line["client"] == "broken"),
         "no duration metric for a failed initialization"
     );
 }

@@ -1,9 +1,9 @@
 //! The X-Ray API in-process: a capturing sink receives what the daemon would.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lambda_perf_core::xray::{self, Subsegment, SubsegmentDocument, SubsegmentSink, XRayError};
+use lambda_perf_core::test_util::CollectedSubsegments;
+use lambda_perf_core::xray::{self, Subsegment, XRayError};
 use lambda_perf_core::{PerfLayer, PerfLayerBuilder};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::{Value, json};
@@ -12,27 +12,10 @@ use tower::{Layer, ServiceExt, service_fn};
 const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
 const PARENT: &str = "53995c3f42cd8ad8";
 
-#[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<Value>>>);
-
-impl SubsegmentSink for Captured {
-    fn send(&self, subsegment: &SubsegmentDocument<'_>) {
-        let document = serde_json::from_str(&subsegment.to_json()).unwrap();
-        self.0.lock().unwrap().push(document);
-    }
-}
-
-impl Captured {
-    fn take(&self) -> Vec<Value> {
-        std::mem::take(&mut *self.0.lock().unwrap())
-    }
-}
-
-fn layer(configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder) -> (PerfLayer, Captured) {
-    let sink = Captured::default();
-    let marker_dir =
-        std::env::temp_dir().join(format!("lambda-perf-xray-tests-{}", std::process::id()));
-    std::fs::create_dir_all(&marker_dir).unwrap();
+fn layer(
+    configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder,
+) -> (PerfLayer, CollectedSubsegments) {
+    let sink = CollectedSubsegments::new();
     let builder = PerfLayer::builder()
         .service("payment")
         .handler_name("checkout")
@@ -40,7 +23,7 @@ fn layer(configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder) -> (PerfL
         .trace_disabled(false)
         .capture_response(true)
         .capture_error(true)
-        .marker_dir(marker_dir)
+        .without_marker()
         .xray_sink(sink.clone());
     (configure(builder).build().unwrap(), sink)
 }

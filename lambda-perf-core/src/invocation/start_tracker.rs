@@ -5,6 +5,7 @@
 //! is consulted once, on that first invocation, never at init.
 
 use std::path::PathBuf;
+
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -73,11 +74,22 @@ struct Environment {
     first_request_wait: Option<Duration>,
 }
 
+/// Where the environment marker is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) enum MarkerPlace {
+    /// [`std::env::temp_dir`], resolved on the first invocation (Lambda's `/tmp`).
+    #[default]
+    TempDir,
+    /// This directory.
+    Dir(PathBuf),
+    /// Nowhere: the process alone says how it started (tests of a handler).
+    Nowhere,
+}
+
 /// Classifies invocations of one process.
 #[derive(Debug)]
 pub(crate) struct StartTracker {
-    /// `None`: [`std::env::temp_dir`], resolved on the first invocation.
-    marker_dir: Option<PathBuf>,
+    marker: MarkerPlace,
     /// What names this execution environment (Lambda's log stream), for the marker.
     identity: Option<String>,
     /// Monotonic base of `last_end`.
@@ -91,9 +103,9 @@ pub(crate) struct StartTracker {
 static MARKER_UNUSABLE: WarnOnce = WarnOnce::new();
 
 impl StartTracker {
-    pub(crate) fn new(marker_dir: Option<PathBuf>, identity: Option<String>) -> Self {
+    pub(crate) fn new(marker: MarkerPlace, identity: Option<String>) -> Self {
         Self {
-            marker_dir,
+            marker,
             identity,
             base: process_start().instant,
             invocations: AtomicU64::new(0),
@@ -106,7 +118,7 @@ impl StartTracker {
     /// (the identity of the first caller is kept).
     pub(crate) fn global(identity: Option<String>) -> Arc<Self> {
         static GLOBAL: OnceLock<Arc<StartTracker>> = OnceLock::new();
-        Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new(None, identity))))
+        Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new(MarkerPlace::TempDir, identity))))
     }
 
     /// Classifies the invocation that begins now.
@@ -172,18 +184,22 @@ impl StartTracker {
         let first_request_wait =
             ready.map(|ready| first_call.saturating_duration_since(ready.instant));
 
-        let dir = self.marker_dir.clone().unwrap_or_else(std::env::temp_dir);
-        let marker = match marker::claim(&dir, origin.wall, self.identity.as_deref()) {
-            Ok(marker) => Some(marker),
-            Err(error) => {
-                MARKER_UNUSABLE.warn(format_args!(
-                    "cannot use the start marker in {} ({error}); start classification uses \
-                     this process alone, so a restarted runtime is reported as cold",
-                    dir.display()
-                ));
-                None
-            }
+        let dir = match &self.marker {
+            MarkerPlace::TempDir => Some(std::env::temp_dir()),
+            MarkerPlace::Dir(dir) => Some(dir.clone()),
+            MarkerPlace::Nowhere => None,
         };
+        let marker = dir.and_then(|dir| {
+            marker::claim(&dir, origin.wall, self.identity.as_deref())
+                .map_err(|error| {
+                    MARKER_UNUSABLE.warn(format_args!(
+                        "cannot use the start marker in {} ({error}); start classification \
+                         uses this process alone, so a restarted runtime is reported as cold",
+                        dir.display()
+                    ));
+                })
+                .ok()
+        });
         let age_at_origin = match marker {
             Some(Marker::Existing { environment_start }) => origin
                 .wall
@@ -219,7 +235,7 @@ mod tests {
     use super::*;
 
     fn tracker(dir: &std::path::Path) -> StartTracker {
-        StartTracker::new(Some(dir.to_owned()), None)
+        StartTracker::new(MarkerPlace::Dir(dir.to_owned()), None)
     }
 
     /// A process that started `started_ms` ago, marked ready `ready_ms` ago and restored
@@ -399,7 +415,7 @@ mod tests {
         assert!(second.environment_age >= first.environment_age + gap);
 
         // A restarted process sees the age of the environment, not of itself.
-        let restarted = StartTracker::new(Some(dir.path().to_owned()), None);
+        let restarted = StartTracker::new(MarkerPlace::Dir(dir.path().to_owned()), None);
         let restart =
             restarted.begin_with(InitializationType::OnDemand, || lifecycle(1, None, None));
         assert_eq!(restart.kind, StartKind::Restart);
@@ -444,7 +460,7 @@ mod tests {
             "the ready mark predates the restore"
         );
         // The marker holds the restore's time, so a later restart ages from it too.
-        let restarted = StartTracker::new(Some(dir.path().to_owned()), None);
+        let restarted = StartTracker::new(MarkerPlace::Dir(dir.path().to_owned()), None);
         let restart =
             restarted.begin_with(InitializationType::SnapStart, || lifecycle(1, None, None));
         assert_eq!(restart.kind, StartKind::Restart);

@@ -9,6 +9,7 @@ use super::PerfLayer;
 use crate::config::ConfigError;
 use crate::formats::emf::dimension::Dimension;
 use crate::invocation::InitializationType;
+use crate::invocation::start_tracker::MarkerPlace;
 use crate::outputs::emf::EmfWriter;
 use crate::outputs::xray::SubsegmentSink;
 use crate::setup::Setup;
@@ -112,7 +113,15 @@ impl PerfLayerBuilder {
     /// Keeps the environment marker in `dir` instead of [`std::env::temp_dir`]. The layer then
     /// classifies starts on its own instead of sharing the process-wide classifier.
     pub fn marker_dir(mut self, dir: impl Into<PathBuf>) -> Self {
-        self.setup.settings.marker_dir = Some(dir.into());
+        self.setup.settings.marker = MarkerPlace::Dir(dir.into());
+        self
+    }
+
+    /// Keeps no environment marker at all: the process alone says how it started (its first
+    /// invocation `cold`, the others `warm`). For tests of a handler, which should not leave
+    /// files behind.
+    pub fn without_marker(mut self) -> Self {
+        self.setup.settings.marker = MarkerPlace::Nowhere;
         self
     }
 

@@ -4,16 +4,14 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 use serde_json::Value;
 
 use super::capture::ResponseCapture;
-use super::invocation_future::{self, DescribeResult, InvocationFuture};
+use super::invocation_future::{self, Begun, DescribeResult, InvocationFuture};
 use crate::formats::failure::Failure;
-use crate::invocation::lifecycle::Invocation;
 
 /// Records responses with `C` and errors by their type and message.
 pub(crate) struct CaptureWith<C>(PhantomData<fn() -> C>);
@@ -40,10 +38,10 @@ pin_project! {
 }
 
 impl<F: Future, C> PerfFuture<F, C> {
-    /// Creates the handler's future with `call`, inside `invocation`.
-    pub(super) fn start(invocation: Arc<Invocation>, call: impl FnOnce() -> F) -> Self {
+    /// Creates the handler's future with `call`, inside the invocation.
+    pub(super) fn start(begun: Begun, call: impl FnOnce() -> F) -> Self {
         Self {
-            inner: invocation_future::start(invocation, call, CaptureWith(PhantomData)),
+            inner: invocation_future::start(begun, call, CaptureWith(PhantomData)),
         }
     }
 }

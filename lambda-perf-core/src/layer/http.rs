@@ -8,8 +8,7 @@ use serde_json::{Value, json};
 use tower::Service;
 
 use super::capture::ResponseCapture;
-use super::{PerfFuture, PerfService};
-use crate::invocation::lifecycle::Invocation;
+use super::{PerfFuture, PerfService, invocation_future};
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
 /// worth a trace's space.
@@ -39,8 +38,10 @@ where
         use lambda_http::RequestExt;
 
         let invocation = match request.lambda_context_ref() {
-            Some(context) => Invocation::begin(&self.instrumentation, context),
-            None => Invocation::begin(&self.instrumentation, &lambda_runtime::Context::default()),
+            Some(context) => invocation_future::begin(&self.instrumentation, context),
+            None => {
+                invocation_future::begin(&self.instrumentation, &lambda_runtime::Context::default())
+            }
         };
         PerfFuture::start(invocation, || self.inner.call(request))
     }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use crate::formats::failure::Failure;
 use crate::invocation::current::{self, Current, Scoped};
+use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::outcome::Outcome;
 use crate::invocation::panic;
@@ -22,6 +23,28 @@ pub trait DescribeResult<R, E> {
     fn response(&self, response: &R) -> Option<Value>;
     /// The error's type and message.
     fn failure(&self, error: &E) -> Failure;
+}
+
+/// An invocation this instrumentation began, or the one it runs inside.
+#[derive(Debug)]
+pub(crate) enum Begun {
+    /// Begun here: ended by the handler's future.
+    Own(Arc<Invocation>),
+    /// Already begun by an instrumentation around this one (a `PerfLayer` around an
+    /// `#[instrument_lambda]` handler, a test's recorder): that one records the invocation,
+    /// once.
+    Nested(Current),
+}
+
+/// Begins the invocation of `context` — unless the caller already runs inside one.
+pub(crate) fn begin(
+    instrumentation: &Arc<Instrumentation>,
+    context: &lambda_runtime::Context,
+) -> Begun {
+    match current::carried() {
+        Some(outer) => Begun::Nested(outer),
+        None => Begun::Own(Invocation::begin(instrumentation, context)),
+    }
 }
 
 pin_project! {
@@ -46,11 +69,18 @@ pin_project! {
 }
 
 impl<F: Future, D> InvocationFuture<F, D> {
-    /// Runs `future` inside `invocation`.
-    pub(crate) fn new(invocation: Arc<Invocation>, future: F, describe: D) -> Self {
+    /// Runs `future` inside the invocation.
+    pub(crate) fn new(begun: Begun, future: F, describe: D) -> Self {
+        let (current, invocation) = match begun {
+            Begun::Own(invocation) => (
+                Current::new(Arc::clone(&invocation), None),
+                Some(invocation),
+            ),
+            Begun::Nested(outer) => (outer, None),
+        };
         Self {
-            inner: current::scope(Current::new(Arc::clone(&invocation), None), future),
-            invocation: Some(invocation),
+            inner: current::scope(current, future),
+            invocation,
             describe,
         }
     }
@@ -118,13 +148,17 @@ fn describe<R, E, D: DescribeResult<R, E>>(
 /// `call` itself records — a span opened around the handler, say — belongs to it). A panic
 /// while creating it (a hand-written `Service::call`) ends the invocation, then continues.
 pub(crate) fn start<F: Future, D>(
-    invocation: Arc<Invocation>,
+    begun: Begun,
     call: impl FnOnce() -> F,
     describe: D,
 ) -> InvocationFuture<F, D> {
+    let invocation = match begun {
+        Begun::Own(invocation) => invocation,
+        nested @ Begun::Nested(_) => return InvocationFuture::new(nested, call(), describe),
+    };
     let current = Current::new(Arc::clone(&invocation), None);
     match current::sync_scope(current, || panic::catch(call)) {
-        Ok(future) => InvocationFuture::new(invocation, future, describe),
+        Ok(future) => InvocationFuture::new(Begun::Own(invocation), future, describe),
         Err(panic) => {
             invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
             panic::resume(panic)

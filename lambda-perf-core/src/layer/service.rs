@@ -10,8 +10,8 @@ use tower::Service;
 
 use super::PerfFuture;
 use super::capture::{ResponseCapture, SerializeResponse};
+use super::invocation_future;
 use crate::invocation::instrumentation::Instrumentation;
-use crate::invocation::lifecycle::Invocation;
 use crate::invocation::readiness;
 
 /// A handler instrumented by [`PerfLayer`](super::PerfLayer). `Response` and `Error` are the
@@ -80,7 +80,7 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let invocation = Invocation::begin(&self.instrumentation, &event.context);
+        let invocation = invocation_future::begin(&self.instrumentation, &event.context);
 
         PerfFuture::start(invocation, || self.inner.call(event))
     }
