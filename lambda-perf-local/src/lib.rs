@@ -52,13 +52,17 @@ mod environment;
 mod error;
 mod ids;
 mod invocation;
+pub mod logs;
 mod outcome;
 mod output;
+pub mod pricing;
 mod process;
 pub mod report;
 pub mod run;
 mod runtime_api;
+pub mod sizing;
 mod trace_header;
+mod wall_clock;
 mod xray_collector;
 
 pub use command::FunctionCommand;
@@ -75,4 +79,5 @@ pub use runtime_api::{
     RuntimeApiOptions,
 };
 pub use trace_header::TraceHeader;
+pub use wall_clock::WallClock;
 pub use xray_collector::{Datagram, XRayCollector, parse as parse_datagram};

@@ -4,7 +4,8 @@
 use std::fmt;
 use std::io;
 use std::process::{ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -19,6 +20,7 @@ use crate::invocation::Invocation;
 use crate::outcome::InvocationResult;
 use crate::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
 use crate::runtime_api::RuntimeApi;
+use crate::sizing::{FunctionCgroup, process_peak_bytes};
 
 /// How many output lines errors carry.
 pub const ERROR_CONTEXT_LINES: usize = 20;
@@ -26,6 +28,10 @@ pub const ERROR_CONTEXT_LINES: usize = 20;
 /// After the process exits, how long to let the output readers drain the pipes before
 /// judging what was printed (a grandchild may keep a pipe open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
+
+/// Puts the shell in the cgroups whose `cgroup.procs` files come before `--`, then `exec`s
+/// the function (the arguments after `--`): the function's program starts inside its limits.
+const JOIN_CGROUP: &str = r#"while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#;
 
 #[derive(Debug, Clone)]
 enum ExitState {
@@ -56,6 +62,10 @@ pub struct FunctionProcess {
     output: OutputLog,
     exit: watch::Receiver<ExitState>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
+    /// The cgroup imposing its memory size, if sized.
+    cgroup: Option<Arc<FunctionCgroup>>,
+    /// The largest peak memory read so far (bytes).
+    peak_seen: AtomicU64,
 }
 
 impl Drop for FunctionProcess {
@@ -87,9 +97,51 @@ impl FunctionProcess {
         environment: &ExecutionEnvironment,
         api: &RuntimeApi,
     ) -> io::Result<Self> {
+        Self::start(command, config, environment, api, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), inside `cgroup` (see [`crate::sizing`]): the process
+    /// joins it before the function's program starts, so its memory cap and CPU quota hold
+    /// from the first instruction. The cgroup is removed once the process is gone and this
+    /// value dropped.
+    pub fn spawn_in_cgroup(
+        command: &FunctionCommand,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+        cgroup: FunctionCgroup,
+    ) -> io::Result<Self> {
+        Self::start(command, config, environment, api, Some(Arc::new(cgroup)))
+    }
+
+    fn start(
+        command: &FunctionCommand,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+        cgroup: Option<Arc<FunctionCgroup>>,
+    ) -> io::Result<Self> {
         let vars = config.environment(command, environment, api.addr());
-        let mut child = Command::new(command.program())
-            .args(command.arguments())
+        let mut process = match &cgroup {
+            None => {
+                let mut process = Command::new(command.program());
+                process.args(command.arguments());
+                process
+            }
+            Some(cgroup) => {
+                let mut process = Command::new("/bin/sh");
+                process
+                    .arg("-c")
+                    .arg(JOIN_CGROUP)
+                    .arg("lambda-perf-join-cgroup")
+                    .args(cgroup.procs_files())
+                    .arg("--")
+                    .arg(command.program())
+                    .args(command.arguments());
+                process
+            }
+        };
+        let mut child = process
             .env_clear()
             .envs(&vars)
             .stdin(Stdio::null())
@@ -112,7 +164,7 @@ impl FunctionProcess {
         let pid = child.id();
         let (exit_tx, exit) = watch::channel(ExitState::Running);
         let (kill_tx, kill_rx) = oneshot::channel();
-        tokio::spawn(supervise(child, kill_rx, exit_tx));
+        tokio::spawn(supervise(child, kill_rx, exit_tx, cgroup.clone()));
         Ok(Self {
             pid,
             command: command.clone(),
@@ -120,7 +172,39 @@ impl FunctionProcess {
             output,
             exit,
             kill: Mutex::new(Some(kill_tx)),
+            cgroup,
+            peak_seen: AtomicU64::new(0),
         })
+    }
+
+    /// The cgroup imposing its memory size, if it was spawned in one.
+    pub fn cgroup(&self) -> Option<&FunctionCgroup> {
+        self.cgroup.as_deref()
+    }
+
+    /// The most memory it has used so far, in bytes: its cgroup's peak when sized (all its
+    /// processes, as the limit counts them), else the peak resident size of the process
+    /// (`VmHWM`) as last read while it ran. `None` when never known.
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        let now = match &self.cgroup {
+            Some(cgroup) => cgroup.peak_memory_bytes(),
+            None if !self.has_exited() => self.pid.and_then(process_peak_bytes),
+            None => None,
+        };
+        let seen = self
+            .peak_seen
+            .fetch_max(now.unwrap_or(0), Ordering::Relaxed)
+            .max(now.unwrap_or(0));
+        (seen > 0).then_some(seen)
+    }
+
+    /// Whether the kernel's OOM killer killed a process of its cgroup (always `false`
+    /// without a cgroup).
+    pub fn out_of_memory(&self) -> bool {
+        self.cgroup
+            .as_ref()
+            .and_then(|cgroup| cgroup.oom_kills())
+            .is_some_and(|kills| kills > 0)
     }
 
     /// The OS process id.
@@ -222,6 +306,8 @@ impl FunctionProcess {
     /// Kills the process with `SIGKILL` (like an abrupt runtime crash) and waits for it.
     /// Returns the exit status (or the earlier one if it had already exited).
     pub async fn kill(&self) -> io::Result<ExitStatus> {
+        // The last chance to read the peak of a process without a cgroup.
+        let _ = self.peak_memory_bytes();
         let sender = self
             .kill
             .lock()
@@ -334,7 +420,15 @@ enum Ended {
 
 /// Owns the child: waits for it to exit, or kills it when asked (or when the
 /// [`FunctionProcess`] is dropped, which drops the kill sender), then publishes the status.
-async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::Sender<ExitState>) {
+///
+/// It holds the process's cgroup until the process is reaped, so that the cgroup (removed
+/// when its last holder drops it) is empty by then.
+async fn supervise(
+    mut child: Child,
+    kill: oneshot::Receiver<()>,
+    exit: watch::Sender<ExitState>,
+    cgroup: Option<Arc<FunctionCgroup>>,
+) {
     let waited = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
@@ -348,6 +442,7 @@ async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::S
         Ok(status) => ExitState::Exited(status),
         Err(err) => ExitState::Lost(err.to_string()),
     });
+    drop(cgroup);
 }
 
 /// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has

@@ -17,7 +17,7 @@ pub const CHART_COLD_COLOR: &str = "#ff7f0e";
 /// The fill of the other bars in the duration chart.
 pub const CHART_WARM_COLOR: &str = "#2ca02c";
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px;
        color: #222; background: #fff; max-width: 1140px; }
 h1 { font-size: 22px; margin: 0 0 4px 0; }
@@ -105,7 +105,7 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-fn card(out: &mut String, value: &str, label: &str) {
+pub(crate) fn card(out: &mut String, value: &str, label: &str) {
     let _ = writeln!(
         out,
         "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">{}</div></div>",

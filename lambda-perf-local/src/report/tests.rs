@@ -62,6 +62,9 @@ fn run(
         environment: 0,
         trace_header: trace.map(header),
         request_id: request_id.to_owned(),
+        handed_out_at: result.as_ref().ok().and_then(|r| r.handed_out_at),
+        ended_at: result.as_ref().ok().map(|r| r.resolved_at),
+        max_memory_used_bytes: None,
         result,
     }
 }
@@ -215,12 +218,14 @@ fn record() -> RunRecord {
             stdout(end_line("req-2", "warm", 3, "success")),
         ],
         exit: Some("killed".into()),
+        ..ProcessRun::default()
     };
     let second = ProcessRun {
         index: 1,
         environment: 0,
         output: vec![stdout(cold_start_line("req-3", "restart", 50.0))],
         exit: None,
+        ..ProcessRun::default()
     };
     let mut h4 = handler(4, H4, 0.0, 25.0, "warm");
     h4["metadata"] = json!({"lambda_perf": {"start_kind": "warm", "invocation": 2,
@@ -243,6 +248,7 @@ fn record() -> RunRecord {
         invocations,
         processes: vec![first, second],
         datagrams,
+        ..RunRecord::default()
     }
 }
 

@@ -157,12 +157,9 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
     for (key, value) in &args.env {
         config = config.with_env(key, value);
     }
-    let runner = Runner {
-        command,
-        config,
-        timeout: Duration::from_secs(args.timeout.max(1)),
-        init_timeout: Duration::from_secs(args.init_timeout.max(1)),
-    };
+    let mut runner = Runner::new(command, config);
+    runner.timeout = Duration::from_secs(args.timeout.max(1));
+    runner.init_timeout = Duration::from_secs(args.init_timeout.max(1));
     let presentation = Presentation::from(&args.report);
     presentation
         .run(&Plan::from_options(&options), &runner)
