@@ -62,6 +62,7 @@ pub mod run;
 mod runtime_api;
 pub mod sizing;
 mod trace_header;
+pub mod tune;
 mod wall_clock;
 mod xray_collector;
 

@@ -2,7 +2,7 @@
 //! [`ExecutionEnvironment`].
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -29,9 +29,11 @@ pub const ERROR_CONTEXT_LINES: usize = 20;
 /// judging what was printed (a grandchild may keep a pipe open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
 
-/// Puts the shell in the cgroups whose `cgroup.procs` files come before `--`, then `exec`s
-/// the function (the arguments after `--`): the function's program starts inside its limits.
-const JOIN_CGROUP: &str = r#"while [ "$#" -gt 0 ] && [ "$1" != -- ]; do echo $$ > "$1" || exit 125; shift; done; shift; exec "$@""#;
+/// Waits for a line on stdin (sent once the harness has moved this shell into the
+/// function's cgroup), then `exec`s the function (the arguments) with stdin from
+/// `/dev/null`: the function's program starts inside its limits, and the time the move takes
+/// is not counted as the function's init.
+const WAIT_THEN_EXEC: &str = r#"read -r _ && exec "$@" </dev/null; exit 125"#;
 
 #[derive(Debug, Clone)]
 enum ExitState {
@@ -125,26 +127,24 @@ impl FunctionProcess {
         let mut process = match &cgroup {
             None => {
                 let mut process = Command::new(command.program());
-                process.args(command.arguments());
+                process.args(command.arguments()).stdin(Stdio::null());
                 process
             }
-            Some(cgroup) => {
+            Some(_) => {
                 let mut process = Command::new("/bin/sh");
                 process
                     .arg("-c")
-                    .arg(JOIN_CGROUP)
-                    .arg("lambda-perf-join-cgroup")
-                    .args(cgroup.procs_files())
-                    .arg("--")
+                    .arg(WAIT_THEN_EXEC)
+                    .arg("lambda-perf-sized")
                     .arg(command.program())
-                    .args(command.arguments());
+                    .args(command.arguments())
+                    .stdin(Stdio::piped());
                 process
             }
         };
         let mut child = process
             .env_clear()
             .envs(&vars)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so that a kill reaches what it started too (a `sh -c`
@@ -152,6 +152,13 @@ impl FunctionProcess {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
+        if let Some(cgroup) = &cgroup {
+            if let Err(error) = enter_cgroup(&mut child, cgroup) {
+                kill_group(child.id());
+                let _ = child.start_kill();
+                return Err(error);
+            }
+        }
         let spawned_at = Instant::now();
         api.attach_process(config);
         let output = OutputLog::new();
@@ -182,15 +189,19 @@ impl FunctionProcess {
         self.cgroup.as_deref()
     }
 
-    /// The most memory it has used so far, in bytes: its cgroup's peak when sized (all its
-    /// processes, as the limit counts them), else the peak resident size of the process
-    /// (`VmHWM`) as last read while it ran. `None` when never known.
+    /// The most memory it has used so far, in bytes: the larger of its cgroup's peak when
+    /// sized (all its processes, as the limit counts them) and the peak resident size of the
+    /// process (`VmHWM`, as last read while it ran), which also counts the pages of its
+    /// program that the machine had cached before (Lambda's `Max Memory Used` counts them:
+    /// its environment loads the code afresh). `None` when never known.
     pub fn peak_memory_bytes(&self) -> Option<u64> {
-        let now = match &self.cgroup {
-            Some(cgroup) => cgroup.peak_memory_bytes(),
-            None if !self.has_exited() => self.pid.and_then(process_peak_bytes),
-            None => None,
+        let cgroup = self.cgroup.as_ref().and_then(|c| c.peak_memory_bytes());
+        let resident = if self.has_exited() {
+            None
+        } else {
+            self.pid.and_then(process_peak_bytes)
         };
+        let now = cgroup.max(resident);
         let seen = self
             .peak_seen
             .fetch_max(now.unwrap_or(0), Ordering::Relaxed)
@@ -443,6 +454,28 @@ async fn supervise(
         Err(err) => ExitState::Lost(err.to_string()),
     });
     drop(cgroup);
+}
+
+/// Moves the waiting shell of a sized process into its cgroup, then lets it `exec` the
+/// function.
+fn enter_cgroup(child: &mut Child, cgroup: &FunctionCgroup) -> io::Result<()> {
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the function process has no pid"))?;
+    for procs in cgroup.procs_files() {
+        std::fs::write(&procs, pid.to_string()).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot move the function into {}: {error}", procs.display()),
+            )
+        })?;
+    }
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| io::Error::other("the function process has no stdin"))?;
+    let mut go = std::fs::File::from(stdin.into_owned_fd()?);
+    go.write_all(b"go\n")
 }
 
 /// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has

@@ -8,7 +8,9 @@ use crate::trace_header::TraceHeader;
 
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
-use super::failure::{FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE};
+use super::failure::{
+    FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE,
+};
 use super::input::{InvocationRun, ProcessRun, RunRecord};
 use super::metrics::MetricAggregator;
 use super::model::{InvocationReport, ProcessReport, Report, Status};
@@ -241,7 +243,9 @@ fn invocation(
                 .map(|(start, end)| millis(end.saturating_duration_since(start)));
             (
                 Status::OutOfMemory,
-                Some(format!("{OUT_OF_MEMORY_ERROR_TYPE}: {}", failure.message)),
+                Some(format!(
+                    "{OUT_OF_MEMORY_ERROR_TYPE}: {OUT_OF_MEMORY_MESSAGE}"
+                )),
                 duration,
             )
         }

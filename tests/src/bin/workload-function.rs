@@ -7,12 +7,15 @@
 //!   service would;
 //! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used.
 //!
-//! It responds `{"spun": n, "slept_ms": n, "allocated_mb": n, "checksum": c}`.
+//! It records the metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
+//! line with lambda-perf's facts, and responds
+//! `{"spun": n, "slept_ms": n, "allocated_mb": n, "checksum": c}`.
 
 use std::hint::black_box;
 use std::time::Duration;
 
 use lambda_perf_core::PerfLayer;
+use lambda_perf_core::metrics::{self, Unit};
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
@@ -44,6 +47,7 @@ fn allocate(mb: u64) -> Vec<u8> {
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let field = |name: &str| event.payload[name].as_u64().unwrap_or(0);
     let (units, sleep_ms, allocate_mb) = (field("spin"), field("sleep_ms"), field("allocate_mb"));
+    metrics::add_metric("WorkUnits", Unit::Count, units as f64);
     let checksum = spin(units);
     if sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
