@@ -108,6 +108,9 @@ mod tests {
         assert!(sh.task_root().join("sh").is_file(), "{:?}", sh.task_root());
         assert!(sh.program_file().is_some_and(|file| file.ends_with("sh")));
         assert_eq!(command.program_file(), None, "no such file");
-        assert_eq!(FunctionCommand::new("no-such-program-here").program_file(), None);
+        assert_eq!(
+            FunctionCommand::new("no-such-program-here").program_file(),
+            None
+        );
     }
 }

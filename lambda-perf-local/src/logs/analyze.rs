@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::Path;
 
 use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
-use crate::report::{Distribution, nearest_rank};
 use crate::report::facts::Facts;
+use crate::report::{Distribution, nearest_rank};
 
 use super::input::{LogEvent, read_file};
 use super::model::{
@@ -77,7 +77,12 @@ impl LogsReport {
                     Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
                     Record::Output => lines.output += 1,
                     Record::Malformed(reason) => {
-                        malformed(&mut lines, event.location.clone(), reason, Some(&event.message));
+                        malformed(
+                            &mut lines,
+                            event.location.clone(),
+                            reason,
+                            Some(&event.message),
+                        );
                     }
                     Record::Emf(emf) => {
                         lines.emf += 1;
@@ -153,12 +158,8 @@ impl LogsReport {
             init_duration_ms: Distribution::of(&values(&|r| r.init_duration_ms)),
             restore_duration_ms: Distribution::of(&values(&|r| r.restore_duration_ms)),
             duration_ms: Distribution::of(&values(&|r| Some(r.duration_ms))),
-            cold_duration_ms: Distribution::of(&values(&|r| {
-                cold(r).then_some(r.duration_ms)
-            })),
-            warm_duration_ms: Distribution::of(&values(&|r| {
-                (!cold(r)).then_some(r.duration_ms)
-            })),
+            cold_duration_ms: Distribution::of(&values(&|r| cold(r).then_some(r.duration_ms))),
+            warm_duration_ms: Distribution::of(&values(&|r| (!cold(r)).then_some(r.duration_ms))),
             billed_duration_ms: Distribution::of(&values(&|r| Some(r.billed_duration_ms))),
             memory_size_mb: sizes.last().copied(),
             memory_sizes_mb: sizes,
@@ -350,7 +351,10 @@ fn reuse(seen: &HashMap<String, Seen>, order: &[String]) -> EnvironmentReuse {
     } else {
         None
     };
-    let lifetimes: Vec<f64> = environments.values().map(|(first, last, _)| last - first).collect();
+    let lifetimes: Vec<f64> = environments
+        .values()
+        .map(|(first, last, _)| last - first)
+        .collect();
     let counts: Vec<f64> = environments.values().map(|(_, _, n)| *n as f64).collect();
     EnvironmentReuse {
         environments: (!environments.is_empty()).then_some(environments.len()),

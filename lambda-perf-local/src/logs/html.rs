@@ -26,7 +26,10 @@ pub fn render_logs_html(report: &LogsReport) -> String {
     card(&mut out, &report.invocations.to_string(), "invocations");
     card(
         &mut out,
-        &format!("{} ({:.1} %)", report.cold_starts, report.cold_start_percent),
+        &format!(
+            "{} ({:.1} %)",
+            report.cold_starts, report.cold_start_percent
+        ),
         "cold starts",
     );
     if let Some(d) = &report.init_duration_ms {

@@ -68,9 +68,15 @@ pub(crate) fn read(message: &str) -> Record {
             None => Record::Malformed("a START or END line without a request id".to_owned()),
         };
     }
-    if ["INIT_START ", "INIT_REPORT ", "XRAY TraceId:", "EXTENSION\t", "TELEMETRY\t"]
-        .iter()
-        .any(|prefix| text.starts_with(prefix))
+    if [
+        "INIT_START ",
+        "INIT_REPORT ",
+        "XRAY TraceId:",
+        "EXTENSION\t",
+        "TELEMETRY\t",
+    ]
+    .iter()
+    .any(|prefix| text.starts_with(prefix))
     {
         return Record::OtherPlatform;
     }
@@ -126,10 +132,16 @@ fn text_report(rest: &str) -> Record {
         };
         label.push(word);
         let Some(value) = tokens.get(i) else {
-            return Record::Malformed(format!("a REPORT line whose {} has no value", label.join(" ")));
+            return Record::Malformed(format!(
+                "a REPORT line whose {} has no value",
+                label.join(" ")
+            ));
         };
         i += 1;
-        if tokens.get(i).is_some_and(|unit| matches!(*unit, "ms" | "MB")) {
+        if tokens
+            .get(i)
+            .is_some_and(|unit| matches!(*unit, "ms" | "MB"))
+        {
             i += 1;
         }
         fields.push((label.join(" "), value));
@@ -153,16 +165,19 @@ fn text_report(rest: &str) -> Record {
             .transpose()
     };
     let report = (|| {
-        let required = |name: &str| {
-            number(name)?.ok_or_else(|| format!("a REPORT line without {name}"))
-        };
+        let required =
+            |name: &str| number(name)?.ok_or_else(|| format!("a REPORT line without {name}"));
+        // Checked in the order of the line.
+        let duration_ms = required("Duration")?;
+        let billed_duration_ms = required("Billed Duration")?;
         let memory = required("Memory Size")?;
+        let memory_size_mb = memory_mb(memory)
+            .ok_or_else(|| format!("a REPORT line whose Memory Size is {memory}"))?;
         Ok::<_, String>(PlatformReport {
             request_id: (*request_id).to_owned(),
-            duration_ms: required("Duration")?,
-            billed_duration_ms: required("Billed Duration")?,
-            memory_size_mb: memory_mb(memory)
-                .ok_or_else(|| format!("a REPORT line whose Memory Size is {memory}"))?,
+            duration_ms,
+            billed_duration_ms,
+            memory_size_mb,
             max_memory_used_mb: required("Max Memory Used")?,
             init_duration_ms: number("Init Duration")?,
             restore_duration_ms: number("Restore Duration")?,
@@ -286,7 +301,11 @@ mod tests {
         );
         assert_eq!(cold.request_id, "8f507cfc-xmpl-4697-b07a-ac58fc914c95");
         assert_eq!(
-            (cold.duration_ms, cold.billed_duration_ms, cold.memory_size_mb),
+            (
+                cold.duration_ms,
+                cold.billed_duration_ms,
+                cold.memory_size_mb
+            ),
             (15.74, 16.0, 128)
         );
         assert_eq!(cold.max_memory_used_mb, 56.0);
@@ -347,8 +366,14 @@ mod tests {
     fn everything_else() {
         assert_eq!(read("START RequestId: r-1 Version: $LATEST"), Record::Start);
         assert_eq!(read("END RequestId: r-1"), Record::End);
-        assert_eq!(read("INIT_START Runtime Version: provided:al2023.v33"), Record::OtherPlatform);
-        assert_eq!(read("XRAY TraceId: 1-5e34a614-10bd\tSegmentId: 07f5\tSampled: true"), Record::OtherPlatform);
+        assert_eq!(
+            read("INIT_START Runtime Version: provided:al2023.v33"),
+            Record::OtherPlatform
+        );
+        assert_eq!(
+            read("XRAY TraceId: 1-5e34a614-10bd\tSegmentId: 07f5\tSampled: true"),
+            Record::OtherPlatform
+        );
         assert_eq!(read("handling order o-42"), Record::Output);
         assert_eq!(read(r#"{"level":"INFO","message":"hi"}"#), Record::Output);
         assert_eq!(read("START the engines"), Record::Output);
@@ -362,7 +387,10 @@ mod tests {
             r#"{"_aws":{"Timestamp":1}}"#,
             r#"{"type":"platform.report","record":"#,
         ] {
-            assert!(matches!(read(malformed), Record::Malformed(_)), "{malformed}");
+            assert!(
+                matches!(read(malformed), Record::Malformed(_)),
+                "{malformed}"
+            );
         }
     }
 }

@@ -186,11 +186,7 @@ fn lambda_perf(out: &mut String, figures: &LambdaPerfFigures) {
         figures.prewarmed
     );
     table_header(out, "");
-    table_row(
-        out,
-        "init (in-process)",
-        figures.init_duration_ms.as_ref(),
-    );
+    table_row(out, "init (in-process)", figures.init_duration_ms.as_ref());
     for client in &figures.client_init_ms {
         table_row(
             out,
@@ -199,7 +195,11 @@ fn lambda_perf(out: &mut String, figures: &LambdaPerfFigures) {
         );
     }
     let reuse = &figures.reuse;
-    table_row(out, "idle gap before warm starts", reuse.idle_gap_ms.as_ref());
+    table_row(
+        out,
+        "idle gap before warm starts",
+        reuse.idle_gap_ms.as_ref(),
+    );
     table_row(out, "environment lifetime", reuse.lifetime_ms.as_ref());
     if let Some(pairs) = &figures.init_side_by_side {
         let _ = writeln!(

@@ -131,11 +131,19 @@ mod tests {
 
     #[test]
     fn round_trips_and_edges() {
-        for ms in [0.0, 951_782_400_000.0, 1_735_787_045_678.0, 4_102_444_800_123.0] {
+        for ms in [
+            0.0,
+            951_782_400_000.0,
+            1_735_787_045_678.0,
+            4_102_444_800_123.0,
+        ] {
             assert_eq!(parse_timestamp(&format_timestamp(ms)), Some(ms), "{ms}");
         }
         // 2000-02-29 (a leap day) and a short-format timestamp.
-        assert_eq!(parse_timestamp("2000-02-29 00:00:00"), Some(951_782_400_000.0));
+        assert_eq!(
+            parse_timestamp("2000-02-29 00:00:00"),
+            Some(951_782_400_000.0)
+        );
         assert_eq!(
             parse_timestamp("2025-01-02T03:04:05"),
             Some(1_735_787_045_000.0)

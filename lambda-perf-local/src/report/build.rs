@@ -17,9 +17,9 @@ use super::model::{InvocationReport, ProcessReport, Report, Status};
 use super::problem::{Problem, ProblemKind};
 use super::resources::{Resources, mb};
 use super::stats::Summary;
-use crate::pricing::billed_ms;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
+use crate::pricing::billed_ms;
 
 impl Report {
     /// Builds the report of a run: matches each invocation with its EMF facts (by request

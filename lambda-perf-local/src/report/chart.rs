@@ -137,7 +137,10 @@ pub(crate) fn line_chart(
 
 /// One horizontal strip per distribution on a shared scale: to p50 dark, to p90 medium, to
 /// p99 light, and a tick at the maximum.
-pub(crate) fn percentile_chart(rows: &[(String, &Distribution)], text: &dyn Fn(f64) -> String) -> String {
+pub(crate) fn percentile_chart(
+    rows: &[(String, &Distribution)],
+    text: &dyn Fn(f64) -> String,
+) -> String {
     let (width, row_height, label_width, right) = (960.0, 26.0, 230.0, 110.0);
     let track = width - label_width - right;
     let max = rows

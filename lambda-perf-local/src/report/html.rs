@@ -153,7 +153,11 @@ fn summary(out: &mut String, report: &Report) {
             .as_ref()
             .map(|p| format!(" (package {})", file_size(p.bytes)))
             .unwrap_or_default();
-        card(out, &format!("{}{package}", file_size(binary.bytes)), "binary size");
+        card(
+            out,
+            &format!("{}{package}", file_size(binary.bytes)),
+            "binary size",
+        );
     }
     let imposed = match &resources.sizing {
         Some(sizing) => format!(

@@ -50,9 +50,7 @@ mod xray;
 #[cfg(test)]
 mod tests;
 
-pub use failure::{
-    FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE,
-};
+pub use failure::{FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 pub use html::{
     CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
 };

@@ -481,10 +481,10 @@ fn summary(out: &mut String, report: &Report, width: usize, painter: &Painter) {
 
 /// `code size      binary 3.10 MB, package 1.20 MB`: beside init, which it drives.
 fn code_size(resources: &Resources) -> String {
-    let binary = resources
-        .binary
-        .as_ref()
-        .map_or_else(|| "binary not found".to_owned(), |b| format!("binary {}", file_size(b.bytes)));
+    let binary = resources.binary.as_ref().map_or_else(
+        || "binary not found".to_owned(),
+        |b| format!("binary {}", file_size(b.bytes)),
+    );
     let package = resources
         .package
         .as_ref()

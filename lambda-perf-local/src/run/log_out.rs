@@ -83,9 +83,9 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             end(OUT_OF_MEMORY_ERROR_TYPE.to_owned());
         }
         end(format!("END RequestId: {}", run.request_id));
-        let duration_ms = invocation.duration_ms.unwrap_or_else(|| {
-            ended.saturating_duration_since(started).as_secs_f64() * 1000.0
-        });
+        let duration_ms = invocation
+            .duration_ms
+            .unwrap_or_else(|| ended.saturating_duration_since(started).as_secs_f64() * 1000.0);
         end(report_line(record, invocation, duration_ms));
     }
     entries.sort_by_key(|entry| (entry.at, entry.rank));
@@ -101,11 +101,11 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
     out
 }
 
-/// `REPORT RequestId: …	Duration: …`, tab-separated as Lambda writes it.
+/// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it.
 fn report_line(record: &RunRecord, invocation: &InvocationReport, duration_ms: f64) -> String {
-    let billed = invocation.billed_duration_ms.unwrap_or_else(|| {
-        billed_ms(duration_ms + invocation.platform_init_ms.unwrap_or(0.0))
-    });
+    let billed = invocation
+        .billed_duration_ms
+        .unwrap_or_else(|| billed_ms(duration_ms + invocation.platform_init_ms.unwrap_or(0.0)));
     let used = invocation
         .max_memory_used_mb
         .map_or(0, |mb| mb.ceil() as u64);
@@ -120,7 +120,10 @@ fn report_line(record: &RunRecord, invocation: &InvocationReport, duration_ms: f
     }
     match invocation.status {
         Status::OutOfMemory => {
-            let _ = write!(line, "\tStatus: error\tError Type: {OUT_OF_MEMORY_ERROR_TYPE}");
+            let _ = write!(
+                line,
+                "\tStatus: error\tError Type: {OUT_OF_MEMORY_ERROR_TYPE}"
+            );
         }
         Status::Timeout => line.push_str("\tStatus: timeout"),
         Status::HarnessError => line.push_str("\tStatus: error\tError Type: Runtime.ExitError"),

@@ -14,6 +14,9 @@ use super::limits::{Limits, MemorySize};
 /// The prefix of the cgroups lambda-perf creates: `lambda-perf.<harness pid>.<n>`.
 const PREFIX: &str = "lambda-perf.";
 
+/// One way of finding cgroups to use (v1 or v2), noting why it failed.
+type Attempt = fn(&[Hierarchy], &mut Vec<String>) -> Option<Cgroups>;
+
 /// Where a function's cgroup goes: one parent (v2) or one per controller (v1).
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Parents {
@@ -57,11 +60,9 @@ impl Cgroups {
     pub(crate) fn detect_in(found: &[Hierarchy]) -> Result<Self, SizingError> {
         let mut reasons = Vec::new();
         let unified = found.iter().find(|h| h.version == CgroupVersion::V2);
-        let unified_has_controllers = unified.is_some_and(|h| {
-            controllers(&h.mount_point).is_some_and(|c| has_cpu_and_memory(&c))
-        });
-        let mut attempts: Vec<fn(&[Hierarchy], &mut Vec<String>) -> Option<Cgroups>> =
-            vec![Self::try_v1, Self::try_v2];
+        let unified_has_controllers = unified
+            .is_some_and(|h| controllers(&h.mount_point).is_some_and(|c| has_cpu_and_memory(&c)));
+        let mut attempts: Vec<Attempt> = vec![Self::try_v1, Self::try_v2];
         if unified_has_controllers {
             attempts.reverse();
         }
@@ -169,8 +170,9 @@ impl Cgroups {
         };
         for parent in self.parent_dirs() {
             let dir = parent.join(&name);
-            fs::create_dir(&dir)
-                .map_err(|error| unavailable(format!("cannot create {}: {error}", dir.display())))?;
+            fs::create_dir(&dir).map_err(|error| {
+                unavailable(format!("cannot create {}: {error}", dir.display()))
+            })?;
             cgroup.dirs.push(dir);
         }
         (cgroup.cpu_dir, cgroup.memory_dir) = match &self.parents {
@@ -252,8 +254,12 @@ fn enable_v2_controllers(parent: &Path) -> Result<(), String> {
     if has_cpu_and_memory(&enabled) {
         return Ok(());
     }
-    fs::write(&subtree, "+cpu +memory")
-        .map_err(|error| format!("cannot enable cpu and memory in {}: {error}", subtree.display()))
+    fs::write(&subtree, "+cpu +memory").map_err(|error| {
+        format!(
+            "cannot enable cpu and memory in {}: {error}",
+            subtree.display()
+        )
+    })
 }
 
 /// The cgroup of one function process: its memory cap and CPU quota, the files its process
@@ -402,7 +408,11 @@ mod tests {
 
     fn v2_tree() -> (tempfile::TempDir, Hierarchy) {
         let root = tempfile::tempdir().unwrap();
-        fs::write(root.path().join("cgroup.controllers"), "cpuset cpu io memory pids").unwrap();
+        fs::write(
+            root.path().join("cgroup.controllers"),
+            "cpuset cpu io memory pids",
+        )
+        .unwrap();
         fs::write(root.path().join("cgroup.subtree_control"), "").unwrap();
         let own = root.path().join("session");
         fs::create_dir(&own).unwrap();
@@ -430,7 +440,10 @@ mod tests {
         let cgroup = cgroups.create(&limits).unwrap();
         let dir = &cgroup.dirs()[0];
         assert!(dir.starts_with(root.path()) && !dir.starts_with(root.path().join("session")));
-        assert_eq!(fs::read_to_string(dir.join("cpu.max")).unwrap(), "5789 20000");
+        assert_eq!(
+            fs::read_to_string(dir.join("cpu.max")).unwrap(),
+            "5789 20000"
+        );
         assert_eq!(
             fs::read_to_string(dir.join("memory.max")).unwrap(),
             (512u64 << 20).to_string()
@@ -470,7 +483,10 @@ mod tests {
         let [cpu_dir, memory_dir] = cgroup.dirs() else {
             panic!("two directories: {:?}", cgroup.dirs());
         };
-        assert!(memory_dir.starts_with(memory.join("jobs")), "{memory_dir:?}");
+        assert!(
+            memory_dir.starts_with(memory.join("jobs")),
+            "{memory_dir:?}"
+        );
         let read = |path: PathBuf| fs::read_to_string(path).unwrap();
         assert_eq!(read(cpu_dir.join("cpu.cfs_quota_us")), "1447");
         assert_eq!(read(cpu_dir.join("cpu.cfs_period_us")), "20000");
@@ -503,7 +519,10 @@ mod tests {
         let text = error.to_string();
         assert!(!text.contains('\n'), "one line: {text}");
         assert!(text.contains("cpu and memory controllers"), "{text}");
-        assert!(text.contains("no cgroup v1 cpu and memory hierarchies"), "{text}");
+        assert!(
+            text.contains("no cgroup v1 cpu and memory hierarchies"),
+            "{text}"
+        );
         assert!(Cgroups::detect_in(&[]).is_err());
     }
 

@@ -56,7 +56,10 @@ pub(crate) fn choose(sizes: &[SizeResult], weight: f64) -> (Option<u32>, Option<
     let cheapest = least(&candidates, |c| (c.cost, c.p50));
     let fastest = least(&candidates, |c| (c.p50, c.cost));
     let balanced = least(&candidates, |c| {
-        (weight * c.cost / max_cost + (1.0 - weight) * c.p50 / max_p50, 0.0)
+        (
+            weight * c.cost / max_cost + (1.0 - weight) * c.p50 / max_p50,
+            0.0,
+        )
     });
     (cheapest, fastest, balanced)
 }
@@ -99,7 +102,10 @@ mod tests {
         assert_eq!(balanced, Some(1024));
         assert_eq!(choose(&sizes[4..], 0.5), (None, None, None));
         // Ties go to the smaller size.
-        let tied = [size(512, 10.0, 1.0, SizeStatus::Ok), size(256, 10.0, 1.0, SizeStatus::Ok)];
+        let tied = [
+            size(512, 10.0, 1.0, SizeStatus::Ok),
+            size(256, 10.0, 1.0, SizeStatus::Ok),
+        ];
         assert_eq!(choose(&tied, 0.5), (Some(256), Some(256), Some(256)));
     }
 }

@@ -30,7 +30,8 @@ pub fn render_tune_html(report: &TuneReport) -> String {
         escape(&report.function),
         escape(&report.note)
     );
-    let pick = |chosen: Option<u32>| chosen.map_or_else(|| "none".to_owned(), |mb| format!("{mb} MB"));
+    let pick =
+        |chosen: Option<u32>| chosen.map_or_else(|| "none".to_owned(), |mb| format!("{mb} MB"));
     out.push_str("<div class=\"cards\">\n");
     card(&mut out, &pick(report.cheapest), "cheapest");
     card(&mut out, &pick(report.fastest), "fastest (warm p50)");
@@ -42,7 +43,11 @@ pub fn render_tune_html(report: &TuneReport) -> String {
     );
     out.push_str("</div>\n");
 
-    let labels: Vec<String> = report.sizes.iter().map(|s| s.memory_mb.to_string()).collect();
+    let labels: Vec<String> = report
+        .sizes
+        .iter()
+        .map(|s| s.memory_mb.to_string())
+        .collect();
     let usable = |s: &super::SizeResult| s.status == SizeStatus::Ok;
     let values = |f: fn(&super::SizeResult) -> Option<f64>| -> Vec<Option<f64>> {
         report
@@ -98,7 +103,8 @@ pub fn render_tune_html(report: &TuneReport) -> String {
          </th><th class=\"num\">warm p90</th><th class=\"num\">billed</th>\
          <th class=\"num\">peak memory</th><th class=\"num\">$ per 1M</th><th></th></tr>\n",
     );
-    let text = |value: Option<f64>, f: &dyn Fn(f64) -> String| value.map_or_else(|| "-".to_owned(), f);
+    let text =
+        |value: Option<f64>, f: &dyn Fn(f64) -> String| value.map_or_else(|| "-".to_owned(), f);
     for size in &report.sizes {
         let status = match size.status {
             SizeStatus::Ok => String::new(),

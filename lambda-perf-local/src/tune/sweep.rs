@@ -72,7 +72,13 @@ pub async fn tune(
         let run = execute(&plan, &sized, &told).await;
         let report = Report::build(&run.record);
         function.clone_from(&report.function);
-        results.push(measure(*memory, &run, &report, prices, options.cold_start_percent));
+        results.push(measure(
+            *memory,
+            &run,
+            &report,
+            prices,
+            options.cold_start_percent,
+        ));
     }
     let (cheapest, fastest, balanced) = choose(&results, BALANCED_WEIGHT);
     TuneReport {
@@ -117,8 +123,8 @@ fn measure(
         .filter_map(|i| i.billed_duration_ms)
         .map(|b| b as f64)
         .collect();
-    let warm_billed_ms =
-        (!warm_billed.is_empty()).then(|| warm_billed.iter().sum::<f64>() / warm_billed.len() as f64);
+    let warm_billed_ms = (!warm_billed.is_empty())
+        .then(|| warm_billed.iter().sum::<f64>() / warm_billed.len() as f64);
     let cold_billed_ms = cold.and_then(|c| c.billed_duration_ms);
     let share = (cold_start_percent / 100.0).clamp(0.0, 1.0);
     let cost_per_million_usd = warm_billed_ms.map(|warm| {

@@ -73,7 +73,8 @@ pub fn render_tune_terminal(report: &TuneReport) -> String {
         let _ = writeln!(out, "  {}", row.join(" ").trim_end());
     }
     out.push('\n');
-    let pick = |chosen: Option<u32>| chosen.map_or_else(|| "none".to_owned(), |mb| format!("{mb} MB"));
+    let pick =
+        |chosen: Option<u32>| chosen.map_or_else(|| "none".to_owned(), |mb| format!("{mb} MB"));
     let _ = writeln!(
         out,
         "  cheapest {}   fastest {}   balanced {} (cost and p50 weighted {}/{})",

@@ -7,11 +7,13 @@
 //!   service would;
 //! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used.
 //!
-//! It records the metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
+//! At init it prints `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=<value>` on stdout. It records the
+//! metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
 //! line with lambda-perf's facts, and responds
 //! `{"spun": n, "slept_ms": n, "allocated_mb": n, "checksum": c}`.
 
 use std::hint::black_box;
+use std::io::Write;
 use std::time::Duration;
 
 use lambda_perf_core::PerfLayer;
@@ -63,6 +65,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
+    let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+    writeln!(
+        std::io::stdout().lock(),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}"
+    )?;
     let service = ServiceBuilder::new()
         .layer(PerfLayer::from_env())
         .service_fn(handler);

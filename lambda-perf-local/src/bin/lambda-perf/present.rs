@@ -5,9 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lambda_perf_local::report::{
-    OUT_OF_MEMORY_ERROR_TYPE, Report, render_html, render_terminal,
-};
+use lambda_perf_local::report::{OUT_OF_MEMORY_ERROR_TYPE, Report, render_html, render_terminal};
 use lambda_perf_local::run::{Fatal, Plan, Runner, execute, lambda_log};
 use serde::Serialize;
 

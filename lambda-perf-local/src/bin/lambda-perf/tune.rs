@@ -9,9 +9,7 @@ use std::sync::Arc;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_perf_local::sizing::{Cgroups, MemorySize};
-use lambda_perf_local::tune::{
-    TuneOptions, render_tune_html, render_tune_terminal, tune,
-};
+use lambda_perf_local::tune::{TuneOptions, render_tune_html, render_tune_terminal, tune};
 
 use crate::cli::FunctionArgs;
 use crate::present;
@@ -77,9 +75,9 @@ pub(crate) async fn run(args: TuneArgs) -> ExitCode {
             ProgressDrawTarget::stderr()
         },
     );
-    if let Ok(style) =
-        ProgressStyle::with_template("{spinner} {bar:30} {pos}/{len} invocations at {msg} {elapsed}")
-    {
+    if let Ok(style) = ProgressStyle::with_template(
+        "{spinner} {bar:30} {pos}/{len} invocations at {msg} {elapsed}",
+    ) {
         bar.set_style(style);
     }
     let report = tune(&runner, cgroups, &options, &|progress| {
