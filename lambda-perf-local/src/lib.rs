@@ -15,7 +15,12 @@
 //!   and checks each as the daemon would.
 //! - [`run`] carries out a [`run::Plan`] (invocations, idle gaps, restarts, fresh
 //!   environments) and [`report`] turns what was recorded into the report the `lambda-perf`
-//!   binary prints (terminal, JSON, HTML).
+//!   binary prints (terminal, JSON, HTML); [`run::lambda_log`] writes the run as Lambda
+//!   would log it.
+//! - [`sizing`] imposes a Lambda memory size on the function with cgroups (the memory cap
+//!   and CPU in proportion), [`pricing`] holds Lambda's prices, [`tune`] sweeps memory sizes
+//!   as AWS Lambda Power Tuning does, and [`logs`] answers the Logs Insights questions about
+//!   cold starts from exported CloudWatch Logs.
 //!
 //! Everything fallible returns a [`HarnessError`]; bad input from the function (garbage
 //! bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.

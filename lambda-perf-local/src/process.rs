@@ -152,14 +152,17 @@ impl FunctionProcess {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
-        if let Some(cgroup) = &cgroup {
-            if let Err(error) = enter_cgroup(&mut child, cgroup) {
-                kill_group(child.id());
-                let _ = child.start_kill();
-                return Err(error);
-            }
-        }
-        let spawned_at = Instant::now();
+        let spawned_at = match &cgroup {
+            None => Instant::now(),
+            Some(cgroup) => match enter_cgroup(&mut child, cgroup) {
+                Ok(released_at) => released_at,
+                Err(error) => {
+                    kill_group(child.id());
+                    let _ = child.start_kill();
+                    return Err(error);
+                }
+            },
+        };
         api.attach_process(config);
         let output = OutputLog::new();
         if let Some(stdout) = child.stdout.take() {
@@ -457,8 +460,9 @@ async fn supervise(
 }
 
 /// Moves the waiting shell of a sized process into its cgroup, then lets it `exec` the
-/// function.
-fn enter_cgroup(child: &mut Child, cgroup: &FunctionCgroup) -> io::Result<()> {
+/// function; returns when it did (taken before the release, as the released process may
+/// run before this thread does again).
+fn enter_cgroup(child: &mut Child, cgroup: &FunctionCgroup) -> io::Result<Instant> {
     let pid = child
         .id()
         .ok_or_else(|| io::Error::other("the function process has no pid"))?;
@@ -475,7 +479,9 @@ fn enter_cgroup(child: &mut Child, cgroup: &FunctionCgroup) -> io::Result<()> {
         .take()
         .ok_or_else(|| io::Error::other("the function process has no stdin"))?;
     let mut go = std::fs::File::from(stdin.into_owned_fd()?);
-    go.write_all(b"go\n")
+    let released_at = Instant::now();
+    go.write_all(b"go\n")?;
+    Ok(released_at)
 }
 
 /// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has
