@@ -43,11 +43,20 @@ fn cpu_follows_memory() {
     let (small, small_log) = run("128", "4");
     let (large, large_log) = run("1769", "6");
 
-    let small_warm = median(&warm(&small, "duration_ms"));
-    let large_warm = median(&warm(&large, "duration_ms"));
+    // The fastest warm invocation of each size: what the work costs there when nothing
+    // else on the machine takes the CPU (the quota at 128 MB bounds it from below, other
+    // processes only slow a run down).
+    let fastest = |report: &serde_json::Value| {
+        warm(report, "duration_ms")
+            .into_iter()
+            .reduce(f64::min)
+            .expect("warm invocations")
+    };
+    let (small_warm, large_warm) = (fastest(&small), fastest(&large));
     assert!(
         small_warm >= 5.0 * large_warm,
-        "warm p50 at 128 MB {small_warm:.1} ms is not 5 times the one at 1769 MB {large_warm:.1} ms"
+        "warm duration at 128 MB {small_warm:.1} ms is not 5 times the one at 1769 MB \
+         {large_warm:.1} ms"
     );
 
     // The report says how the size was imposed, and the function saw its size.

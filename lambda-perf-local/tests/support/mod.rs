@@ -95,11 +95,3 @@ pub fn warm(report: &Value, field: &str) -> Vec<f64> {
         .filter_map(|i| i[field].as_f64())
         .collect()
 }
-
-/// The nearest-rank median.
-pub fn median(values: &[f64]) -> f64 {
-    let mut sorted = values.to_vec();
-    sorted.sort_by(f64::total_cmp);
-    assert!(!sorted.is_empty(), "no values");
-    sorted[sorted.len().div_ceil(2) - 1]
-}

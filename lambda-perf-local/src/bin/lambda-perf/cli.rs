@@ -179,8 +179,8 @@ pub(crate) struct RunArgs {
     #[arg(long, default_value_t = 1.0)]
     sampling: f64,
     /// Size the function as Lambda would at this memory size (MB, 128 to 10240): memory
-    /// capped at MB, CPU at MB/1769 of a core (6 at most), with cgroups (needs root, or a
-    /// delegated cgroup v2 subtree); sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
+    /// capped at MB, CPU at MB/1769 of a core (6 at most), with cgroups v2 or v1 (usually
+    /// needs root); sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
     #[arg(long, value_name = "MB")]
     memory: Option<MemorySize>,
     /// Also write the run as Lambda would log it (START, END, REPORT lines among the
