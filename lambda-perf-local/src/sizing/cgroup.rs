@@ -296,15 +296,6 @@ impl FunctionCgroup {
         self.dirs.iter().map(|d| d.join("cgroup.procs")).collect()
     }
 
-    /// The pids in it now.
-    pub fn pids(&self) -> Vec<u32> {
-        fs::read_to_string(self.memory_dir.join("cgroup.procs"))
-            .unwrap_or_default()
-            .lines()
-            .filter_map(|line| line.trim().parse().ok())
-            .collect()
-    }
-
     /// The most memory its processes used at once, as the kernel counts it for the limit
     /// (v2 `memory.peak`, v1 `memory.max_usage_in_bytes`).
     pub fn peak_memory_bytes(&self) -> Option<u64> {
