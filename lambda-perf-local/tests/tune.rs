@@ -48,6 +48,8 @@ fn tune_measures_prices_and_picks() {
         .collect();
     assert_eq!(memory, [128, 512, 1769, 3008], "measured ascending");
     assert_eq!(report["invocations_per_size"], 4);
+    let binary = std::fs::metadata(workload_function()).unwrap().len();
+    assert_eq!(report["binary"]["bytes"], binary);
     let p50 = |n: usize| number(&sizes[n], "warm_p50_ms");
     for size in sizes {
         assert_eq!(size["status"], "ok", "{size}");

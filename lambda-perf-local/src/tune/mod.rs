@@ -28,6 +28,7 @@ mod terminal;
 use serde::{Deserialize, Serialize};
 
 use crate::pricing::Architecture;
+use crate::report::Artifact;
 
 pub use self::html::render_tune_html;
 pub use self::sweep::{TuneOptions, TuneProgress, tune};
@@ -91,6 +92,10 @@ pub struct SizeResult {
 pub struct TuneReport {
     /// The function (its command line).
     pub function: String,
+    /// The function's binary.
+    pub binary: Option<Artifact>,
+    /// Its deployment package, if given.
+    pub package: Option<Artifact>,
     /// The architecture priced.
     pub architecture: Architecture,
     /// US dollars per GB-second.

@@ -57,6 +57,7 @@ pub async fn tune(
     let prices = runner.architecture.prices();
     let mut results = Vec::with_capacity(sizes.len());
     let mut function = String::new();
+    let mut code = (None, None);
     for (n, memory) in sizes.iter().enumerate() {
         let mut sized = runner.clone();
         sized.sizing = Some(Sizing::with_cgroups(cgroups.clone(), *memory));
@@ -72,6 +73,10 @@ pub async fn tune(
         let run = execute(&plan, &sized, &told).await;
         let report = Report::build(&run.record);
         function.clone_from(&report.function);
+        code = (
+            report.resources.binary.clone(),
+            report.resources.package.clone(),
+        );
         results.push(measure(
             *memory,
             &run,
@@ -83,6 +88,8 @@ pub async fn tune(
     let (cheapest, fastest, balanced) = choose(&results, BALANCED_WEIGHT);
     TuneReport {
         function,
+        binary: code.0,
+        package: code.1,
         architecture: prices.architecture,
         usd_per_gb_second: prices.usd_per_gb_second,
         usd_per_million_requests: prices.usd_per_million_requests,

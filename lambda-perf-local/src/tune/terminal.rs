@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{megabytes, ms, pad_left, usd};
+use crate::report::format::{file_size, megabytes, ms, pad_left, usd};
 
 use super::{SizeStatus, TuneReport};
 
@@ -26,6 +26,14 @@ pub fn render_tune_terminal(report: &TuneReport) -> String {
         report.prices,
         report.cold_start_percent
     );
+    if let Some(binary) = &report.binary {
+        let package = report
+            .package
+            .as_ref()
+            .map(|p| format!(", package {}", file_size(p.bytes)))
+            .unwrap_or_default();
+        let _ = writeln!(out, "  binary {}{package}", file_size(binary.bytes));
+    }
     out.push('\n');
     let header = [
         pad_left("memory", 9),
