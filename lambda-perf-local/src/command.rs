@@ -62,10 +62,7 @@ impl FunctionCommand {
             let parent = self.program.parent().unwrap_or_else(|| Path::new("."));
             return cwd.join(parent);
         }
-        env::var_os("PATH")
-            .iter()
-            .flat_map(env::split_paths)
-            .find(|dir| dir.join(&self.program).is_file())
+        self.path_directory()
             .map(|dir| {
                 if dir.is_absolute() {
                     dir
@@ -74,6 +71,23 @@ impl FunctionCommand {
                 }
             })
             .unwrap_or(cwd)
+    }
+
+    /// The program's file: the path given, or for a bare name the file of that name in the
+    /// first `PATH` directory holding one; `None` when there is no such file.
+    pub fn program_file(&self) -> Option<PathBuf> {
+        if self.program.components().count() > 1 {
+            return self.program.is_file().then(|| self.program.clone());
+        }
+        self.path_directory().map(|dir| dir.join(&self.program))
+    }
+
+    /// The first `PATH` directory holding a file named like the program.
+    fn path_directory(&self) -> Option<PathBuf> {
+        env::var_os("PATH")
+            .iter()
+            .flat_map(env::split_paths)
+            .find(|dir| dir.join(&self.program).is_file())
     }
 }
 
@@ -92,5 +106,11 @@ mod tests {
         let sh = FunctionCommand::new("sh");
         assert_eq!(sh.handler(), "sh");
         assert!(sh.task_root().join("sh").is_file(), "{:?}", sh.task_root());
+        assert!(sh.program_file().is_some_and(|file| file.ends_with("sh")));
+        assert_eq!(command.program_file(), None, "no such file");
+        assert_eq!(
+            FunctionCommand::new("no-such-program-here").program_file(),
+            None
+        );
     }
 }

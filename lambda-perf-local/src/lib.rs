@@ -15,7 +15,12 @@
 //!   and checks each as the daemon would.
 //! - [`run`] carries out a [`run::Plan`] (invocations, idle gaps, restarts, fresh
 //!   environments) and [`report`] turns what was recorded into the report the `lambda-perf`
-//!   binary prints (terminal, JSON, HTML).
+//!   binary prints (terminal, JSON, HTML); [`run::lambda_log`] writes the run as Lambda
+//!   would log it.
+//! - [`sizing`] imposes a Lambda memory size on the function with cgroups (the memory cap
+//!   and CPU in proportion), [`pricing`] holds Lambda's prices, [`tune`] sweeps memory sizes
+//!   as AWS Lambda Power Tuning does, and [`logs`] answers the Logs Insights questions about
+//!   cold starts from exported CloudWatch Logs.
 //!
 //! Everything fallible returns a [`HarnessError`]; bad input from the function (garbage
 //! bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.
@@ -52,13 +57,18 @@ mod environment;
 mod error;
 mod ids;
 mod invocation;
+pub mod logs;
 mod outcome;
 mod output;
+pub mod pricing;
 mod process;
 pub mod report;
 pub mod run;
 mod runtime_api;
+pub mod sizing;
 mod trace_header;
+pub mod tune;
+mod wall_clock;
 mod xray_collector;
 
 pub use command::FunctionCommand;
@@ -75,4 +85,5 @@ pub use runtime_api::{
     RuntimeApiOptions,
 };
 pub use trace_header::TraceHeader;
+pub use wall_clock::WallClock;
 pub use xray_collector::{Datagram, XRayCollector, parse as parse_datagram};

@@ -2,9 +2,10 @@
 //! [`ExecutionEnvironment`].
 
 use std::fmt;
-use std::io;
+use std::io::{self, Write as _};
 use std::process::{ExitStatus, Stdio};
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -19,6 +20,7 @@ use crate::invocation::Invocation;
 use crate::outcome::InvocationResult;
 use crate::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
 use crate::runtime_api::RuntimeApi;
+use crate::sizing::{FunctionCgroup, process_peak_bytes};
 
 /// How many output lines errors carry.
 pub const ERROR_CONTEXT_LINES: usize = 20;
@@ -26,6 +28,12 @@ pub const ERROR_CONTEXT_LINES: usize = 20;
 /// After the process exits, how long to let the output readers drain the pipes before
 /// judging what was printed (a grandchild may keep a pipe open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
+
+/// Waits for a line on stdin (sent once the harness has moved this shell into the
+/// function's cgroup), then `exec`s the function (the arguments) with stdin from
+/// `/dev/null`: the function's program starts inside its limits, and the time the move takes
+/// is not counted as the function's init.
+const WAIT_THEN_EXEC: &str = r#"read -r _ && exec "$@" </dev/null; exit 125"#;
 
 #[derive(Debug, Clone)]
 enum ExitState {
@@ -56,6 +64,10 @@ pub struct FunctionProcess {
     output: OutputLog,
     exit: watch::Receiver<ExitState>,
     kill: Mutex<Option<oneshot::Sender<()>>>,
+    /// The cgroup imposing its memory size, if sized.
+    cgroup: Option<Arc<FunctionCgroup>>,
+    /// The largest peak memory read so far (bytes).
+    peak_seen: AtomicU64,
 }
 
 impl Drop for FunctionProcess {
@@ -87,12 +99,52 @@ impl FunctionProcess {
         environment: &ExecutionEnvironment,
         api: &RuntimeApi,
     ) -> io::Result<Self> {
+        Self::start(command, config, environment, api, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), inside `cgroup` (see [`crate::sizing`]): the process
+    /// joins it before the function's program starts, so its memory cap and CPU quota hold
+    /// from the first instruction. The cgroup is removed once the process is gone and this
+    /// value dropped.
+    pub fn spawn_in_cgroup(
+        command: &FunctionCommand,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+        cgroup: FunctionCgroup,
+    ) -> io::Result<Self> {
+        Self::start(command, config, environment, api, Some(Arc::new(cgroup)))
+    }
+
+    fn start(
+        command: &FunctionCommand,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+        cgroup: Option<Arc<FunctionCgroup>>,
+    ) -> io::Result<Self> {
         let vars = config.environment(command, environment, api.addr());
-        let mut child = Command::new(command.program())
-            .args(command.arguments())
+        let mut process = match &cgroup {
+            None => {
+                let mut process = Command::new(command.program());
+                process.args(command.arguments()).stdin(Stdio::null());
+                process
+            }
+            Some(_) => {
+                let mut process = Command::new("/bin/sh");
+                process
+                    .arg("-c")
+                    .arg(WAIT_THEN_EXEC)
+                    .arg("lambda-perf-sized")
+                    .arg(command.program())
+                    .args(command.arguments())
+                    .stdin(Stdio::piped());
+                process
+            }
+        };
+        let mut child = process
             .env_clear()
             .envs(&vars)
-            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             // Its own process group, so that a kill reaches what it started too (a `sh -c`
@@ -100,7 +152,17 @@ impl FunctionProcess {
             .process_group(0)
             .kill_on_drop(true)
             .spawn()?;
-        let spawned_at = Instant::now();
+        let spawned_at = match &cgroup {
+            None => Instant::now(),
+            Some(cgroup) => match enter_cgroup(&mut child, cgroup) {
+                Ok(released_at) => released_at,
+                Err(error) => {
+                    kill_group(child.id());
+                    let _ = child.start_kill();
+                    return Err(error);
+                }
+            },
+        };
         api.attach_process(config);
         let output = OutputLog::new();
         if let Some(stdout) = child.stdout.take() {
@@ -112,7 +174,7 @@ impl FunctionProcess {
         let pid = child.id();
         let (exit_tx, exit) = watch::channel(ExitState::Running);
         let (kill_tx, kill_rx) = oneshot::channel();
-        tokio::spawn(supervise(child, kill_rx, exit_tx));
+        tokio::spawn(supervise(child, kill_rx, exit_tx, cgroup.clone()));
         Ok(Self {
             pid,
             command: command.clone(),
@@ -120,7 +182,43 @@ impl FunctionProcess {
             output,
             exit,
             kill: Mutex::new(Some(kill_tx)),
+            cgroup,
+            peak_seen: AtomicU64::new(0),
         })
+    }
+
+    /// The cgroup imposing its memory size, if it was spawned in one.
+    pub fn cgroup(&self) -> Option<&FunctionCgroup> {
+        self.cgroup.as_deref()
+    }
+
+    /// The most memory it has used so far, in bytes: the larger of its cgroup's peak when
+    /// sized (all its processes, as the limit counts them) and the peak resident size of the
+    /// process (`VmHWM`, as last read while it ran), which also counts the pages of its
+    /// program that the machine had cached before (Lambda's `Max Memory Used` counts them:
+    /// its environment loads the code afresh). `None` when never known.
+    pub fn peak_memory_bytes(&self) -> Option<u64> {
+        let cgroup = self.cgroup.as_ref().and_then(|c| c.peak_memory_bytes());
+        let resident = if self.has_exited() {
+            None
+        } else {
+            self.pid.and_then(process_peak_bytes)
+        };
+        let now = cgroup.max(resident);
+        let seen = self
+            .peak_seen
+            .fetch_max(now.unwrap_or(0), Ordering::Relaxed)
+            .max(now.unwrap_or(0));
+        (seen > 0).then_some(seen)
+    }
+
+    /// Whether the kernel's OOM killer killed a process of its cgroup (always `false`
+    /// without a cgroup).
+    pub fn out_of_memory(&self) -> bool {
+        self.cgroup
+            .as_ref()
+            .and_then(|cgroup| cgroup.oom_kills())
+            .is_some_and(|kills| kills > 0)
     }
 
     /// The OS process id.
@@ -222,6 +320,8 @@ impl FunctionProcess {
     /// Kills the process with `SIGKILL` (like an abrupt runtime crash) and waits for it.
     /// Returns the exit status (or the earlier one if it had already exited).
     pub async fn kill(&self) -> io::Result<ExitStatus> {
+        // The last chance to read the peak of a process without a cgroup.
+        let _ = self.peak_memory_bytes();
         let sender = self
             .kill
             .lock()
@@ -334,7 +434,15 @@ enum Ended {
 
 /// Owns the child: waits for it to exit, or kills it when asked (or when the
 /// [`FunctionProcess`] is dropped, which drops the kill sender), then publishes the status.
-async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::Sender<ExitState>) {
+///
+/// It holds the process's cgroup until the process is reaped, so that the cgroup (removed
+/// when its last holder drops it) is empty by then.
+async fn supervise(
+    mut child: Child,
+    kill: oneshot::Receiver<()>,
+    exit: watch::Sender<ExitState>,
+    cgroup: Option<Arc<FunctionCgroup>>,
+) {
     let waited = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
@@ -348,6 +456,32 @@ async fn supervise(mut child: Child, kill: oneshot::Receiver<()>, exit: watch::S
         Ok(status) => ExitState::Exited(status),
         Err(err) => ExitState::Lost(err.to_string()),
     });
+    drop(cgroup);
+}
+
+/// Moves the waiting shell of a sized process into its cgroup, then lets it `exec` the
+/// function; returns when it did (taken before the release, as the released process may
+/// run before this thread does again).
+fn enter_cgroup(child: &mut Child, cgroup: &FunctionCgroup) -> io::Result<Instant> {
+    let pid = child
+        .id()
+        .ok_or_else(|| io::Error::other("the function process has no pid"))?;
+    for procs in cgroup.procs_files() {
+        std::fs::write(&procs, pid.to_string()).map_err(|error| {
+            io::Error::new(
+                error.kind(),
+                format!("cannot move the function into {}: {error}", procs.display()),
+            )
+        })?;
+    }
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| io::Error::other("the function process has no stdin"))?;
+    let mut go = std::fs::File::from(stdin.into_owned_fd()?);
+    let released_at = Instant::now();
+    go.write_all(b"go\n")?;
+    Ok(released_at)
 }
 
 /// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has

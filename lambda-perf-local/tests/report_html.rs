@@ -156,6 +156,9 @@ async fn small_run() -> RunRecord {
             environment: 0,
             trace_header: Some(header_text),
             request_id: result.request_id.clone(),
+            handed_out_at: result.handed_out_at,
+            ended_at: Some(result.resolved_at),
+            max_memory_used_bytes: None,
             result: Ok(result),
         });
     }
@@ -172,6 +175,7 @@ async fn small_run() -> RunRecord {
         environment: 0,
         output,
         exit: None,
+        ..ProcessRun::default()
     });
     record.datagrams = collector.datagrams();
     record

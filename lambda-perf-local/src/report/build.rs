@@ -8,14 +8,18 @@ use crate::trace_header::TraceHeader;
 
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
-use super::failure::{FailureKind, HarnessFailure};
+use super::failure::{
+    FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE,
+};
 use super::input::{InvocationRun, ProcessRun, RunRecord};
 use super::metrics::MetricAggregator;
 use super::model::{InvocationReport, ProcessReport, Report, Status};
 use super::problem::{Problem, ProblemKind};
+use super::resources::{Resources, mb};
 use super::stats::Summary;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
+use crate::pricing::billed_ms;
 
 impl Report {
     /// Builds the report of a run: matches each invocation with its EMF facts (by request
@@ -58,10 +62,22 @@ impl Report {
             }
         }
 
+        let platform_inits = platform_inits(record);
+        let init_billed = matches!(
+            record.config.initialization_type(),
+            None | Some("on-demand")
+        );
         let invocations: Vec<InvocationReport> = record
             .invocations
             .iter()
-            .map(|run| invocation(run, &facts, &mut traces, &mut problems))
+            .zip(platform_inits)
+            .map(|(run, platform_init_ms)| {
+                let mut report = invocation(run, &facts, &mut traces, &mut problems);
+                report.platform_init_ms = platform_init_ms;
+                let billed_init = platform_init_ms.filter(|_| init_billed).unwrap_or(0.0);
+                report.billed_duration_ms = report.duration_ms.map(|d| billed_ms(d + billed_init));
+                report
+            })
             .collect();
 
         for (trace, docs) in traces.unused() {
@@ -83,15 +99,39 @@ impl Report {
         }
 
         let summary = Summary::of(&invocations, problems.len());
+        let resources = Resources::of(record, &invocations, &processes);
         Self {
             function: record.function.clone(),
             invocations,
             processes,
             metrics: metrics.finish(),
             summary,
+            resources,
             problems,
         }
     }
+}
+
+/// The platform's init of each invocation (in run order): for the first invocation each
+/// process got, the time from the process's start to that hand-out.
+fn platform_inits(record: &RunRecord) -> Vec<Option<f64>> {
+    let mut inits = vec![None; record.invocations.len()];
+    for process in &record.processes {
+        let Some(spawned_at) = process.spawned_at else {
+            continue;
+        };
+        let first = record
+            .invocations
+            .iter()
+            .enumerate()
+            .filter(|(_, run)| run.process == process.index)
+            .filter_map(|(n, run)| run.handed_out_at.map(|at| (n, at)))
+            .min_by_key(|(_, at)| *at);
+        if let Some((n, handed_out_at)) = first {
+            inits[n] = Some(millis(handed_out_at.saturating_duration_since(spawned_at)));
+        }
+    }
+    inits
 }
 
 /// Reads a process's output: facts and metrics from EMF lines, a problem per broken one.
@@ -114,6 +154,9 @@ fn read_output(
         stdout_lines: 0,
         stderr_lines: 0,
         emf_lines: 0,
+        peak_memory_mb: process.peak_memory_bytes.map(mb),
+        memory_limit_mb: process.memory_limit_bytes.map(mb),
+        out_of_memory: process.out_of_memory,
     };
     for (n, line) in process.output.iter().enumerate() {
         if line.stream == OutputStream::Stderr {
@@ -192,6 +235,20 @@ fn invocation(
 
     let (status, error, duration_ms) = match &run.result {
         Ok(result) => outcome(result),
+        Err(failure) if failure.kind == FailureKind::OutOfMemory => {
+            // The function's failure, as Lambda reports it; not a problem of the harness.
+            let duration = run
+                .handed_out_at
+                .zip(run.ended_at)
+                .map(|(start, end)| millis(end.saturating_duration_since(start)));
+            (
+                Status::OutOfMemory,
+                Some(format!(
+                    "{OUT_OF_MEMORY_ERROR_TYPE}: {OUT_OF_MEMORY_MESSAGE}"
+                )),
+                duration,
+            )
+        }
         Err(failure) => {
             problems.push(
                 Problem::new(
@@ -217,6 +274,9 @@ fn invocation(
         init_duration_ms: facts
             .init_duration_ms
             .filter(|_| facts.invocation == Some(1)),
+        platform_init_ms: None,
+        billed_duration_ms: None,
+        max_memory_used_mb: run.max_memory_used_bytes.map(mb),
         idle_gap_ms: facts.idle_gap_ms,
         status,
         error,
@@ -257,6 +317,7 @@ fn describe(kind: Option<&str>, error: &crate::ErrorReport) -> String {
 fn failure_status(failure: &HarnessFailure) -> Status {
     match failure.kind {
         FailureKind::Timeout => Status::Timeout,
+        FailureKind::OutOfMemory => Status::OutOfMemory,
         FailureKind::ProcessExited | FailureKind::Other => Status::HarnessError,
     }
 }

@@ -14,9 +14,16 @@ pub enum FailureKind {
     Timeout,
     /// The function process exited while the invocation was in flight.
     ProcessExited,
+    /// The kernel's OOM killer ended the function process: its memory size was too small.
+    OutOfMemory,
     /// Anything else (I/O error, shutdown, an invocation that could not be queued…).
     Other,
 }
+
+/// The error type Lambda reports for an invocation whose runtime ran out of memory.
+pub const OUT_OF_MEMORY_ERROR_TYPE: &str = "Runtime.OutOfMemory";
+/// What Lambda says happened to that runtime.
+pub const OUT_OF_MEMORY_MESSAGE: &str = "Runtime exited with error: signal: killed";
 
 /// Why the harness got no answer for an invocation: a kind and the error's text.
 ///
@@ -38,6 +45,15 @@ impl HarnessFailure {
             kind,
             message: message.into(),
         }
+    }
+
+    /// An out-of-memory kill of the runtime during invocation `request_id`, in Lambda's
+    /// words: `RequestId: <id> Error: Runtime exited with error: signal: killed`.
+    pub fn out_of_memory(request_id: &str) -> Self {
+        Self::new(
+            FailureKind::OutOfMemory,
+            format!("RequestId: {request_id} Error: {OUT_OF_MEMORY_MESSAGE}"),
+        )
     }
 }
 

@@ -19,6 +19,31 @@ pub(crate) fn opt_ms(value: Option<f64>) -> String {
     value.map_or_else(|| "-".to_owned(), ms)
 }
 
+/// US dollars with three significant digits (at least cents): `$12.34`, `$0.0123`,
+/// `$0.000405`.
+pub(crate) fn usd(value: f64) -> String {
+    if value == 0.0 || !value.is_finite() {
+        return "$0".to_owned();
+    }
+    let magnitude = value.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(2, 12) as usize;
+    format!("${value:.decimals$}")
+}
+
+/// Megabytes (MiB): `56.3 MB`.
+pub(crate) fn megabytes(value: f64) -> String {
+    format!("{value:.1} MB")
+}
+
+/// A file size: `812 KB`, `3.10 MB` (KiB and MiB).
+pub(crate) fn file_size(bytes: u64) -> String {
+    if bytes < 1024 * 1024 {
+        format!("{} KB", bytes.div_ceil(1024))
+    } else {
+        format!("{:.2} MB", bytes as f64 / (1024.0 * 1024.0))
+    }
+}
+
 /// A metric value, as short as it can be without losing what matters: `1`, `2.5`, `0.031`,
 /// `1.2e9`.
 pub(crate) fn number(value: f64) -> String {
@@ -88,6 +113,13 @@ mod tests {
         assert_eq!(number(2.5), "2.5");
         assert_eq!(number(0.0312), "0.031");
         assert_eq!(values(&[1.0, 2.0, 3.0], 2), "1, 2, … (+1)");
+        assert_eq!(usd(12.344), "$12.34");
+        assert_eq!(usd(0.012_34), "$0.0123");
+        assert_eq!(usd(0.000_405), "$0.000405");
+        assert_eq!(usd(0.0), "$0");
+        assert_eq!(megabytes(56.26), "56.3 MB");
+        assert_eq!(file_size(1000), "1 KB");
+        assert_eq!(file_size(3 * 1024 * 1024 + 10_000), "3.01 MB");
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(pad("ab", 4), "ab  ");
         assert_eq!(pad_left("ab", 4), "  ab");

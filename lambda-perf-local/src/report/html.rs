@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::format::{ms, number, opt_ms, values};
+use super::format::{file_size, megabytes, ms, number, opt_ms, usd, values};
 use super::model::{InvocationReport, Report, Subsegment};
 use super::stats::Distribution;
 
@@ -17,7 +17,7 @@ pub const CHART_COLD_COLOR: &str = "#ff7f0e";
 /// The fill of the other bars in the duration chart.
 pub const CHART_WARM_COLOR: &str = "#2ca02c";
 
-const STYLE: &str = r#"
+pub(crate) const STYLE: &str = r#"
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px;
        color: #222; background: #fff; max-width: 1140px; }
 h1 { font-size: 22px; margin: 0 0 4px 0; }
@@ -105,7 +105,7 @@ pub(crate) fn escape(text: &str) -> String {
     out
 }
 
-fn card(out: &mut String, value: &str, label: &str) {
+pub(crate) fn card(out: &mut String, value: &str, label: &str) {
     let _ = writeln!(
         out,
         "<div class=\"card\"><div class=\"value\">{}</div><div class=\"label\">{}</div></div>",
@@ -146,6 +146,48 @@ fn summary(out: &mut String, report: &Report) {
         (None, None) => "-".to_owned(),
     };
     card(out, &cold_warm, "p50 duration, cold vs warm");
+    let resources = &report.resources;
+    if let Some(binary) = &resources.binary {
+        let package = resources
+            .package
+            .as_ref()
+            .map(|p| format!(" (package {})", file_size(p.bytes)))
+            .unwrap_or_default();
+        card(
+            out,
+            &format!("{}{package}", file_size(binary.bytes)),
+            "binary size",
+        );
+    }
+    let imposed = match &resources.sizing {
+        Some(sizing) => format!(
+            "memory size, imposed (cgroup {}, {:.3} of a core)",
+            sizing.cgroup, sizing.cpu_cores
+        ),
+        None => "memory size, not imposed".to_owned(),
+    };
+    card(out, &format!("{} MB", resources.memory_size_mb), &imposed);
+    if let Some(peak) = resources.peak_memory_mb {
+        card(out, &megabytes(peak), "peak memory");
+    }
+    if resources.out_of_memory > 0 {
+        card(
+            out,
+            &resources.out_of_memory.to_string(),
+            "out of memory (Runtime.OutOfMemory)",
+        );
+    }
+    let billing = &resources.billing;
+    if let Some(per_million) = billing.cost_per_million_usd {
+        card(
+            out,
+            &usd(per_million),
+            &format!(
+                "per million invocations ({}, {})",
+                billing.architecture, billing.prices
+            ),
+        );
+    }
     out.push_str("</div>\n");
 }
 
@@ -428,21 +470,27 @@ fn processes(out: &mut String, report: &Report) {
     out.push_str(
         "<table>\n<tr><th class=\"num\">process</th><th class=\"num\">env</th>\
          <th class=\"num\">invocations</th><th class=\"num\">stdout</th>\
-         <th class=\"num\">EMF</th><th class=\"num\">stderr</th><th>ended</th></tr>\n",
+         <th class=\"num\">EMF</th><th class=\"num\">stderr</th>\
+         <th class=\"num\">peak memory</th><th>ended</th></tr>\n",
     );
     for process in &report.processes {
         let _ = writeln!(
             out,
             "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td>{}</td></tr>",
+             <td class=\"num\">{}</td><td>{}</td></tr>",
             process.index,
             process.environment,
             process.invocations,
             process.stdout_lines,
             process.emf_lines,
             process.stderr_lines,
-            escape(process.exit.as_deref().unwrap_or("still running"))
+            process.peak_memory_mb.map(megabytes).unwrap_or_default(),
+            escape(if process.out_of_memory {
+                "out of memory (OOM kill)"
+            } else {
+                process.exit.as_deref().unwrap_or("still running")
+            })
         );
     }
     out.push_str("</table>\n");

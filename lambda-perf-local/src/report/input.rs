@@ -1,11 +1,18 @@
 //! What a run recorded, as the CLI hands it to [`Report::build`](super::Report::build):
-//! [`RunRecord`], [`InvocationRun`], [`ProcessRun`].
+//! [`RunRecord`], [`InvocationRun`], [`ProcessRun`], [`SizingRecord`].
 
+use std::time::Instant;
+
+use crate::config::FunctionConfig;
 use crate::outcome::InvocationResult;
 use crate::output::OutputLine;
+use crate::pricing::Architecture;
+use crate::sizing::CgroupVersion;
+use crate::wall_clock::WallClock;
 use crate::xray_collector::Datagram;
 
 use super::failure::HarnessFailure;
+use super::resources::CodeSize;
 
 /// Everything one run of a function produced.
 #[derive(Debug, Clone, Default)]
@@ -18,6 +25,27 @@ pub struct RunRecord {
     pub processes: Vec<ProcessRun>,
     /// Every datagram the X-Ray daemon stand-in received.
     pub datagrams: Vec<Datagram>,
+    /// Its Lambda configuration (name, memory size, initialization type…).
+    pub config: FunctionConfig,
+    /// The memory size imposed with cgroups, if any.
+    pub sizing: Option<SizingRecord>,
+    /// The architecture whose prices the report uses.
+    pub architecture: Architecture,
+    /// The size of the function's binary and deployment package.
+    pub code: CodeSize,
+    /// Dates the run's instants.
+    pub clock: WallClock,
+}
+
+/// The memory size a run imposed, and how.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SizingRecord {
+    /// The memory cap, in MB.
+    pub memory_mb: u32,
+    /// The CPU share, in cores.
+    pub cpu_cores: f64,
+    /// The cgroup version that imposed them.
+    pub cgroup: CgroupVersion,
 }
 
 /// One invocation of a run.
@@ -36,6 +64,13 @@ pub struct InvocationRun {
     pub request_id: String,
     /// What came back, or how the harness failed to get an answer (timeout, process exit…).
     pub result: Result<InvocationResult, HarnessFailure>,
+    /// When the function got it (`/next` handed it out), if it did.
+    pub handed_out_at: Option<Instant>,
+    /// When it ended (its outcome arrived, or the harness gave up), if it did.
+    pub ended_at: Option<Instant>,
+    /// The process's peak memory (bytes) read when it ended: the most used so far, as
+    /// Lambda's `Max Memory Used`.
+    pub max_memory_used_bytes: Option<u64>,
 }
 
 /// One function process of a run.
@@ -49,4 +84,15 @@ pub struct ProcessRun {
     pub output: Vec<OutputLine>,
     /// How it ended (e.g. `exit status: 0`, `killed`), if it did.
     pub exit: Option<String>,
+    /// When it was started.
+    pub spawned_at: Option<Instant>,
+    /// The log stream its lines go to (one per execution environment, as on Lambda).
+    pub log_stream: String,
+    /// The most memory it used (bytes): its cgroup's peak when sized, else its peak
+    /// resident size.
+    pub peak_memory_bytes: Option<u64>,
+    /// Its memory cap (bytes), when sized.
+    pub memory_limit_bytes: Option<u64>,
+    /// Whether the kernel's OOM killer ended it.
+    pub out_of_memory: bool,
 }

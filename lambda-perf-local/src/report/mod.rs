@@ -31,15 +31,17 @@
 //! ```
 
 mod build;
+pub(crate) mod chart;
 mod emf;
-mod facts;
+pub(crate) mod facts;
 mod failure;
-mod format;
-mod html;
+pub(crate) mod format;
+pub(crate) mod html;
 mod input;
 mod metrics;
 mod model;
 mod problem;
+mod resources;
 mod stats;
 mod terminal;
 mod tree;
@@ -48,13 +50,14 @@ mod xray;
 #[cfg(test)]
 mod tests;
 
-pub use failure::{FailureKind, HarnessFailure};
+pub use failure::{FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 pub use html::{
     CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
 };
-pub use input::{InvocationRun, ProcessRun, RunRecord};
+pub use input::{InvocationRun, ProcessRun, RunRecord, SizingRecord};
 pub use metrics::MetricSeries;
 pub use model::{InvocationReport, ProcessReport, Report, Status, Subsegment};
 pub use problem::{Problem, ProblemKind};
+pub use resources::{Artifact, Billing, CodeSize, Resources, SizingReport};
 pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};
 pub use terminal::render_terminal;

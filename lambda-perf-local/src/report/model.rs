@@ -6,6 +6,7 @@ use serde_json::{Map, Value};
 
 use super::metrics::MetricSeries;
 use super::problem::Problem;
+use super::resources::Resources;
 use super::stats::Summary;
 
 /// The report of a run, built by [`Report::build`](Self::build) from a
@@ -24,6 +25,9 @@ pub struct Report {
     pub metrics: Vec<MetricSeries>,
     /// Counts and percentiles.
     pub summary: Summary,
+    /// The memory size and what was used of it, the code size, the billed duration and its
+    /// price.
+    pub resources: Resources,
     /// Everything wrong with the function's output or the run.
     pub problems: Vec<Problem>,
 }
@@ -43,10 +47,14 @@ pub enum Status {
     Timeout,
     /// The harness failed otherwise (the process exited, an I/O error…).
     HarnessError,
+    /// The function ran out of memory: the kernel's OOM killer ended its runtime (Lambda's
+    /// `Runtime.OutOfMemory`).
+    OutOfMemory,
 }
 
 impl Status {
-    /// The name used in the report: `ok`, `error`, `init-error`, `timeout`, `harness-error`.
+    /// The name used in the report: `ok`, `error`, `init-error`, `timeout`, `harness-error`,
+    /// `out-of-memory`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
@@ -54,6 +62,7 @@ impl Status {
             Self::InitError => "init-error",
             Self::Timeout => "timeout",
             Self::HarnessError => "harness-error",
+            Self::OutOfMemory => "out-of-memory",
         }
     }
 
@@ -85,8 +94,18 @@ pub struct InvocationReport {
     pub duration_ms: Option<f64>,
     /// The handler's duration as the function measured it (`lambda_perf.duration_ms`).
     pub function_duration_ms: Option<f64>,
-    /// The process's init duration, on the first invocation of a process.
+    /// The process's init duration as the function measured it (`lambda_perf`), on the
+    /// first invocation of a process.
     pub init_duration_ms: Option<f64>,
+    /// Init as the platform measures it (`Init Duration` of Lambda's `REPORT` line): from
+    /// the process's start to the hand-out of its first invocation. On the first invocation
+    /// of a process.
+    pub platform_init_ms: Option<f64>,
+    /// The duration Lambda would bill: [`duration_ms`](Self::duration_ms) plus, for an
+    /// on-demand cold start, the platform's init, rounded up to the millisecond.
+    pub billed_duration_ms: Option<u64>,
+    /// The most memory the process had used when it ended (`Max Memory Used`), in MB.
+    pub max_memory_used_mb: Option<f64>,
     /// How long the process sat idle before this invocation (warm invocations).
     pub idle_gap_ms: Option<f64>,
     /// How it ended.
@@ -188,7 +207,7 @@ impl Subsegment {
 }
 
 /// One function process.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ProcessReport {
     /// Its position in the run.
@@ -205,4 +224,11 @@ pub struct ProcessReport {
     pub stderr_lines: usize,
     /// How many of its stdout lines are valid EMF.
     pub emf_lines: usize,
+    /// The most memory it used, in MB (its cgroup's peak when sized, else its peak resident
+    /// size).
+    pub peak_memory_mb: Option<f64>,
+    /// Its memory cap in MB, when sized.
+    pub memory_limit_mb: Option<f64>,
+    /// Whether the kernel's OOM killer ended it.
+    pub out_of_memory: bool,
 }

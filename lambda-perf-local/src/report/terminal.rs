@@ -2,8 +2,11 @@
 
 use std::fmt::Write as _;
 
-use super::format::{fit, ms, opt_ms, pad, pad_left, values, width as columns};
+use super::format::{
+    file_size, fit, megabytes, ms, opt_ms, pad, pad_left, usd, values, width as columns,
+};
 use super::model::{InvocationReport, Report, Status, Subsegment};
+use super::resources::Resources;
 use super::stats::Distribution;
 
 /// The narrowest layout drawn; narrower widths are widened to it.
@@ -16,8 +19,9 @@ const EIGHTHS: [char; 8] = [' ', '▏', '▎', '▍', '▌', '▋', '▊', '▉'
 ///
 /// Sections: the invocation table (start kind, duration, init, idle gap, status), a
 /// waterfall per traced invocation (subsegments drawn as a tree with `├─ └─ │` and time bars
-/// scaled to the handler's duration), the processes, the metrics received, the summary and
-/// the problems.
+/// scaled to the handler's duration), the processes, the metrics received, the summary (with
+/// the code size beside init, the memory size and peak, and the billed duration and its
+/// price) and the problems.
 pub fn render_terminal(report: &Report, width: usize, color: bool) -> String {
     let painter = Painter { color };
     let width = width.max(MIN_WIDTH);
@@ -345,19 +349,30 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
         return;
     }
     for process in &report.processes {
+        let memory = match (process.peak_memory_mb, process.memory_limit_mb) {
+            (Some(peak), Some(limit)) => format!(
+                "; peak memory {} of {} ({:.0} %)",
+                megabytes(peak),
+                megabytes(limit),
+                peak * 100.0 / limit
+            ),
+            (Some(peak), None) => format!("; peak memory {}", megabytes(peak)),
+            _ => String::new(),
+        };
+        let ended = match &process.exit {
+            _ if process.out_of_memory => "ended: out of memory (OOM kill)".to_owned(),
+            Some(exit) => format!("ended: {exit}"),
+            None => "still running".to_owned(),
+        };
         let text = format!(
             "  process {} (environment {}): {} invocation(s), {} stdout line(s) of which {} EMF, \
-             {} stderr line(s); {}",
+             {} stderr line(s){memory}; {ended}",
             process.index,
             process.environment,
             process.invocations,
             process.stdout_lines,
             process.emf_lines,
             process.stderr_lines,
-            process
-                .exit
-                .as_deref()
-                .map_or_else(|| "still running".to_owned(), |e| format!("ended: {e}"))
         );
         wrap_into(out, &text, width, 4);
     }
@@ -436,8 +451,9 @@ fn summary(out: &mut String, report: &Report, width: usize, painter: &Painter) {
         s.invocations, s.cold_starts, s.cold_start_percent, s.errors, s.problems
     );
     wrap_into(out, &counts, width, 4);
+    wrap_into(out, &distribution("init", s.init.as_ref()), width, 17);
+    wrap_into(out, &code_size(&report.resources), width, 17);
     for (name, d) in [
-        ("init", s.init.as_ref()),
         ("duration", s.duration.as_ref()),
         ("cold duration", s.cold_vs_warm.cold.as_ref()),
         ("warm duration", s.cold_vs_warm.warm.as_ref()),
@@ -458,6 +474,77 @@ fn summary(out: &mut String, report: &Report, width: usize, painter: &Painter) {
         );
         wrap_into(out, &text, width, 17);
     }
+    for text in resources(&report.resources) {
+        wrap_into(out, &text, width, 17);
+    }
+}
+
+/// `code size      binary 3.10 MB, package 1.20 MB`: beside init, which it drives.
+fn code_size(resources: &Resources) -> String {
+    let binary = resources.binary.as_ref().map_or_else(
+        || "binary not found".to_owned(),
+        |b| format!("binary {}", file_size(b.bytes)),
+    );
+    let package = resources
+        .package
+        .as_ref()
+        .map(|p| format!(", package {}", file_size(p.bytes)))
+        .unwrap_or_default();
+    format!("  {} {binary}{package}", pad("code size", 14))
+}
+
+/// The memory size and peak, out-of-memory kills, and what Lambda would bill.
+fn resources(resources: &Resources) -> Vec<String> {
+    let size = resources.memory_size_mb;
+    let peak = |limit: f64| {
+        resources.peak_memory_mb.map_or_else(String::new, |peak| {
+            format!(": peak {} ({:.0} %)", megabytes(peak), peak * 100.0 / limit)
+        })
+    };
+    let memory = match &resources.sizing {
+        Some(sizing) => format!(
+            "  {} {size} MB imposed (cgroup {}, CPU {:.3} of a core){}",
+            pad("memory", 14),
+            sizing.cgroup,
+            sizing.cpu_cores,
+            peak(f64::from(size))
+        ),
+        None => format!(
+            "  {} {size} MB configured, not imposed (--memory MB sizes the run){}",
+            pad("memory", 14),
+            resources
+                .peak_memory_mb
+                .map(|peak| format!(": peak {}", megabytes(peak)))
+                .unwrap_or_default()
+        ),
+    };
+    let mut lines = vec![memory];
+    if resources.out_of_memory > 0 {
+        lines.push(format!(
+            "  {} {} invocation(s) killed for memory (Runtime.OutOfMemory)",
+            pad("out of memory", 14),
+            resources.out_of_memory
+        ));
+    }
+    let billing = &resources.billing;
+    if billing.invocations > 0 {
+        let per_million = billing
+            .cost_per_million_usd
+            .map(|cost| format!(", {} per million", usd(cost)))
+            .unwrap_or_default();
+        lines.push(format!(
+            "  {} {} invocation(s), {} ms billed at {size} MB = {:.5} GB-s: {}{per_million} \
+             ({} prices, {})",
+            pad("billed", 14),
+            billing.invocations,
+            billing.billed_ms,
+            billing.gb_seconds,
+            usd(billing.cost_usd),
+            billing.architecture,
+            billing.prices
+        ));
+    }
+    lines
 }
 
 fn problems(out: &mut String, report: &Report, width: usize, painter: &Painter) {

@@ -62,6 +62,9 @@ fn run(
         environment: 0,
         trace_header: trace.map(header),
         request_id: request_id.to_owned(),
+        handed_out_at: result.as_ref().ok().and_then(|r| r.handed_out_at),
+        ended_at: result.as_ref().ok().map(|r| r.resolved_at),
+        max_memory_used_bytes: None,
         result,
     }
 }
@@ -215,12 +218,14 @@ fn record() -> RunRecord {
             stdout(end_line("req-2", "warm", 3, "success")),
         ],
         exit: Some("killed".into()),
+        ..ProcessRun::default()
     };
     let second = ProcessRun {
         index: 1,
         environment: 0,
         output: vec![stdout(cold_start_line("req-3", "restart", 50.0))],
         exit: None,
+        ..ProcessRun::default()
     };
     let mut h4 = handler(4, H4, 0.0, 25.0, "warm");
     h4["metadata"] = json!({"lambda_perf": {"start_kind": "warm", "invocation": 2,
@@ -243,6 +248,7 @@ fn record() -> RunRecord {
         invocations,
         processes: vec![first, second],
         datagrams,
+        ..RunRecord::default()
     }
 }
 
@@ -859,4 +865,115 @@ fn html_is_self_contained_with_classed_waterfall_bars() {
     assert!(html.contains("OrdersPlaced"));
     assert!(html.contains("harness failure"));
     assert!(html.contains("Error: boom"));
+}
+
+/// Two processes, the first spawned 30 ms before its first invocation, the second 20 ms
+/// before its only one, which the OOM killer ends 400 ms in; sized at 128 MB.
+fn sized_record() -> RunRecord {
+    let spawned = Instant::now();
+    let at = |ms: u64| spawned + Duration::from_millis(ms);
+    let timed = |mut result: InvocationResult, start_ms: u64, duration_ms: u64| {
+        result.handed_out_at = Some(at(start_ms));
+        result.resolved_at = at(start_ms + duration_ms);
+        result
+    };
+    let mut first = run(0, 0, None, "req-0", Ok(timed(ok("req-0", 0), 30, 12)));
+    first.max_memory_used_bytes = Some(20 << 20);
+    let second = run(1, 0, None, "req-1", Ok(timed(ok("req-1", 0), 50, 5)));
+    let mut killed = run(
+        2,
+        1,
+        None,
+        "req-2",
+        Err(HarnessFailure::out_of_memory("req-2")),
+    );
+    (killed.handed_out_at, killed.ended_at) = (Some(at(120)), Some(at(520)));
+    let process = |index: usize, spawned_ms: u64, out_of_memory: bool| ProcessRun {
+        index,
+        spawned_at: Some(at(spawned_ms)),
+        peak_memory_bytes: Some(if out_of_memory { 128 << 20 } else { 21 << 20 }),
+        memory_limit_bytes: Some(128 << 20),
+        out_of_memory,
+        ..ProcessRun::default()
+    };
+    RunRecord {
+        invocations: vec![first, second, killed],
+        processes: vec![process(0, 0, false), process(1, 100, true)],
+        sizing: Some(SizingRecord {
+            memory_mb: 128,
+            cpu_cores: 128.0 / 1769.0,
+            cgroup: crate::sizing::CgroupVersion::V1,
+        }),
+        ..RunRecord::default()
+    }
+}
+
+#[test]
+fn platform_init_billing_and_out_of_memory() {
+    let report = Report::build(&sized_record());
+    let [first, second, killed] = &report.invocations[..] else {
+        panic!("three invocations");
+    };
+    // Init from the process's start to its first hand-out, billed with the first invocation.
+    assert!(approx(first.platform_init_ms.unwrap(), 30.0));
+    assert_eq!(first.billed_duration_ms, Some(42));
+    assert_eq!(second.platform_init_ms, None);
+    assert_eq!(second.billed_duration_ms, Some(5));
+    assert!(approx(first.max_memory_used_mb.unwrap(), 20.0));
+    // The OOM kill: Lambda's status and words, its duration to the kill, and no problem.
+    assert_eq!(killed.status, Status::OutOfMemory);
+    assert_eq!(
+        killed.error.as_deref(),
+        Some("Runtime.OutOfMemory: Runtime exited with error: signal: killed")
+    );
+    assert!(approx(killed.duration_ms.unwrap(), 400.0));
+    assert!(approx(killed.platform_init_ms.unwrap(), 20.0));
+    assert_eq!(killed.billed_duration_ms, Some(420));
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    let resources = &report.resources;
+    assert_eq!(resources.memory_size_mb, 128);
+    assert_eq!(resources.out_of_memory, 1);
+    assert_eq!(resources.peak_memory_mb, Some(128.0));
+    assert_eq!(
+        resources.sizing.as_ref().map(|s| s.cgroup.as_str()),
+        Some("v1")
+    );
+    let billing = &resources.billing;
+    assert_eq!((billing.invocations, billing.billed_ms), (3, 467));
+    let gb_seconds = 0.467 * 0.125;
+    assert!((billing.gb_seconds - gb_seconds).abs() < 1e-12);
+    let cost = gb_seconds * 0.0000166667 + 3.0 * 0.2 / 1e6;
+    assert!((billing.cost_usd - cost).abs() < 1e-15);
+    assert!(report.processes[1].out_of_memory);
+    assert_eq!(report.processes[1].memory_limit_mb, Some(128.0));
+
+    // The same run as Lambda would log it.
+    let log = crate::run::lambda_log(&sized_record(), &report);
+    let reports: Vec<&str> = log.lines().filter(|l| l.contains(" REPORT ")).collect();
+    assert_eq!(reports.len(), 3, "{log}");
+    assert!(reports[0].ends_with(
+        "REPORT RequestId: req-0\tDuration: 12.00 ms\tBilled Duration: 42 ms\tMemory Size: 128 MB\t\
+         Max Memory Used: 20 MB\tInit Duration: 30.00 ms"
+    ), "{log}");
+    assert!(reports[2].ends_with(
+        "Max Memory Used: 0 MB\tInit Duration: 20.00 ms\tStatus: error\tError Type: Runtime.OutOfMemory"
+    ), "{log}");
+    let order: Vec<&str> = log.lines().filter_map(|l| l.split(' ').nth(1)).collect();
+    assert_eq!(
+        order,
+        [
+            "START",
+            "END",
+            "REPORT",
+            "START",
+            "END",
+            "REPORT",
+            "START",
+            "RequestId:",
+            "Runtime.OutOfMemory",
+            "END",
+            "REPORT"
+        ],
+        "{log}"
+    );
 }

@@ -1,22 +1,30 @@
 //! Carrying out a [`Plan`]: the function under the embedded Runtime API and X-Ray daemon
 //! stand-in, restarted and moved to fresh environments as the plan says.
 
+use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
-use crate::report::{FailureKind, HarnessFailure, InvocationRun, ProcessRun, RunRecord};
+use crate::pricing::Architecture;
+use crate::report::{
+    CodeSize, FailureKind, HarnessFailure, InvocationRun, ProcessRun, RunRecord, SizingRecord,
+};
 use crate::run::{Fatal, Plan, Step};
+use crate::sizing::Sizing;
 use crate::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    Invocation, InvocationOutcome, InvocationResult, RuntimeApi, TraceSetting, XRayCollector,
-    new_request_id,
+    Invocation, InvocationOutcome, InvocationResult, RuntimeApi, TraceSetting, WallClock,
+    XRayCollector, new_request_id,
 };
 
 /// How an invocation went, for the run.
 enum Classified {
     /// The function answered (a response or a handler error).
     Answered(InvocationResult),
+    /// The kernel's OOM killer ended the function's process: the invocation failed as it
+    /// would on Lambda (`Runtime.OutOfMemory`), and the next one starts a new process.
+    OutOfMemory,
     /// The function failed; an init error still has its result.
     Failed {
         result: Option<InvocationResult>,
@@ -40,17 +48,67 @@ const DRAIN: Duration = Duration::from_millis(100);
 /// Output lines that go with a fatal error.
 const LAST_LINES: usize = 20;
 
-/// The function to run and how long to wait for it.
+/// The function to run, how to size it and how long to wait for it.
 #[derive(Debug, Clone)]
 pub struct Runner {
     /// The function's command line.
     pub command: FunctionCommand,
-    /// Its Lambda environment (the daemon address is set by the runner).
+    /// Its Lambda environment (the daemon address is set by the runner, and the memory size
+    /// when sized).
     pub config: FunctionConfig,
     /// Each invocation's deadline.
     pub timeout: Duration,
     /// How long a new process may take before asking for its first invocation.
     pub init_timeout: Duration,
+    /// The memory size imposed on each process with cgroups; `None`: unlimited.
+    pub sizing: Option<Sizing>,
+    /// The deployment package whose size the report states.
+    pub package: Option<PathBuf>,
+    /// The architecture whose prices the report uses.
+    pub architecture: Architecture,
+}
+
+impl Runner {
+    /// Runs `command` with `config`: invocations time out after 30 s, init after 10 s; not
+    /// sized, no package, x86_64 prices.
+    pub fn new(command: FunctionCommand, config: FunctionConfig) -> Self {
+        Self {
+            command,
+            config,
+            timeout: Duration::from_secs(30),
+            init_timeout: Duration::from_secs(10),
+            sizing: None,
+            package: None,
+            architecture: Architecture::default(),
+        }
+    }
+
+    /// The configuration the function gets: the memory size set to the imposed one.
+    fn effective_config(&self) -> FunctionConfig {
+        match &self.sizing {
+            Some(sizing) => self.config.clone().with_memory_mb(sizing.memory().mb()),
+            None => self.config.clone(),
+        }
+    }
+
+    /// Starts the function in `environment`, inside a new cgroup when sized.
+    fn spawn(
+        &self,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+    ) -> Result<FunctionProcess, Fatal> {
+        let started = match &self.sizing {
+            None => FunctionProcess::spawn(&self.command, config, environment, api),
+            Some(sizing) => {
+                let cgroup = sizing.create_cgroup().map_err(|error| {
+                    Fatal::Harness(format!("cannot size the function: {error}"))
+                })?;
+                FunctionProcess::spawn_in_cgroup(&self.command, config, environment, api, cgroup)
+            }
+        };
+        started.map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))
+    }
 }
 
 /// What a run produced: everything recorded, and the failure that stopped it early, if any.
@@ -75,9 +133,16 @@ struct Current {
 pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + Sync)) -> RunResult {
     let mut record = RunRecord {
         function: command_line(&runner.command),
-        invocations: Vec::new(),
-        processes: Vec::new(),
-        datagrams: Vec::new(),
+        config: runner.effective_config(),
+        sizing: runner.sizing.as_ref().map(|sizing| SizingRecord {
+            memory_mb: sizing.memory().mb(),
+            cpu_cores: sizing.memory().cpu_cores(),
+            cgroup: sizing.version(),
+        }),
+        architecture: runner.architecture,
+        code: CodeSize::measure(&runner.command, runner.package.as_deref()),
+        clock: WallClock::now(),
+        ..RunRecord::default()
     };
     let fatal = match Execution::start(plan, runner).await {
         Ok(mut execution) => {
@@ -97,6 +162,8 @@ struct Execution<'a> {
     collector: XRayCollector,
     environments: Vec<ExecutionEnvironment>,
     current: Current,
+    /// The current process ran out of memory: the next invocation needs a new one.
+    needs_restart: AtomicBool,
 }
 
 impl<'a> Execution<'a> {
@@ -105,8 +172,7 @@ impl<'a> Execution<'a> {
         let api = Arc::new(RuntimeApi::start().await.map_err(harness)?);
         let collector = XRayCollector::start().await.map_err(harness)?;
         let mut config = runner
-            .config
-            .clone()
+            .effective_config()
             .with_xray_daemon_address(collector.addr().to_string());
         let concurrency = plan
             .steps
@@ -120,8 +186,7 @@ impl<'a> Execution<'a> {
             config = config.with_max_concurrency(u32::try_from(concurrency).unwrap_or(u32::MAX));
         }
         let environment = ExecutionEnvironment::new().map_err(harness)?;
-        let process = FunctionProcess::spawn(&runner.command, &config, &environment, &api)
-            .map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))?;
+        let process = runner.spawn(&config, &environment, &api)?;
         Ok(Self {
             runner,
             config,
@@ -134,6 +199,7 @@ impl<'a> Execution<'a> {
                 environment: 0,
                 served: AtomicUsize::new(0),
             },
+            needs_restart: AtomicBool::new(false),
         })
     }
 
@@ -144,6 +210,12 @@ impl<'a> Execution<'a> {
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(), Fatal> {
         for step in &plan.steps {
+            let invokes = matches!(step, Step::Invoke { .. } | Step::Concurrent { .. });
+            if invokes && self.needs_restart.swap(false, Ordering::Relaxed) {
+                // After an out-of-memory kill Lambda starts the runtime again in the same
+                // environment.
+                self.replace_process(record, false).await?;
+            }
             match step {
                 Step::Invoke { event, sampled } => {
                     let index = record.invocations.len();
@@ -169,8 +241,14 @@ impl<'a> Execution<'a> {
                     }
                 }
                 Step::Idle(duration) => tokio::time::sleep(*duration).await,
-                Step::Restart => self.replace_process(record, false).await?,
-                Step::FreshEnvironment => self.replace_process(record, true).await?,
+                Step::Restart => {
+                    self.needs_restart.store(false, Ordering::Relaxed);
+                    self.replace_process(record, false).await?;
+                }
+                Step::FreshEnvironment => {
+                    self.needs_restart.store(false, Ordering::Relaxed);
+                    self.replace_process(record, true).await?;
+                }
             }
             progress(record.invocations.len());
         }
@@ -202,10 +280,15 @@ impl<'a> Execution<'a> {
                 },
             },
         };
+        let ended_at = Instant::now();
         let (result, fatal) = match classified {
             Classified::Answered(result) => {
                 self.current.served.fetch_add(1, Ordering::Relaxed);
                 (Ok(result), None)
+            }
+            Classified::OutOfMemory => {
+                self.needs_restart.store(true, Ordering::Relaxed);
+                (Err(HarnessFailure::out_of_memory(&request_id)), None)
             }
             Classified::Failed {
                 result: Some(result),
@@ -216,6 +299,10 @@ impl<'a> Execution<'a> {
                 fatal,
             } => (Err(failure(&fatal)), Some(fatal)),
         };
+        let (handed_out_at, ended_at) = match &result {
+            Ok(result) => (result.handed_out_at, Some(result.resolved_at)),
+            Err(_) => (self.handed_out_at(&request_id), Some(ended_at)),
+        };
         let run = InvocationRun {
             index,
             process: self.current.index,
@@ -223,8 +310,20 @@ impl<'a> Execution<'a> {
             trace_header: result.as_ref().ok().and_then(|r| r.trace_header.clone()),
             request_id,
             result,
+            handed_out_at,
+            ended_at,
+            max_memory_used_bytes: process.peak_memory_bytes(),
         };
         (run, fatal)
+    }
+
+    /// When the Runtime API handed out invocation `request_id`, if it did.
+    fn handed_out_at(&self, request_id: &str) -> Option<Instant> {
+        self.api
+            .invocations()
+            .iter()
+            .find(|record| record.request_id == request_id)
+            .and_then(|record| record.handed_out_at)
     }
 
     /// Resolves if the current process has not asked for a single invocation within the
@@ -264,6 +363,9 @@ impl<'a> Execution<'a> {
                     }
                     _ => Classified::Answered(result),
                 };
+            }
+            Err(HarnessError::ProcessExited { .. }) if self.current.process.out_of_memory() => {
+                return Classified::OutOfMemory;
             }
             Err(HarnessError::ProcessExited { status, .. }) => {
                 let status = status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
@@ -318,13 +420,9 @@ impl<'a> Execution<'a> {
         } else {
             self.current.environment
         };
-        let process = FunctionProcess::spawn(
-            &self.runner.command,
-            &self.config,
-            &self.environments[environment],
-            &self.api,
-        )
-        .map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))?;
+        let process =
+            self.runner
+                .spawn(&self.config, &self.environments[environment], &self.api)?;
         self.current = Current {
             process: Arc::new(process),
             index: self.current.index + 1,
@@ -335,11 +433,19 @@ impl<'a> Execution<'a> {
     }
 
     fn process_run(&self, exit: Option<String>) -> ProcessRun {
+        let process = &self.current.process;
         ProcessRun {
             index: self.current.index,
             environment: self.current.environment,
-            output: self.current.process.output(),
+            output: process.output(),
             exit,
+            spawned_at: Some(process.spawned_at()),
+            log_stream: self
+                .config
+                .log_stream_name(&self.environments[self.current.environment]),
+            peak_memory_bytes: process.peak_memory_bytes(),
+            memory_limit_bytes: process.cgroup().map(|cgroup| cgroup.limits().memory_bytes),
+            out_of_memory: process.out_of_memory(),
         }
     }
 

@@ -44,14 +44,13 @@ pub(crate) async fn run(args: ReportArgs) -> ExitCode {
         Ok(program) => program,
         Err(error) => return present::fail(&format!("cannot find this program: {error}")),
     };
-    let runner = Runner {
-        command: FunctionCommand::new(program).arg("demo-function"),
-        config: FunctionConfig::new()
+    let mut runner = Runner::new(
+        FunctionCommand::new(program).arg("demo-function"),
+        FunctionConfig::new()
             .with_function_name("lambda-perf-demo")
             .with_env("POWERTOOLS_SERVICE_NAME", "checkout")
             .with_env("POWERTOOLS_METRICS_NAMESPACE", "LambdaPerfDemo"),
-        timeout: Duration::from_secs(10),
-        init_timeout: Duration::from_secs(10),
-    };
+    );
+    runner.timeout = Duration::from_secs(10);
     Presentation::from(&args).run(&scenario(), &runner).await
 }

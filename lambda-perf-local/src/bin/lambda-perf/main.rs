@@ -5,12 +5,17 @@
 //! lambda-perf demo                         # a bundled function through a scripted scenario
 //! lambda-perf run -n 10 -- target/debug/my-function
 //! lambda-perf run --restart-after 3 --json -- ./bootstrap
+//! lambda-perf run --memory 512 --log-out run.log -- ./bootstrap
+//! lambda-perf tune --memory 128,512,1769 -- ./bootstrap
+//! lambda-perf logs exported.json
 //! ```
 
 mod cli;
 mod demo;
 mod demo_function;
+mod logs;
 mod present;
+mod tune;
 
 use std::process::ExitCode;
 
@@ -24,6 +29,8 @@ fn main() -> ExitCode {
         // The bundled demo function: this binary, started by `demo` in another role.
         Command::DemoFunction => demo_function::main(),
         Command::Run(args) => block_on(cli::run(args)),
+        Command::Tune(args) => block_on(tune::run(args)),
+        Command::Logs(args) => logs::run(&args),
         Command::Demo(args) => block_on(demo::run(args)),
     }
 }

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use lambda_perf_local::report::{Report, render_html, render_terminal};
-use lambda_perf_local::run::{Fatal, Plan, Runner, execute};
+use lambda_perf_local::report::{OUT_OF_MEMORY_ERROR_TYPE, Report, render_html, render_terminal};
+use lambda_perf_local::run::{Fatal, Plan, Runner, execute, lambda_log};
 use serde::Serialize;
 
 use crate::cli::ReportArgs;
@@ -21,6 +21,8 @@ pub(crate) struct Presentation {
     json: bool,
     html: Option<PathBuf>,
     progress: bool,
+    /// Where to write the run as Lambda would log it.
+    pub(crate) log_out: Option<PathBuf>,
 }
 
 impl From<&ReportArgs> for Presentation {
@@ -29,6 +31,7 @@ impl From<&ReportArgs> for Presentation {
             json: args.json,
             html: args.html.clone(),
             progress: !args.no_progress,
+            log_out: None,
         }
     }
 }
@@ -73,6 +76,11 @@ impl Presentation {
                 return fail(&format!("cannot write {}: {error}", path.display()));
             }
         }
+        if let Some(path) = &self.log_out {
+            if let Err(error) = std::fs::write(path, lambda_log(&result.record, &report)) {
+                return fail(&format!("cannot write {}: {error}", path.display()));
+            }
+        }
         let shown = if self.json {
             let output = JsonOutput {
                 report: &report,
@@ -98,6 +106,13 @@ impl Presentation {
         }
         if let Some(fatal) = &result.fatal {
             return fail_with(fatal);
+        }
+        let out_of_memory = report.resources.out_of_memory;
+        if out_of_memory > 0 {
+            return fail(&format!(
+                "{out_of_memory} invocation(s) ran out of memory at {} MB ({OUT_OF_MEMORY_ERROR_TYPE})",
+                report.resources.memory_size_mb
+            ));
         }
         if report.problems.is_empty() {
             ExitCode::SUCCESS

@@ -1,0 +1,367 @@
+//! [`LogsReport::build`]: from log files to the figures.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::Path;
+
+use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
+use crate::report::facts::Facts;
+use crate::report::{Distribution, nearest_rank};
+
+use super::input::{LogEvent, read_file};
+use super::model::{
+    ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
+    MalformedLine, Prices,
+};
+use super::record::{PlatformReport, Record, read};
+
+/// How many malformed lines a report quotes.
+const MALFORMED_EXAMPLES: usize = 5;
+/// How many characters of a malformed line it keeps.
+const EXCERPT_CHARS: usize = 160;
+
+/// One log file: its name and text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogFile {
+    /// The name shown in locations (its path).
+    pub name: String,
+    /// Its text.
+    pub text: String,
+}
+
+impl LogFile {
+    /// Reads the file at `path` (invalid UTF-8 is replaced, not an error).
+    pub fn read(path: &Path) -> std::io::Result<Self> {
+        let bytes = std::fs::read(path)?;
+        Ok(Self {
+            name: path.display().to_string(),
+            text: String::from_utf8_lossy(&bytes).into_owned(),
+        })
+    }
+}
+
+/// What one invocation's EMF lines said, with where and when they were seen.
+#[derive(Default)]
+struct Seen {
+    facts: Option<Facts>,
+    stream: Option<String>,
+    first_ms: Option<f64>,
+    last_ms: Option<f64>,
+}
+
+impl LogsReport {
+    /// Reads `files` (either form, see [`crate::logs`]) and computes the report, pricing at
+    /// `architecture`.
+    pub fn build(files: &[LogFile], architecture: Architecture) -> Self {
+        let mut lines = LineCounts::default();
+        let mut reports: Vec<PlatformReport> = Vec::new();
+        let mut report_ids: HashSet<String> = HashSet::new();
+        let mut seen: HashMap<String, Seen> = HashMap::new();
+        let mut order: Vec<String> = Vec::new();
+        let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        for file in files {
+            let input = read_file(&file.name, &file.text);
+            for (location, reason) in input.malformed {
+                malformed(&mut lines, location, reason, None);
+            }
+            for event in input.events {
+                lines.events += 1;
+                match read(&event.message) {
+                    Record::Report(report) => {
+                        lines.platform += 1;
+                        if report_ids.insert(report.request_id.clone()) {
+                            reports.push(report);
+                        } else {
+                            lines.duplicate_reports += 1;
+                        }
+                    }
+                    Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
+                    Record::Output => lines.output += 1,
+                    Record::Malformed(reason) => {
+                        malformed(
+                            &mut lines,
+                            event.location.clone(),
+                            reason,
+                            Some(&event.message),
+                        );
+                    }
+                    Record::Emf(emf) => {
+                        lines.emf += 1;
+                        for (client, value) in &emf.client_inits {
+                            client_inits.entry(client.clone()).or_default().push(*value);
+                        }
+                        if let Some((request_id, facts)) = emf.facts {
+                            let at = emf.timestamp_ms.or(event.timestamp_ms);
+                            record_facts(&mut seen, &mut order, request_id, facts, &event, at);
+                        }
+                    }
+                }
+            }
+        }
+        let prices = architecture.prices();
+        let mut report = Self::platform_figures(&reports, prices);
+        report.files = files.iter().map(|f| f.name.clone()).collect();
+        report.lambda_perf = lambda_perf_figures(&reports, &seen, &order, client_inits);
+        report.lines = lines;
+        report
+    }
+
+    /// Reads the files at `paths` and computes the report.
+    pub fn read_files(
+        paths: &[impl AsRef<Path>],
+        architecture: Architecture,
+    ) -> Result<Self, (String, std::io::Error)> {
+        let files = paths
+            .iter()
+            .map(|path| {
+                let path = path.as_ref();
+                LogFile::read(path).map_err(|error| (path.display().to_string(), error))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Self::build(&files, architecture))
+    }
+
+    /// The figures of the platform's REPORTs.
+    fn platform_figures(reports: &[PlatformReport], prices: PriceTable) -> Self {
+        let count = reports.len();
+        let values = |keep: &dyn Fn(&PlatformReport) -> Option<f64>| -> Vec<f64> {
+            reports.iter().filter_map(keep).collect()
+        };
+        let cold = |r: &PlatformReport| r.init_duration_ms.is_some();
+        let cold_starts = reports.iter().filter(|r| cold(r)).count();
+        let mut sizes: Vec<u32> = reports.iter().map(|r| r.memory_size_mb).collect();
+        sizes.sort_unstable();
+        sizes.dedup();
+        let heaviest = reports
+            .iter()
+            .max_by(|a, b| a.max_memory_used_mb.total_cmp(&b.max_memory_used_mb));
+        let billed_gb_seconds: f64 = reports
+            .iter()
+            .map(|r| PriceTable::gb_seconds(r.billed_duration_ms, r.memory_size_mb))
+            .sum();
+        let mut statuses = BTreeMap::new();
+        for report in reports {
+            let status = match &report.error_type {
+                Some(kind) => format!("{}: {kind}", report.status),
+                None => report.status.clone(),
+            };
+            *statuses.entry(status).or_insert(0) += 1;
+        }
+        Self {
+            files: Vec::new(),
+            invocations: count,
+            cold_starts,
+            cold_start_percent: percent(cold_starts, count),
+            restores: reports
+                .iter()
+                .filter(|r| r.restore_duration_ms.is_some())
+                .count(),
+            init_duration_ms: Distribution::of(&values(&|r| r.init_duration_ms)),
+            restore_duration_ms: Distribution::of(&values(&|r| r.restore_duration_ms)),
+            duration_ms: Distribution::of(&values(&|r| Some(r.duration_ms))),
+            cold_duration_ms: Distribution::of(&values(&|r| cold(r).then_some(r.duration_ms))),
+            warm_duration_ms: Distribution::of(&values(&|r| (!cold(r)).then_some(r.duration_ms))),
+            billed_duration_ms: Distribution::of(&values(&|r| Some(r.billed_duration_ms))),
+            memory_size_mb: sizes.last().copied(),
+            memory_sizes_mb: sizes,
+            max_memory_used_mb: heaviest.map(|r| r.max_memory_used_mb),
+            memory_headroom_mb: heaviest
+                .map(|r| f64::from(r.memory_size_mb) - r.max_memory_used_mb),
+            memory_headroom_percent: heaviest.map(|r| {
+                (f64::from(r.memory_size_mb) - r.max_memory_used_mb) * 100.0
+                    / f64::from(r.memory_size_mb)
+            }),
+            billed_gb_seconds,
+            cost_usd: prices.compute_cost(billed_gb_seconds) + prices.request_cost(count as f64),
+            prices: Prices {
+                architecture: prices.architecture,
+                usd_per_gb_second: prices.usd_per_gb_second,
+                usd_per_million_requests: prices.usd_per_million_requests,
+                source: format!("{PRICES_REGION}, first tier, as of {PRICES_TAKEN_ON}"),
+            },
+            statuses,
+            lambda_perf: None,
+            lines: LineCounts::default(),
+        }
+    }
+}
+
+/// Counts a malformed line, quoting the first few.
+fn malformed(lines: &mut LineCounts, location: String, reason: String, text: Option<&str>) {
+    lines.malformed += 1;
+    if lines.malformed_examples.len() < MALFORMED_EXAMPLES {
+        lines.malformed_examples.push(MalformedLine {
+            location,
+            reason,
+            excerpt: text.map(excerpt),
+        });
+    }
+}
+
+fn percent(part: usize, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+fn excerpt(text: &str) -> String {
+    if text.chars().count() <= EXCERPT_CHARS {
+        text.to_owned()
+    } else {
+        let mut cut: String = text.chars().take(EXCERPT_CHARS - 1).collect();
+        cut.push('…');
+        cut
+    }
+}
+
+/// Merges one EMF line's facts into what is known of its invocation: the end-of-invocation
+/// line (with an `outcome`) wins over the one written before the handler ran.
+fn record_facts(
+    seen: &mut HashMap<String, Seen>,
+    order: &mut Vec<String>,
+    request_id: String,
+    facts: Facts,
+    event: &LogEvent,
+    at: Option<f64>,
+) {
+    let entry = seen.entry(request_id.clone()).or_insert_with(|| {
+        order.push(request_id);
+        Seen::default()
+    });
+    entry.facts = Some(match entry.facts.take() {
+        Some(known) if known.outcome.is_some() => known.or(facts),
+        Some(known) => facts.or(known),
+        None => facts,
+    });
+    if entry.stream.is_none() {
+        entry.stream.clone_from(&event.stream);
+    }
+    if let Some(at) = at {
+        entry.first_ms = Some(entry.first_ms.map_or(at, |first| first.min(at)));
+        entry.last_ms = Some(entry.last_ms.map_or(at, |last| last.max(at)));
+    }
+}
+
+fn lambda_perf_figures(
+    reports: &[PlatformReport],
+    seen: &HashMap<String, Seen>,
+    order: &[String],
+    client_inits: BTreeMap<String, Vec<f64>>,
+) -> Option<LambdaPerfFigures> {
+    if seen.is_empty() && client_inits.is_empty() {
+        return None;
+    }
+    let facts = |id: &String| seen.get(id).and_then(|s| s.facts.as_ref());
+    let mut start_kinds: BTreeMap<String, usize> = BTreeMap::new();
+    for id in order {
+        if let Some(kind) = facts(id).and_then(|f| f.start_kind.clone()) {
+            *start_kinds.entry(kind).or_insert(0) += 1;
+        }
+    }
+    let first_invocation = |f: &Facts| f.invocation == Some(1);
+    let in_process_init: Vec<f64> = order
+        .iter()
+        .filter_map(facts)
+        .filter(|f| first_invocation(f))
+        .filter_map(|f| f.init_duration_ms)
+        .collect();
+    let pairs: Vec<(f64, f64)> = reports
+        .iter()
+        .filter_map(|report| {
+            let platform = report.init_duration_ms?;
+            let own = facts(&report.request_id)
+                .filter(|f| first_invocation(f))?
+                .init_duration_ms?;
+            Some((platform, own))
+        })
+        .collect();
+    let platform: Vec<f64> = pairs.iter().map(|(p, _)| *p).collect();
+    let own: Vec<f64> = pairs.iter().map(|(_, o)| *o).collect();
+    let differences: Vec<f64> = pairs.iter().map(|(p, o)| p - o).collect();
+    let init_side_by_side = match (
+        Distribution::of(&platform),
+        Distribution::of(&own),
+        nearest_rank(&differences, 50.0),
+    ) {
+        (Some(platform_ms), Some(in_process_ms), Some(difference_p50_ms)) => Some(InitSideBySide {
+            pairs: pairs.len(),
+            platform_ms,
+            in_process_ms,
+            difference_p50_ms,
+        }),
+        _ => None,
+    };
+    let client_init_ms = client_inits
+        .into_iter()
+        .filter_map(|(client, values)| {
+            Some(ClientInit {
+                duration_ms: Distribution::of(&values)?,
+                client,
+            })
+        })
+        .collect();
+    Some(LambdaPerfFigures {
+        invocations: seen.values().filter(|s| s.facts.is_some()).count(),
+        restarts: start_kinds.get("restart").copied().unwrap_or(0),
+        prewarmed: start_kinds.get("prewarmed").copied().unwrap_or(0),
+        start_kinds,
+        init_duration_ms: Distribution::of(&in_process_init),
+        init_side_by_side,
+        client_init_ms,
+        reuse: reuse(seen, order),
+    })
+}
+
+/// Environment reuse: lifetimes per log stream, idle gaps of warm starts.
+fn reuse(seen: &HashMap<String, Seen>, order: &[String]) -> EnvironmentReuse {
+    let warm_gaps: Vec<f64> = order
+        .iter()
+        .filter_map(|id| seen.get(id)?.facts.as_ref())
+        .filter(|f| f.start_kind.as_deref() == Some("warm"))
+        .filter_map(|f| f.idle_gap_ms)
+        .collect();
+    let mut environments: BTreeMap<&str, (f64, f64, usize)> = BTreeMap::new();
+    let mut without_stream = 0;
+    for id in order {
+        let Some(entry) = seen.get(id) else { continue };
+        match (&entry.stream, entry.first_ms, entry.last_ms) {
+            (Some(stream), Some(first), Some(last)) => {
+                let slot = environments
+                    .entry(stream.as_str())
+                    .or_insert((first, last, 0));
+                slot.0 = slot.0.min(first);
+                slot.1 = slot.1.max(last);
+                slot.2 += 1;
+            }
+            _ => without_stream += 1,
+        }
+    }
+    let note = if environments.is_empty() {
+        Some(
+            "environment lifetimes need log stream names: the JSON of filter-log-events, or \
+             aws logs tail's default format"
+                .to_owned(),
+        )
+    } else if without_stream > 0 {
+        Some(format!(
+            "{without_stream} invocation(s) without a log stream or a timestamp are not in the \
+             lifetimes"
+        ))
+    } else {
+        None
+    };
+    let lifetimes: Vec<f64> = environments
+        .values()
+        .map(|(first, last, _)| last - first)
+        .collect();
+    let counts: Vec<f64> = environments.values().map(|(_, _, n)| *n as f64).collect();
+    EnvironmentReuse {
+        environments: (!environments.is_empty()).then_some(environments.len()),
+        lifetime_ms: Distribution::of(&lifetimes),
+        invocations_per_environment: Distribution::of(&counts),
+        longest_reused_idle_gap_ms: warm_gaps.iter().copied().reduce(f64::max),
+        idle_gap_ms: Distribution::of(&warm_gaps),
+        note,
+    }
+}

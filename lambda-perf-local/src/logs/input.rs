@@ -1,0 +1,197 @@
+//! Reading exported CloudWatch Logs into [`LogEvent`]s, from either form:
+//!
+//! - the JSON `aws logs filter-log-events` writes (`{"events": [{"logStreamName", "timestamp",
+//!   "message"}, …]}`, or just the array of events);
+//! - plain text with one event a line, optionally prefixed the way `aws logs tail` prints
+//!   events: `2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]0123abcd <message>`
+//!   (the default format) or `2025-01-02T03:04:05 <message>` (`--format short`), colored or
+//!   not.
+
+use serde_json::Value;
+
+use super::timestamp::parse_timestamp;
+
+/// One log event line.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct LogEvent {
+    /// Where it was read: `file:line`, or `file: event n` for JSON.
+    pub(crate) location: String,
+    /// Its timestamp, milliseconds since the epoch, when known.
+    pub(crate) timestamp_ms: Option<f64>,
+    /// Its log stream (one per execution environment), when known.
+    pub(crate) stream: Option<String>,
+    /// The message line.
+    pub(crate) message: String,
+}
+
+/// The events of one file, and the events of it that could not be read (with why).
+#[derive(Debug, Default)]
+pub(crate) struct Read {
+    pub(crate) events: Vec<LogEvent>,
+    pub(crate) malformed: Vec<(String, String)>,
+}
+
+/// Reads the text of one file named `name`.
+pub(crate) fn read_file(name: &str, text: &str) -> Read {
+    let trimmed = text.trim_start();
+    if trimmed.starts_with('{') || trimmed.starts_with('[') {
+        if let Ok(document) = serde_json::from_str::<Value>(trimmed) {
+            let events = match &document {
+                Value::Object(object) => object.get("events").and_then(Value::as_array),
+                Value::Array(events) => Some(events),
+                _ => None,
+            };
+            if let Some(events) = events {
+                return json_events(name, events);
+            }
+        }
+    }
+    text_lines(name, text)
+}
+
+fn json_events(name: &str, events: &[Value]) -> Read {
+    let mut read = Read::default();
+    for (n, event) in events.iter().enumerate() {
+        let location = format!("{name}: event {}", n + 1);
+        let Some(message) = event.get("message").and_then(Value::as_str) else {
+            read.malformed
+                .push((location, "an event without a message".to_owned()));
+            continue;
+        };
+        let timestamp_ms = event.get("timestamp").and_then(Value::as_f64);
+        let stream = event
+            .get("logStreamName")
+            .and_then(Value::as_str)
+            .map(str::to_owned);
+        // A message may hold several lines (a REPORT and its XRAY line).
+        for line in message.lines().filter(|line| !line.trim().is_empty()) {
+            read.events.push(LogEvent {
+                location: location.clone(),
+                timestamp_ms,
+                stream: stream.clone(),
+                message: line.to_owned(),
+            });
+        }
+    }
+    read
+}
+
+fn text_lines(name: &str, text: &str) -> Read {
+    let mut read = Read::default();
+    for (n, raw) in text.lines().enumerate() {
+        let line = strip_ansi(raw);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let (timestamp_ms, stream, message) = split_prefix(&line);
+        read.events.push(LogEvent {
+            location: format!("{name}:{}", n + 1),
+            timestamp_ms,
+            stream,
+            message: message.to_owned(),
+        });
+    }
+    read
+}
+
+/// `aws logs tail`'s prefix: a timestamp, then (default format) the log stream.
+fn split_prefix(line: &str) -> (Option<f64>, Option<String>, &str) {
+    let Some((first, rest)) = line.split_once(' ') else {
+        return (None, None, line);
+    };
+    let Some(timestamp) = parse_timestamp(first) else {
+        return (None, None, line);
+    };
+    match rest.split_once(' ') {
+        Some((stream, message)) if is_log_stream(stream) => {
+            (Some(timestamp), Some(stream.to_owned()), message)
+        }
+        None if is_log_stream(rest) => (Some(timestamp), Some(rest.to_owned()), ""),
+        _ => (Some(timestamp), None, rest),
+    }
+}
+
+/// A Lambda log stream name: `2025/01/02/[$LATEST]0123abcd` (a date, then the version in
+/// brackets and the environment's id).
+fn is_log_stream(token: &str) -> bool {
+    let bytes = token.as_bytes();
+    bytes.len() > 12
+        && bytes[4] == b'/'
+        && bytes[7] == b'/'
+        && bytes[10] == b'/'
+        && [0..4, 5..7, 8..10]
+            .into_iter()
+            .all(|range| bytes[range].iter().all(u8::is_ascii_digit))
+        && token[11..].contains('[')
+        && token[11..].contains(']')
+}
+
+/// `line` without ANSI escape sequences (`aws logs tail --color on`).
+fn strip_ansi(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '\u{1b}' && chars.peek() == Some(&'[') {
+            chars.next();
+            for c in chars.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filter_log_events_json() {
+        let text = r#"{"events": [
+            {"logStreamName": "2025/01/02/[$LATEST]abc", "timestamp": 1735787045678,
+             "message": "REPORT RequestId: r-1\tDuration: 1.00 ms\t\nXRAY TraceId: 1-2-3\tSampled: true\t\n",
+             "ingestionTime": 1735787046000, "eventId": "1"},
+            {"logStreamName": "2025/01/02/[$LATEST]abc", "timestamp": 1735787045679}
+        ], "searchedLogStreams": []}"#;
+        let read = read_file("export.json", text);
+        assert_eq!(read.events.len(), 2, "{:?}", read.events);
+        assert_eq!(read.events[0].timestamp_ms, Some(1_735_787_045_678.0));
+        assert_eq!(
+            read.events[0].stream.as_deref(),
+            Some("2025/01/02/[$LATEST]abc")
+        );
+        assert!(read.events[1].message.starts_with("XRAY"));
+        assert_eq!(read.malformed.len(), 1);
+        assert_eq!(read.malformed[0].0, "export.json: event 2");
+        let array = read_file("events.json", r#"[{"message": "hello"}]"#);
+        assert_eq!(array.events[0].message, "hello");
+    }
+
+    #[test]
+    fn tail_prefixes() {
+        let text = "\
+2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]abc START RequestId: r-1 Version: $LATEST
+2025-01-02T03:04:05 END RequestId: r-1
+\u{1b}[32m2025-01-02T03:04:05.678000+00:00\u{1b}[0m \u{1b}[36m2025/01/02/[$LATEST]abc\u{1b}[0m hello world
+
+no prefix at all
+{\"_aws\": 1}";
+        let read = read_file("tail.txt", text);
+        let events = &read.events;
+        assert_eq!(events.len(), 5);
+        assert_eq!(events[0].message, "START RequestId: r-1 Version: $LATEST");
+        assert_eq!(events[0].stream.as_deref(), Some("2025/01/02/[$LATEST]abc"));
+        assert_eq!(events[1].stream, None);
+        assert_eq!(events[1].timestamp_ms, Some(1_735_787_045_000.0));
+        assert_eq!(events[1].message, "END RequestId: r-1");
+        assert_eq!(events[2].message, "hello world");
+        assert_eq!(events[2].location, "tail.txt:3");
+        assert_eq!(events[3].timestamp_ms, None);
+        assert_eq!(events[3].message, "no prefix at all");
+        assert_eq!(events[4].message, "{\"_aws\": 1}", "a JSON line is text");
+    }
+}

@@ -1,0 +1,89 @@
+//! `lambda-perf logs`: the CloudWatch Logs Insights questions about cold starts, answered
+//! offline from a function's exported logs.
+//!
+//! # Input
+//!
+//! Each file is either the JSON `aws logs filter-log-events` writes (`{"events": [...]}`, or
+//! the array of events alone), or text with one log event a line, with or without the prefix
+//! `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with
+//! `--format short`). `lambda-perf run --log-out FILE` writes the text form. The lines read:
+//!
+//! - Lambda's platform lines: `START`, `END` and `REPORT` with `Duration`, `Billed Duration`,
+//!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Status` and
+//!   `Error Type`, in text (tab- or space-separated) or as the JSON records of the JSON log
+//!   format (`platform.start`, `platform.runtimeDone`, `platform.report` with `durationMs`,
+//!   `billedDurationMs`, `memorySizeMB`, `maxMemoryUsedMB`, `initDurationMs`,
+//!   `restoreDurationMs`). `INIT_START`, `INIT_REPORT`, `XRAY` lines and other `platform.*`
+//!   records are counted as platform lines.
+//! - CloudWatch EMF lines, and in them lambda-perf's `lambda_perf` facts (start kind,
+//!   invocation index, idle gap, init duration) and `ClientInitDuration` values.
+//! - Anything else is the function's own output.
+//!
+//! A line that claims to be a platform or EMF line but cannot be read (a `REPORT` without
+//! `Billed Duration`, an EMF line that is not JSON…) is **malformed**: counted, the first few
+//! quoted with their location, never fatal.
+//!
+//! # Rules
+//!
+//! - An **invocation** is a `REPORT` (one per request id: a repeated `REPORT` is counted once,
+//!   and the repeats reported). A **cold start** is an invocation whose `REPORT` has an `Init
+//!   Duration`, as in the Logs Insights query `count(@initDuration)`; a `Restore Duration`
+//!   (SnapStart) is counted apart.
+//! - `init_duration_ms` is the platform's own figure, `REPORT`'s `Init Duration`, never
+//!   lambda-perf's in-process one. Where both exist for a cold start, both are shown side by
+//!   side ([`InitSideBySide`]).
+//! - Percentiles are **nearest-rank**: the p-th percentile of n values is the value at rank
+//!   ⌈p/100 × n⌉ in ascending order ([`nearest_rank`](crate::report::nearest_rank)).
+//! - `duration_ms` covers every invocation; `cold_duration_ms` the cold starts,
+//!   `warm_duration_ms` the others.
+//! - Memory: `memory_size_mb` is the configured size (the largest when there are several),
+//!   `max_memory_used_mb` the largest `Max Memory Used`, the headroom the difference for
+//!   that invocation.
+//! - Cost uses x86_64 prices unless arm64 is asked for ([`crate::pricing`]): the GB-seconds
+//!   of `Billed Duration` times `Memory Size` (1 GB = 1024 MB), plus the request charge per
+//!   invocation, with no free tier. `Billed Duration` is taken as logged: since August 2025
+//!   it includes the INIT phase of on-demand cold starts.
+//! - Environment reuse comes from lambda-perf's EMF lines, when present: an environment is a
+//!   log stream (Lambda writes one per execution environment); its **lifetime** runs from
+//!   the first to the last invocation seen in it (EMF `Timestamp`s, else the log events'
+//!   timestamps); the **idle gaps** are those lambda-perf measured before each `warm` start,
+//!   and the **longest reused idle gap** the longest of them: an environment idle that long
+//!   was still reused. Without log stream names there are no lifetimes, and the report says
+//!   so.
+//!
+//! ```
+//! use lambda_perf_local::logs::{LogFile, LogsReport};
+//! use lambda_perf_local::pricing::Architecture;
+//!
+//! let text = "\
+//! START RequestId: r-1 Version: $LATEST
+//! END RequestId: r-1
+//! REPORT RequestId: r-1\tDuration: 12.50 ms\tBilled Duration: 141 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\tInit Duration: 128.21 ms
+//! REPORT RequestId: r-2\tDuration: 2.10 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 31 MB
+//! REPORT RequestId: r-3\tDuration: broken";
+//! let file = LogFile { name: "fn.log".into(), text: text.into() };
+//! let report = LogsReport::build(&[file], Architecture::X86_64);
+//! assert_eq!((report.invocations, report.cold_starts), (2, 1));
+//! assert_eq!(report.init_duration_ms.unwrap().p50, 128.21);
+//! assert_eq!(report.max_memory_used_mb, Some(31.0));
+//! // (141 + 3) ms at 128 MB = 0.144 s × 0.125 GB
+//! assert!((report.billed_gb_seconds - 0.018).abs() < 1e-12);
+//! assert_eq!(report.lines.malformed, 1);
+//! ```
+
+mod analyze;
+mod html;
+mod input;
+mod model;
+mod record;
+mod terminal;
+mod timestamp;
+
+pub use self::analyze::LogFile;
+pub use self::html::render_logs_html;
+pub use self::model::{
+    ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
+    MalformedLine, Prices,
+};
+pub use self::terminal::render_logs_terminal;
+pub use self::timestamp::{format_timestamp, parse_timestamp};

@@ -1,0 +1,133 @@
+//! [`lambda_log`]: a run written as Lambda would log it to CloudWatch, in the text form
+//! `aws logs tail` prints (`<timestamp> <log stream> <message>`), which `lambda-perf logs`
+//! reads back.
+
+use std::fmt::Write as _;
+use std::time::Instant;
+
+use crate::logs::format_timestamp;
+use crate::pricing::billed_ms;
+use crate::report::{
+    InvocationReport, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, RunRecord, Status,
+};
+
+/// Where a line goes among the lines of the same instant.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rank {
+    Start,
+    Output,
+    End,
+}
+
+struct Entry<'a> {
+    at: Instant,
+    rank: Rank,
+    stream: &'a str,
+    message: String,
+}
+
+/// The run as Lambda would log it: each process's output interleaved, by time, with a
+/// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
+/// duration, the billed duration, the memory size, the process's peak memory so far and, on
+/// the first invocation of a process, the platform's init). An out-of-memory kill is logged
+/// as Lambda logs one. Each line goes to the log stream of its execution environment.
+///
+/// `report` must be [`Report::build`] of `record`.
+pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
+    let stream_of = |process: usize| {
+        record
+            .processes
+            .iter()
+            .find(|p| p.index == process)
+            .map_or("", |p| p.log_stream.as_str())
+    };
+    let mut entries: Vec<Entry<'_>> = Vec::new();
+    for process in &record.processes {
+        for line in &process.output {
+            entries.push(Entry {
+                at: line.received_at,
+                rank: Rank::Output,
+                stream: &process.log_stream,
+                message: line.text.clone(),
+            });
+        }
+    }
+    let version = record.config.version();
+    for (run, invocation) in record.invocations.iter().zip(&report.invocations) {
+        let stream = stream_of(run.process);
+        let Some(started) = run.handed_out_at else {
+            continue;
+        };
+        entries.push(Entry {
+            at: started,
+            rank: Rank::Start,
+            stream,
+            message: format!("START RequestId: {} Version: {version}", run.request_id),
+        });
+        let Some(ended) = run.ended_at else {
+            continue;
+        };
+        let mut end = |message: String| {
+            entries.push(Entry {
+                at: ended,
+                rank: Rank::End,
+                stream,
+                message,
+            });
+        };
+        if invocation.status == Status::OutOfMemory {
+            end(format!(
+                "RequestId: {} Error: {OUT_OF_MEMORY_MESSAGE}",
+                run.request_id
+            ));
+            end(OUT_OF_MEMORY_ERROR_TYPE.to_owned());
+        }
+        end(format!("END RequestId: {}", run.request_id));
+        let duration_ms = invocation
+            .duration_ms
+            .unwrap_or_else(|| ended.saturating_duration_since(started).as_secs_f64() * 1000.0);
+        end(report_line(record, invocation, duration_ms));
+    }
+    entries.sort_by_key(|entry| (entry.at, entry.rank));
+    let mut out = String::new();
+    for entry in entries {
+        let time = format_timestamp(record.clock.epoch_ms(entry.at));
+        if entry.stream.is_empty() {
+            let _ = writeln!(out, "{time} {}", entry.message);
+        } else {
+            let _ = writeln!(out, "{time} {} {}", entry.stream, entry.message);
+        }
+    }
+    out
+}
+
+/// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it.
+fn report_line(record: &RunRecord, invocation: &InvocationReport, duration_ms: f64) -> String {
+    let billed = invocation
+        .billed_duration_ms
+        .unwrap_or_else(|| billed_ms(duration_ms + invocation.platform_init_ms.unwrap_or(0.0)));
+    let used = invocation
+        .max_memory_used_mb
+        .map_or(0, |mb| mb.ceil() as u64);
+    let mut line = format!(
+        "REPORT RequestId: {}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed} ms\t\
+         Memory Size: {} MB\tMax Memory Used: {used} MB",
+        invocation.request_id,
+        record.config.memory_mb(),
+    );
+    if let Some(init) = invocation.platform_init_ms {
+        let _ = write!(line, "\tInit Duration: {init:.2} ms");
+    }
+    match invocation.status {
+        Status::OutOfMemory => {
+            let _ = write!(
+                line,
+                "\tStatus: error\tError Type: {OUT_OF_MEMORY_ERROR_TYPE}"
+            );
+        }
+        Status::Timeout => line.push_str("\tStatus: timeout"),
+        Status::HarnessError => line.push_str("\tStatus: error\tError Type: Runtime.ExitError"),
+        _ => {}
+    }
+    line
+}

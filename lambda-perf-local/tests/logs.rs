@@ -1,0 +1,547 @@
+//! `lambda-perf logs` on samples written in each documented form, and on the log
+//! `lambda-perf run --log-out` writes; every figure is checked against a direct computation.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde_json::{Value, json};
+use support::*;
+
+/// The nearest-rank percentile, computed directly.
+fn rank(values: &[f64], percent: f64) -> f64 {
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let n = (percent / 100.0 * sorted.len() as f64).ceil() as usize;
+    sorted[n.max(1) - 1]
+}
+
+/// `{p50, p90, p99, max}` of a report field equal those of `values`.
+fn assert_percentiles(field: &Value, values: &[f64], what: &str) {
+    for (key, percent) in [("p50", 50.0), ("p90", 90.0), ("p99", 99.0), ("max", 100.0)] {
+        let expected = rank(values, percent);
+        let actual = field[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{what}.{key} in {field}"));
+        assert!(
+            (actual - expected).abs() < 1e-9,
+            "{what} {key}: {actual} against {expected} of {values:?}"
+        );
+    }
+    assert_eq!(field["count"], values.len(), "{what}");
+}
+
+/// One invocation of the samples.
+struct Row {
+    id: &'static str,
+    stream: &'static str,
+    duration: f64,
+    billed: f64,
+    memory: u32,
+    used: f64,
+    init: Option<f64>,
+}
+
+const S1: &str = "2025/01/02/[$LATEST]4f1e0c2a9b7d4e51a8c3f60d2b9e7a14";
+const S2: &str = "2025/01/02/[$LATEST]9d3b6a8e2c1f4b07b5e9d0a6c3f81e22";
+const T0: u64 = 1_735_787_045_678;
+
+const ROWS: [Row; 8] = [
+    // The tail sample: two environments, with lambda-perf's EMF lines.
+    Row {
+        id: "r1",
+        stream: S1,
+        duration: 20.0,
+        billed: 151.0,
+        memory: 128,
+        used: 40.0,
+        init: Some(130.49),
+    },
+    Row {
+        id: "r2",
+        stream: S1,
+        duration: 5.5,
+        billed: 6.0,
+        memory: 128,
+        used: 41.0,
+        init: None,
+    },
+    Row {
+        id: "r3",
+        stream: S1,
+        duration: 3.25,
+        billed: 4.0,
+        memory: 128,
+        used: 41.0,
+        init: None,
+    },
+    Row {
+        id: "r4",
+        stream: S2,
+        duration: 25.0,
+        billed: 167.0,
+        memory: 128,
+        used: 39.0,
+        init: Some(141.2),
+    },
+    Row {
+        id: "r5",
+        stream: S2,
+        duration: 4.0,
+        billed: 4.0,
+        memory: 128,
+        used: 42.0,
+        init: None,
+    },
+    // The filter-log-events sample.
+    Row {
+        id: "r6",
+        stream: S1,
+        duration: 30.0,
+        billed: 190.0,
+        memory: 256,
+        used: 60.0,
+        init: Some(159.9),
+    },
+    Row {
+        id: "r7",
+        stream: S1,
+        duration: 2.0,
+        billed: 2.0,
+        memory: 256,
+        used: 61.0,
+        init: None,
+    },
+    // The JSON log format sample.
+    Row {
+        id: "r8",
+        stream: S2,
+        duration: 10.0,
+        billed: 11.0,
+        memory: 512,
+        used: 100.0,
+        init: None,
+    },
+];
+
+fn text_report(row: &Row) -> String {
+    let mut line = format!(
+        "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\t\
+         Max Memory Used: {} MB\t",
+        row.id, row.duration, row.billed, row.memory, row.used
+    );
+    if let Some(init) = row.init {
+        let _ = write!(line, "Init Duration: {init:.2} ms\t");
+    }
+    line
+}
+
+/// lambda-perf's EMF line for an invocation.
+fn emf(id: &str, kind: &str, index: u64, timestamp: u64, extra: Value) -> String {
+    let mut facts = json!({"start_kind": kind, "invocation": index, "request_id": id,
+        "environment_age_ms": 10.0});
+    for (key, value) in extra.as_object().unwrap() {
+        facts[key] = value.clone();
+    }
+    json!({"_aws": {"Timestamp": timestamp, "CloudWatchMetrics": [{"Namespace": "Shop",
+        "Dimensions": [["service"]], "Metrics": [{"Name": "Orders", "Unit": "Count"}]}]},
+        "service": "orders", "Orders": [1.0], "lambda_perf": facts})
+    .to_string()
+}
+
+/// The samples: `aws logs tail` output (default format, one line in the short format),
+/// `filter-log-events` JSON, the JSON log format, and plain lines with malformed ones.
+fn samples(dir: &tempfile::TempDir) -> Vec<String> {
+    // `aws logs tail`'s timestamp (microseconds and an offset) of T0 + offset, T0 being
+    // 2025-01-02T03:04:05.678Z; every offset is under 5 minutes.
+    let at = |offset: u64| {
+        let from_minute = 5_678 + offset;
+        let seconds = from_minute / 1000;
+        format!(
+            "2025-01-02T03:{:02}:{:02}.{:03}000+00:00",
+            4 + seconds / 60,
+            seconds % 60,
+            from_minute % 1000
+        )
+    };
+    let client = json!({"_aws": {"Timestamp": T0, "CloudWatchMetrics": [{"Namespace": "Shop",
+        "Dimensions": [["service", "client"]], "Metrics": [{"Name": "ClientInitDuration",
+        "Unit": "Milliseconds"}]}]}, "service": "orders", "client": "dynamodb",
+        "ClientInitDuration": [41.5]});
+    // Environment 1: r1 cold, r2 warm after 1 s idle, r3 warm after 250 s idle.
+    // Environment 2: r4 cold, r5 warm after 60 s idle.
+    let events: Vec<(u64, &str, String)> = vec![
+        (0, S1, "START RequestId: r1 Version: $LATEST".into()),
+        (0, S1, client.to_string()),
+        (
+            10,
+            S1,
+            emf(
+                "r1",
+                "cold",
+                1,
+                T0 + 10,
+                json!({"init_duration_ms": 100.0, "duration_ms": 19.0, "outcome": "success"}),
+            ),
+        ),
+        (20, S1, "END RequestId: r1".into()),
+        (20, S1, text_report(&ROWS[0])),
+        (
+            1_100,
+            S1,
+            emf("r2", "warm", 2, T0 + 1_100, json!({"idle_gap_ms": 1000.0})),
+        ),
+        (1_110, S1, text_report(&ROWS[1])),
+        (
+            251_200,
+            S1,
+            emf(
+                "r3",
+                "warm",
+                3,
+                T0 + 251_200,
+                json!({"idle_gap_ms": 250000.0}),
+            ),
+        ),
+        (251_210, S1, text_report(&ROWS[2])),
+        (
+            30,
+            S2,
+            emf("r4", "cold", 1, T0 + 30, json!({"init_duration_ms": 110.0})),
+        ),
+        (40, S2, text_report(&ROWS[3])),
+        (
+            60_100,
+            S2,
+            emf(
+                "r5",
+                "warm",
+                2,
+                T0 + 60_100,
+                json!({"idle_gap_ms": 60000.0}),
+            ),
+        ),
+        (60_110, S2, text_report(&ROWS[4])),
+    ];
+    let mut tail = String::new();
+    for (offset, stream, message) in &events {
+        let _ = writeln!(tail, "{} {stream} {message}", at(*offset));
+    }
+    // One line in `--format short`: a timestamp without a stream.
+    let _ = writeln!(tail, "2025-01-02T03:04:05 handling an order");
+
+    let filter_events = json!({"events": [
+        {"logStreamName": ROWS[5].stream, "timestamp": T0, "message": "START RequestId: r6 Version: $LATEST\n", "ingestionTime": T0, "eventId": "1"},
+        {"logStreamName": ROWS[5].stream, "timestamp": T0 + 40, "message": format!("{}\nXRAY TraceId: 1-5e34a614-10bdxmplf1fb44f07bc535a1\tSegmentId: 07f5xmpl2d1f6f85\tSampled: true\t\n", text_report(&ROWS[5])), "ingestionTime": T0, "eventId": "2"},
+        {"logStreamName": ROWS[6].stream, "timestamp": T0 + 90, "message": format!("{}\n", text_report(&ROWS[6])), "ingestionTime": T0, "eventId": "3"},
+        {"logStreamName": ROWS[6].stream, "timestamp": T0 + 95, "ingestionTime": T0, "eventId": "4"}
+    ], "searchedLogStreams": []});
+
+    let row = &ROWS[7];
+    let json_format = [
+        json!({"time": "2025-01-02T03:04:05.678Z", "type": "platform.start", "record": {"requestId": row.id, "version": "$LATEST"}}),
+        json!({"time": "2025-01-02T03:04:05.688Z", "type": "platform.runtimeDone", "record": {"requestId": row.id, "status": "success"}}),
+        json!({"time": "2025-01-02T03:04:05.689Z", "type": "platform.report", "record": {"requestId": row.id, "metrics": {"durationMs": row.duration, "billedDurationMs": row.billed, "memorySizeMB": row.memory, "maxMemoryUsedMB": row.used}, "status": "success"}}),
+    ]
+    .iter()
+    .map(Value::to_string)
+    .collect::<Vec<_>>()
+    .join("\n");
+
+    let plain = [
+        "START RequestId: r9 Version: $LATEST",
+        "REPORT RequestId: r9\tDuration: 1.00 ms",
+        "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[",
+        text_report(&ROWS[1]).as_str(),
+        "an ordinary log line",
+    ]
+    .join("\n");
+
+    [
+        ("tail.txt", tail),
+        (
+            "filter.json",
+            serde_json::to_string_pretty(&filter_events).unwrap(),
+        ),
+        ("json-format.log", json_format),
+        ("plain.log", plain),
+    ]
+    .into_iter()
+    .map(|(name, text)| {
+        let path = temp_path(dir, name);
+        std::fs::write(&path, text).unwrap();
+        path
+    })
+    .collect()
+}
+
+#[test]
+fn samples_of_every_form_give_the_direct_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = samples(&dir);
+    let mut args = vec!["logs", "--json"];
+    args.extend(files.iter().map(String::as_str));
+    let output = lambda_perf(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+
+    let inits: Vec<f64> = ROWS.iter().filter_map(|r| r.init).collect();
+    let durations: Vec<f64> = ROWS.iter().map(|r| r.duration).collect();
+    let cold: Vec<f64> = ROWS
+        .iter()
+        .filter(|r| r.init.is_some())
+        .map(|r| r.duration)
+        .collect();
+    let warm: Vec<f64> = ROWS
+        .iter()
+        .filter(|r| r.init.is_none())
+        .map(|r| r.duration)
+        .collect();
+    assert_eq!(report["invocations"], ROWS.len());
+    assert_eq!(report["cold_starts"], inits.len());
+    let percent = inits.len() as f64 * 100.0 / ROWS.len() as f64;
+    assert!((report["cold_start_percent"].as_f64().unwrap() - percent).abs() < 1e-9);
+    assert_percentiles(&report["init_duration_ms"], &inits, "init_duration_ms");
+    assert_percentiles(&report["duration_ms"], &durations, "duration_ms");
+    assert_percentiles(&report["cold_duration_ms"], &cold, "cold_duration_ms");
+    assert_percentiles(&report["warm_duration_ms"], &warm, "warm_duration_ms");
+    assert_eq!(report["memory_size_mb"], 512);
+    assert_eq!(report["memory_sizes_mb"], json!([128, 256, 512]));
+    assert_eq!(report["max_memory_used_mb"], 100.0);
+    assert_eq!(report["memory_headroom_mb"], 412.0);
+    let gb_seconds: f64 = ROWS
+        .iter()
+        .map(|r| r.billed / 1000.0 * f64::from(r.memory) / 1024.0)
+        .sum();
+    let cost = gb_seconds * 0.0000166667 + ROWS.len() as f64 * 0.20 / 1_000_000.0;
+    assert!((report["billed_gb_seconds"].as_f64().unwrap() - gb_seconds).abs() < 1e-12);
+    assert!((report["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-15);
+    assert_eq!(report["statuses"], json!({"success": 8}));
+
+    // Malformed lines are counted, never fatal: a REPORT without its figures, a broken EMF
+    // line, an event without a message; the repeated REPORT of r2 is counted once.
+    let lines = &report["lines"];
+    assert_eq!(lines["malformed"], 3, "{lines:#}");
+    assert_eq!(lines["duplicate_reports"], 1);
+    let reasons: Vec<&str> = lines["malformed_examples"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["reason"].as_str().unwrap())
+        .collect();
+    assert!(
+        reasons.contains(&"a REPORT line without Billed Duration"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"an EMF line that is not valid JSON"),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&"an event without a message"),
+        "{reasons:?}"
+    );
+
+    // What lambda-perf's EMF lines add.
+    let figures = &report["lambda_perf"];
+    assert_eq!(figures["invocations"], 5);
+    assert_eq!(figures["start_kinds"], json!({"cold": 2, "warm": 3}));
+    assert_percentiles(
+        &figures["init_duration_ms"],
+        &[100.0, 110.0],
+        "in-process init",
+    );
+    let side = &figures["init_side_by_side"];
+    assert_eq!(side["pairs"], 2);
+    assert_eq!(
+        side["difference_p50_ms"].as_f64().unwrap(),
+        rank(&[130.49 - 100.0, 141.2 - 110.0], 50.0)
+    );
+    assert_eq!(figures["client_init_ms"][0]["client"], "dynamodb");
+    assert_eq!(figures["client_init_ms"][0]["duration_ms"]["max"], 41.5);
+    let reuse = &figures["reuse"];
+    assert_percentiles(
+        &reuse["idle_gap_ms"],
+        &[1000.0, 250_000.0, 60_000.0],
+        "idle gaps",
+    );
+    assert_eq!(reuse["longest_reused_idle_gap_ms"], 250_000.0);
+    assert_eq!(reuse["environments"], 2);
+    // First to last invocation seen, by the EMF timestamps.
+    assert_percentiles(
+        &reuse["lifetime_ms"],
+        &[251_200.0 - 10.0, 60_100.0 - 30.0],
+        "lifetimes",
+    );
+}
+
+#[test]
+fn the_text_and_html_reports_say_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = samples(&dir);
+    let html = temp_path(&dir, "logs.html");
+    let mut args = vec!["logs", "--arch", "arm64", "--html", html.as_str()];
+    args.extend(files.iter().map(String::as_str));
+    let output = lambda_perf(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains("invocations 8   cold starts 3 (37.5 %)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Cost (arm64, us-east-1, first tier"),
+        "{text}"
+    );
+    assert!(
+        text.contains("longest idle gap after which an environment was reused: 250000 ms"),
+        "{text}"
+    );
+    assert!(text.contains("Malformed lines: 3"), "{text}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    // One percentile strip (three bands) per distribution shown.
+    assert!(
+        page.matches("class=\"percentile\"").count() >= 3 * 5,
+        "{page}"
+    );
+    assert!(page.contains("a REPORT line without Billed Duration"));
+}
+
+#[test]
+fn an_unreadable_file_is_one_clear_error() {
+    let output = lambda_perf(&["logs", "/no/such/export.json"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with("lambda-perf: error: cannot read /no/such/export.json:"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+/// `lambda-perf run --log-out` on the demo function (restarts, a fresh environment, idle
+/// gaps), read back by `lambda-perf logs`: the same figures as the run's own report.
+#[test]
+fn run_log_out_round_trips_through_logs() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = temp_path(&dir, "run.log");
+    let event = file_with(r#"{"action":"order","order_id":"o-7"}"#);
+    let run = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "6",
+        "--restart-after",
+        "2",
+        "--fresh-environment-after",
+        "4",
+        "--idle-ms",
+        "20",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--env",
+        "POWERTOOLS_METRICS_NAMESPACE=Shop",
+        "--log-out",
+        &log,
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    assert!(run.status.success(), "{}", stderr(&run));
+    let run = json(&run);
+    let logs = lambda_perf(&["logs", "--json", &log]);
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    let logs = json(&logs);
+
+    let invocations = run["invocations"].as_array().unwrap();
+    // The log carries durations with two decimals, as Lambda's REPORT lines do.
+    let two_decimals = |value: f64| format!("{value:.2}").parse::<f64>().unwrap();
+    let field = |name: &str, keep: &dyn Fn(&Value) -> bool| -> Vec<f64> {
+        invocations
+            .iter()
+            .filter(|i| keep(i))
+            .filter_map(|i| i[name].as_f64())
+            .collect()
+    };
+    let cold = |i: &Value| i["platform_init_ms"].is_f64();
+    let inits: Vec<f64> = field("platform_init_ms", &|_| true)
+        .into_iter()
+        .map(two_decimals)
+        .collect();
+    let durations: Vec<f64> = field("duration_ms", &|_| true)
+        .into_iter()
+        .map(two_decimals)
+        .collect();
+    let cold_durations: Vec<f64> = field("duration_ms", &cold)
+        .into_iter()
+        .map(two_decimals)
+        .collect();
+    let warm_durations: Vec<f64> = field("duration_ms", &|i| !cold(i))
+        .into_iter()
+        .map(two_decimals)
+        .collect();
+
+    assert_eq!(logs["invocations"], 6);
+    assert_eq!(
+        logs["cold_starts"], 3,
+        "the first invocation of each of the 3 processes"
+    );
+    assert_eq!(logs["lines"]["malformed"], 0, "{:#}", logs["lines"]);
+    assert_percentiles(&logs["init_duration_ms"], &inits, "init_duration_ms");
+    assert_percentiles(&logs["duration_ms"], &durations, "duration_ms");
+    assert_percentiles(
+        &logs["cold_duration_ms"],
+        &cold_durations,
+        "cold_duration_ms",
+    );
+    assert_percentiles(
+        &logs["warm_duration_ms"],
+        &warm_durations,
+        "warm_duration_ms",
+    );
+    assert_eq!(logs["memory_size_mb"], 128);
+    let used = field("max_memory_used_mb", &|_| true)
+        .into_iter()
+        .map(f64::ceil)
+        .fold(0.0, f64::max);
+    assert_eq!(logs["max_memory_used_mb"].as_f64(), Some(used));
+    let billed: Vec<f64> = field("billed_duration_ms", &|_| true);
+    assert_eq!(billed.len(), 6);
+    let gb_seconds: f64 = billed.iter().map(|b| b / 1000.0 * 128.0 / 1024.0).sum();
+    assert!((logs["billed_gb_seconds"].as_f64().unwrap() - gb_seconds).abs() < 1e-12);
+    let run_billing = &run["resources"]["billing"];
+    assert!(
+        (logs["cost_usd"].as_f64().unwrap() - run_billing["cost_usd"].as_f64().unwrap()).abs()
+            < 1e-15
+    );
+
+    // Start kinds and reuse from the function's own EMF lines.
+    let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+    for invocation in invocations {
+        *kinds
+            .entry(invocation["start_kind"].as_str().unwrap().to_owned())
+            .or_default() += 1;
+    }
+    assert_eq!(kinds.get("restart"), Some(&1));
+    let figures = &logs["lambda_perf"];
+    assert_eq!(figures["start_kinds"], json!(kinds));
+    let gaps = field("idle_gap_ms", &|i| i["start_kind"] == "warm");
+    assert_percentiles(&figures["reuse"]["idle_gap_ms"], &gaps, "idle gaps");
+    assert!(gaps.iter().all(|gap| *gap >= 20.0), "{gaps:?}");
+    assert_eq!(
+        figures["reuse"]["longest_reused_idle_gap_ms"].as_f64(),
+        Some(rank(&gaps, 100.0))
+    );
+    assert_eq!(figures["reuse"]["environments"], 2);
+    assert_eq!(figures["init_side_by_side"]["pairs"], 3);
+    // The demo's lazy catalog client.
+    let clients: Vec<&str> = figures["client_init_ms"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["client"].as_str().unwrap())
+        .collect();
+    assert!(clients.contains(&"catalog"), "{clients:?}");
+}

@@ -1,0 +1,223 @@
+//! `lambda-perf run --memory MB`: the size imposes Lambda's limits on a real function.
+//! CPU follows memory, an allocation past the cap is an out-of-memory kill reported as Lambda
+//! reports one, and the function sees its size.
+
+mod support;
+
+use support::*;
+
+/// One unit of the workload function's `spin` costs about 2 ms of one core here (debug
+/// build); 20 units are about 40 ms at 1,769 MB.
+const CPU_EVENT: &str = r#"{"spin": 20}"#;
+
+#[test]
+fn cpu_follows_memory() {
+    if !sizing_available("cpu_follows_memory") {
+        return;
+    }
+    let function = workload_function();
+    let event = file_with(CPU_EVENT);
+    let logs = tempfile::tempdir().unwrap();
+    let run = |memory: &str, invocations: &str| {
+        let log = temp_path(&logs, &format!("{memory}.log"));
+        let output = lambda_perf(&[
+            "run",
+            "--json",
+            "--no-progress",
+            "-n",
+            invocations,
+            "--memory",
+            memory,
+            "--log-out",
+            &log,
+            "--event",
+            event.path().to_str().unwrap(),
+            "--env",
+            "POWERTOOLS_METRICS_NAMESPACE=Sizing",
+            "--",
+            &function,
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        (json(&output), std::fs::read_to_string(log).unwrap())
+    };
+    let (small, small_log) = run("128", "4");
+    let (large, large_log) = run("1769", "6");
+
+    // The fastest warm invocation of each size: what the work costs there when nothing
+    // else on the machine takes the CPU (the quota at 128 MB bounds it from below, other
+    // processes only slow a run down).
+    let fastest = |report: &serde_json::Value| {
+        warm(report, "duration_ms")
+            .into_iter()
+            .reduce(f64::min)
+            .expect("warm invocations")
+    };
+    let (small_warm, large_warm) = (fastest(&small), fastest(&large));
+    assert!(
+        small_warm >= 5.0 * large_warm,
+        "warm duration at 128 MB {small_warm:.1} ms is not 5 times the one at 1769 MB \
+         {large_warm:.1} ms"
+    );
+
+    // The report says how the size was imposed, and the function saw its size.
+    for (report, log, mb, cores) in [
+        (&small, &small_log, 128, 128.0 / 1769.0),
+        (&large, &large_log, 1769, 1.0),
+    ] {
+        let resources = &report["resources"];
+        assert_eq!(resources["memory_size_mb"], mb);
+        assert!(
+            ["v1", "v2"].contains(&resources["sizing"]["cgroup"].as_str().unwrap()),
+            "{resources}"
+        );
+        let reported_cores = resources["sizing"]["cpu_cores"].as_f64().unwrap();
+        assert!((reported_cores - cores).abs() < 1e-9, "{reported_cores}");
+        let peak = resources["peak_memory_mb"].as_f64().unwrap();
+        assert!(peak > 0.5 && peak < f64::from(mb), "peak {peak} MB");
+        let process = &report["processes"][0];
+        assert_eq!(process["memory_limit_mb"].as_f64(), Some(f64::from(mb)));
+        assert_eq!(process["out_of_memory"], false);
+        assert!(
+            log.contains(&format!("AWS_LAMBDA_FUNCTION_MEMORY_SIZE={mb}\n")),
+            "{log}"
+        );
+        assert!(log.contains(&format!("Memory Size: {mb} MB")), "{log}");
+        // The binary's size, beside init.
+        let binary = std::fs::metadata(&function).unwrap().len();
+        assert_eq!(resources["binary"]["bytes"], binary);
+    }
+}
+
+#[test]
+fn an_allocation_past_the_limit_is_an_out_of_memory_kill() {
+    if !sizing_available("an_allocation_past_the_limit_is_an_out_of_memory_kill") {
+        return;
+    }
+    let event = file_with(r#"{"allocate_mb": 256}"#);
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "oom.log");
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "2",
+        "--memory",
+        "128",
+        "--log-out",
+        &log,
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output)
+            .contains("2 invocation(s) ran out of memory at 128 MB (Runtime.OutOfMemory)"),
+        "{}",
+        stderr(&output)
+    );
+    let report = json(&output);
+    let invocations = report["invocations"].as_array().unwrap();
+    for invocation in invocations {
+        assert_eq!(invocation["status"], "out-of-memory", "{invocation}");
+        assert_eq!(
+            invocation["error"],
+            "Runtime.OutOfMemory: Runtime exited with error: signal: killed"
+        );
+        assert!(invocation["duration_ms"].as_f64().unwrap() > 0.0);
+    }
+    // As on Lambda, the runtime starts again in the same environment: a restart.
+    assert_eq!(invocations[0]["start_kind"], "cold");
+    assert_eq!(invocations[1]["start_kind"], "restart");
+    assert_eq!(invocations[1]["environment"], 0);
+    assert_eq!(report["resources"]["out_of_memory"], 2);
+    assert_eq!(report["problems"].as_array().unwrap().len(), 0);
+    for process in report["processes"].as_array().unwrap() {
+        assert_eq!(process["out_of_memory"], true, "{process}");
+        let peak = process["peak_memory_mb"].as_f64().unwrap();
+        assert!(
+            peak > 120.0 && peak <= 128.0,
+            "peak {peak} MB at the 128 MB cap"
+        );
+    }
+    let log = std::fs::read_to_string(log).unwrap();
+    let request_id = invocations[0]["request_id"].as_str().unwrap();
+    assert!(
+        log.contains(&format!(
+            "RequestId: {request_id} Error: Runtime exited with error: signal: killed\n"
+        )),
+        "{log}"
+    );
+    assert_eq!(
+        log.matches("Status: error\tError Type: Runtime.OutOfMemory\n")
+            .count(),
+        2,
+        "{log}"
+    );
+}
+
+#[test]
+fn memory_within_the_limit_is_measured() {
+    if !sizing_available("memory_within_the_limit_is_measured") {
+        return;
+    }
+    let event = file_with(r#"{"allocate_mb": 64}"#);
+    // A zip's first bytes are all the check reads; the report states the size.
+    let package = file_with("PK\u{3}\u{4} the rest of a deployment package");
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "2",
+        "--memory",
+        "256",
+        "--package",
+        package.path().to_str().unwrap(),
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let peak = report["resources"]["peak_memory_mb"].as_f64().unwrap();
+    assert!((64.0..256.0).contains(&peak), "peak {peak} MB");
+    let used = report["invocations"][1]["max_memory_used_mb"]
+        .as_f64()
+        .unwrap();
+    assert!(used >= 64.0, "max memory used {used} MB");
+    let package_bytes = std::fs::metadata(package.path()).unwrap().len();
+    assert_eq!(report["resources"]["package"]["bytes"], package_bytes);
+}
+
+#[test]
+fn a_size_lambda_does_not_offer_is_refused() {
+    let output = lambda_perf(&["run", "--memory", "64", "--", "true"]);
+    assert_eq!(output.status.code(), Some(2));
+    let text = stderr(&output);
+    assert!(
+        text.contains("\"64\" is not a Lambda memory size: a number of MB from 128 to 10240"),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_package_that_is_not_a_zip_is_refused() {
+    let package = file_with("not a zip");
+    let output = lambda_perf(&[
+        "run",
+        "--package",
+        package.path().to_str().unwrap(),
+        "--",
+        "true",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("is not a zip file"),
+        "{}",
+        stderr(&output)
+    );
+}

@@ -1,0 +1,97 @@
+//! Shared by the tests that run `lambda-perf` on the workload function of the end-to-end
+//! test crate (`tests/src/bin/workload-function.rs`).
+
+#![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+use std::sync::OnceLock;
+
+use lambda_perf_local::sizing::Cgroups;
+use serde_json::Value;
+
+/// Runs the `lambda-perf` binary.
+pub fn lambda_perf(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_lambda-perf"))
+        .args(args)
+        .output()
+        .expect("lambda-perf runs")
+}
+
+/// The workload function, built on first use with the same profile as the tests.
+pub fn workload_function() -> String {
+    static BUILT: OnceLock<PathBuf> = OnceLock::new();
+    BUILT
+        .get_or_init(|| {
+            let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+            escargot::CargoBuild::new()
+                .manifest_path(workspace.join("Cargo.toml"))
+                .package("lambda-perf-tests")
+                .bin("workload-function")
+                .current_release()
+                .current_target()
+                .run()
+                .expect("the workload function builds")
+                .path()
+                .to_owned()
+        })
+        .display()
+        .to_string()
+}
+
+/// Whether this machine lets lambda-perf impose sizes. When it does not, the test is skipped
+/// with a line saying why, except under CI (`CI` set), where sizing is required.
+pub fn sizing_available(test: &str) -> bool {
+    match Cgroups::detect() {
+        Ok(_) => true,
+        Err(error) if std::env::var_os("CI").is_some() => {
+            panic!("CI must be able to size functions: {error}")
+        }
+        Err(error) => {
+            let _ = writeln!(std::io::stderr(), "{test}: skipped, {error}");
+            false
+        }
+    }
+}
+
+/// A temporary file holding `text`.
+pub fn file_with(text: &str) -> tempfile::NamedTempFile {
+    let file = tempfile::NamedTempFile::new().expect("temp file");
+    std::fs::write(file.path(), text).expect("written");
+    file
+}
+
+/// A path in a temporary directory (kept while the directory lives).
+pub fn temp_path(dir: &tempfile::TempDir, name: &str) -> String {
+    dir.path().join(name).display().to_string()
+}
+
+/// Stdout parsed as JSON, or a panic showing both streams.
+pub fn json(output: &Output) -> Value {
+    serde_json::from_slice(&output.stdout).unwrap_or_else(|error| {
+        panic!(
+            "stdout is not JSON ({error}): {}\nstderr: {}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// Stderr as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// The numbers of `field` of every invocation of a run report that ended `ok` and is not
+/// the first (cold) one.
+pub fn warm(report: &Value, field: &str) -> Vec<f64> {
+    report["invocations"]
+        .as_array()
+        .expect("invocations")
+        .iter()
+        .skip(1)
+        .filter(|i| i["status"] == "ok")
+        .filter_map(|i| i[field].as_f64())
+        .collect()
+}

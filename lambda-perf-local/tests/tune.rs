@@ -1,0 +1,176 @@
+//! `lambda-perf tune` end to end, on a function with a known mix of CPU and I/O: about 30 ms
+//! of CPU on one core and a 30 ms wait per invocation.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+/// 15 units of CPU (about 30 ms of one core here), then 30 ms of waiting.
+const MIXED_EVENT: &str = r#"{"spin": 15, "sleep_ms": 30}"#;
+const SLEEP_MS: f64 = 30.0;
+
+fn number(value: &Value, field: &str) -> f64 {
+    value[field]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{field} in {value}"))
+}
+
+#[test]
+fn tune_measures_prices_and_picks() {
+    if !sizing_available("tune_measures_prices_and_picks") {
+        return;
+    }
+    let event = file_with(MIXED_EVENT);
+    let dir = tempfile::tempdir().unwrap();
+    let html = temp_path(&dir, "tune.html");
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "1769,128,512,3008",
+        "-n",
+        "4",
+        "--json",
+        "--no-progress",
+        "--html",
+        &html,
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let sizes = report["sizes"].as_array().unwrap();
+    let memory: Vec<u64> = sizes
+        .iter()
+        .map(|s| s["memory_mb"].as_u64().unwrap())
+        .collect();
+    assert_eq!(memory, [128, 512, 1769, 3008], "measured ascending");
+    assert_eq!(report["invocations_per_size"], 4);
+    let binary = std::fs::metadata(workload_function()).unwrap().len();
+    assert_eq!(report["binary"]["bytes"], binary);
+    let p50 = |n: usize| number(&sizes[n], "warm_p50_ms");
+    for size in sizes {
+        assert_eq!(size["status"], "ok", "{size}");
+        assert_eq!(size["warm_invocations"], 3);
+        assert!(number(size, "cold_init_ms") > 0.0, "{size}");
+        assert!(
+            number(size, "warm_p50_ms") >= SLEEP_MS,
+            "the wait is a floor: {size}"
+        );
+        assert!(number(size, "warm_p90_ms") >= number(size, "warm_p50_ms"));
+    }
+
+    // The CPU part shrinks with memory up to one core, the wait does not.
+    assert!(p50(0) > p50(1) && p50(1) > p50(2), "{sizes:#?}");
+    assert!(
+        p50(0) > 2.5 * p50(2),
+        "128 MB {} ms, 1769 MB {} ms",
+        p50(0),
+        p50(2)
+    );
+    // Past one core a single thread goes no faster.
+    assert!(
+        p50(3) > 0.6 * p50(2),
+        "3008 MB {} ms, 1769 MB {} ms",
+        p50(3),
+        p50(2)
+    );
+
+    // The cost per million, computed directly from the billed durations: 99 % warm, 1 % cold.
+    let (per_gb_second, per_request) = (0.0000166667, 0.20 / 1_000_000.0);
+    assert_eq!(report["usd_per_gb_second"], per_gb_second);
+    assert_eq!(report["cold_start_percent"], 1.0);
+    let mut costs = Vec::new();
+    for size in sizes {
+        let gb = number(size, "memory_mb") / 1024.0;
+        let per_invocation = |billed_ms: f64| billed_ms / 1000.0 * gb * per_gb_second + per_request;
+        let expected = 1_000_000.0
+            * (0.99 * per_invocation(number(size, "warm_billed_ms"))
+                + 0.01 * per_invocation(number(size, "cold_billed_ms")));
+        let cost = number(size, "cost_per_million_usd");
+        assert!((cost - expected).abs() < 1e-9, "{cost} against {expected}");
+        // Billed durations are whole milliseconds covering the duration (and the init).
+        let cold_billed = number(size, "cold_billed_ms");
+        assert_eq!(cold_billed.fract(), 0.0);
+        assert!(
+            cold_billed >= number(size, "cold_init_ms") + number(size, "cold_duration_ms"),
+            "{size}"
+        );
+        costs.push(cost);
+    }
+    // Same speed, more memory: more money.
+    assert!(costs[3] > costs[2], "{costs:?}");
+
+    // The picks follow the table.
+    let least = |key: &dyn Fn(usize) -> f64| {
+        (0..sizes.len())
+            .min_by(|a, b| key(*a).total_cmp(&key(*b)))
+            .map(|n| memory[n])
+            .unwrap()
+    };
+    assert_eq!(report["cheapest"], least(&|n| costs[n]));
+    assert_eq!(report["fastest"], least(&|n| p50(n)));
+    let max_cost = costs.iter().copied().fold(0.0, f64::max);
+    let max_p50 = (0..4).map(p50).fold(0.0, f64::max);
+    assert_eq!(
+        report["balanced"],
+        least(&|n| 0.5 * costs[n] / max_cost + 0.5 * p50(n) / max_p50)
+    );
+    assert!(report["cheapest"].as_u64().unwrap() < 1769);
+    assert!(
+        report["note"]
+            .as_str()
+            .unwrap()
+            .starts_with("Local CPUs are not Lambda's")
+    );
+
+    // The HTML page draws both curves against memory.
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert_eq!(page.matches("<svg class=\"chart\"").count(), 2, "{page}");
+    for series in ["warm p50", "warm p90", "cost per million invocations"] {
+        assert!(
+            page.contains(&format!("class=\"curve\" data-series=\"{series}\"")),
+            "{series}"
+        );
+    }
+    assert!(page.contains("Local CPUs are not Lambda&#39;s"));
+}
+
+#[test]
+fn a_size_that_runs_out_of_memory_is_never_chosen() {
+    if !sizing_available("a_size_that_runs_out_of_memory_is_never_chosen") {
+        return;
+    }
+    let event = file_with(r#"{"allocate_mb": 160}"#);
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "128,256",
+        "-n",
+        "2",
+        "--no-progress",
+        "--arch",
+        "arm64",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    let row = |mb: &str| {
+        text.lines()
+            .find(|line| line.trim_start().starts_with(&format!("{mb} MB")))
+            .unwrap_or_else(|| panic!("a row for {mb} MB in\n{text}"))
+            .to_owned()
+    };
+    assert!(row("128").ends_with("out of memory"), "{text}");
+    assert!(
+        row("256").ends_with("cheapest, fastest, balanced"),
+        "{text}"
+    );
+    assert!(text.contains("arm64 prices"), "{text}");
+    assert!(text.contains("Local CPUs are not Lambda's"), "{text}");
+}

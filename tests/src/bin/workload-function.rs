@@ -1,0 +1,77 @@
+//! A function behind `PerfLayer` with a known mix of CPU and I/O, for the sizing and tuning
+//! tests. The event says what one invocation does, in this order:
+//!
+//! - `"spin": n`: n units of CPU-bound work (a fixed number of integer operations each, on
+//!   one thread), so the same event costs the same CPU time at every memory size;
+//! - `"sleep_ms": n`: waits n milliseconds without using the CPU, as a call to a downstream
+//!   service would;
+//! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used.
+//!
+//! At init it prints `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=<value>` on stdout. It records the
+//! metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
+//! line with lambda-perf's facts, and responds
+//! `{"spun": n, "slept_ms": n, "allocated_mb": n, "checksum": c}`.
+
+use std::hint::black_box;
+use std::io::Write;
+use std::time::Duration;
+
+use lambda_perf_core::PerfLayer;
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use tower::ServiceBuilder;
+
+/// Integer operations per unit of `spin`.
+const OPERATIONS_PER_UNIT: u64 = 200_000;
+
+/// `units` of CPU-bound work: a xorshift sequence nothing can skip.
+fn spin(units: u64) -> u64 {
+    let mut state = black_box(0x9e37_79b9_7f4a_7c15_u64);
+    for _ in 0..units * OPERATIONS_PER_UNIT {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+    }
+    black_box(state)
+}
+
+/// Allocates `mb` MB and writes one byte per page.
+fn allocate(mb: u64) -> Vec<u8> {
+    let len = usize::try_from(mb << 20).unwrap_or(usize::MAX);
+    let mut memory = vec![0_u8; len];
+    for page in memory.iter_mut().step_by(4096) {
+        *page = 1;
+    }
+    black_box(memory)
+}
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    let field = |name: &str| event.payload[name].as_u64().unwrap_or(0);
+    let (units, sleep_ms, allocate_mb) = (field("spin"), field("sleep_ms"), field("allocate_mb"));
+    metrics::add_metric("WorkUnits", Unit::Count, units as f64);
+    let checksum = spin(units);
+    if sleep_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
+    }
+    let memory = allocate(allocate_mb);
+    Ok(json!({
+        "spun": units,
+        "slept_ms": sleep_ms,
+        "allocated_mb": memory.len() >> 20,
+        "checksum": checksum,
+    }))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+    writeln!(
+        std::io::stdout().lock(),
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE={memory}"
+    )?;
+    let service = ServiceBuilder::new()
+        .layer(PerfLayer::from_env())
+        .service_fn(handler);
+    lambda_runtime::run(service).await
+}
