@@ -16,10 +16,10 @@ pub fn install(name: &str) -> PathBuf {
     let mut command = Command::new("bash");
     command.arg(&script);
     // Where the build put its target dir, when it was not the default.
-    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
-        if let Some(target) = option_env!("CARGO_TARGET_DIR") {
-            command.env("CARGO_TARGET_DIR", target);
-        }
+    if std::env::var_os("CARGO_TARGET_DIR").is_none()
+        && let Some(target) = option_env!("CARGO_TARGET_DIR")
+    {
+        command.env("CARGO_TARGET_DIR", target);
     }
     let output = command
         .output()
