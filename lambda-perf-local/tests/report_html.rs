@@ -173,6 +173,7 @@ async fn small_run() -> RunRecord {
         environment: 0,
         output,
         exit: None,
+        stopped_by_harness: None,
     });
     record.datagrams = collector.datagrams();
     record

@@ -14,6 +14,7 @@ use super::metrics::MetricAggregator;
 use super::model::{InvocationReport, ProcessReport, Report, Status};
 use super::problem::{Problem, ProblemKind};
 use super::stats::Summary;
+use super::timeline;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
 
@@ -58,11 +59,12 @@ impl Report {
             }
         }
 
-        let invocations: Vec<InvocationReport> = record
+        let mut invocations: Vec<InvocationReport> = record
             .invocations
             .iter()
             .map(|run| invocation(run, &facts, &mut traces, &mut problems))
             .collect();
+        timeline::place(&mut invocations, &record.invocations);
 
         for (trace, docs) in traces.unused() {
             let mut names: Vec<&str> = Vec::new();
@@ -106,6 +108,7 @@ fn read_output(
         index: process.index,
         environment: process.environment,
         exit: process.exit.clone(),
+        stopped_by_harness: process.stopped_by_harness,
         invocations: record
             .invocations
             .iter()
@@ -114,7 +117,17 @@ fn read_output(
         stdout_lines: 0,
         stderr_lines: 0,
         emf_lines: 0,
+        last_stderr: Vec::new(),
     };
+    let stderr = process
+        .output
+        .iter()
+        .filter(|line| line.stream == OutputStream::Stderr);
+    let skip = stderr
+        .clone()
+        .count()
+        .saturating_sub(ProcessReport::STDERR_LINES);
+    report.last_stderr = stderr.skip(skip).map(|line| line.text.clone()).collect();
     for (n, line) in process.output.iter().enumerate() {
         if line.stream == OutputStream::Stderr {
             report.stderr_lines += 1;
@@ -213,6 +226,8 @@ fn invocation(
         cold_start: matches!(start_kind.as_deref(), Some("cold" | "restart")),
         start_kind,
         duration_ms,
+        started_ms: None,
+        concurrent_with: Vec::new(),
         function_duration_ms: facts.duration_ms,
         init_duration_ms: facts
             .init_duration_ms

@@ -6,6 +6,7 @@ use crate::output::OutputLine;
 use crate::xray_collector::Datagram;
 
 use super::failure::HarnessFailure;
+use super::harness_stop::HarnessStop;
 
 /// Everything one run of a function produced.
 #[derive(Debug, Clone, Default)]
@@ -49,4 +50,7 @@ pub struct ProcessRun {
     pub output: Vec<OutputLine>,
     /// How it ended (e.g. `exit status: 0`, `killed`), if it did.
     pub exit: Option<String>,
+    /// Whether the harness stopped it (a restart, a fresh environment, the end of the run),
+    /// rather than it ending on its own.
+    pub stopped_by_harness: Option<HarnessStop>,
 }

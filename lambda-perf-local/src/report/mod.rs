@@ -9,6 +9,10 @@
 //!   (start kind, init duration, idle gap), its status from the harness, and the subsegment
 //!   tree of its trace (documents whose `trace_id` is the `Root` of its trace header, linked
 //!   by `parent_id`, times relative to the handler subsegment's start);
+//! - each invocation gets its place on the run's clock and the invocations it overlapped
+//!   (a function under `run_concurrent`);
+//! - each process gets its last stderr lines, and how it ended: on its own, or stopped by
+//!   the harness ([`HarnessStop`]: a restart, a fresh environment, the end of the run);
 //! - the metrics of valid EMF lines are aggregated into [`MetricSeries`];
 //! - the [`Summary`] counts cold starts and errors and gives nearest-rank percentiles;
 //! - every [`Problem`] is listed: broken EMF lines, X-Ray datagrams the daemon would reject
@@ -35,6 +39,7 @@ mod emf;
 mod facts;
 mod failure;
 mod format;
+mod harness_stop;
 mod html;
 mod input;
 mod metrics;
@@ -42,6 +47,7 @@ mod model;
 mod problem;
 mod stats;
 mod terminal;
+mod timeline;
 mod tree;
 mod xray;
 
@@ -49,6 +55,7 @@ mod xray;
 mod tests;
 
 pub use failure::{FailureKind, HarnessFailure};
+pub use harness_stop::HarnessStop;
 pub use html::{
     CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
 };

@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::report::{FailureKind, HarnessFailure, InvocationRun, ProcessRun, RunRecord};
+use crate::report::{
+    FailureKind, HarnessFailure, HarnessStop, InvocationRun, ProcessRun, RunRecord,
+};
 use crate::run::{Fatal, Plan, Step};
 use crate::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
@@ -121,7 +123,7 @@ impl<'a> Execution<'a> {
         }
         let environment = ExecutionEnvironment::new().map_err(harness)?;
         let process = FunctionProcess::spawn(&runner.command, &config, &environment, &api)
-            .map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))?;
+            .map_err(|error| cannot_start(&runner.command, &error))?;
         Ok(Self {
             runner,
             config,
@@ -300,14 +302,13 @@ impl<'a> Execution<'a> {
 
     /// Kills the current process and starts another, in the same or a new environment.
     async fn replace_process(&mut self, record: &mut RunRecord, fresh: bool) -> Result<(), Fatal> {
-        let exit = self
-            .current
-            .process
-            .kill()
-            .await
-            .ok()
-            .map(|status| status.to_string());
-        record.processes.push(self.process_run(exit));
+        let stop = if fresh {
+            HarnessStop::FreshEnvironment
+        } else {
+            HarnessStop::Restart
+        };
+        let ended = self.end_process(stop).await;
+        record.processes.push(ended);
         if fresh {
             let environment =
                 ExecutionEnvironment::new().map_err(|error| Fatal::Harness(error.to_string()))?;
@@ -324,7 +325,7 @@ impl<'a> Execution<'a> {
             &self.environments[environment],
             &self.api,
         )
-        .map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))?;
+        .map_err(|error| cannot_start(&self.runner.command, &error))?;
         self.current = Current {
             process: Arc::new(process),
             index: self.current.index + 1,
@@ -334,28 +335,41 @@ impl<'a> Execution<'a> {
         Ok(())
     }
 
-    fn process_run(&self, exit: Option<String>) -> ProcessRun {
+    /// Stops the current process for `stop`, unless it already ended on its own, and
+    /// records how it ended.
+    async fn end_process(&self, stop: HarnessStop) -> ProcessRun {
+        let process = &self.current.process;
+        let (exit, stopped_by_harness) = match process.try_exit_status() {
+            Some(status) => (Some(status.to_string()), None),
+            None => {
+                let exit = process.kill().await.ok().map(|status| status.to_string());
+                (exit, Some(stop))
+            }
+        };
         ProcessRun {
             index: self.current.index,
             environment: self.current.environment,
-            output: self.current.process.output(),
+            output: process.output(),
             exit,
+            stopped_by_harness,
         }
     }
 
     /// Ends the run: the last datagrams, the last process.
     async fn stop(self, record: &mut RunRecord) {
         tokio::time::sleep(DRAIN).await;
-        let exit = match self.current.process.try_exit_status() {
-            Some(status) => Some(status.to_string()),
-            None => {
-                let _ = self.current.process.kill().await;
-                None
-            }
-        };
-        record.processes.push(self.process_run(exit));
+        let ended = self.end_process(HarnessStop::EndOfRun).await;
+        record.processes.push(ended);
         record.datagrams = self.collector.datagrams();
     }
+}
+
+/// The function's program could not be started: named as given.
+fn cannot_start(command: &FunctionCommand, error: &std::io::Error) -> Fatal {
+    Fatal::Harness(format!(
+        "cannot start the function {}: {error}",
+        command.program().display()
+    ))
 }
 
 fn command_line(command: &FunctionCommand) -> String {

@@ -139,6 +139,10 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         return present::fail("give the function's command after --");
     };
     let command = FunctionCommand::new(program).args(arguments.iter().cloned());
+    // A program that cannot start is one line naming it, not a report of nothing.
+    if let Err(error) = command.check_launchable() {
+        return present::fail(&error.to_string());
+    }
     let name = args.function_name.clone().unwrap_or_else(|| {
         std::path::Path::new(program).file_name().map_or_else(
             || "function".to_owned(),
