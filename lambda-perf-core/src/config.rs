@@ -220,6 +220,15 @@ fn parse_dimensions(list: &str, warnings: &mut Vec<String>) -> Vec<Dimension> {
 }
 
 /// A setting given in code that CloudWatch or X-Ray would not accept.
+///
+/// ```
+/// use lambda_perf_core::PerfLayer;
+///
+/// // CloudWatch namespaces are 1-255 characters of letters, digits, space and `.-_/#:`.
+/// let error = PerfLayer::builder().namespace("Shop!").build().unwrap_err();
+/// assert_eq!(error.setting, "namespace");
+/// println!("{error}"); // invalid namespace: ...
+/// ```
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting}: {reason}")]
 pub struct ConfigError {

@@ -42,7 +42,7 @@
 //!
 //! # What is where
 //!
-//! - [`instrument_lambda`]: the attribute macro for `async fn` handlers.
+//! - [`instrument_lambda`]: the attribute macro for `async fn` handlers, with its options.
 //! - [`PerfLayer`] / [`PerfService`]: the tower middleware; [`PerfLayerBuilder`] overrides any
 //!   setting of [`config`].
 //! - [`StartKind`] and [`InvocationFacts`]: how the invocation started, its index in the
@@ -50,8 +50,29 @@
 //! - [`metrics`]: CloudWatch EMF metrics, dimensions and metadata, validated to CloudWatch's
 //!   limits.
 //! - [`lazy`]: timed lazy clients and caches — what init code and lazily created clients cost.
-//! - [`xray`]: the `## <handler>` subsegment of sampled invocations, annotations, metadata,
-//!   nested subsegments, errors, and [`xray::XRayLayer`] for `tracing` spans.
+//! - [`xray`]: the `## <handler name>` subsegment of sampled invocations, annotations,
+//!   metadata, nested subsegments, errors, and [`xray::XRayLayer`] for `tracing` spans.
+//!
+//! # The handler subsegment's name
+//!
+//! One rule for [`PerfLayer`] and [`instrument_lambda`]: the subsegment is
+//! `## <handler name>`, where the handler name is
+//! [`handler_name`](PerfLayerBuilder::handler_name) (the macro's `name` option), else
+//! `LAMBDA_PERF_HANDLER_NAME`, else the Lambda function's name
+//! (`POWERTOOLS_METRICS_FUNCTION_NAME`, then `AWS_LAMBDA_FUNCTION_NAME`), else `handler`.
+//! The response and error metadata keys follow it: `"<handler name> response"`.
+//!
+//! # Running locally
+//!
+//! `lambda-perf run -- target/debug/my-function` (crate `lambda-perf-local`) runs the
+//! function under an embedded Runtime API and X-Ray daemon stand-in, as Lambda would, and
+//! reports every invocation's start kind, durations, subsegments and metrics.
+//!
+//! Under `cargo lambda watch` the function runs as on Lambda, with two differences to know:
+//! the emulator sends the deadline `600000` (not a time), so there is no
+//! `deadline_headroom_ms` and [`InvocationFacts::remaining_time`] is `None`; and there is no
+//! X-Ray daemon, so the first sampled invocation warns that it could not send a subsegment
+//! (set `POWERTOOLS_TRACE_DISABLED=true` to turn tracing off locally).
 //!
 //! # Feature flags
 //!
@@ -94,9 +115,7 @@ pub mod xray;
 #[path = "private.rs"]
 pub mod __private;
 
-/// Instruments an `async fn` Lambda handler exactly as [`PerfLayer`] does: start
-/// classification, the `ColdStart` line, the `## <fn name>` subsegment, the metric flush, and
-/// error and panic handling. See the `lambda_perf_macros` crate docs for the options.
+// The macro's own docs (options, naming rule, event argument) are inlined here.
 #[cfg(feature = "macros")]
 #[doc(inline)]
 pub use lambda_perf_macros::instrument_lambda;

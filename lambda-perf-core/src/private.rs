@@ -18,8 +18,9 @@ use crate::layer::PerfLayer;
 /// The options written in `#[instrument_lambda(...)]`.
 #[derive(Debug)]
 pub struct Options {
-    /// The handler's name (`name = ...`, default the function's name).
-    pub name: &'static str,
+    /// `name = ...`; without it the handler is named as [`PerfLayer`] names it (the
+    /// function name).
+    pub name: Option<&'static str>,
     /// `service = ...`
     pub service: Option<&'static str>,
     /// `namespace = ...`
@@ -53,7 +54,10 @@ impl Handler {
     fn instrumentation(&self) -> &Arc<Instrumentation> {
         self.instrumentation.get_or_init(|| {
             let options = &self.options;
-            let mut builder = PerfLayer::builder().handler_name(options.name);
+            let mut builder = PerfLayer::builder();
+            if let Some(name) = options.name {
+                builder = builder.handler_name(name);
+            }
             if let Some(service) = options.service {
                 builder = builder.service(service);
             }

@@ -9,7 +9,8 @@
 //!   as `TMPDIR`, kept across restarts of the function inside it.
 //! - [`FunctionProcess`] runs a [`FunctionCommand`] with the Lambda environment described by
 //!   a [`FunctionConfig`], capturing stdout/stderr into an [`OutputLog`] where CloudWatch EMF
-//!   lines are told apart from plain log lines.
+//!   lines are told apart from plain log lines;
+//!   [`FunctionCommand::check_launchable`] says beforehand why a program cannot start.
 //!
 //! - [`XRayCollector`] stands in for the X-Ray daemon: it receives the function's datagrams
 //!   and checks each as the daemon would.
@@ -57,6 +58,7 @@ mod environment;
 mod error;
 mod ids;
 mod invocation;
+mod launchable;
 pub mod logs;
 mod outcome;
 mod output;
@@ -77,6 +79,7 @@ pub use environment::ExecutionEnvironment;
 pub use error::HarnessError;
 pub use ids::new_request_id;
 pub use invocation::{DEFAULT_FUNCTION_TIMEOUT, Deadline, Invocation, TraceSetting};
+pub use launchable::NotLaunchable;
 pub use outcome::{ErrorReport, InvocationOutcome, InvocationResult};
 pub use output::{LineKind, OutputLine, OutputLog, OutputStream};
 pub use process::{ERROR_CONTEXT_LINES, FunctionProcess};

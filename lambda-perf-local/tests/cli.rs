@@ -1,9 +1,10 @@
 //! The `lambda-perf` binary: the demo, a run of an example, and how it fails.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn lambda_perf(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_lambda-perf"))
@@ -89,6 +90,30 @@ fn the_demo_runs_its_scenario() {
         .find(|metric| metric["name"] == "Orders")
         .unwrap();
     assert_eq!(orders["values"].as_array().unwrap().len(), 7);
+
+    // The concurrent step really ran #4 and #5 at once in one process (run_concurrent).
+    let with: Vec<&Value> = column(&report, "concurrent_with");
+    assert_eq!(
+        with,
+        [
+            &json!([]),
+            &json!([]),
+            &json!([]),
+            &json!([]),
+            &json!([5]),
+            &json!([4]),
+            &json!([])
+        ],
+        "{report:#}"
+    );
+    // The harness's own restarts and fresh environments are labelled as such.
+    let stops: Vec<&Value> = report["processes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|process| &process["stopped_by_harness"])
+        .collect();
+    assert_eq!(stops, ["restart", "fresh-environment", "end-of-run"]);
 }
 
 #[test]
@@ -99,6 +124,97 @@ fn the_terminal_report_draws_waterfalls_and_a_summary() {
     assert!(text.contains("├─ ## init catalog"), "{text}");
     assert!(text.contains('█'));
     assert!(text.contains("cold starts 3"), "{text}");
+    assert!(
+        text.contains("Concurrent invocations\n  #4, #5 in flight at once, in process 1"),
+        "{text}"
+    );
+    assert!(
+        text.contains("↻ the harness restarted the function: process 1, same environment 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("✱ the harness started a fresh environment 1: process 2"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("SIGKILL"),
+        "harness stops are no crashes: {text}"
+    );
+}
+
+#[test]
+fn a_program_that_cannot_start_is_one_line_naming_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_executable = dir.path().join("bootstrap");
+    std::fs::write(&not_executable, "#!/bin/sh\n").unwrap();
+    let script = dir.path().join("handler.py");
+    std::fs::write(&script, "#!/usr/bin/env no-such-python-lp\n").unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    for (program, reason) in [
+        ("target/debug/no-such-function", "no such file"),
+        (not_executable.to_str().unwrap(), "not executable"),
+        (script.to_str().unwrap(), "interpreter no-such-python-lp"),
+    ] {
+        let output = lambda_perf(&["run", "--no-progress", "--", program]);
+        assert_eq!(output.status.code(), Some(2), "{program}");
+        assert!(
+            output.stdout.is_empty(),
+            "no report for {program}: {}",
+            String::from_utf8_lossy(&output.stdout)
+        );
+        let stderr = stderr(&output);
+        assert_eq!(
+            stderr.lines().count(),
+            1,
+            "one line for {program}: {stderr}"
+        );
+        assert!(
+            stderr.starts_with(&format!("lambda-perf: error: cannot run {program}: "))
+                && stderr.contains(reason),
+            "{program}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn the_report_shows_the_last_stderr_lines_of_each_process() {
+    // Without a namespace, the function warns on stderr when its layer is built.
+    let output = run_demo_function(r#"{"action":"order"}"#, &["-n", "1"]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let last = report["processes"][0]["last_stderr"].as_array().unwrap();
+    assert!(
+        last.iter().any(|line| line
+            .as_str()
+            .unwrap()
+            .contains("POWERTOOLS_METRICS_NAMESPACE")),
+        "{report:#}"
+    );
+
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), r#"{"action":"order"}"#).unwrap();
+    let program = env!("CARGO_BIN_EXE_lambda-perf");
+    let event = file.path().to_str().unwrap();
+    let args = [
+        "run",
+        "--no-progress",
+        "-n",
+        "1",
+        "--event",
+        event,
+        "--",
+        program,
+    ];
+    let output = lambda_perf(&[&args[..], &["demo-function"]].concat());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        text.contains("    stderr:\n      lambda-perf: warning: "),
+        "{text}"
+    );
+    assert!(
+        text.contains("POWERTOOLS_METRICS_NAMESPACE is not set"),
+        "{text}"
+    );
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //!
 //! The run is real harness traffic: invocations through the embedded Runtime API answered by
 //! a client standing in for the function, X-Ray datagrams sent over UDP to the collector.
-//! Chromium is required (`apt-get install chromium`): without it the test fails. Set
-//! `LAMBDA_PERF_CHROMIUM` to use another binary.
+//! Chromium is required: on first use the test installs it with the workspace's
+//! `tests/tools/chromium.sh` (Debian's `chromium`, with apt-get as root); when that is
+//! impossible the test fails and says why. Set `LAMBDA_PERF_CHROMIUM` to use another binary.
 
 use std::fs::File;
 use std::io::BufReader;
@@ -175,27 +176,39 @@ async fn small_run() -> RunRecord {
         environment: 0,
         output,
         exit: None,
+        stopped_by_harness: None,
         ..ProcessRun::default()
     });
     record.datagrams = collector.datagrams();
     record
 }
 
-/// The Chromium binary: `$LAMBDA_PERF_CHROMIUM` if set, else `/usr/bin/chromium`, else
-/// `chromium` or `chromium-browser` on PATH.
-fn chromium() -> Option<PathBuf> {
-    if let Some(chosen) = std::env::var_os("LAMBDA_PERF_CHROMIUM") {
-        let chosen = PathBuf::from(chosen);
-        return chosen.is_file().then_some(chosen);
+/// The Chromium binary, installed on first use by `tests/tools/chromium.sh` (idempotent,
+/// under a lock); the test fails with the installer's reason when it cannot be had.
+fn chromium() -> PathBuf {
+    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("..")
+        .join("tests")
+        .join("tools")
+        .join("chromium.sh");
+    let mut command = Command::new("bash");
+    command.arg(&script);
+    if std::env::var_os("CARGO_TARGET_DIR").is_none() {
+        if let Some(target) = option_env!("CARGO_TARGET_DIR") {
+            command.env("CARGO_TARGET_DIR", target);
+        }
     }
-    let fixed = PathBuf::from("/usr/bin/chromium");
-    if fixed.is_file() {
-        return Some(fixed);
-    }
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .flat_map(|dir| ["chromium", "chromium-browser"].map(|name| dir.join(name)))
-        .find(|candidate| candidate.is_file())
+    let output = command
+        .output()
+        .unwrap_or_else(|error| panic!("running bash {}: {error}", script.display()));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        output.status.success(),
+        "the screenshot test needs Chromium, which is not installed and could not be: {}",
+        stderr.trim()
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    PathBuf::from(stdout.lines().last().unwrap_or_default().trim())
 }
 
 /// Screenshots `html` (a file) into `png` with headless Chromium, 1200×900.
@@ -305,12 +318,7 @@ async fn the_waterfall_shows_in_a_chromium_screenshot() {
         assert!(!html.contains(external), "{external} in the page");
     }
 
-    let Some(chromium) = chromium() else {
-        panic!(
-            "Chromium is needed for the screenshot test: `apt-get install chromium` \
-             (the CI script installs it)"
-        );
-    };
+    let chromium = chromium();
     let dir = tempfile::tempdir().expect("temp dir");
     let html_path = dir.path().join("report.html");
     let png_path = dir.path().join("report.png");

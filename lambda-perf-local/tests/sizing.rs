@@ -12,9 +12,7 @@ const CPU_EVENT: &str = r#"{"spin": 20}"#;
 
 #[test]
 fn cpu_follows_memory() {
-    if !sizing_available("cpu_follows_memory") {
-        return;
-    }
+    require_sizing("cpu_follows_memory");
     let function = workload_function();
     let event = file_with(CPU_EVENT);
     let logs = tempfile::tempdir().unwrap();
@@ -90,9 +88,7 @@ fn cpu_follows_memory() {
 
 #[test]
 fn an_allocation_past_the_limit_is_an_out_of_memory_kill() {
-    if !sizing_available("an_allocation_past_the_limit_is_an_out_of_memory_kill") {
-        return;
-    }
+    require_sizing("an_allocation_past_the_limit_is_an_out_of_memory_kill");
     let event = file_with(r#"{"allocate_mb": 256}"#);
     let logs = tempfile::tempdir().unwrap();
     let log = temp_path(&logs, "oom.log");
@@ -160,9 +156,7 @@ fn an_allocation_past_the_limit_is_an_out_of_memory_kill() {
 
 #[test]
 fn memory_within_the_limit_is_measured() {
-    if !sizing_available("memory_within_the_limit_is_measured") {
-        return;
-    }
+    require_sizing("memory_within_the_limit_is_measured");
     let event = file_with(r#"{"allocate_mb": 64}"#);
     // A zip's first bytes are all the check reads; the report states the size.
     let package = file_with("PK\u{3}\u{4} the rest of a deployment package");

@@ -18,9 +18,7 @@ fn number(value: &Value, field: &str) -> f64 {
 
 #[test]
 fn tune_measures_prices_and_picks() {
-    if !sizing_available("tune_measures_prices_and_picks") {
-        return;
-    }
+    require_sizing("tune_measures_prices_and_picks");
     let event = file_with(MIXED_EVENT);
     let dir = tempfile::tempdir().unwrap();
     let html = temp_path(&dir, "tune.html");
@@ -140,9 +138,7 @@ fn tune_measures_prices_and_picks() {
 
 #[test]
 fn a_size_that_runs_out_of_memory_is_never_chosen() {
-    if !sizing_available("a_size_that_runs_out_of_memory_is_never_chosen") {
-        return;
-    }
+    require_sizing("a_size_that_runs_out_of_memory_is_never_chosen");
     let event = file_with(r#"{"allocate_mb": 160}"#);
     let output = lambda_perf(&[
         "tune",

@@ -1,7 +1,8 @@
 //! Parsing `#[instrument_lambda(name = "...", capture_response = false, ...)]`.
 
+use syn::ext::IdentExt;
 use syn::parse::{Parse, ParseStream};
-use syn::{Ident, LitBool, LitStr, Token};
+use syn::{Ident, LitBool, LitStr, Path, Token};
 
 /// The options, each given at most once.
 #[derive(Default)]
@@ -12,16 +13,19 @@ pub(crate) struct Args {
     pub(crate) capture_response: Option<LitBool>,
     pub(crate) capture_error: Option<LitBool>,
     pub(crate) cold_start_metric: Option<LitBool>,
+    /// `crate = "path"`: where lambda-perf-core is, for a renamed or re-exported dependency.
+    pub(crate) krate: Option<Path>,
 }
 
 const OPTIONS: &str =
-    "name, service, namespace, capture_response, capture_error, cold_start_metric";
+    "name, service, namespace, capture_response, capture_error, cold_start_metric, crate";
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
         let mut args = Self::default();
         while !input.is_empty() {
-            let key: Ident = input.parse().map_err(|error| {
+            // `Ident::parse_any` also takes the keyword `crate`.
+            let key = Ident::parse_any(input).map_err(|error| {
                 syn::Error::new(
                     error.span(),
                     format!("expected an option: one of {OPTIONS}"),
@@ -39,6 +43,7 @@ impl Parse for Args {
                 "cold_start_metric" => {
                     set(&mut args.cold_start_metric, &key, flag(input, &key)?)?;
                 }
+                "crate" => set(&mut args.krate, &key, path(input, &key)?)?,
                 _ => {
                     return Err(syn::Error::new(
                         key.span(),
@@ -78,4 +83,17 @@ fn flag(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitBool> {
     input
         .parse()
         .map_err(|error| syn::Error::new(error.span(), format!("`{key}` takes `true` or `false`")))
+}
+
+fn path(input: ParseStream<'_>, key: &Ident) -> syn::Result<Path> {
+    let text = text(input, key)?;
+    text.parse_with(Path::parse_mod_style).map_err(|_| {
+        syn::Error::new(
+            text.span(),
+            format!(
+                "`{key}` takes the path of lambda-perf-core as a string, e.g. \
+                 `{key} = \"perf\"` or `{key} = \"my_crate::perf\"`"
+            ),
+        )
+    })
 }

@@ -1,11 +1,11 @@
 //! Code generation: the handler's body runs inside lambda-perf's invocation future.
 //!
 //! ```text
-//! #[attrs] vis async fn name<G>(args, __lambda_perf_event: Event) -> Ret {
+//! #[attrs] vis async fn name<G>(args, event: Event) -> Ret {
 //!     static __LAMBDA_PERF_HANDLER: Handler = Handler::new(Options { .. });
-//!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &__lambda_perf_event);
+//!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &event);
 //!     let __lambda_perf_body = async move {
-//!         let pattern = __lambda_perf_event;
+//!         let mut event = event; // only for a `mut` binding
 //!         let __lambda_perf_output: Ret with impl Trait as _ = body;
 //!         __lambda_perf_output
 //!     };
@@ -13,12 +13,20 @@
 //!         |response| capture if Serialize, |error| describe).await
 //! }
 //! ```
+//!
+//! The event argument keeps its name, so attributes that name it (`#[tracing::instrument(
+//! skip(event))]`, above or below this one) still find it. An argument bound by a pattern
+//! (`LambdaEvent { payload, context }: ...`) is renamed `__lambda_perf_event` and the pattern
+//! is bound inside the body.
+//!
+//! Everything the expansion calls is under `<crate>::__private`, where `<crate>` is
+//! `::lambda_perf_core` or the `crate = "..."` option.
 
 use proc_macro2::{Span, TokenStream};
 use quote::{quote, quote_spanned};
 use syn::spanned::Spanned;
 use syn::visit_mut::VisitMut;
-use syn::{FnArg, Ident, ItemFn, LitBool, LitStr, ReturnType, Type};
+use syn::{FnArg, Ident, ItemFn, LitBool, LitStr, Pat, PatIdent, PatType, ReturnType, Type};
 
 use crate::attr::Args;
 use crate::signature;
@@ -41,26 +49,58 @@ pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
         Ok(tokens) => tokens,
         Err(error) => {
             let error = error.to_compile_error();
+            let mut function = function;
+            signature::strip_markers(&mut function);
             quote!(#error #function)
+        }
+    }
+}
+
+/// How the body gets the event: the argument's name in the signature, and the statement
+/// that binds the user's pattern inside the body (none when the name is the pattern).
+fn bind_event(argument: &mut PatType) -> (Ident, Option<TokenStream>) {
+    match &*argument.pat {
+        Pat::Ident(PatIdent {
+            by_ref: None,
+            subpat: None,
+            mutability,
+            ident,
+            ..
+        }) => {
+            let ident = ident.clone();
+            let rebind = mutability.map(|mutability| {
+                // The argument itself is only moved; the body's binding is the mutable one.
+                quote!(let #mutability #ident = #ident;)
+            });
+            if let Pat::Ident(pat) = &mut *argument.pat {
+                pat.mutability = None;
+            }
+            (ident, rebind)
+        }
+        pattern => {
+            let pattern = pattern.clone();
+            let event = Ident::new("__lambda_perf_event", Span::mixed_site());
+            *argument.pat = syn::parse_quote!(#event);
+            let rebind = quote! {
+                #[allow(clippy::no_effect_underscore_binding)]
+                let #pattern = #event;
+            };
+            (event, Some(rebind))
         }
     }
 }
 
 fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     let event_index = signature::check(&function)?;
-    let event = Ident::new("__lambda_perf_event", Span::mixed_site());
-    let pattern = match function.sig.inputs.iter_mut().nth(event_index) {
+    signature::strip_markers(&mut function);
+    let (event, rebind, event_type_span) = match function.sig.inputs.iter_mut().nth(event_index) {
         Some(FnArg::Typed(typed)) => {
-            let pattern = (*typed.pat).clone();
-            *typed.pat = syn::parse_quote!(#event);
-            pattern
+            let (event, rebind) = bind_event(typed);
+            (event, rebind, typed.ty.span())
         }
         _ => unreachable!("signature::check returns a typed argument"),
     };
 
-    let name = args
-        .name
-        .unwrap_or_else(|| LitStr::new(&function.sig.ident.to_string(), function.sig.ident.span()));
     let text = |value: Option<LitStr>| match value {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),
@@ -69,7 +109,8 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         Some(value) => quote!(::core::option::Option::Some(#value)),
         None => quote!(::core::option::Option::None),
     };
-    let (service, namespace) = (text(args.service), text(args.namespace));
+    // Without `name`, the handler is named as PerfLayer names it: after the function.
+    let (name, service, namespace) = (text(args.name), text(args.service), text(args.namespace));
     let (capture_response, capture_error, cold_start_metric) = (
         flag(args.capture_response),
         flag(args.capture_error),
@@ -86,7 +127,14 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     };
     let body = &function.block;
     let body_span = body.span();
-    let private = quote!(::lambda_perf_core::__private);
+    let private = match &args.krate {
+        Some(krate) => quote!(#krate::__private),
+        None => quote!(::lambda_perf_core::__private),
+    };
+    // An argument that is no Lambda event is reported at its type.
+    let begin = quote_spanned! {event_type_span=>
+        #private::begin(&__LAMBDA_PERF_HANDLER, &#event)
+    };
     let new_body = quote_spanned! {body_span=>
         {
             static __LAMBDA_PERF_HANDLER: #private::Handler = #private::Handler::new(#private::Options {
@@ -97,13 +145,13 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 capture_error: #capture_error,
                 cold_start_metric: #cold_start_metric,
             });
-            let __lambda_perf_begun = #private::begin(&__LAMBDA_PERF_HANDLER, &#event);
+            #[allow(clippy::used_underscore_binding)]
+            let __lambda_perf_begun = #begin;
             // The body's value is bound with the declared return type, so a mismatch is
             // reported at the user's expression. A body ending in `return` makes the final
             // `return` unreachable, which is not the user's doing: only that statement allows it.
             let __lambda_perf_body = async move {
-                #[allow(clippy::no_effect_underscore_binding)]
-                let #pattern = #event;
+                #rebind
                 #[allow(clippy::let_and_return, clippy::diverging_sub_expression)]
                 let __lambda_perf_output: #output_type = #body;
                 #[allow(unreachable_code, clippy::needless_return)]

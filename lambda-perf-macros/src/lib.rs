@@ -1,53 +1,8 @@
 //! `#[instrument_lambda]`: instrument an AWS Lambda handler with lambda-perf in one line.
 //!
 //! Use it through `lambda_perf_core::instrument_lambda` (re-exported under the default
-//! `macros` feature); the expansion calls only `lambda_perf_core`'s hidden support module, so
-//! no other import is needed.
-//!
-//! ```no_run
-//! use lambda_perf_core::instrument_lambda;
-//! use lambda_runtime::{Error, LambdaEvent, service_fn};
-//! use serde_json::{Value, json};
-//!
-//! #[instrument_lambda(service = "orders", namespace = "Shop")]
-//! async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
-//!     Ok(json!({ "received": event.payload }))
-//! }
-//!
-//! #[tokio::main]
-//! async fn main() -> Result<(), Error> {
-//!     lambda_runtime::run(service_fn(handler)).await
-//! }
-//! ```
-//!
-//! The handler is then instrumented exactly as if it were wrapped in `PerfLayer`: start
-//! classification, the `ColdStart` line before the body runs, the `## <fn name>` subsegment
-//! with the response or error, the metric flush on success, error and panic.
-//!
-//! # Options
-//!
-//! | option | meaning | default |
-//! |---|---|---|
-//! | `name = "checkout"` | the subsegment is `## checkout`; metadata keys `"checkout response"` | the function's name |
-//! | `service = "orders"` | the `service` dimension and `Service` annotation | `POWERTOOLS_SERVICE_NAME` |
-//! | `namespace = "Shop"` | the CloudWatch namespace | `POWERTOOLS_METRICS_NAMESPACE` |
-//! | `capture_response = false` | no response metadata | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` |
-//! | `capture_error = false` | no error metadata (fault and cause stay) | `POWERTOOLS_TRACER_CAPTURE_ERROR` |
-//! | `cold_start_metric = false` | no `ColdStart` line | `LAMBDA_PERF_COLD_START_METRIC` |
-//!
-//! The handler must be an `async fn` with a `LambdaEvent<T>` argument (or a
-//! `lambda_http::Request` one, with lambda-perf-core's `http` feature); other arguments, such
-//! as shared state borrowed by a closure, are kept as they are.
-//!
-//! ```compile_fail
-//! use lambda_perf_core::instrument_lambda;
-//! use lambda_runtime::{Error, LambdaEvent};
-//!
-//! #[instrument_lambda]
-//! fn handler(event: LambdaEvent<()>) -> Result<(), Error> { // error: needs an `async fn`
-//!     Ok(())
-//! }
-//! ```
+//! `macros` feature, with these docs); the expansion calls only `lambda_perf_core`'s hidden
+//! support module, so no other import is needed. See [`instrument_lambda`] for the options.
 
 mod attr;
 mod expand;
@@ -55,7 +10,101 @@ mod signature;
 
 use proc_macro::TokenStream;
 
-/// Instruments an `async fn` Lambda handler; see the [crate docs](crate).
+/// Instruments an `async fn` Lambda handler exactly as `PerfLayer` does: start
+/// classification, the `ColdStart` line before the body runs, the handler subsegment with
+/// the response or error, the metric flush on success, error and panic.
+///
+/// ```no_run
+/// use lambda_perf_core::instrument_lambda;
+/// use lambda_runtime::{Error, LambdaEvent, service_fn};
+/// use serde_json::{Value, json};
+///
+/// #[instrument_lambda(service = "orders", namespace = "Shop")]
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(json!({ "received": event.payload }))
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     lambda_runtime::run(service_fn(handler)).await
+/// }
+/// ```
+///
+/// # Options
+///
+/// | option | meaning | default |
+/// |---|---|---|
+/// | `name = "checkout"` | the handler subsegment is `## checkout`; metadata keys `"checkout response"` | as `PerfLayer`: see below |
+/// | `service = "orders"` | the `service` dimension and `Service` annotation | `POWERTOOLS_SERVICE_NAME` |
+/// | `namespace = "Shop"` | the CloudWatch namespace | `POWERTOOLS_METRICS_NAMESPACE` |
+/// | `capture_response = false` | no response metadata | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` |
+/// | `capture_error = false` | no error metadata (fault and cause stay) | `POWERTOOLS_TRACER_CAPTURE_ERROR` |
+/// | `cold_start_metric = false` | no `ColdStart` line | `LAMBDA_PERF_COLD_START_METRIC` |
+/// | `crate = "perf"` | the path of lambda-perf-core, when the dependency is renamed or re-exported | `::lambda_perf_core` |
+///
+/// # The handler subsegment's name
+///
+/// One rule for the macro and `PerfLayer`: the subsegment is `## <handler name>`, where the
+/// handler name is the `name` option (`PerfLayerBuilder::handler_name` for the layer), else
+/// `LAMBDA_PERF_HANDLER_NAME`, else the Lambda function's name
+/// (`POWERTOOLS_METRICS_FUNCTION_NAME`, then `AWS_LAMBDA_FUNCTION_NAME`), else `handler`. The
+/// Rust function's name plays no part: a function `orders-fn` whose handler is
+/// `async fn handler` sends `## orders-fn`, with either face.
+///
+/// # The event argument
+///
+/// The handler is an `async fn` with one Lambda event argument: the one whose type is
+/// spelled `LambdaEvent<T>` (or `Request`, for `lambda_http::Request` with lambda-perf-core's
+/// `http` feature), or, whatever its type is called (an alias, a re-export under another
+/// name), the one marked `#[event]`. Other arguments, such as shared state borrowed by a
+/// closure, are kept as they are.
+///
+/// ```no_run
+/// use lambda_perf_core::instrument_lambda;
+/// use lambda_runtime::{Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// type OrderEvent = LambdaEvent<Value>;
+///
+/// #[instrument_lambda]
+/// async fn handler(table: &str, #[event] order: OrderEvent) -> Result<Value, Error> {
+///     Ok(serde_json::json!({ "table": table, "order": order.payload }))
+/// }
+/// ```
+///
+/// # With `#[tracing::instrument]`
+///
+/// The event argument keeps its name, so `#[tracing::instrument(skip(event))]` stacks in
+/// either order. Written above `#[instrument_lambda]`, the span is opened inside the
+/// invocation: with `lambda_perf_core::xray::XRayLayer` installed it is a subsegment nested
+/// in the handler's. Written below it, the span encloses the whole invocation.
+///
+/// ```no_run
+/// use lambda_perf_core::instrument_lambda;
+/// use lambda_runtime::{Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// #[tracing::instrument(skip(event), fields(order = %event.payload["id"]))]
+/// #[instrument_lambda]
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(event.payload)
+/// }
+/// ```
+///
+/// # Errors at compile time
+///
+/// A handler that is not an `async fn`, has no event argument, or has an unknown or
+/// repeated option is a compile error that says so:
+///
+/// ```compile_fail
+/// use lambda_perf_core::instrument_lambda;
+/// use lambda_runtime::{Error, LambdaEvent};
+///
+/// #[instrument_lambda]
+/// fn handler(event: LambdaEvent<()>) -> Result<(), Error> { // error: needs an `async fn`
+///     Ok(())
+/// }
+/// ```
 #[proc_macro_attribute]
 pub fn instrument_lambda(args: TokenStream, item: TokenStream) -> TokenStream {
     expand::expand(args.into(), item.into()).into()

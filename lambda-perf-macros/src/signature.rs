@@ -1,7 +1,11 @@
-//! Checking the handler's signature and finding its Lambda event argument.
+//! Checking the handler's signature and finding its Lambda event argument: the one marked
+//! `#[event]`, else the one whose type is spelled `LambdaEvent<..>` or `Request`.
 
 use syn::spanned::Spanned;
-use syn::{FnArg, ItemFn, PatType, Type};
+use syn::{Attribute, FnArg, ItemFn, Meta, PatType, Type};
+
+/// The name of the attribute that marks the event argument: `#[event] request: MyEvent`.
+const MARKER: &str = "event";
 
 /// Fails unless the function is a non-const `async fn`; returns the index of the event
 /// argument among its inputs.
@@ -19,6 +23,9 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
             "#[instrument_lambda] needs an `async fn`: write `async fn` here",
         ));
     }
+    if let Some(index) = marked(function)? {
+        return Ok(index);
+    }
     signature
         .inputs
         .iter()
@@ -30,9 +37,60 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
             syn::Error::new(
                 signature.paren_token.span.join(),
                 "#[instrument_lambda] needs an argument of type `LambdaEvent<T>` \
-                 (or `lambda_http::Request`), e.g. `event: LambdaEvent<serde_json::Value>`",
+                 (or `lambda_http::Request`), e.g. `event: LambdaEvent<serde_json::Value>`; \
+                 when its type is spelled otherwise (an alias), mark it: `#[event] event: MyEvent`",
             )
         })
+}
+
+/// The index of the argument marked `#[event]`, if one is; an error if several are, or if
+/// the marker is misused.
+fn marked(function: &ItemFn) -> syn::Result<Option<usize>> {
+    let mut found = None;
+    for (index, input) in function.sig.inputs.iter().enumerate() {
+        let attrs = match input {
+            FnArg::Typed(typed) => &typed.attrs,
+            FnArg::Receiver(receiver) => &receiver.attrs,
+        };
+        for attr in attrs.iter().filter(|attr| is_marker(attr)) {
+            if !matches!(attr.meta, Meta::Path(_)) {
+                return Err(syn::Error::new(
+                    attr.meta.span(),
+                    "`#[event]` takes no arguments: write `#[event]` before the event argument",
+                ));
+            }
+            if matches!(input, FnArg::Receiver(_)) {
+                return Err(syn::Error::new(
+                    attr.meta.span(),
+                    "`#[event]` marks the Lambda event argument; `self` cannot be it",
+                ));
+            }
+            if found.is_some() {
+                return Err(syn::Error::new(
+                    attr.meta.span(),
+                    "only one argument can be marked `#[event]`",
+                ));
+            }
+            found = Some(index);
+        }
+    }
+    Ok(found)
+}
+
+/// Whether `attr` is the `#[event]` marker.
+fn is_marker(attr: &Attribute) -> bool {
+    attr.path().is_ident(MARKER)
+}
+
+/// Removes every `#[event]` marker from the arguments: it is this macro's, not an attribute
+/// the compiler knows.
+pub(crate) fn strip_markers(function: &mut ItemFn) {
+    for input in &mut function.sig.inputs {
+        match input {
+            FnArg::Typed(typed) => typed.attrs.retain(|attr| !is_marker(attr)),
+            FnArg::Receiver(receiver) => receiver.attrs.retain(|attr| !is_marker(attr)),
+        }
+    }
 }
 
 /// `LambdaEvent<..>` or `Request` (`lambda_http::Request`), by the last path segment.

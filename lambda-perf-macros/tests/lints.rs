@@ -69,8 +69,51 @@ where
     ))
 }
 
+/// Under `#[tracing::instrument]`, which names the event argument.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+#[tracing::instrument(skip(event))]
+pub async fn traced(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+/// Above `#[tracing::instrument]`.
+///
+/// # Errors
+/// Never.
+#[tracing::instrument(skip(event))]
+#[instrument_lambda]
+pub async fn traced_outside(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+/// A mutable event, marked explicitly, with lambda-perf-core named by `crate`.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda(crate = "::lambda_perf_core")]
+pub async fn marked(#[event] mut event: Order) -> Result<Value, Error> {
+    event.payload["seen"] = Value::Bool(true);
+    Ok(event.payload)
+}
+
+/// An event under another name.
+pub type Order = LambdaEvent<Value>;
+
+/// An event bound by a pattern.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+pub async fn destructured(LambdaEvent { payload, .. }: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(payload)
+}
+
 #[test]
 fn instrumented_handlers_compile_without_warnings() {
     let _ = (plain, options, explicit_return, ignores_the_event);
+    let _ = (traced, traced_outside, marked, destructured);
     let _ = generic::<u8>;
 }

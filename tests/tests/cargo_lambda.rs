@@ -16,8 +16,9 @@
 //!   `cargo lambda watch` session would report `restart`. The test gives the watch process a
 //!   fresh `TMPDIR`, as Lambda gives a fresh environment.
 //!
-//! `cargo lambda` comes from the venv that `tests/cargo_lambda/setup.sh` creates at
-//! `${CARGO_TARGET_DIR:-target}/cargo-lambda-venv`; without it the test fails.
+//! `cargo lambda` comes from the venv that `tests/tools/cargo-lambda.sh` creates on first use
+//! at `${CARGO_TARGET_DIR:-target}/cargo-lambda-venv`; when it cannot be installed, the test
+//! fails and says why.
 
 mod support;
 
@@ -40,34 +41,11 @@ const INVOKE: Duration = Duration::from_secs(60);
 /// How long the watch process may take to stop after SIGTERM before it is killed.
 const STOP: Duration = Duration::from_secs(10);
 
-const HELP: &str = "run `bash tests/cargo_lambda/setup.sh` (installs cargo-lambda from PyPI into \
-                    ${CARGO_TARGET_DIR:-target}/cargo-lambda-venv)";
-
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("..")
         .canonicalize()
         .unwrap()
-}
-
-/// The venv's `bin/`, which holds `cargo-lambda`.
-fn venv_bin() -> PathBuf {
-    // Where setup.sh put it: CARGO_TARGET_DIR as the test runs, or as the test was built, or
-    // the workspace's `target/`; a relative CARGO_TARGET_DIR is relative to the workspace.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let bin = workspace()
-        .join(target)
-        .join("cargo-lambda-venv")
-        .join("bin");
-    assert!(
-        bin.join("cargo-lambda").is_file(),
-        "no cargo-lambda at {}: {HELP}",
-        bin.display()
-    );
-    bin
 }
 
 /// `cargo`, with the venv's `bin/` first on `PATH` so that `cargo lambda` finds it.
@@ -358,7 +336,7 @@ fn order(id: &str, quantity: u32) -> Value {
 
 #[test]
 fn basic_layer_under_cargo_lambda_watch() {
-    let bin = venv_bin();
+    let bin = tools::install("cargo-lambda");
     let mut watch = Watch::start(&bin);
 
     // Two orders, then an empty one. The first invocation waits for the build.

@@ -33,7 +33,7 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
         let root = header.root.clone();
         collector
             .wait_for(
-                move |doc| doc["trace_id"] == root.as_str() && doc["name"] == "## handler",
+                move |doc| doc["trace_id"] == root.as_str() && doc["name"] == "## orders-fn",
                 WAIT,
             )
             .await
@@ -84,7 +84,7 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
     // First invocation, trace.
     let handler = first_trace
         .iter()
-        .find(|doc| doc["name"] == "## handler")
+        .find(|doc| doc["name"] == "## orders-fn")
         .unwrap();
     let init_clients = &handler["metadata"]["lambda_perf"]["init_clients"];
     assert_eq!(init_clients.as_array().unwrap().len(), 1, "{init_clients}");

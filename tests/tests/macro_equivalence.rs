@@ -1,5 +1,6 @@
 //! `#[instrument_lambda]` and `PerfLayer` instrument a handler identically: the same EMF lines
-//! and the same X-Ray documents, ids and times aside.
+//! and the same X-Ray documents, ids and times aside, with the handler subsegment named by the
+//! same rule (`## <function name>`, here `## orders-fn`).
 
 mod support;
 
@@ -8,6 +9,9 @@ use lambda_perf_local::{
 };
 use serde_json::{Value, json};
 use support::*;
+
+/// The handler subsegment of both faces: `## ` and the function name.
+const HANDLER: &str = "## orders-fn";
 
 /// Runs the twin function in `mode` through cold, warm and failing invocations; returns its
 /// EMF lines and X-Ray documents with ids, times and request ids blanked.
@@ -33,7 +37,7 @@ async fn run(mode: &str) -> (Vec<Value>, Vec<Value>) {
             .to_owned();
         let handler = collector
             .wait_for(
-                |doc| doc["trace_id"] == root.as_str() && doc["name"] == "## twin",
+                |doc| doc["trace_id"] == root.as_str() && doc["name"] == HANDLER,
                 WAIT,
             )
             .await
@@ -140,13 +144,60 @@ async fn the_macro_and_the_layer_write_the_same_lines_and_documents() {
     // And they say what they should.
     assert_eq!(layer_documents[0]["annotations"]["ColdStart"], true);
     assert_eq!(
-        layer_documents[0]["metadata"]["orders"]["twin response"],
+        layer_documents[0]["metadata"]["orders"]["orders-fn response"],
         json!({ "price": 42 })
     );
     assert_eq!(layer_documents[4]["fault"], true);
     assert_eq!(
-        layer_documents[4]["metadata"]["orders"]["twin error"],
+        layer_documents[4]["metadata"]["orders"]["orders-fn error"],
         json!({ "type": "lambda_runtime::Error", "message": "twin failure" })
     );
     assert_eq!(layer_lines[3]["lambda_perf"]["outcome"], "error");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
+    let api = RuntimeApi::start().await.unwrap();
+    let collector = XRayCollector::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let config = function_config()
+        .with_env("TWIN_MODE", "macro-traced")
+        .with_xray_daemon_address(collector.addr().to_string());
+    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
+    let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    let result = process
+        .invoke(&api, Invocation::json(json!({})))
+        .await
+        .unwrap();
+    let header = result.trace_header.as_deref().unwrap().to_owned();
+    let root = header
+        .split(';')
+        .next()
+        .unwrap()
+        .trim_start_matches("Root=");
+    let handler = collector
+        .wait_for(
+            |doc| doc["trace_id"] == root && doc["name"] == HANDLER,
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let trace: Vec<Value> = collector
+        .documents()
+        .into_iter()
+        .filter(|doc| doc["trace_id"] == root)
+        .collect();
+    process.kill().await.unwrap();
+    let named = |name: &str| {
+        trace
+            .iter()
+            .find(|doc| doc["name"] == name)
+            .unwrap_or_else(|| panic!("no subsegment {name:?} in {trace:#?}"))
+    };
+    // `#[tracing::instrument]` names its span after the Rust function: `traced`.
+    let span = named("traced");
+    assert_eq!(span["parent_id"], handler["id"], "{trace:#?}");
+    assert_eq!(named("price")["parent_id"], span["id"], "{trace:#?}");
+    assert_eq!(trace.len(), 3, "{trace:#?}");
+    trace.iter().for_each(assert_valid_xray);
 }

@@ -301,6 +301,11 @@ async fn a_missing_daemon_costs_one_warning_and_nothing_else() {
         .collect();
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(warnings[0].contains("X-Ray daemon"), "{warnings:#?}");
+    // It says how to turn tracing off where there is no daemon (running locally).
+    assert!(
+        warnings[0].contains("POWERTOOLS_TRACE_DISABLED=true"),
+        "{warnings:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

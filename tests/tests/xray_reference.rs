@@ -6,9 +6,9 @@
 //! the two traces subsegment by subsegment (matched by name): the same fields where both SDKs
 //! write them, with the same JSON types, the same tree, the same annotations and metadata.
 //!
-//! The interpreter is `$XRAY_REFERENCE_PYTHON`, else the venv that
-//! `tests/xray_reference/setup.sh` creates at `${CARGO_TARGET_DIR:-target}/xray-reference-venv`.
-//! Without either the test fails: run `tests/xray_reference/setup.sh` first.
+//! The interpreter is the venv that `tests/tools/xray-reference.sh` creates on first use at
+//! `${CARGO_TARGET_DIR:-target}/xray-reference-venv` (or `$XRAY_REFERENCE_PYTHON`); when it
+//! cannot be installed, the test fails and says why.
 //!
 //! Differences the test expects, each asserted rather than skipped:
 //!
@@ -49,38 +49,6 @@ const TIME_SLACK: f64 = 2e-6;
 
 fn workspace() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
-}
-
-/// The Python that has `aws-xray-sdk`: `$XRAY_REFERENCE_PYTHON`, else the venv of `setup.sh`.
-fn reference_python() -> PathBuf {
-    const HELP: &str = "run `tests/xray_reference/setup.sh` (creates the venv with aws-xray-sdk) \
-                        or set XRAY_REFERENCE_PYTHON to a python that has aws-xray-sdk";
-    if let Some(python) = std::env::var_os("XRAY_REFERENCE_PYTHON") {
-        let python = PathBuf::from(python);
-        assert!(
-            python.exists(),
-            "XRAY_REFERENCE_PYTHON={} does not exist: {HELP}",
-            python.display()
-        );
-        return python;
-    }
-    // Where setup.sh put it: CARGO_TARGET_DIR as the test runs, or as the test was built, or
-    // the workspace's `target/`; a relative CARGO_TARGET_DIR is relative to the workspace.
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .or_else(|| option_env!("CARGO_TARGET_DIR").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("target"));
-    let python = workspace()
-        .join(target)
-        .join("xray-reference-venv")
-        .join("bin")
-        .join("python");
-    assert!(
-        python.exists(),
-        "no reference interpreter at {}: {HELP}",
-        python.display()
-    );
-    python
 }
 
 /// One SDK's documents for one trace.
@@ -371,7 +339,7 @@ fn times(doc: &Value) -> (f64, f64) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn our_documents_match_the_official_python_sdk() {
-    let python = reference_python();
+    let python = tools::install("xray-reference");
     let python_trace =
         tokio::task::spawn_blocking(move || python_trace(&python, TraceHeader::generate()));
     let ours = our_trace().await;

@@ -1,5 +1,5 @@
 //! A Lambda handler instrumented with `#[instrument_lambda]`: the same start classification,
-//! `ColdStart` line, `## handler` subsegment and metrics as `PerfLayer`, in one line.
+//! `ColdStart` line, `## <function name>` subsegment and metrics as `PerfLayer`, in one line.
 
 use lambda_perf_core::instrument_lambda;
 use lambda_perf_core::metrics::{self, Unit};

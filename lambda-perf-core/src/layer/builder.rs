@@ -154,8 +154,9 @@ impl PerfLayerBuilder {
         self
     }
 
-    /// The handler's name: its subsegment is `## <name>` (`LAMBDA_PERF_HANDLER_NAME`,
-    /// default the function name).
+    /// The handler's name: its subsegment is `## <name>` (`LAMBDA_PERF_HANDLER_NAME`; default
+    /// the Lambda function's name, else `handler`). `#[instrument_lambda(name = "...")]` sets
+    /// the same; see [the naming rule](crate#the-handler-subsegments-name).
     pub fn handler_name(mut self, name: impl Into<String>) -> Self {
         self.setup.settings.handler_name = Some(name.into());
         self

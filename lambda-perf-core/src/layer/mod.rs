@@ -65,6 +65,23 @@ use crate::invocation::readiness;
 /// [`without_response_capture`](Self::without_response_capture) for the others.
 ///
 /// Cloning is cheap (the configuration is shared); see the [module docs](self).
+///
+/// ```no_run
+/// use lambda_perf_core::PerfLayer;
+/// use lambda_runtime::{Error, LambdaEvent};
+/// use serde_json::Value;
+/// use tower::ServiceBuilder;
+///
+/// async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+///     Ok(event.payload)
+/// }
+///
+/// #[tokio::main]
+/// async fn main() -> Result<(), Error> {
+///     let layer = PerfLayer::builder().service("orders").build()?;
+///     lambda_runtime::run(ServiceBuilder::new().layer(layer).service_fn(handler)).await
+/// }
+/// ```
 pub struct PerfLayer<C = SerializeResponse> {
     pub(crate) instrumentation: Arc<Instrumentation>,
     _capture: PhantomData<fn() -> C>,
@@ -90,6 +107,24 @@ impl<C> fmt::Debug for PerfLayer<C> {
 impl<C> PerfLayer<C> {
     /// The same layer, recording no response metadata: for handlers whose response is not
     /// `Serialize` (streaming responses, for example).
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    /// use lambda_runtime::{Error, LambdaEvent};
+    /// use tower::{Layer, service_fn};
+    ///
+    /// /// Not `Serialize`: the layer cannot record it as metadata.
+    /// struct Opaque(std::fs::File);
+    ///
+    /// async fn handler(_event: LambdaEvent<()>) -> Result<Opaque, Error> {
+    ///     Ok(Opaque(std::fs::File::open("/dev/null")?))
+    /// }
+    ///
+    /// let service = PerfLayer::from_env()
+    ///     .without_response_capture()
+    ///     .layer(service_fn(handler));
+    /// # let _ = service;
+    /// ```
     #[must_use]
     pub fn without_response_capture(self) -> PerfLayer<NoResponseCapture> {
         PerfLayer {
@@ -109,12 +144,38 @@ impl PerfLayer {
 
     /// A layer configured by the environment (see [`config`](crate::config)). Never fails:
     /// bad values cost one warning each and fall back to their defaults.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    /// use lambda_runtime::{Error, LambdaEvent};
+    /// use tower::{Layer, service_fn};
+    ///
+    /// async fn handler(event: LambdaEvent<String>) -> Result<usize, Error> {
+    ///     Ok(event.payload.len())
+    /// }
+    ///
+    /// // POWERTOOLS_SERVICE_NAME, POWERTOOLS_METRICS_NAMESPACE, ... as Lambda sets them.
+    /// let service = PerfLayer::from_env().layer(service_fn(handler));
+    /// # let _ = service;
+    /// ```
     #[must_use]
     pub fn from_env() -> Self {
         Self::builder().build_lenient()
     }
 
     /// A builder that starts from the environment's settings.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .service("orders")
+    ///     .namespace("Shop")
+    ///     .handler_name("checkout") // the subsegment is `## checkout`
+    ///     .build()?;
+    /// # let _ = layer;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
     pub fn builder() -> PerfLayerBuilder {
         PerfLayerBuilder::from_env()
     }

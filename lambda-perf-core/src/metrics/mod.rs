@@ -68,6 +68,21 @@ use crate::warn::WarnOnce;
 /// Records one value of a metric in the current invocation.
 ///
 /// Values of the same name accumulate (`"Latency":[12.5,20.0]`).
+///
+/// ```
+/// use lambda_perf_core::metrics::{self, MetricsError, Unit};
+///
+/// async fn handler(latency_ms: f64) {
+///     if let Err(error) = metrics::try_add_metric("Latency", Unit::Milliseconds, latency_ms) {
+///         // A NaN, a unit other than the one this name was first given, ...
+///         eprintln!("latency not recorded: {error}");
+///     }
+/// }
+///
+/// // Outside an invocation (at init) there is no line to record it in:
+/// let error = metrics::try_add_metric("Orders", Unit::Count, 1.0).unwrap_err();
+/// assert!(matches!(error, MetricsError::NoInvocation));
+/// ```
 pub fn try_add_metric(
     name: impl Into<Cow<'static, str>>,
     unit: Unit,
@@ -79,12 +94,34 @@ pub fn try_add_metric(
 /// Records one value of a metric; an invalid one is dropped with a one-time warning.
 ///
 /// See [`try_add_metric`].
+///
+/// ```
+/// use lambda_perf_core::metrics::{self, Unit};
+/// use lambda_runtime::{Error, LambdaEvent};
+/// use serde_json::Value;
+///
+/// async fn handler(event: LambdaEvent<Value>) -> Result<(), Error> {
+///     metrics::add_metric("OrdersPlaced", Unit::Count, 1.0);
+///     let items = event.payload["items"].as_array().map_or(0, Vec::len);
+///     metrics::add_metric("ItemsOrdered", Unit::Count, items as f64);
+///     Ok(())
+/// }
+/// ```
 pub fn add_metric(name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
     report(try_add_metric(name, unit, value));
 }
 
 /// Records one value of a high-resolution metric (`StorageResolution` 1: one-second
 /// granularity, at CloudWatch's high-resolution price).
+///
+/// ```
+/// use lambda_perf_core::metrics::{self, Unit};
+///
+/// async fn handler() {
+///     metrics::try_add_high_resolution_metric("QueueDepth", Unit::Count, 17.0)
+///         .unwrap_or_else(|error| eprintln!("not recorded: {error}"));
+/// }
+/// ```
 pub fn try_add_high_resolution_metric(
     name: impl Into<Cow<'static, str>>,
     unit: Unit,
@@ -95,6 +132,14 @@ pub fn try_add_high_resolution_metric(
 
 /// Records one value of a high-resolution metric; an invalid one is dropped with a one-time
 /// warning. See [`try_add_high_resolution_metric`].
+///
+/// ```
+/// use lambda_perf_core::metrics::{self, Unit};
+///
+/// async fn handler() {
+///     metrics::add_high_resolution_metric("Latency", Unit::Milliseconds, 12.5);
+/// }
+/// ```
 pub fn add_high_resolution_metric(name: impl Into<Cow<'static, str>>, unit: Unit, value: f64) {
     report(try_add_high_resolution_metric(name, unit, value));
 }
@@ -113,6 +158,18 @@ fn add_with_resolution(
 /// Adds a dimension to every metric of the current invocation (or changes its value).
 ///
 /// Each distinct dimension set is a separate CloudWatch metric, billed as such.
+///
+/// ```
+/// use lambda_perf_core::metrics::{self, Unit};
+///
+/// async fn handler(route: &'static str) {
+///     metrics::add_metric("Requests", Unit::Count, 1.0);
+///     // CloudWatch takes ASCII dimension values of at most 1024 characters:
+///     if metrics::try_add_dimension("route", route).is_err() {
+///         metrics::add_dimension("route", "other");
+///     }
+/// }
+/// ```
 pub fn try_add_dimension(
     name: impl Into<Cow<'static, str>>,
     value: impl Into<Cow<'static, str>>,
@@ -123,12 +180,32 @@ pub fn try_add_dimension(
 
 /// Adds a dimension; an invalid one is dropped with a one-time warning.
 /// See [`try_add_dimension`].
+///
+/// ```
+/// use lambda_perf_core::metrics::{self, Unit};
+///
+/// async fn handler() {
+///     metrics::add_metric("OrdersPlaced", Unit::Count, 1.0);
+///     metrics::add_dimension("channel", "web"); // this invocation's metrics, by channel
+/// }
+/// ```
 pub fn add_dimension(name: impl Into<Cow<'static, str>>, value: impl Into<Cow<'static, str>>) {
     report(try_add_dimension(name, value));
 }
 
 /// Adds a metadata property to the current invocation's EMF line: searchable in CloudWatch
 /// Logs Insights, not a metric and not a dimension. Any `Serialize` value.
+///
+/// ```
+/// use lambda_perf_core::metrics;
+///
+/// async fn handler(order_id: String) {
+///     // A key already used by a metric or dimension of this line is refused:
+///     if let Err(error) = metrics::try_add_metadata("order_id", order_id) {
+///         eprintln!("order id not recorded: {error}");
+///     }
+/// }
+/// ```
 pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result<(), MetricsError> {
     let key = key.into();
     // Serialized before the invocation is borrowed, so a value whose serialization records
@@ -143,6 +220,16 @@ pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result
 
 /// Adds a metadata property; an invalid one is dropped with a one-time warning.
 /// See [`try_add_metadata`].
+///
+/// ```
+/// use lambda_perf_core::metrics;
+/// use serde_json::json;
+///
+/// async fn handler() {
+///     metrics::add_metadata("booking_id", "abc123");
+///     metrics::add_metadata("basket", json!({ "items": 3, "currency": "EUR" }));
+/// }
+/// ```
 pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
     report(try_add_metadata(key, value));
 }

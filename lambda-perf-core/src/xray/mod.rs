@@ -76,6 +76,19 @@ fn unavailable(unavailable: Unavailable) -> XRayError {
 }
 
 /// Whether the current invocation is being recorded (sampled and tracing enabled).
+///
+/// ```
+/// use lambda_perf_core::xray;
+///
+/// async fn handler(order: &serde_json::Value) {
+///     // Skip building costly metadata when nothing would be sent.
+///     if xray::is_recording() {
+///         xray::add_metadata("orders", "order", order);
+///     }
+/// }
+///
+/// assert!(!xray::is_recording(), "no invocation is running here");
+/// ```
 #[must_use]
 pub fn is_recording() -> bool {
     with_trace(|_, _| ()).is_some()
@@ -83,6 +96,20 @@ pub fn is_recording() -> bool {
 
 /// Annotates the current subsegment: indexed, searchable with filter expressions such as
 /// `annotation.customer_tier = "gold"`.
+///
+/// ```
+/// use lambda_perf_core::xray::{self, XRayError};
+///
+/// async fn handler(tier: String) {
+///     if let Err(error) = xray::try_annotate("customer_tier", tier) {
+///         eprintln!("not annotated: {error}"); // a value over 1000 characters, ...
+///     }
+/// }
+///
+/// // Keys X-Ray would not index are refused before anything else:
+/// let error = xray::try_annotate("customer-tier", "gold").unwrap_err();
+/// assert!(matches!(error, XRayError::InvalidAnnotationKey { .. }));
+/// ```
 pub fn try_annotate(
     key: impl Into<Cow<'static, str>>,
     value: impl Into<AnnotationValue>,
@@ -95,12 +122,30 @@ pub fn try_annotate(
 
 /// Annotates the current subsegment; an invalid annotation is dropped with a one-time
 /// warning. See [`try_annotate`].
+///
+/// ```
+/// use lambda_perf_core::xray;
+///
+/// async fn handler(order_count: i64) {
+///     xray::annotate("customer_tier", "gold");
+///     xray::annotate("order_count", order_count);
+///     xray::annotate("is_retry", false);
+/// }
+/// ```
 pub fn annotate(key: impl Into<Cow<'static, str>>, value: impl Into<AnnotationValue>) {
     report(try_annotate(key, value));
 }
 
 /// Adds metadata (any `Serialize` value; not indexed) to the current subsegment under
 /// `namespace`.
+///
+/// ```
+/// use lambda_perf_core::xray::{self, XRayError};
+///
+/// // Namespaces starting with `AWS.` are X-Ray's own:
+/// let error = xray::try_add_metadata("AWS.mine", "key", 1).unwrap_err();
+/// assert!(matches!(error, XRayError::ReservedMetadataNamespace { .. }));
+/// ```
 pub fn try_add_metadata(
     namespace: impl Into<Cow<'static, str>>,
     key: impl Into<Cow<'static, str>>,
@@ -123,6 +168,15 @@ pub fn try_add_metadata(
 
 /// Adds metadata to the current subsegment; an invalid entry is dropped with a one-time
 /// warning. See [`try_add_metadata`].
+///
+/// ```
+/// use lambda_perf_core::xray;
+/// use serde_json::json;
+///
+/// async fn handler() {
+///     xray::add_metadata("orders", "basket", json!({ "items": [1, 2], "note": "gift" }));
+/// }
+/// ```
 pub fn add_metadata(
     namespace: impl Into<Cow<'static, str>>,
     key: impl Into<Cow<'static, str>>,
@@ -133,6 +187,19 @@ pub fn add_metadata(
 
 /// Runs `future` in a nested subsegment named `name`. See [`Subsegment`] for the namespace,
 /// HTTP and AWS fields of downstream calls, closures, and `Result` futures.
+///
+/// ```
+/// use lambda_perf_core::xray;
+///
+/// async fn load_order(id: &str) -> String {
+///     format!("order {id}")
+/// }
+///
+/// async fn handler() -> String {
+///     // A `load order` subsegment under the handler's, timing the call.
+///     xray::in_subsegment("load order", load_order("o-1")).await
+/// }
+/// ```
 pub fn in_subsegment<F: Future>(
     name: impl Into<Cow<'static, str>>,
     future: F,
@@ -141,6 +208,18 @@ pub fn in_subsegment<F: Future>(
 }
 
 /// Marks the current subsegment faulted by `error` (its type and message become the cause).
+///
+/// ```
+/// use lambda_perf_core::xray;
+///
+/// async fn handler(input: &str) -> u32 {
+///     // The handler recovers, yet the trace shows what went wrong.
+///     input.parse::<u32>().unwrap_or_else(|error| {
+///         xray::record_error(&error);
+///         0
+///     })
+/// }
+/// ```
 pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
     let failure = Failure::from_display(error);
     with_trace(|trace, current| trace.record_error(Target::Current(current), &failure));
@@ -151,6 +230,21 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
 /// [`Subsegment::http`]. 4xx sets `error`, 429 also `throttle`, 5xx `fault`. Anywhere else —
 /// after the subsegment closed, or in one that is no HTTP call — it records nothing, so an
 /// enclosing subsegment is never marked by mistake.
+///
+/// ```
+/// use lambda_perf_core::xray::{self, Http, Namespace, Subsegment};
+///
+/// async fn handler() {
+///     Subsegment::new("catalog.example")
+///         .namespace(Namespace::Remote)
+///         .http(Http::request("GET", "https://catalog.example/items/7"))
+///         .instrument(async {
+///             let status = 404; // the response's status, from your HTTP client
+///             xray::set_http_status(status); // sets `error`
+///         })
+///         .await;
+/// }
+/// ```
 pub fn set_http_status(status: u16) {
     with_trace(|trace, current| {
         let Some(record) = current.and_then(|id| trace.nested_mut(id)) else {

@@ -17,6 +17,7 @@ use super::model::{InvocationReport, ProcessReport, Report, Status};
 use super::problem::{Problem, ProblemKind};
 use super::resources::{Resources, mb};
 use super::stats::Summary;
+use super::timeline;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
 use crate::pricing::billed_ms;
@@ -67,7 +68,7 @@ impl Report {
             record.config.initialization_type(),
             None | Some("on-demand")
         );
-        let invocations: Vec<InvocationReport> = record
+        let mut invocations: Vec<InvocationReport> = record
             .invocations
             .iter()
             .zip(platform_inits)
@@ -79,6 +80,7 @@ impl Report {
                 report
             })
             .collect();
+        timeline::place(&mut invocations, &record.invocations);
 
         for (trace, docs) in traces.unused() {
             let mut names: Vec<&str> = Vec::new();
@@ -146,6 +148,7 @@ fn read_output(
         index: process.index,
         environment: process.environment,
         exit: process.exit.clone(),
+        stopped_by_harness: process.stopped_by_harness,
         invocations: record
             .invocations
             .iter()
@@ -157,7 +160,17 @@ fn read_output(
         peak_memory_mb: process.peak_memory_bytes.map(mb),
         memory_limit_mb: process.memory_limit_bytes.map(mb),
         out_of_memory: process.out_of_memory,
+        last_stderr: Vec::new(),
     };
+    let stderr = process
+        .output
+        .iter()
+        .filter(|line| line.stream == OutputStream::Stderr);
+    let skip = stderr
+        .clone()
+        .count()
+        .saturating_sub(ProcessReport::STDERR_LINES);
+    report.last_stderr = stderr.skip(skip).map(|line| line.text.clone()).collect();
     for (n, line) in process.output.iter().enumerate() {
         if line.stream == OutputStream::Stderr {
             report.stderr_lines += 1;
@@ -270,6 +283,8 @@ fn invocation(
         cold_start: matches!(start_kind.as_deref(), Some("cold" | "restart")),
         start_kind,
         duration_ms,
+        started_ms: None,
+        concurrent_with: Vec::new(),
         function_duration_ms: facts.duration_ms,
         init_duration_ms: facts
             .init_duration_ms

@@ -312,7 +312,7 @@ fn invocation_table(out: &mut String, report: &Report) {
         "<table class=\"invocations\">\n<tr><th class=\"num\">#</th><th>request id</th>\
          <th class=\"num\">process</th><th class=\"num\">env</th><th>start</th>\
          <th class=\"num\">duration</th><th class=\"num\">init</th>\
-         <th class=\"num\">idle gap</th><th>status</th></tr>\n",
+         <th class=\"num\">idle gap</th><th>status</th><th>in flight with</th></tr>\n",
     );
     for invocation in &report.invocations {
         let kind_class = if invocation.cold_start {
@@ -324,7 +324,7 @@ fn invocation_table(out: &mut String, report: &Report) {
             out,
             "<tr><td class=\"num\">{}</td><td><code>{}</code></td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td{kind_class}>{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td class=\"num\">{}</td>{}</tr>",
+             <td class=\"num\">{}</td><td class=\"num\">{}</td>{}<td>{}</td></tr>",
             invocation.index,
             escape(&invocation.request_id),
             invocation.process,
@@ -333,7 +333,13 @@ fn invocation_table(out: &mut String, report: &Report) {
             opt_ms(invocation.duration_ms),
             opt_ms(invocation.init_duration_ms),
             opt_ms(invocation.idle_gap_ms),
-            status_cell(invocation)
+            status_cell(invocation),
+            invocation
+                .concurrent_with
+                .iter()
+                .map(|index| format!("#{index}"))
+                .collect::<Vec<_>>()
+                .join(" ")
         );
     }
     out.push_str("</table>\n");
@@ -471,14 +477,14 @@ fn processes(out: &mut String, report: &Report) {
         "<table>\n<tr><th class=\"num\">process</th><th class=\"num\">env</th>\
          <th class=\"num\">invocations</th><th class=\"num\">stdout</th>\
          <th class=\"num\">EMF</th><th class=\"num\">stderr</th>\
-         <th class=\"num\">peak memory</th><th>ended</th></tr>\n",
+         <th class=\"num\">peak memory</th><th>ended</th><th>last stderr lines</th></tr>\n",
     );
     for process in &report.processes {
         let _ = writeln!(
             out,
             "<tr><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
              <td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td>\
-             <td class=\"num\">{}</td><td>{}</td></tr>",
+             <td class=\"num\">{}</td><td>{}</td><td>{}</td></tr>",
             process.index,
             process.environment,
             process.invocations,
@@ -486,11 +492,15 @@ fn processes(out: &mut String, report: &Report) {
             process.emf_lines,
             process.stderr_lines,
             process.peak_memory_mb.map(megabytes).unwrap_or_default(),
-            escape(if process.out_of_memory {
-                "out of memory (OOM kill)"
+            escape(&process.ending()),
+            if process.last_stderr.is_empty() {
+                String::new()
             } else {
-                process.exit.as_deref().unwrap_or("still running")
-            })
+                format!(
+                    "<pre class=\"excerpt\">{}</pre>",
+                    escape(&process.last_stderr.join("\n"))
+                )
+            }
         );
     }
     out.push_str("</table>\n");

@@ -12,6 +12,7 @@ use crate::wall_clock::WallClock;
 use crate::xray_collector::Datagram;
 
 use super::failure::HarnessFailure;
+use super::harness_stop::HarnessStop;
 use super::resources::CodeSize;
 
 /// Everything one run of a function produced.
@@ -95,4 +96,7 @@ pub struct ProcessRun {
     pub memory_limit_bytes: Option<u64>,
     /// Whether the kernel's OOM killer ended it.
     pub out_of_memory: bool,
+    /// Whether the harness stopped it (a restart, a fresh environment, the end of the run),
+    /// rather than it ending on its own.
+    pub stopped_by_harness: Option<HarnessStop>,
 }

@@ -9,6 +9,10 @@
 //!   (start kind, init duration, idle gap), its status from the harness, and the subsegment
 //!   tree of its trace (documents whose `trace_id` is the `Root` of its trace header, linked
 //!   by `parent_id`, times relative to the handler subsegment's start);
+//! - each invocation gets its place on the run's clock and the invocations it overlapped
+//!   (a function under `run_concurrent`);
+//! - each process gets its last stderr lines, and how it ended: on its own, or stopped by
+//!   the harness ([`HarnessStop`]: a restart, a fresh environment, the end of the run);
 //! - the metrics of valid EMF lines are aggregated into [`MetricSeries`];
 //! - the [`Summary`] counts cold starts and errors and gives nearest-rank percentiles;
 //! - every [`Problem`] is listed: broken EMF lines, X-Ray datagrams the daemon would reject
@@ -36,6 +40,7 @@ mod emf;
 pub(crate) mod facts;
 mod failure;
 pub(crate) mod format;
+mod harness_stop;
 pub(crate) mod html;
 mod input;
 mod metrics;
@@ -44,6 +49,7 @@ mod problem;
 mod resources;
 mod stats;
 mod terminal;
+mod timeline;
 mod tree;
 mod xray;
 
@@ -51,6 +57,7 @@ mod xray;
 mod tests;
 
 pub use failure::{FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
+pub use harness_stop::HarnessStop;
 pub use html::{
     CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
 };

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use super::harness_stop::HarnessStop;
 use super::metrics::MetricSeries;
 use super::problem::Problem;
 use super::resources::Resources;
@@ -92,6 +93,11 @@ pub struct InvocationReport {
     pub cold_start: bool,
     /// Time from hand-out by `/next` to the outcome, as the harness measured it.
     pub duration_ms: Option<f64>,
+    /// When `/next` handed it to the function, from the first hand-out of the run.
+    pub started_ms: Option<f64>,
+    /// The invocations that were in flight at the same time (a function under
+    /// `run_concurrent`, as on Lambda Managed Instances), by index.
+    pub concurrent_with: Vec<usize>,
     /// The handler's duration as the function measured it (`lambda_perf.duration_ms`).
     pub function_duration_ms: Option<f64>,
     /// The process's init duration as the function measured it (`lambda_perf`), on the
@@ -216,6 +222,8 @@ pub struct ProcessReport {
     pub environment: usize,
     /// How it ended, if it did.
     pub exit: Option<String>,
+    /// Whether the harness stopped it (then `exit` is the harness's doing, not a crash).
+    pub stopped_by_harness: Option<HarnessStop>,
     /// How many invocations were sent to it.
     pub invocations: usize,
     /// How many lines it wrote on stdout.
@@ -231,4 +239,22 @@ pub struct ProcessReport {
     pub memory_limit_mb: Option<f64>,
     /// Whether the kernel's OOM killer ended it.
     pub out_of_memory: bool,
+    /// Its last stderr lines (at most [`ProcessReport::STDERR_LINES`]), oldest first.
+    pub last_stderr: Vec<String>,
+}
+
+impl ProcessReport {
+    /// How many of a process's last stderr lines the report keeps.
+    pub const STDERR_LINES: usize = 10;
+
+    /// How it ended, as the report says it: out of memory, the harness's stop, else its exit
+    /// status, else `still running`.
+    pub fn ending(&self) -> String {
+        match (self.stopped_by_harness, &self.exit) {
+            _ if self.out_of_memory => "ended: out of memory (OOM kill)".to_owned(),
+            (Some(stop), _) => stop.describe().to_owned(),
+            (None, Some(exit)) => format!("ended: {exit}"),
+            (None, None) => "still running".to_owned(),
+        }
+    }
 }

@@ -5,9 +5,11 @@ use std::fmt::Write as _;
 use super::format::{
     file_size, fit, megabytes, ms, opt_ms, pad, pad_left, usd, values, width as columns,
 };
+use super::harness_stop::HarnessStop;
 use super::model::{InvocationReport, Report, Status, Subsegment};
 use super::resources::Resources;
 use super::stats::Distribution;
+use super::timeline::concurrent_groups;
 
 /// The narrowest layout drawn; narrower widths are widened to it.
 const MIN_WIDTH: usize = 60;
@@ -29,6 +31,7 @@ pub fn render_terminal(report: &Report, width: usize, color: bool) -> String {
     let title = format!("lambda-perf report: {}", report.function);
     line(&mut out, &painter.bold(&fit(&title, width)));
     invocation_table(&mut out, report, width, &painter);
+    concurrency(&mut out, report, width, &painter);
     waterfalls(&mut out, report, width, &painter);
     processes(&mut out, report, width, &painter);
     metrics(&mut out, report, width, &painter);
@@ -140,7 +143,13 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
         if inline_status { "status" } else { "" },
     );
     line(out, &painter.dim(&header));
+    let mut previous_process = None;
     for invocation in &report.invocations {
+        if let Some(previous) = previous_process.filter(|p| *p != invocation.process) {
+            let text = format!("      {}", process_change(report, previous, invocation));
+            line(out, &painter.dim(&fit(&text, width)));
+        }
+        previous_process = Some(invocation.process);
         let kind = invocation.start_kind.as_deref().unwrap_or("?");
         let status = match &invocation.error {
             Some(error) => format!("{}: {error}", invocation.status.as_str()),
@@ -174,6 +183,74 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
                 out,
                 &format!("{indent}{}", painter.status(&rest, invocation.status)),
             );
+        }
+    }
+}
+
+/// The line between two invocations of different processes: what the harness did.
+fn process_change(report: &Report, previous: usize, next: &InvocationReport) -> String {
+    let stop = report
+        .processes
+        .iter()
+        .find(|p| p.index == previous)
+        .and_then(|p| p.stopped_by_harness);
+    let (process, environment) = (next.process, next.environment);
+    match stop {
+        Some(HarnessStop::Restart) => format!(
+            "↻ the harness restarted the function: process {process}, same environment \
+             {environment}"
+        ),
+        Some(HarnessStop::FreshEnvironment) => {
+            format!("✱ the harness started a fresh environment {environment}: process {process}")
+        }
+        _ => format!("process {process} (environment {environment})"),
+    }
+}
+
+/// Invocations in flight at the same time, each group on one time axis.
+fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painter) {
+    let groups = concurrent_groups(&report.invocations);
+    if groups.is_empty() {
+        return;
+    }
+    heading(out, "Concurrent invocations", painter);
+    for group in groups {
+        let start = group
+            .iter()
+            .filter_map(|i| i.started_ms)
+            .fold(f64::INFINITY, f64::min);
+        let end = group
+            .iter()
+            .filter_map(|i| Some(i.started_ms? + i.duration_ms?))
+            .fold(start, f64::max);
+        let span = (end - start).max(0.001);
+        let indices: Vec<String> = group.iter().map(|i| format!("#{}", i.index)).collect();
+        let title = format!(
+            "  {} in flight at once, in process {} ({} in all)",
+            indices.join(", "),
+            group[0].process,
+            ms(span)
+        );
+        line(out, &fit(&title, width));
+        // "  #<n> <kind>  <start> <duration> <bar>"
+        let bar_width = width.saturating_sub(2 + 5 + 10 + 11 + 11).max(10);
+        for invocation in &group {
+            let (Some(at), Some(duration)) = (invocation.started_ms, invocation.duration_ms) else {
+                continue;
+            };
+            let offset = at - start;
+            let text = format!(
+                "  {} {} {} {} {}",
+                pad(&format!("#{}", invocation.index), 4),
+                pad(invocation.start_kind.as_deref().unwrap_or("?"), 9),
+                pad_left(&format!("+{}", ms(offset)), 10),
+                pad_left(&ms(duration), 10),
+                painter.paint(
+                    bar(offset, Some(offset + duration), span, bar_width).trim_end(),
+                    "36"
+                )
+            );
+            line(out, text.trim_end());
         }
     }
 }
@@ -359,11 +436,7 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
             (Some(peak), None) => format!("; peak memory {}", megabytes(peak)),
             _ => String::new(),
         };
-        let ended = match &process.exit {
-            _ if process.out_of_memory => "ended: out of memory (OOM kill)".to_owned(),
-            Some(exit) => format!("ended: {exit}"),
-            None => "still running".to_owned(),
-        };
+        let ended = process.ending();
         let text = format!(
             "  process {} (environment {}): {} invocation(s), {} stdout line(s) of which {} EMF, \
              {} stderr line(s){memory}; {ended}",
@@ -375,6 +448,18 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
             process.stderr_lines,
         );
         wrap_into(out, &text, width, 4);
+        if !process.last_stderr.is_empty() {
+            let shown = process.last_stderr.len();
+            let label = if shown < process.stderr_lines {
+                format!("    last {shown} of {} stderr lines:", process.stderr_lines)
+            } else {
+                "    stderr:".to_owned()
+            };
+            line(out, &painter.dim(&label));
+            for stderr in &process.last_stderr {
+                wrap_into(out, &format!("      {stderr}"), width, 8);
+            }
+        }
     }
 }
 

@@ -26,8 +26,13 @@ fn header(n: u32) -> String {
     format!("Root={};Parent={};Sampled=1", trace(n), parent(n))
 }
 
+/// One after the other, as a sequential function runs them: each result starts a second
+/// after the one made before it.
 fn result(request_id: &str, duration_ms: u64, outcome: InvocationOutcome) -> InvocationResult {
-    let at = Instant::now();
+    static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
+    static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let at = *ORIGIN.get_or_init(Instant::now) + Duration::from_secs(n);
     InvocationResult {
         request_id: request_id.to_owned(),
         trace_header: None,
@@ -217,7 +222,8 @@ fn record() -> RunRecord {
             stdout(end_line("req-1", "warm", 2, "error")),
             stdout(end_line("req-2", "warm", 3, "success")),
         ],
-        exit: Some("killed".into()),
+        exit: Some("signal: 9 (SIGKILL)".into()),
+        stopped_by_harness: Some(HarnessStop::Restart),
         ..ProcessRun::default()
     };
     let second = ProcessRun {
@@ -908,6 +914,53 @@ fn sized_record() -> RunRecord {
     }
 }
 
+/// Two processes: the first stopped by the harness for a restart after writing `stderr`
+/// lines, the second running `overlapping` invocations at once (each given as start and
+/// end in ms from the first hand-out).
+fn concurrent_record(stderr_lines: usize, overlapping: &[(u64, u64)]) -> RunRecord {
+    let origin = Instant::now();
+    let at = |ms: u64| origin + Duration::from_millis(ms);
+    let timed = |request_id: &str, (start, end): (u64, u64)| InvocationResult {
+        request_id: request_id.to_owned(),
+        trace_header: None,
+        deadline_ms: 0,
+        queued_at: at(start),
+        handed_out_at: Some(at(start)),
+        resolved_at: at(end),
+        outcome: InvocationOutcome::Response {
+            body: Bytes::from_static(b"{}"),
+        },
+    };
+    let mut invocations = vec![run(0, 0, None, "req-0", Ok(timed("req-0", (0, 10))))];
+    for (i, span) in overlapping.iter().enumerate() {
+        let id = format!("req-{}", i + 1);
+        invocations.push(run(i + 1, 1, None, &id, Ok(timed(&id, *span))));
+    }
+    let first = ProcessRun {
+        index: 0,
+        environment: 0,
+        output: (0..stderr_lines)
+            .map(|n| stderr(&format!("stderr line {n}")))
+            .collect(),
+        exit: Some("signal: 9 (SIGKILL)".into()),
+        stopped_by_harness: Some(HarnessStop::Restart),
+        ..ProcessRun::default()
+    };
+    let second = ProcessRun {
+        index: 1,
+        environment: 0,
+        exit: Some("signal: 9 (SIGKILL)".into()),
+        stopped_by_harness: Some(HarnessStop::EndOfRun),
+        ..ProcessRun::default()
+    };
+    RunRecord {
+        function: "fn".into(),
+        invocations,
+        processes: vec![first, second],
+        ..RunRecord::default()
+    }
+}
+
 #[test]
 fn platform_init_billing_and_out_of_memory() {
     let report = Report::build(&sized_record());
@@ -976,4 +1029,125 @@ fn platform_init_billing_and_out_of_memory() {
         ],
         "{log}"
     );
+}
+
+#[test]
+fn the_last_stderr_lines_of_each_process_are_kept_and_shown() {
+    let report = Report::build(&concurrent_record(14, &[(20, 30)]));
+    let kept = &report.processes[0].last_stderr;
+    assert_eq!(kept.len(), ProcessReport::STDERR_LINES);
+    assert_eq!(kept.first().unwrap(), "stderr line 4");
+    assert_eq!(kept.last().unwrap(), "stderr line 13");
+    assert_eq!(report.processes[0].stderr_lines, 14);
+    assert!(report.processes[1].last_stderr.is_empty());
+
+    let text = render_terminal(&report, 100, false);
+    assert!(text.contains("last 10 of 14 stderr lines:"), "{text}");
+    assert!(text.contains("      stderr line 13"), "{text}");
+    assert!(!text.contains("stderr line 3\n"), "{text}");
+    let html = render_html(&report);
+    assert!(html.contains("stderr line 4\nstderr line 5"), "{html}");
+
+    let few = Report::build(&concurrent_record(2, &[(20, 30)]));
+    let text = render_terminal(&few, 100, false);
+    assert!(
+        text.contains("    stderr:\n      stderr line 0\n"),
+        "{text}"
+    );
+}
+
+#[test]
+fn processes_the_harness_stopped_are_labelled_not_shown_as_crashes() {
+    let report = Report::build(&concurrent_record(0, &[(20, 30)]));
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["processes"][0]["stopped_by_harness"], "restart");
+    assert_eq!(json["processes"][1]["stopped_by_harness"], "end-of-run");
+    assert_eq!(json["processes"][0]["exit"], "signal: 9 (SIGKILL)");
+    for text in [render_terminal(&report, 100, false), render_html(&report)] {
+        assert!(!text.contains("SIGKILL"), "{text}");
+        assert!(
+            text.contains("stopped by the harness for a restart (same environment)"),
+            "{text}"
+        );
+        assert!(text.contains("stopped by the harness at the end of the run"));
+    }
+    let text = render_terminal(&report, 100, false);
+    assert!(
+        text.contains("↻ the harness restarted the function: process 1, same environment 0"),
+        "{text}"
+    );
+
+    let mut record = concurrent_record(0, &[(20, 30)]);
+    record.processes[0].stopped_by_harness = Some(HarnessStop::FreshEnvironment);
+    record.processes[0].exit = Some("exit status: 3".into());
+    record.processes[1].stopped_by_harness = None;
+    let text = render_terminal(&Report::build(&record), 100, false);
+    assert!(text.contains("stopped by the harness for a fresh environment"));
+    assert!(text.contains("✱ the harness started a fresh environment 0: process 1"));
+    assert!(
+        text.contains("ended: signal: 9 (SIGKILL)"),
+        "a crash stays one: {text}"
+    );
+}
+
+#[test]
+fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
+    // #1 and #2 overlap, #3 overlaps #2 only, #4 runs alone afterwards.
+    let report = Report::build(&concurrent_record(
+        0,
+        &[(20, 50), (25, 60), (55, 70), (80, 90)],
+    ));
+    let with: Vec<&[usize]> = report
+        .invocations
+        .iter()
+        .map(|i| i.concurrent_with.as_slice())
+        .collect();
+    assert_eq!(with, [&[][..], &[2], &[1, 3], &[2], &[]]);
+    let started: Vec<f64> = report
+        .invocations
+        .iter()
+        .map(|i| i.started_ms.unwrap())
+        .collect();
+    assert!(
+        approx(started[2], 25.0) && approx(started[0], 0.0),
+        "{started:?}"
+    );
+
+    let text = render_terminal(&report, 100, false);
+    let section = text
+        .split("Concurrent invocations\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no concurrency section: {text}"));
+    let section = section.split("\n\n").next().unwrap();
+    assert!(
+        section.starts_with("  #1, #2, #3 in flight at once, in process 1 (50.0 ms in all)"),
+        "{section}"
+    );
+    let row = |n: &str| {
+        section
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no row {n}: {section}"))
+    };
+    assert!(row("#2").contains("+5.00 ms") && row("#2").contains("35.0 ms"));
+    // The later one's bar starts further right.
+    let bar_start = |n: &str| {
+        row(n)
+            .chars()
+            .position(|c| c == '█')
+            .unwrap_or_else(|| panic!("no bar in row {n}: {section}"))
+    };
+    assert!(bar_start("#1") < bar_start("#2") && bar_start("#2") < bar_start("#3"));
+    assert!(!section.contains("#4"), "{section}");
+    assert!(render_html(&report).contains("<td>#1 #3</td>"));
+
+    // One after the other: no section at all.
+    let sequential = Report::build(&concurrent_record(0, &[(20, 30), (30, 40)]));
+    assert!(
+        sequential
+            .invocations
+            .iter()
+            .all(|i| i.concurrent_with.is_empty())
+    );
+    assert!(!render_terminal(&sequential, 100, false).contains("Concurrent invocations"));
 }

@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 
 use crate::pricing::Architecture;
 use crate::report::{
-    CodeSize, FailureKind, HarnessFailure, InvocationRun, ProcessRun, RunRecord, SizingRecord,
+    CodeSize, FailureKind, HarnessFailure, HarnessStop, InvocationRun, ProcessRun, RunRecord,
+    SizingRecord,
 };
 use crate::run::{Fatal, Plan, Step};
 use crate::sizing::Sizing;
@@ -107,7 +108,7 @@ impl Runner {
                 FunctionProcess::spawn_in_cgroup(&self.command, config, environment, api, cgroup)
             }
         };
-        started.map_err(|error| Fatal::Harness(format!("cannot start the function: {error}")))
+        started.map_err(|error| cannot_start(&self.command, &error))
     }
 }
 
@@ -402,14 +403,13 @@ impl<'a> Execution<'a> {
 
     /// Kills the current process and starts another, in the same or a new environment.
     async fn replace_process(&mut self, record: &mut RunRecord, fresh: bool) -> Result<(), Fatal> {
-        let exit = self
-            .current
-            .process
-            .kill()
-            .await
-            .ok()
-            .map(|status| status.to_string());
-        record.processes.push(self.process_run(exit));
+        let stop = if fresh {
+            HarnessStop::FreshEnvironment
+        } else {
+            HarnessStop::Restart
+        };
+        let ended = self.end_process(stop).await;
+        record.processes.push(ended);
         if fresh {
             let environment =
                 ExecutionEnvironment::new().map_err(|error| Fatal::Harness(error.to_string()))?;
@@ -432,8 +432,17 @@ impl<'a> Execution<'a> {
         Ok(())
     }
 
-    fn process_run(&self, exit: Option<String>) -> ProcessRun {
+    /// Stops the current process for `stop`, unless it already ended on its own, and
+    /// records how it ended.
+    async fn end_process(&self, stop: HarnessStop) -> ProcessRun {
         let process = &self.current.process;
+        let (exit, stopped_by_harness) = match process.try_exit_status() {
+            Some(status) => (Some(status.to_string()), None),
+            None => {
+                let exit = process.kill().await.ok().map(|status| status.to_string());
+                (exit, Some(stop))
+            }
+        };
         ProcessRun {
             index: self.current.index,
             environment: self.current.environment,
@@ -446,22 +455,25 @@ impl<'a> Execution<'a> {
             peak_memory_bytes: process.peak_memory_bytes(),
             memory_limit_bytes: process.cgroup().map(|cgroup| cgroup.limits().memory_bytes),
             out_of_memory: process.out_of_memory(),
+            stopped_by_harness,
         }
     }
 
     /// Ends the run: the last datagrams, the last process.
     async fn stop(self, record: &mut RunRecord) {
         tokio::time::sleep(DRAIN).await;
-        let exit = match self.current.process.try_exit_status() {
-            Some(status) => Some(status.to_string()),
-            None => {
-                let _ = self.current.process.kill().await;
-                None
-            }
-        };
-        record.processes.push(self.process_run(exit));
+        let ended = self.end_process(HarnessStop::EndOfRun).await;
+        record.processes.push(ended);
         record.datagrams = self.collector.datagrams();
     }
+}
+
+/// The function's program could not be started: named as given.
+fn cannot_start(command: &FunctionCommand, error: &std::io::Error) -> Fatal {
+    Fatal::Harness(format!(
+        "cannot start the function {}: {error}",
+        command.program().display()
+    ))
 }
 
 fn command_line(command: &FunctionCommand) -> String {

@@ -1,15 +1,19 @@
 //! One handler body, instrumented two ways: with `PerfLayer` (`TWIN_MODE=layer`) or with
 //! `#[instrument_lambda]` (`TWIN_MODE=macro`). Both must write the same EMF lines and send
-//! the same X-Ray documents.
+//! the same X-Ray documents, named by the same rule (neither is given a handler name).
+//!
+//! `TWIN_MODE=macro-traced` runs the macro under `#[tracing::instrument]` with `XRayLayer`
+//! installed: the span is a subsegment between the handler's and `price`.
 //!
 //! The event `{"fail":true}` makes the handler return an error.
 
 use lambda_perf_core::metrics::{self, Unit};
-use lambda_perf_core::xray::{self, Subsegment};
+use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
 use lambda_perf_core::{PerfLayer, instrument_lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
+use tracing_subscriber::prelude::*;
 
 async fn body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     metrics::add_metric("TwinCalls", Unit::Count, 1.0);
@@ -22,17 +26,28 @@ async fn body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({ "price": price }))
 }
 
-#[instrument_lambda(name = "twin")]
+#[instrument_lambda]
 async fn instrumented(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    body(event).await
+}
+
+#[tracing::instrument(skip(event))]
+#[instrument_lambda]
+async fn traced(event: LambdaEvent<Value>) -> Result<Value, Error> {
     body(event).await
 }
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
-    if std::env::var("TWIN_MODE").as_deref() == Ok("macro") {
-        lambda_runtime::run(service_fn(instrumented)).await
-    } else {
-        let layer = PerfLayer::builder().handler_name("twin").build()?;
-        lambda_runtime::run(ServiceBuilder::new().layer(layer).service_fn(body)).await
+    match std::env::var("TWIN_MODE").as_deref() {
+        Ok("macro") => lambda_runtime::run(service_fn(instrumented)).await,
+        Ok("macro-traced") => {
+            tracing_subscriber::registry().with(XRayLayer::new()).init();
+            lambda_runtime::run(service_fn(traced)).await
+        }
+        _ => {
+            let layer = PerfLayer::builder().build()?;
+            lambda_runtime::run(ServiceBuilder::new().layer(layer).service_fn(body)).await
+        }
     }
 }

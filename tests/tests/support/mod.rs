@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
+pub mod standalone;
+pub mod tools;
+
 use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;

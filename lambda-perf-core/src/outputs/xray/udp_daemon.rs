@@ -103,7 +103,9 @@ impl SubsegmentSink for UdpDaemonSink {
             }
             Err(error) => {
                 SEND_FAILED.warn(format_args!(
-                    "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running?",
+                    "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running? \
+                     (Running locally without one, e.g. under `cargo lambda watch`? Set \
+                     POWERTOOLS_TRACE_DISABLED=true to turn tracing off.)",
                     self.setting
                 ));
             }

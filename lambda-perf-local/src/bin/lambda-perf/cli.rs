@@ -122,6 +122,10 @@ impl FunctionArgs {
             check_zip(package)?;
         }
         let command = FunctionCommand::new(program).args(arguments.iter().cloned());
+        // A program that cannot start is one line naming it, not a report of nothing.
+        command
+            .check_launchable()
+            .map_err(|error| error.to_string())?;
         let name = self.function_name.clone().unwrap_or_else(|| {
             Path::new(program).file_name().map_or_else(
                 || "function".to_owned(),

@@ -14,7 +14,16 @@ fn event(action: &str) -> Bytes {
     Bytes::from(format!(r#"{{"action":"{action}","order_id":"o-42"}}"#))
 }
 
-/// Cold, warm, an error, a restart (partial cold start), two at once, a fresh environment.
+/// An order whose payment takes 60 ms: two of them overlap for sure.
+fn slow_order(order_id: &str) -> Bytes {
+    Bytes::from(format!(
+        r#"{{"action":"order","order_id":"{order_id}","charge_ms":60}}"#
+    ))
+}
+
+/// Cold, warm, an error, a restart (partial cold start), two at once in one process (the
+/// function runs under `run_concurrent`, as on Lambda Managed Instances), a fresh
+/// environment.
 pub(crate) fn scenario() -> Plan {
     let invoke = |action: &str| Step::Invoke {
         event: event(action),
@@ -29,7 +38,7 @@ pub(crate) fn scenario() -> Plan {
             Step::Restart,
             invoke("order"),
             Step::Concurrent {
-                events: vec![event("order"), event("order")],
+                events: vec![slow_order("o-43"), slow_order("o-44")],
                 sampled: true,
             },
             Step::FreshEnvironment,

@@ -69,6 +69,12 @@ impl Presentation {
         }
         let result = execute(plan, runner, &|done| bar.set_position(done as u64)).await;
         bar.finish_and_clear();
+        // Nothing ran (the function could not even start): the error alone, no report.
+        if result.record.processes.is_empty() {
+            if let Some(fatal) = &result.fatal {
+                return fail_with(fatal);
+            }
+        }
 
         let report = Report::build(&result.record);
         if let Some(path) = &self.html {
