@@ -53,47 +53,21 @@ async fn main() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_runtime::Context;
-    use serde_json::Value;
-    use std::io::Write;
-    use std::sync::{Arc, Mutex};
-    use tower::{Layer, ServiceExt, service_fn};
+    use lambda_perf_core::test_util::{Recorder, event};
+    use serde_json::json;
+    use tower::service_fn;
 
     fn order(quantity: u32) -> LambdaEvent<Order> {
-        let order = Order {
+        event(Order {
             order_id: "o-1".into(),
             quantity,
-        };
-        LambdaEvent::new(order, Context::default())
-    }
-
-    /// Collects the EMF lines the layer writes instead of printing them.
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().write(buf)
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
-    impl Lines {
-        fn parsed(&self) -> Vec<Value> {
-            let bytes = self.0.lock().unwrap();
-            std::str::from_utf8(&bytes)
-                .unwrap()
-                .lines()
-                .map(|line| serde_json::from_str(line).unwrap())
-                .collect()
-        }
+        })
     }
 
     #[tokio::test]
-    async fn places_an_order() {
-        let receipt = handler(order(3)).await.unwrap();
+    async fn places_an_order_and_writes_its_metrics() {
+        let recorder = Recorder::with(|layer| layer.service("orders").namespace("Shop"));
+        let receipt = recorder.run(service_fn(handler), order(3)).await.unwrap();
         assert_eq!(
             receipt,
             Receipt {
@@ -102,40 +76,28 @@ mod tests {
                 status: "accepted",
             }
         );
+        let lines = recorder.emf().lines();
+        let written = lines.last().unwrap();
+        assert_eq!(written["OrdersPlaced"], json!([1.0]));
+        assert_eq!(written["ItemsOrdered"], json!([3.0]));
+        assert_eq!(written["channel"], "web");
+        assert_eq!(written["service"], "orders");
+        assert_eq!(written["_aws"]["CloudWatchMetrics"][0]["Namespace"], "Shop");
     }
 
     #[tokio::test]
-    async fn rejects_an_empty_order() {
-        let error = handler(order(0)).await.unwrap_err();
-        assert_eq!(error.to_string(), "order o-1 has no items");
-    }
-
-    #[tokio::test]
-    async fn the_layer_writes_the_order_metrics() {
-        let lines = Lines::default();
-        let marker_dir =
-            std::env::temp_dir().join(format!("basic-layer-test-{}", std::process::id()));
-        std::fs::create_dir_all(&marker_dir).unwrap();
-        let layer = PerfLayer::builder()
-            .namespace("Shop")
-            .service("orders")
-            .cold_start_metric(false)
-            .marker_dir(&marker_dir)
-            .emf_writer(lines.clone())
-            .build()
-            .unwrap();
-        layer
-            .layer(service_fn(handler))
-            .oneshot(order(3))
+    async fn rejects_an_empty_order_and_counts_it() {
+        let recorder = Recorder::new();
+        let error = recorder
+            .run(service_fn(handler), order(0))
             .await
-            .unwrap();
-
-        let written = lines.parsed();
-        assert_eq!(written.len(), 1);
-        assert_eq!(written[0]["OrdersPlaced"], serde_json::json!([1.0]));
-        assert_eq!(written[0]["ItemsOrdered"], serde_json::json!([3.0]));
-        assert_eq!(written[0]["channel"], "web");
-        assert_eq!(written[0]["service"], "orders");
-        std::fs::remove_dir_all(marker_dir).unwrap();
+            .unwrap_err();
+        assert_eq!(error.to_string(), "order o-1 has no items");
+        let lines = recorder.emf().lines();
+        let written = lines.last().unwrap();
+        assert_eq!(written["RejectedOrders"], json!([1.0]));
+        assert_eq!(written["lambda_perf"]["outcome"], "error");
+        let subsegment = recorder.xray().named("## handler").unwrap();
+        assert_eq!(subsegment["fault"], true);
     }
 }

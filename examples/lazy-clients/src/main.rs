@@ -88,18 +88,21 @@ async fn main() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_runtime::Context;
+    use lambda_perf_core::test_util::{Recorder, event};
 
     fn request(order_id: &str) -> LambdaEvent<Request> {
-        let request = Request {
+        event(Request {
             order_id: order_id.to_owned(),
-        };
-        LambdaEvent::new(request, Context::default())
+        })
     }
 
     #[tokio::test]
-    async fn quotes_an_order() {
-        let quote = handler(request("o-4")).await.unwrap();
+    async fn quotes_an_order_and_records_the_lazy_client_once() {
+        let recorder = Recorder::new();
+        let quote = recorder
+            .run(service_fn(handler), request("o-4"))
+            .await
+            .unwrap();
         assert_eq!(
             quote,
             Quote {
@@ -107,11 +110,39 @@ mod tests {
                 total_cents: 1000
             }
         );
+        // The first invocation waited for the price client: its own subsegment and line.
+        let init = recorder.xray().named("## init price-api").unwrap();
+        assert_eq!(
+            init["metadata"]["lambda_perf"]["client_init"]["phase"],
+            "invocation"
+        );
+        let lines = recorder.emf().take_lines();
+        let client = lines
+            .iter()
+            .find(|line| line["client"] == "price-api")
+            .unwrap();
+        assert!(client["ClientInitDuration"][0].as_f64().unwrap() >= 30.0);
+        // The next one finds it made.
+        recorder
+            .run(service_fn(handler), request("o-1"))
+            .await
+            .unwrap();
+        assert!(
+            recorder
+                .emf()
+                .lines()
+                .iter()
+                .all(|line| line.get("client").is_none())
+        );
     }
 
     #[tokio::test]
     async fn an_unknown_order_is_an_error() {
-        let error = handler(request("x")).await.unwrap_err();
+        let recorder = Recorder::new();
+        let error = recorder
+            .run(service_fn(handler), request("x"))
+            .await
+            .unwrap_err();
         assert_eq!(error.to_string(), "no order x");
     }
 }

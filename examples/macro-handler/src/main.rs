@@ -48,19 +48,22 @@ async fn main() -> Result<(), Error> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lambda_runtime::Context;
+    use lambda_perf_core::test_util::{Recorder, event};
+    use serde_json::json;
 
     fn order(quantity: u32) -> LambdaEvent<Order> {
-        let order = Order {
+        event(Order {
             order_id: "o-1".into(),
             quantity,
-        };
-        LambdaEvent::new(order, Context::default())
+        })
     }
 
     #[tokio::test]
-    async fn places_an_order() {
-        let receipt = handler(order(3)).await.unwrap();
+    async fn places_an_order_and_writes_its_metrics() {
+        // The recorder runs the handler inside its own test invocation: nothing goes to
+        // stdout or the X-Ray daemon, and no marker file is left behind.
+        let recorder = Recorder::new();
+        let receipt = recorder.run(service_fn(handler), order(3)).await.unwrap();
         assert_eq!(
             receipt,
             Receipt {
@@ -69,12 +72,26 @@ mod tests {
                 status: "accepted",
             }
         );
+        let lines = recorder.emf().lines();
+        let written = lines.last().unwrap();
+        assert_eq!(written["OrdersPlaced"], json!([1.0]));
+        assert_eq!(written["ItemsOrdered"], json!([3.0]));
+        let subsegment = recorder.xray().named("## handler").unwrap();
+        assert_eq!(subsegment["annotations"]["order_id"], "o-1");
     }
 
     #[tokio::test]
     async fn rejects_an_empty_order() {
-        let error = handler(order(0)).await.unwrap_err();
+        let recorder = Recorder::new();
+        let error = recorder
+            .run(service_fn(handler), order(0))
+            .await
+            .unwrap_err();
         assert_eq!(error.to_string(), "order o-1 has no items");
+        assert_eq!(
+            recorder.emf().lines().last().unwrap()["RejectedOrders"],
+            json!([1.0])
+        );
     }
 
     #[test]

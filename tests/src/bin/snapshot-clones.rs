@@ -10,22 +10,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
 
-use lambda_perf_core::xray::{Subsegment, SubsegmentDocument, SubsegmentSink};
+use lambda_perf_core::test_util::CollectedSubsegments;
+use lambda_perf_core::xray::Subsegment;
 use lambda_perf_core::{InitializationType, PerfLayer};
 use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::Value;
 use tower::{Layer, Service, service_fn};
-
-#[derive(Clone, Default)]
-struct Ids(Arc<Mutex<Vec<u64>>>);
-
-impl SubsegmentSink for Ids {
-    fn send(&self, subsegment: &SubsegmentDocument<'_>) {
-        self.0.lock().unwrap().push(subsegment.id());
-    }
-}
 
 async fn handler(_: LambdaEvent<Value>) -> Result<(), Error> {
     for name in ["a", "b", "c", "d", "e"] {
@@ -44,14 +35,14 @@ fn sampled_event(index: usize) -> LambdaEvent<Value> {
 }
 
 /// Serves `n` invocations with a layer for `initialization_type`; returns the ids it sent.
-fn serve(initialization_type: InitializationType, marker_dir: &Path, n: usize) -> Vec<u64> {
-    let ids = Ids::default();
+fn serve(initialization_type: InitializationType, marker_dir: &Path, n: usize) -> Vec<String> {
+    let sent = CollectedSubsegments::new();
     let layer = PerfLayer::builder()
         .metrics_disabled(true)
         .trace_disabled(false)
         .initialization_type(initialization_type)
         .marker_dir(marker_dir)
-        .xray_sink(ids.clone())
+        .xray_sink(sent.clone())
         .build()
         .unwrap();
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -63,7 +54,10 @@ fn serve(initialization_type: InitializationType, marker_dir: &Path, n: usize) -
             .block_on(service.call(sampled_event(index)))
             .unwrap();
     }
-    ids.0.lock().unwrap().clone()
+    sent.documents()
+        .iter()
+        .map(|document| document["id"].as_str().unwrap().to_owned())
+        .collect()
 }
 
 fn main() {
@@ -94,7 +88,7 @@ fn main() {
                 let mut file =
                     std::fs::File::create(dir.join(format!("clone-{clone}.ids"))).unwrap();
                 for id in ids {
-                    writeln!(file, "{id:016x}").unwrap();
+                    writeln!(file, "{id}").unwrap();
                 }
                 std::process::exit(0);
             }
