@@ -52,6 +52,65 @@
 //! - [`lazy`]: timed lazy clients and caches — what init code and lazily created clients cost.
 //! - [`xray`]: the `## <handler name>` subsegment of sampled invocations, annotations,
 //!   metadata, nested subsegments, errors, and [`xray::XRayLayer`] for `tracing` spans.
+//! - [`spawn`], [`spawn_blocking`], [`InCurrentInvocation`]: work moved off the handler's task
+//!   that stays in its invocation (see [The current invocation](#the-current-invocation)).
+//! - [`SnapStartHook`]: marks a SnapStart restore (see [Init](#init-as-lambda-means-it)).
+//! - `test_util` (feature `test-util`): run a handler in a test and read what it recorded.
+//!
+//! # The current invocation
+//!
+//! Every instrumented handler call is one invocation: its start facts, its metric buffer, its
+//! trace. Code reaches it through the calls of this crate — [`metrics::add_metric`],
+//! [`xray::annotate`], [`xray::Subsegment`], the [`lazy`] clients,
+//! [`InvocationFacts::current`] — and the invocation they reach is the one the running code
+//! *carries*. The handler's own task carries it from the moment lambda-perf begins the
+//! invocation until the handler's future completes (or is dropped). Several invocations at
+//! once (Lambda Managed Instances, `run_concurrent`) each carry their own: nothing is shared
+//! but the start classifier.
+//!
+//! | the work | carries the invocation? |
+//! |---|---|
+//! | code the handler awaits, `join!`, `select!` branches | yes: it runs on the handler's task |
+//! | [`spawn(future)`](spawn), a drop-in for `tokio::spawn` | yes |
+//! | `tokio::spawn(future.in_current_invocation())`, see [`InCurrentInvocation`] | yes |
+//! | `JoinSet::spawn(future.in_current_invocation())` | yes |
+//! | [`spawn_blocking(f)`](spawn_blocking), a drop-in for `tokio::task::spawn_blocking` | yes |
+//! | a future inside a `tracing` span created in the invocation (with [`xray::XRayLayer`]) | yes, while the span is entered |
+//! | plain `tokio::spawn`, `std::thread::spawn` | no: calls fail with `NoInvocation` |
+//!
+//! Carried work stands where it was spawned: subsegments it opens nest under the subsegment
+//! that was current at the spawn, so concurrent branches become siblings with their own
+//! timings. A lazy client first created on carried work is charged to that invocation; one
+//! created on work that carries none, after the process began serving, is reported as
+//! background work and charged to no invocation.
+//!
+//! The handler's response does not wait for work it did not await. Once the invocation has
+//! ended, its metrics are written and its trace is sent; a call from work that outlived it
+//! fails with `InvocationEnded` (the plain forms warn once), and a subsegment still open is
+//! closed with the invocation. Nothing is ever filed under a later invocation.
+//!
+//! An instrumented handler called inside another instrumentation (a [`PerfLayer`] around an
+//! `#[instrument_lambda]` handler, a layer applied twice, a test's recorder) records nothing
+//! of its own: the outermost records the invocation, once.
+//!
+//! # Init, as Lambda means it
+//!
+//! Lambda's Init Duration runs from the start of the runtime process to the moment the
+//! runtime first asks for work (`GET /runtime/invocation/next`). lambda_runtime offers no
+//! hook at that moment, so lambda-perf marks the nearest one it sees: the instrumented
+//! service being built ([`PerfLayer`] wrapping the handler, or the service cloned for
+//! `run_concurrent`'s workers), which `lambda_runtime::run` does immediately before its first
+//! request. A pre-warmed environment (provisioned concurrency, Managed Instances) then waits,
+//! maybe for minutes, for its first invocation: that wait is a fact of its own,
+//! [`InvocationFacts::first_request_wait`] (`first_request_wait_ms`), not init. A handler
+//! given to `service_fn` under `#[instrument_lambda]` is not seen before its first call: its
+//! init runs to that call, which on demand is the same moment, and its wait is unknown.
+//!
+//! After a SnapStart restore the process that runs is a clone of the one that was
+//! snapshotted. The restore is marked by [`SnapStartHook`] when registered with the runtime,
+//! or else by the first invocation of a `snap-start` process; from then on the environment's
+//! age and init run from the restore, and subsegment ids are drawn under a fresh key from the
+//! operating system, so that two clones of one snapshot never send the same ids.
 //!
 //! # The handler subsegment's name
 //!
@@ -81,6 +140,7 @@
 //! | `macros` | `#[instrument_lambda]` | yes |
 //! | `tracing` | [`xray::XRayLayer`]: `tracing` spans as nested subsegments | yes |
 //! | `http` | `PerfLayer` and `#[instrument_lambda]` for `lambda_http::Request` handlers (axum routers, …); the response is captured as its status | no |
+//! | `test-util` | `test_util`: a recorder that runs handlers in tests, captured EMF lines, collected subsegments | no |
 //!
 //! # Failure policy
 //!
@@ -95,7 +155,9 @@
 #[doc = include_str!("../../README.md")]
 struct ReadmeQuickStart;
 
-// The layers, from the bottom up; each imports only those below it (a test checks).
+// The layers (ARCHITECTURE.md), from the bottom up: formats, invocation, outputs and config,
+// setup, the facades (metrics, xray, lazy, spawn), the faces (layer, snapstart, __private,
+// test_util). Each imports only from its own layer and those below (tests/layering.rs).
 pub mod config;
 mod formats;
 mod invocation;

@@ -1,36 +1,9 @@
-//! The current invocation, and how it travels with the work of a handler.
+//! Work moved off the handler's task that stays in its invocation.
 //!
-//! **What "the current invocation" is.** Every instrumented handler call is one invocation:
-//! its start facts, its metric buffer, its trace. Code reaches it through the calls of this
-//! crate — [`metrics::add_metric`](crate::metrics::add_metric),
-//! [`xray::annotate`](crate::xray::annotate), [`xray::Subsegment`](crate::xray::Subsegment),
-//! the [`lazy`](crate::lazy) clients, [`InvocationFacts::current`](crate::InvocationFacts::current)
-//! — and the invocation they reach is the one the running code *carries*. The handler's own
-//! task carries it from the moment lambda-perf begins the invocation until the handler's
-//! future completes (or is dropped). Several invocations at once (Lambda Managed Instances,
-//! `run_concurrent`) each carry their own: nothing is shared but the start classifier.
-//!
-//! **How it crosses to other work.**
-//!
-//! | the work | carries the invocation? |
-//! |---|---|
-//! | code the handler awaits, `join!`, `select!` branches | yes: it runs on the handler's task |
-//! | [`spawn(future)`](spawn), a drop-in for `tokio::spawn` | yes |
-//! | `tokio::spawn(future.in_current_invocation())`, [`InCurrentInvocation`] | yes |
-//! | `JoinSet::spawn(future.in_current_invocation())` | yes |
-//! | [`spawn_blocking(f)`](spawn_blocking), a drop-in for `tokio::task::spawn_blocking` | yes |
-//! | a future inside a `tracing` span created in the invocation (with [`XRayLayer`](crate::xray::XRayLayer)) | yes, while the span is entered |
-//! | plain `tokio::spawn`, `std::thread::spawn` | no: calls fail with `NoInvocation` |
-//!
-//! Carried work stands where it was spawned: subsegments it opens nest under the subsegment
-//! that was current at the spawn, so concurrent branches become siblings with their own
-//! timings. A lazy client first created on carried work is charged to that invocation.
-//!
-//! **When the invocation ends first.** The handler's response does not wait for work it did
-//! not await. Once the invocation has ended, its metrics are written and its trace is sent;
-//! a call from work that outlived it fails with `InvocationEnded` (the plain forms warn once),
-//! and a subsegment still open is closed with the invocation. Nothing is ever filed under a
-//! later invocation.
+//! Carrying the current invocation into other tasks: [`spawn`], [`spawn_blocking`] and
+//! [`InCurrentInvocation`]. The model — what the current invocation is, and how it crosses
+//! `spawn`, `spawn_blocking`, `JoinSet` and `select!` — is in the crate docs, "The current
+//! invocation".
 //!
 //! ```
 //! use lambda_perf_core::metrics::{self, Unit};
@@ -66,7 +39,8 @@ use crate::invocation::current::{self, Scoped};
 /// Spawns `future` on the tokio runtime carrying the current invocation: a drop-in for
 /// `tokio::spawn`. Outside an invocation it is exactly `tokio::spawn`.
 ///
-/// See the [module docs](self) for what the task records and when.
+/// See [The current invocation](crate#the-current-invocation) for what the task records and
+/// when.
 pub fn spawn<F>(future: F) -> JoinHandle<F::Output>
 where
     F: Future + Send + 'static,

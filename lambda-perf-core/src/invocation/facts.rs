@@ -82,8 +82,8 @@ impl InvocationFacts {
 
     /// Init as Lambda means it, seen from inside the process: from process start to the
     /// runtime's first request for work (after a SnapStart restore, from the restore). The
-    /// same on every invocation of the process. See the crate docs' "Init" section for how
-    /// that moment is found.
+    /// same on every invocation of the process. See
+    /// [Init, as Lambda means it](crate#init-as-lambda-means-it) for how that moment is found.
     #[must_use]
     pub fn init_duration(&self) -> Duration {
         self.start.init_duration

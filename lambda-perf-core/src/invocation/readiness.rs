@@ -1,20 +1,8 @@
 //! The moments that bound init as Lambda means it.
 //!
-//! Lambda's Init Duration runs from the start of the runtime process to the moment the runtime
-//! first asks for work (`GET /runtime/invocation/next`). lambda_runtime offers no hook at that
-//! moment, so lambda-perf marks the nearest one it sees: the instrumented service being built
-//! ([`PerfLayer`](crate::PerfLayer) wrapping a handler, or cloned for `run_concurrent`'s
-//! workers), which `lambda_runtime::run` does immediately before its first request. A
-//! pre-warmed environment (provisioned concurrency, Managed Instances) then waits, maybe for
-//! minutes, until its first invocation arrives: that wait is a fact of its own, not init.
-//! Where no service is built (`#[instrument_lambda]` handlers given to `service_fn`), init
-//! runs to the first call.
-//!
-//! After a SnapStart restore the process that runs is a clone of the one that was
-//! snapshotted: its start, its init and its ids belong to the snapshot. The restore is marked
-//! by the [`SnapStartHook`](crate::SnapStartHook) when registered, or else by the first
-//! invocation of a `snap-start` process; from then on ages and init run from the restore, and
-//! ids are drawn under a fresh key.
+//! The rules are in the crate docs, "Init, as Lambda means it": init ends where the
+//! instrumented service is built (the runtime asks for work right after), and a SnapStart
+//! restore is the origin of ages and init from then on.
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
