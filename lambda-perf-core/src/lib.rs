@@ -159,6 +159,7 @@ struct ReadmeQuickStart;
 // setup, the facades (metrics, xray, lazy, spawn), the faces (layer, snapstart, __private,
 // test_util). Each imports only from its own layer and those below (tests/layering.rs).
 pub mod config;
+mod drops;
 mod formats;
 mod invocation;
 pub mod layer;

@@ -7,6 +7,7 @@ use serde::Serialize;
 use super::StartKind;
 use super::outcome::Outcome;
 use super::start_tracker::Start;
+use crate::drops::Dropped;
 use crate::formats::time::millis_f64;
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
@@ -146,6 +147,7 @@ impl InvocationFacts {
                 .map(|(_, at)| millis_f64(at.saturating_duration_since(self.start.began))),
             deadline_headroom_ms: ended.and(self.remaining_time()).map(millis_f64),
             outcome: ended.map(|(outcome, _)| outcome.as_str()),
+            dropped: None,
         }
     }
 }
@@ -169,6 +171,17 @@ pub(crate) struct FactsRecord<'a> {
     deadline_headroom_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'static str>,
+    /// What lambda-perf dropped or trimmed since the previous record of this kind, per cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    dropped: Option<Dropped>,
+}
+
+impl FactsRecord<'_> {
+    /// The facts, with the drops since the previous record of this kind.
+    pub(crate) fn with_dropped(mut self, dropped: Option<Dropped>) -> Self {
+        self.dropped = dropped;
+        self
+    }
 }
 
 #[cfg(test)]

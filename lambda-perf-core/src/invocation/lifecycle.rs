@@ -17,6 +17,7 @@ use super::output::{Began, ClientInit, Ended};
 use super::readiness;
 use super::settings::InvocationSettings;
 use super::trace::{Target, Trace};
+use crate::drops::{self, Report};
 use crate::formats::capped::capped;
 use crate::formats::emf::set::MetricSet;
 
@@ -295,7 +296,10 @@ fn record_ending(
     cache_uses: &[(&'static str, u32, u32)],
 ) {
     let handler = Target::Exactly(trace.handler_id());
-    if let Ok(Value::Object(fields)) = serde_json::to_value(facts.record(Some(ended))) {
+    let record = facts
+        .record(Some(ended))
+        .with_dropped(drops::take(Report::Trace));
+    if let Ok(Value::Object(fields)) = serde_json::to_value(record) {
         for (key, value) in fields {
             if key == "init_duration_ms" && facts.index() > 1 {
                 continue;

@@ -255,19 +255,20 @@ fn unavailable(unavailable: Unavailable) -> MetricsError {
     }
 }
 
-/// Prints the first error of each kind on stderr.
+/// Counts every dropped data point, and prints the first error of each kind on stderr.
 fn report(result: Result<(), MetricsError>) {
     static WARNINGS: [WarnOnce; MetricsError::KINDS] =
         [const { WarnOnce::new() }; MetricsError::KINDS];
     if let Err(error) = result {
+        crate::drops::count(error.cause());
         // An index past the table (a variant added without growing KINDS) still warns,
         // through the last entry, instead of panicking.
         let warning = WARNINGS
             .get(error.kind_index())
             .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
         warning.warn(format_args!(
-            "metric data dropped: {error} (further errors of this kind are not reported; \
-             the metrics::try_* functions return them)"
+            "metric data dropped: {error} (further errors of this kind are not printed but counted \
+             in the next record's lambda_perf.dropped; the metrics::try_* functions return them)"
         ));
     }
 }

@@ -65,6 +65,17 @@ pub enum MetricsError {
         /// The refused value.
         value: f64,
     },
+    /// The value's magnitude is above 2^360, or below 2^-360 without being zero: CloudWatch
+    /// rejects such values.
+    #[error(
+        "metric {name:?} has the value {value}, outside CloudWatch's range (magnitude 2^-360 to 2^360, or 0)"
+    )]
+    ValueOutOfRange {
+        /// The metric name.
+        name: String,
+        /// The refused value.
+        value: f64,
+    },
     /// The metric was already recorded in this invocation with another unit.
     #[error(
         "metric {name:?} was recorded as {existing} and now as {requested}; a metric keeps one unit"
@@ -187,9 +198,32 @@ impl MetricsError {
             Self::UnknownUnit { .. } => 12,
             Self::Reentrant => 13,
             Self::InvocationEnded => 14,
+            Self::ValueOutOfRange { .. } => 15,
         }
     }
 
     /// The number of distinct [`kind_index`](Self::kind_index) values.
-    pub(crate) const KINDS: usize = 15;
+    pub(crate) const KINDS: usize = 16;
+
+    /// The cause a dropped data point is counted under (`metrics.<kind>`).
+    pub(crate) const fn cause(&self) -> &'static str {
+        match self {
+            Self::NoInvocation => "metrics.no_invocation",
+            Self::InvalidMetricName { .. } => "metrics.invalid_metric_name",
+            Self::NonFiniteValue { .. } => "metrics.non_finite_value",
+            Self::ValueOutOfRange { .. } => "metrics.value_out_of_range",
+            Self::UnitConflict { .. } => "metrics.unit_conflict",
+            Self::ResolutionConflict { .. } => "metrics.resolution_conflict",
+            Self::InvalidDimensionName { .. } => "metrics.invalid_dimension_name",
+            Self::InvalidDimensionValue { .. } => "metrics.invalid_dimension_value",
+            Self::TooManyDimensions { .. } => "metrics.too_many_dimensions",
+            Self::KeyCollision { .. } => "metrics.key_collision",
+            Self::InvalidMetadataKey { .. } => "metrics.invalid_metadata_key",
+            Self::MetadataNotSerializable { .. } => "metrics.metadata_not_serializable",
+            Self::InvalidNamespace { .. } => "metrics.invalid_namespace",
+            Self::UnknownUnit { .. } => "metrics.unknown_unit",
+            Self::Reentrant => "metrics.reentrant",
+            Self::InvocationEnded => "metrics.invocation_ended",
+        }
+    }
 }

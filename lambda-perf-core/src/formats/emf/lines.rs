@@ -1,25 +1,43 @@
-//! Every EMF line one metric set needs, appended to a buffer.
+//! Every EMF line one metric set needs, appended to a buffer, each within the size a line can
+//! safely have.
 
 use serde::Serialize;
+use serde_json::Value;
 
 use super::dimension::Dimension;
 use super::line::EmfLine;
-use super::set::MetricSet;
+use super::set::{MetricSet, MetricSlice};
 
-/// CloudWatch Logs' event size limit, which an EMF line must fit.
-pub(crate) const MAX_LINE_BYTES: usize = 1024 * 1024;
+/// The longest line written. CloudWatch Logs accepts events up to 1 MB, but Lambda's log
+/// capture has been seen splitting long stdout lines (at 65,536 and at 2^18 - 26 bytes), and
+/// a split line is invalid JSON that loses every metric in it.
+pub(crate) const MAX_LINE_BYTES: usize = 256_000;
 
-/// What [`append_lines`] had to change.
+/// What [`append_lines`] had to change to keep every line within [`MAX_LINE_BYTES`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[must_use]
 pub(crate) struct Appended {
-    /// Lines that exceeded [`MAX_LINE_BYTES`] and were written without their metadata.
+    /// Lines written without their metadata properties.
     pub(crate) without_metadata: usize,
+    /// Lines left unwritten: even one value of one metric did not fit (only an invocation's
+    /// facts so large can cause it).
+    pub(crate) unwritten: usize,
 }
 
-/// Appends every line `set` needs to `out` (at most 100 metrics and 100 values per metric in
-/// a line, as CloudWatch requires): `fixed` dimensions first, then the set's own, then its
-/// metadata, the facts under `lambda_perf`, and the values. Nothing for an empty set.
+/// The parts every line of one set shares.
+struct Shared<'a, F> {
+    timestamp_ms: u64,
+    namespace: &'a str,
+    dimensions: [&'a [Dimension]; 2],
+    facts: Option<&'a F>,
+}
+
+/// Appends every line `set` needs to `out`: at most 100 metrics and 100 values per metric in a
+/// line, as CloudWatch requires, `fixed` dimensions first, then the set's own, then its
+/// metadata, the facts under `lambda_perf`, and the values. A line that would exceed
+/// [`MAX_LINE_BYTES`] loses its metadata first; if it still does not fit, its metrics (or a
+/// metric's values) are split over more lines, so every metric value is kept. Nothing for an
+/// empty set.
 pub(crate) fn append_lines<F: Serialize>(
     out: &mut Vec<u8>,
     timestamp_ms: u64,
@@ -28,37 +46,92 @@ pub(crate) fn append_lines<F: Serialize>(
     set: &MetricSet,
     facts: Option<&F>,
 ) -> Appended {
+    let shared = Shared {
+        timestamp_ms,
+        namespace,
+        dimensions: [fixed, set.dimensions()],
+        facts,
+    };
     let mut appended = Appended::default();
     set.for_each_line(|metrics| {
-        let line = EmfLine {
-            timestamp_ms,
-            namespace,
-            dimensions: [fixed, set.dimensions()],
-            metrics,
-            metadata: set.metadata(),
-            facts,
-        };
-        let start = out.len();
-        let fits = line.write_to(out).is_ok() && out.len() - start <= MAX_LINE_BYTES;
-        if !fits {
-            out.truncate(start);
-            appended.without_metadata += 1;
-            let slim = EmfLine {
-                metadata: &[],
-                ..line
-            };
-            if slim.write_to(out).is_err() {
-                out.truncate(start);
-            }
-        }
+        append_fitting(out, &shared, metrics, set.metadata(), &mut appended);
     });
     appended
+}
+
+/// Appends one line of `metrics`, or as many as it takes for each to fit.
+fn append_fitting<F: Serialize>(
+    out: &mut Vec<u8>,
+    shared: &Shared<'_, F>,
+    metrics: &[MetricSlice<'_>],
+    metadata: &[(String, Value)],
+    appended: &mut Appended,
+) {
+    if try_append(out, shared, metrics, metadata) {
+        return;
+    }
+    if !metadata.is_empty() {
+        appended.without_metadata += 1;
+        if try_append(out, shared, metrics, &[]) {
+            return;
+        }
+    }
+    match metrics {
+        [] => {}
+        [single] if single.values.len() <= 1 => appended.unwritten += 1,
+        [single] => {
+            let (first, second) = single.values.split_at(single.values.len() / 2);
+            for values in [first, second] {
+                let part = MetricSlice { values, ..*single };
+                append_fitting(out, shared, &[part], &[], appended);
+            }
+        }
+        several => {
+            let (first, second) = several.split_at(several.len() / 2);
+            append_fitting(out, shared, first, &[], appended);
+            append_fitting(out, shared, second, &[], appended);
+        }
+    }
+}
+
+/// Appends the line if it fits; leaves `out` as it was if not.
+fn try_append<F: Serialize>(
+    out: &mut Vec<u8>,
+    shared: &Shared<'_, F>,
+    metrics: &[MetricSlice<'_>],
+    metadata: &[(String, Value)],
+) -> bool {
+    let start = out.len();
+    let line = EmfLine {
+        timestamp_ms: shared.timestamp_ms,
+        namespace: shared.namespace,
+        dimensions: shared.dimensions,
+        metrics,
+        metadata,
+        facts: shared.facts,
+    };
+    let fits = line.write_to(out).is_ok() && out.len() - start <= MAX_LINE_BYTES;
+    if !fits {
+        out.truncate(start);
+    }
+    fits
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::formats::emf::{Resolution, Unit};
+
+    fn lines(out: &[u8]) -> Vec<Value> {
+        std::str::from_utf8(out)
+            .unwrap()
+            .lines()
+            .map(|line| {
+                assert!(line.len() <= MAX_LINE_BYTES, "{} bytes", line.len());
+                serde_json::from_str(line).unwrap()
+            })
+            .collect()
+    }
 
     #[test]
     fn an_oversized_line_loses_its_metadata_not_its_metrics() {
@@ -71,9 +144,38 @@ mod tests {
         let mut out = Vec::new();
         let appended = append_lines::<()>(&mut out, 1, "ns", &fixed, &set, None);
         assert_eq!(appended.without_metadata, 1);
-        let line: serde_json::Value = serde_json::from_slice(&out).unwrap();
-        assert_eq!(line["M"], serde_json::json!([1.0]));
-        assert!(line.get("big").is_none());
+        let lines = lines(&out);
+        assert_eq!(lines.len(), 1);
+        assert_eq!(lines[0]["M"], serde_json::json!([1.0]));
+        assert!(lines[0].get("big").is_none());
+    }
+
+    #[test]
+    fn metrics_too_large_for_one_line_are_split_and_all_kept() {
+        // 100 metrics with 255-character names and 100 long values each: more than one line.
+        let fixed = [Dimension::new("service", "s")];
+        let mut set = MetricSet::default();
+        for metric in 0..100 {
+            let name = format!("{metric:03}{}", "n".repeat(252));
+            for value in 0..100 {
+                let value = -1.234_567_890_123_456_7e-100 * f64::from(value + 1);
+                set.add_metric(&fixed, name.clone().into(), Unit::Count, Resolution::Standard, value)
+                    .unwrap();
+            }
+        }
+        let mut out = Vec::new();
+        let appended = append_lines::<()>(&mut out, 1, "ns", &fixed, &set, None);
+        assert_eq!(appended, Appended::default(), "nothing was trimmed or lost");
+        assert!(out.len() > MAX_LINE_BYTES, "{} bytes", out.len());
+        let lines = lines(&out);
+        assert!(lines.len() >= 2, "{} lines", lines.len());
+        let values: usize = lines
+            .iter()
+            .flat_map(|line| line.as_object().unwrap().iter())
+            .filter(|(key, _)| key.len() == 255)
+            .map(|(_, values)| values.as_array().unwrap().len())
+            .sum();
+        assert_eq!(values, 100 * 100);
     }
 
     #[test]

@@ -48,15 +48,26 @@ pub(crate) fn metric_name(name: &str) -> Result<(), MetricsError> {
     })
 }
 
+/// The largest magnitude CloudWatch accepts: 2^360.
+pub(crate) const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108;
+/// The smallest non-zero magnitude CloudWatch accepts: 2^-360.
+pub(crate) const MIN_MAGNITUDE: f64 = 4.257_959_840_008_151e-109;
+
 pub(crate) fn value(name: &str, value: f64) -> Result<(), MetricsError> {
-    if value.is_finite() {
-        Ok(())
-    } else {
-        Err(MetricsError::NonFiniteValue {
+    if !value.is_finite() {
+        return Err(MetricsError::NonFiniteValue {
             name: name.to_owned(),
             value,
-        })
+        });
     }
+    let magnitude = value.abs();
+    if magnitude > MAX_MAGNITUDE || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE) {
+        return Err(MetricsError::ValueOutOfRange {
+            name: name.to_owned(),
+            value,
+        });
+    }
+    Ok(())
 }
 
 pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
@@ -128,6 +139,21 @@ pub(crate) fn namespace(namespace: &str) -> Result<(), MetricsError> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn values_stay_within_cloudwatchs_range() {
+        assert_eq!(MAX_MAGNITUDE, 2f64.powi(360));
+        assert_eq!(MIN_MAGNITUDE, 2f64.powi(-360));
+        for fine in [0.0, -0.0, 1.0, -1e100, MAX_MAGNITUDE, -MIN_MAGNITUDE, 1e-100] {
+            assert!(value("m", fine).is_ok(), "{fine}");
+        }
+        for refused in [MAX_MAGNITUDE * 2.0, -1e200, MIN_MAGNITUDE / 2.0, -1e-200, 5e-324] {
+            assert!(
+                matches!(value("m", refused), Err(MetricsError::ValueOutOfRange { .. })),
+                "{refused}"
+            );
+        }
+    }
+
     use super::*;
 
     #[test]
@@ -152,7 +178,7 @@ mod tests {
     #[test]
     fn only_finite_values() {
         assert!(value("m", 0.0).is_ok());
-        assert!(value("m", -1e300).is_ok());
+        assert!(value("m", -1e100).is_ok());
         for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
             assert!(matches!(
                 value("m", bad),

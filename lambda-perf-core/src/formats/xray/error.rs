@@ -89,4 +89,19 @@ impl XRayError {
 
     /// The number of distinct [`kind_index`](Self::kind_index) values.
     pub(crate) const KINDS: usize = 9;
+
+    /// The cause a dropped entry is counted under (`xray.<kind>`).
+    pub(crate) const fn cause(&self) -> &'static str {
+        match self {
+            Self::NoInvocation => "xray.no_invocation",
+            Self::InvalidAnnotationKey { .. } => "xray.invalid_annotation_key",
+            Self::AnnotationValueTooLong { .. } => "xray.annotation_value_too_long",
+            Self::NonFiniteAnnotation { .. } => "xray.non_finite_annotation",
+            Self::TooManyAnnotations { .. } => "xray.too_many_annotations",
+            Self::ReservedMetadataNamespace { .. } => "xray.reserved_metadata_namespace",
+            Self::MetadataNotSerializable { .. } => "xray.metadata_not_serializable",
+            Self::Reentrant => "xray.reentrant",
+            Self::InvocationEnded => "xray.invocation_ended",
+        }
+    }
 }

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use serde::Serialize;
 
 pub(crate) use self::writer::EmfWriter;
+use crate::drops::{self, Report};
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::set::MetricSet;
 use crate::formats::emf::{MAX_LINE_BYTES, Resolution, Unit, append_lines, validate};
@@ -59,10 +60,16 @@ impl EmfOutput {
         with_buffer(|buffer| {
             let timestamp_ms = epoch_millis(SystemTime::now());
             let appended = append_lines(buffer, timestamp_ms, namespace, fixed, set, facts);
-            if appended.without_metadata > 0 {
+            for _ in 0..appended.without_metadata {
+                drops::count("emf.metadata_trimmed");
+            }
+            for _ in 0..appended.unwritten {
+                drops::count("emf.line_too_large");
+            }
+            if appended.without_metadata > 0 || appended.unwritten > 0 {
                 OVERSIZED.warn(format_args!(
-                    "an EMF line exceeded CloudWatch's {MAX_LINE_BYTES}-byte event limit; \
-                     it was written without its metadata properties"
+                    "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; it was written \
+                     without its metadata properties (counted in lambda_perf.dropped)"
                 ));
             }
             self.writer.write_lines(buffer);
@@ -186,7 +193,12 @@ impl Output for EmfOutput {
     }
 
     fn invocation_ended(&self, ended: &Ended<'_>) {
-        let facts = ended.facts.record(Some((ended.outcome, ended.at)));
+        // Drops are taken only by a line that will carry them.
+        let reports = self.invocation_facts && !ended.metrics.is_empty();
+        let facts = ended
+            .facts
+            .record(Some((ended.outcome, ended.at)))
+            .with_dropped(reports.then(|| drops::take(Report::Emf)).flatten());
         let fixed = &ended.settings.fixed_dimensions;
         self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
     }

@@ -1,0 +1,98 @@
+//! What lambda-perf dropped or trimmed, counted per cause until a record reports it.
+//!
+//! A warning is printed once per cause, which would hide every later drop of the same kind.
+//! So every drop is also counted here, and the next EMF line of an invocation and the next
+//! handler subsegment each carry the counts since their previous report, as
+//! `"dropped": {"<cause>": <count>, …}` in their `lambda_perf` facts: a drop is always visible
+//! in the data itself.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use serde::ser::{Serialize, SerializeMap, Serializer};
+
+/// Which kind of record reports the counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Report {
+    /// An invocation's EMF line.
+    Emf = 0,
+    /// An invocation's handler subsegment.
+    Trace = 1,
+}
+
+/// Counts per cause, one bank per kind of record.
+static BANKS: [Mutex<Vec<(&'static str, u64)>>; 2] = [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
+/// Whether a bank has counts: the common answer, "no", costs one load.
+static PENDING: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+
+/// Counts one drop of `cause` (a stable snake-case name such as `metrics.non_finite_value`).
+pub(crate) fn count(cause: &'static str) {
+    for (bank, pending) in BANKS.iter().zip(&PENDING) {
+        let mut counts = bank.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match counts.iter_mut().find(|(name, _)| *name == cause) {
+            Some((_, count)) => *count += 1,
+            None => counts.push((cause, 1)),
+        }
+        pending.store(true, Ordering::Release);
+    }
+}
+
+/// The counts since the previous record of this kind reported them, if any.
+pub(crate) fn take(report: Report) -> Option<Dropped> {
+    let index = report as usize;
+    if !PENDING[index].load(Ordering::Acquire) {
+        return None;
+    }
+    let mut counts = BANKS[index]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    PENDING[index].store(false, Ordering::Release);
+    let taken = std::mem::take(&mut *counts);
+    (!taken.is_empty()).then_some(Dropped(taken))
+}
+
+/// Counts of drops per cause, written as a JSON object.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub(crate) struct Dropped(pub(crate) Vec<(&'static str, u64)>);
+
+impl Dropped {
+    /// The count of `cause`.
+    #[cfg(test)]
+    pub(crate) fn of(&self, cause: &str) -> u64 {
+        self.0
+            .iter()
+            .find(|(name, _)| *name == cause)
+            .map_or(0, |(_, count)| *count)
+    }
+}
+
+impl Serialize for Dropped {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.0.len()))?;
+        for (cause, count) in &self.0 {
+            map.serialize_entry(cause, count)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_of_record_reports_every_drop_once() {
+        count("test.a");
+        count("test.a");
+        count("test.b");
+        let emf = take(Report::Emf).unwrap();
+        assert_eq!((emf.of("test.a"), emf.of("test.b")), (2, 1));
+        let again = take(Report::Emf).unwrap_or_default();
+        assert_eq!(again.of("test.a"), 0, "reported once");
+        count("test.a");
+        let trace = take(Report::Trace).unwrap();
+        assert_eq!((trace.of("test.a"), trace.of("test.b")), (3, 1));
+        let json = serde_json::to_string(&take(Report::Emf).unwrap()).unwrap();
+        assert!(json.contains(r#""test.a":1"#), "{json}");
+    }
+}
