@@ -21,14 +21,17 @@ pub(crate) enum Report {
 }
 
 /// Counts per cause, one bank per kind of record.
-static BANKS: [Mutex<Vec<(&'static str, u64)>>; 2] = [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
+static BANKS: [Mutex<Vec<(&'static str, u64)>>; 2] =
+    [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
 /// Whether a bank has counts: the common answer, "no", costs one load.
 static PENDING: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
 
 /// Counts one drop of `cause` (a stable snake-case name such as `metrics.non_finite_value`).
 pub(crate) fn count(cause: &'static str) {
     for (bank, pending) in BANKS.iter().zip(&PENDING) {
-        let mut counts = bank.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut counts = bank
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         match counts.iter_mut().find(|(name, _)| *name == cause) {
             Some((_, count)) => *count += 1,
             None => counts.push((cause, 1)),

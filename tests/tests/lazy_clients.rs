@@ -47,9 +47,10 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
         traces.push((id, trace));
     }
 
-    // First invocation, metrics: the eager client on the ColdStart line, the lazy one in its
-    // own line with the client dimension. (The handler records no metric of its own, so
-    // these are the only lines.)
+    // First invocation, metrics: each client in a line of its own with the same dimensions,
+    // service and client, whether it was created at init (eager) or by the invocation (lazy).
+    // (The handler records no metric of its own, so these are the only lines besides
+    // ColdStart.)
     process
         .wait_for_line(
             |line| line.emf().is_some_and(|emf| emf["client"] == "price-api"),
@@ -64,9 +65,19 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
         .iter()
         .find(|line| is_cold_start_line(line))
         .unwrap();
-    let eager_values = cold["ClientInitDuration"].as_array().unwrap();
-    assert_eq!(eager_values.len(), 1);
-    assert!(eager_values[0].as_f64().unwrap() >= 50.0, "{cold}");
+    assert!(cold.get("ClientInitDuration").is_none(), "{cold}");
+    let eager = first_lines
+        .iter()
+        .find(|line| line["client"] == "orders-table")
+        .expect("the eager client's line");
+    assert!(
+        eager["ClientInitDuration"][0].as_f64().unwrap() >= 50.0,
+        "{eager}"
+    );
+    assert_eq!(
+        eager["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["service", "client"]])
+    );
     let lazy_lines: Vec<Value> = process
         .emf_lines()
         .into_iter()
@@ -80,6 +91,10 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
     );
     assert_eq!(lazy_lines[0]["lambda_perf"]["start_kind"], "cold");
     assert_valid_emf(&lazy_lines[0]);
+    assert_eq!(
+        lazy_lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["service", "client"]])
+    );
 
     // First invocation, trace.
     let handler = first_trace
@@ -119,6 +134,6 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
             .filter(|line| line.get("ClientInitDuration").is_some())
             .count(),
         2,
-        "one ColdStart line and one price-api line, nothing more"
+        "one orders-table line and one price-api line, nothing more"
     );
 }

@@ -451,3 +451,26 @@ async fn configuration_and_data_problems_warn_once_each() {
     assert_eq!(count("invalid dimension name"), 1, "{warnings:#?}");
     assert_eq!(warnings.len(), 4, "{warnings:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_cold_start_line_takes_the_powertools_function_name_and_the_default_dimensions() {
+    let config = function_config()
+        .with_env("POWERTOOLS_METRICS_FUNCTION_NAME", "orders-alias")
+        .with_env("LAMBDA_PERF_DEFAULT_DIMENSIONS", "environment=prod");
+    let Started {
+        api,
+        process,
+        environment: _environment,
+    } = start(&example("basic-layer"), &config).await;
+    let id = order(&api, &process, 1).await;
+    end_line(&process, &id).await;
+    let lines = lines_of(&process, &id);
+    let cold = lines.iter().find(|line| is_cold_start_line(line)).unwrap();
+    assert_valid_emf(cold);
+    assert_eq!(cold["function_name"], "orders-alias");
+    assert_eq!(cold["environment"], "prod");
+    assert_eq!(
+        cold["_aws"]["CloudWatchMetrics"][0]["Dimensions"],
+        json!([["function_name", "environment", "service"]])
+    );
+}

@@ -49,6 +49,8 @@ pub(crate) struct ClientInit<'a> {
 pub(crate) struct OwnLine<'a> {
     /// Instead of the configured namespace.
     pub(crate) namespace: Option<&'a str>,
+    /// Dimensions written before the set's own (`service`).
+    pub(crate) fixed: &'a [crate::formats::emf::dimension::Dimension],
     pub(crate) metrics: &'a MetricSet,
 }
 

@@ -10,7 +10,8 @@ use crate::invocation::current;
 use crate::invocation::output::OwnLine;
 use crate::setup;
 
-/// A metric written immediately in its own EMF line, with only the dimensions given here.
+/// A metric written immediately in its own EMF line, with the `service` dimension and the
+/// dimensions given here (as Powertools' `single_metric` writes it).
 ///
 /// Use it outside an invocation (at init, in a background task) or for a metric that must
 /// not share the invocation's dimension set. Inside an invocation it uses that invocation's
@@ -75,18 +76,22 @@ impl SingleMetric {
         if let Some(namespace) = &self.namespace {
             validate::namespace(namespace)?;
         }
-        let mut set = MetricSet::default();
-        for dimension in self.dimensions {
-            set.add_dimension(&[], dimension.name, dimension.value)?;
-        }
-        set.add_metric(&[], self.name, self.unit, self.resolution, self.value)?;
-
         let instrumentation = current::with_invocation(|invocation| {
             std::sync::Arc::clone(invocation.instrumentation())
         })
         .unwrap_or_else(|_| setup::process_default());
+        let fixed = [Dimension::new(
+            "service",
+            instrumentation.settings.service.clone(),
+        )];
+        let mut set = MetricSet::default();
+        for dimension in self.dimensions {
+            set.add_dimension(&fixed, dimension.name, dimension.value)?;
+        }
+        set.add_metric(&fixed, self.name, self.unit, self.resolution, self.value)?;
         instrumentation.output.own_line(&OwnLine {
             namespace: self.namespace.as_deref(),
+            fixed: &fixed,
             metrics: &set,
         });
         Ok(())

@@ -159,8 +159,14 @@ mod tests {
             let name = format!("{metric:03}{}", "n".repeat(252));
             for value in 0..100 {
                 let value = -1.234_567_890_123_456_7e-100 * f64::from(value + 1);
-                set.add_metric(&fixed, name.clone().into(), Unit::Count, Resolution::Standard, value)
-                    .unwrap();
+                set.add_metric(
+                    &fixed,
+                    name.clone().into(),
+                    Unit::Count,
+                    Resolution::Standard,
+                    value,
+                )
+                .unwrap();
             }
         }
         let mut out = Vec::new();

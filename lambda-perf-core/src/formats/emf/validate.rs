@@ -143,12 +143,29 @@ mod tests {
     fn values_stay_within_cloudwatchs_range() {
         assert_eq!(MAX_MAGNITUDE, 2f64.powi(360));
         assert_eq!(MIN_MAGNITUDE, 2f64.powi(-360));
-        for fine in [0.0, -0.0, 1.0, -1e100, MAX_MAGNITUDE, -MIN_MAGNITUDE, 1e-100] {
+        for fine in [
+            0.0,
+            -0.0,
+            1.0,
+            -1e100,
+            MAX_MAGNITUDE,
+            -MIN_MAGNITUDE,
+            1e-100,
+        ] {
             assert!(value("m", fine).is_ok(), "{fine}");
         }
-        for refused in [MAX_MAGNITUDE * 2.0, -1e200, MIN_MAGNITUDE / 2.0, -1e-200, 5e-324] {
+        for refused in [
+            MAX_MAGNITUDE * 2.0,
+            -1e200,
+            MIN_MAGNITUDE / 2.0,
+            -1e-200,
+            5e-324,
+        ] {
             assert!(
-                matches!(value("m", refused), Err(MetricsError::ValueOutOfRange { .. })),
+                matches!(
+                    value("m", refused),
+                    Err(MetricsError::ValueOutOfRange { .. })
+                ),
                 "{refused}"
             );
         }

@@ -76,9 +76,9 @@ impl EmfOutput {
         });
     }
 
-    /// `function_name` and `service`, as Powertools writes the `ColdStart` line.
+    /// `function_name`, the default dimensions and `service`: the `ColdStart` line's.
     fn cold_start_dimensions(&self, began: &Began<'_>) -> Vec<Dimension> {
-        let mut dimensions = Vec::with_capacity(2);
+        let mut dimensions = Vec::with_capacity(1 + began.settings.fixed_dimensions.len());
         let function_name = self
             .function_name
             .as_deref()
@@ -87,14 +87,46 @@ impl EmfOutput {
             match validate::dimension("function_name", name) {
                 Ok(()) => dimensions.push(Dimension::new("function_name", name.to_owned())),
                 Err(error) => {
+                    drops::count("emf.invalid_function_name");
                     BAD_FUNCTION_NAME.warn(format_args!(
                         "the ColdStart metric is written without function_name: {error}"
                     ));
                 }
             }
         }
-        dimensions.push(Dimension::new("service", began.settings.service.clone()));
+        dimensions.extend(began.settings.fixed_dimensions.iter().cloned());
         dimensions
+    }
+
+    /// A client's `ClientInitDuration`, in a line of its own with the dimensions `service` and
+    /// `client` (whenever it was created), and `facts`.
+    fn client_line<F: Serialize>(&self, service: &str, record: &InitRecord, facts: &F) {
+        static BAD_CLIENT_NAME: WarnOnce = WarnOnce::new();
+        if record.error.is_some() {
+            return;
+        }
+        if let Err(error) = validate::dimension("client", record.client) {
+            drops::count("emf.invalid_client_name");
+            BAD_CLIENT_NAME.warn(format_args!(
+                "ClientInitDuration of a lazy client is not written: {error}"
+            ));
+            return;
+        }
+        let dimensions = [
+            Dimension::new("service", service.to_owned()),
+            Dimension::new("client", record.client),
+        ];
+        let mut set = MetricSet::default();
+        let metric = set.add_metric(
+            &dimensions,
+            "ClientInitDuration".into(),
+            Unit::Milliseconds,
+            Resolution::Standard,
+            millis_f64(record.duration),
+        );
+        if metric.is_ok() {
+            self.emit(&self.namespace, &dimensions, &set, Some(facts));
+        }
     }
 }
 
@@ -106,88 +138,43 @@ struct Unattributed {
 
 impl Output for EmfOutput {
     /// `ColdStart` (Count, 1) and `InitDuration` (Milliseconds) in their own line with the
-    /// dimensions `function_name` and `service`, before the handler runs, for `cold` and
-    /// `restart` invocations only. Clients initialized at init add their
-    /// `ClientInitDuration` values to the line (which is then written for any first
-    /// invocation, cold or not).
+    /// dimensions `function_name`, the default dimensions and `service`, before the handler
+    /// runs, for `cold` and `restart` invocations only; then the `ClientInitDuration` line of
+    /// each client created at init.
     fn invocation_began(&self, began: &Began<'_>) {
-        let cold_start = self.cold_start_metric && began.facts.is_cold_start();
-        let mut set = MetricSet::default();
-        let dimensions = if cold_start || !began.init_clients.is_empty() {
-            self.cold_start_dimensions(began)
-        } else {
-            return;
-        };
-        let init_ms = millis_f64(began.facts.init_duration());
-        let cold_start_metrics = [
-            ("ColdStart", Unit::Count, 1.0),
-            ("InitDuration", Unit::Milliseconds, init_ms),
-        ];
-        let client_metrics = began
-            .init_clients
-            .iter()
-            .filter(|record| record.error.is_none())
-            .map(|record| {
-                (
-                    "ClientInitDuration",
-                    Unit::Milliseconds,
-                    millis_f64(record.duration),
-                )
-            });
-        let metrics = cold_start_metrics
-            .into_iter()
-            .filter(|_| cold_start)
-            .chain(client_metrics);
-        for (name, unit, value) in metrics {
-            // Fixed names and finite values: these cannot fail.
-            let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
-        }
         let facts = began.facts.record(None);
-        self.emit(&self.namespace, &dimensions, &set, Some(&facts));
+        if self.cold_start_metric && began.facts.is_cold_start() {
+            let dimensions = self.cold_start_dimensions(began);
+            let init_ms = millis_f64(began.facts.init_duration());
+            let mut set = MetricSet::default();
+            for (name, unit, value) in [
+                ("ColdStart", Unit::Count, 1.0),
+                ("InitDuration", Unit::Milliseconds, init_ms),
+            ] {
+                // Fixed names and finite values: these cannot fail.
+                let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
+            }
+            self.emit(&self.namespace, &dimensions, &set, Some(&facts));
+        }
+        for record in began.init_clients {
+            self.client_line(&began.settings.service, record, &facts);
+        }
     }
 
-    /// `ClientInitDuration` for one client, in its own line with the dimensions `service` and
-    /// `client`, and the facts of the invocation that waited for it (or the phase of one no
-    /// invocation waited for).
+    /// `ClientInitDuration` for a client created inside an invocation (which waited for it),
+    /// with that invocation's facts; or outside one, with the phase it ran in.
     fn client_initialized(&self, init: &ClientInit<'_>) {
-        let record: &InitRecord = init.record;
-        if record.error.is_some() || record.phase == Phase::Init {
-            // Init-phase clients are reported on the first invocation's ColdStart line.
-            return;
-        }
-        let service = match init.invocation {
-            Some((_, settings)) => &settings.service,
-            None => &self.service,
-        };
-        let dimensions = [
-            Dimension::new("service", service.clone()),
-            Dimension::new("client", record.client),
-        ];
-        let mut set = MetricSet::default();
-        let metric = set.add_metric(
-            &dimensions,
-            "ClientInitDuration".into(),
-            Unit::Milliseconds,
-            Resolution::Standard,
-            millis_f64(record.duration),
-        );
-        if metric.is_err() {
-            return;
-        }
         match init.invocation {
-            Some((facts, _)) => {
-                self.emit(
-                    &self.namespace,
-                    &dimensions,
-                    &set,
-                    Some(&facts.record(None)),
-                );
+            Some((facts, settings)) => {
+                self.client_line(&settings.service, init.record, &facts.record(None));
             }
+            // Init-phase clients are written with the first invocation (`invocation_began`).
+            None if init.record.phase == Phase::Init => {}
             None => {
                 let phase = Unattributed {
-                    phase: record.phase,
+                    phase: init.record.phase,
                 };
-                self.emit(&self.namespace, &dimensions, &set, Some(&phase));
+                self.client_line(&self.service, init.record, &phase);
             }
         }
     }
@@ -205,7 +192,7 @@ impl Output for EmfOutput {
 
     fn own_line(&self, line: &OwnLine<'_>) {
         let namespace = line.namespace.unwrap_or(&self.namespace);
-        self.emit::<()>(namespace, &[], line.metrics, None);
+        self.emit::<()>(namespace, line.fixed, line.metrics, None);
     }
 }
 

@@ -1,0 +1,158 @@
+//! The shapes CloudWatch and Powertools users expect: the ColdStart line's dimensions,
+//! SingleMetric's service, the value range, client names as dimension values, and drops
+//! counted where they can be seen.
+
+use lambda_perf_core::lazy::TimedLazy;
+use lambda_perf_core::metrics::{self, MetricsError, SingleMetric, Unit};
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::xray;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+fn dimension_sets(line: &Value) -> &Value {
+    &line["_aws"]["CloudWatchMetrics"][0]["Dimensions"]
+}
+
+async fn ok(_: LambdaEvent<Value>) -> Result<(), Error> {
+    metrics::add_metric("Calls", Unit::Count, 1.0);
+    Ok(())
+}
+
+#[tokio::test]
+async fn the_cold_start_line_has_the_function_name_and_the_default_dimensions() {
+    let recorder = Recorder::with(|layer| {
+        layer
+            .function_name("orders-alias")
+            .default_dimension("environment", "prod")
+    });
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let cold = &lines[0];
+    assert_eq!(cold["ColdStart"], json!([1.0]));
+    assert_eq!(
+        dimension_sets(cold),
+        &json!([["function_name", "environment", "service"]])
+    );
+    assert_eq!(cold["function_name"], "orders-alias");
+    assert_eq!(cold["environment"], "prod");
+}
+
+#[tokio::test]
+async fn a_single_metric_carries_the_service() {
+    let recorder = Recorder::with(|layer| layer.service("payment"));
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        SingleMetric::new("Refunds", Unit::Count, 1.0)
+            .dimension("reason", "late")
+            .try_emit()?;
+        let collision = SingleMetric::new("Refunds", Unit::Count, 1.0)
+            .dimension("service", "other")
+            .try_emit();
+        assert!(
+            matches!(collision, Err(MetricsError::KeyCollision { .. })),
+            "{collision:?}"
+        );
+        Ok::<_, Error>(())
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let lines = recorder.emf().lines();
+    let single = lines
+        .iter()
+        .find(|line| line.get("Refunds").is_some())
+        .unwrap();
+    assert_eq!(dimension_sets(single), &json!([["service", "reason"]]));
+    assert_eq!(single["service"], "payment");
+    assert_eq!(single["reason"], "late");
+}
+
+#[tokio::test]
+async fn values_outside_cloudwatchs_range_are_refused_and_counted() {
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let refused = metrics::try_add_metric("Huge", Unit::Count, 1e200);
+        assert!(
+            matches!(refused, Err(MetricsError::ValueOutOfRange { .. })),
+            "{refused:?}"
+        );
+        metrics::add_metric("Tiny", Unit::Count, 1e-200);
+        metrics::add_metric("Tiny", Unit::Count, 1e-200);
+        metrics::add_metric("Fine", Unit::Count, 1e100);
+        Ok::<_, Error>(())
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let lines = recorder.emf().lines();
+    let line = lines.last().unwrap();
+    assert_eq!(line["Fine"], json!([1e100]));
+    assert!(line.get("Huge").is_none() && line.get("Tiny").is_none());
+    // The try_ form returned its error to the caller; the plain form's two drops are counted.
+    assert_eq!(
+        line["lambda_perf"]["dropped"]["metrics.value_out_of_range"], 2,
+        "{line}"
+    );
+    let handler = recorder.xray().named("## handler").unwrap();
+    assert_eq!(
+        handler["metadata"]["lambda_perf"]["dropped"]["metrics.value_out_of_range"],
+        2
+    );
+}
+
+#[tokio::test]
+async fn drops_are_reported_once_by_the_next_record_of_each_kind() {
+    let recorder = Recorder::new();
+    let dropping = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        metrics::add_metric("Calls", Unit::Count, f64::NAN);
+        xray::annotate("bad key", 1);
+        Ok::<_, Error>(())
+    });
+    recorder.run(dropping, event(json!({}))).await.unwrap();
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let ends: Vec<&Value> = lines.iter().filter(|l| l.get("Calls").is_some()).collect();
+    assert_eq!(
+        ends[0]["lambda_perf"]["dropped"],
+        json!({ "metrics.non_finite_value": 1, "xray.invalid_annotation_key": 1 })
+    );
+    assert!(
+        ends[1]["lambda_perf"].get("dropped").is_none(),
+        "{}",
+        ends[1]
+    );
+    let documents = recorder.xray().documents();
+    assert_eq!(
+        documents[0]["metadata"]["lambda_perf"]["dropped"],
+        json!({ "metrics.non_finite_value": 1, "xray.invalid_annotation_key": 1 })
+    );
+    assert!(
+        documents[1]["metadata"]["lambda_perf"]
+            .get("dropped")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn a_client_whose_name_is_no_dimension_value_is_not_written_but_counted() {
+    static BADLY_NAMED: TimedLazy<u8> = TimedLazy::new("ünïcode client", || 1);
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        Ok::<_, Error>(*BADLY_NAMED)
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let lines = recorder.emf().lines();
+    assert!(
+        lines
+            .iter()
+            .all(|line| line.get("ClientInitDuration").is_none()),
+        "{lines:#?}"
+    );
+    assert_eq!(
+        lines.last().unwrap()["lambda_perf"]["dropped"]["emf.invalid_client_name"],
+        1
+    );
+}
