@@ -156,3 +156,35 @@ async fn a_client_whose_name_is_no_dimension_value_is_not_written_but_counted() 
         1
     );
 }
+
+/// A value whose `Serialize` panics.
+struct Explosive;
+
+impl serde::Serialize for Explosive {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("boom in Serialize")
+    }
+}
+
+#[tokio::test]
+async fn a_panicking_serialize_is_a_typed_error_not_a_failed_invocation() {
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let metric = metrics::try_add_metadata("explosive", Explosive);
+        assert!(
+            matches!(&metric, Err(MetricsError::MetadataNotSerializable { message, .. }) if message.contains("boom in Serialize")),
+            "{metric:?}"
+        );
+        let trace = xray::try_add_metadata("ns", "explosive", Explosive);
+        assert!(
+            matches!(&trace, Err(xray::XRayError::MetadataNotSerializable { message, .. }) if message.contains("boom in Serialize")),
+            "{trace:?}"
+        );
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        Ok::<_, Error>("answered")
+    });
+    let response = recorder.run(handler, event(json!({}))).await.unwrap();
+    assert_eq!(response, "answered");
+    let lines = recorder.emf().lines();
+    assert_eq!(lines.last().unwrap()["lambda_perf"]["outcome"], "success");
+}

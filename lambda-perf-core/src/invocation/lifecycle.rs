@@ -21,8 +21,7 @@ use crate::drops::{self, Report};
 use crate::formats::capped::capped;
 use crate::formats::emf::set::MetricSet;
 
-/// The key of lambda-perf's own trace metadata.
-pub(crate) const FACTS_NAMESPACE: &str = "lambda_perf";
+pub(crate) use crate::formats::xray::document::FACTS_NAMESPACE;
 
 thread_local! {
     /// The address of the invocation whose state this thread holds (0: none): a call made

@@ -5,6 +5,11 @@
 use std::any::Any;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::formats::failure::panic_message;
+
 /// A caught panic's payload, to record and then resume.
 pub(crate) type Panic = Box<dyn Any + Send>;
 
@@ -19,4 +24,17 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
 /// Continues a caught panic.
 pub(crate) fn resume(panic: Panic) -> ! {
     std::panic::resume_unwind(panic)
+}
+
+/// `value` as JSON, or why not: its `Serialize` failed or panicked (user code, which must not
+/// turn a recording call into a failed invocation).
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, String> {
+    match catch(|| serde_json::to_value(value)) {
+        Ok(Ok(value)) => Ok(value),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(format!(
+            "its Serialize panicked: {}",
+            panic_message(&*panic)
+        )),
+    }
 }

@@ -62,6 +62,7 @@ pub use self::single::SingleMetric;
 use crate::formats::emf::set::MetricSet;
 pub use crate::formats::emf::{KeyKind, MetricsError, Resolution, Unit};
 use crate::invocation::current::{self, Unavailable};
+use crate::invocation::panic;
 use crate::invocation::settings::InvocationSettings;
 use crate::warn::WarnOnce;
 
@@ -211,9 +212,9 @@ pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result
     // Serialized before the invocation is borrowed, so a value whose serialization records
     // metrics cannot trip over the borrow.
     let value =
-        serde_json::to_value(value).map_err(|error| MetricsError::MetadataNotSerializable {
+        panic::to_json(&value).map_err(|message| MetricsError::MetadataNotSerializable {
             key: key.clone(),
-            message: error.to_string(),
+            message,
         })?;
     on_current(|metrics, settings| metrics.add_metadata(&settings.fixed_dimensions, key, value))
 }

@@ -51,6 +51,7 @@ pub use crate::formats::xray::{
     AnnotationValue, Http, Namespace, Sampled, SubsegmentDocument, TraceHeader, XRayError,
 };
 use crate::invocation::current::{self, Unavailable};
+use crate::invocation::panic;
 use crate::invocation::trace::{Target, Trace};
 pub use crate::outputs::xray::{SubsegmentSink, UdpDaemonSink};
 use crate::warn::WarnOnce;
@@ -157,11 +158,10 @@ pub fn try_add_metadata(
     if on_trace(|_, _| ())?.is_none() {
         return Ok(());
     }
-    let value =
-        serde_json::to_value(value).map_err(|error| XRayError::MetadataNotSerializable {
-            key: key.to_string(),
-            message: error.to_string(),
-        })?;
+    let value = panic::to_json(&value).map_err(|message| XRayError::MetadataNotSerializable {
+        key: key.to_string(),
+        message,
+    })?;
     on_trace(|trace, current| trace.add_metadata(Target::Current(current), namespace, key, value))
         .map(|_| ())
 }

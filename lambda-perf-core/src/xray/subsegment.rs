@@ -77,9 +77,12 @@ impl Subsegment {
     }
 
     /// Records the `aws` object of an AWS call (`operation`, `region`, `table_name`, …).
-    /// A value that does not serialize to a JSON object is ignored.
+    /// A value that does not serialize to a JSON object is left out, counted as dropped.
     pub fn aws(mut self, aws: impl Serialize) -> Self {
-        self.aws = serde_json::to_value(aws).ok().filter(Value::is_object);
+        self.aws = panic::to_json(&aws).ok().filter(Value::is_object);
+        if self.aws.is_none() {
+            crate::drops::count("xray.aws_not_an_object");
+        }
         self
     }
 

@@ -23,6 +23,9 @@ pub(crate) const DAEMON_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n"
 const SHORTENED_STRING: usize = 256;
 /// Exceptions kept in a skeleton document.
 const SKELETON_EXCEPTIONS: usize = 10;
+/// The metadata namespace of lambda-perf's own facts: kept when the user's metadata is
+/// trimmed.
+pub(crate) const FACTS_NAMESPACE: &str = "lambda_perf";
 
 /// What a downstream call was: the `namespace` field of a subsegment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -294,9 +297,10 @@ impl<'a> SubsegmentDocument<'a> {
         .unwrap_or_default()
     }
 
-    /// Appends the daemon header and the document to `out`, shrinking the document — metadata
-    /// first, then long strings, then annotations — until the datagram fits 64 000 bytes.
-    /// Returns the level of detail that fit.
+    /// Appends the daemon header and the document to `out`, shrinking the document — the
+    /// user's metadata first (lambda-perf's own `lambda_perf` facts stay), then long strings,
+    /// then annotations and the facts — until the datagram fits 64 000 bytes. Returns the level
+    /// of detail that fit.
     pub(crate) fn write_datagram(&self, out: &mut Vec<u8>) -> Detail {
         let start = out.len();
         for detail in [
@@ -388,7 +392,8 @@ impl Serialize for View<'_> {
             if detail == Detail::Full {
                 map.serialize_entry("metadata", &Metadata(record))?;
             } else {
-                map.serialize_entry("metadata", &TRIMMED_METADATA)?;
+                let facts = detail < Detail::Skeleton;
+                map.serialize_entry("metadata", &TrimmedMetadata { record, facts })?;
             }
         }
         map.end()
@@ -399,18 +404,42 @@ fn round_micros(duration: Duration) -> Duration {
     Duration::from_micros(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX))
 }
 
-/// What replaces metadata that did not fit.
-const TRIMMED_METADATA: TrimmedMetadata = TrimmedMetadata;
-struct TrimmedMetadata;
+/// What replaces metadata that did not fit: lambda-perf's own facts (unless `facts` is
+/// false), and a note that the rest was removed.
+struct TrimmedMetadata<'a> {
+    record: &'a Record,
+    facts: bool,
+}
 
-impl Serialize for TrimmedMetadata {
+impl Serialize for TrimmedMetadata<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut outer = serializer.serialize_map(Some(1))?;
-        outer.serialize_entry(
-            "lambda_perf",
-            &serde_json::json!({ "trimmed": "metadata removed: the document exceeded 64000 bytes" }),
-        )?;
+        outer.serialize_entry(FACTS_NAMESPACE, &TrimmedFacts(self))?;
         outer.end()
+    }
+}
+
+struct TrimmedFacts<'a, 'b>(&'a TrimmedMetadata<'b>);
+
+impl Serialize for TrimmedFacts<'_, '_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        if self.0.facts {
+            for (_, key, value) in self
+                .0
+                .record
+                .metadata
+                .iter()
+                .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE)
+            {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        map.serialize_entry(
+            "trimmed",
+            "metadata removed: the document exceeded 64000 bytes",
+        )?;
+        map.end()
     }
 }
 
@@ -600,10 +629,11 @@ mod tests {
     }
 
     #[test]
-    fn oversized_documents_shrink_metadata_first_and_stay_valid() {
+    fn oversized_documents_shrink_the_users_metadata_first_and_stay_valid() {
         let mut record = record();
         record.annotate("key".into(), "v".repeat(1000).into());
         record.add_metadata("big".into(), "blob".into(), "x".repeat(70_000).into());
+        record.add_metadata(FACTS_NAMESPACE.into(), "invocation".into(), 7.into());
         let document = SubsegmentDocument {
             trace_id: TRACE,
             record: &record,
@@ -614,6 +644,11 @@ mod tests {
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["annotations"]["key"].as_str().unwrap().len(), 1000);
         assert!(body["metadata"]["lambda_perf"]["trimmed"].is_string());
+        assert_eq!(
+            body["metadata"]["lambda_perf"]["invocation"], 7,
+            "our facts stay"
+        );
+        assert!(body["metadata"].get("big").is_none());
 
         // Exceptions with huge messages are shortened next.
         let mut record = Record::open(1, 2, "n".into());

@@ -35,7 +35,8 @@ pub(crate) fn parse_udp_address(setting: &str) -> Result<SocketAddr, String> {
     if let Ok(address) = udp.parse::<SocketAddr>() {
         return Ok(address);
     }
-    // A host name (e.g. `localhost:2000`, `xray-daemon:2000`) resolves once, at first use.
+    // A host name (e.g. `localhost:2000`, `xray-daemon:2000`) resolves once, when the sink is
+    // built with the configuration.
     udp.to_socket_addrs()
         .map_err(|error| format!("{udp:?} cannot be resolved: {error}"))?
         .next()

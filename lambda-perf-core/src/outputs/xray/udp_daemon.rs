@@ -4,10 +4,10 @@ use std::cell::RefCell;
 use std::fmt;
 use std::io;
 use std::net::{SocketAddr, UdpSocket};
-use std::sync::OnceLock;
 
 use super::SubsegmentSink;
 use super::address::parse_udp_address;
+use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
 use crate::formats::xray::document::Detail;
 use crate::warn::WarnOnce;
@@ -15,11 +15,14 @@ use crate::warn::WarnOnce;
 /// Sends each subsegment as one datagram to the X-Ray daemon: the header
 /// `{"format":"json","version":1}`, a newline, and the document (shrunk to fit 64 000 bytes).
 ///
-/// The socket is created on the first send, non-blocking and connected to the daemon, so a
-/// missing daemon is noticed (from the ICMP error of an earlier send) and reported once.
+/// The address is resolved (a host name looked up) and the socket created when the sink is,
+/// with the configuration — never with a blocking lookup inside an invocation. The socket is
+/// non-blocking and connected to the daemon, so a missing daemon is noticed (from the ICMP
+/// error of an earlier send) and reported once.
 pub struct UdpDaemonSink {
     setting: String,
-    socket: OnceLock<Option<UdpSocket>>,
+    /// `None` when the address could not be used (one warning said so).
+    socket: Option<UdpSocket>,
 }
 
 static UNUSABLE_ADDRESS: WarnOnce = WarnOnce::new();
@@ -33,53 +36,49 @@ thread_local! {
 
 impl UdpDaemonSink {
     /// A sink for the daemon at `setting`, in the form of `AWS_XRAY_DAEMON_ADDRESS`
-    /// (`host:port` or `tcp:host:port udp:host:port`). Nothing is resolved or opened yet.
+    /// (`host:port` or `tcp:host:port udp:host:port`), resolved and connected now. An unusable
+    /// address costs one warning; the sink then sends nothing, and counts what it drops.
     #[must_use]
     pub fn new(setting: impl Into<String>) -> Self {
-        Self {
-            setting: setting.into(),
-            socket: OnceLock::new(),
-        }
-    }
-
-    fn socket(&self) -> Option<&UdpSocket> {
-        self.socket
-            .get_or_init(|| match self.connect() {
-                Ok(socket) => Some(socket),
-                Err(error) => {
-                    UNUSABLE_ADDRESS.warn(format_args!(
-                        "X-Ray daemon address {:?} is unusable ({error}); no subsegments are sent",
-                        self.setting
-                    ));
-                    None
-                }
-            })
-            .as_ref()
-    }
-
-    fn connect(&self) -> io::Result<UdpSocket> {
-        let address: SocketAddr = parse_udp_address(&self.setting)
-            .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
-        let local: SocketAddr = if address.is_ipv4() {
-            ([0, 0, 0, 0], 0).into()
-        } else {
-            (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+        let setting = setting.into();
+        let socket = match connect(&setting) {
+            Ok(socket) => Some(socket),
+            Err(error) => {
+                UNUSABLE_ADDRESS.warn(format_args!(
+                    "X-Ray daemon address {setting:?} is unusable ({error}); no subsegments are sent"
+                ));
+                None
+            }
         };
-        let socket = UdpSocket::bind(local)?;
-        socket.set_nonblocking(true)?;
-        socket.connect(address)?;
-        Ok(socket)
+        Self { setting, socket }
     }
+}
+
+/// A non-blocking socket connected to the daemon at `setting`.
+fn connect(setting: &str) -> io::Result<UdpSocket> {
+    let address: SocketAddr = parse_udp_address(setting)
+        .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
+    let local: SocketAddr = if address.is_ipv4() {
+        ([0, 0, 0, 0], 0).into()
+    } else {
+        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+    };
+    let socket = UdpSocket::bind(local)?;
+    socket.set_nonblocking(true)?;
+    socket.connect(address)?;
+    Ok(socket)
 }
 
 impl SubsegmentSink for UdpDaemonSink {
     fn send(&self, subsegment: &SubsegmentDocument<'_>) {
-        let Some(socket) = self.socket() else {
+        let Some(socket) = &self.socket else {
+            drops::count("xray.daemon_address_unusable");
             return;
         };
         let send = |datagram: &mut Vec<u8>| {
             datagram.clear();
             if subsegment.write_datagram(datagram) != Detail::Full {
+                drops::count("xray.subsegment_trimmed");
                 TRIMMED.warn(format_args!(
                     "subsegment {:?} exceeded the 64 KB datagram limit and was trimmed (metadata first)",
                     subsegment.name()
@@ -96,12 +95,14 @@ impl SubsegmentSink for UdpDaemonSink {
         match result {
             Ok(_) => {}
             Err(error) if error.raw_os_error() == Some(libc::EMSGSIZE) => {
+                drops::count("xray.subsegment_too_large");
                 TOO_LARGE.warn(format_args!(
                     "subsegment {:?} was too large for one datagram even trimmed ({error})",
                     subsegment.name()
                 ));
             }
             Err(error) => {
+                drops::count("xray.send_failed");
                 SEND_FAILED.warn(format_args!(
                     "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running? \
                      (Running locally without one, e.g. under `cargo lambda watch`? Set \
