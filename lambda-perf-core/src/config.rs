@@ -18,6 +18,7 @@
 //! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
 //! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name |
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
+//! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 
@@ -43,12 +44,16 @@ pub(crate) mod vars {
     pub(crate) const XRAY_DAEMON_ADDRESS: &str = "AWS_XRAY_DAEMON_ADDRESS";
     pub(crate) const HANDLER_NAME: &str = "LAMBDA_PERF_HANDLER_NAME";
     pub(crate) const CAPTURE_LIMIT: &str = "LAMBDA_PERF_CAPTURE_LIMIT";
+    pub(crate) const TIMEOUT_MARGIN_MS: &str = "LAMBDA_PERF_TIMEOUT_MARGIN_MS";
     pub(crate) const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
     pub(crate) const INSTANCE_ID: &str = "AWS_LAMBDA_INSTANCE_ID";
 }
 
 /// Bytes of JSON kept of a captured response or error by default.
 pub const DEFAULT_CAPTURE_LIMIT: usize = 16 * 1024;
+
+/// How long before its deadline a still running invocation writes its records, by default.
+pub const DEFAULT_TIMEOUT_MARGIN: std::time::Duration = std::time::Duration::from_millis(100);
 
 /// The `service` dimension when no service is configured (as Powertools for TypeScript).
 pub const DEFAULT_SERVICE: &str = "service_undefined";
@@ -73,6 +78,8 @@ pub(crate) struct Settings {
     pub(crate) xray_daemon_address: Option<String>,
     pub(crate) handler_name: Option<String>,
     pub(crate) capture_limit: usize,
+    /// Zero: no timeout watchdog.
+    pub(crate) timeout_margin: std::time::Duration,
     /// What names this execution environment, for the start marker: Lambda's log stream
     /// name, one per environment, or else the instance id `cargo lambda watch` gives each
     /// function instance.
@@ -114,6 +121,22 @@ impl Settings {
                 ));
                 DEFAULT_CAPTURE_LIMIT
             }),
+        };
+
+        let timeout_margin = match present(vars::TIMEOUT_MARGIN_MS) {
+            None => DEFAULT_TIMEOUT_MARGIN,
+            Some(value) => value
+                .trim()
+                .parse::<u64>()
+                .map(std::time::Duration::from_millis)
+                .unwrap_or_else(|_| {
+                    warnings.push(format!(
+                        "{}={value:?} is not a number of milliseconds; using {}",
+                        vars::TIMEOUT_MARGIN_MS,
+                        DEFAULT_TIMEOUT_MARGIN.as_millis()
+                    ));
+                    DEFAULT_TIMEOUT_MARGIN
+                }),
         };
 
         let initialization_type = match present(vars::INITIALIZATION_TYPE) {
@@ -169,6 +192,7 @@ impl Settings {
             xray_daemon_address: present(vars::XRAY_DAEMON_ADDRESS),
             handler_name: present(vars::HANDLER_NAME),
             capture_limit,
+            timeout_margin,
             environment_identity: present(vars::LOG_STREAM_NAME)
                 .or_else(|| present(vars::INSTANCE_ID)),
         };

@@ -132,6 +132,7 @@ impl Setup {
                 handler_subsegment_name: format!("## {handler_name}"),
                 response_key: format!("{handler_name} response"),
                 error_key: format!("{handler_name} error"),
+                timeout_margin: Some(settings.timeout_margin).filter(|margin| !margin.is_zero()),
             },
             tracker,
             output: Box::new((emf, xray)),

@@ -300,7 +300,18 @@ async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
         .await
         .unwrap();
     let id = result.request_id.clone();
-    end_line(&process, &id).await;
+    // The three lines come in one write, but are read one by one: wait for the last.
+    process
+        .wait_for_line(
+            |line| {
+                line.emf().is_some_and(|emf| {
+                    emf["lambda_perf"]["request_id"] == id.as_str() && emf.get("Latency").is_some()
+                })
+            },
+            WAIT,
+        )
+        .await
+        .unwrap();
     let lines: Vec<Value> = lines_of(&process, &id)
         .into_iter()
         .filter(|line| !is_cold_start_line(line))

@@ -147,6 +147,10 @@ impl InvocationFacts {
                 .map(|(_, at)| millis_f64(at.saturating_duration_since(self.start.began))),
             deadline_headroom_ms: ended.and(self.remaining_time()).map(millis_f64),
             outcome: ended.map(|(outcome, _)| outcome.as_str()),
+            past_deadline: ended
+                .and(self.deadline)
+                .is_some_and(|deadline| SystemTime::now() > deadline)
+                .then_some(true),
             dropped: None,
         }
     }
@@ -171,6 +175,10 @@ pub(crate) struct FactsRecord<'a> {
     deadline_headroom_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'static str>,
+    /// Set when the invocation ended after its deadline (Lambda Managed Instances do not
+    /// stop an invocation at its deadline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    past_deadline: Option<bool>,
     /// What lambda-perf dropped or trimmed since the previous record of this kind, per cause.
     #[serde(skip_serializing_if = "Option::is_none")]
     dropped: Option<Dropped>,

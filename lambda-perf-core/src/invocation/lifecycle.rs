@@ -4,11 +4,12 @@
 
 use std::borrow::Cow;
 use std::cell::Cell;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Instant;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
+use super::InitializationType;
 use super::client_init::{self, InitRecord};
 use super::facts::InvocationFacts;
 use super::instrumentation::Instrumentation;
@@ -17,6 +18,7 @@ use super::output::{Began, ClientInit, Ended};
 use super::readiness;
 use super::settings::InvocationSettings;
 use super::trace::{Target, Trace};
+use super::watchdog;
 use crate::drops::{self, Report};
 use crate::formats::capped::capped;
 use crate::formats::emf::set::MetricSet;
@@ -56,6 +58,8 @@ pub(crate) struct Invocation {
     instrumentation: Arc<Instrumentation>,
     facts: InvocationFacts,
     state: Mutex<State>,
+    /// The watchdog's ticket, when armed.
+    watch: OnceLock<u64>,
 }
 
 /// What an invocation accumulates until it ends.
@@ -68,6 +72,8 @@ pub(crate) struct State {
     pub(crate) cache_uses: Vec<(&'static str, u32, u32)>,
     /// Set once the invocation has ended: later calls are refused.
     pub(crate) ended: bool,
+    /// Set once the watchdog made it write what it had, near its deadline.
+    pub(crate) timed_out: bool,
 }
 
 impl State {
@@ -119,16 +125,86 @@ impl Invocation {
                 annotate_handler(&mut trace, settings, &facts, &init_clients);
                 trace
             });
-        Arc::new(Self {
+        let invocation = Arc::new(Self {
             instrumentation: Arc::clone(instrumentation),
             facts,
             state: Mutex::new(State {
                 trace,
                 ..State::default()
             }),
-        })
+            watch: OnceLock::new(),
+        });
+        if let Some(fire_at) = invocation.watchdog_moment() {
+            if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
+                let _ = invocation.watch.set(ticket);
+            }
+        }
+        invocation
     }
 
+    /// When the watchdog should make this invocation write its records: a margin before its
+    /// deadline. Never without a deadline in the future (`cargo lambda watch` sends
+    /// `600000`), nor on Lambda Managed Instances, which do not stop an invocation at its
+    /// deadline (its record then says it ran past it).
+    fn watchdog_moment(&self) -> Option<Instant> {
+        let settings = self.settings();
+        let margin = settings.timeout_margin?;
+        if settings.initialization_type == InitializationType::ManagedInstances {
+            return None;
+        }
+        let fire_at = self.facts.deadline()?.checked_sub(margin)?;
+        let left = fire_at.duration_since(SystemTime::now()).ok()?;
+        Some(Instant::now() + left)
+    }
+}
+
+impl watchdog::Watched for Invocation {
+    /// The handler is still running a margin before the deadline: write what it recorded so
+    /// far, as a timeout — the metric values (which later lines will not repeat) and the
+    /// handler subsegment, faulted with a timeout cause (the final one, if the handler still
+    /// finishes in time, replaces it: same id). The handler is not disturbed.
+    fn deadline_near(&self) {
+        let at = Instant::now();
+        let outcome = Outcome::Timeout;
+        let settings = self.settings();
+        let output = &self.instrumentation.output;
+        let so_far = self.with_state(|state| {
+            if state.timed_out {
+                return None;
+            }
+            state.timed_out = true;
+            if let Some(trace) = &state.trace {
+                let mut handler = trace.handler_snapshot();
+                let failure = timeout_failure(settings);
+                let record = self.facts.record(Some((&outcome, at)));
+                if let Ok(Value::Object(fields)) = serde_json::to_value(record) {
+                    for (key, value) in fields {
+                        handler.add_metadata(FACTS_NAMESPACE.into(), key.into(), value);
+                    }
+                }
+                handler.record_exception(crate::formats::xray::document::Exception {
+                    id: crate::formats::xray::id::next(),
+                    kind: failure.kind.clone(),
+                    message: failure.message.clone(),
+                });
+                handler.close();
+                output.subsegment_closed(&self.facts, &trace.document(&handler));
+            }
+            Some(state.metrics.take_values())
+        });
+        if let Ok(Some(metrics)) = so_far {
+            output.deadline_near(&Ended {
+                facts: &self.facts,
+                settings,
+                outcome: &outcome,
+                at,
+                metrics: &metrics,
+            });
+        }
+    }
+}
+
+impl Invocation {
     pub(crate) fn facts(&self) -> &InvocationFacts {
         &self.facts
     }
@@ -233,6 +309,9 @@ impl Invocation {
             taken
         };
         let at = Instant::now();
+        if let Some(ticket) = self.watch.get() {
+            watchdog::disarm(*ticket);
+        }
         let instrumentation = &self.instrumentation;
         instrumentation.tracker.end();
         if let Some(mut trace) = state.trace {
@@ -257,6 +336,18 @@ impl Invocation {
             metrics: &state.metrics,
         });
     }
+}
+
+/// The cause of a timeout, as the watchdog records it (its message only with error capture).
+fn timeout_failure(settings: &InvocationSettings) -> crate::formats::failure::Failure {
+    let message = match settings.timeout_margin {
+        Some(margin) if settings.capture_error => format!(
+            "the invocation was still running {} ms before its deadline",
+            margin.as_millis()
+        ),
+        _ => String::new(),
+    };
+    crate::formats::failure::Failure::new("timeout", message)
 }
 
 /// `ColdStart`, `StartKind` and `Service` on the handler subsegment, and the clients

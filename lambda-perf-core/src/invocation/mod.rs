@@ -19,6 +19,7 @@ pub(crate) mod settings;
 mod start_kind;
 pub(crate) mod start_tracker;
 pub(crate) mod trace;
+mod watchdog;
 
 pub use self::initialization_type::InitializationType;
 pub use self::start_kind::StartKind;

@@ -15,6 +15,8 @@ pub(crate) enum Outcome {
     Panic(Failure),
     /// The invocation's future was dropped before it finished.
     Cancelled,
+    /// Still running a margin before its deadline: what the watchdog writes.
+    Timeout,
 }
 
 impl Outcome {
@@ -25,6 +27,7 @@ impl Outcome {
             Self::Error(_) => "error",
             Self::Panic(_) => "panic",
             Self::Cancelled => "cancelled",
+            Self::Timeout => "timeout",
         }
     }
 
@@ -33,7 +36,7 @@ impl Outcome {
         match self {
             Self::Error(failure) => failure.as_ref(),
             Self::Panic(failure) => Some(failure),
-            Self::Success(_) | Self::Cancelled => None,
+            Self::Success(_) | Self::Cancelled | Self::Timeout => None,
         }
     }
 }

@@ -67,6 +67,10 @@ pub(crate) trait Output: Send + Sync + 'static {
     /// A client finished initializing.
     fn client_initialized(&self, _init: &ClientInit<'_>) {}
 
+    /// The handler is still running a margin before its deadline: what it recorded so far,
+    /// with the outcome `Timeout` (the watchdog's thread calls this).
+    fn deadline_near(&self, _so_far: &Ended<'_>) {}
+
     /// After the handler, once its trace was closed.
     fn invocation_ended(&self, _ended: &Ended<'_>) {}
 
@@ -94,6 +98,12 @@ impl<O: Output> Output for Option<O> {
     fn client_initialized(&self, init: &ClientInit<'_>) {
         if let Some(output) = self {
             output.client_initialized(init);
+        }
+    }
+
+    fn deadline_near(&self, so_far: &Ended<'_>) {
+        if let Some(output) = self {
+            output.deadline_near(so_far);
         }
     }
 
@@ -125,6 +135,11 @@ impl<A: Output, B: Output> Output for (A, B) {
     fn client_initialized(&self, init: &ClientInit<'_>) {
         self.0.client_initialized(init);
         self.1.client_initialized(init);
+    }
+
+    fn deadline_near(&self, so_far: &Ended<'_>) {
+        self.0.deadline_near(so_far);
+        self.1.deadline_near(so_far);
     }
 
     fn invocation_ended(&self, ended: &Ended<'_>) {

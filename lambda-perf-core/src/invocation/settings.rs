@@ -25,4 +25,7 @@ pub(crate) struct InvocationSettings {
     pub(crate) response_key: String,
     /// `<name> error`.
     pub(crate) error_key: String,
+    /// How long before its deadline a still running invocation writes its records; `None`:
+    /// never.
+    pub(crate) timeout_margin: Option<std::time::Duration>,
 }

@@ -202,6 +202,11 @@ impl Trace {
         send(&self.document(&self.handler));
     }
 
+    /// A copy of the handler subsegment as it stands (to send before it has ended).
+    pub(crate) fn handler_snapshot(&self) -> Record {
+        self.handler.clone()
+    }
+
     /// `record` as a document of this trace.
     pub(crate) fn document<'a>(&'a self, record: &'a Record) -> SubsegmentDocument<'a> {
         SubsegmentDocument {

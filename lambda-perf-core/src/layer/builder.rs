@@ -162,6 +162,18 @@ impl PerfLayerBuilder {
         self
     }
 
+    /// How long before its deadline a still running invocation writes what it has recorded —
+    /// its metric values with `outcome: "timeout"`, its handler subsegment faulted with a
+    /// timeout cause — so that a function Lambda kills at its deadline does not lose them
+    /// (`LAMBDA_PERF_TIMEOUT_MARGIN_MS`, default 100 ms; zero turns the watchdog off). The
+    /// handler is never interrupted; if it still finishes in time, its final records follow,
+    /// without repeating a metric value. Off, quietly, without a deadline in the future and on
+    /// Lambda Managed Instances.
+    pub fn timeout_margin(mut self, margin: std::time::Duration) -> Self {
+        self.setup.settings.timeout_margin = margin;
+        self
+    }
+
     /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`, default `127.0.0.1:2000`).
     pub fn xray_daemon_address(mut self, address: impl Into<String>) -> Self {
         self.setup.settings.xray_daemon_address = Some(address.into());

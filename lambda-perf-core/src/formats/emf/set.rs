@@ -41,8 +41,29 @@ pub(crate) struct MetricSet {
 }
 
 impl MetricSet {
+    /// Whether no value is recorded (no line to write).
     pub(crate) fn is_empty(&self) -> bool {
-        self.metrics.is_empty()
+        self.metrics.iter().all(|metric| metric.values.is_empty())
+    }
+
+    /// The values recorded so far, with the dimensions and metadata, as a set of their own;
+    /// this set keeps its metrics' definitions, dimensions and metadata, and records only
+    /// later values from now on (so no value is written twice).
+    pub(crate) fn take_values(&mut self) -> Self {
+        Self {
+            metrics: self
+                .metrics
+                .iter_mut()
+                .map(|metric| MetricEntry {
+                    name: metric.name.clone(),
+                    unit: metric.unit,
+                    resolution: metric.resolution,
+                    values: std::mem::take(&mut metric.values),
+                })
+                .collect(),
+            dimensions: self.dimensions.clone(),
+            metadata: self.metadata.clone(),
+        }
     }
 
     pub(crate) fn dimensions(&self) -> &[Dimension] {
@@ -216,6 +237,20 @@ mod tests {
         )
     }
 
+    #[test]
+    fn values_taken_are_not_written_twice() {
+        let mut set = MetricSet::default();
+        count(&mut set, "Orders", 1.0).unwrap();
+        let taken = set.take_values();
+        assert!(set.is_empty() && !taken.is_empty());
+        count(&mut set, "Orders", 2.0).unwrap();
+        let values = |set: &MetricSet| {
+            let mut all = Vec::new();
+            set.for_each_line(|metrics| all.extend_from_slice(metrics[0].values));
+            all
+        };
+        assert_eq!((values(&taken), values(&set)), (vec![1.0], vec![2.0]));
+    }
     #[test]
     fn values_of_one_metric_accumulate() {
         let mut set = MetricSet::default();

@@ -144,7 +144,7 @@ pub(crate) enum Cause {
 }
 
 /// A subsegment, open or closed.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 pub(crate) struct Record {
     pub(crate) id: u64,
     pub(crate) parent_id: u64,

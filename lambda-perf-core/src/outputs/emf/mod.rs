@@ -179,6 +179,11 @@ impl Output for EmfOutput {
         }
     }
 
+    /// The invocation's line, as it stands, with the outcome `timeout`.
+    fn deadline_near(&self, so_far: &Ended<'_>) {
+        self.invocation_ended(so_far);
+    }
+
     fn invocation_ended(&self, ended: &Ended<'_>) {
         // Drops are taken only by a line that will carry them.
         let reports = self.invocation_facts && !ended.metrics.is_empty();

@@ -1,0 +1,121 @@
+//! The timeout watchdog: an invocation still running a margin before its deadline writes what
+//! it has recorded, without being interrupted, and without repeating it when it ends in time.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::{InitializationType, InvocationFacts};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+/// An event whose deadline is `in_ms` from now.
+fn event_due_in(in_ms: u64) -> LambdaEvent<Value> {
+    let mut event = event(json!({}));
+    let deadline = SystemTime::now() + Duration::from_millis(in_ms);
+    event.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    event
+}
+
+async fn slow(_: LambdaEvent<Value>) -> Result<&'static str, Error> {
+    metrics::add_metric("Before", Unit::Count, 1.0);
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    metrics::add_metric("After", Unit::Count, 1.0);
+    metrics::add_metric("Before", Unit::Count, 2.0);
+    Ok("done")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_near_its_deadline_writes_early_and_then_finishes_in_time() {
+    // Deadline in 400 ms, margin 300 ms: the watchdog fires 100 ms in, the handler ends at 250.
+    let recorder = Recorder::with(|layer| layer.timeout_margin(Duration::from_millis(300)));
+    let response = recorder
+        .run(service_fn(slow), event_due_in(400))
+        .await
+        .unwrap();
+    assert_eq!(response, "done", "the handler was not interrupted");
+
+    let lines = recorder.emf().lines();
+    let ends: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .collect();
+    assert_eq!(ends.len(), 2, "{lines:#?}");
+    assert_eq!(ends[0]["lambda_perf"]["outcome"], "timeout");
+    assert_eq!(ends[0]["Before"], json!([1.0]));
+    assert!(ends[0].get("After").is_none());
+    assert_eq!(ends[1]["lambda_perf"]["outcome"], "success");
+    assert_eq!(ends[1]["Before"], json!([2.0]), "no value is written twice");
+    assert_eq!(ends[1]["After"], json!([1.0]));
+    assert!(ends[1]["lambda_perf"].get("past_deadline").is_none());
+
+    let documents = recorder.xray().documents();
+    let handlers: Vec<&Value> = documents
+        .iter()
+        .filter(|d| d["name"] == "## handler")
+        .collect();
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[0]["id"], handlers[1]["id"],
+        "one subsegment, sent twice"
+    );
+    assert_eq!(handlers[0]["fault"], true);
+    assert_eq!(handlers[0]["cause"]["exceptions"][0]["type"], "timeout");
+    assert!(
+        handlers[0]["cause"]["exceptions"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("300 ms before its deadline")
+    );
+    assert_eq!(handlers[0]["metadata"]["lambda_perf"]["outcome"], "timeout");
+    assert!(
+        handlers[1].get("fault").is_none(),
+        "the final one replaces it"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_watchdog_without_a_deadline_in_the_future() {
+    let recorder = Recorder::with(|layer| layer.timeout_margin(Duration::from_millis(300)));
+    // `cargo lambda watch` sends 600000: no deadline at all.
+    let mut emulated = event(json!({}));
+    emulated.context.deadline = 600_000;
+    recorder.run(service_fn(slow), emulated).await.unwrap();
+    // A deadline closer than the margin: off, quietly.
+    recorder
+        .run(service_fn(slow), event_due_in(100))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    assert!(
+        lines
+            .iter()
+            .all(|l| l["lambda_perf"]["outcome"] != "timeout"),
+        "{lines:#?}"
+    );
+    // The second ended after its deadline: its record says so.
+    assert_eq!(lines.last().unwrap()["lambda_perf"]["past_deadline"], true);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn managed_instances_flag_an_invocation_past_its_deadline_instead() {
+    let recorder = Recorder::with(|layer| {
+        layer
+            .timeout_margin(Duration::from_millis(300))
+            .initialization_type(InitializationType::ManagedInstances)
+    });
+    let handler = service_fn(|event: LambdaEvent<Value>| async move {
+        let facts = InvocationFacts::current().unwrap();
+        slow(event).await.map(|_| facts.remaining_time())
+    });
+    recorder.run(handler, event_due_in(200)).await.unwrap();
+    let lines = recorder.emf().lines();
+    let end = lines.last().unwrap();
+    assert_eq!(
+        lines.len(),
+        1,
+        "no ColdStart line when pre-warmed, one end line: {lines:#?}"
+    );
+    assert_eq!(end["lambda_perf"]["outcome"], "success");
+    assert_eq!(end["lambda_perf"]["past_deadline"], true);
+}
