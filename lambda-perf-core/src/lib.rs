@@ -186,7 +186,7 @@ pub use lambda_perf_macros::instrument_lambda;
 #[doc(inline)]
 pub use crate::config::ConfigError;
 pub use crate::invocation::facts::InvocationFacts;
-pub use crate::invocation::{InitializationType, StartKind};
+pub use crate::invocation::{Captured, InitializationType, StartKind};
 #[doc(inline)]
 pub use crate::layer::{
     NoResponseCapture, PerfFuture, PerfLayer, PerfLayerBuilder, PerfService, ResponseCapture,

@@ -31,6 +31,8 @@ pub struct Options {
     pub capture_error: Option<bool>,
     /// `cold_start_metric = ...`
     pub cold_start_metric: Option<bool>,
+    /// `redact = path::to::function`
+    pub redact: Option<fn(crate::Captured, Value) -> Option<Value>>,
 }
 
 /// One instrumented handler: its options and, from its first call on, its configuration.
@@ -72,6 +74,9 @@ impl Handler {
             }
             if let Some(enabled) = options.cold_start_metric {
                 builder = builder.cold_start_metric(enabled);
+            }
+            if let Some(redact) = options.redact {
+                builder = builder.redact(redact);
             }
             builder.build_lenient().instrumentation
         })

@@ -9,6 +9,7 @@ use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::redaction::Redactor;
 use crate::invocation::settings::InvocationSettings;
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
 use crate::outputs::emf::{EmfOutput, EmfWriter};
@@ -22,6 +23,8 @@ pub(crate) struct Setup {
     pub(crate) env_warnings: Vec<String>,
     pub(crate) writer: EmfWriter,
     pub(crate) xray_sink: Option<Arc<dyn SubsegmentSink>>,
+    /// Sees the response or error before it is captured.
+    pub(crate) redact: Option<Redactor>,
 }
 
 impl Setup {
@@ -33,6 +36,7 @@ impl Setup {
             env_warnings,
             writer: EmfWriter::Stdout,
             xray_sink: None,
+            redact: None,
         }
     }
 
@@ -45,6 +49,7 @@ impl Setup {
             env_warnings: mut warnings,
             writer,
             xray_sink,
+            redact,
         } = self;
         let mut errors = Vec::new();
         let mut check = |setting: &'static str, result: Result<(), String>| match result {
@@ -129,6 +134,7 @@ impl Setup {
                 capture_response: settings.capture_response,
                 capture_error: settings.capture_error,
                 capture_limit: settings.capture_limit,
+                redact,
                 handler_subsegment_name: format!("## {handler_name}"),
                 response_key: format!("{handler_name} response"),
                 error_key: format!("{handler_name} error"),

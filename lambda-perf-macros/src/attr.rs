@@ -13,12 +13,14 @@ pub(crate) struct Args {
     pub(crate) capture_response: Option<LitBool>,
     pub(crate) capture_error: Option<LitBool>,
     pub(crate) cold_start_metric: Option<LitBool>,
+    /// `redact = path::to::function`: sees the response or error before it is captured.
+    pub(crate) redact: Option<Path>,
     /// `crate = "path"`: where lambda-perf-core is, for a renamed or re-exported dependency.
     pub(crate) krate: Option<Path>,
 }
 
-const OPTIONS: &str =
-    "name, service, namespace, capture_response, capture_error, cold_start_metric, crate";
+const OPTIONS: &str = "name, service, namespace, capture_response, capture_error, \
+                       cold_start_metric, redact, crate";
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -43,6 +45,7 @@ impl Parse for Args {
                 "cold_start_metric" => {
                     set(&mut args.cold_start_metric, &key, flag(input, &key)?)?;
                 }
+                "redact" => set(&mut args.redact, &key, function(input, &key)?)?,
                 "crate" => set(&mut args.krate, &key, path(input, &key)?)?,
                 _ => {
                     return Err(syn::Error::new(
@@ -93,6 +96,19 @@ fn path(input: ParseStream<'_>, key: &Ident) -> syn::Result<Path> {
             format!(
                 "`{key}` takes the path of lambda-perf-core as a string, e.g. \
                  `{key} = \"perf\"` or `{key} = \"my_crate::perf\"`"
+            ),
+        )
+    })
+}
+
+fn function(input: ParseStream<'_>, key: &Ident) -> syn::Result<Path> {
+    input.parse().map_err(|error| {
+        syn::Error::new(
+            error.span(),
+            format!(
+                "`{key}` takes the path of a function \
+                 `fn(lambda_perf_core::Captured, serde_json::Value) -> Option<serde_json::Value>`, \
+                 e.g. `{key} = mask_card_numbers`"
             ),
         )
     })

@@ -117,6 +117,14 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         flag(args.cold_start_metric),
     );
 
+    // The function is named where the handler is: a wrong signature is reported at it.
+    let redact = match &args.redact {
+        Some(path) => {
+            quote_spanned!(path.span()=> ::core::option::Option::Some(#path as fn(_, _) -> _))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+
     let output_type = match &function.sig.output {
         ReturnType::Type(_, ty) => {
             let mut ty = (**ty).clone();
@@ -144,6 +152,7 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 capture_response: #capture_response,
                 capture_error: #capture_error,
                 cold_start_metric: #cold_start_metric,
+                redact: #redact,
             });
             #[allow(clippy::used_underscore_binding)]
             let __lambda_perf_begun = #begin;

@@ -38,8 +38,9 @@ use proc_macro::TokenStream;
 /// | `service = "orders"` | the `service` dimension and `Service` annotation | `POWERTOOLS_SERVICE_NAME` |
 /// | `namespace = "Shop"` | the CloudWatch namespace | `POWERTOOLS_METRICS_NAMESPACE` |
 /// | `capture_response = false` | no response metadata | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` |
-/// | `capture_error = false` | no error metadata (fault and cause stay) | `POWERTOOLS_TRACER_CAPTURE_ERROR` |
+/// | `capture_error = false` | no error metadata, and no error message anywhere: the cause keeps the type only | `POWERTOOLS_TRACER_CAPTURE_ERROR` |
 /// | `cold_start_metric = false` | no `ColdStart` line | `LAMBDA_PERF_COLD_START_METRIC` |
+/// | `redact = mask` | `fn mask(Captured, Value) -> Option<Value>` sees the response or error before it is captured: mask fields, or `None` to capture nothing | none |
 /// | `crate = "perf"` | the path of lambda-perf-core, when the dependency is renamed or re-exported | `::lambda_perf_core` |
 ///
 /// # The handler subsegment's name

@@ -145,7 +145,8 @@ async fn the_macro_and_the_layer_write_the_same_lines_and_documents() {
     assert_eq!(layer_documents[0]["annotations"]["ColdStart"], true);
     assert_eq!(
         layer_documents[0]["metadata"]["orders"]["orders-fn response"],
-        json!({ "price": 42 })
+        json!({ "price": 42, "masked": true }),
+        "both faces pass the response through their redaction hook"
     );
     assert_eq!(layer_documents[4]["fault"], true);
     assert_eq!(

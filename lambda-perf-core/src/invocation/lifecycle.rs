@@ -15,13 +15,16 @@ use super::facts::InvocationFacts;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
 use super::output::{Began, ClientInit, Ended};
+use super::panic;
 use super::readiness;
+use super::redaction::Captured;
 use super::settings::InvocationSettings;
 use super::trace::{Target, Trace};
 use super::watchdog;
 use crate::drops::{self, Report};
 use crate::formats::capped::capped;
 use crate::formats::emf::set::MetricSet;
+use crate::formats::failure::Failure;
 
 pub(crate) use crate::formats::xray::document::FACTS_NAMESPACE;
 
@@ -118,7 +121,11 @@ impl Invocation {
             .tracing
             .then(|| {
                 let name = Cow::Owned(settings.handler_subsegment_name.clone());
-                Trace::begin(context.xray_trace_id.as_deref(), name)
+                Trace::begin(
+                    context.xray_trace_id.as_deref(),
+                    name,
+                    settings.capture_error,
+                )
             })
             .flatten()
             .map(|mut trace| {
@@ -276,6 +283,18 @@ impl Invocation {
         subsegment: Option<u64>,
         record: &InitRecord,
     ) {
+        // Without error capture, no error message reaches any output.
+        let without_message;
+        let record = match &record.error {
+            Some(message) if !self.settings().capture_error && !message.is_empty() => {
+                without_message = InitRecord {
+                    error: Some(String::new()),
+                    ..record.clone()
+                };
+                &without_message
+            }
+            _ => record,
+        };
         if let Some(trace) = &mut state.trace {
             if let Ok(value) = serde_json::to_value(record) {
                 let target = Target::Current(subsegment);
@@ -415,16 +434,39 @@ fn record_ending(
     let namespace = || Cow::Owned(settings.service.clone());
     let (outcome, _) = ended;
     if let Outcome::Success(Some(response)) = outcome {
-        let value = capped(response.clone(), settings.capture_limit);
-        let key = Cow::Owned(settings.response_key.clone());
-        trace.add_metadata(handler, namespace(), key, value);
+        if let Some(value) = redacted(settings, Captured::Response, response.clone()) {
+            let value = capped(value, settings.capture_limit);
+            let key = Cow::Owned(settings.response_key.clone());
+            trace.add_metadata(handler, namespace(), key, value);
+        }
     }
     if let Some(failure) = outcome.failure() {
-        trace.record_error(handler, failure);
-        if settings.capture_error {
-            let value = capped(failure.to_value(), settings.capture_limit);
+        let captured = settings
+            .capture_error
+            .then(|| redacted(settings, Captured::Error, failure.to_value()))
+            .flatten();
+        // The cause keeps the message the capture keeps: none without one.
+        let message = captured
+            .as_ref()
+            .and_then(|value| value["message"].as_str())
+            .unwrap_or_default();
+        trace.record_error(handler, &Failure::new(failure.kind(), message));
+        if let Some(value) = captured {
+            let value = capped(value, settings.capture_limit);
             let key = Cow::Owned(settings.error_key.clone());
             trace.add_metadata(handler, namespace(), key, value);
         }
     }
+}
+
+/// `value` as the redaction hook leaves it (`None`: not captured). A hook that panics
+/// captures nothing, and is counted.
+fn redacted(settings: &InvocationSettings, kind: Captured, value: Value) -> Option<Value> {
+    let Some(redact) = &settings.redact else {
+        return Some(value);
+    };
+    panic::catch(|| (redact.0)(kind, value)).unwrap_or_else(|_| {
+        drops::count("capture.redaction_panicked");
+        None
+    })
 }

@@ -15,6 +15,7 @@ pub(crate) mod outcome;
 pub(crate) mod output;
 pub(crate) mod panic;
 pub(crate) mod readiness;
+pub(crate) mod redaction;
 pub(crate) mod settings;
 mod start_kind;
 pub(crate) mod start_tracker;
@@ -22,4 +23,5 @@ pub(crate) mod trace;
 mod watchdog;
 
 pub use self::initialization_type::InitializationType;
+pub use self::redaction::Captured;
 pub use self::start_kind::StartKind;

@@ -3,6 +3,7 @@
 use crate::formats::emf::dimension::Dimension;
 
 use super::InitializationType;
+use super::redaction::Redactor;
 
 /// The settings of one instrumented handler that its invocations read.
 #[derive(Debug)]
@@ -19,6 +20,8 @@ pub(crate) struct InvocationSettings {
     pub(crate) capture_response: bool,
     pub(crate) capture_error: bool,
     pub(crate) capture_limit: usize,
+    /// Sees the response or error before it is captured.
+    pub(crate) redact: Option<Redactor>,
     /// `## <name>`.
     pub(crate) handler_subsegment_name: String,
     /// `<name> response`.

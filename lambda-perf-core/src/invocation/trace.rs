@@ -23,6 +23,8 @@ pub(crate) struct Trace {
     annotations: usize,
     /// The last exception a direct child of each record closed with: (parent id, exception).
     child_exceptions: Vec<(u64, Exception)>,
+    /// Whether exceptions keep their messages (error capture on), or only their types.
+    keep_messages: bool,
 }
 
 impl std::fmt::Debug for Trace {
@@ -50,8 +52,13 @@ pub(crate) enum Target {
 
 impl Trace {
     /// Starts recording if the header asks for it (well-formed `Root` and `Parent`, and
-    /// `Sampled=1`: a PassThrough header, with `Root` alone, does not).
-    pub(crate) fn begin(header: Option<&str>, name: Cow<'static, str>) -> Option<Self> {
+    /// `Sampled=1`: a PassThrough header, with `Root` alone, does not). Without
+    /// `keep_messages`, every exception keeps its type only.
+    pub(crate) fn begin(
+        header: Option<&str>,
+        name: Cow<'static, str>,
+        keep_messages: bool,
+    ) -> Option<Self> {
         let (root, parent) = recording_ids(header?)?;
         let parent_id = u64::from_str_radix(parent, 16).ok()?;
         Some(Self {
@@ -60,6 +67,7 @@ impl Trace {
             open: Vec::new(),
             annotations: 0,
             child_exceptions: Vec::new(),
+            keep_messages,
         })
     }
 
@@ -149,11 +157,18 @@ impl Trace {
         let Some(id) = self.target(target).map(|record| record.id) else {
             return;
         };
+        let message = if self.keep_messages {
+            failure.message.as_str()
+        } else {
+            ""
+        };
         let inherited = self
             .child_exceptions
             .iter()
             .rev()
-            .find(|(parent, exception)| *parent == id && exception.message == failure.message)
+            .find(|(parent, exception)| {
+                *parent == id && exception.kind == failure.kind && exception.message == message
+            })
             .map(|(_, exception)| exception.id);
         let Some(record) = self.target(Target::Exactly(id)) else {
             return;
@@ -164,7 +179,7 @@ impl Trace {
                 record.record_exception(Exception {
                     id: id::next(),
                     kind: failure.kind.clone(),
-                    message: failure.message.clone(),
+                    message: message.to_owned(),
                 });
             }
         }

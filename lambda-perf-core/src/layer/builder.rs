@@ -5,10 +5,13 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
+
 use super::PerfLayer;
 use crate::config::ConfigError;
 use crate::formats::emf::dimension::Dimension;
 use crate::invocation::InitializationType;
+use crate::invocation::redaction::{Captured, Redactor};
 use crate::invocation::start_tracker::MarkerPlace;
 use crate::outputs::emf::EmfWriter;
 use crate::outputs::xray::SubsegmentSink;
@@ -143,6 +146,34 @@ impl PerfLayerBuilder {
     /// recorded either way.
     pub fn capture_error(mut self, enabled: bool) -> Self {
         self.setup.settings.capture_error = enabled;
+        self
+    }
+
+    /// Passes the response and the error through `redact` before they are captured: it returns
+    /// the value to capture (with fields masked or dropped), or `None` to capture nothing. An
+    /// error's value is `{"type": …, "message": …}`; the handler subsegment's cause keeps the
+    /// `message` it returns, or only the type. (See [What is captured](crate#what-is-captured).)
+    ///
+    /// ```
+    /// use lambda_perf_core::{Captured, PerfLayer};
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .redact(|captured, mut value| {
+    ///         if captured == Captured::Response {
+    ///             if let Some(card) = value.get_mut("card_number") {
+    ///                 *card = "****".into();
+    ///             }
+    ///         }
+    ///         Some(value)
+    ///     })
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    pub fn redact(
+        mut self,
+        redact: impl Fn(Captured, Value) -> Option<Value> + Send + Sync + 'static,
+    ) -> Self {
+        self.setup.redact = Some(Redactor(Arc::new(redact)));
         self
     }
 

@@ -5,11 +5,12 @@
 //! `TWIN_MODE=macro-traced` runs the macro under `#[tracing::instrument]` with `XRayLayer`
 //! installed: the span is a subsegment between the handler's and `price`.
 //!
-//! The event `{"fail":true}` makes the handler return an error.
+//! The event `{"fail":true}` makes the handler return an error. Both faces pass what they
+//! capture through the same redaction hook, `mask`, which marks a response as masked.
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
-use lambda_perf_core::{PerfLayer, instrument_lambda};
+use lambda_perf_core::{Captured, PerfLayer, instrument_lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
@@ -26,13 +27,21 @@ async fn body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({ "price": price }))
 }
 
-#[instrument_lambda]
+/// The redaction hook of both faces.
+fn mask(captured: Captured, mut value: Value) -> Option<Value> {
+    if captured == Captured::Response {
+        value["masked"] = true.into();
+    }
+    Some(value)
+}
+
+#[instrument_lambda(redact = mask)]
 async fn instrumented(event: LambdaEvent<Value>) -> Result<Value, Error> {
     body(event).await
 }
 
 #[tracing::instrument(skip(event))]
-#[instrument_lambda]
+#[instrument_lambda(redact = mask)]
 async fn traced(event: LambdaEvent<Value>) -> Result<Value, Error> {
     body(event).await
 }
@@ -46,7 +55,7 @@ async fn main() -> Result<(), Error> {
             lambda_runtime::run(service_fn(traced)).await
         }
         _ => {
-            let layer = PerfLayer::builder().build()?;
+            let layer = PerfLayer::builder().redact(mask).build()?;
             lambda_runtime::run(ServiceBuilder::new().layer(layer).service_fn(body)).await
         }
     }

@@ -1,0 +1,168 @@
+//! What is captured of the handler's result, the redaction hook, and error capture off.
+
+use lambda_perf_core::Captured;
+use lambda_perf_core::lazy::TimedAsyncLazy;
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::xray::Subsegment;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+async fn pays(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({ "card_number": "4111111111111111", "status": "paid" }))
+}
+
+async fn declines(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    metrics::add_metric("Declines", Unit::Count, 1.0);
+    let _ = Subsegment::new("charge")
+        .instrument_fallible(async { Err::<(), _>(std::io::Error::other("card 4111 declined")) })
+        .await;
+    Err("card 4111111111111111 declined".into())
+}
+
+fn handler_document(recorder: &Recorder) -> Value {
+    recorder.xray().named("## handler").unwrap()
+}
+
+#[tokio::test]
+async fn a_redaction_hook_masks_the_response_before_it_is_captured() {
+    let recorder = Recorder::with(|layer| {
+        layer.redact(|captured, mut value| {
+            assert_eq!(captured, Captured::Response);
+            value["card_number"] = "****".into();
+            Some(value)
+        })
+    });
+    let response = recorder
+        .run(service_fn(pays), event(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        response["card_number"], "4111111111111111",
+        "the answer is untouched"
+    );
+    let document = handler_document(&recorder);
+    assert_eq!(
+        document["metadata"]["test"]["handler response"],
+        json!({ "card_number": "****", "status": "paid" })
+    );
+}
+
+#[tokio::test]
+async fn a_redaction_hook_can_keep_a_capture_out_entirely() {
+    let recorder = Recorder::with(|layer| layer.redact(|_, _| None));
+    recorder
+        .run(service_fn(pays), event(json!({})))
+        .await
+        .unwrap();
+    recorder
+        .run(service_fn(declines), event(json!({})))
+        .await
+        .unwrap_err();
+    let documents = recorder.xray().documents();
+    let text = serde_json::to_string(&documents).unwrap();
+    assert!(!text.contains("4111111111111111"), "{text}");
+    let failed = documents
+        .iter()
+        .rev()
+        .find(|d| d["name"] == "## handler")
+        .unwrap();
+    assert_eq!(failed["fault"], true);
+    assert_eq!(
+        failed["cause"]["exceptions"][0]["type"],
+        "lambda_runtime::Error"
+    );
+    assert_eq!(failed["cause"]["exceptions"][0]["message"], "");
+    assert!(failed["metadata"]["test"].get("handler error").is_none());
+}
+
+#[tokio::test]
+async fn a_redacted_error_message_is_the_one_the_cause_keeps() {
+    let recorder = Recorder::with(|layer| {
+        layer.redact(|captured, mut value| {
+            if captured == Captured::Error {
+                value["message"] = "card **** declined".into();
+            }
+            Some(value)
+        })
+    });
+    recorder
+        .run(service_fn(declines), event(json!({})))
+        .await
+        .unwrap_err();
+    let document = handler_document(&recorder);
+    assert_eq!(
+        document["cause"]["exceptions"][0]["message"],
+        "card **** declined"
+    );
+    assert_eq!(
+        document["metadata"]["test"]["handler error"],
+        json!({ "type": "lambda_runtime::Error", "message": "card **** declined" })
+    );
+}
+
+#[tokio::test]
+async fn without_error_capture_no_error_message_reaches_any_output() {
+    static FLAKY: TimedAsyncLazy<u8, String> = TimedAsyncLazy::new("flaky", || {
+        Box::pin(async { Err("secret token abc123 rejected".to_owned()) })
+    });
+    let recorder = Recorder::with(|layer| layer.capture_error(false));
+    let failing = service_fn(|event: LambdaEvent<Value>| async move {
+        let _ = FLAKY.get().await;
+        declines(event).await
+    });
+    recorder.run(failing, event(json!({}))).await.unwrap_err();
+    let documents = recorder.xray().documents();
+    let everything = format!(
+        "{}{}",
+        serde_json::to_string(&documents).unwrap(),
+        recorder.emf().text()
+    );
+    for secret in ["4111", "abc123", "declined", "rejected"] {
+        assert!(!everything.contains(secret), "{secret} in {everything}");
+    }
+    let handler = documents
+        .iter()
+        .find(|d| d["name"] == "## handler")
+        .unwrap();
+    assert_eq!(handler["fault"], true);
+    assert_eq!(
+        handler["cause"]["exceptions"][0]["type"],
+        "lambda_runtime::Error"
+    );
+    let charge = documents.iter().find(|d| d["name"] == "charge").unwrap();
+    assert_eq!(charge["cause"]["exceptions"][0]["type"], "Error");
+    assert_eq!(charge["cause"]["exceptions"][0]["message"], "");
+}
+
+#[tokio::test]
+async fn a_panicking_hook_captures_nothing_and_is_counted() {
+    let recorder = Recorder::with(|layer| layer.redact(|_, _| panic!("the hook broke")));
+    let response = recorder
+        .run(service_fn(pays), event(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(response["status"], "paid");
+    recorder
+        .run(
+            service_fn(|_: LambdaEvent<Value>| async {
+                metrics::add_metric("Calls", Unit::Count, 1.0);
+                Ok::<_, Error>(())
+            }),
+            event(json!({})),
+        )
+        .await
+        .unwrap();
+    let first = recorder.xray().documents()[0].clone();
+    assert!(
+        first["metadata"]["test"].get("handler response").is_none(),
+        "{first}"
+    );
+    // Both responses went through the hook; the first invocation wrote no line, so the
+    // second reports both.
+    let lines = recorder.emf().lines();
+    assert_eq!(
+        lines.last().unwrap()["lambda_perf"]["dropped"]["capture.redaction_panicked"],
+        2
+    );
+}
