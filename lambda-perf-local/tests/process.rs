@@ -3,7 +3,7 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
     Invocation, InvocationStatus, LineKind, OutputStream, RuntimeApi,
 };

@@ -19,12 +19,12 @@ use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use lambda_perf_local::emulator::{
+    Invocation, OutputLine, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
+};
 use lambda_perf_local::report::{
     CHART_COLD_COLOR, InvocationRun, ProcessRun, Report, RunRecord, WATERFALL_BAR_CLASS,
     WATERFALL_BAR_COLOR, render_html,
-};
-use lambda_perf_local::{
-    Invocation, OutputLine, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Value, json};
 

@@ -5,7 +5,7 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
     Invocation, InvocationOutcome, RuntimeApi, TraceHeader,
 };
@@ -185,7 +185,9 @@ async fn invoke_three_times_kill_and_restart_in_the_same_environment() {
         .filter(|r| {
             matches!(
                 r.status,
-                lambda_perf_local::InvocationStatus::Resolved(InvocationOutcome::Response { .. })
+                lambda_perf_local::emulator::InvocationStatus::Resolved(
+                    InvocationOutcome::Response { .. }
+                )
             )
         })
         .count();

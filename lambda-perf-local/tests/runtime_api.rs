@@ -8,7 +8,7 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ApiEventKind, HarnessError, Invocation, InvocationOutcome, InvocationStatus, RuntimeApi,
     TraceHeader,
 };

@@ -4,7 +4,7 @@
 
 mod support;
 
-use lambda_perf_local::{Invocation, TraceHeader, XRayCollector};
+use lambda_perf_local::emulator::{Invocation, TraceHeader, XRayCollector};
 use serde_json::{Value, json};
 use support::*;
 

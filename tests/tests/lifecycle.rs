@@ -6,7 +6,7 @@ mod support;
 
 use std::time::Duration;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionConfig, FunctionProcess, Invocation, RuntimeApi,
     RuntimeApiOptions,
 };

@@ -4,7 +4,7 @@
 
 mod support;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionProcess, Invocation, RuntimeApi, XRayCollector,
 };
 use serde_json::{Value, json};

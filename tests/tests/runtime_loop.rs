@@ -3,7 +3,7 @@
 
 mod support;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionProcess, Invocation, InvocationOutcome, RuntimeApi,
 };
 use serde_json::{Value, json};
@@ -402,7 +402,7 @@ async fn the_cold_start_line_is_written_before_the_handler_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_and_data_problems_warn_once_each() {
     // No namespace, and a bad setting.
-    let config = lambda_perf_local::FunctionConfig::new()
+    let config = lambda_perf_local::emulator::FunctionConfig::new()
         .with_function_name("orders-fn")
         .with_env("POWERTOOLS_METRICS_DISABLED", "maybe");
     let Started {

@@ -7,7 +7,7 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionProcess, Invocation, InvocationResult,
     RuntimeApi, TraceHeader, XRayCollector,
 };

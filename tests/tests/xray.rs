@@ -5,7 +5,7 @@ mod support;
 
 use std::time::Duration;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionConfig, FunctionProcess, Invocation, InvocationOutcome,
     InvocationResult, RuntimeApi, TraceHeader, XRayCollector,
 };

@@ -28,7 +28,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionProcess, Invocation, RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Map, Value, json};

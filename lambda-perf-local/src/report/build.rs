@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use crate::outcome::{InvocationOutcome, InvocationResult};
-use crate::output::OutputStream;
-use crate::trace_header::TraceHeader;
+use crate::emulator::OutputStream;
+use crate::emulator::TraceHeader;
+use crate::emulator::{InvocationOutcome, InvocationResult};
 
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
@@ -319,7 +319,7 @@ fn outcome(result: &InvocationResult) -> (Status, Option<String>, Option<f64>) {
 /// `type: message`, or the message alone when the type is a Rust type path (the Rust runtime
 /// reports `alloc::boxed::Box<dyn core::error::Error + …>` for most errors), which says
 /// nothing a reader needs.
-fn describe(kind: Option<&str>, error: &crate::ErrorReport) -> String {
+fn describe(kind: Option<&str>, error: &crate::emulator::ErrorReport) -> String {
     match (kind, error.error_message.as_deref()) {
         (Some(kind), Some(message)) if !kind.contains("::") && !kind.contains('<') => {
             format!("{kind}: {message}")

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
-use crate::config::FunctionConfig;
-use crate::outcome::InvocationResult;
-use crate::output::OutputLine;
+use super::wall_clock::WallClock;
+use crate::emulator::Datagram;
+use crate::emulator::FunctionConfig;
+use crate::emulator::InvocationResult;
+use crate::emulator::OutputLine;
 use crate::pricing::Architecture;
 use crate::sizing::CgroupVersion;
-use crate::wall_clock::WallClock;
-use crate::xray_collector::Datagram;
 
 use super::failure::HarnessFailure;
 use super::harness_stop::HarnessStop;

@@ -2,7 +2,7 @@
 //! problems found in the function's output; rendered for the terminal, as JSON and as HTML.
 //!
 //! The CLI fills a [`RunRecord`] while it runs the function (the invocations with their
-//! [`InvocationResult`](crate::InvocationResult)s, each process's output lines, the X-Ray
+//! [`InvocationResult`](crate::emulator::InvocationResult)s, each process's output lines, the X-Ray
 //! datagrams received), then [`Report::build`] matches everything up:
 //!
 //! - each invocation gets its `lambda_perf` facts from the EMF lines carrying its request id
@@ -51,6 +51,7 @@ mod stats;
 mod terminal;
 mod timeline;
 mod tree;
+mod wall_clock;
 mod xray;
 
 #[cfg(test)]
@@ -68,3 +69,4 @@ pub use problem::{Problem, ProblemKind};
 pub use resources::{Artifact, Billing, CodeSize, Resources, SizingReport};
 pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};
 pub use terminal::render_terminal;
+pub use wall_clock::WallClock;

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::FunctionCommand;
+use crate::emulator::FunctionCommand;
 use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
 
 use super::input::RunRecord;

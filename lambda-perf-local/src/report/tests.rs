@@ -6,9 +6,9 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::outcome::{ErrorReport, InvocationOutcome, InvocationResult};
-use crate::output::{OutputLine, OutputStream};
-use crate::xray_collector::{Datagram, parse as parse_datagram};
+use crate::emulator::{Datagram, parse_datagram};
+use crate::emulator::{ErrorReport, InvocationOutcome, InvocationResult};
+use crate::emulator::{OutputLine, OutputStream};
 
 const HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
 /// Epoch seconds of the first handler subsegment.

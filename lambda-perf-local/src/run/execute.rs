@@ -6,18 +6,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::emulator::{
+    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
+    Invocation, InvocationOutcome, InvocationResult, RuntimeApi, TraceSetting, XRayCollector,
+    new_request_id,
+};
 use crate::pricing::Architecture;
 use crate::report::{
     CodeSize, FailureKind, HarnessFailure, HarnessStop, InvocationRun, ProcessRun, RunRecord,
-    SizingRecord,
+    SizingRecord, WallClock,
 };
 use crate::run::{Fatal, Plan, Step};
 use crate::sizing::Sizing;
-use crate::{
-    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    Invocation, InvocationOutcome, InvocationResult, RuntimeApi, TraceSetting, WallClock,
-    XRayCollector, new_request_id,
-};
 
 /// How an invocation went, for the run.
 enum Classified {

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
 use lambda_perf_local::pricing::Architecture;
 use lambda_perf_local::run::{Plan, RunOptions, Runner};
 use lambda_perf_local::sizing::{MemorySize, Sizing};
-use lambda_perf_local::{FunctionCommand, FunctionConfig};
 
 use crate::logs::LogsArgs;
 use crate::present::{self, Presentation};

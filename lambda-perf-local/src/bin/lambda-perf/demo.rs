@@ -4,8 +4,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
+use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
 use lambda_perf_local::run::{Plan, Runner, Step};
-use lambda_perf_local::{FunctionCommand, FunctionConfig};
 
 use crate::cli::ReportArgs;
 use crate::present::{self, Presentation};

@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::state::{ResolveError, Shared};
-use crate::outcome::{ErrorReport, InvocationOutcome};
+use crate::emulator::outcome::{ErrorReport, InvocationOutcome};
 
 /// Path prefix of every Runtime API route.
 const PREFIX: &str = "/2018-06-01/runtime/";

@@ -10,9 +10,9 @@ use hyper::header::HeaderValue;
 use tokio::sync::{Notify, oneshot};
 
 use super::log::{ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus};
-use crate::error::HarnessError;
-use crate::invocation::{Invocation, PreparedInvocation};
-use crate::outcome::{ErrorReport, InvocationOutcome};
+use crate::emulator::error::HarnessError;
+use crate::emulator::invocation::{Invocation, PreparedInvocation};
+use crate::emulator::outcome::{ErrorReport, InvocationOutcome};
 
 /// What a resolved invocation sends back to the waiting `invoke`.
 #[derive(Debug)]

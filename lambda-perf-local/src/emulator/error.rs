@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 
 use bytes::Bytes;
 
-use crate::outcome::ErrorReport;
+use crate::emulator::outcome::ErrorReport;
 
 /// An error from the local harness.
 ///

@@ -4,8 +4,8 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::ids::{epoch_millis, new_request_id};
-use crate::trace_header::TraceHeader;
+use crate::emulator::ids::{epoch_millis, new_request_id};
+use crate::emulator::trace_header::TraceHeader;
 
 /// How long a function gets by default: `Lambda-Runtime-Deadline-Ms` is now + 30 s.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -13,7 +13,7 @@ pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// When the invocation times out, as sent in `Lambda-Runtime-Deadline-Ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deadline {
-    /// This long after the invocation is queued by [`RuntimeApi::invoke`](crate::RuntimeApi::invoke).
+    /// This long after the invocation is queued by [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke).
     In(Duration),
     /// An absolute instant.
     At(SystemTime),
@@ -58,14 +58,14 @@ impl Default for TraceSetting {
     }
 }
 
-/// One invocation to queue on a [`RuntimeApi`](crate::RuntimeApi), built builder-style.
+/// One invocation to queue on a [`RuntimeApi`](crate::emulator::RuntimeApi), built builder-style.
 ///
 /// Every field has a Lambda-like default: a fresh UUID-v4-shaped request id, a deadline 30 s
 /// after queueing, a fresh sampled trace header, and the ARN of the function the API's process
 /// was spawned with.
 ///
 /// ```
-/// use lambda_perf_local::Invocation;
+/// use lambda_perf_local::emulator::Invocation;
 /// use std::time::Duration;
 ///
 /// let invocation = Invocation::json(serde_json::json!({"name": "world"}))
@@ -169,7 +169,7 @@ impl Invocation {
         self
     }
 
-    /// How long [`RuntimeApi::invoke`](crate::RuntimeApi::invoke) waits for the outcome.
+    /// How long [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke) waits for the outcome.
     /// Default: until the deadline plus the API's grace period.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);

@@ -5,7 +5,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::outcome::{ErrorReport, InvocationOutcome};
+use crate::emulator::outcome::{ErrorReport, InvocationOutcome};
 
 /// Where an invocation is in its life cycle.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,7 +17,7 @@ pub enum InvocationStatus {
     InFlight,
     /// Finished with this outcome.
     Resolved(InvocationOutcome),
-    /// [`RuntimeApi::invoke`](crate::RuntimeApi::invoke) gave up waiting.
+    /// [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke) gave up waiting.
     TimedOut,
     /// The caller of `invoke` went away (its future was dropped) before the outcome.
     Abandoned,

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use serde_json::Value;
 
-use crate::error::HarnessError;
+use crate::emulator::error::HarnessError;
 
 /// An error document posted to `/invocation/{id}/error` or `/init/error`.
 ///
@@ -104,7 +104,7 @@ impl InvocationOutcome {
     }
 }
 
-/// The result of one [`RuntimeApi::invoke`](crate::RuntimeApi::invoke).
+/// The result of one [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub struct InvocationResult {

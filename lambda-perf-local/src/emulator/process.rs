@@ -12,14 +12,14 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
-use crate::command::FunctionCommand;
-use crate::config::FunctionConfig;
-use crate::environment::ExecutionEnvironment;
-use crate::error::HarnessError;
-use crate::invocation::Invocation;
-use crate::outcome::InvocationResult;
-use crate::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
-use crate::runtime_api::RuntimeApi;
+use crate::emulator::command::FunctionCommand;
+use crate::emulator::config::FunctionConfig;
+use crate::emulator::environment::ExecutionEnvironment;
+use crate::emulator::error::HarnessError;
+use crate::emulator::invocation::Invocation;
+use crate::emulator::outcome::InvocationResult;
+use crate::emulator::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
+use crate::emulator::runtime_api::RuntimeApi;
 use crate::sizing::{FunctionCgroup, process_peak_bytes};
 
 /// How many output lines errors carry.

@@ -27,11 +27,11 @@ use tokio::task::JoinHandle;
 
 pub use self::log::{ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus};
 use self::state::{Enqueued, Resolution, Shared};
-use crate::config::FunctionConfig;
-use crate::error::HarnessError;
-use crate::ids::epoch_millis;
-use crate::invocation::{DEFAULT_FUNCTION_TIMEOUT, Invocation};
-use crate::outcome::{InvocationOutcome, InvocationResult};
+use crate::emulator::config::FunctionConfig;
+use crate::emulator::error::HarnessError;
+use crate::emulator::ids::epoch_millis;
+use crate::emulator::invocation::{DEFAULT_FUNCTION_TIMEOUT, Invocation};
+use crate::emulator::outcome::{InvocationOutcome, InvocationResult};
 
 /// Settings for [`RuntimeApi::start_with`].
 #[derive(Debug, Clone)]
@@ -115,7 +115,7 @@ impl RuntimeApiOptions {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use lambda_perf_local::{Invocation, InvocationOutcome, RuntimeApi};
+/// use lambda_perf_local::emulator::{Invocation, InvocationOutcome, RuntimeApi};
 ///
 /// let api = RuntimeApi::start().await?;
 /// // ... spawn a function with AWS_LAMBDA_RUNTIME_API = api.addr() ...
@@ -184,7 +184,7 @@ impl RuntimeApi {
     ///
     /// Waits at most the invocation's [timeout](Invocation::with_timeout), by default until
     /// its deadline plus the grace period; then returns [`HarnessError::Timeout`] (with no
-    /// output lines: use [`FunctionProcess::invoke`](crate::FunctionProcess::invoke) to also
+    /// output lines: use [`FunctionProcess::invoke`](crate::emulator::FunctionProcess::invoke) to also
     /// notice the process exiting and get its output). If the function process attached to
     /// this API has reported an init error, resolves at once with
     /// [`InvocationOutcome::InitError`].
@@ -282,7 +282,7 @@ impl RuntimeApi {
     }
 
     /// Forgets the current init error so new invocations are queued again (done
-    /// automatically by [`FunctionProcess::spawn`](crate::FunctionProcess::spawn)).
+    /// automatically by [`FunctionProcess::spawn`](crate::emulator::FunctionProcess::spawn)).
     pub fn clear_init_error(&self) {
         self.shared.clear_init_error();
     }

@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::error::HarnessError;
+use crate::emulator::error::HarnessError;
 
 /// The header every datagram must start with, as the daemon reads it.
 const EXPECTED_FORMAT: &str = "json";

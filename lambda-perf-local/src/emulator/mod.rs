@@ -1,0 +1,70 @@
+//! The local Lambda: what a function binary meets when it runs under `lambda-perf`.
+//!
+//! | part | what it is |
+//! |---|---|
+//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) on loopback: [`RuntimeApi::invoke`] queues an [`Invocation`], hands it to the function's `/next` and returns its [`InvocationResult`]; it logs every invocation it saw ([`InvocationRecord`]) |
+//! | [`ExecutionEnvironment`] | the sandbox: the directory the function sees as `TMPDIR`, kept across restarts of the function inside it |
+//! | [`FunctionCommand`], [`FunctionConfig`] | the program to run, and the Lambda configuration it gets as environment variables |
+//! | [`FunctionProcess`] | the running function, its stdout and stderr read into an [`OutputLog`] (EMF lines told apart) |
+//! | [`XRayCollector`] | the X-Ray daemon stand-in: a UDP port that keeps every [`Datagram`] and checks it as the daemon would |
+//! | [`TraceHeader`] | the `Lambda-Runtime-Trace-Id` header: generated and parsed |
+//!
+//! A harness call that fails returns a [`HarnessError`]. Bad input from the function (garbage
+//! bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use lambda_perf_local::emulator::{
+//!     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, Invocation,
+//!     RuntimeApi,
+//! };
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let api = RuntimeApi::start().await?;
+//! let environment = ExecutionEnvironment::new()?;
+//! let command = FunctionCommand::new("target/debug/my-function");
+//! let config = FunctionConfig::new().with_function_name("my-function");
+//!
+//! let process = FunctionProcess::spawn(&command, &config, &environment, &api)?;
+//! let body = process
+//!     .invoke(&api, Invocation::json(serde_json::json!({"hello": "world"})))
+//!     .await?
+//!     .into_json()?;
+//! let metrics = process.wait_for_emf_lines(1, Duration::from_secs(2)).await?;
+//! process.kill().await?;
+//! # let _ = (body, metrics);
+//! # Ok(()) }
+//! ```
+
+mod command;
+mod config;
+mod environment;
+mod error;
+mod ids;
+mod invocation;
+mod launchable;
+mod outcome;
+mod output;
+mod process;
+mod runtime_api;
+mod trace_header;
+mod xray_collector;
+
+pub use self::command::FunctionCommand;
+pub use self::config::{FunctionConfig, INHERITED_VARS};
+pub use self::environment::ExecutionEnvironment;
+pub use self::error::HarnessError;
+pub use self::ids::new_request_id;
+pub use self::invocation::{DEFAULT_FUNCTION_TIMEOUT, Deadline, Invocation, TraceSetting};
+pub use self::launchable::NotLaunchable;
+pub use self::outcome::{ErrorReport, InvocationOutcome, InvocationResult};
+pub use self::output::{LineKind, OutputLine, OutputLog, OutputStream};
+pub use self::process::{ERROR_CONTEXT_LINES, FunctionProcess};
+pub use self::runtime_api::{
+    ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus, RuntimeApi,
+    RuntimeApiOptions,
+};
+pub use self::trace_header::TraceHeader;
+pub use self::xray_collector::{Datagram, XRayCollector, parse as parse_datagram};
