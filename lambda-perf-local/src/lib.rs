@@ -15,6 +15,28 @@
 //! timestamps of `logs`; `logs` uses the percentiles and renderers of `report`; `report` uses
 //! `emulator`; `emulator` uses `sizing`. `sizing` and `pricing` use nothing else of the crate.
 //!
+//! # One invocation, a name at each step
+//!
+//! | type | what it is |
+//! |---|---|
+//! | [`emulator::InvokeRequest`] | what you send: the event, and the headers `/next` hands the function with it |
+//! | [`emulator::InvokeReply`] | what came back from `invoke`: when it was queued, handed out and answered, and the function's [`Answer`](emulator::Answer) (a response, an invocation error or an init error) |
+//! | [`emulator::LoggedInvocation`] | what the Runtime API logged of it, at its [`Stage`](emulator::Stage) (queued, in flight, resolved, timed out…) |
+//! | [`report::RecordedInvocation`] | what a run recorded of it: where it was sent, and its reply or why it got none |
+//! | [`report::ReportedInvocation`] | what the report shows of it: status, start kind, durations, subsegments |
+//!
+//! # Errors
+//!
+//! - [`emulator::HarnessError`]: a call on the emulator failed (`invoke` timed out, the
+//!   process exited, the function answered with an error where a response was expected…).
+//! - [`report::NoReply`]: an invocation of a run got no reply. The run records it in place of
+//!   the reply and goes on, or stops; the report shows it as the invocation's status.
+//! - [`run::EarlyStop`]: why a run stopped before the end of its plan (the function crashed,
+//!   never asked for work, timed out, failed its init).
+//!
+//! Bad input is refused up front with its own error: [`emulator::NotLaunchable`],
+//! [`sizing::SizingError`], [`pricing::UnknownArchitecture`].
+//!
 //! # Example
 //!
 //! ```no_run

@@ -20,10 +20,10 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use lambda_perf_local::emulator::{
-    Invocation, OutputLine, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
+    InvokeRequest, OutputLine, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
 };
 use lambda_perf_local::report::{
-    CHART_COLD_COLOR, InvocationRun, ProcessRun, Report, RunRecord, WATERFALL_BAR_CLASS,
+    CHART_COLD_COLOR, RecordedInvocation, RecordedProcess, Report, RunRecord, WATERFALL_BAR_CLASS,
     WATERFALL_BAR_COLOR, render_html,
 };
 use serde_json::{Value, json};
@@ -129,7 +129,7 @@ async fn small_run() -> RunRecord {
     let mut sent = 0;
     for (index, work_ms) in [(0_usize, 60_u64), (1, 15)] {
         let (result, ()) = tokio::join!(
-            api.invoke(Invocation::json(json!({"order": index}))),
+            api.invoke(InvokeRequest::json(json!({"order": index}))),
             serve_one(&client, &api, Duration::from_millis(work_ms)),
         );
         let result = result.expect("invocation resolves");
@@ -151,7 +151,7 @@ async fn small_run() -> RunRecord {
             emf_line(&result.request_id, kind, position),
             Instant::now(),
         ));
-        record.invocations.push(InvocationRun {
+        record.invocations.push(RecordedInvocation {
             index,
             process: 0,
             environment: 0,
@@ -160,7 +160,7 @@ async fn small_run() -> RunRecord {
             handed_out_at: result.handed_out_at,
             ended_at: Some(result.resolved_at),
             max_memory_used_bytes: None,
-            result: Ok(result),
+            reply: Ok(result),
         });
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -171,13 +171,13 @@ async fn small_run() -> RunRecord {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    record.processes.push(ProcessRun {
+    record.processes.push(RecordedProcess {
         index: 0,
         environment: 0,
         output,
         exit: None,
         stopped_by_harness: None,
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     });
     record.datagrams = collector.datagrams();
     record

@@ -2,22 +2,22 @@
 //!
 //! | part | what it is |
 //! |---|---|
-//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) on loopback: [`RuntimeApi::invoke`] queues an [`Invocation`], hands it to the function's `/next` and returns its [`InvocationResult`]; it logs every invocation it saw ([`InvocationRecord`]) |
+//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) on loopback: [`RuntimeApi::invoke`] queues what you send, an [`InvokeRequest`], hands it to the function's `/next`, and returns what came back, an [`InvokeReply`] with the function's [`Answer`]; it logs every invocation it queued ([`LoggedInvocation`], at its [`Stage`]) |
 //! | [`ExecutionEnvironment`] | the sandbox: the directory the function sees as `TMPDIR`, kept across restarts of the function inside it |
 //! | [`FunctionCommand`], [`FunctionConfig`] | the program to run, and the Lambda configuration it gets as environment variables |
 //! | [`FunctionProcess`] | the running function, its stdout and stderr read into an [`OutputLog`] (EMF lines told apart) |
 //! | [`XRayCollector`] | the X-Ray daemon stand-in: a UDP port that keeps every [`Datagram`] and checks it as the daemon would |
 //! | [`TraceHeader`] | the `Lambda-Runtime-Trace-Id` header: generated and parsed |
 //!
-//! A harness call that fails returns a [`HarnessError`]. Bad input from the function (garbage
-//! bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.
+//! A call on the emulator that fails returns a [`HarnessError`]. Bad input from the function
+//! (garbage bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.
 //!
 //! # Example
 //!
 //! ```no_run
 //! use std::time::Duration;
 //! use lambda_perf_local::emulator::{
-//!     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, Invocation,
+//!     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, InvokeRequest,
 //!     RuntimeApi,
 //! };
 //!
@@ -29,7 +29,7 @@
 //!
 //! let process = FunctionProcess::spawn(&command, &config, &environment, &api)?;
 //! let body = process
-//!     .invoke(&api, Invocation::json(serde_json::json!({"hello": "world"})))
+//!     .invoke(&api, InvokeRequest::json(serde_json::json!({"hello": "world"})))
 //!     .await?
 //!     .into_json()?;
 //! let metrics = process.wait_for_emf_lines(1, Duration::from_secs(2)).await?;
@@ -43,9 +43,9 @@ mod config;
 mod environment;
 mod error;
 mod ids;
-mod invocation;
+mod invoke_reply;
+mod invoke_request;
 mod launchable;
-mod outcome;
 mod output;
 mod process;
 mod runtime_api;
@@ -57,14 +57,13 @@ pub use self::config::{FunctionConfig, INHERITED_VARS};
 pub use self::environment::ExecutionEnvironment;
 pub use self::error::HarnessError;
 pub use self::ids::new_request_id;
-pub use self::invocation::{DEFAULT_FUNCTION_TIMEOUT, Deadline, Invocation, TraceSetting};
+pub use self::invoke_reply::{Answer, ErrorDocument, InvokeReply};
+pub use self::invoke_request::{DEFAULT_FUNCTION_TIMEOUT, Deadline, InvokeRequest, TraceSetting};
 pub use self::launchable::NotLaunchable;
-pub use self::outcome::{ErrorReport, InvocationOutcome, InvocationResult};
 pub use self::output::{LineKind, OutputLine, OutputLog, OutputStream};
 pub use self::process::{ERROR_CONTEXT_LINES, FunctionProcess};
 pub use self::runtime_api::{
-    ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus, RuntimeApi,
-    RuntimeApiOptions,
+    ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, RuntimeApi, RuntimeApiOptions, Stage,
 };
 pub use self::trace_header::TraceHeader;
 pub use self::xray_collector::{Datagram, XRayCollector, parse as parse_datagram};

@@ -16,8 +16,8 @@ use crate::emulator::command::FunctionCommand;
 use crate::emulator::config::FunctionConfig;
 use crate::emulator::environment::ExecutionEnvironment;
 use crate::emulator::error::HarnessError;
-use crate::emulator::invocation::Invocation;
-use crate::emulator::outcome::InvocationResult;
+use crate::emulator::invoke_reply::InvokeReply;
+use crate::emulator::invoke_request::InvokeRequest;
 use crate::emulator::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
 use crate::emulator::runtime_api::RuntimeApi;
 use crate::sizing::{FunctionCgroup, process_peak_bytes};
@@ -412,8 +412,8 @@ impl FunctionProcess {
     pub async fn invoke(
         &self,
         api: &RuntimeApi,
-        invocation: Invocation,
-    ) -> Result<InvocationResult, HarnessError> {
+        invocation: InvokeRequest,
+    ) -> Result<InvokeReply, HarnessError> {
         tokio::select! {
             biased;
             result = api.invoke(invocation) => result.map_err(|err| match err {

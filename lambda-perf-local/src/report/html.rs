@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use super::format::{file_size, megabytes, ms, number, opt_ms, usd, values};
-use super::model::{InvocationReport, Report, Subsegment};
+use super::model::{Report, ReportedInvocation, Subsegment};
 use super::stats::Distribution;
 
 /// The CSS class of every waterfall bar.
@@ -285,7 +285,7 @@ fn chart(out: &mut String, report: &Report) {
     );
 }
 
-fn status_cell(invocation: &InvocationReport) -> String {
+fn status_cell(invocation: &ReportedInvocation) -> String {
     let class = if invocation.status.is_failure() {
         "status-fail"
     } else {
@@ -368,7 +368,7 @@ fn waterfalls(out: &mut String, report: &Report) {
     }
 }
 
-fn waterfall(out: &mut String, invocation: &InvocationReport) {
+fn waterfall(out: &mut String, invocation: &ReportedInvocation) {
     let span = invocation.waterfall_span_ms();
     let _ = writeln!(
         out,

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use crate::emulator::FunctionCommand;
 use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
 
-use super::input::RunRecord;
-use super::model::{InvocationReport, ProcessReport, Status};
+use super::model::{ReportedInvocation, ReportedProcess, Status};
+use super::record::RunRecord;
 
 /// A file and its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -112,8 +112,8 @@ pub struct Resources {
 impl Resources {
     pub(crate) fn of(
         record: &RunRecord,
-        invocations: &[InvocationReport],
-        processes: &[ProcessReport],
+        invocations: &[ReportedInvocation],
+        processes: &[ReportedProcess],
     ) -> Self {
         let memory_size_mb = record
             .sizing

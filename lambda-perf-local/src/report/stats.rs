@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::InvocationReport;
+use super::model::ReportedInvocation;
 
 /// The nearest-rank `percent`-th percentile of `values` (in any order): the smallest value
 /// such that at least `percent` % of the values are less than or equal to it. `None` for no
@@ -102,10 +102,10 @@ pub struct Summary {
 }
 
 impl Summary {
-    pub(crate) fn of(invocations: &[InvocationReport], problems: usize) -> Self {
+    pub(crate) fn of(invocations: &[ReportedInvocation], problems: usize) -> Self {
         let count = invocations.len();
         let cold_starts = invocations.iter().filter(|i| i.cold_start).count();
-        let durations = |keep: &dyn Fn(&InvocationReport) -> bool| -> Vec<f64> {
+        let durations = |keep: &dyn Fn(&ReportedInvocation) -> bool| -> Vec<f64> {
             invocations
                 .iter()
                 .filter(|i| keep(i))

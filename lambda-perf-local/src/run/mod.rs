@@ -2,12 +2,12 @@
 //! environments, carried out by [`execute`] into a [`RunRecord`](crate::report::RunRecord)
 //! for the report, and [`lambda_log`] to write it as Lambda would log it.
 
+mod early_stop;
 mod execute;
-mod fatal;
-mod log_out;
+mod lambda_log;
 mod plan;
 
+pub use self::early_stop::EarlyStop;
 pub use self::execute::{RunResult, Runner, execute};
-pub use self::fatal::Fatal;
-pub use self::log_out::lambda_log;
+pub use self::lambda_log::lambda_log;
 pub use self::plan::{Plan, RunOptions, Step};

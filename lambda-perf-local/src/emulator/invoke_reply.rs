@@ -1,5 +1,5 @@
-//! What came back from the function: [`InvocationResult`], [`InvocationOutcome`] and
-//! [`ErrorReport`].
+//! What came back: [`InvokeReply`], with the function's [`Answer`], whose errors are
+//! [`ErrorDocument`]s.
 
 use std::time::{Duration, Instant};
 
@@ -14,7 +14,7 @@ use crate::emulator::error::HarnessError;
 /// and a body that is not JSON at all still yields a report with only [`raw`](Self::raw).
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct ErrorReport {
+pub struct ErrorDocument {
     /// `errorType` from the body.
     pub error_type: Option<String>,
     /// `errorMessage` from the body.
@@ -25,7 +25,7 @@ pub struct ErrorReport {
     pub raw: Bytes,
 }
 
-impl ErrorReport {
+impl ErrorDocument {
     /// Parses an error body.
     pub fn from_body(raw: Bytes) -> Self {
         let parsed: Option<Value> = serde_json::from_slice(&raw).ok();
@@ -62,7 +62,7 @@ impl ErrorReport {
     }
 }
 
-impl std::fmt::Display for ErrorReport {
+impl std::fmt::Display for ErrorDocument {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match (&self.error_type, &self.error_message) {
             (Some(kind), Some(message)) => write!(f, "{kind}: {message}"),
@@ -73,10 +73,11 @@ impl std::fmt::Display for ErrorReport {
     }
 }
 
-/// How an invocation ended.
+/// What the function answered: its response, its invocation error, or the init error of its
+/// process.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum InvocationOutcome {
+pub enum Answer {
     /// The function posted to `/invocation/{id}/response`.
     Response {
         /// The response body exactly as received.
@@ -87,13 +88,13 @@ pub enum InvocationOutcome {
         /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
         error_type: Option<String>,
         /// The error body.
-        error: ErrorReport,
+        error: ErrorDocument,
     },
     /// The function process posted to `/init/error` before handling this invocation.
-    InitError(ErrorReport),
+    InitError(ErrorDocument),
 }
 
-impl InvocationOutcome {
+impl Answer {
     /// A short name for logs: `response`, `error` or `init-error`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -104,10 +105,12 @@ impl InvocationOutcome {
     }
 }
 
-/// The result of one [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke).
+/// What came back from one [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke): the
+/// headers that were sent, when the invocation was queued, handed out and answered, and the
+/// function's [`Answer`].
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct InvocationResult {
+pub struct InvokeReply {
     /// The request id sent in `Lambda-Runtime-Aws-Request-Id`.
     pub request_id: String,
     /// The `Lambda-Runtime-Trace-Id` sent, if any.
@@ -119,14 +122,14 @@ pub struct InvocationResult {
     /// When `/next` handed it to the function (`None` if it never was, e.g. after an init
     /// error).
     pub handed_out_at: Option<Instant>,
-    /// When the outcome arrived.
+    /// When the answer arrived.
     pub resolved_at: Instant,
-    /// How it ended.
-    pub outcome: InvocationOutcome,
+    /// What the function answered.
+    pub answer: Answer,
 }
 
-impl InvocationResult {
-    /// Time from hand-out by `/next` to the outcome (`None` if never handed out).
+impl InvokeReply {
+    /// Time from hand-out by `/next` to the answer (`None` if never handed out).
     pub fn duration(&self) -> Option<Duration> {
         self.handed_out_at
             .map(|at| self.resolved_at.saturating_duration_since(at))
@@ -134,22 +137,22 @@ impl InvocationResult {
 
     /// The response body, if the function responded successfully.
     pub fn response_body(&self) -> Option<&Bytes> {
-        match &self.outcome {
-            InvocationOutcome::Response { body } => Some(body),
+        match &self.answer {
+            Answer::Response { body } => Some(body),
             _ => None,
         }
     }
 
     /// The response body, or the function / init error as a [`HarnessError`].
     pub fn into_response(self) -> Result<Bytes, HarnessError> {
-        match self.outcome {
-            InvocationOutcome::Response { body } => Ok(body),
-            InvocationOutcome::Error { error_type, error } => Err(HarnessError::FunctionError {
+        match self.answer {
+            Answer::Response { body } => Ok(body),
+            Answer::Error { error_type, error } => Err(HarnessError::FunctionError {
                 request_id: self.request_id,
                 error_type,
                 error: Box::new(error),
             }),
-            InvocationOutcome::InitError(report) => Err(HarnessError::InitError(Box::new(report))),
+            Answer::InitError(report) => Err(HarnessError::InitError(Box::new(report))),
         }
     }
 
@@ -172,7 +175,7 @@ mod tests {
 
     #[test]
     fn error_report_parses_the_runtime_shape() {
-        let report = ErrorReport::from_body(Bytes::from_static(
+        let report = ErrorDocument::from_body(Bytes::from_static(
             br#"{"errorType":"MyError","errorMessage":"boom","stackTrace":["a",1]}"#,
         ));
         assert_eq!(report.error_type.as_deref(), Some("MyError"));
@@ -194,7 +197,7 @@ mod tests {
             b"",
             b"\xff\xfe",
         ] {
-            let report = ErrorReport::from_body(Bytes::copy_from_slice(body));
+            let report = ErrorDocument::from_body(Bytes::copy_from_slice(body));
             assert_eq!(report.error_type, None);
             assert_eq!(report.error_message, None);
             assert_eq!(report.stack_trace, None);
@@ -203,32 +206,32 @@ mod tests {
     }
 
     #[test]
-    fn into_json_maps_outcomes() {
+    fn into_json_maps_answers() {
         let now = Instant::now();
-        let result = |outcome| InvocationResult {
+        let result = |answer| InvokeReply {
             request_id: "r".into(),
             trace_header: None,
             deadline_ms: 0,
             queued_at: now,
             handed_out_at: Some(now),
             resolved_at: now,
-            outcome,
+            answer,
         };
-        let ok = result(InvocationOutcome::Response {
+        let ok = result(Answer::Response {
             body: Bytes::from_static(b"{\"x\":1}"),
         });
         assert_eq!(ok.duration(), Some(Duration::ZERO));
         assert_eq!(ok.into_json().expect("json"), serde_json::json!({"x": 1}));
-        let bad = result(InvocationOutcome::Response {
+        let bad = result(Answer::Response {
             body: Bytes::from_static(b"nope"),
         });
         assert!(matches!(
             bad.into_json(),
             Err(HarnessError::InvalidResponse { .. })
         ));
-        let failed = result(InvocationOutcome::Error {
+        let failed = result(Answer::Error {
             error_type: Some("Unhandled".into()),
-            error: ErrorReport::from_body(Bytes::new()),
+            error: ErrorDocument::from_body(Bytes::new()),
         });
         assert!(matches!(
             failed.into_response(),
