@@ -6,7 +6,7 @@ use std::process::ExitStatus;
 
 use bytes::Bytes;
 
-use crate::emulator::invoke_reply::ErrorDocument;
+use crate::emulator::error_document::ErrorDocument;
 
 /// Why a call on the emulator failed: [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke),
 /// [`FunctionProcess::invoke`](crate::emulator::FunctionProcess::invoke) and its `wait_for_*`,

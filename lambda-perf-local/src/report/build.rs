@@ -11,8 +11,8 @@ use super::model::{Report, ReportedInvocation, ReportedProcess, Status};
 use super::no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 use super::problem::{Problem, ProblemKind};
 use super::record::{RecordedInvocation, RecordedProcess, RunRecord};
-use super::resources::{Resources, mb};
-use super::stats::Summary;
+use super::resources::mb;
+use super::tally;
 use super::timeline;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
@@ -96,8 +96,8 @@ impl Report {
             ));
         }
 
-        let summary = Summary::of(&invocations, problems.len());
-        let resources = Resources::of(record, &invocations, &processes);
+        let summary = tally::summary(&invocations, problems.len());
+        let resources = tally::resources(record, &invocations, &processes);
         Self {
             function: record.function.clone(),
             invocations,

@@ -51,6 +51,7 @@ mod problem;
 mod record;
 mod resources;
 mod stats;
+mod tally;
 mod terminal;
 mod timeline;
 mod tree;

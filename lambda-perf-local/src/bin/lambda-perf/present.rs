@@ -4,19 +4,32 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_perf_local::report::{OUT_OF_MEMORY_ERROR_TYPE, Report, render_html, render_terminal};
 use lambda_perf_local::run::{EarlyStop, Plan, Runner, execute, lambda_log};
 use serde::Serialize;
-
-use crate::cli::ReportArgs;
 
 /// Exit code when the run finished but its output has problems.
 const PROBLEMS: u8 = 1;
 /// Exit code when the function failed (or the harness could not run it).
 const FAILED: u8 = 2;
 
-/// How the report is shown.
+/// The options that say how the report is shown (`run`, `demo`).
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// Write the report as JSON on stdout instead of the terminal report.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also write the report as a self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+}
+
+/// How the report is shown, from those options.
 pub(crate) struct Presentation {
     json: bool,
     html: Option<PathBuf>,

@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::emulator::invoke_reply::{Answer, ErrorDocument};
+use crate::emulator::error_document::ErrorDocument;
+use crate::emulator::invoke_reply::Answer;
 
 /// Where a logged invocation is in its life cycle.
 #[derive(Debug, Clone, PartialEq)]

@@ -16,7 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::state::{ResolveError, Shared};
-use crate::emulator::invoke_reply::{Answer, ErrorDocument};
+use crate::emulator::error_document::ErrorDocument;
+use crate::emulator::invoke_reply::Answer;
 
 /// Path prefix of every Runtime API route.
 const PREFIX: &str = "/2018-06-01/runtime/";

@@ -11,7 +11,8 @@ use tokio::sync::{Notify, oneshot};
 
 use super::log::{ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, Stage};
 use crate::emulator::error::HarnessError;
-use crate::emulator::invoke_reply::{Answer, ErrorDocument};
+use crate::emulator::error_document::ErrorDocument;
+use crate::emulator::invoke_reply::Answer;
 use crate::emulator::invoke_request::{InvokeRequest, PreparedRequest};
 
 /// What a resolved invocation sends back to the waiting `invoke`.
