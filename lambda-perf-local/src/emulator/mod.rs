@@ -58,14 +58,18 @@ pub use self::config::{FunctionConfig, INHERITED_VARS};
 pub use self::environment::ExecutionEnvironment;
 pub use self::error::HarnessError;
 pub use self::error_document::ErrorDocument;
-pub use self::ids::new_request_id;
 pub use self::invoke_reply::{Answer, InvokeReply};
 pub use self::invoke_request::{DEFAULT_FUNCTION_TIMEOUT, Deadline, InvokeRequest, TraceSetting};
 pub use self::launchable::NotLaunchable;
 pub use self::output::{LineKind, OutputLine, OutputLog, OutputStream};
-pub use self::process::{ERROR_CONTEXT_LINES, FunctionProcess};
+pub use self::process::FunctionProcess;
 pub use self::runtime_api::{
     ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, RuntimeApi, RuntimeApiOptions, Stage,
 };
 pub use self::trace_header::TraceHeader;
-pub use self::xray_collector::{Datagram, XRayCollector, parse as parse_datagram};
+pub use self::xray_collector::{Datagram, XRayCollector};
+
+pub(crate) use self::ids::new_request_id;
+pub(crate) use self::process::ERROR_CONTEXT_LINES;
+#[cfg(test)]
+pub(crate) use self::xray_collector::parse as parse_datagram;

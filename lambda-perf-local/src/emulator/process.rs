@@ -22,8 +22,8 @@ use crate::emulator::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
 use crate::emulator::runtime_api::RuntimeApi;
 use crate::sizing::{FunctionCgroup, process_peak_bytes};
 
-/// How many output lines errors carry.
-pub const ERROR_CONTEXT_LINES: usize = 20;
+/// How many of the function's last output lines errors carry (a harness error, an early stop).
+pub(crate) const ERROR_CONTEXT_LINES: usize = 20;
 
 /// After the process exits, how long to let the output readers drain the pipes before
 /// judging what was printed (a grandchild may keep a pipe open forever).

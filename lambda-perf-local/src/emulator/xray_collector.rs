@@ -130,7 +130,7 @@ async fn receive(socket: UdpSocket, received: Arc<Mutex<Vec<Datagram>>>, arrived
 }
 
 /// Splits a datagram at its first newline and checks both parts as the daemon does.
-pub fn parse(raw: &[u8]) -> Result<Value, String> {
+pub(crate) fn parse(raw: &[u8]) -> Result<Value, String> {
     let newline = raw
         .iter()
         .position(|&b| b == b'\n')

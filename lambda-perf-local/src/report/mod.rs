@@ -62,9 +62,7 @@ mod xray;
 mod tests;
 
 pub use harness_stop::HarnessStop;
-pub use html::{
-    CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
-};
+pub use html::render_html;
 pub use metrics::MetricSeries;
 pub use model::{Report, ReportedInvocation, ReportedProcess, Status, Subsegment};
 pub use no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};

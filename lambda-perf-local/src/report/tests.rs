@@ -10,7 +10,11 @@ use crate::emulator::{
     Answer, Datagram, ErrorDocument, InvokeReply, OutputLine, OutputStream, parse_datagram,
 };
 
+use super::html::CHART_COLD_COLOR;
+
 const HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
+/// The fill of waterfall bars without fault, error or throttle, in the page's stylesheet.
+const WATERFALL_BAR_COLOR: &str = "#1f77b4";
 /// Epoch seconds of the first handler subsegment.
 const T0: f64 = 1_760_000_000.0;
 

@@ -7,8 +7,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::emulator::{
-    Answer, ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    InvokeReply, InvokeRequest, RuntimeApi, TraceSetting, XRayCollector, new_request_id,
+    Answer, ERROR_CONTEXT_LINES, ExecutionEnvironment, FunctionCommand, FunctionConfig,
+    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, TraceSetting,
+    XRayCollector, new_request_id,
 };
 use crate::pricing::Architecture;
 use crate::report::{
@@ -48,8 +49,6 @@ fn no_reply(stop: &EarlyStop) -> NoReply {
 
 /// How long the last datagrams may take to arrive after the last invocation.
 const DRAIN: Duration = Duration::from_millis(100);
-/// Output lines that go with an early stop.
-const LAST_LINES: usize = 20;
 
 /// The function to run, how to size it and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -279,7 +278,7 @@ impl<'a> Execution<'a> {
                 reply: None,
                 stop: EarlyStop::NeverAskedForWork {
                     waited_secs: self.runner.init_timeout.as_secs_f64(),
-                    last_lines: process.last_lines(LAST_LINES),
+                    last_lines: process.last_lines(ERROR_CONTEXT_LINES),
                 },
             },
         };
@@ -343,7 +342,7 @@ impl<'a> Execution<'a> {
 
     /// The reply, or why the run stops (with the reply when there was one: an init error).
     fn classify(&self, invoked: Result<InvokeReply, HarnessError>, request_id: &str) -> Classified {
-        let last_lines = || self.current.process.last_lines(LAST_LINES);
+        let last_lines = || self.current.process.last_lines(ERROR_CONTEXT_LINES);
         let stop = match invoked {
             Ok(result) => {
                 return match &result.answer {
