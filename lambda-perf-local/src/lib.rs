@@ -11,9 +11,10 @@
 //! | [`tune`] | `lambda-perf tune`: AWS Lambda Power Tuning, locally |
 //! | [`logs`] | `lambda-perf logs`: the Logs Insights questions about cold starts, from exported CloudWatch Logs |
 //!
-//! Imports point one way: `tune` uses `run`; `run` uses `report`, `emulator` and the log
-//! timestamps of `logs`; `logs` uses the percentiles and renderers of `report`; `report` uses
-//! `emulator`; `emulator` uses `sizing`. `sizing` and `pricing` use nothing else of the crate.
+//! Imports point one way: `tune` → `run` → `report` → `emulator` → `sizing`. Beside that
+//! chain, `run` uses the log timestamps of `logs`, `logs` the percentiles and renderers of
+//! `report`, and what prices uses `pricing`. `sizing` and `pricing` use nothing else of the
+//! crate.
 //!
 //! # One invocation, a name at each step
 //!

@@ -2,7 +2,8 @@
 //!
 //! | part | what it is |
 //! |---|---|
-//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) on loopback: [`RuntimeApi::invoke`] queues what you send, an [`InvokeRequest`], hands it to the function's `/next`, and returns what came back, an [`InvokeReply`] with the function's [`Answer`]; it logs every invocation it queued ([`LoggedInvocation`], at its [`Stage`]) |
+//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) server on loopback, with its log of every invocation it queued ([`LoggedInvocation`], at its [`Stage`]) |
+//! | [`InvokeRequest`], [`InvokeReply`] | what you send to [`RuntimeApi::invoke`] (the event, and the headers `/next` hands the function with it) and what comes back (when it was handed out and answered, and the function's [`Answer`]) |
 //! | [`ExecutionEnvironment`] | the sandbox: the directory the function sees as `TMPDIR`, kept across restarts of the function inside it |
 //! | [`FunctionCommand`], [`FunctionConfig`] | the program to run, and the Lambda configuration it gets as environment variables |
 //! | [`FunctionProcess`] | the running function, its stdout and stderr read into an [`OutputLog`] (EMF lines told apart) |
