@@ -1,92 +1,66 @@
-//! Run an AWS Lambda function locally, under an embedded Lambda Runtime API.
+//! Run an AWS Lambda function locally, as Lambda would, and report what it did: the library
+//! behind the `lambda-perf` command.
 //!
-//! `lambda-perf-local` plays the part of the Lambda service for one function binary:
+//! | module | what it is |
+//! |---|---|
+//! | [`emulator`] | the local Lambda: the Runtime API server, the execution environment, the function process and its output, the X-Ray daemon stand-in, the trace header |
+//! | [`run`] | a [`Plan`](run::Plan) of invocations, idle gaps, restarts and fresh environments, carried out on the emulator into a [`RunRecord`](report::RunRecord); the run written as Lambda would log it |
+//! | [`report`] | what a run recorded, and the report built from it: per invocation, per process, metrics, summary, problems; for the terminal, as JSON and as HTML |
+//! | [`sizing`] | a Lambda memory size imposed on the function with cgroups (`--memory`) |
+//! | [`pricing`] | Lambda's prices, and how it bills a duration |
+//! | [`tune`] | `lambda-perf tune`: AWS Lambda Power Tuning, locally |
+//! | [`logs`] | `lambda-perf logs`: the Logs Insights questions about cold starts, from exported CloudWatch Logs |
 //!
-//! - [`RuntimeApi`] is an HTTP server on loopback speaking the Runtime API `2018-06-01`
-//!   (`/runtime/invocation/next`, `…/{id}/response`, `…/{id}/error`, `/runtime/init/error`).
-//!   [`RuntimeApi::invoke`] queues an [`Invocation`] and waits for its [`InvocationResult`].
-//! - [`ExecutionEnvironment`] is a simulated sandbox: it owns the directory the function sees
-//!   as `TMPDIR`, kept across restarts of the function inside it.
-//! - [`FunctionProcess`] runs a [`FunctionCommand`] with the Lambda environment described by
-//!   a [`FunctionConfig`], capturing stdout/stderr into an [`OutputLog`] where CloudWatch EMF
-//!   lines are told apart from plain log lines;
-//!   [`FunctionCommand::check_launchable`] says beforehand why a program cannot start.
+//! Imports point one way: `tune` → `run` → `report` → `emulator` → `sizing`. Beside that
+//! chain, `run` uses the log timestamps of `logs`, `logs` the percentiles and renderers of
+//! `report`, and what prices uses `pricing`. `sizing` and `pricing` use nothing else of the
+//! crate.
 //!
-//! - [`XRayCollector`] stands in for the X-Ray daemon: it receives the function's datagrams
-//!   and checks each as the daemon would.
-//! - [`run`] carries out a [`run::Plan`] (invocations, idle gaps, restarts, fresh
-//!   environments) and [`report`] turns what was recorded into the report the `lambda-perf`
-//!   binary prints (terminal, JSON, HTML); [`run::lambda_log`] writes the run as Lambda
-//!   would log it.
-//! - [`sizing`] imposes a Lambda memory size on the function with cgroups (the memory cap
-//!   and CPU in proportion), [`pricing`] holds Lambda's prices, [`tune`] sweeps memory sizes
-//!   as AWS Lambda Power Tuning does, and [`logs`] answers the Logs Insights questions about
-//!   cold starts from exported CloudWatch Logs.
+//! # One invocation, a name at each step
 //!
-//! Everything fallible returns a [`HarnessError`]; bad input from the function (garbage
-//! bodies, unknown request ids, wrong paths) gets HTTP error codes, never a panic.
+//! | type | what it is |
+//! |---|---|
+//! | [`emulator::InvokeRequest`] | what you send: the event, and the headers `/next` hands the function with it |
+//! | [`emulator::InvokeReply`] | what came back from `invoke`: when it was queued, handed out and answered, and the function's [`Answer`](emulator::Answer) (a response, an invocation error or an init error) |
+//! | [`emulator::LoggedInvocation`] | what the Runtime API logged of it, at its [`Stage`](emulator::Stage) (queued, in flight, resolved, timed out…) |
+//! | [`report::RecordedInvocation`] | what a run recorded of it: where it was sent, and its reply or why it got none |
+//! | [`report::ReportedInvocation`] | what the report shows of it: status, start kind, durations, subsegments |
+//!
+//! # Errors
+//!
+//! - [`emulator::HarnessError`]: a call on the emulator failed (`invoke` timed out, the
+//!   process exited, the function answered with an error where a response was expected…).
+//! - [`report::NoReply`]: an invocation of a run got no reply. The run records it in place of
+//!   the reply and goes on, or stops; the report shows it as the invocation's status.
+//! - [`run::EarlyStop`]: why a run stopped before the end of its plan (the function crashed,
+//!   never asked for work, timed out, failed its init).
+//!
+//! Bad input is refused up front with its own error: [`emulator::NotLaunchable`],
+//! [`sizing::SizingError`], [`pricing::UnknownArchitecture`].
 //!
 //! # Example
 //!
 //! ```no_run
-//! use std::time::Duration;
-//! use lambda_perf_local::{
-//!     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, Invocation,
-//!     RuntimeApi,
-//! };
+//! use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
+//! use lambda_perf_local::report::{Report, render_terminal};
+//! use lambda_perf_local::run::{Plan, RunOptions, Runner, execute};
 //!
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let api = RuntimeApi::start().await?;
-//! let environment = ExecutionEnvironment::new()?;
-//! let command = FunctionCommand::new("target/debug/my-function");
-//! let config = FunctionConfig::new().with_function_name("my-function");
-//!
-//! let process = FunctionProcess::spawn(&command, &config, &environment, &api)?;
-//! let body = process
-//!     .invoke(&api, Invocation::json(serde_json::json!({"hello": "world"})))
-//!     .await?
-//!     .into_json()?;
-//! let metrics = process.wait_for_emf_lines(1, Duration::from_secs(2)).await?;
-//! process.kill().await?;
-//! # let _ = (body, metrics);
-//! # Ok(()) }
+//! # async fn demo() {
+//! let runner = Runner::new(
+//!     FunctionCommand::new("target/debug/my-function"),
+//!     FunctionConfig::new().with_function_name("my-function"),
+//! );
+//! let plan = Plan::from_options(&RunOptions { invocations: 3, ..RunOptions::default() });
+//! let result = execute(&plan, &runner, &|_done| {}).await;
+//! let report = Report::build(&result.record);
+//! println!("{}", render_terminal(&report, 100, false));
+//! # }
 //! ```
 
-mod command;
-mod config;
-mod environment;
-mod error;
-mod ids;
-mod invocation;
-mod launchable;
+pub mod emulator;
 pub mod logs;
-mod outcome;
-mod output;
 pub mod pricing;
-mod process;
 pub mod report;
 pub mod run;
-mod runtime_api;
 pub mod sizing;
-mod trace_header;
 pub mod tune;
-mod wall_clock;
-mod xray_collector;
-
-pub use command::FunctionCommand;
-pub use config::{FunctionConfig, INHERITED_VARS};
-pub use environment::ExecutionEnvironment;
-pub use error::HarnessError;
-pub use ids::new_request_id;
-pub use invocation::{DEFAULT_FUNCTION_TIMEOUT, Deadline, Invocation, TraceSetting};
-pub use launchable::NotLaunchable;
-pub use outcome::{ErrorReport, InvocationOutcome, InvocationResult};
-pub use output::{LineKind, OutputLine, OutputLog, OutputStream};
-pub use process::{ERROR_CONTEXT_LINES, FunctionProcess};
-pub use runtime_api::{
-    ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus, RuntimeApi,
-    RuntimeApiOptions,
-};
-pub use trace_header::TraceHeader;
-pub use wall_clock::WallClock;
-pub use xray_collector::{Datagram, XRayCollector, parse as parse_datagram};

@@ -3,9 +3,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    Invocation, InvocationStatus, LineKind, OutputStream, RuntimeApi,
+    InvokeRequest, LineKind, OutputStream, RuntimeApi, Stage,
 };
 
 const WAIT: Duration = Duration::from_secs(2);
@@ -171,7 +171,7 @@ async fn invoke_through_the_process_reports_its_exit() {
     let harness = Harness::new().await;
     let process = harness.spawn("echo dying >&2; exit 3", &FunctionConfig::new());
     let started = std::time::Instant::now();
-    let result = process.invoke(&harness.api, Invocation::default()).await;
+    let result = process.invoke(&harness.api, InvokeRequest::default()).await;
     assert!(
         started.elapsed() < WAIT,
         "did not wait for the 30 s deadline"
@@ -185,10 +185,7 @@ async fn invoke_through_the_process_reports_its_exit() {
     }
     // The invocation was withdrawn, not left queued for a later process.
     assert_eq!(harness.api.pending_invocations(), 0);
-    assert_eq!(
-        harness.api.invocations()[0].status,
-        InvocationStatus::Abandoned
-    );
+    assert_eq!(harness.api.invocations()[0].stage, Stage::Abandoned);
 }
 
 #[tokio::test]
@@ -202,7 +199,7 @@ async fn invoke_timeout_carries_the_output() {
     let result = process
         .invoke(
             &harness.api,
-            Invocation::default().with_timeout(Duration::from_millis(100)),
+            InvokeRequest::default().with_timeout(Duration::from_millis(100)),
         )
         .await;
     match result {

@@ -19,12 +19,11 @@ use hyper::{Method, Request};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lambda_perf_local::report::{
-    CHART_COLD_COLOR, InvocationRun, ProcessRun, Report, RunRecord, WATERFALL_BAR_CLASS,
-    WATERFALL_BAR_COLOR, render_html,
+use lambda_perf_local::emulator::{
+    InvokeRequest, OutputLine, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
 };
-use lambda_perf_local::{
-    Invocation, OutputLine, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
+use lambda_perf_local::report::{
+    RecordedInvocation, RecordedProcess, Report, RunRecord, render_html,
 };
 use serde_json::{Value, json};
 
@@ -129,7 +128,7 @@ async fn small_run() -> RunRecord {
     let mut sent = 0;
     for (index, work_ms) in [(0_usize, 60_u64), (1, 15)] {
         let (result, ()) = tokio::join!(
-            api.invoke(Invocation::json(json!({"order": index}))),
+            api.invoke(InvokeRequest::json(json!({"order": index}))),
             serve_one(&client, &api, Duration::from_millis(work_ms)),
         );
         let result = result.expect("invocation resolves");
@@ -151,7 +150,7 @@ async fn small_run() -> RunRecord {
             emf_line(&result.request_id, kind, position),
             Instant::now(),
         ));
-        record.invocations.push(InvocationRun {
+        record.invocations.push(RecordedInvocation {
             index,
             process: 0,
             environment: 0,
@@ -160,7 +159,7 @@ async fn small_run() -> RunRecord {
             handed_out_at: result.handed_out_at,
             ended_at: Some(result.resolved_at),
             max_memory_used_bytes: None,
-            result: Ok(result),
+            reply: Ok(result),
         });
     }
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -171,13 +170,13 @@ async fn small_run() -> RunRecord {
         );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    record.processes.push(ProcessRun {
+    record.processes.push(RecordedProcess {
         index: 0,
         environment: 0,
         output,
         exit: None,
         stopped_by_harness: None,
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     });
     record.datagrams = collector.datagrams();
     record
@@ -275,6 +274,38 @@ fn decode(png_path: &Path) -> (u32, u32, Vec<u8>) {
     (info.width, info.height, buffer)
 }
 
+/// The `#rrggbb` color that follows `key` in `text`.
+fn color_after<'a>(text: &'a str, key: &str) -> &'a str {
+    let start = text
+        .find(key)
+        .unwrap_or_else(|| panic!("no {key:?} in the page"))
+        + key.len();
+    let color = text[start..].get(..7).unwrap_or_default();
+    assert!(
+        color.starts_with('#') && color[1..].bytes().all(|b| b.is_ascii_hexdigit()),
+        "{key} is followed by {color:?}, not a #rrggbb color"
+    );
+    color
+}
+
+/// The background the page's stylesheet gives waterfall bars: its `.wf-bar` rule.
+fn waterfall_bar_color(html: &str) -> &str {
+    let rule = &html[html.find(".wf-bar {").expect("a .wf-bar rule in the page")..];
+    color_after(
+        &rule[..rule.find('}').expect("the rule ends")],
+        "background: ",
+    )
+}
+
+/// The color of cold starts in the duration chart, as its legend shows it.
+fn cold_start_color(html: &str) -> &str {
+    let legend = &html[..html.find("</span>cold start").expect("the chart's legend")];
+    color_after(
+        &legend[legend.rfind("background:").expect("a swatch")..],
+        "background:",
+    )
+}
+
 fn rgb(hex: &str) -> [u8; 3] {
     let hex = hex.trim_start_matches('#');
     let channel = |i: usize| u8::from_str_radix(&hex[i..i + 2], 16).expect("hex color");
@@ -309,11 +340,7 @@ async fn the_waterfall_shows_in_a_chromium_screenshot() {
     assert_eq!(report.metrics[0].values, [1.0, 1.0]);
 
     let html = render_html(&report);
-    assert_eq!(
-        html.matches(&format!("class=\"{WATERFALL_BAR_CLASS}"))
-            .count(),
-        6
-    );
+    assert_eq!(html.matches("class=\"wf-bar").count(), 6);
     for external in ["<script", "http://", "https://", "<link", "url("] {
         assert!(!html.contains(external), "{external} in the page");
     }
@@ -328,16 +355,21 @@ async fn the_waterfall_shows_in_a_chromium_screenshot() {
 
     let (width, height, pixels) = decode(&png_path);
     assert_eq!((width, height), (1200, 900));
-    let bar_pixels = count(&pixels, rgb(WATERFALL_BAR_COLOR));
-    let cold_pixels = count(&pixels, rgb(CHART_COLD_COLOR));
+    let (bar_color, cold_color) = (waterfall_bar_color(&html), cold_start_color(&html));
+    assert!(
+        html.contains(&format!("fill=\"{cold_color}\"")),
+        "the chart draws its cold start in the color of its legend, {cold_color}"
+    );
+    let bar_pixels = count(&pixels, rgb(bar_color));
+    let cold_pixels = count(&pixels, rgb(cold_color));
     assert!(
         bar_pixels >= 2_000,
-        "only {bar_pixels} pixels of the waterfall color {WATERFALL_BAR_COLOR}: the waterfall \
+        "only {bar_pixels} pixels of the waterfall color {bar_color}: the waterfall \
          did not render (page kept in {})",
         dir.keep().display()
     );
     assert!(
         cold_pixels >= 200,
-        "only {cold_pixels} pixels of the cold-start chart color"
+        "only {cold_pixels} pixels of the cold-start chart color {cold_color}"
     );
 }

@@ -5,9 +5,9 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::time::Duration;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    Invocation, InvocationOutcome, RuntimeApi, TraceHeader,
+use lambda_perf_local::emulator::{
+    Answer, ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
+    InvokeRequest, RuntimeApi, TraceHeader,
 };
 use serde_json::{Value, json};
 
@@ -127,7 +127,10 @@ async fn invoke_three_times_kill_and_restart_in_the_same_environment() {
     let process = FunctionProcess::spawn(&command, &config, &environment, &api).expect("spawn");
     for n in 1..=3_u64 {
         let result = process
-            .invoke(&api, Invocation::json(json!({"n": n})).with_timeout(WAIT))
+            .invoke(
+                &api,
+                InvokeRequest::json(json!({"n": n})).with_timeout(WAIT),
+            )
             .await
             .expect("invocation succeeds");
         let trace = result.trace_header.clone().expect("trace header sent");
@@ -157,7 +160,10 @@ async fn invoke_three_times_kill_and_restart_in_the_same_environment() {
     // Restart in the same environment: in-process state is gone, TMPDIR is kept.
     let restarted = FunctionProcess::spawn(&command, &config, &environment, &api).expect("spawn");
     let body = restarted
-        .invoke(&api, Invocation::json(json!({"n": 4})).with_timeout(WAIT))
+        .invoke(
+            &api,
+            InvokeRequest::json(json!({"n": 4})).with_timeout(WAIT),
+        )
         .await
         .expect("invocation succeeds")
         .into_json()
@@ -167,7 +173,7 @@ async fn invoke_three_times_kill_and_restart_in_the_same_environment() {
 
     // An abrupt crash mid-invocation surfaces as ProcessExited with the output.
     match restarted
-        .invoke(&api, Invocation::json(json!("crash")).with_timeout(WAIT))
+        .invoke(&api, InvokeRequest::json(json!("crash")).with_timeout(WAIT))
         .await
     {
         Err(HarnessError::ProcessExited { status, last_lines }) => {
@@ -184,8 +190,8 @@ async fn invoke_three_times_kill_and_restart_in_the_same_environment() {
         .iter()
         .filter(|r| {
             matches!(
-                r.status,
-                lambda_perf_local::InvocationStatus::Resolved(InvocationOutcome::Response { .. })
+                r.stage,
+                lambda_perf_local::emulator::Stage::Resolved(Answer::Response { .. })
             )
         })
         .count();

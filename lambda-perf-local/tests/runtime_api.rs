@@ -8,9 +8,8 @@ use hyper::{HeaderMap, Method, Request, StatusCode};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
-use lambda_perf_local::{
-    ApiEventKind, HarnessError, Invocation, InvocationOutcome, InvocationStatus, RuntimeApi,
-    TraceHeader,
+use lambda_perf_local::emulator::{
+    Answer, ApiEventKind, HarnessError, InvokeRequest, RuntimeApi, Stage, TraceHeader,
 };
 use serde_json::{Value, json};
 
@@ -105,8 +104,8 @@ fn now_ms() -> u64 {
 async fn next_hands_out_the_event_with_every_header_and_response_resolves_invoke() {
     let api = RuntimeApi::start().await.expect("server starts");
     let http = client();
-    let invocation =
-        Invocation::json(json!({"hello": "world"})).with_client_context(r#"{"custom":{"k":"v"}}"#);
+    let invocation = InvokeRequest::json(json!({"hello": "world"}))
+        .with_client_context(r#"{"custom":{"k":"v"}}"#);
     let function = async {
         let reply = next(&http, &api).await;
         let id = request_id(&reply);
@@ -154,8 +153,8 @@ async fn next_hands_out_the_event_with_every_header_and_response_resolves_invoke
 
     assert_eq!(ack.status, StatusCode::ACCEPTED);
     assert_eq!(
-        result.outcome,
-        InvocationOutcome::Response {
+        result.answer,
+        Answer::Response {
             body: Bytes::from_static(b"\x00exact bytes\xff\n")
         }
     );
@@ -170,8 +169,8 @@ async fn next_hands_out_the_event_with_every_header_and_response_resolves_invoke
     assert_eq!(records.len(), 1);
     assert_eq!(records[0].request_id, id);
     assert!(matches!(
-        records[0].status,
-        InvocationStatus::Resolved(InvocationOutcome::Response { .. })
+        records[0].stage,
+        Stage::Resolved(Answer::Response { .. })
     ));
     let kinds: Vec<_> = api.events().into_iter().map(|e| e.kind).collect();
     assert!(matches!(kinds[0], ApiEventKind::Queued { .. }));
@@ -184,7 +183,7 @@ async fn next_hands_out_the_event_with_every_header_and_response_resolves_invoke
 async fn overrides_are_sent_verbatim_and_optional_headers_omitted() {
     let api = RuntimeApi::start().await.expect("server starts");
     let http = client();
-    let invocation = Invocation::new("raw event")
+    let invocation = InvokeRequest::new("raw event")
         .with_request_id("req-123")
         .with_deadline_ms(600_000)
         .without_trace_header()
@@ -248,14 +247,13 @@ async fn error_resolves_with_error_type_and_report() {
         assert_eq!(ack.status, StatusCode::ACCEPTED);
     };
     let invocations = async {
-        let first = api.invoke(Invocation::default()).await;
-        let second = api.invoke(Invocation::default()).await;
+        let first = api.invoke(InvokeRequest::default()).await;
+        let second = api.invoke(InvokeRequest::default()).await;
         (first, second)
     };
     let ((first, second), ()) = tokio::join!(invocations, function);
 
-    let InvocationOutcome::Error { error_type, error } = first.expect("first resolves").outcome
-    else {
+    let Answer::Error { error_type, error } = first.expect("first resolves").answer else {
         panic!("expected an error outcome");
     };
     assert_eq!(error_type.as_deref(), Some("Unhandled"));
@@ -268,7 +266,7 @@ async fn error_resolves_with_error_type_and_report() {
 
     let second = second.expect("second resolves");
     let request_id = second.request_id.clone();
-    let InvocationOutcome::Error { error_type, error } = second.outcome.clone() else {
+    let Answer::Error { error_type, error } = second.answer.clone() else {
         panic!("expected an error outcome");
     };
     assert_eq!(error_type, None);
@@ -303,8 +301,8 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
     };
     let invocations = async {
         tokio::join!(
-            api.invoke(Invocation::new("1")),
-            api.invoke(Invocation::new("2"))
+            api.invoke(InvokeRequest::new("1")),
+            api.invoke(InvokeRequest::new("2"))
         )
     };
     let ((first, second), (reply, ack)) = tokio::join!(invocations, function);
@@ -312,8 +310,8 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
     assert_eq!(ack.status, StatusCode::ACCEPTED);
     for result in [first, second] {
         let result = result.expect("invoke resolves");
-        let InvocationOutcome::InitError(report) = &result.outcome else {
-            panic!("expected an init error, got {:?}", result.outcome);
+        let Answer::InitError(report) = &result.answer else {
+            panic!("expected an init error, got {:?}", result.answer);
         };
         assert_eq!(report.error_type.as_deref(), Some("ConfigError"));
         assert_eq!(report.error_message.as_deref(), Some("missing TABLE_NAME"));
@@ -327,10 +325,10 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
 
     // Until a new process is attached, invocations fail at once.
     let later = api
-        .invoke(Invocation::new("3"))
+        .invoke(InvokeRequest::new("3"))
         .await
         .expect("resolves at once");
-    assert!(matches!(later.outcome, InvocationOutcome::InitError(_)));
+    assert!(matches!(later.answer, Answer::InitError(_)));
     assert_eq!(later.handed_out_at, None);
     assert!(matches!(
         later.into_response(),
@@ -339,7 +337,7 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
 
     api.clear_init_error();
     let queued = api
-        .invoke(Invocation::new("4").with_timeout(Duration::from_millis(100)))
+        .invoke(InvokeRequest::new("4").with_timeout(Duration::from_millis(100)))
         .await;
     assert!(
         matches!(queued, Err(HarnessError::Timeout { .. })),
@@ -371,8 +369,8 @@ async fn concurrent_next_polls_get_different_invocations() {
         // Let both long-polls start waiting before anything is queued.
         tokio::time::sleep(Duration::from_millis(50)).await;
         tokio::join!(
-            api.invoke(Invocation::new("a")),
-            api.invoke(Invocation::new("b"))
+            api.invoke(InvokeRequest::new("a")),
+            api.invoke(InvokeRequest::new("b"))
         )
     };
     let ((a, b), id1, id2) = tokio::join!(invocations, worker(), worker());
@@ -436,7 +434,7 @@ async fn bad_requests_get_http_errors() {
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
 
     // A queued invocation cannot be answered before `/next` hands it out.
-    let invocation = Invocation::new("x")
+    let invocation = InvokeRequest::new("x")
         .with_request_id("queued-1")
         .with_timeout(Duration::from_millis(300));
     let early = async { respond(&http, &api, "queued-1", b"too early").await };
@@ -459,7 +457,7 @@ async fn timed_out_and_abandoned_invocations_are_withdrawn() {
 
     let timed_out = api
         .invoke(
-            Invocation::new("slow")
+            InvokeRequest::new("slow")
                 .with_request_id("slow-1")
                 .with_timeout(Duration::from_millis(50)),
         )
@@ -472,7 +470,7 @@ async fn timed_out_and_abandoned_invocations_are_withdrawn() {
     // Dropping the `invoke` future withdraws the invocation as well.
     let abandoned = tokio::time::timeout(
         Duration::from_millis(50),
-        api.invoke(Invocation::new("gone").with_request_id("gone-1")),
+        api.invoke(InvokeRequest::new("gone").with_request_id("gone-1")),
     )
     .await;
     assert!(abandoned.is_err());
@@ -484,7 +482,7 @@ async fn timed_out_and_abandoned_invocations_are_withdrawn() {
         respond(&http, &api, &request_id(&reply), b"fresh").await;
         reply
     };
-    let (result, reply) = tokio::join!(api.invoke(Invocation::new("fresh")), function);
+    let (result, reply) = tokio::join!(api.invoke(InvokeRequest::new("fresh")), function);
     assert_eq!(reply.body, "fresh");
     assert_eq!(
         result.expect("resolves").into_response().expect("ok"),
@@ -496,37 +494,37 @@ async fn timed_out_and_abandoned_invocations_are_withdrawn() {
         StatusCode::BAD_REQUEST
     );
 
-    let statuses: Vec<_> = api.invocations().into_iter().map(|r| r.status).collect();
-    assert_eq!(statuses[0], InvocationStatus::TimedOut);
-    assert_eq!(statuses[1], InvocationStatus::Abandoned);
-    assert!(matches!(statuses[2], InvocationStatus::Resolved(_)));
+    let stages: Vec<_> = api.invocations().into_iter().map(|r| r.stage).collect();
+    assert_eq!(stages[0], Stage::TimedOut);
+    assert_eq!(stages[1], Stage::Abandoned);
+    assert!(matches!(stages[2], Stage::Resolved(_)));
 }
 
 #[tokio::test]
 async fn invalid_invocations_are_refused_and_shutdown_fails_pending_ones() {
     let api = RuntimeApi::start().await.expect("server starts");
     let bad_header = api
-        .invoke(Invocation::default().with_trace_header("line\nbreak"))
+        .invoke(InvokeRequest::default().with_trace_header("line\nbreak"))
         .await;
     assert!(matches!(
         bad_header,
         Err(HarnessError::InvalidInvocation(_))
     ));
     let bad_id = api
-        .invoke(Invocation::default().with_request_id("a/b"))
+        .invoke(InvokeRequest::default().with_request_id("a/b"))
         .await;
     assert!(matches!(bad_id, Err(HarnessError::InvalidInvocation(_))));
 
     let duplicate = async {
         tokio::time::sleep(Duration::from_millis(20)).await;
         let duplicate = api
-            .invoke(Invocation::default().with_request_id("dup"))
+            .invoke(InvokeRequest::default().with_request_id("dup"))
             .await;
         assert!(matches!(duplicate, Err(HarnessError::InvalidInvocation(_))));
         api.shutdown();
     };
     let (pending, ()) = tokio::join!(
-        api.invoke(Invocation::default().with_request_id("dup")),
+        api.invoke(InvokeRequest::default().with_request_id("dup")),
         duplicate
     );
     assert!(
@@ -534,8 +532,8 @@ async fn invalid_invocations_are_refused_and_shutdown_fails_pending_ones() {
         "{pending:?}"
     );
     assert!(matches!(
-        api.invoke(Invocation::default()).await,
+        api.invoke(InvokeRequest::default()).await,
         Err(HarnessError::Shutdown)
     ));
-    assert_eq!(api.invocations()[0].status, InvocationStatus::Shutdown);
+    assert_eq!(api.invocations()[0].stage, Stage::Shutdown);
 }

@@ -28,7 +28,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use lambda_perf_local::{ExecutionEnvironment, OutputLine, OutputLog, OutputStream};
+use lambda_perf_local::emulator::{ExecutionEnvironment, OutputLine, OutputLog, OutputStream};
 use serde_json::{Value, json};
 use support::*;
 

@@ -3,7 +3,7 @@
 
 mod support;
 
-use lambda_perf_local::{Invocation, TraceHeader, XRayCollector};
+use lambda_perf_local::emulator::{InvokeRequest, TraceHeader, XRayCollector};
 use serde_json::{Value, json};
 use support::*;
 
@@ -52,7 +52,7 @@ async fn an_axum_router_behind_perf_layer() {
         ("/orders/0", 404, None),
     ] {
         let result = process
-            .invoke(&api, Invocation::json(http_api_event(path)))
+            .invoke(&api, InvokeRequest::json(http_api_event(path)))
             .await
             .unwrap();
         let id = result.request_id.clone();

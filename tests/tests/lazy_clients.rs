@@ -4,7 +4,7 @@
 
 mod support;
 
-use lambda_perf_local::{Invocation, TraceHeader, XRayCollector};
+use lambda_perf_local::emulator::{InvokeRequest, TraceHeader, XRayCollector};
 use serde_json::{Value, json};
 use support::*;
 
@@ -21,7 +21,7 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
     let mut traces = Vec::new();
     for _ in 0..2 {
         let result = process
-            .invoke(&api, Invocation::json(json!({ "order_id": "o-4" })))
+            .invoke(&api, InvokeRequest::json(json!({ "order_id": "o-4" })))
             .await
             .unwrap();
         let id = result.request_id.clone();

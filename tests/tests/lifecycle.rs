@@ -6,8 +6,8 @@ mod support;
 
 use std::time::Duration;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionConfig, FunctionProcess, Invocation, RuntimeApi,
+use lambda_perf_local::emulator::{
+    ExecutionEnvironment, FunctionConfig, FunctionProcess, InvokeRequest, RuntimeApi,
     RuntimeApiOptions,
 };
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ async fn first_invocation(api: RuntimeApi, config: FunctionConfig, idle: Duratio
         FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
     tokio::time::sleep(idle).await;
     let result = process
-        .invoke(&api, Invocation::json(json!({ "action": "ok" })))
+        .invoke(&api, InvokeRequest::json(json!({ "action": "ok" })))
         .await
         .unwrap();
     let id = result.request_id.clone();

@@ -4,8 +4,9 @@
 
 mod support;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionCommand, FunctionProcess, Invocation, RuntimeApi, XRayCollector,
+use lambda_perf_local::emulator::{
+    ExecutionEnvironment, FunctionCommand, FunctionProcess, InvokeRequest, RuntimeApi,
+    XRayCollector,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -26,7 +27,10 @@ async fn run(mode: &str) -> (Vec<Value>, Vec<Value>) {
     let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
     let mut documents = Vec::new();
     for event in [json!({}), json!({}), json!({ "fail": true })] {
-        let result = process.invoke(&api, Invocation::json(event)).await.unwrap();
+        let result = process
+            .invoke(&api, InvokeRequest::json(event))
+            .await
+            .unwrap();
         end_line(&process, &result.request_id).await;
         let root = result.trace_header.as_deref().unwrap().to_owned();
         let root = root
@@ -167,7 +171,7 @@ async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
     let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
     let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
     let result = process
-        .invoke(&api, Invocation::json(json!({})))
+        .invoke(&api, InvokeRequest::json(json!({})))
         .await
         .unwrap();
     let header = result.trace_header.as_deref().unwrap().to_owned();

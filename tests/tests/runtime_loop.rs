@@ -3,8 +3,8 @@
 
 mod support;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionProcess, Invocation, InvocationOutcome, RuntimeApi,
+use lambda_perf_local::emulator::{
+    Answer, ExecutionEnvironment, FunctionProcess, InvokeRequest, RuntimeApi,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -13,7 +13,10 @@ use support::*;
 /// request id.
 async fn order(api: &RuntimeApi, process: &FunctionProcess, quantity: u32) -> String {
     let event = json!({ "order_id": format!("o-{quantity}"), "quantity": quantity });
-    let result = process.invoke(api, Invocation::json(event)).await.unwrap();
+    let result = process
+        .invoke(api, InvokeRequest::json(event))
+        .await
+        .unwrap();
     let request_id = result.request_id.clone();
     let body = result.into_response().unwrap().to_vec();
     assert_eq!(
@@ -166,10 +169,13 @@ async fn a_handler_error_flushes_its_metrics_and_reaches_the_runtime() {
         environment: _environment,
     } = start(&example("basic-layer"), &function_config()).await;
     let event = json!({ "order_id": "o-empty", "quantity": 0 });
-    let result = process.invoke(&api, Invocation::json(event)).await.unwrap();
+    let result = process
+        .invoke(&api, InvokeRequest::json(event))
+        .await
+        .unwrap();
     let id = result.request_id.clone();
-    match result.outcome {
-        InvocationOutcome::Error { error, .. } => {
+    match result.answer {
+        Answer::Error { error, .. } => {
             assert_eq!(
                 error.error_message.as_deref(),
                 Some("order o-empty has no items")
@@ -194,12 +200,12 @@ async fn a_handler_panic_flushes_its_metrics_and_the_runtime_reports_it() {
     } = start(&scenario_function(), &function_config()).await;
 
     let result = process
-        .invoke(&api, Invocation::json(json!({ "action": "panic" })))
+        .invoke(&api, InvokeRequest::json(json!({ "action": "panic" })))
         .await
         .unwrap();
     let id = result.request_id.clone();
-    match &result.outcome {
-        InvocationOutcome::Error { error, .. } => {
+    match &result.answer {
+        Answer::Error { error, .. } => {
             let message = error.error_message.as_deref().unwrap_or_default();
             assert!(
                 message.contains("the scenario asked for a panic"),
@@ -215,7 +221,7 @@ async fn a_handler_panic_flushes_its_metrics_and_the_runtime_reports_it() {
 
     // The runtime survives the panic: the next invocation is warm and succeeds.
     let result = process
-        .invoke(&api, Invocation::json(json!({ "action": "ok" })))
+        .invoke(&api, InvokeRequest::json(json!({ "action": "ok" })))
         .await
         .unwrap();
     let id = result.request_id.clone();
@@ -226,11 +232,11 @@ async fn a_handler_panic_flushes_its_metrics_and_the_runtime_reports_it() {
 
     // An Err from the handler is reported as a function error, with its metrics.
     let result = process
-        .invoke(&api, Invocation::json(json!({ "action": "error" })))
+        .invoke(&api, InvokeRequest::json(json!({ "action": "error" })))
         .await
         .unwrap();
     let id = result.request_id.clone();
-    assert!(matches!(result.outcome, InvocationOutcome::Error { .. }));
+    assert!(matches!(result.answer, Answer::Error { .. }));
     assert_eq!(
         end_line(&process, &id).await["lambda_perf"]["outcome"],
         "error"
@@ -269,7 +275,7 @@ async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
     } = start(&example("basic-layer"), &function_config()).await;
     let event = json!({ "order_id": "o-1", "quantity": 1 });
     let result = process
-        .invoke(&api, Invocation::json(event).with_deadline_ms(600_000))
+        .invoke(&api, InvokeRequest::json(event).with_deadline_ms(600_000))
         .await
         .unwrap();
     let id = result.request_id.clone();
@@ -296,7 +302,7 @@ async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
         environment: _environment,
     } = start(&scenario_function(), &function_config()).await;
     let result = process
-        .invoke(&api, Invocation::json(json!({ "action": "many" })))
+        .invoke(&api, InvokeRequest::json(json!({ "action": "many" })))
         .await
         .unwrap();
     let id = result.request_id.clone();
@@ -352,7 +358,7 @@ async fn concurrent_invocations_in_one_process_keep_their_metrics_apart() {
     } = start(&scenario_function(), &config).await;
     let invoke = |tag: &str| {
         let event = json!({ "action": "ok", "tag": tag, "sleep_ms": 300 });
-        process.invoke(&api, Invocation::json(event))
+        process.invoke(&api, InvokeRequest::json(event))
     };
     let (a, b) = tokio::join!(invoke("a"), invoke("b"));
     let (a, b) = (a.unwrap(), b.unwrap());
@@ -386,7 +392,7 @@ async fn the_cold_start_line_is_written_before_the_handler_runs() {
         process,
         environment: _environment,
     } = start(&scenario_function(), &function_config()).await;
-    let slow = Invocation::json(json!({ "action": "ok", "sleep_ms": 1_000 }));
+    let slow = InvokeRequest::json(json!({ "action": "ok", "sleep_ms": 1_000 }));
     let invocation = async { process.invoke(&api, slow).await };
     let observer = async {
         let cold = process
@@ -413,7 +419,7 @@ async fn the_cold_start_line_is_written_before_the_handler_runs() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_and_data_problems_warn_once_each() {
     // No namespace, and a bad setting.
-    let config = lambda_perf_local::FunctionConfig::new()
+    let config = lambda_perf_local::emulator::FunctionConfig::new()
         .with_function_name("orders-fn")
         .with_env("POWERTOOLS_METRICS_DISABLED", "maybe");
     let Started {
@@ -425,7 +431,7 @@ async fn configuration_and_data_problems_warn_once_each() {
         let result = process
             .invoke(
                 &api,
-                Invocation::json(json!({ "action": "bad_metrics" })).unsampled(),
+                InvokeRequest::json(json!({ "action": "bad_metrics" })).unsampled(),
             )
             .await
             .unwrap();

@@ -7,9 +7,9 @@ mod support;
 
 use std::collections::BTreeSet;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionCommand, FunctionProcess, Invocation, InvocationResult,
-    RuntimeApi, TraceHeader, XRayCollector,
+use lambda_perf_local::emulator::{
+    ExecutionEnvironment, FunctionCommand, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi,
+    TraceHeader, XRayCollector,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -41,10 +41,10 @@ async fn setup(max_concurrency: u32) -> Setup {
 }
 
 impl Setup {
-    async fn invoke(&self, event: Value) -> InvocationResult {
+    async fn invoke(&self, event: Value) -> InvokeReply {
         let result = self
             .process
-            .invoke(&self.api, Invocation::json(event))
+            .invoke(&self.api, InvokeRequest::json(event))
             .await
             .unwrap();
         end_line(&self.process, &result.request_id).await;
@@ -52,7 +52,7 @@ impl Setup {
     }
 
     /// The documents of an invocation's trace, once its handler subsegment arrived.
-    async fn trace(&self, result: &InvocationResult) -> Vec<Value> {
+    async fn trace(&self, result: &InvokeReply) -> Vec<Value> {
         let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();
         let root = header.root.clone();
         let parent = header.parent.clone();

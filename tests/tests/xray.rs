@@ -5,9 +5,9 @@ mod support;
 
 use std::time::Duration;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionConfig, FunctionProcess, Invocation, InvocationOutcome,
-    InvocationResult, RuntimeApi, TraceHeader, XRayCollector,
+use lambda_perf_local::emulator::{
+    Answer, ExecutionEnvironment, FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest,
+    RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -37,15 +37,15 @@ async fn setup(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) -> Setu
 }
 
 impl Setup {
-    async fn invoke(&self, event: Value) -> InvocationResult {
+    async fn invoke(&self, event: Value) -> InvokeReply {
         self.process
-            .invoke(&self.api, Invocation::json(event))
+            .invoke(&self.api, InvokeRequest::json(event))
             .await
             .unwrap()
     }
 
     /// The handler subsegment of an invocation, once it arrived.
-    async fn handler_document(&self, result: &InvocationResult) -> Value {
+    async fn handler_document(&self, result: &InvokeReply) -> Value {
         let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();
         let (root, parent) = (header.root.clone(), header.parent.clone());
         self.collector
@@ -58,7 +58,7 @@ impl Setup {
     }
 
     /// Every document of the trace of an invocation.
-    fn trace_documents(&self, result: &InvocationResult) -> Vec<Value> {
+    fn trace_documents(&self, result: &InvokeReply) -> Vec<Value> {
         let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();
         self.collector
             .documents()
@@ -177,7 +177,7 @@ async fn errors_and_panics_fault_the_handler_subsegment() {
     let setup = setup(|config| config).await;
 
     let result = setup.invoke(json!({ "action": "error" })).await;
-    assert!(matches!(result.outcome, InvocationOutcome::Error { .. }));
+    assert!(matches!(result.answer, Answer::Error { .. }));
     let handler = setup.handler_document(&result).await;
     assert_valid_xray(&handler);
     assert_eq!(handler["fault"], true);
@@ -190,8 +190,8 @@ async fn errors_and_panics_fault_the_handler_subsegment() {
     );
 
     let result = setup.invoke(json!({ "action": "panic" })).await;
-    match &result.outcome {
-        InvocationOutcome::Error { error, .. } => assert!(
+    match &result.answer {
+        Answer::Error { error, .. } => assert!(
             error
                 .error_message
                 .as_deref()
@@ -218,7 +218,7 @@ async fn unsampled_and_headerless_invocations_send_nothing() {
         .process
         .invoke(
             &setup.api,
-            Invocation::json(json!({ "action": "trace" })).unsampled(),
+            InvokeRequest::json(json!({ "action": "trace" })).unsampled(),
         )
         .await
         .unwrap();
@@ -227,7 +227,7 @@ async fn unsampled_and_headerless_invocations_send_nothing() {
         .process
         .invoke(
             &setup.api,
-            Invocation::json(json!({ "action": "trace" })).without_trace_header(),
+            InvokeRequest::json(json!({ "action": "trace" })).without_trace_header(),
         )
         .await
         .unwrap();
@@ -257,7 +257,7 @@ async fn concurrent_invocations_keep_their_traces_apart() {
     let invoke = |tag: &'static str| {
         setup.process.invoke(
             &setup.api,
-            Invocation::json(json!({ "action": "trace", "tag": tag, "sleep_ms": 200 })),
+            InvokeRequest::json(json!({ "action": "trace", "tag": tag, "sleep_ms": 200 })),
         )
     };
     let (a, b) = tokio::join!(invoke("a"), invoke("b"));
@@ -320,7 +320,7 @@ async fn under_run_concurrent_the_trace_is_the_invocations_own_never_the_process
     .await;
     let invoke = |index: usize| {
         let event = json!({ "action": "ok", "tag": format!("t{index}"), "sleep_ms": 20 });
-        let invocation = Invocation::json(event);
+        let invocation = InvokeRequest::json(event);
         // Header-less, and X-Ray's PassThrough mode (Root alone: not sampled).
         let invocation = if index.is_multiple_of(2) {
             invocation.without_trace_header()

@@ -28,8 +28,8 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use lambda_perf_local::{
-    ExecutionEnvironment, FunctionProcess, Invocation, RuntimeApi, TraceHeader, XRayCollector,
+use lambda_perf_local::emulator::{
+    ExecutionEnvironment, FunctionProcess, InvokeRequest, RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Map, Value, json};
 use support::*;
@@ -117,7 +117,7 @@ async fn our_trace() -> Trace {
     let process =
         FunctionProcess::spawn(&scenario_function(), &config, &environment, &api).unwrap();
     let result = process
-        .invoke(&api, Invocation::json(json!({ "action": "trace" })))
+        .invoke(&api, InvokeRequest::json(json!({ "action": "trace" })))
         .await
         .unwrap();
     let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();

@@ -2,21 +2,17 @@
 
 use std::time::Duration;
 
-use crate::outcome::{InvocationOutcome, InvocationResult};
-use crate::output::OutputStream;
-use crate::trace_header::TraceHeader;
+use crate::emulator::{Answer, ErrorDocument, InvokeReply, OutputStream, TraceHeader};
 
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
-use super::failure::{
-    FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE,
-};
-use super::input::{InvocationRun, ProcessRun, RunRecord};
 use super::metrics::MetricAggregator;
-use super::model::{InvocationReport, ProcessReport, Report, Status};
+use super::model::{Report, ReportedInvocation, ReportedProcess, Status};
+use super::no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 use super::problem::{Problem, ProblemKind};
-use super::resources::{Resources, mb};
-use super::stats::Summary;
+use super::record::{RecordedInvocation, RecordedProcess, RunRecord};
+use super::resources::mb;
+use super::tally;
 use super::timeline;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
@@ -30,7 +26,7 @@ impl Report {
         let mut problems = Vec::new();
         let mut facts = FactsByRequest::default();
         let mut metrics = MetricAggregator::default();
-        let processes: Vec<ProcessReport> = record
+        let processes: Vec<ReportedProcess> = record
             .processes
             .iter()
             .map(|process| read_output(process, record, &mut facts, &mut metrics, &mut problems))
@@ -68,7 +64,7 @@ impl Report {
             record.config.initialization_type(),
             None | Some("on-demand")
         );
-        let mut invocations: Vec<InvocationReport> = record
+        let mut invocations: Vec<ReportedInvocation> = record
             .invocations
             .iter()
             .zip(platform_inits)
@@ -100,8 +96,8 @@ impl Report {
             ));
         }
 
-        let summary = Summary::of(&invocations, problems.len());
-        let resources = Resources::of(record, &invocations, &processes);
+        let summary = tally::summary(&invocations, problems.len());
+        let resources = tally::resources(record, &invocations, &processes);
         Self {
             function: record.function.clone(),
             invocations,
@@ -138,13 +134,13 @@ fn platform_inits(record: &RunRecord) -> Vec<Option<f64>> {
 
 /// Reads a process's output: facts and metrics from EMF lines, a problem per broken one.
 fn read_output(
-    process: &ProcessRun,
+    process: &RecordedProcess,
     record: &RunRecord,
     facts: &mut FactsByRequest,
     metrics: &mut MetricAggregator,
     problems: &mut Vec<Problem>,
-) -> ProcessReport {
-    let mut report = ProcessReport {
+) -> ReportedProcess {
+    let mut report = ReportedProcess {
         index: process.index,
         environment: process.environment,
         exit: process.exit.clone(),
@@ -169,7 +165,7 @@ fn read_output(
     let skip = stderr
         .clone()
         .count()
-        .saturating_sub(ProcessReport::STDERR_LINES);
+        .saturating_sub(ReportedProcess::STDERR_LINES);
     report.last_stderr = stderr.skip(skip).map(|line| line.text.clone()).collect();
     for (n, line) in process.output.iter().enumerate() {
         if line.stream == OutputStream::Stderr {
@@ -211,15 +207,15 @@ fn millis(duration: Duration) -> f64 {
 
 /// Reports one invocation.
 fn invocation(
-    run: &InvocationRun,
+    run: &RecordedInvocation,
     facts: &FactsByRequest,
     traces: &mut TraceIndex,
     problems: &mut Vec<Problem>,
-) -> InvocationReport {
+) -> ReportedInvocation {
     let header_text = run
         .trace_header
         .as_deref()
-        .or_else(|| run.result.as_ref().ok()?.trace_header.as_deref());
+        .or_else(|| run.reply.as_ref().ok()?.trace_header.as_deref());
     let header = header_text.and_then(TraceHeader::parse);
     let tree = header
         .as_ref()
@@ -246,9 +242,9 @@ fn invocation(
         (emf, xray) => emf.or(xray).unwrap_or_default(),
     };
 
-    let (status, error, duration_ms) = match &run.result {
-        Ok(result) => outcome(result),
-        Err(failure) if failure.kind == FailureKind::OutOfMemory => {
+    let (status, error, duration_ms) = match &run.reply {
+        Ok(reply) => answered(reply),
+        Err(failure) if failure.kind == NoReplyKind::OutOfMemory => {
             // The function's failure, as Lambda reports it; not a problem of the harness.
             let duration = run
                 .handed_out_at
@@ -275,7 +271,7 @@ fn invocation(
         }
     };
     let start_kind = facts.start_kind.clone();
-    InvocationReport {
+    ReportedInvocation {
         index: run.index,
         request_id: run.request_id.clone(),
         process: run.process,
@@ -300,15 +296,16 @@ fn invocation(
     }
 }
 
-fn outcome(result: &InvocationResult) -> (Status, Option<String>, Option<f64>) {
-    let duration = result.duration().map(millis);
-    match &result.outcome {
-        InvocationOutcome::Response { .. } => (Status::Ok, None, duration),
-        InvocationOutcome::Error { error_type, error } => {
+/// The status, error and duration of an invocation that got a reply.
+fn answered(reply: &InvokeReply) -> (Status, Option<String>, Option<f64>) {
+    let duration = reply.duration().map(millis);
+    match &reply.answer {
+        Answer::Response { .. } => (Status::Ok, None, duration),
+        Answer::Error { error_type, error } => {
             let kind = error.error_type.as_deref().or(error_type.as_deref());
             (Status::Error, Some(describe(kind, error)), duration)
         }
-        InvocationOutcome::InitError(report) => (
+        Answer::InitError(report) => (
             Status::InitError,
             Some(describe(report.error_type.as_deref(), report)),
             duration,
@@ -319,7 +316,7 @@ fn outcome(result: &InvocationResult) -> (Status, Option<String>, Option<f64>) {
 /// `type: message`, or the message alone when the type is a Rust type path (the Rust runtime
 /// reports `alloc::boxed::Box<dyn core::error::Error + …>` for most errors), which says
 /// nothing a reader needs.
-fn describe(kind: Option<&str>, error: &crate::ErrorReport) -> String {
+fn describe(kind: Option<&str>, error: &ErrorDocument) -> String {
     match (kind, error.error_message.as_deref()) {
         (Some(kind), Some(message)) if !kind.contains("::") && !kind.contains('<') => {
             format!("{kind}: {message}")
@@ -329,15 +326,19 @@ fn describe(kind: Option<&str>, error: &crate::ErrorReport) -> String {
     }
 }
 
-fn failure_status(failure: &HarnessFailure) -> Status {
+fn failure_status(failure: &NoReply) -> Status {
     match failure.kind {
-        FailureKind::Timeout => Status::Timeout,
-        FailureKind::OutOfMemory => Status::OutOfMemory,
-        FailureKind::ProcessExited | FailureKind::Other => Status::HarnessError,
+        NoReplyKind::Timeout => Status::Timeout,
+        NoReplyKind::OutOfMemory => Status::OutOfMemory,
+        NoReplyKind::ProcessExited | NoReplyKind::Other => Status::HarnessError,
     }
 }
 
-fn orphan_problem(orphan: &Orphan, run: &InvocationRun, header: Option<&TraceHeader>) -> Problem {
+fn orphan_problem(
+    orphan: &Orphan,
+    run: &RecordedInvocation,
+    header: Option<&TraceHeader>,
+) -> Problem {
     let parent = orphan.parent_id.as_deref().unwrap_or("none");
     let message = if orphan.in_cycle {
         format!(

@@ -4,18 +4,15 @@
 use std::fmt::Write as _;
 
 use super::format::{file_size, megabytes, ms, number, opt_ms, usd, values};
-use super::model::{InvocationReport, Report, Subsegment};
+use super::model::{Report, ReportedInvocation, Subsegment};
 use super::stats::Distribution;
 
-/// The CSS class of every waterfall bar.
-pub const WATERFALL_BAR_CLASS: &str = "wf-bar";
-/// The fill of waterfall bars of subsegments without fault, error or throttle
-/// (`#1f77b4`; faults are `#d62728`, errors and throttles `#e6a100`, orphans `#9467bd`).
-pub const WATERFALL_BAR_COLOR: &str = "#1f77b4";
+/// The CSS class of every waterfall bar (its colors are in [`STYLE`]).
+const WATERFALL_BAR_CLASS: &str = "wf-bar";
 /// The fill of cold-start bars in the duration chart.
-pub const CHART_COLD_COLOR: &str = "#ff7f0e";
+pub(super) const CHART_COLD_COLOR: &str = "#ff7f0e";
 /// The fill of the other bars in the duration chart.
-pub const CHART_WARM_COLOR: &str = "#2ca02c";
+const CHART_WARM_COLOR: &str = "#2ca02c";
 
 pub(crate) const STYLE: &str = r#"
 body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; margin: 24px;
@@ -60,10 +57,10 @@ pre.excerpt { margin: 2px 0 0 0; white-space: pre-wrap; word-break: break-all; c
 "#;
 
 /// Renders the report as one self-contained HTML page: summary, a bar chart of the duration
-/// of each invocation (cold starts in [`CHART_COLD_COLOR`]), the invocation table, a waterfall
-/// per traced invocation (bars of class [`WATERFALL_BAR_CLASS`] filled with
-/// [`WATERFALL_BAR_COLOR`], positioned by start and duration), the processes, the metrics and
-/// the problems. No script and no external resource.
+/// of each invocation (cold starts in orange, `#ff7f0e`, the others in green), the invocation
+/// table, a waterfall per traced invocation (bars of class `wf-bar`, blue `#1f77b4` when the
+/// subsegment has no fault, error or throttle, positioned by start and duration), the
+/// processes, the metrics and the problems. No script and no external resource.
 pub fn render_html(report: &Report) -> String {
     let mut out = String::new();
     let title = format!("lambda-perf report: {}", report.function);
@@ -285,7 +282,7 @@ fn chart(out: &mut String, report: &Report) {
     );
 }
 
-fn status_cell(invocation: &InvocationReport) -> String {
+fn status_cell(invocation: &ReportedInvocation) -> String {
     let class = if invocation.status.is_failure() {
         "status-fail"
     } else {
@@ -368,7 +365,7 @@ fn waterfalls(out: &mut String, report: &Report) {
     }
 }
 
-fn waterfall(out: &mut String, invocation: &InvocationReport) {
+fn waterfall(out: &mut String, invocation: &ReportedInvocation) {
     let span = invocation.waterfall_span_ms();
     let _ = writeln!(
         out,

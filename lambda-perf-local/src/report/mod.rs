@@ -1,9 +1,11 @@
 //! The report of a run: per-invocation table, subsegment waterfalls, metrics, summary and the
 //! problems found in the function's output; rendered for the terminal, as JSON and as HTML.
 //!
-//! The CLI fills a [`RunRecord`] while it runs the function (the invocations with their
-//! [`InvocationResult`](crate::InvocationResult)s, each process's output lines, the X-Ray
-//! datagrams received), then [`Report::build`] matches everything up:
+//! A run fills a [`RunRecord`] while it runs the function (each [`RecordedInvocation`] with
+//! its [`InvokeReply`](crate::emulator::InvokeReply) or [`NoReply`], each
+//! [`RecordedProcess`] with its output lines, the X-Ray datagrams received), then
+//! [`Report::build`] matches everything up into a [`ReportedInvocation`] per invocation and a
+//! [`ReportedProcess`] per process:
 //!
 //! - each invocation gets its `lambda_perf` facts from the EMF lines carrying its request id
 //!   (start kind, init duration, idle gap), its status from the harness, and the subsegment
@@ -17,7 +19,8 @@
 //! - the [`Summary`] counts cold starts and errors and gives nearest-rank percentiles;
 //! - every [`Problem`] is listed: broken EMF lines, X-Ray datagrams the daemon would reject
 //!   or documents missing required fields, orphan subsegments, traces no invocation had,
-//!   invocations the harness got no answer for.
+//!   invocations that got no reply for a reason of the harness (not an out-of-memory kill,
+//!   which is the function's failure).
 //!
 //! The [`Report`] serializes with serde (`--json`), and renders with [`render_terminal`] and
 //! [`render_html`].
@@ -38,33 +41,34 @@ mod build;
 pub(crate) mod chart;
 mod emf;
 pub(crate) mod facts;
-mod failure;
 pub(crate) mod format;
 mod harness_stop;
 pub(crate) mod html;
-mod input;
 mod metrics;
 mod model;
+mod no_reply;
 mod problem;
+mod record;
 mod resources;
 mod stats;
+mod tally;
 mod terminal;
 mod timeline;
 mod tree;
+mod wall_clock;
 mod xray;
 
 #[cfg(test)]
 mod tests;
 
-pub use failure::{FailureKind, HarnessFailure, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 pub use harness_stop::HarnessStop;
-pub use html::{
-    CHART_COLD_COLOR, CHART_WARM_COLOR, WATERFALL_BAR_CLASS, WATERFALL_BAR_COLOR, render_html,
-};
-pub use input::{InvocationRun, ProcessRun, RunRecord, SizingRecord};
+pub use html::render_html;
 pub use metrics::MetricSeries;
-pub use model::{InvocationReport, ProcessReport, Report, Status, Subsegment};
+pub use model::{Report, ReportedInvocation, ReportedProcess, Status, Subsegment};
+pub use no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 pub use problem::{Problem, ProblemKind};
+pub use record::{RecordedInvocation, RecordedProcess, RunRecord, SizingRecord};
 pub use resources::{Artifact, Billing, CodeSize, Resources, SizingReport};
 pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};
 pub use terminal::render_terminal;
+pub use wall_clock::WallClock;

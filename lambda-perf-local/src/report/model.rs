@@ -1,4 +1,4 @@
-//! The report model: [`Report`], [`InvocationReport`], [`Status`], [`ProcessReport`] and
+//! The report model: [`Report`], [`ReportedInvocation`], [`Status`], [`ReportedProcess`] and
 //! [`Subsegment`]. Serialized as is for `--json`.
 
 use serde::{Deserialize, Serialize};
@@ -18,9 +18,9 @@ pub struct Report {
     /// The function that ran (its command line).
     pub function: String,
     /// One entry per invocation, in run order.
-    pub invocations: Vec<InvocationReport>,
+    pub invocations: Vec<ReportedInvocation>,
     /// One entry per function process.
-    pub processes: Vec<ProcessReport>,
+    pub processes: Vec<ReportedProcess>,
     /// Every metric received in valid EMF lines, one series per namespace, name, unit and
     /// dimension values, in order of first appearance.
     pub metrics: Vec<MetricSeries>,
@@ -73,10 +73,10 @@ impl Status {
     }
 }
 
-/// One invocation.
+/// One invocation as the report shows it: a row of its table, and its waterfall.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct InvocationReport {
+pub struct ReportedInvocation {
     /// Its position in the run.
     pub index: usize,
     /// The request id.
@@ -125,7 +125,7 @@ pub struct InvocationReport {
     pub subsegments: Vec<Subsegment>,
 }
 
-impl InvocationReport {
+impl ReportedInvocation {
     /// The handler subsegment: the first root named `## …`, else the first root.
     pub fn handler(&self) -> Option<&Subsegment> {
         self.subsegments
@@ -212,10 +212,10 @@ impl Subsegment {
     }
 }
 
-/// One function process.
+/// One function process as the report shows it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
-pub struct ProcessReport {
+pub struct ReportedProcess {
     /// Its position in the run.
     pub index: usize,
     /// Its execution environment.
@@ -239,11 +239,11 @@ pub struct ProcessReport {
     pub memory_limit_mb: Option<f64>,
     /// Whether the kernel's OOM killer ended it.
     pub out_of_memory: bool,
-    /// Its last stderr lines (at most [`ProcessReport::STDERR_LINES`]), oldest first.
+    /// Its last stderr lines (at most [`ReportedProcess::STDERR_LINES`]), oldest first.
     pub last_stderr: Vec<String>,
 }
 
-impl ProcessReport {
+impl ReportedProcess {
     /// How many of a process's last stderr lines the report keeps.
     pub const STDERR_LINES: usize = 10;
 

@@ -6,11 +6,8 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::command::FunctionCommand;
-use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
-
-use super::input::RunRecord;
-use super::model::{InvocationReport, ProcessReport, Status};
+use crate::emulator::FunctionCommand;
+use crate::pricing::Architecture;
 
 /// A file and its size.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -107,55 +104,6 @@ pub struct Resources {
     pub package: Option<Artifact>,
     /// What Lambda would bill.
     pub billing: Billing,
-}
-
-impl Resources {
-    pub(crate) fn of(
-        record: &RunRecord,
-        invocations: &[InvocationReport],
-        processes: &[ProcessReport],
-    ) -> Self {
-        let memory_size_mb = record
-            .sizing
-            .map_or_else(|| record.config.memory_mb(), |s| s.memory_mb);
-        let prices = record.architecture.prices();
-        let billed: Vec<u64> = invocations
-            .iter()
-            .filter_map(|i| i.billed_duration_ms)
-            .collect();
-        let billed_ms: u64 = billed.iter().sum();
-        let gb_seconds = PriceTable::gb_seconds(billed_ms as f64, memory_size_mb);
-        let cost_usd = prices.compute_cost(gb_seconds) + prices.request_cost(billed.len() as f64);
-        Self {
-            memory_size_mb,
-            sizing: record.sizing.map(|s| SizingReport {
-                cgroup: s.cgroup.as_str().to_owned(),
-                cpu_cores: s.cpu_cores,
-            }),
-            peak_memory_mb: processes
-                .iter()
-                .filter_map(|p| p.peak_memory_mb)
-                .reduce(f64::max),
-            out_of_memory: invocations
-                .iter()
-                .filter(|i| i.status == Status::OutOfMemory)
-                .count(),
-            binary: record.code.binary.clone(),
-            package: record.code.package.clone(),
-            billing: Billing {
-                architecture: record.architecture,
-                usd_per_gb_second: prices.usd_per_gb_second,
-                usd_per_million_requests: prices.usd_per_million_requests,
-                prices: format!("{PRICES_REGION}, first tier, as of {PRICES_TAKEN_ON}"),
-                invocations: billed.len(),
-                billed_ms,
-                gb_seconds,
-                cost_usd,
-                cost_per_million_usd: (!billed.is_empty())
-                    .then(|| cost_usd * 1_000_000.0 / billed.len() as f64),
-            },
-        }
-    }
 }
 
 /// Bytes as MB (MiB, as Lambda counts).

@@ -3,8 +3,6 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::InvocationReport;
-
 /// The nearest-rank `percent`-th percentile of `values` (in any order): the smallest value
 /// such that at least `percent` % of the values are less than or equal to it. `None` for no
 /// values; `percent` is clamped to `0..=100` (0 gives the minimum).
@@ -99,52 +97,6 @@ pub struct Summary {
     pub cold_vs_warm: ColdWarmComparison,
     /// How many problems were found.
     pub problems: usize,
-}
-
-impl Summary {
-    pub(crate) fn of(invocations: &[InvocationReport], problems: usize) -> Self {
-        let count = invocations.len();
-        let cold_starts = invocations.iter().filter(|i| i.cold_start).count();
-        let durations = |keep: &dyn Fn(&InvocationReport) -> bool| -> Vec<f64> {
-            invocations
-                .iter()
-                .filter(|i| keep(i))
-                .filter_map(|i| i.duration_ms)
-                .collect()
-        };
-        let init: Vec<f64> = invocations
-            .iter()
-            .filter_map(|i| i.init_duration_ms)
-            .collect();
-        let cold = Distribution::of(&durations(&|i| i.cold_start));
-        let warm = Distribution::of(&durations(&|i| !i.cold_start && i.start_kind.is_some()));
-        let (p50_difference_ms, p50_ratio) = match (&cold, &warm) {
-            (Some(cold), Some(warm)) => (
-                Some(cold.p50 - warm.p50),
-                (warm.p50 > 0.0).then(|| cold.p50 / warm.p50),
-            ),
-            _ => (None, None),
-        };
-        Self {
-            invocations: count,
-            cold_starts,
-            cold_start_percent: if count == 0 {
-                0.0
-            } else {
-                cold_starts as f64 * 100.0 / count as f64
-            },
-            errors: invocations.iter().filter(|i| i.status.is_failure()).count(),
-            init: Distribution::of(&init),
-            duration: Distribution::of(&durations(&|_| true)),
-            cold_vs_warm: ColdWarmComparison {
-                cold,
-                warm,
-                p50_difference_ms,
-                p50_ratio,
-            },
-            problems,
-        }
-    }
 }
 
 #[cfg(test)]

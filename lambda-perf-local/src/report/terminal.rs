@@ -6,7 +6,7 @@ use super::format::{
     file_size, fit, megabytes, ms, opt_ms, pad, pad_left, usd, values, width as columns,
 };
 use super::harness_stop::HarnessStop;
-use super::model::{InvocationReport, Report, Status, Subsegment};
+use super::model::{Report, ReportedInvocation, Status, Subsegment};
 use super::resources::Resources;
 use super::stats::Distribution;
 use super::timeline::concurrent_groups;
@@ -188,7 +188,7 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
 }
 
 /// The line between two invocations of different processes: what the harness did.
-fn process_change(report: &Report, previous: usize, next: &InvocationReport) -> String {
+fn process_change(report: &Report, previous: usize, next: &ReportedInvocation) -> String {
     let stop = report
         .processes
         .iter()
@@ -257,7 +257,7 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
 
 fn waterfalls(out: &mut String, report: &Report, width: usize, painter: &Painter) {
     heading(out, "Waterfalls", painter);
-    let traced: Vec<&InvocationReport> = report
+    let traced: Vec<&ReportedInvocation> = report
         .invocations
         .iter()
         .filter(|i| !i.subsegments.is_empty())
@@ -315,7 +315,7 @@ fn label(node: &Subsegment) -> String {
     text
 }
 
-fn waterfall(out: &mut String, invocation: &InvocationReport, width: usize, painter: &Painter) {
+fn waterfall(out: &mut String, invocation: &ReportedInvocation, width: usize, painter: &Painter) {
     let span = invocation.waterfall_span_ms();
     let title = format!(
         "  #{} {} {} {}{}",

@@ -6,11 +6,15 @@ use bytes::Bytes;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::outcome::{ErrorReport, InvocationOutcome, InvocationResult};
-use crate::output::{OutputLine, OutputStream};
-use crate::xray_collector::{Datagram, parse as parse_datagram};
+use crate::emulator::{
+    Answer, Datagram, ErrorDocument, InvokeReply, OutputLine, OutputStream, parse_datagram,
+};
+
+use super::html::CHART_COLD_COLOR;
 
 const HEADER: &str = "{\"format\":\"json\",\"version\":1}\n";
+/// The fill of waterfall bars without fault, error or throttle, in the page's stylesheet.
+const WATERFALL_BAR_COLOR: &str = "#1f77b4";
 /// Epoch seconds of the first handler subsegment.
 const T0: f64 = 1_760_000_000.0;
 
@@ -28,27 +32,27 @@ fn header(n: u32) -> String {
 
 /// One after the other, as a sequential function runs them: each result starts a second
 /// after the one made before it.
-fn result(request_id: &str, duration_ms: u64, outcome: InvocationOutcome) -> InvocationResult {
+fn result(request_id: &str, duration_ms: u64, answer: Answer) -> InvokeReply {
     static ORIGIN: std::sync::OnceLock<Instant> = std::sync::OnceLock::new();
     static MADE: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = MADE.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let at = *ORIGIN.get_or_init(Instant::now) + Duration::from_secs(n);
-    InvocationResult {
+    InvokeReply {
         request_id: request_id.to_owned(),
         trace_header: None,
         deadline_ms: 0,
         queued_at: at,
         handed_out_at: Some(at),
         resolved_at: at + Duration::from_millis(duration_ms),
-        outcome,
+        answer,
     }
 }
 
-fn ok(request_id: &str, duration_ms: u64) -> InvocationResult {
+fn ok(request_id: &str, duration_ms: u64) -> InvokeReply {
     result(
         request_id,
         duration_ms,
-        InvocationOutcome::Response {
+        Answer::Response {
             body: Bytes::from_static(b"{}"),
         },
     )
@@ -59,18 +63,18 @@ fn run(
     process: usize,
     trace: Option<u32>,
     request_id: &str,
-    result: Result<InvocationResult, HarnessFailure>,
-) -> InvocationRun {
-    InvocationRun {
+    reply: Result<InvokeReply, NoReply>,
+) -> RecordedInvocation {
+    RecordedInvocation {
         index,
         process,
         environment: 0,
         trace_header: trace.map(header),
         request_id: request_id.to_owned(),
-        handed_out_at: result.as_ref().ok().and_then(|r| r.handed_out_at),
-        ended_at: result.as_ref().ok().map(|r| r.resolved_at),
+        handed_out_at: reply.as_ref().ok().and_then(|r| r.handed_out_at),
+        ended_at: reply.as_ref().ok().map(|r| r.resolved_at),
         max_memory_used_bytes: None,
-        result,
+        reply,
     }
 }
 
@@ -190,9 +194,9 @@ fn record() -> RunRecord {
             Ok(result(
                 "req-1",
                 20,
-                InvocationOutcome::Error {
+                Answer::Error {
                     error_type: Some("Unhandled".into()),
-                    error: ErrorReport::from_body(Bytes::from_static(
+                    error: ErrorDocument::from_body(Bytes::from_static(
                         br#"{"errorType":"OrderError","errorMessage":"no items"}"#,
                     )),
                 },
@@ -204,14 +208,14 @@ fn record() -> RunRecord {
             1,
             Some(3),
             "req-3",
-            Err(HarnessFailure::new(
-                FailureKind::Timeout,
+            Err(NoReply::new(
+                NoReplyKind::Timeout,
                 "timed out waiting for invocation req-3 to finish (waited 3s)",
             )),
         ),
         run(4, 1, Some(4), "req-4", Ok(ok("req-4", 30))),
     ];
-    let first = ProcessRun {
+    let first = RecordedProcess {
         index: 0,
         environment: 0,
         output: vec![
@@ -224,14 +228,14 @@ fn record() -> RunRecord {
         ],
         exit: Some("signal: 9 (SIGKILL)".into()),
         stopped_by_harness: Some(HarnessStop::Restart),
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     };
-    let second = ProcessRun {
+    let second = RecordedProcess {
         index: 1,
         environment: 0,
         output: vec![stdout(cold_start_line("req-3", "restart", 50.0))],
         exit: None,
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     };
     let mut h4 = handler(4, H4, 0.0, 25.0, "warm");
     h4["metadata"] = json!({"lambda_perf": {"start_kind": "warm", "invocation": 2,
@@ -701,7 +705,7 @@ fn a_trace_header_only_in_the_result_is_used() {
     let mut result = ok("req-0", 120);
     result.trace_header = Some(header(0));
     record.invocations[0].trace_header = None;
-    record.invocations[0].result = Ok(result);
+    record.invocations[0].reply = Ok(result);
     let report = Report::build(&record);
     assert_eq!(report.invocations[0].subsegments.len(), 1);
 }
@@ -712,15 +716,13 @@ fn init_errors_and_process_exits_have_their_status() {
     let mut init = result(
         "req-2",
         0,
-        InvocationOutcome::InitError(ErrorReport::from_body(Bytes::from_static(
+        Answer::InitError(ErrorDocument::from_body(Bytes::from_static(
             br#"{"errorType":"Config","errorMessage":"no table"}"#,
         ))),
     );
     init.handed_out_at = None;
-    record.invocations[2].result = Ok(init);
-    record.invocations[3].result = Err(HarnessFailure::from(
-        "function process exited (exit status: 1)",
-    ));
+    record.invocations[2].reply = Ok(init);
+    record.invocations[3].reply = Err(NoReply::from("function process exited (exit status: 1)"));
     let report = Report::build(&record);
     assert_eq!(report.invocations[2].status, Status::InitError);
     assert_eq!(
@@ -835,7 +837,7 @@ fn the_terminal_report_colors_on_request() {
 fn problems_are_wrapped_never_cut() {
     let mut record = record();
     let long = "x".repeat(50);
-    record.invocations[3].result = Err(HarnessFailure::from(format!(
+    record.invocations[3].reply = Err(NoReply::from(format!(
         "timed out waiting for {long} and {long} and the end"
     )));
     let text = render_terminal(&Report::build(&record), 60, false);
@@ -878,7 +880,7 @@ fn html_is_self_contained_with_classed_waterfall_bars() {
 fn sized_record() -> RunRecord {
     let spawned = Instant::now();
     let at = |ms: u64| spawned + Duration::from_millis(ms);
-    let timed = |mut result: InvocationResult, start_ms: u64, duration_ms: u64| {
+    let timed = |mut result: InvokeReply, start_ms: u64, duration_ms: u64| {
         result.handed_out_at = Some(at(start_ms));
         result.resolved_at = at(start_ms + duration_ms);
         result
@@ -886,21 +888,15 @@ fn sized_record() -> RunRecord {
     let mut first = run(0, 0, None, "req-0", Ok(timed(ok("req-0", 0), 30, 12)));
     first.max_memory_used_bytes = Some(20 << 20);
     let second = run(1, 0, None, "req-1", Ok(timed(ok("req-1", 0), 50, 5)));
-    let mut killed = run(
-        2,
-        1,
-        None,
-        "req-2",
-        Err(HarnessFailure::out_of_memory("req-2")),
-    );
+    let mut killed = run(2, 1, None, "req-2", Err(NoReply::out_of_memory("req-2")));
     (killed.handed_out_at, killed.ended_at) = (Some(at(120)), Some(at(520)));
-    let process = |index: usize, spawned_ms: u64, out_of_memory: bool| ProcessRun {
+    let process = |index: usize, spawned_ms: u64, out_of_memory: bool| RecordedProcess {
         index,
         spawned_at: Some(at(spawned_ms)),
         peak_memory_bytes: Some(if out_of_memory { 128 << 20 } else { 21 << 20 }),
         memory_limit_bytes: Some(128 << 20),
         out_of_memory,
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     };
     RunRecord {
         invocations: vec![first, second, killed],
@@ -920,14 +916,14 @@ fn sized_record() -> RunRecord {
 fn concurrent_record(stderr_lines: usize, overlapping: &[(u64, u64)]) -> RunRecord {
     let origin = Instant::now();
     let at = |ms: u64| origin + Duration::from_millis(ms);
-    let timed = |request_id: &str, (start, end): (u64, u64)| InvocationResult {
+    let timed = |request_id: &str, (start, end): (u64, u64)| InvokeReply {
         request_id: request_id.to_owned(),
         trace_header: None,
         deadline_ms: 0,
         queued_at: at(start),
         handed_out_at: Some(at(start)),
         resolved_at: at(end),
-        outcome: InvocationOutcome::Response {
+        answer: Answer::Response {
             body: Bytes::from_static(b"{}"),
         },
     };
@@ -936,7 +932,7 @@ fn concurrent_record(stderr_lines: usize, overlapping: &[(u64, u64)]) -> RunReco
         let id = format!("req-{}", i + 1);
         invocations.push(run(i + 1, 1, None, &id, Ok(timed(&id, *span))));
     }
-    let first = ProcessRun {
+    let first = RecordedProcess {
         index: 0,
         environment: 0,
         output: (0..stderr_lines)
@@ -944,14 +940,14 @@ fn concurrent_record(stderr_lines: usize, overlapping: &[(u64, u64)]) -> RunReco
             .collect(),
         exit: Some("signal: 9 (SIGKILL)".into()),
         stopped_by_harness: Some(HarnessStop::Restart),
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     };
-    let second = ProcessRun {
+    let second = RecordedProcess {
         index: 1,
         environment: 0,
         exit: Some("signal: 9 (SIGKILL)".into()),
         stopped_by_harness: Some(HarnessStop::EndOfRun),
-        ..ProcessRun::default()
+        ..RecordedProcess::default()
     };
     RunRecord {
         function: "fn".into(),
@@ -1035,7 +1031,7 @@ fn platform_init_billing_and_out_of_memory() {
 fn the_last_stderr_lines_of_each_process_are_kept_and_shown() {
     let report = Report::build(&concurrent_record(14, &[(20, 30)]));
     let kept = &report.processes[0].last_stderr;
-    assert_eq!(kept.len(), ProcessReport::STDERR_LINES);
+    assert_eq!(kept.len(), ReportedProcess::STDERR_LINES);
     assert_eq!(kept.first().unwrap(), "stderr line 4");
     assert_eq!(kept.last().unwrap(), "stderr line 13");
     assert_eq!(report.processes[0].stderr_lines, 14);

@@ -2,18 +2,18 @@
 
 use std::time::Instant;
 
-use super::input::InvocationRun;
-use super::model::InvocationReport;
+use super::model::ReportedInvocation;
+use super::record::RecordedInvocation;
 
-/// Fills [`InvocationReport::started_ms`] (from the run's first hand-out) and
-/// [`InvocationReport::concurrent_with`] (invocations whose hand-out-to-outcome spans
+/// Fills [`ReportedInvocation::started_ms`] (from the run's first hand-out) and
+/// [`ReportedInvocation::concurrent_with`] (invocations whose hand-out-to-outcome spans
 /// intersect) from the harness's clock.
-pub(super) fn place(invocations: &mut [InvocationReport], runs: &[InvocationRun]) {
+pub(super) fn place(invocations: &mut [ReportedInvocation], runs: &[RecordedInvocation]) {
     let spans: Vec<Option<(Instant, Instant)>> = runs
         .iter()
         .map(|run| {
-            let result = run.result.as_ref().ok()?;
-            Some((result.handed_out_at?, result.resolved_at))
+            let reply = run.reply.as_ref().ok()?;
+            Some((reply.handed_out_at?, reply.resolved_at))
         })
         .collect();
     let Some(origin) = spans.iter().flatten().map(|(start, _)| *start).min() else {
@@ -41,17 +41,19 @@ pub(super) fn place(invocations: &mut [InvocationReport], runs: &[InvocationRun]
 
 /// The invocations that overlapped, in groups of those in flight together (connected by
 /// overlaps), each group by index; invocations that ran alone are in none.
-pub(super) fn concurrent_groups(invocations: &[InvocationReport]) -> Vec<Vec<&InvocationReport>> {
-    let mut groups: Vec<Vec<&InvocationReport>> = Vec::new();
+pub(super) fn concurrent_groups(
+    invocations: &[ReportedInvocation],
+) -> Vec<Vec<&ReportedInvocation>> {
+    let mut groups: Vec<Vec<&ReportedInvocation>> = Vec::new();
     for invocation in invocations.iter().filter(|i| !i.concurrent_with.is_empty()) {
-        let overlaps = |group: &Vec<&InvocationReport>| {
+        let overlaps = |group: &Vec<&ReportedInvocation>| {
             group
                 .iter()
                 .any(|member| member.concurrent_with.contains(&invocation.index))
         };
         // Every group this one overlaps becomes one, with it.
         let (mut joined, rest): (Vec<_>, Vec<_>) = groups.into_iter().partition(overlaps);
-        let mut group: Vec<&InvocationReport> = joined.drain(..).flatten().collect();
+        let mut group: Vec<&ReportedInvocation> = joined.drain(..).flatten().collect();
         group.push(invocation);
         group.sort_by_key(|member| member.index);
         groups = rest;

@@ -6,48 +6,49 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::pricing::Architecture;
-use crate::report::{
-    CodeSize, FailureKind, HarnessFailure, HarnessStop, InvocationRun, ProcessRun, RunRecord,
-    SizingRecord,
-};
-use crate::run::{Fatal, Plan, Step};
-use crate::sizing::Sizing;
-use crate::{
-    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    Invocation, InvocationOutcome, InvocationResult, RuntimeApi, TraceSetting, WallClock,
+use crate::emulator::{
+    Answer, ERROR_CONTEXT_LINES, ExecutionEnvironment, FunctionCommand, FunctionConfig,
+    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, TraceSetting,
     XRayCollector, new_request_id,
 };
+use crate::pricing::Architecture;
+use crate::report::{
+    CodeSize, HarnessStop, NoReply, NoReplyKind, RecordedInvocation, RecordedProcess, RunRecord,
+    SizingRecord, WallClock,
+};
+use crate::run::{EarlyStop, Plan, Step};
+use crate::sizing::Sizing;
 
 /// How an invocation went, for the run.
 enum Classified {
     /// The function answered (a response or a handler error).
-    Answered(InvocationResult),
+    Answered(InvokeReply),
     /// The kernel's OOM killer ended the function's process: the invocation failed as it
     /// would on Lambda (`Runtime.OutOfMemory`), and the next one starts a new process.
     OutOfMemory,
-    /// The function failed; an init error still has its result.
+    /// The function failed; an init error still has its reply.
     Failed {
-        result: Option<InvocationResult>,
-        fatal: Fatal,
+        reply: Option<InvokeReply>,
+        stop: EarlyStop,
     },
 }
 
-/// A fatal error as the report shows the invocation it happened in.
-fn failure(fatal: &Fatal) -> HarnessFailure {
-    let kind = match fatal {
-        Fatal::TimedOut { .. } | Fatal::NeverAskedForWork { .. } => FailureKind::Timeout,
-        Fatal::ExitedDuringInit { .. } | Fatal::Crashed { .. } => FailureKind::ProcessExited,
-        _ => FailureKind::Other,
+/// An early stop as the report shows the invocation it happened in: an invocation without
+/// a reply.
+fn no_reply(stop: &EarlyStop) -> NoReply {
+    let kind = match stop {
+        EarlyStop::TimedOut { .. } | EarlyStop::NeverAskedForWork { .. } => NoReplyKind::Timeout,
+        EarlyStop::ExitedDuringInit { .. } | EarlyStop::Crashed { .. } => {
+            NoReplyKind::ProcessExited
+        }
+        _ => NoReplyKind::Other,
     };
-    let message = fatal.to_string();
-    HarnessFailure::new(kind, message.lines().next().unwrap_or_default())
+    let message = stop.to_string();
+    NoReply::new(kind, message.lines().next().unwrap_or_default())
 }
 
 /// How long the last datagrams may take to arrive after the last invocation.
 const DRAIN: Duration = Duration::from_millis(100);
-/// Output lines that go with a fatal error.
-const LAST_LINES: usize = 20;
 
 /// The function to run, how to size it and how long to wait for it.
 #[derive(Debug, Clone)]
@@ -98,12 +99,12 @@ impl Runner {
         config: &FunctionConfig,
         environment: &ExecutionEnvironment,
         api: &RuntimeApi,
-    ) -> Result<FunctionProcess, Fatal> {
+    ) -> Result<FunctionProcess, EarlyStop> {
         let started = match &self.sizing {
             None => FunctionProcess::spawn(&self.command, config, environment, api),
             Some(sizing) => {
                 let cgroup = sizing.create_cgroup().map_err(|error| {
-                    Fatal::Harness(format!("cannot size the function: {error}"))
+                    EarlyStop::Harness(format!("cannot size the function: {error}"))
                 })?;
                 FunctionProcess::spawn_in_cgroup(&self.command, config, environment, api, cgroup)
             }
@@ -118,7 +119,7 @@ pub struct RunResult {
     /// The raw material of the report.
     pub record: RunRecord,
     /// Why the run stopped early.
-    pub fatal: Option<Fatal>,
+    pub early_stop: Option<EarlyStop>,
 }
 
 /// The function's current process and where it runs.
@@ -145,15 +146,15 @@ pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + S
         clock: WallClock::now(),
         ..RunRecord::default()
     };
-    let fatal = match Execution::start(plan, runner).await {
+    let early_stop = match Execution::start(plan, runner).await {
         Ok(mut execution) => {
-            let fatal = execution.run(plan, &mut record, progress).await.err();
+            let early_stop = execution.run(plan, &mut record, progress).await.err();
             execution.stop(&mut record).await;
-            fatal
+            early_stop
         }
-        Err(fatal) => Some(fatal),
+        Err(early_stop) => Some(early_stop),
     };
-    RunResult { record, fatal }
+    RunResult { record, early_stop }
 }
 
 struct Execution<'a> {
@@ -168,8 +169,8 @@ struct Execution<'a> {
 }
 
 impl<'a> Execution<'a> {
-    async fn start(plan: &Plan, runner: &'a Runner) -> Result<Self, Fatal> {
-        let harness = |error: std::io::Error| Fatal::Harness(error.to_string());
+    async fn start(plan: &Plan, runner: &'a Runner) -> Result<Self, EarlyStop> {
+        let harness = |error: std::io::Error| EarlyStop::Harness(error.to_string());
         let api = Arc::new(RuntimeApi::start().await.map_err(harness)?);
         let collector = XRayCollector::start().await.map_err(harness)?;
         let mut config = runner
@@ -209,7 +210,7 @@ impl<'a> Execution<'a> {
         plan: &Plan,
         record: &mut RunRecord,
         progress: &(dyn Fn(usize) + Sync),
-    ) -> Result<(), Fatal> {
+    ) -> Result<(), EarlyStop> {
         for step in &plan.steps {
             let invokes = matches!(step, Step::Invoke { .. } | Step::Concurrent { .. });
             if invokes && self.needs_restart.swap(false, Ordering::Relaxed) {
@@ -220,10 +221,10 @@ impl<'a> Execution<'a> {
             match step {
                 Step::Invoke { event, sampled } => {
                     let index = record.invocations.len();
-                    let (run, fatal) = self.invoke(event.clone(), *sampled, index).await;
+                    let (run, stop) = self.invoke(event.clone(), *sampled, index).await;
                     record.invocations.push(run);
-                    if let Some(fatal) = fatal {
-                        return Err(fatal);
+                    if let Some(stop) = stop {
+                        return Err(stop);
                     }
                 }
                 Step::Concurrent { events, sampled } => {
@@ -232,13 +233,13 @@ impl<'a> Execution<'a> {
                         .iter()
                         .enumerate()
                         .map(|(i, event)| self.invoke(event.clone(), *sampled, first + i));
-                    let mut first_fatal = None;
-                    for (run, fatal) in futures_util::future::join_all(batch).await {
+                    let mut first_stop = None;
+                    for (run, stop) in futures_util::future::join_all(batch).await {
                         record.invocations.push(run);
-                        first_fatal = first_fatal.or(fatal);
+                        first_stop = first_stop.or(stop);
                     }
-                    if let Some(fatal) = first_fatal {
-                        return Err(fatal);
+                    if let Some(stop) = first_stop {
+                        return Err(stop);
                     }
                 }
                 Step::Idle(duration) => tokio::time::sleep(*duration).await,
@@ -256,7 +257,7 @@ impl<'a> Execution<'a> {
         Ok(())
     }
 
-    /// Invokes once. A handler error is a result; a failure of the function (it exited,
+    /// Invokes once. A handler error is a reply; a failure of the function (it exited,
     /// never asked for work, timed out, failed its init) is recorded and also returned as
     /// the reason to stop.
     async fn invoke(
@@ -264,9 +265,9 @@ impl<'a> Execution<'a> {
         event: bytes::Bytes,
         sampled: bool,
         index: usize,
-    ) -> (InvocationRun, Option<Fatal>) {
+    ) -> (RecordedInvocation, Option<EarlyStop>) {
         let request_id = new_request_id();
-        let invocation = Invocation::new(event)
+        let invocation = InvokeRequest::new(event)
             .with_request_id(request_id.clone())
             .with_deadline_in(self.runner.timeout)
             .with_trace(TraceSetting::Generate { sampled });
@@ -274,48 +275,45 @@ impl<'a> Execution<'a> {
         let classified = tokio::select! {
             invoked = process.invoke(&self.api, invocation) => self.classify(invoked, &request_id),
             () = self.never_asked_for_work() => Classified::Failed {
-                result: None,
-                fatal: Fatal::NeverAskedForWork {
+                reply: None,
+                stop: EarlyStop::NeverAskedForWork {
                     waited_secs: self.runner.init_timeout.as_secs_f64(),
-                    last_lines: process.last_lines(LAST_LINES),
+                    last_lines: process.last_lines(ERROR_CONTEXT_LINES),
                 },
             },
         };
         let ended_at = Instant::now();
-        let (result, fatal) = match classified {
+        let (reply, stop) = match classified {
             Classified::Answered(result) => {
                 self.current.served.fetch_add(1, Ordering::Relaxed);
                 (Ok(result), None)
             }
             Classified::OutOfMemory => {
                 self.needs_restart.store(true, Ordering::Relaxed);
-                (Err(HarnessFailure::out_of_memory(&request_id)), None)
+                (Err(NoReply::out_of_memory(&request_id)), None)
             }
             Classified::Failed {
-                result: Some(result),
-                fatal,
-            } => (Ok(result), Some(fatal)),
-            Classified::Failed {
-                result: None,
-                fatal,
-            } => (Err(failure(&fatal)), Some(fatal)),
+                reply: Some(reply),
+                stop,
+            } => (Ok(reply), Some(stop)),
+            Classified::Failed { reply: None, stop } => (Err(no_reply(&stop)), Some(stop)),
         };
-        let (handed_out_at, ended_at) = match &result {
-            Ok(result) => (result.handed_out_at, Some(result.resolved_at)),
+        let (handed_out_at, ended_at) = match &reply {
+            Ok(reply) => (reply.handed_out_at, Some(reply.resolved_at)),
             Err(_) => (self.handed_out_at(&request_id), Some(ended_at)),
         };
-        let run = InvocationRun {
+        let run = RecordedInvocation {
             index,
             process: self.current.index,
             environment: self.current.environment,
-            trace_header: result.as_ref().ok().and_then(|r| r.trace_header.clone()),
+            trace_header: reply.as_ref().ok().and_then(|r| r.trace_header.clone()),
             request_id,
-            result,
+            reply,
             handed_out_at,
             ended_at,
             max_memory_used_bytes: process.peak_memory_bytes(),
         };
-        (run, fatal)
+        (run, stop)
     }
 
     /// When the Runtime API handed out invocation `request_id`, if it did.
@@ -342,24 +340,20 @@ impl<'a> Execution<'a> {
         }
     }
 
-    /// The result, or the failure (with the result when there was one: an init error).
-    fn classify(
-        &self,
-        invoked: Result<InvocationResult, HarnessError>,
-        request_id: &str,
-    ) -> Classified {
-        let last_lines = || self.current.process.last_lines(LAST_LINES);
-        let fatal = match invoked {
+    /// The reply, or why the run stops (with the reply when there was one: an init error).
+    fn classify(&self, invoked: Result<InvokeReply, HarnessError>, request_id: &str) -> Classified {
+        let last_lines = || self.current.process.last_lines(ERROR_CONTEXT_LINES);
+        let stop = match invoked {
             Ok(result) => {
-                return match &result.outcome {
-                    InvocationOutcome::InitError(report) => {
-                        let fatal = Fatal::InitError {
+                return match &result.answer {
+                    Answer::InitError(report) => {
+                        let stop = EarlyStop::InitError {
                             error: report.to_string(),
                             last_lines: last_lines(),
                         };
                         Classified::Failed {
-                            result: Some(result),
-                            fatal,
+                            reply: Some(result),
+                            stop,
                         }
                     }
                     _ => Classified::Answered(result),
@@ -374,35 +368,36 @@ impl<'a> Execution<'a> {
                     record.request_id == request_id && record.handed_out_at.is_some()
                 });
                 if self.current.served.load(Ordering::Relaxed) == 0 && !handed_out {
-                    Fatal::ExitedDuringInit {
+                    EarlyStop::ExitedDuringInit {
                         status,
                         last_lines: last_lines(),
                     }
                 } else {
-                    Fatal::Crashed {
+                    EarlyStop::Crashed {
                         status,
                         last_lines: last_lines(),
                     }
                 }
             }
-            Err(HarnessError::Timeout { .. }) => Fatal::TimedOut {
+            Err(HarnessError::Timeout { .. }) => EarlyStop::TimedOut {
                 request_id: request_id.to_owned(),
                 last_lines: last_lines(),
             },
-            Err(HarnessError::InitError(report)) => Fatal::InitError {
+            Err(HarnessError::InitError(report)) => EarlyStop::InitError {
                 error: report.to_string(),
                 last_lines: last_lines(),
             },
-            Err(other) => Fatal::Harness(other.to_string()),
+            Err(other) => EarlyStop::Harness(other.to_string()),
         };
-        Classified::Failed {
-            result: None,
-            fatal,
-        }
+        Classified::Failed { reply: None, stop }
     }
 
     /// Kills the current process and starts another, in the same or a new environment.
-    async fn replace_process(&mut self, record: &mut RunRecord, fresh: bool) -> Result<(), Fatal> {
+    async fn replace_process(
+        &mut self,
+        record: &mut RunRecord,
+        fresh: bool,
+    ) -> Result<(), EarlyStop> {
         let stop = if fresh {
             HarnessStop::FreshEnvironment
         } else {
@@ -411,8 +406,8 @@ impl<'a> Execution<'a> {
         let ended = self.end_process(stop).await;
         record.processes.push(ended);
         if fresh {
-            let environment =
-                ExecutionEnvironment::new().map_err(|error| Fatal::Harness(error.to_string()))?;
+            let environment = ExecutionEnvironment::new()
+                .map_err(|error| EarlyStop::Harness(error.to_string()))?;
             self.environments.push(environment);
         }
         let environment = if fresh {
@@ -434,7 +429,7 @@ impl<'a> Execution<'a> {
 
     /// Stops the current process for `stop`, unless it already ended on its own, and
     /// records how it ended.
-    async fn end_process(&self, stop: HarnessStop) -> ProcessRun {
+    async fn end_process(&self, stop: HarnessStop) -> RecordedProcess {
         let process = &self.current.process;
         let (exit, stopped_by_harness) = match process.try_exit_status() {
             Some(status) => (Some(status.to_string()), None),
@@ -443,7 +438,7 @@ impl<'a> Execution<'a> {
                 (exit, Some(stop))
             }
         };
-        ProcessRun {
+        RecordedProcess {
             index: self.current.index,
             environment: self.current.environment,
             output: process.output(),
@@ -469,8 +464,8 @@ impl<'a> Execution<'a> {
 }
 
 /// The function's program could not be started: named as given.
-fn cannot_start(command: &FunctionCommand, error: &std::io::Error) -> Fatal {
-    Fatal::Harness(format!(
+fn cannot_start(command: &FunctionCommand, error: &std::io::Error) -> EarlyStop {
+    EarlyStop::Harness(format!(
         "cannot start the function {}: {error}",
         command.program().display()
     ))

@@ -149,8 +149,8 @@ fn measure(
         .and_then(|i| i.error.clone());
     let (status, error) = if out_of_memory {
         (SizeStatus::OutOfMemory, failure)
-    } else if let Some(fatal) = &run.fatal {
-        let text = fatal.to_string();
+    } else if let Some(early_stop) = &run.early_stop {
+        let text = early_stop.to_string();
         (
             SizeStatus::Failed,
             Some(text.lines().next().unwrap_or_default().to_owned()),

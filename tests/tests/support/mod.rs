@@ -10,7 +10,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use lambda_perf_local::{
+use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, OutputLine, RuntimeApi,
 };
 use serde_json::Value;

@@ -4,11 +4,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytes::Bytes;
+use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
 use lambda_perf_local::run::{Plan, Runner, Step};
-use lambda_perf_local::{FunctionCommand, FunctionConfig};
 
-use crate::cli::ReportArgs;
-use crate::present::{self, Presentation};
+use crate::present::{self, Presentation, ReportArgs};
 
 fn event(action: &str) -> Bytes {
     Bytes::from(format!(r#"{{"action":"{action}","order_id":"o-42"}}"#))

@@ -13,8 +13,10 @@
 mod cli;
 mod demo;
 mod demo_function;
+mod function_args;
 mod logs;
 mod present;
+mod run;
 mod tune;
 
 use std::process::ExitCode;
@@ -28,7 +30,7 @@ fn main() -> ExitCode {
     match cli.command {
         // The bundled demo function: this binary, started by `demo` in another role.
         Command::DemoFunction => demo_function::main(),
-        Command::Run(args) => block_on(cli::run(args)),
+        Command::Run(args) => block_on(run::run(args)),
         Command::Tune(args) => block_on(tune::run(args)),
         Command::Logs(args) => logs::run(&args),
         Command::Demo(args) => block_on(demo::run(args)),

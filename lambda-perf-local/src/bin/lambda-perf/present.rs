@@ -4,19 +4,32 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_perf_local::report::{OUT_OF_MEMORY_ERROR_TYPE, Report, render_html, render_terminal};
-use lambda_perf_local::run::{Fatal, Plan, Runner, execute, lambda_log};
+use lambda_perf_local::run::{EarlyStop, Plan, Runner, execute, lambda_log};
 use serde::Serialize;
-
-use crate::cli::ReportArgs;
 
 /// Exit code when the run finished but its output has problems.
 const PROBLEMS: u8 = 1;
 /// Exit code when the function failed (or the harness could not run it).
 const FAILED: u8 = 2;
 
-/// How the report is shown.
+/// The options that say how the report is shown (`run`, `demo`).
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// Write the report as JSON on stdout instead of the terminal report.
+    #[arg(long)]
+    pub(crate) json: bool,
+    /// Also write the report as a self-contained HTML page to FILE.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) html: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub(crate) no_progress: bool,
+}
+
+/// How the report is shown, from those options.
 pub(crate) struct Presentation {
     json: bool,
     html: Option<PathBuf>,
@@ -41,11 +54,12 @@ impl From<&ReportArgs> for Presentation {
 struct JsonOutput<'a> {
     #[serde(flatten)]
     report: &'a Report,
-    fatal: Option<FatalJson<'a>>,
+    /// Why the run stopped early, if it did.
+    fatal: Option<EarlyStopJson<'a>>,
 }
 
 #[derive(Serialize)]
-struct FatalJson<'a> {
+struct EarlyStopJson<'a> {
     message: String,
     last_lines: &'a [String],
 }
@@ -71,8 +85,8 @@ impl Presentation {
         bar.finish_and_clear();
         // Nothing ran (the function could not even start): the error alone, no report.
         if result.record.processes.is_empty() {
-            if let Some(fatal) = &result.fatal {
-                return fail_with(fatal);
+            if let Some(early_stop) = &result.early_stop {
+                return fail_with(early_stop);
             }
         }
 
@@ -90,9 +104,9 @@ impl Presentation {
         let shown = if self.json {
             let output = JsonOutput {
                 report: &report,
-                fatal: result.fatal.as_ref().map(|fatal| FatalJson {
-                    message: first_line(fatal),
-                    last_lines: fatal.last_lines(),
+                fatal: result.early_stop.as_ref().map(|early_stop| EarlyStopJson {
+                    message: first_line(early_stop),
+                    last_lines: early_stop.last_lines(),
                 }),
             };
             serde_json::to_string_pretty(&output).map(|mut text| {
@@ -110,8 +124,8 @@ impl Presentation {
             }
             Err(error) => return fail(&format!("cannot write the report: {error}")),
         }
-        if let Some(fatal) = &result.fatal {
-            return fail_with(fatal);
+        if let Some(early_stop) = &result.early_stop {
+            return fail_with(early_stop);
         }
         let out_of_memory = report.resources.out_of_memory;
         if out_of_memory > 0 {
@@ -128,8 +142,8 @@ impl Presentation {
     }
 }
 
-fn first_line(fatal: &Fatal) -> String {
-    fatal
+fn first_line(early_stop: &EarlyStop) -> String {
+    early_stop
         .to_string()
         .lines()
         .next()
@@ -144,8 +158,8 @@ fn terminal_width() -> usize {
         .unwrap_or(100)
 }
 
-fn fail_with(fatal: &Fatal) -> ExitCode {
-    let _ = writeln!(std::io::stderr().lock(), "lambda-perf: error: {fatal}");
+fn fail_with(early_stop: &EarlyStop) -> ExitCode {
+    let _ = writeln!(std::io::stderr().lock(), "lambda-perf: error: {early_stop}");
     ExitCode::from(FAILED)
 }
 

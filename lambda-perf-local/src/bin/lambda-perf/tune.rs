@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_perf_local::sizing::{Cgroups, MemorySize};
 use lambda_perf_local::tune::{TuneOptions, render_tune_html, render_tune_terminal, tune};
 
-use crate::cli::FunctionArgs;
+use crate::function_args::FunctionArgs;
 use crate::present;
 
 #[derive(Debug, Args)]

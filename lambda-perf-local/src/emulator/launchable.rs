@@ -8,7 +8,7 @@ use std::io::Read;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use crate::command::FunctionCommand;
+use crate::emulator::command::FunctionCommand;
 
 /// Why a function's program cannot be started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +84,7 @@ impl FunctionCommand {
     /// exists. Returns the file that would run.
     ///
     /// ```
-    /// use lambda_perf_local::{FunctionCommand, NotLaunchable};
+    /// use lambda_perf_local::emulator::{FunctionCommand, NotLaunchable};
     ///
     /// assert!(FunctionCommand::new("sh").check_launchable().is_ok());
     /// let error = FunctionCommand::new("target/debug/no-such-fn").check_launchable();

@@ -1,34 +1,38 @@
-//! The Runtime API's log of what happened: per-invocation records, init errors and a
-//! chronological event list, kept for reports.
+//! What the Runtime API logged: every invocation it queued ([`LoggedInvocation`], at its
+//! [`Stage`]), every init error ([`LoggedInitError`]) and everything that happened, in order
+//! ([`ApiEvent`]).
 
 use std::time::Instant;
 
 use bytes::Bytes;
 
-use crate::outcome::{ErrorReport, InvocationOutcome};
+use crate::emulator::error_document::ErrorDocument;
+use crate::emulator::invoke_reply::Answer;
 
-/// Where an invocation is in its life cycle.
+/// Where a logged invocation is in its life cycle.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum InvocationStatus {
+pub enum Stage {
     /// Waiting for a `/next` call.
     Queued,
     /// Handed out by `/next`, waiting for `/response` or `/error`.
     InFlight,
-    /// Finished with this outcome.
-    Resolved(InvocationOutcome),
-    /// [`RuntimeApi::invoke`](crate::RuntimeApi::invoke) gave up waiting.
+    /// Finished with this answer.
+    Resolved(Answer),
+    /// [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke) gave up waiting.
     TimedOut,
-    /// The caller of `invoke` went away (its future was dropped) before the outcome.
+    /// The caller of `invoke` went away (its future was dropped) before the answer.
     Abandoned,
-    /// The server was shut down before the outcome.
+    /// The server was shut down before the answer.
     Shutdown,
 }
 
-/// One invocation, as seen by the Runtime API.
+/// One invocation as the Runtime API logged it (see
+/// [`RuntimeApi::invocations`](crate::emulator::RuntimeApi::invocations)): what was sent, when,
+/// and where it is now.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct InvocationRecord {
+pub struct LoggedInvocation {
     /// `Lambda-Runtime-Aws-Request-Id`.
     pub request_id: String,
     /// `Lambda-Runtime-Trace-Id`, if sent.
@@ -43,20 +47,20 @@ pub struct InvocationRecord {
     pub handed_out_at: Option<Instant>,
     /// When it left the queue or flight for good (resolved, timed out, abandoned).
     pub finished_at: Option<Instant>,
-    /// Its current status.
-    pub status: InvocationStatus,
+    /// Where it is now.
+    pub stage: Stage,
 }
 
-/// An init error posted to `/runtime/init/error`.
+/// An init error as the Runtime API logged it: posted to `/runtime/init/error`.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub struct InitErrorRecord {
+pub struct LoggedInitError {
     /// When it was received.
     pub received_at: Instant,
     /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
     pub error_type: Option<String>,
     /// The error body.
-    pub report: ErrorReport,
+    pub error: ErrorDocument,
 }
 
 /// One thing that happened on the Runtime API.
@@ -109,7 +113,7 @@ pub enum ApiEventKind {
         /// Its request id.
         request_id: String,
     },
-    /// The caller of `invoke` went away before the outcome.
+    /// The caller of `invoke` went away before the answer.
     Abandoned {
         /// Its request id.
         request_id: String,

@@ -16,7 +16,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
 use super::state::{ResolveError, Shared};
-use crate::outcome::{ErrorReport, InvocationOutcome};
+use crate::emulator::error_document::ErrorDocument;
+use crate::emulator::invoke_reply::Answer;
 
 /// Path prefix of every Runtime API route.
 const PREFIX: &str = "/2018-06-01/runtime/";
@@ -168,15 +169,15 @@ async fn resolve(
     is_error: bool,
 ) -> Result<HttpResponse, Rejection> {
     let (headers, body) = read_body(request).await?;
-    let outcome = if is_error {
-        InvocationOutcome::Error {
+    let answer = if is_error {
+        Answer::Error {
             error_type: error_type_header(&headers),
-            error: ErrorReport::from_body(body),
+            error: ErrorDocument::from_body(body),
         }
     } else {
-        InvocationOutcome::Response { body }
+        Answer::Response { body }
     };
-    match shared.resolve(request_id, outcome) {
+    match shared.resolve(request_id, answer) {
         Ok(()) => Ok(accepted()),
         Err(ResolveError::UnknownRequestId) => Err((
             StatusCode::BAD_REQUEST,
@@ -196,7 +197,7 @@ async fn init_error(
     request: Request<Incoming>,
 ) -> Result<HttpResponse, Rejection> {
     let (headers, body) = read_body(request).await?;
-    shared.init_error(error_type_header(&headers), ErrorReport::from_body(body));
+    shared.init_error(error_type_header(&headers), ErrorDocument::from_body(body));
     Ok(accepted())
 }
 

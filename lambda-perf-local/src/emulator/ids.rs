@@ -24,7 +24,7 @@ pub(crate) fn random_hex(len: usize) -> String {
 
 /// Returns a fresh request id shaped like a UUID v4 (`8-4-4-4-12` lowercase hex, version
 /// nibble `4`, RFC 4122 variant), like the ids Lambda uses.
-pub fn new_request_id() -> String {
+pub(crate) fn new_request_id() -> String {
     let mut bytes = fastrand::u128(..).to_be_bytes();
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;

@@ -1,11 +1,12 @@
-//! [`Invocation`]: one event to hand to the function, with the headers `/next` will send.
+//! [`InvokeRequest`]: what you send, one event for the function with the headers `/next` will
+//! hand it.
 
 use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::ids::{epoch_millis, new_request_id};
-use crate::trace_header::TraceHeader;
+use crate::emulator::ids::{epoch_millis, new_request_id};
+use crate::emulator::trace_header::TraceHeader;
 
 /// How long a function gets by default: `Lambda-Runtime-Deadline-Ms` is now + 30 s.
 pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
@@ -13,7 +14,7 @@ pub const DEFAULT_FUNCTION_TIMEOUT: Duration = Duration::from_secs(30);
 /// When the invocation times out, as sent in `Lambda-Runtime-Deadline-Ms`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Deadline {
-    /// This long after the invocation is queued by [`RuntimeApi::invoke`](crate::RuntimeApi::invoke).
+    /// This long after the invocation is queued by [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke).
     In(Duration),
     /// An absolute instant.
     At(SystemTime),
@@ -58,24 +59,25 @@ impl Default for TraceSetting {
     }
 }
 
-/// One invocation to queue on a [`RuntimeApi`](crate::RuntimeApi), built builder-style.
+/// What you send: one invocation to queue on a [`RuntimeApi`](crate::emulator::RuntimeApi), built
+/// builder-style.
 ///
 /// Every field has a Lambda-like default: a fresh UUID-v4-shaped request id, a deadline 30 s
 /// after queueing, a fresh sampled trace header, and the ARN of the function the API's process
 /// was spawned with.
 ///
 /// ```
-/// use lambda_perf_local::Invocation;
+/// use lambda_perf_local::emulator::InvokeRequest;
 /// use std::time::Duration;
 ///
-/// let invocation = Invocation::json(serde_json::json!({"name": "world"}))
+/// let invocation = InvokeRequest::json(serde_json::json!({"name": "world"}))
 ///     .with_request_id("req-1")
 ///     .with_deadline_in(Duration::from_secs(3))
 ///     .with_trace_header("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1");
 /// assert_eq!(invocation.request_id(), Some("req-1"));
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct Invocation {
+pub struct InvokeRequest {
     event: Bytes,
     request_id: Option<String>,
     deadline: Deadline,
@@ -86,7 +88,7 @@ pub struct Invocation {
     timeout: Option<Duration>,
 }
 
-impl Invocation {
+impl InvokeRequest {
     /// An invocation whose event body is exactly `event`.
     pub fn new(event: impl Into<Bytes>) -> Self {
         Self {
@@ -169,7 +171,7 @@ impl Invocation {
         self
     }
 
-    /// How long [`RuntimeApi::invoke`](crate::RuntimeApi::invoke) waits for the outcome.
+    /// How long [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke) waits for the answer.
     /// Default: until the deadline plus the API's grace period.
     pub fn with_timeout(mut self, timeout: Duration) -> Self {
         self.timeout = Some(timeout);
@@ -217,7 +219,7 @@ impl Invocation {
     }
 
     /// Fills in every default, as done when the invocation is queued at `queued_at`.
-    pub(crate) fn prepare(self, queued_at: SystemTime, default_arn: &str) -> PreparedInvocation {
+    pub(crate) fn prepare(self, queued_at: SystemTime, default_arn: &str) -> PreparedRequest {
         let trace_header = match self.trace {
             TraceSetting::Generate { sampled } => {
                 Some(TraceHeader::generate_at(queued_at, sampled).to_string())
@@ -225,7 +227,7 @@ impl Invocation {
             TraceSetting::Raw(raw) => Some(raw),
             TraceSetting::Omit => None,
         };
-        PreparedInvocation {
+        PreparedRequest {
             request_id: self.request_id.unwrap_or_else(new_request_id),
             deadline_ms: self.deadline.to_epoch_millis(queued_at),
             trace_header,
@@ -237,7 +239,7 @@ impl Invocation {
     }
 }
 
-impl From<serde_json::Value> for Invocation {
+impl From<serde_json::Value> for InvokeRequest {
     fn from(event: serde_json::Value) -> Self {
         Self::json(event)
     }
@@ -245,7 +247,7 @@ impl From<serde_json::Value> for Invocation {
 
 /// An invocation with every default resolved: exactly what `/next` sends.
 #[derive(Debug, Clone)]
-pub(crate) struct PreparedInvocation {
+pub(crate) struct PreparedRequest {
     pub(crate) request_id: String,
     pub(crate) deadline_ms: u64,
     pub(crate) trace_header: Option<String>,
@@ -255,7 +257,7 @@ pub(crate) struct PreparedInvocation {
     pub(crate) event: Bytes,
 }
 
-impl PreparedInvocation {
+impl PreparedRequest {
     /// The Lambda headers `/next` sends for this invocation, in order (lowercase names).
     pub(crate) fn header_pairs(&self) -> Vec<(&'static str, String)> {
         let mut headers = vec![
@@ -287,7 +289,7 @@ mod tests {
     #[test]
     fn defaults_are_lambda_like() {
         let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        let prepared = Invocation::new("{}").prepare(now, "arn:x");
+        let prepared = InvokeRequest::new("{}").prepare(now, "arn:x");
         assert_eq!(prepared.request_id.len(), 36);
         assert_eq!(prepared.deadline_ms, 1_700_000_030_000);
         assert_eq!(prepared.function_arn, "arn:x");
@@ -309,7 +311,7 @@ mod tests {
 
     #[test]
     fn overrides_are_sent_verbatim() {
-        let prepared = Invocation::json(serde_json::json!({"a": 1}))
+        let prepared = InvokeRequest::json(serde_json::json!({"a": 1}))
             .with_request_id("id-1")
             .with_deadline_ms(600_000)
             .with_trace_header("anything")
@@ -323,11 +325,11 @@ mod tests {
         assert_eq!(prepared.trace_header.as_deref(), Some("anything"));
         assert_eq!(prepared.function_arn, "arn:y");
         assert_eq!(prepared.header_pairs().len(), 6);
-        let omitted = Invocation::default()
+        let omitted = InvokeRequest::default()
             .without_trace_header()
             .prepare(SystemTime::now(), "arn:x");
         assert_eq!(omitted.trace_header, None);
-        let unsampled = Invocation::default()
+        let unsampled = InvokeRequest::default()
             .unsampled()
             .prepare(SystemTime::now(), "arn:x");
         assert!(

@@ -1,4 +1,4 @@
-//! [`HarnessError`]: everything that can go wrong while driving a function locally.
+//! [`HarnessError`]: why a call on the emulator failed.
 
 use std::fmt;
 use std::io;
@@ -6,9 +6,13 @@ use std::process::ExitStatus;
 
 use bytes::Bytes;
 
-use crate::outcome::ErrorReport;
+use crate::emulator::error_document::ErrorDocument;
 
-/// An error from the local harness.
+/// Why a call on the emulator failed: [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke),
+/// [`FunctionProcess::invoke`](crate::emulator::FunctionProcess::invoke) and its `wait_for_*`,
+/// [`XRayCollector::wait_for`](crate::emulator::XRayCollector::wait_for), or
+/// [`InvokeReply::into_json`](crate::emulator::InvokeReply::into_json) when the function did
+/// not answer with a response.
 ///
 /// Variants that concern the function process carry its last output lines, so a failing test
 /// shows why the function misbehaved.
@@ -32,7 +36,7 @@ pub enum HarnessError {
     /// An I/O error (spawning, signalling or waiting on the process).
     Io(io::Error),
     /// The function reported an initialization error (`/init/error`).
-    InitError(Box<ErrorReport>),
+    InitError(Box<ErrorDocument>),
     /// The function reported an invocation error (`/invocation/{id}/error`).
     FunctionError {
         /// The request id of the failed invocation.
@@ -40,7 +44,7 @@ pub enum HarnessError {
         /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
         error_type: Option<String>,
         /// The error body.
-        error: Box<ErrorReport>,
+        error: Box<ErrorDocument>,
     },
     /// The function responded, but not with what was expected (e.g. not JSON).
     InvalidResponse {

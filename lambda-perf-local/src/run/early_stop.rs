@@ -1,11 +1,13 @@
-//! Why a run stopped early: the function, not the harness, failed.
+//! [`EarlyStop`]: why a run stopped before the end of its plan.
 
 use std::fmt;
 
-/// A failure of the function that ends the run (the harness exits non-zero).
+/// Why a run stopped before the end of its plan: the function failed (it exited, never asked
+/// for work, timed out or failed its init), or, rarely, the harness did. `lambda-perf` then
+/// exits non-zero.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
-pub enum Fatal {
+pub enum EarlyStop {
     /// The process exited before asking for its first invocation.
     ExitedDuringInit {
         /// How it ended.
@@ -45,7 +47,7 @@ pub enum Fatal {
     Harness(String),
 }
 
-impl Fatal {
+impl EarlyStop {
     /// The function's last output lines, if any.
     pub fn last_lines(&self) -> &[String] {
         match self {
@@ -59,7 +61,7 @@ impl Fatal {
     }
 }
 
-impl fmt::Display for Fatal {
+impl fmt::Display for EarlyStop {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::ExitedDuringInit { status, .. } => write!(

@@ -12,18 +12,18 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
-use crate::command::FunctionCommand;
-use crate::config::FunctionConfig;
-use crate::environment::ExecutionEnvironment;
-use crate::error::HarnessError;
-use crate::invocation::Invocation;
-use crate::outcome::InvocationResult;
-use crate::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
-use crate::runtime_api::RuntimeApi;
+use crate::emulator::command::FunctionCommand;
+use crate::emulator::config::FunctionConfig;
+use crate::emulator::environment::ExecutionEnvironment;
+use crate::emulator::error::HarnessError;
+use crate::emulator::invoke_reply::InvokeReply;
+use crate::emulator::invoke_request::InvokeRequest;
+use crate::emulator::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
+use crate::emulator::runtime_api::RuntimeApi;
 use crate::sizing::{FunctionCgroup, process_peak_bytes};
 
-/// How many output lines errors carry.
-pub const ERROR_CONTEXT_LINES: usize = 20;
+/// How many of the function's last output lines errors carry (a harness error, an early stop).
+pub(crate) const ERROR_CONTEXT_LINES: usize = 20;
 
 /// After the process exits, how long to let the output readers drain the pipes before
 /// judging what was printed (a grandchild may keep a pipe open forever).
@@ -412,8 +412,8 @@ impl FunctionProcess {
     pub async fn invoke(
         &self,
         api: &RuntimeApi,
-        invocation: Invocation,
-    ) -> Result<InvocationResult, HarnessError> {
+        invocation: InvokeRequest,
+    ) -> Result<InvokeReply, HarnessError> {
         tokio::select! {
             biased;
             result = api.invoke(invocation) => result.map_err(|err| match err {

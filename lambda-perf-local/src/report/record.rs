@@ -1,19 +1,17 @@
-//! What a run recorded, as the CLI hands it to [`Report::build`](super::Report::build):
-//! [`RunRecord`], [`InvocationRun`], [`ProcessRun`], [`SizingRecord`].
+//! What a run recorded, as [`run::execute`](crate::run::execute) hands it to
+//! [`Report::build`](super::Report::build): [`RunRecord`], [`RecordedInvocation`],
+//! [`RecordedProcess`], [`SizingRecord`].
 
 use std::time::Instant;
 
-use crate::config::FunctionConfig;
-use crate::outcome::InvocationResult;
-use crate::output::OutputLine;
+use crate::emulator::{Datagram, FunctionConfig, InvokeReply, OutputLine};
 use crate::pricing::Architecture;
 use crate::sizing::CgroupVersion;
-use crate::wall_clock::WallClock;
-use crate::xray_collector::Datagram;
 
-use super::failure::HarnessFailure;
 use super::harness_stop::HarnessStop;
+use super::no_reply::NoReply;
 use super::resources::CodeSize;
+use super::wall_clock::WallClock;
 
 /// Everything one run of a function produced.
 #[derive(Debug, Clone, Default)]
@@ -21,9 +19,9 @@ pub struct RunRecord {
     /// The function that ran: its command line.
     pub function: String,
     /// Every invocation, in the order they were run.
-    pub invocations: Vec<InvocationRun>,
+    pub invocations: Vec<RecordedInvocation>,
     /// Every function process started.
-    pub processes: Vec<ProcessRun>,
+    pub processes: Vec<RecordedProcess>,
     /// Every datagram the X-Ray daemon stand-in received.
     pub datagrams: Vec<Datagram>,
     /// Its Lambda configuration (name, memory size, initialization type…).
@@ -49,34 +47,35 @@ pub struct SizingRecord {
     pub cgroup: CgroupVersion,
 }
 
-/// One invocation of a run.
+/// One invocation as the run recorded it: where it was sent, and its reply, or why it got
+/// none.
 #[derive(Debug, Clone)]
-pub struct InvocationRun {
+pub struct RecordedInvocation {
     /// Its position in the run (the order invocations were started).
     pub index: usize,
-    /// The [`ProcessRun::index`] of the process it was sent to.
+    /// The [`RecordedProcess::index`] of the process it was sent to.
     pub process: usize,
     /// The execution environment that process ran in.
     pub environment: usize,
     /// The `Lambda-Runtime-Trace-Id` sent, if any (when `None`, the header in the
-    /// [`InvocationResult`] is used).
+    /// [`InvokeReply`] is used).
     pub trace_header: Option<String>,
     /// The request id sent.
     pub request_id: String,
-    /// What came back, or how the harness failed to get an answer (timeout, process exit…).
-    pub result: Result<InvocationResult, HarnessFailure>,
+    /// What came back, or why nothing did (timeout, process exit, out of memory…).
+    pub reply: Result<InvokeReply, NoReply>,
     /// When the function got it (`/next` handed it out), if it did.
     pub handed_out_at: Option<Instant>,
-    /// When it ended (its outcome arrived, or the harness gave up), if it did.
+    /// When it ended (its answer arrived, or the harness gave up), if it did.
     pub ended_at: Option<Instant>,
     /// The process's peak memory (bytes) read when it ended: the most used so far, as
     /// Lambda's `Max Memory Used`.
     pub max_memory_used_bytes: Option<u64>,
 }
 
-/// One function process of a run.
+/// One function process as the run recorded it: its output, and how it ended.
 #[derive(Debug, Clone, Default)]
-pub struct ProcessRun {
+pub struct RecordedProcess {
     /// Its position in the run.
     pub index: usize,
     /// The execution environment it ran in.

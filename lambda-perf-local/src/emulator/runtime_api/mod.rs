@@ -25,13 +25,13 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-pub use self::log::{ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus};
+pub use self::log::{ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, Stage};
 use self::state::{Enqueued, Resolution, Shared};
-use crate::config::FunctionConfig;
-use crate::error::HarnessError;
-use crate::ids::epoch_millis;
-use crate::invocation::{DEFAULT_FUNCTION_TIMEOUT, Invocation};
-use crate::outcome::{InvocationOutcome, InvocationResult};
+use crate::emulator::config::FunctionConfig;
+use crate::emulator::error::HarnessError;
+use crate::emulator::ids::epoch_millis;
+use crate::emulator::invoke_reply::{Answer, InvokeReply};
+use crate::emulator::invoke_request::{DEFAULT_FUNCTION_TIMEOUT, InvokeRequest};
 
 /// Settings for [`RuntimeApi::start_with`].
 #[derive(Debug, Clone)]
@@ -115,12 +115,12 @@ impl RuntimeApiOptions {
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-/// use lambda_perf_local::{Invocation, InvocationOutcome, RuntimeApi};
+/// use lambda_perf_local::emulator::{InvokeRequest, Answer, RuntimeApi};
 ///
 /// let api = RuntimeApi::start().await?;
 /// // ... spawn a function with AWS_LAMBDA_RUNTIME_API = api.addr() ...
-/// let result = api.invoke(Invocation::json(serde_json::json!({"x": 1}))).await?;
-/// if let InvocationOutcome::Response { body } = &result.outcome {
+/// let result = api.invoke(InvokeRequest::json(serde_json::json!({"x": 1}))).await?;
+/// if let Answer::Response { body } = &result.answer {
 ///     assert_eq!(&body[..], b"\"ok\"");
 /// }
 /// # Ok(()) }
@@ -180,18 +180,18 @@ impl RuntimeApi {
         &self.options
     }
 
-    /// Queues `invocation` and waits for its outcome.
+    /// Queues `invocation` and waits for its answer.
     ///
-    /// Waits at most the invocation's [timeout](Invocation::with_timeout), by default until
+    /// Waits at most the invocation's [timeout](InvokeRequest::with_timeout), by default until
     /// its deadline plus the grace period; then returns [`HarnessError::Timeout`] (with no
-    /// output lines: use [`FunctionProcess::invoke`](crate::FunctionProcess::invoke) to also
+    /// output lines: use [`FunctionProcess::invoke`](crate::emulator::FunctionProcess::invoke) to also
     /// notice the process exiting and get its output). If the function process attached to
     /// this API has reported an init error, resolves at once with
-    /// [`InvocationOutcome::InitError`].
+    /// [`Answer::InitError`].
     ///
     /// Dropping the returned future withdraws the invocation (recorded as
-    /// [`InvocationStatus::Abandoned`]).
-    pub async fn invoke(&self, invocation: Invocation) -> Result<InvocationResult, HarnessError> {
+    /// [`Stage::Abandoned`]).
+    pub async fn invoke(&self, invocation: InvokeRequest) -> Result<InvokeReply, HarnessError> {
         let explicit_timeout = invocation.timeout();
         let (prepared, queued_at, mut receiver) = match self.shared.enqueue(invocation)? {
             Enqueued::InitFailed {
@@ -199,14 +199,14 @@ impl RuntimeApi {
                 queued_at,
                 report,
             } => {
-                return Ok(InvocationResult {
+                return Ok(InvokeReply {
                     request_id: prepared.request_id,
                     trace_header: prepared.trace_header,
                     deadline_ms: prepared.deadline_ms,
                     queued_at,
                     handed_out_at: None,
                     resolved_at: Instant::now(),
-                    outcome: InvocationOutcome::InitError(report),
+                    answer: Answer::InitError(report),
                 });
             }
             Enqueued::Pending {
@@ -246,28 +246,28 @@ impl RuntimeApi {
         };
         guard.armed = false;
         let Resolution {
-            outcome,
+            answer,
             handed_out_at,
             resolved_at,
         } = resolution;
-        Ok(InvocationResult {
+        Ok(InvokeReply {
             request_id: prepared.request_id,
             trace_header: prepared.trace_header,
             deadline_ms: prepared.deadline_ms,
             queued_at,
             handed_out_at,
             resolved_at,
-            outcome,
+            answer,
         })
     }
 
-    /// Every invocation queued so far, in queueing order, with its current status.
-    pub fn invocations(&self) -> Vec<InvocationRecord> {
+    /// Every invocation queued so far, in queueing order, with the stage it is at.
+    pub fn invocations(&self) -> Vec<LoggedInvocation> {
         self.shared.records()
     }
 
     /// Every init error received so far.
-    pub fn init_errors(&self) -> Vec<InitErrorRecord> {
+    pub fn init_errors(&self) -> Vec<LoggedInitError> {
         self.shared.init_errors()
     }
 
@@ -282,7 +282,7 @@ impl RuntimeApi {
     }
 
     /// Forgets the current init error so new invocations are queued again (done
-    /// automatically by [`FunctionProcess::spawn`](crate::FunctionProcess::spawn)).
+    /// automatically by [`FunctionProcess::spawn`](crate::emulator::FunctionProcess::spawn)).
     pub fn clear_init_error(&self) {
         self.shared.clear_init_error();
     }

@@ -1,15 +1,15 @@
-//! [`HarnessFailure`]: why the harness got no answer for an invocation.
+//! [`NoReply`]: why an invocation of a run got no reply.
 
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::HarnessError;
+use crate::emulator::HarnessError;
 
-/// What kind of harness failure it was.
+/// Why there was no reply.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
-pub enum FailureKind {
+pub enum NoReplyKind {
     /// The invocation did not finish in time.
     Timeout,
     /// The function process exited while the invocation was in flight.
@@ -25,22 +25,25 @@ pub const OUT_OF_MEMORY_ERROR_TYPE: &str = "Runtime.OutOfMemory";
 /// What Lambda says happened to that runtime.
 pub const OUT_OF_MEMORY_MESSAGE: &str = "Runtime exited with error: signal: killed";
 
-/// Why the harness got no answer for an invocation: a kind and the error's text.
+/// Why an invocation of a run got no reply: a kind and the error's text. The run records it
+/// in place of the [`InvokeReply`](crate::emulator::InvokeReply), and the report shows it as
+/// the invocation's status: `timeout`, `out-of-memory` (the function's failure, as on Lambda)
+/// or `harness-error`.
 ///
-/// Built from a [`HarnessError`] (`HarnessFailure::from(&error)`), or from its text alone
-/// (`HarnessFailure::from(error.to_string())`, where a text starting with `timed out` is a
-/// [`FailureKind::Timeout`]).
+/// Built from a [`HarnessError`] (`NoReply::from(&error)`), or from its text alone
+/// (`NoReply::from(error.to_string())`, where a text starting with `timed out` is a
+/// [`NoReplyKind::Timeout`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HarnessFailure {
+pub struct NoReply {
     /// The kind.
-    pub kind: FailureKind,
+    pub kind: NoReplyKind,
     /// The error's text.
     pub message: String,
 }
 
-impl HarnessFailure {
-    /// A failure of `kind` with `message`.
-    pub fn new(kind: FailureKind, message: impl Into<String>) -> Self {
+impl NoReply {
+    /// No reply, for `kind`, with `message`.
+    pub fn new(kind: NoReplyKind, message: impl Into<String>) -> Self {
         Self {
             kind,
             message: message.into(),
@@ -51,51 +54,51 @@ impl HarnessFailure {
     /// words: `RequestId: <id> Error: Runtime exited with error: signal: killed`.
     pub fn out_of_memory(request_id: &str) -> Self {
         Self::new(
-            FailureKind::OutOfMemory,
+            NoReplyKind::OutOfMemory,
             format!("RequestId: {request_id} Error: {OUT_OF_MEMORY_MESSAGE}"),
         )
     }
 }
 
-impl fmt::Display for HarnessFailure {
+impl fmt::Display for NoReply {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }
 }
 
-impl From<&HarnessError> for HarnessFailure {
+impl From<&HarnessError> for NoReply {
     fn from(error: &HarnessError) -> Self {
         let kind = match error {
-            HarnessError::Timeout { .. } => FailureKind::Timeout,
-            HarnessError::ProcessExited { .. } => FailureKind::ProcessExited,
-            _ => FailureKind::Other,
+            HarnessError::Timeout { .. } => NoReplyKind::Timeout,
+            HarnessError::ProcessExited { .. } => NoReplyKind::ProcessExited,
+            _ => NoReplyKind::Other,
         };
         Self::new(kind, error.to_string())
     }
 }
 
-impl From<HarnessError> for HarnessFailure {
+impl From<HarnessError> for NoReply {
     fn from(error: HarnessError) -> Self {
         Self::from(&error)
     }
 }
 
-impl From<String> for HarnessFailure {
+impl From<String> for NoReply {
     /// Classifies the text of a [`HarnessError`]: `timed out…` is a timeout, `function process
-    /// exited…` a process exit, anything else [`FailureKind::Other`].
+    /// exited…` a process exit, anything else [`NoReplyKind::Other`].
     fn from(message: String) -> Self {
         let kind = if message.starts_with("timed out") {
-            FailureKind::Timeout
+            NoReplyKind::Timeout
         } else if message.starts_with("function process exited") {
-            FailureKind::ProcessExited
+            NoReplyKind::ProcessExited
         } else {
-            FailureKind::Other
+            NoReplyKind::Other
         };
         Self { kind, message }
     }
 }
 
-impl From<&str> for HarnessFailure {
+impl From<&str> for NoReply {
     fn from(message: &str) -> Self {
         Self::from(message.to_owned())
     }
@@ -111,23 +114,23 @@ mod tests {
             what: "invocation r to finish".into(),
             last_lines: vec![],
         };
-        assert_eq!(HarnessFailure::from(&timeout).kind, FailureKind::Timeout);
+        assert_eq!(NoReply::from(&timeout).kind, NoReplyKind::Timeout);
         assert_eq!(
-            HarnessFailure::from(timeout.to_string()).kind,
-            FailureKind::Timeout
+            NoReply::from(timeout.to_string()).kind,
+            NoReplyKind::Timeout
         );
         let exited = HarnessError::ProcessExited {
             status: None,
             last_lines: vec![],
         };
         assert_eq!(
-            HarnessFailure::from(exited.to_string()).kind,
-            FailureKind::ProcessExited
+            NoReply::from(exited.to_string()).kind,
+            NoReplyKind::ProcessExited
         );
         assert_eq!(
-            HarnessFailure::from(HarnessError::Shutdown).kind,
-            FailureKind::Other
+            NoReply::from(HarnessError::Shutdown).kind,
+            NoReplyKind::Other
         );
-        assert_eq!(HarnessFailure::from("boom").to_string(), "boom");
+        assert_eq!(NoReply::from("boom").to_string(), "boom");
     }
 }

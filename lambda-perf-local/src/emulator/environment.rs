@@ -7,7 +7,7 @@ use std::time::SystemTime;
 
 use tempfile::TempDir;
 
-use crate::ids::{random_hex, utc_date};
+use crate::emulator::ids::{random_hex, utc_date};
 
 /// A simulated Lambda execution environment.
 ///

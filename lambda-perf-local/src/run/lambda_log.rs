@@ -8,7 +8,7 @@ use std::time::Instant;
 use crate::logs::format_timestamp;
 use crate::pricing::billed_ms;
 use crate::report::{
-    InvocationReport, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, RunRecord, Status,
+    OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, ReportedInvocation, RunRecord, Status,
 };
 
 /// Where a line goes among the lines of the same instant.
@@ -102,7 +102,7 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
 }
 
 /// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it.
-fn report_line(record: &RunRecord, invocation: &InvocationReport, duration_ms: f64) -> String {
+fn report_line(record: &RunRecord, invocation: &ReportedInvocation, duration_ms: f64) -> String {
     let billed = invocation
         .billed_duration_ms
         .unwrap_or_else(|| billed_ms(duration_ms + invocation.platform_init_ms.unwrap_or(0.0)));

@@ -6,8 +6,8 @@ use std::env;
 use std::ffi::OsString;
 use std::net::SocketAddr;
 
-use crate::command::FunctionCommand;
-use crate::environment::ExecutionEnvironment;
+use crate::emulator::command::FunctionCommand;
+use crate::emulator::environment::ExecutionEnvironment;
 
 /// Variables copied from the harness's own environment when set.
 pub const INHERITED_VARS: [&str; 4] = ["PATH", "RUST_BACKTRACE", "RUST_LOG", "LLVM_PROFILE_FILE"];

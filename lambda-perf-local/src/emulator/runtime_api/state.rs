@@ -9,32 +9,33 @@ use std::time::{Instant, SystemTime};
 use hyper::header::HeaderValue;
 use tokio::sync::{Notify, oneshot};
 
-use super::log::{ApiEvent, ApiEventKind, InitErrorRecord, InvocationRecord, InvocationStatus};
-use crate::error::HarnessError;
-use crate::invocation::{Invocation, PreparedInvocation};
-use crate::outcome::{ErrorReport, InvocationOutcome};
+use super::log::{ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, Stage};
+use crate::emulator::error::HarnessError;
+use crate::emulator::error_document::ErrorDocument;
+use crate::emulator::invoke_reply::Answer;
+use crate::emulator::invoke_request::{InvokeRequest, PreparedRequest};
 
 /// What a resolved invocation sends back to the waiting `invoke`.
 #[derive(Debug)]
 pub(crate) struct Resolution {
-    pub(crate) outcome: InvocationOutcome,
+    pub(crate) answer: Answer,
     pub(crate) handed_out_at: Option<Instant>,
     pub(crate) resolved_at: Instant,
 }
 
 /// The result of queueing an invocation.
 pub(crate) enum Enqueued {
-    /// Queued; the receiver yields the outcome.
+    /// Queued; the receiver yields the answer.
     Pending {
-        prepared: PreparedInvocation,
+        prepared: PreparedRequest,
         queued_at: Instant,
         receiver: oneshot::Receiver<Resolution>,
     },
     /// The attached process already reported an init error: resolved at once.
     InitFailed {
-        prepared: PreparedInvocation,
+        prepared: PreparedRequest,
         queued_at: Instant,
-        report: ErrorReport,
+        report: ErrorDocument,
     },
 }
 
@@ -49,11 +50,11 @@ pub(crate) enum ResolveError {
 
 /// A `/next` hand-out: the invocation to send.
 pub(crate) struct HandOut {
-    pub(crate) prepared: PreparedInvocation,
+    pub(crate) prepared: PreparedRequest,
 }
 
 struct Active {
-    prepared: PreparedInvocation,
+    prepared: PreparedRequest,
     record: usize,
     handed_out_at: Option<Instant>,
     responder: oneshot::Sender<Resolution>,
@@ -62,10 +63,10 @@ struct Active {
 struct State {
     queue: VecDeque<String>,
     active: HashMap<String, Active>,
-    records: Vec<InvocationRecord>,
+    records: Vec<LoggedInvocation>,
     events: Vec<ApiEvent>,
-    init_errors: Vec<InitErrorRecord>,
-    current_init_error: Option<ErrorReport>,
+    init_errors: Vec<LoggedInitError>,
+    current_init_error: Option<ErrorDocument>,
     default_function_arn: String,
     stopped: bool,
 }
@@ -78,9 +79,9 @@ impl State {
         });
     }
 
-    fn finish(&mut self, record: usize, status: InvocationStatus, at: Instant) {
+    fn finish(&mut self, record: usize, stage: Stage, at: Instant) {
         if let Some(record) = self.records.get_mut(record) {
-            record.status = status;
+            record.stage = stage;
             record.finished_at = Some(at);
         }
     }
@@ -127,7 +128,7 @@ impl Shared {
     }
 
     /// Queues an invocation (or resolves it at once after an init error).
-    pub(crate) fn enqueue(&self, invocation: Invocation) -> Result<Enqueued, HarnessError> {
+    pub(crate) fn enqueue(&self, invocation: InvokeRequest) -> Result<Enqueued, HarnessError> {
         let mut state = self.lock();
         if state.stopped {
             return Err(HarnessError::Shutdown);
@@ -153,7 +154,7 @@ impl Shared {
                 prepared.request_id
             )));
         }
-        let record = InvocationRecord {
+        let record = LoggedInvocation {
             request_id: prepared.request_id.clone(),
             trace_header: prepared.trace_header.clone(),
             deadline_ms: prepared.deadline_ms,
@@ -161,12 +162,12 @@ impl Shared {
             queued_at,
             handed_out_at: None,
             finished_at: None,
-            status: InvocationStatus::Queued,
+            stage: Stage::Queued,
         };
         if let Some(report) = state.current_init_error.clone() {
-            state.records.push(InvocationRecord {
+            state.records.push(LoggedInvocation {
                 finished_at: Some(queued_at),
-                status: InvocationStatus::Resolved(InvocationOutcome::InitError(report.clone())),
+                stage: Stage::Resolved(Answer::InitError(report.clone())),
                 ..record
             });
             return Ok(Enqueued::InitFailed {
@@ -212,7 +213,7 @@ impl Shared {
             let record = active.record;
             if let Some(record) = state.records.get_mut(record) {
                 record.handed_out_at = Some(now);
-                record.status = InvocationStatus::InFlight;
+                record.stage = Stage::InFlight;
             }
             state.event(ApiEventKind::HandedOut { request_id });
             return Some(HandOut { prepared });
@@ -238,12 +239,8 @@ impl Shared {
         }
     }
 
-    /// Resolves an in-flight invocation with `outcome`.
-    pub(crate) fn resolve(
-        &self,
-        request_id: &str,
-        outcome: InvocationOutcome,
-    ) -> Result<(), ResolveError> {
+    /// Resolves an in-flight invocation with `answer`.
+    pub(crate) fn resolve(&self, request_id: &str, answer: Answer) -> Result<(), ResolveError> {
         let mut state = self.lock();
         let handed_out_at = match state.active.get(request_id) {
             None => return Err(ResolveError::UnknownRequestId),
@@ -253,29 +250,25 @@ impl Shared {
             return Err(ResolveError::UnknownRequestId);
         };
         let resolved_at = Instant::now();
-        let event = match &outcome {
-            InvocationOutcome::Response { body } => ApiEventKind::Response {
+        let event = match &answer {
+            Answer::Response { body } => ApiEventKind::Response {
                 request_id: request_id.to_owned(),
                 bytes: body.len(),
             },
-            InvocationOutcome::Error { error_type, .. } => ApiEventKind::Error {
+            Answer::Error { error_type, .. } => ApiEventKind::Error {
                 request_id: request_id.to_owned(),
                 error_type: error_type.clone(),
             },
-            InvocationOutcome::InitError(report) => ApiEventKind::InitError {
+            Answer::InitError(report) => ApiEventKind::InitError {
                 error_type: report.error_type.clone(),
                 failed_invocations: 1,
             },
         };
         state.event(event);
-        state.finish(
-            active.record,
-            InvocationStatus::Resolved(outcome.clone()),
-            resolved_at,
-        );
+        state.finish(active.record, Stage::Resolved(answer.clone()), resolved_at);
         // The waiting `invoke` may be gone (abandoned); the record above still has it.
         let _ = active.responder.send(Resolution {
-            outcome,
+            answer,
             handed_out_at: Some(handed_out_at),
             resolved_at,
         });
@@ -284,13 +277,13 @@ impl Shared {
 
     /// Records an init error and fails every pending invocation with it. Invocations queued
     /// later fail at once until [`Shared::attach_process`] is called.
-    pub(crate) fn init_error(&self, error_type: Option<String>, report: ErrorReport) {
+    pub(crate) fn init_error(&self, error_type: Option<String>, report: ErrorDocument) {
         let mut state = self.lock();
         let now = Instant::now();
-        state.init_errors.push(InitErrorRecord {
+        state.init_errors.push(LoggedInitError {
             received_at: now,
             error_type: error_type.clone(),
-            report: report.clone(),
+            error: report.clone(),
         });
         state.current_init_error = Some(report.clone());
         state.queue.clear();
@@ -300,14 +293,10 @@ impl Shared {
             failed_invocations: pending.len(),
         });
         for active in pending {
-            let outcome = InvocationOutcome::InitError(report.clone());
-            state.finish(
-                active.record,
-                InvocationStatus::Resolved(outcome.clone()),
-                now,
-            );
+            let answer = Answer::InitError(report.clone());
+            state.finish(active.record, Stage::Resolved(answer.clone()), now);
             let _ = active.responder.send(Resolution {
-                outcome,
+                answer,
                 handed_out_at: active.handed_out_at,
                 resolved_at: now,
             });
@@ -316,26 +305,26 @@ impl Shared {
 
     /// Marks an invocation as timed out (if still pending) and returns whether it was.
     pub(crate) fn time_out(&self, request_id: &str) -> bool {
-        self.give_up(request_id, InvocationStatus::TimedOut)
+        self.give_up(request_id, Stage::TimedOut)
     }
 
     /// Marks an invocation as abandoned (if still pending).
     pub(crate) fn abandon(&self, request_id: &str) {
-        self.give_up(request_id, InvocationStatus::Abandoned);
+        self.give_up(request_id, Stage::Abandoned);
     }
 
-    fn give_up(&self, request_id: &str, status: InvocationStatus) -> bool {
+    fn give_up(&self, request_id: &str, stage: Stage) -> bool {
         let mut state = self.lock();
         let Some(active) = state.take_active(request_id) else {
             return false;
         };
         let request_id = request_id.to_owned();
-        let kind = match status {
-            InvocationStatus::TimedOut => ApiEventKind::TimedOut { request_id },
+        let kind = match stage {
+            Stage::TimedOut => ApiEventKind::TimedOut { request_id },
             _ => ApiEventKind::Abandoned { request_id },
         };
         state.event(kind);
-        state.finish(active.record, status, Instant::now());
+        state.finish(active.record, stage, Instant::now());
         true
     }
 
@@ -376,13 +365,13 @@ impl Shared {
         let pending: Vec<Active> = state.active.drain().map(|(_, active)| active).collect();
         for active in pending {
             // Dropping the responder wakes `invoke` with `HarnessError::Shutdown`.
-            state.finish(active.record, InvocationStatus::Shutdown, now);
+            state.finish(active.record, Stage::Shutdown, now);
         }
         drop(state);
         self.available.notify_waiters();
     }
 
-    pub(crate) fn records(&self) -> Vec<InvocationRecord> {
+    pub(crate) fn records(&self) -> Vec<LoggedInvocation> {
         self.lock().records.clone()
     }
 
@@ -390,7 +379,7 @@ impl Shared {
         self.lock().events.clone()
     }
 
-    pub(crate) fn init_errors(&self) -> Vec<InitErrorRecord> {
+    pub(crate) fn init_errors(&self) -> Vec<LoggedInitError> {
         self.lock().init_errors.clone()
     }
 

@@ -10,7 +10,7 @@ use tokio::net::UdpSocket;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
-use crate::error::HarnessError;
+use crate::emulator::error::HarnessError;
 
 /// The header every datagram must start with, as the daemon reads it.
 const EXPECTED_FORMAT: &str = "json";
@@ -130,7 +130,7 @@ async fn receive(socket: UdpSocket, received: Arc<Mutex<Vec<Datagram>>>, arrived
 }
 
 /// Splits a datagram at its first newline and checks both parts as the daemon does.
-pub fn parse(raw: &[u8]) -> Result<Value, String> {
+pub(crate) fn parse(raw: &[u8]) -> Result<Value, String> {
     let newline = raw
         .iter()
         .position(|&b| b == b'\n')

@@ -6,7 +6,7 @@
 use std::fmt;
 use std::time::SystemTime;
 
-use crate::ids::{random_hex, since_epoch};
+use crate::emulator::ids::{random_hex, since_epoch};
 
 /// A parsed or generated X-Ray trace header.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,0 +1,108 @@
+//! The function and how to run it: the options `run` and `tune` share.
+
+use std::ffi::OsString;
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use bytes::Bytes;
+use clap::Args;
+use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
+use lambda_perf_local::pricing::Architecture;
+use lambda_perf_local::run::Runner;
+
+/// The function and how to run it, shared by `run` and `tune`.
+#[derive(Debug, Args)]
+pub(crate) struct FunctionArgs {
+    /// A JSON file with the event to send (default `{}`).
+    #[arg(short, long, value_name = "FILE")]
+    pub(crate) event: Option<PathBuf>,
+    /// Each invocation's timeout, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    pub(crate) timeout: u64,
+    /// How long the function may take to ask for its first invocation, in seconds.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub(crate) init_timeout: u64,
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`; default: the program's file name).
+    #[arg(long)]
+    pub(crate) function_name: Option<String>,
+    /// An environment variable for the function, `KEY=VALUE` (repeatable).
+    #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
+    pub(crate) env: Vec<(String, String)>,
+    /// The architecture whose Lambda prices apply, x86_64 or arm64 (it chooses the price
+    /// table only: the function runs on this machine's CPU).
+    #[arg(long, value_name = "ARCH", default_value = "x86_64")]
+    pub(crate) arch: Architecture,
+    /// The deployment package (a zip) whose size the report states beside the binary's.
+    #[arg(long, value_name = "ZIP")]
+    pub(crate) package: Option<PathBuf>,
+    /// The function's command line (after `--`).
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub(crate) command: Vec<OsString>,
+}
+
+impl FunctionArgs {
+    /// The event to send: the file's JSON, or `{}`.
+    pub(crate) fn event(&self) -> Result<Bytes, String> {
+        let Some(path) = &self.event else {
+            return Ok(Bytes::from_static(b"{}"));
+        };
+        match std::fs::read(path) {
+            Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() => {
+                Ok(Bytes::from(bytes))
+            }
+            Ok(_) => Err(format!("{} is not JSON", path.display())),
+            Err(error) => Err(format!("cannot read {}: {error}", path.display())),
+        }
+    }
+
+    /// The runner of the function, not yet sized.
+    pub(crate) fn runner(&self) -> Result<Runner, String> {
+        let Some((program, arguments)) = self.command.split_first() else {
+            return Err("give the function's command after --".to_owned());
+        };
+        if let Some(package) = &self.package {
+            check_zip(package)?;
+        }
+        let command = FunctionCommand::new(program).args(arguments.iter().cloned());
+        // A program that cannot start is one line naming it, not a report of nothing.
+        command
+            .check_launchable()
+            .map_err(|error| error.to_string())?;
+        let name = self.function_name.clone().unwrap_or_else(|| {
+            Path::new(program).file_name().map_or_else(
+                || "function".to_owned(),
+                |name| name.to_string_lossy().into_owned(),
+            )
+        });
+        let mut config = FunctionConfig::new().with_function_name(name);
+        for (key, value) in &self.env {
+            config = config.with_env(key, value);
+        }
+        let mut runner = Runner::new(command, config);
+        runner.timeout = Duration::from_secs(self.timeout.max(1));
+        runner.init_timeout = Duration::from_secs(self.init_timeout.max(1));
+        runner.architecture = self.arch;
+        runner.package = self.package.clone();
+        Ok(runner)
+    }
+}
+
+/// A zip file starts with a local file header (`PK\x03\x04`), or is empty (`PK\x05\x06`).
+fn check_zip(path: &Path) -> Result<(), String> {
+    let mut magic = [0_u8; 4];
+    std::fs::File::open(path)
+        .and_then(|mut file| file.read_exact(&mut magic))
+        .map_err(|error| format!("cannot read the package {}: {error}", path.display()))?;
+    if magic == *b"PK\x03\x04" || magic == *b"PK\x05\x06" {
+        Ok(())
+    } else {
+        Err(format!("the package {} is not a zip file", path.display()))
+    }
+}
+
+fn parse_key_value(text: &str) -> Result<(String, String), String> {
+    text.split_once('=')
+        .map(|(key, value)| (key.to_owned(), value.to_owned()))
+        .ok_or_else(|| format!("{text:?} is not KEY=VALUE"))
+}

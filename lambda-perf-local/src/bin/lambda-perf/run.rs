@@ -1,0 +1,106 @@
+//! `lambda-perf run`: a function binary under the embedded Runtime API and X-Ray daemon.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use lambda_perf_local::run::{Plan, RunOptions};
+use lambda_perf_local::sizing::{MemorySize, Sizing};
+
+use crate::function_args::FunctionArgs;
+use crate::present::{self, Presentation, ReportArgs};
+
+/// `AWS_LAMBDA_INITIALIZATION_TYPE` for the function.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum InitType {
+    /// `on-demand`
+    OnDemand,
+    /// `provisioned-concurrency`
+    ProvisionedConcurrency,
+    /// `snap-start`
+    SnapStart,
+}
+
+/// The options of `lambda-perf run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// How many invocations.
+    #[arg(short = 'n', long, default_value_t = 5)]
+    invocations: usize,
+    /// How many invocations at once (sets AWS_LAMBDA_MAX_CONCURRENCY).
+    #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    concurrency: u16,
+    /// Idle time between invocations, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 0)]
+    idle_ms: u64,
+    /// Restart the function process after every N invocations, keeping its environment (a
+    /// partial cold start).
+    #[arg(long, value_name = "N")]
+    restart_after: Option<usize>,
+    /// Start a fresh execution environment after every N invocations (a full cold start).
+    #[arg(long, value_name = "N")]
+    fresh_environment_after: Option<usize>,
+    /// How Lambda initialized the environment.
+    #[arg(long, value_enum)]
+    init_type: Option<InitType>,
+    /// The fraction of invocations sampled for X-Ray, from 0 to 1.
+    #[arg(long, default_value_t = 1.0)]
+    sampling: f64,
+    /// Size the function as Lambda would at this memory size (MB, 128 to 10240): memory
+    /// capped at MB, CPU at MB/1769 of a core (6 at most), with cgroups v2 or v1 (usually
+    /// needs root); sets AWS_LAMBDA_FUNCTION_MEMORY_SIZE.
+    #[arg(long, value_name = "MB")]
+    memory: Option<MemorySize>,
+    /// Also write the run as Lambda would log it (START, END, REPORT lines among the
+    /// function's output) to FILE, for `lambda-perf logs`.
+    #[arg(long, value_name = "FILE")]
+    log_out: Option<PathBuf>,
+    #[command(flatten)]
+    function: FunctionArgs,
+    #[command(flatten)]
+    report: ReportArgs,
+}
+
+/// `lambda-perf run`.
+pub(crate) async fn run(args: RunArgs) -> ExitCode {
+    if !(0.0..=1.0).contains(&args.sampling) {
+        return present::fail("--sampling takes a fraction from 0 to 1");
+    }
+    let event = match args.function.event() {
+        Ok(event) => event,
+        Err(message) => return present::fail(&message),
+    };
+    let mut runner = match args.function.runner() {
+        Ok(runner) => runner,
+        Err(message) => return present::fail(&message),
+    };
+    if let Some(memory) = args.memory {
+        match Sizing::new(memory) {
+            Ok(sizing) => runner.sizing = Some(sizing),
+            Err(error) => return present::fail(&format!("--memory {}: {error}", memory.mb())),
+        }
+    }
+    if let Some(init_type) = args.init_type {
+        let value = match init_type {
+            InitType::OnDemand => "on-demand",
+            InitType::ProvisionedConcurrency => "provisioned-concurrency",
+            InitType::SnapStart => "snap-start",
+        };
+        runner.config = runner.config.with_initialization_type(value);
+    }
+    let options = RunOptions {
+        invocations: args.invocations,
+        concurrency: usize::from(args.concurrency),
+        event,
+        idle: Duration::from_millis(args.idle_ms),
+        restart_after: args.restart_after,
+        fresh_environment_after: args.fresh_environment_after,
+        sampling: args.sampling,
+    };
+    let mut presentation = Presentation::from(&args.report);
+    presentation.log_out = args.log_out;
+    presentation
+        .run(&Plan::from_options(&options), &runner)
+        .await
+}
