@@ -165,6 +165,33 @@ impl RuntimeApi {
         })
     }
 
+    /// When a runtime first asked this API for work (`GET /runtime/invocation/next`): the end
+    /// of its init, as Lambda counts it. `None` until then.
+    pub fn first_poll_at(&self) -> Option<Instant> {
+        self.shared.first_poll_at()
+    }
+
+    /// Waits until a runtime has asked for work; the moment it first did.
+    ///
+    /// # Errors
+    ///
+    /// [`HarnessError::Timeout`] if none did within `timeout`.
+    pub async fn wait_for_first_poll(&self, timeout: Duration) -> Result<Instant, HarnessError> {
+        let started = Instant::now();
+        loop {
+            if let Some(at) = self.first_poll_at() {
+                return Ok(at);
+            }
+            if started.elapsed() >= timeout {
+                return Err(HarnessError::Timeout {
+                    what: format!("a runtime to ask for work within {timeout:?}"),
+                    last_lines: Vec::new(),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+    }
+
     /// The address the server listens on.
     pub fn addr(&self) -> SocketAddr {
         self.addr

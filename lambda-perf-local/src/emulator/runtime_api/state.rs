@@ -69,6 +69,8 @@ struct State {
     current_init_error: Option<ErrorDocument>,
     default_function_arn: String,
     stopped: bool,
+    /// When the runtime first asked for work (`GET /next`).
+    first_poll_at: Option<Instant>,
 }
 
 impl State {
@@ -112,6 +114,7 @@ impl Shared {
                 events: Vec::new(),
                 init_errors: Vec::new(),
                 current_init_error: None,
+                first_poll_at: None,
                 default_function_arn,
                 stopped: false,
             }),
@@ -225,6 +228,7 @@ impl Shared {
     /// callers may wait at once; each gets a different invocation. Returns `None` once the
     /// server is shut down.
     pub(crate) async fn next_invocation(&self) -> Option<HandOut> {
+        self.lock().first_poll_at.get_or_insert_with(Instant::now);
         loop {
             let mut notified = pin!(self.available.notified());
             // Register before checking the queue so a concurrent enqueue cannot be missed.
@@ -237,6 +241,11 @@ impl Shared {
             }
             notified.await;
         }
+    }
+
+    /// When the runtime first asked for work, if it did.
+    pub(crate) fn first_poll_at(&self) -> Option<Instant> {
+        self.lock().first_poll_at
     }
 
     /// Resolves an in-flight invocation with `answer`.
