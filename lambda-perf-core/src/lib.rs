@@ -121,6 +121,23 @@
 //! (`POWERTOOLS_METRICS_FUNCTION_NAME`, then `AWS_LAMBDA_FUNCTION_NAME`), else `handler`.
 //! The response and error metadata keys follow it: `"<handler name> response"`.
 //!
+//! # What is captured
+//!
+//! Of a sampled invocation, the handler subsegment keeps what the handler returned; nothing
+//! else of the handler's data is captured (the event never is). Each part can be turned off
+//! for every handler of the process (environment), for one layer (builder) or for one
+//! `#[instrument_lambda]` handler (option):
+//!
+//! | captured | where | off | environment | builder | macro |
+//! |---|---|---|---|---|---|
+//! | the response | metadata `"<handler> response"` | on | `POWERTOOLS_TRACER_CAPTURE_RESPONSE=false` | [`capture_response(false)`](PerfLayerBuilder::capture_response) | `capture_response = false` |
+//! | the error's type and message | metadata `"<handler> error"`, and the message in every exception's cause (handler, nested subsegments, lazy clients, the timeout) | on | `POWERTOOLS_TRACER_CAPTURE_ERROR=false`: types only, no message anywhere | [`capture_error(false)`](PerfLayerBuilder::capture_error) | `capture_error = false` |
+//! | both, through your hook | masks fields or keeps a capture out | none | — | [`redact(f)`](PerfLayerBuilder::redact) | `redact = f` |
+//! | their size | larger ones become a `lambda_perf_truncated` marker with a preview | 16384 bytes | `LAMBDA_PERF_CAPTURE_LIMIT` | [`capture_limit`](PerfLayerBuilder::capture_limit) | — |
+//!
+//! All tracing stops with `POWERTOOLS_TRACE_DISABLED=true` (or
+//! [`trace_disabled`](PerfLayerBuilder::trace_disabled)).
+//!
 //! # Running locally
 //!
 //! `lambda-perf run -- target/debug/my-function` (crate `lambda-perf-local`) runs the
