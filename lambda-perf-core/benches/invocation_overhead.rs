@@ -69,6 +69,25 @@ fn warm_invocation(c: &mut Criterion) {
                 .unwrap()
         });
     });
+    let measured = PerfLayer::builder()
+        .service("bench")
+        .namespace("Bench")
+        .metrics_disabled(false)
+        .trace_disabled(false)
+        .resource_usage(true)
+        .marker_dir(&marker_dir)
+        .emf_writer(io::sink())
+        .xray_daemon_address(daemon.local_addr().unwrap().to_string())
+        .build()
+        .unwrap();
+    let mut with_usage = measured.layer(service_fn(instrumented));
+    group.bench_function("PerfLayer, unsampled, resource usage", |b| {
+        b.iter(|| {
+            runtime
+                .block_on(with_usage.call(black_box(event(false))))
+                .unwrap()
+        });
+    });
     let mut sampled = layer.layer(service_fn(instrumented));
     group.bench_function("PerfLayer, sampled", |b| {
         b.iter(|| {

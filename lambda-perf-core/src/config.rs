@@ -18,6 +18,7 @@
 //! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
 //! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name |
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
+//! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, peak memory and CPU ratio in its `lambda_perf` facts | false |
 //! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
@@ -45,6 +46,7 @@ pub(crate) mod vars {
     pub(crate) const HANDLER_NAME: &str = "LAMBDA_PERF_HANDLER_NAME";
     pub(crate) const CAPTURE_LIMIT: &str = "LAMBDA_PERF_CAPTURE_LIMIT";
     pub(crate) const TIMEOUT_MARGIN_MS: &str = "LAMBDA_PERF_TIMEOUT_MARGIN_MS";
+    pub(crate) const RESOURCE_USAGE: &str = "LAMBDA_PERF_RESOURCE_USAGE";
     pub(crate) const LOG_STREAM_NAME: &str = "AWS_LAMBDA_LOG_STREAM_NAME";
     pub(crate) const INSTANCE_ID: &str = "AWS_LAMBDA_INSTANCE_ID";
 }
@@ -80,6 +82,7 @@ pub(crate) struct Settings {
     pub(crate) capture_limit: usize,
     /// Zero: no timeout watchdog.
     pub(crate) timeout_margin: std::time::Duration,
+    pub(crate) resource_usage: bool,
     /// What names this execution environment, for the start marker: Lambda's log stream
     /// name, one per environment, or else the instance id `cargo lambda watch` gives each
     /// function instance.
@@ -112,6 +115,7 @@ impl Settings {
         let trace_disabled = flag(vars::TRACE_DISABLED, false);
         let capture_response = flag(vars::CAPTURE_RESPONSE, true);
         let capture_error = flag(vars::CAPTURE_ERROR, true);
+        let resource_usage = flag(vars::RESOURCE_USAGE, false);
         let capture_limit = match present(vars::CAPTURE_LIMIT) {
             None => DEFAULT_CAPTURE_LIMIT,
             Some(value) => value.trim().parse::<usize>().unwrap_or_else(|_| {
@@ -193,6 +197,7 @@ impl Settings {
             handler_name: present(vars::HANDLER_NAME),
             capture_limit,
             timeout_margin,
+            resource_usage,
             environment_identity: present(vars::LOG_STREAM_NAME)
                 .or_else(|| present(vars::INSTANCE_ID)),
         };

@@ -32,7 +32,7 @@ pub struct Options {
     /// `cold_start_metric = ...`
     pub cold_start_metric: Option<bool>,
     /// `redact = path::to::function`
-    pub redact: Option<fn(crate::Captured, Value) -> Option<Value>>,
+    pub redact: Option<fn(crate::invocation::redaction::Captured, Value) -> Option<Value>>,
 }
 
 /// One instrumented handler: its options and, from its first call on, its configuration.

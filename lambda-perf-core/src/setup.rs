@@ -139,6 +139,7 @@ impl Setup {
                 response_key: format!("{handler_name} response"),
                 error_key: format!("{handler_name} error"),
                 timeout_margin: Some(settings.timeout_margin).filter(|margin| !margin.is_zero()),
+                resource_usage: settings.resource_usage,
             },
             tracker,
             output: Box::new((emf, xray)),

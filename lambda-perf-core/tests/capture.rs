@@ -72,7 +72,7 @@ async fn a_redaction_hook_can_keep_a_capture_out_entirely() {
         failed["cause"]["exceptions"][0]["type"],
         "lambda_runtime::Error"
     );
-    assert_eq!(failed["cause"]["exceptions"][0]["message"], "");
+    assert!(failed["cause"]["exceptions"][0].get("message").is_none());
     assert!(failed["metadata"]["test"].get("handler error").is_none());
 }
 
@@ -132,7 +132,7 @@ async fn without_error_capture_no_error_message_reaches_any_output() {
     );
     let charge = documents.iter().find(|d| d["name"] == "charge").unwrap();
     assert_eq!(charge["cause"]["exceptions"][0]["type"], "Error");
-    assert_eq!(charge["cause"]["exceptions"][0]["message"], "");
+    assert!(charge["cause"]["exceptions"][0].get("message").is_none());
 }
 
 #[tokio::test]

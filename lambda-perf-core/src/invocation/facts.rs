@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::StartKind;
 use super::outcome::Outcome;
+use super::resources::ResourceUse;
 use super::start_tracker::Start;
 use crate::drops::Dropped;
 use crate::formats::time::millis_f64;
@@ -121,6 +122,11 @@ impl InvocationFacts {
         })
     }
 
+    /// When the invocation began.
+    pub(crate) fn began(&self) -> Instant {
+        self.start.began
+    }
+
     /// Time since the invocation began.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
@@ -147,6 +153,9 @@ impl InvocationFacts {
                 .map(|(_, at)| millis_f64(at.saturating_duration_since(self.start.began))),
             deadline_headroom_ms: ended.and(self.remaining_time()).map(millis_f64),
             outcome: ended.map(|(outcome, _)| outcome.as_str()),
+            cpu_time_ms: None,
+            peak_rss_mb: None,
+            cpu_ratio: None,
             past_deadline: ended
                 .and(self.deadline)
                 .is_some_and(|deadline| SystemTime::now() > deadline)
@@ -175,6 +184,15 @@ pub(crate) struct FactsRecord<'a> {
     deadline_headroom_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'static str>,
+    /// CPU time the process used during the invocation, in ms (when measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_time_ms: Option<f64>,
+    /// The process's peak resident memory, in MB (when measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    peak_rss_mb: Option<f64>,
+    /// CPU time over duration (when measured): near 1, CPU-bound; near 0, waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_ratio: Option<f64>,
     /// Set when the invocation ended after its deadline (Lambda Managed Instances do not
     /// stop an invocation at its deadline).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -185,6 +203,16 @@ pub(crate) struct FactsRecord<'a> {
 }
 
 impl FactsRecord<'_> {
+    /// The facts, with what the process used during the invocation.
+    pub(crate) fn with_resources(mut self, resources: Option<ResourceUse>) -> Self {
+        if let Some(resources) = resources {
+            self.cpu_time_ms = Some(resources.cpu_time_ms);
+            self.peak_rss_mb = Some(resources.peak_rss_mb);
+            self.cpu_ratio = Some(resources.cpu_ratio);
+        }
+        self
+    }
+
     /// The facts, with the drops since the previous record of this kind.
     pub(crate) fn with_dropped(mut self, dropped: Option<Dropped>) -> Self {
         self.dropped = dropped;

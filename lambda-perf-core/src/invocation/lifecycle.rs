@@ -18,6 +18,7 @@ use super::output::{Began, ClientInit, Ended};
 use super::panic;
 use super::readiness;
 use super::redaction::Captured;
+use super::resources::{ResourceUse, Usage};
 use super::settings::InvocationSettings;
 use super::trace::{Target, Trace};
 use super::watchdog;
@@ -63,6 +64,8 @@ pub(crate) struct Invocation {
     state: Mutex<State>,
     /// The watchdog's ticket, when armed.
     watch: OnceLock<u64>,
+    /// The process's resource use when the invocation began, when measured.
+    usage: Option<Usage>,
 }
 
 /// What an invocation accumulates until it ends.
@@ -110,6 +113,7 @@ impl Invocation {
         let settings = &instrumentation.settings;
         let start = instrumentation.tracker.begin(settings.initialization_type);
         let facts = InvocationFacts::new(start, context.request_id.clone(), context.deadline);
+        let usage = settings.resource_usage.then(Usage::now).flatten();
         let init_clients = client_init::take_pending();
         instrumentation.output.invocation_began(&Began {
             facts: &facts,
@@ -140,6 +144,7 @@ impl Invocation {
                 ..State::default()
             }),
             watch: OnceLock::new(),
+            usage,
         });
         if let Some(fire_at) = invocation.watchdog_moment() {
             if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
@@ -206,6 +211,7 @@ impl watchdog::Watched for Invocation {
                 outcome: &outcome,
                 at,
                 metrics: &metrics,
+                resources: None,
             });
         }
     }
@@ -331,6 +337,13 @@ impl Invocation {
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(*ticket);
         }
+        let resources = self.usage.zip(Usage::now()).map(|(began, ended)| {
+            ResourceUse::between(
+                began,
+                ended,
+                at.saturating_duration_since(self.facts.began()),
+            )
+        });
         let instrumentation = &self.instrumentation;
         instrumentation.tracker.end();
         if let Some(mut trace) = state.trace {
@@ -340,6 +353,7 @@ impl Invocation {
                 &mut trace,
                 (&outcome, at),
                 &state.cache_uses,
+                resources,
             );
             trace.finish(|document| {
                 instrumentation
@@ -353,6 +367,7 @@ impl Invocation {
             outcome: &outcome,
             at,
             metrics: &state.metrics,
+            resources,
         });
     }
 }
@@ -403,11 +418,13 @@ fn record_ending(
     trace: &mut Trace,
     ended: (&Outcome, Instant),
     cache_uses: &[(&'static str, u32, u32)],
+    resources: Option<ResourceUse>,
 ) {
     let handler = Target::Exactly(trace.handler_id());
     let record = facts
         .record(Some(ended))
-        .with_dropped(drops::take(Report::Trace));
+        .with_dropped(drops::take(Report::Trace))
+        .with_resources(resources);
     if let Ok(Value::Object(fields)) = serde_json::to_value(record) {
         for (key, value) in fields {
             if key == "init_duration_ms" && facts.index() > 1 {

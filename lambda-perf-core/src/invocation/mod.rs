@@ -16,6 +16,7 @@ pub(crate) mod output;
 pub(crate) mod panic;
 pub(crate) mod readiness;
 pub(crate) mod redaction;
+pub(crate) mod resources;
 pub(crate) mod settings;
 mod start_kind;
 pub(crate) mod start_tracker;

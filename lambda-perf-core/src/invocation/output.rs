@@ -11,6 +11,7 @@ use std::time::Instant;
 use super::client_init::InitRecord;
 use super::facts::InvocationFacts;
 use super::outcome::Outcome;
+use super::resources::ResourceUse;
 use super::settings::InvocationSettings;
 use crate::formats::emf::set::MetricSet;
 use crate::formats::xray::SubsegmentDocument;
@@ -34,6 +35,8 @@ pub(crate) struct Ended<'a> {
     pub(crate) outcome: &'a Outcome,
     pub(crate) at: Instant,
     pub(crate) metrics: &'a MetricSet,
+    /// What the process used during the invocation, when measured.
+    pub(crate) resources: Option<ResourceUse>,
 }
 
 /// A client finished initializing, inside an invocation (which waited for it) or outside one.

@@ -31,4 +31,6 @@ pub(crate) struct InvocationSettings {
     /// How long before its deadline a still running invocation writes its records; `None`:
     /// never.
     pub(crate) timeout_margin: Option<std::time::Duration>,
+    /// Whether invocations measure the CPU time and memory the process used.
+    pub(crate) resource_usage: bool,
 }

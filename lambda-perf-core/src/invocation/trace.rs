@@ -167,7 +167,11 @@ impl Trace {
             .iter()
             .rev()
             .find(|(parent, exception)| {
-                *parent == id && exception.kind == failure.kind && exception.message == message
+                // The same message is the same failure, whatever it was converted into on the
+                // way up; without messages, only the same type can be.
+                *parent == id
+                    && exception.message == message
+                    && (!message.is_empty() || exception.kind == failure.kind)
             })
             .map(|(_, exception)| exception.id);
         let Some(record) = self.target(Target::Exactly(id)) else {

@@ -205,6 +205,17 @@ impl PerfLayerBuilder {
         self
     }
 
+    /// Whether each invocation records the CPU time (user + system) and peak memory the process
+    /// used, and their ratio to its duration, as `cpu_time_ms`, `peak_rss_mb` and `cpu_ratio`
+    /// in its `lambda_perf` facts: a ratio near 1 says the invocation was CPU-bound (more
+    /// memory, hence CPU, shortens it), near 0 that it waited on I/O (more memory will not
+    /// help). Off by default: it costs two `getrusage(2)` system calls per invocation
+    /// (`LAMBDA_PERF_RESOURCE_USAGE`).
+    pub fn resource_usage(mut self, enabled: bool) -> Self {
+        self.setup.settings.resource_usage = enabled;
+        self
+    }
+
     /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`, default `127.0.0.1:2000`).
     pub fn xray_daemon_address(mut self, address: impl Into<String>) -> Self {
         self.setup.settings.xray_daemon_address = Some(address.into());

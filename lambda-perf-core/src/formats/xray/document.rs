@@ -531,12 +531,16 @@ impl Serialize for CauseView<'_> {
             .iter()
             .take(kept)
             .map(|exception| {
-                serde_json::json!({
+                let mut document = serde_json::json!({
                     "id": id_hex(exception.id),
                     "type": shorten(&exception.kind, self.detail),
-                    "message": shorten(&exception.message, self.detail),
                     "remote": false,
-                })
+                });
+                // Without error capture an exception has its type only.
+                if !exception.message.is_empty() {
+                    document["message"] = shorten(&exception.message, self.detail).into();
+                }
+                document
             })
             .collect();
         map.serialize_entry("exceptions", &exceptions)?;

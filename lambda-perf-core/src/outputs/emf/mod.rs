@@ -190,7 +190,8 @@ impl Output for EmfOutput {
         let facts = ended
             .facts
             .record(Some((ended.outcome, ended.at)))
-            .with_dropped(reports.then(|| drops::take(Report::Emf)).flatten());
+            .with_dropped(reports.then(|| drops::take(Report::Emf)).flatten())
+            .with_resources(ended.resources);
         let fixed = &ended.settings.fixed_dimensions;
         self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
     }
