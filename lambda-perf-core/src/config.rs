@@ -18,6 +18,9 @@
 //! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
 //! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name |
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
+//! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` |
+//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, `…COMPRESSION`, `…TIMEOUT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 
@@ -25,6 +28,13 @@ use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
 use crate::invocation::InitializationType;
 use crate::invocation::start_tracker::MarkerPlace;
+
+// Where traces go (`LAMBDA_PERF_TRACES`, the OTLP variables): a file of its own.
+mod traces;
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::traces::DEFAULT_OTLP_TIMEOUT;
+pub use self::traces::{DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_ENDPOINT, TraceBackend};
+pub(crate) use self::traces::{OPENTELEMETRY_BUILT, TraceSettings, validate_otlp_endpoint};
 
 /// Names of the environment variables.
 pub(crate) mod vars {
@@ -77,6 +87,8 @@ pub(crate) struct Settings {
     /// name, one per environment, or else the instance id `cargo lambda watch` gives each
     /// function instance.
     pub(crate) environment_identity: Option<String>,
+    /// Where traces go.
+    pub(crate) traces: TraceSettings,
 }
 
 impl Settings {
@@ -171,6 +183,7 @@ impl Settings {
             capture_limit,
             environment_identity: present(vars::LOG_STREAM_NAME)
                 .or_else(|| present(vars::INSTANCE_ID)),
+            traces: TraceSettings::from_lookup(&present, &mut warnings),
         };
         (settings, warnings)
     }
