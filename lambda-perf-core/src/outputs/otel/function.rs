@@ -128,7 +128,7 @@ mod tests {
             service: "orders".into(),
             explicit_service: Some("orders".into()),
             fixed_dimensions: Vec::new(),
-            initialization_type: crate::InitializationType::OnDemand,
+            initialization_type: crate::invocation::InitializationType::OnDemand,
             tracing: true,
             capture_response: true,
             capture_error: true,
