@@ -332,3 +332,56 @@ async fn xray_and_otlp_give_the_same_tree() {
         Some("blue")
     );
 }
+
+/// The example exports OTLP/HTTP; one variable switches it to `xray-otlp`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_switches_backend_by_one_variable() {
+    let example = example("opentelemetry-example");
+    let event = json!({ "order_id": "o-1", "quantity": 3 });
+    for backend in ["otlp", "xray-otlp"] {
+        let daemon = XRayCollector::start().await.unwrap();
+        let otlp = OtlpCollector::start();
+        let config = function_config()
+            .with_xray_daemon_address(daemon.addr().to_string())
+            .with_env("LAMBDA_PERF_TRACES", backend)
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url());
+        let Started {
+            api,
+            process,
+            environment: _environment,
+        } = start(&example, &config).await;
+        let header = TraceHeader::generate();
+        let raw = format!("Root={};Parent={};Sampled=1", header.root, header.parent);
+        let result = process
+            .invoke(&api, Invocation::json(event.clone()).with_trace_header(raw))
+            .await
+            .unwrap();
+        assert_eq!(result.into_json().unwrap()["total_cents"], 3_750);
+        let spans = if backend == "otlp" {
+            assert!(daemon.datagrams().is_empty());
+            otlp.wait_for(&trace_id(&header), WAIT)
+        } else {
+            assert!(otlp.exports().is_empty());
+            let mut spans = Vec::new();
+            for _ in 0..100 {
+                spans = daemon
+                    .datagrams()
+                    .iter()
+                    .flat_map(|datagram| spans_of(&decode_datagram(&datagram.raw).1))
+                    .collect();
+                if !spans.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            spans
+        };
+        assert_eq!(spans.len(), 3, "{backend}: {:#?}", span_tree(&spans));
+        let handler = named(&spans, "## orders-fn");
+        let lookup = named(&spans, "price lookup");
+        let reserve = named(&spans, "reserve_stock");
+        assert_eq!(hex(&handler.parent_span_id), header.parent, "{backend}");
+        assert_eq!(lookup.parent_span_id, handler.span_id, "{backend}");
+        assert_eq!(reserve.parent_span_id, lookup.span_id, "{backend}");
+    }
+}
