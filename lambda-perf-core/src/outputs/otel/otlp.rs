@@ -19,9 +19,10 @@ pub(crate) fn exporter(settings: &TraceSettings) -> Result<SpanExporter, String>
         .clone()
         .unwrap_or_else(|| DEFAULT_OTLP_ENDPOINT.to_owned());
     let headers: HashMap<String, String> = settings.otlp_headers.iter().cloned().collect();
+    let client = CollectorClient::new(&endpoint, timeout)?;
     let mut builder = SpanExporter::builder()
         .with_http()
-        .with_http_client(CollectorClient::new(timeout))
+        .with_http_client(client)
         .with_protocol(Protocol::HttpBinary)
         .with_endpoint(endpoint)
         .with_timeout(timeout)

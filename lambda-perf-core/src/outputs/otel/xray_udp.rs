@@ -48,6 +48,8 @@ pub(crate) fn dropped_spans() -> u64 {
 pub(crate) struct XRayOtlpSender {
     setting: String,
     socket: OnceLock<Option<UdpSocket>>,
+    /// The resource and scope in protobuf form, made once (they do not change).
+    envelope: OnceLock<Envelope>,
 }
 
 impl XRayOtlpSender {
@@ -56,6 +58,7 @@ impl XRayOtlpSender {
         Self {
             setting: setting.into(),
             socket: OnceLock::new(),
+            envelope: OnceLock::new(),
         }
     }
 
@@ -79,7 +82,13 @@ impl XRayOtlpSender {
         let Some(socket) = self.socket() else {
             return;
         };
-        for datagram in datagrams(spans, resource) {
+        let Some(first) = spans.first() else {
+            return;
+        };
+        let envelope = self
+            .envelope
+            .get_or_init(|| Envelope::new(resource, &first.instrumentation_scope));
+        for datagram in envelope.datagrams(spans, MAX_PAYLOAD) {
             if let Err(error) = socket.send(&datagram) {
                 SEND_FAILED.warn(format_args!(
                     "could not send OpenTelemetry spans to the X-Ray daemon at {:?} ({error}); \
@@ -116,39 +125,37 @@ fn connect(setting: &str) -> io::Result<UdpSocket> {
 /// The largest protobuf whose base64 fits a datagram after the header and the prefix.
 const MAX_PAYLOAD: usize = (MAX_DATAGRAM - DAEMON_HEADER.len() - SAMPLED_PREFIX.len()) / 4 * 3;
 
-/// The datagrams that carry `spans`: sampled and unsampled apart, each under 64 000 bytes.
-pub(crate) fn datagrams(spans: Vec<SpanData>, resource: &Resource) -> Vec<Vec<u8>> {
-    datagrams_within(spans, resource, MAX_PAYLOAD)
-}
-
-fn datagrams_within(spans: Vec<SpanData>, resource: &Resource, limit: usize) -> Vec<Vec<u8>> {
-    let Some(scope) = spans.first().map(|span| span.instrumentation_scope.clone()) else {
-        return Vec::new();
-    };
-    let envelope = Envelope {
-        resource: ResourceAttributesWithSchema::from(resource),
-        scope: (&scope, None).into(),
-    };
-    let (sampled, unsampled): (Vec<SpanData>, Vec<SpanData>) = spans
-        .into_iter()
-        .partition(|span| span.span_context.is_sampled());
-    let mut out = Vec::new();
-    for (prefix, group) in [(SAMPLED_PREFIX, sampled), (UNSAMPLED_PREFIX, unsampled)] {
-        let group: Vec<ProtoSpan> = group.into_iter().map(ProtoSpan::from).collect();
-        let mut requests = Vec::new();
-        envelope.pack(group, limit, &mut requests);
-        out.extend(requests.iter().map(|request| datagram(prefix, request)));
-    }
-    out
-}
-
-/// What every request of one batch shares: the resource and the instrumentation scope.
+/// What every request shares: the resource and the instrumentation scope (lambda-perf's, the
+/// same for every span this output makes).
 struct Envelope {
     resource: ResourceAttributesWithSchema,
     scope: InstrumentationScope,
 }
 
 impl Envelope {
+    fn new(resource: &Resource, scope: &opentelemetry::InstrumentationScope) -> Self {
+        Self {
+            resource: ResourceAttributesWithSchema::from(resource),
+            scope: (scope, None).into(),
+        }
+    }
+
+    /// The datagrams that carry `spans`: sampled and unsampled apart, each request at most
+    /// `limit` bytes.
+    fn datagrams(&self, spans: Vec<SpanData>, limit: usize) -> Vec<Vec<u8>> {
+        let (sampled, unsampled): (Vec<SpanData>, Vec<SpanData>) = spans
+            .into_iter()
+            .partition(|span| span.span_context.is_sampled());
+        let mut out = Vec::new();
+        for (prefix, group) in [(SAMPLED_PREFIX, sampled), (UNSAMPLED_PREFIX, unsampled)] {
+            let group: Vec<ProtoSpan> = group.into_iter().map(ProtoSpan::from).collect();
+            let mut requests = Vec::new();
+            self.pack(group, limit, &mut requests);
+            out.extend(requests.iter().map(|request| datagram(prefix, request)));
+        }
+        out
+    }
+
     fn request(&self, spans: Vec<ProtoSpan>) -> ExportTraceServiceRequest {
         ExportTraceServiceRequest {
             resource_spans: vec![ResourceSpans {
@@ -266,6 +273,11 @@ mod tests {
                 rules.span(&record, &ids, Vec::new(), &mut Vec::new())
             })
             .collect()
+    }
+
+    fn datagrams(spans: Vec<SpanData>, resource: &Resource) -> Vec<Vec<u8>> {
+        let envelope = Envelope::new(resource, &spans[0].instrumentation_scope);
+        envelope.datagrams(spans, MAX_PAYLOAD)
     }
 
     fn decode(datagram: &[u8]) -> (Vec<u8>, ExportTraceServiceRequest) {
