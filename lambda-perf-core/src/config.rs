@@ -20,6 +20,9 @@
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
 //! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, peak memory and CPU ratio in its `lambda_perf` facts | false |
 //! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 |
+//! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` |
+//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, `…COMPRESSION`, `…TIMEOUT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 
@@ -27,6 +30,13 @@ use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
 use crate::invocation::InitializationType;
 use crate::invocation::start_tracker::MarkerPlace;
+
+// Where traces go (`LAMBDA_PERF_TRACES`, the OTLP variables): a file of its own.
+mod traces;
+#[cfg(feature = "opentelemetry")]
+pub(crate) use self::traces::DEFAULT_OTLP_TIMEOUT;
+pub use self::traces::{DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_ENDPOINT, TraceBackend};
+pub(crate) use self::traces::{OPENTELEMETRY_BUILT, TraceSettings, validate_otlp_endpoint};
 
 /// Names of the environment variables.
 pub(crate) mod vars {
@@ -87,6 +97,8 @@ pub(crate) struct Settings {
     /// name, one per environment, or else the instance id `cargo lambda watch` gives each
     /// function instance.
     pub(crate) environment_identity: Option<String>,
+    /// Where traces go.
+    pub(crate) traces: TraceSettings,
 }
 
 impl Settings {
@@ -200,6 +212,7 @@ impl Settings {
             resource_usage,
             environment_identity: present(vars::LOG_STREAM_NAME)
                 .or_else(|| present(vars::INSTANCE_ID)),
+            traces: TraceSettings::from_lookup(&present, &mut warnings),
         };
         (settings, warnings)
     }

@@ -158,6 +158,7 @@
 //! | `tracing` | [`xray::XRayLayer`]: `tracing` spans as nested subsegments | yes |
 //! | `http` | `PerfLayer` and `#[instrument_lambda]` for `lambda_http::Request` handlers (axum routers, …); the response is captured as its status | no |
 //! | `test-util` | `test_util`: a recorder that runs handlers in tests, captured EMF lines, collected subsegments | no |
+//! | `opentelemetry` | the same trace as OpenTelemetry spans: `LAMBDA_PERF_TRACES=otlp` (OTLP/HTTP to a collector), `xray-otlp` (OTLP through the X-Ray daemon), any `SpanExporter` ([`TraceBackend`], [`PerfLayerBuilder::traces`]); metrics stay EMF | no |
 //!
 //! # Failure policy
 //!
@@ -210,4 +211,12 @@ pub use crate::layer::{
     SerializeResponse,
 };
 pub use crate::snapstart::SnapStartHook;
+
+// Where traces go; with the `opentelemetry` feature, the OpenTelemetry crates it is built
+// on, at the versions it uses (a `SpanExporter` given to the builder must be of these).
+pub use crate::config::TraceBackend;
 pub use crate::spawn::{InCurrentInvocation, InInvocation, spawn, spawn_blocking};
+#[cfg(feature = "opentelemetry")]
+pub use opentelemetry;
+#[cfg(feature = "opentelemetry")]
+pub use opentelemetry_sdk;

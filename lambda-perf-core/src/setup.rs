@@ -4,7 +4,10 @@
 
 use std::sync::{Arc, Once, OnceLock};
 
-use crate::config::{ConfigError, DEFAULT_NAMESPACE, DEFAULT_SERVICE, Settings, vars};
+use crate::config::{
+    ConfigError, DEFAULT_NAMESPACE, DEFAULT_SERVICE, OPENTELEMETRY_BUILT, Settings, TraceBackend,
+    validate_otlp_endpoint, vars,
+};
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::name;
@@ -13,6 +16,8 @@ use crate::invocation::redaction::Redactor;
 use crate::invocation::settings::InvocationSettings;
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
 use crate::outputs::emf::{EmfOutput, EmfWriter};
+#[cfg(feature = "opentelemetry")]
+use crate::outputs::otel::{DynExporter, OtelConfig, OtelOutput};
 use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, SubsegmentSink, UdpDaemonSink, XRayOutput};
 use crate::warn::write_warning;
 
@@ -25,6 +30,9 @@ pub(crate) struct Setup {
     pub(crate) xray_sink: Option<Arc<dyn SubsegmentSink>>,
     /// Sees the response or error before it is captured.
     pub(crate) redact: Option<Redactor>,
+    /// Span exporters given in code.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) span_exporters: Vec<Box<dyn DynExporter>>,
 }
 
 impl Setup {
@@ -37,6 +45,8 @@ impl Setup {
             writer: EmfWriter::Stdout,
             xray_sink: None,
             redact: None,
+            #[cfg(feature = "opentelemetry")]
+            span_exporters: Vec::new(),
         }
     }
 
@@ -50,6 +60,8 @@ impl Setup {
             writer,
             xray_sink,
             redact,
+            #[cfg(feature = "opentelemetry")]
+            span_exporters,
         } = self;
         let mut errors = Vec::new();
         let mut check = |setting: &'static str, result: Result<(), String>| match result {
@@ -102,6 +114,63 @@ impl Setup {
             }
         }
         fixed_dimensions.push(Dimension::new("service", service.clone()));
+
+        // Where traces go (`LAMBDA_PERF_TRACES`, config/traces.rs): which outputs there are,
+        // and whether invocations record a trace at all. OpenTelemetry backends named in the
+        // environment of a build without the feature were already warned about and left out:
+        // any left here were given in code.
+        let mut trace_settings = settings.traces;
+        let mut trace_backends = trace_settings.backends();
+        if !OPENTELEMETRY_BUILT
+            && trace_backends
+                .iter()
+                .any(|backend| backend.is_opentelemetry())
+        {
+            errors.push(ConfigError {
+                setting: "traces",
+                reason: "otlp and xray-otlp need lambda-perf-core's `opentelemetry` feature"
+                    .to_owned(),
+            });
+            trace_backends.retain(|backend| !backend.is_opentelemetry());
+        }
+        if let Some(endpoint) = &trace_settings.otlp_endpoint {
+            if let Err(reason) = validate_otlp_endpoint(endpoint) {
+                errors.push(ConfigError {
+                    setting: "otlp endpoint",
+                    reason,
+                });
+                trace_settings.otlp_endpoint = None;
+            }
+        }
+        #[cfg(feature = "opentelemetry")]
+        let own_exporters = !span_exporters.is_empty();
+        #[cfg(not(feature = "opentelemetry"))]
+        let own_exporters = false;
+        let recording = !settings.trace_disabled && (!trace_backends.is_empty() || own_exporters);
+        #[cfg(feature = "opentelemetry")]
+        let otel = if recording {
+            let (output, problems) = OtelOutput::build(OtelConfig {
+                backends: &trace_backends,
+                settings: &trace_settings,
+                exporters: span_exporters,
+                daemon_address: settings
+                    .xray_daemon_address
+                    .clone()
+                    .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned()),
+                service_name: explicit_service
+                    .clone()
+                    .or_else(|| settings.function_name.clone())
+                    .unwrap_or_else(|| service.clone()),
+                capture_error: settings.capture_error,
+            });
+            warnings.extend(problems);
+            output
+        } else {
+            None
+        };
+        #[cfg(not(feature = "opentelemetry"))]
+        let otel = ();
+
         warn_once_per_process(&warnings);
 
         let tracker = match settings.marker {
@@ -116,7 +185,7 @@ impl Setup {
             cold_start_metric: settings.cold_start_metric,
             invocation_facts: settings.invocation_facts,
         });
-        let xray = (!settings.trace_disabled).then(|| {
+        let xray = (recording && trace_backends.contains(&TraceBackend::XRay)).then(|| {
             XRayOutput(xray_sink.unwrap_or_else(|| {
                 let address = settings
                     .xray_daemon_address
@@ -130,7 +199,7 @@ impl Setup {
                 explicit_service,
                 fixed_dimensions,
                 initialization_type: settings.initialization_type,
-                tracing: !settings.trace_disabled,
+                tracing: recording,
                 capture_response: settings.capture_response,
                 capture_error: settings.capture_error,
                 capture_limit: settings.capture_limit,
@@ -142,7 +211,7 @@ impl Setup {
                 resource_usage: settings.resource_usage,
             },
             tracker,
-            output: Box::new((emf, xray)),
+            output: Box::new(((emf, xray), otel)),
         };
         (Arc::new(instrumentation), errors)
     }

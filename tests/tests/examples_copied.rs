@@ -47,6 +47,11 @@ fn http_axum() {
 }
 
 #[test]
+fn opentelemetry() {
+    builds_and_passes_its_tests_when_copied_out("opentelemetry");
+}
+
+#[test]
 fn every_example_is_covered() {
     let mut examples: Vec<String> = std::fs::read_dir(workspace().join("examples"))
         .unwrap()
@@ -55,7 +60,13 @@ fn every_example_is_covered() {
     examples.sort();
     assert_eq!(
         examples,
-        ["basic-layer", "http-axum", "lazy-clients", "macro-handler"],
+        [
+            "basic-layer",
+            "http-axum",
+            "lazy-clients",
+            "macro-handler",
+            "opentelemetry"
+        ],
         "a new example needs its copied-out test here"
     );
 }

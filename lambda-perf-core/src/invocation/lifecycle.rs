@@ -120,6 +120,7 @@ impl Invocation {
             settings,
             context_function_name: &context.env_config.function_name,
             init_clients: &init_clients,
+            context,
         });
         let trace = settings
             .tracing

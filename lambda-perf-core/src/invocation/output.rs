@@ -25,6 +25,9 @@ pub(crate) struct Began<'a> {
     pub(crate) context_function_name: &'a str,
     /// Clients initialized before this first invocation of the process.
     pub(crate) init_clients: &'a [InitRecord],
+    /// The invocation's Lambda context (its trace header, function ARN, configuration).
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) context: &'a lambda_runtime::Context,
 }
 
 /// An invocation has ended: its handler returned, failed, panicked or was dropped.

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use serde_json::Value;
 
 use super::PerfLayer;
-use crate::config::ConfigError;
+use crate::config::{ConfigError, TraceBackend};
 use crate::formats::emf::dimension::Dimension;
 use crate::invocation::InitializationType;
 use crate::invocation::redaction::{Captured, Redactor};
@@ -232,6 +232,95 @@ impl PerfLayerBuilder {
     /// write is one or more complete lines.
     pub fn emf_writer(mut self, writer: impl Write + Send + 'static) -> Self {
         self.setup.writer = EmfWriter::Custom(Arc::new(Mutex::new(writer)));
+        self
+    }
+
+    // Where traces go (`LAMBDA_PERF_TRACES` and the OpenTelemetry settings).
+
+    /// Where sampled traces go (`LAMBDA_PERF_TRACES`; default [`TraceBackend::XRay`]): any of
+    /// `XRay`, `Otlp`, `XRayOtlp`, or none at all with an empty list. `Otlp` and `XRayOtlp`
+    /// need the `opentelemetry` feature (without it, [`build`](Self::build) refuses them).
+    ///
+    /// ```
+    /// use lambda_perf_core::{PerfLayer, TraceBackend};
+    ///
+    /// // No trace output at all: what LAMBDA_PERF_TRACES=none says.
+    /// let layer = PerfLayer::builder().traces([] as [TraceBackend; 0]).build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    pub fn traces(mut self, backends: impl IntoIterator<Item = TraceBackend>) -> Self {
+        let mut chosen = Vec::new();
+        for backend in backends {
+            if !chosen.contains(&backend) {
+                chosen.push(backend);
+            }
+        }
+        self.setup.settings.traces.backends = Some(chosen);
+        self
+    }
+
+    /// The longest an invocation waits for its spans to be exported to the exporters that
+    /// wait on the network (`otlp`, [`span_exporter`](Self::span_exporter)s); never past
+    /// the invocation's deadline (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`, default 200 ms).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_flush_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.setup.settings.traces.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// The OTLP/HTTP traces URL of `otlp`, an `http://` one
+    /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, default `http://localhost:4318/v1/traces`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.setup.settings.traces.otlp_endpoint = Some(url.into());
+        self
+    }
+
+    /// Adds a header to every `otlp` export, or replaces its value
+    /// (`OTEL_EXPORTER_OTLP_HEADERS`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        let headers = &mut self.setup.settings.traces.otlp_headers;
+        match headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some(existing) => existing.1 = value,
+            None => headers.push((name, value)),
+        }
+        self
+    }
+
+    /// Whether `otlp` exports are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_gzip(mut self, enabled: bool) -> Self {
+        self.setup.settings.traces.otlp_gzip = enabled;
+        self
+    }
+
+    /// Also exports every sampled invocation's spans to `exporter`, whatever
+    /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off).
+    /// It runs on lambda-perf's export thread, inside a tokio runtime, one batch (one
+    /// invocation) at a time, waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
+    /// allows. For an `https://` collector, a vendor, or gRPC, give the exporter of
+    /// `opentelemetry-otlp` built with the client you use.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    /// use lambda_perf_core::opentelemetry_sdk::trace::InMemorySpanExporter;
+    ///
+    /// // In a test (feature `test-util`): the spans of every sampled invocation, in memory.
+    /// let spans = InMemorySpanExporter::default();
+    /// let layer = PerfLayer::builder().span_exporter(spans.clone()).build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.setup.span_exporters.push(Box::new(exporter));
         self
     }
 

@@ -3,4 +3,6 @@
 //! on stdout, subsegment documents to the X-Ray daemon. An output knows no facade.
 
 pub(crate) mod emf;
+#[cfg(feature = "opentelemetry")]
+pub(crate) mod otel;
 pub(crate) mod xray;

@@ -3,6 +3,7 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
+pub mod otlp;
 pub mod standalone;
 pub mod tools;
 

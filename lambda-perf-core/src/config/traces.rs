@@ -1,0 +1,531 @@
+//! Where traces go: `LAMBDA_PERF_TRACES`, the flush bound and the OTLP variables.
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `LAMBDA_PERF_TRACES` | comma list of [`TraceBackend`]s: `xray`, `otlp`, `xray-otlp`; or `none` | `xray` |
+//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's spans to be exported (never past its deadline) | 200 |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` |
+//! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none |
+//! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take | 10000 |
+//! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans | none |
+
+use std::fmt;
+use std::time::Duration;
+
+/// Names of the environment variables read here.
+pub(crate) mod vars {
+    pub(crate) const TRACES: &str = "LAMBDA_PERF_TRACES";
+    pub(crate) const OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS";
+    pub(crate) const OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
+    pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
+    pub(crate) const OTLP_TRACES_HEADERS: &str = "OTEL_EXPORTER_OTLP_TRACES_HEADERS";
+    pub(crate) const OTLP_HEADERS: &str = "OTEL_EXPORTER_OTLP_HEADERS";
+    pub(crate) const OTLP_TRACES_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION";
+    pub(crate) const OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
+    pub(crate) const OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
+    pub(crate) const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    pub(crate) const REGION: &str = "AWS_REGION";
+}
+
+/// The longest an invocation waits for its spans to be exported, unless configured
+/// (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`): a collector on the function's own host answers in
+/// about a millisecond, and Lambda's smallest timeout is a second.
+pub const DEFAULT_OTEL_FLUSH_TIMEOUT: Duration = Duration::from_millis(200);
+
+/// Where OTLP/HTTP traces go when no endpoint is configured: the collector of the ADOT and
+/// OpenTelemetry Lambda layers, on the function's own host.
+pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
+
+/// How long one OTLP export may take when no timeout is configured (the OpenTelemetry
+/// default).
+pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where sampled traces go: one entry of `LAMBDA_PERF_TRACES` (`xray` when unset). Several
+/// may be chosen at once; `none` chooses none.
+///
+/// The same invocation makes the same tree whichever backend sends it: the handler
+/// subsegment `## <name>` is the handler span, every nested subsegment (a
+/// [`Subsegment`](crate::xray::Subsegment), a `tracing` span under
+/// [`XRayLayer`](crate::xray::XRayLayer), a lazy client's `## init <name>`, work on a
+/// [`spawn`](crate::spawn)ed task) is a span with the same name, the same id and the same
+/// parent. An OpenTelemetry span carries what its subsegment carries, so:
+///
+/// | X-Ray subsegment | OpenTelemetry span |
+/// |---|---|
+/// | `trace_id` `1-5759e988-bd862e3fe1be46a994272793` | trace id `5759e988bd862e3fe1be46a994272793` (through `opentelemetry-aws`'s X-Ray propagator) |
+/// | `id`, `parent_id` | span id, parent span id (the handler's parent is the `Parent` of the trace header, remote) |
+/// | `name`, `start_time`, `end_time` | name, start and end time; kind `INTERNAL` |
+/// | `namespace` `aws` / `remote` | kind `CLIENT`; `rpc.system` = `aws-api` for `aws` |
+/// | annotation `key` = value | attribute `key` = value (string, integer, float, boolean), and `key` listed in the string-array attribute `aws.xray.annotations` |
+/// | metadata namespace `lambda_perf`, key `k` | attribute `lambda_perf.k`: numbers, strings and booleans as themselves, objects and arrays as their JSON text |
+/// | any other metadata namespace `ns` | attribute `aws.xray.metadata.ns`: the JSON text of the namespace's object |
+/// | `http` request method, URL, `traced`; response status, length | `http.request.method`, `url.full`, `aws.xray.traced`, `http.response.status_code`, `http.response.body.size` |
+/// | `aws` object | attribute `aws.xray.aws`: its JSON text |
+/// | `fault` | status `ERROR` (its description the exception's message) |
+/// | `error`, `throttle` | attributes `aws.xray.error`, `aws.xray.throttle` = `true` |
+/// | each exception of `cause` | an `exception` event: `exception.type`, `exception.message` (left out when error capture is off), `aws.xray.exception.id` |
+/// | `cause` naming a child's exception | an `exception` event with that child's exception and its `aws.xray.exception.id` |
+///
+/// These are the rules of the OpenTelemetry Collector's X-Ray exporter and receiver
+/// (`aws.xray.annotations`, `aws.xray.metadata.<namespace>`), so each direction undoes the
+/// other. The handler span also carries the FaaS and cloud facts: `faas.coldstart` (always),
+/// `faas.invocation_id`, `faas.name`, `faas.version`, `faas.instance`, `faas.max_memory`,
+/// `cloud.provider`, `cloud.platform`, `cloud.region`, `cloud.account.id` where known; the
+/// resource carries `service.name` and the function's facts. An unsampled invocation
+/// exports nothing.
+///
+/// ```
+/// use lambda_perf_core::{PerfLayer, TraceBackend};
+///
+/// // What LAMBDA_PERF_TRACES=xray says, in code (`none` is an empty list).
+/// let layer = PerfLayer::builder().traces([TraceBackend::XRay]).build()?;
+/// assert_eq!(TraceBackend::XRayOtlp.as_str(), "xray-otlp");
+/// # Ok::<(), lambda_perf_core::ConfigError>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum TraceBackend {
+    /// `xray`: subsegment documents to the X-Ray daemon, one datagram each (the default).
+    XRay,
+    /// `otlp`: OpenTelemetry spans, OTLP/HTTP protobuf, to a collector (the ADOT or
+    /// OpenTelemetry Lambda layer's, or any other) at `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
+    /// Needs the `opentelemetry` feature.
+    Otlp,
+    /// `xray-otlp`: OpenTelemetry spans through the Lambda X-Ray daemon's UDP socket, as
+    /// ADOT's X-Ray UDP span exporter sends them. Needs the `opentelemetry` feature.
+    XRayOtlp,
+}
+
+impl TraceBackend {
+    /// The name `LAMBDA_PERF_TRACES` uses.
+    #[must_use]
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::XRay => "xray",
+            Self::Otlp => "otlp",
+            Self::XRayOtlp => "xray-otlp",
+        }
+    }
+
+    fn parse(name: &str) -> Option<Self> {
+        [Self::XRay, Self::Otlp, Self::XRayOtlp]
+            .into_iter()
+            .find(|backend| name.eq_ignore_ascii_case(backend.as_str()))
+    }
+
+    /// Whether it sends OpenTelemetry spans (and so needs the `opentelemetry` feature).
+    pub(crate) const fn is_opentelemetry(self) -> bool {
+        matches!(self, Self::Otlp | Self::XRayOtlp)
+    }
+}
+
+impl fmt::Display for TraceBackend {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether this build can send OpenTelemetry spans.
+pub(crate) const OPENTELEMETRY_BUILT: bool = cfg!(feature = "opentelemetry");
+
+/// The trace settings, as read from the environment or given to the builder, before defaults.
+#[derive(Clone, Default, PartialEq)]
+pub(crate) struct TraceSettings {
+    /// `None`: not configured (`xray`); an empty list: `none`.
+    pub(crate) backends: Option<Vec<TraceBackend>>,
+    pub(crate) flush_timeout: Option<Duration>,
+    /// The full traces URL.
+    pub(crate) otlp_endpoint: Option<String>,
+    /// Headers sent with every export (values may be percent-encoded, as the variables
+    /// allow).
+    pub(crate) otlp_headers: Vec<(String, String)>,
+    pub(crate) otlp_gzip: bool,
+    pub(crate) otlp_timeout: Option<Duration>,
+    pub(crate) region: Option<String>,
+}
+
+impl fmt::Debug for TraceSettings {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Header values are credentials more often than not.
+        let header_names: Vec<&str> = self.otlp_headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("TraceSettings")
+            .field("backends", &self.backends)
+            .field("flush_timeout", &self.flush_timeout)
+            .field("otlp_endpoint", &self.otlp_endpoint)
+            .field("otlp_headers", &header_names)
+            .field("otlp_gzip", &self.otlp_gzip)
+            .field("otlp_timeout", &self.otlp_timeout)
+            .field("region", &self.region)
+            .finish()
+    }
+}
+
+impl TraceSettings {
+    /// Reads the variables through `present` (which returns only non-blank values); problems
+    /// become warnings and defaults.
+    pub(crate) fn from_lookup(
+        present: &dyn Fn(&str) -> Option<String>,
+        warnings: &mut Vec<String>,
+    ) -> Self {
+        let backends = present(vars::TRACES).map(|list| parse_backends(&list, warnings));
+        let flush_timeout = present(vars::OTEL_FLUSH_TIMEOUT_MS).and_then(|value| {
+            millis(&value).or_else(|| {
+                warnings.push(format!(
+                    "{}={value:?} is not a number of milliseconds; using {}",
+                    vars::OTEL_FLUSH_TIMEOUT_MS,
+                    DEFAULT_OTEL_FLUSH_TIMEOUT.as_millis()
+                ));
+                None
+            })
+        });
+        let otlp_endpoint = otlp_endpoint(present, warnings);
+        let (headers_var, headers) =
+            first_of(present, [vars::OTLP_TRACES_HEADERS, vars::OTLP_HEADERS]);
+        let otlp_headers = headers
+            .map(|list| parse_headers(headers_var, &list, warnings))
+            .unwrap_or_default();
+        let (compression_var, compression) = first_of(
+            present,
+            [vars::OTLP_TRACES_COMPRESSION, vars::OTLP_COMPRESSION],
+        );
+        let otlp_gzip = match compression.as_deref().map(str::trim) {
+            None => false,
+            Some(value) if value.eq_ignore_ascii_case("gzip") => true,
+            Some(value) if value.eq_ignore_ascii_case("none") => false,
+            Some(value) => {
+                warnings.push(format!(
+                    "{compression_var}={value:?} is neither gzip nor none; exports are not compressed"
+                ));
+                false
+            }
+        };
+        let (timeout_var, timeout) =
+            first_of(present, [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT]);
+        let otlp_timeout = timeout.and_then(|value| {
+            millis(&value).or_else(|| {
+                warnings.push(format!(
+                    "{timeout_var}={value:?} is not a number of milliseconds; using {}",
+                    DEFAULT_OTLP_TIMEOUT.as_millis()
+                ));
+                None
+            })
+        });
+        Self {
+            backends,
+            flush_timeout,
+            otlp_endpoint,
+            otlp_headers,
+            otlp_gzip,
+            otlp_timeout,
+            region: present(vars::REGION),
+        }
+    }
+
+    /// The backends chosen, the default applied (`xray` when none was configured).
+    pub(crate) fn backends(&self) -> Vec<TraceBackend> {
+        self.backends
+            .clone()
+            .unwrap_or_else(|| vec![TraceBackend::XRay])
+    }
+}
+
+/// The first of `names` that is set, with its name (the last one's when none is).
+fn first_of<const N: usize>(
+    present: &dyn Fn(&str) -> Option<String>,
+    names: [&'static str; N],
+) -> (&'static str, Option<String>) {
+    names
+        .iter()
+        .find_map(|name| present(name).map(|value| (*name, Some(value))))
+        .unwrap_or((names[N - 1], None))
+}
+
+fn millis(value: &str) -> Option<Duration> {
+    value.trim().parse::<u64>().ok().map(Duration::from_millis)
+}
+
+/// `xray,otlp` → the backends, in order, each once. Unknown names, names this build cannot
+/// send, and `none` beside others are left out with a warning; an empty result falls back
+/// to the default.
+fn parse_backends(list: &str, warnings: &mut Vec<String>) -> Vec<TraceBackend> {
+    let mut backends = Vec::new();
+    let mut none = false;
+    let mut skipped = Vec::new();
+    for name in list
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    {
+        if name.eq_ignore_ascii_case("none") {
+            none = true;
+            continue;
+        }
+        match TraceBackend::parse(name) {
+            Some(backend) if backend.is_opentelemetry() && !OPENTELEMETRY_BUILT => {
+                warnings.push(format!(
+                    "{}: {name:?} needs lambda-perf-core's `opentelemetry` feature, which this \
+                     build lacks; it is ignored",
+                    vars::TRACES
+                ));
+                skipped.push(name.to_owned());
+            }
+            Some(backend) => {
+                if !backends.contains(&backend) {
+                    backends.push(backend);
+                }
+            }
+            None => {
+                warnings.push(format!(
+                    "{}: {name:?} is not a trace backend (xray, otlp, xray-otlp, none); it is ignored",
+                    vars::TRACES
+                ));
+                skipped.push(name.to_owned());
+            }
+        }
+    }
+    if none && !backends.is_empty() {
+        warnings.push(format!(
+            "{}={list:?} names `none` beside other backends; `none` is ignored",
+            vars::TRACES
+        ));
+        return backends;
+    }
+    if backends.is_empty() && !none {
+        if skipped.is_empty() {
+            // An empty list (`,`): as unset.
+            return vec![TraceBackend::XRay];
+        }
+        warnings.push(format!(
+            "{}={list:?} names no usable backend; traces go to the default, xray",
+            vars::TRACES
+        ));
+        return vec![TraceBackend::XRay];
+    }
+    backends
+}
+
+/// The traces URL: the signal's own variable as it is, else the base URL plus `/v1/traces`.
+fn otlp_endpoint(
+    present: &dyn Fn(&str) -> Option<String>,
+    warnings: &mut Vec<String>,
+) -> Option<String> {
+    let (var, endpoint) = match present(vars::OTLP_TRACES_ENDPOINT) {
+        Some(endpoint) => (vars::OTLP_TRACES_ENDPOINT, endpoint.trim().to_owned()),
+        None => {
+            let base = present(vars::OTLP_ENDPOINT)?;
+            let base = base.trim();
+            let joined = if base.ends_with('/') {
+                format!("{base}v1/traces")
+            } else {
+                format!("{base}/v1/traces")
+            };
+            (vars::OTLP_ENDPOINT, joined)
+        }
+    };
+    match validate_otlp_endpoint(&endpoint) {
+        Ok(()) => Some(endpoint),
+        Err(reason) => {
+            warnings.push(format!(
+                "{var}: {reason}; otlp exports go to {DEFAULT_OTLP_ENDPOINT}"
+            ));
+            None
+        }
+    }
+}
+
+/// Checks that lambda-perf's own OTLP client can send to `endpoint`: an `http://` URL with a
+/// host. (The collectors of the Lambda layers listen on the function's own host, in plain
+/// HTTP; an `https://` endpoint needs an exporter of one's own, see
+/// [`PerfLayerBuilder::span_exporter`](crate::PerfLayerBuilder).)
+pub(crate) fn validate_otlp_endpoint(endpoint: &str) -> Result<(), String> {
+    let Some(rest) = endpoint.strip_prefix("http://") else {
+        return Err(if endpoint.starts_with("https://") {
+            format!(
+                "{endpoint:?} is an https URL; lambda-perf's OTLP client speaks plain HTTP to a \
+                 collector on the function's host (the ADOT and OpenTelemetry Lambda layers'); \
+                 give PerfLayerBuilder::span_exporter an exporter of your own for a remote \
+                 https endpoint"
+            )
+        } else {
+            format!("{endpoint:?} is not an http:// URL")
+        });
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains(char::is_whitespace) {
+        return Err(format!("{endpoint:?} names no host"));
+    }
+    Ok(())
+}
+
+/// `name=value,name=value` (values percent-encoded, as the OpenTelemetry variables say).
+fn parse_headers(var: &str, list: &str, warnings: &mut Vec<String>) -> Vec<(String, String)> {
+    let mut headers = Vec::new();
+    for pair in list.split(',').filter(|pair| !pair.trim().is_empty()) {
+        match pair.split_once('=') {
+            Some((name, value)) if is_header_name(name.trim()) => {
+                headers.push((name.trim().to_owned(), value.trim().to_owned()));
+            }
+            _ => {
+                // The entry may hold a credential: name it by position, not by content.
+                warnings.push(format!(
+                    "{var}: entry {} is not name=value with a valid header name; skipped",
+                    headers.len() + 1
+                ));
+            }
+        }
+    }
+    headers
+}
+
+/// An HTTP token (RFC 9110).
+fn is_header_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn read(pairs: &[(&str, &str)]) -> (TraceSettings, Vec<String>) {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        let present = |name: &str| {
+            env.get(name)
+                .map(|value| (*value).to_owned())
+                .filter(|value| !value.trim().is_empty())
+        };
+        let mut warnings = Vec::new();
+        let settings = TraceSettings::from_lookup(&present, &mut warnings);
+        (settings, warnings)
+    }
+
+    #[test]
+    fn unset_means_xray_with_default_bounds() {
+        let (settings, warnings) = read(&[]);
+        assert!(warnings.is_empty());
+        assert_eq!(settings.backends, None);
+        assert_eq!(settings.backends(), [TraceBackend::XRay]);
+        assert_eq!(settings.flush_timeout, None);
+        assert_eq!(settings.otlp_endpoint, None);
+    }
+
+    #[test]
+    fn lists_are_read_in_order_once_each() {
+        let (settings, warnings) = read(&[("LAMBDA_PERF_TRACES", " XRay , xray-otlp,xray ")]);
+        let expected = if OPENTELEMETRY_BUILT {
+            assert!(warnings.is_empty(), "{warnings:?}");
+            vec![TraceBackend::XRay, TraceBackend::XRayOtlp]
+        } else {
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("`opentelemetry` feature"));
+            vec![TraceBackend::XRay]
+        };
+        assert_eq!(settings.backends(), expected);
+        let (settings, warnings) = read(&[("LAMBDA_PERF_TRACES", "none")]);
+        assert!(warnings.is_empty());
+        assert_eq!(settings.backends(), []);
+    }
+
+    #[test]
+    fn unknown_values_warn_once_and_fall_back_to_the_default() {
+        let (settings, warnings) = read(&[("LAMBDA_PERF_TRACES", "jaeger")]);
+        assert_eq!(settings.backends(), [TraceBackend::XRay]);
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].contains("\"jaeger\" is not a trace backend"));
+        assert!(warnings[1].contains("the default, xray"));
+        let (settings, warnings) = read(&[("LAMBDA_PERF_TRACES", "xray,none")]);
+        assert_eq!(settings.backends(), [TraceBackend::XRay]);
+        assert_eq!(warnings.len(), 1);
+    }
+
+    #[test]
+    fn the_traces_endpoint_wins_over_the_base_one() {
+        let (settings, warnings) = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318/"),
+            (
+                "OTEL_EXPORTER_OTLP_HEADERS",
+                "x-api-key=abc%20d, team = core",
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "GZIP"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+            ("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "50"),
+            ("AWS_REGION", "eu-west-1"),
+        ]);
+        assert!(warnings.is_empty(), "{warnings:?}");
+        assert_eq!(
+            settings.otlp_endpoint.as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        assert_eq!(
+            settings.otlp_headers,
+            [
+                ("x-api-key".to_owned(), "abc%20d".to_owned()),
+                ("team".to_owned(), "core".to_owned())
+            ]
+        );
+        assert!(settings.otlp_gzip);
+        assert_eq!(settings.otlp_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(settings.flush_timeout, Some(Duration::from_millis(50)));
+        assert_eq!(settings.region.as_deref(), Some("eu-west-1"));
+        assert!(
+            !format!("{settings:?}").contains("abc"),
+            "header values stay out of Debug"
+        );
+
+        let (settings, _) = read(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "http://127.0.0.1:9/custom",
+            ),
+        ]);
+        assert_eq!(
+            settings.otlp_endpoint.as_deref(),
+            Some("http://127.0.0.1:9/custom")
+        );
+    }
+
+    #[test]
+    fn bad_otlp_values_warn_and_fall_back() {
+        let (settings, warnings) = read(&[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://api.vendor.example/v1/traces",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+                "novalue,bad name=1,ok=2",
+            ),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "soon"),
+        ]);
+        assert_eq!(settings.otlp_endpoint, None);
+        assert_eq!(settings.otlp_headers, [("ok".to_owned(), "2".to_owned())]);
+        assert!(!settings.otlp_gzip);
+        assert_eq!(settings.flush_timeout, None);
+        assert_eq!(warnings.len(), 5, "{warnings:#?}");
+        assert!(warnings[0].contains("\"soon\""));
+        assert!(warnings[1].contains("https URL"));
+        assert!(warnings.iter().all(|w| !w.contains("novalue")));
+    }
+
+    #[test]
+    fn endpoints_need_http_and_a_host() {
+        assert!(validate_otlp_endpoint("http://localhost:4318/v1/traces").is_ok());
+        assert!(validate_otlp_endpoint("http://127.0.0.1:9").is_ok());
+        for bad in [
+            "",
+            "localhost:4318",
+            "http://",
+            "http:///v1/traces",
+            "ftp://x",
+        ] {
+            assert!(validate_otlp_endpoint(bad).is_err(), "{bad:?}");
+        }
+    }
+}

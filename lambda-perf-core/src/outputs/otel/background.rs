@@ -1,0 +1,272 @@
+//! Exporters that wait on the network (OTLP/HTTP, any `SpanExporter` given in code) run on a
+//! thread of their own, `lambda-perf-otel`, with a single-threaded tokio runtime, started at
+//! the first export. The invocation hands them its spans and waits, at most its bound, until
+//! each has finished: so the spans are out before the runtime asks for the next invocation
+//! (Lambda may freeze the process from then on), and a slow collector costs an invocation at
+//! most the bound. Each exporter exports one batch at a time, as `SpanExporter` requires.
+
+use std::fmt;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use opentelemetry_sdk::Resource;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tokio::sync::mpsc;
+
+use crate::invocation::panic;
+use crate::warn::WarnOnce;
+
+/// Batches waiting for one exporter; more are dropped (with a warning and a count).
+const QUEUE: usize = 16;
+
+static FAILED: WarnOnce = WarnOnce::new();
+static TIMED_OUT: WarnOnce = WarnOnce::new();
+static QUEUE_FULL: WarnOnce = WarnOnce::new();
+static NO_THREAD: WarnOnce = WarnOnce::new();
+
+/// Exports that failed (an error, a panic, a full queue) in this process.
+static FAILED_EXPORTS: AtomicU64 = AtomicU64::new(0);
+/// Exports an invocation stopped waiting for.
+static LATE_EXPORTS: AtomicU64 = AtomicU64::new(0);
+
+/// Exports that failed in this process: an exporter's error or panic, or a full queue.
+pub(crate) fn failed_exports() -> u64 {
+    FAILED_EXPORTS.load(Ordering::Relaxed)
+}
+
+/// Exports that had not finished when their invocation stopped waiting, in this process.
+pub(crate) fn late_exports() -> u64 {
+    LATE_EXPORTS.load(Ordering::Relaxed)
+}
+
+/// A [`SpanExporter`] behind a pointer (the trait's `export` returns `impl Future`).
+pub(crate) trait DynExporter: Send + Sync + fmt::Debug + 'static {
+    fn export_boxed(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> Pin<Box<dyn Future<Output = OTelSdkResult> + Send + '_>>;
+
+    fn set_resource_boxed(&mut self, resource: &Resource);
+}
+
+impl<E: SpanExporter + 'static> DynExporter for E {
+    fn export_boxed(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> Pin<Box<dyn Future<Output = OTelSdkResult> + Send + '_>> {
+        Box::pin(SpanExporter::export(self, batch))
+    }
+
+    fn set_resource_boxed(&mut self, resource: &Resource) {
+        SpanExporter::set_resource(self, resource);
+    }
+}
+
+/// One invocation's spans for one exporter.
+struct Job {
+    spans: Vec<SpanData>,
+    resource: Arc<Resource>,
+    done: Arc<Latch>,
+}
+
+/// Counts the exporters still busy with one invocation's spans.
+#[derive(Debug)]
+pub(crate) struct Latch {
+    remaining: Mutex<usize>,
+    finished: Condvar,
+}
+
+impl Latch {
+    fn new(count: usize) -> Self {
+        Self {
+            remaining: Mutex::new(count),
+            finished: Condvar::new(),
+        }
+    }
+
+    fn count_down(&self) {
+        let mut remaining = self
+            .remaining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        *remaining = remaining.saturating_sub(1);
+        if *remaining == 0 {
+            self.finished.notify_all();
+        }
+    }
+
+    /// Waits until every exporter finished, or `bound` passed; returns whether they did.
+    pub(crate) fn wait(&self, bound: Duration) -> bool {
+        let remaining = self
+            .remaining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        let (remaining, _) = self
+            .finished
+            .wait_timeout_while(remaining, bound, |remaining| *remaining > 0)
+            .unwrap_or_else(PoisonError::into_inner);
+        *remaining == 0
+    }
+}
+
+enum State {
+    /// Not started: the exporters, until the first export.
+    Idle(Vec<Box<dyn DynExporter>>),
+    Running(Vec<mpsc::Sender<Job>>),
+    /// The thread could not be started (warned once).
+    Unavailable,
+}
+
+/// The exporters that run on the background thread.
+pub(crate) struct Background {
+    state: Mutex<State>,
+}
+
+impl fmt::Debug for Background {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Background").finish_non_exhaustive()
+    }
+}
+
+impl Background {
+    /// The exporters, not started yet; `None` without any.
+    pub(crate) fn new(exporters: Vec<Box<dyn DynExporter>>) -> Option<Self> {
+        (!exporters.is_empty()).then(|| Self {
+            state: Mutex::new(State::Idle(exporters)),
+        })
+    }
+
+    /// Hands `spans` to every exporter; the latch says when all have finished.
+    pub(crate) fn dispatch(&self, spans: &[SpanData], resource: &Arc<Resource>) -> Arc<Latch> {
+        let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
+        if let State::Idle(exporters) = &mut *state {
+            let exporters = std::mem::take(exporters);
+            *state = match start(exporters) {
+                Ok(senders) => State::Running(senders),
+                Err(error) => {
+                    NO_THREAD.warn(format_args!(
+                        "the OpenTelemetry export thread could not start ({error}); no spans \
+                         are exported over the network"
+                    ));
+                    State::Unavailable
+                }
+            };
+        }
+        let State::Running(senders) = &*state else {
+            return Arc::new(Latch::new(0));
+        };
+        let done = Arc::new(Latch::new(senders.len()));
+        for sender in senders {
+            let job = Job {
+                spans: spans.to_vec(),
+                resource: Arc::clone(resource),
+                done: Arc::clone(&done),
+            };
+            if let Err(refused) = sender.try_send(job) {
+                let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
+                QUEUE_FULL.warn(format_args!(
+                    "an OpenTelemetry exporter is {QUEUE} invocations behind; this invocation's \
+                     spans were dropped for it ({failed} failed exports so far, counted on \
+                     handler spans as lambda_perf.otel.failed_exports)"
+                ));
+                let job = match refused {
+                    mpsc::error::TrySendError::Full(job)
+                    | mpsc::error::TrySendError::Closed(job) => job,
+                };
+                job.done.count_down();
+            }
+        }
+        done
+    }
+}
+
+/// Waits for `latch` at most `bound`; a late export costs one warning and a count.
+pub(crate) fn wait(latch: &Latch, bound: Duration) {
+    let started = Instant::now();
+    if !latch.wait(bound) {
+        let late = LATE_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
+        TIMED_OUT.warn(format_args!(
+            "the OpenTelemetry export did not finish within {} ms (LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS, \
+             or the time left before the deadline); the invocation went on and the export \
+             continues in the background, where Lambda may freeze it ({late} so far, counted \
+             on handler spans as lambda_perf.otel.late_exports)",
+            started.elapsed().as_millis()
+        ));
+    }
+}
+
+/// Starts the thread and one task per exporter on its runtime.
+fn start(exporters: Vec<Box<dyn DynExporter>>) -> std::io::Result<Vec<mpsc::Sender<Job>>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (senders, receivers): (Vec<_>, Vec<_>) =
+        exporters.iter().map(|_| mpsc::channel(QUEUE)).unzip();
+    std::thread::Builder::new()
+        .name("lambda-perf-otel".to_owned())
+        .spawn(move || {
+            runtime.block_on(async move {
+                let tasks: Vec<_> = exporters
+                    .into_iter()
+                    .zip(receivers)
+                    .map(|(exporter, jobs)| tokio::spawn(run(exporter, jobs)))
+                    .collect();
+                for task in tasks {
+                    let _ = task.await;
+                }
+            });
+        })?;
+    Ok(senders)
+}
+
+/// Exports each job in turn; the resource is set before the first and whenever it changes.
+async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) {
+    let mut resource: Option<Arc<Resource>> = None;
+    while let Some(job) = jobs.recv().await {
+        if !resource
+            .as_ref()
+            .is_some_and(|current| Arc::ptr_eq(current, &job.resource))
+        {
+            if panic::catch(|| exporter.set_resource_boxed(&job.resource)).is_err() {
+                report_failure("its set_resource panicked");
+            }
+            resource = Some(Arc::clone(&job.resource));
+        }
+        let result = CatchPanic(exporter.export_boxed(job.spans)).await;
+        match result {
+            Ok(Ok(())) => {}
+            Ok(Err(error)) => report_failure(&error.to_string()),
+            Err(()) => report_failure("it panicked"),
+        }
+        job.done.count_down();
+    }
+}
+
+fn report_failure(reason: &str) {
+    let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
+    FAILED.warn(format_args!(
+        "an OpenTelemetry export failed: {reason} ({failed} so far, counted on handler spans as \
+         lambda_perf.otel.failed_exports)"
+    ));
+}
+
+/// An export whose panic is caught (an exporter given in code is user code).
+struct CatchPanic<'a>(Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>);
+
+impl Future for CatchPanic<'_> {
+    type Output = Result<OTelSdkResult, ()>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let export = self.0.as_mut();
+        match panic::catch(|| export.poll(cx)) {
+            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
+            Ok(Poll::Pending) => Poll::Pending,
+            Err(_) => Poll::Ready(Err(())),
+        }
+    }
+}

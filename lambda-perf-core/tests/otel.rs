@@ -1,0 +1,463 @@
+//! The OpenTelemetry span tree, scenario by scenario, through the SDK's in-memory exporter:
+//! the spans of an invocation match its X-Ray subsegments one to one — names, ids, parents —
+//! and carry the FaaS facts, annotations, metadata, status and events.
+#![cfg(feature = "opentelemetry")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use lambda_perf_core::lazy::TimedLazy;
+use lambda_perf_core::opentelemetry::trace::{SpanKind, Status};
+use lambda_perf_core::opentelemetry::{Array, Value as OtelValue};
+use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use lambda_perf_core::test_util::{Recorder, event, unsampled_event};
+use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
+use lambda_perf_core::{PerfLayerBuilder, TraceBackend, spawn};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt};
+use tracing_subscriber::layer::SubscriberExt;
+
+/// A recorder whose spans also go to an in-memory exporter (and its subsegments to its
+/// collector, as `xray` sends them).
+fn recording(
+    configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder,
+) -> (Recorder, InMemorySpanExporter) {
+    let spans = InMemorySpanExporter::default();
+    let exporter = spans.clone();
+    let recorder = Recorder::with(move |builder| configure(builder.span_exporter(exporter)));
+    (recorder, spans)
+}
+
+fn finished(spans: &InMemorySpanExporter) -> Vec<SpanData> {
+    spans.get_finished_spans().unwrap()
+}
+
+fn named<'a>(spans: &'a [SpanData], name: &str) -> &'a SpanData {
+    spans
+        .iter()
+        .find(|span| span.name == name)
+        .unwrap_or_else(|| panic!("no span {name:?} in {:#?}", names(spans)))
+}
+
+fn names(spans: &[SpanData]) -> Vec<String> {
+    spans.iter().map(|span| span.name.to_string()).collect()
+}
+
+fn attribute(span: &SpanData, key: &str) -> Option<OtelValue> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+fn text(span: &SpanData, key: &str) -> String {
+    attribute(span, key)
+        .unwrap_or_else(|| panic!("{} has no {key}: {:#?}", span.name, span.attributes))
+        .as_str()
+        .into_owned()
+}
+
+fn annotation_keys(span: &SpanData) -> Vec<String> {
+    match attribute(span, "aws.xray.annotations") {
+        Some(OtelValue::Array(Array::String(keys))) => {
+            keys.iter().map(|key| key.as_str().to_owned()).collect()
+        }
+        other => panic!("{}: aws.xray.annotations is {other:?}", span.name),
+    }
+}
+
+/// The trace header's root and parent, as hex.
+fn header_ids(event: &LambdaEvent<Value>) -> (String, String) {
+    let header = event.context.xray_trace_id.clone().unwrap();
+    let part = |key: &str| {
+        header
+            .split(';')
+            .find_map(|kv| kv.strip_prefix(key))
+            .unwrap()
+            .to_owned()
+    };
+    (part("Root=1-").replace('-', ""), part("Parent="))
+}
+
+/// An event as Lambda sends it, with the function's ARN and configuration.
+fn lambda_event(payload: Value) -> LambdaEvent<Value> {
+    let mut event = event(payload);
+    event.context.invoked_function_arn =
+        "arn:aws:lambda:eu-west-1:123456789012:function:orders-fn".to_owned();
+    event.context.env_config = Arc::new(lambda_runtime::Config {
+        function_name: "orders-fn".to_owned(),
+        memory: 256,
+        version: "$LATEST".to_owned(),
+        log_stream: "2026/01/01/[$LATEST]0123".to_owned(),
+        log_group: "/aws/lambda/orders-fn".to_owned(),
+    });
+    event
+}
+
+/// Every span of one trace, and its subsegments: the same names, ids and parents.
+fn assert_same_tree(spans: &[SpanData], documents: &[Value]) {
+    let mut from_spans: Vec<(String, String, String)> = spans
+        .iter()
+        .map(|span| {
+            (
+                span.name.to_string(),
+                span.span_context.span_id().to_string(),
+                span.parent_span_id.to_string(),
+            )
+        })
+        .collect();
+    let mut from_documents: Vec<(String, String, String)> = documents
+        .iter()
+        .map(|doc| {
+            (
+                doc["name"].as_str().unwrap().to_owned(),
+                doc["id"].as_str().unwrap().to_owned(),
+                doc["parent_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    from_spans.sort();
+    from_documents.sort();
+    assert_eq!(from_spans, from_documents);
+}
+
+async fn ok(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    xray::annotate("customer_tier", "gold");
+    Ok(json!({ "echo": event.payload }))
+}
+
+#[tokio::test]
+async fn cold_then_warm_handler_spans_carry_the_start_and_the_function() {
+    let (recorder, spans) = recording(|builder| builder);
+    let first = lambda_event(json!(1));
+    let (trace_id, parent) = header_ids(&first);
+    let request_id = first.context.request_id.clone();
+    recorder.run(service_fn(ok), first).await.unwrap();
+
+    let cold = finished(&spans);
+    assert_eq!(names(&cold), ["## handler"]);
+    let handler = &cold[0];
+    assert_eq!(handler.span_context.trace_id().to_string(), trace_id);
+    assert_eq!(handler.parent_span_id.to_string(), parent);
+    assert!(handler.parent_span_is_remote);
+    assert!(handler.span_context.is_sampled());
+    assert_eq!(handler.span_kind, SpanKind::Internal);
+    assert_eq!(handler.status, Status::Unset);
+    assert!(handler.events.is_empty());
+    assert!(handler.end_time >= handler.start_time);
+    for (key, expected) in [
+        ("faas.coldstart", OtelValue::Bool(true)),
+        ("faas.invocation_id", request_id.clone().into()),
+        ("faas.name", "orders-fn".into()),
+        ("faas.version", "$LATEST".into()),
+        ("faas.instance", "2026/01/01/[$LATEST]0123".into()),
+        ("faas.max_memory", OtelValue::I64(256 << 20)),
+        ("cloud.provider", "aws".into()),
+        ("cloud.platform", "aws_lambda".into()),
+        ("cloud.region", "eu-west-1".into()),
+        ("cloud.account.id", "123456789012".into()),
+        ("lambda_perf.start_kind", "cold".into()),
+        ("lambda_perf.invocation", OtelValue::I64(1)),
+        ("lambda_perf.request_id", request_id.into()),
+        ("lambda_perf.outcome", "success".into()),
+        ("ColdStart", OtelValue::Bool(true)),
+        ("StartKind", "cold".into()),
+        ("Service", "test".into()),
+        ("customer_tier", "gold".into()),
+    ] {
+        assert_eq!(attribute(handler, key), Some(expected), "{key}");
+    }
+    assert!(matches!(
+        attribute(handler, "lambda_perf.init_duration_ms"),
+        Some(OtelValue::F64(_))
+    ));
+    assert_eq!(attribute(handler, "lambda_perf.idle_gap_ms"), None);
+    assert_eq!(
+        annotation_keys(handler),
+        ["ColdStart", "StartKind", "Service", "customer_tier"]
+    );
+    let response: Value = serde_json::from_str(&text(handler, "aws.xray.metadata.test")).unwrap();
+    assert_eq!(response, json!({ "handler response": { "echo": 1 } }));
+    assert_same_tree(&cold, &recorder.xray().take());
+
+    spans.reset();
+    recorder
+        .run(service_fn(ok), lambda_event(json!(2)))
+        .await
+        .unwrap();
+    let warm = finished(&spans);
+    let handler = named(&warm, "## handler");
+    assert_eq!(
+        attribute(handler, "faas.coldstart"),
+        Some(OtelValue::Bool(false))
+    );
+    assert_eq!(text(handler, "lambda_perf.start_kind"), "warm");
+    assert_eq!(
+        attribute(handler, "lambda_perf.invocation"),
+        Some(OtelValue::I64(2))
+    );
+    assert!(matches!(
+        attribute(handler, "lambda_perf.idle_gap_ms"),
+        Some(OtelValue::F64(_))
+    ));
+    assert_eq!(attribute(handler, "lambda_perf.init_duration_ms"), None);
+    assert_eq!(
+        attribute(handler, "ColdStart"),
+        Some(OtelValue::Bool(false))
+    );
+    assert_same_tree(&warm, &recorder.xray().take());
+}
+
+async fn declined(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    Err("card declined".into())
+}
+
+#[tokio::test]
+async fn an_error_is_status_error_and_an_exception_event() {
+    for capture_error in [true, false] {
+        let (recorder, spans) = recording(|builder| builder.capture_error(capture_error));
+        let outcome = recorder.run(service_fn(declined), event(json!({}))).await;
+        assert_eq!(outcome.unwrap_err().to_string(), "card declined");
+        let handler = named(&finished(&spans), "## handler").clone();
+        let expected_status = if capture_error {
+            "card declined"
+        } else {
+            "lambda_runtime::Error"
+        };
+        assert_eq!(handler.status, Status::error(expected_status));
+        assert_eq!(text(&handler, "lambda_perf.outcome"), "error");
+        assert_eq!(handler.events.len(), 1);
+        let event = &handler.events[0];
+        assert_eq!(event.name, "exception");
+        let get = |key: &str| {
+            event
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == key)
+                .map(|kv| kv.value.as_str().into_owned())
+        };
+        assert_eq!(
+            get("exception.type").as_deref(),
+            Some("lambda_runtime::Error")
+        );
+        assert_eq!(
+            get("exception.message").as_deref(),
+            capture_error.then_some("card declined")
+        );
+        // The same exception as the X-Ray cause.
+        let document = recorder.xray().named("## handler").unwrap();
+        assert_eq!(
+            get("aws.xray.exception.id").as_deref(),
+            document["cause"]["exceptions"][0]["id"].as_str()
+        );
+        // The captured error is metadata, there only when capture is on.
+        assert_eq!(
+            attribute(&handler, "aws.xray.metadata.test").is_some(),
+            capture_error
+        );
+    }
+}
+
+async fn panics(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    panic!("the handler gave up")
+}
+
+#[tokio::test]
+async fn a_panic_is_status_error_and_an_exception_event() {
+    let (recorder, spans) = recording(|builder| builder);
+    let service = recorder.layer().layer(service_fn(panics));
+    let joined = tokio::spawn(service.oneshot(event(json!({})))).await;
+    assert!(joined.unwrap_err().is_panic());
+    let exported = finished(&spans);
+    let handler = named(&exported, "## handler");
+    assert_eq!(handler.status, Status::error("the handler gave up"));
+    assert_eq!(text(handler, "lambda_perf.outcome"), "panic");
+    let event = &handler.events[0];
+    assert_eq!(event.name, "exception");
+    assert!(
+        event
+            .attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "exception.type" && kv.value.as_str() == "panic")
+    );
+    assert_same_tree(&exported, &recorder.xray().take());
+}
+
+async fn lookup(user: u64) -> u64 {
+    use tracing::Instrument;
+    let span = tracing::info_span!("lookup", annotation.table = "users");
+    async move {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        user * 2
+    }
+    .instrument(span)
+    .await
+}
+
+async fn nested(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    xray::add_metadata("demo_ns", "payload", json!({ "items": [1, 2] }));
+    let doubled = Subsegment::new("work")
+        .instrument(async {
+            xray::annotate("stage", 1);
+            lookup(21).await
+        })
+        .await;
+    let failed = Subsegment::new("nested_failure")
+        .instrument_fallible(async { Err::<(), _>(std::io::Error::other("boom")) })
+        .await
+        .is_err();
+    Ok(json!({ "doubled": doubled, "failed": failed }))
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn nested_subsegments_and_tracing_spans_nest_as_spans() {
+    let _subscriber =
+        tracing::subscriber::set_default(tracing_subscriber::registry().with(XRayLayer::new()));
+    let (recorder, spans) = recording(|builder| builder);
+    recorder
+        .run(service_fn(nested), event(json!({})))
+        .await
+        .unwrap();
+    let exported = finished(&spans);
+    assert_eq!(exported.len(), 4, "{:#?}", names(&exported));
+    let handler = named(&exported, "## handler");
+    let work = named(&exported, "work");
+    let lookup = named(&exported, "lookup");
+    let failure = named(&exported, "nested_failure");
+    let id = |span: &SpanData| span.span_context.span_id();
+    assert_eq!(work.parent_span_id, id(handler));
+    assert_eq!(lookup.parent_span_id, id(work));
+    assert_eq!(failure.parent_span_id, id(handler));
+    assert!(!work.parent_span_is_remote);
+    assert!(
+        exported
+            .iter()
+            .all(|span| span.span_context.trace_id() == handler.span_context.trace_id())
+    );
+    assert!(lookup.start_time >= work.start_time && lookup.end_time <= work.end_time);
+
+    assert_eq!(attribute(work, "stage"), Some(OtelValue::I64(1)));
+    assert_eq!(annotation_keys(work), ["stage"]);
+    assert_eq!(attribute(lookup, "table"), Some("users".into()));
+    assert_eq!(work.status, Status::Unset);
+    assert_eq!(failure.status, Status::error("boom"));
+    assert_eq!(failure.events.len(), 1);
+    let metadata: Value =
+        serde_json::from_str(&text(handler, "aws.xray.metadata.demo_ns")).unwrap();
+    assert_eq!(metadata, json!({ "payload": { "items": [1, 2] } }));
+    assert_same_tree(&exported, &recorder.xray().take());
+}
+
+fn client() -> u64 {
+    std::thread::sleep(Duration::from_millis(5));
+    7
+}
+
+static CLIENT: TimedLazy<u64> = TimedLazy::new("orders-db", client);
+
+async fn uses_a_lazy_client(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!(*CLIENT.get()))
+}
+
+#[tokio::test]
+async fn a_lazy_client_initialized_in_the_invocation_is_an_init_span() {
+    let (recorder, spans) = recording(|builder| builder);
+    recorder
+        .run(service_fn(uses_a_lazy_client), event(json!({})))
+        .await
+        .unwrap();
+    let exported = finished(&spans);
+    let handler = named(&exported, "## handler");
+    let init = named(&exported, "## init orders-db");
+    assert_eq!(init.parent_span_id, handler.span_context.span_id());
+    assert!(init.end_time.duration_since(init.start_time).unwrap() >= Duration::from_millis(5));
+    let record: Value = serde_json::from_str(&text(init, "lambda_perf.client_init")).unwrap();
+    assert_eq!(record["client"], "orders-db");
+    assert_eq!(record["phase"], "invocation");
+    assert_same_tree(&exported, &recorder.xray().take());
+}
+
+async fn fans_out(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    let branch = |name: &'static str, ms: u64| {
+        spawn(Subsegment::new(name).instrument(async move {
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            xray::annotate("branch", name);
+        }))
+    };
+    let (a, b) = tokio::join!(branch("branch a", 20), branch("branch b", 5));
+    a?;
+    b?;
+    Ok(json!("done"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_on_spawned_tasks_is_spans_of_its_invocation() {
+    let (recorder, spans) = recording(|builder| builder);
+    recorder
+        .run(service_fn(fans_out), event(json!({})))
+        .await
+        .unwrap();
+    let exported = finished(&spans);
+    let handler = named(&exported, "## handler");
+    let a = named(&exported, "branch a");
+    let b = named(&exported, "branch b");
+    for branch in [a, b] {
+        assert_eq!(branch.parent_span_id, handler.span_context.span_id());
+        assert_eq!(
+            branch.span_context.trace_id(),
+            handler.span_context.trace_id()
+        );
+    }
+    assert!(
+        a.start_time < b.end_time && b.start_time < a.end_time,
+        "side by side"
+    );
+    assert_eq!(attribute(a, "branch"), Some("branch a".into()));
+    assert_same_tree(&exported, &recorder.xray().take());
+}
+
+#[tokio::test]
+async fn an_unsampled_invocation_exports_nothing() {
+    let (recorder, spans) = recording(|builder| builder);
+    recorder
+        .run(service_fn(nested), unsampled_event(json!({})))
+        .await
+        .unwrap();
+    assert!(finished(&spans).is_empty());
+    assert!(recorder.xray().take().is_empty());
+    // A sampled one afterwards does: the exporter was there all along.
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(names(&finished(&spans)), ["## handler"]);
+}
+
+#[tokio::test]
+async fn none_and_trace_disabled_record_nothing_and_xray_alone_exports_no_span() {
+    let (recorder, spans) = recording(|builder| builder.trace_disabled(true));
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    assert!(finished(&spans).is_empty());
+    assert!(recorder.xray().take().is_empty());
+
+    // `none`: the exporter given in code still gets the spans, X-Ray nothing.
+    let (recorder, spans) = recording(|builder| builder.traces([] as [TraceBackend; 0]));
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(names(&finished(&spans)), ["## handler"]);
+    assert!(recorder.xray().take().is_empty());
+
+    // The default alone: subsegments, and no OpenTelemetry output at all.
+    let recorder = Recorder::new();
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(recorder.xray().take().len(), 1);
+}

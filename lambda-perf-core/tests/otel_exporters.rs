@@ -1,0 +1,463 @@
+//! The OpenTelemetry exporters for real: OTLP/HTTP to a collector listening on loopback,
+//! `xray-otlp` to a UDP socket, each decoded with the OpenTelemetry protobuf definitions;
+//! and the same invocation through `xray` and `otlp` gives the same tree.
+#![cfg(feature = "opentelemetry")]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpListener, UdpSocket};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use lambda_perf_core::TraceBackend;
+use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::xray::{self, Subsegment};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::trace::v1::Span;
+use prost::Message;
+use serde_json::{Value, json};
+
+/// One request a collector received.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    fn request(&self) -> ExportTraceServiceRequest {
+        assert_eq!(self.header("content-type"), Some("application/x-protobuf"));
+        ExportTraceServiceRequest::decode(&*self.body).unwrap()
+    }
+}
+
+/// An OTLP/HTTP collector on loopback: HTTP/1.1 with keep-alive, each request kept; it
+/// answers after `delay`.
+struct Collector {
+    addr: SocketAddr,
+    received: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Collector {
+    fn start(delay: Duration) -> Self {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let received = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&received);
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                let kept = Arc::clone(&kept);
+                std::thread::spawn(move || serve(stream, &kept, delay));
+            }
+        });
+        Self { addr, received }
+    }
+
+    fn endpoint(&self) -> String {
+        format!("http://{}/v1/traces", self.addr)
+    }
+
+    fn received(&self) -> Vec<Received> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+fn serve(stream: std::net::TcpStream, kept: &Mutex<Vec<Received>>, delay: Duration) {
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+        let mut headers = Vec::new();
+        loop {
+            let mut header = String::new();
+            reader.read_line(&mut header).unwrap();
+            let header = header.trim_end();
+            if header.is_empty() {
+                break;
+            }
+            let (name, value) = header.split_once(':').unwrap();
+            headers.push((name.trim().to_owned(), value.trim().to_owned()));
+        }
+        let length: usize = headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
+            .map_or(0, |(_, v)| v.parse().unwrap());
+        let mut body = vec![0; length];
+        reader.read_exact(&mut body).unwrap();
+        std::thread::sleep(delay);
+        kept.lock().unwrap().push(Received {
+            path,
+            headers,
+            body,
+        });
+        let answer =
+            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
+        if writer.write_all(answer).is_err() {
+            return;
+        }
+    }
+}
+
+fn spans_of(request: &ExportTraceServiceRequest) -> Vec<Span> {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .flat_map(|scope| scope.spans.clone())
+        .collect()
+}
+
+fn value(attributes: &[KeyValue], key: &str) -> Option<any_value::Value> {
+    attributes
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.clone())
+        .and_then(|AnyValue { value }| value)
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+async fn traced(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    xray::annotate("tier", "gold");
+    xray::add_metadata("orders", "basket", json!({ "items": 2 }));
+    Subsegment::new("charge")
+        .instrument(async {
+            xray::annotate("amount", 42);
+            Subsegment::new("fraud check").instrument(async {}).await;
+        })
+        .await;
+    Ok(json!("ok"))
+}
+
+/// (name, id, parent id) of every span, sorted.
+fn tree_of_spans(spans: &[Span]) -> Vec<(String, String, String)> {
+    let mut tree: Vec<_> = spans
+        .iter()
+        .map(|span| {
+            (
+                span.name.clone(),
+                hex(&span.span_id),
+                hex(&span.parent_span_id),
+            )
+        })
+        .collect();
+    tree.sort();
+    tree
+}
+
+fn tree_of_documents(documents: &[Value]) -> Vec<(String, String, String)> {
+    let mut tree: Vec<_> = documents
+        .iter()
+        .map(|doc| {
+            (
+                doc["name"].as_str().unwrap().to_owned(),
+                doc["id"].as_str().unwrap().to_owned(),
+                doc["parent_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    tree.sort();
+    tree
+}
+
+/// The header's root (as a trace id) and parent.
+fn header_ids(event: &LambdaEvent<Value>) -> (String, String) {
+    let header = event.context.xray_trace_id.clone().unwrap();
+    let part = |key: &str| {
+        header
+            .split(';')
+            .find_map(|kv| kv.strip_prefix(key))
+            .unwrap()
+            .to_owned()
+    };
+    (part("Root=1-").replace('-', ""), part("Parent="))
+}
+
+#[tokio::test]
+async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
+    let collector = Collector::start(Duration::ZERO);
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.endpoint())
+            .otlp_header("x-api-key", "s3cret%20key")
+            .otlp_gzip(false)
+    });
+    let sent = event(json!({}));
+    let (trace_id, parent) = header_ids(&sent);
+    recorder.run(service_fn(traced), sent).await.unwrap();
+
+    // Already there when the handler's answer is: nothing waited for it after.
+    let received = collector.received();
+    assert_eq!(received.len(), 1, "{received:#?}");
+    let request = &received[0];
+    assert_eq!(request.path, "/v1/traces");
+    assert_eq!(request.header("x-api-key"), Some("s3cret key"));
+    let request = request.request();
+    let resource = request.resource_spans[0].resource.clone().unwrap();
+    assert_eq!(
+        value(&resource.attributes, "service.name"),
+        Some(any_value::Value::StringValue("test".into()))
+    );
+    let spans = spans_of(&request);
+    assert_eq!(spans.len(), 3);
+    let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
+    assert_eq!(hex(&handler.trace_id), trace_id);
+    assert_eq!(hex(&handler.parent_span_id), parent);
+    assert!(spans.iter().all(|span| hex(&span.trace_id) == trace_id));
+    let charge = spans.iter().find(|s| s.name == "charge").unwrap();
+    let check = spans.iter().find(|s| s.name == "fraud check").unwrap();
+    assert_eq!(charge.parent_span_id, handler.span_id);
+    assert_eq!(check.parent_span_id, charge.span_id);
+    assert_eq!(
+        value(&handler.attributes, "faas.coldstart"),
+        Some(any_value::Value::BoolValue(true))
+    );
+    assert_eq!(
+        value(&charge.attributes, "amount"),
+        Some(any_value::Value::IntValue(42))
+    );
+    // Nothing went to X-Ray: only otlp was chosen.
+    assert!(recorder.xray().take().is_empty());
+}
+
+#[tokio::test]
+async fn both_backends_give_the_same_tree() {
+    let collector = Collector::start(Duration::ZERO);
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::XRay, TraceBackend::Otlp])
+            .otlp_endpoint(collector.endpoint())
+    });
+    recorder
+        .run(service_fn(traced), event(json!({})))
+        .await
+        .unwrap();
+    let documents = recorder.xray().take();
+    let spans = spans_of(&collector.received()[0].request());
+    assert_eq!(tree_of_spans(&spans), tree_of_documents(&documents));
+    for document in &documents {
+        let span = spans
+            .iter()
+            .find(|span| hex(&span.span_id) == document["id"].as_str().unwrap())
+            .unwrap();
+        assert_eq!(
+            hex(&span.trace_id),
+            document["trace_id"].as_str().unwrap()[2..].replace('-', "")
+        );
+        // Annotations: the same keys and values, listed for X-Ray to index.
+        let annotations = document["annotations"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let listed: Vec<String> = match value(&span.attributes, "aws.xray.annotations") {
+            Some(any_value::Value::ArrayValue(array)) => array
+                .values
+                .iter()
+                .filter_map(|v| match &v.value {
+                    Some(any_value::Value::StringValue(key)) => Some(key.clone()),
+                    _ => None,
+                })
+                .collect(),
+            None => Vec::new(),
+            other => panic!("{other:?}"),
+        };
+        let mut listed = listed;
+        listed.sort();
+        assert_eq!(listed, annotations.keys().cloned().collect::<Vec<_>>());
+        for (key, expected) in &annotations {
+            let actual = match value(&span.attributes, key) {
+                Some(any_value::Value::StringValue(text)) => json!(text),
+                Some(any_value::Value::IntValue(number)) => json!(number),
+                Some(any_value::Value::DoubleValue(number)) => json!(number),
+                Some(any_value::Value::BoolValue(flag)) => json!(flag),
+                other => panic!("{key}: {other:?}"),
+            };
+            assert_eq!(&actual, expected, "{key}");
+        }
+        // Metadata: each namespace as JSON (lambda-perf's own facts one attribute each).
+        for (namespace, entries) in document["metadata"]
+            .as_object()
+            .cloned()
+            .unwrap_or_default()
+        {
+            if namespace == "lambda_perf" {
+                for (key, expected) in entries.as_object().unwrap() {
+                    let attribute = format!("lambda_perf.{key}");
+                    assert!(
+                        value(&span.attributes, &attribute).is_some(),
+                        "{attribute}: {expected}"
+                    );
+                }
+                continue;
+            }
+            let Some(any_value::Value::StringValue(text)) =
+                value(&span.attributes, &format!("aws.xray.metadata.{namespace}"))
+            else {
+                panic!("no metadata {namespace} on {}", span.name);
+            };
+            assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), entries);
+        }
+        // Times: the same to the microsecond.
+        let start = document["start_time"].as_f64().unwrap();
+        let end = document["end_time"].as_f64().unwrap();
+        assert!((span.start_time_unix_nano as f64 / 1e9 - start).abs() < 2e-6);
+        assert!((span.end_time_unix_nano as f64 / 1e9 - end).abs() < 2e-6);
+    }
+}
+
+#[tokio::test]
+async fn xray_otlp_datagrams_carry_the_tree_through_the_daemon_socket() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::XRayOtlp])
+            .xray_daemon_address(address)
+    });
+    let sent = event(json!({}));
+    let (trace_id, parent) = header_ids(&sent);
+    recorder.run(service_fn(traced), sent).await.unwrap();
+
+    let mut buffer = vec![0; 65_536];
+    let length = daemon.recv(&mut buffer).unwrap();
+    let datagram = &buffer[..length];
+    let header = b"{\"format\":\"json\",\"version\":1}\n";
+    assert!(
+        datagram.starts_with(header),
+        "{:?}",
+        String::from_utf8_lossy(datagram)
+    );
+    let rest = &datagram[header.len()..];
+    assert_eq!(&rest[..3], b"T1S");
+    let protobuf = base64::engine::general_purpose::STANDARD
+        .decode(&rest[3..])
+        .unwrap();
+    let request = ExportTraceServiceRequest::decode(&*protobuf).unwrap();
+    let spans = spans_of(&request);
+    assert_eq!(spans.len(), 3);
+    let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
+    assert_eq!(hex(&handler.trace_id), trace_id);
+    assert_eq!(hex(&handler.parent_span_id), parent);
+    let charge = spans.iter().find(|s| s.name == "charge").unwrap();
+    assert_eq!(charge.parent_span_id, handler.span_id);
+    // One datagram for the invocation, and no X-Ray document.
+    daemon.set_nonblocking(true).unwrap();
+    assert!(daemon.recv(&mut buffer).is_err());
+    assert!(recorder.xray().take().is_empty());
+}
+
+#[tokio::test]
+async fn a_slow_collector_costs_the_invocation_the_flush_bound_at_most() {
+    let collector = Collector::start(Duration::from_millis(600));
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.endpoint())
+            .otel_flush_timeout(Duration::from_millis(50))
+    });
+    let started = Instant::now();
+    recorder
+        .run(service_fn(traced), event(json!({})))
+        .await
+        .unwrap();
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(50), "{took:?}");
+    assert!(took < Duration::from_millis(400), "{took:?}");
+    // The export went on in the background and arrived.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while collector.received().is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(collector.received().len(), 1);
+}
+
+#[tokio::test]
+async fn the_wait_never_passes_the_deadline() {
+    let collector = Collector::start(Duration::from_millis(800));
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.endpoint())
+            .otel_flush_timeout(Duration::from_secs(5))
+    });
+    let mut soon = event(json!({}));
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap();
+    soon.context.deadline = u64::try_from((now + Duration::from_millis(60)).as_millis()).unwrap();
+    let started = Instant::now();
+    recorder.run(service_fn(traced), soon).await.unwrap();
+    let took = started.elapsed();
+    assert!(took < Duration::from_millis(500), "{took:?}");
+}
+
+#[tokio::test]
+async fn an_unreachable_collector_never_fails_the_invocation() {
+    // A port nothing listens on.
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp, TraceBackend::XRay])
+            .otlp_endpoint(format!("http://{closed}/v1/traces"))
+            .span_exporter(in_memory)
+    });
+    for _ in 0..2 {
+        let started = Instant::now();
+        let answer = recorder.run(service_fn(traced), event(json!({}))).await;
+        assert_eq!(answer.unwrap(), json!("ok"));
+        assert!(started.elapsed() < Duration::from_millis(400));
+    }
+    // X-Ray and the other exporter got both traces; the second handler span counts the
+    // export that failed (the count is the process's).
+    let documents = recorder.xray().take();
+    assert_eq!(
+        documents
+            .iter()
+            .filter(|doc| doc["name"] == "## handler")
+            .count(),
+        2
+    );
+    let handlers: Vec<SpanData> = spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|span| span.name == "## handler")
+        .collect();
+    assert_eq!(handlers.len(), 2);
+    let failed = handlers[1]
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "lambda_perf.otel.failed_exports")
+        .map(|kv| kv.value.clone());
+    assert!(
+        matches!(failed, Some(lambda_perf_core::opentelemetry::Value::I64(n)) if n >= 1),
+        "{failed:?}"
+    );
+}

@@ -1,0 +1,390 @@
+//! OpenTelemetry end to end: the scenario function (built with lambda-perf-core's
+//! `opentelemetry` feature, `PerfLayer::from_env()` and nothing else) under the real
+//! `lambda_runtime` loop; its trace backend chosen by `LAMBDA_PERF_TRACES` alone; its spans
+//! received by a collector on loopback (OTLP/HTTP) or on the X-Ray daemon's UDP port
+//! (`xray-otlp`) and decoded with the official protobuf definitions.
+
+mod support;
+
+use lambda_perf_local::emulator::{
+    ExecutionEnvironment, FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi,
+    TraceHeader, XRayCollector,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
+use serde_json::{Value, json};
+use support::otlp::{OtlpCollector, attribute, decode_datagram, hex, named, spans_of, text};
+use support::*;
+
+struct Setup {
+    api: RuntimeApi,
+    daemon: XRayCollector,
+    otlp: OtlpCollector,
+    process: FunctionProcess,
+    _environment: ExecutionEnvironment,
+}
+
+async fn setup(configure: impl FnOnce(FunctionConfig, &OtlpCollector) -> FunctionConfig) -> Setup {
+    let daemon = XRayCollector::start().await.unwrap();
+    let otlp = OtlpCollector::start();
+    let config = configure(
+        function_config()
+            .with_region("eu-west-1")
+            .with_memory_mb(512)
+            .with_xray_daemon_address(daemon.addr().to_string()),
+        &otlp,
+    );
+    let Started {
+        api,
+        process,
+        environment,
+    } = start(&scenario_function(), &config).await;
+    Setup {
+        api,
+        daemon,
+        otlp,
+        process,
+        _environment: environment,
+    }
+}
+
+impl Setup {
+    /// Invokes with a trace header of the test's own; returns it with the result.
+    async fn invoke(&self, event: Value) -> (TraceHeader, InvokeReply) {
+        let header = TraceHeader::generate();
+        let raw = format!(
+            "Root={};Parent={};Sampled=1;Lineage=a87bd80c:1",
+            header.root, header.parent
+        );
+        let result = self
+            .process
+            .invoke(&self.api, InvokeRequest::json(event).with_trace_header(raw))
+            .await
+            .unwrap();
+        end_line(&self.process, &result.request_id).await;
+        (header, result)
+    }
+}
+
+/// `1-5759e988-bd862e3fe1be46a994272793` → `5759e988bd862e3fe1be46a994272793`.
+fn trace_id(header: &TraceHeader) -> String {
+    header.root[2..].replace('-', "")
+}
+
+/// (name, id, parent) of every span or document, sorted.
+fn span_tree(spans: &[Span]) -> Vec<(String, String, String)> {
+    let mut tree: Vec<_> = spans
+        .iter()
+        .map(|s| (s.name.clone(), hex(&s.span_id), hex(&s.parent_span_id)))
+        .collect();
+    tree.sort();
+    tree
+}
+
+fn document_tree(documents: &[Value]) -> Vec<(String, String, String)> {
+    let mut tree: Vec<_> = documents
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["id"].as_str().unwrap().to_owned(),
+                d["parent_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    tree.sort();
+    tree
+}
+
+/// The tree of the scenario's `trace` action, checked span by span.
+fn assert_trace_scenario(spans: &[Span], header: &TraceHeader) {
+    assert_eq!(spans.len(), 4, "{:#?}", span_tree(spans));
+    let handler = named(spans, "## orders-fn");
+    let work = named(spans, "work");
+    let lookup = named(spans, "lookup");
+    let failure = named(spans, "nested_failure");
+    for span in spans {
+        assert_eq!(hex(&span.trace_id), trace_id(header), "{}", span.name);
+    }
+    assert_eq!(hex(&handler.parent_span_id), header.parent);
+    assert_eq!(work.parent_span_id, handler.span_id);
+    assert_eq!(lookup.parent_span_id, work.span_id);
+    assert_eq!(failure.parent_span_id, handler.span_id);
+    // The `aws` namespace of the tracing span: a CLIENT span to an AWS API.
+    assert_eq!(
+        text(&lookup.attributes, "rpc.system").as_deref(),
+        Some("aws-api")
+    );
+    assert_eq!(text(&lookup.attributes, "table").as_deref(), Some("users"));
+    let failed = failure.status.clone().unwrap();
+    assert_eq!(failed.code, StatusCode::Error as i32);
+    assert_eq!(failed.message, "boom from nested subsegment");
+    assert_eq!(failure.events[0].name, "exception");
+    assert_eq!(
+        text(&handler.attributes, "customer_tier").as_deref(),
+        Some("gold")
+    );
+    assert_eq!(
+        attribute(&handler.attributes, "order_count"),
+        Some(Any::IntValue(3))
+    );
+    for (key, expected) in [
+        ("faas.name", "orders-fn"),
+        ("faas.version", "$LATEST"),
+        ("cloud.provider", "aws"),
+        ("cloud.platform", "aws_lambda"),
+        ("cloud.region", "eu-west-1"),
+        ("cloud.account.id", "123456789012"),
+        ("StartKind", "cold"),
+        ("Service", "orders"),
+    ] {
+        assert_eq!(
+            text(&handler.attributes, key).as_deref(),
+            Some(expected),
+            "{key}"
+        );
+    }
+    assert!(text(&handler.attributes, "faas.instance").is_some());
+    assert!(text(&handler.attributes, "faas.invocation_id").is_some());
+    assert_eq!(
+        attribute(&handler.attributes, "faas.max_memory"),
+        Some(Any::IntValue(512 << 20))
+    );
+    let payload: Value =
+        serde_json::from_str(&text(&handler.attributes, "aws.xray.metadata.demo_ns").unwrap())
+            .unwrap();
+    assert_eq!(
+        payload,
+        json!({ "payload": { "items": [1, 2], "note": "hi" } })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_alone_sends_the_tree_to_the_collector_before_the_answer() {
+    let setup = setup(|config, otlp| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "otlp")
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
+            .with_env("OTEL_EXPORTER_OTLP_HEADERS", "x-api-key=k%3D1,x-team=core")
+            .with_env("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")
+    })
+    .await;
+    let (header, result) = setup.invoke(json!({ "action": "trace" })).await;
+    assert_eq!(result.clone().into_json().unwrap()["done"], "trace");
+
+    // Received before the answer: the runtime posted it after the export.
+    let exports = setup.otlp.exports_of(&trace_id(&header));
+    assert_eq!(exports.len(), 1, "{exports:#?}");
+    let export = &exports[0];
+    assert!(export.received_at <= result.resolved_at);
+    assert_eq!(export.path, "/v1/traces");
+    assert_eq!(export.header("x-api-key"), Some("k=1"));
+    assert_eq!(export.header("x-team"), Some("core"));
+    assert_eq!(export.header("content-encoding"), Some("gzip"));
+    let resource = export.request.resource_spans[0].resource.clone().unwrap();
+    assert_eq!(
+        text(&resource.attributes, "service.name").as_deref(),
+        Some("orders")
+    );
+    let spans = export.spans();
+    assert_trace_scenario(&spans, &header);
+    let handler = named(&spans, "## orders-fn");
+    assert_eq!(
+        attribute(&handler.attributes, "faas.coldstart"),
+        Some(Any::BoolValue(true))
+    );
+
+    // Warm; then an error; then an unsampled invocation, which exports nothing.
+    let (warm, _) = setup.invoke(json!({ "action": "ok" })).await;
+    let spans = setup.otlp.exports_of(&trace_id(&warm))[0].spans();
+    let handler = named(&spans, "## orders-fn");
+    assert_eq!(
+        attribute(&handler.attributes, "faas.coldstart"),
+        Some(Any::BoolValue(false))
+    );
+    assert_eq!(
+        text(&handler.attributes, "lambda_perf.start_kind").as_deref(),
+        Some("warm")
+    );
+
+    let (failed, _) = setup.invoke(json!({ "action": "error" })).await;
+    let spans = setup.otlp.exports_of(&trace_id(&failed))[0].spans();
+    let handler = named(&spans, "## orders-fn");
+    let status = handler.status.clone().unwrap();
+    assert_eq!(status.code, StatusCode::Error as i32);
+    assert_eq!(status.message, "the scenario asked for an error");
+    let exception = &handler.events[0];
+    assert_eq!(exception.name, "exception");
+    assert_eq!(
+        text(&exception.attributes, "exception.type").as_deref(),
+        Some("lambda_runtime::Error")
+    );
+
+    let before = setup.otlp.exports().len();
+    let unsampled = setup
+        .process
+        .invoke(
+            &setup.api,
+            InvokeRequest::json(json!({ "action": "trace" })).unsampled(),
+        )
+        .await
+        .unwrap();
+    end_line(&setup.process, &unsampled.request_id).await;
+    let (last, _) = setup.invoke(json!({ "action": "ok" })).await;
+    assert_eq!(setup.otlp.exports_of(&trace_id(&last)).len(), 1);
+    assert_eq!(
+        setup.otlp.exports().len(),
+        before + 1,
+        "the unsampled one exported nothing"
+    );
+    // X-Ray was not chosen: the daemon got nothing.
+    assert!(setup.daemon.datagrams().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_otlp_sends_the_tree_through_the_daemon_socket() {
+    let setup = setup(|config, _| config.with_env("LAMBDA_PERF_TRACES", "xray-otlp")).await;
+    let (header, _) = setup.invoke(json!({ "action": "trace" })).await;
+    // UDP sent before the answer; give the collector's task a moment to read it.
+    let mut spans = Vec::new();
+    for _ in 0..100 {
+        spans = setup
+            .daemon
+            .datagrams()
+            .iter()
+            .flat_map(|datagram| {
+                let (prefix, request) = decode_datagram(&datagram.raw);
+                assert_eq!(prefix, "T1S");
+                assert!(datagram.raw.len() <= 64_000);
+                spans_of(&request)
+            })
+            .filter(|span| hex(&span.trace_id) == trace_id(&header))
+            .collect();
+        if !spans.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_trace_scenario(&spans, &header);
+    // No segment documents, and nothing to an OTLP collector.
+    assert!(setup.daemon.documents().is_empty());
+    assert!(setup.otlp.exports().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_and_otlp_give_the_same_tree() {
+    let setup = setup(|config, otlp| {
+        config.with_env("LAMBDA_PERF_TRACES", "xray,otlp").with_env(
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            format!("{}/v1/traces", otlp.base_url()),
+        )
+    })
+    .await;
+    let (header, _) = setup
+        .invoke(json!({ "action": "trace", "tag": "blue" }))
+        .await;
+    let spans = setup.otlp.wait_for(&trace_id(&header), WAIT);
+    let root = header.root.clone();
+    let parent = header.parent.clone();
+    setup
+        .daemon
+        .wait_for(
+            move |doc| doc["trace_id"] == root.as_str() && doc["parent_id"] == parent.as_str(),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let documents: Vec<Value> = setup
+        .daemon
+        .documents()
+        .into_iter()
+        .filter(|doc| doc["trace_id"] == header.root.as_str())
+        .collect();
+    documents.iter().for_each(assert_valid_xray);
+    assert_eq!(span_tree(&spans), document_tree(&documents));
+    for document in &documents {
+        let span = spans
+            .iter()
+            .find(|span| hex(&span.span_id) == document["id"].as_str().unwrap())
+            .unwrap();
+        for (key, value) in document["annotations"].as_object().into_iter().flatten() {
+            let attribute = attribute(&span.attributes, key);
+            let actual = match attribute {
+                Some(Any::StringValue(text)) => json!(text),
+                Some(Any::IntValue(number)) => json!(number),
+                Some(Any::DoubleValue(number)) => json!(number),
+                Some(Any::BoolValue(flag)) => json!(flag),
+                other => panic!("{key}: {other:?}"),
+            };
+            assert_eq!(&actual, value, "{} {key}", span.name);
+        }
+        assert_eq!(
+            document.get("fault").is_some(),
+            span.status
+                .as_ref()
+                .is_some_and(|s| s.code == StatusCode::Error as i32),
+            "{}",
+            span.name
+        );
+    }
+    assert_eq!(
+        text(&named(&spans, "## orders-fn").attributes, "tag").as_deref(),
+        Some("blue")
+    );
+}
+
+/// The example exports OTLP/HTTP; one variable switches it to `xray-otlp`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_example_switches_backend_by_one_variable() {
+    let example = example("opentelemetry-example");
+    let event = json!({ "order_id": "o-1", "quantity": 3 });
+    for backend in ["otlp", "xray-otlp"] {
+        let daemon = XRayCollector::start().await.unwrap();
+        let otlp = OtlpCollector::start();
+        let config = function_config()
+            .with_xray_daemon_address(daemon.addr().to_string())
+            .with_env("LAMBDA_PERF_TRACES", backend)
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url());
+        let Started {
+            api,
+            process,
+            environment: _environment,
+        } = start(&example, &config).await;
+        let header = TraceHeader::generate();
+        let raw = format!("Root={};Parent={};Sampled=1", header.root, header.parent);
+        let result = process
+            .invoke(
+                &api,
+                InvokeRequest::json(event.clone()).with_trace_header(raw),
+            )
+            .await
+            .unwrap();
+        assert_eq!(result.into_json().unwrap()["total_cents"], 3_750);
+        let spans = if backend == "otlp" {
+            assert!(daemon.datagrams().is_empty());
+            otlp.wait_for(&trace_id(&header), WAIT)
+        } else {
+            assert!(otlp.exports().is_empty());
+            let mut spans = Vec::new();
+            for _ in 0..100 {
+                spans = daemon
+                    .datagrams()
+                    .iter()
+                    .flat_map(|datagram| spans_of(&decode_datagram(&datagram.raw).1))
+                    .collect();
+                if !spans.is_empty() {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            spans
+        };
+        assert_eq!(spans.len(), 3, "{backend}: {:#?}", span_tree(&spans));
+        let handler = named(&spans, "## orders-fn");
+        let lookup = named(&spans, "price lookup");
+        let reserve = named(&spans, "reserve_stock");
+        assert_eq!(hex(&handler.parent_span_id), header.parent, "{backend}");
+        assert_eq!(lookup.parent_span_id, handler.span_id, "{backend}");
+        assert_eq!(reserve.parent_span_id, lookup.span_id, "{backend}");
+    }
+}
