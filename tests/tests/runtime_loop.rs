@@ -306,12 +306,15 @@ async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
         .await
         .unwrap();
     let id = result.request_id.clone();
-    // The three lines come in one write, but are read one by one: wait for the last.
+    // The three lines come in one write, but are read one by one: wait for the last, the one
+    // with Metric0's last value alone.
     process
         .wait_for_line(
             |line| {
                 line.emf().is_some_and(|emf| {
-                    emf["lambda_perf"]["request_id"] == id.as_str() && emf.get("Latency").is_some()
+                    emf["lambda_perf"]["request_id"] == id.as_str()
+                        && !is_cold_start_line(&emf)
+                        && metric_names(&emf).len() == 1
                 })
             },
             WAIT,
