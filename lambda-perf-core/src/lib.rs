@@ -163,11 +163,15 @@ mod formats;
 mod invocation;
 pub mod layer;
 pub mod lazy;
+#[cfg(feature = "tracing")]
+pub mod logs;
 pub mod metrics;
 mod outputs;
 mod setup;
 mod snapstart;
 mod spawn;
+#[cfg(feature = "tracing")]
+mod subscriber;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 mod warn;
@@ -193,3 +197,7 @@ pub use crate::layer::{
 };
 pub use crate::snapstart::SnapStartHook;
 pub use crate::spawn::{InCurrentInvocation, InInvocation, spawn, spawn_blocking};
+
+// One call that sets up logs and traces (feature `tracing`, on by default).
+#[cfg(feature = "tracing")]
+pub use crate::subscriber::{InitBuilder, InitError, init};

@@ -5,5 +5,7 @@
 pub(crate) mod capped;
 pub(crate) mod emf;
 pub(crate) mod failure;
+#[cfg(feature = "tracing")]
+pub(crate) mod log;
 pub(crate) mod time;
 pub(crate) mod xray;

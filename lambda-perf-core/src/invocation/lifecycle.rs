@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::client_init::{self, InitRecord};
 use super::facts::InvocationFacts;
+use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
 use super::output::{Began, ClientInit, Ended};
@@ -55,6 +56,8 @@ impl Drop for Release {
 pub(crate) struct Invocation {
     instrumentation: Arc<Instrumentation>,
     facts: InvocationFacts,
+    /// The context's function name, memory size, ARN and trace header (for log lines).
+    context: FunctionContext,
     state: Mutex<State>,
 }
 
@@ -122,6 +125,7 @@ impl Invocation {
         Arc::new(Self {
             instrumentation: Arc::clone(instrumentation),
             facts,
+            context: FunctionContext::new(context),
             state: Mutex::new(State {
                 trace,
                 ..State::default()
@@ -131,6 +135,10 @@ impl Invocation {
 
     pub(crate) fn facts(&self) -> &InvocationFacts {
         &self.facts
+    }
+
+    pub(crate) fn function_context(&self) -> &FunctionContext {
+        &self.context
     }
 
     pub(crate) fn settings(&self) -> &InvocationSettings {
