@@ -155,7 +155,9 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 {
                     #[allow(unused_imports)]
                     use #private::{LogEventOpaque as _, LogEventSerialize as _};
-                    (&&#private::Probe(&#event)).lambda_perf_log_event();
+                    #[allow(clippy::used_underscore_binding)]
+                    let __lambda_perf_probe = #private::Probe(&#event);
+                    (&&__lambda_perf_probe).lambda_perf_log_event();
                 }
                 #rebind
                 #[allow(clippy::let_and_return, clippy::diverging_sub_expression)]
