@@ -32,7 +32,11 @@ impl Write for Lines {
 
 impl Lines {
     fn json(&self) -> Vec<Value> {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner).clone();
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
         String::from_utf8(bytes)
             .unwrap()
             .lines()

@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::client_init::{self, InitRecord};
 use super::facts::InvocationFacts;
+#[cfg(feature = "tracing")]
 use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
@@ -57,6 +58,7 @@ pub(crate) struct Invocation {
     instrumentation: Arc<Instrumentation>,
     facts: InvocationFacts,
     /// The context's function name, memory size, ARN and trace header (for log lines).
+    #[cfg(feature = "tracing")]
     context: FunctionContext,
     state: Mutex<State>,
 }
@@ -125,6 +127,7 @@ impl Invocation {
         Arc::new(Self {
             instrumentation: Arc::clone(instrumentation),
             facts,
+            #[cfg(feature = "tracing")]
             context: FunctionContext::new(context),
             state: Mutex::new(State {
                 trace,
@@ -137,6 +140,7 @@ impl Invocation {
         &self.facts
     }
 
+    #[cfg(feature = "tracing")]
     pub(crate) fn function_context(&self) -> &FunctionContext {
         &self.context
     }

@@ -122,6 +122,7 @@ pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
 
 /// The `Root` trace id of a header, sampled or not, found without allocating: what log lines
 /// carry as `xray_trace_id`. `None` when it is missing or malformed.
+#[cfg(any(feature = "tracing", test))]
 pub(crate) fn root_id(header: &str) -> Option<&str> {
     let mut root = None;
     for part in header.split(';') {
