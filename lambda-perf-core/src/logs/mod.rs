@@ -61,6 +61,9 @@
 //! and adds `sampling_rate` to the invocation's lines. Outside an invocation nothing is
 //! sampled.
 //!
+//! Only `tracing` events are written: records of the `log` crate reach the log lines once
+//! `tracing-log`'s `LogTracer` forwards them.
+//!
 //! # EMF lines stay as they are
 //!
 //! Log lines and EMF lines share stdout and never mix: each is written whole, with one
