@@ -25,6 +25,17 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, `…COMPRESSION`, `…TIMEOUT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
+//!
+//! The log lines of [`init`](crate::init) (feature `tracing`, on by default) read these:
+//!
+//! | variable | meaning | default |
+//! |---|---|---|
+//! | `AWS_LAMBDA_LOG_LEVEL` | set by Lambda's advanced logging controls: the level, first | — |
+//! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING` and `CRITICAL` too) | — |
+//! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`](crate::logs)) | `INFO` |
+//! | `AWS_LAMBDA_LOG_FORMAT` | `JSON` or `Text` | `JSON` |
+//! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 |
+//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`](crate::logs::log_event) logs the incoming event | false |
 
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
@@ -280,6 +291,121 @@ pub struct ConfigError {
     pub reason: String,
 }
 
+// The log layer's settings (`init()`), read here like every other variable.
+
+/// Names of the variables the log lines read.
+#[cfg(feature = "tracing")]
+pub(crate) mod log_vars {
+    pub(crate) const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
+    pub(crate) const POWERTOOLS_LOG_LEVEL: &str = "POWERTOOLS_LOG_LEVEL";
+    pub(crate) const RUST_LOG: &str = "RUST_LOG";
+    pub(crate) const LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+    pub(crate) const SAMPLE_RATE: &str = "POWERTOOLS_LOGGER_SAMPLE_RATE";
+    pub(crate) const LOG_EVENT: &str = "POWERTOOLS_LOGGER_LOG_EVENT";
+}
+
+/// The log settings as read from the environment or given to the builder, before defaults.
+#[cfg(feature = "tracing")]
+#[derive(Clone, Debug, Default, PartialEq)]
+pub(crate) struct LogSettings {
+    /// The default level: `AWS_LAMBDA_LOG_LEVEL`, then `POWERTOOLS_LOG_LEVEL`, then
+    /// `RUST_LOG`'s bare level; `None`: not set (`INFO`).
+    pub(crate) level: Option<crate::formats::log::LevelFilter>,
+    /// `RUST_LOG`'s `target=level` directives, then the builder's.
+    pub(crate) targets: Vec<crate::formats::log::directives::Directive>,
+    pub(crate) format: crate::formats::log::LogFormat,
+    /// `None` or `0.0`: no sampling.
+    pub(crate) sample_rate: Option<f64>,
+    pub(crate) log_event: bool,
+}
+
+#[cfg(feature = "tracing")]
+impl LogSettings {
+    /// Reads the process environment; problems are returned as warnings, not printed.
+    pub(crate) fn from_env() -> (Self, Vec<String>) {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads the log settings through `lookup` (the environment, or a map in tests).
+    pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
+        use crate::formats::log::directives::Directives;
+        use crate::formats::log::{LogFormat, LogLevel};
+
+        let mut warnings = Vec::new();
+        let present = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+        let mut level_of = |name: &str| {
+            let value = present(name)?;
+            let level = LogLevel::parse_filter(&value);
+            if level.is_none() {
+                warnings.push(format!(
+                    "{name}={value:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR); ignored"
+                ));
+            }
+            level
+        };
+        let lambda_level = level_of(log_vars::LAMBDA_LOG_LEVEL);
+        let powertools_level = level_of(log_vars::POWERTOOLS_LOG_LEVEL);
+        let (directives, rust_log_warnings) = present(log_vars::RUST_LOG)
+            .map(|text| Directives::parse(&text))
+            .unwrap_or_default();
+        warnings.extend(rust_log_warnings);
+        if let (Some(lambda), Some(powertools)) = (lambda_level, powertools_level) {
+            if lambda != powertools {
+                warnings.push(format!(
+                    "{} takes precedence over {}: logs are written at {}",
+                    log_vars::LAMBDA_LOG_LEVEL,
+                    log_vars::POWERTOOLS_LOG_LEVEL,
+                    lambda.map_or("OFF", LogLevel::as_str)
+                ));
+            }
+        }
+
+        let format = match present(log_vars::LAMBDA_LOG_FORMAT) {
+            None => LogFormat::Json,
+            Some(value) => LogFormat::parse(&value).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "{}={value:?} is neither JSON nor Text; using JSON",
+                    log_vars::LAMBDA_LOG_FORMAT
+                ));
+                LogFormat::Json
+            }),
+        };
+        let sample_rate = present(log_vars::SAMPLE_RATE).and_then(|value| {
+            let rate = value
+                .trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|rate| (0.0..=1.0).contains(rate));
+            if rate.is_none() {
+                warnings.push(format!(
+                    "{}={value:?} is not a share between 0 and 1; no invocation is sampled",
+                    log_vars::SAMPLE_RATE
+                ));
+            }
+            rate
+        });
+        let log_event = match present(log_vars::LOG_EVENT) {
+            None => false,
+            Some(value) => parse_bool(&value).unwrap_or_else(|| {
+                warnings.push(format!(
+                    "{}={value:?} is neither truthy (1, true, yes, on) nor falsy (0, false, no, \
+                     off); using false",
+                    log_vars::LOG_EVENT
+                ));
+                false
+            }),
+        };
+        let settings = Self {
+            level: lambda_level.or(powertools_level).or(directives.default),
+            targets: directives.targets,
+            format,
+            sample_rate,
+            log_event,
+        };
+        (settings, warnings)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -387,5 +513,78 @@ mod tests {
         assert!(warnings.is_empty());
         assert_eq!(settings.service, None);
         assert!(!settings.metrics_disabled);
+    }
+
+    #[cfg(feature = "tracing")]
+    mod logs {
+        use super::super::LogSettings;
+        use crate::formats::log::{LogFormat, LogLevel};
+        use std::collections::HashMap;
+
+        fn read(pairs: &[(&str, &str)]) -> (LogSettings, Vec<String>) {
+            let env: HashMap<String, String> = pairs
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            LogSettings::from_lookup(|name| env.get(name).cloned())
+        }
+
+        #[test]
+        fn nothing_set_is_json_at_the_default_level() {
+            let (settings, warnings) = read(&[]);
+            assert!(warnings.is_empty());
+            assert_eq!(settings, LogSettings::default());
+            assert_eq!(settings.format, LogFormat::Json);
+        }
+
+        #[test]
+        fn the_level_comes_from_lambda_then_powertools_then_rust_log() {
+            let all = [
+                ("AWS_LAMBDA_LOG_LEVEL", "WARN"),
+                ("POWERTOOLS_LOG_LEVEL", "DEBUG"),
+                ("RUST_LOG", "trace,orders::db=debug"),
+            ];
+            let (settings, warnings) = read(&all);
+            assert_eq!(settings.level, Some(Some(LogLevel::Warn)));
+            assert_eq!(settings.targets.len(), 1, "RUST_LOG's targets still apply");
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].contains("takes precedence"), "{warnings:?}");
+            let (settings, _) = read(&all[1..]);
+            assert_eq!(settings.level, Some(Some(LogLevel::Debug)));
+            let (settings, _) = read(&all[2..]);
+            assert_eq!(settings.level, Some(Some(LogLevel::Trace)));
+            let (settings, _) = read(&[("RUST_LOG", "orders=debug")]);
+            assert_eq!(settings.level, None);
+        }
+
+        #[test]
+        fn format_sampling_and_event_logging() {
+            let (settings, warnings) = read(&[
+                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+                ("POWERTOOLS_LOGGER_SAMPLE_RATE", "0.25"),
+                ("POWERTOOLS_LOGGER_LOG_EVENT", "true"),
+            ]);
+            assert!(warnings.is_empty(), "{warnings:?}");
+            assert_eq!(settings.format, LogFormat::Text);
+            assert_eq!(settings.sample_rate, Some(0.25));
+            assert!(settings.log_event);
+        }
+
+        #[test]
+        fn bad_values_warn_and_fall_back() {
+            let (settings, warnings) = read(&[
+                ("AWS_LAMBDA_LOG_LEVEL", "LOUD"),
+                ("POWERTOOLS_LOG_LEVEL", "info"),
+                ("AWS_LAMBDA_LOG_FORMAT", "yaml"),
+                ("POWERTOOLS_LOGGER_SAMPLE_RATE", "1.5"),
+                ("POWERTOOLS_LOGGER_LOG_EVENT", "perhaps"),
+                ("RUST_LOG", "[span]=debug"),
+            ]);
+            assert_eq!(settings.level, Some(Some(LogLevel::Info)));
+            assert_eq!(settings.format, LogFormat::Json);
+            assert_eq!(settings.sample_rate, None);
+            assert!(!settings.log_event);
+            assert_eq!(warnings.len(), 5, "{warnings:#?}");
+        }
     }
 }

@@ -21,6 +21,8 @@
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Error> {
+//!     // Log lines that carry the invocation, and the X-Ray layer (see [`init`]).
+//!     lambda_perf_core::init()?;
 //!     lambda_runtime::run(service_fn(handler)).await
 //! }
 //! ```
@@ -52,6 +54,9 @@
 //! - [`lazy`]: timed lazy clients and caches — what init code and lazily created clients cost.
 //! - [`xray`]: the `## <handler name>` subsegment of sampled invocations, annotations,
 //!   metadata, nested subsegments, errors, and [`xray::XRayLayer`] for `tracing` spans.
+//! - [`init`] / [`InitBuilder`]: one call that installs the `tracing` subscriber — [`logs`],
+//!   JSON log lines with Powertools Logger's keys that carry the invocation, and the X-Ray
+//!   layer; [`InitBuilder::layer`] composes them into a registry of your own.
 //! - [`spawn`], [`spawn_blocking`], [`InCurrentInvocation`]: work moved off the handler's task
 //!   that stays in its invocation (see [The current invocation](#the-current-invocation)).
 //! - [`SnapStartHook`]: marks a SnapStart restore (see [Init](#init-as-lambda-means-it)).
@@ -155,7 +160,7 @@
 //! | feature | what | default |
 //! |---|---|---|
 //! | `macros` | `#[instrument_lambda]` | yes |
-//! | `tracing` | [`xray::XRayLayer`]: `tracing` spans as nested subsegments | yes |
+//! | `tracing` | [`init`] and [`logs`]: log lines carrying the invocation; [`xray::XRayLayer`]: `tracing` spans as nested subsegments | yes |
 //! | `http` | `PerfLayer` and `#[instrument_lambda]` for `lambda_http::Request` handlers (axum routers, …); the response is captured as its status | no |
 //! | `test-util` | `test_util`: a recorder that runs handlers in tests, captured EMF lines, collected subsegments | no |
 //! | `opentelemetry` | the same trace as OpenTelemetry spans: `LAMBDA_PERF_TRACES=otlp` (OTLP/HTTP to a collector), `xray-otlp` (OTLP through the X-Ray daemon), any `SpanExporter` ([`TraceBackend`], [`PerfLayerBuilder::traces`]); metrics stay EMF | no |
@@ -182,11 +187,15 @@ mod formats;
 mod invocation;
 pub mod layer;
 pub mod lazy;
+#[cfg(feature = "tracing")]
+pub mod logs;
 pub mod metrics;
 mod outputs;
 mod setup;
 mod snapstart;
 mod spawn;
+#[cfg(feature = "tracing")]
+mod subscriber;
 #[cfg(feature = "test-util")]
 pub mod test_util;
 mod warn;
@@ -220,3 +229,7 @@ pub use crate::spawn::{InCurrentInvocation, InInvocation, spawn, spawn_blocking}
 pub use opentelemetry;
 #[cfg(feature = "opentelemetry")]
 pub use opentelemetry_sdk;
+
+// One call that sets up logs and traces (feature `tracing`, on by default).
+#[cfg(feature = "tracing")]
+pub use crate::subscriber::{InitBuilder, InitError, init};

@@ -239,3 +239,29 @@ impl<T: ?Sized> DescribeType for &Probe<'_, T> {
         Failure::from_type::<T>()
     }
 }
+
+/// A handler whose event payload is `Serialize` logs it on entry when asked
+/// (`POWERTOOLS_LOGGER_LOG_EVENT`, see [`logs::log_event`](crate::logs::log_event)).
+pub trait LogEventSerialize {
+    /// Logs the payload, if asked.
+    fn lambda_perf_log_event(self);
+}
+
+impl<P: Serialize> LogEventSerialize for &&Probe<'_, lambda_runtime::LambdaEvent<P>> {
+    fn lambda_perf_log_event(self) {
+        #[cfg(feature = "tracing")]
+        crate::logs::log_event(&self.0.payload);
+        #[cfg(not(feature = "tracing"))]
+        let _ = self;
+    }
+}
+
+/// Any other event (a payload that is not `Serialize`, an HTTP request) is not logged.
+pub trait LogEventOpaque {
+    /// Nothing.
+    fn lambda_perf_log_event(self);
+}
+
+impl<T: ?Sized> LogEventOpaque for &Probe<'_, T> {
+    fn lambda_perf_log_event(self) {}
+}

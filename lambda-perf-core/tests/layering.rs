@@ -25,8 +25,8 @@ fn layer_of(module: &[String]) -> Option<(u8, &'static str)> {
         "invocation" => (2, "invocation"),
         "outputs" | "config" => (3, "outputs and configuration"),
         "setup" => (4, "setup"),
-        "metrics" | "xray" | "lazy" | "spawn" => (5, "facades"),
-        "layer" | "snapstart" | "__private" | "test_util" => (6, "faces"),
+        "metrics" | "xray" | "lazy" | "spawn" | "logs" => (5, "facades"),
+        "layer" | "snapstart" | "__private" | "test_util" | "subscriber" => (6, "faces"),
         "" => (7, "crate root"),
         _ => return None,
     })

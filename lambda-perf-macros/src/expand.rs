@@ -5,6 +5,7 @@
 //!     static __LAMBDA_PERF_HANDLER: Handler = Handler::new(Options { .. });
 //!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &event);
 //!     let __lambda_perf_body = async move {
+//!         log_event(&event) if asked and the payload is Serialize;
 //!         let mut event = event; // only for a `mut` binding
 //!         let __lambda_perf_output: Ret with impl Trait as _ = body;
 //!         __lambda_perf_output
@@ -160,6 +161,13 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             // reported at the user's expression. A body ending in `return` makes the final
             // `return` unreachable, which is not the user's doing: only that statement allows it.
             let __lambda_perf_body = async move {
+                {
+                    #[allow(unused_imports)]
+                    use #private::{LogEventOpaque as _, LogEventSerialize as _};
+                    #[allow(clippy::used_underscore_binding)]
+                    let __lambda_perf_probe = #private::Probe(&#event);
+                    (&&__lambda_perf_probe).lambda_perf_log_event();
+                }
                 #rebind
                 #[allow(clippy::let_and_return, clippy::diverging_sub_expression)]
                 let __lambda_perf_output: #output_type = #body;

@@ -313,8 +313,8 @@ async fn split_lines_high_resolution_and_metadata_are_all_schema_valid() {
             |line| {
                 line.emf().is_some_and(|emf| {
                     emf["lambda_perf"]["request_id"] == id.as_str()
-                        && !is_cold_start_line(&emf)
-                        && metric_names(&emf).len() == 1
+                        && !is_cold_start_line(emf)
+                        && metric_names(emf).len() == 1
                 })
             },
             WAIT,

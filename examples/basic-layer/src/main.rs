@@ -2,6 +2,8 @@
 //!
 //! Every invocation writes one EMF line on stdout (plus a `ColdStart` line on cold starts):
 //! CloudWatch turns them into the `OrdersPlaced`, `ItemsOrdered` and `RejectedOrders` metrics.
+//! `lambda_perf_core::init()` makes its `tracing` events JSON log lines that carry the
+//! invocation's request id, trace id and cold start flag.
 
 use lambda_perf_core::PerfLayer;
 use lambda_perf_core::metrics::{self, Unit};
@@ -27,12 +29,14 @@ struct Receipt {
 async fn handler(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
     let order = event.payload;
     if order.quantity == 0 {
+        tracing::warn!(order_id = %order.order_id, "order rejected: no items");
         metrics::add_metric("RejectedOrders", Unit::Count, 1.0);
         return Err(format!("order {} has no items", order.order_id).into());
     }
     metrics::add_metric("OrdersPlaced", Unit::Count, 1.0);
     metrics::add_metric("ItemsOrdered", Unit::Count, f64::from(order.quantity));
     metrics::add_dimension("channel", "web");
+    tracing::info!(order_id = %order.order_id, quantity = order.quantity, "order placed");
     Ok(Receipt {
         order_id: order.order_id,
         quantity: order.quantity,
@@ -42,6 +46,8 @@ async fn handler(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // JSON log lines with the invocation's keys, and the X-Ray layer for spans.
+    lambda_perf_core::init()?;
     lambda_runtime::run(
         ServiceBuilder::new()
             .layer(PerfLayer::from_env())

@@ -35,6 +35,8 @@ fn app() -> Router {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // JSON log lines with the invocation's keys, and the X-Ray layer for spans.
+    lambda_perf_core::init()?;
     lambda_http::run(
         ServiceBuilder::new()
             .layer(PerfLayer::from_env())

@@ -80,6 +80,8 @@ async fn handler(event: LambdaEvent<Request>) -> Result<Quote, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // JSON log lines with the invocation's keys, and the X-Ray layer for spans.
+    lambda_perf_core::init()?;
     // Eager: paid during Lambda's init phase, recorded with phase `init`.
     STORE.init_now();
     lambda_runtime::run(service_fn(handler)).await

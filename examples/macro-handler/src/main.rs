@@ -42,6 +42,8 @@ async fn handler(event: LambdaEvent<Order>) -> Result<Receipt, Error> {
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    // JSON log lines with the invocation's keys, and the X-Ray layer for spans.
+    lambda_perf_core::init()?;
     lambda_runtime::run(service_fn(handler)).await
 }
 

@@ -1,9 +1,11 @@
 //! The bottom layer: pure models and serializers of what lambda-perf writes — EMF lines,
-//! X-Ray documents, ids and trace headers, failures, times. Nothing here knows that an
-//! invocation exists; everything here can be tested with values alone.
+//! X-Ray documents, log lines, ids and trace headers, failures, times. Nothing here knows
+//! that an invocation exists; everything here can be tested with values alone.
 
 pub(crate) mod capped;
 pub(crate) mod emf;
 pub(crate) mod failure;
+#[cfg(feature = "tracing")]
+pub(crate) mod log;
 pub(crate) mod time;
 pub(crate) mod xray;

@@ -12,10 +12,11 @@ use serde_json::Value;
 use super::InitializationType;
 use super::client_init::{self, InitRecord};
 use super::facts::InvocationFacts;
+#[cfg(feature = "tracing")]
+use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
 use super::output::{Began, ClientInit, Ended};
-use super::panic;
 use super::readiness;
 use super::redaction::Captured;
 use super::resources::{ResourceUse, Usage};
@@ -61,6 +62,9 @@ impl Drop for Release {
 pub(crate) struct Invocation {
     instrumentation: Arc<Instrumentation>,
     facts: InvocationFacts,
+    /// The context's function name, memory size, ARN and trace header (for log lines).
+    #[cfg(feature = "tracing")]
+    context: FunctionContext,
     state: Mutex<State>,
     /// The watchdog's ticket, when armed.
     watch: OnceLock<u64>,
@@ -140,6 +144,8 @@ impl Invocation {
         let invocation = Arc::new(Self {
             instrumentation: Arc::clone(instrumentation),
             facts,
+            #[cfg(feature = "tracing")]
+            context: FunctionContext::new(context),
             state: Mutex::new(State {
                 trace,
                 ..State::default()
@@ -221,6 +227,11 @@ impl watchdog::Watched for Invocation {
 impl Invocation {
     pub(crate) fn facts(&self) -> &InvocationFacts {
         &self.facts
+    }
+
+    #[cfg(feature = "tracing")]
+    pub(crate) fn function_context(&self) -> &FunctionContext {
+        &self.context
     }
 
     pub(crate) fn settings(&self) -> &InvocationSettings {
@@ -452,7 +463,7 @@ fn record_ending(
     let namespace = || Cow::Owned(settings.service.clone());
     let (outcome, _) = ended;
     if let Outcome::Success(Some(response)) = outcome {
-        if let Some(value) = redacted(settings, Captured::Response, response.clone()) {
+        if let Some(value) = settings.redacted(Captured::Response, response.clone()) {
             let value = capped(value, settings.capture_limit);
             let key = Cow::Owned(settings.response_key.clone());
             trace.add_metadata(handler, namespace(), key, value);
@@ -461,7 +472,7 @@ fn record_ending(
     if let Some(failure) = outcome.failure() {
         let captured = settings
             .capture_error
-            .then(|| redacted(settings, Captured::Error, failure.to_value()))
+            .then(|| settings.redacted(Captured::Error, failure.to_value()))
             .flatten();
         // The cause keeps the message the capture keeps: none without one.
         let message = captured
@@ -475,16 +486,4 @@ fn record_ending(
             trace.add_metadata(handler, namespace(), key, value);
         }
     }
-}
-
-/// `value` as the redaction hook leaves it (`None`: not captured). A hook that panics
-/// captures nothing, and is counted.
-fn redacted(settings: &InvocationSettings, kind: Captured, value: Value) -> Option<Value> {
-    let Some(redact) = &settings.redact else {
-        return Some(value);
-    };
-    panic::catch(|| (redact.0)(kind, value)).unwrap_or_else(|_| {
-        drops::count("capture.redaction_panicked");
-        None
-    })
 }

@@ -7,6 +7,8 @@ pub(crate) mod client_init;
 pub(crate) mod clock;
 pub(crate) mod current;
 pub(crate) mod facts;
+#[cfg(feature = "tracing")]
+pub(crate) mod function_context;
 mod initialization_type;
 pub(crate) mod instrumentation;
 pub(crate) mod lifecycle;

@@ -5,6 +5,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
+use super::panic;
+use crate::drops;
+
 /// What is about to be captured as trace metadata, for a redaction hook
 /// ([`PerfLayerBuilder::redact`](crate::PerfLayerBuilder::redact), the macro's `redact`
 /// option).
@@ -16,6 +19,9 @@ pub enum Captured {
     /// The handler's error, `{"type": …, "message": …}`, as `"<handler> error"` and as the
     /// handler subsegment's cause (which keeps the returned `message`, or none).
     Error,
+    /// The incoming event, before it is logged (`POWERTOOLS_LOGGER_LOG_EVENT`,
+    /// [`logs::log_event`](crate::logs::log_event)).
+    Event,
 }
 
 /// A redaction hook: the value to capture instead, or `None` to capture nothing.
@@ -26,4 +32,12 @@ impl fmt::Debug for Redactor {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Redactor(..)")
     }
+}
+
+/// `value` as `redactor` leaves it. A hook that panics captures nothing, and is counted.
+pub(crate) fn redact_with(redactor: &Redactor, kind: Captured, value: Value) -> Option<Value> {
+    panic::catch(|| (redactor.0)(kind, value)).unwrap_or_else(|_| {
+        drops::count("capture.redaction_panicked");
+        None
+    })
 }

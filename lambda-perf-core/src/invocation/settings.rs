@@ -1,9 +1,10 @@
 //! What an instrumented handler's invocations record, resolved and validated once.
 
-use crate::formats::emf::dimension::Dimension;
+use serde_json::Value;
 
 use super::InitializationType;
-use super::redaction::Redactor;
+use super::redaction::{self, Captured, Redactor};
+use crate::formats::emf::dimension::Dimension;
 
 /// The settings of one instrumented handler that its invocations read.
 #[derive(Debug)]
@@ -33,4 +34,14 @@ pub(crate) struct InvocationSettings {
     pub(crate) timeout_margin: Option<std::time::Duration>,
     /// Whether invocations measure the CPU time and memory the process used.
     pub(crate) resource_usage: bool,
+}
+
+impl InvocationSettings {
+    /// `value` as the redaction hook leaves it (`None`: not captured).
+    pub(crate) fn redacted(&self, kind: Captured, value: Value) -> Option<Value> {
+        match &self.redact {
+            Some(redactor) => redaction::redact_with(redactor, kind, value),
+            None => Some(value),
+        }
+    }
 }

@@ -120,6 +120,21 @@ pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     }
 }
 
+/// The `Root` trace id of a header, sampled or not, found without allocating: what log lines
+/// carry as `xray_trace_id`. `None` when it is missing or malformed.
+#[cfg(any(feature = "tracing", test))]
+pub(crate) fn root_id(header: &str) -> Option<&str> {
+    let mut root = None;
+    for part in header.split(';') {
+        if let Some((key, value)) = part.split_once('=') {
+            if key.trim() == "Root" {
+                root = Some(value.trim()).filter(|value| is_trace_id(value));
+            }
+        }
+    }
+    root
+}
+
 /// `1-` + 8 hex + `-` + 24 hex.
 fn is_trace_id(value: &str) -> bool {
     let bytes = value.as_bytes();
@@ -157,6 +172,18 @@ mod tests {
         let input = format!("{HEADER};Root=bad");
         assert_eq!(TraceHeader::parse(&input).recording(), None);
         assert_eq!(recording_ids(&input), None);
+    }
+
+    #[test]
+    fn the_root_id_is_found_sampled_or_not() {
+        assert_eq!(root_id(HEADER), Some("1-5759e988-bd862e3fe1be46a994272793"));
+        let pass_through = "Root=1-5759e988-bd862e3fe1be46a994272793";
+        assert_eq!(
+            root_id(pass_through),
+            TraceHeader::parse(pass_through).root()
+        );
+        assert_eq!(root_id("Parent=53995c3f42cd8ad8;Sampled=1"), None);
+        assert_eq!(root_id(&format!("{HEADER};Root=bad")), None);
     }
 
     #[test]
@@ -204,6 +231,7 @@ mod tests {
                 prop_assert!(is_segment_id(parent));
             }
             prop_assert_eq!(recording_ids(&input), header.recording());
+            prop_assert_eq!(root_id(&input), header.root());
         }
 
         #[test]
@@ -213,6 +241,7 @@ mod tests {
             let input = parts.join(";");
             let header = TraceHeader::parse(&input);
             prop_assert_eq!(recording_ids(&input), header.recording());
+            prop_assert_eq!(root_id(&input), header.root());
         }
 
         #[test]

@@ -1,0 +1,100 @@
+//! Escaping text into log lines, from a `&str` or straight from a `Debug`/`Display` impl
+//! (no intermediate `String`).
+
+use std::fmt;
+
+/// How text is escaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Escape {
+    /// Inside a JSON string: `"`, `\` and control characters.
+    Json,
+    /// In a text line: control characters only, so that an event stays on one line.
+    Text,
+}
+
+impl Escape {
+    /// Appends `text`, escaped.
+    pub(super) fn push(self, out: &mut Vec<u8>, text: &str) {
+        let bytes = text.as_bytes();
+        let mut start = 0;
+        for (index, &byte) in bytes.iter().enumerate() {
+            let needs = byte < 0x20 || (self == Self::Json && (byte == b'"' || byte == b'\\'));
+            if !needs {
+                continue;
+            }
+            out.extend_from_slice(&bytes[start..index]);
+            start = index + 1;
+            match byte {
+                b'"' => out.extend_from_slice(b"\\\""),
+                b'\\' => out.extend_from_slice(b"\\\\"),
+                b'\n' => out.extend_from_slice(b"\\n"),
+                b'\r' => out.extend_from_slice(b"\\r"),
+                b'\t' => out.extend_from_slice(b"\\t"),
+                0x08 => out.extend_from_slice(b"\\b"),
+                0x0c => out.extend_from_slice(b"\\f"),
+                _ => {
+                    const HEX: &[u8; 16] = b"0123456789abcdef";
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[usize::from(byte >> 4)]);
+                    out.push(HEX[usize::from(byte & 0xf)]);
+                }
+            }
+        }
+        out.extend_from_slice(&bytes[start..]);
+    }
+
+    /// Appends what `value` formats to, escaped.
+    pub(super) fn push_fmt(self, out: &mut Vec<u8>, value: fmt::Arguments<'_>) {
+        // Writing into a Vec cannot fail; a Debug impl that returns an error leaves what it
+        // wrote so far.
+        let _ = fmt::Write::write_fmt(&mut Escaping { out, escape: self }, value);
+    }
+}
+
+/// A `fmt::Write` that escapes as it appends.
+struct Escaping<'a> {
+    out: &'a mut Vec<u8>,
+    escape: Escape,
+}
+
+impl fmt::Write for Escaping<'_> {
+    fn write_str(&mut self, text: &str) -> fmt::Result {
+        self.escape.push(self.out, text);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn escaped(escape: Escape, text: &str) -> String {
+        let mut out = Vec::new();
+        escape.push(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn json_escapes_quotes_backslashes_and_control_characters() {
+        assert_eq!(
+            escaped(Escape::Json, "a\"b\\c\nd\te\u{1}é"),
+            r#"a\"b\\c\nd\te\u0001é"#
+        );
+        let text = "line \"one\"\nline two";
+        let json: String =
+            serde_json::from_str(&format!("\"{}\"", escaped(Escape::Json, text))).unwrap();
+        assert_eq!(json, text);
+    }
+
+    #[test]
+    fn text_keeps_quotes_and_escapes_line_breaks() {
+        assert_eq!(escaped(Escape::Text, "say \"hi\"\r\n"), "say \"hi\"\\r\\n");
+    }
+
+    #[test]
+    fn formatted_values_are_escaped_as_they_are_written() {
+        let mut out = Vec::new();
+        Escape::Json.push_fmt(&mut out, format_args!("{:?}", "quoted"));
+        assert_eq!(out, br#"\"quoted\""#);
+    }
+}

@@ -1,0 +1,169 @@
+//! [`LogLayer`]: every `tracing` event it is given becomes one line on stdout, with the
+//! fields of the event and its spans and, inside an invocation, the invocation's keys.
+
+use std::cell::RefCell;
+use std::time::SystemTime;
+
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Subscriber};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::LookupSpan;
+
+use super::event::EVENT_TARGET;
+use super::level::from_tracing;
+use super::visit::Recorder;
+use super::writer::LogWriter;
+use crate::formats::log::LogFormat;
+use crate::formats::log::fields::LogFields;
+use crate::formats::log::line::{InvocationKeys, LineHead, append_line};
+use crate::formats::log::sampling::Sampling;
+use crate::invocation::current;
+use crate::invocation::lifecycle::Invocation;
+
+/// Buffers that grew past this are not kept for the next line.
+const KEPT_BUFFER_BYTES: usize = 64 * 1024;
+
+thread_local! {
+    /// The fields and the line being written on this thread, reused from line to line.
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch::default());
+}
+
+#[derive(Default)]
+struct Scratch {
+    fields: LogFields,
+    line: Vec<u8>,
+}
+
+/// Writes log lines; filtered by a [`LogFilter`](super::filter::LogFilter) of its own.
+#[derive(Debug)]
+pub(crate) struct LogLayer {
+    pub(crate) format: LogFormat,
+    /// Written as `sampling_rate` on every line of an invocation.
+    pub(crate) sampling: Option<Sampling>,
+    pub(crate) writer: LogWriter,
+    pub(crate) clock: fn() -> SystemTime,
+}
+
+/// A span's fields, encoded once, in the span's extensions.
+struct SpanFields(LogFields);
+
+impl<S> Layer<S> for LogLayer
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+{
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        let mut fields = LogFields::new(self.format);
+        attrs.record(&mut span_recorder(&mut fields));
+        if fields.is_empty() {
+            return;
+        }
+        if let Some(span) = ctx.span(id) {
+            span.extensions_mut().insert(SpanFields(fields));
+        }
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        let mut newer = LogFields::new(self.format);
+        values.record(&mut span_recorder(&mut newer));
+        if newer.is_empty() {
+            return;
+        }
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        match extensions.get_mut::<SpanFields>() {
+            Some(SpanFields(fields)) => fields.update(&newer),
+            None => extensions.insert(SpanFields(newer)),
+        }
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        with_scratch(|Scratch { fields, line }| {
+            fields.reset(self.format);
+            if let Some(scope) = ctx.event_scope(event) {
+                for span in scope.from_root() {
+                    if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
+                        fields.extend(span_fields);
+                    }
+                }
+            }
+            let metadata = event.metadata();
+            let target = metadata.target();
+            event.record(&mut Recorder {
+                fields,
+                is_event: true,
+                json_field: (target == EVENT_TARGET).then_some("event"),
+            });
+            let timestamp = (self.clock)();
+            let level = from_tracing(metadata.level());
+            line.clear();
+            let written = current::with_invocation(|invocation| {
+                let keys = keys(invocation, self.sampling.as_ref());
+                let head = LineHead {
+                    timestamp,
+                    level,
+                    target,
+                    invocation: Some(keys),
+                };
+                append_line(line, &head, fields);
+            });
+            if written.is_err() {
+                let head = LineHead {
+                    timestamp,
+                    level,
+                    target,
+                    invocation: None,
+                };
+                append_line(line, &head, fields);
+            }
+            self.writer.write_lines(line);
+        });
+    }
+}
+
+fn span_recorder(fields: &mut LogFields) -> Recorder<'_> {
+    Recorder {
+        fields,
+        is_event: false,
+        json_field: None,
+    }
+}
+
+/// The invocation's keys, from its facts, its settings and its Lambda context.
+fn keys<'a>(invocation: &'a Invocation, sampling: Option<&Sampling>) -> InvocationKeys<'a> {
+    let facts = invocation.facts();
+    let context = invocation.function_context();
+    InvocationKeys {
+        service: &invocation.settings().service,
+        sampling_rate: sampling.map(|sampling| sampling.rate),
+        cold_start: facts.is_cold_start(),
+        start_kind: facts.start_kind().as_str(),
+        function_name: context.function_name(),
+        function_memory_size: context.memory_size_mb(),
+        function_arn: context.function_arn(),
+        function_request_id: facts.request_id(),
+        xray_trace_id: context.trace_root(),
+    }
+}
+
+/// Runs `f` on this thread's scratch buffers, or on fresh ones while they are in use (an
+/// event logged from inside a field's `Debug`) or gone (thread teardown).
+fn with_scratch(f: impl FnOnce(&mut Scratch)) {
+    let mut f = Some(f);
+    let _ = SCRATCH.try_with(|cell| {
+        if let Ok(mut scratch) = cell.try_borrow_mut() {
+            if let Some(f) = f.take() {
+                f(&mut scratch);
+            }
+            if scratch.line.capacity() > KEPT_BUFFER_BYTES
+                || scratch.fields.capacity() > KEPT_BUFFER_BYTES
+            {
+                *scratch = Scratch::default();
+            }
+        }
+    });
+    if let Some(f) = f {
+        f(&mut Scratch::default());
+    }
+}

@@ -1,0 +1,225 @@
+//! [`InitBuilder`]: the environment's log settings, each overridable in code, and the layers
+//! built from them.
+
+use std::io::Write;
+use std::sync::Once;
+use std::time::SystemTime;
+
+use tracing::{Dispatch, Level, Subscriber};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::{Layer, SubscriberExt};
+use tracing_subscriber::registry::{LookupSpan, Registry};
+
+use super::error::InitError;
+use super::xray_interest::XRayInterest;
+use crate::config::{ConfigError, LogSettings};
+use crate::formats::log::directives::Directive;
+use crate::logs::{
+    self, LogFilter, LogFormat, LogLayer, LogWriter, ResolvedLogs, filter_from_tracing,
+};
+use crate::warn::write_warning;
+use crate::xray::XRayLayer;
+
+/// What [`init`](crate::init) installs, starting from the environment's settings (see
+/// [`config`](crate::config) and [`logs`](crate::logs)); every setting can be overridden.
+///
+/// ```no_run
+/// use lambda_perf_core::InitBuilder;
+/// use lambda_perf_core::logs::LogFormat;
+/// use tracing::Level;
+///
+/// InitBuilder::from_env()
+///     .log_level(Level::DEBUG)
+///     .target_level("aws_smithy_runtime", Level::INFO)
+///     .log_format(LogFormat::Text)
+///     .init()?;
+/// # Ok::<(), lambda_perf_core::InitError>(())
+/// ```
+#[must_use = "a builder does nothing until init() or layer() is called"]
+#[derive(Debug)]
+pub struct InitBuilder {
+    logs: LogSettings,
+    /// Problems the environment had, already turned into defaults.
+    env_warnings: Vec<String>,
+    seed: Option<u64>,
+    writer: LogWriter,
+    /// `None`: no X-Ray layer.
+    xray: Option<Level>,
+    clock: fn() -> SystemTime,
+}
+
+impl InitBuilder {
+    /// The environment's settings: level, format, sampling and event logging from the
+    /// variables of [`logs`](crate::logs); lines on stdout; the X-Ray layer at `INFO`.
+    pub fn from_env() -> Self {
+        let (logs, env_warnings) = LogSettings::from_env();
+        Self {
+            logs,
+            env_warnings,
+            seed: None,
+            writer: LogWriter::Stdout,
+            xray: Some(Level::INFO),
+            clock: SystemTime::now,
+        }
+    }
+
+    /// The level of every target not named otherwise (instead of `AWS_LAMBDA_LOG_LEVEL`,
+    /// `POWERTOOLS_LOG_LEVEL` and `RUST_LOG`'s bare level). `LevelFilter::OFF` writes no
+    /// line.
+    pub fn log_level(mut self, level: impl Into<LevelFilter>) -> Self {
+        self.logs.level = Some(filter_from_tracing(level.into()));
+        self
+    }
+
+    /// The level of `target` and the modules under it, like `RUST_LOG=target=level`; also
+    /// how to hear a transport crate (`hyper`, `h2`, …) below `WARN`.
+    pub fn target_level(
+        mut self,
+        target: impl Into<String>,
+        level: impl Into<LevelFilter>,
+    ) -> Self {
+        self.logs.targets.push(Directive {
+            target: target.into(),
+            level: filter_from_tracing(level.into()),
+        });
+        self
+    }
+
+    /// JSON or text (`AWS_LAMBDA_LOG_FORMAT`).
+    pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.logs.format = format;
+        self
+    }
+
+    /// The share of invocations, between 0 and 1, whose `DEBUG` lines are written
+    /// (`POWERTOOLS_LOGGER_SAMPLE_RATE`).
+    pub fn log_sample_rate(mut self, rate: f64) -> Self {
+        self.logs.sample_rate = Some(rate);
+        self
+    }
+
+    /// Makes the sampling decision reproducible: the same seed samples the same request ids
+    /// (by default the seed is drawn from the operating system at start).
+    pub fn log_sampling_seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Whether [`logs::log_event`] logs the incoming event (`POWERTOOLS_LOGGER_LOG_EVENT`,
+    /// default off).
+    pub fn log_event(mut self, enabled: bool) -> Self {
+        self.logs.log_event = enabled;
+        self
+    }
+
+    /// Writes log lines to `writer` instead of stdout (a test buffer, a pipeline). Each
+    /// write is one complete line.
+    pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
+        self.writer = LogWriter::custom(writer);
+        self
+    }
+
+    /// Whether [`XRayLayer`] is installed too (default on: spans become subsegments of
+    /// sampled invocations).
+    pub fn xray_layer(mut self, enabled: bool) -> Self {
+        self.xray = enabled.then_some(Level::INFO);
+        self
+    }
+
+    /// No settings from the environment: what tests start from, whatever variables the
+    /// machine that runs them has.
+    #[cfg(test)]
+    pub(crate) fn without_env() -> Self {
+        Self {
+            logs: LogSettings::default(),
+            env_warnings: Vec::new(),
+            ..Self::from_env()
+        }
+    }
+
+    /// Reads the time of each line from `clock` (fixed times for golden tests).
+    #[cfg(test)]
+    pub(crate) fn clock(mut self, clock: fn() -> SystemTime) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// lambda-perf's layers, each with its own filter, to add to a registry of your own —
+    /// next to your own layers, which keep seeing every event and span they ask for:
+    ///
+    /// ```no_run
+    /// use lambda_perf_core::InitBuilder;
+    /// use tracing_subscriber::prelude::*;
+    ///
+    /// tracing_subscriber::registry()
+    ///     .with(InitBuilder::from_env().layer()?)
+    ///     // .with(your_layer)
+    ///     .init();
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    ///
+    /// # Errors
+    ///
+    /// A setting given in code is invalid (a sample rate outside 0–1, a target that is no
+    /// module path). The environment's own problems were turned into warnings and defaults;
+    /// they are printed here, once per process.
+    pub fn layer<S>(self) -> Result<impl Layer<S> + Send + Sync + 'static, ConfigError>
+    where
+        S: Subscriber + for<'a> LookupSpan<'a> + Send + Sync,
+    {
+        let resolved = ResolvedLogs::resolve(self.logs, self.seed)?;
+        warn_once_per_process(&self.env_warnings);
+        if resolved.log_event {
+            logs::enable_event_logging();
+        }
+        let log_lines = LogLayer {
+            format: resolved.format,
+            sampling: resolved.sampling,
+            writer: self.writer,
+            clock: self.clock,
+        }
+        .with_filter(LogFilter {
+            levels: resolved.levels,
+            sampling: resolved.sampling,
+            log_event: resolved.log_event,
+        });
+        // One list, so that the registry asks every layer's filter what it wants: `and_then`
+        // on a registry would take the outer layer's level for all.
+        let mut layers = vec![log_lines.boxed()];
+        if let Some(max_level) = self.xray {
+            let xray = XRayLayer::new()
+                .with_max_level(max_level)
+                .with_filter(XRayInterest { max_level });
+            layers.push(xray.boxed());
+        }
+        // Another layer joins here, in one line: `layers.push(next.boxed());`.
+        Ok(layers)
+    }
+
+    /// Installs the layers as the process's global `tracing` subscriber.
+    ///
+    /// # Errors
+    ///
+    /// [`InitError::AlreadySet`] when a global subscriber was installed before (with the
+    /// subscriber built here, handed back), [`InitError::Config`] for an invalid setting
+    /// given in code. Never panics.
+    pub fn init(self) -> Result<(), InitError> {
+        let layers = self.layer::<Registry>()?;
+        let subscriber = Dispatch::new(tracing_subscriber::registry().with(layers));
+        tracing::dispatcher::set_global_default(subscriber.clone())
+            .map_err(|_| InitError::AlreadySet { subscriber })
+    }
+}
+
+/// The environment's warnings are printed by the first layers built, not by every one.
+fn warn_once_per_process(warnings: &[String]) {
+    static PRINTED: Once = Once::new();
+    if warnings.is_empty() {
+        return;
+    }
+    PRINTED.call_once(|| {
+        for warning in warnings {
+            write_warning(warning);
+        }
+    });
+}

@@ -1,0 +1,499 @@
+//! Golden log lines: what `init`'s layers write, inside and outside an invocation, in both
+//! formats, through level filtering and per-invocation sampling — with the layers built as
+//! `init` builds them and the invocations begun by a real `PerfLayer`.
+
+use std::collections::BTreeSet;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::{Config, Context, Error, LambdaEvent};
+use serde_json::{Value, json};
+use tower::{Layer, Service, ServiceExt, service_fn};
+use tracing::{Dispatch, Level};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::Registry;
+
+use super::InitBuilder;
+use crate::formats::log::sampling::Sampling;
+use crate::layer::PerfLayer;
+use crate::logs::LogFormat;
+
+const TARGET: &str = "lambda_perf_core::subscriber::tests";
+const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:my-fn";
+const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
+
+/// Lines written, in memory.
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn text(&self) -> String {
+        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        String::from_utf8(bytes.clone()).unwrap()
+    }
+
+    fn json(&self) -> Vec<Value> {
+        let text = self.text();
+        assert!(text.is_empty() || text.ends_with('\n'), "{text:?}");
+        text.lines()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+}
+
+fn fixed_time() -> SystemTime {
+    UNIX_EPOCH + Duration::from_millis(1_795_410_978_886)
+}
+
+/// The layers `init` would install, writing to `lines` at a fixed time.
+fn subscriber(configure: impl FnOnce(InitBuilder) -> InitBuilder, lines: &Lines) -> Dispatch {
+    let builder = InitBuilder::without_env()
+        .clock(fixed_time)
+        .log_writer(lines.clone());
+    let layers = configure(builder).layer::<Registry>().unwrap();
+    Dispatch::new(tracing_subscriber::registry().with(layers))
+}
+
+fn perf_layer() -> PerfLayer {
+    PerfLayer::builder()
+        .service("payment")
+        .namespace("Test")
+        .without_marker()
+        .trace_disabled(true)
+        .emf_writer(io::sink())
+        .build()
+        .unwrap()
+}
+
+fn event(request_id: &str, payload: Value) -> LambdaEvent<Value> {
+    let mut context = Context::default();
+    context.request_id = request_id.to_owned();
+    context.invoked_function_arn = ARN.to_owned();
+    context.xray_trace_id = Some(format!("Root={ROOT};Parent=53995c3f42cd8ad8;Sampled=0"));
+    context.env_config = Arc::new(Config {
+        function_name: "my-fn".to_owned(),
+        memory: 128,
+        ..Config::default()
+    });
+    LambdaEvent::new(payload, context)
+}
+
+/// Runs `f` with `dispatch` as this thread's subscriber, on a current-thread runtime.
+fn run<R>(dispatch: &Dispatch, f: impl std::future::Future<Output = R>) -> R {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(dispatch, || runtime.block_on(f))
+}
+
+/// Invokes `handler` behind `layer` with `event`.
+async fn invoke<F, Fut>(layer: &PerfLayer, handler: F, event: LambdaEvent<Value>) -> Value
+where
+    F: FnMut(LambdaEvent<Value>) -> Fut,
+    Fut: std::future::Future<Output = Result<Value, Error>>,
+{
+    let mut service = layer.layer(service_fn(handler));
+    service.ready().await.unwrap();
+    service.call(event).await.unwrap()
+}
+
+async fn collect_payment(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    let span = tracing::info_span!("payment", order = 7, currency = "EUR");
+    let _entered = span.enter();
+    tracing::info!(amount = 12.5, paid = true, "Collecting payment");
+    Ok(Value::Null)
+}
+
+#[test]
+fn json_inside_an_invocation() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder, &lines);
+    run(
+        &dispatch,
+        invoke(&perf_layer(), collect_payment, event("req-1", Value::Null)),
+    );
+    assert_eq!(
+        lines.text(),
+        concat!(
+            r#"{"timestamp":"2026-11-23T05:16:18.886Z","level":"INFO","message":"Collecting payment","#,
+            r#""target":"lambda_perf_core::subscriber::tests","service":"payment","cold_start":true,"#,
+            r#""start_kind":"cold","function_name":"my-fn","function_memory_size":128,"#,
+            r#""function_arn":"arn:aws:lambda:us-east-1:123456789012:function:my-fn","#,
+            r#""function_request_id":"req-1","xray_trace_id":"1-5759e988-bd862e3fe1be46a994272793","#,
+            r#""order":7,"currency":"EUR","amount":12.5,"paid":true}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn json_outside_an_invocation() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder, &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(phase = "init", clients = 2_u64, "starting");
+    });
+    assert_eq!(
+        lines.text(),
+        concat!(
+            r#"{"timestamp":"2026-11-23T05:16:18.886Z","level":"INFO","message":"starting","#,
+            r#""target":"lambda_perf_core::subscriber::tests","phase":"init","clients":2}"#,
+            "\n"
+        )
+    );
+}
+
+#[test]
+fn text_inside_and_outside_an_invocation() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder.log_format(LogFormat::Text), &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::warn!(phase = "init", "slow\nstart");
+    });
+    run(
+        &dispatch,
+        invoke(&perf_layer(), collect_payment, event("req-1", Value::Null)),
+    );
+    assert_eq!(
+        lines.text(),
+        concat!(
+            "2026-11-23T05:16:18.886Z\tWARN\tlambda_perf_core::subscriber::tests: slow\\nstart phase=\"init\"\n",
+            "2026-11-23T05:16:18.886Z\treq-1\tINFO\tlambda_perf_core::subscriber::tests: ",
+            "Collecting payment order=7 currency=\"EUR\" amount=12.5 paid=true\n"
+        )
+    );
+}
+
+#[test]
+fn each_invocation_writes_its_own_keys_and_the_next_one_is_warm() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder, &lines);
+    let layer = perf_layer();
+    run(&dispatch, async {
+        invoke(&layer, collect_payment, event("req-1", Value::Null)).await;
+        invoke(&layer, collect_payment, event("req-2", Value::Null)).await;
+    });
+    let written = lines.json();
+    assert_eq!(written.len(), 2);
+    assert_eq!(written[0]["function_request_id"], "req-1");
+    assert_eq!(written[0]["cold_start"], true);
+    assert_eq!(written[1]["function_request_id"], "req-2");
+    assert_eq!(written[1]["cold_start"], false);
+    assert_eq!(written[1]["start_kind"], "warm");
+}
+
+#[test]
+fn level_filtering_by_level_and_target() {
+    let lines = Lines::default();
+    let dispatch = subscriber(
+        |builder| {
+            builder
+                .log_level(Level::WARN)
+                .target_level(format!("{TARGET}::chatty"), Level::DEBUG)
+        },
+        &lines,
+    );
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::error!("kept: error");
+        tracing::warn!("kept: warn");
+        tracing::info!("dropped: info");
+        tracing::debug!("dropped: debug");
+        tracing::debug!(target: "lambda_perf_core::subscriber::tests::chatty", "kept: named target");
+        tracing::trace!(target: "lambda_perf_core::subscriber::tests::chatty", "dropped: trace");
+        tracing::debug!(target: "lambda_perf_core::subscriber::tests::chattyish", "dropped: not under it");
+    });
+    let messages: Vec<Value> = lines.json().iter().map(|l| l["message"].clone()).collect();
+    assert_eq!(
+        messages,
+        [
+            json!("kept: error"),
+            json!("kept: warn"),
+            json!("kept: named target")
+        ]
+    );
+    let levels: Vec<Value> = lines.json().iter().map(|l| l["level"].clone()).collect();
+    assert_eq!(levels, [json!("ERROR"), json!("WARN"), json!("DEBUG")]);
+}
+
+#[test]
+fn transport_crates_stay_at_warn_unless_named() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder.log_level(Level::TRACE), &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::trace!(target: "hyper::proto::h1::io", "dropped: hyper trace");
+        tracing::debug!(target: "h2::codec", "dropped: h2 debug");
+        tracing::info!(target: "lambda_runtime::layers::trace", "dropped: runtime info");
+        tracing::warn!(target: "hyper_util::client", "kept: hyper_util warn");
+        tracing::trace!("kept: own trace");
+    });
+    let named = Lines::default();
+    let asking = subscriber(
+        |builder| builder.target_level("hyper", Level::DEBUG),
+        &named,
+    );
+    tracing::dispatcher::with_default(&asking, || {
+        tracing::debug!(target: "hyper::client", "kept: asked for");
+        tracing::debug!(target: "hyper_util::client", "dropped: another crate");
+    });
+    let messages = |lines: &Lines| -> Vec<String> {
+        lines
+            .json()
+            .iter()
+            .map(|l| l["message"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(
+        messages(&lines),
+        ["kept: hyper_util warn", "kept: own trace"]
+    );
+    assert_eq!(messages(&named), ["kept: asked for"]);
+}
+
+#[test]
+fn a_field_named_like_a_key_is_prefixed_and_the_keys_stay_true() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder, &lines);
+    run(
+        &dispatch,
+        invoke(
+            &perf_layer(),
+            |_| async {
+                tracing::info!(level = "gold", function_request_id = "spoofed", "tiered");
+                Ok(Value::Null)
+            },
+            event("req-1", Value::Null),
+        ),
+    );
+    let line = &lines.json()[0];
+    assert_eq!(line["level"], "INFO");
+    assert_eq!(line["function_request_id"], "req-1");
+    assert_eq!(line["fields.level"], "gold");
+    assert_eq!(line["fields.function_request_id"], "spoofed");
+}
+
+#[test]
+fn work_that_carries_the_invocation_writes_its_keys_and_other_work_does_not() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder, &lines);
+    run(
+        &dispatch,
+        invoke(
+            &perf_layer(),
+            |_| async {
+                crate::spawn(async { tracing::info!("carried") }).await?;
+                tokio::spawn(async { tracing::info!("not carried") }).await?;
+                Ok(Value::Null)
+            },
+            event("req-1", Value::Null),
+        ),
+    );
+    let written = lines.json();
+    assert_eq!(written[0]["message"], "carried");
+    assert_eq!(written[0]["function_request_id"], "req-1");
+    assert_eq!(written[1]["message"], "not carried");
+    assert!(
+        written[1].get("function_request_id").is_none(),
+        "{}",
+        written[1]
+    );
+    assert!(written[1].get("cold_start").is_none(), "{}", written[1]);
+}
+
+#[test]
+fn invocations_at_once_each_write_their_own_keys() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder, &lines);
+    let layer = perf_layer();
+    let handler = |event: LambdaEvent<Value>| async move {
+        let order = event.payload["order"].as_u64();
+        for step in 0..3_u64 {
+            tracing::info!(order, step, "working");
+            tokio::task::yield_now().await;
+        }
+        Ok(Value::Null)
+    };
+    run(&dispatch, async {
+        let calls = (0..8).map(|order| {
+            invoke(
+                &layer,
+                handler,
+                event(&format!("req-{order}"), json!({ "order": order })),
+            )
+        });
+        futures_join_all(calls).await;
+    });
+    let written = lines.json();
+    assert_eq!(written.len(), 24);
+    // Interleaved, and each line with its own invocation's request id.
+    let first_eight: BTreeSet<u64> = written[..8]
+        .iter()
+        .map(|l| l["order"].as_u64().unwrap())
+        .collect();
+    assert_eq!(first_eight.len(), 8, "the invocations ran at once");
+    for line in &written {
+        let order = line["order"].as_u64().unwrap();
+        assert_eq!(
+            line["function_request_id"],
+            format!("req-{order}"),
+            "{line}"
+        );
+    }
+}
+
+/// Polls every future to completion on this task (interleaving them at each await).
+async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Item = F>) {
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        futures.retain_mut(|future| future.as_mut().poll(cx).is_pending());
+        if futures.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+}
+
+#[test]
+fn sampling_writes_debug_lines_for_the_sampled_invocations_with_a_fixed_seed() {
+    let lines = Lines::default();
+    let dispatch = subscriber(
+        |builder| builder.log_sample_rate(0.5).log_sampling_seed(42),
+        &lines,
+    );
+    let layer = perf_layer();
+    let handler = |event: LambdaEvent<Value>| async move {
+        let order = event.payload["order"].as_u64();
+        tracing::debug!(order, "detail");
+        tracing::info!(order, "summary");
+        Ok(Value::Null)
+    };
+    let request_id = |n: u64| format!("8476a536-e9f4-11e8-9739-{n:012x}");
+    run(&dispatch, async {
+        tracing::debug!("never sampled outside an invocation");
+        for order in 0..40 {
+            invoke(
+                &layer,
+                handler,
+                event(&request_id(order), json!({ "order": order })),
+            )
+            .await;
+        }
+    });
+    let written = lines.json();
+    let with_detail: Vec<u64> = written
+        .iter()
+        .filter(|line| line["message"] == "detail")
+        .map(|line| line["order"].as_u64().unwrap())
+        .collect();
+    // The seed's decisions, pinned: the same invocations are sampled on every run.
+    assert_eq!(
+        with_detail,
+        [
+            1, 5, 7, 9, 11, 12, 14, 16, 19, 20, 21, 25, 26, 27, 28, 29, 30, 31, 35
+        ]
+    );
+    let sampling = Sampling {
+        rate: 0.5,
+        seed: 42,
+    };
+    for order in 0..40 {
+        assert_eq!(
+            with_detail.contains(&order),
+            sampling.samples(&request_id(order)),
+            "order {order}"
+        );
+    }
+    assert_eq!(
+        written.iter().filter(|l| l["message"] == "summary").count(),
+        40
+    );
+    for line in &written {
+        assert_eq!(line["sampling_rate"], 0.5, "{line}");
+        assert_eq!(
+            line["level"],
+            if line["message"] == "detail" {
+                "DEBUG"
+            } else {
+                "INFO"
+            }
+        );
+    }
+}
+
+#[test]
+fn the_incoming_event_is_logged_as_json_when_asked() {
+    let lines = Lines::default();
+    let dispatch = subscriber(|builder| builder.log_event(true), &lines);
+    let quiet_lines = Lines::default();
+    let quiet = subscriber(|builder| builder, &quiet_lines);
+    let handler = |event: LambdaEvent<Value>| async move {
+        crate::logs::log_event(&event.payload);
+        Ok(Value::Null)
+    };
+    let payload = json!({ "order": 7, "items": ["a\"b"] });
+    run(
+        &dispatch,
+        invoke(&perf_layer(), handler, event("req-1", payload.clone())),
+    );
+    run(
+        &quiet,
+        invoke(&perf_layer(), handler, event("req-2", payload.clone())),
+    );
+    let written = lines.json();
+    assert_eq!(written.len(), 1);
+    assert_eq!(written[0]["message"], "Lambda event");
+    assert_eq!(written[0]["event"], payload);
+    assert_eq!(written[0]["function_request_id"], "req-1");
+    assert_eq!(quiet_lines.text(), "", "off unless asked");
+}
+
+#[test]
+fn an_invalid_setting_given_in_code_is_an_error() {
+    let error = InitBuilder::without_env()
+        .log_sample_rate(1.5)
+        .layer::<Registry>()
+        .err()
+        .unwrap();
+    assert_eq!(error.setting, "log sample rate");
+}
+
+#[test]
+fn the_registry_is_told_the_most_verbose_level_any_layer_wants() {
+    use tracing::Subscriber;
+    for (xray, level, expected) in [
+        (false, Level::TRACE, LevelFilter::TRACE),
+        (true, Level::TRACE, LevelFilter::TRACE),
+        (true, Level::WARN, LevelFilter::INFO),
+        (false, Level::WARN, LevelFilter::WARN),
+    ] {
+        let layers = InitBuilder::without_env()
+            .log_level(level)
+            .xray_layer(xray)
+            .layer::<Registry>()
+            .unwrap();
+        let subscriber = tracing_subscriber::registry().with(layers);
+        assert_eq!(
+            subscriber.max_level_hint(),
+            Some(expected),
+            "xray {xray}, level {level}"
+        );
+    }
+}

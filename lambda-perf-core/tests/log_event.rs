@@ -1,0 +1,157 @@
+//! `#[instrument_lambda]` logs the incoming event when asked, if its payload is `Serialize`,
+//! on the invocation's task (so the line carries the invocation); other events are not
+//! logged, and nothing is logged unless asked.
+
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::{Captured, InitBuilder, instrument_lambda, logs};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::Registry;
+
+#[derive(Clone, Default)]
+struct Lines(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Lines {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Lines {
+    fn json(&self) -> Vec<Value> {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        String::from_utf8(bytes)
+            .unwrap()
+            .lines()
+            .map(|line| serde_json::from_str(line).unwrap())
+            .collect()
+    }
+}
+
+#[instrument_lambda]
+async fn orders(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(Value::Null)
+}
+
+/// Only `Deserialize`, as most event types written for one function are.
+#[derive(serde::Deserialize)]
+struct Order {
+    #[allow(dead_code)]
+    id: u32,
+}
+
+#[instrument_lambda]
+async fn opaque(_event: LambdaEvent<Order>) -> Result<Value, Error> {
+    Ok(Value::Null)
+}
+
+fn with_logs<R>(log_event: bool, lines: &Lines, f: impl std::future::Future<Output = R>) -> R {
+    let layers = InitBuilder::from_env()
+        .log_level(Level::INFO)
+        .log_event(log_event)
+        .xray_layer(false)
+        .log_writer(lines.clone())
+        .layer::<Registry>()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(&dispatch, || runtime.block_on(f))
+}
+
+#[test]
+fn a_serializable_event_is_logged_with_its_invocation_when_asked() {
+    let lines = Lines::default();
+    let recorder = Recorder::new();
+    let sent = event(json!({ "order": 7 }));
+    let request_id = sent.context.request_id.clone();
+    with_logs(true, &lines, recorder.run(service_fn(orders), sent)).unwrap();
+    let written = lines.json();
+    assert_eq!(written.len(), 1, "{written:#?}");
+    assert_eq!(written[0]["message"], "Lambda event");
+    assert_eq!(written[0]["event"], json!({ "order": 7 }));
+    assert_eq!(written[0]["function_request_id"], request_id.as_str());
+    assert_eq!(written[0]["service"], "test");
+}
+
+#[test]
+fn other_events_and_events_not_asked_for_are_not_logged() {
+    let lines = Lines::default();
+    let recorder = Recorder::new();
+    with_logs(true, &lines, async {
+        recorder
+            .run(service_fn(opaque), event(Order { id: 1 }))
+            .await
+            .unwrap();
+    });
+    let quiet = Lines::default();
+    with_logs(
+        false,
+        &quiet,
+        recorder.run(service_fn(orders), event(json!({ "order": 8 }))),
+    )
+    .unwrap();
+    assert_eq!(lines.json(), Vec::<Value>::new());
+    assert_eq!(quiet.json(), Vec::<Value>::new());
+}
+
+/// Masks the card number of the incoming event; keeps the rest.
+fn mask_card(kind: Captured, mut value: Value) -> Option<Value> {
+    if kind == Captured::Event {
+        value["card"] = json!("****");
+    }
+    Some(value)
+}
+
+/// A handler behind `PerfLayer` logs its event itself.
+async fn payments(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    logs::log_event(&event.payload);
+    Ok(Value::Null)
+}
+
+#[test]
+fn the_incoming_event_passes_the_redaction_hook_before_it_is_logged() {
+    let lines = Lines::default();
+    let sent = json!({ "order": 7, "card": "4111111111111111" });
+    let masking = Recorder::with(|layer| layer.redact(mask_card));
+    with_logs(
+        true,
+        &lines,
+        masking.run(service_fn(payments), event(sent.clone())),
+    )
+    .unwrap();
+    let keeping_out = Recorder::with(|layer| {
+        layer.redact(|kind, value| (kind != Captured::Event).then_some(value))
+    });
+    with_logs(
+        true,
+        &lines,
+        keeping_out.run(service_fn(payments), event(sent)),
+    )
+    .unwrap();
+    let written = lines.json();
+    assert_eq!(
+        written.len(),
+        1,
+        "the second event is kept out: {written:#?}"
+    );
+    assert_eq!(written[0]["event"], json!({ "order": 7, "card": "****" }));
+}

@@ -1,0 +1,48 @@
+//! A function that logs through `lambda_perf_core::init()`, behind `PerfLayer` under
+//! `run_concurrent`. At init it logs `function starting`; every invocation logs the incoming
+//! event (when `POWERTOOLS_LOGGER_LOG_EVENT` says so), `order received` (INFO) and
+//! `order detail` (DEBUG) on the handler's task, `paying` inside a `checkout` span, and
+//! `spawned work` (WARN) on a task of its own that carries the invocation — each with the
+//! event's `order` — and records the metric `Orders`.
+
+use std::time::Duration;
+
+use lambda_perf_core::PerfLayer;
+use lambda_perf_core::logs;
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use tower::ServiceBuilder;
+use tracing::Instrument;
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    logs::log_event(&event.payload);
+    let order = event.payload["order"].as_u64().unwrap_or(0);
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    tracing::info!(order, "order received");
+    tracing::debug!(order, "order detail");
+    async {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        tracing::info!(step = "pay", "paying");
+    }
+    .instrument(tracing::info_span!("checkout", order))
+    .await;
+    lambda_perf_core::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        tracing::warn!(order, "spawned work");
+    })
+    .await?;
+    Ok(json!({ "order": order }))
+}
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    lambda_perf_core::init()?;
+    tracing::info!(phase = "init", "function starting");
+    lambda_runtime::run_concurrent(
+        ServiceBuilder::new()
+            .layer(PerfLayer::from_env())
+            .service_fn(handler),
+    )
+    .await
+}

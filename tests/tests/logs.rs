@@ -1,0 +1,326 @@
+//! Structured logs under the real `lambda_runtime` loop: a function that calls
+//! `lambda_perf_core::init()` writes, on stdout, JSON log lines that carry the invocation the
+//! test sent (request id, trace id, function, cold start) — on the handler's task, inside a
+//! span and on spawned work, sixteen invocations at once — next to EMF lines that still
+//! validate, and nothing else. Text format, levels, sampling and the incoming event too.
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::future::join_all;
+use lambda_perf_local::emulator::{
+    FunctionCommand, FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, OutputStream,
+    RuntimeApi, TraceHeader, XRayCollector,
+};
+use serde_json::{Value, json};
+use support::*;
+
+struct Running {
+    api: RuntimeApi,
+    process: FunctionProcess,
+    collector: XRayCollector,
+    config: FunctionConfig,
+    _started: lambda_perf_local::emulator::ExecutionEnvironment,
+}
+
+async fn start_logging(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) -> Running {
+    let collector = XRayCollector::start().await.unwrap();
+    let config =
+        configure(function_config().with_xray_daemon_address(collector.addr().to_string()));
+    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_logging-function"));
+    let Started {
+        api,
+        process,
+        environment,
+    } = start(&command, &config).await;
+    Running {
+        api,
+        process,
+        collector,
+        config,
+        _started: environment,
+    }
+}
+
+impl Running {
+    /// Invokes with `{"order": order}` and waits until the invocation's EMF line is out
+    /// (every log line of the invocation was written before it).
+    async fn order(&self, order: u64) -> InvokeReply {
+        let result = self
+            .process
+            .invoke(&self.api, InvokeRequest::json(json!({ "order": order })))
+            .await
+            .unwrap();
+        assert_eq!(
+            result.clone().into_json().unwrap(),
+            json!({ "order": order })
+        );
+        end_line(&self.process, &result.request_id).await;
+        result
+    }
+
+    fn stdout(&self) -> Vec<String> {
+        self.process
+            .output()
+            .into_iter()
+            .filter(|line| line.stream == OutputStream::Stdout)
+            .map(|line| line.text)
+            .collect()
+    }
+}
+
+fn trace_root(result: &InvokeReply) -> String {
+    TraceHeader::parse(result.trace_header.as_deref().unwrap())
+        .unwrap()
+        .root
+}
+
+/// `2026-11-23T05:16:18.886Z`.
+fn is_rfc3339_millis_utc(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let digits = |range: std::ops::Range<usize>| bytes[range].iter().all(u8::is_ascii_digit);
+    bytes.len() == 24
+        && digits(0..4)
+        && bytes[4] == b'-'
+        && digits(5..7)
+        && bytes[7] == b'-'
+        && digits(8..10)
+        && bytes[10] == b'T'
+        && digits(11..13)
+        && bytes[13] == b':'
+        && digits(14..16)
+        && bytes[16] == b':'
+        && digits(17..19)
+        && bytes[19] == b'.'
+        && digits(20..23)
+        && bytes[23] == b'Z'
+}
+
+/// Every stdout line is a valid EMF line or a JSON log line, and nothing else: returns the
+/// log lines.
+fn split_stdout(lines: &[String]) -> Vec<Value> {
+    let mut logs = Vec::new();
+    for line in lines {
+        let value: Value = serde_json::from_str(line)
+            .unwrap_or_else(|error| panic!("a stdout line that is no JSON ({error}): {line}"));
+        if value.get("_aws").is_some() {
+            assert_valid_emf(&value);
+            continue;
+        }
+        assert!(
+            is_rfc3339_millis_utc(value["timestamp"].as_str().unwrap_or_default()),
+            "{line}"
+        );
+        for key in ["level", "message", "target"] {
+            assert!(value[key].is_string(), "no {key}: {line}");
+        }
+        logs.push(value);
+    }
+    logs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_lines_carry_their_own_invocation_sixteen_at_once() {
+    let running = start_logging(|config| config.with_max_concurrency(16)).await;
+    let results = join_all((0..16).map(|order| running.order(order))).await;
+
+    let logs = split_stdout(&running.stdout());
+    let init: Vec<&Value> = logs
+        .iter()
+        .filter(|line| line["message"] == "function starting")
+        .collect();
+    assert_eq!(init.len(), 1, "{logs:#?}");
+    assert_eq!(init[0]["phase"], "init");
+    assert_eq!(init[0]["level"], "INFO");
+    for key in [
+        "function_request_id",
+        "xray_trace_id",
+        "cold_start",
+        "service",
+    ] {
+        assert!(
+            init[0].get(key).is_none(),
+            "outside an invocation: {}",
+            init[0]
+        );
+    }
+
+    let mut cold = BTreeSet::new();
+    for (order, result) in results.iter().enumerate() {
+        let own: Vec<&Value> = logs
+            .iter()
+            .filter(|line| line["order"] == order as u64)
+            .collect();
+        let messages: BTreeSet<&str> = own.iter().map(|l| l["message"].as_str().unwrap()).collect();
+        assert_eq!(
+            messages,
+            BTreeSet::from(["order received", "paying", "spawned work"]),
+            "order {order}: {own:#?}"
+        );
+        assert_eq!(own.len(), 3, "order {order}: {own:#?}");
+        for line in &own {
+            assert_eq!(
+                line["function_request_id"],
+                result.request_id.as_str(),
+                "{line}"
+            );
+            assert_eq!(line["xray_trace_id"], trace_root(result), "{line}");
+            assert_eq!(line["service"], "orders");
+            assert_eq!(line["function_name"], "orders-fn");
+            assert_eq!(line["function_memory_size"], running.config.memory_mb());
+            assert_eq!(line["function_arn"], running.config.function_arn());
+            assert_eq!(line["target"], "logging_function");
+            let cold_start = line["cold_start"].as_bool().unwrap();
+            let kind = line["start_kind"].as_str().unwrap();
+            assert_eq!(cold_start, kind == "cold", "{line}");
+            if cold_start {
+                cold.insert(result.request_id.clone());
+            }
+        }
+        let paying = own.iter().find(|l| l["message"] == "paying").unwrap();
+        assert_eq!(paying["step"], "pay", "the event's field");
+        let spawned = own.iter().find(|l| l["message"] == "spawned work").unwrap();
+        assert_eq!(spawned["level"], "WARN");
+    }
+    assert_eq!(
+        cold.len(),
+        1,
+        "exactly one invocation was the process's first"
+    );
+    assert!(
+        logs.iter().all(|line| line["message"] != "order detail"),
+        "DEBUG is below the default level"
+    );
+    assert_eq!(
+        logs.len(),
+        1 + 16 * 3,
+        "no line from anyone else: {logs:#?}"
+    );
+
+    // init() installed the X-Ray layer too: the span is a subsegment of its invocation.
+    let result = &results[3];
+    let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();
+    let parent = header.parent.clone();
+    let root = header.root.clone();
+    running
+        .collector
+        .wait_for(
+            move |doc| doc["trace_id"] == root.as_str() && doc["parent_id"] == parent.as_str(),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    let documents: Vec<Value> = running
+        .collector
+        .documents()
+        .into_iter()
+        .filter(|doc| doc["trace_id"] == header.root.as_str())
+        .collect();
+    documents.iter().for_each(assert_valid_xray);
+    let handler = documents
+        .iter()
+        .find(|d| d["name"] == "## orders-fn")
+        .unwrap();
+    let checkout = documents.iter().find(|d| d["name"] == "checkout").unwrap();
+    assert_eq!(checkout["parent_id"], handler["id"]);
+    assert_eq!(checkout["metadata"]["tracing"]["order"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_lines_at_debug_keep_the_transport_crates_quiet() {
+    let running = start_logging(|config| {
+        config
+            .with_env("AWS_LAMBDA_LOG_FORMAT", "Text")
+            .with_env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
+    })
+    .await;
+    let first = running.order(1).await;
+    let second = running.order(2).await;
+
+    let mut by_request: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
+    let mut init_lines = Vec::new();
+    for line in running.stdout() {
+        if let Ok(value) = serde_json::from_str::<Value>(&line) {
+            assert_valid_emf(&value);
+            continue;
+        }
+        let columns: Vec<&str> = line.split('\t').collect();
+        assert!(is_rfc3339_millis_utc(columns[0]), "{line}");
+        match columns.len() {
+            3 => init_lines.push(columns[2].to_owned()),
+            4 => by_request
+                .entry(columns[1].to_owned())
+                .or_default()
+                .push((columns[2].to_owned(), columns[3].to_owned())),
+            _ => panic!("neither EMF nor a log line: {line:?}"),
+        }
+    }
+    assert_eq!(
+        init_lines,
+        ["logging_function: function starting phase=\"init\""]
+    );
+    assert_eq!(by_request.len(), 2, "{by_request:#?}");
+    for (result, order) in [(&first, 1), (&second, 2)] {
+        let lines = &by_request[&result.request_id];
+        assert_eq!(
+            lines,
+            &[
+                (
+                    "INFO".to_owned(),
+                    format!("logging_function: order received order={order}")
+                ),
+                (
+                    "DEBUG".to_owned(),
+                    format!("logging_function: order detail order={order}")
+                ),
+                (
+                    "INFO".to_owned(),
+                    format!("logging_function: paying order={order} step=\"pay\"")
+                ),
+                (
+                    "WARN".to_owned(),
+                    format!("logging_function: spawned work order={order}")
+                ),
+            ],
+            "{lines:#?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sampled_invocation_logs_debug_and_the_incoming_event_when_asked() {
+    let running = start_logging(|config| {
+        config
+            .with_env("POWERTOOLS_LOGGER_SAMPLE_RATE", "1")
+            .with_env("POWERTOOLS_LOGGER_LOG_EVENT", "true")
+    })
+    .await;
+    let result = running.order(5).await;
+    let logs = split_stdout(&running.stdout());
+    let own: Vec<&Value> = logs
+        .iter()
+        .filter(|line| line["function_request_id"] == result.request_id.as_str())
+        .collect();
+    let messages: Vec<&str> = own.iter().map(|l| l["message"].as_str().unwrap()).collect();
+    assert_eq!(
+        messages,
+        [
+            "Lambda event",
+            "order received",
+            "order detail",
+            "paying",
+            "spawned work"
+        ]
+    );
+    assert_eq!(own[0]["event"], json!({ "order": 5 }));
+    assert_eq!(own[2]["level"], "DEBUG");
+    for line in &own {
+        assert_eq!(line["sampling_rate"], 1.0, "{line}");
+    }
+    let init = logs
+        .iter()
+        .find(|l| l["message"] == "function starting")
+        .unwrap();
+    assert!(init.get("sampling_rate").is_none(), "{init}");
+}
