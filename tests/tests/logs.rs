@@ -14,6 +14,7 @@ use lambda_perf_local::emulator::{
     RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Value, json};
+use support::otlp::{decode_datagram, hex, named, spans_of};
 use support::*;
 
 struct Running {
@@ -323,4 +324,37 @@ async fn a_sampled_invocation_logs_debug_and_the_incoming_event_when_asked() {
         .find(|l| l["message"] == "function starting")
         .unwrap();
     assert!(init.get("sampling_rate").is_none(), "{init}");
+}
+
+/// `init()` installs one layer for spans, and it feeds every trace backend: with
+/// `LAMBDA_PERF_TRACES=xray-otlp` the `checkout` span reaches the daemon's socket as an
+/// OpenTelemetry span under the handler span, in the invocation's trace.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_opentelemetry_the_spans_init_sees_are_opentelemetry_spans() {
+    let running = start_logging(|config| config.with_env("LAMBDA_PERF_TRACES", "xray-otlp")).await;
+    let result = running.order(4).await;
+    let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();
+    let trace_id = header.root.replace("1-", "").replace('-', "");
+    let mut spans = Vec::new();
+    for _ in 0..100 {
+        spans = running
+            .collector
+            .datagrams()
+            .iter()
+            .flat_map(|datagram| spans_of(&decode_datagram(&datagram.raw).1))
+            .filter(|span| hex(&span.trace_id) == trace_id)
+            .collect();
+        if spans.len() >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let handler = named(&spans, "## orders-fn");
+    let checkout = named(&spans, "checkout");
+    assert_eq!(checkout.parent_span_id, handler.span_id);
+    assert_eq!(hex(&handler.parent_span_id), header.parent);
+    assert!(
+        running.collector.documents().is_empty(),
+        "no X-Ray documents"
+    );
 }

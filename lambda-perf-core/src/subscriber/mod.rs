@@ -14,8 +14,11 @@ pub use self::error::InitError;
 
 /// Installs lambda-perf's `tracing` subscriber for the process: JSON log lines on stdout with
 /// Powertools Logger's keys (see [`logs`](crate::logs)), and the X-Ray layer, so that spans
-/// opened in an invocation become its subsegments. Call it first thing in `main`, before
-/// the runtime starts; it reads the environment and costs microseconds.
+/// opened in an invocation become its subsegments. That one layer feeds every trace backend:
+/// with the `opentelemetry` feature and `LAMBDA_PERF_TRACES=otlp` or `xray-otlp`
+/// ([`TraceBackend`](crate::TraceBackend)) the same spans are exported as OpenTelemetry
+/// spans, with no other layer to install. Call it first thing in `main`, before the runtime
+/// starts; it reads the environment and costs microseconds.
 ///
 /// ```no_run
 /// use lambda_perf_core::PerfLayer;
