@@ -7,7 +7,11 @@
 //!
 //! Nothing is installed globally: `tracing` spans reach this output as the subsegments
 //! [`XRayLayer`](crate::xray::XRayLayer) makes of them, so they are the same spans in X-Ray
-//! and in OpenTelemetry.
+//! and in OpenTelemetry. This is why `tracing-opentelemetry` is not used: its layer makes its
+//! own span ids and parents from the `tracing` span tree alone, so a span opened on a
+//! spawned task, or around a nested subsegment, would get a different id or parent in
+//! OpenTelemetry than in X-Ray, and the two backends would disagree; it would also be a
+//! second global layer to install.
 
 mod background;
 mod collector_client;
