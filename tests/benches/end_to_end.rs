@@ -65,7 +65,11 @@ async fn client_latency(mode: &str, invocations: usize, collector: &XRayCollecto
             .invoke(&api, InvokeRequest::json(json!({ "index": index })))
             .await
             .unwrap();
-        assert!(reply.response_body().is_some(), "{mode}: {:?}", reply.answer);
+        assert!(
+            reply.response_body().is_some(),
+            "{mode}: {:?}",
+            reply.answer
+        );
         // The first (cold) and 50 warm-up invocations are not counted.
         if index > 50 {
             samples.push(reply.duration().unwrap());
@@ -81,13 +85,17 @@ async fn init(path: &str, starts: usize, collector: &XRayCollector) -> Value {
     for _ in 0..starts {
         let api = RuntimeApi::start().await.unwrap();
         let environment = ExecutionEnvironment::new().unwrap();
-        let process = FunctionProcess::spawn(&command, &config(collector), &environment, &api)
-            .unwrap();
+        let process =
+            FunctionProcess::spawn(&command, &config(collector), &environment, &api).unwrap();
         let reply = process
             .invoke(&api, InvokeRequest::json(json!({})))
             .await
             .unwrap();
-        assert!(reply.response_body().is_some(), "{path}: {:?}", reply.answer);
+        assert!(
+            reply.response_body().is_some(),
+            "{path}: {:?}",
+            reply.answer
+        );
         let logged = api.invocations();
         let answered = logged[0].finished_at.unwrap();
         samples.push(answered.duration_since(process.spawned_at()));
