@@ -216,8 +216,8 @@ pub use crate::invocation::facts::InvocationFacts;
 pub use crate::invocation::{Captured, InitializationType, StartKind};
 #[doc(inline)]
 pub use crate::layer::{
-    NoResponseCapture, PerfFuture, PerfLayer, PerfLayerBuilder, PerfService, ResponseCapture,
-    SerializeResponse,
+    NoResponseCapture, PerfFuture, PerfLayer, PerfLayerBuilder, PerfRuntimeFuture,
+    PerfRuntimeLayer, PerfRuntimeService, PerfService, ResponseCapture, SerializeResponse,
 };
 pub use crate::snapstart::SnapStartHook;
 

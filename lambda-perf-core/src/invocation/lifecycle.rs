@@ -11,6 +11,7 @@ use serde_json::Value;
 
 use super::InitializationType;
 use super::client_init::{self, InitRecord};
+use super::deferral;
 use super::facts::InvocationFacts;
 #[cfg(feature = "tracing")]
 use super::function_context::FunctionContext;
@@ -330,8 +331,10 @@ impl Invocation {
     }
 
     /// Ends the invocation (once; later calls do nothing): records the end for idle-gap
-    /// tracking, closes and sends the trace, and hands the metrics to the outputs.
-    pub(crate) fn finish(&self, outcome: Outcome) {
+    /// tracking, closes and sends the trace, and hands the metrics to the outputs. Under a
+    /// runtime-level companion ([`deferral`]) the trace and the metrics are written once the
+    /// runtime has posted the response instead.
+    pub(crate) fn finish(self: &Arc<Self>, outcome: Outcome) {
         if self.held_here() {
             // Only from user code run under this invocation's state, which cannot end it.
             return;
@@ -356,14 +359,32 @@ impl Invocation {
                 at.saturating_duration_since(self.facts.began()),
             )
         });
+        self.instrumentation.tracker.end();
+        if deferral::any_open() {
+            let this = Arc::clone(self);
+            deferral::run_or_defer(&self.facts.request_id, move || {
+                this.write_ending(state, &outcome, at, resources);
+            });
+        } else {
+            self.write_ending(state, &outcome, at, resources);
+        }
+    }
+
+    /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
+    fn write_ending(
+        &self,
+        state: State,
+        outcome: &Outcome,
+        at: Instant,
+        resources: Option<ResourceUse>,
+    ) {
         let instrumentation = &self.instrumentation;
-        instrumentation.tracker.end();
         if let Some(mut trace) = state.trace {
             record_ending(
                 &instrumentation.settings,
                 &self.facts,
                 &mut trace,
-                (&outcome, at),
+                (outcome, at),
                 &state.cache_uses,
                 resources,
             );
@@ -376,7 +397,7 @@ impl Invocation {
         instrumentation.output.invocation_ended(&Ended {
             facts: &self.facts,
             settings: &instrumentation.settings,
-            outcome: &outcome,
+            outcome,
             at,
             metrics: &state.metrics,
             resources,

@@ -6,6 +6,7 @@
 pub(crate) mod client_init;
 pub(crate) mod clock;
 pub(crate) mod current;
+pub(crate) mod deferral;
 pub(crate) mod facts;
 #[cfg(feature = "tracing")]
 pub(crate) mod function_context;

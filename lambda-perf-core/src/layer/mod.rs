@@ -40,6 +40,7 @@ mod future;
 #[cfg(feature = "http")]
 mod http;
 pub(crate) mod invocation_future;
+mod runtime;
 mod service;
 
 use std::fmt;
@@ -53,6 +54,7 @@ pub use self::capture::{NoResponseCapture, ResponseCapture, SerializeResponse};
 pub use self::future::PerfFuture;
 #[cfg(feature = "http")]
 pub use self::http::HttpStatus;
+pub use self::runtime::{PerfRuntimeFuture, PerfRuntimeLayer, PerfRuntimeService};
 pub use self::service::PerfService;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::readiness;

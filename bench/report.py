@@ -1,0 +1,346 @@
+"""BENCHMARKS.md from the results bench/run collected (printed on stdout).
+
+    python3 report.py RESULTS_DIR QUICK
+
+Every figure comes from a file in RESULTS_DIR written by this run; a figure whose
+measurement is missing is shown as "n/a" with the reason in the notes.
+"""
+
+import glob
+import json
+import os
+import sys
+
+results, quick = sys.argv[1], sys.argv[2] == "1"
+
+
+def load(name):
+    path = os.path.join(results, name)
+    if not os.path.exists(path):
+        return None
+    with open(path) as f:
+        return json.load(f)
+
+
+machine = {}
+with open(os.path.join(results, "machine.txt")) as f:
+    for line in f:
+        key, _, value = line.strip().partition("=")
+        machine[key] = value
+notes = []
+if os.path.exists(os.path.join(results, "notes.txt")):
+    with open(os.path.join(results, "notes.txt")) as f:
+        notes = [line.strip() for line in f if line.strip()]
+
+criterion = {}
+for path in sorted(glob.glob(os.path.join(results, "criterion-*.json"))):
+    with open(path) as f:
+        data = json.load(f)
+    criterion[data["target"]] = data["cases"]
+peers = load("peers.json") or {}
+e2e = load("end_to_end.json") or {}
+sizes = {}
+if os.path.exists(os.path.join(results, "sizes.txt")):
+    with open(os.path.join(results, "sizes.txt")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            if value:
+                sizes[key] = int(value)
+
+
+def us(ns):
+    return None if ns is None else ns / 1000
+
+
+def fmt(value, unit="µs", digits=2):
+    if value is None:
+        return "n/a"
+    return f"{value:,.{digits}f} {unit}".strip()
+
+
+def ratio(a, b):
+    if a is None or b is None or b == 0:
+        return "n/a"
+    return f"{a / b:.2f}x"
+
+
+def find(target, *words, exclude=()):
+    """The mean (ns) of the first case of `target` whose name has every word and none of
+    `exclude`."""
+    for case in criterion.get(target, []):
+        name = f"{case['group']}/{case['function']}".lower()
+        if all(w in name for w in words) and not any(w in name for w in exclude):
+            return case["mean_ns"]
+    return None
+
+
+out = []
+w = out.append
+w("# BENCHMARKS")
+w("")
+w(
+    "What lambda-perf costs, measured by `bench/run` on the machine below, against the floor "
+    "it is budgeted by (one `write(2)` of the EMF line plus one UDP `send(2)` of the "
+    "subsegment, `DESIGN.md`) and against Powertools for AWS Lambda (Python and TypeScript) "
+    "doing the same work. Every number on this page was measured in the one run described "
+    "here; rerun `bench/run` to reproduce them (`bench/run --quick` for a shorter run)."
+)
+w("")
+w("## Machine and run")
+w("")
+w("| | |")
+w("|---|---|")
+for key, label in [
+    ("mode", "run"),
+    ("date", "date (UTC)"),
+    ("commit", "commit"),
+    ("nproc", "`nproc`"),
+    ("cpu", "CPU"),
+    ("kernel", "kernel"),
+    ("rustc", "Rust"),
+    ("python", "Python"),
+    ("node", "Node.js"),
+    ("python_powertools", "Powertools for Python"),
+    ("node_powertools", "Powertools for TypeScript"),
+]:
+    w(f"| {label} | {machine.get(key, 'n/a')} |")
+w("")
+w(
+    "The machine is shared and is not a Lambda sandbox: absolute numbers carry its noise; the "
+    "ratios, measured side by side in one run, are what carries over."
+)
+w("")
+
+# --- the headline -----------------------------------------------------------------------
+bare = find("invocation_overhead", "warm/", "bare")
+sampled = find("invocation_overhead", "warm/", "perflayer, sampled", exclude=("at once",))
+unsampled = find("invocation_overhead", "warm/", "perflayer, unsampled", exclude=("resource", "at once"))
+floor_sampled = find("invocation_overhead", "floor", "send")
+floor_unsampled = find("invocation_overhead", "floor", "write", exclude=("send",))
+added_sampled = None if sampled is None or bare is None else sampled - bare
+added_unsampled = None if unsampled is None or bare is None else unsampled - bare
+py = peers.get("python", {})
+ts = peers.get("typescript", {})
+py_added = py.get("added_us")
+ts_added = ts.get("added_us")
+
+w("## Per warm invocation: one metric, one annotation, the handler subsegment")
+w("")
+w(
+    "Added time over the same bare handler (instrumented mean minus bare mean). lambda-perf: "
+    "the `invocation_overhead` criterion bench, as its module docs describe where it writes "
+    "(the bench of this commit may write EMF to a sink that discards it rather than a real "
+    "file descriptor: see `lambda-perf-core/benches/invocation_overhead.rs`). Powertools: a fresh process per run, stdout to a file, the X-Ray "
+    "datagram to a real UDP receiver, a new sampled trace id before each invocation; the "
+    f"median of {peers.get('runs', 'n/a')} runs' means of {peers.get('invocations', 'n/a')} "
+    "invocations after 500 warm-up ones (TypeScript: each invocation plus one event-loop turn, "
+    "so that the UDP send happens)."
+)
+w("")
+w("| | added per invocation | vs the floor | Powertools Python / this | Powertools TypeScript / this |")
+w("|---|---|---|---|---|")
+fs = us(floor_sampled)
+fu = us(floor_unsampled)
+w(
+    f"| lambda-perf, sampled | {fmt(us(added_sampled))} | {ratio(us(added_sampled), fs)} "
+    f"| {ratio(py_added, us(added_sampled))} | {ratio(ts_added, us(added_sampled))} |"
+)
+w(
+    f"| lambda-perf, unsampled | {fmt(us(added_unsampled))} | {ratio(us(added_unsampled), fu)} (of a lone `write(2)`) "
+    f"| | |"
+)
+w(f"| floor: `write(2)` + `send(2)` | {fmt(fs)} | 1.00x | | |")
+w(f"| floor: a lone `write(2)` | {fmt(fu)} | | | |")
+w(f"| Powertools for Python {machine.get('python_powertools', '')} | {fmt(py_added)} | {ratio(py_added, fs)} | | |")
+w(f"| Powertools for TypeScript {machine.get('node_powertools', '')} | {fmt(ts_added)} | {ratio(ts_added, fs)} | | |")
+w("")
+if floor_sampled is None:
+    w(
+        "_The `invocation_overhead` bench of this commit measures no floor case (a case named "
+        "`floor: …`), so the ratios against the floor are n/a; they appear as soon as the "
+        "bench measures it._"
+    )
+    w("")
+for name, peer in (("Python", py), ("TypeScript", ts)):
+    if "skipped" in peer:
+        w(f"_Powertools for {name}: skipped — {peer['skipped']}._")
+        w("")
+    elif peer:
+        w(
+            f"Powertools for {name} ({peer.get('interpreter', '')}): bare {fmt(peer['bare']['mean_us'])}, "
+            f"instrumented {fmt(peer['instrumented']['mean_us'])} (medians of single invocations: "
+            f"{fmt(peer['bare']['median_us'])} and {fmt(peer['instrumented']['median_us'])}; added "
+            f"{fmt(peer.get('added_median_us'))}); X-Ray datagrams received "
+            f"{peer.get('x_ray_datagrams')} of {peer.get('datagrams_expected')} invocations."
+        )
+        w("")
+
+# --- client latency ---------------------------------------------------------------------
+latency = e2e.get("client_latency", {})
+w("## What the client waits for: the runtime-level companion")
+w("")
+w(
+    "From the local Runtime API handing out a warm invocation (`/next`) to the response "
+    "reaching it, under the real `lambda_runtime` loop (`tests/src/bin/companion-function.rs`: "
+    "one metric, one annotation, sampled; EMF lines on the harness's stdout pipe, datagrams to a "
+    "real UDP receiver). `PerfRuntimeLayer` moves the invocation's writes after the response's "
+    "POST, before the next `/next`. The figures include the loopback HTTP round trips of the "
+    "runtime and the emulator, the same for all three."
+)
+w("")
+w("| | median | p90 | p99 | mean | added (median) vs bare |")
+w("|---|---|---|---|---|---|")
+base = latency.get("bare", {}).get("median_us")
+for mode, label in (
+    ("bare", "bare handler (no lambda-perf)"),
+    ("layer", "`PerfLayer`"),
+    ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
+):
+    figures = latency.get(mode)
+    if not figures:
+        w(f"| {label} | n/a | n/a | n/a | n/a | n/a |")
+        continue
+    added = None if base is None else figures["median_us"] - base
+    w(
+        f"| {label} | {fmt(figures['median_us'])} | {fmt(figures['p90_us'])} | {fmt(figures['p99_us'])} "
+        f"| {fmt(figures['mean_us'])} | {fmt(added) if mode != 'bare' else ''} |"
+    )
+if latency:
+    w("")
+    w(f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row, after a cold one and 50 warm-up ones.")
+w("")
+
+# --- init -------------------------------------------------------------------------------
+init = e2e.get("init", {})
+w("## Init: process start to first response")
+w("")
+w(
+    "A fresh process in a fresh environment, from spawn to its first response reaching the "
+    "local Runtime API (median of many starts), for the minimal function "
+    "(`bench/minimal-function`) without lambda-perf, behind `PerfLayer`, and with the "
+    "`opentelemetry` feature (traces to X-Ray, the default)."
+)
+w("")
+w("| build | median | p90 | added (median) vs without |")
+w("|---|---|---|---|")
+base = init.get("bare", {}).get("median_us")
+for variant, label in (("bare", "without lambda-perf"), ("perf", "lambda-perf"), ("otel", "lambda-perf, `opentelemetry` feature")):
+    figures = init.get(variant)
+    if not figures:
+        w(f"| {label} | n/a | n/a | n/a |")
+        continue
+    added = None if base is None else figures["median_us"] - base
+    w(
+        f"| {label} | {fmt(figures['median_us'] / 1000, 'ms', 3)} | {fmt(figures['p90_us'] / 1000, 'ms', 3)} "
+        f"| {fmt(added / 1000, 'ms', 3) if variant != 'bare' and added is not None else ''} |"
+    )
+if init:
+    w("")
+    w(f"{init.get('bare', {}).get('samples', 'n/a')} starts per build. Budget: under 1 ms added.")
+w("")
+
+# --- size -------------------------------------------------------------------------------
+w("## Binary size: the minimal function, stripped release build")
+w("")
+w("| build | bytes | added vs without |")
+w("|---|---|---|")
+for variant, label in (("bare", "without lambda-perf"), ("perf", "lambda-perf"), ("otel", "lambda-perf, `opentelemetry` feature")):
+    size = sizes.get(variant)
+    added = None if size is None or "bare" not in sizes else size - sizes["bare"]
+    w(
+        f"| {label} | {size if size is not None else 'n/a':,} | "
+        f"{'' if variant == 'bare' else (fmt(added / 1000, 'KB', 1) if added is not None else 'n/a')} |"
+        if isinstance(size, int)
+        else f"| {label} | n/a | n/a |"
+    )
+w("")
+w("Budget without the `opentelemetry` feature: under 500 KB added.")
+w("")
+
+# --- OpenTelemetry ----------------------------------------------------------------------
+w("## The OpenTelemetry feature (issue 10): warm cost per exporter, size, init")
+w("")
+otel = criterion.get("otel_overhead", [])
+if otel:
+    xray = find("otel_overhead", "xray, sampled", exclude=("otlp",))
+    w(
+        "The `otel_overhead` criterion bench: a warm invocation (one metric, one annotation) "
+        "with each trace backend, built with the feature; \"vs xray\" is against the default "
+        "X-Ray backend in the same group."
+    )
+    w("")
+    w("| backend | per invocation | vs xray |")
+    w("|---|---|---|")
+    for case in otel:
+        w(f"| {case['function']} | {fmt(us(case['mean_ns']))} | {ratio(case['mean_ns'], xray)} |")
+else:
+    w("The `otel_overhead` bench did not run (see the notes).")
+w("")
+if "otel" in sizes and "perf" in sizes:
+    w(f"The feature adds {fmt((sizes['otel'] - sizes['perf']) / 1000, 'KB', 1)} to the minimal function over lambda-perf without it.")
+if "otel" in init and "perf" in init:
+    w(
+        f"Its init: {fmt((init['otel']['median_us'] - init['perf']['median_us']) / 1000, 'ms', 3)} "
+        "(median) over lambda-perf without it."
+    )
+w("")
+
+# --- log line ---------------------------------------------------------------------------
+w("## One log line (issue 11)")
+w("")
+logs = criterion.get("log_line", [])
+if logs:
+    w("The `log_line` criterion bench: one `tracing` event through `init()`'s log layer to a sink.")
+    w("")
+    w("| case | per line | vs the floor's `write(2)` |")
+    w("|---|---|---|")
+    for case in logs:
+        w(f"| {case['function']} | {fmt(us(case['mean_ns']))} | {ratio(case['mean_ns'], floor_unsampled)} |")
+else:
+    w("The `log_line` bench did not run (see the notes).")
+w("")
+
+# --- everything -------------------------------------------------------------------------
+w("## Every criterion case of this run")
+w("")
+w("Means with their 95% confidence interval, as criterion estimated them (`target/criterion/*/new/estimates.json`).")
+w("")
+w("| bench target | case | mean | interval | median |")
+w("|---|---|---|---|---|")
+for target, cases in sorted(criterion.items()):
+    for case in cases:
+        w(
+            f"| {target} | {case['id']} | {fmt(us(case['mean_ns']), 'µs', 3)} "
+            f"| {us(case['mean_low_ns']):,.3f}–{us(case['mean_high_ns']):,.3f} µs | {fmt(us(case['median_ns']), 'µs', 3)} |"
+        )
+w("")
+
+w("## Notes")
+w("")
+if notes:
+    for note in notes:
+        w(f"- {note}")
+else:
+    w("- Every step ran.")
+if quick:
+    w("- This is a `--quick` run: shorter measurements, wider intervals.")
+w("")
+w("## Reproduce")
+w("")
+w("```")
+w("bench/run            # everything above, then this file")
+w("bench/run --quick    # the same, shorter")
+w("```")
+w("")
+w(
+    "`bench/run` needs the Rust toolchain and `python3`; it installs the pinned Powertools "
+    "packages into `target/bench` (a Python virtual environment, `npm install --prefix`) and "
+    "skips the TypeScript peer, saying so, where Node.js is missing. What it runs:"
+)
+w("")
+w("- `cargo bench -p lambda-perf-core --bench <each target in lambda-perf-core/benches>` (the `opentelemetry` feature where the target requires it);")
+w("- `python3 bench/powertools/peer.py` (`handler_bench.py`, `handler_bench.mjs`);")
+w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
+w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init).")
+w("")
+print("\n".join(out))

@@ -1,0 +1,195 @@
+//! The runtime-level companion (`PerfRuntimeLayer`): the invocation's telemetry is written
+//! after the runtime posted the response, and exactly as without it otherwise.
+//!
+//! The service the companion wraps here stands in for `lambda_runtime`'s own: it runs the
+//! instrumented handler, then "posts" the response, noting what had been written by then.
+//! (`tests/tests/runtime_companion.rs` of the workspace does the same under the real runtime
+//! loop and Runtime API.)
+
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use lambda_perf_core::PerfRuntimeLayer;
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_runtime::{Error, LambdaEvent, LambdaInvocation, service_fn};
+use serde_json::{Value, json};
+use tower::{Layer, Service, ServiceExt};
+
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    lambda_perf_core::xray::annotate("tier", "gold");
+    if let Some(ms) = event.payload["sleep_ms"].as_u64() {
+        tokio::time::sleep(Duration::from_millis(ms)).await;
+        metrics::add_metric("Slept", Unit::Count, 1.0);
+    }
+    if event.payload["fail"] == true {
+        return Err("asked to fail".into());
+    }
+    Ok(json!({ "ok": true }))
+}
+
+/// What had been written when the response was "posted".
+#[derive(Debug, Default, Clone)]
+struct AtPost {
+    response: Option<Result<Value, String>>,
+    end_lines: usize,
+    handler_subsegments: usize,
+}
+
+fn end_lines(recorder: &Recorder) -> usize {
+    let lines = recorder.emf().lines();
+    lines
+        .iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .count()
+}
+
+fn handler_subsegments(recorder: &Recorder) -> usize {
+    let documents = recorder.xray().documents();
+    documents
+        .iter()
+        .filter(|d| d["name"] == "## handler")
+        .count()
+}
+
+/// `lambda_runtime`'s invocation service, in miniature: the handler, then the POST.
+fn runtime_service(
+    recorder: &Arc<Recorder>,
+    at_post: &Arc<Mutex<AtPost>>,
+) -> impl Service<LambdaInvocation, Response = (), Error = Error, Future: Send> + Clone {
+    let recorder = Arc::clone(recorder);
+    let at_post = Arc::clone(at_post);
+    tower::service_fn(move |invocation: LambdaInvocation| {
+        let recorder = Arc::clone(&recorder);
+        let at_post = Arc::clone(&at_post);
+        async move {
+            let payload: Value = serde_json::from_slice(&invocation.body)?;
+            let event = LambdaEvent::new(payload, invocation.context);
+            let handler = recorder.layer().layer(service_fn(handler));
+            let response = handler.oneshot(event).await;
+            // The POST: the client has its answer from here on.
+            *at_post.lock().unwrap() = AtPost {
+                response: Some(response.map_err(|e| e.to_string())),
+                end_lines: end_lines(&recorder),
+                handler_subsegments: handler_subsegments(&recorder),
+            };
+            Ok::<(), Error>(())
+        }
+    })
+}
+
+/// An invocation as `lambda_runtime` hands it to its layers: a traced event's context.
+fn invocation(payload: Value) -> LambdaInvocation {
+    let context = event(()).context;
+    let (parts, ()) = http::Response::new(()).into_parts();
+    LambdaInvocation {
+        parts,
+        body: bytes::Bytes::from(serde_json::to_vec(&payload).unwrap()),
+        context,
+    }
+}
+
+#[tokio::test]
+async fn with_the_companion_the_telemetry_follows_the_response() {
+    let recorder = Arc::new(Recorder::new());
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    for round in 1..=2 {
+        service
+            .clone()
+            .oneshot(invocation(json!({})))
+            .await
+            .unwrap();
+        let posted = at_post.lock().unwrap().clone();
+        assert_eq!(posted.response, Some(Ok(json!({ "ok": true }))));
+        assert_eq!(
+            posted.end_lines,
+            round - 1,
+            "nothing of this invocation before the POST"
+        );
+        assert_eq!(posted.handler_subsegments, round - 1);
+        // Once the companion's future is done (before the runtime's next `/next`): all of it.
+        assert_eq!(end_lines(&recorder), round);
+        assert_eq!(handler_subsegments(&recorder), round);
+    }
+    let lines = recorder.emf().lines();
+    let end = lines.last().unwrap();
+    assert_eq!(end["Orders"], json!([1.0]));
+    assert_eq!(end["lambda_perf"]["outcome"], "success");
+    assert_eq!(end["lambda_perf"]["start_kind"], "warm");
+    let handler = recorder.xray().named("## handler").unwrap();
+    assert_eq!(handler["annotations"]["tier"], "gold");
+}
+
+#[tokio::test]
+async fn an_error_is_recorded_after_its_post_too() {
+    let recorder = Arc::new(Recorder::new());
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    service
+        .oneshot(invocation(json!({ "fail": true })))
+        .await
+        .unwrap();
+    let posted = at_post.lock().unwrap().clone();
+    assert_eq!(posted.response, Some(Err("asked to fail".to_owned())));
+    assert_eq!(posted.end_lines, 0);
+    let lines = recorder.emf().lines();
+    assert_eq!(lines.last().unwrap()["lambda_perf"]["outcome"], "error");
+    let handler = recorder.xray().named("## handler").unwrap();
+    assert_eq!(handler["fault"], true);
+}
+
+#[tokio::test]
+async fn without_the_companion_nothing_changes() {
+    let recorder = Arc::new(Recorder::new());
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    runtime_service(&recorder, &at_post)
+        .oneshot(invocation(json!({})))
+        .await
+        .unwrap();
+    let posted = at_post.lock().unwrap().clone();
+    assert_eq!(posted.end_lines, 1, "written when the handler returned");
+    assert_eq!(posted.handler_subsegments, 1);
+}
+
+#[tokio::test]
+async fn a_dropped_invocation_still_writes_its_telemetry() {
+    let recorder = Arc::new(Recorder::new());
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let mut service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    let future = service.call(invocation(json!({ "sleep_ms": 10_000 })));
+    // The runtime gives up on it (shutting down, say) while the handler still runs.
+    let _ = tokio::time::timeout(Duration::from_millis(50), future).await;
+    let lines = recorder.emf().lines();
+    assert_eq!(lines.last().unwrap()["lambda_perf"]["outcome"], "cancelled");
+    assert!(at_post.lock().unwrap().response.is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_writes_at_once_under_the_companion() {
+    // Deadline in 400 ms, margin 300 ms: the watchdog fires about 100 ms in, while the
+    // handler (250 ms) runs and long before any response is posted.
+    let recorder = Arc::new(Recorder::with(|layer| {
+        layer.timeout_margin(Duration::from_millis(300))
+    }));
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    let mut invocation = invocation(json!({ "sleep_ms": 250 }));
+    let deadline = SystemTime::now() + Duration::from_millis(400);
+    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    service.oneshot(invocation).await.unwrap();
+
+    let posted = at_post.lock().unwrap().clone();
+    assert_eq!(
+        posted.end_lines, 1,
+        "the watchdog's line came before the POST"
+    );
+    let lines = recorder.emf().lines();
+    let outcomes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .map(|l| &l["lambda_perf"]["outcome"])
+        .collect();
+    assert_eq!(outcomes, [&json!("timeout"), &json!("success")]);
+}

@@ -1,0 +1,77 @@
+//! A function that records one metric and one annotation per invocation, run with
+//! `Runtime::new(..).run()` in one of three ways (`COMPANION_MODE`):
+//!
+//! - `bare`: the handler alone, no lambda-perf at all (what the others are measured against);
+//! - `layer`: behind `PerfLayer`, which writes its telemetry when the handler returns;
+//! - `companion` (the default): behind `PerfLayer`, with `PerfRuntimeLayer` around the whole
+//!   invocation, which writes it after the response is posted.
+//!
+//! `SLOW_EMF_MS=n` makes every EMF write take n ms more (a slow stdout), so that where the
+//! write happens shows in the client's latency.
+
+use std::io::Write;
+use std::time::Duration;
+
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, xray};
+use lambda_runtime::{Error, LambdaEvent, Runtime};
+use serde_json::{Value, json};
+use tower::ServiceBuilder;
+
+async fn handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    xray::annotate("tier", "gold");
+    Ok(json!({ "ok": true }))
+}
+
+async fn bare(_event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(json!({ "ok": true }))
+}
+
+/// Stdout, `delay` slower per write.
+struct SlowStdout {
+    delay: Duration,
+}
+
+impl Write for SlowStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::thread::sleep(self.delay);
+        std::io::stdout().lock().write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
+
+fn layer() -> Result<PerfLayer, Error> {
+    let slow_ms = std::env::var("SLOW_EMF_MS").map_or(0, |ms| ms.parse().unwrap_or(0));
+    let builder = PerfLayer::builder();
+    let builder = if slow_ms > 0 {
+        builder.emf_writer(SlowStdout {
+            delay: Duration::from_millis(slow_ms),
+        })
+    } else {
+        builder
+    };
+    Ok(builder.build()?)
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    match std::env::var("COMPANION_MODE").as_deref() {
+        Ok("bare") => Runtime::new(tower::service_fn(bare)).run().await,
+        Ok("layer") => {
+            let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
+            Runtime::new(service).run().await
+        }
+        _ => {
+            let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
+            Runtime::new(service)
+                .layer(PerfRuntimeLayer::new())
+                .run()
+                .await
+        }
+    }
+}

@@ -1,0 +1,127 @@
+//! `PerfRuntimeLayer` under the real `lambda_runtime` loop against the local Runtime API:
+//! the invocation's telemetry is written after the response reached the Runtime API, so the
+//! client's latency does not include it.
+//!
+//! The assertions rest on causality, not on timing luck: the Runtime API records the
+//! response (`finished_at`) before it acknowledges the POST, and the runtime waits for that
+//! acknowledgement before the companion writes; a slow EMF writer (`SLOW_EMF_MS`) makes the
+//! difference between writing before and after the POST hundreds of milliseconds wide.
+
+mod support;
+
+use std::time::Duration;
+
+use lambda_perf_local::emulator::{
+    FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi, XRayCollector,
+};
+use serde_json::{Value, json};
+use support::*;
+
+const SLOW: Duration = Duration::from_millis(300);
+
+fn companion_function() -> lambda_perf_local::emulator::FunctionCommand {
+    lambda_perf_local::emulator::FunctionCommand::new(env!("CARGO_BIN_EXE_companion-function"))
+}
+
+fn config(mode: &str, collector: &XRayCollector) -> FunctionConfig {
+    function_config()
+        .with_env("COMPANION_MODE", mode)
+        .with_xray_daemon_address(collector.addr().to_string())
+}
+
+async fn invoke(api: &RuntimeApi, process: &FunctionProcess) -> InvokeReply {
+    let reply = process
+        .invoke(api, InvokeRequest::json(json!({})))
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.response_body().map(|body| body.to_vec()),
+        Some(br#"{"ok":true}"#.to_vec()),
+        "the response is the handler's"
+    );
+    reply
+}
+
+/// When the Runtime API recorded the response of `request_id`.
+fn response_recorded_at(api: &RuntimeApi, request_id: &str) -> std::time::Instant {
+    let logged = api.invocations();
+    let invocation = logged.iter().find(|i| i.request_id == request_id).unwrap();
+    invocation.finished_at.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_telemetry_is_written_after_the_response_reached_the_runtime_api() {
+    let collector = XRayCollector::start().await.unwrap();
+    let started = start(&companion_function(), &config("companion", &collector)).await;
+    let (api, process) = (&started.api, &started.process);
+    for index in 1..=3 {
+        let reply = invoke(api, process).await;
+        let id = reply.request_id.clone();
+        let line = process
+            .wait_for_line(|line| is_end_line(line, &id), WAIT)
+            .await
+            .unwrap();
+        let posted = response_recorded_at(api, &id);
+        assert!(
+            line.received_at > posted,
+            "invocation {index}: the EMF line was read before the response was recorded"
+        );
+        let emf = line.emf().unwrap();
+        assert_valid_emf(emf);
+        assert_eq!(emf["Orders"], json!([1.0]));
+        assert_eq!(emf["lambda_perf"]["outcome"], "success");
+        assert_eq!(emf["lambda_perf"]["invocation"], index);
+        let handler = collector
+            .wait_for(
+                |document: &Value| {
+                    document["name"] == "## orders-fn"
+                        && document["metadata"]["lambda_perf"]["request_id"] == id.as_str()
+                },
+                WAIT,
+            )
+            .await
+            .unwrap();
+        assert_valid_xray(&handler);
+        assert_eq!(handler["annotations"]["tier"], "gold");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_emf_writer_no_longer_delays_the_client() {
+    let collector = XRayCollector::start().await.unwrap();
+    let mut latencies = Vec::new();
+    for mode in ["layer", "companion"] {
+        let config = config(mode, &collector).with_env("SLOW_EMF_MS", SLOW.as_millis().to_string());
+        let started = start(&companion_function(), &config).await;
+        let (api, process) = (&started.api, &started.process);
+        // The first invocation is cold: its ColdStart line is written, slowly, before the
+        // handler runs. The second is warm.
+        invoke(api, process).await;
+        let reply = invoke(api, process).await;
+        let id = reply.request_id.clone();
+        let line = process
+            .wait_for_line(|line| is_end_line(line, &id), WAIT)
+            .await
+            .unwrap();
+        let latency = reply.duration().unwrap();
+        let posted = response_recorded_at(api, &id);
+        if mode == "companion" {
+            assert!(
+                line.received_at >= posted + SLOW,
+                "the slow write began after the response was recorded"
+            );
+        }
+        latencies.push((mode, latency));
+    }
+    let [(_, before), (_, after)] = latencies[..] else {
+        unreachable!()
+    };
+    assert!(
+        before >= SLOW,
+        "PerfLayer alone writes before the POST: {before:?}"
+    );
+    assert!(
+        after < SLOW,
+        "with the companion the client does not wait for the write: {after:?}"
+    );
+}
