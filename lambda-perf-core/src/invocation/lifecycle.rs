@@ -349,12 +349,11 @@ impl Invocation {
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(*ticket);
         }
-        let resources = self.usage.zip(Usage::now()).map(|(began, ended)| {
-            ResourceUse::between(
-                began,
-                ended,
-                at.saturating_duration_since(self.facts.began()),
-            )
+        // Only measured when it was at the beginning: `getrusage(2)` is a system call.
+        let resources = self.usage.and_then(|began| {
+            let ended = Usage::now()?;
+            let elapsed = at.saturating_duration_since(self.facts.began());
+            Some(ResourceUse::between(began, ended, elapsed))
         });
         let instrumentation = &self.instrumentation;
         instrumentation.tracker.end();
