@@ -20,6 +20,9 @@
 //! overhead (instrumented minus bare) as a ratio of its floor, and the per-invocation
 //! overhead at each concurrency.
 
+// The summary is this bench's report, on stdout after criterion's.
+#![allow(clippy::print_stdout)]
+
 use std::fs::File;
 use std::hint::black_box;
 use std::io::Write;

@@ -153,10 +153,14 @@ fn added_allocations(sampled: bool) -> (u64, u64) {
 fn assert_at_most_added(sampled: bool, allowed: u64) {
     let (bare, instrumented) = added_allocations(sampled);
     let added = instrumented.saturating_sub(bare);
-    eprintln!(
-        "sampled: {sampled}; {MEASURED} warm invocations: bare handler {bare} allocations, \
-         instrumented {instrumented}, added {added}"
-    );
+    // The figures, for `--no-capture`.
+    #[allow(clippy::print_stderr)]
+    {
+        eprintln!(
+            "sampled: {sampled}; {MEASURED} warm invocations: bare handler {bare} allocations, \
+             instrumented {instrumented}, added {added}"
+        );
+    }
     assert!(
         added <= allowed,
         "{added} allocations added over {MEASURED} warm invocations (sampled: {sampled}); at \
