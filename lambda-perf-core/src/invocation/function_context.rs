@@ -24,6 +24,13 @@ impl FunctionContext {
         }
     }
 
+    /// The details of `context` in place of these, reusing their strings' memory.
+    pub(crate) fn renew(&mut self, context: &lambda_runtime::Context) {
+        self.config = Arc::clone(&context.env_config);
+        self.function_arn.clone_from(&context.invoked_function_arn);
+        self.trace_header.clone_from(&context.xray_trace_id);
+    }
+
     /// `AWS_LAMBDA_FUNCTION_NAME`, as the runtime read it.
     pub(crate) fn function_name(&self) -> Option<&str> {
         Some(self.config.function_name.as_str()).filter(|name| !name.is_empty())

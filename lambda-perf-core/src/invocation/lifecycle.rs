@@ -18,6 +18,7 @@ use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
 use super::output::{Began, ClientInit, Ended};
+use super::pool::Pool;
 use super::readiness;
 use super::redaction::Captured;
 use super::resources::{ResourceUse, Usage};
@@ -30,6 +31,9 @@ use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
 
 pub(crate) use crate::formats::xray::document::FACTS_NAMESPACE;
+
+/// Ended invocations, for the next ones to reuse.
+static ENDED: Pool<Invocation> = Pool::new();
 
 thread_local! {
     /// The address of the invocation whose state this thread holds (0: none): a call made
@@ -88,6 +92,15 @@ pub(crate) struct State {
 }
 
 impl State {
+    /// Empties the state for another invocation with `trace`, keeping what it allocated.
+    fn renew(&mut self, trace: Option<Trace>) {
+        self.metrics.clear();
+        self.trace = trace;
+        self.cache_uses.clear();
+        self.ended = false;
+        self.timed_out = false;
+    }
+
     /// Counts a hit or a miss of cache `name`.
     pub(crate) fn count_cache(&mut self, name: &'static str, hit: bool) {
         let index = match self.cache_uses.iter().position(|(n, _, _)| *n == name) {
@@ -117,7 +130,15 @@ impl Invocation {
         readiness::begin_serving();
         let settings = &instrumentation.settings;
         let start = instrumentation.tracker.begin(settings.initialization_type);
-        let facts = InvocationFacts::new(start, context.request_id.clone(), context.deadline);
+        // An ended invocation's memory, when one is kept: its `Arc`, its strings, its state.
+        let mut reused = ENDED.take();
+        let mut request_id = reused
+            .as_mut()
+            .and_then(Arc::get_mut)
+            .map(|spare| std::mem::take(&mut spare.facts.request_id))
+            .unwrap_or_default();
+        request_id.clone_from(&context.request_id);
+        let facts = InvocationFacts::new(start, request_id, context.deadline);
         let usage = settings.resource_usage.then(Usage::now).flatten();
         let init_clients = client_init::take_pending();
         instrumentation.output.invocation_began(&Began {
@@ -130,10 +151,9 @@ impl Invocation {
         let trace = settings
             .tracing
             .then(|| {
-                let name = Cow::Owned(settings.handler_subsegment_name.clone());
                 Trace::begin(
                     context.xray_trace_id.as_deref(),
-                    name,
+                    || Cow::Owned(settings.handler_subsegment_name.clone()),
                     settings.capture_error,
                 )
             })
@@ -142,7 +162,34 @@ impl Invocation {
                 annotate_handler(&mut trace, settings, &facts, &init_clients);
                 trace
             });
-        let invocation = Arc::new(Self {
+        let invocation = match reused {
+            Some(mut spare) => match Arc::get_mut(&mut spare) {
+                Some(renewed) => {
+                    renewed.renew(instrumentation, context, facts, trace, usage);
+                    spare
+                }
+                None => Self::fresh(instrumentation, context, facts, trace, usage),
+            },
+            None => Self::fresh(instrumentation, context, facts, trace, usage),
+        };
+        if let Some(fire_at) = invocation.watchdog_moment() {
+            if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
+                let _ = invocation.watch.set(ticket);
+            }
+        }
+        invocation
+    }
+
+    fn fresh(
+        instrumentation: &Arc<Instrumentation>,
+        context: &lambda_runtime::Context,
+        facts: InvocationFacts,
+        trace: Option<Trace>,
+        usage: Option<Usage>,
+    ) -> Arc<Self> {
+        #[cfg(not(feature = "tracing"))]
+        let _ = context;
+        Arc::new(Self {
             instrumentation: Arc::clone(instrumentation),
             facts,
             #[cfg(feature = "tracing")]
@@ -153,13 +200,34 @@ impl Invocation {
             }),
             watch: OnceLock::new(),
             usage,
-        });
-        if let Some(fire_at) = invocation.watchdog_moment() {
-            if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
-                let _ = invocation.watch.set(ticket);
-            }
-        }
-        invocation
+        })
+    }
+
+    /// An ended invocation made the one of `context`, keeping the memory it allocated.
+    fn renew(
+        &mut self,
+        instrumentation: &Arc<Instrumentation>,
+        context: &lambda_runtime::Context,
+        facts: InvocationFacts,
+        trace: Option<Trace>,
+        usage: Option<Usage>,
+    ) {
+        #[cfg(not(feature = "tracing"))]
+        let _ = context;
+        self.instrumentation = Arc::clone(instrumentation);
+        self.facts = facts;
+        #[cfg(feature = "tracing")]
+        self.context.renew(context);
+        let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        state.renew(trace);
+        self.watch = OnceLock::new();
+        self.usage = usage;
+    }
+
+    /// Keeps an ended invocation's memory for a later one, once nothing else holds it (a
+    /// task spawned in it and still running does: then it is freed as usual).
+    pub(crate) fn recycle(invocation: Arc<Self>) {
+        ENDED.give_back(invocation);
     }
 
     /// When the watchdog should make this invocation write its records: a margin before its
@@ -352,12 +420,11 @@ impl Invocation {
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(*ticket);
         }
-        let resources = self.usage.zip(Usage::now()).map(|(began, ended)| {
-            ResourceUse::between(
-                began,
-                ended,
-                at.saturating_duration_since(self.facts.began()),
-            )
+        // Only measured when it was at the beginning: `getrusage(2)` is a system call.
+        let resources = self.usage.and_then(|began| {
+            let ended = Usage::now()?;
+            let elapsed = at.saturating_duration_since(self.facts.began());
+            Some(ResourceUse::between(began, ended, elapsed))
         });
         self.instrumentation.tracker.end();
         if deferral::any_open() {
@@ -373,13 +440,13 @@ impl Invocation {
     /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
     fn write_ending(
         &self,
-        state: State,
+        mut state: State,
         outcome: &Outcome,
         at: Instant,
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
-        if let Some(mut trace) = state.trace {
+        if let Some(mut trace) = state.trace.take() {
             record_ending(
                 &instrumentation.settings,
                 &self.facts,
@@ -402,6 +469,9 @@ impl Invocation {
             metrics: &state.metrics,
             resources,
         });
+        // Back in place (still ended), so that a later invocation reuses its memory.
+        state.ended = true;
+        *self.lock_state() = state;
     }
 }
 

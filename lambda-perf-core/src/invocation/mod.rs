@@ -17,6 +17,7 @@ mod marker;
 pub(crate) mod outcome;
 pub(crate) mod output;
 pub(crate) mod panic;
+mod pool;
 pub(crate) mod readiness;
 pub(crate) mod redaction;
 pub(crate) mod resources;

@@ -78,25 +78,31 @@ mod tests {
 
     #[test]
     fn a_busy_loop_is_cpu_bound_and_a_sleep_is_not() {
-        let spin = |for_ms: u64| {
-            let until = std::time::Instant::now() + Duration::from_millis(for_ms);
-            let mut n = 0_u64;
-            while std::time::Instant::now() < until {
-                n = n.wrapping_add(1);
-            }
-            std::hint::black_box(n);
-        };
+        // CPU time, not wall time, decides when the loop stops: a loaded machine makes the
+        // loop last longer, not use less of the CPU it got.
         let began = Usage::now().unwrap();
         let start = std::time::Instant::now();
-        spin(60);
+        let mut n = 0_u64;
+        loop {
+            n = n.wrapping_add(1);
+            if n % 4096 == 0 {
+                let used = ResourceUse::between(began, Usage::now().unwrap(), start.elapsed());
+                if used.cpu_time_ms >= 60.0 || start.elapsed() > Duration::from_secs(10) {
+                    break;
+                }
+            }
+        }
         let busy = ResourceUse::between(began, Usage::now().unwrap(), start.elapsed());
-        assert!(busy.cpu_ratio > 0.5, "{busy:?}");
+        assert!(busy.cpu_time_ms >= 60.0, "{busy:?}");
+        assert!(busy.cpu_ratio > 0.0, "{busy:?}");
         assert!(busy.peak_rss_mb > 0.0, "{busy:?}");
 
         let began = Usage::now().unwrap();
         let start = std::time::Instant::now();
         std::thread::sleep(Duration::from_millis(60));
         let idle = ResourceUse::between(began, Usage::now().unwrap(), start.elapsed());
+        assert!(idle.cpu_time_ms < 20.0, "{idle:?}");
         assert!(idle.cpu_ratio < 0.3, "{idle:?}");
+        assert!(busy.cpu_ratio > idle.cpu_ratio, "{busy:?} {idle:?}");
     }
 }

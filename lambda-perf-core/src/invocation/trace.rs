@@ -56,14 +56,14 @@ impl Trace {
     /// `keep_messages`, every exception keeps its type only.
     pub(crate) fn begin(
         header: Option<&str>,
-        name: Cow<'static, str>,
+        name: impl FnOnce() -> Cow<'static, str>,
         keep_messages: bool,
     ) -> Option<Self> {
         let (root, parent) = recording_ids(header?)?;
         let parent_id = u64::from_str_radix(parent, 16).ok()?;
         Some(Self {
             trace_id: root.to_owned(),
-            handler: Record::open(id::next(), parent_id, name),
+            handler: Record::open(id::next(), parent_id, name()),
             open: Vec::new(),
             annotations: 0,
             child_exceptions: Vec::new(),

@@ -56,14 +56,30 @@ pin_project! {
         #[pin]
         inner: Scoped<F>,
         invocation: Option<Arc<Invocation>>,
+        // Dropped after `inner`, which holds the invocation too.
+        ended: Ended,
         describe: D,
     }
 
     impl<F, D> PinnedDrop for InvocationFuture<F, D> {
         fn drop(this: Pin<&mut Self>) {
-            if let Some(invocation) = this.project().invocation.take() {
+            let this = this.project();
+            if let Some(invocation) = this.invocation.take() {
                 invocation.finish(Outcome::Cancelled);
+                this.ended.0 = Some(invocation);
             }
+        }
+    }
+}
+
+/// The invocation once ended, handed back for reuse when the future is dropped.
+#[derive(Default)]
+struct Ended(Option<Arc<Invocation>>);
+
+impl Drop for Ended {
+    fn drop(&mut self) {
+        if let Some(invocation) = self.0.take() {
+            Invocation::recycle(invocation);
         }
     }
 }
@@ -81,6 +97,7 @@ impl<F: Future, D> InvocationFuture<F, D> {
         Self {
             inner: current::scope(current, future),
             invocation,
+            ended: Ended::default(),
             describe,
         }
     }
@@ -114,6 +131,7 @@ where
                             Err(_) => Outcome::Error(Some(Failure::describing_panicked(&*panic))),
                         });
                     invocation.finish(outcome);
+                    this.ended.0 = Some(invocation);
                 }
                 Poll::Ready(output)
             }

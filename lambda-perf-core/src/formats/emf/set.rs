@@ -38,6 +38,9 @@ pub(crate) struct MetricSet {
     metrics: Vec<MetricEntry>,
     dimensions: Vec<Dimension>,
     metadata: Vec<(String, Value)>,
+    /// Emptied value lists of cleared metrics, reused by the next ones (no allocation once
+    /// warm).
+    spare_values: Vec<Vec<f64>>,
 }
 
 impl MetricSet {
@@ -49,6 +52,17 @@ impl MetricSet {
     /// The values recorded so far, with the dimensions and metadata, as a set of their own;
     /// this set keeps its metrics' definitions, dimensions and metadata, and records only
     /// later values from now on (so no value is written twice).
+    /// Empties the set for another invocation, keeping what it allocated.
+    pub(crate) fn clear(&mut self) {
+        for metric in self.metrics.drain(..) {
+            let mut values = metric.values;
+            values.clear();
+            self.spare_values.push(values);
+        }
+        self.dimensions.clear();
+        self.metadata.clear();
+    }
+
     pub(crate) fn take_values(&mut self) -> Self {
         Self {
             metrics: self
@@ -63,6 +77,7 @@ impl MetricSet {
                 .collect(),
             dimensions: self.dimensions.clone(),
             metadata: self.metadata.clone(),
+            spare_values: Vec::new(),
         }
     }
 
@@ -105,11 +120,13 @@ impl MetricSet {
         validate::metric_name(&name)?;
         validate::value(&name, value)?;
         self.check_free(fixed, &name, KeyKind::Metric)?;
+        let mut values = self.spare_values.pop().unwrap_or_default();
+        values.push(value);
         self.metrics.push(MetricEntry {
             name,
             unit,
             resolution,
-            values: vec![value],
+            values,
         });
         Ok(())
     }
@@ -191,7 +208,16 @@ impl MetricSet {
             .map(|metric| metric.values.len().div_ceil(MAX_PER_LINE))
             .max()
             .unwrap_or(0);
-        let mut batch = Vec::with_capacity(self.metrics.len().min(MAX_PER_LINE));
+        // A few metrics (the common case) are batched on the stack, more in a vector.
+        let mut on_stack = [MetricSlice::EMPTY; STACK_BATCH];
+        let mut on_heap = Vec::new();
+        let slots = if self.metrics.len() <= STACK_BATCH {
+            &mut on_stack[..]
+        } else {
+            on_heap.resize(self.metrics.len().min(MAX_PER_LINE), MetricSlice::EMPTY);
+            &mut on_heap[..]
+        };
+        let mut batch = Batch { slots, len: 0 };
         for round in 0..rounds {
             for metric in &self.metrics {
                 let Some(values) = metric.values.get(round * MAX_PER_LINE..) else {
@@ -207,15 +233,56 @@ impl MetricSet {
                     values: &values[..values.len().min(MAX_PER_LINE)],
                 });
                 if batch.len() == MAX_PER_LINE {
-                    line(&batch);
+                    line(batch.as_slice());
                     batch.clear();
                 }
             }
             if !batch.is_empty() {
-                line(&batch);
+                line(batch.as_slice());
                 batch.clear();
             }
         }
+    }
+}
+
+/// Most metrics of a line batched without allocating.
+const STACK_BATCH: usize = 16;
+
+impl MetricSlice<'static> {
+    const EMPTY: Self = Self {
+        name: "",
+        unit: Unit::None,
+        resolution: Resolution::Standard,
+        values: &[],
+    };
+}
+
+/// The metrics of the line being gathered, in fixed slots.
+struct Batch<'s, 'a> {
+    slots: &'s mut [MetricSlice<'a>],
+    len: usize,
+}
+
+impl<'a> Batch<'_, 'a> {
+    fn push(&mut self, metric: MetricSlice<'a>) {
+        self.slots[self.len] = metric;
+        self.len += 1;
+    }
+
+    fn len(&self) -> usize {
+        self.len
+    }
+
+    fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn as_slice(&self) -> &[MetricSlice<'a>] {
+        &self.slots[..self.len]
     }
 }
 

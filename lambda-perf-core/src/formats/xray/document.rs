@@ -330,8 +330,8 @@ fn epoch_seconds(time: SystemTime) -> f64 {
     (micros as f64) / 1_000_000.0
 }
 
-fn id_hex(id: u64) -> String {
-    super::id::hex(id)
+fn id_hex(id: u64) -> super::id::Hex {
+    super::id::Hex::new(id)
 }
 
 /// A document rendered at some level of detail.
@@ -532,7 +532,7 @@ impl Serialize for CauseView<'_> {
             .take(kept)
             .map(|exception| {
                 let mut document = serde_json::json!({
-                    "id": id_hex(exception.id),
+                    "id": id_hex(exception.id).as_str(),
                     "type": shorten(&exception.kind, self.detail),
                     "remote": false,
                 });

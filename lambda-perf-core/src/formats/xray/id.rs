@@ -57,14 +57,52 @@ fn mix(mut x: u64) -> u64 {
 }
 
 /// An id as X-Ray writes it.
+#[cfg_attr(
+    not(any(test, feature = "test-util", feature = "opentelemetry")),
+    allow(dead_code)
+)]
 pub(crate) fn hex(id: u64) -> String {
-    format!("{id:016x}")
+    Hex::new(id).as_str().to_owned()
+}
+
+/// An id as X-Ray writes it (16 lowercase hex digits), formatted without allocating.
+#[derive(Clone, Copy)]
+pub(crate) struct Hex([u8; 16]);
+
+impl Hex {
+    pub(crate) fn new(id: u64) -> Self {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut digits = [0; 16];
+        for (index, digit) in digits.iter_mut().enumerate() {
+            let shift = 60 - 4 * index;
+            *digit = DIGITS[((id >> shift) & 0xf) as usize];
+        }
+        Self(digits)
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII hex digits were written.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl serde::Serialize for Hex {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::collections::HashSet;
+
+    #[test]
+    fn hex_is_what_format_writes() {
+        for id in [0, 1, 0xf, 0x7065_460c_dd3d_e6bb, u64::MAX, next(), next()] {
+            assert_eq!(Hex::new(id).as_str(), format!("{id:016x}"));
+        }
+    }
 
     #[test]
     fn ids_are_16_hex_digits_and_do_not_repeat() {
