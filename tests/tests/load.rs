@@ -122,7 +122,11 @@ async fn load(n: usize) {
     }
 
     assert_eq!(process.emf_lines().len(), lines.len(), "late EMF lines");
-    assert_eq!(collector.documents().len(), documents.len(), "late documents");
+    assert_eq!(
+        collector.documents().len(),
+        documents.len(),
+        "late documents"
+    );
     check_emf(n, &lines);
     check_xray(n, &documents);
     assert!(collector.datagrams().iter().all(|d| d.document.is_ok()));

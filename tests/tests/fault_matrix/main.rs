@@ -60,7 +60,10 @@ async fn no_daemon_listening() {
     for index in 0..3 {
         counted += dropped(&ran.instrumented.end_line(index).await, "xray.send_failed");
     }
-    assert!(counted >= 1, "the failed sends are counted in the EMF lines");
+    assert!(
+        counted >= 1,
+        "the failed sends are counted in the EMF lines"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -101,7 +104,10 @@ async fn a_read_only_temp_dir() {
         .run(echoes(3))
         .await;
     ran.check(&["cannot use the start marker"]).await;
-    assert_eq!(ran.instrumented.start_kinds().await, ["cold", "warm", "warm"]);
+    assert_eq!(
+        ran.instrumented.start_kinds().await,
+        ["cold", "warm", "warm"]
+    );
     assert!(!ran.instrumented.marker_dir.join(MARKER_FILE).exists());
 }
 
@@ -112,7 +118,10 @@ async fn a_missing_temp_dir() {
         .run(echoes(3))
         .await;
     ran.check(&["cannot use the start marker"]).await;
-    assert_eq!(ran.instrumented.start_kinds().await, ["cold", "warm", "warm"]);
+    assert_eq!(
+        ran.instrumented.start_kinds().await,
+        ["cold", "warm", "warm"]
+    );
     assert!(!ran.instrumented.marker_dir.exists());
 }
 
@@ -129,7 +138,10 @@ async fn a_symlinked_temp_dir() {
     // The marker, through the link, tells a restarted runtime from a new environment.
     side.restart().await;
     side.invoke(echo("t-3", json!({}))).await;
-    assert_eq!(side.end_line(2).await["lambda_perf"]["start_kind"], "restart");
+    assert_eq!(
+        side.end_line(2).await["lambda_perf"]["start_kind"],
+        "restart"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -213,7 +225,11 @@ async fn stdout_closed_at_start() {
     ran.check(&[]).await;
     for index in 0..3 {
         let handler = handlers(&ran, index).await;
-        assert!(handler[0]["metadata"]["lambda_perf"].get("dropped").is_none());
+        assert!(
+            handler[0]["metadata"]["lambda_perf"]
+                .get("dropped")
+                .is_none()
+        );
     }
 }
 
@@ -317,14 +333,21 @@ async fn a_handler_past_its_deadline_that_returns_late() {
     assert!(matches!(side.reply(0).answer, Answer::Response { .. }));
     let end = side.line_with_outcome(0, "success").await;
     assert_eq!(end["lambda_perf"]["past_deadline"], true);
-    assert_eq!(end["Echoes"], json!([1.0]), "only the value after the timeout line");
+    assert_eq!(
+        end["Echoes"],
+        json!([1.0]),
+        "only the value after the timeout line"
+    );
     assert_eq!(timeout_line["Echoes"], json!([1.0]));
     let sent = handlers(&ran, 0).await;
     assert_eq!(sent.len(), 2, "{sent:#?}");
     assert_eq!(sent[1]["id"], early["id"]);
     assert_eq!(sent[1]["metadata"]["lambda_perf"]["past_deadline"], true);
     let trace = side.trace(0).await;
-    let nested = trace.iter().filter(|doc| doc["name"] == "echo work").count();
+    let nested = trace
+        .iter()
+        .filter(|doc| doc["name"] == "echo work")
+        .count();
     assert_eq!(nested, 1, "{trace:#?}");
     // The process goes on.
     assert_eq!(side.end_line(1).await["lambda_perf"]["outcome"], "success");
@@ -437,7 +460,11 @@ async fn unserializable_response(action: &str) {
     assert_eq!(end["lambda_perf"]["outcome"], "success");
     assert_eq!(dropped(&end, "capture.response_not_serializable"), 1);
     let handler = &handlers(&ran, 0).await[0];
-    assert!(handler["metadata"]["orders"].get("orders-fn response").is_none());
+    assert!(
+        handler["metadata"]["orders"]
+            .get("orders-fn response")
+            .is_none()
+    );
     assert_eq!(dropped(handler, "capture.response_not_serializable"), 1);
 }
 

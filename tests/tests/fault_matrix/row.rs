@@ -14,7 +14,8 @@ use std::time::Duration;
 use bytes_compare::Received;
 use lambda_perf_local::emulator::{
     Answer, ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    InvokeReply, InvokeRequest, LoggedInvocation, OutputStream, RuntimeApi, TraceHeader, XRayCollector,
+    InvokeReply, InvokeRequest, LoggedInvocation, OutputStream, RuntimeApi, TraceHeader,
+    XRayCollector,
 };
 use serde_json::Value;
 
@@ -184,7 +185,8 @@ impl Side {
             config = config.with_env(name, value);
         }
         let program = PathBuf::from(env!("CARGO_BIN_EXE_echo-function"));
-        let (config, marker_dir, as_nobody) = arrange_temp_dir(&fault.temp_dir, &environment, config);
+        let (config, marker_dir, as_nobody) =
+            arrange_temp_dir(&fault.temp_dir, &environment, config);
         let mut command = FunctionCommand::new(&program);
         if as_nobody {
             command = FunctionCommand::new("setpriv")
@@ -194,8 +196,17 @@ impl Side {
         let process = match fault.stdout {
             Stdout::Captured => FunctionProcess::spawn(&command, &config, &environment, &api),
             Stdout::Full => {
-                let full = std::fs::File::options().write(true).open("/dev/full").unwrap();
-                FunctionProcess::spawn_with_stdout(&command, &config, &environment, &api, full.into())
+                let full = std::fs::File::options()
+                    .write(true)
+                    .open("/dev/full")
+                    .unwrap();
+                FunctionProcess::spawn_with_stdout(
+                    &command,
+                    &config,
+                    &environment,
+                    &api,
+                    full.into(),
+                )
             }
             Stdout::ReaderGone => {
                 let (reader, writer) = std::io::pipe().unwrap();
@@ -350,7 +361,12 @@ impl Side {
         let mut kinds = Vec::new();
         for index in 0..self.replies.len() {
             let line = self.end_line(index).await;
-            kinds.push(line["lambda_perf"]["start_kind"].as_str().unwrap().to_owned());
+            kinds.push(
+                line["lambda_perf"]["start_kind"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned(),
+            );
         }
         kinds
     }
@@ -418,9 +434,8 @@ impl Ran {
     }
 
     fn check_answers(&self) {
-        let answers = |side: &Side| -> Vec<Received> {
-            side.replies.iter().map(Received::of).collect()
-        };
+        let answers =
+            |side: &Side| -> Vec<Received> { side.replies.iter().map(Received::of).collect() };
         assert_eq!(
             answers(&self.instrumented),
             answers(&self.bare),
@@ -471,7 +486,10 @@ impl Ran {
             for datagram in side.collector.datagrams() {
                 let text = String::from_utf8(datagram.raw.clone()).unwrap();
                 assert_eq!(text.matches('\n').count(), 1, "{text}");
-                assert!(text.starts_with("{\"format\":\"json\",\"version\":1}\n"), "{text}");
+                assert!(
+                    text.starts_with("{\"format\":\"json\",\"version\":1}\n"),
+                    "{text}"
+                );
                 let document = datagram.document.as_ref().unwrap();
                 assert_valid_xray(document);
             }
