@@ -107,10 +107,10 @@ async fn load(n: usize) {
     // Anything more would be a duplicate: give it the time to arrive.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let recorded = started.elapsed();
-    eprintln!(
+    report(&format!(
         "{n} invocations at concurrency {CONCURRENCY}: answered in {answered:?}, \
          recorded in {recorded:?}"
-    );
+    ));
 
     // Nothing but EMF lines on stdout, and no warning on stderr.
     let output = process.output();
@@ -130,6 +130,12 @@ async fn load(n: usize) {
     check_emf(n, &lines);
     check_xray(n, &documents);
     assert!(collector.datagrams().iter().all(|d| d.document.is_ok()));
+}
+
+/// Shows the load test's timing (with `--no-capture`).
+#[allow(clippy::print_stderr, reason = "the timing is the point of showing it")]
+fn report(text: &str) {
+    eprintln!("{text}");
 }
 
 /// One end line per invocation, carrying its own token as the dimension and as metadata.

@@ -504,12 +504,11 @@ impl Ran {
 /// A panic message's first line without the thread's id, which differs between processes:
 /// `thread 'main' (4242) panicked at …` becomes `thread 'main' panicked at …`.
 fn without_thread_id(line: &str) -> String {
-    if let Some((before, after)) = line.split_once("' (") {
-        if let Some((id, rest)) = after.split_once(") panicked at ") {
-            if id.bytes().all(|b| b.is_ascii_digit()) {
-                return format!("{before}' panicked at {rest}");
-            }
-        }
+    if let Some((before, after)) = line.split_once("' (")
+        && let Some((id, rest)) = after.split_once(") panicked at ")
+        && id.bytes().all(|b| b.is_ascii_digit())
+    {
+        return format!("{before}' panicked at {rest}");
     }
     line.to_owned()
 }
