@@ -188,7 +188,7 @@ pub trait CaptureSerialize {
 
 impl<T: Serialize + ?Sized> CaptureSerialize for &&Probe<'_, T> {
     fn lambda_perf_capture(self) -> Option<Value> {
-        serde_json::to_value(self.0).ok()
+        crate::layer::capture::serialized(self.0)
     }
 }
 

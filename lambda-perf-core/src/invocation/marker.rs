@@ -76,8 +76,11 @@ fn read(path: &Path) -> io::Result<(SystemTime, String)> {
             "the marker path is not a regular file",
         ));
     }
-    let mut text = String::new();
-    file.take(1024).read_to_string(&mut text)?;
+    // Bytes that are not text are not a marker of this environment either: they are read as
+    // such (a mismatched identity), not refused.
+    let mut bytes = Vec::new();
+    file.take(1024).read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
     let (millis, identity) = text.split_once('\n').unwrap_or((&text, ""));
     let start = match millis.trim().parse::<u64>() {
         Ok(millis) => UNIX_EPOCH + Duration::from_millis(millis),
@@ -198,6 +201,18 @@ mod tests {
         assert!(status.success());
         let error = claim(fifo_dir.path(), start(), None).unwrap_err();
         assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+    }
+
+    #[test]
+    fn a_marker_that_is_not_text_is_another_environments() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MARKER_FILE), [0xff, 0xfe, b'\n', 0xc3]).unwrap();
+        assert_eq!(
+            claim(dir.path(), start(), Some("this-stream")).unwrap(),
+            Marker::Created
+        );
+        let content = std::fs::read_to_string(dir.path().join(MARKER_FILE)).unwrap();
+        assert_eq!(content, "1795410771965\nthis-stream");
     }
 
     #[test]

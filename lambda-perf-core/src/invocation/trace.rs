@@ -136,8 +136,8 @@ impl Trace {
             .map_or(handler_id, |record| record.id);
         let name = name::sanitize(name).unwrap_or_else(|cleaned| {
             RENAMED.warn(format_args!(
-                "a subsegment name is not one X-Ray accepts (1-200 letters, digits, whitespace \
-                 and _ . : / % & # = + \\ - @); it is sent as {cleaned:?}"
+                "a subsegment name is not one X-Ray accepts (1-200 letters, digits, spaces \
+                 and _ . : / % & # = + - @); it is sent as {cleaned:?}"
             ));
             cleaned
         });

@@ -3,6 +3,10 @@
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::drops;
+use crate::invocation::panic;
+use crate::warn::WarnOnce;
+
 /// How a response becomes `"<handler> response"` metadata. `PerfLayer` uses
 /// [`SerializeResponse`] unless told otherwise with
 /// [`PerfLayer::without_response_capture`](crate::PerfLayer::without_response_capture).
@@ -25,8 +29,23 @@ pub struct NoResponseCapture;
 
 impl<R: Serialize> ResponseCapture<R> for SerializeResponse {
     fn capture(response: &R) -> Option<Value> {
-        serde_json::to_value(response).ok()
+        serialized(response)
     }
+}
+
+/// `response` as JSON. A `Serialize` that fails or panics leaves the response uncaptured: one
+/// warning, and each one counted (`capture.response_not_serializable`).
+pub(crate) fn serialized<R: Serialize + ?Sized>(response: &R) -> Option<Value> {
+    static NOT_CAPTURED: WarnOnce = WarnOnce::new();
+    panic::to_json(response)
+        .map_err(|message| {
+            drops::count("capture.response_not_serializable");
+            NOT_CAPTURED.warn(format_args!(
+                "the handler's response could not be captured ({message}); \
+                 it is left out of the trace (counted in lambda_perf.dropped)"
+            ));
+        })
+        .ok()
 }
 
 impl<R> ResponseCapture<R> for NoResponseCapture {

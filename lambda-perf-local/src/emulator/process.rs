@@ -99,7 +99,33 @@ impl FunctionProcess {
         environment: &ExecutionEnvironment,
         api: &RuntimeApi,
     ) -> io::Result<Self> {
-        Self::start(command, config, environment, api, None)
+        Self::start(command, config, environment, api, None, None)
+    }
+
+    /// Like [`spawn`](Self::spawn), with the function's stdout connected to `stdout` instead
+    /// of the harness's pipe: to see how a function behaves when its stdout fails, e.g.
+    /// `/dev/full` (every write fails with `ENOSPC`) or the write end of a pipe whose reader
+    /// is gone (`EPIPE`). Its stdout is then not in the [output log](Self::output); stderr
+    /// still is.
+    ///
+    /// ```no_run
+    /// # use lambda_perf_local::emulator::*;
+    /// # async fn demo(command: FunctionCommand, api: RuntimeApi) -> std::io::Result<()> {
+    /// let environment = ExecutionEnvironment::new()?;
+    /// let full = std::fs::File::options().write(true).open("/dev/full")?;
+    /// let process = FunctionProcess::spawn_with_stdout(
+    ///     &command, &FunctionConfig::new(), &environment, &api, full.into(),
+    /// )?;
+    /// # let _ = process; Ok(()) }
+    /// ```
+    pub fn spawn_with_stdout(
+        command: &FunctionCommand,
+        config: &FunctionConfig,
+        environment: &ExecutionEnvironment,
+        api: &RuntimeApi,
+        stdout: Stdio,
+    ) -> io::Result<Self> {
+        Self::start(command, config, environment, api, None, Some(stdout))
     }
 
     /// Like [`spawn`](Self::spawn), inside `cgroup` (see [`crate::sizing`]): the process
@@ -113,7 +139,14 @@ impl FunctionProcess {
         api: &RuntimeApi,
         cgroup: FunctionCgroup,
     ) -> io::Result<Self> {
-        Self::start(command, config, environment, api, Some(Arc::new(cgroup)))
+        Self::start(
+            command,
+            config,
+            environment,
+            api,
+            Some(Arc::new(cgroup)),
+            None,
+        )
     }
 
     fn start(
@@ -122,6 +155,7 @@ impl FunctionProcess {
         environment: &ExecutionEnvironment,
         api: &RuntimeApi,
         cgroup: Option<Arc<FunctionCgroup>>,
+        stdout: Option<Stdio>,
     ) -> io::Result<Self> {
         let vars = config.environment(command, environment, api.addr());
         let mut process = match &cgroup {
@@ -145,7 +179,7 @@ impl FunctionProcess {
         let mut child = process
             .env_clear()
             .envs(&vars)
-            .stdout(Stdio::piped())
+            .stdout(stdout.unwrap_or_else(Stdio::piped))
             .stderr(Stdio::piped())
             // Its own process group, so that a kill reaches what it started too (a `sh -c`
             // wrapper's child, `cargo run`'s binary).

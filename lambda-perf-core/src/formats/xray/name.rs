@@ -1,5 +1,7 @@
-//! Subsegment names X-Ray accepts: 1–200 Unicode letters, numbers, whitespace and
-//! `_ . : / % & # = + \ - @`.
+//! Subsegment names X-Ray accepts: 1–200 Unicode letters, numbers, space separators and
+//! `_ . : / % & # = + - @`. The segment document schema's `java_pattern`,
+//! `[\p{L}\p{Z}\p{N}_.:/%&#=+\-@]`, is the rule: its `\-` is an escaped hyphen, so a
+//! backslash is refused, and `\p{Z}` holds no control character (tab, newline).
 
 use std::borrow::Cow;
 
@@ -8,7 +10,7 @@ const MAX_NAME: usize = 200;
 
 /// Whether X-Ray accepts `c` in a segment name.
 fn is_name_char(c: char) -> bool {
-    c.is_alphanumeric() || c.is_whitespace() || "_.:/%&#=+\\-@".contains(c)
+    c.is_alphanumeric() || (c.is_whitespace() && !c.is_control()) || "_.:/%&#=+-@".contains(c)
 }
 
 /// Checks a handler name, which becomes `## <name>`: the result has at most 200 characters.
@@ -18,7 +20,7 @@ pub(crate) fn validate_handler_name(name: &str) -> Result<(), &'static str> {
     } else if name.chars().count() > MAX_NAME - 3 {
         "a subsegment name has at most 200 characters, \"## \" included"
     } else if !name.chars().all(is_name_char) {
-        "a subsegment name may only contain letters, numbers, whitespace and _ . : / % & # = + \\ - @"
+        "a subsegment name may only contain letters, numbers, spaces and _ . : / % & # = + - @"
     } else {
         return Ok(());
     };
@@ -59,6 +61,13 @@ mod tests {
         );
         assert_eq!(sanitize("x".repeat(300).into()).unwrap_err().len(), 200);
         assert_eq!(sanitize("???".into()), Err("unnamed".into()));
+        // The schema's pattern has no backslash and no control character.
+        assert_eq!(sanitize("a\\b".into()), Err("ab".into()));
+        assert_eq!(sanitize("a\tb\nc\u{85}".into()), Err("abc".into()));
+        assert_eq!(
+            sanitize("a\u{a0}b\u{3000}c".into()),
+            Ok("a\u{a0}b\u{3000}c".into())
+        );
     }
 
     #[test]
@@ -68,5 +77,7 @@ mod tests {
         assert!(validate_handler_name(&"x".repeat(198)).is_err());
         assert!(validate_handler_name("a;b").is_err());
         assert!(validate_handler_name(" ").is_err());
+        assert!(validate_handler_name("a\\b").is_err());
+        assert!(validate_handler_name("a\tb").is_err());
     }
 }

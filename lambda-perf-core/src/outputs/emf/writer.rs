@@ -4,6 +4,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
+use crate::drops;
 use crate::warn::WarnOnce;
 
 /// The destination of EMF lines. Each line is written with one `write_all` of a buffer that
@@ -20,7 +21,8 @@ pub(crate) enum EmfWriter {
 static WRITE_FAILED: WarnOnce = WarnOnce::new();
 
 impl EmfWriter {
-    /// Writes complete lines; a failure (closed stdout, full disk) costs one warning.
+    /// Writes complete lines; a failure (closed stdout, full disk) costs one warning, and
+    /// every line lost is counted (`emf.write_failed`), for the next record that gets out.
     pub(crate) fn write_lines(&self, lines: &[u8]) {
         let result = match self {
             Self::Stdout => io::stdout().lock().write_all(lines),
@@ -30,6 +32,9 @@ impl EmfWriter {
             },
         };
         if let Err(error) = result {
+            for _ in lines.iter().filter(|&&byte| byte == b'\n') {
+                drops::count("emf.write_failed");
+            }
             WRITE_FAILED.warn(format_args!(
                 "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
             ));
