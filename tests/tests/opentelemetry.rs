@@ -31,7 +31,10 @@ async fn setup(configure: impl FnOnce(FunctionConfig, &OtlpCollector) -> Functio
         function_config()
             .with_region("eu-west-1")
             .with_memory_mb(512)
-            .with_xray_daemon_address(daemon.addr().to_string()),
+            .with_xray_daemon_address(daemon.addr().to_string())
+            // The bound itself is tested in lambda-perf-core; here a loaded machine must not
+            // make an export (the first opens a connection) miss it.
+            .with_env("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "5000"),
         &otlp,
     );
     let Started {
@@ -344,7 +347,8 @@ async fn the_example_switches_backend_by_one_variable() {
         let config = function_config()
             .with_xray_daemon_address(daemon.addr().to_string())
             .with_env("LAMBDA_PERF_TRACES", backend)
-            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url());
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
+            .with_env("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "5000");
         let Started {
             api,
             process,
