@@ -188,3 +188,31 @@ async fn a_panicking_serialize_is_a_typed_error_not_a_failed_invocation() {
     let lines = recorder.emf().lines();
     assert_eq!(lines.last().unwrap()["lambda_perf"]["outcome"], "success");
 }
+
+#[tokio::test]
+async fn metadata_without_a_metric_is_not_written_but_counted() {
+    let recorder = Recorder::new();
+    let metadata_only = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metadata("order", "o-1");
+        Ok::<_, Error>(())
+    });
+    recorder.run(metadata_only, event(json!({}))).await.unwrap();
+    assert!(
+        recorder
+            .emf()
+            .lines()
+            .iter()
+            .all(|line| line.get("order").is_none()),
+        "no line carries the metadata"
+    );
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let next = lines.iter().find(|l| l.get("Calls").is_some()).unwrap();
+    assert_eq!(
+        next["lambda_perf"]["dropped"],
+        json!({ "emf.metadata_without_metrics": 1 })
+    );
+}

@@ -49,6 +49,12 @@ impl MetricSet {
         self.metrics.iter().all(|metric| metric.values.is_empty())
     }
 
+    /// Whether metadata was added to a set that never had a metric: CloudWatch has nothing to
+    /// publish it with, so no line carries it.
+    pub(crate) fn has_metadata_alone(&self) -> bool {
+        self.metrics.is_empty() && !self.metadata.is_empty()
+    }
+
     /// The values recorded so far, with the dimensions and metadata, as a set of their own;
     /// this set keeps its metrics' definitions, dimensions and metadata, and records only
     /// later values from now on (so no value is written twice).

@@ -23,6 +23,7 @@ use crate::warn::WarnOnce;
 const KEPT_BUFFER_BYTES: usize = 64 * 1024;
 
 static OVERSIZED: WarnOnce = WarnOnce::new();
+static METADATA_ALONE: WarnOnce = WarnOnce::new();
 static BAD_FUNCTION_NAME: WarnOnce = WarnOnce::new();
 
 thread_local! {
@@ -74,6 +75,19 @@ impl EmfOutput {
             }
             self.writer.write_lines(buffer);
         });
+    }
+
+    /// The invocation's line (`outcome` and the facts in `lambda_perf`), if it has values.
+    fn invocation_line(&self, ended: &Ended<'_>) {
+        // Drops are taken only by a line that will carry them.
+        let reports = self.invocation_facts && !ended.metrics.is_empty();
+        let facts = ended
+            .facts
+            .record(Some((ended.outcome, ended.at)))
+            .with_dropped(reports.then(|| drops::take(Report::Emf)).flatten())
+            .with_resources(ended.resources);
+        let fixed = &ended.settings.fixed_dimensions;
+        self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
     }
 
     /// `function_name`, the default dimensions and `service`: the `ColdStart` line's.
@@ -181,19 +195,20 @@ impl Output for EmfOutput {
 
     /// The invocation's line, as it stands, with the outcome `timeout`.
     fn deadline_near(&self, so_far: &Ended<'_>) {
-        self.invocation_ended(so_far);
+        self.invocation_line(so_far);
     }
 
+    /// The invocation's line; metadata added without any metric is not written (as in
+    /// Powertools, a line needs a metric), and that is counted, with one warning.
     fn invocation_ended(&self, ended: &Ended<'_>) {
-        // Drops are taken only by a line that will carry them.
-        let reports = self.invocation_facts && !ended.metrics.is_empty();
-        let facts = ended
-            .facts
-            .record(Some((ended.outcome, ended.at)))
-            .with_dropped(reports.then(|| drops::take(Report::Emf)).flatten())
-            .with_resources(ended.resources);
-        let fixed = &ended.settings.fixed_dimensions;
-        self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
+        if ended.metrics.has_metadata_alone() {
+            drops::count("emf.metadata_without_metrics");
+            METADATA_ALONE.warn(format_args!(
+                "metrics metadata was added in an invocation that recorded no metric; no EMF \
+                 line carries it (counted in lambda_perf.dropped)"
+            ));
+        }
+        self.invocation_line(ended);
     }
 
     fn own_line(&self, line: &OwnLine<'_>) {
