@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
 
@@ -156,6 +157,9 @@ pub(crate) struct Record {
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
     /// (namespace, key, value), in insertion order.
     pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, Value)>,
+    /// lambda-perf's own facts as one JSON object, written straight from their `Serialize`
+    /// (empty: none): the first members of the `lambda_perf` metadata namespace.
+    pub(crate) facts: Vec<u8>,
     pub(crate) http: Option<Http>,
     pub(crate) aws: Option<Value>,
     pub(crate) fault: bool,
@@ -176,6 +180,7 @@ impl Record {
             namespace: None,
             annotations: Vec::new(),
             metadata: Vec::new(),
+            facts: Vec::new(),
             http: None,
             aws: None,
             fault: false,
@@ -183,6 +188,45 @@ impl Record {
             throttle: false,
             cause: None,
         }
+    }
+
+    /// Makes this record a newly opened one under the same name, keeping the memory it
+    /// allocated (its lists, its facts buffer).
+    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64) {
+        self.id = id;
+        self.parent_id = parent_id;
+        self.start_wall = SystemTime::now();
+        self.start = Instant::now();
+        self.end = None;
+        self.namespace = None;
+        self.annotations.clear();
+        self.metadata.clear();
+        self.facts.clear();
+        self.http = None;
+        self.aws = None;
+        self.fault = false;
+        self.error = false;
+        self.throttle = false;
+        self.cause = None;
+    }
+
+    /// Sets lambda-perf's own facts (replacing any set before), from any `Serialize` that
+    /// makes a JSON object; anything else leaves none.
+    pub(crate) fn set_facts(&mut self, facts: &impl Serialize) {
+        self.facts.clear();
+        if serde_json::to_writer(&mut self.facts, facts).is_err()
+            || self.facts.first() != Some(&b'{')
+        {
+            self.facts.clear();
+        }
+    }
+
+    /// The facts as `(key, value)` pairs (allocating: for the rare paths, not the datagram's).
+    pub(crate) fn facts_map(&self) -> serde_json::Map<String, Value> {
+        if self.facts.is_empty() {
+            return serde_json::Map::new();
+        }
+        serde_json::from_slice(&self.facts).unwrap_or_default()
     }
 
     /// Adds an annotation or replaces its value; returns whether it is new.
@@ -388,7 +432,7 @@ impl Serialize for View<'_> {
         if !record.annotations.is_empty() && detail < Detail::Skeleton {
             map.serialize_entry("annotations", &Annotations { record, detail })?;
         }
-        if !record.metadata.is_empty() {
+        if !record.metadata.is_empty() || !record.facts.is_empty() {
             if detail == Detail::Full {
                 map.serialize_entry("metadata", &Metadata(record))?;
             } else {
@@ -425,9 +469,11 @@ impl Serialize for TrimmedFacts<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         if self.0.facts {
-            for (_, key, value) in self
-                .0
-                .record
+            let record = self.0.record;
+            for (key, value) in &record.facts_map() {
+                map.serialize_entry(key, value)?;
+            }
+            for (_, key, value) in record
                 .metadata
                 .iter()
                 .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE)
@@ -479,13 +525,51 @@ struct Metadata<'a>(&'a Record);
 
 impl Serialize for Metadata<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let entries = &self.0.metadata;
+        let record = self.0;
+        let entries = &record.metadata;
         let mut map = serializer.serialize_map(None)?;
+        // The facts as they were written, unless other entries share their namespace.
+        let facts = (!record.facts.is_empty())
+            .then(|| serde_json::from_slice::<&RawValue>(&record.facts).ok())
+            .flatten();
+        let shared = || entries.iter().any(|(ns, _, _)| ns == FACTS_NAMESPACE);
+        match facts {
+            Some(facts) if !shared() => map.serialize_entry(FACTS_NAMESPACE, facts)?,
+            Some(_) => map.serialize_entry(FACTS_NAMESPACE, &FactsAndEntries(record))?,
+            None => {}
+        }
         for (index, (namespace, _, _)) in entries.iter().enumerate() {
-            if entries[..index].iter().any(|(ns, _, _)| ns == namespace) {
+            if entries[..index].iter().any(|(ns, _, _)| ns == namespace)
+                || (facts.is_some() && namespace == FACTS_NAMESPACE)
+            {
                 continue;
             }
             map.serialize_entry(namespace, &Namespaced { entries, namespace })?;
+        }
+        map.end()
+    }
+}
+
+/// The facts and the other entries of their namespace, in one object.
+struct FactsAndEntries<'a>(&'a Record);
+
+impl Serialize for FactsAndEntries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let facts = self.0.facts_map();
+        let entries = self
+            .0
+            .metadata
+            .iter()
+            .filter(|(ns, _, _)| ns == FACTS_NAMESPACE);
+        for (key, value) in &facts {
+            // An entry of the same key replaces the fact, as it would have in the list.
+            if !entries.clone().any(|(_, k, _)| k == key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for (_, key, value) in entries {
+            map.serialize_entry(key, value)?;
         }
         map.end()
     }
