@@ -211,11 +211,12 @@ impl Record {
     }
 
     /// Sets lambda-perf's own facts (replacing any set before), from any `Serialize` that
-    /// makes a JSON object; anything else leaves none.
+    /// makes a JSON object; anything else, or an empty object, leaves none.
     pub(crate) fn set_facts(&mut self, facts: &impl Serialize) {
         self.facts.clear();
         if serde_json::to_writer(&mut self.facts, facts).is_err()
             || self.facts.first() != Some(&b'{')
+            || self.facts == b"{}"
         {
             self.facts.clear();
         }
@@ -757,6 +758,103 @@ mod tests {
         assert!(out.starts_with(DAEMON_HEADER));
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+
+    /// Facts of varied shapes: strings needing escapes, floats, integers, booleans, absent
+    /// and nested members.
+    fn varied_facts() -> Vec<Value> {
+        vec![
+            serde_json::json!({}),
+            serde_json::json!({"start_kind": "warm", "invocation": 2, "request_id": "8476a536-e9f4", "idle_gap_ms": 1.5, "environment_age_ms": 2000.0, "duration_ms": 0.001, "outcome": "success"}),
+            serde_json::json!({"request_id": "quote \" back\\slash \n é ✓", "past_deadline": true, "dropped": {"xray.send_failed": 3}}),
+            serde_json::json!({"cpu_ratio": 1e-7, "peak_rss_mb": 123_456.789, "invocation": u64::MAX}),
+        ]
+    }
+
+    /// A record with `facts` as the old code held them: one metadata entry per member.
+    fn with_fact_entries(mut record: Record, facts: &Value) -> Record {
+        for (key, value) in facts.as_object().unwrap() {
+            record.add_metadata(FACTS_NAMESPACE.into(), key.clone().into(), value.clone());
+        }
+        record
+    }
+
+    #[test]
+    fn facts_written_directly_render_as_the_entries_they_replace() {
+        for facts in varied_facts() {
+            for user in [false, true] {
+                for shared in [false, true] {
+                    let mut base = record();
+                    if user {
+                        base.add_metadata("orders".into(), "response".into(), 7.into());
+                    }
+                    if shared {
+                        base.add_metadata(
+                            FACTS_NAMESPACE.into(),
+                            "cache".into(),
+                            serde_json::json!({"users": {"hits": 1, "misses": 0}}),
+                        );
+                    }
+                    let old = with_fact_entries(base.clone(), &facts);
+                    let mut new = base;
+                    new.set_facts(&facts);
+                    let parse = |record: &Record| -> Value {
+                        serde_json::from_str(&render(record)).unwrap()
+                    };
+                    assert_eq!(
+                        parse(&new),
+                        parse(&old),
+                        "facts {facts}, user {user}, shared {shared}"
+                    );
+                    // Trimmed, the facts stay the same way.
+                    let trimmed = |record: &Record| {
+                        let view = View {
+                            document: SubsegmentDocument {
+                                trace_id: TRACE,
+                                record,
+                            },
+                            detail: Detail::WithoutMetadata,
+                        };
+                        serde_json::to_value(&view).unwrap()
+                    };
+                    assert_eq!(trimmed(&new), trimmed(&old), "trimmed, facts {facts}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn facts_that_are_not_an_object_are_left_out() {
+        let mut record = record();
+        record.set_facts(&7);
+        assert!(record.facts.is_empty());
+        assert_eq!(render(&record), render(&super::tests::record()));
+    }
+
+    #[test]
+    fn a_reopened_record_keeps_nothing_of_its_past_but_its_name() {
+        let mut used = record();
+        used.annotate("k".into(), 1.into());
+        used.add_metadata("n".into(), "k".into(), 1.into());
+        used.set_facts(&serde_json::json!({"a": 1}));
+        used.http = Some(Http::request("GET", "u"));
+        used.aws = Some(Value::Null);
+        used.namespace = Some(Namespace::Aws);
+        used.error = true;
+        used.throttle = true;
+        used.record_exception(Exception {
+            id: 1,
+            kind: "E".into(),
+            message: String::new(),
+        });
+        used.close();
+        used.reopen(3, 4);
+        let mut fresh = Record::open(3, 4, used.name.clone());
+        fresh.start_wall = used.start_wall;
+        fresh.start = used.start;
+        used.end = Some(used.start + Duration::from_micros(5));
+        fresh.end = used.end;
+        assert_eq!(render(&used), render(&fresh));
     }
 
     proptest::proptest! {
