@@ -2,8 +2,26 @@
 
 use serde_json::{Value, json};
 
+/// Counts the bytes written to it.
+struct Length(usize);
+
+impl std::io::Write for Length {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 /// `value`, or a marker with its size and a preview when its JSON exceeds `limit` bytes.
 pub(crate) fn capped(value: Value, limit: usize) -> Value {
+    let mut length = Length(0);
+    if serde_json::to_writer(&mut length, &value).is_ok() && length.0 <= limit {
+        return value;
+    }
     let text = value.to_string();
     if text.len() <= limit {
         return value;

@@ -143,7 +143,7 @@ impl InvocationFacts {
             request_id: &self.request_id,
             idle_gap_ms: self.start.idle_gap.map(millis_f64),
             environment_age_ms: millis_f64(self.start.environment_age),
-            init_duration_ms: millis_f64(self.start.init_duration),
+            init_duration_ms: Some(millis_f64(self.start.init_duration)),
             first_request_wait_ms: self
                 .start
                 .first_request_wait
@@ -175,7 +175,8 @@ pub(crate) struct FactsRecord<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     idle_gap_ms: Option<f64>,
     environment_age_ms: f64,
-    init_duration_ms: f64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    init_duration_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     first_request_wait_ms: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,6 +211,13 @@ impl FactsRecord<'_> {
             self.peak_rss_mb = Some(resources.peak_rss_mb);
             self.cpu_ratio = Some(resources.cpu_ratio);
         }
+        self
+    }
+
+    /// The facts without init's duration (which a record repeats only on the first
+    /// invocation).
+    pub(crate) fn without_init_duration(mut self) -> Self {
+        self.init_duration_ms = None;
         self
     }
 

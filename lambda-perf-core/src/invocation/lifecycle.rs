@@ -2,7 +2,6 @@
 //! and the trace opened before the handler runs; the trace closed and the metrics written
 //! when it ends, whichever way it ends.
 
-use std::borrow::Cow;
 use std::cell::Cell;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::{Instant, SystemTime};
@@ -83,6 +82,8 @@ pub(crate) struct State {
     pub(crate) metrics: MetricSet,
     /// Present only when the invocation is sampled and tracing is on.
     pub(crate) trace: Option<Trace>,
+    /// A finished trace, whose memory the next sampled invocation reuses.
+    spare_trace: Option<Trace>,
     /// Uses of each `TimedCache`: (name, hits, misses).
     pub(crate) cache_uses: Vec<(&'static str, u32, u32)>,
     /// Set once the invocation has ended: later calls are refused.
@@ -138,6 +139,13 @@ impl Invocation {
             .map(|spare| std::mem::take(&mut spare.facts.request_id))
             .unwrap_or_default();
         request_id.clone_from(&context.request_id);
+        let mut spare_trace = reused.as_mut().and_then(Arc::get_mut).and_then(|spare| {
+            let state = spare.state.get_mut();
+            state
+                .unwrap_or_else(PoisonError::into_inner)
+                .spare_trace
+                .take()
+        });
         let facts = InvocationFacts::new(start, request_id, context.deadline);
         let usage = settings.resource_usage.then(Usage::now).flatten();
         let init_clients = client_init::take_pending();
@@ -153,8 +161,9 @@ impl Invocation {
             .then(|| {
                 Trace::begin(
                     context.xray_trace_id.as_deref(),
-                    || Cow::Owned(settings.handler_subsegment_name.clone()),
+                    &settings.handler_subsegment_name,
                     settings.capture_error,
+                    &mut spare_trace,
                 )
             })
             .flatten()
@@ -166,6 +175,9 @@ impl Invocation {
             Some(mut spare) => match Arc::get_mut(&mut spare) {
                 Some(renewed) => {
                     renewed.renew(instrumentation, context, facts, trace, usage);
+                    // Kept for a later sampled invocation when this one is not.
+                    let state = renewed.state.get_mut();
+                    state.unwrap_or_else(PoisonError::into_inner).spare_trace = spare_trace;
                     spare
                 }
                 None => Self::fresh(instrumentation, context, facts, trace, usage),
@@ -264,12 +276,7 @@ impl watchdog::Watched for Invocation {
             if let Some(trace) = &state.trace {
                 let mut handler = trace.handler_snapshot();
                 let failure = timeout_failure(settings);
-                let record = self.facts.record(Some((&outcome, at)));
-                if let Ok(Value::Object(fields)) = serde_json::to_value(record) {
-                    for (key, value) in fields {
-                        handler.add_metadata(FACTS_NAMESPACE.into(), key.into(), value);
-                    }
-                }
+                handler.set_facts(&self.facts.record(Some((&outcome, at))));
                 handler.record_exception(crate::formats::xray::document::Exception {
                     id: crate::formats::xray::id::next(),
                     kind: failure.kind.clone(),
@@ -460,6 +467,7 @@ impl Invocation {
                     .output
                     .subsegment_closed(&self.facts, document);
             });
+            state.spare_trace = Some(trace);
         }
         instrumentation.output.invocation_ended(&Ended {
             facts: &self.facts,
@@ -501,7 +509,8 @@ fn annotate_handler(
     let _ = trace.annotate(handler, "ColdStart".into(), kind.is_cold_start().into());
     let _ = trace.annotate(handler, "StartKind".into(), kind.as_str().into());
     if let Some(service) = &settings.explicit_service {
-        let _ = trace.annotate(handler, "Service".into(), service.clone().into());
+        let service = trace.owned(service);
+        let _ = trace.annotate(handler, "Service".into(), service.into());
     }
     if !init_clients.is_empty() {
         let value = serde_json::json!(init_clients);
@@ -524,18 +533,14 @@ fn record_ending(
     resources: Option<ResourceUse>,
 ) {
     let handler = Target::Exactly(trace.handler_id());
-    let record = facts
+    let mut record = facts
         .record(Some(ended))
         .with_dropped(drops::take(Report::Trace))
         .with_resources(resources);
-    if let Ok(Value::Object(fields)) = serde_json::to_value(record) {
-        for (key, value) in fields {
-            if key == "init_duration_ms" && facts.index() > 1 {
-                continue;
-            }
-            trace.add_metadata(handler, FACTS_NAMESPACE.into(), key.into(), value);
-        }
+    if facts.index() > 1 {
+        record = record.without_init_duration();
     }
+    trace.set_handler_facts(&record);
     if !cache_uses.is_empty() {
         let uses: serde_json::Map<String, Value> = cache_uses
             .iter()
@@ -551,13 +556,13 @@ fn record_ending(
             Value::Object(uses),
         );
     }
-    let namespace = || Cow::Owned(settings.service.clone());
     let (outcome, _) = ended;
     if let Outcome::Success(Some(response)) = outcome {
         if let Some(value) = settings.redacted(Captured::Response, response.clone()) {
             let value = capped(value, settings.capture_limit);
-            let key = Cow::Owned(settings.response_key.clone());
-            trace.add_metadata(handler, namespace(), key, value);
+            let namespace = trace.owned(&settings.service);
+            let key = trace.owned(&settings.response_key);
+            trace.add_metadata(handler, namespace, key, value);
         }
     }
     if let Some(failure) = outcome.failure() {
@@ -573,8 +578,9 @@ fn record_ending(
         trace.record_error(handler, &Failure::new(failure.kind(), message));
         if let Some(value) = captured {
             let value = capped(value, settings.capture_limit);
-            let key = Cow::Owned(settings.error_key.clone());
-            trace.add_metadata(handler, namespace(), key, value);
+            let namespace = trace.owned(&settings.service);
+            let key = trace.owned(&settings.error_key);
+            trace.add_metadata(handler, namespace, key, value);
         }
     }
 }

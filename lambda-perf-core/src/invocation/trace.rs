@@ -25,7 +25,13 @@ pub(crate) struct Trace {
     child_exceptions: Vec<(u64, Exception)>,
     /// Whether exceptions keep their messages (error capture on), or only their types.
     keep_messages: bool,
+    /// Strings of an earlier invocation's annotations and metadata keys, for this one's (see
+    /// [`Self::owned`]).
+    spare_strings: Vec<String>,
 }
+
+/// Most strings kept for reuse.
+const SPARE_STRINGS: usize = 8;
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -54,21 +60,73 @@ impl Trace {
     /// Starts recording if the header asks for it (well-formed `Root` and `Parent`, and
     /// `Sampled=1`: a PassThrough header, with `Root` alone, does not). Without
     /// `keep_messages`, every exception keeps its type only.
+    /// `spare`, a finished trace, lends its memory (it is left there when the header asks
+    /// for no recording).
     pub(crate) fn begin(
         header: Option<&str>,
-        name: impl FnOnce() -> Cow<'static, str>,
+        name: &str,
         keep_messages: bool,
+        spare: &mut Option<Self>,
     ) -> Option<Self> {
         let (root, parent) = recording_ids(header?)?;
         let parent_id = u64::from_str_radix(parent, 16).ok()?;
-        Some(Self {
-            trace_id: root.to_owned(),
-            handler: Record::open(id::next(), parent_id, name()),
-            open: Vec::new(),
-            annotations: 0,
-            child_exceptions: Vec::new(),
-            keep_messages,
-        })
+        let id = id::next();
+        let Some(mut trace) = spare.take() else {
+            return Some(Self {
+                trace_id: root.to_owned(),
+                handler: Record::open(id, parent_id, Cow::Owned(name.to_owned())),
+                open: Vec::new(),
+                annotations: 0,
+                child_exceptions: Vec::new(),
+                keep_messages,
+                spare_strings: Vec::new(),
+            });
+        };
+        trace.trace_id.clear();
+        trace.trace_id.push_str(root);
+        trace.open.clear();
+        trace.annotations = 0;
+        trace.child_exceptions.clear();
+        trace.keep_messages = keep_messages;
+        let Self {
+            handler,
+            spare_strings,
+            ..
+        } = &mut trace;
+        let mut keep = |text: Cow<'static, str>| {
+            if let Cow::Owned(owned) = text {
+                if spare_strings.len() < SPARE_STRINGS {
+                    spare_strings.push(owned);
+                }
+            }
+        };
+        for (key, value) in handler.annotations.drain(..) {
+            keep(key);
+            if let AnnotationValue::String(text) = value {
+                keep(text);
+            }
+        }
+        for (namespace, key, _) in handler.metadata.drain(..) {
+            keep(namespace);
+            keep(key);
+        }
+        trace.handler.reopen(id, parent_id);
+        match &mut trace.handler.name {
+            Cow::Owned(owned) => {
+                owned.clear();
+                owned.push_str(name);
+            }
+            borrowed => *borrowed = Cow::Owned(name.to_owned()),
+        }
+        Some(trace)
+    }
+
+    /// `text` as an owned string, made of a spare one when there is one.
+    pub(crate) fn owned(&mut self, text: &str) -> Cow<'static, str> {
+        let mut owned = self.spare_strings.pop().unwrap_or_default();
+        owned.clear();
+        owned.push_str(text);
+        Cow::Owned(owned)
     }
 
     /// The handler subsegment's id.
@@ -113,6 +171,11 @@ impl Trace {
             self.annotations += 1;
         }
         Ok(())
+    }
+
+    /// Sets lambda-perf's own facts on the handler subsegment, from their `Serialize`.
+    pub(crate) fn set_handler_facts(&mut self, facts: &impl serde::Serialize) {
+        self.handler.set_facts(facts);
     }
 
     /// Adds metadata to subsegment `target`.
@@ -210,8 +273,9 @@ impl Trace {
     }
 
     /// Closes what is still open (innermost first), then the handler subsegment, and hands
-    /// each to `send` as it closes.
-    pub(crate) fn finish(mut self, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
+    /// each to `send` as it closes. The trace is then finished: only its memory is of use, to
+    /// a later [`Self::begin`].
+    pub(crate) fn finish(&mut self, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
         while let Some(id) = self.open.last().map(|record| record.id) {
             if let Some(record) = self.close(id) {
                 send(&self.document(&record));

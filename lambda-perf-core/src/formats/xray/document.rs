@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
+use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
 
@@ -156,6 +157,9 @@ pub(crate) struct Record {
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
     /// (namespace, key, value), in insertion order.
     pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, Value)>,
+    /// lambda-perf's own facts as one JSON object, written straight from their `Serialize`
+    /// (empty: none): the first members of the `lambda_perf` metadata namespace.
+    pub(crate) facts: Vec<u8>,
     pub(crate) http: Option<Http>,
     pub(crate) aws: Option<Value>,
     pub(crate) fault: bool,
@@ -176,6 +180,7 @@ impl Record {
             namespace: None,
             annotations: Vec::new(),
             metadata: Vec::new(),
+            facts: Vec::new(),
             http: None,
             aws: None,
             fault: false,
@@ -183,6 +188,46 @@ impl Record {
             throttle: false,
             cause: None,
         }
+    }
+
+    /// Makes this record a newly opened one under the same name, keeping the memory it
+    /// allocated (its lists, its facts buffer).
+    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64) {
+        self.id = id;
+        self.parent_id = parent_id;
+        self.start_wall = SystemTime::now();
+        self.start = Instant::now();
+        self.end = None;
+        self.namespace = None;
+        self.annotations.clear();
+        self.metadata.clear();
+        self.facts.clear();
+        self.http = None;
+        self.aws = None;
+        self.fault = false;
+        self.error = false;
+        self.throttle = false;
+        self.cause = None;
+    }
+
+    /// Sets lambda-perf's own facts (replacing any set before), from any `Serialize` that
+    /// makes a JSON object; anything else, or an empty object, leaves none.
+    pub(crate) fn set_facts(&mut self, facts: &impl Serialize) {
+        self.facts.clear();
+        if serde_json::to_writer(&mut self.facts, facts).is_err()
+            || self.facts.first() != Some(&b'{')
+            || self.facts == b"{}"
+        {
+            self.facts.clear();
+        }
+    }
+
+    /// The facts as `(key, value)` pairs (allocating: for the rare paths, not the datagram's).
+    pub(crate) fn facts_map(&self) -> serde_json::Map<String, Value> {
+        if self.facts.is_empty() {
+            return serde_json::Map::new();
+        }
+        serde_json::from_slice(&self.facts).unwrap_or_default()
     }
 
     /// Adds an annotation or replaces its value; returns whether it is new.
@@ -388,7 +433,7 @@ impl Serialize for View<'_> {
         if !record.annotations.is_empty() && detail < Detail::Skeleton {
             map.serialize_entry("annotations", &Annotations { record, detail })?;
         }
-        if !record.metadata.is_empty() {
+        if !record.metadata.is_empty() || !record.facts.is_empty() {
             if detail == Detail::Full {
                 map.serialize_entry("metadata", &Metadata(record))?;
             } else {
@@ -425,9 +470,11 @@ impl Serialize for TrimmedFacts<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         if self.0.facts {
-            for (_, key, value) in self
-                .0
-                .record
+            let record = self.0.record;
+            for (key, value) in &record.facts_map() {
+                map.serialize_entry(key, value)?;
+            }
+            for (_, key, value) in record
                 .metadata
                 .iter()
                 .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE)
@@ -479,13 +526,51 @@ struct Metadata<'a>(&'a Record);
 
 impl Serialize for Metadata<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let entries = &self.0.metadata;
+        let record = self.0;
+        let entries = &record.metadata;
         let mut map = serializer.serialize_map(None)?;
+        // The facts as they were written, unless other entries share their namespace.
+        let facts = (!record.facts.is_empty())
+            .then(|| serde_json::from_slice::<&RawValue>(&record.facts).ok())
+            .flatten();
+        let shared = || entries.iter().any(|(ns, _, _)| ns == FACTS_NAMESPACE);
+        match facts {
+            Some(facts) if !shared() => map.serialize_entry(FACTS_NAMESPACE, facts)?,
+            Some(_) => map.serialize_entry(FACTS_NAMESPACE, &FactsAndEntries(record))?,
+            None => {}
+        }
         for (index, (namespace, _, _)) in entries.iter().enumerate() {
-            if entries[..index].iter().any(|(ns, _, _)| ns == namespace) {
+            if entries[..index].iter().any(|(ns, _, _)| ns == namespace)
+                || (facts.is_some() && namespace == FACTS_NAMESPACE)
+            {
                 continue;
             }
             map.serialize_entry(namespace, &Namespaced { entries, namespace })?;
+        }
+        map.end()
+    }
+}
+
+/// The facts and the other entries of their namespace, in one object.
+struct FactsAndEntries<'a>(&'a Record);
+
+impl Serialize for FactsAndEntries<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        let facts = self.0.facts_map();
+        let entries = self
+            .0
+            .metadata
+            .iter()
+            .filter(|(ns, _, _)| ns == FACTS_NAMESPACE);
+        for (key, value) in &facts {
+            // An entry of the same key replaces the fact, as it would have in the list.
+            if !entries.clone().any(|(_, k, _)| k == key.as_str()) {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        for (_, key, value) in entries {
+            map.serialize_entry(key, value)?;
         }
         map.end()
     }
@@ -673,6 +758,103 @@ mod tests {
         assert!(out.starts_with(DAEMON_HEADER));
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+
+    /// Facts of varied shapes: strings needing escapes, floats, integers, booleans, absent
+    /// and nested members.
+    fn varied_facts() -> Vec<Value> {
+        vec![
+            serde_json::json!({}),
+            serde_json::json!({"start_kind": "warm", "invocation": 2, "request_id": "8476a536-e9f4", "idle_gap_ms": 1.5, "environment_age_ms": 2000.0, "duration_ms": 0.001, "outcome": "success"}),
+            serde_json::json!({"request_id": "quote \" back\\slash \n é ✓", "past_deadline": true, "dropped": {"xray.send_failed": 3}}),
+            serde_json::json!({"cpu_ratio": 1e-7, "peak_rss_mb": 123_456.789, "invocation": u64::MAX}),
+        ]
+    }
+
+    /// A record with `facts` as the old code held them: one metadata entry per member.
+    fn with_fact_entries(mut record: Record, facts: &Value) -> Record {
+        for (key, value) in facts.as_object().unwrap() {
+            record.add_metadata(FACTS_NAMESPACE.into(), key.clone().into(), value.clone());
+        }
+        record
+    }
+
+    #[test]
+    fn facts_written_directly_render_as_the_entries_they_replace() {
+        for facts in varied_facts() {
+            for user in [false, true] {
+                for shared in [false, true] {
+                    let mut base = record();
+                    if user {
+                        base.add_metadata("orders".into(), "response".into(), 7.into());
+                    }
+                    if shared {
+                        base.add_metadata(
+                            FACTS_NAMESPACE.into(),
+                            "cache".into(),
+                            serde_json::json!({"users": {"hits": 1, "misses": 0}}),
+                        );
+                    }
+                    let old = with_fact_entries(base.clone(), &facts);
+                    let mut new = base;
+                    new.set_facts(&facts);
+                    let parse = |record: &Record| -> Value {
+                        serde_json::from_str(&render(record)).unwrap()
+                    };
+                    assert_eq!(
+                        parse(&new),
+                        parse(&old),
+                        "facts {facts}, user {user}, shared {shared}"
+                    );
+                    // Trimmed, the facts stay the same way.
+                    let trimmed = |record: &Record| {
+                        let view = View {
+                            document: SubsegmentDocument {
+                                trace_id: TRACE,
+                                record,
+                            },
+                            detail: Detail::WithoutMetadata,
+                        };
+                        serde_json::to_value(&view).unwrap()
+                    };
+                    assert_eq!(trimmed(&new), trimmed(&old), "trimmed, facts {facts}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn facts_that_are_not_an_object_are_left_out() {
+        let mut record = record();
+        record.set_facts(&7);
+        assert!(record.facts.is_empty());
+        assert_eq!(render(&record), render(&super::tests::record()));
+    }
+
+    #[test]
+    fn a_reopened_record_keeps_nothing_of_its_past_but_its_name() {
+        let mut used = record();
+        used.annotate("k".into(), 1.into());
+        used.add_metadata("n".into(), "k".into(), 1.into());
+        used.set_facts(&serde_json::json!({"a": 1}));
+        used.http = Some(Http::request("GET", "u"));
+        used.aws = Some(Value::Null);
+        used.namespace = Some(Namespace::Aws);
+        used.error = true;
+        used.throttle = true;
+        used.record_exception(Exception {
+            id: 1,
+            kind: "E".into(),
+            message: String::new(),
+        });
+        used.close();
+        used.reopen(3, 4);
+        let mut fresh = Record::open(3, 4, used.name.clone());
+        fresh.start_wall = used.start_wall;
+        fresh.start = used.start;
+        used.end = Some(used.start + Duration::from_micros(5));
+        fresh.end = used.end;
+        assert_eq!(render(&used), render(&fresh));
     }
 
     proptest::proptest! {

@@ -231,6 +231,12 @@ fn annotation_value(value: &AnnotationValue) -> OtelValue {
 
 /// `lambda_perf` entries one attribute each; every other namespace one JSON attribute.
 fn metadata(record: &Record, attributes: &mut Vec<KeyValue>) {
+    for (key, value) in &record.facts_map() {
+        attributes.push(KeyValue::new(
+            format!("{FACTS_NAMESPACE}.{key}"),
+            json_value(value),
+        ));
+    }
     let entries = &record.metadata;
     for (index, (namespace, key, value)) in entries.iter().enumerate() {
         if namespace == FACTS_NAMESPACE {
