@@ -128,9 +128,9 @@ w("## Per warm invocation: one metric, one annotation, the handler subsegment")
 w("")
 w(
     "Added time over the same bare handler (instrumented mean minus bare mean). lambda-perf: "
-    "the `invocation_overhead` criterion bench, as its module docs describe where it writes "
-    "(the bench of this commit may write EMF to a sink that discards it rather than a real "
-    "file descriptor: see `lambda-perf-core/benches/invocation_overhead.rs`). Powertools: a fresh process per run, stdout to a file, the X-Ray "
+    "the `invocation_overhead` criterion bench (EMF lines written to an opened `/dev/null`, "
+    "subsegments sent to a UDP socket on loopback, the floor's `write(2)` and `send(2)` of the "
+    "same sizes measured in the same run). Powertools: a fresh process per run, stdout to a file, the X-Ray "
     "datagram to a real UDP receiver, a new sampled trace id before each invocation; the "
     f"median of {peers.get('runs', 'n/a')} runs' means of {peers.get('invocations', 'n/a')} "
     "invocations after 500 warm-up ones (TypeScript: each invocation plus one event-loop turn, "
