@@ -15,7 +15,8 @@ use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::redaction::Redactor;
 use crate::invocation::settings::InvocationSettings;
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
-use crate::outputs::emf::{EmfOutput, EmfWriter};
+use crate::outputs::emf::EmfOutput;
+use crate::outputs::line_writer::LineWriter;
 #[cfg(feature = "opentelemetry")]
 use crate::outputs::otel::{DynExporter, OtelConfig, OtelOutput};
 use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, SubsegmentSink, UdpDaemonSink, XRayOutput};
@@ -26,7 +27,7 @@ pub(crate) struct Setup {
     pub(crate) settings: Settings,
     /// Problems the environment had, already turned into defaults.
     pub(crate) env_warnings: Vec<String>,
-    pub(crate) writer: EmfWriter,
+    pub(crate) writer: LineWriter,
     pub(crate) xray_sink: Option<Arc<dyn SubsegmentSink>>,
     /// Sees the response or error before it is captured.
     pub(crate) redact: Option<Redactor>,
@@ -42,7 +43,7 @@ impl Setup {
         Self {
             settings,
             env_warnings,
-            writer: EmfWriter::Stdout,
+            writer: LineWriter::Stdout,
             xray_sink: None,
             redact: None,
             #[cfg(feature = "opentelemetry")]

@@ -3,7 +3,7 @@
 use std::borrow::Cow;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -13,7 +13,7 @@ use crate::formats::emf::dimension::Dimension;
 use crate::invocation::InitializationType;
 use crate::invocation::redaction::{Captured, Redactor};
 use crate::invocation::start_tracker::MarkerPlace;
-use crate::outputs::emf::EmfWriter;
+use crate::outputs::line_writer::LineWriter;
 use crate::outputs::xray::SubsegmentSink;
 use crate::setup::Setup;
 
@@ -231,7 +231,7 @@ impl PerfLayerBuilder {
     /// Writes EMF lines to `writer` instead of stdout (a test buffer, a log pipeline). Each
     /// write is one or more complete lines.
     pub fn emf_writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.setup.writer = EmfWriter::Custom(Arc::new(Mutex::new(writer)));
+        self.setup.writer = LineWriter::custom(writer);
         self
     }
 

@@ -12,13 +12,14 @@ use tracing_subscriber::registry::LookupSpan;
 use super::event::EVENT_TARGET;
 use super::level::from_tracing;
 use super::visit::Recorder;
-use super::writer::LogWriter;
+use super::writer::write_log_lines;
 use crate::formats::log::LogFormat;
 use crate::formats::log::fields::LogFields;
 use crate::formats::log::line::{InvocationKeys, LineHead, append_line};
 use crate::formats::log::sampling::Sampling;
 use crate::invocation::current;
 use crate::invocation::lifecycle::Invocation;
+use crate::outputs::line_writer::LineWriter;
 
 /// Buffers that grew past this are not kept for the next line.
 const KEPT_BUFFER_BYTES: usize = 64 * 1024;
@@ -40,7 +41,7 @@ pub(crate) struct LogLayer {
     pub(crate) format: LogFormat,
     /// Written as `sampling_rate` on every line of an invocation.
     pub(crate) sampling: Option<Sampling>,
-    pub(crate) writer: LogWriter,
+    pub(crate) writer: LineWriter,
     pub(crate) clock: fn() -> SystemTime,
 }
 
@@ -117,7 +118,7 @@ where
                 };
                 append_line(line, &head, fields);
             }
-            self.writer.write_lines(line);
+            write_log_lines(&self.writer, line);
         });
     }
 }

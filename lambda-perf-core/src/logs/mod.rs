@@ -84,5 +84,4 @@ pub(crate) use self::filter::LogFilter;
 pub(crate) use self::layer::LogLayer;
 pub(crate) use self::level::filter_from_tracing;
 pub(crate) use self::resolved::ResolvedLogs;
-pub(crate) use self::writer::LogWriter;
 pub use crate::formats::log::LogFormat;

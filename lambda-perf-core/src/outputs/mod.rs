@@ -3,6 +3,7 @@
 //! on stdout, subsegment documents to the X-Ray daemon. An output knows no facade.
 
 pub(crate) mod emf;
+pub(crate) mod line_writer;
 #[cfg(feature = "opentelemetry")]
 pub(crate) mod otel;
 pub(crate) mod xray;

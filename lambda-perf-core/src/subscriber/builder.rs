@@ -14,9 +14,8 @@ use super::error::InitError;
 use super::xray_interest::XRayInterest;
 use crate::config::{ConfigError, LogSettings};
 use crate::formats::log::directives::Directive;
-use crate::logs::{
-    self, LogFilter, LogFormat, LogLayer, LogWriter, ResolvedLogs, filter_from_tracing,
-};
+use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
+use crate::outputs::line_writer::LineWriter;
 use crate::warn::write_warning;
 use crate::xray::XRayLayer;
 
@@ -42,7 +41,7 @@ pub struct InitBuilder {
     /// Problems the environment had, already turned into defaults.
     env_warnings: Vec<String>,
     seed: Option<u64>,
-    writer: LogWriter,
+    writer: LineWriter,
     /// `None`: no X-Ray layer.
     xray: Option<Level>,
     clock: fn() -> SystemTime,
@@ -57,7 +56,7 @@ impl InitBuilder {
             logs,
             env_warnings,
             seed: None,
-            writer: LogWriter::Stdout,
+            writer: LineWriter::Stdout,
             xray: Some(Level::INFO),
             clock: SystemTime::now,
         }
@@ -115,7 +114,7 @@ impl InitBuilder {
     /// Writes log lines to `writer` instead of stdout (a test buffer, a pipeline). Each
     /// write is one complete line.
     pub fn log_writer(mut self, writer: impl Write + Send + 'static) -> Self {
-        self.writer = LogWriter::custom(writer);
+        self.writer = LineWriter::custom(writer);
         self
     }
 

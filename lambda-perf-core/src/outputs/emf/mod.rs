@@ -9,7 +9,7 @@ use std::time::SystemTime;
 
 use serde::Serialize;
 
-pub(crate) use self::writer::EmfWriter;
+use self::writer::write_emf_lines;
 use crate::drops::{self, Report};
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::set::MetricSet;
@@ -17,6 +17,7 @@ use crate::formats::emf::{MAX_LINE_BYTES, Resolution, Unit, append_lines, valida
 use crate::formats::time::{epoch_millis, millis_f64};
 use crate::invocation::client_init::{InitRecord, Phase};
 use crate::invocation::output::{Began, ClientInit, Ended, Output, OwnLine};
+use crate::outputs::line_writer::LineWriter;
 use crate::warn::WarnOnce;
 
 /// Buffers that grew past this are not kept between invocations.
@@ -33,7 +34,7 @@ thread_local! {
 /// Writes EMF lines: CloudWatch metrics from stdout, with no agent and no API call.
 #[derive(Debug)]
 pub(crate) struct EmfOutput {
-    pub(crate) writer: EmfWriter,
+    pub(crate) writer: LineWriter,
     pub(crate) namespace: String,
     /// The `service` dimension of lines written outside an invocation.
     pub(crate) service: String,
@@ -73,7 +74,7 @@ impl EmfOutput {
                      without its metadata properties (counted in lambda_perf.dropped)"
                 ));
             }
-            self.writer.write_lines(buffer);
+            write_emf_lines(&self.writer, buffer);
         });
     }
 

@@ -1,0 +1,44 @@
+//! Where lines go — EMF lines and log lines alike: stdout in Lambda, or a writer given in code.
+
+use std::fmt;
+use std::io::{self, Write};
+use std::sync::{Arc, Mutex};
+
+/// The destination of lines. Each call writes its buffer (complete lines, each ending in a
+/// newline) with one `write_all` under the stdout lock, so lines written by concurrent
+/// invocations, tasks and threads — EMF and log lines together — never interleave mid-line.
+#[derive(Clone, Default)]
+pub(crate) enum LineWriter {
+    /// The process's stdout, which Lambda forwards to CloudWatch Logs.
+    #[default]
+    Stdout,
+    /// A writer given in code (tests, a custom pipeline).
+    Custom(Arc<Mutex<dyn Write + Send>>),
+}
+
+impl LineWriter {
+    /// A writer given in code.
+    pub(crate) fn custom(writer: impl Write + Send + 'static) -> Self {
+        Self::Custom(Arc::new(Mutex::new(writer)))
+    }
+
+    /// Writes complete lines at once; a custom writer is flushed after them.
+    pub(crate) fn write_lines(&self, lines: &[u8]) -> io::Result<()> {
+        match self {
+            Self::Stdout => io::stdout().lock().write_all(lines),
+            Self::Custom(writer) => match writer.lock() {
+                Ok(mut writer) => writer.write_all(lines).and_then(|()| writer.flush()),
+                Err(poisoned) => poisoned.into_inner().write_all(lines),
+            },
+        }
+    }
+}
+
+impl fmt::Debug for LineWriter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("Stdout"),
+            Self::Custom(_) => f.write_str("Custom(..)"),
+        }
+    }
+}
