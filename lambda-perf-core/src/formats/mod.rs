@@ -5,6 +5,7 @@
 pub(crate) mod capped;
 pub(crate) mod emf;
 pub(crate) mod failure;
+pub(crate) mod json;
 #[cfg(feature = "tracing")]
 pub(crate) mod log;
 pub(crate) mod time;

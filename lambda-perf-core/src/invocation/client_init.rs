@@ -26,13 +26,20 @@ pub enum Phase {
     Background,
 }
 
-impl fmt::Display for Phase {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(match self {
+impl Phase {
+    /// The phase as records write it.
+    pub(crate) const fn as_str(self) -> &'static str {
+        match self {
             Self::Init => "init",
             Self::Invocation => "invocation",
             Self::Background => "background",
-        })
+        }
+    }
+}
+
+impl fmt::Display for Phase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

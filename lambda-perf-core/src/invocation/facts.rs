@@ -9,6 +9,7 @@ use super::outcome::Outcome;
 use super::resources::ResourceUse;
 use super::start_tracker::Start;
 use crate::drops::Dropped;
+use crate::formats::json::{WriteJson, push_bool, push_f64, push_key, push_str, push_u64};
 use crate::formats::time::millis_f64;
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
@@ -203,6 +204,66 @@ pub(crate) struct FactsRecord<'a> {
     dropped: Option<Dropped>,
 }
 
+/// The same JSON as the derived `Serialize`, written by hand: every invocation writes it.
+impl WriteJson for FactsRecord<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        /// `,"key":value`, with `member` the literal `,"key":`.
+        fn number(out: &mut Vec<u8>, member: &[u8], value: Option<f64>) {
+            if let Some(value) = value {
+                out.extend_from_slice(member);
+                push_f64(out, value);
+            }
+        }
+        out.extend_from_slice(b"{\"start_kind\":");
+        push_str(out, self.start_kind);
+        out.extend_from_slice(b",\"invocation\":");
+        push_u64(out, self.invocation);
+        out.extend_from_slice(b",\"request_id\":");
+        push_str(out, self.request_id);
+        number(out, b",\"idle_gap_ms\":", self.idle_gap_ms);
+        number(
+            out,
+            b",\"environment_age_ms\":",
+            Some(self.environment_age_ms),
+        );
+        number(out, b",\"init_duration_ms\":", self.init_duration_ms);
+        number(
+            out,
+            b",\"first_request_wait_ms\":",
+            self.first_request_wait_ms,
+        );
+        number(out, b",\"duration_ms\":", self.duration_ms);
+        number(
+            out,
+            b",\"deadline_headroom_ms\":",
+            self.deadline_headroom_ms,
+        );
+        if let Some(outcome) = self.outcome {
+            out.extend_from_slice(b",\"outcome\":");
+            push_str(out, outcome);
+        }
+        number(out, b",\"cpu_time_ms\":", self.cpu_time_ms);
+        number(out, b",\"peak_rss_mb\":", self.peak_rss_mb);
+        number(out, b",\"cpu_ratio\":", self.cpu_ratio);
+        if let Some(past) = self.past_deadline {
+            out.extend_from_slice(b",\"past_deadline\":");
+            push_bool(out, past);
+        }
+        if let Some(Dropped(counts)) = &self.dropped {
+            out.extend_from_slice(b",\"dropped\":{");
+            for (index, (cause, count)) in counts.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                push_key(out, cause);
+                push_u64(out, *count);
+            }
+            out.push(b'}');
+        }
+        out.push(b'}');
+    }
+}
+
 impl FactsRecord<'_> {
     /// The facts, with what the process used during the invocation.
     pub(crate) fn with_resources(mut self, resources: Option<ResourceUse>) -> Self {
@@ -231,6 +292,66 @@ impl FactsRecord<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    fn written(record: &FactsRecord<'_>) -> String {
+        let mut out = Vec::new();
+        record.write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn any_millis() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            Just(None),
+            (0u64..10_000_000_000).prop_map(|micros| Some(micros as f64 / 1000.0)),
+            any::<f64>().prop_map(Some),
+        ]
+    }
+
+    prop_compose! {
+        fn any_record()(
+            request_id in any::<String>(),
+            invocation in any::<u64>(),
+            idle_gap_ms in any_millis(),
+            environment_age_ms in any::<f64>(),
+            init_duration_ms in any_millis(),
+            first_request_wait_ms in any_millis(),
+            duration_ms in any_millis(),
+            deadline_headroom_ms in any_millis(),
+            ended in any::<bool>(),
+            resources in (any_millis(), any_millis(), any_millis()),
+            past_deadline in proptest::option::of(any::<bool>()),
+            dropped in proptest::option::of(proptest::collection::vec(
+                (prop_oneof![Just("emf.a"), Just("xray.\"quoted\"")], any::<u64>()), 0..3)),
+        ) -> (String, FactsRecord<'static>) {
+            let record = FactsRecord {
+                start_kind: "warm",
+                invocation,
+                request_id: "",
+                idle_gap_ms,
+                environment_age_ms,
+                init_duration_ms,
+                first_request_wait_ms,
+                duration_ms,
+                deadline_headroom_ms,
+                outcome: ended.then_some("success"),
+                cpu_time_ms: resources.0,
+                peak_rss_mb: resources.1,
+                cpu_ratio: resources.2,
+                past_deadline,
+                dropped: dropped.map(Dropped),
+            };
+            (request_id, record)
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn written_by_hand_as_serde_writes_it((request_id, record) in any_record()) {
+            let record = FactsRecord { request_id: &request_id, ..record };
+            prop_assert_eq!(written(&record), serde_json::to_string(&record).unwrap());
+        }
+    }
 
     fn start(kind: StartKind, index: u64) -> Start {
         Start {
@@ -262,14 +383,14 @@ mod tests {
     fn record_serializes_what_is_known() {
         let facts = InvocationFacts::new(start(StartKind::Cold, 1), "req-1".into(), 0);
         assert_eq!(
-            serde_json::to_string(&facts.record(None)).unwrap(),
+            written(&facts.record(None)),
             r#"{"start_kind":"cold","invocation":1,"request_id":"req-1","environment_age_ms":2000.0,"init_duration_ms":12.345,"first_request_wait_ms":0.25}"#
         );
         let warm = InvocationFacts::new(start(StartKind::Warm, 2), "req-2".into(), 0);
         let outcome = Outcome::Error(None);
         let at = warm.start.began + Duration::from_micros(250);
         assert_eq!(
-            serde_json::to_string(&warm.record(Some((&outcome, at)))).unwrap(),
+            written(&warm.record(Some((&outcome, at)))),
             r#"{"start_kind":"warm","invocation":2,"request_id":"req-2","idle_gap_ms":1.5,"environment_age_ms":2000.0,"init_duration_ms":12.345,"duration_ms":0.25,"outcome":"error"}"#
         );
     }

@@ -174,7 +174,7 @@ impl Trace {
     }
 
     /// Sets lambda-perf's own facts on the handler subsegment, from their `Serialize`.
-    pub(crate) fn set_handler_facts(&mut self, facts: &impl serde::Serialize) {
+    pub(crate) fn set_handler_facts(&mut self, facts: &impl crate::formats::json::WriteJson) {
         self.handler.set_facts(facts);
     }
 

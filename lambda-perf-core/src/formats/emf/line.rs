@@ -3,13 +3,12 @@
 //! Layout, as Powertools writes it: `_aws` first, then the dimensions, the metadata, the
 //! `lambda_perf` invocation facts and the metric values, each value list an array of numbers.
 
-use serde::Serialize;
-use serde::ser::{SerializeMap, Serializer};
 use serde_json::Value;
 
 use super::dimension::Dimension;
 use super::set::MetricSlice;
 use super::validate::FACTS_KEY;
+use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_str, push_u64};
 
 /// One EMF document: a single metric directive and the members it references.
 pub(crate) struct EmfLine<'a, F> {
@@ -30,91 +29,74 @@ impl<F> EmfLine<'_, F> {
     }
 }
 
-impl<F: Serialize> EmfLine<'_, F> {
-    /// Appends the document and a newline to `out`.
+impl<F: WriteJson> EmfLine<'_, F> {
+    /// Appends the document and a newline to `out`; on an error (only a metadata value's own
+    /// `Serialize` can fail) `out` holds part of a line, for the caller to truncate.
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        serde_json::to_writer(&mut *out, self)?;
-        out.push(b'\n');
+        out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+        push_u64(out, self.timestamp_ms);
+        out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
+        push_str(out, self.namespace);
+        out.extend_from_slice(b",\"Dimensions\":[[");
+        for (index, dimension) in self.dimensions().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            push_str(out, &dimension.name);
+        }
+        out.extend_from_slice(b"]],\"Metrics\":[");
+        for (index, metric) in self.metrics.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            write_definition(out, metric);
+        }
+        out.extend_from_slice(b"]}]}");
+        for dimension in self.dimensions() {
+            out.push(b',');
+            push_key(out, &dimension.name);
+            push_str(out, &dimension.value);
+        }
+        for (key, value) in self.metadata {
+            out.push(b',');
+            push_key(out, key);
+            push_serialized(out, value)?;
+        }
+        if let Some(facts) = self.facts {
+            out.push(b',');
+            push_key(out, FACTS_KEY);
+            facts.write_json(out);
+        }
+        for metric in self.metrics {
+            out.push(b',');
+            push_key(out, metric.name);
+            out.push(b'[');
+            for (index, value) in metric.values.iter().enumerate() {
+                if index > 0 {
+                    out.push(b',');
+                }
+                push_f64(out, *value);
+            }
+            out.push(b']');
+        }
+        out.extend_from_slice(b"}\n");
         Ok(())
     }
 }
 
-impl<F: Serialize> Serialize for EmfLine<'_, F> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut root = serializer.serialize_map(None)?;
-        root.serialize_entry("_aws", &Aws(self))?;
-        for dimension in self.dimensions() {
-            root.serialize_entry(&*dimension.name, &*dimension.value)?;
-        }
-        for (key, value) in self.metadata {
-            root.serialize_entry(key, value)?;
-        }
-        if let Some(facts) = self.facts {
-            root.serialize_entry(FACTS_KEY, facts)?;
-        }
-        for metric in self.metrics {
-            root.serialize_entry(metric.name, metric.values)?;
-        }
-        root.end()
+/// `{"Name":…,"Unit":…}`, with `StorageResolution` for high-resolution metrics.
+fn write_definition(out: &mut Vec<u8>, metric: &MetricSlice<'_>) {
+    out.extend_from_slice(b"{\"Name\":");
+    push_str(out, metric.name);
+    out.extend_from_slice(b",\"Unit\":\"");
+    // Unit names are fixed ASCII with nothing to escape ("Bytes/Second" and the like).
+    out.extend_from_slice(metric.unit.as_str().as_bytes());
+    out.push(b'"');
+    if metric.resolution == super::Resolution::High {
+        out.extend_from_slice(b",\"StorageResolution\":");
+        push_u64(out, u64::from(metric.resolution.seconds()));
     }
-}
-
-/// The `_aws` member.
-struct Aws<'a, 'b, F>(&'a EmfLine<'b, F>);
-
-impl<F> Serialize for Aws<'_, '_, F> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let mut aws = serializer.serialize_map(Some(2))?;
-        aws.serialize_entry("Timestamp", &self.0.timestamp_ms)?;
-        aws.serialize_entry("CloudWatchMetrics", &[Directive(self.0)])?;
-        aws.end()
-    }
-}
-
-/// The one `MetricDirective`.
-struct Directive<'a, 'b, F>(&'a EmfLine<'b, F>);
-
-impl<F> Serialize for Directive<'_, '_, F> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let line = self.0;
-        let mut directive = serializer.serialize_map(Some(3))?;
-        directive.serialize_entry("Namespace", line.namespace)?;
-        directive.serialize_entry("Dimensions", &[DimensionSet(line)])?;
-        directive.serialize_entry("Metrics", &MetricDefinitions(line.metrics))?;
-        directive.end()
-    }
-}
-
-struct DimensionSet<'a, 'b, F>(&'a EmfLine<'b, F>);
-
-impl<F> Serialize for DimensionSet<'_, '_, F> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.dimensions().map(|dimension| &*dimension.name))
-    }
-}
-
-struct MetricDefinitions<'a>(&'a [MetricSlice<'a>]);
-
-impl Serialize for MetricDefinitions<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_seq(self.0.iter().map(MetricDefinition))
-    }
-}
-
-struct MetricDefinition<'a>(&'a MetricSlice<'a>);
-
-impl Serialize for MetricDefinition<'_> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let metric = self.0;
-        let high = metric.resolution == super::Resolution::High;
-        let mut definition = serializer.serialize_map(Some(2 + usize::from(high)))?;
-        definition.serialize_entry("Name", metric.name)?;
-        definition.serialize_entry("Unit", metric.unit.as_str())?;
-        if high {
-            definition.serialize_entry("StorageResolution", &metric.resolution.seconds())?;
-        }
-        definition.end()
-    }
+    out.push(b'}');
 }
 
 #[cfg(test)]
@@ -122,7 +104,7 @@ mod tests {
     use super::*;
     use crate::formats::emf::{Resolution, Unit};
 
-    fn render<F: Serialize>(line: &EmfLine<'_, F>) -> String {
+    fn render<F: WriteJson>(line: &EmfLine<'_, F>) -> String {
         let mut out = Vec::new();
         line.write_to(&mut out).unwrap();
         String::from_utf8(out).unwrap()
@@ -172,10 +154,24 @@ mod tests {
     }
 
     #[test]
+    fn unit_names_need_no_escape() {
+        for unit in Unit::ALL {
+            let name = unit.as_str();
+            assert_eq!(serde_json::to_string(name).unwrap(), format!("\"{name}\""));
+        }
+    }
+
+    #[test]
     fn golden_line_with_facts_and_escaping() {
-        #[derive(Serialize)]
         struct Facts {
             start_kind: &'static str,
+        }
+        impl WriteJson for Facts {
+            fn write_json(&self, out: &mut Vec<u8>) {
+                out.extend_from_slice(b"{\"start_kind\":");
+                push_str(out, self.start_kind);
+                out.push(b'}');
+            }
         }
         let fixed = [Dimension::new("service", "quote\"d")];
         let metrics = [MetricSlice {

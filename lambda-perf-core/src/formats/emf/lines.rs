@@ -1,12 +1,12 @@
 //! Every EMF line one metric set needs, appended to a buffer, each within the size a line can
 //! safely have.
 
-use serde::Serialize;
 use serde_json::Value;
 
 use super::dimension::Dimension;
 use super::line::EmfLine;
 use super::set::{MetricSet, MetricSlice};
+use crate::formats::json::WriteJson;
 
 /// The longest line written. CloudWatch Logs accepts events up to 1 MB, but Lambda's log
 /// capture has been seen splitting long stdout lines (at 65,536 and at 2^18 - 26 bytes), and
@@ -38,7 +38,7 @@ struct Shared<'a, F> {
 /// [`MAX_LINE_BYTES`] loses its metadata first; if it still does not fit, its metrics (or a
 /// metric's values) are split over more lines, so every metric value is kept. Nothing for an
 /// empty set.
-pub(crate) fn append_lines<F: Serialize>(
+pub(crate) fn append_lines<F: WriteJson>(
     out: &mut Vec<u8>,
     timestamp_ms: u64,
     namespace: &str,
@@ -60,7 +60,7 @@ pub(crate) fn append_lines<F: Serialize>(
 }
 
 /// Appends one line of `metrics`, or as many as it takes for each to fit.
-fn append_fitting<F: Serialize>(
+fn append_fitting<F: WriteJson>(
     out: &mut Vec<u8>,
     shared: &Shared<'_, F>,
     metrics: &[MetricSlice<'_>],
@@ -95,7 +95,7 @@ fn append_fitting<F: Serialize>(
 }
 
 /// Appends the line if it fits; leaves `out` as it was if not.
-fn try_append<F: Serialize>(
+fn try_append<F: WriteJson>(
     out: &mut Vec<u8>,
     shared: &Shared<'_, F>,
     metrics: &[MetricSlice<'_>],

@@ -14,6 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
+use crate::formats::json::WriteJson;
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
 /// and the IPv4 UDP payload limit.
@@ -210,14 +211,12 @@ impl Record {
         self.cause = None;
     }
 
-    /// Sets lambda-perf's own facts (replacing any set before), from any `Serialize` that
-    /// makes a JSON object; anything else, or an empty object, leaves none.
-    pub(crate) fn set_facts(&mut self, facts: &impl Serialize) {
+    /// Sets lambda-perf's own facts (replacing any set before), from a value that writes a
+    /// JSON object; anything else, or an empty object, leaves none.
+    pub(crate) fn set_facts(&mut self, facts: &impl WriteJson) {
         self.facts.clear();
-        if serde_json::to_writer(&mut self.facts, facts).is_err()
-            || self.facts.first() != Some(&b'{')
-            || self.facts == b"{}"
-        {
+        facts.write_json(&mut self.facts);
+        if self.facts.first() != Some(&b'{') || self.facts == b"{}" {
             self.facts.clear();
         }
     }
@@ -331,46 +330,10 @@ impl<'a> SubsegmentDocument<'a> {
     pub fn fault(&self) -> bool {
         self.record.fault
     }
-
-    /// The document as compact JSON.
-    #[must_use]
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&View {
-            document: *self,
-            detail: Detail::Full,
-        })
-        .unwrap_or_default()
-    }
-
-    /// Appends the daemon header and the document to `out`, shrinking the document — the
-    /// user's metadata first (lambda-perf's own `lambda_perf` facts stay), then long strings,
-    /// then annotations and the facts — until the datagram fits 64 000 bytes. Returns the level
-    /// of detail that fit.
-    pub(crate) fn write_datagram(&self, out: &mut Vec<u8>) -> Detail {
-        let start = out.len();
-        for detail in [
-            Detail::Full,
-            Detail::WithoutMetadata,
-            Detail::Shortened,
-            Detail::Skeleton,
-        ] {
-            out.truncate(start);
-            out.extend_from_slice(DAEMON_HEADER);
-            let view = View {
-                document: *self,
-                detail,
-            };
-            if serde_json::to_writer(&mut *out, &view).is_ok() && out.len() - start <= MAX_DATAGRAM
-            {
-                return detail;
-            }
-        }
-        Detail::Skeleton
-    }
 }
 
 /// Epoch seconds with microsecond precision.
-fn epoch_seconds(time: SystemTime) -> f64 {
+pub(super) fn epoch_seconds(time: SystemTime) -> f64 {
     let micros = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
     (micros as f64) / 1_000_000.0
 }
@@ -380,9 +343,9 @@ fn id_hex(id: u64) -> super::id::Hex {
 }
 
 /// A document rendered at some level of detail.
-struct View<'a> {
-    document: SubsegmentDocument<'a>,
-    detail: Detail,
+pub(super) struct View<'a> {
+    pub(super) document: SubsegmentDocument<'a>,
+    pub(super) detail: Detail,
 }
 
 impl Serialize for View<'_> {
@@ -445,7 +408,7 @@ impl Serialize for View<'_> {
     }
 }
 
-fn round_micros(duration: Duration) -> Duration {
+pub(super) fn round_micros(duration: Duration) -> Duration {
     Duration::from_micros(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX))
 }
 
@@ -522,7 +485,7 @@ impl Serialize for Annotations<'_> {
     }
 }
 
-struct Metadata<'a>(&'a Record);
+pub(super) struct Metadata<'a>(pub(super) &'a Record);
 
 impl Serialize for Metadata<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
@@ -595,9 +558,9 @@ impl Serialize for Namespaced<'_> {
     }
 }
 
-struct CauseView<'a> {
-    exceptions: &'a [Exception],
-    detail: Detail,
+pub(super) struct CauseView<'a> {
+    pub(super) exceptions: &'a [Exception],
+    pub(super) detail: Detail,
 }
 
 impl Serialize for CauseView<'_> {
@@ -823,10 +786,70 @@ mod tests {
         }
     }
 
+    /// The hand-written document and the serde view at full detail, for one record.
+    fn both_renderings(record: &Record) -> (String, String) {
+        let document = SubsegmentDocument {
+            trace_id: TRACE,
+            record,
+        };
+        let view = View {
+            document,
+            detail: Detail::Full,
+        };
+        (document.to_json(), serde_json::to_string(&view).unwrap())
+    }
+
+    #[test]
+    fn written_by_hand_as_the_serde_view_writes_it() {
+        let mut records = vec![record()];
+        for facts in varied_facts() {
+            let mut with_facts = record();
+            with_facts.set_facts(&facts);
+            records.push(with_facts.clone());
+            with_facts.add_metadata("orders".into(), "response".into(), 7.into());
+            records.push(with_facts.clone());
+            with_facts.add_metadata(FACTS_NAMESPACE.into(), "cache".into(), 1.into());
+            records.push(with_facts);
+        }
+        let mut everything = record();
+        everything.name = "name \"quoted\" \n é".into();
+        everything.namespace = Some(Namespace::Aws);
+        everything.error = true;
+        everything.throttle = true;
+        everything.http = Some(Http::request("GET", "https://example.com/ü").status(200));
+        everything.aws = Some(serde_json::json!({"operation": "GetItem"}));
+        everything.annotate("text".into(), "v \"q\"".into());
+        everything.annotate("integer".into(), (-3_i64).into());
+        everything.annotate("float".into(), 0.1.into());
+        everything.annotate("flag".into(), true.into());
+        records.push(everything.clone());
+        everything.record_exception(Exception {
+            id: 9,
+            kind: "E".into(),
+            message: "m\n".into(),
+        });
+        records.push(everything.clone());
+        everything.cause = Some(Cause::Reference(0xbb00_27ca_b7e8_5329));
+        records.push(everything);
+        let mut open = record();
+        open.end = None;
+        records.push(open);
+        for record in &records {
+            let (by_hand, by_serde) = both_renderings(record);
+            if record.end.is_some() {
+                assert_eq!(by_hand, by_serde);
+            } else {
+                // Still open: each rendering reads the clock; all else is the same.
+                let strip = |text: &str| text[..text.find(",\"end_time\"").unwrap()].to_owned();
+                assert_eq!(strip(&by_hand), strip(&by_serde));
+            }
+        }
+    }
+
     #[test]
     fn facts_that_are_not_an_object_are_left_out() {
         let mut record = record();
-        record.set_facts(&7);
+        record.set_facts(&Value::from(7));
         assert!(record.facts.is_empty());
         assert_eq!(render(&record), render(&super::tests::record()));
     }

@@ -103,21 +103,40 @@ impl TraceHeader {
 /// per-invocation check, which unsampled invocations pay.
 pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     let (mut root, mut parent, mut sampled) = (None, None, false);
-    for part in header.split(';') {
-        let Some((key, value)) = part.split_once('=') else {
-            continue;
-        };
-        match (key.trim(), value.trim()) {
-            ("Root", value) => root = is_trace_id(value).then_some(value),
-            ("Parent", value) => parent = is_segment_id(value).then_some(value),
-            ("Sampled", value) => sampled = value == "1",
+    for (key, value) in key_values(header) {
+        match key.trim() {
+            "Root" => root = Some(value.trim()),
+            "Parent" => parent = Some(value.trim()),
+            "Sampled" => sampled = value.trim() == "1",
             _ => {}
         }
     }
-    match (root, parent) {
-        (Some(root), Some(parent)) if sampled => Some((root, parent)),
-        _ => None,
+    // The ids are checked only when they will be used: the last of each key counts.
+    if !sampled {
+        return None;
     }
+    let root = root.filter(|value| is_trace_id(value))?;
+    let parent = parent.filter(|value| is_segment_id(value))?;
+    Some((root, parent))
+}
+
+/// The `key=value` parts of a header, split at `;` and the first `=` (parts without `=` are
+/// skipped), by bytes: the separators are ASCII.
+fn key_values(header: &str) -> impl Iterator<Item = (&str, &str)> {
+    let mut rest = header;
+    std::iter::from_fn(move || {
+        loop {
+            if rest.is_empty() {
+                return None;
+            }
+            let end = rest.bytes().position(|byte| byte == b';');
+            let part = &rest[..end.unwrap_or(rest.len())];
+            rest = end.map_or("", |end| &rest[end + 1..]);
+            if let Some(equals) = part.bytes().position(|byte| byte == b'=') {
+                return Some((&part[..equals], &part[equals + 1..]));
+            }
+        }
+    })
 }
 
 /// The `Root` trace id of a header, sampled or not, found without allocating: what log lines

@@ -2,6 +2,7 @@
 //! ids, names and the trace header.
 
 pub(crate) mod annotation;
+mod datagram;
 pub(crate) mod document;
 mod error;
 pub(crate) mod header;

@@ -7,13 +7,12 @@ mod writer;
 use std::cell::RefCell;
 use std::time::SystemTime;
 
-use serde::Serialize;
-
 use self::writer::write_emf_lines;
 use crate::drops::{self, Report};
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::set::MetricSet;
 use crate::formats::emf::{MAX_LINE_BYTES, Resolution, Unit, append_lines, validate};
+use crate::formats::json::{WriteJson, push_str};
 use crate::formats::time::{epoch_millis, millis_f64};
 use crate::invocation::client_init::{InitRecord, Phase};
 use crate::invocation::output::{Began, ClientInit, Ended, Output, OwnLine};
@@ -48,7 +47,7 @@ pub(crate) struct EmfOutput {
 
 impl EmfOutput {
     /// Writes every line `set` needs, `fixed` dimensions first: the one emission path.
-    fn emit<F: Serialize>(
+    fn emit<F: WriteJson>(
         &self,
         namespace: &str,
         fixed: &[Dimension],
@@ -115,7 +114,7 @@ impl EmfOutput {
 
     /// A client's `ClientInitDuration`, in a line of its own with the dimensions `service` and
     /// `client` (whenever it was created), and `facts`.
-    fn client_line<F: Serialize>(&self, service: &str, record: &InitRecord, facts: &F) {
+    fn client_line<F: WriteJson>(&self, service: &str, record: &InitRecord, facts: &F) {
         static BAD_CLIENT_NAME: WarnOnce = WarnOnce::new();
         if record.error.is_some() {
             return;
@@ -146,9 +145,16 @@ impl EmfOutput {
 }
 
 /// What the `lambda_perf` member of a client's line says when no invocation waited for it.
-#[derive(Serialize)]
 struct Unattributed {
     phase: Phase,
+}
+
+impl WriteJson for Unattributed {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(b"{\"phase\":");
+        push_str(out, self.phase.as_str());
+        out.push(b'}');
+    }
 }
 
 impl Output for EmfOutput {
