@@ -23,6 +23,16 @@ impl WriteJson for serde_json::Value {
     }
 }
 
+/// A number written as [`push_f64`] writes it.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Float(pub(crate) f64);
+
+impl WriteJson for Float {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        push_f64(out, self.0);
+    }
+}
+
 /// `serde_json`'s escapes: `"`, `\` and the control characters; nothing else.
 const fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
@@ -115,6 +125,49 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
     }
 }
 
+/// Appends microseconds as milliseconds: what [`push_f64`] writes for `micros / 1000.0`.
+pub(crate) fn push_millis(out: &mut Vec<u8>, micros: u64) {
+    push_fixed_point(out, micros, 1_000, 3);
+}
+
+/// Appends microseconds as seconds: what [`push_f64`] writes for `micros / 1_000_000.0`.
+pub(crate) fn push_seconds(out: &mut Vec<u8>, micros: u64) {
+    push_fixed_point(out, micros, 1_000_000, 6);
+}
+
+/// Appends `units / scale` (`scale` = 10^`digits`) as [`push_f64`] writes the `f64` nearest
+/// to it, without the float formatter: the whole part, a point, the fraction without trailing
+/// zeros (at least one digit). From 0.001 to 10^10 that is the float's shortest round-trip
+/// form (no decimal with fewer fractional digits lies within half a unit in its last place)
+/// and the float formatter writes it without an exponent; outside, the float formatter does
+/// the writing.
+fn push_fixed_point(out: &mut Vec<u8>, units: u64, scale: u64, digits: usize) {
+    const WHOLE_BELOW: u64 = 10_000_000_000;
+    if units == 0 || units < scale / 1_000 || units / scale >= WHOLE_BELOW {
+        push_f64(out, units as f64 / scale as f64);
+        return;
+    }
+    let (whole, mut fraction) = (units / scale, units % scale);
+    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+    out.push(b'.');
+    if fraction == 0 {
+        out.push(b'0');
+        return;
+    }
+    let mut digits = digits;
+    while fraction % 10 == 0 {
+        fraction /= 10;
+        digits -= 1;
+    }
+    let mut buffer = itoa::Buffer::new();
+    let written = buffer.format(fraction).as_bytes();
+    out.extend(std::iter::repeat_n(
+        b'0',
+        digits.saturating_sub(written.len()),
+    ));
+    out.extend_from_slice(written);
+}
+
 /// Appends `true` or `false`.
 pub(crate) fn push_bool(out: &mut Vec<u8>, value: bool) {
     out.extend_from_slice(if value { b"true" } else { b"false" });
@@ -203,6 +256,25 @@ mod tests {
         #[test]
         fn mostly_ascii_strings_are_escaped_as_serde_json_does(text in "[ -~\\x00-\\x1f\"\\\\é]{0,40}") {
             prop_assert_eq!(string(&text), serde_json::to_string(&text).unwrap());
+        }
+
+        #[test]
+        fn micros_are_written_as_serde_json_writes_their_float(
+            micros in prop_oneof![
+                0u64..10_000,
+                0u64..100_000_000,
+                any::<u64>(),
+                1_700_000_000_000_000u64..1_900_000_000_000_000,
+            ],
+        ) {
+            let mut millis = Vec::new();
+            push_millis(&mut millis, micros);
+            let float = micros as f64 / 1000.0;
+            prop_assert_eq!(String::from_utf8(millis).unwrap(), serde_json::to_string(&float).unwrap());
+            let mut seconds = Vec::new();
+            push_seconds(&mut seconds, micros);
+            let float = micros as f64 / 1_000_000.0;
+            prop_assert_eq!(String::from_utf8(seconds).unwrap(), serde_json::to_string(&float).unwrap());
         }
 
         #[test]

@@ -2,6 +2,10 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use serde::{Serialize, Serializer};
+
+use super::json::{WriteJson, push_millis};
+
 /// Milliseconds since the Unix epoch (0 for a clock set before 1970).
 pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {
@@ -13,6 +17,43 @@ pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
 pub(crate) fn millis_f64(duration: Duration) -> f64 {
     let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
     micros as f64 / 1000.0
+}
+
+/// A duration as EMF, traces and logs write it: fractional milliseconds with microsecond
+/// precision (the number [`millis_f64`] gives), held as whole microseconds so that it is
+/// written without the float formatter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Millis {
+    micros: u64,
+}
+
+impl Millis {
+    pub(crate) fn of(duration: Duration) -> Self {
+        Self {
+            micros: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+        }
+    }
+
+    #[cfg(test)]
+    pub(crate) const fn from_micros(micros: u64) -> Self {
+        Self { micros }
+    }
+
+    pub(crate) fn as_f64(self) -> f64 {
+        self.micros as f64 / 1000.0
+    }
+}
+
+impl Serialize for Millis {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_f64(self.as_f64())
+    }
+}
+
+impl WriteJson for Millis {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        push_millis(out, self.micros);
+    }
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use super::outcome::Outcome;
 use super::resources::ResourceUse;
 use super::start_tracker::Start;
 use crate::drops::Dropped;
-use crate::formats::json::{WriteJson, push_bool, push_f64, push_key, push_str, push_u64};
-use crate::formats::time::millis_f64;
+use crate::formats::json::{Float, WriteJson, push_bool, push_key, push_str, push_u64};
+use crate::formats::time::Millis;
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
 /// one, sends `600000`. Such a deadline is ignored quietly.
@@ -142,17 +142,17 @@ impl InvocationFacts {
             start_kind: self.start.kind.as_str(),
             invocation: self.start.index,
             request_id: &self.request_id,
-            idle_gap_ms: self.start.idle_gap.map(millis_f64),
-            environment_age_ms: millis_f64(self.start.environment_age),
-            init_duration_ms: Some(millis_f64(self.start.init_duration)),
+            idle_gap_ms: self.start.idle_gap.map(Millis::of),
+            environment_age_ms: Millis::of(self.start.environment_age),
+            init_duration_ms: Some(Millis::of(self.start.init_duration)),
             first_request_wait_ms: self
                 .start
                 .first_request_wait
                 .filter(|_| first)
-                .map(millis_f64),
+                .map(Millis::of),
             duration_ms: ended
-                .map(|(_, at)| millis_f64(at.saturating_duration_since(self.start.began))),
-            deadline_headroom_ms: ended.and(self.remaining_time()).map(millis_f64),
+                .map(|(_, at)| Millis::of(at.saturating_duration_since(self.start.began))),
+            deadline_headroom_ms: ended.and(self.remaining_time()).map(Millis::of),
             outcome: ended.map(|(outcome, _)| outcome.as_str()),
             cpu_time_ms: None,
             peak_rss_mb: None,
@@ -174,16 +174,16 @@ pub(crate) struct FactsRecord<'a> {
     invocation: u64,
     request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    idle_gap_ms: Option<f64>,
-    environment_age_ms: f64,
+    idle_gap_ms: Option<Millis>,
+    environment_age_ms: Millis,
     #[serde(skip_serializing_if = "Option::is_none")]
-    init_duration_ms: Option<f64>,
+    init_duration_ms: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    first_request_wait_ms: Option<f64>,
+    first_request_wait_ms: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    duration_ms: Option<f64>,
+    duration_ms: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    deadline_headroom_ms: Option<f64>,
+    deadline_headroom_ms: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     outcome: Option<&'static str>,
     /// CPU time the process used during the invocation, in ms (when measured).
@@ -208,10 +208,10 @@ pub(crate) struct FactsRecord<'a> {
 impl WriteJson for FactsRecord<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         /// `,"key":value`, with `member` the literal `,"key":`.
-        fn number(out: &mut Vec<u8>, member: &[u8], value: Option<f64>) {
+        fn member(out: &mut Vec<u8>, member: &[u8], value: Option<impl WriteJson>) {
             if let Some(value) = value {
                 out.extend_from_slice(member);
-                push_f64(out, value);
+                value.write_json(out);
             }
         }
         out.extend_from_slice(b"{\"start_kind\":");
@@ -220,20 +220,20 @@ impl WriteJson for FactsRecord<'_> {
         push_u64(out, self.invocation);
         out.extend_from_slice(b",\"request_id\":");
         push_str(out, self.request_id);
-        number(out, b",\"idle_gap_ms\":", self.idle_gap_ms);
-        number(
+        member(out, b",\"idle_gap_ms\":", self.idle_gap_ms);
+        member(
             out,
             b",\"environment_age_ms\":",
             Some(self.environment_age_ms),
         );
-        number(out, b",\"init_duration_ms\":", self.init_duration_ms);
-        number(
+        member(out, b",\"init_duration_ms\":", self.init_duration_ms);
+        member(
             out,
             b",\"first_request_wait_ms\":",
             self.first_request_wait_ms,
         );
-        number(out, b",\"duration_ms\":", self.duration_ms);
-        number(
+        member(out, b",\"duration_ms\":", self.duration_ms);
+        member(
             out,
             b",\"deadline_headroom_ms\":",
             self.deadline_headroom_ms,
@@ -242,9 +242,9 @@ impl WriteJson for FactsRecord<'_> {
             out.extend_from_slice(b",\"outcome\":");
             push_str(out, outcome);
         }
-        number(out, b",\"cpu_time_ms\":", self.cpu_time_ms);
-        number(out, b",\"peak_rss_mb\":", self.peak_rss_mb);
-        number(out, b",\"cpu_ratio\":", self.cpu_ratio);
+        member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
+        member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
+        member(out, b",\"cpu_ratio\":", self.cpu_ratio.map(Float));
         if let Some(past) = self.past_deadline {
             out.extend_from_slice(b",\"past_deadline\":");
             push_bool(out, past);
@@ -300,11 +300,19 @@ mod tests {
         String::from_utf8(out).unwrap()
     }
 
-    fn any_millis() -> impl Strategy<Value = Option<f64>> {
+    fn any_millis() -> impl Strategy<Value = Option<Millis>> {
         prop_oneof![
             Just(None),
-            (0u64..10_000_000_000).prop_map(|micros| Some(micros as f64 / 1000.0)),
-            any::<f64>().prop_map(Some),
+            (0u64..10_000_000_000).prop_map(|micros| Some(Millis::from_micros(micros))),
+            any::<u64>().prop_map(|micros| Some(Millis::from_micros(micros))),
+        ]
+    }
+
+    fn any_float() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            Just(None),
+            (0u64..10_000_000).prop_map(|n| Some(n as f64 / 7.0)),
+            any::<f64>().prop_map(Some)
         ]
     }
 
@@ -313,13 +321,13 @@ mod tests {
             request_id in any::<String>(),
             invocation in any::<u64>(),
             idle_gap_ms in any_millis(),
-            environment_age_ms in any::<f64>(),
+            environment_age_micros in any::<u64>(),
             init_duration_ms in any_millis(),
             first_request_wait_ms in any_millis(),
             duration_ms in any_millis(),
             deadline_headroom_ms in any_millis(),
             ended in any::<bool>(),
-            resources in (any_millis(), any_millis(), any_millis()),
+            resources in (any_float(), any_float(), any_float()),
             past_deadline in proptest::option::of(any::<bool>()),
             dropped in proptest::option::of(proptest::collection::vec(
                 (prop_oneof![Just("emf.a"), Just("xray.\"quoted\"")], any::<u64>()), 0..3)),
@@ -329,7 +337,7 @@ mod tests {
                 invocation,
                 request_id: "",
                 idle_gap_ms,
-                environment_age_ms,
+                environment_age_ms: Millis::from_micros(environment_age_micros),
                 init_duration_ms,
                 first_request_wait_ms,
                 duration_ms,

@@ -67,7 +67,10 @@ pub(crate) fn validate(key: &str, value: &AnnotationValue) -> Result<(), XRayErr
         });
     }
     match value {
-        AnnotationValue::String(text) if text.chars().count() > MAX_STRING_VALUE => {
+        // At most one character per byte: a short string is not counted.
+        AnnotationValue::String(text)
+            if text.len() > MAX_STRING_VALUE && text.chars().count() > MAX_STRING_VALUE =>
+        {
             Err(XRayError::AnnotationValueTooLong {
                 key: key.to_owned(),
                 length: text.chars().count(),

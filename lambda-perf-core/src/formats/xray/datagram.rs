@@ -12,10 +12,12 @@ use std::time::Instant;
 use super::annotation::AnnotationValue;
 use super::document::{
     CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
-    SubsegmentDocument, View, epoch_seconds, round_micros,
+    SubsegmentDocument, View, epoch_micros, round_micros,
 };
 use super::id::Hex;
-use crate::formats::json::{push_bool, push_f64, push_i64, push_key, push_serialized, push_str};
+use crate::formats::json::{
+    push_bool, push_f64, push_i64, push_key, push_seconds, push_serialized, push_str,
+};
 
 impl SubsegmentDocument<'_> {
     /// The document as compact JSON.
@@ -78,11 +80,11 @@ pub(super) fn write_full(
     out.extend_from_slice(b",\"parent_id\":");
     push_id(out, record.parent_id);
     out.extend_from_slice(b",\"type\":\"subsegment\",\"start_time\":");
-    push_f64(out, epoch_seconds(record.start_wall));
+    push_seconds(out, epoch_micros(record.start_wall));
     out.extend_from_slice(b",\"end_time\":");
-    push_f64(
+    push_seconds(
         out,
-        epoch_seconds(record.start_wall + round_micros(duration)),
+        epoch_micros(record.start_wall + round_micros(duration)),
     );
     if let Some(namespace) = record.namespace {
         out.extend_from_slice(b",\"namespace\":");

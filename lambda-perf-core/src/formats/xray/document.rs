@@ -333,9 +333,15 @@ impl<'a> SubsegmentDocument<'a> {
 }
 
 /// Epoch seconds with microsecond precision.
-pub(super) fn epoch_seconds(time: SystemTime) -> f64 {
-    let micros = time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_micros());
-    (micros as f64) / 1_000_000.0
+fn epoch_seconds(time: SystemTime) -> f64 {
+    (epoch_micros(time) as f64) / 1_000_000.0
+}
+
+/// Microseconds since the epoch (0 before it).
+pub(super) fn epoch_micros(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+    })
 }
 
 fn id_hex(id: u64) -> super::id::Hex {

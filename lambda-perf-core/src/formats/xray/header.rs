@@ -103,7 +103,23 @@ impl TraceHeader {
 /// per-invocation check, which unsampled invocations pay.
 pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     let (mut root, mut parent, mut sampled) = (None, None, false);
-    for (key, value) in key_values(header) {
+    // Lambda's own layout, `Root=<35>;Parent=<16>;Sampled=<1>`, read in place; what follows
+    // it (`;Lineage=…`) is read as any header is, and may still override it.
+    let mut rest = header;
+    if let Some(canonical) = header.get(..74) {
+        let bytes = canonical.as_bytes();
+        if canonical.starts_with("Root=")
+            && &bytes[40..48] == b";Parent="
+            && &bytes[64..73] == b";Sampled="
+            && header.as_bytes().get(74).is_none_or(|&byte| byte == b';')
+        {
+            root = Some(&canonical[5..40]);
+            parent = Some(&canonical[48..64]);
+            sampled = &canonical[73..74] == "1";
+            rest = &header[74..];
+        }
+    }
+    for (key, value) in key_values(rest) {
         match key.trim() {
             "Root" => root = Some(value.trim()),
             "Parent" => parent = Some(value.trim()),
@@ -261,6 +277,18 @@ mod tests {
             let header = TraceHeader::parse(&input);
             prop_assert_eq!(recording_ids(&input), header.recording());
             prop_assert_eq!(root_id(&input), header.root());
+        }
+
+        #[test]
+        fn lambdas_layout_read_in_place_as_any_header_is_read(
+            root in "1-[0-9a-f]{8}-[0-9a-f]{24}|[0-9a-f -]{35}|1-[0-9a-f]{8}-[0-9a-f]{23}",
+            parent in "[0-9a-f]{16}|[0-9a-fz ]{16}",
+            sampled in "[01? ]",
+            tail in "(;(Root|Parent|Sampled|Lineage)=[0-9a-f:;=-]{0,40})?|[x=]{0,3}",
+        ) {
+            let input = format!("Root={root};Parent={parent};Sampled={sampled}{tail}");
+            let header = TraceHeader::parse(&input);
+            prop_assert_eq!(recording_ids(&input), header.recording());
         }
 
         #[test]
