@@ -33,16 +33,9 @@ impl WriteJson for Float {
     }
 }
 
-/// `serde_json`'s escapes: `"`, `\` and the control characters; nothing else.
+/// `serde_json`'s escapes: `"`, `\\` and the control characters; nothing else.
 const fn needs_escape(byte: u8) -> bool {
     byte < 0x20 || byte == b'"' || byte == b'\\'
-}
-
-/// Appends `text` as a JSON string, quoted and escaped.
-pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
-    out.push(b'"');
-    push_str_contents(out, text);
-    out.push(b'"');
 }
 
 /// Whether any of 8 bytes needs an escape (the bit tricks of "Bit Twiddling Hacks": a byte
@@ -58,28 +51,47 @@ const fn any_needs_escape(word: u64) -> bool {
         || has_less_than(word ^ (ONES * b'\\' as u64), 1)
 }
 
-/// Appends `text` escaped, without quotes: runs that need no escape (8 bytes at a time) are
-/// copied whole.
-pub(crate) fn push_str_contents(out: &mut Vec<u8>, text: &str) {
-    let bytes = text.as_bytes();
+/// How many leading bytes need no escape: 8 at a time, then one by one.
+fn clean_prefix(bytes: &[u8]) -> usize {
+    let mut words = bytes.chunks_exact(8);
     let mut clean = 0;
-    let mut index = 0;
-    while index < bytes.len() {
-        if let Some(word) = bytes.get(index..index + 8) {
-            if let Ok(word) = <[u8; 8]>::try_from(word) {
-                if !any_needs_escape(u64::from_ne_bytes(word)) {
-                    index += 8;
-                    continue;
-                }
-            }
+    for word in words.by_ref() {
+        let mut array = [0; 8];
+        array.copy_from_slice(word);
+        if any_needs_escape(u64::from_ne_bytes(array)) {
+            break;
         }
-        let byte = bytes[index];
-        index += 1;
+        clean += 8;
+    }
+    clean
+        + bytes[clean..]
+            .iter()
+            .position(|&byte| needs_escape(byte))
+            .unwrap_or(bytes.len() - clean)
+}
+
+/// Appends `text` as a JSON string, quoted and escaped.
+pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let clean = clean_prefix(bytes);
+    out.reserve(bytes.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(&bytes[..clean]);
+    if clean < bytes.len() {
+        push_escaped(out, &bytes[clean..]);
+    }
+    out.push(b'"');
+}
+
+/// Appends `bytes` escaped, byte by byte, runs without escapes copied whole.
+fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
+    let mut clean = 0;
+    for (index, &byte) in bytes.iter().enumerate() {
         if !needs_escape(byte) {
             continue;
         }
-        out.extend_from_slice(&bytes[clean..index - 1]);
-        clean = index;
+        out.extend_from_slice(&bytes[clean..index]);
+        clean = index + 1;
         match byte {
             b'"' => out.extend_from_slice(b"\\\""),
             b'\\' => out.extend_from_slice(b"\\\\"),
