@@ -83,6 +83,16 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
+/// Appends `text` escaped, without quotes.
+pub(crate) fn push_str_contents(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    let clean = clean_prefix(bytes);
+    out.extend_from_slice(&bytes[..clean]);
+    if clean < bytes.len() {
+        push_escaped(out, &bytes[clean..]);
+    }
+}
+
 /// Appends `bytes` escaped, byte by byte, runs without escapes copied whole.
 fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
     let mut clean = 0;
@@ -92,23 +102,28 @@ fn push_escaped(out: &mut Vec<u8>, bytes: &[u8]) {
         }
         out.extend_from_slice(&bytes[clean..index]);
         clean = index + 1;
-        match byte {
-            b'"' => out.extend_from_slice(b"\\\""),
-            b'\\' => out.extend_from_slice(b"\\\\"),
-            0x08 => out.extend_from_slice(b"\\b"),
-            b'\t' => out.extend_from_slice(b"\\t"),
-            b'\n' => out.extend_from_slice(b"\\n"),
-            0x0c => out.extend_from_slice(b"\\f"),
-            b'\r' => out.extend_from_slice(b"\\r"),
-            control => {
-                const HEX: &[u8; 16] = b"0123456789abcdef";
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[usize::from(control >> 4)]);
-                out.push(HEX[usize::from(control & 0xf)]);
-            }
-        }
+        push_escape(out, byte);
     }
     out.extend_from_slice(&bytes[clean..]);
+}
+
+/// Appends the escape of one byte that needs one (`"`, `\\` or a control character).
+pub(crate) fn push_escape(out: &mut Vec<u8>, byte: u8) {
+    match byte {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        other => {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(other >> 4)]);
+            out.push(HEX[usize::from(other & 0xf)]);
+        }
+    }
 }
 
 /// Appends `key` as a JSON string followed by `:`.

@@ -3,6 +3,8 @@
 
 use std::fmt;
 
+use crate::formats::json::{push_escape, push_str_contents};
+
 /// How text is escaped.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(super) enum Escape {
@@ -15,29 +17,17 @@ pub(super) enum Escape {
 impl Escape {
     /// Appends `text`, escaped.
     pub(super) fn push(self, out: &mut Vec<u8>, text: &str) {
+        if self == Self::Json {
+            push_str_contents(out, text);
+            return;
+        }
         let bytes = text.as_bytes();
         let mut start = 0;
         for (index, &byte) in bytes.iter().enumerate() {
-            let needs = byte < 0x20 || (self == Self::Json && (byte == b'"' || byte == b'\\'));
-            if !needs {
-                continue;
-            }
-            out.extend_from_slice(&bytes[start..index]);
-            start = index + 1;
-            match byte {
-                b'"' => out.extend_from_slice(b"\\\""),
-                b'\\' => out.extend_from_slice(b"\\\\"),
-                b'\n' => out.extend_from_slice(b"\\n"),
-                b'\r' => out.extend_from_slice(b"\\r"),
-                b'\t' => out.extend_from_slice(b"\\t"),
-                0x08 => out.extend_from_slice(b"\\b"),
-                0x0c => out.extend_from_slice(b"\\f"),
-                _ => {
-                    const HEX: &[u8; 16] = b"0123456789abcdef";
-                    out.extend_from_slice(b"\\u00");
-                    out.push(HEX[usize::from(byte >> 4)]);
-                    out.push(HEX[usize::from(byte & 0xf)]);
-                }
+            if byte < 0x20 {
+                out.extend_from_slice(&bytes[start..index]);
+                start = index + 1;
+                push_escape(out, byte);
             }
         }
         out.extend_from_slice(&bytes[start..]);
