@@ -154,6 +154,21 @@ w(f"| floor: a lone `write(2)` | {fmt(fu)} | | | |")
 w(f"| Powertools for Python {machine.get('python_powertools', '')} | {fmt(py_added)} | {ratio(py_added, fs)} | | |")
 w(f"| Powertools for TypeScript {machine.get('node_powertools', '')} | {fmt(ts_added)} | {ratio(ts_added, fs)} | | |")
 w("")
+
+
+def budget(added, floor, limit):
+    if added is None or floor is None or floor == 0:
+        return "n/a"
+    verdict = "met" if added / floor <= limit else "not met"
+    return f"{added / floor:.2f}x against at most {limit}x: {verdict}"
+
+
+w(
+    "The budget (`DESIGN.md`): sampled, at most 1.5 times its floor; unsampled, at most 2 "
+    f"times a lone `write(2)`. This run: sampled {budget(us(added_sampled), fs, 1.5)}; "
+    f"unsampled {budget(us(added_unsampled), fu, 2)}."
+)
+w("")
 if floor_sampled is None:
     w(
         "_The `invocation_overhead` bench of this commit measures no floor case (a case named "
