@@ -190,7 +190,14 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
         (
             1_100,
             S1,
-            emf("r2", "warm", 2, T0 + 1_100, json!({"idle_gap_ms": 1000.0})),
+            emf(
+                "r2",
+                "warm",
+                2,
+                T0 + 1_100,
+                json!({"idle_gap_ms": 1000.0, "outcome": "success", "cpu_ratio": 0.07,
+                    "cpu_allotment_used": 0.967}),
+            ),
         ),
         (1_110, S1, text_report(&ROWS[1])),
         (
@@ -201,7 +208,8 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
                 "warm",
                 3,
                 T0 + 251_200,
-                json!({"idle_gap_ms": 250000.0}),
+                json!({"idle_gap_ms": 250000.0, "outcome": "success", "cpu_ratio": 0.01,
+                    "cpu_allotment_used": 0.138}),
             ),
         ),
         (251_210, S1, text_report(&ROWS[2])),
@@ -219,7 +227,8 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
                 "warm",
                 2,
                 T0 + 60_100,
-                json!({"idle_gap_ms": 60000.0}),
+                json!({"idle_gap_ms": 60000.0, "outcome": "success", "cpu_ratio": 0.072,
+                    "cpu_allotment_used": 0.991}),
             ),
         ),
         (60_110, S2, text_report(&ROWS[4])),
@@ -360,6 +369,13 @@ fn samples_of_every_form_give_the_direct_figures() {
     );
     assert_eq!(figures["client_init_ms"][0]["client"], "dynamodb");
     assert_eq!(figures["client_init_ms"][0]["duration_ms"]["max"], 41.5);
+    // Is it CPU-bound? The share of its size's CPU each invocation used, where measured.
+    assert_percentiles(
+        &figures["cpu_allotment_used"],
+        &[0.967, 0.138, 0.991],
+        "cpu_allotment_used",
+    );
+    assert_percentiles(&figures["cpu_ratio"], &[0.07, 0.01, 0.072], "cpu_ratio");
     let reuse = &figures["reuse"];
     assert_percentiles(
         &reuse["idle_gap_ms"],
@@ -399,6 +415,12 @@ fn the_text_and_html_reports_say_the_same() {
         "{text}"
     );
     assert!(text.contains("Malformed lines: 3"), "{text}");
+    assert!(
+        text.contains(
+            "CPU used of the size's share        3       0.97       0.99       0.99       0.99"
+        ),
+        "{text}"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     // One percentile strip (three bands) per distribution shown.
@@ -407,6 +429,10 @@ fn the_text_and_html_reports_say_the_same() {
         "{page}"
     );
     assert!(page.contains("a REPORT line without Billed Duration"));
+    assert!(
+        page.contains("CPU used of the memory size's share: n=3 p50 0.97 p90 0.99 max 0.99"),
+        "{page}"
+    );
 }
 
 #[test]
