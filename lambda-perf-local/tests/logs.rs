@@ -373,6 +373,14 @@ fn samples_of_every_form_give_the_direct_figures() {
     let cost = gb_seconds * 0.0000166667 + ROWS.len() as f64 * 0.20 / 1_000_000.0;
     assert!((report["billed_gb_seconds"].as_f64().unwrap() - gb_seconds).abs() < 1e-12);
     assert!((report["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-15);
+    // arm64 only when asked for, at its own per-GB-second price.
+    let mut arm_args = vec!["logs", "--json", "--arch", "arm64"];
+    arm_args.extend(files.iter().map(String::as_str));
+    let arm = json(&lambda_perf(&arm_args));
+    let arm_cost = gb_seconds * 0.0000133334 + ROWS.len() as f64 * 0.20 / 1_000_000.0;
+    assert_eq!(arm["prices"]["architecture"], "arm64");
+    assert!((arm["cost_usd"].as_f64().unwrap() - arm_cost).abs() < 1e-15);
+    assert_eq!(report["prices"]["architecture"], "x86_64");
     assert_eq!(report["statuses"], json!({"success": ROWS.len()}));
 
     // Malformed lines are counted, never fatal: a REPORT without its figures, a broken EMF
