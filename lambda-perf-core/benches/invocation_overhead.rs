@@ -9,7 +9,8 @@
 //! Cases (group `warm`):
 //! - `bare handler`: the handler alone, through the same `block_on`.
 //! - `PerfLayer, unsampled` / `PerfLayer, sampled`: the handler instrumented.
-//! - `PerfLayer, unsampled, resource usage`: with `getrusage(2)` before and after.
+//! - `PerfLayer, unsampled, resource usage`: with `getrusage(2)` before and after (the
+//!   summary prints what it adds over `PerfLayer, unsampled`).
 //! - `floor: write(2) of the EMF line`, `floor: write(2) + send(2)`.
 //!
 //! Group `concurrent` (Lambda Managed Instances: several invocations at once in one process,
@@ -296,6 +297,11 @@ fn main() {
                 .block_on(sampled.call(black_box(event(true))))
                 .unwrap();
         }),
+        Case::ResourceUsage => time(iterations, || {
+            runtime
+                .block_on(with_usage.call(black_box(event(false))))
+                .unwrap();
+        }),
         Case::Write => time(iterations, || floor.write()),
         Case::WriteSend => time(iterations, || floor.write_and_send()),
         Case::Concurrent(count, instrumented) => {
@@ -322,6 +328,8 @@ enum Case {
     Sampled,
     Write,
     WriteSend,
+    /// Unsampled, with resource usage on.
+    ResourceUsage,
     /// (invocations at once, instrumented)
     Concurrent(usize, bool),
 }
@@ -346,6 +354,7 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         Case::Sampled,
         Case::Write,
         Case::WriteSend,
+        Case::ResourceUsage,
     ];
     for count in CONCURRENCY {
         cases.push(Case::Concurrent(count, false));
@@ -358,7 +367,8 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         }
     }
     let ns = |d: Duration| d.as_secs_f64() * 1e9;
-    let [bare, unsampled, sampled, write, write_send] = [0, 1, 2, 3, 4].map(|i| ns(best[i]));
+    let [bare, unsampled, sampled, write, write_send, usage] =
+        [0, 1, 2, 3, 4, 5].map(|i| ns(best[i]));
     println!(
         "\nsummary (fastest of {ROUNDS} interleaved rounds of {ITERATIONS}; EMF line {} bytes, \
          datagram {} bytes)",
@@ -375,9 +385,14 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         sampled - bare,
         (sampled - bare) / write_send
     );
+    println!(
+        "  resource usage (off by default): added {:7.0} ns over unsampled, {:.2} times a write(2)",
+        usage - unsampled,
+        (usage - unsampled) / write
+    );
     for (index, count) in CONCURRENCY.into_iter().enumerate() {
-        let bare = ns(best[5 + 2 * index]);
-        let instrumented = ns(best[6 + 2 * index]);
+        let bare = ns(best[6 + 2 * index]);
+        let instrumented = ns(best[7 + 2 * index]);
         println!(
             "  {count:2} at once, sampled: per invocation added {:7.0} ns (bare {bare:.0} ns)",
             instrumented - bare

@@ -369,3 +369,30 @@ fn a_busy_function_is_not_one_that_never_asks_for_work() {
     assert!(output.status.success(), "{}", stderr(&output));
     assert_eq!(column(&json(&output), "status"), ["ok", "ok", "ok"]);
 }
+
+/// `--arch` chooses the price table and nothing else: x86_64 by default, arm64 when asked,
+/// each applied to the billed durations the run reports (no free tier).
+#[test]
+fn arch_chooses_the_price_table() {
+    for (options, architecture, per_gb_second) in [
+        (&["-n", "3"][..], "x86_64", 0.0000166667),
+        (&["-n", "3", "--arch", "arm64"][..], "arm64", 0.0000133334),
+    ] {
+        let output = run_demo_function(r#"{"action":"order"}"#, options);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report = json(&output);
+        let billing = &report["resources"]["billing"];
+        assert_eq!(billing["architecture"], architecture);
+        assert_eq!(billing["usd_per_gb_second"], per_gb_second);
+        assert_eq!(billing["usd_per_million_requests"], 0.20);
+        let billed: f64 = column(&report, "billed_duration_ms")
+            .iter()
+            .map(|billed| billed.as_f64().expect("a billed duration"))
+            .sum();
+        assert_eq!(billing["billed_ms"].as_f64(), Some(billed));
+        let memory_gb = report["resources"]["memory_size_mb"].as_f64().unwrap() / 1024.0;
+        let cost = billed / 1000.0 * memory_gb * per_gb_second + 3.0 * 0.20 / 1_000_000.0;
+        let reported = billing["cost_usd"].as_f64().unwrap();
+        assert!((reported - cost).abs() < 1e-15, "{reported} against {cost}");
+    }
+}

@@ -41,13 +41,15 @@ struct Row {
     memory: u32,
     used: f64,
     init: Option<f64>,
+    /// SnapStart's `Restore Duration`.
+    restore: Option<f64>,
 }
 
 const S1: &str = "2025/01/02/[$LATEST]4f1e0c2a9b7d4e51a8c3f60d2b9e7a14";
 const S2: &str = "2025/01/02/[$LATEST]9d3b6a8e2c1f4b07b5e9d0a6c3f81e22";
 const T0: u64 = 1_735_787_045_678;
 
-const ROWS: [Row; 8] = [
+const ROWS: [Row; 10] = [
     // The tail sample: two environments, with lambda-perf's EMF lines.
     Row {
         id: "r1",
@@ -57,6 +59,7 @@ const ROWS: [Row; 8] = [
         memory: 128,
         used: 40.0,
         init: Some(130.49),
+        restore: None,
     },
     Row {
         id: "r2",
@@ -66,6 +69,7 @@ const ROWS: [Row; 8] = [
         memory: 128,
         used: 41.0,
         init: None,
+        restore: None,
     },
     Row {
         id: "r3",
@@ -75,6 +79,7 @@ const ROWS: [Row; 8] = [
         memory: 128,
         used: 41.0,
         init: None,
+        restore: None,
     },
     Row {
         id: "r4",
@@ -84,6 +89,7 @@ const ROWS: [Row; 8] = [
         memory: 128,
         used: 39.0,
         init: Some(141.2),
+        restore: None,
     },
     Row {
         id: "r5",
@@ -93,6 +99,7 @@ const ROWS: [Row; 8] = [
         memory: 128,
         used: 42.0,
         init: None,
+        restore: None,
     },
     // The filter-log-events sample.
     Row {
@@ -103,6 +110,7 @@ const ROWS: [Row; 8] = [
         memory: 256,
         used: 60.0,
         init: Some(159.9),
+        restore: None,
     },
     Row {
         id: "r7",
@@ -112,6 +120,7 @@ const ROWS: [Row; 8] = [
         memory: 256,
         used: 61.0,
         init: None,
+        restore: None,
     },
     // The JSON log format sample.
     Row {
@@ -122,6 +131,28 @@ const ROWS: [Row; 8] = [
         memory: 512,
         used: 100.0,
         init: None,
+        restore: None,
+    },
+    // SnapStart restores: one in the JSON log format, one in text.
+    Row {
+        id: "r10",
+        stream: S2,
+        duration: 8.0,
+        billed: 83.0,
+        memory: 512,
+        used: 90.0,
+        init: None,
+        restore: Some(474.16),
+    },
+    Row {
+        id: "r11",
+        stream: S2,
+        duration: 6.5,
+        billed: 69.0,
+        memory: 512,
+        used: 91.0,
+        init: None,
+        restore: Some(390.5),
     },
 ];
 
@@ -133,6 +164,12 @@ fn text_report(row: &Row) -> String {
     );
     if let Some(init) = row.init {
         let _ = write!(line, "Init Duration: {init:.2} ms\t");
+    }
+    if let Some(restore) = row.restore {
+        let _ = write!(
+            line,
+            "Restore Duration: {restore:.2} ms\tBilled Restore Duration: 75 ms\t"
+        );
     }
     line
 }
@@ -190,7 +227,14 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
         (
             1_100,
             S1,
-            emf("r2", "warm", 2, T0 + 1_100, json!({"idle_gap_ms": 1000.0})),
+            emf(
+                "r2",
+                "warm",
+                2,
+                T0 + 1_100,
+                json!({"idle_gap_ms": 1000.0, "outcome": "success", "cpu_ratio": 0.07,
+                    "cpu_allotment_used": 0.967}),
+            ),
         ),
         (1_110, S1, text_report(&ROWS[1])),
         (
@@ -201,7 +245,8 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
                 "warm",
                 3,
                 T0 + 251_200,
-                json!({"idle_gap_ms": 250000.0}),
+                json!({"idle_gap_ms": 250000.0, "outcome": "success", "cpu_ratio": 0.01,
+                    "cpu_allotment_used": 0.138}),
             ),
         ),
         (251_210, S1, text_report(&ROWS[2])),
@@ -219,7 +264,8 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
                 "warm",
                 2,
                 T0 + 60_100,
-                json!({"idle_gap_ms": 60000.0}),
+                json!({"idle_gap_ms": 60000.0, "outcome": "success", "cpu_ratio": 0.072,
+                    "cpu_allotment_used": 0.991}),
             ),
         ),
         (60_110, S2, text_report(&ROWS[4])),
@@ -243,6 +289,8 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
         json!({"time": "2025-01-02T03:04:05.678Z", "type": "platform.start", "record": {"requestId": row.id, "version": "$LATEST"}}),
         json!({"time": "2025-01-02T03:04:05.688Z", "type": "platform.runtimeDone", "record": {"requestId": row.id, "status": "success"}}),
         json!({"time": "2025-01-02T03:04:05.689Z", "type": "platform.report", "record": {"requestId": row.id, "metrics": {"durationMs": row.duration, "billedDurationMs": row.billed, "memorySizeMB": row.memory, "maxMemoryUsedMB": row.used}, "status": "success"}}),
+        json!({"time": "2025-01-02T03:04:06.100Z", "type": "platform.restoreReport", "record": {"status": "success", "metrics": {"durationMs": 474.16}}}),
+        json!({"time": "2025-01-02T03:04:06.689Z", "type": "platform.report", "record": {"requestId": ROWS[8].id, "metrics": {"durationMs": ROWS[8].duration, "billedDurationMs": ROWS[8].billed, "memorySizeMB": ROWS[8].memory, "maxMemoryUsedMB": ROWS[8].used, "restoreDurationMs": ROWS[8].restore}, "status": "success"}}),
     ]
     .iter()
     .map(Value::to_string)
@@ -255,6 +303,7 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
         "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[",
         text_report(&ROWS[1]).as_str(),
         "an ordinary log line",
+        text_report(&ROWS[9]).as_str(),
     ]
     .join("\n");
 
@@ -303,6 +352,13 @@ fn samples_of_every_form_give_the_direct_figures() {
     let percent = inits.len() as f64 * 100.0 / ROWS.len() as f64;
     assert!((report["cold_start_percent"].as_f64().unwrap() - percent).abs() < 1e-9);
     assert_percentiles(&report["init_duration_ms"], &inits, "init_duration_ms");
+    let restores: Vec<f64> = ROWS.iter().filter_map(|r| r.restore).collect();
+    assert_eq!(report["restores"], restores.len());
+    assert_percentiles(
+        &report["restore_duration_ms"],
+        &restores,
+        "restore_duration_ms",
+    );
     assert_percentiles(&report["duration_ms"], &durations, "duration_ms");
     assert_percentiles(&report["cold_duration_ms"], &cold, "cold_duration_ms");
     assert_percentiles(&report["warm_duration_ms"], &warm, "warm_duration_ms");
@@ -317,7 +373,15 @@ fn samples_of_every_form_give_the_direct_figures() {
     let cost = gb_seconds * 0.0000166667 + ROWS.len() as f64 * 0.20 / 1_000_000.0;
     assert!((report["billed_gb_seconds"].as_f64().unwrap() - gb_seconds).abs() < 1e-12);
     assert!((report["cost_usd"].as_f64().unwrap() - cost).abs() < 1e-15);
-    assert_eq!(report["statuses"], json!({"success": 8}));
+    // arm64 only when asked for, at its own per-GB-second price.
+    let mut arm_args = vec!["logs", "--json", "--arch", "arm64"];
+    arm_args.extend(files.iter().map(String::as_str));
+    let arm = json(&lambda_perf(&arm_args));
+    let arm_cost = gb_seconds * 0.0000133334 + ROWS.len() as f64 * 0.20 / 1_000_000.0;
+    assert_eq!(arm["prices"]["architecture"], "arm64");
+    assert!((arm["cost_usd"].as_f64().unwrap() - arm_cost).abs() < 1e-15);
+    assert_eq!(report["prices"]["architecture"], "x86_64");
+    assert_eq!(report["statuses"], json!({"success": ROWS.len()}));
 
     // Malformed lines are counted, never fatal: a REPORT without its figures, a broken EMF
     // line, an event without a message; the repeated REPORT of r2 is counted once.
@@ -360,6 +424,13 @@ fn samples_of_every_form_give_the_direct_figures() {
     );
     assert_eq!(figures["client_init_ms"][0]["client"], "dynamodb");
     assert_eq!(figures["client_init_ms"][0]["duration_ms"]["max"], 41.5);
+    // Is it CPU-bound? The share of its size's CPU each invocation used, where measured.
+    assert_percentiles(
+        &figures["cpu_allotment_used"],
+        &[0.967, 0.138, 0.991],
+        "cpu_allotment_used",
+    );
+    assert_percentiles(&figures["cpu_ratio"], &[0.07, 0.01, 0.072], "cpu_ratio");
     let reuse = &figures["reuse"];
     assert_percentiles(
         &reuse["idle_gap_ms"],
@@ -387,7 +458,7 @@ fn the_text_and_html_reports_say_the_same() {
     assert!(output.status.success(), "{}", stderr(&output));
     let text = String::from_utf8(output.stdout).unwrap();
     assert!(
-        text.contains("invocations 8   cold starts 3 (37.5 %)"),
+        text.contains("invocations 10   cold starts 3 (30.0 %)   restores 2"),
         "{text}"
     );
     assert!(
@@ -399,6 +470,12 @@ fn the_text_and_html_reports_say_the_same() {
         "{text}"
     );
     assert!(text.contains("Malformed lines: 3"), "{text}");
+    assert!(
+        text.contains(
+            "CPU used of the size's share        3       0.97       0.99       0.99       0.99"
+        ),
+        "{text}"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     assert!(page.starts_with("<!DOCTYPE html>"));
     // One percentile strip (three bands) per distribution shown.
@@ -407,6 +484,10 @@ fn the_text_and_html_reports_say_the_same() {
         "{page}"
     );
     assert!(page.contains("a REPORT line without Billed Duration"));
+    assert!(
+        page.contains("CPU used of the memory size's share: n=3 p50 0.97 p90 0.99 max 0.99"),
+        "{page}"
+    );
 }
 
 #[test]

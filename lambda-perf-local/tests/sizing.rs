@@ -215,3 +215,70 @@ fn a_package_that_is_not_a_zip_is_refused() {
         stderr(&output)
     );
 }
+
+/// The `lambda_perf` facts of the end-of-invocation EMF lines of a `--log-out` file.
+fn end_facts(log: &str) -> Vec<serde_json::Value> {
+    log.lines()
+        .filter_map(|line| line.find('{').map(|brace| &line[brace..]))
+        .filter_map(|text| serde_json::from_str::<serde_json::Value>(text).ok())
+        .map(|document| document["lambda_perf"].clone())
+        .filter(|facts| facts.get("outcome").is_some())
+        .collect()
+}
+
+/// In-function resource usage under a real size: a CPU-bound invocation at 128 MB uses all
+/// of the 0.072 vCPU the size allots, so its CPU ratio is small and the share of its
+/// allotment it used is near 1 (more memory would help); a waiting one uses next to none.
+#[test]
+fn resource_usage_reads_cpu_bound_against_the_size() {
+    require_sizing("resource_usage_reads_cpu_bound_against_the_size");
+    let logs = tempfile::tempdir().unwrap();
+    let facts = |event: &str| {
+        let event = file_with(event);
+        let log = temp_path(&logs, "usage.log");
+        let output = lambda_perf(&[
+            "run",
+            "--json",
+            "--no-progress",
+            "-n",
+            "3",
+            "--memory",
+            "128",
+            "--env",
+            "LAMBDA_PERF_RESOURCE_USAGE=true",
+            "--env",
+            "POWERTOOLS_METRICS_NAMESPACE=Sizing",
+            "--log-out",
+            &log,
+            "--event",
+            event.path().to_str().unwrap(),
+            "--",
+            &workload_function(),
+        ]);
+        assert!(output.status.success(), "{}", stderr(&output));
+        let facts = end_facts(&std::fs::read_to_string(&log).unwrap());
+        assert_eq!(facts.len(), 3, "{facts:?}");
+        facts
+    };
+    let number = |facts: &serde_json::Value, key: &str| {
+        facts[key]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{key} in {facts}"))
+    };
+    let share = 128.0 / 1769.0;
+    for busy in facts(r#"{"spin": 10}"#).iter().skip(1) {
+        let ratio = number(busy, "cpu_ratio");
+        // The quota caps the ratio at the share; other processes can only lower it.
+        assert!(ratio <= share * 1.15, "{busy}");
+        let used = number(busy, "cpu_allotment_used");
+        assert!((used - ratio / share).abs() < 0.01, "{busy}");
+        assert!(
+            used > 0.6,
+            "a CPU-bound invocation uses its allotment: {busy}"
+        );
+    }
+    for idle in facts(r#"{"sleep_ms": 300}"#).iter().skip(1) {
+        assert!(number(idle, "cpu_allotment_used") < 0.3, "{idle}");
+        assert!(number(idle, "duration_ms") >= 300.0, "{idle}");
+    }
+}

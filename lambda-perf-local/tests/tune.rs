@@ -3,6 +3,12 @@
 
 mod support;
 
+use std::sync::{Arc, Mutex};
+
+use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
+use lambda_perf_local::run::Runner;
+use lambda_perf_local::sizing::{Cgroups, MemorySize};
+use lambda_perf_local::tune::{TuneOptions, TuneProgress, tune};
 use serde_json::Value;
 use support::*;
 
@@ -169,4 +175,42 @@ fn a_size_that_runs_out_of_memory_is_never_chosen() {
     );
     assert!(text.contains("arm64 prices"), "{text}");
     assert!(text.contains("Local CPUs are not Lambda's"), "{text}");
+}
+
+/// What the progress bar draws: after every invocation of the sweep, the size being measured
+/// and how many of all the sweep's invocations are done, up to the total.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_sweep_reports_its_progress_after_every_invocation() {
+    require_sizing("the_sweep_reports_its_progress_after_every_invocation");
+    let runner = Runner::new(
+        FunctionCommand::new(workload_function()),
+        FunctionConfig::new(),
+    );
+    let sizes = [MemorySize::new(512).unwrap(), MemorySize::new(256).unwrap()];
+    let options = TuneOptions {
+        sizes: sizes.to_vec(),
+        invocations: 3,
+        event: bytes::Bytes::from_static(br#"{"spin": 1}"#),
+        cold_start_percent: 1.0,
+    };
+    let seen: Mutex<Vec<TuneProgress>> = Mutex::new(Vec::new());
+    let report = tune(
+        &runner,
+        Arc::new(Cgroups::detect().unwrap()),
+        &options,
+        &|progress| seen.lock().unwrap().push(progress),
+    )
+    .await;
+    assert_eq!(report.sizes.len(), 2);
+    let seen = seen.into_inner().unwrap();
+    let steps: Vec<(u32, usize, usize)> = seen
+        .iter()
+        .map(|p| (p.memory.mb(), p.done, p.total))
+        .collect();
+    // Ascending sizes; each starts at what the sizes before it did, then one per invocation.
+    let expected: Vec<(u32, usize, usize)> = [(256, 0), (512, 3)]
+        .into_iter()
+        .flat_map(|(mb, before)| (0..=3).map(move |done| (mb, before + done, 6)))
+        .collect();
+    assert_eq!(steps, expected);
 }

@@ -157,6 +157,7 @@ impl InvocationFacts {
             cpu_time_ms: None,
             peak_rss_mb: None,
             cpu_ratio: None,
+            cpu_allotment_used: None,
             past_deadline: ended
                 .and(self.deadline)
                 .is_some_and(|deadline| SystemTime::now() > deadline)
@@ -192,9 +193,13 @@ pub(crate) struct FactsRecord<'a> {
     /// The process's peak resident memory, in MB (when measured).
     #[serde(skip_serializing_if = "Option::is_none")]
     peak_rss_mb: Option<f64>,
-    /// CPU time over duration (when measured): near 1, CPU-bound; near 0, waiting.
+    /// CPU time over duration (when measured).
     #[serde(skip_serializing_if = "Option::is_none")]
     cpu_ratio: Option<f64>,
+    /// `cpu_ratio` over the vCPUs the memory size allots (when measured and the size is
+    /// known): near 1, CPU-bound; near 0, waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cpu_allotment_used: Option<f64>,
     /// Set when the invocation ended after its deadline (Lambda Managed Instances do not
     /// stop an invocation at its deadline).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -271,6 +276,7 @@ impl FactsRecord<'_> {
             self.cpu_time_ms = Some(resources.cpu_time_ms);
             self.peak_rss_mb = Some(resources.peak_rss_mb);
             self.cpu_ratio = Some(resources.cpu_ratio);
+            self.cpu_allotment_used = resources.cpu_allotment_used;
         }
         self
     }

@@ -20,7 +20,7 @@ use super::output::{Began, ClientInit, Ended};
 use super::pool::Pool;
 use super::readiness;
 use super::redaction::Captured;
-use super::resources::{ResourceUse, Usage};
+use super::resources::{Baseline, ResourceUse};
 use super::settings::InvocationSettings;
 use super::trace::{Target, Trace};
 use super::watchdog;
@@ -73,7 +73,7 @@ pub(crate) struct Invocation {
     /// The watchdog's ticket, when armed.
     watch: OnceLock<u64>,
     /// The process's resource use when the invocation began, when measured.
-    usage: Option<Usage>,
+    usage: Option<Baseline>,
 }
 
 /// What an invocation accumulates until it ends.
@@ -147,7 +147,10 @@ impl Invocation {
                 .take()
         });
         let facts = InvocationFacts::new(start, request_id, context.deadline);
-        let usage = settings.resource_usage.then(Usage::now).flatten();
+        let usage = settings
+            .resource_usage
+            .then(|| Baseline::now(u32::try_from(context.env_config.memory).ok()))
+            .flatten();
         let init_clients = client_init::take_pending();
         instrumentation.output.invocation_began(&Began {
             facts: &facts,
@@ -197,7 +200,7 @@ impl Invocation {
         context: &lambda_runtime::Context,
         facts: InvocationFacts,
         trace: Option<Trace>,
-        usage: Option<Usage>,
+        usage: Option<Baseline>,
     ) -> Arc<Self> {
         #[cfg(not(feature = "tracing"))]
         let _ = context;
@@ -222,7 +225,7 @@ impl Invocation {
         context: &lambda_runtime::Context,
         facts: InvocationFacts,
         trace: Option<Trace>,
-        usage: Option<Usage>,
+        usage: Option<Baseline>,
     ) {
         #[cfg(not(feature = "tracing"))]
         let _ = context;
@@ -428,11 +431,9 @@ impl Invocation {
             watchdog::disarm(*ticket);
         }
         // Only measured when it was at the beginning: `getrusage(2)` is a system call.
-        let resources = self.usage.and_then(|began| {
-            let ended = Usage::now()?;
-            let elapsed = at.saturating_duration_since(self.facts.began());
-            Some(ResourceUse::between(began, ended, elapsed))
-        });
+        let resources = self
+            .usage
+            .and_then(|began| began.until_now(at.saturating_duration_since(self.facts.began())));
         self.instrumentation.tracker.end();
         if deferral::any_open() {
             let this = Arc::clone(self);

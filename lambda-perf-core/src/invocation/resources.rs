@@ -1,15 +1,29 @@
 //! What an invocation used of the process: CPU time and peak memory, and from them whether it
 //! was CPU-bound — the question "does more memory help?" answered from production traffic.
 //!
-//! Lambda gives a function CPU in proportion to its memory. An invocation whose CPU time is
-//! close to its duration (`cpu_ratio` near 1) was waiting on the CPU: more memory shortens it.
-//! One near 0 was waiting on I/O: more memory will not help. The figures are the process's
-//! (`getrusage(RUSAGE_SELF)`), so with several invocations at once (Managed Instances) each
-//! counts the others' CPU time too.
+//! Lambda gives a function CPU in proportion to its memory: [`MB_PER_VCPU`] MB buy one vCPU,
+//! so 128 MB buy 0.072 of one, at most [`MAX_VCPUS`]. `cpu_ratio` is CPU time over duration;
+//! `cpu_allotment_used` divides it by the vCPUs the memory size allots
+//! (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`). Near 1, the invocation used all the CPU its size
+//! gives: it was CPU-bound, and more memory shortens it (single-threaded code up to 1,769
+//! MB). Near 0, it was waiting on I/O: more memory will not help. A CPU-bound invocation at
+//! 128 MB reads `cpu_ratio` 0.072 and `cpu_allotment_used` 1.0. The figures are the
+//! process's (`getrusage(RUSAGE_SELF)`), so with several invocations at once (Managed
+//! Instances) each counts the others' CPU time too.
 
 use std::time::Duration;
 
 use crate::formats::time::millis_f64;
+
+/// The memory size that buys one vCPU, in MB.
+pub(crate) const MB_PER_VCPU: f64 = 1769.0;
+/// The most vCPUs a memory size buys.
+pub(crate) const MAX_VCPUS: f64 = 6.0;
+
+/// The vCPUs Lambda allots `memory_mb`.
+fn allotted_vcpus(memory_mb: u32) -> f64 {
+    (f64::from(memory_mb) / MB_PER_VCPU).min(MAX_VCPUS)
+}
 
 /// The process's resource use at one moment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,6 +58,31 @@ impl Usage {
     }
 }
 
+/// Where an invocation's measurement starts: the process's use, and the vCPUs the function's
+/// memory size allots.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub(crate) struct Baseline {
+    began: Usage,
+    /// `None` when the memory size is unknown.
+    allotted_vcpus: Option<f64>,
+}
+
+impl Baseline {
+    /// The process's use now, for a function of `memory_size_mb`; `None` where the system
+    /// does not say.
+    pub(crate) fn now(memory_size_mb: Option<u32>) -> Option<Self> {
+        Some(Self {
+            began: Usage::now()?,
+            allotted_vcpus: memory_size_mb.filter(|&mb| mb > 0).map(allotted_vcpus),
+        })
+    }
+
+    /// What the process used from this baseline to now, over an invocation of `duration`.
+    pub(crate) fn until_now(self, duration: Duration) -> Option<ResourceUse> {
+        Some(ResourceUse::between(self, Usage::now()?, duration))
+    }
+}
+
 /// What an invocation used, in its records' `lambda_perf` facts.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct ResourceUse {
@@ -51,23 +90,30 @@ pub(crate) struct ResourceUse {
     pub(crate) cpu_time_ms: f64,
     /// The process's peak resident memory so far, in MB.
     pub(crate) peak_rss_mb: f64,
-    /// CPU time over duration: near 1, CPU-bound; near 0, waiting.
+    /// CPU time over duration.
     pub(crate) cpu_ratio: f64,
+    /// `cpu_ratio` over the vCPUs the memory size allots: near 1, CPU-bound; near 0,
+    /// waiting. `None` when the memory size is unknown.
+    pub(crate) cpu_allotment_used: Option<f64>,
 }
 
 impl ResourceUse {
-    /// The use between `began` and `ended`, over an invocation of `duration`.
-    pub(crate) fn between(began: Usage, ended: Usage, duration: Duration) -> Self {
-        let cpu = ended.cpu.saturating_sub(began.cpu);
-        let cpu_ratio = if duration.is_zero() {
+    /// The use between `baseline` and `ended`, over an invocation of `duration`.
+    pub(crate) fn between(baseline: Baseline, ended: Usage, duration: Duration) -> Self {
+        let cpu = ended.cpu.saturating_sub(baseline.began.cpu);
+        let ratio = if duration.is_zero() {
             0.0
         } else {
-            (cpu.as_secs_f64() / duration.as_secs_f64() * 1000.0).round() / 1000.0
+            cpu.as_secs_f64() / duration.as_secs_f64()
         };
+        let thousandths = |value: f64| (value * 1000.0).round() / 1000.0;
         Self {
             cpu_time_ms: millis_f64(cpu),
             peak_rss_mb: (ended.max_rss_kb as f64 / 1024.0 * 10.0).round() / 10.0,
-            cpu_ratio,
+            cpu_ratio: thousandths(ratio),
+            cpu_allotment_used: baseline
+                .allotted_vcpus
+                .map(|vcpus| thousandths(ratio / vcpus)),
         }
     }
 }
@@ -80,29 +126,67 @@ mod tests {
     fn a_busy_loop_is_cpu_bound_and_a_sleep_is_not() {
         // CPU time, not wall time, decides when the loop stops: a loaded machine makes the
         // loop last longer, not use less of the CPU it got.
-        let began = Usage::now().unwrap();
+        let began = Baseline::now(Some(1769)).unwrap();
         let start = std::time::Instant::now();
         let mut n = 0_u64;
         loop {
             n = n.wrapping_add(1);
             if n % 4096 == 0 {
-                let used = ResourceUse::between(began, Usage::now().unwrap(), start.elapsed());
+                let used = began.until_now(start.elapsed()).unwrap();
                 if used.cpu_time_ms >= 60.0 || start.elapsed() > Duration::from_secs(10) {
                     break;
                 }
             }
         }
-        let busy = ResourceUse::between(began, Usage::now().unwrap(), start.elapsed());
+        let busy = began.until_now(start.elapsed()).unwrap();
         assert!(busy.cpu_time_ms >= 60.0, "{busy:?}");
         assert!(busy.cpu_ratio > 0.0, "{busy:?}");
         assert!(busy.peak_rss_mb > 0.0, "{busy:?}");
+        // One vCPU at 1,769 MB: the share used is the ratio.
+        assert_eq!(busy.cpu_allotment_used, Some(busy.cpu_ratio), "{busy:?}");
 
-        let began = Usage::now().unwrap();
+        let began = Baseline::now(None).unwrap();
         let start = std::time::Instant::now();
         std::thread::sleep(Duration::from_millis(60));
-        let idle = ResourceUse::between(began, Usage::now().unwrap(), start.elapsed());
+        let idle = began.until_now(start.elapsed()).unwrap();
         assert!(idle.cpu_time_ms < 20.0, "{idle:?}");
         assert!(idle.cpu_ratio < 0.3, "{idle:?}");
         assert!(busy.cpu_ratio > idle.cpu_ratio, "{busy:?} {idle:?}");
+        assert_eq!(idle.cpu_allotment_used, None, "no memory size: {idle:?}");
+    }
+
+    #[test]
+    fn the_share_used_is_against_the_vcpus_the_size_allots() {
+        let baseline = |memory_mb| Baseline {
+            began: Usage {
+                cpu: Duration::from_millis(500),
+                max_rss_kb: 1024,
+            },
+            allotted_vcpus: Some(memory_mb).filter(|&mb| mb > 0).map(allotted_vcpus),
+        };
+        // 72.4 ms of CPU in a second: all that 128 MB allot (128/1769 of a vCPU).
+        let ended = Usage {
+            cpu: Duration::from_micros(572_358),
+            max_rss_kb: 20 * 1024,
+        };
+        let used = ResourceUse::between(baseline(128), ended, Duration::from_secs(1));
+        assert_eq!(used.cpu_ratio, 0.072);
+        assert_eq!(used.cpu_allotment_used, Some(1.0));
+        assert_eq!(used.peak_rss_mb, 20.0);
+        // The same CPU time at 1,769 MB: 7 % of the one vCPU it allots.
+        let used = ResourceUse::between(baseline(1769), ended, Duration::from_secs(1));
+        assert_eq!(used.cpu_allotment_used, Some(0.072));
+        // Six vCPUs at most: 10,240 MB allot 5.79, and 3 s of CPU in a second use half.
+        assert!((allotted_vcpus(10_240) - 5.788).abs() < 0.001);
+        let ended = Usage {
+            cpu: Duration::from_millis(500) + Duration::from_millis(2894),
+            max_rss_kb: 1024,
+        };
+        let used = ResourceUse::between(baseline(10_240), ended, Duration::from_secs(1));
+        assert_eq!(used.cpu_allotment_used, Some(0.5));
+        assert_eq!(allotted_vcpus(u32::MAX), MAX_VCPUS);
+        // No time, no ratio.
+        let used = ResourceUse::between(baseline(128), ended, Duration::ZERO);
+        assert_eq!((used.cpu_ratio, used.cpu_allotment_used), (0.0, Some(0.0)));
     }
 }

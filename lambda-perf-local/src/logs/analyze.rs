@@ -301,6 +301,9 @@ fn lambda_perf_figures(
             })
         })
         .collect();
+    let measured = |value: fn(&Facts) -> Option<f64>| -> Vec<f64> {
+        order.iter().filter_map(facts).filter_map(value).collect()
+    };
     Some(LambdaPerfFigures {
         invocations: seen.values().filter(|s| s.facts.is_some()).count(),
         restarts: start_kinds.get("restart").copied().unwrap_or(0),
@@ -309,6 +312,8 @@ fn lambda_perf_figures(
         init_duration_ms: Distribution::of(&in_process_init),
         init_side_by_side,
         client_init_ms,
+        cpu_allotment_used: Distribution::of(&measured(|f| f.cpu_allotment_used)),
+        cpu_ratio: Distribution::of(&measured(|f| f.cpu_ratio)),
         reuse: reuse(seen, order),
     })
 }

@@ -127,6 +127,14 @@ pub fn render_logs_html(report: &LogsReport) -> String {
                 ms(client.duration_ms.max)
             );
         }
+        if let Some(used) = &figures.cpu_allotment_used {
+            let _ = writeln!(
+                out,
+                "<li>CPU used of the memory size's share: n={} p50 {:.2} p90 {:.2} max {:.2} \
+                 (near 1: CPU-bound, more memory would shorten it; near 0: waiting on I/O)</li>",
+                used.count, used.p50, used.p90, used.max
+            );
+        }
         let reuse = &figures.reuse;
         if let (Some(count), Some(lifetime)) = (reuse.environments, &reuse.lifetime_ms) {
             let _ = writeln!(

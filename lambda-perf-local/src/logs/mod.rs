@@ -16,7 +16,9 @@
 //!   `restoreDurationMs`). `INIT_START`, `INIT_REPORT`, `XRAY` lines and other `platform.*`
 //!   records are counted as platform lines.
 //! - CloudWatch EMF lines, and in them lambda-perf's `lambda_perf` facts (start kind,
-//!   invocation index, idle gap, init duration) and `ClientInitDuration` values.
+//!   invocation index, idle gap, init duration and, with `LAMBDA_PERF_RESOURCE_USAGE`, the
+//!   CPU ratio and the share of its memory size's CPU each invocation used) and
+//!   `ClientInitDuration` values.
 //! - Anything else is the function's own output.
 //!
 //! A line that claims to be a platform or EMF line but cannot be read (a `REPORT` without

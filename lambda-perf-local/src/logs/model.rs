@@ -125,6 +125,12 @@ pub struct LambdaPerfFigures {
     pub init_side_by_side: Option<InitSideBySide>,
     /// Client initialization times (`ClientInitDuration`), by client.
     pub client_init_ms: Vec<ClientInit>,
+    /// Is the function CPU-bound? With `LAMBDA_PERF_RESOURCE_USAGE`: the share of the CPU its
+    /// memory size allots that each invocation used (`cpu_allotment_used`). Near 1, more
+    /// memory would shorten the invocations; near 0, they wait on I/O.
+    pub cpu_allotment_used: Option<Distribution>,
+    /// CPU time over duration of the same invocations (`cpu_ratio`).
+    pub cpu_ratio: Option<Distribution>,
     /// How execution environments were reused.
     pub reuse: EnvironmentReuse,
 }

@@ -201,6 +201,22 @@ fn lambda_perf(out: &mut String, figures: &LambdaPerfFigures) {
         reuse.idle_gap_ms.as_ref(),
     );
     table_row(out, "environment lifetime", reuse.lifetime_ms.as_ref());
+    if let Some(used) = &figures.cpu_allotment_used {
+        let _ = writeln!(
+            out,
+            "  {} {} {} {} {} {}",
+            pad("CPU used of the size's share", 30),
+            pad_left(&used.count.to_string(), 6),
+            pad_left(&ratio(used.p50), 10),
+            pad_left(&ratio(used.p90), 10),
+            pad_left(&ratio(used.p99), 10),
+            pad_left(&ratio(used.max), 10)
+        );
+        let _ = writeln!(
+            out,
+            "    (near 1: CPU-bound, more memory would shorten it; near 0: waiting on I/O)"
+        );
+    }
     if let Some(pairs) = &figures.init_side_by_side {
         let _ = writeln!(
             out,
@@ -230,6 +246,11 @@ fn lambda_perf(out: &mut String, figures: &LambdaPerfFigures) {
     if let Some(note) = &reuse.note {
         let _ = writeln!(out, "  ({note})");
     }
+}
+
+/// A share as the table shows it: `0.98`.
+fn ratio(value: f64) -> String {
+    format!("{value:.2}")
 }
 
 fn malformed(out: &mut String, report: &LogsReport) {

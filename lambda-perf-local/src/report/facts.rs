@@ -16,6 +16,10 @@ pub(crate) struct Facts {
     pub(crate) duration_ms: Option<f64>,
     /// Set on the end-of-invocation line only.
     pub(crate) outcome: Option<String>,
+    /// CPU time over duration, with resource usage on (end-of-invocation line).
+    pub(crate) cpu_ratio: Option<f64>,
+    /// That ratio over the vCPUs the memory size allots (end-of-invocation line).
+    pub(crate) cpu_allotment_used: Option<f64>,
 }
 
 impl Facts {
@@ -31,6 +35,8 @@ impl Facts {
             init_duration_ms: number("init_duration_ms"),
             duration_ms: number("duration_ms"),
             outcome: text("outcome"),
+            cpu_ratio: number("cpu_ratio"),
+            cpu_allotment_used: number("cpu_allotment_used"),
         })
     }
 
@@ -43,6 +49,8 @@ impl Facts {
             init_duration_ms: self.init_duration_ms.or(other.init_duration_ms),
             duration_ms: self.duration_ms.or(other.duration_ms),
             outcome: self.outcome.or(other.outcome),
+            cpu_ratio: self.cpu_ratio.or(other.cpu_ratio),
+            cpu_allotment_used: self.cpu_allotment_used.or(other.cpu_allotment_used),
         }
     }
 }

@@ -144,17 +144,18 @@ fn summary(out: &mut String, report: &Report) {
     };
     card(out, &cold_warm, "p50 duration, cold vs warm");
     let resources = &report.resources;
-    if let Some(binary) = &resources.binary {
-        let package = resources
-            .package
-            .as_ref()
-            .map(|p| format!(" (package {})", file_size(p.bytes)))
-            .unwrap_or_default();
-        card(
+    let package = resources
+        .package
+        .as_ref()
+        .map(|p| format!(" (package {})", file_size(p.bytes)));
+    match (&resources.binary, package) {
+        (Some(binary), package) => card(
             out,
-            &format!("{}{package}", file_size(binary.bytes)),
+            &format!("{}{}", file_size(binary.bytes), package.unwrap_or_default()),
             "binary size",
-        );
+        ),
+        (None, Some(package)) => card(out, &format!("not found{package}"), "binary size"),
+        (None, None) => {}
     }
     let imposed = match &resources.sizing {
         Some(sizing) => format!(

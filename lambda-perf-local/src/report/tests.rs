@@ -1028,6 +1028,56 @@ fn platform_init_billing_and_out_of_memory() {
 }
 
 #[test]
+fn every_report_states_the_code_size_beside_init() {
+    let artifact = |path: &str, bytes: u64| Artifact {
+        path: path.to_owned(),
+        bytes,
+    };
+    let mut record = sized_record();
+    record.code = CodeSize {
+        binary: Some(artifact("bootstrap", 3_250_000)),
+        package: Some(artifact("function.zip", 1_260_000)),
+    };
+    let report = Report::build(&record);
+    assert_eq!(
+        report.resources.binary.as_ref().map(|b| b.bytes),
+        Some(3_250_000)
+    );
+    assert_eq!(
+        report.resources.package.as_ref().map(|p| p.bytes),
+        Some(1_260_000)
+    );
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["resources"]["binary"]["bytes"], 3_250_000);
+    assert_eq!(json["resources"]["package"]["path"], "function.zip");
+    let text = render_terminal(&report, 100, false);
+    let lines: Vec<&str> = text.lines().collect();
+    let at = |start: &str| {
+        lines
+            .iter()
+            .position(|line| line.trim_start().starts_with(start))
+            .unwrap_or_else(|| panic!("a line {start:?} in {text}"))
+    };
+    assert!(
+        lines[at("code size")].ends_with("binary 3.10 MB, package 1.20 MB"),
+        "{text}"
+    );
+    assert_eq!(at("code size"), at("init") + 1, "beside init: {text}");
+    let html = render_html(&report);
+    assert!(html.contains("3.10 MB (package 1.20 MB)"), "{html}");
+
+    // A package without a binary that could be found still has its size stated.
+    record.code.binary = None;
+    let report = Report::build(&record);
+    let text = render_terminal(&report, 100, false);
+    assert!(text.contains("binary not found, package 1.20 MB"), "{text}");
+    assert!(
+        render_html(&report).contains("not found (package 1.20 MB)"),
+        "html"
+    );
+}
+
+#[test]
 fn the_last_stderr_lines_of_each_process_are_kept_and_shown() {
     let report = Report::build(&concurrent_record(14, &[(20, 30)]));
     let kept = &report.processes[0].last_stderr;

@@ -1,6 +1,7 @@
 //! [`Cgroups`]: the cgroups of this machine as lambda-perf uses them, and [`FunctionCgroup`],
 //! the cgroup one function process runs in, with its memory cap and CPU quota.
 
+use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -72,6 +73,10 @@ impl Cgroups {
                 return Ok(cgroups);
             }
         }
+        // Attempts that failed for the same reason (one parent tried with several others)
+        // say it once.
+        let mut said = HashSet::new();
+        reasons.retain(|reason| said.insert(reason.clone()));
         Err(SizingError::Unavailable { reasons })
     }
 
@@ -171,7 +176,10 @@ impl Cgroups {
         for parent in self.parent_dirs() {
             let dir = parent.join(&name);
             fs::create_dir(&dir).map_err(|error| {
-                unavailable(format!("cannot create {}: {error}", dir.display()))
+                unavailable(format!(
+                    "cannot create a cgroup in {}: {error}",
+                    parent.display()
+                ))
             })?;
             cgroup.dirs.push(dir);
         }
@@ -515,6 +523,31 @@ mod tests {
             "{text}"
         );
         assert!(Cgroups::detect_in(&[]).is_err());
+    }
+
+    #[test]
+    fn a_parent_that_fails_every_attempt_is_named_once() {
+        let root = tempfile::tempdir().unwrap();
+        // The cpu hierarchy cannot hold a child (its directory is gone); the memory one would
+        // be tried at two places.
+        let cpu = root.path().join("cpu");
+        let memory = root.path().join("memory");
+        fs::create_dir_all(memory.join("jobs")).unwrap();
+        let hierarchy = |controller: &str, mount: &Path, own: PathBuf| Hierarchy {
+            version: CgroupVersion::V1,
+            controllers: vec![controller.to_owned()],
+            mount_point: mount.to_path_buf(),
+            own,
+        };
+        let found = [
+            hierarchy("cpu", &cpu, cpu.clone()),
+            hierarchy("memory", &memory, memory.join("jobs")),
+        ];
+        let text = Cgroups::detect_in(&found).unwrap_err().to_string();
+        let reason = format!("cannot create a cgroup in {}", cpu.display());
+        assert_eq!(text.matches(&reason).count(), 1, "{text}");
+        assert!(!text.contains('\n'), "one line: {text}");
+        assert!(text.contains("no cgroup v2 hierarchy is mounted"), "{text}");
     }
 
     #[test]
