@@ -250,6 +250,7 @@ impl WriteJson for FactsRecord<'_> {
         member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
         member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
         member(out, b",\"cpu_ratio\":", self.cpu_ratio.map(Float));
+        member(out, b",\"cpu_allotment_used\":", self.cpu_allotment_used.map(Float));
         if let Some(past) = self.past_deadline {
             out.extend_from_slice(b",\"past_deadline\":");
             push_bool(out, past);
@@ -333,7 +334,7 @@ mod tests {
             duration_ms in any_millis(),
             deadline_headroom_ms in any_millis(),
             ended in any::<bool>(),
-            resources in (any_float(), any_float(), any_float()),
+            resources in (any_float(), any_float(), any_float(), any_float()),
             past_deadline in proptest::option::of(any::<bool>()),
             dropped in proptest::option::of(proptest::collection::vec(
                 (prop_oneof![Just("emf.a"), Just("xray.\"quoted\"")], any::<u64>()), 0..3)),
@@ -352,6 +353,7 @@ mod tests {
                 cpu_time_ms: resources.0,
                 peak_rss_mb: resources.1,
                 cpu_ratio: resources.2,
+                cpu_allotment_used: resources.3,
                 past_deadline,
                 dropped: dropped.map(Dropped),
             };
