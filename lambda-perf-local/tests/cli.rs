@@ -150,10 +150,23 @@ fn a_program_that_cannot_start_is_one_line_naming_it() {
     let script = dir.path().join("handler.py");
     std::fs::write(&script, "#!/usr/bin/env no-such-python-lp\n").unwrap();
     std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A script whose interpreter is a file that cannot be run.
+    let through = dir.path().join("through.sh");
+    std::fs::write(&through, format!("#!{}\n", not_executable.display())).unwrap();
+    std::fs::set_permissions(&through, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // Executable, but no program: the kernel refuses it ("Exec format error").
+    let text = dir.path().join("notes");
+    std::fs::write(&text, "echo hello\n").unwrap();
+    std::fs::set_permissions(&text, std::fs::Permissions::from_mode(0o755)).unwrap();
     for (program, reason) in [
         ("target/debug/no-such-function", "no such file"),
         (not_executable.to_str().unwrap(), "not executable"),
         (script.to_str().unwrap(), "interpreter no-such-python-lp"),
+        (through.to_str().unwrap(), "is not an executable file"),
+        (
+            text.to_str().unwrap(),
+            "neither a binary for this machine nor a script",
+        ),
     ] {
         let output = lambda_perf(&["run", "--no-progress", "--", program]);
         assert_eq!(output.status.code(), Some(2), "{program}");

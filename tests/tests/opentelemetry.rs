@@ -275,6 +275,38 @@ async fn xray_otlp_sends_the_tree_through_the_daemon_socket() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_otlp_without_a_daemon_warns_once_and_says_how_to_turn_tracing_off() {
+    // A port nobody listens on, as under `cargo lambda watch`: a send there draws an ICMP
+    // "port unreachable", which the next send on the connected socket reports.
+    let closed = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = closed.local_addr().unwrap().to_string();
+    drop(closed);
+    let setup = setup(|config, _| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "xray-otlp")
+            .with_xray_daemon_address(address)
+    })
+    .await;
+    for _ in 0..4 {
+        let (_, result) = setup.invoke(json!({ "action": "ok" })).await;
+        assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+    }
+    let warnings: Vec<String> = setup
+        .process
+        .output()
+        .into_iter()
+        .filter(|line| line.text.contains("lambda-perf: warning"))
+        .map(|line| line.text)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("could not send OpenTelemetry spans to the X-Ray daemon")
+            && warnings[0].contains("POWERTOOLS_TRACE_DISABLED=true"),
+        "{warnings:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xray_and_otlp_give_the_same_tree() {
     let setup = setup(|config, otlp| {
         config.with_env("LAMBDA_PERF_TRACES", "xray,otlp").with_env(

@@ -1,6 +1,7 @@
 //! Every Rust snippet of the README builds in a new crate whose dependencies are exactly the
-//! ones the README lists (its `[dependencies]` blocks, lambda-perf-core in the path form
-//! pointed at this checkout), as a newcomer would copy them.
+//! ones the README lists above it (its `[dependencies]` blocks down to the snippet,
+//! lambda-perf-core in the path form pointed at this checkout), as a newcomer reading down
+//! the page would copy them: the quick start with the quick start's block alone.
 
 mod support;
 
@@ -38,49 +39,61 @@ fn blocks(markdown: &str) -> Vec<Block> {
     blocks
 }
 
-/// The union of the README's `[dependencies]` blocks; a dependency listed twice must be
-/// listed the same way.
+/// The dependencies of one `[dependencies]` block (none for other TOML blocks).
+fn block_dependencies(block: &Block) -> Table {
+    let table: Table = block
+        .text
+        .parse()
+        .unwrap_or_else(|error| panic!("README line {}: not TOML: {error}", block.line));
+    match table.get("dependencies") {
+        Some(Value::Table(dependencies)) => dependencies.clone(),
+        _ => Table::new(),
+    }
+}
+
+/// Adds `more` to `all`; a dependency listed twice must be listed the same way.
+fn add_dependencies(all: &mut Table, more: Table, line: usize) {
+    for (name, spec) in more {
+        if let Some(earlier) = all.get(&name) {
+            assert_eq!(
+                earlier, &spec,
+                "README line {line}: {name} is listed twice, differently"
+            );
+        }
+        all.insert(name, spec);
+    }
+}
+
+/// The union of the README's `[dependencies]` blocks.
 fn dependencies(blocks: &[Block]) -> Table {
     let mut all = Table::new();
     for block in blocks.iter().filter(|b| b.info == "toml") {
-        let table: Table = block
-            .text
-            .parse()
-            .unwrap_or_else(|error| panic!("README line {}: not TOML: {error}", block.line));
-        let Some(Value::Table(dependencies)) = table.get("dependencies") else {
-            continue;
-        };
-        for (name, spec) in dependencies {
-            if let Some(earlier) = all.get(name) {
-                assert_eq!(
-                    earlier, spec,
-                    "README line {}: {name} is listed twice, differently",
-                    block.line
-                );
-            }
-            all.insert(name.clone(), spec.clone());
-        }
+        add_dependencies(&mut all, block_dependencies(block), block.line);
     }
     all
 }
 
-#[test]
-fn every_readme_snippet_builds_with_the_dependencies_the_readme_lists() {
-    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
-    let blocks = blocks(&readme);
-    let dependencies = dependencies(&blocks);
-    for needed in [
-        "lambda-perf-core",
-        "lambda_runtime",
-        "tokio",
-        "tower",
-        "tracing",
-    ] {
-        assert!(
-            dependencies.contains_key(needed),
-            "the README lists no {needed}: {dependencies:#?}"
-        );
+/// The README's Rust snippets, each with the dependencies listed above it: what a reader
+/// going down the page has added by the time they copy it. Snippets with the same
+/// dependencies share a group.
+fn snippets_with_their_dependencies(blocks: &[Block]) -> Vec<(Table, Vec<&Block>)> {
+    let mut groups: Vec<(Table, Vec<&Block>)> = Vec::new();
+    let mut listed = Table::new();
+    for block in blocks {
+        if block.info == "toml" {
+            add_dependencies(&mut listed, block_dependencies(block), block.line);
+        } else if block.info.split(',').next() == Some("rust") {
+            match groups.last_mut() {
+                Some((dependencies, snippets)) if *dependencies == listed => snippets.push(block),
+                _ => groups.push((listed.clone(), vec![block])),
+            }
+        }
     }
+    groups
+}
+
+/// A new crate whose dependencies are `dependencies`, with each snippet as a binary.
+fn build_snippets(dependencies: &Table, snippets: &[&Block]) {
     let mut manifest = Table::new();
     let package: Table = toml::from_str(
         r#"name = "readme-snippets"
@@ -90,18 +103,9 @@ publish = false"#,
     )
     .unwrap();
     manifest.insert("package".into(), Value::Table(package));
-    manifest.insert("dependencies".into(), Value::Table(dependencies));
+    manifest.insert("dependencies".into(), Value::Table(dependencies.clone()));
     let copy = Standalone::new(&toml::to_string(&manifest).unwrap());
-
-    let snippets: Vec<&Block> = blocks
-        .iter()
-        .filter(|b| b.info.split(',').next() == Some("rust"))
-        .collect();
-    assert!(
-        snippets.len() >= 3,
-        "the README's Rust snippets went missing"
-    );
-    for snippet in &snippets {
+    for snippet in snippets {
         assert!(
             snippet.text.contains("fn main()"),
             "README line {}: a snippet to copy is a whole program",
@@ -113,6 +117,38 @@ publish = false"#,
         );
     }
     copy.cargo(&["build", "--bins"]);
+}
+
+#[test]
+fn every_readme_snippet_builds_with_the_dependencies_listed_above_it() {
+    let readme = std::fs::read_to_string(workspace().join("README.md")).unwrap();
+    let blocks = blocks(&readme);
+    let all = dependencies(&blocks);
+    for needed in [
+        "lambda-perf-core",
+        "lambda_runtime",
+        "tokio",
+        "tower",
+        "tracing",
+        "tracing-subscriber",
+    ] {
+        assert!(
+            all.contains_key(needed),
+            "the README lists no {needed}: {all:#?}"
+        );
+    }
+    let groups = snippets_with_their_dependencies(&blocks);
+    let snippets: usize = groups.iter().map(|(_, snippets)| snippets.len()).sum();
+    assert!(snippets >= 3, "the README's Rust snippets went missing");
+    // The quick start comes with its own dependency block, the first of the page.
+    let (quick_start, _) = &groups[0];
+    assert!(
+        quick_start.contains_key("lambda-perf-core") && !quick_start.contains_key("tower"),
+        "the quick start builds with its own block: {quick_start:#?}"
+    );
+    for (dependencies, snippets) in &groups {
+        build_snippets(dependencies, snippets);
+    }
 }
 
 #[test]

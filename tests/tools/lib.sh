@@ -37,14 +37,27 @@ apt_install() {
         fail "it needs the Debian package(s) $*, and apt-get needs root (this is uid $(id -u)): run \`sudo apt-get install $*\`"
     local log="$target/tools/apt-get.log"
     mkdir -p "$target/tools"
-    # Waits for another apt-get to finish instead of failing on dpkg's lock.
+    # One apt-get of these installers at a time (two tests may each need a package at once;
+    # they share the log), released when the installer exits. Another apt-get on the machine
+    # is waited for on dpkg's own lock.
+    exec 8>"$target/tools/apt-get.lock"
+    flock 8
     local options=(-qq -o DPkg::Lock::Timeout=600)
     echo "installing $* with apt-get (once; log in $log)" >&2
-    if ! DEBIAN_FRONTEND=noninteractive apt-get "${options[@]}" update >"$log" 2>&1 ||
-        ! DEBIAN_FRONTEND=noninteractive apt-get "${options[@]}" install -y \
-            --no-install-recommends "$@" >>"$log" 2>&1; then
+    # `update` takes the package lists' lock, which dpkg's timeout may not cover: while
+    # another apt-get (unattended-upgrades, on a fresh machine) holds it, try again, for up
+    # to 10 minutes.
+    local attempt=0
+    until DEBIAN_FRONTEND=noninteractive apt-get "${options[@]}" update >"$log" 2>&1; do
+        attempt=$((attempt + 1))
+        if ! grep -q "Could not get lock" "$log" || [ "$attempt" -ge 60 ]; then
+            fail "apt-get update failed: $(tail -n 5 "$log" | tr '\n' ' ')"
+        fi
+        sleep 10
+    done
+    DEBIAN_FRONTEND=noninteractive apt-get "${options[@]}" install -y \
+        --no-install-recommends "$@" >>"$log" 2>&1 ||
         fail "apt-get install $* failed: $(tail -n 5 "$log" | tr '\n' ' ')"
-    fi
 }
 
 # Creates the Python venv $1 (if it has no interpreter yet) with `${PYTHON:-python3}`. A

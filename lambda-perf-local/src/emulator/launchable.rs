@@ -1,14 +1,16 @@
 //! Whether a function's program can be started at all: checked before a run, so that a wrong
 //! path, a file that is not executable or a script whose interpreter is missing is one clear
-//! error naming the path, instead of a run of nothing.
+//! error naming the path, instead of a run of nothing; and, when the start itself fails, why
+//! (a binary for another architecture, a file that is no program).
 
 use std::ffi::OsStr;
 use std::fmt;
-use std::io::Read;
+use std::io;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::emulator::command::FunctionCommand;
+use crate::emulator::program_head::{self, ProgramHead};
 
 /// Why a function's program cannot be started.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +43,34 @@ pub enum NotLaunchable {
         /// The interpreter its `#!` line names.
         interpreter: String,
     },
+    /// A script whose `#!` interpreter exists but cannot be run (not an executable file).
+    InterpreterNotExecutable {
+        /// The program as given.
+        program: PathBuf,
+        /// The interpreter its `#!` line names.
+        interpreter: String,
+    },
+    /// A binary built for another architecture (an `--arm64` build on an x86_64 machine):
+    /// the kernel refused it.
+    ForeignBinary {
+        /// The program as given.
+        program: PathBuf,
+        /// Its architecture, as `std::env::consts::ARCH` spells it.
+        architecture: String,
+    },
+    /// Neither a binary this machine runs nor a script with a `#!` line: the kernel refused
+    /// it ("Exec format error").
+    NotAProgram {
+        /// The program as given.
+        program: PathBuf,
+    },
+    /// The start failed otherwise.
+    StartFailed {
+        /// The program as given.
+        program: PathBuf,
+        /// The operating system's error.
+        error: String,
+    },
 }
 
 impl fmt::Display for NotLaunchable {
@@ -72,6 +102,34 @@ impl fmt::Display for NotLaunchable {
                 "cannot run {}: its interpreter {interpreter} (from its #! line) does not exist",
                 program.display()
             ),
+            Self::InterpreterNotExecutable {
+                program,
+                interpreter,
+            } => write!(
+                f,
+                "cannot run {}: its interpreter {interpreter} (from its #! line) is not an \
+                 executable file",
+                program.display()
+            ),
+            Self::ForeignBinary {
+                program,
+                architecture,
+            } => write!(
+                f,
+                "cannot run {}: it is a binary for {architecture}, and this machine is {} \
+                 (build it for this machine, e.g. without --arm64)",
+                program.display(),
+                std::env::consts::ARCH
+            ),
+            Self::NotAProgram { program } => write!(
+                f,
+                "cannot run {}: it is neither a binary for this machine nor a script with a #! \
+                 line (Exec format error)",
+                program.display()
+            ),
+            Self::StartFailed { program, error } => {
+                write!(f, "cannot run {}: {error}", program.display())
+            }
         }
     }
 }
@@ -109,13 +167,49 @@ impl FunctionCommand {
         if !is_executable(&file) {
             return Err(NotLaunchable::NotExecutable { program });
         }
-        if let Some(interpreter) = missing_interpreter(&file) {
-            return Err(NotLaunchable::MissingInterpreter {
-                program,
-                interpreter,
-            });
+        if let Some(ProgramHead::Script(line)) = program_head::read(&file) {
+            match interpreter_problem(&line) {
+                Some(Interpreter::Missing(interpreter)) => {
+                    return Err(NotLaunchable::MissingInterpreter {
+                        program,
+                        interpreter,
+                    });
+                }
+                Some(Interpreter::NotExecutable(interpreter)) => {
+                    return Err(NotLaunchable::InterpreterNotExecutable {
+                        program,
+                        interpreter,
+                    });
+                }
+                None => {}
+            }
         }
         Ok(file)
+    }
+
+    /// Why the program did not start, given the error of the attempt: "Exec format error"
+    /// explained from the file's first bytes (a binary for another architecture, or no
+    /// program at all), any other error as it is.
+    pub fn start_error(&self, error: &io::Error) -> NotLaunchable {
+        let program = self.program().to_owned();
+        let refused = rustix::io::Errno::from_io_error(error) == Some(rustix::io::Errno::NOEXEC);
+        let file = self.check_launchable().unwrap_or_else(|_| program.clone());
+        match (refused, program_head::read(&file)) {
+            (
+                true,
+                Some(ProgramHead::Elf {
+                    architecture: Some(architecture),
+                }),
+            ) if architecture != std::env::consts::ARCH => NotLaunchable::ForeignBinary {
+                program,
+                architecture: architecture.to_owned(),
+            },
+            (true, Some(ProgramHead::Other)) => NotLaunchable::NotAProgram { program },
+            _ => NotLaunchable::StartFailed {
+                program,
+                error: error.to_string(),
+            },
+        }
     }
 }
 
@@ -132,21 +226,27 @@ fn is_executable(file: &Path) -> bool {
         .is_ok_and(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
 }
 
-/// The interpreter named by the `#!` line of `file` when it does not exist (through
-/// `env`, the program `env` would look up on `PATH`); `None` for a binary, a script whose
-/// interpreter exists, or a file that cannot be read (the start will say why).
-fn missing_interpreter(file: &Path) -> Option<String> {
-    let mut head = [0_u8; 256];
-    let read = std::fs::File::open(file).ok()?.read(&mut head).ok()?;
-    let line = head[..read].strip_prefix(b"#!")?;
-    let line = line.split(|byte| *byte == b'\n').next()?;
-    let line = String::from_utf8_lossy(line);
+/// What is wrong with the interpreter of a script's `#!` line.
+enum Interpreter {
+    /// It does not exist (through `env`: `env` finds no such program on `PATH`).
+    Missing(String),
+    /// It exists, but is not an executable file.
+    NotExecutable(String),
+}
+
+/// The trouble with the interpreter a `#!` line (without the `#!`) names, if any.
+fn interpreter_problem(line: &str) -> Option<Interpreter> {
     let mut words = line.split_whitespace();
     let interpreter = words.next()?;
-    if !is_executable(Path::new(interpreter)) {
-        return Some(interpreter.to_owned());
+    let path = Path::new(interpreter);
+    if !is_executable(path) {
+        return Some(if path.exists() {
+            Interpreter::NotExecutable(interpreter.to_owned())
+        } else {
+            Interpreter::Missing(interpreter.to_owned())
+        });
     }
-    if Path::new(interpreter).file_name() == Some(OsStr::new("env")) {
+    if path.file_name() == Some(OsStr::new("env")) {
         // `#!/usr/bin/env [-S] [NAME=VALUE…] program …`
         let program = words.find(|word| !word.starts_with('-') && !word.contains('='))?;
         let found = if program.contains('/') {
@@ -155,7 +255,9 @@ fn missing_interpreter(file: &Path) -> Option<String> {
             on_path(OsStr::new(program)).is_some()
         };
         if !found {
-            return Some(format!("{program} (through {interpreter})"));
+            return Some(Interpreter::Missing(format!(
+                "{program} (through {interpreter})"
+            )));
         }
     }
     None
@@ -219,11 +321,85 @@ mod tests {
             "{:?}",
             check(&env)
         );
+        let interpreter = script(dir.path(), "interpreter", "#!/bin/sh\n", 0o644);
+        let through = script(
+            dir.path(),
+            "through",
+            &format!("#!{}\n", interpreter.display()),
+            0o755,
+        );
+        assert_eq!(
+            check(&through),
+            Err(NotLaunchable::InterpreterNotExecutable {
+                program: through.clone(),
+                interpreter: interpreter.display().to_string()
+            })
+        );
         let good = script(dir.path(), "good", "#!/usr/bin/env sh\nexit 0\n", 0o755);
         assert_eq!(check(&good), Ok(good.clone()));
         let bare = FunctionCommand::new("no-such-program-lp").check_launchable();
         assert!(matches!(bare, Err(NotLaunchable::NotOnPath { .. })));
         assert!(FunctionCommand::new("sh").check_launchable().is_ok());
+    }
+
+    #[test]
+    fn a_refused_start_is_explained_from_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // An ELF header for the other common architecture than this machine's.
+        let (machine, architecture): (u16, &str) = if std::env::consts::ARCH == "aarch64" {
+            (62, "x86_64")
+        } else {
+            (183, "aarch64")
+        };
+        let mut elf = b"\x7fELF\x02\x01\x01\x00".to_vec();
+        elf.resize(18, 0);
+        elf.extend_from_slice(&machine.to_le_bytes());
+        elf.resize(64, 0);
+        let foreign = dir.path().join("bootstrap");
+        std::fs::write(&foreign, &elf).unwrap();
+        std::fs::set_permissions(&foreign, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let text = script(dir.path(), "text", "echo hello\n", 0o755);
+
+        for (program, expected) in [
+            (
+                &foreign,
+                NotLaunchable::ForeignBinary {
+                    program: foreign.clone(),
+                    architecture: architecture.to_owned(),
+                },
+            ),
+            (
+                &text,
+                NotLaunchable::NotAProgram {
+                    program: text.clone(),
+                },
+            ),
+        ] {
+            // What execve(2) says of both (unless binfmt_misc hands them to an emulator).
+            let refused = io::Error::from_raw_os_error(rustix::io::Errno::NOEXEC.raw_os_error());
+            assert_eq!(
+                FunctionCommand::new(program).start_error(&refused),
+                expected
+            );
+        }
+        let message = NotLaunchable::ForeignBinary {
+            program: foreign.clone(),
+            architecture: "aarch64".into(),
+        }
+        .to_string();
+        assert!(
+            message.starts_with(&format!(
+                "cannot run {}: it is a binary for aarch64",
+                foreign.display()
+            )),
+            "{message}"
+        );
+
+        let other = io::Error::from(io::ErrorKind::PermissionDenied);
+        assert!(matches!(
+            FunctionCommand::new(&text).start_error(&other),
+            NotLaunchable::StartFailed { .. }
+        ));
     }
 
     #[test]

@@ -50,6 +50,7 @@ mod invoke_request;
 mod launchable;
 mod output;
 mod process;
+mod program_head;
 mod runtime_api;
 mod trace_header;
 mod xray_collector;

@@ -2,6 +2,8 @@
 
 use std::fmt;
 
+use crate::emulator::NotLaunchable;
+
 /// Why a run stopped before the end of its plan: the function failed (it exited, never asked
 /// for work, timed out or failed its init), or, rarely, the harness did. `lambda-perf` then
 /// exits non-zero.
@@ -43,7 +45,10 @@ pub enum EarlyStop {
         /// Its last output lines.
         last_lines: Vec<String>,
     },
-    /// The harness itself failed (a port, a process that could not start).
+    /// The function's program could not be started (a binary for another architecture, a
+    /// file that is no program…): the error names the program as given.
+    CannotStart(NotLaunchable),
+    /// The harness itself failed (a port, a cgroup).
     Harness(String),
 }
 
@@ -56,7 +61,7 @@ impl EarlyStop {
             | Self::NeverAskedForWork { last_lines, .. }
             | Self::Crashed { last_lines, .. }
             | Self::TimedOut { last_lines, .. } => last_lines,
-            Self::Harness(_) => &[],
+            Self::CannotStart(_) | Self::Harness(_) => &[],
         }
     }
 }
@@ -85,6 +90,7 @@ impl fmt::Display for EarlyStop {
                     "invocation {request_id} timed out: no response before its deadline"
                 )
             }
+            Self::CannotStart(reason) => write!(f, "{reason}"),
             Self::Harness(message) => write!(f, "the harness failed: {message}"),
         }?;
         let lines = self.last_lines();

@@ -463,12 +463,9 @@ impl<'a> Execution<'a> {
     }
 }
 
-/// The function's program could not be started: named as given.
+/// The function's program could not be started: named as given, with the reason.
 fn cannot_start(command: &FunctionCommand, error: &std::io::Error) -> EarlyStop {
-    EarlyStop::Harness(format!(
-        "cannot start the function {}: {error}",
-        command.program().display()
-    ))
+    EarlyStop::CannotStart(command.start_error(error))
 }
 
 fn command_line(command: &FunctionCommand) -> String {

@@ -121,9 +121,10 @@ fn target_dir() -> PathBuf {
 }
 
 /// `manifest` with its `lambda-perf-core` dependency (path or git form, in any dependency
-/// table) replaced by a path to this checkout's, its other keys (features) kept. Fails the
-/// test when the manifest names lambda-perf-core by a registry version only: that form
-/// does not build until the crate is published.
+/// table, under its own name or renamed with `package = "lambda-perf-core"`) replaced by a
+/// path to this checkout's, its other keys (features) kept. Fails the test when the manifest
+/// names lambda-perf-core by a registry version only: that form does not build until the
+/// crate is published.
 pub fn point_at_checkout(manifest: &str) -> String {
     let mut table: Table = manifest
         .parse()
@@ -134,7 +135,12 @@ pub fn point_at_checkout(manifest: &str) -> String {
         let Some(Value::Table(dependencies)) = table.get_mut(section) else {
             continue;
         };
-        let Some(dependency) = dependencies.get_mut("lambda-perf-core") else {
+        let renamed = dependencies.iter().find_map(|(name, dependency)| {
+            (dependency.get("package").and_then(Value::as_str) == Some("lambda-perf-core"))
+                .then(|| name.clone())
+        });
+        let name = renamed.unwrap_or_else(|| "lambda-perf-core".to_owned());
+        let Some(dependency) = dependencies.get_mut(&name) else {
             continue;
         };
         let Value::Table(dependency) = dependency else {

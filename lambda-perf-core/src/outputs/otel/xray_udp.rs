@@ -92,7 +92,8 @@ impl XRayOtlpSender {
             if let Err(error) = socket.send(&datagram) {
                 SEND_FAILED.warn(format_args!(
                     "could not send OpenTelemetry spans to the X-Ray daemon at {:?} ({error}); \
-                     is the daemon running?",
+                     is the daemon running? (Running locally without one, e.g. under `cargo \
+                     lambda watch`? Set POWERTOOLS_TRACE_DISABLED=true to turn tracing off.)",
                     self.setting
                 ));
             }
