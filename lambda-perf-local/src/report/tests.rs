@@ -1028,6 +1028,34 @@ fn platform_init_billing_and_out_of_memory() {
 }
 
 #[test]
+fn init_is_billed_for_on_demand_cold_starts_only() {
+    // On demand (the default, or said so): the cold start's 30 ms of init are billed with
+    // its 12 ms, rounded up as one.
+    for config in [
+        crate::emulator::FunctionConfig::new(),
+        crate::emulator::FunctionConfig::new().with_initialization_type("on-demand"),
+    ] {
+        let record = RunRecord {
+            config,
+            ..sized_record()
+        };
+        let report = Report::build(&record);
+        assert_eq!(report.invocations[0].billed_duration_ms, Some(42));
+    }
+    // Provisioned concurrency and SnapStart bill their init apart, not per invocation.
+    for kind in ["provisioned-concurrency", "snap-start"] {
+        let record = RunRecord {
+            config: crate::emulator::FunctionConfig::new().with_initialization_type(kind),
+            ..sized_record()
+        };
+        let report = Report::build(&record);
+        let first = &report.invocations[0];
+        assert!(approx(first.platform_init_ms.unwrap(), 30.0), "{kind}");
+        assert_eq!(first.billed_duration_ms, Some(12), "{kind}");
+    }
+}
+
+#[test]
 fn every_report_states_the_code_size_beside_init() {
     let artifact = |path: &str, bytes: u64| Artifact {
         path: path.to_owned(),
