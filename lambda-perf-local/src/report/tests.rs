@@ -995,6 +995,19 @@ fn platform_init_billing_and_out_of_memory() {
     assert!((billing.cost_usd - cost).abs() < 1e-15);
     assert!(report.processes[1].out_of_memory);
     assert_eq!(report.processes[1].memory_limit_mb, Some(128.0));
+    // Each process's peak against its limit, in both reports.
+    let text = render_terminal(&report, 100, false);
+    assert!(
+        text.contains("peak memory 21.0 MB of 128.0 MB (16 %)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("peak memory 128.0 MB of 128.0 MB (100 %)"),
+        "{text}"
+    );
+    let html = render_html(&report);
+    assert!(html.contains(">21.0 MB of 128.0 MB (16 %)<"), "{html}");
+    assert!(html.contains(">128.0 MB of 128.0 MB (100 %)<"), "{html}");
 
     // The same run as Lambda would log it.
     let log = crate::run::lambda_log(&sized_record(), &report);
