@@ -489,7 +489,15 @@ fn processes(out: &mut String, report: &Report) {
             process.stdout_lines,
             process.emf_lines,
             process.stderr_lines,
-            process.peak_memory_mb.map(megabytes).unwrap_or_default(),
+            match (process.peak_memory_mb, process.memory_limit_mb) {
+                (Some(peak), Some(limit)) => format!(
+                    "{} of {} ({:.0} %)",
+                    megabytes(peak),
+                    megabytes(limit),
+                    peak * 100.0 / limit
+                ),
+                (peak, _) => peak.map(megabytes).unwrap_or_default(),
+            },
             escape(&process.ending()),
             if process.last_stderr.is_empty() {
                 String::new()

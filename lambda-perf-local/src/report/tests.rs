@@ -995,6 +995,19 @@ fn platform_init_billing_and_out_of_memory() {
     assert!((billing.cost_usd - cost).abs() < 1e-15);
     assert!(report.processes[1].out_of_memory);
     assert_eq!(report.processes[1].memory_limit_mb, Some(128.0));
+    // Each process's peak against its limit, in both reports.
+    let text = render_terminal(&report, 100, false);
+    assert!(
+        text.contains("peak memory 21.0 MB of 128.0 MB (16 %)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("peak memory 128.0 MB of 128.0 MB (100 %)"),
+        "{text}"
+    );
+    let html = render_html(&report);
+    assert!(html.contains(">21.0 MB of 128.0 MB (16 %)<"), "{html}");
+    assert!(html.contains(">128.0 MB of 128.0 MB (100 %)<"), "{html}");
 
     // The same run as Lambda would log it.
     let log = crate::run::lambda_log(&sized_record(), &report);
@@ -1025,6 +1038,34 @@ fn platform_init_billing_and_out_of_memory() {
         ],
         "{log}"
     );
+}
+
+#[test]
+fn init_is_billed_for_on_demand_cold_starts_only() {
+    // On demand (the default, or said so): the cold start's 30 ms of init are billed with
+    // its 12 ms, rounded up as one.
+    for config in [
+        crate::emulator::FunctionConfig::new(),
+        crate::emulator::FunctionConfig::new().with_initialization_type("on-demand"),
+    ] {
+        let record = RunRecord {
+            config,
+            ..sized_record()
+        };
+        let report = Report::build(&record);
+        assert_eq!(report.invocations[0].billed_duration_ms, Some(42));
+    }
+    // Provisioned concurrency and SnapStart bill their init apart, not per invocation.
+    for kind in ["provisioned-concurrency", "snap-start"] {
+        let record = RunRecord {
+            config: crate::emulator::FunctionConfig::new().with_initialization_type(kind),
+            ..sized_record()
+        };
+        let report = Report::build(&record);
+        let first = &report.invocations[0];
+        assert!(approx(first.platform_init_ms.unwrap(), 30.0), "{kind}");
+        assert_eq!(first.billed_duration_ms, Some(12), "{kind}");
+    }
 }
 
 #[test]
