@@ -97,6 +97,7 @@ for key, label in [
     ("nproc", "`nproc`"),
     ("cpu", "CPU"),
     ("kernel", "kernel"),
+    ("load", "load average"),
     ("rustc", "Rust"),
     ("python", "Python"),
     ("node", "Node.js"),
