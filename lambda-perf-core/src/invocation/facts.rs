@@ -250,7 +250,11 @@ impl WriteJson for FactsRecord<'_> {
         member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
         member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
         member(out, b",\"cpu_ratio\":", self.cpu_ratio.map(Float));
-        member(out, b",\"cpu_allotment_used\":", self.cpu_allotment_used.map(Float));
+        member(
+            out,
+            b",\"cpu_allotment_used\":",
+            self.cpu_allotment_used.map(Float),
+        );
         if let Some(past) = self.past_deadline {
             out.extend_from_slice(b",\"past_deadline\":");
             push_bool(out, past);
