@@ -387,6 +387,50 @@ async fn concurrent_next_polls_get_different_invocations() {
 }
 
 #[tokio::test]
+async fn a_poll_left_by_a_stopped_process_never_takes_its_replacements_invocation() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    // The stopped process's runtime: its poll waits on a connection the server still holds.
+    let stopped = client();
+    let left_waiting = async {
+        let reply = next(&stopped, &api).await;
+        // Its connection serves no more polls either.
+        let again = next(&stopped, &api).await;
+        (reply, again)
+    };
+    // The harness retires the connections, then starts the replacement and invokes.
+    let harness = async {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        api.retire_connections();
+        let replacement = client();
+        let invoked = async {
+            // The replacement's poll is waiting before the invocation is queued.
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            api.invoke(InvokeRequest::new("meant for the replacement"))
+                .await
+        };
+        let served = async {
+            let reply = next(&replacement, &api).await;
+            assert_eq!(reply.status, StatusCode::OK);
+            let ack = respond(&replacement, &api, &request_id(&reply), b"done").await;
+            assert_eq!(ack.status, StatusCode::ACCEPTED);
+            reply.body
+        };
+        tokio::join!(invoked, served)
+    };
+    let ((reply, again), (invoked, body)) = tokio::time::timeout(Duration::from_secs(20), async {
+        tokio::join!(left_waiting, harness)
+    })
+    .await
+    .expect("the replacement is served, and the stopped process's polls end");
+    assert_eq!(reply.status, StatusCode::GONE);
+    assert_eq!(reply.json()["errorType"], "ConnectionRetired");
+    assert_eq!(again.status, StatusCode::GONE);
+    assert_eq!(body, Bytes::from_static(b"meant for the replacement"));
+    let invoked = invoked.expect("resolved by the replacement");
+    assert_eq!(invoked.into_response().expect("a response"), "done");
+}
+
+#[tokio::test]
 async fn bad_requests_get_http_errors() {
     let api = RuntimeApi::start().await.expect("server starts");
     let http = client();

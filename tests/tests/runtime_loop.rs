@@ -54,6 +54,8 @@ async fn cold_warm_restart_and_fresh_environment() {
         requests.push(id);
     }
     first.kill().await.unwrap();
+    // Its leftover poll must not take the next process's invocations.
+    api.retire_connections();
     processes.push((first, 3));
 
     // The same environment (same TMPDIR): a restart, then warm.
@@ -64,6 +66,7 @@ async fn cold_warm_restart_and_fresh_environment() {
         requests.push(id);
     }
     second.kill().await.unwrap();
+    api.retire_connections();
     processes.push((second, 2));
 
     // A fresh environment.
@@ -125,6 +128,7 @@ async fn the_restarted_process_knows_the_environment_age() {
     let id = order(&api, &first, 1).await;
     let cold = end_line(&first, &id).await;
     first.kill().await.unwrap();
+    api.retire_connections();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
 
     let second = FunctionProcess::spawn(&command, &function_config(), &environment, &api).unwrap();

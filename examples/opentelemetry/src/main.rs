@@ -107,10 +107,19 @@ mod tests {
         spans.iter().find(|span| span.name == name).unwrap()
     }
 
+    /// `XRayLayer` as the global subscriber, as in `main`, for every test of the process.
+    /// (A subscriber set for one test's thread only is not enough: `tracing` may decide,
+    /// while another test runs the same code without one, that `reserve_stock`'s span is
+    /// never wanted.)
+    fn install_tracing() {
+        // The first test to get here installs it; the others wait until it is installed.
+        static INSTALLED: std::sync::Once = std::sync::Once::new();
+        INSTALLED.call_once(|| tracing_subscriber::registry().with(XRayLayer::new()).init());
+    }
+
     #[tokio::test(flavor = "current_thread")]
     async fn an_invocation_is_one_tree_of_spans() {
-        let _tracing =
-            tracing::subscriber::set_default(tracing_subscriber::registry().with(XRayLayer::new()));
+        install_tracing();
         let (recorder, spans) = recorder();
         let quote = recorder.run(service_fn(handler), order(3)).await.unwrap();
         assert_eq!(quote.total_cents, 3_750);
@@ -142,6 +151,7 @@ mod tests {
 
     #[tokio::test]
     async fn an_order_out_of_stock_is_an_error_span() {
+        install_tracing();
         let (recorder, spans) = recorder();
         let error = recorder
             .run(service_fn(handler), order(500))

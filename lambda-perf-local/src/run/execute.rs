@@ -405,6 +405,8 @@ impl<'a> Execution<'a> {
         };
         let ended = self.end_process(stop).await;
         record.processes.push(ended);
+        // Whatever the stopped process left polling gets nothing meant for its replacement.
+        self.api.retire_connections();
         if fresh {
             let environment = ExecutionEnvironment::new()
                 .map_err(|error| EarlyStop::Harness(error.to_string()))?;

@@ -161,6 +161,8 @@ impl Side {
     /// crashed runtime (stdout captured).
     pub async fn restart(&mut self) {
         self.process.kill().await.unwrap();
+        // Its leftover poll must not take the restarted process's invocations.
+        self.api.retire_connections();
         self.process =
             FunctionProcess::spawn(&self.command, &self.config, &self.environment, &self.api)
                 .unwrap();

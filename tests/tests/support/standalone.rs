@@ -75,10 +75,12 @@ impl Standalone {
         };
         assert!(
             output.status.success(),
-            "`cargo {}` failed in a copy at {} (kept):\n{}",
+            "`cargo {}` failed in a copy at {} (kept):\n{}\n{}",
             args.join(" "),
             self.keep().display(),
-            String::from_utf8_lossy(&output.stderr)
+            String::from_utf8_lossy(&output.stderr),
+            // A failing test's panic is on stdout.
+            String::from_utf8_lossy(&output.stdout)
         );
         output
     }

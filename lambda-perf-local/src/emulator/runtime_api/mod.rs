@@ -10,7 +10,8 @@
 //! | `POST init/error` | `202`, records an init error and fails every pending invocation with it |
 //!
 //! An unknown (or not yet handed out, or already finished) request id gets `400` with a JSON
-//! error body, a wrong method `405`, any other path `404`.
+//! error body, a wrong method `405`, any other path `404`; a poll on a connection retired
+//! with [`RuntimeApi::retire_connections`] (its process was stopped) `410`.
 
 mod log;
 mod server;
@@ -312,6 +313,18 @@ impl RuntimeApi {
     /// automatically by [`FunctionProcess::spawn`](crate::emulator::FunctionProcess::spawn)).
     pub fn clear_init_error(&self) {
         self.shared.clear_init_error();
+    }
+
+    /// Serves no more `GET /runtime/invocation/next` polls on the connections open now.
+    ///
+    /// Call it after stopping a function process and before starting its replacement on
+    /// this API: a poll the stopped process left waiting (the server has not yet seen its
+    /// connection close, or the process is still dying) would otherwise take the next
+    /// invocation, meant for the replacement, and lose it. Only for an API that serves one
+    /// process at a time: a process still running keeps its connections, which this retires
+    /// too.
+    pub fn retire_connections(&self) {
+        self.shared.retire_connections();
     }
 
     /// Called when a process is spawned against this API.

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use super::state::{ResolveError, Shared};
+use super::state::{Next, ResolveError, Shared};
 use crate::emulator::error_document::ErrorDocument;
 use crate::emulator::invoke_reply::Answer;
 
@@ -42,9 +42,11 @@ pub(crate) async fn serve(
         tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _peer)) => {
+                    let generation = shared.generation();
                     connections.spawn(serve_connection(
                         stream,
                         Arc::clone(&shared),
+                        generation,
                         snapshot_stored_for,
                     ));
                 }
@@ -56,11 +58,19 @@ pub(crate) async fn serve(
     }
 }
 
-async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, snapshot_stored_for: Duration) {
+/// Serves one connection, opened in `generation` (see [`Shared::retire_connections`]).
+async fn serve_connection(
+    stream: TcpStream,
+    shared: Arc<Shared>,
+    generation: u64,
+    snapshot_stored_for: Duration,
+) {
     let _ = stream.set_nodelay(true);
     let service = service_fn(move |request| {
         let shared = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(route(&shared, request, snapshot_stored_for).await) }
+        async move {
+            Ok::<_, Infallible>(route(&shared, request, generation, snapshot_stored_for).await)
+        }
     });
     // Connection errors (client hung up mid-request, …) only end this connection.
     let _ = http1::Builder::new()
@@ -71,13 +81,14 @@ async fn serve_connection(stream: TcpStream, shared: Arc<Shared>, snapshot_store
 async fn route(
     shared: &Shared,
     request: Request<Incoming>,
+    generation: u64,
     snapshot_stored_for: Duration,
 ) -> HttpResponse {
     let method = request.method().clone();
     let path = request.uri().path().to_owned();
     let segments: Option<Vec<&str>> = path.strip_prefix(PREFIX).map(|p| p.split('/').collect());
     let response = match (segments.as_deref(), &method) {
-        (Some(["invocation", "next"]), &Method::GET) => next(shared).await,
+        (Some(["invocation", "next"]), &Method::GET) => next(shared, generation).await,
         (Some(["invocation", id, "response"]), &Method::POST) => {
             let id = (*id).to_owned();
             resolve(shared, request, &id, false).await
@@ -119,13 +130,23 @@ async fn route(
 
 type Rejection = (StatusCode, &'static str, String);
 
-async fn next(shared: &Shared) -> Result<HttpResponse, Rejection> {
-    let Some(hand_out) = shared.next_invocation().await else {
-        return Err((
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceShutdown",
-            "the Runtime API is shutting down".to_owned(),
-        ));
+async fn next(shared: &Shared, generation: u64) -> Result<HttpResponse, Rejection> {
+    let hand_out = match shared.next_invocation(generation).await {
+        Next::HandOut(hand_out) => hand_out,
+        Next::Stopped => {
+            return Err((
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "ServiceShutdown",
+                "the Runtime API is shutting down".to_owned(),
+            ));
+        }
+        Next::Retired => {
+            return Err((
+                StatusCode::GONE,
+                "ConnectionRetired",
+                "this connection belongs to a function process the harness stopped".to_owned(),
+            ));
+        }
     };
     let mut response = Response::new(Full::new(hand_out.prepared.event.clone()));
     let headers = response.headers_mut();

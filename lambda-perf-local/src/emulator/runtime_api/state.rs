@@ -53,6 +53,17 @@ pub(crate) struct HandOut {
     pub(crate) prepared: PreparedRequest,
 }
 
+/// How a `/next` poll ended.
+pub(crate) enum Next {
+    /// With an invocation to send.
+    HandOut(HandOut),
+    /// The server is shutting down.
+    Stopped,
+    /// Its connection was opened before [`Shared::retire_connections`]: it belongs to a
+    /// process the harness stopped, and is served nothing more.
+    Retired,
+}
+
 struct Active {
     prepared: PreparedRequest,
     record: usize,
@@ -71,6 +82,9 @@ struct State {
     stopped: bool,
     /// When the runtime first asked for work (`GET /next`).
     first_poll_at: Option<Instant>,
+    /// Connections opened now belong to this generation; `/next` polls are served only on
+    /// connections of the current one (see [`Shared::retire_connections`]).
+    generation: u64,
 }
 
 impl State {
@@ -117,6 +131,7 @@ impl Shared {
                 first_poll_at: None,
                 default_function_arn,
                 stopped: false,
+                generation: 0,
             }),
             available: Notify::new(),
         }
@@ -204,8 +219,7 @@ impl Shared {
         })
     }
 
-    fn try_hand_out(&self) -> Option<HandOut> {
-        let mut state = self.lock();
+    fn try_hand_out(state: &mut State) -> Option<HandOut> {
         let now = Instant::now();
         while let Some(request_id) = state.queue.pop_front() {
             let Some(active) = state.active.get_mut(&request_id) else {
@@ -224,23 +238,44 @@ impl Shared {
         None
     }
 
-    /// Waits (without timeout) until an invocation is queued and hands it out. Several
-    /// callers may wait at once; each gets a different invocation. Returns `None` once the
-    /// server is shut down.
-    pub(crate) async fn next_invocation(&self) -> Option<HandOut> {
+    /// Waits (without timeout) until an invocation is queued and hands it out, to a poll on
+    /// a connection opened in `generation`. Several callers may wait at once; each gets a
+    /// different invocation. Ends without one once the server is shut down, or once the
+    /// connection is retired.
+    pub(crate) async fn next_invocation(&self, generation: u64) -> Next {
         self.lock().first_poll_at.get_or_insert_with(Instant::now);
         loop {
             let mut notified = pin!(self.available.notified());
             // Register before checking the queue so a concurrent enqueue cannot be missed.
             notified.as_mut().enable();
-            if self.lock().stopped {
-                return None;
-            }
-            if let Some(hand_out) = self.try_hand_out() {
-                return Some(hand_out);
+            {
+                // One lock for the checks and the hand-out: a retirement cannot slip between.
+                let mut state = self.lock();
+                if state.stopped {
+                    return Next::Stopped;
+                }
+                if state.generation != generation {
+                    return Next::Retired;
+                }
+                if let Some(hand_out) = Self::try_hand_out(&mut state) {
+                    return Next::HandOut(hand_out);
+                }
             }
             notified.await;
         }
+    }
+
+    /// The generation a connection opened now belongs to.
+    pub(crate) fn generation(&self) -> u64 {
+        self.lock().generation
+    }
+
+    /// Serves no more `/next` polls on the connections open now: their process was stopped.
+    /// A poll it left waiting would otherwise take the next invocation, meant for its
+    /// replacement, before the server noticed the connection closed.
+    pub(crate) fn retire_connections(&self) {
+        self.lock().generation += 1;
+        self.available.notify_waiters();
     }
 
     /// When the runtime first asked for work, if it did.
