@@ -51,23 +51,49 @@ const fn any_needs_escape(word: u64) -> bool {
         || has_less_than(word ^ (ONES * b'\\' as u64), 1)
 }
 
-/// How many leading bytes need no escape: 8 at a time, then one by one.
+/// How many leading bytes need no escape: 8 at a time (the last 8 overlapping the ones
+/// before), byte by byte only in a word that holds an escape or a string shorter than 8.
 fn clean_prefix(bytes: &[u8]) -> usize {
-    let mut words = bytes.chunks_exact(8);
+    let word_at = |at: usize| {
+        let mut word = [0; 8];
+        word.copy_from_slice(&bytes[at..at + 8]);
+        u64::from_ne_bytes(word)
+    };
+    if bytes.len() < 8 {
+        return first_escape(bytes);
+    }
     let mut clean = 0;
-    for word in words.by_ref() {
-        let mut array = [0; 8];
-        array.copy_from_slice(word);
-        if any_needs_escape(u64::from_ne_bytes(array)) {
-            break;
+    while clean + 8 <= bytes.len() {
+        if any_needs_escape(word_at(clean)) {
+            return clean + first_escape(&bytes[clean..clean + 8]);
         }
         clean += 8;
     }
-    clean
-        + bytes[clean..]
-            .iter()
-            .position(|&byte| needs_escape(byte))
-            .unwrap_or(bytes.len() - clean)
+    let last = bytes.len() - 8;
+    if clean < bytes.len() && any_needs_escape(word_at(last)) {
+        // The bytes before `clean` are clean: the first escape of the last word is past them.
+        return last + first_escape(&bytes[last..]);
+    }
+    bytes.len()
+}
+
+/// The index of the first byte of `bytes` that needs an escape (its length if none does).
+fn first_escape(bytes: &[u8]) -> usize {
+    /// Which bytes need an escape, by value: one load per byte.
+    static NEEDS_ESCAPE: [bool; 256] = {
+        let mut table = [false; 256];
+        let mut byte = 0;
+        while byte < 256 {
+            table[byte] = needs_escape(byte as u8);
+            byte += 1;
+        }
+        table
+    };
+    let mut index = 0;
+    while index < bytes.len() && !NEEDS_ESCAPE[usize::from(bytes[index])] {
+        index += 1;
+    }
+    index
 }
 
 /// Appends `text` as a JSON string, quoted and escaped.
@@ -80,6 +106,19 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     if clean < bytes.len() {
         push_escaped(out, &bytes[clean..]);
     }
+    out.push(b'"');
+}
+
+/// Appends `text`, which needs no escape (a name fixed in the code), quoted.
+pub(crate) fn push_plain_str(out: &mut Vec<u8>, text: &'static str) {
+    debug_assert_eq!(
+        clean_prefix(text.as_bytes()),
+        text.len(),
+        "{text:?} needs escapes"
+    );
+    out.reserve(text.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(text.as_bytes());
     out.push(b'"');
 }
 
@@ -174,25 +213,37 @@ fn push_fixed_point(out: &mut Vec<u8>, units: u64, scale: u64, digits: usize) {
         push_f64(out, units as f64 / scale as f64);
         return;
     }
-    let (whole, mut fraction) = (units / scale, units % scale);
-    out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
-    out.push(b'.');
-    if fraction == 0 {
-        out.push(b'0');
-        return;
+    // Written backwards: the fraction's digits (its trailing zeros dropped, one kept when
+    // all are), the point, the whole part's digits.
+    let mut written = [0; 24];
+    let mut at = written.len();
+    let mut rest = units;
+    let mut trailing = true;
+    for _ in 0..digits {
+        let digit = (rest % 10) as u8;
+        rest /= 10;
+        if trailing && digit == 0 {
+            continue;
+        }
+        trailing = false;
+        at -= 1;
+        written[at] = b'0' + digit;
     }
-    let mut digits = digits;
-    while fraction % 10 == 0 {
-        fraction /= 10;
-        digits -= 1;
+    if trailing {
+        at -= 1;
+        written[at] = b'0';
     }
-    let mut buffer = itoa::Buffer::new();
-    let written = buffer.format(fraction).as_bytes();
-    out.extend(std::iter::repeat_n(
-        b'0',
-        digits.saturating_sub(written.len()),
-    ));
-    out.extend_from_slice(written);
+    at -= 1;
+    written[at] = b'.';
+    loop {
+        at -= 1;
+        written[at] = b'0' + (rest % 10) as u8;
+        rest /= 10;
+        if rest == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&written[at..]);
 }
 
 /// Appends `true` or `false`.
@@ -245,6 +296,15 @@ mod tests {
                 serde_json::to_string(text).unwrap(),
                 "{text:?}"
             );
+        }
+    }
+
+    #[test]
+    fn plain_strings_are_written_as_serde_json_writes_them() {
+        for text in ["", "lambda_perf", "warm", "success", "Bytes/Second"] {
+            let mut out = Vec::new();
+            push_plain_str(&mut out, text);
+            assert_eq!(out, serde_json::to_vec(text).unwrap());
         }
     }
 

@@ -129,11 +129,13 @@ pub(crate) fn carried() -> Option<Current> {
 pub(crate) type Scoped<F> = TaskLocalFuture<Current, F>;
 
 /// Runs `future` with `current` as its invocation.
+#[inline]
 pub(crate) fn scope<F: Future>(current: Current, future: F) -> Scoped<F> {
     CURRENT.scope(current, future)
 }
 
 /// Runs `f` with `current` as its invocation.
+#[inline]
 pub(crate) fn sync_scope<R>(current: Current, f: impl FnOnce() -> R) -> R {
     CURRENT.sync_scope(current, f)
 }

@@ -9,12 +9,19 @@ use super::outcome::Outcome;
 use super::resources::ResourceUse;
 use super::start_tracker::Start;
 use crate::drops::Dropped;
-use crate::formats::json::{Float, WriteJson, push_bool, push_key, push_str, push_u64};
+use crate::formats::json::{
+    Float, WriteJson, push_bool, push_key, push_plain_str, push_str, push_u64,
+};
 use crate::formats::time::Millis;
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
 /// one, sends `600000`. Such a deadline is ignored quietly.
 const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
+
+/// The deadline of `deadline_ms` (epoch milliseconds), unless it is implausible.
+fn plausible_deadline(deadline_ms: u64) -> Option<SystemTime> {
+    (deadline_ms >= PLAUSIBLE_DEADLINE_MS).then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms))
+}
 
 /// Facts about the current invocation, as [`PerfLayer`](crate::PerfLayer) classified it.
 ///
@@ -41,13 +48,19 @@ pub struct InvocationFacts {
 
 impl InvocationFacts {
     pub(crate) fn new(start: Start, request_id: String, deadline_ms: u64) -> Self {
-        let deadline = (deadline_ms >= PLAUSIBLE_DEADLINE_MS)
-            .then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms));
         Self {
             start,
             request_id,
-            deadline,
+            deadline: plausible_deadline(deadline_ms),
         }
+    }
+
+    /// The facts of another invocation, in place: the request id's memory is reused.
+    pub(crate) fn renew(&mut self, start: Start, request_id: &str, deadline_ms: u64) {
+        self.start = start;
+        self.request_id.clear();
+        self.request_id.push_str(request_id);
+        self.deadline = plausible_deadline(deadline_ms);
     }
 
     /// How this invocation started.
@@ -138,6 +151,8 @@ impl InvocationFacts {
     /// when it ended once it has.
     pub(crate) fn record(&self, ended: Option<(&Outcome, Instant)>) -> FactsRecord<'_> {
         let first = self.start.index == 1;
+        // One clock read for the headroom and the deadline check, only with a deadline.
+        let deadline = ended.and(self.deadline).map(|at| (at, SystemTime::now()));
         FactsRecord {
             start_kind: self.start.kind.as_str(),
             invocation: self.start.index,
@@ -152,16 +167,14 @@ impl InvocationFacts {
                 .map(Millis::of),
             duration_ms: ended
                 .map(|(_, at)| Millis::of(at.saturating_duration_since(self.start.began))),
-            deadline_headroom_ms: ended.and(self.remaining_time()).map(Millis::of),
+            deadline_headroom_ms: deadline
+                .map(|(at, now)| Millis::of(at.duration_since(now).unwrap_or(Duration::ZERO))),
             outcome: ended.map(|(outcome, _)| outcome.as_str()),
             cpu_time_ms: None,
             peak_rss_mb: None,
             cpu_ratio: None,
             cpu_allotment_used: None,
-            past_deadline: ended
-                .and(self.deadline)
-                .is_some_and(|deadline| SystemTime::now() > deadline)
-                .then_some(true),
+            past_deadline: deadline.and_then(|(at, now)| (now > at).then_some(true)),
             dropped: None,
         }
     }
@@ -220,7 +233,7 @@ impl WriteJson for FactsRecord<'_> {
             }
         }
         out.extend_from_slice(b"{\"start_kind\":");
-        push_str(out, self.start_kind);
+        push_plain_str(out, self.start_kind);
         out.extend_from_slice(b",\"invocation\":");
         push_u64(out, self.invocation);
         out.extend_from_slice(b",\"request_id\":");
@@ -245,7 +258,7 @@ impl WriteJson for FactsRecord<'_> {
         );
         if let Some(outcome) = self.outcome {
             out.extend_from_slice(b",\"outcome\":");
-            push_str(out, outcome);
+            push_plain_str(out, outcome);
         }
         member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
         member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));

@@ -22,6 +22,7 @@ use super::readiness;
 use super::redaction::Captured;
 use super::resources::{Baseline, ResourceUse};
 use super::settings::InvocationSettings;
+use super::start_tracker::Start;
 use super::trace::{Target, Trace};
 use super::watchdog;
 use crate::drops::{self, Report};
@@ -93,10 +94,12 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Empties the state for another invocation with `trace`, keeping what it allocated.
-    fn renew(&mut self, trace: Option<Trace>) {
+    /// Empties the state for another invocation, keeping what it allocated.
+    fn renew(&mut self) {
         self.metrics.clear();
-        self.trace = trace;
+        if let Some(trace) = self.trace.take() {
+            self.spare_trace = Some(trace);
+        }
         self.cache_uses.clear();
         self.ended = false;
         self.timed_out = false;
@@ -131,62 +134,26 @@ impl Invocation {
         readiness::begin_serving();
         let settings = &instrumentation.settings;
         let start = instrumentation.tracker.begin(settings.initialization_type);
-        // An ended invocation's memory, when one is kept: its `Arc`, its strings, its state.
-        let mut reused = ENDED.take();
-        let mut request_id = reused
-            .as_mut()
-            .and_then(Arc::get_mut)
-            .map(|spare| std::mem::take(&mut spare.facts.request_id))
-            .unwrap_or_default();
-        request_id.clone_from(&context.request_id);
-        let mut spare_trace = reused.as_mut().and_then(Arc::get_mut).and_then(|spare| {
-            let state = spare.state.get_mut();
-            state
-                .unwrap_or_else(PoisonError::into_inner)
-                .spare_trace
-                .take()
-        });
-        let facts = InvocationFacts::new(start, request_id, context.deadline);
         let usage = settings
             .resource_usage
             .then(|| Baseline::now(u32::try_from(context.env_config.memory).ok()))
             .flatten();
         let init_clients = client_init::take_pending();
-        instrumentation.output.invocation_began(&Began {
-            facts: &facts,
-            settings,
-            context_function_name: &context.env_config.function_name,
-            init_clients: &init_clients,
-            context,
-        });
-        let trace = settings
-            .tracing
-            .then(|| {
-                Trace::begin(
-                    context.xray_trace_id.as_deref(),
-                    &settings.handler_subsegment_name,
-                    settings.capture_error,
-                    &mut spare_trace,
-                )
-            })
-            .flatten()
-            .map(|mut trace| {
-                annotate_handler(&mut trace, settings, &facts, &init_clients);
-                trace
-            });
-        let invocation = match reused {
-            Some(mut spare) => match Arc::get_mut(&mut spare) {
-                Some(renewed) => {
-                    renewed.renew(instrumentation, context, facts, trace, usage);
-                    // Kept for a later sampled invocation when this one is not.
-                    let state = renewed.state.get_mut();
-                    state.unwrap_or_else(PoisonError::into_inner).spare_trace = spare_trace;
-                    spare
-                }
-                None => Self::fresh(instrumentation, context, facts, trace, usage),
-            },
-            None => Self::fresh(instrumentation, context, facts, trace, usage),
+        // An ended invocation's memory, when one is kept (its `Arc`, its strings, its state),
+        // is renewed in place; a new one only when none is.
+        let mut reused = ENDED.take();
+        let renewed = if let Some(spare) = reused.as_mut().and_then(Arc::get_mut) {
+            spare.renew(instrumentation, context, start, usage);
+            spare.open(context, &init_clients);
+            reused
+        } else {
+            None
         };
+        let invocation = renewed.unwrap_or_else(|| {
+            let mut created = Self::fresh(instrumentation, context, start, usage);
+            created.open(context, &init_clients);
+            Arc::new(created)
+        });
         if let Some(fire_at) = invocation.watchdog_moment() {
             if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
                 let _ = invocation.watch.set(ticket);
@@ -195,27 +162,54 @@ impl Invocation {
         invocation
     }
 
+    /// Tells the outputs the invocation began (the `ColdStart` line) and opens its trace.
+    fn open(&mut self, context: &lambda_runtime::Context, init_clients: &[InitRecord]) {
+        let Self {
+            instrumentation,
+            facts,
+            state,
+            ..
+        } = self;
+        let settings = &instrumentation.settings;
+        let state = state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        instrumentation.output.invocation_began(&Began {
+            facts,
+            settings,
+            context_function_name: &context.env_config.function_name,
+            init_clients,
+            context,
+        });
+        if settings.tracing {
+            state.trace = Trace::begin(
+                context.xray_trace_id.as_deref(),
+                &settings.handler_subsegment_name,
+                settings.capture_error,
+                &mut state.spare_trace,
+            );
+            if let Some(trace) = &mut state.trace {
+                annotate_handler(trace, settings, facts, init_clients);
+            }
+        }
+    }
+
+    /// A new invocation, for when no ended one is kept.
     fn fresh(
         instrumentation: &Arc<Instrumentation>,
         context: &lambda_runtime::Context,
-        facts: InvocationFacts,
-        trace: Option<Trace>,
+        start: Start,
         usage: Option<Baseline>,
-    ) -> Arc<Self> {
+    ) -> Self {
         #[cfg(not(feature = "tracing"))]
         let _ = context;
-        Arc::new(Self {
+        Self {
             instrumentation: Arc::clone(instrumentation),
-            facts,
+            facts: InvocationFacts::new(start, context.request_id.clone(), context.deadline),
             #[cfg(feature = "tracing")]
             context: FunctionContext::new(context),
-            state: Mutex::new(State {
-                trace,
-                ..State::default()
-            }),
+            state: Mutex::new(State::default()),
             watch: OnceLock::new(),
             usage,
-        })
+        }
     }
 
     /// An ended invocation made the one of `context`, keeping the memory it allocated.
@@ -223,18 +217,20 @@ impl Invocation {
         &mut self,
         instrumentation: &Arc<Instrumentation>,
         context: &lambda_runtime::Context,
-        facts: InvocationFacts,
-        trace: Option<Trace>,
+        start: Start,
         usage: Option<Baseline>,
     ) {
         #[cfg(not(feature = "tracing"))]
         let _ = context;
-        self.instrumentation = Arc::clone(instrumentation);
-        self.facts = facts;
+        if !Arc::ptr_eq(&self.instrumentation, instrumentation) {
+            self.instrumentation = Arc::clone(instrumentation);
+        }
+        self.facts
+            .renew(start, &context.request_id, context.deadline);
         #[cfg(feature = "tracing")]
         self.context.renew(context);
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.renew(trace);
+        state.renew();
         self.watch = OnceLock::new();
         self.usage = usage;
     }
@@ -417,15 +413,14 @@ impl Invocation {
             // Only from user code run under this invocation's state, which cannot end it.
             return;
         }
-        let state = {
+        {
             let mut state = self.lock_state();
             if state.ended {
                 return;
             }
-            let taken = std::mem::take(&mut *state);
+            // Refuses later calls; what the state holds stays in place for the writes.
             state.ended = true;
-            taken
-        };
+        }
         let at = Instant::now();
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(*ticket);
@@ -438,22 +433,22 @@ impl Invocation {
         if deferral::any_open() {
             let this = Arc::clone(self);
             deferral::run_or_defer(&self.facts.request_id, move || {
-                this.write_ending(state, &outcome, at, resources);
+                this.write_ending(&outcome, at, resources);
             });
         } else {
-            self.write_ending(state, &outcome, at, resources);
+            self.write_ending(&outcome, at, resources);
         }
     }
 
-    /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
-    fn write_ending(
-        &self,
-        mut state: State,
-        outcome: &Outcome,
-        at: Instant,
-        resources: Option<ResourceUse>,
-    ) {
+    /// What ending writes: the trace closed and sent, the metrics handed to the outputs. The
+    /// state is read in place (it has ended: nothing else changes it) and stays there, so
+    /// that a later invocation reuses its memory; a call from the outputs back into this
+    /// invocation is refused as reentrant instead of waiting for the lock.
+    fn write_ending(&self, outcome: &Outcome, at: Instant, resources: Option<ResourceUse>) {
         let instrumentation = &self.instrumentation;
+        let mut state = self.lock_state();
+        let _release = Release(HOLDING_STATE.with(|holding| holding.replace(self.address())));
+        let state = &mut *state;
         if let Some(mut trace) = state.trace.take() {
             record_ending(
                 &instrumentation.settings,
@@ -478,9 +473,6 @@ impl Invocation {
             metrics: &state.metrics,
             resources,
         });
-        // Back in place (still ended), so that a later invocation reuses its memory.
-        state.ended = true;
-        *self.lock_state() = state;
     }
 }
 

@@ -39,6 +39,7 @@ pin_project! {
 
 impl<F: Future, C> PerfFuture<F, C> {
     /// Creates the handler's future with `call`, inside the invocation.
+    #[inline]
     pub(super) fn start(begun: Begun, call: impl FnOnce() -> F) -> Self {
         Self {
             inner: invocation_future::start(begun, call, CaptureWith(PhantomData)),

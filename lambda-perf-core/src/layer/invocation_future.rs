@@ -86,6 +86,7 @@ impl Drop for Ended {
 
 impl<F: Future, D> InvocationFuture<F, D> {
     /// Runs `future` inside the invocation.
+    #[inline]
     pub(crate) fn new(begun: Begun, future: F, describe: D) -> Self {
         let (current, invocation) = match begun {
             Begun::Own(invocation) => (
@@ -165,6 +166,7 @@ fn describe<R, E, D: DescribeResult<R, E>>(
 /// Begins running a handler: `call` creates its future inside `invocation` (so that what
 /// `call` itself records — a span opened around the handler, say — belongs to it). A panic
 /// while creating it (a hand-written `Service::call`) ends the invocation, then continues.
+#[inline]
 pub(crate) fn start<F: Future, D>(
     begun: Begun,
     call: impl FnOnce() -> F,

@@ -8,7 +8,9 @@ use serde_json::Value;
 use super::dimension::Dimension;
 use super::set::MetricSlice;
 use super::validate::FACTS_KEY;
-use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_str, push_u64};
+use crate::formats::json::{
+    WriteJson, push_f64, push_key, push_plain_str, push_serialized, push_str, push_u64,
+};
 
 /// One EMF document: a single metric directive and the members it references.
 pub(crate) struct EmfLine<'a, F> {
@@ -64,7 +66,8 @@ impl<F: WriteJson> EmfLine<'_, F> {
         }
         if let Some(facts) = self.facts {
             out.push(b',');
-            push_key(out, FACTS_KEY);
+            push_plain_str(out, FACTS_KEY);
+            out.push(b':');
             facts.write_json(out);
         }
         for metric in self.metrics {

@@ -33,6 +33,13 @@ fn is_printable_ascii(text: &str) -> bool {
 }
 
 pub(crate) fn metric_name(name: &str) -> Result<(), MetricsError> {
+    // The common case in one pass: printable ASCII, short enough, not all spaces.
+    if name.len() <= MAX_METRIC_NAME
+        && is_printable_ascii(name)
+        && name.bytes().any(|byte| byte != b' ')
+    {
+        return Ok(());
+    }
     let reason = if is_blank(name) {
         "a metric name needs at least one non-blank character"
     } else if name.chars().count() > MAX_METRIC_NAME {
@@ -189,6 +196,24 @@ mod tests {
                 metric_name(bad),
                 Err(MetricsError::InvalidMetricName { .. })
             ));
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_one_pass_check_of_metric_names_agrees_with_the_rules(
+            name in proptest::prop_oneof![
+                "[ -~]{0,300}",
+                "[ a\t\n\u{2028}\u{7f}é]{0,8}",
+                proptest::prelude::any::<String>(),
+            ],
+        ) {
+            let by_the_rules = !name.trim().is_empty()
+                && name.chars().count() <= MAX_METRIC_NAME
+                && !name
+                    .chars()
+                    .any(|c| c.is_control() || c == '\u{2028}' || c == '\u{2029}');
+            proptest::prop_assert_eq!(metric_name(&name).is_ok(), by_the_rules, "{:?}", name);
         }
     }
 

@@ -163,8 +163,13 @@ impl Output for EmfOutput {
     /// runs, for `cold` and `restart` invocations only; then the `ClientInitDuration` line of
     /// each client created at init.
     fn invocation_began(&self, began: &Began<'_>) {
+        let cold_start_line = self.cold_start_metric && began.facts.is_cold_start();
+        if !cold_start_line && began.init_clients.is_empty() {
+            // A warm invocation: nothing to write.
+            return;
+        }
         let facts = began.facts.record(None);
-        if self.cold_start_metric && began.facts.is_cold_start() {
+        if cold_start_line {
             let dimensions = self.cold_start_dimensions(began);
             let init_ms = millis_f64(began.facts.init_duration());
             let mut set = MetricSet::default();
