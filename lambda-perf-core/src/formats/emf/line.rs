@@ -6,6 +6,7 @@
 use serde_json::Value;
 
 use super::dimension::Dimension;
+use super::directive::DirectiveCache;
 use super::set::MetricSlice;
 use super::validate::FACTS_KEY;
 use crate::formats::json::{
@@ -31,12 +32,11 @@ impl<F> EmfLine<'_, F> {
     }
 }
 
-impl<F: WriteJson> EmfLine<'_, F> {
-    /// Appends the document and a newline to `out`; on an error (only a metadata value's own
-    /// `Serialize` can fail) `out` holds part of a line, for the caller to truncate.
-    pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
-        out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
-        push_u64(out, self.timestamp_ms);
+impl<F> EmfLine<'_, F> {
+    /// The directive and the dimension members: from `,"CloudWatchMetrics"` to the last
+    /// dimension's value, the same in every line of one namespace, dimension set and list of
+    /// metric definitions.
+    fn write_directive(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
         push_str(out, self.namespace);
         out.extend_from_slice(b",\"Dimensions\":[[");
@@ -58,6 +58,55 @@ impl<F: WriteJson> EmfLine<'_, F> {
             out.push(b',');
             push_key(out, &dimension.name);
             push_str(out, &dimension.value);
+        }
+    }
+
+    /// What [`write_directive`](Self::write_directive) writes depends on, unambiguously:
+    /// each string with its length before it, each list with its count.
+    fn write_directive_key(&self, key: &mut Vec<u8>) {
+        fn push_text(key: &mut Vec<u8>, text: &str) {
+            key.extend_from_slice(&text.len().to_ne_bytes());
+            key.extend_from_slice(text.as_bytes());
+        }
+        push_text(key, self.namespace);
+        key.extend_from_slice(&self.dimensions().count().to_ne_bytes());
+        for dimension in self.dimensions() {
+            push_text(key, &dimension.name);
+            push_text(key, &dimension.value);
+        }
+        key.extend_from_slice(&self.metrics.len().to_ne_bytes());
+        for metric in self.metrics {
+            push_text(key, metric.name);
+            push_text(key, metric.unit.as_str());
+            key.push(metric.resolution.seconds());
+        }
+    }
+}
+
+impl<F: WriteJson> EmfLine<'_, F> {
+    /// Appends the document and a newline to `out`, the directive written anew.
+    #[cfg(test)]
+    pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {
+        self.write_with(out, None)
+    }
+
+    /// Appends the document and a newline to `out`, the directive from `directives` when it
+    /// holds it; on an error (only a metadata value's own `Serialize` can fail) `out` holds
+    /// part of a line, for the caller to truncate.
+    pub(crate) fn write_with(
+        &self,
+        out: &mut Vec<u8>,
+        directives: Option<&mut DirectiveCache>,
+    ) -> serde_json::Result<()> {
+        out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
+        push_u64(out, self.timestamp_ms);
+        match directives {
+            Some(directives) => directives.write(
+                out,
+                |key| self.write_directive_key(key),
+                |into| self.write_directive(into),
+            ),
+            None => self.write_directive(out),
         }
         for (key, value) in self.metadata {
             out.push(b',');
@@ -104,6 +153,8 @@ fn write_definition(out: &mut Vec<u8>, metric: &MetricSlice<'_>) {
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
     use crate::formats::emf::{Resolution, Unit};
 
@@ -200,5 +251,66 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    /// A line's shape: namespace, dimensions and metric definitions (from small alphabets,
+    /// so that shapes repeat and differ in one part at a time).
+    type Shape = (String, Vec<(String, String)>, Vec<(String, bool, bool)>);
+
+    fn shape() -> impl Strategy<Value = Shape> {
+        (
+            "[ab\"]{0,2}",
+            prop::collection::vec(("[ab\\\\]{1,2}", "[ab\n]{0,2}"), 0..3),
+            prop::collection::vec(("[ab\"]{1,2}", any::<bool>(), any::<bool>()), 1..3),
+        )
+    }
+
+    fn written(shape: &Shape, directives: Option<&mut DirectiveCache>) -> Vec<u8> {
+        let (namespace, dimensions, metrics) = shape;
+        let dimensions: Vec<Dimension> = dimensions
+            .iter()
+            .map(|(name, value)| Dimension::new(name.clone(), value.clone()))
+            .collect();
+        let metrics: Vec<MetricSlice<'_>> = metrics
+            .iter()
+            .map(|(name, count, high)| MetricSlice {
+                name,
+                unit: if *count { Unit::Count } else { Unit::Bytes },
+                resolution: if *high {
+                    Resolution::High
+                } else {
+                    Resolution::Standard
+                },
+                values: &[1.0],
+            })
+            .collect();
+        let (fixed, added) = dimensions.split_at(dimensions.len() / 2);
+        let line = EmfLine::<()> {
+            timestamp_ms: 1,
+            namespace,
+            dimensions: [fixed, added],
+            metrics: &metrics,
+            metadata: &[],
+            facts: None,
+        };
+        let mut out = Vec::new();
+        line.write_with(&mut out, directives).unwrap();
+        out
+    }
+
+    proptest! {
+        /// Through the directive cache, any sequence of lines (shapes repeated or changed) is written
+        /// byte for byte as without it.
+        #[test]
+        fn cached_lines_are_the_lines(shapes in prop::collection::vec(shape(), 1..12)) {
+            let mut directives = DirectiveCache::new();
+            for shape in &shapes {
+                let cached = written(shape, Some(&mut directives));
+                prop_assert_eq!(
+                    String::from_utf8(cached).unwrap(),
+                    String::from_utf8(written(shape, None)).unwrap()
+                );
+            }
+        }
     }
 }

@@ -4,6 +4,7 @@
 use serde_json::Value;
 
 use super::dimension::Dimension;
+use super::directive::DirectiveCache;
 use super::line::EmfLine;
 use super::set::{MetricSet, MetricSlice};
 use crate::formats::json::WriteJson;
@@ -32,7 +33,8 @@ struct Shared<'a, F> {
     facts: Option<&'a F>,
 }
 
-/// Appends every line `set` needs to `out`: at most 100 metrics and 100 values per metric in a
+/// Appends every line `set` needs to `out` (directives from `directives` when it holds
+/// them): at most 100 metrics and 100 values per metric in a
 /// line, as CloudWatch requires, `fixed` dimensions first, then the set's own, then its
 /// metadata, the facts under `lambda_perf`, and the values. A line that would exceed
 /// [`MAX_LINE_BYTES`] loses its metadata first; if it still does not fit, its metrics (or a
@@ -40,6 +42,7 @@ struct Shared<'a, F> {
 /// empty set.
 pub(crate) fn append_lines<F: WriteJson>(
     out: &mut Vec<u8>,
+    directives: &mut DirectiveCache,
     timestamp_ms: u64,
     namespace: &str,
     fixed: &[Dimension],
@@ -54,7 +57,14 @@ pub(crate) fn append_lines<F: WriteJson>(
     };
     let mut appended = Appended::default();
     set.for_each_line(|metrics| {
-        append_fitting(out, &shared, metrics, set.metadata(), &mut appended);
+        append_fitting(
+            out,
+            directives,
+            &shared,
+            metrics,
+            set.metadata(),
+            &mut appended,
+        );
     });
     appended
 }
@@ -62,17 +72,18 @@ pub(crate) fn append_lines<F: WriteJson>(
 /// Appends one line of `metrics`, or as many as it takes for each to fit.
 fn append_fitting<F: WriteJson>(
     out: &mut Vec<u8>,
+    directives: &mut DirectiveCache,
     shared: &Shared<'_, F>,
     metrics: &[MetricSlice<'_>],
     metadata: &[(String, Value)],
     appended: &mut Appended,
 ) {
-    if try_append(out, shared, metrics, metadata) {
+    if try_append(out, directives, shared, metrics, metadata) {
         return;
     }
     if !metadata.is_empty() {
         appended.without_metadata += 1;
-        if try_append(out, shared, metrics, &[]) {
+        if try_append(out, directives, shared, metrics, &[]) {
             return;
         }
     }
@@ -83,13 +94,13 @@ fn append_fitting<F: WriteJson>(
             let (first, second) = single.values.split_at(single.values.len() / 2);
             for values in [first, second] {
                 let part = MetricSlice { values, ..*single };
-                append_fitting(out, shared, &[part], &[], appended);
+                append_fitting(out, directives, shared, &[part], &[], appended);
             }
         }
         several => {
             let (first, second) = several.split_at(several.len() / 2);
-            append_fitting(out, shared, first, &[], appended);
-            append_fitting(out, shared, second, &[], appended);
+            append_fitting(out, directives, shared, first, &[], appended);
+            append_fitting(out, directives, shared, second, &[], appended);
         }
     }
 }
@@ -97,6 +108,7 @@ fn append_fitting<F: WriteJson>(
 /// Appends the line if it fits; leaves `out` as it was if not.
 fn try_append<F: WriteJson>(
     out: &mut Vec<u8>,
+    directives: &mut DirectiveCache,
     shared: &Shared<'_, F>,
     metrics: &[MetricSlice<'_>],
     metadata: &[(String, Value)],
@@ -110,7 +122,8 @@ fn try_append<F: WriteJson>(
         metadata,
         facts: shared.facts,
     };
-    let fits = line.write_to(out).is_ok() && out.len() - start <= MAX_LINE_BYTES;
+    let fits =
+        line.write_with(out, Some(directives)).is_ok() && out.len() - start <= MAX_LINE_BYTES;
     if !fits {
         out.truncate(start);
     }
@@ -142,7 +155,15 @@ mod tests {
         set.add_metadata(&fixed, "big".into(), "x".repeat(MAX_LINE_BYTES).into())
             .unwrap();
         let mut out = Vec::new();
-        let appended = append_lines::<()>(&mut out, 1, "ns", &fixed, &set, None);
+        let appended = append_lines::<()>(
+            &mut out,
+            &mut DirectiveCache::new(),
+            1,
+            "ns",
+            &fixed,
+            &set,
+            None,
+        );
         assert_eq!(appended.without_metadata, 1);
         let lines = lines(&out);
         assert_eq!(lines.len(), 1);
@@ -170,7 +191,15 @@ mod tests {
             }
         }
         let mut out = Vec::new();
-        let appended = append_lines::<()>(&mut out, 1, "ns", &fixed, &set, None);
+        let appended = append_lines::<()>(
+            &mut out,
+            &mut DirectiveCache::new(),
+            1,
+            "ns",
+            &fixed,
+            &set,
+            None,
+        );
         assert_eq!(appended, Appended::default(), "nothing was trimmed or lost");
         assert!(out.len() > MAX_LINE_BYTES, "{} bytes", out.len());
         let lines = lines(&out);
@@ -187,7 +216,15 @@ mod tests {
     #[test]
     fn an_empty_set_writes_nothing() {
         let mut out = Vec::new();
-        let appended = append_lines::<()>(&mut out, 1, "ns", &[], &MetricSet::default(), None);
+        let appended = append_lines::<()>(
+            &mut out,
+            &mut DirectiveCache::new(),
+            1,
+            "ns",
+            &[],
+            &MetricSet::default(),
+            None,
+        );
         assert_eq!(appended, Appended::default());
         assert!(out.is_empty());
     }

@@ -2,6 +2,7 @@
 //! limits, the metrics of one record, and the serializer of its lines.
 
 pub(crate) mod dimension;
+mod directive;
 mod error;
 mod line;
 mod lines;
@@ -9,6 +10,7 @@ pub(crate) mod set;
 mod unit;
 pub(crate) mod validate;
 
+pub(crate) use self::directive::DirectiveCache;
 pub use self::error::{KeyKind, MetricsError};
 pub(crate) use self::lines::{MAX_LINE_BYTES, append_lines};
 pub use self::unit::{Resolution, Unit};

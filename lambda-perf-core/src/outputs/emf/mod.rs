@@ -11,7 +11,9 @@ use self::writer::write_emf_lines;
 use crate::drops::{self, Report};
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::set::MetricSet;
-use crate::formats::emf::{MAX_LINE_BYTES, Resolution, Unit, append_lines, validate};
+use crate::formats::emf::{
+    DirectiveCache, MAX_LINE_BYTES, Resolution, Unit, append_lines, validate,
+};
 use crate::formats::json::{WriteJson, push_str};
 use crate::formats::time::{epoch_millis, millis_f64};
 use crate::invocation::client_init::{InitRecord, Phase};
@@ -27,7 +29,9 @@ static METADATA_ALONE: WarnOnce = WarnOnce::new();
 static BAD_FUNCTION_NAME: WarnOnce = WarnOnce::new();
 
 thread_local! {
-    static BUFFER: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    /// The line buffer and the latest directive, reused by the next lines of this thread.
+    static SCRATCH: RefCell<(Vec<u8>, DirectiveCache)> =
+        const { RefCell::new((Vec::new(), DirectiveCache::new())) };
 }
 
 /// Writes EMF lines: CloudWatch metrics from stdout, with no agent and no API call.
@@ -58,9 +62,17 @@ impl EmfOutput {
             return;
         }
         let facts = facts.filter(|_| self.invocation_facts);
-        with_buffer(|buffer| {
+        with_buffer(|buffer, directives| {
             let timestamp_ms = epoch_millis(SystemTime::now());
-            let appended = append_lines(buffer, timestamp_ms, namespace, fixed, set, facts);
+            let appended = append_lines(
+                buffer,
+                directives,
+                timestamp_ms,
+                namespace,
+                fixed,
+                set,
+                facts,
+            );
             for _ in 0..appended.without_metadata {
                 drops::count("emf.metadata_trimmed");
             }
@@ -229,13 +241,14 @@ impl Output for EmfOutput {
     }
 }
 
-fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
+fn with_buffer(f: impl FnOnce(&mut Vec<u8>, &mut DirectiveCache)) {
     let mut f = Some(f);
-    let _ = BUFFER.try_with(|cell| {
-        if let Ok(mut buffer) = cell.try_borrow_mut() {
+    let _ = SCRATCH.try_with(|cell| {
+        if let Ok(mut scratch) = cell.try_borrow_mut() {
+            let (buffer, directives) = &mut *scratch;
             buffer.clear();
             if let Some(f) = f.take() {
-                f(&mut buffer);
+                f(buffer, directives);
             }
             if buffer.capacity() > KEPT_BUFFER_BYTES {
                 *buffer = Vec::new();
@@ -244,6 +257,6 @@ fn with_buffer(f: impl FnOnce(&mut Vec<u8>)) {
     });
     // Only during thread teardown or re-entrancy, never on the common path.
     if let Some(f) = f {
-        f(&mut Vec::new());
+        f(&mut Vec::new(), &mut DirectiveCache::new());
     }
 }
