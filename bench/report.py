@@ -38,6 +38,12 @@ for path in sorted(glob.glob(os.path.join(results, "criterion-*.json"))):
         data = json.load(f)
     criterion[data["target"]] = data["cases"]
 peers = load("peers.json") or {}
+instructions = {}
+if os.path.exists(os.path.join(results, "instructions.txt")):
+    with open(os.path.join(results, "instructions.txt")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            instructions[key] = value
 e2e = load("end_to_end.json") or {}
 sizes = {}
 if os.path.exists(os.path.join(results, "sizes.txt")):
@@ -190,6 +196,34 @@ for name, peer in (("Python", py), ("TypeScript", ts)):
             f"{peer.get('x_ray_datagrams')} of {peer.get('datagrams_expected')} invocations."
         )
         w("")
+
+# --- instructions -----------------------------------------------------------------------
+if instructions:
+    count = int(instructions.get("invocations", "0") or 0)
+    bare_total = instructions.get("bare")
+    w("### The same invocation in instructions")
+    w("")
+    w(
+        "Instructions executed in user space per warm invocation, counted by valgrind's "
+        "callgrind (`lambda-perf-core/examples/warm_invocations.rs`, the scenario above: EMF to "
+        f"`/dev/null`, datagrams to loopback; {count:,} invocations per mode, the bare handler's "
+        "count subtracted). Unlike time, the count does not move with the machine's load; it "
+        "leaves out what the kernel does for the `write(2)` and `send(2)`."
+    )
+    w("")
+    w("| | instructions per invocation | added over the bare handler |")
+    w("|---|---|---|")
+    for mode, label in (("bare", "bare handler"), ("unsampled", "lambda-perf, unsampled"), ("sampled", "lambda-perf, sampled")):
+        total = instructions.get(mode)
+        if not total or not count:
+            w(f"| {label} | n/a | n/a |")
+            continue
+        per = int(total) / count
+        added = "" if mode == "bare" or not bare_total else f"{(int(total) - int(bare_total)) / count:,.0f}"
+        w(f"| {label} | {per:,.0f} | {added} |")
+    w("")
+    w(f"Counted with {instructions.get('valgrind', 'valgrind')}.")
+    w("")
 
 # --- client latency ---------------------------------------------------------------------
 latency = e2e.get("client_latency", {})
@@ -357,6 +391,10 @@ w("")
 w("- `cargo bench -p lambda-perf-core --bench <each target in lambda-perf-core/benches>` (the `opentelemetry` feature where the target requires it);")
 w("- `python3 bench/powertools/peer.py` (`handler_bench.py`, `handler_bench.mjs`);")
 w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
-w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init).")
+w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init);")
+w(
+    "- `valgrind --tool=callgrind target/release/examples/warm_invocations bare|unsampled|sampled 20000` "
+    "(instruction counts; skipped, with a note, where valgrind is not installed)."
+)
 w("")
 print("\n".join(out))

@@ -184,6 +184,17 @@ pub(crate) fn push_i64(out: &mut Vec<u8>, value: i64) {
 /// Appends a number as `serde_json` writes an `f64`: shortest round-trip digits, `null` when
 /// not finite.
 pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
+    // Whole numbers (counts, mostly) below 10^15 are their integer and `.0`; not -0.0.
+    const WHOLE_BELOW: f64 = 1e15;
+    if value.fract() == 0.0
+        && value.abs() < WHOLE_BELOW
+        && !(value == 0.0 && value.is_sign_negative())
+    {
+        #[allow(clippy::cast_possible_truncation)] // whole, and within i64
+        push_i64(out, value as i64);
+        out.extend_from_slice(b".0");
+        return;
+    }
     if value.is_finite() {
         out.extend_from_slice(zmij::Buffer::new().format_finite(value).as_bytes());
     } else {
@@ -362,6 +373,16 @@ mod tests {
             push_seconds(&mut seconds, micros);
             let float = micros as f64 / 1_000_000.0;
             prop_assert_eq!(String::from_utf8(seconds).unwrap(), serde_json::to_string(&float).unwrap());
+        }
+
+        #[test]
+        fn whole_numbers_are_written_as_serde_json_does(
+            whole in prop_oneof![-1_000i64..1_000, any::<i64>(), -(1i64 << 53)..(1i64 << 53)],
+            power in 0i32..20,
+        ) {
+            for value in [whole as f64, 10f64.powi(power), -(10f64.powi(power)), 10f64.powi(power) - 1.0] {
+                prop_assert_eq!(float(value), serde_json::to_string(&value).unwrap());
+            }
         }
 
         #[test]
