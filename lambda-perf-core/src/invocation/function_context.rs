@@ -26,7 +26,9 @@ impl FunctionContext {
 
     /// The details of `context` in place of these, reusing their strings' memory.
     pub(crate) fn renew(&mut self, context: &lambda_runtime::Context) {
-        self.config = Arc::clone(&context.env_config);
+        if !Arc::ptr_eq(&self.config, &context.env_config) {
+            self.config = Arc::clone(&context.env_config);
+        }
         self.function_arn.clone_from(&context.invoked_function_arn);
         self.trace_header.clone_from(&context.xray_trace_id);
     }

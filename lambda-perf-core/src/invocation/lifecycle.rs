@@ -429,7 +429,7 @@ impl Invocation {
         let resources = self
             .usage
             .and_then(|began| began.until_now(at.saturating_duration_since(self.facts.began())));
-        self.instrumentation.tracker.end();
+        self.instrumentation.tracker.end(at);
         if deferral::any_open() {
             let this = Arc::clone(self);
             deferral::run_or_defer(&self.facts.request_id, move || {

@@ -165,9 +165,9 @@ impl StartTracker {
         }
     }
 
-    /// Records that an invocation ended now.
-    pub(crate) fn end(&self) {
-        let since_base = self.base.elapsed();
+    /// Records that an invocation ended `at`.
+    pub(crate) fn end(&self, at: Instant) {
+        let since_base = at.saturating_duration_since(self.base);
         let nanos = u64::try_from(since_base.as_nanos()).unwrap_or(u64::MAX - 1);
         self.last_end.fetch_max(nanos + 1, Ordering::AcqRel);
     }
@@ -257,7 +257,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let start = tracker.begin_with(init, || lifecycle(10, None, None));
-                tracker.end();
+                tracker.end(Instant::now());
                 start.kind
             })
             .collect()
@@ -404,7 +404,7 @@ mod tests {
         assert!(first.init_duration >= Duration::from_millis(50));
         assert_eq!(first.first_request_wait, None);
         assert!(first.environment_age >= first.init_duration);
-        tracker.end();
+        tracker.end(Instant::now());
         std::thread::sleep(Duration::from_millis(20));
         let second = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(second.index, 2);
