@@ -29,8 +29,12 @@ pub(crate) struct Millis {
 
 impl Millis {
     pub(crate) fn of(duration: Duration) -> Self {
+        // `as_micros` saturated to `u64`, in 64-bit arithmetic.
         Self {
-            micros: u64::try_from(duration.as_micros()).unwrap_or(u64::MAX),
+            micros: duration
+                .as_secs()
+                .saturating_mul(1_000_000)
+                .saturating_add(u64::from(duration.subsec_micros())),
         }
     }
 
@@ -59,6 +63,25 @@ impl WriteJson for Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn millis_are_microseconds_saturated() {
+        for duration in [
+            Duration::ZERO,
+            Duration::from_nanos(999),
+            Duration::from_micros(12_345),
+            Duration::new(18_446_744_073_709, 551_615_999),
+            Duration::new(18_446_744_073_709, 551_616_000),
+            Duration::MAX,
+        ] {
+            let expected = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
+            assert_eq!(
+                Millis::of(duration),
+                Millis::from_micros(expected),
+                "{duration:?}"
+            );
+        }
+    }
 
     #[test]
     fn millis_keep_microseconds() {
