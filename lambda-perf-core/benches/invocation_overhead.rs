@@ -32,32 +32,16 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use lambda_perf_core::metrics::{self, Unit};
-use lambda_perf_core::{PerfLayer, xray};
-use lambda_runtime::{Context, Error, LambdaEvent};
+use lambda_perf_core::PerfLayer;
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, service_fn};
 
-fn event(sampled: bool) -> LambdaEvent<Value> {
-    let mut context = Context::default();
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
-    context.xray_trace_id = Some(format!(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={}",
-        u8::from(sampled)
-    ));
-    LambdaEvent::new(Value::Null, context)
-}
+#[path = "common/scenario.rs"]
+mod scenario;
 
-async fn bare(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    Ok(1)
-}
-
-async fn instrumented(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    metrics::add_metric("Orders", Unit::Count, 1.0);
-    xray::annotate("tier", "gold");
-    Ok(1)
-}
+use scenario::{bare, event, instrumented};
 
 /// `/dev/null`, opened for writing: a real file descriptor, every line one `write(2)`.
 fn dev_null() -> File {

@@ -9,46 +9,28 @@
 //!
 //! The modes: `bare` (the handler alone), `unsampled` (behind `PerfLayer`, one metric and one
 //! annotation, the EMF line written to `/dev/null`), `sampled` (the same, plus the handler
-//! subsegment sent to a UDP socket on loopback). The invocation scenario is the
-//! `invocation_overhead` bench's.
+//! subsegment sent to a UDP socket on loopback). The invocation (`benches/common/scenario.rs`)
+//! is the `invocation_overhead` bench's.
 
 use std::fs::File;
 use std::net::UdpSocket;
 
-use lambda_perf_core::metrics::{self, Unit};
-use lambda_perf_core::{PerfLayer, xray};
-use lambda_runtime::{Context, Error, LambdaEvent};
-use serde_json::Value;
+use lambda_perf_core::PerfLayer;
+use lambda_runtime::Error;
 use tower::{Layer, Service, service_fn};
 
-const SAMPLED: &str = "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
-const UNSAMPLED: &str =
-    "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0";
+#[path = "../benches/common/scenario.rs"]
+mod scenario;
 
-fn event(header: &str) -> LambdaEvent<Value> {
-    let mut context = Context::default();
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
-    context.xray_trace_id = Some(header.to_owned());
-    LambdaEvent::new(Value::Null, context)
-}
-
-async fn bare(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    Ok(1)
-}
-
-async fn instrumented(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    metrics::add_metric("Orders", Unit::Count, 1.0);
-    xray::annotate("tier", "gold");
-    Ok(1)
-}
+use scenario::{bare, event, instrumented};
 
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
-    let header = match mode.as_str() {
-        "bare" | "unsampled" => UNSAMPLED,
-        "sampled" => SAMPLED,
+    let sampled = match mode.as_str() {
+        "bare" | "unsampled" => false,
+        "sampled" => true,
         _ => return Err("usage: warm_invocations bare|unsampled|sampled [COUNT]".into()),
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
@@ -66,12 +48,12 @@ fn main() -> Result<(), Error> {
     if mode == "bare" {
         let mut service = service_fn(bare);
         for _ in 0..count {
-            runtime.block_on(service.call(event(header)))?;
+            runtime.block_on(service.call(event(sampled)))?;
         }
     } else {
         let mut service = perf.layer(service_fn(instrumented));
         for _ in 0..count {
-            runtime.block_on(service.call(event(header)))?;
+            runtime.block_on(service.call(event(sampled)))?;
         }
     }
     Ok(())

@@ -12,13 +12,16 @@ use std::cell::Cell;
 use std::fs::File;
 use std::hint::black_box;
 use std::net::UdpSocket;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lambda_perf_core::metrics::{self, Unit};
-use lambda_perf_core::{PerfLayer, xray};
-use lambda_runtime::{Context, Error, LambdaEvent};
+use lambda_perf_core::PerfLayer;
+use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
 use tower::{Layer, Service, service_fn};
+
+#[path = "../benches/common/scenario.rs"]
+mod scenario;
+
+use scenario::{bare, event, instrumented};
 
 /// Counts the allocations (and reallocations) of the threads that switched counting on.
 struct Counting;
@@ -81,30 +84,6 @@ const WARM_UP: usize = 2_000;
 const MEASURED: usize = 20_000;
 /// Fewer than one added allocation per thousand warm invocations.
 const ALLOWED: u64 = (MEASURED / 1_000) as u64 - 1;
-
-/// A warm invocation as the runtime makes it: a request id, a deadline (so the timeout
-/// watchdog is armed) and a trace header.
-fn event(sampled: bool) -> LambdaEvent<Value> {
-    let mut context = Context::default();
-    context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
-    let deadline = SystemTime::now() + Duration::from_secs(900);
-    context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    context.xray_trace_id = Some(format!(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled={}",
-        u8::from(sampled)
-    ));
-    LambdaEvent::new(Value::Null, context)
-}
-
-async fn bare(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    Ok(1)
-}
-
-async fn instrumented(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    metrics::add_metric("Orders", Unit::Count, 1.0);
-    xray::annotate("tier", "gold");
-    Ok(1)
-}
 
 /// The allocations of `MEASURED` warm invocations of `service` (the events made beforehand,
 /// outside the count), after `WARM_UP` others.

@@ -135,6 +135,21 @@ mod tests {
     use super::*;
     use crate::formats::emf::{Resolution, Unit};
 
+    /// The lines of `set` in namespace `ns`, without facts.
+    fn appended(fixed: &[Dimension], set: &MetricSet) -> (Vec<u8>, Appended) {
+        let mut out = Vec::new();
+        let appended = append_lines::<()>(
+            &mut out,
+            &mut DirectiveCache::new(),
+            1,
+            "ns",
+            fixed,
+            set,
+            None,
+        );
+        (out, appended)
+    }
+
     fn lines(out: &[u8]) -> Vec<Value> {
         std::str::from_utf8(out)
             .unwrap()
@@ -154,16 +169,7 @@ mod tests {
             .unwrap();
         set.add_metadata(&fixed, "big".into(), "x".repeat(MAX_LINE_BYTES).into())
             .unwrap();
-        let mut out = Vec::new();
-        let appended = append_lines::<()>(
-            &mut out,
-            &mut DirectiveCache::new(),
-            1,
-            "ns",
-            &fixed,
-            &set,
-            None,
-        );
+        let (out, appended) = appended(&fixed, &set);
         assert_eq!(appended.without_metadata, 1);
         let lines = lines(&out);
         assert_eq!(lines.len(), 1);
@@ -190,16 +196,7 @@ mod tests {
                 .unwrap();
             }
         }
-        let mut out = Vec::new();
-        let appended = append_lines::<()>(
-            &mut out,
-            &mut DirectiveCache::new(),
-            1,
-            "ns",
-            &fixed,
-            &set,
-            None,
-        );
+        let (out, appended) = appended(&fixed, &set);
         assert_eq!(appended, Appended::default(), "nothing was trimmed or lost");
         assert!(out.len() > MAX_LINE_BYTES, "{} bytes", out.len());
         let lines = lines(&out);
@@ -215,16 +212,7 @@ mod tests {
 
     #[test]
     fn an_empty_set_writes_nothing() {
-        let mut out = Vec::new();
-        let appended = append_lines::<()>(
-            &mut out,
-            &mut DirectiveCache::new(),
-            1,
-            "ns",
-            &[],
-            &MetricSet::default(),
-            None,
-        );
+        let (out, appended) = appended(&[], &MetricSet::default());
         assert_eq!(appended, Appended::default());
         assert!(out.is_empty());
     }
