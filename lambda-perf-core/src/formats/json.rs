@@ -218,6 +218,7 @@ pub(crate) fn push_seconds(out: &mut Vec<u8>, micros: u64) {
 /// form (no decimal with fewer fractional digits lies within half a unit in its last place)
 /// and the float formatter writes it without an exponent; outside, the float formatter does
 /// the writing.
+#[inline(always)] // `scale` and `digits` are constants in each caller
 fn push_fixed_point(out: &mut Vec<u8>, units: u64, scale: u64, digits: usize) {
     const WHOLE_BELOW: u64 = 10_000_000_000;
     if units == 0 || units < scale / 1_000 || units / scale >= WHOLE_BELOW {
