@@ -14,7 +14,13 @@ use crate::formats::xray::{XRayError, id, name};
 use crate::warn::WarnOnce;
 
 /// Recording state of a sampled invocation. Unsampled invocations have none.
-pub(crate) struct Trace {
+///
+/// Boxed: the state is moved with its invocation's (begun, stored, taken back, kept as the
+/// spare), and a pointer moves cheaper than the records it holds.
+pub(crate) struct Trace(Box<Recording>);
+
+/// What a [`Trace`] holds.
+pub(crate) struct Recording {
     trace_id: String,
     handler: Record,
     /// Nested subsegments still open, in opening order.
@@ -26,12 +32,26 @@ pub(crate) struct Trace {
     /// Whether exceptions keep their messages (error capture on), or only their types.
     keep_messages: bool,
     /// Strings of an earlier invocation's annotations and metadata keys, for this one's (see
-    /// [`Self::owned`]).
+    /// [`Recording::owned`]).
     spare_strings: Vec<String>,
 }
 
 /// Most strings kept for reuse.
 const SPARE_STRINGS: usize = 8;
+
+impl std::ops::Deref for Trace {
+    type Target = Recording;
+
+    fn deref(&self) -> &Recording {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Trace {
+    fn deref_mut(&mut self) -> &mut Recording {
+        &mut self.0
+    }
+}
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -72,7 +92,7 @@ impl Trace {
         let parent_id = u64::from_str_radix(parent, 16).ok()?;
         let id = id::next();
         let Some(mut trace) = spare.take() else {
-            return Some(Self {
+            return Some(Self(Box::new(Recording {
                 trace_id: root.to_owned(),
                 handler: Record::open(id, parent_id, Cow::Owned(name.to_owned())),
                 open: Vec::new(),
@@ -80,7 +100,7 @@ impl Trace {
                 child_exceptions: Vec::new(),
                 keep_messages,
                 spare_strings: Vec::new(),
-            });
+            })));
         };
         trace.trace_id.clear();
         trace.trace_id.push_str(root);
@@ -88,11 +108,11 @@ impl Trace {
         trace.annotations = 0;
         trace.child_exceptions.clear();
         trace.keep_messages = keep_messages;
-        let Self {
+        let Recording {
             handler,
             spare_strings,
             ..
-        } = &mut trace;
+        } = &mut *trace.0;
         let mut keep = |text: Cow<'static, str>| {
             if let Cow::Owned(owned) = text {
                 if spare_strings.len() < SPARE_STRINGS {
@@ -120,7 +140,9 @@ impl Trace {
         }
         Some(trace)
     }
+}
 
+impl Recording {
     /// `text` as an owned string, made of a spare one when there is one.
     pub(crate) fn owned(&mut self, text: &str) -> Cow<'static, str> {
         let mut owned = self.spare_strings.pop().unwrap_or_default();
@@ -274,7 +296,7 @@ impl Trace {
 
     /// Closes what is still open (innermost first), then the handler subsegment, and hands
     /// each to `send` as it closes. The trace is then finished: only its memory is of use, to
-    /// a later [`Self::begin`].
+    /// a later [`Trace::begin`].
     pub(crate) fn finish(&mut self, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
         while let Some(id) = self.open.last().map(|record| record.id) {
             if let Some(record) = self.close(id) {
