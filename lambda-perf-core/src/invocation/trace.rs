@@ -7,9 +7,10 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::formats::failure::Failure;
+use crate::formats::json::push_str;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
-use crate::formats::xray::header::recording_ids;
+use crate::formats::xray::header::{TraceId, recording_trace};
 use crate::formats::xray::{XRayError, id, name};
 use crate::warn::WarnOnce;
 
@@ -21,8 +22,11 @@ pub(crate) struct Trace(Box<Recording>);
 
 /// What a [`Trace`] holds.
 pub(crate) struct Recording {
-    trace_id: String,
+    trace_id: TraceId,
     handler: Record,
+    /// The handler's name as a JSON string, written once for all the invocations that share
+    /// it.
+    quoted_handler_name: Vec<u8>,
     /// Nested subsegments still open, in opening order.
     open: Vec<Record>,
     /// Annotations recorded in this invocation, against X-Ray's per-trace limit.
@@ -65,6 +69,13 @@ impl std::fmt::Debug for Trace {
 
 static RENAMED: WarnOnce = WarnOnce::new();
 
+/// `text` as a JSON string.
+fn quoted(text: &str) -> Vec<u8> {
+    let mut quoted = Vec::new();
+    push_str(&mut quoted, text);
+    quoted
+}
+
 /// Which subsegment a call is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -88,13 +99,13 @@ impl Trace {
         keep_messages: bool,
         spare: &mut Option<Self>,
     ) -> Option<Self> {
-        let (root, parent) = recording_ids(header?)?;
-        let parent_id = u64::from_str_radix(parent, 16).ok()?;
+        let (trace_id, parent_id) = recording_trace(header?)?;
         let id = id::next();
         let Some(mut trace) = spare.take() else {
             return Some(Self(Box::new(Recording {
-                trace_id: root.to_owned(),
+                trace_id,
                 handler: Record::open(id, parent_id, Cow::Owned(name.to_owned())),
+                quoted_handler_name: quoted(name),
                 open: Vec::new(),
                 annotations: 0,
                 child_exceptions: Vec::new(),
@@ -102,8 +113,7 @@ impl Trace {
                 spare_strings: Vec::new(),
             })));
         };
-        trace.trace_id.clear();
-        trace.trace_id.push_str(root);
+        trace.trace_id = trace_id;
         trace.open.clear();
         trace.annotations = 0;
         trace.child_exceptions.clear();
@@ -131,12 +141,16 @@ impl Trace {
             keep(key);
         }
         trace.handler.reopen(id, parent_id);
-        match &mut trace.handler.name {
-            Cow::Owned(owned) => {
-                owned.clear();
-                owned.push_str(name);
+        if trace.handler.name != name {
+            match &mut trace.handler.name {
+                Cow::Owned(owned) => {
+                    owned.clear();
+                    owned.push_str(name);
+                }
+                borrowed => *borrowed = Cow::Owned(name.to_owned()),
             }
-            borrowed => *borrowed = Cow::Owned(name.to_owned()),
+            trace.quoted_handler_name.clear();
+            push_str(&mut trace.quoted_handler_name, name);
         }
         Some(trace)
     }
@@ -178,12 +192,21 @@ impl Recording {
         value: AnnotationValue,
     ) -> Result<(), XRayError> {
         annotation::validate(&key, &value)?;
+        self.annotate_valid(target, key, value)
+    }
+
+    /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted.
+    pub(crate) fn annotate_valid(
+        &mut self,
+        target: Target,
+        key: Cow<'static, str>,
+        value: AnnotationValue,
+    ) -> Result<(), XRayError> {
         let full = self.annotations >= MAX_ANNOTATIONS;
         let Some(record) = self.target(target) else {
             return Ok(());
         };
-        let exists = record.annotations.iter().any(|(k, _)| *k == key);
-        if full && !exists {
+        if full && !record.annotations.iter().any(|(k, _)| *k == key) {
             return Err(XRayError::TooManyAnnotations {
                 key: key.into_owned(),
                 limit: MAX_ANNOTATIONS,
@@ -314,9 +337,13 @@ impl Recording {
 
     /// `record` as a document of this trace.
     pub(crate) fn document<'a>(&'a self, record: &'a Record) -> SubsegmentDocument<'a> {
+        // The handler's record, or a copy of it: named as the handler is.
+        let quoted_name = (record.id == self.handler.id && record.name == self.handler.name)
+            .then_some(self.quoted_handler_name.as_slice());
         SubsegmentDocument {
             trace_id: &self.trace_id,
             record,
+            quoted_name,
         }
     }
 }

@@ -14,6 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
+use super::header::TraceId;
 use crate::formats::json::WriteJson;
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
@@ -296,15 +297,18 @@ pub(crate) enum Detail {
 /// A closed subsegment as a sink receives it.
 #[derive(Clone, Copy, Debug)]
 pub struct SubsegmentDocument<'a> {
-    pub(crate) trace_id: &'a str,
+    pub(crate) trace_id: &'a TraceId,
     pub(crate) record: &'a Record,
+    /// The record's name already written as a JSON string, when its trace keeps it so (the
+    /// handler's, the same in every invocation).
+    pub(crate) quoted_name: Option<&'a [u8]>,
 }
 
 impl<'a> SubsegmentDocument<'a> {
     /// The trace id (`Root` of the trace header).
     #[must_use]
     pub fn trace_id(&self) -> &'a str {
-        self.trace_id
+        self.trace_id.as_str()
     }
 
     /// The subsegment's name.
@@ -363,7 +367,7 @@ impl Serialize for View<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("name", &shorten(&record.name, detail))?;
         map.serialize_entry("id", &id_hex(record.id))?;
-        map.serialize_entry("trace_id", self.document.trace_id)?;
+        map.serialize_entry("trace_id", self.document.trace_id.as_str())?;
         map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
         map.serialize_entry("type", "subsegment")?;
         map.serialize_entry("start_time", &epoch_seconds(record.start_wall))?;
@@ -608,6 +612,10 @@ mod tests {
 
     const TRACE: &str = "1-5759e988-bd862e3fe1be46a994272793";
 
+    fn trace_id() -> TraceId {
+        TraceId::parse(TRACE).unwrap()
+    }
+
     fn record() -> Record {
         let mut record = Record::open(
             0x7065_460c_dd3d_e6bb,
@@ -621,8 +629,9 @@ mod tests {
 
     fn render(record: &Record) -> String {
         SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record,
+            quoted_name: None,
         }
         .to_json()
     }
@@ -693,8 +702,9 @@ mod tests {
         record.add_metadata("big".into(), "blob".into(), "x".repeat(70_000).into());
         record.add_metadata(FACTS_NAMESPACE.into(), "invocation".into(), 7.into());
         let document = SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record: &record,
+            quoted_name: None,
         };
         let mut out = Vec::new();
         assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
@@ -718,8 +728,9 @@ mod tests {
             });
         }
         let document = SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record: &record,
+            quoted_name: None,
         };
         out.clear();
         assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
@@ -779,8 +790,9 @@ mod tests {
                     let trimmed = |record: &Record| {
                         let view = View {
                             document: SubsegmentDocument {
-                                trace_id: TRACE,
+                                trace_id: &trace_id(),
                                 record,
+                                quoted_name: None,
                             },
                             detail: Detail::WithoutMetadata,
                         };
@@ -795,8 +807,9 @@ mod tests {
     /// The hand-written document and the serde view at full detail, for one record.
     fn both_renderings(record: &Record) -> (String, String) {
         let document = SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record,
+            quoted_name: None,
         };
         let view = View {
             document,
@@ -908,7 +921,8 @@ mod tests {
                 record.annotate(format!("k{i}").into(), "v".repeat(1_000).into());
             }
             record.add_metadata("n".into(), "k".into(), "z".repeat(url_len).into());
-            let document = SubsegmentDocument { trace_id: TRACE, record: &record };
+            let trace_id = trace_id();
+            let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None };
             let mut out = Vec::new();
             document.write_datagram(&mut out);
             proptest::prop_assert!(out.len() <= MAX_DATAGRAM, "{} bytes", out.len());

@@ -80,6 +80,13 @@ impl Hex {
         Self(digits)
     }
 
+    /// The digits between double quotes: the id as a JSON string.
+    pub(crate) fn quoted(&self) -> [u8; 18] {
+        let mut quoted = [b'"'; 18];
+        quoted[1..17].copy_from_slice(&self.0);
+        quoted
+    }
+
     pub(crate) fn as_str(&self) -> &str {
         // Only ASCII hex digits were written.
         std::str::from_utf8(&self.0).unwrap_or_default()
@@ -101,6 +108,7 @@ mod tests {
     fn hex_is_what_format_writes() {
         for id in [0, 1, 0xf, 0x7065_460c_dd3d_e6bb, u64::MAX, next(), next()] {
             assert_eq!(Hex::new(id).as_str(), format!("{id:016x}"));
+            assert_eq!(Hex::new(id).quoted(), format!("\"{id:016x}\"").as_bytes());
         }
     }
 
