@@ -11,6 +11,7 @@ use crate::formats::json::push_str;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
 use crate::formats::xray::header::{TraceId, recording_trace};
+use crate::formats::xray::kept_annotations::KeptAnnotations;
 use crate::formats::xray::{XRayError, id, name};
 use crate::warn::WarnOnce;
 
@@ -27,6 +28,8 @@ pub(crate) struct Recording {
     /// The handler's name as a JSON string, written once for all the invocations that share
     /// it.
     quoted_handler_name: Vec<u8>,
+    /// The handler's annotations as last sent, written.
+    handler_annotations: KeptAnnotations,
     /// Nested subsegments still open, in opening order.
     open: Vec<Record>,
     /// Annotations recorded in this invocation, against X-Ray's per-trace limit.
@@ -106,6 +109,7 @@ impl Trace {
                 trace_id,
                 handler: Record::open(id, parent_id, Cow::Owned(name.to_owned())),
                 quoted_handler_name: quoted(name),
+                handler_annotations: KeptAnnotations::default(),
                 open: Vec::new(),
                 annotations: 0,
                 child_exceptions: Vec::new(),
@@ -327,7 +331,11 @@ impl Recording {
             }
         }
         self.handler.close();
-        send(&self.document(&self.handler));
+        let annotations = self.handler_annotations.json(&self.handler.annotations);
+        send(&SubsegmentDocument {
+            annotations_json: Some(annotations),
+            ..document(&self.trace_id, &self.handler, &self.quoted_handler_name)
+        });
     }
 
     /// A copy of the handler subsegment as it stands (to send before it has ended).
@@ -338,12 +346,26 @@ impl Recording {
     /// `record` as a document of this trace.
     pub(crate) fn document<'a>(&'a self, record: &'a Record) -> SubsegmentDocument<'a> {
         // The handler's record, or a copy of it: named as the handler is.
-        let quoted_name = (record.id == self.handler.id && record.name == self.handler.name)
-            .then_some(self.quoted_handler_name.as_slice());
-        SubsegmentDocument {
-            trace_id: &self.trace_id,
-            record,
-            quoted_name,
-        }
+        let handler = record.id == self.handler.id && record.name == self.handler.name;
+        let quoted_name = if handler {
+            self.quoted_handler_name.as_slice()
+        } else {
+            &[]
+        };
+        document(&self.trace_id, record, quoted_name)
+    }
+}
+
+/// `record` as a document of trace `trace_id`, named `quoted_name` (empty: by its own name).
+fn document<'a>(
+    trace_id: &'a TraceId,
+    record: &'a Record,
+    quoted_name: &'a [u8],
+) -> SubsegmentDocument<'a> {
+    SubsegmentDocument {
+        trace_id,
+        record,
+        quoted_name: (!quoted_name.is_empty()).then_some(quoted_name),
+        annotations_json: None,
     }
 }

@@ -7,6 +7,7 @@
 //! view's byte for byte (the tests hold both side by side); reduced details, for documents
 //! that do not fit a datagram, are the serde view's.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use super::annotation::AnnotationValue;
@@ -135,17 +136,9 @@ pub(super) fn write_full(
         out.extend_from_slice(b",\"aws\":");
         push_serialized(out, aws)?;
     }
-    if !record.annotations.is_empty() {
-        out.extend_from_slice(b",\"annotations\":{");
-        for (index, (key, value)) in record.annotations.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            push_text(out, key);
-            out.push(b':');
-            push_annotation(out, value);
-        }
-        out.push(b'}');
+    match document.annotations_json {
+        Some(json) => out.extend_from_slice(json),
+        None => write_annotations(out, &record.annotations),
     }
     if !record.metadata.is_empty() || !record.facts.is_empty() {
         out.extend_from_slice(b",\"metadata\":");
@@ -153,6 +146,26 @@ pub(super) fn write_full(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Appends the `annotations` member, a comma before it, when there are annotations.
+pub(super) fn write_annotations(
+    out: &mut Vec<u8>,
+    annotations: &[(Cow<'static, str>, AnnotationValue)],
+) {
+    if annotations.is_empty() {
+        return;
+    }
+    out.extend_from_slice(b",\"annotations\":{");
+    for (index, (key, value)) in annotations.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_text(out, key);
+        out.push(b':');
+        push_annotation(out, value);
+    }
+    out.push(b'}');
 }
 
 /// The `metadata` object: the facts under `lambda_perf` as they were written, then each

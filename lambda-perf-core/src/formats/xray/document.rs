@@ -302,6 +302,8 @@ pub struct SubsegmentDocument<'a> {
     /// The record's name already written as a JSON string, when its trace keeps it so (the
     /// handler's, the same in every invocation).
     pub(crate) quoted_name: Option<&'a [u8]>,
+    /// The record's `annotations` member already written, when its trace keeps it so.
+    pub(crate) annotations_json: Option<&'a [u8]>,
 }
 
 impl<'a> SubsegmentDocument<'a> {
@@ -632,6 +634,7 @@ mod tests {
             trace_id: &trace_id(),
             record,
             quoted_name: None,
+            annotations_json: None,
         }
         .to_json()
     }
@@ -705,6 +708,7 @@ mod tests {
             trace_id: &trace_id(),
             record: &record,
             quoted_name: None,
+            annotations_json: None,
         };
         let mut out = Vec::new();
         assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
@@ -731,6 +735,7 @@ mod tests {
             trace_id: &trace_id(),
             record: &record,
             quoted_name: None,
+            annotations_json: None,
         };
         out.clear();
         assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
@@ -793,6 +798,7 @@ mod tests {
                                 trace_id: &trace_id(),
                                 record,
                                 quoted_name: None,
+                                annotations_json: None,
                             },
                             detail: Detail::WithoutMetadata,
                         };
@@ -810,6 +816,7 @@ mod tests {
             trace_id: &trace_id(),
             record,
             quoted_name: None,
+            annotations_json: None,
         };
         let view = View {
             document,
@@ -922,7 +929,7 @@ mod tests {
             }
             record.add_metadata("n".into(), "k".into(), "z".repeat(url_len).into());
             let trace_id = trace_id();
-            let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None };
+            let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None, annotations_json: None };
             let mut out = Vec::new();
             document.write_datagram(&mut out);
             proptest::prop_assert!(out.len() <= MAX_DATAGRAM, "{} bytes", out.len());
