@@ -189,6 +189,7 @@ impl Recording {
     }
 
     /// Annotates subsegment `target`, counting against the per-trace limit.
+    #[inline]
     pub(crate) fn annotate(
         &mut self,
         target: Target,
@@ -200,6 +201,7 @@ impl Recording {
     }
 
     /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted.
+    #[inline]
     pub(crate) fn annotate_valid(
         &mut self,
         target: Target,

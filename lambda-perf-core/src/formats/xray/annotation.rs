@@ -69,6 +69,7 @@ const KEY_BYTES: [bool; 256] = {
 };
 
 /// Checks a key against `^[A-Za-z0-9_]{1,500}$` and a value against X-Ray's limits.
+#[inline]
 pub(crate) fn validate(key: &str, value: &AnnotationValue) -> Result<(), XRayError> {
     if key.is_empty() || key.len() > MAX_KEY || !key.bytes().all(|b| KEY_BYTES[usize::from(b)]) {
         return Err(XRayError::InvalidAnnotationKey {

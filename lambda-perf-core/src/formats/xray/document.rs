@@ -231,6 +231,7 @@ impl Record {
     }
 
     /// Adds an annotation or replaces its value; returns whether it is new.
+    #[inline]
     pub(crate) fn annotate(&mut self, key: Cow<'static, str>, value: AnnotationValue) -> bool {
         match self.annotations.iter_mut().find(|(k, _)| *k == key) {
             Some(existing) => {

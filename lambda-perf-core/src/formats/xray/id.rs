@@ -70,6 +70,7 @@ pub(crate) fn hex(id: u64) -> String {
 pub(crate) struct Hex([u8; 16]);
 
 impl Hex {
+    #[inline]
     pub(crate) fn new(id: u64) -> Self {
         const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut digits = [0; 16];
@@ -81,6 +82,7 @@ impl Hex {
     }
 
     /// The digits between double quotes: the id as a JSON string.
+    #[inline]
     pub(crate) fn quoted(&self) -> [u8; 18] {
         let mut quoted = [b'"'; 18];
         quoted[1..17].copy_from_slice(&self.0);
