@@ -15,6 +15,7 @@ use super::document::{
     CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
     SubsegmentDocument, View, epoch_micros, round_micros,
 };
+use super::header::TraceId;
 use super::id::Hex;
 use crate::formats::json::{
     push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
@@ -85,13 +86,7 @@ pub(super) fn write_full(
         Some(quoted) => out.extend_from_slice(quoted),
         None => push_text(out, &record.name),
     }
-    out.extend_from_slice(b",\"id\":");
-    push_id(out, record.id);
-    out.extend_from_slice(b",\"trace_id\":");
-    out.extend_from_slice(&document.trace_id.quoted());
-    out.extend_from_slice(b",\"parent_id\":");
-    push_id(out, record.parent_id);
-    out.extend_from_slice(b",\"type\":\"subsegment\",\"start_time\":");
+    out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
     push_time(out, epoch_micros(record.start_wall));
     out.extend_from_slice(b",\"end_time\":");
     push_time(
@@ -215,6 +210,34 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
     out.push(b'}');
     Ok(())
 }
+
+/// The members from `id` to the `start_time` key, all of fixed lengths, put together in place.
+fn ids(id: u64, trace_id: &TraceId, parent_id: u64) -> [u8; IDS_LENGTH] {
+    let mut ids = [0; IDS_LENGTH];
+    ids[..ID].copy_from_slice(ID_KEY);
+    ids[ID..ID + QUOTED_ID].copy_from_slice(&Hex::new(id).quoted());
+    ids[ID + QUOTED_ID..TRACE_ID].copy_from_slice(TRACE_ID_KEY);
+    ids[TRACE_ID..TRACE_ID + QUOTED_TRACE_ID].copy_from_slice(&trace_id.quoted());
+    ids[TRACE_ID + QUOTED_TRACE_ID..PARENT_ID].copy_from_slice(PARENT_ID_KEY);
+    ids[PARENT_ID..TYPE].copy_from_slice(&Hex::new(parent_id).quoted());
+    ids[TYPE..].copy_from_slice(TYPE_AND_START_KEY);
+    ids
+}
+
+const ID_KEY: &[u8] = b",\"id\":";
+const TRACE_ID_KEY: &[u8] = b",\"trace_id\":";
+const PARENT_ID_KEY: &[u8] = b",\"parent_id\":";
+const TYPE_AND_START_KEY: &[u8] = b",\"type\":\"subsegment\",\"start_time\":";
+/// Lengths of an id and of a trace id, quoted.
+const QUOTED_ID: usize = 18;
+const QUOTED_TRACE_ID: usize = 37;
+/// Where each part of [`ids`] begins.
+const ID: usize = ID_KEY.len();
+const TRACE_ID: usize = ID + QUOTED_ID + TRACE_ID_KEY.len();
+const PARENT_ID: usize = TRACE_ID + QUOTED_TRACE_ID + PARENT_ID_KEY.len();
+const TYPE: usize = PARENT_ID + QUOTED_ID;
+/// `,"id":"…","trace_id":"…","parent_id":"…","type":"subsegment","start_time":`.
+const IDS_LENGTH: usize = TYPE + TYPE_AND_START_KEY.len();
 
 fn push_id(out: &mut Vec<u8>, id: u64) {
     out.extend_from_slice(&Hex::new(id).quoted());

@@ -101,7 +101,16 @@ impl TraceHeader {
 
 /// Root and parent of a header that asks for recording, found without allocating: the
 /// per-invocation check, which unsampled invocations pay.
+#[cfg(any(feature = "opentelemetry", test))]
 pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
+    let (root, parent) = sampled_ids(header)?;
+    let root = Some(root).filter(|value| is_trace_id(value))?;
+    let parent = Some(parent).filter(|value| is_segment_id(value))?;
+    Some((root, parent))
+}
+
+/// Root and parent of a header that says `Sampled=1`, as they are (unchecked).
+fn sampled_ids(header: &str) -> Option<(&str, &str)> {
     let (mut root, mut parent, mut sampled) = (None, None, false);
     // Lambda's own layout, `Root=<35>;Parent=<16>;Sampled=<1>`, read in place; what follows
     // it (`;Lineage=…`) is read as any header is, and may still override it.
@@ -131,15 +140,15 @@ pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     if !sampled {
         return None;
     }
-    let root = root.filter(|value| is_trace_id(value))?;
-    let parent = parent.filter(|value| is_segment_id(value))?;
-    Some((root, parent))
+    Some((root?, parent?))
 }
 
 /// A trace id read from a header that asks for recording, with the parent's id as a number:
 /// [`recording_ids`] for a recorded invocation's own use.
 pub(crate) fn recording_trace(header: &str) -> Option<(TraceId, u64)> {
-    let (root, parent) = recording_ids(header)?;
+    let (root, parent) = sampled_ids(header)?;
+    let root = Some(root).filter(|value| is_trace_id(value))?;
+    // Parsed and checked at once.
     Some((TraceId::checked(root)?, parse_segment_id(parent)?))
 }
 
