@@ -371,3 +371,67 @@ fn document<'a>(
         annotations_json: None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    /// The handler's document as [`Recording::finish`] sends it (with what the trace keeps
+    /// written), and as the record alone writes it.
+    fn finished(trace: &mut Trace) -> (String, String) {
+        let mut sent = None;
+        trace.finish(|document| {
+            let alone = SubsegmentDocument {
+                quoted_name: None,
+                annotations_json: None,
+                ..*document
+            };
+            sent = Some((document.to_json(), alone.to_json()));
+        });
+        sent.unwrap()
+    }
+
+    #[test]
+    fn what_the_trace_keeps_written_is_what_the_record_writes() {
+        let mut spare = None;
+        let annotate = |trace: &mut Trace, key: &'static str, value: AnnotationValue| {
+            let target = Target::Exactly(trace.handler_id());
+            trace.annotate(target, key.into(), value).unwrap();
+        };
+        let invocations: [(&str, &[(&'static str, AnnotationValue)]); 7] = [
+            (
+                "## handler",
+                &[("ColdStart", true.into()), ("StartKind", "cold".into())],
+            ),
+            (
+                "## handler",
+                &[("ColdStart", false.into()), ("StartKind", "warm".into())],
+            ),
+            (
+                "## handler",
+                &[("ColdStart", false.into()), ("StartKind", "warm".into())],
+            ),
+            (
+                "## handler",
+                &[("ColdStart", false.into()), ("tier", "gold \"q\"".into())],
+            ),
+            ("## other \"name\"", &[("n", 1.into()), ("f", 0.5.into())]),
+            ("## other \"name\"", &[]),
+            ("## handler", &[("n", 1.into()), ("n", 2.into())]),
+        ];
+        for (name, annotations) in invocations {
+            let mut trace = Trace::begin(Some(HEADER), name, true, &mut spare).unwrap();
+            for (key, value) in annotations {
+                annotate(&mut trace, key, value.clone());
+            }
+            let (sent, alone) = finished(&mut trace);
+            assert_eq!(sent, alone, "{name} {annotations:?}");
+            let json: serde_json::Value = serde_json::from_str(&sent).unwrap();
+            assert_eq!(json["name"], name);
+            spare = Some(trace);
+        }
+    }
+}

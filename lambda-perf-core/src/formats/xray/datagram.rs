@@ -2,10 +2,12 @@
 //!
 //! At full detail, what every sampled invocation sends, it is written by hand: the fixed
 //! members are byte strings, ids, times and annotations are formatted in place, and
-//! lambda-perf's facts are copied as they were written. The user's own objects (metadata
-//! values, `http`, `aws`, a cause) go through their `Serialize`. The result equals the serde
-//! view's byte for byte (the tests hold both side by side); reduced details, for documents
-//! that do not fit a datagram, are the serde view's.
+//! lambda-perf's facts are copied as they were written. What a trace keeps written from one
+//! invocation to the next (the handler's name, its annotations while they stay the same) is
+//! copied as it is, and the trace id, checked when read, needs no escaping. The user's own
+//! objects (metadata values, `http`, `aws`, a cause) go through their `Serialize`. The result
+//! equals the serde view's byte for byte (the tests hold both side by side); reduced details,
+//! for documents that do not fit a datagram, are the serde view's.
 
 use std::borrow::Cow;
 use std::time::Instant;
