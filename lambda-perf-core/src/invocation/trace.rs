@@ -7,16 +7,29 @@ use std::borrow::Cow;
 use serde_json::Value;
 
 use crate::formats::failure::Failure;
+use crate::formats::json::push_str;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
-use crate::formats::xray::header::recording_ids;
+use crate::formats::xray::header::{TraceId, recording_trace};
+use crate::formats::xray::kept_annotations::KeptAnnotations;
 use crate::formats::xray::{XRayError, id, name};
 use crate::warn::WarnOnce;
 
 /// Recording state of a sampled invocation. Unsampled invocations have none.
-pub(crate) struct Trace {
-    trace_id: String,
+///
+/// Boxed: the state is moved with its invocation's (begun, stored, taken back, kept as the
+/// spare), and a pointer moves cheaper than the records it holds.
+pub(crate) struct Trace(Box<Recording>);
+
+/// What a [`Trace`] holds.
+pub(crate) struct Recording {
+    trace_id: TraceId,
     handler: Record,
+    /// The handler's name as a JSON string, written once for all the invocations that share
+    /// it.
+    quoted_handler_name: Vec<u8>,
+    /// The handler's annotations as last sent, written.
+    handler_annotations: KeptAnnotations,
     /// Nested subsegments still open, in opening order.
     open: Vec<Record>,
     /// Annotations recorded in this invocation, against X-Ray's per-trace limit.
@@ -26,12 +39,26 @@ pub(crate) struct Trace {
     /// Whether exceptions keep their messages (error capture on), or only their types.
     keep_messages: bool,
     /// Strings of an earlier invocation's annotations and metadata keys, for this one's (see
-    /// [`Self::owned`]).
+    /// [`Recording::owned`]).
     spare_strings: Vec<String>,
 }
 
 /// Most strings kept for reuse.
 const SPARE_STRINGS: usize = 8;
+
+impl std::ops::Deref for Trace {
+    type Target = Recording;
+
+    fn deref(&self) -> &Recording {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for Trace {
+    fn deref_mut(&mut self) -> &mut Recording {
+        &mut self.0
+    }
+}
 
 impl std::fmt::Debug for Trace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -44,6 +71,13 @@ impl std::fmt::Debug for Trace {
 }
 
 static RENAMED: WarnOnce = WarnOnce::new();
+
+/// `text` as a JSON string.
+fn quoted(text: &str) -> Vec<u8> {
+    let mut quoted = Vec::new();
+    push_str(&mut quoted, text);
+    quoted
+}
 
 /// Which subsegment a call is for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -68,31 +102,31 @@ impl Trace {
         keep_messages: bool,
         spare: &mut Option<Self>,
     ) -> Option<Self> {
-        let (root, parent) = recording_ids(header?)?;
-        let parent_id = u64::from_str_radix(parent, 16).ok()?;
+        let (trace_id, parent_id) = recording_trace(header?)?;
         let id = id::next();
         let Some(mut trace) = spare.take() else {
-            return Some(Self {
-                trace_id: root.to_owned(),
+            return Some(Self(Box::new(Recording {
+                trace_id,
                 handler: Record::open(id, parent_id, Cow::Owned(name.to_owned())),
+                quoted_handler_name: quoted(name),
+                handler_annotations: KeptAnnotations::default(),
                 open: Vec::new(),
                 annotations: 0,
                 child_exceptions: Vec::new(),
                 keep_messages,
                 spare_strings: Vec::new(),
-            });
+            })));
         };
-        trace.trace_id.clear();
-        trace.trace_id.push_str(root);
+        trace.trace_id = trace_id;
         trace.open.clear();
         trace.annotations = 0;
         trace.child_exceptions.clear();
         trace.keep_messages = keep_messages;
-        let Self {
+        let Recording {
             handler,
             spare_strings,
             ..
-        } = &mut trace;
+        } = &mut *trace.0;
         let mut keep = |text: Cow<'static, str>| {
             if let Cow::Owned(owned) = text {
                 if spare_strings.len() < SPARE_STRINGS {
@@ -111,16 +145,22 @@ impl Trace {
             keep(key);
         }
         trace.handler.reopen(id, parent_id);
-        match &mut trace.handler.name {
-            Cow::Owned(owned) => {
-                owned.clear();
-                owned.push_str(name);
+        if trace.handler.name != name {
+            match &mut trace.handler.name {
+                Cow::Owned(owned) => {
+                    owned.clear();
+                    owned.push_str(name);
+                }
+                borrowed => *borrowed = Cow::Owned(name.to_owned()),
             }
-            borrowed => *borrowed = Cow::Owned(name.to_owned()),
+            trace.quoted_handler_name.clear();
+            push_str(&mut trace.quoted_handler_name, name);
         }
         Some(trace)
     }
+}
 
+impl Recording {
     /// `text` as an owned string, made of a spare one when there is one.
     pub(crate) fn owned(&mut self, text: &str) -> Cow<'static, str> {
         let mut owned = self.spare_strings.pop().unwrap_or_default();
@@ -149,6 +189,7 @@ impl Trace {
     }
 
     /// Annotates subsegment `target`, counting against the per-trace limit.
+    #[inline]
     pub(crate) fn annotate(
         &mut self,
         target: Target,
@@ -156,12 +197,22 @@ impl Trace {
         value: AnnotationValue,
     ) -> Result<(), XRayError> {
         annotation::validate(&key, &value)?;
+        self.annotate_valid(target, key, value)
+    }
+
+    /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted.
+    #[inline]
+    pub(crate) fn annotate_valid(
+        &mut self,
+        target: Target,
+        key: Cow<'static, str>,
+        value: AnnotationValue,
+    ) -> Result<(), XRayError> {
         let full = self.annotations >= MAX_ANNOTATIONS;
         let Some(record) = self.target(target) else {
             return Ok(());
         };
-        let exists = record.annotations.iter().any(|(k, _)| *k == key);
-        if full && !exists {
+        if full && !record.annotations.iter().any(|(k, _)| *k == key) {
             return Err(XRayError::TooManyAnnotations {
                 key: key.into_owned(),
                 limit: MAX_ANNOTATIONS,
@@ -274,7 +325,7 @@ impl Trace {
 
     /// Closes what is still open (innermost first), then the handler subsegment, and hands
     /// each to `send` as it closes. The trace is then finished: only its memory is of use, to
-    /// a later [`Self::begin`].
+    /// a later [`Trace::begin`].
     pub(crate) fn finish(&mut self, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
         while let Some(id) = self.open.last().map(|record| record.id) {
             if let Some(record) = self.close(id) {
@@ -282,7 +333,11 @@ impl Trace {
             }
         }
         self.handler.close();
-        send(&self.document(&self.handler));
+        let annotations = self.handler_annotations.json(&self.handler.annotations);
+        send(&SubsegmentDocument {
+            annotations_json: Some(annotations),
+            ..document(&self.trace_id, &self.handler, &self.quoted_handler_name)
+        });
     }
 
     /// A copy of the handler subsegment as it stands (to send before it has ended).
@@ -292,9 +347,91 @@ impl Trace {
 
     /// `record` as a document of this trace.
     pub(crate) fn document<'a>(&'a self, record: &'a Record) -> SubsegmentDocument<'a> {
-        SubsegmentDocument {
-            trace_id: &self.trace_id,
-            record,
+        // The handler's record, or a copy of it: named as the handler is.
+        let handler = record.id == self.handler.id && record.name == self.handler.name;
+        let quoted_name = if handler {
+            self.quoted_handler_name.as_slice()
+        } else {
+            &[]
+        };
+        document(&self.trace_id, record, quoted_name)
+    }
+}
+
+/// `record` as a document of trace `trace_id`, named `quoted_name` (empty: by its own name).
+fn document<'a>(
+    trace_id: &'a TraceId,
+    record: &'a Record,
+    quoted_name: &'a [u8],
+) -> SubsegmentDocument<'a> {
+    SubsegmentDocument {
+        trace_id,
+        record,
+        quoted_name: (!quoted_name.is_empty()).then_some(quoted_name),
+        annotations_json: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str =
+        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
+
+    /// The handler's document as [`Recording::finish`] sends it (with what the trace keeps
+    /// written), and as the record alone writes it.
+    fn finished(trace: &mut Trace) -> (String, String) {
+        let mut sent = None;
+        trace.finish(|document| {
+            let alone = SubsegmentDocument {
+                quoted_name: None,
+                annotations_json: None,
+                ..*document
+            };
+            sent = Some((document.to_json(), alone.to_json()));
+        });
+        sent.unwrap()
+    }
+
+    #[test]
+    fn what_the_trace_keeps_written_is_what_the_record_writes() {
+        let mut spare = None;
+        let annotate = |trace: &mut Trace, key: &'static str, value: AnnotationValue| {
+            let target = Target::Exactly(trace.handler_id());
+            trace.annotate(target, key.into(), value).unwrap();
+        };
+        let invocations: [(&str, &[(&'static str, AnnotationValue)]); 7] = [
+            (
+                "## handler",
+                &[("ColdStart", true.into()), ("StartKind", "cold".into())],
+            ),
+            (
+                "## handler",
+                &[("ColdStart", false.into()), ("StartKind", "warm".into())],
+            ),
+            (
+                "## handler",
+                &[("ColdStart", false.into()), ("StartKind", "warm".into())],
+            ),
+            (
+                "## handler",
+                &[("ColdStart", false.into()), ("tier", "gold \"q\"".into())],
+            ),
+            ("## other \"name\"", &[("n", 1.into()), ("f", 0.5.into())]),
+            ("## other \"name\"", &[]),
+            ("## handler", &[("n", 1.into()), ("n", 2.into())]),
+        ];
+        for (name, annotations) in invocations {
+            let mut trace = Trace::begin(Some(HEADER), name, true, &mut spare).unwrap();
+            for (key, value) in annotations {
+                annotate(&mut trace, key, value.clone());
+            }
+            let (sent, alone) = finished(&mut trace);
+            assert_eq!(sent, alone, "{name} {annotations:?}");
+            let json: serde_json::Value = serde_json::from_str(&sent).unwrap();
+            assert_eq!(json["name"], name);
+            spare = Some(trace);
         }
     }
 }

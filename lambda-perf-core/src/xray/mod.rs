@@ -117,7 +117,7 @@ pub fn try_annotate(
 ) -> Result<(), XRayError> {
     let (key, value) = (key.into(), value.into());
     annotation::validate(&key, &value)?;
-    on_trace(|trace, current| trace.annotate(Target::Current(current), key, value))?
+    on_trace(|trace, current| trace.annotate_valid(Target::Current(current), key, value))?
         .unwrap_or(Ok(()))
 }
 

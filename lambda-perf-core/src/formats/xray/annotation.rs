@@ -56,12 +56,22 @@ from_value! {
     f64 => |v| Self::Float(v),
 }
 
+/// The bytes of annotation keys: `[A-Za-z0-9_]`.
+const KEY_BYTES: [bool; 256] = {
+    let mut accepted = [false; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        accepted[byte] = b.is_ascii_alphanumeric() || b == b'_';
+        byte += 1;
+    }
+    accepted
+};
+
 /// Checks a key against `^[A-Za-z0-9_]{1,500}$` and a value against X-Ray's limits.
+#[inline]
 pub(crate) fn validate(key: &str, value: &AnnotationValue) -> Result<(), XRayError> {
-    if key.is_empty()
-        || key.len() > MAX_KEY
-        || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-    {
+    if key.is_empty() || key.len() > MAX_KEY || !key.bytes().all(|b| KEY_BYTES[usize::from(b)]) {
         return Err(XRayError::InvalidAnnotationKey {
             key: key.to_owned(),
         });
@@ -118,6 +128,14 @@ mod tests {
                     key: bad.to_owned()
                 })
             );
+        }
+    }
+
+    #[test]
+    fn key_bytes_are_ascii_letters_digits_and_underscore() {
+        for byte in 0..=u8::MAX {
+            let expected = byte.is_ascii_alphanumeric() || byte == b'_';
+            assert_eq!(KEY_BYTES[usize::from(byte)], expected, "{byte}");
         }
     }
 

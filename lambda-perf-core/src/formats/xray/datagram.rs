@@ -2,11 +2,14 @@
 //!
 //! At full detail, what every sampled invocation sends, it is written by hand: the fixed
 //! members are byte strings, ids, times and annotations are formatted in place, and
-//! lambda-perf's facts are copied as they were written. The user's own objects (metadata
-//! values, `http`, `aws`, a cause) go through their `Serialize`. The result equals the serde
-//! view's byte for byte (the tests hold both side by side); reduced details, for documents
-//! that do not fit a datagram, are the serde view's.
+//! lambda-perf's facts are copied as they were written. What a trace keeps written from one
+//! invocation to the next (the handler's name, its annotations while they stay the same) is
+//! copied as it is, and the trace id, checked when read, needs no escaping. The user's own
+//! objects (metadata values, `http`, `aws`, a cause) go through their `Serialize`. The result
+//! equals the serde view's byte for byte (the tests hold both side by side); reduced details,
+//! for documents that do not fit a datagram, are the serde view's.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use super::annotation::AnnotationValue;
@@ -14,10 +17,17 @@ use super::document::{
     CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
     SubsegmentDocument, View, epoch_micros, round_micros,
 };
+use super::header::TraceId;
 use super::id::Hex;
 use crate::formats::json::{
-    push_bool, push_f64, push_i64, push_key, push_seconds, push_serialized, push_str,
+    push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
 };
+
+/// Bytes reserved for a document beyond its name and facts: the fixed members and
+/// a few annotations.
+const RESERVED: usize = 512;
+/// The `lambda_perf` key of the metadata object.
+const FACTS_KEY: &[u8] = b"\"lambda_perf\":";
 
 impl SubsegmentDocument<'_> {
     /// The document as compact JSON.
@@ -71,18 +81,17 @@ pub(super) fn write_full(
     let record = document.record;
     let end = record.end.unwrap_or_else(Instant::now);
     let duration = end.saturating_duration_since(record.start);
+    // Room for the members of a handler subsegment, so that nothing grows on the way.
+    out.reserve(RESERVED + record.name.len() + record.facts.len());
     out.extend_from_slice(b"{\"name\":");
-    push_str(out, &record.name);
-    out.extend_from_slice(b",\"id\":");
-    push_id(out, record.id);
-    out.extend_from_slice(b",\"trace_id\":");
-    push_str(out, document.trace_id);
-    out.extend_from_slice(b",\"parent_id\":");
-    push_id(out, record.parent_id);
-    out.extend_from_slice(b",\"type\":\"subsegment\",\"start_time\":");
-    push_seconds(out, epoch_micros(record.start_wall));
+    match document.quoted_name {
+        Some(quoted) => out.extend_from_slice(quoted),
+        None => push_text(out, &record.name),
+    }
+    out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
+    push_time(out, epoch_micros(record.start_wall));
     out.extend_from_slice(b",\"end_time\":");
-    push_seconds(
+    push_time(
         out,
         epoch_micros(record.start_wall + round_micros(duration)),
     );
@@ -90,15 +99,13 @@ pub(super) fn write_full(
         out.extend_from_slice(b",\"namespace\":");
         push_str(out, namespace.as_str());
     }
-    for (key, flag) in [
-        ("fault", record.fault),
-        ("error", record.error),
-        ("throttle", record.throttle),
+    for (member, flag) in [
+        (&b",\"fault\":true"[..], record.fault),
+        (b",\"error\":true", record.error),
+        (b",\"throttle\":true", record.throttle),
     ] {
         if flag {
-            out.push(b',');
-            push_key(out, key);
-            push_bool(out, true);
+            out.extend_from_slice(member);
         }
     }
     match &record.cause {
@@ -126,16 +133,9 @@ pub(super) fn write_full(
         out.extend_from_slice(b",\"aws\":");
         push_serialized(out, aws)?;
     }
-    if !record.annotations.is_empty() {
-        out.extend_from_slice(b",\"annotations\":{");
-        for (index, (key, value)) in record.annotations.iter().enumerate() {
-            if index > 0 {
-                out.push(b',');
-            }
-            push_key(out, key);
-            push_annotation(out, value);
-        }
-        out.push(b'}');
+    match document.annotations_json {
+        Some(json) => out.extend_from_slice(json),
+        None => write_annotations(out, &record.annotations),
     }
     if !record.metadata.is_empty() || !record.facts.is_empty() {
         out.extend_from_slice(b",\"metadata\":");
@@ -143,6 +143,26 @@ pub(super) fn write_full(
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Appends the `annotations` member, a comma before it, when there are annotations.
+pub(super) fn write_annotations(
+    out: &mut Vec<u8>,
+    annotations: &[(Cow<'static, str>, AnnotationValue)],
+) {
+    if annotations.is_empty() {
+        return;
+    }
+    out.extend_from_slice(b",\"annotations\":{");
+    for (index, (key, value)) in annotations.iter().enumerate() {
+        if index > 0 {
+            out.push(b',');
+        }
+        push_text(out, key);
+        out.push(b':');
+        push_annotation(out, value);
+    }
+    out.push(b'}');
 }
 
 /// The `metadata` object: the facts under `lambda_perf` as they were written, then each
@@ -159,7 +179,7 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
     out.push(b'{');
     let mut first = true;
     if !record.facts.is_empty() {
-        push_key(out, FACTS_NAMESPACE);
+        out.extend_from_slice(FACTS_KEY);
         // Written by `Record::set_facts`: one JSON object.
         out.extend_from_slice(&record.facts);
         first = false;
@@ -175,15 +195,16 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
             out.push(b',');
         }
         first = false;
-        push_key(out, namespace);
-        out.push(b'{');
+        push_text(out, namespace);
+        out.extend_from_slice(b":{");
         let mut first_entry = true;
         for (_, key, value) in entries.iter().filter(|(ns, _, _)| ns == namespace) {
             if !first_entry {
                 out.push(b',');
             }
             first_entry = false;
-            push_key(out, key);
+            push_text(out, key);
+            out.push(b':');
             push_serialized(out, value)?;
         }
         out.push(b'}');
@@ -192,17 +213,221 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
     Ok(())
 }
 
-fn push_id(out: &mut Vec<u8>, id: u64) {
-    out.push(b'"');
-    out.extend_from_slice(Hex::new(id).as_str().as_bytes());
-    out.push(b'"');
+/// The members from `id` to the `start_time` key, all of fixed lengths, put together in place.
+fn ids(id: u64, trace_id: &TraceId, parent_id: u64) -> [u8; IDS_LENGTH] {
+    let mut ids = [0; IDS_LENGTH];
+    ids[..ID].copy_from_slice(ID_KEY);
+    ids[ID..ID + QUOTED_ID].copy_from_slice(&Hex::new(id).quoted());
+    ids[ID + QUOTED_ID..TRACE_ID].copy_from_slice(TRACE_ID_KEY);
+    ids[TRACE_ID..TRACE_ID + QUOTED_TRACE_ID].copy_from_slice(&trace_id.quoted());
+    ids[TRACE_ID + QUOTED_TRACE_ID..PARENT_ID].copy_from_slice(PARENT_ID_KEY);
+    ids[PARENT_ID..TYPE].copy_from_slice(&Hex::new(parent_id).quoted());
+    ids[TYPE..].copy_from_slice(TYPE_AND_START_KEY);
+    ids
 }
+
+const ID_KEY: &[u8] = b",\"id\":";
+const TRACE_ID_KEY: &[u8] = b",\"trace_id\":";
+const PARENT_ID_KEY: &[u8] = b",\"parent_id\":";
+const TYPE_AND_START_KEY: &[u8] = b",\"type\":\"subsegment\",\"start_time\":";
+/// Lengths of an id and of a trace id, quoted.
+const QUOTED_ID: usize = 18;
+const QUOTED_TRACE_ID: usize = 37;
+/// Where each part of [`ids`] begins.
+const ID: usize = ID_KEY.len();
+const TRACE_ID: usize = ID + QUOTED_ID + TRACE_ID_KEY.len();
+const PARENT_ID: usize = TRACE_ID + QUOTED_TRACE_ID + PARENT_ID_KEY.len();
+const TYPE: usize = PARENT_ID + QUOTED_ID;
+/// `,"id":"…","trace_id":"…","parent_id":"…","type":"subsegment","start_time":`.
+const IDS_LENGTH: usize = TYPE + TYPE_AND_START_KEY.len();
+
+fn push_id(out: &mut Vec<u8>, id: u64) {
+    out.extend_from_slice(&Hex::new(id).quoted());
+}
+
+/// Appends `text` as a JSON string: copied as it is when it is short and nothing in it needs
+/// an escape (names, trace ids, keys and short values nearly always are), through the
+/// escaper otherwise.
+fn push_text(out: &mut Vec<u8>, text: &str) {
+    let bytes = text.as_bytes();
+    if bytes.len() <= SHORT_TEXT && is_plain_text(bytes) {
+        out.push(b'"');
+        out.extend_from_slice(bytes);
+        out.push(b'"');
+    } else {
+        push_str(out, text);
+    }
+}
+
+/// Longest text [`push_text`] checks byte by byte; longer ones go to the escaper, which checks
+/// several at a time.
+const SHORT_TEXT: usize = 64;
+
+/// Whether JSON carries `bytes` in a string as they are: none of them is `"`, `\\` or a
+/// control character (what `serde_json` escapes). Eight at a time, the last eight overlapping
+/// the ones before when the length is no multiple of eight.
+fn is_plain_text(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        return bytes.iter().all(|&byte| is_plain(byte));
+    }
+    let word = |chunk: &[u8]| {
+        let mut array = [0; 8];
+        array.copy_from_slice(chunk);
+        u64::from_le_bytes(array)
+    };
+    let mut escapes = has_escape(word(&bytes[bytes.len() - 8..]));
+    for chunk in bytes.chunks_exact(8) {
+        escapes |= has_escape(word(chunk));
+    }
+    !escapes
+}
+
+/// Whether any of 8 bytes needs an escape: one below 0x20, or equal to `"` or `\\` (the bit
+/// tricks of "Bit Twiddling Hacks"; exact, as ASCII and UTF-8 bytes above 0x7f never match).
+const fn has_escape(word: u64) -> bool {
+    const ONES: u64 = u64::from_ne_bytes([1; 8]);
+    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
+    const fn has_less_than(word: u64, n: u8) -> bool {
+        word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
+    }
+    has_less_than(word, 0x20)
+        | has_less_than(word ^ (ONES * b'"' as u64), 1)
+        | has_less_than(word ^ (ONES * b'\\' as u64), 1)
+}
+
+/// Whether JSON carries `byte` in a string as it is.
+const fn is_plain(byte: u8) -> bool {
+    byte >= 0x20 && byte != b'"' && byte != b'\\'
+}
+
+/// Appends an epoch time in microseconds as seconds, as [`push_seconds`] writes it: the
+/// times of this and the next centuries (ten whole digits) formatted in place, two digits at a
+/// time, others by [`push_seconds`].
+fn push_time(out: &mut Vec<u8>, micros: u64) {
+    const SECOND: u64 = 1_000_000;
+    const HUNDRED_MILLION: u64 = 100_000_000;
+    if !(1_000_000_000 * SECOND..10_000_000_000 * SECOND).contains(&micros) {
+        push_seconds(out, micros);
+        return;
+    }
+    // Ten whole digits, a point, six fractional ones.
+    let whole = micros / SECOND;
+    let mut text = [b'.'; 17];
+    text[..2].copy_from_slice(&DIGIT_PAIRS[(whole / HUNDRED_MILLION) as usize]);
+    write_digits(&mut text[2..10], whole % HUNDRED_MILLION);
+    write_digits(&mut text[11..], micros % SECOND);
+    // Trailing zeros of the fraction dropped, one digit kept.
+    let zeros = text[12..]
+        .iter()
+        .rev()
+        .take_while(|&&digit| digit == b'0')
+        .count();
+    out.extend_from_slice(&text);
+    out.truncate(out.len() - zeros);
+}
+
+/// Fills `digits` (an even number of them) with the last decimal digits of `value`, leading
+/// zeros included.
+fn write_digits(digits: &mut [u8], mut value: u64) {
+    for pair in digits.rchunks_exact_mut(2) {
+        pair.copy_from_slice(&DIGIT_PAIRS[(value % 100) as usize]);
+        value /= 100;
+    }
+}
+
+/// `00` to `99`.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
 
 fn push_annotation(out: &mut Vec<u8>, value: &AnnotationValue) {
     match value {
-        AnnotationValue::String(text) => push_str(out, text),
+        AnnotationValue::String(text) => push_text(out, text),
         AnnotationValue::Integer(number) => push_i64(out, *number),
         AnnotationValue::Float(number) => push_f64(out, *number),
         AnnotationValue::Bool(flag) => push_bool(out, *flag),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(write: impl Fn(&mut Vec<u8>)) -> String {
+        let mut out = b"prefix".to_vec();
+        write(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn times_are_written_as_the_fixed_point_writer_writes_them() {
+        const SECOND: u64 = 1_000_000;
+        for micros in [
+            0,
+            1,
+            999_999_999 * SECOND + 999_999,
+            1_000_000_000 * SECOND,
+            1_000_000_000 * SECOND + 1,
+            1_795_410_965_220_676,
+            1_795_410_965_000_000,
+            1_795_410_965_100_000,
+            1_795_410_965_000_010,
+            9_999_999_999 * SECOND + 999_999,
+            10_000_000_000 * SECOND,
+            u64::MAX,
+        ] {
+            assert_eq!(
+                written(|out| push_time(out, micros)),
+                written(|out| push_seconds(out, micros)),
+                "{micros}"
+            );
+        }
+    }
+
+    #[test]
+    fn facts_key_is_the_facts_namespace_as_a_key() {
+        assert_eq!(FACTS_KEY, format!("\"{FACTS_NAMESPACE}\":").as_bytes());
+    }
+
+    proptest! {
+        #[test]
+        fn any_time_is_written_as_the_fixed_point_writer_writes_it(
+            micros in prop_oneof![
+                any::<u64>(),
+                1_000_000_000_000_000_u64..10_000_000_000_000_000,
+                (1_000_000_000_u64..10_000_000_000).prop_map(|seconds| seconds * 1_000_000),
+                (1_000_000_000_u64..10_000_000_000, 0_u64..6)
+                    .prop_map(|(seconds, zeros)| seconds * 1_000_000 + 10_u64.pow(zeros as u32)),
+            ]
+        ) {
+            prop_assert_eq!(
+                written(|out| push_time(out, micros)),
+                written(|out| push_seconds(out, micros))
+            );
+        }
+
+        #[test]
+        fn plain_texts_are_those_without_a_byte_to_escape(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(is_plain_text(&bytes), bytes.iter().all(|&byte| is_plain(byte)));
+        }
+
+        #[test]
+        fn short_texts_are_written_as_the_escaper_writes_them(text in ".{0,80}|[ -~]{0,80}|[ -~\\x00-\\x1f\"\\\\é]{0,80}") {
+            prop_assert_eq!(
+                written(|out| push_text(out, &text)),
+                written(|out| push_str(out, &text))
+            );
+            prop_assert_eq!(
+                written(|out| push_text(out, &text)),
+                format!("prefix{}", serde_json::to_string(&text).unwrap())
+            );
+        }
     }
 }

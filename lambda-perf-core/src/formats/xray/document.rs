@@ -14,6 +14,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
+use super::header::TraceId;
 use crate::formats::json::WriteJson;
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
@@ -230,6 +231,7 @@ impl Record {
     }
 
     /// Adds an annotation or replaces its value; returns whether it is new.
+    #[inline]
     pub(crate) fn annotate(&mut self, key: Cow<'static, str>, value: AnnotationValue) -> bool {
         match self.annotations.iter_mut().find(|(k, _)| *k == key) {
             Some(existing) => {
@@ -296,15 +298,20 @@ pub(crate) enum Detail {
 /// A closed subsegment as a sink receives it.
 #[derive(Clone, Copy, Debug)]
 pub struct SubsegmentDocument<'a> {
-    pub(crate) trace_id: &'a str,
+    pub(crate) trace_id: &'a TraceId,
     pub(crate) record: &'a Record,
+    /// The record's name already written as a JSON string, when its trace keeps it so (the
+    /// handler's, the same in every invocation).
+    pub(crate) quoted_name: Option<&'a [u8]>,
+    /// The record's `annotations` member already written, when its trace keeps it so.
+    pub(crate) annotations_json: Option<&'a [u8]>,
 }
 
 impl<'a> SubsegmentDocument<'a> {
     /// The trace id (`Root` of the trace header).
     #[must_use]
     pub fn trace_id(&self) -> &'a str {
-        self.trace_id
+        self.trace_id.as_str()
     }
 
     /// The subsegment's name.
@@ -363,7 +370,7 @@ impl Serialize for View<'_> {
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("name", &shorten(&record.name, detail))?;
         map.serialize_entry("id", &id_hex(record.id))?;
-        map.serialize_entry("trace_id", self.document.trace_id)?;
+        map.serialize_entry("trace_id", self.document.trace_id.as_str())?;
         map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
         map.serialize_entry("type", "subsegment")?;
         map.serialize_entry("start_time", &epoch_seconds(record.start_wall))?;
@@ -608,6 +615,10 @@ mod tests {
 
     const TRACE: &str = "1-5759e988-bd862e3fe1be46a994272793";
 
+    fn trace_id() -> TraceId {
+        TraceId::parse(TRACE).unwrap()
+    }
+
     fn record() -> Record {
         let mut record = Record::open(
             0x7065_460c_dd3d_e6bb,
@@ -621,8 +632,10 @@ mod tests {
 
     fn render(record: &Record) -> String {
         SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record,
+            quoted_name: None,
+            annotations_json: None,
         }
         .to_json()
     }
@@ -693,8 +706,10 @@ mod tests {
         record.add_metadata("big".into(), "blob".into(), "x".repeat(70_000).into());
         record.add_metadata(FACTS_NAMESPACE.into(), "invocation".into(), 7.into());
         let document = SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record: &record,
+            quoted_name: None,
+            annotations_json: None,
         };
         let mut out = Vec::new();
         assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
@@ -718,8 +733,10 @@ mod tests {
             });
         }
         let document = SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record: &record,
+            quoted_name: None,
+            annotations_json: None,
         };
         out.clear();
         assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
@@ -779,8 +796,10 @@ mod tests {
                     let trimmed = |record: &Record| {
                         let view = View {
                             document: SubsegmentDocument {
-                                trace_id: TRACE,
+                                trace_id: &trace_id(),
                                 record,
+                                quoted_name: None,
+                                annotations_json: None,
                             },
                             detail: Detail::WithoutMetadata,
                         };
@@ -795,8 +814,10 @@ mod tests {
     /// The hand-written document and the serde view at full detail, for one record.
     fn both_renderings(record: &Record) -> (String, String) {
         let document = SubsegmentDocument {
-            trace_id: TRACE,
+            trace_id: &trace_id(),
             record,
+            quoted_name: None,
+            annotations_json: None,
         };
         let view = View {
             document,
@@ -908,7 +929,8 @@ mod tests {
                 record.annotate(format!("k{i}").into(), "v".repeat(1_000).into());
             }
             record.add_metadata("n".into(), "k".into(), "z".repeat(url_len).into());
-            let document = SubsegmentDocument { trace_id: TRACE, record: &record };
+            let trace_id = trace_id();
+            let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None, annotations_json: None };
             let mut out = Vec::new();
             document.write_datagram(&mut out);
             proptest::prop_assert!(out.len() <= MAX_DATAGRAM, "{} bytes", out.len());

@@ -101,7 +101,16 @@ impl TraceHeader {
 
 /// Root and parent of a header that asks for recording, found without allocating: the
 /// per-invocation check, which unsampled invocations pay.
+#[cfg(any(feature = "opentelemetry", test))]
 pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
+    let (root, parent) = sampled_ids(header)?;
+    let root = Some(root).filter(|value| is_trace_id(value))?;
+    let parent = Some(parent).filter(|value| is_segment_id(value))?;
+    Some((root, parent))
+}
+
+/// Root and parent of a header that says `Sampled=1`, as they are (unchecked).
+fn sampled_ids(header: &str) -> Option<(&str, &str)> {
     let (mut root, mut parent, mut sampled) = (None, None, false);
     // Lambda's own layout, `Root=<35>;Parent=<16>;Sampled=<1>`, read in place; what follows
     // it (`;Lineage=…`) is read as any header is, and may still override it.
@@ -131,9 +140,59 @@ pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     if !sampled {
         return None;
     }
-    let root = root.filter(|value| is_trace_id(value))?;
-    let parent = parent.filter(|value| is_segment_id(value))?;
-    Some((root, parent))
+    Some((root?, parent?))
+}
+
+/// A trace id read from a header that asks for recording, with the parent's id as a number:
+/// [`recording_ids`] for a recorded invocation's own use.
+pub(crate) fn recording_trace(header: &str) -> Option<(TraceId, u64)> {
+    let (root, parent) = sampled_ids(header)?;
+    let root = Some(root).filter(|value| is_trace_id(value))?;
+    // Parsed and checked at once.
+    Some((TraceId::checked(root)?, parse_segment_id(parent)?))
+}
+
+/// A well-formed trace id (`1-5759e988-bd862e3fe1be46a994272793`), checked when read from
+/// its header: `1-`, 8 hex digits, `-`, 24 hex digits, nothing JSON would escape.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TraceId([u8; TRACE_ID_LENGTH]);
+
+const TRACE_ID_LENGTH: usize = 35;
+
+impl TraceId {
+    /// `root`, which [`is_trace_id`] accepted.
+    fn checked(root: &str) -> Option<Self> {
+        debug_assert!(is_trace_id(root), "{root:?}");
+        root.as_bytes().try_into().ok().map(Self)
+    }
+
+    /// Reads a trace id; `None` unless it is well-formed.
+    #[cfg(test)]
+    pub(crate) fn parse(text: &str) -> Option<Self> {
+        if is_trace_id(text) {
+            Self::checked(text)
+        } else {
+            None
+        }
+    }
+
+    pub(crate) fn as_str(&self) -> &str {
+        // Only ASCII was accepted.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+
+    /// The id between double quotes: its JSON string (nothing in it needs an escape).
+    pub(crate) fn quoted(&self) -> [u8; TRACE_ID_LENGTH + 2] {
+        let mut quoted = [b'"'; TRACE_ID_LENGTH + 2];
+        quoted[1..=TRACE_ID_LENGTH].copy_from_slice(&self.0);
+        quoted
+    }
+}
+
+impl std::fmt::Debug for TraceId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
 }
 
 /// The `key=value` parts of a header, split at `;` and the first `=` (parts without `=` are
@@ -174,16 +233,58 @@ pub(crate) fn root_id(header: &str) -> Option<&str> {
 fn is_trace_id(value: &str) -> bool {
     let bytes = value.as_bytes();
     bytes.len() == 35
-        && value.starts_with("1-")
+        && bytes.starts_with(b"1-")
         && bytes[10] == b'-'
-        && value[2..10].bytes().all(|b| b.is_ascii_hexdigit())
-        && value[11..].bytes().all(|b| b.is_ascii_hexdigit())
+        && all_hex(&bytes[2..10])
+        && all_hex(&bytes[11..])
 }
 
 /// 16 hex digits.
 pub(crate) fn is_segment_id(value: &str) -> bool {
-    value.len() == 16 && value.bytes().all(|b| b.is_ascii_hexdigit())
+    value.len() == 16 && all_hex(value.as_bytes())
 }
+
+/// The value of 16 hex digits; `None` for anything else.
+fn parse_segment_id(digits: &str) -> Option<u64> {
+    let bytes = digits.as_bytes();
+    if bytes.len() != 16 {
+        return None;
+    }
+    let (value, flags) = bytes.iter().fold((0_u64, 0_u8), |(value, flags), &byte| {
+        let digit = HEX_VALUES[usize::from(byte)];
+        (value << 4 | u64::from(digit & 0xf), flags | digit)
+    });
+    (flags & NOT_HEX == 0).then_some(value)
+}
+
+/// Whether every byte is a hex digit (either case), checked without branching on each.
+fn all_hex(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .fold(0, |flags, &byte| flags | HEX_VALUES[usize::from(byte)])
+        & NOT_HEX
+        == 0
+}
+
+/// The flag [`HEX_VALUES`] sets for a byte that is no hex digit.
+const NOT_HEX: u8 = 0x10;
+
+/// The value of each hex digit (`0`-`9`, `a`-`f`, `A`-`F`), [`NOT_HEX`] for other bytes.
+const HEX_VALUES: [u8; 256] = {
+    let mut values = [NOT_HEX; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        let b = byte as u8;
+        values[byte] = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            b'A'..=b'F' => b - b'A' + 10,
+            _ => NOT_HEX,
+        };
+        byte += 1;
+    }
+    values
+};
 
 #[cfg(test)]
 mod tests {
@@ -257,7 +358,28 @@ mod tests {
         }
     }
 
+    #[test]
+    fn hex_values_are_those_of_hex_digits() {
+        for byte in 0..=u8::MAX {
+            let text = [byte];
+            let expected = std::str::from_utf8(&text)
+                .ok()
+                .and_then(|digit| u8::from_str_radix(digit, 16).ok())
+                .unwrap_or(NOT_HEX);
+            assert_eq!(HEX_VALUES[usize::from(byte)], expected, "{byte}");
+            assert_eq!(all_hex(&text), byte.is_ascii_hexdigit());
+        }
+    }
+
     proptest! {
+        #[test]
+        fn segment_ids_parse_as_from_str_radix_reads_16_hex_digits(text in "[0-9a-fA-F]{16}|[0-9a-fA-Fxz+ -]{0,18}|.{0,17}") {
+            let expected = (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
+                .then(|| u64::from_str_radix(&text, 16).unwrap());
+            prop_assert_eq!(parse_segment_id(&text), expected);
+            prop_assert_eq!(is_segment_id(&text), expected.is_some());
+        }
+
         #[test]
         fn any_input_parses_without_panicking(input in ".*") {
             let header = TraceHeader::parse(&input);
@@ -289,6 +411,19 @@ mod tests {
             let input = format!("Root={root};Parent={parent};Sampled={sampled}{tail}");
             let header = TraceHeader::parse(&input);
             prop_assert_eq!(recording_ids(&input), header.recording());
+        }
+
+        #[test]
+        fn recording_trace_is_recording_ids_typed(input in "Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-fA-F]{16};Sampled=[01]|.*") {
+            let typed = recording_trace(&input);
+            let plain = recording_ids(&input);
+            prop_assert_eq!(typed.is_some(), plain.is_some());
+            if let (Some((root, parent)), Some((plain_root, plain_parent))) = (typed, plain) {
+                prop_assert_eq!(root.as_str(), plain_root);
+                prop_assert_eq!(Some(parent), u64::from_str_radix(plain_parent, 16).ok());
+                prop_assert_eq!(root.quoted().to_vec(), serde_json::to_vec(plain_root).unwrap());
+                prop_assert_eq!(TraceId::parse(plain_root), Some(root));
+            }
         }
 
         #[test]

@@ -65,19 +65,38 @@ pub(crate) fn hex(id: u64) -> String {
     Hex::new(id).as_str().to_owned()
 }
 
+/// The two lowercase hex digits of each byte.
+const BYTE_DIGITS: [[u8; 2]; 256] = {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut pairs = [[0; 2]; 256];
+    let mut byte = 0;
+    while byte < 256 {
+        pairs[byte] = [DIGITS[byte >> 4], DIGITS[byte & 0xf]];
+        byte += 1;
+    }
+    pairs
+};
+
 /// An id as X-Ray writes it (16 lowercase hex digits), formatted without allocating.
 #[derive(Clone, Copy)]
 pub(crate) struct Hex([u8; 16]);
 
 impl Hex {
+    #[inline]
     pub(crate) fn new(id: u64) -> Self {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
         let mut digits = [0; 16];
-        for (index, digit) in digits.iter_mut().enumerate() {
-            let shift = 60 - 4 * index;
-            *digit = DIGITS[((id >> shift) & 0xf) as usize];
+        for (pair, byte) in digits.chunks_exact_mut(2).zip(id.to_be_bytes()) {
+            pair.copy_from_slice(&BYTE_DIGITS[usize::from(byte)]);
         }
         Self(digits)
+    }
+
+    /// The digits between double quotes: the id as a JSON string.
+    #[inline]
+    pub(crate) fn quoted(&self) -> [u8; 18] {
+        let mut quoted = [b'"'; 18];
+        quoted[1..17].copy_from_slice(&self.0);
+        quoted
     }
 
     pub(crate) fn as_str(&self) -> &str {
@@ -101,6 +120,7 @@ mod tests {
     fn hex_is_what_format_writes() {
         for id in [0, 1, 0xf, 0x7065_460c_dd3d_e6bb, u64::MAX, next(), next()] {
             assert_eq!(Hex::new(id).as_str(), format!("{id:016x}"));
+            assert_eq!(Hex::new(id).quoted(), format!("\"{id:016x}\"").as_bytes());
         }
     }
 

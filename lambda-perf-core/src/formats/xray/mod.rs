@@ -7,6 +7,7 @@ pub(crate) mod document;
 mod error;
 pub(crate) mod header;
 pub(crate) mod id;
+pub(crate) mod kept_annotations;
 pub(crate) mod name;
 
 pub use self::annotation::AnnotationValue;

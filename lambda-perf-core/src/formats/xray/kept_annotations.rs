@@ -1,0 +1,155 @@
+//! The `annotations` member of a handler subsegment, kept written from one invocation to the
+//! next: a handler's annotations are nearly always those of the invocation before (`ColdStart`
+//! false, `StartKind` warm, the service, the user's own), and comparing them costs less than
+//! writing them again.
+
+use std::borrow::Cow;
+
+use super::annotation::AnnotationValue;
+use super::datagram::write_annotations;
+
+/// Annotations written as JSON, with what they were written from.
+#[derive(Debug, Default)]
+pub(crate) struct KeptAnnotations {
+    /// Copies of the annotations written (their strings reused when they change).
+    written: Vec<Written>,
+    /// Their `annotations` member, as [`write_annotations`] writes it.
+    json: Vec<u8>,
+}
+
+/// One annotation as it was written.
+#[derive(Debug, Default)]
+struct Written {
+    key: String,
+    /// The value of a string annotation.
+    text: String,
+    value: Scalar,
+}
+
+/// The kind of an annotation's value, with the value of those that are not strings (floats by
+/// their bits: `0.0` and `-0.0` are written differently).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Scalar {
+    #[default]
+    Text,
+    Integer(i64),
+    Float(u64),
+    Bool(bool),
+}
+
+impl Written {
+    fn is(&self, key: &str, value: &AnnotationValue) -> bool {
+        self.key == key
+            && match value {
+                AnnotationValue::String(text) => self.value == Scalar::Text && self.text == *text,
+                other => self.value == scalar(other),
+            }
+    }
+
+    fn set(&mut self, key: &str, value: &AnnotationValue) {
+        self.key.clear();
+        self.key.push_str(key);
+        self.text.clear();
+        if let AnnotationValue::String(text) = value {
+            self.text.push_str(text);
+        }
+        self.value = scalar(value);
+    }
+}
+
+fn scalar(value: &AnnotationValue) -> Scalar {
+    match value {
+        AnnotationValue::String(_) => Scalar::Text,
+        AnnotationValue::Integer(number) => Scalar::Integer(*number),
+        AnnotationValue::Float(number) => Scalar::Float(number.to_bits()),
+        AnnotationValue::Bool(flag) => Scalar::Bool(*flag),
+    }
+}
+
+impl KeptAnnotations {
+    /// The `annotations` member of `annotations` (empty when there are none): the one kept
+    /// when they are those written last, else written now and kept.
+    pub(crate) fn json(&mut self, annotations: &[(Cow<'static, str>, AnnotationValue)]) -> &[u8] {
+        let same = self.written.len() == annotations.len()
+            && self
+                .written
+                .iter()
+                .zip(annotations)
+                .all(|(written, (key, value))| written.is(key, value));
+        if !same {
+            self.written.truncate(annotations.len());
+            for (index, (key, value)) in annotations.iter().enumerate() {
+                match self.written.get_mut(index) {
+                    Some(written) => written.set(key, value),
+                    None => {
+                        let mut written = Written::default();
+                        written.set(key, value);
+                        self.written.push(written);
+                    }
+                }
+            }
+            self.json.clear();
+            write_annotations(&mut self.json, annotations);
+        }
+        &self.json
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(annotations: &[(Cow<'static, str>, AnnotationValue)]) -> Vec<u8> {
+        let mut out = Vec::new();
+        write_annotations(&mut out, annotations);
+        out
+    }
+
+    fn value() -> impl Strategy<Value = AnnotationValue> {
+        prop_oneof![
+            "[a-c\"\\\\é]{0,3}".prop_map(AnnotationValue::from),
+            (-2_i64..2).prop_map(AnnotationValue::from),
+            prop_oneof![Just(0.0), Just(-0.0), Just(0.5), Just(1.0)]
+                .prop_map(AnnotationValue::from),
+            any::<bool>().prop_map(AnnotationValue::from),
+        ]
+    }
+
+    fn annotations() -> impl Strategy<Value = Vec<(Cow<'static, str>, AnnotationValue)>> {
+        proptest::collection::vec(("[ab]{1,2}".prop_map(Cow::Owned), value()), 0..4)
+    }
+
+    proptest! {
+        /// Whatever came before, the kept JSON is that of the annotations asked for.
+        #[test]
+        fn the_kept_json_is_always_that_of_the_annotations_given(
+            sequence in proptest::collection::vec(annotations(), 1..8)
+        ) {
+            let mut kept = KeptAnnotations::default();
+            for annotations in &sequence {
+                let expected = written(annotations);
+                prop_assert_eq!(kept.json(annotations), expected.as_slice());
+                // Asked again, unchanged.
+                prop_assert_eq!(kept.json(annotations), expected.as_slice());
+            }
+        }
+    }
+
+    #[test]
+    fn integers_floats_and_strings_that_look_alike_are_told_apart() {
+        let mut kept = KeptAnnotations::default();
+        let key = || Cow::Borrowed("k");
+        for value in [
+            AnnotationValue::from(1),
+            AnnotationValue::from(1.0),
+            AnnotationValue::from("1"),
+            AnnotationValue::from(true),
+            AnnotationValue::from(0.0),
+            AnnotationValue::from(-0.0),
+        ] {
+            let annotations = [(key(), value)];
+            assert_eq!(kept.json(&annotations), written(&annotations).as_slice());
+        }
+    }
+}
