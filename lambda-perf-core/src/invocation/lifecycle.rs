@@ -498,9 +498,9 @@ fn annotate_handler(
 ) {
     let handler = Target::Exactly(trace.handler_id());
     let kind = facts.start_kind();
-    // Fixed keys and short values: these cannot fail.
-    let _ = trace.annotate(handler, "ColdStart".into(), kind.is_cold_start().into());
-    let _ = trace.annotate(handler, "StartKind".into(), kind.as_str().into());
+    // Fixed keys and short values, valid as they are (a test holds them to the rules).
+    let _ = trace.annotate_valid(handler, "ColdStart".into(), kind.is_cold_start().into());
+    let _ = trace.annotate_valid(handler, "StartKind".into(), kind.as_str().into());
     if let Some(service) = &settings.explicit_service {
         let service = trace.owned(service);
         let _ = trace.annotate(handler, "Service".into(), service.into());
@@ -574,6 +574,28 @@ fn record_ending(
             let namespace = trace.owned(&settings.service);
             let key = trace.owned(&settings.error_key);
             trace.add_metadata(handler, namespace, key, value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::formats::xray::annotation;
+    use crate::invocation::StartKind;
+
+    /// `annotate_handler` skips the validation of the annotations it writes on every handler
+    /// subsegment: each of them passes it.
+    #[test]
+    fn the_start_annotations_are_valid() {
+        for kind in [
+            StartKind::Cold,
+            StartKind::Restart,
+            StartKind::Warm,
+            StartKind::Prewarmed,
+            StartKind::Restored,
+        ] {
+            annotation::validate("ColdStart", &kind.is_cold_start().into()).unwrap();
+            annotation::validate("StartKind", &kind.as_str().into()).unwrap();
         }
     }
 }
