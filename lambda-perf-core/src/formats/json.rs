@@ -204,24 +204,26 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
 
 /// Appends microseconds as milliseconds: what [`push_f64`] writes for `micros / 1000.0`.
 pub(crate) fn push_millis(out: &mut Vec<u8>, micros: u64) {
-    push_fixed_point(out, micros, 1_000, 3);
+    push_fixed_point(out, micros, 1_000, 3, 10_000_000_000);
 }
 
 /// Appends microseconds as seconds: what [`push_f64`] writes for `micros / 1_000_000.0`.
 pub(crate) fn push_seconds(out: &mut Vec<u8>, micros: u64) {
-    push_fixed_point(out, micros, 1_000_000, 6);
+    // From 2^33 seconds (the year 2242, as epoch seconds) the float's spacing exceeds a
+    // microsecond: its shortest form has fewer digits than the microseconds.
+    push_fixed_point(out, micros, 1_000_000, 6, 1 << 33);
 }
 
 /// Appends `units / scale` (`scale` = 10^`digits`) as [`push_f64`] writes the `f64` nearest
 /// to it, without the float formatter: the whole part, a point, the fraction without trailing
-/// zeros (at least one digit). From 0.001 to 10^10 that is the float's shortest round-trip
-/// form (no decimal with fewer fractional digits lies within half a unit in its last place)
-/// and the float formatter writes it without an exponent; outside, the float formatter does
-/// the writing.
+/// zeros (at least one digit). From 0.001 to `whole_below` (where the float's spacing is still
+/// finer than one unit, and at most 10^10) that is the float's shortest round-trip form (no
+/// decimal with fewer fractional digits lies within half a unit in its last place) and the
+/// float formatter writes it without an exponent; outside, the float formatter does the
+/// writing.
 #[inline(always)] // `scale` and `digits` are constants in each caller
-fn push_fixed_point(out: &mut Vec<u8>, units: u64, scale: u64, digits: usize) {
-    const WHOLE_BELOW: u64 = 10_000_000_000;
-    if units == 0 || units < scale / 1_000 || units / scale >= WHOLE_BELOW {
+fn push_fixed_point(out: &mut Vec<u8>, units: u64, scale: u64, digits: usize, whole_below: u64) {
+    if units == 0 || units < scale / 1_000 || units / scale >= whole_below {
         push_f64(out, units as f64 / scale as f64);
         return;
     }
@@ -364,6 +366,7 @@ mod tests {
                 0u64..100_000_000,
                 any::<u64>(),
                 1_700_000_000_000_000u64..1_900_000_000_000_000,
+                8_589_934_592_000_000u64 - 10_000..10_000_000_000_000_000,
             ],
         ) {
             let mut millis = Vec::new();

@@ -413,14 +413,18 @@ impl Invocation {
             // Only from user code run under this invocation's state, which cannot end it.
             return;
         }
-        {
+        // Taken out (a few pointers and lengths: the trace's records are boxed), so that the
+        // writes, which run user code (a redaction hook, a writer, a sink), hold no lock: work
+        // of this invocation still running elsewhere is refused at once, never kept waiting.
+        let state = {
             let mut state = self.lock_state();
             if state.ended {
                 return;
             }
-            // Refuses later calls; what the state holds stays in place for the writes.
+            let taken = std::mem::take(&mut *state);
             state.ended = true;
-        }
+            taken
+        };
         let at = Instant::now();
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(*ticket);
@@ -433,22 +437,22 @@ impl Invocation {
         if deferral::any_open() {
             let this = Arc::clone(self);
             deferral::run_or_defer(&self.facts.request_id, move || {
-                this.write_ending(&outcome, at, resources);
+                this.write_ending(state, &outcome, at, resources);
             });
         } else {
-            self.write_ending(&outcome, at, resources);
+            self.write_ending(state, &outcome, at, resources);
         }
     }
 
-    /// What ending writes: the trace closed and sent, the metrics handed to the outputs. The
-    /// state is read in place (it has ended: nothing else changes it) and stays there, so
-    /// that a later invocation reuses its memory; a call from the outputs back into this
-    /// invocation is refused as reentrant instead of waiting for the lock.
-    fn write_ending(&self, outcome: &Outcome, at: Instant, resources: Option<ResourceUse>) {
+    /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
+    fn write_ending(
+        &self,
+        mut state: State,
+        outcome: &Outcome,
+        at: Instant,
+        resources: Option<ResourceUse>,
+    ) {
         let instrumentation = &self.instrumentation;
-        let mut state = self.lock_state();
-        let _release = Release(HOLDING_STATE.with(|holding| holding.replace(self.address())));
-        let state = &mut *state;
         if let Some(mut trace) = state.trace.take() {
             record_ending(
                 &instrumentation.settings,
@@ -473,6 +477,9 @@ impl Invocation {
             metrics: &state.metrics,
             resources,
         });
+        // Back in place (still ended), so that a later invocation reuses its memory.
+        state.ended = true;
+        *self.lock_state() = state;
     }
 }
 

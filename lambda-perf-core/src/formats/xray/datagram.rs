@@ -301,12 +301,12 @@ const fn is_plain(byte: u8) -> bool {
 }
 
 /// Appends an epoch time in microseconds as seconds, as [`push_seconds`] writes it: the
-/// times of this and the next centuries (ten whole digits) formatted in place, two digits at a
-/// time, others by [`push_seconds`].
+/// times from 2001 to 2242 (ten whole digits, below 2^33 seconds, where a float still tells
+/// microseconds apart) formatted in place, two digits at a time, others by [`push_seconds`].
 fn push_time(out: &mut Vec<u8>, micros: u64) {
     const SECOND: u64 = 1_000_000;
     const HUNDRED_MILLION: u64 = 100_000_000;
-    if !(1_000_000_000 * SECOND..10_000_000_000 * SECOND).contains(&micros) {
+    if !(1_000_000_000 * SECOND..(1 << 33) * SECOND).contains(&micros) {
         push_seconds(out, micros);
         return;
     }
@@ -379,6 +379,8 @@ mod tests {
             1_795_410_965_000_000,
             1_795_410_965_100_000,
             1_795_410_965_000_010,
+            (1 << 33) * SECOND - 1,
+            (1 << 33) * SECOND,
             9_999_999_999 * SECOND + 999_999,
             10_000_000_000 * SECOND,
             u64::MAX,
