@@ -41,6 +41,7 @@ fn main() -> Result<(), Error> {
         .namespace("Bench")
         .metrics_disabled(false)
         .trace_disabled(false)
+        .resource_usage(false)
         .marker_dir(markers.path())
         .emf_writer(File::options().write(true).open("/dev/null")?)
         .xray_daemon_address(daemon.local_addr()?.to_string())

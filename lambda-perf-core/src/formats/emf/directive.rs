@@ -5,7 +5,8 @@
 //! the next. The cache compares what the directive depends on (a copy, not a scan for
 //! escapes) and copies the bytes it wrote last time when nothing changed.
 
-/// Buffers that grew past this (a directive of many long names) are not kept.
+/// Keys longer than this (a directive of many long names) are not kept: such a directive is
+/// written anew each time. The directive itself is at most a few bytes per key byte longer.
 const KEPT_BYTES: usize = 16 * 1024;
 
 /// The directive bytes of the latest line written through the cache, with what they depend
@@ -39,15 +40,18 @@ impl DirectiveCache {
     ) {
         self.candidate.clear();
         write_key(&mut self.candidate);
+        if self.candidate.len() > KEPT_BYTES {
+            // Too large to keep (hundreds of long names): written as it is, every time.
+            self.candidate = Vec::new();
+            write_directive(out);
+            return;
+        }
         if self.candidate != self.key {
             self.bytes.clear();
             write_directive(&mut self.bytes);
             std::mem::swap(&mut self.key, &mut self.candidate);
         }
         out.extend_from_slice(&self.bytes);
-        if self.bytes.capacity() + self.key.capacity() + self.candidate.capacity() > KEPT_BYTES {
-            *self = Self::new();
-        }
     }
 }
 
