@@ -89,14 +89,26 @@ mod tests {
             written(&mut directives, b"a", b"A2"),
             (b"A2".to_vec(), true)
         );
-        let large = vec![b'x'; KEPT_BYTES];
-        assert_eq!(
-            written(&mut directives, &large, b"L"),
-            (b"L".to_vec(), true)
-        );
+        let large = vec![b'x'; KEPT_BYTES + 1];
+        for _ in 0..2 {
+            let (out, wrote) = written(&mut directives, &large, b"L");
+            assert_eq!(
+                (out, wrote),
+                (b"L".to_vec(), true),
+                "written anew each time"
+            );
+        }
         assert!(
-            directives.key.capacity() < KEPT_BYTES,
+            directives.candidate.capacity() <= KEPT_BYTES,
             "a large key is not kept"
+        );
+        assert_eq!(
+            written(&mut directives, b"a", b"A3"),
+            (b"A3".to_vec(), true)
+        );
+        assert_eq!(
+            written(&mut directives, b"a", b"no"),
+            (b"A3".to_vec(), false)
         );
     }
 }
