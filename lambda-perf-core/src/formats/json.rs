@@ -47,8 +47,27 @@ const fn any_needs_escape(word: u64) -> bool {
         word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
     }
     has_less_than(word, 0x20)
-        || has_less_than(word ^ (ONES * b'"' as u64), 1)
-        || has_less_than(word ^ (ONES * b'\\' as u64), 1)
+        | has_less_than(word ^ (ONES * b'"' as u64), 1)
+        | has_less_than(word ^ (ONES * b'\\' as u64), 1)
+}
+
+/// Whether JSON carries `bytes` in a string as they are: none of them is `"`, `\\` or a
+/// control character (what `serde_json` escapes). Eight at a time, the last eight overlapping
+/// the ones before when the length is no multiple of eight; no early exit, for short texts.
+pub(crate) fn is_plain_text(bytes: &[u8]) -> bool {
+    if bytes.len() < 8 {
+        return !bytes.iter().any(|&byte| needs_escape(byte));
+    }
+    let word = |chunk: &[u8]| {
+        let mut array = [0; 8];
+        array.copy_from_slice(chunk);
+        u64::from_ne_bytes(array)
+    };
+    let mut escapes = any_needs_escape(word(&bytes[bytes.len() - 8..]));
+    for chunk in bytes.chunks_exact(8) {
+        escapes |= any_needs_escape(word(chunk));
+    }
+    !escapes
 }
 
 /// How many leading bytes need no escape: 8 at a time (the last 8 overlapping the ones
@@ -349,6 +368,11 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn plain_texts_are_those_without_a_byte_to_escape(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
+            prop_assert_eq!(is_plain_text(&bytes), !bytes.iter().any(|&byte| needs_escape(byte)));
+        }
+
         #[test]
         fn any_string_is_escaped_as_serde_json_does(text in any::<String>()) {
             prop_assert_eq!(string(&text), serde_json::to_string(&text).unwrap());

@@ -20,7 +20,7 @@ use super::document::{
 use super::header::TraceId;
 use super::id::Hex;
 use crate::formats::json::{
-    push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
+    is_plain_text, push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
 };
 
 /// Bytes reserved for a document beyond its name and facts: the fixed members and
@@ -263,43 +263,6 @@ fn push_text(out: &mut Vec<u8>, text: &str) {
 /// several at a time.
 const SHORT_TEXT: usize = 64;
 
-/// Whether JSON carries `bytes` in a string as they are: none of them is `"`, `\\` or a
-/// control character (what `serde_json` escapes). Eight at a time, the last eight overlapping
-/// the ones before when the length is no multiple of eight.
-fn is_plain_text(bytes: &[u8]) -> bool {
-    if bytes.len() < 8 {
-        return bytes.iter().all(|&byte| is_plain(byte));
-    }
-    let word = |chunk: &[u8]| {
-        let mut array = [0; 8];
-        array.copy_from_slice(chunk);
-        u64::from_le_bytes(array)
-    };
-    let mut escapes = has_escape(word(&bytes[bytes.len() - 8..]));
-    for chunk in bytes.chunks_exact(8) {
-        escapes |= has_escape(word(chunk));
-    }
-    !escapes
-}
-
-/// Whether any of 8 bytes needs an escape: one below 0x20, or equal to `"` or `\\` (the bit
-/// tricks of "Bit Twiddling Hacks"; exact, as ASCII and UTF-8 bytes above 0x7f never match).
-const fn has_escape(word: u64) -> bool {
-    const ONES: u64 = u64::from_ne_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-    const fn has_less_than(word: u64, n: u8) -> bool {
-        word.wrapping_sub(ONES * n as u64) & !word & HIGHS != 0
-    }
-    has_less_than(word, 0x20)
-        | has_less_than(word ^ (ONES * b'"' as u64), 1)
-        | has_less_than(word ^ (ONES * b'\\' as u64), 1)
-}
-
-/// Whether JSON carries `byte` in a string as it is.
-const fn is_plain(byte: u8) -> bool {
-    byte >= 0x20 && byte != b'"' && byte != b'\\'
-}
-
 /// Appends an epoch time in microseconds as seconds, as [`push_seconds`] writes it: the
 /// times from 2001 to 2242 (ten whole digits, below 2^33 seconds, where a float still tells
 /// microseconds apart) formatted in place, two digits at a time, others by [`push_seconds`].
@@ -413,11 +376,6 @@ mod tests {
                 written(|out| push_time(out, micros)),
                 written(|out| push_seconds(out, micros))
             );
-        }
-
-        #[test]
-        fn plain_texts_are_those_without_a_byte_to_escape(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
-            prop_assert_eq!(is_plain_text(&bytes), bytes.iter().all(|&byte| is_plain(byte)));
         }
 
         #[test]
