@@ -118,7 +118,12 @@ fn first_escape(bytes: &[u8]) -> usize {
 /// Appends `text` as a JSON string, quoted and escaped.
 pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
-    let clean = clean_prefix(bytes);
+    // The common case (nothing to escape) checked without branching on every word.
+    let clean = if is_plain_text(bytes) {
+        bytes.len()
+    } else {
+        clean_prefix(bytes)
+    };
     out.reserve(bytes.len() + 2);
     out.push(b'"');
     out.extend_from_slice(&bytes[..clean]);
