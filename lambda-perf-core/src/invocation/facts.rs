@@ -23,6 +23,11 @@ fn plausible_deadline(deadline_ms: u64) -> Option<SystemTime> {
     (deadline_ms >= PLAUSIBLE_DEADLINE_MS).then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms))
 }
 
+/// Time from `now` to `deadline`, zero once it has passed.
+fn remaining(deadline: SystemTime, now: SystemTime) -> Duration {
+    deadline.duration_since(now).unwrap_or(Duration::ZERO)
+}
+
 /// Facts about the current invocation, as [`PerfLayer`](crate::PerfLayer) classified it.
 ///
 /// Read them inside a handler with [`InvocationFacts::current`]:
@@ -129,11 +134,8 @@ impl InvocationFacts {
     /// Read when the handler returns, this is the deadline headroom lambda-perf reports.
     #[must_use]
     pub fn remaining_time(&self) -> Option<Duration> {
-        self.deadline.map(|deadline| {
-            deadline
-                .duration_since(SystemTime::now())
-                .unwrap_or(Duration::ZERO)
-        })
+        self.deadline
+            .map(|deadline| remaining(deadline, SystemTime::now()))
     }
 
     /// When the invocation began.
@@ -167,8 +169,7 @@ impl InvocationFacts {
                 .map(Millis::of),
             duration_ms: ended
                 .map(|(_, at)| Millis::of(at.saturating_duration_since(self.start.began))),
-            deadline_headroom_ms: deadline
-                .map(|(at, now)| Millis::of(at.duration_since(now).unwrap_or(Duration::ZERO))),
+            deadline_headroom_ms: deadline.map(|(at, now)| Millis::of(remaining(at, now))),
             outcome: ended.map(|(outcome, _)| outcome.as_str()),
             cpu_time_ms: None,
             peak_rss_mb: None,
