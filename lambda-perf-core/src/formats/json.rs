@@ -233,9 +233,39 @@ pub(crate) fn push_millis(out: &mut Vec<u8>, micros: u64) {
 
 /// Appends microseconds as seconds: what [`push_f64`] writes for `micros / 1_000_000.0`.
 pub(crate) fn push_seconds(out: &mut Vec<u8>, micros: u64) {
+    const SECOND: u64 = 1_000_000;
+    const HUNDRED_MILLION: u64 = 100_000_000;
     // From 2^33 seconds (the year 2242, as epoch seconds) the float's spacing exceeds a
     // microsecond: its shortest form has fewer digits than the microseconds.
-    push_fixed_point(out, micros, 1_000_000, 6, 1 << 33);
+    const WHOLE_BELOW: u64 = 1 << 33;
+    if !(1_000_000_000 * SECOND..WHOLE_BELOW * SECOND).contains(&micros) {
+        push_fixed_point(out, micros, SECOND, 6, WHOLE_BELOW);
+        return;
+    }
+    // Epoch times from 2001 on, the ones every trace writes: ten whole digits, a point, six
+    // fractional ones, in place, then the fraction's trailing zeros dropped (one digit kept).
+    let whole = micros / SECOND;
+    let mut text = [b'.'; 17];
+    text[..2].copy_from_slice(&DIGIT_PAIRS[(whole / HUNDRED_MILLION) as usize]);
+    write_digit_pairs(&mut text[2..10], whole % HUNDRED_MILLION);
+    write_digit_pairs(&mut text[11..], micros % SECOND);
+    let zeros = text[12..]
+        .iter()
+        .rev()
+        .take_while(|&&digit| digit == b'0')
+        .count();
+    out.extend_from_slice(&text);
+    out.truncate(out.len() - zeros);
+}
+
+/// Fills `digits` (an even number of them) with the last decimal digits of `value`, leading
+/// zeros included.
+#[inline(always)]
+fn write_digit_pairs(digits: &mut [u8], mut value: u64) {
+    for pair in digits.rchunks_exact_mut(2) {
+        pair.copy_from_slice(&DIGIT_PAIRS[(value % 100) as usize]);
+        value /= 100;
+    }
 }
 
 /// Appends `units / scale` (`scale` = 10^`digits`) as [`push_f64`] writes the `f64` nearest
@@ -251,38 +281,57 @@ fn push_fixed_point(out: &mut Vec<u8>, units: u64, scale: u64, digits: usize, wh
         push_f64(out, units as f64 / scale as f64);
         return;
     }
-    // Written backwards: the fraction's digits (its trailing zeros dropped, one kept when
-    // all are), the point, the whole part's digits.
-    let mut written = [0; 24];
-    let mut at = written.len();
-    let mut rest = units;
-    let mut trailing = true;
-    for _ in 0..digits {
-        let digit = (rest % 10) as u8;
-        rest /= 10;
-        if trailing && digit == 0 {
-            continue;
-        }
-        trailing = false;
-        at -= 1;
-        written[at] = b'0' + digit;
-    }
-    if trailing {
-        at -= 1;
-        written[at] = b'0';
-    }
-    at -= 1;
-    written[at] = b'.';
-    loop {
-        at -= 1;
-        written[at] = b'0' + (rest % 10) as u8;
-        rest /= 10;
-        if rest == 0 {
-            break;
+    // The fraction without its trailing zeros (one digit kept when all are).
+    let mut fraction = units % scale;
+    let mut fraction_digits = digits;
+    if fraction == 0 {
+        fraction_digits = 1;
+    } else {
+        while fraction % 10 == 0 {
+            fraction /= 10;
+            fraction_digits -= 1;
         }
     }
-    out.extend_from_slice(&written[at..]);
+    // Written backwards into zeros (the fraction's leading zeros are there already): the
+    // fraction, the point, the whole part.
+    let mut text = [b'0'; 24];
+    let end = text.len();
+    put_digits(&mut text, end, fraction);
+    let point = end - fraction_digits - 1;
+    text[point] = b'.';
+    let start = put_digits(&mut text, point, units / scale);
+    out.extend_from_slice(&text[start..]);
 }
+
+/// Writes `value`'s decimal digits into `text`, ending before `end`, two at a time; returns
+/// where they start.
+#[inline(always)]
+fn put_digits(text: &mut [u8; 24], mut end: usize, mut value: u64) -> usize {
+    while value >= 100 {
+        end -= 2;
+        text[end..end + 2].copy_from_slice(&DIGIT_PAIRS[(value % 100) as usize]);
+        value /= 100;
+    }
+    if value >= 10 {
+        end -= 2;
+        text[end..end + 2].copy_from_slice(&DIGIT_PAIRS[value as usize]);
+    } else {
+        end -= 1;
+        text[end] = b'0' + value as u8;
+    }
+    end
+}
+
+/// `00` to `99`.
+const DIGIT_PAIRS: [[u8; 2]; 100] = {
+    let mut pairs = [[0; 2]; 100];
+    let mut n = 0;
+    while n < 100 {
+        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
+        n += 1;
+    }
+    pairs
+};
 
 /// Appends `true` or `false`.
 pub(crate) fn push_bool(out: &mut Vec<u8>, value: bool) {
@@ -372,6 +421,42 @@ mod tests {
         assert_eq!(out, b"18446744073709551615-9223372036854775808truefalse");
     }
 
+    #[test]
+    fn micros_at_the_edges_are_written_as_serde_json_writes_their_float() {
+        const SECOND: u64 = 1_000_000;
+        for micros in [
+            0,
+            1,
+            999,
+            1_000,
+            1_001,
+            999_999,
+            9_999_999_999_999,
+            10_000_000_000_000,
+            999_999_999 * SECOND + 999_999,
+            1_000_000_000 * SECOND,
+            1_000_000_000 * SECOND + 1,
+            1_795_410_965_220_676,
+            1_795_410_965_000_000,
+            1_795_410_965_100_000,
+            1_795_410_965_000_010,
+            (1 << 33) * SECOND - 1,
+            (1 << 33) * SECOND,
+            9_999_999_999 * SECOND + 999_999,
+            10_000_000_000 * SECOND,
+            u64::MAX,
+        ] {
+            let mut millis = Vec::new();
+            push_millis(&mut millis, micros);
+            let expected = serde_json::to_vec(&(micros as f64 / 1000.0)).unwrap();
+            assert_eq!(millis, expected, "{micros} as millis");
+            let mut seconds = Vec::new();
+            push_seconds(&mut seconds, micros);
+            let expected = serde_json::to_vec(&(micros as f64 / 1_000_000.0)).unwrap();
+            assert_eq!(seconds, expected, "{micros} as seconds");
+        }
+    }
+
     proptest! {
         #[test]
         fn plain_texts_are_those_without_a_byte_to_escape(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
@@ -396,6 +481,9 @@ mod tests {
                 any::<u64>(),
                 1_700_000_000_000_000u64..1_900_000_000_000_000,
                 8_589_934_592_000_000u64 - 10_000..10_000_000_000_000_000,
+                (1_000_000_000_u64..10_000_000_000).prop_map(|seconds| seconds * 1_000_000),
+                (1_000_000_000_u64..10_000_000_000, 0_u32..6)
+                    .prop_map(|(seconds, zeros)| seconds * 1_000_000 + 10_u64.pow(zeros)),
             ],
         ) {
             let mut millis = Vec::new();

@@ -89,9 +89,9 @@ pub(super) fn write_full(
         None => push_text(out, &record.name),
     }
     out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
-    push_time(out, epoch_micros(record.start_wall));
+    push_seconds(out, epoch_micros(record.start_wall));
     out.extend_from_slice(b",\"end_time\":");
-    push_time(
+    push_seconds(
         out,
         epoch_micros(record.start_wall + round_micros(duration)),
     );
@@ -263,52 +263,6 @@ fn push_text(out: &mut Vec<u8>, text: &str) {
 /// several at a time.
 const SHORT_TEXT: usize = 64;
 
-/// Appends an epoch time in microseconds as seconds, as [`push_seconds`] writes it: the
-/// times from 2001 to 2242 (ten whole digits, below 2^33 seconds, where a float still tells
-/// microseconds apart) formatted in place, two digits at a time, others by [`push_seconds`].
-fn push_time(out: &mut Vec<u8>, micros: u64) {
-    const SECOND: u64 = 1_000_000;
-    const HUNDRED_MILLION: u64 = 100_000_000;
-    if !(1_000_000_000 * SECOND..(1 << 33) * SECOND).contains(&micros) {
-        push_seconds(out, micros);
-        return;
-    }
-    // Ten whole digits, a point, six fractional ones.
-    let whole = micros / SECOND;
-    let mut text = [b'.'; 17];
-    text[..2].copy_from_slice(&DIGIT_PAIRS[(whole / HUNDRED_MILLION) as usize]);
-    write_digits(&mut text[2..10], whole % HUNDRED_MILLION);
-    write_digits(&mut text[11..], micros % SECOND);
-    // Trailing zeros of the fraction dropped, one digit kept.
-    let zeros = text[12..]
-        .iter()
-        .rev()
-        .take_while(|&&digit| digit == b'0')
-        .count();
-    out.extend_from_slice(&text);
-    out.truncate(out.len() - zeros);
-}
-
-/// Fills `digits` (an even number of them) with the last decimal digits of `value`, leading
-/// zeros included.
-fn write_digits(digits: &mut [u8], mut value: u64) {
-    for pair in digits.rchunks_exact_mut(2) {
-        pair.copy_from_slice(&DIGIT_PAIRS[(value % 100) as usize]);
-        value /= 100;
-    }
-}
-
-/// `00` to `99`.
-const DIGIT_PAIRS: [[u8; 2]; 100] = {
-    let mut pairs = [[0; 2]; 100];
-    let mut n = 0;
-    while n < 100 {
-        pairs[n] = [b'0' + (n / 10) as u8, b'0' + (n % 10) as u8];
-        n += 1;
-    }
-    pairs
-};
-
 fn push_annotation(out: &mut Vec<u8>, value: &AnnotationValue) {
     match value {
         AnnotationValue::String(text) => push_text(out, text),
@@ -330,54 +284,11 @@ mod tests {
     }
 
     #[test]
-    fn times_are_written_as_the_fixed_point_writer_writes_them() {
-        const SECOND: u64 = 1_000_000;
-        for micros in [
-            0,
-            1,
-            999_999_999 * SECOND + 999_999,
-            1_000_000_000 * SECOND,
-            1_000_000_000 * SECOND + 1,
-            1_795_410_965_220_676,
-            1_795_410_965_000_000,
-            1_795_410_965_100_000,
-            1_795_410_965_000_010,
-            (1 << 33) * SECOND - 1,
-            (1 << 33) * SECOND,
-            9_999_999_999 * SECOND + 999_999,
-            10_000_000_000 * SECOND,
-            u64::MAX,
-        ] {
-            assert_eq!(
-                written(|out| push_time(out, micros)),
-                written(|out| push_seconds(out, micros)),
-                "{micros}"
-            );
-        }
-    }
-
-    #[test]
     fn facts_key_is_the_facts_namespace_as_a_key() {
         assert_eq!(FACTS_KEY, format!("\"{FACTS_NAMESPACE}\":").as_bytes());
     }
 
     proptest! {
-        #[test]
-        fn any_time_is_written_as_the_fixed_point_writer_writes_it(
-            micros in prop_oneof![
-                any::<u64>(),
-                1_000_000_000_000_000_u64..10_000_000_000_000_000,
-                (1_000_000_000_u64..10_000_000_000).prop_map(|seconds| seconds * 1_000_000),
-                (1_000_000_000_u64..10_000_000_000, 0_u64..6)
-                    .prop_map(|(seconds, zeros)| seconds * 1_000_000 + 10_u64.pow(zeros as u32)),
-            ]
-        ) {
-            prop_assert_eq!(
-                written(|out| push_time(out, micros)),
-                written(|out| push_seconds(out, micros))
-            );
-        }
-
         #[test]
         fn short_texts_are_written_as_the_escaper_writes_them(text in ".{0,80}|[ -~]{0,80}|[ -~\\x00-\\x1f\"\\\\é]{0,80}") {
             prop_assert_eq!(
