@@ -2,16 +2,10 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use serde::Serialize;
-
 use super::StartKind;
+use super::facts_record::FactsRecord;
 use super::outcome::Outcome;
-use super::resources::ResourceUse;
 use super::start_tracker::Start;
-use crate::drops::Dropped;
-use crate::formats::json::{
-    Float, WriteJson, push_bool, push_key, push_plain_str, push_str, push_u64,
-};
 use crate::formats::time::Millis;
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
@@ -181,210 +175,15 @@ impl InvocationFacts {
     }
 }
 
-/// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
-/// precision.
-#[derive(Debug, Serialize)]
-pub(crate) struct FactsRecord<'a> {
-    start_kind: &'static str,
-    invocation: u64,
-    request_id: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    idle_gap_ms: Option<Millis>,
-    environment_age_ms: Millis,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    init_duration_ms: Option<Millis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    first_request_wait_ms: Option<Millis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    duration_ms: Option<Millis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    deadline_headroom_ms: Option<Millis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    outcome: Option<&'static str>,
-    /// CPU time the process used during the invocation, in ms (when measured).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cpu_time_ms: Option<f64>,
-    /// The process's peak resident memory, in MB (when measured).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    peak_rss_mb: Option<f64>,
-    /// CPU time over duration (when measured).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cpu_ratio: Option<f64>,
-    /// `cpu_ratio` over the vCPUs the memory size allots (when measured and the size is
-    /// known): near 1, CPU-bound; near 0, waiting.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    cpu_allotment_used: Option<f64>,
-    /// Set when the invocation ended after its deadline (Lambda Managed Instances do not
-    /// stop an invocation at its deadline).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    past_deadline: Option<bool>,
-    /// What lambda-perf dropped or trimmed since the previous record of this kind, per cause.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    dropped: Option<Dropped>,
-}
-
-/// The same JSON as the derived `Serialize`, written by hand: every invocation writes it.
-impl WriteJson for FactsRecord<'_> {
-    fn write_json(&self, out: &mut Vec<u8>) {
-        /// `,"key":value`, with `member` the literal `,"key":`.
-        fn member(out: &mut Vec<u8>, member: &[u8], value: Option<impl WriteJson>) {
-            if let Some(value) = value {
-                out.extend_from_slice(member);
-                value.write_json(out);
-            }
-        }
-        out.extend_from_slice(b"{\"start_kind\":");
-        push_plain_str(out, self.start_kind);
-        out.extend_from_slice(b",\"invocation\":");
-        push_u64(out, self.invocation);
-        out.extend_from_slice(b",\"request_id\":");
-        push_str(out, self.request_id);
-        member(out, b",\"idle_gap_ms\":", self.idle_gap_ms);
-        member(
-            out,
-            b",\"environment_age_ms\":",
-            Some(self.environment_age_ms),
-        );
-        member(out, b",\"init_duration_ms\":", self.init_duration_ms);
-        member(
-            out,
-            b",\"first_request_wait_ms\":",
-            self.first_request_wait_ms,
-        );
-        member(out, b",\"duration_ms\":", self.duration_ms);
-        member(
-            out,
-            b",\"deadline_headroom_ms\":",
-            self.deadline_headroom_ms,
-        );
-        if let Some(outcome) = self.outcome {
-            out.extend_from_slice(b",\"outcome\":");
-            push_plain_str(out, outcome);
-        }
-        member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
-        member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
-        member(out, b",\"cpu_ratio\":", self.cpu_ratio.map(Float));
-        member(
-            out,
-            b",\"cpu_allotment_used\":",
-            self.cpu_allotment_used.map(Float),
-        );
-        if let Some(past) = self.past_deadline {
-            out.extend_from_slice(b",\"past_deadline\":");
-            push_bool(out, past);
-        }
-        if let Some(Dropped(counts)) = &self.dropped {
-            out.extend_from_slice(b",\"dropped\":{");
-            for (index, (cause, count)) in counts.iter().enumerate() {
-                if index > 0 {
-                    out.push(b',');
-                }
-                push_key(out, cause);
-                push_u64(out, *count);
-            }
-            out.push(b'}');
-        }
-        out.push(b'}');
-    }
-}
-
-impl FactsRecord<'_> {
-    /// The facts, with what the process used during the invocation.
-    pub(crate) fn with_resources(mut self, resources: Option<ResourceUse>) -> Self {
-        if let Some(resources) = resources {
-            self.cpu_time_ms = Some(resources.cpu_time_ms);
-            self.peak_rss_mb = Some(resources.peak_rss_mb);
-            self.cpu_ratio = Some(resources.cpu_ratio);
-            self.cpu_allotment_used = resources.cpu_allotment_used;
-        }
-        self
-    }
-
-    /// The facts without init's duration (which a record repeats only on the first
-    /// invocation).
-    pub(crate) fn without_init_duration(mut self) -> Self {
-        self.init_duration_ms = None;
-        self
-    }
-
-    /// The facts, with the drops since the previous record of this kind.
-    pub(crate) fn with_dropped(mut self, dropped: Option<Dropped>) -> Self {
-        self.dropped = dropped;
-        self
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use proptest::prelude::*;
+    use crate::formats::json::WriteJson;
 
     fn written(record: &FactsRecord<'_>) -> String {
         let mut out = Vec::new();
         record.write_json(&mut out);
         String::from_utf8(out).unwrap()
-    }
-
-    fn any_millis() -> impl Strategy<Value = Option<Millis>> {
-        prop_oneof![
-            Just(None),
-            (0u64..10_000_000_000).prop_map(|micros| Some(Millis::from_micros(micros))),
-            any::<u64>().prop_map(|micros| Some(Millis::from_micros(micros))),
-        ]
-    }
-
-    fn any_float() -> impl Strategy<Value = Option<f64>> {
-        prop_oneof![
-            Just(None),
-            (0u64..10_000_000).prop_map(|n| Some(n as f64 / 7.0)),
-            any::<f64>().prop_map(Some)
-        ]
-    }
-
-    prop_compose! {
-        fn any_record()(
-            request_id in any::<String>(),
-            invocation in any::<u64>(),
-            idle_gap_ms in any_millis(),
-            environment_age_micros in any::<u64>(),
-            init_duration_ms in any_millis(),
-            first_request_wait_ms in any_millis(),
-            duration_ms in any_millis(),
-            deadline_headroom_ms in any_millis(),
-            ended in any::<bool>(),
-            resources in (any_float(), any_float(), any_float(), any_float()),
-            past_deadline in proptest::option::of(any::<bool>()),
-            dropped in proptest::option::of(proptest::collection::vec(
-                (prop_oneof![Just("emf.a"), Just("xray.\"quoted\"")], any::<u64>()), 0..3)),
-        ) -> (String, FactsRecord<'static>) {
-            let record = FactsRecord {
-                start_kind: "warm",
-                invocation,
-                request_id: "",
-                idle_gap_ms,
-                environment_age_ms: Millis::from_micros(environment_age_micros),
-                init_duration_ms,
-                first_request_wait_ms,
-                duration_ms,
-                deadline_headroom_ms,
-                outcome: ended.then_some("success"),
-                cpu_time_ms: resources.0,
-                peak_rss_mb: resources.1,
-                cpu_ratio: resources.2,
-                cpu_allotment_used: resources.3,
-                past_deadline,
-                dropped: dropped.map(Dropped),
-            };
-            (request_id, record)
-        }
-    }
-
-    proptest! {
-        #[test]
-        fn written_by_hand_as_serde_writes_it((request_id, record) in any_record()) {
-            let record = FactsRecord { request_id: &request_id, ..record };
-            prop_assert_eq!(written(&record), serde_json::to_string(&record).unwrap());
-        }
     }
 
     fn start(kind: StartKind, index: u64) -> Start {

@@ -12,6 +12,7 @@ use super::InitializationType;
 use super::client_init::{self, InitRecord};
 use super::deferral;
 use super::facts::InvocationFacts;
+use super::facts_record::WrittenFacts;
 #[cfg(feature = "tracing")]
 use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
@@ -91,6 +92,8 @@ pub(crate) struct State {
     pub(crate) ended: bool,
     /// Set once the watchdog made it write what it had, near its deadline.
     pub(crate) timed_out: bool,
+    /// The facts record of the end, written once for every output (its memory reused).
+    written_facts: WrittenFacts,
 }
 
 impl State {
@@ -272,10 +275,12 @@ impl watchdog::Watched for Invocation {
                 return None;
             }
             state.timed_out = true;
+            let mut written_facts = WrittenFacts::default();
+            written_facts.write(&self.facts.record(Some((&outcome, at))));
             if let Some(trace) = &state.trace {
                 let mut handler = trace.handler_snapshot();
                 let failure = timeout_failure(settings);
-                handler.set_facts(&self.facts.record(Some((&outcome, at))));
+                handler.set_facts(&written_facts.record(None, true));
                 handler.record_exception(crate::formats::xray::document::Exception {
                     id: crate::formats::xray::id::next(),
                     kind: failure.kind.clone(),
@@ -284,16 +289,14 @@ impl watchdog::Watched for Invocation {
                 handler.close();
                 output.subsegment_closed(&self.facts, &trace.document(&handler));
             }
-            Some(state.metrics.take_values())
+            Some((state.metrics.take_values(), written_facts))
         });
-        if let Ok(Some(metrics)) = so_far {
+        if let Ok(Some((metrics, written_facts))) = so_far {
             output.deadline_near(&Ended {
                 facts: &self.facts,
                 settings,
-                outcome: &outcome,
-                at,
                 metrics: &metrics,
-                resources: None,
+                written_facts: &written_facts,
             });
         }
     }
@@ -453,14 +456,21 @@ impl Invocation {
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
+        // Written once for the subsegment and the EMF line.
+        state.written_facts.write(
+            &self
+                .facts
+                .record(Some((outcome, at)))
+                .with_resources(resources),
+        );
         if let Some(mut trace) = state.trace.take() {
             record_ending(
                 &instrumentation.settings,
                 &self.facts,
                 &mut trace,
-                (outcome, at),
+                outcome,
+                &state.written_facts,
                 &state.cache_uses,
-                resources,
             );
             trace.finish(|document| {
                 instrumentation
@@ -472,10 +482,8 @@ impl Invocation {
         instrumentation.output.invocation_ended(&Ended {
             facts: &self.facts,
             settings: &instrumentation.settings,
-            outcome,
-            at,
             metrics: &state.metrics,
-            resources,
+            written_facts: &state.written_facts,
         });
         // Back in place (still ended), so that a later invocation reuses its memory.
         state.ended = true;
@@ -528,19 +536,14 @@ fn record_ending(
     settings: &InvocationSettings,
     facts: &InvocationFacts,
     trace: &mut Trace,
-    ended: (&Outcome, Instant),
+    outcome: &Outcome,
+    written_facts: &WrittenFacts,
     cache_uses: &[(&'static str, u32, u32)],
-    resources: Option<ResourceUse>,
 ) {
     let handler = Target::Exactly(trace.handler_id());
-    let mut record = facts
-        .record(Some(ended))
-        .with_dropped(drops::take(Report::Trace))
-        .with_resources(resources);
-    if facts.index() > 1 {
-        record = record.without_init_duration();
-    }
-    trace.set_handler_facts(&record);
+    // Init's duration only on the first invocation's subsegment.
+    let first = facts.index() == 1;
+    trace.set_handler_facts(&written_facts.record(drops::take(Report::Trace), first));
     if !cache_uses.is_empty() {
         let uses: serde_json::Map<String, Value> = cache_uses
             .iter()
@@ -556,7 +559,6 @@ fn record_ending(
             Value::Object(uses),
         );
     }
-    let (outcome, _) = ended;
     if let Outcome::Success(Some(response)) = outcome {
         if let Some(value) = settings.redacted(Captured::Response, response.clone()) {
             let value = capped(value, settings.capture_limit);

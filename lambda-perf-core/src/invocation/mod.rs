@@ -8,6 +8,7 @@ pub(crate) mod clock;
 pub(crate) mod current;
 pub(crate) mod deferral;
 pub(crate) mod facts;
+pub(crate) mod facts_record;
 #[cfg(feature = "tracing")]
 pub(crate) mod function_context;
 mod initialization_type;

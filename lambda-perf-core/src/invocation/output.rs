@@ -6,12 +6,9 @@
 //! Outputs compose statically — `Option<O>` switches one off, `(A, B)` runs both in order —
 //! and a handler's composition is erased once, when its configuration is built.
 
-use std::time::Instant;
-
 use super::client_init::InitRecord;
 use super::facts::InvocationFacts;
-use super::outcome::Outcome;
-use super::resources::ResourceUse;
+use super::facts_record::WrittenFacts;
 use super::settings::InvocationSettings;
 use crate::formats::emf::set::MetricSet;
 use crate::formats::xray::SubsegmentDocument;
@@ -33,13 +30,13 @@ pub(crate) struct Began<'a> {
 /// An invocation has ended: its handler returned, failed, panicked or was dropped.
 #[derive(Debug)]
 pub(crate) struct Ended<'a> {
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) facts: &'a InvocationFacts,
     pub(crate) settings: &'a InvocationSettings,
-    pub(crate) outcome: &'a Outcome,
-    pub(crate) at: Instant,
     pub(crate) metrics: &'a MetricSet,
-    /// What the process used during the invocation, when measured.
-    pub(crate) resources: Option<ResourceUse>,
+    /// The facts record of this end (its outcome, duration, headroom and resource use),
+    /// written once for every output that carries it.
+    pub(crate) written_facts: &'a WrittenFacts,
 }
 
 /// A client finished initializing, inside an invocation (which waited for it) or outside one.

@@ -93,11 +93,8 @@ impl EmfOutput {
     fn invocation_line(&self, ended: &Ended<'_>) {
         // Drops are taken only by a line that will carry them.
         let reports = self.invocation_facts && !ended.metrics.is_empty();
-        let facts = ended
-            .facts
-            .record(Some((ended.outcome, ended.at)))
-            .with_dropped(reports.then(|| drops::take(Report::Emf)).flatten())
-            .with_resources(ended.resources);
+        let dropped = reports.then(|| drops::take(Report::Emf)).flatten();
+        let facts = ended.written_facts.record(dropped, true);
         let fixed = &ended.settings.fixed_dimensions;
         self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
     }

@@ -1,0 +1,323 @@
+//! How the `lambda_perf` facts of an invocation are written: the record, by hand, as its
+//! derived `Serialize` would write it; and written once at the end for every output.
+
+use std::ops::Range;
+
+use serde::Serialize;
+
+use super::resources::ResourceUse;
+use crate::drops::Dropped;
+use crate::formats::json::{
+    Float, WriteJson, push_bool, push_key, push_plain_str, push_str, push_u64,
+};
+use crate::formats::time::Millis;
+
+/// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
+/// precision.
+#[derive(Debug, Serialize)]
+pub(crate) struct FactsRecord<'a> {
+    pub(super) start_kind: &'static str,
+    pub(super) invocation: u64,
+    pub(super) request_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) idle_gap_ms: Option<Millis>,
+    pub(super) environment_age_ms: Millis,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) init_duration_ms: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) first_request_wait_ms: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) duration_ms: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) deadline_headroom_ms: Option<Millis>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) outcome: Option<&'static str>,
+    /// CPU time the process used during the invocation, in ms (when measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) cpu_time_ms: Option<f64>,
+    /// The process's peak resident memory, in MB (when measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) peak_rss_mb: Option<f64>,
+    /// CPU time over duration (when measured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) cpu_ratio: Option<f64>,
+    /// `cpu_ratio` over the vCPUs the memory size allots (when measured and the size is
+    /// known): near 1, CPU-bound; near 0, waiting.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) cpu_allotment_used: Option<f64>,
+    /// Set when the invocation ended after its deadline (Lambda Managed Instances do not
+    /// stop an invocation at its deadline).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) past_deadline: Option<bool>,
+    /// What lambda-perf dropped or trimmed since the previous record of this kind, per cause.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) dropped: Option<Dropped>,
+}
+
+/// The same JSON as the derived `Serialize`, written by hand: every invocation writes it.
+impl WriteJson for FactsRecord<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        self.write_members(out);
+        close_with_dropped(out, self.dropped.as_ref());
+    }
+}
+
+impl FactsRecord<'_> {
+    /// The opening brace and every member but `dropped` (the last one); returns where
+    /// `init_duration_ms` is, with its comma, in `out` (an empty range without it).
+    fn write_members(&self, out: &mut Vec<u8>) -> Range<usize> {
+        /// `,"key":value`, with `member` the literal `,"key":`.
+        fn member(out: &mut Vec<u8>, member: &[u8], value: Option<impl WriteJson>) {
+            if let Some(value) = value {
+                out.extend_from_slice(member);
+                value.write_json(out);
+            }
+        }
+        out.extend_from_slice(b"{\"start_kind\":");
+        push_plain_str(out, self.start_kind);
+        out.extend_from_slice(b",\"invocation\":");
+        push_u64(out, self.invocation);
+        out.extend_from_slice(b",\"request_id\":");
+        push_str(out, self.request_id);
+        member(out, b",\"idle_gap_ms\":", self.idle_gap_ms);
+        member(
+            out,
+            b",\"environment_age_ms\":",
+            Some(self.environment_age_ms),
+        );
+        let init_start = out.len();
+        member(out, b",\"init_duration_ms\":", self.init_duration_ms);
+        let init_duration = init_start..out.len();
+        member(
+            out,
+            b",\"first_request_wait_ms\":",
+            self.first_request_wait_ms,
+        );
+        member(out, b",\"duration_ms\":", self.duration_ms);
+        member(
+            out,
+            b",\"deadline_headroom_ms\":",
+            self.deadline_headroom_ms,
+        );
+        if let Some(outcome) = self.outcome {
+            out.extend_from_slice(b",\"outcome\":");
+            push_plain_str(out, outcome);
+        }
+        member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
+        member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
+        member(out, b",\"cpu_ratio\":", self.cpu_ratio.map(Float));
+        member(
+            out,
+            b",\"cpu_allotment_used\":",
+            self.cpu_allotment_used.map(Float),
+        );
+        if let Some(past) = self.past_deadline {
+            out.extend_from_slice(b",\"past_deadline\":");
+            push_bool(out, past);
+        }
+        init_duration
+    }
+}
+
+/// The `dropped` member, when there is one, and the closing brace.
+fn close_with_dropped(out: &mut Vec<u8>, dropped: Option<&Dropped>) {
+    if let Some(Dropped(counts)) = dropped {
+        out.extend_from_slice(b",\"dropped\":{");
+        for (index, (cause, count)) in counts.iter().enumerate() {
+            if index > 0 {
+                out.push(b',');
+            }
+            push_key(out, cause);
+            push_u64(out, *count);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
+}
+
+/// The facts record of an invocation's end, written once for every output that carries it
+/// (its EMF line, its handler subsegment): all of it but `dropped`, which each kind of record
+/// reports on its own, and where `init_duration_ms` is, which a subsegment leaves out after
+/// the first invocation.
+#[derive(Debug, Default)]
+pub(crate) struct WrittenFacts {
+    members: Vec<u8>,
+    init_duration: Range<usize>,
+}
+
+impl WrittenFacts {
+    /// Writes `record` (its `dropped` aside), in place of what was written before.
+    pub(crate) fn write(&mut self, record: &FactsRecord<'_>) {
+        self.members.clear();
+        self.init_duration = record.write_members(&mut self.members);
+    }
+
+    /// The record as one output carries it: with the drops it reports, with or without
+    /// init's duration.
+    pub(crate) fn record(
+        &self,
+        dropped: Option<Dropped>,
+        init_duration: bool,
+    ) -> WrittenRecord<'_> {
+        WrittenRecord {
+            written: self,
+            dropped,
+            init_duration,
+        }
+    }
+}
+
+/// A [`WrittenFacts`] as one output carries it.
+#[derive(Debug)]
+pub(crate) struct WrittenRecord<'a> {
+    written: &'a WrittenFacts,
+    dropped: Option<Dropped>,
+    init_duration: bool,
+}
+
+impl WriteJson for WrittenRecord<'_> {
+    fn write_json(&self, out: &mut Vec<u8>) {
+        let WrittenFacts {
+            members,
+            init_duration,
+        } = self.written;
+        if members.is_empty() {
+            // Nothing written yet: an empty record (with its drops), never a broken one.
+            out.push(b'{');
+            let first = out.len();
+            close_with_dropped(out, self.dropped.as_ref());
+            if out.get(first) == Some(&b',') {
+                out.remove(first);
+            }
+            return;
+        }
+        if self.init_duration {
+            out.extend_from_slice(members);
+        } else {
+            out.extend_from_slice(&members[..init_duration.start]);
+            out.extend_from_slice(&members[init_duration.end..]);
+        }
+        close_with_dropped(out, self.dropped.as_ref());
+    }
+}
+
+impl FactsRecord<'_> {
+    /// The facts, with what the process used during the invocation.
+    pub(crate) fn with_resources(mut self, resources: Option<ResourceUse>) -> Self {
+        if let Some(resources) = resources {
+            self.cpu_time_ms = Some(resources.cpu_time_ms);
+            self.peak_rss_mb = Some(resources.peak_rss_mb);
+            self.cpu_ratio = Some(resources.cpu_ratio);
+            self.cpu_allotment_used = resources.cpu_allotment_used;
+        }
+        self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn written(record: &FactsRecord<'_>) -> String {
+        let mut out = Vec::new();
+        record.write_json(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn any_millis() -> impl Strategy<Value = Option<Millis>> {
+        prop_oneof![
+            Just(None),
+            (0u64..10_000_000_000).prop_map(|micros| Some(Millis::from_micros(micros))),
+            any::<u64>().prop_map(|micros| Some(Millis::from_micros(micros))),
+        ]
+    }
+
+    fn any_float() -> impl Strategy<Value = Option<f64>> {
+        prop_oneof![
+            Just(None),
+            (0u64..10_000_000).prop_map(|n| Some(n as f64 / 7.0)),
+            any::<f64>().prop_map(Some)
+        ]
+    }
+
+    prop_compose! {
+        fn any_record()(
+            request_id in any::<String>(),
+            invocation in any::<u64>(),
+            idle_gap_ms in any_millis(),
+            environment_age_micros in any::<u64>(),
+            init_duration_ms in any_millis(),
+            first_request_wait_ms in any_millis(),
+            duration_ms in any_millis(),
+            deadline_headroom_ms in any_millis(),
+            ended in any::<bool>(),
+            resources in (any_float(), any_float(), any_float(), any_float()),
+            past_deadline in proptest::option::of(any::<bool>()),
+            dropped in proptest::option::of(proptest::collection::vec(
+                (prop_oneof![Just("emf.a"), Just("xray.\"quoted\"")], any::<u64>()), 0..3)),
+        ) -> (String, FactsRecord<'static>) {
+            let record = FactsRecord {
+                start_kind: "warm",
+                invocation,
+                request_id: "",
+                idle_gap_ms,
+                environment_age_ms: Millis::from_micros(environment_age_micros),
+                init_duration_ms,
+                first_request_wait_ms,
+                duration_ms,
+                deadline_headroom_ms,
+                outcome: ended.then_some("success"),
+                cpu_time_ms: resources.0,
+                peak_rss_mb: resources.1,
+                cpu_ratio: resources.2,
+                cpu_allotment_used: resources.3,
+                past_deadline,
+                dropped: dropped.map(Dropped),
+            };
+            (request_id, record)
+        }
+    }
+
+    #[test]
+    fn nothing_written_yet_reads_as_an_empty_record() {
+        let unwritten = WrittenFacts::default();
+        let mut out = Vec::new();
+        unwritten.record(None, true).write_json(&mut out);
+        unwritten
+            .record(Some(Dropped(vec![("emf.a", 2)])), false)
+            .write_json(&mut out);
+        assert_eq!(out, br#"{}{"dropped":{"emf.a":2}}"#);
+    }
+
+    proptest! {
+        #[test]
+        fn written_once_as_each_output_would_write_it(
+            (request_id, record) in any_record(),
+            init_duration in any::<bool>(),
+            dropped in proptest::option::of(proptest::collection::vec(
+                (prop_oneof![Just("emf.a"), Just("xray.b")], any::<u64>()), 1..3)),
+        ) {
+            let record = FactsRecord { request_id: &request_id, dropped: None, ..record };
+            let mut once = WrittenFacts::default();
+            let earlier = FactsRecord { request_id: "an earlier one", dropped: None, ..record };
+            once.write(&earlier);
+            once.write(&record);
+            let expected = FactsRecord {
+                init_duration_ms: record.init_duration_ms.filter(|_| init_duration),
+                dropped: dropped.clone().map(Dropped),
+                ..record
+            };
+            let mut out = Vec::new();
+            once.record(dropped.map(Dropped), init_duration).write_json(&mut out);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&expected).unwrap());
+        }
+
+
+        #[test]
+        fn written_by_hand_as_serde_writes_it((request_id, record) in any_record()) {
+            let record = FactsRecord { request_id: &request_id, ..record };
+            prop_assert_eq!(written(&record), serde_json::to_string(&record).unwrap());
+        }
+    }
+}
