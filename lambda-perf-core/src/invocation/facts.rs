@@ -22,6 +22,16 @@ fn remaining(deadline: SystemTime, now: SystemTime) -> Duration {
     deadline.duration_since(now).unwrap_or(Duration::ZERO)
 }
 
+/// How an invocation ended, and when.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Ending<'a> {
+    pub(crate) outcome: &'a Outcome,
+    /// Since it began.
+    pub(crate) duration: Duration,
+    /// When, by the wall clock.
+    pub(crate) wall: SystemTime,
+}
+
 /// Facts about the current invocation, as [`PerfLayer`](crate::PerfLayer) classified it.
 ///
 /// Read them inside a handler with [`InvocationFacts::current`]:
@@ -137,6 +147,23 @@ impl InvocationFacts {
         self.start.began
     }
 
+    /// When the invocation began, by the wall clock.
+    pub(crate) fn began_wall(&self) -> SystemTime {
+        self.start.began_wall
+    }
+
+    /// The invocation's end at `at` (or the moment the watchdog found it still running), with
+    /// `outcome`: its duration and its wall-clock time derived from when it began, without
+    /// reading the wall clock again.
+    pub(crate) fn ending<'a>(&self, outcome: &'a Outcome, at: Instant) -> Ending<'a> {
+        let duration = at.saturating_duration_since(self.start.began);
+        Ending {
+            outcome,
+            duration,
+            wall: self.start.began_wall + duration,
+        }
+    }
+
     /// Time since the invocation began.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
@@ -145,10 +172,10 @@ impl InvocationFacts {
 
     /// The `lambda_perf` facts of this invocation, as its records carry them; with how and
     /// when it ended once it has.
-    pub(crate) fn record(&self, ended: Option<(&Outcome, Instant)>) -> FactsRecord<'_> {
+    pub(crate) fn record(&self, ended: Option<&Ending<'_>>) -> FactsRecord<'_> {
         let first = self.start.index == 1;
-        // One clock read for the headroom and the deadline check, only with a deadline.
-        let deadline = ended.and(self.deadline).map(|at| (at, SystemTime::now()));
+        // The headroom and the deadline check at the end, by the wall clock.
+        let deadline = ended.and_then(|ended| Some((self.deadline?, ended.wall)));
         FactsRecord {
             start_kind: self.start.kind.as_str(),
             invocation: self.start.index,
@@ -161,10 +188,9 @@ impl InvocationFacts {
                 .first_request_wait
                 .filter(|_| first)
                 .map(Millis::of),
-            duration_ms: ended
-                .map(|(_, at)| Millis::of(at.saturating_duration_since(self.start.began))),
+            duration_ms: ended.map(|ended| Millis::of(ended.duration)),
             deadline_headroom_ms: deadline.map(|(at, now)| Millis::of(remaining(at, now))),
-            outcome: ended.map(|(outcome, _)| outcome.as_str()),
+            outcome: ended.map(|ended| ended.outcome.as_str()),
             cpu_time_ms: None,
             peak_rss_mb: None,
             cpu_ratio: None,
@@ -195,6 +221,7 @@ mod tests {
             init_duration: Duration::from_micros(12_345),
             first_request_wait: Some(Duration::from_micros(250)),
             began: Instant::now(),
+            began_wall: SystemTime::now(),
         }
     }
 
@@ -223,7 +250,7 @@ mod tests {
         let outcome = Outcome::Error(None);
         let at = warm.start.began + Duration::from_micros(250);
         assert_eq!(
-            written(&warm.record(Some((&outcome, at)))),
+            written(&warm.record(Some(&warm.ending(&outcome, at)))),
             r#"{"start_kind":"warm","invocation":2,"request_id":"req-2","idle_gap_ms":1.5,"environment_age_ms":2000.0,"init_duration_ms":12.345,"duration_ms":0.25,"outcome":"error"}"#
         );
     }

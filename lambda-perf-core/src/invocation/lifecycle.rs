@@ -4,7 +4,7 @@
 
 use std::cell::Cell;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use serde_json::Value;
 
@@ -187,6 +187,7 @@ impl Invocation {
                 context.xray_trace_id.as_deref(),
                 &settings.handler_subsegment_name,
                 settings.capture_error,
+                (facts.began_wall(), facts.began()),
                 &mut state.spare_trace,
             );
             if let Some(trace) = &mut state.trace {
@@ -255,8 +256,8 @@ impl Invocation {
             return None;
         }
         let fire_at = self.facts.deadline()?.checked_sub(margin)?;
-        let left = fire_at.duration_since(SystemTime::now()).ok()?;
-        Some(Instant::now() + left)
+        let left = fire_at.duration_since(self.facts.began_wall()).ok()?;
+        self.facts.began().checked_add(left)
     }
 }
 
@@ -268,6 +269,7 @@ impl watchdog::Watched for Invocation {
     fn deadline_near(&self) {
         let at = Instant::now();
         let outcome = Outcome::Timeout;
+        let ending = self.facts.ending(&outcome, at);
         let settings = self.settings();
         let output = &self.instrumentation.output;
         let so_far = self.with_state(|state| {
@@ -276,7 +278,7 @@ impl watchdog::Watched for Invocation {
             }
             state.timed_out = true;
             let mut written_facts = WrittenFacts::default();
-            written_facts.write(&self.facts.record(Some((&outcome, at))));
+            written_facts.write(&self.facts.record(Some(&ending)));
             if let Some(trace) = &state.trace {
                 let mut handler = trace.handler_snapshot();
                 let failure = timeout_failure(settings);
@@ -296,6 +298,7 @@ impl watchdog::Watched for Invocation {
                 facts: &self.facts,
                 settings,
                 metrics: &metrics,
+                at: ending.wall,
                 written_facts: &written_facts,
             });
         }
@@ -457,12 +460,10 @@ impl Invocation {
     ) {
         let instrumentation = &self.instrumentation;
         // Written once for the subsegment and the EMF line.
-        state.written_facts.write(
-            &self
-                .facts
-                .record(Some((outcome, at)))
-                .with_resources(resources),
-        );
+        let ending = self.facts.ending(outcome, at);
+        state
+            .written_facts
+            .write(&self.facts.record(Some(&ending)).with_resources(resources));
         if let Some(mut trace) = state.trace.take() {
             record_ending(
                 &instrumentation.settings,
@@ -472,7 +473,7 @@ impl Invocation {
                 &state.written_facts,
                 &state.cache_uses,
             );
-            trace.finish(|document| {
+            trace.finish(at, |document| {
                 instrumentation
                     .output
                     .subsegment_closed(&self.facts, document);
@@ -483,6 +484,7 @@ impl Invocation {
             facts: &self.facts,
             settings: &instrumentation.settings,
             metrics: &state.metrics,
+            at: ending.wall,
             written_facts: &state.written_facts,
         });
         // Back in place (still ended), so that a later invocation reuses its memory.

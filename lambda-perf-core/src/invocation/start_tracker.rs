@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use super::clock::{Moment, process_start};
 use super::marker::{self, Marker};
@@ -33,6 +33,9 @@ pub(crate) struct Start {
     pub(crate) first_request_wait: Option<Duration>,
     /// When this invocation began.
     pub(crate) began: Instant,
+    /// When this invocation began, by the wall clock: read with `began`, the invocation's
+    /// other wall-clock times are derived from it and the monotonic clock.
+    pub(crate) began_wall: SystemTime,
 }
 
 /// The moments of this process's life the first invocation reads.
@@ -145,6 +148,7 @@ impl StartTracker {
             StartKind::Warm
         };
         let began = Instant::now();
+        let began_wall = SystemTime::now();
         let idle_gap = match self.last_end.load(Ordering::Acquire) {
             0 => None,
             end => Some(
@@ -162,6 +166,7 @@ impl StartTracker {
             init_duration: environment.init_duration,
             first_request_wait: environment.first_request_wait,
             began,
+            began_wall,
         }
     }
 

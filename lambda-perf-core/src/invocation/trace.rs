@@ -3,6 +3,7 @@
 //! [`current`](super::current)): concurrent branches of one invocation each have their own.
 
 use std::borrow::Cow;
+use std::time::{Instant, SystemTime};
 
 use serde_json::Value;
 
@@ -94,20 +95,24 @@ impl Trace {
     /// Starts recording if the header asks for it (well-formed `Root` and `Parent`, and
     /// `Sampled=1`: a PassThrough header, with `Root` alone, does not). Without
     /// `keep_messages`, every exception keeps its type only.
+    /// The handler subsegment starts at `began` (by the wall clock and the monotonic one).
     /// `spare`, a finished trace, lends its memory (it is left there when the header asks
     /// for no recording).
     pub(crate) fn begin(
         header: Option<&str>,
         name: &str,
         keep_messages: bool,
+        began: (SystemTime, Instant),
         spare: &mut Option<Self>,
     ) -> Option<Self> {
         let (trace_id, parent_id) = recording_trace(header?)?;
         let id = id::next();
         let Some(mut trace) = spare.take() else {
+            let mut handler = Record::open(id, parent_id, Cow::Owned(name.to_owned()));
+            (handler.start_wall, handler.start) = began;
             return Some(Self(Box::new(Recording {
                 trace_id,
-                handler: Record::open(id, parent_id, Cow::Owned(name.to_owned())),
+                handler,
                 quoted_handler_name: quoted(name),
                 handler_annotations: KeptAnnotations::default(),
                 open: Vec::new(),
@@ -144,7 +149,7 @@ impl Trace {
             keep(namespace);
             keep(key);
         }
-        trace.handler.reopen(id, parent_id);
+        trace.handler.reopen(id, parent_id, began);
         if trace.handler.name != name {
             match &mut trace.handler.name {
                 Cow::Owned(owned) => {
@@ -323,16 +328,19 @@ impl Recording {
         Some(record)
     }
 
-    /// Closes what is still open (innermost first), then the handler subsegment, and hands
-    /// each to `send` as it closes. The trace is then finished: only its memory is of use, to
-    /// a later [`Trace::begin`].
-    pub(crate) fn finish(&mut self, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
+    /// Closes what is still open (innermost first), then the handler subsegment, all as of
+    /// `at`, the invocation's end (or their start, if later), and hands each to `send`. The
+    /// trace is then finished: only its memory is of use, to a later [`Trace::begin`].
+    pub(crate) fn finish(&mut self, at: Instant, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
+        for record in &mut self.open {
+            record.close_at(at);
+        }
         while let Some(id) = self.open.last().map(|record| record.id) {
             if let Some(record) = self.close(id) {
                 send(&self.document(&record));
             }
         }
-        self.handler.close();
+        self.handler.close_at(at);
         let annotations = self.handler_annotations.json(&self.handler.annotations);
         send(&SubsegmentDocument {
             annotations_json: Some(annotations),
@@ -379,11 +387,15 @@ mod tests {
     const HEADER: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
+    fn now() -> (SystemTime, Instant) {
+        (SystemTime::now(), Instant::now())
+    }
+
     /// The handler's document as [`Recording::finish`] sends it (with what the trace keeps
     /// written), and as the record alone writes it.
     fn finished(trace: &mut Trace) -> (String, String) {
         let mut sent = None;
-        trace.finish(|document| {
+        trace.finish(Instant::now(), |document| {
             let alone = SubsegmentDocument {
                 quoted_name: None,
                 annotations_json: None,
@@ -423,7 +435,7 @@ mod tests {
             ("## handler", &[("n", 1.into()), ("n", 2.into())]),
         ];
         for (name, annotations) in invocations {
-            let mut trace = Trace::begin(Some(HEADER), name, true, &mut spare).unwrap();
+            let mut trace = Trace::begin(Some(HEADER), name, true, now(), &mut spare).unwrap();
             for (key, value) in annotations {
                 annotate(&mut trace, key, value.clone());
             }

@@ -192,13 +192,13 @@ impl Record {
         }
     }
 
-    /// Makes this record a newly opened one under the same name, keeping the memory it
-    /// allocated (its lists, its facts buffer).
-    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64) {
+    /// Makes this record a newly opened one under the same name, started at `start` (by the
+    /// wall clock and the monotonic one), keeping the memory it allocated (its lists, its
+    /// facts buffer).
+    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (SystemTime, Instant)) {
         self.id = id;
         self.parent_id = parent_id;
-        self.start_wall = SystemTime::now();
-        self.start = Instant::now();
+        (self.start_wall, self.start) = start;
         self.end = None;
         self.namespace = None;
         self.annotations.clear();
@@ -283,6 +283,11 @@ impl Record {
 
     pub(crate) fn close(&mut self) {
         self.end.get_or_insert_with(Instant::now);
+    }
+
+    /// Closes the record as of `at` (or its start, if later), unless it is closed already.
+    pub(crate) fn close_at(&mut self, at: Instant) {
+        self.end.get_or_insert(at.max(self.start));
     }
 }
 
@@ -898,7 +903,7 @@ mod tests {
             message: String::new(),
         });
         used.close();
-        used.reopen(3, 4);
+        used.reopen(3, 4, (SystemTime::now(), Instant::now()));
         let mut fresh = Record::open(3, 4, used.name.clone());
         fresh.start_wall = used.start_wall;
         fresh.start = used.start;

@@ -50,9 +50,11 @@ pub(crate) struct EmfOutput {
 }
 
 impl EmfOutput {
-    /// Writes every line `set` needs, `fixed` dimensions first: the one emission path.
+    /// Writes every line `set` needs, `fixed` dimensions first, stamped `at`: the one
+    /// emission path.
     fn emit<F: WriteJson>(
         &self,
+        at: SystemTime,
         namespace: &str,
         fixed: &[Dimension],
         set: &MetricSet,
@@ -63,7 +65,7 @@ impl EmfOutput {
         }
         let facts = facts.filter(|_| self.invocation_facts);
         with_buffer(|buffer, directives| {
-            let timestamp_ms = epoch_millis(SystemTime::now());
+            let timestamp_ms = epoch_millis(at);
             let appended = append_lines(
                 buffer,
                 directives,
@@ -96,7 +98,13 @@ impl EmfOutput {
         let dropped = reports.then(|| drops::take(Report::Emf)).flatten();
         let facts = ended.written_facts.record(dropped, true);
         let fixed = &ended.settings.fixed_dimensions;
-        self.emit(&self.namespace, fixed, ended.metrics, Some(&facts));
+        self.emit(
+            ended.at,
+            &self.namespace,
+            fixed,
+            ended.metrics,
+            Some(&facts),
+        );
     }
 
     /// `function_name`, the default dimensions and `service`: the `ColdStart` line's.
@@ -148,7 +156,8 @@ impl EmfOutput {
             millis_f64(record.duration),
         );
         if metric.is_ok() {
-            self.emit(&self.namespace, &dimensions, &set, Some(facts));
+            let now = SystemTime::now();
+            self.emit(now, &self.namespace, &dimensions, &set, Some(facts));
         }
     }
 }
@@ -189,7 +198,8 @@ impl Output for EmfOutput {
                 // Fixed names and finite values: these cannot fail.
                 let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
             }
-            self.emit(&self.namespace, &dimensions, &set, Some(&facts));
+            let now = SystemTime::now();
+            self.emit(now, &self.namespace, &dimensions, &set, Some(&facts));
         }
         for record in began.init_clients {
             self.client_line(&began.settings.service, record, &facts);
@@ -234,7 +244,8 @@ impl Output for EmfOutput {
 
     fn own_line(&self, line: &OwnLine<'_>) {
         let namespace = line.namespace.unwrap_or(&self.namespace);
-        self.emit::<()>(namespace, line.fixed, line.metrics, None);
+        let now = SystemTime::now();
+        self.emit::<()>(now, namespace, line.fixed, line.metrics, None);
     }
 }
 
