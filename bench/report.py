@@ -44,6 +44,16 @@ if os.path.exists(os.path.join(results, "instructions.txt")):
         for line in f:
             key, _, value = line.strip().partition("=")
             instructions[key] = value
+rss = {}
+if os.path.exists(os.path.join(results, "rss.txt")):
+    with open(os.path.join(results, "rss.txt")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            if key == "invocations":
+                rss[key] = value
+            elif value:
+                done, _, kb = value.partition(":")
+                rss.setdefault(key, {})[int(done)] = kb
 e2e = load("end_to_end.json") or {}
 sizes = {}
 if os.path.exists(os.path.join(results, "sizes.txt")):
@@ -225,6 +235,29 @@ if instructions:
     w(f"Counted with {instructions.get('valgrind', 'valgrind')}.")
     w("")
 
+# --- resident memory --------------------------------------------------------------------
+if rss:
+    count = int(rss.get("invocations", "0") or 0)
+    w("### Memory over a million invocations")
+    w("")
+    w(
+        "The resident memory (`VmRSS`) of `lambda-perf-core/examples/warm_invocations.rs` after "
+        f"1%, 10% and all of {count:,} warm invocations of the scenario above, one process per "
+        "mode. Pools and buffers reach their size in the first invocations; the figures show "
+        "whether anything grows after that."
+    )
+    w("")
+    checkpoints = [count // 100, count // 10, count]
+    w("| | " + " | ".join(f"after {n:,}" for n in checkpoints) + " | growth from the first to the last |")
+    w("|---|" + "---|" * (len(checkpoints) + 1))
+    for mode, label in (("bare", "bare handler"), ("unsampled", "lambda-perf, unsampled"), ("sampled", "lambda-perf, sampled")):
+        values = rss.get(mode, {}) if isinstance(rss.get(mode), dict) else {}
+        cells = [f"{int(values[n]):,} kB" if values.get(n, "").isdigit() else "n/a" for n in checkpoints]
+        first, last = values.get(checkpoints[0], ""), values.get(checkpoints[-1], "")
+        growth = f"{int(last) - int(first):+,} kB" if first.isdigit() and last.isdigit() else "n/a"
+        w(f"| {label} | " + " | ".join(cells) + f" | {growth} |")
+    w("")
+
 # --- client latency ---------------------------------------------------------------------
 latency = e2e.get("client_latency", {})
 w("## What the client waits for: the runtime-level companion")
@@ -394,7 +427,8 @@ w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
 w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init);")
 w(
     "- `valgrind --tool=callgrind target/release/examples/warm_invocations bare|unsampled|sampled 20000` "
-    "(instruction counts; skipped, with a note, where valgrind is not installed)."
+    "(instruction counts; skipped, with a note, where valgrind is not installed);"
 )
+w("- `target/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")
 w("")
 print("\n".join(out))

@@ -11,6 +11,14 @@
 //! annotation, the EMF line written to `/dev/null`), `sampled` (the same, plus the handler
 //! subsegment sent to a UDP socket on loopback). The invocation (`benches/common/scenario.rs`)
 //! is the `invocation_overhead` bench's.
+//!
+//! With `rss` after the count, it also prints the process's resident memory (Linux's `VmRSS`)
+//! after 1%, 10% and all of the invocations, one `rss_kb=<invocations>:<kilobytes>` line each:
+//! what `bench/run` reads to show that memory does not grow over 10^6 invocations.
+//!
+//! ```text
+//! target/release/examples/warm_invocations sampled 1000000 rss
+//! ```
 
 use std::fs::File;
 use std::net::UdpSocket;
@@ -28,10 +36,25 @@ fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_default();
     let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
+    let report_rss = args.next().is_some_and(|arg| arg == "rss");
     let sampled = match mode.as_str() {
         "bare" | "unsampled" => false,
         "sampled" => true,
-        _ => return Err("usage: warm_invocations bare|unsampled|sampled [COUNT]".into()),
+        _ => return Err("usage: warm_invocations bare|unsampled|sampled [COUNT [rss]]".into()),
+    };
+    // After how many invocations the resident memory is printed.
+    let checkpoints = if report_rss {
+        vec![count / 100, count / 10, count]
+    } else {
+        Vec::new()
+    };
+    let rss_at = |done: usize| {
+        if checkpoints.contains(&done) {
+            match resident_kb() {
+                Some(kb) => println!("rss_kb={done}:{kb}"),
+                None => println!("rss_kb={done}:unknown"),
+            }
+        }
     };
     let runtime = tokio::runtime::Builder::new_current_thread().build()?;
     let daemon = UdpSocket::bind("127.0.0.1:0")?;
@@ -48,14 +71,23 @@ fn main() -> Result<(), Error> {
         .build()?;
     if mode == "bare" {
         let mut service = service_fn(bare);
-        for _ in 0..count {
+        for done in 1..=count {
             runtime.block_on(service.call(event(sampled)))?;
+            rss_at(done);
         }
     } else {
         let mut service = perf.layer(service_fn(instrumented));
-        for _ in 0..count {
+        for done in 1..=count {
             runtime.block_on(service.call(event(sampled)))?;
+            rss_at(done);
         }
     }
     Ok(())
+}
+
+/// The process's resident memory in kilobytes, from `/proc/self/status` (Linux).
+fn resident_kb() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|line| line.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
 }
