@@ -271,9 +271,15 @@ w(
     "runtime and the emulator, the same for all three."
 )
 w("")
-w("| | median | p90 | p99 | mean | added (median) vs bare |")
+w(
+    "The three processes run side by side and are invoked in turns (one invocation of each per "
+    "round, the order rotating), so that the machine's other work falls on all three alike; "
+    "\"added\" is the median of the per-round differences from the bare handler, with a 95% "
+    "confidence interval for it."
+)
+w("")
+w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) |")
 w("|---|---|---|---|---|---|")
-base = latency.get("bare", {}).get("median_us")
 for mode, label in (
     ("bare", "bare handler (no lambda-perf)"),
     ("layer", "`PerfLayer`"),
@@ -283,14 +289,30 @@ for mode, label in (
     if not figures:
         w(f"| {label} | n/a | n/a | n/a | n/a | n/a |")
         continue
-    added = None if base is None else figures["median_us"] - base
+    added = figures.get("added_vs_bare")
+    added_cell = ""
+    if added:
+        added_cell = f"{fmt(added['median_us'])} ({fmt(added['low_us'])} to {fmt(added['high_us'])})"
     w(
         f"| {label} | {fmt(figures['median_us'])} | {fmt(figures['p90_us'])} | {fmt(figures['p99_us'])} "
-        f"| {fmt(figures['mean_us'])} | {fmt(added) if mode != 'bare' else ''} |"
+        f"| {fmt(figures['mean_us'])} | {added_cell} |"
     )
 if latency:
     w("")
-    w(f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row, after a cold one and 50 warm-up ones.")
+    w(f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row (after a cold one and 50 warm-up ones), in turns of 10 in a row, each turn after one more not counted.")
+    companion = latency.get("companion", {}).get("added_vs_bare")
+    if companion:
+        if companion["low_us"] <= 0 <= companion["high_us"]:
+            w(
+                "With the companion, the client's latency shows no measurable difference from the "
+                "bare handler: the interval of the added latency includes zero."
+            )
+        else:
+            w(
+                "With the companion, the client's latency differs measurably from the bare "
+                f"handler's: the interval of the added latency, {fmt(companion['low_us'])} to "
+                f"{fmt(companion['high_us'])}, excludes zero."
+            )
 w("")
 
 # --- init -------------------------------------------------------------------------------

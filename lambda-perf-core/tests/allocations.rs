@@ -13,8 +13,8 @@ use std::fs::File;
 use std::hint::black_box;
 use std::net::UdpSocket;
 
-use lambda_perf_core::PerfLayer;
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_perf_core::{PerfLayer, PerfRuntimeLayer};
+use lambda_runtime::{Error, LambdaEvent, LambdaInvocation};
 use serde_json::Value;
 use tower::{Layer, Service, service_fn};
 
@@ -85,72 +85,119 @@ const MEASURED: usize = 20_000;
 /// Fewer than one added allocation per thousand warm invocations.
 const ALLOWED: u64 = (MEASURED / 1_000) as u64 - 1;
 
-/// The allocations of `MEASURED` warm invocations of `service` (the events made beforehand,
-/// outside the count), after `WARM_UP` others.
-fn allocations_of_warm_invocations<S>(service: &mut S, sampled: bool) -> u64
+/// The allocations of `MEASURED` warm invocations of `service` (the requests made
+/// beforehand by `request`, outside the count), after `WARM_UP` others.
+fn allocations_of_warm_invocations<R, S>(service: &mut S, request: impl Fn() -> R) -> u64
 where
-    S: Service<LambdaEvent<Value>, Response = u32, Error = Error>,
+    S: Service<R, Response = u32, Error = Error>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
     for _ in 0..WARM_UP {
-        runtime.block_on(service.call(event(sampled))).unwrap();
+        runtime.block_on(service.call(request())).unwrap();
     }
-    let events: Vec<_> = (0..MEASURED).map(|_| event(sampled)).collect();
+    let requests: Vec<_> = (0..MEASURED).map(|_| request()).collect();
     allocations_of(|| {
-        for event in events {
-            black_box(runtime.block_on(service.call(black_box(event))).unwrap());
+        for request in requests {
+            black_box(runtime.block_on(service.call(black_box(request))).unwrap());
         }
     })
 }
 
-fn added_allocations(sampled: bool) -> (u64, u64) {
-    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let marker_dir = tempfile::tempdir().unwrap();
-    let layer = PerfLayer::builder()
+/// `PerfLayer` as the tests configure it: EMF lines to `/dev/null`, subsegments to `daemon`.
+fn perf_layer(daemon: &UdpSocket, marker_dir: &std::path::Path) -> PerfLayer {
+    PerfLayer::builder()
         .service("alloc")
         .namespace("Alloc")
         .metrics_disabled(false)
         .trace_disabled(false)
         .invocation_facts(true)
-        .marker_dir(marker_dir.path())
+        .marker_dir(marker_dir)
         .emf_writer(File::create("/dev/null").unwrap())
         .xray_daemon_address(daemon.local_addr().unwrap().to_string())
         .build()
-        .unwrap();
-    let bare = allocations_of_warm_invocations(&mut service_fn(bare), sampled);
-    let instrumented =
-        allocations_of_warm_invocations(&mut layer.layer(service_fn(instrumented)), sampled);
-    (bare, instrumented)
+        .unwrap()
 }
 
-fn assert_at_most_added(sampled: bool, allowed: u64) {
-    let (bare, instrumented) = added_allocations(sampled);
+/// `lambda_runtime`'s invocation service, in miniature: `handler` on the invocation's context
+/// (the response is not posted anywhere).
+fn runtime_service<S>(handler: S) -> impl Service<LambdaInvocation, Response = u32, Error = Error>
+where
+    S: Service<LambdaEvent<Value>, Response = u32, Error = Error> + Clone,
+{
+    tower::service_fn(move |invocation: LambdaInvocation| {
+        let mut handler = handler.clone();
+        async move {
+            let event = LambdaEvent::new(Value::Null, invocation.context);
+            handler.call(event).await
+        }
+    })
+}
+
+/// An invocation as `lambda_runtime` hands it to its layers.
+fn invocation(sampled: bool) -> LambdaInvocation {
+    let (parts, ()) = http::Response::new(()).into_parts();
+    LambdaInvocation {
+        parts,
+        body: bytes::Bytes::new(),
+        context: event(sampled).context,
+    }
+}
+
+fn assert_at_most_added(what: &str, (bare, instrumented): (u64, u64), allowed: u64) {
     let added = instrumented.saturating_sub(bare);
     // The figures, for `--no-capture`.
     #[allow(clippy::print_stderr)]
     {
         eprintln!(
-            "sampled: {sampled}; {MEASURED} warm invocations: bare handler {bare} allocations, \
+            "{what}; {MEASURED} warm invocations: bare handler {bare} allocations, \
              instrumented {instrumented}, added {added}"
         );
     }
     assert!(
         added <= allowed,
-        "{added} allocations added over {MEASURED} warm invocations (sampled: {sampled}); at \
-         most {allowed} allowed"
+        "{added} allocations added over {MEASURED} warm invocations ({what}); at most \
+         {allowed} allowed"
     );
+}
+
+fn added_allocations(sampled: bool) -> (u64, u64) {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = perf_layer(&daemon, marker_dir.path());
+    let bare = allocations_of_warm_invocations(&mut service_fn(bare), || event(sampled));
+    let instrumented =
+        allocations_of_warm_invocations(&mut layer.layer(service_fn(instrumented)), || {
+            event(sampled)
+        });
+    (bare, instrumented)
 }
 
 #[test]
 fn a_warm_unsampled_invocation_adds_no_allocation() {
-    assert_at_most_added(false, ALLOWED);
+    assert_at_most_added("unsampled", added_allocations(false), ALLOWED);
 }
 
 /// The handler subsegment is written straight into a reused datagram, from a trace whose
 /// memory (lists, strings, facts buffer) the previous invocation lends.
 #[test]
 fn a_warm_sampled_invocation_adds_no_allocation() {
-    assert_at_most_added(true, ALLOWED);
+    assert_at_most_added("sampled", added_allocations(true), ALLOWED);
+}
+
+/// Under the runtime-level companion, the writes wait for the response in a window of their
+/// own; the invocation's memory is still reused by the next one.
+#[test]
+fn a_warm_sampled_invocation_under_the_companion_adds_no_allocation() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = perf_layer(&daemon, marker_dir.path());
+    let bare = allocations_of_warm_invocations(&mut runtime_service(service_fn(bare)), || {
+        invocation(true)
+    });
+    let mut companion =
+        PerfRuntimeLayer::new().layer(runtime_service(layer.layer(service_fn(instrumented))));
+    let instrumented = allocations_of_warm_invocations(&mut companion, || invocation(true));
+    assert_at_most_added("sampled, with the companion", (bare, instrumented), ALLOWED);
 }

@@ -3,8 +3,10 @@
 //!
 //! - **client latency**: from the Runtime API handing out a warm invocation (`/next`) to the
 //!   response reaching it, for `companion-function` bare, behind `PerfLayer`, and behind
-//!   `PerfLayer` with `PerfRuntimeLayer`; the X-Ray datagrams go to a real UDP receiver, the
-//!   EMF lines to the harness's stdout pipe;
+//!   `PerfLayer` with `PerfRuntimeLayer`, the three processes invoked in turns; twice: with
+//!   the X-Ray datagrams going to a real UDP receiver and the EMF lines to the harness's
+//!   stdout pipe (both parsed by the harness), and with quiet sinks (`/dev/null`, a UDP
+//!   socket nobody reads), which show the function's own cost without a reader's work;
 //! - **init**: from spawning a fresh process in a fresh environment to its first response
 //!   reaching the Runtime API, for each binary named in `LAMBDA_PERF_BENCH_INIT_BINARIES`
 //!   (`name=path,name=path`; `bench/run` passes the minimal function's builds).
@@ -22,6 +24,10 @@ use lambda_perf_local::emulator::{
     RuntimeApi, XRayCollector,
 };
 use serde_json::{Value, json};
+
+/// The ways `companion-function` runs: without lambda-perf (first: the others are compared
+/// with it), behind `PerfLayer`, and behind `PerfLayer` with `PerfRuntimeLayer`.
+const MODES: [&str; 3] = ["bare", "layer", "companion"];
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -53,30 +59,152 @@ fn config(collector: &XRayCollector) -> FunctionConfig {
         .with_xray_daemon_address(collector.addr().to_string())
 }
 
-async fn client_latency(mode: &str, invocations: usize, collector: &XRayCollector) -> Value {
-    let api = RuntimeApi::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_companion-function"));
-    let config = config(collector).with_env("COMPANION_MODE", mode);
-    let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
-    let mut samples = Vec::with_capacity(invocations);
-    for index in 0..invocations + 51 {
-        let reply = process
-            .invoke(&api, InvokeRequest::json(json!({ "index": index })))
+/// Where a function's telemetry goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sinks {
+    /// EMF lines to the harness's stdout pipe, datagrams to the harness's X-Ray collector:
+    /// both read and parsed by the harness, on the same cores.
+    Harness,
+    /// EMF lines to `/dev/null`, datagrams to a UDP socket nobody reads: what the function
+    /// itself spends, without a reader's work.
+    Quiet,
+}
+
+/// A function process of `companion-function` in `mode`, with a Runtime API of its own.
+struct Subject {
+    mode: &'static str,
+    api: RuntimeApi,
+    process: FunctionProcess,
+    _environment: ExecutionEnvironment,
+    _unread: Option<std::net::UdpSocket>,
+    samples: Vec<Duration>,
+}
+
+impl Subject {
+    async fn start(mode: &'static str, sinks: Sinks, collector: &XRayCollector) -> Self {
+        let api = RuntimeApi::start().await.unwrap();
+        let environment = ExecutionEnvironment::new().unwrap();
+        let command = FunctionCommand::new(env!("CARGO_BIN_EXE_companion-function"));
+        let config = config(collector).with_env("COMPANION_MODE", mode);
+        let (process, unread) = match sinks {
+            Sinks::Harness => (
+                FunctionProcess::spawn(&command, &config, &environment, &api).unwrap(),
+                None,
+            ),
+            Sinks::Quiet => {
+                let unread = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+                let config =
+                    config.with_xray_daemon_address(unread.local_addr().unwrap().to_string());
+                let null = std::fs::File::options()
+                    .write(true)
+                    .open("/dev/null")
+                    .unwrap();
+                let process = FunctionProcess::spawn_with_stdout(
+                    &command,
+                    &config,
+                    &environment,
+                    &api,
+                    null.into(),
+                )
+                .unwrap();
+                (process, Some(unread))
+            }
+        };
+        Self {
+            mode,
+            api,
+            process,
+            _environment: environment,
+            _unread: unread,
+            samples: Vec::new(),
+        }
+    }
+
+    /// One invocation; its latency, from `/next` handing it out to the response.
+    async fn invoke(&self, index: usize) -> Duration {
+        let reply = self
+            .process
+            .invoke(&self.api, InvokeRequest::json(json!({ "index": index })))
             .await
             .unwrap();
         assert!(
             reply.response_body().is_some(),
-            "{mode}: {:?}",
+            "{}: {:?}",
+            self.mode,
             reply.answer
         );
-        // The first (cold) and 50 warm-up invocations are not counted.
-        if index > 50 {
-            samples.push(reply.duration().unwrap());
+        reply.duration().unwrap()
+    }
+}
+
+/// The median of `values`, with a 95% confidence interval for it (distribution-free: the
+/// order statistics around the middle), in microseconds.
+fn median_with_interval(mut values: Vec<f64>) -> Value {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    let half_width = (1.96 * (n as f64).sqrt() / 2.0).ceil() as usize;
+    let middle = n / 2;
+    json!({
+        "median_us": values[middle],
+        "low_us": values[middle.saturating_sub(half_width)],
+        "high_us": values[(middle + half_width).min(n - 1)],
+    })
+}
+
+/// Client latency of the three modes, measured in turns: every round invokes each process
+/// a few times in a row (as a function under steady traffic is invoked), the first of them not
+/// counted, in an order that rotates from round to round, so that whatever the machine does
+/// meanwhile falls on all three alike. A short pause before each process's turn lets the one
+/// before finish what it does after its last response (the companion's writes). Besides each
+/// mode's figures, the difference from the bare handler's invocation at the same place of the
+/// same round, with a confidence interval for its median.
+async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollector) -> Value {
+    /// Invocations of one process in a row; the first is not counted.
+    const TURN: usize = 11;
+    let mut subjects = Vec::new();
+    for mode in MODES {
+        subjects.push(Subject::start(mode, sinks, collector).await);
+    }
+    // The first (cold) and 50 warm-up invocations of each.
+    for subject in &subjects {
+        for index in 0..51 {
+            subject.invoke(index).await;
         }
     }
-    process.kill().await.unwrap();
-    summary(samples)
+    let rounds = invocations.div_ceil(TURN - 1);
+    for round in 0..rounds {
+        for turn in 0..subjects.len() {
+            let subject = &mut subjects[(round + turn) % MODES.len()];
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            for index in 0..TURN {
+                let latency = subject.invoke(round * TURN + index).await;
+                if index > 0 {
+                    subject.samples.push(latency);
+                }
+            }
+        }
+    }
+    let mut figures = serde_json::Map::new();
+    let micros = |d: &Duration| d.as_secs_f64() * 1e6;
+    let bare: Vec<f64> = subjects[0].samples.iter().map(micros).collect();
+    for subject in &subjects {
+        let mut mode = summary(subject.samples.clone());
+        if subject.mode != "bare" {
+            let added = subject
+                .samples
+                .iter()
+                .map(micros)
+                .zip(&bare)
+                .map(|(with, without)| with - without)
+                .collect();
+            mode["added_vs_bare"] = median_with_interval(added);
+        }
+        figures.insert(subject.mode.to_owned(), mode);
+    }
+    for subject in subjects {
+        subject.process.kill().await.unwrap();
+    }
+    Value::Object(figures)
 }
 
 async fn init(path: &str, starts: usize, collector: &XRayCollector) -> Value {
@@ -112,12 +240,10 @@ async fn main() {
     let out = std::env::var("LAMBDA_PERF_BENCH_OUT").unwrap_or_else(|_| "end_to_end.json".into());
     let collector = XRayCollector::start().await.unwrap();
 
-    let mut latency = serde_json::Map::new();
-    for mode in ["bare", "layer", "companion"] {
-        let figures = client_latency(mode, invocations, &collector).await;
-        println!("client latency, {mode}: {figures}");
-        latency.insert(mode.to_owned(), figures);
-    }
+    let latency = client_latency(invocations, Sinks::Harness, &collector).await;
+    println!("client latency: {latency}");
+    let quiet = client_latency(invocations, Sinks::Quiet, &collector).await;
+    println!("client latency, quiet sinks: {quiet}");
     let mut starts_by_binary = serde_json::Map::new();
     if let Ok(binaries) = std::env::var("LAMBDA_PERF_BENCH_INIT_BINARIES") {
         for entry in binaries.split(',').filter(|e| !e.is_empty()) {
@@ -131,6 +257,7 @@ async fn main() {
     }
     let report = json!({
         "client_latency": latency,
+        "client_latency_quiet_sinks": quiet,
         "init": starts_by_binary,
         "x_ray_datagrams_received": collector.datagrams().len(),
     });

@@ -444,6 +444,9 @@ impl Invocation {
             let this = Arc::clone(self);
             deferral::run_or_defer(&self.facts.request_id, move || {
                 this.write_ending(state, &outcome, at, resources);
+                // Written after the handler's future was dropped, this is often the last
+                // reference: the next invocation reuses its memory.
+                Self::recycle(this);
             });
         } else {
             self.write_ending(state, &outcome, at, resources);
