@@ -261,7 +261,12 @@ impl Recording {
             cleaned
         });
         let id = id::next();
-        self.open.push(Record::open(id, parent_id, name));
+        let mut record = Record::open(id, parent_id, name);
+        // Its wall-clock start derived from the handler's, so that the records of a trace
+        // share one clock: a child closed with (or before) its parent never ends after it.
+        record.start_wall =
+            self.handler.start_wall + record.start.saturating_duration_since(self.handler.start);
+        self.open.push(record);
         id
     }
 
@@ -445,5 +450,46 @@ mod tests {
             assert_eq!(json["name"], name);
             spare = Some(trace);
         }
+    }
+
+    /// Review: a nested subsegment still open at the end is closed at the same instant as
+    /// the handler; its end_time must never come after the handler's.
+    #[test]
+    fn review_children_still_open_never_end_after_the_handler() {
+        let mut spare = None;
+        let mut inversions = Vec::new();
+        for round in 0..20_000 {
+            // As StartTracker::begin reads them: the monotonic clock, then the wall clock.
+            let began = Instant::now();
+            let began_wall = SystemTime::now();
+            let mut trace = Trace::begin(
+                Some(HEADER),
+                "## handler",
+                true,
+                (began_wall, began),
+                &mut spare,
+            )
+            .unwrap();
+            trace.open("child".into(), None);
+            let mut times = Vec::new();
+            trace.finish(Instant::now(), |document| {
+                let json: serde_json::Value = serde_json::from_str(&document.to_json()).unwrap();
+                times.push((
+                    json["start_time"].as_f64().unwrap(),
+                    json["end_time"].as_f64().unwrap(),
+                ));
+            });
+            let (child, handler) = (times[0], times[1]);
+            if child.1 > handler.1 || child.0 < handler.0 || child.1 < child.0 {
+                inversions.push((round, child, handler));
+            }
+            spare = Some(trace);
+        }
+        assert!(
+            inversions.is_empty(),
+            "{} of 20000: first {:?}",
+            inversions.len(),
+            inversions.first()
+        );
     }
 }

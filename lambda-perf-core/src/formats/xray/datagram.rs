@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::annotation::AnnotationValue;
 use super::document::{
     CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
-    SubsegmentDocument, View, epoch_micros, round_micros,
+    SubsegmentDocument, View, epoch_micros,
 };
 use super::header::TraceId;
 use super::id::Hex;
@@ -91,10 +91,7 @@ pub(super) fn write_full(
     out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
     push_seconds(out, epoch_micros(record.start_wall));
     out.extend_from_slice(b",\"end_time\":");
-    push_seconds(
-        out,
-        epoch_micros(record.start_wall + round_micros(duration)),
-    );
+    push_seconds(out, epoch_micros(record.start_wall + duration));
     if let Some(namespace) = record.namespace {
         out.extend_from_slice(b",\"namespace\":");
         push_str(out, namespace.as_str());

@@ -6,7 +6,9 @@
 //! microseconds.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[cfg(test)]
+use std::time::Duration;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -379,10 +381,7 @@ impl Serialize for View<'_> {
         map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
         map.serialize_entry("type", "subsegment")?;
         map.serialize_entry("start_time", &epoch_seconds(record.start_wall))?;
-        map.serialize_entry(
-            "end_time",
-            &epoch_seconds(record.start_wall + round_micros(duration)),
-        )?;
+        map.serialize_entry("end_time", &epoch_seconds(record.start_wall + duration))?;
         if let Some(namespace) = record.namespace {
             map.serialize_entry("namespace", namespace.as_str())?;
         }
@@ -424,10 +423,6 @@ impl Serialize for View<'_> {
         }
         map.end()
     }
-}
-
-pub(super) fn round_micros(duration: Duration) -> Duration {
-    Duration::from_micros(u64::try_from(duration.as_micros()).unwrap_or(u64::MAX))
 }
 
 /// What replaces metadata that did not fit: lambda-perf's own facts (unless `facts` is
