@@ -238,7 +238,7 @@ if instructions:
 # --- resident memory --------------------------------------------------------------------
 if rss:
     count = int(rss.get("invocations", "0") or 0)
-    w("### Memory over a million invocations")
+    w(f"### Memory over {count:,} invocations")
     w("")
     w(
         "The resident memory (`VmRSS`) of `lambda-perf-core/examples/warm_invocations.rs` after "

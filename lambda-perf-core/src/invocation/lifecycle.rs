@@ -282,13 +282,15 @@ impl watchdog::Watched for Invocation {
             if let Some(trace) = &state.trace {
                 let mut handler = trace.handler_snapshot();
                 let failure = timeout_failure(settings);
-                handler.set_facts(&written_facts.record(None, true));
+                // Init's duration only on the first invocation's subsegment, as at the end.
+                let first = self.facts.index() == 1;
+                handler.set_facts(&written_facts.record(None, first));
                 handler.record_exception(crate::formats::xray::document::Exception {
                     id: crate::formats::xray::id::next(),
                     kind: failure.kind.clone(),
                     message: failure.message.clone(),
                 });
-                handler.close();
+                handler.close_at(at);
                 output.subsegment_closed(&self.facts, &trace.document(&handler));
             }
             Some((state.metrics.take_values(), written_facts))

@@ -452,10 +452,10 @@ mod tests {
         }
     }
 
-    /// Review: a nested subsegment still open at the end is closed at the same instant as
+    /// A nested subsegment still open at the end is closed at the same instant as
     /// the handler; its end_time must never come after the handler's.
     #[test]
-    fn review_children_still_open_never_end_after_the_handler() {
+    fn children_still_open_never_end_after_the_handler() {
         let mut spare = None;
         let mut inversions = Vec::new();
         for round in 0..20_000 {

@@ -1,4 +1,4 @@
-//! Review: the handler subsegment spans the invocation, a child still open at the end is
+//! The handler subsegment spans the invocation, a child still open at the end is
 //! closed within it, the facts record of the subsegment carries init's duration on the first
 //! invocation only, and the EMF line of the end is stamped at the end.
 

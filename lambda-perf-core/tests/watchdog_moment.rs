@@ -1,4 +1,4 @@
-//! Review: the watchdog fires a margin before the deadline, and its records say when.
+//! The watchdog fires a margin before the deadline, and its records say when.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -29,11 +29,13 @@ async fn the_watchdog_fires_a_margin_before_the_deadline() {
     let facts = &timeout["lambda_perf"];
     let duration = facts["duration_ms"].as_f64().unwrap();
     let headroom = facts["deadline_headroom_ms"].as_f64().unwrap();
-    assert!((90.0..160.0).contains(&duration), "fired {duration} ms in");
-    assert!((240.0..=301.0).contains(&headroom), "headroom {headroom}");
+    // It fires 100 ms in, not before; how late depends on the machine (the handler's 250 ms
+    // bound it: after that, no timeout line is written at all).
+    assert!((90.0..250.0).contains(&duration), "fired {duration} ms in");
+    assert!((150.0..=301.0).contains(&headroom), "headroom {headroom}");
     let stamp = timeout["_aws"]["Timestamp"].as_i64().unwrap();
     assert!(
-        (deadline_ms - 310..=deadline_ms - 240).contains(&stamp),
+        (deadline_ms - 310..=deadline_ms - 150).contains(&stamp),
         "{stamp} vs {deadline_ms}"
     );
     let documents = recorder.xray().documents();
@@ -46,5 +48,9 @@ async fn the_watchdog_fires_a_margin_before_the_deadline() {
         .unwrap()
         * 1000.0)
         .round();
-    eprintln!("snapshot spans {span_us} us, its facts say {facts_us} us");
+    // The snapshot ends when the watchdog fired, as its facts say.
+    assert!(
+        (span_us - facts_us).abs() <= 2.0,
+        "the snapshot spans {span_us} µs, its facts say {facts_us} µs"
+    );
 }
