@@ -20,6 +20,8 @@
 //! target/release/examples/warm_invocations sampled 1000000 rss
 //! ```
 
+#![allow(clippy::print_stdout)] // the resident memory is its output
+
 use std::fs::File;
 use std::net::UdpSocket;
 
