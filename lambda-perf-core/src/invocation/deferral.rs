@@ -9,21 +9,42 @@
 //! atomic load.
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 
-/// A deferred write.
-type Write = Box<dyn FnOnce() + Send>;
+/// A write that can wait for the response. Shared (`Arc`), so that deferring it allocates
+/// nothing: what it writes is kept by the one who defers it.
+pub(crate) trait Deferred: Send + Sync {
+    /// Writes, now.
+    fn write(self: Arc<Self>);
+}
 
 /// How many windows are open in the process: 0 on every path without a companion.
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// The open windows: (ticket, request id, the writes deferred to it).
-static WINDOWS: Mutex<Vec<(u64, String, Vec<Write>)>> = Mutex::new(Vec::new());
+/// The open windows, and the memory of closed ones for the next to reuse.
+static WINDOWS: Mutex<Windows> = Mutex::new(Windows {
+    open: Vec::new(),
+    spare: Vec::new(),
+});
+
+/// Most closed windows' memory kept.
+const SPARE: usize = 64;
+
+struct Windows {
+    open: Vec<OpenWindow>,
+    spare: Vec<(String, Vec<Arc<dyn Deferred>>)>,
+}
+
+struct OpenWindow {
+    ticket: u64,
+    request_id: String,
+    deferred: Vec<Arc<dyn Deferred>>,
+}
 
 /// Tickets of windows, so that a window removes its own entry even if a request id repeats.
 static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
 
-fn windows() -> std::sync::MutexGuard<'static, Vec<(u64, String, Vec<Write>)>> {
+fn windows() -> std::sync::MutexGuard<'static, Windows> {
     WINDOWS.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
@@ -35,10 +56,19 @@ pub(crate) struct Window {
 }
 
 impl Window {
-    /// Opens the window of `request_id`.
+    /// Opens the window of `request_id` (in the memory of a closed one, when one is kept).
     pub(crate) fn open(request_id: &str) -> Self {
         let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
-        windows().push((ticket, request_id.to_owned(), Vec::new()));
+        let mut windows = windows();
+        let (mut id, deferred) = windows.spare.pop().unwrap_or_default();
+        id.clear();
+        id.push_str(request_id);
+        windows.open.push(OpenWindow {
+            ticket,
+            request_id: id,
+            deferred,
+        });
+        drop(windows);
         OPEN.fetch_add(1, Ordering::SeqCst);
         Self { ticket }
     }
@@ -52,18 +82,31 @@ impl Window {
 
 impl Drop for Window {
     fn drop(&mut self) {
-        let writes = {
+        let closed = {
             let mut windows = windows();
             let index = windows
+                .open
                 .iter()
-                .position(|(ticket, _, _)| *ticket == self.ticket);
-            index.map(|index| windows.swap_remove(index).2)
+                .position(|window| window.ticket == self.ticket);
+            index.map(|index| windows.open.swap_remove(index))
         };
         OPEN.fetch_sub(1, Ordering::SeqCst);
+        let Some(OpenWindow {
+            request_id,
+            mut deferred,
+            ..
+        }) = closed
+        else {
+            return;
+        };
         // Outside the lock: a write may itself end up here (it never defers: its window is
         // gone), and outputs may take their time.
-        for write in writes.into_iter().flatten() {
-            write();
+        for write in deferred.drain(..) {
+            write.write();
+        }
+        let mut windows = windows();
+        if windows.spare.len() < SPARE {
+            windows.spare.push((request_id, deferred));
         }
     }
 }
@@ -73,43 +116,49 @@ pub(crate) fn any_open() -> bool {
     OPEN.load(Ordering::SeqCst) != 0
 }
 
-/// Runs `write` now, or, while a window of `request_id` is open, hands it to that window.
-pub(crate) fn run_or_defer(request_id: &str, write: impl FnOnce() + Send + 'static) {
+/// Writes `write` now, or, while a window of `request_id` is open, hands it to that window.
+pub(crate) fn run_or_defer(request_id: &str, write: Arc<dyn Deferred>) {
     if !any_open() {
-        return write();
+        return write.write();
     }
-    let write: Write = Box::new(write);
     let refused = {
         let mut windows = windows();
-        match windows.iter_mut().find(|(_, id, _)| id == request_id) {
-            Some((_, _, deferred)) => {
-                deferred.push(write);
+        match windows
+            .open
+            .iter_mut()
+            .find(|window| window.request_id == request_id)
+        {
+            Some(window) => {
+                window.deferred.push(write);
                 None
             }
             None => Some(write),
         }
     };
     if let Some(write) = refused {
-        write();
+        write.write();
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
 
     fn log() -> Arc<Mutex<Vec<&'static str>>> {
         Arc::new(Mutex::new(Vec::new()))
     }
 
-    fn push(
-        log: &Arc<Mutex<Vec<&'static str>>>,
-        what: &'static str,
-    ) -> impl FnOnce() + Send + use<> {
-        let log = Arc::clone(log);
-        move || log.lock().unwrap().push(what)
+    /// Writes `.1` into the log `.0`.
+    struct Push(Arc<Mutex<Vec<&'static str>>>, &'static str);
+
+    impl Deferred for Push {
+        fn write(self: Arc<Self>) {
+            self.0.lock().unwrap().push(self.1);
+        }
+    }
+
+    fn push(log: &Arc<Mutex<Vec<&'static str>>>, what: &'static str) -> Arc<dyn Deferred> {
+        Arc::new(Push(Arc::clone(log), what))
     }
 
     #[test]

@@ -76,6 +76,40 @@ pub(crate) struct Invocation {
     watch: OnceLock<u64>,
     /// The process's resource use when the invocation began, when measured.
     usage: Option<Baseline>,
+    /// What its end writes, while that waits for the response (see [`deferral`]).
+    pending_ending: Mutex<Option<PendingEnding>>,
+}
+
+/// What an invocation's end writes, kept while the writes wait for the response.
+#[derive(Debug)]
+struct PendingEnding {
+    state: State,
+    outcome: Outcome,
+    at: Instant,
+    resources: Option<ResourceUse>,
+}
+
+/// The end's writes, once the response is posted.
+impl deferral::Deferred for Invocation {
+    fn write(self: Arc<Self>) {
+        let pending = self
+            .pending_ending
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(PendingEnding {
+            state,
+            outcome,
+            at,
+            resources,
+        }) = pending
+        {
+            self.write_ending(state, &outcome, at, resources);
+        }
+        // The handler's future is usually gone by now, and this the last reference: the next
+        // invocation reuses its memory.
+        Self::recycle(self);
+    }
 }
 
 /// What an invocation accumulates until it ends.
@@ -213,6 +247,7 @@ impl Invocation {
             state: Mutex::new(State::default()),
             watch: OnceLock::new(),
             usage,
+            pending_ending: Mutex::new(None),
         }
     }
 
@@ -443,13 +478,16 @@ impl Invocation {
             .and_then(|began| began.until_now(at.saturating_duration_since(self.facts.began())));
         self.instrumentation.tracker.end(at);
         if deferral::any_open() {
-            let this = Arc::clone(self);
-            deferral::run_or_defer(&self.facts.request_id, move || {
-                this.write_ending(state, &outcome, at, resources);
-                // Written after the handler's future was dropped, this is often the last
-                // reference: the next invocation reuses its memory.
-                Self::recycle(this);
+            *self
+                .pending_ending
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Some(PendingEnding {
+                state,
+                outcome,
+                at,
+                resources,
             });
+            deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
         } else {
             self.write_ending(state, &outcome, at, resources);
         }
