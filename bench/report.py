@@ -265,41 +265,47 @@ w("")
 w(
     "From the local Runtime API handing out a warm invocation (`/next`) to the response "
     "reaching it, under the real `lambda_runtime` loop (`tests/src/bin/companion-function.rs`: "
-    "one metric, one annotation, sampled; EMF lines on the harness's stdout pipe, datagrams to a "
-    "real UDP receiver). `PerfRuntimeLayer` moves the invocation's writes after the response's "
+    "one metric, one annotation, sampled; where the telemetry goes, in two settings below). "
+    "`PerfRuntimeLayer` moves the invocation's writes after the response's "
     "POST, before the next `/next`. The figures include the loopback HTTP round trips of the "
     "runtime and the emulator, the same for all three."
 )
 w("")
 w(
-    "The three processes run side by side and are invoked in turns (one invocation of each per "
-    "round, the order rotating), so that the machine's other work falls on all three alike; "
-    "\"added\" is the median of the per-round differences from the bare handler, with a 95% "
-    "confidence interval for it."
+    "The three processes run side by side and are invoked in turns (eleven invocations of each "
+    "per round, the first not counted, the order rotating), so that the machine's other work "
+    "falls on all three alike; "
+    "\"added\" is the median of the differences from the bare handler's invocation at the same "
+    "place of the same round, with a 95% confidence interval for it."
 )
 w("")
-w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) |")
-w("|---|---|---|---|---|---|")
-for mode, label in (
-    ("bare", "bare handler (no lambda-perf)"),
-    ("layer", "`PerfLayer`"),
-    ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
-):
-    figures = latency.get(mode)
-    if not figures:
-        w(f"| {label} | n/a | n/a | n/a | n/a | n/a |")
-        continue
-    added = figures.get("added_vs_bare")
-    added_cell = ""
-    if added:
-        added_cell = f"{fmt(added['median_us'])} ({fmt(added['low_us'])} to {fmt(added['high_us'])})"
-    w(
-        f"| {label} | {fmt(figures['median_us'])} | {fmt(figures['p90_us'])} | {fmt(figures['p99_us'])} "
-        f"| {fmt(figures['mean_us'])} | {added_cell} |"
-    )
-if latency:
+def latency_table(latency):
+    w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) |")
+    w("|---|---|---|---|---|---|")
+    for mode, label in (
+        ("bare", "bare handler (no lambda-perf)"),
+        ("layer", "`PerfLayer`"),
+        ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
+    ):
+        figures = latency.get(mode)
+        if not figures:
+            w(f"| {label} | n/a | n/a | n/a | n/a | n/a |")
+            continue
+        added = figures.get("added_vs_bare")
+        added_cell = ""
+        if added:
+            added_cell = f"{fmt(added['median_us'])} ({fmt(added['low_us'])} to {fmt(added['high_us'])})"
+        w(
+            f"| {label} | {fmt(figures['median_us'])} | {fmt(figures['p90_us'])} | {fmt(figures['p99_us'])} "
+            f"| {fmt(figures['mean_us'])} | {added_cell} |"
+        )
+    if not latency:
+        return
     w("")
-    w(f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row (after a cold one and 50 warm-up ones), in turns of 10 in a row, each turn after one more not counted.")
+    w(
+        f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row (after a cold one "
+        "and 50 warm-up ones), in turns of 10 in a row, each turn after one more not counted."
+    )
     companion = latency.get("companion", {}).get("added_vs_bare")
     if companion:
         if companion["low_us"] <= 0 <= companion["high_us"]:
@@ -313,6 +319,18 @@ if latency:
                 f"handler's: the interval of the added latency, {fmt(companion['low_us'])} to "
                 f"{fmt(companion['high_us'])}, excludes zero."
             )
+
+
+w("**Telemetry read by the harness** (EMF lines parsed from the stdout pipe, datagrams parsed by "
+  "the X-Ray collector, on the same two cores):")
+w("")
+latency_table(latency)
+w("")
+quiet = e2e.get("client_latency_quiet_sinks", {})
+w("**Quiet sinks** (EMF lines to `/dev/null`, datagrams to a UDP socket nobody reads): what the "
+  "function itself spends, without a reader's work.")
+w("")
+latency_table(quiet)
 w("")
 
 # --- init -------------------------------------------------------------------------------
