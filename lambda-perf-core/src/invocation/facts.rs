@@ -204,13 +204,7 @@ impl InvocationFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::formats::json::WriteJson;
-
-    fn written(record: &FactsRecord<'_>) -> String {
-        let mut out = Vec::new();
-        record.write_json(&mut out);
-        String::from_utf8(out).unwrap()
-    }
+    use crate::invocation::facts_record::tests::written;
 
     fn start(kind: StartKind, index: u64) -> Start {
         Start {

@@ -215,11 +215,12 @@ impl FactsRecord<'_> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use proptest::prelude::*;
 
-    fn written(record: &FactsRecord<'_>) -> String {
+    /// `record` as it writes itself.
+    pub(in crate::invocation) fn written(record: &FactsRecord<'_>) -> String {
         let mut out = Vec::new();
         record.write_json(&mut out);
         String::from_utf8(out).unwrap()
