@@ -12,7 +12,7 @@ use super::InitializationType;
 use super::client_init::{self, InitRecord};
 use super::deferral;
 use super::facts::InvocationFacts;
-use super::facts_record::WrittenFacts;
+use super::facts_record::{WrittenFacts, WrittenRecord};
 #[cfg(feature = "tracing")]
 use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
@@ -26,7 +26,7 @@ use super::settings::InvocationSettings;
 use super::start_tracker::Start;
 use super::trace::{Target, Trace};
 use super::watchdog;
-use crate::drops::{self, Report};
+use crate::drops::{self, Dropped, Report};
 use crate::formats::capped::capped;
 use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
@@ -317,9 +317,7 @@ impl watchdog::Watched for Invocation {
             if let Some(trace) = &state.trace {
                 let mut handler = trace.handler_snapshot();
                 let failure = timeout_failure(settings);
-                // Init's duration only on the first invocation's subsegment, as at the end.
-                let first = self.facts.index() == 1;
-                handler.set_facts(&written_facts.record(None, first));
+                handler.set_facts(&subsegment_facts(&self.facts, &written_facts, None));
                 handler.record_exception(crate::formats::xray::document::Exception {
                     id: crate::formats::xray::id::next(),
                     kind: failure.kind.clone(),
@@ -576,6 +574,16 @@ fn annotate_handler(
     }
 }
 
+/// The facts record as a handler subsegment carries it: with the drops it reports, and init's
+/// duration on the first invocation only.
+fn subsegment_facts<'a>(
+    facts: &InvocationFacts,
+    written: &'a WrittenFacts,
+    dropped: Option<Dropped>,
+) -> WrittenRecord<'a> {
+    written.record(dropped, facts.index() == 1)
+}
+
 /// Facts, cache uses, response and error on the handler subsegment.
 fn record_ending(
     settings: &InvocationSettings,
@@ -586,9 +594,8 @@ fn record_ending(
     cache_uses: &[(&'static str, u32, u32)],
 ) {
     let handler = Target::Exactly(trace.handler_id());
-    // Init's duration only on the first invocation's subsegment.
-    let first = facts.index() == 1;
-    trace.set_handler_facts(&written_facts.record(drops::take(Report::Trace), first));
+    let dropped = drops::take(Report::Trace);
+    trace.set_handler_facts(&subsegment_facts(facts, written_facts, dropped));
     if !cache_uses.is_empty() {
         let uses: serde_json::Map<String, Value> = cache_uses
             .iter()

@@ -108,11 +108,9 @@ impl Trace {
         let (trace_id, parent_id) = recording_trace(header?)?;
         let id = id::next();
         let Some(mut trace) = spare.take() else {
-            let mut handler = Record::open(id, parent_id, Cow::Owned(name.to_owned()));
-            (handler.start_wall, handler.start) = began;
             return Some(Self(Box::new(Recording {
                 trace_id,
-                handler,
+                handler: Record::open_at(id, parent_id, Cow::Owned(name.to_owned()), began),
                 quoted_handler_name: quoted(name),
                 handler_annotations: KeptAnnotations::default(),
                 open: Vec::new(),
@@ -261,12 +259,13 @@ impl Recording {
             cleaned
         });
         let id = id::next();
-        let mut record = Record::open(id, parent_id, name);
         // Its wall-clock start derived from the handler's, so that the records of a trace
         // share one clock: a child closed with (or before) its parent never ends after it.
-        record.start_wall =
-            self.handler.start_wall + record.start.saturating_duration_since(self.handler.start);
-        self.open.push(record);
+        let start = Instant::now();
+        let start_wall =
+            self.handler.start_wall + start.saturating_duration_since(self.handler.start);
+        self.open
+            .push(Record::open_at(id, parent_id, name, (start_wall, start)));
         id
     }
 

@@ -173,13 +173,25 @@ pub(crate) struct Record {
 }
 
 impl Record {
+    /// A record opened now (tests; the trace opens its records at moments it chooses).
+    #[cfg(test)]
     pub(crate) fn open(id: u64, parent_id: u64, name: Cow<'static, str>) -> Self {
+        Self::open_at(id, parent_id, name, (SystemTime::now(), Instant::now()))
+    }
+
+    /// A record opened at `start` (by the wall clock and the monotonic one).
+    pub(crate) fn open_at(
+        id: u64,
+        parent_id: u64,
+        name: Cow<'static, str>,
+        (start_wall, start): (SystemTime, Instant),
+    ) -> Self {
         Self {
             id,
             parent_id,
             name,
-            start_wall: SystemTime::now(),
-            start: Instant::now(),
+            start_wall,
+            start,
             end: None,
             namespace: None,
             annotations: Vec::new(),
