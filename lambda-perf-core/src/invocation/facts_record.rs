@@ -152,6 +152,13 @@ impl WrittenFacts {
         self.init_duration = record.write_members(&mut self.members);
     }
 
+    /// Nothing written: the record of an end that no output carries (an empty record, if
+    /// one is asked for all the same).
+    pub(crate) fn clear(&mut self) {
+        self.members.clear();
+        self.init_duration = 0..0;
+    }
+
     /// The record as one output carries it: with the drops it reports, with or without
     /// init's duration.
     pub(crate) fn record(

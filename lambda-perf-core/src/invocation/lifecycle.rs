@@ -104,7 +104,7 @@ impl deferral::Deferred for Invocation {
             resources,
         }) = pending
         {
-            self.write_ending(state, &outcome, at, resources);
+            self.write_ending(state, outcome, at, resources);
         }
         // The handler's future is usually gone by now, and this the last reference: the next
         // invocation reuses its memory.
@@ -487,7 +487,7 @@ impl Invocation {
             });
             deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
         } else {
-            self.write_ending(state, &outcome, at, resources);
+            self.write_ending(state, outcome, at, resources);
         }
     }
 
@@ -495,22 +495,28 @@ impl Invocation {
     fn write_ending(
         &self,
         mut state: State,
-        outcome: &Outcome,
+        mut outcome: Outcome,
         at: Instant,
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
-        // Written once for the subsegment and the EMF line.
-        let ending = self.facts.ending(outcome, at);
-        state
-            .written_facts
-            .write(&self.facts.record(Some(&ending)).with_resources(resources));
+        // Written once for the subsegment and the EMF line, and only for them: an unsampled
+        // invocation that recorded no metric has no record that carries it.
+        let ending = self.facts.ending(&outcome, at);
+        let wall = ending.wall;
+        if state.trace.is_some() || !state.metrics.is_empty() {
+            state
+                .written_facts
+                .write(&self.facts.record(Some(&ending)).with_resources(resources));
+        } else {
+            state.written_facts.clear();
+        }
         if let Some(mut trace) = state.trace.take() {
             record_ending(
                 &instrumentation.settings,
                 &self.facts,
                 &mut trace,
-                outcome,
+                &mut outcome,
                 &state.written_facts,
                 &state.cache_uses,
             );
@@ -525,7 +531,7 @@ impl Invocation {
             facts: &self.facts,
             settings: &instrumentation.settings,
             metrics: &state.metrics,
-            at: ending.wall,
+            at: wall,
             written_facts: &state.written_facts,
         });
         // Back in place (still ended), so that a later invocation reuses its memory.
@@ -589,7 +595,7 @@ fn record_ending(
     settings: &InvocationSettings,
     facts: &InvocationFacts,
     trace: &mut Trace,
-    outcome: &Outcome,
+    outcome: &mut Outcome,
     written_facts: &WrittenFacts,
     cache_uses: &[(&'static str, u32, u32)],
 ) {
@@ -611,8 +617,10 @@ fn record_ending(
             Value::Object(uses),
         );
     }
+    // The response is not needed after this: taken, not copied.
     if let Outcome::Success(Some(response)) = outcome {
-        if let Some(value) = settings.redacted(Captured::Response, response.clone()) {
+        let response = std::mem::take(response);
+        if let Some(value) = settings.redacted(Captured::Response, response) {
             let value = capped(value, settings.capture_limit);
             let namespace = trace.owned(&settings.service);
             let key = trace.owned(&settings.response_key);
