@@ -3,7 +3,8 @@
 //!
 //! - **client latency**: from the Runtime API handing out a warm invocation (`/next`) to the
 //!   response reaching it, for `companion-function` bare, behind `PerfLayer`, and behind
-//!   `PerfLayer` with `PerfRuntimeLayer`, the three processes invoked in turns; twice: with
+//!   `PerfLayer` with `PerfRuntimeLayer`, and for a second bare process (the control: how far
+//!   apart two identical processes measure), the four invoked in turns; twice: with
 //!   the X-Ray datagrams going to a real UDP receiver and the EMF lines to the harness's
 //!   stdout pipe (both parsed by the harness), and with quiet sinks (`/dev/null`, a UDP
 //!   socket nobody reads), which show the function's own cost without a reader's work;
@@ -11,7 +12,7 @@
 //!   reaching the Runtime API, for each binary named in `LAMBDA_PERF_BENCH_INIT_BINARIES`
 //!   (`name=path,name=path`; `bench/run` passes the minimal function's builds).
 //!
-//! Settings: `LAMBDA_PERF_BENCH_INVOCATIONS` (warm invocations per mode, default 2000),
+//! Settings: `LAMBDA_PERF_BENCH_INVOCATIONS` (warm invocations per process, default 2000),
 //! `LAMBDA_PERF_BENCH_STARTS` (starts per binary, default 30), `LAMBDA_PERF_BENCH_OUT` (the
 //! JSON written, default `end_to_end.json` in the working directory).
 
@@ -25,9 +26,16 @@ use lambda_perf_local::emulator::{
 };
 use serde_json::{Value, json};
 
-/// The ways `companion-function` runs: without lambda-perf (first: the others are compared
-/// with it), behind `PerfLayer`, and behind `PerfLayer` with `PerfRuntimeLayer`.
-const MODES: [&str; 3] = ["bare", "layer", "companion"];
+/// The processes measured, each a label and the way `companion-function` runs in it: without
+/// lambda-perf (first: the others are compared with it), the same again (the control: what
+/// separates two identical processes, the method's resolution), behind `PerfLayer`, and behind
+/// `PerfLayer` with `PerfRuntimeLayer`.
+const SUBJECTS: [(&str, &str); 4] = [
+    ("bare", "bare"),
+    ("bare_again", "bare"),
+    ("layer", "layer"),
+    ("companion", "companion"),
+];
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -70,9 +78,9 @@ enum Sinks {
     Quiet,
 }
 
-/// A function process of `companion-function` in `mode`, with a Runtime API of its own.
+/// A function process of `companion-function`, with a Runtime API of its own.
 struct Subject {
-    mode: &'static str,
+    label: &'static str,
     api: RuntimeApi,
     process: FunctionProcess,
     _environment: ExecutionEnvironment,
@@ -81,7 +89,11 @@ struct Subject {
 }
 
 impl Subject {
-    async fn start(mode: &'static str, sinks: Sinks, collector: &XRayCollector) -> Self {
+    async fn start(
+        (label, mode): (&'static str, &'static str),
+        sinks: Sinks,
+        collector: &XRayCollector,
+    ) -> Self {
         let api = RuntimeApi::start().await.unwrap();
         let environment = ExecutionEnvironment::new().unwrap();
         let command = FunctionCommand::new(env!("CARGO_BIN_EXE_companion-function"));
@@ -111,7 +123,7 @@ impl Subject {
             }
         };
         Self {
-            mode,
+            label,
             api,
             process,
             _environment: environment,
@@ -130,7 +142,7 @@ impl Subject {
         assert!(
             reply.response_body().is_some(),
             "{}: {:?}",
-            self.mode,
+            self.label,
             reply.answer
         );
         reply.duration().unwrap()
@@ -151,19 +163,19 @@ fn median_with_interval(mut values: Vec<f64>) -> Value {
     })
 }
 
-/// Client latency of the three modes, measured in turns: every round invokes each process
+/// Client latency of the subjects, measured in turns: every round invokes each process
 /// a few times in a row (as a function under steady traffic is invoked), the first of them not
 /// counted, in an order that rotates from round to round, so that whatever the machine does
-/// meanwhile falls on all three alike. A short pause before each process's turn lets the one
+/// meanwhile falls on all of them alike. A short pause before each process's turn lets the one
 /// before finish what it does after its last response (the companion's writes). Besides each
-/// mode's figures, the difference from the bare handler's invocation at the same place of the
+/// process's figures, the difference from the bare handler's invocation at the same place of the
 /// same round, with a confidence interval for its median.
 async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollector) -> Value {
     /// Invocations of one process in a row; the first is not counted.
     const TURN: usize = 11;
     let mut subjects = Vec::new();
-    for mode in MODES {
-        subjects.push(Subject::start(mode, sinks, collector).await);
+    for subject in SUBJECTS {
+        subjects.push(Subject::start(subject, sinks, collector).await);
     }
     // The first (cold) and 50 warm-up invocations of each.
     for subject in &subjects {
@@ -174,7 +186,7 @@ async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollec
     let rounds = invocations.div_ceil(TURN - 1);
     for round in 0..rounds {
         for turn in 0..subjects.len() {
-            let subject = &mut subjects[(round + turn) % MODES.len()];
+            let subject = &mut subjects[(round + turn) % SUBJECTS.len()];
             tokio::time::sleep(Duration::from_millis(1)).await;
             for index in 0..TURN {
                 let latency = subject.invoke(round * TURN + index).await;
@@ -189,7 +201,7 @@ async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollec
     let bare: Vec<f64> = subjects[0].samples.iter().map(micros).collect();
     for subject in &subjects {
         let mut mode = summary(subject.samples.clone());
-        if subject.mode != "bare" {
+        if subject.label != "bare" {
             let added = subject
                 .samples
                 .iter()
@@ -199,7 +211,7 @@ async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollec
                 .collect();
             mode["added_vs_bare"] = median_with_interval(added);
         }
-        figures.insert(subject.mode.to_owned(), mode);
+        figures.insert(subject.label.to_owned(), mode);
     }
     for subject in subjects {
         subject.process.kill().await.unwrap();
