@@ -525,6 +525,7 @@ impl Invocation {
                     .output
                     .subsegment_closed(&self.facts, document);
             });
+            trace.release();
             state.spare_trace = Some(trace);
         }
         instrumentation.output.invocation_ended(&Ended {

@@ -120,33 +120,10 @@ impl Trace {
                 spare_strings: Vec::new(),
             })));
         };
+        // Usually released when it was finished already: then this costs next to nothing.
+        trace.release();
         trace.trace_id = trace_id;
-        trace.open.clear();
-        trace.annotations = 0;
-        trace.child_exceptions.clear();
         trace.keep_messages = keep_messages;
-        let Recording {
-            handler,
-            spare_strings,
-            ..
-        } = &mut *trace.0;
-        let mut keep = |text: Cow<'static, str>| {
-            if let Cow::Owned(owned) = text {
-                if spare_strings.len() < SPARE_STRINGS {
-                    spare_strings.push(owned);
-                }
-            }
-        };
-        for (key, value) in handler.annotations.drain(..) {
-            keep(key);
-            if let AnnotationValue::String(text) = value {
-                keep(text);
-            }
-        }
-        for (namespace, key, _) in handler.metadata.drain(..) {
-            keep(namespace);
-            keep(key);
-        }
         trace.handler.reopen(id, parent_id, began);
         if trace.handler.name != name {
             match &mut trace.handler.name {
@@ -164,6 +141,38 @@ impl Trace {
 }
 
 impl Recording {
+    /// Lets go of what this trace recorded, keeping its memory for the next one: its strings
+    /// become spare ones, the rest (captured values included) is dropped. A finished trace is
+    /// released as it is put aside, after its writes (under `PerfRuntimeLayer`, after the
+    /// response), rather than by the next invocation before its handler runs.
+    pub(crate) fn release(&mut self) {
+        self.open.clear();
+        self.annotations = 0;
+        self.child_exceptions.clear();
+        let Self {
+            handler,
+            spare_strings,
+            ..
+        } = self;
+        let mut keep = |text: Cow<'static, str>| {
+            if let Cow::Owned(owned) = text {
+                if spare_strings.len() < SPARE_STRINGS {
+                    spare_strings.push(owned);
+                }
+            }
+        };
+        for (key, value) in handler.annotations.drain(..) {
+            keep(key);
+            if let AnnotationValue::String(text) = value {
+                keep(text);
+            }
+        }
+        for (namespace, key, _) in handler.metadata.drain(..) {
+            keep(namespace);
+            keep(key);
+        }
+    }
+
     /// `text` as an owned string, made of a spare one when there is one.
     pub(crate) fn owned(&mut self, text: &str) -> Cow<'static, str> {
         let mut owned = self.spare_strings.pop().unwrap_or_default();
