@@ -99,12 +99,12 @@ impl deferral::Deferred for Invocation {
             .take();
         if let Some(PendingEnding {
             state,
-            outcome,
+            mut outcome,
             at,
             resources,
         }) = pending
         {
-            self.write_ending(state, outcome, at, resources);
+            self.write_ending(state, &mut outcome, at, resources);
         }
         // The handler's future is usually gone by now, and this the last reference: the next
         // invocation reuses its memory.
@@ -134,7 +134,8 @@ impl State {
     /// Empties the state for another invocation, keeping what it allocated.
     fn renew(&mut self) {
         self.metrics.clear();
-        if let Some(trace) = self.trace.take() {
+        if let Some(mut trace) = self.trace.take() {
+            trace.release();
             self.spare_trace = Some(trace);
         }
         self.cache_uses.clear();
@@ -449,7 +450,7 @@ impl Invocation {
     /// tracking, closes and sends the trace, and hands the metrics to the outputs. Under a
     /// runtime-level companion ([`deferral`]) the trace and the metrics are written once the
     /// runtime has posted the response instead.
-    pub(crate) fn finish(self: &Arc<Self>, outcome: Outcome) {
+    pub(crate) fn finish(self: &Arc<Self>, mut outcome: Outcome) {
         if self.held_here() {
             // Only from user code run under this invocation's state, which cannot end it.
             return;
@@ -487,7 +488,7 @@ impl Invocation {
             });
             deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
         } else {
-            self.write_ending(state, outcome, at, resources);
+            self.write_ending(state, &mut outcome, at, resources);
         }
     }
 
@@ -495,14 +496,14 @@ impl Invocation {
     fn write_ending(
         &self,
         mut state: State,
-        mut outcome: Outcome,
+        outcome: &mut Outcome,
         at: Instant,
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
         // Written once for the subsegment and the EMF line, and only for them: an unsampled
         // invocation that recorded no metric has no record that carries it.
-        let ending = self.facts.ending(&outcome, at);
+        let ending = self.facts.ending(outcome, at);
         let wall = ending.wall;
         if state.trace.is_some() || !state.metrics.is_empty() {
             state
@@ -516,7 +517,7 @@ impl Invocation {
                 &instrumentation.settings,
                 &self.facts,
                 &mut trace,
-                &mut outcome,
+                outcome,
                 &state.written_facts,
                 &state.cache_uses,
             );

@@ -96,8 +96,8 @@ impl Trace {
     /// `Sampled=1`: a PassThrough header, with `Root` alone, does not). Without
     /// `keep_messages`, every exception keeps its type only.
     /// The handler subsegment starts at `began` (by the wall clock and the monotonic one).
-    /// `spare`, a finished trace, lends its memory (it is left there when the header asks
-    /// for no recording).
+    /// `spare`, a finished and released ([`Recording::release`]) trace, lends its memory (it
+    /// is left there when the header asks for no recording).
     pub(crate) fn begin(
         header: Option<&str>,
         name: &str,
@@ -120,8 +120,7 @@ impl Trace {
                 spare_strings: Vec::new(),
             })));
         };
-        // Usually released when it was finished already: then this costs next to nothing.
-        trace.release();
+        // Released already, when it was put aside.
         trace.trace_id = trace_id;
         trace.keep_messages = keep_messages;
         trace.handler.reopen(id, parent_id, began);
@@ -456,6 +455,7 @@ mod tests {
             assert_eq!(sent, alone, "{name} {annotations:?}");
             let json: serde_json::Value = serde_json::from_str(&sent).unwrap();
             assert_eq!(json["name"], name);
+            trace.release();
             spare = Some(trace);
         }
     }
@@ -491,6 +491,7 @@ mod tests {
             if child.1 > handler.1 || child.0 < handler.0 || child.1 < child.0 {
                 inversions.push((round, child, handler));
             }
+            trace.release();
             spare = Some(trace);
         }
         assert!(
