@@ -273,8 +273,9 @@ w(
 w("")
 w(
     "The processes run side by side and are invoked in turns (eleven invocations of each "
-    "per round, the first not counted, the order rotating), so that the machine's other work "
-    "falls on all alike; "
+    "per round, the first not counted, in an order where each comes after each other equally "
+    "often), so that the machine's other work and what one process leaves behind "
+    "fall on all alike; "
     "\"added\" is the median of the differences from the bare handler's invocation at the same "
     "place of the same round, with a 95% confidence interval for it. A second bare process is "
     "the control: what it \"adds\" is what separates two identical processes (where each one's "
@@ -312,21 +313,25 @@ def latency_table(latency):
     )
     companion = latency.get("companion", {}).get("added_vs_bare")
     control = latency.get("bare_again", {}).get("added_vs_bare")
-    if companion and control:
-        apart = companion["low_us"] > control["high_us"] or companion["high_us"] < control["low_us"]
-        if not apart:
-            w(
+    if companion:
+        if companion["low_us"] <= 0 <= companion["high_us"]:
+            verdict = (
                 "With the companion, the client's latency shows no measurable difference from the "
-                "bare handler: the interval of what it adds overlaps the control's, "
-                f"{fmt(control['low_us'])} to {fmt(control['high_us'])}."
+                "bare handler: the interval of the added latency includes zero."
             )
         else:
-            w(
+            verdict = (
                 "With the companion, the client's latency differs measurably from the bare "
-                f"handler's: the interval of what it adds, {fmt(companion['low_us'])} to "
-                f"{fmt(companion['high_us'])}, lies apart from the control's, "
-                f"{fmt(control['low_us'])} to {fmt(control['high_us'])}."
+                f"handler's: the interval of the added latency, {fmt(companion['low_us'])} to "
+                f"{fmt(companion['high_us'])}, excludes zero."
             )
+        if control:
+            verdict += (
+                " Two identical bare processes differ by "
+                f"{fmt(control['median_us'])} ({fmt(control['low_us'])} to {fmt(control['high_us'])}): "
+                "differences of that size come from the processes, not from what runs in them."
+            )
+        w(verdict)
 
 
 w("**Telemetry read by the harness** (EMF lines parsed from the stdout pipe, datagrams parsed by "

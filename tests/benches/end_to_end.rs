@@ -163,10 +163,17 @@ fn median_with_interval(mut values: Vec<f64>) -> Value {
     })
 }
 
+/// The order of the subjects' turns, round after round: each subject comes at each place, and
+/// after each other subject, equally often (a balanced Latin square), so that what one process
+/// leaves behind (the companion's writes after its last response) falls on all of them alike,
+/// the control included.
+const ORDERS: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
+const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
+
 /// Client latency of the subjects, measured in turns: every round invokes each process
 /// a few times in a row (as a function under steady traffic is invoked), the first of them not
-/// counted, in an order that rotates from round to round, so that whatever the machine does
-/// meanwhile falls on all of them alike. A short pause before each process's turn lets the one
+/// counted, in an order that changes from round to round ([`ORDERS`]), so that whatever the
+/// machine does meanwhile falls on all of them alike. A short pause before each process's turn lets the one
 /// before finish what it does after its last response (the companion's writes). Besides each
 /// process's figures, the difference from the bare handler's invocation at the same place of the
 /// same round, with a confidence interval for its median.
@@ -185,8 +192,8 @@ async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollec
     }
     let rounds = invocations.div_ceil(TURN - 1);
     for round in 0..rounds {
-        for turn in 0..subjects.len() {
-            let subject = &mut subjects[(round + turn) % SUBJECTS.len()];
+        for &index in &ORDERS[round % ORDERS.len()] {
+            let subject = &mut subjects[index];
             tokio::time::sleep(Duration::from_millis(1)).await;
             for index in 0..TURN {
                 let latency = subject.invoke(round * TURN + index).await;
