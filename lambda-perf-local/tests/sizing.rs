@@ -267,12 +267,19 @@ fn resource_usage_reads_cpu_bound_against_the_size() {
             .unwrap_or_else(|| panic!("{key} in {facts}"))
     };
     let share = 128.0 / 1769.0;
-    for busy in facts(r#"{"spin": 10}"#).iter().skip(1) {
+    // About 60 ms of one core in a debug build: at 0.072 vCPU, a window of many CFS periods.
+    for busy in facts(r#"{"spin": 30}"#).iter().skip(1) {
         let ratio = number(busy, "cpu_ratio");
         // The quota caps the ratio at the share; other processes can only lower it. The
         // quota is granted per CFS period, so a window of d ms can overlap the quotas of
         // d / period + 2 periods: the cap is looser the shorter the window.
         let periods = number(busy, "duration_ms") / CPU_PERIOD.as_secs_f64() / 1000.0;
+        // Long enough for the cap to tell: without the quota the window would be 14 times
+        // shorter, and this fails.
+        assert!(
+            periods >= 5.0,
+            "too short a window to tell the quota: {busy}"
+        );
         let cap = share * (periods + 2.0) / periods;
         assert!(ratio <= cap * 1.05, "above the cap {cap:.4}: {busy}");
         let used = number(busy, "cpu_allotment_used");
