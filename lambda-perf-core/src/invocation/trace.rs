@@ -121,6 +121,12 @@ impl Trace {
             })));
         };
         // Released already, when it was put aside.
+        debug_assert!(
+            trace.open.is_empty()
+                && trace.handler.annotations.is_empty()
+                && trace.handler.metadata.is_empty(),
+            "a spare trace is released before it is lent"
+        );
         trace.trace_id = trace_id;
         trace.keep_messages = keep_messages;
         trace.handler.reopen(id, parent_id, began);
