@@ -207,6 +207,9 @@ for name, peer in (("Python", py), ("TypeScript", ts)):
         )
         w("")
 
+# The modes of the warm_invocations example, as the instruction and memory tables name them.
+WARM_MODES = (("bare", "bare handler"), ("unsampled", "lambda-perf, unsampled"), ("sampled", "lambda-perf, sampled"))
+
 # --- instructions -----------------------------------------------------------------------
 if instructions:
     count = int(instructions.get("invocations", "0") or 0)
@@ -223,7 +226,7 @@ if instructions:
     w("")
     w("| | instructions per invocation | added over the bare handler |")
     w("|---|---|---|")
-    for mode, label in (("bare", "bare handler"), ("unsampled", "lambda-perf, unsampled"), ("sampled", "lambda-perf, sampled")):
+    for mode, label in WARM_MODES:
         total = instructions.get(mode)
         if not total or not count:
             w(f"| {label} | n/a | n/a |")
@@ -250,7 +253,7 @@ if rss:
     checkpoints = [count // 100, count // 10, count]
     w("| | " + " | ".join(f"after {n:,}" for n in checkpoints) + " | growth from the first to the last |")
     w("|---|" + "---|" * (len(checkpoints) + 1))
-    for mode, label in (("bare", "bare handler"), ("unsampled", "lambda-perf, unsampled"), ("sampled", "lambda-perf, sampled")):
+    for mode, label in WARM_MODES:
         values = rss.get(mode, {}) if isinstance(rss.get(mode), dict) else {}
         cells = [f"{int(values[n]):,} kB" if values.get(n, "").isdigit() else "n/a" for n in checkpoints]
         first, last = values.get(checkpoints[0], ""), values.get(checkpoints[-1], "")
