@@ -128,7 +128,7 @@ pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) ->
 pub fn instrument<F, R, E>(
     begun: Begun,
     future: F,
-    response: fn(&R) -> Option<Value>,
+    response: fn(&R, &mut Vec<u8>) -> bool,
     failure: fn(&E) -> Failure,
 ) -> InvocationFuture<F, FnOutcomes<R, E>>
 where
@@ -139,13 +139,13 @@ where
 
 /// Results described by functions chosen where the handler's types are known.
 pub struct FnOutcomes<R, E> {
-    response: fn(&R) -> Option<Value>,
+    response: fn(&R, &mut Vec<u8>) -> bool,
     failure: fn(&E) -> Failure,
 }
 
 impl<R, E> DescribeResult<R, E> for FnOutcomes<R, E> {
-    fn response(&self, response: &R) -> Option<Value> {
-        (self.response)(response)
+    fn write_response(&self, response: &R, out: &mut Vec<u8>) -> bool {
+        (self.response)(response, out)
     }
 
     fn failure(&self, error: &E) -> Failure {
@@ -169,38 +169,38 @@ pub struct Probe<'a, T: ?Sized>(pub &'a T);
 /// An HTTP response is captured as its status (with the `http` feature; without it, the
 /// trait has no impls).
 pub trait CaptureHttp {
-    /// `{"status": <code>}`.
-    fn lambda_perf_capture(self) -> Option<Value>;
+    /// Appends `{"status": <code>}` to `out`.
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
 #[cfg(feature = "http")]
 impl<B> CaptureHttp for &&&Probe<'_, http::Response<B>> {
-    fn lambda_perf_capture(self) -> Option<Value> {
-        <crate::layer::HttpStatus as crate::layer::ResponseCapture<_>>::capture(self.0)
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool {
+        <crate::layer::HttpStatus as crate::layer::ResponseCapture<_>>::capture_json(self.0, out)
     }
 }
 
 /// A `Serialize` response is captured as JSON.
 pub trait CaptureSerialize {
-    /// The response as JSON.
-    fn lambda_perf_capture(self) -> Option<Value>;
+    /// Appends the response as JSON to `out`; `false` when it cannot be.
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
 impl<T: Serialize + ?Sized> CaptureSerialize for &&Probe<'_, T> {
-    fn lambda_perf_capture(self) -> Option<Value> {
-        crate::layer::capture::serialized(self.0)
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool {
+        crate::layer::capture::write_serialized(self.0, out)
     }
 }
 
 /// Any other response is not captured.
 pub trait CaptureNothing {
-    /// Nothing.
-    fn lambda_perf_capture(self) -> Option<Value>;
+    /// Nothing: returns `false`.
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
 impl<T: ?Sized> CaptureNothing for &Probe<'_, T> {
-    fn lambda_perf_capture(self) -> Option<Value> {
-        None
+    fn lambda_perf_capture(self, _: &mut Vec<u8>) -> bool {
+        false
     }
 }
 

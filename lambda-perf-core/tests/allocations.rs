@@ -1,7 +1,8 @@
 //! A warm invocation allocates nothing the bare handler does not: counted by a global
 //! allocator, over 20 000 warm invocations after a warm-up, sampled and unsampled, with one
 //! metric and one annotation, EMF lines written to a real file and subsegments sent to a real
-//! UDP socket. Buffers and pools may grow while warming, then never again.
+//! UDP socket; and sampled with a response that is an object, captured as trace metadata.
+//! Buffers and pools may grow while warming, then never again.
 //!
 //! The counting allocator is the whole binary's, which is why this test has a binary of its
 //! own. It counts only on the thread that asked for it, so the test harness's other threads
@@ -13,8 +14,10 @@ use std::fs::File;
 use std::hint::black_box;
 use std::net::UdpSocket;
 
-use lambda_perf_core::{PerfLayer, PerfRuntimeLayer};
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, xray};
 use lambda_runtime::{Error, LambdaEvent, LambdaInvocation};
+use serde::Serialize;
 use serde_json::Value;
 use tower::{Layer, Service, service_fn};
 
@@ -89,7 +92,7 @@ const ALLOWED: u64 = (MEASURED / 1_000) as u64 - 1;
 /// beforehand by `request`, outside the count), after `WARM_UP` others.
 fn allocations_of_warm_invocations<R, S>(service: &mut S, request: impl Fn() -> R) -> u64
 where
-    S: Service<R, Response = u32, Error = Error>,
+    S: Service<R, Error = Error>,
 {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -174,6 +177,37 @@ fn added_allocations(sampled: bool) -> (u64, u64) {
     (bare, instrumented)
 }
 
+/// What a handler typically answers: an object of strings, a number and a list, made (and
+/// allocated) by the handler, bare or instrumented alike.
+#[derive(Serialize)]
+struct Order {
+    id: String,
+    status: &'static str,
+    items: u32,
+    tags: Vec<String>,
+    total: f64,
+}
+
+fn order() -> Order {
+    Order {
+        id: "order-8476a536".to_owned(),
+        status: "accepted \"express\"",
+        items: 3,
+        tags: vec!["gift".to_owned(), "priority".to_owned()],
+        total: 42.5,
+    }
+}
+
+async fn bare_order(_: LambdaEvent<Value>) -> Result<Order, Error> {
+    Ok(order())
+}
+
+async fn instrumented_order(_: LambdaEvent<Value>) -> Result<Order, Error> {
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    xray::annotate("tier", "gold");
+    Ok(order())
+}
+
 #[test]
 fn a_warm_unsampled_invocation_adds_no_allocation() {
     assert_at_most_added("unsampled", added_allocations(false), ALLOWED);
@@ -200,4 +234,38 @@ fn a_warm_sampled_invocation_under_the_companion_adds_no_allocation() {
         PerfRuntimeLayer::new().layer(runtime_service(layer.layer(service_fn(instrumented))));
     let instrumented = allocations_of_warm_invocations(&mut companion, || invocation(true));
     assert_at_most_added("sampled, with the companion", (bare, instrumented), ALLOWED);
+}
+
+/// The response is captured (the default) as the handler subsegment's metadata: written
+/// straight from its `Serialize` into a buffer the trace reuses, never through a
+/// `serde_json::Value`, which would allocate its map and every string.
+#[test]
+fn a_warm_sampled_invocation_capturing_an_object_response_adds_no_allocation() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = perf_layer(&daemon, marker_dir.path());
+    let bare = allocations_of_warm_invocations(&mut service_fn(bare_order), || event(true));
+    let instrumented =
+        allocations_of_warm_invocations(&mut layer.layer(service_fn(instrumented_order)), || {
+            event(true)
+        });
+    assert_at_most_added(
+        "sampled, an object response captured",
+        (bare, instrumented),
+        ALLOWED,
+    );
+    // The capture did happen: the last subsegment the daemon received carries the response.
+    let mut datagram = vec![0; 65_536];
+    daemon.set_nonblocking(true).unwrap();
+    let mut last = None;
+    while let Ok(length) = daemon.recv(&mut datagram) {
+        last = Some(datagram[..length].to_vec());
+    }
+    let last = String::from_utf8(last.expect("subsegments were sent")).unwrap();
+    let document: Value = serde_json::from_str(last.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(
+        document["metadata"]["alloc"]["handler response"],
+        serde_json::to_value(order()).unwrap(),
+        "{last}"
+    );
 }

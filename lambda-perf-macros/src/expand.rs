@@ -177,10 +177,10 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             #private::instrument(
                 __lambda_perf_begun,
                 __lambda_perf_body,
-                |response| {
+                |response, out| {
                     #[allow(unused_imports)]
                     use #private::{CaptureHttp as _, CaptureNothing as _, CaptureSerialize as _};
-                    (&&&#private::Probe(response)).lambda_perf_capture()
+                    (&&&#private::Probe(response)).lambda_perf_capture(out)
                 },
                 |error| {
                     #[allow(unused_imports)]

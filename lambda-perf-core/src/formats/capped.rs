@@ -2,6 +2,8 @@
 
 use serde_json::{Value, json};
 
+use super::xray::metadata_value::MetadataValue;
+
 /// Counts the bytes written to it.
 struct Length(usize);
 
@@ -26,6 +28,19 @@ pub(crate) fn capped(value: Value, limit: usize) -> Value {
     if text.len() <= limit {
         return value;
     }
+    truncated(&text, limit)
+}
+
+/// `json` (JSON text), or the marker [`capped`] makes when it exceeds `limit` bytes.
+pub(crate) fn capped_json(json: Vec<u8>, limit: usize) -> MetadataValue {
+    if json.len() <= limit {
+        return MetadataValue::Written(json);
+    }
+    MetadataValue::Value(truncated(&String::from_utf8_lossy(&json), limit))
+}
+
+/// The marker that stands for `text`: its size and its first `limit` bytes (whole characters).
+fn truncated(text: &str, limit: usize) -> Value {
     let cut = (0..=limit.min(text.len()))
         .rev()
         .find(|&i| text.is_char_boundary(i))
@@ -52,5 +67,25 @@ mod tests {
         assert_eq!(marker["size_bytes"], 211);
         let preview = marker["preview"].as_str().unwrap();
         assert!(preview.len() <= 50 && preview.starts_with("{\"blob\":\"é"));
+    }
+
+    /// Written JSON is capped as the value it was written from.
+    #[test]
+    fn written_json_is_capped_as_its_value() {
+        for (value, limit) in [
+            (json!({ "ok": true }), 100),
+            (json!({ "ok": true }), 11),
+            (json!({ "ok": true }), 10),
+            (json!({ "blob": "é".repeat(100) }), 50),
+        ] {
+            let json = serde_json::to_vec(&value).unwrap();
+            let expected = capped(value, limit);
+            let written = capped_json(json, limit);
+            assert_eq!(*written.to_value(), expected, "limit {limit}");
+            assert_eq!(
+                matches!(written, MetadataValue::Written(_)),
+                expected.get("lambda_perf_truncated").is_none()
+            );
+        }
     }
 }

@@ -27,9 +27,10 @@ use super::start_tracker::Start;
 use super::trace::{Target, Trace};
 use super::watchdog;
 use crate::drops::{self, Dropped, Report};
-use crate::formats::capped::capped;
+use crate::formats::capped::{capped, capped_json};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
+use crate::formats::xray::metadata_value::{MetadataValue, read_back};
 
 pub(crate) use crate::formats::xray::document::FACTS_NAMESPACE;
 
@@ -387,9 +388,16 @@ impl Invocation {
         HOLDING_STATE.with(Cell::get) == self.address()
     }
 
-    /// Whether ending this invocation records the response.
-    pub(crate) fn wants_response(&self) -> bool {
-        self.settings().capture_response && self.is_recording()
+    /// An empty buffer to write the response to when ending this invocation records it
+    /// (capture on, invocation traced): one an earlier response was written to, when its
+    /// trace kept one.
+    pub(crate) fn response_buffer(&self) -> Option<Vec<u8>> {
+        if !self.settings().capture_response {
+            return None;
+        }
+        self.with_state(|state| state.trace.as_mut().map(|trace| trace.take_json_buffer()))
+            .ok()
+            .flatten()
     }
 
     /// Whether the invocation is traced (sampled, tracing on) and has not ended.
@@ -592,6 +600,16 @@ fn subsegment_facts<'a>(
     written.record(dropped, facts.index() == 1)
 }
 
+/// A response written as JSON, as its metadata keeps it: as written, unless a redaction
+/// hook is set (which sees it as a value); capped in size either way.
+fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<MetadataValue> {
+    if settings.redact.is_none() {
+        return Some(capped_json(json, settings.capture_limit));
+    }
+    let value = settings.redacted(Captured::Response, read_back(&json))?;
+    Some(capped(value, settings.capture_limit).into())
+}
+
 /// Facts, cache uses, response and error on the handler subsegment.
 fn record_ending(
     settings: &InvocationSettings,
@@ -620,10 +638,11 @@ fn record_ending(
         );
     }
     // The response is not needed after this: taken, not copied.
-    if let Outcome::Success(Some(response)) = outcome {
-        let response = std::mem::take(response);
-        if let Some(value) = settings.redacted(Captured::Response, response) {
-            let value = capped(value, settings.capture_limit);
+    if let Outcome::Success(response) = outcome {
+        if let Some(value) = response
+            .take()
+            .and_then(|json| captured_response(settings, json))
+        {
             let namespace = trace.owned(&settings.service);
             let key = trace.owned(&settings.response_key);
             trace.add_metadata(handler, namespace, key, value);

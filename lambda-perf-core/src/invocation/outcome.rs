@@ -1,14 +1,13 @@
 //! How an invocation ended: the one type every record of the ending is made from.
 
-use serde_json::Value;
-
 use crate::formats::failure::Failure;
 
 /// How an invocation ended, with what its records keep of it.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Outcome {
-    /// The handler returned `Ok`; the response as trace metadata when it is captured.
-    Success(Option<Value>),
+    /// The handler returned `Ok`; the response as JSON text (what `serde_json` writes) when
+    /// it is captured.
+    Success(Option<Vec<u8>>),
     /// The handler returned `Err`; the error when it is described (recorded invocations).
     Error(Option<Failure>),
     /// The handler panicked.

@@ -26,6 +26,22 @@ pub(crate) fn resume(panic: Panic) -> ! {
     std::panic::resume_unwind(panic)
 }
 
+/// Appends `value`'s compact JSON to `out`, or says why not: its `Serialize` failed or
+/// panicked (`out` may then hold part of it).
+pub(crate) fn write_json<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), String> {
+    match catch(|| serde_json::to_writer(&mut *out, value)) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(error)) => Err(error.to_string()),
+        Err(panic) => Err(format!(
+            "its Serialize panicked: {}",
+            panic_message(&*panic)
+        )),
+    }
+}
+
 /// `value` as JSON, or why not: its `Serialize` failed or panicked (user code, which must not
 /// turn a recording call into a failed invocation).
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, String> {

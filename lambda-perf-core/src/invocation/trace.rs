@@ -5,14 +5,13 @@
 use std::borrow::Cow;
 use std::time::{Instant, SystemTime};
 
-use serde_json::Value;
-
 use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
 use crate::formats::xray::header::{TraceId, recording_trace};
 use crate::formats::xray::kept_annotations::KeptAnnotations;
+use crate::formats::xray::metadata_value::MetadataValue;
 use crate::formats::xray::{XRayError, id, name};
 use crate::warn::WarnOnce;
 
@@ -42,6 +41,9 @@ pub(crate) struct Recording {
     /// Strings of an earlier invocation's annotations and metadata keys, for this one's (see
     /// [`Recording::owned`]).
     spare_strings: Vec<String>,
+    /// The buffer an earlier invocation's response was written to, for this one's (see
+    /// [`Recording::take_json_buffer`]).
+    spare_json: Vec<u8>,
 }
 
 /// Most strings kept for reuse.
@@ -118,6 +120,7 @@ impl Trace {
                 child_exceptions: Vec::new(),
                 keep_messages,
                 spare_strings: Vec::new(),
+                spare_json: Vec::new(),
             })));
         };
         // Released already, when it was put aside.
@@ -147,7 +150,8 @@ impl Trace {
 
 impl Recording {
     /// Lets go of what this trace recorded, keeping its memory for the next one: its strings
-    /// become spare ones, the rest (captured values included) is dropped. A finished trace is
+    /// become spare ones, and so does the buffer of a response written as JSON; the rest
+    /// (captured values included) is dropped. A finished trace is
     /// released as it is put aside, after its writes (under `PerfRuntimeLayer`, after the
     /// response), rather than by the next invocation before its handler runs.
     pub(crate) fn release(&mut self) {
@@ -157,6 +161,7 @@ impl Recording {
         let Self {
             handler,
             spare_strings,
+            spare_json,
             ..
         } = self;
         let mut keep = |text: Cow<'static, str>| {
@@ -172,10 +177,25 @@ impl Recording {
                 keep(text);
             }
         }
-        for (namespace, key, _) in handler.metadata.drain(..) {
+        for (namespace, key, value) in handler.metadata.drain(..) {
             keep(namespace);
             keep(key);
+            if let MetadataValue::Written(mut json) = value {
+                if json.capacity() > spare_json.capacity() {
+                    json.clear();
+                    *spare_json = json;
+                }
+            }
         }
+    }
+
+    /// An empty buffer to write a captured response to, with the memory of an earlier one's
+    /// when there is one: it comes back with [`Recording::release`] once the response was
+    /// recorded as metadata ([`MetadataValue::Written`]).
+    pub(crate) fn take_json_buffer(&mut self) -> Vec<u8> {
+        let mut buffer = std::mem::take(&mut self.spare_json);
+        buffer.clear();
+        buffer
     }
 
     /// `text` as an owned string, made of a spare one when there is one.
@@ -252,7 +272,7 @@ impl Recording {
         target: Target,
         namespace: Cow<'static, str>,
         key: Cow<'static, str>,
-        value: Value,
+        value: impl Into<MetadataValue>,
     ) {
         if let Some(record) = self.target(target) {
             record.add_metadata(namespace, key, value);

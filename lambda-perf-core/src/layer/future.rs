@@ -7,7 +7,6 @@ use std::pin::Pin;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use serde_json::Value;
 
 use super::capture::ResponseCapture;
 use super::invocation_future::{self, Begun, DescribeResult, InvocationFuture};
@@ -17,8 +16,8 @@ use crate::formats::failure::Failure;
 pub(crate) struct CaptureWith<C>(PhantomData<fn() -> C>);
 
 impl<R, E: fmt::Debug + 'static, C: ResponseCapture<R>> DescribeResult<R, E> for CaptureWith<C> {
-    fn response(&self, response: &R) -> Option<Value> {
-        C::capture(response)
+    fn write_response(&self, response: &R, out: &mut Vec<u8>) -> bool {
+        C::capture_json(response, out)
     }
 
     fn failure(&self, error: &E) -> Failure {

@@ -9,6 +9,7 @@ use tower::Service;
 
 use super::capture::ResponseCapture;
 use super::{PerfFuture, PerfService, invocation_future};
+use crate::formats::json::push_u64;
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
 /// worth a trace's space.
@@ -18,6 +19,13 @@ pub struct HttpStatus;
 impl<B> ResponseCapture<http::Response<B>> for HttpStatus {
     fn capture(response: &http::Response<B>) -> Option<Value> {
         Some(json!({ "status": response.status().as_u16() }))
+    }
+
+    fn capture_json(response: &http::Response<B>, out: &mut Vec<u8>) -> bool {
+        out.extend_from_slice(b"{\"status\":");
+        push_u64(out, response.status().as_u16().into());
+        out.push(b'}');
+        true
     }
 }
 

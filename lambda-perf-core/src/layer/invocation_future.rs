@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
-use serde_json::Value;
 
 use crate::formats::failure::Failure;
 use crate::invocation::current::{self, Current, Scoped};
@@ -19,8 +18,9 @@ use crate::invocation::panic;
 
 /// How a handler's `Ok` and `Err` are described for the records.
 pub trait DescribeResult<R, E> {
-    /// The response as trace metadata, or `None`.
-    fn response(&self, response: &R) -> Option<Value>;
+    /// Appends the response as JSON (trace metadata) to `out`; returns whether it did:
+    /// `false` records none.
+    fn write_response(&self, response: &R, out: &mut Vec<u8>) -> bool;
     /// The error's type and message.
     fn failure(&self, error: &E) -> Failure;
 }
@@ -155,9 +155,8 @@ fn describe<R, E, D: DescribeResult<R, E>>(
     match output {
         Ok(response) => Outcome::Success(
             invocation
-                .wants_response()
-                .then(|| describe.response(response))
-                .flatten(),
+                .response_buffer()
+                .and_then(|mut out| describe.write_response(response, &mut out).then_some(out)),
         ),
         Err(error) => Outcome::Error(invocation.is_recording().then(|| describe.failure(error))),
     }

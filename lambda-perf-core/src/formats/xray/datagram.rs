@@ -202,7 +202,7 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
             first_entry = false;
             push_text(out, key);
             out.push(b':');
-            push_serialized(out, value)?;
+            value.write_json(out)?;
         }
         out.push(b'}');
     }

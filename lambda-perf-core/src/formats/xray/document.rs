@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
 use super::header::TraceId;
+use super::metadata_value::MetadataValue;
 use crate::formats::json::WriteJson;
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
@@ -160,7 +161,7 @@ pub(crate) struct Record {
     pub(crate) namespace: Option<Namespace>,
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
     /// (namespace, key, value), in insertion order.
-    pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, Value)>,
+    pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, MetadataValue)>,
     /// lambda-perf's own facts as one JSON object, written straight from their `Serialize`
     /// (empty: none): the first members of the `lambda_perf` metadata namespace.
     pub(crate) facts: Vec<u8>,
@@ -264,8 +265,9 @@ impl Record {
         &mut self,
         namespace: Cow<'static, str>,
         key: Cow<'static, str>,
-        value: Value,
+        value: impl Into<MetadataValue>,
     ) {
+        let value = value.into();
         match self
             .metadata
             .iter_mut()
@@ -565,7 +567,7 @@ impl Serialize for FactsAndEntries<'_> {
 }
 
 struct Namespaced<'a> {
-    entries: &'a [(Cow<'static, str>, Cow<'static, str>, Value)],
+    entries: &'a [(Cow<'static, str>, Cow<'static, str>, MetadataValue)],
     namespace: &'a str,
 }
 
@@ -672,8 +674,8 @@ mod tests {
             "payload".into(),
             serde_json::json!({"items": [1, 2], "note": "hi"}),
         );
-        record.add_metadata("default".into(), "plain".into(), "value".into());
-        record.add_metadata("demo_ns".into(), "more".into(), 1.into());
+        record.add_metadata("default".into(), "plain".into(), Value::from("value"));
+        record.add_metadata("demo_ns".into(), "more".into(), Value::from(1));
         record.reference_exception(0xbb00_27ca_b7e8_5329);
         assert_eq!(
             render(&record),
@@ -715,8 +717,8 @@ mod tests {
     fn oversized_documents_shrink_the_users_metadata_first_and_stay_valid() {
         let mut record = record();
         record.annotate("key".into(), "v".repeat(1000).into());
-        record.add_metadata("big".into(), "blob".into(), "x".repeat(70_000).into());
-        record.add_metadata(FACTS_NAMESPACE.into(), "invocation".into(), 7.into());
+        record.add_metadata("big".into(), "blob".into(), Value::from("x".repeat(70_000)));
+        record.add_metadata(FACTS_NAMESPACE.into(), "invocation".into(), Value::from(7));
         let document = SubsegmentDocument {
             trace_id: &trace_id(),
             record: &record,
@@ -784,7 +786,7 @@ mod tests {
                 for shared in [false, true] {
                     let mut base = record();
                     if user {
-                        base.add_metadata("orders".into(), "response".into(), 7.into());
+                        base.add_metadata("orders".into(), "response".into(), Value::from(7));
                     }
                     if shared {
                         base.add_metadata(
@@ -845,9 +847,9 @@ mod tests {
             let mut with_facts = record();
             with_facts.set_facts(&facts);
             records.push(with_facts.clone());
-            with_facts.add_metadata("orders".into(), "response".into(), 7.into());
+            with_facts.add_metadata("orders".into(), "response".into(), Value::from(7));
             records.push(with_facts.clone());
-            with_facts.add_metadata(FACTS_NAMESPACE.into(), "cache".into(), 1.into());
+            with_facts.add_metadata(FACTS_NAMESPACE.into(), "cache".into(), Value::from(1));
             records.push(with_facts);
         }
         let mut everything = record();
@@ -897,7 +899,7 @@ mod tests {
     fn a_reopened_record_keeps_nothing_of_its_past_but_its_name() {
         let mut used = record();
         used.annotate("k".into(), 1.into());
-        used.add_metadata("n".into(), "k".into(), 1.into());
+        used.add_metadata("n".into(), "k".into(), Value::from(1));
         used.set_facts(&serde_json::json!({"a": 1}));
         used.http = Some(Http::request("GET", "u"));
         used.aws = Some(Value::Null);
@@ -940,7 +942,7 @@ mod tests {
             for i in 0..annotations {
                 record.annotate(format!("k{i}").into(), "v".repeat(1_000).into());
             }
-            record.add_metadata("n".into(), "k".into(), "z".repeat(url_len).into());
+            record.add_metadata("n".into(), "k".into(), Value::from("z".repeat(url_len)));
             let trace_id = trace_id();
             let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None, annotations_json: None };
             let mut out = Vec::new();

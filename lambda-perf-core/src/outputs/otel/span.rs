@@ -242,7 +242,7 @@ fn metadata(record: &Record, attributes: &mut Vec<KeyValue>) {
         if namespace == FACTS_NAMESPACE {
             attributes.push(KeyValue::new(
                 format!("{FACTS_NAMESPACE}.{key}"),
-                json_value(value),
+                json_value(&value.to_value()),
             ));
             continue;
         }
@@ -252,7 +252,7 @@ fn metadata(record: &Record, attributes: &mut Vec<KeyValue>) {
         let object: serde_json::Map<String, Value> = entries[index..]
             .iter()
             .filter(|(ns, _, _)| ns == namespace)
-            .map(|(_, key, value)| (key.to_string(), value.clone()))
+            .map(|(_, key, value)| (key.to_string(), value.to_value().into_owned()))
             .collect();
         attributes.push(KeyValue::new(
             format!("{METADATA_PREFIX}{namespace}"),
