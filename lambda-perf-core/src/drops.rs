@@ -28,13 +28,21 @@ static PENDING: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false
 
 /// Counts one drop of `cause` (a stable snake-case name such as `metrics.non_finite_value`).
 pub(crate) fn count(cause: &'static str) {
+    count_many(cause, 1);
+}
+
+/// Counts `drops` drops of `cause` at once (none: nothing to report).
+pub(crate) fn count_many(cause: &'static str, drops: u64) {
+    if drops == 0 {
+        return;
+    }
     for (bank, pending) in BANKS.iter().zip(&PENDING) {
         let mut counts = bank
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match counts.iter_mut().find(|(name, _)| *name == cause) {
-            Some((_, count)) => *count += 1,
-            None => counts.push((cause, 1)),
+            Some((_, count)) => *count += drops,
+            None => counts.push((cause, drops)),
         }
         pending.store(true, Ordering::Release);
     }

@@ -287,10 +287,19 @@ async fn xray_otlp_without_a_daemon_warns_once_and_says_how_to_turn_tracing_off(
             .with_xray_daemon_address(address)
     })
     .await;
+    let mut unsent = 0;
     for _ in 0..4 {
         let (_, result) = setup.invoke(json!({ "action": "ok" })).await;
+        let end = end_line(&setup.process, &result.request_id).await;
+        unsent += dropped(&end, "otel.xray_otlp_send_failed");
         assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
     }
+    // Every other send fails (the one after each ICMP reply); the spans it carried are
+    // counted in the next EMF line, written before that invocation's spans are sent.
+    assert!(
+        unsent >= 1,
+        "the spans not sent are counted in the EMF lines"
+    );
     let warnings: Vec<String> = setup
         .process
         .output()
@@ -302,6 +311,43 @@ async fn xray_otlp_without_a_daemon_warns_once_and_says_how_to_turn_tracing_off(
     assert!(
         warnings[0].contains("could not send OpenTelemetry spans to the X-Ray daemon")
             && warnings[0].contains("POWERTOOLS_TRACE_DISABLED=true"),
+        "{warnings:#?}"
+    );
+}
+
+/// `lambda_perf.dropped.<cause>` of an EMF line (0 when absent).
+fn dropped(line: &Value, cause: &str) -> u64 {
+    line["lambda_perf"]["dropped"][cause].as_u64().unwrap_or(0)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_otlp_with_an_unusable_address_counts_every_span_it_does_not_send() {
+    let setup = setup(|config, _| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "xray-otlp")
+            .with_xray_daemon_address("not an address")
+    })
+    .await;
+    let mut counts = Vec::new();
+    for _ in 0..3 {
+        let (_, result) = setup.invoke(json!({ "action": "ok" })).await;
+        let end = end_line(&setup.process, &result.request_id).await;
+        counts.push(dropped(&end, "otel.xray_otlp_address_unusable"));
+        assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+    }
+    // Each line counts the previous invocation's span, its handler's (the spans are sent
+    // after the line is written).
+    assert_eq!(counts, [0, 1, 1], "{counts:?}");
+    let warnings: Vec<String> = setup
+        .process
+        .output()
+        .into_iter()
+        .filter(|line| line.text.contains("lambda-perf: warning"))
+        .map(|line| line.text)
+        .collect();
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("X-Ray daemon address \"not an address\" is unusable"),
         "{warnings:#?}"
     );
 }

@@ -3,6 +3,12 @@
 //! `{"format":"json","version":1}` and a newline, then `T1S` (sampled spans; `T1U`
 //! unsampled), then the base64 of an OTLP `ExportTraceServiceRequest`. An invocation's spans
 //! are split over as many datagrams as it takes for each to fit 64 000 bytes.
+//!
+//! What is not sent is counted, as the X-Ray output counts its subsegments (see
+//! [`drops`](crate::drops)): in the next EMF line and handler subsegment, each span not sent
+//! (`otel.xray_otlp_address_unusable`, `otel.xray_otlp_send_failed`,
+//! `otel.xray_otlp_span_too_large`) or sent without its attributes and events
+//! (`otel.xray_otlp_span_trimmed`).
 
 use std::fmt;
 use std::io;
@@ -22,6 +28,7 @@ use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message;
 
+use crate::drops;
 use crate::formats::xray::document::{DAEMON_HEADER, MAX_DATAGRAM};
 use crate::outputs::xray::parse_udp_address;
 use crate::warn::WarnOnce;
@@ -77,9 +84,10 @@ impl XRayOtlpSender {
             .as_ref()
     }
 
-    /// Sends `spans` (one invocation's), without blocking.
+    /// Sends `spans` (one invocation's), without blocking; counts those it cannot send.
     pub(crate) fn send(&self, spans: Vec<SpanData>, resource: &Resource) {
         let Some(socket) = self.socket() else {
+            drops::count_many("otel.xray_otlp_address_unusable", span_count(spans.len()));
             return;
         };
         let Some(first) = spans.first() else {
@@ -88,8 +96,9 @@ impl XRayOtlpSender {
         let envelope = self
             .envelope
             .get_or_init(|| Envelope::new(resource, &first.instrumentation_scope));
-        for datagram in envelope.datagrams(spans, MAX_PAYLOAD) {
+        for (datagram, carried) in envelope.datagrams(spans, MAX_PAYLOAD) {
             if let Err(error) = socket.send(&datagram) {
+                drops::count_many("otel.xray_otlp_send_failed", span_count(carried));
                 SEND_FAILED.warn(format_args!(
                     "could not send OpenTelemetry spans to the X-Ray daemon at {:?} ({error}); \
                      is the daemon running? (Running locally without one, e.g. under `cargo \
@@ -141,9 +150,9 @@ impl Envelope {
         }
     }
 
-    /// The datagrams that carry `spans`: sampled and unsampled apart, each request at most
-    /// `limit` bytes.
-    fn datagrams(&self, spans: Vec<SpanData>, limit: usize) -> Vec<Vec<u8>> {
+    /// The datagrams that carry `spans`, each with how many spans it carries: sampled and
+    /// unsampled apart, each request at most `limit` bytes.
+    fn datagrams(&self, spans: Vec<SpanData>, limit: usize) -> Vec<(Vec<u8>, usize)> {
         let (sampled, unsampled): (Vec<SpanData>, Vec<SpanData>) = spans
             .into_iter()
             .partition(|span| span.span_context.is_sampled());
@@ -152,7 +161,11 @@ impl Envelope {
             let group: Vec<ProtoSpan> = group.into_iter().map(ProtoSpan::from).collect();
             let mut requests = Vec::new();
             self.pack(group, limit, &mut requests);
-            out.extend(requests.iter().map(|request| datagram(prefix, request)));
+            out.extend(
+                requests
+                    .iter()
+                    .map(|request| (datagram(prefix, request), spans_in(request))),
+            );
         }
         out
     }
@@ -198,12 +211,14 @@ impl Envelope {
         trim(&mut span);
         let request = self.request(vec![span]);
         if request.encoded_len() <= limit {
+            drops::count("otel.xray_otlp_span_trimmed");
             TRIMMED.warn(format_args!(
                 "span {name:?} exceeded the 64 KB datagram of xray-otlp; it was sent without \
                  its attributes and events"
             ));
             out.push(request);
         } else {
+            drops::count("otel.xray_otlp_span_too_large");
             let dropped = DROPPED_SPANS.fetch_add(1, Ordering::Relaxed) + 1;
             DROPPED.warn(format_args!(
                 "span {name:?} does not fit a 64 KB datagram of xray-otlp even trimmed; it was \
@@ -212,6 +227,21 @@ impl Envelope {
             ));
         }
     }
+}
+
+/// How many spans `request` carries.
+fn spans_in(request: &ExportTraceServiceRequest) -> usize {
+    request
+        .resource_spans
+        .iter()
+        .flat_map(|resource| &resource.scope_spans)
+        .map(|scope| scope.spans.len())
+        .sum()
+}
+
+/// A number of spans as a count.
+fn span_count(spans: usize) -> u64 {
+    u64::try_from(spans).unwrap_or(u64::MAX)
 }
 
 fn take_spans(request: ExportTraceServiceRequest) -> Vec<ProtoSpan> {
@@ -278,7 +308,20 @@ mod tests {
 
     fn datagrams(spans: Vec<SpanData>, resource: &Resource) -> Vec<Vec<u8>> {
         let envelope = Envelope::new(resource, &spans[0].instrumentation_scope);
-        envelope.datagrams(spans, MAX_PAYLOAD)
+        let datagrams = envelope.datagrams(spans, MAX_PAYLOAD);
+        let carried: usize = datagrams.iter().map(|(_, carried)| carried).sum();
+        let decoded: usize = datagrams
+            .iter()
+            .map(|(datagram, _)| take_spans(decode(datagram).1).len())
+            .sum();
+        assert_eq!(
+            carried, decoded,
+            "each datagram says how many spans it carries"
+        );
+        datagrams
+            .into_iter()
+            .map(|(datagram, _)| datagram)
+            .collect()
     }
 
     fn decode(datagram: &[u8]) -> (Vec<u8>, ExportTraceServiceRequest) {
