@@ -176,7 +176,10 @@ pub trait CaptureHttp {
 #[cfg(feature = "http")]
 impl<B> CaptureHttp for &&&Probe<'_, http::Response<B>> {
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool {
-        <crate::layer::HttpStatus as crate::layer::ResponseCapture<_>>::capture_json(self.0, out)
+        <crate::layer::HttpStatus as crate::layer::ResponseCapture<_>>::write_json(
+            self.0,
+            crate::layer::capture::JsonText(out),
+        )
     }
 }
 

@@ -18,15 +18,31 @@ pub trait ResponseCapture<R> {
     /// The response as JSON, or `None` to record nothing.
     fn capture(response: &R) -> Option<Value>;
 
-    /// Appends the response's compact JSON to `out` and returns `true`, or returns `false` to
-    /// record nothing (leaving `out` as it was). This is what an invocation calls, with a
-    /// buffer its trace reuses; the default writes what [`capture`](Self::capture) returns.
-    /// Implement it to write the JSON without building a `Value` first (what
-    /// [`SerializeResponse`] does): `out` must then hold valid JSON, as `serde_json` writes it.
-    fn capture_json(response: &R, out: &mut Vec<u8>) -> bool {
-        Self::capture(response).is_some_and(|value| serde_json::to_writer(out, &value).is_ok())
+    /// What an invocation calls: appends the response's compact JSON to a buffer its trace
+    /// reuses and returns `true`, or returns `false` to record nothing. The text is copied
+    /// into the trace as it is, so only lambda-perf's own captures write it directly (the
+    /// buffer's type cannot be named elsewhere); any other writes what
+    /// [`capture`](Self::capture) returns.
+    #[doc(hidden)]
+    fn write_json(response: &R, out: JsonText<'_>) -> bool {
+        let start = out.0.len();
+        let written = Self::capture(response)
+            .is_some_and(|value| serde_json::to_writer(&mut *out.0, &value).is_ok());
+        if !written {
+            out.0.truncate(start);
+        }
+        written
     }
 }
+
+/// The buffer a capture writes its JSON to. Public in a private module: no code outside
+/// lambda-perf can name it, so none can implement [`ResponseCapture::write_json`] and
+/// put text that is not JSON into a trace.
+mod sealed {
+    pub struct JsonText<'a>(pub(crate) &'a mut Vec<u8>);
+}
+
+pub(crate) use sealed::JsonText;
 
 /// Captures any `Serialize` response.
 #[derive(Clone, Copy, Debug, Default)]
@@ -41,8 +57,8 @@ impl<R: Serialize> ResponseCapture<R> for SerializeResponse {
         serialized(response)
     }
 
-    fn capture_json(response: &R, out: &mut Vec<u8>) -> bool {
-        write_serialized(response, out)
+    fn write_json(response: &R, out: JsonText<'_>) -> bool {
+        write_serialized(response, out.0)
     }
 }
 

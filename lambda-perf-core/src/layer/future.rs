@@ -8,7 +8,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
-use super::capture::ResponseCapture;
+use super::capture::{JsonText, ResponseCapture};
 use super::invocation_future::{self, Begun, DescribeResult, InvocationFuture};
 use crate::formats::failure::Failure;
 
@@ -17,7 +17,7 @@ pub(crate) struct CaptureWith<C>(PhantomData<fn() -> C>);
 
 impl<R, E: fmt::Debug + 'static, C: ResponseCapture<R>> DescribeResult<R, E> for CaptureWith<C> {
     fn write_response(&self, response: &R, out: &mut Vec<u8>) -> bool {
-        C::capture_json(response, out)
+        C::write_json(response, JsonText(out))
     }
 
     fn failure(&self, error: &E) -> Failure {

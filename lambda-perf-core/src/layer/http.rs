@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use serde_json::{Value, json};
 use tower::Service;
 
-use super::capture::ResponseCapture;
+use super::capture::{JsonText, ResponseCapture};
 use super::{PerfFuture, PerfService, invocation_future};
 use crate::formats::json::push_u64;
 
@@ -21,10 +21,10 @@ impl<B> ResponseCapture<http::Response<B>> for HttpStatus {
         Some(json!({ "status": response.status().as_u16() }))
     }
 
-    fn capture_json(response: &http::Response<B>, out: &mut Vec<u8>) -> bool {
-        out.extend_from_slice(b"{\"status\":");
-        push_u64(out, response.status().as_u16().into());
-        out.push(b'}');
+    fn write_json(response: &http::Response<B>, out: JsonText<'_>) -> bool {
+        out.0.extend_from_slice(b"{\"status\":");
+        push_u64(out.0, response.status().as_u16().into());
+        out.0.push(b'}');
         true
     }
 }

@@ -11,8 +11,7 @@
 //! (`otel.xray_otlp_span_trimmed`).
 
 use std::fmt;
-use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,7 +29,7 @@ use prost::Message;
 
 use crate::drops;
 use crate::formats::xray::document::{DAEMON_HEADER, MAX_DATAGRAM};
-use crate::outputs::xray::parse_udp_address;
+use crate::outputs::xray::daemon_socket::connect;
 use crate::warn::WarnOnce;
 
 /// The prefix of a datagram of sampled spans.
@@ -116,20 +115,6 @@ impl fmt::Debug for XRayOtlpSender {
             .field("address", &self.setting)
             .finish_non_exhaustive()
     }
-}
-
-fn connect(setting: &str) -> io::Result<UdpSocket> {
-    let address: SocketAddr = parse_udp_address(setting)
-        .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
-    let local: SocketAddr = if address.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(local)?;
-    socket.set_nonblocking(true)?;
-    socket.connect(address)?;
-    Ok(socket)
 }
 
 /// The largest protobuf whose base64 fits a datagram after the header and the prefix.

@@ -2,14 +2,13 @@
 //! [`SubsegmentSink`] — the X-Ray daemon over UDP ([`UdpDaemonSink`]) unless told otherwise.
 
 mod address;
+pub(crate) mod daemon_socket;
 mod udp_daemon;
 
 use std::fmt;
 use std::sync::Arc;
 
 pub(crate) use self::address::DEFAULT_DAEMON_ADDRESS;
-#[cfg(feature = "opentelemetry")]
-pub(crate) use self::address::parse_udp_address;
 pub use self::udp_daemon::UdpDaemonSink;
 use crate::formats::xray::SubsegmentDocument;
 use crate::invocation::facts::InvocationFacts;

@@ -2,11 +2,10 @@
 
 use std::cell::RefCell;
 use std::fmt;
-use std::io;
-use std::net::{SocketAddr, UdpSocket};
+use std::net::UdpSocket;
 
 use super::SubsegmentSink;
-use super::address::parse_udp_address;
+use super::daemon_socket::connect;
 use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
 use crate::formats::xray::document::Detail;
@@ -52,21 +51,6 @@ impl UdpDaemonSink {
         };
         Self { setting, socket }
     }
-}
-
-/// A non-blocking socket connected to the daemon at `setting`.
-fn connect(setting: &str) -> io::Result<UdpSocket> {
-    let address: SocketAddr = parse_udp_address(setting)
-        .map_err(|message| io::Error::new(io::ErrorKind::InvalidInput, message))?;
-    let local: SocketAddr = if address.is_ipv4() {
-        ([0, 0, 0, 0], 0).into()
-    } else {
-        (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
-    };
-    let socket = UdpSocket::bind(local)?;
-    socket.set_nonblocking(true)?;
-    socket.connect(address)?;
-    Ok(socket)
 }
 
 impl SubsegmentSink for UdpDaemonSink {
