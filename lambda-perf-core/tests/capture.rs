@@ -167,3 +167,124 @@ async fn a_panicking_hook_captures_nothing_and_is_counted() {
         2
     );
 }
+
+/// `count` levels of arrays around `inner`.
+fn nested(count: usize, inner: Value) -> Value {
+    (0..count).fold(inner, |value, _| json!([value]))
+}
+
+/// The `lambda_perf.dropped` count of `cause` on a handler subsegment (0 when absent).
+fn dropped(document: &Value, cause: &str) -> u64 {
+    document["metadata"]["lambda_perf"]["dropped"][cause]
+        .as_u64()
+        .unwrap_or(0)
+}
+
+/// A redaction hook sees the response as a value; one nested deeper than `serde_json` reads
+/// back (128 levels) cannot be, so it is not captured at all — never passed on unredacted,
+/// nor handed to the hook as a string — and is counted.
+#[tokio::test]
+async fn a_response_too_deep_for_the_redaction_hook_is_left_out_and_counted() {
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let recorder = Recorder::with(|layer| {
+        let seen = std::sync::Arc::clone(&seen);
+        layer.redact(move |_, value| {
+            seen.lock().unwrap().push(value.clone());
+            Some(value)
+        })
+    });
+    let deep = nested(200, json!({ "card_number": "4111111111111111" }));
+    let response = recorder
+        .run(
+            service_fn(move |_: LambdaEvent<Value>| {
+                let deep = deep.clone();
+                async move { Ok::<_, Error>(deep) }
+            }),
+            event(json!({})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        response,
+        nested(200, json!({ "card_number": "4111111111111111" }))
+    );
+    assert!(
+        seen.lock().unwrap().is_empty(),
+        "the hook saw {:?}",
+        seen.lock().unwrap()
+    );
+    let first = handler_document(&recorder);
+    assert!(
+        first["metadata"]["test"].get("handler response").is_none(),
+        "{first}"
+    );
+    // The next handler subsegment reports the drop.
+    let _ = recorder.xray().take();
+    recorder
+        .run(service_fn(pays), event(json!({})))
+        .await
+        .unwrap();
+    let next = handler_document(&recorder);
+    assert_eq!(
+        dropped(&next, "capture.response_not_redactable"),
+        1,
+        "{next}"
+    );
+    assert_eq!(
+        seen.lock().unwrap().len(),
+        1,
+        "the next response is redacted as usual"
+    );
+}
+
+/// A `Serialize` that opens a key and never gives its value: `serde_json` writes text that is
+/// not JSON. The capture is refused (counted), never copied into the document.
+struct KeyWithoutValue;
+
+impl serde::Serialize for KeyWithoutValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_key("orphan")?;
+        map.end()
+    }
+}
+
+#[tokio::test]
+async fn a_response_whose_serialize_writes_what_is_not_json_is_left_out_and_counted() {
+    let recorder = Recorder::new();
+    recorder
+        .run(
+            service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(KeyWithoutValue) }),
+            event(json!({})),
+        )
+        .await
+        .unwrap();
+    // The document is sent (and parses: the recorder keeps only documents that do), and
+    // reports the drop itself: the response is written before the subsegment's facts are.
+    let first = handler_document(&recorder);
+    assert!(
+        first["metadata"]["test"].get("handler response").is_none(),
+        "{first}"
+    );
+    assert_eq!(
+        dropped(&first, "capture.response_not_serializable"),
+        1,
+        "{first}"
+    );
+    let _ = recorder.xray().take();
+    recorder
+        .run(service_fn(pays), event(json!({})))
+        .await
+        .unwrap();
+    let next = handler_document(&recorder);
+    assert_eq!(
+        dropped(&next, "capture.response_not_serializable"),
+        0,
+        "{next}"
+    );
+    assert_eq!(
+        next["metadata"]["test"]["handler response"]["status"], "paid",
+        "{next}"
+    );
+}

@@ -300,24 +300,13 @@ async fn xray_otlp_without_a_daemon_warns_once_and_says_how_to_turn_tracing_off(
         unsent >= 1,
         "the spans not sent are counted in the EMF lines"
     );
-    let warnings: Vec<String> = setup
-        .process
-        .output()
-        .into_iter()
-        .filter(|line| line.text.contains("lambda-perf: warning"))
-        .map(|line| line.text)
-        .collect();
+    let warnings = warnings(&setup.process);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
         warnings[0].contains("could not send OpenTelemetry spans to the X-Ray daemon")
             && warnings[0].contains("POWERTOOLS_TRACE_DISABLED=true"),
         "{warnings:#?}"
     );
-}
-
-/// `lambda_perf.dropped.<cause>` of an EMF line (0 when absent).
-fn dropped(line: &Value, cause: &str) -> u64 {
-    line["lambda_perf"]["dropped"][cause].as_u64().unwrap_or(0)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -338,13 +327,7 @@ async fn xray_otlp_with_an_unusable_address_counts_every_span_it_does_not_send()
     // Each line counts the previous invocation's span, its handler's (the spans are sent
     // after the line is written).
     assert_eq!(counts, [0, 1, 1], "{counts:?}");
-    let warnings: Vec<String> = setup
-        .process
-        .output()
-        .into_iter()
-        .filter(|line| line.text.contains("lambda-perf: warning"))
-        .map(|line| line.text)
-        .collect();
+    let warnings = warnings(&setup.process);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
         warnings[0].contains("X-Ray daemon address \"not an address\" is unusable"),

@@ -292,13 +292,7 @@ async fn a_missing_daemon_costs_one_warning_and_nothing_else() {
         let result = setup.invoke(json!({ "action": "ok" })).await;
         assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
     }
-    let warnings: Vec<String> = setup
-        .process
-        .output()
-        .into_iter()
-        .filter(|line| line.text.contains("lambda-perf: warning"))
-        .map(|line| line.text)
-        .collect();
+    let warnings = warnings(&setup.process);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(warnings[0].contains("X-Ray daemon"), "{warnings:#?}");
     // It says how to turn tracing off where there is no daemon (running locally).

@@ -3,6 +3,7 @@
 //! that an invocation exists; everything here can be tested with values alone.
 
 pub(crate) mod capped;
+pub(crate) mod checked_json;
 pub(crate) mod emf;
 pub(crate) mod failure;
 pub(crate) mod json;

@@ -30,7 +30,8 @@ use crate::drops::{self, Dropped, Report};
 use crate::formats::capped::{capped, capped_json};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
-use crate::formats::xray::metadata_value::{MetadataValue, read_back};
+use crate::formats::xray::metadata_value::MetadataValue;
+use crate::warn::WarnOnce;
 
 pub(crate) use crate::formats::xray::document::FACTS_NAMESPACE;
 
@@ -601,12 +602,23 @@ fn subsegment_facts<'a>(
 }
 
 /// A response written as JSON, as its metadata keeps it: as written, unless a redaction
-/// hook is set (which sees it as a value); capped in size either way.
+/// hook is set (which sees it as a value); capped in size either way. A response the hook
+/// cannot see as a value (nested past the 128 levels `serde_json` reads) is not captured:
+/// one warning, and each one counted (`capture.response_not_redactable`).
 fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<MetadataValue> {
+    static NOT_REDACTABLE: WarnOnce = WarnOnce::new();
     if settings.redact.is_none() {
         return Some(capped_json(json, settings.capture_limit));
     }
-    let value = settings.redacted(Captured::Response, read_back(&json))?;
+    let Ok(value) = serde_json::from_slice(&json) else {
+        drops::count("capture.response_not_redactable");
+        NOT_REDACTABLE.warn(format_args!(
+            "the handler's response is nested too deep for the redaction hook to see it; it \
+             is left out of the trace (counted in lambda_perf.dropped)"
+        ));
+        return None;
+    };
+    let value = settings.redacted(Captured::Response, value)?;
     Some(capped(value, settings.capture_limit).into())
 }
 

@@ -8,6 +8,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use serde::Serialize;
 use serde_json::Value;
 
+use crate::formats::checked_json::write_checked;
 use crate::formats::failure::panic_message;
 
 /// A caught panic's payload, to record and then resume.
@@ -26,15 +27,15 @@ pub(crate) fn resume(panic: Panic) -> ! {
     std::panic::resume_unwind(panic)
 }
 
-/// Appends `value`'s compact JSON to `out`, or says why not: its `Serialize` failed or
-/// panicked (`out` may then hold part of it).
+/// Appends `value`'s compact JSON to `out`, or says why not: its `Serialize` failed,
+/// panicked or wrote what is not JSON (`out` may then hold part of it).
 pub(crate) fn write_json<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    match catch(|| serde_json::to_writer(&mut *out, value)) {
+    match catch(|| write_checked(value, out)) {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(error)) => Err(error.to_string()),
+        Ok(Err(message)) => Err(message),
         Err(panic) => Err(format!(
             "its Serialize panicked: {}",
             panic_message(&*panic)

@@ -69,7 +69,9 @@ pub(crate) fn serialized<R: Serialize + ?Sized>(response: &R) -> Option<Value> {
 }
 
 /// Appends `response` as compact JSON to `out`; on failure (a `Serialize` that fails or
-/// panics) leaves `out` as it was, warns once and counts, as [`serialized`] does.
+/// panics, or one that writes what is not JSON, such as a map key without its value: the text
+/// goes into documents as it is) leaves `out` as it was, warns once and counts, as
+/// [`serialized`] does.
 pub(crate) fn write_serialized<R: Serialize + ?Sized>(response: &R, out: &mut Vec<u8>) -> bool {
     let start = out.len();
     match panic::write_json(response, out) {

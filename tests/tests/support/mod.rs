@@ -120,6 +120,23 @@ pub fn lines_of(process: &FunctionProcess, request_id: &str) -> Vec<Value> {
         .collect()
 }
 
+/// The lines of lambda-perf's warnings a function printed so far.
+pub fn warnings(process: &FunctionProcess) -> Vec<String> {
+    process
+        .output()
+        .into_iter()
+        .filter(|line| line.text.contains("lambda-perf: warning"))
+        .map(|line| line.text)
+        .collect()
+}
+
+/// `lambda_perf.dropped.<cause>` of a record (0 when absent).
+pub fn dropped(record: &Value, cause: &str) -> u64 {
+    record["lambda_perf"]["dropped"][cause]
+        .as_u64()
+        .unwrap_or(0)
+}
+
 /// Whether an output line is the end-of-invocation EMF line of `request_id`.
 pub fn is_end_line(line: &OutputLine, request_id: &str) -> bool {
     line.emf().is_some_and(|emf| {

@@ -38,21 +38,19 @@ impl MetadataValue {
     }
 
     /// The value as a `serde_json::Value` (reading written text back: for the rare paths).
+    /// What `serde_json` cannot read back as a value — nesting deeper than its parser's 128
+    /// levels, which its writer has no limit on — is kept as its text, a string: nothing is
+    /// lost, and what is written from it stays valid JSON.
     #[cfg(any(test, feature = "opentelemetry"))]
     pub(crate) fn to_value(&self) -> std::borrow::Cow<'_, Value> {
         match self {
             Self::Value(value) => std::borrow::Cow::Borrowed(value),
-            Self::Written(json) => std::borrow::Cow::Owned(read_back(json)),
+            Self::Written(json) => std::borrow::Cow::Owned(
+                serde_json::from_slice(json)
+                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(json).into_owned())),
+            ),
         }
     }
-}
-
-/// Written JSON as a value. What `serde_json` cannot read back — nesting deeper than its
-/// parser's 128 levels, which its writer has no limit on — is kept as its text, a string:
-/// nothing is lost, and what is written from it stays valid JSON.
-pub(crate) fn read_back(json: &[u8]) -> Value {
-    serde_json::from_slice(json)
-        .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(json).into_owned()))
 }
 
 /// Written text goes out verbatim, through `serde_json`'s raw values (which take any depth);
