@@ -207,13 +207,22 @@ for name, peer in (("Python", py), ("TypeScript", ts)):
         )
         w("")
 
-# The modes of the warm_invocations example, as the instruction and memory tables name them.
-WARM_MODES = (("bare", "bare handler"), ("unsampled", "lambda-perf, unsampled"), ("sampled", "lambda-perf, sampled"))
+# The modes of the warm_invocations example, as the instruction and memory tables name them,
+# each with the bare handler it is measured against.
+WARM_MODES = (
+    ("bare", "bare handler", None),
+    ("unsampled", "lambda-perf, unsampled", "bare"),
+    ("sampled", "lambda-perf, sampled", "bare"),
+)
+# The same handlers answering an object, which a sampled invocation captures (instructions only).
+WARM_OBJECT_MODES = (
+    ("bare_object", "bare handler, answering an object", None),
+    ("sampled_object", "lambda-perf, sampled, the object captured as metadata", "bare_object"),
+)
 
 # --- instructions -----------------------------------------------------------------------
 if instructions:
     count = int(instructions.get("invocations", "0") or 0)
-    bare_total = instructions.get("bare")
     w("### The same invocation in instructions")
     w("")
     w(
@@ -221,18 +230,21 @@ if instructions:
         "callgrind (`lambda-perf-core/examples/warm_invocations.rs`, the scenario above: EMF to "
         f"`/dev/null`, datagrams to loopback; {count:,} invocations per mode, the bare handler's "
         "count subtracted). Unlike time, the count does not move with the machine's load; it "
-        "leaves out what the kernel does for the `write(2)` and `send(2)`."
+        "leaves out what the kernel does for the `write(2)` and `send(2)`. The last two rows are "
+        "the same handlers answering an object (five fields, a list among them), which a sampled "
+        "invocation captures as trace metadata, against the bare handler answering it."
     )
     w("")
     w("| | instructions per invocation | added over the bare handler |")
     w("|---|---|---|")
-    for mode, label in WARM_MODES:
+    for mode, label, baseline in WARM_MODES + WARM_OBJECT_MODES:
         total = instructions.get(mode)
         if not total or not count:
             w(f"| {label} | n/a | n/a |")
             continue
         per = int(total) / count
-        added = "" if mode == "bare" or not bare_total else f"{(int(total) - int(bare_total)) / count:,.0f}"
+        base = instructions.get(baseline) if baseline else None
+        added = f"{(int(total) - int(base)) / count:,.0f}" if base else ""
         w(f"| {label} | {per:,.0f} | {added} |")
     w("")
     w(f"Counted with {instructions.get('valgrind', 'valgrind')}.")
@@ -253,7 +265,7 @@ if rss:
     checkpoints = [count // 100, count // 10, count]
     w("| | " + " | ".join(f"after {n:,}" for n in checkpoints) + " | growth from the first to the last |")
     w("|---|" + "---|" * (len(checkpoints) + 1))
-    for mode, label in WARM_MODES:
+    for mode, label, _ in WARM_MODES:
         values = rss.get(mode, {}) if isinstance(rss.get(mode), dict) else {}
         cells = [f"{int(values[n]):,} kB" if values.get(n, "").isdigit() else "n/a" for n in checkpoints]
         first, last = values.get(checkpoints[0], ""), values.get(checkpoints[-1], "")
@@ -482,7 +494,7 @@ w("- `python3 bench/powertools/peer.py` (`handler_bench.py`, `handler_bench.mjs`
 w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
 w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init);")
 w(
-    "- `valgrind --tool=callgrind target/release/examples/warm_invocations bare|unsampled|sampled 20000` "
+    "- `valgrind --tool=callgrind target/release/examples/warm_invocations bare|unsampled|sampled|bare_object|sampled_object 20000` "
     "(instruction counts; skipped, with a note, where valgrind is not installed);"
 )
 w("- `target/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")

@@ -10,7 +10,9 @@
 //! The modes: `bare` (the handler alone), `unsampled` (behind `PerfLayer`, one metric and one
 //! annotation, the EMF line written to `/dev/null`), `sampled` (the same, plus the handler
 //! subsegment sent to a UDP socket on loopback). The invocation (`benches/common/scenario.rs`)
-//! is the `invocation_overhead` bench's.
+//! is the `invocation_overhead` bench's. `bare_object` and `sampled_object` are the same
+//! handlers answering an object (which a sampled invocation captures as trace metadata)
+//! instead of a number.
 //!
 //! With `rss` after the count, it also prints the process's resident memory (Linux's `VmRSS`)
 //! after 1%, 10% and all of the invocations, one `rss_kb=<invocations>:<kilobytes>` line each:
@@ -26,13 +28,14 @@ use std::fs::File;
 use std::net::UdpSocket;
 
 use lambda_perf_core::PerfLayer;
-use lambda_runtime::Error;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
 use tower::{Layer, Service, service_fn};
 
 #[path = "../benches/common/scenario.rs"]
 mod scenario;
 
-use scenario::{bare, event, instrumented};
+use scenario::{bare, bare_order, event, instrumented, instrumented_order};
 
 fn main() -> Result<(), Error> {
     let mut args = std::env::args().skip(1);
@@ -41,8 +44,12 @@ fn main() -> Result<(), Error> {
     let report_rss = args.next().is_some_and(|arg| arg == "rss");
     let sampled = match mode.as_str() {
         "bare" | "unsampled" => false,
-        "sampled" => true,
-        _ => return Err("usage: warm_invocations bare|unsampled|sampled [COUNT [rss]]".into()),
+        "sampled" | "bare_object" | "sampled_object" => true,
+        _ => {
+            return Err("usage: warm_invocations \
+                        bare|unsampled|sampled|bare_object|sampled_object [COUNT [rss]]"
+                .into());
+        }
     };
     // After how many invocations the resident memory is printed.
     let checkpoints = if report_rss {
@@ -71,20 +78,39 @@ fn main() -> Result<(), Error> {
         .emf_writer(File::options().write(true).open("/dev/null")?)
         .xray_daemon_address(daemon.local_addr()?.to_string())
         .build()?;
-    if mode == "bare" {
-        let mut service = service_fn(bare);
-        for done in 1..=count {
-            runtime.block_on(service.call(event(sampled)))?;
-            rss_at(done);
-        }
-    } else {
-        let mut service = perf.layer(service_fn(instrumented));
-        for done in 1..=count {
-            runtime.block_on(service.call(event(sampled)))?;
-            rss_at(done);
-        }
+    let invocations = Invocations {
+        runtime: &runtime,
+        count,
+        sampled,
+        after_each: &rss_at,
+    };
+    match mode.as_str() {
+        "bare" => invocations.run(service_fn(bare)),
+        "bare_object" => invocations.run(service_fn(bare_order)),
+        "sampled_object" => invocations.run(perf.layer(service_fn(instrumented_order))),
+        _ => invocations.run(perf.layer(service_fn(instrumented))),
     }
-    Ok(())
+}
+
+/// `count` warm invocations in a row, each followed by `after_each` (with how many are done).
+struct Invocations<'a> {
+    runtime: &'a tokio::runtime::Runtime,
+    count: usize,
+    sampled: bool,
+    after_each: &'a dyn Fn(usize),
+}
+
+impl Invocations<'_> {
+    fn run<S: Service<LambdaEvent<Value>, Error = Error>>(
+        &self,
+        mut service: S,
+    ) -> Result<(), Error> {
+        for done in 1..=self.count {
+            self.runtime.block_on(service.call(event(self.sampled)))?;
+            (self.after_each)(done);
+        }
+        Ok(())
+    }
 }
 
 /// The process's resident memory in kilobytes, from `/proc/self/status` (Linux).

@@ -14,17 +14,15 @@ use std::fs::File;
 use std::hint::black_box;
 use std::net::UdpSocket;
 
-use lambda_perf_core::metrics::{self, Unit};
-use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, PerfService, xray};
+use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, PerfService};
 use lambda_runtime::{Error, LambdaEvent, LambdaInvocation};
-use serde::Serialize;
 use serde_json::Value;
 use tower::{Layer, Service, service_fn};
 
 #[path = "../benches/common/scenario.rs"]
 mod scenario;
 
-use scenario::{bare, event, instrumented};
+use scenario::{bare, bare_order, event, instrumented, instrumented_order, order};
 
 /// Counts the allocations (and reallocations) of the threads that switched counting on.
 struct Counting;
@@ -205,37 +203,6 @@ fn receive_all(daemon: UdpSocket) -> std::thread::JoinHandle<Option<Vec<u8>>> {
         }
         last
     })
-}
-
-/// What a handler typically answers: an object of strings, a number and a list, made (and
-/// allocated) by the handler, bare or instrumented alike.
-#[derive(Serialize)]
-struct Order {
-    id: String,
-    status: &'static str,
-    items: u32,
-    tags: Vec<String>,
-    total: f64,
-}
-
-fn order() -> Order {
-    Order {
-        id: "order-8476a536".to_owned(),
-        status: "accepted \"express\"",
-        items: 3,
-        tags: vec!["gift".to_owned(), "priority".to_owned()],
-        total: 42.5,
-    }
-}
-
-async fn bare_order(_: LambdaEvent<Value>) -> Result<Order, Error> {
-    Ok(order())
-}
-
-async fn instrumented_order(_: LambdaEvent<Value>) -> Result<Order, Error> {
-    metrics::add_metric("Orders", Unit::Count, 1.0);
-    xray::annotate("tier", "gold");
-    Ok(order())
 }
 
 #[test]

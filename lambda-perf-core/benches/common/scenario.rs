@@ -1,5 +1,6 @@
 //! The warm invocation the benches, the allocation test and the instruction count measure:
-//! a handler that records one metric and one annotation, and the event the runtime hands it.
+//! a handler that records one metric and one annotation, and the event the runtime hands it;
+//! and the same handler answering an object, as most do, which a sampled invocation captures.
 //! Included with `#[path]` by each of them.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -7,6 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray;
 use lambda_runtime::{Context, Error, LambdaEvent};
+use serde::Serialize;
 use serde_json::Value;
 
 /// A warm invocation as the runtime makes it: a request id, a deadline 15 minutes away (so
@@ -35,4 +37,41 @@ pub(crate) async fn instrumented(_: LambdaEvent<Value>) -> Result<u32, Error> {
     metrics::add_metric("Orders", Unit::Count, 1.0);
     xray::annotate("tier", "gold");
     Ok(1)
+}
+
+/// What a handler typically answers: an object of strings, a number and a list, made (and
+/// allocated) by the handler, bare or instrumented alike.
+#[derive(Serialize)]
+#[allow(dead_code)] // not every includer answers objects
+pub(crate) struct Order {
+    id: String,
+    status: &'static str,
+    items: u32,
+    tags: Vec<String>,
+    total: f64,
+}
+
+#[allow(dead_code)] // not every includer answers objects
+pub(crate) fn order() -> Order {
+    Order {
+        id: "order-8476a536".to_owned(),
+        status: "accepted \"express\"",
+        items: 3,
+        tags: vec!["gift".to_owned(), "priority".to_owned()],
+        total: 42.5,
+    }
+}
+
+/// The handler alone, answering an object.
+#[allow(dead_code)] // not every includer answers objects
+pub(crate) async fn bare_order(_: LambdaEvent<Value>) -> Result<Order, Error> {
+    Ok(order())
+}
+
+/// The instrumented handler, answering an object.
+#[allow(dead_code)] // not every includer answers objects
+pub(crate) async fn instrumented_order(_: LambdaEvent<Value>) -> Result<Order, Error> {
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    xray::annotate("tier", "gold");
+    Ok(order())
 }
