@@ -1,19 +1,20 @@
 //! A user's `Serialize` written as compact JSON, checked as it is written.
 //!
-//! `serde_json` writes each token correctly, but it trusts the caller with the order of a
-//! map's keys and values: a `Serialize` that gives a key and never its value, a value without
-//! its key, or two keys in a row makes it write text that is not JSON (`{"a"}`, `{:1}`,
-//! `{"a","b":1}`). Such text must never be copied into a document as it is. Parsing it back
-//! would catch it, but `serde_json`'s parser keeps the nesting on the heap; instead, the map
-//! events of its [`Formatter`] are followed as they happen, which costs a flag check each and
-//! allocates nothing. Everything else is the trait's default, which is what
-//! [`CompactFormatter`](serde_json::ser::CompactFormatter) writes: the bytes are
+//! `serde_json` writes each token correctly, but it trusts the caller with the structure: a
+//! `Serialize` that gives a map key and never its value, a value without its key, elements
+//! after a length hint of zero (`[],1,2`), or that goes on after an error it ignored, makes it
+//! write text that is not JSON. Such text must never be copied into a document as it is.
+//! Parsing it back would catch it, but `serde_json`'s parser keeps the nesting on the heap;
+//! instead, the events of its [`Formatter`] are followed as they happen against JSON's grammar
+//! (a state for the innermost level, one bit per level of nesting for its kind), which costs a
+//! few comparisons per event and allocates nothing. The bytes are [`CompactFormatter`]'s:
 //! `serde_json::to_writer`'s.
 
 use std::io;
 
 use serde::Serialize;
-use serde_json::ser::Formatter;
+use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+use serde_json::value::RawValue;
 
 /// Appends `value` as compact JSON to `out`, exactly as `serde_json::to_writer` would; an
 /// error when its `Serialize` failed or wrote what is not JSON (`out` then holds part of it).
@@ -21,59 +22,300 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
 ) -> Result<(), String> {
-    let mut order = MapOrder::default();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, &mut order);
+    let start = out.len();
+    let mut grammar = Grammar::default();
+    let mut serializer = serde_json::Serializer::with_formatter(&mut *out, &mut grammar);
     value
         .serialize(&mut serializer)
         .map_err(|error| error.to_string())?;
-    if order.broken {
+    let valid = if grammar.too_deep {
+        // Past what the bits hold: read back, which has no depth limit for raw values.
+        serde_json::from_slice::<&RawValue>(&out[start..]).is_ok()
+    } else {
+        grammar.is_complete()
+    };
+    if !valid {
         return Err(
             "its Serialize wrote what is not JSON (a map key without its value, a \
-                    value without its key, or two keys in a row)"
+                    value without its key, elements past a length of zero, or more after an \
+                    error)"
                 .to_owned(),
         );
     }
     Ok(())
 }
 
-/// Whether map keys and values came in turn. One flag suffices for every level of nesting: a
-/// key is only ever pending in the innermost map, since a map's value is opened (and a nested
-/// map begun) only after its key.
-#[derive(Debug, Default)]
-struct MapOrder {
-    /// A key was written; its value must come next.
-    key_written: bool,
-    /// Keys and values did not come in turn: the text is not JSON.
+/// Where the innermost level of the text stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    /// A value must begin: at the start, in an array's element, after a map key's colon.
+    Value,
+    /// Inside that value's string.
+    InString,
+    /// The value is complete.
+    Complete,
+    /// A container is open, before its first member or after one.
+    Open,
+    /// Inside a map key (a string, also for numbers).
+    Key,
+    /// A map key is complete; its value must come.
+    KeyDone,
+}
+
+/// JSON's grammar, followed through the formatter's events.
+#[derive(Debug)]
+struct Grammar {
+    slot: Slot,
+    /// Inside a string (a value's or a key's).
+    in_string: bool,
+    /// Open containers, innermost last.
+    depth: u32,
+    /// The kind of each open container, bit `depth - 1` the innermost: 1 for a map.
+    maps: u128,
+    /// Nested deeper than `maps` holds: checked by reading back instead.
+    too_deep: bool,
     broken: bool,
 }
 
-impl Formatter for &mut MapOrder {
+impl Default for Grammar {
+    fn default() -> Self {
+        Self {
+            slot: Slot::Value,
+            in_string: false,
+            depth: 0,
+            maps: 0,
+            too_deep: false,
+            broken: false,
+        }
+    }
+}
+
+impl Grammar {
+    fn is_complete(&self) -> bool {
+        !self.broken && self.depth == 0 && self.slot == Slot::Complete
+    }
+
+    /// Whether the innermost open container is a map (`false` at the top).
+    fn in_map(&self) -> bool {
+        self.depth > 0 && self.maps >> (self.depth - 1) & 1 == 1
+    }
+
+    /// Moves from `from` to `to`, or notes the text broken (no longer followed once too deep).
+    fn step(&mut self, from: Slot, to: Slot) {
+        if self.too_deep {
+            return;
+        }
+        if self.slot == from {
+            self.slot = to;
+        } else {
+            self.broken = true;
+        }
+    }
+
+    /// A scalar (a number, a literal, a raw fragment): the value, unless inside a string.
+    fn scalar(&mut self) {
+        if !self.in_string {
+            self.step(Slot::Value, Slot::Complete);
+        }
+    }
+
+    /// A member of the innermost container begins: an array's element (at `Slot::Value`) or a
+    /// map's key (at `Slot::Key`).
+    fn enter_member(&mut self, map: bool, to: Slot) {
+        if self.too_deep {
+            return;
+        }
+        self.broken |= self.depth == 0 || self.in_map() != map;
+        self.step(Slot::Open, to);
+    }
+
+    fn open(&mut self, map: bool) {
+        if self.too_deep {
+            return;
+        }
+        self.step(Slot::Value, Slot::Open);
+        if self.depth == u128::BITS {
+            self.too_deep = true;
+            return;
+        }
+        self.maps = self.maps & !(1 << self.depth) | u128::from(map) << self.depth;
+        self.depth += 1;
+    }
+
+    fn close(&mut self, map: bool) {
+        if self.too_deep {
+            return;
+        }
+        if self.depth == 0 || self.in_map() != map {
+            self.broken = true;
+            return;
+        }
+        self.step(Slot::Open, Slot::Complete);
+        self.depth -= 1;
+    }
+}
+
+/// Checks a raw fragment (a raw value, or a number as written with `arbitrary_precision`),
+/// which `serde_json` copies as it is: rare, so read back.
+fn is_json(fragment: &str) -> bool {
+    serde_json::from_str::<&RawValue>(fragment).is_ok()
+}
+
+/// Scalars: a value each, unless inside a string; written by [`CompactFormatter`].
+macro_rules! scalars {
+    ($($method:ident($type:ty)),* $(,)?) => {
+        $(
+            fn $method<W: ?Sized + io::Write>(
+                &mut self,
+                writer: &mut W,
+                value: $type,
+            ) -> io::Result<()> {
+                self.scalar();
+                CompactFormatter.$method(writer, value)
+            }
+        )*
+    };
+}
+
+/// Every event of the grammar, followed; the bytes are [`CompactFormatter`]'s.
+impl Formatter for &mut Grammar {
+    scalars!(
+        write_bool(bool),
+        write_i8(i8),
+        write_i16(i16),
+        write_i32(i32),
+        write_i64(i64),
+        write_i128(i128),
+        write_u8(u8),
+        write_u16(u16),
+        write_u32(u32),
+        write_u64(u64),
+        write_u128(u128),
+        write_f32(f32),
+        write_f64(f64),
+    );
+
+    fn write_null<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.scalar();
+        CompactFormatter.write_null(writer)
+    }
+
+    fn write_number_str<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        value: &str,
+    ) -> io::Result<()> {
+        self.scalar();
+        self.broken |= !is_json(value);
+        CompactFormatter.write_number_str(writer, value)
+    }
+
+    fn write_raw_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        self.scalar();
+        self.broken |= !is_json(fragment);
+        CompactFormatter.write_raw_fragment(writer, fragment)
+    }
+
+    fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        match self.slot {
+            Slot::Key if !self.in_string => self.in_string = true,
+            Slot::Value => {
+                self.slot = Slot::InString;
+                self.in_string = true;
+            }
+            _ => self.broken = true,
+        }
+        CompactFormatter.begin_string(writer)
+    }
+
+    fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.broken |= !self.in_string;
+        self.in_string = false;
+        if self.slot == Slot::InString {
+            self.slot = Slot::Complete;
+        }
+        CompactFormatter.end_string(writer)
+    }
+
+    fn write_string_fragment<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        fragment: &str,
+    ) -> io::Result<()> {
+        self.broken |= !self.in_string;
+        CompactFormatter.write_string_fragment(writer, fragment)
+    }
+
+    fn write_char_escape<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        char_escape: CharEscape,
+    ) -> io::Result<()> {
+        self.broken |= !self.in_string;
+        CompactFormatter.write_char_escape(writer, char_escape)
+    }
+
+    fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.open(false);
+        CompactFormatter.begin_array(writer)
+    }
+
+    fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.close(false);
+        CompactFormatter.end_array(writer)
+    }
+
+    fn begin_array_value<W: ?Sized + io::Write>(
+        &mut self,
+        writer: &mut W,
+        first: bool,
+    ) -> io::Result<()> {
+        self.enter_member(false, Slot::Value);
+        CompactFormatter.begin_array_value(writer, first)
+    }
+
+    fn end_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.step(Slot::Complete, Slot::Open);
+        CompactFormatter.end_array_value(writer)
+    }
+
+    fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.open(true);
+        CompactFormatter.begin_object(writer)
+    }
+
+    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.close(true);
+        CompactFormatter.end_object(writer)
+    }
+
     fn begin_object_key<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
         first: bool,
     ) -> io::Result<()> {
-        self.broken |= self.key_written;
-        if !first {
-            writer.write_all(b",")?;
-        }
-        Ok(())
+        self.enter_member(true, Slot::Key);
+        CompactFormatter.begin_object_key(writer, first)
     }
 
-    fn end_object_key<W: ?Sized + io::Write>(&mut self, _: &mut W) -> io::Result<()> {
-        self.key_written = true;
-        Ok(())
+    fn end_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.broken |= self.in_string;
+        self.step(Slot::Key, Slot::KeyDone);
+        CompactFormatter.end_object_key(writer)
     }
 
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.broken |= !self.key_written;
-        self.key_written = false;
-        writer.write_all(b":")
+        self.step(Slot::KeyDone, Slot::Value);
+        CompactFormatter.begin_object_value(writer)
     }
 
-    fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.broken |= self.key_written;
-        writer.write_all(b"}")
+    fn end_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        self.step(Slot::Complete, Slot::Open);
+        CompactFormatter.end_object_value(writer)
     }
 }
 
@@ -83,7 +325,9 @@ mod tests {
 
     use proptest::prelude::*;
     use serde::Serializer;
-    use serde::ser::{SerializeMap, SerializeSeq};
+    use serde::ser::{
+        Error as _, SerializeMap, SerializeSeq, SerializeStruct, SerializeTupleVariant,
+    };
     use serde_json::{Value, json};
 
     use super::*;
@@ -99,10 +343,11 @@ mod tests {
             Just(Value::Null),
             any::<bool>().prop_map(Value::from),
             any::<i64>().prop_map(Value::from),
+            any::<u64>().prop_map(Value::from),
             any::<f64>().prop_map(Value::from),
             ".{0,12}".prop_map(Value::from),
         ];
-        leaf.prop_recursive(5, 48, 6, |inner| {
+        leaf.prop_recursive(6, 64, 6, |inner| {
             prop_oneof![
                 prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
                 prop::collection::btree_map(".{0,6}", inner, 0..6)
@@ -113,7 +358,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn well_ordered_values_are_written_as_serde_json_writes_them(value in any_value()) {
+        fn well_formed_values_are_written_as_serde_json_writes_them(value in any_value()) {
             prop_assert_eq!(checked(&value).unwrap(), serde_json::to_string(&value).unwrap());
         }
     }
@@ -127,75 +372,203 @@ mod tests {
         }
     }
 
-    #[test]
-    fn keys_of_every_kind_bytes_and_nesting_are_written_as_serde_json_writes_them() {
-        let mut numbers = BTreeMap::new();
-        numbers.insert(7_i32, vec![Some(1.5), None]);
-        let mut flags = BTreeMap::new();
-        flags.insert(true, json!({ "deep": [[{}], []], "": {"a": {"b": {}}} }));
-        let text = "a \"quoted\"\n line";
-        for (written, expected) in [
-            (checked(&numbers), serde_json::to_string(&numbers)),
-            (checked(&flags), serde_json::to_string(&flags)),
-            (
-                checked(&Bytes(&[1, 2, 3])),
-                serde_json::to_string(&Bytes(&[1, 2, 3])),
-            ),
-            (checked(&text), serde_json::to_string(&text)),
-        ] {
-            assert_eq!(written.unwrap(), expected.unwrap());
-        }
+    #[derive(Serialize)]
+    enum Variant {
+        Unit,
+        Newtype(u8),
+        Tuple(i32, Option<f32>),
+        Struct { a: char, b: Vec<()> },
     }
 
-    /// A `Serialize` that misuses a map in one of the ways `serde_json` does not see.
+    #[derive(Serialize)]
+    struct Everything {
+        variants: Vec<Variant>,
+        numbers: BTreeMap<i64, (u128, i128)>,
+        flags: BTreeMap<bool, Value>,
+        bytes: Bytes<'static>,
+        raw: Box<RawValue>,
+        #[serde(flatten)]
+        flattened: BTreeMap<String, u8>,
+        nothing: Option<()>,
+        text: &'static str,
+    }
+
+    #[test]
+    fn every_kind_of_well_formed_serialization_passes_byte_for_byte() {
+        let everything = Everything {
+            variants: vec![
+                Variant::Unit,
+                Variant::Newtype(7),
+                Variant::Tuple(-1, Some(1.5)),
+                Variant::Struct {
+                    a: '"',
+                    b: vec![(), ()],
+                },
+            ],
+            numbers: [(-3, (u128::MAX, i128::MIN))].into_iter().collect(),
+            flags: [(
+                true,
+                json!({ "deep": [[{}], []], "": { "a": { "b": {} } } }),
+            )]
+            .into_iter()
+            .collect(),
+            bytes: Bytes(&[1, 2, 3]),
+            raw: RawValue::from_string(r#"{"kept": [1, 2]}"#.to_owned()).unwrap(),
+            flattened: [("extra".to_owned(), 1)].into_iter().collect(),
+            nothing: None,
+            text: "a \"quoted\"\n line\u{1}",
+        };
+        assert_eq!(
+            checked(&everything).unwrap(),
+            serde_json::to_string(&everything).unwrap()
+        );
+        // Deeper than the grammar's bits: read back instead, and still passed.
+        let deep = (0..300).fold(json!({ "x": [1] }), |value, _| json!([value]));
+        assert_eq!(
+            checked(&deep).unwrap(),
+            serde_json::to_string(&deep).unwrap()
+        );
+    }
+
+    /// A `Serialize` that misuses the serializer in one of the ways `serde_json` does not see.
     #[derive(Clone, Copy, Debug)]
     enum Misuse {
         KeyWithoutValue,
         ValueWithoutKey,
         TwoKeys,
-        /// A well-formed map holding a value that misuses another, inside an array.
+        /// Elements after a length hint of zero (`[],1,2`).
+        ElementsPastZero,
+        FieldsPastZero,
+        VariantFieldsPastZero,
+        /// A value that fails, its error ignored, and the map closed.
+        IgnoredFailingValue,
+        /// A key that cannot be one (a list), its error ignored.
+        IgnoredFailingKey,
+        /// A raw value forged through `serde_json`'s private token.
+        ForgedRawValue,
+        /// One of the others, inside a well-formed map, inside an array.
         Inside(&'static Misuse),
+        /// One of the others, 200 levels down.
+        Deep(&'static Misuse),
+    }
+
+    /// A value whose `Serialize` always fails.
+    struct Fails;
+
+    impl Serialize for Fails {
+        fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+            Err(S::Error::custom("fails"))
+        }
     }
 
     impl Serialize for Misuse {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-            if let Self::Inside(misuse) = self {
-                let mut seq = serializer.serialize_seq(None)?;
-                seq.serialize_element(&json!({ "fine": [1, {"x": 2}] }))?;
-                let mut inner = BTreeMap::new();
-                inner.insert("wrapped", [*misuse]);
-                seq.serialize_element(&inner)?;
-                return seq.end();
-            }
-            let mut map = serializer.serialize_map(None)?;
             match self {
-                Self::KeyWithoutValue => map.serialize_key("a")?,
-                Self::ValueWithoutKey => map.serialize_value(&1)?,
+                Self::KeyWithoutValue => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_key("a")?;
+                    map.end()
+                }
+                Self::ValueWithoutKey => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_value(&1)?;
+                    map.end()
+                }
                 Self::TwoKeys => {
+                    let mut map = serializer.serialize_map(None)?;
                     map.serialize_key("a")?;
                     map.serialize_key("b")?;
                     map.serialize_value(&1)?;
+                    map.end()
                 }
-                Self::Inside(_) => unreachable!("handled above"),
+                Self::ElementsPastZero => {
+                    let mut seq = serializer.serialize_seq(Some(0))?;
+                    seq.serialize_element(&1)?;
+                    seq.serialize_element(&2)?;
+                    seq.end()
+                }
+                Self::FieldsPastZero => {
+                    let mut fields = serializer.serialize_struct("R", 0)?;
+                    fields.serialize_field("a", &1)?;
+                    fields.end()
+                }
+                Self::VariantFieldsPastZero => {
+                    let mut fields = serializer.serialize_tuple_variant("E", 0, "V", 0)?;
+                    fields.serialize_field(&1)?;
+                    fields.end()
+                }
+                Self::IgnoredFailingValue => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_key("a")?;
+                    let _ = map.serialize_value(&Fails);
+                    map.end()
+                }
+                Self::IgnoredFailingKey => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_entry("a", &1)?;
+                    let _ = map.serialize_key(&[1_u8]);
+                    map.end()
+                }
+                Self::ForgedRawValue => {
+                    let token = "$serde_json::private::RawValue";
+                    let mut raw = serializer.serialize_struct(token, 1)?;
+                    raw.serialize_field(token, "{not json")?;
+                    raw.end()
+                }
+                Self::Inside(misuse) => {
+                    let mut seq = serializer.serialize_seq(None)?;
+                    seq.serialize_element(&json!({ "fine": [1, { "x": 2 }] }))?;
+                    let inner: BTreeMap<_, _> = [("wrapped", [*misuse])].into_iter().collect();
+                    seq.serialize_element(&inner)?;
+                    seq.end()
+                }
+                Self::Deep(misuse) => {
+                    let mut seq = serializer.serialize_seq(None)?;
+                    seq.serialize_element(&Nest(200, **misuse))?;
+                    seq.end()
+                }
             }
-            map.end()
+        }
+    }
+
+    /// `misuse`, `levels` arrays down.
+    struct Nest(usize, Misuse);
+
+    impl Serialize for Nest {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            if self.0 == 0 {
+                return self.1.serialize(serializer);
+            }
+            let mut seq = serializer.serialize_seq(Some(1))?;
+            seq.serialize_element(&Nest(self.0 - 1, self.1))?;
+            seq.end()
         }
     }
 
     #[test]
     fn every_misuse_is_refused_and_its_text_is_indeed_not_json() {
-        for misuse in [
+        let simple = [
             Misuse::KeyWithoutValue,
             Misuse::ValueWithoutKey,
             Misuse::TwoKeys,
-            Misuse::Inside(&Misuse::KeyWithoutValue),
-            Misuse::Inside(&Misuse::ValueWithoutKey),
-            Misuse::Inside(&Misuse::TwoKeys),
-        ] {
+            Misuse::ElementsPastZero,
+            Misuse::FieldsPastZero,
+            Misuse::VariantFieldsPastZero,
+            Misuse::IgnoredFailingValue,
+            Misuse::IgnoredFailingKey,
+            Misuse::ForgedRawValue,
+        ];
+        let mut all: Vec<Misuse> = simple.to_vec();
+        for misuse in &simple {
+            let misuse: &'static Misuse = Box::leak(Box::new(*misuse));
+            all.push(Misuse::Inside(misuse));
+            all.push(Misuse::Deep(misuse));
+        }
+        for misuse in all {
             let unchecked = serde_json::to_vec(&misuse).unwrap();
             let text = String::from_utf8_lossy(&unchecked);
             assert!(
-                serde_json::from_slice::<Value>(&unchecked).is_err(),
+                serde_json::from_slice::<&RawValue>(&unchecked).is_err(),
                 "{misuse:?}: {text}"
             );
             assert!(checked(&misuse).is_err(), "{misuse:?}: {text}");

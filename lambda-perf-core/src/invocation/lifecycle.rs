@@ -613,8 +613,9 @@ fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<Met
     let Ok(value) = serde_json::from_slice(&json) else {
         drops::count("capture.response_not_redactable");
         NOT_REDACTABLE.warn(format_args!(
-            "the handler's response is nested too deep for the redaction hook to see it; it \
-             is left out of the trace (counted in lambda_perf.dropped)"
+            "the handler's response cannot be read back as a value for the redaction hook \
+             (nested past 128 levels); it is left out of the trace (counted in \
+             lambda_perf.dropped)"
         ));
         return None;
     };

@@ -36,8 +36,9 @@ pub trait ResponseCapture<R> {
 }
 
 /// The buffer a capture writes its JSON to. Public in a private module: no code outside
-/// lambda-perf can name it, so none can implement [`ResponseCapture::write_json`] and
-/// put text that is not JSON into a trace.
+/// lambda-perf can name it, so none can implement [`ResponseCapture::write_json`] and put
+/// text that is not JSON into a trace. (What lambda-perf writes into it is checked as it is
+/// written: see `formats::checked_json`.)
 mod sealed {
     pub struct JsonText<'a>(pub(crate) &'a mut Vec<u8>);
 }

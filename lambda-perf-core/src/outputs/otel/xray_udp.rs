@@ -5,9 +5,11 @@
 //! are split over as many datagrams as it takes for each to fit 64 000 bytes.
 //!
 //! What is not sent is counted, as the X-Ray output counts its subsegments (see
-//! [`drops`](crate::drops)): in the next EMF line and handler subsegment, each span not sent
-//! (`otel.xray_otlp_address_unusable`, `otel.xray_otlp_send_failed`,
-//! `otel.xray_otlp_span_too_large`) or sent without its attributes and events
+//! [`drops`](crate::drops)), in the next EMF line and handler subsegment: each span of an
+//! unusable address (`otel.xray_otlp_address_unusable`), of a send that fails
+//! (`otel.xray_otlp_send_failed`: without a daemon, the send after each one that drew a "port
+//! unreachable"; a datagram that leaves and is lost is not seen), too large for a datagram
+//! (`otel.xray_otlp_span_too_large`), or sent without its attributes and events
 //! (`otel.xray_otlp_span_trimmed`).
 
 use std::fmt;
@@ -45,7 +47,8 @@ static DROPPED: WarnOnce = WarnOnce::new();
 /// Spans too large for a datagram even without their attributes and events.
 static DROPPED_SPANS: AtomicU64 = AtomicU64::new(0);
 
-/// The spans `xray-otlp` could not send, in this process.
+/// The spans `xray-otlp` did not send because they did not fit a datagram even trimmed, in
+/// this process.
 pub(crate) fn dropped_spans() -> u64 {
     DROPPED_SPANS.load(Ordering::Relaxed)
 }
