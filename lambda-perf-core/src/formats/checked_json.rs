@@ -6,14 +6,14 @@
 //! write text that is not JSON. Such text must never be copied into a document as it is.
 //! Parsing it back would catch it, but `serde_json`'s parser keeps the nesting on the heap;
 //! instead, the events of its [`Formatter`] are followed as they happen against JSON's grammar
-//! (a state for the innermost level, one bit per level of nesting for its kind), which costs a
-//! few comparisons per event and allocates nothing. The bytes are [`CompactFormatter`]'s:
+//! (a state for the innermost level, one bit per level of nesting for its kind, past 64 levels
+//! a read back), which costs a few comparisons per event and allocates nothing. The bytes are [`CompactFormatter`]'s:
 //! `serde_json::to_writer`'s.
 
 use std::io;
 
 use serde::Serialize;
-use serde_json::ser::{CharEscape, CompactFormatter, Formatter};
+use serde_json::ser::{CompactFormatter, Formatter};
 use serde_json::value::RawValue;
 
 /// Appends `value` as compact JSON to `out`, exactly as `serde_json::to_writer` would; an
@@ -29,7 +29,8 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
         .serialize(&mut serializer)
         .map_err(|error| error.to_string())?;
     let valid = if grammar.too_deep {
-        // Past what the bits hold: read back, which has no depth limit for raw values.
+        // Past the levels followed: read back (raw values have no depth limit; deep text is
+        // rare, and this allocates).
         serde_json::from_slice::<&RawValue>(&out[start..]).is_ok()
     } else {
         grammar.is_complete()
@@ -50,28 +51,33 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
 enum Slot {
     /// A value must begin: at the start, in an array's element, after a map key's colon.
     Value,
-    /// Inside that value's string.
+    /// Inside that value, a string.
     InString,
     /// The value is complete.
     Complete,
     /// A container is open, before its first member or after one.
     Open,
-    /// Inside a map key (a string, also for numbers).
+    /// Inside a map key (a string, also for numbers, whose writes are part of it).
     Key,
     /// A map key is complete; its value must come.
     KeyDone,
 }
 
-/// JSON's grammar, followed through the formatter's events.
+/// Levels of nesting followed; deeper text is read back instead.
+const FOLLOWED_LEVELS: u32 = u64::BITS;
+
+/// JSON's grammar, followed through the formatter's events. Only the order of the serializer's
+/// calls is the caller's to get wrong: inside a string, `serde_json` writes every fragment
+/// itself.
 #[derive(Debug)]
 struct Grammar {
     slot: Slot,
-    /// Inside a string (a value's or a key's).
-    in_string: bool,
-    /// Open containers, innermost last.
+    /// Open containers.
     depth: u32,
     /// The kind of each open container, bit `depth - 1` the innermost: 1 for a map.
-    maps: u128,
+    maps: u64,
+    /// Whether the innermost open container is a map.
+    in_map: bool,
     /// Nested deeper than `maps` holds: checked by reading back instead.
     too_deep: bool,
     broken: bool,
@@ -81,9 +87,9 @@ impl Default for Grammar {
     fn default() -> Self {
         Self {
             slot: Slot::Value,
-            in_string: false,
             depth: 0,
             maps: 0,
+            in_map: false,
             too_deep: false,
             broken: false,
         }
@@ -95,16 +101,9 @@ impl Grammar {
         !self.broken && self.depth == 0 && self.slot == Slot::Complete
     }
 
-    /// Whether the innermost open container is a map (`false` at the top).
-    fn in_map(&self) -> bool {
-        self.depth > 0 && self.maps >> (self.depth - 1) & 1 == 1
-    }
-
-    /// Moves from `from` to `to`, or notes the text broken (no longer followed once too deep).
+    /// Moves from `from` to `to`, or notes the text broken.
+    #[inline]
     fn step(&mut self, from: Slot, to: Slot) {
-        if self.too_deep {
-            return;
-        }
         if self.slot == from {
             self.slot = to;
         } else {
@@ -112,46 +111,45 @@ impl Grammar {
         }
     }
 
-    /// A scalar (a number, a literal, a raw fragment): the value, unless inside a string.
+    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a key.
+    #[inline]
     fn scalar(&mut self) {
-        if !self.in_string {
-            self.step(Slot::Value, Slot::Complete);
+        match self.slot {
+            Slot::Value => self.slot = Slot::Complete,
+            Slot::Key | Slot::InString => {}
+            _ => self.broken = true,
         }
     }
 
-    /// A member of the innermost container begins: an array's element (at `Slot::Value`) or a
-    /// map's key (at `Slot::Key`).
+    /// A member of the innermost container begins: an array's element (then
+    /// `Slot::Value`) or a map's key (then `Slot::Key`).
+    #[inline]
     fn enter_member(&mut self, map: bool, to: Slot) {
-        if self.too_deep {
-            return;
-        }
-        self.broken |= self.depth == 0 || self.in_map() != map;
+        self.broken |= self.depth == 0 || self.in_map != map;
         self.step(Slot::Open, to);
     }
 
+    #[inline]
     fn open(&mut self, map: bool) {
-        if self.too_deep {
-            return;
-        }
         self.step(Slot::Value, Slot::Open);
-        if self.depth == u128::BITS {
+        if self.depth == FOLLOWED_LEVELS {
             self.too_deep = true;
             return;
         }
-        self.maps = self.maps & !(1 << self.depth) | u128::from(map) << self.depth;
+        self.maps = self.maps & !(1 << self.depth) | u64::from(map) << self.depth;
         self.depth += 1;
+        self.in_map = map;
     }
 
+    #[inline]
     fn close(&mut self, map: bool) {
-        if self.too_deep {
-            return;
-        }
-        if self.depth == 0 || self.in_map() != map {
+        if self.depth == 0 || self.in_map != map {
             self.broken = true;
             return;
         }
         self.step(Slot::Open, Slot::Complete);
         self.depth -= 1;
+        self.in_map = self.depth > 0 && self.maps >> (self.depth - 1) & 1 == 1;
     }
 }
 
@@ -161,10 +159,11 @@ fn is_json(fragment: &str) -> bool {
     serde_json::from_str::<&RawValue>(fragment).is_ok()
 }
 
-/// Scalars: a value each, unless inside a string; written by [`CompactFormatter`].
+/// Scalars: a value each, unless part of a key; written by [`CompactFormatter`].
 macro_rules! scalars {
     ($($method:ident($type:ty)),* $(,)?) => {
         $(
+            #[inline]
             fn $method<W: ?Sized + io::Write>(
                 &mut self,
                 writer: &mut W,
@@ -177,7 +176,8 @@ macro_rules! scalars {
     };
 }
 
-/// Every event of the grammar, followed; the bytes are [`CompactFormatter`]'s.
+/// The events of the grammar, followed; the bytes are [`CompactFormatter`]'s (a string's
+/// fragments and escapes are the trait's defaults, which are its too).
 impl Formatter for &mut Grammar {
     scalars!(
         write_bool(bool),
@@ -195,6 +195,7 @@ impl Formatter for &mut Grammar {
         write_f64(f64),
     );
 
+    #[inline]
     fn write_null<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.scalar();
         CompactFormatter.write_null(writer)
@@ -220,55 +221,37 @@ impl Formatter for &mut Grammar {
         CompactFormatter.write_raw_fragment(writer, fragment)
     }
 
+    #[inline]
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         match self.slot {
-            Slot::Key if !self.in_string => self.in_string = true,
-            Slot::Value => {
-                self.slot = Slot::InString;
-                self.in_string = true;
-            }
+            Slot::Value => self.slot = Slot::InString,
+            Slot::Key => {}
             _ => self.broken = true,
         }
         CompactFormatter.begin_string(writer)
     }
 
+    #[inline]
     fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.broken |= !self.in_string;
-        self.in_string = false;
         if self.slot == Slot::InString {
             self.slot = Slot::Complete;
         }
         CompactFormatter.end_string(writer)
     }
 
-    fn write_string_fragment<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        fragment: &str,
-    ) -> io::Result<()> {
-        self.broken |= !self.in_string;
-        CompactFormatter.write_string_fragment(writer, fragment)
-    }
-
-    fn write_char_escape<W: ?Sized + io::Write>(
-        &mut self,
-        writer: &mut W,
-        char_escape: CharEscape,
-    ) -> io::Result<()> {
-        self.broken |= !self.in_string;
-        CompactFormatter.write_char_escape(writer, char_escape)
-    }
-
+    #[inline]
     fn begin_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.open(false);
         CompactFormatter.begin_array(writer)
     }
 
+    #[inline]
     fn end_array<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.close(false);
         CompactFormatter.end_array(writer)
     }
 
+    #[inline]
     fn begin_array_value<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
@@ -278,21 +261,25 @@ impl Formatter for &mut Grammar {
         CompactFormatter.begin_array_value(writer, first)
     }
 
+    #[inline]
     fn end_array_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.step(Slot::Complete, Slot::Open);
         CompactFormatter.end_array_value(writer)
     }
 
+    #[inline]
     fn begin_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.open(true);
         CompactFormatter.begin_object(writer)
     }
 
+    #[inline]
     fn end_object<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.close(true);
         CompactFormatter.end_object(writer)
     }
 
+    #[inline]
     fn begin_object_key<W: ?Sized + io::Write>(
         &mut self,
         writer: &mut W,
@@ -302,17 +289,19 @@ impl Formatter for &mut Grammar {
         CompactFormatter.begin_object_key(writer, first)
     }
 
+    #[inline]
     fn end_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.broken |= self.in_string;
         self.step(Slot::Key, Slot::KeyDone);
         CompactFormatter.end_object_key(writer)
     }
 
+    #[inline]
     fn begin_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.step(Slot::KeyDone, Slot::Value);
         CompactFormatter.begin_object_value(writer)
     }
 
+    #[inline]
     fn end_object_value<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         self.step(Slot::Complete, Slot::Open);
         CompactFormatter.end_object_value(writer)
@@ -448,8 +437,9 @@ mod tests {
         ForgedRawValue,
         /// One of the others, inside a well-formed map, inside an array.
         Inside(&'static Misuse),
-        /// One of the others, 200 levels down.
-        Deep(&'static Misuse),
+        /// One of the others, this many levels down: within the levels the grammar follows
+        /// (50), or past them (200).
+        Down(usize, &'static Misuse),
     }
 
     /// A value whose `Serialize` always fails.
@@ -522,11 +512,7 @@ mod tests {
                     seq.serialize_element(&inner)?;
                     seq.end()
                 }
-                Self::Deep(misuse) => {
-                    let mut seq = serializer.serialize_seq(None)?;
-                    seq.serialize_element(&Nest(200, **misuse))?;
-                    seq.end()
-                }
+                Self::Down(levels, misuse) => Nest(*levels, **misuse).serialize(serializer),
             }
         }
     }
@@ -562,7 +548,8 @@ mod tests {
         for misuse in &simple {
             let misuse: &'static Misuse = Box::leak(Box::new(*misuse));
             all.push(Misuse::Inside(misuse));
-            all.push(Misuse::Deep(misuse));
+            all.push(Misuse::Down(50, misuse));
+            all.push(Misuse::Down(200, misuse));
         }
         for misuse in all {
             let unchecked = serde_json::to_vec(&misuse).unwrap();
