@@ -38,7 +38,7 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
     if !valid {
         return Err(
             "its Serialize wrote what is not JSON (a map key without its value, a \
-                    value without its key, elements past a length of zero, or more after an \
+                    value without its key, elements past a length of zero, a container left open, or more after an \
                     error)"
                 .to_owned(),
         );
@@ -57,9 +57,13 @@ enum Slot {
     Complete,
     /// A container is open, before its first member or after one.
     Open,
-    /// Inside a map key (a string, also for numbers, whose writes are part of it).
+    /// A map key begins: its string must come (`serde_json` quotes every key).
     Key,
-    /// A map key is complete; its value must come.
+    /// Inside the key's string (a number key's digits are part of it).
+    KeyInString,
+    /// The key's string is complete.
+    KeyWritten,
+    /// The key is complete; its value must come.
     KeyDone,
 }
 
@@ -111,12 +115,12 @@ impl Grammar {
         }
     }
 
-    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a key.
+    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a string.
     #[inline]
     fn scalar(&mut self) {
         match self.slot {
             Slot::Value => self.slot = Slot::Complete,
-            Slot::Key | Slot::InString => {}
+            Slot::KeyInString | Slot::InString => {}
             _ => self.broken = true,
         }
     }
@@ -225,7 +229,7 @@ impl Formatter for &mut Grammar {
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         match self.slot {
             Slot::Value => self.slot = Slot::InString,
-            Slot::Key => {}
+            Slot::Key => self.slot = Slot::KeyInString,
             _ => self.broken = true,
         }
         CompactFormatter.begin_string(writer)
@@ -233,8 +237,10 @@ impl Formatter for &mut Grammar {
 
     #[inline]
     fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        if self.slot == Slot::InString {
-            self.slot = Slot::Complete;
+        match self.slot {
+            Slot::InString => self.slot = Slot::Complete,
+            Slot::KeyInString => self.slot = Slot::KeyWritten,
+            _ => self.broken = true,
         }
         CompactFormatter.end_string(writer)
     }
@@ -291,7 +297,7 @@ impl Formatter for &mut Grammar {
 
     #[inline]
     fn end_object_key<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        self.step(Slot::Key, Slot::KeyDone);
+        self.step(Slot::KeyWritten, Slot::KeyDone);
         CompactFormatter.end_object_key(writer)
     }
 
@@ -315,7 +321,8 @@ mod tests {
     use proptest::prelude::*;
     use serde::Serializer;
     use serde::ser::{
-        Error as _, SerializeMap, SerializeSeq, SerializeStruct, SerializeTupleVariant,
+        Error as _, SerializeMap, SerializeSeq, SerializeStruct, SerializeStructVariant,
+        SerializeTupleVariant,
     };
     use serde_json::{Value, json};
 
@@ -367,6 +374,41 @@ mod tests {
         Newtype(u8),
         Tuple(i32, Option<f32>),
         Struct { a: char, b: Vec<()> },
+        NoFields {},
+        NoElements(),
+    }
+
+    /// A unit variant, as a map key.
+    #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+    enum KeyVariant {
+        Unit,
+    }
+
+    #[derive(Serialize, PartialEq, Eq, PartialOrd, Ord)]
+    struct Newtype(u16);
+
+    #[derive(Serialize)]
+    struct UnitStruct;
+
+    /// Map keys of every kind `serde_json` takes.
+    #[derive(Serialize)]
+    struct Keys {
+        chars: BTreeMap<char, u8>,
+        wide: BTreeMap<u128, u8>,
+        variants: BTreeMap<KeyVariant, u8>,
+        newtypes: BTreeMap<Newtype, u8>,
+        options: BTreeMap<Option<i8>, u8>,
+        shown: BTreeMap<Shown, Shown>,
+    }
+
+    /// Written through `collect_str`.
+    #[derive(PartialEq, Eq, PartialOrd, Ord)]
+    struct Shown(&'static str);
+
+    impl Serialize for Shown {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(self.0)
+        }
     }
 
     #[derive(Serialize)]
@@ -380,6 +422,10 @@ mod tests {
         flattened: BTreeMap<String, u8>,
         nothing: Option<()>,
         text: &'static str,
+        keys: Keys,
+        unit: UnitStruct,
+        no_bytes: Bytes<'static>,
+        floats: [f64; 3],
     }
 
     #[test]
@@ -393,6 +439,8 @@ mod tests {
                     a: '"',
                     b: vec![(), ()],
                 },
+                Variant::NoFields {},
+                Variant::NoElements(),
             ],
             numbers: [(-3, (u128::MAX, i128::MIN))].into_iter().collect(),
             flags: [(
@@ -406,6 +454,19 @@ mod tests {
             flattened: [("extra".to_owned(), 1)].into_iter().collect(),
             nothing: None,
             text: "a \"quoted\"\n line\u{1}",
+            keys: Keys {
+                chars: [('k', 1)].into_iter().collect(),
+                wide: [(u128::MAX, 1)].into_iter().collect(),
+                variants: [(KeyVariant::Unit, 1)].into_iter().collect(),
+                newtypes: [(Newtype(9), 1)].into_iter().collect(),
+                options: [(Some(-1), 1)].into_iter().collect(),
+                shown: [(Shown("shown \"key\""), Shown("shown \"value\""))]
+                    .into_iter()
+                    .collect(),
+            },
+            unit: UnitStruct,
+            no_bytes: Bytes(&[]),
+            floats: [f64::NAN, f64::INFINITY, -0.0],
         };
         assert_eq!(
             checked(&everything).unwrap(),
@@ -435,10 +496,17 @@ mod tests {
         IgnoredFailingKey,
         /// A raw value forged through `serde_json`'s private token.
         ForgedRawValue,
+        /// A raw value ended without its field, and one with it twice.
+        RawValueWithoutField,
+        RawValueTwice,
+        /// Entries after a map length of zero, fields after a struct variant's.
+        EntriesPastZero,
+        StructVariantFieldsPastZero,
+        /// An element that opens a list and fails, its error ignored: the list is left open.
+        AbandonedContainer,
         /// One of the others, inside a well-formed map, inside an array.
         Inside(&'static Misuse),
-        /// One of the others, this many levels down: within the levels the grammar follows
-        /// (50), or past them (200).
+        /// One of the others, this many levels down.
         Down(usize, &'static Misuse),
     }
 
@@ -505,6 +573,31 @@ mod tests {
                     raw.serialize_field(token, "{not json")?;
                     raw.end()
                 }
+                Self::RawValueWithoutField | Self::RawValueTwice => {
+                    let token = "$serde_json::private::RawValue";
+                    let mut raw = serializer.serialize_struct(token, 1)?;
+                    if matches!(self, Self::RawValueTwice) {
+                        raw.serialize_field(token, "[]")?;
+                        raw.serialize_field(token, "[]")?;
+                    }
+                    raw.end()
+                }
+                Self::EntriesPastZero => {
+                    let mut map = serializer.serialize_map(Some(0))?;
+                    map.serialize_entry("a", &1)?;
+                    map.end()
+                }
+                Self::StructVariantFieldsPastZero => {
+                    let mut fields = serializer.serialize_struct_variant("E", 0, "V", 0)?;
+                    fields.serialize_field("a", &1)?;
+                    fields.end()
+                }
+                Self::AbandonedContainer => {
+                    let mut seq = serializer.serialize_seq(None)?;
+                    let _ = seq.serialize_element(&OpensAndFails);
+                    seq.serialize_element(&1)?;
+                    seq.end()
+                }
                 Self::Inside(misuse) => {
                     let mut seq = serializer.serialize_seq(None)?;
                     seq.serialize_element(&json!({ "fine": [1, { "x": 2 }] }))?;
@@ -514,6 +607,16 @@ mod tests {
                 }
                 Self::Down(levels, misuse) => Nest(*levels, **misuse).serialize(serializer),
             }
+        }
+    }
+
+    /// Opens a list, then fails.
+    struct OpensAndFails;
+
+    impl Serialize for OpensAndFails {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let _seq = serializer.serialize_seq(None)?;
+            Err(S::Error::custom("fails"))
         }
     }
 
@@ -532,7 +635,7 @@ mod tests {
     }
 
     #[test]
-    fn every_misuse_is_refused_and_its_text_is_indeed_not_json() {
+    fn every_misuse_is_refused_where_the_grammar_is_followed() {
         let simple = [
             Misuse::KeyWithoutValue,
             Misuse::ValueWithoutKey,
@@ -543,22 +646,40 @@ mod tests {
             Misuse::IgnoredFailingValue,
             Misuse::IgnoredFailingKey,
             Misuse::ForgedRawValue,
+            Misuse::RawValueWithoutField,
+            Misuse::RawValueTwice,
+            Misuse::EntriesPastZero,
+            Misuse::StructVariantFieldsPastZero,
+            Misuse::AbandonedContainer,
         ];
         let mut all: Vec<Misuse> = simple.to_vec();
         for misuse in &simple {
             let misuse: &'static Misuse = Box::leak(Box::new(*misuse));
             all.push(Misuse::Inside(misuse));
-            all.push(Misuse::Down(50, misuse));
-            all.push(Misuse::Down(200, misuse));
+            // Within the levels followed, at their edge, and past them.
+            for levels in [50, 63, 64, 65, 200] {
+                all.push(Misuse::Down(levels, misuse));
+            }
         }
         for misuse in all {
             let unchecked = serde_json::to_vec(&misuse).unwrap();
             let text = String::from_utf8_lossy(&unchecked);
-            assert!(
-                serde_json::from_slice::<&RawValue>(&unchecked).is_err(),
+            // A raw value without its field writes nothing: alone, that is no JSON; as an
+            // element, the element is gone and the text still parses (`[]`): refused too.
+            let element_gone = matches!(
+                misuse,
+                Misuse::Inside(Misuse::RawValueWithoutField)
+                    | Misuse::Down(_, Misuse::RawValueWithoutField)
+            );
+            assert_eq!(
+                serde_json::from_slice::<&RawValue>(&unchecked).is_ok(),
+                element_gone,
                 "{misuse:?}: {text}"
             );
-            assert!(checked(&misuse).is_err(), "{misuse:?}: {text}");
+            // Past the levels followed only the text's validity is checked: the element that is
+            // gone there goes unseen, and the text, being JSON, passes.
+            let unseen = element_gone && matches!(misuse, Misuse::Down(levels, _) if levels > 64);
+            assert_eq!(checked(&misuse).is_ok(), unseen, "{misuse:?}: {text}");
         }
     }
 }
