@@ -22,7 +22,7 @@ use tower::{Layer, Service, service_fn};
 #[path = "../benches/common/scenario.rs"]
 mod scenario;
 
-use scenario::{bare, bare_order, event, instrumented, instrumented_order, order};
+use scenario::{Order, bare, bare_order, event, instrumented, instrumented_order, order};
 
 /// Counts the allocations (and reallocations) of the threads that switched counting on.
 struct Counting;
@@ -262,6 +262,36 @@ fn a_warm_sampled_invocation_capturing_an_object_response_adds_no_allocation() {
     assert!(invocation > WARM_UP as u64, "{last}");
     assert_eq!(
         document["metadata"]["alloc"]["handler response"],
+        serde_json::to_value(order()).unwrap(),
+        "{last}"
+    );
+}
+
+/// A handler that records its own object as trace metadata, and answers it.
+async fn instrumented_order_with_metadata(_: LambdaEvent<Value>) -> Result<Order, Error> {
+    let order = order();
+    lambda_perf_core::xray::add_metadata("orders", "order", &order);
+    Ok(order)
+}
+
+/// Metadata the handler records is written, like the captured response, straight from its
+/// `Serialize` into a buffer the trace reuses.
+#[test]
+fn a_warm_sampled_invocation_recording_object_metadata_adds_no_allocation() {
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let received = receive_all(daemon.try_clone().unwrap());
+    let counts = added_allocations(
+        &daemon,
+        service_fn(bare_order),
+        service_fn(instrumented_order_with_metadata),
+        true,
+    );
+    assert_at_most_added("sampled, object metadata and response", counts, ALLOWED);
+    let last = received.join().unwrap().expect("subsegments were sent");
+    let last = String::from_utf8(last).unwrap();
+    let document: Value = serde_json::from_str(last.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(
+        document["metadata"]["orders"]["order"],
         serde_json::to_value(order()).unwrap(),
         "{last}"
     );

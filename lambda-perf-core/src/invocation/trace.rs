@@ -41,13 +41,15 @@ pub(crate) struct Recording {
     /// Strings of an earlier invocation's annotations and metadata keys, for this one's (see
     /// [`Recording::owned`]).
     spare_strings: Vec<String>,
-    /// The buffer an earlier invocation's response was written to, for this one's (see
-    /// [`Recording::take_json_buffer`]).
-    spare_json: Vec<u8>,
+    /// Buffers an earlier invocation's response and metadata values were written to, for
+    /// this one's (see [`Recording::take_json_buffer`]).
+    spare_json: Vec<Vec<u8>>,
 }
 
 /// Most strings kept for reuse.
 const SPARE_STRINGS: usize = 8;
+/// Most JSON buffers kept for reuse.
+const SPARE_JSON: usize = 8;
 
 impl std::ops::Deref for Trace {
     type Target = Recording;
@@ -181,19 +183,20 @@ impl Recording {
             keep(namespace);
             keep(key);
             if let MetadataValue::Written(mut json) = value {
-                if json.capacity() > spare_json.capacity() {
+                if spare_json.len() < SPARE_JSON {
                     json.clear();
-                    *spare_json = json;
+                    spare_json.push(json);
                 }
             }
         }
     }
 
-    /// An empty buffer to write a captured response to, with the memory of an earlier one's
-    /// when there is one: it comes back with [`Recording::release`] once the response was
-    /// recorded as metadata ([`MetadataValue::Written`]).
+    /// An empty buffer to write a metadata value to (a captured response, the handler's
+    /// own), with the memory of an earlier one's when there is one: it comes back with
+    /// [`Recording::release`] once the value was recorded on the handler subsegment
+    /// ([`MetadataValue::Written`]).
     pub(crate) fn take_json_buffer(&mut self) -> Vec<u8> {
-        let mut buffer = std::mem::take(&mut self.spare_json);
+        let mut buffer = self.spare_json.pop().unwrap_or_default();
         buffer.clear();
         buffer
     }

@@ -47,6 +47,7 @@ pub use self::subsegment::{AnyOutput, FallibleOutput, Instrumented, OutputPolicy
 pub use self::tracing_layer::XRayLayer;
 use crate::formats::failure::Failure;
 use crate::formats::xray::annotation;
+use crate::formats::xray::metadata_value::MetadataValue;
 pub use crate::formats::xray::{
     AnnotationValue, Http, Namespace, Sampled, SubsegmentDocument, TraceHeader, XRayError,
 };
@@ -154,14 +155,16 @@ pub fn try_add_metadata(
 ) -> Result<(), XRayError> {
     let (namespace, key) = (namespace.into(), key.into());
     annotation::validate_namespace(&namespace)?;
-    // Checked before serializing, so unsampled invocations pay nothing for the value.
-    if on_trace(|_, _| ())?.is_none() {
+    // Only a recorded invocation lends a buffer: unsampled ones pay nothing for the value.
+    let Some(mut json) = on_trace(|trace, _| trace.take_json_buffer())? else {
         return Ok(());
-    }
-    let value = panic::to_json(&value).map_err(|message| XRayError::MetadataNotSerializable {
+    };
+    // Written (user code) with the state free, straight to text as the datagram copies it.
+    panic::write_json(&value, &mut json).map_err(|message| XRayError::MetadataNotSerializable {
         key: key.to_string(),
         message,
     })?;
+    let value = MetadataValue::Written(json);
     on_trace(|trace, current| trace.add_metadata(Target::Current(current), namespace, key, value))
         .map(|_| ())
 }
