@@ -251,8 +251,17 @@ fn a_warm_sampled_invocation_capturing_an_object_response_adds_no_allocation() {
         true,
     );
     assert_at_most_added("sampled, an object response captured", counts, ALLOWED);
-    // The capture did happen, in the measured invocations too: the last subsegment the daemon
-    // received is from one of them, and carries the response.
+    // The capture did happen, in the measured invocations too.
+    let document = last_measured_subsegment(received);
+    assert_eq!(
+        document["metadata"]["alloc"]["handler response"],
+        serde_json::to_value(order()).unwrap(),
+        "{document}"
+    );
+}
+
+/// The last subsegment `received` (from [`receive_all`]): one of the measured invocations'.
+fn last_measured_subsegment(received: std::thread::JoinHandle<Option<Vec<u8>>>) -> Value {
     let last = received.join().unwrap().expect("subsegments were sent");
     let last = String::from_utf8(last).unwrap();
     let document: Value = serde_json::from_str(last.split_once('\n').unwrap().1).unwrap();
@@ -260,11 +269,7 @@ fn a_warm_sampled_invocation_capturing_an_object_response_adds_no_allocation() {
         .as_u64()
         .unwrap();
     assert!(invocation > WARM_UP as u64, "{last}");
-    assert_eq!(
-        document["metadata"]["alloc"]["handler response"],
-        serde_json::to_value(order()).unwrap(),
-        "{last}"
-    );
+    document
 }
 
 /// A handler that records its own object as trace metadata, and answers it.
@@ -287,12 +292,10 @@ fn a_warm_sampled_invocation_recording_object_metadata_adds_no_allocation() {
         true,
     );
     assert_at_most_added("sampled, object metadata and response", counts, ALLOWED);
-    let last = received.join().unwrap().expect("subsegments were sent");
-    let last = String::from_utf8(last).unwrap();
-    let document: Value = serde_json::from_str(last.split_once('\n').unwrap().1).unwrap();
+    let document = last_measured_subsegment(received);
     assert_eq!(
         document["metadata"]["orders"]["order"],
         serde_json::to_value(order()).unwrap(),
-        "{last}"
+        "{document}"
     );
 }

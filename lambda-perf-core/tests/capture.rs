@@ -168,6 +168,16 @@ async fn a_panicking_hook_captures_nothing_and_is_counted() {
     );
 }
 
+/// The handler subsegment of one more invocation (of `pays`), the earlier ones set aside.
+async fn next_handler_document(recorder: &Recorder) -> Value {
+    let _ = recorder.xray().take();
+    recorder
+        .run(service_fn(pays), event(json!({})))
+        .await
+        .unwrap();
+    handler_document(recorder)
+}
+
 /// `count` levels of arrays around `inner`.
 fn nested(count: usize, inner: Value) -> Value {
     (0..count).fold(inner, |value, _| json!([value]))
@@ -219,12 +229,7 @@ async fn a_response_too_deep_for_the_redaction_hook_is_left_out_and_counted() {
         "{first}"
     );
     // The next handler subsegment reports the drop.
-    let _ = recorder.xray().take();
-    recorder
-        .run(service_fn(pays), event(json!({})))
-        .await
-        .unwrap();
-    let next = handler_document(&recorder);
+    let next = next_handler_document(&recorder).await;
     assert_eq!(
         dropped(&next, "capture.response_not_redactable"),
         1,
@@ -272,12 +277,7 @@ async fn a_response_whose_serialize_writes_what_is_not_json_is_left_out_and_coun
         1,
         "{first}"
     );
-    let _ = recorder.xray().take();
-    recorder
-        .run(service_fn(pays), event(json!({})))
-        .await
-        .unwrap();
-    let next = handler_document(&recorder);
+    let next = next_handler_document(&recorder).await;
     assert_eq!(
         dropped(&next, "capture.response_not_serializable"),
         0,
