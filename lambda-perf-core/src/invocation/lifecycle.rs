@@ -390,8 +390,8 @@ impl Invocation {
     }
 
     /// An empty buffer to write the response to when ending this invocation records it
-    /// (capture on, invocation traced): one an earlier response was written to, when its
-    /// trace kept one.
+    /// (capture on, invocation traced): one an earlier value was written to, when the trace
+    /// kept one.
     pub(crate) fn response_buffer(&self) -> Option<Vec<u8>> {
         if !self.settings().capture_response {
             return None;

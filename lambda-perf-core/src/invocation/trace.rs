@@ -152,10 +152,10 @@ impl Trace {
 
 impl Recording {
     /// Lets go of what this trace recorded, keeping its memory for the next one: its strings
-    /// become spare ones, and so does the buffer of a response written as JSON; the rest
-    /// (captured values included) is dropped. A finished trace is
-    /// released as it is put aside, after its writes (under `PerfRuntimeLayer`, after the
-    /// response), rather than by the next invocation before its handler runs.
+    /// and the buffers of the handler's values written as JSON become spare ones; the rest is
+    /// dropped. A finished trace is released as it is put aside, after its writes (under
+    /// `PerfRuntimeLayer`, after the response), rather than by the next invocation before its
+    /// handler runs.
     pub(crate) fn release(&mut self) {
         self.open.clear();
         self.annotations = 0;
