@@ -290,7 +290,10 @@ w(
     "The processes run side by side and are invoked in turns (eleven invocations of each "
     "per round, the first not counted, in an order where each comes after each other equally "
     "often), so that the machine's other work and what one process leaves behind "
-    "fall on all alike; "
+    "fall on all alike. A pause of a millisecond comes before every invocation, so that each is "
+    "handed out alike, to a process waiting in `/next` (back to back, the companion's `/next` "
+    "came after its writes from a process still running, which then took its event faster than "
+    "an idle one: it measured below the bare handler); "
     "\"added\" is the median of the differences from the bare handler's invocation at the same "
     "place of the same round, with a 95% confidence interval for it. A second bare process is "
     "the control: what it \"adds\" is what separates two identical processes (where each one's "
@@ -324,7 +327,8 @@ def latency_table(latency):
     w("")
     w(
         f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row (after a cold one "
-        "and 50 warm-up ones), in turns of 10 in a row, each turn after one more not counted."
+        "and 50 warm-up ones), in turns of 10, each turn after one more not counted, each "
+        "invocation after a pause of a millisecond."
     )
     companion = latency.get("companion", {}).get("added_vs_bare")
     control = latency.get("bare_again", {}).get("added_vs_bare")
