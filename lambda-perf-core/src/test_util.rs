@@ -44,14 +44,15 @@ use crate::layer::{PerfLayer, PerfLayerBuilder};
 use crate::outputs::xray::SubsegmentSink;
 use crate::xray::SubsegmentDocument;
 
-/// EMF lines captured in memory: give it to
-/// [`PerfLayerBuilder::emf_writer`](crate::PerfLayerBuilder::emf_writer).
+/// Lines captured in memory: EMF lines (give it to
+/// [`PerfLayerBuilder::emf_writer`](crate::PerfLayerBuilder::emf_writer)) or log lines (to
+/// `InitBuilder::log_writer`).
 #[derive(Clone, Default)]
-pub struct CapturedEmf {
+pub struct CapturedLines {
     bytes: Arc<Mutex<Vec<u8>>>,
 }
 
-impl CapturedEmf {
+impl CapturedLines {
     /// An empty capture.
     #[must_use]
     pub fn new() -> Self {
@@ -103,7 +104,7 @@ fn parse_lines(text: &str) -> Vec<Value> {
         .collect()
 }
 
-impl Write for CapturedEmf {
+impl Write for CapturedLines {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.bytes
             .lock()
@@ -117,9 +118,12 @@ impl Write for CapturedEmf {
     }
 }
 
-impl fmt::Debug for CapturedEmf {
+/// [`CapturedLines`] by the name it had when it captured only EMF lines.
+pub type CapturedEmf = CapturedLines;
+
+impl fmt::Debug for CapturedLines {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("CapturedEmf")
+        f.debug_struct("CapturedLines")
             .field("text", &self.text())
             .finish()
     }

@@ -2,48 +2,13 @@
 //! on the invocation's task (so the line carries the invocation); other events are not
 //! logged, and nothing is logged unless asked.
 
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
-
-use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::test_util::{CapturedLines, Recorder, event};
 use lambda_perf_core::{Captured, InitBuilder, instrument_lambda, logs};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tracing::Level;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::Registry;
-
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    fn json(&self) -> Vec<Value> {
-        let bytes = self
-            .0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        String::from_utf8(bytes)
-            .unwrap()
-            .lines()
-            .map(|line| serde_json::from_str(line).unwrap())
-            .collect()
-    }
-}
 
 #[instrument_lambda]
 async fn orders(_event: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -62,7 +27,11 @@ async fn opaque(_event: LambdaEvent<Order>) -> Result<Value, Error> {
     Ok(Value::Null)
 }
 
-fn with_logs<R>(log_event: bool, lines: &Lines, f: impl std::future::Future<Output = R>) -> R {
+fn with_logs<R>(
+    log_event: bool,
+    lines: &CapturedLines,
+    f: impl std::future::Future<Output = R>,
+) -> R {
     let layers = InitBuilder::from_env()
         .log_level(Level::INFO)
         .log_event(log_event)
@@ -79,12 +48,12 @@ fn with_logs<R>(log_event: bool, lines: &Lines, f: impl std::future::Future<Outp
 
 #[test]
 fn a_serializable_event_is_logged_with_its_invocation_when_asked() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let recorder = Recorder::new();
     let sent = event(json!({ "order": 7 }));
     let request_id = sent.context.request_id.clone();
     with_logs(true, &lines, recorder.run(service_fn(orders), sent)).unwrap();
-    let written = lines.json();
+    let written = lines.lines();
     assert_eq!(written.len(), 1, "{written:#?}");
     assert_eq!(written[0]["message"], "Lambda event");
     assert_eq!(written[0]["event"], json!({ "order": 7 }));
@@ -94,7 +63,7 @@ fn a_serializable_event_is_logged_with_its_invocation_when_asked() {
 
 #[test]
 fn other_events_and_events_not_asked_for_are_not_logged() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let recorder = Recorder::new();
     with_logs(true, &lines, async {
         recorder
@@ -102,15 +71,15 @@ fn other_events_and_events_not_asked_for_are_not_logged() {
             .await
             .unwrap();
     });
-    let quiet = Lines::default();
+    let quiet = CapturedLines::new();
     with_logs(
         false,
         &quiet,
         recorder.run(service_fn(orders), event(json!({ "order": 8 }))),
     )
     .unwrap();
-    assert_eq!(lines.json(), Vec::<Value>::new());
-    assert_eq!(quiet.json(), Vec::<Value>::new());
+    assert_eq!(lines.lines(), Vec::<Value>::new());
+    assert_eq!(quiet.lines(), Vec::<Value>::new());
 }
 
 /// Masks the card number of the incoming event; keeps the rest.
@@ -129,7 +98,7 @@ async fn payments(event: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[test]
 fn the_incoming_event_passes_the_redaction_hook_before_it_is_logged() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let sent = json!({ "order": 7, "card": "4111111111111111" });
     let masking = Recorder::with(|layer| layer.redact(mask_card));
     with_logs(
@@ -147,7 +116,7 @@ fn the_incoming_event_passes_the_redaction_hook_before_it_is_logged() {
         keeping_out.run(service_fn(payments), event(sent)),
     )
     .unwrap();
-    let written = lines.json();
+    let written = lines.lines();
     assert_eq!(
         written.len(),
         1,
