@@ -16,6 +16,11 @@ use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 use serde_json::value::RawValue;
 
+/// Why a `Serialize` was refused when its text is not JSON.
+const NOT_JSON: &str = "its Serialize wrote what is not JSON (a map key without its value, a \
+                        value without its key, elements past a length of zero, a container \
+                        left open, or more after an error)";
+
 /// Appends `value` as compact JSON to `out`, exactly as `serde_json::to_writer` would; an
 /// error when its `Serialize` failed or wrote what is not JSON (`out` then holds part of it).
 pub(crate) fn write_checked<T: Serialize + ?Sized>(
@@ -28,20 +33,14 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
     value
         .serialize(&mut serializer)
         .map_err(|error| error.to_string())?;
+    // Past the levels followed, the text is read back instead (rare, and it allocates).
     let valid = if grammar.too_deep {
-        // Past the levels followed: read back (raw values have no depth limit; deep text is
-        // rare, and this allocates).
-        serde_json::from_slice::<&RawValue>(&out[start..]).is_ok()
+        is_json(&out[start..])
     } else {
         grammar.is_complete()
     };
     if !valid {
-        return Err(
-            "its Serialize wrote what is not JSON (a map key without its value, a \
-                    value without its key, elements past a length of zero, a container left open, or more after an \
-                    error)"
-                .to_owned(),
-        );
+        return Err(NOT_JSON.to_owned());
     }
     Ok(())
 }
@@ -157,10 +156,11 @@ impl Grammar {
     }
 }
 
-/// Checks a raw fragment (a raw value, or a number as written with `arbitrary_precision`),
-/// which `serde_json` copies as it is: rare, so read back.
-fn is_json(fragment: &str) -> bool {
-    serde_json::from_str::<&RawValue>(fragment).is_ok()
+/// Whether `text` is one JSON value, read back as a raw value (which has no depth limit): for
+/// what the grammar does not follow, raw fragments (a raw value, or a number as written with
+/// `arbitrary_precision`, which `serde_json` copies as they are) and text nested too deep.
+fn is_json(text: &[u8]) -> bool {
+    serde_json::from_slice::<&RawValue>(text).is_ok()
 }
 
 /// Scalars: a value each, unless part of a key; written by [`CompactFormatter`].
@@ -211,7 +211,7 @@ impl Formatter for &mut Grammar {
         value: &str,
     ) -> io::Result<()> {
         self.scalar();
-        self.broken |= !is_json(value);
+        self.broken |= !is_json(value.as_bytes());
         CompactFormatter.write_number_str(writer, value)
     }
 
@@ -221,7 +221,7 @@ impl Formatter for &mut Grammar {
         fragment: &str,
     ) -> io::Result<()> {
         self.scalar();
-        self.broken |= !is_json(fragment);
+        self.broken |= !is_json(fragment.as_bytes());
         CompactFormatter.write_raw_fragment(writer, fragment)
     }
 
