@@ -15,14 +15,7 @@ use std::time::Duration;
 use lambda_perf_local::emulator::{Answer, InvokeRequest};
 use row::{Fault, HANDLER, MARKER_FILE, Ran, Stdout, TempDir, echo, echoes, marker_names};
 use serde_json::{Value, json};
-
-/// The `lambda_perf.dropped` counts of `cause` in a record (0 when absent).
-fn dropped(record: &Value, cause: &str) -> u64 {
-    record["lambda_perf"]["dropped"][cause]
-        .as_u64()
-        .or_else(|| record["metadata"]["lambda_perf"]["dropped"][cause].as_u64())
-        .unwrap_or(0)
-}
+use support::dropped;
 
 /// The handler subsegments of the `index`th invocation, in the order they were sent.
 async fn handlers(ran: &Ran, index: usize) -> Vec<Value> {

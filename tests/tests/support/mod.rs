@@ -130,10 +130,12 @@ pub fn warnings(process: &FunctionProcess) -> Vec<String> {
         .collect()
 }
 
-/// `lambda_perf.dropped.<cause>` of a record (0 when absent).
+/// The `lambda_perf.dropped` count of `cause` in a record, an EMF line or a handler
+/// subsegment (0 when absent).
 pub fn dropped(record: &Value, cause: &str) -> u64 {
     record["lambda_perf"]["dropped"][cause]
         .as_u64()
+        .or_else(|| record["metadata"]["lambda_perf"]["dropped"][cause].as_u64())
         .unwrap_or(0)
 }
 
