@@ -178,7 +178,7 @@ const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 /// process waiting in `/next`, its work for the one before done. Back to back, the latency
 /// (timed from the hand-out) favoured the companion: its `/next` comes after its writes, from a
 /// process still running, which then takes the event at once, where the others' event wakes
-/// a process gone idle (measured: −3.9 µs against the bare process, twice, with quiet sinks).
+/// a process gone idle (measured: −3.7 and −3.9 µs against the bare process, with quiet sinks).
 ///
 /// Besides each process's figures, the difference from the bare handler's invocation at the
 /// same place of the same round, with a confidence interval for its median.
