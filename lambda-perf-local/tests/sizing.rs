@@ -7,9 +7,8 @@ mod support;
 use lambda_perf_local::sizing::CPU_PERIOD;
 use support::*;
 
-/// One unit of the workload function's `spin` costs about 2 ms of one core here (debug
-/// build); 20 units are about 40 ms at 1,769 MB.
-const CPU_EVENT: &str = r#"{"spin": 20}"#;
+/// 40 ms of CPU time, on every machine however fast: about 40 ms at 1,769 MB.
+const CPU_EVENT: &str = r#"{"cpu_ms": 40}"#;
 
 #[test]
 fn cpu_follows_memory() {
@@ -267,8 +266,8 @@ fn resource_usage_reads_cpu_bound_against_the_size() {
             .unwrap_or_else(|| panic!("{key} in {facts}"))
     };
     let share = 128.0 / 1769.0;
-    // About 60 ms of one core in a debug build: at 0.072 vCPU, a window of many CFS periods.
-    for busy in facts(r#"{"spin": 30}"#).iter().skip(1) {
+    // 60 ms of CPU time: at 0.072 vCPU, a window of many CFS periods.
+    for busy in facts(r#"{"cpu_ms": 60}"#).iter().skip(1) {
         let ratio = number(busy, "cpu_ratio");
         // The quota caps the ratio at the share; other processes can only lower it. The
         // quota is granted per CFS period, so a window of d ms can overlap the quotas of

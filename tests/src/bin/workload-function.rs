@@ -3,6 +3,8 @@
 //!
 //! - `"spin": n`: n units of CPU-bound work (a fixed number of integer operations each, on
 //!   one thread), so the same event costs the same CPU time at every memory size;
+//! - `"cpu_ms": n`: CPU-bound work until this thread has used n ms of CPU time, so the same
+//!   event costs the same CPU time on every machine, however fast;
 //! - `"sleep_ms": n`: waits n milliseconds without using the CPU, as a call to a downstream
 //!   service would;
 //! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used.
@@ -25,15 +27,49 @@ use tower::ServiceBuilder;
 /// Integer operations per unit of `spin`.
 const OPERATIONS_PER_UNIT: u64 = 200_000;
 
-/// `units` of CPU-bound work: a xorshift sequence nothing can skip.
-fn spin(units: u64) -> u64 {
-    let mut state = black_box(0x9e37_79b9_7f4a_7c15_u64);
-    for _ in 0..units * OPERATIONS_PER_UNIT {
+/// Integer operations between two looks at the clock in [`spin_cpu`]: well under 1 ms.
+const OPERATIONS_PER_CHECK: u64 = 10_000;
+
+/// `operations` steps of a xorshift sequence nothing can skip, from `state`.
+fn xorshift(mut state: u64, operations: u64) -> u64 {
+    for _ in 0..operations {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
     }
     black_box(state)
+}
+
+/// `units` of CPU-bound work.
+fn spin(units: u64) -> u64 {
+    xorshift(
+        black_box(0x9e37_79b9_7f4a_7c15),
+        units * OPERATIONS_PER_UNIT,
+    )
+}
+
+/// CPU-bound work until this thread has used `ms` milliseconds of CPU time. Time the thread
+/// waits for the CPU (a quota, other processes) does not count.
+fn spin_cpu(ms: u64) -> u64 {
+    let (start, budget) = (thread_cpu_time(), Duration::from_millis(ms));
+    let mut state = black_box(0x9e37_79b9_7f4a_7c15);
+    while thread_cpu_time().saturating_sub(start) < budget {
+        state = xorshift(state, OPERATIONS_PER_CHECK);
+    }
+    state
+}
+
+/// The CPU time this thread has used: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`.
+#[allow(unsafe_code)] // A plain system call into a local struct; std has no thread CPU clock.
+fn thread_cpu_time() -> Duration {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `now` is a valid, writable timespec for the call's duration.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
+    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// Allocates `mb` MB and writes one byte per page.
@@ -50,7 +86,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let field = |name: &str| event.payload[name].as_u64().unwrap_or(0);
     let (units, sleep_ms, allocate_mb) = (field("spin"), field("sleep_ms"), field("allocate_mb"));
     metrics::add_metric("WorkUnits", Unit::Count, units as f64);
-    let checksum = spin(units);
+    let checksum = spin(units) ^ spin_cpu(field("cpu_ms"));
     if sleep_ms > 0 {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
     }
