@@ -55,6 +55,7 @@ if os.path.exists(os.path.join(results, "rss.txt")):
                 done, _, kb = value.partition(":")
                 rss.setdefault(key, {})[int(done)] = kb
 e2e = load("end_to_end.json") or {}
+concurrency = load("concurrency.json") or {}
 sizes = {}
 if os.path.exists(os.path.join(results, "sizes.txt")):
     with open(os.path.join(results, "sizes.txt")) as f:
@@ -271,6 +272,68 @@ if rss:
         first, last = values.get(checkpoints[0], ""), values.get(checkpoints[-1], "")
         growth = f"{int(last) - int(first):+,} kB" if first.isdigit() and last.isdigit() else "n/a"
         w(f"| {label} | " + " | ".join(cells) + f" | {growth} |")
+    w("")
+
+# --- invocations at once ---------------------------------------------------------------
+w("## Invocations at once in one process (Lambda Managed Instances)")
+w("")
+settings = concurrency.get("settings", [])
+if settings:
+    w(
+        "The `concurrency` bench: the sampled invocation above (one metric, one annotation; EMF "
+        "to `/dev/null`, datagrams to loopback, one writer and one socket for all), N at once as "
+        "N tasks spawned by one driving task and waited for together, on a runtime with 2 worker "
+        "threads and, for 64 at once, on a single thread, where nothing is used by two threads at "
+        "the same time. Beside it, run the same way: the bare handler, and the floor (the bare "
+        "handler, then one `write(2)` and one `send(2)` of the same sizes on one shared file and "
+        f"socket). {concurrency.get('rounds')} rounds of "
+        f"{concurrency.get('invocations_per_round', 0):,} invocations per handler, each handler "
+        "first, second and last in turn. Per invocation, the process's CPU time (every thread, "
+        "user and system; with 2 threads the wall time is shared between them and includes "
+        "their waits); \"added\" is the median over the rounds of a handler minus the bare "
+        "handler of the same round, with the quartiles of those differences."
+    )
+    w("")
+    w("| at once | worker threads | bare: CPU | `PerfLayer`: added CPU (quartiles) | floor: added CPU (quartiles) | `PerfLayer` / floor |")
+    w("|---|---|---|---|---|---|")
+
+    def quartiles(setting, key):
+        low, high = setting[key]
+        return f"{us(low):.2f} to {us(high):.2f} µs"
+
+    for setting in settings:
+        w(
+            f"| {setting['at_once']} | {setting['threads']} | {fmt(us(setting['bare_cpu_ns']))} "
+            f"| {fmt(us(setting['added_cpu_ns']))} ({quartiles(setting, 'added_cpu_quartiles_ns')}) "
+            f"| {fmt(us(setting['floor_cpu_ns']))} ({quartiles(setting, 'floor_cpu_quartiles_ns')}) "
+            f"| {ratio(setting['added_cpu_ns'], setting['floor_cpu_ns'])} |"
+        )
+    w("")
+    by_key = {(s["at_once"], s["threads"]): s for s in settings}
+    one, many, alone = by_key.get((1, 2)), by_key.get((64, 2)), by_key.get((64, 1))
+    if one and many:
+        def floor_ratio(s):
+            return s["added_cpu_ns"] / s["floor_cpu_ns"] if s["floor_cpu_ns"] > 0 else float("nan")
+
+        verdict = "does not rise" if floor_ratio(many) <= floor_ratio(one) * 1.1 else "rises"
+        w(
+            f"As a ratio of its floor, the cost per invocation {verdict} with the invocations at "
+            f"once: {floor_ratio(one):.2f}x at 1, {floor_ratio(many):.2f}x at 64 (2 threads). "
+            f"In CPU time it goes from {fmt(us(one['added_cpu_ns']))} to "
+            f"{fmt(us(many['added_cpu_ns']))}, while the floor's own system calls go from "
+            f"{fmt(us(one['floor_cpu_ns']))} to {fmt(us(many['floor_cpu_ns']))}."
+        )
+    if many and alone:
+        w(
+            "Contention on what the invocations share: 64 at once on 2 threads against 64 on one "
+            f"thread, `PerfLayer` adds {fmt(us(many['added_cpu_ns'] - alone['added_cpu_ns']))} "
+            "more per invocation (its writer's lock, the socket, the pools and counters, the "
+            f"kernel's file and socket), the floor's system calls alone "
+            f"{fmt(us(many['floor_cpu_ns'] - alone['floor_cpu_ns']))} more."
+        )
+    w("")
+else:
+    w("The `concurrency` bench did not run (see the notes).")
     w("")
 
 # --- client latency ---------------------------------------------------------------------
@@ -493,7 +556,7 @@ w(
     "skips the TypeScript peer, saying so, where Node.js is missing. What it runs:"
 )
 w("")
-w("- `cargo bench -p lambda-perf-core --bench <each target in lambda-perf-core/benches>` (the `opentelemetry` feature where the target requires it);")
+w("- `cargo bench -p lambda-perf-core --bench <each target in lambda-perf-core/benches>` (the `opentelemetry` feature where the target requires it; `concurrency` writes `concurrency.json`);")
 w("- `python3 bench/powertools/peer.py` (`handler_bench.py`, `handler_bench.mjs`);")
 w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
 w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init);")

@@ -13,190 +13,36 @@
 //!   summary prints what it adds over `PerfLayer, unsampled`).
 //! - `floor: write(2) of the EMF line`, `floor: write(2) + send(2)`.
 //!
-//! Group `concurrent` (Lambda Managed Instances: several invocations at once in one process,
-//! on a multi-threaded runtime): `bare handler, N at once` and `PerfLayer, sampled, N at once`
-//! for N in 1, 8 and 64; each iteration runs N invocations as N tasks and waits for all.
-//!
 //! After criterion, a summary measures every case again, interleaved, and prints each
-//! overhead (instrumented minus bare) as a ratio of its floor, and the per-invocation
-//! overhead at each concurrency.
+//! overhead (instrumented minus bare) as a ratio of its floor. Invocations at once in one
+//! process are the `concurrency` bench's.
 
 // The summary is this bench's report, on stdout after criterion's.
 #![allow(clippy::print_stdout)]
 
-use std::fs::File;
 use std::hint::black_box;
-use std::io::Write;
-use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use lambda_perf_core::PerfLayer;
-use lambda_runtime::{Error, LambdaEvent};
-use serde_json::Value;
-use tokio::runtime::Runtime;
 use tower::{Layer, Service, service_fn};
 
+#[path = "common/floor.rs"]
+mod floor;
 #[path = "common/scenario.rs"]
 mod scenario;
 
+use floor::{Floor, Sizes, daemon, dev_null, layer, layer_with, measure_sizes};
 use scenario::{bare, event, instrumented};
-
-/// `/dev/null`, opened for writing: a real file descriptor, every line one `write(2)`.
-fn dev_null() -> File {
-    File::options().write(true).open("/dev/null").unwrap()
-}
-
-/// Counts the bytes of the last write, on the way to `/dev/null`.
-#[derive(Clone)]
-struct Measuring(Arc<Mutex<usize>>, Arc<Mutex<File>>);
-
-impl Write for Measuring {
-    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
-        *self.0.lock().unwrap() = bytes.len();
-        self.1.lock().unwrap().write(bytes)
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
-/// A daemon on loopback that receives nothing: datagrams are dropped when its buffer is
-/// full, which costs the sender nothing more.
-fn daemon() -> UdpSocket {
-    UdpSocket::bind("127.0.0.1:0").unwrap()
-}
-
-fn layer(
-    daemon: &UdpSocket,
-    marker_dir: &std::path::Path,
-    emf: impl Write + Send + 'static,
-) -> PerfLayer {
-    layer_with(daemon, marker_dir, emf, false)
-}
-
-fn layer_with(
-    daemon: &UdpSocket,
-    marker_dir: &std::path::Path,
-    emf: impl Write + Send + 'static,
-    resource_usage: bool,
-) -> PerfLayer {
-    PerfLayer::builder()
-        .service("bench")
-        .namespace("Bench")
-        .metrics_disabled(false)
-        .trace_disabled(false)
-        .resource_usage(resource_usage)
-        .marker_dir(marker_dir)
-        .emf_writer(emf)
-        .xray_daemon_address(daemon.local_addr().unwrap().to_string())
-        .build()
-        .unwrap()
-}
-
-/// The sizes the floor is made of: the EMF line of a warm sampled invocation and its
-/// subsegment's datagram, as this build writes them.
-struct Sizes {
-    line: usize,
-    datagram: usize,
-}
-
-fn measure_sizes(runtime: &Runtime, marker_dir: &std::path::Path) -> Sizes {
-    let daemon = daemon();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(1)))
-        .unwrap();
-    let written = Arc::new(Mutex::new(0));
-    let emf = Measuring(Arc::clone(&written), Arc::new(Mutex::new(dev_null())));
-    let mut service = layer(&daemon, marker_dir, emf).layer(service_fn(instrumented));
-    runtime.block_on(service.call(event(true))).unwrap(); // the cold one
-    let mut buffer = vec![0; 65_536];
-    while daemon.recv(&mut buffer).is_ok() {} // its subsegment
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    runtime.block_on(service.call(event(true))).unwrap();
-    let datagram = daemon.recv(&mut buffer).unwrap();
-    let line = *written.lock().unwrap();
-    Sizes { line, datagram }
-}
-
-/// The floor: one `write(2)` of `line` to `/dev/null`, and one `send(2)` of `datagram` on a
-/// connected UDP socket.
-struct Floor {
-    file: File,
-    line: Vec<u8>,
-    socket: UdpSocket,
-    datagram: Vec<u8>,
-    _receiver: UdpSocket,
-}
-
-impl Floor {
-    fn new(sizes: &Sizes) -> Self {
-        let receiver = daemon();
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        socket.set_nonblocking(true).unwrap();
-        socket.connect(receiver.local_addr().unwrap()).unwrap();
-        let mut line = vec![b'x'; sizes.line];
-        if let Some(last) = line.last_mut() {
-            *last = b'\n';
-        }
-        Self {
-            file: dev_null(),
-            line,
-            socket,
-            datagram: vec![b'x'; sizes.datagram],
-            _receiver: receiver,
-        }
-    }
-
-    fn write(&mut self) {
-        self.file.write_all(black_box(&self.line)).unwrap();
-    }
-
-    fn write_and_send(&mut self) {
-        self.write();
-        let _ = black_box(self.socket.send(black_box(&self.datagram)));
-    }
-}
-
-/// `count` invocations of `service` at once, as tasks of `runtime`, waited for.
-fn at_once<S>(runtime: &Runtime, service: &S, count: usize, sampled: bool)
-where
-    S: Service<LambdaEvent<Value>, Response = u32, Error = Error> + Clone + Send + 'static,
-    S::Future: Send + 'static,
-{
-    runtime.block_on(async {
-        let tasks: Vec<_> = (0..count)
-            .map(|_| {
-                let mut service = service.clone();
-                let event = event(sampled);
-                tokio::spawn(async move { service.call(event).await.unwrap() })
-            })
-            .collect();
-        for task in tasks {
-            black_box(task.await.unwrap());
-        }
-    });
-}
-
-const CONCURRENCY: [usize; 3] = [1, 8, 64];
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let concurrent = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .build()
-        .unwrap();
     let marker_dir = std::env::temp_dir().join(format!("lambda-perf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&marker_dir).unwrap();
     let sizes = measure_sizes(&runtime, &marker_dir);
-    let mut floor = Floor::new(&sizes);
+    let floor = Floor::new(&sizes);
 
     let daemon = daemon();
     let perf = layer(&daemon, &marker_dir, dev_null());
@@ -246,20 +92,6 @@ fn main() {
         group.finish();
     }
 
-    let concurrent_bare = service_fn(bare);
-    let concurrent_perf = perf.layer(service_fn(instrumented));
-    {
-        let mut group = criterion.benchmark_group("concurrent");
-        for count in CONCURRENCY {
-            group.bench_function(format!("bare handler, {count} at once"), |b| {
-                b.iter(|| at_once(&concurrent, &concurrent_bare, count, true));
-            });
-            group.bench_function(format!("PerfLayer, sampled, {count} at once"), |b| {
-                b.iter(|| at_once(&concurrent, &concurrent_perf, count, true));
-            });
-        }
-        group.finish();
-    }
     criterion.final_summary();
 
     if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
@@ -288,19 +120,6 @@ fn main() {
         }),
         Case::Write => time(iterations, || floor.write()),
         Case::WriteSend => time(iterations, || floor.write_and_send()),
-        Case::Concurrent(count, instrumented) => {
-            let rounds = (iterations / count).max(1);
-            let elapsed = if instrumented {
-                time(rounds, || {
-                    at_once(&concurrent, &concurrent_perf, count, true)
-                })
-            } else {
-                time(rounds, || {
-                    at_once(&concurrent, &concurrent_bare, count, true)
-                })
-            };
-            elapsed / count as u32
-        }
     });
     let _ = std::fs::remove_dir_all(&marker_dir);
 }
@@ -314,8 +133,6 @@ enum Case {
     WriteSend,
     /// Unsampled, with resource usage on.
     ResourceUsage,
-    /// (invocations at once, instrumented)
-    Concurrent(usize, bool),
 }
 
 /// The mean time of one of `iterations` calls of `f`.
@@ -332,7 +149,7 @@ fn time(iterations: usize, mut f: impl FnMut()) -> Duration {
 fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
     const ROUNDS: usize = 7;
     const ITERATIONS: usize = 20_000;
-    let mut cases = vec![
+    let cases = [
         Case::Bare,
         Case::Unsampled,
         Case::Sampled,
@@ -340,10 +157,6 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         Case::WriteSend,
         Case::ResourceUsage,
     ];
-    for count in CONCURRENCY {
-        cases.push(Case::Concurrent(count, false));
-        cases.push(Case::Concurrent(count, true));
-    }
     let mut best = vec![Duration::MAX; cases.len()];
     for _ in 0..ROUNDS {
         for (index, case) in cases.iter().enumerate() {
@@ -374,12 +187,4 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         usage - unsampled,
         (usage - unsampled) / write
     );
-    for (index, count) in CONCURRENCY.into_iter().enumerate() {
-        let bare = ns(best[6 + 2 * index]);
-        let instrumented = ns(best[7 + 2 * index]);
-        println!(
-            "  {count:2} at once, sampled: per invocation added {:7.0} ns (bare {bare:.0} ns)",
-            instrumented - bare
-        );
-    }
 }

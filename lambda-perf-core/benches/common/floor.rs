@@ -1,0 +1,139 @@
+//! The floor lambda-perf's cost is budgeted by (`DESIGN.md`): one `write(2)` of the EMF line
+//! to a real file descriptor plus one `send(2)` of the subsegment's datagram on a real UDP
+//! socket, at the sizes this build writes; and the bench layer those sizes come from.
+//! Included with `#[path]` by the benches.
+
+#![allow(dead_code)] // not every includer uses every item
+
+use std::fs::File;
+use std::hint::black_box;
+use std::io::Write;
+use std::net::UdpSocket;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use lambda_perf_core::PerfLayer;
+use tokio::runtime::Runtime;
+use tower::{Layer, Service, service_fn};
+
+use super::scenario::{event, instrumented};
+
+/// `/dev/null`, opened for writing: a real file descriptor, every line one `write(2)`.
+pub(crate) fn dev_null() -> File {
+    File::options().write(true).open("/dev/null").unwrap()
+}
+
+/// Counts the bytes of the last write, on the way to `/dev/null`.
+#[derive(Clone)]
+pub(crate) struct Measuring(Arc<Mutex<usize>>, Arc<Mutex<File>>);
+
+impl Write for Measuring {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        *self.0.lock().unwrap() = bytes.len();
+        self.1.lock().unwrap().write(bytes)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A daemon on loopback that receives nothing: datagrams are dropped when its buffer is
+/// full, which costs the sender nothing more.
+pub(crate) fn daemon() -> UdpSocket {
+    UdpSocket::bind("127.0.0.1:0").unwrap()
+}
+
+pub(crate) fn layer(
+    daemon: &UdpSocket,
+    marker_dir: &std::path::Path,
+    emf: impl Write + Send + 'static,
+) -> PerfLayer {
+    layer_with(daemon, marker_dir, emf, false)
+}
+
+pub(crate) fn layer_with(
+    daemon: &UdpSocket,
+    marker_dir: &std::path::Path,
+    emf: impl Write + Send + 'static,
+    resource_usage: bool,
+) -> PerfLayer {
+    PerfLayer::builder()
+        .service("bench")
+        .namespace("Bench")
+        .metrics_disabled(false)
+        .trace_disabled(false)
+        .resource_usage(resource_usage)
+        .marker_dir(marker_dir)
+        .emf_writer(emf)
+        .xray_daemon_address(daemon.local_addr().unwrap().to_string())
+        .build()
+        .unwrap()
+}
+
+/// The sizes the floor is made of: the EMF line of a warm sampled invocation and its
+/// subsegment's datagram, as this build writes them.
+pub(crate) struct Sizes {
+    pub(crate) line: usize,
+    pub(crate) datagram: usize,
+}
+
+pub(crate) fn measure_sizes(runtime: &Runtime, marker_dir: &std::path::Path) -> Sizes {
+    let daemon = daemon();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let written = Arc::new(Mutex::new(0));
+    let emf = Measuring(Arc::clone(&written), Arc::new(Mutex::new(dev_null())));
+    let mut service = layer(&daemon, marker_dir, emf).layer(service_fn(instrumented));
+    runtime.block_on(service.call(event(true))).unwrap(); // the cold one
+    let mut buffer = vec![0; 65_536];
+    while daemon.recv(&mut buffer).is_ok() {} // its subsegment
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    runtime.block_on(service.call(event(true))).unwrap();
+    let datagram = daemon.recv(&mut buffer).unwrap();
+    let line = *written.lock().unwrap();
+    Sizes { line, datagram }
+}
+
+/// The floor: one `write(2)` of `line` to `/dev/null`, and one `send(2)` of `datagram` on a
+/// connected UDP socket. Both by shared reference, so that tasks on several threads can share
+/// one file and one socket, as invocations share lambda-perf's.
+pub(crate) struct Floor {
+    file: File,
+    line: Vec<u8>,
+    socket: UdpSocket,
+    datagram: Vec<u8>,
+    _receiver: UdpSocket,
+}
+
+impl Floor {
+    pub(crate) fn new(sizes: &Sizes) -> Self {
+        let receiver = daemon();
+        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+        socket.set_nonblocking(true).unwrap();
+        socket.connect(receiver.local_addr().unwrap()).unwrap();
+        let mut line = vec![b'x'; sizes.line];
+        if let Some(last) = line.last_mut() {
+            *last = b'\n';
+        }
+        Self {
+            file: dev_null(),
+            line,
+            socket,
+            datagram: vec![b'x'; sizes.datagram],
+            _receiver: receiver,
+        }
+    }
+
+    pub(crate) fn write(&self) {
+        (&self.file).write_all(black_box(&self.line)).unwrap();
+    }
+
+    pub(crate) fn write_and_send(&self) {
+        self.write();
+        let _ = black_box(self.socket.send(black_box(&self.datagram)));
+    }
+}
