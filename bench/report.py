@@ -281,12 +281,14 @@ settings = concurrency.get("settings", [])
 if settings:
     w(
         "The `concurrency` bench: the sampled invocation above (one metric, one annotation; EMF "
-        "to `/dev/null`, datagrams to loopback, one writer and one socket for all), N at once as "
-        "N tasks spawned by one driving task and waited for together, on a runtime with 2 worker "
-        "threads and, for 64 at once, on a single thread, where nothing is used by two threads at "
-        "the same time. Beside it, run the same way: the bare handler, and the floor (the bare "
-        "handler, then one `write(2)` and one `send(2)` of the same sizes on one shared file and "
-        f"socket). {concurrency.get('rounds')} rounds of "
+        "to `/dev/null`, datagrams to loopback, one writer and one socket for all) in N slots, as "
+        "`run_concurrent` runs N: N long-lived tasks, each with its own clone of the service, "
+        "each handler waiting once (a yield to the runtime, where a real one would wait on a "
+        "downstream call), so that the N invocations are in progress together. On a runtime with "
+        "2 worker threads, and for 64 at once also on a single thread, where nothing is used by "
+        "two threads at the same time. Beside it, run the same way: the bare handler, and the "
+        "floor (the bare handler, then one `write(2)` and one `send(2)` of the same sizes on one "
+        f"shared file and socket). {concurrency.get('rounds')} rounds of "
         f"{concurrency.get('invocations_per_round', 0):,} invocations per handler, each handler "
         "first, second and last in turn. Per invocation, the process's CPU time (every thread, "
         "user and system; with 2 threads the wall time is shared between them and includes "
@@ -309,27 +311,34 @@ if settings:
             f"| {ratio(setting['added_cpu_ns'], setting['floor_cpu_ns'])} |"
         )
     w("")
-    by_key = {(s["at_once"], s["threads"]): s for s in settings}
-    one, many, alone = by_key.get((1, 2)), by_key.get((64, 2)), by_key.get((64, 1))
-    if one and many:
-        def floor_ratio(s):
-            return s["added_cpu_ns"] / s["floor_cpu_ns"] if s["floor_cpu_ns"] > 0 else float("nan")
 
-        verdict = "does not rise" if floor_ratio(many) <= floor_ratio(one) * 1.1 else "rises"
-        w(
-            f"As a ratio of its floor, the cost per invocation {verdict} with the invocations at "
-            f"once: {floor_ratio(one):.2f}x at 1, {floor_ratio(many):.2f}x at 64 (2 threads). "
-            f"In CPU time it goes from {fmt(us(one['added_cpu_ns']))} to "
-            f"{fmt(us(many['added_cpu_ns']))}, while the floor's own system calls go from "
-            f"{fmt(us(one['floor_cpu_ns']))} to {fmt(us(many['floor_cpu_ns']))}."
-        )
+    def signed(ns):
+        return "n/a" if ns is None else f"{'+' if ns >= 0 else '−'}{abs(ns) / 1000:,.2f} µs"
+
+    by_key = {(s["at_once"], s["threads"]): s for s in settings}
+    one, alone = by_key.get((1, 2)), by_key.get((64, 1))
+    if one:
+        for at_once in (8, 64):
+            many = by_key.get((at_once, 2))
+            if not many:
+                continue
+            w(
+                f"From 1 to {at_once} at once on 2 threads, the CPU time `PerfLayer` adds per "
+                f"invocation changes by {signed(many['added_cpu_ns'] - one['added_cpu_ns'])} "
+                f"({fmt(us(one['added_cpu_ns']))} to {fmt(us(many['added_cpu_ns']))}), the "
+                f"floor's own system calls by {signed(many['floor_cpu_ns'] - one['floor_cpu_ns'])}; "
+                f"as a ratio of the floor, {ratio(one['added_cpu_ns'], one['floor_cpu_ns'])} to "
+                f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}."
+            )
+    many = by_key.get((64, 2))
     if many and alone:
         w(
-            "Contention on what the invocations share: 64 at once on 2 threads against 64 on one "
-            f"thread, `PerfLayer` adds {fmt(us(many['added_cpu_ns'] - alone['added_cpu_ns']))} "
-            "more per invocation (its writer's lock, the socket, the pools and counters, the "
-            f"kernel's file and socket), the floor's system calls alone "
-            f"{fmt(us(many['floor_cpu_ns'] - alone['floor_cpu_ns']))} more."
+            "Contention on what the invocations share, 64 at once on 2 threads against 64 on one "
+            "thread: what `PerfLayer` adds per invocation changes by "
+            f"{signed(many['added_cpu_ns'] - alone['added_cpu_ns'])} (its writer's lock, the "
+            "socket, the pools and counters, the kernel's file and socket structures, each moving "
+            "between the cores), what the floor's system calls add by "
+            f"{signed(many['floor_cpu_ns'] - alone['floor_cpu_ns'])}."
         )
     w("")
 else:

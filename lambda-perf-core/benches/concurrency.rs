@@ -1,42 +1,45 @@
-//! Whether `PerfLayer`'s cost per invocation rises with the invocations running at once in one
-//! process (Lambda Managed Instances), and what sharing its writer and socket between threads
-//! costs.
+//! Whether `PerfLayer`'s cost per invocation rises with the invocations in progress at once in
+//! one process (Lambda Managed Instances), and what sharing its writer and socket between
+//! threads costs.
 //!
 //! The warm invocation of `invocation_overhead` (one metric, one annotation, sampled: an EMF
-//! line to an opened `/dev/null`, a datagram to a UDP socket on loopback), run N at once as N
-//! tasks spawned by one driving task (as the runtime's loop spawns them) and waited for
-//! together, for N in 1, 8 and 64, on a runtime with 2 worker threads (this machine's cores:
-//! two invocations really run at the same instant, on the one EMF writer, its lock and the one
-//! UDP socket); and 64 at once on a single thread, where nothing is used by two threads at
-//! once. Beside `PerfLayer`, the same way: the bare handler, and the floor (the bare handler,
-//! then one `write(2)` of the EMF line's size and one `send(2)` of the datagram's, on one file
-//! and one socket all invocations share).
+//! line to an opened `/dev/null`, a datagram to a UDP socket on loopback), in N slots, as
+//! `lambda_runtime::run_concurrent` runs N: N long-lived tasks, each with its own clone of the
+//! service, each calling it again and again. Every handler waits once (a yield to the runtime,
+//! where a real one would wait on a downstream call), so the N invocations are all in progress
+//! together. N is 1, 8 and 64 on a runtime with 2 worker threads (this machine's cores: two
+//! invocations really run at the same instant, on the one EMF writer, its lock and the one UDP
+//! socket), and 64 on a single thread, where nothing is used by two threads at once. Beside
+//! `PerfLayer`, run the same way: the bare handler, and the floor (the bare handler, then one
+//! `write(2)` of the EMF line's size and one `send(2)` of the datagram's, on one file and one
+//! socket all invocations share).
 //!
 //! Every setting is measured in rounds, the three handlers next to each other in every round,
 //! each first, second and last in turn. Per invocation, each round gives the wall time and
-//! the process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`: every thread, user and system);
-//! "added" is the median over the rounds of a handler minus the bare handler of the same
-//! round. The CPU time is the measure of a cost: with 2 threads the wall time is shared
-//! between them, and it includes their waits.
+//! the process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`: every thread, user and system, read
+//! while the workers are idle); "added" is the median over the rounds of a handler minus the
+//! bare handler of the same round. The CPU time is the measure of a cost: with 2 threads the
+//! wall time is shared between them, and it includes their waits.
 //!
 //! Contention on what is shared: with 2 threads, a lock held by one makes the other wait,
 //! and shared memory (the writer, the socket, the kernel's file and socket structures) moves
-//! between the cores; none of that happens on one thread. "64 at once on 2 threads" against
-//! "64 at once on 1 thread" is the price of the sharing, for `PerfLayer` and for the floor's
-//! own system calls.
+//! between the cores; none of that happens on one thread. 64 at once on 2 threads against 64
+//! on one thread is the price of the sharing, for `PerfLayer` and for the floor's own system
+//! calls.
 //!
-//! Prints a table; with `LAMBDA_PERF_BENCH_RESULTS=dir` (as `bench/run` sets) also writes
-//! `dir/concurrency.json`. `LAMBDA_PERF_BENCH_QUICK=1` measures fewer rounds.
+//! Measures when run as a benchmark (`cargo bench`), and prints a table; with
+//! `LAMBDA_PERF_BENCH_RESULTS=dir` (as `bench/run` sets) also writes `dir/concurrency.json`.
+//! `LAMBDA_PERF_BENCH_QUICK=1` measures fewer rounds.
 
 // The table is this bench's report.
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_runtime::{Error, LambdaEvent};
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::Value;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, service_fn};
 
@@ -73,8 +76,52 @@ const SETTINGS: [Setting; 4] = [
     },
 ];
 
+/// What runs in the slots, in the order of a round's `times`.
+#[derive(Clone, Copy)]
+enum Handler {
+    Bare,
+    Perf,
+    Floor,
+}
+
+const HANDLERS: [Handler; 3] = [Handler::Bare, Handler::Perf, Handler::Floor];
+
 /// Invocations per setting, handler and round.
-const INVOCATIONS: usize = 12_800;
+const INVOCATIONS: usize = 64_000;
+
+/// Wall and CPU time per invocation, in nanoseconds.
+#[derive(Clone, Copy, Default)]
+struct Times {
+    wall: f64,
+    cpu: f64,
+}
+
+/// One round of one setting: each handler's times.
+type Round = [Times; HANDLERS.len()];
+
+/// One setting's figures over its rounds, as `concurrency.json` has them.
+#[derive(Serialize)]
+struct SettingResult {
+    at_once: usize,
+    threads: usize,
+    bare_wall_ns: f64,
+    bare_cpu_ns: f64,
+    added_wall_ns: f64,
+    added_cpu_ns: f64,
+    added_cpu_quartiles_ns: [f64; 2],
+    floor_cpu_ns: f64,
+    floor_cpu_quartiles_ns: [f64; 2],
+}
+
+/// `concurrency.json`.
+#[derive(Serialize)]
+struct Report {
+    rounds: usize,
+    invocations_per_round: usize,
+    line_bytes: usize,
+    datagram_bytes: usize,
+    settings: Vec<SettingResult>,
+}
 
 /// The CPU time of the whole process, every thread: `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
 #[allow(unsafe_code)] // A plain system call into a local struct; std has no CPU-time clock.
@@ -89,7 +136,7 @@ fn process_cpu_time() -> Duration {
     Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
-fn runtime(threads: usize) -> Runtime {
+fn new_runtime(threads: usize) -> Runtime {
     if threads == 1 {
         tokio::runtime::Builder::new_current_thread().build()
     } else {
@@ -100,41 +147,49 @@ fn runtime(threads: usize) -> Runtime {
     .unwrap()
 }
 
-/// Wall and CPU time per invocation, in nanoseconds, of `invocations` run `count` at once: a
-/// task of `runtime` (as the runtime's loop is one) spawns `count` invocations as tasks and
-/// waits for them all, then the next `count`. Each of the `count` slots has its own clone of
-/// the service, made once, as `lambda_runtime::run_concurrent` clones it once per slot.
-fn measure<S>(runtime: &Runtime, service: &S, count: usize, invocations: usize) -> [f64; 2]
+/// The bare handler, after waiting once.
+async fn bare_waiting(event: LambdaEvent<Value>) -> Result<u32, Error> {
+    tokio::task::yield_now().await;
+    bare(event).await
+}
+
+/// The instrumented handler, after waiting once.
+async fn instrumented_waiting(event: LambdaEvent<Value>) -> Result<u32, Error> {
+    tokio::task::yield_now().await;
+    instrumented(event).await
+}
+
+/// The times per invocation of `invocations` in `slots` slots: as many tasks, each with its
+/// own clone of `service`, each calling it `invocations / slots` times.
+fn measure<S>(runtime: &Runtime, service: &S, slots: usize, invocations: usize) -> Times
 where
     S: Service<LambdaEvent<Value>, Response = u32, Error = Error> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let batches = invocations / count;
-    let mut slots: Vec<S> = (0..count).map(|_| service.clone()).collect();
+    let per_slot = invocations / slots;
+    let services: Vec<S> = (0..slots).map(|_| service.clone()).collect();
     let (wall, cpu) = (Instant::now(), process_cpu_time());
     runtime.block_on(async move {
-        let driver = tokio::spawn(async move {
-            for _ in 0..batches {
-                let tasks: Vec<_> = slots
-                    .drain(..)
-                    .map(|mut service| {
-                        let event = event(true);
-                        tokio::spawn(async move {
-                            black_box(service.call(event).await.unwrap());
-                            service
-                        })
-                    })
-                    .collect();
-                for task in tasks {
-                    slots.push(task.await.unwrap());
-                }
-            }
-        });
-        driver.await.unwrap();
+        let workers: Vec<_> = services
+            .into_iter()
+            .map(|mut service| {
+                tokio::spawn(async move {
+                    for _ in 0..per_slot {
+                        black_box(service.call(event(true)).await.unwrap());
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            worker.await.unwrap();
+        }
     });
     let (wall, cpu) = (wall.elapsed(), process_cpu_time() - cpu);
-    let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / (batches * count) as f64;
-    [per_invocation(wall), per_invocation(cpu)]
+    let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / (per_slot * slots) as f64;
+    Times {
+        wall: per_invocation(wall),
+        cpu: per_invocation(cpu),
+    }
 }
 
 /// The `q` quantile of `values` (nearest rank).
@@ -144,93 +199,79 @@ fn quantile(values: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-/// The handlers measured in every setting and round: the bare handler, `PerfLayer`, the floor.
-const HANDLERS: usize = 3;
+fn quartiles(values: &[f64]) -> [f64; 2] {
+    [quantile(values, 0.25), quantile(values, 0.75)]
+}
 
-/// Per round and handler: wall and CPU time, nanoseconds per invocation.
-type Round = [[f64; 2]; HANDLERS];
+/// Whether this run is a measurement (`cargo bench`), not `cargo test --benches` or a listing.
+fn measuring() -> bool {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter().any(|arg| arg == "--bench")
+        && !args.iter().any(|arg| arg == "--test" || arg == "--list")
+}
 
 fn main() {
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
+    if !measuring() {
         return;
     }
     let quick = std::env::var("LAMBDA_PERF_BENCH_QUICK").is_ok_and(|v| v == "1");
-    let rounds = if quick { 5 } else { 21 };
+    // A multiple of the handlers, so that each is first, second and last equally often.
+    let rounds = if quick { 6 } else { 21 };
     let marker_dir = std::env::temp_dir().join(format!("lambda-perf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&marker_dir).unwrap();
-    let sizes = measure_sizes(&runtime(1), &marker_dir);
+    let sizes = measure_sizes(&new_runtime(1), &marker_dir);
     let daemon = daemon();
-    let plain = service_fn(bare);
-    let instrumented = layer(&daemon, &marker_dir, dev_null()).layer(service_fn(instrumented));
-    let floor = Arc::new(Floor::new(&sizes));
-    let with_floor = service_fn(move |event: LambdaEvent<Value>| {
-        let floor = Arc::clone(&floor);
-        async move {
-            floor.write_and_send();
-            bare(event).await
-        }
+    let plain = service_fn(bare_waiting);
+    let perf = layer(&daemon, &marker_dir, dev_null()).layer(service_fn(instrumented_waiting));
+    // One file and one socket for every invocation, without a shared count of references.
+    let shared_floor: &'static Floor = Box::leak(Box::new(Floor::new(&sizes)));
+    let with_floor = service_fn(move |event: LambdaEvent<Value>| async move {
+        tokio::task::yield_now().await;
+        shared_floor.write_and_send();
+        bare(event).await
     });
-    let run = |handler: usize, runtime: &Runtime, count: usize, invocations: usize| match handler {
-        0 => measure(runtime, &plain, count, invocations),
-        1 => measure(runtime, &instrumented, count, invocations),
-        _ => measure(runtime, &with_floor, count, invocations),
+    let run = |handler: Handler, runtime: &Runtime, slots: usize, invocations: usize| match handler
+    {
+        Handler::Bare => measure(runtime, &plain, slots, invocations),
+        Handler::Perf => measure(runtime, &perf, slots, invocations),
+        Handler::Floor => measure(runtime, &with_floor, slots, invocations),
     };
-    let runtimes: Vec<Runtime> = SETTINGS.iter().map(|s| runtime(s.threads)).collect();
+    let runtimes: Vec<Runtime> = SETTINGS.iter().map(|s| new_runtime(s.threads)).collect();
 
     // The cold invocation, and a warm-up of every setting.
     for (setting, runtime) in SETTINGS.iter().zip(&runtimes) {
-        for handler in 0..HANDLERS {
+        for handler in HANDLERS {
             run(handler, runtime, setting.at_once, INVOCATIONS / 4);
         }
     }
     let mut measured: Vec<Vec<Round>> = vec![Vec::new(); SETTINGS.len()];
     for round in 0..rounds {
-        for ((setting, runtime), measured) in SETTINGS.iter().zip(&runtimes).zip(&mut measured) {
-            let mut times = [[0.0; 2]; HANDLERS];
-            for turn in 0..HANDLERS {
-                let handler = (round + turn) % HANDLERS;
-                times[handler] = run(handler, runtime, setting.at_once, INVOCATIONS);
+        for ((setting, runtime), setting_rounds) in
+            SETTINGS.iter().zip(&runtimes).zip(&mut measured)
+        {
+            let mut times = Round::default();
+            for turn in 0..HANDLERS.len() {
+                let index = (round + turn) % HANDLERS.len();
+                times[index] = run(HANDLERS[index], runtime, setting.at_once, INVOCATIONS);
             }
-            measured.push(times);
+            setting_rounds.push(times);
         }
     }
     let _ = std::fs::remove_dir_all(&marker_dir);
 
-    let results: Vec<Value> = SETTINGS
+    let settings: Vec<SettingResult> = SETTINGS
         .iter()
         .zip(&measured)
-        .map(|(setting, rounds)| summarize(setting, rounds))
+        .map(|(setting, setting_rounds)| summarize(setting, setting_rounds))
         .collect();
-    println!(
-        "\nper invocation, median of {rounds} rounds of {INVOCATIONS} (added: minus the bare \
-         handler of the same round; EMF line {} bytes, datagram {} bytes)",
-        sizes.line, sizes.datagram
-    );
-    println!(
-        "  at once  threads   bare wall    bare CPU   PerfLayer: added wall  added CPU   \
-         floor: added CPU   ratio"
-    );
-    for result in &results {
-        let ns = |key: &str| result[key].as_f64().unwrap_or(f64::NAN);
-        println!(
-            "  {:7}  {:7}  {:7.0} ns  {:7.0} ns  {:18.0} ns  {:7.0} ns  {:14.0} ns  {:5.2}x",
-            result["at_once"].as_u64().unwrap_or(0),
-            result["threads"].as_u64().unwrap_or(0),
-            ns("bare_wall_ns"),
-            ns("bare_cpu_ns"),
-            ns("added_wall_ns"),
-            ns("added_cpu_ns"),
-            ns("floor_cpu_ns"),
-            ns("added_cpu_ns") / ns("floor_cpu_ns"),
-        );
-    }
-    let report = json!({
-        "rounds": rounds,
-        "invocations_per_round": INVOCATIONS,
-        "line_bytes": sizes.line,
-        "datagram_bytes": sizes.datagram,
-        "settings": results,
-    });
+    print_table(&settings, rounds, sizes.line, sizes.datagram);
+    let report = Report {
+        rounds,
+        invocations_per_round: INVOCATIONS,
+        line_bytes: sizes.line,
+        datagram_bytes: sizes.datagram,
+        settings,
+    };
     if let Some(dir) = std::env::var_os("LAMBDA_PERF_BENCH_RESULTS") {
         let path = std::path::Path::new(&dir).join("concurrency.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
@@ -238,30 +279,61 @@ fn main() {
     }
 }
 
+/// Over `rounds`: what `handler` adds over the bare handler of the same round, as `time` reads
+/// it.
+fn added(rounds: &[Round], handler: Handler, time: impl Fn(&Times) -> f64) -> Vec<f64> {
+    let bare = Handler::Bare as usize;
+    rounds
+        .iter()
+        .map(|round| time(&round[handler as usize]) - time(&round[bare]))
+        .collect()
+}
+
 /// One setting's figures over its rounds: medians, and the quartiles of what `PerfLayer` and
-/// the floor add.
-fn summarize(setting: &Setting, rounds: &[Round]) -> Value {
-    // `kind`: 0 wall, 1 CPU.
-    let time = |handler: usize, kind: usize| {
-        let values: Vec<f64> = rounds.iter().map(|round| round[handler][kind]).collect();
-        quantile(&values, 0.5)
-    };
-    let added = |handler: usize, kind: usize| -> Vec<f64> {
+/// the floor add over the bare handler of the same round.
+fn summarize(setting: &Setting, rounds: &[Round]) -> SettingResult {
+    let median = |values: &[f64]| quantile(values, 0.5);
+    let bare = |time: fn(&Times) -> f64| -> Vec<f64> {
         rounds
             .iter()
-            .map(|round| round[handler][kind] - round[0][kind])
+            .map(|round| time(&round[Handler::Bare as usize]))
             .collect()
     };
-    let (perf, floor) = (added(1, 1), added(2, 1));
-    json!({
-        "at_once": setting.at_once,
-        "threads": setting.threads,
-        "bare_wall_ns": time(0, 0),
-        "bare_cpu_ns": time(0, 1),
-        "added_wall_ns": quantile(&added(1, 0), 0.5),
-        "added_cpu_ns": quantile(&perf, 0.5),
-        "added_cpu_quartiles_ns": [quantile(&perf, 0.25), quantile(&perf, 0.75)],
-        "floor_cpu_ns": quantile(&floor, 0.5),
-        "floor_cpu_quartiles_ns": [quantile(&floor, 0.25), quantile(&floor, 0.75)],
-    })
+    let perf_cpu = added(rounds, Handler::Perf, |t| t.cpu);
+    let floor_cpu = added(rounds, Handler::Floor, |t| t.cpu);
+    SettingResult {
+        at_once: setting.at_once,
+        threads: setting.threads,
+        bare_wall_ns: median(&bare(|t| t.wall)),
+        bare_cpu_ns: median(&bare(|t| t.cpu)),
+        added_wall_ns: median(&added(rounds, Handler::Perf, |t| t.wall)),
+        added_cpu_ns: median(&perf_cpu),
+        added_cpu_quartiles_ns: quartiles(&perf_cpu),
+        floor_cpu_ns: median(&floor_cpu),
+        floor_cpu_quartiles_ns: quartiles(&floor_cpu),
+    }
+}
+
+fn print_table(settings: &[SettingResult], rounds: usize, line: usize, datagram: usize) {
+    println!(
+        "\nper invocation, median of {rounds} rounds of {INVOCATIONS} (added: minus the bare \
+         handler of the same round; EMF line {line} bytes, datagram {datagram} bytes)"
+    );
+    println!(
+        "  at once  threads   bare wall    bare CPU   PerfLayer: added wall  added CPU   \
+         floor: added CPU   ratio"
+    );
+    for s in settings {
+        println!(
+            "  {:7}  {:7}  {:7.0} ns  {:7.0} ns  {:18.0} ns  {:7.0} ns  {:14.0} ns  {:5.2}x",
+            s.at_once,
+            s.threads,
+            s.bare_wall_ns,
+            s.bare_cpu_ns,
+            s.added_wall_ns,
+            s.added_cpu_ns,
+            s.floor_cpu_ns,
+            s.added_cpu_ns / s.floor_cpu_ns,
+        );
+    }
 }

@@ -67,8 +67,9 @@ fn tune_measures_prices_and_picks() {
         assert!(number(size, "warm_p90_ms") >= number(size, "warm_p50_ms"));
     }
 
-    // The CPU part shrinks with memory up to one core, the wait does not.
-    assert!(p50(0) > p50(1) && p50(1) > p50(2), "{sizes:#?}");
+    // The CPU part shrinks with memory up to one core, the wait does not: about 444, 134
+    // and 60 ms at 128, 512 and 1769 MB.
+    assert!(p50(0) > p50(1) && p50(1) > 1.5 * p50(2), "{sizes:#?}");
     assert!(
         p50(0) > 2.5 * p50(2),
         "128 MB {} ms, 1769 MB {} ms",
