@@ -45,10 +45,13 @@ use tower::{Layer, Service, service_fn};
 
 #[path = "common/floor.rs"]
 mod floor;
+#[path = "common/measuring.rs"]
+mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
 use floor::{Floor, daemon, dev_null, layer, measure_sizes};
+use measuring::measuring;
 use scenario::{bare, event, instrumented};
 
 /// One way to run invocations at once.
@@ -201,13 +204,6 @@ fn quantile(values: &[f64], q: f64) -> f64 {
 
 fn quartiles(values: &[f64]) -> [f64; 2] {
     [quantile(values, 0.25), quantile(values, 0.75)]
-}
-
-/// Whether this run is a measurement (`cargo bench`), not `cargo test --benches` or a listing.
-fn measuring() -> bool {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter().any(|arg| arg == "--bench")
-        && !args.iter().any(|arg| arg == "--test" || arg == "--list")
 }
 
 fn main() {

@@ -28,10 +28,13 @@ use tower::{Layer, Service, service_fn};
 
 #[path = "common/floor.rs"]
 mod floor;
+#[path = "common/measuring.rs"]
+mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
 use floor::{Floor, Sizes, daemon, dev_null, layer, layer_with, measure_sizes};
+use measuring::measuring;
 use scenario::{bare, event, instrumented};
 
 fn main() {
@@ -94,7 +97,7 @@ fn main() {
 
     criterion.final_summary();
 
-    if std::env::args().any(|arg| arg == "--list" || arg == "--test") {
+    if !measuring() {
         return;
     }
     summary(&sizes, |case, iterations| match case {
