@@ -51,6 +51,8 @@ mod measuring;
 mod scenario;
 
 use floor::{Floor, daemon, dev_null, layer, measure_sizes};
+use lambda_perf_core::InitializationType;
+use lambda_perf_core::layer::PerfLayerBuilder;
 use measuring::measuring;
 use scenario::{bare, event, instrumented};
 
@@ -150,6 +152,11 @@ fn new_runtime(threads: usize) -> Runtime {
     .unwrap()
 }
 
+/// Invocations at once in one process are Lambda Managed Instances'.
+fn managed_instances(builder: PerfLayerBuilder) -> PerfLayerBuilder {
+    builder.initialization_type(InitializationType::ManagedInstances)
+}
+
 /// The bare handler, after waiting once.
 async fn bare_waiting(event: LambdaEvent<Value>) -> Result<u32, Error> {
     tokio::task::yield_now().await;
@@ -215,10 +222,11 @@ fn main() {
     let rounds = if quick { 6 } else { 21 };
     let marker_dir = std::env::temp_dir().join(format!("lambda-perf-bench-{}", std::process::id()));
     std::fs::create_dir_all(&marker_dir).unwrap();
-    let sizes = measure_sizes(&new_runtime(1), &marker_dir);
+    let sizes = measure_sizes(&new_runtime(1), &marker_dir, managed_instances);
     let daemon = daemon();
     let plain = service_fn(bare_waiting);
-    let perf = layer(&daemon, &marker_dir, dev_null()).layer(service_fn(instrumented_waiting));
+    let perf = layer(&daemon, &marker_dir, dev_null(), managed_instances)
+        .layer(service_fn(instrumented_waiting));
     // One file and one socket for every invocation, without a shared count of references.
     let shared_floor: &'static Floor = Box::leak(Box::new(Floor::new(&sizes)));
     let with_floor = service_fn(move |event: LambdaEvent<Value>| async move {

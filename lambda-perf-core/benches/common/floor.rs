@@ -13,6 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use lambda_perf_core::PerfLayer;
+use lambda_perf_core::layer::PerfLayerBuilder;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, service_fn};
 
@@ -44,31 +45,31 @@ pub(crate) fn daemon() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").unwrap()
 }
 
+/// How the benches configure the layer beyond the scenario's settings.
+pub(crate) type Configure = fn(PerfLayerBuilder) -> PerfLayerBuilder;
+
+/// The scenario's settings, as they are.
+pub(crate) fn as_is(builder: PerfLayerBuilder) -> PerfLayerBuilder {
+    builder
+}
+
+/// The bench layer: the scenario's service and namespace, metrics and traces on, EMF lines
+/// to `emf`, datagrams to `daemon`, then `configure`.
 pub(crate) fn layer(
     daemon: &UdpSocket,
     marker_dir: &std::path::Path,
     emf: impl Write + Send + 'static,
+    configure: Configure,
 ) -> PerfLayer {
-    layer_with(daemon, marker_dir, emf, false)
-}
-
-pub(crate) fn layer_with(
-    daemon: &UdpSocket,
-    marker_dir: &std::path::Path,
-    emf: impl Write + Send + 'static,
-    resource_usage: bool,
-) -> PerfLayer {
-    PerfLayer::builder()
+    let builder = PerfLayer::builder()
         .service("bench")
         .namespace("Bench")
         .metrics_disabled(false)
         .trace_disabled(false)
-        .resource_usage(resource_usage)
         .marker_dir(marker_dir)
         .emf_writer(emf)
-        .xray_daemon_address(daemon.local_addr().unwrap().to_string())
-        .build()
-        .unwrap()
+        .xray_daemon_address(daemon.local_addr().unwrap().to_string());
+    configure(builder).build().unwrap()
 }
 
 /// The sizes the floor is made of: the EMF line of a warm sampled invocation and its
@@ -78,14 +79,19 @@ pub(crate) struct Sizes {
     pub(crate) datagram: usize,
 }
 
-pub(crate) fn measure_sizes(runtime: &Runtime, marker_dir: &std::path::Path) -> Sizes {
+/// The sizes of what the bench layer configured with `configure` writes.
+pub(crate) fn measure_sizes(
+    runtime: &Runtime,
+    marker_dir: &std::path::Path,
+    configure: Configure,
+) -> Sizes {
     let daemon = daemon();
     daemon
         .set_read_timeout(Some(Duration::from_secs(1)))
         .unwrap();
     let written = Arc::new(Mutex::new(0));
     let emf = Measuring(Arc::clone(&written), Arc::new(Mutex::new(dev_null())));
-    let mut service = layer(&daemon, marker_dir, emf).layer(service_fn(instrumented));
+    let mut service = layer(&daemon, marker_dir, emf, configure).layer(service_fn(instrumented));
     runtime.block_on(service.call(event(true))).unwrap(); // the cold one
     let mut buffer = vec![0; 65_536];
     while daemon.recv(&mut buffer).is_ok() {} // its subsegment

@@ -18,7 +18,7 @@ use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
 use super::output::{Began, ClientInit, Ended};
-use super::pool::Pool;
+use super::pool::{Pool, ThreadKept};
 use super::readiness;
 use super::redaction::Captured;
 use super::resources::{Baseline, ResourceUse};
@@ -36,7 +36,12 @@ use crate::warn::WarnOnce;
 pub(crate) use crate::formats::xray::document::FACTS_NAMESPACE;
 
 /// Ended invocations, for the next ones to reuse.
-static ENDED: Pool<Invocation> = Pool::new();
+static ENDED: Pool<Invocation> = Pool::new(&ENDED_HERE);
+
+thread_local! {
+    /// The ended invocations this thread keeps for itself.
+    static ENDED_HERE: ThreadKept<Invocation> = const { ThreadKept::new(&ENDED) };
+}
 
 thread_local! {
     /// The address of the invocation whose state this thread holds (0: none): a call made

@@ -97,10 +97,19 @@ pub(crate) struct StartTracker {
     identity: Option<String>,
     /// Monotonic base of `last_end`.
     base: Instant,
+    counters: Counters,
+    environment: OnceLock<Environment>,
+}
+
+/// What every invocation writes, on cache lines of their own, so that invocations running at
+/// once on other cores do not take the fields every invocation reads beside them out of this
+/// core's cache.
+#[derive(Debug, Default)]
+#[repr(align(128))]
+struct Counters {
     invocations: AtomicU64,
     /// Nanoseconds from `base` to the latest end, plus one; 0 before any end.
     last_end: AtomicU64,
-    environment: OnceLock<Environment>,
 }
 
 static MARKER_UNUSABLE: WarnOnce = WarnOnce::new();
@@ -111,8 +120,7 @@ impl StartTracker {
             marker,
             identity,
             base: process_start().instant,
-            invocations: AtomicU64::new(0),
-            last_end: AtomicU64::new(0),
+            counters: Counters::default(),
             environment: OnceLock::new(),
         }
     }
@@ -138,7 +146,7 @@ impl StartTracker {
         initialization_type: InitializationType,
         lifecycle: impl FnOnce() -> Lifecycle,
     ) -> Start {
-        let index = self.invocations.fetch_add(1, Ordering::AcqRel) + 1;
+        let index = self.counters.invocations.fetch_add(1, Ordering::AcqRel) + 1;
         let environment = self
             .environment
             .get_or_init(|| self.discover(lifecycle(), Instant::now()));
@@ -149,7 +157,7 @@ impl StartTracker {
         };
         let began = Instant::now();
         let began_wall = SystemTime::now();
-        let idle_gap = match self.last_end.load(Ordering::Acquire) {
+        let idle_gap = match self.counters.last_end.load(Ordering::Acquire) {
             0 => None,
             end => Some(
                 began
@@ -174,7 +182,9 @@ impl StartTracker {
     pub(crate) fn end(&self, at: Instant) {
         let since_base = at.saturating_duration_since(self.base);
         let nanos = u64::try_from(since_base.as_nanos()).unwrap_or(u64::MAX - 1);
-        self.last_end.fetch_max(nanos + 1, Ordering::AcqRel);
+        self.counters
+            .last_end
+            .fetch_max(nanos + 1, Ordering::AcqRel);
     }
 
     fn discover(&self, lifecycle: Lifecycle, first_call: Instant) -> Environment {
