@@ -281,7 +281,10 @@ settings = concurrency.get("settings", [])
 if settings:
     w(
         "The `concurrency` bench: the sampled invocation above (one metric, one annotation; EMF "
-        "to `/dev/null`, datagrams to loopback, one writer and one socket for all) in N slots, as "
+        "to `/dev/null`, datagrams to loopback, one writer and one socket for all), with the "
+        "layer set up as on Managed Instances, the only environment that runs invocations at "
+        "once in one process (`InitializationType::ManagedInstances`: no timeout watchdog, "
+        "since they do not stop an invocation at its deadline), in N slots, as "
         "`run_concurrent` runs N: N long-lived tasks, each with its own clone of the service, "
         "each handler waiting once (a yield to the runtime, where a real one would wait on a "
         "downstream call), so that the N invocations are in progress together. On a runtime with "

@@ -3,7 +3,10 @@
 //! threads costs.
 //!
 //! The warm invocation of `invocation_overhead` (one metric, one annotation, sampled: an EMF
-//! line to an opened `/dev/null`, a datagram to a UDP socket on loopback), in N slots, as
+//! line to an opened `/dev/null`, a datagram to a UDP socket on loopback), with the layer set
+//! up as on Lambda Managed Instances, the one environment that runs invocations at once in a
+//! process (`InitializationType::ManagedInstances`: no timeout watchdog, since Managed
+//! Instances do not stop an invocation at its deadline), in N slots, as
 //! `lambda_runtime::run_concurrent` runs N: N long-lived tasks, each with its own clone of the
 //! service, each calling it again and again. Every handler waits once (a yield to the runtime,
 //! where a real one would wait on a downstream call), so the N invocations are all in progress

@@ -106,6 +106,46 @@ where
     })
 }
 
+/// The allocations of `MEASURED` warm invocations of `service` after `warm_up` others, one at
+/// a time, each begun (`call`) on this thread and run to its end on another: as
+/// `lambda_runtime`'s loop, a task of a multi-threaded runtime, moves between its workers.
+fn allocations_of_invocations_across_threads<S>(service: &mut S, warm_up: usize) -> u64
+where
+    S: Service<LambdaEvent<Value>, Response = u32, Error = Error>,
+    S::Future: Send,
+{
+    let (to_ender, begun) = std::sync::mpsc::sync_channel::<(S::Future, bool)>(0);
+    let (to_beginner, ended) = std::sync::mpsc::sync_channel::<()>(0);
+    std::thread::scope(|scope| {
+        let ender = scope.spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .build()
+                .unwrap();
+            let mut counted = 0;
+            for (future, measured) in begun {
+                let allocations = allocations_of(|| {
+                    black_box(runtime.block_on(future).unwrap());
+                });
+                counted += if measured { allocations } else { 0 };
+                to_beginner.send(()).unwrap();
+            }
+            counted
+        });
+        let mut counted = 0;
+        for n in 0..warm_up + MEASURED {
+            let request = event(true);
+            let mut future = None;
+            let allocations = allocations_of(|| future = Some(service.call(black_box(request))));
+            let measured = n >= warm_up;
+            counted += if measured { allocations } else { 0 };
+            to_ender.send((future.unwrap(), measured)).unwrap();
+            ended.recv().unwrap();
+        }
+        drop(to_ender);
+        counted + ender.join().unwrap()
+    })
+}
+
 /// `PerfLayer` as the tests configure it: EMF lines to `/dev/null`, subsegments to `daemon`.
 fn perf_layer(daemon: &UdpSocket, marker_dir: &std::path::Path) -> PerfLayer {
     PerfLayer::builder()
@@ -219,6 +259,27 @@ fn a_warm_unsampled_invocation_adds_no_allocation() {
 #[test]
 fn a_warm_sampled_invocation_adds_no_allocation() {
     assert_at_most_added("sampled", added_allocations_of_the_scenario(true), ALLOWED);
+}
+
+/// One invocation at a time, each begun on one thread and ended on another (as the runtime's
+/// loop moves between the worker threads of a multi-threaded runtime): the memory of the
+/// invocation that ended serves the next one wherever it begins, from the first few on.
+#[test]
+fn a_warm_invocation_ending_on_another_thread_adds_no_allocation() {
+    const FIRST_FEW: usize = 10;
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = perf_layer(&daemon, marker_dir.path());
+    let bare = allocations_of_invocations_across_threads(&mut service_fn(bare), FIRST_FEW);
+    let instrumented = allocations_of_invocations_across_threads(
+        &mut layer.layer(service_fn(instrumented)),
+        FIRST_FEW,
+    );
+    assert_at_most_added(
+        "sampled, each ending on another thread than it began",
+        (bare, instrumented),
+        ALLOWED,
+    );
 }
 
 /// Under the runtime-level companion, the writes wait for the response in a window of their

@@ -1,14 +1,17 @@
 //! Ended invocations kept for reuse: a warm invocation takes one back, with the memory it
 //! allocated (its `Arc`, its request id, its metric set), instead of allocating anew.
 //!
-//! Each thread keeps the values it gave back for itself first, and takes its own first: with
-//! invocations running at once on several threads (Lambda Managed Instances), a value then
-//! stays in the cache of the core that used it last, instead of moving to another core with
-//! every reuse, and threads do not meet at one lock. What a thread does not keep goes to the
-//! shared pool. The pool grows to the most invocations that ran at once, plus what each thread
-//! keeps for itself, then never again.
+//! A value given back goes to the shared pool when that is empty, so that the next invocation
+//! finds it on whatever thread it begins: one at a time, as on on-demand Lambda, where the
+//! runtime's loop moves between the worker threads, one value serves them all. Otherwise the
+//! thread keeps it for itself, and takes its own first: with invocations running at once on
+//! several threads (Lambda Managed Instances), a value then stays in the cache of the core
+//! that used it last, instead of moving to another core with every reuse, and threads do not
+//! meet at one lock. The pool grows to the most invocations that ran at once, plus what each
+//! thread keeps for itself, then never again.
 
 use std::cell::RefCell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::LocalKey;
 
@@ -21,8 +24,8 @@ const KEPT_PER_THREAD: usize = 64;
 
 /// The values one thread keeps for itself, declared with `thread_local!` beside the pool
 /// (a `static` pool cannot declare a thread-local of its generic type itself). When the thread
-/// ends they go to the shared pool, as far as it has room: they are not freed while the
-/// thread's other thread-locals are being torn down.
+/// ends they go to the shared pool as far as it has room; the others are freed, after the
+/// shared pool's lock is released.
 pub(crate) struct ThreadKept<T: 'static> {
     values: RefCell<Vec<Arc<T>>>,
     pool: &'static Pool<T>,
@@ -39,10 +42,15 @@ impl<T> ThreadKept<T> {
 
 impl<T> Drop for ThreadKept<T> {
     fn drop(&mut self) {
-        let values = std::mem::take(self.values.get_mut());
-        let mut shared = self.pool.shared();
-        let room = KEPT.saturating_sub(shared.len());
-        shared.extend(values.into_iter().take(room));
+        let mut values = std::mem::take(self.values.get_mut());
+        let beyond_room = {
+            let mut shared = self.pool.shared();
+            let room = KEPT.saturating_sub(shared.len()).min(values.len());
+            let beyond_room = values.split_off(room);
+            self.pool.push_shared(&mut shared, values);
+            beyond_room
+        };
+        drop(beyond_room);
     }
 }
 
@@ -50,6 +58,8 @@ impl<T> Drop for ThreadKept<T> {
 pub(crate) struct Pool<T: 'static> {
     per_thread: &'static LocalKey<ThreadKept<T>>,
     shared: Mutex<Vec<Arc<T>>>,
+    /// Whether the shared pool holds values, read without its lock.
+    shared_has_values: AtomicBool,
 }
 
 impl<T> Pool<T> {
@@ -57,11 +67,29 @@ impl<T> Pool<T> {
         Self {
             per_thread,
             shared: Mutex::new(Vec::new()),
+            shared_has_values: AtomicBool::new(false),
         }
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Vec<Arc<T>>> {
         self.shared.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Adds `values` to the shared pool, whose lock `shared` holds.
+    fn push_shared(&self, shared: &mut Vec<Arc<T>>, values: impl IntoIterator<Item = Arc<T>>) {
+        shared.extend(values);
+        self.shared_has_values
+            .store(!shared.is_empty(), Ordering::Relaxed);
+    }
+
+    /// A value of the shared pool.
+    fn pop_shared(&self) -> Option<Arc<T>> {
+        let mut shared = self.shared();
+        let value = shared.pop();
+        if shared.is_empty() {
+            self.shared_has_values.store(false, Ordering::Relaxed);
+        }
+        value
     }
 
     /// A kept value, which no one else holds (so `Arc::get_mut` succeeds): this thread's own
@@ -72,31 +100,34 @@ impl<T> Pool<T> {
             .try_with(|kept| kept.values.try_borrow_mut().ok()?.pop())
             .ok()
             .flatten();
-        own.or_else(|| self.shared().pop())
+        own.or_else(|| self.pop_shared())
     }
 
-    /// Keeps `value` if no one else holds it (no other `Arc`, no `Weak`): for this thread if
-    /// it keeps fewer than its most, else in the shared pool if that is not full; otherwise
-    /// lets it go.
+    /// Keeps `value` if no one else holds it (no other `Arc`, no `Weak`): in the shared pool
+    /// if that is empty, else for this thread if it keeps fewer than its most, else in the
+    /// shared pool if that is not full; otherwise lets it go.
     pub(crate) fn give_back(&self, mut value: Arc<T>) {
         if Arc::get_mut(&mut value).is_none() {
             return;
         }
         let mut value = Some(value);
-        // Not kept for the thread while it is being torn down, or re-entered.
-        let _ = self.per_thread.try_with(|kept| {
-            if let Ok(mut kept) = kept.values.try_borrow_mut() {
-                if kept.len() < KEPT_PER_THREAD {
-                    kept.extend(value.take());
+        if self.shared_has_values.load(Ordering::Relaxed) {
+            // Not kept for the thread while it is being torn down, or re-entered. (A stale
+            // read of `shared_has_values` only changes where the value waits.)
+            let _ = self.per_thread.try_with(|kept| {
+                if let Ok(mut kept) = kept.values.try_borrow_mut() {
+                    if kept.len() < KEPT_PER_THREAD {
+                        kept.extend(value.take());
+                    }
                 }
-            }
-        });
+            });
+        }
         let Some(value) = value else {
             return;
         };
         let mut shared = self.shared();
         if shared.len() < KEPT {
-            shared.push(value);
+            self.push_shared(&mut shared, [value]);
         }
     }
 }
@@ -104,6 +135,7 @@ impl<T> Pool<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::Barrier;
 
     /// A pool of its own for one test, with its thread-local.
     macro_rules! pool {
@@ -117,6 +149,12 @@ mod tests {
 
     fn kept_by_this_thread(kept: &'static LocalKey<ThreadKept<u32>>) -> usize {
         kept.with(|kept| kept.values.borrow().len())
+    }
+
+    fn numbers(values: impl IntoIterator<Item = Arc<u32>>) -> Vec<u32> {
+        let mut numbers: Vec<u32> = values.into_iter().map(|value| *value).collect();
+        numbers.sort_unstable();
+        numbers
     }
 
     #[test]
@@ -136,53 +174,88 @@ mod tests {
         assert!(POOL.take().is_none());
     }
 
+    /// One at a time, each taken on one thread and given back on another that lives on (as
+    /// the runtime's loop moves between worker threads): the one value serves every time.
     #[test]
-    fn a_thread_takes_its_own_first_and_shares_what_it_does_not_keep() {
+    fn one_value_at_a_time_is_shared_whatever_thread_gives_it_back() {
+        pool!(POOL, KEPT_HERE);
+        POOL.give_back(Arc::new(7));
+        let (to_giver, values) = std::sync::mpsc::channel::<Arc<u32>>();
+        let (to_taker, given) = std::sync::mpsc::channel();
+        std::thread::scope(|scope| {
+            scope.spawn(move || {
+                for value in values {
+                    POOL.give_back(value);
+                    to_taker.send(()).unwrap();
+                }
+            });
+            for _ in 0..10 {
+                let value = POOL
+                    .take()
+                    .expect("the one value, given back on the other thread");
+                to_giver.send(value).unwrap();
+                given.recv().unwrap();
+            }
+            drop(to_giver);
+        });
+        assert_eq!(numbers(std::iter::from_fn(|| POOL.take())), [7]);
+    }
+
+    #[test]
+    fn a_thread_takes_its_own_first_and_hands_them_over_when_it_ends() {
         pool!(POOL, KEPT_HERE);
         let most = KEPT_PER_THREAD as u32;
-        let (given, looked) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        // The first value goes to the empty shared pool, the next `most` are the thread's
+        // own, the last two shared again.
+        let given = most + 3;
+        let (gave, looked) = (Barrier::new(2), Barrier::new(2));
         std::thread::scope(|scope| {
-            scope.spawn(|| {
-                for n in 0..most + 3 {
+            let giver = scope.spawn(|| {
+                for n in 0..given {
                     POOL.give_back(Arc::new(n));
                 }
                 assert_eq!(kept_by_this_thread(&KEPT_HERE), KEPT_PER_THREAD);
                 // The last it kept, from its own.
-                assert_eq!(POOL.take().as_deref(), Some(&(most - 1)));
-                given.wait();
+                assert_eq!(POOL.take().as_deref(), Some(&most));
+                gave.wait();
                 looked.wait();
             });
-            scope.spawn(|| {
-                given.wait();
+            let looker = scope.spawn(|| {
+                gave.wait();
                 // While the first thread lives, another sees only what it did not keep.
                 let seen: Vec<Arc<u32>> = std::iter::from_fn(|| POOL.take()).collect();
-                let mut numbers: Vec<u32> = seen.iter().map(|value| **value).collect();
-                numbers.sort_unstable();
-                assert_eq!(numbers, [most, most + 1, most + 2]);
-                POOL.shared().extend(seen);
+                let seen_numbers = numbers(seen.iter().cloned());
+                POOL.push_shared(&mut POOL.shared(), seen);
                 looked.wait();
+                seen_numbers
             });
+            giver.join().unwrap();
+            assert_eq!(looker.join().unwrap(), [0, most + 1, most + 2]);
         });
         // When it ended, the first thread's own went to the shared pool.
-        let mut left: Vec<u32> = std::iter::from_fn(|| POOL.take().map(|v| *v)).collect();
-        left.sort_unstable();
-        let expected: Vec<u32> = (0..most + 3).filter(|n| *n != most - 1).collect();
+        let left = numbers(std::iter::from_fn(|| POOL.take()));
+        let expected: Vec<u32> = (0..given).filter(|n| *n != most).collect();
         assert_eq!(left, expected);
     }
 
     #[test]
-    fn the_shared_pool_keeps_at_most_its_most_even_from_ended_threads() {
+    fn an_ended_thread_hands_over_only_what_the_shared_pool_has_room_for() {
         pool!(POOL, KEPT_HERE);
-        for _ in 0..2 {
-            std::thread::scope(|scope| {
-                scope.spawn(|| {
-                    for n in 0..(KEPT_PER_THREAD + KEPT) as u32 {
-                        POOL.give_back(Arc::new(n));
+        // The shared pool five short of full.
+        POOL.push_shared(&mut POOL.shared(), (0..KEPT as u32 - 5).map(Arc::new));
+        std::thread::scope(|scope| {
+            scope
+                .spawn(|| {
+                    for n in 0..KEPT_PER_THREAD as u32 {
+                        POOL.give_back(Arc::new(1_000 + n));
                     }
-                });
-            });
-        }
-        assert_eq!(POOL.shared().len(), KEPT);
-        assert_eq!(kept_by_this_thread(&KEPT_HERE), 0);
+                    assert_eq!(kept_by_this_thread(&KEPT_HERE), KEPT_PER_THREAD);
+                })
+                .join()
+                .unwrap();
+        });
+        let shared = POOL.shared();
+        assert_eq!(shared.len(), KEPT);
+        assert_eq!(shared.iter().filter(|value| ***value >= 1_000).count(), 5);
     }
 }

@@ -51,8 +51,9 @@ pub(crate) fn reseed() {
     KEY.store(fresh_key(), Ordering::Relaxed);
 }
 
-/// A value of the counter no other call gets: the next of this thread's block, a new block
-/// when it is used up, a single value while the thread is being torn down.
+/// A value of the counter no other call gets: the next of this thread's block, or the first
+/// of a new block when it is used up. (`TAKEN` has no destructor, so it is there as long as
+/// the thread is; a single value of the counter is the answer if it ever is not.)
 fn count() -> u64 {
     TAKEN
         .try_with(|taken| {
@@ -175,11 +176,32 @@ mod tests {
         });
         let all: HashSet<u64> = drawn.iter().flatten().copied().collect();
         assert_eq!(all.len(), 4 * per_thread);
-        // Each thread's values run in blocks: consecutive but for a jump once per block.
-        for values in &drawn {
-            let jumps = values.windows(2).filter(|w| w[1] != w[0] + 1).count();
-            assert!(jumps <= 3, "{jumps} jumps");
-        }
+    }
+
+    /// A thread's next value follows its previous one even when another thread drew in
+    /// between: the counter is not shared value by value.
+    #[test]
+    fn a_thread_draws_from_its_own_block() {
+        let (drawn, draw_again) = (std::sync::Barrier::new(2), std::sync::Barrier::new(2));
+        let (first, between, second) = std::thread::scope(|scope| {
+            let drawer = scope.spawn(|| {
+                let first = count();
+                drawn.wait();
+                draw_again.wait();
+                (first, count())
+            });
+            drawn.wait();
+            let between = count();
+            draw_again.wait();
+            let (first, second) = drawer.join().unwrap();
+            (first, between, second)
+        });
+        assert_ne!(
+            between,
+            first + 1,
+            "the other thread drew from a block of its own"
+        );
+        assert_eq!(second, first + 1);
     }
 
     #[test]
