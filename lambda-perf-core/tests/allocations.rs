@@ -81,6 +81,17 @@ fn allocations_of(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
+/// Holds the tests of this binary to one at a time. Invocations share one pool of ended ones per
+/// process: under `cargo test` (tests as threads of one process, where nextest runs each in a
+/// process of its own) a test's thread could keep what another test's thread gave back, and
+/// that one would allocate anew.
+fn one_test_at_a_time() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
 const WARM_UP: usize = 2_000;
 const MEASURED: usize = 20_000;
 /// Fewer than one added allocation per thousand warm invocations.
@@ -247,6 +258,7 @@ fn receive_all(daemon: UdpSocket) -> std::thread::JoinHandle<Option<Vec<u8>>> {
 
 #[test]
 fn a_warm_unsampled_invocation_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
     assert_at_most_added(
         "unsampled",
         added_allocations_of_the_scenario(false),
@@ -258,6 +270,7 @@ fn a_warm_unsampled_invocation_adds_no_allocation() {
 /// memory (lists, strings, facts buffer) the previous invocation lends.
 #[test]
 fn a_warm_sampled_invocation_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
     assert_at_most_added("sampled", added_allocations_of_the_scenario(true), ALLOWED);
 }
 
@@ -266,6 +279,10 @@ fn a_warm_sampled_invocation_adds_no_allocation() {
 /// invocation that ended serves the next one wherever it begins, from the first few on.
 #[test]
 fn a_warm_invocation_ending_on_another_thread_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
+    // Few, on purpose: a thread keeps up to 64 ended invocations for itself, and an invocation
+    // stranded in one thread's keeping would show only within the first 64 (a warm-up as long
+    // as the other tests' would hide it).
     const FIRST_FEW: usize = 10;
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let marker_dir = tempfile::tempdir().unwrap();
@@ -286,6 +303,7 @@ fn a_warm_invocation_ending_on_another_thread_adds_no_allocation() {
 /// own; the invocation's memory is still reused by the next one.
 #[test]
 fn a_warm_sampled_invocation_under_the_companion_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let marker_dir = tempfile::tempdir().unwrap();
     let layer = perf_layer(&daemon, marker_dir.path());
@@ -303,6 +321,7 @@ fn a_warm_sampled_invocation_under_the_companion_adds_no_allocation() {
 /// `serde_json::Value`, which would allocate its map and every string.
 #[test]
 fn a_warm_sampled_invocation_capturing_an_object_response_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let received = receive_all(daemon.try_clone().unwrap());
     let counts = added_allocations(
@@ -344,6 +363,7 @@ async fn instrumented_order_with_metadata(_: LambdaEvent<Value>) -> Result<Order
 /// `Serialize` into a buffer the trace reuses.
 #[test]
 fn a_warm_sampled_invocation_recording_object_metadata_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let received = receive_all(daemon.try_clone().unwrap());
     let counts = added_allocations(

@@ -77,9 +77,12 @@ impl<T> Pool<T> {
 
     /// Adds `values` to the shared pool, whose lock `shared` holds.
     fn push_shared(&self, shared: &mut Vec<Arc<T>>, values: impl IntoIterator<Item = Arc<T>>) {
+        let was_empty = shared.is_empty();
         shared.extend(values);
-        self.shared_has_values
-            .store(!shared.is_empty(), Ordering::Relaxed);
+        // Written only when it changes: every `give_back` reads it.
+        if was_empty && !shared.is_empty() {
+            self.shared_has_values.store(true, Ordering::Relaxed);
+        }
     }
 
     /// A value of the shared pool.
@@ -112,8 +115,10 @@ impl<T> Pool<T> {
         }
         let mut value = Some(value);
         if self.shared_has_values.load(Ordering::Relaxed) {
-            // Not kept for the thread while it is being torn down, or re-entered. (A stale
-            // read of `shared_has_values` only changes where the value waits.)
+            // Not kept for the thread while it is being torn down, or re-entered. (After a
+            // stale read of `shared_has_values` the value may wait here while a take on
+            // another thread finds nothing and allocates: at most once per value this thread
+            // keeps, so the pool's growth stays bounded.)
             let _ = self.per_thread.try_with(|kept| {
                 if let Ok(mut kept) = kept.values.try_borrow_mut() {
                     if kept.len() < KEPT_PER_THREAD {

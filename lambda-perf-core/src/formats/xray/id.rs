@@ -3,9 +3,9 @@
 //! A counter run through a bijective 64-bit mixer keyed with a random value from the
 //! operating system: as fast as an increment, never repeating under one key, and
 //! unpredictable across processes. Each thread takes the counter's values in blocks, so that
-//! threads drawing ids at once do not pass one cache line back and forth for every id. [`reseed`] draws a new key: processes restored from one
-//! snapshot (SnapStart) share the counter and the key they had when it was taken, and would
-//! otherwise emit the same ids.
+//! threads drawing ids at once do not pass one cache line back and forth for every id.
+//! [`reseed`] draws a new key: processes restored from one snapshot (SnapStart) share the
+//! counter and the key they had when it was taken, and would otherwise emit the same ids.
 
 use std::cell::Cell;
 use std::hash::{BuildHasher, RandomState};
@@ -20,6 +20,7 @@ thread_local! {
     /// This thread's next value of the counter and the end of its block (exclusive).
     static TAKEN: Cell<(u64, u64)> = const { Cell::new((0, 0)) };
 }
+
 /// The mixer's key; 0 until first drawn.
 static KEY: AtomicU64 = AtomicU64::new(0);
 
