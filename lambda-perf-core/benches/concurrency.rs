@@ -40,6 +40,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
+use cpu_time::ProcessTime;
 use lambda_runtime::{Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
@@ -131,19 +132,6 @@ struct Report {
     settings: Vec<SettingResult>,
 }
 
-/// The CPU time of the whole process, every thread: `clock_gettime(CLOCK_PROCESS_CPUTIME_ID)`.
-#[allow(unsafe_code)] // A plain system call into a local struct; std has no CPU-time clock.
-fn process_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec for the call's duration.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime(CLOCK_PROCESS_CPUTIME_ID)");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
-}
-
 fn new_runtime(threads: usize) -> Runtime {
     if threads == 1 {
         tokio::runtime::Builder::new_current_thread().build()
@@ -181,7 +169,7 @@ where
 {
     let per_slot = invocations / slots;
     let services: Vec<S> = (0..slots).map(|_| service.clone()).collect();
-    let (wall, cpu) = (Instant::now(), process_cpu_time());
+    let (wall, cpu) = (Instant::now(), ProcessTime::now());
     runtime.block_on(async move {
         let workers: Vec<_> = services
             .into_iter()
@@ -197,7 +185,7 @@ where
             worker.await.unwrap();
         }
     });
-    let (wall, cpu) = (wall.elapsed(), process_cpu_time() - cpu);
+    let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
     let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / (per_slot * slots) as f64;
     Times {
         wall: per_invocation(wall),

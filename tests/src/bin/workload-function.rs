@@ -18,6 +18,7 @@ use std::hint::black_box;
 use std::io::Write;
 use std::time::Duration;
 
+use cpu_time::ThreadTime;
 use lambda_perf_core::PerfLayer;
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_runtime::{Error, LambdaEvent};
@@ -51,25 +52,12 @@ fn spin(units: u64) -> u64 {
 /// CPU-bound work until this thread has used `ms` milliseconds of CPU time. Time the thread
 /// waits for the CPU (a quota, other processes) does not count.
 fn spin_cpu(ms: u64) -> u64 {
-    let (start, budget) = (thread_cpu_time(), Duration::from_millis(ms));
+    let (start, budget) = (ThreadTime::now(), Duration::from_millis(ms));
     let mut state = black_box(0x9e37_79b9_7f4a_7c15);
-    while thread_cpu_time().saturating_sub(start) < budget {
+    while start.elapsed() < budget {
         state = xorshift(state, OPERATIONS_PER_CHECK);
     }
     state
-}
-
-/// The CPU time this thread has used: `clock_gettime(CLOCK_THREAD_CPUTIME_ID)`.
-#[allow(unsafe_code)] // A plain system call into a local struct; std has no thread CPU clock.
-fn thread_cpu_time() -> Duration {
-    let mut now = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: `now` is a valid, writable timespec for the call's duration.
-    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
-    assert_eq!(status, 0, "clock_gettime(CLOCK_THREAD_CPUTIME_ID)");
-    Duration::new(now.tv_sec as u64, now.tv_nsec as u32)
 }
 
 /// Allocates `mb` MB and writes one byte per page.
