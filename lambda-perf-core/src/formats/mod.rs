@@ -9,5 +9,6 @@ pub(crate) mod failure;
 pub(crate) mod json;
 #[cfg(feature = "tracing")]
 pub(crate) mod log;
+pub(crate) mod read_back;
 pub(crate) mod time;
 pub(crate) mod xray;

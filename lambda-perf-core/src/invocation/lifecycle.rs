@@ -30,6 +30,7 @@ use crate::drops::{self, Dropped, Report};
 use crate::formats::capped::{capped, capped_json};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
+use crate::formats::read_back::read_back;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::warn::WarnOnce;
 
@@ -615,7 +616,7 @@ fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<Met
     if settings.redact.is_none() {
         return Some(capped_json(json, settings.capture_limit));
     }
-    let Ok(value) = serde_json::from_slice(&json) else {
+    let Some(value) = read_back(&json) else {
         drops::count("capture.response_not_redactable");
         NOT_REDACTABLE.warn(format_args!(
             "the handler's response cannot be read back as a value for the redaction hook \

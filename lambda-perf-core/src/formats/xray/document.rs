@@ -242,7 +242,10 @@ impl Record {
         if self.facts.is_empty() {
             return serde_json::Map::new();
         }
-        serde_json::from_slice(&self.facts).unwrap_or_default()
+        match crate::formats::read_back::read_back(&self.facts) {
+            Some(Value::Object(facts)) => facts,
+            _ => serde_json::Map::new(),
+        }
     }
 
     /// Adds an annotation or replaces its value; returns whether it is new.

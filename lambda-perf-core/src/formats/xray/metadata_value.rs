@@ -46,8 +46,8 @@ impl MetadataValue {
         match self {
             Self::Value(value) => std::borrow::Cow::Borrowed(value),
             Self::Written(json) => std::borrow::Cow::Owned(
-                serde_json::from_slice(json)
-                    .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(json).into_owned())),
+                crate::formats::read_back::read_back(json)
+                    .unwrap_or_else(|| Value::String(String::from_utf8_lossy(json).into_owned())),
             ),
         }
     }
