@@ -8,46 +8,74 @@
 //! by `serde_json`, and numbers by the standard library, whose float parser is correctly
 //! rounded.
 
-use std::collections::BTreeMap;
+use std::fmt;
 
+use serde::de::{Deserialize, Deserializer, MapAccess, Visitor};
 use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// The most levels of nesting read back: as many as `serde_json`'s own parser reads.
-pub(crate) const MOST_LEVELS: usize = 128;
+pub(crate) const MOST_LEVELS: usize = 127;
 
 /// `text` as a value, its numbers exactly as written; `None` if it is not JSON, or nests
 /// deeper than [`MOST_LEVELS`], or holds a number no `f64` can hold (which `serde_json` does
 /// not read either).
 pub(crate) fn read_back(text: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(text).ok()?;
-    // Valid JSON to begin with: what follows reads it member by member.
+    // Valid JSON, and not too deep, before reading it level by level (which reads each level's
+    // text again: cheap only when the levels are few).
     let whole: &RawValue = serde_json::from_str(text).ok()?;
-    value(whole.get(), 1)
+    if deepest(whole.get()) > MOST_LEVELS {
+        return None;
+    }
+    value(whole.get())
 }
 
-/// The value of `text`, one JSON value without surrounding whitespace, `depth` levels down.
-fn value(text: &str, depth: usize) -> Option<Value> {
+/// The deepest nesting of arrays and objects in `json` (valid JSON), in one pass.
+fn deepest(json: &str) -> usize {
+    let (mut depth, mut deepest) = (0_usize, 0);
+    let (mut in_string, mut escaped) = (false, false);
+    for byte in json.bytes() {
+        if in_string {
+            match byte {
+                _ if escaped => escaped = false,
+                b'\\' => escaped = true,
+                b'"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match byte {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth += 1;
+                deepest = deepest.max(depth);
+            }
+            b']' | b'}' => depth = depth.saturating_sub(1),
+            _ => {}
+        }
+    }
+    deepest
+}
+
+/// The value of `text`, one JSON value without surrounding whitespace.
+fn value(text: &str) -> Option<Value> {
     match text.as_bytes().first()? {
         b'{' => {
-            if depth > MOST_LEVELS {
-                return None;
+            let Members(members) = serde_json::from_str(text).ok()?;
+            let mut object = Map::new();
+            for (key, member) in members {
+                // As `serde_json` builds its maps: a repeated key's last value, in whatever
+                // order its `Map` keeps.
+                object.insert(key, value(member.get())?);
             }
-            let members: BTreeMap<String, &RawValue> = serde_json::from_str(text).ok()?;
-            members
-                .into_iter()
-                .map(|(key, member)| Some((key, value(member.get(), depth + 1)?)))
-                .collect::<Option<Map<String, Value>>>()
-                .map(Value::Object)
+            Some(Value::Object(object))
         }
         b'[' => {
-            if depth > MOST_LEVELS {
-                return None;
-            }
             let elements: Vec<&RawValue> = serde_json::from_str(text).ok()?;
             elements
                 .into_iter()
-                .map(|element| value(element.get(), depth + 1))
+                .map(|element| value(element.get()))
                 .collect::<Option<Vec<Value>>>()
                 .map(Value::Array)
         }
@@ -56,8 +84,35 @@ fn value(text: &str, depth: usize) -> Option<Value> {
     }
 }
 
-/// A JSON number: an integer as `serde_json` keeps it when it fits 64 bits, else a float,
-/// correctly rounded.
+/// An object's members in the order they are written, each value as its text.
+struct Members<'a>(Vec<(String, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct InOrder;
+
+        impl<'de> Visitor<'de> for InOrder {
+            type Value = Members<'de>;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+
+            fn visit_map<M: MapAccess<'de>>(self, mut map: M) -> Result<Self::Value, M::Error> {
+                let mut members = Vec::new();
+                while let Some(member) = map.next_entry()? {
+                    members.push(member);
+                }
+                Ok(Members(members))
+            }
+        }
+
+        deserializer.deserialize_map(InOrder)
+    }
+}
+
+/// A JSON number as `serde_json` reads it: an integer when it has neither fraction nor
+/// exponent and fits 64 bits (`-0` is the float -0.0), else a float, correctly rounded.
 fn number(text: &str) -> Option<Number> {
     let integral = !text.contains(['.', 'e', 'E']);
     if integral {
@@ -65,7 +120,9 @@ fn number(text: &str) -> Option<Number> {
             return Some(unsigned.into());
         }
         if let Ok(signed) = text.parse::<i64>() {
-            return Some(signed.into());
+            if signed != 0 {
+                return Some(signed.into());
+            }
         }
     }
     let float: f64 = text.parse().ok()?;
@@ -110,14 +167,45 @@ mod tests {
         }
     }
 
+    /// What `serde_json` reads (numbers aside, whose text it reads on a best-effort basis
+    /// here), `read_back` reads the same, and what it refuses, `read_back` refuses.
     #[test]
-    fn too_deep_or_not_json_is_none() {
+    fn reads_what_serde_json_reads_and_refuses_what_it_refuses() {
         let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
-        assert!(read_back(nested(MOST_LEVELS).as_bytes()).is_some());
-        assert_eq!(read_back(nested(MOST_LEVELS + 1).as_bytes()), None);
-        for text in [&b"{\"a\":"[..], b"[1,]", b"nope", b"1e400", b"\xff"] {
-            assert_eq!(read_back(text), None, "{:?}", String::from_utf8_lossy(text));
+        let mixed = |levels: usize| "{\"k\":[".repeat(levels / 2) + &"]}".repeat(levels / 2);
+        let mut texts: Vec<String> = (MOST_LEVELS - 1..=MOST_LEVELS + 2)
+            .flat_map(|levels| [nested(levels), mixed(levels)])
+            .collect();
+        texts.extend(
+            [
+                r#"{"a":1,"a":2,"b":{"b":[true,null]}}"#,
+                r#"{"z":1,"a":2,"m":3}"#,
+                "-0",
+                "[-0,0,-1,18446744073709551615,18446744073709551616,-9223372036854775808]",
+                "[-9223372036854775809,1E2,1e-400,-1e-400,0e999,1.0]",
+                r#"{"\u00e9\n":"\ud83d\ude00","":"","\"":"[{"}"#,
+                " [ 1 , { \"a\" : \"]\" } ] ",
+                "1e400",
+                r#""\ud800""#,
+                "[1,]",
+                "{\"a\":",
+                "[] x",
+                "nope",
+            ]
+            .map(str::to_owned),
+        );
+        for text in texts {
+            let by_serde_json: Option<Value> = serde_json::from_str(&text).ok();
+            let shown = &text[..text.len().min(40)];
+            assert_eq!(read_back(text.as_bytes()), by_serde_json, "{shown}");
         }
+        assert_eq!(read_back(b"\xff"), None);
+    }
+
+    #[test]
+    fn nesting_is_measured_outside_strings() {
+        assert_eq!(deepest(r#"{"a":["[[[{",{"b":"\"]]"}]}"#), 3);
+        assert_eq!(deepest("1"), 0);
     }
 
     fn any_value() -> impl Strategy<Value = Value> {

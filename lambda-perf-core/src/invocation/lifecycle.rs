@@ -609,7 +609,8 @@ fn subsegment_facts<'a>(
 
 /// A response written as JSON, as its metadata keeps it: as written, unless a redaction
 /// hook is set (which sees it as a value); capped in size either way. A response the hook
-/// cannot see as a value (nested past the 128 levels `serde_json` reads) is not captured:
+/// cannot see as a value (nested deeper than `serde_json` reads, or holding a number no `f64`
+/// holds) is not captured:
 /// one warning, and each one counted (`capture.response_not_redactable`).
 fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<MetadataValue> {
     static NOT_REDACTABLE: WarnOnce = WarnOnce::new();
@@ -620,8 +621,8 @@ fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<Met
         drops::count("capture.response_not_redactable");
         NOT_REDACTABLE.warn(format_args!(
             "the handler's response cannot be read back as a value for the redaction hook \
-             (nested past 128 levels); it is left out of the trace (counted in \
-             lambda_perf.dropped)"
+             (nested too deep, or a number no f64 holds); it is left out of the trace \
+             (counted in lambda_perf.dropped)"
         ));
         return None;
     };
