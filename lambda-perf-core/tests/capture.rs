@@ -191,7 +191,7 @@ fn dropped(document: &Value, cause: &str) -> u64 {
 }
 
 /// A redaction hook sees the response as a value; one nested deeper than `serde_json` reads
-/// back (128 levels) cannot be, so it is not captured at all — never passed on unredacted,
+/// back (127 levels) cannot be, so it is not captured at all — never passed on unredacted,
 /// nor handed to the hook as a string — and is counted.
 #[tokio::test]
 async fn a_response_too_deep_for_the_redaction_hook_is_left_out_and_counted() {

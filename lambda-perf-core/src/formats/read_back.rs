@@ -84,7 +84,9 @@ fn value(text: &str) -> Option<Value> {
     }
 }
 
-/// An object's members in the order they are written, each value as its text.
+/// An object's members in the order they are written, each value as its text. (Unlike
+/// `serde_json`'s own reading, an object whose one key is `serde_json`'s private raw-value
+/// marker stays an object: what was written is what comes back.)
 struct Members<'a>(Vec<(String, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for Members<'a> {
@@ -171,10 +173,24 @@ mod tests {
     /// here), `read_back` reads the same, and what it refuses, `read_back` refuses.
     #[test]
     fn reads_what_serde_json_reads_and_refuses_what_it_refuses() {
-        let nested = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
-        let mixed = |levels: usize| "{\"k\":[".repeat(levels / 2) + &"]}".repeat(levels / 2);
+        let arrays = |levels: usize| "[".repeat(levels) + &"]".repeat(levels);
+        let objects = |levels: usize| "{\"k\":".repeat(levels) + "1" + &"}".repeat(levels);
+        // Objects and arrays by turns, one level at a time.
+        let mixed = |levels: usize| {
+            let (mut open, mut close) = (String::new(), String::new());
+            for level in 0..levels {
+                let (opening, closing) = if level % 2 == 0 {
+                    ("{\"k\":", "}")
+                } else {
+                    ("[", "]")
+                };
+                open.push_str(opening);
+                close.insert_str(0, closing);
+            }
+            open + "1" + &close
+        };
         let mut texts: Vec<String> = (MOST_LEVELS - 1..=MOST_LEVELS + 2)
-            .flat_map(|levels| [nested(levels), mixed(levels)])
+            .flat_map(|levels| [arrays(levels), objects(levels), mixed(levels)])
             .collect();
         texts.extend(
             [
@@ -182,7 +198,7 @@ mod tests {
                 r#"{"z":1,"a":2,"m":3}"#,
                 "-0",
                 "[-0,0,-1,18446744073709551615,18446744073709551616,-9223372036854775808]",
-                "[-9223372036854775809,1E2,1e-400,-1e-400,0e999,1.0]",
+                "[-9223372036854775809,1E2,1e-400,-1e-400,-0.0,0e999,1.0]",
                 r#"{"\u00e9\n":"\ud83d\ude00","":"","\"":"[{"}"#,
                 " [ 1 , { \"a\" : \"]\" } ] ",
                 "1e400",
@@ -194,10 +210,17 @@ mod tests {
             ]
             .map(str::to_owned),
         );
+        // Compared as written: `Value`'s equality takes -0.0 for 0.0 and ignores key order.
+        let written =
+            |value: Option<Value>| value.map(|value| serde_json::to_string(&value).unwrap());
         for text in texts {
             let by_serde_json: Option<Value> = serde_json::from_str(&text).ok();
             let shown = &text[..text.len().min(40)];
-            assert_eq!(read_back(text.as_bytes()), by_serde_json, "{shown}");
+            assert_eq!(
+                written(read_back(text.as_bytes())),
+                written(by_serde_json),
+                "{shown}"
+            );
         }
         assert_eq!(read_back(b"\xff"), None);
     }
@@ -205,6 +228,8 @@ mod tests {
     #[test]
     fn nesting_is_measured_outside_strings() {
         assert_eq!(deepest(r#"{"a":["[[[{",{"b":"\"]]"}]}"#), 3);
+        // An escaped backslash, then the string's end.
+        assert_eq!(deepest(r#"["\\",[1]]"#), 2);
         assert_eq!(deepest("1"), 0);
     }
 

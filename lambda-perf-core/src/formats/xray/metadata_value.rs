@@ -101,7 +101,7 @@ mod tests {
         }
     }
 
-    /// Nesting that `serde_json` writes but cannot read back as a value (past 128 levels) is
+    /// Nesting that `serde_json` writes but cannot read back as a value (past 127 levels) is
     /// copied and serialized as it is, and kept as its text where it has to be a value.
     #[test]
     fn text_too_deep_to_read_back_is_kept_as_a_string() {
