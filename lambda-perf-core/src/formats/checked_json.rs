@@ -327,34 +327,16 @@ mod tests {
     use serde_json::{Value, json};
 
     use super::*;
+    use crate::formats::any_json::any_json;
 
     fn checked(value: &(impl Serialize + ?Sized)) -> Result<String, String> {
         let mut out = Vec::new();
         write_checked(value, &mut out).map(|()| String::from_utf8(out).unwrap())
     }
 
-    /// Any JSON value.
-    fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(Value::from),
-            ".{0,12}".prop_map(Value::from),
-        ];
-        leaf.prop_recursive(6, 64, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::from),
-                prop::collection::btree_map(".{0,6}", inner, 0..6)
-                    .prop_map(|map| Value::Object(map.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         #[test]
-        fn well_formed_values_are_written_as_serde_json_writes_them(value in any_value()) {
+        fn well_formed_values_are_written_as_serde_json_writes_them(value in any_json()) {
             prop_assert_eq!(checked(&value).unwrap(), serde_json::to_string(&value).unwrap());
         }
     }

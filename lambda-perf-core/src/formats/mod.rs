@@ -2,6 +2,8 @@
 //! X-Ray documents, log lines, ids and trace headers, failures, times. Nothing here knows
 //! that an invocation exists; everything here can be tested with values alone.
 
+#[cfg(test)]
+pub(crate) mod any_json;
 pub(crate) mod capped;
 pub(crate) mod checked_json;
 pub(crate) mod emf;

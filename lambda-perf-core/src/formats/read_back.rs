@@ -137,6 +137,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+    use crate::formats::any_json::any_json;
 
     fn written(value: &Value) -> Vec<u8> {
         serde_json::to_vec(value).unwrap()
@@ -233,29 +234,9 @@ mod tests {
         assert_eq!(deepest("1"), 0);
     }
 
-    fn any_value() -> impl Strategy<Value = Value> {
-        let leaf = prop_oneof![
-            Just(Value::Null),
-            any::<bool>().prop_map(Value::Bool),
-            any::<u64>().prop_map(Value::from),
-            any::<i64>().prop_map(Value::from),
-            any::<f64>()
-                .prop_filter("finite", |f| f.is_finite())
-                .prop_map(Value::from),
-            ".*".prop_map(Value::String),
-        ];
-        leaf.prop_recursive(4, 32, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                prop::collection::btree_map(".*", inner, 0..6)
-                    .prop_map(|map| Value::Object(map.into_iter().collect())),
-            ]
-        })
-    }
-
     proptest! {
         #[test]
-        fn what_serde_json_writes_reads_back_unchanged(value in any_value()) {
+        fn what_serde_json_writes_reads_back_unchanged(value in any_json()) {
             let back = read_back(&written(&value));
             // Floats compared bit for bit, through their text.
             prop_assert_eq!(back.map(|v| written(&v)), Some(written(&value)));
