@@ -322,19 +322,28 @@ fn a_warm_sampled_invocation_under_the_companion_adds_no_allocation() {
 #[test]
 fn a_warm_sampled_invocation_capturing_an_object_response_adds_no_allocation() {
     let _serial = one_test_at_a_time();
+    assert_an_object_recorded_adds_no_allocation(
+        "sampled, an object response captured",
+        service_fn(instrumented_order),
+        ["alloc", "handler response"],
+    );
+}
+
+/// Warm sampled invocations of `instrumented`, which answers the scenario's order, against
+/// the bare handler answering it: no allocation added, and the subsegment of a measured
+/// invocation holds the order as metadata at `[namespace, key]` (so recording it happened).
+fn assert_an_object_recorded_adds_no_allocation<I>(what: &str, instrumented: I, at: [&str; 2])
+where
+    PerfService<I>: Service<LambdaEvent<Value>, Error = Error>,
+{
     let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
     let received = receive_all(daemon.try_clone().unwrap());
-    let counts = added_allocations(
-        &daemon,
-        service_fn(bare_order),
-        service_fn(instrumented_order),
-        true,
-    );
-    assert_at_most_added("sampled, an object response captured", counts, ALLOWED);
-    // The capture did happen, in the measured invocations too.
+    let counts = added_allocations(&daemon, service_fn(bare_order), instrumented, true);
+    assert_at_most_added(what, counts, ALLOWED);
     let document = last_measured_subsegment(received);
+    let [namespace, key] = at;
     assert_eq!(
-        document["metadata"]["alloc"]["handler response"],
+        document["metadata"][namespace][key],
         serde_json::to_value(order()).unwrap(),
         "{document}"
     );
@@ -364,19 +373,9 @@ async fn instrumented_order_with_metadata(_: LambdaEvent<Value>) -> Result<Order
 #[test]
 fn a_warm_sampled_invocation_recording_object_metadata_adds_no_allocation() {
     let _serial = one_test_at_a_time();
-    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let received = receive_all(daemon.try_clone().unwrap());
-    let counts = added_allocations(
-        &daemon,
-        service_fn(bare_order),
+    assert_an_object_recorded_adds_no_allocation(
+        "sampled, object metadata and response",
         service_fn(instrumented_order_with_metadata),
-        true,
-    );
-    assert_at_most_added("sampled, object metadata and response", counts, ALLOWED);
-    let document = last_measured_subsegment(received);
-    assert_eq!(
-        document["metadata"]["orders"]["order"],
-        serde_json::to_value(order()).unwrap(),
-        "{document}"
+        ["orders", "order"],
     );
 }
