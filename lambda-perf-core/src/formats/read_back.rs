@@ -15,7 +15,7 @@ use serde_json::value::RawValue;
 use serde_json::{Map, Number, Value};
 
 /// The most levels of nesting read back: as many as `serde_json`'s own parser reads.
-pub(crate) const MOST_LEVELS: usize = 127;
+const MOST_LEVELS: usize = 127;
 
 /// `text` as a value, its numbers exactly as written; `None` if it is not JSON, or nests
 /// deeper than [`MOST_LEVELS`], or holds a number no `f64` can hold (which `serde_json` does

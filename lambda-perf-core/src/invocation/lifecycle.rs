@@ -610,8 +610,8 @@ fn subsegment_facts<'a>(
 /// A response written as JSON, as its metadata keeps it: as written, unless a redaction
 /// hook is set (which sees it as a value); capped in size either way. A response the hook
 /// cannot see as a value (nested deeper than `serde_json` reads, or holding a number no `f64`
-/// holds) is not captured:
-/// one warning, and each one counted (`capture.response_not_redactable`).
+/// holds) is not captured: one warning, and each one counted
+/// (`capture.response_not_redactable`).
 fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<MetadataValue> {
     static NOT_REDACTABLE: WarnOnce = WarnOnce::new();
     if settings.redact.is_none() {

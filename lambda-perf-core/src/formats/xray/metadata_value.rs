@@ -38,8 +38,8 @@ impl MetadataValue {
     }
 
     /// The value as a `serde_json::Value` (reading written text back: for the rare paths).
-    /// What `serde_json` cannot read back as a value — nesting deeper than its parser's 128
-    /// levels, which its writer has no limit on — is kept as its text, a string: nothing is
+    /// What cannot be read back as a value — nesting deeper than the 127 levels `serde_json`
+    /// reads, which its writer has no limit on — is kept as its text, a string: nothing is
     /// lost, and what is written from it stays valid JSON.
     #[cfg(any(test, feature = "opentelemetry"))]
     pub(crate) fn to_value(&self) -> std::borrow::Cow<'_, Value> {
