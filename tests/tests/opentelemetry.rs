@@ -13,7 +13,9 @@ use lambda_perf_local::emulator::{
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use serde_json::{Value, json};
-use support::otlp::{OtlpCollector, attribute, decode_datagram, hex, named, spans_of, text};
+use support::otlp::{
+    OtlpCollector, attribute, decode_datagram, hex, named, spans_of, text, trace_id,
+};
 use support::*;
 
 struct Setup {
@@ -67,11 +69,6 @@ impl Setup {
         end_line(&self.process, &result.request_id).await;
         (header, result)
     }
-}
-
-/// `1-5759e988-bd862e3fe1be46a994272793` → `5759e988bd862e3fe1be46a994272793`.
-fn trace_id(header: &TraceHeader) -> String {
-    header.root[2..].replace('-', "")
 }
 
 /// (name, id, parent) of every span or document, sorted.

@@ -185,6 +185,12 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The trace of `header` as OpenTelemetry ids are written ([`hex`]):
+/// `1-5759e988-bd862e3fe1be46a994272793` → `5759e988bd862e3fe1be46a994272793`.
+pub fn trace_id(header: &lambda_perf_local::emulator::TraceHeader) -> String {
+    header.root[2..].replace('-', "")
+}
+
 /// The value of attribute `key`.
 pub fn attribute(attributes: &[KeyValue], key: &str) -> Option<any_value::Value> {
     attributes
