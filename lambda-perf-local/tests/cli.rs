@@ -238,7 +238,6 @@ fn an_example_runs_with_restarts_and_an_event_file() {
         .package("basic-layer")
         .bin("basic-layer")
         .current_release()
-        .current_target()
         .run()
         .unwrap();
     let event = tempfile::NamedTempFile::new().unwrap();

@@ -29,7 +29,6 @@ pub fn workload_function() -> String {
                 .package("lambda-perf-tests")
                 .bin("workload-function")
                 .current_release()
-                .current_target()
                 .run()
                 .expect("the workload function builds")
                 .path()

@@ -34,7 +34,6 @@ pub fn example(name: &str) -> FunctionCommand {
         .package(name)
         .bin(name)
         .current_release()
-        .current_target()
         .run()
         .unwrap_or_else(|error| panic!("building example {name}: {error}"));
     let path = binary.path().to_owned();
