@@ -81,6 +81,14 @@ fn allocations_of(f: impl FnOnce()) -> u64 {
     ALLOCATIONS.with(Cell::get)
 }
 
+/// Runs `f` without counting its allocations (counting as it was afterwards).
+fn uncounted<R>(f: impl FnOnce() -> R) -> R {
+    let was = COUNTING.with(|counting| counting.replace(false));
+    let result = f();
+    COUNTING.with(|counting| counting.set(was));
+    result
+}
+
 /// Holds the tests of this binary to one at a time. Invocations share one pool of ended ones per
 /// process: under `cargo test` (tests as threads of one process, where nextest runs each in a
 /// process of its own) a test's thread could keep what another test's thread gave back, and
@@ -376,6 +384,38 @@ fn a_warm_sampled_invocation_recording_object_metadata_adds_no_allocation() {
     assert_an_object_recorded_adds_no_allocation(
         "sampled, object metadata and response",
         service_fn(instrumented_order_with_metadata),
+        ["orders", "order"],
+    );
+}
+
+/// A value whose `Serialize` fails.
+struct Unserializable;
+
+impl serde::Serialize for Unserializable {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("not this one"))
+    }
+}
+
+/// A handler whose first metadata value cannot be written (its error, which the handler gets
+/// back, is not counted: its message is the handler's to keep), then records its object.
+async fn rejected_then_recorded_metadata(_: LambdaEvent<Value>) -> Result<Order, Error> {
+    let rejected = uncounted(|| {
+        lambda_perf_core::xray::try_add_metadata("orders", "rejected", Unserializable)
+    });
+    assert!(rejected.is_err());
+    let order = order();
+    lambda_perf_core::xray::add_metadata("orders", "order", &order);
+    Ok(order)
+}
+
+/// A value that cannot be written gives its buffer back: the next value reuses it.
+#[test]
+fn metadata_recorded_after_a_rejected_value_adds_no_allocation() {
+    let _serial = one_test_at_a_time();
+    assert_an_object_recorded_adds_no_allocation(
+        "sampled, metadata after a rejected value",
+        service_fn(rejected_then_recorded_metadata),
         ["orders", "order"],
     );
 }

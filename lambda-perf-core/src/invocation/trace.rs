@@ -51,6 +51,14 @@ const SPARE_STRINGS: usize = 8;
 /// Most JSON buffers kept for reuse.
 const SPARE_JSON: usize = 8;
 
+/// Keeps `json`'s memory among `spare` (emptied) unless [`SPARE_JSON`] are kept already.
+fn keep_json(spare: &mut Vec<Vec<u8>>, mut json: Vec<u8>) {
+    if spare.len() < SPARE_JSON {
+        json.clear();
+        spare.push(json);
+    }
+}
+
 impl std::ops::Deref for Trace {
     type Target = Recording;
 
@@ -182,13 +190,16 @@ impl Recording {
         for (namespace, key, value) in handler.metadata.drain(..) {
             keep(namespace);
             keep(key);
-            if let MetadataValue::Written(mut json) = value {
-                if spare_json.len() < SPARE_JSON {
-                    json.clear();
-                    spare_json.push(json);
-                }
+            if let MetadataValue::Written(json) = value {
+                keep_json(spare_json, json);
             }
         }
+    }
+
+    /// Takes back a buffer from [`Recording::take_json_buffer`] that recorded nothing (its
+    /// value could not be written), for the next value to reuse.
+    pub(crate) fn give_back_json_buffer(&mut self, json: Vec<u8>) {
+        keep_json(&mut self.spare_json, json);
     }
 
     /// An empty buffer to write a metadata value to (a captured response, the handler's

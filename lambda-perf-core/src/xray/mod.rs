@@ -160,10 +160,14 @@ pub fn try_add_metadata(
         return Ok(());
     };
     // Written (user code) with the state free, straight to text as the datagram copies it.
-    panic::write_json(&value, &mut json).map_err(|message| XRayError::MetadataNotSerializable {
-        key: key.to_string(),
-        message,
-    })?;
+    if let Err(message) = panic::write_json(&value, &mut json) {
+        // The buffer goes back, for the next value to reuse.
+        let _ = on_trace(|trace, _| trace.give_back_json_buffer(json));
+        return Err(XRayError::MetadataNotSerializable {
+            key: key.to_string(),
+            message,
+        });
+    }
     let value = MetadataValue::Written(json);
     on_trace(|trace, current| trace.add_metadata(Target::Current(current), namespace, key, value))
         .map(|_| ())
