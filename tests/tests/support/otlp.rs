@@ -1,6 +1,7 @@
 //! A stand-in OpenTelemetry collector: OTLP/HTTP on a loopback port (HTTP/1.1, keep-alive),
 //! every request kept with the moment it arrived, its body decoded (gzip too) with the
-//! official protobuf definitions; and the decoding of `xray-otlp` datagrams.
+//! official protobuf definitions, and answered then or after a delay; and the decoding of
+//! `xray-otlp` datagrams.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -46,6 +47,11 @@ pub struct OtlpCollector {
 
 impl OtlpCollector {
     pub fn start() -> Self {
+        Self::answering_after(Duration::ZERO)
+    }
+
+    /// A collector that answers each export `delay` after receiving it (a slow one).
+    pub fn answering_after(delay: Duration) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let exports = Arc::new(Mutex::new(Vec::new()));
@@ -54,7 +60,7 @@ impl OtlpCollector {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let kept = Arc::clone(&kept);
-                std::thread::spawn(move || serve(stream, &kept));
+                std::thread::spawn(move || serve(stream, &kept, delay));
             }
         });
         Self { addr, exports }
@@ -63,6 +69,11 @@ impl OtlpCollector {
     /// The base URL, for `OTEL_EXPORTER_OTLP_ENDPOINT`.
     pub fn base_url(&self) -> String {
         format!("http://{}", self.addr)
+    }
+
+    /// The traces endpoint, for `PerfLayer::builder().otlp_endpoint(..)`.
+    pub fn traces_url(&self) -> String {
+        format!("{}/v1/traces", self.base_url())
     }
 
     pub fn exports(&self) -> Vec<Export> {
@@ -95,7 +106,7 @@ impl OtlpCollector {
     }
 }
 
-fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>) {
+fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -148,6 +159,7 @@ fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>) {
             received_at,
             request,
         });
+        std::thread::sleep(delay);
         let answer =
             b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
         if writer.write_all(answer).is_err() {

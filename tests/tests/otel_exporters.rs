@@ -1,139 +1,21 @@
-//! The OpenTelemetry exporters for real: OTLP/HTTP to a collector listening on loopback,
-//! `xray-otlp` to a UDP socket, each decoded with the OpenTelemetry protobuf definitions;
-//! and the same invocation through `xray` and `otlp` gives the same tree.
-#![cfg(feature = "opentelemetry")]
+//! The OpenTelemetry exporters for real, in process: OTLP/HTTP to a collector listening on
+//! loopback, `xray-otlp` to a UDP socket, each decoded with the OpenTelemetry protobuf
+//! definitions; and the same invocation through `xray` and `otlp` gives the same tree.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpListener, UdpSocket};
-use std::sync::{Arc, Mutex};
+mod support;
+
+use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use lambda_perf_core::TraceBackend;
 use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use lambda_perf_core::test_util::{Recorder, event};
 use lambda_perf_core::xray::{self, Subsegment};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
+use opentelemetry_proto::tonic::common::v1::any_value;
 use opentelemetry_proto::tonic::trace::v1::Span;
-use prost::Message;
 use serde_json::{Value, json};
-
-/// One request a collector received.
-#[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-
-    fn request(&self) -> ExportTraceServiceRequest {
-        assert_eq!(self.header("content-type"), Some("application/x-protobuf"));
-        ExportTraceServiceRequest::decode(&*self.body).unwrap()
-    }
-}
-
-/// An OTLP/HTTP collector on loopback: HTTP/1.1 with keep-alive, each request kept; it
-/// answers after `delay`.
-struct Collector {
-    addr: SocketAddr,
-    received: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Collector {
-    fn start(delay: Duration) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap();
-        let received = Arc::new(Mutex::new(Vec::new()));
-        let kept = Arc::clone(&received);
-        std::thread::spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { return };
-                let kept = Arc::clone(&kept);
-                std::thread::spawn(move || serve(stream, &kept, delay));
-            }
-        });
-        Self { addr, received }
-    }
-
-    fn endpoint(&self) -> String {
-        format!("http://{}/v1/traces", self.addr)
-    }
-
-    fn received(&self) -> Vec<Received> {
-        self.received.lock().unwrap().clone()
-    }
-}
-
-fn serve(stream: std::net::TcpStream, kept: &Mutex<Vec<Received>>, delay: Duration) {
-    let mut writer = stream.try_clone().unwrap();
-    let mut reader = BufReader::new(stream);
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();
-        let mut headers = Vec::new();
-        loop {
-            let mut header = String::new();
-            reader.read_line(&mut header).unwrap();
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            let (name, value) = header.split_once(':').unwrap();
-            headers.push((name.trim().to_owned(), value.trim().to_owned()));
-        }
-        let length: usize = headers
-            .iter()
-            .find(|(n, _)| n.eq_ignore_ascii_case("content-length"))
-            .map_or(0, |(_, v)| v.parse().unwrap());
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-        std::thread::sleep(delay);
-        kept.lock().unwrap().push(Received {
-            path,
-            headers,
-            body,
-        });
-        let answer =
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
-        if writer.write_all(answer).is_err() {
-            return;
-        }
-    }
-}
-
-fn spans_of(request: &ExportTraceServiceRequest) -> Vec<Span> {
-    request
-        .resource_spans
-        .iter()
-        .flat_map(|resource| &resource.scope_spans)
-        .flat_map(|scope| scope.spans.clone())
-        .collect()
-}
-
-fn value(attributes: &[KeyValue], key: &str) -> Option<any_value::Value> {
-    attributes
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.clone())
-        .and_then(|AnyValue { value }| value)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+use support::otlp::{OtlpCollector, attribute as value, decode_datagram, hex, spans_of};
 
 async fn traced(_: LambdaEvent<Value>) -> Result<Value, Error> {
     xray::annotate("tier", "gold");
@@ -193,11 +75,11 @@ fn header_ids(event: &LambdaEvent<Value>) -> (String, String) {
 
 #[tokio::test]
 async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
-    let collector = Collector::start(Duration::ZERO);
+    let collector = OtlpCollector::start();
     let recorder = Recorder::with(|builder| {
         builder
             .traces([TraceBackend::Otlp])
-            .otlp_endpoint(collector.endpoint())
+            .otlp_endpoint(collector.traces_url())
             .otlp_header("x-api-key", "s3cret%20key")
             .otlp_gzip(false)
     });
@@ -206,18 +88,19 @@ async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
     recorder.run(service_fn(traced), sent).await.unwrap();
 
     // Already there when the handler's answer is: nothing waited for it after.
-    let received = collector.received();
-    assert_eq!(received.len(), 1, "{received:#?}");
-    let request = &received[0];
-    assert_eq!(request.path, "/v1/traces");
-    assert_eq!(request.header("x-api-key"), Some("s3cret key"));
-    let request = request.request();
+    let exports = collector.exports();
+    assert_eq!(exports.len(), 1, "{exports:#?}");
+    let export = &exports[0];
+    assert_eq!(export.path, "/v1/traces");
+    assert_eq!(export.header("x-api-key"), Some("s3cret key"));
+    assert_eq!(export.header("content-encoding"), None);
+    let request = &export.request;
     let resource = request.resource_spans[0].resource.clone().unwrap();
     assert_eq!(
         value(&resource.attributes, "service.name"),
         Some(any_value::Value::StringValue("test".into()))
     );
-    let spans = spans_of(&request);
+    let spans = spans_of(request);
     assert_eq!(spans.len(), 3);
     let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
     assert_eq!(hex(&handler.trace_id), trace_id);
@@ -241,18 +124,18 @@ async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
 
 #[tokio::test]
 async fn both_backends_give_the_same_tree() {
-    let collector = Collector::start(Duration::ZERO);
+    let collector = OtlpCollector::start();
     let recorder = Recorder::with(|builder| {
         builder
             .traces([TraceBackend::XRay, TraceBackend::Otlp])
-            .otlp_endpoint(collector.endpoint())
+            .otlp_endpoint(collector.traces_url())
     });
     recorder
         .run(service_fn(traced), event(json!({})))
         .await
         .unwrap();
     let documents = recorder.xray().take();
-    let spans = spans_of(&collector.received()[0].request());
+    let spans = spans_of(&collector.exports()[0].request);
     assert_eq!(tree_of_spans(&spans), tree_of_documents(&documents));
     for document in &documents {
         let span = spans
@@ -342,19 +225,8 @@ async fn xray_otlp_datagrams_carry_the_tree_through_the_daemon_socket() {
 
     let mut buffer = vec![0; 65_536];
     let length = daemon.recv(&mut buffer).unwrap();
-    let datagram = &buffer[..length];
-    let header = b"{\"format\":\"json\",\"version\":1}\n";
-    assert!(
-        datagram.starts_with(header),
-        "{:?}",
-        String::from_utf8_lossy(datagram)
-    );
-    let rest = &datagram[header.len()..];
-    assert_eq!(&rest[..3], b"T1S");
-    let protobuf = base64::engine::general_purpose::STANDARD
-        .decode(&rest[3..])
-        .unwrap();
-    let request = ExportTraceServiceRequest::decode(&*protobuf).unwrap();
+    let (kind, request) = decode_datagram(&buffer[..length]);
+    assert_eq!(kind, "T1S");
     let spans = spans_of(&request);
     assert_eq!(spans.len(), 3);
     let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
@@ -370,11 +242,11 @@ async fn xray_otlp_datagrams_carry_the_tree_through_the_daemon_socket() {
 
 #[tokio::test]
 async fn a_slow_collector_costs_the_invocation_the_flush_bound_at_most() {
-    let collector = Collector::start(Duration::from_millis(600));
+    let collector = OtlpCollector::answering_after(Duration::from_millis(600));
     let recorder = Recorder::with(|builder| {
         builder
             .traces([TraceBackend::Otlp])
-            .otlp_endpoint(collector.endpoint())
+            .otlp_endpoint(collector.traces_url())
             .otel_flush_timeout(Duration::from_millis(50))
     });
     let started = Instant::now();
@@ -387,19 +259,19 @@ async fn a_slow_collector_costs_the_invocation_the_flush_bound_at_most() {
     assert!(took < Duration::from_millis(400), "{took:?}");
     // The export went on in the background and arrived.
     let deadline = Instant::now() + Duration::from_secs(5);
-    while collector.received().is_empty() && Instant::now() < deadline {
+    while collector.exports().is_empty() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(20));
     }
-    assert_eq!(collector.received().len(), 1);
+    assert_eq!(collector.exports().len(), 1);
 }
 
 #[tokio::test]
 async fn the_wait_never_passes_the_deadline() {
-    let collector = Collector::start(Duration::from_millis(800));
+    let collector = OtlpCollector::answering_after(Duration::from_millis(800));
     let recorder = Recorder::with(|builder| {
         builder
             .traces([TraceBackend::Otlp])
-            .otlp_endpoint(collector.endpoint())
+            .otlp_endpoint(collector.traces_url())
             .otel_flush_timeout(Duration::from_secs(5))
     });
     let mut soon = event(json!({}));
