@@ -3,8 +3,8 @@
 //! `init` builds them and the invocations begun by a real `PerfLayer`.
 
 use std::collections::BTreeSet;
-use std::io::{self, Write};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::io;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{Config, Context, Error, LambdaEvent};
@@ -19,50 +19,21 @@ use super::InitBuilder;
 use crate::formats::log::sampling::Sampling;
 use crate::layer::PerfLayer;
 use crate::logs::LogFormat;
+use crate::test_util::CapturedLines;
 
 const TARGET: &str = "lambda_perf_core::subscriber::tests";
 const ARN: &str = "arn:aws:lambda:us-east-1:123456789012:function:my-fn";
 const ROOT: &str = "1-5759e988-bd862e3fe1be46a994272793";
-
-/// Lines written, in memory.
-#[derive(Clone, Default)]
-struct Lines(Arc<Mutex<Vec<u8>>>);
-
-impl Write for Lines {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
-}
-
-impl Lines {
-    fn text(&self) -> String {
-        let bytes = self.0.lock().unwrap_or_else(PoisonError::into_inner);
-        String::from_utf8(bytes.clone()).unwrap()
-    }
-
-    fn json(&self) -> Vec<Value> {
-        let text = self.text();
-        assert!(text.is_empty() || text.ends_with('\n'), "{text:?}");
-        text.lines()
-            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
-            .collect()
-    }
-}
 
 fn fixed_time() -> SystemTime {
     UNIX_EPOCH + Duration::from_millis(1_795_410_978_886)
 }
 
 /// The layers `init` would install, writing to `lines` at a fixed time.
-fn subscriber(configure: impl FnOnce(InitBuilder) -> InitBuilder, lines: &Lines) -> Dispatch {
+fn subscriber(
+    configure: impl FnOnce(InitBuilder) -> InitBuilder,
+    lines: &CapturedLines,
+) -> Dispatch {
     let builder = InitBuilder::without_env()
         .clock(fixed_time)
         .log_writer(lines.clone());
@@ -123,7 +94,7 @@ async fn collect_payment(_: LambdaEvent<Value>) -> Result<Value, Error> {
 
 #[test]
 fn json_inside_an_invocation() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder, &lines);
     run(
         &dispatch,
@@ -145,7 +116,7 @@ fn json_inside_an_invocation() {
 
 #[test]
 fn json_outside_an_invocation() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder, &lines);
     tracing::dispatcher::with_default(&dispatch, || {
         tracing::info!(phase = "init", clients = 2_u64, "starting");
@@ -162,7 +133,7 @@ fn json_outside_an_invocation() {
 
 #[test]
 fn text_inside_and_outside_an_invocation() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder.log_format(LogFormat::Text), &lines);
     tracing::dispatcher::with_default(&dispatch, || {
         tracing::warn!(phase = "init", "slow\nstart");
@@ -183,14 +154,14 @@ fn text_inside_and_outside_an_invocation() {
 
 #[test]
 fn each_invocation_writes_its_own_keys_and_the_next_one_is_warm() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder, &lines);
     let layer = perf_layer();
     run(&dispatch, async {
         invoke(&layer, collect_payment, event("req-1", Value::Null)).await;
         invoke(&layer, collect_payment, event("req-2", Value::Null)).await;
     });
-    let written = lines.json();
+    let written = lines.lines();
     assert_eq!(written.len(), 2);
     assert_eq!(written[0]["function_request_id"], "req-1");
     assert_eq!(written[0]["cold_start"], true);
@@ -201,7 +172,7 @@ fn each_invocation_writes_its_own_keys_and_the_next_one_is_warm() {
 
 #[test]
 fn level_filtering_by_level_and_target() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(
         |builder| {
             builder
@@ -219,7 +190,7 @@ fn level_filtering_by_level_and_target() {
         tracing::trace!(target: "lambda_perf_core::subscriber::tests::chatty", "dropped: trace");
         tracing::debug!(target: "lambda_perf_core::subscriber::tests::chattyish", "dropped: not under it");
     });
-    let messages: Vec<Value> = lines.json().iter().map(|l| l["message"].clone()).collect();
+    let messages: Vec<Value> = lines.lines().iter().map(|l| l["message"].clone()).collect();
     assert_eq!(
         messages,
         [
@@ -228,13 +199,13 @@ fn level_filtering_by_level_and_target() {
             json!("kept: named target")
         ]
     );
-    let levels: Vec<Value> = lines.json().iter().map(|l| l["level"].clone()).collect();
+    let levels: Vec<Value> = lines.lines().iter().map(|l| l["level"].clone()).collect();
     assert_eq!(levels, [json!("ERROR"), json!("WARN"), json!("DEBUG")]);
 }
 
 #[test]
 fn transport_crates_stay_at_warn_unless_named() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder.log_level(Level::TRACE), &lines);
     tracing::dispatcher::with_default(&dispatch, || {
         tracing::trace!(target: "hyper::proto::h1::io", "dropped: hyper trace");
@@ -243,7 +214,7 @@ fn transport_crates_stay_at_warn_unless_named() {
         tracing::warn!(target: "hyper_util::client", "kept: hyper_util warn");
         tracing::trace!("kept: own trace");
     });
-    let named = Lines::default();
+    let named = CapturedLines::new();
     let asking = subscriber(
         |builder| builder.target_level("hyper", Level::DEBUG),
         &named,
@@ -252,9 +223,9 @@ fn transport_crates_stay_at_warn_unless_named() {
         tracing::debug!(target: "hyper::client", "kept: asked for");
         tracing::debug!(target: "hyper_util::client", "dropped: another crate");
     });
-    let messages = |lines: &Lines| -> Vec<String> {
+    let messages = |lines: &CapturedLines| -> Vec<String> {
         lines
-            .json()
+            .lines()
             .iter()
             .map(|l| l["message"].as_str().unwrap().to_owned())
             .collect()
@@ -268,7 +239,7 @@ fn transport_crates_stay_at_warn_unless_named() {
 
 #[test]
 fn a_field_named_like_a_key_is_prefixed_and_the_keys_stay_true() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder, &lines);
     run(
         &dispatch,
@@ -281,7 +252,7 @@ fn a_field_named_like_a_key_is_prefixed_and_the_keys_stay_true() {
             event("req-1", Value::Null),
         ),
     );
-    let line = &lines.json()[0];
+    let line = &lines.lines()[0];
     assert_eq!(line["level"], "INFO");
     assert_eq!(line["function_request_id"], "req-1");
     assert_eq!(line["fields.level"], "gold");
@@ -290,7 +261,7 @@ fn a_field_named_like_a_key_is_prefixed_and_the_keys_stay_true() {
 
 #[test]
 fn work_that_carries_the_invocation_writes_its_keys_and_other_work_does_not() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder, &lines);
     run(
         &dispatch,
@@ -304,7 +275,7 @@ fn work_that_carries_the_invocation_writes_its_keys_and_other_work_does_not() {
             event("req-1", Value::Null),
         ),
     );
-    let written = lines.json();
+    let written = lines.lines();
     assert_eq!(written[0]["message"], "carried");
     assert_eq!(written[0]["function_request_id"], "req-1");
     assert_eq!(written[1]["message"], "not carried");
@@ -318,7 +289,7 @@ fn work_that_carries_the_invocation_writes_its_keys_and_other_work_does_not() {
 
 #[test]
 fn invocations_at_once_each_write_their_own_keys() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder, &lines);
     let layer = perf_layer();
     let handler = |event: LambdaEvent<Value>| async move {
@@ -339,7 +310,7 @@ fn invocations_at_once_each_write_their_own_keys() {
         });
         futures_join_all(calls).await;
     });
-    let written = lines.json();
+    let written = lines.lines();
     assert_eq!(written.len(), 24);
     // Interleaved, and each line with its own invocation's request id.
     let first_eight: BTreeSet<u64> = written[..8]
@@ -373,7 +344,7 @@ async fn futures_join_all<F: std::future::Future>(futures: impl IntoIterator<Ite
 
 #[test]
 fn sampling_writes_debug_lines_for_the_sampled_invocations_with_a_fixed_seed() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(
         |builder| builder.log_sample_rate(0.5).log_sampling_seed(42),
         &lines,
@@ -397,7 +368,7 @@ fn sampling_writes_debug_lines_for_the_sampled_invocations_with_a_fixed_seed() {
             .await;
         }
     });
-    let written = lines.json();
+    let written = lines.lines();
     let with_detail: Vec<u64> = written
         .iter()
         .filter(|line| line["message"] == "detail")
@@ -440,9 +411,9 @@ fn sampling_writes_debug_lines_for_the_sampled_invocations_with_a_fixed_seed() {
 
 #[test]
 fn the_incoming_event_is_logged_as_json_when_asked() {
-    let lines = Lines::default();
+    let lines = CapturedLines::new();
     let dispatch = subscriber(|builder| builder.log_event(true), &lines);
-    let quiet_lines = Lines::default();
+    let quiet_lines = CapturedLines::new();
     let quiet = subscriber(|builder| builder, &quiet_lines);
     let handler = |event: LambdaEvent<Value>| async move {
         crate::logs::log_event(&event.payload);
@@ -457,7 +428,7 @@ fn the_incoming_event_is_logged_as_json_when_asked() {
         &quiet,
         invoke(&perf_layer(), handler, event("req-2", payload.clone())),
     );
-    let written = lines.json();
+    let written = lines.lines();
     assert_eq!(written.len(), 1);
     assert_eq!(written[0]["message"], "Lambda event");
     assert_eq!(written[0]["event"], payload);
