@@ -61,28 +61,22 @@ async fn no_daemon_listening() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unparsable_daemon_address() {
-    let ran = Fault::none()
-        .daemon_setting("not an address")
-        .run(echoes(3))
-        .await;
-    ran.check(&["X-Ray daemon address \"not an address\" is unusable"])
-        .await;
-    for index in 0..3 {
-        // `echo work` and the handler's, counted before the end line is written.
-        let end = ran.instrumented.end_line(index).await;
-        assert_eq!(dropped(&end, "xray.daemon_address_unusable"), 2, "{end}");
-    }
+    an_unusable_daemon_address("not an address").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unresolvable_daemon_address() {
-    let ran = Fault::none()
-        .daemon_setting("no-such-host.invalid:2000")
-        .run(echoes(3))
-        .await;
-    ran.check(&["X-Ray daemon address \"no-such-host.invalid:2000\" is unusable"])
+    an_unusable_daemon_address("no-such-host.invalid:2000").await;
+}
+
+/// With `AWS_XRAY_DAEMON_ADDRESS` set to `setting`, one warning names it, and every end line
+/// counts the subsegments it could not send.
+async fn an_unusable_daemon_address(setting: &str) {
+    let ran = Fault::none().daemon_setting(setting).run(echoes(3)).await;
+    ran.check(&[&format!("X-Ray daemon address {setting:?} is unusable")])
         .await;
     for index in 0..3 {
+        // `echo work` and the handler's, counted before the end line is written.
         let end = ran.instrumented.end_line(index).await;
         assert_eq!(dropped(&end, "xray.daemon_address_unusable"), 2, "{end}");
     }
