@@ -1,5 +1,5 @@
-//! Shared by the tests that run `lambda-perf` on the workload function of the end-to-end
-//! test crate (`tests/src/bin/workload-function.rs`).
+//! Shared by the tests that run `lambda-perf` on the workload function
+//! (`tests/workload-function/`).
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
@@ -26,7 +26,7 @@ pub fn workload_function() -> String {
             let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
             escargot::CargoBuild::new()
                 .manifest_path(workspace.join("Cargo.toml"))
-                .package("lambda-perf-tests")
+                .package("workload-function")
                 .bin("workload-function")
                 .current_release()
                 .run()

@@ -19,8 +19,9 @@ use serde_json::Value;
 /// How long any single wait for a function's output may take.
 pub const WAIT: Duration = Duration::from_secs(20);
 
-/// The binary of an example crate (`examples/<name>`), built on first use with the same
-/// profile as the tests.
+/// The binary of a function crate of this workspace whose package and binary are both `name`
+/// (`examples/<name>`, `tests/workload-function`), built on first use with the same profile
+/// as the tests.
 pub fn example(name: &str) -> FunctionCommand {
     static BUILT: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
