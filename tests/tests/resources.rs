@@ -5,7 +5,7 @@
 
 mod support;
 
-use lambda_perf_local::emulator::{FunctionCommand, InvokeRequest, TraceHeader, XRayCollector};
+use lambda_perf_local::emulator::{InvokeRequest, TraceHeader, XRayCollector};
 use serde_json::{Value, json};
 use support::*;
 
