@@ -407,6 +407,16 @@ impl Invocation {
             .flatten()
     }
 
+    /// Takes back a buffer from [`Invocation::response_buffer`] that the response could not
+    /// be written to, for the next value to reuse.
+    pub(crate) fn give_back_response_buffer(&self, buffer: Vec<u8>) {
+        let _ = self.with_state(|state| {
+            if let Some(trace) = state.trace.as_mut() {
+                trace.give_back_json_buffer(buffer);
+            }
+        });
+    }
+
     /// Whether the invocation is traced (sampled, tracing on) and has not ended.
     pub(crate) fn is_recording(&self) -> bool {
         self.with_state(|state| state.trace.is_some())

@@ -153,11 +153,14 @@ fn describe<R, E, D: DescribeResult<R, E>>(
     output: &Result<R, E>,
 ) -> Outcome {
     match output {
-        Ok(response) => Outcome::Success(
-            invocation
-                .response_buffer()
-                .and_then(|mut out| describe.write_response(response, &mut out).then_some(out)),
-        ),
+        Ok(response) => Outcome::Success(invocation.response_buffer().and_then(|mut out| {
+            if describe.write_response(response, &mut out) {
+                Some(out)
+            } else {
+                invocation.give_back_response_buffer(out);
+                None
+            }
+        })),
         Err(error) => Outcome::Error(invocation.is_recording().then(|| describe.failure(error))),
     }
 }

@@ -21,9 +21,9 @@ use crate::invocation::deferral::Window;
 /// [`Runtime::layer`](lambda_runtime::Runtime::layer), this layer wraps the whole invocation,
 /// the response's POST included, and moves those writes after it: the client's latency no
 /// longer includes them, and they still happen before the runtime asks for the next event
-/// (when Lambda may freeze the process). Before writing, it gives up the CPU once
-/// (`sched_yield(2)`), so that the Runtime API, if it waits for this CPU to take the
-/// response, takes it first.
+/// (when Lambda may freeze the process). Before writing, unless other invocations are in
+/// progress in the process, it gives up the CPU once (`sched_yield(2)`), so that the Runtime
+/// API, if it waits for this CPU to take the response, takes it first.
 ///
 /// What is not moved: the `ColdStart` line, written before the handler runs (so a failing
 /// first invocation still counts), nested subsegments, sent as they close, and the
