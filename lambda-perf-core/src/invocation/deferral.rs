@@ -129,7 +129,9 @@ fn take(ticket: u64) -> Option<OpenWindow> {
             .position(|window| window.ticket == ticket);
         index.map(|index| windows.open.swap_remove(index))
     };
-    OPEN.fetch_sub(1, Ordering::SeqCst);
+    if closed.is_some() {
+        OPEN.fetch_sub(1, Ordering::SeqCst);
+    }
     closed
 }
 

@@ -36,7 +36,7 @@ pub fn example(name: &str) -> FunctionCommand {
         .bin(name)
         .current_release()
         .run()
-        .unwrap_or_else(|error| panic!("building example {name}: {error}"));
+        .unwrap_or_else(|error| panic!("building the function {name}: {error}"));
     let path = binary.path().to_owned();
     built.push((name.to_owned(), path.clone()));
     FunctionCommand::new(path)
