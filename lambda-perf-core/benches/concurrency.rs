@@ -54,7 +54,7 @@ mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
-use floor::{Floor, daemon, dev_null, layer, measure_sizes};
+use floor::{Floor, daemon, dev_null, layer, marker_dir, measure_sizes};
 use lambda_perf_core::InitializationType;
 use lambda_perf_core::layer::PerfLayerBuilder;
 use measuring::measuring;
@@ -211,12 +211,11 @@ fn main() {
     let quick = std::env::var("LAMBDA_PERF_BENCH_QUICK").is_ok_and(|v| v == "1");
     // A multiple of the handlers, so that each is first, second and last equally often.
     let rounds = if quick { 6 } else { 21 };
-    let marker_dir = std::env::temp_dir().join(format!("lambda-perf-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&marker_dir).unwrap();
-    let sizes = measure_sizes(&new_runtime(1), &marker_dir, managed_instances);
+    let markers = marker_dir();
+    let sizes = measure_sizes(&new_runtime(1), markers.path(), managed_instances);
     let daemon = daemon();
     let plain = service_fn(bare_waiting);
-    let perf = layer(&daemon, &marker_dir, dev_null(), managed_instances)
+    let perf = layer(&daemon, markers.path(), dev_null(), managed_instances)
         .layer(service_fn(instrumented_waiting));
     // One file and one socket for every invocation, without a shared count of references.
     let shared_floor: &'static Floor = Box::leak(Box::new(Floor::new(&sizes)));
@@ -252,7 +251,6 @@ fn main() {
             setting_rounds.push(times);
         }
     }
-    let _ = std::fs::remove_dir_all(&marker_dir);
 
     let settings: Vec<SettingResult> = SETTINGS
         .iter()

@@ -33,7 +33,7 @@ mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
-use floor::{Floor, Sizes, as_is, daemon, dev_null, layer, measure_sizes};
+use floor::{Floor, Sizes, as_is, daemon, dev_null, layer, marker_dir, measure_sizes};
 use measuring::measuring;
 use scenario::{bare, event, instrumented};
 
@@ -42,18 +42,17 @@ fn main() {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let marker_dir = std::env::temp_dir().join(format!("lambda-perf-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&marker_dir).unwrap();
-    let sizes = measure_sizes(&runtime, &marker_dir, as_is);
+    let markers = marker_dir();
+    let sizes = measure_sizes(&runtime, markers.path(), as_is);
     let floor = Floor::new(&sizes);
 
     let daemon = daemon();
-    let perf = layer(&daemon, &marker_dir, dev_null(), as_is);
+    let perf = layer(&daemon, markers.path(), dev_null(), as_is);
     let mut plain = service_fn(bare);
     let mut unsampled = perf.layer(service_fn(instrumented));
     runtime.block_on(unsampled.call(event(false))).unwrap(); // the cold one
     let mut sampled = perf.layer(service_fn(instrumented));
-    let mut with_usage = layer(&daemon, &marker_dir, dev_null(), |builder| {
+    let mut with_usage = layer(&daemon, markers.path(), dev_null(), |builder| {
         builder.resource_usage(true)
     })
     .layer(service_fn(instrumented));
@@ -126,7 +125,6 @@ fn main() {
         Case::Write => time(iterations, || floor.write()),
         Case::WriteSend => time(iterations, || floor.write_and_send()),
     });
-    let _ = std::fs::remove_dir_all(&marker_dir);
 }
 
 #[derive(Clone, Copy)]

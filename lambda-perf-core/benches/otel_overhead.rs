@@ -87,8 +87,12 @@ fn warm_invocation(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let marker_dir = std::env::temp_dir().join(format!("lambda-perf-bench-{}", std::process::id()));
-    std::fs::create_dir_all(&marker_dir).unwrap();
+    // Removed when dropped, at the end of the bench.
+    let markers = tempfile::Builder::new()
+        .prefix("lambda-perf-bench-")
+        .tempdir()
+        .unwrap();
+    let marker_dir = markers.path();
     let daemon = draining_daemon();
     let endpoint = collector();
     let layer = |backends: &[TraceBackend]| {
@@ -97,7 +101,7 @@ fn warm_invocation(c: &mut Criterion) {
             .namespace("Bench")
             .metrics_disabled(false)
             .trace_disabled(false)
-            .marker_dir(&marker_dir)
+            .marker_dir(marker_dir)
             .emf_writer(io::sink())
             .xray_daemon_address(daemon.clone())
             .otlp_endpoint(endpoint.clone())
