@@ -14,7 +14,8 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use serde_json::{Value, json};
 use support::otlp::{
-    OtlpCollector, attribute, decode_datagram, hex, named, spans_of, text, trace_id,
+    OtlpCollector, attribute, decode_datagram, document_tree, hex, named, span_tree, spans_of,
+    text, trace_id,
 };
 use support::*;
 
@@ -69,31 +70,6 @@ impl Setup {
         end_line(&self.process, &result.request_id).await;
         (header, result)
     }
-}
-
-/// (name, id, parent) of every span or document, sorted.
-fn span_tree(spans: &[Span]) -> Vec<(String, String, String)> {
-    let mut tree: Vec<_> = spans
-        .iter()
-        .map(|s| (s.name.clone(), hex(&s.span_id), hex(&s.parent_span_id)))
-        .collect();
-    tree.sort();
-    tree
-}
-
-fn document_tree(documents: &[Value]) -> Vec<(String, String, String)> {
-    let mut tree: Vec<_> = documents
-        .iter()
-        .map(|d| {
-            (
-                d["name"].as_str().unwrap().to_owned(),
-                d["id"].as_str().unwrap().to_owned(),
-                d["parent_id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    tree.sort();
-    tree
 }
 
 /// The tree of the scenario's `trace` action, checked span by span.

@@ -13,9 +13,10 @@ use lambda_perf_core::test_util::{Recorder, event};
 use lambda_perf_core::xray::{self, Subsegment};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use opentelemetry_proto::tonic::common::v1::any_value;
-use opentelemetry_proto::tonic::trace::v1::Span;
 use serde_json::{Value, json};
-use support::otlp::{OtlpCollector, attribute as value, decode_datagram, hex, spans_of};
+use support::otlp::{
+    OtlpCollector, attribute as value, decode_datagram, document_tree, hex, span_tree, spans_of,
+};
 
 async fn traced(_: LambdaEvent<Value>) -> Result<Value, Error> {
     xray::annotate("tier", "gold");
@@ -27,37 +28,6 @@ async fn traced(_: LambdaEvent<Value>) -> Result<Value, Error> {
         })
         .await;
     Ok(json!("ok"))
-}
-
-/// (name, id, parent id) of every span, sorted.
-fn tree_of_spans(spans: &[Span]) -> Vec<(String, String, String)> {
-    let mut tree: Vec<_> = spans
-        .iter()
-        .map(|span| {
-            (
-                span.name.clone(),
-                hex(&span.span_id),
-                hex(&span.parent_span_id),
-            )
-        })
-        .collect();
-    tree.sort();
-    tree
-}
-
-fn tree_of_documents(documents: &[Value]) -> Vec<(String, String, String)> {
-    let mut tree: Vec<_> = documents
-        .iter()
-        .map(|doc| {
-            (
-                doc["name"].as_str().unwrap().to_owned(),
-                doc["id"].as_str().unwrap().to_owned(),
-                doc["parent_id"].as_str().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    tree.sort();
-    tree
 }
 
 /// The header's root (as a trace id) and parent.
@@ -136,7 +106,7 @@ async fn both_backends_give_the_same_tree() {
         .unwrap();
     let documents = recorder.xray().take();
     let spans = spans_of(&collector.exports()[0].request);
-    assert_eq!(tree_of_spans(&spans), tree_of_documents(&documents));
+    assert_eq!(span_tree(&spans), document_tree(&documents));
     for document in &documents {
         let span = spans
             .iter()

@@ -203,6 +203,32 @@ pub fn trace_id(header: &lambda_perf_local::emulator::TraceHeader) -> String {
     header.root[2..].replace('-', "")
 }
 
+/// (name, id, parent id) of every span, sorted: to compare with [`document_tree`].
+pub fn span_tree(spans: &[Span]) -> Vec<(String, String, String)> {
+    let mut tree: Vec<_> = spans
+        .iter()
+        .map(|s| (s.name.clone(), hex(&s.span_id), hex(&s.parent_span_id)))
+        .collect();
+    tree.sort();
+    tree
+}
+
+/// (name, id, parent id) of every X-Ray document, sorted.
+pub fn document_tree(documents: &[serde_json::Value]) -> Vec<(String, String, String)> {
+    let mut tree: Vec<_> = documents
+        .iter()
+        .map(|d| {
+            (
+                d["name"].as_str().unwrap().to_owned(),
+                d["id"].as_str().unwrap().to_owned(),
+                d["parent_id"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    tree.sort();
+    tree
+}
+
 /// The value of attribute `key`.
 pub fn attribute(attributes: &[KeyValue], key: &str) -> Option<any_value::Value> {
     attributes
