@@ -20,6 +20,7 @@ use tokio::task::futures::TaskLocalFuture;
 use super::facts::InvocationFacts;
 pub(crate) use super::lifecycle::Unavailable;
 use super::lifecycle::{Invocation, State};
+use super::trace::Trace;
 
 tokio::task_local! {
     static CURRENT: Current;
@@ -121,6 +122,21 @@ pub(crate) fn with_state<R>(
 
 /// What work moved off this task should carry: the current invocation, standing where this
 /// task stands.
+/// Like [`with_state`], for what only adds to the trace: `None` at once for an invocation
+/// without one (its state not locked), else what `f` returns, `None` when the trace is gone.
+pub(crate) fn with_trace<R>(
+    f: impl FnOnce(&mut Trace, Option<u64>) -> R,
+) -> Result<Option<R>, Unavailable> {
+    with_current(|current| {
+        let subsegment = current.subsegment();
+        current
+            .invocation
+            .with_traced_state(|state| state.trace.as_mut().map(|trace| f(trace, subsegment)))
+            .map(Option::flatten)
+    })
+    .and_then(|result| result)
+}
+
 pub(crate) fn carried() -> Option<Current> {
     with_current(Current::fork).ok()
 }

@@ -3,6 +3,7 @@
 //! when it ends, whichever way it ends.
 
 use std::cell::Cell;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
 use std::time::Instant;
 
@@ -79,7 +80,14 @@ pub(crate) struct Invocation {
     /// The context's function name, memory size, ARN and trace header (for log lines).
     #[cfg(feature = "tracing")]
     context: FunctionContext,
-    state: Mutex<State>,
+    /// Boxed, so that its end takes it out and puts it back as a pointer; `None` while the
+    /// end writes it (or when a panic there left it out).
+    state: Mutex<Option<Box<State>>>,
+    /// Whether a trace was opened for it (sampled, tracing on), so that what only adds to
+    /// the trace skips the state of an invocation that has none.
+    traced: bool,
+    /// Whether it has ended, as `State::ended` says, readable without the state's lock.
+    ended: AtomicBool,
     /// The watchdog's ticket, when armed.
     watch: OnceLock<u64>,
     /// The process's resource use when the invocation began, when measured.
@@ -91,7 +99,7 @@ pub(crate) struct Invocation {
 /// What an invocation's end writes, kept while the writes wait for the response.
 #[derive(Debug)]
 struct PendingEnding {
-    state: State,
+    state: Box<State>,
     outcome: Outcome,
     at: Instant,
     resources: Option<ResourceUse>,
@@ -214,10 +222,14 @@ impl Invocation {
             instrumentation,
             facts,
             state,
+            traced,
             ..
         } = self;
         let settings = &instrumentation.settings;
-        let state = state.get_mut().unwrap_or_else(PoisonError::into_inner);
+        let state = state
+            .get_mut()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get_or_insert_default();
         instrumentation.output.invocation_began(&Began {
             facts,
             settings,
@@ -237,6 +249,7 @@ impl Invocation {
                 annotate_handler(trace, settings, facts, init_clients);
             }
         }
+        *traced = state.trace.is_some();
     }
 
     /// A new invocation, for when no ended one is kept.
@@ -253,7 +266,9 @@ impl Invocation {
             facts: InvocationFacts::new(start, context.request_id.clone(), context.deadline),
             #[cfg(feature = "tracing")]
             context: FunctionContext::new(context),
-            state: Mutex::new(State::default()),
+            state: Mutex::new(Some(Box::default())),
+            traced: false,
+            ended: AtomicBool::new(false),
             watch: OnceLock::new(),
             usage,
             pending_ending: Mutex::new(None),
@@ -278,7 +293,8 @@ impl Invocation {
         #[cfg(feature = "tracing")]
         self.context.renew(context);
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.renew();
+        state.get_or_insert_default().renew();
+        *self.ended.get_mut() = false;
         self.watch = OnceLock::new();
         self.usage = usage;
     }
@@ -369,7 +385,7 @@ impl Invocation {
 
     /// The state; a panic while it was held (in user code called under it) does not make it
     /// unusable.
-    fn lock_state(&self) -> MutexGuard<'_, State> {
+    fn lock_state(&self) -> MutexGuard<'_, Option<Box<State>>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
@@ -379,11 +395,11 @@ impl Invocation {
             return Err(Unavailable::Reentrant);
         }
         let mut state = self.lock_state();
-        if state.ended {
+        let Some(state) = state.as_deref_mut().filter(|state| !state.ended) else {
             return Err(Unavailable::Ended);
-        }
+        };
         let _release = Release(HOLDING_STATE.with(|holding| holding.replace(self.address())));
-        Ok(f(&mut state))
+        Ok(f(state))
     }
 
     fn address(&self) -> usize {
@@ -399,7 +415,7 @@ impl Invocation {
     /// (capture on, invocation traced): one an earlier value was written to, when the trace
     /// kept one.
     pub(crate) fn response_buffer(&self) -> Option<Vec<u8>> {
-        if !self.settings().capture_response {
+        if !self.settings().capture_response || !self.traced {
             return None;
         }
         self.with_state(|state| state.trace.as_mut().map(|trace| trace.take_json_buffer()))
@@ -419,8 +435,28 @@ impl Invocation {
 
     /// Whether the invocation is traced (sampled, tracing on) and has not ended.
     pub(crate) fn is_recording(&self) -> bool {
-        self.with_state(|state| state.trace.is_some())
-            .unwrap_or(false)
+        self.traced
+            && self
+                .with_state(|state| state.trace.is_some())
+                .unwrap_or(false)
+    }
+
+    /// `f` on the state of an invocation that has a trace; `None` without locking it for one
+    /// that has none (refused alike after the end, and while this thread holds the state).
+    pub(crate) fn with_traced_state<R>(
+        &self,
+        f: impl FnOnce(&mut State) -> R,
+    ) -> Result<Option<R>, Unavailable> {
+        if self.traced {
+            return self.with_state(f).map(Some);
+        }
+        if self.held_here() {
+            return Err(Unavailable::Reentrant);
+        }
+        if self.ended.load(Ordering::Acquire) {
+            return Err(Unavailable::Ended);
+        }
+        Ok(None)
     }
 
     /// Closes nested subsegment `id` and sends it.
@@ -480,18 +516,13 @@ impl Invocation {
             // Only from user code run under this invocation's state, which cannot end it.
             return;
         }
-        // Taken out (a few pointers and lengths: the trace's records are boxed), so that the
-        // writes, which run user code (a redaction hook, a writer, a sink), hold no lock: work
-        // of this invocation still running elsewhere is refused at once, never kept waiting.
-        let state = {
-            let mut state = self.lock_state();
-            if state.ended {
-                return;
-            }
-            let taken = std::mem::take(&mut *state);
-            state.ended = true;
-            taken
+        // Taken out (a pointer), so that the writes, which run user code (a redaction hook, a
+        // writer, a sink), hold no lock: work of this invocation still running elsewhere is
+        // refused at once, never kept waiting.
+        let Some(state) = self.lock_state().take_if(|state| !state.ended) else {
+            return;
         };
+        self.ended.store(true, Ordering::Release);
         let at = Instant::now();
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(*ticket);
@@ -520,7 +551,7 @@ impl Invocation {
     /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
     fn write_ending(
         &self,
-        mut state: State,
+        mut state: Box<State>,
         outcome: &mut Outcome,
         at: Instant,
         resources: Option<ResourceUse>,
@@ -563,7 +594,7 @@ impl Invocation {
         });
         // Back in place (still ended), so that a later invocation reuses its memory.
         state.ended = true;
-        *self.lock_state() = state;
+        *self.lock_state() = Some(state);
     }
 }
 

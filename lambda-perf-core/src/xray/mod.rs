@@ -60,8 +60,7 @@ use crate::warn::WarnOnce;
 /// Runs `f` on the current invocation's trace, with the calling task's current subsegment;
 /// `Ok(None)` when the invocation is not recorded.
 fn on_trace<R>(f: impl FnOnce(&mut Trace, Option<u64>) -> R) -> Result<Option<R>, XRayError> {
-    current::with_state(|state, subsegment| state.trace.as_mut().map(|trace| f(trace, subsegment)))
-        .map_err(unavailable)
+    current::with_trace(f).map_err(unavailable)
 }
 
 /// Like [`on_trace`], for calls that record nothing when there is nothing to record.

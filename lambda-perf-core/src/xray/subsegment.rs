@@ -144,7 +144,8 @@ impl Subsegment {
         current::with_current(|current| {
             let parent = current.subsegment();
             let id = current
-                .with_state(|state| {
+                .invocation()
+                .with_traced_state(|state| {
                     let trace = state.trace.as_mut()?;
                     let id = trace.open(self.name, parent);
                     if let Some(record) = trace.nested_mut(id) {
@@ -155,6 +156,7 @@ impl Subsegment {
                     Some(id)
                 })
                 .ok()
+                .flatten()
                 .flatten()?;
             Some(Opened {
                 invocation: Arc::clone(current.invocation()),

@@ -119,13 +119,14 @@ where
             },
         };
         let subsegment = invocation
-            .with_state(|state| {
+            .with_traced_state(|state| {
                 let trace = state.trace.as_mut()?;
                 let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
                 attrs.record(&mut Fields { trace, subsegment });
                 Some(subsegment)
             })
             .ok()
+            .flatten()
             .flatten();
         span.extensions_mut().insert(SpanState {
             invocation,
