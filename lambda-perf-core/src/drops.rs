@@ -25,6 +25,10 @@ static BANKS: [Mutex<Vec<(&'static str, u64)>>; 2] =
     [Mutex::new(Vec::new()), Mutex::new(Vec::new())];
 /// Whether a bank has counts: the common answer, "no", costs one load.
 static PENDING: [AtomicBool; 2] = [AtomicBool::new(false), AtomicBool::new(false)];
+/// Lists that reported their counts, emptied, each the next list a bank counts into: a report
+/// hands its bank's list out and puts a spare in its place, and the list comes back here when
+/// the report is dropped. Once warm, counting and reporting drops allocate nothing.
+static SPARES: Mutex<[Vec<(&'static str, u64)>; 2]> = Mutex::new([Vec::new(), Vec::new()]);
 
 /// Counts one drop of `cause` (a stable snake-case name such as `metrics.non_finite_value`).
 pub(crate) fn count(cause: &'static str) {
@@ -58,13 +62,41 @@ pub(crate) fn take(report: Report) -> Option<Dropped> {
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     PENDING[index].store(false, Ordering::Release);
-    let taken = std::mem::take(&mut *counts);
-    (!taken.is_empty()).then_some(Dropped(taken))
+    if counts.is_empty() {
+        return None;
+    }
+    let spare = spares()
+        .iter_mut()
+        .find(|spare| spare.capacity() > 0)
+        .map(std::mem::take)
+        .unwrap_or_default();
+    Some(Dropped(std::mem::replace(&mut *counts, spare)))
 }
 
-/// Counts of drops per cause, written as a JSON object.
+/// The spare lists.
+fn spares() -> std::sync::MutexGuard<'static, [Vec<(&'static str, u64)>; 2]> {
+    SPARES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Counts of drops per cause, written as a JSON object. Dropped, it gives its list back as a
+/// spare for the banks (see [`SPARES`]).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) struct Dropped(pub(crate) Vec<(&'static str, u64)>);
+
+impl Drop for Dropped {
+    fn drop(&mut self) {
+        if self.0.capacity() == 0 {
+            return;
+        }
+        // With every spare already there, the list is freed.
+        if let Some(empty) = spares().iter_mut().find(|spare| spare.capacity() == 0) {
+            self.0.clear();
+            *empty = std::mem::take(&mut self.0);
+        }
+    }
+}
 
 impl Dropped {
     /// The count of `cause`.

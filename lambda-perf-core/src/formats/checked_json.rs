@@ -16,23 +16,20 @@ use serde::Serialize;
 use serde_json::ser::{CompactFormatter, Formatter};
 use serde_json::value::RawValue;
 
-/// Why a `Serialize` was refused when its text is not JSON.
-const NOT_JSON: &str = "its Serialize wrote what is not JSON (a map key without its value, a \
-                        value without its key, elements past a length of zero, a container \
-                        left open, or more after an error)";
+use crate::formats::failure::NotSerialized;
 
 /// Appends `value` as compact JSON to `out`, exactly as `serde_json::to_writer` would; an
 /// error when its `Serialize` failed or wrote what is not JSON (`out` then holds part of it).
 pub(crate) fn write_checked<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
+) -> Result<(), NotSerialized> {
     let start = out.len();
     let mut grammar = Grammar::default();
     let mut serializer = serde_json::Serializer::with_formatter(&mut *out, &mut grammar);
     value
         .serialize(&mut serializer)
-        .map_err(|error| error.to_string())?;
+        .map_err(NotSerialized::Failed)?;
     // Past the levels followed, the text is read back instead (rare, and it allocates).
     let valid = if grammar.too_deep {
         is_json(&out[start..])
@@ -40,7 +37,7 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
         grammar.is_complete()
     };
     if !valid {
-        return Err(NOT_JSON.to_owned());
+        return Err(NotSerialized::NotJson);
     }
     Ok(())
 }
@@ -329,7 +326,7 @@ mod tests {
     use super::*;
     use crate::formats::any_json::any_json;
 
-    fn checked(value: &(impl Serialize + ?Sized)) -> Result<String, String> {
+    fn checked(value: &(impl Serialize + ?Sized)) -> Result<String, NotSerialized> {
         let mut out = Vec::new();
         write_checked(value, &mut out).map(|()| String::from_utf8(out).unwrap())
     }

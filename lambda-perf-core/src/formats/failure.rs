@@ -87,6 +87,34 @@ impl Failure {
     }
 }
 
+/// Why a value's `Serialize` gave no JSON, kept as it came and worded only when shown
+/// (`Display`): a failure counted on every invocation is worded once, for its one-time warning.
+#[derive(Debug)]
+pub(crate) enum NotSerialized {
+    /// Its `Serialize` failed: `serde_json`'s error.
+    Failed(serde_json::Error),
+    /// Its `Serialize` wrote what is not JSON.
+    NotJson,
+    /// Its `Serialize` panicked: the payload.
+    Panicked(Box<dyn Any + Send>),
+}
+
+impl fmt::Display for NotSerialized {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed(error) => error.fmt(f),
+            Self::NotJson => f.write_str(
+                "its Serialize wrote what is not JSON (a map key without its value, a value \
+                 without its key, elements past a length of zero, a container left open, or \
+                 more after an error)",
+            ),
+            Self::Panicked(panic) => {
+                write!(f, "its Serialize panicked: {}", panic_message(&**panic))
+            }
+        }
+    }
+}
+
 /// A panic payload's message.
 pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(message) = panic.downcast_ref::<&str>() {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::formats::checked_json::write_checked;
-use crate::formats::failure::panic_message;
+use crate::formats::failure::NotSerialized;
 
 /// A caught panic's payload, to record and then resume.
 pub(crate) type Panic = Box<dyn Any + Send>;
@@ -32,26 +32,15 @@ pub(crate) fn resume(panic: Panic) -> ! {
 pub(crate) fn write_json<T: Serialize + ?Sized>(
     value: &T,
     out: &mut Vec<u8>,
-) -> Result<(), String> {
-    match catch(|| write_checked(value, out)) {
-        Ok(Ok(())) => Ok(()),
-        Ok(Err(message)) => Err(message),
-        Err(panic) => Err(format!(
-            "its Serialize panicked: {}",
-            panic_message(&*panic)
-        )),
-    }
+) -> Result<(), NotSerialized> {
+    catch(|| write_checked(value, out)).unwrap_or_else(|panic| Err(NotSerialized::Panicked(panic)))
 }
 
 /// `value` as JSON, or why not: its `Serialize` failed or panicked (user code, which must not
 /// turn a recording call into a failed invocation).
-pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, String> {
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, NotSerialized> {
     match catch(|| serde_json::to_value(value)) {
-        Ok(Ok(value)) => Ok(value),
-        Ok(Err(error)) => Err(error.to_string()),
-        Err(panic) => Err(format!(
-            "its Serialize panicked: {}",
-            panic_message(&*panic)
-        )),
+        Ok(result) => result.map_err(NotSerialized::Failed),
+        Err(panic) => Err(NotSerialized::Panicked(panic)),
     }
 }

@@ -4,6 +4,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::drops;
+use crate::formats::failure::NotSerialized;
 use crate::invocation::panic;
 use crate::warn::WarnOnce;
 
@@ -77,20 +78,21 @@ pub(crate) fn write_serialized<R: Serialize + ?Sized>(response: &R, out: &mut Ve
     let start = out.len();
     match panic::write_json(response, out) {
         Ok(()) => true,
-        Err(message) => {
+        Err(why) => {
             out.truncate(start);
-            not_captured(message);
+            not_captured(why);
             false
         }
     }
 }
 
-/// A response that could not be captured: one warning, and each one counted.
-fn not_captured(message: String) {
+/// A response that could not be captured: one warning, and each one counted. The reason is
+/// worded for the warning only, so every invocation after the first pays for the count alone.
+fn not_captured(why: NotSerialized) {
     static NOT_CAPTURED: WarnOnce = WarnOnce::new();
     drops::count("capture.response_not_serializable");
     NOT_CAPTURED.warn(format_args!(
-        "the handler's response could not be captured ({message}); \
+        "the handler's response could not be captured ({why}); \
          it is left out of the trace (counted in lambda_perf.dropped)"
     ));
 }

@@ -214,7 +214,7 @@ pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result
     let value =
         panic::to_json(&value).map_err(|message| MetricsError::MetadataNotSerializable {
             key: key.clone(),
-            message,
+            message: message.to_string(),
         })?;
     on_current(|metrics, settings| metrics.add_metadata(&settings.fixed_dimensions, key, value))
 }

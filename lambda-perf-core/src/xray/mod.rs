@@ -164,7 +164,7 @@ pub fn try_add_metadata(
         let _ = on_trace(|trace, _| trace.give_back_json_buffer(json));
         return Err(XRayError::MetadataNotSerializable {
             key: key.to_string(),
-            message,
+            message: message.to_string(),
         });
     }
     let value = MetadataValue::Written(json);
