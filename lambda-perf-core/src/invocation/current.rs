@@ -1,29 +1,33 @@
 //! The current invocation: which invocation the running code works for, and where in its
 //! trace it stands.
 //!
-//! An invocation begins on the task `lambda_runtime` polls for it, and that task carries it
-//! (a tokio task-local). Work the handler moves elsewhere carries it too when asked:
+//! An invocation begins on the task `lambda_runtime` polls for it, and that task carries it:
+//! its future sets it, as a scoped thread-local, while it is polled (and dropped). Work the handler moves elsewhere carries it too when asked:
 //! [`spawn`](crate::spawn), [`spawn_blocking`](crate::spawn_blocking) and
 //! [`in_current_invocation`](crate::InCurrentInvocation::in_current_invocation) take a
 //! [`Current`] along, and a `tracing` span created inside an invocation (with
 //! [`XRayLayer`](crate::xray::XRayLayer) installed) carries it wherever it is entered. Each
 //! carrier keeps its own current subsegment, so concurrent branches nest where they started.
 //!
-//! Everything is looked up here: a task-local first, then the spans entered on this thread.
+//! Everything is looked up here: the future being polled first, then the spans entered on
+//! this thread.
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use tokio::task::futures::TaskLocalFuture;
+use pin_project_lite::pin_project;
 
 use super::facts::InvocationFacts;
 pub(crate) use super::lifecycle::Unavailable;
 use super::lifecycle::{Invocation, State};
 use super::trace::Trace;
 
-tokio::task_local! {
-    static CURRENT: Current;
+scoped_tls::scoped_thread_local! {
+    /// What the future being polled on this thread carries (see [`Scoped`]).
+    static CURRENT: Current
 }
 
 thread_local! {
@@ -80,16 +84,15 @@ impl Current {
 /// Runs `f` on what the running code carries: this task's invocation, or else the innermost
 /// invocation-carrying span entered on this thread.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavailable> {
-    let mut f = Some(f);
-    if let Ok(result) = CURRENT.try_with(|current| f.take().map(|f| f(current))) {
-        return result.ok_or(Unavailable::NoInvocation);
+    if CURRENT.is_set() {
+        return Ok(CURRENT.with(f));
     }
     ENTERED_SPANS
         .try_with(|spans| {
             let spans = spans.try_borrow().map_err(|_| Unavailable::Reentrant)?;
-            match (spans.last(), f.take()) {
-                (Some((_, current)), Some(f)) => Ok(f(current)),
-                _ => Err(Unavailable::NoInvocation),
+            match spans.last() {
+                Some((_, current)) => Ok(f(current)),
+                None => Err(Unavailable::NoInvocation),
             }
         })
         .unwrap_or(Err(Unavailable::NoInvocation))
@@ -141,37 +144,77 @@ pub(crate) fn carried() -> Option<Current> {
     with_current(Current::fork).ok()
 }
 
-/// A future that runs with `current` as its invocation.
-pub(crate) type Scoped<F> = TaskLocalFuture<Current, F>;
+/// `f` on what the future being polled on this thread carries, if it carries anything.
+fn on_own_task<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
+    CURRENT.is_set().then(|| CURRENT.with(f))
+}
+
+pin_project! {
+    /// A future that runs with `current` as its invocation: set while it is polled, and
+    /// while it is dropped (so that its drop can still reach the invocation).
+    pub(crate) struct Scoped<F> {
+        current: Current,
+        // `None` only once dropped.
+        #[pin]
+        future: Option<F>,
+    }
+
+    impl<F> PinnedDrop for Scoped<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut future = this.future;
+            if future.is_some() {
+                CURRENT.set(this.current, || future.set(None));
+            }
+        }
+    }
+}
+
+impl<F: Future> Future for Scoped<F> {
+    type Output = F::Output;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let future = this.future.as_pin_mut();
+        CURRENT.set(this.current, || {
+            future
+                .expect("a scoped future is only emptied when dropped")
+                .poll(cx)
+        })
+    }
+}
 
 /// Runs `future` with `current` as its invocation.
 #[inline]
 pub(crate) fn scope<F: Future>(current: Current, future: F) -> Scoped<F> {
-    CURRENT.scope(current, future)
+    Scoped {
+        current,
+        future: Some(future),
+    }
 }
 
 /// Runs `f` with `current` as its invocation.
 #[inline]
 pub(crate) fn sync_scope<R>(current: Current, f: impl FnOnce() -> R) -> R {
-    CURRENT.sync_scope(current, f)
+    CURRENT.set(&current, f)
 }
 
 /// A span carrying `invocation` (standing in `subsegment`) was entered on this thread.
 /// On a task of that invocation the subsegment becomes current; elsewhere the span carries
 /// the invocation until it is exited.
 pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Option<u64>) {
-    let on_own_task = CURRENT
-        .try_with(|current| {
-            if !Arc::ptr_eq(&current.invocation, invocation) {
-                return false;
-            }
-            if let Some(id) = subsegment {
-                let previous = current.enter(Some(id));
-                current.entered_spans.borrow_mut().push((span, previous));
-            }
-            true
-        })
-        .unwrap_or(false);
+    let on_own_task = on_own_task(|current| {
+        if !Arc::ptr_eq(&current.invocation, invocation) {
+            return false;
+        }
+        if let Some(id) = subsegment {
+            let previous = current.enter(Some(id));
+            current.entered_spans.borrow_mut().push((span, previous));
+        }
+        true
+    })
+    .unwrap_or(false);
     if !on_own_task {
         let _ = ENTERED_SPANS.try_with(|spans| {
             if let Ok(mut spans) = spans.try_borrow_mut() {
@@ -184,19 +227,18 @@ pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Op
 /// That span was exited: what it replaced is current again. Exits without a matching enter
 /// change nothing.
 pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
-    let on_own_task = CURRENT
-        .try_with(|current| {
-            if !Arc::ptr_eq(&current.invocation, invocation) {
-                return false;
-            }
-            let mut entered = current.entered_spans.borrow_mut();
-            if let Some(index) = entered.iter().rposition(|(id, _)| *id == span) {
-                let (_, previous) = entered.remove(index);
-                current.enter(previous);
-            }
-            true
-        })
-        .unwrap_or(false);
+    let on_own_task = on_own_task(|current| {
+        if !Arc::ptr_eq(&current.invocation, invocation) {
+            return false;
+        }
+        let mut entered = current.entered_spans.borrow_mut();
+        if let Some(index) = entered.iter().rposition(|(id, _)| *id == span) {
+            let (_, previous) = entered.remove(index);
+            current.enter(previous);
+        }
+        true
+    })
+    .unwrap_or(false);
     if !on_own_task {
         let _ = ENTERED_SPANS.try_with(|spans| {
             if let Ok(mut spans) = spans.try_borrow_mut() {
