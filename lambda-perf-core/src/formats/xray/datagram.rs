@@ -15,7 +15,7 @@ use std::time::Instant;
 use super::annotation::AnnotationValue;
 use super::document::{
     CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
-    SubsegmentDocument, View, epoch_micros,
+    SubsegmentDocument, View, epoch_micros_span,
 };
 use super::header::TraceId;
 use super::id::Hex;
@@ -89,9 +89,10 @@ pub(super) fn write_full(
         None => push_text(out, &record.name),
     }
     out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
-    push_seconds(out, epoch_micros(record.start_wall));
+    let (start_time, end_time) = epoch_micros_span(record.start_wall, duration);
+    push_seconds(out, start_time);
     out.extend_from_slice(b",\"end_time\":");
-    push_seconds(out, epoch_micros(record.start_wall + duration));
+    push_seconds(out, end_time);
     if let Some(namespace) = record.namespace {
         out.extend_from_slice(b",\"namespace\":");
         push_str(out, namespace.as_str());
@@ -195,7 +196,11 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
         push_text(out, namespace);
         out.extend_from_slice(b":{");
         let mut first_entry = true;
-        for (_, key, value) in entries.iter().filter(|(ns, _, _)| ns == namespace) {
+        // From its first entry on: none before has this namespace.
+        let namespaced = entries[index..]
+            .iter()
+            .filter(|(ns, _, _)| same_str(ns, namespace));
+        for (_, key, value) in namespaced {
             if !first_entry {
                 out.push(b',');
             }
@@ -208,6 +213,12 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Whether `a` and `b` are equal: at once, without comparing bytes, when they are the same
+/// string.
+fn same_str(a: &str, b: &str) -> bool {
+    std::ptr::eq(a, b) || a == b
 }
 
 /// The members from `id` to the `start_time` key, all of fixed lengths, put together in place.

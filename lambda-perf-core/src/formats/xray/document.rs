@@ -6,9 +6,7 @@
 //! microseconds.
 
 use std::borrow::Cow;
-#[cfg(test)]
-use std::time::Duration;
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -370,9 +368,22 @@ fn epoch_seconds(time: SystemTime) -> f64 {
 
 /// Microseconds since the epoch (0 before it).
 pub(super) fn epoch_micros(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
-    })
+    time.duration_since(UNIX_EPOCH).map_or(0, micros)
+}
+
+/// Microseconds since the epoch of `start` and of `start + duration` (each 0 before it), for
+/// a subsegment's `start_time` and `end_time`: what [`epoch_micros`] gives for each, with the
+/// start's distance from the epoch taken once for both.
+pub(super) fn epoch_micros_span(start: SystemTime, duration: Duration) -> (u64, u64) {
+    match start.duration_since(UNIX_EPOCH) {
+        Ok(since) => (micros(since), micros(since + duration)),
+        Err(_) => (0, epoch_micros(start + duration)),
+    }
+}
+
+/// `since` in whole microseconds (`u64::MAX` beyond).
+fn micros(since: Duration) -> u64 {
+    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn id_hex(id: u64) -> super::id::Hex {
