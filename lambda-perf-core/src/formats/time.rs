@@ -13,6 +13,19 @@ pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
     })
 }
 
+/// Nanoseconds since the Unix epoch (0 for a clock set before 1970; saturated in 2554): what
+/// an invocation's wall-clock times are derived from in integer arithmetic.
+pub(crate) fn epoch_nanos(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
+        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
+    })
+}
+
+/// A duration in whole nanoseconds (saturated in 584 years).
+pub(crate) fn nanos(duration: Duration) -> u64 {
+    u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
+}
+
 /// A duration as fractional milliseconds with microsecond precision, as EMF and logs show it.
 pub(crate) fn millis_f64(duration: Duration) -> f64 {
     let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
@@ -35,6 +48,13 @@ impl Millis {
                 .as_secs()
                 .saturating_mul(1_000_000)
                 .saturating_add(u64::from(duration.subsec_micros())),
+        }
+    }
+
+    /// Nanoseconds, as [`Millis::of`] takes the [`Duration`] of as many.
+    pub(crate) const fn from_nanos(nanos: u64) -> Self {
+        Self {
+            micros: nanos / 1_000,
         }
     }
 

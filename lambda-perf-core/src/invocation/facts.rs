@@ -6,15 +6,15 @@ use super::StartKind;
 use super::facts_record::FactsRecord;
 use super::outcome::Outcome;
 use super::start_tracker::Start;
-use crate::formats::time::Millis;
+use crate::formats::time::{Millis, epoch_nanos, nanos};
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
 /// one, sends `600000`. Such a deadline is ignored quietly.
 const PLAUSIBLE_DEADLINE_MS: u64 = 1_000_000_000_000;
 
-/// The deadline of `deadline_ms` (epoch milliseconds), unless it is implausible.
-fn plausible_deadline(deadline_ms: u64) -> Option<SystemTime> {
-    (deadline_ms >= PLAUSIBLE_DEADLINE_MS).then(|| UNIX_EPOCH + Duration::from_millis(deadline_ms))
+/// `deadline_ms` (epoch milliseconds), unless it is implausible.
+fn plausible_deadline(deadline_ms: u64) -> Option<u64> {
+    (deadline_ms >= PLAUSIBLE_DEADLINE_MS).then_some(deadline_ms)
 }
 
 /// Time from `now` to `deadline`, zero once it has passed.
@@ -28,8 +28,8 @@ pub(crate) struct Ending<'a> {
     pub(crate) outcome: &'a Outcome,
     /// Since it began.
     pub(crate) duration: Duration,
-    /// When, by the wall clock.
-    pub(crate) wall: SystemTime,
+    /// When, by the wall clock: nanoseconds since the Unix epoch.
+    pub(crate) epoch_nanos: u64,
 }
 
 /// Facts about the current invocation, as [`PerfLayer`](crate::PerfLayer) classified it.
@@ -52,24 +52,30 @@ pub(crate) struct Ending<'a> {
 pub struct InvocationFacts {
     pub(crate) start: Start,
     pub(crate) request_id: String,
-    pub(crate) deadline: Option<SystemTime>,
+    /// The deadline, in epoch milliseconds, when plausible.
+    deadline_ms: Option<u64>,
+    /// When it began by the wall clock (`start.began_wall`), in nanoseconds since the Unix
+    /// epoch: its other wall-clock times are this plus a monotonic duration, in integers.
+    began_epoch_nanos: u64,
 }
 
 impl InvocationFacts {
     pub(crate) fn new(start: Start, request_id: String, deadline_ms: u64) -> Self {
         Self {
+            began_epoch_nanos: epoch_nanos(start.began_wall),
             start,
             request_id,
-            deadline: plausible_deadline(deadline_ms),
+            deadline_ms: plausible_deadline(deadline_ms),
         }
     }
 
     /// The facts of another invocation, in place: the request id's memory is reused.
     pub(crate) fn renew(&mut self, start: Start, request_id: &str, deadline_ms: u64) {
+        self.began_epoch_nanos = epoch_nanos(start.began_wall);
         self.start = start;
         self.request_id.clear();
         self.request_id.push_str(request_id);
-        self.deadline = plausible_deadline(deadline_ms);
+        self.deadline_ms = plausible_deadline(deadline_ms);
     }
 
     /// How this invocation started.
@@ -131,14 +137,25 @@ impl InvocationFacts {
     /// When Lambda will stop the invocation; `None` if the runtime sent no usable deadline.
     #[must_use]
     pub fn deadline(&self) -> Option<SystemTime> {
-        self.deadline
+        self.deadline_ms
+            .map(|ms| UNIX_EPOCH + Duration::from_millis(ms))
+    }
+
+    /// The deadline in nanoseconds since the Unix epoch, if usable.
+    pub(crate) fn deadline_epoch_nanos(&self) -> Option<u64> {
+        self.deadline_ms.map(|ms| ms.saturating_mul(1_000_000))
+    }
+
+    /// When the invocation began by the wall clock, in nanoseconds since the Unix epoch.
+    pub(crate) fn began_epoch_nanos(&self) -> u64 {
+        self.began_epoch_nanos
     }
 
     /// Time left before the deadline (zero once passed); `None` without a usable deadline.
     /// Read when the handler returns, this is the deadline headroom lambda-perf reports.
     #[must_use]
     pub fn remaining_time(&self) -> Option<Duration> {
-        self.deadline
+        self.deadline()
             .map(|deadline| remaining(deadline, SystemTime::now()))
     }
 
@@ -160,7 +177,7 @@ impl InvocationFacts {
         Ending {
             outcome,
             duration,
-            wall: self.start.began_wall + duration,
+            epoch_nanos: self.began_epoch_nanos.saturating_add(nanos(duration)),
         }
     }
 
@@ -175,7 +192,8 @@ impl InvocationFacts {
     pub(crate) fn record(&self, ended: Option<&Ending<'_>>) -> FactsRecord<'_> {
         let first = self.start.index == 1;
         // The headroom and the deadline check at the end, by the wall clock.
-        let deadline = ended.and_then(|ended| Some((self.deadline?, ended.wall)));
+        let deadline =
+            ended.and_then(|ended| Some((self.deadline_epoch_nanos()?, ended.epoch_nanos)));
         FactsRecord {
             start_kind: self.start.kind.as_str(),
             invocation: self.start.index,
@@ -189,7 +207,8 @@ impl InvocationFacts {
                 .filter(|_| first)
                 .map(Millis::of),
             duration_ms: ended.map(|ended| Millis::of(ended.duration)),
-            deadline_headroom_ms: deadline.map(|(at, now)| Millis::of(remaining(at, now))),
+            deadline_headroom_ms: deadline
+                .map(|(at, now)| Millis::from_nanos(at.saturating_sub(now))),
             outcome: ended.map(|ended| ended.outcome.as_str()),
             cpu_time_ms: None,
             peak_rss_mb: None,

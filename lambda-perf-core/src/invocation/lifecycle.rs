@@ -5,7 +5,7 @@
 use std::cell::Cell;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
@@ -32,6 +32,7 @@ use crate::formats::capped::{capped, capped_json};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
 use crate::formats::read_back::read_back;
+use crate::formats::time::nanos;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::warn::WarnOnce;
 
@@ -315,9 +316,12 @@ impl Invocation {
         if settings.initialization_type == InitializationType::ManagedInstances {
             return None;
         }
-        let fire_at = self.facts.deadline()?.checked_sub(margin)?;
-        let left = fire_at.duration_since(self.facts.began_wall()).ok()?;
-        self.facts.began().checked_add(left)
+        let fire_at = self
+            .facts
+            .deadline_epoch_nanos()?
+            .checked_sub(nanos(margin))?;
+        let left = fire_at.checked_sub(self.facts.began_epoch_nanos())?;
+        self.facts.began().checked_add(Duration::from_nanos(left))
     }
 }
 
@@ -358,7 +362,7 @@ impl watchdog::Watched for Invocation {
                 facts: &self.facts,
                 settings,
                 metrics: &metrics,
-                at: ending.wall,
+                at_epoch_nanos: ending.epoch_nanos,
                 written_facts: &written_facts,
             });
         }
@@ -560,7 +564,7 @@ impl Invocation {
         // Written once for the subsegment and the EMF line, and only for them: an unsampled
         // invocation that recorded no metric has no record that carries it.
         let ending = self.facts.ending(outcome, at);
-        let wall = ending.wall;
+        let at_epoch_nanos = ending.epoch_nanos;
         if state.trace.is_some() || !state.metrics.is_empty() {
             state
                 .written_facts
@@ -589,7 +593,7 @@ impl Invocation {
             facts: &self.facts,
             settings: &instrumentation.settings,
             metrics: &state.metrics,
-            at: wall,
+            at_epoch_nanos,
             written_facts: &state.written_facts,
         });
         // Back in place (still ended), so that a later invocation reuses its memory.

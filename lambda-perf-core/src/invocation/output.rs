@@ -6,8 +6,6 @@
 //! Outputs compose statically — `Option<O>` switches one off, `(A, B)` runs both in order —
 //! and a handler's composition is erased once, when its configuration is built.
 
-use std::time::SystemTime;
-
 use super::client_init::InitRecord;
 use super::facts::InvocationFacts;
 use super::facts_record::WrittenFacts;
@@ -36,8 +34,9 @@ pub(crate) struct Ended<'a> {
     pub(crate) facts: &'a InvocationFacts,
     pub(crate) settings: &'a InvocationSettings,
     pub(crate) metrics: &'a MetricSet,
-    /// When it ended (or the watchdog found it still running), by the wall clock.
-    pub(crate) at: SystemTime,
+    /// When it ended (or the watchdog found it still running), by the wall clock: nanoseconds
+    /// since the Unix epoch.
+    pub(crate) at_epoch_nanos: u64,
     /// The facts record of this end (its outcome, duration, headroom and resource use),
     /// written once for every output that carries it.
     pub(crate) written_facts: &'a WrittenFacts,

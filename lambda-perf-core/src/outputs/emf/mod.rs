@@ -50,11 +50,11 @@ pub(crate) struct EmfOutput {
 }
 
 impl EmfOutput {
-    /// Writes every line `set` needs, `fixed` dimensions first, stamped `at`: the one
-    /// emission path.
+    /// Writes every line `set` needs, `fixed` dimensions first, stamped `timestamp_ms`
+    /// (epoch milliseconds): the one emission path.
     fn emit<F: WriteJson>(
         &self,
-        at: SystemTime,
+        timestamp_ms: u64,
         namespace: &str,
         fixed: &[Dimension],
         set: &MetricSet,
@@ -65,7 +65,6 @@ impl EmfOutput {
         }
         let facts = facts.filter(|_| self.invocation_facts);
         with_buffer(|buffer, directives| {
-            let timestamp_ms = epoch_millis(at);
             let appended = append_lines(
                 buffer,
                 directives,
@@ -99,7 +98,7 @@ impl EmfOutput {
         let facts = ended.written_facts.record(dropped, true);
         let fixed = &ended.settings.fixed_dimensions;
         self.emit(
-            ended.at,
+            ended.at_epoch_nanos / 1_000_000,
             &self.namespace,
             fixed,
             ended.metrics,
@@ -156,7 +155,7 @@ impl EmfOutput {
             millis_f64(record.duration),
         );
         if metric.is_ok() {
-            let now = SystemTime::now();
+            let now = epoch_millis(SystemTime::now());
             self.emit(now, &self.namespace, &dimensions, &set, Some(facts));
         }
     }
@@ -198,7 +197,7 @@ impl Output for EmfOutput {
                 // Fixed names and finite values: these cannot fail.
                 let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
             }
-            let now = SystemTime::now();
+            let now = epoch_millis(SystemTime::now());
             self.emit(now, &self.namespace, &dimensions, &set, Some(&facts));
         }
         for record in began.init_clients {
@@ -244,7 +243,7 @@ impl Output for EmfOutput {
 
     fn own_line(&self, line: &OwnLine<'_>) {
         let namespace = line.namespace.unwrap_or(&self.namespace);
-        let now = SystemTime::now();
+        let now = epoch_millis(SystemTime::now());
         self.emit::<()>(now, namespace, line.fixed, line.metrics, None);
     }
 }
