@@ -3,8 +3,8 @@
 //! when it ends, whichever way it ends.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, OnceLock, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
@@ -90,11 +90,27 @@ pub(crate) struct Invocation {
     /// Whether it has ended, as `State::ended` says, readable without the state's lock.
     ended: AtomicBool,
     /// The watchdog's ticket, when armed.
-    watch: OnceLock<u64>,
+    watch: Ticket,
     /// The process's resource use when the invocation began, when measured.
     usage: Option<Baseline>,
     /// What its end writes, while that waits for the response (see [`deferral`]).
     pending_ending: Mutex<Option<PendingEnding>>,
+}
+
+/// The watchdog's ticket of an invocation, once armed: set once, after the invocation is
+/// shared (the watchdog holds it weakly), read when it ends.
+#[derive(Debug, Default)]
+struct Ticket(AtomicU64);
+
+impl Ticket {
+    /// Kept as the ticket plus one: 0 is "not armed".
+    fn set(&self, ticket: u64) {
+        self.0.store(ticket.saturating_add(1), Ordering::Release);
+    }
+
+    fn get(&self) -> Option<u64> {
+        self.0.load(Ordering::Acquire).checked_sub(1)
+    }
 }
 
 /// What an invocation's end writes, kept while the writes wait for the response.
@@ -211,7 +227,7 @@ impl Invocation {
         });
         if let Some(fire_at) = invocation.watchdog_moment() {
             if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
-                let _ = invocation.watch.set(ticket);
+                invocation.watch.set(ticket);
             }
         }
         invocation
@@ -270,7 +286,7 @@ impl Invocation {
             state: Mutex::new(Some(Box::default())),
             traced: false,
             ended: AtomicBool::new(false),
-            watch: OnceLock::new(),
+            watch: Ticket::default(),
             usage,
             pending_ending: Mutex::new(None),
         }
@@ -296,7 +312,7 @@ impl Invocation {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         state.get_or_insert_default().renew();
         *self.ended.get_mut() = false;
-        self.watch = OnceLock::new();
+        self.watch = Ticket::default();
         self.usage = usage;
     }
 
@@ -529,7 +545,7 @@ impl Invocation {
         self.ended.store(true, Ordering::Release);
         let at = Instant::now();
         if let Some(ticket) = self.watch.get() {
-            watchdog::disarm(*ticket);
+            watchdog::disarm(ticket);
         }
         // Only measured when it was at the beginning: `getrusage(2)` is a system call.
         let resources = self
