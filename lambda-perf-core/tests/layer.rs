@@ -234,6 +234,60 @@ async fn a_dropped_invocation_still_flushes() {
     assert_eq!(lines[0]["lambda_perf"]["outcome"], "cancelled");
 }
 
+/// A handler future that is ready at once and, when dropped, records a metric (as a timing
+/// guard held by a hand-written or middleware future does) or panics.
+struct DropsLoudly {
+    panics: bool,
+}
+
+impl std::future::Future for DropsLoudly {
+    type Output = Result<Value, Error>;
+
+    fn poll(self: std::pin::Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        Poll::Ready(Ok(Value::Null))
+    }
+}
+
+impl Drop for DropsLoudly {
+    fn drop(&mut self) {
+        metrics::add_metric("RecordedOnDrop", Unit::Count, 1.0);
+        if self.panics {
+            panic!("dropping the handler's future");
+        }
+    }
+}
+
+#[tokio::test]
+async fn what_a_completed_future_records_when_dropped_belongs_to_its_invocation() {
+    let (layer, h) = harness(|b| b.cold_start_metric(false));
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| DropsLoudly {
+        panics: false,
+    }));
+    service.oneshot(event("r1")).await.unwrap();
+    let lines = h.out.take_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["RecordedOnDrop"], json!([1.0]));
+    assert_eq!(lines[0]["lambda_perf"]["outcome"], "success");
+}
+
+#[tokio::test]
+async fn a_panic_dropping_a_completed_future_is_the_invocations() {
+    let (layer, h) = harness(|b| b.cold_start_metric(false));
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| DropsLoudly {
+        panics: true,
+    }));
+    let joined = tokio::spawn(service.oneshot(event("r1"))).await;
+    let panic = joined.unwrap_err().into_panic();
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"dropping the handler's future")
+    );
+    let lines = h.out.take_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["RecordedOnDrop"], json!([1.0]));
+    assert_eq!(lines[0]["lambda_perf"]["outcome"], "panic");
+}
+
 #[tokio::test]
 async fn concurrent_invocations_keep_their_metrics_apart() {
     let (layer, h) = harness(|b| b.cold_start_metric(false));

@@ -123,8 +123,6 @@ pub(crate) fn with_state<R>(
     .and_then(|result| result)
 }
 
-/// What work moved off this task should carry: the current invocation, standing where this
-/// task stands.
 /// Like [`with_state`], for what only adds to the trace: `None` at once for an invocation
 /// without one (its state not locked), else what `f` returns, `None` when the trace is gone.
 pub(crate) fn with_trace<R>(
@@ -140,6 +138,8 @@ pub(crate) fn with_trace<R>(
     .and_then(|result| result)
 }
 
+/// What work moved off this task should carry: the current invocation, standing where this
+/// task stands.
 pub(crate) fn carried() -> Option<Current> {
     with_current(Current::fork).ok()
 }
@@ -151,10 +151,11 @@ fn on_own_task<R>(f: impl FnOnce(&Current) -> R) -> Option<R> {
 
 pin_project! {
     /// A future that runs with `current` as its invocation: set while it is polled, and
-    /// while it is dropped (so that its drop can still reach the invocation).
+    /// while it is dropped, which is as soon as it completes (so that what its drop records
+    /// still belongs to the invocation, before the invocation ends).
     pub(crate) struct Scoped<F> {
         current: Current,
-        // `None` only once dropped.
+        // `None` once it has completed or is being dropped.
         #[pin]
         future: Option<F>,
     }
@@ -176,11 +177,18 @@ impl<F: Future> Future for Scoped<F> {
     #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
-        let future = this.future.as_pin_mut();
+        let mut future = this.future;
         CURRENT.set(this.current, || {
-            future
-                .expect("a scoped future is only emptied when dropped")
-                .poll(cx)
+            let poll = future
+                .as_mut()
+                .as_pin_mut()
+                .expect("a scoped future polled after completion")
+                .poll(cx);
+            if poll.is_ready() {
+                // Dropped at once, still in scope, as a tokio task-local future does.
+                future.set(None);
+            }
+            poll
         })
     }
 }

@@ -539,10 +539,16 @@ impl Invocation {
         // Taken out (a pointer), so that the writes, which run user code (a redaction hook, a
         // writer, a sink), hold no lock: work of this invocation still running elsewhere is
         // refused at once, never kept waiting.
-        let Some(state) = self.lock_state().take_if(|state| !state.ended) else {
+        let state = {
+            let mut state = self.lock_state();
+            let taken = state.take_if(|state| !state.ended);
+            // Under the lock: refused as ended by the lock-free check no later than by it.
+            self.ended.store(true, Ordering::Release);
+            taken
+        };
+        let Some(state) = state else {
             return;
         };
-        self.ended.store(true, Ordering::Release);
         let at = Instant::now();
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(ticket);
