@@ -169,6 +169,11 @@ w(
 )
 w(f"| floor: `write(2)` + `send(2)` | {fmt(fs)} | 1.00x | | |")
 w(f"| floor: a lone `write(2)` | {fmt(fu)} | | | |")
+clocks = find("invocation_overhead", "warm/", "clock reads")
+w(
+    f"| reference: the 3 clock reads of an invocation | {fmt(us(clocks))} "
+    f"| {ratio(us(clocks), fu)} (of a lone `write(2)`) | | |"
+)
 w(f"| Powertools for Python {machine.get('python_powertools', '')} | {fmt(py_added)} | {ratio(py_added, fs)} | | |")
 w(f"| Powertools for TypeScript {machine.get('node_powertools', '')} | {fmt(ts_added)} | {ratio(ts_added, fs)} | | |")
 w("")
@@ -187,6 +192,16 @@ w(
     f"unsampled {budget(us(added_unsampled), fu, 2)}."
 )
 w("")
+if clocks is not None and fu:
+    w(
+        f"For scale: the three clock reads every recorded invocation makes (its beginning by "
+        f"the monotonic and the wall clock, its end) take {fmt(us(clocks))}, "
+        f"{ratio(us(clocks), fu)} a lone `write(2)`. Of the unsampled budget (twice a "
+        f"`write(2)`, the line's own `write(2)` included) they leave {fmt(fu - us(clocks))} for "
+        "everything else an invocation does: classifying its start, its facts, the metric, "
+        "formatting the line."
+    )
+    w("")
 if floor_sampled is None:
     w(
         "_The `invocation_overhead` bench of this commit measures no floor case (a case named "

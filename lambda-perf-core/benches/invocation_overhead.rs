@@ -12,6 +12,8 @@
 //! - `PerfLayer, unsampled, resource usage`: with `getrusage(2)` before and after (the
 //!   summary prints what it adds over `PerfLayer, unsampled`).
 //! - `floor: write(2) of the EMF line`, `floor: write(2) + send(2)`.
+//! - `reference: the 3 clock reads of an invocation`: what every invocation reads however it
+//!   is recorded (its beginning by the monotonic and the wall clock, its end), for scale.
 //!
 //! After criterion, a summary measures every case again, interleaved, and prints each
 //! overhead (instrumented minus bare) as a ratio of its floor. Invocations at once in one
@@ -21,7 +23,7 @@
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use criterion::Criterion;
 use tower::{Layer, Service, service_fn};
@@ -93,6 +95,9 @@ fn main() {
         group.bench_function("floor: write(2) + send(2)", |b| {
             b.iter(|| floor.write_and_send());
         });
+        group.bench_function("reference: the 3 clock reads of an invocation", |b| {
+            b.iter(clock_reads);
+        });
         group.finish();
     }
 
@@ -124,7 +129,16 @@ fn main() {
         }),
         Case::Write => time(iterations, || floor.write()),
         Case::WriteSend => time(iterations, || floor.write_and_send()),
+        Case::Clocks => time(iterations, clock_reads),
     });
+}
+
+/// The clock reads every recorded invocation makes: its beginning by the monotonic and the
+/// wall clock, and its end.
+fn clock_reads() {
+    black_box(Instant::now());
+    black_box(SystemTime::now());
+    black_box(Instant::now());
 }
 
 #[derive(Clone, Copy)]
@@ -136,6 +150,8 @@ enum Case {
     WriteSend,
     /// Unsampled, with resource usage on.
     ResourceUsage,
+    /// [`clock_reads`].
+    Clocks,
 }
 
 /// The mean time of one of `iterations` calls of `f`.
@@ -159,6 +175,7 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         Case::Write,
         Case::WriteSend,
         Case::ResourceUsage,
+        Case::Clocks,
     ];
     let mut best = vec![Duration::MAX; cases.len()];
     for _ in 0..ROUNDS {
@@ -167,8 +184,8 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         }
     }
     let ns = |d: Duration| d.as_secs_f64() * 1e9;
-    let [bare, unsampled, sampled, write, write_send, usage] =
-        [0, 1, 2, 3, 4, 5].map(|i| ns(best[i]));
+    let [bare, unsampled, sampled, write, write_send, usage, clocks] =
+        [0, 1, 2, 3, 4, 5, 6].map(|i| ns(best[i]));
     println!(
         "\nsummary (fastest of {ROUNDS} interleaved rounds of {ITERATIONS}; EMF line {} bytes, \
          datagram {} bytes)",
@@ -184,6 +201,10 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         "  sampled:   added {:7.0} ns, floor write(2)+send(2)  {write_send:7.0} ns, ratio {:.2} (budget 1.5)",
         sampled - bare,
         (sampled - bare) / write_send
+    );
+    println!(
+        "  the 3 clock reads of an invocation: {clocks:7.0} ns, {:.2} times a write(2)",
+        clocks / write
     );
     println!(
         "  resource usage (off by default): added {:7.0} ns over unsampled, {:.2} times a write(2)",
