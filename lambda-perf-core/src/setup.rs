@@ -13,7 +13,7 @@ use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::redaction::Redactor;
-use crate::invocation::settings::InvocationSettings;
+use crate::invocation::settings::{InvocationSettings, ServiceAnnotation};
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
 use crate::outputs::emf::EmfOutput;
 use crate::outputs::line_writer::LineWriter;
@@ -197,7 +197,7 @@ impl Setup {
         let instrumentation = Instrumentation {
             settings: InvocationSettings {
                 service,
-                explicit_service,
+                service_annotation: ServiceAnnotation::of(explicit_service.as_deref()),
                 fixed_dimensions,
                 initialization_type: settings.initialization_type,
                 tracing: recording,

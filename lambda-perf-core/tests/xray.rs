@@ -67,6 +67,25 @@ async fn the_handler_subsegment_carries_names_dashboards_rely_on() {
 }
 
 #[tokio::test]
+async fn a_service_too_long_to_annotate_is_counted_not_silently_left_out() {
+    // A dimension takes up to 1024 characters, an annotation value up to 1000.
+    let service = "s".repeat(1001);
+    let (layer, sink) = layer(|b| b.service(&service));
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let handler = &documents[0];
+    assert!(handler["annotations"]["Service"].is_null(), "{handler}");
+    assert_eq!(handler["annotations"]["StartKind"], "cold");
+    assert_eq!(
+        handler["metadata"]["lambda_perf"]["dropped"]["xray.annotation_value_too_long"], 1,
+        "{handler}"
+    );
+}
+
+#[tokio::test]
 async fn annotation_rules_are_typed_errors_not_silent_drops() {
     let (layer, sink) = layer(|b| b);
     let service =

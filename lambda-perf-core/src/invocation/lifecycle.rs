@@ -23,7 +23,7 @@ use super::pool::{Pool, ThreadKept};
 use super::readiness;
 use super::redaction::Captured;
 use super::resources::{Baseline, ResourceUse};
-use super::settings::InvocationSettings;
+use super::settings::{InvocationSettings, SERVICE_ANNOTATION, ServiceAnnotation};
 use super::start_tracker::Start;
 use super::trace::{Target, Trace};
 use super::watchdog;
@@ -649,9 +649,12 @@ fn annotate_handler(
     // Fixed keys and short values, valid as they are (a test holds them to the rules).
     let _ = trace.annotate_valid(handler, "ColdStart".into(), kind.is_cold_start().into());
     let _ = trace.annotate_valid(handler, "StartKind".into(), kind.as_str().into());
-    if let Some(service) = &settings.explicit_service {
-        let service = trace.owned(service);
-        let _ = trace.annotate(handler, "Service".into(), service.into());
+    match settings.service_annotation {
+        ServiceAnnotation::Valid(service) => {
+            let _ = trace.annotate_valid(handler, SERVICE_ANNOTATION.into(), service.into());
+        }
+        ServiceAnnotation::Refused => drops::count(ServiceAnnotation::REFUSED_CAUSE),
+        ServiceAnnotation::Unset => {}
     }
     if !init_clients.is_empty() {
         let value = serde_json::json!(init_clients);

@@ -1,18 +1,25 @@
 //! What an instrumented handler's invocations record, resolved and validated once.
 
+use std::sync::{Mutex, PoisonError};
+
 use serde_json::Value;
 
 use super::InitializationType;
 use super::redaction::{self, Captured, Redactor};
 use crate::formats::emf::dimension::Dimension;
+use crate::formats::xray::annotation::{self, AnnotationValue};
+use crate::warn::WarnOnce;
+
+/// The key of the handler subsegment's annotation that names the configured service.
+pub(crate) const SERVICE_ANNOTATION: &str = "Service";
 
 /// The settings of one instrumented handler that its invocations read.
 #[derive(Debug)]
 pub(crate) struct InvocationSettings {
     /// The service: `service` dimension and trace metadata namespace.
     pub(crate) service: String,
-    /// The service when one was configured: the `Service` annotation.
-    pub(crate) explicit_service: Option<String>,
+    /// The `Service` annotation of handler subsegments, decided once.
+    pub(crate) service_annotation: ServiceAnnotation,
     /// The default dimensions, then `service`: part of every invocation's dimension set.
     pub(crate) fixed_dimensions: Vec<Dimension>,
     pub(crate) initialization_type: InitializationType,
@@ -42,6 +49,83 @@ impl InvocationSettings {
         match &self.redact {
             Some(redactor) => redaction::redact_with(redactor, kind, value),
             None => Some(value),
+        }
+    }
+}
+
+/// The `Service` annotation a handler subsegment carries, checked once with the settings
+/// rather than on every invocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ServiceAnnotation {
+    /// No service was configured.
+    Unset,
+    /// The configured service, kept for the life of the process (see [`ServiceAnnotation::of`]).
+    Valid(&'static str),
+    /// A configured service X-Ray refuses as an annotation value (more than 1000 characters,
+    /// which a dimension accepts up to 1024): left out of every handler subsegment, warned
+    /// about once, and counted on each (`xray.annotation_value_too_long`).
+    Refused,
+}
+
+impl ServiceAnnotation {
+    /// The drop cause of a refused service: a too long annotation value's.
+    pub(crate) const REFUSED_CAUSE: &'static str = "xray.annotation_value_too_long";
+
+    /// The annotation of the configured `service`, if any. A valid name is kept for the life of
+    /// the process, once per distinct name (a process has one, or a few), so that every
+    /// invocation's annotation borrows it instead of copying it.
+    pub(crate) fn of(service: Option<&str>) -> Self {
+        static KEPT: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+        static REFUSED: WarnOnce = WarnOnce::new();
+        let Some(service) = service else {
+            return Self::Unset;
+        };
+        let value = AnnotationValue::String(service.to_owned().into());
+        if let Err(error) = annotation::validate(SERVICE_ANNOTATION, &value) {
+            REFUSED.warn(format_args!(
+                "handler subsegments carry no Service annotation: {error} (counted in \
+                 lambda_perf.dropped as {})",
+                Self::REFUSED_CAUSE
+            ));
+            return Self::Refused;
+        }
+        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(name) = kept.iter().find(|name| **name == service) {
+            return Self::Valid(name);
+        }
+        let name: &'static str = Box::leak(service.into());
+        kept.push(name);
+        Self::Valid(name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A name X-Ray accepts is kept once, and valid as an annotation; one it refuses (which a
+    /// dimension still accepts) is refused, not dropped without a word.
+    #[test]
+    fn the_service_annotation_is_checked_once() {
+        assert_eq!(ServiceAnnotation::of(None), ServiceAnnotation::Unset);
+        let longest = "s".repeat(1000);
+        for service in ["orders", "a b:c/d", &longest] {
+            let ServiceAnnotation::Valid(kept) = ServiceAnnotation::of(Some(service)) else {
+                panic!("{} characters refused", service.len());
+            };
+            assert_eq!(kept, service);
+            annotation::validate(SERVICE_ANNOTATION, &kept.into()).unwrap();
+            let ServiceAnnotation::Valid(again) = ServiceAnnotation::of(Some(service)) else {
+                panic!("refused the second time");
+            };
+            assert!(std::ptr::eq(kept, again), "kept once");
+        }
+        for length in [1001, 1024] {
+            let service = "s".repeat(length);
+            assert_eq!(
+                ServiceAnnotation::of(Some(&service)),
+                ServiceAnnotation::Refused
+            );
         }
     }
 }

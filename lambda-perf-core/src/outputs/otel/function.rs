@@ -127,7 +127,7 @@ mod tests {
         );
         let settings = InvocationSettings {
             service: "orders".into(),
-            explicit_service: Some("orders".into()),
+            service_annotation: crate::invocation::settings::ServiceAnnotation::Valid("orders"),
             fixed_dimensions: Vec::new(),
             initialization_type: crate::invocation::InitializationType::OnDemand,
             tracing: true,
