@@ -197,7 +197,12 @@ impl Setup {
         let instrumentation = Instrumentation {
             settings: InvocationSettings {
                 service,
-                service_annotation: ServiceAnnotation::of(explicit_service.as_deref()),
+                // Only traced invocations annotate (and only they would warn or count).
+                service_annotation: if recording {
+                    ServiceAnnotation::of(explicit_service.as_deref())
+                } else {
+                    ServiceAnnotation::Unset
+                },
                 fixed_dimensions,
                 initialization_type: settings.initialization_type,
                 tracing: recording,

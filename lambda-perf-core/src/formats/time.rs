@@ -14,7 +14,8 @@ pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
 }
 
 /// Nanoseconds since the Unix epoch (0 for a clock set before 1970; saturated in 2554): what
-/// an invocation's wall-clock times are derived from in integer arithmetic.
+/// an invocation's wall-clock times are derived from in integer arithmetic, the same values as
+/// `SystemTime` arithmetic gives for clocks between those years.
 pub(crate) fn epoch_nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, |since| {
         u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)

@@ -2,7 +2,8 @@
 //! trace it stands.
 //!
 //! An invocation begins on the task `lambda_runtime` polls for it, and that task carries it:
-//! its future sets it, as a scoped thread-local, while it is polled (and dropped). Work the handler moves elsewhere carries it too when asked:
+//! its future sets it, as a scoped thread-local, while it is polled and when it is dropped (as
+//! soon as it completes). Work the handler moves elsewhere carries it too when asked:
 //! [`spawn`](crate::spawn), [`spawn_blocking`](crate::spawn_blocking) and
 //! [`in_current_invocation`](crate::InCurrentInvocation::in_current_invocation) take a
 //! [`Current`] along, and a `tracing` span created inside an invocation (with

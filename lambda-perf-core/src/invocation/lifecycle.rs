@@ -103,7 +103,8 @@ pub(crate) struct Invocation {
 struct Ticket(AtomicU64);
 
 impl Ticket {
-    /// Kept as the ticket plus one: 0 is "not armed".
+    /// Kept as the ticket plus one: 0 is "not armed" (ticket `u64::MAX`, after 2^64 arms, is
+    /// never reached).
     fn set(&self, ticket: u64) {
         self.0.store(ticket.saturating_add(1), Ordering::Release);
     }

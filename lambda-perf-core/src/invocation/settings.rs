@@ -83,8 +83,8 @@ impl ServiceAnnotation {
         let value = AnnotationValue::String(service.to_owned().into());
         if let Err(error) = annotation::validate(SERVICE_ANNOTATION, &value) {
             REFUSED.warn(format_args!(
-                "handler subsegments carry no Service annotation: {error} (counted in \
-                 lambda_perf.dropped as {})",
+                "handler subsegments carry no Service annotation: {error} (the service \
+                 dimension still names it; counted in lambda_perf.dropped as {})",
                 Self::REFUSED_CAUSE
             ));
             return Self::Refused;
