@@ -193,13 +193,19 @@ w(
 )
 w("")
 if clocks is not None and fu:
+    left = fu - us(clocks)
     w(
-        f"For scale: the three clock reads every recorded invocation makes (its beginning by "
-        f"the monotonic and the wall clock, its end) take {fmt(us(clocks))}, "
-        f"{ratio(us(clocks), fu)} a lone `write(2)`. Of the unsampled budget (twice a "
-        f"`write(2)`, the line's own `write(2)` included) they leave {fmt(fu - us(clocks))} for "
-        "everything else an invocation does: classifying its start, its facts, the metric, "
-        "formatting the line."
+        "For scale: the three clock reads every recorded invocation makes (its beginning by "
+        "the monotonic and the wall clock, its end) take "
+        f"{fmt(clocks, 'ns', 0)}, {ratio(us(clocks), fu)} a lone `write(2)`. The unsampled "
+        "budget is twice a `write(2)`; after the line's own `write(2)` it leaves one more, "
+        f"{fmt(fu * 1000, 'ns', 0)}, for everything else an invocation does (classifying its "
+        "start, its facts, the metric, formatting the line), and the clock reads take "
+        + (
+            f"{fmt(clocks, 'ns', 0)} of it, leaving {fmt(left * 1000, 'ns', 0)}."
+            if left >= 0
+            else "more than all of it."
+        )
     )
     w("")
 if floor_sampled is None:
