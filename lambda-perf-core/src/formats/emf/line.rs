@@ -6,7 +6,7 @@
 use serde_json::Value;
 
 use super::dimension::Dimension;
-use super::directive::{Directive, DirectiveCache, KeyParts};
+use super::directive::DirectiveCache;
 use super::set::MetricSlice;
 use super::validate::FACTS_KEY;
 use crate::formats::json::{
@@ -32,28 +32,7 @@ impl<F> EmfLine<'_, F> {
     }
 }
 
-impl<F> Directive for EmfLine<'_, F> {
-    /// What [`write_directive`](Directive::write_directive) writes depends on,
-    /// unambiguously: each string with its length before it, each list with its count.
-    fn write_key(&self, key: &mut impl KeyParts) {
-        fn push_text(key: &mut impl KeyParts, text: &str) {
-            key.number(text.len());
-            key.text(text.as_bytes());
-        }
-        push_text(key, self.namespace);
-        key.number(self.dimensions().count());
-        for dimension in self.dimensions() {
-            push_text(key, &dimension.name);
-            push_text(key, &dimension.value);
-        }
-        key.number(self.metrics.len());
-        for metric in self.metrics {
-            push_text(key, metric.name);
-            key.number(metric.unit as usize);
-            key.number(usize::from(metric.resolution.seconds()));
-        }
-    }
-
+impl<F> EmfLine<'_, F> {
     /// The directive and the dimension members: from `,"CloudWatchMetrics"` to the last
     /// dimension's value, the same in every line of one namespace, dimension set and list of
     /// metric definitions.
@@ -81,6 +60,27 @@ impl<F> Directive for EmfLine<'_, F> {
             push_str(out, &dimension.value);
         }
     }
+
+    /// What [`write_directive`](Self::write_directive) writes depends on, unambiguously:
+    /// each string with its length before it, each list with its count.
+    fn write_directive_key(&self, key: &mut Vec<u8>) {
+        fn push_text(key: &mut Vec<u8>, text: &str) {
+            key.extend_from_slice(&text.len().to_ne_bytes());
+            key.extend_from_slice(text.as_bytes());
+        }
+        push_text(key, self.namespace);
+        key.extend_from_slice(&self.dimensions().count().to_ne_bytes());
+        for dimension in self.dimensions() {
+            push_text(key, &dimension.name);
+            push_text(key, &dimension.value);
+        }
+        key.extend_from_slice(&self.metrics.len().to_ne_bytes());
+        for metric in self.metrics {
+            push_text(key, metric.name);
+            push_text(key, metric.unit.as_str());
+            key.push(metric.resolution.seconds());
+        }
+    }
 }
 
 impl<F: WriteJson> EmfLine<'_, F> {
@@ -101,7 +101,11 @@ impl<F: WriteJson> EmfLine<'_, F> {
         out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
         push_u64(out, self.timestamp_ms);
         match directives {
-            Some(directives) => directives.write(out, self),
+            Some(directives) => directives.write(
+                out,
+                |key| self.write_directive_key(key),
+                |into| self.write_directive(into),
+            ),
             None => self.write_directive(out),
         }
         for (key, value) in self.metadata {
