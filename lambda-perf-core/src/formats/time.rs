@@ -17,9 +17,22 @@ pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
 /// an invocation's wall-clock times are derived from in integer arithmetic, the same values as
 /// `SystemTime` arithmetic gives for clocks between those years.
 pub(crate) fn epoch_nanos(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, |since| {
-        u64::try_from(since.as_nanos()).unwrap_or(u64::MAX)
-    })
+    time.duration_since(UNIX_EPOCH).map_or(0, nanos)
+}
+
+/// Microseconds since the Unix epoch (0 for a clock set before 1970).
+pub(crate) fn epoch_micros(time: SystemTime) -> u64 {
+    time.duration_since(UNIX_EPOCH).map_or(0, micros)
+}
+
+/// Microseconds since the Unix epoch of `start` and of `start + duration` (each 0 before it),
+/// for a subsegment's `start_time` and `end_time`: what [`epoch_micros`] gives for each, with
+/// the start's distance from the epoch taken once for both.
+pub(crate) fn epoch_micros_span(start: SystemTime, duration: Duration) -> (u64, u64) {
+    match start.duration_since(UNIX_EPOCH) {
+        Ok(since) => (micros(since), micros(since + duration)),
+        Err(_) => (0, epoch_micros(start + duration)),
+    }
 }
 
 /// A duration in whole nanoseconds (saturated in 584 years).
@@ -27,10 +40,17 @@ pub(crate) fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)
 }
 
+/// A duration in whole microseconds (saturated), in 64-bit arithmetic.
+pub(crate) fn micros(duration: Duration) -> u64 {
+    duration
+        .as_secs()
+        .saturating_mul(1_000_000)
+        .saturating_add(u64::from(duration.subsec_micros()))
+}
+
 /// A duration as fractional milliseconds with microsecond precision, as EMF and logs show it.
 pub(crate) fn millis_f64(duration: Duration) -> f64 {
-    let micros = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
-    micros as f64 / 1000.0
+    micros(duration) as f64 / 1000.0
 }
 
 /// A duration as EMF, traces and logs write it: fractional milliseconds with microsecond
@@ -43,12 +63,8 @@ pub(crate) struct Millis {
 
 impl Millis {
     pub(crate) fn of(duration: Duration) -> Self {
-        // `as_micros` saturated to `u64`, in 64-bit arithmetic.
         Self {
-            micros: duration
-                .as_secs()
-                .saturating_mul(1_000_000)
-                .saturating_add(u64::from(duration.subsec_micros())),
+            micros: micros(duration),
         }
     }
 

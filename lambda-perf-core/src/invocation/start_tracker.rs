@@ -14,6 +14,7 @@ use super::clock::{Moment, process_start};
 use super::marker::{self, Marker};
 use super::readiness;
 use super::{InitializationType, StartKind};
+use crate::formats::time::nanos;
 use crate::warn::WarnOnce;
 
 /// What the tracker knows when an invocation begins.
@@ -180,11 +181,10 @@ impl StartTracker {
 
     /// Records that an invocation ended `at`.
     pub(crate) fn end(&self, at: Instant) {
-        let since_base = at.saturating_duration_since(self.base);
-        let nanos = u64::try_from(since_base.as_nanos()).unwrap_or(u64::MAX - 1);
+        let since_base = nanos(at.saturating_duration_since(self.base)).min(u64::MAX - 1);
         self.counters
             .last_end
-            .fetch_max(nanos + 1, Ordering::AcqRel);
+            .fetch_max(since_base + 1, Ordering::AcqRel);
     }
 
     fn discover(&self, lifecycle: Lifecycle, first_call: Instant) -> Environment {

@@ -15,13 +15,14 @@ use std::time::Instant;
 use super::annotation::AnnotationValue;
 use super::document::{
     CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
-    SubsegmentDocument, View, epoch_micros_span,
+    SubsegmentDocument, View,
 };
 use super::header::TraceId;
 use super::id::Hex;
 use crate::formats::json::{
     is_plain_text, push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
 };
+use crate::formats::time::epoch_micros_span;
 
 /// Bytes reserved for a document beyond its name and facts: the fixed members and
 /// a few annotations.

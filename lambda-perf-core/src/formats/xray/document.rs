@@ -6,7 +6,9 @@
 //! microseconds.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[cfg(test)]
+use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Instant, SystemTime};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -17,6 +19,7 @@ use super::annotation::AnnotationValue;
 use super::header::TraceId;
 use super::metadata_value::MetadataValue;
 use crate::formats::json::WriteJson;
+use crate::formats::time::epoch_micros;
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
 /// and the IPv4 UDP payload limit.
@@ -364,26 +367,6 @@ impl<'a> SubsegmentDocument<'a> {
 /// Epoch seconds with microsecond precision.
 fn epoch_seconds(time: SystemTime) -> f64 {
     (epoch_micros(time) as f64) / 1_000_000.0
-}
-
-/// Microseconds since the epoch (0 before it).
-pub(super) fn epoch_micros(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, micros)
-}
-
-/// Microseconds since the epoch of `start` and of `start + duration` (each 0 before it), for
-/// a subsegment's `start_time` and `end_time`: what [`epoch_micros`] gives for each, with the
-/// start's distance from the epoch taken once for both.
-pub(super) fn epoch_micros_span(start: SystemTime, duration: Duration) -> (u64, u64) {
-    match start.duration_since(UNIX_EPOCH) {
-        Ok(since) => (micros(since), micros(since + duration)),
-        Err(_) => (0, epoch_micros(start + duration)),
-    }
-}
-
-/// `since` in whole microseconds (`u64::MAX` beyond).
-fn micros(since: Duration) -> u64 {
-    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
 }
 
 fn id_hex(id: u64) -> super::id::Hex {
