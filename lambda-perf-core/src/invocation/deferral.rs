@@ -53,7 +53,7 @@ fn windows() -> std::sync::MutexGuard<'static, Windows> {
 #[derive(Debug)]
 pub(crate) struct Window {
     ticket: u64,
-    /// Closed by [`Window::close`]: dropping it then has nothing left to do.
+    /// Its deferred writes have run (or are running): dropping it then has nothing left to do.
     closed: bool,
 }
 
@@ -92,9 +92,16 @@ impl Window {
     /// 18.4 µs (with the yield made just after the window was taken, which one invocation at
     /// a time reaches as it reaches this one).
     pub(crate) fn close(mut self) {
-        self.closed = true;
         if OPEN.load(Ordering::SeqCst) == 1 && holds_writes(self.ticket) {
             std::thread::yield_now();
+        }
+        self.run_deferred();
+    }
+
+    /// Takes the window out of the open ones and runs what was deferred to it, once.
+    fn run_deferred(&mut self) {
+        if std::mem::replace(&mut self.closed, true) {
+            return;
         }
         if let Some(closed) = take(self.ticket) {
             run(closed);
@@ -105,11 +112,7 @@ impl Window {
 /// A window dropped unclosed (the runtime dropped its invocation) loses nothing either.
 impl Drop for Window {
     fn drop(&mut self) {
-        if !self.closed {
-            if let Some(closed) = take(self.ticket) {
-                run(closed);
-            }
-        }
+        self.run_deferred();
     }
 }
 
