@@ -49,14 +49,17 @@ use tower::{Layer, Service, service_fn};
 
 #[path = "common/floor.rs"]
 mod floor;
+#[path = "common/marker_dir.rs"]
+mod marker_dir;
 #[path = "common/measuring.rs"]
 mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
-use floor::{Floor, daemon, dev_null, layer, marker_dir, measure_sizes};
+use floor::{Floor, daemon, dev_null, layer, measure_sizes};
 use lambda_perf_core::InitializationType;
 use lambda_perf_core::layer::PerfLayerBuilder;
+use marker_dir::marker_dir;
 use measuring::measuring;
 use scenario::{bare, event, instrumented};
 

@@ -30,12 +30,15 @@ use tower::{Layer, Service, service_fn};
 
 #[path = "common/floor.rs"]
 mod floor;
+#[path = "common/marker_dir.rs"]
+mod marker_dir;
 #[path = "common/measuring.rs"]
 mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
-use floor::{Floor, Sizes, as_is, daemon, dev_null, layer, marker_dir, measure_sizes};
+use floor::{Floor, Sizes, as_is, daemon, dev_null, layer, measure_sizes};
+use marker_dir::marker_dir;
 use measuring::measuring;
 use scenario::{bare, event, instrumented};
 

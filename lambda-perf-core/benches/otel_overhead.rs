@@ -15,6 +15,11 @@ use lambda_runtime::{Context, Error, LambdaEvent};
 use serde_json::Value;
 use tower::{Layer, Service, service_fn};
 
+#[path = "common/marker_dir.rs"]
+mod marker_dir;
+
+use marker_dir::marker_dir;
+
 fn event(sampled: bool) -> LambdaEvent<Value> {
     let mut context = Context::default();
     context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
@@ -87,11 +92,7 @@ fn warm_invocation(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    // Removed when dropped, at the end of the bench.
-    let markers = tempfile::Builder::new()
-        .prefix("lambda-perf-bench-")
-        .tempdir()
-        .unwrap();
+    let markers = marker_dir();
     let marker_dir = markers.path();
     let daemon = draining_daemon();
     let endpoint = collector();

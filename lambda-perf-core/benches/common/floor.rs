@@ -45,15 +45,6 @@ pub(crate) fn daemon() -> UdpSocket {
     UdpSocket::bind("127.0.0.1:0").unwrap()
 }
 
-/// A directory of its own for the layer's start marker, removed when dropped (also when the
-/// bench returns without measuring).
-pub(crate) fn marker_dir() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("lambda-perf-bench-")
-        .tempdir()
-        .unwrap()
-}
-
 /// How the benches configure the layer beyond the scenario's settings.
 pub(crate) type Configure = fn(PerfLayerBuilder) -> PerfLayerBuilder;
 
