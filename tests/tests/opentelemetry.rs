@@ -14,8 +14,8 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use serde_json::{Value, json};
 use support::otlp::{
-    OtlpCollector, attribute, decode_datagram, document_tree, hex, named, span_tree, spans_of,
-    text, trace_id,
+    OtlpCollector, attribute, decode_datagram, document_tree, hex, named, span_of, span_tree,
+    spans_of, text, trace_id,
 };
 use support::*;
 
@@ -340,10 +340,7 @@ async fn xray_and_otlp_give_the_same_tree() {
     documents.iter().for_each(assert_valid_xray);
     assert_eq!(span_tree(&spans), document_tree(&documents));
     for document in &documents {
-        let span = spans
-            .iter()
-            .find(|span| hex(&span.span_id) == document["id"].as_str().unwrap())
-            .unwrap();
+        let span = span_of(&spans, document);
         for (key, value) in document["annotations"].as_object().into_iter().flatten() {
             let attribute = attribute(&span.attributes, key);
             let actual = match attribute {

@@ -15,7 +15,8 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::{Value, json};
 use support::otlp::{
-    OtlpCollector, attribute as value, decode_datagram, document_tree, hex, span_tree, spans_of,
+    OtlpCollector, attribute as value, decode_datagram, document_tree, hex, span_of, span_tree,
+    spans_of,
 };
 
 async fn traced(_: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -108,10 +109,7 @@ async fn both_backends_give_the_same_tree() {
     let spans = spans_of(&collector.exports()[0].request);
     assert_eq!(span_tree(&spans), document_tree(&documents));
     for document in &documents {
-        let span = spans
-            .iter()
-            .find(|span| hex(&span.span_id) == document["id"].as_str().unwrap())
-            .unwrap();
+        let span = span_of(&spans, document);
         assert_eq!(
             hex(&span.trace_id),
             document["trace_id"].as_str().unwrap()[2..].replace('-', "")

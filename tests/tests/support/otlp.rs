@@ -256,3 +256,12 @@ pub fn named<'a>(spans: &'a [Span], name: &str) -> &'a Span {
             panic!("no span {name:?} in {names:?}")
         })
 }
+
+/// The span of X-Ray document `document`: the one whose id is the document's.
+pub fn span_of<'a>(spans: &'a [Span], document: &serde_json::Value) -> &'a Span {
+    let id = document["id"].as_str().unwrap();
+    spans
+        .iter()
+        .find(|span| hex(&span.span_id) == id)
+        .unwrap_or_else(|| panic!("no span with the id of {document}"))
+}
