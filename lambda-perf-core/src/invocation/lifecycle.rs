@@ -87,7 +87,8 @@ pub(crate) struct Invocation {
     /// Whether a trace was opened for it (sampled, tracing on), so that what only adds to
     /// the trace skips the state of an invocation that has none.
     traced: bool,
-    /// Whether it has ended, as `State::ended` says, readable without the state's lock.
+    /// Set once it has ended: later calls are refused. Set under the state's lock and read
+    /// there, and read without it by what an untraced invocation refuses.
     ended: AtomicBool,
     /// The watchdog's ticket, when armed.
     watch: Ticket,
@@ -156,8 +157,6 @@ pub(crate) struct State {
     spare_trace: Option<Trace>,
     /// Uses of each `TimedCache`: (name, hits, misses).
     pub(crate) cache_uses: Vec<(&'static str, u32, u32)>,
-    /// Set once the invocation has ended: later calls are refused.
-    pub(crate) ended: bool,
     /// Set once the watchdog made it write what it had, near its deadline.
     pub(crate) timed_out: bool,
     /// The facts record of the end, written once for every output (its memory reused).
@@ -173,7 +172,6 @@ impl State {
             self.spare_trace = Some(trace);
         }
         self.cache_uses.clear();
-        self.ended = false;
         self.timed_out = false;
     }
 
@@ -416,7 +414,10 @@ impl Invocation {
             return Err(Unavailable::Reentrant);
         }
         let mut state = self.lock_state();
-        let Some(state) = state.as_deref_mut().filter(|state| !state.ended) else {
+        let Some(state) = state
+            .as_deref_mut()
+            .filter(|_| !self.ended.load(Ordering::Acquire))
+        else {
             return Err(Unavailable::Ended);
         };
         let _release = Release(HOLDING_STATE.with(|holding| holding.replace(self.address())));
@@ -542,10 +543,10 @@ impl Invocation {
         // refused at once, never kept waiting.
         let state = {
             let mut state = self.lock_state();
-            let taken = state.take_if(|state| !state.ended);
-            // Under the lock: refused as ended by the lock-free check no later than by it.
-            self.ended.store(true, Ordering::Release);
-            taken
+            if self.ended.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            state.take()
         };
         let Some(state) = state else {
             return;
@@ -619,8 +620,7 @@ impl Invocation {
             at_epoch_nanos,
             written_facts: &state.written_facts,
         });
-        // Back in place (still ended), so that a later invocation reuses its memory.
-        state.ended = true;
+        // Back in place (the invocation still ended), so that a later one reuses its memory.
         *self.lock_state() = Some(state);
     }
 }
