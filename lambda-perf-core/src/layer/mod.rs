@@ -7,7 +7,7 @@
 //! 1. classifies the start ([`StartKind`](crate::StartKind)) and computes the
 //!    [`InvocationFacts`](crate::InvocationFacts);
 //! 2. on `cold` and `restart`, writes the `ColdStart` EMF line *before* the handler runs;
-//! 3. runs the handler with the invocation as task-local state, so
+//! 3. runs the handler with the invocation current (set while its future is polled), so
 //!    [`metrics`](crate::metrics) and [`InvocationFacts::current`](crate::InvocationFacts::current)
 //!    reach it;
 //! 4. writes the invocation's EMF line when the handler returns — `Ok`, `Err` or panic — and

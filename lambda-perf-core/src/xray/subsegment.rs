@@ -43,7 +43,8 @@ use crate::invocation::trace::Target;
 /// }
 /// ```
 ///
-/// Outside a sampled invocation it costs one task-local lookup and records nothing.
+/// Outside a sampled invocation it costs one lookup of the current invocation and records
+/// nothing.
 #[derive(Clone, Debug)]
 #[must_use = "a Subsegment records nothing until instrument() or in_scope() runs it"]
 pub struct Subsegment {

@@ -36,8 +36,8 @@ use crate::invocation::trace::{Target, Trace};
 /// A span created inside an invocation carries it: entered on another task (say
 /// `tokio::spawn(work.instrument(span))`), its subsegment keeps its own timing, the spans
 /// created inside it nest under it, and metrics and annotations recorded while it is entered
-/// go to its invocation. Spans outside an invocation record nothing and cost one task-local
-/// lookup. Only spans of level `INFO` and above are recorded unless
+/// go to its invocation. Spans outside an invocation record nothing and cost one lookup of
+/// the current invocation. Only spans of level `INFO` and above are recorded unless
 /// [`with_max_level`](Self::with_max_level) says otherwise.
 ///
 /// ```
