@@ -244,29 +244,41 @@ WARM_OBJECT_MODES = (
 
 # --- instructions -----------------------------------------------------------------------
 if instructions:
-    count = int(instructions.get("invocations", "0") or 0)
+    fewer = int(instructions.get("fewer", "0") or 0)
+    more = int(instructions.get("more", "0") or 0)
+
+    def per_invocation(mode):
+        """Instructions of one warm invocation: the count's growth from `fewer` to `more`."""
+        totals = instructions.get(mode, "").split(",")
+        if len(totals) != 2 or not all(totals) or more <= fewer:
+            return None
+        return (int(totals[1]) - int(totals[0])) / (more - fewer)
+
     w("### The same invocation in instructions")
     w("")
     w(
         "Instructions executed in user space per warm invocation, counted by valgrind's "
         "callgrind (`lambda-perf-core/examples/warm_invocations.rs`, the scenario above: EMF to "
-        f"`/dev/null`, datagrams to loopback; {count:,} invocations per mode, the bare handler's "
-        "count subtracted). Unlike time, the count does not move with the machine's load; it "
-        "leaves out what the kernel does for the `write(2)` and `send(2)`. The last two rows are "
-        "the same handlers answering an object (five fields, a list among them), which a sampled "
-        "invocation captures as trace metadata, against the bare handler answering it."
+        f"`/dev/null`, datagrams to loopback): the count of {more:,} invocations less the count "
+        f"of {fewer:,}, over the {more - fewer:,} between, so that the process's start and "
+        "first invocations are left out; the bare handler's count subtracted. Built with one "
+        "codegen unit (`CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1`): with the default 16, where the "
+        "compiler splits the crate moves the count by about 300 instructions from one build of "
+        "the same code to another. Unlike time, the count does not move with the machine's "
+        "load; it leaves out what the kernel does for the `write(2)` and `send(2)`. The last two "
+        "rows are the same handlers answering an object (five fields, a list among them), which "
+        "a sampled invocation captures as trace metadata, against the bare handler answering it."
     )
     w("")
     w("| | instructions per invocation | added over the bare handler |")
     w("|---|---|---|")
     for mode, label, baseline in WARM_MODES + WARM_OBJECT_MODES:
-        total = instructions.get(mode)
-        if not total or not count:
+        per = per_invocation(mode)
+        if per is None:
             w(f"| {label} | n/a | n/a |")
             continue
-        per = int(total) / count
-        base = instructions.get(baseline) if baseline else None
-        added = f"{(int(total) - int(base)) / count:,.0f}" if base else ""
+        base = per_invocation(baseline) if baseline else None
+        added = f"{per - base:,.0f}" if base is not None else ""
         w(f"| {label} | {per:,.0f} | {added} |")
     w("")
     w(f"Counted with {instructions.get('valgrind', 'valgrind')}.")
@@ -594,9 +606,12 @@ w("- `python3 bench/powertools/peer.py` (`handler_bench.py`, `handler_bench.mjs`
 w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
 w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init);")
 w(
-    "- `valgrind --tool=callgrind target/release/examples/warm_invocations bare|unsampled|sampled|bare_object|sampled_object 20000` "
+    "- `CARGO_TARGET_DIR=target/one-codegen-unit CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release -p lambda-perf-core --example warm_invocations`;"
+)
+w(
+    "- `valgrind --tool=callgrind target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled|bare_object|sampled_object 2000|12000` "
     "(instruction counts; skipped, with a note, where valgrind is not installed);"
 )
-w("- `target/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")
+w("- `target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")
 w("")
 print("\n".join(out))

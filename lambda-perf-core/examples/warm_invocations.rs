@@ -1,10 +1,14 @@
 //! Warm invocations in a loop, for counting what each costs in instructions (repeatable on a
-//! busy machine, unlike time): `bench/run` runs it under `valgrind --tool=callgrind` and
-//! subtracts the bare handler's count.
+//! busy machine, unlike time): `bench/run` runs it under `valgrind --tool=callgrind` at two
+//! lengths, takes the growth from one to the other per invocation (the process's start left
+//! out) and subtracts the bare handler's. It builds it with one codegen unit: with the default
+//! 16, where the compiler splits the crate moves the count by about 300 instructions from one
+//! build of the same code to another.
 //!
 //! ```text
-//! cargo build --release -p lambda-perf-core --example warm_invocations
-//! valgrind --tool=callgrind target/release/examples/warm_invocations sampled 20000
+//! CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release -p lambda-perf-core --example warm_invocations
+//! valgrind --tool=callgrind target/release/examples/warm_invocations sampled 2000
+//! valgrind --tool=callgrind target/release/examples/warm_invocations sampled 12000
 //! ```
 //!
 //! The modes: `bare` (the handler alone), `unsampled` (behind `PerfLayer`, one metric and one
