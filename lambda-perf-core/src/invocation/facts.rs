@@ -169,11 +169,15 @@ impl InvocationFacts {
         self.start.began_wall
     }
 
-    /// The invocation's end at `at` (or the moment the watchdog found it still running), with
-    /// `outcome`: its duration and its wall-clock time derived from when it began, without
+    /// Time from the invocation's beginning to `at`.
+    pub(crate) fn since_began(&self, at: Instant) -> Duration {
+        at.saturating_duration_since(self.start.began)
+    }
+
+    /// The invocation's end `duration` after it began (or the moment the watchdog found it
+    /// still running), with `outcome`: its wall-clock time derived from when it began, without
     /// reading the wall clock again.
-    pub(crate) fn ending<'a>(&self, outcome: &'a Outcome, at: Instant) -> Ending<'a> {
-        let duration = at.saturating_duration_since(self.start.began);
+    pub(crate) fn ending<'a>(&self, outcome: &'a Outcome, duration: Duration) -> Ending<'a> {
         Ending {
             outcome,
             duration,
@@ -234,6 +238,7 @@ mod tests {
             init_duration: Duration::from_micros(12_345),
             first_request_wait: Some(Duration::from_micros(250)),
             began: Instant::now(),
+            began_since_origin: Duration::ZERO,
             began_wall: SystemTime::now(),
         }
     }
@@ -262,8 +267,9 @@ mod tests {
         let warm = InvocationFacts::new(start(StartKind::Warm, 2), "req-2".into(), 0);
         let outcome = Outcome::Error(None);
         let at = warm.start.began + Duration::from_micros(250);
+        let ending = warm.ending(&outcome, warm.since_began(at));
         assert_eq!(
-            written(&warm.record(Some(&warm.ending(&outcome, at)))),
+            written(&warm.record(Some(&ending))),
             r#"{"start_kind":"warm","invocation":2,"request_id":"req-2","idle_gap_ms":1.5,"environment_age_ms":2000.0,"init_duration_ms":12.345,"duration_ms":0.25,"outcome":"error"}"#
         );
     }

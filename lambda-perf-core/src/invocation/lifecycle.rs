@@ -121,6 +121,8 @@ struct PendingEnding {
     state: Box<State>,
     outcome: Outcome,
     at: Instant,
+    /// From the beginning to `at`.
+    duration: Duration,
     resources: Option<ResourceUse>,
 }
 
@@ -136,10 +138,11 @@ impl deferral::Deferred for Invocation {
             state,
             mut outcome,
             at,
+            duration,
             resources,
         }) = pending
         {
-            self.write_ending(state, &mut outcome, at, resources);
+            self.write_ending(state, &mut outcome, at, duration, resources);
         }
         // The handler's future is usually gone by now, and this the last reference: the next
         // invocation reuses its memory.
@@ -348,7 +351,7 @@ impl watchdog::Watched for Invocation {
     fn deadline_near(&self) {
         let at = Instant::now();
         let outcome = Outcome::Timeout;
-        let ending = self.facts.ending(&outcome, at);
+        let ending = self.facts.ending(&outcome, self.facts.since_began(at));
         let settings = self.settings();
         let output = &self.instrumentation.output;
         let so_far = self.with_state(|state| {
@@ -552,14 +555,15 @@ impl Invocation {
             return;
         };
         let at = Instant::now();
+        let duration = self.facts.since_began(at);
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(ticket);
         }
         // Only measured when it was at the beginning: `getrusage(2)` is a system call.
-        let resources = self
-            .usage
-            .and_then(|began| began.until_now(at.saturating_duration_since(self.facts.began())));
-        self.instrumentation.tracker.end(at);
+        let resources = self.usage.and_then(|began| began.until_now(duration));
+        self.instrumentation
+            .tracker
+            .end(&self.facts.start, duration);
         if deferral::any_open() {
             *self
                 .pending_ending
@@ -568,11 +572,12 @@ impl Invocation {
                 state,
                 outcome,
                 at,
+                duration,
                 resources,
             });
             deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
         } else {
-            self.write_ending(state, &mut outcome, at, resources);
+            self.write_ending(state, &mut outcome, at, duration, resources);
         }
     }
 
@@ -582,12 +587,13 @@ impl Invocation {
         mut state: Box<State>,
         outcome: &mut Outcome,
         at: Instant,
+        duration: Duration,
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
         // Written once for the subsegment and the EMF line, and only for them: an unsampled
         // invocation that recorded no metric has no record that carries it.
-        let ending = self.facts.ending(outcome, at);
+        let ending = self.facts.ending(outcome, duration);
         let at_epoch_nanos = ending.epoch_nanos;
         if state.trace.is_some() || !state.metrics.is_empty() {
             state

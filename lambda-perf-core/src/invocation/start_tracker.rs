@@ -34,6 +34,9 @@ pub(crate) struct Start {
     pub(crate) first_request_wait: Option<Duration>,
     /// When this invocation began.
     pub(crate) began: Instant,
+    /// When this invocation began, since the environment's origin (the process start or the
+    /// restore): what the tracker counts idle gaps and ends from.
+    pub(crate) began_since_origin: Duration,
     /// When this invocation began, by the wall clock: read with `began`, the invocation's
     /// other wall-clock times are derived from it and the monotonic clock.
     pub(crate) began_wall: SystemTime,
@@ -96,8 +99,6 @@ pub(crate) struct StartTracker {
     marker: MarkerPlace,
     /// What names this execution environment (Lambda's log stream), for the marker.
     identity: Option<String>,
-    /// Monotonic base of `last_end`.
-    base: Instant,
     counters: Counters,
     environment: OnceLock<Environment>,
 }
@@ -109,7 +110,8 @@ pub(crate) struct StartTracker {
 #[repr(align(128))]
 struct Counters {
     invocations: AtomicU64,
-    /// Nanoseconds from `base` to the latest end, plus one; 0 before any end.
+    /// Nanoseconds from the environment's origin to the latest end, plus one; 0 before any
+    /// end (which follows the first invocation's discovery of the origin).
     last_end: AtomicU64,
 }
 
@@ -120,7 +122,6 @@ impl StartTracker {
         Self {
             marker,
             identity,
-            base: process_start().instant,
             counters: Counters::default(),
             environment: OnceLock::new(),
         }
@@ -158,15 +159,11 @@ impl StartTracker {
         };
         let began = Instant::now();
         let began_wall = SystemTime::now();
+        let since_origin = began.saturating_duration_since(environment.origin.instant);
         let idle_gap = match self.counters.last_end.load(Ordering::Acquire) {
             0 => None,
-            end => Some(
-                began
-                    .saturating_duration_since(self.base)
-                    .saturating_sub(Duration::from_nanos(end - 1)),
-            ),
+            end => Some(since_origin.saturating_sub(Duration::from_nanos(end - 1))),
         };
-        let since_origin = began.saturating_duration_since(environment.origin.instant);
         Start {
             kind,
             index,
@@ -175,16 +172,17 @@ impl StartTracker {
             init_duration: environment.init_duration,
             first_request_wait: environment.first_request_wait,
             began,
+            began_since_origin: since_origin,
             began_wall,
         }
     }
 
-    /// Records that an invocation ended `at`.
-    pub(crate) fn end(&self, at: Instant) {
-        let since_base = nanos(at.saturating_duration_since(self.base)).min(u64::MAX - 1);
+    /// Records that the invocation that began with `start` ended `duration` later.
+    pub(crate) fn end(&self, start: &Start, duration: Duration) {
+        let since_origin = nanos(start.began_since_origin.saturating_add(duration));
         self.counters
             .last_end
-            .fetch_max(since_base + 1, Ordering::AcqRel);
+            .fetch_max(since_origin.min(u64::MAX - 1) + 1, Ordering::AcqRel);
     }
 
     fn discover(&self, lifecycle: Lifecycle, first_call: Instant) -> Environment {
@@ -272,7 +270,7 @@ mod tests {
         (0..n)
             .map(|_| {
                 let start = tracker.begin_with(init, || lifecycle(10, None, None));
-                tracker.end(Instant::now());
+                tracker.end(&start, start.began.elapsed());
                 start.kind
             })
             .collect()
@@ -419,7 +417,7 @@ mod tests {
         assert!(first.init_duration >= Duration::from_millis(50));
         assert_eq!(first.first_request_wait, None);
         assert!(first.environment_age >= first.init_duration);
-        tracker.end(Instant::now());
+        tracker.end(&first, first.began.elapsed());
         std::thread::sleep(Duration::from_millis(20));
         let second = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(second.index, 2);

@@ -120,6 +120,7 @@ mod tests {
                 init_duration: Duration::ZERO,
                 first_request_wait: None,
                 began: Instant::now(),
+                began_since_origin: Duration::ZERO,
                 began_wall: std::time::SystemTime::now(),
             },
             "req-1".to_owned(),
