@@ -8,10 +8,7 @@ use serde_json::Value;
 use super::dimension::Dimension;
 use super::directive::DirectiveCache;
 use super::set::MetricSlice;
-use super::validate::FACTS_KEY;
-use crate::formats::json::{
-    WriteJson, push_f64, push_key, push_plain_str, push_serialized, push_str, push_u64,
-};
+use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_str, push_u64};
 
 /// One EMF document: a single metric directive and the members it references.
 pub(crate) struct EmfLine<'a, F> {
@@ -77,8 +74,7 @@ impl<F> EmfLine<'_, F> {
         key.extend_from_slice(&self.metrics.len().to_ne_bytes());
         for metric in self.metrics {
             push_text(key, metric.name);
-            push_text(key, metric.unit.as_str());
-            key.push(metric.resolution.seconds());
+            key.extend_from_slice(&[metric.unit.code(), metric.resolution.seconds()]);
         }
     }
 }
@@ -114,9 +110,7 @@ impl<F: WriteJson> EmfLine<'_, F> {
             push_serialized(out, value)?;
         }
         if let Some(facts) = self.facts {
-            out.push(b',');
-            push_plain_str(out, FACTS_KEY);
-            out.push(b':');
+            out.extend_from_slice(FACTS_MEMBER);
             facts.write_json(out);
         }
         for metric in self.metrics {
@@ -135,6 +129,9 @@ impl<F: WriteJson> EmfLine<'_, F> {
         Ok(())
     }
 }
+
+/// What comes before the facts: `,"lambda_perf":` (the key needs no escape).
+const FACTS_MEMBER: &[u8] = b",\"lambda_perf\":";
 
 /// `{"Name":…,"Unit":…}`, with `StorageResolution` for high-resolution metrics.
 fn write_definition(out: &mut Vec<u8>, metric: &MetricSlice<'_>) {
@@ -156,6 +153,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::formats::emf::validate::FACTS_KEY;
     use crate::formats::emf::{Resolution, Unit};
 
     fn render<F: WriteJson>(line: &EmfLine<'_, F>) -> String {
@@ -205,6 +203,11 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    #[test]
+    fn the_facts_member_is_the_facts_key() {
+        assert_eq!(FACTS_MEMBER, format!(",\"{FACTS_KEY}\":").as_bytes());
     }
 
     #[test]

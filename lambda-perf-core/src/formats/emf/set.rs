@@ -55,12 +55,10 @@ impl MetricSet {
         self.metrics.is_empty() && !self.metadata.is_empty()
     }
 
-    /// The values recorded so far, with the dimensions and metadata, as a set of their own;
-    /// this set keeps its metrics' definitions, dimensions and metadata, and records only
-    /// later values from now on (so no value is written twice).
     /// Empties the set for another invocation, keeping what it allocated.
     pub(crate) fn clear(&mut self) {
-        for metric in self.metrics.drain(..) {
+        // Popped, not drained: the value lists are all alike once cleared.
+        while let Some(metric) = self.metrics.pop() {
             let mut values = metric.values;
             values.clear();
             self.spare_values.push(values);
@@ -69,6 +67,9 @@ impl MetricSet {
         self.metadata.clear();
     }
 
+    /// The values recorded so far, with the dimensions and metadata, as a set of their own;
+    /// this set keeps its metrics' definitions, dimensions and metadata, and records only
+    /// later values from now on (so no value is written twice).
     pub(crate) fn take_values(&mut self) -> Self {
         Self {
             metrics: self
@@ -207,22 +208,30 @@ impl MetricSet {
 
     /// Calls `line` once per EMF line needed: at most 100 metrics per line and at most 100
     /// values per metric, as CloudWatch requires. Nothing is called for an empty set.
-    pub(crate) fn for_each_line(&self, mut line: impl FnMut(&[MetricSlice<'_>])) {
+    pub(crate) fn for_each_line(&self, line: impl FnMut(&[MetricSlice<'_>])) {
+        // A few metrics (the common case) are batched on the stack, in no more slots than
+        // needed (each is filled before use), more in a vector.
+        match self.metrics.len() {
+            0 => {}
+            1 => self.batched(&mut [MetricSlice::EMPTY; 1], line),
+            2..=STACK_BATCH => self.batched(&mut [MetricSlice::EMPTY; STACK_BATCH], line),
+            count => self.batched(&mut vec![MetricSlice::EMPTY; count.min(MAX_PER_LINE)], line),
+        }
+    }
+
+    /// [`for_each_line`](Self::for_each_line), each line gathered in `slots` (at least as
+    /// many as the metrics, or [`MAX_PER_LINE`]).
+    fn batched<'a>(
+        &'a self,
+        slots: &mut [MetricSlice<'a>],
+        mut line: impl FnMut(&[MetricSlice<'_>]),
+    ) {
         let rounds = self
             .metrics
             .iter()
             .map(|metric| metric.values.len().div_ceil(MAX_PER_LINE))
             .max()
             .unwrap_or(0);
-        // A few metrics (the common case) are batched on the stack, more in a vector.
-        let mut on_stack = [MetricSlice::EMPTY; STACK_BATCH];
-        let mut on_heap = Vec::new();
-        let slots = if self.metrics.len() <= STACK_BATCH {
-            &mut on_stack[..]
-        } else {
-            on_heap.resize(self.metrics.len().min(MAX_PER_LINE), MetricSlice::EMPTY);
-            &mut on_heap[..]
-        };
         let mut batch = Batch { slots, len: 0 };
         for round in 0..rounds {
             for metric in &self.metrics {
@@ -455,6 +464,29 @@ mod tests {
         // Rounds 1 and 2: the remaining 100 and 50 values of "Many".
         assert_eq!(shape, [(100, 199), (51, 51), (1, 100), (1, 50)]);
         assert!(lines.iter().flatten().all(|(_, n)| *n <= MAX_PER_LINE));
+    }
+
+    #[test]
+    fn every_number_of_metrics_is_batched_whole() {
+        // One metric, a few, as many as the stack holds, one more, and past a line's worth.
+        for metrics in [1, 2, STACK_BATCH, STACK_BATCH + 1, MAX_PER_LINE + 1] {
+            let mut set = MetricSet::default();
+            for i in 0..metrics {
+                count(&mut set, &format!("M{i}"), 1.0).unwrap();
+                count(&mut set, &format!("M{i}"), 2.0).unwrap();
+            }
+            set.clear();
+            for i in 0..metrics {
+                count(&mut set, &format!("N{i}"), 3.0).unwrap();
+            }
+            let mut written = Vec::new();
+            set.for_each_line(|line| {
+                assert!(line.len() <= MAX_PER_LINE);
+                written.extend(line.iter().map(|m| (m.name.to_owned(), m.values.to_vec())));
+            });
+            let expected: Vec<_> = (0..metrics).map(|i| (format!("N{i}"), vec![3.0])).collect();
+            assert_eq!(written, expected, "{metrics} metrics");
+        }
     }
 
     #[test]

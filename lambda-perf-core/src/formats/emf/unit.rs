@@ -29,6 +29,11 @@ macro_rules! units {
             /// Every unit, in CloudWatch's order.
             pub const ALL: &'static [Unit] = &[$(Unit::$variant),*];
 
+            /// A number of its own for each unit (its place in [`Unit::ALL`]).
+            pub(crate) const fn code(self) -> u8 {
+                self as u8
+            }
+
             /// The unit as CloudWatch spells it.
             #[must_use]
             pub const fn as_str(self) -> &'static str {
@@ -129,6 +134,13 @@ mod tests {
         assert_eq!(Unit::ALL.len(), 27);
         for unit in Unit::ALL {
             assert_eq!(unit.as_str().parse::<Unit>(), Ok(*unit));
+        }
+    }
+
+    #[test]
+    fn each_unit_has_a_code_of_its_own() {
+        for (index, unit) in Unit::ALL.iter().enumerate() {
+            assert_eq!(usize::from(unit.code()), index, "{unit:?}");
         }
     }
 
