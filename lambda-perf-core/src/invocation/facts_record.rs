@@ -209,15 +209,15 @@ impl WriteJson for WrittenRecord<'_> {
 }
 
 impl FactsRecord<'_> {
-    /// The facts, with what the process used during the invocation.
-    pub(crate) fn with_resources(mut self, resources: Option<ResourceUse>) -> Self {
+    /// Adds what the process used during the invocation, when it was measured (in place: the
+    /// record is too large to move for it).
+    pub(crate) fn add_resources(&mut self, resources: Option<ResourceUse>) {
         if let Some(resources) = resources {
             self.cpu_time_ms = Some(resources.cpu_time_ms);
             self.peak_rss_mb = Some(resources.peak_rss_mb);
             self.cpu_ratio = Some(resources.cpu_ratio);
             self.cpu_allotment_used = resources.cpu_allotment_used;
         }
-        self
     }
 }
 

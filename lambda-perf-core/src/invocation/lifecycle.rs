@@ -596,9 +596,9 @@ impl Invocation {
         let ending = self.facts.ending(outcome, duration);
         let at_epoch_nanos = ending.epoch_nanos;
         if state.trace.is_some() || !state.metrics.is_empty() {
-            state
-                .written_facts
-                .write(&self.facts.record(Some(&ending)).with_resources(resources));
+            let mut record = self.facts.record(Some(&ending));
+            record.add_resources(resources);
+            state.written_facts.write(&record);
         } else {
             state.written_facts.clear();
         }
