@@ -20,21 +20,6 @@ pub(crate) fn epoch_nanos(time: SystemTime) -> u64 {
     time.duration_since(UNIX_EPOCH).map_or(0, nanos)
 }
 
-/// Microseconds since the Unix epoch (0 for a clock set before 1970).
-pub(crate) fn epoch_micros(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH).map_or(0, micros)
-}
-
-/// Microseconds since the Unix epoch of `start` and of `start + duration` (each 0 before it),
-/// for a subsegment's `start_time` and `end_time`: what [`epoch_micros`] gives for each, with
-/// the start's distance from the epoch taken once for both.
-pub(crate) fn epoch_micros_span(start: SystemTime, duration: Duration) -> (u64, u64) {
-    match start.duration_since(UNIX_EPOCH) {
-        Ok(since) => (micros(since), micros(since + duration)),
-        Err(_) => (0, epoch_micros(start + duration)),
-    }
-}
-
 /// A duration in whole nanoseconds (saturated in 584 years).
 pub(crate) fn nanos(duration: Duration) -> u64 {
     u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX)

@@ -164,11 +164,6 @@ impl InvocationFacts {
         self.start.began
     }
 
-    /// When the invocation began, by the wall clock.
-    pub(crate) fn began_wall(&self) -> SystemTime {
-        self.start.began_wall
-    }
-
     /// Time from the invocation's beginning to `at`.
     pub(crate) fn since_began(&self, at: Instant) -> Duration {
         at.saturating_duration_since(self.start.began)

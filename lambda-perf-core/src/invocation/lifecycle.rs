@@ -261,7 +261,7 @@ impl Invocation {
                 context.xray_trace_id.as_deref(),
                 &settings.handler_subsegment_name,
                 settings.capture_error,
-                (facts.began_wall(), facts.began()),
+                (facts.began_epoch_nanos(), facts.began()),
                 &mut state.spare_trace,
             );
             if let Some(trace) = &mut state.trace {
@@ -653,16 +653,23 @@ fn annotate_handler(
 ) {
     let handler = Target::Exactly(trace.handler_id());
     let kind = facts.start_kind();
-    // Fixed keys and short values, valid as they are (a test holds them to the rules).
-    let _ = trace.annotate_valid(handler, "ColdStart".into(), kind.is_cold_start().into());
-    let _ = trace.annotate_valid(handler, "StartKind".into(), kind.as_str().into());
-    match settings.service_annotation {
-        ServiceAnnotation::Valid(service) => {
-            let _ = trace.annotate_valid(handler, SERVICE_ANNOTATION.into(), service.into());
+    let service = match settings.service_annotation {
+        ServiceAnnotation::Valid(service) => Some((SERVICE_ANNOTATION, service.into())),
+        ServiceAnnotation::Refused => {
+            drops::count(ServiceAnnotation::REFUSED_CAUSE);
+            None
         }
-        ServiceAnnotation::Refused => drops::count(ServiceAnnotation::REFUSED_CAUSE),
-        ServiceAnnotation::Unset => {}
-    }
+        ServiceAnnotation::Unset => None,
+    };
+    // Fixed keys and short values, valid as they are (a test holds them to the rules).
+    trace.annotate_begun(
+        [
+            ("ColdStart", kind.is_cold_start().into()),
+            ("StartKind", kind.as_str().into()),
+        ]
+        .into_iter()
+        .chain(service),
+    );
     if !init_clients.is_empty() {
         let value = serde_json::json!(init_clients);
         trace.add_metadata(

@@ -3,10 +3,11 @@
 //! [`current`](super::current)): concurrent branches of one invocation each have their own.
 
 use std::borrow::Cow;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
+use crate::formats::time::nanos;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
 use crate::formats::xray::header::{TraceId, recording_trace};
@@ -107,14 +108,15 @@ impl Trace {
     /// Starts recording if the header asks for it (well-formed `Root` and `Parent`, and
     /// `Sampled=1`: a PassThrough header, with `Root` alone, does not). Without
     /// `keep_messages`, every exception keeps its type only.
-    /// The handler subsegment starts at `began` (by the wall clock and the monotonic one).
+    /// The handler subsegment starts at `began` (by the wall clock, in nanoseconds since the
+    /// Unix epoch, and by the monotonic one).
     /// `spare`, a finished and released ([`Recording::release`]) trace, lends its memory (it
     /// is left there when the header asks for no recording).
     pub(crate) fn begin(
         header: Option<&str>,
         name: &str,
         keep_messages: bool,
-        began: (SystemTime, Instant),
+        began: (u64, Instant),
         spare: &mut Option<Self>,
     ) -> Option<Self> {
         let (trace_id, parent_id) = recording_trace(header?)?;
@@ -174,26 +176,30 @@ impl Recording {
             spare_json,
             ..
         } = self;
-        let mut keep = |text: Cow<'static, str>| {
+        // The memory kept is taken out in place, and the lists are then cleared: what is
+        // borrowed (most keys and values) is only looked at, never moved.
+        let mut keep = |text: &mut Cow<'static, str>| {
             if let Cow::Owned(owned) = text {
                 if spare_strings.len() < SPARE_STRINGS {
-                    spare_strings.push(owned);
+                    spare_strings.push(std::mem::take(owned));
                 }
             }
         };
-        for (key, value) in handler.annotations.drain(..) {
+        for (key, value) in &mut handler.annotations {
             keep(key);
             if let AnnotationValue::String(text) = value {
                 keep(text);
             }
         }
-        for (namespace, key, value) in handler.metadata.drain(..) {
+        handler.annotations.clear();
+        for (namespace, key, value) in &mut handler.metadata {
             keep(namespace);
             keep(key);
             if let MetadataValue::Written(json) = value {
-                keep_json(spare_json, json);
+                keep_json(spare_json, std::mem::take(json));
             }
         }
+        handler.metadata.clear();
     }
 
     /// Takes back a buffer from [`Recording::take_json_buffer`] that recorded nothing (its
@@ -275,6 +281,25 @@ impl Recording {
         Ok(())
     }
 
+    /// Adds the handler's start annotations (`ColdStart`, `StartKind`, the service) to a trace
+    /// just begun, in order: its handler has none yet, so none is looked for to replace, and
+    /// a few are far below the per-trace limit. Each must be valid ([`annotation::validate`])
+    /// and its key new to the handler.
+    pub(crate) fn annotate_begun(
+        &mut self,
+        annotations: impl IntoIterator<Item = (&'static str, AnnotationValue)>,
+    ) {
+        for (key, value) in annotations {
+            debug_assert!(
+                annotation::validate(key, &value).is_ok()
+                    && !self.handler.annotations.iter().any(|(k, _)| k == key),
+                "a start annotation {key:?} is valid and new"
+            );
+            self.handler.annotations.push((Cow::Borrowed(key), value));
+            self.annotations += 1;
+        }
+    }
+
     /// Sets lambda-perf's own facts on the handler subsegment, from their `Serialize`.
     pub(crate) fn set_handler_facts(&mut self, facts: &impl crate::formats::json::WriteJson) {
         self.handler.set_facts(facts);
@@ -310,8 +335,10 @@ impl Recording {
         // Its wall-clock start derived from the handler's, so that the records of a trace
         // share one clock: a child closed with (or before) its parent never ends after it.
         let start = Instant::now();
-        let start_wall =
-            self.handler.start_wall + start.saturating_duration_since(self.handler.start);
+        let start_wall = self
+            .handler
+            .start_epoch_nanos
+            .saturating_add(nanos(start.saturating_duration_since(self.handler.start)));
         self.open
             .push(Record::open_at(id, parent_id, name, (start_wall, start)));
         id
@@ -434,13 +461,16 @@ fn document<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::time::SystemTime;
+
     use super::*;
+    use crate::formats::time::epoch_nanos;
 
     const HEADER: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
-    fn now() -> (SystemTime, Instant) {
-        (SystemTime::now(), Instant::now())
+    fn now() -> (u64, Instant) {
+        (epoch_nanos(SystemTime::now()), Instant::now())
     }
 
     /// The handler's document as [`Recording::finish`] sends it (with what the trace keeps
@@ -514,7 +544,7 @@ mod tests {
                 Some(HEADER),
                 "## handler",
                 true,
-                (began_wall, began),
+                (epoch_nanos(began_wall), began),
                 &mut spare,
             )
             .unwrap();

@@ -10,7 +10,6 @@
 //! for documents that do not fit a datagram, are the serde view's.
 
 use std::borrow::Cow;
-use std::time::Instant;
 
 use super::annotation::AnnotationValue;
 use super::document::{
@@ -22,7 +21,6 @@ use super::id::Hex;
 use crate::formats::json::{
     is_plain_text, push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
 };
-use crate::formats::time::epoch_micros_span;
 
 /// Bytes reserved for a document beyond its name and facts: the fixed members and
 /// a few annotations.
@@ -80,8 +78,6 @@ pub(super) fn write_full(
     out: &mut Vec<u8>,
 ) -> serde_json::Result<()> {
     let record = document.record;
-    let end = record.end.unwrap_or_else(Instant::now);
-    let duration = end.saturating_duration_since(record.start);
     // Room for the members of a handler subsegment, so that nothing grows on the way.
     out.reserve(RESERVED + record.name.len() + record.facts.len());
     out.extend_from_slice(b"{\"name\":");
@@ -90,7 +86,7 @@ pub(super) fn write_full(
         None => push_text(out, &record.name),
     }
     out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
-    let (start_time, end_time) = epoch_micros_span(record.start_wall, duration);
+    let (start_time, end_time) = record.epoch_micros();
     push_seconds(out, start_time);
     out.extend_from_slice(b",\"end_time\":");
     push_seconds(out, end_time);

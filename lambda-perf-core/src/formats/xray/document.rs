@@ -6,9 +6,9 @@
 //! microseconds.
 
 use std::borrow::Cow;
+use std::time::Instant;
 #[cfg(test)]
-use std::time::{Duration, UNIX_EPOCH};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -19,7 +19,7 @@ use super::annotation::AnnotationValue;
 use super::header::TraceId;
 use super::metadata_value::MetadataValue;
 use crate::formats::json::WriteJson;
-use crate::formats::time::epoch_micros;
+use crate::formats::time::nanos;
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
 /// and the IPv4 UDP payload limit.
@@ -156,7 +156,11 @@ pub(crate) struct Record {
     pub(crate) id: u64,
     pub(crate) parent_id: u64,
     pub(crate) name: Cow<'static, str>,
-    pub(crate) start_wall: SystemTime,
+    /// When it started by the wall clock: nanoseconds since the Unix epoch (as the
+    /// invocation's facts keep its beginning), so that its times are written in integer
+    /// arithmetic.
+    pub(crate) start_epoch_nanos: u64,
+    /// When it started by the monotonic clock, which its duration is measured by.
     pub(crate) start: Instant,
     pub(crate) end: Option<Instant>,
     pub(crate) namespace: Option<Namespace>,
@@ -178,21 +182,23 @@ impl Record {
     /// A record opened now (tests; the trace opens its records at moments it chooses).
     #[cfg(test)]
     pub(crate) fn open(id: u64, parent_id: u64, name: Cow<'static, str>) -> Self {
-        Self::open_at(id, parent_id, name, (SystemTime::now(), Instant::now()))
+        let wall = crate::formats::time::epoch_nanos(SystemTime::now());
+        Self::open_at(id, parent_id, name, (wall, Instant::now()))
     }
 
-    /// A record opened at `start` (by the wall clock and the monotonic one).
+    /// A record opened at `start` (by the wall clock, in nanoseconds since the Unix epoch, and
+    /// by the monotonic one).
     pub(crate) fn open_at(
         id: u64,
         parent_id: u64,
         name: Cow<'static, str>,
-        (start_wall, start): (SystemTime, Instant),
+        (start_epoch_nanos, start): (u64, Instant),
     ) -> Self {
         Self {
             id,
             parent_id,
             name,
-            start_wall,
+            start_epoch_nanos,
             start,
             end: None,
             namespace: None,
@@ -208,13 +214,13 @@ impl Record {
         }
     }
 
-    /// Makes this record a newly opened one under the same name, started at `start` (by the
-    /// wall clock and the monotonic one), keeping the memory it allocated (its lists, its
-    /// facts buffer).
-    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (SystemTime, Instant)) {
+    /// Makes this record a newly opened one under the same name, started at `start` (as
+    /// [`Record::open_at`] takes it), keeping the memory it allocated (its lists, its facts
+    /// buffer).
+    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (u64, Instant)) {
         self.id = id;
         self.parent_id = parent_id;
-        (self.start_wall, self.start) = start;
+        (self.start_epoch_nanos, self.start) = start;
         self.end = None;
         self.namespace = None;
         self.annotations.clear();
@@ -309,6 +315,17 @@ impl Record {
     pub(crate) fn close_at(&mut self, at: Instant) {
         self.end.get_or_insert(at.max(self.start));
     }
+
+    /// Its `start_time` and `end_time` (now, while it is open) in microseconds since the Unix
+    /// epoch: its end is its start's wall-clock time plus its duration by the monotonic clock.
+    pub(crate) fn epoch_micros(&self) -> (u64, u64) {
+        let end = self.end.unwrap_or_else(Instant::now);
+        let duration = nanos(end.saturating_duration_since(self.start));
+        (
+            self.start_epoch_nanos / 1_000,
+            self.start_epoch_nanos.saturating_add(duration) / 1_000,
+        )
+    }
 }
 
 /// How much of a record a document shows: less when the full one does not fit a datagram.
@@ -364,9 +381,9 @@ impl<'a> SubsegmentDocument<'a> {
     }
 }
 
-/// Epoch seconds with microsecond precision.
-fn epoch_seconds(time: SystemTime) -> f64 {
-    (epoch_micros(time) as f64) / 1_000_000.0
+/// Epoch seconds with microsecond precision, from epoch microseconds.
+fn epoch_seconds(micros: u64) -> f64 {
+    (micros as f64) / 1_000_000.0
 }
 
 fn id_hex(id: u64) -> super::id::Hex {
@@ -383,16 +400,15 @@ impl Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let record = self.document.record;
         let detail = self.detail;
-        let end = record.end.unwrap_or_else(Instant::now);
-        let duration = end.saturating_duration_since(record.start);
+        let (start_time, end_time) = record.epoch_micros();
         let mut map = serializer.serialize_map(None)?;
         map.serialize_entry("name", &shorten(&record.name, detail))?;
         map.serialize_entry("id", &id_hex(record.id))?;
         map.serialize_entry("trace_id", self.document.trace_id.as_str())?;
         map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
         map.serialize_entry("type", "subsegment")?;
-        map.serialize_entry("start_time", &epoch_seconds(record.start_wall))?;
-        map.serialize_entry("end_time", &epoch_seconds(record.start_wall + duration))?;
+        map.serialize_entry("start_time", &epoch_seconds(start_time))?;
+        map.serialize_entry("end_time", &epoch_seconds(end_time))?;
         if let Some(namespace) = record.namespace {
             map.serialize_entry("namespace", namespace.as_str())?;
         }
@@ -636,7 +652,7 @@ mod tests {
             0x5399_5c3f_42cd_8ad8,
             "handler_work".into(),
         );
-        record.start_wall = UNIX_EPOCH + Duration::from_micros(1_795_410_965_220_676);
+        record.start_epoch_nanos = 1_795_410_965_220_676_000;
         record.end = Some(record.start + Duration::from_micros(852));
         record
     }
@@ -909,9 +925,9 @@ mod tests {
             message: String::new(),
         });
         used.close();
-        used.reopen(3, 4, (SystemTime::now(), Instant::now()));
+        used.reopen(3, 4, (1_795_410_965_220_676_123, Instant::now()));
         let mut fresh = Record::open(3, 4, used.name.clone());
-        fresh.start_wall = used.start_wall;
+        fresh.start_epoch_nanos = used.start_epoch_nanos;
         fresh.start = used.start;
         used.end = Some(used.start + Duration::from_micros(5));
         fresh.end = used.end;

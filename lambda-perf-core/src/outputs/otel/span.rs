@@ -4,7 +4,7 @@
 //! Collector's X-Ray exporter, so that each direction undoes the other).
 
 use std::borrow::Cow;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{
     Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -72,7 +72,7 @@ impl SpanRules {
         known: &mut Vec<KnownException>,
     ) -> SpanData {
         let end = record.end.unwrap_or_else(Instant::now);
-        let start_time = record.start_wall;
+        let start_time = UNIX_EPOCH + Duration::from_nanos(record.start_epoch_nanos);
         let end_time = start_time + end.saturating_duration_since(record.start);
         let mut attributes = attributes(record);
         attributes.extend(extra);
