@@ -13,7 +13,7 @@ use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::redaction::Redactor;
-use crate::invocation::settings::{InvocationSettings, ServiceAnnotation};
+use crate::invocation::settings::{InvocationSettings, ServiceAnnotation, kept};
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
 use crate::outputs::emf::EmfOutput;
 use crate::outputs::line_writer::LineWriter;
@@ -194,6 +194,7 @@ impl Setup {
                 Arc::new(UdpDaemonSink::new(address))
             }))
         });
+        let capture_namespace = kept(&service);
         let instrumentation = Instrumentation {
             settings: InvocationSettings {
                 service,
@@ -211,8 +212,9 @@ impl Setup {
                 capture_limit: settings.capture_limit,
                 redact,
                 handler_subsegment_name: format!("## {handler_name}"),
-                response_key: format!("{handler_name} response"),
-                error_key: format!("{handler_name} error"),
+                capture_namespace,
+                response_key: kept(&format!("{handler_name} response")),
+                error_key: kept(&format!("{handler_name} error")),
                 timeout_margin: Some(settings.timeout_margin).filter(|margin| !margin.is_zero()),
                 resource_usage: settings.resource_usage,
             },

@@ -289,29 +289,70 @@ static MILLI_FRACTIONS: [Fraction; 1000] = {
 
 /// Appends microseconds as seconds: what [`push_f64`] writes for `micros / 1_000_000.0`.
 pub(crate) fn push_seconds(out: &mut Vec<u8>, micros: u64) {
-    const SECOND: u64 = 1_000_000;
-    const HUNDRED_MILLION: u64 = 100_000_000;
-    // From 2^33 seconds (the year 2242, as epoch seconds) the float's spacing exceeds a
-    // microsecond: its shortest form has fewer digits than the microseconds.
-    const WHOLE_BELOW: u64 = 1 << 33;
-    if !(1_000_000_000 * SECOND..WHOLE_BELOW * SECOND).contains(&micros) {
-        push_fixed_point(out, micros, SECOND, 6, WHOLE_BELOW);
+    let Some(whole) = epoch_second(micros) else {
+        push_fixed_point(out, micros, SECOND, 6, WHOLE_SECONDS_BELOW);
         return;
-    }
-    // Epoch times from 2001 on, the ones every trace writes: ten whole digits, a point, six
-    // fractional ones, in place, then the fraction's trailing zeros dropped (one digit kept).
-    let whole = micros / SECOND;
+    };
     let mut text = [b'.'; 17];
+    write_whole_seconds(&mut text, whole);
+    push_with_fraction(out, &mut text, micros);
+}
+
+/// Appends two times in microseconds as [`push_seconds`] writes each, `between` them (a
+/// separator, a key): the whole seconds of the second (an end, nearly always in the same
+/// second as its start) written again only when they differ from the first's.
+pub(crate) fn push_seconds_pair(out: &mut Vec<u8>, first: u64, between: &[u8], second: u64) {
+    let (Some(first_whole), Some(second_whole)) = (epoch_second(first), epoch_second(second))
+    else {
+        push_seconds(out, first);
+        out.extend_from_slice(between);
+        push_seconds(out, second);
+        return;
+    };
+    let mut text = [b'.'; 17];
+    write_whole_seconds(&mut text, first_whole);
+    push_with_fraction(out, &mut text, first);
+    out.extend_from_slice(between);
+    if second_whole != first_whole {
+        write_whole_seconds(&mut text, second_whole);
+    }
+    push_with_fraction(out, &mut text, second);
+}
+
+/// A second, in microseconds.
+const SECOND: u64 = 1_000_000;
+/// From 2^33 seconds (the year 2242, as epoch seconds) the float's spacing exceeds a
+/// microsecond: its shortest form has fewer digits than the microseconds.
+const WHOLE_SECONDS_BELOW: u64 = 1 << 33;
+
+/// The whole seconds of an epoch time from 2001 on, the ones every trace writes (ten digits,
+/// below [`WHOLE_SECONDS_BELOW`]); `None` for others, which [`push_fixed_point`] writes.
+fn epoch_second(micros: u64) -> Option<u64> {
+    (1_000_000_000 * SECOND..WHOLE_SECONDS_BELOW * SECOND)
+        .contains(&micros)
+        .then_some(micros / SECOND)
+}
+
+/// Writes the ten digits of `whole` (from [`epoch_second`]) before the point of `text`.
+#[inline(always)]
+fn write_whole_seconds(text: &mut [u8; 17], whole: u64) {
+    const HUNDRED_MILLION: u64 = 100_000_000;
     text[..2].copy_from_slice(&DIGIT_PAIRS[(whole / HUNDRED_MILLION) as usize]);
     write_digit_pairs(&mut text[2..10], whole % HUNDRED_MILLION);
+}
+
+/// Writes the six fractional digits of `micros` after the point of `text` (its whole
+/// seconds written already), and appends it without the fraction's trailing zeros (one
+/// digit kept).
+#[inline(always)]
+fn push_with_fraction(out: &mut Vec<u8>, text: &mut [u8; 17], micros: u64) {
     write_digit_pairs(&mut text[11..], micros % SECOND);
     let zeros = text[12..]
         .iter()
         .rev()
         .take_while(|&&digit| digit == b'0')
         .count();
-    out.extend_from_slice(&text);
-    out.truncate(out.len() - zeros);
+    out.extend_from_slice(&text[..text.len() - zeros]);
 }
 
 /// Fills `digits` (an even number of them) with the last decimal digits of `value`, leading
@@ -563,6 +604,27 @@ mod tests {
             push_seconds(&mut seconds, micros);
             let float = micros as f64 / 1_000_000.0;
             prop_assert_eq!(String::from_utf8(seconds).unwrap(), serde_json::to_string(&float).unwrap());
+        }
+
+        #[test]
+        fn pairs_of_micros_are_written_as_serde_json_writes_their_floats(
+            first in prop_oneof![
+                1_700_000_000_000_000u64..1_900_000_000_000_000,
+                any::<u64>(),
+                (1_000_000_000_u64..10_000_000_000).prop_map(|seconds| seconds * 1_000_000 - 1),
+                8_589_934_592_000_000u64 - 10_000..8_589_934_592_000_000 + 10_000,
+            ],
+            later in prop_oneof![0u64..2_000_000, any::<u64>()],
+        ) {
+            let second = first.saturating_add(later);
+            let mut out = Vec::new();
+            push_seconds_pair(&mut out, first, b",", second);
+            let expected = format!(
+                "{},{}",
+                serde_json::to_string(&(first as f64 / 1_000_000.0)).unwrap(),
+                serde_json::to_string(&(second as f64 / 1_000_000.0)).unwrap()
+            );
+            prop_assert_eq!(String::from_utf8(out).unwrap(), expected);
         }
 
         #[test]

@@ -611,7 +611,7 @@ impl Invocation {
                 &state.written_facts,
                 &state.cache_uses,
             );
-            trace.finish(at, |document| {
+            trace.finish((at, duration), |document| {
                 instrumentation
                     .output
                     .subsegment_closed(&self.facts, document);
@@ -747,9 +747,8 @@ fn record_ending(
             .take()
             .and_then(|json| captured_response(settings, json))
         {
-            let namespace = trace.owned(&settings.service);
-            let key = trace.owned(&settings.response_key);
-            trace.add_metadata(handler, namespace, key, value);
+            let (namespace, key) = (settings.capture_namespace, settings.response_key);
+            trace.add_metadata(handler, namespace.into(), key.into(), value);
         }
     }
     if let Some(failure) = outcome.failure() {
@@ -765,9 +764,8 @@ fn record_ending(
         trace.record_error(handler, &Failure::new(failure.kind(), message));
         if let Some(value) = captured {
             let value = capped(value, settings.capture_limit);
-            let namespace = trace.owned(&settings.service);
-            let key = trace.owned(&settings.error_key);
-            trace.add_metadata(handler, namespace, key, value);
+            let (namespace, key) = (settings.capture_namespace, settings.error_key);
+            trace.add_metadata(handler, namespace.into(), key.into(), value);
         }
     }
 }

@@ -32,10 +32,13 @@ pub(crate) struct InvocationSettings {
     pub(crate) redact: Option<Redactor>,
     /// `## <name>`.
     pub(crate) handler_subsegment_name: String,
-    /// `<name> response`.
-    pub(crate) response_key: String,
-    /// `<name> error`.
-    pub(crate) error_key: String,
+    /// The service as the metadata namespace of a captured response or error, kept (see
+    /// [`kept`]).
+    pub(crate) capture_namespace: &'static str,
+    /// `<name> response`, kept (see [`kept`]).
+    pub(crate) response_key: &'static str,
+    /// `<name> error`, kept (see [`kept`]).
+    pub(crate) error_key: &'static str,
     /// How long before its deadline a still running invocation writes its records; `None`:
     /// never.
     pub(crate) timeout_margin: Option<std::time::Duration>,
@@ -59,7 +62,7 @@ impl InvocationSettings {
 pub(crate) enum ServiceAnnotation {
     /// No service was configured.
     Unset,
-    /// The configured service, kept for the life of the process (see [`ServiceAnnotation::of`]).
+    /// The configured service, kept for the life of the process (see [`kept`]).
     Valid(&'static str),
     /// A configured service X-Ray refuses as an annotation value (more than 1000 characters,
     /// which a dimension accepts up to 1024): left out of every handler subsegment, warned
@@ -71,11 +74,8 @@ impl ServiceAnnotation {
     /// The drop cause of a refused service: a too long annotation value's.
     pub(crate) const REFUSED_CAUSE: &'static str = "xray.annotation_value_too_long";
 
-    /// The annotation of the configured `service`, if any. A valid name is kept for the life of
-    /// the process, once per distinct name (a process has one, or a few), so that every
-    /// invocation's annotation borrows it instead of copying it.
+    /// The annotation of the configured `service`, if any. A valid name is [`kept`].
     pub(crate) fn of(service: Option<&str>) -> Self {
-        static KEPT: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
         static REFUSED: WarnOnce = WarnOnce::new();
         let Some(service) = service else {
             return Self::Unset;
@@ -89,14 +89,22 @@ impl ServiceAnnotation {
             ));
             return Self::Refused;
         }
-        let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(name) = kept.iter().find(|name| **name == service) {
-            return Self::Valid(name);
-        }
-        let name: &'static str = Box::leak(service.into());
-        kept.push(name);
-        Self::Valid(name)
+        Self::Valid(kept(service))
     }
+}
+
+/// `text` kept for the life of the process, once per distinct text (a process has one
+/// service and one handler name, or a few): what every invocation's records borrow instead
+/// of copying it (the service annotation, the metadata keys of captured values).
+pub(crate) fn kept(text: &str) -> &'static str {
+    static KEPT: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(text) = kept.iter().find(|kept| **kept == text) {
+        return text;
+    }
+    let text: &'static str = Box::leak(text.into());
+    kept.push(text);
+    text
 }
 
 #[cfg(test)]

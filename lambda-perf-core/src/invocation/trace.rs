@@ -3,7 +3,7 @@
 //! [`current`](super::current)): concurrent branches of one invocation each have their own.
 
 use std::borrow::Cow;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
@@ -39,16 +39,11 @@ pub(crate) struct Recording {
     child_exceptions: Vec<(u64, Exception)>,
     /// Whether exceptions keep their messages (error capture on), or only their types.
     keep_messages: bool,
-    /// Strings of an earlier invocation's annotations and metadata keys, for this one's (see
-    /// [`Recording::owned`]).
-    spare_strings: Vec<String>,
     /// Buffers an earlier invocation's response and metadata values were written to, for
     /// this one's (see [`Recording::take_json_buffer`]).
     spare_json: Vec<Vec<u8>>,
 }
 
-/// Most strings kept for reuse.
-const SPARE_STRINGS: usize = 8;
 /// Most JSON buffers kept for reuse.
 const SPARE_JSON: usize = 8;
 
@@ -131,7 +126,6 @@ impl Trace {
                 annotations: 0,
                 child_exceptions: Vec::new(),
                 keep_messages,
-                spare_strings: Vec::new(),
                 spare_json: Vec::new(),
             })));
         };
@@ -161,9 +155,9 @@ impl Trace {
 }
 
 impl Recording {
-    /// Lets go of what this trace recorded, keeping its memory for the next one: its strings
-    /// and the buffers of the handler's values written as JSON become spare ones; the rest is
-    /// dropped. A finished trace is released as it is put aside, after its writes (under
+    /// Lets go of what this trace recorded, keeping its memory for the next one: the buffers
+    /// of the handler's values written as JSON become spare ones; the rest is dropped. A
+    /// finished trace is released as it is put aside, after its writes (under
     /// `PerfRuntimeLayer`, after the response), rather than by the next invocation before its
     /// handler runs.
     pub(crate) fn release(&mut self) {
@@ -172,29 +166,12 @@ impl Recording {
         self.child_exceptions.clear();
         let Self {
             handler,
-            spare_strings,
             spare_json,
             ..
         } = self;
-        // The memory kept is taken out in place, and the lists are then cleared: what is
-        // borrowed (most keys and values) is only looked at, never moved.
-        let mut keep = |text: &mut Cow<'static, str>| {
-            if let Cow::Owned(owned) = text {
-                if spare_strings.len() < SPARE_STRINGS {
-                    spare_strings.push(std::mem::take(owned));
-                }
-            }
-        };
-        for (key, value) in &mut handler.annotations {
-            keep(key);
-            if let AnnotationValue::String(text) = value {
-                keep(text);
-            }
-        }
         handler.annotations.clear();
-        for (namespace, key, value) in &mut handler.metadata {
-            keep(namespace);
-            keep(key);
+        // The buffers kept are taken out in place, and the list is then cleared.
+        for (_, _, value) in &mut handler.metadata {
             if let MetadataValue::Written(json) = value {
                 keep_json(spare_json, std::mem::take(json));
             }
@@ -216,14 +193,6 @@ impl Recording {
         let mut buffer = self.spare_json.pop().unwrap_or_default();
         buffer.clear();
         buffer
-    }
-
-    /// `text` as an owned string, made of a spare one when there is one.
-    pub(crate) fn owned(&mut self, text: &str) -> Cow<'static, str> {
-        let mut owned = self.spare_strings.pop().unwrap_or_default();
-        owned.clear();
-        owned.push_str(text);
-        Cow::Owned(owned)
     }
 
     /// The handler subsegment's id.
@@ -289,15 +258,26 @@ impl Recording {
         &mut self,
         annotations: impl IntoIterator<Item = (&'static str, AnnotationValue)>,
     ) {
-        for (key, value) in annotations {
-            debug_assert!(
-                annotation::validate(key, &value).is_ok()
-                    && !self.handler.annotations.iter().any(|(k, _)| k == key),
-                "a start annotation {key:?} is valid and new"
-            );
-            self.handler.annotations.push((Cow::Borrowed(key), value));
-            self.annotations += 1;
-        }
+        let handler = &mut self.handler.annotations;
+        let before = handler.len();
+        // Extended at once: a list of known length is moved in without a check per item.
+        handler.extend(
+            annotations
+                .into_iter()
+                .map(|(key, value)| (Cow::Borrowed(key), value)),
+        );
+        debug_assert!(
+            handler
+                .iter()
+                .enumerate()
+                .skip(before)
+                .all(|(index, (key, value))| {
+                    annotation::validate(key, value).is_ok()
+                        && !handler[..index].iter().any(|(k, _)| k == key)
+                }),
+            "the start annotations are valid and new: {handler:?}"
+        );
+        self.annotations += handler.len() - before;
     }
 
     /// Sets lambda-perf's own facts on the handler subsegment, from their `Serialize`.
@@ -409,8 +389,15 @@ impl Recording {
 
     /// Closes what is still open (innermost first), then the handler subsegment, all as of
     /// `at`, the invocation's end (or their start, if later), and hands each to `send`. The
-    /// trace is then finished: only its memory is of use, to a later [`Trace::begin`].
-    pub(crate) fn finish(&mut self, at: Instant, mut send: impl FnMut(&SubsegmentDocument<'_>)) {
+    /// handler's `duration`, from its start (the invocation's beginning) to `at`, is the
+    /// invocation's, known already. The trace is then finished: only its memory is of use, to
+    /// a later [`Trace::begin`].
+    pub(crate) fn finish(
+        &mut self,
+        (at, duration): (Instant, Duration),
+        mut send: impl FnMut(&SubsegmentDocument<'_>),
+    ) {
+        debug_assert_eq!(duration, at.saturating_duration_since(self.handler.start));
         for record in &mut self.open {
             record.close_at(at);
         }
@@ -419,7 +406,7 @@ impl Recording {
                 send(&self.document(&record));
             }
         }
-        self.handler.close_at(at);
+        self.handler.close_after(duration);
         let annotations = self.handler_annotations.json(&self.handler.annotations);
         send(&SubsegmentDocument {
             annotations_json: Some(annotations),
@@ -477,7 +464,9 @@ mod tests {
     /// written), and as the record alone writes it.
     fn finished(trace: &mut Trace) -> (String, String) {
         let mut sent = None;
-        trace.finish(Instant::now(), |document| {
+        let at = Instant::now();
+        let duration = at.saturating_duration_since(trace.handler.start);
+        trace.finish((at, duration), |document| {
             let alone = SubsegmentDocument {
                 quoted_name: None,
                 annotations_json: None,
@@ -550,7 +539,8 @@ mod tests {
             .unwrap();
             trace.open("child".into(), None);
             let mut times = Vec::new();
-            trace.finish(Instant::now(), |document| {
+            let at = Instant::now();
+            trace.finish((at, at.saturating_duration_since(began)), |document| {
                 let json: serde_json::Value = serde_json::from_str(&document.to_json()).unwrap();
                 times.push((
                     json["start_time"].as_f64().unwrap(),

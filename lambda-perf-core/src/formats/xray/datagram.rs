@@ -19,7 +19,7 @@ use super::document::{
 use super::header::TraceId;
 use super::id::Hex;
 use crate::formats::json::{
-    is_plain_text, push_bool, push_f64, push_i64, push_seconds, push_serialized, push_str,
+    is_plain_text, push_bool, push_f64, push_i64, push_seconds_pair, push_serialized, push_str,
 };
 
 /// Bytes reserved for a document beyond its name and facts: the fixed members and
@@ -87,9 +87,7 @@ pub(super) fn write_full(
     }
     out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
     let (start_time, end_time) = record.epoch_micros();
-    push_seconds(out, start_time);
-    out.extend_from_slice(b",\"end_time\":");
-    push_seconds(out, end_time);
+    push_seconds_pair(out, start_time, b",\"end_time\":", end_time);
     if let Some(namespace) = record.namespace {
         out.extend_from_slice(b",\"namespace\":");
         push_str(out, namespace.as_str());

@@ -6,9 +6,9 @@
 //! microseconds.
 
 use std::borrow::Cow;
-use std::time::Instant;
 #[cfg(test)]
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -162,7 +162,9 @@ pub(crate) struct Record {
     pub(crate) start_epoch_nanos: u64,
     /// When it started by the monotonic clock, which its duration is measured by.
     pub(crate) start: Instant,
-    pub(crate) end: Option<Instant>,
+    /// How long it lasted by the monotonic clock, once closed: kept rather than its end, so
+    /// that writing it does not subtract the two instants again.
+    pub(crate) duration: Option<Duration>,
     pub(crate) namespace: Option<Namespace>,
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
     /// (namespace, key, value), in insertion order.
@@ -200,7 +202,7 @@ impl Record {
             name,
             start_epoch_nanos,
             start,
-            end: None,
+            duration: None,
             namespace: None,
             annotations: Vec::new(),
             metadata: Vec::new(),
@@ -221,7 +223,7 @@ impl Record {
         self.id = id;
         self.parent_id = parent_id;
         (self.start_epoch_nanos, self.start) = start;
-        self.end = None;
+        self.duration = None;
         self.namespace = None;
         self.annotations.clear();
         self.metadata.clear();
@@ -308,19 +310,30 @@ impl Record {
     }
 
     pub(crate) fn close(&mut self) {
-        self.end.get_or_insert_with(Instant::now);
+        self.duration.get_or_insert_with(|| self.start.elapsed());
     }
 
     /// Closes the record as of `at` (or its start, if later), unless it is closed already.
     pub(crate) fn close_at(&mut self, at: Instant) {
-        self.end.get_or_insert(at.max(self.start));
+        self.duration
+            .get_or_insert_with(|| at.saturating_duration_since(self.start));
+    }
+
+    /// Closes the record `duration` after its start, unless it is closed already: for a
+    /// caller that knows it already (the handler's, the invocation's duration).
+    pub(crate) fn close_after(&mut self, duration: Duration) {
+        self.duration.get_or_insert(duration);
+    }
+
+    /// How long it lasted; while it is open, how long it has been open.
+    pub(crate) fn duration(&self) -> Duration {
+        self.duration.unwrap_or_else(|| self.start.elapsed())
     }
 
     /// Its `start_time` and `end_time` (now, while it is open) in microseconds since the Unix
     /// epoch: its end is its start's wall-clock time plus its duration by the monotonic clock.
     pub(crate) fn epoch_micros(&self) -> (u64, u64) {
-        let end = self.end.unwrap_or_else(Instant::now);
-        let duration = nanos(end.saturating_duration_since(self.start));
+        let duration = nanos(self.duration());
         (
             self.start_epoch_nanos / 1_000,
             self.start_epoch_nanos.saturating_add(duration) / 1_000,
@@ -653,7 +666,7 @@ mod tests {
             "handler_work".into(),
         );
         record.start_epoch_nanos = 1_795_410_965_220_676_000;
-        record.end = Some(record.start + Duration::from_micros(852));
+        record.duration = Some(Duration::from_micros(852));
         record
     }
 
@@ -886,11 +899,11 @@ mod tests {
         everything.cause = Some(Cause::Reference(0xbb00_27ca_b7e8_5329));
         records.push(everything);
         let mut open = record();
-        open.end = None;
+        open.duration = None;
         records.push(open);
         for record in &records {
             let (by_hand, by_serde) = both_renderings(record);
-            if record.end.is_some() {
+            if record.duration.is_some() {
                 assert_eq!(by_hand, by_serde);
             } else {
                 // Still open: each rendering reads the clock; all else is the same.
@@ -929,8 +942,8 @@ mod tests {
         let mut fresh = Record::open(3, 4, used.name.clone());
         fresh.start_epoch_nanos = used.start_epoch_nanos;
         fresh.start = used.start;
-        used.end = Some(used.start + Duration::from_micros(5));
-        fresh.end = used.end;
+        used.duration = Some(Duration::from_micros(5));
+        fresh.duration = used.duration;
         assert_eq!(render(&used), render(&fresh));
     }
 

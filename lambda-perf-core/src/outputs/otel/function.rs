@@ -137,8 +137,9 @@ mod tests {
             capture_limit: 100,
             redact: None,
             handler_subsegment_name: "## orders-fn".into(),
-            response_key: String::new(),
-            error_key: String::new(),
+            capture_namespace: "orders",
+            response_key: "",
+            error_key: "",
             timeout_margin: None,
             resource_usage: false,
         };

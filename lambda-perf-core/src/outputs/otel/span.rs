@@ -4,7 +4,7 @@
 //! Collector's X-Ray exporter, so that each direction undoes the other).
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use opentelemetry::trace::{
     Event, SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -71,9 +71,8 @@ impl SpanRules {
         extra: Vec<KeyValue>,
         known: &mut Vec<KnownException>,
     ) -> SpanData {
-        let end = record.end.unwrap_or_else(Instant::now);
         let start_time = UNIX_EPOCH + Duration::from_nanos(record.start_epoch_nanos);
-        let end_time = start_time + end.saturating_duration_since(record.start);
+        let end_time = start_time + record.duration();
         let mut attributes = attributes(record);
         attributes.extend(extra);
         let (status, events) = self.failure(record, end_time, known);
@@ -330,7 +329,7 @@ mod tests {
     #[test]
     fn a_handler_record_keeps_ids_times_and_parent() {
         let mut record = Record::open(0xabcd, 0x5399_5c3f_42cd_8ad8, "## orders".into());
-        record.end = Some(record.start + Duration::from_micros(1500));
+        record.duration = Some(Duration::from_micros(1500));
         let span = SpanRules::new(true).span(&record, &ids(), Vec::new(), &mut Vec::new());
         assert_eq!(
             span.span_context.trace_id().to_string(),
