@@ -41,7 +41,14 @@ pub(crate) struct MetricSet {
     /// Emptied value lists of cleared metrics, reused by the next ones (no allocation once
     /// warm).
     spare_values: Vec<Vec<f64>>,
+    /// `'static` metric names found valid, kept when the set is cleared: such text never
+    /// changes, so a name at the same address with the same length is valid without being
+    /// checked again (literal names, the common case). At most [`KNOWN_NAMES`].
+    known_names: Vec<&'static str>,
 }
+
+/// Most `'static` metric names a set remembers as valid.
+const KNOWN_NAMES: usize = 32;
 
 impl MetricSet {
     /// Whether no value is recorded (no line to write).
@@ -85,6 +92,7 @@ impl MetricSet {
             dimensions: self.dimensions.clone(),
             metadata: self.metadata.clone(),
             spare_values: Vec::new(),
+            known_names: Vec::new(),
         }
     }
 
@@ -124,7 +132,10 @@ impl MetricSet {
             entry.values.push(value);
             return Ok(());
         }
-        validate::metric_name(&name)?;
+        match name {
+            Cow::Borrowed(name) => self.check_static_name(name)?,
+            Cow::Owned(ref name) => validate::metric_name(name)?,
+        }
         validate::value(&name, value)?;
         self.check_free(fixed, &name, KeyKind::Metric)?;
         let mut values = self.spare_values.pop().unwrap_or_default();
@@ -135,6 +146,23 @@ impl MetricSet {
             resolution,
             values,
         });
+        Ok(())
+    }
+
+    /// Validates a `'static` metric name, unless it was found valid before.
+    fn check_static_name(&mut self, name: &'static str) -> Result<(), MetricsError> {
+        // The same address and length: the same text, which cannot have changed.
+        if self
+            .known_names
+            .iter()
+            .any(|known| std::ptr::eq(*known, name))
+        {
+            return Ok(());
+        }
+        validate::metric_name(name)?;
+        if self.known_names.len() < KNOWN_NAMES {
+            self.known_names.push(name);
+        }
         Ok(())
     }
 
@@ -178,14 +206,24 @@ impl MetricSet {
         Ok(())
     }
 
-    /// Fails if `key` is used by an entry of another kind (or is reserved).
+    /// Fails if `key` is used by an entry of another kind (or is reserved). Inlined where
+    /// keys are added, the error built apart.
+    #[inline]
     fn check_free(
         &self,
         fixed: &[Dimension],
         key: &str,
         requested: KeyKind,
     ) -> Result<(), MetricsError> {
-        let existing = if RESERVED_KEYS.contains(&key) {
+        match self.key_kind(fixed, key) {
+            None => Ok(()),
+            Some(existing) => Err(collision(key, existing, requested)),
+        }
+    }
+
+    /// What `key` is used by, if anything (or whether it is reserved).
+    fn key_kind(&self, fixed: &[Dimension], key: &str) -> Option<KeyKind> {
+        if RESERVED_KEYS.contains(&key) {
             Some(KeyKind::Reserved)
         } else if self.metrics.iter().any(|m| m.name == key) {
             Some(KeyKind::Metric)
@@ -195,14 +233,6 @@ impl MetricSet {
             Some(KeyKind::Metadata)
         } else {
             None
-        };
-        match existing {
-            Some(existing) => Err(MetricsError::KeyCollision {
-                key: key.to_owned(),
-                existing,
-                requested,
-            }),
-            None => Ok(()),
         }
     }
 
@@ -257,6 +287,16 @@ impl MetricSet {
                 batch.clear();
             }
         }
+    }
+}
+
+/// The error of a `requested` key that an entry of kind `existing` uses.
+#[cold]
+fn collision(key: &str, existing: KeyKind, requested: KeyKind) -> MetricsError {
+    MetricsError::KeyCollision {
+        key: key.to_owned(),
+        existing,
+        requested,
     }
 }
 
@@ -333,6 +373,42 @@ mod tests {
         };
         assert_eq!((values(&taken), values(&set)), (vec![1.0], vec![2.0]));
     }
+    #[test]
+    fn static_names_are_checked_once_and_invalid_ones_each_time() {
+        fn add(set: &mut MetricSet, name: &'static str) -> Result<(), MetricsError> {
+            set.add_metric(
+                &service(),
+                name.into(),
+                Unit::Count,
+                Resolution::Standard,
+                1.0,
+            )
+        }
+        // One text, so that names share an address and differ in length only.
+        const TEXT: &str = "Orders\nabcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+        let mut set = MetricSet::default();
+        for _ in 0..2 {
+            add(&mut set, &TEXT[..6]).unwrap();
+            for invalid in [&TEXT[..7], &TEXT[..0]] {
+                assert!(matches!(
+                    add(&mut set, invalid),
+                    Err(MetricsError::InvalidMetricName { .. })
+                ));
+            }
+            set.clear();
+        }
+        assert_eq!(set.known_names, [&TEXT[..6]]);
+        // Names past the ones kept are checked each time, and still accepted.
+        for end in 8..8 + KNOWN_NAMES {
+            add(&mut set, &TEXT[7..end]).unwrap();
+        }
+        assert_eq!(set.known_names.len(), KNOWN_NAMES);
+        set.clear();
+        for end in 8..8 + KNOWN_NAMES {
+            add(&mut set, &TEXT[7..end]).unwrap();
+        }
+    }
+
     #[test]
     fn values_of_one_metric_accumulate() {
         let mut set = MetricSet::default();

@@ -60,21 +60,34 @@ pub(crate) const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108;
 /// The smallest non-zero magnitude CloudWatch accepts: 2^-360.
 pub(crate) const MIN_MAGNITUDE: f64 = 4.257_959_840_008_151e-109;
 
+/// Whether CloudWatch accepts `value` of metric `name`: finite, and zero or of a magnitude
+/// within range. Inlined where values are added: the common case is two comparisons, the
+/// error is built apart.
+#[inline]
 pub(crate) fn value(name: &str, value: f64) -> Result<(), MetricsError> {
-    if !value.is_finite() {
-        return Err(MetricsError::NonFiniteValue {
-            name: name.to_owned(),
-            value,
-        });
-    }
     let magnitude = value.abs();
-    if magnitude > MAX_MAGNITUDE || (magnitude != 0.0 && magnitude < MIN_MAGNITUDE) {
-        return Err(MetricsError::ValueOutOfRange {
+    // NaN and the infinities fail the first comparison.
+    if magnitude <= MAX_MAGNITUDE && (magnitude >= MIN_MAGNITUDE || magnitude == 0.0) {
+        Ok(())
+    } else {
+        Err(value_error(name, value))
+    }
+}
+
+/// Why CloudWatch refuses `value` of metric `name`, which [`value`] refused.
+#[cold]
+fn value_error(name: &str, value: f64) -> MetricsError {
+    if value.is_finite() {
+        MetricsError::ValueOutOfRange {
             name: name.to_owned(),
             value,
-        });
+        }
+    } else {
+        MetricsError::NonFiniteValue {
+            name: name.to_owned(),
+            value,
+        }
     }
-    Ok(())
 }
 
 pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
