@@ -9,6 +9,7 @@ use crate::config::{
     validate_otlp_endpoint, vars,
 };
 use crate::formats::emf::dimension::Dimension;
+use crate::formats::emf::head::FixedHead;
 use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
@@ -180,7 +181,7 @@ impl Setup {
         };
         let emf = (!settings.metrics_disabled).then(|| EmfOutput {
             writer,
-            namespace,
+            head: FixedHead::new(namespace, fixed_dimensions.clone()),
             service: service.clone(),
             function_name: settings.function_name,
             cold_start_metric: settings.cold_start_metric,

@@ -378,7 +378,6 @@ impl watchdog::Watched for Invocation {
         if let Ok(Some((metrics, written_facts))) = so_far {
             output.deadline_near(&Ended {
                 facts: &self.facts,
-                settings,
                 metrics: &metrics,
                 at_epoch_nanos: ending.epoch_nanos,
                 written_facts: &written_facts,
@@ -621,7 +620,6 @@ impl Invocation {
         }
         instrumentation.output.invocation_ended(&Ended {
             facts: &self.facts,
-            settings: &instrumentation.settings,
             metrics: &state.metrics,
             at_epoch_nanos,
             written_facts: &state.written_facts,

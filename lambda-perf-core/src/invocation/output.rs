@@ -32,7 +32,6 @@ pub(crate) struct Began<'a> {
 pub(crate) struct Ended<'a> {
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) facts: &'a InvocationFacts,
-    pub(crate) settings: &'a InvocationSettings,
     pub(crate) metrics: &'a MetricSet,
     /// When it ended (or the watchdog found it still running), by the wall clock: nanoseconds
     /// since the Unix epoch.

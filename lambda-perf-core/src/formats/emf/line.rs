@@ -5,8 +5,11 @@
 
 use serde_json::Value;
 
+use std::num::NonZeroU64;
+
 use super::dimension::Dimension;
 use super::directive::DirectiveCache;
+use super::head::Head;
 use super::set::MetricSlice;
 use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_str, push_u64};
 
@@ -14,9 +17,10 @@ use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_
 pub(crate) struct EmfLine<'a, F> {
     /// `_aws.Timestamp`, milliseconds since the Unix epoch.
     pub(crate) timestamp_ms: u64,
-    pub(crate) namespace: &'a str,
-    /// The dimension set, as groups written in order (configured ones, then added ones).
-    pub(crate) dimensions: [&'a [Dimension]; 2],
+    /// The namespace and the dimensions written first (the configured ones).
+    pub(crate) head: Head<'a>,
+    /// The dimensions written after the head's (those added to the set).
+    pub(crate) dimensions: &'a [Dimension],
     pub(crate) metrics: &'a [MetricSlice<'a>],
     pub(crate) metadata: &'a [(String, Value)],
     /// The invocation facts, written under `lambda_perf`.
@@ -24,8 +28,9 @@ pub(crate) struct EmfLine<'a, F> {
 }
 
 impl<F> EmfLine<'_, F> {
+    /// The whole dimension set, in order.
     fn dimensions(&self) -> impl Iterator<Item = &Dimension> + Clone {
-        self.dimensions.iter().flat_map(|group| group.iter())
+        self.head.dimensions.iter().chain(self.dimensions)
     }
 }
 
@@ -35,7 +40,7 @@ impl<F> EmfLine<'_, F> {
     /// metric definitions.
     fn write_directive(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
-        push_str(out, self.namespace);
+        push_str(out, self.head.namespace);
         out.extend_from_slice(b",\"Dimensions\":[[");
         for (index, dimension) in self.dimensions().enumerate() {
             if index > 0 {
@@ -59,22 +64,42 @@ impl<F> EmfLine<'_, F> {
     }
 
     /// What [`write_directive`](Self::write_directive) writes depends on, unambiguously:
-    /// each string with its length before it, each list with its count.
+    /// first the head's identity (0 for a head spelled out after them), the number of added
+    /// dimensions and the number of metrics, in one copy; then the head's namespace and
+    /// dimensions when it has no identity; then each added dimension and each metric, each
+    /// string with its length before it.
     fn write_directive_key(&self, key: &mut Vec<u8>) {
         fn push_text(key: &mut Vec<u8>, text: &str) {
             key.extend_from_slice(&text.len().to_ne_bytes());
             key.extend_from_slice(text.as_bytes());
         }
-        push_text(key, self.namespace);
-        key.extend_from_slice(&self.dimensions().count().to_ne_bytes());
-        for dimension in self.dimensions() {
-            push_text(key, &dimension.name);
-            push_text(key, &dimension.value);
+        fn push_dimensions(key: &mut Vec<u8>, dimensions: &[Dimension]) {
+            for dimension in dimensions {
+                push_text(key, &dimension.name);
+                push_text(key, &dimension.value);
+            }
         }
-        key.extend_from_slice(&self.metrics.len().to_ne_bytes());
+        const WORD: usize = size_of::<u64>();
+        let id = self.head.id().map_or(0, NonZeroU64::get);
+        let mut counts = [0; 3 * WORD];
+        let words = [id, self.dimensions.len() as u64, self.metrics.len() as u64];
+        for (bytes, word) in counts.chunks_exact_mut(WORD).zip(words) {
+            bytes.copy_from_slice(&word.to_ne_bytes());
+        }
+        key.extend_from_slice(&counts);
+        if id == 0 {
+            push_text(key, self.head.namespace);
+            key.extend_from_slice(&self.head.dimensions.len().to_ne_bytes());
+            push_dimensions(key, self.head.dimensions);
+        }
+        push_dimensions(key, self.dimensions);
         for metric in self.metrics {
-            push_text(key, metric.name);
-            key.extend_from_slice(&[metric.unit.code(), metric.resolution.seconds()]);
+            // The name's length and the definition's codes in one copy, then the name.
+            let mut definition = [0; WORD + 2];
+            definition[..WORD].copy_from_slice(&(metric.name.len() as u64).to_ne_bytes());
+            definition[WORD..].copy_from_slice(&[metric.unit.code(), metric.resolution.seconds()]);
+            key.extend_from_slice(&definition);
+            key.extend_from_slice(metric.name.as_bytes());
         }
     }
 }
@@ -153,6 +178,7 @@ mod tests {
     use proptest::prelude::*;
 
     use super::*;
+    use crate::formats::emf::head::FixedHead;
     use crate::formats::emf::validate::FACTS_KEY;
     use crate::formats::emf::{Resolution, Unit};
 
@@ -186,8 +212,8 @@ mod tests {
         let metadata = [("booking_id".to_owned(), Value::from("abc123"))];
         let line = EmfLine::<()> {
             timestamp_ms: 1_795_410_771_965,
-            namespace: "ServerlessAirline",
-            dimensions: [&fixed, &added],
+            head: Head::new("ServerlessAirline", &fixed),
+            dimensions: &added,
             metrics: &metrics,
             metadata: &metadata,
             facts: None,
@@ -239,8 +265,8 @@ mod tests {
         }];
         let line = EmfLine {
             timestamp_ms: 1,
-            namespace: "ns",
-            dimensions: [&fixed, &[]],
+            head: Head::new("ns", &fixed),
+            dimensions: &[],
             metrics: &metrics,
             metadata: &[],
             facts: Some(&Facts { start_kind: "warm" }),
@@ -257,23 +283,54 @@ mod tests {
     }
 
     /// A line's shape: namespace, dimensions and metric definitions (from small alphabets,
-    /// so that shapes repeat and differ in one part at a time).
-    type Shape = (String, Vec<(String, String)>, Vec<(String, bool, bool)>);
+    /// so that shapes repeat and differ in one part at a time), and its head: 0 for the
+    /// namespace and the first half of the dimensions spelled out; 1 or 2 for a fixed head
+    /// (with its identity), 3 or 4 for the same head's text spelled out, the shape's
+    /// dimensions added after either.
+    type Shape = (
+        String,
+        Vec<(String, String)>,
+        Vec<(String, bool, bool)>,
+        usize,
+    );
 
     fn shape() -> impl Strategy<Value = Shape> {
         (
             "[ab\"]{0,2}",
-            prop::collection::vec(("[ab\\\\]{1,2}", "[ab\n]{0,2}"), 0..3),
+            dimensions(),
             prop::collection::vec(("[ab\"]{1,2}", any::<bool>(), any::<bool>()), 1..3),
+            0..5usize,
         )
     }
 
-    fn written(shape: &Shape, directives: Option<&mut DirectiveCache>) -> Vec<u8> {
-        let (namespace, dimensions, metrics) = shape;
-        let dimensions: Vec<Dimension> = dimensions
+    fn dimensions() -> impl Strategy<Value = Vec<(String, String)>> {
+        prop::collection::vec(("[ab\\\\]{1,2}", "[ab\n]{0,2}"), 0..3)
+    }
+
+    /// Two fixed heads, built as an output builds its own (their texts may be alike).
+    fn fixed_heads() -> impl Strategy<Value = Vec<FixedHead>> {
+        prop::collection::vec(("[ab\"]{0,2}", dimensions()), 2).prop_map(|heads| {
+            heads
+                .into_iter()
+                .map(|(namespace, dimensions)| FixedHead::new(namespace, built(&dimensions)))
+                .collect()
+        })
+    }
+
+    fn built(dimensions: &[(String, String)]) -> Vec<Dimension> {
+        dimensions
             .iter()
             .map(|(name, value)| Dimension::new(name.clone(), value.clone()))
-            .collect();
+            .collect()
+    }
+
+    fn written(
+        shape: &Shape,
+        fixed: &[FixedHead],
+        directives: Option<&mut DirectiveCache>,
+    ) -> Vec<u8> {
+        let (namespace, dimensions, metrics, head) = shape;
+        let dimensions = built(dimensions);
         let metrics: Vec<MetricSlice<'_>> = metrics
             .iter()
             .map(|(name, count, high)| MetricSlice {
@@ -287,11 +344,24 @@ mod tests {
                 values: &[1.0],
             })
             .collect();
-        let (fixed, added) = dimensions.split_at(dimensions.len() / 2);
+        let (head, added) = match *head {
+            0 => {
+                let (first, added) = dimensions.split_at(dimensions.len() / 2);
+                (Head::new(namespace, first), added)
+            }
+            index @ 1..=2 => (Head::from(&fixed[index - 1]), &dimensions[..]),
+            index => {
+                let identified = Head::from(&fixed[index - 3]);
+                (
+                    Head::new(identified.namespace, identified.dimensions),
+                    &dimensions[..],
+                )
+            }
+        };
         let line = EmfLine::<()> {
             timestamp_ms: 1,
-            namespace,
-            dimensions: [fixed, added],
+            head,
+            dimensions: added,
             metrics: &metrics,
             metadata: &[],
             facts: None,
@@ -302,16 +372,19 @@ mod tests {
     }
 
     proptest! {
-        /// Through the directive cache, any sequence of lines (shapes repeated or changed) is written
-        /// byte for byte as without it.
+        /// Through the directive cache, any sequence of lines (shapes repeated or changed, heads
+        /// fixed or spelled out) is written byte for byte as without it.
         #[test]
-        fn cached_lines_are_the_lines(shapes in prop::collection::vec(shape(), 1..12)) {
+        fn cached_lines_are_the_lines(
+            fixed in fixed_heads(),
+            shapes in prop::collection::vec(shape(), 1..12),
+        ) {
             let mut directives = DirectiveCache::new();
             for shape in &shapes {
-                let cached = written(shape, Some(&mut directives));
+                let cached = written(shape, &fixed, Some(&mut directives));
                 prop_assert_eq!(
                     String::from_utf8(cached).unwrap(),
-                    String::from_utf8(written(shape, None)).unwrap()
+                    String::from_utf8(written(shape, &fixed, None)).unwrap()
                 );
             }
         }

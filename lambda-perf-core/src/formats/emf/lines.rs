@@ -5,6 +5,7 @@ use serde_json::Value;
 
 use super::dimension::Dimension;
 use super::directive::DirectiveCache;
+use super::head::Head;
 use super::line::EmfLine;
 use super::set::{MetricSet, MetricSlice};
 use crate::formats::json::WriteJson;
@@ -28,15 +29,15 @@ pub(crate) struct Appended {
 /// The parts every line of one set shares.
 struct Shared<'a, F> {
     timestamp_ms: u64,
-    namespace: &'a str,
-    dimensions: [&'a [Dimension]; 2],
+    head: Head<'a>,
+    dimensions: &'a [Dimension],
     facts: Option<&'a F>,
 }
 
 /// Appends every line `set` needs to `out` (directives from `directives` when it holds
-/// them): at most 100 metrics and 100 values per metric in a
-/// line, as CloudWatch requires, `fixed` dimensions first, then the set's own, then its
-/// metadata, the facts under `lambda_perf`, and the values. A line that would exceed
+/// them): at most 100 metrics and 100 values per metric in a line, as CloudWatch requires, in
+/// `head`'s namespace, its dimensions first, then the set's own, then its metadata, the facts
+/// under `lambda_perf`, and the values. A line that would exceed
 /// [`MAX_LINE_BYTES`] loses its metadata first; if it still does not fit, its metrics (or a
 /// metric's values) are split over more lines, so every metric value is kept. Nothing for an
 /// empty set.
@@ -44,15 +45,14 @@ pub(crate) fn append_lines<F: WriteJson>(
     out: &mut Vec<u8>,
     directives: &mut DirectiveCache,
     timestamp_ms: u64,
-    namespace: &str,
-    fixed: &[Dimension],
+    head: Head<'_>,
     set: &MetricSet,
     facts: Option<&F>,
 ) -> Appended {
     let shared = Shared {
         timestamp_ms,
-        namespace,
-        dimensions: [fixed, set.dimensions()],
+        head,
+        dimensions: set.dimensions(),
         facts,
     };
     let mut appended = Appended::default();
@@ -116,7 +116,7 @@ fn try_append<F: WriteJson>(
     let start = out.len();
     let line = EmfLine {
         timestamp_ms: shared.timestamp_ms,
-        namespace: shared.namespace,
+        head: shared.head,
         dimensions: shared.dimensions,
         metrics,
         metadata,
@@ -142,8 +142,7 @@ mod tests {
             &mut out,
             &mut DirectiveCache::new(),
             1,
-            "ns",
-            fixed,
+            Head::new("ns", fixed),
             set,
             None,
         );

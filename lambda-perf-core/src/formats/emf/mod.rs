@@ -4,6 +4,7 @@
 pub(crate) mod dimension;
 mod directive;
 mod error;
+pub(crate) mod head;
 mod line;
 mod lines;
 pub(crate) mod set;

@@ -10,6 +10,7 @@ use std::time::SystemTime;
 use self::writer::write_emf_lines;
 use crate::drops::{self, Report};
 use crate::formats::emf::dimension::Dimension;
+use crate::formats::emf::head::{FixedHead, Head};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::emf::{
     DirectiveCache, MAX_LINE_BYTES, Resolution, Unit, append_lines, validate,
@@ -38,7 +39,9 @@ thread_local! {
 #[derive(Debug)]
 pub(crate) struct EmfOutput {
     pub(crate) writer: LineWriter,
-    pub(crate) namespace: String,
+    /// The namespace, and the dimensions of every invocation's line: the default dimensions
+    /// and `service` (the same as the invocation settings' `fixed_dimensions`).
+    pub(crate) head: FixedHead,
     /// The `service` dimension of lines written outside an invocation.
     pub(crate) service: String,
     /// The `function_name` dimension of `ColdStart` when configured (else the context's).
@@ -50,13 +53,12 @@ pub(crate) struct EmfOutput {
 }
 
 impl EmfOutput {
-    /// Writes every line `set` needs, `fixed` dimensions first, stamped `timestamp_ms`
-    /// (epoch milliseconds): the one emission path.
+    /// Writes every line `set` needs, in `head`'s namespace with its dimensions first,
+    /// stamped `timestamp_ms` (epoch milliseconds): the one emission path.
     fn emit<F: WriteJson>(
         &self,
         timestamp_ms: u64,
-        namespace: &str,
-        fixed: &[Dimension],
+        head: Head<'_>,
         set: &MetricSet,
         facts: Option<&F>,
     ) {
@@ -65,15 +67,7 @@ impl EmfOutput {
         }
         let facts = facts.filter(|_| self.invocation_facts);
         with_buffer(|buffer, directives| {
-            let appended = append_lines(
-                buffer,
-                directives,
-                timestamp_ms,
-                namespace,
-                fixed,
-                set,
-                facts,
-            );
+            let appended = append_lines(buffer, directives, timestamp_ms, head, set, facts);
             for _ in 0..appended.without_metadata {
                 drops::count("emf.metadata_trimmed");
             }
@@ -96,11 +90,9 @@ impl EmfOutput {
         let reports = self.invocation_facts && !ended.metrics.is_empty();
         let dropped = reports.then(|| drops::take(Report::Emf)).flatten();
         let facts = ended.written_facts.record(dropped, true);
-        let fixed = &ended.settings.fixed_dimensions;
         self.emit(
             ended.at_epoch_nanos / 1_000_000,
-            &self.namespace,
-            fixed,
+            Head::from(&self.head),
             ended.metrics,
             Some(&facts),
         );
@@ -156,7 +148,8 @@ impl EmfOutput {
         );
         if metric.is_ok() {
             let now = epoch_millis(SystemTime::now());
-            self.emit(now, &self.namespace, &dimensions, &set, Some(facts));
+            let head = Head::new(self.head.namespace(), &dimensions);
+            self.emit(now, head, &set, Some(facts));
         }
     }
 }
@@ -198,7 +191,8 @@ impl Output for EmfOutput {
                 let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
             }
             let now = epoch_millis(SystemTime::now());
-            self.emit(now, &self.namespace, &dimensions, &set, Some(&facts));
+            let head = Head::new(self.head.namespace(), &dimensions);
+            self.emit(now, head, &set, Some(&facts));
         }
         for record in began.init_clients {
             self.client_line(&began.settings.service, record, &facts);
@@ -242,9 +236,9 @@ impl Output for EmfOutput {
     }
 
     fn own_line(&self, line: &OwnLine<'_>) {
-        let namespace = line.namespace.unwrap_or(&self.namespace);
+        let namespace = line.namespace.unwrap_or(self.head.namespace());
         let now = epoch_millis(SystemTime::now());
-        self.emit::<()>(now, namespace, line.fixed, line.metrics, None);
+        self.emit::<()>(now, Head::new(namespace, line.fixed), line.metrics, None);
     }
 }
 
