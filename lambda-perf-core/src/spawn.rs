@@ -58,7 +58,7 @@ where
 {
     let carried = current::carried();
     tokio::task::spawn_blocking(move || match carried {
-        Some(carried) => current::sync_scope(carried, f),
+        Some(carried) => current::sync_scope(&carried, f),
         None => f(),
     })
 }

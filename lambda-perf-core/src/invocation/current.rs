@@ -205,8 +205,8 @@ pub(crate) fn scope<F: Future>(current: Current, future: F) -> Scoped<F> {
 
 /// Runs `f` with `current` as its invocation.
 #[inline]
-pub(crate) fn sync_scope<R>(current: Current, f: impl FnOnce() -> R) -> R {
-    CURRENT.set(&current, f)
+pub(crate) fn sync_scope<R>(current: &Current, f: impl FnOnce() -> R) -> R {
+    CURRENT.set(current, f)
 }
 
 /// A span carrying `invocation` (standing in `subsegment`) was entered on this thread.

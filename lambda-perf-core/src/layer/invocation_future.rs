@@ -88,13 +88,23 @@ impl<F: Future, D> InvocationFuture<F, D> {
     /// Runs `future` inside the invocation.
     #[inline]
     pub(crate) fn new(begun: Begun, future: F, describe: D) -> Self {
-        let (current, invocation) = match begun {
-            Begun::Own(invocation) => (
-                Current::new(Arc::clone(&invocation), None),
-                Some(invocation),
-            ),
-            Begun::Nested(outer) => (outer, None),
-        };
+        match begun {
+            Begun::Own(invocation) => {
+                let current = Current::new(Arc::clone(&invocation), None);
+                Self::running(current, Some(invocation), future, describe)
+            }
+            Begun::Nested(outer) => Self::running(outer, None, future, describe),
+        }
+    }
+
+    /// Runs `future` with `current`, ending `invocation` (when it is its own) as it completes.
+    #[inline]
+    fn running(
+        current: Current,
+        invocation: Option<Arc<Invocation>>,
+        future: F,
+        describe: D,
+    ) -> Self {
         Self {
             inner: current::scope(current, future),
             invocation,
@@ -178,9 +188,10 @@ pub(crate) fn start<F: Future, D>(
         Begun::Own(invocation) => invocation,
         nested @ Begun::Nested(_) => return InvocationFuture::new(nested, call(), describe),
     };
+    // The same `Current` is set while `call` runs and carried by the future after.
     let current = Current::new(Arc::clone(&invocation), None);
-    match current::sync_scope(current, || panic::catch(call)) {
-        Ok(future) => InvocationFuture::new(Begun::Own(invocation), future, describe),
+    match current::sync_scope(&current, || panic::catch(call)) {
+        Ok(future) => InvocationFuture::running(current, Some(invocation), future, describe),
         Err(panic) => {
             invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
             panic::resume(panic)

@@ -193,7 +193,7 @@ fn run_entered<R>(opened: Option<&Opened>, f: impl FnOnce() -> R) -> R {
             f()
         }
         _ => current::sync_scope(
-            Current::new(Arc::clone(&opened.invocation), Some(opened.id)),
+            &Current::new(Arc::clone(&opened.invocation), Some(opened.id)),
             f,
         ),
     }
