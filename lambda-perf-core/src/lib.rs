@@ -185,6 +185,7 @@ pub mod config;
 mod drops;
 mod formats;
 mod invocation;
+mod kept;
 pub mod layer;
 pub mod lazy;
 #[cfg(feature = "tracing")]

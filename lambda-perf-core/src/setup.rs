@@ -11,10 +11,11 @@ use crate::config::{
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::head::FixedHead;
 use crate::formats::emf::{KeyKind, MetricsError, validate};
+use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::redaction::Redactor;
-use crate::invocation::settings::{InvocationSettings, ServiceAnnotation, kept};
+use crate::invocation::settings::{InvocationSettings, ServiceAnnotation};
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
 use crate::outputs::emf::EmfOutput;
 use crate::outputs::line_writer::LineWriter;
@@ -195,7 +196,7 @@ impl Setup {
                 Arc::new(UdpDaemonSink::new(address))
             }))
         });
-        let capture_namespace = kept(&service);
+        let capture_namespace = MetadataName::kept(&service);
         let instrumentation = Instrumentation {
             settings: InvocationSettings {
                 service,
@@ -214,8 +215,8 @@ impl Setup {
                 redact,
                 handler_subsegment_name: format!("## {handler_name}"),
                 capture_namespace,
-                response_key: kept(&format!("{handler_name} response")),
-                error_key: kept(&format!("{handler_name} error")),
+                response_key: MetadataName::kept(&format!("{handler_name} response")),
+                error_key: MetadataName::kept(&format!("{handler_name} error")),
                 timeout_margin: Some(settings.timeout_margin).filter(|margin| !margin.is_zero()),
                 resource_usage: settings.resource_usage,
             },

@@ -745,8 +745,8 @@ fn record_ending(
             .take()
             .and_then(|json| captured_response(settings, json))
         {
-            let (namespace, key) = (settings.capture_namespace, settings.response_key);
-            trace.add_metadata(handler, namespace.into(), key.into(), value);
+            let (namespace, key) = (&settings.capture_namespace, &settings.response_key);
+            trace.add_metadata(handler, namespace.clone(), key.clone(), value);
         }
     }
     if let Some(failure) = outcome.failure() {
@@ -762,8 +762,8 @@ fn record_ending(
         trace.record_error(handler, &Failure::new(failure.kind(), message));
         if let Some(value) = captured {
             let value = capped(value, settings.capture_limit);
-            let (namespace, key) = (settings.capture_namespace, settings.error_key);
-            trace.add_metadata(handler, namespace.into(), key.into(), value);
+            let (namespace, key) = (&settings.capture_namespace, &settings.error_key);
+            trace.add_metadata(handler, namespace.clone(), key.clone(), value);
         }
     }
 }

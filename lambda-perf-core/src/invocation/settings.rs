@@ -1,13 +1,13 @@
 //! What an instrumented handler's invocations record, resolved and validated once.
 
-use std::sync::{Mutex, PoisonError};
-
 use serde_json::Value;
 
 use super::InitializationType;
 use super::redaction::{self, Captured, Redactor};
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::xray::annotation::{self, AnnotationValue};
+use crate::formats::xray::metadata_name::MetadataName;
+use crate::kept::kept;
 use crate::warn::WarnOnce;
 
 /// The key of the handler subsegment's annotation that names the configured service.
@@ -32,13 +32,13 @@ pub(crate) struct InvocationSettings {
     pub(crate) redact: Option<Redactor>,
     /// `## <name>`.
     pub(crate) handler_subsegment_name: String,
-    /// The service as the metadata namespace of a captured response or error, kept (see
-    /// [`kept`]).
-    pub(crate) capture_namespace: &'static str,
-    /// `<name> response`, kept (see [`kept`]).
-    pub(crate) response_key: &'static str,
-    /// `<name> error`, kept (see [`kept`]).
-    pub(crate) error_key: &'static str,
+    /// The service as the metadata namespace of a captured response or error, kept with its
+    /// JSON string ([`MetadataName::kept`]).
+    pub(crate) capture_namespace: MetadataName,
+    /// `<name> response`, kept and checked alike.
+    pub(crate) response_key: MetadataName,
+    /// `<name> error`, kept and checked alike.
+    pub(crate) error_key: MetadataName,
     /// How long before its deadline a still running invocation writes its records; `None`:
     /// never.
     pub(crate) timeout_margin: Option<std::time::Duration>,
@@ -91,20 +91,6 @@ impl ServiceAnnotation {
         }
         Self::Valid(kept(service))
     }
-}
-
-/// `text` kept for the life of the process, once per distinct text (a process has one
-/// service and one handler name, or a few): what every invocation's records borrow instead
-/// of copying it (the service annotation, the metadata keys of captured values).
-pub(crate) fn kept(text: &str) -> &'static str {
-    static KEPT: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(text) = kept.iter().find(|kept| **kept == text) {
-        return text;
-    }
-    let text: &'static str = Box::leak(text.into());
-    kept.push(text);
-    text
 }
 
 #[cfg(test)]

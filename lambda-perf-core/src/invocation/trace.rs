@@ -12,6 +12,7 @@ use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
 use crate::formats::xray::header::{TraceId, recording_trace};
 use crate::formats::xray::kept_annotations::KeptAnnotations;
+use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::formats::xray::{XRayError, id, name};
 use crate::warn::WarnOnce;
@@ -289,8 +290,8 @@ impl Recording {
     pub(crate) fn add_metadata(
         &mut self,
         target: Target,
-        namespace: Cow<'static, str>,
-        key: Cow<'static, str>,
+        namespace: MetadataName,
+        key: MetadataName,
         value: impl Into<MetadataValue>,
     ) {
         if let Some(record) = self.target(target) {

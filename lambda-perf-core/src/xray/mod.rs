@@ -168,8 +168,15 @@ pub fn try_add_metadata(
         });
     }
     let value = MetadataValue::Written(json);
-    on_trace(|trace, current| trace.add_metadata(Target::Current(current), namespace, key, value))
-        .map(|_| ())
+    on_trace(|trace, current| {
+        trace.add_metadata(
+            Target::Current(current),
+            namespace.into(),
+            key.into(),
+            value,
+        )
+    })
+    .map(|_| ())
 }
 
 /// Adds metadata to the current subsegment; an invalid entry is dropped with a one-time

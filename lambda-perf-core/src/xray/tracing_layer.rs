@@ -239,8 +239,8 @@ impl Fields<'_> {
         } else {
             self.trace.add_metadata(
                 Target::Exactly(self.subsegment),
-                Cow::Borrowed("tracing"),
-                Cow::Owned(name.to_owned()),
+                "tracing".into(),
+                name.to_owned().into(),
                 metadata,
             );
         }

@@ -18,6 +18,7 @@ use super::document::{
 };
 use super::header::TraceId;
 use super::id::Hex;
+use super::metadata_name::MetadataName;
 use crate::formats::json::{
     is_plain_text, push_bool, push_f64, push_i64, push_seconds_pair, push_serialized, push_str,
 };
@@ -188,19 +189,17 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
             out.push(b',');
         }
         first = false;
-        push_text(out, namespace);
+        push_name(out, namespace);
         out.extend_from_slice(b":{");
         let mut first_entry = true;
         // From its first entry on: none before has this namespace.
-        let namespaced = entries[index..]
-            .iter()
-            .filter(|(ns, _, _)| same_str(ns, namespace));
+        let namespaced = entries[index..].iter().filter(|(ns, _, _)| ns == namespace);
         for (_, key, value) in namespaced {
             if !first_entry {
                 out.push(b',');
             }
             first_entry = false;
-            push_text(out, key);
+            push_name(out, key);
             out.push(b':');
             value.write_json(out)?;
         }
@@ -208,12 +207,6 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
     }
     out.push(b'}');
     Ok(())
-}
-
-/// Whether `a` and `b` are equal: at once, without comparing bytes, when they are the same
-/// string.
-fn same_str(a: &str, b: &str) -> bool {
-    std::ptr::eq(a, b) || a == b
 }
 
 /// The members from `id` to the `start_time` key, all of fixed lengths, put together in place.
@@ -259,6 +252,14 @@ fn push_text(out: &mut Vec<u8>, text: &str) {
         out.push(b'"');
     } else {
         push_str(out, text);
+    }
+}
+
+/// Appends a metadata name as a JSON string: a kept one's as it was written.
+fn push_name(out: &mut Vec<u8>, name: &MetadataName) {
+    match name {
+        MetadataName::Plain { quoted, .. } => out.extend_from_slice(quoted.as_bytes()),
+        MetadataName::Text(text) => push_text(out, text),
     }
 }
 

@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
 use super::header::TraceId;
+use super::metadata_name::MetadataName;
 use super::metadata_value::MetadataValue;
 use crate::formats::json::WriteJson;
 use crate::formats::time::nanos;
@@ -168,7 +169,7 @@ pub(crate) struct Record {
     pub(crate) namespace: Option<Namespace>,
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
     /// (namespace, key, value), in insertion order.
-    pub(crate) metadata: Vec<(Cow<'static, str>, Cow<'static, str>, MetadataValue)>,
+    pub(crate) metadata: Vec<(MetadataName, MetadataName, MetadataValue)>,
     /// lambda-perf's own facts as one JSON object, written straight from their `Serialize`
     /// (empty: none): the first members of the `lambda_perf` metadata namespace.
     pub(crate) facts: Vec<u8>,
@@ -275,8 +276,8 @@ impl Record {
     /// Adds a metadata entry or replaces its value.
     pub(crate) fn add_metadata(
         &mut self,
-        namespace: Cow<'static, str>,
-        key: Cow<'static, str>,
+        namespace: MetadataName,
+        key: MetadataName,
         value: impl Into<MetadataValue>,
     ) {
         let value = value.into();
@@ -593,7 +594,7 @@ impl Serialize for FactsAndEntries<'_> {
 }
 
 struct Namespaced<'a> {
-    entries: &'a [(Cow<'static, str>, Cow<'static, str>, MetadataValue)],
+    entries: &'a [(MetadataName, MetadataName, MetadataValue)],
     namespace: &'a str,
 }
 
@@ -901,6 +902,7 @@ mod tests {
         let mut open = record();
         open.duration = None;
         records.push(open);
+        records.extend(with_kept_names());
         for record in &records {
             let (by_hand, by_serde) = both_renderings(record);
             if record.duration.is_some() {
@@ -910,6 +912,54 @@ mod tests {
                 let strip = |text: &str| text[..text.find(",\"end_time\"").unwrap()].to_owned();
                 assert_eq!(strip(&by_hand), strip(&by_serde));
             }
+        }
+    }
+
+    /// Records whose metadata names are kept ([`MetadataName::kept`]: with their JSON strings,
+    /// or as texts when they need escapes), also sharing a namespace with names given as texts.
+    fn with_kept_names() -> Vec<Record> {
+        let mut records = Vec::new();
+        for (namespace, key) in [
+            ("orders", "## handler response"),
+            ("ord\"ers", "handler\nresponse"),
+            (FACTS_NAMESPACE, "é ✓"),
+        ] {
+            let mut kept = record();
+            kept.set_facts(&serde_json::json!({"invocation": 2}));
+            kept.add_metadata(
+                MetadataName::kept(namespace),
+                MetadataName::kept(key),
+                Value::from(7),
+            );
+            records.push(kept.clone());
+            // The user's entries in the same namespace, before and after: one object.
+            let mut shared = record();
+            shared.add_metadata(namespace.to_owned().into(), "before".into(), Value::from(1));
+            shared.add_metadata(
+                MetadataName::kept(namespace),
+                MetadataName::kept(key),
+                Value::from(7),
+            );
+            shared.add_metadata("other".into(), "k".into(), Value::from(2));
+            shared.add_metadata(namespace.into(), "after".into(), Value::from(3));
+            // The same key given as a text replaces the kept one's value.
+            shared.add_metadata(namespace.into(), key.to_owned().into(), Value::from(8));
+            records.push(shared);
+        }
+        records
+    }
+
+    #[test]
+    fn kept_names_render_as_the_same_names_given_as_texts() {
+        for kept in with_kept_names() {
+            let mut texts = kept.clone();
+            for (namespace, key, _) in &mut texts.metadata {
+                *namespace = namespace.to_string().into();
+                *key = key.to_string().into();
+            }
+            assert_eq!(render(&kept), render(&texts));
+            let json: Value = serde_json::from_str(&render(&kept)).unwrap();
+            assert!(json["metadata"].is_object(), "{json}");
         }
     }
 

@@ -8,6 +8,7 @@ mod error;
 pub(crate) mod header;
 pub(crate) mod id;
 pub(crate) mod kept_annotations;
+pub(crate) mod metadata_name;
 pub(crate) mod metadata_value;
 pub(crate) mod name;
 

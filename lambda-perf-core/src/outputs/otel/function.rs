@@ -137,9 +137,9 @@ mod tests {
             capture_limit: 100,
             redact: None,
             handler_subsegment_name: "## orders-fn".into(),
-            capture_namespace: "orders",
-            response_key: "",
-            error_key: "",
+            capture_namespace: "orders".into(),
+            response_key: "".into(),
+            error_key: "".into(),
             timeout_margin: None,
             resource_usage: false,
         };
