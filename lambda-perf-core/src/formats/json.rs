@@ -133,19 +133,6 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
     out.push(b'"');
 }
 
-/// Appends `text`, which needs no escape (a name fixed in the code), quoted.
-pub(crate) fn push_plain_str(out: &mut Vec<u8>, text: &'static str) {
-    debug_assert_eq!(
-        clean_prefix(text.as_bytes()),
-        text.len(),
-        "{text:?} needs escapes"
-    );
-    out.reserve(text.len() + 2);
-    out.push(b'"');
-    out.extend_from_slice(text.as_bytes());
-    out.push(b'"');
-}
-
 /// Appends `text` escaped, without quotes.
 pub(crate) fn push_str_contents(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
@@ -480,15 +467,6 @@ mod tests {
                 serde_json::to_string(text).unwrap(),
                 "{text:?}"
             );
-        }
-    }
-
-    #[test]
-    fn plain_strings_are_written_as_serde_json_writes_them() {
-        for text in ["", "lambda_perf", "warm", "success", "Bytes/Second"] {
-            let mut out = Vec::new();
-            push_plain_str(&mut out, text);
-            assert_eq!(out, serde_json::to_vec(text).unwrap());
         }
     }
 

@@ -188,13 +188,13 @@ impl InvocationFacts {
 
     /// The `lambda_perf` facts of this invocation, as its records carry them; with how and
     /// when it ended once it has.
-    pub(crate) fn record(&self, ended: Option<&Ending<'_>>) -> FactsRecord<'_> {
+    pub(crate) fn record<'a>(&'a self, ended: Option<&Ending<'a>>) -> FactsRecord<'a> {
         let first = self.start.index == 1;
         // The headroom and the deadline check at the end, by the wall clock.
         let deadline =
             ended.and_then(|ended| Some((self.deadline_epoch_nanos()?, ended.epoch_nanos)));
         FactsRecord {
-            start_kind: self.start.kind.as_str(),
+            start_kind: self.start.kind,
             invocation: self.start.index,
             request_id: &self.request_id,
             idle_gap_ms: self.start.idle_gap.map(Millis::of),
@@ -208,7 +208,7 @@ impl InvocationFacts {
             duration_ms: ended.map(|ended| Millis::of(ended.duration)),
             deadline_headroom_ms: deadline
                 .map(|(at, now)| Millis::from_nanos(at.saturating_sub(now))),
-            outcome: ended.map(|ended| ended.outcome.as_str()),
+            outcome: ended.map(|ended| ended.outcome),
             cpu_time_ms: None,
             peak_rss_mb: None,
             cpu_ratio: None,

@@ -5,18 +5,18 @@ use std::ops::Range;
 
 use serde::Serialize;
 
+use super::StartKind;
+use super::outcome::Outcome;
 use super::resources::ResourceUse;
 use crate::drops::Dropped;
-use crate::formats::json::{
-    Float, WriteJson, push_bool, push_key, push_plain_str, push_str, push_u64,
-};
+use crate::formats::json::{Float, WriteJson, push_bool, push_key, push_str, push_u64};
 use crate::formats::time::Millis;
 
 /// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
 /// precision.
 #[derive(Debug, Serialize)]
 pub(crate) struct FactsRecord<'a> {
-    pub(super) start_kind: &'static str,
+    pub(super) start_kind: StartKind,
     pub(super) invocation: u64,
     pub(super) request_id: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -30,8 +30,12 @@ pub(crate) struct FactsRecord<'a> {
     pub(super) duration_ms: Option<Millis>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) deadline_headroom_ms: Option<Millis>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub(super) outcome: Option<&'static str>,
+    /// How it ended, by name ([`Outcome::as_str`]).
+    #[serde(
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "outcome_name"
+    )]
+    pub(super) outcome: Option<&'a Outcome>,
     /// CPU time the process used during the invocation, in ms (when measured).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(super) cpu_time_ms: Option<f64>,
@@ -54,6 +58,38 @@ pub(crate) struct FactsRecord<'a> {
     pub(super) dropped: Option<Dropped>,
 }
 
+/// An outcome as the record names it.
+fn outcome_name<S: serde::Serializer>(
+    outcome: &Option<&Outcome>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    outcome.map(Outcome::as_str).serialize(serializer)
+}
+
+/// The record's opening up to the invocation's index, `{"start_kind":"warm","invocation":`:
+/// a copy of one fixed text, for what [`StartKind::as_str`] names.
+fn opening(kind: StartKind) -> &'static [u8] {
+    match kind {
+        StartKind::Cold => br#"{"start_kind":"cold","invocation":"#,
+        StartKind::Restart => br#"{"start_kind":"restart","invocation":"#,
+        StartKind::Warm => br#"{"start_kind":"warm","invocation":"#,
+        StartKind::Prewarmed => br#"{"start_kind":"prewarmed","invocation":"#,
+        StartKind::Restored => br#"{"start_kind":"restored","invocation":"#,
+    }
+}
+
+/// The `outcome` member, `,"outcome":"success"`: a copy of one fixed text, for what
+/// [`Outcome::as_str`] names.
+fn outcome_member(outcome: &Outcome) -> &'static [u8] {
+    match outcome {
+        Outcome::Success(_) => br#","outcome":"success""#,
+        Outcome::Error(_) => br#","outcome":"error""#,
+        Outcome::Panic(_) => br#","outcome":"panic""#,
+        Outcome::Cancelled => br#","outcome":"cancelled""#,
+        Outcome::Timeout => br#","outcome":"timeout""#,
+    }
+}
+
 /// The same JSON as the derived `Serialize`, written by hand: every invocation writes it.
 impl WriteJson for FactsRecord<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
@@ -73,9 +109,7 @@ impl FactsRecord<'_> {
                 value.write_json(out);
             }
         }
-        out.extend_from_slice(b"{\"start_kind\":");
-        push_plain_str(out, self.start_kind);
-        out.extend_from_slice(b",\"invocation\":");
+        out.extend_from_slice(opening(self.start_kind));
         push_u64(out, self.invocation);
         out.extend_from_slice(b",\"request_id\":");
         push_str(out, self.request_id);
@@ -100,8 +134,7 @@ impl FactsRecord<'_> {
             self.deadline_headroom_ms,
         );
         if let Some(outcome) = self.outcome {
-            out.extend_from_slice(b",\"outcome\":");
-            push_plain_str(out, outcome);
+            out.extend_from_slice(outcome_member(outcome));
         }
         member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
         member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
@@ -249,8 +282,33 @@ pub(super) mod tests {
         ]
     }
 
+    fn any_start_kind() -> impl Strategy<Value = StartKind> {
+        prop_oneof![
+            Just(StartKind::Cold),
+            Just(StartKind::Restart),
+            Just(StartKind::Warm),
+            Just(StartKind::Prewarmed),
+            Just(StartKind::Restored),
+        ]
+    }
+
+    /// Every outcome, or none (not ended yet).
+    fn any_outcome() -> impl Strategy<Value = Option<Outcome>> {
+        use crate::formats::failure::Failure;
+        prop_oneof![
+            Just(None),
+            Just(Some(Outcome::Success(None))),
+            Just(Some(Outcome::Error(None))),
+            Just(Some(Outcome::Panic(Failure::new("panic", "boom")))),
+            Just(Some(Outcome::Cancelled)),
+            Just(Some(Outcome::Timeout)),
+        ]
+    }
+
     prop_compose! {
+        /// A record without its request id and outcome, which it borrows: they come with it.
         fn any_record()(
+            start_kind in any_start_kind(),
             request_id in any::<String>(),
             invocation in any::<u64>(),
             idle_gap_ms in any_millis(),
@@ -259,14 +317,14 @@ pub(super) mod tests {
             first_request_wait_ms in any_millis(),
             duration_ms in any_millis(),
             deadline_headroom_ms in any_millis(),
-            ended in any::<bool>(),
+            outcome in any_outcome(),
             resources in (any_float(), any_float(), any_float(), any_float()),
             past_deadline in proptest::option::of(any::<bool>()),
             dropped in proptest::option::of(proptest::collection::vec(
                 (prop_oneof![Just("emf.a"), Just("xray.\"quoted\"")], any::<u64>()), 0..3)),
-        ) -> (String, FactsRecord<'static>) {
+        ) -> (String, Option<Outcome>, FactsRecord<'static>) {
             let record = FactsRecord {
-                start_kind: "warm",
+                start_kind,
                 invocation,
                 request_id: "",
                 idle_gap_ms,
@@ -275,7 +333,7 @@ pub(super) mod tests {
                 first_request_wait_ms,
                 duration_ms,
                 deadline_headroom_ms,
-                outcome: ended.then_some("success"),
+                outcome: None,
                 cpu_time_ms: resources.0,
                 peak_rss_mb: resources.1,
                 cpu_ratio: resources.2,
@@ -283,7 +341,7 @@ pub(super) mod tests {
                 past_deadline,
                 dropped: dropped.map(Dropped),
             };
-            (request_id, record)
+            (request_id, outcome, record)
         }
     }
 
@@ -301,12 +359,17 @@ pub(super) mod tests {
     proptest! {
         #[test]
         fn written_once_as_each_output_would_write_it(
-            (request_id, record) in any_record(),
+            (request_id, outcome, record) in any_record(),
             init_duration in any::<bool>(),
             dropped in proptest::option::of(proptest::collection::vec(
                 (prop_oneof![Just("emf.a"), Just("xray.b")], any::<u64>()), 1..3)),
         ) {
-            let record = FactsRecord { request_id: &request_id, dropped: None, ..record };
+            let record = FactsRecord {
+                request_id: &request_id,
+                outcome: outcome.as_ref(),
+                dropped: None,
+                ..record
+            };
             let mut once = WrittenFacts::default();
             let earlier = FactsRecord { request_id: "an earlier one", dropped: None, ..record };
             once.write(&earlier);
@@ -323,8 +386,8 @@ pub(super) mod tests {
 
 
         #[test]
-        fn written_by_hand_as_serde_writes_it((request_id, record) in any_record()) {
-            let record = FactsRecord { request_id: &request_id, ..record };
+        fn written_by_hand_as_serde_writes_it((request_id, outcome, record) in any_record()) {
+            let record = FactsRecord { request_id: &request_id, outcome: outcome.as_ref(), ..record };
             prop_assert_eq!(written(&record), serde_json::to_string(&record).unwrap());
         }
     }
