@@ -41,14 +41,43 @@ pub(crate) struct MetricSet {
     /// Emptied value lists of cleared metrics, reused by the next ones (no allocation once
     /// warm).
     spare_values: Vec<Vec<f64>>,
-    /// `'static` metric names found valid, kept when the set is cleared: such text never
-    /// changes, so a name at the same address with the same length is valid without being
-    /// checked again (literal names, the common case). At most [`KNOWN_NAMES`].
-    known_names: Vec<&'static str>,
+    /// `'static` metric names found valid, kept when the set is cleared.
+    known_names: KnownNames,
 }
 
 /// Most `'static` metric names a set remembers as valid.
-const KNOWN_NAMES: usize = 32;
+const KNOWN_NAMES: usize = 8;
+
+/// `'static` metric names found valid: such text never changes, so a name at the same address
+/// with the same length is valid without being checked again (literal names, the common
+/// case). At most [`KNOWN_NAMES`], held in place, so that remembering one allocates nothing
+/// (short-lived sets, a single metric's or a cold start's, remember theirs too).
+#[derive(Debug, Default)]
+struct KnownNames {
+    names: [&'static str; KNOWN_NAMES],
+    len: usize,
+}
+
+impl KnownNames {
+    fn as_slice(&self) -> &[&'static str] {
+        &self.names[..self.len]
+    }
+
+    /// Whether `name` is one of them: the same address and length, the same text.
+    fn contains(&self, name: &'static str) -> bool {
+        self.as_slice()
+            .iter()
+            .any(|known| std::ptr::eq(*known, name))
+    }
+
+    /// Remembers `name`, found valid, while there is room.
+    fn remember(&mut self, name: &'static str) {
+        if let Some(slot) = self.names.get_mut(self.len) {
+            *slot = name;
+            self.len += 1;
+        }
+    }
+}
 
 impl MetricSet {
     /// Whether no value is recorded (no line to write).
@@ -92,7 +121,7 @@ impl MetricSet {
             dimensions: self.dimensions.clone(),
             metadata: self.metadata.clone(),
             spare_values: Vec::new(),
-            known_names: Vec::new(),
+            known_names: KnownNames::default(),
         }
     }
 
@@ -151,18 +180,11 @@ impl MetricSet {
 
     /// Validates a `'static` metric name, unless it was found valid before.
     fn check_static_name(&mut self, name: &'static str) -> Result<(), MetricsError> {
-        // The same address and length: the same text, which cannot have changed.
-        if self
-            .known_names
-            .iter()
-            .any(|known| std::ptr::eq(*known, name))
-        {
+        if self.known_names.contains(name) {
             return Ok(());
         }
         validate::metric_name(name)?;
-        if self.known_names.len() < KNOWN_NAMES {
-            self.known_names.push(name);
-        }
+        self.known_names.remember(name);
         Ok(())
     }
 
@@ -397,12 +419,12 @@ mod tests {
             }
             set.clear();
         }
-        assert_eq!(set.known_names, [&TEXT[..6]]);
+        assert_eq!(set.known_names.as_slice(), [&TEXT[..6]]);
         // Names past the ones kept are checked each time, and still accepted.
         for end in 8..8 + KNOWN_NAMES {
             add(&mut set, &TEXT[7..end]).unwrap();
         }
-        assert_eq!(set.known_names.len(), KNOWN_NAMES);
+        assert_eq!(set.known_names.as_slice().len(), KNOWN_NAMES);
         set.clear();
         for end in 8..8 + KNOWN_NAMES {
             add(&mut set, &TEXT[7..end]).unwrap();
