@@ -3,18 +3,46 @@
 
 use std::sync::{Mutex, PoisonError};
 
-/// `text` kept for the life of the process, once per distinct text (a process has one
-/// service and one handler name, or a few): what every invocation's records borrow instead
-/// of copying it (the service annotation, the metadata names of captured values).
-pub(crate) fn kept(text: &str) -> &'static str {
-    static KEPT: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some(text) = kept.iter().find(|kept| **kept == text) {
-        return text;
+/// Most distinct texts the process keeps. A process builds its layers with one service and
+/// one handler name, or a few; one that builds them with ever new names stops keeping them
+/// here, and its invocations copy those names instead, rather than it leaking memory without
+/// bound.
+const MOST: usize = 64;
+
+/// `text` kept for the life of the process, once per distinct text; `None` once [`MOST`]
+/// texts are kept and `text` is not one of them.
+pub(crate) fn kept(text: &str) -> Option<&'static str> {
+    static KEPT: Mutex<Kept> = Mutex::new(Kept::new(MOST));
+    KEPT.lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .keep(text)
+}
+
+/// Distinct texts kept, up to a number of them.
+struct Kept {
+    texts: Vec<&'static str>,
+    most: usize,
+}
+
+impl Kept {
+    const fn new(most: usize) -> Self {
+        Self {
+            texts: Vec::new(),
+            most,
+        }
     }
-    let text: &'static str = Box::leak(text.into());
-    kept.push(text);
-    text
+
+    fn keep(&mut self, text: &str) -> Option<&'static str> {
+        if let Some(kept) = self.texts.iter().find(|kept| **kept == text) {
+            return Some(kept);
+        }
+        if self.texts.len() >= self.most {
+            return None;
+        }
+        let kept: &'static str = Box::leak(text.into());
+        self.texts.push(kept);
+        Some(kept)
+    }
 }
 
 #[cfg(test)]
@@ -23,10 +51,21 @@ mod tests {
 
     #[test]
     fn a_text_is_kept_once() {
-        let first = kept(&String::from("kept once"));
-        let second = kept(&String::from("kept once"));
+        let first = kept(&String::from("kept once")).unwrap();
+        let second = kept(&String::from("kept once")).unwrap();
         assert!(std::ptr::eq(first, second));
         assert_eq!(first, "kept once");
-        assert!(!std::ptr::eq(first, kept("kept twice")));
+    }
+
+    #[test]
+    fn no_more_texts_are_kept_than_the_most() {
+        let mut kept = Kept::new(2);
+        let first = kept.keep("a").unwrap();
+        assert!(kept.keep("b").is_some());
+        assert_eq!(kept.keep("c"), None, "a third text");
+        assert!(
+            std::ptr::eq(kept.keep("a").unwrap(), first),
+            "kept ones still found"
+        );
     }
 }

@@ -196,7 +196,15 @@ impl Setup {
                 Arc::new(UdpDaemonSink::new(address))
             }))
         });
-        let capture_namespace = MetadataName::kept(&service);
+        // Kept only where traced invocations use them: a layer that never traces keeps none.
+        let capture_name = |text: String| {
+            if recording {
+                MetadataName::kept(&text)
+            } else {
+                MetadataName::from(text)
+            }
+        };
+        let capture_namespace = capture_name(service.clone());
         let instrumentation = Instrumentation {
             settings: InvocationSettings {
                 service,
@@ -215,8 +223,8 @@ impl Setup {
                 redact,
                 handler_subsegment_name: format!("## {handler_name}"),
                 capture_namespace,
-                response_key: MetadataName::kept(&format!("{handler_name} response")),
-                error_key: MetadataName::kept(&format!("{handler_name} error")),
+                response_key: capture_name(format!("{handler_name} response")),
+                error_key: capture_name(format!("{handler_name} error")),
                 timeout_margin: Some(settings.timeout_margin).filter(|margin| !margin.is_zero()),
                 resource_usage: settings.resource_usage,
             },

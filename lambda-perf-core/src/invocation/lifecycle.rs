@@ -33,6 +33,7 @@ use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
 use crate::formats::read_back::read_back;
 use crate::formats::time::nanos;
+use crate::formats::xray::annotation::AnnotationValue;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::warn::WarnOnce;
 
@@ -651,8 +652,11 @@ fn annotate_handler(
 ) {
     let handler = Target::Exactly(trace.handler_id());
     let kind = facts.start_kind();
-    let service = match settings.service_annotation {
-        ServiceAnnotation::Valid(service) => Some((SERVICE_ANNOTATION, service.into())),
+    let service = match &settings.service_annotation {
+        // Borrowed when kept (the common case): no copy.
+        ServiceAnnotation::Valid(service) => {
+            Some((SERVICE_ANNOTATION, AnnotationValue::String(service.clone())))
+        }
         ServiceAnnotation::Refused => {
             drops::count(ServiceAnnotation::REFUSED_CAUSE);
             None

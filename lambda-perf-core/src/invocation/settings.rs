@@ -1,5 +1,7 @@
 //! What an instrumented handler's invocations record, resolved and validated once.
 
+use std::borrow::Cow;
+
 use serde_json::Value;
 
 use super::InitializationType;
@@ -58,12 +60,13 @@ impl InvocationSettings {
 
 /// The `Service` annotation a handler subsegment carries, checked once with the settings
 /// rather than on every invocation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum ServiceAnnotation {
     /// No service was configured.
     Unset,
-    /// The configured service, kept for the life of the process (see [`kept`]).
-    Valid(&'static str),
+    /// The configured service, kept for the life of the process (see [`kept`]), or held as a
+    /// copy once the process keeps no more texts (each invocation then copies it).
+    Valid(Cow<'static, str>),
     /// A configured service X-Ray refuses as an annotation value (more than 1000 characters,
     /// which a dimension accepts up to 1024): left out of every handler subsegment, warned
     /// about once, and counted on each (`xray.annotation_value_too_long`).
@@ -74,7 +77,8 @@ impl ServiceAnnotation {
     /// The drop cause of a refused service: a too long annotation value's.
     pub(crate) const REFUSED_CAUSE: &'static str = "xray.annotation_value_too_long";
 
-    /// The annotation of the configured `service`, if any. A valid name is [`kept`].
+    /// The annotation of the configured `service`, if any. A valid name is [`kept`] when it
+    /// can be.
     pub(crate) fn of(service: Option<&str>) -> Self {
         static REFUSED: WarnOnce = WarnOnce::new();
         let Some(service) = service else {
@@ -89,7 +93,7 @@ impl ServiceAnnotation {
             ));
             return Self::Refused;
         }
-        Self::Valid(kept(service))
+        Self::Valid(kept(service).map_or_else(|| Cow::Owned(service.to_owned()), Cow::Borrowed))
     }
 }
 
@@ -104,13 +108,17 @@ mod tests {
         assert_eq!(ServiceAnnotation::of(None), ServiceAnnotation::Unset);
         let longest = "s".repeat(1000);
         for service in ["orders", "a b:c/d", &longest] {
-            let ServiceAnnotation::Valid(kept) = ServiceAnnotation::of(Some(service)) else {
-                panic!("{} characters refused", service.len());
+            let ServiceAnnotation::Valid(Cow::Borrowed(kept)) =
+                ServiceAnnotation::of(Some(service))
+            else {
+                panic!("{} characters refused, or not kept", service.len());
             };
             assert_eq!(kept, service);
             annotation::validate(SERVICE_ANNOTATION, &kept.into()).unwrap();
-            let ServiceAnnotation::Valid(again) = ServiceAnnotation::of(Some(service)) else {
-                panic!("refused the second time");
+            let ServiceAnnotation::Valid(Cow::Borrowed(again)) =
+                ServiceAnnotation::of(Some(service))
+            else {
+                panic!("refused or not kept the second time");
             };
             assert!(std::ptr::eq(kept, again), "kept once");
         }

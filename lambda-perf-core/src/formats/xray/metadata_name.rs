@@ -30,16 +30,21 @@ pub(crate) enum MetadataName {
 impl MetadataName {
     /// `text` kept for the life of the process ([`kept`]), and its JSON string with it when
     /// nothing in it needs an escape: for a name every invocation uses, set up once, so that
-    /// its datagrams neither check it nor quote it again.
+    /// its datagrams neither check it nor quote it again. A text the process no longer keeps
+    /// (it keeps a few) is held as a copy, which each invocation copies again.
     pub(crate) fn kept(text: &str) -> Self {
+        let Some(kept_text) = kept(text) else {
+            return Self::Text(Cow::Owned(text.to_owned()));
+        };
         if is_plain_text(text.as_bytes()) {
-            Self::Plain {
-                text: kept(text),
-                quoted: kept(&format!("\"{text}\"")),
+            if let Some(quoted) = kept(&format!("\"{text}\"")) {
+                return Self::Plain {
+                    text: kept_text,
+                    quoted,
+                };
             }
-        } else {
-            Self::Text(Cow::Borrowed(kept(text)))
         }
+        Self::Text(Cow::Borrowed(kept_text))
     }
 
     pub(crate) fn as_str(&self) -> &str {

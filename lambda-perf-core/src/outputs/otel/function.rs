@@ -128,7 +128,9 @@ mod tests {
         );
         let settings = InvocationSettings {
             service: "orders".into(),
-            service_annotation: crate::invocation::settings::ServiceAnnotation::Valid("orders"),
+            service_annotation: crate::invocation::settings::ServiceAnnotation::Valid(
+                "orders".into(),
+            ),
             fixed_dimensions: Vec::new(),
             initialization_type: crate::invocation::InitializationType::OnDemand,
             tracing: true,
