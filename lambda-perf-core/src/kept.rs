@@ -51,8 +51,9 @@ mod tests {
 
     #[test]
     fn a_text_is_kept_once() {
-        let first = kept(&String::from("kept once")).unwrap();
-        let second = kept(&String::from("kept once")).unwrap();
+        let mut kept = Kept::new(MOST);
+        let first = kept.keep(&String::from("kept once")).unwrap();
+        let second = kept.keep(&String::from("kept once")).unwrap();
         assert!(std::ptr::eq(first, second));
         assert_eq!(first, "kept once");
     }

@@ -199,7 +199,7 @@ impl Setup {
         // Kept only where traced invocations use them: a layer that never traces keeps none.
         let capture_name = |text: String| {
             if recording {
-                MetadataName::kept(&text)
+                MetadataName::kept(text)
             } else {
                 MetadataName::from(text)
             }

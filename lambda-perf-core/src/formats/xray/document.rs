@@ -919,27 +919,28 @@ mod tests {
     /// or as texts when they need escapes), also sharing a namespace with names given as texts.
     fn with_kept_names() -> Vec<Record> {
         let mut records = Vec::new();
-        for (namespace, key) in [
+        let names = [
             ("orders", "## handler response"),
             ("ord\"ers", "handler\nresponse"),
             (FACTS_NAMESPACE, "é ✓"),
-        ] {
+        ];
+        // Kept with their quoted forms, kept alone, not kept (the process keeping no more).
+        for (room, (namespace, key)) in [2, 1, 0]
+            .into_iter()
+            .flat_map(|room| names.map(|names| (room, names)))
+        {
+            let name = |text: &str| {
+                MetadataName::kept_by(text.to_owned(), super::super::metadata_name::keeper(room))
+            };
+            let (kept_namespace, kept_key) = (name(namespace), name(key));
             let mut kept = record();
             kept.set_facts(&serde_json::json!({"invocation": 2}));
-            kept.add_metadata(
-                MetadataName::kept(namespace),
-                MetadataName::kept(key),
-                Value::from(7),
-            );
+            kept.add_metadata(kept_namespace.clone(), kept_key.clone(), Value::from(7));
             records.push(kept.clone());
             // The user's entries in the same namespace, before and after: one object.
             let mut shared = record();
             shared.add_metadata(namespace.to_owned().into(), "before".into(), Value::from(1));
-            shared.add_metadata(
-                MetadataName::kept(namespace),
-                MetadataName::kept(key),
-                Value::from(7),
-            );
+            shared.add_metadata(kept_namespace, kept_key, Value::from(7));
             shared.add_metadata("other".into(), "k".into(), Value::from(2));
             shared.add_metadata(namespace.into(), "after".into(), Value::from(3));
             // The same key given as a text replaces the kept one's value.

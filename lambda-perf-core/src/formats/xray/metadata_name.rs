@@ -32,12 +32,20 @@ impl MetadataName {
     /// nothing in it needs an escape: for a name every invocation uses, set up once, so that
     /// its datagrams neither check it nor quote it again. A text the process no longer keeps
     /// (it keeps a few) is held as a copy, which each invocation copies again.
-    pub(crate) fn kept(text: &str) -> Self {
-        let Some(kept_text) = kept(text) else {
-            return Self::Text(Cow::Owned(text.to_owned()));
+    pub(crate) fn kept(text: String) -> Self {
+        Self::kept_by(text, kept)
+    }
+
+    /// [`MetadataName::kept`], with the texts kept by `keep` (`None`: not kept).
+    pub(super) fn kept_by(
+        text: String,
+        mut keep: impl FnMut(&str) -> Option<&'static str>,
+    ) -> Self {
+        let Some(kept_text) = keep(&text) else {
+            return Self::Text(Cow::Owned(text));
         };
         if is_plain_text(text.as_bytes()) {
-            if let Some(quoted) = kept(&format!("\"{text}\"")) {
+            if let Some(quoted) = keep(&format!("\"{text}\"")) {
                 return Self::Plain {
                     text: kept_text,
                     quoted,
@@ -108,6 +116,15 @@ impl Serialize for MetadataName {
     }
 }
 
+/// A keeper of texts with room for `room` of them, as the process's is until it is full.
+#[cfg(test)]
+pub(super) fn keeper(mut room: usize) -> impl FnMut(&str) -> Option<&'static str> {
+    move |text| {
+        room = room.checked_sub(1)?;
+        Some(&*Box::leak(text.into()))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -123,7 +140,7 @@ mod tests {
             ("back\\slash", false),
             ("line\n", false),
         ] {
-            let name = MetadataName::kept(text);
+            let name = MetadataName::kept_by(text.to_owned(), keeper(2));
             match &name {
                 MetadataName::Plain { quoted, .. } => {
                     assert!(plain, "{text:?}");
@@ -137,6 +154,32 @@ mod tests {
                 serde_json::to_string(&name).unwrap(),
                 serde_json::to_string(text).unwrap()
             );
+        }
+    }
+
+    /// Once the process keeps no more texts, a name is held as a copy (or, when its quoted
+    /// form could not be kept, as its kept text alone): the same name all the same.
+    #[test]
+    fn a_name_the_process_cannot_keep_is_the_same_name() {
+        for text in ["orders", "quote \""] {
+            let not_kept = MetadataName::kept_by(text.to_owned(), keeper(0));
+            assert!(
+                matches!(&not_kept, MetadataName::Text(Cow::Owned(_))),
+                "{not_kept:?}"
+            );
+            let text_alone = MetadataName::kept_by(text.to_owned(), keeper(1));
+            assert!(
+                matches!(&text_alone, MetadataName::Text(Cow::Borrowed(_))),
+                "{text_alone:?}"
+            );
+            let kept = MetadataName::kept_by(text.to_owned(), keeper(2));
+            for name in [&not_kept, &text_alone] {
+                assert_eq!(*name, kept);
+                assert_eq!(
+                    serde_json::to_string(name).unwrap(),
+                    serde_json::to_string(&kept).unwrap()
+                );
+            }
         }
     }
 }
