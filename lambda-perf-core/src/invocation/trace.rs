@@ -316,12 +316,16 @@ impl Recording {
         // Its wall-clock start derived from the handler's, so that the records of a trace
         // share one clock: a child closed with (or before) its parent never ends after it.
         let start = Instant::now();
-        let start_wall = self
+        let start_epoch_nanos = self
             .handler
             .start_epoch_nanos
             .saturating_add(nanos(start.saturating_duration_since(self.handler.start)));
-        self.open
-            .push(Record::open_at(id, parent_id, name, (start_wall, start)));
+        self.open.push(Record::open_at(
+            id,
+            parent_id,
+            name,
+            (start_epoch_nanos, start),
+        ));
         id
     }
 
