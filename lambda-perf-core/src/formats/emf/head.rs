@@ -38,6 +38,10 @@ impl FixedHead {
     pub(crate) fn namespace(&self) -> &str {
         &self.namespace
     }
+
+    pub(crate) fn dimensions(&self) -> &[Dimension] {
+        &self.dimensions
+    }
 }
 
 /// A line's namespace and leading dimensions: a [`FixedHead`]'s, with its identity, or any

@@ -100,7 +100,8 @@ impl EmfOutput {
 
     /// `function_name`, the default dimensions and `service`: the `ColdStart` line's.
     fn cold_start_dimensions(&self, began: &Began<'_>) -> Vec<Dimension> {
-        let mut dimensions = Vec::with_capacity(1 + began.settings.fixed_dimensions.len());
+        let fixed = self.head.dimensions();
+        let mut dimensions = Vec::with_capacity(1 + fixed.len());
         let function_name = self
             .function_name
             .as_deref()
@@ -116,7 +117,7 @@ impl EmfOutput {
                 }
             }
         }
-        dimensions.extend(began.settings.fixed_dimensions.iter().cloned());
+        dimensions.extend(fixed.iter().cloned());
         dimensions
     }
 
