@@ -44,6 +44,12 @@ if os.path.exists(os.path.join(results, "instructions.txt")):
         for line in f:
             key, _, value = line.strip().partition("=")
             instructions[key] = value
+runtime_instructions = {}
+if os.path.exists(os.path.join(results, "runtime_instructions.txt")):
+    with open(os.path.join(results, "runtime_instructions.txt")) as f:
+        for line in f:
+            key, _, value = line.strip().partition("=")
+            runtime_instructions[key] = value
 rss = {}
 if os.path.exists(os.path.join(results, "rss.txt")):
     with open(os.path.join(results, "rss.txt")) as f:
@@ -282,6 +288,59 @@ if instructions:
         w(f"| {label} | {per:,.0f} | {added} |")
     w("")
     w(f"Counted with {instructions.get('valgrind', 'valgrind')}.")
+    w("")
+
+# --- instructions under the runtime loop ------------------------------------------------
+if runtime_instructions:
+    fewer = int(runtime_instructions.get("fewer", "0") or 0)
+    more = int(runtime_instructions.get("more", "0") or 0)
+
+    def per_runtime_invocation(key):
+        """One warm invocation under the runtime loop: the growth of `key` from `fewer` to `more`."""
+        totals = runtime_instructions.get(key, "").split(",")
+        if len(totals) != 2 or not all(totals) or more <= fewer:
+            return None
+        return (int(totals[1]) - int(totals[0])) / (more - fewer)
+
+    bare = per_runtime_invocation("bare")
+    w("### Before and after the response, under the runtime loop")
+    w("")
+    w(
+        "The same count for `tests/src/bin/companion-function.rs` under the real `lambda_runtime` "
+        "loop, run by `lambda-perf run` against the local Runtime API (one metric, one annotation, "
+        "sampled; EMF to the harness's stdout pipe, datagrams to its X-Ray collector; one codegen "
+        f"unit): {more:,} invocations less {fewer:,}, over the {more - fewer:,} between. The runtime "
+        "loop itself (the HTTP client, the event's and the response's JSON) is the bare row. With "
+        "`PerfRuntimeLayer`, what runs inside its window's close (the invocation's writes) comes "
+        "after the response's POST; the rest of what lambda-perf adds is what the client waits "
+        "for. These counts leave out the kernel's work and the cache misses of code run after a "
+        "pause, which the client's latency (below) includes. The bare loop's own count moves by "
+        "some tens of instructions from one run to the next."
+    )
+    w("")
+    w("| | instructions per invocation | added over the bare loop | before the response | after it |")
+    w("|---|---|---|---|---|")
+    for mode, label in (
+        ("bare", "bare handler (no lambda-perf)"),
+        ("layer", "`PerfLayer`"),
+        ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
+    ):
+        per = per_runtime_invocation(mode)
+        if per is None:
+            w(f"| {label} | n/a | n/a | n/a | n/a |")
+            continue
+        if mode == "bare" or bare is None:
+            w(f"| {label} | {per:,.0f} | | | |")
+            continue
+        added = per - bare
+        if mode == "layer":
+            w(f"| {label} | {per:,.0f} | {added:,.0f} | {added:,.0f} | 0 |")
+            continue
+        after = per_runtime_invocation("companion_after_post")
+        if after is None:
+            w(f"| {label} | {per:,.0f} | {added:,.0f} | n/a | n/a |")
+        else:
+            w(f"| {label} | {per:,.0f} | {added:,.0f} | {added - after:,.0f} | {after:,.0f} |")
     w("")
 
 # --- resident memory --------------------------------------------------------------------
@@ -606,11 +665,15 @@ w("- `python3 bench/powertools/peer.py` (`handler_bench.py`, `handler_bench.mjs`
 w("- `cargo build --release -p minimal-function [--features perf|otel]`;")
 w("- `cargo bench -p lambda-perf-tests --bench end_to_end` (client latency, init);")
 w(
-    "- `CARGO_TARGET_DIR=target/one-codegen-unit CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 cargo build --release -p lambda-perf-core --example warm_invocations`;"
+    "- `CARGO_TARGET_DIR=target/one-codegen-unit CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_STRIP=false cargo build --release -p lambda-perf-core --example warm_invocations`, and the same for `-p lambda-perf-tests --bin companion-function`;"
 )
 w(
     "- `valgrind --tool=callgrind target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled|bare_object|sampled_object 2000|12000` "
     "(instruction counts; skipped, with a note, where valgrind is not installed);"
+)
+w(
+    "- `lambda-perf run -n 201|2201 --env COMPANION_MODE=bare|layer|companion --env EXIT_AFTER=<n> -- <valgrind --tool=callgrind target/one-codegen-unit/release/companion-function>` "
+    "(instructions under the runtime loop; `callgrind_annotate --inclusive=yes` for what runs after the POST);"
 )
 w("- `target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")
 w("")

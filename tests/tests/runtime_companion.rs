@@ -125,3 +125,30 @@ async fn a_slow_emf_writer_no_longer_delays_the_client() {
         "with the companion the client does not wait for the write: {after:?}"
     );
 }
+
+/// `EXIT_AFTER=n` (what the instruction count under the runtime loop relies on): the process
+/// ends by itself, with status 0, once its n-th invocation has been answered and its telemetry
+/// written — in every mode, the companion's deferred writes included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_function_exits_cleanly_after_the_invocations_it_was_given() {
+    let collector = XRayCollector::start().await.unwrap();
+    for mode in ["bare", "layer", "companion"] {
+        let config = config(mode, &collector).with_env("EXIT_AFTER", "2");
+        let started = start(&companion_function(), &config).await;
+        let (api, process) = (&started.api, &started.process);
+        invoke(api, process).await;
+        let last = invoke(api, process).await;
+        let status = process.wait_for_exit(WAIT).await.unwrap();
+        assert!(status.success(), "{mode}: {status}");
+        if mode != "bare" {
+            // Written before the exit, or never: the process is gone.
+            let line = process
+                .wait_for_line(|line| is_end_line(line, &last.request_id), WAIT)
+                .await;
+            assert!(
+                line.is_ok(),
+                "{mode}: the last invocation's EMF line is missing"
+            );
+        }
+    }
+}

@@ -7,9 +7,12 @@
 //!   invocation, which writes it after the response is posted.
 //!
 //! `SLOW_EMF_MS=n` makes every EMF write take n ms more (a slow stdout), so that where the
-//! write happens shows in the client's latency.
+//! write happens shows in the client's latency. `EXIT_AFTER=n` ends the process (exit status 0)
+//! once its n-th invocation is wholly done, response posted and telemetry written, so that a
+//! tool it runs under (an instruction counter) sees a whole run and a normal exit.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use lambda_perf_core::metrics::{self, Unit};
@@ -17,6 +20,7 @@ use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, xray};
 use lambda_runtime::{Error, LambdaEvent, Runtime};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
+use tower::util::MapFutureLayer;
 
 async fn handler(_event: LambdaEvent<Value>) -> Result<Value, Error> {
     metrics::add_metric("Orders", Unit::Count, 1.0);
@@ -58,20 +62,50 @@ fn layer() -> Result<PerfLayer, Error> {
     Ok(builder.build()?)
 }
 
+/// `invocation`, then the end of the process if it is the `count`-th to be done: around the
+/// whole invocation (the outermost runtime layer), so that the last one's response and
+/// telemetry are out first.
+async fn exit_after<F: std::future::Future>(invocation: F, count: usize) -> F::Output {
+    static DONE: AtomicUsize = AtomicUsize::new(0);
+    let output = invocation.await;
+    if DONE.fetch_add(1, Ordering::Relaxed) + 1 == count {
+        std::process::exit(0);
+    }
+    output
+}
+
+/// Runs `runtime` to the end, or until `EXIT_AFTER` invocations are done when it is set.
+macro_rules! run {
+    ($runtime:expr) => {{
+        let runtime = $runtime;
+        match std::env::var("EXIT_AFTER")
+            .ok()
+            .and_then(|n| n.parse().ok())
+        {
+            Some(count) => {
+                runtime
+                    .layer(MapFutureLayer::new(move |invocation| {
+                        exit_after(invocation, count)
+                    }))
+                    .run()
+                    .await
+            }
+            None => runtime.run().await,
+        }
+    }};
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     match std::env::var("COMPANION_MODE").as_deref() {
-        Ok("bare") => Runtime::new(tower::service_fn(bare)).run().await,
+        Ok("bare") => run!(Runtime::new(tower::service_fn(bare))),
         Ok("layer") => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
-            Runtime::new(service).run().await
+            run!(Runtime::new(service))
         }
         _ => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
-            Runtime::new(service)
-                .layer(PerfRuntimeLayer::new())
-                .run()
-                .await
+            run!(Runtime::new(service).layer(PerfRuntimeLayer::new()))
         }
     }
 }
