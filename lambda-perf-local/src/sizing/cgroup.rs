@@ -458,22 +458,28 @@ mod tests {
         assert_eq!(cgroup.oom_kills(), Some(1));
     }
 
-    #[test]
-    fn v1_layout_limits_and_counters() {
-        let root = tempfile::tempdir().unwrap();
-        let (cpu, memory) = (root.path().join("cpu"), root.path().join("memory"));
-        fs::create_dir_all(memory.join("jobs")).unwrap();
-        fs::create_dir(&cpu).unwrap();
+    /// A v1 `cpu` hierarchy at `cpu` (the process in its root) and a v1 `memory` one at
+    /// `memory` (the process in `jobs`).
+    fn v1_hierarchies(cpu: &Path, memory: &Path) -> [Hierarchy; 2] {
         let hierarchy = |controller: &str, mount: &Path, own: PathBuf| Hierarchy {
             version: CgroupVersion::V1,
             controllers: vec![controller.to_owned()],
             mount_point: mount.to_path_buf(),
             own,
         };
-        let found = [
-            hierarchy("cpu", &cpu, cpu.clone()),
-            hierarchy("memory", &memory, memory.join("jobs")),
-        ];
+        [
+            hierarchy("cpu", cpu, cpu.to_path_buf()),
+            hierarchy("memory", memory, memory.join("jobs")),
+        ]
+    }
+
+    #[test]
+    fn v1_layout_limits_and_counters() {
+        let root = tempfile::tempdir().unwrap();
+        let (cpu, memory) = (root.path().join("cpu"), root.path().join("memory"));
+        fs::create_dir_all(memory.join("jobs")).unwrap();
+        fs::create_dir(&cpu).unwrap();
+        let found = v1_hierarchies(&cpu, &memory);
         let cgroups = Cgroups::detect_in(&found).unwrap();
         assert_eq!(cgroups.version(), CgroupVersion::V1);
         let cgroup = cgroups
@@ -533,16 +539,7 @@ mod tests {
         let cpu = root.path().join("cpu");
         let memory = root.path().join("memory");
         fs::create_dir_all(memory.join("jobs")).unwrap();
-        let hierarchy = |controller: &str, mount: &Path, own: PathBuf| Hierarchy {
-            version: CgroupVersion::V1,
-            controllers: vec![controller.to_owned()],
-            mount_point: mount.to_path_buf(),
-            own,
-        };
-        let found = [
-            hierarchy("cpu", &cpu, cpu.clone()),
-            hierarchy("memory", &memory, memory.join("jobs")),
-        ];
+        let found = v1_hierarchies(&cpu, &memory);
         let text = Cgroups::detect_in(&found).unwrap_err().to_string();
         let reason = format!("cannot create a cgroup in {}", cpu.display());
         assert_eq!(text.matches(&reason).count(), 1, "{text}");
