@@ -44,7 +44,7 @@ async fn an_axum_router_behind_perf_layer() {
         api,
         process,
         environment: _environment,
-    } = start(&example("http-axum"), &config).await;
+    } = start(&workspace_function("http-axum"), &config).await;
 
     let mut kinds = Vec::new();
     for (path, status, body) in [

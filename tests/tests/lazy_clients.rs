@@ -16,7 +16,7 @@ async fn eager_and_lazy_clients_are_recorded_where_they_ran() {
         api,
         process,
         environment: _environment,
-    } = start(&example("lazy-clients"), &config).await;
+    } = start(&workspace_function("lazy-clients"), &config).await;
 
     let mut traces = Vec::new();
     for _ in 0..2 {

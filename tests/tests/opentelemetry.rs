@@ -370,7 +370,7 @@ async fn xray_and_otlp_give_the_same_tree() {
 /// The example exports OTLP/HTTP; one variable switches it to `xray-otlp`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_switches_backend_by_one_variable() {
-    let example = example("opentelemetry-example");
+    let example = workspace_function("opentelemetry-example");
     let event = json!({ "order_id": "o-1", "quantity": 3 });
     for backend in ["otlp", "xray-otlp"] {
         let daemon = XRayCollector::start().await.unwrap();

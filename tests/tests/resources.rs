@@ -19,7 +19,7 @@ const RESOURCE_FACTS: [&str; 4] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cpu_bound_and_waiting_invocations_tell_themselves_apart() {
-    let command = example("workload-function");
+    let command = workspace_function("workload-function");
     let collector = XRayCollector::start().await.unwrap();
     // 1,769 MB allot one vCPU: the share of it used is the ratio itself.
     let config = function_config()
@@ -83,7 +83,7 @@ async fn cpu_bound_and_waiting_invocations_tell_themselves_apart() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_the_setting_nothing_is_measured() {
-    let command = example("workload-function");
+    let command = workspace_function("workload-function");
     let Started {
         api,
         process,

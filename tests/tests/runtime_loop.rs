@@ -39,7 +39,7 @@ fn assert_no_broken_emf(process: &FunctionProcess) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn cold_warm_restart_and_fresh_environment() {
     let api = RuntimeApi::start().await.unwrap();
-    let command = example("basic-layer");
+    let command = workspace_function("basic-layer");
     let config = function_config();
     let environment = ExecutionEnvironment::new().unwrap();
 
@@ -122,7 +122,7 @@ async fn cold_warm_restart_and_fresh_environment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_restarted_process_knows_the_environment_age() {
     let api = RuntimeApi::start().await.unwrap();
-    let command = example("basic-layer");
+    let command = workspace_function("basic-layer");
     let environment = ExecutionEnvironment::new().unwrap();
     let first = FunctionProcess::spawn(&command, &function_config(), &environment, &api).unwrap();
     let id = order(&api, &first, 1).await;
@@ -151,7 +151,7 @@ async fn warm_invocations_report_the_idle_gap() {
         api,
         process,
         environment: _environment,
-    } = start(&example("basic-layer"), &function_config()).await;
+    } = start(&workspace_function("basic-layer"), &function_config()).await;
     order(&api, &process, 1).await;
     tokio::time::sleep(std::time::Duration::from_millis(250)).await;
     let id = order(&api, &process, 2).await;
@@ -171,7 +171,7 @@ async fn a_handler_error_flushes_its_metrics_and_reaches_the_runtime() {
         api,
         process,
         environment: _environment,
-    } = start(&example("basic-layer"), &function_config()).await;
+    } = start(&workspace_function("basic-layer"), &function_config()).await;
     let event = json!({ "order_id": "o-empty", "quantity": 0 });
     let result = process
         .invoke(&api, InvokeRequest::json(event))
@@ -254,7 +254,7 @@ async fn provisioned_concurrency_is_prewarmed_without_a_cold_start_line() {
         api,
         process,
         environment: _environment,
-    } = start(&example("basic-layer"), &config).await;
+    } = start(&workspace_function("basic-layer"), &config).await;
     let mut kinds = Vec::new();
     for quantity in 1..=2 {
         let id = order(&api, &process, quantity).await;
@@ -276,7 +276,7 @@ async fn a_cargo_lambda_style_deadline_is_handled_quietly() {
         api,
         process,
         environment: _environment,
-    } = start(&example("basic-layer"), &function_config()).await;
+    } = start(&workspace_function("basic-layer"), &function_config()).await;
     let event = json!({ "order_id": "o-1", "quantity": 1 });
     let result = process
         .invoke(&api, InvokeRequest::json(event).with_deadline_ms(600_000))
@@ -485,7 +485,7 @@ async fn the_cold_start_line_takes_the_powertools_function_name_and_the_default_
         api,
         process,
         environment: _environment,
-    } = start(&example("basic-layer"), &config).await;
+    } = start(&workspace_function("basic-layer"), &config).await;
     let id = order(&api, &process, 1).await;
     end_line(&process, &id).await;
     let lines = lines_of(&process, &id);

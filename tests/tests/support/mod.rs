@@ -22,7 +22,7 @@ pub const WAIT: Duration = Duration::from_secs(20);
 /// The binary of a function crate of this workspace whose package and binary are both `name`
 /// (`examples/<name>`, `tests/workload-function`), built on first use with the same profile
 /// as the tests.
-pub fn example(name: &str) -> FunctionCommand {
+pub fn workspace_function(name: &str) -> FunctionCommand {
     static BUILT: OnceLock<std::sync::Mutex<Vec<(String, PathBuf)>>> = OnceLock::new();
     let built = BUILT.get_or_init(Default::default);
     let mut built = built.lock().unwrap();
