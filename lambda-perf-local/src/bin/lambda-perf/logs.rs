@@ -1,6 +1,5 @@
 //! `lambda-perf logs`: Logs Insights for cold starts, offline.
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -33,19 +32,12 @@ pub(crate) fn run(args: &LogsArgs) -> ExitCode {
         Ok(report) => report,
         Err((path, error)) => return present::fail(&format!("cannot read {path}: {error}")),
     };
-    if let Some(path) = &args.html {
-        if let Err(error) = std::fs::write(path, render_logs_html(&report)) {
-            return present::fail(&format!("cannot write {}: {error}", path.display()));
-        }
-    }
-    let text = if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => text + "\n",
-            Err(error) => return present::fail(&format!("cannot write the report: {error}")),
-        }
-    } else {
-        render_logs_terminal(&report)
+    let render = present::Renderings {
+        html: render_logs_html,
+        terminal: render_logs_terminal,
     };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if let Err(code) = present::show_report(&report, render, args.html.as_deref(), args.json) {
+        return code;
+    }
     ExitCode::SUCCESS
 }

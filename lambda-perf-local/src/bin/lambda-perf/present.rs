@@ -1,7 +1,7 @@
 //! Running a plan with a progress bar, then showing the report and choosing the exit code.
 
 use std::io::{IsTerminal, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
@@ -161,6 +161,38 @@ fn terminal_width() -> usize {
 fn fail_with(early_stop: &EarlyStop) -> ExitCode {
     let _ = writeln!(std::io::stderr().lock(), "lambda-perf: error: {early_stop}");
     ExitCode::from(FAILED)
+}
+
+/// The renderings of a report of `logs` or `tune`.
+pub(crate) struct Renderings<R> {
+    pub(crate) html: fn(&R) -> String,
+    pub(crate) terminal: fn(&R) -> String,
+}
+
+/// Shows a report of `logs` or `tune`: as an HTML page in `html` too when asked, then as JSON
+/// (`json`) or as text on stdout. `Err` is the exit code of a write that failed, said on
+/// stderr.
+pub(crate) fn show_report<R: Serialize>(
+    report: &R,
+    render: Renderings<R>,
+    html: Option<&Path>,
+    json: bool,
+) -> Result<(), ExitCode> {
+    if let Some(path) = html {
+        if let Err(error) = std::fs::write(path, (render.html)(report)) {
+            return Err(fail(&format!("cannot write {}: {error}", path.display())));
+        }
+    }
+    let text = if json {
+        match serde_json::to_string_pretty(report) {
+            Ok(text) => text + "\n",
+            Err(error) => return Err(fail(&format!("cannot write the report: {error}"))),
+        }
+    } else {
+        (render.terminal)(report)
+    };
+    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    Ok(())
 }
 
 /// Says what went wrong on stderr and exits with 2.

@@ -86,20 +86,13 @@ pub(crate) async fn run(args: TuneArgs) -> ExitCode {
     })
     .await;
     bar.finish_and_clear();
-    if let Some(path) = &args.html {
-        if let Err(error) = std::fs::write(path, render_tune_html(&report)) {
-            return present::fail(&format!("cannot write {}: {error}", path.display()));
-        }
-    }
-    let text = if args.json {
-        match serde_json::to_string_pretty(&report) {
-            Ok(text) => text + "\n",
-            Err(error) => return present::fail(&format!("cannot write the report: {error}")),
-        }
-    } else {
-        render_tune_terminal(&report)
+    let render = present::Renderings {
+        html: render_tune_html,
+        terminal: render_tune_terminal,
     };
-    let _ = std::io::stdout().lock().write_all(text.as_bytes());
+    if let Err(code) = present::show_report(&report, render, args.html.as_deref(), args.json) {
+        return code;
+    }
     if report.cheapest.is_none() {
         let _ = writeln!(
             stderr().lock(),
