@@ -109,24 +109,26 @@ pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     Some((root, parent))
 }
 
-/// Root and parent of a header that says `Sampled=1`, as they are (unchecked).
+/// Root and parent of a header that says `Sampled=1`, as they are (unchecked). Inlined: every
+/// invocation's beginning reads it, and a call would return the pair through memory.
+#[inline(always)]
 fn sampled_ids(header: &str) -> Option<(&str, &str)> {
     let (mut root, mut parent, mut sampled) = (None, None, false);
     // Lambda's own layout, `Root=<35>;Parent=<16>;Sampled=<1>`, read in place; what follows
     // it (`;Lineage=…`) is read as any header is, and may still override it.
     let mut rest = header;
-    if let Some(canonical) = header.get(..74) {
-        let bytes = canonical.as_bytes();
-        if canonical.starts_with("Root=")
-            && &bytes[40..48] == b";Parent="
-            && &bytes[64..73] == b";Sampled="
-            && header.as_bytes().get(74).is_none_or(|&byte| byte == b';')
-        {
-            root = Some(&canonical[5..40]);
-            parent = Some(&canonical[48..64]);
-            sampled = &canonical[73..74] == "1";
-            rest = &header[74..];
-        }
+    let bytes = header.as_bytes();
+    if bytes.len() >= 74
+        && bytes.get(74).is_none_or(|&byte| byte == b';')
+        && bytes.starts_with(b"Root=")
+        && bytes[40..48] == *b";Parent="
+        && bytes[64..73] == *b";Sampled="
+    {
+        // Cut next to ASCII separators, on character boundaries.
+        root = header.get(5..40);
+        parent = header.get(48..64);
+        sampled = bytes[73] == b'1';
+        rest = header.get(74..).unwrap_or_default();
     }
     for (key, value) in key_values(rest) {
         match key.trim() {
@@ -250,11 +252,9 @@ fn parse_segment_id(digits: &str) -> Option<u64> {
     if bytes.len() != 16 {
         return None;
     }
-    let (value, flags) = bytes.iter().fold((0_u64, 0_u8), |(value, flags), &byte| {
-        let digit = HEX_VALUES[usize::from(byte)];
-        (value << 4 | u64::from(digit & 0xf), flags | digit)
-    });
-    (flags & NOT_HEX == 0).then_some(value)
+    let high = hex_word_value(word_at(bytes, 0)?)?;
+    let low = hex_word_value(word_at(bytes, 8)?)?;
+    Some(u64::from(high) << 32 | u64::from(low))
 }
 
 /// Whether every byte is a hex digit (either case), checked without branching on each.
@@ -264,6 +264,44 @@ fn all_hex(bytes: &[u8]) -> bool {
         .fold(0, |flags, &byte| flags | HEX_VALUES[usize::from(byte)])
         & NOT_HEX
         == 0
+}
+
+/// The eight bytes of `bytes` from `at`, as one word: the first the most significant.
+fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let eight = bytes.get(at..at.checked_add(8)?)?;
+    Some(u64::from_be_bytes(eight.try_into().ok()?))
+}
+
+/// A word with 1 in each of its eight bytes: [`hex_word_value`] checks and reads eight digits
+/// at once, a byte each.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// The high bit of each byte.
+const HIGHS: u64 = ONES * 0x80;
+
+/// In each byte of `word` (ASCII: below `0x80`), its high bit set where it is at least
+/// `floor` (at most `0x80`): the sum stays within the byte, so bytes do not carry into each
+/// other.
+const fn at_least(word: u64, floor: u8) -> u64 {
+    word.wrapping_add(ONES * (0x80 - floor as u64)) & HIGHS
+}
+
+/// The value of eight hex digits (either case), read as one word ([`word_at`]); `None`
+/// unless each of the eight is one.
+fn hex_word_value(word: u64) -> Option<u32> {
+    // Upper-case letters made lower-case; no other byte becomes a hex letter.
+    let lowered = word | (ONES * 0x20);
+    let digits = at_least(word, b'0') & !at_least(word, b'9' + 1);
+    let letters = at_least(lowered, b'a') & !at_least(lowered, b'f' + 1);
+    if word & HIGHS != 0 || digits | letters != HIGHS {
+        return None;
+    }
+    // Each digit's value: its low four bits, plus 9 for a letter (`a` and `A` end in 1).
+    let values = (word & (ONES * 0x0f)) + (letters >> 7) * 9;
+    // Side by side: two values to a byte, then two bytes to 16 bits, then to 32.
+    let pairs = (values >> 4 | values) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs >> 8 | pairs) & 0x0000_ffff_0000_ffff;
+    u32::try_from((quads >> 16 | quads) & 0xffff_ffff).ok()
 }
 
 /// The flag [`HEX_VALUES`] sets for a byte that is no hex digit.
@@ -371,7 +409,34 @@ mod tests {
         }
     }
 
+    #[test]
+    fn eight_digits_read_at_once_are_checked_and_valued_a_byte_each() {
+        let digits = *b"09afAF5c";
+        for at in 0..8 {
+            for byte in 0..=u8::MAX {
+                let mut text = digits;
+                text[at] = byte;
+                let value = hex_word_value(u64::from_be_bytes(text));
+                let expected = std::str::from_utf8(&text)
+                    .ok()
+                    .filter(|text| text.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .map(|text| u32::from_str_radix(text, 16).unwrap());
+                assert_eq!(value, expected, "{text:?}");
+            }
+        }
+    }
+
     proptest! {
+        #[test]
+        fn trace_ids_are_those_of_the_pattern(text in "1-[0-9a-fA-F]{8}-[0-9a-fA-F]{24}|[0-9a-fA-Fg-z1 -]{33,36}|.{0,36}") {
+            let bytes = text.as_bytes();
+            let expected = bytes.len() == 35
+                && bytes.starts_with(b"1-")
+                && bytes[10] == b'-'
+                && bytes[2..10].iter().chain(&bytes[11..]).all(u8::is_ascii_hexdigit);
+            prop_assert_eq!(is_trace_id(&text), expected);
+        }
+
         #[test]
         fn segment_ids_parse_as_from_str_radix_reads_16_hex_digits(text in "[0-9a-fA-F]{16}|[0-9a-fA-Fxz+ -]{0,18}|.{0,17}") {
             let expected = (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
