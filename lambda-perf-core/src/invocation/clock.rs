@@ -3,6 +3,8 @@
 use std::sync::OnceLock;
 use std::time::{Instant, SystemTime};
 
+use crate::formats::time::epoch_nanos;
+
 /// A moment, on both clocks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Moment {
@@ -19,6 +21,30 @@ impl Moment {
             wall: SystemTime::now(),
         }
     }
+}
+
+/// The wall clock now, in nanoseconds since the Unix epoch: what
+/// [`epoch_nanos`]`(SystemTime::now())` gives (the same clock, `CLOCK_REALTIME`), read without
+/// the arithmetic of a `SystemTime` — an invocation reads it as it begins.
+pub(crate) fn wall_epoch_nanos() -> u64 {
+    let mut now = std::mem::MaybeUninit::<libc::timespec>::uninit();
+    // SAFETY: clock_gettime writes a whole `timespec` through the pointer on success, and the
+    // value is read only then.
+    #[allow(unsafe_code)]
+    let now = unsafe {
+        if libc::clock_gettime(libc::CLOCK_REALTIME, now.as_mut_ptr()) != 0 {
+            return epoch_nanos(SystemTime::now());
+        }
+        now.assume_init()
+    };
+    // Before 1970: 0, as `epoch_nanos` has it (`tv_nsec` is below a second).
+    let Ok(seconds) = u64::try_from(now.tv_sec) else {
+        return 0;
+    };
+    let nanoseconds = u64::try_from(now.tv_nsec).unwrap_or(0);
+    seconds
+        .saturating_mul(1_000_000_000)
+        .saturating_add(nanoseconds)
 }
 
 static PROCESS_START: OnceLock<Moment> = OnceLock::new();
@@ -45,5 +71,13 @@ mod tests {
         let start = process_start();
         assert!(start.instant <= Instant::now());
         assert!(start.wall <= SystemTime::now());
+    }
+
+    #[test]
+    fn the_wall_clock_reads_as_epoch_nanos_of_system_time() {
+        let before = epoch_nanos(SystemTime::now());
+        let now = wall_epoch_nanos();
+        let after = epoch_nanos(SystemTime::now());
+        assert!(before <= now && now <= after, "{before} {now} {after}");
     }
 }

@@ -6,7 +6,7 @@ use super::StartKind;
 use super::facts_record::FactsRecord;
 use super::outcome::Outcome;
 use super::start_tracker::Start;
-use crate::formats::time::{Millis, epoch_nanos, nanos};
+use crate::formats::time::{Millis, nanos};
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
 /// one, sends `600000`. Such a deadline is ignored quietly.
@@ -54,15 +54,11 @@ pub struct InvocationFacts {
     pub(crate) request_id: String,
     /// The deadline, in epoch milliseconds, when plausible.
     deadline_ms: Option<u64>,
-    /// When it began by the wall clock (`start.began_wall`), in nanoseconds since the Unix
-    /// epoch: its other wall-clock times are this plus a monotonic duration, in integers.
-    began_epoch_nanos: u64,
 }
 
 impl InvocationFacts {
     pub(crate) fn new(start: Start, request_id: String, deadline_ms: u64) -> Self {
         Self {
-            began_epoch_nanos: epoch_nanos(start.began_wall),
             start,
             request_id,
             deadline_ms: plausible_deadline(deadline_ms),
@@ -71,7 +67,6 @@ impl InvocationFacts {
 
     /// The facts of another invocation, in place: the request id's memory is reused.
     pub(crate) fn renew(&mut self, start: Start, request_id: &str, deadline_ms: u64) {
-        self.began_epoch_nanos = epoch_nanos(start.began_wall);
         self.start = start;
         self.request_id.clear();
         self.request_id.push_str(request_id);
@@ -146,9 +141,10 @@ impl InvocationFacts {
         self.deadline_ms.map(|ms| ms.saturating_mul(1_000_000))
     }
 
-    /// When the invocation began by the wall clock, in nanoseconds since the Unix epoch.
+    /// When the invocation began by the wall clock, in nanoseconds since the Unix epoch: its
+    /// other wall-clock times are this plus a monotonic duration, in integers.
     pub(crate) fn began_epoch_nanos(&self) -> u64 {
-        self.began_epoch_nanos
+        self.start.began_epoch_nanos
     }
 
     /// Time left before the deadline (zero once passed); `None` without a usable deadline.
@@ -176,7 +172,7 @@ impl InvocationFacts {
         Ending {
             outcome,
             duration,
-            epoch_nanos: self.began_epoch_nanos.saturating_add(nanos(duration)),
+            epoch_nanos: self.start.began_epoch_nanos.saturating_add(nanos(duration)),
         }
     }
 
@@ -222,6 +218,7 @@ impl InvocationFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::time::epoch_nanos;
     use crate::invocation::facts_record::tests::written;
 
     fn start(kind: StartKind, index: u64) -> Start {
@@ -234,7 +231,7 @@ mod tests {
             first_request_wait: Some(Duration::from_micros(250)),
             began: Instant::now(),
             began_since_origin: Duration::ZERO,
-            began_wall: SystemTime::now(),
+            began_epoch_nanos: epoch_nanos(SystemTime::now()),
         }
     }
 

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 
-use super::clock::{Moment, process_start};
+use super::clock::{Moment, process_start, wall_epoch_nanos};
 use super::marker::{self, Marker};
 use super::readiness;
 use super::{InitializationType, StartKind};
@@ -37,9 +37,10 @@ pub(crate) struct Start {
     /// When this invocation began, since the environment's origin (the process start or the
     /// restore): what the tracker counts idle gaps and ends from.
     pub(crate) began_since_origin: Duration,
-    /// When this invocation began, by the wall clock: read with `began`, the invocation's
-    /// other wall-clock times are derived from it and the monotonic clock.
-    pub(crate) began_wall: SystemTime,
+    /// When this invocation began, by the wall clock, in nanoseconds since the Unix epoch:
+    /// read with `began`, the invocation's other wall-clock times are derived from it and the
+    /// monotonic clock, in integers.
+    pub(crate) began_epoch_nanos: u64,
 }
 
 /// The moments of this process's life the first invocation reads.
@@ -158,7 +159,7 @@ impl StartTracker {
             StartKind::Warm
         };
         let began = Instant::now();
-        let began_wall = SystemTime::now();
+        let began_epoch_nanos = wall_epoch_nanos();
         let since_origin = began.saturating_duration_since(environment.origin.instant);
         let idle_gap = match self.counters.last_end.load(Ordering::Acquire) {
             0 => None,
@@ -173,7 +174,7 @@ impl StartTracker {
             first_request_wait: environment.first_request_wait,
             began,
             began_since_origin: since_origin,
-            began_wall,
+            began_epoch_nanos,
         }
     }
 

@@ -121,7 +121,7 @@ mod tests {
                 first_request_wait: None,
                 began: Instant::now(),
                 began_since_origin: Duration::ZERO,
-                began_wall: std::time::SystemTime::now(),
+                began_epoch_nanos: crate::formats::time::epoch_nanos(std::time::SystemTime::now()),
             },
             "req-1".to_owned(),
             0,
