@@ -650,30 +650,21 @@ fn annotate_handler(
     facts: &InvocationFacts,
     init_clients: &[InitRecord],
 ) {
-    let handler = Target::Exactly(trace.handler_id());
     let kind = facts.start_kind();
-    let service = match &settings.service_annotation {
+    // Fixed keys and short values, valid as they are (a test holds them to the rules).
+    trace.annotate_begun("ColdStart", kind.is_cold_start().into());
+    trace.annotate_begun("StartKind", kind.as_str().into());
+    match &settings.service_annotation {
         // Borrowed when kept (the common case): no copy.
         ServiceAnnotation::Valid(service) => {
-            Some((SERVICE_ANNOTATION, AnnotationValue::String(service.clone())))
+            trace.annotate_begun(SERVICE_ANNOTATION, AnnotationValue::String(service.clone()));
         }
-        ServiceAnnotation::Refused => {
-            drops::count(ServiceAnnotation::REFUSED_CAUSE);
-            None
-        }
-        ServiceAnnotation::Unset => None,
-    };
-    // Fixed keys and short values, valid as they are (a test holds them to the rules).
-    trace.annotate_begun(
-        [
-            ("ColdStart", kind.is_cold_start().into()),
-            ("StartKind", kind.as_str().into()),
-        ]
-        .into_iter()
-        .chain(service),
-    );
+        ServiceAnnotation::Refused => drops::count(ServiceAnnotation::REFUSED_CAUSE),
+        ServiceAnnotation::Unset => {}
+    }
     if !init_clients.is_empty() {
         let value = serde_json::json!(init_clients);
+        let handler = Target::Exactly(trace.handler_id());
         trace.add_metadata(
             handler,
             FACTS_NAMESPACE.into(),

@@ -251,34 +251,19 @@ impl Recording {
         Ok(())
     }
 
-    /// Adds the handler's start annotations (`ColdStart`, `StartKind`, the service) to a trace
-    /// just begun, in order: its handler has none yet, so none is looked for to replace, and
-    /// a few are far below the per-trace limit. Each must be valid ([`annotation::validate`])
-    /// and its key new to the handler.
-    pub(crate) fn annotate_begun(
-        &mut self,
-        annotations: impl IntoIterator<Item = (&'static str, AnnotationValue)>,
-    ) {
+    /// Adds one of the handler's start annotations (`ColdStart`, `StartKind`, the service) to
+    /// a trace just begun, after those added before it: its handler has no other yet, so none
+    /// is looked for to replace, and a few are far below the per-trace limit. It must be valid
+    /// ([`annotation::validate`]) and its key new to the handler.
+    #[inline]
+    pub(crate) fn annotate_begun(&mut self, key: &'static str, value: AnnotationValue) {
         let handler = &mut self.handler.annotations;
-        let before = handler.len();
-        // Extended at once: a list of known length is moved in without a check per item.
-        handler.extend(
-            annotations
-                .into_iter()
-                .map(|(key, value)| (Cow::Borrowed(key), value)),
-        );
         debug_assert!(
-            handler
-                .iter()
-                .enumerate()
-                .skip(before)
-                .all(|(index, (key, value))| {
-                    annotation::validate(key, value).is_ok()
-                        && !handler[..index].iter().any(|(k, _)| k == key)
-                }),
-            "the start annotations are valid and new: {handler:?}"
+            annotation::validate(key, &value).is_ok() && !handler.iter().any(|(k, _)| k == key),
+            "the start annotations are valid and new: {key:?} on {handler:?}"
         );
-        self.annotations += handler.len() - before;
+        handler.push((Cow::Borrowed(key), value));
+        self.annotations += 1;
     }
 
     /// Sets lambda-perf's own facts on the handler subsegment, from their `Serialize`.
