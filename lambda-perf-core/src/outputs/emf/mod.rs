@@ -53,6 +53,30 @@ pub(crate) struct EmfOutput {
 }
 
 impl EmfOutput {
+    /// The lines an invocation's beginning writes when it writes any: the `ColdStart` line
+    /// (`cold_start_line`), then one per client created at init.
+    fn began_lines(&self, began: &Began<'_>, cold_start_line: bool) {
+        let facts = began.facts.record(None);
+        if cold_start_line {
+            let dimensions = self.cold_start_dimensions(began);
+            let init_ms = millis_f64(began.facts.init_duration());
+            let mut set = MetricSet::default();
+            for (name, unit, value) in [
+                ("ColdStart", Unit::Count, 1.0),
+                ("InitDuration", Unit::Milliseconds, init_ms),
+            ] {
+                // Fixed names and finite values: these cannot fail.
+                let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
+            }
+            let now = epoch_millis(SystemTime::now());
+            let head = Head::new(self.head.namespace(), &dimensions);
+            self.emit(now, head, &set, Some(&facts));
+        }
+        for record in began.init_clients {
+            self.client_line(&began.settings.service, record, &facts);
+        }
+    }
+
     /// Writes every line `set` needs, in `head`'s namespace with its dimensions first,
     /// stamped `timestamp_ms` (epoch milliseconds): the one emission path.
     fn emit<F: WriteJson>(
@@ -173,30 +197,12 @@ impl Output for EmfOutput {
     /// dimensions `function_name`, the default dimensions and `service`, before the handler
     /// runs, for `cold` and `restart` invocations only; then the `ClientInitDuration` line of
     /// each client created at init.
+    #[inline]
     fn invocation_began(&self, began: &Began<'_>) {
         let cold_start_line = self.cold_start_metric && began.facts.is_cold_start();
-        if !cold_start_line && began.init_clients.is_empty() {
-            // A warm invocation: nothing to write.
-            return;
-        }
-        let facts = began.facts.record(None);
-        if cold_start_line {
-            let dimensions = self.cold_start_dimensions(began);
-            let init_ms = millis_f64(began.facts.init_duration());
-            let mut set = MetricSet::default();
-            for (name, unit, value) in [
-                ("ColdStart", Unit::Count, 1.0),
-                ("InitDuration", Unit::Milliseconds, init_ms),
-            ] {
-                // Fixed names and finite values: these cannot fail.
-                let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
-            }
-            let now = epoch_millis(SystemTime::now());
-            let head = Head::new(self.head.namespace(), &dimensions);
-            self.emit(now, head, &set, Some(&facts));
-        }
-        for record in began.init_clients {
-            self.client_line(&began.settings.service, record, &facts);
+        // A warm invocation writes nothing: found where it is called, without a call.
+        if cold_start_line || !began.init_clients.is_empty() {
+            self.began_lines(began, cold_start_line);
         }
     }
 
