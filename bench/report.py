@@ -311,9 +311,9 @@ if runtime_instructions:
         "sampled; EMF to the harness's stdout pipe, datagrams to its X-Ray collector; one codegen "
         f"unit): {more:,} invocations less {fewer:,}, over the {more - fewer:,} between. The runtime "
         "loop itself (the HTTP client, the event's and the response's JSON) is the bare row. With "
-        "`PerfRuntimeLayer`, what runs inside its window's close (the invocation's writes) comes "
-        "after the response's POST; the rest of what lambda-perf adds is what the client waits "
-        "for. These counts leave out the kernel's work and the cache misses of code run after a "
+        "`PerfRuntimeLayer`, what runs inside its window's close (the invocation's writes, and the "
+        "window's own lock and `sched_yield`) comes after the response's POST; the rest of what "
+        "lambda-perf adds is what the client waits for. These counts leave out the kernel's work and the cache misses of code run after a "
         "pause, which the client's latency (below) includes. The bare loop's own count moves by "
         "some tens of instructions from one run to the next."
     )
@@ -329,8 +329,11 @@ if runtime_instructions:
         if per is None:
             w(f"| {label} | n/a | n/a | n/a | n/a |")
             continue
-        if mode == "bare" or bare is None:
+        if mode == "bare":
             w(f"| {label} | {per:,.0f} | | | |")
+            continue
+        if bare is None:
+            w(f"| {label} | {per:,.0f} | n/a | n/a | n/a |")
             continue
         added = per - bare
         if mode == "layer":
@@ -672,8 +675,9 @@ w(
     "(instruction counts; skipped, with a note, where valgrind is not installed);"
 )
 w(
-    "- `lambda-perf run -n 201|2201 --env COMPANION_MODE=bare|layer|companion --env EXIT_AFTER=<n> -- <valgrind --tool=callgrind target/one-codegen-unit/release/companion-function>` "
-    "(instructions under the runtime loop; `callgrind_annotate --inclusive=yes` for what runs after the POST);"
+    "- `lambda-perf run -n 201|2201 --env COMPANION_MODE=bare|layer|companion --env EXIT_AFTER=<n> -- target/bench/results/under-callgrind.sh` "
+    "(instructions under the runtime loop: the script runs `valgrind --tool=callgrind target/one-codegen-unit/release/companion-function` "
+    "in a session of its own, so that the harness's stop does not cut its count short; `callgrind_annotate --inclusive=yes` for what runs after the POST);"
 )
 w("- `target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")
 w("")

@@ -7,7 +7,7 @@
 //!   invocation, which writes it after the response is posted.
 //!
 //! `SLOW_EMF_MS=n` makes every EMF write take n ms more (a slow stdout), so that where the
-//! write happens shows in the client's latency. `EXIT_AFTER=n` ends the process (exit status 0)
+//! write happens shows in the client's latency. `EXIT_AFTER=n` (n > 0) ends the process (status 0)
 //! once its n-th invocation is wholly done, response posted and telemetry written, so that a
 //! tool it runs under (an instruction counter) sees a whole run and a normal exit.
 
@@ -62,14 +62,18 @@ fn layer() -> Result<PerfLayer, Error> {
     Ok(builder.build()?)
 }
 
-/// `invocation`, then the end of the process if it is the `count`-th to be done: around the
-/// whole invocation (the outermost runtime layer), so that the last one's response and
-/// telemetry are out first.
-async fn exit_after<F: std::future::Future>(invocation: F, count: usize) -> F::Output {
+/// `invocation`, then the end of the process if it is the `count`-th to be done (status 0 when
+/// it was answered, 1 when the runtime could not post its response): around the whole
+/// invocation (the outermost runtime layer), so that the last one's response and telemetry are
+/// out first.
+async fn exit_after<F, E>(invocation: F, count: usize) -> Result<(), E>
+where
+    F: std::future::Future<Output = Result<(), E>>,
+{
     static DONE: AtomicUsize = AtomicUsize::new(0);
     let output = invocation.await;
     if DONE.fetch_add(1, Ordering::Relaxed) + 1 == count {
-        std::process::exit(0);
+        std::process::exit(if output.is_ok() { 0 } else { 1 });
     }
     output
 }
@@ -80,7 +84,8 @@ macro_rules! run {
         let runtime = $runtime;
         match std::env::var("EXIT_AFTER")
             .ok()
-            .and_then(|n| n.parse().ok())
+            .and_then(|n| n.parse::<usize>().ok())
+            .filter(|&n| n > 0)
         {
             Some(count) => {
                 runtime
