@@ -239,13 +239,17 @@ pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
 fn on_current(
     f: impl FnOnce(&mut MetricSet, &InvocationSettings) -> Result<(), MetricsError>,
 ) -> Result<(), MetricsError> {
-    current::with_current(|current| {
+    // What `f` returns is written in place once the state is reached, so that its error
+    // (large) is not moved through each step of reaching it.
+    let mut added = Ok(());
+    let reached = current::with_current(|current| {
         let settings = current.invocation().settings();
-        current.with_state(|state| f(&mut state.metrics, settings))
-    })
-    .and_then(|result| result)
-    .map_err(unavailable)
-    .and_then(|result| result)
+        current.with_state(|state| added = f(&mut state.metrics, settings))
+    });
+    match reached {
+        Ok(Ok(())) => added,
+        Ok(Err(unavailable_now)) | Err(unavailable_now) => Err(unavailable(unavailable_now)),
+    }
 }
 
 fn unavailable(unavailable: Unavailable) -> MetricsError {
@@ -257,19 +261,28 @@ fn unavailable(unavailable: Unavailable) -> MetricsError {
 }
 
 /// Counts every dropped data point, and prints the first error of each kind on stderr.
+/// Inlined where data is added, so that what was added costs one comparison here.
+#[inline]
 fn report(result: Result<(), MetricsError>) {
+    if let Err(error) = result {
+        report_error(error);
+    }
+}
+
+/// [`report`] of a dropped data point.
+#[cold]
+#[inline(never)]
+fn report_error(error: MetricsError) {
     static WARNINGS: [WarnOnce; MetricsError::KINDS] =
         [const { WarnOnce::new() }; MetricsError::KINDS];
-    if let Err(error) = result {
-        crate::drops::count(error.cause());
-        // An index past the table (a variant added without growing KINDS) still warns,
-        // through the last entry, instead of panicking.
-        let warning = WARNINGS
-            .get(error.kind_index())
-            .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
-        warning.warn(format_args!(
-            "metric data dropped: {error} (further errors of this kind are not printed but counted \
-             in the next record's lambda_perf.dropped; the metrics::try_* functions return them)"
-        ));
-    }
+    crate::drops::count(error.cause());
+    // An index past the table (a variant added without growing KINDS) still warns,
+    // through the last entry, instead of panicking.
+    let warning = WARNINGS
+        .get(error.kind_index())
+        .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
+    warning.warn(format_args!(
+        "metric data dropped: {error} (further errors of this kind are not printed but counted \
+         in the next record's lambda_perf.dropped; the metrics::try_* functions return them)"
+    ));
 }

@@ -280,18 +280,27 @@ pub fn set_http_status(status: u16) {
 }
 
 /// Counts every dropped data point, and prints the first error of each kind on stderr.
+/// Inlined where data is added, so that what was added costs one comparison here.
+#[inline]
 fn report(result: Result<(), XRayError>) {
-    static WARNINGS: [WarnOnce; XRayError::KINDS] = [const { WarnOnce::new() }; XRayError::KINDS];
     if let Err(error) = result {
-        crate::drops::count(error.cause());
-        // An index past the table (a variant added without growing KINDS) still warns,
-        // through the last entry, instead of panicking.
-        let warning = WARNINGS
-            .get(error.kind_index())
-            .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
-        warning.warn(format_args!(
-            "X-Ray data dropped: {error} (further errors of this kind are not printed but counted \
-             in the next record's lambda_perf.dropped; the xray::try_* functions return them)"
-        ));
+        report_error(error);
     }
+}
+
+/// [`report`] of a dropped data point.
+#[cold]
+#[inline(never)]
+fn report_error(error: XRayError) {
+    static WARNINGS: [WarnOnce; XRayError::KINDS] = [const { WarnOnce::new() }; XRayError::KINDS];
+    crate::drops::count(error.cause());
+    // An index past the table (a variant added without growing KINDS) still warns,
+    // through the last entry, instead of panicking.
+    let warning = WARNINGS
+        .get(error.kind_index())
+        .unwrap_or(&WARNINGS[WARNINGS.len() - 1]);
+    warning.warn(format_args!(
+        "X-Ray data dropped: {error} (further errors of this kind are not printed but counted \
+         in the next record's lambda_perf.dropped; the xray::try_* functions return them)"
+    ));
 }
