@@ -65,6 +65,7 @@ fn runtime_service(
         let at_post = Arc::clone(&at_post);
         async move {
             let payload: Value = serde_json::from_slice(&invocation.body)?;
+            let post_ms = payload["post_ms"].as_u64();
             let event = LambdaEvent::new(payload, invocation.context);
             let handler = recorder.layer().layer(service_fn(handler));
             let response = handler.oneshot(event).await;
@@ -74,6 +75,10 @@ fn runtime_service(
                 end_lines: end_lines(&recorder),
                 handler_subsegments: handler_subsegments(&recorder),
             };
+            // A POST that takes its time.
+            if let Some(ms) = post_ms {
+                tokio::time::sleep(Duration::from_millis(ms)).await;
+            }
             Ok::<(), Error>(())
         }
     })
@@ -192,4 +197,30 @@ async fn the_watchdog_writes_at_once_under_the_companion() {
         .map(|l| &l["lambda_perf"]["outcome"])
         .collect();
     assert_eq!(outcomes, [&json!("timeout"), &json!("success")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdog_leaves_an_ended_invocation_alone_while_its_writes_wait() {
+    // Deadline in 1,000 ms, margin 700 ms: the watchdog's moment, about 300 ms in, comes after
+    // the handler returned and before its writes, which wait for the POST (900 ms).
+    let recorder = Arc::new(Recorder::with(|layer| {
+        layer.timeout_margin(Duration::from_millis(700))
+    }));
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    let mut invocation = invocation(json!({ "post_ms": 900 }));
+    let deadline = SystemTime::now() + Duration::from_millis(1_000);
+    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    service.oneshot(invocation).await.unwrap();
+
+    let lines = recorder.emf().lines();
+    let outcomes: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .map(|l| &l["lambda_perf"]["outcome"])
+        .collect();
+    assert_eq!(outcomes, [&json!("success")], "no timeout line");
+    assert_eq!(handler_subsegments(&recorder), 1);
+    let handler = recorder.xray().named("## handler").unwrap();
+    assert!(handler.get("fault").is_none(), "{handler}");
 }

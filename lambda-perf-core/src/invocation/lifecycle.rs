@@ -23,6 +23,7 @@ use super::pool::{Pool, ThreadKept};
 use super::readiness;
 use super::redaction::Captured;
 use super::resources::{Baseline, ResourceUse};
+use super::response_buffer;
 use super::settings::{InvocationSettings, SERVICE_ANNOTATION, ServiceAnnotation};
 use super::start_tracker::Start;
 use super::trace::{Target, Trace};
@@ -69,6 +70,7 @@ pub(crate) enum Unavailable {
 struct Release(usize);
 
 impl Drop for Release {
+    #[inline]
     fn drop(&mut self) {
         HOLDING_STATE.with(|holding| holding.set(self.0));
     }
@@ -95,8 +97,6 @@ pub(crate) struct Invocation {
     watch: Ticket,
     /// The process's resource use when the invocation began, when measured.
     usage: Option<Baseline>,
-    /// What its end writes, while that waits for the response (see [`deferral`]).
-    pending_ending: Mutex<Option<PendingEnding>>,
 }
 
 /// The watchdog's ticket of an invocation, once armed: set once, after the invocation is
@@ -116,10 +116,9 @@ impl Ticket {
     }
 }
 
-/// What an invocation's end writes, kept while the writes wait for the response.
+/// How an invocation ended, kept in its state while the writes wait for the response.
 #[derive(Debug)]
 struct PendingEnding {
-    state: Box<State>,
     outcome: Outcome,
     at: Instant,
     /// From the beginning to `at`.
@@ -130,20 +129,24 @@ struct PendingEnding {
 /// The end's writes, once the response is posted.
 impl deferral::Deferred for Invocation {
     fn write(self: Arc<Self>) {
-        let pending = self
-            .pending_ending
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(PendingEnding {
-            state,
-            mut outcome,
-            at,
-            duration,
-            resources,
-        }) = pending
-        {
-            self.write_ending(state, &mut outcome, at, duration, resources);
+        // Disarmed only now: until then, the watchdog finds the invocation ended.
+        if let Some(ticket) = self.watch.get() {
+            watchdog::disarm(ticket);
+        }
+        // Taken out (a pointer) for the writes, as when they are not deferred.
+        let pending = {
+            let mut state = self.lock_state();
+            let ending = state.as_mut().and_then(|state| state.pending_ending.take());
+            ending.and_then(|ending| Some((state.take()?, ending)))
+        };
+        if let Some((state, mut ending)) = pending {
+            self.write_ending(
+                state,
+                &mut ending.outcome,
+                ending.at,
+                ending.duration,
+                ending.resources,
+            );
         }
         // The handler's future is usually gone by now, and this the last reference: the next
         // invocation reuses its memory.
@@ -165,6 +168,8 @@ pub(crate) struct State {
     pub(crate) timed_out: bool,
     /// The facts record of the end, written once for every output (its memory reused).
     written_facts: WrittenFacts,
+    /// How the invocation ended, while its writes wait for the response (see [`deferral`]).
+    pending_ending: Option<PendingEnding>,
 }
 
 impl State {
@@ -177,6 +182,7 @@ impl State {
         }
         self.cache_uses.clear();
         self.timed_out = false;
+        self.pending_ending = None;
     }
 
     /// Counts a hit or a miss of cache `name`.
@@ -291,7 +297,6 @@ impl Invocation {
             ended: AtomicBool::new(false),
             watch: Ticket::default(),
             usage,
-            pending_ending: Mutex::new(None),
         }
     }
 
@@ -407,6 +412,7 @@ impl Invocation {
 
     /// The state; a panic while it was held (in user code called under it) does not make it
     /// unusable.
+    #[inline]
     fn lock_state(&self) -> MutexGuard<'_, Option<Box<State>>> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -427,21 +433,28 @@ impl Invocation {
         Ok(f(state))
     }
 
+    #[inline]
     fn address(&self) -> usize {
         std::ptr::from_ref(self).addr()
     }
 
     /// Whether this thread holds this invocation's state, further up its stack.
+    #[inline]
     fn held_here(&self) -> bool {
         HOLDING_STATE.with(Cell::get) == self.address()
     }
 
     /// An empty buffer to write the response to when ending this invocation records it
-    /// (capture on, invocation traced): one an earlier value was written to, when the trace
-    /// kept one.
+    /// (capture on, invocation traced): one an earlier value was written to, when this thread
+    /// or the trace kept one.
     pub(crate) fn response_buffer(&self) -> Option<Vec<u8>> {
         if !self.settings().capture_response || !self.traced {
             return None;
+        }
+        if !self.ended.load(Ordering::Acquire) {
+            if let Some(buffer) = response_buffer::take() {
+                return Some(buffer);
+            }
         }
         self.with_state(|state| state.trace.as_mut().map(|trace| trace.take_json_buffer()))
             .ok()
@@ -451,6 +464,9 @@ impl Invocation {
     /// Takes back a buffer from [`Invocation::response_buffer`] that the response could not
     /// be written to, for the next value to reuse.
     pub(crate) fn give_back_response_buffer(&self, buffer: Vec<u8>) {
+        let Some(buffer) = response_buffer::keep(buffer) else {
+            return;
+        };
         let _ = self.with_state(|state| {
             if let Some(trace) = state.trace.as_mut() {
                 trace.give_back_json_buffer(buffer);
@@ -541,6 +557,9 @@ impl Invocation {
             // Only from user code run under this invocation's state, which cannot end it.
             return;
         }
+        if deferral::any_open() {
+            return self.finish_later(outcome);
+        }
         // Taken out (a pointer), so that the writes, which run user code (a redaction hook, a
         // writer, a sink), hold no lock: work of this invocation still running elsewhere is
         // refused at once, never kept waiting.
@@ -559,26 +578,47 @@ impl Invocation {
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(ticket);
         }
-        // Only measured when it was at the beginning: `getrusage(2)` is a system call.
-        let resources = self.usage.and_then(|began| began.until_now(duration));
+        let resources = self.resources(duration);
         self.instrumentation
             .tracker
             .end(&self.facts.start, duration);
-        if deferral::any_open() {
-            *self
-                .pending_ending
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner) = Some(PendingEnding {
-                state,
+        self.write_ending(state, &mut outcome, at, duration, resources);
+    }
+
+    /// [`Invocation::finish`] while a runtime-level companion may defer the writes: the end
+    /// is taken now, and kept in the state (which stays in place, the invocation ended) with
+    /// how it ended; the writes, and what can wait with them, come once the response is
+    /// posted ([`deferral::Deferred`]).
+    fn finish_later(self: &Arc<Self>, outcome: Outcome) {
+        let duration = {
+            let mut state = self.lock_state();
+            if self.ended.swap(true, Ordering::AcqRel) {
+                return;
+            }
+            let Some(state) = state.as_deref_mut() else {
+                return;
+            };
+            let at = Instant::now();
+            let duration = self.facts.since_began(at);
+            state.pending_ending = Some(PendingEnding {
                 outcome,
                 at,
                 duration,
-                resources,
+                resources: self.resources(duration),
             });
-            deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
-        } else {
-            self.write_ending(state, &mut outcome, at, duration, resources);
-        }
+            duration
+        };
+        self.instrumentation
+            .tracker
+            .end(&self.facts.start, duration);
+        deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
+    }
+
+    /// The resource use of an invocation that ended `duration` after it began: only measured
+    /// when it was at the beginning (`getrusage(2)` is a system call).
+    #[inline]
+    fn resources(&self, duration: Duration) -> Option<ResourceUse> {
+        self.usage.and_then(|began| began.until_now(duration))
     }
 
     /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
@@ -617,6 +657,8 @@ impl Invocation {
                     .subsegment_closed(&self.facts, document);
             });
             trace.release();
+            // The response's buffer, back among the spare ones, for this thread's next.
+            response_buffer::keep_one(|| trace.take_spare_json_buffer());
             state.spare_trace = Some(trace);
         }
         instrumentation.output.invocation_ended(&Ended {

@@ -22,6 +22,7 @@ mod pool;
 pub(crate) mod readiness;
 pub(crate) mod redaction;
 pub(crate) mod resources;
+mod response_buffer;
 pub(crate) mod settings;
 mod start_kind;
 pub(crate) mod start_tracker;

@@ -196,6 +196,11 @@ impl Recording {
         buffer
     }
 
+    /// A kept buffer (see [`Recording::take_json_buffer`]), if there is one: the last kept.
+    pub(crate) fn take_spare_json_buffer(&mut self) -> Option<Vec<u8>> {
+        self.spare_json.pop()
+    }
+
     /// The handler subsegment's id.
     pub(crate) fn handler_id(&self) -> u64 {
         self.handler.id
