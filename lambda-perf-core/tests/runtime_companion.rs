@@ -171,55 +171,63 @@ async fn a_dropped_invocation_still_writes_its_telemetry() {
     assert!(at_post.lock().unwrap().response.is_none());
 }
 
+/// One invocation of `event` through the companion, with its deadline `deadline_in` away and
+/// the watchdog's margin `margin`: the recorder, and what was written when the POST came.
+async fn invoked_near_deadline(
+    event: Value,
+    deadline_in: Duration,
+    margin: Duration,
+) -> (Arc<Recorder>, AtPost) {
+    let recorder = Arc::new(Recorder::with(|layer| layer.timeout_margin(margin)));
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    let mut invocation = invocation(event);
+    let deadline = SystemTime::now() + deadline_in;
+    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    service.oneshot(invocation).await.unwrap();
+    let posted = at_post.lock().unwrap().clone();
+    (recorder, posted)
+}
+
+/// The outcome of each invocation line, the `ColdStart` line aside.
+fn outcomes(recorder: &Recorder) -> Vec<Value> {
+    recorder
+        .emf()
+        .lines()
+        .iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .map(|l| l["lambda_perf"]["outcome"].clone())
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watchdog_writes_at_once_under_the_companion() {
     // Deadline in 400 ms, margin 300 ms: the watchdog fires about 100 ms in, while the
     // handler (250 ms) runs and long before any response is posted.
-    let recorder = Arc::new(Recorder::with(|layer| {
-        layer.timeout_margin(Duration::from_millis(300))
-    }));
-    let at_post = Arc::new(Mutex::new(AtPost::default()));
-    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
-    let mut invocation = invocation(json!({ "sleep_ms": 250 }));
-    let deadline = SystemTime::now() + Duration::from_millis(400);
-    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    service.oneshot(invocation).await.unwrap();
-
-    let posted = at_post.lock().unwrap().clone();
+    let (recorder, posted) = invoked_near_deadline(
+        json!({ "sleep_ms": 250 }),
+        Duration::from_millis(400),
+        Duration::from_millis(300),
+    )
+    .await;
     assert_eq!(
         posted.end_lines, 1,
         "the watchdog's line came before the POST"
     );
-    let lines = recorder.emf().lines();
-    let outcomes: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l.get("ColdStart").is_none())
-        .map(|l| &l["lambda_perf"]["outcome"])
-        .collect();
-    assert_eq!(outcomes, [&json!("timeout"), &json!("success")]);
+    assert_eq!(outcomes(&recorder), [json!("timeout"), json!("success")]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watchdog_leaves_an_ended_invocation_alone_while_its_writes_wait() {
     // Deadline in 1,000 ms, margin 700 ms: the watchdog's moment, about 300 ms in, comes after
     // the handler returned and before its writes, which wait for the POST (900 ms).
-    let recorder = Arc::new(Recorder::with(|layer| {
-        layer.timeout_margin(Duration::from_millis(700))
-    }));
-    let at_post = Arc::new(Mutex::new(AtPost::default()));
-    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
-    let mut invocation = invocation(json!({ "post_ms": 900 }));
-    let deadline = SystemTime::now() + Duration::from_millis(1_000);
-    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
-    service.oneshot(invocation).await.unwrap();
-
-    let lines = recorder.emf().lines();
-    let outcomes: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l.get("ColdStart").is_none())
-        .map(|l| &l["lambda_perf"]["outcome"])
-        .collect();
-    assert_eq!(outcomes, [&json!("success")], "no timeout line");
+    let (recorder, _) = invoked_near_deadline(
+        json!({ "post_ms": 900 }),
+        Duration::from_millis(1_000),
+        Duration::from_millis(700),
+    )
+    .await;
+    assert_eq!(outcomes(&recorder), [json!("success")], "no timeout line");
     assert_eq!(handler_subsegments(&recorder), 1);
     let handler = recorder.xray().named("## handler").unwrap();
     assert!(handler.get("fault").is_none(), "{handler}");
