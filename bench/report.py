@@ -249,16 +249,26 @@ WARM_OBJECT_MODES = (
 )
 
 # --- instructions -----------------------------------------------------------------------
+def lengths(counts):
+    """The two numbers of invocations a count file was counted at."""
+    return int(counts.get("fewer", "0") or 0), int(counts.get("more", "0") or 0)
+
+
+def per_counted_invocation(counts, key):
+    """Instructions of one invocation: the growth of `key`'s count from the fewer invocations
+    to the more, over the invocations between; None where a count is missing."""
+    fewer, more = lengths(counts)
+    totals = counts.get(key, "").split(",")
+    if len(totals) != 2 or not all(totals) or more <= fewer:
+        return None
+    return (int(totals[1]) - int(totals[0])) / (more - fewer)
+
+
 if instructions:
-    fewer = int(instructions.get("fewer", "0") or 0)
-    more = int(instructions.get("more", "0") or 0)
+    fewer, more = lengths(instructions)
 
     def per_invocation(mode):
-        """Instructions of one warm invocation: the count's growth from `fewer` to `more`."""
-        totals = instructions.get(mode, "").split(",")
-        if len(totals) != 2 or not all(totals) or more <= fewer:
-            return None
-        return (int(totals[1]) - int(totals[0])) / (more - fewer)
+        return per_counted_invocation(instructions, mode)
 
     w("### The same invocation in instructions")
     w("")
@@ -292,15 +302,10 @@ if instructions:
 
 # --- instructions under the runtime loop ------------------------------------------------
 if runtime_instructions:
-    fewer = int(runtime_instructions.get("fewer", "0") or 0)
-    more = int(runtime_instructions.get("more", "0") or 0)
+    fewer, more = lengths(runtime_instructions)
 
     def per_runtime_invocation(key):
-        """One warm invocation under the runtime loop: the growth of `key` from `fewer` to `more`."""
-        totals = runtime_instructions.get(key, "").split(",")
-        if len(totals) != 2 or not all(totals) or more <= fewer:
-            return None
-        return (int(totals[1]) - int(totals[0])) / (more - fewer)
+        return per_counted_invocation(runtime_instructions, key)
 
     bare = per_runtime_invocation("bare")
     w("### Before and after the response, under the runtime loop")
