@@ -32,6 +32,8 @@ pub(crate) fn wall_epoch_nanos() -> u64 {
     // value is read only then.
     #[allow(unsafe_code)]
     let now = unsafe {
+        // It does not fail with a valid pointer and this clock; were it to, this is std's
+        // reading of the same clock (which panics then, as anything that reads the time would).
         if libc::clock_gettime(libc::CLOCK_REALTIME, now.as_mut_ptr()) != 0 {
             return epoch_nanos(SystemTime::now());
         }

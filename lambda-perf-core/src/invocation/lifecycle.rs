@@ -91,7 +91,8 @@ pub(crate) struct Invocation {
     /// the trace skips the state of an invocation that has none.
     traced: bool,
     /// Set once it has ended: later calls are refused. Set under the state's lock and read
-    /// there, and read without it by what an untraced invocation refuses.
+    /// there, and read without it by what an untraced invocation refuses and by the taking of
+    /// a response buffer.
     ended: AtomicBool,
     /// The watchdog's ticket, when armed.
     watch: Ticket,
@@ -100,7 +101,8 @@ pub(crate) struct Invocation {
 }
 
 /// The watchdog's ticket of an invocation, once armed: set once, after the invocation is
-/// shared (the watchdog holds it weakly), read when it ends.
+/// shared (the watchdog holds it weakly), read when it ends (under a runtime-level companion,
+/// when its deferred writes run).
 #[derive(Debug, Default)]
 struct Ticket(AtomicU64);
 
@@ -590,7 +592,12 @@ impl Invocation {
     /// how it ended; the writes, and what can wait with them, come once the response is
     /// posted ([`deferral::Deferred`]).
     fn finish_later(self: &Arc<Self>, outcome: Outcome) {
-        let duration = {
+        // Measured before the lock (the resource use is a system call), so that work of this
+        // invocation still running elsewhere does not wait for it.
+        let at = Instant::now();
+        let duration = self.facts.since_began(at);
+        let resources = self.resources(duration);
+        {
             let mut state = self.lock_state();
             if self.ended.swap(true, Ordering::AcqRel) {
                 return;
@@ -598,16 +605,13 @@ impl Invocation {
             let Some(state) = state.as_deref_mut() else {
                 return;
             };
-            let at = Instant::now();
-            let duration = self.facts.since_began(at);
             state.pending_ending = Some(PendingEnding {
                 outcome,
                 at,
                 duration,
-                resources: self.resources(duration),
+                resources,
             });
-            duration
-        };
+        }
         self.instrumentation
             .tracker
             .end(&self.facts.start, duration);
@@ -657,8 +661,11 @@ impl Invocation {
                     .subsegment_closed(&self.facts, document);
             });
             trace.release();
-            // The response's buffer, back among the spare ones, for this thread's next.
-            response_buffer::keep_one(|| trace.take_spare_json_buffer());
+            // A buffer the trace kept (the last response's, most often), for this thread's
+            // next response: only where responses are captured.
+            if instrumentation.settings.capture_response {
+                response_buffer::keep_one(|| trace.take_spare_json_buffer());
+            }
             state.spare_trace = Some(trace);
         }
         instrumentation.output.invocation_ended(&Ended {

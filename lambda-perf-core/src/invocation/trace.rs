@@ -189,7 +189,8 @@ impl Recording {
     /// An empty buffer to write a metadata value to (a captured response, the handler's
     /// own), with the memory of an earlier one's when there is one: it comes back with
     /// [`Recording::release`] once the value was recorded on the handler subsegment
-    /// ([`MetadataValue::Written`]).
+    /// ([`MetadataValue::Written`]), and may go on from there to the thread that wrote the
+    /// trace, for its next response.
     pub(crate) fn take_json_buffer(&mut self) -> Vec<u8> {
         let mut buffer = self.spare_json.pop().unwrap_or_default();
         buffer.clear();
