@@ -135,20 +135,29 @@ impl deferral::Deferred for Invocation {
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(ticket);
         }
-        // Taken out (a pointer) for the writes, as when they are not deferred.
-        let pending = {
+        // Taken out (a pointer) for the writes, as when they are not deferred; how it ended
+        // is taken out of it after the lock.
+        let state = {
             let mut state = self.lock_state();
-            let ending = state.as_mut().and_then(|state| state.pending_ending.take());
-            ending.and_then(|ending| Some((state.take()?, ending)))
+            if state
+                .as_ref()
+                .is_some_and(|state| state.pending_ending.is_some())
+            {
+                state.take()
+            } else {
+                None
+            }
         };
-        if let Some((state, mut ending)) = pending {
-            self.write_ending(
-                state,
-                &mut ending.outcome,
-                ending.at,
-                ending.duration,
-                ending.resources,
-            );
+        if let Some(mut state) = state {
+            if let Some(mut ending) = state.pending_ending.take() {
+                self.write_ending(
+                    state,
+                    &mut ending.outcome,
+                    ending.at,
+                    ending.duration,
+                    ending.resources,
+                );
+            }
         }
         // The handler's future is usually gone by now, and this the last reference: the next
         // invocation reuses its memory.
