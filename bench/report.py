@@ -22,6 +22,17 @@ def load(name):
         return json.load(f)
 
 
+def key_values(name):
+    """The `key=value` lines of a results file, as a dict (empty when the file is missing)."""
+    pairs = {}
+    if os.path.exists(os.path.join(results, name)):
+        with open(os.path.join(results, name)) as f:
+            for line in f:
+                key, _, value = line.strip().partition("=")
+                pairs[key] = value
+    return pairs
+
+
 machine = {}
 with open(os.path.join(results, "machine.txt")) as f:
     for line in f:
@@ -38,18 +49,9 @@ for path in sorted(glob.glob(os.path.join(results, "criterion-*.json"))):
         data = json.load(f)
     criterion[data["target"]] = data["cases"]
 peers = load("peers.json") or {}
-instructions = {}
-if os.path.exists(os.path.join(results, "instructions.txt")):
-    with open(os.path.join(results, "instructions.txt")) as f:
-        for line in f:
-            key, _, value = line.strip().partition("=")
-            instructions[key] = value
-runtime_instructions = {}
-if os.path.exists(os.path.join(results, "runtime_instructions.txt")):
-    with open(os.path.join(results, "runtime_instructions.txt")) as f:
-        for line in f:
-            key, _, value = line.strip().partition("=")
-            runtime_instructions[key] = value
+
+instructions = key_values("instructions.txt")
+runtime_instructions = key_values("runtime_instructions.txt")
 rss = {}
 if os.path.exists(os.path.join(results, "rss.txt")):
     with open(os.path.join(results, "rss.txt")) as f:
