@@ -395,6 +395,7 @@ mod tests {
         };
         assert_eq!((values(&taken), values(&set)), (vec![1.0], vec![2.0]));
     }
+
     #[test]
     fn static_names_are_checked_once_and_invalid_ones_each_time() {
         fn add(set: &mut MetricSet, name: &'static str) -> Result<(), MetricsError> {
