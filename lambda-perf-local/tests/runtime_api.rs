@@ -581,3 +581,31 @@ async fn invalid_invocations_are_refused_and_shutdown_fails_pending_ones() {
     ));
     assert_eq!(api.invocations()[0].stage, Stage::Shutdown);
 }
+
+#[tokio::test]
+async fn a_poll_pending_at_shutdown_is_closed_unanswered() {
+    // Lambda never answers `/next` at shutdown. An answer without an invocation's headers
+    // would make a runtime still polling fail on them (`lambda_runtime` panics).
+    let api = RuntimeApi::start().await.expect("server starts");
+    let request = Request::builder()
+        .uri(format!(
+            "http://{}/2018-06-01/runtime/invocation/next",
+            api.addr()
+        ))
+        .body(Full::new(Bytes::new()))
+        .expect("valid request");
+    let http = client();
+    let poll = tokio::spawn(async move { http.request(request).await });
+    // The poll is waiting for an invocation when the API shuts down.
+    while api.first_poll_at().is_none() {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    api.shutdown();
+    let polled = tokio::time::timeout(Duration::from_secs(10), poll)
+        .await
+        .expect("the connection ends")
+        .expect("the poll's task ran");
+    if let Ok(response) = polled {
+        panic!("answered with {}", response.status());
+    }
+}

@@ -133,13 +133,10 @@ type Rejection = (StatusCode, &'static str, String);
 async fn next(shared: &Shared, generation: u64) -> Result<HttpResponse, Rejection> {
     let hand_out = match shared.next_invocation(generation).await {
         Next::HandOut(hand_out) => hand_out,
-        Next::Stopped => {
-            return Err((
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "ServiceShutdown",
-                "the Runtime API is shutting down".to_owned(),
-            ));
-        }
+        // Lambda never answers a poll at shutdown; it ends the process. Aborting the server
+        // (which follows at once) closes this connection unanswered, so a runtime still
+        // polling sees its connection end, not an answer without an invocation's headers.
+        Next::Stopped => std::future::pending().await,
         Next::Retired => {
             return Err((
                 StatusCode::GONE,
