@@ -26,6 +26,7 @@ impl Moment {
 /// The wall clock now, in nanoseconds since the Unix epoch: what
 /// [`epoch_nanos`]`(SystemTime::now())` gives (the same clock, `CLOCK_REALTIME`), read without
 /// the arithmetic of a `SystemTime` — an invocation reads it as it begins.
+#[cfg(unix)]
 pub(crate) fn wall_epoch_nanos() -> u64 {
     let mut now = std::mem::MaybeUninit::<libc::timespec>::uninit();
     // SAFETY: clock_gettime writes a whole `timespec` through the pointer on success, and the
@@ -47,6 +48,13 @@ pub(crate) fn wall_epoch_nanos() -> u64 {
     seconds
         .saturating_mul(1_000_000_000)
         .saturating_add(nanoseconds)
+}
+
+/// The wall clock now, in nanoseconds since the Unix epoch, where there is no
+/// `clock_gettime` (a developer's Windows machine: Lambda runs Linux).
+#[cfg(not(unix))]
+pub(crate) fn wall_epoch_nanos() -> u64 {
+    epoch_nanos(SystemTime::now())
 }
 
 static PROCESS_START: OnceLock<Moment> = OnceLock::new();

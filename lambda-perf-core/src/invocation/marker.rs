@@ -10,7 +10,7 @@
 //! environment — on a developer's machine, whose `/tmp` outlives runs — is replaced, not
 //! mistaken for a restart.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -93,6 +93,7 @@ fn read(path: &Path) -> io::Result<(SystemTime, String)> {
 
 #[cfg(unix)]
 fn open(path: &Path, create: bool) -> io::Result<File> {
+    use std::fs::OpenOptions;
     use std::os::unix::fs::OpenOptionsExt;
 
     let mut options = OpenOptions::new();

@@ -36,6 +36,7 @@ pub(crate) struct Usage {
 
 impl Usage {
     /// The process's use now; `None` where the system does not say.
+    #[cfg(unix)]
     pub(crate) fn now() -> Option<Self> {
         let mut usage = std::mem::MaybeUninit::<libc::rusage>::uninit();
         // SAFETY: getrusage writes a whole `rusage` through the pointer on success, and the
@@ -55,6 +56,13 @@ impl Usage {
             cpu: time(usage.ru_utime) + time(usage.ru_stime),
             max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
         })
+    }
+
+    /// The process's use now: not known where there is no `getrusage` (a developer's Windows
+    /// machine; Lambda runs Linux).
+    #[cfg(not(unix))]
+    pub(crate) fn now() -> Option<Self> {
+        None
     }
 }
 
