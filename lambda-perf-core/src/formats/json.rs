@@ -53,10 +53,11 @@ const fn any_needs_escape(word: u64) -> bool {
 
 /// Whether JSON carries `bytes` in a string as they are: none of them is `"`, `\\` or a
 /// control character (what `serde_json` escapes). Eight at a time, the last eight overlapping
-/// the ones before when the length is no multiple of eight; no early exit, for short texts.
+/// the ones before when the length is no multiple of eight; no early exit, for short texts,
+/// and no loop for texts shorter than eight (names, mostly).
 pub(crate) fn is_plain_text(bytes: &[u8]) -> bool {
     if bytes.len() < 8 {
-        return !bytes.iter().any(|&byte| needs_escape(byte));
+        return !any_needs_escape(short_word(bytes));
     }
     let word = |chunk: &[u8]| {
         let mut array = [0; 8];
@@ -68,6 +69,29 @@ pub(crate) fn is_plain_text(bytes: &[u8]) -> bool {
         escapes |= any_needs_escape(word(chunk));
     }
     !escapes
+}
+
+/// Every byte of `bytes` (fewer than 8) in one word, some more than once, the rest of it
+/// spaces (which need no escape): two overlapping loads of four bytes from four bytes on, three
+/// single bytes (the first, the middle and the last) below.
+fn short_word(bytes: &[u8]) -> u64 {
+    const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
+    let len = bytes.len();
+    match len {
+        0 => SPACES,
+        1..4 => {
+            let byte = |at: usize| u64::from(bytes[at]);
+            byte(0) | byte(len / 2) << 8 | byte(len - 1) << 16 | SPACES << 24
+        }
+        _ => {
+            let half = |at: usize| {
+                let mut half = [0; 4];
+                half.copy_from_slice(&bytes[at..at + 4]);
+                u64::from(u32::from_ne_bytes(half))
+            };
+            half(0) | half(len - 4) << 32
+        }
+    }
 }
 
 /// How many leading bytes need no escape: 8 at a time (the last 8 overlapping the ones
@@ -195,7 +219,15 @@ pub(crate) fn push_i64(out: &mut Vec<u8>, value: i64) {
 /// Appends a number as `serde_json` writes an `f64`: shortest round-trip digits, `null` when
 /// not finite.
 pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
-    // Whole numbers (counts, mostly) below 10^15 are their integer and `.0`; not -0.0.
+    // Small non-negative whole numbers (counts, mostly): the same bits as their integer's
+    // float, which -0.0 and NaN never are (`as` saturates: negatives and NaN give 0).
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let small = value as u64;
+    if small < SMALL_WHOLE_BELOW && (small as f64).to_bits() == value.to_bits() {
+        push_small_whole(out, small);
+        return;
+    }
+    // Other whole numbers below 10^15 are their integer and `.0`; not -0.0.
     const WHOLE_BELOW: f64 = 1e15;
     if value.fract() == 0.0
         && value.abs() < WHOLE_BELOW
@@ -211,6 +243,25 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
     } else {
         out.extend_from_slice(b"null");
     }
+}
+
+/// The whole numbers [`push_small_whole`] writes: as many digits as fit before `.0` in 16
+/// bytes.
+const SMALL_WHOLE_BELOW: u64 = 100_000_000_000_000;
+
+/// Appends a whole number below [`SMALL_WHOLE_BELOW`] as [`push_f64`] writes its float: its
+/// digits and `.0`, written backwards, shifted down to the start of a fixed array appended
+/// whole and cut to length (as [`push_millis`] does), without a call.
+fn push_small_whole(out: &mut Vec<u8>, whole: u64) {
+    /// Where `.0` starts: after the fourteen digits of the longest number.
+    const POINT: usize = 14;
+    let mut text = [0; 16];
+    text[POINT..].copy_from_slice(b".0");
+    let start = put_digits(&mut text, POINT, whole);
+    // Little-endian: shifting right moves the bytes to lower indices.
+    let text = (u128::from_le_bytes(text) >> (8 * start)).to_le_bytes();
+    out.extend_from_slice(&text);
+    out.truncate(out.len() - start);
 }
 
 /// Appends microseconds as milliseconds: what [`push_f64`] writes for `micros / 1000.0`.
@@ -471,12 +522,31 @@ mod tests {
     }
 
     #[test]
+    fn a_byte_to_escape_anywhere_in_a_short_text_is_found() {
+        for len in 0..8 {
+            assert!(is_plain_text(&b"~ab Az9"[..len]), "{len} plain bytes");
+            for at in 0..len {
+                for byte in (0..=u8::MAX).filter(|&byte| needs_escape(byte)) {
+                    let mut text = b"~ab Az9".to_vec();
+                    text.truncate(len);
+                    text[at] = byte;
+                    assert!(!is_plain_text(&text), "{text:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn numbers_as_serde_json_writes_them() {
         for value in [
             0.0,
             -0.0,
             1.0,
+            -1.0,
             0.1,
+            99_999_999_999_999.0,
+            1e14,
+            1e15,
             12.345,
             1e21,
             1e-7,

@@ -3,11 +3,58 @@
 //! From `,"CloudWatchMetrics"` to the last dimension's value, a line depends only on its
 //! namespace, its dimensions and its metric definitions: the same from one warm invocation to
 //! the next. The cache compares what the directive depends on (a copy, not a scan for
-//! escapes) and copies the bytes it wrote last time when nothing changed.
+//! escapes) and copies the bytes it wrote last time when nothing changed. A line with a fixed
+//! head, no dimensions of its own and `'static` metric names only (an invocation's line, most
+//! often) is recognised sooner, by the head's identity and the names' addresses, without its
+//! key being written.
+
+use std::num::NonZeroU64;
+
+use super::set::MetricSlice;
+use super::{Resolution, Unit};
 
 /// Keys longer than this (a directive of many long names) are not kept: such a directive is
 /// written anew each time. The directive itself is at most a few bytes per key byte longer.
 const KEPT_BYTES: usize = 16 * 1024;
+
+/// What the directive of a line with a fixed head and no dimensions of its own depends on,
+/// besides its metric definitions: the identity of the head (its namespace and dimensions).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct QuickKey<'a> {
+    /// The identity of the line's [`FixedHead`](super::head::FixedHead).
+    pub(crate) head: NonZeroU64,
+    /// The line's metrics, whose definitions the directive lists.
+    pub(crate) metrics: &'a [MetricSlice<'a>],
+}
+
+/// A metric definition with a `'static` name: the same address and length, the same text,
+/// which never changes (as `KnownNames` relies on too).
+#[derive(Clone, Copy, Debug)]
+struct StaticDefinition {
+    name: &'static str,
+    unit: Unit,
+    resolution: Resolution,
+}
+
+impl StaticDefinition {
+    /// `metric`'s definition, if its name is `'static`.
+    fn of(metric: &MetricSlice<'_>) -> Option<Self> {
+        Some(Self {
+            name: metric.static_name?,
+            unit: metric.unit,
+            resolution: metric.resolution,
+        })
+    }
+
+    /// Whether `metric` is defined so: its name at the same address, with the same length.
+    fn defines(&self, metric: &MetricSlice<'_>) -> bool {
+        metric
+            .static_name
+            .is_some_and(|name| std::ptr::eq(name, self.name))
+            && metric.unit == self.unit
+            && metric.resolution == self.resolution
+    }
+}
 
 /// The directive bytes of the latest line written through the cache, with what they depend
 /// on.
@@ -18,6 +65,10 @@ pub(crate) struct DirectiveCache {
     /// The key of the line being written, compared with `key`.
     candidate: Vec<u8>,
     bytes: Vec<u8>,
+    /// The head `bytes` were written for, when they were written for a [`QuickKey`] with
+    /// `'static` names only; then `quick_definitions` are its metrics' definitions.
+    quick_head: Option<NonZeroU64>,
+    quick_definitions: Vec<StaticDefinition>,
 }
 
 impl DirectiveCache {
@@ -26,18 +77,27 @@ impl DirectiveCache {
             key: Vec::new(),
             candidate: Vec::new(),
             bytes: Vec::new(),
+            quick_head: None,
+            quick_definitions: Vec::new(),
         }
     }
 
-    /// Appends a line's directive to `out`: the kept bytes when `write_key` writes the key
-    /// they were written for (the latest line's namespace, dimensions and definitions), else
-    /// what `write_directive` writes, kept for the next line.
+    /// Appends a line's directive to `out`: the kept bytes when they were written for `quick`
+    /// (the line's directive in a form recognised at a glance, if it has one), or when
+    /// `write_key` writes the key they were written for (the latest line's namespace,
+    /// dimensions and definitions); else what `write_directive` writes, kept for the next
+    /// line.
     pub(crate) fn write(
         &mut self,
         out: &mut Vec<u8>,
+        quick: Option<QuickKey<'_>>,
         write_key: impl FnOnce(&mut Vec<u8>),
         write_directive: impl FnOnce(&mut Vec<u8>),
     ) {
+        if quick.is_some_and(|quick| self.recognises(quick)) {
+            out.extend_from_slice(&self.bytes);
+            return;
+        }
         self.candidate.clear();
         write_key(&mut self.candidate);
         if self.candidate.len() > KEPT_BYTES {
@@ -51,7 +111,38 @@ impl DirectiveCache {
             write_directive(&mut self.bytes);
             std::mem::swap(&mut self.key, &mut self.candidate);
         }
+        self.remember(quick);
         out.extend_from_slice(&self.bytes);
+    }
+
+    /// Whether the kept bytes were written for `quick`: the same head, and the same
+    /// definitions with `'static` names.
+    fn recognises(&self, quick: QuickKey<'_>) -> bool {
+        self.quick_head == Some(quick.head)
+            && self.quick_definitions.len() == quick.metrics.len()
+            && self
+                .quick_definitions
+                .iter()
+                .zip(quick.metrics)
+                .all(|(definition, metric)| definition.defines(metric))
+    }
+
+    /// Remembers `quick` as what the kept bytes were written for, when its names are all
+    /// `'static`; else that they have no quick key.
+    fn remember(&mut self, quick: Option<QuickKey<'_>>) {
+        self.quick_head = None;
+        self.quick_definitions.clear();
+        let Some(quick) = quick else {
+            return;
+        };
+        for metric in quick.metrics {
+            let Some(definition) = StaticDefinition::of(metric) else {
+                self.quick_definitions.clear();
+                return;
+            };
+            self.quick_definitions.push(definition);
+        }
+        self.quick_head = Some(quick.head);
     }
 }
 
@@ -60,17 +151,106 @@ mod tests {
     use super::*;
 
     fn written(directives: &mut DirectiveCache, key: &[u8], bytes: &[u8]) -> (Vec<u8>, bool) {
+        let (out, _, wrote) = written_quick(directives, None, key, bytes);
+        (out, wrote)
+    }
+
+    /// What `directives` append for a line of `quick` (if any), `key` and `bytes`, whether
+    /// the key was written, and whether the directive was.
+    fn written_quick(
+        directives: &mut DirectiveCache,
+        quick: Option<QuickKey<'_>>,
+        key: &[u8],
+        bytes: &[u8],
+    ) -> (Vec<u8>, bool, bool) {
         let mut out = Vec::new();
-        let mut wrote = false;
+        let (mut keyed, mut wrote) = (false, false);
         directives.write(
             &mut out,
-            |into| into.extend_from_slice(key),
+            quick,
+            |into| {
+                keyed = true;
+                into.extend_from_slice(key);
+            },
             |into| {
                 wrote = true;
                 into.extend_from_slice(bytes);
             },
         );
-        (out, wrote)
+        (out, keyed, wrote)
+    }
+
+    fn metric<'a>(name: &'a str, static_name: Option<&'static str>, unit: Unit) -> MetricSlice<'a> {
+        MetricSlice {
+            name,
+            static_name,
+            unit,
+            resolution: Resolution::Standard,
+            values: &[1.0],
+        }
+    }
+
+    #[test]
+    fn a_quick_key_is_recognised_by_its_head_and_the_addresses_of_its_names() {
+        // One text, so that names share an address and differ in length only, and the same
+        // name is found at another address.
+        const TEXT: &str = "OrdersOrders";
+        let (orders, elsewhere, prefix) = (&TEXT[..6], &TEXT[6..], &TEXT[..5]);
+        let head = NonZeroU64::new(1).unwrap();
+        let other_head = NonZeroU64::new(2).unwrap();
+        let mut directives = DirectiveCache::new();
+        let quick = |head, metrics| Some(QuickKey { head, metrics });
+        let kept = [metric(orders, Some(orders), Unit::Count)];
+        assert_eq!(
+            written_quick(&mut directives, quick(head, &kept), b"k", b"D"),
+            (b"D".to_vec(), true, true)
+        );
+        assert_eq!(
+            written_quick(&mut directives, quick(head, &kept), b"k", b"no"),
+            (b"D".to_vec(), false, false),
+            "recognised without its key"
+        );
+        // Not recognised: the key decides, whatever it is.
+        let unlike = [
+            [metric(elsewhere, Some(elsewhere), Unit::Count)],
+            [metric(prefix, Some(prefix), Unit::Count)],
+            [metric(orders, Some(orders), Unit::Bytes)],
+            [metric(orders, None, Unit::Count)],
+        ];
+        for metrics in &unlike {
+            let (_, keyed, _) = written_quick(&mut directives, quick(head, metrics), b"k", b"");
+            assert!(keyed, "{metrics:?}");
+        }
+        let (_, keyed, _) = written_quick(&mut directives, quick(other_head, &kept), b"k", b"");
+        assert!(keyed, "another head");
+        let two = [kept[0], kept[0]];
+        let (_, keyed, _) = written_quick(&mut directives, quick(head, &two), b"k", b"");
+        assert!(keyed, "more metrics");
+        let (_, keyed, _) = written_quick(&mut directives, quick(head, &[]), b"k", b"");
+        assert!(keyed, "fewer metrics");
+        // The latest line written is the one recognised: its key the same, its bytes kept.
+        assert_eq!(
+            written_quick(&mut directives, quick(head, &kept), b"k", b"no"),
+            (b"D".to_vec(), true, false)
+        );
+        assert_eq!(
+            written_quick(&mut directives, quick(head, &kept), b"k", b"no"),
+            (b"D".to_vec(), false, false)
+        );
+        // A line without a quick key, or with a name that is not `'static`, leaves none.
+        written_quick(&mut directives, None, b"k", b"");
+        let (_, keyed, _) = written_quick(&mut directives, quick(head, &kept), b"k", b"");
+        assert!(keyed, "after a line without a quick key");
+        written_quick(&mut directives, quick(head, &unlike[3]), b"k", b"");
+        let (_, keyed, _) = written_quick(&mut directives, quick(head, &kept), b"k", b"");
+        assert!(keyed, "after a name that is not 'static");
+        // A directive too large to keep leaves the kept one, and its quick key, in place.
+        let large = vec![b'x'; KEPT_BYTES + 1];
+        written_quick(&mut directives, quick(other_head, &kept), &large, b"L");
+        assert_eq!(
+            written_quick(&mut directives, quick(head, &kept), b"k", b"no"),
+            (b"D".to_vec(), false, false)
+        );
     }
 
     #[test]

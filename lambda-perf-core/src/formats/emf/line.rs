@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::num::NonZeroU64;
 
 use super::dimension::Dimension;
-use super::directive::DirectiveCache;
+use super::directive::{DirectiveCache, QuickKey};
 use super::head::Head;
 use super::set::MetricSlice;
 use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_str, push_u64};
@@ -61,6 +61,18 @@ impl<F> EmfLine<'_, F> {
             push_key(out, &dimension.name);
             push_str(out, &dimension.value);
         }
+    }
+
+    /// What [`write_directive`](Self::write_directive) writes depends on, in the form the
+    /// directive cache recognises at a glance: for a fixed head (its identity standing for the
+    /// namespace and the head's dimensions) and no dimensions added after it, the metric
+    /// definitions.
+    fn quick_key(&self) -> Option<QuickKey<'_>> {
+        let head = self.head.id()?;
+        self.dimensions.is_empty().then_some(QuickKey {
+            head,
+            metrics: self.metrics,
+        })
     }
 
     /// What [`write_directive`](Self::write_directive) writes depends on, unambiguously:
@@ -124,6 +136,7 @@ impl<F: WriteJson> EmfLine<'_, F> {
         match directives {
             Some(directives) => directives.write(
                 out,
+                self.quick_key(),
                 |key| self.write_directive_key(key),
                 |into| self.write_directive(into),
             ),
@@ -198,12 +211,14 @@ mod tests {
         let metrics = [
             MetricSlice {
                 name: "SuccessfulBooking",
+                static_name: None,
                 unit: Unit::Count,
                 resolution: Resolution::Standard,
                 values: &[1.0],
             },
             MetricSlice {
                 name: "Latency",
+                static_name: None,
                 unit: Unit::Milliseconds,
                 resolution: Resolution::High,
                 values: &[12.5, 20.0],
@@ -259,6 +274,7 @@ mod tests {
         let fixed = [Dimension::new("service", "quote\"d")];
         let metrics = [MetricSlice {
             name: "a\"b",
+            static_name: None,
             unit: Unit::BytesPerSecond,
             resolution: Resolution::Standard,
             values: &[0.1, -3.0],
@@ -286,11 +302,12 @@ mod tests {
     /// so that shapes repeat and differ in one part at a time), and its head: 0 for the
     /// namespace and the first half of the dimensions spelled out; 1 or 2 for a fixed head
     /// (with its identity), 3 or 4 for the same head's text spelled out, the shape's
-    /// dimensions added after either.
+    /// dimensions added after either. Each metric's name is written from a `String`, or from
+    /// `'static` text in one of two places (the same text at two addresses).
     type Shape = (
         String,
         Vec<(String, String)>,
-        Vec<(String, bool, bool)>,
+        Vec<(String, bool, bool, Option<bool>)>,
         usize,
     );
 
@@ -298,7 +315,15 @@ mod tests {
         (
             "[ab\"]{0,2}",
             dimensions(),
-            prop::collection::vec(("[ab\"]{1,2}", any::<bool>(), any::<bool>()), 1..3),
+            prop::collection::vec(
+                (
+                    "[ab\"]{1,2}",
+                    any::<bool>(),
+                    any::<bool>(),
+                    proptest::option::of(any::<bool>()),
+                ),
+                1..3,
+            ),
             0..5usize,
         )
     }
@@ -324,6 +349,17 @@ mod tests {
             .collect()
     }
 
+    /// `name` as `'static` text in one of two places, at the same address each time.
+    fn static_name(name: &str, place: bool) -> &'static str {
+        use std::collections::HashMap;
+        use std::sync::{Mutex, OnceLock};
+        static PLACES: OnceLock<Mutex<HashMap<(String, bool), &'static str>>> = OnceLock::new();
+        let mut places = PLACES.get_or_init(Mutex::default).lock().unwrap();
+        places
+            .entry((name.to_owned(), place))
+            .or_insert_with(|| Box::leak(name.to_owned().into_boxed_str()))
+    }
+
     fn written(
         shape: &Shape,
         fixed: &[FixedHead],
@@ -333,8 +369,9 @@ mod tests {
         let dimensions = built(dimensions);
         let metrics: Vec<MetricSlice<'_>> = metrics
             .iter()
-            .map(|(name, count, high)| MetricSlice {
+            .map(|(name, count, high, place)| MetricSlice {
                 name,
+                static_name: place.map(|place| static_name(name, place)),
                 unit: if *count { Unit::Count } else { Unit::Bytes },
                 resolution: if *high {
                     Resolution::High
@@ -373,7 +410,8 @@ mod tests {
 
     proptest! {
         /// Through the directive cache, any sequence of lines (shapes repeated or changed, heads
-        /// fixed or spelled out) is written byte for byte as without it.
+        /// fixed or spelled out, names `'static` or not) is written byte for byte as without
+        /// it.
         #[test]
         fn cached_lines_are_the_lines(
             fixed in fixed_heads(),

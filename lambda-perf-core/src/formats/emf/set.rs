@@ -24,6 +24,9 @@ pub(crate) struct MetricEntry {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MetricSlice<'a> {
     pub(crate) name: &'a str,
+    /// The name again when it is `'static` text (a literal, mostly): what the directive cache
+    /// recognises it by, by address.
+    pub(crate) static_name: Option<&'static str>,
     pub(crate) unit: Unit,
     pub(crate) resolution: Resolution,
     pub(crate) values: &'a [f64],
@@ -295,6 +298,10 @@ impl MetricSet {
                 }
                 batch.push(MetricSlice {
                     name: &metric.name,
+                    static_name: match metric.name {
+                        Cow::Borrowed(name) => Some(name),
+                        Cow::Owned(_) => None,
+                    },
                     unit: metric.unit,
                     resolution: metric.resolution,
                     values: &values[..values.len().min(MAX_PER_LINE)],
@@ -328,6 +335,7 @@ const STACK_BATCH: usize = 16;
 impl MetricSlice<'static> {
     const EMPTY: Self = Self {
         name: "",
+        static_name: None,
         unit: Unit::None,
         resolution: Resolution::Standard,
         values: &[],
