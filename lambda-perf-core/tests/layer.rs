@@ -288,6 +288,55 @@ async fn a_panic_dropping_a_completed_future_is_the_invocations() {
     assert_eq!(lines[0]["lambda_perf"]["outcome"], "panic");
 }
 
+/// An event payload that counts how many times it is dropped.
+struct CountsDrops(Arc<Mutex<u32>>);
+
+impl Drop for CountsDrops {
+    fn drop(&mut self) {
+        *self.0.lock().unwrap() += 1;
+    }
+}
+
+fn counted_event(drops: &Arc<Mutex<u32>>) -> LambdaEvent<CountsDrops> {
+    LambdaEvent::new(CountsDrops(Arc::clone(drops)), event("r1").context)
+}
+
+#[tokio::test]
+async fn a_panic_creating_the_future_is_the_invocations_and_drops_the_event_once() {
+    let (layer, h) = harness(|b| b.cold_start_metric(false));
+    let mut service = layer.layer(service_fn(
+        |_: LambdaEvent<CountsDrops>| -> std::future::Ready<Result<Value, Error>> {
+            metrics::add_metric("Creating", Unit::Count, 1.0);
+            panic!("creating the handler's future")
+        },
+    ));
+    let drops = Arc::new(Mutex::new(0));
+    let called = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        service.call(counted_event(&drops))
+    }));
+    let panic = called.expect_err("the panic reaches the caller");
+    assert_eq!(
+        panic.downcast_ref::<&str>(),
+        Some(&"creating the handler's future")
+    );
+    assert_eq!(*drops.lock().unwrap(), 1, "the event is dropped once");
+    let lines = h.out.take_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["Creating"], json!([1.0]));
+    assert_eq!(lines[0]["lambda_perf"]["outcome"], "panic");
+}
+
+#[tokio::test]
+async fn the_event_is_dropped_once_by_the_handler() {
+    let (layer, _h) = harness(|b| b.cold_start_metric(false));
+    let service = layer.layer(service_fn(|_: LambdaEvent<CountsDrops>| async {
+        Ok::<Value, Error>(Value::Null)
+    }));
+    let drops = Arc::new(Mutex::new(0));
+    service.oneshot(counted_event(&drops)).await.unwrap();
+    assert_eq!(*drops.lock().unwrap(), 1);
+}
+
 #[tokio::test]
 async fn concurrent_invocations_keep_their_metrics_apart() {
     let (layer, h) = harness(|b| b.cold_start_metric(false));

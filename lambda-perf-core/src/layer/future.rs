@@ -40,9 +40,9 @@ impl<F: Future, C> PerfFuture<F, C> {
     /// Creates the handler's future with `call`, inside the invocation.
     #[inline]
     pub(super) fn start(begun: Begun, call: impl FnOnce() -> F) -> Self {
-        Self {
-            inner: invocation_future::start(begun, call, CaptureWith(PhantomData)),
-        }
+        invocation_future::start(begun, call, CaptureWith(PhantomData), |inner| Self {
+            inner,
+        })
     }
 }
 

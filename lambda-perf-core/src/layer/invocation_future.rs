@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -178,20 +179,43 @@ fn describe<R, E, D: DescribeResult<R, E>>(
 /// Begins running a handler: `call` creates its future inside `invocation` (so that what
 /// `call` itself records — a span opened around the handler, say — belongs to it). A panic
 /// while creating it (a hand-written `Service::call`) ends the invocation, then continues.
+///
+/// The invocation's future is handed to `wrap` as soon as it is made, so that what wraps it
+/// (the [`PerfFuture`](super::PerfFuture)) is built in place rather than moved into: the
+/// handler's future holds its event, hundreds of bytes that every move copies.
 #[inline]
-pub(crate) fn start<F: Future, D>(
+pub(crate) fn start<F: Future, D, W>(
     begun: Begun,
     call: impl FnOnce() -> F,
     describe: D,
-) -> InvocationFuture<F, D> {
+    wrap: impl FnOnce(InvocationFuture<F, D>) -> W,
+) -> W {
     let invocation = match begun {
         Begun::Own(invocation) => invocation,
-        nested @ Begun::Nested(_) => return InvocationFuture::new(nested, call(), describe),
+        nested @ Begun::Nested(_) => return wrap(InvocationFuture::new(nested, call(), describe)),
     };
     // The same `Current` is set while `call` runs and carried by the future after.
     let current = Current::new(Arc::clone(&invocation), None);
-    match current::sync_scope(&current, || panic::catch(call)) {
-        Ok(future) => InvocationFuture::running(current, Some(invocation), future, describe),
+    // Left in place, and called through a reference: moved into the closures that catch a
+    // panic and set the scope, `call` (and the event it holds) would be copied into each.
+    let mut call = ManuallyDrop::new(call);
+    let created = current::sync_scope(&current, || {
+        panic::catch(|| {
+            // SAFETY: `catch` takes this closure as `FnOnce`, so `call` is taken out at most
+            // once; nothing reads it after, and `ManuallyDrop` does not drop it. Were the
+            // closure never run, `call` would only leak.
+            #[allow(unsafe_code)]
+            let call = unsafe { ManuallyDrop::take(&mut call) };
+            call()
+        })
+    });
+    match created {
+        Ok(future) => wrap(InvocationFuture::running(
+            current,
+            Some(invocation),
+            future,
+            describe,
+        )),
         Err(panic) => {
             invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
             panic::resume(panic)
