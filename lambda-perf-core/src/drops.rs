@@ -52,12 +52,21 @@ pub(crate) fn count_many(cause: &'static str, drops: u64) {
     }
 }
 
-/// The counts since the previous record of this kind reported them, if any.
+/// The counts since the previous record of this kind reported them, if any. Inlined: the
+/// common answer, none, is then one load where it is asked.
+#[inline]
 pub(crate) fn take(report: Report) -> Option<Dropped> {
-    let index = report as usize;
-    if !PENDING[index].load(Ordering::Acquire) {
+    if !PENDING[report as usize].load(Ordering::Acquire) {
         return None;
     }
+    take_pending(report)
+}
+
+/// [`take`], once its bank has had counts since it was last taken.
+#[cold]
+#[inline(never)]
+fn take_pending(report: Report) -> Option<Dropped> {
+    let index = report as usize;
     let mut counts = BANKS[index]
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);

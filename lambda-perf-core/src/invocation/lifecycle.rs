@@ -457,11 +457,18 @@ impl Invocation {
 
     /// An empty buffer to write the response to when ending this invocation records it
     /// (capture on, invocation traced): one an earlier value was written to, when this thread
-    /// or the trace kept one.
+    /// or the trace kept one. Inlined: for the others, the answer is two loads where it is
+    /// asked.
+    #[inline]
     pub(crate) fn response_buffer(&self) -> Option<Vec<u8>> {
         if !self.settings().capture_response || !self.traced {
             return None;
         }
+        self.recorded_response_buffer()
+    }
+
+    /// [`Invocation::response_buffer`] for an invocation that records its response.
+    fn recorded_response_buffer(&self) -> Option<Vec<u8>> {
         if !self.ended.load(Ordering::Acquire) {
             if let Some(buffer) = response_buffer::take() {
                 return Some(buffer);

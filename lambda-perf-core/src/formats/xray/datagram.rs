@@ -19,6 +19,7 @@ use super::document::{
 use super::header::TraceId;
 use super::id::Hex;
 use super::metadata_name::MetadataName;
+use super::metadata_value::MetadataValue;
 use crate::formats::json::{
     is_plain_text, push_bool, push_f64, push_i64, push_seconds_pair, push_serialized, push_str,
 };
@@ -47,23 +48,18 @@ impl SubsegmentDocument<'_> {
     /// of detail that fit.
     pub(crate) fn write_datagram(&self, out: &mut Vec<u8>) -> Detail {
         let start = out.len();
-        for detail in [
-            Detail::Full,
-            Detail::WithoutMetadata,
-            Detail::Shortened,
-            Detail::Skeleton,
-        ] {
+        out.extend_from_slice(DAEMON_HEADER);
+        if write_full(*self, out).is_ok() && out.len() - start <= MAX_DATAGRAM {
+            return Detail::Full;
+        }
+        for detail in [Detail::WithoutMetadata, Detail::Shortened, Detail::Skeleton] {
             out.truncate(start);
             out.extend_from_slice(DAEMON_HEADER);
-            let written = if detail == Detail::Full {
-                write_full(*self, out)
-            } else {
-                let view = View {
-                    document: *self,
-                    detail,
-                };
-                serde_json::to_writer(&mut *out, &view)
+            let view = View {
+                document: *self,
+                detail,
             };
+            let written = serde_json::to_writer(&mut *out, &view);
             if written.is_ok() && out.len() - start <= MAX_DATAGRAM {
                 return detail;
             }
@@ -178,7 +174,7 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
         out.extend_from_slice(&record.facts);
         first = false;
     }
-    for (index, (namespace, _, _)) in entries.iter().enumerate() {
+    for (index, (namespace, key, value)) in entries.iter().enumerate() {
         if entries[..index]
             .iter()
             .any(|(earlier, _, _)| earlier == namespace)
@@ -191,22 +187,31 @@ fn write_metadata(record: &Record, out: &mut Vec<u8>) -> serde_json::Result<()> 
         first = false;
         push_name(out, namespace);
         out.extend_from_slice(b":{");
-        let mut first_entry = true;
-        // From its first entry on: none before has this namespace.
-        let namespaced = entries[index..].iter().filter(|(ns, _, _)| ns == namespace);
+        push_entry(out, key, value)?;
+        // After its first entry: none before has this namespace.
+        let namespaced = entries[index + 1..]
+            .iter()
+            .filter(|(ns, _, _)| ns == namespace);
         for (_, key, value) in namespaced {
-            if !first_entry {
-                out.push(b',');
-            }
-            first_entry = false;
-            push_name(out, key);
-            out.push(b':');
-            value.write_json(out)?;
+            out.push(b',');
+            push_entry(out, key, value)?;
         }
         out.push(b'}');
     }
     out.push(b'}');
     Ok(())
+}
+
+/// Appends one metadata entry, `"key":value`.
+#[inline]
+fn push_entry(
+    out: &mut Vec<u8>,
+    key: &MetadataName,
+    value: &MetadataValue,
+) -> serde_json::Result<()> {
+    push_name(out, key);
+    out.push(b':');
+    value.write_json(out)
 }
 
 /// The members from `id` to the `start_time` key, all of fixed lengths, put together in place.

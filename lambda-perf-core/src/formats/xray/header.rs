@@ -231,14 +231,16 @@ pub(crate) fn root_id(header: &str) -> Option<&str> {
     root
 }
 
-/// `1-` + 8 hex + `-` + 24 hex.
+/// `1-` + 8 hex + `-` + 24 hex. The 32 digits are checked as four words ([`not_hex_flags`])
+/// and one test of what they flag together.
 fn is_trace_id(value: &str) -> bool {
     let bytes = value.as_bytes();
-    bytes.len() == 35
-        && bytes.starts_with(b"1-")
-        && bytes[10] == b'-'
-        && all_hex(&bytes[2..10])
-        && all_hex(&bytes[11..])
+    if bytes.len() != 35 || !bytes.starts_with(b"1-") || bytes[10] != b'-' {
+        return false;
+    }
+    [2, 11, 19, 27].into_iter().fold(0, |flags, at| {
+        flags | unordered_word_at(bytes, at).map_or(HIGHS, not_hex_flags)
+    }) == 0
 }
 
 /// 16 hex digits.
@@ -272,6 +274,13 @@ fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(eight.try_into().ok()?))
 }
 
+/// The eight bytes of `bytes` from `at`, as one word in the machine's byte order: for a check
+/// of each byte alike ([`not_hex_flags`]), which needs no order.
+fn unordered_word_at(bytes: &[u8], at: usize) -> Option<u64> {
+    let eight = bytes.get(at..at.checked_add(8)?)?;
+    Some(u64::from_ne_bytes(eight.try_into().ok()?))
+}
+
 /// A word with 1 in each of its eight bytes: [`hex_word_value`] checks and reads eight digits
 /// at once, a byte each.
 const ONES: u64 = 0x0101_0101_0101_0101;
@@ -286,13 +295,28 @@ const fn at_least(word: u64, floor: u8) -> u64 {
     word.wrapping_add(ONES * (0x80 - floor as u64)) & HIGHS
 }
 
-/// The value of eight hex digits (either case), read as one word ([`word_at`]); `None`
-/// unless each of the eight is one.
-fn hex_word_value(word: u64) -> Option<u32> {
+/// In each byte of `word` (eight bytes read as one), its high bit set where it is a decimal
+/// digit, and where it is a hex letter (either case): `(digits, letters)`. Meaningful only
+/// when no byte of `word` has its high bit set (a byte beyond ASCII may carry into the next).
+fn hex_digit_flags(word: u64) -> (u64, u64) {
     // Upper-case letters made lower-case; no other byte becomes a hex letter.
     let lowered = word | (ONES * 0x20);
     let digits = at_least(word, b'0') & !at_least(word, b'9' + 1);
     let letters = at_least(lowered, b'a') & !at_least(lowered, b'f' + 1);
+    (digits, letters)
+}
+
+/// In each byte of `word`, its high bit set where it is no hex digit, or beyond ASCII (when
+/// one is, some bit is set, whatever the others): 0 when all eight are hex digits.
+fn not_hex_flags(word: u64) -> u64 {
+    let (digits, letters) = hex_digit_flags(word);
+    (word | !(digits | letters)) & HIGHS
+}
+
+/// The value of eight hex digits (either case), read as one word ([`word_at`]); `None`
+/// unless each of the eight is one.
+fn hex_word_value(word: u64) -> Option<u32> {
+    let (digits, letters) = hex_digit_flags(word);
     if word & HIGHS != 0 || digits | letters != HIGHS {
         return None;
     }
@@ -422,6 +446,41 @@ mod tests {
                     .filter(|text| text.bytes().all(|b| b.is_ascii_hexdigit()))
                     .map(|text| u32::from_str_radix(text, 16).unwrap());
                 assert_eq!(value, expected, "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn eight_digits_checked_at_once_are_checked_a_byte_each() {
+        let digits = *b"09afAF5c";
+        for at in 0..8 {
+            for byte in 0..=u8::MAX {
+                let mut text = digits;
+                text[at] = byte;
+                let flags = not_hex_flags(u64::from_ne_bytes(text));
+                assert_eq!(flags == 0, byte.is_ascii_hexdigit(), "{text:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn each_character_of_a_trace_id_is_checked() {
+        let id = "1-5759e988-bd862e3fe1be46a994272793";
+        for at in 0..id.len() {
+            for character in (0..=0x7f_u8).map(char::from).chain(['é', '€']) {
+                // In place of as many bytes as it takes: the length stays that of an id.
+                let end = at + character.len_utf8();
+                if end > id.len() {
+                    continue;
+                }
+                let mut text = id.to_owned();
+                text.replace_range(at..end, character.encode_utf8(&mut [0; 4]));
+                let expected = match at {
+                    0 => character == '1',
+                    1 | 10 => character == '-',
+                    _ => character.is_ascii_hexdigit(),
+                };
+                assert_eq!(is_trace_id(&text), expected, "{text:?}");
             }
         }
     }
