@@ -14,6 +14,7 @@
 use std::time::Duration;
 
 use crate::formats::time::millis_f64;
+use crate::warn::WarnOnce;
 
 /// The memory size that buys one vCPU, in MB.
 pub(crate) const MB_PER_VCPU: f64 = 1769.0;
@@ -77,10 +78,19 @@ pub(crate) struct Baseline {
 
 impl Baseline {
     /// The process's use now, for a function of `memory_size_mb`; `None` where the system
-    /// does not say.
+    /// does not say (said once, in a warning: the facts then leave the resource fields out).
     pub(crate) fn now(memory_size_mb: Option<u32>) -> Option<Self> {
+        static UNKNOWN: WarnOnce = WarnOnce::new();
+        let Some(began) = Usage::now() else {
+            UNKNOWN.warn(format_args!(
+                "resource usage is on, but this system does not report the process's use \
+                 (getrusage); invocation facts leave out cpu_time_ms, peak_rss_mb, cpu_ratio \
+                 and cpu_allotment_used"
+            ));
+            return None;
+        };
         Some(Self {
-            began: Usage::now()?,
+            began,
             allotted_vcpus: memory_size_mb.filter(|&mb| mb > 0).map(allotted_vcpus),
         })
     }

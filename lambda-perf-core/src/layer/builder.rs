@@ -214,7 +214,8 @@ impl PerfLayerBuilder {
     /// says the invocation was CPU-bound (more memory, hence CPU, shortens it), near 0 that it
     /// waited on I/O (more memory will not help). Off by default: its two `getrusage(2)`
     /// system calls per invocation cost more than the budget of an unsampled invocation (see
-    /// BENCHMARKS.md) (`LAMBDA_PERF_RESOURCE_USAGE`).
+    /// BENCHMARKS.md) (`LAMBDA_PERF_RESOURCE_USAGE`). Unix only (Lambda's Linux included):
+    /// elsewhere the fields are left out, with one warning.
     pub fn resource_usage(mut self, enabled: bool) -> Self {
         self.setup.settings.resource_usage = enabled;
         self

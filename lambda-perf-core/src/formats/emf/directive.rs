@@ -210,24 +210,31 @@ mod tests {
             (b"D".to_vec(), false, false),
             "recognised without its key"
         );
-        // Not recognised: the key decides, whatever it is.
-        let unlike = [
-            [metric(elsewhere, Some(elsewhere), Unit::Count)],
-            [metric(prefix, Some(prefix), Unit::Count)],
-            [metric(orders, Some(orders), Unit::Bytes)],
-            [metric(orders, None, Unit::Count)],
-        ];
-        for metrics in &unlike {
-            let (_, keyed, _) = written_quick(&mut directives, quick(head, metrics), b"k", b"");
-            assert!(keyed, "{metrics:?}");
-        }
-        let (_, keyed, _) = written_quick(&mut directives, quick(other_head, &kept), b"k", b"");
-        assert!(keyed, "another head");
+        // Not recognised right after `kept` was: the key decides, whatever it is.
+        let high_resolution = [MetricSlice {
+            resolution: Resolution::High,
+            ..kept[0]
+        }];
+        let not_static = [metric(orders, None, Unit::Count)];
         let two = [kept[0], kept[0]];
-        let (_, keyed, _) = written_quick(&mut directives, quick(head, &two), b"k", b"");
-        assert!(keyed, "more metrics");
-        let (_, keyed, _) = written_quick(&mut directives, quick(head, &[]), b"k", b"");
-        assert!(keyed, "fewer metrics");
+        let unlike: [(NonZeroU64, &[MetricSlice<'_>]); 8] = [
+            (head, &[metric(elsewhere, Some(elsewhere), Unit::Count)]),
+            (head, &[metric(prefix, Some(prefix), Unit::Count)]),
+            (head, &[metric(orders, Some(orders), Unit::Bytes)]),
+            (head, &high_resolution),
+            (head, &not_static),
+            (other_head, &kept),
+            (head, &two),
+            (head, &[]),
+        ];
+        for (line_head, metrics) in unlike {
+            written_quick(&mut directives, quick(head, &kept), b"k", b"");
+            let (_, keyed, _) = written_quick(&mut directives, quick(head, &kept), b"k", b"");
+            assert!(!keyed, "`kept` is the line recognised");
+            let (_, keyed, _) =
+                written_quick(&mut directives, quick(line_head, metrics), b"k", b"");
+            assert!(keyed, "{line_head} {metrics:?}");
+        }
         // The latest line written is the one recognised: its key the same, its bytes kept.
         assert_eq!(
             written_quick(&mut directives, quick(head, &kept), b"k", b"no"),
@@ -241,7 +248,7 @@ mod tests {
         written_quick(&mut directives, None, b"k", b"");
         let (_, keyed, _) = written_quick(&mut directives, quick(head, &kept), b"k", b"");
         assert!(keyed, "after a line without a quick key");
-        written_quick(&mut directives, quick(head, &unlike[3]), b"k", b"");
+        written_quick(&mut directives, quick(head, &not_static), b"k", b"");
         let (_, keyed, _) = written_quick(&mut directives, quick(head, &kept), b"k", b"");
         assert!(keyed, "after a name that is not 'static");
         // A directive too large to keep leaves the kept one, and its quick key, in place.

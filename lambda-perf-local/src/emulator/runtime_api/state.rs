@@ -397,7 +397,9 @@ impl Shared {
         self.lock().current_init_error = None;
     }
 
-    /// Stops handing out invocations and fails every pending one with `Shutdown`.
+    /// Stops handing out invocations and fails every pending one with `Shutdown`. A poll
+    /// waiting for an invocation is never answered (Lambda never answers one at shutdown): the
+    /// caller aborts the server next, which closes its connection.
     pub(crate) fn shutdown(&self) {
         let mut state = self.lock();
         if state.stopped {
