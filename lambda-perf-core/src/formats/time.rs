@@ -1,6 +1,7 @@
 //! Times as the formats write them.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
@@ -38,6 +39,96 @@ pub(crate) fn millis_f64(duration: Duration) -> f64 {
     micros(duration) as f64 / 1000.0
 }
 
+/// A reading of the monotonic clock, in nanoseconds from an unspecified origin: the time
+/// between two readings is an integer subtraction, without the arithmetic of an `Instant`.
+/// On Unix it is `CLOCK_MONOTONIC`, the clock `Instant` reads on Linux.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct MonotonicNanos(u64);
+
+impl MonotonicNanos {
+    /// The monotonic clock now.
+    #[cfg(unix)]
+    pub(crate) fn now() -> Self {
+        // It does not fail with this clock; were it to, as `Instant::now` does, it panics.
+        let nanos = clock_nanos(libc::CLOCK_MONOTONIC)
+            .expect("the monotonic clock (CLOCK_MONOTONIC) cannot be read");
+        Self(nanos)
+    }
+
+    /// The monotonic clock now, where there is no `clock_gettime`: nanoseconds since the
+    /// anchor's `Instant`.
+    #[cfg(not(unix))]
+    pub(crate) fn now() -> Self {
+        let (origin, at_origin) = anchor();
+        Self(at_origin.0.saturating_add(nanos(origin.elapsed())))
+    }
+
+    /// Nanoseconds from `earlier` to this reading; 0 if `earlier` is not earlier.
+    pub(crate) const fn nanos_since(self, earlier: Self) -> u64 {
+        self.0.saturating_sub(earlier.0)
+    }
+
+    /// The reading `nanos` nanoseconds later (saturated).
+    pub(crate) const fn plus_nanos(self, nanos: u64) -> Self {
+        Self(self.0.saturating_add(nanos))
+    }
+
+    /// The reading `nanos` nanoseconds earlier (saturated at the clock's origin).
+    #[cfg(test)]
+    pub(crate) const fn minus_nanos(self, nanos: u64) -> Self {
+        Self(self.0.saturating_sub(nanos))
+    }
+
+    /// This reading as an `Instant` (for what waits by `Instant`s, the watchdog), counted
+    /// from the anchor's: on Linux, where both read the same clock, exact up to the time
+    /// between the anchor's two readings. `None` where an `Instant` cannot hold it.
+    pub(crate) fn to_instant(self) -> Option<Instant> {
+        let (origin, at_origin) = anchor();
+        match self.0.checked_sub(at_origin.0) {
+            Some(after) => origin.checked_add(Duration::from_nanos(after)),
+            None => origin.checked_sub(Duration::from_nanos(at_origin.0 - self.0)),
+        }
+    }
+}
+
+/// An `Instant` and the monotonic reading taken with it: where [`MonotonicNanos::to_instant`]
+/// counts from (and, without `clock_gettime`, what [`MonotonicNanos::now`] counts from).
+fn anchor() -> (Instant, MonotonicNanos) {
+    static ANCHOR: OnceLock<(Instant, MonotonicNanos)> = OnceLock::new();
+    *ANCHOR.get_or_init(|| {
+        let instant = Instant::now();
+        #[cfg(unix)]
+        let reading = MonotonicNanos::now();
+        #[cfg(not(unix))]
+        let reading = MonotonicNanos(0);
+        (instant, reading)
+    })
+}
+
+/// Clock `clock` (a `clock_gettime` clock id) now, in nanoseconds from its origin; `None` if
+/// it cannot be read, or reads before its origin.
+#[cfg(unix)]
+pub(crate) fn clock_nanos(clock: libc::clockid_t) -> Option<u64> {
+    let mut now = std::mem::MaybeUninit::<libc::timespec>::uninit();
+    // SAFETY: clock_gettime writes a whole `timespec` through the pointer on success, and the
+    // value is read only then.
+    #[allow(unsafe_code)]
+    let now = unsafe {
+        if libc::clock_gettime(clock, now.as_mut_ptr()) != 0 {
+            return None;
+        }
+        now.assume_init()
+    };
+    let seconds = u64::try_from(now.tv_sec).ok()?;
+    // `tv_nsec` is below a second.
+    let nanoseconds = u64::try_from(now.tv_nsec).unwrap_or(0);
+    Some(
+        seconds
+            .saturating_mul(1_000_000_000)
+            .saturating_add(nanoseconds),
+    )
+}
+
 /// A duration as EMF, traces and logs write it: fractional milliseconds with microsecond
 /// precision (the number [`millis_f64`] gives), held as whole microseconds so that it is
 /// written without the float formatter.
@@ -47,13 +138,8 @@ pub(crate) struct Millis {
 }
 
 impl Millis {
-    pub(crate) fn of(duration: Duration) -> Self {
-        Self {
-            micros: micros(duration),
-        }
-    }
-
-    /// Nanoseconds, as [`Millis::of`] takes the [`Duration`] of as many.
+    /// A duration of `nanos` nanoseconds (the monotonic clock's readings subtract to them):
+    /// its whole microseconds, as [`micros`] takes them of the [`Duration`] of as many.
     pub(crate) const fn from_nanos(nanos: u64) -> Self {
         Self {
             micros: nanos / 1_000,
@@ -87,7 +173,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn millis_are_microseconds_saturated() {
+    fn micros_are_saturated() {
         for duration in [
             Duration::ZERO,
             Duration::from_nanos(999),
@@ -97,12 +183,45 @@ mod tests {
             Duration::MAX,
         ] {
             let expected = u64::try_from(duration.as_micros()).unwrap_or(u64::MAX);
-            assert_eq!(
-                Millis::of(duration),
-                Millis::from_micros(expected),
-                "{duration:?}"
-            );
+            assert_eq!(micros(duration), expected, "{duration:?}");
         }
+    }
+
+    #[test]
+    fn millis_are_whole_microseconds_of_the_nanoseconds() {
+        for nanos in [0, 999, 1_000, 12_345_678, 1_000_000_999, u64::MAX] {
+            let duration = Duration::from_nanos(nanos);
+            let expected = u64::try_from(duration.as_micros()).unwrap();
+            assert_eq!(Millis::from_nanos(nanos), Millis::from_micros(expected));
+            assert_eq!(micros(duration), expected, "{duration:?}");
+        }
+    }
+
+    #[test]
+    fn the_monotonic_clock_measures_what_instant_measures() {
+        let (outer, began) = (Instant::now(), MonotonicNanos::now());
+        std::thread::sleep(Duration::from_millis(2));
+        let ended = MonotonicNanos::now();
+        let elapsed = outer.elapsed();
+        let measured = Duration::from_nanos(ended.nanos_since(began));
+        assert!(measured >= Duration::from_millis(2), "{measured:?}");
+        assert!(measured <= elapsed, "{measured:?} {elapsed:?}");
+        assert_eq!(began.nanos_since(ended), 0);
+    }
+
+    #[test]
+    fn a_reading_converts_to_the_instant_it_was_read_at() {
+        let before = Instant::now();
+        let reading = MonotonicNanos::now();
+        let after = Instant::now();
+        let instant = reading.to_instant().unwrap();
+        // Within the time between the anchor's two readings, which is well under a millisecond.
+        let slack = Duration::from_millis(1);
+        assert!(instant + slack >= before && instant <= after + slack);
+        let later = reading.plus_nanos(5_000_000).to_instant().unwrap();
+        assert_eq!(later.duration_since(instant), Duration::from_millis(5));
+        let earlier = reading.minus_nanos(5_000_000).to_instant().unwrap();
+        assert_eq!(instant.duration_since(earlier), Duration::from_millis(5));
     }
 
     #[test]

@@ -1,15 +1,17 @@
 //! The process clock: moments on both clocks, and when this process started.
 
 use std::sync::OnceLock;
-use std::time::{Instant, SystemTime};
+use std::time::SystemTime;
 
-use crate::formats::time::epoch_nanos;
+#[cfg(unix)]
+use crate::formats::time::clock_nanos;
+use crate::formats::time::{MonotonicNanos, epoch_nanos};
 
 /// A moment, on both clocks.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Moment {
     /// Monotonic, for durations.
-    pub(crate) instant: Instant,
+    pub(crate) monotonic: MonotonicNanos,
     /// Wall clock, for the environment marker and ages across processes.
     pub(crate) wall: SystemTime,
 }
@@ -17,7 +19,7 @@ pub(crate) struct Moment {
 impl Moment {
     pub(crate) fn now() -> Self {
         Self {
-            instant: Instant::now(),
+            monotonic: MonotonicNanos::now(),
             wall: SystemTime::now(),
         }
     }
@@ -28,26 +30,9 @@ impl Moment {
 /// the arithmetic of a `SystemTime` — an invocation reads it as it begins.
 #[cfg(unix)]
 pub(crate) fn wall_epoch_nanos() -> u64 {
-    let mut now = std::mem::MaybeUninit::<libc::timespec>::uninit();
-    // SAFETY: clock_gettime writes a whole `timespec` through the pointer on success, and the
-    // value is read only then.
-    #[allow(unsafe_code)]
-    let now = unsafe {
-        // It does not fail with a valid pointer and this clock; were it to, this is std's
-        // reading of the same clock (which panics then, as anything that reads the time would).
-        if libc::clock_gettime(libc::CLOCK_REALTIME, now.as_mut_ptr()) != 0 {
-            return epoch_nanos(SystemTime::now());
-        }
-        now.assume_init()
-    };
-    // Before 1970: 0, as `epoch_nanos` has it (`tv_nsec` is below a second).
-    let Ok(seconds) = u64::try_from(now.tv_sec) else {
-        return 0;
-    };
-    let nanoseconds = u64::try_from(now.tv_nsec).unwrap_or(0);
-    seconds
-        .saturating_mul(1_000_000_000)
-        .saturating_add(nanoseconds)
+    // Before 1970 (or were the clock unreadable, which it is not), std's reading of the same
+    // clock: 0 before 1970, as `epoch_nanos` has it.
+    clock_nanos(libc::CLOCK_REALTIME).unwrap_or_else(|| epoch_nanos(SystemTime::now()))
 }
 
 /// The wall clock now, in nanoseconds since the Unix epoch, where there is no
@@ -79,7 +64,7 @@ mod tests {
     #[test]
     fn process_start_is_recorded_before_main() {
         let start = process_start();
-        assert!(start.instant <= Instant::now());
+        assert!(start.monotonic <= MonotonicNanos::now());
         assert!(start.wall <= SystemTime::now());
     }
 

@@ -1,12 +1,12 @@
 //! What is known about one invocation: how it started and where it stands.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use super::StartKind;
 use super::facts_record::FactsRecord;
 use super::outcome::Outcome;
 use super::start_tracker::Start;
-use crate::formats::time::{Millis, nanos};
+use crate::formats::time::{Millis, MonotonicNanos};
 
 /// Deadlines before this (2001-09-09) are not epoch milliseconds: `cargo lambda watch`, for
 /// one, sends `600000`. Such a deadline is ignored quietly.
@@ -26,8 +26,8 @@ fn remaining(deadline: SystemTime, now: SystemTime) -> Duration {
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Ending<'a> {
     pub(crate) outcome: &'a Outcome,
-    /// Since it began.
-    pub(crate) duration: Duration,
+    /// Since it began, in nanoseconds.
+    pub(crate) duration_nanos: u64,
     /// When, by the wall clock: nanoseconds since the Unix epoch.
     pub(crate) epoch_nanos: u64,
 }
@@ -96,14 +96,14 @@ impl InvocationFacts {
     /// invocations overlapping it under managed concurrency).
     #[must_use]
     pub fn idle_gap(&self) -> Option<Duration> {
-        self.start.idle_gap
+        self.start.idle_gap_nanos.map(Duration::from_nanos)
     }
 
     /// Age of the execution environment when this invocation began: since the first process
     /// of the environment started, which survives runtime restarts.
     #[must_use]
     pub fn environment_age(&self) -> Duration {
-        self.start.environment_age
+        Duration::from_nanos(self.start.environment_age_nanos)
     }
 
     /// Init as Lambda means it, seen from inside the process: from process start to the
@@ -112,7 +112,7 @@ impl InvocationFacts {
     /// [Init, as Lambda means it](crate#init-as-lambda-means-it) for how that moment is found.
     #[must_use]
     pub fn init_duration(&self) -> Duration {
-        self.start.init_duration
+        Duration::from_nanos(self.start.init_duration_nanos)
     }
 
     /// How long the environment waited, after init, for its first request: long in a
@@ -120,7 +120,9 @@ impl InvocationFacts {
     /// on demand. `None` where lambda-perf did not see the runtime ask for work.
     #[must_use]
     pub fn first_request_wait(&self) -> Option<Duration> {
-        self.start.first_request_wait
+        self.start
+            .first_request_wait_nanos
+            .map(Duration::from_nanos)
     }
 
     /// The Lambda request id.
@@ -156,30 +158,30 @@ impl InvocationFacts {
     }
 
     /// When the invocation began.
-    pub(crate) fn began(&self) -> Instant {
+    pub(crate) fn began(&self) -> MonotonicNanos {
         self.start.began
     }
 
-    /// Time from the invocation's beginning to `at`.
-    pub(crate) fn since_began(&self, at: Instant) -> Duration {
-        at.saturating_duration_since(self.start.began)
+    /// Nanoseconds from the invocation's beginning to `at`.
+    pub(crate) fn since_began(&self, at: MonotonicNanos) -> u64 {
+        at.nanos_since(self.start.began)
     }
 
-    /// The invocation's end `duration` after it began (or the moment the watchdog found it
-    /// still running), with `outcome`: its wall-clock time derived from when it began, without
-    /// reading the wall clock again.
-    pub(crate) fn ending<'a>(&self, outcome: &'a Outcome, duration: Duration) -> Ending<'a> {
+    /// The invocation's end `duration_nanos` after it began (or the moment the watchdog found
+    /// it still running), with `outcome`: its wall-clock time derived from when it began,
+    /// without reading the wall clock again.
+    pub(crate) fn ending<'a>(&self, outcome: &'a Outcome, duration_nanos: u64) -> Ending<'a> {
         Ending {
             outcome,
-            duration,
-            epoch_nanos: self.start.began_epoch_nanos.saturating_add(nanos(duration)),
+            duration_nanos,
+            epoch_nanos: self.start.began_epoch_nanos.saturating_add(duration_nanos),
         }
     }
 
     /// Time since the invocation began.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        self.start.began.elapsed()
+        Duration::from_nanos(self.since_began(MonotonicNanos::now()))
     }
 
     /// The `lambda_perf` facts of this invocation, as its records carry them; with how and
@@ -193,15 +195,15 @@ impl InvocationFacts {
             start_kind: self.start.kind,
             invocation: self.start.index,
             request_id: &self.request_id,
-            idle_gap_ms: self.start.idle_gap.map(Millis::of),
-            environment_age_ms: Millis::of(self.start.environment_age),
-            init_duration_ms: Some(Millis::of(self.start.init_duration)),
+            idle_gap_ms: self.start.idle_gap_nanos.map(Millis::from_nanos),
+            environment_age_ms: Millis::from_nanos(self.start.environment_age_nanos),
+            init_duration_ms: Some(Millis::from_nanos(self.start.init_duration_nanos)),
             first_request_wait_ms: self
                 .start
-                .first_request_wait
+                .first_request_wait_nanos
                 .filter(|_| first)
-                .map(Millis::of),
-            duration_ms: ended.map(|ended| Millis::of(ended.duration)),
+                .map(Millis::from_nanos),
+            duration_ms: ended.map(|ended| Millis::from_nanos(ended.duration_nanos)),
             deadline_headroom_ms: deadline
                 .map(|(at, now)| Millis::from_nanos(at.saturating_sub(now))),
             outcome: ended.map(|ended| ended.outcome),
@@ -225,12 +227,12 @@ mod tests {
         Start {
             kind,
             index,
-            idle_gap: (index > 1).then(|| Duration::from_micros(1_500)),
-            environment_age: Duration::from_millis(2_000),
-            init_duration: Duration::from_micros(12_345),
-            first_request_wait: Some(Duration::from_micros(250)),
-            began: Instant::now(),
-            began_since_origin: Duration::ZERO,
+            idle_gap_nanos: (index > 1).then_some(1_500_000),
+            environment_age_nanos: 2_000_000_000,
+            init_duration_nanos: 12_345_000,
+            first_request_wait_nanos: Some(250_000),
+            began: MonotonicNanos::now(),
+            began_since_origin_nanos: 0,
             began_epoch_nanos: epoch_nanos(SystemTime::now()),
         }
     }
@@ -258,7 +260,7 @@ mod tests {
         );
         let warm = InvocationFacts::new(start(StartKind::Warm, 2), "req-2".into(), 0);
         let outcome = Outcome::Error(None);
-        let at = warm.start.began + Duration::from_micros(250);
+        let at = warm.start.began.plus_nanos(250_000);
         let ending = warm.ending(&outcome, warm.since_began(at));
         assert_eq!(
             written(&warm.record(Some(&ending))),

@@ -33,7 +33,7 @@ use crate::formats::capped::{capped, capped_json};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
 use crate::formats::read_back::read_back;
-use crate::formats::time::nanos;
+use crate::formats::time::{MonotonicNanos, nanos};
 use crate::formats::xray::annotation::AnnotationValue;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::warn::WarnOnce;
@@ -122,9 +122,9 @@ impl Ticket {
 #[derive(Debug)]
 struct PendingEnding {
     outcome: Outcome,
-    at: Instant,
-    /// From the beginning to `at`.
-    duration: Duration,
+    at: MonotonicNanos,
+    /// From the beginning to `at`, in nanoseconds.
+    duration_nanos: u64,
     resources: Option<ResourceUse>,
 }
 
@@ -154,7 +154,7 @@ impl deferral::Deferred for Invocation {
                     state,
                     &mut ending.outcome,
                     ending.at,
-                    ending.duration,
+                    ending.duration_nanos,
                     ending.resources,
                 );
             }
@@ -344,7 +344,7 @@ impl Invocation {
     /// When the watchdog should make this invocation write its records: a margin before its
     /// deadline. Never without a deadline in the future (`cargo lambda watch` sends
     /// `600000`), nor on Lambda Managed Instances, which do not stop an invocation at its
-    /// deadline (its record then says it ran past it).
+    /// deadline (its record then says it ran past it). An `Instant`, as the watchdog waits.
     fn watchdog_moment(&self) -> Option<Instant> {
         let settings = self.settings();
         let margin = settings.timeout_margin?;
@@ -356,7 +356,7 @@ impl Invocation {
             .deadline_epoch_nanos()?
             .checked_sub(nanos(margin))?;
         let left = fire_at.checked_sub(self.facts.began_epoch_nanos())?;
-        self.facts.began().checked_add(Duration::from_nanos(left))
+        self.facts.began().plus_nanos(left).to_instant()
     }
 }
 
@@ -366,7 +366,7 @@ impl watchdog::Watched for Invocation {
     /// handler subsegment, faulted with a timeout cause (the final one, if the handler still
     /// finishes in time, replaces it: same id). The handler is not disturbed.
     fn deadline_near(&self) {
-        let at = Instant::now();
+        let at = MonotonicNanos::now();
         let outcome = Outcome::Timeout;
         let ending = self.facts.ending(&outcome, self.facts.since_began(at));
         let settings = self.settings();
@@ -591,14 +591,14 @@ impl Invocation {
         let Some(state) = state else {
             return;
         };
-        let (at, duration, resources) = self.end_now();
+        let (at, duration_nanos, resources) = self.end_now();
         if let Some(ticket) = self.watch.get() {
             watchdog::disarm(ticket);
         }
         self.instrumentation
             .tracker
-            .end(&self.facts.start, duration);
-        self.write_ending(state, &mut outcome, at, duration, resources);
+            .end(&self.facts.start, duration_nanos);
+        self.write_ending(state, &mut outcome, at, duration_nanos, resources);
     }
 
     /// [`Invocation::finish`] while a runtime-level companion may defer the writes: the end
@@ -608,7 +608,7 @@ impl Invocation {
     fn finish_later(self: &Arc<Self>, outcome: Outcome) {
         // Measured before the lock (the resource use is a system call), so that work of this
         // invocation still running elsewhere does not wait for it.
-        let (at, duration, resources) = self.end_now();
+        let (at, duration_nanos, resources) = self.end_now();
         {
             let mut state = self.lock_state();
             if self.ended.swap(true, Ordering::AcqRel) {
@@ -620,25 +620,28 @@ impl Invocation {
             state.pending_ending = Some(PendingEnding {
                 outcome,
                 at,
-                duration,
+                duration_nanos,
                 resources,
             });
         }
         self.instrumentation
             .tracker
-            .end(&self.facts.start, duration);
+            .end(&self.facts.start, duration_nanos);
         deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
     }
 
-    /// The invocation's end as of now: when, how long after its beginning, and the process's
-    /// resource use during it (only measured when it was at the beginning: `getrusage(2)` is
-    /// a system call). Inlined in both ends: a call would return the three through memory.
+    /// The invocation's end as of now: when, how long after its beginning (in nanoseconds), and
+    /// the process's resource use during it (only measured when it was at the beginning:
+    /// `getrusage(2)` is a system call). Inlined in both ends: a call would return the three
+    /// through memory.
     #[inline(always)]
-    fn end_now(&self) -> (Instant, Duration, Option<ResourceUse>) {
-        let at = Instant::now();
-        let duration = self.facts.since_began(at);
-        let resources = self.usage.and_then(|began| began.until_now(duration));
-        (at, duration, resources)
+    fn end_now(&self) -> (MonotonicNanos, u64, Option<ResourceUse>) {
+        let at = MonotonicNanos::now();
+        let duration_nanos = self.facts.since_began(at);
+        let resources = self
+            .usage
+            .and_then(|began| began.until_now(Duration::from_nanos(duration_nanos)));
+        (at, duration_nanos, resources)
     }
 
     /// What ending writes: the trace closed and sent, the metrics handed to the outputs.
@@ -646,14 +649,14 @@ impl Invocation {
         &self,
         mut state: Box<State>,
         outcome: &mut Outcome,
-        at: Instant,
-        duration: Duration,
+        at: MonotonicNanos,
+        duration_nanos: u64,
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
         // Written once for the subsegment and the EMF line, and only for them: an unsampled
         // invocation that recorded no metric has no record that carries it.
-        let ending = self.facts.ending(outcome, duration);
+        let ending = self.facts.ending(outcome, duration_nanos);
         let at_epoch_nanos = ending.epoch_nanos;
         if state.trace.is_some() || !state.metrics.is_empty() {
             let mut record = self.facts.record(Some(&ending));
@@ -671,7 +674,7 @@ impl Invocation {
                 &state.written_facts,
                 &state.cache_uses,
             );
-            trace.finish((at, duration), |document| {
+            trace.finish((at, duration_nanos), |document| {
                 instrumentation
                     .output
                     .subsegment_closed(&self.facts, document);

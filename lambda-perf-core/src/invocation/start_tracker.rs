@@ -8,35 +8,35 @@ use std::path::PathBuf;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
 use super::clock::{Moment, process_start, wall_epoch_nanos};
 use super::marker::{self, Marker};
 use super::readiness;
 use super::{InitializationType, StartKind};
-use crate::formats::time::nanos;
+use crate::formats::time::{MonotonicNanos, nanos};
 use crate::warn::WarnOnce;
 
-/// What the tracker knows when an invocation begins.
+/// What the tracker knows when an invocation begins. Its durations are in nanoseconds, as the
+/// monotonic clock's readings subtract to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Start {
     pub(crate) kind: StartKind,
     /// 1 for the first invocation of the process.
     pub(crate) index: u64,
     /// Since the previous invocation of the process ended; `None` before any has ended.
-    pub(crate) idle_gap: Option<Duration>,
+    pub(crate) idle_gap_nanos: Option<u64>,
     /// Since the execution environment started (the marker's time), or since the restore.
-    pub(crate) environment_age: Duration,
+    pub(crate) environment_age_nanos: u64,
     /// From process start (or the restore) to the runtime's first request for work.
-    pub(crate) init_duration: Duration,
+    pub(crate) init_duration_nanos: u64,
     /// From the runtime's first request for work to the first invocation: how long a
     /// pre-warmed environment waited. `None` where the request was not seen.
-    pub(crate) first_request_wait: Option<Duration>,
+    pub(crate) first_request_wait_nanos: Option<u64>,
     /// When this invocation began.
-    pub(crate) began: Instant,
+    pub(crate) began: MonotonicNanos,
     /// When this invocation began, since the environment's origin (the process start or the
     /// restore): what the tracker counts idle gaps and ends from.
-    pub(crate) began_since_origin: Duration,
+    pub(crate) began_since_origin_nanos: u64,
     /// When this invocation began, by the wall clock, in nanoseconds since the Unix epoch:
     /// read with `began`, the invocation's other wall-clock times are derived from it and the
     /// monotonic clock, in integers.
@@ -76,10 +76,10 @@ struct Environment {
     marker: Option<Marker>,
     /// Where ages are counted from: the process start, or the restore.
     origin: Moment,
-    /// Environment age at `origin`.
-    age_at_origin: Duration,
-    init_duration: Duration,
-    first_request_wait: Option<Duration>,
+    /// Environment age at `origin`, in nanoseconds.
+    age_at_origin_nanos: u64,
+    init_duration_nanos: u64,
+    first_request_wait_nanos: Option<u64>,
 }
 
 /// Where the environment marker is kept.
@@ -152,51 +152,52 @@ impl StartTracker {
         let index = self.counters.invocations.fetch_add(1, Ordering::AcqRel) + 1;
         let environment = self
             .environment
-            .get_or_init(|| self.discover(lifecycle(), Instant::now()));
+            .get_or_init(|| self.discover(lifecycle(), MonotonicNanos::now()));
         let kind = if index == 1 {
             first_kind(environment.marker, initialization_type)
         } else {
             StartKind::Warm
         };
-        let began = Instant::now();
+        let began = MonotonicNanos::now();
         let began_epoch_nanos = wall_epoch_nanos();
-        let since_origin = began.saturating_duration_since(environment.origin.instant);
-        let idle_gap = match self.counters.last_end.load(Ordering::Acquire) {
+        let since_origin = began.nanos_since(environment.origin.monotonic);
+        let idle_gap_nanos = match self.counters.last_end.load(Ordering::Acquire) {
             0 => None,
-            end => Some(since_origin.saturating_sub(Duration::from_nanos(end - 1))),
+            end => Some(since_origin.saturating_sub(end - 1)),
         };
         Start {
             kind,
             index,
-            idle_gap,
-            environment_age: environment.age_at_origin + since_origin,
-            init_duration: environment.init_duration,
-            first_request_wait: environment.first_request_wait,
+            idle_gap_nanos,
+            environment_age_nanos: environment.age_at_origin_nanos.saturating_add(since_origin),
+            init_duration_nanos: environment.init_duration_nanos,
+            first_request_wait_nanos: environment.first_request_wait_nanos,
             began,
-            began_since_origin: since_origin,
+            began_since_origin_nanos: since_origin,
             began_epoch_nanos,
         }
     }
 
-    /// Records that the invocation that began with `start` ended `duration` later.
-    pub(crate) fn end(&self, start: &Start, duration: Duration) {
-        let since_origin = nanos(start.began_since_origin.saturating_add(duration));
+    /// Records that the invocation that began with `start` ended `duration_nanos` later.
+    pub(crate) fn end(&self, start: &Start, duration_nanos: u64) {
+        let since_origin = start
+            .began_since_origin_nanos
+            .saturating_add(duration_nanos);
         self.counters
             .last_end
             .fetch_max(since_origin.min(u64::MAX - 1) + 1, Ordering::AcqRel);
     }
 
-    fn discover(&self, lifecycle: Lifecycle, first_call: Instant) -> Environment {
+    fn discover(&self, lifecycle: Lifecycle, first_call: MonotonicNanos) -> Environment {
         // A restored process's life, for these facts, begins at the restore: what happened
         // before belongs to the snapshot.
         let origin = lifecycle.restored.unwrap_or(lifecycle.process_start);
         let ready = lifecycle
             .ready
-            .filter(|ready| ready.instant >= origin.instant);
-        let init_end = ready.map_or(first_call, |ready| ready.instant);
-        let init_duration = init_end.saturating_duration_since(origin.instant);
-        let first_request_wait =
-            ready.map(|ready| first_call.saturating_duration_since(ready.instant));
+            .filter(|ready| ready.monotonic >= origin.monotonic);
+        let init_end = ready.map_or(first_call, |ready| ready.monotonic);
+        let init_duration_nanos = init_end.nanos_since(origin.monotonic);
+        let first_request_wait_nanos = ready.map(|ready| first_call.nanos_since(ready.monotonic));
 
         let dir = match &self.marker {
             MarkerPlace::TempDir => Some(std::env::temp_dir()),
@@ -214,19 +215,19 @@ impl StartTracker {
                 })
                 .ok()
         });
-        let age_at_origin = match marker {
+        let age_at_origin_nanos = match marker {
             Some(Marker::Existing { environment_start }) => origin
                 .wall
                 .duration_since(environment_start)
-                .unwrap_or_default(),
-            Some(Marker::Created) | None => Duration::ZERO,
+                .map_or(0, nanos),
+            Some(Marker::Created) | None => 0,
         };
         Environment {
             marker,
             origin,
-            age_at_origin,
-            init_duration,
-            first_request_wait,
+            age_at_origin_nanos,
+            init_duration_nanos,
+            first_request_wait_nanos,
         }
     }
 }
@@ -246,6 +247,8 @@ fn first_kind(marker: Option<Marker>, initialization_type: InitializationType) -
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn tracker(dir: &std::path::Path) -> StartTracker {
@@ -257,7 +260,7 @@ mod tests {
     fn lifecycle(started_ms: u64, ready_ms: Option<u64>, restored_ms: Option<u64>) -> Lifecycle {
         let now = Moment::now();
         let ago = |ms: u64| Moment {
-            instant: now.instant - Duration::from_millis(ms),
+            monotonic: now.monotonic.minus_nanos(ms * 1_000_000),
             wall: now.wall - Duration::from_millis(ms),
         };
         Lifecycle {
@@ -267,11 +270,21 @@ mod tests {
         }
     }
 
+    /// `ms` milliseconds, in nanoseconds.
+    fn millis(ms: u64) -> u64 {
+        ms * 1_000_000
+    }
+
+    /// The duration of the invocation that began with `start`, ending now.
+    fn ended(start: &Start) -> u64 {
+        MonotonicNanos::now().nanos_since(start.began)
+    }
+
     fn kinds(tracker: &StartTracker, init: InitializationType, n: usize) -> Vec<StartKind> {
         (0..n)
             .map(|_| {
                 let start = tracker.begin_with(init, || lifecycle(10, None, None));
-                tracker.end(&start, start.began.elapsed());
+                tracker.end(&start, ended(&start));
                 start.kind
             })
             .collect()
@@ -414,26 +427,26 @@ mod tests {
         let on_demand = || lifecycle(50, None, None);
         let first = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(first.index, 1);
-        assert_eq!(first.idle_gap, None);
-        assert!(first.init_duration >= Duration::from_millis(50));
-        assert_eq!(first.first_request_wait, None);
-        assert!(first.environment_age >= first.init_duration);
-        tracker.end(&first, first.began.elapsed());
+        assert_eq!(first.idle_gap_nanos, None);
+        assert!(first.init_duration_nanos >= millis(50));
+        assert_eq!(first.first_request_wait_nanos, None);
+        assert!(first.environment_age_nanos >= first.init_duration_nanos);
+        tracker.end(&first, ended(&first));
         std::thread::sleep(Duration::from_millis(20));
         let second = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(second.index, 2);
-        let gap = second.idle_gap.unwrap();
-        assert!(gap >= Duration::from_millis(20), "{gap:?}");
-        assert!(gap < Duration::from_secs(5), "{gap:?}");
-        assert_eq!(second.init_duration, first.init_duration);
-        assert!(second.environment_age >= first.environment_age + gap);
+        let gap = second.idle_gap_nanos.unwrap();
+        assert!(gap >= millis(20), "{gap}");
+        assert!(gap < millis(5_000), "{gap}");
+        assert_eq!(second.init_duration_nanos, first.init_duration_nanos);
+        assert!(second.environment_age_nanos >= first.environment_age_nanos + gap);
 
         // A restarted process sees the age of the environment, not of itself.
         let restarted = StartTracker::new(MarkerPlace::Dir(dir.path().to_owned()), None);
         let restart =
             restarted.begin_with(InitializationType::OnDemand, || lifecycle(1, None, None));
         assert_eq!(restart.kind, StartKind::Restart);
-        assert!(restart.environment_age >= Duration::from_millis(70));
+        assert!(restart.environment_age_nanos >= millis(70));
     }
 
     #[test]
@@ -446,14 +459,13 @@ mod tests {
         });
         assert_eq!(start.kind, StartKind::Prewarmed);
         assert!(
-            start.init_duration >= Duration::from_millis(4)
-                && start.init_duration < Duration::from_millis(10),
-            "{:?}",
-            start.init_duration
+            start.init_duration_nanos >= millis(4) && start.init_duration_nanos < millis(10),
+            "{}",
+            start.init_duration_nanos
         );
-        let wait = start.first_request_wait.unwrap();
-        assert!(wait >= Duration::from_millis(400), "{wait:?}");
-        assert!(wait < Duration::from_millis(450), "{wait:?}");
+        let wait = start.first_request_wait_nanos.unwrap();
+        assert!(wait >= millis(400), "{wait}");
+        assert!(wait < millis(450), "{wait}");
     }
 
     #[test]
@@ -466,11 +478,11 @@ mod tests {
             lifecycle(hour, Some(hour - 5), Some(3))
         });
         assert_eq!(start.kind, StartKind::Restored);
-        assert!(start.init_duration >= Duration::from_millis(3), "{start:?}");
-        assert!(start.init_duration < Duration::from_secs(1), "{start:?}");
-        assert!(start.environment_age < Duration::from_secs(1), "{start:?}");
+        assert!(start.init_duration_nanos >= millis(3), "{start:?}");
+        assert!(start.init_duration_nanos < millis(1_000), "{start:?}");
+        assert!(start.environment_age_nanos < millis(1_000), "{start:?}");
         assert_eq!(
-            start.first_request_wait, None,
+            start.first_request_wait_nanos, None,
             "the ready mark predates the restore"
         );
         // The marker holds the restore's time, so a later restart ages from it too.
@@ -478,9 +490,6 @@ mod tests {
         let restart =
             restarted.begin_with(InitializationType::SnapStart, || lifecycle(1, None, None));
         assert_eq!(restart.kind, StartKind::Restart);
-        assert!(
-            restart.environment_age < Duration::from_secs(1),
-            "{restart:?}"
-        );
+        assert!(restart.environment_age_nanos < millis(1_000), "{restart:?}");
     }
 }

@@ -3,11 +3,11 @@
 //! [`current`](super::current)): concurrent branches of one invocation each have their own.
 
 use std::borrow::Cow;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
-use crate::formats::time::nanos;
+use crate::formats::time::MonotonicNanos;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
 use crate::formats::xray::header::{TraceId, recording_trace};
@@ -112,7 +112,7 @@ impl Trace {
         header: Option<&str>,
         name: &str,
         keep_messages: bool,
-        began: (u64, Instant),
+        began: (u64, MonotonicNanos),
         spare: &mut Option<Self>,
     ) -> Option<Self> {
         let (trace_id, parent_id) = recording_trace(header?)?;
@@ -306,11 +306,11 @@ impl Recording {
         let id = id::next();
         // Its wall-clock start derived from the handler's, so that the records of a trace
         // share one clock: a child closed with (or before) its parent never ends after it.
-        let start = Instant::now();
+        let start = MonotonicNanos::now();
         let start_epoch_nanos = self
             .handler
             .start_epoch_nanos
-            .saturating_add(nanos(start.saturating_duration_since(self.handler.start)));
+            .saturating_add(start.nanos_since(self.handler.start));
         self.open.push(Record::open_at(
             id,
             parent_id,
@@ -385,15 +385,15 @@ impl Recording {
 
     /// Closes what is still open (innermost first), then the handler subsegment, all as of
     /// `at`, the invocation's end (or their start, if later), and hands each to `send`. The
-    /// handler's `duration`, from its start (the invocation's beginning) to `at`, is the
+    /// handler's `duration_nanos`, from its start (the invocation's beginning) to `at`, is the
     /// invocation's, known already. The trace is then finished: only its memory is of use, to
     /// a later [`Trace::begin`].
     pub(crate) fn finish(
         &mut self,
-        (at, duration): (Instant, Duration),
+        (at, duration_nanos): (MonotonicNanos, u64),
         mut send: impl FnMut(&SubsegmentDocument<'_>),
     ) {
-        debug_assert_eq!(duration, at.saturating_duration_since(self.handler.start));
+        debug_assert_eq!(duration_nanos, at.nanos_since(self.handler.start));
         for record in &mut self.open {
             record.close_at(at);
         }
@@ -402,7 +402,8 @@ impl Recording {
                 send(&self.document(&record));
             }
         }
-        self.handler.close_after(duration);
+        self.handler
+            .close_after(Duration::from_nanos(duration_nanos));
         let annotations = self.handler_annotations.json(&self.handler.annotations);
         send(&SubsegmentDocument {
             annotations_json: Some(annotations),
@@ -452,16 +453,16 @@ mod tests {
     const HEADER: &str =
         "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1";
 
-    fn now() -> (u64, Instant) {
-        (epoch_nanos(SystemTime::now()), Instant::now())
+    fn now() -> (u64, MonotonicNanos) {
+        (epoch_nanos(SystemTime::now()), MonotonicNanos::now())
     }
 
     /// The handler's document as [`Recording::finish`] sends it (with what the trace keeps
     /// written), and as the record alone writes it.
     fn finished(trace: &mut Trace) -> (String, String) {
         let mut sent = None;
-        let at = Instant::now();
-        let duration = at.saturating_duration_since(trace.handler.start);
+        let at = MonotonicNanos::now();
+        let duration = at.nanos_since(trace.handler.start);
         trace.finish((at, duration), |document| {
             let alone = SubsegmentDocument {
                 quoted_name: None,
@@ -523,7 +524,7 @@ mod tests {
         let mut inversions = Vec::new();
         for round in 0..20_000 {
             // As StartTracker::begin reads them: the monotonic clock, then the wall clock.
-            let began = Instant::now();
+            let began = MonotonicNanos::now();
             let began_wall = SystemTime::now();
             let mut trace = Trace::begin(
                 Some(HEADER),
@@ -535,8 +536,8 @@ mod tests {
             .unwrap();
             trace.open("child".into(), None);
             let mut times = Vec::new();
-            let at = Instant::now();
-            trace.finish((at, at.saturating_duration_since(began)), |document| {
+            let at = MonotonicNanos::now();
+            trace.finish((at, at.nanos_since(began)), |document| {
                 let json: serde_json::Value = serde_json::from_str(&document.to_json()).unwrap();
                 times.push((
                     json["start_time"].as_f64().unwrap(),

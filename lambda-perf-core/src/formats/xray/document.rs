@@ -6,9 +6,9 @@
 //! microseconds.
 
 use std::borrow::Cow;
+use std::time::Duration;
 #[cfg(test)]
 use std::time::SystemTime;
-use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::ser::{SerializeMap, Serializer};
@@ -20,7 +20,7 @@ use super::header::TraceId;
 use super::metadata_name::MetadataName;
 use super::metadata_value::MetadataValue;
 use crate::formats::json::WriteJson;
-use crate::formats::time::nanos;
+use crate::formats::time::{MonotonicNanos, nanos};
 
 /// Largest datagram sent to the daemon (header included): below the daemon's 64 KiB buffer
 /// and the IPv4 UDP payload limit.
@@ -162,7 +162,7 @@ pub(crate) struct Record {
     /// arithmetic.
     pub(crate) start_epoch_nanos: u64,
     /// When it started by the monotonic clock, which its duration is measured by.
-    pub(crate) start: Instant,
+    pub(crate) start: MonotonicNanos,
     /// How long it lasted by the monotonic clock, once closed: kept rather than its end, so
     /// that writing it does not subtract the two instants again.
     pub(crate) duration: Option<Duration>,
@@ -186,7 +186,7 @@ impl Record {
     #[cfg(test)]
     pub(crate) fn open(id: u64, parent_id: u64, name: Cow<'static, str>) -> Self {
         let wall = crate::formats::time::epoch_nanos(SystemTime::now());
-        Self::open_at(id, parent_id, name, (wall, Instant::now()))
+        Self::open_at(id, parent_id, name, (wall, MonotonicNanos::now()))
     }
 
     /// A record opened at `start` (by the wall clock, in nanoseconds since the Unix epoch, and
@@ -195,7 +195,7 @@ impl Record {
         id: u64,
         parent_id: u64,
         name: Cow<'static, str>,
-        (start_epoch_nanos, start): (u64, Instant),
+        (start_epoch_nanos, start): (u64, MonotonicNanos),
     ) -> Self {
         Self {
             id,
@@ -220,7 +220,7 @@ impl Record {
     /// Makes this record a newly opened one under the same name, started at `start` (as
     /// [`Record::open_at`] takes it), keeping the memory it allocated (its lists, its facts
     /// buffer).
-    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (u64, Instant)) {
+    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (u64, MonotonicNanos)) {
         self.id = id;
         self.parent_id = parent_id;
         (self.start_epoch_nanos, self.start) = start;
@@ -311,13 +311,13 @@ impl Record {
     }
 
     pub(crate) fn close(&mut self) {
-        self.duration.get_or_insert_with(|| self.start.elapsed());
+        self.close_at(MonotonicNanos::now());
     }
 
     /// Closes the record as of `at` (or its start, if later), unless it is closed already.
-    pub(crate) fn close_at(&mut self, at: Instant) {
+    pub(crate) fn close_at(&mut self, at: MonotonicNanos) {
         self.duration
-            .get_or_insert_with(|| at.saturating_duration_since(self.start));
+            .get_or_insert_with(|| Duration::from_nanos(at.nanos_since(self.start)));
     }
 
     /// Closes the record `duration` after its start, unless it is closed already: for a
@@ -328,7 +328,8 @@ impl Record {
 
     /// How long it lasted; while it is open, how long it has been open.
     pub(crate) fn duration(&self) -> Duration {
-        self.duration.unwrap_or_else(|| self.start.elapsed())
+        self.duration
+            .unwrap_or_else(|| Duration::from_nanos(MonotonicNanos::now().nanos_since(self.start)))
     }
 
     /// Its `start_time` and `end_time` (now, while it is open) in microseconds since the Unix
@@ -989,7 +990,7 @@ mod tests {
             message: String::new(),
         });
         used.close();
-        used.reopen(3, 4, (1_795_410_965_220_676_123, Instant::now()));
+        used.reopen(3, 4, (1_795_410_965_220_676_123, MonotonicNanos::now()));
         let mut fresh = Record::open(3, 4, used.name.clone());
         fresh.start_epoch_nanos = used.start_epoch_nanos;
         fresh.start = used.start;

@@ -93,11 +93,11 @@ impl FunctionFacts {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::time::MonotonicNanos;
     use crate::invocation::StartKind;
     use crate::invocation::facts::InvocationFacts;
     use crate::invocation::settings::InvocationSettings;
     use crate::invocation::start_tracker::Start;
-    use std::time::{Duration, Instant};
 
     #[test]
     fn the_context_gives_the_function_facts() {
@@ -115,12 +115,12 @@ mod tests {
             Start {
                 kind: StartKind::Cold,
                 index: 1,
-                idle_gap: None,
-                environment_age: Duration::ZERO,
-                init_duration: Duration::ZERO,
-                first_request_wait: None,
-                began: Instant::now(),
-                began_since_origin: Duration::ZERO,
+                idle_gap_nanos: None,
+                environment_age_nanos: 0,
+                init_duration_nanos: 0,
+                first_request_wait_nanos: None,
+                began: MonotonicNanos::now(),
+                began_since_origin_nanos: 0,
                 began_epoch_nanos: crate::formats::time::epoch_nanos(std::time::SystemTime::now()),
             },
             "req-1".to_owned(),
