@@ -41,17 +41,23 @@ pub(crate) fn millis_f64(duration: Duration) -> f64 {
 
 /// A reading of the monotonic clock, in nanoseconds from an unspecified origin: the time
 /// between two readings is an integer subtraction, without the arithmetic of an `Instant`.
-/// On Unix it is `CLOCK_MONOTONIC`, the clock `Instant` reads on Linux.
+/// On Unix it is the clock `Instant` reads: `CLOCK_MONOTONIC` (Linux), `CLOCK_UPTIME_RAW`
+/// (Apple's systems).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct MonotonicNanos(u64);
+
+/// The clock `Instant` reads, for [`MonotonicNanos`].
+#[cfg(all(unix, not(target_vendor = "apple")))]
+const MONOTONIC_CLOCK: libc::clockid_t = libc::CLOCK_MONOTONIC;
+#[cfg(target_vendor = "apple")]
+const MONOTONIC_CLOCK: libc::clockid_t = libc::CLOCK_UPTIME_RAW;
 
 impl MonotonicNanos {
     /// The monotonic clock now.
     #[cfg(unix)]
     pub(crate) fn now() -> Self {
         // It does not fail with this clock; were it to, as `Instant::now` does, it panics.
-        let nanos = clock_nanos(libc::CLOCK_MONOTONIC)
-            .expect("the monotonic clock (CLOCK_MONOTONIC) cannot be read");
+        let nanos = clock_nanos(MONOTONIC_CLOCK).expect("the monotonic clock cannot be read");
         Self(nanos)
     }
 
@@ -99,8 +105,10 @@ fn anchor() -> (Instant, MonotonicNanos) {
         let instant = Instant::now();
         #[cfg(unix)]
         let reading = MonotonicNanos::now();
+        // Far from 0, so that readings before the anchor (the process start, recorded
+        // first, less a margin in tests) are not saturated.
         #[cfg(not(unix))]
-        let reading = MonotonicNanos(0);
+        let reading = MonotonicNanos(1 << 62);
         (instant, reading)
     })
 }

@@ -164,7 +164,7 @@ pub(crate) struct Record {
     /// When it started by the monotonic clock, which its duration is measured by.
     pub(crate) start: MonotonicNanos,
     /// How long it lasted by the monotonic clock, once closed: kept rather than its end, so
-    /// that writing it does not subtract the two instants again.
+    /// that writing it does not subtract the two readings again.
     pub(crate) duration: Option<Duration>,
     pub(crate) namespace: Option<Namespace>,
     pub(crate) annotations: Vec<(Cow<'static, str>, AnnotationValue)>,
