@@ -101,16 +101,37 @@ impl MonotonicNanos {
 /// counts from (and, without `clock_gettime`, what [`MonotonicNanos::now`] counts from).
 fn anchor() -> (Instant, MonotonicNanos) {
     static ANCHOR: OnceLock<(Instant, MonotonicNanos)> = OnceLock::new();
-    *ANCHOR.get_or_init(|| {
-        let instant = Instant::now();
-        #[cfg(unix)]
+    *ANCHOR.get_or_init(anchor_reading)
+}
+
+/// A reading and the `Instant` it was taken at: the middle of an `Instant` read just before
+/// and one just after, from the narrowest of four tries (a thread preempted between two reads
+/// would otherwise put every conversion off by as long, for the process's life).
+#[cfg(unix)]
+fn anchor_reading() -> (Instant, MonotonicNanos) {
+    let read = || {
+        let before = Instant::now();
         let reading = MonotonicNanos::now();
-        // Far from 0, so that readings before the anchor (the process start, recorded
-        // first, less a margin in tests) are not saturated.
-        #[cfg(not(unix))]
-        let reading = MonotonicNanos(1 << 62);
-        (instant, reading)
-    })
+        let width = before.elapsed();
+        (width, before + width / 2, reading)
+    };
+    let first = read();
+    let (_, at, reading) = (0..3).map(|_| read()).fold(first, |narrowest, next| {
+        if next.0 < narrowest.0 {
+            next
+        } else {
+            narrowest
+        }
+    });
+    (at, reading)
+}
+
+/// Where [`MonotonicNanos::now`] counts from without `clock_gettime`: far from 0, so that
+/// readings before it (the process start, recorded first, less a margin in tests) are not
+/// saturated.
+#[cfg(not(unix))]
+fn anchor_reading() -> (Instant, MonotonicNanos) {
+    (Instant::now(), MonotonicNanos(1 << 62))
 }
 
 /// Clock `clock` (a `clock_gettime` clock id) now, in nanoseconds from its origin; `None` if
