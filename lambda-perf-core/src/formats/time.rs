@@ -1,7 +1,10 @@
 //! Times as the formats write them.
 
+#[cfg(not(unix))]
 use std::sync::OnceLock;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+#[cfg(not(unix))]
+use std::time::Instant;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
@@ -84,54 +87,15 @@ impl MonotonicNanos {
     pub(crate) const fn minus_nanos(self, nanos: u64) -> Self {
         Self(self.0.saturating_sub(nanos))
     }
-
-    /// This reading as an `Instant` (for what waits by `Instant`s, the watchdog), counted
-    /// from the anchor's: on Linux, where both read the same clock, exact up to the time
-    /// between the anchor's two readings. `None` where an `Instant` cannot hold it.
-    pub(crate) fn to_instant(self) -> Option<Instant> {
-        let (origin, at_origin) = anchor();
-        match self.0.checked_sub(at_origin.0) {
-            Some(after) => origin.checked_add(Duration::from_nanos(after)),
-            None => origin.checked_sub(Duration::from_nanos(at_origin.0 - self.0)),
-        }
-    }
 }
 
-/// An `Instant` and the monotonic reading taken with it: where [`MonotonicNanos::to_instant`]
-/// counts from (and, without `clock_gettime`, what [`MonotonicNanos::now`] counts from).
+/// An `Instant` and the reading it stands for: where, without `clock_gettime`,
+/// [`MonotonicNanos::now`] counts from. Far from 0, so that readings before it (the process
+/// start, recorded first, less a margin in tests) are not saturated.
+#[cfg(not(unix))]
 fn anchor() -> (Instant, MonotonicNanos) {
     static ANCHOR: OnceLock<(Instant, MonotonicNanos)> = OnceLock::new();
-    *ANCHOR.get_or_init(anchor_reading)
-}
-
-/// A reading and the `Instant` it was taken at: the middle of an `Instant` read just before
-/// and one just after, from the narrowest of four tries (a thread preempted between two reads
-/// would otherwise put every conversion off by as long, for the process's life).
-#[cfg(unix)]
-fn anchor_reading() -> (Instant, MonotonicNanos) {
-    let read = || {
-        let before = Instant::now();
-        let reading = MonotonicNanos::now();
-        let width = before.elapsed();
-        (width, before + width / 2, reading)
-    };
-    let first = read();
-    let (_, at, reading) = (0..3).map(|_| read()).fold(first, |narrowest, next| {
-        if next.0 < narrowest.0 {
-            next
-        } else {
-            narrowest
-        }
-    });
-    (at, reading)
-}
-
-/// Where [`MonotonicNanos::now`] counts from without `clock_gettime`: far from 0, so that
-/// readings before it (the process start, recorded first, less a margin in tests) are not
-/// saturated.
-#[cfg(not(unix))]
-fn anchor_reading() -> (Instant, MonotonicNanos) {
-    (Instant::now(), MonotonicNanos(1 << 62))
+    *ANCHOR.get_or_init(|| (Instant::now(), MonotonicNanos(1 << 62)))
 }
 
 /// Clock `clock` (a `clock_gettime` clock id) now, in nanoseconds from its origin; `None` if
@@ -200,6 +164,7 @@ impl WriteJson for Millis {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Instant;
 
     #[test]
     fn micros_are_saturated() {
@@ -236,21 +201,6 @@ mod tests {
         assert!(measured >= Duration::from_millis(2), "{measured:?}");
         assert!(measured <= elapsed, "{measured:?} {elapsed:?}");
         assert_eq!(began.nanos_since(ended), 0);
-    }
-
-    #[test]
-    fn a_reading_converts_to_the_instant_it_was_read_at() {
-        let before = Instant::now();
-        let reading = MonotonicNanos::now();
-        let after = Instant::now();
-        let instant = reading.to_instant().unwrap();
-        // Within the time between the anchor's two readings, which is well under a millisecond.
-        let slack = Duration::from_millis(1);
-        assert!(instant + slack >= before && instant <= after + slack);
-        let later = reading.plus_nanos(5_000_000).to_instant().unwrap();
-        assert_eq!(later.duration_since(instant), Duration::from_millis(5));
-        let earlier = reading.minus_nanos(5_000_000).to_instant().unwrap();
-        assert_eq!(instant.duration_since(earlier), Duration::from_millis(5));
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! when it ends, whichever way it ends.
 
 use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::Value;
 
@@ -94,28 +94,10 @@ pub(crate) struct Invocation {
     /// there, and read without it by what an untraced invocation refuses and by the taking of
     /// a response buffer.
     ended: AtomicBool,
-    /// The watchdog's ticket, when armed.
-    watch: Ticket,
+    /// Its slot in the watchdog, kept for the invocations that reuse its memory.
+    watch: watchdog::Watch,
     /// The process's resource use when the invocation began, when measured.
     usage: Option<Baseline>,
-}
-
-/// The watchdog's ticket of an invocation, once armed: set once, after the invocation is
-/// shared (the watchdog holds it weakly), read when it ends (under a runtime-level companion,
-/// when its deferred writes run).
-#[derive(Debug, Default)]
-struct Ticket(AtomicU64);
-
-impl Ticket {
-    /// Kept as the ticket plus one: 0 is "not armed" (ticket `u64::MAX`, after 2^64 arms, is
-    /// never reached).
-    fn set(&self, ticket: u64) {
-        self.0.store(ticket.saturating_add(1), Ordering::Release);
-    }
-
-    fn get(&self) -> Option<u64> {
-        self.0.load(Ordering::Acquire).checked_sub(1)
-    }
 }
 
 /// How an invocation ended, kept in its state while the writes wait for the response.
@@ -132,9 +114,7 @@ struct PendingEnding {
 impl deferral::Deferred for Invocation {
     fn write(self: Arc<Self>) {
         // Disarmed only now: until then, the watchdog finds the invocation ended.
-        if let Some(ticket) = self.watch.get() {
-            watchdog::disarm(ticket);
-        }
+        self.watch.disarm();
         // Taken out (a pointer) for the writes, as when they are not deferred; how it ended
         // is taken out of it after the lock.
         let state = {
@@ -246,9 +226,7 @@ impl Invocation {
             Arc::new(created)
         });
         if let Some(fire_at) = invocation.watchdog_moment() {
-            if let Some(ticket) = watchdog::arm(&invocation, fire_at) {
-                invocation.watch.set(ticket);
-            }
+            invocation.watch.arm(&invocation, fire_at);
         }
         invocation
     }
@@ -306,7 +284,7 @@ impl Invocation {
             state: Mutex::new(Some(Box::default())),
             traced: false,
             ended: AtomicBool::new(false),
-            watch: Ticket::default(),
+            watch: watchdog::Watch::default(),
             usage,
         }
     }
@@ -331,7 +309,6 @@ impl Invocation {
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         state.get_or_insert_default().renew();
         *self.ended.get_mut() = false;
-        self.watch = Ticket::default();
         self.usage = usage;
     }
 
@@ -344,8 +321,8 @@ impl Invocation {
     /// When the watchdog should make this invocation write its records: a margin before its
     /// deadline. Never without a deadline in the future (`cargo lambda watch` sends
     /// `600000`), nor on Lambda Managed Instances, which do not stop an invocation at its
-    /// deadline (its record then says it ran past it). An `Instant`, as the watchdog waits.
-    fn watchdog_moment(&self) -> Option<Instant> {
+    /// deadline (its record then says it ran past it).
+    fn watchdog_moment(&self) -> Option<MonotonicNanos> {
         let settings = self.settings();
         let margin = settings.timeout_margin?;
         if settings.initialization_type == InitializationType::ManagedInstances {
@@ -356,7 +333,7 @@ impl Invocation {
             .deadline_epoch_nanos()?
             .checked_sub(nanos(margin))?;
         let left = fire_at.checked_sub(self.facts.began_epoch_nanos())?;
-        self.facts.began().plus_nanos(left).to_instant()
+        Some(self.facts.began().plus_nanos(left))
     }
 }
 
@@ -592,9 +569,7 @@ impl Invocation {
             return;
         };
         let (at, duration_nanos, resources) = self.end_now();
-        if let Some(ticket) = self.watch.get() {
-            watchdog::disarm(ticket);
-        }
+        self.watch.disarm();
         self.instrumentation
             .tracker
             .end(&self.facts.start, duration_nanos);

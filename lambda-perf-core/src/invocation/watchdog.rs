@@ -5,10 +5,20 @@
 //! One thread per process, started by the first invocation that arms it, sleeps until the
 //! earliest armed moment (or a quarter of a second, whichever is sooner). It never cancels a
 //! handler: it only makes the invocation write its records early ([`Watched::deadline_near`]).
+//!
+//! Each invocation has a slot of its own ([`Watch`]), taken on its first arming and kept while
+//! it is pooled, so arming and disarming touch only that slot and take no lock: arming writes
+//! the moment to it, and wakes the thread only when that moment comes before the thread's next
+//! look; disarming empties it. The thread scans every slot on each look. The slot holds the
+//! invocation weakly only while armed: a pooled invocation is held by nothing else, as its
+//! renewal requires.
 
-use std::sync::{Arc, Condvar, Mutex, OnceLock, PoisonError, Weak};
-use std::time::{Duration, Instant};
+use std::cell::UnsafeCell;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
+use std::time::Duration;
 
+use crate::formats::time::{MonotonicNanos, nanos};
 use crate::warn::WarnOnce;
 
 /// What the watchdog watches: an invocation, which writes its records when told.
@@ -21,23 +31,103 @@ pub(crate) trait Watched: Send + Sync {
 /// than that never has to wake it.
 const IDLE: Duration = Duration::from_millis(250);
 
-/// One armed invocation.
-struct Watch {
-    ticket: u64,
-    fire_at: Instant,
-    invocation: Weak<dyn Watched>,
+/// A slot's state when it is not armed; armed, it holds the moment instead.
+const DISARMED: u64 = 0;
+
+/// One invocation's slot. Its state is the moment to tell the invocation, in nanoseconds
+/// since the watchdog's origin (never 0), or [`DISARMED`]. Whoever changes an armed state to
+/// [`DISARMED`] takes the invocation out of the slot: its owner when it disarms, or the thread
+/// when the moment has come.
+struct Slot {
+    state: AtomicU64,
+    /// Set while armed (and until the one that disarmed it takes it out).
+    invocation: UnsafeCell<Option<Weak<dyn Watched>>>,
 }
 
+// SAFETY: `invocation` is accessed by one thread at a time, handed over by `state`. It is
+// written only by the slot's one owner, while the slot is disarmed and empty, before the
+// store that arms it (see `Watch::arm`); it is taken out only by the one whose swap or
+// exchange changed that armed state to disarmed, which one alone can do per arming (see
+// `Slot::disarm` and `Slot::look`). The owner arms again only once whoever took the last
+// invocation out is done with the slot: a renewed invocation once nothing holds it weakly
+// (the taken value is dropped only after it was taken), a slot given to a new owner once
+// freed under the lock the thread holds while it takes invocations out. `Weak<dyn Watched>`
+// is `Send` (`Watched: Send + Sync`).
+#[allow(unsafe_code)]
+unsafe impl Sync for Slot {}
+
+impl Slot {
+    const fn new() -> Self {
+        Self {
+            state: AtomicU64::new(DISARMED),
+            invocation: UnsafeCell::new(None),
+        }
+    }
+
+    /// Disarms the slot, if still armed; the invocation it held, if this took it out.
+    fn disarm(&self) -> Option<Weak<dyn Watched>> {
+        if self.state.swap(DISARMED, Ordering::Acquire) == DISARMED {
+            return None;
+        }
+        // SAFETY: this swap changed the armed state to disarmed, so the invocation is this
+        // caller's to take: the thread's exchange fails on a disarmed state, and the owner
+        // writes the slot again only once nothing holds the invocation weakly (the taken
+        // value, until dropped, does). The acquire orders this after the write that armed it.
+        #[allow(unsafe_code)]
+        unsafe {
+            (*self.invocation.get()).take()
+        }
+    }
+
+    /// What the thread finds in the slot at `now`, taking the invocation out if it is due.
+    fn look(&self, now: u64) -> Look {
+        let moment = self.state.load(Ordering::SeqCst);
+        if moment == DISARMED {
+            return Look::Disarmed;
+        }
+        if moment > now {
+            return Look::ArmedFor(moment);
+        }
+        if self
+            .state
+            .compare_exchange(moment, DISARMED, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            // Disarmed meanwhile (or disarmed and armed again, to be seen on the next look).
+            return Look::Disarmed;
+        }
+        // SAFETY: this exchange changed the armed state to disarmed: the invocation is the
+        // thread's to take (as in `disarm`).
+        #[allow(unsafe_code)]
+        let invocation = unsafe { (*self.invocation.get()).take() };
+        invocation.map_or(Look::Disarmed, Look::Due)
+    }
+}
+
+/// What the thread finds in a slot.
+enum Look {
+    Disarmed,
+    /// Armed for this moment, still to come.
+    ArmedFor(u64),
+    /// Its moment has come: the invocation, taken out of the slot.
+    Due(Weak<dyn Watched>),
+}
+
+/// Every slot ever taken, and those free for another invocation: they grow to the most
+/// invocations alive at once that armed the watchdog, then never again.
 #[derive(Default)]
-struct Watches {
-    armed: Vec<Watch>,
-    next_ticket: u64,
-    /// When the thread will look next.
-    planned: Option<Instant>,
+struct Slots {
+    all: Vec<&'static Slot>,
+    free: Vec<&'static Slot>,
 }
 
 struct Watchdog {
-    watches: Mutex<Watches>,
+    /// What the moments count from.
+    origin: MonotonicNanos,
+    /// When the thread will look next, in nanoseconds since `origin` (0 before it first
+    /// looks: it is about to).
+    planned: AtomicU64,
+    slots: Mutex<Slots>,
     wake: Condvar,
 }
 
@@ -48,7 +138,9 @@ fn watchdog() -> Option<&'static Watchdog> {
     static WATCHDOG: OnceLock<Option<&'static Watchdog>> = OnceLock::new();
     *WATCHDOG.get_or_init(|| {
         let watchdog: &'static Watchdog = Box::leak(Box::new(Watchdog {
-            watches: Mutex::new(Watches::default()),
+            origin: MonotonicNanos::now(),
+            planned: AtomicU64::new(0),
+            slots: Mutex::new(Slots::default()),
             wake: Condvar::new(),
         }));
         match std::thread::Builder::new()
@@ -67,75 +159,326 @@ fn watchdog() -> Option<&'static Watchdog> {
     })
 }
 
-/// Has `invocation` write its records at `fire_at` unless disarmed first; returns the ticket
-/// that disarms it.
-pub(crate) fn arm(invocation: &Arc<impl Watched + 'static>, fire_at: Instant) -> Option<u64> {
-    let watchdog = watchdog()?;
-    let mut watches = watchdog.lock();
-    let ticket = watches.next_ticket;
-    watches.next_ticket += 1;
-    watches.armed.push(Watch {
-        ticket,
-        fire_at,
-        invocation: Arc::downgrade(invocation) as Weak<dyn Watched>,
-    });
-    if watches.planned.is_none_or(|planned| fire_at < planned) {
-        watchdog.wake.notify_one();
-    }
-    Some(ticket)
+/// An invocation's watch: its slot, taken when it is first armed, kept for the invocations
+/// that reuse its memory, and freed with it.
+#[derive(Default)]
+pub(crate) struct Watch {
+    slot: OnceLock<&'static Slot>,
 }
 
-/// The invocation of `ticket` ended: it needs no watching any more.
-pub(crate) fn disarm(ticket: u64) {
-    let Some(watchdog) = watchdog() else {
-        return;
-    };
-    let mut watches = watchdog.lock();
-    if let Some(index) = watches
-        .armed
-        .iter()
-        .position(|watch| watch.ticket == ticket)
-    {
-        watches.armed.swap_remove(index);
+impl std::fmt::Debug for Watch {
+    fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let armed = self
+            .slot
+            .get()
+            .is_some_and(|slot| slot.state.load(Ordering::Relaxed) != DISARMED);
+        formatter
+            .debug_struct("Watch")
+            .field("armed", &armed)
+            .finish()
+    }
+}
+
+impl Watch {
+    /// Has `invocation`, whose watch this is, write its records at `fire_at` unless disarmed
+    /// first. Armed once per invocation: when a renewed invocation arms it again, the last
+    /// arming was disarmed (by its end or by the thread), since nothing held it weakly any more.
+    pub(crate) fn arm(&self, invocation: &Arc<impl Watched + 'static>, fire_at: MonotonicNanos) {
+        let Some(watchdog) = watchdog() else {
+            return;
+        };
+        let slot = *self.slot.get_or_init(|| watchdog.take_slot());
+        let moment = watchdog.moment(fire_at);
+        debug_assert_eq!(slot.state.load(Ordering::Relaxed), DISARMED);
+        // SAFETY: the slot is disarmed and empty, and this invocation's own: no one else
+        // accesses `invocation` until the store below arms it (see `Slot`).
+        #[allow(unsafe_code)]
+        unsafe {
+            *slot.invocation.get() = Some(Arc::downgrade(invocation) as Weak<dyn Watched>);
+        }
+        // Sequentially consistent with the thread's own store of `planned` and load of the
+        // state: either it sees this moment when it looks, or this sees when it looks next.
+        slot.state.store(moment, Ordering::SeqCst);
+        if moment < watchdog.planned.load(Ordering::SeqCst) {
+            watchdog.wake();
+        }
+    }
+
+    /// The invocation ended: it needs no watching any more.
+    pub(crate) fn disarm(&self) {
+        if let Some(slot) = self.slot.get() {
+            drop(slot.disarm());
+        }
+    }
+}
+
+impl Drop for Watch {
+    /// The invocation is freed: its slot is disarmed and made free for another one, under the
+    /// lock that the thread holds while it takes invocations out of slots.
+    fn drop(&mut self) {
+        let (Some(slot), Some(watchdog)) = (self.slot.get(), watchdog()) else {
+            return;
+        };
+        let mut slots = watchdog.lock();
+        let armed = slot.disarm();
+        slots.free.push(slot);
+        drop(slots);
+        drop(armed);
     }
 }
 
 impl Watchdog {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Watches> {
-        self.watches.lock().unwrap_or_else(PoisonError::into_inner)
+    fn lock(&self) -> MutexGuard<'_, Slots> {
+        self.slots.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// A free slot, or a new one.
+    fn take_slot(&self) -> &'static Slot {
+        let mut slots = self.lock();
+        if let Some(slot) = slots.free.pop() {
+            return slot;
+        }
+        let slot: &'static Slot = Box::leak(Box::new(Slot::new()));
+        slots.all.push(slot);
+        slot
+    }
+
+    /// `at`, in nanoseconds since the origin, never [`DISARMED`].
+    fn moment(&self, at: MonotonicNanos) -> u64 {
+        at.nanos_since(self.origin).max(DISARMED + 1)
+    }
+
+    /// Wakes the thread to look again: under its lock, so that it is either waiting, or yet to
+    /// look at the slots.
+    #[cold]
+    fn wake(&self) {
+        let _slots = self.lock();
+        self.wake.notify_one();
     }
 
     fn run(&self) {
         let mut due: Vec<Weak<dyn Watched>> = Vec::new();
-        let mut watches = self.lock();
+        let mut slots = self.lock();
         loop {
-            let now = Instant::now();
-            let mut index = 0;
-            while index < watches.armed.len() {
-                if watches.armed[index].fire_at <= now {
-                    due.push(watches.armed.swap_remove(index).invocation);
-                } else {
-                    index += 1;
-                }
-            }
+            let now = self.moment(MonotonicNanos::now());
+            let longest = now.saturating_add(nanos(IDLE));
+            // Before looking at the slots: an invocation armed after this sees it.
+            self.planned.store(longest, Ordering::SeqCst);
+            let earliest = slots.take_due(now, &mut due);
             if !due.is_empty() {
-                drop(watches);
-                for invocation in due.drain(..) {
-                    if let Some(invocation) = invocation.upgrade() {
-                        invocation.deadline_near();
-                    }
-                }
-                watches = self.lock();
+                drop(slots);
+                tell(&mut due);
+                slots = self.lock();
                 continue;
             }
-            let earliest = watches.armed.iter().map(|watch| watch.fire_at).min();
-            let next = earliest.map_or(now + IDLE, |at| at.min(now + IDLE));
-            watches.planned = Some(next);
-            watches = self
+            let next = earliest.map_or(longest, |at| at.min(longest));
+            self.planned.store(next, Ordering::SeqCst);
+            slots = self
                 .wake
-                .wait_timeout(watches, next.saturating_duration_since(now))
+                .wait_timeout(slots, Duration::from_nanos(next - now))
                 .unwrap_or_else(PoisonError::into_inner)
                 .0;
         }
+    }
+}
+
+impl Slots {
+    /// Takes the invocations due at `now` out of their slots into `due`; the earliest moment
+    /// of those still armed.
+    fn take_due(&self, now: u64, due: &mut Vec<Weak<dyn Watched>>) -> Option<u64> {
+        let mut earliest = None;
+        for slot in &self.all {
+            match slot.look(now) {
+                Look::Disarmed => {}
+                Look::ArmedFor(moment) => {
+                    earliest = Some(earliest.map_or(moment, |earliest: u64| earliest.min(moment)));
+                }
+                Look::Due(invocation) => due.push(invocation),
+            }
+        }
+        earliest
+    }
+}
+
+/// Tells the invocations of `due` that are still alive that their deadline is near (with no
+/// lock held: they write their records).
+fn tell(due: &mut Vec<Weak<dyn Watched>>) {
+    for invocation in due.drain(..) {
+        if let Some(invocation) = invocation.upgrade() {
+            invocation.deadline_near();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::AtomicUsize;
+    use std::time::Instant;
+
+    /// An invocation that counts how often it was told.
+    #[derive(Default)]
+    struct Counted {
+        told: AtomicUsize,
+        watch: Watch,
+    }
+
+    impl Watched for Counted {
+        fn deadline_near(&self) {
+            self.told.fetch_add(1, Ordering::SeqCst);
+        }
+    }
+
+    impl Counted {
+        fn told(&self) -> usize {
+            self.told.load(Ordering::SeqCst)
+        }
+
+        /// Waits up to `within` until it was told `times` times; whether it was.
+        fn wait_until_told(&self, times: usize, within: Duration) -> bool {
+            let began = Instant::now();
+            while self.told() < times {
+                if began.elapsed() > within {
+                    return false;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            true
+        }
+    }
+
+    fn in_ms(ms: u64) -> MonotonicNanos {
+        MonotonicNanos::now().plus_nanos(ms * 1_000_000)
+    }
+
+    /// Waits until nothing but `counted` holds it (the thread lets its reference go once it
+    /// has told it).
+    fn wait_until_unique(counted: &mut Arc<Counted>) -> &mut Counted {
+        let began = Instant::now();
+        while Arc::get_mut(counted).is_none() {
+            assert!(began.elapsed() < Duration::from_secs(5), "still held");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        Arc::get_mut(counted).unwrap()
+    }
+
+    #[test]
+    fn an_invocation_is_told_once_at_its_moment_then_held_by_nothing() {
+        let mut counted = Arc::new(Counted::default());
+        let armed = Instant::now();
+        counted.watch.arm(&counted, in_ms(20));
+        assert!(counted.wait_until_told(1, Duration::from_secs(5)));
+        // Not before its moment (1 ms for the two readings of the clock).
+        let took = armed.elapsed();
+        assert!(took >= Duration::from_millis(19), "told after {took:?}");
+        wait_until_unique(&mut counted);
+        counted.watch.disarm();
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(counted.told(), 1);
+    }
+
+    #[test]
+    fn a_disarmed_invocation_is_never_told() {
+        let counted = Arc::new(Counted::default());
+        counted.watch.arm(&counted, in_ms(30));
+        counted.watch.disarm();
+        std::thread::sleep(Duration::from_millis(300));
+        assert_eq!(counted.told(), 0);
+    }
+
+    #[test]
+    fn a_renewed_invocation_reuses_its_slot_and_is_told_for_each_arming() {
+        let mut counted = Arc::new(Counted::default());
+        counted.watch.arm(&counted, in_ms(0));
+        assert!(counted.wait_until_told(1, Duration::from_secs(5)));
+        let slot = *wait_until_unique(&mut counted).watch.slot.get().unwrap();
+        for armings in 2..=4 {
+            counted.watch.arm(&counted, in_ms(0));
+            assert!(counted.wait_until_told(armings, Duration::from_secs(5)));
+            wait_until_unique(&mut counted);
+        }
+        // Disarmed before its moment, it holds nothing either.
+        counted.watch.arm(&counted, in_ms(60_000));
+        counted.watch.disarm();
+        assert!(Arc::get_mut(&mut counted).is_some());
+        assert!(std::ptr::eq(*counted.watch.slot.get().unwrap(), slot));
+        assert_eq!(counted.told(), 4);
+    }
+
+    #[test]
+    fn disarming_as_the_thread_looks_tells_each_arming_at_most_once_and_holds_nothing() {
+        let rounds = if cfg!(miri) { 20 } else { 500 };
+        std::thread::scope(|scope| {
+            for _ in 0..4 {
+                scope.spawn(|| {
+                    let mut counted = Arc::new(Counted::default());
+                    for round in 1..=rounds {
+                        // Due at once: the thread, woken, takes it out as it is disarmed.
+                        counted.watch.arm(&counted, in_ms(0));
+                        counted.watch.disarm();
+                        let counted = wait_until_unique(&mut counted);
+                        assert!(*counted.told.get_mut() <= round);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn a_sooner_moment_wakes_the_thread() {
+        // Told as the thread looks: it then sleeps a quarter of a second, unless woken.
+        let first = Arc::new(Counted::default());
+        first.watch.arm(&first, in_ms(0));
+        assert!(first.wait_until_told(1, Duration::from_secs(5)));
+        let second = Arc::new(Counted::default());
+        let armed = Instant::now();
+        second.watch.arm(&second, in_ms(20));
+        assert!(
+            second.wait_until_told(1, IDLE - Duration::from_millis(50)),
+            "the thread was not woken"
+        );
+        let took = armed.elapsed();
+        assert!(took >= Duration::from_millis(19), "told after {took:?}");
+    }
+
+    #[test]
+    fn invocations_at_once_each_have_their_own_watch() {
+        let invocations: Vec<Arc<Counted>> = (0..8).map(|_| Arc::default()).collect();
+        for (index, invocation) in invocations.iter().enumerate() {
+            // Every other one ends before its moment.
+            let moment = if index % 2 == 0 { 10 } else { 200 };
+            invocation.watch.arm(invocation, in_ms(moment));
+        }
+        for invocation in invocations.iter().skip(1).step_by(2) {
+            invocation.watch.disarm();
+        }
+        for invocation in invocations.iter().step_by(2) {
+            assert!(invocation.wait_until_told(1, Duration::from_secs(5)));
+        }
+        std::thread::sleep(Duration::from_millis(300));
+        let told: Vec<usize> = invocations
+            .iter()
+            .map(|invocation| invocation.told())
+            .collect();
+        assert_eq!(told, [1, 0, 1, 0, 1, 0, 1, 0]);
+    }
+
+    #[test]
+    fn a_freed_invocation_gives_its_slot_back() {
+        let slots = || watchdog().unwrap().lock().all.len();
+        for _ in 0..1_000 {
+            let counted = Arc::new(Counted::default());
+            counted.watch.arm(&counted, in_ms(60_000));
+            // Freed while armed: its slot is disarmed and free for the next.
+            drop(counted);
+        }
+        let before = slots();
+        for _ in 0..1_000 {
+            let counted = Arc::new(Counted::default());
+            counted.watch.arm(&counted, in_ms(60_000));
+            drop(counted);
+        }
+        // Other tests running at once may take a few.
+        assert!(slots() - before < 16, "{before} then {}", slots());
     }
 }
