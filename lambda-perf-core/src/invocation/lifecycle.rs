@@ -226,7 +226,7 @@ impl Invocation {
             Arc::new(created)
         });
         if let Some(fire_at) = invocation.watchdog_moment() {
-            invocation.watch.arm(&invocation, fire_at);
+            watchdog::Watch::arm(&invocation, fire_at);
         }
         invocation
     }
@@ -377,6 +377,10 @@ impl watchdog::Watched for Invocation {
                 written_facts: &written_facts,
             });
         }
+    }
+
+    fn watch(&self) -> &watchdog::Watch {
+        &self.watch
     }
 }
 

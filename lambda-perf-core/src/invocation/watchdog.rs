@@ -10,14 +10,15 @@
 //! it is pooled, so arming and disarming touch only that slot and take no lock: arming writes
 //! the moment to it, and wakes the thread only when that moment comes before the thread's next
 //! look; disarming empties it. The thread scans every slot on each look. The slot holds the
-//! invocation weakly only while armed: a pooled invocation is held by nothing else, as its
-//! renewal requires.
+//! invocation weakly only while armed (and whoever disarmed it, until done with what it took
+//! out): a pooled invocation is held by nothing else, as its renewal requires.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock, PoisonError, Weak};
 use std::time::Duration;
 
+use super::panic;
 use crate::formats::time::{MonotonicNanos, nanos};
 use crate::warn::WarnOnce;
 
@@ -25,6 +26,9 @@ use crate::warn::WarnOnce;
 pub(crate) trait Watched: Send + Sync {
     /// The deadline is a margin away.
     fn deadline_near(&self);
+
+    /// Its watch: what arming it takes.
+    fn watch(&self) -> &Watch;
 }
 
 /// The longest the thread sleeps without looking: a new invocation whose moment comes later
@@ -51,8 +55,9 @@ struct Slot {
 // `Slot::disarm` and `Slot::look`). The owner arms again only once whoever took the last
 // invocation out is done with the slot: a renewed invocation once nothing holds it weakly
 // (the taken value is dropped only after it was taken), a slot given to a new owner once
-// freed under the lock the thread holds while it takes invocations out. `Weak<dyn Watched>`
-// is `Send` (`Watched: Send + Sync`).
+// freed under the lock the thread holds while it takes invocations out (the owner's own
+// take, in `Watch::disarm`, comes before its invocation, and so its watch, is dropped).
+// `Weak<dyn Watched>` is `Send` (`Watched: Send + Sync`).
 #[allow(unsafe_code)]
 unsafe impl Sync for Slot {}
 
@@ -114,7 +119,8 @@ enum Look {
 }
 
 /// Every slot ever taken, and those free for another invocation: they grow to the most
-/// invocations alive at once that armed the watchdog, then never again.
+/// invocations alive at once that armed the watchdog (pooled ones included), then never
+/// again.
 #[derive(Default)]
 struct Slots {
     all: Vec<&'static Slot>,
@@ -180,18 +186,31 @@ impl std::fmt::Debug for Watch {
 }
 
 impl Watch {
-    /// Has `invocation`, whose watch this is, write its records at `fire_at` unless disarmed
-    /// first. Armed once per invocation: when a renewed invocation arms it again, the last
-    /// arming was disarmed (by its end or by the thread), since nothing held it weakly any more.
-    pub(crate) fn arm(&self, invocation: &Arc<impl Watched + 'static>, fire_at: MonotonicNanos) {
+    /// Has `invocation` write its records at `fire_at` unless disarmed first, if nothing else
+    /// holds it (as when it is created, or renewed in place): only then is its slot surely
+    /// disarmed and empty, no one still taking the last arming out of it (whoever takes it
+    /// holds it weakly until done). A renewed invocation's last arming was disarmed by its end
+    /// or taken by the thread.
+    pub(crate) fn arm<W: Watched + 'static>(invocation: &Arc<W>, fire_at: MonotonicNanos) {
+        let unique = Arc::strong_count(invocation) == 1 && Arc::weak_count(invocation) == 0;
+        debug_assert!(
+            unique,
+            "an invocation is armed only while nothing else holds it"
+        );
+        if !unique {
+            return;
+        }
+        // After the release that dropped the last other hold (a taker's `Weak`).
+        fence(Ordering::Acquire);
         let Some(watchdog) = watchdog() else {
             return;
         };
-        let slot = *self.slot.get_or_init(|| watchdog.take_slot());
+        let slot = *invocation.watch().slot.get_or_init(|| watchdog.take_slot());
         let moment = watchdog.moment(fire_at);
         debug_assert_eq!(slot.state.load(Ordering::Relaxed), DISARMED);
-        // SAFETY: the slot is disarmed and empty, and this invocation's own: no one else
-        // accesses `invocation` until the store below arms it (see `Slot`).
+        // SAFETY: the slot is this invocation's own, and disarmed and empty with no one taking
+        // from it, since nothing else holds the invocation (above): no one else accesses
+        // `invocation` until the store below arms it (see `Slot`).
         #[allow(unsafe_code)]
         unsafe {
             *slot.invocation.get() = Some(Arc::downgrade(invocation) as Weak<dyn Watched>);
@@ -216,7 +235,11 @@ impl Drop for Watch {
     /// The invocation is freed: its slot is disarmed and made free for another one, under the
     /// lock that the thread holds while it takes invocations out of slots.
     fn drop(&mut self) {
-        let (Some(slot), Some(watchdog)) = (self.slot.get(), watchdog()) else {
+        // A watch never armed has no slot, and must not start the watchdog.
+        let Some(slot) = self.slot.get() else {
+            return;
+        };
+        let Some(watchdog) = watchdog() else {
             return;
         };
         let mut slots = watchdog.lock();
@@ -249,7 +272,7 @@ impl Watchdog {
     }
 
     /// Wakes the thread to look again: under its lock, so that it is either waiting, or yet to
-    /// look at the slots.
+    /// look at the slots, or telling invocations (after which it looks again at once).
     #[cold]
     fn wake(&self) {
         let _slots = self.lock();
@@ -305,7 +328,9 @@ impl Slots {
 fn tell(due: &mut Vec<Weak<dyn Watched>>) {
     for invocation in due.drain(..) {
         if let Some(invocation) = invocation.upgrade() {
-            invocation.deadline_near();
+            // A panic in what it writes (user code among it) is the panic hook's to report;
+            // the thread goes on watching the others.
+            let _ = panic::catch(|| invocation.deadline_near());
         }
     }
 }
@@ -326,6 +351,10 @@ mod tests {
     impl Watched for Counted {
         fn deadline_near(&self) {
             self.told.fetch_add(1, Ordering::SeqCst);
+        }
+
+        fn watch(&self) -> &Watch {
+            &self.watch
         }
     }
 
@@ -366,7 +395,7 @@ mod tests {
     fn an_invocation_is_told_once_at_its_moment_then_held_by_nothing() {
         let mut counted = Arc::new(Counted::default());
         let armed = Instant::now();
-        counted.watch.arm(&counted, in_ms(20));
+        Watch::arm(&counted, in_ms(20));
         assert!(counted.wait_until_told(1, Duration::from_secs(5)));
         // Not before its moment (1 ms for the two readings of the clock).
         let took = armed.elapsed();
@@ -380,7 +409,7 @@ mod tests {
     #[test]
     fn a_disarmed_invocation_is_never_told() {
         let counted = Arc::new(Counted::default());
-        counted.watch.arm(&counted, in_ms(30));
+        Watch::arm(&counted, in_ms(30));
         counted.watch.disarm();
         std::thread::sleep(Duration::from_millis(300));
         assert_eq!(counted.told(), 0);
@@ -389,16 +418,16 @@ mod tests {
     #[test]
     fn a_renewed_invocation_reuses_its_slot_and_is_told_for_each_arming() {
         let mut counted = Arc::new(Counted::default());
-        counted.watch.arm(&counted, in_ms(0));
+        Watch::arm(&counted, in_ms(0));
         assert!(counted.wait_until_told(1, Duration::from_secs(5)));
         let slot = *wait_until_unique(&mut counted).watch.slot.get().unwrap();
         for armings in 2..=4 {
-            counted.watch.arm(&counted, in_ms(0));
+            Watch::arm(&counted, in_ms(0));
             assert!(counted.wait_until_told(armings, Duration::from_secs(5)));
             wait_until_unique(&mut counted);
         }
         // Disarmed before its moment, it holds nothing either.
-        counted.watch.arm(&counted, in_ms(60_000));
+        Watch::arm(&counted, in_ms(60_000));
         counted.watch.disarm();
         assert!(Arc::get_mut(&mut counted).is_some());
         assert!(std::ptr::eq(*counted.watch.slot.get().unwrap(), slot));
@@ -414,7 +443,7 @@ mod tests {
                     let mut counted = Arc::new(Counted::default());
                     for round in 1..=rounds {
                         // Due at once: the thread, woken, takes it out as it is disarmed.
-                        counted.watch.arm(&counted, in_ms(0));
+                        Watch::arm(&counted, in_ms(0));
                         counted.watch.disarm();
                         let counted = wait_until_unique(&mut counted);
                         assert!(*counted.told.get_mut() <= round);
@@ -428,11 +457,11 @@ mod tests {
     fn a_sooner_moment_wakes_the_thread() {
         // Told as the thread looks: it then sleeps a quarter of a second, unless woken.
         let first = Arc::new(Counted::default());
-        first.watch.arm(&first, in_ms(0));
+        Watch::arm(&first, in_ms(0));
         assert!(first.wait_until_told(1, Duration::from_secs(5)));
         let second = Arc::new(Counted::default());
         let armed = Instant::now();
-        second.watch.arm(&second, in_ms(20));
+        Watch::arm(&second, in_ms(20));
         assert!(
             second.wait_until_told(1, IDLE - Duration::from_millis(50)),
             "the thread was not woken"
@@ -447,7 +476,7 @@ mod tests {
         for (index, invocation) in invocations.iter().enumerate() {
             // Every other one ends before its moment.
             let moment = if index % 2 == 0 { 10 } else { 200 };
-            invocation.watch.arm(invocation, in_ms(moment));
+            Watch::arm(invocation, in_ms(moment));
         }
         for invocation in invocations.iter().skip(1).step_by(2) {
             invocation.watch.disarm();
@@ -468,14 +497,14 @@ mod tests {
         let slots = || watchdog().unwrap().lock().all.len();
         for _ in 0..1_000 {
             let counted = Arc::new(Counted::default());
-            counted.watch.arm(&counted, in_ms(60_000));
+            Watch::arm(&counted, in_ms(60_000));
             // Freed while armed: its slot is disarmed and free for the next.
             drop(counted);
         }
         let before = slots();
         for _ in 0..1_000 {
             let counted = Arc::new(Counted::default());
-            counted.watch.arm(&counted, in_ms(60_000));
+            Watch::arm(&counted, in_ms(60_000));
             drop(counted);
         }
         // Other tests running at once may take a few.
