@@ -322,7 +322,12 @@ if runtime_instructions:
         "window's own lock and `sched_yield`) comes after the response's POST; the rest of what "
         "lambda-perf adds is what the client waits for. These counts leave out the kernel's work and the cache misses of code run after a "
         "pause, which the client's latency (below) includes. The bare loop's own count moves by "
-        "some tens of instructions from one run to the next."
+        "some tens of instructions from one run to the next. The totals include the allocator's "
+        "work for the whole loop (the HTTP client's allocations), which moves with the heap's "
+        "layout: a change that leaves lambda-perf's own count almost as it was can move glibc's "
+        "`malloc` and `free` by thousands of instructions per invocation (seen: 3,500 less in the "
+        "`PerfLayer` row from a watchdog change worth 129 in the warm count above). The counts "
+        "of lambda-perf's own code are the warm counts above and the part after the POST."
     )
     w("")
     w("| | instructions per invocation | added over the bare loop | before the response | after it |")
