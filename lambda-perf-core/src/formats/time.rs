@@ -77,6 +77,11 @@ impl MonotonicNanos {
         self.0.saturating_sub(earlier.0)
     }
 
+    /// The time since this reading (zero if it is not in the past), as `Instant::elapsed`.
+    pub(crate) fn elapsed(self) -> Duration {
+        Duration::from_nanos(Self::now().nanos_since(self))
+    }
+
     /// The reading `nanos` nanoseconds later (saturated).
     pub(crate) const fn plus_nanos(self, nanos: u64) -> Self {
         Self(self.0.saturating_add(nanos))

@@ -181,7 +181,7 @@ impl InvocationFacts {
     /// Time since the invocation began.
     #[must_use]
     pub fn elapsed(&self) -> Duration {
-        Duration::from_nanos(self.since_began(MonotonicNanos::now()))
+        self.start.began.elapsed()
     }
 
     /// The `lambda_perf` facts of this invocation, as its records carry them; with how and

@@ -328,8 +328,7 @@ impl Record {
 
     /// How long it lasted; while it is open, how long it has been open.
     pub(crate) fn duration(&self) -> Duration {
-        self.duration
-            .unwrap_or_else(|| Duration::from_nanos(MonotonicNanos::now().nanos_since(self.start)))
+        self.duration.unwrap_or_else(|| self.start.elapsed())
     }
 
     /// Its `start_time` and `end_time` (now, while it is open) in microseconds since the Unix
