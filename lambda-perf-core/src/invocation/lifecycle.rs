@@ -173,7 +173,11 @@ impl State {
         }
         self.cache_uses.clear();
         self.timed_out = false;
-        self.pending_ending = None;
+        // Already taken by the end's writes, but for a panic there: checked first, so that
+        // the common case calls no drop.
+        if self.pending_ending.is_some() {
+            self.pending_ending = None;
+        }
     }
 
     /// Counts a hit or a miss of cache `name`.

@@ -3,7 +3,9 @@
 //!
 //! A value given back goes to the shared pool when that is empty, so that the next invocation
 //! finds it on whatever thread it begins: one at a time, as on on-demand Lambda, where the
-//! runtime's loop moves between the worker threads, one value serves them all. Otherwise the
+//! runtime's loop moves between the worker threads, one value serves them all (held in the
+//! shared pool's first place, taken and given back with one atomic exchange each, without a
+//! lock or a look at the thread's own). Otherwise the
 //! thread keeps it for itself, and takes its own first: with invocations running at once on
 //! several threads (Lambda Managed Instances), a value then stays in the cache of the core
 //! that used it last, instead of moving to another core with every reuse, and threads do not
@@ -11,7 +13,8 @@
 //! thread keeps for itself, then never again.
 
 use std::cell::RefCell;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::ptr;
+use std::sync::atomic::{AtomicBool, AtomicPtr, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::LocalKey;
 
@@ -57,18 +60,41 @@ impl<T> Drop for ThreadKept<T> {
 /// Values no one else holds, waiting to be reused.
 pub(crate) struct Pool<T: 'static> {
     per_thread: &'static LocalKey<ThreadKept<T>>,
+    /// The shared pool's first place: a value (from `Arc::into_raw`) or null. Filled only when
+    /// the rest of the shared pool is empty.
+    first: AtomicPtr<T>,
+    /// The rest of the shared pool.
     shared: Mutex<Vec<Arc<T>>>,
-    /// Whether the shared pool holds values, read without its lock.
+    /// Whether `shared` holds values, read without its lock.
     shared_has_values: AtomicBool,
+    /// Whether any thread has kept values for itself: until then, a take does not look at
+    /// the thread's own. (A thread always sees its own store of it.)
+    threads_keep: AtomicBool,
 }
 
 impl<T> Pool<T> {
     pub(crate) const fn new(per_thread: &'static LocalKey<ThreadKept<T>>) -> Self {
         Self {
             per_thread,
+            first: AtomicPtr::new(ptr::null_mut()),
             shared: Mutex::new(Vec::new()),
             shared_has_values: AtomicBool::new(false),
+            threads_keep: AtomicBool::new(false),
         }
+    }
+
+    /// The value in the first place, taken out of it.
+    #[inline]
+    fn take_first(&self) -> Option<Arc<T>> {
+        if self.first.load(Ordering::Relaxed).is_null() {
+            return None;
+        }
+        let value = self.first.swap(ptr::null_mut(), Ordering::Acquire);
+        // SAFETY: a non-null pointer in `first` comes from `Arc::into_raw` in `give_back`, and
+        // owns that `Arc`; the swap took it out, so this alone turns it back into the `Arc`,
+        // once. The acquire orders this after the release that put it there.
+        #[allow(unsafe_code)]
+        (!value.is_null()).then(|| unsafe { Arc::from_raw(value) })
     }
 
     fn shared(&self) -> std::sync::MutexGuard<'_, Vec<Arc<T>>> {
@@ -98,35 +124,56 @@ impl<T> Pool<T> {
     /// A kept value, which no one else holds (so `Arc::get_mut` succeeds): this thread's own
     /// first.
     pub(crate) fn take(&self) -> Option<Arc<T>> {
-        let own = self
-            .per_thread
-            .try_with(|kept| kept.values.try_borrow_mut().ok()?.pop())
-            .ok()
-            .flatten();
-        own.or_else(|| self.pop_shared())
+        if self.threads_keep.load(Ordering::Relaxed) {
+            let own = self
+                .per_thread
+                .try_with(|kept| kept.values.try_borrow_mut().ok()?.pop())
+                .ok()
+                .flatten();
+            if own.is_some() {
+                return own;
+            }
+        }
+        self.take_first().or_else(|| self.pop_shared())
     }
 
     /// Keeps `value` if no one else holds it (no other `Arc`, no `Weak`): in the shared pool
-    /// if that is empty, else for this thread if it keeps fewer than its most, else in the
-    /// shared pool if that is not full; otherwise lets it go.
+    /// (its first place) if that is empty, else for this thread if it keeps fewer than its
+    /// most, else in the shared pool if that is not full; otherwise lets it go.
     pub(crate) fn give_back(&self, mut value: Arc<T>) {
         if Arc::get_mut(&mut value).is_none() {
             return;
         }
+        if !self.shared_has_values.load(Ordering::Relaxed) {
+            let raw = Arc::into_raw(value).cast_mut();
+            match self.first.compare_exchange(
+                ptr::null_mut(),
+                raw,
+                Ordering::Release,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return,
+                // SAFETY: `raw` comes from `Arc::into_raw` just above and was not stored: it
+                // is turned back into its `Arc` once.
+                #[allow(unsafe_code)]
+                Err(_) => value = unsafe { Arc::from_raw(raw) },
+            }
+        }
+        // The shared pool holds values. Not kept for the thread while it is being torn down,
+        // or re-entered. (After a stale read of the shared pool the value may wait here while
+        // a take on another thread finds nothing and allocates: at most once per value this
+        // thread keeps, so the pool's growth stays bounded.)
         let mut value = Some(value);
-        if self.shared_has_values.load(Ordering::Relaxed) {
-            // Not kept for the thread while it is being torn down, or re-entered. (After a
-            // stale read of `shared_has_values` the value may wait here while a take on
-            // another thread finds nothing and allocates: at most once per value this thread
-            // keeps, so the pool's growth stays bounded.)
-            let _ = self.per_thread.try_with(|kept| {
-                if let Ok(mut kept) = kept.values.try_borrow_mut() {
-                    if kept.len() < KEPT_PER_THREAD {
-                        kept.extend(value.take());
+        let _ = self.per_thread.try_with(|kept| {
+            if let Ok(mut kept) = kept.values.try_borrow_mut() {
+                if kept.len() < KEPT_PER_THREAD {
+                    kept.extend(value.take());
+                    if !self.threads_keep.load(Ordering::Relaxed) {
+                        self.threads_keep.store(true, Ordering::Relaxed);
                     }
                 }
-            });
-        }
+            }
+        });
         let Some(value) = value else {
             return;
         };
@@ -134,6 +181,12 @@ impl<T> Pool<T> {
         if shared.len() < KEPT {
             self.push_shared(&mut shared, [value]);
         }
+    }
+}
+
+impl<T> Drop for Pool<T> {
+    fn drop(&mut self) {
+        drop(self.take_first());
     }
 }
 
@@ -204,6 +257,28 @@ mod tests {
             drop(to_giver);
         });
         assert_eq!(numbers(std::iter::from_fn(|| POOL.take())), [7]);
+        // It went through the shared pool's first place every time: no thread kept it.
+        assert!(!POOL.threads_keep.load(Ordering::Relaxed));
+    }
+
+    #[test]
+    fn a_dropped_pool_frees_the_value_in_its_first_place() {
+        struct Counted(Arc<std::sync::atomic::AtomicUsize>);
+        impl Drop for Counted {
+            fn drop(&mut self) {
+                self.0.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        static OTHER: Pool<Counted> = Pool::new(&KEPT_HERE);
+        thread_local! {
+            static KEPT_HERE: ThreadKept<Counted> = const { ThreadKept::new(&OTHER) };
+        }
+        let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let pool = Pool::new(&KEPT_HERE);
+        pool.give_back(Arc::new(Counted(Arc::clone(&dropped))));
+        assert_eq!(dropped.load(Ordering::Relaxed), 0, "kept");
+        drop(pool);
+        assert_eq!(dropped.load(Ordering::Relaxed), 1, "freed with the pool");
     }
 
     #[test]
