@@ -4,31 +4,14 @@ use serde_json::{Value, json};
 
 use super::xray::metadata_value::MetadataValue;
 
-/// Counts the bytes written to it.
-struct Length(usize);
-
-impl std::io::Write for Length {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0 += buf.len();
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// `value`, or a marker with its size and a preview when its JSON exceeds `limit` bytes.
+/// Measured by writing it into a buffer, with the serializer the other captures use (no
+/// serializer of its own, nor `Display`'s, is compiled for this rare path).
 pub(crate) fn capped(value: Value, limit: usize) -> Value {
-    let mut length = Length(0);
-    if serde_json::to_writer(&mut length, &value).is_ok() && length.0 <= limit {
-        return value;
+    match serde_json::to_vec(&value) {
+        Ok(json) if json.len() > limit => truncated(&String::from_utf8_lossy(&json), limit),
+        _ => value,
     }
-    let text = value.to_string();
-    if text.len() <= limit {
-        return value;
-    }
-    truncated(&text, limit)
 }
 
 /// `json` (JSON text), or the marker [`capped`] makes when it exceeds `limit` bytes.

@@ -24,7 +24,8 @@ pub(crate) fn read_back(text: &[u8]) -> Option<Value> {
     let text = std::str::from_utf8(text).ok()?;
     // Valid JSON, and not too deep, before reading it level by level (which reads each level's
     // text again: cheap only when the levels are few).
-    let whole: &RawValue = serde_json::from_str(text).ok()?;
+    // Read from bytes, as every other reading of this crate: one reader compiled, not two.
+    let whole: &RawValue = serde_json::from_slice(text.as_bytes()).ok()?;
     if deepest(whole.get()) > MOST_LEVELS {
         return None;
     }
@@ -62,7 +63,7 @@ fn deepest(json: &str) -> usize {
 fn value(text: &str) -> Option<Value> {
     match text.as_bytes().first()? {
         b'{' => {
-            let Members(members) = serde_json::from_str(text).ok()?;
+            let Members(members) = serde_json::from_slice(text.as_bytes()).ok()?;
             let mut object = Map::new();
             for (key, member) in members {
                 // As `serde_json` builds its maps: a repeated key's last value, in whatever
@@ -72,7 +73,7 @@ fn value(text: &str) -> Option<Value> {
             Some(Value::Object(object))
         }
         b'[' => {
-            let elements: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+            let elements: Vec<&RawValue> = serde_json::from_slice(text.as_bytes()).ok()?;
             elements
                 .into_iter()
                 .map(|element| value(element.get()))
@@ -80,7 +81,16 @@ fn value(text: &str) -> Option<Value> {
                 .map(Value::Array)
         }
         b'-' | b'0'..=b'9' => number(text).map(Value::Number),
-        _ => serde_json::from_str(text).ok(),
+        // Read as a string, not as a value: `Value`'s own reading is not compiled for this.
+        b'"' => serde_json::from_slice(text.as_bytes())
+            .ok()
+            .map(Value::String),
+        _ => match text {
+            "true" => Some(Value::Bool(true)),
+            "false" => Some(Value::Bool(false)),
+            "null" => Some(Value::Null),
+            _ => None,
+        },
     }
 }
 
