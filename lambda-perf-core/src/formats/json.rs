@@ -251,7 +251,7 @@ const SMALL_WHOLE_BELOW: u64 = 100_000_000_000_000;
 
 /// Appends a whole number below [`SMALL_WHOLE_BELOW`] as [`push_f64`] writes its float: its
 /// digits and `.0`, written backwards, shifted down to the start of a fixed array appended
-/// whole and cut to length (as [`push_millis`] does), without a call.
+/// whole and cut to length, without a call.
 fn push_small_whole(out: &mut Vec<u8>, whole: u64) {
     /// Where `.0` starts: after the fourteen digits of the longest number.
     const POINT: usize = 14;
@@ -264,41 +264,131 @@ fn push_small_whole(out: &mut Vec<u8>, whole: u64) {
     out.truncate(out.len() - start);
 }
 
+/// A member's key as written before its value, `,"key":`, padded to a fixed size: copied as
+/// one block of that size and cut to length, without a call.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct MemberKey {
+    padded: [u8; MemberKey::SIZE],
+    len: usize,
+}
+
+impl MemberKey {
+    const SIZE: usize = 32;
+
+    /// No key: the value alone.
+    pub(crate) const NONE: Self = Self {
+        padded: [0; Self::SIZE],
+        len: 0,
+    };
+
+    /// `,"key":`, for a `key` that needs no escape and has at most 28 bytes (checked when
+    /// the constant is made).
+    pub(crate) const fn new(key: &str) -> Self {
+        let key = key.as_bytes();
+        assert!(key.len() + 4 <= Self::SIZE, "a member key too long to pad");
+        let mut padded = [0; Self::SIZE];
+        padded[0] = b',';
+        padded[1] = b'"';
+        let mut at = 0;
+        while at < key.len() {
+            assert!(!needs_escape(key[at]), "a member key that needs an escape");
+            padded[2 + at] = key[at];
+            at += 1;
+        }
+        padded[2 + key.len()] = b'"';
+        padded[3 + key.len()] = b':';
+        Self {
+            padded,
+            len: key.len() + 4,
+        }
+    }
+}
+
 /// Appends microseconds as milliseconds: what [`push_f64`] writes for `micros / 1000.0`.
-///
-/// From 1 µs to 10^10 ms that is the whole part, a point and the three-digit fraction without
-/// its trailing zeros (one digit kept), as [`push_fixed_point`] explains. The whole part is
-/// written backwards before the fraction, and the two are shifted down to the start of a
-/// fixed array appended whole, then cut to length: one copy of a fixed size and no call for
-/// each value (every facts record writes five).
+#[cfg(test)]
 pub(crate) fn push_millis(out: &mut Vec<u8>, micros: u64) {
+    push_millis_member(out, &MemberKey::NONE, micros);
+}
+
+/// Appends `key` and microseconds as milliseconds: what [`push_f64`] writes for
+/// `micros / 1000.0`.
+///
+/// Below 10^10 ms that is the whole part, a point and the three-digit fraction without its
+/// trailing zeros (one digit kept), as [`push_fixed_point`] explains. The text is built in one
+/// number, its first byte the lowest: the fraction from a table, then the whole part's digits
+/// put before it, two at a time from the last (each a shift and an or), and appended as one
+/// copy of a fixed size cut to length, as the key before it: no call for each value (every
+/// facts record writes five).
+pub(crate) fn push_millis_member(out: &mut Vec<u8>, key: &MemberKey, micros: u64) {
     const WHOLE_BELOW: u64 = 10_000_000_000;
-    /// Where the fraction starts: after the ten digits of the longest whole part.
-    const POINT: usize = 10;
+    out.extend_from_slice(&key.padded);
+    out.truncate(out.len() - (MemberKey::SIZE - key.len));
     let whole = micros / 1_000;
-    if micros == 0 || whole >= WHOLE_BELOW {
+    if whole >= WHOLE_BELOW {
         push_f64(out, micros as f64 / 1000.0);
         return;
     }
-    let mut text = [0; 16];
-    let start = put_digits(&mut text, POINT, whole);
-    let fraction = MILLI_FRACTIONS[(micros % 1_000) as usize];
-    text[POINT..POINT + 4].copy_from_slice(&fraction);
-    let len = POINT + fraction_len(fraction) - start;
-    // Little-endian: shifting right moves the bytes to lower indices.
-    let text = (u128::from_le_bytes(text) >> (8 * start)).to_le_bytes();
-    out.extend_from_slice(&text);
-    out.truncate(out.len() - (text.len() - len));
+    let pair = |value: u64| u128::from(u16::from_le_bytes(DIGIT_PAIRS[value as usize]));
+    let fraction = u32::from_le_bytes(MILLI_FRACTIONS[(micros % 1_000) as usize]);
+    let mut text = u128::from(fraction);
+    let mut len = 4 - fraction.leading_zeros() as usize / 8;
+    let mut rest = whole;
+    while rest >= 100 {
+        text = (text << 16) | pair(rest % 100);
+        rest /= 100;
+        len += 2;
+    }
+    if rest >= 10 {
+        text = (text << 16) | pair(rest);
+        len += 2;
+    } else {
+        text = (text << 8) | u128::from(b'0' + rest as u8);
+        len += 1;
+    }
+    // At most ten digits and four bytes of fraction: the text fits.
+    out.extend_from_slice(&text.to_le_bytes());
+    out.truncate(out.len() - (16 - len));
+}
+
+/// Appends an epoch time in milliseconds as [`push_u64`] writes it: for the years 2001 to
+/// 2286 (thirteen digits, every line's timestamp) made eight digits at a time
+/// ([`eight_digits`]) and copied at a fixed size, without a call.
+pub(crate) fn push_epoch_millis(out: &mut Vec<u8>, millis: u64) {
+    const THIRTEEN_DIGITS: std::ops::Range<u64> = 1_000_000_000_000..10_000_000_000_000;
+    const EIGHT_DIGITS: u64 = 100_000_000;
+    if !THIRTEEN_DIGITS.contains(&millis) {
+        push_u64(out, millis);
+        return;
+    }
+    let high = eight_digits(millis / EIGHT_DIGITS) + ASCII_ZEROS;
+    let low = eight_digits(millis % EIGHT_DIGITS) + ASCII_ZEROS;
+    let text = (u128::from(high) | (u128::from(low) << 64)).to_le_bytes();
+    // The high part has five digits: three leading zeros.
+    out.extend_from_slice(&text[3..]);
+}
+
+/// `'0'` in every byte of a word.
+const ASCII_ZEROS: u64 = u64::from_le_bytes([b'0'; 8]);
+
+/// The eight decimal digits of `value` (below 10^8, leading zeros included) as the values 0
+/// to 9 in the bytes of a word, the first digit in the lowest byte: split into halves of four
+/// digits, then pairs, then digits, each step in every lane of the word at once (no lane
+/// carries into the next: each product fits its lane).
+const fn eight_digits(value: u64) -> u64 {
+    // Four-digit halves in 32-bit lanes, the first half low.
+    let halves = (value / 10_000) | ((value % 10_000) << 32);
+    // Each half divided by 100 (x * 10486 >> 20 is x / 100 below 10^4).
+    let hundreds = ((halves * 10_486) >> 20) & 0x0000_007f_0000_007f;
+    // Pairs in 16-bit lanes: each half's hundreds low, its remainder high.
+    let pairs = ((halves - 100 * hundreds) << 16) | hundreds;
+    // Each pair divided by 10 (x * 103 >> 10 is x / 10 below 100).
+    let tens = ((pairs * 103) >> 10) & 0x000f_000f_000f_000f;
+    tens | ((pairs - 10 * tens) << 8)
 }
 
 /// A point and three fractional digits, the trailing zeros after the first digit as zero
 /// bytes: `.5` is `[b'.', b'5', 0, 0]`.
 type Fraction = [u8; 4];
-
-/// How many bytes of `fraction` are written: up to its last digit.
-fn fraction_len(fraction: Fraction) -> usize {
-    4 - (u32::from_le_bytes(fraction).leading_zeros() / 8) as usize
-}
 
 /// The fraction of every count of thousandths, `.0` to `.999`, its trailing zeros dropped (the
 /// first digit kept): a load instead of the divisions and comparisons for each value.
@@ -603,6 +693,37 @@ mod tests {
     }
 
     #[test]
+    fn epoch_millis_are_written_as_integers_are() {
+        for millis in [
+            0,
+            7,
+            999_999_999_999,
+            1_000_000_000_000,
+            1_000_000_000_001,
+            1_796_401_563_617,
+            1_796_400_000_000,
+            9_999_999_999_999,
+            10_000_000_000_000,
+            u64::MAX,
+        ] {
+            let mut out = Vec::new();
+            push_epoch_millis(&mut out, millis);
+            assert_eq!(out, millis.to_string().as_bytes(), "{millis}");
+        }
+    }
+
+    #[test]
+    fn eight_digits_are_every_digit_in_order() {
+        for value in (0..100_000)
+            .chain((0..100_000_000).step_by(9_973))
+            .chain([99_999_999])
+        {
+            let digits = (eight_digits(value) + ASCII_ZEROS).to_le_bytes();
+            assert_eq!(digits, *format!("{value:08}").as_bytes(), "{value}");
+        }
+    }
+
+    #[test]
     fn every_fraction_of_a_millisecond_is_written_as_serde_json_writes_it() {
         for whole in [0, 1, 9, 10, 99, 899_999, 9_999_999_999] {
             for fraction in 0..1_000 {
@@ -652,6 +773,16 @@ mod tests {
             push_seconds(&mut seconds, micros);
             let float = micros as f64 / 1_000_000.0;
             prop_assert_eq!(String::from_utf8(seconds).unwrap(), serde_json::to_string(&float).unwrap());
+        }
+
+        #[test]
+        fn epoch_millis_are_written_as_serde_json_writes_them(millis in prop_oneof![
+            1_000_000_000_000u64..10_000_000_000_000,
+            any::<u64>(),
+        ]) {
+            let mut out = Vec::new();
+            push_epoch_millis(&mut out, millis);
+            prop_assert_eq!(String::from_utf8(out).unwrap(), serde_json::to_string(&millis).unwrap());
         }
 
         #[test]

@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Serialize, Serializer};
 
-use super::json::{WriteJson, push_millis};
+use super::json::{MemberKey, WriteJson, push_millis_member};
 
 /// Milliseconds since the Unix epoch (0 for a clock set before 1970).
 pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
@@ -160,9 +160,16 @@ impl Serialize for Millis {
     }
 }
 
+impl Millis {
+    /// Appends `key` and the duration, as [`WriteJson`] writes it.
+    pub(crate) fn write_member(self, out: &mut Vec<u8>, key: &MemberKey) {
+        push_millis_member(out, key, self.micros);
+    }
+}
+
 impl WriteJson for Millis {
     fn write_json(&self, out: &mut Vec<u8>) {
-        push_millis(out, self.micros);
+        self.write_member(out, &MemberKey::NONE);
     }
 }
 

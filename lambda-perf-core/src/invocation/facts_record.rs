@@ -9,7 +9,7 @@ use super::StartKind;
 use super::outcome::Outcome;
 use super::resources::ResourceUse;
 use crate::drops::Dropped;
-use crate::formats::json::{Float, WriteJson, push_bool, push_key, push_str, push_u64};
+use crate::formats::json::{Float, MemberKey, WriteJson, push_bool, push_key, push_str, push_u64};
 use crate::formats::time::Millis;
 
 /// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
@@ -109,30 +109,30 @@ impl FactsRecord<'_> {
                 value.write_json(out);
             }
         }
+        /// `,"key":duration`, when there is one.
+        fn millis(out: &mut Vec<u8>, key: &MemberKey, value: Option<Millis>) {
+            if let Some(value) = value {
+                value.write_member(out, key);
+            }
+        }
+        const IDLE_GAP: MemberKey = MemberKey::new("idle_gap_ms");
+        const ENVIRONMENT_AGE: MemberKey = MemberKey::new("environment_age_ms");
+        const INIT_DURATION: MemberKey = MemberKey::new("init_duration_ms");
+        const FIRST_REQUEST_WAIT: MemberKey = MemberKey::new("first_request_wait_ms");
+        const DURATION: MemberKey = MemberKey::new("duration_ms");
+        const DEADLINE_HEADROOM: MemberKey = MemberKey::new("deadline_headroom_ms");
         out.extend_from_slice(opening(self.start_kind));
         push_u64(out, self.invocation);
         out.extend_from_slice(b",\"request_id\":");
         push_str(out, self.request_id);
-        member(out, b",\"idle_gap_ms\":", self.idle_gap_ms);
-        member(
-            out,
-            b",\"environment_age_ms\":",
-            Some(self.environment_age_ms),
-        );
+        millis(out, &IDLE_GAP, self.idle_gap_ms);
+        self.environment_age_ms.write_member(out, &ENVIRONMENT_AGE);
         let init_start = out.len();
-        member(out, b",\"init_duration_ms\":", self.init_duration_ms);
+        millis(out, &INIT_DURATION, self.init_duration_ms);
         let init_duration = init_start..out.len();
-        member(
-            out,
-            b",\"first_request_wait_ms\":",
-            self.first_request_wait_ms,
-        );
-        member(out, b",\"duration_ms\":", self.duration_ms);
-        member(
-            out,
-            b",\"deadline_headroom_ms\":",
-            self.deadline_headroom_ms,
-        );
+        millis(out, &FIRST_REQUEST_WAIT, self.first_request_wait_ms);
+        millis(out, &DURATION, self.duration_ms);
+        millis(out, &DEADLINE_HEADROOM, self.deadline_headroom_ms);
         if let Some(outcome) = self.outcome {
             out.extend_from_slice(outcome_member(outcome));
         }

@@ -11,7 +11,9 @@ use super::dimension::Dimension;
 use super::directive::{DirectiveCache, QuickKey};
 use super::head::Head;
 use super::set::MetricSlice;
-use crate::formats::json::{WriteJson, push_f64, push_key, push_serialized, push_str, push_u64};
+use crate::formats::json::{
+    WriteJson, push_epoch_millis, push_f64, push_key, push_serialized, push_str, push_u64,
+};
 
 /// One EMF document: a single metric directive and the members it references.
 pub(crate) struct EmfLine<'a, F> {
@@ -132,7 +134,7 @@ impl<F: WriteJson> EmfLine<'_, F> {
         directives: Option<&mut DirectiveCache>,
     ) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
-        push_u64(out, self.timestamp_ms);
+        push_epoch_millis(out, self.timestamp_ms);
         match directives {
             Some(directives) => directives.write(
                 out,
