@@ -93,15 +93,17 @@ fn outcome_member(outcome: &Outcome) -> &'static [u8] {
 /// The same JSON as the derived `Serialize`, written by hand: every invocation writes it.
 impl WriteJson for FactsRecord<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
-        self.write_members(out);
+        self.write_members(out, None);
         close_with_dropped(out, self.dropped.as_ref());
     }
 }
 
 impl FactsRecord<'_> {
     /// The opening brace and every member but `dropped` (the last one); returns where
-    /// `init_duration_ms` is, with its comma, in `out` (an empty range without it).
-    fn write_members(&self, out: &mut Vec<u8>) -> Range<usize> {
+    /// `init_duration_ms` is, with its comma, in `out` (an empty range without it). That
+    /// member is copied from `kept_init` when it was kept for the same duration, and kept
+    /// there otherwise.
+    fn write_members(&self, out: &mut Vec<u8>, kept_init: Option<&mut KeptMember>) -> Range<usize> {
         /// `,"key":value`, with `member` the literal `,"key":`.
         fn member(out: &mut Vec<u8>, member: &[u8], value: Option<impl WriteJson>) {
             if let Some(value) = value {
@@ -128,7 +130,17 @@ impl FactsRecord<'_> {
         millis(out, &IDLE_GAP, self.idle_gap_ms);
         self.environment_age_ms.write_member(out, &ENVIRONMENT_AGE);
         let init_start = out.len();
-        millis(out, &INIT_DURATION, self.init_duration_ms);
+        if let Some(init) = self.init_duration_ms {
+            match kept_init {
+                Some(kept) if kept.value == Some(init) => kept.push_to(out),
+                kept => {
+                    init.write_member(out, &INIT_DURATION);
+                    if let Some(kept) = kept {
+                        kept.keep(init, &out[init_start..]);
+                    }
+                }
+            }
+        }
         let init_duration = init_start..out.len();
         millis(out, &FIRST_REQUEST_WAIT, self.first_request_wait_ms);
         millis(out, &DURATION, self.duration_ms);
@@ -175,6 +187,47 @@ fn write_dropped(out: &mut Vec<u8>, Dropped(counts): &Dropped) {
     out.push(b'}');
 }
 
+/// A duration member as last written (`,"init_duration_ms":3.685`), copied again while the
+/// duration is the same: init's is, on every warm invocation of an environment.
+#[derive(Debug)]
+struct KeptMember {
+    /// The duration `text` was written for; `None` when nothing is kept.
+    value: Option<Millis>,
+    text: [u8; KeptMember::SIZE],
+    len: usize,
+}
+
+impl KeptMember {
+    /// Room for the longest member (a key of 20 bytes and the longest number).
+    const SIZE: usize = 48;
+
+    /// Appends the kept member: one copy of a fixed size, cut to length.
+    fn push_to(&self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.text);
+        out.truncate(out.len() - (Self::SIZE - self.len));
+    }
+
+    /// Keeps `member`, written for `value` (nothing, if it does not fit).
+    fn keep(&mut self, value: Millis, member: &[u8]) {
+        self.value = None;
+        if let Some(text) = self.text.get_mut(..member.len()) {
+            text.copy_from_slice(member);
+            self.len = member.len();
+            self.value = Some(value);
+        }
+    }
+}
+
+impl Default for KeptMember {
+    fn default() -> Self {
+        Self {
+            value: None,
+            text: [0; Self::SIZE],
+            len: 0,
+        }
+    }
+}
+
 /// The facts record of an invocation's end, written once for every output that carries it
 /// (its EMF line, its handler subsegment): all of it but `dropped`, which each kind of record
 /// reports on its own, and where `init_duration_ms` is, which a subsegment leaves out after
@@ -183,13 +236,15 @@ fn write_dropped(out: &mut Vec<u8>, Dropped(counts): &Dropped) {
 pub(crate) struct WrittenFacts {
     members: Vec<u8>,
     init_duration: Range<usize>,
+    /// The `init_duration_ms` member last written.
+    kept_init: KeptMember,
 }
 
 impl WrittenFacts {
     /// Writes `record` (its `dropped` aside), in place of what was written before.
     pub(crate) fn write(&mut self, record: &FactsRecord<'_>) {
         self.members.clear();
-        self.init_duration = record.write_members(&mut self.members);
+        self.init_duration = record.write_members(&mut self.members, Some(&mut self.kept_init));
     }
 
     /// Nothing written: the record of an end that no output carries (an empty record, if
@@ -227,6 +282,7 @@ impl WriteJson for WrittenRecord<'_> {
         let WrittenFacts {
             members,
             init_duration,
+            ..
         } = self.written;
         if members.is_empty() {
             // Nothing written yet: an empty record (with its drops), never a broken one.
@@ -361,6 +417,43 @@ pub(super) mod tests {
             .record(Some(Dropped(vec![("emf.a", 2)])), false)
             .write_json(&mut out);
         assert_eq!(out, br#"{}{"dropped":{"emf.a":2}}"#);
+    }
+
+    #[test]
+    fn a_kept_init_duration_is_written_again_only_for_the_same_duration() {
+        let record = |init: Option<u64>| FactsRecord {
+            start_kind: StartKind::Warm,
+            invocation: 2,
+            request_id: "r",
+            idle_gap_ms: None,
+            environment_age_ms: Millis::from_micros(5),
+            init_duration_ms: init.map(Millis::from_micros),
+            first_request_wait_ms: None,
+            duration_ms: Some(Millis::from_micros(1)),
+            deadline_headroom_ms: None,
+            outcome: None,
+            cpu_time_ms: None,
+            peak_rss_mb: None,
+            cpu_ratio: None,
+            cpu_allotment_used: None,
+            past_deadline: None,
+            dropped: None,
+        };
+        let mut once = WrittenFacts::default();
+        for init in [
+            Some(3_685),
+            Some(3_685),
+            Some(12),
+            None,
+            Some(12),
+            Some(3_685),
+        ] {
+            once.write(&record(init));
+            let mut out = Vec::new();
+            once.record(None, true).write_json(&mut out);
+            let expected = serde_json::to_string(&record(init)).unwrap();
+            assert_eq!(String::from_utf8(out).unwrap(), expected, "{init:?}");
+        }
     }
 
     proptest! {
