@@ -56,6 +56,35 @@ impl StaticDefinition {
     }
 }
 
+/// What comes before each metric's values in a line, `,"name":[`, written with the directive
+/// that lists the same metrics, in the same order, and kept with it.
+#[derive(Debug, Default)]
+pub(crate) struct ValueKeys {
+    text: Vec<u8>,
+    /// Where each metric's text ends in `text`.
+    ends: Vec<usize>,
+}
+
+impl ValueKeys {
+    /// Adds the next metric's text, as `write` writes it.
+    pub(crate) fn push(&mut self, write: impl FnOnce(&mut Vec<u8>)) {
+        write(&mut self.text);
+        self.ends.push(self.text.len());
+    }
+
+    /// The text of the metric at `index`, if there is one.
+    pub(crate) fn get(&self, index: usize) -> Option<&[u8]> {
+        let end = *self.ends.get(index)?;
+        let start = index.checked_sub(1).map_or(0, |before| self.ends[before]);
+        self.text.get(start..end)
+    }
+
+    fn clear(&mut self) {
+        self.text.clear();
+        self.ends.clear();
+    }
+}
+
 /// The directive bytes of the latest line written through the cache, with what they depend
 /// on.
 #[derive(Debug, Default)]
@@ -65,6 +94,8 @@ pub(crate) struct DirectiveCache {
     /// The key of the line being written, compared with `key`.
     candidate: Vec<u8>,
     bytes: Vec<u8>,
+    /// The text before each metric's values, for the metrics `bytes` list.
+    value_keys: ValueKeys,
     /// The head `bytes` were written for, when they were written for a [`QuickKey`] with
     /// `'static` names only; then `quick_definitions` are its metrics' definitions.
     quick_head: Option<NonZeroU64>,
@@ -77,6 +108,10 @@ impl DirectiveCache {
             key: Vec::new(),
             candidate: Vec::new(),
             bytes: Vec::new(),
+            value_keys: ValueKeys {
+                text: Vec::new(),
+                ends: Vec::new(),
+            },
             quick_head: None,
             quick_definitions: Vec::new(),
         }
@@ -86,33 +121,36 @@ impl DirectiveCache {
     /// (the line's directive in a form recognised at a glance, if it has one), or when
     /// `write_key` writes the key they were written for (the latest line's namespace,
     /// dimensions and definitions); else what `write_directive` writes, kept for the next
-    /// line.
+    /// line with the value keys it writes (when it is given where). Returns the value keys of
+    /// the line's metrics when they are kept.
     pub(crate) fn write(
         &mut self,
         out: &mut Vec<u8>,
         quick: Option<QuickKey<'_>>,
         write_key: impl FnOnce(&mut Vec<u8>),
-        write_directive: impl FnOnce(&mut Vec<u8>),
-    ) {
+        write_directive: impl FnOnce(&mut Vec<u8>, Option<&mut ValueKeys>),
+    ) -> Option<&ValueKeys> {
         if quick.is_some_and(|quick| self.recognises(quick)) {
             out.extend_from_slice(&self.bytes);
-            return;
+            return Some(&self.value_keys);
         }
         self.candidate.clear();
         write_key(&mut self.candidate);
         if self.candidate.len() > KEPT_BYTES {
             // Too large to keep (hundreds of long names): written as it is, every time.
             self.candidate = Vec::new();
-            write_directive(out);
-            return;
+            write_directive(out, None);
+            return None;
         }
         if self.candidate != self.key {
             self.bytes.clear();
-            write_directive(&mut self.bytes);
+            self.value_keys.clear();
+            write_directive(&mut self.bytes, Some(&mut self.value_keys));
             std::mem::swap(&mut self.key, &mut self.candidate);
         }
         self.remember(quick);
         out.extend_from_slice(&self.bytes);
+        Some(&self.value_keys)
     }
 
     /// Whether the kept bytes were written for `quick`: the same head, and the same
@@ -172,7 +210,7 @@ mod tests {
                 keyed = true;
                 into.extend_from_slice(key);
             },
-            |into| {
+            |into, _| {
                 wrote = true;
                 into.extend_from_slice(bytes);
             },
@@ -258,6 +296,41 @@ mod tests {
             written_quick(&mut directives, quick(head, &kept), b"k", b"no"),
             (b"D".to_vec(), false, false)
         );
+    }
+
+    #[test]
+    fn value_keys_are_kept_with_their_directive() {
+        let mut directives = DirectiveCache::new();
+        let write = |directives: &mut DirectiveCache, key: &[u8], names: &[&str]| {
+            let mut out = Vec::new();
+            let kept = directives.write(
+                &mut out,
+                None,
+                |into| into.extend_from_slice(key),
+                |_, value_keys| {
+                    if let Some(value_keys) = value_keys {
+                        for name in names {
+                            value_keys.push(|into| into.extend_from_slice(name.as_bytes()));
+                        }
+                    }
+                },
+            );
+            kept.map(|kept| {
+                (0..3)
+                    .map(|index| kept.get(index).map(<[u8]>::to_vec))
+                    .collect::<Vec<_>>()
+            })
+        };
+        let (a, bc) = (Some(b"a".to_vec()), Some(b"bc".to_vec()));
+        let kept = Some(vec![a.clone(), bc.clone(), None]);
+        assert_eq!(write(&mut directives, b"k", &["a", "bc"]), kept);
+        assert_eq!(write(&mut directives, b"k", &["ignored"]), kept, "kept");
+        assert_eq!(
+            write(&mut directives, b"other", &["c"]),
+            Some(vec![Some(b"c".to_vec()), None, None])
+        );
+        let large = vec![b'x'; KEPT_BYTES + 1];
+        assert_eq!(write(&mut directives, &large, &["a"]), None, "not kept");
     }
 
     #[test]

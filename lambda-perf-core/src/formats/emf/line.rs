@@ -8,7 +8,7 @@ use serde_json::Value;
 use std::num::NonZeroU64;
 
 use super::dimension::Dimension;
-use super::directive::{DirectiveCache, QuickKey};
+use super::directive::{DirectiveCache, QuickKey, ValueKeys};
 use super::head::Head;
 use super::set::MetricSlice;
 use crate::formats::json::{
@@ -39,8 +39,8 @@ impl<F> EmfLine<'_, F> {
 impl<F> EmfLine<'_, F> {
     /// The directive and the dimension members: from `,"CloudWatchMetrics"` to the last
     /// dimension's value, the same in every line of one namespace, dimension set and list of
-    /// metric definitions.
-    fn write_directive(&self, out: &mut Vec<u8>) {
+    /// metric definitions; and into `value_keys`, when given, each metric's value key.
+    fn write_directive(&self, out: &mut Vec<u8>, value_keys: Option<&mut ValueKeys>) {
         out.extend_from_slice(b",\"CloudWatchMetrics\":[{\"Namespace\":");
         push_str(out, self.head.namespace);
         out.extend_from_slice(b",\"Dimensions\":[[");
@@ -62,6 +62,11 @@ impl<F> EmfLine<'_, F> {
             out.push(b',');
             push_key(out, &dimension.name);
             push_str(out, &dimension.value);
+        }
+        if let Some(value_keys) = value_keys {
+            for metric in self.metrics {
+                value_keys.push(|into| write_value_key(into, metric.name));
+            }
         }
     }
 
@@ -135,15 +140,18 @@ impl<F: WriteJson> EmfLine<'_, F> {
     ) -> serde_json::Result<()> {
         out.extend_from_slice(b"{\"_aws\":{\"Timestamp\":");
         push_epoch_millis(out, self.timestamp_ms);
-        match directives {
+        let value_keys = match directives {
             Some(directives) => directives.write(
                 out,
                 self.quick_key(),
                 |key| self.write_directive_key(key),
-                |into| self.write_directive(into),
+                |into, value_keys| self.write_directive(into, value_keys),
             ),
-            None => self.write_directive(out),
-        }
+            None => {
+                self.write_directive(out, None);
+                None
+            }
+        };
         for (key, value) in self.metadata {
             out.push(b',');
             push_key(out, key);
@@ -153,10 +161,11 @@ impl<F: WriteJson> EmfLine<'_, F> {
             out.extend_from_slice(FACTS_MEMBER);
             facts.write_json(out);
         }
-        for metric in self.metrics {
-            out.push(b',');
-            push_key(out, metric.name);
-            out.push(b'[');
+        for (index, metric) in self.metrics.iter().enumerate() {
+            match value_keys.and_then(|value_keys| value_keys.get(index)) {
+                Some(value_key) => out.extend_from_slice(value_key),
+                None => write_value_key(out, metric.name),
+            }
             for (index, value) in metric.values.iter().enumerate() {
                 if index > 0 {
                     out.push(b',');
@@ -168,6 +177,15 @@ impl<F: WriteJson> EmfLine<'_, F> {
         out.extend_from_slice(b"}\n");
         Ok(())
     }
+}
+
+/// What comes before a metric's values: `,"name":[`. Out of line: most lines copy it from
+/// the directive cache.
+#[inline(never)]
+fn write_value_key(out: &mut Vec<u8>, name: &str) {
+    out.push(b',');
+    push_key(out, name);
+    out.push(b'[');
 }
 
 /// What comes before the facts: `,"lambda_perf":` (the key needs no escape).
