@@ -151,7 +151,7 @@ fn add_with_resolution(
     resolution: Resolution,
     value: f64,
 ) -> Result<(), MetricsError> {
-    on_current(|metrics, settings| {
+    on_current(move |metrics, settings| {
         metrics.add_metric(&settings.fixed_dimensions, name, unit, resolution, value)
     })
 }
@@ -239,17 +239,21 @@ pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
 fn on_current(
     f: impl FnOnce(&mut MetricSet, &InvocationSettings) -> Result<(), MetricsError>,
 ) -> Result<(), MetricsError> {
-    // What `f` returns is written in place once the state is reached, so that its error
-    // (large) is not moved through each step of reaching it.
+    // An error of `f` is written in place once the state is reached, so that it (large) is
+    // not moved through each step of reaching it; what was added moves nothing.
     let mut added = Ok(());
     let reached = current::with_current(|current| {
         let settings = current.invocation().settings();
-        current.with_state(|state| added = f(&mut state.metrics, settings))
+        current.with_state(|state| {
+            if let Err(error) = f(&mut state.metrics, settings) {
+                added = Err(error);
+            }
+        })
     });
-    match reached {
-        Ok(Ok(())) => added,
-        Ok(Err(unavailable_now)) | Err(unavailable_now) => Err(unavailable(unavailable_now)),
+    if let Err(unavailable_now) = reached.and_then(|reached| reached) {
+        added = Err(unavailable(unavailable_now));
     }
+    added
 }
 
 fn unavailable(unavailable: Unavailable) -> MetricsError {

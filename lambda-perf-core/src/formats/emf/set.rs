@@ -38,70 +38,58 @@ pub(crate) struct MetricSlice<'a> {
 /// passed in, so that limits and collisions account for them without copying them.
 #[derive(Debug, Default)]
 pub(crate) struct MetricSet {
+    /// This set's metrics (the first `live`), then retired ones: metrics of earlier
+    /// invocations with `'static` names, kept with their emptied value lists when the set is
+    /// cleared. Such text never changes, so a name at the same address with the same length
+    /// was found valid (and not reserved) before: a literal name recorded again is revived
+    /// without being checked or allocated again.
     metrics: Vec<MetricEntry>,
+    /// How many of `metrics` are this set's.
+    live: usize,
     dimensions: Vec<Dimension>,
     metadata: Vec<(String, Value)>,
     /// Emptied value lists of cleared metrics, reused by the next ones (no allocation once
     /// warm).
     spare_values: Vec<Vec<f64>>,
-    /// `'static` metric names found valid, kept when the set is cleared.
-    known_names: KnownNames,
 }
 
-/// Most `'static` metric names a set remembers as valid.
-const KNOWN_NAMES: usize = 8;
-
-/// `'static` metric names found valid: such text never changes, so a name at the same address
-/// with the same length is valid without being checked again (literal names, the common
-/// case). At most [`KNOWN_NAMES`], held in place, so that remembering one allocates nothing
-/// (short-lived sets, a single metric's or a cold start's, remember theirs too).
-#[derive(Debug, Default)]
-struct KnownNames {
-    names: [&'static str; KNOWN_NAMES],
-    len: usize,
-}
-
-impl KnownNames {
-    fn as_slice(&self) -> &[&'static str] {
-        &self.names[..self.len]
-    }
-
-    /// Whether `name` is one of them: the same address and length, the same text.
-    fn contains(&self, name: &'static str) -> bool {
-        self.as_slice()
-            .iter()
-            .any(|known| std::ptr::eq(*known, name))
-    }
-
-    /// Remembers `name`, found valid, while there is room.
-    fn remember(&mut self, name: &'static str) {
-        if let Some(slot) = self.names.get_mut(self.len) {
-            *slot = name;
-            self.len += 1;
-        }
-    }
-}
+/// Most retired metrics a set keeps.
+const RETIRED: usize = 16;
 
 impl MetricSet {
+    /// This set's metrics, without the retired ones.
+    fn live(&self) -> &[MetricEntry] {
+        &self.metrics[..self.live]
+    }
+
     /// Whether no value is recorded (no line to write).
     pub(crate) fn is_empty(&self) -> bool {
-        self.metrics.iter().all(|metric| metric.values.is_empty())
+        self.live().iter().all(|metric| metric.values.is_empty())
     }
 
     /// Whether metadata was added to a set that never had a metric: CloudWatch has nothing to
     /// publish it with, so no line carries it.
     pub(crate) fn has_metadata_alone(&self) -> bool {
-        self.metrics.is_empty() && !self.metadata.is_empty()
+        self.live == 0 && !self.metadata.is_empty()
     }
 
-    /// Empties the set for another invocation, keeping what it allocated.
+    /// Empties the set for another invocation, keeping what it allocated: its metrics with
+    /// `'static` names are retired (at most [`RETIRED`], this set's first), the value lists of
+    /// the others kept apart.
     pub(crate) fn clear(&mut self) {
-        // Popped, not drained: the value lists are all alike once cleared.
-        while let Some(metric) = self.metrics.pop() {
-            let mut values = metric.values;
-            values.clear();
-            self.spare_values.push(values);
-        }
+        let mut retired = 0;
+        let spare_values = &mut self.spare_values;
+        self.metrics.retain_mut(|metric| {
+            metric.values.clear();
+            if matches!(metric.name, Cow::Borrowed(_)) && retired < RETIRED {
+                retired += 1;
+                true
+            } else {
+                spare_values.push(std::mem::take(&mut metric.values));
+                false
+            }
+        });
+        self.live = 0;
         self.dimensions.clear();
         self.metadata.clear();
     }
@@ -110,21 +98,21 @@ impl MetricSet {
     /// this set keeps its metrics' definitions, dimensions and metadata, and records only
     /// later values from now on (so no value is written twice).
     pub(crate) fn take_values(&mut self) -> Self {
+        let metrics: Vec<MetricEntry> = self.metrics[..self.live]
+            .iter_mut()
+            .map(|metric| MetricEntry {
+                name: metric.name.clone(),
+                unit: metric.unit,
+                resolution: metric.resolution,
+                values: std::mem::take(&mut metric.values),
+            })
+            .collect();
         Self {
-            metrics: self
-                .metrics
-                .iter_mut()
-                .map(|metric| MetricEntry {
-                    name: metric.name.clone(),
-                    unit: metric.unit,
-                    resolution: metric.resolution,
-                    values: std::mem::take(&mut metric.values),
-                })
-                .collect(),
+            live: metrics.len(),
+            metrics,
             dimensions: self.dimensions.clone(),
             metadata: self.metadata.clone(),
             spare_values: Vec::new(),
-            known_names: KnownNames::default(),
         }
     }
 
@@ -145,29 +133,42 @@ impl MetricSet {
         resolution: Resolution,
         value: f64,
     ) -> Result<(), MetricsError> {
-        if let Some(entry) = self.metrics.iter_mut().find(|entry| entry.name == name) {
+        let live = &mut self.metrics[..self.live];
+        if let Some(entry) = live.iter_mut().find(|entry| entry.name == name) {
             validate::value(&name, value)?;
-            if entry.unit != unit {
-                return Err(MetricsError::UnitConflict {
-                    name: name.into_owned(),
-                    existing: entry.unit,
-                    requested: unit,
-                });
-            }
-            if entry.resolution != resolution {
-                return Err(MetricsError::ResolutionConflict {
-                    name: name.into_owned(),
-                    existing: entry.resolution,
-                    requested: resolution,
-                });
+            if entry.unit != unit || entry.resolution != resolution {
+                return Err(conflict(name, entry, unit, resolution));
             }
             entry.values.push(value);
             return Ok(());
         }
-        match name {
-            Cow::Borrowed(name) => self.check_static_name(name)?,
-            Cow::Owned(ref name) => validate::metric_name(name)?,
+        if let Cow::Borrowed(text) = name
+            && let Some(index) = self.retired_index(text)
+        {
+            // Valid and not reserved when it was first recorded; no metric of this set has
+            // that name (looked for above).
+            validate::value(text, value)?;
+            if let Some(existing) = self.other_key_kind(fixed, text) {
+                return Err(collision(text, existing, KeyKind::Metric));
+            }
+            self.revive(index, unit, resolution, value);
+            return Ok(());
         }
+        self.add_new_metric(fixed, name, unit, resolution, value)
+    }
+
+    /// Records the first value of a metric neither this set nor its retired ones have. Apart,
+    /// so that recording a metric it has keeps to few registers.
+    #[inline(never)]
+    fn add_new_metric(
+        &mut self,
+        fixed: &[Dimension],
+        name: Cow<'static, str>,
+        unit: Unit,
+        resolution: Resolution,
+        value: f64,
+    ) -> Result<(), MetricsError> {
+        validate::metric_name(&name)?;
         validate::value(&name, value)?;
         self.check_free(fixed, &name, KeyKind::Metric)?;
         let mut values = self.spare_values.pop().unwrap_or_default();
@@ -178,17 +179,37 @@ impl MetricSet {
             resolution,
             values,
         });
+        // In front of the retired ones.
+        let last = self.metrics.len() - 1;
+        if last != self.live {
+            self.metrics.swap(self.live, last);
+        }
+        self.live += 1;
         Ok(())
     }
 
-    /// Validates a `'static` metric name, unless it was found valid before.
-    fn check_static_name(&mut self, name: &'static str) -> Result<(), MetricsError> {
-        if self.known_names.contains(name) {
-            return Ok(());
+    /// Where the retired metric named by `name` (the same address and length) is.
+    fn retired_index(&self, name: &'static str) -> Option<usize> {
+        self.metrics[self.live..]
+            .iter()
+            .position(|retired| match retired.name {
+                Cow::Borrowed(known) => std::ptr::eq(known, name),
+                Cow::Owned(_) => false,
+            })
+            .map(|position| self.live + position)
+    }
+
+    /// Makes the retired metric at `index` this set's next one, with its first value.
+    fn revive(&mut self, index: usize, unit: Unit, resolution: Resolution, value: f64) {
+        // Metrics recorded in the same order as before are revived in place.
+        if index != self.live {
+            self.metrics.swap(self.live, index);
         }
-        validate::metric_name(name)?;
-        self.known_names.remember(name);
-        Ok(())
+        let entry = &mut self.metrics[self.live];
+        entry.unit = unit;
+        entry.resolution = resolution;
+        entry.values.push(value);
+        self.live += 1;
     }
 
     /// Adds a dimension to the set, or replaces the value of one added before.
@@ -250,9 +271,19 @@ impl MetricSet {
     fn key_kind(&self, fixed: &[Dimension], key: &str) -> Option<KeyKind> {
         if RESERVED_KEYS.contains(&key) {
             Some(KeyKind::Reserved)
-        } else if self.metrics.iter().any(|m| m.name == key) {
+        } else if self.live().iter().any(|m| m.name == key) {
             Some(KeyKind::Metric)
-        } else if fixed.iter().chain(&self.dimensions).any(|d| d.name == key) {
+        } else {
+            self.other_key_kind(fixed, key)
+        }
+    }
+
+    /// What dimension or metadata property uses `key`, if any. Inlined where a retired
+    /// metric is revived: for the few keys of most lines, a handful of comparisons.
+    #[inline]
+    fn other_key_kind(&self, fixed: &[Dimension], key: &str) -> Option<KeyKind> {
+        let is_key = |dimension: &Dimension| dimension.name == key;
+        if fixed.iter().any(is_key) || self.dimensions.iter().any(is_key) {
             Some(KeyKind::Dimension)
         } else if self.metadata.iter().any(|(k, _)| k == key) {
             Some(KeyKind::Metadata)
@@ -266,7 +297,7 @@ impl MetricSet {
     pub(crate) fn for_each_line(&self, line: impl FnMut(&[MetricSlice<'_>])) {
         // A few metrics (the common case) are batched on the stack, in no more slots than
         // needed (each is filled before use), more in a vector.
-        match self.metrics.len() {
+        match self.live {
             0 => {}
             1 => self.batched(&mut [MetricSlice::EMPTY; 1], line),
             2..=STACK_BATCH => self.batched(&mut [MetricSlice::EMPTY; STACK_BATCH], line),
@@ -281,21 +312,20 @@ impl MetricSet {
         slots: &mut [MetricSlice<'a>],
         mut line: impl FnMut(&[MetricSlice<'_>]),
     ) {
-        let rounds = self
-            .metrics
-            .iter()
-            .map(|metric| metric.values.len().div_ceil(MAX_PER_LINE))
-            .max()
-            .unwrap_or(0);
         let mut batch = Batch { slots, len: 0 };
-        for round in 0..rounds {
-            for metric in &self.metrics {
+        // Round after round of at most 100 values of each metric, while one has more.
+        let mut round = 0;
+        let mut more = true;
+        while more {
+            more = false;
+            for metric in self.live() {
                 let Some(values) = metric.values.get(round * MAX_PER_LINE..) else {
                     continue;
                 };
                 if values.is_empty() {
                     continue;
                 }
+                more |= values.len() > MAX_PER_LINE;
                 batch.push(MetricSlice {
                     name: &metric.name,
                     static_name: match metric.name {
@@ -315,6 +345,42 @@ impl MetricSet {
                 line(batch.as_slice());
                 batch.clear();
             }
+            round += 1;
+        }
+    }
+}
+
+#[cfg(test)]
+impl MetricSet {
+    /// The names of the retired metrics.
+    fn retired_names(&self) -> Vec<&str> {
+        self.metrics[self.live..]
+            .iter()
+            .map(|metric| &*metric.name)
+            .collect()
+    }
+}
+
+/// The error of a metric recorded under the name of `existing` with another unit or
+/// resolution.
+#[cold]
+fn conflict(
+    name: Cow<'static, str>,
+    existing: &MetricEntry,
+    unit: Unit,
+    resolution: Resolution,
+) -> MetricsError {
+    if existing.unit != unit {
+        MetricsError::UnitConflict {
+            name: name.into_owned(),
+            existing: existing.unit,
+            requested: unit,
+        }
+    } else {
+        MetricsError::ResolutionConflict {
+            name: name.into_owned(),
+            existing: existing.resolution,
+            requested: resolution,
         }
     }
 }
@@ -428,16 +494,85 @@ mod tests {
             }
             set.clear();
         }
-        assert_eq!(set.known_names.as_slice(), [&TEXT[..6]]);
+        assert_eq!(set.retired_names(), [&TEXT[..6]]);
         // Names past the ones kept are checked each time, and still accepted.
-        for end in 8..8 + KNOWN_NAMES {
+        for end in 8..9 + RETIRED {
             add(&mut set, &TEXT[7..end]).unwrap();
         }
-        assert_eq!(set.known_names.as_slice().len(), KNOWN_NAMES);
         set.clear();
-        for end in 8..8 + KNOWN_NAMES {
+        assert_eq!(set.retired_names().len(), RETIRED);
+        for end in 8..9 + RETIRED {
             add(&mut set, &TEXT[7..end]).unwrap();
         }
+    }
+
+    #[test]
+    fn retired_metrics_are_recorded_again_as_new_ones() {
+        fn add(set: &mut MetricSet, name: &'static str, unit: Unit) -> Result<(), MetricsError> {
+            set.add_metric(&service(), name.into(), unit, Resolution::Standard, 1.0)
+        }
+        fn written(set: &MetricSet) -> Vec<(String, Unit, usize)> {
+            let mut all = Vec::new();
+            set.for_each_line(|line| {
+                all.extend(
+                    line.iter()
+                        .map(|m| (m.name.to_owned(), m.unit, m.values.len())),
+                );
+            });
+            all
+        }
+        // Bound once, so that each name is one address.
+        let (first, second, third) = ("First", "Second", "Third");
+        let mut set = MetricSet::default();
+        add(&mut set, first, Unit::Count).unwrap();
+        add(&mut set, second, Unit::Count).unwrap();
+        set.add_metadata(&service(), third.into(), 1.into())
+            .unwrap();
+        set.clear();
+        assert!(set.is_empty() && written(&set).is_empty());
+        assert_eq!(set.retired_names(), [first, second]);
+        // Retired metrics are no keys of the new set.
+        set.add_dimension(&service(), first.into(), "x".into())
+            .unwrap();
+        // Written in the order of this set, with this set's unit.
+        add(&mut set, second, Unit::Seconds).unwrap();
+        assert_eq!(set.retired_names(), [first]);
+        add(&mut set, second, Unit::Seconds).unwrap();
+        add(&mut set, third, Unit::Count).unwrap();
+        assert!(matches!(
+            add(&mut set, second, Unit::Count),
+            Err(MetricsError::UnitConflict { .. })
+        ));
+        assert_eq!(
+            add(&mut set, first, Unit::Count),
+            Err(collision(first, KeyKind::Dimension, KeyKind::Metric))
+        );
+        assert_eq!(
+            written(&set),
+            [
+                (second.to_owned(), Unit::Seconds, 2),
+                (third.to_owned(), Unit::Count, 1)
+            ]
+        );
+        let taken = set.take_values();
+        assert_eq!(written(&taken).len(), 2);
+        set.clear();
+        assert_eq!(set.retired_names(), [second, third, first]);
+        set.add_metadata(&service(), second.into(), 1.into())
+            .unwrap();
+        let nan = set.add_metric(
+            &service(),
+            second.into(),
+            Unit::Count,
+            Resolution::Standard,
+            f64::NAN,
+        );
+        assert!(matches!(nan, Err(MetricsError::NonFiniteValue { .. })));
+        assert_eq!(
+            add(&mut set, second, Unit::Count),
+            Err(collision(second, KeyKind::Metadata, KeyKind::Metric))
+        );
+        assert!(set.has_metadata_alone());
     }
 
     #[test]
