@@ -740,3 +740,167 @@ mod tests {
         assert!(set.is_empty());
     }
 }
+
+/// A set kept across invocations, its literal names retired when it is cleared and revived
+/// when recorded again, behaves as a fresh set per invocation would.
+#[cfg(test)]
+mod kept_across_invocations {
+    use super::*;
+
+    type Written = Vec<Vec<(String, Option<usize>, Unit, Resolution, Vec<f64>)>>;
+
+    fn written(set: &MetricSet) -> Written {
+        let mut all = Vec::new();
+        set.for_each_line(|line| {
+            all.push(
+                line.iter()
+                    .map(|m| {
+                        (
+                            m.name.to_owned(),
+                            m.static_name.map(|s| s.as_ptr() as usize * 1000 + s.len()),
+                            m.unit,
+                            m.resolution,
+                            m.values.to_vec(),
+                        )
+                    })
+                    .collect(),
+            );
+        });
+        all
+    }
+
+    const TEXT: &str = "abcdefghijklmnopqrstuvwxyz";
+
+    #[test]
+    fn a_retired_name_is_told_apart_from_a_longer_one_at_its_address() {
+        let fixed = vec![Dimension::new("service", "payment")];
+        let (a, ab) = (&TEXT[..1], &TEXT[..2]);
+        let mut set = MetricSet::default();
+        set.add_metric(&fixed, a.into(), Unit::Count, Resolution::Standard, 1.0)
+            .unwrap();
+        set.add_metric(&fixed, ab.into(), Unit::Seconds, Resolution::Standard, 1.0)
+            .unwrap();
+        set.clear();
+        set.add_metric(&fixed, ab.into(), Unit::Seconds, Resolution::Standard, 2.0)
+            .unwrap();
+        set.add_metric(&fixed, a.into(), Unit::Count, Resolution::High, 3.0)
+            .unwrap();
+        let lines = written(&set);
+        let names: Vec<_> = lines[0]
+            .iter()
+            .map(|m| (m.0.clone(), m.2, m.3, m.4.clone()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                (
+                    "ab".to_owned(),
+                    Unit::Seconds,
+                    Resolution::Standard,
+                    vec![2.0]
+                ),
+                ("a".to_owned(), Unit::Count, Resolution::High, vec![3.0])
+            ]
+        );
+        assert!(matches!(
+            set.add_metric(&fixed, a.into(), Unit::Count, Resolution::Standard, 1.0),
+            Err(MetricsError::ResolutionConflict { .. })
+        ));
+    }
+
+    /// A long-lived set, cleared between invocations, against a fresh set per invocation:
+    /// random metrics (literal and owned names, reserved and invalid ones, changing units and
+    /// resolutions, more than a line's values), dimensions and metadata; the same results,
+    /// lines and takes, and what the cleared set keeps stays bounded and empty.
+    #[test]
+    fn a_long_lived_set_does_what_a_fresh_set_per_invocation_does() {
+        const MORE: &str = "Orders Latency service _aws lambda_perf Bad\nName M0 M1 M2 M3 M4 M5 M6 M7 M8 M9 N0 N1 N2 N3 N4 N5 N6 N7 N8 N9";
+        let mut pool: Vec<&'static str> = MORE.split(' ').collect();
+        pool.extend([
+            &TEXT[..1],
+            &TEXT[..2],
+            &TEXT[..3],
+            &TEXT[1..3],
+            "Orders",
+            "",
+        ]);
+        let fixed = vec![Dimension::new("service", "payment")];
+        let mut seed: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = |n: usize| {
+            seed = seed
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            ((seed >> 33) as usize) % n
+        };
+        let mut long = MetricSet::default();
+        for invocation in 0..3000 {
+            let mut fresh = MetricSet::default();
+            if invocation % 97 == 0 {
+                for i in 0..120 {
+                    let n = format!("X{i}");
+                    long.add_metric(
+                        &fixed,
+                        n.clone().into(),
+                        Unit::Count,
+                        Resolution::Standard,
+                        1.0,
+                    )
+                    .unwrap();
+                    fresh
+                        .add_metric(&fixed, n.into(), Unit::Count, Resolution::Standard, 1.0)
+                        .unwrap();
+                }
+            }
+            let ops = next(40);
+            for _ in 0..ops {
+                let name = pool[next(pool.len())];
+                let unit = [Unit::Count, Unit::Seconds][next(2)];
+                let resolution = [Resolution::Standard, Resolution::High][next(2)];
+                // Not NaN: NaN != NaN would fail the comparison of equal errors.
+                let value = [1.0, 2.0, f64::INFINITY, 1e200][next(4)];
+                let kind = next(20);
+                let (a, b) = match kind {
+                    0..=11 => {
+                        let many = if next(30) == 0 { 150 } else { 1 };
+                        let mut r = (Ok(()), Ok(()));
+                        for _ in 0..many {
+                            r = (
+                                long.add_metric(&fixed, name.into(), unit, resolution, value),
+                                fresh.add_metric(&fixed, name.into(), unit, resolution, value),
+                            );
+                        }
+                        r
+                    }
+                    12..=13 => (
+                        long.add_metric(&fixed, name.to_owned().into(), unit, resolution, value),
+                        fresh.add_metric(&fixed, name.to_owned().into(), unit, resolution, value),
+                    ),
+                    14..=15 => (
+                        long.add_dimension(&fixed, name.into(), "v".into()),
+                        fresh.add_dimension(&fixed, name.into(), "v".into()),
+                    ),
+                    16..=17 => (
+                        long.add_metadata(&fixed, name.to_owned(), 1.into()),
+                        fresh.add_metadata(&fixed, name.to_owned(), 1.into()),
+                    ),
+                    _ => {
+                        let (taken, taken_fresh) = (long.take_values(), fresh.take_values());
+                        assert_eq!(written(&taken), written(&taken_fresh));
+                        assert_eq!(taken.is_empty(), taken_fresh.is_empty());
+                        assert_eq!(taken.has_metadata_alone(), taken_fresh.has_metadata_alone());
+                        (Ok(()), Ok(()))
+                    }
+                };
+                assert_eq!(a, b, "invocation {invocation}, {name:?} kind {kind}");
+            }
+            assert_eq!(written(&long), written(&fresh), "invocation {invocation}");
+            assert_eq!(long.is_empty(), fresh.is_empty());
+            assert_eq!(long.has_metadata_alone(), fresh.has_metadata_alone());
+            assert_eq!(long.dimensions().len(), fresh.dimensions().len());
+            assert_eq!(long.metadata(), fresh.metadata());
+            long.clear();
+            assert!(long.metrics.len() <= RETIRED);
+            assert!(long.metrics.iter().all(|m| m.values.is_empty()));
+        }
+    }
+}
