@@ -248,16 +248,26 @@ fn added_allocations_of_the_scenario(sampled: bool) -> (u64, u64) {
     added_allocations(&daemon, service_fn(bare), service_fn(instrumented), sampled)
 }
 
+/// What a test sends `daemon` once every invocation has sent its subsegment: the end of what
+/// [`receive_all`] waits for. On loopback a datagram is queued by the `send` that sends it, so
+/// every subsegment is queued before it.
+const END_OF_SUBSEGMENTS: &[u8] = b"end of the subsegments";
+
 /// Receives what is sent to `daemon` on a thread of its own (whose allocations are not
-/// counted), until nothing came for half a second; returns the last datagram.
+/// counted), until [`END_OF_SUBSEGMENTS`] (or two minutes without any datagram); returns the
+/// last datagram before it. An idle timeout alone ended too early on a loaded machine, whose
+/// bare handler's invocations (which send nothing) took longer than it.
 fn receive_all(daemon: UdpSocket) -> std::thread::JoinHandle<Option<Vec<u8>>> {
     daemon
-        .set_read_timeout(Some(std::time::Duration::from_millis(500)))
+        .set_read_timeout(Some(std::time::Duration::from_secs(120)))
         .unwrap();
     std::thread::spawn(move || {
         let mut datagram = vec![0; 65_536];
         let mut last = None;
         while let Ok(length) = daemon.recv(&mut datagram) {
+            if &datagram[..length] == END_OF_SUBSEGMENTS {
+                break;
+            }
             last = Some(datagram[..length].to_vec());
         }
         last
@@ -348,7 +358,7 @@ where
     let received = receive_all(daemon.try_clone().unwrap());
     let counts = added_allocations(&daemon, service_fn(bare_order), instrumented, true);
     assert_at_most_added(what, counts, ALLOWED);
-    let document = last_measured_subsegment(received);
+    let document = last_measured_subsegment(&daemon, received);
     let [namespace, key] = at;
     assert_eq!(
         document["metadata"][namespace][key],
@@ -357,8 +367,16 @@ where
     );
 }
 
-/// The last subsegment `received` (from [`receive_all`]): one of the measured invocations'.
-fn last_measured_subsegment(received: std::thread::JoinHandle<Option<Vec<u8>>>) -> Value {
+/// The last subsegment `daemon` `received` (from [`receive_all`]), once every invocation has
+/// sent its own: one of the measured invocations'.
+fn last_measured_subsegment(
+    daemon: &UdpSocket,
+    received: std::thread::JoinHandle<Option<Vec<u8>>>,
+) -> Value {
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .send_to(END_OF_SUBSEGMENTS, daemon.local_addr().unwrap())
+        .unwrap();
     let last = received.join().unwrap().expect("subsegments were sent");
     let last = String::from_utf8(last).unwrap();
     let document: Value = serde_json::from_str(last.split_once('\n').unwrap().1).unwrap();
@@ -492,7 +510,7 @@ fn a_drop_on_every_invocation_adds_no_allocation() {
         true,
     );
     assert_at_most_added("sampled, a drop on every invocation", counts, ALLOWED);
-    let document = last_measured_subsegment(received);
+    let document = last_measured_subsegment(&daemon, received);
     assert_eq!(
         document["metadata"]["lambda_perf"]["dropped"],
         serde_json::json!({ "capture.response_not_serializable": 1 }),
