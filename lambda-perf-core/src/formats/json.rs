@@ -725,7 +725,11 @@ mod tests {
 
     #[test]
     fn every_fraction_of_a_millisecond_is_written_as_serde_json_writes_it() {
-        for whole in [0, 1, 9, 10, 99, 899_999, 9_999_999_999] {
+        // Every count of the whole part's digits, at both its ends (an environment's age
+        // reaches 8 and 9 digits in days), and a number in between.
+        let powers = (0..=10).map(|digits| 10_u64.pow(digits));
+        let wholes = powers.flat_map(|power| [power - 1, power]).chain([899_999]);
+        for whole in wholes {
             for fraction in 0..1_000 {
                 let micros = whole * 1_000 + fraction;
                 let mut millis = Vec::new();

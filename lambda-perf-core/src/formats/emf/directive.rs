@@ -28,7 +28,7 @@ pub(crate) struct QuickKey<'a> {
 }
 
 /// A metric definition with a `'static` name: the same address and length, the same text,
-/// which never changes (as `KnownNames` relies on too).
+/// which never changes (as the metric set's retired metrics rely on too).
 #[derive(Clone, Copy, Debug)]
 struct StaticDefinition {
     name: &'static str,
