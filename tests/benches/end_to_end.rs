@@ -12,6 +12,10 @@
 //!   reaching the Runtime API, for each binary named in `LAMBDA_PERF_BENCH_INIT_BINARIES`
 //!   (`name=path,name=path`; `bench/run` passes the minimal function's builds).
 //!
+//! On a machine of two or more CPUs the harness runs on one CPU and every function process on
+//! another ([`Placement`]), so that each invocation is handed out, run and answered the same
+//! way whichever process it goes to.
+//!
 //! Settings: `LAMBDA_PERF_BENCH_INVOCATIONS` (warm invocations per process, default 2000),
 //! `LAMBDA_PERF_BENCH_STARTS` (starts per binary, default 30), `LAMBDA_PERF_BENCH_OUT` (the
 //! JSON written, default `end_to_end.json` in the working directory).
@@ -78,6 +82,88 @@ enum Sinks {
     Quiet,
 }
 
+/// Where the harness and the function processes run. Left to the scheduler, the four
+/// processes of one run fell into two groups whose medians were 30 µs apart (bare 80–86 µs,
+/// the instrumented ones 50–55 µs): where each process woke, not what ran in it. Pinned, every
+/// invocation crosses the same two CPUs: the harness (its runtime's threads, the Runtime API,
+/// the readers of the telemetry) on one, the function processes on the other.
+#[derive(Clone, Copy)]
+enum Placement {
+    /// The harness on the first CPU, the functions on the second.
+    Pinned { harness: usize, functions: usize },
+    /// Fewer than two CPUs are allowed to this process: nothing is pinned.
+    Unpinned,
+}
+
+impl Placement {
+    /// The first two CPUs this process may run on, if it may run on two.
+    #[allow(unsafe_code)]
+    fn choose() -> Self {
+        // SAFETY: `cpu_set_t` is plain data, all-zero is the empty set, and
+        // `sched_getaffinity` writes at most `size_of::<cpu_set_t>()` bytes into it.
+        let allowed = unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            if libc::sched_getaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &mut set) != 0 {
+                return Self::Unpinned;
+            }
+            set
+        };
+        // SAFETY: `CPU_ISSET` reads a bit of the set, below its size (`CPU_SETSIZE`).
+        let mut cpus = (0..libc::CPU_SETSIZE as usize)
+            .filter(|&cpu| unsafe { libc::CPU_ISSET(cpu, &allowed) });
+        match (cpus.next(), cpus.next()) {
+            (Some(harness), Some(functions)) => Self::Pinned { harness, functions },
+            _ => Self::Unpinned,
+        }
+    }
+
+    /// Moves the calling thread onto the harness's CPU: called by every thread of the
+    /// harness's runtime as it starts, and by the main thread.
+    fn enter_harness(self) {
+        if let Self::Pinned { harness, .. } = self {
+            pin_current_thread(harness);
+        }
+    }
+
+    /// Runs `spawn` from the functions' CPU, so that the process it starts (which inherits
+    /// the spawning thread's CPUs, for all its threads) runs there; then moves back.
+    fn spawn_function<T>(self, spawn: impl FnOnce() -> T) -> T {
+        let Self::Pinned { harness, functions } = self else {
+            return spawn();
+        };
+        pin_current_thread(functions);
+        let spawned = spawn();
+        pin_current_thread(harness);
+        spawned
+    }
+
+    fn describe(self) -> Value {
+        match self {
+            Self::Pinned { harness, functions } => {
+                json!({ "harness_cpu": harness, "function_cpu": functions })
+            }
+            Self::Unpinned => json!("unpinned"),
+        }
+    }
+}
+
+#[allow(unsafe_code)]
+fn pin_current_thread(cpu: usize) {
+    // SAFETY: as in `Placement::choose`; `CPU_SET` sets a bit below `CPU_SETSIZE` (`cpu` came
+    // from the allowed set), and `sched_setaffinity` reads the set it is given.
+    let pinned = unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(cpu, &mut set);
+        libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set)
+    };
+    assert_eq!(
+        pinned,
+        0,
+        "pinning a thread to CPU {cpu}: {}",
+        std::io::Error::last_os_error()
+    );
+}
+
 /// A function process of `companion-function`, with a Runtime API of its own.
 struct Subject {
     label: &'static str,
@@ -93,6 +179,7 @@ impl Subject {
         (label, mode): (&'static str, &'static str),
         sinks: Sinks,
         collector: &XRayCollector,
+        placement: Placement,
     ) -> Self {
         let api = RuntimeApi::start().await.unwrap();
         let environment = ExecutionEnvironment::new().unwrap();
@@ -100,7 +187,11 @@ impl Subject {
         let config = config(collector).with_env("COMPANION_MODE", mode);
         let (process, unread) = match sinks {
             Sinks::Harness => (
-                FunctionProcess::spawn(&command, &config, &environment, &api).unwrap(),
+                placement
+                    .spawn_function(|| {
+                        FunctionProcess::spawn(&command, &config, &environment, &api)
+                    })
+                    .unwrap(),
                 None,
             ),
             Sinks::Quiet => {
@@ -111,14 +202,17 @@ impl Subject {
                     .write(true)
                     .open("/dev/null")
                     .unwrap();
-                let process = FunctionProcess::spawn_with_stdout(
-                    &command,
-                    &config,
-                    &environment,
-                    &api,
-                    null.into(),
-                )
-                .unwrap();
+                let process = placement
+                    .spawn_function(|| {
+                        FunctionProcess::spawn_with_stdout(
+                            &command,
+                            &config,
+                            &environment,
+                            &api,
+                            null.into(),
+                        )
+                    })
+                    .unwrap();
                 (process, Some(unread))
             }
         };
@@ -182,12 +276,17 @@ const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 ///
 /// Besides each process's figures, the difference from the bare handler's invocation at the
 /// same place of the same round, with a confidence interval for its median.
-async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollector) -> Value {
+async fn client_latency(
+    invocations: usize,
+    sinks: Sinks,
+    collector: &XRayCollector,
+    placement: Placement,
+) -> Value {
     /// Invocations of one process in a row; the first is not counted.
     const TURN: usize = 11;
     let mut subjects = Vec::new();
     for subject in SUBJECTS {
-        subjects.push(Subject::start(subject, sinks, collector).await);
+        subjects.push(Subject::start(subject, sinks, collector, placement).await);
     }
     // The first (cold) and 50 warm-up invocations of each.
     for subject in &subjects {
@@ -231,14 +330,17 @@ async fn client_latency(invocations: usize, sinks: Sinks, collector: &XRayCollec
     Value::Object(figures)
 }
 
-async fn init(path: &str, starts: usize, collector: &XRayCollector) -> Value {
+async fn init(path: &str, starts: usize, collector: &XRayCollector, placement: Placement) -> Value {
     let command = FunctionCommand::new(path);
     let mut samples = Vec::with_capacity(starts);
     for _ in 0..starts {
         let api = RuntimeApi::start().await.unwrap();
         let environment = ExecutionEnvironment::new().unwrap();
-        let process =
-            FunctionProcess::spawn(&command, &config(collector), &environment, &api).unwrap();
+        let process = placement
+            .spawn_function(|| {
+                FunctionProcess::spawn(&command, &config(collector), &environment, &api)
+            })
+            .unwrap();
         let reply = process
             .invoke(&api, InvokeRequest::json(json!({})))
             .await
@@ -256,17 +358,28 @@ async fn init(path: &str, starts: usize, collector: &XRayCollector) -> Value {
     summary(samples)
 }
 
-#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
-async fn main() {
+fn main() {
+    let placement = Placement::choose();
+    placement.enter_harness();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .on_thread_start(move || placement.enter_harness())
+        .build()
+        .unwrap()
+        .block_on(measure(placement));
+}
+
+async fn measure(placement: Placement) {
     // `cargo bench` passes `--bench`; a filter, if any, is ignored.
     let invocations = setting("LAMBDA_PERF_BENCH_INVOCATIONS", 2000).max(1);
     let starts = setting("LAMBDA_PERF_BENCH_STARTS", 30).max(1);
     let out = std::env::var("LAMBDA_PERF_BENCH_OUT").unwrap_or_else(|_| "end_to_end.json".into());
     let collector = XRayCollector::start().await.unwrap();
 
-    let latency = client_latency(invocations, Sinks::Harness, &collector).await;
+    let latency = client_latency(invocations, Sinks::Harness, &collector, placement).await;
     println!("client latency: {latency}");
-    let quiet = client_latency(invocations, Sinks::Quiet, &collector).await;
+    let quiet = client_latency(invocations, Sinks::Quiet, &collector, placement).await;
     println!("client latency, quiet sinks: {quiet}");
     let mut starts_by_binary = serde_json::Map::new();
     if let Ok(binaries) = std::env::var("LAMBDA_PERF_BENCH_INIT_BINARIES") {
@@ -274,7 +387,7 @@ async fn main() {
             let Some((name, path)) = entry.split_once('=') else {
                 continue;
             };
-            let figures = init(path, starts, &collector).await;
+            let figures = init(path, starts, &collector, placement).await;
             println!("init, {name}: {figures}");
             starts_by_binary.insert(name.to_owned(), figures);
         }
@@ -283,6 +396,7 @@ async fn main() {
         "client_latency": latency,
         "client_latency_quiet_sinks": quiet,
         "init": starts_by_binary,
+        "placement": placement.describe(),
         "x_ray_datagrams_received": collector.datagrams().len(),
     });
     std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
