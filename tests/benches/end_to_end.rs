@@ -83,8 +83,9 @@ enum Sinks {
 }
 
 /// Where the harness and the function processes run. Left to the scheduler, the four
-/// processes of one run fell into two groups whose medians were 30 µs apart (bare 80–86 µs,
-/// the instrumented ones 50–55 µs): where each process woke, not what ran in it. Pinned, every
+/// processes of one run (`bench/run` of 2105ce8, harness sinks) fell into two groups whose
+/// medians were 30 µs apart (bare 80–86 µs, the instrumented ones 50–55 µs): where each
+/// process woke, not what ran in it. Pinned, every
 /// invocation crosses the same two CPUs: the harness (its runtime's threads, the Runtime API,
 /// the readers of the telemetry) on one, the function processes on the other.
 #[derive(Clone, Copy)]

@@ -5,11 +5,10 @@
 //! finds it on whatever thread it begins: one at a time, as on on-demand Lambda, where the
 //! runtime's loop moves between the worker threads, one value serves them all (held in the
 //! shared pool's first place, taken and given back with one atomic exchange each, without a
-//! lock or a look at the thread's own). Otherwise the
-//! thread keeps it for itself, and takes its own first: with invocations running at once on
-//! several threads (Lambda Managed Instances), a value then stays in the cache of the core
-//! that used it last, instead of moving to another core with every reuse, and threads do not
-//! meet at one lock. The pool grows to the most invocations that ran at once, plus what each
+//! lock or a look at the thread's own). Otherwise the thread keeps it for itself, and takes
+//! its own first: with invocations running at once on several threads (Lambda Managed
+//! Instances), a value then stays in the cache of the core that used it last, instead of
+//! moving to another core with every reuse, and threads do not meet at one lock. The pool grows to the most invocations that ran at once, plus what each
 //! thread keeps for itself, then never again.
 
 use std::cell::RefCell;
