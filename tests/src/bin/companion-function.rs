@@ -1,7 +1,11 @@
 //! A function that records one metric and one annotation per invocation, run with
-//! `Runtime::new(..).run()` in one of three ways (`COMPANION_MODE`):
+//! `Runtime::new(..).run()` in one of four ways (`COMPANION_MODE`):
 //!
 //! - `bare`: the handler alone, no lambda-perf at all (what the others are measured against);
+//! - `bare_threaded`: the same, in a process with a second thread that only waits. lambda-perf's
+//!   watchdog is such a thread, and a process's first extra thread moves glibc's `malloc`, `free`
+//!   and cancellable system calls onto their multi-thread paths for good: this mode measures
+//!   that share alone (a function on the default multi-thread `#[tokio::main]` pays it anyway);
 //! - `layer`: behind `PerfLayer`, which writes its telemetry when the handler returns;
 //! - `companion` (the default): behind `PerfLayer`, with `PerfRuntimeLayer` around the whole
 //!   invocation, which writes it after the response is posted.
@@ -104,6 +108,14 @@ macro_rules! run {
 async fn main() -> Result<(), Error> {
     match std::env::var("COMPANION_MODE").as_deref() {
         Ok("bare") => run!(Runtime::new(tower::service_fn(bare))),
+        Ok("bare_threaded") => {
+            std::thread::spawn(|| {
+                loop {
+                    std::thread::park();
+                }
+            });
+            run!(Runtime::new(tower::service_fn(bare)))
+        }
         Ok("layer") => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
             run!(Runtime::new(service))
