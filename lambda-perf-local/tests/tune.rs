@@ -68,8 +68,9 @@ fn tune_measures_prices_and_picks() {
     }
 
     // The CPU part shrinks with memory up to one core, the wait does not: about 444, 134
-    // and 60 ms at 128, 512 and 1769 MB.
-    assert!(p50(0) > p50(1) && p50(1) > 1.5 * p50(2), "{sizes:#?}");
+    // and 60 ms at 128, 512 and 1769 MB. A loaded machine gives 1769 MB less than its core,
+    // while 512 MB's share stays capped (seen at a load of 13: 137 and 97.6 ms): hence only 1.2.
+    assert!(p50(0) > p50(1) && p50(1) > 1.2 * p50(2), "{sizes:#?}");
     assert!(
         p50(0) > 2.5 * p50(2),
         "128 MB {} ms, 1769 MB {} ms",
