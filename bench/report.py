@@ -524,6 +524,7 @@ def latency_table(latency):
     for mode, label in (
         ("bare", "bare handler (no lambda-perf)"),
         ("bare_again", "a second bare handler (the control)"),
+        ("bare_threaded", "the bare handler, with a second thread that only waits"),
         ("layer", "`PerfLayer`"),
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
     ):
@@ -566,6 +567,15 @@ def latency_table(latency):
                 " Two identical bare processes differ by "
                 f"{fmt(control['median_us'])} ({fmt(control['low_us'])} to {fmt(control['high_us'])}): "
                 "differences of that size come from the processes, not from what runs in them."
+            )
+        threaded = latency.get("bare_threaded", {}).get("added_vs_bare")
+        if threaded:
+            verdict += (
+                " The bare handler in a process with a second thread that only waits (as "
+                "lambda-perf's watchdog does) differs by "
+                f"{fmt(threaded['median_us'])} ({fmt(threaded['low_us'])} to {fmt(threaded['high_us'])}): "
+                "the share of that thread alone, which a function on the default multi-thread "
+                "runtime has anyway."
             )
         w(verdict)
 

@@ -3,8 +3,9 @@
 //!
 //! - **client latency**: from the Runtime API handing out a warm invocation (`/next`) to the
 //!   response reaching it, for `companion-function` bare, behind `PerfLayer`, and behind
-//!   `PerfLayer` with `PerfRuntimeLayer`, and for a second bare process (the control: how far
-//!   apart two identical processes measure), the four invoked in turns; twice: with
+//!   `PerfLayer` with `PerfRuntimeLayer`, for a second bare process (the control: how far
+//!   apart two identical processes measure), and for a bare process with a second thread that
+//!   only waits (the watchdog thread's share), the five invoked in turns; twice: with
 //!   the X-Ray datagrams going to a real UDP receiver and the EMF lines to the harness's
 //!   stdout pipe (both parsed by the harness), and with quiet sinks (`/dev/null`, a UDP
 //!   socket nobody reads), which show the function's own cost without a reader's work;
@@ -32,11 +33,13 @@ use serde_json::{Value, json};
 
 /// The processes measured, each a label and the way `companion-function` runs in it: without
 /// lambda-perf (first: the others are compared with it), the same again (the control: what
-/// separates two identical processes, the method's resolution), behind `PerfLayer`, and behind
-/// `PerfLayer` with `PerfRuntimeLayer`.
-const SUBJECTS: [(&str, &str); 4] = [
+/// separates two identical processes, the method's resolution), without lambda-perf but with a
+/// second thread that only waits (what the watchdog's thread alone costs: glibc's multi-thread
+/// paths), behind `PerfLayer`, and behind `PerfLayer` with `PerfRuntimeLayer`.
+const SUBJECTS: [(&str, &str); 5] = [
     ("bare", "bare"),
     ("bare_again", "bare"),
+    ("bare_threaded", "bare_threaded"),
     ("layer", "layer"),
     ("companion", "companion"),
 ];
@@ -259,10 +262,22 @@ fn median_with_interval(mut values: Vec<f64>) -> Value {
 }
 
 /// The order of the subjects' turns, round after round: each subject comes at each place, and
-/// after each other subject, equally often (a balanced Latin square), so that what one process
-/// leaves behind (the companion's writes after its last response) falls on all of them alike,
-/// the control included.
-const ORDERS: [[usize; 4]; 4] = [[0, 1, 3, 2], [1, 2, 0, 3], [2, 3, 1, 0], [3, 0, 2, 1]];
+/// after each other subject, equally often (a Williams design: for an odd count of subjects,
+/// a cyclic Latin square and its mirror), so that what one process leaves behind (the
+/// companion's writes after its last response) falls on all of them alike, the control
+/// included. Balanced over every 10 rounds (the default 2,000 invocations make 200).
+const ORDERS: [[usize; 5]; 10] = [
+    [0, 1, 4, 2, 3],
+    [1, 2, 0, 3, 4],
+    [2, 3, 1, 4, 0],
+    [3, 4, 2, 0, 1],
+    [4, 0, 3, 1, 2],
+    [3, 2, 4, 1, 0],
+    [4, 3, 0, 2, 1],
+    [0, 4, 1, 3, 2],
+    [1, 0, 2, 4, 3],
+    [2, 1, 3, 0, 4],
+];
 const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 
 /// Client latency of the subjects, measured in turns: every round invokes each process a few
