@@ -320,10 +320,38 @@ async fn a_panic_creating_the_future_is_the_invocations_and_drops_the_event_once
         Some(&"creating the handler's future")
     );
     assert_eq!(*drops.lock().unwrap(), 1, "the event is dropped once");
+    assert!(
+        InvocationFacts::current().is_none(),
+        "the unwinding left no invocation current"
+    );
     let lines = h.out.take_lines();
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["Creating"], json!([1.0]));
     assert_eq!(lines[0]["lambda_perf"]["outcome"], "panic");
+}
+
+/// The invocation is current while its future is polled, and no longer once a panic has
+/// unwound out of the poll.
+#[tokio::test]
+async fn a_panic_in_the_poll_leaves_no_invocation_current() {
+    let (layer, _h) = harness(|b| b.cold_start_metric(false));
+    let mut service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        assert_eq!(
+            InvocationFacts::current().map(|facts| facts.request_id().to_owned()),
+            Some("r1".to_owned())
+        );
+        if true {
+            panic!("handler exploded");
+        }
+        Ok::<Value, Error>(Value::Null)
+    }));
+    let mut future = std::pin::pin!(service.call(event("r1")));
+    let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut cx = TaskContext::from_waker(std::task::Waker::noop());
+        std::future::Future::poll(future.as_mut(), &mut cx)
+    }));
+    assert!(polled.is_err(), "the panic reaches the caller");
+    assert!(InvocationFacts::current().is_none());
 }
 
 #[tokio::test]
