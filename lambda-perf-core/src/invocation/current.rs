@@ -46,7 +46,7 @@ impl Drop for Restore {
 ///
 /// A scoped thread-local of its own rather than `scoped_tls`'s: this one is a plain `const`
 /// thread-local, which every access reads in place, where `scoped_tls` calls through its
-/// key's accessor (a call per access, and one more to restore: about 80 instructions per
+/// key's accessor (a call per access, and one more to restore: about 100 instructions per
 /// invocation, measured under the runtime companion).
 #[inline]
 fn set_current<R>(current: &Current, f: impl FnOnce() -> R) -> R {
