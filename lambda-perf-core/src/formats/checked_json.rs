@@ -47,14 +47,17 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
 enum Slot {
     /// A value must begin: at the start, in an array's element, after a map key's colon.
     Value,
-    /// The value is complete (a string as soon as it begins: see [`Grammar::begin_string`]).
+    /// Inside that value, a string.
+    InString,
+    /// The value is complete.
     Complete,
     /// A container is open, before its first member or after one.
     Open,
     /// A map key begins: its string must come (`serde_json` quotes every key).
     Key,
-    /// The key's string has begun, and with it the key (a number key's digits come inside
-    /// it).
+    /// Inside the key's string (a number key's digits are part of it).
+    KeyInString,
+    /// The key's string is complete.
     KeyWritten,
     /// The key is complete; its value must come.
     KeyDone,
@@ -108,13 +111,12 @@ impl Grammar {
         }
     }
 
-    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a key's
-    /// string (a number key's).
+    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a string.
     #[inline]
     fn scalar(&mut self) {
         match self.slot {
             Slot::Value => self.slot = Slot::Complete,
-            Slot::KeyWritten => {}
+            Slot::KeyInString | Slot::InString => {}
             _ => self.broken = true,
         }
     }
@@ -220,24 +222,23 @@ impl Formatter for &mut Grammar {
         CompactFormatter.write_raw_fragment(writer, fragment)
     }
 
-    /// A string completes its value (or key) as it begins: `serde_json` writes the rest of
-    /// it, its end included, itself. Only a panic stops it midway (writing to a `Vec` never
-    /// fails; a `Display` given to `collect_str` that fails makes `serde_json` panic), and a
-    /// panic leaves the text uncaptured. Only a number key's digits come inside a string,
-    /// where [`Grammar::scalar`] takes them.
     #[inline]
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         match self.slot {
-            Slot::Value => self.slot = Slot::Complete,
-            Slot::Key => self.slot = Slot::KeyWritten,
+            Slot::Value => self.slot = Slot::InString,
+            Slot::Key => self.slot = Slot::KeyInString,
             _ => self.broken = true,
         }
         CompactFormatter.begin_string(writer)
     }
 
-    /// Nothing to follow: see [`Grammar::begin_string`].
     #[inline]
     fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
+        match self.slot {
+            Slot::InString => self.slot = Slot::Complete,
+            Slot::KeyInString => self.slot = Slot::KeyWritten,
+            _ => self.broken = true,
+        }
         CompactFormatter.end_string(writer)
     }
 
