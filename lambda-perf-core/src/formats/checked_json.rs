@@ -47,17 +47,14 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
 enum Slot {
     /// A value must begin: at the start, in an array's element, after a map key's colon.
     Value,
-    /// Inside that value, a string.
-    InString,
-    /// The value is complete.
+    /// The value is complete (a string as soon as it begins: see [`Grammar::begin_string`]).
     Complete,
     /// A container is open, before its first member or after one.
     Open,
     /// A map key begins: its string must come (`serde_json` quotes every key).
     Key,
-    /// Inside the key's string (a number key's digits are part of it).
-    KeyInString,
-    /// The key's string is complete.
+    /// The key's string has begun, and with it the key (a number key's digits come inside
+    /// it).
     KeyWritten,
     /// The key is complete; its value must come.
     KeyDone,
@@ -111,12 +108,13 @@ impl Grammar {
         }
     }
 
-    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a string.
+    /// A scalar (a number, a literal, a raw fragment): the value, unless part of a key's
+    /// string (a number key's).
     #[inline]
     fn scalar(&mut self) {
         match self.slot {
             Slot::Value => self.slot = Slot::Complete,
-            Slot::KeyInString | Slot::InString => {}
+            Slot::KeyWritten => {}
             _ => self.broken = true,
         }
     }
@@ -222,23 +220,24 @@ impl Formatter for &mut Grammar {
         CompactFormatter.write_raw_fragment(writer, fragment)
     }
 
+    /// A string completes its value (or key) as it begins: `serde_json` writes the rest of
+    /// it, its end included, itself. Only a panic stops it midway (writing to a `Vec` never
+    /// fails; a `Display` given to `collect_str` that fails makes `serde_json` panic), and a
+    /// panic leaves the text uncaptured. Only a number key's digits come inside a string,
+    /// where [`Grammar::scalar`] takes them.
     #[inline]
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         match self.slot {
-            Slot::Value => self.slot = Slot::InString,
-            Slot::Key => self.slot = Slot::KeyInString,
+            Slot::Value => self.slot = Slot::Complete,
+            Slot::Key => self.slot = Slot::KeyWritten,
             _ => self.broken = true,
         }
         CompactFormatter.begin_string(writer)
     }
 
+    /// Nothing to follow: see [`Grammar::begin_string`].
     #[inline]
     fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
-        match self.slot {
-            Slot::InString => self.slot = Slot::Complete,
-            Slot::KeyInString => self.slot = Slot::KeyWritten,
-            _ => self.broken = true,
-        }
         CompactFormatter.end_string(writer)
     }
 
@@ -483,6 +482,9 @@ mod tests {
         StructVariantFieldsPastZero,
         /// An element that opens a list and fails, its error ignored: the list is left open.
         AbandonedContainer,
+        /// A string value whose `Display` panics after writing part of it, the panic caught
+        /// and the map closed: the string is left unterminated.
+        CaughtPanicInString,
         /// One of the others, inside a well-formed map, inside an array.
         Inside(&'static Misuse),
         /// One of the others, this many levels down.
@@ -577,6 +579,14 @@ mod tests {
                     seq.serialize_element(&1)?;
                     seq.end()
                 }
+                Self::CaughtPanicInString => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_key("a")?;
+                    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        map.serialize_value(&PanicsMidway)
+                    }));
+                    map.end()
+                }
                 Self::Inside(misuse) => {
                     let mut seq = serializer.serialize_seq(None)?;
                     seq.serialize_element(&json!({ "fine": [1, { "x": 2 }] }))?;
@@ -586,6 +596,22 @@ mod tests {
                 }
                 Self::Down(levels, misuse) => Nest(*levels, **misuse).serialize(serializer),
             }
+        }
+    }
+
+    /// A string shown by a `Display` that panics after its first part.
+    struct PanicsMidway;
+
+    impl std::fmt::Display for PanicsMidway {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("part")?;
+            panic!("a Display that panics midway (expected by the test)");
+        }
+    }
+
+    impl Serialize for PanicsMidway {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(self)
         }
     }
 
@@ -630,6 +656,7 @@ mod tests {
             Misuse::EntriesPastZero,
             Misuse::StructVariantFieldsPastZero,
             Misuse::AbandonedContainer,
+            Misuse::CaughtPanicInString,
         ];
         let mut all: Vec<Misuse> = simple.to_vec();
         for misuse in &simple {
