@@ -222,9 +222,11 @@ impl Formatter for &mut Grammar {
 
     /// A string completes its value (or key) as it begins: `serde_json` writes the rest of
     /// it, its end included, itself. Only a panic stops it midway (writing to a `Vec` never
-    /// fails; a `Display` given to `collect_str` that fails makes `serde_json` panic), and a
-    /// panic leaves the text uncaptured. Only a number key's digits come inside a string,
-    /// where [`Grammar::scalar`] takes them.
+    /// fails; a `Display` given to `collect_str` that fails makes `serde_json` panic). A
+    /// panic that escapes leaves the text uncaptured; one that a `Serialize` catches has also
+    /// skipped the end of the member the string was in (or of its key), so the container's
+    /// next step is refused. Only a number key's digits come inside a string, where
+    /// [`Grammar::scalar`] takes them.
     #[inline]
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         match self.slot {
