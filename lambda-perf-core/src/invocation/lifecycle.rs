@@ -164,20 +164,13 @@ pub(crate) struct State {
 }
 
 impl State {
-    /// Empties the state for another invocation, keeping what it allocated.
+    /// Empties the state for another invocation, keeping what it allocated, once the end's
+    /// writes are done (they took the trace, and how it ended).
     fn renew(&mut self) {
+        debug_assert!(self.trace.is_none() && self.pending_ending.is_none());
         self.metrics.clear();
-        if let Some(mut trace) = self.trace.take() {
-            trace.release();
-            self.spare_trace = Some(trace);
-        }
         self.cache_uses.clear();
         self.timed_out = false;
-        // Already taken by the end's writes, but for a panic there: checked first, so that
-        // the common case calls no drop.
-        if self.pending_ending.is_some() {
-            self.pending_ending = None;
-        }
     }
 
     /// Counts a hit or a miss of cache `name`.
@@ -310,8 +303,9 @@ impl Invocation {
             .renew(start, &context.request_id, context.deadline);
         #[cfg(feature = "tracing")]
         self.context.renew(context);
+        // Emptied when the last end's writes put it back (or never used: a new one).
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.get_or_insert_default().renew();
+        state.get_or_insert_default();
         *self.ended.get_mut() = false;
         self.usage = usage;
     }
@@ -676,7 +670,10 @@ impl Invocation {
             at_epoch_nanos,
             written_facts: &state.written_facts,
         });
-        // Back in place (the invocation still ended), so that a later one reuses its memory.
+        // Back in place (the invocation still ended), emptied now rather than when a later
+        // invocation begins (under `PerfRuntimeLayer`, after the response rather than before
+        // the next one's), so that the later one reuses its memory.
+        state.renew();
         *self.lock_state() = Some(state);
     }
 }
