@@ -59,7 +59,7 @@ use std::borrow::Cow;
 use serde::Serialize;
 
 pub use self::single::SingleMetric;
-use crate::formats::emf::set::MetricSet;
+use crate::formats::emf::set::{MetricSet, Recorded};
 pub use crate::formats::emf::{KeyKind, MetricsError, Resolution, Unit};
 use crate::invocation::current::{self, Unavailable};
 use crate::invocation::panic;
@@ -145,14 +145,45 @@ pub fn add_high_resolution_metric(name: impl Into<Cow<'static, str>>, unit: Unit
     report(try_add_high_resolution_metric(name, unit, value));
 }
 
+/// Records one value of a metric in the current invocation. Inlined where it is called, so
+/// that which kind of name it is is decided there: mostly a literal, handed on as the text
+/// itself.
+#[inline]
 fn add_with_resolution(
     name: Cow<'static, str>,
     unit: Unit,
     resolution: Resolution,
     value: f64,
 ) -> Result<(), MetricsError> {
+    let recorded = Recorded {
+        unit,
+        resolution,
+        value,
+    };
+    match name {
+        Cow::Borrowed(name) => {
+            // Written where it is checked, not copied out of the call.
+            let mut added = Ok(());
+            add_static(name, recorded, &mut added);
+            added
+        }
+        Cow::Owned(name) => add_owned(name, recorded),
+    }
+}
+
+/// [`add_with_resolution`] of a metric named by `'static` text, its error written to `added`.
+#[inline(never)]
+fn add_static(name: &'static str, recorded: Recorded, added: &mut Result<(), MetricsError>) {
+    on_current_into(added, |metrics, settings| {
+        metrics.add_static_metric(&settings.fixed_dimensions, name, recorded)
+    });
+}
+
+/// [`add_with_resolution`] of a metric named by a `String`.
+#[inline(never)]
+fn add_owned(name: String, recorded: Recorded) -> Result<(), MetricsError> {
     on_current(move |metrics, settings| {
-        metrics.add_metric(&settings.fixed_dimensions, name, unit, resolution, value)
+        metrics.add_owned_metric(&settings.fixed_dimensions, name, recorded)
     })
 }
 
@@ -239,21 +270,30 @@ pub fn add_metadata(key: impl Into<String>, value: impl Serialize) {
 fn on_current(
     f: impl FnOnce(&mut MetricSet, &InvocationSettings) -> Result<(), MetricsError>,
 ) -> Result<(), MetricsError> {
+    let mut added = Ok(());
+    on_current_into(&mut added, f);
+    added
+}
+
+/// Runs `f` on the current invocation's metrics; writes its error, or why the invocation
+/// could not be reached, to `added` (left as it is otherwise).
+fn on_current_into(
+    added: &mut Result<(), MetricsError>,
+    f: impl FnOnce(&mut MetricSet, &InvocationSettings) -> Result<(), MetricsError>,
+) {
     // An error of `f` is written in place once the state is reached, so that it (large) is
     // not moved through each step of reaching it; what was added moves nothing.
-    let mut added = Ok(());
     let reached = current::with_current(|current| {
         let settings = current.invocation().settings();
         current.with_state(|state| {
             if let Err(error) = f(&mut state.metrics, settings) {
-                added = Err(error);
+                *added = Err(error);
             }
         })
     });
     if let Err(unavailable_now) = reached.and_then(|reached| reached) {
-        added = Err(unavailable(unavailable_now));
+        *added = Err(unavailable(unavailable_now));
     }
-    added
 }
 
 fn unavailable(unavailable: Unavailable) -> MetricsError {

@@ -20,6 +20,38 @@ pub(crate) struct MetricEntry {
     pub(crate) values: Vec<f64>,
 }
 
+/// One value of a metric, with the unit and resolution it is recorded with.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Recorded {
+    pub(crate) unit: Unit,
+    pub(crate) resolution: Resolution,
+    pub(crate) value: f64,
+}
+
+impl MetricEntry {
+    /// Whether this (retired) metric is named by `name`: the same `'static` text, at the same
+    /// address and of the same length.
+    #[inline]
+    fn is_named(&self, name: &'static str) -> bool {
+        match self.name {
+            Cow::Borrowed(known) => std::ptr::eq(known, name),
+            Cow::Owned(_) => false,
+        }
+    }
+
+    /// Adds a value to this metric, named `name`: refused if it is no value CloudWatch
+    /// takes, or if its unit or resolution differs from this metric's.
+    #[inline]
+    fn record(&mut self, name: &str, recorded: Recorded) -> Result<(), MetricsError> {
+        validate::value(name, recorded.value)?;
+        if self.unit != recorded.unit || self.resolution != recorded.resolution {
+            return Err(conflict(name, self, recorded));
+        }
+        self.values.push(recorded.value);
+        Ok(())
+    }
+}
+
 /// A metric with the values that go into one EMF line.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MetricSlice<'a> {
@@ -125,6 +157,7 @@ impl MetricSet {
     }
 
     /// Records one value of a metric.
+    #[inline]
     pub(crate) fn add_metric(
         &mut self,
         fixed: &[Dimension],
@@ -133,28 +166,100 @@ impl MetricSet {
         resolution: Resolution,
         value: f64,
     ) -> Result<(), MetricsError> {
-        let live = &mut self.metrics[..self.live];
-        if let Some(entry) = live.iter_mut().find(|entry| entry.name == name) {
-            validate::value(&name, value)?;
-            if entry.unit != unit || entry.resolution != resolution {
-                return Err(conflict(name, entry, unit, resolution));
-            }
-            entry.values.push(value);
-            return Ok(());
+        let recorded = Recorded {
+            unit,
+            resolution,
+            value,
+        };
+        match name {
+            Cow::Borrowed(name) => self.add_static_metric(fixed, name, recorded),
+            Cow::Owned(name) => self.add_owned_metric(fixed, name, recorded),
         }
-        if let Cow::Borrowed(text) = name
-            && let Some(index) = self.retired_index(text)
-        {
-            // Valid and not reserved when it was first recorded; no metric of this set has
-            // that name (looked for above).
-            validate::value(text, value)?;
-            if let Some(existing) = self.other_key_kind(fixed, text) {
-                return Err(collision(text, existing, KeyKind::Metric));
-            }
-            self.revive(index, unit, resolution, value);
-            return Ok(());
+    }
+
+    /// [`add_metric`](Self::add_metric) of a metric named by `'static` text (a literal,
+    /// mostly), handed over as the text itself: such a name may be one of the retired ones.
+    ///
+    /// Inlined where it is called for the case of nearly every invocation: the name is that
+    /// of the next retired metric (metrics recorded in the order of the invocation before),
+    /// and none of this set's.
+    #[inline(always)]
+    pub(crate) fn add_static_metric(
+        &mut self,
+        fixed: &[Dimension],
+        name: &'static str,
+        recorded: Recorded,
+    ) -> Result<(), MetricsError> {
+        let next_retired = self.metrics.get(self.live);
+        if next_retired.is_some_and(|retired| retired.is_named(name)) && !self.has_live(name) {
+            return self.revive_checked(fixed, self.live, name, recorded);
         }
-        self.add_new_metric(fixed, name, unit, resolution, value)
+        self.add_static_metric_apart(fixed, name, recorded)
+    }
+
+    /// [`add_static_metric`](Self::add_static_metric) of a name that is not the next retired
+    /// one, or that this set has.
+    #[inline(never)]
+    fn add_static_metric_apart(
+        &mut self,
+        fixed: &[Dimension],
+        name: &'static str,
+        recorded: Recorded,
+    ) -> Result<(), MetricsError> {
+        if let Some(entry) = self.live_entry(name) {
+            return entry.record(name, recorded);
+        }
+        if let Some(index) = self.retired_index(name) {
+            return self.revive_checked(fixed, index, name, recorded);
+        }
+        self.add_new_metric(fixed, Cow::Borrowed(name), recorded)
+    }
+
+    /// Revives the retired metric at `index`, named `name`, with a value checked here: the
+    /// name was valid and not reserved when it was first recorded; no metric of this set has
+    /// it (looked for before). Always inlined: in the common case, where it is called.
+    #[inline(always)]
+    fn revive_checked(
+        &mut self,
+        fixed: &[Dimension],
+        index: usize,
+        name: &'static str,
+        recorded: Recorded,
+    ) -> Result<(), MetricsError> {
+        validate::value(name, recorded.value)?;
+        if let Some(existing) = self.other_key_kind(fixed, name) {
+            return Err(collision(name, existing, KeyKind::Metric));
+        }
+        self.revive(index, recorded);
+        Ok(())
+    }
+
+    /// [`add_metric`](Self::add_metric) of a metric named by a `String`: never a retired one.
+    #[inline(never)]
+    pub(crate) fn add_owned_metric(
+        &mut self,
+        fixed: &[Dimension],
+        name: String,
+        recorded: Recorded,
+    ) -> Result<(), MetricsError> {
+        if let Some(entry) = self.live_entry(&name) {
+            return entry.record(&name, recorded);
+        }
+        self.add_new_metric(fixed, Cow::Owned(name), recorded)
+    }
+
+    /// Whether this set has a metric named `name`.
+    #[inline]
+    fn has_live(&self, name: &str) -> bool {
+        self.live().iter().any(|entry| entry.name == name)
+    }
+
+    /// This set's metric named `name`, if it has one.
+    #[inline]
+    fn live_entry(&mut self, name: &str) -> Option<&mut MetricEntry> {
+        self.metrics[..self.live]
+            .iter_mut()
+            .find(|entry| entry.name == name)
     }
 
     /// Records the first value of a metric neither this set nor its retired ones have. Apart,
@@ -164,19 +269,17 @@ impl MetricSet {
         &mut self,
         fixed: &[Dimension],
         name: Cow<'static, str>,
-        unit: Unit,
-        resolution: Resolution,
-        value: f64,
+        recorded: Recorded,
     ) -> Result<(), MetricsError> {
         validate::metric_name(&name)?;
-        validate::value(&name, value)?;
+        validate::value(&name, recorded.value)?;
         self.check_free(fixed, &name, KeyKind::Metric)?;
         let mut values = self.spare_values.pop().unwrap_or_default();
-        values.push(value);
+        values.push(recorded.value);
         self.metrics.push(MetricEntry {
             name,
-            unit,
-            resolution,
+            unit: recorded.unit,
+            resolution: recorded.resolution,
             values,
         });
         // In front of the retired ones.
@@ -188,27 +291,26 @@ impl MetricSet {
         Ok(())
     }
 
-    /// Where the retired metric named by `name` (the same address and length) is.
+    /// Where the retired metric named by `name` is.
+    #[inline]
     fn retired_index(&self, name: &'static str) -> Option<usize> {
         self.metrics[self.live..]
             .iter()
-            .position(|retired| match retired.name {
-                Cow::Borrowed(known) => std::ptr::eq(known, name),
-                Cow::Owned(_) => false,
-            })
+            .position(|retired| retired.is_named(name))
             .map(|position| self.live + position)
     }
 
     /// Makes the retired metric at `index` this set's next one, with its first value.
-    fn revive(&mut self, index: usize, unit: Unit, resolution: Resolution, value: f64) {
+    #[inline]
+    fn revive(&mut self, index: usize, recorded: Recorded) {
         // Metrics recorded in the same order as before are revived in place.
         if index != self.live {
             self.metrics.swap(self.live, index);
         }
         let entry = &mut self.metrics[self.live];
-        entry.unit = unit;
-        entry.resolution = resolution;
-        entry.values.push(value);
+        entry.unit = recorded.unit;
+        entry.resolution = recorded.resolution;
+        entry.values.push(recorded.value);
         self.live += 1;
     }
 
@@ -364,23 +466,18 @@ impl MetricSet {
 /// The error of a metric recorded under the name of `existing` with another unit or
 /// resolution.
 #[cold]
-fn conflict(
-    name: Cow<'static, str>,
-    existing: &MetricEntry,
-    unit: Unit,
-    resolution: Resolution,
-) -> MetricsError {
-    if existing.unit != unit {
+fn conflict(name: &str, existing: &MetricEntry, recorded: Recorded) -> MetricsError {
+    if existing.unit != recorded.unit {
         MetricsError::UnitConflict {
-            name: name.into_owned(),
+            name: name.to_owned(),
             existing: existing.unit,
-            requested: unit,
+            requested: recorded.unit,
         }
     } else {
         MetricsError::ResolutionConflict {
-            name: name.into_owned(),
+            name: name.to_owned(),
             existing: existing.resolution,
-            requested: resolution,
+            requested: recorded.resolution,
         }
     }
 }
@@ -806,6 +903,103 @@ mod kept_across_invocations {
             set.add_metric(&fixed, a.into(), Unit::Count, Resolution::Standard, 1.0),
             Err(MetricsError::ResolutionConflict { .. })
         ));
+    }
+
+    /// The next retired metric is revived at once only for its own name: not for a shorter
+    /// or longer text at its address, nor for a name this set already has; with the unit and
+    /// resolution given now, the value and collisions checked as for a fresh set.
+    #[test]
+    fn the_next_retired_metric_is_revived_only_for_its_own_name() {
+        let fixed = vec![Dimension::new("service", "payment")];
+        let (a, ab, abc) = (&TEXT[..1], &TEXT[..2], &TEXT[..3]);
+        let add = |set: &mut MetricSet, name: &'static str, unit: Unit, value: f64| {
+            set.add_metric(&fixed, name.into(), unit, Resolution::Standard, value)
+        };
+        let mut set = MetricSet::default();
+        add(&mut set, ab, Unit::Count, 1.0).unwrap();
+        add(&mut set, abc, Unit::Count, 1.0).unwrap();
+        set.clear();
+        assert_eq!(set.retired_names(), [ab, abc]);
+        // A longer text at the address of the next retired one is another (retired) metric,
+        // a shorter one a new metric.
+        add(&mut set, abc, Unit::Seconds, 3.0).unwrap();
+        assert_eq!(set.retired_names(), [ab]);
+        add(&mut set, a, Unit::Seconds, 2.0).unwrap();
+        assert_eq!(set.retired_names(), [ab]);
+        // The next retired one, under another unit than before, then again under another.
+        add(&mut set, ab, Unit::Bytes, 4.0).unwrap();
+        assert_eq!(
+            add(&mut set, ab, Unit::Count, 5.0),
+            Err(MetricsError::UnitConflict {
+                name: "ab".into(),
+                existing: Unit::Bytes,
+                requested: Unit::Count,
+            })
+        );
+        add(&mut set, ab, Unit::Bytes, 6.0).unwrap();
+        assert_eq!(
+            written(&set)[0]
+                .iter()
+                .map(|m| (m.0.clone(), m.2, m.4.clone()))
+                .collect::<Vec<_>>(),
+            [
+                ("abc".to_owned(), Unit::Seconds, vec![3.0]),
+                ("a".to_owned(), Unit::Seconds, vec![2.0]),
+                ("ab".to_owned(), Unit::Bytes, vec![4.0, 6.0]),
+            ]
+        );
+        set.clear();
+        // A refused value, a dimension and a metadata property of its name: refused as a
+        // fresh set refuses them, and the retired metric is still there afterwards.
+        assert_eq!(set.retired_names(), [abc, a, ab]);
+        let static_next = abc;
+        assert!(matches!(
+            add(&mut set, static_next, Unit::Count, f64::NAN),
+            Err(MetricsError::NonFiniteValue { .. })
+        ));
+        assert!(matches!(
+            add(&mut set, static_next, Unit::Count, 1e-300),
+            Err(MetricsError::ValueOutOfRange { .. })
+        ));
+        set.add_dimension(&fixed, static_next.into(), "v".into())
+            .unwrap();
+        assert_eq!(
+            add(&mut set, static_next, Unit::Count, 1.0),
+            Err(collision(static_next, KeyKind::Dimension, KeyKind::Metric))
+        );
+        assert_eq!(set.retired_names(), [abc, a, ab]);
+        assert!(set.is_empty());
+        set.clear();
+        set.add_metadata(&fixed, static_next.to_owned(), 1.into())
+            .unwrap();
+        assert_eq!(
+            add(&mut set, static_next, Unit::Count, 1.0),
+            Err(collision(static_next, KeyKind::Metadata, KeyKind::Metric))
+        );
+        set.clear();
+        // A fixed dimension of its name (other fixed dimensions than before).
+        let other_fixed = vec![Dimension::new(static_next, "x")];
+        assert_eq!(
+            set.add_metric(
+                &other_fixed,
+                static_next.into(),
+                Unit::Count,
+                Resolution::Standard,
+                1.0
+            ),
+            Err(collision(static_next, KeyKind::Dimension, KeyKind::Metric))
+        );
+        // An owned name of the same text is no retired one, yet the same metric once live.
+        add(&mut set, static_next, Unit::Count, 1.0).unwrap();
+        set.add_metric(
+            &fixed,
+            static_next.to_owned().into(),
+            Unit::Count,
+            Resolution::Standard,
+            2.0,
+        )
+        .unwrap();
+        assert_eq!(written(&set)[0][0].4, [1.0, 2.0]);
     }
 
     /// A long-lived set, cleared between invocations, against a fresh set per invocation:
