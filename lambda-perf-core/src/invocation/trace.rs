@@ -233,8 +233,9 @@ impl Recording {
         self.annotate_valid(target, key, value)
     }
 
-    /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted.
-    #[inline]
+    /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted. Always inlined:
+    /// where it is called, the annotation is taken from where it was lent.
+    #[inline(always)]
     pub(crate) fn annotate_valid(
         &mut self,
         target: Target,

@@ -116,9 +116,33 @@ pub fn try_annotate(
     value: impl Into<AnnotationValue>,
 ) -> Result<(), XRayError> {
     let (key, value) = (key.into(), value.into());
+    // Inlined where it is called: for a literal key and value, decided while compiling.
     annotation::validate(&key, &value)?;
-    on_trace(|trace, current| trace.annotate_valid(Target::Current(current), key, value))?
-        .unwrap_or(Ok(()))
+    // Lent to the calls that reach the trace, which take it only where there is a trace;
+    // what they refuse is written where it is checked.
+    let mut annotation = Some((key, value));
+    let mut annotated = Ok(());
+    annotate_valid(&mut annotation, &mut annotated);
+    annotated
+}
+
+/// Adds an annotation [`annotation::validate`] accepted, taken from `annotation`, to the
+/// current subsegment; writes why it was not added, if it was not, to `annotated`.
+#[inline(never)]
+fn annotate_valid(
+    annotation: &mut Option<(Cow<'static, str>, AnnotationValue)>,
+    annotated: &mut Result<(), XRayError>,
+) {
+    let reached = current::with_trace(|trace, current| {
+        if let Some((key, value)) = annotation.take()
+            && let Err(error) = trace.annotate_valid(Target::Current(current), key, value)
+        {
+            *annotated = Err(error);
+        }
+    });
+    if let Err(unavailable_now) = reached {
+        *annotated = Err(unavailable(unavailable_now));
+    }
 }
 
 /// Annotates the current subsegment; an invalid annotation is dropped with a one-time

@@ -258,8 +258,9 @@ impl Record {
         }
     }
 
-    /// Adds an annotation or replaces its value; returns whether it is new.
-    #[inline]
+    /// Adds an annotation or replaces its value; returns whether it is new. Always inlined:
+    /// the annotation is moved once, into its place.
+    #[inline(always)]
     pub(crate) fn annotate(&mut self, key: Cow<'static, str>, value: AnnotationValue) -> bool {
         match self.annotations.iter_mut().find(|(k, _)| *k == key) {
             Some(existing) => {
