@@ -155,11 +155,7 @@ fn add_with_resolution(
     resolution: Resolution,
     value: f64,
 ) -> Result<(), MetricsError> {
-    let recorded = Recorded {
-        unit,
-        resolution,
-        value,
-    };
+    let recorded = Recorded::new(unit, resolution, value);
     match name {
         Cow::Borrowed(name) => {
             // Written where it is checked, not copied out of the call.

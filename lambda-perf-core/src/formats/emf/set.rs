@@ -23,9 +23,36 @@ pub(crate) struct MetricEntry {
 /// One value of a metric, with the unit and resolution it is recorded with.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Recorded {
-    pub(crate) unit: Unit,
-    pub(crate) resolution: Resolution,
-    pub(crate) value: f64,
+    unit: Unit,
+    resolution: Resolution,
+    value: f64,
+    /// Whether CloudWatch accepts the value: found where it is recorded, so that for a
+    /// literal (most values are) it is known while compiling. Checked where the value was
+    /// checked before, so that errors come in the same order.
+    accepted: bool,
+}
+
+impl Recorded {
+    /// Inlined where the value is recorded.
+    #[inline]
+    pub(crate) fn new(unit: Unit, resolution: Resolution, value: f64) -> Self {
+        Self {
+            unit,
+            resolution,
+            value,
+            accepted: validate::accepts_value(value),
+        }
+    }
+
+    /// Refuses the value of metric `name` if CloudWatch does not accept it.
+    #[inline]
+    fn check_value(&self, name: &str) -> Result<(), MetricsError> {
+        if self.accepted {
+            Ok(())
+        } else {
+            Err(validate::value_error(name, self.value))
+        }
+    }
 }
 
 impl MetricEntry {
@@ -43,7 +70,7 @@ impl MetricEntry {
     /// takes, or if its unit or resolution differs from this metric's.
     #[inline]
     fn record(&mut self, name: &str, recorded: Recorded) -> Result<(), MetricsError> {
-        validate::value(name, recorded.value)?;
+        recorded.check_value(name)?;
         if self.unit != recorded.unit || self.resolution != recorded.resolution {
             return Err(conflict(name, self, recorded));
         }
@@ -166,11 +193,7 @@ impl MetricSet {
         resolution: Resolution,
         value: f64,
     ) -> Result<(), MetricsError> {
-        let recorded = Recorded {
-            unit,
-            resolution,
-            value,
-        };
+        let recorded = Recorded::new(unit, resolution, value);
         match name {
             Cow::Borrowed(name) => self.add_static_metric(fixed, name, recorded),
             Cow::Owned(name) => self.add_owned_metric(fixed, name, recorded),
@@ -226,7 +249,7 @@ impl MetricSet {
         name: &'static str,
         recorded: Recorded,
     ) -> Result<(), MetricsError> {
-        validate::value(name, recorded.value)?;
+        recorded.check_value(name)?;
         if let Some(existing) = self.other_key_kind(fixed, name) {
             return Err(collision(name, existing, KeyKind::Metric));
         }
@@ -272,7 +295,7 @@ impl MetricSet {
         recorded: Recorded,
     ) -> Result<(), MetricsError> {
         validate::metric_name(&name)?;
-        validate::value(&name, recorded.value)?;
+        recorded.check_value(&name)?;
         self.check_free(fixed, &name, KeyKind::Metric)?;
         let mut values = self.spare_values.pop().unwrap_or_default();
         values.push(recorded.value);

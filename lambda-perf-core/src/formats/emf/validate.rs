@@ -60,23 +60,19 @@ pub(crate) const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108;
 /// The smallest non-zero magnitude CloudWatch accepts: 2^-360.
 pub(crate) const MIN_MAGNITUDE: f64 = 4.257_959_840_008_151e-109;
 
-/// Whether CloudWatch accepts `value` of metric `name`: finite, and zero or of a magnitude
-/// within range. Inlined where values are added: the common case is two comparisons, the
-/// error is built apart.
+/// Whether CloudWatch accepts `value`: finite, and zero or of a magnitude within range.
+/// Inlined where values are recorded: two comparisons, decided while compiling for a
+/// literal; the error ([`value_error`]) is built apart.
 #[inline]
-pub(crate) fn value(name: &str, value: f64) -> Result<(), MetricsError> {
+pub(crate) fn accepts_value(value: f64) -> bool {
     let magnitude = value.abs();
     // NaN and the infinities fail the first comparison.
-    if magnitude <= MAX_MAGNITUDE && (magnitude >= MIN_MAGNITUDE || magnitude == 0.0) {
-        Ok(())
-    } else {
-        Err(value_error(name, value))
-    }
+    magnitude <= MAX_MAGNITUDE && (magnitude >= MIN_MAGNITUDE || magnitude == 0.0)
 }
 
-/// Why CloudWatch refuses `value` of metric `name`, which [`value`] refused.
+/// Why CloudWatch refuses `value` of metric `name`, which [`accepts_value`] refused.
 #[cold]
-fn value_error(name: &str, value: f64) -> MetricsError {
+pub(crate) fn value_error(name: &str, value: f64) -> MetricsError {
     if value.is_finite() {
         MetricsError::ValueOutOfRange {
             name: name.to_owned(),
@@ -159,6 +155,15 @@ pub(crate) fn namespace(namespace: &str) -> Result<(), MetricsError> {
 
 #[cfg(test)]
 mod tests {
+    /// What recording `value` of metric `name` returns.
+    fn value(name: &str, value: f64) -> Result<(), MetricsError> {
+        if accepts_value(value) {
+            Ok(())
+        } else {
+            Err(value_error(name, value))
+        }
+    }
+
     #[test]
     fn values_stay_within_cloudwatchs_range() {
         assert_eq!(MAX_MAGNITUDE, 2f64.powi(360));
