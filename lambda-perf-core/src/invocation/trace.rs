@@ -233,8 +233,9 @@ impl Recording {
         self.annotate_valid(target, key, value)
     }
 
-    /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted. Always inlined:
-    /// where it is called, the annotation is taken from where it was lent.
+    /// [`Self::annotate`] for an annotation [`annotation::validate`] accepted. Always inlined
+    /// into the call that takes the annotation from where it was lent, so that it is moved
+    /// once, into its place.
     #[inline(always)]
     pub(crate) fn annotate_valid(
         &mut self,
