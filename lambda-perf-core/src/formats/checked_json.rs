@@ -690,4 +690,218 @@ mod tests {
             assert_eq!(checked(&misuse).is_ok(), unseen, "{misuse:?}: {text}");
         }
     }
+
+    /// Ways a `Serialize` could catch a panic out of a string midway and go on.
+    #[derive(Clone, Copy, Debug)]
+    enum CaughtMidString {
+        /// In a key, then the value and the map's end.
+        KeyThenValue,
+        /// In a key through a newtype, then the value.
+        NewtypeKeyThenValue,
+        /// In a key, then the map's end only.
+        KeyThenEnd,
+        /// In an element, then another element and the end.
+        ElementThenMore,
+        /// In an element, then the end only.
+        ElementThenEnd,
+        /// In a newtype variant's value, the variant an element.
+        NewtypeVariantElement,
+        /// In a struct's second field.
+        StructField,
+        /// In a tuple variant's field.
+        TupleVariantField,
+        /// In a struct variant's field.
+        StructVariantField,
+        /// In an element of a list that is itself an element, caught outside.
+        NestedElement,
+        /// In an optional value.
+        SomeValue,
+        /// In a value, then another entry.
+        ValueThenEntry,
+        /// A `Display` that fails (`serde_json` panics) rather than panicking itself.
+        FailingDisplay,
+        /// A `Display` that panics before writing anything.
+        PanicsAtOnce,
+        /// In an element, then an element that writes nothing (a raw value without field).
+        ElementThenRawNothing,
+    }
+
+    fn catching<R>(f: impl FnOnce() -> R) {
+        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    }
+
+    struct NewtypeOf<T>(T);
+
+    impl<T: Serialize> Serialize for NewtypeOf<T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_newtype_struct("N", &self.0)
+        }
+    }
+
+    struct NewtypeVariantOf<T>(T);
+
+    impl<T: Serialize> Serialize for NewtypeVariantOf<T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.serialize_newtype_variant("E", 0, "V", &self.0)
+        }
+    }
+
+    struct SeqOf<T>(T);
+
+    impl<T: Serialize> Serialize for SeqOf<T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            let mut seq = serializer.serialize_seq(None)?;
+            seq.serialize_element(&self.0)?;
+            seq.end()
+        }
+    }
+
+    struct FailsToShow;
+
+    impl std::fmt::Display for FailsToShow {
+        fn fmt(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("part")?;
+            Err(std::fmt::Error)
+        }
+    }
+
+    struct PanicsAtOnce;
+
+    impl std::fmt::Display for PanicsAtOnce {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("a Display that panics at once (expected by the test)");
+        }
+    }
+
+    struct Collected<T>(T);
+
+    impl<T: std::fmt::Display> Serialize for Collected<T> {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            serializer.collect_str(&self.0)
+        }
+    }
+
+    impl Serialize for CaughtMidString {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            match self {
+                Self::KeyThenValue | Self::NewtypeKeyThenValue | Self::KeyThenEnd => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_entry("fine", &1)?;
+                    if matches!(self, Self::NewtypeKeyThenValue) {
+                        catching(|| map.serialize_key(&NewtypeOf(PanicsMidway)));
+                    } else {
+                        catching(|| map.serialize_key(&PanicsMidway));
+                    }
+                    if !matches!(self, Self::KeyThenEnd) {
+                        map.serialize_value(&1)?;
+                    }
+                    map.end()
+                }
+                Self::ElementThenMore | Self::ElementThenEnd | Self::ElementThenRawNothing => {
+                    let mut seq = serializer.serialize_seq(None)?;
+                    catching(|| seq.serialize_element(&PanicsMidway));
+                    if matches!(self, Self::ElementThenMore) {
+                        seq.serialize_element(&1)?;
+                    }
+                    if matches!(self, Self::ElementThenRawNothing) {
+                        seq.serialize_element(&Misuse::RawValueWithoutField)?;
+                    }
+                    seq.end()
+                }
+                Self::NewtypeVariantElement => {
+                    let mut seq = serializer.serialize_seq(None)?;
+                    catching(|| seq.serialize_element(&NewtypeVariantOf(PanicsMidway)));
+                    seq.end()
+                }
+                Self::StructField => {
+                    let mut fields = serializer.serialize_struct("R", 2)?;
+                    fields.serialize_field("a", &1)?;
+                    catching(|| fields.serialize_field("b", &PanicsMidway));
+                    fields.end()
+                }
+                Self::TupleVariantField => {
+                    let mut fields = serializer.serialize_tuple_variant("E", 0, "V", 1)?;
+                    catching(|| fields.serialize_field(&PanicsMidway));
+                    fields.end()
+                }
+                Self::StructVariantField => {
+                    let mut fields = serializer.serialize_struct_variant("E", 0, "V", 1)?;
+                    catching(|| fields.serialize_field("a", &PanicsMidway));
+                    fields.end()
+                }
+                Self::NestedElement => {
+                    let mut seq = serializer.serialize_seq(None)?;
+                    catching(|| seq.serialize_element(&SeqOf(PanicsMidway)));
+                    seq.end()
+                }
+                Self::SomeValue
+                | Self::ValueThenEntry
+                | Self::FailingDisplay
+                | Self::PanicsAtOnce => {
+                    let mut map = serializer.serialize_map(None)?;
+                    map.serialize_key("a")?;
+                    match self {
+                        Self::SomeValue => catching(|| map.serialize_value(&Some(PanicsMidway))),
+                        Self::FailingDisplay => {
+                            catching(|| map.serialize_value(&Collected(FailsToShow)));
+                        }
+                        Self::PanicsAtOnce => {
+                            catching(|| map.serialize_value(&Collected(PanicsAtOnce)));
+                        }
+                        _ => catching(|| map.serialize_value(&PanicsMidway)),
+                    }
+                    if matches!(self, Self::ValueThenEntry) {
+                        map.serialize_entry("b", &2)?;
+                    }
+                    map.end()
+                }
+            }
+        }
+    }
+
+    /// Every way to catch a panic out of a string midway and go on is refused, alone and inside
+    /// other containers: the panic also skips the end of the member (or key) the string was in.
+    #[test]
+    fn caught_panics_midway_through_a_string_are_refused_wherever_the_string_is() {
+        use CaughtMidString::*;
+        let all = [
+            KeyThenValue,
+            NewtypeKeyThenValue,
+            KeyThenEnd,
+            ElementThenMore,
+            ElementThenEnd,
+            NewtypeVariantElement,
+            StructField,
+            TupleVariantField,
+            StructVariantField,
+            NestedElement,
+            SomeValue,
+            ValueThenEntry,
+            FailingDisplay,
+            PanicsAtOnce,
+            ElementThenRawNothing,
+        ];
+        for attempt in all {
+            for wrapped in [false, true] {
+                let (unchecked, result) = if wrapped {
+                    let value = json!(null);
+                    let inner: BTreeMap<_, _> = [("w", [attempt])].into_iter().collect();
+                    let outer = (value, inner, 3);
+                    (serde_json::to_vec(&outer), checked(&outer))
+                } else {
+                    (serde_json::to_vec(&attempt), checked(&attempt))
+                };
+                let text = unchecked
+                    .as_ref()
+                    .map(|bytes| String::from_utf8_lossy(bytes).into_owned());
+                if let Ok(bytes) = &unchecked {
+                    assert!(
+                        serde_json::from_slice::<&RawValue>(bytes).is_err(),
+                        "{attempt:?}"
+                    );
+                }
+                assert!(result.is_err(), "{attempt:?} wrapped={wrapped}: {text:?}");
+            }
+        }
+    }
 }
