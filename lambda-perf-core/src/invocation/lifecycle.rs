@@ -173,6 +173,17 @@ impl State {
         self.timed_out = false;
     }
 
+    /// Empties the state of an invocation whose end's writes never ran.
+    #[cold]
+    fn abandon(&mut self) {
+        self.pending_ending = None;
+        if let Some(mut trace) = self.trace.take() {
+            trace.release();
+            self.spare_trace = Some(trace);
+        }
+        self.renew();
+    }
+
     /// Counts a hit or a miss of cache `name`.
     pub(crate) fn count_cache(&mut self, name: &'static str, hit: bool) {
         let index = match self.cache_uses.iter().position(|(n, _, _)| *n == name) {
@@ -303,9 +314,14 @@ impl Invocation {
             .renew(start, &context.request_id, context.deadline);
         #[cfg(feature = "tracing")]
         self.context.renew(context);
-        // Emptied when the last end's writes put it back (or never used: a new one).
+        // Emptied when the last end's writes put it back (or never used: a new one) — unless
+        // those writes never ran (dropped by a panic of an earlier write deferred to the same
+        // window): then how it ended is still there, and the rest is emptied here.
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
-        state.get_or_insert_default();
+        let state = state.get_or_insert_default();
+        if state.pending_ending.is_some() {
+            state.abandon();
+        }
         *self.ended.get_mut() = false;
         self.usage = usage;
     }
