@@ -8,6 +8,7 @@
 //! window closed — the writes run at once, as they always did: the only cost then is one
 //! atomic load.
 
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -140,7 +141,9 @@ fn take(ticket: u64) -> Option<OpenWindow> {
     closed
 }
 
-/// Runs what was deferred to a closed window, in order, then keeps its memory.
+/// Runs what was deferred to a closed window, in order, then keeps its memory. A write that
+/// panics (in a user's writer or sink) does not stop the others: each runs, and the first
+/// panic goes on once they have.
 fn run(closed: OpenWindow) {
     let OpenWindow {
         request_id,
@@ -149,12 +152,19 @@ fn run(closed: OpenWindow) {
     } = closed;
     // Outside the lock: a write may itself end up here (it never defers: its window is
     // gone), and outputs may take their time.
+    let mut panicked = None;
     for write in deferred.drain(..) {
-        write.write();
+        if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| write.write())) {
+            panicked.get_or_insert(payload);
+        }
     }
     let mut windows = windows();
     if windows.spare.len() < SPARE {
         windows.spare.push((request_id, deferred));
+    }
+    drop(windows);
+    if let Some(payload) = panicked {
+        std::panic::resume_unwind(payload);
     }
 }
 
@@ -238,5 +248,27 @@ mod tests {
             assert!(log.lock().unwrap().is_empty());
         }
         assert_eq!(*log.lock().unwrap(), ["held"]);
+    }
+
+    /// Panics when written.
+    struct Panics;
+
+    impl Deferred for Panics {
+        fn write(self: Arc<Self>) {
+            panic!("a deferred write panics (expected by the test)");
+        }
+    }
+
+    #[test]
+    fn a_write_that_panics_stops_none_of_the_others_and_its_panic_goes_on() {
+        let log = log();
+        let window = Window::open("deferral-panics");
+        run_or_defer("deferral-panics", push(&log, "before"));
+        run_or_defer("deferral-panics", Arc::new(Panics));
+        run_or_defer("deferral-panics", push(&log, "after"));
+        let closed = std::panic::catch_unwind(AssertUnwindSafe(|| window.close()));
+        assert!(closed.is_err(), "the write's panic goes on");
+        assert_eq!(*log.lock().unwrap(), ["before", "after"]);
+        assert!(!any_open());
     }
 }

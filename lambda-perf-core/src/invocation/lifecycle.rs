@@ -315,8 +315,9 @@ impl Invocation {
         #[cfg(feature = "tracing")]
         self.context.renew(context);
         // Emptied when the last end's writes put it back (or never used: a new one) — unless
-        // those writes never ran (dropped by a panic of an earlier write deferred to the same
-        // window): then how it ended is still there, and the rest is emptied here.
+        // those writes never ran (a deferred write dropped unrun: a window runs all of its
+        // writes even when one panics, so this is a safeguard): then how it ended is still
+        // there, and the rest is emptied here.
         let state = self.state.get_mut().unwrap_or_else(PoisonError::into_inner);
         let state = state.get_or_insert_default();
         if state.pending_ending.is_some() {
