@@ -2,9 +2,8 @@
 //! and the trace opened before the handler runs; the trace closed and the metrics written
 //! when it ends, whichever way it ends.
 
-use std::cell::Cell;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
 
 use serde_json::Value;
@@ -49,10 +48,15 @@ thread_local! {
 }
 
 thread_local! {
-    /// The address of the invocation whose state this thread holds (0: none): a call made
-    /// meanwhile on the same invocation (from a `Serialize` that records a metric, say) is
-    /// refused instead of deadlocking.
-    static HOLDING_STATE: Cell<usize> = const { Cell::new(0) };
+    /// Marks this thread: its address is what an invocation's `holder` holds while this
+    /// thread holds its state (two threads alive at once never share it).
+    static THREAD_MARK: u8 = const { 0 };
+}
+
+/// This thread's mark (never 0).
+#[inline]
+fn this_thread() -> usize {
+    THREAD_MARK.with(|mark| std::ptr::from_ref(mark).addr())
 }
 
 /// Why the current invocation cannot be reached.
@@ -66,13 +70,14 @@ pub(crate) enum Unavailable {
     Ended,
 }
 
-/// Restores [`HOLDING_STATE`], also when unwinding.
-struct Release(usize);
+/// Clears an invocation's `holder`, also when unwinding; dropped before the lock is released,
+/// so that it never clears the mark of a thread that took the state after it.
+struct Release<'a>(&'a AtomicUsize);
 
-impl Drop for Release {
+impl Drop for Release<'_> {
     #[inline]
     fn drop(&mut self) {
-        HOLDING_STATE.with(|holding| holding.set(self.0));
+        self.0.store(0, Ordering::Relaxed);
     }
 }
 
@@ -87,6 +92,11 @@ pub(crate) struct Invocation {
     /// Boxed, so that its end takes it out and puts it back as a pointer; `None` while the
     /// end writes it (or when a panic there left it out).
     state: Mutex<Option<Box<State>>>,
+    /// The mark of the thread holding the state in [`Invocation::with_state`] (0: none): a
+    /// call made meanwhile on that thread (from a `Serialize` that records a metric, say) is
+    /// refused instead of deadlocking. Only the holding thread writes its mark, and clears it
+    /// before it releases the state: a thread that reads its own mark here holds the state.
+    holder: AtomicUsize,
     /// Whether a trace was opened for it (sampled, tracing on), so that what only adds to
     /// the trace skips the state of an invocation that has none.
     traced: bool,
@@ -290,6 +300,7 @@ impl Invocation {
             #[cfg(feature = "tracing")]
             context: FunctionContext::new(context),
             state: Mutex::new(Some(Box::default())),
+            holder: AtomicUsize::new(0),
             traced: false,
             ended: AtomicBool::new(false),
             watch: watchdog::Watch::default(),
@@ -425,30 +436,36 @@ impl Invocation {
     }
 
     /// The state, for `f`; refused after the end, and while this thread already holds it.
+    ///
+    /// Tried first without waiting: only when the state is taken does it ask whether this
+    /// thread is the one that took it (then refused), before it waits for it.
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, Unavailable> {
-        if self.held_here() {
-            return Err(Unavailable::Reentrant);
-        }
-        let mut state = self.lock_state();
+        let mut state = match self.state.try_lock() {
+            Ok(state) => state,
+            Err(TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(TryLockError::WouldBlock) => {
+                if self.held_here() {
+                    return Err(Unavailable::Reentrant);
+                }
+                self.lock_state()
+            }
+        };
         let Some(state) = state
             .as_deref_mut()
             .filter(|_| !self.ended.load(Ordering::Acquire))
         else {
             return Err(Unavailable::Ended);
         };
-        let _release = Release(HOLDING_STATE.with(|holding| holding.replace(self.address())));
+        self.holder.store(this_thread(), Ordering::Relaxed);
+        // Declared after the guard: dropped before it.
+        let _release = Release(&self.holder);
         Ok(f(state))
-    }
-
-    #[inline]
-    fn address(&self) -> usize {
-        std::ptr::from_ref(self).addr()
     }
 
     /// Whether this thread holds this invocation's state, further up its stack.
     #[inline]
     fn held_here(&self) -> bool {
-        HOLDING_STATE.with(Cell::get) == self.address()
+        self.holder.load(Ordering::Relaxed) == this_thread()
     }
 
     /// An empty buffer to write the response to when ending this invocation records it

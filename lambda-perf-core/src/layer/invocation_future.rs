@@ -222,3 +222,34 @@ pub(crate) fn start<F: Future, D, W>(
         }
     }
 }
+
+#[cfg(all(test, feature = "test-util"))]
+mod tests {
+    /// The state is refused to the thread holding it (not a deadlock), free again once it
+    /// let go, and waited for by another thread while held.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_state_is_refused_to_its_holder_and_waited_for_elsewhere() {
+        use crate::invocation::current::{self, Unavailable};
+        use crate::test_util::{Recorder, event};
+
+        let handler = lambda_runtime::service_fn(|_: lambda_runtime::LambdaEvent<()>| async {
+            let carried = current::carried().expect("in an invocation");
+            let (nested, elsewhere) = current::with_state(|_, _| {
+                let nested = current::with_state(|_, _| ());
+                let elsewhere = std::thread::spawn(move || {
+                    current::sync_scope(&carried, || current::with_state(|_, _| ()))
+                });
+                // Still held: the other thread waits for it.
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                (nested, elsewhere)
+            })
+            .expect("the state, once");
+            assert_eq!(nested, Err(Unavailable::Reentrant));
+            assert_eq!(elsewhere.join().expect("no panic"), Ok(()));
+            assert_eq!(current::with_state(|_, _| ()), Ok(()), "free again");
+            Ok::<_, lambda_runtime::Error>("done")
+        });
+        let recorder = Recorder::new();
+        assert_eq!(recorder.run(handler, event(())).await.unwrap(), "done");
+    }
+}
