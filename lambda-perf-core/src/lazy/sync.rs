@@ -46,11 +46,21 @@ impl<T, F: Fn() -> T> TimedLazy<T, F> {
         }
     }
 
-    /// The value, initializing it first if needed.
+    /// The value, initializing it first if needed. Inlined: once initialized, a use is
+    /// `OnceLock::get`'s check where it is made.
+    #[inline]
     pub fn get(&self) -> &T {
         if let Some(value) = self.cell.get() {
             return value;
         }
+        self.initialize()
+    }
+
+    /// [`TimedLazy::get`] before the value is there: initializes it (or waits for the thread
+    /// that does), timed and recorded.
+    #[cold]
+    #[inline(never)]
+    fn initialize(&self) -> &T {
         record::slow_path(self.name, || {
             let mut initialized = false;
             let value = self.cell.get_or_init(|| {
