@@ -3,10 +3,9 @@
 //! A runtime-level companion opens a [`Window`] for a request id before the runtime calls the
 //! handler, and closes it once the response is posted. An invocation of that request id that
 //! ends while its window is open hands its end-of-invocation writes to the window
-//! ([`run_or_defer`]) instead of running them; closing (or dropping) the window runs them, in
-//! the order they came. Without an open window — no companion, or work that ends after its
-//! window closed — the writes run at once, as they always did: the only cost then is one
-//! atomic load.
+//! ([`defer`]) instead of running them; closing (or dropping) the window runs them, in the
+//! order they came. Without an open window — no companion, or work that ends after its window
+//! closed — the writes run at once, as they always did: the only cost then is one atomic load.
 
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -15,6 +14,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 /// A write that can wait for the response. Shared (`Arc`), so that deferring it allocates
 /// nothing: what it writes is kept by the one who defers it.
 pub(crate) trait Deferred: Send + Sync {
+    /// The request whose window it waits in.
+    fn request_id(&self) -> &str;
+
     /// Writes, now.
     fn write(self: Arc<Self>);
 }
@@ -173,27 +175,25 @@ pub(crate) fn any_open() -> bool {
     OPEN.load(Ordering::SeqCst) != 0
 }
 
-/// Writes `write` now, or, while a window of `request_id` is open, hands it to that window.
-pub(crate) fn run_or_defer(request_id: &str, write: Arc<dyn Deferred>) {
+/// Hands `write` to the open window of its request, or, when none is open, gives it back
+/// for the caller to write now. Given back rather than written here, so that the caller keeps
+/// its `Arc`: handed over, the window holds the only other one (no count to raise); given
+/// back, the caller still holds it for what it does after the write.
+pub(crate) fn defer<T: Deferred + 'static>(write: Arc<T>) -> Result<(), Arc<T>> {
     if !any_open() {
-        return write.write();
+        return Err(write);
     }
-    let refused = {
-        let mut windows = windows();
-        match windows
-            .open
-            .iter_mut()
-            .find(|window| window.request_id == request_id)
-        {
-            Some(window) => {
-                window.deferred.push(write);
-                None
-            }
-            None => Some(write),
+    let mut windows = windows();
+    match windows
+        .open
+        .iter_mut()
+        .find(|window| window.request_id == write.request_id())
+    {
+        Some(window) => {
+            window.deferred.push(write);
+            Ok(())
         }
-    };
-    if let Some(write) = refused {
-        write.write();
+        None => Err(write),
     }
 }
 
@@ -205,23 +205,46 @@ mod tests {
         Arc::new(Mutex::new(Vec::new()))
     }
 
-    /// Writes `.1` into the log `.0`.
-    struct Push(Arc<Mutex<Vec<&'static str>>>, &'static str);
+    /// Writes `what` into `log`, once the window of `request_id` (if open) closes.
+    struct Push {
+        log: Arc<Mutex<Vec<&'static str>>>,
+        request_id: &'static str,
+        what: &'static str,
+    }
 
     impl Deferred for Push {
+        fn request_id(&self) -> &str {
+            self.request_id
+        }
+
         fn write(self: Arc<Self>) {
-            self.0.lock().unwrap().push(self.1);
+            self.log.lock().unwrap().push(self.what);
         }
     }
 
-    fn push(log: &Arc<Mutex<Vec<&'static str>>>, what: &'static str) -> Arc<dyn Deferred> {
-        Arc::new(Push(Arc::clone(log), what))
+    fn push(
+        log: &Arc<Mutex<Vec<&'static str>>>,
+        request_id: &'static str,
+        what: &'static str,
+    ) -> Arc<Push> {
+        Arc::new(Push {
+            log: Arc::clone(log),
+            request_id,
+            what,
+        })
+    }
+
+    /// What the end of an invocation does: defers `write`, or writes it now.
+    fn run_or_defer<T: Deferred + 'static>(write: Arc<T>) {
+        if let Err(write) = defer(write) {
+            write.write();
+        }
     }
 
     #[test]
     fn without_a_window_the_write_runs_at_once() {
         let log = log();
-        run_or_defer("deferral-none", push(&log, "now"));
+        run_or_defer(push(&log, "deferral-none", "now"));
         assert_eq!(*log.lock().unwrap(), ["now"]);
     }
 
@@ -229,13 +252,13 @@ mod tests {
     fn an_open_window_holds_the_writes_of_its_request_until_it_closes() {
         let log = log();
         let window = Window::open("deferral-a");
-        run_or_defer("deferral-a", push(&log, "first"));
-        run_or_defer("deferral-other", push(&log, "other request"));
-        run_or_defer("deferral-a", push(&log, "second"));
+        run_or_defer(push(&log, "deferral-a", "first"));
+        run_or_defer(push(&log, "deferral-other", "other request"));
+        run_or_defer(push(&log, "deferral-a", "second"));
         assert_eq!(*log.lock().unwrap(), ["other request"]);
         window.close();
         assert_eq!(*log.lock().unwrap(), ["other request", "first", "second"]);
-        run_or_defer("deferral-a", push(&log, "after"));
+        run_or_defer(push(&log, "deferral-a", "after"));
         assert_eq!(log.lock().unwrap().last(), Some(&"after"));
     }
 
@@ -244,16 +267,20 @@ mod tests {
         let log = log();
         {
             let _window = Window::open("deferral-dropped");
-            run_or_defer("deferral-dropped", push(&log, "held"));
+            run_or_defer(push(&log, "deferral-dropped", "held"));
             assert!(log.lock().unwrap().is_empty());
         }
         assert_eq!(*log.lock().unwrap(), ["held"]);
     }
 
-    /// Panics when written.
-    struct Panics;
+    /// Panics when written; waits in the window of `.0`.
+    struct Panics(&'static str);
 
     impl Deferred for Panics {
+        fn request_id(&self) -> &str {
+            self.0
+        }
+
         fn write(self: Arc<Self>) {
             panic!("a deferred write panics (expected by the test)");
         }
@@ -263,9 +290,9 @@ mod tests {
     fn a_write_that_panics_stops_none_of_the_others_and_its_panic_goes_on() {
         let log = log();
         let window = Window::open("deferral-panics");
-        run_or_defer("deferral-panics", push(&log, "before"));
-        run_or_defer("deferral-panics", Arc::new(Panics));
-        run_or_defer("deferral-panics", push(&log, "after"));
+        run_or_defer(push(&log, "deferral-panics", "before"));
+        run_or_defer(Arc::new(Panics("deferral-panics")));
+        run_or_defer(push(&log, "deferral-panics", "after"));
         let closed = std::panic::catch_unwind(AssertUnwindSafe(|| window.close()));
         assert!(closed.is_err(), "the write's panic goes on");
         assert_eq!(*log.lock().unwrap(), ["before", "after"]);

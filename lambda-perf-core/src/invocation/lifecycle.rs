@@ -122,33 +122,12 @@ struct PendingEnding {
 
 /// The end's writes, once the response is posted.
 impl deferral::Deferred for Invocation {
+    fn request_id(&self) -> &str {
+        &self.facts.request_id
+    }
+
     fn write(self: Arc<Self>) {
-        // Disarmed only now: until then, the watchdog finds the invocation ended.
-        self.watch.disarm();
-        // Taken out (a pointer) for the writes, as when they are not deferred; how it ended
-        // is taken out of it after the lock.
-        let state = {
-            let mut state = self.lock_state();
-            if state
-                .as_ref()
-                .is_some_and(|state| state.pending_ending.is_some())
-            {
-                state.take()
-            } else {
-                None
-            }
-        };
-        if let Some(mut state) = state {
-            if let Some(mut ending) = state.pending_ending.take() {
-                self.write_ending(
-                    state,
-                    &mut ending.outcome,
-                    ending.at,
-                    ending.duration_nanos,
-                    ending.resources,
-                );
-            }
-        }
+        self.write_pending();
         // The handler's future is usually gone by now, and this the last reference: the next
         // invocation reuses its memory.
         Self::recycle(self);
@@ -583,10 +562,15 @@ impl Invocation {
     /// tracking, closes and sends the trace, and hands the metrics to the outputs. Under a
     /// runtime-level companion ([`deferral`]) the trace and the metrics are written once the
     /// runtime has posted the response instead.
-    pub(crate) fn finish(self: &Arc<Self>, mut outcome: Outcome) {
+    ///
+    /// Gives the invocation back for the caller to recycle once nothing else holds it — unless
+    /// a window took it, which recycles it after the writes: the caller's `Arc` moves there,
+    /// instead of a second one whose recycling could only fail while the window holds it.
+    #[must_use = "the invocation given back is recycled by the caller"]
+    pub(crate) fn finish(self: Arc<Self>, mut outcome: Outcome) -> Option<Arc<Self>> {
         if self.held_here() {
             // Only from user code run under this invocation's state, which cannot end it.
-            return;
+            return Some(self);
         }
         if deferral::any_open() {
             return self.finish_later(outcome);
@@ -597,12 +581,13 @@ impl Invocation {
         let state = {
             let mut state = self.lock_state();
             if self.ended.swap(true, Ordering::AcqRel) {
-                return;
+                None
+            } else {
+                state.take()
             }
-            state.take()
         };
         let Some(state) = state else {
-            return;
+            return Some(self);
         };
         let (at, duration_nanos, resources) = self.end_now();
         self.watch.disarm();
@@ -610,35 +595,80 @@ impl Invocation {
             .tracker
             .end(&self.facts.start, duration_nanos);
         self.write_ending(state, &mut outcome, at, duration_nanos, resources);
+        Some(self)
     }
 
     /// [`Invocation::finish`] while a runtime-level companion may defer the writes: the end
     /// is taken now, and kept in the state (which stays in place, the invocation ended) with
     /// how it ended; the writes, and what can wait with them, come once the response is
-    /// posted ([`deferral::Deferred`]).
-    fn finish_later(self: &Arc<Self>, outcome: Outcome) {
+    /// posted ([`deferral::Deferred`]) — or now, when no window of its request is open.
+    fn finish_later(self: Arc<Self>, outcome: Outcome) -> Option<Arc<Self>> {
         // Measured before the lock (the resource use is a system call), so that work of this
         // invocation still running elsewhere does not wait for it.
         let (at, duration_nanos, resources) = self.end_now();
-        {
-            let mut state = self.lock_state();
-            if self.ended.swap(true, Ordering::AcqRel) {
-                return;
-            }
-            let Some(state) = state.as_deref_mut() else {
-                return;
-            };
-            state.pending_ending = Some(PendingEnding {
-                outcome,
-                at,
-                duration_nanos,
-                resources,
-            });
+        let ending = PendingEnding {
+            outcome,
+            at,
+            duration_nanos,
+            resources,
+        };
+        if !self.keep_ending(ending) {
+            return Some(self);
         }
         self.instrumentation
             .tracker
             .end(&self.facts.start, duration_nanos);
-        deferral::run_or_defer(&self.facts.request_id, Arc::clone(self) as _);
+        match deferral::defer(self) {
+            Ok(()) => None,
+            Err(this) => {
+                this.write_pending();
+                Some(this)
+            }
+        }
+    }
+
+    /// Ends the invocation with `ending` kept in its state for the writes; `false` when it had
+    /// already ended.
+    fn keep_ending(&self, ending: PendingEnding) -> bool {
+        let mut state = self.lock_state();
+        if self.ended.swap(true, Ordering::AcqRel) {
+            return false;
+        }
+        let Some(state) = state.as_deref_mut() else {
+            return false;
+        };
+        state.pending_ending = Some(ending);
+        true
+    }
+
+    /// The writes of an end kept by [`Invocation::finish_later`], if still kept.
+    fn write_pending(&self) {
+        // Disarmed only now: until then, the watchdog finds the invocation ended.
+        self.watch.disarm();
+        // Taken out (a pointer) for the writes, as when they are not deferred; how it ended
+        // is taken out of it after the lock.
+        let state = {
+            let mut state = self.lock_state();
+            if state
+                .as_ref()
+                .is_some_and(|state| state.pending_ending.is_some())
+            {
+                state.take()
+            } else {
+                None
+            }
+        };
+        if let Some(mut state) = state {
+            if let Some(mut ending) = state.pending_ending.take() {
+                self.write_ending(
+                    state,
+                    &mut ending.outcome,
+                    ending.at,
+                    ending.duration_nanos,
+                    ending.resources,
+                );
+            }
+        }
     }
 
     /// The invocation's end as of now: when, how long after its beginning (in nanoseconds), and

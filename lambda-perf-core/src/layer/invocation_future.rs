@@ -66,14 +66,14 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(invocation) = this.invocation.take() {
-                invocation.finish(Outcome::Cancelled);
-                this.ended.0 = Some(invocation);
+                this.ended.0 = invocation.finish(Outcome::Cancelled);
             }
         }
     }
 }
 
-/// The invocation once ended, handed back for reuse when the future is dropped.
+/// The invocation once ended, handed back for reuse when the future is dropped (unless its
+/// end's writes wait for the response: those recycle it).
 #[derive(Default)]
 struct Ended(Option<Arc<Invocation>>);
 
@@ -142,14 +142,13 @@ where
                             Ok(_) => Outcome::Success(None),
                             Err(_) => Outcome::Error(Some(Failure::describing_panicked(&*panic))),
                         });
-                    invocation.finish(outcome);
-                    this.ended.0 = Some(invocation);
+                    this.ended.0 = invocation.finish(outcome);
                 }
                 Poll::Ready(output)
             }
             Err(panic) => {
                 if let Some(invocation) = this.invocation.take() {
-                    invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
+                    drop(invocation.finish(Outcome::Panic(Failure::from_panic(&*panic))));
                 }
                 panic::resume(panic)
             }
@@ -217,7 +216,7 @@ pub(crate) fn start<F: Future, D, W>(
             describe,
         )),
         Err(panic) => {
-            invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
+            drop(invocation.finish(Outcome::Panic(Failure::from_panic(&*panic))));
             panic::resume(panic)
         }
     }
