@@ -8,7 +8,7 @@
 //! closed — the writes run at once, as they always did: the only cost then is one atomic load.
 
 use std::panic::AssertUnwindSafe;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 /// A write that can wait for the response. Shared (`Arc`), so that deferring it allocates
@@ -24,59 +24,64 @@ pub(crate) trait Deferred: Send + Sync {
 /// How many windows are open in the process: 0 on every path without a companion.
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// The open windows, and the memory of closed ones for the next to reuse.
-static WINDOWS: Mutex<Windows> = Mutex::new(Windows {
-    open: Vec::new(),
-    spare: Vec::new(),
-});
+/// The places of windows, open or not: as many as were ever open at once. A place keeps its
+/// index for good and its memory (the request id, the list of writes) from one window to the
+/// next, so that a window finds its own by index, and opening one copies only a request id.
+static PLACES: Mutex<Vec<Place>> = Mutex::new(Vec::new());
 
-/// Most closed windows' memory kept.
-const SPARE: usize = 64;
-
-struct Windows {
-    open: Vec<OpenWindow>,
-    spare: Vec<(String, Vec<Arc<dyn Deferred>>)>,
-}
-
-struct OpenWindow {
-    ticket: u64,
+#[derive(Default)]
+struct Place {
+    phase: Phase,
     request_id: String,
     deferred: Vec<Arc<dyn Deferred>>,
 }
 
-/// Tickets of windows, so that a window removes its own entry even if a request id repeats.
-static NEXT_TICKET: AtomicU64 = AtomicU64::new(1);
+/// Where the window of a [`Place`] is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+enum Phase {
+    /// No window: the next to open may take the place.
+    #[default]
+    Free,
+    /// Open: the writes of its request wait in it.
+    Open,
+    /// Closed, its writes running (taken out): neither open nor free yet.
+    Closing,
+}
 
-fn windows() -> std::sync::MutexGuard<'static, Windows> {
-    WINDOWS.lock().unwrap_or_else(PoisonError::into_inner)
+fn places() -> std::sync::MutexGuard<'static, Vec<Place>> {
+    PLACES.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The writes of one invocation's end are deferred while this is open; closing or dropping
 /// it runs them.
 #[derive(Debug)]
 pub(crate) struct Window {
-    ticket: u64,
+    /// Its place in [`PLACES`], its own until its writes have run.
+    place: usize,
     /// Its deferred writes have run (or are running): dropping it then has nothing left to do.
     closed: bool,
 }
 
 impl Window {
-    /// Opens the window of `request_id` (in the memory of a closed one, when one is kept).
+    /// Opens the window of `request_id`, in the first free place (a new one only when every
+    /// place is taken).
     pub(crate) fn open(request_id: &str) -> Self {
-        let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
-        let mut windows = windows();
-        let (mut id, deferred) = windows.spare.pop().unwrap_or_default();
-        id.clear();
-        id.push_str(request_id);
-        windows.open.push(OpenWindow {
-            ticket,
-            request_id: id,
-            deferred,
-        });
-        drop(windows);
+        let mut places = places();
+        let index = places
+            .iter()
+            .position(|place| place.phase == Phase::Free)
+            .unwrap_or_else(|| {
+                places.push(Place::default());
+                places.len() - 1
+            });
+        let place = &mut places[index];
+        place.phase = Phase::Open;
+        place.request_id.clear();
+        place.request_id.push_str(request_id);
+        drop(places);
         OPEN.fetch_add(1, Ordering::SeqCst);
         Self {
-            ticket,
+            place: index,
             closed: false,
         }
     }
@@ -95,20 +100,18 @@ impl Window {
     /// 18.4 µs (with the yield made just after the window was taken, which one invocation at
     /// a time reaches as it reaches this one).
     pub(crate) fn close(mut self) {
-        if OPEN.load(Ordering::SeqCst) == 1 && holds_writes(self.ticket) {
+        if OPEN.load(Ordering::SeqCst) == 1 && holds_writes(self.place) {
             std::thread::yield_now();
         }
         self.run_deferred();
     }
 
-    /// Takes the window out of the open ones and runs what was deferred to it, once.
+    /// Takes the window's writes out of its place and runs them, once.
     fn run_deferred(&mut self) {
         if std::mem::replace(&mut self.closed, true) {
             return;
         }
-        if let Some(closed) = take(self.ticket) {
-            run(closed);
-        }
+        run(self.place, take(self.place));
     }
 }
 
@@ -119,52 +122,45 @@ impl Drop for Window {
     }
 }
 
-/// Whether the open window of `ticket` holds deferred writes.
-fn holds_writes(ticket: u64) -> bool {
-    windows()
-        .open
-        .iter()
-        .any(|window| window.ticket == ticket && !window.deferred.is_empty())
+/// Whether the window in place `index` holds deferred writes.
+fn holds_writes(index: usize) -> bool {
+    !places()[index].deferred.is_empty()
 }
 
-/// Removes the window of `ticket` from the open ones.
-fn take(ticket: u64) -> Option<OpenWindow> {
-    let closed = {
-        let mut windows = windows();
-        let index = windows
-            .open
-            .iter()
-            .position(|window| window.ticket == ticket);
-        index.map(|index| windows.open.swap_remove(index))
+/// Closes the window in place `index`, taking its writes out: what its request's work ends
+/// from now on is written at once.
+fn take(index: usize) -> Vec<Arc<dyn Deferred>> {
+    let deferred = {
+        let mut places = places();
+        let place = &mut places[index];
+        place.phase = Phase::Closing;
+        std::mem::take(&mut place.deferred)
     };
-    if closed.is_some() {
-        OPEN.fetch_sub(1, Ordering::SeqCst);
-    }
-    closed
+    OPEN.fetch_sub(1, Ordering::SeqCst);
+    deferred
 }
 
-/// Runs what was deferred to a closed window, in order, then keeps its memory. A write that
-/// panics (in a user's writer or sink) does not stop the others: each runs, and the first
-/// panic goes on once they have.
-fn run(closed: OpenWindow) {
-    let OpenWindow {
-        request_id,
-        mut deferred,
-        ..
-    } = closed;
+/// Runs what was deferred to the window of place `index`, in order, then gives the place (and
+/// the list's memory) to the next window. A write that panics (in a user's writer or sink)
+/// does not stop the others: each runs, and the first panic goes on once they have.
+fn run(index: usize, mut deferred: Vec<Arc<dyn Deferred>>) {
     // Outside the lock: a write may itself end up here (it never defers: its window is
-    // gone), and outputs may take their time.
+    // closing), and outputs may take their time.
     let mut panicked = None;
     for write in deferred.drain(..) {
         if let Err(payload) = std::panic::catch_unwind(AssertUnwindSafe(|| write.write())) {
             panicked.get_or_insert(payload);
         }
     }
-    let mut windows = windows();
-    if windows.spare.len() < SPARE {
-        windows.spare.push((request_id, deferred));
-    }
-    drop(windows);
+    let mut places = places();
+    let place = &mut places[index];
+    // Replaced, not dropped: `take` left an empty list there, which never allocated (dropping
+    // it would only call its drop glue for nothing).
+    let left = std::mem::replace(&mut place.deferred, deferred);
+    debug_assert!(left.capacity() == 0);
+    std::mem::forget(left);
+    place.phase = Phase::Free;
+    drop(places);
     if let Some(payload) = panicked {
         std::panic::resume_unwind(payload);
     }
@@ -183,14 +179,13 @@ pub(crate) fn defer<T: Deferred + 'static>(write: Arc<T>) -> Result<(), Arc<T>> 
     if !any_open() {
         return Err(write);
     }
-    let mut windows = windows();
-    match windows
-        .open
+    let mut places = places();
+    match places
         .iter_mut()
-        .find(|window| window.request_id == write.request_id())
+        .find(|place| place.phase == Phase::Open && place.request_id == write.request_id())
     {
-        Some(window) => {
-            window.deferred.push(write);
+        Some(place) => {
+            place.deferred.push(write);
             Ok(())
         }
         None => Err(write),
@@ -297,5 +292,46 @@ mod tests {
         assert!(closed.is_err(), "the write's panic goes on");
         assert_eq!(*log.lock().unwrap(), ["before", "after"]);
         assert!(!any_open());
+    }
+
+    #[test]
+    fn a_place_is_taken_again_only_once_its_writes_have_run() {
+        let log = log();
+        let first = Window::open("deferral-place-1");
+        let second = Window::open("deferral-place-2");
+        run_or_defer(push(&log, "deferral-place-1", "one"));
+        run_or_defer(push(&log, "deferral-place-2", "two"));
+        first.close();
+        // In the first window's place, freed: the second's writes still wait in their own.
+        let third = Window::open("deferral-place-3");
+        run_or_defer(push(&log, "deferral-place-3", "three"));
+        run_or_defer(push(&log, "deferral-place-1", "one, closed"));
+        assert_eq!(*log.lock().unwrap(), ["one", "one, closed"]);
+        third.close();
+        second.close();
+        assert_eq!(*log.lock().unwrap(), ["one", "one, closed", "three", "two"]);
+    }
+
+    /// Ends more work of its request while it is written (a write that records, say).
+    struct EndsMore(Arc<Mutex<Vec<&'static str>>>);
+
+    impl Deferred for EndsMore {
+        fn request_id(&self) -> &str {
+            "deferral-closing"
+        }
+
+        fn write(self: Arc<Self>) {
+            run_or_defer(push(&self.0, "deferral-closing", "ended while closing"));
+            self.0.lock().unwrap().push("held");
+        }
+    }
+
+    #[test]
+    fn work_ending_while_its_window_closes_is_written_at_once() {
+        let log = log();
+        let window = Window::open("deferral-closing");
+        run_or_defer(Arc::new(EndsMore(Arc::clone(&log))));
+        window.close();
+        assert_eq!(*log.lock().unwrap(), ["ended while closing", "held"]);
     }
 }
