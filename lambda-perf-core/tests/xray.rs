@@ -85,6 +85,72 @@ async fn a_service_too_long_to_annotate_is_counted_not_silently_left_out() {
     );
 }
 
+/// Warm invocations of one handler, one after another: each handler subsegment carries its
+/// own start annotations and those its handler added, whatever the one before did (the start
+/// annotations of the one before are kept for it when they are the same).
+#[tokio::test]
+async fn each_invocation_carries_its_own_start_annotations() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.without_response_capture().layer(service_fn(
+        |event: LambdaEvent<Value>| async move {
+            let mut results = Vec::new();
+            match event.payload["do"].as_str() {
+                Some("add") => results.push(xray::try_annotate("tier", "gold")),
+                Some("replace") => results.push(xray::try_annotate("ColdStart", "replaced")),
+                Some("fill") => {
+                    // ColdStart, StartKind and Service count: 47 more fit in X-Ray's 50.
+                    for i in 0..48 {
+                        results.push(xray::try_annotate(format!("key_{i}"), i));
+                    }
+                }
+                _ => {}
+            }
+            Ok::<_, Error>(results)
+        },
+    ));
+    let start = json!({ "ColdStart": false, "StartKind": "warm", "Service": "payment" });
+    let with = |extra: Value| {
+        let mut annotations = start.clone();
+        annotations
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        annotations
+    };
+    let steps = [
+        (
+            "none",
+            json!({ "ColdStart": true, "StartKind": "cold", "Service": "payment" }),
+        ),
+        ("none", start.clone()),
+        ("add", with(json!({ "tier": "gold" }))),
+        ("none", start.clone()),
+        ("replace", with(json!({ "ColdStart": "replaced" }))),
+        ("none", start.clone()),
+        ("none", start.clone()),
+        ("fill", Value::Null),
+        ("none", start.clone()),
+    ];
+    for (round, (action, expected)) in steps.into_iter().enumerate() {
+        let mut event = event("1");
+        event.payload = json!({ "do": action });
+        let results = service.clone().oneshot(event).await.unwrap();
+        let handler = &sink.take()[0];
+        if action == "fill" {
+            assert!(results[..47].iter().all(Result::is_ok), "{results:?}");
+            assert!(
+                matches!(results[47], Err(XRayError::TooManyAnnotations { .. })),
+                "{results:?}"
+            );
+            assert_eq!(handler["annotations"].as_object().unwrap().len(), 50);
+            assert_eq!(handler["annotations"]["StartKind"], "warm");
+        } else {
+            assert!(results.iter().all(Result::is_ok), "{results:?}");
+            assert_eq!(handler["annotations"], expected, "round {round}: {handler}");
+        }
+    }
+}
+
 #[tokio::test]
 async fn annotation_rules_are_typed_errors_not_silent_drops() {
     let (layer, sink) = layer(|b| b);

@@ -23,7 +23,7 @@ use super::readiness;
 use super::redaction::Captured;
 use super::resources::{Baseline, ResourceUse};
 use super::response_buffer;
-use super::settings::{InvocationSettings, SERVICE_ANNOTATION, ServiceAnnotation};
+use super::settings::{InvocationSettings, ServiceAnnotation};
 use super::start_tracker::Start;
 use super::trace::{Target, Trace};
 use super::watchdog;
@@ -33,7 +33,6 @@ use crate::formats::emf::set::MetricSet;
 use crate::formats::failure::Failure;
 use crate::formats::read_back::read_back;
 use crate::formats::time::{MonotonicNanos, nanos};
-use crate::formats::xray::annotation::AnnotationValue;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::warn::WarnOnce;
 
@@ -762,18 +761,16 @@ fn annotate_handler(
     facts: &InvocationFacts,
     init_clients: &[InitRecord],
 ) {
-    let kind = facts.start_kind();
-    // Fixed keys and short values, valid as they are (a test holds them to the rules).
-    trace.annotate_begun("ColdStart", kind.is_cold_start().into());
-    trace.annotate_begun("StartKind", kind.as_str().into());
-    match &settings.service_annotation {
+    let service = match &settings.service_annotation {
         // Borrowed when kept (the common case): no copy.
-        ServiceAnnotation::Valid(service) => {
-            trace.annotate_begun(SERVICE_ANNOTATION, AnnotationValue::String(service.clone()));
+        ServiceAnnotation::Valid(service) => Some(service),
+        ServiceAnnotation::Refused => {
+            drops::count(ServiceAnnotation::REFUSED_CAUSE);
+            None
         }
-        ServiceAnnotation::Refused => drops::count(ServiceAnnotation::REFUSED_CAUSE),
-        ServiceAnnotation::Unset => {}
-    }
+        ServiceAnnotation::Unset => None,
+    };
+    trace.annotate_start(facts.start_kind(), service);
     if !init_clients.is_empty() {
         let value = serde_json::json!(init_clients);
         let handler = Target::Exactly(trace.handler_id());
@@ -879,6 +876,7 @@ fn record_ending(
 mod tests {
     use crate::formats::xray::annotation;
     use crate::invocation::StartKind;
+    use crate::invocation::trace::{COLD_START_ANNOTATION, START_KIND_ANNOTATION};
 
     /// `annotate_handler` skips the validation of the annotations it writes on every handler
     /// subsegment: each of them passes it.
@@ -891,8 +889,8 @@ mod tests {
             StartKind::Prewarmed,
             StartKind::Restored,
         ] {
-            annotation::validate("ColdStart", &kind.is_cold_start().into()).unwrap();
-            annotation::validate("StartKind", &kind.as_str().into()).unwrap();
+            annotation::validate(COLD_START_ANNOTATION, &kind.is_cold_start().into()).unwrap();
+            annotation::validate(START_KIND_ANNOTATION, &kind.as_str().into()).unwrap();
         }
     }
 }

@@ -5,6 +5,8 @@
 use std::borrow::Cow;
 use std::time::Duration;
 
+use super::StartKind;
+use super::settings::SERVICE_ANNOTATION;
 use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
 use crate::formats::time::MonotonicNanos;
@@ -32,6 +34,16 @@ pub(crate) struct Recording {
     quoted_handler_name: Vec<u8>,
     /// The handler's annotations as last sent, written.
     handler_annotations: KeptAnnotations,
+    /// What the start annotations at the head of the handler's are (the first `.1` of them),
+    /// added by [`Recording::annotate_start`], while none of the handler's annotations has been
+    /// replaced since; `None` otherwise, and when what they are cannot be told cheaply (a
+    /// service name not kept).
+    start: Option<(StartAnnotations, usize)>,
+    /// Whether the start annotations `start` tells were at the head of the handler's when
+    /// `handler_annotations` last wrote them (so that they are written there already): then
+    /// [`Recording::release`] leaves them in place, and the next invocation of the same start
+    /// keeps them instead of adding them again.
+    start_written: bool,
     /// Nested subsegments still open, in opening order.
     open: Vec<Record>,
     /// Annotations recorded in this invocation, against X-Ray's per-trace limit.
@@ -43,6 +55,28 @@ pub(crate) struct Recording {
     /// Buffers an earlier invocation's response and metadata values were written to, for
     /// this one's (see [`Recording::take_json_buffer`]).
     spare_json: Vec<Vec<u8>>,
+}
+
+/// What decides the start annotations of a handler subsegment: the same from one warm
+/// invocation to the next.
+#[derive(Clone, Copy, Debug)]
+struct StartAnnotations {
+    kind: StartKind,
+    /// The `Service` annotation's value, kept for the life of the process; `None`: none.
+    service: Option<&'static str>,
+}
+
+impl StartAnnotations {
+    /// Whether `other` adds the same annotations: the same kind, the same service string (by
+    /// its address: another copy of the same text is told apart, and only costs adding them).
+    fn is(self, other: Self) -> bool {
+        self.kind == other.kind
+            && match (self.service, other.service) {
+                (None, None) => true,
+                (Some(mine), Some(theirs)) => std::ptr::eq(mine, theirs),
+                _ => false,
+            }
+    }
 }
 
 /// Most JSON buffers kept for reuse.
@@ -81,6 +115,13 @@ impl std::fmt::Debug for Trace {
 }
 
 static RENAMED: WarnOnce = WarnOnce::new();
+
+/// The key of the handler subsegment's annotation that tells whether the caller waited for
+/// init.
+pub(crate) const COLD_START_ANNOTATION: &str = "ColdStart";
+
+/// The key of the handler subsegment's annotation that names its [`StartKind`].
+pub(crate) const START_KIND_ANNOTATION: &str = "StartKind";
 
 /// `text` as a JSON string.
 fn quoted(text: &str) -> Vec<u8> {
@@ -123,6 +164,8 @@ impl Trace {
                 handler: Record::open_at(id, parent_id, Cow::Owned(name.to_owned()), began),
                 quoted_handler_name: quoted(name),
                 handler_annotations: KeptAnnotations::default(),
+                start: None,
+                start_written: false,
                 open: Vec::new(),
                 annotations: 0,
                 child_exceptions: Vec::new(),
@@ -130,10 +173,11 @@ impl Trace {
                 spare_json: Vec::new(),
             })));
         };
-        // Released already, when it was put aside.
+        // Released already, when it was put aside: only the start annotations written last
+        // may be left.
         debug_assert!(
             trace.open.is_empty()
-                && trace.handler.annotations.is_empty()
+                && trace.handler.annotations.len() == trace.kept_start()
                 && trace.handler.metadata.is_empty(),
             "a spare trace is released before it is lent"
         );
@@ -161,16 +205,20 @@ impl Recording {
     /// finished trace is released as it is put aside, after its writes (under
     /// `PerfRuntimeLayer`, after the response), rather than by the next invocation before its
     /// handler runs.
+    ///
+    /// The start annotations, when they were written last, are left in place (see
+    /// [`Recording::annotate_start`]).
     pub(crate) fn release(&mut self) {
         self.open.clear();
         self.annotations = 0;
         self.child_exceptions.clear();
+        let kept = self.kept_start();
         let Self {
             handler,
             spare_json,
             ..
         } = self;
-        handler.annotations.clear();
+        handler.annotations.truncate(kept);
         // The buffers kept are taken out in place, and the list is then cleared.
         for (_, _, value) in &mut handler.metadata {
             if let MetadataValue::Written(json) = value {
@@ -200,6 +248,15 @@ impl Recording {
     /// A kept buffer (see [`Recording::take_json_buffer`]), if there is one: the last kept.
     pub(crate) fn take_spare_json_buffer(&mut self) -> Option<Vec<u8>> {
         self.spare_json.pop()
+    }
+
+    /// How many of the handler's first annotations are the start ones as last written: those
+    /// [`Recording::release`] leaves in place.
+    fn kept_start(&self) -> usize {
+        match self.start {
+            Some((_, count)) if self.start_written => count,
+            _ => 0,
+        }
     }
 
     /// The handler subsegment's id.
@@ -255,23 +312,66 @@ impl Recording {
         }
         if record.annotate(key, value) {
             self.annotations += 1;
+        } else {
+            // Replaced (perhaps one of the start annotations): they are added anew next time.
+            self.start = None;
+            self.start_written = false;
         }
         Ok(())
     }
 
-    /// Adds one of the handler's start annotations (`ColdStart`, `StartKind`, the service) to
-    /// a trace just begun, after those added before it: its handler has no other yet, so none
-    /// is looked for to replace, and a few are far below the per-trace limit. It must be valid
-    /// ([`annotation::validate`]) and its key new to the handler.
+    /// Adds the handler's start annotations to a trace just begun: `ColdStart` and `StartKind`
+    /// of `kind`, and `Service` with `service` (valid as an annotation value) if there is one.
+    /// Its handler has no other annotation yet, so none is looked for to replace, and these few
+    /// are far below the per-trace limit (a test holds them to the rules).
+    ///
+    /// A warm invocation's are those of the invocation before: when the trace's last ones were
+    /// the same and written (and none was replaced), they are still in place (see
+    /// [`Recording::release`]) and are kept, instead of added again and compared again when the
+    /// subsegment is written.
     #[inline]
-    pub(crate) fn annotate_begun(&mut self, key: &'static str, value: AnnotationValue) {
+    pub(crate) fn annotate_start(&mut self, kind: StartKind, service: Option<&Cow<'static, str>>) {
+        let start = match service {
+            None => Some(StartAnnotations {
+                kind,
+                service: None,
+            }),
+            Some(Cow::Borrowed(service)) => Some(StartAnnotations {
+                kind,
+                service: Some(service),
+            }),
+            // Told apart from another only by its text: added every time.
+            Some(Cow::Owned(_)) => None,
+        };
+        if let (Some(start), Some((kept, count))) = (start, self.start) {
+            if self.start_written && start.is(kept) {
+                debug_assert_eq!(self.handler.annotations.len(), count);
+                self.annotations = count;
+                return;
+            }
+        }
         let handler = &mut self.handler.annotations;
+        handler.clear();
+        handler.push((
+            Cow::Borrowed(COLD_START_ANNOTATION),
+            kind.is_cold_start().into(),
+        ));
+        handler.push((Cow::Borrowed(START_KIND_ANNOTATION), kind.as_str().into()));
+        if let Some(service) = service {
+            handler.push((
+                Cow::Borrowed(SERVICE_ANNOTATION),
+                AnnotationValue::String(service.clone()),
+            ));
+        }
         debug_assert!(
-            annotation::validate(key, &value).is_ok() && !handler.iter().any(|(k, _)| k == key),
-            "the start annotations are valid and new: {key:?} on {handler:?}"
+            handler
+                .iter()
+                .all(|(key, value)| annotation::validate(key, value).is_ok()),
+            "the start annotations are valid: {handler:?}"
         );
-        handler.push((Cow::Borrowed(key), value));
-        self.annotations += 1;
+        self.annotations = handler.len();
+        self.start = start.map(|start| (start, handler.len()));
+        self.start_written = false;
     }
 
     /// Sets lambda-perf's own facts on the handler subsegment, from their `Serialize`.
@@ -406,7 +506,13 @@ impl Recording {
         }
         self.handler
             .close_after(Duration::from_nanos(duration_nanos));
-        let annotations = self.handler_annotations.json(&self.handler.annotations);
+        // The start annotations, when they are those written last, are not compared again.
+        let known = self.kept_start();
+        let annotations = self
+            .handler_annotations
+            .json(&self.handler.annotations, known);
+        // Written: the next invocation of the same start keeps them.
+        self.start_written = self.start.is_some();
         send(&SubsegmentDocument {
             annotations_json: Some(annotations),
             ..document(&self.trace_id, &self.handler, &self.quoted_handler_name)

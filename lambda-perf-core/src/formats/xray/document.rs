@@ -217,16 +217,16 @@ impl Record {
         }
     }
 
-    /// Makes this record a newly opened one under the same name, started at `start` (as
-    /// [`Record::open_at`] takes it), keeping the memory it allocated (its lists, its facts
-    /// buffer).
+    /// Makes this record a newly opened one under the same name and with the same annotations
+    /// (which its owner empties, or keeps: a trace keeps the start annotations of its handler
+    /// from one invocation to the next), started at `start` (as [`Record::open_at`] takes it),
+    /// keeping the memory it allocated (its lists, its facts buffer).
     pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (u64, MonotonicNanos)) {
         self.id = id;
         self.parent_id = parent_id;
         (self.start_epoch_nanos, self.start) = start;
         self.duration = None;
         self.namespace = None;
-        self.annotations.clear();
         self.metadata.clear();
         self.facts.clear();
         self.http = None;
@@ -974,7 +974,7 @@ mod tests {
     }
 
     #[test]
-    fn a_reopened_record_keeps_nothing_of_its_past_but_its_name() {
+    fn a_reopened_record_keeps_nothing_of_its_past_but_its_name_and_annotations() {
         let mut used = record();
         used.annotate("k".into(), 1.into());
         used.add_metadata("n".into(), "k".into(), Value::from(1));
@@ -992,6 +992,7 @@ mod tests {
         used.close();
         used.reopen(3, 4, (1_795_410_965_220_676_123, MonotonicNanos::now()));
         let mut fresh = Record::open(3, 4, used.name.clone());
+        fresh.annotate("k".into(), 1.into());
         fresh.start_epoch_nanos = used.start_epoch_nanos;
         fresh.start = used.start;
         used.duration = Some(Duration::from_micros(5));
