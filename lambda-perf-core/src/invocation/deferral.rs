@@ -24,7 +24,7 @@ pub(crate) trait Deferred: Send + Sync {
 /// How many windows are open in the process: 0 on every path without a companion.
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// The places of windows, open or not: as many as were ever open at once. A place keeps its
+/// The places of windows, open or not: as many as were ever open or closing at once. A place keeps its
 /// index for good and its memory (the request id, the list of writes) from one window to the
 /// next, so that a window finds its own by index, and opening one copies only a request id.
 static PLACES: Mutex<Vec<Place>> = Mutex::new(Vec::new());
@@ -171,13 +171,11 @@ pub(crate) fn any_open() -> bool {
     OPEN.load(Ordering::SeqCst) != 0
 }
 
-/// Hands `write` to the open window of its request, or, when none is open, gives it back
-/// for the caller to write now. Given back rather than written here, so that the caller keeps
-/// its `Arc`: handed over, the window holds the only other one (no count to raise); given
-/// back, the caller still holds it for what it does after the write.
-pub(crate) fn defer<T: Deferred + 'static>(write: Arc<T>) -> Result<(), Arc<T>> {
+/// Hands an `Arc` of `write` to the open window of its request, and says whether there was
+/// one: when there is none, the caller writes it now.
+pub(crate) fn defer<T: Deferred + 'static>(write: &Arc<T>) -> bool {
     if !any_open() {
-        return Err(write);
+        return false;
     }
     let mut places = places();
     match places
@@ -185,10 +183,10 @@ pub(crate) fn defer<T: Deferred + 'static>(write: Arc<T>) -> Result<(), Arc<T>> 
         .find(|place| place.phase == Phase::Open && place.request_id == write.request_id())
     {
         Some(place) => {
-            place.deferred.push(write);
-            Ok(())
+            place.deferred.push(Arc::clone(write) as _);
+            true
         }
-        None => Err(write),
+        None => false,
     }
 }
 
@@ -231,7 +229,7 @@ mod tests {
 
     /// What the end of an invocation does: defers `write`, or writes it now.
     fn run_or_defer<T: Deferred + 'static>(write: Arc<T>) {
-        if let Err(write) = defer(write) {
+        if !defer(&write) {
             write.write();
         }
     }

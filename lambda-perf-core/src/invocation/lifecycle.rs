@@ -128,7 +128,7 @@ impl deferral::Deferred for Invocation {
     fn write(self: Arc<Self>) {
         self.write_pending();
         // The handler's future is usually gone by now, and this the last reference: the next
-        // invocation reuses its memory.
+        // invocation reuses its memory (else the future's, dropped later, recycles it).
         Self::recycle(self);
     }
 }
@@ -320,6 +320,12 @@ impl Invocation {
     /// task spawned in it and still running does: then it is freed as usual).
     pub(crate) fn recycle(invocation: Arc<Self>) {
         ENDED.give_back(invocation);
+    }
+
+    /// The ended invocation kept for the next one on this thread, if any (taken out).
+    #[cfg(test)]
+    pub(crate) fn take_kept() -> Option<Arc<Self>> {
+        ENDED.take()
     }
 
     /// When the watchdog should make this invocation write its records: a margin before its
@@ -561,15 +567,10 @@ impl Invocation {
     /// tracking, closes and sends the trace, and hands the metrics to the outputs. Under a
     /// runtime-level companion ([`deferral`]) the trace and the metrics are written once the
     /// runtime has posted the response instead.
-    ///
-    /// Gives the invocation back for the caller to recycle once nothing else holds it — unless
-    /// a window took it, which recycles it after the writes: the caller's `Arc` moves there,
-    /// instead of a second one whose recycling could only fail while the window holds it.
-    #[must_use = "the invocation given back is recycled by the caller"]
-    pub(crate) fn finish(self: Arc<Self>, mut outcome: Outcome) -> Option<Arc<Self>> {
+    pub(crate) fn finish(self: &Arc<Self>, mut outcome: Outcome) {
         if self.held_here() {
             // Only from user code run under this invocation's state, which cannot end it.
-            return Some(self);
+            return;
         }
         if deferral::any_open() {
             return self.finish_later(outcome);
@@ -580,13 +581,12 @@ impl Invocation {
         let state = {
             let mut state = self.lock_state();
             if self.ended.swap(true, Ordering::AcqRel) {
-                None
-            } else {
-                state.take()
+                return;
             }
+            state.take()
         };
         let Some(state) = state else {
-            return Some(self);
+            return;
         };
         let (at, duration_nanos, resources) = self.end_now();
         self.watch.disarm();
@@ -594,14 +594,16 @@ impl Invocation {
             .tracker
             .end(&self.facts.start, duration_nanos);
         self.write_ending(state, &mut outcome, at, duration_nanos, resources);
-        Some(self)
     }
 
     /// [`Invocation::finish`] while a runtime-level companion may defer the writes: the end
     /// is taken now, and kept in the state (which stays in place, the invocation ended) with
     /// how it ended; the writes, and what can wait with them, come once the response is
     /// posted ([`deferral::Deferred`]) — or now, when no window of its request is open.
-    fn finish_later(self: Arc<Self>, outcome: Outcome) -> Option<Arc<Self>> {
+    ///
+    /// The window gets an `Arc` of its own: the caller keeps its own (the handler's future
+    /// keeps it to the end), and whichever of the two lets go last recycles the invocation.
+    fn finish_later(self: &Arc<Self>, outcome: Outcome) {
         // Measured before the lock (the resource use is a system call), so that work of this
         // invocation still running elsewhere does not wait for it.
         let (at, duration_nanos, resources) = self.end_now();
@@ -612,17 +614,13 @@ impl Invocation {
             resources,
         };
         if !self.keep_ending(ending) {
-            return Some(self);
+            return;
         }
         self.instrumentation
             .tracker
             .end(&self.facts.start, duration_nanos);
-        match deferral::defer(self) {
-            Ok(()) => None,
-            Err(this) => {
-                this.write_pending();
-                Some(this)
-            }
+        if !deferral::defer(self) {
+            self.write_pending();
         }
     }
 

@@ -66,14 +66,14 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(invocation) = this.invocation.take() {
-                this.ended.0 = invocation.finish(Outcome::Cancelled);
+                invocation.finish(Outcome::Cancelled);
+                this.ended.0 = Some(invocation);
             }
         }
     }
 }
 
-/// The invocation once ended, handed back for reuse when the future is dropped (unless its
-/// end's writes wait for the response: those recycle it).
+/// The invocation once ended, handed back for reuse when the future is dropped.
 #[derive(Default)]
 struct Ended(Option<Arc<Invocation>>);
 
@@ -142,13 +142,14 @@ where
                             Ok(_) => Outcome::Success(None),
                             Err(_) => Outcome::Error(Some(Failure::describing_panicked(&*panic))),
                         });
-                    this.ended.0 = invocation.finish(outcome);
+                    invocation.finish(outcome);
+                    this.ended.0 = Some(invocation);
                 }
                 Poll::Ready(output)
             }
             Err(panic) => {
                 if let Some(invocation) = this.invocation.take() {
-                    drop(invocation.finish(Outcome::Panic(Failure::from_panic(&*panic))));
+                    invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
                 }
                 panic::resume(panic)
             }
@@ -216,7 +217,7 @@ pub(crate) fn start<F: Future, D, W>(
             describe,
         )),
         Err(panic) => {
-            drop(invocation.finish(Outcome::Panic(Failure::from_panic(&*panic))));
+            invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
             panic::resume(panic)
         }
     }
@@ -250,5 +251,52 @@ mod tests {
         });
         let recorder = Recorder::new();
         assert_eq!(recorder.run(handler, event(())).await.unwrap(), "done");
+    }
+
+    /// Under a runtime-level companion, a handler's future kept past its window (by a service
+    /// in between, say) still hands its invocation back for the next one: whichever of the
+    /// window's writes and the future lets go last recycles it.
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_future_kept_past_its_window_still_recycles_its_invocation() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicUsize, Ordering};
+
+        use tower::{Layer, Service};
+
+        use crate::invocation::current;
+        use crate::invocation::deferral::Window;
+        use crate::invocation::lifecycle::Invocation;
+        use crate::test_util::{Recorder, event};
+
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        let recorder = Recorder::new();
+        let mut service = recorder.layer().layer(lambda_runtime::service_fn(
+            |_: lambda_runtime::LambdaEvent<()>| async {
+                let carried = current::carried().expect("in an invocation");
+                SEEN.store(Arc::as_ptr(carried.invocation()).addr(), Ordering::SeqCst);
+                Ok::<_, lambda_runtime::Error>("done")
+            },
+        ));
+        let event = event(());
+        let window = Window::open(&event.context.request_id);
+        let mut future = Box::pin(service.call(event));
+        assert_eq!(future.as_mut().await.unwrap(), "done");
+        assert!(
+            recorder.xray().documents().is_empty(),
+            "the trace deferred to the window"
+        );
+        // The writes run while the finished future still holds the invocation.
+        window.close();
+        assert!(
+            !recorder.xray().documents().is_empty(),
+            "the trace written once the window closed"
+        );
+        drop(future);
+        let kept = Invocation::take_kept().map(|kept| Arc::as_ptr(&kept).addr());
+        assert_eq!(
+            kept,
+            Some(SEEN.load(Ordering::SeqCst)),
+            "the invocation is kept for the next one"
+        );
     }
 }
