@@ -35,9 +35,10 @@ pub(crate) struct Recording {
     /// The handler's annotations as last sent, written.
     handler_annotations: KeptAnnotations,
     /// What the start annotations at the head of the handler's are (the first `.1` of them),
-    /// added by [`Recording::annotate_start`], while none of the handler's annotations has been
-    /// replaced since; `None` otherwise, and when what they are cannot be told cheaply (a
-    /// service name not kept).
+    /// added by [`Recording::annotate_start`], while no annotation of the trace has been
+    /// replaced since (one of the handler's, or of a nested subsegment: not told apart, which
+    /// only costs adding them anew); `None` otherwise, and when what they are cannot be told
+    /// cheaply (a service name not kept).
     start: Option<(StartAnnotations, usize)>,
     /// Whether the start annotations `start` tells were at the head of the handler's when
     /// `handler_annotations` last wrote them (so that they are written there already): then
@@ -313,7 +314,8 @@ impl Recording {
         if record.annotate(key, value) {
             self.annotations += 1;
         } else {
-            // Replaced (perhaps one of the start annotations): they are added anew next time.
+            // Replaced (perhaps one of the start annotations; on whichever record): they are
+            // added anew next time.
             self.start = None;
             self.start_written = false;
         }
@@ -322,8 +324,9 @@ impl Recording {
 
     /// Adds the handler's start annotations to a trace just begun: `ColdStart` and `StartKind`
     /// of `kind`, and `Service` with `service` (valid as an annotation value) if there is one.
-    /// Its handler has no other annotation yet, so none is looked for to replace, and these few
-    /// are far below the per-trace limit (a test holds them to the rules).
+    /// Its handler has no other annotation yet (but these same ones, kept: below), so none is
+    /// looked for to replace, and these few are far below the per-trace limit (a test holds
+    /// them to the rules).
     ///
     /// A warm invocation's are those of the invocation before: when the trace's last ones were
     /// the same and written (and none was replaced), they are still in place (see
@@ -665,5 +668,149 @@ mod tests {
             inversions.len(),
             inversions.first()
         );
+    }
+
+    /// A random walk of invocations on one trace (start kinds, services kept, copied or none,
+    /// annotations on the handler and on a nested subsegment, replaced ones, the per-trace
+    /// limit, invocations put aside unwritten, unsampled ones) writes each handler's
+    /// annotations as a model of adding them all anew every time says (the start ones are kept
+    /// from one invocation to the next when they are the same).
+    #[test]
+    fn a_random_walk_of_invocations_writes_the_annotations_of_a_fresh_start() {
+        static PAYMENT: &str = "payment";
+        let orders: &'static str = Box::leak(String::from("orders").into_boxed_str());
+        let payment_copy: &'static str = Box::leak(String::from("payment").into_boxed_str());
+        let mut seed: u64 = 0x9E37_79B9_7F4A_7C15;
+        let mut next = move |n: u64| {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            (seed >> 33) % n
+        };
+        let kinds = [
+            StartKind::Cold,
+            StartKind::Warm,
+            StartKind::Warm,
+            StartKind::Warm,
+            StartKind::Restored,
+        ];
+        let keys: [&'static str; 6] = ["ColdStart", "StartKind", "Service", "tier", "n", "m"];
+        let mut spare: Option<Trace> = None;
+        for round in 0..20_000 {
+            let sampled = next(8) != 0;
+            let name = if next(10) == 0 {
+                "## other"
+            } else {
+                "## handler"
+            };
+            let header = if sampled {
+                HEADER
+            } else {
+                "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0"
+            };
+            let Some(mut trace) = Trace::begin(Some(header), name, true, now(), &mut spare) else {
+                continue;
+            };
+            let kind = kinds[next(kinds.len() as u64) as usize];
+            let service: Option<Cow<'static, str>> = match next(6) {
+                0 => None,
+                1 => Some(Cow::Borrowed(orders)),
+                2 => Some(Cow::Owned("payment".to_owned())),
+                3 => Some(Cow::Borrowed(payment_copy)),
+                _ => Some(Cow::Borrowed(PAYMENT)),
+            };
+            trace.annotate_start(kind, service.as_ref());
+            let mut model: Vec<(Cow<'static, str>, AnnotationValue)> = vec![
+                ("ColdStart".into(), kind.is_cold_start().into()),
+                ("StartKind".into(), kind.as_str().into()),
+            ];
+            if let Some(service) = &service {
+                model.push(("Service".into(), AnnotationValue::String(service.clone())));
+            }
+            let mut count = model.len();
+            let mut nested = None;
+            let annotate_handler = |trace: &mut Trace,
+                                    model: &mut Vec<(Cow<'static, str>, AnnotationValue)>,
+                                    count: &mut usize,
+                                    key: Cow<'static, str>,
+                                    value: AnnotationValue| {
+                let exists = model.iter().any(|(k, _)| *k == key);
+                let result = trace.annotate(Target::Current(None), key.clone(), value.clone());
+                if *count >= MAX_ANNOTATIONS && !exists {
+                    assert!(result.is_err(), "round {round}");
+                    return;
+                }
+                result.unwrap();
+                match model.iter_mut().find(|(k, _)| *k == key) {
+                    Some(entry) => entry.1 = value,
+                    None => {
+                        model.push((key, value));
+                        *count += 1;
+                    }
+                }
+            };
+            for _ in 0..next(6) {
+                match next(10) {
+                    0 => {
+                        // Toward the limit, and past it.
+                        for i in 0..next(60) {
+                            let key: Cow<'static, str> = format!("k{i}").into();
+                            let value = AnnotationValue::from(i64::try_from(i).unwrap());
+                            annotate_handler(&mut trace, &mut model, &mut count, key, value);
+                        }
+                    }
+                    1 | 2 => {
+                        let id = *nested.get_or_insert_with(|| trace.open("child".into(), None));
+                        let key = keys[next(keys.len() as u64) as usize];
+                        if trace
+                            .annotate(Target::Exactly(id), key.into(), 1.into())
+                            .is_ok()
+                        {
+                            // Counted when new on the child.
+                            count = trace.annotations;
+                        }
+                    }
+                    _ => {
+                        let key = keys[next(keys.len() as u64) as usize];
+                        let value: AnnotationValue = match next(3) {
+                            0 => i64::try_from(next(3)).unwrap().into(),
+                            1 => (next(2) == 0).into(),
+                            _ => "gold".into(),
+                        };
+                        annotate_handler(&mut trace, &mut model, &mut count, key.into(), value);
+                    }
+                }
+                assert_eq!(trace.annotations, count, "round {round}");
+            }
+            // One in five is put aside unwritten.
+            if next(5) != 0 {
+                let (sent, alone) = finished(&mut trace);
+                assert_eq!(sent, alone, "round {round}");
+                let json: serde_json::Value = serde_json::from_str(&sent).unwrap();
+                let expected: serde_json::Map<String, serde_json::Value> = model
+                    .iter()
+                    .map(|(key, value)| {
+                        let value = match value {
+                            AnnotationValue::String(text) => text.as_ref().into(),
+                            AnnotationValue::Integer(integer) => (*integer).into(),
+                            AnnotationValue::Float(float) => (*float).into(),
+                            AnnotationValue::Bool(boolean) => (*boolean).into(),
+                        };
+                        (key.to_string(), value)
+                    })
+                    .collect();
+                let written = json
+                    .get("annotations")
+                    .cloned()
+                    .unwrap_or_else(|| serde_json::json!({}));
+                assert_eq!(
+                    written,
+                    serde_json::Value::Object(expected),
+                    "round {round}: {sent}"
+                );
+            }
+            trace.release();
+            spare = Some(trace);
+        }
     }
 }

@@ -219,7 +219,7 @@ impl Record {
 
     /// Makes this record a newly opened one under the same name and with the same annotations
     /// (which its owner empties, or keeps: a trace keeps the start annotations of its handler
-    /// from one invocation to the next), started at `start` (as [`Record::open_at`] takes it),
+    /// from one invocation to the next; a caller reusing a record otherwise must clear them), started at `start` (as [`Record::open_at`] takes it),
     /// keeping the memory it allocated (its lists, its facts buffer).
     pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (u64, MonotonicNanos)) {
         self.id = id;
