@@ -187,6 +187,8 @@ mod formats;
 mod invocation;
 mod kept;
 pub mod layer;
+#[cfg(all(test, feature = "test-util"))]
+mod layer_tests;
 pub mod lazy;
 #[cfg(feature = "tracing")]
 pub mod logs;

@@ -1,0 +1,75 @@
+//! Tests of an invocation under the layer that need both the recorder ([`crate::test_util`])
+//! and the crate's internals (the current invocation, the deferral window, the pool of ended
+//! invocations): kept here, above both, so that no module of the layer imports the recorder.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use tower::{Layer, Service};
+
+use crate::invocation::current::{self, Unavailable};
+use crate::invocation::deferral::Window;
+use crate::invocation::lifecycle::Invocation;
+use crate::test_util::{Recorder, event};
+
+/// The state is refused to the thread holding it (not a deadlock), free again once it
+/// let go, and waited for by another thread while held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_state_is_refused_to_its_holder_and_waited_for_elsewhere() {
+    let handler = lambda_runtime::service_fn(|_: lambda_runtime::LambdaEvent<()>| async {
+        let carried = current::carried().expect("in an invocation");
+        let (nested, elsewhere) = current::with_state(|_, _| {
+            let nested = current::with_state(|_, _| ());
+            let elsewhere = std::thread::spawn(move || {
+                current::sync_scope(&carried, || current::with_state(|_, _| ()))
+            });
+            // Still held: the other thread waits for it.
+            std::thread::sleep(std::time::Duration::from_millis(20));
+            (nested, elsewhere)
+        })
+        .expect("the state, once");
+        assert_eq!(nested, Err(Unavailable::Reentrant));
+        assert_eq!(elsewhere.join().expect("no panic"), Ok(()));
+        assert_eq!(current::with_state(|_, _| ()), Ok(()), "free again");
+        Ok::<_, lambda_runtime::Error>("done")
+    });
+    let recorder = Recorder::new();
+    assert_eq!(recorder.run(handler, event(())).await.unwrap(), "done");
+}
+
+/// Under a runtime-level companion, a handler's future kept past its window (by a service
+/// in between, say) still hands its invocation back for the next one: whichever of the
+/// window's writes and the future lets go last recycles it.
+#[tokio::test(flavor = "current_thread")]
+async fn a_future_kept_past_its_window_still_recycles_its_invocation() {
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let recorder = Recorder::new();
+    let mut service = recorder.layer().layer(lambda_runtime::service_fn(
+        |_: lambda_runtime::LambdaEvent<()>| async {
+            let carried = current::carried().expect("in an invocation");
+            SEEN.store(Arc::as_ptr(carried.invocation()).addr(), Ordering::SeqCst);
+            Ok::<_, lambda_runtime::Error>("done")
+        },
+    ));
+    let event = event(());
+    let window = Window::open(&event.context.request_id);
+    let mut future = Box::pin(service.call(event));
+    assert_eq!(future.as_mut().await.unwrap(), "done");
+    assert!(
+        recorder.xray().documents().is_empty(),
+        "the trace deferred to the window"
+    );
+    // The writes run while the finished future still holds the invocation.
+    window.close();
+    assert!(
+        !recorder.xray().documents().is_empty(),
+        "the trace written once the window closed"
+    );
+    drop(future);
+    let kept = Invocation::take_kept().map(|kept| Arc::as_ptr(&kept).addr());
+    assert_eq!(
+        kept,
+        Some(SEEN.load(Ordering::SeqCst)),
+        "the invocation is kept for the next one"
+    );
+}
