@@ -26,7 +26,9 @@ fn layer_of(module: &[String]) -> Option<(u8, &'static str)> {
         "outputs" | "config" => (3, "outputs and configuration"),
         "setup" => (4, "setup"),
         "metrics" | "xray" | "lazy" | "spawn" | "logs" => (5, "facades"),
-        "layer" | "snapstart" | "__private" | "test_util" | "subscriber" => (6, "faces"),
+        "layer" | "layer_tests" | "snapstart" | "__private" | "test_util" | "subscriber" => {
+            (6, "faces")
+        }
         "" => (7, "crate root"),
         _ => return None,
     })
