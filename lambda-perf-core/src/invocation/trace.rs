@@ -418,7 +418,7 @@ impl Recording {
             .saturating_add(start.nanos_since(self.handler.start));
         self.open.push(Record::open_at(
             id,
-            parent_id,
+            id::Hex::new(parent_id),
             name,
             (start_epoch_nanos, start),
         ));
@@ -483,7 +483,8 @@ impl Recording {
             None => None,
         };
         if let Some(exception) = exception {
-            self.child_exceptions.push((record.parent_id, exception));
+            self.child_exceptions
+                .push((record.parent_id.value(), exception));
         }
         Some(record)
     }
@@ -629,6 +630,40 @@ mod tests {
 
     /// A nested subsegment still open at the end is closed at the same instant as
     /// the handler; its end_time must never come after the handler's.
+    /// The header's `Parent`, in either case, is written as the lowercase digits its value
+    /// formats to; a parent that is not 16 hex digits records nothing.
+    #[test]
+    fn the_parent_of_the_header_is_written_lowercase() {
+        for (parent, written) in [
+            ("53995c3f42cd8ad8", Some(0x5399_5c3f_42cd_8ad8_u64)),
+            ("53995C3F42CD8AD8", Some(0x5399_5c3f_42cd_8ad8)),
+            ("ABCDEF0123456789", Some(0xabcd_ef01_2345_6789)),
+            ("0000000000000000", Some(0)),
+            ("FFFFFFFFFFFFFFFF", Some(u64::MAX)),
+            ("53995c3f42cd8ad", None),
+            ("53995c3f42cd8ad8a", None),
+            ("53995c3f42cd8adg", None),
+            ("53995c3f42cd8ad ", None),
+            ("53995c3f42cd8aG8", None),
+            ("5399:c3f42cd8ad8", None),
+            ("5399\u{e9}3f42cd8ad8", None),
+        ] {
+            let header =
+                format!("Root=1-5759e988-bd862e3fe1be46a994272793;Parent={parent};Sampled=1");
+            let trace = Trace::begin(Some(&header), "## h", true, now(), &mut None);
+            assert_eq!(trace.is_some(), written.is_some(), "{parent:?}");
+            let (Some(mut trace), Some(value)) = (trace, written) else {
+                continue;
+            };
+            assert_eq!(trace.document(&trace.handler).parent_id(), value);
+            let (sent, alone) = finished(&mut trace);
+            for json in [sent, alone] {
+                let json: serde_json::Value = serde_json::from_str(&json).unwrap();
+                assert_eq!(json["parent_id"], format!("{value:016x}"), "{parent:?}");
+            }
+        }
+    }
+
     #[test]
     fn children_still_open_never_end_after_the_handler() {
         let mut spare = None;

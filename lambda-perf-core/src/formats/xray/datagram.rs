@@ -215,14 +215,14 @@ fn push_entry(
 }
 
 /// The members from `id` to the `start_time` key, all of fixed lengths, put together in place.
-fn ids(id: u64, trace_id: &TraceId, parent_id: u64) -> [u8; IDS_LENGTH] {
+fn ids(id: u64, trace_id: &TraceId, parent_id: Hex) -> [u8; IDS_LENGTH] {
     let mut ids = [0; IDS_LENGTH];
     ids[..ID].copy_from_slice(ID_KEY);
     ids[ID..ID + QUOTED_ID].copy_from_slice(&Hex::new(id).quoted());
     ids[ID + QUOTED_ID..TRACE_ID].copy_from_slice(TRACE_ID_KEY);
     ids[TRACE_ID..TRACE_ID + QUOTED_TRACE_ID].copy_from_slice(&trace_id.quoted());
     ids[TRACE_ID + QUOTED_TRACE_ID..PARENT_ID].copy_from_slice(PARENT_ID_KEY);
-    ids[PARENT_ID..TYPE].copy_from_slice(&Hex::new(parent_id).quoted());
+    ids[PARENT_ID..TYPE].copy_from_slice(&parent_id.quoted());
     ids[TYPE..].copy_from_slice(TYPE_AND_START_KEY);
     ids
 }

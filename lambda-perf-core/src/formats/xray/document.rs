@@ -17,6 +17,7 @@ use serde_json::value::RawValue;
 
 use super::annotation::AnnotationValue;
 use super::header::TraceId;
+use super::id::Hex;
 use super::metadata_name::MetadataName;
 use super::metadata_value::MetadataValue;
 use crate::formats::json::WriteJson;
@@ -155,7 +156,9 @@ pub(crate) enum Cause {
 #[derive(Clone, Debug)]
 pub(crate) struct Record {
     pub(crate) id: u64,
-    pub(crate) parent_id: u64,
+    /// The parent's id as it is written: the handler's parent, the `Parent` of the trace
+    /// header, is copied from it as it is (made lowercase).
+    pub(crate) parent_id: Hex,
     pub(crate) name: Cow<'static, str>,
     /// When it started by the wall clock: nanoseconds since the Unix epoch (as the
     /// invocation's facts keep its beginning), so that its times are written in integer
@@ -186,14 +189,14 @@ impl Record {
     #[cfg(test)]
     pub(crate) fn open(id: u64, parent_id: u64, name: Cow<'static, str>) -> Self {
         let wall = crate::formats::time::epoch_nanos(SystemTime::now());
-        Self::open_at(id, parent_id, name, (wall, MonotonicNanos::now()))
+        Self::open_at(id, Hex::new(parent_id), name, (wall, MonotonicNanos::now()))
     }
 
     /// A record opened at `start` (by the wall clock, in nanoseconds since the Unix epoch, and
     /// by the monotonic one).
     pub(crate) fn open_at(
         id: u64,
-        parent_id: u64,
+        parent_id: Hex,
         name: Cow<'static, str>,
         (start_epoch_nanos, start): (u64, MonotonicNanos),
     ) -> Self {
@@ -221,7 +224,7 @@ impl Record {
     /// (which its owner empties, or keeps: a trace keeps the start annotations of its handler
     /// from one invocation to the next; a caller reusing a record otherwise must clear them), started at `start` (as [`Record::open_at`] takes it),
     /// keeping the memory it allocated (its lists, its facts buffer).
-    pub(crate) fn reopen(&mut self, id: u64, parent_id: u64, start: (u64, MonotonicNanos)) {
+    pub(crate) fn reopen(&mut self, id: u64, parent_id: Hex, start: (u64, MonotonicNanos)) {
         self.id = id;
         self.parent_id = parent_id;
         (self.start_epoch_nanos, self.start) = start;
@@ -386,7 +389,7 @@ impl<'a> SubsegmentDocument<'a> {
     /// The parent's id: Lambda's function segment or the enclosing subsegment.
     #[must_use]
     pub fn parent_id(&self) -> u64 {
-        self.record.parent_id
+        self.record.parent_id.value()
     }
 
     /// Whether the subsegment recorded a fault.
@@ -420,7 +423,7 @@ impl Serialize for View<'_> {
         map.serialize_entry("name", &shorten(&record.name, detail))?;
         map.serialize_entry("id", &id_hex(record.id))?;
         map.serialize_entry("trace_id", self.document.trace_id.as_str())?;
-        map.serialize_entry("parent_id", &id_hex(record.parent_id))?;
+        map.serialize_entry("parent_id", &record.parent_id)?;
         map.serialize_entry("type", "subsegment")?;
         map.serialize_entry("start_time", &epoch_seconds(start_time))?;
         map.serialize_entry("end_time", &epoch_seconds(end_time))?;
@@ -990,7 +993,11 @@ mod tests {
             message: String::new(),
         });
         used.close();
-        used.reopen(3, 4, (1_795_410_965_220_676_123, MonotonicNanos::now()));
+        used.reopen(
+            3,
+            Hex::new(4),
+            (1_795_410_965_220_676_123, MonotonicNanos::now()),
+        );
         let mut fresh = Record::open(3, 4, used.name.clone());
         fresh.annotate("k".into(), 1.into());
         fresh.start_epoch_nanos = used.start_epoch_nanos;

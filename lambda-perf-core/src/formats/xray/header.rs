@@ -1,5 +1,7 @@
 //! The X-Ray trace header: `Root=1-…;Parent=…;Sampled=1`, plus keys kept opaque (`Lineage`).
 
+use super::id::Hex;
+
 /// A parsed `X-Amzn-Trace-Id` / `Lambda-Runtime-Trace-Id` value.
 ///
 /// Only a header with a well-formed `Root` and `Parent` and `Sampled=1` makes lambda-perf send
@@ -145,13 +147,13 @@ fn sampled_ids(header: &str) -> Option<(&str, &str)> {
     Some((root?, parent?))
 }
 
-/// A trace id read from a header that asks for recording, with the parent's id as a number:
-/// [`recording_ids`] for a recorded invocation's own use.
-pub(crate) fn recording_trace(header: &str) -> Option<(TraceId, u64)> {
+/// A trace id read from a header that asks for recording, with the parent's id as the
+/// lowercase digits a document writes: [`recording_ids`] for a recorded invocation's own use.
+pub(crate) fn recording_trace(header: &str) -> Option<(TraceId, Hex)> {
     let (root, parent) = sampled_ids(header)?;
     let root = Some(root).filter(|value| is_trace_id(value))?;
-    // Parsed and checked at once.
-    Some((TraceId::checked(root)?, parse_segment_id(parent)?))
+    // Checked and made lowercase at once.
+    Some((TraceId::checked(root)?, segment_id(parent)?))
 }
 
 /// A well-formed trace id (`1-5759e988-bd862e3fe1be46a994272793`), checked when read from
@@ -248,15 +250,21 @@ pub(crate) fn is_segment_id(value: &str) -> bool {
     value.len() == 16 && all_hex(value.as_bytes())
 }
 
-/// The value of 16 hex digits; `None` for anything else.
-fn parse_segment_id(digits: &str) -> Option<u64> {
+/// 16 hex digits (either case) as the lowercase ones X-Ray writes; `None` for anything else.
+fn segment_id(digits: &str) -> Option<Hex> {
     let bytes = digits.as_bytes();
     if bytes.len() != 16 {
         return None;
     }
-    let high = hex_word_value(word_at(bytes, 0)?)?;
-    let low = hex_word_value(word_at(bytes, 8)?)?;
-    Some(u64::from(high) << 32 | u64::from(low))
+    let (high, low) = (unordered_word_at(bytes, 0)?, unordered_word_at(bytes, 8)?);
+    if not_hex_flags(high) | not_hex_flags(low) != 0 {
+        return None;
+    }
+    // A hex digit with bit 0x20 set is a lowercase one: decimal digits have it already.
+    let mut lowercase = [0; 16];
+    lowercase[..8].copy_from_slice(&(high | ONES * 0x20).to_ne_bytes());
+    lowercase[8..].copy_from_slice(&(low | ONES * 0x20).to_ne_bytes());
+    Some(Hex::from_lowercase_digits(lowercase))
 }
 
 /// Whether every byte is a hex digit (either case), checked without branching on each.
@@ -268,12 +276,6 @@ fn all_hex(bytes: &[u8]) -> bool {
         == 0
 }
 
-/// The eight bytes of `bytes` from `at`, as one word: the first the most significant.
-fn word_at(bytes: &[u8], at: usize) -> Option<u64> {
-    let eight = bytes.get(at..at.checked_add(8)?)?;
-    Some(u64::from_be_bytes(eight.try_into().ok()?))
-}
-
 /// The eight bytes of `bytes` from `at`, as one word in the machine's byte order: for a check
 /// of each byte alike ([`not_hex_flags`]), which needs no order.
 fn unordered_word_at(bytes: &[u8], at: usize) -> Option<u64> {
@@ -281,8 +283,8 @@ fn unordered_word_at(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_ne_bytes(eight.try_into().ok()?))
 }
 
-/// A word with 1 in each of its eight bytes: [`hex_word_value`] checks and reads eight digits
-/// at once, a byte each.
+/// A word with 1 in each of its eight bytes: [`not_hex_flags`] checks eight digits at once, a
+/// byte each.
 const ONES: u64 = 0x0101_0101_0101_0101;
 
 /// The high bit of each byte.
@@ -311,21 +313,6 @@ fn hex_digit_flags(word: u64) -> (u64, u64) {
 fn not_hex_flags(word: u64) -> u64 {
     let (digits, letters) = hex_digit_flags(word);
     (word | !(digits | letters)) & HIGHS
-}
-
-/// The value of eight hex digits (either case), read as one word ([`word_at`]); `None`
-/// unless each of the eight is one.
-fn hex_word_value(word: u64) -> Option<u32> {
-    let (digits, letters) = hex_digit_flags(word);
-    if word & HIGHS != 0 || digits | letters != HIGHS {
-        return None;
-    }
-    // Each digit's value: its low four bits, plus 9 for a letter (`a` and `A` end in 1).
-    let values = (word & (ONES * 0x0f)) + (letters >> 7) * 9;
-    // Side by side: two values to a byte, then two bytes to 16 bits, then to 32.
-    let pairs = (values >> 4 | values) & 0x00ff_00ff_00ff_00ff;
-    let quads = (pairs >> 8 | pairs) & 0x0000_ffff_0000_ffff;
-    u32::try_from((quads >> 16 | quads) & 0xffff_ffff).ok()
 }
 
 /// The flag [`HEX_VALUES`] sets for a byte that is no hex digit.
@@ -433,21 +420,29 @@ mod tests {
         }
     }
 
+    /// Each byte of a segment id is checked, and either case of a letter is kept lowercase.
     #[test]
-    fn eight_digits_at_once_are_checked_and_valued_a_byte_each() {
-        let digits = *b"09afAF5c";
-        for at in 0..8 {
+    fn eight_digits_at_once_are_checked_a_byte_each() {
+        let digits = *b"09afAF5c1BdE7e3D";
+        for at in 0..16 {
             for byte in 0..=u8::MAX {
                 let mut text = digits;
                 text[at] = byte;
-                let value = hex_word_value(u64::from_be_bytes(text));
-                let expected = std::str::from_utf8(&text)
-                    .ok()
-                    .filter(|text| text.bytes().all(|b| b.is_ascii_hexdigit()))
-                    .map(|text| u32::from_str_radix(text, 16).unwrap());
-                assert_eq!(value, expected, "{text:?}");
-                let flags = not_hex_flags(u64::from_ne_bytes(text));
+                let flags =
+                    not_hex_flags(u64::from_ne_bytes(text[at & 8..][..8].try_into().unwrap()));
                 assert_eq!(flags == 0, byte.is_ascii_hexdigit(), "{text:?}");
+                let Ok(text) = std::str::from_utf8(&text) else {
+                    continue;
+                };
+                let expected = (text.bytes().all(|b| b.is_ascii_hexdigit()))
+                    .then(|| u64::from_str_radix(text, 16).unwrap());
+                let id = segment_id(text);
+                assert_eq!(id.map(Hex::value), expected, "{text:?}");
+                assert_eq!(
+                    id.map(|id| id.as_str().to_owned()),
+                    expected.map(|_| text.to_ascii_lowercase()),
+                    "{text:?}"
+                );
             }
         }
     }
@@ -489,7 +484,8 @@ mod tests {
         fn segment_ids_parse_as_from_str_radix_reads_16_hex_digits(text in "[0-9a-fA-F]{16}|[0-9a-fA-Fxz+ -]{0,18}|.{0,17}") {
             let expected = (text.len() == 16 && text.bytes().all(|b| b.is_ascii_hexdigit()))
                 .then(|| u64::from_str_radix(&text, 16).unwrap());
-            prop_assert_eq!(parse_segment_id(&text), expected);
+            prop_assert_eq!(segment_id(&text).map(Hex::value), expected);
+            prop_assert_eq!(segment_id(&text).map(|id| id.as_str().to_owned()), expected.map(|value| format!("{value:016x}")));
             prop_assert_eq!(is_segment_id(&text), expected.is_some());
         }
 
@@ -533,7 +529,8 @@ mod tests {
             prop_assert_eq!(typed.is_some(), plain.is_some());
             if let (Some((root, parent)), Some((plain_root, plain_parent))) = (typed, plain) {
                 prop_assert_eq!(root.as_str(), plain_root);
-                prop_assert_eq!(Some(parent), u64::from_str_radix(plain_parent, 16).ok());
+                prop_assert_eq!(parent.as_str(), plain_parent.to_ascii_lowercase());
+                prop_assert_eq!(Some(parent.value()), u64::from_str_radix(plain_parent, 16).ok());
                 prop_assert_eq!(root.quoted().to_vec(), serde_json::to_vec(plain_root).unwrap());
                 prop_assert_eq!(TraceId::parse(plain_root), Some(root));
             }

@@ -107,11 +107,35 @@ const BYTE_DIGITS: [[u8; 2]; 256] = {
     pairs
 };
 
-/// An id as X-Ray writes it (16 lowercase hex digits), formatted without allocating.
-#[derive(Clone, Copy)]
+/// An id as X-Ray writes it (16 lowercase hex digits), formatted without allocating; also how
+/// a subsegment keeps its parent's id, so that the one a trace header gives (Lambda's function
+/// segment) is copied, not converted, from the header to the document.
+#[derive(Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Hex([u8; 16]);
 
 impl Hex {
+    /// `digits`, 16 lowercase hex digits already checked (by the trace header's reader).
+    #[inline]
+    pub(crate) fn from_lowercase_digits(digits: [u8; 16]) -> Self {
+        debug_assert!(
+            digits
+                .iter()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(b)),
+            "{digits:?}"
+        );
+        Self(digits)
+    }
+
+    /// The id's value (what [`Hex::new`] was given, or what the digits read).
+    pub(crate) fn value(self) -> u64 {
+        let [high, low] = [0, 8].map(|at| {
+            let mut eight = [0; 8];
+            eight.copy_from_slice(&self.0[at..at + 8]);
+            lowercase_word_value(u64::from_be_bytes(eight))
+        });
+        high << 32 | low
+    }
+
     #[inline]
     pub(crate) fn new(id: u64) -> Self {
         let mut digits = [0; 16];
@@ -135,6 +159,24 @@ impl Hex {
     }
 }
 
+/// The value of eight lowercase hex digits read as one word (the first the most significant),
+/// a byte each: a digit's value is its low four bits, plus 9 for a letter (`a` is `0x61`, the
+/// only digits with bit `0x40` set).
+fn lowercase_word_value(word: u64) -> u64 {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    let values = (word & (ONES * 0x0f)) + (word >> 6 & ONES) * 9;
+    // Side by side: two values to a byte, then two bytes to 16 bits, then to 32.
+    let pairs = (values >> 4 | values) & 0x00ff_00ff_00ff_00ff;
+    let quads = (pairs >> 8 | pairs) & 0x0000_ffff_0000_ffff;
+    (quads >> 16 | quads) & 0xffff_ffff
+}
+
+impl std::fmt::Debug for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
 impl serde::Serialize for Hex {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.serialize_str(self.as_str())
@@ -151,6 +193,18 @@ mod tests {
         for id in [0, 1, 0xf, 0x7065_460c_dd3d_e6bb, u64::MAX, next(), next()] {
             assert_eq!(Hex::new(id).as_str(), format!("{id:016x}"));
             assert_eq!(Hex::new(id).quoted(), format!("\"{id:016x}\"").as_bytes());
+            assert_eq!(Hex::new(id).value(), id);
+        }
+    }
+
+    /// Every digit at every place reads back as its value.
+    #[test]
+    fn the_value_of_the_digits_is_the_id() {
+        for at in 0..16 {
+            for digit in 0..16_u64 {
+                let id = digit << (4 * at) | 0x0123_4567_89ab_cdef & !(0xf << (4 * at));
+                assert_eq!(Hex::new(id).value(), id, "{id:016x}");
+            }
         }
     }
 

@@ -189,7 +189,7 @@ impl Output for OtelOutput {
             return;
         };
         let record = subsegment.record;
-        let extra = if record.parent_id == invocation.trace.remote_parent {
+        let extra = if record.parent_id.value() == invocation.trace.remote_parent {
             let mut attributes = std::mem::take(&mut invocation.handler_attributes);
             attributes.extend(Self::losses());
             attributes

@@ -78,6 +78,7 @@ impl SpanRules {
         let (status, events) = self.failure(record, end_time, known);
         let mut span_events = SpanEvents::default();
         span_events.events = events;
+        let parent_id = record.parent_id.value();
         SpanData {
             span_context: SpanContext::new(
                 ids.trace_id,
@@ -86,8 +87,8 @@ impl SpanRules {
                 false,
                 ids.trace_state.clone(),
             ),
-            parent_span_id: span_id(record.parent_id),
-            parent_span_is_remote: record.parent_id == ids.remote_parent,
+            parent_span_id: span_id(parent_id),
+            parent_span_is_remote: parent_id == ids.remote_parent,
             span_kind: match record.namespace {
                 Some(_) => SpanKind::Client,
                 None => SpanKind::Internal,
