@@ -628,8 +628,6 @@ mod tests {
         }
     }
 
-    /// A nested subsegment still open at the end is closed at the same instant as
-    /// the handler; its end_time must never come after the handler's.
     /// The header's `Parent`, in either case, is written as the lowercase digits its value
     /// formats to; a parent that is not 16 hex digits records nothing.
     #[test]
@@ -664,6 +662,8 @@ mod tests {
         }
     }
 
+    /// A nested subsegment still open at the end is closed at the same instant as
+    /// the handler; its end_time must never come after the handler's.
     #[test]
     fn children_still_open_never_end_after_the_handler() {
         let mut spare = None;

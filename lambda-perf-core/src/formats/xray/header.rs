@@ -262,8 +262,8 @@ fn segment_id(digits: &str) -> Option<Hex> {
     }
     // A hex digit with bit 0x20 set is a lowercase one: decimal digits have it already.
     let mut lowercase = [0; 16];
-    lowercase[..8].copy_from_slice(&(high | ONES * 0x20).to_ne_bytes());
-    lowercase[8..].copy_from_slice(&(low | ONES * 0x20).to_ne_bytes());
+    lowercase[..8].copy_from_slice(&(high | (ONES * 0x20)).to_ne_bytes());
+    lowercase[8..].copy_from_slice(&(low | (ONES * 0x20)).to_ne_bytes());
     Some(Hex::from_lowercase_digits(lowercase))
 }
 
