@@ -24,9 +24,10 @@ pub(crate) trait Deferred: Send + Sync {
 /// How many windows are open in the process: 0 on every path without a companion.
 static OPEN: AtomicUsize = AtomicUsize::new(0);
 
-/// The places of windows, open or not: as many as were ever open or closing at once. A place keeps its
-/// index for good and its memory (the request id, the list of writes) from one window to the
-/// next, so that a window finds its own by index, and opening one copies only a request id.
+/// The places of windows, open or not: as many as were ever open or closing at once. A place
+/// keeps its index for good and its memory (the request id, the list of writes) from one window
+/// to the next, so that a window finds its own by index, and opening one copies only a request
+/// id.
 static PLACES: Mutex<Vec<Place>> = Mutex::new(Vec::new());
 
 #[derive(Default)]
@@ -154,11 +155,9 @@ fn run(index: usize, mut deferred: Vec<Arc<dyn Deferred>>) {
     }
     let mut places = places();
     let place = &mut places[index];
-    // Replaced, not dropped: `take` left an empty list there, which never allocated (dropping
-    // it would only call its drop glue for nothing).
-    let left = std::mem::replace(&mut place.deferred, deferred);
-    debug_assert!(left.capacity() == 0);
-    std::mem::forget(left);
+    // In place of the empty list `take` left there (nothing can have been pushed to a place
+    // that is closing).
+    place.deferred = deferred;
     place.phase = Phase::Free;
     drop(places);
     if let Some(payload) = panicked {
