@@ -69,7 +69,9 @@ pub(crate) fn append_lines<F: WriteJson>(
     appended
 }
 
-/// Appends one line of `metrics`, or as many as it takes for each to fit.
+/// Appends one line of `metrics`, or as many as it takes for each to fit. Inlined where
+/// the set's lines are gathered: most lines fit at the first try, with no call between.
+#[inline]
 fn append_fitting<F: WriteJson>(
     out: &mut Vec<u8>,
     directives: &mut DirectiveCache,
@@ -78,9 +80,23 @@ fn append_fitting<F: WriteJson>(
     metadata: &[(String, Value)],
     appended: &mut Appended,
 ) {
-    if try_append(out, directives, shared, metrics, metadata) {
-        return;
+    if !try_append(out, directives, shared, metrics, metadata) {
+        append_trimmed(out, directives, shared, metrics, metadata, appended);
     }
+}
+
+/// [`append_fitting`] of a line that did not fit as it was: without its metadata, else
+/// split in two, each half fitted in turn.
+#[cold]
+#[inline(never)]
+fn append_trimmed<F: WriteJson>(
+    out: &mut Vec<u8>,
+    directives: &mut DirectiveCache,
+    shared: &Shared<'_, F>,
+    metrics: &[MetricSlice<'_>],
+    metadata: &[(String, Value)],
+    appended: &mut Appended,
+) {
     if !metadata.is_empty() {
         appended.without_metadata += 1;
         if try_append(out, directives, shared, metrics, &[]) {

@@ -79,6 +79,23 @@ impl MetricEntry {
     }
 }
 
+impl MetricEntry {
+    /// This metric with `values` (some of its own), as one line writes it.
+    #[inline]
+    fn slice<'a>(&'a self, values: &'a [f64]) -> MetricSlice<'a> {
+        MetricSlice {
+            name: &self.name,
+            static_name: match self.name {
+                Cow::Borrowed(name) => Some(name),
+                Cow::Owned(_) => None,
+            },
+            unit: self.unit,
+            resolution: self.resolution,
+            values,
+        }
+    }
+}
+
 /// A metric with the values that go into one EMF line.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct MetricSlice<'a> {
@@ -422,11 +439,24 @@ impl MetricSet {
     pub(crate) fn for_each_line(&self, line: impl FnMut(&[MetricSlice<'_>])) {
         // A few metrics (the common case) are batched on the stack, in no more slots than
         // needed (each is filled before use), more in a vector.
-        match self.live {
-            0 => {}
-            1 => self.batched(&mut [MetricSlice::EMPTY; 1], line),
-            2..=STACK_BATCH => self.batched(&mut [MetricSlice::EMPTY; STACK_BATCH], line),
-            count => self.batched(&mut vec![MetricSlice::EMPTY; count.min(MAX_PER_LINE)], line),
+        match self.live() {
+            [] => {}
+            // One metric whose values fit one line (an invocation's line, most often): that
+            // line, without a batch to gather.
+            [metric] if metric.values.len() <= MAX_PER_LINE => {
+                if !metric.values.is_empty() {
+                    let mut line = line;
+                    line(&[metric.slice(&metric.values)]);
+                }
+            }
+            [_] => self.batched(&mut [MetricSlice::EMPTY; 1], line),
+            metrics if metrics.len() <= STACK_BATCH => {
+                self.batched(&mut [MetricSlice::EMPTY; STACK_BATCH], line);
+            }
+            metrics => {
+                let slots = metrics.len().min(MAX_PER_LINE);
+                self.batched(&mut vec![MetricSlice::EMPTY; slots], line);
+            }
         }
     }
 
@@ -451,16 +481,7 @@ impl MetricSet {
                     continue;
                 }
                 more |= values.len() > MAX_PER_LINE;
-                batch.push(MetricSlice {
-                    name: &metric.name,
-                    static_name: match metric.name {
-                        Cow::Borrowed(name) => Some(name),
-                        Cow::Owned(_) => None,
-                    },
-                    unit: metric.unit,
-                    resolution: metric.resolution,
-                    values: &values[..values.len().min(MAX_PER_LINE)],
-                });
+                batch.push(metric.slice(&values[..values.len().min(MAX_PER_LINE)]));
                 if batch.len() == MAX_PER_LINE {
                     line(batch.as_slice());
                     batch.clear();
@@ -848,6 +869,56 @@ mod tests {
             });
             let expected: Vec<_> = (0..metrics).map(|i| (format!("N{i}"), vec![3.0])).collect();
             assert_eq!(written, expected, "{metrics} metrics");
+        }
+    }
+
+    #[test]
+    fn one_metric_is_written_as_the_batches_write_it() {
+        type Line = Vec<(String, Option<*const u8>, Unit, Resolution, Vec<f64>)>;
+        fn line(metrics: &[MetricSlice<'_>]) -> Line {
+            metrics
+                .iter()
+                .map(|m| {
+                    let name = m.static_name.map(str::as_ptr);
+                    (
+                        m.name.to_owned(),
+                        name,
+                        m.unit,
+                        m.resolution,
+                        m.values.to_vec(),
+                    )
+                })
+                .collect()
+        }
+        // No value (all taken), around a line's worth, and past two lines' worth.
+        let counts = [
+            0,
+            1,
+            2,
+            MAX_PER_LINE - 1,
+            MAX_PER_LINE,
+            MAX_PER_LINE + 1,
+            201,
+        ];
+        for values in counts {
+            for name in [Cow::Borrowed("Orders"), Cow::Owned("Orders".to_owned())] {
+                let mut set = MetricSet::default();
+                for value in 0..values.max(1) {
+                    let (unit, resolution) = (Unit::Bytes, Resolution::High);
+                    set.add_metric(&service(), name.clone(), unit, resolution, value as f64)
+                        .unwrap();
+                }
+                if values == 0 {
+                    let _ = set.take_values();
+                }
+                let (mut written, mut batched) = (Vec::new(), Vec::new());
+                set.for_each_line(|metrics| written.push(line(metrics)));
+                set.batched(&mut [MetricSlice::EMPTY; 1], |metrics| {
+                    batched.push(line(metrics));
+                });
+                assert_eq!(written, batched, "{values} values of {name:?}");
+                assert_eq!(written.len(), values.div_ceil(MAX_PER_LINE));
+            }
         }
     }
 

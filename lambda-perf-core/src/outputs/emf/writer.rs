@@ -1,5 +1,7 @@
 //! Writing EMF lines, and what a failed write costs.
 
+use std::io;
+
 use crate::drops;
 use crate::outputs::line_writer::LineWriter;
 use crate::warn::WarnOnce;
@@ -8,13 +10,50 @@ static WRITE_FAILED: WarnOnce = WarnOnce::new();
 
 /// Writes complete EMF lines; a failure (closed stdout, full disk) costs one warning, and
 /// every line lost is counted (`emf.write_failed`), for the next record that gets out.
+/// Inlined where lines are written: a successful write costs no call of its own.
+#[inline]
 pub(crate) fn write_emf_lines(writer: &LineWriter, lines: &[u8]) {
     if let Err(error) = writer.write_lines(lines) {
-        for _ in lines.iter().filter(|&&byte| byte == b'\n') {
-            drops::count("emf.write_failed");
+        write_failed(&error, lines);
+    }
+}
+
+/// Counts the lost lines and warns once, apart from the path of every line.
+#[cold]
+#[inline(never)]
+fn write_failed(error: &io::Error, lines: &[u8]) {
+    for _ in lines.iter().filter(|&&byte| byte == b'\n') {
+        drops::count("emf.write_failed");
+    }
+    WRITE_FAILED.warn(format_args!(
+        "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drops::Report;
+
+    /// A writer that takes nothing.
+    struct Closed;
+
+    impl io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
         }
-        WRITE_FAILED.warn(format_args!(
-            "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
-        ));
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_a_failed_write_loses_is_counted() {
+        write_emf_lines(&LineWriter::custom(Closed), b"{}\n{}\n{}\n");
+        let dropped = drops::take(Report::Trace).expect("counted");
+        assert_eq!(dropped.of("emf.write_failed"), 3);
+        write_emf_lines(&LineWriter::custom(io::sink()), b"{}\n");
+        assert!(drops::take(Report::Trace).is_none_or(|d| d.of("emf.write_failed") == 0));
     }
 }
