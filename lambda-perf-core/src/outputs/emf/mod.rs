@@ -86,9 +86,19 @@ impl EmfOutput {
         set: &MetricSet,
         facts: Option<&F>,
     ) {
-        if set.is_empty() {
-            return;
+        if !set.is_empty() {
+            self.emit_lines(timestamp_ms, head, set, facts);
         }
+    }
+
+    /// [`emit`](Self::emit) of a set known to have values.
+    fn emit_lines<F: WriteJson>(
+        &self,
+        timestamp_ms: u64,
+        head: Head<'_>,
+        set: &MetricSet,
+        facts: Option<&F>,
+    ) {
         let facts = facts.filter(|_| self.invocation_facts);
         with_buffer(|buffer, directives| {
             let appended = append_lines(buffer, directives, timestamp_ms, head, set, facts);
@@ -110,11 +120,16 @@ impl EmfOutput {
 
     /// The invocation's line (`outcome` and the facts in `lambda_perf`), if it has values.
     fn invocation_line(&self, ended: &Ended<'_>) {
+        if ended.metrics.is_empty() {
+            return;
+        }
         // Drops are taken only by a line that will carry them.
-        let reports = self.invocation_facts && !ended.metrics.is_empty();
-        let dropped = reports.then(|| drops::take(Report::Emf)).flatten();
+        let dropped = self
+            .invocation_facts
+            .then(|| drops::take(Report::Emf))
+            .flatten();
         let facts = ended.written_facts.record(dropped, true);
-        self.emit(
+        self.emit_lines(
             ended.at_epoch_nanos / 1_000_000,
             Head::from(&self.head),
             ended.metrics,
