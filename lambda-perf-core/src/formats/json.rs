@@ -211,6 +211,22 @@ pub(crate) fn push_u64(out: &mut Vec<u8>, value: u64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
+/// Appends an unsigned integer as [`push_u64`] does; below 10^8 (counts, mostly) made eight
+/// digits at once ([`eight_digits`]) and copied at a fixed size, without a call. The leading
+/// zeros of the eight are their lowest zero bytes, the last digit kept, zero or not.
+pub(crate) fn push_count(out: &mut Vec<u8>, value: u64) {
+    const EIGHT_DIGITS: u64 = 100_000_000;
+    if value >= EIGHT_DIGITS {
+        push_u64(out, value);
+        return;
+    }
+    let digits = eight_digits(value);
+    // The highest byte (the last digit) marked, so that it is never counted as a zero.
+    let zeros = (digits | 1 << 56).trailing_zeros() / 8;
+    out.extend_from_slice(&((digits + ASCII_ZEROS) >> (8 * zeros)).to_le_bytes());
+    out.truncate(out.len() - zeros as usize);
+}
+
 /// Appends a signed integer.
 pub(crate) fn push_i64(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
@@ -713,6 +729,20 @@ mod tests {
     }
 
     #[test]
+    fn counts_are_written_as_integers_are() {
+        // Every number below 10^6, 10^4 on each side of every power of ten (the count of
+        // leading zeros changes there; from 10^8 on it is `push_u64`'s), and the largest.
+        let powers = (1..=19).map(|digits| 10_u64.pow(digits));
+        let edges = powers.flat_map(|power| power - power.min(10_000)..power + 10_000);
+        let mut out = Vec::new();
+        for count in (0..1_000_000).chain(edges).chain([u64::MAX - 1, u64::MAX]) {
+            out.clear();
+            push_count(&mut out, count);
+            assert_eq!(out, count.to_string().as_bytes(), "{count}");
+        }
+    }
+
+    #[test]
     fn eight_digits_are_every_digit_in_order() {
         for value in (0..100_000)
             .chain((0..100_000_000).step_by(9_973))
@@ -720,6 +750,25 @@ mod tests {
         {
             let digits = (eight_digits(value) + ASCII_ZEROS).to_le_bytes();
             assert_eq!(digits, *format!("{value:08}").as_bytes(), "{value}");
+        }
+    }
+
+    #[test]
+    fn dense_ranges_of_micros_are_written_as_serde_json_writes_their_float() {
+        // Every count of microseconds up to a second, and 10^5 on each side of each power of
+        // ten and of the end of the range written without the float formatter.
+        let powers = (3..=13).map(|digits| 10_u64.pow(digits));
+        let edges =
+            powers.flat_map(|power| [power.saturating_sub(100_000)..power, power..power + 100_000]);
+        let mut millis = Vec::new();
+        for micros in (0..1_000_000)
+            .chain(edges.flatten())
+            .chain([u64::MAX - 1, u64::MAX])
+        {
+            millis.clear();
+            push_millis(&mut millis, micros);
+            let expected = serde_json::to_vec(&(micros as f64 / 1000.0)).unwrap();
+            assert_eq!(millis, expected, "{micros} as millis");
         }
     }
 
@@ -777,6 +826,13 @@ mod tests {
             push_seconds(&mut seconds, micros);
             let float = micros as f64 / 1_000_000.0;
             prop_assert_eq!(String::from_utf8(seconds).unwrap(), serde_json::to_string(&float).unwrap());
+        }
+
+        #[test]
+        fn any_count_is_written_as_itoa_writes_it(count in prop_oneof![0u64..100_000_000, any::<u64>()]) {
+            let mut out = b"before".to_vec();
+            push_count(&mut out, count);
+            prop_assert_eq!(out, format!("before{}", itoa::Buffer::new().format(count)).into_bytes());
         }
 
         #[test]

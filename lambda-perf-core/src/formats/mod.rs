@@ -11,6 +11,7 @@ pub(crate) mod failure;
 pub(crate) mod json;
 #[cfg(feature = "tracing")]
 pub(crate) mod log;
+pub(crate) mod padded;
 pub(crate) mod read_back;
 pub(crate) mod time;
 pub(crate) mod xray;

@@ -9,7 +9,10 @@ use super::StartKind;
 use super::outcome::Outcome;
 use super::resources::ResourceUse;
 use crate::drops::Dropped;
-use crate::formats::json::{Float, MemberKey, WriteJson, push_bool, push_key, push_str, push_u64};
+use crate::formats::json::{
+    Float, MemberKey, WriteJson, is_plain_text, push_bool, push_count, push_key, push_str, push_u64,
+};
+use crate::formats::padded::PaddedText;
 use crate::formats::time::Millis;
 
 /// The `lambda_perf` member of an EMF line. Durations are milliseconds with microsecond
@@ -67,26 +70,57 @@ fn outcome_name<S: serde::Serializer>(
 }
 
 /// The record's opening up to the invocation's index, `{"start_kind":"warm","invocation":`:
-/// a copy of one fixed text, for what [`StartKind::as_str`] names.
-fn opening(kind: StartKind) -> &'static [u8] {
+/// one fixed text, for what [`StartKind::as_str`] names.
+fn opening(kind: StartKind) -> &'static PaddedText<40> {
+    const COLD: PaddedText<40> = PaddedText::new(br#"{"start_kind":"cold","invocation":"#);
+    const RESTART: PaddedText<40> = PaddedText::new(br#"{"start_kind":"restart","invocation":"#);
+    const WARM: PaddedText<40> = PaddedText::new(br#"{"start_kind":"warm","invocation":"#);
+    const PREWARMED: PaddedText<40> =
+        PaddedText::new(br#"{"start_kind":"prewarmed","invocation":"#);
+    const RESTORED: PaddedText<40> = PaddedText::new(br#"{"start_kind":"restored","invocation":"#);
     match kind {
-        StartKind::Cold => br#"{"start_kind":"cold","invocation":"#,
-        StartKind::Restart => br#"{"start_kind":"restart","invocation":"#,
-        StartKind::Warm => br#"{"start_kind":"warm","invocation":"#,
-        StartKind::Prewarmed => br#"{"start_kind":"prewarmed","invocation":"#,
-        StartKind::Restored => br#"{"start_kind":"restored","invocation":"#,
+        StartKind::Cold => &COLD,
+        StartKind::Restart => &RESTART,
+        StartKind::Warm => &WARM,
+        StartKind::Prewarmed => &PREWARMED,
+        StartKind::Restored => &RESTORED,
     }
 }
 
-/// The `outcome` member, `,"outcome":"success"`: a copy of one fixed text, for what
+/// The `outcome` member, `,"outcome":"success"`: one fixed text, for what
 /// [`Outcome::as_str`] names.
-fn outcome_member(outcome: &Outcome) -> &'static [u8] {
+fn outcome_member(outcome: &Outcome) -> &'static PaddedText<24> {
+    const SUCCESS: PaddedText<24> = PaddedText::new(br#","outcome":"success""#);
+    const ERROR: PaddedText<24> = PaddedText::new(br#","outcome":"error""#);
+    const PANIC: PaddedText<24> = PaddedText::new(br#","outcome":"panic""#);
+    const CANCELLED: PaddedText<24> = PaddedText::new(br#","outcome":"cancelled""#);
+    const TIMEOUT: PaddedText<24> = PaddedText::new(br#","outcome":"timeout""#);
     match outcome {
-        Outcome::Success(_) => br#","outcome":"success""#,
-        Outcome::Error(_) => br#","outcome":"error""#,
-        Outcome::Panic(_) => br#","outcome":"panic""#,
-        Outcome::Cancelled => br#","outcome":"cancelled""#,
-        Outcome::Timeout => br#","outcome":"timeout""#,
+        Outcome::Success(_) => &SUCCESS,
+        Outcome::Error(_) => &ERROR,
+        Outcome::Panic(_) => &PANIC,
+        Outcome::Cancelled => &CANCELLED,
+        Outcome::Timeout => &TIMEOUT,
+    }
+}
+
+/// The `request_id` member, `,"request_id":"…"`. The ids Lambda gives are UUIDs, 36 bytes
+/// that need no escape: those are copied at their fixed size, without a call; any other
+/// (a test's, a future format's) is escaped as any string.
+fn push_request_id(out: &mut Vec<u8>, id: &str) {
+    const KEY: &[u8] = b",\"request_id\":";
+    const UUID_LEN: usize = 36;
+    match <&[u8; UUID_LEN]>::try_from(id.as_bytes()) {
+        Ok(uuid) if is_plain_text(uuid) => {
+            out.extend_from_slice(KEY);
+            out.push(b'"');
+            out.extend_from_slice(uuid);
+            out.push(b'"');
+        }
+        _ => {
+            out.extend_from_slice(KEY);
+            push_str(out, id);
+        }
     }
 }
 
@@ -123,10 +157,9 @@ impl FactsRecord<'_> {
         const FIRST_REQUEST_WAIT: MemberKey = MemberKey::new("first_request_wait_ms");
         const DURATION: MemberKey = MemberKey::new("duration_ms");
         const DEADLINE_HEADROOM: MemberKey = MemberKey::new("deadline_headroom_ms");
-        out.extend_from_slice(opening(self.start_kind));
-        push_u64(out, self.invocation);
-        out.extend_from_slice(b",\"request_id\":");
-        push_str(out, self.request_id);
+        opening(self.start_kind).push_to(out);
+        push_count(out, self.invocation);
+        push_request_id(out, self.request_id);
         millis(out, &IDLE_GAP, self.idle_gap_ms);
         self.environment_age_ms.write_member(out, &ENVIRONMENT_AGE);
         let init_start = out.len();
@@ -146,7 +179,7 @@ impl FactsRecord<'_> {
         millis(out, &DURATION, self.duration_ms);
         millis(out, &DEADLINE_HEADROOM, self.deadline_headroom_ms);
         if let Some(outcome) = self.outcome {
-            out.extend_from_slice(outcome_member(outcome));
+            outcome_member(outcome).push_to(out);
         }
         member(out, b",\"cpu_time_ms\":", self.cpu_time_ms.map(Float));
         member(out, b",\"peak_rss_mb\":", self.peak_rss_mb.map(Float));
@@ -372,8 +405,13 @@ pub(super) mod tests {
         /// A record without its request id and outcome, which it borrows: they come with it.
         fn any_record()(
             start_kind in any_start_kind(),
-            request_id in any::<String>(),
-            invocation in any::<u64>(),
+            request_id in prop_oneof![
+                any::<String>(),
+                // Lambda's ids (UUIDs), and others of their length, some to escape.
+                "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+                "[ -~\"\\\\\\x00-\\x1f]{34,38}",
+            ],
+            invocation in prop_oneof![0u64..100_000_000, any::<u64>()],
             idle_gap_ms in any_millis(),
             environment_age_micros in any::<u64>(),
             init_duration_ms in any_millis(),
@@ -453,6 +491,45 @@ pub(super) mod tests {
             once.record(None, true).write_json(&mut out);
             let expected = serde_json::to_string(&record(init)).unwrap();
             assert_eq!(String::from_utf8(out).unwrap(), expected, "{init:?}");
+        }
+    }
+
+    #[test]
+    fn request_ids_of_a_uuids_length_are_escaped_as_serde_escapes_them() {
+        let record = |request_id| FactsRecord {
+            start_kind: StartKind::Warm,
+            invocation: 2,
+            request_id,
+            idle_gap_ms: None,
+            environment_age_ms: Millis::from_micros(5),
+            init_duration_ms: None,
+            first_request_wait_ms: None,
+            duration_ms: None,
+            deadline_headroom_ms: None,
+            outcome: None,
+            cpu_time_ms: None,
+            peak_rss_mb: None,
+            cpu_ratio: None,
+            cpu_allotment_used: None,
+            past_deadline: None,
+            dropped: None,
+        };
+        let uuid = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
+        let mut ids = vec![uuid.to_owned(), format!("{}é", &uuid[..34])];
+        for at in 0..uuid.len() {
+            for escaped in ['"', '\\', '\n', '\u{0}', '\u{1f}'] {
+                let mut id = uuid.to_owned();
+                id.replace_range(at..=at, &escaped.to_string());
+                ids.push(id);
+            }
+        }
+        for id in &ids {
+            let record = record(id);
+            assert_eq!(
+                written(&record),
+                serde_json::to_string(&record).unwrap(),
+                "{id:?}"
+            );
         }
     }
 
