@@ -365,6 +365,23 @@ async fn the_event_is_dropped_once_by_the_handler() {
     assert_eq!(*drops.lock().unwrap(), 1);
 }
 
+/// A layer inside another begins no invocation of its own (the outer one records it): the
+/// event still reaches the handler, and is dropped once.
+#[tokio::test]
+async fn a_layer_inside_another_drops_the_event_once() {
+    let (layer, h) = harness(|b| b.cold_start_metric(false));
+    let service = layer.layer(layer.layer(service_fn(|_: LambdaEvent<CountsDrops>| async {
+        metrics::add_metric("Handled", Unit::Count, 1.0);
+        Ok::<Value, Error>(Value::Null)
+    })));
+    let drops = Arc::new(Mutex::new(0));
+    service.oneshot(counted_event(&drops)).await.unwrap();
+    assert_eq!(*drops.lock().unwrap(), 1, "the event is dropped once");
+    let lines = h.out.take_lines();
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["Handled"], json!([1.0]));
+}
+
 #[tokio::test]
 async fn concurrent_invocations_keep_their_metrics_apart() {
     let (layer, h) = harness(|b| b.cold_start_metric(false));

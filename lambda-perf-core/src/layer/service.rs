@@ -10,7 +10,6 @@ use tower::Service;
 
 use super::PerfFuture;
 use super::capture::{ResponseCapture, SerializeResponse};
-use super::invocation_future;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::readiness;
 
@@ -80,8 +79,12 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let invocation = invocation_future::begin(&self.instrumentation, &event.context);
-
-        PerfFuture::start(invocation, || self.inner.call(event))
+        let inner = &mut self.inner;
+        PerfFuture::start(
+            &self.instrumentation,
+            event,
+            |event| Some(&event.context),
+            |event| inner.call(event),
+        )
     }
 }
