@@ -199,25 +199,20 @@ impl Invocation {
         context: &lambda_runtime::Context,
     ) -> Arc<Self> {
         readiness::begin_serving();
-        let settings = &instrumentation.settings;
-        let start = instrumentation.tracker.begin(settings.initialization_type);
-        let usage = settings
-            .resource_usage
-            .then(|| Baseline::now(u32::try_from(context.env_config.memory).ok()))
-            .flatten();
         let init_clients = client_init::take_pending();
         // An ended invocation's memory, when one is kept (its `Arc`, its strings, its state),
-        // is renewed in place; a new one only when none is.
+        // is renewed in place; a new one only when none is. Taken before the start is
+        // classified, so that the start is written in place rather than moved there.
         let mut reused = ENDED.take();
         let renewed = if let Some(spare) = reused.as_mut().and_then(Arc::get_mut) {
-            spare.renew(instrumentation, context, start, usage);
+            spare.renew(instrumentation, context);
             spare.open(context, &init_clients);
             reused
         } else {
             None
         };
         let invocation = renewed.unwrap_or_else(|| {
-            let mut created = Self::fresh(instrumentation, context, start, usage);
+            let mut created = Self::fresh(instrumentation, context);
             created.open(context, &init_clients);
             Arc::new(created)
         });
@@ -263,15 +258,13 @@ impl Invocation {
         *traced = state.trace.is_some();
     }
 
-    /// A new invocation, for when no ended one is kept.
-    fn fresh(
-        instrumentation: &Arc<Instrumentation>,
-        context: &lambda_runtime::Context,
-        start: Start,
-        usage: Option<Baseline>,
-    ) -> Self {
-        #[cfg(not(feature = "tracing"))]
-        let _ = context;
+    /// A new invocation, for when no ended one is kept: only until the pool holds as many as
+    /// run at once (cold, so that the classification of the start inlines in the renewal
+    /// alone).
+    #[cold]
+    fn fresh(instrumentation: &Arc<Instrumentation>, context: &lambda_runtime::Context) -> Self {
+        let start = classify(instrumentation);
+        let usage = usage_baseline(instrumentation, context);
         Self {
             instrumentation: Arc::clone(instrumentation),
             facts: InvocationFacts::new(start, context.request_id.clone(), context.deadline),
@@ -287,20 +280,15 @@ impl Invocation {
     }
 
     /// An ended invocation made the one of `context`, keeping the memory it allocated.
-    fn renew(
-        &mut self,
-        instrumentation: &Arc<Instrumentation>,
-        context: &lambda_runtime::Context,
-        start: Start,
-        usage: Option<Baseline>,
-    ) {
-        #[cfg(not(feature = "tracing"))]
-        let _ = context;
+    fn renew(&mut self, instrumentation: &Arc<Instrumentation>, context: &lambda_runtime::Context) {
         if !Arc::ptr_eq(&self.instrumentation, instrumentation) {
             self.instrumentation = Arc::clone(instrumentation);
         }
-        self.facts
-            .renew(start, &context.request_id, context.deadline);
+        self.facts.renew(
+            classify(instrumentation),
+            &context.request_id,
+            context.deadline,
+        );
         #[cfg(feature = "tracing")]
         self.context.renew(context);
         // Emptied when the last end's writes put it back (or never used: a new one) — unless
@@ -313,7 +301,7 @@ impl Invocation {
             state.abandon();
         }
         *self.ended.get_mut() = false;
-        self.usage = usage;
+        self.usage = usage_baseline(instrumentation, context);
     }
 
     /// Keeps an ended invocation's memory for a later one, once nothing else holds it (a
@@ -737,6 +725,29 @@ impl Invocation {
         state.renew();
         *self.lock_state() = Some(state);
     }
+}
+
+/// The start of the invocation that begins now, classified by the handler's tracker. Inlined
+/// into where it is stored, so that its fields are written there at once.
+#[inline(always)]
+fn classify(instrumentation: &Instrumentation) -> Start {
+    instrumentation
+        .tracker
+        .begin(instrumentation.settings.initialization_type)
+}
+
+/// The process's resource use as the invocation begins, when measured (read after its start
+/// is classified, so that the start's clock reading comes first).
+#[inline(always)]
+fn usage_baseline(
+    instrumentation: &Instrumentation,
+    context: &lambda_runtime::Context,
+) -> Option<Baseline> {
+    instrumentation
+        .settings
+        .resource_usage
+        .then(|| Baseline::now(u32::try_from(context.env_config.memory).ok()))
+        .flatten()
 }
 
 /// The cause of a timeout, as the watchdog records it (its message only with error capture).

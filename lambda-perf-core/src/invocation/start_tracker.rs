@@ -135,7 +135,9 @@ impl StartTracker {
         Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new(MarkerPlace::TempDir, identity))))
     }
 
-    /// Classifies the invocation that begins now.
+    /// Classifies the invocation that begins now. Inlined where the start is stored, so that
+    /// its fields are written there at once.
+    #[inline]
     pub(crate) fn begin(&self, initialization_type: InitializationType) -> Start {
         self.begin_with(initialization_type, || {
             Lifecycle::of_process(initialization_type)
@@ -144,6 +146,7 @@ impl StartTracker {
 
     /// [`begin`](Self::begin), reading the process's moments from `lifecycle` on the first
     /// invocation.
+    #[inline(always)]
     pub(crate) fn begin_with(
         &self,
         initialization_type: InitializationType,
