@@ -227,22 +227,43 @@ pub(crate) fn push_count(out: &mut Vec<u8>, value: u64) {
     out.truncate(out.len() - zeros as usize);
 }
 
+/// Appends an unsigned integer as [`push_u64`] does, out of line: for the rare values of a
+/// caller's fast path, which then saves no registers and sets up no buffer for them.
+#[inline(never)]
+fn push_other_u64(out: &mut Vec<u8>, value: u64) {
+    push_u64(out, value);
+}
+
 /// Appends a signed integer.
 pub(crate) fn push_i64(out: &mut Vec<u8>, value: i64) {
     out.extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
 }
 
 /// Appends a number as `serde_json` writes an `f64`: shortest round-trip digits, `null` when
-/// not finite.
+/// not finite. Out of line: a copy in each of the EMF line's writers cost more than the call.
+#[inline(never)]
 pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
     // Small non-negative whole numbers (counts, mostly): the same bits as their integer's
-    // float, which -0.0 and NaN never are (`as` saturates: negatives and NaN give 0).
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    let small = value as u64;
-    if small < SMALL_WHOLE_BELOW && (small as f64).to_bits() == value.to_bits() {
-        push_small_whole(out, small);
-        return;
+    // float. NaN is outside the range; -0.0 is inside, but its bits are not those of 0.
+    #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+    if (0.0..SMALL_WHOLE_BELOW as f64).contains(&value) {
+        // Converted through `i64`, which the processor converts both ways in one instruction.
+        #[allow(clippy::cast_possible_truncation)] // in range
+        let small = value as i64;
+        #[allow(clippy::cast_precision_loss)] // below 2^53: exact
+        if (small as f64).to_bits() == value.to_bits() {
+            #[allow(clippy::cast_sign_loss)] // not negative
+            push_small_whole(out, small as u64);
+            return;
+        }
     }
+    push_other_f64(out, value);
+}
+
+/// Appends a number as [`push_f64`] does, for those it does not write itself: out of line, so
+/// that the small whole numbers' path saves no registers for it.
+#[inline(never)]
+fn push_other_f64(out: &mut Vec<u8>, value: f64) {
     // Other whole numbers below 10^15 are their integer and `.0`; not -0.0.
     const WHOLE_BELOW: f64 = 1e15;
     if value.fract() == 0.0
@@ -266,18 +287,36 @@ pub(crate) fn push_f64(out: &mut Vec<u8>, value: f64) {
 const SMALL_WHOLE_BELOW: u64 = 100_000_000_000_000;
 
 /// Appends a whole number below [`SMALL_WHOLE_BELOW`] as [`push_f64`] writes its float: its
-/// digits and `.0`, written backwards, shifted down to the start of a fixed array appended
-/// whole and cut to length, without a call.
+/// digits put before `.0` ([`with_digits_before`]), appended at a fixed size and cut to
+/// length, without a call.
 fn push_small_whole(out: &mut Vec<u8>, whole: u64) {
-    /// Where `.0` starts: after the fourteen digits of the longest number.
-    const POINT: usize = 14;
-    let mut text = [0; 16];
-    text[POINT..].copy_from_slice(b".0");
-    let start = put_digits(&mut text, POINT, whole);
-    // Little-endian: shifting right moves the bytes to lower indices.
-    let text = (u128::from_le_bytes(text) >> (8 * start)).to_le_bytes();
-    out.extend_from_slice(&text);
-    out.truncate(out.len() - start);
+    let point = u128::from(u16::from_le_bytes(*b".0"));
+    let (text, len) = with_digits_before(point, 2, whole);
+    out.extend_from_slice(&text.to_le_bytes());
+    out.truncate(out.len() - (16 - len));
+}
+
+/// `text` (`len` bytes, its first the lowest) with the decimal digits of `whole` put before
+/// it, and its new length: two digits at a time from the last (each a shift and an or, no
+/// memory), the first alone when their count is odd. The caller keeps the result within 16
+/// bytes.
+#[inline(always)]
+fn with_digits_before(mut text: u128, mut len: usize, whole: u64) -> (u128, usize) {
+    let pair = |value: u64| u128::from(u16::from_le_bytes(DIGIT_PAIRS[value as usize]));
+    let mut rest = whole;
+    while rest >= 100 {
+        text = (text << 16) | pair(rest % 100);
+        rest /= 100;
+        len += 2;
+    }
+    if rest >= 10 {
+        text = (text << 16) | pair(rest);
+        len += 2;
+    } else {
+        text = (text << 8) | u128::from(b'0' + rest as u8);
+        len += 1;
+    }
+    (text, len)
 }
 
 /// A member's key as written before its value, `,"key":`, padded to a fixed size: copied as
@@ -332,9 +371,8 @@ pub(crate) fn push_millis(out: &mut Vec<u8>, micros: u64) {
 /// Below 10^10 ms that is the whole part, a point and the three-digit fraction without its
 /// trailing zeros (one digit kept), as [`push_fixed_point`] explains. The text is built in one
 /// number, its first byte the lowest: the fraction from a table, then the whole part's digits
-/// put before it, two at a time from the last (each a shift and an or), and appended as one
-/// copy of a fixed size cut to length, as the key before it: no call for each value (every
-/// facts record writes five).
+/// put before it ([`with_digits_before`]), and appended as one copy of a fixed size cut to
+/// length, as the key before it: no call for each value (every facts record writes five).
 pub(crate) fn push_millis_member(out: &mut Vec<u8>, key: &MemberKey, micros: u64) {
     const WHOLE_BELOW: u64 = 10_000_000_000;
     out.extend_from_slice(&key.padded);
@@ -344,23 +382,9 @@ pub(crate) fn push_millis_member(out: &mut Vec<u8>, key: &MemberKey, micros: u64
         push_f64(out, micros as f64 / 1000.0);
         return;
     }
-    let pair = |value: u64| u128::from(u16::from_le_bytes(DIGIT_PAIRS[value as usize]));
     let fraction = u32::from_le_bytes(MILLI_FRACTIONS[(micros % 1_000) as usize]);
-    let mut text = u128::from(fraction);
-    let mut len = 4 - fraction.leading_zeros() as usize / 8;
-    let mut rest = whole;
-    while rest >= 100 {
-        text = (text << 16) | pair(rest % 100);
-        rest /= 100;
-        len += 2;
-    }
-    if rest >= 10 {
-        text = (text << 16) | pair(rest);
-        len += 2;
-    } else {
-        text = (text << 8) | u128::from(b'0' + rest as u8);
-        len += 1;
-    }
+    let fraction_len = 4 - fraction.leading_zeros() as usize / 8;
+    let (text, len) = with_digits_before(u128::from(fraction), fraction_len, whole);
     // At most ten digits and four bytes of fraction: the text fits.
     out.extend_from_slice(&text.to_le_bytes());
     out.truncate(out.len() - (16 - len));
@@ -373,7 +397,7 @@ pub(crate) fn push_epoch_millis(out: &mut Vec<u8>, millis: u64) {
     const THIRTEEN_DIGITS: std::ops::Range<u64> = 1_000_000_000_000..10_000_000_000_000;
     const EIGHT_DIGITS: u64 = 100_000_000;
     if !THIRTEEN_DIGITS.contains(&millis) {
-        push_u64(out, millis);
+        push_other_u64(out, millis);
         return;
     }
     let high = eight_digits(millis / EIGHT_DIGITS) + ASCII_ZEROS;
@@ -670,6 +694,46 @@ mod tests {
         push_bool(&mut out, true);
         push_bool(&mut out, false);
         assert_eq!(out, b"18446744073709551615-9223372036854775808truefalse");
+    }
+
+    #[test]
+    fn whole_numbers_and_their_neighbours_are_written_as_serde_json_does() {
+        // Every whole number below 10^5, 2,000 on each side of every power of ten (the count
+        // of digits changes there; from 10^14 on the floats' own formatting takes over, and
+        // from 10^16 it writes an exponent), of 2^53 (from where not every whole number is a
+        // float), each with either sign and with the floats just below and above it.
+        let powers = (1..=22)
+            .map(|digits| 10_f64.powi(digits))
+            .chain([2_f64.powi(53)]);
+        let edges =
+            powers.flat_map(|power| (-2_000..2_000).map(move |step| power + f64::from(step)));
+        let wholes = (0..100_000).map(f64::from).chain(edges);
+        let neighbours = |value: f64| {
+            let bits = value.to_bits();
+            [bits.wrapping_sub(1), bits, bits.wrapping_add(1)].map(f64::from_bits)
+        };
+        let specials = [
+            -0.0,
+            f64::from_bits(1),
+            f64::from_bits(0x000f_ffff_ffff_ffff),
+            f64::MIN_POSITIVE,
+            f64::MAX,
+            f64::INFINITY,
+            f64::NAN,
+            -f64::NAN,
+            f64::from_bits(0x7ff0_0000_0000_0001),
+        ];
+        let values = wholes
+            .chain(specials)
+            .flat_map(|whole| [whole, -whole])
+            .flat_map(neighbours);
+        let mut out = Vec::new();
+        for value in values {
+            out.clear();
+            push_f64(&mut out, value);
+            let expected = serde_json::to_vec(&value).unwrap();
+            assert_eq!(out, expected, "{value:?} ({:#x})", value.to_bits());
+        }
     }
 
     #[test]
