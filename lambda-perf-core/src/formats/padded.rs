@@ -10,7 +10,8 @@ pub(crate) struct PaddedText<const N: usize> {
 }
 
 impl<const N: usize> PaddedText<N> {
-    /// `text`, which must fit (checked when the constant is made).
+    /// `text`, which must fit: checked while compiling where the value is a constant (as every
+    /// caller's is), else when it is made.
     pub(crate) const fn new(text: &[u8]) -> Self {
         assert!(text.len() <= N, "a text too long to pad");
         let mut padded = [0; N];

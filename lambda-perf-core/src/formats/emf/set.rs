@@ -77,9 +77,7 @@ impl MetricEntry {
         self.values.push(recorded.value);
         Ok(())
     }
-}
 
-impl MetricEntry {
     /// This metric with `values` (some of its own), as one line writes it.
     #[inline]
     fn slice<'a>(&'a self, values: &'a [f64]) -> MetricSlice<'a> {
@@ -436,16 +434,15 @@ impl MetricSet {
 
     /// Calls `line` once per EMF line needed: at most 100 metrics per line and at most 100
     /// values per metric, as CloudWatch requires. Nothing is called for an empty set.
-    pub(crate) fn for_each_line(&self, line: impl FnMut(&[MetricSlice<'_>])) {
-        // A few metrics (the common case) are batched on the stack, in no more slots than
-        // needed (each is filled before use), more in a vector.
+    pub(crate) fn for_each_line(&self, mut line: impl FnMut(&[MetricSlice<'_>])) {
+        // One metric is its own line; a few more are batched on the stack, in no more slots
+        // than needed (each is filled before use), more in a vector.
         match self.live() {
             [] => {}
             // One metric whose values fit one line (an invocation's line, most often): that
             // line, without a batch to gather.
             [metric] if metric.values.len() <= MAX_PER_LINE => {
                 if !metric.values.is_empty() {
-                    let mut line = line;
                     line(&[metric.slice(&metric.values)]);
                 }
             }

@@ -78,7 +78,7 @@ impl EmfOutput {
     }
 
     /// Writes every line `set` needs, in `head`'s namespace with its dimensions first,
-    /// stamped `timestamp_ms` (epoch milliseconds): the one emission path.
+    /// stamped `timestamp_ms` (epoch milliseconds); nothing for an empty set.
     fn emit<F: WriteJson>(
         &self,
         timestamp_ms: u64,
@@ -91,7 +91,7 @@ impl EmfOutput {
         }
     }
 
-    /// [`emit`](Self::emit) of a set known to have values.
+    /// [`emit`](Self::emit) of a set known to have values: every line goes out here.
     fn emit_lines<F: WriteJson>(
         &self,
         timestamp_ms: u64,
