@@ -4,15 +4,13 @@ use std::fmt;
 use std::future::Future;
 use std::marker::PhantomData;
 use std::pin::Pin;
-use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
 use super::capture::{JsonText, ResponseCapture};
-use super::invocation_future::{self, DescribeResult, InvocationFuture};
+use super::invocation_future::{self, Begun, DescribeResult, InvocationFuture};
 use crate::formats::failure::Failure;
-use crate::invocation::instrumentation::Instrumentation;
 
 /// Records responses with `C` and errors by their type and message.
 pub(crate) struct CaptureWith<C>(PhantomData<fn() -> C>);
@@ -39,23 +37,12 @@ pin_project! {
 }
 
 impl<F: Future, C> PerfFuture<F, C> {
-    /// Begins the invocation of `event` (found by `context`) and creates the handler's future
-    /// with `call` from `event`, inside it.
+    /// Creates the handler's future with `call`, inside the invocation.
     #[inline]
-    pub(super) fn start<E>(
-        instrumentation: &Arc<Instrumentation>,
-        event: E,
-        context: impl FnOnce(&E) -> Option<&lambda_runtime::Context>,
-        call: impl FnOnce(E) -> F,
-    ) -> Self {
-        invocation_future::start(
-            instrumentation,
-            event,
-            context,
-            call,
-            CaptureWith(PhantomData),
-            |inner| Self { inner },
-        )
+    pub(super) fn start(begun: Begun, call: impl FnOnce() -> F) -> Self {
+        invocation_future::start(begun, call, CaptureWith(PhantomData), |inner| Self {
+            inner,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use tower::Service;
 
 use super::capture::{JsonText, ResponseCapture};
-use super::{PerfFuture, PerfService};
+use super::{PerfFuture, PerfService, invocation_future};
 use crate::formats::json::push_u64;
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
@@ -45,12 +45,12 @@ where
     fn call(&mut self, request: lambda_http::Request) -> Self::Future {
         use lambda_http::RequestExt;
 
-        let inner = &mut self.inner;
-        PerfFuture::start(
-            &self.instrumentation,
-            request,
-            |request| request.lambda_context_ref(),
-            |request| inner.call(request),
-        )
+        let invocation = match request.lambda_context_ref() {
+            Some(context) => invocation_future::begin(&self.instrumentation, context),
+            None => {
+                invocation_future::begin(&self.instrumentation, &lambda_runtime::Context::default())
+            }
+        };
+        PerfFuture::start(invocation, || self.inner.call(request))
     }
 }

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -175,54 +176,39 @@ fn describe<R, E, D: DescribeResult<R, E>>(
     }
 }
 
-/// Begins the invocation of `event` (unless the caller already runs inside one) and runs a
-/// handler: `call` creates its future from `event` inside the invocation (so that what `call`
-/// itself records — a span opened around the handler, say — belongs to it). `context` finds
-/// the event's Lambda context (a default one stands in where it has none). A panic while
-/// creating the future (a hand-written `Service::call`) ends the invocation, then continues.
+/// Begins running a handler: `call` creates its future inside `invocation` (so that what
+/// `call` itself records — a span opened around the handler, say — belongs to it). A panic
+/// while creating it (a hand-written `Service::call`) ends the invocation, then continues.
 ///
 /// The invocation's future is handed to `wrap` as soon as it is made, so that what wraps it
 /// (the [`PerfFuture`](super::PerfFuture)) is built in place rather than moved into: the
-/// handler's future holds its event, hundreds of bytes that every move copies. For the same
-/// reason the event stays where the caller put it, and is read out of it once, by `call`:
-/// moved after the beginning was given a reference into it, it would be copied (the compiler
-/// cannot tell that the beginning kept no such reference), and so would it into a closure that
-/// held it, or a `ManuallyDrop`. `call` holds only a reference to the service.
+/// handler's future holds its event, hundreds of bytes that every move copies.
 #[inline]
-pub(crate) fn start<E, F: Future, D, W>(
-    instrumentation: &Arc<Instrumentation>,
-    event: E,
-    context: impl FnOnce(&E) -> Option<&lambda_runtime::Context>,
-    call: impl FnOnce(E) -> F,
+pub(crate) fn start<F: Future, D, W>(
+    begun: Begun,
+    call: impl FnOnce() -> F,
     describe: D,
     wrap: impl FnOnce(InvocationFuture<F, D>) -> W,
 ) -> W {
-    let begun = match context(&event) {
-        Some(context) => begin(instrumentation, context),
-        None => begin(instrumentation, &lambda_runtime::Context::default()),
-    };
     let invocation = match begun {
         Begun::Own(invocation) => invocation,
-        nested @ Begun::Nested(_) => {
-            return wrap(InvocationFuture::new(nested, call(event), describe));
-        }
+        nested @ Begun::Nested(_) => return wrap(InvocationFuture::new(nested, call(), describe)),
     };
     // The same `Current` is set while `call` runs and carried by the future after.
     let current = Current::new(Arc::clone(&invocation), None);
+    // Left in place, and called through a reference: moved into the closures that catch a
+    // panic and set the scope, `call` (and the event it holds) would be copied into each.
+    let mut call = ManuallyDrop::new(call);
     let created = current::sync_scope(&current, || {
         panic::catch(|| {
-            // SAFETY: `event` is read once, here (`catch` runs this `FnOnce` at most once), and
-            // forgotten after the catch without being dropped: only this copy is dropped (by
-            // `call`, or the future it makes). Nothing between this read and the `forget` can
-            // unwind: `catch` returns whatever `call` does, and leaving the scope only sets a
-            // thread-local `Cell`. Were this closure never run, the event would only leak.
+            // SAFETY: `catch` takes this closure as `FnOnce`, so `call` is taken out at most
+            // once; nothing reads it after, and `ManuallyDrop` does not drop it. Were the
+            // closure never run, `call` would only leak.
             #[allow(unsafe_code)]
-            let event = unsafe { std::ptr::read(&event) };
-            call(event)
+            let call = unsafe { ManuallyDrop::take(&mut call) };
+            call()
         })
     });
-    // Read above: dropping it too would drop the event twice.
-    std::mem::forget(event);
     match created {
         Ok(future) => wrap(InvocationFuture::running(
             current,

@@ -10,6 +10,7 @@ use tower::Service;
 
 use super::PerfFuture;
 use super::capture::{ResponseCapture, SerializeResponse};
+use super::invocation_future;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::readiness;
 
@@ -79,12 +80,8 @@ where
     }
 
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let inner = &mut self.inner;
-        PerfFuture::start(
-            &self.instrumentation,
-            event,
-            |event| Some(&event.context),
-            |event| inner.call(event),
-        )
+        let invocation = invocation_future::begin(&self.instrumentation, &event.context);
+
+        PerfFuture::start(invocation, || self.inner.call(event))
     }
 }
