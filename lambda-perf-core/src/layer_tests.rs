@@ -2,12 +2,12 @@
 //! and the crate's internals (the current invocation, the deferral window, the pool of ended
 //! invocations): kept here, above both, so that no module of the layer imports the recorder.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use tower::{Layer, Service};
 
-use crate::invocation::current::{self, Unavailable};
+use crate::invocation::current::{self, Current, Unavailable};
 use crate::invocation::deferral::Window;
 use crate::invocation::lifecycle::Invocation;
 use crate::test_util::{Recorder, event};
@@ -72,4 +72,68 @@ async fn a_future_kept_past_its_window_still_recycles_its_invocation() {
         Some(SEEN.load(Ordering::SeqCst)),
         "the invocation is kept for the next one"
     );
+}
+
+/// An annotation gets the same answer in an unsampled invocation (answered without its state)
+/// as in a sampled one: accepted while it runs, refused to the thread holding its state and
+/// after its end, and checked first in every case.
+#[tokio::test(flavor = "current_thread")]
+async fn annotations_are_answered_alike_with_and_without_a_trace() {
+    use crate::test_util::unsampled_event;
+    use crate::xray::{self, XRayError};
+
+    /// The answers to a valid and an invalid annotation.
+    fn answers() -> [Result<(), XRayError>; 2] {
+        [
+            xray::try_annotate("tier", "gold"),
+            xray::try_annotate("bad-key", 1),
+        ]
+    }
+
+    // What the handler saw, and the invocation it worked for (kept past its end).
+    type Seen = (
+        Current,
+        [Result<(), XRayError>; 2],
+        [Result<(), XRayError>; 2],
+    );
+    let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
+    let handler = lambda_runtime::service_fn(|_: lambda_runtime::LambdaEvent<()>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            let carried = current::carried().expect("in an invocation");
+            let running = answers();
+            let holding = current::with_state(|_, _| answers()).expect("the state");
+            *seen.lock().unwrap() = Some((carried, running, holding));
+            Ok::<_, lambda_runtime::Error>(())
+        }
+    });
+    let invalid = || XRayError::InvalidAnnotationKey {
+        key: "bad-key".to_owned(),
+    };
+    for sampled in [true, false] {
+        let recorder = Recorder::new();
+        let event = if sampled {
+            event(())
+        } else {
+            unsampled_event(())
+        };
+        recorder.run(handler, event).await.unwrap();
+        let (carried, running, holding) = seen.lock().unwrap().take().expect("seen");
+        assert_eq!(
+            running,
+            [Ok(()), Err(invalid())],
+            "running, sampled: {sampled}"
+        );
+        assert_eq!(
+            holding,
+            [Err(XRayError::Reentrant), Err(invalid())],
+            "state held, sampled: {sampled}"
+        );
+        let ended = current::sync_scope(&carried, answers);
+        assert_eq!(
+            ended,
+            [Err(XRayError::InvocationEnded), Err(invalid())],
+            "ended, sampled: {sampled}"
+        );
+    }
 }

@@ -179,6 +179,16 @@ pub(crate) fn with_trace<R>(
     .and_then(|result| result)
 }
 
+/// What [`with_trace`] answers when the running task's own invocation has no trace (see
+/// [`Invocation::untraced`]), found inline without a call; `None` otherwise (an invocation
+/// with a trace, one carried only by a span, or none): then ask [`with_trace`].
+#[inline]
+pub(crate) fn untraced_on_own_task() -> Option<Result<(), Unavailable>> {
+    on_own_task(|current| current.invocation.untraced())
+        .ok()
+        .flatten()
+}
+
 /// What work moved off this task should carry: the current invocation, standing where this
 /// task stands.
 pub(crate) fn carried() -> Option<Current> {

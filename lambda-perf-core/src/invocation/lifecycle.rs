@@ -491,16 +491,28 @@ impl Invocation {
         &self,
         f: impl FnOnce(&mut State) -> R,
     ) -> Result<Option<R>, Unavailable> {
+        match self.untraced() {
+            Some(untraced) => untraced.map(|()| None),
+            None => self.with_state(f).map(Some),
+        }
+    }
+
+    /// For an invocation without a trace, what [`Invocation::with_traced_state`] answers,
+    /// found without locking the state: refused while this thread holds the state, then
+    /// after the end, as [`Invocation::with_state`] refuses; `None` for one with a trace.
+    /// Inlined: for an unsampled invocation, a few loads where it is asked.
+    #[inline]
+    pub(crate) fn untraced(&self) -> Option<Result<(), Unavailable>> {
         if self.traced {
-            return self.with_state(f).map(Some);
+            return None;
         }
-        if self.held_here() {
-            return Err(Unavailable::Reentrant);
-        }
-        if self.ended.load(Ordering::Acquire) {
-            return Err(Unavailable::Ended);
-        }
-        Ok(None)
+        Some(if self.held_here() {
+            Err(Unavailable::Reentrant)
+        } else if self.ended.load(Ordering::Acquire) {
+            Err(Unavailable::Ended)
+        } else {
+            Ok(())
+        })
     }
 
     /// Closes nested subsegment `id` and sends it.

@@ -118,6 +118,11 @@ pub fn try_annotate(
     let (key, value) = (key.into(), value.into());
     // Inlined where it is called: for a literal key and value, decided while compiling.
     annotation::validate(&key, &value)?;
+    // An unsampled invocation (most) records no annotation: answered here, before the
+    // annotation is moved anywhere, as the call below would answer.
+    if let Some(untraced) = current::untraced_on_own_task() {
+        return untraced.map_err(unavailable);
+    }
     // Lent to the calls that reach the trace, which take it only where there is a trace;
     // what they refuse is written where it is checked.
     let mut annotation = Some((key, value));
