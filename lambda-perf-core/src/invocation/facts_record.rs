@@ -457,17 +457,18 @@ pub(super) mod tests {
         assert_eq!(out, br#"{}{"dropped":{"emf.a":2}}"#);
     }
 
-    #[test]
-    fn a_kept_init_duration_is_written_again_only_for_the_same_duration() {
-        let record = |init: Option<u64>| FactsRecord {
+    /// The second invocation's record, warm, with `request_id`, an environment age and
+    /// nothing else.
+    fn warm_record(request_id: &str) -> FactsRecord<'_> {
+        FactsRecord {
             start_kind: StartKind::Warm,
             invocation: 2,
-            request_id: "r",
+            request_id,
             idle_gap_ms: None,
             environment_age_ms: Millis::from_micros(5),
-            init_duration_ms: init.map(Millis::from_micros),
+            init_duration_ms: None,
             first_request_wait_ms: None,
-            duration_ms: Some(Millis::from_micros(1)),
+            duration_ms: None,
             deadline_headroom_ms: None,
             outcome: None,
             cpu_time_ms: None,
@@ -476,6 +477,15 @@ pub(super) mod tests {
             cpu_allotment_used: None,
             past_deadline: None,
             dropped: None,
+        }
+    }
+
+    #[test]
+    fn a_kept_init_duration_is_written_again_only_for_the_same_duration() {
+        let record = |init: Option<u64>| FactsRecord {
+            init_duration_ms: init.map(Millis::from_micros),
+            duration_ms: Some(Millis::from_micros(1)),
+            ..warm_record("r")
         };
         let mut once = WrittenFacts::default();
         for init in [
@@ -496,24 +506,6 @@ pub(super) mod tests {
 
     #[test]
     fn request_ids_of_a_uuids_length_are_escaped_as_serde_escapes_them() {
-        let record = |request_id| FactsRecord {
-            start_kind: StartKind::Warm,
-            invocation: 2,
-            request_id,
-            idle_gap_ms: None,
-            environment_age_ms: Millis::from_micros(5),
-            init_duration_ms: None,
-            first_request_wait_ms: None,
-            duration_ms: None,
-            deadline_headroom_ms: None,
-            outcome: None,
-            cpu_time_ms: None,
-            peak_rss_mb: None,
-            cpu_ratio: None,
-            cpu_allotment_used: None,
-            past_deadline: None,
-            dropped: None,
-        };
         let uuid = "8476a536-e9f4-11e8-9739-2dfe598c3fcd";
         let mut ids = vec![uuid.to_owned(), format!("{}é", &uuid[..34])];
         for at in 0..uuid.len() {
@@ -524,7 +516,7 @@ pub(super) mod tests {
             }
         }
         for id in &ids {
-            let record = record(id);
+            let record = warm_record(id);
             assert_eq!(
                 written(&record),
                 serde_json::to_string(&record).unwrap(),
