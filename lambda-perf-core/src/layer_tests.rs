@@ -74,28 +74,30 @@ async fn a_future_kept_past_its_window_still_recycles_its_invocation() {
     );
 }
 
-/// An annotation gets the same answer in an unsampled invocation (answered without its state)
-/// as in a sampled one: accepted while it runs, refused to the thread holding its state and
-/// after its end, and checked first in every case.
+/// An annotation or metadata gets the same answer in an unsampled invocation (answered without
+/// its state) as in a sampled one: accepted while it runs, refused to the thread holding its
+/// state and after its end, and checked first in every case; and only a sampled invocation
+/// is recording while it runs.
 #[tokio::test(flavor = "current_thread")]
 async fn annotations_are_answered_alike_with_and_without_a_trace() {
     use crate::test_util::unsampled_event;
     use crate::xray::{self, XRayError};
 
-    /// The answers to a valid and an invalid annotation.
-    fn answers() -> [Result<(), XRayError>; 2] {
-        [
+    /// The answers to a valid and an invalid annotation, to valid and invalid metadata, and
+    /// whether the invocation is recording.
+    fn answers() -> ([Result<(), XRayError>; 4], bool) {
+        let answers = [
             xray::try_annotate("tier", "gold"),
             xray::try_annotate("bad-key", 1),
-        ]
+            xray::try_add_metadata("orders", "order", 1),
+            xray::try_add_metadata("AWS.mine", "order", 1),
+        ];
+        (answers, xray::is_recording())
     }
 
     // What the handler saw, and the invocation it worked for (kept past its end).
-    type Seen = (
-        Current,
-        [Result<(), XRayError>; 2],
-        [Result<(), XRayError>; 2],
-    );
+    type Answers = ([Result<(), XRayError>; 4], bool);
+    type Seen = (Current, Answers, Answers);
     let seen: Arc<Mutex<Option<Seen>>> = Arc::default();
     let handler = lambda_runtime::service_fn(|_: lambda_runtime::LambdaEvent<()>| {
         let seen = Arc::clone(&seen);
@@ -107,8 +109,17 @@ async fn annotations_are_answered_alike_with_and_without_a_trace() {
             Ok::<_, lambda_runtime::Error>(())
         }
     });
-    let invalid = || XRayError::InvalidAnnotationKey {
-        key: "bad-key".to_owned(),
+    let refused = |why: XRayError| {
+        [
+            Err(why.clone()),
+            Err(XRayError::InvalidAnnotationKey {
+                key: "bad-key".to_owned(),
+            }),
+            Err(why),
+            Err(XRayError::ReservedMetadataNamespace {
+                namespace: "AWS.mine".to_owned(),
+            }),
+        ]
     };
     for sampled in [true, false] {
         let recorder = Recorder::new();
@@ -119,20 +130,19 @@ async fn annotations_are_answered_alike_with_and_without_a_trace() {
         };
         recorder.run(handler, event).await.unwrap();
         let (carried, running, holding) = seen.lock().unwrap().take().expect("seen");
-        assert_eq!(
-            running,
-            [Ok(()), Err(invalid())],
-            "running, sampled: {sampled}"
-        );
+        let mut accepted = refused(XRayError::Reentrant);
+        accepted[0] = Ok(());
+        accepted[2] = Ok(());
+        assert_eq!(running, (accepted, sampled), "running, sampled: {sampled}");
         assert_eq!(
             holding,
-            [Err(XRayError::Reentrant), Err(invalid())],
+            (refused(XRayError::Reentrant), false),
             "state held, sampled: {sampled}"
         );
         let ended = current::sync_scope(&carried, answers);
         assert_eq!(
             ended,
-            [Err(XRayError::InvocationEnded), Err(invalid())],
+            (refused(XRayError::InvocationEnded), false),
             "ended, sampled: {sampled}"
         );
     }

@@ -92,6 +92,10 @@ fn unavailable(unavailable: Unavailable) -> XRayError {
 /// ```
 #[must_use]
 pub fn is_recording() -> bool {
+    // An unsampled invocation (most) is answered inline, without its state locked.
+    if current::untraced_on_own_task().is_some() {
+        return false;
+    }
     with_trace(|_, _| ()).is_some()
 }
 
@@ -183,6 +187,10 @@ pub fn try_add_metadata(
 ) -> Result<(), XRayError> {
     let (namespace, key) = (namespace.into(), key.into());
     annotation::validate_namespace(&namespace)?;
+    // An unsampled invocation (most) is answered inline, as the call below would answer.
+    if let Some(untraced) = current::untraced_on_own_task() {
+        return untraced.map_err(unavailable);
+    }
     // Only a recorded invocation lends a buffer: unsampled ones pay nothing for the value.
     let Some(mut json) = on_trace(|trace, _| trace.take_json_buffer())? else {
         return Ok(());
