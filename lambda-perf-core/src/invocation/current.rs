@@ -166,7 +166,21 @@ pub(crate) fn with_state<R>(
 
 /// Like [`with_state`], for what only adds to the trace: `None` at once for an invocation
 /// without one (its state not locked), else what `f` returns, `None` when the trace is gone.
+/// Inlined: the running task's own unsampled invocation (most) is answered where it is
+/// asked ([`untraced_on_own_task`]), without a call.
+#[inline]
 pub(crate) fn with_trace<R>(
+    f: impl FnOnce(&mut Trace, Option<u64>) -> R,
+) -> Result<Option<R>, Unavailable> {
+    if let Some(untraced) = untraced_on_own_task() {
+        return untraced.map(|()| None);
+    }
+    with_current_trace(f)
+}
+
+/// [`with_trace`] without its inline answer for an untraced invocation: for a caller that has
+/// asked [`untraced_on_own_task`] already.
+pub(crate) fn with_current_trace<R>(
     f: impl FnOnce(&mut Trace, Option<u64>) -> R,
 ) -> Result<Option<R>, Unavailable> {
     with_current(|current| {
