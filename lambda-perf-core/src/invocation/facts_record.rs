@@ -108,19 +108,15 @@ fn outcome_member(outcome: &Outcome) -> &'static PaddedText<24> {
 /// that need no escape: those are copied at their fixed size, without a call; any other
 /// (a test's, a future format's) is escaped as any string.
 fn push_request_id(out: &mut Vec<u8>, id: &str) {
-    const KEY: &[u8] = b",\"request_id\":";
     const UUID_LEN: usize = 36;
+    out.extend_from_slice(b",\"request_id\":");
     match <&[u8; UUID_LEN]>::try_from(id.as_bytes()) {
         Ok(uuid) if is_plain_text(uuid) => {
-            out.extend_from_slice(KEY);
             out.push(b'"');
             out.extend_from_slice(uuid);
             out.push(b'"');
         }
-        _ => {
-            out.extend_from_slice(KEY);
-            push_str(out, id);
-        }
+        _ => push_str(out, id),
     }
 }
 
@@ -226,8 +222,7 @@ fn write_dropped(out: &mut Vec<u8>, Dropped(counts): &Dropped) {
 struct KeptMember {
     /// The duration `text` was written for; `None` when nothing is kept.
     value: Option<Millis>,
-    text: [u8; KeptMember::SIZE],
-    len: usize,
+    text: PaddedText<{ KeptMember::SIZE }>,
 }
 
 impl KeptMember {
@@ -236,16 +231,14 @@ impl KeptMember {
 
     /// Appends the kept member: one copy of a fixed size, cut to length.
     fn push_to(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.text);
-        out.truncate(out.len() - (Self::SIZE - self.len));
+        self.text.push_to(out);
     }
 
     /// Keeps `member`, written for `value` (nothing, if it does not fit).
     fn keep(&mut self, value: Millis, member: &[u8]) {
         self.value = None;
-        if let Some(text) = self.text.get_mut(..member.len()) {
-            text.copy_from_slice(member);
-            self.len = member.len();
+        if member.len() <= Self::SIZE {
+            self.text = PaddedText::new(member);
             self.value = Some(value);
         }
     }
@@ -255,8 +248,7 @@ impl Default for KeptMember {
     fn default() -> Self {
         Self {
             value: None,
-            text: [0; Self::SIZE],
-            len: 0,
+            text: PaddedText::new(b""),
         }
     }
 }
