@@ -72,6 +72,17 @@ impl MonotonicNanos {
         Self(at_origin.0.saturating_add(nanos(origin.elapsed())))
     }
 
+    /// The reading: nanoseconds from the clock's origin.
+    pub(crate) const fn nanos(self) -> u64 {
+        self.0
+    }
+
+    /// The reading `nanos` nanoseconds from the clock's origin.
+    #[cfg(test)]
+    pub(crate) const fn from_nanos(nanos: u64) -> Self {
+        Self(nanos)
+    }
+
     /// Nanoseconds from `earlier` to this reading; 0 if `earlier` is not earlier.
     pub(crate) const fn nanos_since(self, earlier: Self) -> u64 {
         self.0.saturating_sub(earlier.0)

@@ -27,6 +27,7 @@ pub(crate) mod settings;
 mod start_kind;
 pub(crate) mod start_tracker;
 pub(crate) mod trace;
+mod wall_clock;
 mod watchdog;
 
 pub use self::initialization_type::InitializationType;

@@ -9,9 +9,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use super::clock::{Moment, process_start, wall_epoch_nanos};
+use super::clock::{Moment, process_start};
 use super::marker::{self, Marker};
 use super::readiness;
+use super::wall_clock;
 use super::{InitializationType, StartKind};
 use crate::formats::time::{MonotonicNanos, nanos};
 use crate::warn::WarnOnce;
@@ -162,7 +163,7 @@ impl StartTracker {
             StartKind::Warm
         };
         let began = MonotonicNanos::now();
-        let began_epoch_nanos = wall_epoch_nanos();
+        let began_epoch_nanos = wall_clock::epoch_nanos_at(began, kind != StartKind::Warm);
         let since_origin = began.nanos_since(environment.origin.monotonic);
         let idle_gap_nanos = match self.counters.last_end.load(Ordering::Acquire) {
             0 => None,
