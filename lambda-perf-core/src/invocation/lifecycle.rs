@@ -580,7 +580,7 @@ impl Invocation {
         // refused at once, never kept waiting.
         let state = {
             let mut state = self.lock_state();
-            if self.ended.swap(true, Ordering::AcqRel) {
+            if self.end_under_lock(&state) {
                 return;
             }
             state.take()
@@ -624,11 +624,24 @@ impl Invocation {
         }
     }
 
+    /// Marks the invocation ended; `true` if it already was. Only with the state locked
+    /// (`_locked`), as every change of `ended` is (or with the invocation held alone, when it
+    /// is renewed): a load and a store then do what a swap does, without its locked
+    /// instruction.
+    #[inline]
+    fn end_under_lock(&self, _locked: &MutexGuard<'_, Option<Box<State>>>) -> bool {
+        if self.ended.load(Ordering::Relaxed) {
+            return true;
+        }
+        self.ended.store(true, Ordering::Release);
+        false
+    }
+
     /// Ends the invocation with `ending` kept in its state for the writes; `false` when it had
     /// already ended.
     fn keep_ending(&self, ending: PendingEnding) -> bool {
         let mut state = self.lock_state();
-        if self.ended.swap(true, Ordering::AcqRel) {
+        if self.end_under_lock(&state) {
             return false;
         }
         let Some(state) = state.as_deref_mut() else {
