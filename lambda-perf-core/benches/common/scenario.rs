@@ -3,18 +3,23 @@
 //! and the same handler answering an object, as most do, which a sampled invocation captures.
 //! Included with `#[path]` by each of them.
 
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray;
-use lambda_runtime::{Context, Error, LambdaEvent};
+use lambda_runtime::{Config, Context, Error, LambdaEvent};
 use serde::Serialize;
 use serde_json::Value;
 
 /// A warm invocation as the runtime makes it: a request id, a deadline 15 minutes away (so
-/// the timeout watchdog is armed, as on Lambda) and a trace header, sampled or not.
+/// the timeout watchdog is armed, as on Lambda) and a trace header, sampled or not; and the
+/// function's configuration, one `Arc` shared by every invocation's context, as
+/// `lambda_runtime` shares it.
 pub(crate) fn event(sampled: bool) -> LambdaEvent<Value> {
+    static CONFIG: OnceLock<Arc<Config>> = OnceLock::new();
     let mut context = Context::default();
+    context.env_config = Arc::clone(CONFIG.get_or_init(Arc::default));
     context.request_id = "8476a536-e9f4-11e8-9739-2dfe598c3fcd".into();
     let deadline = SystemTime::now() + Duration::from_secs(900);
     context.deadline = deadline.duration_since(UNIX_EPOCH).map_or(0, |since| {
