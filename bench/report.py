@@ -179,7 +179,7 @@ w(f"| floor: `write(2)` + `send(2)` | {fmt(fs)} | 1.00x | | |")
 w(f"| floor: a lone `write(2)` | {fmt(fu)} | | | |")
 clocks = find("invocation_overhead", "warm/", "clock reads")
 w(
-    f"| reference: the 3 clock reads of an invocation | {fmt(us(clocks))} "
+    f"| reference: the 2 clock reads of an invocation | {fmt(us(clocks))} "
     f"| {ratio(us(clocks), fu)} (of a lone `write(2)`) | | |"
 )
 w(f"| Powertools for Python {machine.get('python_powertools', '')} | {fmt(py_added)} | {ratio(py_added, fs)} | | |")
@@ -203,8 +203,8 @@ w("")
 if clocks is not None and fu:
     left = fu - us(clocks)
     w(
-        "For scale: the three clock reads every recorded invocation makes (its beginning by "
-        "the monotonic and the wall clock, its end) take "
+        "For scale: the two clock reads every recorded invocation makes (its beginning and its "
+        "end, by the monotonic clock) take "
         f"{fmt(clocks, 'ns', 0)}, {ratio(us(clocks), fu)} a lone `write(2)`. The unsampled "
         "budget is twice a `write(2)`; after the line's own `write(2)` it leaves one more, "
         f"{fmt(fu * 1000, 'ns', 0)}, for everything else an invocation does (classifying its "

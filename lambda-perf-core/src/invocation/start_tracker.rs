@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use super::clock::{Moment, process_start};
+use super::clock::{Moment, process_start, wall_epoch_nanos};
 use super::marker::{self, Marker};
 use super::readiness;
-use super::wall_clock;
+use super::wall_clock::{self, WallClock};
 use super::{InitializationType, StartKind};
 use crate::formats::time::{MonotonicNanos, nanos};
 use crate::warn::WarnOnce;
@@ -103,6 +103,8 @@ pub(crate) struct StartTracker {
     identity: Option<String>,
     counters: Counters,
     environment: OnceLock<Environment>,
+    /// Where the wall clock at each beginning comes from: the process's.
+    wall_clock: &'static WallClock,
 }
 
 /// What every invocation writes, on cache lines of their own, so that invocations running at
@@ -126,6 +128,7 @@ impl StartTracker {
             identity,
             counters: Counters::default(),
             environment: OnceLock::new(),
+            wall_clock: wall_clock::process(),
         }
     }
 
@@ -163,7 +166,9 @@ impl StartTracker {
             StartKind::Warm
         };
         let began = MonotonicNanos::now();
-        let began_epoch_nanos = wall_clock::epoch_nanos_at(began, kind != StartKind::Warm);
+        let began_epoch_nanos =
+            self.wall_clock
+                .epoch_nanos_at(began, kind != StartKind::Warm, wall_epoch_nanos);
         let since_origin = began.nanos_since(environment.origin.monotonic);
         let idle_gap_nanos = match self.counters.last_end.load(Ordering::Acquire) {
             0 => None,
@@ -282,6 +287,26 @@ mod tests {
     /// The duration of the invocation that began with `start`, ending now.
     fn ended(start: &Start) -> u64 {
         MonotonicNanos::now().nanos_since(start.began)
+    }
+
+    #[test]
+    fn a_start_that_is_not_warm_reads_the_wall_clock_again() {
+        // A difference between the clocks an hour off, kept for a while.
+        const HOUR: u64 = 3_600_000_000_000;
+        let clock: &'static WallClock = Box::leak(Box::new(WallClock::new()));
+        clock.epoch_nanos_at(MonotonicNanos::now(), true, || wall_epoch_nanos() - HOUR);
+        let dir = tempfile::tempdir().unwrap();
+        let mut tracker = tracker(dir.path());
+        tracker.wall_clock = clock;
+        let before = wall_epoch_nanos();
+        let start = tracker.begin_with(InitializationType::OnDemand, || lifecycle(10, None, None));
+        let after = wall_epoch_nanos();
+        assert_eq!(start.kind, StartKind::Cold);
+        assert!(
+            (before..=after).contains(&start.began_epoch_nanos),
+            "{before} {} {after}",
+            start.began_epoch_nanos
+        );
     }
 
     fn kinds(tracker: &StartTracker, init: InitializationType, n: usize) -> Vec<StartKind> {

@@ -3,36 +3,37 @@
 //! again at most every [`REREAD_AFTER_NANOS`] and at every start that is not warm.
 //!
 //! Reading `CLOCK_REALTIME` costs as much as reading the monotonic clock (tens of nanoseconds
-//! through the vDSO, a good part of what an invocation adds), and the difference between the
-//! two clocks changes only as NTP slews the wall clock (at most 500 ppm through the kernel's
-//! frequency adjustment: under 5 µs over that period, below the millisecond of an EMF
-//! timestamp and the agreement between X-Ray's hosts) or steps it (seen at the next reread).
-//! A restored snapshot or a new process rereads it at once.
+//! through the vDSO, a good part of what an invocation adds). On Linux the difference between
+//! the two clocks does not change as NTP slews the wall clock (`CLOCK_MONOTONIC` is slewed
+//! alike); it changes when the wall clock is stepped (`clock_settime`, chrony's `makestep`, a
+//! leap second that is not smeared) or the machine resumes from a suspend, and such a change
+//! is seen at the next reread, at most [`REREAD_AFTER_NANOS`] of the monotonic clock later.
+//! (On Apple's systems the monotonic clock is not slewed: the difference drifts by at most
+//! 500 ppm, under 5 µs over that period.) A new process, or a restored snapshot, rereads at
+//! once.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use super::clock::wall_epoch_nanos;
 use crate::formats::time::MonotonicNanos;
 
 /// How long a difference between the clocks is used before it is read again.
 pub(crate) const REREAD_AFTER_NANOS: u64 = 10_000_000;
 
 /// The difference between the clocks as last read, and until when it is used.
+#[derive(Debug)]
 pub(crate) struct WallClock {
     /// The wall clock's reading less the monotonic clock's, in wrapping arithmetic.
     offset: AtomicU64,
-    /// The monotonic reading from which it is read again (0: read it now).
+    /// The monotonic reading from which it is read again (0: read it now). Stored after the
+    /// offset it goes with (release) and loaded before it (acquire): a thread that sees a
+    /// deadline sees its offset, or a later one.
     reread_at: AtomicU64,
 }
 
 /// The process's: both clocks are the process's.
-static PROCESS: WallClock = WallClock::new();
-
-/// The wall clock, in nanoseconds since the Unix epoch, at monotonic reading `at` (taken just
-/// now); `reread` reads the difference between the clocks again whatever its age.
-#[inline]
-pub(crate) fn epoch_nanos_at(at: MonotonicNanos, reread: bool) -> u64 {
-    PROCESS.epoch_nanos_at(at, reread, wall_epoch_nanos)
+pub(crate) fn process() -> &'static WallClock {
+    static PROCESS: WallClock = WallClock::new();
+    &PROCESS
 }
 
 impl WallClock {
@@ -43,9 +44,11 @@ impl WallClock {
         }
     }
 
-    /// [`epoch_nanos_at`], with `read_wall` reading the wall clock (0: before 1970, never
-    /// kept). Threads may reread at once: each keeps a difference read just now, and a pair
-    /// of one's offset and another's time is as good as either.
+    /// The wall clock, in nanoseconds since the Unix epoch, at monotonic reading `at` (taken
+    /// just now); `reread` reads the difference between the clocks again whatever its age,
+    /// with `read_wall` ([`wall_epoch_nanos`](super::clock::wall_epoch_nanos); 0: before
+    /// 1970, never kept). Threads may reread at once: each keeps a difference read just now, and one's
+    /// offset with another's deadline is as good as either.
     #[inline]
     pub(crate) fn epoch_nanos_at(
         &self,
@@ -54,7 +57,7 @@ impl WallClock {
         read_wall: impl FnOnce() -> u64,
     ) -> u64 {
         let monotonic = at.nanos();
-        if !reread && monotonic < self.reread_at.load(Ordering::Relaxed) {
+        if !reread && monotonic < self.reread_at.load(Ordering::Acquire) {
             return monotonic.wrapping_add(self.offset.load(Ordering::Relaxed));
         }
         self.reread(monotonic, read_wall())
@@ -68,13 +71,12 @@ impl WallClock {
             self.reread_at.store(0, Ordering::Relaxed);
             return 0;
         }
-        // The offset before its deadline: a thread that sees the new deadline with the old
-        // offset uses one read at most a period ago.
+        // The offset before its deadline, which publishes it (see `reread_at`).
         self.offset
             .store(wall.wrapping_sub(monotonic), Ordering::Relaxed);
         self.reread_at.store(
             monotonic.saturating_add(REREAD_AFTER_NANOS),
-            Ordering::Relaxed,
+            Ordering::Release,
         );
         wall
     }
@@ -85,6 +87,7 @@ mod tests {
     use std::cell::Cell;
 
     use super::*;
+    use crate::invocation::clock::wall_epoch_nanos;
 
     /// The wall clock of these tests: `wall` at monotonic `at`, counting its reads.
     struct FakeWall {
@@ -170,21 +173,51 @@ mod tests {
             clock.epoch_nanos_at(AT.plus_nanos(2), false, wall.read(WALL)),
             WALL
         );
+        // A kept difference, then a clock set before 1970: that difference is dropped too.
+        assert_eq!(
+            clock.epoch_nanos_at(AT.plus_nanos(3), true, wall.read(0)),
+            0
+        );
+        assert_eq!(
+            clock.epoch_nanos_at(AT.plus_nanos(4), false, wall.read(WALL + 4)),
+            WALL + 4
+        );
+        assert_eq!(
+            wall.reads.get(),
+            5,
+            "read again after the clock read before 1970"
+        );
+    }
+
+    #[test]
+    fn a_thread_that_sees_a_deadline_sees_its_offset() {
+        // Another thread rereads while this one reads: whatever this one finds is a reading
+        // of the wall clock, never the offset's initial 0 added to a monotonic reading.
+        let clock = WallClock::new();
+        std::thread::scope(|scope| {
+            scope.spawn(|| clock.epoch_nanos_at(AT, true, || WALL));
+            for later in 0..10_000 {
+                let got = clock.epoch_nanos_at(AT.plus_nanos(later), false, || WALL + later);
+                assert!(got >= WALL, "{got}");
+            }
+        });
     }
 
     #[test]
     fn the_process_clock_agrees_with_the_wall_clock() {
-        // Monotonic and wall clocks both move on between the readings: allow for that, and
-        // for NTP's slew over one period.
+        // The clocks move on between the readings, and another test of the process (under
+        // `cargo test`) may have read the difference a period ago: a millisecond allows for
+        // both.
+        let clock = process();
         let before = wall_epoch_nanos();
-        let at = epoch_nanos_at(MonotonicNanos::now(), false);
+        let at = clock.epoch_nanos_at(MonotonicNanos::now(), false, wall_epoch_nanos);
         let after = wall_epoch_nanos();
         let slack = 1_000_000;
         assert!(
             before.saturating_sub(slack) <= at && at <= after + slack,
             "{before} {at} {after}"
         );
-        let reread = epoch_nanos_at(MonotonicNanos::now(), true);
+        let reread = clock.epoch_nanos_at(MonotonicNanos::now(), true, wall_epoch_nanos);
         assert!(after <= reread && reread <= wall_epoch_nanos());
     }
 }
