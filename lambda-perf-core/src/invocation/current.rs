@@ -15,6 +15,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -79,7 +80,10 @@ thread_local! {
 /// What one task (or one carried future) knows of the invocation it works for.
 #[derive(Debug)]
 pub(crate) struct Current {
-    invocation: Arc<Invocation>,
+    /// Taken out only by its drop.
+    invocation: ManuallyDrop<Arc<Invocation>>,
+    /// Whether it hands the invocation back for reuse when dropped ([`Current::owning`]).
+    recycles: bool,
     /// The subsegment new ones open under and annotations go to; `None`: the handler's.
     subsegment: Cell<Option<u64>>,
     /// Spans entered while this was current, with the subsegment each replaced.
@@ -90,10 +94,20 @@ impl Current {
     /// Work for `invocation`, standing in `subsegment` (`None`: the handler's).
     pub(crate) fn new(invocation: Arc<Invocation>, subsegment: Option<u64>) -> Self {
         Self {
-            invocation,
+            invocation: ManuallyDrop::new(invocation),
+            recycles: false,
             subsegment: Cell::new(subsegment),
             entered_spans: RefCell::new(Vec::new()),
         }
+    }
+
+    /// The handler's own work for `invocation`, which it ends: the last to hold it, this
+    /// hands it back for reuse when dropped (as [`Invocation::recycle`] takes it: only if
+    /// nothing else holds it then). The handler's future holds no other `Arc` of it.
+    pub(crate) fn owning(invocation: Arc<Invocation>) -> Self {
+        let mut current = Self::new(invocation, None);
+        current.recycles = true;
+        current
     }
 
     pub(crate) fn invocation(&self) -> &Arc<Invocation> {
@@ -118,6 +132,17 @@ impl Current {
     /// The state of the invocation, for `f`; refused after the end and while already held.
     pub(crate) fn with_state<R>(&self, f: impl FnOnce(&mut State) -> R) -> Result<R, Unavailable> {
         self.invocation.with_state(f)
+    }
+}
+
+impl Drop for Current {
+    fn drop(&mut self) {
+        // SAFETY: taken out once, here, and not used after: the value is being dropped.
+        #[allow(unsafe_code)]
+        let invocation = unsafe { ManuallyDrop::take(&mut self.invocation) };
+        if self.recycles {
+            Invocation::recycle(invocation);
+        }
     }
 }
 
@@ -250,6 +275,13 @@ impl<F: Future> Future for Scoped<F> {
             }
             poll
         })
+    }
+}
+
+impl<F> Scoped<F> {
+    /// What the future runs with.
+    pub(crate) fn current(&self) -> &Current {
+        &self.current
     }
 }
 

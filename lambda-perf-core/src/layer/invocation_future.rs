@@ -54,33 +54,22 @@ pin_project! {
     /// is the handler's, untouched; a panic is recorded and then continues to the runtime. A
     /// future dropped before completion ends its invocation as cancelled.
     pub struct InvocationFuture<F, D> {
+        // Its `Current` holds the invocation; when it is this future's own, that is the only
+        // hold the future has, and it hands the invocation back for reuse as it is dropped
+        // (`Current::owning`).
         #[pin]
         inner: Scoped<F>,
-        invocation: Option<Arc<Invocation>>,
-        // Dropped after `inner`, which holds the invocation too.
-        ended: Ended,
+        // The invocation is this future's own, and not ended yet.
+        to_end: bool,
         describe: D,
     }
 
     impl<F, D> PinnedDrop for InvocationFuture<F, D> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if let Some(invocation) = this.invocation.take() {
-                invocation.finish(Outcome::Cancelled);
-                this.ended.0 = Some(invocation);
+            if std::mem::take(this.to_end) {
+                this.inner.as_ref().get_ref().current().invocation().finish(Outcome::Cancelled);
             }
-        }
-    }
-}
-
-/// The invocation once ended, handed back for reuse when the future is dropped.
-#[derive(Default)]
-struct Ended(Option<Arc<Invocation>>);
-
-impl Drop for Ended {
-    fn drop(&mut self) {
-        if let Some(invocation) = self.0.take() {
-            Invocation::recycle(invocation);
         }
     }
 }
@@ -91,25 +80,19 @@ impl<F: Future, D> InvocationFuture<F, D> {
     pub(crate) fn new(begun: Begun, future: F, describe: D) -> Self {
         match begun {
             Begun::Own(invocation) => {
-                let current = Current::new(Arc::clone(&invocation), None);
-                Self::running(current, Some(invocation), future, describe)
+                Self::running(Current::owning(invocation), true, future, describe)
             }
-            Begun::Nested(outer) => Self::running(outer, None, future, describe),
+            Begun::Nested(outer) => Self::running(outer, false, future, describe),
         }
     }
 
-    /// Runs `future` with `current`, ending `invocation` (when it is its own) as it completes.
+    /// Runs `future` with `current`, ending its invocation as it completes when `to_end` (its
+    /// own).
     #[inline]
-    fn running(
-        current: Current,
-        invocation: Option<Arc<Invocation>>,
-        future: F,
-        describe: D,
-    ) -> Self {
+    fn running(current: Current, to_end: bool, future: F, describe: D) -> Self {
         Self {
             inner: current::scope(current, future),
-            invocation,
-            ended: Ended::default(),
+            to_end,
             describe,
         }
     }
@@ -134,21 +117,22 @@ where
         match panic::catch(|| inner.as_mut().poll(cx)) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                if let Some(invocation) = this.invocation.take() {
+                if std::mem::take(this.to_end) {
+                    let invocation = inner.as_ref().get_ref().current().invocation();
                     // The response's `Serialize` and the error's `Debug` are user code: a
                     // panic there must not turn the handler's answer into a panic.
-                    let outcome = panic::catch(|| describe(&invocation, this.describe, &output))
+                    let outcome = panic::catch(|| describe(invocation, this.describe, &output))
                         .unwrap_or_else(|panic| match &output {
                             Ok(_) => Outcome::Success(None),
                             Err(_) => Outcome::Error(Some(Failure::describing_panicked(&*panic))),
                         });
                     invocation.finish(outcome);
-                    this.ended.0 = Some(invocation);
                 }
                 Poll::Ready(output)
             }
             Err(panic) => {
-                if let Some(invocation) = this.invocation.take() {
+                if std::mem::take(this.to_end) {
+                    let invocation = inner.as_ref().get_ref().current().invocation();
                     invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
                 }
                 panic::resume(panic)
@@ -194,8 +178,9 @@ pub(crate) fn start<F: Future, D, W>(
         Begun::Own(invocation) => invocation,
         nested @ Begun::Nested(_) => return wrap(InvocationFuture::new(nested, call(), describe)),
     };
-    // The same `Current` is set while `call` runs and carried by the future after.
-    let current = Current::new(Arc::clone(&invocation), None);
+    // The same `Current` is set while `call` runs and carried by the future after: the
+    // future's only hold of its invocation.
+    let current = Current::owning(invocation);
     // Left in place, and called through a reference: moved into the closures that catch a
     // panic and set the scope, `call` (and the event it holds) would be copied into each.
     let mut call = ManuallyDrop::new(call);
@@ -210,14 +195,12 @@ pub(crate) fn start<F: Future, D, W>(
         })
     });
     match created {
-        Ok(future) => wrap(InvocationFuture::running(
-            current,
-            Some(invocation),
-            future,
-            describe,
-        )),
+        Ok(future) => wrap(InvocationFuture::running(current, true, future, describe)),
         Err(panic) => {
-            invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
+            // Ended, then handed back for reuse as `current` is dropped.
+            current
+                .invocation()
+                .finish(Outcome::Panic(Failure::from_panic(&*panic)));
             panic::resume(panic)
         }
     }
