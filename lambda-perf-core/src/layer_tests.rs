@@ -147,3 +147,24 @@ async fn annotations_are_answered_alike_with_and_without_a_trace() {
         );
     }
 }
+
+/// An invocation handed back before it ended (nothing else holding it) is not kept: the next
+/// one would find what it recorded still in its state.
+#[test]
+fn an_invocation_that_has_not_ended_is_not_kept() {
+    let recorder = Recorder::new();
+    let layer = recorder.layer();
+    // No deadline: no watchdog holds it weakly, so nothing else holds it.
+    let mut context = event(()).context;
+    context.deadline = 0;
+    let begun = Invocation::begin(&layer.instrumentation, &context);
+    Invocation::recycle(begun);
+    assert!(Invocation::take_kept().is_none(), "not kept before its end");
+
+    let begun = Invocation::begin(&layer.instrumentation, &context);
+    begun.finish(crate::invocation::outcome::Outcome::Success(None));
+    let ended = Arc::as_ptr(&begun).addr();
+    Invocation::recycle(begun);
+    let kept = Invocation::take_kept().map(|kept| Arc::as_ptr(&kept).addr());
+    assert_eq!(kept, Some(ended), "kept once ended");
+}

@@ -101,9 +101,10 @@ impl Current {
         }
     }
 
-    /// The handler's own work for `invocation`, which it ends: the last to hold it, this
-    /// hands it back for reuse when dropped (as [`Invocation::recycle`] takes it: only if
-    /// nothing else holds it then). The handler's future holds no other `Arc` of it.
+    /// The handler's own work for `invocation`, which it ends: this hands it back for reuse
+    /// when dropped, which [`Invocation::recycle`] takes only if it has ended and nothing
+    /// else holds it then (a spawned task, or the runtime companion's window, may let go of
+    /// it last). The handler's future holds no other `Arc` of it.
     pub(crate) fn owning(invocation: Arc<Invocation>) -> Self {
         let mut current = Self::new(invocation, None);
         current.recycles = true;
@@ -137,7 +138,9 @@ impl Current {
 
 impl Drop for Current {
     fn drop(&mut self) {
-        // SAFETY: taken out once, here, and not used after: the value is being dropped.
+        // SAFETY: the field is read nowhere else by value (a type with `Drop` cannot be moved
+        // out of), and this is its drop: it is taken out once and not used after, and
+        // `ManuallyDrop` drops nothing itself.
         #[allow(unsafe_code)]
         let invocation = unsafe { ManuallyDrop::take(&mut self.invocation) };
         if self.recycles {

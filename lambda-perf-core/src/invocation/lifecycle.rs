@@ -305,9 +305,12 @@ impl Invocation {
     }
 
     /// Keeps an ended invocation's memory for a later one, once nothing else holds it (a
-    /// task spawned in it and still running does: then it is freed as usual).
+    /// task spawned in it and still running does: then it is freed as usual). One that has
+    /// not ended is freed too: its renewal would find what it recorded still there.
     pub(crate) fn recycle(invocation: Arc<Self>) {
-        ENDED.give_back(invocation);
+        if invocation.ended.load(Ordering::Acquire) {
+            ENDED.give_back(invocation);
+        }
     }
 
     /// The ended invocation kept for the next one on this thread, if any (taken out).
