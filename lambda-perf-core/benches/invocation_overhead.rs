@@ -206,7 +206,7 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         (sampled - bare) / write_send
     );
     println!(
-        "  the 3 clock reads of an invocation: {clocks:7.0} ns, {:.2} times a write(2)",
+        "  the 2 clock reads of an invocation: {clocks:7.0} ns, {:.2} times a write(2)",
         clocks / write
     );
     println!(
