@@ -1,8 +1,9 @@
 //! The start classifier: process-wide state plus the environment marker.
 //!
-//! The only process-wide state lambda-perf keeps. One atomic counter decides which invocation
-//! is the first of the process, so exactly one is, even when several start at once; the marker
-//! is consulted once, on that first invocation, never at init.
+//! One atomic counter decides which invocation is the first of the process, so exactly one
+//! is, even when several start at once; the marker is consulted once, on that first
+//! invocation, never at init. The wall clock at each beginning comes from the process's
+//! [`WallClock`], reread at every start that is not warm.
 
 use std::path::PathBuf;
 
