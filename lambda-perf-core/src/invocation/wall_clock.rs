@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use crate::formats::time::MonotonicNanos;
 
 /// How long a difference between the clocks is used before it is read again.
-pub(crate) const REREAD_AFTER_NANOS: u64 = 10_000_000;
+const REREAD_AFTER_NANOS: u64 = 10_000_000;
 
 /// The difference between the clocks as last read, and until when it is used.
 #[derive(Debug)]
@@ -47,8 +47,8 @@ impl WallClock {
     /// The wall clock, in nanoseconds since the Unix epoch, at monotonic reading `at` (taken
     /// just now); `reread` reads the difference between the clocks again whatever its age,
     /// with `read_wall` ([`wall_epoch_nanos`](super::clock::wall_epoch_nanos); 0: before
-    /// 1970, never kept). Threads may reread at once: each keeps a difference read just now, and one's
-    /// offset with another's deadline is as good as either.
+    /// 1970, never kept). Threads may reread at once: each keeps a difference read just now,
+    /// and one's offset with another's deadline is as good as either.
     #[inline]
     pub(crate) fn epoch_nanos_at(
         &self,
