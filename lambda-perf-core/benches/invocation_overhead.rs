@@ -14,11 +14,13 @@
 //! - `floor: write(2) of the EMF line`, `floor: write(2) + send(2)`: the system calls alone,
 //!   in a loop of their own.
 //! - `floor in place: bare handler writing the EMF line`, `floor in place: bare handler
-//!   writing and sending`: the same system calls made where an instrumented invocation makes
-//!   them, by the bare handler's future before it answers (their floor is the case minus the
-//!   bare handler). A system call costs more there than in a loop of its own: on return the
-//!   processor predicts the returns up the deeper stack of the runtime and the handler's
-//!   future, and finds the code and data the kernel displaced, which the loop never has.
+//!   writing and sending`: the same system calls made inside an invocation's `block_on`, by
+//!   the bare handler itself before it answers (their floor is the case minus the bare
+//!   handler). Measured here, they cost more there than in a loop of their own. Our reading:
+//!   after the kernel returns, the processor mispredicts the returns up a stack as deep as
+//!   the runtime's (a C loop returning through more frames after each `write(2)` paid about
+//!   7 ns a frame, up to about 12 frames), and finds again the code and data the kernel
+//!   displaced; the loop pays both too, over a shallow stack and a tiny working set.
 //! - `reference: the 2 clock reads of an invocation`: what every invocation reads however it
 //!   is recorded (its beginning and its end, by the monotonic clock; the wall clock at its
 //!   beginning is derived from the first), for scale.
