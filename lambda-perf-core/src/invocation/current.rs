@@ -343,12 +343,17 @@ pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
     })
     .unwrap_or(false);
     if !on_own_task {
-        let _ = ENTERED_SPANS.try_with(|spans| {
-            if let Ok(mut spans) = spans.try_borrow_mut() {
-                if let Some(index) = spans.iter().rposition(|(id, _)| *id == span) {
-                    spans.remove(index);
-                }
-            }
-        });
+        // Taken out under the borrow, dropped after it: the last hold of an invocation
+        // (its `Arc` in the `Current`) ends with its drop, and nothing it does may find this
+        // thread's spans borrowed.
+        let exited = ENTERED_SPANS
+            .try_with(|spans| {
+                let mut spans = spans.try_borrow_mut().ok()?;
+                let index = spans.iter().rposition(|(id, _)| *id == span)?;
+                Some(spans.remove(index))
+            })
+            .ok()
+            .flatten();
+        drop(exited);
     }
 }
