@@ -513,13 +513,19 @@ mod tests {
              of its own (cargo nextest)"
         );
         drop(Watch::default());
-        assert!(!watchdog_running(), "freeing a watch never armed started the watchdog");
+        assert!(
+            !watchdog_running(),
+            "freeing a watch never armed started the watchdog"
+        );
         // Seen once a watch is armed (the thread names itself as it starts).
         let counted = Arc::new(Counted::default());
         Watch::arm(&counted, in_ms(60_000));
         let began = Instant::now();
         while !watchdog_running() {
-            assert!(began.elapsed() < Duration::from_secs(5), "no watchdog thread");
+            assert!(
+                began.elapsed() < Duration::from_secs(5),
+                "no watchdog thread"
+            );
             std::thread::sleep(Duration::from_millis(1));
         }
     }
