@@ -239,6 +239,25 @@ if fs_place is not None and fu_place is not None and fs and fu:
         "loop's floor)."
     )
     w("")
+interleaved = load("invocation_overhead_summary.json")
+if interleaved:
+    i_fu = interleaved["write_ns"]
+    i_fs = interleaved["write_send_ns"]
+    i_un = interleaved["unsampled_added_ns"]
+    i_sa = interleaved["sampled_added_ns"]
+    w(
+        "The bench's own summary measures every case again after criterion, interleaved: "
+        f"{interleaved['rounds']} rounds of {interleaved['iterations']:,} invocations, each case "
+        "in turn, each case's fastest round kept, so that the machine's changes of load fall on "
+        "every case alike (criterion's means above measure each case in a block of its own). "
+        f"Unsampled: added {fmt(i_un, 'ns', 0)}, {ratio(i_un, i_fu)} a lone `write(2)` "
+        f"({fmt(i_fu, 'ns', 0)}; {ratio(i_un, interleaved['write_in_place_ns'])} the write in "
+        f"place, {fmt(interleaved['write_in_place_ns'], 'ns', 0)}). Sampled: added "
+        f"{fmt(i_sa, 'ns', 0)}, {ratio(i_sa, i_fs)} its floor ({fmt(i_fs, 'ns', 0)}; "
+        f"{ratio(i_sa, interleaved['write_send_in_place_ns'])} in place, "
+        f"{fmt(interleaved['write_send_in_place_ns'], 'ns', 0)})."
+    )
+    w("")
 if clocks is not None and fu:
     left = fu - us(clocks)
     w(

@@ -26,7 +26,9 @@
 //!   beginning is derived from the first), for scale.
 //!
 //! After criterion, a summary measures every case again, interleaved, and prints each
-//! overhead (instrumented minus bare) as a ratio of its floor. Invocations at once in one
+//! overhead (instrumented minus bare) as a ratio of its floor; with
+//! `LAMBDA_PERF_BENCH_RESULTS=dir` (as `bench/run` sets) it also writes
+//! `dir/invocation_overhead_summary.json`. Invocations at once in one
 //! process are the `concurrency` bench's.
 
 // The summary is this bench's report, on stdout after criterion's.
@@ -275,7 +277,7 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         (sampled - bare) / write_send
     );
     println!(
-        "  in place (made by the bare handler's future): write(2) {write_in_place:7.0} ns, \
+        "  in place (made by the bare handler itself): write(2) {write_in_place:7.0} ns, \
          unsampled ratio {:.2}; write(2)+send(2) {write_send_in_place:7.0} ns, sampled ratio {:.2}",
         (unsampled - bare) / write_in_place,
         (sampled - bare) / write_send_in_place
@@ -289,4 +291,24 @@ fn summary(sizes: &Sizes, mut measure: impl FnMut(Case, usize) -> Duration) {
         usage - unsampled,
         (usage - unsampled) / write
     );
+    if let Some(dir) = std::env::var_os("LAMBDA_PERF_BENCH_RESULTS") {
+        let path = std::path::Path::new(&dir).join("invocation_overhead_summary.json");
+        let report = serde_json::json!({
+            "rounds": ROUNDS,
+            "iterations": ITERATIONS,
+            "line_bytes": sizes.line,
+            "datagram_bytes": sizes.datagram,
+            "bare_ns": bare,
+            "unsampled_added_ns": unsampled - bare,
+            "sampled_added_ns": sampled - bare,
+            "write_ns": write,
+            "write_send_ns": write_send,
+            "write_in_place_ns": write_in_place,
+            "write_send_in_place_ns": write_send_in_place,
+            "resource_usage_added_ns": usage - unsampled,
+            "clock_reads_ns": clocks,
+        });
+        std::fs::write(&path, serde_json::to_vec_pretty(&report).unwrap()).unwrap();
+        println!("wrote {}", path.display());
+    }
 }
