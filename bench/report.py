@@ -255,7 +255,10 @@ if interleaved:
         f"place, {fmt(interleaved['write_in_place_ns'], 'ns', 0)}). Sampled: added "
         f"{fmt(i_sa, 'ns', 0)}, {ratio(i_sa, i_fs)} its floor ({fmt(i_fs, 'ns', 0)}; "
         f"{ratio(i_sa, interleaved['write_send_in_place_ns'])} in place, "
-        f"{fmt(interleaved['write_send_in_place_ns'], 'ns', 0)})."
+        f"{fmt(interleaved['write_send_in_place_ns'], 'ns', 0)}). The budget by these figures: "
+        f"sampled {budget(i_sa, i_fs, 1.5)}; unsampled {budget(i_un, i_fu, 2)}. Where this and the "
+        "verdict above differ, this run does not settle the budget: the gap is the noise of the two "
+        "measurements."
     )
     w("")
 if clocks is not None and fu:
