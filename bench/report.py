@@ -239,27 +239,53 @@ if fs_place is not None and fu_place is not None and fs and fu:
         "loop's floor)."
     )
     w("")
-interleaved = load("invocation_overhead_summary.json")
-if interleaved:
+interleaved = load("invocation_overhead_summary.json") or {}
+SUMMARY_KEYS = (
+    "rounds", "iterations", "unsampled_added_ns", "sampled_added_ns", "write_ns",
+    "write_send_ns", "write_in_place_ns", "write_send_in_place_ns",
+)
+if all(isinstance(interleaved.get(key), (int, float)) for key in SUMMARY_KEYS):
     i_fu = interleaved["write_ns"]
     i_fs = interleaved["write_send_ns"]
     i_un = interleaved["unsampled_added_ns"]
     i_sa = interleaved["sampled_added_ns"]
     w(
-        "The bench's own summary measures every case again after criterion, interleaved: "
+        "The bench's own summary measures every case again after criterion: "
         f"{interleaved['rounds']} rounds of {interleaved['iterations']:,} invocations, each case "
-        "in turn, each case's fastest round kept, so that the machine's changes of load fall on "
-        "every case alike (criterion's means above measure each case in a block of its own). "
+        "in turn, so that a change of the machine's load falls on every case alike (criterion's "
+        "means above measure each case in a block of its own); each case's fastest round is "
+        "kept, on its own, and an added time is the difference of two fastest rounds. "
         f"Unsampled: added {fmt(i_un, 'ns', 0)}, {ratio(i_un, i_fu)} a lone `write(2)` "
         f"({fmt(i_fu, 'ns', 0)}; {ratio(i_un, interleaved['write_in_place_ns'])} the write in "
         f"place, {fmt(interleaved['write_in_place_ns'], 'ns', 0)}). Sampled: added "
         f"{fmt(i_sa, 'ns', 0)}, {ratio(i_sa, i_fs)} its floor ({fmt(i_fs, 'ns', 0)}; "
         f"{ratio(i_sa, interleaved['write_send_in_place_ns'])} in place, "
         f"{fmt(interleaved['write_send_in_place_ns'], 'ns', 0)}). The budget by these figures: "
-        f"sampled {budget(i_sa, i_fs, 1.5)}; unsampled {budget(i_un, i_fu, 2)}. Where this and the "
-        "verdict above differ, this run does not settle the budget: the gap is the noise of the two "
-        "measurements."
+        f"sampled {budget(i_sa, i_fs, 1.5)}; unsampled {budget(i_un, i_fu, 2)}."
     )
+    # Where the two verdicts part, what differs: the added time or the floor.
+    differing = []
+    for case, added, floor, i_added, i_floor, limit in (
+        ("sampled", added_sampled, floor_sampled, i_sa, i_fs, 1.5),
+        ("unsampled", added_unsampled, floor_unsampled, i_un, i_fu, 2),
+    ):
+        if added is None or not floor or not i_floor:
+            continue
+        if (added / floor <= limit) != (i_added / i_floor <= limit):
+            differing.append(
+                f"for {case} ({ratio(added, floor)} by criterion's means, "
+                f"{ratio(i_added, i_floor)} by the summary: the added times "
+                f"{fmt(added, 'ns', 0)} and {fmt(i_added, 'ns', 0)}, the floors "
+                f"{fmt(floor, 'ns', 0)} (a mean) and {fmt(i_floor, 'ns', 0)} (a fastest round))"
+            )
+    if differing:
+        w(
+            "The verdict by criterion's means and this one differ "
+            + "; and ".join(differing)
+            + ": this run does not settle that budget."
+        )
+    elif added_sampled is not None and added_unsampled is not None:
+        w("The verdict by criterion's means and this one agree.")
     w("")
 if clocks is not None and fu:
     left = fu - us(clocks)
