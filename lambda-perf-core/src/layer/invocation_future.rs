@@ -68,7 +68,7 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if std::mem::take(this.to_end) {
-                this.inner.as_ref().get_ref().current().invocation().finish(Outcome::Cancelled);
+                this.inner.current().invocation().finish(Outcome::Cancelled);
             }
         }
     }
@@ -118,7 +118,7 @@ where
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
                 if std::mem::take(this.to_end) {
-                    let invocation = inner.as_ref().get_ref().current().invocation();
+                    let invocation = inner.current().invocation();
                     // The response's `Serialize` and the error's `Debug` are user code: a
                     // panic there must not turn the handler's answer into a panic.
                     let outcome = panic::catch(|| describe(invocation, this.describe, &output))
@@ -132,7 +132,7 @@ where
             }
             Err(panic) => {
                 if std::mem::take(this.to_end) {
-                    let invocation = inner.as_ref().get_ref().current().invocation();
+                    let invocation = inner.current().invocation();
                     invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
                 }
                 panic::resume(panic)
