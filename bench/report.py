@@ -143,11 +143,18 @@ sampled = find("invocation_overhead", "warm/", "perflayer, sampled", exclude=("a
 unsampled = find("invocation_overhead", "warm/", "perflayer, unsampled", exclude=("resource", "at once"))
 floor_sampled = find("invocation_overhead", "floor", "send", exclude=("in place",))
 floor_unsampled = find("invocation_overhead", "floor", "write", exclude=("send", "in place"))
-# The same system calls made by the bare handler's future, less the bare handler.
+# The same system calls made by the bare handler itself.
 in_place_write = find("invocation_overhead", "floor in place", "writing the emf line")
 in_place_write_send = find("invocation_overhead", "floor in place", "writing and sending")
-added_sampled = None if sampled is None or bare is None else sampled - bare
-added_unsampled = None if unsampled is None or bare is None else unsampled - bare
+
+
+def less_bare(case):
+    """What a case (ns) adds over the bare handler; None without either."""
+    return None if case is None or bare is None else case - bare
+
+
+added_sampled = less_bare(sampled)
+added_unsampled = less_bare(unsampled)
 py = peers.get("python", {})
 ts = peers.get("typescript", {})
 py_added = py.get("added_us")
@@ -170,8 +177,8 @@ w("| | added per invocation | vs the floor | Powertools Python / this | Powertoo
 w("|---|---|---|---|---|")
 fs = us(floor_sampled)
 fu = us(floor_unsampled)
-fs_place = None if in_place_write_send is None or bare is None else us(in_place_write_send - bare)
-fu_place = None if in_place_write is None or bare is None else us(in_place_write - bare)
+fs_place = us(less_bare(in_place_write_send))
+fu_place = us(less_bare(in_place_write))
 in_place_sampled = "" if fs_place is None else f" ({ratio(us(added_sampled), fs_place)} in place)"
 in_place_unsampled = "" if fu_place is None else f"; {ratio(us(added_unsampled), fu_place)} in place"
 w(

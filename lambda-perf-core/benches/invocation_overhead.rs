@@ -41,6 +41,7 @@ use std::time::{Duration, Instant};
 use criterion::Criterion;
 use lambda_runtime::{Error, LambdaEvent};
 use serde_json::Value;
+use tokio::runtime::Runtime;
 use tower::{Layer, Service, service_fn};
 
 #[path = "common/floor.rs"]
@@ -82,32 +83,16 @@ fn main() {
     {
         let mut group = criterion.benchmark_group("warm");
         group.bench_function("bare handler", |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(plain.call(black_box(event(true))))
-                    .unwrap()
-            });
+            b.iter(|| invoke(&runtime, &mut plain, true));
         });
         group.bench_function("PerfLayer, unsampled", |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(unsampled.call(black_box(event(false))))
-                    .unwrap()
-            });
+            b.iter(|| invoke(&runtime, &mut unsampled, false));
         });
         group.bench_function("PerfLayer, unsampled, resource usage", |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(with_usage.call(black_box(event(false))))
-                    .unwrap()
-            });
+            b.iter(|| invoke(&runtime, &mut with_usage, false));
         });
         group.bench_function("PerfLayer, sampled", |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(sampled.call(black_box(event(true))))
-                    .unwrap()
-            });
+            b.iter(|| invoke(&runtime, &mut sampled, true));
         });
         group.bench_function("floor: write(2) of the EMF line", |b| {
             b.iter(|| floor.write())
@@ -116,18 +101,10 @@ fn main() {
             b.iter(|| floor.write_and_send());
         });
         group.bench_function("floor in place: bare handler writing the EMF line", |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(writing.call(black_box(event(false))))
-                    .unwrap()
-            });
+            b.iter(|| invoke(&runtime, &mut writing, false));
         });
         group.bench_function("floor in place: bare handler writing and sending", |b| {
-            b.iter(|| {
-                runtime
-                    .block_on(writing_sending.call(black_box(event(true))))
-                    .unwrap()
-            });
+            b.iter(|| invoke(&runtime, &mut writing_sending, true));
         });
         group.bench_function("reference: the 2 clock reads of an invocation", |b| {
             b.iter(clock_reads);
@@ -142,39 +119,37 @@ fn main() {
     }
     summary(&sizes, |case, iterations| match case {
         Case::Bare => time(iterations, || {
-            runtime
-                .block_on(plain.call(black_box(event(true))))
-                .unwrap();
+            invoke(&runtime, &mut plain, true);
         }),
         Case::Unsampled => time(iterations, || {
-            runtime
-                .block_on(unsampled.call(black_box(event(false))))
-                .unwrap();
+            invoke(&runtime, &mut unsampled, false);
         }),
         Case::Sampled => time(iterations, || {
-            runtime
-                .block_on(sampled.call(black_box(event(true))))
-                .unwrap();
+            invoke(&runtime, &mut sampled, true);
         }),
         Case::ResourceUsage => time(iterations, || {
-            runtime
-                .block_on(with_usage.call(black_box(event(false))))
-                .unwrap();
+            invoke(&runtime, &mut with_usage, false);
         }),
         Case::Write => time(iterations, || floor.write()),
         Case::WriteSend => time(iterations, || floor.write_and_send()),
         Case::WriteInPlace => time(iterations, || {
-            runtime
-                .block_on(writing.call(black_box(event(false))))
-                .unwrap();
+            invoke(&runtime, &mut writing, false);
         }),
         Case::WriteSendInPlace => time(iterations, || {
-            runtime
-                .block_on(writing_sending.call(black_box(event(true))))
-                .unwrap();
+            invoke(&runtime, &mut writing_sending, true);
         }),
         Case::Clocks => time(iterations, clock_reads),
     });
+}
+
+/// One warm invocation of `service` through `runtime`, its event sampled or not.
+fn invoke<S>(runtime: &Runtime, service: &mut S, sampled: bool) -> S::Response
+where
+    S: Service<LambdaEvent<Value>, Error = Error>,
+{
+    runtime
+        .block_on(service.call(black_box(event(sampled))))
+        .unwrap()
 }
 
 /// The floor, for the bare handlers that make its system calls themselves.
@@ -206,9 +181,9 @@ enum Case {
     Sampled,
     Write,
     WriteSend,
-    /// The bare handler, writing the line in its future.
+    /// The bare handler, writing the line itself before it answers.
     WriteInPlace,
-    /// The bare handler, writing the line and sending the datagram in its future.
+    /// The bare handler, writing the line and sending the datagram itself before it answers.
     WriteSendInPlace,
     /// Unsampled, with resource usage on.
     ResourceUsage,
