@@ -578,7 +578,9 @@ w("")
 w(
     "From the local Runtime API handing out a warm invocation (`/next`) to the response "
     "reaching it, under the real `lambda_runtime` loop (`tests/src/bin/companion-function.rs`: "
-    "one metric, one annotation, sampled; where the telemetry goes, in two settings below). "
+    "one metric, one annotation; sampled, and for the companion also unsampled, as most "
+    "invocations are under X-Ray's default rule of one request a second and 5% of the rest; "
+    "where the telemetry goes, in two settings below). "
     "`PerfRuntimeLayer` moves the invocation's writes after the response's "
     "POST, before the next `/next`. The figures include the loopback HTTP round trips of the "
     "runtime and the emulator, the same for all."
@@ -612,6 +614,21 @@ elif placement is not None:
     w("Fewer than two CPUs were available: the processes ran where the scheduler put them.")
 if placement is not None:
     w("")
+def companion_verdict(which, added):
+    """Whether the interval of `added` (the companion's added latency) includes zero."""
+    if added["low_us"] <= 0 <= added["high_us"]:
+        return (
+            f"{which}, the client's latency shows no measurable difference from the bare "
+            f"handler's: the interval of the added latency, {fmt(added['low_us'])} to "
+            f"{fmt(added['high_us'])}, includes zero."
+        )
+    return (
+        f"{which}, the client's latency differs measurably from the bare handler's: the "
+        f"interval of the added latency, {fmt(added['low_us'])} to {fmt(added['high_us'])}, "
+        "excludes zero."
+    )
+
+
 def latency_table(latency):
     w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) |")
     w("|---|---|---|---|---|---|")
@@ -621,6 +638,7 @@ def latency_table(latency):
         ("bare_threaded", "the bare handler, with a second thread that only waits"),
         ("layer", "`PerfLayer`"),
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
+        ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
     ):
         figures = latency.get(mode)
         if not figures:
@@ -645,17 +663,10 @@ def latency_table(latency):
     companion = latency.get("companion", {}).get("added_vs_bare")
     control = latency.get("bare_again", {}).get("added_vs_bare")
     if companion:
-        if companion["low_us"] <= 0 <= companion["high_us"]:
-            verdict = (
-                "With the companion, the client's latency shows no measurable difference from the "
-                "bare handler: the interval of the added latency includes zero."
-            )
-        else:
-            verdict = (
-                "With the companion, the client's latency differs measurably from the bare "
-                f"handler's: the interval of the added latency, {fmt(companion['low_us'])} to "
-                f"{fmt(companion['high_us'])}, excludes zero."
-            )
+        verdict = companion_verdict("With the companion, sampled", companion)
+        unsampled = latency.get("companion_unsampled", {}).get("added_vs_bare")
+        if unsampled:
+            verdict += " " + companion_verdict("Unsampled", unsampled)
         if control:
             verdict += (
                 " Two identical bare processes differ by "

@@ -3,9 +3,10 @@
 //!
 //! - **client latency**: from the Runtime API handing out a warm invocation (`/next`) to the
 //!   response reaching it, for `companion-function` bare, behind `PerfLayer`, and behind
-//!   `PerfLayer` with `PerfRuntimeLayer`, for a second bare process (the control: how far
-//!   apart two identical processes measure), and for a bare process with a second thread that
-//!   only waits (the watchdog thread's share), the five invoked in turns; twice: with
+//!   `PerfLayer` with `PerfRuntimeLayer` (sampled, and again unsampled), for a second bare
+//!   process (the control: how far apart two identical processes measure), and for a bare
+//!   process with a second thread that only waits (the watchdog thread's share), the six
+//!   invoked in turns; twice: with
 //!   the X-Ray datagrams going to a real UDP receiver and the EMF lines to the harness's
 //!   stdout pipe (both parsed by the harness), and with quiet sinks (`/dev/null`, a UDP
 //!   socket nobody reads), which show the function's own cost without a reader's work;
@@ -31,18 +32,41 @@ use lambda_perf_local::emulator::{
 };
 use serde_json::{Value, json};
 
-/// The processes measured, each a label and the way `companion-function` runs in it: without
-/// lambda-perf (first: the others are compared with it), the same again (the control: what
-/// separates two identical processes, the method's resolution), without lambda-perf but with a
-/// second thread that only waits (what the watchdog's thread alone costs: glibc's multi-thread
-/// paths), behind `PerfLayer`, and behind `PerfLayer` with `PerfRuntimeLayer`.
-const SUBJECTS: [(&str, &str); 5] = [
-    ("bare", "bare"),
-    ("bare_again", "bare"),
-    ("bare_threaded", "bare_threaded"),
-    ("layer", "layer"),
-    ("companion", "companion"),
+/// The processes measured, each a label, the way `companion-function` runs in it, and whether
+/// its invocations are sampled (their trace header says `Sampled=1`): without lambda-perf
+/// (first: the others are compared with it), the same again (the control: what separates two
+/// identical processes, the method's resolution), without lambda-perf but with a second thread
+/// that only waits (what the watchdog's thread alone costs: glibc's multi-thread paths), behind
+/// `PerfLayer`, and behind `PerfLayer` with `PerfRuntimeLayer`, sampled and unsampled (X-Ray's
+/// default rule samples one request a second and 5% of the rest: most invocations are not).
+/// A bare process ignores the header, which is as long either way.
+const SUBJECTS: [Mode; 6] = [
+    Mode::new("bare", "bare", true),
+    Mode::new("bare_again", "bare", true),
+    Mode::new("bare_threaded", "bare_threaded", true),
+    Mode::new("layer", "layer", true),
+    Mode::new("companion", "companion", true),
+    Mode::new("companion_unsampled", "companion", false),
 ];
+
+/// One of the [`SUBJECTS`].
+#[derive(Clone, Copy)]
+struct Mode {
+    label: &'static str,
+    /// `COMPANION_MODE`.
+    mode: &'static str,
+    sampled: bool,
+}
+
+impl Mode {
+    const fn new(label: &'static str, mode: &'static str, sampled: bool) -> Self {
+        Self {
+            label,
+            mode,
+            sampled,
+        }
+    }
+}
 
 fn setting(name: &str, default: usize) -> usize {
     std::env::var(name)
@@ -171,6 +195,7 @@ fn pin_current_thread(cpu: usize) {
 /// A function process of `companion-function`, with a Runtime API of its own.
 struct Subject {
     label: &'static str,
+    sampled: bool,
     api: RuntimeApi,
     process: FunctionProcess,
     _environment: ExecutionEnvironment,
@@ -180,7 +205,11 @@ struct Subject {
 
 impl Subject {
     async fn start(
-        (label, mode): (&'static str, &'static str),
+        Mode {
+            label,
+            mode,
+            sampled,
+        }: Mode,
         sinks: Sinks,
         collector: &XRayCollector,
         placement: Placement,
@@ -222,6 +251,7 @@ impl Subject {
         };
         Self {
             label,
+            sampled,
             api,
             process,
             _environment: environment,
@@ -232,11 +262,13 @@ impl Subject {
 
     /// One invocation; its latency, from `/next` handing it out to the response.
     async fn invoke(&self, index: usize) -> Duration {
-        let reply = self
-            .process
-            .invoke(&self.api, InvokeRequest::json(json!({ "index": index })))
-            .await
-            .unwrap();
+        let request = InvokeRequest::json(json!({ "index": index }));
+        let request = if self.sampled {
+            request
+        } else {
+            request.unsampled()
+        };
+        let reply = self.process.invoke(&self.api, request).await.unwrap();
         assert!(
             reply.response_body().is_some(),
             "{}: {:?}",
@@ -262,21 +294,18 @@ fn median_with_interval(mut values: Vec<f64>) -> Value {
 }
 
 /// The order of the subjects' turns, round after round: each subject comes at each place, and
-/// after each other subject, equally often (a Williams design: for an odd count of subjects,
-/// a cyclic Latin square and its mirror), so that what one process leaves behind (the
-/// companion's writes after its last response) falls on all of them alike, the control
-/// included. Balanced over every 10 rounds (the default 2,000 invocations make 200).
-const ORDERS: [[usize; 5]; 10] = [
-    [0, 1, 4, 2, 3],
-    [1, 2, 0, 3, 4],
-    [2, 3, 1, 4, 0],
-    [3, 4, 2, 0, 1],
-    [4, 0, 3, 1, 2],
-    [3, 2, 4, 1, 0],
-    [4, 3, 0, 2, 1],
-    [0, 4, 1, 3, 2],
-    [1, 0, 2, 4, 3],
-    [2, 1, 3, 0, 4],
+/// after each other subject, equally often (a Williams design: for an even count of subjects,
+/// the rows 0, 1, n-1, 2, n-2, ... shifted by one per round), so that what one process leaves
+/// behind (the companion's writes after its last response) falls on all of them alike, the
+/// control included. Balanced over every 6 rounds: the rounds are rounded up to a whole number
+/// of them.
+const ORDERS: [[usize; 6]; 6] = [
+    [0, 1, 5, 2, 4, 3],
+    [1, 2, 0, 3, 5, 4],
+    [2, 3, 1, 4, 0, 5],
+    [3, 4, 2, 5, 1, 0],
+    [4, 5, 3, 0, 2, 1],
+    [5, 0, 4, 1, 3, 2],
 ];
 const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 
@@ -310,7 +339,9 @@ async fn client_latency(
             subject.invoke(index).await;
         }
     }
-    let rounds = invocations.div_ceil(TURN - 1);
+    let rounds = invocations
+        .div_ceil(TURN - 1)
+        .next_multiple_of(ORDERS.len());
     for round in 0..rounds {
         for &index in &ORDERS[round % ORDERS.len()] {
             let subject = &mut subjects[index];
