@@ -216,3 +216,77 @@ async fn metadata_without_a_metric_is_not_written_but_counted() {
         json!({ "emf.metadata_without_metrics": 1 })
     );
 }
+
+/// The keys of each top-level member of `line`, in order, duplicates kept (a parsed `Value`
+/// keeps only the last of two equal keys).
+fn raw_keys(line: &str) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+            struct Visitor;
+            impl<'de> serde::de::Visitor<'de> for Visitor {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                    f.write_str("an object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut map: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((key, _)) = map.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(key);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            deserializer.deserialize_map(Visitor)
+        }
+    }
+    serde_json::from_str::<Keys>(line).unwrap().0
+}
+
+#[tokio::test]
+async fn the_cold_start_line_keeps_its_own_keys_within_thirty_dimensions() {
+    for (defaults, left_out) in [
+        // A default dimension named like the line's own dimension or metrics.
+        (vec!["function_name", "ColdStart", "InitDuration", "env"], 3),
+        // 29 default dimensions fit the invocation's line (with service), not the ColdStart
+        // line, which has function_name too.
+        ((0..29).map(|i| &*format!("d{i}").leak()).collect(), 1),
+    ] {
+        let recorder = Recorder::with(|mut layer| {
+            layer = layer.function_name("orders-fn");
+            for name in &defaults {
+                layer = layer.default_dimension(*name, "v");
+            }
+            layer
+        });
+        recorder
+            .run(service_fn(ok), event(json!({})))
+            .await
+            .unwrap();
+        let text = recorder.emf().text();
+        let cold_text = text.lines().next().unwrap();
+        let keys = raw_keys(cold_text);
+        let mut unique = keys.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(keys.len(), unique.len(), "a key written twice: {cold_text}");
+        let lines = recorder.emf().lines();
+        let cold = &lines[0];
+        assert_eq!(cold["ColdStart"], json!([1.0]), "{cold_text}");
+        assert!(cold["InitDuration"].is_array(), "{cold_text}");
+        assert_eq!(cold["function_name"], "orders-fn");
+        assert_eq!(cold["service"], "test");
+        let set = dimension_sets(cold)[0].as_array().unwrap();
+        assert!(set.len() <= 30, "{} dimensions: {cold_text}", set.len());
+        assert!(set.contains(&json!("function_name")) && set.contains(&json!("service")));
+        let invocation = lines.last().unwrap();
+        assert_eq!(invocation["Calls"], json!([1.0]));
+        assert_eq!(
+            invocation["lambda_perf"]["dropped"]["emf.cold_start_dimension_left_out"], left_out,
+            "{invocation}"
+        );
+    }
+}

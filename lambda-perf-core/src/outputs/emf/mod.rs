@@ -28,6 +28,10 @@ const KEPT_BUFFER_BYTES: usize = 64 * 1024;
 static OVERSIZED: WarnOnce = WarnOnce::new();
 static METADATA_ALONE: WarnOnce = WarnOnce::new();
 static BAD_FUNCTION_NAME: WarnOnce = WarnOnce::new();
+static COLD_START_DIMENSION: WarnOnce = WarnOnce::new();
+
+/// The metrics of the `ColdStart` line.
+const COLD_START_METRICS: [&str; 2] = ["ColdStart", "InitDuration"];
 
 thread_local! {
     /// The line buffer and the latest directive, reused by the next lines of this thread.
@@ -62,10 +66,11 @@ impl EmfOutput {
             let init_ms = millis_f64(began.facts.init_duration());
             let mut set = MetricSet::default();
             for (name, unit, value) in [
-                ("ColdStart", Unit::Count, 1.0),
-                ("InitDuration", Unit::Milliseconds, init_ms),
+                (COLD_START_METRICS[0], Unit::Count, 1.0),
+                (COLD_START_METRICS[1], Unit::Milliseconds, init_ms),
             ] {
-                // Fixed names and finite values: these cannot fail.
+                // Fixed names, finite values, and dimensions that leave these names free:
+                // these cannot fail.
                 let _ = set.add_metric(&dimensions, name.into(), unit, Resolution::Standard, value);
             }
             let now = epoch_millis(SystemTime::now());
@@ -156,7 +161,30 @@ impl EmfOutput {
                 }
             }
         }
-        dimensions.extend(fixed.iter().cloned());
+        // The line's own keys come first: a default dimension named like one of them, or one
+        // past CloudWatch's 30 (with `function_name` and `service`), is left out of this line.
+        let room = validate::MAX_DIMENSIONS - dimensions.len();
+        let mut defaults = 0;
+        for dimension in fixed {
+            let taken = dimension.name != "service"
+                && (COLD_START_METRICS.contains(&&*dimension.name)
+                    || dimensions.iter().any(|d| d.name == dimension.name)
+                    || defaults + 1 >= room);
+            if taken {
+                drops::count("emf.cold_start_dimension_left_out");
+                COLD_START_DIMENSION.warn(format_args!(
+                    "the default dimension {:?} is left out of the ColdStart line, which \
+                     needs function_name and service within 30 dimensions and uses the keys \
+                     ColdStart and InitDuration (counted in lambda_perf.dropped)",
+                    dimension.name
+                ));
+                continue;
+            }
+            if dimension.name != "service" {
+                defaults += 1;
+            }
+            dimensions.push(dimension.clone());
+        }
         dimensions
     }
 
