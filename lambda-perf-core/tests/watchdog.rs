@@ -119,3 +119,44 @@ async fn managed_instances_flag_an_invocation_past_its_deadline_instead() {
     assert_eq!(end["lambda_perf"]["outcome"], "success");
     assert_eq!(end["lambda_perf"]["past_deadline"], true);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_added_after_the_timeout_line_with_no_later_value_is_counted_not_lost() {
+    // Deadline in 400 ms, margin 300 ms: the watchdog writes `Before` 100 ms in; the
+    // metadata added at 250 ms has no later value to be written with.
+    let recorder = Recorder::with(|layer| layer.timeout_margin(Duration::from_millis(300)));
+    let late_metadata = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Before", Unit::Count, 1.0);
+        metrics::add_metadata("early", "e");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+        metrics::add_metadata("order", "o-1");
+        Ok::<_, Error>("done")
+    });
+    recorder
+        .run(late_metadata, event_due_in(400))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let timeout = lines
+        .iter()
+        .find(|l| l["lambda_perf"]["outcome"] == "timeout")
+        .unwrap();
+    assert_eq!(
+        timeout["early"], "e",
+        "metadata added before the line is in it"
+    );
+    if lines.iter().any(|l| l.get("order").is_some()) {
+        return;
+    }
+    // Not written: then counted where it can be seen, on the next line.
+    recorder
+        .run(service_fn(slow), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let next = lines.last().unwrap();
+    assert_eq!(
+        next["lambda_perf"]["dropped"]["emf.metadata_without_metrics"], 1,
+        "{lines:#?}"
+    );
+}

@@ -122,6 +122,9 @@ pub(crate) struct MetricSet {
     live: usize,
     dimensions: Vec<Dimension>,
     metadata: Vec<(String, Value)>,
+    /// Whether metadata was added or changed since a line was last taken with values
+    /// ([`take_values`](Self::take_values)): what no line has carried yet.
+    metadata_unwritten: bool,
     /// Emptied value lists of cleared metrics, reused by the next ones (no allocation once
     /// warm).
     spare_values: Vec<Vec<f64>>,
@@ -141,10 +144,11 @@ impl MetricSet {
         self.live().iter().all(|metric| metric.values.is_empty())
     }
 
-    /// Whether metadata was added to a set that never had a metric: CloudWatch has nothing to
-    /// publish it with, so no line carries it.
+    /// Whether metadata was added that no line carries: the set has no value to write it
+    /// with, because it never had a metric, or because the values it had were taken (by the
+    /// timeout line) before the metadata was added. CloudWatch has nothing to publish it with.
     pub(crate) fn has_metadata_alone(&self) -> bool {
-        self.live == 0 && !self.metadata.is_empty()
+        self.metadata_unwritten && !self.metadata.is_empty() && self.is_empty()
     }
 
     /// Empties the set for another invocation, keeping what it allocated: its metrics with
@@ -166,6 +170,7 @@ impl MetricSet {
         self.live = 0;
         self.dimensions.clear();
         self.metadata.clear();
+        self.metadata_unwritten = false;
     }
 
     /// The values recorded so far, with the dimensions and metadata, as a set of their own;
@@ -181,13 +186,19 @@ impl MetricSet {
                 values: std::mem::take(&mut metric.values),
             })
             .collect();
-        Self {
+        let taken = Self {
             live: metrics.len(),
             metrics,
             dimensions: self.dimensions.clone(),
             metadata: self.metadata.clone(),
+            metadata_unwritten: self.metadata_unwritten,
             spare_values: Vec::new(),
+        };
+        // The taken values' line carries the metadata as it stands.
+        if !taken.is_empty() {
+            self.metadata_unwritten = false;
         }
+        taken
     }
 
     pub(crate) fn dimensions(&self) -> &[Dimension] {
@@ -385,10 +396,12 @@ impl MetricSet {
         validate::metadata_key(&key)?;
         if let Some(existing) = self.metadata.iter_mut().find(|(k, _)| *k == key) {
             existing.1 = value;
+            self.metadata_unwritten = true;
             return Ok(());
         }
         self.check_free(fixed, &key, KeyKind::Metadata)?;
         self.metadata.push((key, value));
+        self.metadata_unwritten = true;
         Ok(())
     }
 

@@ -272,14 +272,16 @@ impl Output for EmfOutput {
         self.invocation_line(so_far);
     }
 
-    /// The invocation's line; metadata added without any metric is not written (as in
-    /// Powertools, a line needs a metric), and that is counted, with one warning.
+    /// The invocation's line; metadata added without any metric value to carry it (none
+    /// recorded, or none after the timeout line) is not written (as in Powertools, a line
+    /// needs a metric), and that is counted, with one warning.
     fn invocation_ended(&self, ended: &Ended<'_>) {
         if ended.metrics.has_metadata_alone() {
             drops::count("emf.metadata_without_metrics");
             METADATA_ALONE.warn(format_args!(
-                "metrics metadata was added in an invocation that recorded no metric; no EMF \
-                 line carries it (counted in lambda_perf.dropped)"
+                "metrics metadata was added in an invocation that recorded no metric (or none \
+                 after its timeout line); no EMF line carries it (counted in \
+                 lambda_perf.dropped)"
             ));
         }
         self.invocation_line(ended);
