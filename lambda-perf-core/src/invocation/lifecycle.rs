@@ -340,9 +340,10 @@ impl Invocation {
 
 impl watchdog::Watched for Invocation {
     /// The handler is still running a margin before the deadline: write what it recorded so
-    /// far, as a timeout — the metric values (which later lines will not repeat) and the
-    /// handler subsegment, faulted with a timeout cause (the final one, if the handler still
-    /// finishes in time, replaces it: same id). The handler is not disturbed.
+    /// far, as a timeout — the metric values (which later lines will not repeat), the nested
+    /// subsegments still open (the call it is stuck in, most often) and the handler
+    /// subsegment, each closed now and faulted with a timeout cause (the final ones, if the
+    /// handler still finishes in time, replace them: same ids). The handler is not disturbed.
     fn deadline_near(&self) {
         let at = MonotonicNanos::now();
         let outcome = Outcome::Timeout;
@@ -357,14 +358,21 @@ impl watchdog::Watched for Invocation {
             let mut written_facts = WrittenFacts::default();
             written_facts.write(&self.facts.record(Some(&ending)));
             if let Some(trace) = &state.trace {
-                let mut handler = trace.handler_snapshot();
                 let failure = timeout_failure(settings);
-                handler.set_facts(&subsegment_facts(&self.facts, &written_facts, None));
-                handler.record_exception(crate::formats::xray::document::Exception {
+                let timeout = || crate::formats::xray::document::Exception {
                     id: crate::formats::xray::id::next(),
                     kind: failure.kind.clone(),
                     message: failure.message.clone(),
-                });
+                };
+                for open in trace.open_records() {
+                    let mut nested = open.clone();
+                    nested.record_exception(timeout());
+                    nested.close_at(at);
+                    output.subsegment_closed(&self.facts, &trace.document(&nested));
+                }
+                let mut handler = trace.handler_snapshot();
+                handler.set_facts(&subsegment_facts(&self.facts, &written_facts, None));
+                handler.record_exception(timeout());
                 handler.close_at(at);
                 output.subsegment_closed(&self.facts, &trace.document(&handler));
             }

@@ -523,6 +523,12 @@ impl Recording {
         });
     }
 
+    /// The nested subsegments still open, innermost (last opened) first: what a timeout
+    /// sends copies of, before the process may be killed with them open.
+    pub(crate) fn open_records(&self) -> impl Iterator<Item = &Record> {
+        self.open.iter().rev()
+    }
+
     /// A copy of the handler subsegment as it stands (to send before it has ended).
     pub(crate) fn handler_snapshot(&self) -> Record {
         self.handler.clone()

@@ -4,7 +4,8 @@
 //! Every event `{"token": "t-1", …}` records the metric `Echoes`, the dimension `token`, the
 //! EMF metadata `token`, the annotation `token` and the X-Ray metadata `echo.token`, then:
 //!
-//! - `"nested": true`: runs a nested subsegment `echo work`;
+//! - `"nested": true`: runs a nested subsegment `echo work`, which takes 1 ms, or
+//!   `"nested_sleep_ms"` ms when the event says so;
 //! - `"sleep_ms": n`: sleeps n ms, then records `Echoes` again;
 //! - `"action"`: `"error"` returns an error, `"panic"` panics, `"serialize_error"` responds
 //!   with a value whose `Serialize` returns an error, `"serialize_panic"` with one whose
@@ -65,7 +66,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Reply, Error> {
     let token = payload["token"].as_str().unwrap_or("none").to_owned();
     record(&token);
     if payload["nested"] == true {
-        let work = async { tokio::time::sleep(Duration::from_millis(1)).await };
+        let work_ms = payload["nested_sleep_ms"].as_u64().unwrap_or(1);
+        let work = async { tokio::time::sleep(Duration::from_millis(work_ms)).await };
         if bare() {
             work.await;
         } else {

@@ -303,6 +303,31 @@ async fn a_handler_past_its_deadline_that_never_returns() {
     assert_eq!(lines.len(), 2, "ColdStart and the timeout line: {lines:#?}");
 }
 
+/// A handler stuck inside a nested subsegment (the slow downstream call a timeout is about)
+/// when the deadline nears: what the watchdog writes includes that subsegment, closed at the
+/// watchdog's moment, under the handler's; Lambda kills the function at its deadline, and a
+/// subsegment left to be sent when it closes would never be.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_stuck_in_a_nested_subsegment_past_its_deadline() {
+    let request = echo("t-1", json!({ "nested_sleep_ms": 30_000 }))
+        .with_deadline_in(Duration::from_millis(600))
+        .with_timeout(Duration::from_millis(1_500));
+    let ran = Fault::none().run(vec![request]).await;
+    ran.check(&[]).await;
+    let (_, handler) = timeout_records(&ran).await;
+    let deadline_ms = ran.instrumented.reply_deadline_ms(0);
+    let trace = ran.instrumented.trace(0).await;
+    let work: Vec<&Value> = trace
+        .iter()
+        .filter(|doc| doc["name"] == "echo work")
+        .collect();
+    assert_eq!(work.len(), 1, "the open subsegment is written: {trace:#?}");
+    assert_eq!(work[0]["parent_id"], handler["id"]);
+    let end_ms = (work[0]["end_time"].as_f64().unwrap() * 1000.0) as u64;
+    assert!(end_ms <= deadline_ms, "{end_ms} > {deadline_ms}");
+    ran.instrumented.process.kill().await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_handler_past_its_deadline_that_returns_late() {
     // Lambda would have killed it; locally it returns at 1.2 s, past its deadline.
