@@ -487,24 +487,31 @@ impl Serialize for TrimmedMetadata<'_> {
 
 struct TrimmedFacts<'a, 'b>(&'a TrimmedMetadata<'b>);
 
+/// The key of the note a trimmed document's facts namespace carries.
+const TRIMMED_KEY: &str = "trimmed";
+
 impl Serialize for TrimmedFacts<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         if self.0.facts {
             let record = self.0.record;
-            for (key, value) in &record.facts_map() {
-                map.serialize_entry(key, value)?;
-            }
-            for (_, key, value) in record
+            let entries = record
                 .metadata
                 .iter()
-                .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE)
-            {
+                .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE);
+            // Each key once, as at full detail: an entry of a fact's key replaces the fact,
+            // and the note replaces an entry of its own key.
+            for (key, value) in &record.facts_map() {
+                if key != TRIMMED_KEY && !entries.clone().any(|(_, k, _)| k == key.as_str()) {
+                    map.serialize_entry(key, value)?;
+                }
+            }
+            for (_, key, value) in entries.filter(|(_, key, _)| key != TRIMMED_KEY) {
                 map.serialize_entry(key, value)?;
             }
         }
         map.serialize_entry(
-            "trimmed",
+            TRIMMED_KEY,
             "metadata removed: the document exceeded 64000 bytes",
         )?;
         map.end()
@@ -789,6 +796,40 @@ mod tests {
         assert!(out.starts_with(DAEMON_HEADER));
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+
+    /// Trimmed, the `lambda_perf` namespace holds each key once, as it does in full: an entry
+    /// of the same key as a fact replaces the fact, and the note says the rest was removed.
+    #[test]
+    fn a_trimmed_document_repeats_no_key_of_its_facts_namespace() {
+        let mut record = record();
+        record.set_facts(&serde_json::json!({"outcome": "success", "invocation": 2}));
+        record.add_metadata(
+            FACTS_NAMESPACE.into(),
+            "outcome".into(),
+            Value::from("mine"),
+        );
+        record.add_metadata(
+            FACTS_NAMESPACE.into(),
+            "trimmed".into(),
+            Value::from("mine"),
+        );
+        record.add_metadata("big".into(), "blob".into(), Value::from("x".repeat(70_000)));
+        let document = SubsegmentDocument {
+            trace_id: &trace_id(),
+            record: &record,
+            quoted_name: None,
+            annotations_json: None,
+        };
+        let mut out = Vec::new();
+        assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
+        let body = std::str::from_utf8(&out[DAEMON_HEADER.len()..]).unwrap();
+        for key in ["\"outcome\":", "\"trimmed\":", "\"invocation\":"] {
+            assert_eq!(body.matches(key).count(), 1, "{key} in {body}");
+        }
+        let body: Value = serde_json::from_str(body).unwrap();
+        assert_eq!(body["metadata"]["lambda_perf"]["outcome"], "mine");
+        assert_eq!(body["metadata"]["lambda_perf"]["invocation"], 2);
     }
 
     /// Facts of varied shapes: strings needing escapes, floats, integers, booleans, absent
