@@ -218,9 +218,10 @@ async fn the_watchdog_writes_at_once_under_the_companion() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_watchdog_leaves_an_ended_invocation_alone_while_its_writes_wait() {
+async fn the_watchdog_writes_an_ended_invocations_waiting_writes_as_they_are() {
     // Deadline in 1,000 ms, margin 700 ms: the watchdog's moment, about 300 ms in, comes after
-    // the handler returned and before its writes, which wait for the POST (900 ms).
+    // the handler returned and while its writes wait for the POST (900 ms): it writes them
+    // then, as the success they are, never as a timeout, and the window finds nothing left.
     let (recorder, _) = invoked_near_deadline(
         json!({ "post_ms": 900 }),
         Duration::from_millis(1_000),
@@ -228,6 +229,38 @@ async fn the_watchdog_leaves_an_ended_invocation_alone_while_its_writes_wait() {
     )
     .await;
     assert_eq!(outcomes(&recorder), [json!("success")], "no timeout line");
+    assert_eq!(handler_subsegments(&recorder), 1);
+    let handler = recorder.xray().named("## handler").unwrap();
+    assert!(handler.get("fault").is_none(), "{handler}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_waiting_for_a_post_that_outlasts_the_deadline_are_out_by_the_deadline() {
+    // Deadline in 600 ms, margin 300 ms: the handler returns at once, and its writes wait for
+    // a POST that takes 1,200 ms (a streamed response, say). Lambda kills the function at its
+    // deadline: what waits for the POST must be out by then, as the watchdog's writes are.
+    let recorder = Arc::new(Recorder::with(|layer| {
+        layer.timeout_margin(Duration::from_millis(300))
+    }));
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    let mut invocation = invocation(json!({ "post_ms": 1_200 }));
+    let deadline_in = Duration::from_millis(600);
+    let deadline = SystemTime::now() + deadline_in;
+    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let at_deadline = async {
+        tokio::time::sleep(deadline_in).await;
+        (end_lines(&recorder), handler_subsegments(&recorder))
+    };
+    let (invoked, (lines, subsegments)) = tokio::join!(service.oneshot(invocation), at_deadline);
+    invoked.unwrap();
+    assert_eq!(
+        (lines, subsegments),
+        (1, 1),
+        "the end line and the handler subsegment by the deadline"
+    );
+    // Written once, as the success it was.
+    assert_eq!(outcomes(&recorder), [json!("success")]);
     assert_eq!(handler_subsegments(&recorder), 1);
     let handler = recorder.xray().named("## handler").unwrap();
     assert!(handler.get("fault").is_none(), "{handler}");

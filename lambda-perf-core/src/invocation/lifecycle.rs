@@ -344,7 +344,17 @@ impl watchdog::Watched for Invocation {
     /// subsegments still open (the call it is stuck in, most often) and the handler
     /// subsegment, each closed now and faulted with a timeout cause (the final ones, if the
     /// handler still finishes in time, replace them: same ids). The handler is not disturbed.
+    ///
+    /// An invocation that has ended, its writes waiting for the response's POST
+    /// ([`deferral`]), writes them now instead, as they are (not as a timeout): the POST (a
+    /// streamed response, say) may outlast the deadline, and the process with it.
     fn deadline_near(&self) {
+        if self.ended.load(Ordering::Acquire) {
+            // Nothing to do unless its writes still wait; whichever of this and the window
+            // takes them out first writes them, once.
+            self.write_pending();
+            return;
+        }
         let at = MonotonicNanos::now();
         let outcome = Outcome::Timeout;
         let ending = self.facts.ending(&outcome, self.facts.since_began(at));
@@ -662,9 +672,12 @@ impl Invocation {
         true
     }
 
-    /// The writes of an end kept by [`Invocation::finish_later`], if still kept.
+    /// The writes of an end kept by [`Invocation::finish_later`], if still kept: by the window
+    /// once the response is posted, or by the watchdog near the deadline, whichever comes
+    /// first.
     fn write_pending(&self) {
-        // Disarmed only now: until then, the watchdog finds the invocation ended.
+        // Disarmed only now: until then, the watchdog may find the invocation ended with its
+        // writes waiting, and write them.
         self.watch.disarm();
         // Taken out (a pointer) for the writes, as when they are not deferred; how it ended
         // is taken out of it after the lock.

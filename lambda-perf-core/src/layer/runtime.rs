@@ -28,7 +28,9 @@ use crate::invocation::deferral::Window;
 /// What is not moved: the `ColdStart` line, written before the handler runs (so a failing
 /// first invocation still counts), nested subsegments, sent as they close, and the
 /// watchdog's writes near the deadline, which cannot wait for a response that may never come.
-/// If the runtime drops the invocation (it shuts down), the writes happen then. Without this
+/// Writes still waiting for the POST when the watchdog's moment comes (a streamed response
+/// that outlasts the deadline, say) are written then, as they are. If the runtime drops the
+/// invocation (it shuts down), the writes happen then. Without this
 /// layer nothing changes; with it and no `PerfLayer`, it does nothing.
 ///
 /// ```no_run
