@@ -1,5 +1,6 @@
-//! Under `PerfRuntimeLayer`, a deferred write that panics (a user's sink) stops none of the
-//! other writes of its window, and an invocation kept for the next one starts empty.
+//! Under `PerfRuntimeLayer`, a deferred write whose sink panics (user code) loses only what
+//! it sent: the panic is caught and counted, the other writes of its window run, the
+//! invocation is answered, and an invocation kept for the next one starts empty.
 
 use std::future::Future;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -43,8 +44,8 @@ type Stashed = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
 static STASH: Mutex<Option<Stashed>> = Mutex::new(None);
 
 /// Two invocations end for one request inside its window (A, then B); A's write panics in the
-/// sink. B's is still written, and B's invocation, kept once its future goes, brings nothing
-/// of B into the next one (C).
+/// sink. The request is still answered, A's line counts its lost subsegment, B's is still
+/// written, and B's invocation, kept once its future goes, brings nothing of B into the next one (C).
 #[test]
 fn a_panicking_write_loses_no_other_and_leaks_nothing_into_the_next_invocation() {
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -91,13 +92,29 @@ fn a_panicking_write_loses_no_other_and_leaks_nothing_into_the_next_invocation()
     let first = catch_unwind(AssertUnwindSafe(|| {
         rt.block_on(service.oneshot(invocation))
     }));
-    assert!(first.is_err(), "A's write panics in the sink");
+    assert!(
+        PANICKED.load(Ordering::SeqCst),
+        "A's write panicked in the sink"
+    );
+    assert!(
+        matches!(first, Ok(Ok(()))),
+        "the sink's panic is caught: the request is answered"
+    );
     // B's finished future goes now: its invocation is kept for the next one.
     drop(STASH.lock().unwrap().take());
     let first_lines = emf.take_lines();
     assert!(
         first_lines.iter().any(|line| line.get("B").is_some()),
         "B's write ran although A's panicked: {first_lines:?}"
+    );
+    // A's handler subsegment is sent before its line, which counts it as lost.
+    let a = first_lines
+        .iter()
+        .find(|line| line.get("A").is_some())
+        .expect("A's line");
+    assert_eq!(
+        a["lambda_perf"]["dropped"]["xray.sink_panicked"], 1,
+        "A's lost subsegment is counted: {a}"
     );
     let next = catch_unwind(AssertUnwindSafe(|| {
         rt.block_on(

@@ -142,8 +142,10 @@ fn take(index: usize) -> Vec<Arc<dyn Deferred>> {
 }
 
 /// Runs what was deferred to the window of place `index`, in order, then gives the place (and
-/// the list's memory) to the next window. A write that panics (in a user's writer or sink)
-/// does not stop the others: each runs, and the first panic goes on once they have.
+/// the list's memory) to the next window. A write that panics does not stop the others: each
+/// runs, and the first panic goes on once they have. (The user code the writes call — a
+/// writer, a sink, a redaction hook — has its panics caught where it is called; this is the
+/// safeguard for the rest.)
 fn run(index: usize, mut deferred: Vec<Arc<dyn Deferred>>) {
     // Outside the lock: a write may itself end up here (it never defers: its window is
     // closing), and outputs may take their time.

@@ -4,6 +4,8 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::{Arc, Mutex};
 
+use crate::invocation::panic;
+
 /// The destination of lines. Each call writes its buffer (complete lines, each ending in a
 /// newline) with one `write_all` under the stdout lock, so lines written by concurrent
 /// invocations, tasks and threads — EMF and log lines together — never interleave mid-line.
@@ -22,16 +24,30 @@ impl LineWriter {
         Self::Custom(Arc::new(Mutex::new(writer)))
     }
 
-    /// Writes complete lines at once; a custom writer is flushed after them.
+    /// Writes complete lines at once; a custom writer is flushed after them. A custom writer
+    /// that panics fails the write like an I/O error (the callers count and warn): it is user
+    /// code, which may run where the handler's response waits to be posted.
     pub(crate) fn write_lines(&self, lines: &[u8]) -> io::Result<()> {
         match self {
             Self::Stdout => io::stdout().lock().write_all(lines),
-            Self::Custom(writer) => match writer.lock() {
-                Ok(mut writer) => writer.write_all(lines).and_then(|()| writer.flush()),
-                Err(poisoned) => poisoned.into_inner().write_all(lines),
-            },
+            Self::Custom(writer) => {
+                panic::catch(|| write_custom(writer, lines)).unwrap_or_else(|_| Err(panicked()))
+            }
         }
     }
+}
+
+fn write_custom(writer: &Mutex<dyn Write + Send>, lines: &[u8]) -> io::Result<()> {
+    match writer.lock() {
+        Ok(mut writer) => writer.write_all(lines).and_then(|()| writer.flush()),
+        Err(poisoned) => poisoned.into_inner().write_all(lines),
+    }
+}
+
+/// The error of a write whose writer panicked.
+#[cold]
+fn panicked() -> io::Error {
+    io::Error::other("the writer panicked")
 }
 
 impl fmt::Debug for LineWriter {

@@ -10,16 +10,21 @@ use std::sync::Arc;
 
 pub(crate) use self::address::DEFAULT_DAEMON_ADDRESS;
 pub use self::udp_daemon::UdpDaemonSink;
+use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
 use crate::invocation::facts::InvocationFacts;
 use crate::invocation::output::Output;
+use crate::invocation::panic;
+use crate::warn::WarnOnce;
 
 /// Receives every subsegment when it closes.
 ///
 /// The default sink sends each one to the X-Ray daemon ([`UdpDaemonSink`]); tests and other
 /// exporters implement this trait and install it with
 /// [`PerfLayerBuilder::xray_sink`](crate::PerfLayerBuilder::xray_sink). `send` runs on the
-/// task that closed the subsegment: it must not block.
+/// task that closed the subsegment: it must not block. A `send` that panics loses that
+/// subsegment, and nothing else: the panic is counted (`xray.sink_panicked`) and warned of
+/// once, and the handler's response is what it was.
 ///
 /// ```
 /// use lambda_perf_core::PerfLayer;
@@ -46,9 +51,25 @@ pub trait SubsegmentSink: Send + Sync + 'static {
 pub(crate) struct XRayOutput(pub(crate) Arc<dyn SubsegmentSink>);
 
 impl Output for XRayOutput {
+    /// Sends `subsegment`. The sink is user code, which may run where the handler's response
+    /// waits to be posted: a panic there is caught, not let through to the runtime.
     fn subsegment_closed(&self, _facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
-        self.0.send(subsegment);
+        if panic::catch(|| self.0.send(subsegment)).is_err() {
+            sink_panicked();
+        }
     }
+}
+
+/// Counts a subsegment lost to a sink that panicked, and warns once.
+#[cold]
+#[inline(never)]
+fn sink_panicked() {
+    static SINK_PANICKED: WarnOnce = WarnOnce::new();
+    drops::count("xray.sink_panicked");
+    SINK_PANICKED.warn(format_args!(
+        "the X-Ray subsegment sink panicked; that subsegment is lost (counted in \
+         lambda_perf.dropped)"
+    ));
 }
 
 impl fmt::Debug for XRayOutput {

@@ -1,0 +1,120 @@
+//! A user's output (an X-Ray sink, an EMF writer) that panics while an invocation's records
+//! are written must not change what the handler returned: without `PerfRuntimeLayer` those
+//! writes happen inside the handler's future, before `lambda_runtime` posts the response.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::time::Duration;
+
+use lambda_perf_core::metrics::{self, Unit};
+use lambda_perf_core::test_util::{CapturedEmf, CollectedSubsegments, event};
+use lambda_perf_core::xray::{SubsegmentDocument, SubsegmentSink};
+use lambda_perf_core::{PerfLayer, PerfLayerBuilder};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tower::{Layer, ServiceExt};
+
+/// Panics on every subsegment.
+struct PanickingSink;
+
+impl SubsegmentSink for PanickingSink {
+    fn send(&self, _: &SubsegmentDocument<'_>) {
+        panic!("the sink fails (expected by the test)");
+    }
+}
+
+async fn handler(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    Ok(json!({ "ok": true }))
+}
+
+/// Panics on every write.
+struct PanickingWriter;
+
+impl std::io::Write for PanickingWriter {
+    fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+        panic!("the writer fails (expected by the test)");
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// The layer of `builder`, recording metrics and traces.
+fn layer(builder: PerfLayerBuilder) -> PerfLayer {
+    builder
+        .service("s")
+        .namespace("N")
+        .handler_name("handler")
+        .metrics_disabled(false)
+        .trace_disabled(false)
+        .without_marker()
+        .timeout_margin(Duration::ZERO)
+        .build()
+        .unwrap()
+}
+
+/// Runs one sampled invocation of `handler` behind `layer` on a runtime of its own: the
+/// handler's answer, or the panic that replaced it.
+fn answer(layer: &PerfLayer) -> std::thread::Result<Result<Value, Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    catch_unwind(AssertUnwindSafe(|| {
+        rt.block_on(layer.layer(service_fn(handler)).oneshot(event(json!({}))))
+    }))
+}
+
+#[test]
+fn a_panicking_sink_does_not_change_the_handlers_response() {
+    let emf = CapturedEmf::new();
+    let answered = answer(&layer(
+        PerfLayer::builder()
+            .emf_writer(emf.clone())
+            .xray_sink(PanickingSink),
+    ));
+    let response = answered.expect("the handler's response, not the sink's panic");
+    assert_eq!(response.unwrap(), json!({ "ok": true }));
+    // The metrics were still written, and the lost subsegment is counted in their line.
+    let lines = emf.take_lines();
+    let line = lines
+        .iter()
+        .find(|line| line.get("Orders").is_some())
+        .expect("the invocation's line");
+    assert_eq!(
+        line["lambda_perf"]["dropped"]["xray.sink_panicked"], 1,
+        "{line}"
+    );
+}
+
+#[test]
+fn a_panicking_emf_writer_does_not_change_the_handlers_response() {
+    let documents = CollectedSubsegments::new();
+    let layer = layer(
+        PerfLayer::builder()
+            .emf_writer(PanickingWriter)
+            .xray_sink(documents.clone()),
+    );
+    for invocation in 1..=2 {
+        let response = answer(&layer).expect("the handler's response, not the writer's panic");
+        assert_eq!(
+            response.unwrap(),
+            json!({ "ok": true }),
+            "invocation {invocation}"
+        );
+    }
+    // The subsegments were still sent; the second counts the line the first lost (a handler
+    // subsegment is sent before its invocation's line).
+    let handlers: Vec<Value> = documents
+        .documents()
+        .into_iter()
+        .filter(|document| document["name"] == "## handler")
+        .collect();
+    assert_eq!(handlers.len(), 2, "{handlers:?}");
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["emf.write_failed"], 1,
+        "{}",
+        handlers[1]
+    );
+}
