@@ -1,0 +1,54 @@
+//! Log lines stay within the size Lambda's log capture keeps whole (the 256,000 bytes an EMF
+//! line is held to): a longer stdout line is split into pieces that are each invalid JSON.
+
+use lambda_perf_core::test_util::{CapturedLines, Recorder, event};
+use lambda_perf_core::{InitBuilder, logs};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+use tracing::Level;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::Registry;
+
+/// The longest line lambda-perf writes to stdout (`formats::emf::MAX_LINE_BYTES`).
+const MAX_LINE_BYTES: usize = 256_000;
+
+#[test]
+#[ignore = "log lines are not held to a size yet: a field or a logged event over ~256 KB makes \
+            one stdout line that Lambda splits into invalid JSON pieces. Fix: past \
+            MAX_LINE_BYTES, shorten the longest field values (the logged event's included) \
+            with a marker until the line fits, count it (logs.line_trimmed) and warn once"]
+fn a_huge_field_or_event_gives_a_line_lambda_keeps_whole() {
+    let lines = CapturedLines::new();
+    let layers = InitBuilder::from_env()
+        .log_level(Level::INFO)
+        .log_event(true)
+        .xray_layer(false)
+        .log_writer(lines.clone())
+        .layer::<Registry>()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let recorder = Recorder::new();
+    let handler = service_fn(|event: LambdaEvent<Value>| async move {
+        logs::log_event(&event.payload);
+        tracing::info!(body = %"b".repeat(300_000), "response body");
+        Ok::<_, Error>(())
+    });
+    // An API Gateway request with a 300 KB body (Lambda takes events up to 6 MB).
+    let sent = event(json!({ "body": "x".repeat(300_000) }));
+    tracing::dispatcher::with_default(&dispatch, || runtime.block_on(recorder.run(handler, sent)))
+        .unwrap();
+    let text = lines.text();
+    assert_eq!(text.lines().count(), 2, "one line per event");
+    for line in text.lines() {
+        assert!(
+            line.len() <= MAX_LINE_BYTES,
+            "a log line of {} bytes: {:.200}",
+            line.len(),
+            line
+        );
+        let _: Value = serde_json::from_str(line).unwrap();
+    }
+}
