@@ -1,4 +1,6 @@
-//! Captured values kept to a size: a response or error recorded as trace metadata.
+//! Captured values kept to a size: a response or error recorded as trace metadata, and the
+//! values of a log line too long for Lambda's log capture (`formats::log::line_cap`), which
+//! are replaced by the same marker.
 
 use serde_json::{Value, json};
 
@@ -9,7 +11,7 @@ use super::xray::metadata_value::MetadataValue;
 /// serializer of its own, nor `Display`'s, is compiled for this rare path).
 pub(crate) fn capped(value: Value, limit: usize) -> Value {
     match serde_json::to_vec(&value) {
-        Ok(json) if json.len() > limit => truncated(&String::from_utf8_lossy(&json), limit),
+        Ok(json) if json.len() > limit => truncation_marker(&String::from_utf8_lossy(&json), limit),
         _ => value,
     }
 }
@@ -19,21 +21,28 @@ pub(crate) fn capped_json(json: Vec<u8>, limit: usize) -> MetadataValue {
     if json.len() <= limit {
         return MetadataValue::Written(json);
     }
-    MetadataValue::Value(truncated(&String::from_utf8_lossy(&json), limit))
+    MetadataValue::Value(truncation_marker(&String::from_utf8_lossy(&json), limit))
 }
 
-/// The marker that stands for `text`: its size and its first `limit` bytes (whole characters).
-fn truncated(text: &str, limit: usize) -> Value {
+/// The marker that stands for `text` (JSON text): its size and its first `limit` bytes
+/// (whole characters). Serialized, the preview may take more than `limit` bytes: the
+/// characters JSON escapes in it (`"`, `\`) grow.
+pub(crate) fn truncation_marker(text: &str, limit: usize) -> Value {
+    json!({
+        "lambda_perf_truncated": {
+            "size_bytes": text.len(),
+            "preview": preview(text, limit),
+        }
+    })
+}
+
+/// The first `limit` bytes of `text`, or fewer: a character is never cut.
+pub(crate) fn preview(text: &str, limit: usize) -> &str {
     let cut = (0..=limit.min(text.len()))
         .rev()
         .find(|&i| text.is_char_boundary(i))
         .unwrap_or(0);
-    json!({
-        "lambda_perf_truncated": {
-            "size_bytes": text.len(),
-            "preview": &text[..cut],
-        }
-    })
+    &text[..cut]
 }
 
 #[cfg(test)]

@@ -11,11 +11,13 @@ use tracing_subscriber::registry::LookupSpan;
 
 use super::event::EVENT_TARGET;
 use super::level::from_tracing;
+use super::trimmed::count_trimmed_line;
 use super::visit::Recorder;
 use super::writer::write_log_lines;
 use crate::formats::log::LogFormat;
 use crate::formats::log::fields::LogFields;
-use crate::formats::log::line::{InvocationKeys, LineHead, append_line};
+use crate::formats::log::line::{InvocationKeys, LineHead};
+use crate::formats::log::line_cap::{LineFit, append_fitting_line};
 use crate::formats::log::sampling::Sampling;
 use crate::invocation::current;
 use crate::invocation::lifecycle::Invocation;
@@ -107,16 +109,19 @@ where
                     target,
                     invocation: Some(keys),
                 };
-                append_line(line, &head, fields);
+                append_fitting_line(line, &head, fields)
             });
-            if written.is_err() {
+            let fit = written.unwrap_or_else(|_| {
                 let head = LineHead {
                     timestamp,
                     level,
                     target,
                     invocation: None,
                 };
-                append_line(line, &head, fields);
+                append_fitting_line(line, &head, fields)
+            });
+            if fit == LineFit::Trimmed {
+                count_trimmed_line();
             }
             write_log_lines(&self.writer, line);
         });

@@ -40,6 +40,13 @@
 //! same name, an inner span's over an outer one's. A field named like one of the keys
 //! above is written as `fields.<name>` (`fields.level`), never over the key.
 //!
+//! A line is at most 256,000 bytes, as an EMF line is: Lambda's log capture splits longer
+//! lines into pieces that are not JSON. A line that would be longer — a huge field, message
+//! or logged event — has its longest values replaced by a marker with their size and a
+//! preview, `{"lambda_perf_truncated":{"preview":"…","size_bytes":300002}}`, until it fits;
+//! the keys above and the smaller values stay as they are. Each such line is counted
+//! (`logs.line_trimmed` in `lambda_perf.dropped`) and the first one warned of on stderr.
+//!
 //! With `AWS_LAMBDA_LOG_FORMAT=Text` a line reads
 //! `2026-11-23T05:16:18.886Z<TAB>8476a536-…<TAB>INFO<TAB>orders: order placed order=7`
 //! (no request id column outside an invocation; line breaks in values escaped).
@@ -75,6 +82,7 @@ mod filter;
 mod layer;
 mod level;
 mod resolved;
+mod trimmed;
 mod visit;
 mod writer;
 

@@ -10,9 +10,10 @@ use super::line::EmfLine;
 use super::set::{MetricSet, MetricSlice};
 use crate::formats::json::WriteJson;
 
-/// The longest line written. CloudWatch Logs accepts events up to 1 MB, but Lambda's log
-/// capture has been seen splitting long stdout lines (at 65,536 and at 2^18 - 26 bytes), and
-/// a split line is invalid JSON that loses every metric in it.
+/// The longest line written — an EMF line, and a log line too (`formats::log::line_cap`).
+/// CloudWatch Logs accepts events up to 1 MB, but Lambda's log capture has been seen
+/// splitting long stdout lines (at 65,536 and at 2^18 - 26 bytes), and a split line is
+/// invalid JSON that loses every metric in it.
 pub(crate) const MAX_LINE_BYTES: usize = 256_000;
 
 /// What [`append_lines`] had to change to keep every line within [`MAX_LINE_BYTES`].

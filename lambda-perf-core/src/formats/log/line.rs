@@ -65,22 +65,44 @@ pub(crate) struct LineHead<'a> {
 
 /// Appends one complete line, newline included, in the fields' format. A field recorded
 /// twice is written once, with its last value (an event's field over its span's, an inner
-/// span's over an outer one's).
+/// span's over an outer one's). Its length is not limited here: see
+/// [`line_cap`](super::line_cap).
 pub(crate) fn append_line(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields) {
+    append_line_with(out, head, fields, |out, value| out.extend_from_slice(value));
+}
+
+/// [`append_line`], with each value the line writes — the message (when it is written),
+/// then each field written — appended by `push_value` instead of as it is: how
+/// [`line_cap`](super::line_cap) measures a line and writes it again with values replaced.
+/// Everything else (the keys, the separators) is written as [`append_line`] writes it.
+pub(crate) fn append_line_with<'f>(
+    out: &mut Vec<u8>,
+    head: &LineHead<'_>,
+    fields: &'f LogFields,
+    push_value: impl FnMut(&mut Vec<u8>, &'f [u8]),
+) {
     match fields.format() {
-        LogFormat::Json => append_json(out, head, fields),
-        LogFormat::Text => append_text(out, head, fields),
+        LogFormat::Json => append_json(out, head, fields, push_value),
+        LogFormat::Text => append_text(out, head, fields, push_value),
     }
     out.push(b'\n');
 }
 
-fn append_json(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields) {
+fn append_json<'f>(
+    out: &mut Vec<u8>,
+    head: &LineHead<'_>,
+    fields: &'f LogFields,
+    mut push_value: impl FnMut(&mut Vec<u8>, &'f [u8]),
+) {
     out.extend_from_slice(b"{\"timestamp\":\"");
     push_rfc3339_millis(out, head.timestamp);
     out.extend_from_slice(b"\",\"level\":\"");
     out.extend_from_slice(head.level.as_str().as_bytes());
     out.extend_from_slice(b"\",\"message\":");
-    out.extend_from_slice(fields.encoded_message().unwrap_or(b"\"\""));
+    match fields.encoded_message() {
+        Some(message) => push_value(out, message),
+        None => out.extend_from_slice(b"\"\""),
+    }
     push_json_str(out, "target", head.target);
     if let Some(keys) = &head.invocation {
         push_json_str(out, "service", keys.service);
@@ -108,7 +130,7 @@ fn append_json(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields) {
         out.extend_from_slice(prefix.as_bytes());
         Escape::Json.push(out, key);
         out.extend_from_slice(b"\":");
-        out.extend_from_slice(value);
+        push_value(out, value);
     });
     out.push(b'}');
 }
@@ -130,7 +152,12 @@ fn push_json_raw(out: &mut Vec<u8>, key: &str, value: std::fmt::Arguments<'_>) {
 
 /// `timestamp<TAB>request id<TAB>LEVEL<TAB>target: message key=value …`; outside an
 /// invocation there is no request id column.
-fn append_text(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields) {
+fn append_text<'f>(
+    out: &mut Vec<u8>,
+    head: &LineHead<'_>,
+    fields: &'f LogFields,
+    mut push_value: impl FnMut(&mut Vec<u8>, &'f [u8]),
+) {
     push_rfc3339_millis(out, head.timestamp);
     out.push(b'\t');
     if let Some(keys) = &head.invocation {
@@ -143,19 +170,19 @@ fn append_text(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields) {
     out.push(b':');
     if let Some(message) = fields.encoded_message().filter(|m| !m.is_empty()) {
         out.push(b' ');
-        out.extend_from_slice(message);
+        push_value(out, message);
     }
     for_each_field(fields, |prefix, key, value| {
         out.push(b' ');
         out.extend_from_slice(prefix.as_bytes());
         Escape::Text.push(out, key);
         out.push(b'=');
-        out.extend_from_slice(value);
+        push_value(out, value);
     });
 }
 
 /// Each field once, with its last value: (prefix, key, encoded value).
-fn for_each_field(fields: &LogFields, mut write: impl FnMut(&str, &str, &[u8])) {
+fn for_each_field<'f>(fields: &'f LogFields, mut write: impl FnMut(&str, &str, &'f [u8])) {
     for (index, (key, value)) in fields.encoded().enumerate() {
         let overridden = fields
             .encoded()

@@ -8,6 +8,7 @@ mod escape;
 pub(crate) mod fields;
 mod level;
 pub(crate) mod line;
+pub(crate) mod line_cap;
 pub(crate) mod sampling;
 mod timestamp;
 
