@@ -160,6 +160,7 @@ pub(crate) fn push_str(out: &mut Vec<u8>, text: &str) {
 }
 
 /// Appends `text` escaped, without quotes.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
 pub(crate) fn push_str_contents(out: &mut Vec<u8>, text: &str) {
     let bytes = text.as_bytes();
     let clean = clean_prefix(bytes);

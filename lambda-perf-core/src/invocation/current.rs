@@ -87,6 +87,7 @@ pub(crate) struct Current {
     /// The subsegment new ones open under and annotations go to; `None`: the handler's.
     subsegment: Cell<Option<u64>>,
     /// Spans entered while this was current, with the subsegment each replaced.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
     entered_spans: RefCell<Vec<(u64, Option<u64>)>>,
 }
 
@@ -306,6 +307,7 @@ pub(crate) fn sync_scope<R>(current: &Current, f: impl FnOnce() -> R) -> R {
 /// A span carrying `invocation` (standing in `subsegment`) was entered on this thread.
 /// On a task of that invocation the subsegment becomes current; elsewhere the span carries
 /// the invocation until it is exited.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
 pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Option<u64>) {
     let on_own_task = on_own_task(|current| {
         if !Arc::ptr_eq(&current.invocation, invocation) {
@@ -329,6 +331,7 @@ pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Op
 
 /// That span was exited: what it replaced is current again. Exits without a matching enter
 /// change nothing.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
 pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
     let on_own_task = on_own_task(|current| {
         if !Arc::ptr_eq(&current.invocation, invocation) {

@@ -280,6 +280,7 @@ impl Recording {
     }
 
     /// Annotates subsegment `target`, counting against the per-trace limit.
+    #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
     #[inline]
     pub(crate) fn annotate(
         &mut self,
