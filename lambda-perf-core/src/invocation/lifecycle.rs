@@ -100,8 +100,8 @@ pub(crate) struct Invocation {
     /// the trace skips the state of an invocation that has none.
     traced: bool,
     /// Set once it has ended: later calls are refused. Set under the state's lock and read
-    /// there, and read without it by what an untraced invocation refuses and by the taking of
-    /// a response buffer.
+    /// there, and read without it by what an untraced invocation refuses, by the taking of
+    /// a response buffer, and by the watchdog (which then writes what waits for the POST).
     ended: AtomicBool,
     /// Its slot in the watchdog, kept for the invocations that reuse its memory.
     watch: watchdog::Watch,
@@ -388,13 +388,16 @@ impl watchdog::Watched for Invocation {
             }
             Some((state.metrics.take_values(), written_facts))
         });
-        if let Ok(Some((metrics, written_facts))) = so_far {
-            output.deadline_near(&Ended {
+        match so_far {
+            Ok(Some((metrics, written_facts))) => output.deadline_near(&Ended {
                 facts: &self.facts,
                 metrics: &metrics,
                 at_epoch_nanos: ending.epoch_nanos,
                 written_facts: &written_facts,
-            });
+            }),
+            // It ended between the check above and the lock: its writes may be waiting.
+            Err(Unavailable::Ended) => self.write_pending(),
+            Ok(None) | Err(_) => {}
         }
     }
 
@@ -624,6 +627,8 @@ impl Invocation {
     ///
     /// The window gets an `Arc` of its own: the caller keeps its own (the handler's future
     /// keeps it to the end), and whichever of the two lets go last recycles the invocation.
+    /// (The watchdog holds one too while it writes them near the deadline: should it let go
+    /// last, the invocation is freed rather than kept.)
     fn finish_later(self: &Arc<Self>, outcome: Outcome) {
         // Measured before the lock (the resource use is a system call), so that work of this
         // invocation still running elsewhere does not wait for it.

@@ -2,7 +2,7 @@
 
 use std::fmt;
 use std::io::{self, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::invocation::panic;
 
@@ -37,11 +37,11 @@ impl LineWriter {
     }
 }
 
+/// Writes and flushes; a writer whose lock a panic poisoned (one caught here) is used as it
+/// is, and flushed as always, or a buffering writer would keep every later line.
 fn write_custom(writer: &Mutex<dyn Write + Send>, lines: &[u8]) -> io::Result<()> {
-    match writer.lock() {
-        Ok(mut writer) => writer.write_all(lines).and_then(|()| writer.flush()),
-        Err(poisoned) => poisoned.into_inner().write_all(lines),
-    }
+    let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
+    writer.write_all(lines).and_then(|()| writer.flush())
 }
 
 /// The error of a write whose writer panicked.

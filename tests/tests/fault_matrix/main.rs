@@ -323,6 +323,9 @@ async fn a_handler_stuck_in_a_nested_subsegment_past_its_deadline() {
         .collect();
     assert_eq!(work.len(), 1, "the open subsegment is written: {trace:#?}");
     assert_eq!(work[0]["parent_id"], handler["id"]);
+    // Closed at the watchdog's moment, faulted with the timeout, as the handler's copy is.
+    assert_eq!(work[0]["fault"], true, "{}", work[0]);
+    assert_eq!(work[0]["cause"]["exceptions"][0]["type"], "timeout");
     let end_ms = (work[0]["end_time"].as_f64().unwrap() * 1000.0) as u64;
     assert!(end_ms <= deadline_ms, "{end_ms} > {deadline_ms}");
     ran.instrumented.process.kill().await.unwrap();

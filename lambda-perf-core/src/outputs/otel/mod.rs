@@ -190,7 +190,8 @@ impl Output for OtelOutput {
         };
         let record = subsegment.record;
         let extra = if record.parent_id.value() == invocation.trace.remote_parent {
-            let mut attributes = std::mem::take(&mut invocation.handler_attributes);
+            // Cloned, not taken: the handler's subsegment may close twice (below).
+            let mut attributes = invocation.handler_attributes.clone();
             attributes.extend(Self::losses());
             attributes
         } else {
@@ -199,7 +200,17 @@ impl Output for OtelOutput {
         let span = self
             .rules
             .span(record, &invocation.trace, extra, &mut invocation.exceptions);
-        invocation.spans.push(span);
+        // A subsegment the timeout watchdog sent a copy of, closed again when the handler
+        // finishes in time: as in X-Ray, the later one replaces it (one span per id).
+        let id = span.span_context.span_id();
+        match invocation
+            .spans
+            .iter_mut()
+            .find(|earlier| earlier.span_context.span_id() == id)
+        {
+            Some(earlier) => *earlier = span,
+            None => invocation.spans.push(span),
+        }
     }
 
     /// Exports the invocation's spans, waiting at most the flush bound (never past the
