@@ -609,3 +609,71 @@ async fn a_poll_pending_at_shutdown_is_closed_unanswered() {
         panic!("answered with {}", response.status());
     }
 }
+
+#[tokio::test]
+async fn a_response_over_lambdas_payload_limit_fails_the_invocation() {
+    // Lambda accepts at most 6,291,556 bytes on `/response`: the runtime gets 413, and the
+    // invocation fails with `Function.ResponseSizeTooLarge` instead of returning the body.
+    const LIMIT: usize = 6 * 1024 * 1024 + 100;
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let function = async {
+        let at_limit = request_id(&next(&http, &api).await);
+        let body = vec![b'a'; LIMIT];
+        let ack = call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{at_limit}/response"),
+            &[],
+            body,
+        )
+        .await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        let over = request_id(&next(&http, &api).await);
+        let ack = call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{over}/response"),
+            &[],
+            vec![b'a'; LIMIT + 1],
+        )
+        .await;
+        assert_eq!(ack.status, StatusCode::PAYLOAD_TOO_LARGE);
+        assert_eq!(ack.json()["errorType"], "RequestEntityTooLarge");
+        assert_eq!(
+            ack.json()["errorMessage"],
+            "Exceeded maximum allowed payload size (6291556 bytes)."
+        );
+    };
+    let invocations = async {
+        let first = api.invoke(InvokeRequest::default()).await;
+        let second = api
+            .invoke(InvokeRequest::default().with_timeout(Duration::from_secs(5)))
+            .await;
+        (first, second)
+    };
+    let ((first, second), ()) = tokio::join!(invocations, function);
+    let first = first
+        .expect("resolves")
+        .into_response()
+        .expect("a response");
+    assert_eq!(first.len(), LIMIT);
+    let second = second.expect("the oversized response resolves the invocation");
+    let Answer::Error { error_type, error } = second.answer else {
+        panic!("expected an error, got {:?}", second.answer.kind());
+    };
+    assert_eq!(error_type.as_deref(), Some("Function.ResponseSizeTooLarge"));
+    assert_eq!(
+        error.error_type.as_deref(),
+        Some("Function.ResponseSizeTooLarge")
+    );
+    assert_eq!(
+        error.error_message.as_deref(),
+        Some(
+            "Response payload size (6291557 bytes) exceeded maximum allowed payload size (6291556 bytes)."
+        )
+    );
+    assert_eq!(api.pending_invocations(), 0);
+}

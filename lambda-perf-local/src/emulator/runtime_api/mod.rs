@@ -5,7 +5,7 @@
 //! | route | behavior |
 //! |---|---|
 //! | `GET invocation/next` | long-polls (no timeout) until an invocation is queued; body = event, `Lambda-Runtime-*` headers; concurrent polls each get a different invocation |
-//! | `POST invocation/{id}/response` | `202`, resolves the invocation with the body bytes as received |
+//! | `POST invocation/{id}/response` | `202`, resolves the invocation with the body bytes as received; a body over Lambda's 6,291,556 bytes gets `413` (`RequestEntityTooLarge`) and fails the invocation with `Function.ResponseSizeTooLarge`, as on Lambda |
 //! | `POST invocation/{id}/error` | `202`, resolves it as an error (`Lambda-Runtime-Function-Error-Type` + body) |
 //! | `POST init/error` | `202`, records an init error and fails every pending invocation with it |
 //!

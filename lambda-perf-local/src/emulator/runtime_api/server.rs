@@ -22,8 +22,15 @@ use crate::emulator::invoke_reply::Answer;
 /// Path prefix of every Runtime API route.
 const PREFIX: &str = "/2018-06-01/runtime/";
 
-/// Largest request body accepted (Lambda itself caps responses at 6 MB).
+/// Largest request body read (past Lambda's own limits, so that a body over them is still
+/// told apart from a broken one).
 const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// The largest response Lambda accepts on `/response`: 6 MB and 100 bytes (6,291,556).
+const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
+
+/// The error type an invocation fails with when its response is over [`MAX_RESPONSE_BYTES`].
+const RESPONSE_TOO_LARGE_ERROR_TYPE: &str = "Function.ResponseSizeTooLarge";
 
 /// Header carrying the error type on `/error` and `/init/error`.
 const ERROR_TYPE_HEADER: &str = "lambda-runtime-function-error-type";
@@ -186,7 +193,16 @@ async fn resolve(
     request_id: &str,
     is_error: bool,
 ) -> Result<HttpResponse, Rejection> {
-    let (headers, body) = read_body(request).await?;
+    let (headers, body) = match read_body(request).await {
+        Ok(read) => read,
+        Err((StatusCode::PAYLOAD_TOO_LARGE, ..)) if !is_error => {
+            return response_too_large(shared, request_id, None);
+        }
+        Err(rejection) => return Err(rejection),
+    };
+    if !is_error && body.len() > MAX_RESPONSE_BYTES {
+        return response_too_large(shared, request_id, Some(body.len()));
+    }
     let answer = if is_error {
         Answer::Error {
             error_type: error_type_header(&headers),
@@ -195,18 +211,59 @@ async fn resolve(
     } else {
         Answer::Response { body }
     };
-    match shared.resolve(request_id, answer) {
-        Ok(()) => Ok(accepted()),
-        Err(ResolveError::UnknownRequestId) => Err((
+    shared
+        .resolve(request_id, answer)
+        .map(|()| accepted())
+        .map_err(|error| invalid_request_id(request_id, &error))
+}
+
+/// A response over Lambda's limit: as on Lambda, the runtime gets `413` and the invocation
+/// fails with `Function.ResponseSizeTooLarge` (`size`: the body's, when it was read whole).
+fn response_too_large(
+    shared: &Shared,
+    request_id: &str,
+    size: Option<usize>,
+) -> Result<HttpResponse, Rejection> {
+    let message = match size {
+        Some(size) => format!(
+            "Response payload size ({size} bytes) exceeded maximum allowed payload size \
+             ({MAX_RESPONSE_BYTES} bytes)."
+        ),
+        None => format!(
+            "Response payload size exceeded maximum allowed payload size \
+             ({MAX_RESPONSE_BYTES} bytes)."
+        ),
+    };
+    let document = serde_json::json!({
+        "errorMessage": message,
+        "errorType": RESPONSE_TOO_LARGE_ERROR_TYPE,
+    });
+    let answer = Answer::Error {
+        error_type: Some(RESPONSE_TOO_LARGE_ERROR_TYPE.to_owned()),
+        error: ErrorDocument::from_body(Bytes::from(document.to_string())),
+    };
+    shared
+        .resolve(request_id, answer)
+        .map_err(|error| invalid_request_id(request_id, &error))?;
+    Err((
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "RequestEntityTooLarge",
+        format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+    ))
+}
+
+fn invalid_request_id(request_id: &str, error: &ResolveError) -> Rejection {
+    match error {
+        ResolveError::UnknownRequestId => (
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             format!("unknown or already finished request id: {request_id}"),
-        )),
-        Err(ResolveError::NotHandedOut) => Err((
+        ),
+        ResolveError::NotHandedOut => (
             StatusCode::BAD_REQUEST,
             "InvalidRequestID",
             format!("request id {request_id} has not been handed out by /next yet"),
-        )),
+        ),
     }
 }
 
