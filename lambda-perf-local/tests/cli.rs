@@ -320,6 +320,52 @@ fn a_slow_function_times_out() {
 }
 
 #[test]
+fn a_timed_out_invocation_lasts_and_is_billed_its_timeout() {
+    // On Lambda a timed-out invocation's `Duration` is the function's timeout, and it is
+    // billed (its cold start's init too): `Duration: 1000.00 ms`, not the harness's wait for
+    // an answer past the deadline.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("timeout.log");
+    let output = run_demo_function(
+        r#"{"sleep_ms":5000}"#,
+        &[
+            "-n",
+            "1",
+            "--timeout",
+            "1",
+            "--log-out",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["timeout"]);
+    let invocation = &report["invocations"][0];
+    assert_eq!(
+        invocation["duration_ms"].as_f64(),
+        Some(1000.0),
+        "{invocation:#}"
+    );
+    let init = invocation["platform_init_ms"]
+        .as_f64()
+        .expect("a cold start's init");
+    let billed = (1000.0 + init).ceil();
+    assert_eq!(invocation["billed_duration_ms"].as_f64(), Some(billed));
+    assert_eq!(report["resources"]["billing"]["invocations"], 1);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line = text
+        .lines()
+        .find(|line| line.contains("REPORT RequestId:"))
+        .expect("a REPORT line");
+    assert!(
+        line.contains("\tDuration: 1000.00 ms\t")
+            && line.contains(&format!("\tBilled Duration: {billed} ms\t"))
+            && line.ends_with("\tStatus: timeout"),
+        "{line}"
+    );
+}
+
+#[test]
 fn output_that_looks_like_emf_but_is_not_is_a_problem() {
     let output = run_demo_function(r#"{"action":"garbage"}"#, &["-n", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));

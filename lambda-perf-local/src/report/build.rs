@@ -259,6 +259,11 @@ fn invocation(
             )
         }
         Err(failure) => {
+            // A timed-out invocation lasted until its timeout, and Lambda bills it so.
+            let duration = (failure.kind == NoReplyKind::Timeout)
+                .then(|| run.handed_out_at.zip(run.ended_at))
+                .flatten()
+                .map(|(start, end)| millis(end.saturating_duration_since(start)));
             problems.push(
                 Problem::new(
                     ProblemKind::HarnessFailure,
@@ -267,7 +272,11 @@ fn invocation(
                 )
                 .with_invocation(run.index),
             );
-            (failure_status(failure), Some(failure.message.clone()), None)
+            (
+                failure_status(failure),
+                Some(failure.message.clone()),
+                duration,
+            )
         }
     };
     let start_kind = facts.start_kind.clone();

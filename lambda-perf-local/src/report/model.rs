@@ -91,7 +91,8 @@ pub struct ReportedInvocation {
     pub start_kind: Option<String>,
     /// Whether the start kind is `cold` or `restart`.
     pub cold_start: bool,
-    /// Time from hand-out by `/next` to the outcome, as the harness measured it.
+    /// Time from hand-out by `/next` to the outcome, as the harness measured it; for a
+    /// timed-out invocation, its timeout (Lambda's `Duration` then).
     pub duration_ms: Option<f64>,
     /// When `/next` handed it to the function, from the first hand-out of the run.
     pub started_ms: Option<f64>,

@@ -66,7 +66,8 @@ pub struct RecordedInvocation {
     pub reply: Result<InvokeReply, NoReply>,
     /// When the function got it (`/next` handed it out), if it did.
     pub handed_out_at: Option<Instant>,
-    /// When it ended (its answer arrived, or the harness gave up), if it did.
+    /// When it ended (its answer arrived, or the harness gave up; a timed-out invocation
+    /// ends at its timeout, as on Lambda), if it did.
     pub ended_at: Option<Instant>,
     /// The process's peak memory (bytes) read when it ended: the most used so far, as
     /// Lambda's `Max Memory Used`.

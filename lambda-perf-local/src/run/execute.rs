@@ -300,7 +300,18 @@ impl<'a> Execution<'a> {
         };
         let (handed_out_at, ended_at) = match &reply {
             Ok(reply) => (reply.handed_out_at, Some(reply.resolved_at)),
-            Err(_) => (self.handed_out_at(&request_id), Some(ended_at)),
+            Err(_) => {
+                let handed_out_at = self.handed_out_at(&request_id);
+                // Lambda ends a timed-out invocation at its timeout, whereas the harness
+                // waited a grace period past the deadline before giving up.
+                let ended_at = match (&stop, handed_out_at) {
+                    (Some(EarlyStop::TimedOut { .. }), Some(handed_out_at)) => {
+                        ended_at.min(handed_out_at + self.runner.timeout)
+                    }
+                    _ => ended_at,
+                };
+                (handed_out_at, Some(ended_at))
+            }
         };
         let run = RecordedInvocation {
             index,
