@@ -305,6 +305,35 @@ fn a_function_that_never_asks_for_work_is_reported() {
 }
 
 #[test]
+fn a_function_that_exits_between_invocations_is_not_said_to_crash_in_one() {
+    // The function answers its first invocation, then exits (killed by `timeout`) while
+    // idle: the second invocation was never handed to it.
+    let script = format!(
+        "timeout 2 {} demo-function",
+        env!("CARGO_BIN_EXE_lambda-perf")
+    );
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "2",
+        "--idle-ms",
+        "4000",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = stderr(&output);
+    assert!(!stderr.contains("during an invocation"), "{stderr}");
+    assert!(stderr.contains("between invocations"), "{stderr}");
+    let report = json(&output);
+    assert_eq!(column(&report, "status")[0], "ok");
+}
+
+#[test]
 fn a_slow_function_times_out() {
     let output = run_demo_function(r#"{"sleep_ms":5000}"#, &["-n", "1", "--timeout", "1"]);
     assert_eq!(output.status.code(), Some(2));

@@ -38,6 +38,14 @@ pub enum EarlyStop {
         /// Its last output lines.
         last_lines: Vec<String>,
     },
+    /// The process exited after answering its invocations, before it asked for the next
+    /// one: the invocation that found it gone was never handed to it.
+    ExitedBetweenInvocations {
+        /// How it ended.
+        status: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
     /// An invocation got no answer before its deadline.
     TimedOut {
         /// The invocation.
@@ -60,6 +68,7 @@ impl EarlyStop {
             | Self::InitError { last_lines, .. }
             | Self::NeverAskedForWork { last_lines, .. }
             | Self::Crashed { last_lines, .. }
+            | Self::ExitedBetweenInvocations { last_lines, .. }
             | Self::TimedOut { last_lines, .. } => last_lines,
             Self::CannotStart(_) | Self::Harness(_) => &[],
         }
@@ -84,6 +93,11 @@ impl fmt::Display for EarlyStop {
             Self::Crashed { status, .. } => {
                 write!(f, "the function exited during an invocation ({status})")
             }
+            Self::ExitedBetweenInvocations { status, .. } => write!(
+                f,
+                "the function exited between invocations ({status}): it answered its \
+                 invocation, then exited instead of asking for the next one"
+            ),
             Self::TimedOut { request_id, .. } => {
                 write!(
                     f,

@@ -38,9 +38,9 @@ enum Classified {
 fn no_reply(stop: &EarlyStop) -> NoReply {
     let kind = match stop {
         EarlyStop::TimedOut { .. } | EarlyStop::NeverAskedForWork { .. } => NoReplyKind::Timeout,
-        EarlyStop::ExitedDuringInit { .. } | EarlyStop::Crashed { .. } => {
-            NoReplyKind::ProcessExited
-        }
+        EarlyStop::ExitedDuringInit { .. }
+        | EarlyStop::Crashed { .. }
+        | EarlyStop::ExitedBetweenInvocations { .. } => NoReplyKind::ProcessExited,
         _ => NoReplyKind::Other,
     };
     let message = stop.to_string();
@@ -380,6 +380,11 @@ impl<'a> Execution<'a> {
                 });
                 if self.current.served.load(Ordering::Relaxed) == 0 && !handed_out {
                     EarlyStop::ExitedDuringInit {
+                        status,
+                        last_lines: last_lines(),
+                    }
+                } else if !handed_out {
+                    EarlyStop::ExitedBetweenInvocations {
                         status,
                         last_lines: last_lines(),
                     }
