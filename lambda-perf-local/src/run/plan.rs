@@ -54,7 +54,8 @@ pub struct RunOptions {
     pub restart_after: Option<usize>,
     /// Start a fresh environment after this many invocations.
     pub fresh_environment_after: Option<usize>,
-    /// The fraction of invocations sampled for X-Ray, 0 to 1.
+    /// The fraction of invocations sampled for X-Ray, 0 to 1 (a batch sent at once is
+    /// sampled whole).
     pub sampling: f64,
 }
 
@@ -77,7 +78,7 @@ impl Plan {
     pub fn from_options(options: &RunOptions) -> Self {
         let mut steps = Vec::new();
         let batch = options.concurrency.max(1);
-        let (mut done, mut before) = (0, 0);
+        let (mut done, mut before, mut sampled_so_far) = (0, 0, 0);
         while done < options.invocations {
             let size = batch.min(options.invocations - done);
             if done > 0 {
@@ -92,7 +93,10 @@ impl Plan {
                     steps.push(Step::Idle(options.idle));
                 }
             }
-            let sampled = is_sampled(done, options.sampling);
+            let sampled = is_sampled(done, size, sampled_so_far, options.sampling);
+            if sampled {
+                sampled_so_far += size;
+            }
             if size == 1 {
                 steps.push(Step::Invoke {
                     event: options.event.clone(),
@@ -123,13 +127,15 @@ impl Plan {
     }
 }
 
-/// Spreads `rate` of the invocations evenly: invocation `n` is sampled when the running
-/// count of sampled ones falls behind `rate * (n + 1)`.
-fn is_sampled(n: usize, rate: f64) -> bool {
+/// Spreads `rate` of the invocations evenly over batches of `size` invocations sent at once
+/// (all sampled or none): the batch after the first `done` invocations, of which
+/// `sampled_so_far` were sampled, is sampled when the sampled ones have fallen behind
+/// `rate * (done + size)` by at least half the batch. One at a time, invocation `n` is
+/// sampled when they have fallen behind `rate * (n + 1)`.
+fn is_sampled(done: usize, size: usize, sampled_so_far: usize, rate: f64) -> bool {
     let rate = rate.clamp(0.0, 1.0);
-    let before = (rate * n as f64).floor();
-    let after = (rate * (n + 1) as f64).floor();
-    after > before
+    let due = (rate * (done + size) as f64).floor() - sampled_so_far as f64;
+    size > 0 && due >= size as f64 / 2.0
 }
 
 #[cfg(test)]
@@ -171,6 +177,41 @@ mod tests {
         assert_eq!(plan.invocations(), 7);
     }
 
+    /// How many invocations of `plan` ask for X-Ray sampling.
+    fn sampled_invocations(plan: &Plan) -> usize {
+        plan.steps
+            .iter()
+            .map(|step| match step {
+                Step::Invoke { sampled: true, .. } => 1,
+                Step::Concurrent {
+                    events,
+                    sampled: true,
+                } => events.len(),
+                _ => 0,
+            })
+            .sum()
+    }
+
+    #[test]
+    fn sampling_takes_its_share_of_concurrent_invocations_too() {
+        // A batch is sampled whole: 20 invocations in batches of 4 at 0.25 are 4 or 8.
+        for (concurrency, rate, expected) in
+            [(2, 0.5, 10), (10, 0.5, 10), (4, 0.25, 4), (5, 1.0, 20)]
+        {
+            let plan = Plan::from_options(&RunOptions {
+                invocations: 20,
+                concurrency,
+                sampling: rate,
+                ..RunOptions::default()
+            });
+            assert_eq!(
+                sampled_invocations(&plan),
+                expected,
+                "-c {concurrency} --sampling {rate}: {plan:?}"
+            );
+        }
+    }
+
     #[test]
     fn concurrency_batches_and_sampling() {
         let options = RunOptions {
@@ -182,9 +223,19 @@ mod tests {
         let plan = Plan::from_options(&options);
         assert_eq!(shape(&plan), ["x2", "x2", "invoke-"]);
         assert_eq!(plan.invocations(), 5);
-        let sampled: Vec<bool> = (0..4).map(|n| is_sampled(n, 0.5)).collect();
-        assert_eq!(sampled, [false, true, false, true]);
-        assert!((0..10).all(|n| is_sampled(n, 1.0)));
-        assert!((0..10).all(|n| !is_sampled(n, 0.0)));
+        let one_at_a_time = |rate| {
+            let plan = Plan::from_options(&RunOptions {
+                invocations: 4,
+                sampling: rate,
+                ..RunOptions::default()
+            });
+            shape(&plan)
+        };
+        assert_eq!(
+            one_at_a_time(0.5),
+            ["invoke-", "invoke", "invoke-", "invoke"]
+        );
+        assert_eq!(one_at_a_time(1.0), ["invoke"; 4]);
+        assert_eq!(one_at_a_time(0.0), ["invoke-"; 4]);
     }
 }
