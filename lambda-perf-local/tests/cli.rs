@@ -334,6 +334,43 @@ fn a_function_that_exits_between_invocations_is_not_said_to_crash_in_one() {
 }
 
 #[test]
+fn a_function_name_lambda_would_refuse_is_a_clear_error_and_a_file_name_never_crashes_the_runtime()
+{
+    // `--function-name` goes into `Lambda-Runtime-Invoked-Function-Arn`: a name Lambda would
+    // refuse is refused, not sent to crash the runtime on a header it cannot read.
+    let output = lambda_perf(&[
+        "run",
+        "--no-progress",
+        "--function-name",
+        "fün",
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    assert_eq!(output.status.code(), Some(2));
+    let stderr_text = stderr(&output);
+    assert!(stderr_text.contains("--function-name"), "{stderr_text}");
+    assert!(output.stdout.is_empty(), "no report");
+
+    // The default name comes from the program's file name, whatever it is.
+    let dir = tempfile::tempdir().unwrap();
+    let program = dir.path().join("fünktion v2");
+    std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_lambda-perf"), &program).unwrap();
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "1",
+        "--",
+        program.to_str().unwrap(),
+        "demo-function",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(column(&json(&output), "status"), ["ok"]);
+}
+
+#[test]
 fn a_slow_function_times_out() {
     let output = run_demo_function(r#"{"sleep_ms":5000}"#, &["-n", "1", "--timeout", "1"]);
     assert_eq!(output.status.code(), Some(2));

@@ -23,8 +23,10 @@ pub(crate) struct FunctionArgs {
     /// How long the function may take to ask for its first invocation, in seconds.
     #[arg(long, value_name = "SECS", default_value_t = 10)]
     pub(crate) init_timeout: u64,
-    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`; default: the program's file name).
-    #[arg(long)]
+    /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`; 1 to 64 letters, digits, hyphens
+    /// and underscores, as Lambda takes; default: the program's file name, its other
+    /// characters made hyphens).
+    #[arg(long, value_parser = parse_function_name)]
     pub(crate) function_name: Option<String>,
     /// An environment variable for the function, `KEY=VALUE` (repeatable).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
@@ -69,11 +71,13 @@ impl FunctionArgs {
         command
             .check_launchable()
             .map_err(|error| error.to_string())?;
+        // The name goes into the invoked function's ARN, a header the runtime must read.
         let name = self.function_name.clone().unwrap_or_else(|| {
-            Path::new(program).file_name().map_or_else(
-                || "function".to_owned(),
-                |name| name.to_string_lossy().into_owned(),
-            )
+            Path::new(program)
+                .file_name()
+                .map(|name| function_name_from(&name.to_string_lossy()))
+                .filter(|name| !name.is_empty())
+                .unwrap_or_else(|| "function".to_owned())
         });
         let mut config = FunctionConfig::new().with_function_name(name);
         for (key, value) in &self.env {
@@ -99,6 +103,36 @@ fn check_zip(path: &Path) -> Result<(), String> {
     } else {
         Err(format!("the package {} is not a zip file", path.display()))
     }
+}
+
+/// A character Lambda takes in a function name.
+fn is_function_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c == '-' || c == '_'
+}
+
+/// The longest function name Lambda takes.
+const MAX_FUNCTION_NAME: usize = 64;
+
+fn parse_function_name(text: &str) -> Result<String, String> {
+    if (1..=MAX_FUNCTION_NAME).contains(&text.chars().count())
+        && text.chars().all(is_function_name_char)
+    {
+        Ok(text.to_owned())
+    } else {
+        Err(format!(
+            "{text:?} is not a Lambda function name: 1 to {MAX_FUNCTION_NAME} letters, digits, \
+             hyphens and underscores"
+        ))
+    }
+}
+
+/// A function name made of a file name: the characters Lambda does not take become hyphens.
+fn function_name_from(file_name: &str) -> String {
+    file_name
+        .chars()
+        .map(|c| if is_function_name_char(c) { c } else { '-' })
+        .take(MAX_FUNCTION_NAME)
+        .collect()
 }
 
 fn parse_key_value(text: &str) -> Result<(String, String), String> {
