@@ -284,12 +284,20 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
             .count(),
         2
     );
-    let handlers: Vec<SpanData> = spans
-        .get_finished_spans()
-        .unwrap()
-        .into_iter()
-        .filter(|span| span.name == "## handler")
-        .collect();
+    // (Waited for: an end past the deadline does not wait for its export.)
+    let handlers = || -> Vec<SpanData> {
+        spans
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .filter(|span| span.name == "## handler")
+            .collect()
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while handlers().len() < 2 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let handlers = handlers();
     assert_eq!(handlers.len(), 2);
     let failed = handlers[1]
         .attributes
@@ -300,4 +308,105 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
         matches!(failed, Some(lambda_perf_core::opentelemetry::Value::I64(n)) if n >= 1),
         "{failed:?}"
     );
+}
+
+/// An event whose deadline is `in_ms` from now.
+fn event_due_in(in_ms: u64) -> LambdaEvent<Value> {
+    let mut sent = event(json!({}));
+    let deadline = std::time::SystemTime::now() + Duration::from_millis(in_ms);
+    sent.context.deadline = u64::try_from(
+        deadline
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis(),
+    )
+    .unwrap();
+    sent
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_stuck_at_its_deadline_exports_its_spans_as_a_timeout() {
+    // Deadline in 400 ms, margin 300 ms: the watchdog fires 100 ms in. The handler is still
+    // stuck when Lambda would end the process at the deadline: what the watchdog wrote is all
+    // that will ever leave, in X-Ray as in OpenTelemetry.
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::XRay])
+            .span_exporter(in_memory)
+            .timeout_margin(Duration::from_millis(300))
+    });
+    let (release, released) = tokio::sync::oneshot::channel::<()>();
+    let released = std::sync::Arc::new(std::sync::Mutex::new(Some(released)));
+    let stuck = service_fn(move |_: LambdaEvent<Value>| {
+        let released = released.lock().unwrap().take().unwrap();
+        async move {
+            Subsegment::new("downstream")
+                .instrument(async {
+                    let _ = released.await;
+                })
+                .await;
+            Ok::<_, Error>(json!("late"))
+        }
+    });
+    let run = tokio::spawn(async move {
+        let answer = recorder.run(stuck, event_due_in(400)).await;
+        (recorder, answer)
+    });
+    // Past the watchdog's moment, before the deadline: X-Ray has the timeout.
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    let exported: Vec<SpanData> = spans.get_finished_spans().unwrap();
+    let _ = release.send(());
+    let (recorder, answer) = run.await.unwrap();
+    assert_eq!(answer.unwrap(), json!("late"));
+    let documents = recorder.xray().documents();
+    assert!(
+        documents
+            .iter()
+            .any(|doc| doc["name"] == "## handler" && doc["fault"] == true),
+        "{documents:#?}"
+    );
+    let names: Vec<&str> = exported.iter().map(|span| span.name.as_ref()).collect();
+    let handler = exported
+        .iter()
+        .find(|span| span.name == "## handler")
+        .unwrap_or_else(|| panic!("no handler span exported at the deadline: {names:?}"));
+    assert!(
+        matches!(
+            handler.status,
+            lambda_perf_core::opentelemetry::trace::Status::Error { .. }
+        ),
+        "{:?}",
+        handler.status
+    );
+    assert!(names.contains(&"downstream"), "{names:?}");
+    // The handler finished in time after all: its final spans follow, with the same ids,
+    // the handler's carrying the function's facts as the first did.
+    // (Waited for: an end past the deadline does not wait for its export.)
+    let handlers = || -> Vec<SpanData> {
+        spans
+            .get_finished_spans()
+            .unwrap()
+            .into_iter()
+            .filter(|span| span.name == "## handler")
+            .collect()
+    };
+    let until = Instant::now() + Duration::from_secs(5);
+    while handlers().len() < 2 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let handlers = handlers();
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(handlers[0].span_context, handlers[1].span_context);
+    for handler in &handlers {
+        assert!(
+            handler
+                .attributes
+                .iter()
+                .any(|kv| kv.key.as_str() == "faas.coldstart"),
+            "{:?}",
+            handler.attributes
+        );
+    }
 }

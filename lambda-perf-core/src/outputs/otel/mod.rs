@@ -122,6 +122,32 @@ impl OtelOutput {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// Exports `spans`, waiting at most the flush bound (never past the deadline) for the
+    /// exporters that wait on the network.
+    fn export(&self, spans: Vec<SpanData>, ended: &Ended<'_>) {
+        if spans.is_empty() {
+            return;
+        }
+        let resource = Arc::clone(
+            self.resource
+                .get_or_init(|| Arc::new(Resource::builder_empty().build())),
+        );
+        let latch = self
+            .background
+            .as_ref()
+            .map(|background| background.dispatch(&spans, &resource));
+        if let Some(sender) = &self.xray_otlp {
+            sender.send(spans, &resource);
+        }
+        if let Some(latch) = latch {
+            let bound = ended
+                .facts
+                .remaining_time()
+                .map_or(self.flush_timeout, |left| left.min(self.flush_timeout));
+            background::wait(&latch, bound);
+        }
+    }
+
     /// The handler span's counts of what this process could not export, when there is any.
     fn losses() -> Vec<KeyValue> {
         [
@@ -190,7 +216,8 @@ impl Output for OtelOutput {
         };
         let record = subsegment.record;
         let extra = if record.parent_id.value() == invocation.trace.remote_parent {
-            // Cloned, not taken: the handler's subsegment may close twice (below).
+            // Cloned: the watchdog's handler span near the deadline and the final one both
+            // carry them.
             let mut attributes = invocation.handler_attributes.clone();
             attributes.extend(Self::losses());
             attributes
@@ -200,17 +227,25 @@ impl Output for OtelOutput {
         let span = self
             .rules
             .span(record, &invocation.trace, extra, &mut invocation.exceptions);
-        // A subsegment the timeout watchdog sent a copy of, closed again when the handler
-        // finishes in time: as in X-Ray, the later one replaces it (one span per id).
-        let id = span.span_context.span_id();
-        match invocation
-            .spans
-            .iter_mut()
-            .find(|earlier| earlier.span_context.span_id() == id)
-        {
-            Some(earlier) => *earlier = span,
-            None => invocation.spans.push(span),
-        }
+        invocation.spans.push(span);
+    }
+
+    /// The handler is still running near its deadline, where Lambda may end the process:
+    /// the spans closed so far (the watchdog's timeout spans among them) are exported now, as
+    /// at the end. The invocation stays pending: what closes later (the final spans, with the
+    /// same ids, if the handler still finishes in time) is exported when it ends.
+    fn deadline_near(&self, so_far: &Ended<'_>) {
+        let spans = {
+            let mut pending = self.pending();
+            let Some(invocation) = pending
+                .iter_mut()
+                .find(|pending| pending.request_id == so_far.facts.request_id())
+            else {
+                return;
+            };
+            std::mem::take(&mut invocation.spans)
+        };
+        self.export(spans, so_far);
     }
 
     /// Exports the invocation's spans, waiting at most the flush bound (never past the
@@ -226,26 +261,6 @@ impl Output for OtelOutput {
             };
             pending.swap_remove(index)
         };
-        if invocation.spans.is_empty() {
-            return;
-        }
-        let resource = Arc::clone(
-            self.resource
-                .get_or_init(|| Arc::new(Resource::builder_empty().build())),
-        );
-        let latch = self
-            .background
-            .as_ref()
-            .map(|background| background.dispatch(&invocation.spans, &resource));
-        if let Some(sender) = &self.xray_otlp {
-            sender.send(invocation.spans, &resource);
-        }
-        if let Some(latch) = latch {
-            let bound = ended
-                .facts
-                .remaining_time()
-                .map_or(self.flush_timeout, |left| left.min(self.flush_timeout));
-            background::wait(&latch, bound);
-        }
+        self.export(invocation.spans, ended);
     }
 }
