@@ -410,3 +410,37 @@ async fn a_handler_stuck_at_its_deadline_exports_its_spans_as_a_timeout() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_trimmed_xray_otlp_span_with_a_long_non_ascii_error_keeps_the_answer() {
+    // A nested subsegment too large for a datagram (its metadata), faulted with a long
+    // message of two-byte characters: trimmed to fit, its message cut, the answer unchanged.
+    let daemon = UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::XRayOtlp])
+            .xray_daemon_address(address)
+    });
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let _ = Subsegment::new("charge").in_scope_fallible(|| {
+            xray::add_metadata("orders", "basket", json!("x".repeat(70_000)));
+            Err::<(), _>(format!("declined {}", "é".repeat(300)))
+        });
+        Ok::<_, Error>(json!("ok"))
+    });
+    let answer = recorder.run(handler, event(json!({}))).await;
+    assert_eq!(answer.unwrap(), json!("ok"));
+    let mut buffer = vec![0; 65_536];
+    let mut names = Vec::new();
+    while let Ok(length) = daemon.recv(&mut buffer) {
+        let (_, request) = decode_datagram(&buffer[..length]);
+        names.extend(spans_of(&request).into_iter().map(|span| span.name));
+        daemon.set_nonblocking(true).unwrap();
+    }
+    names.sort();
+    assert_eq!(names, ["## handler", "charge"]);
+}

@@ -251,7 +251,13 @@ fn trim(span: &mut ProtoSpan) {
     span.events.clear();
     span.links.clear();
     if let Some(status) = &mut span.status {
-        status.message.truncate(256);
+        // At most 256 bytes, whole characters.
+        let message = &status.message;
+        let cut = (0..=message.len().min(256))
+            .rev()
+            .find(|&i| message.is_char_boundary(i))
+            .unwrap_or(0);
+        status.message.truncate(cut);
     }
 }
 
@@ -346,6 +352,38 @@ mod tests {
         }
         let expected: Vec<String> = (0..40).map(|i| format!("s{i}")).collect();
         assert_eq!(names, expected);
+    }
+
+    #[test]
+    fn a_trimmed_span_keeps_a_long_non_ascii_error_message_whole_characters() {
+        // A faulted span too large for a datagram, whose error message (here 300 `é`, two
+        // bytes each) is longer than what a trimmed span keeps: cut at a character boundary.
+        let rules = SpanRules::new(true);
+        let ids = TraceIds {
+            trace_id: TraceId::from_hex("5759e988bd862e3fe1be46a994272793").unwrap(),
+            trace_state: TraceState::default(),
+            remote_parent: 9,
+        };
+        let mut record = Record::open(10, 9, "charge".into());
+        record.add_metadata(
+            "big".into(),
+            "blob".into(),
+            serde_json::Value::String("x".repeat(70_000)),
+        );
+        record.record_exception(crate::formats::xray::document::Exception {
+            id: 0x77,
+            kind: "PaymentDeclined".into(),
+            message: format!("x{}", "é".repeat(300)),
+        });
+        record.close();
+        let span = rules.span(&record, &ids, Vec::new(), &mut Vec::new());
+        let resource = Resource::builder_empty().build();
+        let out = datagrams(vec![span], &resource);
+        assert_eq!(out.len(), 1);
+        let span = take_spans(decode(&out[0]).1).pop().unwrap();
+        let message = span.status.unwrap().message;
+        assert!(message.len() <= 256, "{}", message.len());
+        assert!(message.starts_with("xé"), "{message}");
     }
 
     #[test]
