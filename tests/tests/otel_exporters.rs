@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use lambda_perf_core::TraceBackend;
 use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
-use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::test_util::{Recorder, event, unsampled_event};
 use lambda_perf_core::xray::{self, Subsegment};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use opentelemetry_proto::tonic::common::v1::any_value;
@@ -443,4 +443,47 @@ async fn a_trimmed_xray_otlp_span_with_a_long_non_ascii_error_keeps_the_answer()
     }
     names.sort();
     assert_eq!(names, ["## handler", "charge"]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 1)]
+async fn one_invocations_export_wait_does_not_stall_another_running_at_once() {
+    // Several invocations at once in one process (Lambda Managed Instances,
+    // `run_concurrent`): A waits for its export to a slow collector; B, unsampled (nothing
+    // to export), takes 50 ms and should not wait for A's export.
+    let collector = OtlpCollector::answering_after(Duration::from_millis(1_500));
+    let recorder = std::sync::Arc::new(Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.traces_url())
+            .otel_flush_timeout(Duration::from_millis(600))
+    }));
+    let b = {
+        let recorder = std::sync::Arc::clone(&recorder);
+        tokio::spawn(async move {
+            let started = Instant::now();
+            let quick = service_fn(|_: LambdaEvent<Value>| async {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Ok::<_, Error>(json!("b"))
+            });
+            let answer = recorder.run(quick, unsampled_event(json!({}))).await;
+            (answer.unwrap(), started.elapsed())
+        })
+    };
+    let a = {
+        let recorder = std::sync::Arc::clone(&recorder);
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            recorder
+                .run(service_fn(traced), event(json!({})))
+                .await
+                .unwrap()
+        })
+    };
+    let (answer, took) = b.await.unwrap();
+    assert_eq!(answer, json!("b"));
+    assert_eq!(a.await.unwrap(), json!("ok"));
+    assert!(
+        took < Duration::from_millis(400),
+        "B took {took:?}: A's wait for its export blocked the thread B runs on"
+    );
 }

@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{SpanData, SpanExporter};
+use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc;
 
 use crate::invocation::panic;
@@ -98,6 +99,15 @@ impl Latch {
         if *remaining == 0 {
             self.finished.notify_all();
         }
+    }
+
+    /// Whether every exporter has finished.
+    fn is_done(&self) -> bool {
+        *self
+            .remaining
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            == 0
     }
 
     /// Waits until every exporter finished, or `bound` passed; returns whether they did.
@@ -186,9 +196,23 @@ impl Background {
 }
 
 /// Waits for `latch` at most `bound`; a late export costs one warning and a count.
+///
+/// On a worker of a multi-threaded tokio runtime the wait runs in `block_in_place`: the
+/// worker's other tasks (the other invocations of a process that runs several at once, as on
+/// Lambda Managed Instances) move to another thread meanwhile instead of waiting with it.
 pub(crate) fn wait(latch: &Latch, bound: Duration) {
     let started = Instant::now();
-    if !latch.wait(bound) {
+    if latch.is_done() {
+        return;
+    }
+    let on_multi_thread_runtime = tokio::runtime::Handle::try_current()
+        .is_ok_and(|handle| handle.runtime_flavor() == RuntimeFlavor::MultiThread);
+    let finished = if on_multi_thread_runtime {
+        tokio::task::block_in_place(|| latch.wait(bound))
+    } else {
+        latch.wait(bound)
+    };
+    if !finished {
         let late = LATE_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
         TIMED_OUT.warn(format_args!(
             "the OpenTelemetry export did not finish within {} ms (LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS, \
