@@ -478,6 +478,42 @@ mod spans {
     }
 
     #[tokio::test]
+    async fn spans_exited_out_of_order_leave_the_innermost_still_entered_current() {
+        // `tracing` allows guards dropped out of order: `a` exited while `b` (entered inside
+        // it) is still entered leaves `b` the current span; `b` exited then leaves none.
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service =
+            layer
+                .without_response_capture()
+                .layer(service_fn(|_: LambdaEvent<Value>| async {
+                    let a = tracing::info_span!("a").entered();
+                    let b = tracing::info_span!("b").entered();
+                    drop(a);
+                    tracing::info_span!("in_b").in_scope(|| xray::annotate("in_b", true));
+                    drop(b);
+                    tracing::info_span!("after_both").in_scope(|| ());
+                    xray::annotate("after_both", true);
+                    Ok::<_, Error>(())
+                }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let handler = named(&documents, "## checkout");
+        let b = named(&documents, "b");
+        assert_eq!(
+            named(&documents, "in_b")["parent_id"],
+            b["id"],
+            "{documents:#?}"
+        );
+        assert_eq!(
+            named(&documents, "after_both")["parent_id"],
+            handler["id"],
+            "{documents:#?}"
+        );
+        assert_eq!(handler["annotations"]["after_both"], true, "{documents:#?}");
+    }
+
+    #[tokio::test]
     async fn a_span_entered_elsewhere_does_not_move_the_current_subsegment() {
         let _default = tracing::subscriber::set_default(subscriber());
         let (layer, sink) = layer(|b| b);

@@ -329,8 +329,8 @@ pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Op
     }
 }
 
-/// That span was exited: what it replaced is current again. Exits without a matching enter
-/// change nothing.
+/// That span was exited: what it replaced is current again (unless a span entered after it
+/// is still entered: that one stays current). Exits without a matching enter change nothing.
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
 pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
     let on_own_task = on_own_task(|current| {
@@ -340,7 +340,15 @@ pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
         let mut entered = current.entered_spans.borrow_mut();
         if let Some(index) = entered.iter().rposition(|(id, _)| *id == span) {
             let (_, previous) = entered.remove(index);
-            current.enter(previous);
+            match entered.get_mut(index) {
+                // Exited before a span entered after it (guards dropped out of order, as
+                // `tracing` allows): that one stays current, and restores on its exit what
+                // this one replaced.
+                Some((_, later)) => *later = previous,
+                None => {
+                    current.enter(previous);
+                }
+            }
         }
         true
     })
