@@ -231,13 +231,22 @@ fn annotation_value(value: &AnnotationValue) -> OtelValue {
 
 /// `lambda_perf` entries one attribute each; every other namespace one JSON attribute.
 fn metadata(record: &Record, attributes: &mut Vec<KeyValue>) {
+    let entries = &record.metadata;
+    // Each key once, as in the X-Ray document: an entry of a fact's key replaces the fact.
+    let has_entry = |key: &str| {
+        entries
+            .iter()
+            .any(|(namespace, entry, _)| namespace == FACTS_NAMESPACE && entry == key)
+    };
     for (key, value) in &record.facts_map() {
+        if has_entry(key) {
+            continue;
+        }
         attributes.push(KeyValue::new(
             format!("{FACTS_NAMESPACE}.{key}"),
             json_value(value),
         ));
     }
-    let entries = &record.metadata;
     for (index, (namespace, key, value)) in entries.iter().enumerate() {
         if namespace == FACTS_NAMESPACE {
             attributes.push(KeyValue::new(
@@ -428,6 +437,33 @@ mod tests {
         assert_eq!(
             attribute(&span, "http.response.body.size"),
             Some(&OtelValue::I64(12))
+        );
+    }
+
+    /// Each attribute key once, as X-Ray writes each key of the namespace once: an entry of
+    /// the `lambda_perf` namespace with a fact's key replaces the fact.
+    #[test]
+    fn an_entry_of_a_facts_key_replaces_the_fact() {
+        let mut record = Record::open(1, 0x5399_5c3f_42cd_8ad8, "## h".into());
+        record.set_facts(&json!({ "outcome": "success", "invocation": 2 }));
+        record.add_metadata("lambda_perf".into(), "outcome".into(), json!("mine"));
+        record.close();
+        let span = SpanRules::new(true).span(&record, &ids(), Vec::new(), &mut Vec::new());
+        let keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        assert_eq!(
+            keys.iter()
+                .filter(|key| **key == "lambda_perf.outcome")
+                .count(),
+            1,
+            "{keys:?}"
+        );
+        assert_eq!(
+            attribute(&span, "lambda_perf.outcome"),
+            Some(&OtelValue::from("mine"))
+        );
+        assert_eq!(
+            attribute(&span, "lambda_perf.invocation"),
+            Some(&OtelValue::I64(2))
         );
     }
 
