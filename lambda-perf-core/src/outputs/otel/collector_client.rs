@@ -2,34 +2,56 @@
 //! the Runtime API (`lambda_runtime_api_client` over hyper), pointed at the collector — no
 //! second HTTP stack, no TLS stack, and the same compiled code. It runs on the export thread's
 //! runtime. Plain `http://` only: the collector of the ADOT and OpenTelemetry Lambda layers
-//! listens on the function's own host.
+//! listens on the function's own host. The headers and the compression of each request are
+//! the settings' alone (those given in code over the environment's), applied here.
 
 use std::fmt;
+use std::io::Write;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use http::{Request, Response, Uri};
+use flate2::Compression;
+use flate2::write::GzEncoder;
+use http::header::{CONTENT_ENCODING, CONTENT_TYPE, USER_AGENT};
+use http::{HeaderMap, HeaderName, HeaderValue, Request, Response, Uri};
 use http_body_util::{BodyExt, Limited};
 use hyper_util::client::legacy::connect::HttpConnector;
 use lambda_runtime_api_client::Client;
 use lambda_runtime_api_client::body::Body;
 use opentelemetry_http::{HttpClient, HttpError};
 
+use crate::warn::WarnOnce;
+
 /// The largest response body read from a collector (an `ExportTraceServiceResponse` is a
 /// few bytes, or a short error).
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
-/// POSTs export requests to one collector, each within a timeout.
+static INVALID_HEADER: WarnOnce = WarnOnce::new();
+
+/// The headers of an export request the exporter sets and the client keeps; every other one
+/// is the settings' (the exporter would add the environment's own, over those of the code).
+const EXPORTER_HEADERS: [HeaderName; 2] = [CONTENT_TYPE, USER_AGENT];
+
+/// POSTs export requests to one collector, each within a timeout, with the settings' headers
+/// and compression.
 pub(crate) struct CollectorClient {
     inner: Client,
     timeout: Duration,
+    /// Percent-decoded, as the OpenTelemetry variables encode them.
+    headers: Vec<(HeaderName, HeaderValue)>,
+    gzip: bool,
 }
 
 impl CollectorClient {
     /// A client for the collector at `endpoint` (an `http://` URL, validated by the
     /// configuration); requests keep their own path.
-    pub(crate) fn new(endpoint: &str, timeout: Duration) -> Result<Self, String> {
+    pub(crate) fn new(
+        endpoint: &str,
+        timeout: Duration,
+        headers: &[(String, String)],
+        gzip: bool,
+    ) -> Result<Self, String> {
         let uri: Uri = endpoint
             .parse()
             .map_err(|error| format!("{endpoint:?} is not a URL: {error}"))?;
@@ -47,8 +69,74 @@ impl CollectorClient {
             .with_endpoint(origin)
             .build()
             .map_err(|error| error.to_string())?;
-        Ok(Self { inner, timeout })
+        let headers = headers
+            .iter()
+            .filter_map(|(name, value)| {
+                let decoded = percent_decoded(value).unwrap_or_else(|| value.clone());
+                let header = HeaderName::from_bytes(name.as_bytes())
+                    .ok()
+                    .zip(HeaderValue::from_str(&decoded).ok());
+                if header.is_none() {
+                    // The value may hold a credential: named, not shown.
+                    INVALID_HEADER.warn(format_args!(
+                        "the otlp header {name:?} is not a valid HTTP header; it is not sent"
+                    ));
+                }
+                header
+            })
+            .collect();
+        Ok(Self {
+            inner,
+            timeout,
+            headers,
+            gzip,
+        })
     }
+
+    /// The request the collector gets: the exporter's own headers, then the settings'; the
+    /// body gzipped when they say so.
+    fn prepared(&self, request: Request<Bytes>) -> Result<Request<Body>, HttpError> {
+        let (mut parts, body) = request.into_parts();
+        let mut headers = HeaderMap::with_capacity(EXPORTER_HEADERS.len() + self.headers.len() + 1);
+        for name in EXPORTER_HEADERS {
+            if let Some(value) = parts.headers.get(&name) {
+                headers.insert(name, value.clone());
+            }
+        }
+        for (name, value) in &self.headers {
+            headers.insert(name.clone(), value.clone());
+        }
+        let body = if self.gzip {
+            let mut encoder =
+                GzEncoder::new(Vec::with_capacity(body.len() / 2), Compression::default());
+            encoder.write_all(&body)?;
+            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+            Bytes::from(encoder.finish()?)
+        } else {
+            body
+        };
+        parts.headers = headers;
+        Ok(Request::from_parts(parts, Body::from(body)))
+    }
+}
+
+/// `value` with its `%XX` sequences decoded (the OpenTelemetry header variables' encoding);
+/// `None` when it is not valid percent-encoded UTF-8.
+fn percent_decoded(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut index = 0;
+    while let Some(&byte) = bytes.get(index) {
+        if byte == b'%' {
+            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            index += 3;
+        } else {
+            decoded.push(byte);
+            index += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 impl fmt::Debug for CollectorClient {
@@ -63,8 +151,7 @@ impl fmt::Debug for CollectorClient {
 #[async_trait]
 impl HttpClient for CollectorClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
-        let (parts, body) = request.into_parts();
-        let request = Request::from_parts(parts, Body::from(body));
+        let request = self.prepared(request)?;
         let exchange = async {
             let response = self.inner.call(request).await?;
             let (parts, body) = response.into_parts();
@@ -74,5 +161,22 @@ impl HttpClient for CollectorClient {
         tokio::time::timeout(self.timeout, exchange)
             .await
             .map_err(|_| format!("no answer within {} ms", self.timeout.as_millis()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_are_percent_decoded() {
+        assert_eq!(
+            percent_decoded("Basic%20dTpw%3D%3D").as_deref(),
+            Some("Basic dTpw==")
+        );
+        assert_eq!(percent_decoded("caf%C3%A9").as_deref(), Some("café"));
+        for broken in ["100%", "%zz", "%4", "%FF"] {
+            assert_eq!(percent_decoded(broken), None, "{broken}");
+        }
     }
 }
