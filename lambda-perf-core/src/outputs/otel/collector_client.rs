@@ -20,6 +20,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use lambda_runtime_api_client::Client;
 use lambda_runtime_api_client::body::Body;
 use opentelemetry_http::{HttpClient, HttpError};
+use percent_encoding::percent_decode_str;
 
 use crate::warn::WarnOnce;
 
@@ -121,22 +122,13 @@ impl CollectorClient {
 }
 
 /// `value` with its `%XX` sequences decoded (the OpenTelemetry header variables' encoding);
-/// `None` when it is not valid percent-encoded UTF-8.
+/// `None` when the decoded bytes are not UTF-8. A `%` not followed by two hex digits is kept
+/// as it is.
 fn percent_decoded(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut index = 0;
-    while let Some(&byte) = bytes.get(index) {
-        if byte == b'%' {
-            let hex = std::str::from_utf8(bytes.get(index + 1..index + 3)?).ok()?;
-            decoded.push(u8::from_str_radix(hex, 16).ok()?);
-            index += 3;
-        } else {
-            decoded.push(byte);
-            index += 1;
-        }
-    }
-    String::from_utf8(decoded).ok()
+    percent_decode_str(value)
+        .decode_utf8()
+        .ok()
+        .map(|decoded| decoded.into_owned())
 }
 
 impl fmt::Debug for CollectorClient {
@@ -175,8 +167,9 @@ mod tests {
             Some("Basic dTpw==")
         );
         assert_eq!(percent_decoded("caf%C3%A9").as_deref(), Some("café"));
-        for broken in ["100%", "%zz", "%4", "%FF"] {
-            assert_eq!(percent_decoded(broken), None, "{broken}");
+        for kept in ["100%", "%zz", "%4"] {
+            assert_eq!(percent_decoded(kept).as_deref(), Some(kept));
         }
+        assert_eq!(percent_decoded("%FF"), None, "not UTF-8");
     }
 }
