@@ -284,7 +284,22 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
             .count(),
         2
     );
-    // (Waited for: an end past the deadline does not wait for its export.)
+    let handlers = two_handler_spans(&spans).await;
+    assert_eq!(handlers.len(), 2);
+    let failed = handlers[1]
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "lambda_perf.otel.failed_exports")
+        .map(|kv| kv.value.clone());
+    assert!(
+        matches!(failed, Some(lambda_perf_core::opentelemetry::Value::I64(n)) if n >= 1),
+        "{failed:?}"
+    );
+}
+
+/// The handler spans `spans` got, once it has two (or after 5 s): an end past the deadline
+/// does not wait for its export, so the second may come after the invocation returns.
+async fn two_handler_spans(spans: &InMemorySpanExporter) -> Vec<SpanData> {
     let handlers = || -> Vec<SpanData> {
         spans
             .get_finished_spans()
@@ -297,17 +312,7 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
     while handlers().len() < 2 && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let handlers = handlers();
-    assert_eq!(handlers.len(), 2);
-    let failed = handlers[1]
-        .attributes
-        .iter()
-        .find(|kv| kv.key.as_str() == "lambda_perf.otel.failed_exports")
-        .map(|kv| kv.value.clone());
-    assert!(
-        matches!(failed, Some(lambda_perf_core::opentelemetry::Value::I64(n)) if n >= 1),
-        "{failed:?}"
-    );
+    handlers()
 }
 
 /// An event whose deadline is `in_ms` from now.
@@ -383,20 +388,7 @@ async fn a_handler_stuck_at_its_deadline_exports_its_spans_as_a_timeout() {
     assert!(names.contains(&"downstream"), "{names:?}");
     // The handler finished in time after all: its final spans follow, with the same ids,
     // the handler's carrying the function's facts as the first did.
-    // (Waited for: an end past the deadline does not wait for its export.)
-    let handlers = || -> Vec<SpanData> {
-        spans
-            .get_finished_spans()
-            .unwrap()
-            .into_iter()
-            .filter(|span| span.name == "## handler")
-            .collect()
-    };
-    let until = Instant::now() + Duration::from_secs(5);
-    while handlers().len() < 2 && Instant::now() < until {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
-    let handlers = handlers();
+    let handlers = two_handler_spans(&spans).await;
     assert_eq!(handlers.len(), 2);
     assert_eq!(handlers[0].span_context, handlers[1].span_context);
     for handler in &handlers {
