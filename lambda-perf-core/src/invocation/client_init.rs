@@ -67,6 +67,8 @@ fn as_millis<S: serde::Serializer>(duration: &Duration, serializer: S) -> Result
 /// Records made at init, waiting for the first invocation.
 static PENDING: Mutex<Vec<InitRecord>> = Mutex::new(Vec::new());
 static HAS_PENDING: AtomicBool = AtomicBool::new(false);
+/// Whether a first invocation has taken what was made at init: until then, no other does.
+static FIRST_TOOK: AtomicBool = AtomicBool::new(false);
 
 /// Keeps a record made at init for the first invocation.
 pub(crate) fn keep_for_first_invocation(record: InitRecord) {
@@ -77,10 +79,33 @@ pub(crate) fn keep_for_first_invocation(record: InitRecord) {
     HAS_PENDING.store(true, Ordering::Release);
 }
 
-/// Takes the records made at init (cheap when there are none).
-pub(crate) fn take_pending() -> Vec<InitRecord> {
-    // Every invocation asks: a plain load keeps the common answer free of a write.
-    if !HAS_PENDING.load(Ordering::Acquire) || !HAS_PENDING.swap(false, Ordering::AcqRel) {
+/// Takes the records made at init (cheap when there are none), for an invocation already
+/// classified: the process's first invocation (`first`), which waited for init — and, once
+/// it has asked, any other (a record that came in after that). With several invocations
+/// beginning at once, another may ask before the first does: it leaves them to the first.
+#[inline]
+pub(crate) fn take_pending(first: bool) -> Vec<InitRecord> {
+    if first {
+        return take_for_first();
+    }
+    // Every invocation asks: plain loads keep the common answer free of a write.
+    if !HAS_PENDING.load(Ordering::Acquire) || !FIRST_TOOK.load(Ordering::Acquire) {
+        return Vec::new();
+    }
+    take_records()
+}
+
+/// [`take_pending`] for the first invocation: then the others may take what comes later.
+#[cold]
+fn take_for_first() -> Vec<InitRecord> {
+    let records = take_records();
+    FIRST_TOOK.store(true, Ordering::Release);
+    records
+}
+
+/// The records kept, taken out.
+fn take_records() -> Vec<InitRecord> {
+    if !HAS_PENDING.swap(false, Ordering::AcqRel) {
         return Vec::new();
     }
     std::mem::take(

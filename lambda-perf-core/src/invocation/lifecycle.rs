@@ -199,13 +199,15 @@ impl Invocation {
         context: &lambda_runtime::Context,
     ) -> Arc<Self> {
         readiness::begin_serving();
-        let init_clients = client_init::take_pending();
         // An ended invocation's memory, when one is kept (its `Arc`, its strings, its state),
         // is renewed in place; a new one only when none is. Taken before the start is
         // classified, so that the start is written in place rather than moved there.
+        // The clients created at init go to the first invocation as classified (not to
+        // whichever of several beginning at once asks first).
         let mut reused = ENDED.take();
         let renewed = if let Some(spare) = reused.as_mut().and_then(Arc::get_mut) {
             spare.renew(instrumentation, context);
+            let init_clients = client_init::take_pending(spare.facts.index() == 1);
             spare.open(context, &init_clients);
             reused
         } else {
@@ -213,6 +215,7 @@ impl Invocation {
         };
         let invocation = renewed.unwrap_or_else(|| {
             let mut created = Self::fresh(instrumentation, context);
+            let init_clients = client_init::take_pending(created.facts.index() == 1);
             created.open(context, &init_clients);
             Arc::new(created)
         });
