@@ -5,6 +5,7 @@
 //!     static __LAMBDA_PERF_HANDLER: Handler = Handler::new(Options { .. });
 //!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &event);
 //!     let __lambda_perf_body = async move {
+//!         if false { return <a value of Ret with impl Trait as _>; } // fixes the return type
 //!         log_event(&event) if asked and the payload is Serialize;
 //!         let mut event = event; // only for a `mut` binding
 //!         let __lambda_perf_output: Ret with impl Trait as _ = body;
@@ -126,13 +127,36 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         None => quote!(::core::option::Option::None),
     };
 
-    let output_type = match &function.sig.output {
+    let (output_type, return_edge) = match &function.sig.output {
         ReturnType::Type(_, ty) => {
             let mut ty = (**ty).clone();
+            let whole_impl_trait = matches!(ty, Type::ImplTrait(_));
             InferImplTrait.visit_type_mut(&mut ty);
-            quote_spanned!(ty.span()=> #ty)
+            let output_type = quote_spanned!(ty.span()=> #ty);
+            // The async block's return type is fixed before the body is checked, so that an
+            // early `return` coerces to the declared type (`return Err(Box::new(e))` for a
+            // `Box<dyn Error>`) as it does in the `async fn` itself. Never runs.
+            let return_edge = (!whole_impl_trait).then(|| {
+                quote_spanned! {ty.span()=>
+                    #[allow(
+                        unknown_lints,
+                        unreachable_code,
+                        clippy::diverging_sub_expression,
+                        clippy::empty_loop,
+                        clippy::let_unit_value,
+                        clippy::let_with_type_underscore,
+                        clippy::needless_return,
+                        clippy::unreachable
+                    )]
+                    if false {
+                        let __lambda_perf_declared: #output_type = loop {};
+                        return __lambda_perf_declared;
+                    }
+                }
+            });
+            (output_type, return_edge)
         }
-        ReturnType::Default => quote!(()),
+        ReturnType::Default => (quote!(()), None),
     };
     let body = &function.block;
     let body_span = body.span();
@@ -161,6 +185,7 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             // reported at the user's expression. A body ending in `return` makes the final
             // `return` unreachable, which is not the user's doing: only that statement allows it.
             let __lambda_perf_body = async move {
+                #return_edge
                 {
                     #[allow(unused_imports)]
                     use #private::{LogEventOpaque as _, LogEventSerialize as _};

@@ -111,8 +111,47 @@ pub async fn destructured(LambdaEvent { payload, .. }: LambdaEvent<Value>) -> Re
     Ok(payload)
 }
 
+/// An error type, for a handler that returns it boxed.
+#[derive(Debug)]
+pub struct OrderError;
+
+impl std::fmt::Display for OrderError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("order error")
+    }
+}
+
+impl std::error::Error for OrderError {}
+
+/// Returns early with a value that coerces to the declared type, as in a plain `async fn`.
+///
+/// # Errors
+/// When the payload is null.
+#[instrument_lambda]
+pub async fn early_return_coerced(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    if event.payload.is_null() {
+        return Err(Box::new(OrderError));
+    }
+    Ok(event.payload)
+}
+
+/// The same with an `impl Trait` response.
+///
+/// # Errors
+/// When the payload is null.
+#[instrument_lambda]
+pub async fn early_return_opaque(
+    event: LambdaEvent<Value>,
+) -> Result<impl serde::Serialize, Error> {
+    if event.payload.is_null() {
+        return Err(Box::new(OrderError));
+    }
+    Ok(event.payload)
+}
+
 #[test]
 fn instrumented_handlers_compile_without_warnings() {
+    let _ = (early_return_coerced, early_return_opaque);
     let _ = (plain, options, explicit_return, ignores_the_event);
     let _ = (traced, traced_outside, marked, destructured);
     let _ = generic::<u8>;
