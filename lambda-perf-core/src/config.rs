@@ -88,6 +88,9 @@ pub const DEFAULT_NAMESPACE: &str = "default_namespace";
 pub(crate) struct Settings {
     pub(crate) service: Option<String>,
     pub(crate) namespace: Option<String>,
+    /// `POWERTOOLS_METRICS_NAMESPACE` was set to a namespace CloudWatch would refuse: already
+    /// warned about, so not also warned about as unset.
+    pub(crate) namespace_refused: bool,
     pub(crate) function_name: Option<String>,
     pub(crate) metrics_disabled: bool,
     pub(crate) cold_start_metric: bool,
@@ -181,7 +184,9 @@ impl Settings {
             .map(|list| parse_dimensions(&list, &mut warnings))
             .unwrap_or_default();
 
-        let namespace = present(vars::METRICS_NAMESPACE).filter(|namespace| {
+        let namespace_given = present(vars::METRICS_NAMESPACE);
+        let namespace_refused = namespace_given.is_some();
+        let namespace = namespace_given.filter(|namespace| {
             validate::namespace(namespace)
                 .map_err(|error| {
                     warnings.push(format!(
@@ -202,9 +207,11 @@ impl Settings {
                 .is_ok()
         });
 
+        let namespace_refused = namespace_refused && namespace.is_none();
         let settings = Self {
             service,
             namespace,
+            namespace_refused,
             function_name: present(vars::METRICS_FUNCTION_NAME)
                 .or_else(|| present(vars::FUNCTION_NAME)),
             metrics_disabled,

@@ -57,6 +57,13 @@ impl Setup {
     /// given in code are returned as errors and replaced by their defaults; the environment's
     /// warnings are printed once per process.
     pub(crate) fn resolve(self) -> (Arc<Instrumentation>, Vec<ConfigError>) {
+        let (instrumentation, errors, warnings) = self.resolve_quietly();
+        warn_once_per_process(&warnings);
+        (instrumentation, errors)
+    }
+
+    /// [`resolve`](Self::resolve), with the warnings returned instead of printed.
+    fn resolve_quietly(self) -> (Arc<Instrumentation>, Vec<ConfigError>, Vec<String>) {
         let Self {
             settings,
             env_warnings: mut warnings,
@@ -81,7 +88,7 @@ impl Setup {
             .namespace
             .filter(|namespace| check("namespace", validate::namespace(namespace).map_err(reason)));
         let namespace = namespace.unwrap_or_else(|| {
-            if !settings.metrics_disabled && !configured_namespace {
+            if !settings.metrics_disabled && !configured_namespace && !settings.namespace_refused {
                 warnings.push(format!(
                     "{} is not set; metrics go to the namespace {DEFAULT_NAMESPACE:?}",
                     vars::METRICS_NAMESPACE
@@ -174,8 +181,6 @@ impl Setup {
         #[cfg(not(feature = "opentelemetry"))]
         let otel = ();
 
-        warn_once_per_process(&warnings);
-
         let tracker = match settings.marker {
             MarkerPlace::TempDir => StartTracker::global(settings.environment_identity),
             place => Arc::new(StartTracker::new(place, settings.environment_identity)),
@@ -231,7 +236,7 @@ impl Setup {
             tracker,
             output: Box::new(((emf, xray), otel)),
         };
-        (Arc::new(instrumentation), errors)
+        (Arc::new(instrumentation), errors, warnings)
     }
 
     /// Resolves, replacing each invalid setting by its default with a warning.
@@ -289,4 +294,47 @@ fn warn_once_per_process(warnings: &[String]) {
 pub(crate) fn process_default() -> Arc<Instrumentation> {
     static PROCESS: OnceLock<Arc<Instrumentation>> = OnceLock::new();
     Arc::clone(PROCESS.get_or_init(|| Setup::from_env().resolve_lenient()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    /// A setup read from `pairs` as the environment, tracing off (no daemon socket).
+    fn setup(pairs: &[(&str, &str)]) -> Setup {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        let (mut settings, env_warnings) =
+            Settings::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()));
+        settings.trace_disabled = true;
+        settings.marker = MarkerPlace::Nowhere;
+        Setup {
+            settings,
+            env_warnings,
+            writer: LineWriter::custom(std::io::sink()),
+            xray_sink: None,
+            redact: None,
+            #[cfg(feature = "opentelemetry")]
+            span_exporters: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn an_invalid_namespace_variable_costs_one_warning() {
+        let (_, errors, warnings) = setup(&[(vars::METRICS_NAMESPACE, "Shop!")]).resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with(vars::METRICS_NAMESPACE),
+            "{warnings:#?}"
+        );
+    }
+
+    #[test]
+    fn an_unset_namespace_costs_one_warning() {
+        let (_, _, warnings) = setup(&[]).resolve_quietly();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].contains("is not set"), "{warnings:#?}");
+    }
 }
