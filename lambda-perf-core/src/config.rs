@@ -46,6 +46,7 @@ use crate::invocation::start_tracker::MarkerPlace;
 mod traces;
 #[cfg(feature = "opentelemetry")]
 pub(crate) use self::traces::DEFAULT_OTLP_TIMEOUT;
+pub(crate) use self::traces::vars as trace_vars;
 pub use self::traces::{DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_ENDPOINT, TraceBackend};
 pub(crate) use self::traces::{OPENTELEMETRY_BUILT, TraceSettings, validate_otlp_endpoint};
 

@@ -56,6 +56,16 @@ impl Setup {
     /// Validates the settings, applies defaults, and builds the outputs. Invalid settings
     /// given in code are returned as errors and replaced by their defaults; the environment's
     /// warnings are printed once per process.
+    /// `var`'s value is given in code: what the environment's value would have cost (a
+    /// warning naming a fallback) no longer applies.
+    pub(crate) fn overridden(&mut self, var: &str) {
+        self.env_warnings.retain(|warning| {
+            !warning
+                .strip_prefix(var)
+                .is_some_and(|rest| rest.starts_with(['=', ':']))
+        });
+    }
+
     pub(crate) fn resolve(self) -> (Arc<Instrumentation>, Vec<ConfigError>) {
         let (instrumentation, errors, warnings) = self.resolve_quietly();
         warn_once_per_process(&warnings);
@@ -63,7 +73,7 @@ impl Setup {
     }
 
     /// [`resolve`](Self::resolve), with the warnings returned instead of printed.
-    fn resolve_quietly(self) -> (Arc<Instrumentation>, Vec<ConfigError>, Vec<String>) {
+    pub(crate) fn resolve_quietly(self) -> (Arc<Instrumentation>, Vec<ConfigError>, Vec<String>) {
         let Self {
             settings,
             env_warnings: mut warnings,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use super::PerfLayer;
-use crate::config::{ConfigError, TraceBackend};
+use crate::config::{ConfigError, TraceBackend, trace_vars, vars};
 use crate::formats::emf::dimension::Dimension;
 use crate::invocation::InitializationType;
 use crate::invocation::redaction::{Captured, Redactor};
@@ -53,12 +53,14 @@ impl PerfLayerBuilder {
 
     /// The `service` dimension and name (`POWERTOOLS_SERVICE_NAME`).
     pub fn service(mut self, service: impl Into<String>) -> Self {
+        self.setup.overridden(vars::SERVICE_NAME);
         self.setup.settings.service = Some(service.into());
         self
     }
 
     /// The CloudWatch namespace (`POWERTOOLS_METRICS_NAMESPACE`).
     pub fn namespace(mut self, namespace: impl Into<String>) -> Self {
+        self.setup.overridden(vars::METRICS_NAMESPACE);
         self.setup.settings.namespace = Some(namespace.into());
         self
     }
@@ -73,6 +75,7 @@ impl PerfLayerBuilder {
     /// Writes no EMF lines at all (`POWERTOOLS_METRICS_DISABLED`). Metrics calls still
     /// validate their input.
     pub fn metrics_disabled(mut self, disabled: bool) -> Self {
+        self.setup.overridden(vars::METRICS_DISABLED);
         self.setup.settings.metrics_disabled = disabled;
         self
     }
@@ -80,6 +83,7 @@ impl PerfLayerBuilder {
     /// Whether cold and restart invocations write the `ColdStart` line
     /// (`LAMBDA_PERF_COLD_START_METRIC`, default on).
     pub fn cold_start_metric(mut self, enabled: bool) -> Self {
+        self.setup.overridden(vars::COLD_START_METRIC);
         self.setup.settings.cold_start_metric = enabled;
         self
     }
@@ -87,12 +91,14 @@ impl PerfLayerBuilder {
     /// Whether EMF lines carry the `lambda_perf` property with the invocation facts
     /// (`LAMBDA_PERF_INVOCATION_FACTS`, default on).
     pub fn invocation_facts(mut self, enabled: bool) -> Self {
+        self.setup.overridden(vars::INVOCATION_FACTS);
         self.setup.settings.invocation_facts = enabled;
         self
     }
 
     /// How Lambda initialized the environment (`AWS_LAMBDA_INITIALIZATION_TYPE`).
     pub fn initialization_type(mut self, initialization_type: InitializationType) -> Self {
+        self.setup.overridden(vars::INITIALIZATION_TYPE);
         self.setup.settings.initialization_type = initialization_type;
         self
     }
@@ -130,6 +136,7 @@ impl PerfLayerBuilder {
 
     /// Records no X-Ray subsegments (`POWERTOOLS_TRACE_DISABLED`).
     pub fn trace_disabled(mut self, disabled: bool) -> Self {
+        self.setup.overridden(vars::TRACE_DISABLED);
         self.setup.settings.trace_disabled = disabled;
         self
     }
@@ -137,6 +144,7 @@ impl PerfLayerBuilder {
     /// Whether the response is recorded as `"<handler> response"` trace metadata
     /// (`POWERTOOLS_TRACER_CAPTURE_RESPONSE`, default on).
     pub fn capture_response(mut self, enabled: bool) -> Self {
+        self.setup.overridden(vars::CAPTURE_RESPONSE);
         self.setup.settings.capture_response = enabled;
         self
     }
@@ -145,6 +153,7 @@ impl PerfLayerBuilder {
     /// (`POWERTOOLS_TRACER_CAPTURE_ERROR`, default on). The subsegment's fault and cause are
     /// recorded either way.
     pub fn capture_error(mut self, enabled: bool) -> Self {
+        self.setup.overridden(vars::CAPTURE_ERROR);
         self.setup.settings.capture_error = enabled;
         self
     }
@@ -181,6 +190,7 @@ impl PerfLayerBuilder {
     /// `lambda_perf_truncated` marker with their size and a preview
     /// (`LAMBDA_PERF_CAPTURE_LIMIT`, default 16384).
     pub fn capture_limit(mut self, bytes: usize) -> Self {
+        self.setup.overridden(vars::CAPTURE_LIMIT);
         self.setup.settings.capture_limit = bytes;
         self
     }
@@ -201,6 +211,7 @@ impl PerfLayerBuilder {
     /// without repeating a metric value. Off, quietly, without a deadline in the future and on
     /// Lambda Managed Instances.
     pub fn timeout_margin(mut self, margin: std::time::Duration) -> Self {
+        self.setup.overridden(vars::TIMEOUT_MARGIN_MS);
         self.setup.settings.timeout_margin = margin;
         self
     }
@@ -217,6 +228,7 @@ impl PerfLayerBuilder {
     /// BENCHMARKS.md) (`LAMBDA_PERF_RESOURCE_USAGE`). Unix only (Lambda's Linux included):
     /// elsewhere the fields are left out, with one warning.
     pub fn resource_usage(mut self, enabled: bool) -> Self {
+        self.setup.overridden(vars::RESOURCE_USAGE);
         self.setup.settings.resource_usage = enabled;
         self
     }
@@ -254,6 +266,7 @@ impl PerfLayerBuilder {
     /// # Ok::<(), lambda_perf_core::ConfigError>(())
     /// ```
     pub fn traces(mut self, backends: impl IntoIterator<Item = TraceBackend>) -> Self {
+        self.setup.overridden(trace_vars::TRACES);
         let mut chosen = Vec::new();
         for backend in backends {
             if !chosen.contains(&backend) {
@@ -269,6 +282,7 @@ impl PerfLayerBuilder {
     /// the invocation's deadline (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`, default 200 ms).
     #[cfg(feature = "opentelemetry")]
     pub fn otel_flush_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.setup.overridden(trace_vars::OTEL_FLUSH_TIMEOUT_MS);
         self.setup.settings.traces.flush_timeout = Some(timeout);
         self
     }
@@ -344,5 +358,71 @@ impl PerfLayerBuilder {
     /// Builds the layer, replacing each invalid setting by its default with a warning.
     pub(crate) fn build_lenient(self) -> PerfLayer {
         PerfLayer::with_instrumentation(self.setup.resolve_lenient())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+    use crate::config::Settings;
+    use crate::outputs::line_writer::LineWriter;
+
+    /// A builder over `pairs` as the environment, tracing off (no daemon socket).
+    fn builder(pairs: &[(&str, &str)]) -> PerfLayerBuilder {
+        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
+        let (settings, env_warnings) =
+            Settings::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()));
+        PerfLayerBuilder {
+            setup: Setup {
+                settings,
+                env_warnings,
+                writer: LineWriter::custom(std::io::sink()),
+                xray_sink: None,
+                redact: None,
+                #[cfg(feature = "opentelemetry")]
+                span_exporters: Vec::new(),
+            },
+        }
+        .without_marker()
+        .trace_disabled(true)
+    }
+
+    #[test]
+    fn a_value_given_in_code_silences_the_warning_about_its_variable() {
+        let env = [
+            (vars::METRICS_NAMESPACE, "Shop!"),
+            (vars::SERVICE_NAME, "bad\u{7}service"),
+            (vars::CAPTURE_RESPONSE, "maybe"),
+            (vars::CAPTURE_ERROR, "maybe"),
+            (vars::COLD_START_METRIC, "maybe"),
+            (vars::INVOCATION_FACTS, "maybe"),
+            (vars::METRICS_DISABLED, "maybe"),
+            (vars::RESOURCE_USAGE, "maybe"),
+            (vars::CAPTURE_LIMIT, "lots"),
+            (vars::TIMEOUT_MARGIN_MS, "soon"),
+            (vars::INITIALIZATION_TYPE, "warm-pool"),
+        ];
+        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), env.len(), "{warnings:#?}");
+
+        let (_, errors, warnings) = builder(&env)
+            .namespace("Shop")
+            .service("orders")
+            .capture_response(false)
+            .capture_error(false)
+            .cold_start_metric(false)
+            .invocation_facts(false)
+            .metrics_disabled(false)
+            .resource_usage(true)
+            .capture_limit(10)
+            .timeout_margin(std::time::Duration::from_millis(5))
+            .initialization_type(InitializationType::OnDemand)
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
     }
 }
