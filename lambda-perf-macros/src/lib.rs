@@ -78,7 +78,10 @@ use proc_macro::TokenStream;
 /// The event argument keeps its name, so `#[tracing::instrument(skip(event))]` stacks in
 /// either order. Written above `#[instrument_lambda]`, the span is opened inside the
 /// invocation: with `lambda_perf_core::xray::XRayLayer` installed it is a subsegment nested
-/// in the handler's. Written below it, the span encloses the whole invocation.
+/// in the handler's. Written below it, the span encloses the whole invocation. An event
+/// taken apart by a pattern (`LambdaEvent { payload, context }: LambdaEvent<T>`) is the
+/// exception: the expansion binds it to a name of its own, so `#[tracing::instrument]`
+/// written below sees that name, not the pattern's (write it above, or bind the event whole).
 ///
 /// ```no_run
 /// use lambda_perf_core::instrument_lambda;
