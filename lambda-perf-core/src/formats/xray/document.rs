@@ -20,6 +20,7 @@ use super::header::TraceId;
 use super::id::Hex;
 use super::metadata_name::MetadataName;
 use super::metadata_value::MetadataValue;
+use crate::formats::capped::preview;
 use crate::formats::json::WriteJson;
 use crate::formats::time::{MonotonicNanos, nanos};
 
@@ -248,6 +249,16 @@ impl Record {
         if self.facts.first() != Some(&b'{') || self.facts == b"{}" {
             self.facts.clear();
         }
+    }
+
+    /// The metadata entries of the facts' namespace: each replaces the fact of its key, in
+    /// the document and in what other outputs make of the record.
+    pub(crate) fn facts_entries(
+        &self,
+    ) -> impl Iterator<Item = &(MetadataName, MetadataName, MetadataValue)> + Clone {
+        self.metadata
+            .iter()
+            .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE)
     }
 
     /// The facts as `(key, value)` pairs (allocating: for the rare paths, not the datagram's).
@@ -494,21 +505,8 @@ impl Serialize for TrimmedFacts<'_, '_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
         if self.0.facts {
-            let record = self.0.record;
-            let entries = record
-                .metadata
-                .iter()
-                .filter(|(namespace, _, _)| namespace == FACTS_NAMESPACE);
-            // Each key once, as at full detail: an entry of a fact's key replaces the fact,
-            // and the note replaces an entry of its own key.
-            for (key, value) in &record.facts_map() {
-                if key != TRIMMED_KEY && !entries.clone().any(|(_, k, _)| k == key.as_str()) {
-                    map.serialize_entry(key, value)?;
-                }
-            }
-            for (_, key, value) in entries.filter(|(_, key, _)| key != TRIMMED_KEY) {
-                map.serialize_entry(key, value)?;
-            }
+            // Each key once, as at full detail; the note replaces a fact or entry of its key.
+            facts_and_entries(self.0.record, &mut map, Some(TRIMMED_KEY))?;
         }
         map.serialize_entry(
             TRIMMED_KEY,
@@ -520,11 +518,7 @@ impl Serialize for TrimmedFacts<'_, '_> {
 
 fn shorten(text: &str, detail: Detail) -> Cow<'_, str> {
     if detail >= Detail::Shortened && text.len() > SHORTENED_STRING {
-        let cut = (0..=SHORTENED_STRING)
-            .rev()
-            .find(|&i| text.is_char_boundary(i))
-            .unwrap_or(0);
-        Cow::Owned(format!("{}…[truncated]", &text[..cut]))
+        Cow::Owned(format!("{}…[truncated]", preview(text, SHORTENED_STRING)))
     } else {
         Cow::Borrowed(text)
     }
@@ -585,23 +579,30 @@ struct FactsAndEntries<'a>(&'a Record);
 impl Serialize for FactsAndEntries<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        let facts = self.0.facts_map();
-        let entries = self
-            .0
-            .metadata
-            .iter()
-            .filter(|(ns, _, _)| ns == FACTS_NAMESPACE);
-        for (key, value) in &facts {
-            // An entry of the same key replaces the fact, as it would have in the list.
-            if !entries.clone().any(|(_, k, _)| k == key.as_str()) {
-                map.serialize_entry(key, value)?;
-            }
-        }
-        for (_, key, value) in entries {
-            map.serialize_entry(key, value)?;
-        }
+        facts_and_entries(self.0, &mut map, None)?;
         map.end()
     }
+}
+
+/// Serializes `record`'s facts and the other entries of their namespace into `map`, each key
+/// once: an entry of a fact's key replaces the fact, as it would have in the list. A key
+/// `reserved` for what the caller writes after them is left out of both.
+fn facts_and_entries<M: SerializeMap>(
+    record: &Record,
+    map: &mut M,
+    reserved: Option<&str>,
+) -> Result<(), M::Error> {
+    let kept = |key: &str| reserved != Some(key);
+    let entries = record.facts_entries().filter(|(_, key, _)| kept(key));
+    for (key, value) in &record.facts_map() {
+        if kept(key) && !entries.clone().any(|(_, k, _)| k == key.as_str()) {
+            map.serialize_entry(key, value)?;
+        }
+    }
+    for (_, key, value) in entries {
+        map.serialize_entry(key, value)?;
+    }
+    Ok(())
 }
 
 struct Namespaced<'a> {

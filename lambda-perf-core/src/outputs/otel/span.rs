@@ -233,13 +233,11 @@ fn annotation_value(value: &AnnotationValue) -> OtelValue {
 fn metadata(record: &Record, attributes: &mut Vec<KeyValue>) {
     let entries = &record.metadata;
     // Each key once, as in the X-Ray document: an entry of a fact's key replaces the fact.
-    let has_entry = |key: &str| {
-        entries
-            .iter()
-            .any(|(namespace, entry, _)| namespace == FACTS_NAMESPACE && entry == key)
-    };
     for (key, value) in &record.facts_map() {
-        if has_entry(key) {
+        if record
+            .facts_entries()
+            .any(|(_, entry, _)| entry == key.as_str())
+        {
             continue;
         }
         attributes.push(KeyValue::new(

@@ -30,6 +30,7 @@ use opentelemetry_sdk::trace::SpanData;
 use prost::Message;
 
 use crate::drops;
+use crate::formats::capped::preview;
 use crate::formats::xray::document::{DAEMON_HEADER, MAX_DATAGRAM};
 use crate::outputs::xray::daemon_socket::connect;
 use crate::warn::WarnOnce;
@@ -252,11 +253,7 @@ fn trim(span: &mut ProtoSpan) {
     span.links.clear();
     if let Some(status) = &mut span.status {
         // At most 256 bytes, whole characters.
-        let message = &status.message;
-        let cut = (0..=message.len().min(256))
-            .rev()
-            .find(|&i| message.is_char_boundary(i))
-            .unwrap_or(0);
+        let cut = preview(&status.message, 256).len();
         status.message.truncate(cut);
     }
 }
