@@ -307,19 +307,13 @@ pub(crate) fn process_default() -> Arc<Instrumentation> {
 }
 
 #[cfg(test)]
-mod tests {
-    use std::collections::HashMap;
-
-    use super::*;
-
-    /// A setup read from `pairs` as the environment, tracing off (no daemon socket).
-    fn setup(pairs: &[(&str, &str)]) -> Setup {
-        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
-        let (mut settings, env_warnings) =
+impl Setup {
+    /// A setup read from `pairs` as the environment, writing its lines nowhere (tests).
+    pub(crate) fn from_pairs(pairs: &[(&str, &str)]) -> Self {
+        let env: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        let (settings, env_warnings) =
             Settings::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()));
-        settings.trace_disabled = true;
-        settings.marker = MarkerPlace::Nowhere;
-        Setup {
+        Self {
             settings,
             env_warnings,
             writer: LineWriter::custom(std::io::sink()),
@@ -328,6 +322,19 @@ mod tests {
             #[cfg(feature = "opentelemetry")]
             span_exporters: Vec::new(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A setup read from `pairs` as the environment, tracing off (no daemon socket).
+    fn setup(pairs: &[(&str, &str)]) -> Setup {
+        let mut setup = Setup::from_pairs(pairs);
+        setup.settings.trace_disabled = true;
+        setup.settings.marker = MarkerPlace::Nowhere;
+        setup
     }
 
     #[test]

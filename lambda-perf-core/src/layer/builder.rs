@@ -363,27 +363,12 @@ impl PerfLayerBuilder {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
-    use crate::config::Settings;
-    use crate::outputs::line_writer::LineWriter;
 
     /// A builder over `pairs` as the environment, tracing off (no daemon socket).
     fn builder(pairs: &[(&str, &str)]) -> PerfLayerBuilder {
-        let env: HashMap<&str, &str> = pairs.iter().copied().collect();
-        let (settings, env_warnings) =
-            Settings::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()));
         PerfLayerBuilder {
-            setup: Setup {
-                settings,
-                env_warnings,
-                writer: LineWriter::custom(std::io::sink()),
-                xray_sink: None,
-                redact: None,
-                #[cfg(feature = "opentelemetry")]
-                span_exporters: Vec::new(),
-            },
+            setup: Setup::from_pairs(pairs),
         }
         .without_marker()
         .trace_disabled(true)
