@@ -101,7 +101,7 @@ pub(crate) struct Invocation {
     traced: bool,
     /// Set once it has ended: later calls are refused. Set under the state's lock and read
     /// there, and read without it by what an untraced invocation refuses, by the taking of
-    /// a response buffer, and by the watchdog (which then writes what waits for the POST).
+    /// a response buffer.
     ended: AtomicBool,
     /// Its slot in the watchdog, kept for the invocations that reuse its memory.
     watch: watchdog::Watch,
@@ -352,12 +352,6 @@ impl watchdog::Watched for Invocation {
     /// ([`deferral`]), writes them now instead, as they are (not as a timeout): the POST (a
     /// streamed response, say) may outlast the deadline, and the process with it.
     fn deadline_near(&self) {
-        if self.ended.load(Ordering::Acquire) {
-            // Nothing to do unless its writes still wait; whichever of this and the window
-            // takes them out first writes them, once.
-            self.write_pending();
-            return;
-        }
         let at = MonotonicNanos::now();
         let outcome = Outcome::Timeout;
         let ending = self.facts.ending(&outcome, self.facts.since_began(at));
@@ -398,7 +392,8 @@ impl watchdog::Watched for Invocation {
                 at_epoch_nanos: ending.epoch_nanos,
                 written_facts: &written_facts,
             }),
-            // It ended between the check above and the lock: its writes may be waiting.
+            // It has ended: nothing to do unless its writes still wait for the POST; whichever
+            // of this and the window takes them out first writes them, once.
             Err(Unavailable::Ended) => self.write_pending(),
             Ok(None) | Err(_) => {}
         }
