@@ -52,6 +52,11 @@ pub(crate) fn count_many(cause: &'static str, drops: u64) {
     }
 }
 
+/// How many lines `lines` holds (each ends with `\n`): what a failed write of them loses.
+pub(crate) fn lines_in(lines: &[u8]) -> u64 {
+    lines.iter().filter(|&&byte| byte == b'\n').count() as u64
+}
+
 /// The counts since the previous record of this kind reported them, if any. Inlined: the
 /// common answer, none, is then one load where it is asked.
 #[inline]

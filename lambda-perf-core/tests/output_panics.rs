@@ -1,4 +1,4 @@
-//! A user's output (an X-Ray sink, an EMF writer) that panics while an invocation's records
+//! A user's output (an X-Ray sink, an EMF writer, a log writer) that panics while an invocation's records
 //! are written must not change what the handler returned: without `PerfRuntimeLayer` those
 //! writes happen inside the handler's future, before `lambda_runtime` posts the response.
 
@@ -6,12 +6,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::time::Duration;
 
 use lambda_perf_core::metrics::{self, Unit};
-use lambda_perf_core::test_util::{CapturedEmf, CollectedSubsegments, event};
+use lambda_perf_core::test_util::{CapturedEmf, CollectedSubsegments, Recorder, event};
 use lambda_perf_core::xray::{SubsegmentDocument, SubsegmentSink};
-use lambda_perf_core::{PerfLayer, PerfLayerBuilder};
+use lambda_perf_core::{InitBuilder, PerfLayer, PerfLayerBuilder};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::registry::Registry;
 
 /// Panics on every subsegment.
 struct PanickingSink;
@@ -117,4 +119,48 @@ fn a_panicking_emf_writer_does_not_change_the_handlers_response() {
         "{}",
         handlers[1]
     );
+}
+
+async fn logging_handler(_: LambdaEvent<Value>) -> Result<Value, Error> {
+    tracing::info!("an order");
+    metrics::add_metric("Orders", Unit::Count, 1.0);
+    Ok(json!({ "ok": true }))
+}
+
+#[test]
+fn a_panicking_log_writer_does_not_change_the_handlers_response() {
+    let layers = InitBuilder::from_env()
+        .log_level(tracing::Level::INFO)
+        .xray_layer(false)
+        .log_writer(PanickingWriter)
+        .layer::<Registry>()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let recorder = Recorder::new();
+    for invocation in 1..=2 {
+        let answered = catch_unwind(AssertUnwindSafe(|| {
+            tracing::dispatcher::with_default(&dispatch, || {
+                rt.block_on(recorder.run(service_fn(logging_handler), event(json!({}))))
+            })
+        }));
+        let response = answered.expect("the handler's response, not the writer's panic");
+        assert_eq!(
+            response.unwrap(),
+            json!({ "ok": true }),
+            "invocation {invocation}"
+        );
+    }
+    // Both log lines were lost, and counted: each in the EMF line that followed it (the first
+    // invocation's line is written after its log line).
+    let lines = recorder.emf().take_lines();
+    let counted: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line.get("Orders").is_some())
+        .map(|line| &line["lambda_perf"]["dropped"]["logs.write_failed"])
+        .collect();
+    assert_eq!(counted, [&json!(1), &json!(1)], "{lines:#?}");
 }

@@ -1,16 +1,58 @@
 //! Writing log lines, and what a failed write costs.
 
+use std::io;
+
+use crate::drops;
 use crate::outputs::line_writer::LineWriter;
 use crate::warn::WarnOnce;
 
 static WRITE_FAILED: WarnOnce = WarnOnce::new();
 
 /// Writes one or more complete log lines (never interleaved with EMF lines: see
-/// [`LineWriter`]); a failure costs one warning on stderr.
+/// [`LineWriter`]); a failure (closed stdout, full disk, a writer given in code that panics)
+/// costs one warning on stderr, and every line lost is counted (`logs.write_failed`), for the
+/// next record that gets out.
+#[inline]
 pub(crate) fn write_log_lines(writer: &LineWriter, lines: &[u8]) {
     if let Err(error) = writer.write_lines(lines) {
-        WRITE_FAILED.warn(format_args!(
-            "could not write a log line ({error}); log lines are lost until the writer recovers"
-        ));
+        write_failed(&error, lines);
+    }
+}
+
+/// Counts the lost lines and warns once, apart from the path of every line.
+#[cold]
+#[inline(never)]
+fn write_failed(error: &io::Error, lines: &[u8]) {
+    drops::count_many("logs.write_failed", drops::lines_in(lines));
+    WRITE_FAILED.warn(format_args!(
+        "could not write a log line ({error}); log lines are lost until the writer recovers"
+    ));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::drops::Report;
+
+    /// A writer that takes nothing.
+    struct Closed;
+
+    impl io::Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::Error::from(io::ErrorKind::BrokenPipe))
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_line_a_failed_write_loses_is_counted() {
+        write_log_lines(&LineWriter::custom(Closed), b"{}\n{}\n");
+        let dropped = drops::take(Report::Emf).expect("counted");
+        assert_eq!(dropped.of("logs.write_failed"), 2);
+        write_log_lines(&LineWriter::custom(io::sink()), b"{}\n");
+        assert!(drops::take(Report::Emf).is_none_or(|d| d.of("logs.write_failed") == 0));
     }
 }

@@ -22,9 +22,7 @@ pub(crate) fn write_emf_lines(writer: &LineWriter, lines: &[u8]) {
 #[cold]
 #[inline(never)]
 fn write_failed(error: &io::Error, lines: &[u8]) {
-    for _ in lines.iter().filter(|&&byte| byte == b'\n') {
-        drops::count("emf.write_failed");
-    }
+    drops::count_many("emf.write_failed", drops::lines_in(lines));
     WRITE_FAILED.warn(format_args!(
         "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
     ));
