@@ -136,6 +136,38 @@ fn assert_trace_scenario(spans: &[Span], header: &TraceHeader) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_service_name_names_the_spans_service_and_leaves_the_metrics_alone() {
+    let setup = setup(|config, otlp| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "otlp")
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
+            .with_env("OTEL_SERVICE_NAME", "checkout-api")
+    })
+    .await;
+    let (header, result) = setup.invoke(json!({ "action": "ok" })).await;
+    let exports = setup.otlp.exports_of(&trace_id(&header));
+    assert_eq!(exports.len(), 1, "{exports:#?}");
+    let resource = exports[0].request.resource_spans[0]
+        .resource
+        .clone()
+        .unwrap();
+    assert_eq!(
+        text(&resource.attributes, "service.name").as_deref(),
+        Some("checkout-api")
+    );
+    // Powertools' service (`POWERTOOLS_SERVICE_NAME`) is still the annotation and the EMF
+    // dimension.
+    let spans = exports[0].spans();
+    let handler = named(&spans, "## orders-fn");
+    assert_eq!(
+        text(&handler.attributes, "Service").as_deref(),
+        Some("orders")
+    );
+    let line = end_line(&setup.process, &result.request_id).await;
+    assert_eq!(line["service"], "orders", "{line}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_alone_sends_the_tree_to_the_collector_before_the_answer() {
     let setup = setup(|config, otlp| {
         config

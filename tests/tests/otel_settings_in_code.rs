@@ -1,5 +1,6 @@
 //! Settings given in code win over the environment's, for the `otlp` exporter too: its
-//! headers and its compression, as `PerfLayer::builder()` documents. (A binary of its own:
+//! headers and its compression, and the service (over `OTEL_SERVICE_NAME`), as
+//! `PerfLayer::builder()` documents. (A binary of its own:
 //! the test sets the process's environment before anything else runs.)
 
 mod support;
@@ -7,11 +8,12 @@ mod support;
 use lambda_perf_core::TraceBackend;
 use lambda_perf_core::test_util::{Recorder, event};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::{Value, json};
-use support::otlp::OtlpCollector;
+use support::otlp::{OtlpCollector, attribute};
 
 #[test]
-fn headers_and_compression_given_in_code_override_the_environment() {
+fn headers_compression_and_service_given_in_code_override_the_environment() {
     // SAFETY: set before any other thread of this process exists (the runtime is built
     // after), in a test binary of its own.
     #[allow(unsafe_code)]
@@ -21,6 +23,7 @@ fn headers_and_compression_given_in_code_override_the_environment() {
             "x-api-key=from-env,x-team=orders",
         );
         std::env::set_var("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
+        std::env::set_var("OTEL_SERVICE_NAME", "from-env");
     }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -58,5 +61,11 @@ fn headers_and_compression_given_in_code_override_the_environment() {
         None,
         "{:?}",
         export.headers
+    );
+    // The recorder's service, given in code.
+    let resource = export.request.resource_spans[0].resource.clone().unwrap();
+    assert_eq!(
+        attribute(&resource.attributes, "service.name"),
+        Some(any_value::Value::StringValue("test".into()))
     );
 }

@@ -9,6 +9,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none |
 //! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take | 10000 |
+//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `POWERTOOLS_SERVICE_NAME`, else the function's name |
 //! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans | none |
 
 use std::fmt;
@@ -26,6 +27,7 @@ pub(crate) mod vars {
     pub(crate) const OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
     pub(crate) const OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
     pub(crate) const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     pub(crate) const REGION: &str = "AWS_REGION";
 }
 
@@ -73,7 +75,8 @@ pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 /// other. The handler span also carries the FaaS and cloud facts: `faas.coldstart` (always),
 /// `faas.invocation_id`, `faas.name`, `faas.version`, `faas.instance`, `faas.max_memory`,
 /// `cloud.provider`, `cloud.platform`, `cloud.region`, `cloud.account.id` where known; the
-/// resource carries `service.name` and the function's facts. An unsampled invocation
+/// resource carries `service.name` (`OTEL_SERVICE_NAME`, else the service) and the
+/// function's facts. An unsampled invocation
 /// exports nothing.
 ///
 /// ```
@@ -144,6 +147,8 @@ pub(crate) struct TraceSettings {
     pub(crate) otlp_gzip: bool,
     pub(crate) otlp_timeout: Option<Duration>,
     pub(crate) region: Option<String>,
+    /// `OTEL_SERVICE_NAME`: the spans' `service.name`, unless a service is given in code.
+    pub(crate) otel_service_name: Option<String>,
 }
 
 impl fmt::Debug for TraceSettings {
@@ -158,6 +163,7 @@ impl fmt::Debug for TraceSettings {
             .field("otlp_gzip", &self.otlp_gzip)
             .field("otlp_timeout", &self.otlp_timeout)
             .field("region", &self.region)
+            .field("otel_service_name", &self.otel_service_name)
             .finish()
     }
 }
@@ -220,6 +226,7 @@ impl TraceSettings {
             otlp_gzip,
             otlp_timeout,
             region: present(vars::REGION),
+            otel_service_name: present(vars::OTEL_SERVICE_NAME),
         }
     }
 

@@ -51,9 +51,11 @@ impl PerfLayerBuilder {
         }
     }
 
-    /// The `service` dimension and name (`POWERTOOLS_SERVICE_NAME`).
+    /// The `service` dimension and name (`POWERTOOLS_SERVICE_NAME`); also the
+    /// OpenTelemetry `service.name`, in place of `OTEL_SERVICE_NAME`.
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.setup.overridden(vars::SERVICE_NAME);
+        self.setup.settings.traces.otel_service_name = None;
         self.setup.settings.service = Some(service.into());
         self
     }
