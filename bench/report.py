@@ -52,6 +52,7 @@ peers = load("peers.json") or {}
 
 instructions = key_values("instructions.txt")
 runtime_instructions = key_values("runtime_instructions.txt")
+runtime_cache_lines = key_values("runtime_cache_lines.txt")
 rss = {}
 if os.path.exists(os.path.join(results, "rss.txt")):
     with open(os.path.join(results, "rss.txt")) as f:
@@ -474,6 +475,66 @@ if runtime_instructions:
         )
         w("")
 
+# --- cache lines under the runtime loop ------------------------------------------------
+def cache_lines_per_invocation(label):
+    """(code lines, data lines, code lines after the POST, data lines after it) one warm
+    invocation of `label` fetched in the cache simulation; None where a count is missing."""
+    fewer, more = lengths(runtime_cache_lines)
+    runs = runtime_cache_lines.get(label, "").split(",")
+    if len(runs) != 2 or not all(runs) or more <= fewer:
+        return None
+    first, last = ([int(n) for n in run.split(":")] for run in runs)
+    return tuple((b - a) / (more - fewer) for a, b in zip(first, last))
+
+
+if runtime_cache_lines:
+    fewer, more = lengths(runtime_cache_lines)
+    w("### Cache lines fetched, under the runtime loop")
+    w("")
+    w(
+        "The same function under the same loop, with every cache emptied after each invocation "
+        "(`EVICT_CACHES=1`: the function writes over 8 MiB once its invocation is done), as after "
+        "a pause in which other processes ran, or a thaw; counted by callgrind's cache "
+        "simulation (32 KiB of instructions, 32 KiB of data, a last level of 512 KiB, this "
+        "machine's L2 per core): the lines of code and of data one warm invocation fetches from "
+        f"beyond the last level, {more:,} invocations less {fewer:,}, over the "
+        f"{more - fewer:,} between (the eviction's own taken out). Each such fetch waits for a "
+        "farther cache or for memory: the client's latency (below) includes them, the "
+        "instruction counts above do not. What `Window::close` fetches comes after the POST."
+    )
+    w("")
+    w(
+        "| | code lines | data lines | added before the response: code | data "
+        "| after the response: code | data |"
+    )
+    w("|---|---|---|---|---|---|---|")
+    bare_lines = cache_lines_per_invocation("bare")
+    for label, name in (
+        ("bare", "bare handler (no lambda-perf)"),
+        ("bare_threaded", "bare handler, with a second thread that only waits"),
+        ("companion", "`PerfLayer` + `PerfRuntimeLayer`, sampled"),
+        ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
+    ):
+        per = cache_lines_per_invocation(label)
+        if per is None:
+            w(f"| {name} | n/a | n/a | n/a | n/a | n/a | n/a |")
+            continue
+        code, data, code_after, data_after = per
+        if label == "bare" or bare_lines is None:
+            w(f"| {name} | {code:,.0f} | {data:,.0f} | | | | |")
+            continue
+        added_code = code - code_after - bare_lines[0]
+        added_data = data - data_after - bare_lines[1]
+        if label == "bare_threaded":
+            w(f"| {name} | {code:,.0f} | {data:,.0f} | {added_code:,.0f} | {added_data:,.0f} | | |")
+            continue
+        w(
+            f"| {name} | {code:,.0f} | {data:,.0f} | {added_code:,.0f} | {added_data:,.0f} "
+            f"| {code_after:,.0f} | {data_after:,.0f} |"
+        )
+    w("")
+
+
 # --- resident memory --------------------------------------------------------------------
 if rss:
     count = int(rss.get("invocations", "0") or 0)
@@ -840,6 +901,9 @@ w(
     "- `lambda-perf run -n 201|2201 --env COMPANION_MODE=bare|bare_threaded|layer|companion --env EXIT_AFTER=<n> -- target/bench/results/under-callgrind.sh` "
     "(instructions under the runtime loop: the script runs `valgrind --tool=callgrind target/one-codegen-unit/release/companion-function` "
     "in a session of its own, so that the harness's stop does not cut its count short; `callgrind_annotate --inclusive=yes` for what runs after the POST);"
+    "- `lambda-perf run -n 101|601 --sampling 1|0 --env COMPANION_MODE=bare|bare_threaded|companion --env EXIT_AFTER=<n> --env EVICT_CACHES=1 -- target/bench/results/under-cache-simulation.sh` "
+    "(cache lines under the runtime loop: the same, under `valgrind --tool=callgrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=524288,8,64`; "
+    "`callgrind_annotate --inclusive=yes --show=ILmr,DLmr,DLmw` for the eviction's share and what runs after the POST);"
 )
 w("- `target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled 1000000 rss` (resident memory).")
 w("")

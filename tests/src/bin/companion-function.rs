@@ -13,7 +13,11 @@
 //! `SLOW_EMF_MS=n` makes every EMF write take n ms more (a slow stdout), so that where the
 //! write happens shows in the client's latency. `EXIT_AFTER=n` (n > 0) ends the process (status 0)
 //! once its n-th invocation is wholly done, response posted and telemetry written, so that a
-//! tool it runs under (an instruction counter) sees a whole run and a normal exit.
+//! tool it runs under (an instruction counter) sees a whole run and a normal exit. With it,
+//! `EVICT_CACHES=1` writes over 8 MiB of memory after every invocation, so that the next one
+//! starts with caches that hold none of its code or data, as after a pause in which other
+//! processes ran (or after Lambda thawed the environment): under a cache simulator, what each
+//! invocation fetches from memory.
 
 use std::io::Write;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -70,16 +74,36 @@ fn layer() -> Result<PerfLayer, Error> {
 /// it was answered, 1 when the runtime could not post its response): around the whole
 /// invocation (the outermost runtime layer), so that the last one's response and telemetry are
 /// out first.
-async fn exit_after<F, E>(invocation: F, count: usize) -> Result<(), E>
+async fn exit_after<F, E>(invocation: F, count: usize, evict: bool) -> Result<(), E>
 where
     F: std::future::Future<Output = Result<(), E>>,
 {
     static DONE: AtomicUsize = AtomicUsize::new(0);
     let output = invocation.await;
+    if evict {
+        evict_caches();
+    }
     if DONE.fetch_add(1, Ordering::Relaxed) + 1 == count {
         std::process::exit(if output.is_ok() { 0 } else { 1 });
     }
     output
+}
+
+/// Writes one byte of every 64 (a cache line) over 8 MiB, more than the caches of a core
+/// hold (`EVICT_CACHES`): what they held before is gone.
+#[inline(never)]
+fn evict_caches() {
+    static MEMORY: std::sync::Mutex<Vec<u8>> = std::sync::Mutex::new(Vec::new());
+    let mut memory = MEMORY
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if memory.is_empty() {
+        memory.resize(8 << 20, 0);
+    }
+    for line in memory.chunks_mut(64) {
+        line[0] = line[0].wrapping_add(1);
+    }
+    std::hint::black_box(&*memory);
 }
 
 /// Runs `runtime` to the end, or until `EXIT_AFTER` invocations are done when it is set.
@@ -92,9 +116,10 @@ macro_rules! run {
             .filter(|&n| n > 0)
         {
             Some(count) => {
+                let evict = std::env::var("EVICT_CACHES").is_ok_and(|value| value == "1");
                 runtime
                     .layer(MapFutureLayer::new(move |invocation| {
-                        exit_after(invocation, count)
+                        exit_after(invocation, count, evict)
                     }))
                     .run()
                     .await
