@@ -79,6 +79,12 @@ where
         self.inner.poll_ready(cx)
     }
 
+    // Not inlined into the runtime's layers: inlined, the event's moves through them (the
+    // runtime's response and panic layers, then this call) became long runs of copies in
+    // their code, 45 more lines of code for every invocation to fetch after a pause
+    // (`bench/run`'s cache lines under the runtime loop, unsampled: 194 added lines before
+    // the response, 148 with this).
+    #[inline(never)]
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
         let invocation = invocation_future::begin(&self.instrumentation, &event.context);
 
