@@ -520,3 +520,29 @@ fn arch_chooses_the_price_table() {
         assert!((reported - cost).abs() < 1e-15, "{reported} against {cost}");
     }
 }
+
+#[test]
+fn a_count_of_zero_is_a_clear_error_not_a_run_that_ignores_it() {
+    for (option, name) in [
+        ("-n", "--invocations"),
+        ("--restart-after", "--restart-after"),
+        ("--fresh-environment-after", "--fresh-environment-after"),
+    ] {
+        let output = lambda_perf(&[
+            "run",
+            "--no-progress",
+            option,
+            "0",
+            "--",
+            env!("CARGO_BIN_EXE_lambda-perf"),
+            "demo-function",
+        ]);
+        assert_eq!(output.status.code(), Some(2), "{option}");
+        let stderr_text = stderr(&output);
+        assert!(
+            stderr_text.contains(name) && stderr_text.contains("must be 1 or more"),
+            "{option}: {stderr_text}"
+        );
+        assert!(output.stdout.is_empty(), "{option}: no report");
+    }
+}

@@ -26,7 +26,7 @@ pub(crate) enum InitType {
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
     /// How many invocations.
-    #[arg(short = 'n', long, default_value_t = 5)]
+    #[arg(short = 'n', long, default_value_t = 5, value_parser = at_least_one)]
     invocations: usize,
     /// How many invocations at once (sets AWS_LAMBDA_MAX_CONCURRENCY).
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
@@ -36,10 +36,10 @@ pub(crate) struct RunArgs {
     idle_ms: u64,
     /// Restart the function process after every N invocations, keeping its environment (a
     /// partial cold start).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     restart_after: Option<usize>,
     /// Start a fresh execution environment after every N invocations (a full cold start).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = at_least_one)]
     fresh_environment_after: Option<usize>,
     /// How Lambda initialized the environment.
     #[arg(long, value_enum)]
@@ -60,6 +60,16 @@ pub(crate) struct RunArgs {
     function: FunctionArgs,
     #[command(flatten)]
     report: ReportArgs,
+}
+
+/// A count of invocations, 1 or more: 0 would ask for nothing (no invocation, a restart
+/// after none), which is refused rather than silently ignored.
+fn at_least_one(value: &str) -> Result<usize, String> {
+    match value.parse::<usize>() {
+        Ok(0) => Err("must be 1 or more".to_owned()),
+        Ok(count) => Ok(count),
+        Err(error) => Err(error.to_string()),
+    }
 }
 
 /// `lambda-perf run`.
