@@ -2,6 +2,7 @@
 //! and the trace opened before the handler runs; the trace closed and the metrics written
 //! when it ends, whichever way it ends.
 
+use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, TryLockError};
 use std::time::Duration;
@@ -557,18 +558,7 @@ impl Invocation {
         subsegment: Option<u64>,
         record: &InitRecord,
     ) {
-        // Without error capture, no error message reaches any output.
-        let without_message;
-        let record = match &record.error {
-            Some(message) if !self.settings().capture_error && !message.is_empty() => {
-                without_message = InitRecord {
-                    error: Some(String::new()),
-                    ..record.clone()
-                };
-                &without_message
-            }
-            _ => record,
-        };
+        let record = &*as_captured(self.settings(), record);
         if let Some(trace) = &mut state.trace {
             if let Ok(value) = serde_json::to_value(record) {
                 let target = Target::Current(subsegment);
@@ -833,7 +823,11 @@ fn annotate_handler(
     };
     trace.annotate_start(facts.start_kind(), service);
     if !init_clients.is_empty() {
-        let value = serde_json::json!(init_clients);
+        let captured: Vec<_> = init_clients
+            .iter()
+            .map(|record| as_captured(settings, record))
+            .collect();
+        let value = serde_json::json!(captured);
         let handler = Target::Exactly(trace.handler_id());
         trace.add_metadata(
             handler,
@@ -841,6 +835,19 @@ fn annotate_handler(
             "init_clients".into(),
             value,
         );
+    }
+}
+
+/// A client's record as the outputs may see it: without error capture, no error message
+/// reaches any output (the failure is kept, its message emptied) — whether the client failed
+/// inside an invocation or at init, before the first one.
+fn as_captured<'a>(settings: &InvocationSettings, record: &'a InitRecord) -> Cow<'a, InitRecord> {
+    match &record.error {
+        Some(message) if !settings.capture_error && !message.is_empty() => Cow::Owned(InitRecord {
+            error: Some(String::new()),
+            ..record.clone()
+        }),
+        _ => Cow::Borrowed(record),
     }
 }
 
