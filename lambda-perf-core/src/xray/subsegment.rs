@@ -140,25 +140,29 @@ impl Subsegment {
         result.unwrap_or_else(|panic| panic::resume(panic))
     }
 
-    /// Opens the subsegment under the current one; `None` when not recording.
+    /// Opens the subsegment under the current one; `None` when not recording. Work that
+    /// outlived its invocation (or runs under its state) opens none, and that is reported as
+    /// the other X-Ray calls report it: counted, with one warning.
     fn open(self) -> Option<Opened> {
         current::with_current(|current| {
             let parent = current.subsegment();
-            let id = current
-                .invocation()
-                .with_traced_state(|state| {
-                    let trace = state.trace.as_mut()?;
-                    let id = trace.open(self.name, parent);
-                    if let Some(record) = trace.nested_mut(id) {
-                        record.namespace = self.namespace;
-                        record.http = self.http;
-                        record.aws = self.aws;
-                    }
-                    Some(id)
-                })
-                .ok()
-                .flatten()
-                .flatten()?;
+            let opened = current.invocation().with_traced_state(|state| {
+                let trace = state.trace.as_mut()?;
+                let id = trace.open(self.name, parent);
+                if let Some(record) = trace.nested_mut(id) {
+                    record.namespace = self.namespace;
+                    record.http = self.http;
+                    record.aws = self.aws;
+                }
+                Some(id)
+            });
+            let id = match opened {
+                Ok(id) => id.flatten()?,
+                Err(unavailable) => {
+                    super::report_error(super::unavailable(unavailable));
+                    return None;
+                }
+            };
             Some(Opened {
                 invocation: Arc::clone(current.invocation()),
                 id,

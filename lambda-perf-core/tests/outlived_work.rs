@@ -1,0 +1,56 @@
+//! Work spawned with its invocation that records after the invocation ended: refused, and the
+//! refusal counted (`lambda_perf.dropped` of the next record) rather than silently lost. Its
+//! own process under nextest: the drop counts are per process.
+
+use std::sync::Mutex;
+
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::xray::Subsegment;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// The spawned task, and what lets it go on once the invocation has ended.
+static OUTLIVING: Mutex<Option<(JoinHandle<()>, oneshot::Sender<()>)>> = Mutex::new(None);
+
+#[tokio::test]
+async fn a_subsegment_opened_after_its_invocation_ended_is_counted_as_dropped() {
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        let (go, wait) = oneshot::channel();
+        let task = lambda_perf_core::spawn(async move {
+            let _ = wait.await;
+            Subsegment::new("late").in_scope(|| ());
+            Subsegment::new("late async").instrument(async {}).await;
+        });
+        *OUTLIVING.lock().unwrap() = Some((task, go));
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
+    go.send(()).unwrap();
+    task.await.unwrap();
+
+    let next =
+        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
+    recorder.run(next, event(json!({}))).await.unwrap();
+    let documents = recorder.xray().documents();
+    assert!(
+        documents
+            .iter()
+            .all(|document| !document["name"].as_str().unwrap().starts_with("late")),
+        "{documents:#?}"
+    );
+    let handlers: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["name"] == "## handler")
+        .collect();
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 2,
+        "the two subsegments of work that outlived its invocation are lost without a trace: \
+         {:#}",
+        handlers[1]
+    );
+}
