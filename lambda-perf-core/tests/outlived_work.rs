@@ -4,6 +4,7 @@
 
 use std::sync::Mutex;
 
+use lambda_perf_core::lazy::TimedCache;
 use lambda_perf_core::test_util::{Recorder, event};
 use lambda_perf_core::xray::Subsegment;
 use lambda_runtime::{Error, LambdaEvent};
@@ -51,6 +52,48 @@ async fn a_subsegment_opened_after_its_invocation_ended_is_counted_as_dropped() 
         handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 2,
         "the two subsegments of work that outlived its invocation are lost without a trace: \
          {:#}",
+        handlers[1]
+    );
+}
+
+static SECRET: TimedCache<u8> = TimedCache::new("secret");
+
+#[tokio::test]
+async fn a_cache_use_after_its_invocation_ended_is_counted_as_dropped() {
+    let recorder = Recorder::new();
+    let fetch = || async { Ok::<_, Error>(1) };
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async move {
+        SECRET.get_or_fetch(fetch).await?;
+        let (go, wait) = oneshot::channel();
+        let task = lambda_perf_core::spawn(async move {
+            let _ = wait.await;
+            // A hit the ended invocation can no longer count.
+            SECRET.get_or_fetch(fetch).await.unwrap();
+        });
+        *OUTLIVING.lock().unwrap() = Some((task, go));
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
+    go.send(()).unwrap();
+    task.await.unwrap();
+
+    let next =
+        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
+    recorder.run(next, event(json!({}))).await.unwrap();
+    let handlers: Vec<Value> = recorder
+        .xray()
+        .documents()
+        .into_iter()
+        .filter(|document| document["name"] == "## handler")
+        .collect();
+    assert_eq!(
+        handlers[0]["metadata"]["lambda_perf"]["cache"],
+        json!({ "secret": { "hits": 0, "misses": 1 } })
+    );
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["cache.invocation_ended"], 1,
+        "a cache use by work that outlived its invocation is counted nowhere: {:#}",
         handlers[1]
     );
 }

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
+use crate::drops;
 use crate::invocation::client_init::{self, InitRecord, Phase};
 use crate::invocation::current::{self, Unavailable};
 use crate::invocation::lifecycle::FACTS_NAMESPACE;
@@ -14,6 +15,7 @@ use crate::invocation::output::ClientInit;
 use crate::invocation::readiness;
 use crate::invocation::trace::Target;
 use crate::setup;
+use crate::warn::WarnOnce;
 use crate::xray::Subsegment;
 
 /// The name of the subsegment around an initialization, and around a wait for one.
@@ -144,7 +146,19 @@ pub(crate) async fn slow_path_async<R>(
         .await
 }
 
-/// Counts a use of cache `name` in the current invocation.
+/// Counts a use of cache `name` in the current invocation. A use the invocation cannot count
+/// (by work that outlived it, or under its state) is counted as dropped, with one warning.
 pub(crate) fn count_cache(name: &'static str, hit: bool) {
-    let _ = current::with_state(|state, _| state.count_cache(name, hit));
+    static UNCOUNTED: WarnOnce = WarnOnce::new();
+    let cause = match current::with_state(|state, _| state.count_cache(name, hit)) {
+        Ok(()) | Err(Unavailable::NoInvocation) => return,
+        Err(Unavailable::Ended) => "cache.invocation_ended",
+        Err(Unavailable::Reentrant) => "cache.reentrant",
+    };
+    drops::count(cause);
+    UNCOUNTED.warn(format_args!(
+        "a use of cache {name:?} is not counted in its invocation's cache hits and misses: \
+         the invocation has ended, or its state is in use further up this call (counted in \
+         lambda_perf.dropped)"
+    ));
 }
