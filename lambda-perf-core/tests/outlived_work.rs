@@ -97,3 +97,41 @@ async fn a_cache_use_after_its_invocation_ended_is_counted_as_dropped() {
         handlers[1]
     );
 }
+
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_span_opened_after_its_invocation_ended_is_counted_as_dropped() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _default = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(lambda_perf_core::xray::XRayLayer::new()),
+    );
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        let (go, wait) = oneshot::channel();
+        let task = lambda_perf_core::spawn(async move {
+            let _ = wait.await;
+            tracing::info_span!("late").in_scope(|| ());
+        });
+        *OUTLIVING.lock().unwrap() = Some((task, go));
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
+    go.send(()).unwrap();
+    task.await.unwrap();
+
+    let next =
+        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
+    recorder.run(next, event(json!({}))).await.unwrap();
+    let documents = recorder.xray().documents();
+    assert!(documents.iter().all(|document| document["name"] != "late"));
+    let handlers: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["name"] == "## handler")
+        .collect();
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 1,
+        "the span of work that outlived its invocation is lost without a trace: {:#}",
+        handlers[1]
+    );
+}
