@@ -53,8 +53,8 @@ pub(crate) fn claim(
     match create() {
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
             let (environment_start, marked) = read(&path)?;
-            match identity {
-                Some(identity) if identity != marked => {
+            match (identity, marked) {
+                (Some(identity), Some(marked)) if identity != marked => {
                     // Another environment's marker: this is a new environment.
                     std::fs::remove_file(&path)?;
                     create()
@@ -66,8 +66,12 @@ pub(crate) fn claim(
     }
 }
 
-/// The environment's start and identity from an existing marker.
-fn read(path: &Path) -> io::Result<(SystemTime, String)> {
+/// The environment's start and identity from an existing marker; no identity for an empty
+/// one, which a process of this environment left when it died (or could not write, the temp
+/// dir full) between creating and writing it: whatever identity it had is unknown, and the
+/// environment is taken to be the same (on Lambda, only a process of it could have left it
+/// in its temp dir).
+fn read(path: &Path) -> io::Result<(SystemTime, Option<String>)> {
     let file = open(path, false)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
@@ -80,15 +84,18 @@ fn read(path: &Path) -> io::Result<(SystemTime, String)> {
     // such (a mismatched identity), not refused.
     let mut bytes = Vec::new();
     file.take(1024).read_to_end(&mut bytes)?;
+    if bytes.is_empty() {
+        return Ok((metadata.modified()?, None));
+    }
     let text = String::from_utf8_lossy(&bytes);
     let (millis, identity) = text.split_once('\n').unwrap_or((&text, ""));
     let start = match millis.trim().parse::<u64>() {
         Ok(millis) => UNIX_EPOCH + Duration::from_millis(millis),
-        // A process that died between creating and writing the marker: its time is the
-        // file's modification time.
+        // A time that does not read (a marker written in part): its time is the file's
+        // modification time.
         Err(_) => metadata.modified()?,
     };
-    Ok((start, identity.trim().to_owned()))
+    Ok((start, Some(identity.trim().to_owned())))
 }
 
 #[cfg(unix)]
@@ -226,6 +233,23 @@ mod tests {
         };
         let age = SystemTime::now().duration_since(environment_start).unwrap();
         assert!(age < Duration::from_secs(60), "{age:?}");
+    }
+
+    #[test]
+    fn an_empty_marker_is_this_environments_whatever_the_identity() {
+        // Left by an earlier process of this environment that created the marker and then
+        // could not write it (it died in between, or the temp dir was full): on Lambda, where
+        // every process knows its identity, still a restart.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(MARKER_FILE), "").unwrap();
+        let stream = "2026/11/23/[$LATEST]0123456789abcdef0123456789abcdef";
+        assert!(
+            matches!(
+                claim(dir.path(), start(), Some(stream)).unwrap(),
+                Marker::Existing { .. }
+            ),
+            "an empty marker is taken for another environment's"
+        );
     }
 
     #[test]
