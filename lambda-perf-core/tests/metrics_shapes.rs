@@ -290,3 +290,29 @@ async fn the_cold_start_line_keeps_its_own_keys_within_thirty_dimensions() {
         );
     }
 }
+
+#[tokio::test]
+async fn an_invocation_split_over_several_lines_reports_its_drops_once() {
+    // More than 100 metrics: CloudWatch takes at most 100 per line, so the invocation's
+    // metrics go out in two lines. A drop counted before them is one drop, reported once.
+    let recorder = Recorder::new();
+    let many = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, f64::NAN);
+        for metric in 0..150 {
+            metrics::add_metric(format!("M{metric}"), Unit::Count, 1.0);
+        }
+        Ok::<_, Error>(())
+    });
+    recorder.run(many, event(json!({}))).await.unwrap();
+    let lines = recorder.emf().lines();
+    let ends: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .collect();
+    assert_eq!(ends.len(), 2, "{lines:#?}");
+    let reported: u64 = ends
+        .iter()
+        .filter_map(|line| line["lambda_perf"]["dropped"]["metrics.non_finite_value"].as_u64())
+        .sum();
+    assert_eq!(reported, 1, "{ends:#?}");
+}

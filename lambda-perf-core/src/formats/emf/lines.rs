@@ -32,13 +32,19 @@ struct Shared<'a, F> {
     timestamp_ms: u64,
     head: Head<'a>,
     dimensions: &'a [Dimension],
+    /// The facts of the set's first line.
     facts: Option<&'a F>,
+    /// The facts of each later line (the same facts, less what only one line reports).
+    later_facts: Option<&'a F>,
+    /// Where the set's lines begin in the buffer: a line written there is the first.
+    begin: usize,
 }
 
 /// Appends every line `set` needs to `out` (directives from `directives` when it holds
 /// them): at most 100 metrics and 100 values per metric in a line, as CloudWatch requires, in
 /// `head`'s namespace, its dimensions first, then the set's own, then its metadata, the facts
-/// under `lambda_perf`, and the values. A line that would exceed
+/// under `lambda_perf` (`later_facts` in every line after the first: what a record reports
+/// once, such as its drops, is in the first line only), and the values. A line that would exceed
 /// [`MAX_LINE_BYTES`] loses its metadata first; if it still does not fit, its metrics (or a
 /// metric's values) are split over more lines, so every metric value is kept. Nothing for an
 /// empty set.
@@ -49,12 +55,15 @@ pub(crate) fn append_lines<F: WriteJson>(
     head: Head<'_>,
     set: &MetricSet,
     facts: Option<&F>,
+    later_facts: Option<&F>,
 ) -> Appended {
     let shared = Shared {
         timestamp_ms,
         head,
         dimensions: set.dimensions(),
         facts,
+        later_facts,
+        begin: out.len(),
     };
     let mut appended = Appended::default();
     set.for_each_line(|metrics| {
@@ -137,7 +146,11 @@ fn try_append<F: WriteJson>(
         dimensions: shared.dimensions,
         metrics,
         metadata,
-        facts: shared.facts,
+        facts: if start == shared.begin {
+            shared.facts
+        } else {
+            shared.later_facts
+        },
     };
     let fits =
         line.write_with(out, Some(directives)).is_ok() && out.len() - start <= MAX_LINE_BYTES;
@@ -161,6 +174,7 @@ mod tests {
             1,
             Head::new("ns", fixed),
             set,
+            None,
             None,
         );
         (out, appended)

@@ -92,21 +92,32 @@ impl EmfOutput {
         facts: Option<&F>,
     ) {
         if !set.is_empty() {
-            self.emit_lines(timestamp_ms, head, set, facts);
+            self.emit_lines(timestamp_ms, head, set, facts, facts);
         }
     }
 
-    /// [`emit`](Self::emit) of a set known to have values: every line goes out here.
+    /// [`emit`](Self::emit) of a set known to have values: every line goes out here, the
+    /// first with `facts`, any later one (a set too large for one line) with `later_facts`.
     fn emit_lines<F: WriteJson>(
         &self,
         timestamp_ms: u64,
         head: Head<'_>,
         set: &MetricSet,
         facts: Option<&F>,
+        later_facts: Option<&F>,
     ) {
         let facts = facts.filter(|_| self.invocation_facts);
+        let later_facts = later_facts.filter(|_| self.invocation_facts);
         with_buffer(|buffer, directives| {
-            let appended = append_lines(buffer, directives, timestamp_ms, head, set, facts);
+            let appended = append_lines(
+                buffer,
+                directives,
+                timestamp_ms,
+                head,
+                set,
+                facts,
+                later_facts,
+            );
             for _ in 0..appended.without_metadata {
                 drops::count("emf.metadata_trimmed");
             }
@@ -133,12 +144,15 @@ impl EmfOutput {
             .invocation_facts
             .then(|| drops::take(Report::Emf))
             .flatten();
+        // The drops are reported once: in the first line, when the metrics take more than one.
         let facts = ended.written_facts.record(dropped, true);
+        let later_facts = ended.written_facts.record(None, true);
         self.emit_lines(
             ended.at_epoch_nanos / 1_000_000,
             Head::from(&self.head),
             ended.metrics,
             Some(&facts),
+            Some(&later_facts),
         );
     }
 
