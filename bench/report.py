@@ -520,18 +520,20 @@ if runtime_cache_lines:
             w(f"| {name} | n/a | n/a | n/a | n/a | n/a | n/a |")
             continue
         code, data, code_after, data_after = per
-        if label == "bare" or bare_lines is None:
+        if label == "bare":
             w(f"| {name} | {code:,.0f} | {data:,.0f} | | | | |")
             continue
-        added_code = code - code_after - bare_lines[0]
-        added_data = data - data_after - bare_lines[1]
+        # Without the bare handler's count, what is added is unknown (n/a), not nothing.
+        if bare_lines is None:
+            added = "n/a | n/a"
+        else:
+            added_code = code - code_after - bare_lines[0]
+            added_data = data - data_after - bare_lines[1]
+            added = f"{added_code:,.0f} | {added_data:,.0f}"
         if label == "bare_threaded":
-            w(f"| {name} | {code:,.0f} | {data:,.0f} | {added_code:,.0f} | {added_data:,.0f} | | |")
+            w(f"| {name} | {code:,.0f} | {data:,.0f} | {added} | | |")
             continue
-        w(
-            f"| {name} | {code:,.0f} | {data:,.0f} | {added_code:,.0f} | {added_data:,.0f} "
-            f"| {code_after:,.0f} | {data_after:,.0f} |"
-        )
+        w(f"| {name} | {code:,.0f} | {data:,.0f} | {added} | {code_after:,.0f} | {data_after:,.0f} |")
     w("")
 
 
