@@ -1,9 +1,7 @@
 //! Writing log lines, and what a failed write costs.
 
-use std::io;
-
 use crate::drops;
-use crate::outputs::line_writer::LineWriter;
+use crate::outputs::line_writer::{LineWriter, WriteFailed};
 use crate::warn::WarnOnce;
 
 static WRITE_FAILED: WarnOnce = WarnOnce::new();
@@ -14,16 +12,17 @@ static WRITE_FAILED: WarnOnce = WarnOnce::new();
 /// next record that gets out.
 #[inline]
 pub(crate) fn write_log_lines(writer: &LineWriter, lines: &[u8]) {
-    if let Err(error) = writer.write_lines(lines) {
-        write_failed(&error, lines);
+    if let Err(failed) = writer.write_lines(lines) {
+        write_failed(&failed, lines);
     }
 }
 
 /// Counts the lost lines and warns once, apart from the path of every line.
 #[cold]
 #[inline(never)]
-fn write_failed(error: &io::Error, lines: &[u8]) {
-    drops::count_many("logs.write_failed", drops::lines_in(lines));
+fn write_failed(failed: &WriteFailed, lines: &[u8]) {
+    let error = &failed.error;
+    drops::count_many("logs.write_failed", drops::lines_in(failed.lost(lines)));
     WRITE_FAILED.warn(format_args!(
         "could not write a log line ({error}); log lines are lost until the writer recovers"
     ));
@@ -33,6 +32,7 @@ fn write_failed(error: &io::Error, lines: &[u8]) {
 mod tests {
     use super::*;
     use crate::drops::Report;
+    use std::io;
 
     /// A writer that takes nothing.
     struct Closed;

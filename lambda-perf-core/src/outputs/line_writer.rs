@@ -27,21 +27,65 @@ impl LineWriter {
     /// Writes complete lines at once; a custom writer is flushed after them. A custom writer
     /// that panics fails the write like an I/O error (the callers count and warn): it is user
     /// code, which may run where the handler's response waits to be posted.
-    pub(crate) fn write_lines(&self, lines: &[u8]) -> io::Result<()> {
+    pub(crate) fn write_lines(&self, lines: &[u8]) -> Result<(), WriteFailed> {
         match self {
-            Self::Stdout => io::stdout().lock().write_all(lines),
-            Self::Custom(writer) => {
-                panic::catch(|| write_custom(writer, lines)).unwrap_or_else(|_| Err(panicked()))
-            }
+            Self::Stdout => write_counted(&mut io::stdout().lock(), lines),
+            Self::Custom(writer) => panic::catch(|| write_custom(writer, lines))
+                .unwrap_or_else(|_| Err(WriteFailed::none_out(panicked()))),
         }
     }
 }
 
+/// A write that failed: why, and how many of its bytes went out before it did.
+#[derive(Debug)]
+pub(crate) struct WriteFailed {
+    pub(crate) error: io::Error,
+    /// Bytes the writer took before the error (0 when unknown): the lines they complete
+    /// are out, the rest lost.
+    pub(crate) written: usize,
+}
+
+impl WriteFailed {
+    /// A failure after which none of the lines can be taken as out.
+    fn none_out(error: io::Error) -> Self {
+        Self { error, written: 0 }
+    }
+
+    /// What the failed write of `lines` lost: those past the last line that went out whole.
+    pub(crate) fn lost<'a>(&self, lines: &'a [u8]) -> &'a [u8] {
+        let out = &lines[..self.written.min(lines.len())];
+        let whole = out
+            .iter()
+            .rposition(|&byte| byte == b'\n')
+            .map_or(0, |end| end + 1);
+        &lines[whole..]
+    }
+}
+
+/// `write_all`, saying how far it got when it fails.
+fn write_counted(writer: &mut (impl Write + ?Sized), lines: &[u8]) -> Result<(), WriteFailed> {
+    let mut written = 0;
+    while written < lines.len() {
+        match writer.write(&lines[written..]) {
+            Ok(0) => {
+                let error = io::Error::from(io::ErrorKind::WriteZero);
+                return Err(WriteFailed { error, written });
+            }
+            Ok(n) => written += n,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(WriteFailed { error, written }),
+        }
+    }
+    Ok(())
+}
+
 /// Writes and flushes; a writer whose lock a panic poisoned (one caught here) is used as it
-/// is, and flushed as always, or a buffering writer would keep every later line.
-fn write_custom(writer: &Mutex<dyn Write + Send>, lines: &[u8]) -> io::Result<()> {
+/// is, and flushed as always, or a buffering writer would keep every later line. A failed
+/// flush loses every line: none can be taken as out.
+fn write_custom(writer: &Mutex<dyn Write + Send>, lines: &[u8]) -> Result<(), WriteFailed> {
     let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
-    writer.write_all(lines).and_then(|()| writer.flush())
+    write_counted(&mut *writer, lines)?;
+    writer.flush().map_err(WriteFailed::none_out)
 }
 
 /// The error of a write whose writer panicked.

@@ -1,9 +1,7 @@
 //! Writing EMF lines, and what a failed write costs.
 
-use std::io;
-
 use crate::drops;
-use crate::outputs::line_writer::LineWriter;
+use crate::outputs::line_writer::{LineWriter, WriteFailed};
 use crate::warn::WarnOnce;
 
 static WRITE_FAILED: WarnOnce = WarnOnce::new();
@@ -13,16 +11,17 @@ static WRITE_FAILED: WarnOnce = WarnOnce::new();
 /// Inlined where lines are written: a successful write costs no call of its own.
 #[inline]
 pub(crate) fn write_emf_lines(writer: &LineWriter, lines: &[u8]) {
-    if let Err(error) = writer.write_lines(lines) {
-        write_failed(&error, lines);
+    if let Err(failed) = writer.write_lines(lines) {
+        write_failed(&failed, lines);
     }
 }
 
 /// Counts the lost lines and warns once, apart from the path of every line.
 #[cold]
 #[inline(never)]
-fn write_failed(error: &io::Error, lines: &[u8]) {
-    drops::count_many("emf.write_failed", drops::lines_in(lines));
+fn write_failed(failed: &WriteFailed, lines: &[u8]) {
+    let error = &failed.error;
+    drops::count_many("emf.write_failed", drops::lines_in(failed.lost(lines)));
     WRITE_FAILED.warn(format_args!(
         "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
     ));
@@ -32,6 +31,7 @@ fn write_failed(error: &io::Error, lines: &[u8]) {
 mod tests {
     use super::*;
     use crate::drops::Report;
+    use std::io;
 
     /// A writer that takes nothing.
     struct Closed;
@@ -44,6 +44,40 @@ mod tests {
         fn flush(&mut self) -> io::Result<()> {
             Ok(())
         }
+    }
+
+    /// A writer with room for `room` bytes more, then none (a full disk).
+    struct Short {
+        room: usize,
+        taken: Vec<u8>,
+    }
+
+    impl io::Write for Short {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            if self.room == 0 {
+                return Err(io::Error::from(io::ErrorKind::StorageFull));
+            }
+            let n = buf.len().min(self.room);
+            self.room -= n;
+            self.taken.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_write_that_got_some_lines_out_counts_only_the_lines_it_lost() {
+        // The first line goes out whole, the second in part, the third not at all.
+        let short = Short {
+            room: 5,
+            taken: Vec::new(),
+        };
+        write_emf_lines(&LineWriter::custom(short), b"{}\n{}\n{}\n");
+        let dropped = drops::take(Report::Trace).expect("counted");
+        assert_eq!(dropped.of("emf.write_failed"), 2);
     }
 
     #[test]
