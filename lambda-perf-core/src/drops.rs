@@ -52,6 +52,24 @@ pub(crate) fn count_many(cause: &'static str, drops: u64) {
     }
 }
 
+/// Gives back counts a record of `report`'s kind took but did not get out (its write
+/// failed): the next record of that kind reports them, with those counted since.
+pub(crate) fn restore(report: Report, dropped: Dropped) {
+    let index = report as usize;
+    let mut counts = BANKS[index]
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    for &(cause, drops) in &dropped.0 {
+        match counts.iter_mut().find(|(name, _)| *name == cause) {
+            Some((_, count)) => *count += drops,
+            None => counts.push((cause, drops)),
+        }
+    }
+    if !counts.is_empty() {
+        PENDING[index].store(true, Ordering::Release);
+    }
+}
+
 /// How many lines `lines` holds (each ends with `\n`): what a failed write of them loses.
 pub(crate) fn lines_in(lines: &[u8]) -> u64 {
     lines.iter().filter(|&&byte| byte == b'\n').count() as u64

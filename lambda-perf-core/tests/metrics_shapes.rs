@@ -316,3 +316,61 @@ async fn an_invocation_split_over_several_lines_reports_its_drops_once() {
         .sum();
     assert_eq!(reported, 1, "{ends:#?}");
 }
+
+/// Takes every line but those of its second write (a stdout that was full for a moment).
+#[derive(Clone, Default)]
+struct FailsOnce(std::sync::Arc<std::sync::Mutex<(usize, Vec<u8>)>>);
+
+impl std::io::Write for FailsOnce {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let mut state = self.0.lock().unwrap();
+        state.0 += 1;
+        if state.0 == 2 {
+            return Err(std::io::ErrorKind::WouldBlock.into());
+        }
+        state.1.extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn drops_reported_by_a_line_that_was_lost_are_reported_by_the_next() {
+    // Unsampled: the EMF lines are the only records that report drops.
+    let writer = FailsOnce::default();
+    let recorder = Recorder::with(|layer| layer.emf_writer(writer.clone()));
+    let dropping = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        metrics::add_metric("Calls", Unit::Count, f64::NAN);
+        Ok::<_, Error>(())
+    });
+    // The ColdStart line is written; the invocation's line, which reports the drop, is lost.
+    recorder
+        .run(
+            dropping,
+            lambda_perf_core::test_util::unsampled_event(json!({})),
+        )
+        .await
+        .unwrap();
+    recorder
+        .run(
+            service_fn(ok),
+            lambda_perf_core::test_util::unsampled_event(json!({})),
+        )
+        .await
+        .unwrap();
+    let text = String::from_utf8(writer.0.lock().unwrap().1.clone()).unwrap();
+    let lines: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let next = lines.iter().find(|l| l.get("Calls").is_some()).unwrap();
+    assert_eq!(
+        next["lambda_perf"]["dropped"],
+        json!({ "metrics.non_finite_value": 1, "emf.write_failed": 1 }),
+        "{lines:#?}"
+    );
+}

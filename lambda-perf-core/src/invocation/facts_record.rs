@@ -302,6 +302,13 @@ pub(crate) struct WrittenRecord<'a> {
     init_duration: bool,
 }
 
+impl WrittenRecord<'_> {
+    /// The drops it reports, given back (its record did not get out).
+    pub(crate) fn into_dropped(self) -> Option<Dropped> {
+        self.dropped
+    }
+}
+
 impl WriteJson for WrittenRecord<'_> {
     fn write_json(&self, out: &mut Vec<u8>) {
         let WrittenFacts {

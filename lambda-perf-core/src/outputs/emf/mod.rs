@@ -98,6 +98,7 @@ impl EmfOutput {
 
     /// [`emit`](Self::emit) of a set known to have values: every line goes out here, the
     /// first with `facts`, any later one (a set too large for one line) with `later_facts`.
+    /// Returns whether the first line went out.
     fn emit_lines<F: WriteJson>(
         &self,
         timestamp_ms: u64,
@@ -105,9 +106,10 @@ impl EmfOutput {
         set: &MetricSet,
         facts: Option<&F>,
         later_facts: Option<&F>,
-    ) {
+    ) -> bool {
         let facts = facts.filter(|_| self.invocation_facts);
         let later_facts = later_facts.filter(|_| self.invocation_facts);
+        let mut first_out = true;
         with_buffer(|buffer, directives| {
             let appended = append_lines(
                 buffer,
@@ -130,8 +132,9 @@ impl EmfOutput {
                      without its metadata properties (counted in lambda_perf.dropped)"
                 ));
             }
-            write_emf_lines(&self.writer, buffer);
+            first_out = write_emf_lines(&self.writer, buffer);
         });
+        first_out
     }
 
     /// The invocation's line (`outcome` and the facts in `lambda_perf`), if it has values.
@@ -147,13 +150,19 @@ impl EmfOutput {
         // The drops are reported once: in the first line, when the metrics take more than one.
         let facts = ended.written_facts.record(dropped, true);
         let later_facts = ended.written_facts.record(None, true);
-        self.emit_lines(
+        let out = self.emit_lines(
             ended.at_epoch_nanos / 1_000_000,
             Head::from(&self.head),
             ended.metrics,
             Some(&facts),
             Some(&later_facts),
         );
+        // A line that did not get out reported nothing: its drops are the next line's.
+        if !out {
+            if let Some(dropped) = facts.into_dropped() {
+                drops::restore(Report::Emf, dropped);
+            }
+        }
     }
 
     /// `function_name`, the default dimensions and `service`: the `ColdStart` line's.

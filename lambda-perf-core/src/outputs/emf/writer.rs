@@ -8,23 +8,28 @@ static WRITE_FAILED: WarnOnce = WarnOnce::new();
 
 /// Writes complete EMF lines; a failure (closed stdout, full disk) costs one warning, and
 /// every line lost is counted (`emf.write_failed`), for the next record that gets out.
-/// Inlined where lines are written: a successful write costs no call of its own.
+/// Inlined where lines are written: a successful write costs no call of its own. Returns
+/// whether the first line went out (whole).
 #[inline]
-pub(crate) fn write_emf_lines(writer: &LineWriter, lines: &[u8]) {
-    if let Err(failed) = writer.write_lines(lines) {
-        write_failed(&failed, lines);
+pub(crate) fn write_emf_lines(writer: &LineWriter, lines: &[u8]) -> bool {
+    match writer.write_lines(lines) {
+        Ok(()) => true,
+        Err(failed) => write_failed(&failed, lines),
     }
 }
 
-/// Counts the lost lines and warns once, apart from the path of every line.
+/// Counts the lost lines and warns once, apart from the path of every line; whether the
+/// first line went out all the same.
 #[cold]
 #[inline(never)]
-fn write_failed(failed: &WriteFailed, lines: &[u8]) {
+fn write_failed(failed: &WriteFailed, lines: &[u8]) -> bool {
     let error = &failed.error;
-    drops::count_many("emf.write_failed", drops::lines_in(failed.lost(lines)));
+    let lost = failed.lost(lines);
+    drops::count_many("emf.write_failed", drops::lines_in(lost));
     WRITE_FAILED.warn(format_args!(
         "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
     ));
+    lost.len() < lines.len()
 }
 
 #[cfg(test)]
