@@ -2,9 +2,14 @@
 
 use std::fmt;
 use std::io::{self, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::invocation::panic;
+
+/// Whether a failed write left stdout in the middle of a line (read and written under the
+/// stdout lock).
+static STDOUT_MID_LINE: AtomicBool = AtomicBool::new(false);
 
 /// The destination of lines. Each call writes its buffer (complete lines, each ending in a
 /// newline) with one `write_all` under the stdout lock, so lines written by concurrent
@@ -15,13 +20,22 @@ pub(crate) enum LineWriter {
     #[default]
     Stdout,
     /// A writer given in code (tests, a custom pipeline).
-    Custom(Arc<Mutex<dyn Write + Send>>),
+    Custom(Arc<Mutex<Custom<dyn Write + Send>>>),
+}
+
+/// A writer given in code, and whether a failed write left it in the middle of a line.
+pub(crate) struct Custom<W: ?Sized> {
+    mid_line: bool,
+    writer: W,
 }
 
 impl LineWriter {
     /// A writer given in code.
     pub(crate) fn custom(writer: impl Write + Send + 'static) -> Self {
-        Self::Custom(Arc::new(Mutex::new(writer)))
+        Self::Custom(Arc::new(Mutex::new(Custom {
+            mid_line: false,
+            writer,
+        })))
     }
 
     /// Writes complete lines at once; a custom writer is flushed after them. A custom writer
@@ -29,7 +43,13 @@ impl LineWriter {
     /// code, which may run where the handler's response waits to be posted.
     pub(crate) fn write_lines(&self, lines: &[u8]) -> Result<(), WriteFailed> {
         match self {
-            Self::Stdout => write_counted(&mut io::stdout().lock(), lines),
+            Self::Stdout => {
+                let mut stdout = io::stdout().lock();
+                let mut mid_line = STDOUT_MID_LINE.load(Ordering::Relaxed);
+                let written = write_whole_lines(&mut stdout, &mut mid_line, lines);
+                STDOUT_MID_LINE.store(mid_line, Ordering::Relaxed);
+                written
+            }
             Self::Custom(writer) => panic::catch(|| write_custom(writer, lines))
                 .unwrap_or_else(|_| Err(WriteFailed::none_out(panicked()))),
         }
@@ -79,12 +99,30 @@ fn write_counted(writer: &mut (impl Write + ?Sized), lines: &[u8]) -> Result<(),
     Ok(())
 }
 
+/// Writes `lines` after a line a failed write left unfinished has been ended (`mid_line`),
+/// so that the cut line, lost, does not take the first of `lines` with it; `mid_line` says
+/// afterwards whether this write left one.
+fn write_whole_lines(
+    writer: &mut (impl Write + ?Sized),
+    mid_line: &mut bool,
+    lines: &[u8],
+) -> Result<(), WriteFailed> {
+    if *mid_line {
+        write_counted(writer, b"\n").map_err(|failed| WriteFailed::none_out(failed.error))?;
+        *mid_line = false;
+    }
+    write_counted(writer, lines).inspect_err(|failed| {
+        *mid_line = failed.written > 0 && lines.get(failed.written - 1) != Some(&b'\n');
+    })
+}
+
 /// Writes and flushes; a writer whose lock a panic poisoned (one caught here) is used as it
 /// is, and flushed as always, or a buffering writer would keep every later line. A failed
 /// flush loses every line: none can be taken as out.
-fn write_custom(writer: &Mutex<dyn Write + Send>, lines: &[u8]) -> Result<(), WriteFailed> {
-    let mut writer = writer.lock().unwrap_or_else(PoisonError::into_inner);
-    write_counted(&mut *writer, lines)?;
+fn write_custom(custom: &Mutex<Custom<dyn Write + Send>>, lines: &[u8]) -> Result<(), WriteFailed> {
+    let mut custom = custom.lock().unwrap_or_else(PoisonError::into_inner);
+    let Custom { mid_line, writer } = &mut *custom;
+    write_whole_lines(writer, mid_line, lines)?;
     writer.flush().map_err(WriteFailed::none_out)
 }
 
@@ -100,5 +138,55 @@ impl fmt::Debug for LineWriter {
             Self::Stdout => f.write_str("Stdout"),
             Self::Custom(_) => f.write_str("Custom(..)"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Takes `room` bytes of its first write and fails it, then takes every byte; what it
+    /// took is in `taken`.
+    struct FullOnce {
+        room: Option<usize>,
+        taken: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for FullOnce {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = match self.room {
+                Some(0) => {
+                    self.room = None;
+                    return Err(io::Error::from(io::ErrorKind::StorageFull));
+                }
+                Some(room) => {
+                    let n = buf.len().min(room);
+                    self.room = Some(room - n);
+                    n
+                }
+                None => buf.len(),
+            };
+            self.taken.lock().unwrap().extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_line_cut_short_by_a_failed_write_does_not_swallow_the_next() {
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let writer = LineWriter::custom(FullOnce {
+            room: Some(5),
+            taken: Arc::clone(&taken),
+        });
+        let failed = writer.write_lines(b"{\"a\":1}\n").unwrap_err();
+        assert_eq!(failed.written, 5);
+        writer.write_lines(b"{\"b\":2}\n").unwrap();
+        let taken = String::from_utf8(taken.lock().unwrap().clone()).unwrap();
+        let last = taken.lines().last().unwrap();
+        assert_eq!(last, r#"{"b":2}"#, "{taken:?}");
     }
 }
