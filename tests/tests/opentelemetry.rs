@@ -168,6 +168,36 @@ async fn otel_service_name_names_the_spans_service_and_leaves_the_metrics_alone(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "OTEL_RESOURCE_ATTRIBUTES is not read: the resource takes neither its service.name nor its other attributes (the OpenTelemetry SDKs' resource detection from the environment is to be added: key=value pairs, values percent-decoded, OTEL_SERVICE_NAME over its service.name)"]
+async fn otel_resource_attributes_name_the_spans_service_and_describe_the_resource() {
+    let setup = setup(|config, otlp| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "otlp")
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
+            .with_env(
+                "OTEL_RESOURCE_ATTRIBUTES",
+                "service.name=checkout-api,deployment.environment=prod",
+            )
+    })
+    .await;
+    let (header, _) = setup.invoke(json!({ "action": "ok" })).await;
+    let exports = setup.otlp.exports_of(&trace_id(&header));
+    assert_eq!(exports.len(), 1, "{exports:#?}");
+    let resource = exports[0].request.resource_spans[0]
+        .resource
+        .clone()
+        .unwrap();
+    assert_eq!(
+        text(&resource.attributes, "service.name").as_deref(),
+        Some("checkout-api")
+    );
+    assert_eq!(
+        text(&resource.attributes, "deployment.environment").as_deref(),
+        Some("prod")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_alone_sends_the_tree_to_the_collector_before_the_answer() {
     let setup = setup(|config, otlp| {
         config
