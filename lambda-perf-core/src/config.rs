@@ -23,7 +23,8 @@
 //! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` |
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, `…COMPRESSION`, `…TIMEOUT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` |
-//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `POWERTOOLS_SERVICE_NAME`, else the function's name |
+//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 //!

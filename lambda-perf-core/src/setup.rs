@@ -177,10 +177,8 @@ impl Setup {
                     .xray_daemon_address
                     .clone()
                     .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned()),
-                service_name: trace_settings
-                    .otel_service_name
+                service_name: explicit_service
                     .clone()
-                    .or_else(|| explicit_service.clone())
                     .or_else(|| settings.function_name.clone())
                     .unwrap_or_else(|| service.clone()),
                 capture_error: settings.capture_error,

@@ -168,7 +168,6 @@ async fn otel_service_name_names_the_spans_service_and_leaves_the_metrics_alone(
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "OTEL_RESOURCE_ATTRIBUTES is not read: the resource takes neither its service.name nor its other attributes (the OpenTelemetry SDKs' resource detection from the environment is to be added: key=value pairs, values percent-decoded, OTEL_SERVICE_NAME over its service.name)"]
 async fn otel_resource_attributes_name_the_spans_service_and_describe_the_resource() {
     let setup = setup(|config, otlp| {
         config

@@ -9,7 +9,8 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none |
 //! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take | 10000 |
-//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `POWERTOOLS_SERVICE_NAME`, else the function's name |
+//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none |
 //! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans | none |
 
 use std::fmt;
@@ -28,6 +29,7 @@ pub(crate) mod vars {
     pub(crate) const OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
     pub(crate) const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
     pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
+    pub(crate) const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub(crate) const REGION: &str = "AWS_REGION";
 }
 
@@ -149,6 +151,10 @@ pub(crate) struct TraceSettings {
     pub(crate) region: Option<String>,
     /// `OTEL_SERVICE_NAME`: the spans' `service.name`, unless a service is given in code.
     pub(crate) otel_service_name: Option<String>,
+    /// `OTEL_RESOURCE_ATTRIBUTES`, as it is (read by the OpenTelemetry output).
+    pub(crate) otel_resource_attributes: Option<String>,
+    /// A service was given in code: it is the spans' `service.name`, whatever the variables.
+    pub(crate) service_in_code: bool,
 }
 
 impl fmt::Debug for TraceSettings {
@@ -164,6 +170,8 @@ impl fmt::Debug for TraceSettings {
             .field("otlp_timeout", &self.otlp_timeout)
             .field("region", &self.region)
             .field("otel_service_name", &self.otel_service_name)
+            .field("otel_resource_attributes", &self.otel_resource_attributes)
+            .field("service_in_code", &self.service_in_code)
             .finish()
     }
 }
@@ -227,6 +235,8 @@ impl TraceSettings {
             otlp_timeout,
             region: present(vars::REGION),
             otel_service_name: present(vars::OTEL_SERVICE_NAME),
+            otel_resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),
+            service_in_code: false,
         }
     }
 

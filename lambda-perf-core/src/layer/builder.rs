@@ -52,10 +52,11 @@ impl PerfLayerBuilder {
     }
 
     /// The `service` dimension and name (`POWERTOOLS_SERVICE_NAME`); also the
-    /// OpenTelemetry `service.name`, in place of `OTEL_SERVICE_NAME`.
+    /// OpenTelemetry `service.name`, in place of `OTEL_SERVICE_NAME` and of the
+    /// `service.name` of `OTEL_RESOURCE_ATTRIBUTES`.
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.setup.overridden(vars::SERVICE_NAME);
-        self.setup.settings.traces.otel_service_name = None;
+        self.setup.settings.traces.service_in_code = true;
         self.setup.settings.service = Some(service.into());
         self
     }

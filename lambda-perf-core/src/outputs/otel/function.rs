@@ -75,8 +75,10 @@ impl FunctionFacts {
         attributes
     }
 
-    /// The resource of every span: `service.name`, the SDK, the function's facts.
-    pub(crate) fn resource(&self, service: &str) -> Resource {
+    /// The resource of every span: `service.name`, the SDK, the function's facts, then
+    /// `environment`'s attributes (`OTEL_RESOURCE_ATTRIBUTES`), which win over the facts of
+    /// the same key, as the user's own configuration.
+    pub(crate) fn resource(&self, service: &str, environment: &[(String, String)]) -> Resource {
         let mut attributes = vec![
             KeyValue::new("service.name", service.to_owned()),
             KeyValue::new("telemetry.sdk.name", "lambda-perf"),
@@ -84,6 +86,16 @@ impl FunctionFacts {
             KeyValue::new("telemetry.sdk.version", env!("CARGO_PKG_VERSION")),
         ];
         attributes.extend(self.attributes());
+        attributes.retain(|attribute| {
+            !environment
+                .iter()
+                .any(|(key, _)| attribute.key.as_str() == key)
+        });
+        attributes.extend(
+            environment
+                .iter()
+                .map(|(key, value)| KeyValue::new(key.clone(), value.clone())),
+        );
         Resource::builder_empty()
             .with_attributes(attributes)
             .build()
@@ -169,7 +181,7 @@ mod tests {
         assert_eq!(get("cloud.provider"), Some("aws".into()));
         assert_eq!(get("cloud.region"), Some("eu-west-1".into()));
         assert_eq!(get("cloud.account.id"), Some("123456789012".into()));
-        let resource = function.resource("orders");
+        let resource = function.resource("orders", &[]);
         assert_eq!(
             resource.get(&opentelemetry::Key::from_static_str("service.name")),
             Some("orders".into())

@@ -18,6 +18,7 @@ mod collector_client;
 mod function;
 mod otlp;
 mod propagation;
+mod resource_attributes;
 mod span;
 mod xray_udp;
 
@@ -41,6 +42,43 @@ use crate::warn::WarnOnce;
 
 static UNKNOWN_INVOCATION: WarnOnce = WarnOnce::new();
 
+/// The resource's `service.name` and its other attributes from the environment: a service
+/// given in code, else `OTEL_SERVICE_NAME`, else the `service.name` of
+/// `OTEL_RESOURCE_ATTRIBUTES`, else `fallback`.
+fn resource_naming(
+    settings: &TraceSettings,
+    fallback: String,
+    warnings: &mut Vec<String>,
+) -> (String, Vec<(String, String)>) {
+    let mut attributes = match settings
+        .otel_resource_attributes
+        .as_deref()
+        .map(resource_attributes::parse)
+    {
+        Some(Ok(attributes)) => attributes,
+        Some(Err(problem)) => {
+            warnings.push(problem);
+            Vec::new()
+        }
+        None => Vec::new(),
+    };
+    let from_attributes = attributes
+        .iter()
+        .rposition(|(key, _)| key == "service.name")
+        .map(|at| attributes.remove(at).1);
+    attributes.retain(|(key, _)| key != "service.name");
+    let service_name = if settings.service_in_code {
+        fallback
+    } else {
+        settings
+            .otel_service_name
+            .clone()
+            .or(from_attributes)
+            .unwrap_or(fallback)
+    };
+    (service_name, attributes)
+}
+
 /// What the OpenTelemetry output is built from.
 pub(crate) struct OtelConfig<'a> {
     pub(crate) backends: &'a [TraceBackend],
@@ -49,7 +87,8 @@ pub(crate) struct OtelConfig<'a> {
     pub(crate) exporters: Vec<Box<dyn DynExporter>>,
     /// `AWS_XRAY_DAEMON_ADDRESS`, for `xray-otlp`.
     pub(crate) daemon_address: String,
-    /// The `service.name` of the resource.
+    /// The `service.name` of the resource, unless the OpenTelemetry variables name one (and
+    /// no service was given in code): the service, else the function's name.
     pub(crate) service_name: String,
     pub(crate) capture_error: bool,
 }
@@ -61,6 +100,8 @@ pub(crate) struct OtelOutput {
     flush_timeout: Duration,
     rules: SpanRules,
     service_name: String,
+    /// From `OTEL_RESOURCE_ATTRIBUTES`, less its `service.name`.
+    resource_attributes: Vec<(String, String)>,
     region: Option<String>,
     /// Built at the first invocation, from its context.
     resource: OnceLock<Arc<Resource>>,
@@ -98,6 +139,8 @@ impl OtelOutput {
                 )),
             }
         }
+        let (service_name, resource_attributes) =
+            resource_naming(settings, service_name, &mut warnings);
         let xray_otlp = backends
             .contains(&TraceBackend::XRayOtlp)
             .then(|| XRayOtlpSender::new(daemon_address));
@@ -111,6 +154,7 @@ impl OtelOutput {
             flush_timeout: settings.flush_timeout.unwrap_or(DEFAULT_OTEL_FLUSH_TIMEOUT),
             rules: SpanRules::new(capture_error),
             service_name,
+            resource_attributes,
             region: settings.region.clone(),
             resource: OnceLock::new(),
             pending: Mutex::new(Vec::new()),
@@ -189,8 +233,9 @@ impl Output for OtelOutput {
             return;
         };
         let function = FunctionFacts::of(began, self.region.as_deref());
-        self.resource
-            .get_or_init(|| Arc::new(function.resource(&self.service_name)));
+        self.resource.get_or_init(|| {
+            Arc::new(function.resource(&self.service_name, &self.resource_attributes))
+        });
         let pending = Pending {
             request_id: began.facts.request_id().to_owned(),
             trace,
@@ -262,5 +307,50 @@ impl Output for OtelOutput {
             pending.swap_remove(index)
         };
         self.export(invocation.spans, ended);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn naming(settings: &TraceSettings) -> (String, Vec<(String, String)>, Vec<String>) {
+        let mut warnings = Vec::new();
+        let (service, attributes) = resource_naming(settings, "fallback".into(), &mut warnings);
+        (service, attributes, warnings)
+    }
+
+    #[test]
+    fn the_service_name_comes_from_code_then_the_variables_then_the_fallback() {
+        let mut settings = TraceSettings {
+            otel_resource_attributes: Some("service.name=attrs,team=core".into()),
+            ..TraceSettings::default()
+        };
+        let pair = |key: &str, value: &str| vec![(key.to_owned(), value.to_owned())];
+        assert_eq!(
+            naming(&settings),
+            ("attrs".into(), pair("team", "core"), vec![])
+        );
+        settings.otel_service_name = Some("variable".into());
+        assert_eq!(
+            naming(&settings),
+            ("variable".into(), pair("team", "core"), vec![])
+        );
+        settings.service_in_code = true;
+        assert_eq!(
+            naming(&settings),
+            ("fallback".into(), pair("team", "core"), vec![])
+        );
+        // A value that does not read is ignored whole, with a warning.
+        let settings = TraceSettings {
+            otel_resource_attributes: Some("service.name=attrs,broken".into()),
+            ..TraceSettings::default()
+        };
+        let (service, attributes, warnings) = naming(&settings);
+        assert_eq!((service.as_str(), attributes.len()), ("fallback", 0));
+        assert!(
+            warnings[0].contains("OTEL_RESOURCE_ATTRIBUTES"),
+            "{warnings:?}"
+        );
     }
 }
