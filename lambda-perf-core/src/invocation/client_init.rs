@@ -24,6 +24,10 @@ pub enum Phase {
     /// After the process began serving, on a task that carries no invocation (a background
     /// task, say): no invocation waited for it, and none is charged with it.
     Background,
+    /// At init before a SnapStart snapshot: every environment restored from the snapshot
+    /// starts with the client already created, and none paid for it. Reported with the first
+    /// invocation after the restore (in its trace), without a `ClientInitDuration` metric.
+    Snapshot,
 }
 
 impl Phase {
@@ -33,6 +37,7 @@ impl Phase {
             Self::Init => "init",
             Self::Invocation => "invocation",
             Self::Background => "background",
+            Self::Snapshot => "snapshot",
         }
     }
 }
@@ -77,6 +82,22 @@ pub(crate) fn keep_for_first_invocation(record: InitRecord) {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .push(record);
     HAS_PENDING.store(true, Ordering::Release);
+}
+
+/// The process was restored from a SnapStart snapshot: what was made at init and is still
+/// waiting was made before the snapshot ([`Phase::Snapshot`]), not by this restore.
+pub(crate) fn made_before_snapshot() {
+    if !HAS_PENDING.load(Ordering::Acquire) {
+        return;
+    }
+    for record in PENDING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter_mut()
+        .filter(|record| record.phase == Phase::Init)
+    {
+        record.phase = Phase::Snapshot;
+    }
 }
 
 /// Takes the records made at init (cheap when there are none), for an invocation already

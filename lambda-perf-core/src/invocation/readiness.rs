@@ -7,6 +7,7 @@
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+use super::client_init;
 use super::clock::Moment;
 use crate::formats::xray::id;
 
@@ -45,6 +46,7 @@ pub(crate) fn mark_restored() -> Moment {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     *restored.get_or_insert_with(|| {
         id::reseed();
+        client_init::made_before_snapshot();
         Moment::now()
     })
 }

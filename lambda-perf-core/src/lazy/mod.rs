@@ -17,6 +17,11 @@
 //! - in the **background** (after the process began serving, on a task that carries no
 //!   invocation): a `ClientInitDuration` line of its own, marked `"phase":"background"`,
 //!   charged to no invocation.
+//! - before a **SnapStart snapshot** (at init, in the process that Lambda snapshots): every
+//!   environment restored from the snapshot starts with the client already created, and none
+//!   paid for it. The first invocation after each restore lists it in its
+//!   `lambda_perf.init_clients` metadata with the phase `snapshot`, and no
+//!   `ClientInitDuration` value is written for it.
 //!
 //! Warm uses record nothing and cost what `OnceLock::get` costs.
 //!

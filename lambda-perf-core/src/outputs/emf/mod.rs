@@ -215,7 +215,9 @@ impl EmfOutput {
     /// `client` (whenever it was created), and `facts`.
     fn client_line<F: WriteJson>(&self, service: &str, record: &InitRecord, facts: &F) {
         static BAD_CLIENT_NAME: WarnOnce = WarnOnce::new();
-        if record.error.is_some() {
+        // A failed creation has no duration worth a metric; one made before a snapshot was
+        // paid for by no environment restored from it.
+        if record.error.is_some() || record.phase == Phase::Snapshot {
             return;
         }
         if let Err(error) = validate::dimension("client", record.client) {
