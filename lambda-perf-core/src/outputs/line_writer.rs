@@ -46,12 +46,19 @@ impl LineWriter {
             Self::Stdout => {
                 let mut stdout = io::stdout().lock();
                 let mut mid_line = STDOUT_MID_LINE.load(Ordering::Relaxed);
-                let written = write_whole_lines(&mut stdout, &mut mid_line, lines);
+                let mut written = 0;
+                let result = write_whole_lines(&mut stdout, &mut mid_line, lines, &mut written);
                 STDOUT_MID_LINE.store(mid_line, Ordering::Relaxed);
-                written
+                result.map_err(|error| WriteFailed { error, written })
             }
-            Self::Custom(writer) => panic::catch(|| write_custom(writer, lines))
-                .unwrap_or_else(|_| Err(WriteFailed::none_out(panicked()))),
+            Self::Custom(writer) => {
+                // Kept outside the writer's call, so that a writer panicking after it took
+                // some of the lines still leaves what went out known.
+                let mut written = 0;
+                panic::catch(|| write_custom(writer, lines, &mut written))
+                    .unwrap_or_else(|_| Err(panicked()))
+                    .map_err(|error| WriteFailed { error, written })
+            }
         }
     }
 }
@@ -66,11 +73,6 @@ pub(crate) struct WriteFailed {
 }
 
 impl WriteFailed {
-    /// A failure after which none of the lines can be taken as out.
-    fn none_out(error: io::Error) -> Self {
-        Self { error, written: 0 }
-    }
-
     /// What the failed write of `lines` lost: those past the last line that went out whole.
     pub(crate) fn lost<'a>(&self, lines: &'a [u8]) -> &'a [u8] {
         let out = &lines[..self.written.min(lines.len())];
@@ -82,18 +84,25 @@ impl WriteFailed {
     }
 }
 
-/// `write_all`, saying how far it got when it fails.
-fn write_counted(writer: &mut (impl Write + ?Sized), lines: &[u8]) -> Result<(), WriteFailed> {
-    let mut written = 0;
-    while written < lines.len() {
-        match writer.write(&lines[written..]) {
-            Ok(0) => {
-                let error = io::Error::from(io::ErrorKind::WriteZero);
-                return Err(WriteFailed { error, written });
+/// `write_all`, keeping how far it got (`written`) and whether that is in the middle of a
+/// line (`mid_line`) up to date after every write the writer takes: both still hold when the
+/// writer fails, or panics, at a later one.
+fn write_counted(
+    writer: &mut (impl Write + ?Sized),
+    lines: &[u8],
+    mid_line: &mut bool,
+    written: &mut usize,
+) -> io::Result<()> {
+    while *written < lines.len() {
+        match writer.write(&lines[*written..]) {
+            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+            Ok(n) => {
+                // A writer claiming more than it was given took what it was given.
+                *written = written.saturating_add(n).min(lines.len());
+                *mid_line = lines[*written - 1] != b'\n';
             }
-            Ok(n) => written += n,
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error) => return Err(WriteFailed { error, written }),
+            Err(error) => return Err(error),
         }
     }
     Ok(())
@@ -101,29 +110,32 @@ fn write_counted(writer: &mut (impl Write + ?Sized), lines: &[u8]) -> Result<(),
 
 /// Writes `lines` after a line a failed write left unfinished has been ended (`mid_line`),
 /// so that the cut line, lost, does not take the first of `lines` with it; `mid_line` says
-/// afterwards whether this write left one.
+/// afterwards whether this write left one, and `written` how many bytes of `lines` went out.
 fn write_whole_lines(
     writer: &mut (impl Write + ?Sized),
     mid_line: &mut bool,
     lines: &[u8],
-) -> Result<(), WriteFailed> {
+    written: &mut usize,
+) -> io::Result<()> {
     if *mid_line {
-        write_counted(writer, b"\n").map_err(|failed| WriteFailed::none_out(failed.error))?;
-        *mid_line = false;
+        write_counted(writer, b"\n", mid_line, &mut 0)?;
     }
-    write_counted(writer, lines).inspect_err(|failed| {
-        *mid_line = failed.written > 0 && lines.get(failed.written - 1) != Some(&b'\n');
-    })
+    write_counted(writer, lines, mid_line, written)
 }
 
 /// Writes and flushes; a writer whose lock a panic poisoned (one caught here) is used as it
 /// is, and flushed as always, or a buffering writer would keep every later line. A failed
 /// flush loses every line: none can be taken as out.
-fn write_custom(custom: &Mutex<Custom<dyn Write + Send>>, lines: &[u8]) -> Result<(), WriteFailed> {
+fn write_custom(
+    custom: &Mutex<Custom<dyn Write + Send>>,
+    lines: &[u8],
+    written: &mut usize,
+) -> io::Result<()> {
     let mut custom = custom.lock().unwrap_or_else(PoisonError::into_inner);
     let Custom { mid_line, writer } = &mut *custom;
-    write_whole_lines(writer, mid_line, lines)?;
-    writer.flush().map_err(WriteFailed::none_out)
+    write_whole_lines(writer, mid_line, lines, written)?;
+    *written = 0;
+    writer.flush()
 }
 
 /// The error of a write whose writer panicked.
@@ -188,5 +200,51 @@ mod tests {
         let taken = String::from_utf8(taken.lock().unwrap().clone()).unwrap();
         let last = taken.lines().last().unwrap();
         assert_eq!(last, r#"{"b":2}"#, "{taken:?}");
+    }
+
+    /// Takes `room` bytes, then panics once; takes everything after that.
+    struct PanicsOnce {
+        room: Option<usize>,
+        taken: Arc<Mutex<Vec<u8>>>,
+    }
+
+    impl Write for PanicsOnce {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = match self.room {
+                Some(0) => {
+                    self.room = None;
+                    panic!("the writer broke");
+                }
+                Some(room) => {
+                    let n = buf.len().min(room);
+                    self.room = Some(room - n);
+                    n
+                }
+                None => buf.len(),
+            };
+            self.taken.lock().unwrap().extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_writer_that_panics_mid_line_neither_swallows_the_next_line_nor_counts_whole_ones_lost() {
+        let taken = Arc::new(Mutex::new(Vec::new()));
+        let writer = LineWriter::custom(PanicsOnce {
+            room: Some(13),
+            taken: Arc::clone(&taken),
+        });
+        let lines = b"{\"a\":1}\n{\"b\":2}\n";
+        let failed = writer.write_lines(lines).unwrap_err();
+        // The first line went out whole: only the second is lost.
+        assert_eq!(failed.lost(lines), b"{\"b\":2}\n");
+        writer.write_lines(b"{\"c\":3}\n").unwrap();
+        let taken = String::from_utf8(taken.lock().unwrap().clone()).unwrap();
+        let last = taken.lines().last().unwrap();
+        assert_eq!(last, r#"{"c":3}"#, "{taken:?}");
     }
 }
