@@ -546,3 +546,36 @@ fn a_count_of_zero_is_a_clear_error_not_a_run_that_ignores_it() {
         assert!(output.stdout.is_empty(), "{option}: no report");
     }
 }
+
+#[test]
+fn a_timeout_out_of_range_is_a_clear_error_not_a_panic_or_another_timeout() {
+    for (option, value) in [
+        ("--timeout", "0"),
+        ("--init-timeout", "0"),
+        ("--timeout", "18446744073709551615"),
+        ("--init-timeout", "18446744073709551615"),
+    ] {
+        let output = lambda_perf(&[
+            "run",
+            "--no-progress",
+            "-n",
+            "1",
+            option,
+            value,
+            "--",
+            env!("CARGO_BIN_EXE_lambda-perf"),
+            "demo-function",
+        ]);
+        let stderr_text = stderr(&output);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{option} {value}: {stderr_text}"
+        );
+        assert!(
+            stderr_text.contains(option) && !stderr_text.contains("panicked"),
+            "{option} {value}: {stderr_text}"
+        );
+        assert!(output.stdout.is_empty(), "{option} {value}: no report");
+    }
+}

@@ -17,11 +17,12 @@ pub(crate) struct FunctionArgs {
     /// A JSON file with the event to send (default `{}`).
     #[arg(short, long, value_name = "FILE")]
     pub(crate) event: Option<PathBuf>,
-    /// Each invocation's timeout, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 30)]
+    /// Each invocation's timeout, in seconds (1 to 900, as Lambda takes).
+    #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=900))]
     pub(crate) timeout: u64,
-    /// How long the function may take to ask for its first invocation, in seconds.
-    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    /// How long the function may take to ask for its first invocation, in seconds (1 to
+    /// 900).
+    #[arg(long, value_name = "SECS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=900))]
     pub(crate) init_timeout: u64,
     /// The function's name (`AWS_LAMBDA_FUNCTION_NAME`; 1 to 64 letters, digits, hyphens
     /// and underscores, as Lambda takes; default: the program's file name, its other
@@ -84,8 +85,8 @@ impl FunctionArgs {
             config = config.with_env(key, value);
         }
         let mut runner = Runner::new(command, config);
-        runner.timeout = Duration::from_secs(self.timeout.max(1));
-        runner.init_timeout = Duration::from_secs(self.init_timeout.max(1));
+        runner.timeout = Duration::from_secs(self.timeout);
+        runner.init_timeout = Duration::from_secs(self.init_timeout);
         runner.architecture = self.arch;
         runner.package = self.package.clone();
         Ok(runner)
