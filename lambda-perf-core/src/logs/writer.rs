@@ -1,6 +1,5 @@
 //! Writing log lines, and what a failed write costs.
 
-use crate::drops;
 use crate::outputs::line_writer::{LineWriter, WriteFailed};
 use crate::warn::WarnOnce;
 
@@ -22,7 +21,7 @@ pub(crate) fn write_log_lines(writer: &LineWriter, lines: &[u8]) {
 #[inline(never)]
 fn write_failed(failed: &WriteFailed, lines: &[u8]) {
     let error = &failed.error;
-    drops::count_many("logs.write_failed", drops::lines_in(failed.lost(lines)));
+    failed.count_lost(lines, "logs.write_failed");
     WRITE_FAILED.warn(format_args!(
         "could not write a log line ({error}); log lines are lost until the writer recovers"
     ));
@@ -31,21 +30,9 @@ fn write_failed(failed: &WriteFailed, lines: &[u8]) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drops::Report;
+    use crate::drops::{self, Report};
+    use crate::outputs::line_writer::Closed;
     use std::io;
-
-    /// A writer that takes nothing.
-    struct Closed;
-
-    impl io::Write for Closed {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::Error::from(io::ErrorKind::BrokenPipe))
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn every_line_a_failed_write_loses_is_counted() {

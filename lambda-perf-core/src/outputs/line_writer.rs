@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
+use crate::drops;
 use crate::invocation::panic;
 
 /// Whether a failed write left stdout in the middle of a line (read and written under the
@@ -73,6 +74,13 @@ pub(crate) struct WriteFailed {
 }
 
 impl WriteFailed {
+    /// Counts the lines the failed write of `lines` lost as drops of `cause`; what it lost.
+    pub(crate) fn count_lost<'a>(&self, lines: &'a [u8], cause: &'static str) -> &'a [u8] {
+        let lost = self.lost(lines);
+        drops::count_many(cause, drops::lines_in(lost));
+        lost
+    }
+
     /// What the failed write of `lines` lost: those past the last line that went out whole.
     pub(crate) fn lost<'a>(&self, lines: &'a [u8]) -> &'a [u8] {
         let out = &lines[..self.written.min(lines.len())];
@@ -150,6 +158,21 @@ impl fmt::Debug for LineWriter {
             Self::Stdout => f.write_str("Stdout"),
             Self::Custom(_) => f.write_str("Custom(..)"),
         }
+    }
+}
+
+/// A writer that takes nothing (a closed pipe), for the tests of what a failed write costs.
+#[cfg(test)]
+pub(crate) struct Closed;
+
+#[cfg(test)]
+impl Write for Closed {
+    fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+        Err(io::Error::from(io::ErrorKind::BrokenPipe))
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -1,6 +1,5 @@
 //! Writing EMF lines, and what a failed write costs.
 
-use crate::drops;
 use crate::outputs::line_writer::{LineWriter, WriteFailed};
 use crate::warn::WarnOnce;
 
@@ -24,8 +23,7 @@ pub(crate) fn write_emf_lines(writer: &LineWriter, lines: &[u8]) -> bool {
 #[inline(never)]
 fn write_failed(failed: &WriteFailed, lines: &[u8]) -> bool {
     let error = &failed.error;
-    let lost = failed.lost(lines);
-    drops::count_many("emf.write_failed", drops::lines_in(lost));
+    let lost = failed.count_lost(lines, "emf.write_failed");
     WRITE_FAILED.warn(format_args!(
         "could not write EMF metrics ({error}); metrics are lost until the writer recovers"
     ));
@@ -35,21 +33,9 @@ fn write_failed(failed: &WriteFailed, lines: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::drops::Report;
+    use crate::drops::{self, Report};
+    use crate::outputs::line_writer::Closed;
     use std::io;
-
-    /// A writer that takes nothing.
-    struct Closed;
-
-    impl io::Write for Closed {
-        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
-            Err(io::Error::from(io::ErrorKind::BrokenPipe))
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     /// A writer with room for `room` bytes more, then none (a full disk).
     struct Short {
