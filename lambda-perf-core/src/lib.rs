@@ -57,7 +57,7 @@
 //! - [`init`] / [`InitBuilder`]: one call that installs the `tracing` subscriber — [`logs`],
 //!   JSON log lines with Powertools Logger's keys that carry the invocation, and the X-Ray
 //!   layer; [`InitBuilder::layer`] composes them into a registry of your own.
-//! - [`spawn`], [`spawn_blocking`], [`InCurrentInvocation`]: work moved off the handler's task
+//! - [`spawn`](fn@spawn), [`spawn_blocking`], [`InCurrentInvocation`]: work moved off the handler's task
 //!   that stays in its invocation (see [The current invocation](#the-current-invocation)).
 //! - [`SnapStartHook`]: marks a SnapStart restore (see [Init](#init-as-lambda-means-it)).
 //! - `test_util` (feature `test-util`): run a handler in a test and read what it recorded.
@@ -76,7 +76,7 @@
 //! | the work | carries the invocation? |
 //! |---|---|
 //! | code the handler awaits, `join!`, `select!` branches | yes: it runs on the handler's task |
-//! | [`spawn(future)`](spawn), a drop-in for `tokio::spawn` | yes |
+//! | [`spawn(future)`](fn@spawn), a drop-in for `tokio::spawn` | yes |
 //! | `tokio::spawn(future.in_current_invocation())`, see [`InCurrentInvocation`] | yes |
 //! | `JoinSet::spawn(future.in_current_invocation())` | yes |
 //! | [`spawn_blocking(f)`](spawn_blocking), a drop-in for `tokio::task::spawn_blocking` | yes |

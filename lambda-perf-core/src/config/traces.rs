@@ -53,7 +53,7 @@ pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 /// subsegment `## <name>` is the handler span, every nested subsegment (a
 /// [`Subsegment`](crate::xray::Subsegment), a `tracing` span under
 /// [`XRayLayer`](crate::xray::XRayLayer), a lazy client's `## init <name>`, work on a
-/// [`spawn`](crate::spawn)ed task) is a span with the same name, the same id and the same
+/// [`spawn`](fn@crate::spawn)ed task) is a span with the same name, the same id and the same
 /// parent. An OpenTelemetry span carries what its subsegment carries, so:
 ///
 /// | X-Ray subsegment | OpenTelemetry span |

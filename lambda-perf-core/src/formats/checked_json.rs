@@ -47,7 +47,7 @@ pub(crate) fn write_checked<T: Serialize + ?Sized>(
 enum Slot {
     /// A value must begin: at the start, in an array's element, after a map key's colon.
     Value,
-    /// The value is complete (a string as soon as it begins: see [`Grammar::begin_string`]).
+    /// The value is complete (a string as soon as it begins: see its `begin_string`).
     Complete,
     /// A container is open, before its first member or after one.
     Open,
@@ -226,7 +226,7 @@ impl Formatter for &mut Grammar {
     /// panic that escapes leaves the text uncaptured; one that a `Serialize` catches has also
     /// skipped the end of the member the string was in (or of its key), so the container's
     /// next step is refused. Only a number key's digits come inside a string, where
-    /// [`Grammar::scalar`] takes them.
+    /// `Grammar::scalar` takes them.
     #[inline]
     fn begin_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         match self.slot {
@@ -237,7 +237,7 @@ impl Formatter for &mut Grammar {
         CompactFormatter.begin_string(writer)
     }
 
-    /// Nothing to follow: see [`Grammar::begin_string`].
+    /// Nothing to follow: see its `begin_string`.
     #[inline]
     fn end_string<W: ?Sized + io::Write>(&mut self, writer: &mut W) -> io::Result<()> {
         CompactFormatter.end_string(writer)

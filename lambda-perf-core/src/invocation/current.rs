@@ -4,7 +4,7 @@
 //! An invocation begins on the task `lambda_runtime` polls for it, and that task carries it:
 //! its future sets it, as a scoped thread-local, while it is polled and when it is dropped (as
 //! soon as it completes). Work the handler moves elsewhere carries it too when asked:
-//! [`spawn`](crate::spawn), [`spawn_blocking`](crate::spawn_blocking) and
+//! [`spawn`](fn@crate::spawn), [`spawn_blocking`](crate::spawn_blocking) and
 //! [`in_current_invocation`](crate::InCurrentInvocation::in_current_invocation) take a
 //! [`Current`] along, and a `tracing` span created inside an invocation (with
 //! [`XRayLayer`](crate::xray::XRayLayer) installed) carries it wherever it is entered. Each
@@ -170,7 +170,7 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavai
 
 impl InvocationFacts {
     /// The facts of the invocation running on this task (or carried into it by
-    /// [`spawn`](crate::spawn)), or `None` outside one.
+    /// [`spawn`](fn@crate::spawn)), or `None` outside one.
     #[must_use]
     pub fn current() -> Option<Self> {
         with_invocation(|invocation| invocation.facts().clone()).ok()

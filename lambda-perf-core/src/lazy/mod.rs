@@ -10,7 +10,7 @@
 //!   `ColdStart` line and `lambda_perf.init_clients` metadata on its handler subsegment (Lambda
 //!   allows no trace data outside a handler);
 //! - inside an **invocation** (lazily; the caller waited), also on a task that carries it
-//!   ([`spawn`](crate::spawn)): a `## init <name>` subsegment with the duration, phase and
+//!   ([`spawn`](fn@crate::spawn)): a `## init <name>` subsegment with the duration, phase and
 //!   outcome, and a `ClientInitDuration` metric with the dimension `client`. An invocation
 //!   that waited for another caller's initialization gets the `## init <name>` subsegment
 //!   too, with its wait (`lambda_perf.client_wait`);

@@ -45,7 +45,7 @@
 //! Each `add_*` function has a `try_` twin that returns a [`MetricsError`]. The plain form
 //! prints the first error of each kind on stderr and drops that one data point.
 //!
-//! Calls on a task spawned with [`spawn`](crate::spawn) (or a future adapted with
+//! Calls on a task spawned with [`spawn`](fn@crate::spawn) (or a future adapted with
 //! [`in_current_invocation`](crate::InCurrentInvocation::in_current_invocation)) go to the
 //! invocation that spawned it. Calls outside any invocation (at init, or on a task spawned
 //! with plain `tokio::spawn`) fail with [`MetricsError::NoInvocation`], and calls from work

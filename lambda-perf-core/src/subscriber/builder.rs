@@ -20,7 +20,7 @@ use crate::warn::write_warning;
 use crate::xray::XRayLayer;
 
 /// What [`init`](crate::init) installs, starting from the environment's settings (see
-/// [`config`](crate::config) and [`logs`](crate::logs)); every setting can be overridden.
+/// [`config`](crate::config) and [`logs`]); every setting can be overridden.
 ///
 /// ```no_run
 /// use lambda_perf_core::InitBuilder;
@@ -49,7 +49,7 @@ pub struct InitBuilder {
 
 impl InitBuilder {
     /// The environment's settings: level, format, sampling and event logging from the
-    /// variables of [`logs`](crate::logs); lines on stdout; the X-Ray layer at `INFO`.
+    /// variables of [`logs`]; lines on stdout; the X-Ray layer at `INFO`.
     pub fn from_env() -> Self {
         let (logs, env_warnings) = LogSettings::from_env();
         Self {

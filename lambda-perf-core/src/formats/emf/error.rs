@@ -37,7 +37,7 @@ impl fmt::Display for KeyKind {
 #[non_exhaustive]
 pub enum MetricsError {
     /// The call was made outside an instrumented handler, on a task that does not carry an
-    /// invocation (spawn with [`lambda_perf_core::spawn`](crate::spawn) to carry it; use
+    /// invocation (spawn with [`lambda_perf_core::spawn`](fn@crate::spawn) to carry it; use
     /// [`SingleMetric`](crate::metrics::SingleMetric) outside invocations).
     #[error(
         "no invocation is running on this task: record metrics inside an instrumented handler, or on a task spawned with lambda_perf_core::spawn"

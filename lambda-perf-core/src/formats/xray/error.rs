@@ -9,7 +9,7 @@
 #[non_exhaustive]
 pub enum XRayError {
     /// The call was made outside an instrumented handler, on a task that does not carry an
-    /// invocation (spawn with [`lambda_perf_core::spawn`](crate::spawn) to carry it).
+    /// invocation (spawn with [`lambda_perf_core::spawn`](fn@crate::spawn) to carry it).
     #[error(
         "no invocation is running on this task: annotate inside an instrumented handler, or on a task spawned with lambda_perf_core::spawn"
     )]

@@ -148,7 +148,7 @@ fn sampled_ids(header: &str) -> Option<(&str, &str)> {
 }
 
 /// A trace id read from a header that asks for recording, with the parent's id as the
-/// lowercase digits a document writes: [`recording_ids`] for a recorded invocation's own use.
+/// lowercase digits a document writes: `recording_ids` for a recorded invocation's own use.
 pub(crate) fn recording_trace(header: &str) -> Option<(TraceId, Hex)> {
     let (root, parent) = sampled_ids(header)?;
     let root = Some(root).filter(|value| is_trace_id(value))?;
