@@ -7,8 +7,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
 use serde_json::Value;
-use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, BufReader};
 use tokio::sync::Notify;
+
+/// The longest line kept whole: a longer one is split into lines of this length, as Lambda's
+/// log capture splits long lines (256 KiB), so that output without an end of line cannot
+/// grow the harness's memory without bound.
+pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
 
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -160,7 +165,8 @@ impl OutputLog {
     }
 
     /// Spawns a task that reads `reader` line by line into the log until end of file (or a
-    /// read error). Must be called inside a tokio runtime.
+    /// read error); a line longer than 256 KiB comes as several. Must be called
+    /// inside a tokio runtime.
     pub fn attach<R>(&self, stream: OutputStream, reader: R) -> tokio::task::JoinHandle<()>
     where
         R: AsyncRead + Unpin + Send + 'static,
@@ -172,7 +178,8 @@ impl OutputLog {
             let mut buf = Vec::new();
             loop {
                 buf.clear();
-                match reader.read_until(b'\n', &mut buf).await {
+                let mut piece = (&mut reader).take(MAX_LINE_BYTES as u64);
+                match piece.read_until(b'\n', &mut buf).await {
                     Ok(0) | Err(_) => break,
                     Ok(_) => {
                         let line = buf.strip_suffix(b"\n").unwrap_or(&buf);
@@ -318,5 +325,18 @@ mod tests {
             ["stdout: \u{fffd}bad utf8", "stdout: no newline at end"]
         );
         assert_eq!(log.last_lines(100).len(), 4);
+    }
+
+    #[tokio::test]
+    async fn a_line_longer_than_lambda_keeps_whole_comes_in_pieces() {
+        let log = OutputLog::new();
+        let mut data = vec![b'x'; 2 * MAX_LINE_BYTES + 10];
+        data.extend_from_slice(b"\nshort\n");
+        log.attach(OutputStream::Stdout, std::io::Cursor::new(data))
+            .await
+            .expect("reader task");
+        let lengths: Vec<usize> = log.lines().iter().map(|line| line.text.len()).collect();
+        assert_eq!(lengths, [MAX_LINE_BYTES, MAX_LINE_BYTES, 10, 5]);
+        assert_eq!(log.lines()[3].text, "short");
     }
 }
