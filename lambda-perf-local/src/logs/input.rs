@@ -35,24 +35,57 @@ pub(crate) struct Read {
 pub(crate) fn read_file(name: &str, text: &str) -> Read {
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Ok(document) = serde_json::from_str::<Value>(trimmed) {
-            let events = match &document {
-                Value::Object(object) => object.get("events").and_then(Value::as_array),
-                Value::Array(events) => Some(events),
-                _ => None,
-            };
-            if let Some(events) = events {
-                return json_events(name, events);
-            }
+        if let Some(read) = json_export(name, trimmed) {
+            return read;
         }
     }
     text_lines(name, text)
 }
 
-fn json_events(name: &str, events: &[Value]) -> Read {
+/// The events of a `filter-log-events` document: `{"events": [...]}` or the array alone.
+fn events_of(document: &Value) -> Option<&Vec<Value>> {
+    match document {
+        Value::Object(object) => object.get("events").and_then(Value::as_array),
+        Value::Array(events) => Some(events),
+        _ => None,
+    }
+}
+
+/// The events of one or more `filter-log-events` documents one after the other (pages
+/// written by a loop over `--starting-token`); `None` when the text is not such an export
+/// (JSON lines of the function's own output are text). An export cut short, or followed by
+/// something else, is read as far as it goes and the rest counted as malformed.
+fn json_export(name: &str, text: &str) -> Option<Read> {
     let mut read = Read::default();
-    for (n, event) in events.iter().enumerate() {
-        let location = format!("{name}: event {}", n + 1);
+    let mut documents = 0;
+    let mut events = 0;
+    for document in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
+        let why = match document {
+            Ok(document) => match events_of(&document) {
+                Some(page) => {
+                    json_events(name, page, &mut events, &mut read);
+                    documents += 1;
+                    continue;
+                }
+                None if documents == 0 => return None,
+                None => "a JSON document that is not a filter-log-events export".to_owned(),
+            },
+            Err(error) if documents > 0 || error.is_eof() => {
+                format!("a JSON export that cannot be read from here on: {error}")
+            }
+            Err(_) => return None,
+        };
+        read.malformed
+            .push((format!("{name}: after event {events}"), why));
+        break;
+    }
+    Some(read)
+}
+
+fn json_events(name: &str, events: &[Value], count: &mut usize, read: &mut Read) {
+    for event in events {
+        *count += 1;
+        let location = format!("{name}: event {count}");
         let Some(message) = event.get("message").and_then(Value::as_str) else {
             read.malformed
                 .push((location, "an event without a message".to_owned()));
@@ -73,7 +106,6 @@ fn json_events(name: &str, events: &[Value]) -> Read {
             });
         }
     }
-    read
 }
 
 fn text_lines(name: &str, text: &str) -> Read {

@@ -4,7 +4,8 @@
 //! # Input
 //!
 //! Each file is either the JSON `aws logs filter-log-events` writes (`{"events": [...]}`, or
-//! the array of events alone), or text with one log event a line, with or without the prefix
+//! the array of events alone; several pages one after the other are read in turn, and an
+//! export cut short is counted as malformed, not read as text), or text with one log event a line, with or without the prefix
 //! `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with
 //! `--format short`). `lambda-perf run --log-out FILE` writes the text form. The lines read:
 //!
