@@ -62,3 +62,29 @@ fn concatenated_json_pages_are_read_or_reported() {
         report.lines.output
     );
 }
+
+/// The HTML page says what the text report says about failed invocations: timeouts and
+/// errors with their type (escaped), restores and repeated REPORTs, not only the successes.
+#[test]
+fn the_html_report_shows_statuses_restores_and_repeats() {
+    use lambda_perf_local::logs::{render_logs_html, render_logs_terminal};
+    let text = "\
+REPORT RequestId: r-1\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 50 MB\tStatus: timeout
+REPORT RequestId: r-2\tDuration: 20.00 ms\tBilled Duration: 21 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.<script>alert(1)</script>
+REPORT RequestId: r-3\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\tRestore Duration: 474.16 ms\tBilled Restore Duration: 75 ms
+REPORT RequestId: r-3\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\tRestore Duration: 474.16 ms\tBilled Restore Duration: 75 ms
+";
+    let report = build("fn.log", text);
+    let terminal = render_logs_terminal(&report);
+    assert!(terminal.contains("timeout 1"), "{terminal}");
+    let page = render_logs_html(&report);
+    assert!(!page.contains("<script>"), "{page}");
+    for shown in [
+        "timeout",
+        "error: Runtime.&lt;script&gt;alert(1)&lt;/script&gt;",
+        "restores",
+        "repeated REPORT",
+    ] {
+        assert!(page.contains(shown), "{shown:?} missing from {page}");
+    }
+}

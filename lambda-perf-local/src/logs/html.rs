@@ -10,7 +10,7 @@ use crate::report::html::{STYLE, card, escape};
 use super::model::LogsReport;
 
 /// Renders the same report as [`render_logs_terminal`](super::render_logs_terminal) as one
-/// HTML page: cards for the counts, memory and cost, percentile strips of init and
+/// HTML page: cards for the counts, memory and cost, the statuses, percentile strips of init and
 /// durations, lambda-perf's figures and the malformed lines. No script, no external
 /// resource.
 pub fn render_logs_html(report: &LogsReport) -> String {
@@ -57,6 +57,26 @@ pub fn render_logs_html(report: &LogsReport) -> String {
         &format!("cost ({})", report.prices.architecture),
     );
     out.push_str("</div>\n");
+    if report.invocations > 0 {
+        let statuses: Vec<String> = report
+            .statuses
+            .iter()
+            .map(|(status, count)| format!("{status} {count}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "<p>statuses: {}; restores {}</p>",
+            escape(&statuses.join(", ")),
+            report.restores
+        );
+    }
+    if report.lines.duplicate_reports > 0 {
+        let _ = writeln!(
+            out,
+            "<p class=\"muted\">{} repeated REPORT line(s) counted once</p>",
+            report.lines.duplicate_reports
+        );
+    }
 
     let mut named: Vec<(&str, Option<&Distribution>)> = vec![
         ("Init Duration", report.init_duration_ms.as_ref()),
