@@ -431,7 +431,7 @@ impl Serialize for View<'_> {
         let detail = self.detail;
         let (start_time, end_time) = record.epoch_micros();
         let mut map = serializer.serialize_map(None)?;
-        map.serialize_entry("name", &shorten(&record.name, detail))?;
+        map.serialize_entry("name", shorten_name(&record.name, detail))?;
         map.serialize_entry("id", &id_hex(record.id))?;
         map.serialize_entry("trace_id", self.document.trace_id.as_str())?;
         map.serialize_entry("parent_id", &record.parent_id)?;
@@ -521,6 +521,16 @@ fn shorten(text: &str, detail: Detail) -> Cow<'_, str> {
         Cow::Owned(format!("{}…[truncated]", preview(text, SHORTENED_STRING)))
     } else {
         Cow::Borrowed(text)
+    }
+}
+
+/// A name cut as [`shorten`] cuts other strings, but without the marker: `…`, `[` and `]`
+/// are characters X-Ray refuses in a name.
+fn shorten_name(name: &str, detail: Detail) -> &str {
+    if detail >= Detail::Shortened {
+        preview(name, SHORTENED_STRING)
+    } else {
+        name
     }
 }
 
@@ -797,6 +807,37 @@ mod tests {
         assert!(out.starts_with(DAEMON_HEADER));
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+
+    /// A name X-Ray accepts (200 characters at most) can be longer than the bytes a shortened
+    /// document keeps of a string; shortened, it must stay a name X-Ray accepts: no `…[truncated]`.
+    #[test]
+    fn a_shortened_document_keeps_a_name_x_ray_accepts() {
+        let name = "é".repeat(150);
+        assert!(super::super::name::sanitize(name.clone().into()).is_ok());
+        let mut record = Record::open(1, 2, name.into());
+        for id in 0..100 {
+            record.record_exception(Exception {
+                id,
+                kind: "E".into(),
+                message: "m".repeat(1_000),
+            });
+        }
+        let document = SubsegmentDocument {
+            trace_id: &trace_id(),
+            record: &record,
+            quoted_name: None,
+            annotations_json: None,
+        };
+        let mut out = Vec::new();
+        assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
+        let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
+        let sent = body["name"].as_str().unwrap().to_owned();
+        assert_eq!(
+            super::super::name::sanitize(sent.clone().into()),
+            Ok(sent.into()),
+            "the name sent is one X-Ray refuses"
+        );
     }
 
     /// Trimmed, the `lambda_perf` namespace holds each key once, as it does in full: an entry
