@@ -603,3 +603,35 @@ async fn an_http_status_lands_on_the_http_call_and_nowhere_else() {
         outer.get("http").is_none() && outer.get("fault").is_none() && outer.get("error").is_none()
     );
 }
+
+#[tokio::test]
+async fn a_url_longer_than_x_ray_takes_is_cut_and_counted() {
+    let (layer, sink) = layer(|b| b);
+    let url = format!("https://search.example.com/?q={}", "ü".repeat(400));
+    let service = layer.layer(service_fn(move |_: LambdaEvent<Value>| {
+        let url = url.clone();
+        async move {
+            Subsegment::new("search-api")
+                .http(xray::Http::request("GET", url))
+                .instrument(async {})
+                .await;
+            Ok::<_, Error>(Value::Null)
+        }
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let sent = named(&documents, "search-api")["http"]["request"]["url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(sent.chars().count(), 250, "{sent}");
+    assert!(
+        sent.starts_with("https://search.example.com/?q=üü"),
+        "{sent}"
+    );
+    let handler = named(&documents, "## checkout");
+    assert_eq!(
+        handler["metadata"]["lambda_perf"]["dropped"]["xray.http_value_cut"], 1,
+        "{handler}"
+    );
+}

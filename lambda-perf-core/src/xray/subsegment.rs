@@ -18,6 +18,7 @@ use crate::invocation::current::{self, Current};
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::panic;
 use crate::invocation::trace::Target;
+use crate::warn::WarnOnce;
 
 /// A nested subsegment to open around a future ([`instrument`](Self::instrument)) or a
 /// closure ([`in_scope`](Self::in_scope)). Its parent is the subsegment current where it
@@ -71,8 +72,13 @@ impl Subsegment {
         self
     }
 
-    /// Records the HTTP request (and response, if known) of the call.
+    /// Records the HTTP request (and response, if known) of the call. A method or URL longer
+    /// than the 250 characters X-Ray takes is cut there ([`Http::request`]): counted
+    /// (`xray.http_value_cut` in the next record's `lambda_perf.dropped`), with one warning.
     pub fn http(mut self, http: Http) -> Self {
+        if http.was_cut() {
+            http_value_cut();
+        }
         self.http = Some(http);
         self
     }
@@ -294,4 +300,15 @@ impl<F: Future, P: OutputPolicy<F::Output>> Future for Instrumented<F, P> {
             }
         }
     }
+}
+
+/// Counts an HTTP method or URL cut to X-Ray's 250 characters, and warns of the first.
+#[cold]
+fn http_value_cut() {
+    static CUT: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.http_value_cut");
+    CUT.warn(format_args!(
+        "an HTTP method or URL of a subsegment is longer than the 250 characters X-Ray takes \
+         and was cut there (counted in lambda_perf.dropped)"
+    ));
 }
