@@ -176,45 +176,62 @@ impl Write for Closed {
     }
 }
 
+/// How a [`BreaksOnce`] writer breaks.
+#[cfg(test)]
+#[derive(Clone, Copy)]
+pub(crate) enum Break {
+    /// A write fails (a full disk).
+    Fails,
+    /// A write panics (a writer given in code with a bug).
+    Panics,
+}
+
+/// A writer that takes `room` bytes, breaks once at the write after them, then takes every
+/// byte; what it took is in `taken`. For the tests of what a failed write costs.
+#[cfg(test)]
+pub(crate) struct BreaksOnce {
+    pub(crate) room: Option<usize>,
+    pub(crate) breaks: Break,
+    pub(crate) taken: Arc<Mutex<Vec<u8>>>,
+}
+
+#[cfg(test)]
+impl Write for BreaksOnce {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self.room {
+            Some(0) => {
+                self.room = None;
+                match self.breaks {
+                    Break::Fails => return Err(io::Error::from(io::ErrorKind::StorageFull)),
+                    Break::Panics => panic!("the writer broke"),
+                }
+            }
+            Some(room) => {
+                let n = buf.len().min(room);
+                self.room = Some(room - n);
+                n
+            }
+            None => buf.len(),
+        };
+        self.taken.lock().unwrap().extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    /// Takes `room` bytes of its first write and fails it, then takes every byte; what it
-    /// took is in `taken`.
-    struct FullOnce {
-        room: Option<usize>,
-        taken: Arc<Mutex<Vec<u8>>>,
-    }
-
-    impl Write for FullOnce {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = match self.room {
-                Some(0) => {
-                    self.room = None;
-                    return Err(io::Error::from(io::ErrorKind::StorageFull));
-                }
-                Some(room) => {
-                    let n = buf.len().min(room);
-                    self.room = Some(room - n);
-                    n
-                }
-                None => buf.len(),
-            };
-            self.taken.lock().unwrap().extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_line_cut_short_by_a_failed_write_does_not_swallow_the_next() {
         let taken = Arc::new(Mutex::new(Vec::new()));
-        let writer = LineWriter::custom(FullOnce {
+        let writer = LineWriter::custom(BreaksOnce {
             room: Some(5),
+            breaks: Break::Fails,
             taken: Arc::clone(&taken),
         });
         let failed = writer.write_lines(b"{\"a\":1}\n").unwrap_err();
@@ -225,40 +242,12 @@ mod tests {
         assert_eq!(last, r#"{"b":2}"#, "{taken:?}");
     }
 
-    /// Takes `room` bytes, then panics once; takes everything after that.
-    struct PanicsOnce {
-        room: Option<usize>,
-        taken: Arc<Mutex<Vec<u8>>>,
-    }
-
-    impl Write for PanicsOnce {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            let n = match self.room {
-                Some(0) => {
-                    self.room = None;
-                    panic!("the writer broke");
-                }
-                Some(room) => {
-                    let n = buf.len().min(room);
-                    self.room = Some(room - n);
-                    n
-                }
-                None => buf.len(),
-            };
-            self.taken.lock().unwrap().extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn a_writer_that_panics_mid_line_neither_swallows_the_next_line_nor_counts_whole_ones_lost() {
         let taken = Arc::new(Mutex::new(Vec::new()));
-        let writer = LineWriter::custom(PanicsOnce {
+        let writer = LineWriter::custom(BreaksOnce {
             room: Some(13),
+            breaks: Break::Panics,
             taken: Arc::clone(&taken),
         });
         let lines = b"{\"a\":1}\n{\"b\":2}\n";

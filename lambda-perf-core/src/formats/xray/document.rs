@@ -813,14 +813,7 @@ mod tests {
         assert!(body["metadata"].get("big").is_none());
 
         // Exceptions with huge messages are shortened next.
-        let mut record = Record::open(1, 2, "n".into());
-        for id in 0..100 {
-            record.record_exception(Exception {
-                id,
-                kind: "E".into(),
-                message: "m".repeat(1_000),
-            });
-        }
+        let record = with_long_exceptions("n".into());
         let document = SubsegmentDocument {
             trace_id: &trace_id(),
             record: &record,
@@ -835,13 +828,10 @@ mod tests {
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
     }
 
-    /// A name X-Ray accepts (200 characters at most) can be longer than the bytes a shortened
-    /// document keeps of a string; shortened, it must stay a name X-Ray accepts: no `…[truncated]`.
-    #[test]
-    fn a_shortened_document_keeps_a_name_x_ray_accepts() {
-        let name = "é".repeat(150);
-        assert!(super::super::name::sanitize(name.clone().into()).is_ok());
-        let mut record = Record::open(1, 2, name.into());
+    /// A record named `name` with 100 exceptions of 1,000-character messages: one whose
+    /// document is shortened to fit a datagram.
+    fn with_long_exceptions(name: Cow<'static, str>) -> Record {
+        let mut record = Record::open(1, 2, name);
         for id in 0..100 {
             record.record_exception(Exception {
                 id,
@@ -849,6 +839,16 @@ mod tests {
                 message: "m".repeat(1_000),
             });
         }
+        record
+    }
+
+    /// A name X-Ray accepts (200 characters at most) can be longer than the bytes a shortened
+    /// document keeps of a string; shortened, it must stay a name X-Ray accepts: no `…[truncated]`.
+    #[test]
+    fn a_shortened_document_keeps_a_name_x_ray_accepts() {
+        let name = "é".repeat(150);
+        assert!(super::super::name::sanitize(name.clone().into()).is_ok());
+        let record = with_long_exceptions(name.into());
         let document = SubsegmentDocument {
             trace_id: &trace_id(),
             record: &record,

@@ -34,39 +34,18 @@ fn write_failed(failed: &WriteFailed, lines: &[u8]) -> bool {
 mod tests {
     use super::*;
     use crate::drops::{self, Report};
-    use crate::outputs::line_writer::Closed;
+    use crate::outputs::line_writer::{Break, BreaksOnce, Closed};
     use std::io;
-
-    /// A writer with room for `room` bytes more, then none (a full disk).
-    struct Short {
-        room: usize,
-        taken: Vec<u8>,
-    }
-
-    impl io::Write for Short {
-        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-            if self.room == 0 {
-                return Err(io::Error::from(io::ErrorKind::StorageFull));
-            }
-            let n = buf.len().min(self.room);
-            self.room -= n;
-            self.taken.extend_from_slice(&buf[..n]);
-            Ok(n)
-        }
-
-        fn flush(&mut self) -> io::Result<()> {
-            Ok(())
-        }
-    }
 
     #[test]
     fn a_write_that_got_some_lines_out_counts_only_the_lines_it_lost() {
         // The first line goes out whole, the second in part, the third not at all.
-        let short = Short {
-            room: 5,
-            taken: Vec::new(),
+        let full = BreaksOnce {
+            room: Some(5),
+            breaks: Break::Fails,
+            taken: Default::default(),
         };
-        write_emf_lines(&LineWriter::custom(short), b"{}\n{}\n{}\n");
+        write_emf_lines(&LineWriter::custom(full), b"{}\n{}\n{}\n");
         let dropped = drops::take(Report::Trace).expect("counted");
         assert_eq!(dropped.of("emf.write_failed"), 2);
     }
