@@ -11,11 +11,12 @@ use lambda_perf_local::emulator::{
     TraceHeader, XRayCollector,
 };
 use opentelemetry_proto::tonic::common::v1::any_value::Value as Any;
+use opentelemetry_proto::tonic::resource::v1::Resource;
 use opentelemetry_proto::tonic::trace::v1::{Span, status::StatusCode};
 use serde_json::{Value, json};
 use support::otlp::{
-    OtlpCollector, attribute, decode_datagram, document_tree, hex, named, span_of, span_tree,
-    spans_of, text, trace_id,
+    Export, OtlpCollector, attribute, decode_datagram, document_tree, hex, named, span_of,
+    span_tree, spans_of, text, trace_id,
 };
 use support::*;
 
@@ -69,6 +70,15 @@ impl Setup {
             .unwrap();
         end_line(&self.process, &result.request_id).await;
         (header, result)
+    }
+
+    /// The one export of `header`'s trace, and the resource of its spans.
+    fn only_export(&self, header: &TraceHeader) -> (Export, Resource) {
+        let mut exports = self.otlp.exports_of(&trace_id(header));
+        assert_eq!(exports.len(), 1, "{exports:#?}");
+        let export = exports.remove(0);
+        let resource = export.request.resource_spans[0].resource.clone().unwrap();
+        (export, resource)
     }
 }
 
@@ -145,19 +155,14 @@ async fn otel_service_name_names_the_spans_service_and_leaves_the_metrics_alone(
     })
     .await;
     let (header, result) = setup.invoke(json!({ "action": "ok" })).await;
-    let exports = setup.otlp.exports_of(&trace_id(&header));
-    assert_eq!(exports.len(), 1, "{exports:#?}");
-    let resource = exports[0].request.resource_spans[0]
-        .resource
-        .clone()
-        .unwrap();
+    let (export, resource) = setup.only_export(&header);
     assert_eq!(
         text(&resource.attributes, "service.name").as_deref(),
         Some("checkout-api")
     );
     // Powertools' service (`POWERTOOLS_SERVICE_NAME`) is still the annotation and the EMF
     // dimension.
-    let spans = exports[0].spans();
+    let spans = export.spans();
     let handler = named(&spans, "## orders-fn");
     assert_eq!(
         text(&handler.attributes, "Service").as_deref(),
@@ -180,12 +185,7 @@ async fn otel_resource_attributes_name_the_spans_service_and_describe_the_resour
     })
     .await;
     let (header, _) = setup.invoke(json!({ "action": "ok" })).await;
-    let exports = setup.otlp.exports_of(&trace_id(&header));
-    assert_eq!(exports.len(), 1, "{exports:#?}");
-    let resource = exports[0].request.resource_spans[0]
-        .resource
-        .clone()
-        .unwrap();
+    let (_, resource) = setup.only_export(&header);
     assert_eq!(
         text(&resource.attributes, "service.name").as_deref(),
         Some("checkout-api")
