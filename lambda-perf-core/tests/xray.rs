@@ -394,14 +394,12 @@ async fn large_documents_are_trimmed_to_one_datagram() {
         .set_read_timeout(Some(Duration::from_secs(5)))
         .unwrap();
     let address = daemon.local_addr().unwrap().to_string();
-    let marker_dir =
-        std::env::temp_dir().join(format!("lambda-perf-xray-udp-{}", std::process::id()));
-    std::fs::create_dir_all(&marker_dir).unwrap();
+    let marker_dir = tempfile::tempdir().unwrap();
     let layer = PerfLayer::builder()
         .handler_name("checkout")
         .metrics_disabled(true)
         .trace_disabled(false)
-        .marker_dir(marker_dir)
+        .marker_dir(marker_dir.path())
         .xray_daemon_address(format!("tcp:127.0.0.1:1 udp:{address}"))
         .build()
         .unwrap();
