@@ -11,6 +11,7 @@ pub(crate) mod kept_annotations;
 pub(crate) mod metadata_name;
 pub(crate) mod metadata_value;
 pub(crate) mod name;
+mod name_chars;
 
 pub use self::annotation::AnnotationValue;
 pub use self::document::{Http, Namespace, SubsegmentDocument};
