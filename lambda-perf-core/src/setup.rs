@@ -204,12 +204,15 @@ impl Setup {
             invocation_facts: settings.invocation_facts,
         });
         let xray = (recording && trace_backends.contains(&TraceBackend::XRay)).then(|| {
-            XRayOutput(xray_sink.unwrap_or_else(|| {
-                let address = settings
-                    .xray_daemon_address
-                    .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned());
-                Arc::new(UdpDaemonSink::new(address))
-            }))
+            xray_sink.map_or_else(
+                || {
+                    let address = settings
+                        .xray_daemon_address
+                        .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned());
+                    XRayOutput::Daemon(Arc::new(UdpDaemonSink::new(address)))
+                },
+                XRayOutput::Sink,
+            )
         });
         // Kept only where traced invocations use them: a layer that never traces keeps none.
         let capture_name = |text: String| {

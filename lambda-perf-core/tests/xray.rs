@@ -418,6 +418,53 @@ async fn large_documents_are_trimmed_to_one_datagram() {
     assert!(datagram["metadata"].get("big").is_none());
 }
 
+/// A handler subsegment whose datagram could not be sent (the daemon was gone) takes nothing
+/// with it: the drops it reported are reported again by the next one that gets out.
+#[tokio::test]
+async fn drops_reported_by_an_unsent_handler_subsegment_are_reported_by_the_next() {
+    let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = gone.local_addr().unwrap();
+    drop(gone);
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = PerfLayer::builder()
+        .handler_name("checkout")
+        .metrics_disabled(true)
+        .trace_disabled(false)
+        .marker_dir(marker_dir.path())
+        .xray_daemon_address(address.to_string())
+        .build()
+        .unwrap();
+    let plain = || {
+        layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+    };
+    // The first datagram to the closed port goes out and draws the "port unreachable" that
+    // fails the next send: the one whose subsegment reports the invalid annotation key.
+    plain().oneshot(event("1")).await.unwrap();
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            xray::annotate("bad key", 1);
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let daemon = std::net::UdpSocket::bind(address).unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain().oneshot(event("1")).await.unwrap();
+    let mut buffer = vec![0; 70_000];
+    let length = daemon.recv(&mut buffer).unwrap();
+    let datagram = lambda_perf_local_parse(&buffer[..length]);
+    assert_eq!(
+        datagram["metadata"]["lambda_perf"]["dropped"],
+        json!({ "xray.invalid_annotation_key": 1, "xray.send_failed": 1 }),
+        "{datagram}"
+    );
+}
+
 /// Header line, then the document.
 fn lambda_perf_local_parse(datagram: &[u8]) -> Value {
     let newline = datagram.iter().position(|&b| b == b'\n').unwrap();

@@ -18,7 +18,7 @@ use super::facts_record::{WrittenFacts, WrittenRecord};
 use super::function_context::FunctionContext;
 use super::instrumentation::Instrumentation;
 use super::outcome::Outcome;
-use super::output::{Began, ClientInit, Ended};
+use super::output::{Began, ClientInit, Delivery, Ended};
 use super::pool::{Pool, ThreadKept};
 use super::readiness;
 use super::redaction::Captured;
@@ -734,7 +734,7 @@ impl Invocation {
             state.written_facts.clear();
         }
         if let Some(mut trace) = state.trace.take() {
-            record_ending(
+            let reported = record_ending(
                 &instrumentation.settings,
                 &self.facts,
                 &mut trace,
@@ -742,11 +742,16 @@ impl Invocation {
                 &state.written_facts,
                 &state.cache_uses,
             );
+            // The handler's subsegment is sent last.
+            let mut handlers = Delivery::NotCarried;
             trace.finish((at, duration_nanos), |document| {
-                instrumentation
+                handlers = instrumentation
                     .output
                     .subsegment_closed(&self.facts, document);
             });
+            if let (Delivery::Lost, Some(reported)) = (handlers, reported) {
+                drops::restore(Report::Trace, reported);
+            }
             trace.release();
             // A buffer the trace kept (the last response's, most often), for this thread's
             // next response: only where responses are captured.
@@ -884,7 +889,8 @@ fn captured_response(settings: &InvocationSettings, json: Vec<u8>) -> Option<Met
     Some(capped(value, settings.capture_limit).into())
 }
 
-/// Facts, cache uses, response and error on the handler subsegment.
+/// Facts, cache uses, response and error on the handler subsegment; returns the drops its
+/// facts report, for when it is lost.
 fn record_ending(
     settings: &InvocationSettings,
     facts: &InvocationFacts,
@@ -892,10 +898,11 @@ fn record_ending(
     outcome: &mut Outcome,
     written_facts: &WrittenFacts,
     cache_uses: &[(&'static str, u32, u32)],
-) {
+) -> Option<Dropped> {
     let handler = Target::Exactly(trace.handler_id());
-    let dropped = drops::take(Report::Trace);
-    trace.set_handler_facts(&subsegment_facts(facts, written_facts, dropped));
+    let record = subsegment_facts(facts, written_facts, drops::take(Report::Trace));
+    trace.set_handler_facts(&record);
+    let reported = record.into_dropped();
     if !cache_uses.is_empty() {
         // Inserted one by one: collecting into the map compiles a sort and a bulk build of
         // its own (about 10 KB of binary) for the same result, a repeated name's last counts.
@@ -938,6 +945,7 @@ fn record_ending(
             trace.add_metadata(handler, namespace.clone(), key.clone(), value);
         }
     }
+    reported
 }
 
 #[cfg(test)]

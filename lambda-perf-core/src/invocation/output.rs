@@ -59,6 +59,29 @@ pub(crate) struct OwnLine<'a> {
     pub(crate) metrics: &'a MetricSet,
 }
 
+/// What became of a closed subsegment, as the outputs tell it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// No output carries subsegments.
+    NotCarried,
+    /// An output took it.
+    Taken,
+    /// Every output that carries subsegments lost it (its sink panicked, its datagram could
+    /// not be sent): what it reported is to be reported by the next one.
+    Lost,
+}
+
+impl Delivery {
+    /// What became of a subsegment two outputs were given: taken if either took it.
+    fn and(self, other: Self) -> Self {
+        match (self, other) {
+            (Self::Taken, _) | (_, Self::Taken) => Self::Taken,
+            (Self::Lost, _) | (_, Self::Lost) => Self::Lost,
+            (Self::NotCarried, Self::NotCarried) => Self::NotCarried,
+        }
+    }
+}
+
 /// Where the records of invocations go. `Send + Sync`: invocations run on many tasks at once.
 /// Hooks run on the task that triggered them and must not block.
 pub(crate) trait Output: Send + Sync + 'static {
@@ -66,8 +89,14 @@ pub(crate) trait Output: Send + Sync + 'static {
     fn invocation_began(&self, _began: &Began<'_>) {}
 
     /// A subsegment of a recorded invocation closed (nested ones as they close, the handler's
-    /// last, when the invocation ends).
-    fn subsegment_closed(&self, _facts: &InvocationFacts, _subsegment: &SubsegmentDocument<'_>) {}
+    /// last, when the invocation ends); returns what became of it.
+    fn subsegment_closed(
+        &self,
+        _facts: &InvocationFacts,
+        _subsegment: &SubsegmentDocument<'_>,
+    ) -> Delivery {
+        Delivery::NotCarried
+    }
 
     /// A client finished initializing.
     fn client_initialized(&self, _init: &ClientInit<'_>) {}
@@ -94,10 +123,14 @@ impl<O: Output> Output for Option<O> {
         }
     }
 
-    fn subsegment_closed(&self, facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
-        if let Some(output) = self {
-            output.subsegment_closed(facts, subsegment);
-        }
+    fn subsegment_closed(
+        &self,
+        facts: &InvocationFacts,
+        subsegment: &SubsegmentDocument<'_>,
+    ) -> Delivery {
+        self.as_ref().map_or(Delivery::NotCarried, |output| {
+            output.subsegment_closed(facts, subsegment)
+        })
     }
 
     fn client_initialized(&self, init: &ClientInit<'_>) {
@@ -132,9 +165,13 @@ impl<A: Output, B: Output> Output for (A, B) {
         self.1.invocation_began(began);
     }
 
-    fn subsegment_closed(&self, facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
-        self.0.subsegment_closed(facts, subsegment);
-        self.1.subsegment_closed(facts, subsegment);
+    fn subsegment_closed(
+        &self,
+        facts: &InvocationFacts,
+        subsegment: &SubsegmentDocument<'_>,
+    ) -> Delivery {
+        let first = self.0.subsegment_closed(facts, subsegment);
+        first.and(self.1.subsegment_closed(facts, subsegment))
     }
 
     fn client_initialized(&self, init: &ClientInit<'_>) {

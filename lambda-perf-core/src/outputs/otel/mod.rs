@@ -37,7 +37,7 @@ use self::xray_udp::XRayOtlpSender;
 use crate::config::{DEFAULT_OTEL_FLUSH_TIMEOUT, TraceBackend, TraceSettings};
 use crate::formats::xray::SubsegmentDocument;
 use crate::invocation::facts::InvocationFacts;
-use crate::invocation::output::{Began, Ended, Output};
+use crate::invocation::output::{Began, Delivery, Ended, Output};
 use crate::warn::WarnOnce;
 
 static UNKNOWN_INVOCATION: WarnOnce = WarnOnce::new();
@@ -246,7 +246,11 @@ impl Output for OtelOutput {
         self.pending().push(pending);
     }
 
-    fn subsegment_closed(&self, facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
+    fn subsegment_closed(
+        &self,
+        facts: &InvocationFacts,
+        subsegment: &SubsegmentDocument<'_>,
+    ) -> Delivery {
         let mut pending = self.pending();
         let Some(invocation) = pending
             .iter_mut()
@@ -257,7 +261,7 @@ impl Output for OtelOutput {
                  begin; it is not exported as a span",
                 subsegment.name()
             ));
-            return;
+            return Delivery::Lost;
         };
         let record = subsegment.record;
         let extra = if record.parent_id.value() == invocation.trace.remote_parent {
@@ -273,6 +277,7 @@ impl Output for OtelOutput {
             .rules
             .span(record, &invocation.trace, extra, &mut invocation.exceptions);
         invocation.spans.push(span);
+        Delivery::Taken
     }
 
     /// The handler is still running near its deadline, where Lambda may end the process:

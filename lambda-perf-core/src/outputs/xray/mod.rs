@@ -13,7 +13,7 @@ pub use self::udp_daemon::UdpDaemonSink;
 use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
 use crate::invocation::facts::InvocationFacts;
-use crate::invocation::output::Output;
+use crate::invocation::output::{Delivery, Output};
 use crate::invocation::panic;
 use crate::warn::WarnOnce;
 
@@ -24,7 +24,8 @@ use crate::warn::WarnOnce;
 /// [`PerfLayerBuilder::xray_sink`](crate::PerfLayerBuilder::xray_sink). `send` runs on the
 /// task that closed the subsegment: it must not block. A `send` that panics loses that
 /// subsegment, and nothing else: the panic is counted (`xray.sink_panicked`) and warned of
-/// once, and the handler's response is what it was.
+/// once, the drops a lost handler subsegment reported are reported by the next one, and the
+/// handler's response is what it was.
 ///
 /// ```
 /// use lambda_perf_core::PerfLayer;
@@ -46,16 +47,33 @@ pub trait SubsegmentSink: Send + Sync + 'static {
     fn send(&self, subsegment: &SubsegmentDocument<'_>);
 }
 
-/// Sends closed subsegments to a [`SubsegmentSink`].
+/// Sends closed subsegments to the X-Ray daemon, or to the [`SubsegmentSink`] set in code.
 #[derive(Clone)]
-pub(crate) struct XRayOutput(pub(crate) Arc<dyn SubsegmentSink>);
+pub(crate) enum XRayOutput {
+    /// The daemon, which tells whether each datagram went out.
+    Daemon(Arc<UdpDaemonSink>),
+    /// A sink set in code.
+    Sink(Arc<dyn SubsegmentSink>),
+}
 
 impl Output for XRayOutput {
-    /// Sends `subsegment`. The sink is user code, which may run where the handler's response
-    /// waits to be posted: a panic there is caught, not let through to the runtime.
-    fn subsegment_closed(&self, _facts: &InvocationFacts, subsegment: &SubsegmentDocument<'_>) {
-        if panic::catch(|| self.0.send(subsegment)).is_err() {
-            sink_panicked();
+    /// Sends `subsegment`. A sink set in code is user code, which may run where the handler's
+    /// response waits to be posted: a panic there is caught, not let through to the runtime.
+    fn subsegment_closed(
+        &self,
+        _facts: &InvocationFacts,
+        subsegment: &SubsegmentDocument<'_>,
+    ) -> Delivery {
+        match self {
+            Self::Daemon(daemon) => daemon.deliver(subsegment),
+            Self::Sink(sink) => {
+                if panic::catch(|| sink.send(subsegment)).is_ok() {
+                    Delivery::Taken
+                } else {
+                    sink_panicked();
+                    Delivery::Lost
+                }
+            }
         }
     }
 }

@@ -9,6 +9,7 @@ use super::daemon_socket::connect;
 use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
 use crate::formats::xray::document::Detail;
+use crate::invocation::output::Delivery;
 use crate::warn::WarnOnce;
 
 /// Sends each subsegment as one datagram to the X-Ray daemon: the header
@@ -55,9 +56,17 @@ impl UdpDaemonSink {
 
 impl SubsegmentSink for UdpDaemonSink {
     fn send(&self, subsegment: &SubsegmentDocument<'_>) {
+        self.deliver(subsegment);
+    }
+}
+
+impl UdpDaemonSink {
+    /// Sends `subsegment` as [`send`](SubsegmentSink::send) does; `Lost` when no datagram
+    /// went out (each such loss counted).
+    pub(crate) fn deliver(&self, subsegment: &SubsegmentDocument<'_>) -> Delivery {
         let Some(socket) = &self.socket else {
             drops::count("xray.daemon_address_unusable");
-            return;
+            return Delivery::Lost;
         };
         let send = |datagram: &mut Vec<u8>| {
             datagram.clear();
@@ -77,7 +86,7 @@ impl SubsegmentSink for UdpDaemonSink {
             })
             .unwrap_or_else(|_| send(&mut Vec::new()));
         match result {
-            Ok(_) => {}
+            Ok(_) => return Delivery::Taken,
             Err(error) if error.raw_os_error() == Some(libc::EMSGSIZE) => {
                 drops::count("xray.subsegment_too_large");
                 TOO_LARGE.warn(format_args!(
@@ -95,6 +104,7 @@ impl SubsegmentSink for UdpDaemonSink {
                 ));
             }
         }
+        Delivery::Lost
     }
 }
 
