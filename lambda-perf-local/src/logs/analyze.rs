@@ -55,6 +55,7 @@ impl LogsReport {
         let mut lines = LineCounts::default();
         let mut reports: Vec<PlatformReport> = Vec::new();
         let mut report_ids: HashSet<String> = HashSet::new();
+        let mut timed_out: HashSet<String> = HashSet::new();
         let mut seen: HashMap<String, Seen> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -73,6 +74,10 @@ impl LogsReport {
                         } else {
                             lines.duplicate_reports += 1;
                         }
+                    }
+                    Record::TimedOut(request_id) => {
+                        lines.platform += 1;
+                        timed_out.insert(request_id);
                     }
                     Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
                     Record::Output => lines.output += 1,
@@ -95,6 +100,13 @@ impl LogsReport {
                         }
                     }
                 }
+            }
+        }
+        // A text REPORT written before it said `Status: timeout` reads as a success: the
+        // "Task timed out" line of its request says what it was.
+        for report in &mut reports {
+            if report.status == "success" && timed_out.contains(&report.request_id) {
+                "timeout".clone_into(&mut report.status);
             }
         }
         let prices = architecture.prices();

@@ -43,6 +43,10 @@ pub(crate) enum Record {
     End,
     /// `REPORT RequestId: …` / `platform.report`.
     Report(PlatformReport),
+    /// `<timestamp> <request id> Task timed out after 3.00 seconds`: the platform's line for
+    /// an invocation it stopped at its timeout, with the request id. A text REPORT has said
+    /// so itself (`Status: timeout`) only since 2023.
+    TimedOut(String),
     /// Another platform line (`INIT_START`, `INIT_REPORT`, `XRAY TraceId`, other
     /// `platform.*` records).
     OtherPlatform,
@@ -67,6 +71,9 @@ pub(crate) fn read(message: &str) -> Record {
             Some(_) => Record::End,
             None => Record::Malformed("a START or END line without a request id".to_owned()),
         };
+    }
+    if let Some(request_id) = timed_out(text) {
+        return Record::TimedOut(request_id.to_owned());
     }
     if [
         "INIT_START ",
@@ -186,6 +193,18 @@ fn text_report(rest: &str) -> Record {
         })
     })();
     report.map_or_else(Record::Malformed, Record::Report)
+}
+
+/// The request id of a `[<timestamp> ]<request id> Task timed out after <seconds> seconds`
+/// line.
+fn timed_out(text: &str) -> Option<&str> {
+    let (before, after) = text.split_once(" Task timed out after ")?;
+    let seconds = after.strip_suffix(" seconds")?;
+    seconds.parse::<f64>().ok()?;
+    let mut words = before.split_whitespace().rev();
+    let request_id = words.next()?;
+    // Before the id, a timestamp or nothing: not a sentence of the function's own output.
+    words.nth(1).is_none().then_some(request_id)
 }
 
 fn memory_mb(value: f64) -> Option<u32> {
@@ -374,6 +393,22 @@ mod tests {
             read("XRAY TraceId: 1-5e34a614-10bd\tSegmentId: 07f5\tSampled: true"),
             Record::OtherPlatform
         );
+        assert_eq!(
+            read("2026-06-23T14:08:22.417Z 5f3c1a9e-9a1b Task timed out after 3.01 seconds"),
+            Record::TimedOut("5f3c1a9e-9a1b".to_owned())
+        );
+        assert_eq!(
+            read("r-1 Task timed out after 900.00 seconds\n"),
+            Record::TimedOut("r-1".to_owned())
+        );
+        for output in [
+            "the batch said Task timed out after 3.00 seconds",
+            "r-1 Task timed out after a while seconds",
+            "r-1 Task timed out after 3.00 seconds, retrying",
+            "Task timed out after 3.00 seconds",
+        ] {
+            assert_eq!(read(output), Record::Output, "{output}");
+        }
         assert_eq!(read("handling order o-42"), Record::Output);
         assert_eq!(read(r#"{"level":"INFO","message":"hi"}"#), Record::Output);
         assert_eq!(read("START the engines"), Record::Output);

@@ -324,6 +324,53 @@ fn invocations_get_their_start_kind_status_and_times() {
     assert_eq!(fifth.process, 1);
 }
 
+/// A timeout is logged as Lambda logs one: its REPORT says `Status: timeout`, and Lambda's
+/// own `Task timed out` line follows. Logs from before REPORT lines said so are read back as
+/// timeouts from that line.
+#[test]
+fn a_timeout_is_logged_as_lambda_logs_it_and_read_back_as_one() {
+    let mut record = record();
+    let timed_out = &mut record.invocations[3];
+    (timed_out.handed_out_at, timed_out.ended_at) = (
+        Some(Instant::now()),
+        Some(Instant::now() + Duration::from_millis(3_000)),
+    );
+    let report = Report::build(&record);
+    let log = crate::run::lambda_log(&record, &report);
+    let lines: Vec<&str> = log.lines().collect();
+    let at = lines
+        .iter()
+        .position(|line| line.contains("REPORT RequestId: req-3\t"))
+        .unwrap_or_else(|| panic!("no REPORT of req-3 in {log}"));
+    assert!(lines[at].ends_with("\tStatus: timeout"), "{log}");
+    let message = lines[at + 1].split_once(" req-3 ").map(|(_, rest)| rest);
+    assert_eq!(message, Some("Task timed out after 3.00 seconds"), "{log}");
+    // Lambda's own timestamp starts the message: `… 2026-…Z req-3 Task …`.
+    let words: Vec<&str> = lines[at + 1].split(' ').collect();
+    let stamp = words[words.iter().position(|word| *word == "req-3").unwrap() - 1];
+    assert!(stamp.len() == 24 && stamp.ends_with('Z'), "{stamp}");
+
+    let read = |text: String| {
+        crate::logs::LogsReport::build(
+            &[crate::logs::LogFile {
+                name: "run.log".into(),
+                text,
+            }],
+            crate::pricing::Architecture::X86_64,
+        )
+        .statuses
+    };
+    assert_eq!(read(log.clone()).get("timeout"), Some(&1));
+    let before_2023 = log.replace("\tStatus: timeout", "");
+    assert_eq!(
+        read(before_2023.clone()).get("timeout"),
+        Some(&1),
+        "{before_2023}"
+    );
+    let without_the_line = before_2023.replace(" Task timed out after ", " Task went on after ");
+    assert_eq!(read(without_the_line).get("timeout"), None);
+}
+
 #[test]
 fn the_start_kind_falls_back_to_the_annotation() {
     let mut record = record();

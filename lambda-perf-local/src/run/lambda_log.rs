@@ -30,7 +30,8 @@ struct Entry<'a> {
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
 /// duration, the billed duration, the memory size, the process's peak memory so far and, on
 /// the first invocation of a process, the platform's init). An out-of-memory kill is logged
-/// as Lambda logs one. Each line goes to the log stream of its execution environment.
+/// as Lambda logs one, and so is a timeout (`Task timed out after …`, after the `REPORT`).
+/// Each line goes to the log stream of its execution environment.
 ///
 /// `report` must be [`Report::build`] of `record`.
 pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
@@ -87,6 +88,17 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             .duration_ms
             .unwrap_or_else(|| ended.saturating_duration_since(started).as_secs_f64() * 1000.0);
         end(report_line(record, invocation, duration_ms));
+        if invocation.status == Status::Timeout {
+            // Lambda's own line, with its own timestamp (to the millisecond, `Z`) and the
+            // time the invocation ran.
+            let stamp = format_timestamp(record.clock.epoch_ms(ended));
+            end(format!(
+                "{}Z {} Task timed out after {:.2} seconds",
+                &stamp[..23],
+                run.request_id,
+                duration_ms / 1000.0
+            ));
+        }
     }
     entries.sort_by_key(|entry| (entry.at, entry.rank));
     let mut out = String::new();
