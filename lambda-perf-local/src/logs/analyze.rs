@@ -102,8 +102,8 @@ impl LogsReport {
                 }
             }
         }
-        // A text REPORT written before it said `Status: timeout` reads as a success: the
-        // "Task timed out" line of its request says what it was.
+        // A text REPORT without `Status: timeout` (older ones have none) reads as a success:
+        // the "Task timed out" line of its request says what it was.
         for report in &mut reports {
             if report.status == "success" && timed_out.contains(&report.request_id) {
                 "timeout".clone_into(&mut report.status);

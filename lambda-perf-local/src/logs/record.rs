@@ -44,8 +44,8 @@ pub(crate) enum Record {
     /// `REPORT RequestId: …` / `platform.report`.
     Report(PlatformReport),
     /// `<timestamp> <request id> Task timed out after 3.00 seconds`: the platform's line for
-    /// an invocation it stopped at its timeout, with the request id. A text REPORT has said
-    /// so itself (`Status: timeout`) only since 2023.
+    /// an invocation it stopped at its timeout, with the request id. Older text REPORT lines
+    /// do not say so themselves (`Status: timeout`).
     TimedOut(String),
     /// Another platform line (`INIT_START`, `INIT_REPORT`, `XRAY TraceId`, other
     /// `platform.*` records).
