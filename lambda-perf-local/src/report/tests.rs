@@ -325,7 +325,7 @@ fn invocations_get_their_start_kind_status_and_times() {
 }
 
 /// A timeout is logged as Lambda logs one: its REPORT says `Status: timeout`, and Lambda's
-/// own `Task timed out` line follows. Logs from before REPORT lines said so are read back as
+/// own `Task timed out` line follows. Logs whose REPORT lines do not say so are read back as
 /// timeouts from that line.
 #[test]
 fn a_timeout_is_logged_as_lambda_logs_it_and_read_back_as_one() {
@@ -361,13 +361,13 @@ fn a_timeout_is_logged_as_lambda_logs_it_and_read_back_as_one() {
         .statuses
     };
     assert_eq!(read(log.clone()).get("timeout"), Some(&1));
-    let before_2023 = log.replace("\tStatus: timeout", "");
+    let without_status = log.replace("\tStatus: timeout", "");
     assert_eq!(
-        read(before_2023.clone()).get("timeout"),
+        read(without_status.clone()).get("timeout"),
         Some(&1),
-        "{before_2023}"
+        "{without_status}"
     );
-    let without_the_line = before_2023.replace(" Task timed out after ", " Task went on after ");
+    let without_the_line = without_status.replace(" Task timed out after ", " Task went on after ");
     assert_eq!(read(without_the_line).get("timeout"), None);
 }
 
