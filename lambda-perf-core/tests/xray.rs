@@ -390,29 +390,17 @@ async fn capture_switches_and_limit() {
 #[tokio::test]
 async fn large_documents_are_trimmed_to_one_datagram() {
     let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let address = daemon.local_addr().unwrap().to_string();
-    let marker_dir = tempfile::tempdir().unwrap();
-    let layer = PerfLayer::builder()
-        .handler_name("checkout")
-        .metrics_disabled(true)
-        .trace_disabled(false)
-        .marker_dir(marker_dir.path())
-        .xray_daemon_address(format!("tcp:127.0.0.1:1 udp:{address}"))
-        .build()
-        .unwrap();
+    let address = daemon.local_addr().unwrap();
+    let markers = tempfile::tempdir().unwrap();
+    let layer = daemon_layer(&format!("tcp:127.0.0.1:1 udp:{address}"), &markers);
     let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
         xray::add_metadata("big", "blob", "z".repeat(100_000));
         xray::annotate("kept", "yes");
         Ok::<_, Error>(Value::Null)
     }));
     service.oneshot(event("1")).await.unwrap();
-    let mut buffer = vec![0; 70_000];
-    let length = daemon.recv(&mut buffer).unwrap();
+    let (length, datagram) = received(&daemon);
     assert!(length <= 64_000, "{length}");
-    let datagram = lambda_perf_local_parse(&buffer[..length]);
     assert_eq!(datagram["annotations"]["kept"], "yes");
     assert!(datagram["metadata"]["lambda_perf"]["trimmed"].is_string());
     assert!(datagram["metadata"].get("big").is_none());
@@ -425,15 +413,8 @@ async fn drops_reported_by_an_unsent_handler_subsegment_are_reported_by_the_next
     let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let address = gone.local_addr().unwrap();
     drop(gone);
-    let marker_dir = tempfile::tempdir().unwrap();
-    let layer = PerfLayer::builder()
-        .handler_name("checkout")
-        .metrics_disabled(true)
-        .trace_disabled(false)
-        .marker_dir(marker_dir.path())
-        .xray_daemon_address(address.to_string())
-        .build()
-        .unwrap();
+    let markers = tempfile::tempdir().unwrap();
+    let layer = daemon_layer(&address.to_string(), &markers);
     let plain = || {
         layer.layer(service_fn(|_: LambdaEvent<Value>| async {
             Ok::<_, Error>(Value::Null)
@@ -451,18 +432,36 @@ async fn drops_reported_by_an_unsent_handler_subsegment_are_reported_by_the_next
         .await
         .unwrap();
     let daemon = std::net::UdpSocket::bind(address).unwrap();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
     plain().oneshot(event("1")).await.unwrap();
-    let mut buffer = vec![0; 70_000];
-    let length = daemon.recv(&mut buffer).unwrap();
-    let datagram = lambda_perf_local_parse(&buffer[..length]);
+    let (_, datagram) = received(&daemon);
     assert_eq!(
         datagram["metadata"]["lambda_perf"]["dropped"],
         json!({ "xray.invalid_annotation_key": 1, "xray.send_failed": 1 }),
         "{datagram}"
     );
+}
+
+/// A layer that traces to the X-Ray daemon at `address` (as `AWS_XRAY_DAEMON_ADDRESS` gives
+/// it), its environment markers in `markers`.
+fn daemon_layer(address: &str, markers: &tempfile::TempDir) -> PerfLayer {
+    PerfLayer::builder()
+        .handler_name("checkout")
+        .metrics_disabled(true)
+        .trace_disabled(false)
+        .marker_dir(markers.path())
+        .xray_daemon_address(address)
+        .build()
+        .unwrap()
+}
+
+/// The next datagram `daemon` receives (within 5 s): its length and its document.
+fn received(daemon: &std::net::UdpSocket) -> (usize, Value) {
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut buffer = vec![0; 70_000];
+    let length = daemon.recv(&mut buffer).unwrap();
+    (length, lambda_perf_local_parse(&buffer[..length]))
 }
 
 /// Header line, then the document.
