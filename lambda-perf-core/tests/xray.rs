@@ -679,3 +679,62 @@ async fn a_url_longer_than_x_ray_takes_is_cut_and_counted() {
         "{handler}"
     );
 }
+
+/// A handler subsegment too large for a datagram even shortened goes out as a skeleton,
+/// without lambda-perf's facts: the drops those facts reported did not get out with it, and
+/// the next handler subsegment reports them.
+#[tokio::test]
+async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_by_the_next() {
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = PerfLayer::builder()
+        .handler_name("checkout")
+        .metrics_disabled(true)
+        .trace_disabled(false)
+        .capture_error(true)
+        .marker_dir(marker_dir.path())
+        .xray_daemon_address(address)
+        .build()
+        .unwrap();
+    // Errors the handler recovers from, each an exception of the handler subsegment: more
+    // than a shortened document holds in 64 000 bytes.
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            xray::annotate("bad key", 1);
+            for index in 0..1_000 {
+                xray::record_error(&format!("{index}: {}", "x".repeat(300)));
+            }
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let mut buffer = vec![0; 70_000];
+    let length = daemon.recv(&mut buffer).unwrap();
+    let skeleton = lambda_perf_local_parse(&buffer[..length]);
+    assert!(
+        skeleton["metadata"]["lambda_perf"]["trimmed"].is_string(),
+        "{skeleton}"
+    );
+    assert!(
+        skeleton["metadata"]["lambda_perf"].get("dropped").is_none(),
+        "{skeleton}"
+    );
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let length = daemon.recv(&mut buffer).unwrap();
+    let next = lambda_perf_local_parse(&buffer[..length]);
+    assert_eq!(
+        next["metadata"]["lambda_perf"]["dropped"]["xray.invalid_annotation_key"], 1,
+        "{next}"
+    );
+}

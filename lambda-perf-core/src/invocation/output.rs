@@ -67,7 +67,8 @@ pub(crate) enum Delivery {
     /// An output took it.
     Taken,
     /// Every output that carries subsegments lost it (its sink panicked, its datagram could
-    /// not be sent): what it reported is to be reported by the next one.
+    /// not be sent, or went out as a skeleton without lambda-perf's facts): what it reported
+    /// is to be reported by the next one.
     Lost,
 }
 

@@ -62,7 +62,8 @@ impl SubsegmentSink for UdpDaemonSink {
 
 impl UdpDaemonSink {
     /// Sends `subsegment` as [`send`](SubsegmentSink::send) does; `Lost` when no datagram
-    /// went out (each such loss counted).
+    /// went out (each such loss counted), or when the one that did is a skeleton, without
+    /// lambda-perf's facts: the drops they reported did not get out either.
     pub(crate) fn deliver(&self, subsegment: &SubsegmentDocument<'_>) -> Delivery {
         let Some(socket) = &self.socket else {
             drops::count("xray.daemon_address_unusable");
@@ -70,22 +71,24 @@ impl UdpDaemonSink {
         };
         let send = |datagram: &mut Vec<u8>| {
             datagram.clear();
-            if subsegment.write_datagram(datagram) != Detail::Full {
+            let detail = subsegment.write_datagram(datagram);
+            if detail != Detail::Full {
                 drops::count("xray.subsegment_trimmed");
                 TRIMMED.warn(format_args!(
                     "subsegment {:?} exceeded the 64 KB datagram limit and was trimmed (metadata first)",
                     subsegment.name()
                 ));
             }
-            socket.send(datagram)
+            (detail, socket.send(datagram))
         };
-        let result = DATAGRAM
+        let (detail, result) = DATAGRAM
             .try_with(|cell| match cell.try_borrow_mut() {
                 Ok(mut datagram) => send(&mut datagram),
                 Err(_) => send(&mut Vec::new()),
             })
             .unwrap_or_else(|_| send(&mut Vec::new()));
         match result {
+            Ok(_) if detail == Detail::Skeleton => {}
             Ok(_) => return Delivery::Taken,
             Err(error) if error.raw_os_error() == Some(libc::EMSGSIZE) => {
                 drops::count("xray.subsegment_too_large");
