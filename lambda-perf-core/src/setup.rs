@@ -21,7 +21,7 @@ use crate::outputs::emf::EmfOutput;
 use crate::outputs::line_writer::LineWriter;
 #[cfg(feature = "opentelemetry")]
 use crate::outputs::otel::{DynExporter, OtelConfig, OtelOutput};
-use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, SubsegmentSink, UdpDaemonSink, XRayOutput};
+use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, UdpDaemonSink, XRayOutput};
 use crate::warn::write_warning;
 
 /// Settings plus what can only be given in code.
@@ -30,7 +30,8 @@ pub(crate) struct Setup {
     /// Problems the environment had, already turned into defaults.
     pub(crate) env_warnings: Vec<String>,
     pub(crate) writer: LineWriter,
-    pub(crate) xray_sink: Option<Arc<dyn SubsegmentSink>>,
+    /// The X-Ray output of a sink given in code.
+    pub(crate) xray_sink: Option<XRayOutput>,
     /// Sees the response or error before it is captured.
     pub(crate) redact: Option<Redactor>,
     /// Span exporters given in code.
@@ -204,15 +205,12 @@ impl Setup {
             invocation_facts: settings.invocation_facts,
         });
         let xray = (recording && trace_backends.contains(&TraceBackend::XRay)).then(|| {
-            xray_sink.map_or_else(
-                || {
-                    let address = settings
-                        .xray_daemon_address
-                        .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned());
-                    XRayOutput::Daemon(Arc::new(UdpDaemonSink::new(address)))
-                },
-                XRayOutput::Sink,
-            )
+            xray_sink.unwrap_or_else(|| {
+                let address = settings
+                    .xray_daemon_address
+                    .unwrap_or_else(|| DEFAULT_DAEMON_ADDRESS.to_owned());
+                XRayOutput::Daemon(Arc::new(UdpDaemonSink::new(address)))
+            })
         });
         // Kept only where traced invocations use them: a layer that never traces keeps none.
         let capture_name = |text: String| {

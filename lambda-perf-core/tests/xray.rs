@@ -738,3 +738,51 @@ async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_
         "{next}"
     );
 }
+
+/// The daemon's sink given in code, as `xray_sink(UdpDaemonSink::new(..))`, loses no more
+/// than the one the layer makes from the daemon's address: the drops reported by a handler
+/// subsegment whose datagram could not be sent are reported by the next one.
+#[tokio::test]
+async fn drops_reported_by_a_handler_subsegment_the_daemon_sink_given_in_code_could_not_send_are_reported_by_the_next()
+ {
+    let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = gone.local_addr().unwrap();
+    drop(gone);
+    let marker_dir = tempfile::tempdir().unwrap();
+    let layer = PerfLayer::builder()
+        .handler_name("checkout")
+        .metrics_disabled(true)
+        .trace_disabled(false)
+        .marker_dir(marker_dir.path())
+        .xray_sink(xray::UdpDaemonSink::new(address.to_string()))
+        .build()
+        .unwrap();
+    let plain = || {
+        layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+    };
+    // The first datagram to the closed port draws the "port unreachable" that fails the next.
+    plain().oneshot(event("1")).await.unwrap();
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            xray::annotate("bad key", 1);
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let daemon = std::net::UdpSocket::bind(address).unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    plain().oneshot(event("1")).await.unwrap();
+    let mut buffer = vec![0; 70_000];
+    let length = daemon.recv(&mut buffer).unwrap();
+    let datagram = lambda_perf_local_parse(&buffer[..length]);
+    assert_eq!(
+        datagram["metadata"]["lambda_perf"]["dropped"],
+        json!({ "xray.invalid_annotation_key": 1, "xray.send_failed": 1 }),
+        "{datagram}"
+    );
+}

@@ -14,7 +14,7 @@ use crate::invocation::InitializationType;
 use crate::invocation::redaction::{Captured, Redactor};
 use crate::invocation::start_tracker::MarkerPlace;
 use crate::outputs::line_writer::LineWriter;
-use crate::outputs::xray::SubsegmentSink;
+use crate::outputs::xray::{SubsegmentSink, XRayOutput};
 use crate::setup::Setup;
 
 /// Builds a [`PerfLayer`], starting from the environment's settings (see
@@ -242,9 +242,12 @@ impl PerfLayerBuilder {
         self
     }
 
-    /// Sends closed subsegments to `sink` instead of the X-Ray daemon.
+    /// Sends closed subsegments to `sink` instead of the X-Ray daemon. A
+    /// [`UdpDaemonSink`](crate::xray::UdpDaemonSink) given here is used as the layer's own
+    /// daemon output is: the drops a handler subsegment it could not send reported are
+    /// reported by the next one.
     pub fn xray_sink(mut self, sink: impl SubsegmentSink) -> Self {
-        self.setup.xray_sink = Some(Arc::new(sink));
+        self.setup.xray_sink = XRayOutput::given(sink);
         self
     }
 

@@ -5,6 +5,7 @@ mod address;
 pub(crate) mod daemon_socket;
 mod udp_daemon;
 
+use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
@@ -54,6 +55,19 @@ pub(crate) enum XRayOutput {
     Daemon(Arc<UdpDaemonSink>),
     /// A sink set in code.
     Sink(Arc<dyn SubsegmentSink>),
+}
+
+impl XRayOutput {
+    /// The output of a sink given in code (always `Some`): the daemon's own sink, given as
+    /// `xray_sink(UdpDaemonSink::new(..))`, is the daemon output, which knows whether each
+    /// datagram went out; any other is a sink.
+    pub(crate) fn given<S: SubsegmentSink>(sink: S) -> Option<Self> {
+        let mut sink = Some(sink);
+        match (&mut sink as &mut dyn Any).downcast_mut::<Option<UdpDaemonSink>>() {
+            Some(daemon) => daemon.take().map(|daemon| Self::Daemon(Arc::new(daemon))),
+            None => sink.map(|sink| Self::Sink(Arc::new(sink))),
+        }
+    }
 }
 
 impl Output for XRayOutput {
