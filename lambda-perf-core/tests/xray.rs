@@ -392,7 +392,9 @@ async fn large_documents_are_trimmed_to_one_datagram() {
     let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let address = daemon.local_addr().unwrap();
     let markers = tempfile::tempdir().unwrap();
-    let layer = daemon_layer(&format!("tcp:127.0.0.1:1 udp:{address}"), &markers);
+    let layer = daemon_layer(&markers, |builder| {
+        builder.xray_daemon_address(format!("tcp:127.0.0.1:1 udp:{address}"))
+    });
     let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
         xray::add_metadata("big", "blob", "z".repeat(100_000));
         xray::annotate("kept", "yes");
@@ -410,11 +412,28 @@ async fn large_documents_are_trimmed_to_one_datagram() {
 /// with it: the drops it reported are reported again by the next one that gets out.
 #[tokio::test]
 async fn drops_reported_by_an_unsent_handler_subsegment_are_reported_by_the_next() {
+    unsent_drops_come_back(|builder, address| builder.xray_daemon_address(address)).await;
+}
+
+/// The same with the daemon's sink given in code: it is the daemon output the layer would
+/// make, which knows whether each datagram went out.
+#[tokio::test]
+async fn drops_reported_by_a_subsegment_the_daemon_sink_given_in_code_could_not_send_come_back() {
+    unsent_drops_come_back(|builder, address| builder.xray_sink(xray::UdpDaemonSink::new(address)))
+        .await;
+}
+
+/// Sends three handler subsegments to a daemon at an address that `to_daemon` gives the
+/// builder: gone for the first two, back for the third, which reports the drops the second
+/// reported as well as the failed send.
+async fn unsent_drops_come_back(
+    to_daemon: impl FnOnce(PerfLayerBuilder, String) -> PerfLayerBuilder,
+) {
     let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let address = gone.local_addr().unwrap();
     drop(gone);
     let markers = tempfile::tempdir().unwrap();
-    let layer = daemon_layer(&address.to_string(), &markers);
+    let layer = daemon_layer(&markers, |builder| to_daemon(builder, address.to_string()));
     let plain = || {
         layer.layer(service_fn(|_: LambdaEvent<Value>| async {
             Ok::<_, Error>(Value::Null)
@@ -441,17 +460,65 @@ async fn drops_reported_by_an_unsent_handler_subsegment_are_reported_by_the_next
     );
 }
 
-/// A layer that traces to the X-Ray daemon at `address` (as `AWS_XRAY_DAEMON_ADDRESS` gives
-/// it), its environment markers in `markers`.
-fn daemon_layer(address: &str, markers: &tempfile::TempDir) -> PerfLayer {
-    PerfLayer::builder()
+/// A handler subsegment too large for a datagram even shortened goes out as a skeleton,
+/// without lambda-perf's facts: the drops those facts reported did not get out with it, and
+/// the next handler subsegment reports them.
+#[tokio::test]
+async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_by_the_next() {
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let markers = tempfile::tempdir().unwrap();
+    let layer = daemon_layer(&markers, |builder| {
+        builder.capture_error(true).xray_daemon_address(address)
+    });
+    // Errors the handler recovers from, each an exception of the handler subsegment: more
+    // than a shortened document holds in 64 000 bytes.
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            xray::annotate("bad key", 1);
+            for index in 0..1_000 {
+                xray::record_error(&format!("{index}: {}", "x".repeat(300)));
+            }
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let (_, skeleton) = received(&daemon);
+    assert!(
+        skeleton["metadata"]["lambda_perf"]["trimmed"].is_string(),
+        "{skeleton}"
+    );
+    assert!(
+        skeleton["metadata"]["lambda_perf"].get("dropped").is_none(),
+        "{skeleton}"
+    );
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let (_, next) = received(&daemon);
+    assert_eq!(
+        next["metadata"]["lambda_perf"]["dropped"]["xray.invalid_annotation_key"], 1,
+        "{next}"
+    );
+}
+
+/// A layer that traces to the X-Ray daemon, its environment markers in `markers`, set up
+/// further (where to send) by `configure`.
+fn daemon_layer(
+    markers: &tempfile::TempDir,
+    configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder,
+) -> PerfLayer {
+    let builder = PerfLayer::builder()
         .handler_name("checkout")
         .metrics_disabled(true)
         .trace_disabled(false)
-        .marker_dir(markers.path())
-        .xray_daemon_address(address)
-        .build()
-        .unwrap()
+        .marker_dir(markers.path());
+    configure(builder).build().unwrap()
 }
 
 /// The next datagram `daemon` receives (within 5 s): its length and its document.
@@ -677,112 +744,5 @@ async fn a_url_longer_than_x_ray_takes_is_cut_and_counted() {
     assert_eq!(
         handler["metadata"]["lambda_perf"]["dropped"]["xray.http_value_cut"], 1,
         "{handler}"
-    );
-}
-
-/// A handler subsegment too large for a datagram even shortened goes out as a skeleton,
-/// without lambda-perf's facts: the drops those facts reported did not get out with it, and
-/// the next handler subsegment reports them.
-#[tokio::test]
-async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_by_the_next() {
-    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let address = daemon.local_addr().unwrap().to_string();
-    let marker_dir = tempfile::tempdir().unwrap();
-    let layer = PerfLayer::builder()
-        .handler_name("checkout")
-        .metrics_disabled(true)
-        .trace_disabled(false)
-        .capture_error(true)
-        .marker_dir(marker_dir.path())
-        .xray_daemon_address(address)
-        .build()
-        .unwrap();
-    // Errors the handler recovers from, each an exception of the handler subsegment: more
-    // than a shortened document holds in 64 000 bytes.
-    layer
-        .layer(service_fn(|_: LambdaEvent<Value>| async {
-            xray::annotate("bad key", 1);
-            for index in 0..1_000 {
-                xray::record_error(&format!("{index}: {}", "x".repeat(300)));
-            }
-            Ok::<_, Error>(Value::Null)
-        }))
-        .oneshot(event("1"))
-        .await
-        .unwrap();
-    let mut buffer = vec![0; 70_000];
-    let length = daemon.recv(&mut buffer).unwrap();
-    let skeleton = lambda_perf_local_parse(&buffer[..length]);
-    assert!(
-        skeleton["metadata"]["lambda_perf"]["trimmed"].is_string(),
-        "{skeleton}"
-    );
-    assert!(
-        skeleton["metadata"]["lambda_perf"].get("dropped").is_none(),
-        "{skeleton}"
-    );
-    layer
-        .layer(service_fn(|_: LambdaEvent<Value>| async {
-            Ok::<_, Error>(Value::Null)
-        }))
-        .oneshot(event("1"))
-        .await
-        .unwrap();
-    let length = daemon.recv(&mut buffer).unwrap();
-    let next = lambda_perf_local_parse(&buffer[..length]);
-    assert_eq!(
-        next["metadata"]["lambda_perf"]["dropped"]["xray.invalid_annotation_key"], 1,
-        "{next}"
-    );
-}
-
-/// The daemon's sink given in code, as `xray_sink(UdpDaemonSink::new(..))`, loses no more
-/// than the one the layer makes from the daemon's address: the drops reported by a handler
-/// subsegment whose datagram could not be sent are reported by the next one.
-#[tokio::test]
-async fn drops_reported_by_a_handler_subsegment_the_daemon_sink_given_in_code_could_not_send_are_reported_by_the_next()
- {
-    let gone = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    let address = gone.local_addr().unwrap();
-    drop(gone);
-    let marker_dir = tempfile::tempdir().unwrap();
-    let layer = PerfLayer::builder()
-        .handler_name("checkout")
-        .metrics_disabled(true)
-        .trace_disabled(false)
-        .marker_dir(marker_dir.path())
-        .xray_sink(xray::UdpDaemonSink::new(address.to_string()))
-        .build()
-        .unwrap();
-    let plain = || {
-        layer.layer(service_fn(|_: LambdaEvent<Value>| async {
-            Ok::<_, Error>(Value::Null)
-        }))
-    };
-    // The first datagram to the closed port draws the "port unreachable" that fails the next.
-    plain().oneshot(event("1")).await.unwrap();
-    layer
-        .layer(service_fn(|_: LambdaEvent<Value>| async {
-            xray::annotate("bad key", 1);
-            Ok::<_, Error>(Value::Null)
-        }))
-        .oneshot(event("1"))
-        .await
-        .unwrap();
-    let daemon = std::net::UdpSocket::bind(address).unwrap();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    plain().oneshot(event("1")).await.unwrap();
-    let mut buffer = vec![0; 70_000];
-    let length = daemon.recv(&mut buffer).unwrap();
-    let datagram = lambda_perf_local_parse(&buffer[..length]);
-    assert_eq!(
-        datagram["metadata"]["lambda_perf"]["dropped"],
-        json!({ "xray.invalid_annotation_key": 1, "xray.send_failed": 1 }),
-        "{datagram}"
     );
 }
