@@ -208,6 +208,54 @@ async fn xray_otlp_datagrams_carry_the_tree_through_the_daemon_socket() {
     assert!(recorder.xray().take().is_empty());
 }
 
+/// A handler span whose `xray-otlp` datagram could not be sent (the daemon was gone) takes
+/// nothing with it: the drops its `lambda_perf.dropped` reported are reported again by the
+/// next handler span that gets out, with the failed send.
+#[tokio::test]
+async fn drops_reported_by_an_unsent_xray_otlp_handler_span_are_reported_by_the_next() {
+    let gone = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = gone.local_addr().unwrap();
+    drop(gone);
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::XRayOtlp])
+            .xray_daemon_address(address.to_string())
+    });
+    // The first datagram to the closed port goes out and draws the "port unreachable" that
+    // fails the next send: the one whose handler span reports the invalid annotation key.
+    recorder
+        .run(service_fn(traced), event(json!({})))
+        .await
+        .unwrap();
+    let annotating = service_fn(|_: LambdaEvent<Value>| async {
+        xray::annotate("bad key", 1);
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(annotating, event(json!({}))).await.unwrap();
+    let daemon = UdpSocket::bind(address).unwrap();
+    daemon
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    recorder
+        .run(service_fn(traced), event(json!({})))
+        .await
+        .unwrap();
+    let mut buffer = vec![0; 65_536];
+    let length = daemon.recv(&mut buffer).unwrap();
+    let spans = spans_of(&decode_datagram(&buffer[..length]).1);
+    let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
+    let dropped = match value(&handler.attributes, "lambda_perf.dropped") {
+        Some(any_value::Value::StringValue(text)) => text,
+        other => panic!("lambda_perf.dropped is {other:?}"),
+    };
+    let dropped: Value = serde_json::from_str(&dropped).unwrap();
+    assert_eq!(dropped["xray.invalid_annotation_key"], 1, "{dropped}");
+    assert!(
+        dropped["otel.xray_otlp_send_failed"].as_u64() >= Some(1),
+        "{dropped}"
+    );
+}
+
 #[tokio::test]
 async fn a_slow_collector_costs_the_invocation_the_flush_bound_at_most() {
     let collector = OtlpCollector::answering_after(Duration::from_millis(600));

@@ -392,6 +392,8 @@ impl watchdog::Watched for Invocation {
                 metrics: &metrics,
                 at_epoch_nanos: ending.epoch_nanos,
                 written_facts: &written_facts,
+                // The handler snapshot reports no drops.
+                exported_drops: &Mutex::new(None),
             }),
             // It has ended: nothing to do unless its writes still wait for the POST; whichever
             // of this and the window takes them out first writes them, once.
@@ -733,6 +735,7 @@ impl Invocation {
         } else {
             state.written_facts.clear();
         }
+        let exported_drops = Mutex::new(None);
         if let Some(mut trace) = state.trace.take() {
             let reported = record_ending(
                 &instrumentation.settings,
@@ -749,8 +752,14 @@ impl Invocation {
                     .output
                     .subsegment_closed(&self.facts, document);
             });
-            if let (Delivery::Lost, Some(reported)) = (handlers, reported) {
-                drops::restore(Report::Trace, reported);
+            match (handlers, reported) {
+                (Delivery::Lost, Some(reported)) => drops::restore(Report::Trace, reported),
+                (Delivery::Exporting, reported) => {
+                    *exported_drops
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner) = reported;
+                }
+                _ => {}
             }
             trace.release();
             // A buffer the trace kept (the last response's, most often), for this thread's
@@ -765,7 +774,15 @@ impl Invocation {
             metrics: &state.metrics,
             at_epoch_nanos,
             written_facts: &state.written_facts,
+            exported_drops: &exported_drops,
         });
+        // Drops of a handler subsegment being exported that no export took.
+        if let Some(untaken) = exported_drops
+            .into_inner()
+            .unwrap_or_else(PoisonError::into_inner)
+        {
+            drops::restore(Report::Trace, untaken);
+        }
         // Back in place (the invocation still ended), emptied now rather than when a later
         // invocation begins (under `PerfRuntimeLayer`, after the response rather than before
         // the next one's), so that the later one reuses its memory.

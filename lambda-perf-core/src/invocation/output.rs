@@ -6,10 +6,13 @@
 //! Outputs compose statically — `Option<O>` switches one off, `(A, B)` runs both in order —
 //! and a handler's composition is erased once, when its configuration is built.
 
+use std::sync::Mutex;
+
 use super::client_init::InitRecord;
 use super::facts::InvocationFacts;
 use super::facts_record::WrittenFacts;
 use super::settings::InvocationSettings;
+use crate::drops::Dropped;
 use crate::formats::emf::set::MetricSet;
 use crate::formats::xray::SubsegmentDocument;
 
@@ -39,6 +42,11 @@ pub(crate) struct Ended<'a> {
     /// The facts record of this end (its outcome, duration, headroom and resource use),
     /// written once for every output that carries it.
     pub(crate) written_facts: &'a WrittenFacts,
+    /// The drops the handler subsegment reported, when the only output that took it exports
+    /// it ([`Delivery::Exporting`]): that output takes them with the export. What no output
+    /// takes is given back to be reported by the next handler subsegment.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) exported_drops: &'a Mutex<Option<Dropped>>,
 }
 
 /// A client finished initializing, inside an invocation (which waited for it) or outside one.
@@ -66,6 +74,10 @@ pub(crate) enum Delivery {
     NotCarried,
     /// An output took it.
     Taken,
+    /// An output took it for an export that may yet fail: the drops it reported go with the
+    /// export ([`Ended::exported_drops`]), which gives them back if it does not get out.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    Exporting,
     /// Every output that carries subsegments lost it (its sink panicked, its datagram could
     /// not be sent, or went out as a skeleton without lambda-perf's facts): what it reported
     /// is to be reported by the next one.
@@ -73,10 +85,12 @@ pub(crate) enum Delivery {
 }
 
 impl Delivery {
-    /// What became of a subsegment two outputs were given: taken if either took it.
+    /// What became of a subsegment two outputs were given: taken if either took it, else
+    /// being exported if either exports it.
     fn and(self, other: Self) -> Self {
         match (self, other) {
             (Self::Taken, _) | (_, Self::Taken) => Self::Taken,
+            (Self::Exporting, _) | (_, Self::Exporting) => Self::Exporting,
             (Self::Lost, _) | (_, Self::Lost) => Self::Lost,
             (Self::NotCarried, Self::NotCarried) => Self::NotCarried,
         }

@@ -19,6 +19,7 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc;
 
+use crate::drops::{self, Dropped, Report};
 use crate::invocation::panic;
 use crate::warn::WarnOnce;
 
@@ -75,29 +76,63 @@ struct Job {
     done: Arc<Latch>,
 }
 
-/// Counts the exporters still busy with one invocation's spans.
+/// Counts the exports still busy with one invocation's spans, and holds the drops its
+/// handler span reported until one of them got it out: when the last finishes and none did,
+/// they are given back, to be reported by the next handler subsegment.
 #[derive(Debug)]
 pub(crate) struct Latch {
     remaining: Mutex<usize>,
     finished: Condvar,
+    /// Until an export got the handler span out.
+    drops: Mutex<Option<Dropped>>,
 }
 
 impl Latch {
-    fn new(count: usize) -> Self {
-        Self {
+    /// A latch for `count` exports (none: the drops are given back now).
+    pub(crate) fn new(count: usize, drops: Option<Dropped>) -> Self {
+        let latch = Self {
             remaining: Mutex::new(count),
             finished: Condvar::new(),
+            drops: Mutex::new(drops),
+        };
+        if count == 0 {
+            latch.give_back_drops();
         }
+        latch
     }
 
-    fn count_down(&self) {
+    /// One export finished; `handler_out`: it got the handler span out.
+    pub(crate) fn count_down(&self, handler_out: bool) {
+        if handler_out {
+            // Reported: nothing to give back.
+            drop(
+                self.drops
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take(),
+            );
+        }
         let mut remaining = self
             .remaining
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         *remaining = remaining.saturating_sub(1);
         if *remaining == 0 {
+            drop(remaining);
+            self.give_back_drops();
             self.finished.notify_all();
+        }
+    }
+
+    /// The drops no export got out, back to the bank.
+    fn give_back_drops(&self) {
+        let drops = self
+            .drops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(drops) = drops {
+            drops::restore(Report::Trace, drops);
         }
     }
 
@@ -151,8 +186,15 @@ impl Background {
         })
     }
 
-    /// Hands `spans` to every exporter; the latch says when all have finished.
-    pub(crate) fn dispatch(&self, spans: &[SpanData], resource: &Arc<Resource>) -> Arc<Latch> {
+    /// Hands `spans` to every exporter; the latch says when all have finished, and `others`
+    /// exports besides (which count it down themselves), and holds the handler span's `drops`.
+    pub(crate) fn dispatch(
+        &self,
+        spans: &[SpanData],
+        resource: &Arc<Resource>,
+        others: usize,
+        drops: Option<Dropped>,
+    ) -> Arc<Latch> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         if let State::Idle(exporters) = &mut *state {
             let exporters = std::mem::take(exporters);
@@ -168,9 +210,9 @@ impl Background {
             };
         }
         let State::Running(senders) = &*state else {
-            return Arc::new(Latch::new(0));
+            return Arc::new(Latch::new(others, drops));
         };
-        let done = Arc::new(Latch::new(senders.len()));
+        let done = Arc::new(Latch::new(senders.len() + others, drops));
         for sender in senders {
             let job = Job {
                 spans: spans.to_vec(),
@@ -188,7 +230,7 @@ impl Background {
                     mpsc::error::TrySendError::Full(job)
                     | mpsc::error::TrySendError::Closed(job) => job,
                 };
-                job.done.count_down();
+                job.done.count_down(false);
             }
         }
         done
@@ -262,12 +304,18 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
             resource = Some(Arc::clone(&job.resource));
         }
         let result = CatchPanic(exporter.export_boxed(job.spans)).await;
-        match result {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => report_failure(&error.to_string()),
-            Err(()) => report_failure("it panicked"),
-        }
-        job.done.count_down();
+        let exported = match result {
+            Ok(Ok(())) => true,
+            Ok(Err(error)) => {
+                report_failure(&error.to_string());
+                false
+            }
+            Err(()) => {
+                report_failure("it panicked");
+                false
+            }
+        };
+        job.done.count_down(exported);
     }
 }
 

@@ -26,15 +26,17 @@ use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
 use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanId;
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::SpanData;
 
-use self::background::Background;
 pub(crate) use self::background::DynExporter;
+use self::background::{Background, Latch};
 use self::function::FunctionFacts;
 use self::span::{KnownException, SpanRules, TraceIds};
 use self::xray_udp::XRayOtlpSender;
 use crate::config::{DEFAULT_OTEL_FLUSH_TIMEOUT, TraceBackend, TraceSettings};
+use crate::drops::{self, Dropped, Report};
 use crate::formats::xray::SubsegmentDocument;
 use crate::invocation::facts::InvocationFacts;
 use crate::invocation::output::{Began, Delivery, Ended, Output};
@@ -93,6 +95,14 @@ pub(crate) struct OtelConfig<'a> {
     pub(crate) capture_error: bool,
 }
 
+/// What an invocation's export carries besides its spans: the handler span's id, and the
+/// drops that span reported, given back unless an exporter gets it out.
+#[derive(Debug, Default)]
+struct Handed {
+    span: Option<SpanId>,
+    drops: Option<Dropped>,
+}
+
 /// Spans of sampled invocations to OpenTelemetry exporters.
 pub(crate) struct OtelOutput {
     xray_otlp: Option<XRayOtlpSender>,
@@ -116,6 +126,8 @@ struct Pending {
     handler_attributes: Vec<KeyValue>,
     spans: Vec<SpanData>,
     exceptions: Vec<KnownException>,
+    /// The handler span's id, once it closed.
+    handler_span: Option<SpanId>,
 }
 
 impl OtelOutput {
@@ -167,23 +179,30 @@ impl OtelOutput {
     }
 
     /// Exports `spans`, waiting at most the flush bound (never past the deadline) for the
-    /// exporters that wait on the network.
-    fn export(&self, spans: Vec<SpanData>, ended: &Ended<'_>) {
+    /// exporters that wait on the network. The drops the handler span reported are given
+    /// back if no exporter gets it out.
+    fn export(&self, spans: Vec<SpanData>, ended: &Ended<'_>, handed: Handed) {
         if spans.is_empty() {
+            if let Some(drops) = handed.drops {
+                drops::restore(Report::Trace, drops);
+            }
             return;
         }
         let resource = Arc::clone(
             self.resource
                 .get_or_init(|| Arc::new(Resource::builder_empty().build())),
         );
-        let latch = self
-            .background
-            .as_ref()
-            .map(|background| background.dispatch(&spans, &resource));
+        // The xray-otlp send is one of the exports the latch counts.
+        let sends = usize::from(self.xray_otlp.is_some());
+        let latch = match &self.background {
+            Some(background) => background.dispatch(&spans, &resource, sends, handed.drops),
+            None => Arc::new(Latch::new(sends, handed.drops)),
+        };
         if let Some(sender) = &self.xray_otlp {
-            sender.send(spans, &resource);
+            let handler_out = sender.send(spans, &resource, handed.span);
+            latch.count_down(handler_out);
         }
-        if let Some(latch) = latch {
+        if self.background.is_some() {
             let bound = ended
                 .facts
                 .remaining_time()
@@ -242,6 +261,7 @@ impl Output for OtelOutput {
             handler_attributes: function.handler_attributes(began),
             spans: Vec::new(),
             exceptions: Vec::new(),
+            handler_span: None,
         };
         self.pending().push(pending);
     }
@@ -264,7 +284,8 @@ impl Output for OtelOutput {
             return Delivery::Lost;
         };
         let record = subsegment.record;
-        let extra = if record.parent_id.value() == invocation.trace.remote_parent {
+        let is_handler = record.parent_id.value() == invocation.trace.remote_parent;
+        let extra = if is_handler {
             // Cloned: the watchdog's handler span near the deadline and the final one both
             // carry them.
             let mut attributes = invocation.handler_attributes.clone();
@@ -276,8 +297,11 @@ impl Output for OtelOutput {
         let span = self
             .rules
             .span(record, &invocation.trace, extra, &mut invocation.exceptions);
+        if is_handler {
+            invocation.handler_span = Some(span.span_context.span_id());
+        }
         invocation.spans.push(span);
-        Delivery::Taken
+        Delivery::Exporting
     }
 
     /// The handler is still running near its deadline, where Lambda may end the process:
@@ -295,7 +319,7 @@ impl Output for OtelOutput {
             };
             std::mem::take(&mut invocation.spans)
         };
-        self.export(spans, so_far);
+        self.export(spans, so_far, Handed::default());
     }
 
     /// Exports the invocation's spans, waiting at most the flush bound (never past the
@@ -311,7 +335,15 @@ impl Output for OtelOutput {
             };
             pending.swap_remove(index)
         };
-        self.export(invocation.spans, ended);
+        let handed = Handed {
+            span: invocation.handler_span,
+            drops: ended
+                .exported_drops
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .take(),
+        };
+        self.export(invocation.spans, ended, handed);
     }
 }
 

@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use opentelemetry::KeyValue;
+use opentelemetry::trace::SpanId;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::InstrumentationScope;
 use opentelemetry_proto::tonic::resource::v1::Resource as ProtoResource;
@@ -88,20 +89,32 @@ impl XRayOtlpSender {
     }
 
     /// Sends `spans` (one invocation's), without blocking; counts those it cannot send.
-    pub(crate) fn send(&self, spans: Vec<SpanData>, resource: &Resource) {
+    /// Returns whether the span `handler` was sent whole (not trimmed).
+    pub(crate) fn send(
+        &self,
+        spans: Vec<SpanData>,
+        resource: &Resource,
+        handler: Option<SpanId>,
+    ) -> bool {
         let Some(socket) = self.socket() else {
             drops::count_many("otel.xray_otlp_address_unusable", span_count(spans.len()));
-            return;
+            return false;
         };
         let Some(first) = spans.first() else {
-            return;
+            return false;
         };
         let envelope = self
             .envelope
             .get_or_init(|| Envelope::new(resource, &first.instrumentation_scope));
+        let handler = handler.map(|id| id.to_bytes());
+        let mut handler_out = false;
         for (datagram, carried) in envelope.datagrams(spans, MAX_PAYLOAD) {
-            if let Err(error) = socket.send(&datagram) {
-                drops::count_many("otel.xray_otlp_send_failed", span_count(carried));
+            let sent = socket.send(&datagram);
+            if sent.is_ok() {
+                handler_out |= handler.is_some_and(|id| carries_whole(&carried, &id));
+            }
+            if let Err(error) = sent {
+                drops::count_many("otel.xray_otlp_send_failed", span_count(carried.len()));
                 SEND_FAILED.warn(format_args!(
                     "could not send OpenTelemetry spans to the X-Ray daemon at {:?} ({error}); \
                      is the daemon running? (Running locally without one, e.g. under `cargo \
@@ -110,6 +123,7 @@ impl XRayOtlpSender {
                 ));
             }
         }
+        handler_out
     }
 }
 
@@ -139,9 +153,9 @@ impl Envelope {
         }
     }
 
-    /// The datagrams that carry `spans`, each with how many spans it carries: sampled and
+    /// The datagrams that carry `spans`, each with the spans it carries: sampled and
     /// unsampled apart, each request at most `limit` bytes.
-    fn datagrams(&self, spans: Vec<SpanData>, limit: usize) -> Vec<(Vec<u8>, usize)> {
+    fn datagrams(&self, spans: Vec<SpanData>, limit: usize) -> Vec<(Vec<u8>, Vec<Carried>)> {
         let (sampled, unsampled): (Vec<SpanData>, Vec<SpanData>) = spans
             .into_iter()
             .partition(|span| span.span_context.is_sampled());
@@ -153,7 +167,7 @@ impl Envelope {
             out.extend(
                 requests
                     .iter()
-                    .map(|request| (datagram(prefix, request), spans_in(request))),
+                    .map(|request| (datagram(prefix, request), carried(request))),
             );
         }
         out
@@ -218,14 +232,31 @@ impl Envelope {
     }
 }
 
-/// How many spans `request` carries.
-fn spans_in(request: &ExportTraceServiceRequest) -> usize {
+/// A span a datagram carries: its id, and whether it is whole (not trimmed).
+type Carried = (Vec<u8>, bool);
+
+/// The spans `request` carries.
+fn carried(request: &ExportTraceServiceRequest) -> Vec<Carried> {
     request
         .resource_spans
         .iter()
         .flat_map(|resource| &resource.scope_spans)
-        .map(|scope| scope.spans.len())
-        .sum()
+        .flat_map(|scope| &scope.spans)
+        .map(|span| {
+            let trimmed = span
+                .attributes
+                .iter()
+                .any(|attribute| attribute.key == TRIMMED_KEY);
+            (span.span_id.clone(), !trimmed)
+        })
+        .collect()
+}
+
+/// Whether span `id` is among `carried`, whole.
+fn carries_whole(carried: &[Carried], id: &[u8]) -> bool {
+    carried
+        .iter()
+        .any(|(carried, whole)| *whole && carried.as_slice() == id)
 }
 
 /// A number of spans as a count.
@@ -242,10 +273,13 @@ fn take_spans(request: ExportTraceServiceRequest) -> Vec<ProtoSpan> {
         .collect()
 }
 
+/// The attribute that marks a span sent without its attributes and events.
+const TRIMMED_KEY: &str = "lambda_perf.trimmed";
+
 /// A span without its attributes and events, marked as such.
 fn trim(span: &mut ProtoSpan) {
     let marker = KeyValue::new(
-        "lambda_perf.trimmed",
+        TRIMMED_KEY,
         "attributes and events removed: the span exceeded the 64 KB datagram",
     );
     span.attributes = vec![(&marker).into()];
@@ -300,7 +334,7 @@ mod tests {
     fn datagrams(spans: Vec<SpanData>, resource: &Resource) -> Vec<Vec<u8>> {
         let envelope = Envelope::new(resource, &spans[0].instrumentation_scope);
         let datagrams = envelope.datagrams(spans, MAX_PAYLOAD);
-        let carried: usize = datagrams.iter().map(|(_, carried)| carried).sum();
+        let carried: usize = datagrams.iter().map(|(_, carried)| carried.len()).sum();
         let decoded: usize = datagrams
             .iter()
             .map(|(datagram, _)| take_spans(decode(datagram).1).len())
