@@ -5,7 +5,8 @@
 //! |---|---|---|
 //! | `POWERTOOLS_SERVICE_NAME` | the `service` dimension | `service_undefined` |
 //! | `POWERTOOLS_METRICS_NAMESPACE` | the CloudWatch namespace | `default_namespace`, with a warning |
-//! | `POWERTOOLS_METRICS_DISABLED` | truthy: write no EMF lines | false |
+//! | `POWERTOOLS_METRICS_DISABLED` | truthy: write no EMF lines | false; true under `POWERTOOLS_DEV` |
+//! | `POWERTOOLS_DEV` | truthy: a developer's machine, where, as in Powertools, metrics are off unless `POWERTOOLS_METRICS_DISABLED` says otherwise | false |
 //! | `POWERTOOLS_METRICS_FUNCTION_NAME` | the `function_name` dimension of `ColdStart` | `AWS_LAMBDA_FUNCTION_NAME` |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the invocation context's |
 //! | `AWS_LAMBDA_INITIALIZATION_TYPE` | set by Lambda, see [`InitializationType`] | `on-demand` |
@@ -57,6 +58,7 @@ pub(crate) mod vars {
     pub(crate) const SERVICE_NAME: &str = "POWERTOOLS_SERVICE_NAME";
     pub(crate) const METRICS_NAMESPACE: &str = "POWERTOOLS_METRICS_NAMESPACE";
     pub(crate) const METRICS_DISABLED: &str = "POWERTOOLS_METRICS_DISABLED";
+    pub(crate) const DEV: &str = "POWERTOOLS_DEV";
     pub(crate) const METRICS_FUNCTION_NAME: &str = "POWERTOOLS_METRICS_FUNCTION_NAME";
     pub(crate) const FUNCTION_NAME: &str = "AWS_LAMBDA_FUNCTION_NAME";
     pub(crate) const INITIALIZATION_TYPE: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
@@ -138,7 +140,9 @@ impl Settings {
                 default
             }),
         };
-        let metrics_disabled = flag(vars::METRICS_DISABLED, false);
+        // As Powertools: off under `POWERTOOLS_DEV` when nothing says otherwise.
+        let dev = flag(vars::DEV, false);
+        let metrics_disabled = flag(vars::METRICS_DISABLED, dev);
         let cold_start_metric = flag(vars::COLD_START_METRIC, true);
         let invocation_facts = flag(vars::INVOCATION_FACTS, true);
         let trace_disabled = flag(vars::TRACE_DISABLED, false);
@@ -512,6 +516,30 @@ mod tests {
         assert_eq!(warnings.len(), 2, "{warnings:#?}");
         assert!(warnings[0].contains("default_namespace"));
         assert!(warnings[1].contains("service_undefined"));
+    }
+
+    /// As Powertools' `is_metrics_disabled`: `POWERTOOLS_DEV` turns metrics off, unless
+    /// `POWERTOOLS_METRICS_DISABLED` is set.
+    #[test]
+    fn powertools_dev_turns_metrics_off_unless_told_otherwise() {
+        let disabled = |pairs: &[(&str, &str)]| read(pairs).0.metrics_disabled;
+        assert!(disabled(&[("POWERTOOLS_DEV", "true")]));
+        assert!(!disabled(&[
+            ("POWERTOOLS_DEV", "true"),
+            ("POWERTOOLS_METRICS_DISABLED", "false")
+        ]));
+        assert!(disabled(&[
+            ("POWERTOOLS_DEV", "false"),
+            ("POWERTOOLS_METRICS_DISABLED", "true")
+        ]));
+        assert!(!disabled(&[("POWERTOOLS_DEV", "0")]));
+        assert!(!disabled(&[]));
+        let (settings, warnings) = read(&[("POWERTOOLS_DEV", "sometimes")]);
+        assert!(!settings.metrics_disabled);
+        assert!(
+            warnings[0].contains("POWERTOOLS_DEV=\"sometimes\""),
+            "{warnings:?}"
+        );
     }
 
     #[test]
