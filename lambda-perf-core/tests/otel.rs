@@ -525,3 +525,74 @@ async fn drops_reported_by_a_handler_span_whose_export_failed_are_reported_by_th
         handler.attributes
     );
 }
+
+/// A span exporter given in code whose first `export` panics before it returns its future (a
+/// plain `fn export` that does some work first); it keeps the spans of the others.
+#[derive(Debug, Default, Clone)]
+struct PanicsBeforeItsFirstFuture {
+    exports: Arc<std::sync::atomic::AtomicUsize>,
+    spans: Arc<std::sync::Mutex<Vec<SpanData>>>,
+}
+
+impl lambda_perf_core::opentelemetry_sdk::trace::SpanExporter for PanicsBeforeItsFirstFuture {
+    #[allow(clippy::manual_async_fn)]
+    fn export(
+        &self,
+        batch: Vec<SpanData>,
+    ) -> impl std::future::Future<Output = lambda_perf_core::opentelemetry_sdk::error::OTelSdkResult>
+    + Send {
+        if self
+            .exports
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
+            == 0
+        {
+            panic!("the exporter fails before its future (expected by the test)");
+        }
+        self.spans.lock().unwrap().extend(batch);
+        async { Ok(()) }
+    }
+}
+
+/// An exporter that panics in `export` itself, not in its future, is caught as one whose
+/// future panics: the invocation does not wait the whole flush bound for it, the exporter
+/// exports the next invocation's spans, and the drops the lost handler span reported are
+/// reported by the next one.
+#[tokio::test]
+async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops() {
+    let exporter = PanicsBeforeItsFirstFuture::default();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([] as [TraceBackend; 0])
+            .metrics_disabled(true)
+            .otel_flush_timeout(Duration::from_secs(3))
+            .span_exporter(exporter.clone())
+    });
+    let started = std::time::Instant::now();
+    recorder
+        .run(
+            service_fn(|_: LambdaEvent<Value>| async {
+                xray::annotate("bad key", 1);
+                Ok::<_, Error>(Value::Null)
+            }),
+            event(json!({})),
+        )
+        .await
+        .unwrap();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "waited {:?} for an export that had panicked",
+        started.elapsed()
+    );
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let spans = exporter.spans.lock().unwrap().clone();
+    let handler = named(&spans, "## handler");
+    let dropped = text(handler, "lambda_perf.dropped");
+    assert!(
+        dropped.contains("xray.invalid_annotation_key"),
+        "{:#?}",
+        handler.attributes
+    );
+}

@@ -303,7 +303,14 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
             }
             resource = Some(Arc::clone(&job.resource));
         }
-        let result = CatchPanic(exporter.export_boxed(job.spans)).await;
+        // `export` itself may panic before it returns its future (an exporter given in code
+        // is user code): caught as a panic of the future is, or the task would end with this
+        // job, its latch never counted down (the invocation waiting its whole bound, the
+        // handler span's drops lost) and every later job refused.
+        let result = match panic::catch(|| exporter.export_boxed(job.spans)) {
+            Ok(export) => CatchPanic(export).await,
+            Err(_) => Err(()),
+        };
         let exported = match result {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
