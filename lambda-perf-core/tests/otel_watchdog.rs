@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::opentelemetry::trace::Status;
 use lambda_perf_core::opentelemetry_sdk::trace::InMemorySpanExporter;
 use lambda_perf_core::test_util::{Recorder, event};
@@ -74,4 +75,92 @@ async fn a_handler_that_finishes_in_time_exports_its_timeout_spans_then_its_fina
         assert!(matches!(spans[0].1, Status::Error { .. }), "{spans:?}");
         assert!(!matches!(spans[1].1, Status::Error { .. }), "{spans:?}");
     }
+}
+
+/// An EMF writer that holds up the watchdog's line (outcome `timeout`) for 300 ms and the
+/// final one for 600 ms: the handler ends while the watchdog is writing, and the watchdog's
+/// export comes before the end's.
+#[derive(Clone, Default)]
+struct SlowLines;
+
+impl std::io::Write for SlowLines {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(bytes);
+        if text.contains("\"outcome\":\"timeout\"") {
+            std::thread::sleep(Duration::from_millis(300));
+        } else if text.contains("\"outcome\":\"success\"") {
+            std::thread::sleep(Duration::from_millis(600));
+        }
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn dropped_of(span: &lambda_perf_core::opentelemetry_sdk::trace::SpanData) -> String {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "lambda_perf.dropped")
+        .map(|kv| kv.value.as_str().into_owned())
+        .unwrap_or_default()
+}
+
+/// The handler ends while the watchdog writes its records: the watchdog's export may then
+/// carry the final handler span, with the drops it reported; they are reported once, not
+/// again by the next handler span.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_handler_span_the_watchdogs_export_carried_takes_its_drops_with_it() {
+    let spans = InMemorySpanExporter::default();
+    let exporter = spans.clone();
+    let recorder = Recorder::with(move |builder| {
+        builder
+            .traces([] as [lambda_perf_core::TraceBackend; 0])
+            .emf_writer(SlowLines)
+            .span_exporter(exporter)
+            .timeout_margin(Duration::from_millis(300))
+    });
+    let mut sent = event(json!({}));
+    let deadline = SystemTime::now() + Duration::from_millis(400);
+    sent.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    recorder
+        .run(
+            service_fn(|_: LambdaEvent<Value>| async {
+                lambda_perf_core::xray::annotate("bad key", 1);
+                metrics::add_metric("Before", Unit::Count, 1.0);
+                // The watchdog fires 100 ms in; the handler ends at 150 ms, while it writes.
+                tokio::time::sleep(Duration::from_millis(150)).await;
+                metrics::add_metric("After", Unit::Count, 1.0);
+                Ok::<_, Error>(json!({ "ok": true }))
+            }),
+            sent,
+        )
+        .await
+        .unwrap();
+    recorder
+        .run(
+            service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) }),
+            event(json!({})),
+        )
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let finished = spans.get_finished_spans().unwrap();
+    let reporting: Vec<(String, String)> = finished
+        .iter()
+        .filter(|span| span.name == "## handler")
+        .filter(|span| dropped_of(span).contains("xray.invalid_annotation_key"))
+        .map(|span| {
+            (
+                span.span_context.span_id().to_string(),
+                format!("{:?}", span.status),
+            )
+        })
+        .collect();
+    // (At most one: under `cargo test`, the other test of this file may take them first.)
+    assert!(
+        reporting.len() <= 1,
+        "the drops reported by more than one handler span: {reporting:#?}"
+    );
 }

@@ -308,6 +308,11 @@ impl Output for OtelOutput {
     /// the spans closed so far (the watchdog's timeout spans among them) are exported now, as
     /// at the end. The invocation stays pending: what closes later (the final spans, with the
     /// same ids, if the handler still finishes in time) is exported when it ends.
+    ///
+    /// Only the spans up to the watchdog's handler span, the first of the handler's id: the
+    /// handler may have ended since the watchdog closed it, and its final spans, the handler
+    /// span with the drops it reported, are its end's to export (which gives the drops back
+    /// if that export fails; exported here, they would be reported again).
     fn deadline_near(&self, so_far: &Ended<'_>) {
         let spans = {
             let mut pending = self.pending();
@@ -317,7 +322,16 @@ impl Output for OtelOutput {
             else {
                 return;
             };
-            std::mem::take(&mut invocation.spans)
+            let snapshot = invocation.handler_span.and_then(|handler| {
+                invocation
+                    .spans
+                    .iter()
+                    .position(|span| span.span_context.span_id() == handler)
+            });
+            match snapshot {
+                Some(at) => invocation.spans.drain(..=at).collect(),
+                None => std::mem::take(&mut invocation.spans),
+            }
         };
         self.export(spans, so_far, Handed::default());
     }
