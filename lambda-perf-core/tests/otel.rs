@@ -462,104 +462,64 @@ async fn none_and_trace_disabled_record_nothing_and_xray_alone_exports_no_span()
     assert_eq!(recorder.xray().take().len(), 1);
 }
 
-/// A span exporter given in code whose first export fails; it keeps the spans of the others.
-#[derive(Debug, Default, Clone)]
+/// How a span exporter's first export fails.
+#[derive(Debug, Clone, Copy)]
+enum FirstExport {
+    /// Its future answers an error.
+    Errs,
+    /// `export` panics before it returns its future (a plain `fn export` that does some
+    /// work first).
+    PanicsBeforeItsFuture,
+}
+
+/// A span exporter given in code whose first export fails as `first` says; it keeps the spans
+/// of the others.
+#[derive(Debug, Clone)]
 struct FailsFirstExport {
+    first: FirstExport,
     exports: Arc<std::sync::atomic::AtomicUsize>,
     spans: Arc<std::sync::Mutex<Vec<SpanData>>>,
 }
 
 impl lambda_perf_core::opentelemetry_sdk::trace::SpanExporter for FailsFirstExport {
-    async fn export(
-        &self,
-        batch: Vec<SpanData>,
-    ) -> lambda_perf_core::opentelemetry_sdk::error::OTelSdkResult {
-        if self
-            .exports
-            .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            == 0
-        {
-            return Err(
-                lambda_perf_core::opentelemetry_sdk::error::OTelSdkError::InternalFailure(
-                    "the collector is gone".into(),
-                ),
-            );
-        }
-        self.spans.lock().unwrap().extend(batch);
-        Ok(())
-    }
-}
-
-/// As for X-Ray (`tests/xray.rs`): a handler span that did not get out (its export failed)
-/// takes nothing with it; the drops its `lambda_perf.dropped` reported are reported again by
-/// the next handler span.
-#[tokio::test]
-async fn drops_reported_by_a_handler_span_whose_export_failed_are_reported_by_the_next() {
-    let exporter = FailsFirstExport::default();
-    let recorder = Recorder::with(|builder| {
-        builder
-            .traces([] as [TraceBackend; 0])
-            .metrics_disabled(true)
-            .span_exporter(exporter.clone())
-    });
-    recorder
-        .run(
-            service_fn(|_: LambdaEvent<Value>| async {
-                xray::annotate("bad key", 1);
-                Ok::<_, Error>(Value::Null)
-            }),
-            event(json!({})),
-        )
-        .await
-        .unwrap();
-    recorder
-        .run(service_fn(ok), event(json!({})))
-        .await
-        .unwrap();
-    let spans = exporter.spans.lock().unwrap().clone();
-    let handler = named(&spans, "## handler");
-    let dropped = text(handler, "lambda_perf.dropped");
-    assert!(
-        dropped.contains("xray.invalid_annotation_key"),
-        "{:#?}",
-        handler.attributes
-    );
-}
-
-/// A span exporter given in code whose first `export` panics before it returns its future (a
-/// plain `fn export` that does some work first); it keeps the spans of the others.
-#[derive(Debug, Default, Clone)]
-struct PanicsBeforeItsFirstFuture {
-    exports: Arc<std::sync::atomic::AtomicUsize>,
-    spans: Arc<std::sync::Mutex<Vec<SpanData>>>,
-}
-
-impl lambda_perf_core::opentelemetry_sdk::trace::SpanExporter for PanicsBeforeItsFirstFuture {
     #[allow(clippy::manual_async_fn)]
     fn export(
         &self,
         batch: Vec<SpanData>,
     ) -> impl std::future::Future<Output = lambda_perf_core::opentelemetry_sdk::error::OTelSdkResult>
     + Send {
-        if self
+        let is_first = self
             .exports
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst)
-            == 0
-        {
+            == 0;
+        if is_first && matches!(self.first, FirstExport::PanicsBeforeItsFuture) {
             panic!("the exporter fails before its future (expected by the test)");
         }
-        self.spans.lock().unwrap().extend(batch);
-        async { Ok(()) }
+        if !is_first {
+            self.spans.lock().unwrap().extend(batch);
+        }
+        async move {
+            if is_first {
+                return Err(
+                    lambda_perf_core::opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                        "the collector is gone".into(),
+                    ),
+                );
+            }
+            Ok(())
+        }
     }
 }
 
-/// An exporter that panics in `export` itself, not in its future, is caught as one whose
-/// future panics: the invocation does not wait the whole flush bound for it, the exporter
-/// exports the next invocation's spans, and the drops the lost handler span reported are
-/// reported by the next one.
-#[tokio::test]
-async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops() {
-    let exporter = PanicsBeforeItsFirstFuture::default();
+/// Two invocations through an exporter whose first export fails as `first` says: the first
+/// invocation takes less than 2 s of a 3 s flush bound, and the second one's handler span,
+/// exported, reports the drops the first one's reported.
+async fn the_drops_of_a_failed_first_export_come_back(first: FirstExport) {
+    let exporter = FailsFirstExport {
+        first,
+        exports: Arc::default(),
+        spans: Arc::default(),
+    };
     let recorder = Recorder::with(|builder| {
         builder
             .traces([] as [TraceBackend; 0])
@@ -580,7 +540,7 @@ async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops
         .unwrap();
     assert!(
         started.elapsed() < Duration::from_secs(2),
-        "waited {:?} for an export that had panicked",
+        "waited {:?} for an export that had failed",
         started.elapsed()
     );
     recorder
@@ -595,4 +555,21 @@ async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops
         "{:#?}",
         handler.attributes
     );
+}
+
+/// As for X-Ray (`tests/xray.rs`): a handler span that did not get out (its export failed)
+/// takes nothing with it; the drops its `lambda_perf.dropped` reported are reported again by
+/// the next handler span.
+#[tokio::test]
+async fn drops_reported_by_a_handler_span_whose_export_failed_are_reported_by_the_next() {
+    the_drops_of_a_failed_first_export_come_back(FirstExport::Errs).await;
+}
+
+/// An exporter that panics in `export` itself, not in its future, is caught as one whose
+/// future panics: the invocation does not wait the whole flush bound for it, the exporter
+/// exports the next invocation's spans, and the drops the lost handler span reported are
+/// reported by the next one.
+#[tokio::test]
+async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops() {
+    the_drops_of_a_failed_first_export_come_back(FirstExport::PanicsBeforeItsFuture).await;
 }
