@@ -429,6 +429,30 @@ fn a_timed_out_invocation_lasts_and_is_billed_its_timeout() {
             && line.ends_with("\tStatus: timeout"),
         "{line}"
     );
+    // Lambda's own line follows the REPORT, with the request id and the time it ran.
+    let lines: Vec<&str> = text.lines().collect();
+    let at = lines.iter().position(|l| *l == line).unwrap();
+    let request_id = invocation["request_id"].as_str().unwrap();
+    assert!(
+        lines.get(at + 1).is_some_and(
+            |next| next.ends_with(&format!("Z {request_id} Task timed out after 1.00 seconds"))
+        ),
+        "{text}"
+    );
+    // `lambda-perf logs` reads it as a timeout, and so without the REPORT's `Status`, as in
+    // logs whose REPORT lines do not say so.
+    let without_status = dir.path().join("without-status.log");
+    std::fs::write(&without_status, text.replace("\tStatus: timeout", "")).unwrap();
+    for file in [&log, &without_status] {
+        let logs = lambda_perf(&["logs", "--json", file.to_str().unwrap()]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+        let logs = json(&logs);
+        assert_eq!(
+            logs["statuses"],
+            serde_json::json!({ "timeout": 1 }),
+            "{logs:#}"
+        );
+    }
 }
 
 #[test]
