@@ -44,29 +44,32 @@ pub(crate) fn count_many(cause: &'static str, drops: u64) {
         let mut counts = bank
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        match counts.iter_mut().find(|(name, _)| *name == cause) {
-            Some((_, count)) => *count += drops,
-            None => counts.push((cause, drops)),
-        }
+        add(&mut counts, cause, drops);
         pending.store(true, Ordering::Release);
     }
 }
 
-/// Gives back counts a record of `report`'s kind took but did not get out (its write
-/// failed): the next record of that kind reports them, with those counted since.
+/// Gives back counts a record of `report`'s kind took but did not get out (a write that
+/// failed, a subsegment or span that was lost): the next record of that kind reports them,
+/// with those counted since.
 pub(crate) fn restore(report: Report, dropped: Dropped) {
     let index = report as usize;
     let mut counts = BANKS[index]
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     for &(cause, drops) in &dropped.0 {
-        match counts.iter_mut().find(|(name, _)| *name == cause) {
-            Some((_, count)) => *count += drops,
-            None => counts.push((cause, drops)),
-        }
+        add(&mut counts, cause, drops);
     }
     if !counts.is_empty() {
         PENDING[index].store(true, Ordering::Release);
+    }
+}
+
+/// Adds `drops` to the count of `cause` in `counts`.
+fn add(counts: &mut Vec<(&'static str, u64)>, cause: &'static str, drops: u64) {
+    match counts.iter_mut().find(|(name, _)| *name == cause) {
+        Some((_, count)) => *count += drops,
+        None => counts.push((cause, drops)),
     }
 }
 

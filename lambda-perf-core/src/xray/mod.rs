@@ -52,6 +52,7 @@ pub use crate::formats::xray::{
     AnnotationValue, Http, Namespace, Sampled, SubsegmentDocument, TraceHeader, XRayError,
 };
 use crate::invocation::current::{self, Unavailable};
+use crate::invocation::lifecycle::{Invocation, State};
 use crate::invocation::panic;
 use crate::invocation::trace::{Target, Trace};
 pub use crate::outputs::xray::{SubsegmentSink, UdpDaemonSink};
@@ -66,6 +67,19 @@ fn on_trace<R>(f: impl FnOnce(&mut Trace, Option<u64>) -> R) -> Result<Option<R>
 /// Like [`on_trace`], for calls that record nothing when there is nothing to record.
 fn with_trace<R>(f: impl FnOnce(&mut Trace, Option<u64>) -> R) -> Option<R> {
     on_trace(f).ok().flatten()
+}
+
+/// Opens a subsegment in `invocation`'s trace with `open`; `None` when it is not recorded (or
+/// `open` opens none). Work that outlived its invocation, or runs under its state, opens
+/// none, and that is reported as the other X-Ray calls report it: counted, with one warning.
+fn open_in<T>(invocation: &Invocation, open: impl FnOnce(&mut State) -> Option<T>) -> Option<T> {
+    match invocation.with_traced_state(open) {
+        Ok(opened) => opened.flatten(),
+        Err(refused) => {
+            report_error(unavailable(refused));
+            None
+        }
+    }
 }
 
 fn unavailable(unavailable: Unavailable) -> XRayError {

@@ -146,13 +146,12 @@ impl Subsegment {
         result.unwrap_or_else(|panic| panic::resume(panic))
     }
 
-    /// Opens the subsegment under the current one; `None` when not recording. Work that
-    /// outlived its invocation (or runs under its state) opens none, and that is reported as
-    /// the other X-Ray calls report it: counted, with one warning.
+    /// Opens the subsegment under the current one; `None` when not recording (see
+    /// [`open_in`](super::open_in)).
     fn open(self) -> Option<Opened> {
         current::with_current(|current| {
             let parent = current.subsegment();
-            let opened = current.invocation().with_traced_state(|state| {
+            let id = super::open_in(current.invocation(), |state| {
                 let trace = state.trace.as_mut()?;
                 let id = trace.open(self.name, parent);
                 if let Some(record) = trace.nested_mut(id) {
@@ -161,14 +160,7 @@ impl Subsegment {
                     record.aws = self.aws;
                 }
                 Some(id)
-            });
-            let id = match opened {
-                Ok(id) => id.flatten()?,
-                Err(unavailable) => {
-                    super::report_error(super::unavailable(unavailable));
-                    return None;
-                }
-            };
+            })?;
             Some(Opened {
                 invocation: Arc::clone(current.invocation()),
                 id,

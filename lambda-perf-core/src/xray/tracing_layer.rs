@@ -118,20 +118,14 @@ where
                 Err(_) => return,
             },
         };
-        let opened = invocation.with_traced_state(|state| {
+        // A span of work that outlived its invocation (or made under its state) opens no
+        // subsegment: reported as a `Subsegment` is, counted with one warning.
+        let subsegment = super::open_in(&invocation, |state| {
             let trace = state.trace.as_mut()?;
             let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
             attrs.record(&mut Fields { trace, subsegment });
             Some(subsegment)
         });
-        // A span of work that outlived its invocation (or made under its state) opens no
-        // subsegment: reported as a `Subsegment` is, counted with one warning.
-        let subsegment = opened
-            .unwrap_or_else(|unavailable| {
-                super::report_error(super::unavailable(unavailable));
-                None
-            })
-            .flatten();
         span.extensions_mut().insert(SpanState {
             invocation,
             subsegment,
