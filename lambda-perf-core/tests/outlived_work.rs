@@ -15,38 +15,55 @@ use tokio::task::JoinHandle;
 /// The spawned task, and what lets it go on once the invocation has ended.
 static OUTLIVING: Mutex<Option<(JoinHandle<()>, oneshot::Sender<()>)>> = Mutex::new(None);
 
+/// Spawns `late` with the current invocation, to run only once [`after_late_work`] lets it.
+fn spawn_late(late: impl Future<Output = ()> + Send + 'static) {
+    let (go, wait) = oneshot::channel();
+    let task = lambda_perf_core::spawn(async move {
+        let _ = wait.await;
+        late.await;
+    });
+    *OUTLIVING.lock().unwrap() = Some((task, go));
+}
+
+/// Lets the work [`spawn_late`] spawned run to its end (its invocation has ended), then runs
+/// a plain invocation; returns every X-Ray document the recorder received.
+async fn after_late_work(recorder: &Recorder) -> Vec<Value> {
+    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
+    go.send(()).unwrap();
+    task.await.unwrap();
+    let next =
+        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
+    recorder.run(next, event(json!({}))).await.unwrap();
+    recorder.xray().documents()
+}
+
+/// The handler subsegments among `documents`.
+fn handlers(documents: &[Value]) -> Vec<&Value> {
+    documents
+        .iter()
+        .filter(|document| document["name"] == "## handler")
+        .collect()
+}
+
 #[tokio::test]
 async fn a_subsegment_opened_after_its_invocation_ended_is_counted_as_dropped() {
     let recorder = Recorder::new();
     let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
-        let (go, wait) = oneshot::channel();
-        let task = lambda_perf_core::spawn(async move {
-            let _ = wait.await;
+        spawn_late(async {
             Subsegment::new("late").in_scope(|| ());
             Subsegment::new("late async").instrument(async {}).await;
         });
-        *OUTLIVING.lock().unwrap() = Some((task, go));
         Ok::<_, Error>(json!({}))
     });
     recorder.run(handler, event(json!({}))).await.unwrap();
-    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
-    go.send(()).unwrap();
-    task.await.unwrap();
-
-    let next =
-        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
-    recorder.run(next, event(json!({}))).await.unwrap();
-    let documents = recorder.xray().documents();
+    let documents = after_late_work(&recorder).await;
     assert!(
         documents
             .iter()
             .all(|document| !document["name"].as_str().unwrap().starts_with("late")),
         "{documents:#?}"
     );
-    let handlers: Vec<&Value> = documents
-        .iter()
-        .filter(|document| document["name"] == "## handler")
-        .collect();
+    let handlers = handlers(&documents);
     assert_eq!(handlers.len(), 2);
     assert_eq!(
         handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 2,
@@ -64,29 +81,15 @@ async fn a_cache_use_after_its_invocation_ended_is_counted_as_dropped() {
     let fetch = || async { Ok::<_, Error>(1) };
     let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async move {
         SECRET.get_or_fetch(fetch).await?;
-        let (go, wait) = oneshot::channel();
-        let task = lambda_perf_core::spawn(async move {
-            let _ = wait.await;
+        spawn_late(async move {
             // A hit the ended invocation can no longer count.
             SECRET.get_or_fetch(fetch).await.unwrap();
         });
-        *OUTLIVING.lock().unwrap() = Some((task, go));
         Ok::<_, Error>(json!({}))
     });
     recorder.run(handler, event(json!({}))).await.unwrap();
-    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
-    go.send(()).unwrap();
-    task.await.unwrap();
-
-    let next =
-        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
-    recorder.run(next, event(json!({}))).await.unwrap();
-    let handlers: Vec<Value> = recorder
-        .xray()
-        .documents()
-        .into_iter()
-        .filter(|document| document["name"] == "## handler")
-        .collect();
+    let documents = after_late_work(&recorder).await;
+    let handlers = handlers(&documents);
     assert_eq!(
         handlers[0]["metadata"]["lambda_perf"]["cache"],
         json!({ "secret": { "hits": 0, "misses": 1 } })
@@ -107,28 +110,15 @@ async fn a_span_opened_after_its_invocation_ended_is_counted_as_dropped() {
     );
     let recorder = Recorder::new();
     let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
-        let (go, wait) = oneshot::channel();
-        let task = lambda_perf_core::spawn(async move {
-            let _ = wait.await;
+        spawn_late(async {
             tracing::info_span!("late").in_scope(|| ());
         });
-        *OUTLIVING.lock().unwrap() = Some((task, go));
         Ok::<_, Error>(json!({}))
     });
     recorder.run(handler, event(json!({}))).await.unwrap();
-    let (task, go) = OUTLIVING.lock().unwrap().take().unwrap();
-    go.send(()).unwrap();
-    task.await.unwrap();
-
-    let next =
-        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
-    recorder.run(next, event(json!({}))).await.unwrap();
-    let documents = recorder.xray().documents();
+    let documents = after_late_work(&recorder).await;
     assert!(documents.iter().all(|document| document["name"] != "late"));
-    let handlers: Vec<&Value> = documents
-        .iter()
-        .filter(|document| document["name"] == "## handler")
-        .collect();
+    let handlers = handlers(&documents);
     assert_eq!(
         handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 1,
         "the span of work that outlived its invocation is lost without a trace: {:#}",
