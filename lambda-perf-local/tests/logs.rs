@@ -156,6 +156,9 @@ const ROWS: [Row; 10] = [
     },
 ];
 
+/// SnapStart's `Billed Restore Duration` of every restore.
+const BILLED_RESTORE_MS: f64 = 75.0;
+
 fn text_report(row: &Row) -> String {
     let mut line = format!(
         "REPORT RequestId: {}\tDuration: {:.2} ms\tBilled Duration: {} ms\tMemory Size: {} MB\t\
@@ -168,7 +171,7 @@ fn text_report(row: &Row) -> String {
     if let Some(restore) = row.restore {
         let _ = write!(
             line,
-            "Restore Duration: {restore:.2} ms\tBilled Restore Duration: 75 ms\t"
+            "Restore Duration: {restore:.2} ms\tBilled Restore Duration: {BILLED_RESTORE_MS} ms\t"
         );
     }
     line
@@ -290,7 +293,7 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
         json!({"time": "2025-01-02T03:04:05.688Z", "type": "platform.runtimeDone", "record": {"requestId": row.id, "status": "success"}}),
         json!({"time": "2025-01-02T03:04:05.689Z", "type": "platform.report", "record": {"requestId": row.id, "metrics": {"durationMs": row.duration, "billedDurationMs": row.billed, "memorySizeMB": row.memory, "maxMemoryUsedMB": row.used}, "status": "success"}}),
         json!({"time": "2025-01-02T03:04:06.100Z", "type": "platform.restoreReport", "record": {"status": "success", "metrics": {"durationMs": 474.16}}}),
-        json!({"time": "2025-01-02T03:04:06.689Z", "type": "platform.report", "record": {"requestId": ROWS[8].id, "metrics": {"durationMs": ROWS[8].duration, "billedDurationMs": ROWS[8].billed, "memorySizeMB": ROWS[8].memory, "maxMemoryUsedMB": ROWS[8].used, "restoreDurationMs": ROWS[8].restore}, "status": "success"}}),
+        json!({"time": "2025-01-02T03:04:06.689Z", "type": "platform.report", "record": {"requestId": ROWS[8].id, "metrics": {"durationMs": ROWS[8].duration, "billedDurationMs": ROWS[8].billed, "memorySizeMB": ROWS[8].memory, "maxMemoryUsedMB": ROWS[8].used, "restoreDurationMs": ROWS[8].restore, "billedRestoreDurationMs": BILLED_RESTORE_MS}, "status": "success"}}),
     ]
     .iter()
     .map(Value::to_string)
@@ -366,9 +369,18 @@ fn samples_of_every_form_give_the_direct_figures() {
     assert_eq!(report["memory_sizes_mb"], json!([128, 256, 512]));
     assert_eq!(report["max_memory_used_mb"], 100.0);
     assert_eq!(report["memory_headroom_mb"], 412.0);
+    // A restore's billed part is billed as duration, on top of `Billed Duration`.
+    assert_percentiles(
+        &report["billed_restore_duration_ms"],
+        &vec![BILLED_RESTORE_MS; restores.len()],
+        "billed_restore_duration_ms",
+    );
     let gb_seconds: f64 = ROWS
         .iter()
-        .map(|r| r.billed / 1000.0 * f64::from(r.memory) / 1024.0)
+        .map(|r| {
+            let billed = r.billed + r.restore.map_or(0.0, |_| BILLED_RESTORE_MS);
+            billed / 1000.0 * f64::from(r.memory) / 1024.0
+        })
         .sum();
     let cost = gb_seconds * 0.0000166667 + ROWS.len() as f64 * 0.20 / 1_000_000.0;
     assert!((report["billed_gb_seconds"].as_f64().unwrap() - gb_seconds).abs() < 1e-12);

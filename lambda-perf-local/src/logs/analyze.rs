@@ -146,9 +146,13 @@ impl LogsReport {
         let heaviest = reports
             .iter()
             .max_by(|a, b| a.max_memory_used_mb.total_cmp(&b.max_memory_used_mb));
+        // A SnapStart restore's billed part is billed as duration, at the same price.
         let billed_gb_seconds: f64 = reports
             .iter()
-            .map(|r| PriceTable::gb_seconds(r.billed_duration_ms, r.memory_size_mb))
+            .map(|r| {
+                let billed = r.billed_duration_ms + r.billed_restore_duration_ms.unwrap_or(0.0);
+                PriceTable::gb_seconds(billed, r.memory_size_mb)
+            })
             .sum();
         let mut statuses = BTreeMap::new();
         for report in reports {
@@ -173,6 +177,9 @@ impl LogsReport {
             cold_duration_ms: Distribution::of(&values(&|r| cold(r).then_some(r.duration_ms))),
             warm_duration_ms: Distribution::of(&values(&|r| (!cold(r)).then_some(r.duration_ms))),
             billed_duration_ms: Distribution::of(&values(&|r| Some(r.billed_duration_ms))),
+            billed_restore_duration_ms: Distribution::of(&values(&|r| {
+                r.billed_restore_duration_ms
+            })),
             memory_size_mb: sizes.last().copied(),
             memory_sizes_mb: sizes,
             max_memory_used_mb: heaviest.map(|r| r.max_memory_used_mb),

@@ -81,6 +81,10 @@ pub fn render_logs_html(report: &LogsReport) -> String {
     let mut named: Vec<(&str, Option<&Distribution>)> = vec![
         ("Init Duration", report.init_duration_ms.as_ref()),
         ("Restore Duration", report.restore_duration_ms.as_ref()),
+        (
+            "Billed Restore Duration",
+            report.billed_restore_duration_ms.as_ref(),
+        ),
         ("duration", report.duration_ms.as_ref()),
         ("cold-start duration", report.cold_duration_ms.as_ref()),
         ("warm duration", report.warm_duration_ms.as_ref()),

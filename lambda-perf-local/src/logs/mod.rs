@@ -10,11 +10,11 @@
 //! `--format short`). `lambda-perf run --log-out FILE` writes the text form. The lines read:
 //!
 //! - Lambda's platform lines: `START`, `END` and `REPORT` with `Duration`, `Billed Duration`,
-//!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Status` and
-//!   `Error Type`, in text (tab- or space-separated) or as the JSON records of the JSON log
+//!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Billed Restore
+//!   Duration`, `Status` and `Error Type`, in text (tab- or space-separated) or as the JSON records of the JSON log
 //!   format (`platform.start`, `platform.runtimeDone`, `platform.report` with `durationMs`,
 //!   `billedDurationMs`, `memorySizeMB`, `maxMemoryUsedMB`, `initDurationMs`,
-//!   `restoreDurationMs`). `INIT_START`, `INIT_REPORT`, `XRAY` lines and other `platform.*`
+//!   `restoreDurationMs`, `billedRestoreDurationMs`). `INIT_START`, `INIT_REPORT`, `XRAY` lines and other `platform.*`
 //!   records are counted as platform lines.
 //! - CloudWatch EMF lines, and in them lambda-perf's `lambda_perf` facts (start kind,
 //!   invocation index, idle gap, init duration and, with `LAMBDA_PERF_RESOURCE_USAGE`, the
@@ -45,7 +45,10 @@
 //! - Cost uses x86_64 prices unless arm64 is asked for ([`crate::pricing`]): the GB-seconds
 //!   of `Billed Duration` times `Memory Size` (1 GB = 1024 MB), plus the request charge per
 //!   invocation, with no free tier. `Billed Duration` is taken as logged: since August 2025
-//!   it includes the INIT phase of on-demand cold starts.
+//!   it includes the INIT phase of on-demand cold starts. A SnapStart restore adds its `Billed
+//!   Restore Duration` (the runtime's load and the after-restore hooks, billed as duration);
+//!   SnapStart's own charges for caching and restoring snapshots, which the logs do not show,
+//!   are not included.
 //! - Environment reuse comes from lambda-perf's EMF lines, when present: an environment is a
 //!   log stream (Lambda writes one per execution environment); its **lifetime** runs from
 //!   the first to the last invocation seen in it (EMF `Timestamp`s, else the log events'

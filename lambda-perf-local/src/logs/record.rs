@@ -17,6 +17,9 @@ pub(crate) struct PlatformReport {
     pub(crate) max_memory_used_mb: f64,
     pub(crate) init_duration_ms: Option<f64>,
     pub(crate) restore_duration_ms: Option<f64>,
+    /// SnapStart's `Billed Restore Duration`: the part of the restore billed as duration (the
+    /// runtime's load and the after-restore hooks).
+    pub(crate) billed_restore_duration_ms: Option<f64>,
     /// `success` when the line says nothing (text REPORTs of successful invocations), else
     /// its `Status` (`error`, `timeout`, `failure`).
     pub(crate) status: String,
@@ -188,6 +191,7 @@ fn text_report(rest: &str) -> Record {
             max_memory_used_mb: required("Max Memory Used")?,
             init_duration_ms: number("Init Duration")?,
             restore_duration_ms: number("Restore Duration")?,
+            billed_restore_duration_ms: number("Billed Restore Duration")?,
             status: text("Status").unwrap_or("success").to_owned(),
             error_type: text("Error Type").map(str::to_owned),
         })
@@ -249,6 +253,7 @@ fn platform_record(kind: &str, object: &Map<String, Value>) -> Record {
                     max_memory_used_mb: required("maxMemoryUsedMB")?,
                     init_duration_ms: metric("initDurationMs"),
                     restore_duration_ms: metric("restoreDurationMs"),
+                    billed_restore_duration_ms: metric("billedRestoreDurationMs"),
                     status: record
                         .and_then(|r| r.get("status"))
                         .and_then(Value::as_str)
@@ -336,6 +341,7 @@ mod tests {
              Max Memory Used: 70 MB Restore Duration: 474.16 ms Billed Restore Duration: 75 ms",
         );
         assert_eq!(restored.restore_duration_ms, Some(474.16));
+        assert_eq!(restored.billed_restore_duration_ms, Some(75.0));
         assert_eq!(restored.init_duration_ms, None);
         let oom = report(
             "REPORT RequestId: r-3\tDuration: 2417.11 ms\tBilled Duration: 2418 ms\tMemory Size: \
@@ -351,6 +357,12 @@ mod tests {
         let parsed = report(line);
         assert_eq!(parsed.memory_size_mb, 256);
         assert_eq!(parsed.init_duration_ms, Some(126.9));
+        assert_eq!(parsed.billed_restore_duration_ms, None);
+        let restored = report(
+            r#"{"time":"2025-01-02T03:04:05.678Z","type":"platform.report","record":{"requestId":"r-2","metrics":{"durationMs":147.156,"billedDurationMs":201,"memorySizeMB":512,"maxMemoryUsedMB":91,"restoreDurationMs":500.795,"billedRestoreDurationMs":53},"status":"success"}}"#,
+        );
+        assert_eq!(restored.restore_duration_ms, Some(500.795));
+        assert_eq!(restored.billed_restore_duration_ms, Some(53.0));
         assert_eq!(
             read(r#"{"time":"x","type":"platform.start","record":{"requestId":"r-1"}}"#),
             Record::Start

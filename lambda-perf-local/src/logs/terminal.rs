@@ -121,6 +121,13 @@ fn durations(out: &mut String, report: &LogsReport) {
     table_row(out, "  cold starts", report.cold_duration_ms.as_ref());
     table_row(out, "  warm", report.warm_duration_ms.as_ref());
     table_row(out, "billed duration", report.billed_duration_ms.as_ref());
+    if report.billed_restore_duration_ms.is_some() {
+        table_row(
+            out,
+            "billed restore",
+            report.billed_restore_duration_ms.as_ref(),
+        );
+    }
 }
 
 fn memory_and_cost(out: &mut String, report: &LogsReport) {
