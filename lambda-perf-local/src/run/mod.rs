@@ -1,6 +1,6 @@
 //! Running a function the way Lambda would: a [`Plan`] of invocations, restarts and fresh
-//! environments, carried out by [`execute`] into a [`RunRecord`](crate::report::RunRecord)
-//! for the report, and [`lambda_log`] to write it as Lambda would log it. When the function
+//! environments, carried out by [`execute()`] into a [`RunRecord`](crate::report::RunRecord)
+//! for the report, and [`lambda_log()`] to write it as Lambda would log it. When the function
 //! fails so that the run cannot go on, the run stops early and
 //! [`RunResult::early_stop`] says why ([`EarlyStop`]).
 

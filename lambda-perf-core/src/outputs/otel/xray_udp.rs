@@ -5,7 +5,7 @@
 //! are split over as many datagrams as it takes for each to fit 64 000 bytes.
 //!
 //! What is not sent is counted, as the X-Ray output counts its subsegments (see
-//! [`drops`](crate::drops)), in the next EMF line and handler subsegment: each span of an
+//! [`drops`]), in the next EMF line and handler subsegment: each span of an
 //! unusable address (`otel.xray_otlp_address_unusable`), of a send that fails
 //! (`otel.xray_otlp_send_failed`: without a daemon, the send after each one that drew a "port
 //! unreachable"; a datagram that leaves and is lost is not seen), too large for a datagram
