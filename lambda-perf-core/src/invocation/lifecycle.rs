@@ -44,7 +44,7 @@ static ENDED: Pool<Invocation> = Pool::new(&ENDED_HERE);
 
 thread_local! {
     /// The ended invocations this thread keeps for itself.
-    static ENDED_HERE: ThreadKept<Invocation> = const { ThreadKept::new(&ENDED) };
+    static ENDED_HERE: ThreadKept<Invocation> = const { ThreadKept::new(|| &ENDED) };
 }
 
 thread_local! {

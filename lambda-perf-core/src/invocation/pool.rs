@@ -30,11 +30,15 @@ const KEPT_PER_THREAD: usize = 64;
 /// shared pool's lock is released.
 pub(crate) struct ThreadKept<T: 'static> {
     values: RefCell<Vec<Arc<T>>>,
-    pool: &'static Pool<T>,
+    /// The shared pool, asked for only when the thread ends: a function rather than a
+    /// reference, since a thread-local's `const` initializer cannot hold a reference to a
+    /// static with interior mutability before Rust 1.89 or so (the crate's `rust-version` is
+    /// older).
+    pool: fn() -> &'static Pool<T>,
 }
 
 impl<T> ThreadKept<T> {
-    pub(crate) const fn new(pool: &'static Pool<T>) -> Self {
+    pub(crate) const fn new(pool: fn() -> &'static Pool<T>) -> Self {
         Self {
             values: RefCell::new(Vec::new()),
             pool,
@@ -46,10 +50,11 @@ impl<T> Drop for ThreadKept<T> {
     fn drop(&mut self) {
         let mut values = std::mem::take(self.values.get_mut());
         let beyond_room = {
-            let mut shared = self.pool.shared();
+            let pool = (self.pool)();
+            let mut shared = pool.shared();
             let room = KEPT.saturating_sub(shared.len()).min(values.len());
             let beyond_room = values.split_off(room);
-            self.pool.push_shared(&mut shared, values);
+            pool.push_shared(&mut shared, values);
             beyond_room
         };
         drop(beyond_room);
@@ -199,7 +204,7 @@ mod tests {
         ($pool:ident, $kept:ident) => {
             static $pool: Pool<u32> = Pool::new(&$kept);
             thread_local! {
-                static $kept: ThreadKept<u32> = const { ThreadKept::new(&$pool) };
+                static $kept: ThreadKept<u32> = const { ThreadKept::new(|| &$pool) };
             }
         };
     }
@@ -270,7 +275,7 @@ mod tests {
         }
         static OTHER: Pool<Counted> = Pool::new(&KEPT_HERE);
         thread_local! {
-            static KEPT_HERE: ThreadKept<Counted> = const { ThreadKept::new(&OTHER) };
+            static KEPT_HERE: ThreadKept<Counted> = const { ThreadKept::new(|| &OTHER) };
         }
         let dropped = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let pool = Pool::new(&KEPT_HERE);

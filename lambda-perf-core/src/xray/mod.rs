@@ -155,10 +155,10 @@ fn annotate_valid(
 ) {
     // `try_annotate` has asked whether the invocation is untraced.
     let reached = current::with_current_trace(|trace, current| {
-        if let Some((key, value)) = annotation.take()
-            && let Err(error) = trace.annotate_valid(Target::Current(current), key, value)
-        {
-            *annotated = Err(error);
+        if let Some((key, value)) = annotation.take() {
+            if let Err(error) = trace.annotate_valid(Target::Current(current), key, value) {
+                *annotated = Err(error);
+            }
         }
     });
     if let Err(unavailable_now) = reached {

@@ -216,10 +216,10 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
             None
         }
     };
-    if let (Some(start), Some(end)) = (start, end)
-        && end < start
-    {
-        reasons.push(format!("end_time {end} is before start_time {start}"));
+    if let (Some(start), Some(end)) = (start, end) {
+        if end < start {
+            reasons.push(format!("end_time {end} is before start_time {start}"));
+        }
     }
     let annotations = match object.get("annotations") {
         None => Map::new(),
