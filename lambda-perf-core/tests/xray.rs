@@ -625,6 +625,42 @@ mod spans {
     }
 
     #[tokio::test]
+    async fn a_span_whose_explicit_parent_is_not_recorded_nests_in_its_nearest_recorded_ancestor() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        // Made at init, outside any invocation: recorded nowhere.
+        let app = tracing::info_span!("app");
+        let service =
+            layer
+                .without_response_capture()
+                .layer(service_fn(move |_: LambdaEvent<Value>| {
+                    let app = app.clone();
+                    async move {
+                        tracing::info_span!(parent: &app, "request").in_scope(|| {
+                            let outer = tracing::info_span!("outer");
+                            // Below the level recorded (INFO): not a subsegment of its own.
+                            let detail = tracing::debug_span!(parent: &outer, "detail");
+                            tracing::info_span!(parent: &detail, "leaf").in_scope(|| ());
+                        });
+                        Ok::<_, Error>(())
+                    }
+                }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let handler = named(&documents, "## checkout");
+        let request = named(&documents, "request");
+        assert_eq!(request["parent_id"], handler["id"], "{documents:#?}");
+        let outer = named(&documents, "outer");
+        assert_eq!(outer["parent_id"], request["id"], "{documents:#?}");
+        assert_eq!(
+            named(&documents, "leaf")["parent_id"],
+            outer["id"],
+            "{documents:#?}"
+        );
+        assert!(documents.iter().all(|doc| doc["name"] != "detail"));
+    }
+
+    #[tokio::test]
     async fn a_span_entered_elsewhere_does_not_move_the_current_subsegment() {
         let _default = tracing::subscriber::set_default(subscriber());
         let (layer, sink) = layer(|b| b);

@@ -38,7 +38,10 @@ use crate::invocation::trace::{Target, Trace};
 /// created inside it nest under it, and metrics and annotations recorded while it is entered
 /// go to its invocation. Spans outside an invocation record nothing and cost one lookup of
 /// the current invocation. Only spans of level `INFO` and above are recorded unless
-/// [`with_max_level`](Self::with_max_level) says otherwise.
+/// [`with_max_level`](Self::with_max_level) says otherwise. A span given an explicit parent
+/// (`info_span!(parent: &span, ..)`) nests under that parent, or under its nearest ancestor
+/// that is recorded when the parent itself is not (below the level recorded, or made at init,
+/// outside any invocation: then where the span is made, in the current subsegment).
 ///
 /// ```
 /// use lambda_perf_core::xray::XRayLayer;
@@ -96,20 +99,24 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
-        // An explicit parent is taken as given; a span in the current context nests in the
-        // current subsegment (a span's or a `Subsegment`'s); a root span in the handler's.
+        // An explicit parent is taken as given, or its nearest recorded ancestor when it is
+        // not recorded itself (below the level recorded, say); a span in the current context
+        // nests in the current subsegment (a span's or a `Subsegment`'s), as does one whose
+        // explicit parent has no recorded ancestor (made at init, outside any invocation); a
+        // root span in the handler's.
         let explicit_parent =
             attrs
                 .parent()
                 .and_then(|parent| ctx.span(parent))
                 .and_then(|parent| {
-                    let extensions = parent.extensions();
-                    let state = extensions.get::<SpanState>()?;
-                    Some((Arc::clone(&state.invocation), state.subsegment))
+                    parent.scope().find_map(|span| {
+                        let extensions = span.extensions();
+                        let state = extensions.get::<SpanState>()?;
+                        Some((Arc::clone(&state.invocation), state.subsegment))
+                    })
                 });
         let (invocation, parent) = match explicit_parent {
             Some(found) => found,
-            None if attrs.parent().is_some() => return,
             None => match current::with_current(|current| {
                 let parent = (!attrs.is_root()).then(|| current.subsegment()).flatten();
                 (Arc::clone(current.invocation()), parent)
