@@ -88,3 +88,31 @@ REPORT RequestId: r-3\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 1
         assert!(page.contains(shown), "{shown:?} missing from {page}");
     }
 }
+
+/// SnapStart's `Billed Restore Duration` is part of `Billed Duration`, not billed on top of
+/// it: in Lambda's own REPORT lines, `Billed Duration` is `Duration` rounded up to the next
+/// millisecond plus `Billed Restore Duration` (127.10 → 128, + 26 = 154). The billed
+/// GB-seconds are `Billed Duration` times `Memory Size`, restores or not.
+#[test]
+fn a_snapstart_restore_is_billed_once() {
+    let text = "\
+REPORT RequestId: 24addd09-6e64-49fb-b187-94ba9b60b59a\tDuration: 127.10 ms\tBilled Duration: 154 ms\tMemory Size: 2048 MB\tMax Memory Used: 212 MB\tRestore Duration: 325.93 ms\tBilled Restore Duration: 26 ms\t
+REPORT RequestId: 5b321b10-9dfa-4a05-b900-c45b96303238\tDuration: 149.53 ms\tBilled Duration: 313 ms\tMemory Size: 1024 MB\tMax Memory Used: 163 MB\tRestore Duration: 789.64 ms\tBilled Restore Duration: 163 ms\t
+{\"time\":\"2025-01-02T03:04:05.678Z\",\"type\":\"platform.report\",\"record\":{\"requestId\":\"r-3\",\"metrics\":{\"durationMs\":147.156,\"billedDurationMs\":201,\"memorySizeMB\":512,\"maxMemoryUsedMB\":91,\"restoreDurationMs\":500.795,\"billedRestoreDurationMs\":53},\"status\":\"success\"}}
+";
+    let report = build("snapstart.log", text);
+    assert_eq!((report.invocations, report.restores), (3, 3));
+    let expected = 0.154 * 2.0 + 0.313 * 1.0 + 0.201 * 0.5;
+    assert!(
+        (report.billed_gb_seconds - expected).abs() < 1e-12,
+        "billed {} GB-s, Lambda billed {expected} GB-s",
+        report.billed_gb_seconds
+    );
+    let cost = expected * report.prices.usd_per_gb_second
+        + 3.0 * report.prices.usd_per_million_requests / 1_000_000.0;
+    assert!(
+        (report.cost_usd - cost).abs() < 1e-15,
+        "{}",
+        report.cost_usd
+    );
+}

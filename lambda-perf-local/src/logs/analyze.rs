@@ -146,13 +146,11 @@ impl LogsReport {
         let heaviest = reports
             .iter()
             .max_by(|a, b| a.max_memory_used_mb.total_cmp(&b.max_memory_used_mb));
-        // A SnapStart restore's billed part is billed as duration, at the same price.
+        // A SnapStart restore's `Billed Restore Duration` is already part of its `Billed
+        // Duration` (Duration rounded up, plus the billed restore): counted once.
         let billed_gb_seconds: f64 = reports
             .iter()
-            .map(|r| {
-                let billed = r.billed_duration_ms + r.billed_restore_duration_ms.unwrap_or(0.0);
-                PriceTable::gb_seconds(billed, r.memory_size_mb)
-            })
+            .map(|r| PriceTable::gb_seconds(r.billed_duration_ms, r.memory_size_mb))
             .sum();
         let mut statuses = BTreeMap::new();
         for report in reports {

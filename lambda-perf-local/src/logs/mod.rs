@@ -45,9 +45,10 @@
 //! - Cost uses x86_64 prices unless arm64 is asked for ([`crate::pricing`]): the GB-seconds
 //!   of `Billed Duration` times `Memory Size` (1 GB = 1024 MB), plus the request charge per
 //!   invocation, with no free tier. `Billed Duration` is taken as logged: since August 2025
-//!   it includes the INIT phase of on-demand cold starts. A SnapStart restore adds its `Billed
-//!   Restore Duration` (the runtime's load and the after-restore hooks, billed as duration);
-//!   SnapStart's own charges for caching and restoring snapshots, which the logs do not show,
+//!   it includes the INIT phase of on-demand cold starts. A SnapStart restore's `Billed Restore
+//!   Duration` (the runtime's load and the after-restore hooks) is already part of its
+//!   `Billed Duration`, which is its `Duration` rounded up plus that: it is shown, not added
+//!   again. SnapStart's own charges for caching and restoring snapshots, which the logs do not show,
 //!   are not included.
 //! - Environment reuse comes from lambda-perf's EMF lines, when present: an environment is a
 //!   log stream (Lambda writes one per execution environment); its **lifetime** runs from

@@ -36,7 +36,7 @@ pub struct LogsReport {
     /// `Billed Duration` of every invocation.
     pub billed_duration_ms: Option<Distribution>,
     /// `Billed Restore Duration` of the restores (SnapStart): the runtime's load and the
-    /// after-restore hooks, billed as duration on top of `Billed Duration`.
+    /// after-restore hooks, billed as duration and already part of `Billed Duration`.
     pub billed_restore_duration_ms: Option<Distribution>,
     /// The memory size (the largest, when the logs hold several).
     pub memory_size_mb: Option<u32>,
@@ -48,8 +48,8 @@ pub struct LogsReport {
     pub memory_headroom_mb: Option<f64>,
     /// That headroom as a percentage of its memory size.
     pub memory_headroom_percent: Option<f64>,
-    /// GB-seconds billed: the sum of `Billed Duration` (plus `Billed Restore Duration`, for a
-    /// SnapStart restore) times `Memory Size`.
+    /// GB-seconds billed: the sum of `Billed Duration` (which includes a SnapStart restore's
+    /// `Billed Restore Duration`) times `Memory Size`.
     pub billed_gb_seconds: f64,
     /// What the invocations cost: GB-seconds and requests at `prices`, no free tier.
     pub cost_usd: f64,
