@@ -116,3 +116,49 @@ REPORT RequestId: 5b321b10-9dfa-4a05-b900-c45b96303238\tDuration: 149.53 ms\tBil
         report.cost_usd
     );
 }
+
+/// An export saved with a byte order mark (PowerShell's `Out-File -Encoding utf8`, editors on
+/// Windows) is read as the export it is, not as text whose every line is the function's own
+/// output.
+#[test]
+fn a_json_export_with_a_byte_order_mark_is_read() {
+    let report = build("bom.json", &format!("\u{feff}{EVENTS}"));
+    assert!(
+        report.invocations == 2 && report.lines.malformed == 0,
+        "gave {} invocations, {} malformed and {} output lines",
+        report.invocations,
+        report.lines.malformed,
+        report.lines.output
+    );
+    let tail = "\u{feff}2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]abc REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\t\n";
+    let report = build("bom.log", tail);
+    assert_eq!(report.invocations, 1, "{:?}", report.lines);
+}
+
+/// Windows PowerShell 5.1's `aws logs filter-log-events ... > export.json` writes UTF-16 with
+/// a byte order mark: read as the export it is.
+#[test]
+fn a_utf16_export_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    for (name, bom, unit) in [
+        (
+            "le.json",
+            [0xFF, 0xFE],
+            u16::to_le_bytes as fn(u16) -> [u8; 2],
+        ),
+        ("be.json", [0xFE, 0xFF], u16::to_be_bytes),
+    ] {
+        let path = dir.path().join(name);
+        let mut bytes = bom.to_vec();
+        bytes.extend(EVENTS.encode_utf16().flat_map(unit));
+        std::fs::write(&path, bytes).unwrap();
+        let report = LogsReport::read_files(&[&path], Architecture::X86_64).unwrap();
+        assert!(
+            report.invocations == 2 && report.lines.malformed == 0,
+            "{name} gave {} invocations, {} malformed and {} output lines",
+            report.invocations,
+            report.lines.malformed,
+            report.lines.output
+        );
+    }
+}

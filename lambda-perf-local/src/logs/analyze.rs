@@ -29,13 +29,31 @@ pub struct LogFile {
 }
 
 impl LogFile {
-    /// Reads the file at `path` (invalid UTF-8 is replaced, not an error).
+    /// Reads the file at `path`: UTF-8, or UTF-16 with its byte order mark (what Windows
+    /// PowerShell's `>` writes); invalid bytes are replaced, not an error.
     pub fn read(path: &Path) -> std::io::Result<Self> {
         let bytes = std::fs::read(path)?;
         Ok(Self {
             name: path.display().to_string(),
-            text: String::from_utf8_lossy(&bytes).into_owned(),
+            text: decode(&bytes),
         })
+    }
+}
+
+/// The text of a file's bytes: UTF-16 when they start with its byte order mark, else UTF-8
+/// (a UTF-8 byte order mark is left for [`read_file`] to skip).
+fn decode(bytes: &[u8]) -> String {
+    let utf16 = |unit: fn([u8; 2]) -> u16| {
+        let units: Vec<u16> = bytes[2..]
+            .chunks(2)
+            .map(|pair| unit([pair[0], pair.get(1).copied().unwrap_or(0)]))
+            .collect();
+        String::from_utf16_lossy(&units)
+    };
+    match bytes {
+        [0xFF, 0xFE, ..] => utf16(u16::from_le_bytes),
+        [0xFE, 0xFF, ..] => utf16(u16::from_be_bytes),
+        _ => String::from_utf8_lossy(bytes).into_owned(),
     }
 }
 

@@ -33,6 +33,8 @@ pub(crate) struct Read {
 
 /// Reads the text of one file named `name`.
 pub(crate) fn read_file(name: &str, text: &str) -> Read {
+    // A byte order mark (files saved on Windows) is not part of the first line.
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
         if let Some(read) = json_export(name, trimmed) {

@@ -7,7 +7,8 @@
 //! the array of events alone; several pages one after the other are read in turn, and an
 //! export cut short is counted as malformed, not read as text), or text with one log event a line, with or without the prefix
 //! `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with
-//! `--format short`). `lambda-perf run --log-out FILE` writes the text form. The lines read:
+//! `--format short`). `lambda-perf run --log-out FILE` writes the text form. Files are UTF-8, or UTF-16 with its
+//! byte order mark (Windows PowerShell's `>`); a byte order mark is skipped. The lines read:
 //!
 //! - Lambda's platform lines: `START`, `END` and `REPORT` with `Duration`, `Billed Duration`,
 //!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Billed Restore
