@@ -162,3 +162,20 @@ fn a_utf16_export_is_read() {
         );
     }
 }
+
+/// Logs without a REPORT bill nothing: zero GB-seconds, not minus zero (an empty sum of
+/// floats), which the HTML page showed as `-0.0000 GB-s` and `--json` as `-0.0`.
+#[test]
+fn no_invocations_bill_zero_not_minus_zero() {
+    use lambda_perf_local::logs::render_logs_html;
+    let report = build("empty.log", "hello\n");
+    assert!(
+        report.billed_gb_seconds.is_sign_positive(),
+        "{}",
+        report.billed_gb_seconds
+    );
+    let page = render_logs_html(&report);
+    assert!(!page.contains("-0.0000 GB-s"), "{page}");
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(json.contains("\"billed_gb_seconds\":0.0"), "{json}");
+}

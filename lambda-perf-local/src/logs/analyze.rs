@@ -169,7 +169,8 @@ impl LogsReport {
         let billed_gb_seconds: f64 = reports
             .iter()
             .map(|r| PriceTable::gb_seconds(r.billed_duration_ms, r.memory_size_mb))
-            .sum();
+            // Not `sum()`: the sum of no floats is -0.0, shown as `-0.0000 GB-s`.
+            .fold(0.0, |total, gb_seconds| total + gb_seconds);
         let mut statuses = BTreeMap::new();
         for report in reports {
             let status = match &report.error_type {
