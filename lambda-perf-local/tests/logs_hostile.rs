@@ -179,3 +179,30 @@ fn no_invocations_bill_zero_not_minus_zero() {
     let json = serde_json::to_string(&report).unwrap();
     assert!(json.contains("\"billed_gb_seconds\":0.0"), "{json}");
 }
+
+/// Control characters in the logs (a NUL, a terminal escape sequence in a JSON message) are
+/// shown, not passed through: a NUL or other C0 control character makes the HTML page
+/// invalid, and an escape sequence written to the terminal would clear it or retitle it.
+#[test]
+fn control_characters_from_the_logs_do_not_reach_the_page_or_the_terminal() {
+    use lambda_perf_local::logs::{render_logs_html, render_logs_terminal};
+    let export = r#"{"events": [
+        {"message": "REPORT RequestId: r-1\tDuration: \u0000\u001b[2J\u001b]0;owned\u0007 ms"},
+        {"message": "REPORT RequestId: r-2\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\tStatus: error\tError Type: Runtime.\u001b[31mBad\u0001"},
+        {"message": "{\"_aws\":{\"Timestamp\":1,\"CloudWatchMetrics\":[{\"Namespace\":\"x\",\"Dimensions\":[[\"client\"]],\"Metrics\":[{\"Name\":\"ClientInitDuration\"}]}]},\"client\":\"db\\u001b[2J\\u0000\",\"ClientInitDuration\":4,\"lambda_perf\":{\"request_id\":\"r-2\",\"start_kind\":\"cold\\u0008\"}}"}
+    ]}"#;
+    let report = build("control.json", export);
+    assert_eq!(report.lines.malformed, 1, "{:?}", report.lines);
+    let control = |c: char| c.is_control() && !matches!(c, '\n' | '\t' | '\r');
+    let page = render_logs_html(&report);
+    assert!(
+        !page.contains(control),
+        "control characters in the HTML: {:?}",
+        page.chars().filter(|c| control(*c)).collect::<String>()
+    );
+    let terminal = render_logs_terminal(&report);
+    assert!(
+        !terminal.contains(control),
+        "control characters in the terminal report: {terminal:?}"
+    );
+}

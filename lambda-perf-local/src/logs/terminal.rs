@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::report::Distribution;
-use crate::report::format::{megabytes, ms, pad, pad_left, usd};
+use crate::report::format::{megabytes, ms, pad, pad_left, printable, usd};
 
 use super::model::{LambdaPerfFigures, LogsReport};
 
@@ -40,7 +40,8 @@ pub fn render_logs_terminal(report: &LogsReport) -> String {
         lambda_perf(&mut out, figures);
     }
     malformed(&mut out, report);
-    out
+    // Text from the logs (excerpts, statuses, client names) may hold escape sequences.
+    printable(&out, &['\n', '\t'])
 }
 
 fn heading(out: &mut String, text: &str) {

@@ -98,6 +98,20 @@ pub(crate) fn pad_left(text: &str, columns: usize) -> String {
     format!("{}{fitted}", " ".repeat(fill))
 }
 
+/// `text` with its control characters other than those in `keep` written out (`\u{1b}`): text
+/// read from logs may hold a NUL (invalid in HTML) or a terminal escape sequence.
+pub(crate) fn printable(text: &str, keep: &[char]) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if c.is_control() && !keep.contains(&c) {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

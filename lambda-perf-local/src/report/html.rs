@@ -86,11 +86,14 @@ pub fn render_html(report: &Report) -> String {
     out
 }
 
-/// Escapes text for HTML content and attribute values.
+/// Escapes text for HTML content and attribute values; control characters other than line
+/// ends and tabs (not allowed in HTML) are written out (`\u{0}`).
 pub(crate) fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
+            '\n' | '\t' | '\r' => out.push(c),
+            c if c.is_control() => out.extend(c.escape_unicode()),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
