@@ -206,3 +206,31 @@ fn control_characters_from_the_logs_do_not_reach_the_page_or_the_terminal() {
         "control characters in the terminal report: {terminal:?}"
     );
 }
+
+/// An export damaged in the middle (here a stray comma, as left by joining exports by hand)
+/// is not read line by line as the function's own output, dropping every invocation
+/// silently: what cannot be read is counted.
+#[test]
+fn a_damaged_json_export_is_not_silently_read_as_output() {
+    for (name, damaged) in [
+        (
+            "comma.json",
+            EVENTS.replace("\"eventId\": \"2\"", "\"eventId\": \"2\","),
+        ),
+        (
+            "array.json",
+            format!("[{}]", &EVENTS[EVENTS.find('{').unwrap() + 1..])
+                .replace("\"events\": [", "")
+                .replace("\"eventId\": \"1\"", "\"eventId\": \"1\" x"),
+        ),
+    ] {
+        let report = build(name, &damaged);
+        assert!(
+            report.lines.malformed >= 1 && report.lines.output == 0,
+            "{name} gave {} invocations and {} malformed lines ({} output lines)",
+            report.invocations,
+            report.lines.malformed,
+            report.lines.output
+        );
+    }
+}

@@ -55,8 +55,8 @@ fn events_of(document: &Value) -> Option<&Vec<Value>> {
 
 /// The events of one or more `filter-log-events` documents one after the other (pages
 /// written by a loop over `--starting-token`); `None` when the text is not such an export
-/// (JSON lines of the function's own output are text). An export cut short, or followed by
-/// something else, is read as far as it goes and the rest counted as malformed.
+/// (JSON lines of the function's own output are text). An export cut short, damaged, or
+/// followed by something else, is read as far as it goes and the rest counted as malformed.
 fn json_export(name: &str, text: &str) -> Option<Read> {
     let mut read = Read::default();
     let mut documents = 0;
@@ -72,7 +72,7 @@ fn json_export(name: &str, text: &str) -> Option<Read> {
                 None if documents == 0 => return None,
                 None => "a JSON document that is not a filter-log-events export".to_owned(),
             },
-            Err(error) if documents > 0 || error.is_eof() => {
+            Err(error) if documents > 0 || error.is_eof() || looks_like_export(text) => {
                 format!("a JSON export that cannot be read from here on: {error}")
             }
             Err(_) => return None,
@@ -82,6 +82,17 @@ fn json_export(name: &str, text: &str) -> Option<Read> {
         break;
     }
     Some(read)
+}
+
+/// Whether `text` opens as a `filter-log-events` export does (`{"events": [` or `[{`), so
+/// that a syntax error in it is an export damaged, not text.
+fn looks_like_export(text: &str) -> bool {
+    match text.strip_prefix('{') {
+        Some(rest) => rest.trim_start().starts_with("\"events\""),
+        None => text
+            .strip_prefix('[')
+            .is_some_and(|rest| rest.trim_start().starts_with('{')),
+    }
 }
 
 fn json_events(name: &str, events: &[Value], count: &mut usize, read: &mut Read) {
