@@ -234,3 +234,35 @@ fn a_damaged_json_export_is_not_silently_read_as_output() {
         );
     }
 }
+
+/// Lambda retries a failed asynchronous invocation with the same request id: each attempt
+/// has its own REPORT, is an invocation and is billed. Only the same REPORT read twice (the
+/// same log event in overlapping exports) is a repeat.
+#[test]
+fn asynchronous_retries_are_invocations_and_repeated_events_are_not() {
+    let attempt = |n: u64, duration: &str| {
+        format!(
+            r#"{{"logStreamName": "2025/01/02/[$LATEST]abc", "timestamp": {}, "eventId": "{n}", "message": "REPORT RequestId: r-1\tDuration: {duration} ms\tBilled Duration: 3000 ms\tMemory Size: 1024 MB\tMax Memory Used: 60 MB\tStatus: timeout\t\n"}}"#,
+            1_735_787_045_678 + n * 60_000
+        )
+    };
+    let export = format!(
+        "{{\"events\": [{}, {}, {}]}}",
+        attempt(0, "3000.00"),
+        attempt(1, "3000.00"),
+        attempt(3, "3000.00")
+    );
+    let file = |name: &str| LogFile {
+        name: name.into(),
+        text: export.clone(),
+    };
+    // The same export read twice, as overlapping exports would give it.
+    let report = LogsReport::build(&[file("a.json"), file("b.json")], Architecture::X86_64);
+    assert_eq!(
+        (report.invocations, report.lines.duplicate_reports),
+        (3, 3),
+        "three attempts, each read twice"
+    );
+    assert_eq!(report.statuses.get("timeout"), Some(&3));
+    assert!((report.billed_gb_seconds - 9.0).abs() < 1e-12);
+}

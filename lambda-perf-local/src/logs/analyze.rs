@@ -72,7 +72,8 @@ impl LogsReport {
     pub fn build(files: &[LogFile], architecture: Architecture) -> Self {
         let mut lines = LineCounts::default();
         let mut reports: Vec<PlatformReport> = Vec::new();
-        let mut report_ids: HashSet<String> = HashSet::new();
+        // The REPORTs read, by request id and text, with the times they were logged at.
+        let mut seen_reports: HashMap<(String, String), Vec<Option<f64>>> = HashMap::new();
         let mut timed_out: HashSet<String> = HashSet::new();
         let mut seen: HashMap<String, Seen> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
@@ -87,10 +88,19 @@ impl LogsReport {
                 match read(&event.message) {
                     Record::Report(report) => {
                         lines.platform += 1;
-                        if report_ids.insert(report.request_id.clone()) {
-                            reports.push(report);
-                        } else {
+                        let key = (
+                            report.request_id.clone(),
+                            event.message.trim_end().to_owned(),
+                        );
+                        let times = seen_reports.entry(key).or_default();
+                        if times
+                            .iter()
+                            .any(|&seen| same_time(seen, event.timestamp_ms))
+                        {
                             lines.duplicate_reports += 1;
+                        } else {
+                            times.push(event.timestamp_ms);
+                            reports.push(report);
                         }
                     }
                     Record::TimedOut(request_id) => {
@@ -218,6 +228,15 @@ impl LogsReport {
             lambda_perf: None,
             lines: LineCounts::default(),
         }
+    }
+}
+
+/// Whether two log events' times may be the same event's: equal to the millisecond (`aws logs
+/// tail` prints them in microseconds), or one of them unknown.
+fn same_time(a: Option<f64>, b: Option<f64>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => (a - b).abs() < 0.5,
+        _ => true,
     }
 }
 

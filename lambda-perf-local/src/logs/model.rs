@@ -15,7 +15,8 @@ use crate::report::Distribution;
 pub struct LogsReport {
     /// The files read.
     pub files: Vec<String>,
-    /// Invocations: `REPORT` lines (or `platform.report` records), one per request id.
+    /// Invocations: `REPORT` lines (or `platform.report` records), each counted once; the
+    /// retries of an asynchronous invocation (same request id) are invocations of their own.
     pub invocations: usize,
     /// Invocations whose `REPORT` has an `Init Duration`.
     pub cold_starts: usize,
@@ -93,7 +94,8 @@ pub struct LineCounts {
     /// Lines that claim to be platform or EMF lines but cannot be read, and events without
     /// a message; counted, never fatal.
     pub malformed: usize,
-    /// `REPORT`s of a request id seen before (counted once).
+    /// `REPORT`s read before (the same text and request id, logged at the same time or at an
+    /// unknown time): the same log event read twice, counted once.
     pub duplicate_reports: usize,
     /// The first malformed lines.
     pub malformed_examples: Vec<MalformedLine>,
