@@ -266,3 +266,28 @@ fn asynchronous_retries_are_invocations_and_repeated_events_are_not() {
     assert_eq!(report.statuses.get("timeout"), Some(&3));
     assert!((report.billed_gb_seconds - 9.0).abs() < 1e-12);
 }
+
+/// A REPORT whose figures no invocation can have (1e308 ms) is malformed, not summed into
+/// infinities that `--json` writes as `null` where a number belongs.
+#[test]
+fn absurd_figures_are_malformed_and_the_json_stays_readable() {
+    let line = |id: &str| {
+        format!(
+            "REPORT RequestId: {id}\tDuration: 1e308 ms\tBilled Duration: 1e308 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\n"
+        )
+    };
+    let json_line = r#"{"time":"2025-01-02T03:04:05.678Z","type":"platform.report","record":{"requestId":"r-3","metrics":{"durationMs":1e308,"billedDurationMs":1e308,"memorySizeMB":128,"maxMemoryUsedMB":30}}}"#;
+    let text = format!("{}{}{json_line}\n", line("r-1"), line("r-2"));
+    let report = build("absurd.log", &text);
+    assert_eq!(
+        (report.invocations, report.lines.malformed),
+        (0, 3),
+        "{:?}",
+        report.lines
+    );
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(
+        serde_json::from_str::<LogsReport>(&json).is_ok(),
+        "the JSON does not read back: {json}"
+    );
+}

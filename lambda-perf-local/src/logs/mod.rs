@@ -24,7 +24,8 @@
 //! - Anything else is the function's own output.
 //!
 //! A line that claims to be a platform or EMF line but cannot be read (a `REPORT` without
-//! `Billed Duration`, an EMF line that is not JSON…) is **malformed**: counted, the first few
+//! `Billed Duration` or with a figure that is negative or above 10¹² ms or MB, an EMF line
+//! that is not JSON…) is **malformed**: counted, the first few
 //! quoted with their location, never fatal.
 //!
 //! # Rules

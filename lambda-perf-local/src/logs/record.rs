@@ -169,7 +169,7 @@ fn text_report(rest: &str) -> Record {
                 value
                     .parse::<f64>()
                     .ok()
-                    .filter(|n| n.is_finite() && *n >= 0.0)
+                    .filter(|n| is_figure(*n))
                     .ok_or_else(|| format!("a REPORT line whose {name} is {value:?}"))
             })
             .transpose()
@@ -211,6 +211,15 @@ fn timed_out(text: &str) -> Option<&str> {
     words.nth(1).is_none().then_some(request_id)
 }
 
+/// The largest figure (milliseconds or MB) a REPORT is read with: 10^12 ms is 31 years,
+/// far beyond any invocation; a larger one is not a figure, and sums of such would overflow.
+const MAX_FIGURE: f64 = 1e12;
+
+/// Whether `n` can be a REPORT's figure: finite, not negative, at most [`MAX_FIGURE`].
+fn is_figure(n: f64) -> bool {
+    (0.0..=MAX_FIGURE).contains(&n)
+}
+
 fn memory_mb(value: f64) -> Option<u32> {
     (value.fract() == 0.0 && value >= 1.0 && value <= f64::from(u32::MAX)).then_some(value as u32)
 }
@@ -238,7 +247,7 @@ fn platform_record(kind: &str, object: &Map<String, Value>) -> Record {
                 metrics
                     .and_then(|m| m.get(name))
                     .and_then(Value::as_f64)
-                    .filter(|n| n.is_finite() && *n >= 0.0)
+                    .filter(|n| is_figure(*n))
             };
             let required = |name: &str| {
                 metric(name).ok_or_else(|| format!("a platform.report record without {name}"))
