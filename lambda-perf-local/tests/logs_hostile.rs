@@ -291,3 +291,23 @@ fn absurd_figures_are_malformed_and_the_json_stays_readable() {
         "the JSON does not read back: {json}"
     );
 }
+
+/// lambda-perf facts with absurd figures (an idle gap of 1e308 ms, twice) give a mean that
+/// is a number, not an infinity that `--json` writes as `null`.
+#[test]
+fn absurd_emf_figures_keep_the_json_readable() {
+    let emf = |id: &str| {
+        format!(
+            r#"{{"_aws":{{"Timestamp":1735787045678,"CloudWatchMetrics":[{{"Namespace":"x","Dimensions":[[]],"Metrics":[]}}]}},"lambda_perf":{{"request_id":"{id}","start_kind":"warm","invocation":2,"idle_gap_ms":1e308}}}}"#
+        )
+    };
+    let report = build(
+        "absurd-emf.log",
+        &format!("{}\n{}\n", emf("r-1"), emf("r-2")),
+    );
+    let json = serde_json::to_string(&report).unwrap();
+    assert!(
+        serde_json::from_str::<LogsReport>(&json).is_ok(),
+        "the JSON does not read back: {json}"
+    );
+}

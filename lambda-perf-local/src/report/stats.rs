@@ -53,12 +53,24 @@ impl Distribution {
         Some(Self {
             count: values.len(),
             min: rank(0.0)?,
-            mean: values.iter().sum::<f64>() / values.len() as f64,
+            mean: mean(&values),
             p50: rank(50.0)?,
             p90: rank(90.0)?,
             p99: rank(99.0)?,
             max: rank(100.0)?,
         })
+    }
+}
+
+/// The mean of finite `values`: finite too, even where their sum is not (two values of
+/// 1e308), which JSON could not hold.
+fn mean(values: &[f64]) -> f64 {
+    let count = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / count;
+    if mean.is_finite() {
+        mean
+    } else {
+        values.iter().map(|value| value / count).sum()
     }
 }
 
