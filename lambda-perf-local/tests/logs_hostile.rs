@@ -311,3 +311,23 @@ fn absurd_emf_figures_keep_the_json_readable() {
         "the JSON does not read back: {json}"
     );
 }
+
+/// SnapStart's own platform lines in the text format, `RESTORE_START` and `RESTORE_REPORT`,
+/// are platform lines, not the function's output.
+#[test]
+fn snapstart_restore_lines_are_platform_lines() {
+    let text = "\
+RESTORE_START Runtime Version: java:21.v21\tRuntime Version ARN: arn:aws:lambda:us-east-1::runtime:0a25e3e7a1cc9ce404bc435eeb2ad358d8fa64338e618d0c224fe509403583ca
+RESTORE_REPORT Restore Duration: 571.67 ms
+START RequestId: r-1 Version: 3
+END RequestId: r-1
+REPORT RequestId: r-1\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 512 MB\tMax Memory Used: 70 MB\tRestore Duration: 571.67 ms\tBilled Restore Duration: 75 ms
+";
+    let report = build("snapstart.log", text);
+    assert_eq!(
+        (report.lines.platform, report.lines.output),
+        (5, 0),
+        "{:?}",
+        report.lines
+    );
+}

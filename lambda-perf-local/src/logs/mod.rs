@@ -5,18 +5,20 @@
 //!
 //! Each file is either the JSON `aws logs filter-log-events` writes (`{"events": [...]}`, or
 //! the array of events alone; several pages one after the other are read in turn, and an
-//! export cut short or damaged is counted as malformed, not read as text), or text with one log event a line, with or without the prefix
-//! `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with
-//! `--format short`). `lambda-perf run --log-out FILE` writes the text form. Files are UTF-8, or UTF-16 with its
-//! byte order mark (Windows PowerShell's `>`); a byte order mark is skipped. The lines read:
+//! export cut short or damaged is counted as malformed, not read as text), or text with one
+//! log event a line, with or without the prefix `aws logs tail` prints (`<timestamp> <log
+//! stream> ` by default, `<timestamp> ` with `--format short`). `lambda-perf run --log-out
+//! FILE` writes the text form. Files are UTF-8, or UTF-16 with its byte order mark (Windows
+//! PowerShell's `>`); a byte order mark is skipped. The lines read:
 //!
 //! - Lambda's platform lines: `START`, `END` and `REPORT` with `Duration`, `Billed Duration`,
 //!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Billed Restore
-//!   Duration`, `Status` and `Error Type`, in text (tab- or space-separated) or as the JSON records of the JSON log
-//!   format (`platform.start`, `platform.runtimeDone`, `platform.report` with `durationMs`,
-//!   `billedDurationMs`, `memorySizeMB`, `maxMemoryUsedMB`, `initDurationMs`,
-//!   `restoreDurationMs`, `billedRestoreDurationMs`). `INIT_START`, `INIT_REPORT`, `XRAY` lines and other `platform.*`
-//!   records are counted as platform lines.
+//!   Duration`, `Status` and `Error Type`, in text (tab- or space-separated) or as the JSON
+//!   records of the JSON log format (`platform.start`, `platform.runtimeDone`,
+//!   `platform.report` with `durationMs`, `billedDurationMs`, `memorySizeMB`,
+//!   `maxMemoryUsedMB`, `initDurationMs`, `restoreDurationMs`, `billedRestoreDurationMs`).
+//!   `INIT_START`, `INIT_REPORT`, SnapStart's `RESTORE_START` and `RESTORE_REPORT`, `XRAY`
+//!   lines and other `platform.*` records are counted as platform lines.
 //! - CloudWatch EMF lines, and in them lambda-perf's `lambda_perf` facts (start kind,
 //!   invocation index, idle gap, init duration and, with `LAMBDA_PERF_RESOURCE_USAGE`, the
 //!   CPU ratio and the share of its memory size's CPU each invocation used) and

@@ -50,8 +50,8 @@ pub(crate) enum Record {
     /// an invocation it stopped at its timeout, with the request id. Older text REPORT lines
     /// do not say so themselves (`Status: timeout`).
     TimedOut(String),
-    /// Another platform line (`INIT_START`, `INIT_REPORT`, `XRAY TraceId`, other
-    /// `platform.*` records).
+    /// Another platform line (`INIT_START`, `INIT_REPORT`, SnapStart's `RESTORE_START` and
+    /// `RESTORE_REPORT`, `XRAY TraceId`, other `platform.*` records).
     OtherPlatform,
     /// A valid EMF line.
     Emf(Box<EmfRecord>),
@@ -81,6 +81,8 @@ pub(crate) fn read(message: &str) -> Record {
     if [
         "INIT_START ",
         "INIT_REPORT ",
+        "RESTORE_START ",
+        "RESTORE_REPORT ",
         "XRAY TraceId:",
         "EXTENSION\t",
         "TELEMETRY\t",
