@@ -331,3 +331,22 @@ REPORT RequestId: r-1\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 5
         report.lines
     );
 }
+
+/// The HTML page shows what the text report shows of billing and memory: the billed
+/// duration's percentiles (beside the Billed Restore Duration's) and the memory headroom.
+#[test]
+fn the_html_report_shows_the_billed_duration_and_the_headroom() {
+    use lambda_perf_local::logs::{render_logs_html, render_logs_terminal};
+    let text = "\
+REPORT RequestId: r-1\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\tRestore Duration: 474.16 ms\tBilled Restore Duration: 75 ms
+REPORT RequestId: r-2\tDuration: 2.10 ms\tBilled Duration: 3 ms\tMemory Size: 128 MB\tMax Memory Used: 31 MB
+";
+    let report = build("fn.log", text);
+    let terminal = render_logs_terminal(&report);
+    assert!(terminal.contains("billed duration"), "{terminal}");
+    assert!(terminal.contains("headroom 58.0 MB"), "{terminal}");
+    let page = render_logs_html(&report);
+    for shown in ["billed duration (n=2)", "headroom 58.0 MB"] {
+        assert!(page.contains(shown), "{shown:?} missing from {page}");
+    }
+}

@@ -43,7 +43,11 @@ pub fn render_logs_html(report: &LogsReport) -> String {
         card(
             &mut out,
             &format!("{} of {size} MB", megabytes(used)),
-            "max memory used",
+            &format!(
+                "max memory used (headroom {}, {:.1} %)",
+                megabytes(report.memory_headroom_mb.unwrap_or(0.0)),
+                report.memory_headroom_percent.unwrap_or(0.0)
+            ),
         );
     }
     card(
@@ -81,13 +85,14 @@ pub fn render_logs_html(report: &LogsReport) -> String {
     let mut named: Vec<(&str, Option<&Distribution>)> = vec![
         ("Init Duration", report.init_duration_ms.as_ref()),
         ("Restore Duration", report.restore_duration_ms.as_ref()),
+        ("duration", report.duration_ms.as_ref()),
+        ("cold-start duration", report.cold_duration_ms.as_ref()),
+        ("warm duration", report.warm_duration_ms.as_ref()),
+        ("billed duration", report.billed_duration_ms.as_ref()),
         (
             "Billed Restore Duration",
             report.billed_restore_duration_ms.as_ref(),
         ),
-        ("duration", report.duration_ms.as_ref()),
-        ("cold-start duration", report.cold_duration_ms.as_ref()),
-        ("warm duration", report.warm_duration_ms.as_ref()),
     ];
     if let Some(figures) = &report.lambda_perf {
         named.push(("in-process init", figures.init_duration_ms.as_ref()));
