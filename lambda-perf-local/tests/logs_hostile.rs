@@ -350,3 +350,26 @@ REPORT RequestId: r-2\tDuration: 2.10 ms\tBilled Duration: 3 ms\tMemory Size: 12
         assert!(page.contains(shown), "{shown:?} missing from {page}");
     }
 }
+
+/// A text log whose first line is the function printing a JSON array (`print([1, 2])`, a
+/// list of records) is text, not a `filter-log-events` array of events whose rest cannot be
+/// read.
+#[test]
+fn a_text_log_opening_with_a_json_array_is_text() {
+    for first in ["[1, 2]", r#"[{"order": "o-1"}, {"order": "o-2"}]"#] {
+        let text = format!(
+            "{first}
+START RequestId: r-1 Version: $LATEST
+END RequestId: r-1
+REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\t
+"
+        );
+        let report = build("plain.log", &text);
+        assert!(
+            report.invocations == 1 && report.lines.malformed == 0,
+            "{first}: gave {} invocations and {:?}",
+            report.invocations,
+            report.lines
+        );
+    }
+}

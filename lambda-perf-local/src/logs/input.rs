@@ -44,11 +44,17 @@ pub(crate) fn read_file(name: &str, text: &str) -> Read {
     text_lines(name, text)
 }
 
-/// The events of a `filter-log-events` document: `{"events": [...]}` or the array alone.
+/// The events of a `filter-log-events` document: `{"events": [...]}` or the array alone (of
+/// log events: an array without any, `[1, 2]`, is a line of the function's own output).
 fn events_of(document: &Value) -> Option<&Vec<Value>> {
+    let is_event = |event: &Value| {
+        ["message", "timestamp", "logStreamName", "eventId"]
+            .iter()
+            .any(|key| event.get(key).is_some())
+    };
     match document {
         Value::Object(object) => object.get("events").and_then(Value::as_array),
-        Value::Array(events) => Some(events),
+        Value::Array(events) if events.is_empty() || events.iter().any(is_event) => Some(events),
         _ => None,
     }
 }
