@@ -373,3 +373,20 @@ REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 12
         );
     }
 }
+
+/// Pages of `filter-log-events` gathered into one array (`jq -s . page-*.json`) are read, or
+/// reported as unreadable, not read as text.
+#[test]
+fn an_array_of_json_pages_is_read() {
+    let pages = format!(
+        "[{EVENTS},\n{}]",
+        EVENTS.replace("r-1", "r-3").replace("r-2", "r-4")
+    );
+    let report = build("slurped.json", &pages);
+    assert!(
+        report.invocations == 4 && report.lines.malformed == 0,
+        "gave {} invocations and {:?}",
+        report.invocations,
+        report.lines
+    );
+}

@@ -44,17 +44,26 @@ pub(crate) fn read_file(name: &str, text: &str) -> Read {
     text_lines(name, text)
 }
 
-/// The events of a `filter-log-events` document: `{"events": [...]}` or the array alone (of
-/// log events: an array without any, `[1, 2]`, is a line of the function's own output).
-fn events_of(document: &Value) -> Option<&Vec<Value>> {
+/// The events of one page: `{"events": [...]}`.
+fn events(page: &Value) -> Option<&Vec<Value>> {
+    page.get("events").and_then(Value::as_array)
+}
+
+/// The pages of events of a `filter-log-events` document: `{"events": [...]}`, the array
+/// of events alone (of log events: an array without any, `[1, 2]`, is a line of the
+/// function's own output), or an array of pages (`jq -s` of several).
+fn pages_of(document: &Value) -> Option<Vec<&Vec<Value>>> {
     let is_event = |event: &Value| {
         ["message", "timestamp", "logStreamName", "eventId"]
             .iter()
             .any(|key| event.get(key).is_some())
     };
     match document {
-        Value::Object(object) => object.get("events").and_then(Value::as_array),
-        Value::Array(events) if events.is_empty() || events.iter().any(is_event) => Some(events),
+        Value::Object(_) => events(document).map(|page| vec![page]),
+        Value::Array(pages) if !pages.is_empty() && pages.iter().all(|p| events(p).is_some()) => {
+            pages.iter().map(events).collect()
+        }
+        Value::Array(page) if page.is_empty() || page.iter().any(is_event) => Some(vec![page]),
         _ => None,
     }
 }
@@ -69,9 +78,11 @@ fn json_export(name: &str, text: &str) -> Option<Read> {
     let mut events = 0;
     for document in serde_json::Deserializer::from_str(text).into_iter::<Value>() {
         let why = match document {
-            Ok(document) => match events_of(&document) {
-                Some(page) => {
-                    json_events(name, page, &mut events, &mut read);
+            Ok(document) => match pages_of(&document) {
+                Some(pages) => {
+                    for page in pages {
+                        json_events(name, page, &mut events, &mut read);
+                    }
                     documents += 1;
                     continue;
                 }

@@ -4,12 +4,13 @@
 //! # Input
 //!
 //! Each file is either the JSON `aws logs filter-log-events` writes (`{"events": [...]}`, or
-//! the array of events alone; several pages one after the other are read in turn, and an
-//! export cut short or damaged is counted as malformed, not read as text), or text with one
-//! log event a line, with or without the prefix `aws logs tail` prints (`<timestamp> <log
-//! stream> ` by default, `<timestamp> ` with `--format short`). `lambda-perf run --log-out
-//! FILE` writes the text form. Files are UTF-8, or UTF-16 with its byte order mark (Windows
-//! PowerShell's `>`); a byte order mark is skipped. The lines read:
+//! the array of events alone; several pages one after the other, or in one array as `jq -s`
+//! gathers them, are read in turn, and an export cut short or damaged is counted as
+//! malformed, not read as text), or text with one log event a line, with or without the
+//! prefix `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with
+//! `--format short`). `lambda-perf run --log-out FILE` writes the text form. Files are UTF-8,
+//! or UTF-16 with its byte order mark (Windows PowerShell's `>`); a byte order mark is
+//! skipped. The lines read:
 //!
 //! - Lambda's platform lines: `START`, `END` and `REPORT` with `Duration`, `Billed Duration`,
 //!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Billed Restore
