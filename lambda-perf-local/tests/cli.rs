@@ -603,3 +603,19 @@ fn a_timeout_out_of_range_is_a_clear_error_not_a_panic_or_another_timeout() {
         assert!(output.stdout.is_empty(), "{option} {value}: no report");
     }
 }
+
+#[test]
+fn an_answer_after_the_timeout_is_a_timeout_even_within_the_harness_grace() {
+    // Lambda stops an invocation at its timeout: an answer 1.5 s into a 1 s timeout never
+    // arrives, the invocation times out. The harness waits a grace period past the deadline
+    // for an answer; one arriving in it must still be a timeout, not a success lasting
+    // longer than the timeout.
+    let output = run_demo_function(r#"{"sleep_ms":1500}"#, &["-n", "1", "--timeout", "1"]);
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["timeout"], "{report:#}");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert_eq!(
+        report["invocations"][0]["duration_ms"].as_f64(),
+        Some(1000.0)
+    );
+}

@@ -283,6 +283,24 @@ impl<'a> Execution<'a> {
             },
         };
         let ended_at = Instant::now();
+        // Lambda stops an invocation at its timeout: an answer that came later (while the
+        // harness waited its grace period past the deadline) never reached the caller.
+        let classified = match classified {
+            Classified::Answered(reply)
+                if reply
+                    .duration()
+                    .is_some_and(|duration| duration > self.runner.timeout) =>
+            {
+                Classified::Failed {
+                    reply: None,
+                    stop: EarlyStop::TimedOut {
+                        request_id: request_id.clone(),
+                        last_lines: process.last_lines(ERROR_CONTEXT_LINES),
+                    },
+                }
+            }
+            other => other,
+        };
         let (reply, stop) = match classified {
             Classified::Answered(result) => {
                 self.current.served.fetch_add(1, Ordering::Relaxed);
