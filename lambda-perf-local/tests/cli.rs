@@ -619,3 +619,36 @@ fn an_answer_after_the_timeout_is_a_timeout_even_within_the_harness_grace() {
         Some(1000.0)
     );
 }
+
+#[test]
+fn a_cold_start_s_init_does_not_eat_into_the_invocation_s_timeout() {
+    // On Lambda the function's timeout runs from the start of the invocation, after init
+    // (which has its own limit): a function 3 s in init and 1.5 s in its handler, under a
+    // 2 s timeout, answers in time. Its `Lambda-Runtime-Deadline-Ms` is 2 s after it got
+    // the invocation, not 2 s after the harness queued it while the function was still
+    // starting.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), r#"{"sleep_ms":1500}"#).unwrap();
+    let script = format!(
+        "sleep 3; exec {} demo-function",
+        env!("CARGO_BIN_EXE_lambda-perf")
+    );
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "1",
+        "--timeout",
+        "2",
+        "--event",
+        file.path().to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["ok"], "{report:#}");
+    assert!(output.status.success(), "{}", stderr(&output));
+}

@@ -677,3 +677,42 @@ async fn a_response_over_lambdas_payload_limit_fails_the_invocation() {
     );
     assert_eq!(api.pending_invocations(), 0);
 }
+
+#[tokio::test]
+async fn a_deadline_counted_from_the_hand_out_starts_when_next_hands_it_out() {
+    // As Lambda counts a function's timeout: a runtime that asks for work 600 ms after the
+    // invocation was queued (a slow init) still gets 1 s, and `invoke` waits for its answer
+    // past the deadline counted from queueing.
+    let api = RuntimeApi::start_with(
+        lambda_perf_local::emulator::RuntimeApiOptions::default()
+            .with_grace_period(Duration::from_millis(100)),
+    )
+    .await
+    .expect("server starts");
+    let http = client();
+    let invocation =
+        InvokeRequest::json(json!({})).with_deadline_after_hand_out(Duration::from_secs(1));
+    let function = async {
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let reply = next(&http, &api).await;
+        let handed_out_ms = now_ms();
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let id = request_id(&reply);
+        let ack = respond(&http, &api, &id, b"\"ok\"").await;
+        (reply, handed_out_ms, ack)
+    };
+    let (result, (reply, handed_out_ms, ack)) = tokio::join!(api.invoke(invocation), function);
+    let result = result.expect("answered before its deadline");
+    assert_eq!(ack.status, StatusCode::ACCEPTED);
+    let deadline: u64 = reply
+        .header("lambda-runtime-deadline-ms")
+        .expect("deadline header")
+        .parse()
+        .expect("numeric deadline");
+    assert!(
+        deadline.abs_diff(handed_out_ms + 1_000) < 100,
+        "deadline {deadline}, handed out at {handed_out_ms}"
+    );
+    assert_eq!(result.deadline_ms, deadline);
+    assert_eq!(api.invocations()[0].deadline_ms, deadline);
+}

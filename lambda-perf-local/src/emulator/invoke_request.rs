@@ -20,6 +20,12 @@ pub enum Deadline {
     At(SystemTime),
     /// A raw `Lambda-Runtime-Deadline-Ms` value sent as is (e.g. `600000`).
     RawMillis(u64),
+    /// This long after `/next` hands the invocation out, as Lambda counts a function's
+    /// timeout: from the start of the invocation, so that neither a cold start's init nor a
+    /// wait in the queue eats into it. [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke)
+    /// waits at least until that deadline (plus the grace period) once it is handed out, and
+    /// until the deadline counted from queueing (plus the grace period) for the hand-out.
+    AfterHandOut(Duration),
 }
 
 impl Default for Deadline {
@@ -32,7 +38,8 @@ impl Deadline {
     /// The `Lambda-Runtime-Deadline-Ms` value for an invocation queued at `queued_at`.
     pub fn to_epoch_millis(self, queued_at: SystemTime) -> u64 {
         match self {
-            Self::In(after) => epoch_millis(queued_at + after),
+            // Until it is handed out, counted from queueing.
+            Self::In(after) | Self::AfterHandOut(after) => epoch_millis(queued_at + after),
             Self::At(at) => epoch_millis(at),
             Self::RawMillis(ms) => ms,
         }
@@ -124,6 +131,12 @@ impl InvokeRequest {
     /// Sets the deadline to `after` past the moment the invocation is queued.
     pub fn with_deadline_in(self, after: Duration) -> Self {
         self.with_deadline(Deadline::In(after))
+    }
+
+    /// Sets the deadline to `after` past the moment `/next` hands the invocation out, as
+    /// Lambda counts a function's timeout (see [`Deadline::AfterHandOut`]).
+    pub fn with_deadline_after_hand_out(self, after: Duration) -> Self {
+        self.with_deadline(Deadline::AfterHandOut(after))
     }
 
     /// Sends this raw `Lambda-Runtime-Deadline-Ms` value unchanged.
@@ -230,6 +243,10 @@ impl InvokeRequest {
         PreparedRequest {
             request_id: self.request_id.unwrap_or_else(new_request_id),
             deadline_ms: self.deadline.to_epoch_millis(queued_at),
+            deadline_after_hand_out: match self.deadline {
+                Deadline::AfterHandOut(after) => Some(after),
+                _ => None,
+            },
             trace_header,
             function_arn: self.function_arn.unwrap_or_else(|| default_arn.to_owned()),
             client_context: self.client_context,
@@ -250,6 +267,8 @@ impl From<serde_json::Value> for InvokeRequest {
 pub(crate) struct PreparedRequest {
     pub(crate) request_id: String,
     pub(crate) deadline_ms: u64,
+    /// Set the deadline this long after the hand-out, when `/next` hands it out.
+    pub(crate) deadline_after_hand_out: Option<Duration>,
     pub(crate) trace_header: Option<String>,
     pub(crate) function_arn: String,
     pub(crate) client_context: Option<String>,

@@ -269,7 +269,7 @@ impl<'a> Execution<'a> {
         let request_id = new_request_id();
         let invocation = InvokeRequest::new(event)
             .with_request_id(request_id.clone())
-            .with_deadline_in(self.runner.timeout)
+            .with_deadline_after_hand_out(self.runner.timeout)
             .with_trace(TraceSetting::Generate { sampled });
         let process = &self.current.process;
         let classified = tokio::select! {

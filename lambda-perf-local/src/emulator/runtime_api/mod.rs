@@ -94,6 +94,20 @@ impl RuntimeApiOptions {
         self.fallback_timeout
     }
 
+    /// How much longer `invoke` waits for an invocation handed out with this deadline:
+    /// until the deadline plus the grace period, if that is still ahead.
+    fn time_left(&self, deadline_ms: u64) -> Option<Duration> {
+        let now_ms = epoch_millis(SystemTime::now());
+        let until = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
+        let left = if deadline_ms > now_ms {
+            until.saturating_add(self.grace_period)
+        } else {
+            self.grace_period
+                .saturating_sub(Duration::from_millis(now_ms - deadline_ms))
+        };
+        (!left.is_zero()).then_some(left)
+    }
+
     /// How long `invoke` waits for an invocation with this deadline, queued now.
     fn timeout_for(&self, deadline_ms: u64, explicit: Option<Duration>) -> Duration {
         if let Some(timeout) = explicit {
@@ -248,40 +262,56 @@ impl RuntimeApi {
             request_id: prepared.request_id.clone(),
             armed: true,
         };
-        let timeout = self
+        let mut timeout = self
             .options
             .timeout_for(prepared.deadline_ms, explicit_timeout);
-        let resolution = match tokio::time::timeout(timeout, &mut receiver).await {
-            Ok(Ok(resolution)) => resolution,
-            Ok(Err(_closed)) => {
-                guard.armed = false;
-                return Err(HarnessError::Shutdown);
-            }
-            Err(_elapsed) => {
-                guard.armed = false;
-                if self.shared.time_out(&prepared.request_id) {
-                    return Err(HarnessError::Timeout {
-                        what: format!(
-                            "invocation {} to finish (waited {timeout:?})",
-                            prepared.request_id
-                        ),
-                        last_lines: Vec::new(),
-                    });
+        let waited_from = Instant::now();
+        let resolution = loop {
+            match tokio::time::timeout(timeout, &mut receiver).await {
+                Ok(Ok(resolution)) => break resolution,
+                Ok(Err(_closed)) => {
+                    guard.armed = false;
+                    return Err(HarnessError::Shutdown);
                 }
-                // Resolved between the timer firing and `time_out` taking the lock.
-                receiver.try_recv().map_err(|_| HarnessError::Shutdown)?
+                Err(_elapsed) => {
+                    // A deadline set at hand-out (after a slow init, a wait in the queue)
+                    // may be later than the one the wait was counted from.
+                    let later = explicit_timeout
+                        .is_none()
+                        .then(|| self.shared.hand_out_deadline_ms(&prepared.request_id))
+                        .flatten()
+                        .and_then(|deadline_ms| self.options.time_left(deadline_ms));
+                    if let Some(left) = later {
+                        timeout = left;
+                        continue;
+                    }
+                    guard.armed = false;
+                    if self.shared.time_out(&prepared.request_id) {
+                        return Err(HarnessError::Timeout {
+                            what: format!(
+                                "invocation {} to finish (waited {:?})",
+                                prepared.request_id,
+                                waited_from.elapsed()
+                            ),
+                            last_lines: Vec::new(),
+                        });
+                    }
+                    // Resolved between the timer firing and `time_out` taking the lock.
+                    break receiver.try_recv().map_err(|_| HarnessError::Shutdown)?;
+                }
             }
         };
         guard.armed = false;
         let Resolution {
             answer,
+            deadline_ms,
             handed_out_at,
             resolved_at,
         } = resolution;
         Ok(InvokeReply {
             request_id: prepared.request_id,
             trace_header: prepared.trace_header,
-            deadline_ms: prepared.deadline_ms,
+            deadline_ms,
             queued_at,
             handed_out_at,
             resolved_at,

@@ -6,6 +6,8 @@ use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
+use crate::emulator::ids::epoch_millis;
+
 use hyper::header::HeaderValue;
 use tokio::sync::{Notify, oneshot};
 
@@ -19,6 +21,9 @@ use crate::emulator::invoke_request::{InvokeRequest, PreparedRequest};
 #[derive(Debug)]
 pub(crate) struct Resolution {
     pub(crate) answer: Answer,
+    /// The `Lambda-Runtime-Deadline-Ms` sent (set at hand-out for a deadline counted from
+    /// it).
+    pub(crate) deadline_ms: u64,
     pub(crate) handed_out_at: Option<Instant>,
     pub(crate) resolved_at: Instant,
 }
@@ -226,10 +231,14 @@ impl Shared {
                 continue;
             };
             active.handed_out_at = Some(now);
+            if let Some(after) = active.prepared.deadline_after_hand_out {
+                active.prepared.deadline_ms = epoch_millis(SystemTime::now() + after);
+            }
             let prepared = active.prepared.clone();
             let record = active.record;
             if let Some(record) = state.records.get_mut(record) {
                 record.handed_out_at = Some(now);
+                record.deadline_ms = prepared.deadline_ms;
                 record.stage = Stage::InFlight;
             }
             state.event(ApiEventKind::HandedOut { request_id });
@@ -313,6 +322,7 @@ impl Shared {
         // The waiting `invoke` may be gone (abandoned); the record above still has it.
         let _ = active.responder.send(Resolution {
             answer,
+            deadline_ms: active.prepared.deadline_ms,
             handed_out_at: Some(handed_out_at),
             resolved_at,
         });
@@ -341,10 +351,21 @@ impl Shared {
             state.finish(active.record, Stage::Resolved(answer.clone()), now);
             let _ = active.responder.send(Resolution {
                 answer,
+                deadline_ms: active.prepared.deadline_ms,
                 handed_out_at: active.handed_out_at,
                 resolved_at: now,
             });
         }
+    }
+
+    /// The deadline of an invocation in flight whose deadline was set when `/next` handed it
+    /// out (`None` when it is not in flight or its deadline was set at queueing).
+    pub(crate) fn hand_out_deadline_ms(&self, request_id: &str) -> Option<u64> {
+        let state = self.lock();
+        let active = state.active.get(request_id)?;
+        active.handed_out_at?;
+        active.prepared.deadline_after_hand_out?;
+        Some(active.prepared.deadline_ms)
     }
 
     /// Marks an invocation as timed out (if still pending) and returns whether it was.
