@@ -259,8 +259,13 @@ fn invocation(
             )
         }
         Err(failure) => {
-            // A timed-out invocation lasted until its timeout, and Lambda bills it so.
-            let duration = (failure.kind == NoReplyKind::Timeout)
+            // A timed-out invocation lasted until its timeout, one the function's process
+            // exited in until the exit (`Runtime.ExitError`), and Lambda bills them so.
+            let ran = matches!(
+                failure.kind,
+                NoReplyKind::Timeout | NoReplyKind::ProcessExited
+            );
+            let duration = ran
                 .then(|| run.handed_out_at.zip(run.ended_at))
                 .flatten()
                 .map(|(start, end)| millis(end.saturating_duration_since(start)));

@@ -1285,3 +1285,44 @@ fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
     );
     assert!(!render_terminal(&sequential, 100, false).contains("Concurrent invocations"));
 }
+
+#[test]
+fn an_invocation_the_function_crashed_in_lasts_and_is_billed_until_the_exit() {
+    // On Lambda an invocation whose runtime exits (`Runtime.ExitError`) ran, and is billed,
+    // until the exit; the REPORT line of the `--log-out` file says so, and the report's
+    // figures must agree with it.
+    let mut record = record();
+    let crashed = &mut record.invocations[3];
+    let at = Instant::now();
+    crashed.reply = Err(NoReply::new(
+        NoReplyKind::ProcessExited,
+        "the function exited during an invocation (exit status: 1)",
+    ));
+    (crashed.handed_out_at, crashed.ended_at) = (Some(at), Some(at + Duration::from_millis(200)));
+    let report = Report::build(&record);
+    let invocation = &report.invocations[3];
+    assert_eq!(invocation.status, Status::HarnessError);
+    assert!(
+        invocation.duration_ms.is_some_and(|d| approx(d, 200.0)),
+        "{invocation:?}"
+    );
+    let billed = invocation
+        .billed_duration_ms
+        .expect("billed until the exit");
+    let log = crate::run::lambda_log(&record, &report);
+    let line = log
+        .lines()
+        .find(|line| line.contains("REPORT RequestId: req-3\t"))
+        .unwrap_or_else(|| panic!("no REPORT of req-3 in {log}"));
+    assert!(
+        line.contains(&format!("\tBilled Duration: {billed} ms\t")),
+        "{line}"
+    );
+    let billed_invocations = report
+        .invocations
+        .iter()
+        .filter(|i| i.billed_duration_ms.is_some())
+        .count();
+    assert_eq!(report.resources.billing.invocations, billed_invocations);
+    assert_eq!(billed_invocations, record.invocations.len());
+}
