@@ -652,3 +652,40 @@ fn a_cold_start_s_init_does_not_eat_into_the_invocation_s_timeout() {
     assert_eq!(column(&report, "status"), ["ok"], "{report:#}");
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn an_invocation_the_function_crashed_in_ends_at_the_exit_not_after_the_harness_drain() {
+    // The function is killed 1 s after it started, in the middle of a 3 s invocation, while
+    // a process it started keeps its stdout open: the invocation ran until the kill (under
+    // 1 s after its hand-out), not until the harness stopped waiting for the output.
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), r#"{"sleep_ms":3000}"#).unwrap();
+    let script = format!(
+        "sleep 60 & exec timeout --foreground -s KILL 1 {} demo-function",
+        env!("CARGO_BIN_EXE_lambda-perf")
+    );
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "1",
+        "--event",
+        file.path().to_str().unwrap(),
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("during an invocation"),
+        "{}",
+        stderr(&output)
+    );
+    let report = json(&output);
+    let duration = report["invocations"][0]["duration_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a duration: {report:#}"));
+    assert!(duration < 1_150.0, "{duration} ms");
+}

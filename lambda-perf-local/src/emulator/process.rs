@@ -38,7 +38,8 @@ const WAIT_THEN_EXEC: &str = r#"read -r _ && exec "$@" </dev/null; exit 125"#;
 #[derive(Debug, Clone)]
 enum ExitState {
     Running,
-    Exited(ExitStatus),
+    /// It exited with this status, at this moment (as its supervisor saw it).
+    Exited(ExitStatus, Instant),
     /// Waiting on the child failed; the status is unknown.
     Lost(String),
 }
@@ -46,7 +47,14 @@ enum ExitState {
 impl ExitState {
     fn status(&self) -> Option<ExitStatus> {
         match self {
-            Self::Exited(status) => Some(*status),
+            Self::Exited(status, _) => Some(*status),
+            _ => None,
+        }
+    }
+
+    fn exited_at(&self) -> Option<Instant> {
+        match self {
+            Self::Exited(_, at) => Some(*at),
             _ => None,
         }
     }
@@ -295,6 +303,12 @@ impl FunctionProcess {
         self.exit.borrow().status()
     }
 
+    /// When the process exited, if it has: before its output was drained (a process it
+    /// started may keep its pipes open long after).
+    pub fn exited_at(&self) -> Option<Instant> {
+        self.exit.borrow().exited_at()
+    }
+
     /// Whether the process has exited (or can no longer be waited on).
     pub fn has_exited(&self) -> bool {
         !matches!(*self.exit.borrow(), ExitState::Running)
@@ -335,7 +349,7 @@ impl FunctionProcess {
     /// Waits for the process to exit by itself.
     pub async fn wait(&self) -> io::Result<ExitStatus> {
         match self.exited().await {
-            ExitState::Exited(status) => Ok(status),
+            ExitState::Exited(status, _) => Ok(status),
             ExitState::Lost(message) => Err(io::Error::other(message)),
             ExitState::Running => Err(io::Error::other("process still running")),
         }
@@ -487,7 +501,7 @@ async fn supervise(
         }
     };
     exit.send_replace(match waited {
-        Ok(status) => ExitState::Exited(status),
+        Ok(status) => ExitState::Exited(status, Instant::now()),
         Err(err) => ExitState::Lost(err.to_string()),
     });
     drop(cgroup);

@@ -282,7 +282,11 @@ impl<'a> Execution<'a> {
                 },
             },
         };
-        let ended_at = Instant::now();
+        // A process that exited ended its invocation then, not when the harness finished
+        // draining its output.
+        let ended_at = process
+            .exited_at()
+            .map_or_else(Instant::now, |exited_at| exited_at.min(Instant::now()));
         // Lambda stops an invocation at its timeout: an answer that came later (while the
         // harness waited its grace period past the deadline) never reached the caller.
         let classified = match classified {
