@@ -689,3 +689,29 @@ fn an_invocation_the_function_crashed_in_ends_at_the_exit_not_after_the_harness_
         .unwrap_or_else(|| panic!("a duration: {report:#}"));
     assert!(duration < 1_150.0, "{duration} ms");
 }
+
+#[test]
+fn an_init_longer_than_the_timeout_is_not_a_timeout() {
+    // Lambda limits init on its own (10 s): a function 4 s in init under a 1 s timeout gets
+    // its invocation once it asks for it, and answers in time.
+    let script = format!(
+        "sleep 4; exec {} demo-function",
+        env!("CARGO_BIN_EXE_lambda-perf")
+    );
+    let output = lambda_perf(&[
+        "run",
+        "--json",
+        "--no-progress",
+        "-n",
+        "1",
+        "--timeout",
+        "1",
+        "--",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["ok"], "{report:#}");
+    assert!(output.status.success(), "{}", stderr(&output));
+}

@@ -24,7 +24,10 @@ pub enum Deadline {
     /// timeout: from the start of the invocation, so that neither a cold start's init nor a
     /// wait in the queue eats into it. [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke)
     /// waits at least until that deadline (plus the grace period) once it is handed out, and
-    /// until the deadline counted from queueing (plus the grace period) for the hand-out.
+    /// until the deadline counted from queueing (plus the grace period) for the hand-out,
+    /// except while the attached process is still in its init (it has been handed nothing
+    /// yet): that wait has no limit of its own, so race it against the init's (as
+    /// `lambda-perf run` does with its init timeout).
     AfterHandOut(Duration),
 }
 

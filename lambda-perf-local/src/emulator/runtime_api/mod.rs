@@ -276,11 +276,17 @@ impl RuntimeApi {
                 Err(_elapsed) => {
                     // A deadline set at hand-out (after a slow init, a wait in the queue)
                     // may be later than the one the wait was counted from.
-                    let later = explicit_timeout
-                        .is_none()
-                        .then(|| self.shared.hand_out_deadline_ms(&prepared.request_id))
-                        .flatten()
-                        .and_then(|deadline_ms| self.options.time_left(deadline_ms));
+                    // Until then, a process still in its init is waited for: its init has
+                    // a limit of its own (the caller's: the process exiting, an init timeout).
+                    let later = if explicit_timeout.is_some() {
+                        None
+                    } else if self.shared.awaiting_init(&prepared.request_id) {
+                        Some(self.options.grace_period.max(Duration::from_millis(10)))
+                    } else {
+                        self.shared
+                            .hand_out_deadline_ms(&prepared.request_id)
+                            .and_then(|deadline_ms| self.options.time_left(deadline_ms))
+                    };
                     if let Some(left) = later {
                         timeout = left;
                         continue;

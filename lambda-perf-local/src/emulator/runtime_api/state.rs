@@ -87,6 +87,11 @@ struct State {
     stopped: bool,
     /// When the runtime first asked for work (`GET /next`).
     first_poll_at: Option<Instant>,
+    /// A function process is attached ([`Shared::attach_process`]).
+    attached: bool,
+    /// `/next` handed out an invocation since the current process was attached: its init
+    /// is over.
+    handed_out_since_attach: bool,
     /// Connections opened now belong to this generation; `/next` polls are served only on
     /// connections of the current one (see [`Shared::retire_connections`]).
     generation: u64,
@@ -134,6 +139,8 @@ impl Shared {
                 init_errors: Vec::new(),
                 current_init_error: None,
                 first_poll_at: None,
+                attached: false,
+                handed_out_since_attach: false,
                 default_function_arn,
                 stopped: false,
                 generation: 0,
@@ -241,6 +248,7 @@ impl Shared {
                 record.deadline_ms = prepared.deadline_ms;
                 record.stage = Stage::InFlight;
             }
+            state.handed_out_since_attach = true;
             state.event(ApiEventKind::HandedOut { request_id });
             return Some(HandOut { prepared });
         }
@@ -368,6 +376,18 @@ impl Shared {
         Some(active.prepared.deadline_ms)
     }
 
+    /// Whether an invocation whose deadline is counted from its hand-out is still queued
+    /// while the attached process is in its init (it has not yet been handed any
+    /// invocation): Lambda limits init apart from the function's timeout.
+    pub(crate) fn awaiting_init(&self, request_id: &str) -> bool {
+        let state = self.lock();
+        state.attached
+            && !state.handed_out_since_attach
+            && state.active.get(request_id).is_some_and(|active| {
+                active.handed_out_at.is_none() && active.prepared.deadline_after_hand_out.is_some()
+            })
+    }
+
     /// Marks an invocation as timed out (if still pending) and returns whether it was.
     pub(crate) fn time_out(&self, request_id: &str) -> bool {
         self.give_up(request_id, Stage::TimedOut)
@@ -408,6 +428,8 @@ impl Shared {
     pub(crate) fn attach_process(&self, default_function_arn: Option<String>) {
         let mut state = self.lock();
         state.current_init_error = None;
+        state.attached = true;
+        state.handed_out_since_attach = false;
         if let Some(arn) = default_function_arn {
             state.default_function_arn = arn;
         }
