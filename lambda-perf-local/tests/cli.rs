@@ -715,3 +715,28 @@ fn an_init_longer_than_the_timeout_is_not_a_timeout() {
     assert_eq!(column(&report, "status"), ["ok"], "{report:#}");
     assert!(output.status.success(), "{}", stderr(&output));
 }
+
+#[test]
+fn an_event_lambda_would_refuse_is_a_clear_error_not_a_run() {
+    // Lambda refuses a synchronous invocation whose payload is over 6 MB ("Request must be
+    // smaller than 6291456 bytes for the InvokeFunction operation"): a run with such an
+    // event would show a function working that Lambda never calls.
+    let event = format!("{{\"data\":\"{}\"}}", "x".repeat(6_291_456));
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &event).unwrap();
+    let output = lambda_perf(&[
+        "run",
+        "--no-progress",
+        "-n",
+        "1",
+        "--event",
+        file.path().to_str().unwrap(),
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    let stderr_text = stderr(&output);
+    assert_eq!(output.status.code(), Some(2), "{stderr_text}");
+    assert!(stderr_text.contains("6291456"), "{stderr_text}");
+    assert!(output.stdout.is_empty(), "no report");
+}

@@ -14,7 +14,7 @@ use lambda_perf_local::run::Runner;
 /// The function and how to run it, shared by `run` and `tune`.
 #[derive(Debug, Args)]
 pub(crate) struct FunctionArgs {
-    /// A JSON file with the event to send (default `{}`).
+    /// A JSON file with the event to send (default `{}`), smaller than 6 MB as Lambda takes it.
     #[arg(short, long, value_name = "FILE")]
     pub(crate) event: Option<PathBuf>,
     /// Each invocation's timeout, in seconds (1 to 900, as Lambda takes).
@@ -44,6 +44,10 @@ pub(crate) struct FunctionArgs {
     pub(crate) command: Vec<OsString>,
 }
 
+/// Lambda takes a synchronous invocation's payload only when it is smaller than this: "Request
+/// must be smaller than 6291456 bytes for the InvokeFunction operation".
+const MAX_EVENT_BYTES: usize = 6 * 1024 * 1024;
+
 impl FunctionArgs {
     /// The event to send: the file's JSON, or `{}`.
     pub(crate) fn event(&self) -> Result<Bytes, String> {
@@ -51,6 +55,12 @@ impl FunctionArgs {
             return Ok(Bytes::from_static(b"{}"));
         };
         match std::fs::read(path) {
+            Ok(bytes) if bytes.len() >= MAX_EVENT_BYTES => Err(format!(
+                "{} is {} bytes: Lambda refuses an invocation whose payload is not smaller \
+                 than {MAX_EVENT_BYTES} bytes (6 MB)",
+                path.display(),
+                bytes.len()
+            )),
             Ok(bytes) if serde_json::from_slice::<serde_json::Value>(&bytes).is_ok() => {
                 Ok(Bytes::from(bytes))
             }
