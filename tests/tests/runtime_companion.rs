@@ -152,3 +152,47 @@ async fn the_function_exits_cleanly_after_the_invocations_it_was_given() {
         }
     }
 }
+
+/// `lambda-perf run` restarts a process, moves on to a fresh environment or ends, as Lambda
+/// would stop or freeze one: once the process is idle, asking for its next event, not in the middle of the telemetry
+/// the companion writes after the response (Lambda never stops a runtime there: it freezes
+/// it at its next `GET /next`).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_stops_a_process_for_a_restart_only_once_its_telemetry_is_written() {
+    use lambda_perf_local::run::{Plan, RunOptions, Runner, execute};
+    let config = function_config()
+        .with_env("COMPANION_MODE", "companion")
+        .with_env("SLOW_EMF_MS", SLOW.as_millis().to_string());
+    for (restart_after, fresh_environment_after) in [(Some(1), None), (None, Some(1))] {
+        let plan = Plan::from_options(&RunOptions {
+            invocations: 2,
+            restart_after,
+            fresh_environment_after,
+            ..RunOptions::default()
+        });
+        let runner = Runner::new(companion_function(), config.clone());
+        let result = execute(&plan, &runner, &|_| {}).await;
+        assert!(result.early_stop.is_none(), "{:?}", result.early_stop);
+        let record = &result.record;
+        let first = &record.invocations[0].request_id;
+        assert!(
+            record.processes[0]
+                .output
+                .iter()
+                .any(|line| is_end_line(line, first)),
+            "restart {restart_after:?}, fresh {fresh_environment_after:?}: the first \
+             invocation's EMF line is missing from its process's output: {:#?}",
+            record.processes[0].output
+        );
+        // And the last one's, at the end of the run.
+        let last = &record.invocations[1].request_id;
+        assert!(
+            record.processes[1]
+                .output
+                .iter()
+                .any(|line| is_end_line(line, last)),
+            "the last invocation's EMF line is missing: {:#?}",
+            record.processes[1].output
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::emulator::{
     Answer, ERROR_CONTEXT_LINES, ExecutionEnvironment, FunctionCommand, FunctionConfig,
-    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, TraceSetting,
+    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, Stage, TraceSetting,
     XRayCollector, new_request_id,
 };
 use crate::pricing::Architecture;
@@ -149,7 +149,7 @@ pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + S
     let early_stop = match Execution::start(plan, runner).await {
         Ok(mut execution) => {
             let early_stop = execution.run(plan, &mut record, progress).await.err();
-            execution.stop(&mut record).await;
+            execution.stop(&mut record, early_stop.is_none()).await;
             early_stop
         }
         Err(early_stop) => Some(early_stop),
@@ -441,6 +441,7 @@ impl<'a> Execution<'a> {
         } else {
             HarnessStop::Restart
         };
+        self.until_idle().await;
         let ended = self.end_process(stop).await;
         record.processes.push(ended);
         // Whatever the stopped process left polling gets nothing meant for its replacement.
@@ -465,6 +466,33 @@ impl<'a> Execution<'a> {
             served: AtomicUsize::new(0),
         };
         Ok(())
+    }
+
+    /// Waits until the current process is idle, as Lambda finds a runtime it freezes or stops:
+    /// asking for its next event after its last answer (what it does between its response
+    /// and that request, such as writing its telemetry, is still part of the invocation), or
+    /// gone; at most the function's timeout.
+    async fn until_idle(&self) {
+        let process = &self.current.process;
+        let last_answer = self
+            .api
+            .invocations()
+            .iter()
+            .filter(|record| matches!(record.stage, Stage::Resolved(_)))
+            .filter_map(|record| record.finished_at)
+            .max();
+        let Some(last_answer) = last_answer else {
+            return;
+        };
+        let limit = Instant::now() + self.runner.timeout;
+        let polled_since = || {
+            self.api
+                .last_poll_at()
+                .is_some_and(|polled| polled >= last_answer)
+        };
+        while !process.has_exited() && !polled_since() && Instant::now() < limit {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
     }
 
     /// Stops the current process for `stop`, unless it already ended on its own, and
@@ -495,7 +523,10 @@ impl<'a> Execution<'a> {
     }
 
     /// Ends the run: the last datagrams, the last process.
-    async fn stop(self, record: &mut RunRecord) {
+    async fn stop(self, record: &mut RunRecord, finished: bool) {
+        if finished {
+            self.until_idle().await;
+        }
         tokio::time::sleep(DRAIN).await;
         let ended = self.end_process(HarnessStop::EndOfRun).await;
         record.processes.push(ended);

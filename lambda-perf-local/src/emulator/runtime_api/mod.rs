@@ -186,6 +186,13 @@ impl RuntimeApi {
         self.shared.first_poll_at()
     }
 
+    /// When a runtime last asked for work (`GET /runtime/invocation/next`) on a connection
+    /// not [retired](Self::retire_connections): once this is after its last answer, the
+    /// runtime is idle, and Lambda could freeze or stop it. `None` until then.
+    pub fn last_poll_at(&self) -> Option<Instant> {
+        self.shared.last_poll_at()
+    }
+
     /// Waits until a runtime has asked for work; the moment it first did.
     ///
     /// # Errors

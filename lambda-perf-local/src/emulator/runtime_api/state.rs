@@ -87,6 +87,8 @@ struct State {
     stopped: bool,
     /// When the runtime first asked for work (`GET /next`).
     first_poll_at: Option<Instant>,
+    /// When a runtime last asked for work (`GET /next`) on a connection that is not retired.
+    last_poll_at: Option<Instant>,
     /// A function process is attached ([`Shared::attach_process`]).
     attached: bool,
     /// `/next` handed out an invocation since the current process was attached: its init
@@ -139,6 +141,7 @@ impl Shared {
                 init_errors: Vec::new(),
                 current_init_error: None,
                 first_poll_at: None,
+                last_poll_at: None,
                 attached: false,
                 handed_out_since_attach: false,
                 default_function_arn,
@@ -260,7 +263,14 @@ impl Shared {
     /// different invocation. Ends without one once the server is shut down, or once the
     /// connection is retired.
     pub(crate) async fn next_invocation(&self, generation: u64) -> Next {
-        self.lock().first_poll_at.get_or_insert_with(Instant::now);
+        {
+            let mut state = self.lock();
+            let now = Instant::now();
+            state.first_poll_at.get_or_insert(now);
+            if state.generation == generation {
+                state.last_poll_at = Some(now);
+            }
+        }
         loop {
             let mut notified = pin!(self.available.notified());
             // Register before checking the queue so a concurrent enqueue cannot be missed.
@@ -280,6 +290,11 @@ impl Shared {
             }
             notified.await;
         }
+    }
+
+    /// When a runtime last asked for work, on a connection not retired.
+    pub(crate) fn last_poll_at(&self) -> Option<Instant> {
+        self.lock().last_poll_at
     }
 
     /// The generation a connection opened now belongs to.
