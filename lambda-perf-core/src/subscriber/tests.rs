@@ -468,3 +468,25 @@ fn the_registry_is_told_the_most_verbose_level_any_layer_wants() {
         );
     }
 }
+
+#[test]
+fn a_level_of_off_writes_no_line_even_in_a_sampled_invocation() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(
+        |builder| builder.log_level(LevelFilter::OFF).log_sample_rate(1.0),
+        &lines,
+    );
+    run(
+        &dispatch,
+        invoke(
+            &perf_layer(),
+            |_| async {
+                tracing::debug!("detail");
+                tracing::error!("failure");
+                Ok(Value::Null)
+            },
+            event("req-1", Value::Null),
+        ),
+    );
+    assert_eq!(lines.text(), "", "OFF writes no line");
+}

@@ -136,7 +136,7 @@ impl TargetLevels {
 
     /// The most verbose level written for `target`; `boosted` is the level an invocation
     /// sampled for debugging raises the default to (targets named by a directive and the
-    /// quiet crates keep theirs).
+    /// quiet crates keep theirs, and a default of `off` stays off).
     pub(crate) fn level_for(&self, target: &str, boosted: Option<LogLevel>) -> LevelFilter {
         if let Some(directive) = self.targets.iter().find(|d| covers(&d.target, target)) {
             return directive.level;
@@ -144,7 +144,7 @@ impl TargetLevels {
         if is_quiet(target) {
             return self.default.min(Some(QUIET_LEVEL));
         }
-        self.default.max(boosted)
+        self.boosted_default(boosted)
     }
 
     /// The most verbose level any target is written at.
@@ -152,7 +152,14 @@ impl TargetLevels {
         self.targets
             .iter()
             .map(|d| d.level)
-            .fold(self.default.max(boosted), Ord::max)
+            .fold(self.boosted_default(boosted), Ord::max)
+    }
+
+    /// The default level, raised to `boosted` in a sampled invocation; `off` is not raised:
+    /// it writes no line, sampled or not.
+    fn boosted_default(&self, boosted: Option<LogLevel>) -> LevelFilter {
+        self.default
+            .map(|level| level.max(boosted.unwrap_or(level)))
     }
 }
 
@@ -264,6 +271,9 @@ mod tests {
         assert_eq!(levels.most_verbose(Some(LogLevel::Debug)), DEBUG);
         let verbose = TargetLevels::new(TRACE, Vec::new());
         assert_eq!(verbose.level_for("orders", Some(LogLevel::Debug)), TRACE);
+        let off = TargetLevels::new(None, Vec::new());
+        assert_eq!(off.level_for("orders", Some(LogLevel::Debug)), None);
+        assert_eq!(off.most_verbose(Some(LogLevel::Debug)), None);
     }
 
     #[test]
