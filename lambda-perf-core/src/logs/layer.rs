@@ -12,7 +12,7 @@ use tracing_subscriber::registry::LookupSpan;
 use super::event::EVENT_TARGET;
 use super::level::from_tracing;
 use super::trimmed::count_trimmed_line;
-use super::visit::Recorder;
+use super::visit::{Recorder, is_log_record};
 use super::writer::write_log_lines;
 use crate::formats::log::LogFormat;
 use crate::formats::log::fields::LogFields;
@@ -35,6 +35,8 @@ thread_local! {
 struct Scratch {
     fields: LogFields,
     line: Vec<u8>,
+    /// The target of a `log` record (see [`is_log_record`]).
+    log_target: String,
 }
 
 /// Writes log lines; filtered by a [`LogFilter`](super::filter::LogFilter) of its own.
@@ -82,49 +84,64 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
-        with_scratch(|Scratch { fields, line }| {
-            fields.reset(self.format);
-            if let Some(scope) = ctx.event_scope(event) {
-                for span in scope.from_root() {
-                    if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>() {
-                        fields.extend(span_fields);
+        with_scratch(
+            |Scratch {
+                 fields,
+                 line,
+                 log_target,
+             }| {
+                fields.reset(self.format);
+                if let Some(scope) = ctx.event_scope(event) {
+                    for span in scope.from_root() {
+                        if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>()
+                        {
+                            fields.extend(span_fields);
+                        }
                     }
                 }
-            }
-            let metadata = event.metadata();
-            let target = metadata.target();
-            event.record(&mut Recorder {
-                fields,
-                is_event: true,
-                json_field: (target == EVENT_TARGET).then_some("event"),
-            });
-            let timestamp = (self.clock)();
-            let level = from_tracing(metadata.level());
-            line.clear();
-            let written = current::with_invocation(|invocation| {
-                let keys = keys(invocation, self.sampling.as_ref());
-                let head = LineHead {
-                    timestamp,
-                    level,
-                    target,
-                    invocation: Some(keys),
+                let metadata = event.metadata();
+                let from_log = is_log_record(metadata);
+                log_target.clear();
+                event.record(&mut Recorder {
+                    fields,
+                    is_event: true,
+                    json_field: (metadata.target() == EVENT_TARGET).then_some("event"),
+                    log_target: from_log.then_some(&mut *log_target),
+                });
+                // A `log` record is written with its own target, as its level was filtered.
+                let target = if from_log && !log_target.is_empty() {
+                    log_target.as_str()
+                } else {
+                    metadata.target()
                 };
-                append_fitting_line(line, &head, fields)
-            });
-            let fit = written.unwrap_or_else(|_| {
-                let head = LineHead {
-                    timestamp,
-                    level,
-                    target,
-                    invocation: None,
-                };
-                append_fitting_line(line, &head, fields)
-            });
-            if fit == LineFit::Trimmed {
-                count_trimmed_line();
-            }
-            write_log_lines(&self.writer, line);
-        });
+                let timestamp = (self.clock)();
+                let level = from_tracing(metadata.level());
+                line.clear();
+                let written = current::with_invocation(|invocation| {
+                    let keys = keys(invocation, self.sampling.as_ref());
+                    let head = LineHead {
+                        timestamp,
+                        level,
+                        target,
+                        invocation: Some(keys),
+                    };
+                    append_fitting_line(line, &head, fields)
+                });
+                let fit = written.unwrap_or_else(|_| {
+                    let head = LineHead {
+                        timestamp,
+                        level,
+                        target,
+                        invocation: None,
+                    };
+                    append_fitting_line(line, &head, fields)
+                });
+                if fit == LineFit::Trimmed {
+                    count_trimmed_line();
+                }
+                write_log_lines(&self.writer, line);
+            },
+        );
     }
 }
 
@@ -133,6 +150,7 @@ fn span_recorder(fields: &mut LogFields) -> Recorder<'_> {
         fields,
         is_event: false,
         json_field: None,
+        log_target: None,
     }
 }
 
@@ -164,6 +182,7 @@ fn with_scratch(f: impl FnOnce(&mut Scratch)) {
             }
             if scratch.line.capacity() > KEPT_BUFFER_BYTES
                 || scratch.fields.capacity() > KEPT_BUFFER_BYTES
+                || scratch.log_target.capacity() > KEPT_BUFFER_BYTES
             {
                 *scratch = Scratch::default();
             }

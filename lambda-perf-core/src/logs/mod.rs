@@ -69,7 +69,9 @@
 //! sampled.
 //!
 //! Only `tracing` events are written: records of the `log` crate reach the log lines once
-//! `tracing-log`'s `LogTracer` forwards them.
+//! `tracing-log`'s `LogTracer` forwards them, each with its own `target` (not `log`) and
+//! without the `log.target`, `log.module_path`, `log.file` and `log.line` fields
+//! `tracing-log` adds.
 //!
 //! # EMF lines stay as they are
 //!

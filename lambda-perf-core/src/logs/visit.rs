@@ -4,9 +4,24 @@
 
 use std::fmt;
 
+use tracing::Metadata;
 use tracing::field::{Field, Visit};
 
 use crate::formats::log::fields::LogFields;
+
+/// The target of the events `tracing-log`'s `LogTracer` makes of `log` records; the
+/// record's own target is their `log.target` field.
+const LOG_RECORD_TARGET: &str = "log";
+
+/// The fields `tracing-log` adds to a `log` record's event, prefixed with this: where the
+/// record came from, not values of the user's.
+const LOG_RECORD_FIELDS: &str = "log.";
+
+/// Whether an event is a `log` record forwarded by `tracing-log`'s `LogTracer` (its
+/// callsites' target and their `log.target` field, as `tracing-log` checks it).
+pub(crate) fn is_log_record(metadata: &Metadata<'_>) -> bool {
+    metadata.target() == LOG_RECORD_TARGET && metadata.fields().field("log.target").is_some()
+}
 
 /// Records fields; an event's `message` is its message, a span's is a field like any other.
 pub(crate) struct Recorder<'a> {
@@ -15,6 +30,26 @@ pub(crate) struct Recorder<'a> {
     /// A field whose `Debug` text is compact JSON already (the incoming event's), written as
     /// it is.
     pub(crate) json_field: Option<&'static str>,
+    /// For a `log` record's event: where the record's own target goes; its `log.*` fields
+    /// are not written.
+    pub(crate) log_target: Option<&'a mut String>,
+}
+
+impl Recorder<'_> {
+    /// Whether `field` is one `tracing-log` added to a `log` record (taking the target).
+    fn is_log_field(&mut self, field: &Field, value: Option<&str>) -> bool {
+        let Some(target) = self.log_target.as_deref_mut() else {
+            return false;
+        };
+        if !field.name().starts_with(LOG_RECORD_FIELDS) {
+            return false;
+        }
+        if let (Some(value), "log.target") = (value, field.name()) {
+            target.clear();
+            target.push_str(value);
+        }
+        true
+    }
 }
 
 impl Visit for Recorder<'_> {
@@ -27,7 +62,9 @@ impl Visit for Recorder<'_> {
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.fields.integer(field.name(), value);
+        if !self.is_log_field(field, None) {
+            self.fields.integer(field.name(), value);
+        }
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
@@ -43,6 +80,9 @@ impl Visit for Recorder<'_> {
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
+        if self.is_log_field(field, Some(value)) {
+            return;
+        }
         if self.is_event && field.name() == "message" {
             self.fields.message(&format_args!("{value}"));
         } else {
