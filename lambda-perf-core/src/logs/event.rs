@@ -12,6 +12,13 @@ use crate::warn::WarnOnce;
 /// The target of the incoming event's line; its `event` field is written as JSON.
 pub(crate) const EVENT_TARGET: &str = "lambda_perf::event";
 
+/// Whether an event is the incoming event's line written by [`log_event`] — its target and
+/// this module — whose `event` field is compact JSON already; a user's event with the same
+/// target has its fields written as any other's.
+pub(crate) fn is_incoming_event(metadata: &tracing::Metadata<'_>) -> bool {
+    metadata.target() == EVENT_TARGET && metadata.module_path() == Some(module_path!())
+}
+
 /// Whether any log layer of the process logs the incoming event: set when one that does is
 /// built. It spares the serialization when none does; each layer's filter still decides
 /// whether it writes the line.

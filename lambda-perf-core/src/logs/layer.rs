@@ -9,7 +9,7 @@ use tracing::{Event, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::event::EVENT_TARGET;
+use super::event::is_incoming_event;
 use super::level::from_tracing;
 use super::trimmed::count_trimmed_line;
 use super::visit::{Recorder, is_log_record};
@@ -105,7 +105,7 @@ where
                 event.record(&mut Recorder {
                     fields,
                     is_event: true,
-                    json_field: (metadata.target() == EVENT_TARGET).then_some("event"),
+                    json_field: is_incoming_event(metadata).then_some("event"),
                     log_target: from_log.then_some(&mut *log_target),
                 });
                 // A `log` record is written with its own target, as its level was filtered.

@@ -490,3 +490,23 @@ fn a_level_of_off_writes_no_line_even_in_a_sampled_invocation() {
     );
     assert_eq!(lines.text(), "", "OFF writes no line");
 }
+
+#[test]
+fn only_the_incoming_event_is_written_as_raw_json() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder.log_event(true), &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        // Events of the user's that happen to use the incoming event's target and field.
+        tracing::info!(target: "lambda_perf::event", event = %"not json", "display");
+        tracing::info!(target: "lambda_perf::event", event = ?"a\u{1}b", "debug");
+        crate::logs::log_event(&json!({ "order": 7 }));
+    });
+    let text = lines.text();
+    let written: Vec<Value> = text
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+        .collect();
+    assert_eq!(written[0]["event"], "not json");
+    assert_eq!(written[1]["event"], "\"a\\u{1}b\"");
+    assert_eq!(written[2]["event"], json!({ "order": 7 }));
+}
