@@ -15,12 +15,28 @@ fn lambda_perf(args: &[&str]) -> Output {
 
 /// `lambda-perf run --json --no-progress OPTIONS --event <event> -- lambda-perf demo-function`.
 fn run_demo_function(event: &str, options: &[&str]) -> Output {
+    run_with_event(
+        event,
+        options,
+        &[env!("CARGO_BIN_EXE_lambda-perf"), "demo-function"],
+    )
+}
+
+/// [`run_demo_function`] through `sh -c SCRIPT`, a script that ends by running the demo
+/// function: `LAMBDA_PERF` in it is the binary's path.
+fn run_demo_function_in_shell(event: &str, options: &[&str], script: &str) -> Output {
+    let script = script.replace("LAMBDA_PERF", env!("CARGO_BIN_EXE_lambda-perf"));
+    run_with_event(event, options, &["sh", "-c", &script])
+}
+
+/// `lambda-perf run --json --no-progress OPTIONS --event <event> -- COMMAND`.
+fn run_with_event(event: &str, options: &[&str], command: &[&str]) -> Output {
     let file = tempfile::NamedTempFile::new().unwrap();
     std::fs::write(file.path(), event).unwrap();
     let mut args = vec!["run", "--json", "--no-progress"];
     args.extend_from_slice(options);
     args.extend(["--event", file.path().to_str().unwrap(), "--"]);
-    args.extend([env!("CARGO_BIN_EXE_lambda-perf"), "demo-function"]);
+    args.extend_from_slice(command);
     lambda_perf(&args)
 }
 
@@ -627,27 +643,11 @@ fn a_cold_start_s_init_does_not_eat_into_the_invocation_s_timeout() {
     // 2 s timeout, answers in time. Its `Lambda-Runtime-Deadline-Ms` is 2 s after it got
     // the invocation, not 2 s after the harness queued it while the function was still
     // starting.
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), r#"{"sleep_ms":1500}"#).unwrap();
-    let script = format!(
-        "sleep 3; exec {} demo-function",
-        env!("CARGO_BIN_EXE_lambda-perf")
+    let output = run_demo_function_in_shell(
+        r#"{"sleep_ms":1500}"#,
+        &["-n", "1", "--timeout", "2"],
+        "sleep 3; exec LAMBDA_PERF demo-function",
     );
-    let output = lambda_perf(&[
-        "run",
-        "--json",
-        "--no-progress",
-        "-n",
-        "1",
-        "--timeout",
-        "2",
-        "--event",
-        file.path().to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
     let report = json(&output);
     assert_eq!(column(&report, "status"), ["ok"], "{report:#}");
     assert!(output.status.success(), "{}", stderr(&output));
@@ -658,25 +658,11 @@ fn an_invocation_the_function_crashed_in_ends_at_the_exit_not_after_the_harness_
     // The function is killed 1 s after it started, in the middle of a 3 s invocation, while
     // a process it started keeps its stdout open: the invocation ran until the kill (under
     // 1 s after its hand-out), not until the harness stopped waiting for the output.
-    let file = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(file.path(), r#"{"sleep_ms":3000}"#).unwrap();
-    let script = format!(
-        "sleep 60 & exec timeout --foreground -s KILL 1 {} demo-function",
-        env!("CARGO_BIN_EXE_lambda-perf")
+    let output = run_demo_function_in_shell(
+        r#"{"sleep_ms":3000}"#,
+        &["-n", "1"],
+        "sleep 60 & exec timeout --foreground -s KILL 1 LAMBDA_PERF demo-function",
     );
-    let output = lambda_perf(&[
-        "run",
-        "--json",
-        "--no-progress",
-        "-n",
-        "1",
-        "--event",
-        file.path().to_str().unwrap(),
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     assert!(
         stderr(&output).contains("during an invocation"),
@@ -694,23 +680,11 @@ fn an_invocation_the_function_crashed_in_ends_at_the_exit_not_after_the_harness_
 fn an_init_longer_than_the_timeout_is_not_a_timeout() {
     // Lambda limits init on its own (10 s): a function 4 s in init under a 1 s timeout gets
     // its invocation once it asks for it, and answers in time.
-    let script = format!(
-        "sleep 4; exec {} demo-function",
-        env!("CARGO_BIN_EXE_lambda-perf")
+    let output = run_demo_function_in_shell(
+        "{}",
+        &["-n", "1", "--timeout", "1"],
+        "sleep 4; exec LAMBDA_PERF demo-function",
     );
-    let output = lambda_perf(&[
-        "run",
-        "--json",
-        "--no-progress",
-        "-n",
-        "1",
-        "--timeout",
-        "1",
-        "--",
-        "sh",
-        "-c",
-        &script,
-    ]);
     let report = json(&output);
     assert_eq!(column(&report, "status"), ["ok"], "{report:#}");
     assert!(output.status.success(), "{}", stderr(&output));
