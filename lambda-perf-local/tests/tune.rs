@@ -180,6 +180,38 @@ fn a_size_that_runs_out_of_memory_is_never_chosen() {
     assert!(text.contains("Local CPUs are not Lambda's"), "{text}");
 }
 
+/// A size at which some invocations return an error failed there: it is reported with the
+/// error and never chosen, however cheap its successful invocations were.
+#[test]
+fn a_size_whose_invocations_return_errors_is_never_chosen() {
+    require_sizing("a_size_whose_invocations_return_errors_is_never_chosen");
+    let event = file_with(r#"{"fail_at_mb": 128}"#);
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "128,256",
+        "-n",
+        "5",
+        "--no-progress",
+        "--json",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let sizes = report["sizes"].as_array().unwrap();
+    assert_eq!(sizes[0]["memory_mb"], 128);
+    assert_eq!(sizes[0]["status"], "failed", "{report:#}");
+    let error = sizes[0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("fails at 128 MB"), "{error}");
+    assert_eq!(sizes[1]["status"], "ok", "{report:#}");
+    for pick in ["cheapest", "fastest", "balanced"] {
+        assert_eq!(report[pick], 256, "{pick}: {report:#}");
+    }
+}
+
 /// What the progress bar draws: after every invocation of the sweep, the size being measured
 /// and how many of all the sweep's invocations are done, up to the total.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,7 +50,8 @@ pub enum SizeStatus {
     Ok,
     /// An invocation ran out of memory (`Runtime.OutOfMemory`): the size is too small.
     OutOfMemory,
-    /// The function failed otherwise (crashed, timed out, failed its init).
+    /// The function failed otherwise (returned an error, crashed, timed out, failed its
+    /// init).
     Failed,
 }
 

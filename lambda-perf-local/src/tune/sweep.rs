@@ -155,6 +155,23 @@ fn measure(
             SizeStatus::Failed,
             Some(text.lines().next().unwrap_or_default().to_owned()),
         )
+    } else if let Some(failed) = report.invocations.iter().find(|i| i.status != Status::Ok) {
+        // An invocation error is the function failing at this size, as a crash is: the
+        // size's figures leave that invocation out, so it must not be chosen on them.
+        let count = report
+            .invocations
+            .iter()
+            .filter(|i| i.status != Status::Ok)
+            .count();
+        (
+            SizeStatus::Failed,
+            Some(format!(
+                "{count} of {} invocation(s) failed ({}): {}",
+                report.invocations.len(),
+                failed.status.as_str(),
+                failed.error.as_deref().unwrap_or("no error message")
+            )),
+        )
     } else if warm_durations.is_empty() {
         (
             SizeStatus::Failed,

@@ -7,7 +7,9 @@
 //!   event costs the same CPU time on every machine, however fast;
 //! - `"sleep_ms": n`: waits n milliseconds without using the CPU, as a call to a downstream
 //!   service would;
-//! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used.
+//! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used;
+//! - `"fail_at_mb": n`: at the memory size n MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), every
+//!   second invocation of the process (the 2nd, the 4th…) returns an error instead.
 //!
 //! At init it prints `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=<value>` on stdout. It records the
 //! metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
@@ -16,6 +18,7 @@
 
 use std::hint::black_box;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use cpu_time::ThreadTime;
@@ -70,8 +73,17 @@ fn allocate(mb: u64) -> Vec<u8> {
     black_box(memory)
 }
 
+/// The invocations this process has had.
+static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
+
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let field = |name: &str| event.payload[name].as_u64().unwrap_or(0);
+    let invocation = INVOCATIONS.fetch_add(1, Ordering::Relaxed) + 1;
+    let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+    let fail_at = event.payload["fail_at_mb"].as_u64();
+    if fail_at.is_some_and(|mb| memory == mb.to_string()) && invocation.is_multiple_of(2) {
+        return Err(format!("invocation {invocation} fails at {memory} MB").into());
+    }
     let (units, sleep_ms, allocate_mb) = (field("spin"), field("sleep_ms"), field("allocate_mb"));
     metrics::add_metric("WorkUnits", Unit::Count, units as f64);
     let checksum = spin(units) ^ spin_cpu(field("cpu_ms"));
