@@ -9,7 +9,9 @@
 //!   service would;
 //! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used;
 //! - `"fail_at_mb": n`: at the memory size n MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), every
-//!   second invocation of the process (the 2nd, the 4th…) returns an error instead.
+//!   second invocation of the process (the 2nd, the 4th…) returns an error instead;
+//! - `"stall_ms": n` with `"stall_at_mb": m`: at the memory size m MB, the process's second
+//!   invocation (its first warm one) first waits n ms more, a single noisy run.
 //!
 //! At init it prints `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=<value>` on stdout. It records the
 //! metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
@@ -83,6 +85,10 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let fail_at = event.payload["fail_at_mb"].as_u64();
     if fail_at.is_some_and(|mb| memory == mb.to_string()) && invocation.is_multiple_of(2) {
         return Err(format!("invocation {invocation} fails at {memory} MB").into());
+    }
+    let stall_at = event.payload["stall_at_mb"].as_u64();
+    if stall_at.is_some_and(|mb| memory == mb.to_string()) && invocation == 2 {
+        tokio::time::sleep(Duration::from_millis(field("stall_ms"))).await;
     }
     let (units, sleep_ms, allocate_mb) = (field("spin"), field("sleep_ms"), field("allocate_mb"));
     metrics::add_metric("WorkUnits", Unit::Count, units as f64);
