@@ -534,6 +534,70 @@ fn a_busy_function_is_not_one_that_never_asks_for_work() {
     assert_eq!(column(&json(&output), "status"), ["ok", "ok", "ok"]);
 }
 
+/// The variables lambda-perf sets from its own options and bills by, the memory size and the
+/// initialization type, are not overridden by `--env` behind the report's back: either the
+/// report follows the value the function was given, or the option is refused and names the
+/// option that sets it. (Before, the function was told 1024 MB or provisioned concurrency
+/// while the run billed it at 128 MB, init included, and its `REPORT` said 128 MB.)
+#[test]
+fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
+    let output = run_demo_function(
+        r#"{"action":"order"}"#,
+        &["-n", "2", "--env", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024"],
+    );
+    if output.status.success() {
+        assert_eq!(json(&output)["resources"]["memory_size_mb"], 1024);
+    } else {
+        assert!(stderr(&output).contains("--memory"), "{}", stderr(&output));
+    }
+
+    let output = run_demo_function(
+        r#"{"action":"order"}"#,
+        &[
+            "-n",
+            "2",
+            "--env",
+            "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency",
+        ],
+    );
+    if output.status.success() {
+        let report = json(&output);
+        let first = &report["invocations"][0];
+        let duration = first["duration_ms"].as_f64().unwrap();
+        assert_eq!(
+            first["billed_duration_ms"].as_f64(),
+            Some(duration.ceil()),
+            "a provisioned-concurrency init is not billed with the invocation: {first}"
+        );
+    } else {
+        assert!(
+            stderr(&output).contains("--init-type"),
+            "{}",
+            stderr(&output)
+        );
+    }
+
+    // A sweep tells the function each size in turn: one value for all would contradict all
+    // but one of them.
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "128,256",
+        "--no-progress",
+        "--env",
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
+        "--",
+        env!("CARGO_BIN_EXE_lambda-perf"),
+        "demo-function",
+    ]);
+    assert!(!output.status.success());
+    assert!(
+        stderr(&output).contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// `--arch` chooses the price table and nothing else: x86_64 by default, arm64 when asked,
 /// each applied to the billed durations the run reports (no free tier).
 #[test]

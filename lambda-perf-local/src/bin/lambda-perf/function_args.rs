@@ -29,7 +29,9 @@ pub(crate) struct FunctionArgs {
     /// characters made hyphens).
     #[arg(long, value_parser = parse_function_name)]
     pub(crate) function_name: Option<String>,
-    /// An environment variable for the function, `KEY=VALUE` (repeatable).
+    /// An environment variable for the function, `KEY=VALUE` (repeatable); not
+    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE nor AWS_LAMBDA_INITIALIZATION_TYPE, which `--memory`
+    /// and `run --init-type` set, as the report and the billing follow them.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub(crate) env: Vec<(String, String)>,
     /// The architecture whose Lambda prices apply, x86_64 or arm64 (it chooses the price
@@ -92,6 +94,13 @@ impl FunctionArgs {
         });
         let mut config = FunctionConfig::new().with_function_name(name);
         for (key, value) in &self.env {
+            if let Some(option) = set_by_option(key) {
+                return Err(format!(
+                    "--env {key}: lambda-perf sets it from {option}, and bills and reports the \
+                     function by it; an --env value would tell the function one thing while \
+                     the report says another"
+                ));
+            }
             config = config.with_env(key, value);
         }
         let mut runner = Runner::new(command, config);
@@ -100,6 +109,16 @@ impl FunctionArgs {
         runner.architecture = self.arch;
         runner.package = self.package.clone();
         Ok(runner)
+    }
+}
+
+/// The option that sets the Lambda variable `key`, if lambda-perf sets it from one of its
+/// options and its report and billing follow that option.
+fn set_by_option(key: &str) -> Option<&'static str> {
+    match key {
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("--memory"),
+        "AWS_LAMBDA_INITIALIZATION_TYPE" => Some("lambda-perf run --init-type"),
+        _ => None,
     }
 }
 
