@@ -206,6 +206,10 @@ fn a_size_whose_invocations_return_errors_is_never_chosen() {
     assert_eq!(sizes[0]["status"], "failed", "{report:#}");
     let error = sizes[0]["error"].as_str().unwrap_or_default();
     assert!(error.contains("fails at 128 MB"), "{error}");
+    assert!(
+        !error.contains('\n'),
+        "one line for the table's row: {error:?}"
+    );
     assert_eq!(sizes[1]["status"], "ok", "{report:#}");
     for pick in ["cheapest", "fastest", "balanced"] {
         assert_eq!(report[pick], 256, "{pick}: {report:#}");

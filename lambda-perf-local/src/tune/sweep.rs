@@ -169,7 +169,11 @@ fn measure(
                 "{count} of {} invocation(s) failed ({}): {}",
                 report.invocations.len(),
                 failed.status.as_str(),
-                failed.error.as_deref().unwrap_or("no error message")
+                failed
+                    .error
+                    .as_deref()
+                    .and_then(|e| e.lines().next())
+                    .unwrap_or("no error message")
             )),
         )
     } else if warm_durations.is_empty() {

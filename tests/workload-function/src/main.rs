@@ -9,7 +9,8 @@
 //!   service would;
 //! - `"allocate_mb": n`: allocates n MB and writes to every page, so it is really used;
 //! - `"fail_at_mb": n`: at the memory size n MB (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`), every
-//!   second invocation of the process (the 2nd, the 4th…) returns an error instead;
+//!   second invocation of the process (the 2nd, the 4th…) returns an error of two lines
+//!   instead;
 //! - `"stall_ms": n` with `"stall_at_mb": m`: at the memory size m MB, the process's second
 //!   invocation (its first warm one) first waits n ms more, a single noisy run.
 //!
@@ -84,7 +85,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let memory = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
     let fail_at = event.payload["fail_at_mb"].as_u64();
     if fail_at.is_some_and(|mb| memory == mb.to_string()) && invocation.is_multiple_of(2) {
-        return Err(format!("invocation {invocation} fails at {memory} MB").into());
+        return Err(
+            format!("invocation {invocation} fails at {memory} MB\nat its second line").into(),
+        );
     }
     let stall_at = event.payload["stall_at_mb"].as_u64();
     if stall_at.is_some_and(|mb| memory == mb.to_string()) && invocation == 2 {
