@@ -10,6 +10,12 @@
 //! | `x86_64` | $0.0000166667 | $0.20 |
 //! | `arm64` | $0.0000133334 | $0.20 |
 //!
+//! Under provisioned concurrency an invocation's duration has its own price
+//! ([`Architecture::provisioned_concurrency_prices`]): $0.0000097222 per GB-second on `x86_64`,
+//! $0.0000077778 on `arm64`, requests as above; the provisioned concurrency itself
+//! ($0.0000041667 and $0.0000033334 per GB-second while configured) is not per invocation and
+//! is left out.
+//!
 //! No free tier is applied. Billed duration is the duration rounded up to the millisecond
 //! (at least 1 ms); since August 2025 the INIT phase of on-demand functions is billed too,
 //! so a cold start's billed duration covers init plus the invocation.
@@ -69,6 +75,22 @@ impl Architecture {
                 usd_per_gb_second: 0.000_013_333_4,
                 usd_per_million_requests: 0.20,
             },
+        }
+    }
+}
+
+impl Architecture {
+    /// The prices of an invocation that runs on provisioned concurrency: its duration at
+    /// the provisioned concurrency duration price, and the request price.
+    pub fn provisioned_concurrency_prices(self) -> PriceTable {
+        let usd_per_gb_second = match self {
+            Self::X86_64 => 0.000_009_722_2,
+            Self::Arm64 => 0.000_007_777_8,
+        };
+        PriceTable {
+            architecture: self,
+            usd_per_gb_second,
+            usd_per_million_requests: 0.20,
         }
     }
 }
@@ -171,6 +193,11 @@ mod tests {
         assert_eq!(x86.usd_per_gb_second, 0.0000166667);
         assert_eq!(arm.usd_per_gb_second, 0.0000133334);
         assert_eq!(x86.usd_per_million_requests, 0.20);
+        let provisioned = Architecture::X86_64.provisioned_concurrency_prices();
+        assert_eq!(provisioned.usd_per_gb_second, 0.0000097222);
+        assert_eq!(provisioned.usd_per_million_requests, 0.20);
+        let provisioned = Architecture::Arm64.provisioned_concurrency_prices();
+        assert_eq!(provisioned.usd_per_gb_second, 0.0000077778);
         // 128 MB for 1 s is 0.125 GB-s.
         assert_eq!(PriceTable::gb_seconds(1000.0, 128), 0.125);
         let per_million = arm.cost_per_million(200.0, 512);

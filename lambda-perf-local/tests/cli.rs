@@ -598,6 +598,36 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
     );
 }
 
+/// Under provisioned concurrency Lambda bills an invocation's duration at the provisioned
+/// concurrency duration price ($0.0000097222 per GB-second on x86_64, $0.0000077778 on
+/// arm64, us-east-1), not the on-demand one, and its init not with the invocation.
+#[test]
+fn provisioned_concurrency_is_priced_at_its_duration_price() {
+    for (arch, per_gb_second) in [("x86_64", 0.0000097222), ("arm64", 0.0000077778)] {
+        let output = run_demo_function(
+            r#"{"action":"order"}"#,
+            &[
+                "-n",
+                "3",
+                "--arch",
+                arch,
+                "--init-type",
+                "provisioned-concurrency",
+            ],
+        );
+        assert!(output.status.success(), "{}", stderr(&output));
+        let report = json(&output);
+        let billing = &report["resources"]["billing"];
+        assert_eq!(billing["usd_per_gb_second"], per_gb_second, "{billing}");
+        let prices = billing["prices"].as_str().unwrap();
+        assert!(prices.contains("provisioned concurrency"), "{prices}");
+        let gb_seconds = billing["gb_seconds"].as_f64().unwrap();
+        let cost = billing["cost_usd"].as_f64().unwrap();
+        let expected = gb_seconds * per_gb_second + 3.0 * 0.20 / 1_000_000.0;
+        assert!((cost - expected).abs() < 1e-15, "{cost} against {expected}");
+    }
+}
+
 /// `--arch` chooses the price table and nothing else: x86_64 by default, arm64 when asked,
 /// each applied to the billed durations the run reports (no free tier).
 #[test]

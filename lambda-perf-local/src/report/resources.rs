@@ -62,7 +62,8 @@ pub struct SizingReport {
 }
 
 /// What Lambda would bill for the run's invocations, at its memory size and the prices of
-/// its architecture (see [`crate::pricing`]).
+/// its architecture (see [`crate::pricing`]): the on-demand ones, or under provisioned
+/// concurrency (`--init-type provisioned-concurrency`) its duration price.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct Billing {
@@ -72,7 +73,7 @@ pub struct Billing {
     pub usd_per_gb_second: f64,
     /// US dollars per million requests.
     pub usd_per_million_requests: f64,
-    /// Where the prices come from: region, tier and date.
+    /// Where the prices come from: region, tier (or provisioned concurrency) and date.
     pub prices: String,
     /// How many invocations have a billed duration.
     pub invocations: usize,

@@ -62,7 +62,15 @@ pub(super) fn resources(
     let memory_size_mb = record
         .sizing
         .map_or_else(|| record.config.memory_mb(), |s| s.memory_mb);
-    let prices = record.architecture.prices();
+    let provisioned = record.config.initialization_type() == Some("provisioned-concurrency");
+    let (prices, tier) = if provisioned {
+        (
+            record.architecture.provisioned_concurrency_prices(),
+            "provisioned concurrency duration",
+        )
+    } else {
+        (record.architecture.prices(), "first tier")
+    };
     let billed: Vec<u64> = invocations
         .iter()
         .filter_map(|i| i.billed_duration_ms)
@@ -90,7 +98,7 @@ pub(super) fn resources(
             architecture: record.architecture,
             usd_per_gb_second: prices.usd_per_gb_second,
             usd_per_million_requests: prices.usd_per_million_requests,
-            prices: format!("{PRICES_REGION}, first tier, as of {PRICES_TAKEN_ON}"),
+            prices: format!("{PRICES_REGION}, {tier}, as of {PRICES_TAKEN_ON}"),
             invocations: billed.len(),
             billed_ms,
             gb_seconds,
