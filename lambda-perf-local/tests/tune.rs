@@ -210,6 +210,11 @@ fn a_size_whose_invocations_return_errors_is_never_chosen() {
         !error.contains('\n'),
         "one line for the table's row: {error:?}"
     );
+    // Lambda bills the failed invocations too: a price made of the others is no size's.
+    assert!(
+        sizes[0]["cost_per_million_usd"].is_null(),
+        "a failed size is not priced: {report:#}"
+    );
     assert_eq!(sizes[1]["status"], "ok", "{report:#}");
     for pick in ["cheapest", "fastest", "balanced"] {
         assert_eq!(report[pick], 256, "{pick}: {report:#}");

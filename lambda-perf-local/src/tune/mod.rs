@@ -14,8 +14,8 @@
 //! Then it names the [`cheapest`](TuneReport::cheapest) and [`fastest`](TuneReport::fastest)
 //! sizes (by cost, and by warm p50), and the best **balance**, the size that minimizes
 //! `w · cost / max cost + (1 − w) · p50 / max p50` with `w` = [`BALANCED_WEIGHT`], as Power
-//! Tuning's balanced strategy does. Sizes that ran out of memory or failed are reported and
-//! never chosen.
+//! Tuning's balanced strategy does. Sizes that ran out of memory or failed are reported,
+//! not priced and never chosen.
 //!
 //! Local CPUs are not Lambda's: the shape of the curves carries over (where more memory
 //! stops helping, where cost turns up), the absolute durations and costs do not.
@@ -83,7 +83,8 @@ pub struct SizeResult {
     pub warm_billed_ms: Option<f64>,
     /// The most memory the function used.
     pub peak_memory_mb: Option<f64>,
-    /// The price of a million invocations (see the [module docs](self)).
+    /// The price of a million invocations (see the [module docs](self)); none for a size
+    /// that ran out of memory or failed, as Lambda would bill its failed invocations too.
     pub cost_per_million_usd: Option<f64>,
 }
 

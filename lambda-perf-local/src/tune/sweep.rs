@@ -197,6 +197,8 @@ fn measure(
         warm_p90_ms: nearest_rank(&warm_durations, 90.0),
         warm_billed_ms,
         peak_memory_mb: report.resources.peak_memory_mb,
-        cost_per_million_usd,
+        // Lambda bills the invocations that failed too: a price made of the others would be
+        // no price this size is billed.
+        cost_per_million_usd: cost_per_million_usd.filter(|_| status == SizeStatus::Ok),
     }
 }
