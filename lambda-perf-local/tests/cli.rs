@@ -534,22 +534,46 @@ fn a_busy_function_is_not_one_that_never_asks_for_work() {
     assert_eq!(column(&json(&output), "status"), ["ok", "ok", "ok"]);
 }
 
-/// The variables lambda-perf sets from its own options and bills by, the memory size and the
-/// initialization type, are not overridden by `--env` behind the report's back: either the
-/// report follows the value the function was given, or the option is refused and names the
-/// option that sets it. (Before, the function was told 1024 MB or provisioned concurrency
-/// while the run billed it at 128 MB, init included, and its `REPORT` said 128 MB.)
+/// `--env` for the variables lambda-perf sets from its own options and bills by, the memory
+/// size and the initialization type, sets the function's configuration, which the report,
+/// its billing and its log follow; beside the option that also sets it, or in a sweep that
+/// sets it to each size, it is refused. (Before, the function was told 1024 MB or provisioned
+/// concurrency while the run billed it at 128 MB, init included, and its `REPORT` said
+/// 128 MB.)
 #[test]
 fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
     let output = run_demo_function(
         r#"{"action":"order"}"#,
-        &["-n", "2", "--env", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024"],
+        &[
+            "-n",
+            "2",
+            "--env",
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=1024",
+            "--log-out",
+            log.to_str().unwrap(),
+        ],
     );
-    if output.status.success() {
-        assert_eq!(json(&output)["resources"]["memory_size_mb"], 1024);
-    } else {
-        assert!(stderr(&output).contains("--memory"), "{}", stderr(&output));
-    }
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["resources"]["memory_size_mb"], 1024);
+    assert!(
+        report["resources"]["sizing"].is_null(),
+        "configured, not imposed"
+    );
+    let gb_seconds = report["resources"]["billing"]["gb_seconds"]
+        .as_f64()
+        .unwrap();
+    let billed_ms = report["resources"]["billing"]["billed_ms"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (gb_seconds - billed_ms / 1000.0).abs() < 1e-12,
+        "1 GB: {gb_seconds}"
+    );
+    let log = std::fs::read_to_string(&log).unwrap();
+    assert!(log.contains("Memory Size: 1024 MB"), "{log}");
 
     let output = run_demo_function(
         r#"{"action":"order"}"#,
@@ -560,22 +584,34 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
             "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency",
         ],
     );
-    if output.status.success() {
-        let report = json(&output);
-        let first = &report["invocations"][0];
-        let duration = first["duration_ms"].as_f64().unwrap();
-        assert_eq!(
-            first["billed_duration_ms"].as_f64(),
-            Some(duration.ceil()),
-            "a provisioned-concurrency init is not billed with the invocation: {first}"
-        );
-    } else {
-        assert!(
-            stderr(&output).contains("--init-type"),
-            "{}",
-            stderr(&output)
-        );
-    }
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let first = &report["invocations"][0];
+    let duration = first["duration_ms"].as_f64().unwrap();
+    assert_eq!(
+        first["billed_duration_ms"].as_f64(),
+        Some(duration.ceil()),
+        "a provisioned-concurrency init is not billed with the invocation: {first}"
+    );
+
+    let output = run_demo_function("{}", &["--env", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=64"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("128"), "{}", stderr(&output));
+    let output = run_demo_function(
+        "{}",
+        &[
+            "--init-type",
+            "on-demand",
+            "--env",
+            "AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency",
+        ],
+    );
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("--init-type"),
+        "{}",
+        stderr(&output)
+    );
 
     // A sweep tells the function each size in turn: one value for all would contradict all
     // but one of them.
@@ -590,7 +626,7 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
         env!("CARGO_BIN_EXE_lambda-perf"),
         "demo-function",
     ]);
-    assert!(!output.status.success());
+    assert_eq!(output.status.code(), Some(2));
     assert!(
         stderr(&output).contains("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
         "{}",

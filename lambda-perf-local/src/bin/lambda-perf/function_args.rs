@@ -10,6 +10,7 @@ use clap::Args;
 use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
 use lambda_perf_local::pricing::Architecture;
 use lambda_perf_local::run::Runner;
+use lambda_perf_local::sizing::MemorySize;
 
 /// The function and how to run it, shared by `run` and `tune`.
 #[derive(Debug, Args)]
@@ -29,9 +30,10 @@ pub(crate) struct FunctionArgs {
     /// characters made hyphens).
     #[arg(long, value_parser = parse_function_name)]
     pub(crate) function_name: Option<String>,
-    /// An environment variable for the function, `KEY=VALUE` (repeatable); not
-    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE nor AWS_LAMBDA_INITIALIZATION_TYPE, which `--memory`
-    /// and `run --init-type` set, as the report and the billing follow them.
+    /// An environment variable for the function, `KEY=VALUE` (repeatable).
+    /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE and AWS_LAMBDA_INITIALIZATION_TYPE set the function's
+    /// configuration, which the report and the billing follow (`run` only, and not beside
+    /// `--memory` or `--init-type`).
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub(crate) env: Vec<(String, String)>,
     /// The architecture whose Lambda prices apply, x86_64 or arm64 (it chooses the price
@@ -94,14 +96,16 @@ impl FunctionArgs {
         });
         let mut config = FunctionConfig::new().with_function_name(name);
         for (key, value) in &self.env {
-            if let Some(option) = set_by_option(key) {
-                return Err(format!(
-                    "--env {key}: lambda-perf sets it from {option}, and bills and reports the \
-                     function by it; an --env value would tell the function one thing while \
-                     the report says another"
-                ));
-            }
-            config = config.with_env(key, value);
+            // The memory size and the initialization type are the configuration's, which the
+            // report, the billing and the log follow, not extra variables behind their back.
+            config = match key.as_str() {
+                MEMORY_SIZE_VAR => match value.parse::<MemorySize>() {
+                    Ok(memory) => config.with_memory_mb(memory.mb()),
+                    Err(error) => return Err(format!("--env {key}={value}: {error}")),
+                },
+                INITIALIZATION_TYPE_VAR => config.with_initialization_type(value),
+                _ => config.with_env(key, value),
+            };
         }
         let mut runner = Runner::new(command, config);
         runner.timeout = Duration::from_secs(self.timeout);
@@ -112,13 +116,15 @@ impl FunctionArgs {
     }
 }
 
-/// The option that sets the Lambda variable `key`, if lambda-perf sets it from one of its
-/// options and its report and billing follow that option.
-fn set_by_option(key: &str) -> Option<&'static str> {
-    match key {
-        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" => Some("--memory"),
-        "AWS_LAMBDA_INITIALIZATION_TYPE" => Some("lambda-perf run --init-type"),
-        _ => None,
+/// The function's memory size, which `--env` may set instead of `--memory` (unimposed).
+pub(crate) const MEMORY_SIZE_VAR: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+/// How Lambda initialized the environment, which `--env` may set instead of `--init-type`.
+pub(crate) const INITIALIZATION_TYPE_VAR: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+
+impl FunctionArgs {
+    /// Whether `--env` sets `key`.
+    pub(crate) fn env_sets(&self, key: &str) -> bool {
+        self.env.iter().any(|(k, _)| k == key)
     }
 }
 

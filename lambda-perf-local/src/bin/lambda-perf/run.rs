@@ -8,7 +8,7 @@ use clap::{Args, ValueEnum};
 use lambda_perf_local::run::{Plan, RunOptions};
 use lambda_perf_local::sizing::{MemorySize, Sizing};
 
-use crate::function_args::FunctionArgs;
+use crate::function_args::{FunctionArgs, INITIALIZATION_TYPE_VAR, MEMORY_SIZE_VAR};
 use crate::present::{self, Presentation, ReportArgs};
 
 /// `AWS_LAMBDA_INITIALIZATION_TYPE` for the function.
@@ -76,6 +76,20 @@ fn at_least_one(value: &str) -> Result<usize, String> {
 pub(crate) async fn run(args: RunArgs) -> ExitCode {
     if !(0.0..=1.0).contains(&args.sampling) {
         return present::fail("--sampling takes a fraction from 0 to 1");
+    }
+    for (given, option, var) in [
+        (args.memory.is_some(), "--memory", MEMORY_SIZE_VAR),
+        (
+            args.init_type.is_some(),
+            "--init-type",
+            INITIALIZATION_TYPE_VAR,
+        ),
+    ] {
+        if given && args.function.env_sets(var) {
+            return present::fail(&format!(
+                "{option} and --env {var} both set {var}: give one"
+            ));
+        }
     }
     let event = match args.function.event() {
         Ok(event) => event,

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_perf_local::sizing::{Cgroups, MemorySize};
 use lambda_perf_local::tune::{TuneOptions, render_tune_html, render_tune_terminal, tune};
 
-use crate::function_args::FunctionArgs;
+use crate::function_args::{FunctionArgs, INITIALIZATION_TYPE_VAR, MEMORY_SIZE_VAR};
 use crate::present;
 
 #[derive(Debug, Args)]
@@ -48,6 +48,17 @@ pub(crate) struct TuneArgs {
 pub(crate) async fn run(args: TuneArgs) -> ExitCode {
     if !(0.0..=100.0).contains(&args.cold_start_percent) {
         return present::fail("--cold-start-percent takes a percentage from 0 to 100");
+    }
+    if args.function.env_sets(MEMORY_SIZE_VAR) {
+        return present::fail(&format!(
+            "tune: --env {MEMORY_SIZE_VAR}: the sweep sets it to each size of --memory in turn"
+        ));
+    }
+    if args.function.env_sets(INITIALIZATION_TYPE_VAR) {
+        return present::fail(&format!(
+            "tune: --env {INITIALIZATION_TYPE_VAR}: tune prices on-demand invocations, their \
+             init billed (lambda-perf run --init-type prices the others)"
+        ));
     }
     let (event, runner) = match (args.function.event(), args.function.runner()) {
         (Ok(event), Ok(runner)) => (event, runner),
