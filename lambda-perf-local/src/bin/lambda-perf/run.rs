@@ -25,8 +25,8 @@ pub(crate) enum InitType {
 /// The options of `lambda-perf run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// How many invocations.
-    #[arg(short = 'n', long, default_value_t = 5, value_parser = at_least_one)]
+    /// How many invocations (1 to 1,000,000).
+    #[arg(short = 'n', long, default_value_t = 5, value_parser = invocation_count)]
     invocations: usize,
     /// How many invocations at once (sets AWS_LAMBDA_MAX_CONCURRENCY).
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
@@ -69,6 +69,21 @@ fn at_least_one(value: &str) -> Result<usize, String> {
         Ok(0) => Err("must be 1 or more".to_owned()),
         Ok(count) => Ok(count),
         Err(error) => Err(error.to_string()),
+    }
+}
+
+/// The most invocations one run makes: the run plans each one up front and keeps each one's
+/// record for the report (a few hundred bytes), so a count far beyond this would take the
+/// machine's memory and abort rather than run.
+const MOST_INVOCATIONS: usize = 1_000_000;
+
+/// A count of invocations, from 1 to [`MOST_INVOCATIONS`].
+fn invocation_count(value: &str) -> Result<usize, String> {
+    match at_least_one(value)? {
+        count if count > MOST_INVOCATIONS => Err(format!(
+            "must be at most {MOST_INVOCATIONS} (a run keeps a record of each invocation)"
+        )),
+        count => Ok(count),
     }
 }
 
