@@ -260,3 +260,36 @@ async fn a_failed_lazy_initialization_faults_its_subsegment() {
         "no duration metric for a failed initialization"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalidation_during_a_fetch_makes_the_next_use_fetch_again() {
+    static FETCHES: AtomicUsize = AtomicUsize::new(0);
+    static PASSWORD: TimedCache<usize> = TimedCache::new("password");
+    // A fetch under way (it read the old password) when the login fails and the password is
+    // invalidated: the next use must not get what that fetch read.
+    let under_way = tokio::spawn(async {
+        *PASSWORD
+            .get_or_fetch(|| async {
+                let fetch = FETCHES.fetch_add(1, Ordering::SeqCst);
+                tokio::time::sleep(Duration::from_millis(200)).await;
+                Ok::<_, String>(fetch)
+            })
+            .await
+            .unwrap()
+    });
+    while FETCHES.load(Ordering::SeqCst) == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    PASSWORD.invalidate();
+    let next = *PASSWORD
+        .get_or_fetch(|| async { Ok::<_, String>(FETCHES.fetch_add(1, Ordering::SeqCst)) })
+        .await
+        .unwrap();
+    assert_eq!(
+        under_way.await.unwrap(),
+        0,
+        "the fetch under way gets its value"
+    );
+    assert_eq!(next, 1, "the use after the invalidation fetched again");
+    assert_eq!(PASSWORD.get_if_fresh().as_deref(), Some(&1));
+}

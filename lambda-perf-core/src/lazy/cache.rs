@@ -36,8 +36,22 @@ use super::record;
 pub struct TimedCache<T> {
     name: &'static str,
     ttl: Option<Duration>,
-    value: RwLock<Option<(Arc<T>, Instant)>>,
+    value: RwLock<Slot<T>>,
     fetching: tokio::sync::Mutex<()>,
+}
+
+/// The cached value, if any, with when it was fetched; and how many times the cache was
+/// invalidated, so that a fetch that began before an invalidation does not refill it.
+struct Slot<T> {
+    value: Option<(Arc<T>, Instant)>,
+    invalidations: u64,
+}
+
+impl<T> Slot<T> {
+    const EMPTY: Self = Self {
+        value: None,
+        invalidations: 0,
+    };
 }
 
 impl<T> TimedCache<T> {
@@ -46,7 +60,7 @@ impl<T> TimedCache<T> {
         Self {
             name,
             ttl: None,
-            value: RwLock::new(None),
+            value: RwLock::new(Slot::EMPTY),
             fetching: tokio::sync::Mutex::const_new(()),
         }
     }
@@ -56,14 +70,16 @@ impl<T> TimedCache<T> {
         Self {
             name,
             ttl: Some(ttl),
-            value: RwLock::new(None),
+            value: RwLock::new(Slot::EMPTY),
             fetching: tokio::sync::Mutex::const_new(()),
         }
     }
 
     /// The cached value, or a fresh one from `fetch` when there is none or it expired. One
     /// fetch runs at a time; callers arriving meanwhile wait for it. A failed fetch caches
-    /// nothing.
+    /// nothing, and neither does a fetch the cache was [`invalidate`](Self::invalidate)d
+    /// during (it may have read what the invalidation is about): its caller gets its value,
+    /// the next use fetches again.
     pub async fn get_or_fetch<F, Fut, E>(&self, fetch: F) -> Result<Arc<T>, E>
     where
         F: FnOnce() -> Fut,
@@ -81,21 +97,29 @@ impl<T> TimedCache<T> {
                 return (Ok(value), false);
             }
             record::count_cache(self.name, false);
+            let invalidations = self.slot().invalidations;
             let fetched = match record::time_async(self.name, fetch).await {
                 Ok(fetched) => fetched,
                 Err(error) => return (Err(error), true),
             };
             let value = Arc::new(fetched);
-            *self.value.write().unwrap_or_else(PoisonError::into_inner) =
-                Some((Arc::clone(&value), Instant::now()));
+            {
+                let mut slot = self.value.write().unwrap_or_else(PoisonError::into_inner);
+                if slot.invalidations == invalidations {
+                    slot.value = Some((Arc::clone(&value), Instant::now()));
+                }
+            }
             (Ok(value), true)
         })
         .await
     }
 
-    /// Forgets the value: the next use fetches again.
+    /// Forgets the value: the next use fetches again, also when a fetch is under way (its
+    /// value, which may predate what made the value stale, is not kept).
     pub fn invalidate(&self) {
-        *self.value.write().unwrap_or_else(PoisonError::into_inner) = None;
+        let mut slot = self.value.write().unwrap_or_else(PoisonError::into_inner);
+        slot.value = None;
+        slot.invalidations = slot.invalidations.wrapping_add(1);
     }
 
     /// The value if it is cached and not expired.
@@ -103,9 +127,13 @@ impl<T> TimedCache<T> {
         self.fresh()
     }
 
+    fn slot(&self) -> std::sync::RwLockReadGuard<'_, Slot<T>> {
+        self.value.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
     fn fresh(&self) -> Option<Arc<T>> {
-        let guard = self.value.read().unwrap_or_else(PoisonError::into_inner);
-        let (value, fetched) = guard.as_ref()?;
+        let slot = self.slot();
+        let (value, fetched) = slot.value.as_ref()?;
         match self.ttl {
             Some(ttl) if fetched.elapsed() >= ttl => None,
             _ => Some(Arc::clone(value)),
