@@ -5,7 +5,7 @@
 //! restore is the origin of ages and init from then on.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 
 use super::client_init;
 use super::clock::Moment;
@@ -17,6 +17,9 @@ static SERVING: AtomicBool = AtomicBool::new(false);
 static READY: Mutex<Option<Moment>> = Mutex::new(None);
 /// The moment this process was restored from a snapshot.
 static RESTORED: Mutex<Option<Moment>> = Mutex::new(None);
+/// Whether this process was restored (1) or not (0), read without the lock: what was timed
+/// on the monotonic clock before the restore is of unknown age after it.
+static RESTORES: AtomicU32 = AtomicU32::new(0);
 
 /// The runtime is about to ask for work: the instrumented service was built. Only the last
 /// mark before the first invocation counts; later ones (services cloned while serving) cost
@@ -47,6 +50,7 @@ pub(crate) fn mark_restored() -> Moment {
     *restored.get_or_insert_with(|| {
         id::reseed();
         client_init::made_before_snapshot();
+        RESTORES.store(1, Ordering::Release);
         Moment::now()
     })
 }
@@ -56,6 +60,13 @@ pub(crate) fn restored() -> Option<Moment> {
     *RESTORED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// How many times this process was restored from a snapshot (0 or 1): the monotonic clock
+/// barely moves across a snapshot, however long it was kept, so an age taken on it before a
+/// restore says nothing after.
+pub(crate) fn restores() -> u32 {
+    RESTORES.load(Ordering::Acquire)
 }
 
 /// An invocation begins: from now on the process serves.

@@ -6,6 +6,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use super::record;
+use crate::invocation::readiness;
 
 /// A value fetched on first use (typically on the cold start) and reused by later
 /// invocations of the environment, until its time-to-live runs out or it is
@@ -43,8 +44,32 @@ pub struct TimedCache<T> {
 /// The cached value, if any, with when it was fetched; and how many times the cache was
 /// invalidated, so that a fetch that began before an invalidation does not refill it.
 struct Slot<T> {
-    value: Option<(Arc<T>, Instant)>,
+    value: Option<(Arc<T>, Fetched)>,
     invalidations: u64,
+}
+
+/// When a value was fetched: on the monotonic clock, and how many SnapStart restores the
+/// process had seen then.
+#[derive(Clone, Copy)]
+struct Fetched {
+    at: Instant,
+    restores: u32,
+}
+
+impl Fetched {
+    fn now() -> Self {
+        Self {
+            at: Instant::now(),
+            restores: readiness::restores(),
+        }
+    }
+
+    /// Whether `ttl` has run out since. A value fetched before a SnapStart snapshot has: the
+    /// monotonic clock barely moved while the snapshot was kept (minutes or days), so its
+    /// age is unknown after the restore.
+    fn expired(self, ttl: Duration) -> bool {
+        self.restores != readiness::restores() || self.at.elapsed() >= ttl
+    }
 }
 
 impl<T> Slot<T> {
@@ -65,7 +90,9 @@ impl<T> TimedCache<T> {
         }
     }
 
-    /// A value kept for `ttl` after each fetch.
+    /// A value kept for `ttl` after each fetch. A value fetched before a SnapStart snapshot
+    /// is expired in every environment restored from it (the time the snapshot was kept
+    /// does not show on the monotonic clock): the first use after the restore fetches again.
     pub const fn with_ttl(name: &'static str, ttl: Duration) -> Self {
         Self {
             name,
@@ -106,7 +133,7 @@ impl<T> TimedCache<T> {
             {
                 let mut slot = self.value.write().unwrap_or_else(PoisonError::into_inner);
                 if slot.invalidations == invalidations {
-                    slot.value = Some((Arc::clone(&value), Instant::now()));
+                    slot.value = Some((Arc::clone(&value), Fetched::now()));
                 }
             }
             (Ok(value), true)
@@ -135,7 +162,7 @@ impl<T> TimedCache<T> {
         let slot = self.slot();
         let (value, fetched) = slot.value.as_ref()?;
         match self.ttl {
-            Some(ttl) if fetched.elapsed() >= ttl => None,
+            Some(ttl) if fetched.expired(ttl) => None,
             _ => Some(Arc::clone(value)),
         }
     }

@@ -21,7 +21,9 @@
 //!   environment restored from the snapshot starts with the client already created, and none
 //!   paid for it. The first invocation after each restore lists it in its
 //!   `lambda_perf.init_clients` metadata with the phase `snapshot`, and no
-//!   `ClientInitDuration` value is written for it.
+//!   `ClientInitDuration` value is written for it. A [`TimedCache`] value with a time-to-live
+//!   fetched then is expired after the restore (the monotonic clock its time-to-live runs on
+//!   barely moves while the snapshot is kept): the first use fetches it again.
 //!
 //! Warm uses record nothing and cost what `OnceLock::get` costs.
 //!
