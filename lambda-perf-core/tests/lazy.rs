@@ -293,3 +293,41 @@ async fn an_invalidation_during_a_fetch_makes_the_next_use_fetch_again() {
     assert_eq!(next, 1, "the use after the invalidation fetched again");
     assert_eq!(PASSWORD.get_if_fresh().as_deref(), Some(&1));
 }
+
+/// An error whose `Display` panics.
+#[derive(Debug, PartialEq)]
+struct Unprintable;
+
+impl std::fmt::Display for Unprintable {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("no message for this error")
+    }
+}
+
+#[tokio::test]
+async fn a_failed_creation_whose_error_cannot_be_described_is_still_the_callers_error() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    static POOL: TimedAsyncLazy<u8, Unprintable> =
+        TimedAsyncLazy::new("pool", || Box::pin(async { Err(Unprintable) }));
+    static SECRET: TimedCache<u8> = TimedCache::new("secret");
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let pool = POOL.get().await.err();
+        let secret = SECRET
+            .get_or_fetch(|| async { Err::<u8, _>(Unprintable) })
+            .await
+            .err();
+        Ok::<_, Error>(pool == Some(Unprintable) && secret == Some(Unprintable))
+    });
+    assert!(
+        recorder.run(handler, event(json!({}))).await.unwrap(),
+        "the handler gets the creation's error, not a panic"
+    );
+    let init = recorder.xray().named("## init pool").unwrap();
+    assert_eq!(init["fault"], true, "{init:#}");
+    assert!(
+        init["metadata"]["lambda_perf"]["client_init"]["error"].is_string(),
+        "{init:#}"
+    );
+}

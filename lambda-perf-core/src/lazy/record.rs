@@ -8,10 +8,12 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::drops;
+use crate::formats::failure::panic_message;
 use crate::invocation::client_init::{self, InitRecord, Phase};
 use crate::invocation::current::{self, Unavailable};
 use crate::invocation::lifecycle::FACTS_NAMESPACE;
 use crate::invocation::output::ClientInit;
+use crate::invocation::panic;
 use crate::invocation::readiness;
 use crate::invocation::trace::Target;
 use crate::setup;
@@ -109,9 +111,21 @@ where
 {
     let started = Instant::now();
     let result = init().await;
-    let error = result.as_ref().err().map(ToString::to_string);
-    finished(client, started.elapsed(), error);
+    let duration = started.elapsed();
+    let error = result.as_ref().err().map(describe);
+    finished(client, duration, error);
     result
+}
+
+/// The message of a failed initialization's error. A `Display` that panics leaves the error
+/// the caller's to handle: the record says the error could not be described.
+fn describe<E: fmt::Display>(error: &E) -> String {
+    panic::catch(|| error.to_string()).unwrap_or_else(|panicked| {
+        format!(
+            "describing the error panicked: {}",
+            panic_message(&*panicked)
+        )
+    })
 }
 
 /// The slow path of a lazy value: `get` initializes it or waits for another caller to, and
