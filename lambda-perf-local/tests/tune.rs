@@ -23,6 +23,25 @@ fn number(value: &Value, field: &str) -> f64 {
         .unwrap_or_else(|| panic!("{field} in {value}"))
 }
 
+/// `lambda-perf tune --memory SIZES -n INVOCATIONS --no-progress --json --event <event> --
+/// workload-function`.
+fn tune_workload_json(sizes: &str, invocations: &str, event: &str) -> std::process::Output {
+    let event = file_with(event);
+    lambda_perf(&[
+        "tune",
+        "--memory",
+        sizes,
+        "-n",
+        invocations,
+        "--no-progress",
+        "--json",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ])
+}
+
 #[test]
 fn tune_measures_prices_and_picks() {
     require_sizing("tune_measures_prices_and_picks");
@@ -185,20 +204,7 @@ fn a_size_that_runs_out_of_memory_is_never_chosen() {
 #[test]
 fn a_size_whose_invocations_return_errors_is_never_chosen() {
     require_sizing("a_size_whose_invocations_return_errors_is_never_chosen");
-    let event = file_with(r#"{"fail_at_mb": 128}"#);
-    let output = lambda_perf(&[
-        "tune",
-        "--memory",
-        "128,256",
-        "-n",
-        "5",
-        "--no-progress",
-        "--json",
-        "--event",
-        event.path().to_str().unwrap(),
-        "--",
-        &workload_function(),
-    ]);
+    let output = tune_workload_json("128,256", "5", r#"{"fail_at_mb": 128}"#);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = json(&output);
     let sizes = report["sizes"].as_array().unwrap();
@@ -232,20 +238,11 @@ fn a_size_whose_invocations_return_errors_is_never_chosen() {
             would change what the cost means"]
 fn one_noisy_run_does_not_decide_the_cheapest_size() {
     require_sizing("one_noisy_run_does_not_decide_the_cheapest_size");
-    let event = file_with(r#"{"sleep_ms": 20, "stall_at_mb": 128, "stall_ms": 400}"#);
-    let output = lambda_perf(&[
-        "tune",
-        "--memory",
+    let output = tune_workload_json(
         "128,256",
-        "-n",
         "10",
-        "--no-progress",
-        "--json",
-        "--event",
-        event.path().to_str().unwrap(),
-        "--",
-        &workload_function(),
-    ]);
+        r#"{"sleep_ms": 20, "stall_at_mb": 128, "stall_ms": 400}"#,
+    );
     assert!(output.status.success(), "{}", stderr(&output));
     let report = json(&output);
     let sizes = report["sizes"].as_array().unwrap();
