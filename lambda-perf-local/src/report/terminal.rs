@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    file_size, fit, megabytes, ms, opt_ms, pad, pad_left, usd, values, width as columns,
+    file_size, fit, megabytes, ms, opt_ms, pad, pad_left, printable, usd, values, width as columns,
 };
 use super::harness_stop::HarnessStop;
 use super::model::{Report, ReportedInvocation, Status, Subsegment};
@@ -152,7 +152,9 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
         previous_process = Some(invocation.process);
         let kind = invocation.start_kind.as_deref().unwrap_or("?");
         let status = match &invocation.error {
-            Some(error) => format!("{}: {error}", invocation.status.as_str()),
+            // The function's own text: its control characters written out, never sent to
+            // the terminal (as for its stderr and the problems below).
+            Some(error) => format!("{}: {}", invocation.status.as_str(), printable(error, &[])),
             None => invocation.status.as_str().to_owned(),
         };
         let (inline, below, indent) = if inline_status {
@@ -457,7 +459,7 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
             };
             line(out, &painter.dim(&label));
             for stderr in &process.last_stderr {
-                wrap_into(out, &format!("      {stderr}"), width, 8);
+                wrap_into(out, &format!("      {}", printable(stderr, &[])), width, 8);
             }
         }
     }
@@ -648,12 +650,13 @@ fn problems(out: &mut String, report: &Report, width: usize, painter: &Painter) 
             "{} {}: {}",
             problem.kind.label(),
             problem.location,
-            problem.message
+            printable(&problem.message, &[])
         );
         let mut wrapped = String::new();
         wrap_into(&mut wrapped, &format!("  ✗ {text}"), width, 4);
         out.push_str(&wrapped.replacen('✗', &mark, 1));
         if let Some(excerpt) = &problem.excerpt {
+            let excerpt = printable(excerpt, &[]);
             line(out, &painter.dim(&fit(&format!("    > {excerpt}"), width)));
         }
     }

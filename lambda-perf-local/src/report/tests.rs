@@ -1326,3 +1326,43 @@ fn an_invocation_the_function_crashed_in_lasts_and_is_billed_until_the_exit() {
     assert_eq!(report.resources.billing.invocations, billed_invocations);
     assert_eq!(billed_invocations, record.invocations.len());
 }
+
+/// What a function writes reaches the terminal report as text, never as the terminal's own
+/// control sequences: an escape in its stderr, its error message or a broken EMF line could
+/// clear the screen or retitle the window of whoever reads the report.
+#[test]
+fn a_function_s_control_characters_are_written_out_in_the_terminal_report() {
+    let mut record = concurrent_record(0, &[(20, 30)]);
+    record.processes[0]
+        .output
+        .push(stderr("\u{1b}]0;owned\u{7}\u{1b}[2J cleared"));
+    record.processes[1]
+        .output
+        .push(stdout("{\"_aws\": \u{1b}[2J broken}"));
+    record.invocations.push(run(
+        2,
+        1,
+        None,
+        "req-2",
+        Ok(result(
+            "req-2",
+            10,
+            Answer::Error {
+                error_type: Some("Unhandled".into()),
+                error: ErrorDocument::from_body(Bytes::from_static(
+                    b"{\"errorType\":\"E\",\"errorMessage\":\"no \\u001b[2J items\"}",
+                )),
+            },
+        )),
+    ));
+    let report = Report::build(&record);
+    assert!(
+        !report.problems.is_empty(),
+        "the broken EMF line is a problem"
+    );
+    let text = render_terminal(&report, 100, false);
+    assert!(!text.contains('\u{1b}'), "{text:?}");
+    assert!(!text.contains('\u{7}'), "{text:?}");
+    assert!(text.contains("\\u{1b}[2J cleared"), "{text}");
+    assert!(text.contains("no \\u{1b}[2J items"), "{text}");
+}
