@@ -40,6 +40,8 @@ pub(crate) fn claim(
     identity: Option<&str>,
 ) -> io::Result<Marker> {
     let path = dir.join(MARKER_FILE);
+    // As it reads back: the marker's lines are trimmed.
+    let identity = identity.map(str::trim);
     let create = || -> io::Result<Marker> {
         let mut file = open(&path, true)?;
         let content = format!(
@@ -52,7 +54,8 @@ pub(crate) fn claim(
     };
     match create() {
         Err(error) if error.kind() == io::ErrorKind::AlreadyExists => {
-            let (environment_start, marked) = read(&path)?;
+            let (environment_start, marked) =
+                read(&path, MARKER_LIMIT + identity.map_or(0, str::len))?;
             match (identity, marked) {
                 (Some(identity), Some(marked)) if identity != marked => {
                     // Another environment's marker: this is a new environment.
@@ -66,12 +69,16 @@ pub(crate) fn claim(
     }
 }
 
-/// The environment's start and identity from an existing marker; no identity for an empty
+/// How much of a marker is read besides the identity it is compared with.
+const MARKER_LIMIT: usize = 1024;
+
+/// The environment's start and identity from an existing marker (its first `limit` bytes);
+/// no identity for an empty
 /// one, which a process of this environment left when it died (or could not write, the temp
 /// dir full) between creating and writing it: whatever identity it had is unknown, and the
 /// environment is taken to be the same (on Lambda, only a process of it could have left it
 /// in its temp dir).
-fn read(path: &Path) -> io::Result<(SystemTime, Option<String>)> {
+fn read(path: &Path, limit: usize) -> io::Result<(SystemTime, Option<String>)> {
     let file = open(path, false)?;
     let metadata = file.metadata()?;
     if !metadata.is_file() {
@@ -83,7 +90,8 @@ fn read(path: &Path) -> io::Result<(SystemTime, Option<String>)> {
     // Bytes that are not text are not a marker of this environment either: they are read as
     // such (a mismatched identity), not refused.
     let mut bytes = Vec::new();
-    file.take(1024).read_to_end(&mut bytes)?;
+    file.take(u64::try_from(limit).unwrap_or(u64::MAX))
+        .read_to_end(&mut bytes)?;
     if bytes.is_empty() {
         return Ok((metadata.modified()?, None));
     }
@@ -250,6 +258,28 @@ mod tests {
             ),
             "an empty marker is taken for another environment's"
         );
+    }
+
+    #[test]
+    fn an_identity_with_surrounding_space_or_a_long_one_is_still_this_environments() {
+        // The identity comes from the environment as it is: a restarted process of the same
+        // environment must recognise its marker whatever the value looks like.
+        let long = "s".repeat(4096);
+        for identity in ["stream-with-space ", " \tpadded\n", long.as_str()] {
+            let dir = tempfile::tempdir().unwrap();
+            assert_eq!(
+                claim(dir.path(), start(), Some(identity)).unwrap(),
+                Marker::Created
+            );
+            assert_eq!(
+                claim(dir.path(), SystemTime::now(), Some(identity)).unwrap(),
+                Marker::Existing {
+                    environment_start: start()
+                },
+                "a restart with identity {:?} was taken for a new environment",
+                &identity[..identity.len().min(40)]
+            );
+        }
     }
 
     #[test]
