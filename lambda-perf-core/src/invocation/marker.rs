@@ -73,11 +73,10 @@ pub(crate) fn claim(
 const MARKER_LIMIT: usize = 1024;
 
 /// The environment's start and identity from an existing marker (its first `limit` bytes);
-/// no identity for an empty
-/// one, which a process of this environment left when it died (or could not write, the temp
-/// dir full) between creating and writing it: whatever identity it had is unknown, and the
-/// environment is taken to be the same (on Lambda, only a process of it could have left it
-/// in its temp dir).
+/// no identity for an empty one, which a process of this environment left when it died (or
+/// could not write, the temp dir full) between creating and writing it: whatever identity it
+/// had is unknown, and the environment is taken to be the same (on Lambda, only a process of
+/// it could have left it in its temp dir).
 fn read(path: &Path, limit: usize) -> io::Result<(SystemTime, Option<String>)> {
     let file = open(path, false)?;
     let metadata = file.metadata()?;
