@@ -124,28 +124,41 @@ pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) ->
     Begun(invocation_future::begin(instrumentation, context))
 }
 
-/// Runs the handler's body inside its invocation.
-pub fn instrument<F, R, E>(
+/// Runs the handler's body inside its invocation. `kind` (from [`KindHttp`] or [`KindOther`])
+/// tells `response` what the event was, so that it captures a response as `PerfLayer` does
+/// for that event.
+pub fn instrument<F, R, E, K>(
     begun: Begun,
+    kind: K,
     future: F,
-    response: fn(&R, &mut Vec<u8>) -> bool,
+    response: fn(ResponseProbe<'_, K, R>, &mut Vec<u8>) -> bool,
     failure: fn(&E) -> Failure,
-) -> InvocationFuture<F, FnOutcomes<R, E>>
+) -> InvocationFuture<F, FnOutcomes<R, E, K>>
 where
     F: Future<Output = Result<R, E>>,
+    K: Copy,
 {
-    InvocationFuture::new(begun.0, future, FnOutcomes { response, failure })
+    InvocationFuture::new(
+        begun.0,
+        future,
+        FnOutcomes {
+            kind,
+            response,
+            failure,
+        },
+    )
 }
 
 /// Results described by functions chosen where the handler's types are known.
-pub struct FnOutcomes<R, E> {
-    response: fn(&R, &mut Vec<u8>) -> bool,
+pub struct FnOutcomes<R, E, K> {
+    kind: K,
+    response: fn(ResponseProbe<'_, K, R>, &mut Vec<u8>) -> bool,
     failure: fn(&E) -> Failure,
 }
 
-impl<R, E> DescribeResult<R, E> for FnOutcomes<R, E> {
+impl<R, E, K: Copy> DescribeResult<R, E> for FnOutcomes<R, E, K> {
     fn write_response(&self, response: &R, out: &mut Vec<u8>) -> bool {
-        (self.response)(response, out)
+        (self.response)(ResponseProbe(self.kind, response), out)
     }
 
     fn failure(&self, error: &E) -> Failure {
@@ -153,7 +166,7 @@ impl<R, E> DescribeResult<R, E> for FnOutcomes<R, E> {
     }
 }
 
-impl<R, E> fmt::Debug for FnOutcomes<R, E> {
+impl<R, E, K> fmt::Debug for FnOutcomes<R, E, K> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("FnOutcomes").finish_non_exhaustive()
     }
@@ -166,32 +179,92 @@ impl<R, E> fmt::Debug for FnOutcomes<R, E> {
 #[derive(Debug)]
 pub struct Probe<'a, T: ?Sized>(pub &'a T);
 
-/// An HTTP response is captured as its status (with the `http` feature; without it, the
+/// The event of a `lambda_http` handler: its responses are captured as `PerfLayer` captures
+/// them for `lambda_http::Request`, as their status.
+#[derive(Clone, Copy, Debug)]
+pub struct HttpEvent;
+
+/// Any other event: `Serialize` responses are captured as JSON.
+#[derive(Clone, Copy, Debug)]
+pub struct OtherEvent;
+
+/// A `lambda_http::Request` is an [`HttpEvent`] (with the `http` feature; without it, the
 /// trait has no impls).
+pub trait KindHttp {
+    /// [`HttpEvent`].
+    fn lambda_perf_kind(self) -> HttpEvent;
+}
+
+#[cfg(feature = "http")]
+impl KindHttp for &&Probe<'_, lambda_http::Request> {
+    fn lambda_perf_kind(self) -> HttpEvent {
+        HttpEvent
+    }
+}
+
+/// Any other event is an [`OtherEvent`].
+pub trait KindOther {
+    /// [`OtherEvent`].
+    fn lambda_perf_kind(self) -> OtherEvent;
+}
+
+impl<T: ?Sized> KindOther for &Probe<'_, T> {
+    fn lambda_perf_kind(self) -> OtherEvent {
+        OtherEvent
+    }
+}
+
+/// A handler's response with the kind of its event, for method resolution by reference depth
+/// as [`Probe`].
+#[derive(Debug)]
+pub struct ResponseProbe<'a, K, T: ?Sized>(pub K, pub &'a T);
+
+/// A `lambda_http` handler's response is captured as its status, whatever its type, as
+/// `PerfLayer` captures it (with the `http` feature; without it, the trait has no impls).
+pub trait CaptureHttpStatus {
+    /// Appends `{"status": <code>}` to `out`.
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
+}
+
+#[cfg(feature = "http")]
+impl<R> CaptureHttpStatus for &&&&ResponseProbe<'_, HttpEvent, R>
+where
+    crate::layer::HttpStatus: crate::layer::ResponseCapture<R>,
+{
+    fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool {
+        <crate::layer::HttpStatus as crate::layer::ResponseCapture<R>>::write_json(
+            self.1,
+            crate::layer::capture::JsonText(out),
+        )
+    }
+}
+
+/// An HTTP response is captured as its status, whatever the event (with the `http` feature;
+/// without it, the trait has no impls).
 pub trait CaptureHttp {
     /// Appends `{"status": <code>}` to `out`.
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
 #[cfg(feature = "http")]
-impl<B> CaptureHttp for &&&Probe<'_, http::Response<B>> {
+impl<K, B> CaptureHttp for &&&ResponseProbe<'_, K, http::Response<B>> {
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool {
         <crate::layer::HttpStatus as crate::layer::ResponseCapture<_>>::write_json(
-            self.0,
+            self.1,
             crate::layer::capture::JsonText(out),
         )
     }
 }
 
-/// A `Serialize` response is captured as JSON.
+/// A `Serialize` response to any event but an HTTP request is captured as JSON.
 pub trait CaptureSerialize {
     /// Appends the response as JSON to `out`; `false` when it cannot be.
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
-impl<T: Serialize + ?Sized> CaptureSerialize for &&Probe<'_, T> {
+impl<T: Serialize + ?Sized> CaptureSerialize for &&ResponseProbe<'_, OtherEvent, T> {
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool {
-        crate::layer::capture::write_serialized(self.0, out)
+        crate::layer::capture::write_serialized(self.1, out)
     }
 }
 
@@ -201,7 +274,7 @@ pub trait CaptureNothing {
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
-impl<T: ?Sized> CaptureNothing for &Probe<'_, T> {
+impl<K, T: ?Sized> CaptureNothing for &ResponseProbe<'_, K, T> {
     fn lambda_perf_capture(self, _: &mut Vec<u8>) -> bool {
         false
     }

@@ -4,6 +4,7 @@
 //! #[attrs] vis async fn name<G>(args, event: Event) -> Ret {
 //!     static __LAMBDA_PERF_HANDLER: Handler = Handler::new(Options { .. });
 //!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &event);
+//!     let __lambda_perf_kind = an HttpEvent for a lambda_http::Request, else an OtherEvent;
 //!     let __lambda_perf_body = async move {
 //!         if false { return <a value of Ret with impl Trait as _>; } // fixes the return type
 //!         log_event(&event) if asked and the payload is Serialize;
@@ -11,8 +12,9 @@
 //!         let __lambda_perf_output: Ret with impl Trait as _ = body;
 //!         __lambda_perf_output
 //!     };
-//!     instrument(__lambda_perf_begun, __lambda_perf_body,
-//!         |response| capture if Serialize, |error| describe).await
+//!     instrument(__lambda_perf_begun, __lambda_perf_kind, __lambda_perf_body,
+//!         |response| capture (the status for HttpEvent, else if Serialize), |error| describe)
+//!         .await
 //! }
 //! ```
 //!
@@ -181,6 +183,14 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             });
             #[allow(clippy::used_underscore_binding)]
             let __lambda_perf_begun = #begin;
+            // What the event is decides how the response is captured, as in `PerfLayer`: a
+            // `lambda_http` handler's response as its status.
+            #[allow(clippy::used_underscore_binding)]
+            let __lambda_perf_kind = {
+                #[allow(unused_imports)]
+                use #private::{KindHttp as _, KindOther as _};
+                (&&#private::Probe(&#event)).lambda_perf_kind()
+            };
             // The body's value is bound with the declared return type, so a mismatch is
             // reported at the user's expression. A body ending in `return` makes the final
             // `return` unreachable, which is not the user's doing: only that statement allows it.
@@ -201,11 +211,15 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             };
             #private::instrument(
                 __lambda_perf_begun,
+                __lambda_perf_kind,
                 __lambda_perf_body,
                 |response, out| {
                     #[allow(unused_imports)]
-                    use #private::{CaptureHttp as _, CaptureNothing as _, CaptureSerialize as _};
-                    (&&&#private::Probe(response)).lambda_perf_capture(out)
+                    use #private::{
+                        CaptureHttp as _, CaptureHttpStatus as _, CaptureNothing as _,
+                        CaptureSerialize as _,
+                    };
+                    (&&&&response).lambda_perf_capture(out)
                 },
                 |error| {
                     #[allow(unused_imports)]

@@ -156,3 +156,12 @@ fn instrumented_handlers_compile_without_warnings() {
     let _ = (traced, traced_outside, marked, destructured);
     let _ = generic::<u8>;
 }
+
+/// A `lambda_http` handler whose response is a body alone, captured as its status.
+///
+/// # Errors
+/// Never.
+#[instrument_lambda]
+pub async fn http_body(request: lambda_http::Request) -> Result<Value, lambda_http::Error> {
+    Ok(Value::String(request.uri().path().to_owned()))
+}
