@@ -124,3 +124,39 @@ fn the_incoming_event_passes_the_redaction_hook_before_it_is_logged() {
     );
     assert_eq!(written[0]["event"], json!({ "order": 7, "card": "****" }));
 }
+
+/// An event whose `Serialize` panics (user code, as a response's is).
+#[derive(serde::Deserialize)]
+struct Fragile {
+    #[allow(dead_code)]
+    id: u32,
+}
+
+impl serde::Serialize for Fragile {
+    fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        panic!("Fragile does not serialize")
+    }
+}
+
+#[instrument_lambda]
+async fn fragile(_event: LambdaEvent<Fragile>) -> Result<Value, Error> {
+    Ok(json!({ "handled": true }))
+}
+
+#[test]
+fn an_event_whose_serialize_panics_is_not_logged_and_the_handler_still_answers() {
+    let lines = CapturedLines::new();
+    let recorder = Recorder::new();
+    let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        with_logs(
+            true,
+            &lines,
+            recorder.run(service_fn(fragile), event(Fragile { id: 1 })),
+        )
+    }));
+    assert_eq!(
+        answer.expect("the handler panicked").unwrap(),
+        json!({ "handled": true })
+    );
+    assert_eq!(lines.lines(), Vec::<Value>::new());
+}

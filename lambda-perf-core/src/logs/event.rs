@@ -5,8 +5,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::invocation::current;
 use crate::invocation::redaction::{self, Captured};
+use crate::invocation::{current, panic};
 use crate::warn::WarnOnce;
 
 /// The target of the incoming event's line; its `event` field is written as JSON.
@@ -51,12 +51,14 @@ pub(crate) fn enable() {
 /// }
 /// ```
 ///
-/// An event that fails to serialize costs one warning on stderr.
+/// An event that fails to serialize, or whose `Serialize` panics, costs one warning on stderr;
+/// the handler carries on.
 pub fn log_event<T: Serialize + ?Sized>(event: &T) {
     if !LOG_EVENT.load(Ordering::Relaxed) {
         return;
     }
-    match serde_json::to_value(event) {
+    // The event's `Serialize` is user code: a panic there must not fail the invocation.
+    match panic::to_json(event) {
         Ok(value) => {
             if let Some(value) = redact_incoming_event(value) {
                 tracing::info!(target: EVENT_TARGET, event = %value, "Lambda event");
