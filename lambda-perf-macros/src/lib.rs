@@ -97,8 +97,8 @@ use proc_macro::TokenStream;
 ///
 /// # Errors at compile time
 ///
-/// A handler that is not an `async fn`, has no event argument, or has an unknown or
-/// repeated option is a compile error that says so:
+/// A handler that is not an `async fn`, returns nothing, has no event argument, or has an
+/// unknown or repeated option is a compile error that says so:
 ///
 /// ```compile_fail
 /// use lambda_perf_core::instrument_lambda;

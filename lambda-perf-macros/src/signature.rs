@@ -2,12 +2,12 @@
 //! `#[event]`, else the one whose type is spelled `LambdaEvent<..>` or `Request`.
 
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, ItemFn, Meta, PatType, Type};
+use syn::{Attribute, FnArg, ItemFn, Meta, PatType, ReturnType, Type};
 
 /// The name of the attribute that marks the event argument: `#[event] request: MyEvent`.
 const MARKER: &str = "event";
 
-/// Fails unless the function is a non-const `async fn`; returns the index of the event
+/// Fails unless the function is a non-const `async fn` with a return type; returns the index of the event
 /// argument among its inputs.
 pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
     let signature = &function.sig;
@@ -21,6 +21,14 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
         return Err(syn::Error::new(
             signature.fn_token.span(),
             "#[instrument_lambda] needs an `async fn`: write `async fn` here",
+        ));
+    }
+    if let ReturnType::Default = signature.output {
+        // Without this, the error would be about what the expansion calls.
+        return Err(syn::Error::new(
+            signature.paren_token.span.close(),
+            "#[instrument_lambda] needs a handler that returns `Result<T, E>`, as a Lambda \
+             handler does: write `-> Result<T, E>` here",
         ));
     }
     if let Some(index) = marked(function)? {
