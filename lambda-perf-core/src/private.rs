@@ -12,7 +12,9 @@ use crate::layer::invocation_future;
 pub use crate::layer::invocation_future::{DescribeResult, InvocationFuture};
 pub use serde_json::Value;
 
+use crate::invocation::current;
 use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::lifecycle::Invocation;
 use crate::layer::PerfLayer;
 
 /// The options written in `#[instrument_lambda(...)]`.
@@ -110,8 +112,13 @@ impl LambdaRequest for lambda_http::Request {
 #[derive(Debug)]
 pub struct Begun(invocation_future::Begun);
 
-/// Begins the invocation of `event`, before the handler's body runs.
+/// Begins the invocation of `event`, before the handler's body runs. Inside an invocation
+/// begun around the handler (a `PerfLayer`, the test recorder), that one records it: the
+/// handler's own configuration is not even read, so it warns about nothing that is not used.
 pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) -> Begun {
+    if let Some(outer) = current::carried() {
+        return Begun(invocation_future::Begun::Nested(outer));
+    }
     let instrumentation = handler.instrumentation();
     let fallback;
     let context = match event.lambda_context() {
@@ -121,7 +128,10 @@ pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) ->
             &fallback
         }
     };
-    Begun(invocation_future::begin(instrumentation, context))
+    Begun(invocation_future::Begun::Own(Invocation::begin(
+        instrumentation,
+        context,
+    )))
 }
 
 /// Runs the handler's body inside its invocation. `kind` (from [`KindHttp`] or [`KindOther`])

@@ -1,0 +1,48 @@
+//! `#[instrument_lambda]` inside an instrumentation around it (the test recorder, a
+//! `PerfLayer`) stands aside entirely: its own configuration, which that invocation does not
+//! use, is not read, so it warns about nothing.
+
+use lambda_perf_core::instrument_lambda;
+use lambda_perf_core::test_util::{Recorder, event};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use serde_json::{Value, json};
+
+#[instrument_lambda]
+async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+/// Set in the child process that runs the invocation.
+const CHILD: &str = "LAMBDA_PERF_TEST_NESTED_CHILD";
+
+#[test]
+fn a_macro_handler_inside_the_recorder_warns_about_no_configuration_of_its_own() {
+    if std::env::var_os(CHILD).is_some() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let recorder = Recorder::new();
+        let response = runtime
+            .block_on(recorder.run(service_fn(handler), event(json!({ "id": 1 }))))
+            .unwrap();
+        assert_eq!(response, json!({ "id": 1 }));
+        assert_eq!(recorder.xray().documents().len(), 1);
+        return;
+    }
+    // The environment a developer's machine has: no Powertools variables. The recorder's
+    // namespace and service are given in code.
+    let output = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "a_macro_handler_inside_the_recorder_warns_about_no_configuration_of_its_own",
+            "--nocapture",
+        ])
+        .env(CHILD, "1")
+        .env_remove("POWERTOOLS_METRICS_NAMESPACE")
+        .env_remove("POWERTOOLS_SERVICE_NAME")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    assert!(!stderr.contains("lambda-perf: warning"), "{stderr}");
+}
