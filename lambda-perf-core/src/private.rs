@@ -12,7 +12,6 @@ use crate::layer::invocation_future;
 pub use crate::layer::invocation_future::{DescribeResult, InvocationFuture};
 pub use serde_json::Value;
 
-use crate::invocation::current;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::lifecycle::Invocation;
 use crate::layer::PerfLayer;
@@ -116,22 +115,18 @@ pub struct Begun(invocation_future::Begun);
 /// begun around the handler (a `PerfLayer`, the test recorder), that one records it: the
 /// handler's own configuration is not even read, so it warns about nothing that is not used.
 pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) -> Begun {
-    if let Some(outer) = current::carried() {
-        return Begun(invocation_future::Begun::Nested(outer));
-    }
-    let instrumentation = handler.instrumentation();
-    let fallback;
-    let context = match event.lambda_context() {
-        Some(context) => context,
-        None => {
-            fallback = lambda_runtime::Context::default();
-            &fallback
-        }
-    };
-    Begun(invocation_future::Begun::Own(Invocation::begin(
-        instrumentation,
-        context,
-    )))
+    Begun(invocation_future::begin_with(|| {
+        let instrumentation = handler.instrumentation();
+        let fallback;
+        let context = match event.lambda_context() {
+            Some(context) => context,
+            None => {
+                fallback = lambda_runtime::Context::default();
+                &fallback
+            }
+        };
+        Invocation::begin(instrumentation, context)
+    }))
 }
 
 /// Runs the handler's body inside its invocation. `kind` (from [`KindHttp`] or [`KindOther`])

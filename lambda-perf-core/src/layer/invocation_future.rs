@@ -42,9 +42,16 @@ pub(crate) fn begin(
     instrumentation: &Arc<Instrumentation>,
     context: &lambda_runtime::Context,
 ) -> Begun {
+    begin_with(|| Invocation::begin(instrumentation, context))
+}
+
+/// Begins an invocation with `own` — unless the caller already runs inside one, which records
+/// it: `own` (and whatever it reads, a handler's configuration) is then not run.
+#[inline]
+pub(crate) fn begin_with(own: impl FnOnce() -> Arc<Invocation>) -> Begun {
     match current::carried() {
         Some(outer) => Begun::Nested(outer),
-        None => Begun::Own(Invocation::begin(instrumentation, context)),
+        None => Begun::Own(own()),
     }
 }
 
