@@ -97,14 +97,10 @@ impl RuntimeApiOptions {
     /// How much longer `invoke` waits for an invocation handed out with this deadline:
     /// until the deadline plus the grace period, if that is still ahead.
     fn time_left(&self, deadline_ms: u64) -> Option<Duration> {
-        let now_ms = epoch_millis(SystemTime::now());
-        let until = Duration::from_millis(deadline_ms.saturating_sub(now_ms));
-        let left = if deadline_ms > now_ms {
-            until.saturating_add(self.grace_period)
-        } else {
-            self.grace_period
-                .saturating_sub(Duration::from_millis(now_ms - deadline_ms))
-        };
+        let now = Duration::from_millis(epoch_millis(SystemTime::now()));
+        let left = Duration::from_millis(deadline_ms)
+            .saturating_add(self.grace_period)
+            .saturating_sub(now);
         (!left.is_zero()).then_some(left)
     }
 
