@@ -105,12 +105,7 @@ impl Latch {
     pub(crate) fn count_down(&self, handler_out: bool) {
         if handler_out {
             // Reported: nothing to give back.
-            drop(
-                self.drops
-                    .lock()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .take(),
-            );
+            drop(self.take_drops());
         }
         let mut remaining = self
             .remaining
@@ -126,14 +121,17 @@ impl Latch {
 
     /// The drops no export got out, back to the bank.
     fn give_back_drops(&self) {
-        let drops = self
-            .drops
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .take();
-        if let Some(drops) = drops {
+        if let Some(drops) = self.take_drops() {
             drops::restore(Report::Trace, drops);
         }
+    }
+
+    /// The drops the latch still holds, taken out of it.
+    fn take_drops(&self) -> Option<Dropped> {
+        self.drops
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
     }
 
     /// Whether every exporter has finished.
