@@ -30,6 +30,11 @@ const EVENTS: &str = r#"{
     ]
 }"#;
 
+/// A second page of [`EVENTS`]: the same events, of two other requests.
+fn next_page() -> String {
+    EVENTS.replace("r-1", "r-3").replace("r-2", "r-4")
+}
+
 /// An export cut short (an interrupted `aws logs filter-log-events > file`) is not read as
 /// text of the function's own output, silently: what cannot be read is counted.
 #[test]
@@ -49,10 +54,7 @@ fn a_truncated_json_export_is_not_silently_read_as_output() {
 /// `--starting-token`) are both read, or reported as unreadable.
 #[test]
 fn concatenated_json_pages_are_read_or_reported() {
-    let pages = format!(
-        "{EVENTS}\n{}",
-        EVENTS.replace("r-1", "r-3").replace("r-2", "r-4")
-    );
+    let pages = format!("{EVENTS}\n{}", next_page());
     let report = build("pages.json", &pages);
     assert!(
         report.invocations == 4 && report.lines.malformed == 0,
@@ -379,10 +381,7 @@ REPORT RequestId: r-1\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 12
 /// reported as unreadable, not read as text.
 #[test]
 fn an_array_of_json_pages_is_read() {
-    let pages = format!(
-        "[{EVENTS},\n{}]",
-        EVENTS.replace("r-1", "r-3").replace("r-2", "r-4")
-    );
+    let pages = format!("[{EVENTS},\n{}]", next_page());
     let report = build("slurped.json", &pages);
     assert!(
         report.invocations == 4 && report.lines.malformed == 0,
