@@ -31,9 +31,9 @@ const KEPT_PER_THREAD: usize = 64;
 pub(crate) struct ThreadKept<T: 'static> {
     values: RefCell<Vec<Arc<T>>>,
     /// The shared pool, asked for only when the thread ends: a function rather than a
-    /// reference, since a thread-local's `const` initializer cannot hold a reference to a
-    /// static with interior mutability before Rust 1.89 or so (the crate's `rust-version` is
-    /// older).
+    /// reference, since the Rust of the crate's `rust-version` (1.85; 1.88 too) refuses a
+    /// thread-local's `const` initializer that holds a reference to a static with interior
+    /// mutability.
     pool: fn() -> &'static Pool<T>,
 }
 
