@@ -6,6 +6,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
+use lambda_perf_local::logs::format_timestamp;
 use serde_json::{Value, json};
 use support::*;
 
@@ -191,28 +192,16 @@ fn emf(id: &str, kind: &str, index: u64, timestamp: u64, extra: Value) -> String
     .to_string()
 }
 
-/// The samples: `aws logs tail` output (default format, one line in the short format),
-/// `filter-log-events` JSON, the JSON log format, and plain lines with malformed ones.
-fn samples(dir: &tempfile::TempDir) -> Vec<String> {
-    // `aws logs tail`'s timestamp (microseconds and an offset) of T0 + offset, T0 being
-    // 2025-01-02T03:04:05.678Z; every offset is under 5 minutes.
-    let at = |offset: u64| {
-        let from_minute = 5_678 + offset;
-        let seconds = from_minute / 1000;
-        format!(
-            "2025-01-02T03:{:02}:{:02}.{:03}000+00:00",
-            4 + seconds / 60,
-            seconds % 60,
-            from_minute % 1000
-        )
-    };
+/// The events of two execution environments (streams `S1` and `S2`): their offset from `T0`
+/// in milliseconds, their stream and their message.
+fn environment_events() -> Vec<(u64, &'static str, String)> {
     let client = json!({"_aws": {"Timestamp": T0, "CloudWatchMetrics": [{"Namespace": "Shop",
         "Dimensions": [["service", "client"]], "Metrics": [{"Name": "ClientInitDuration",
         "Unit": "Milliseconds"}]}]}, "service": "orders", "client": "dynamodb",
         "ClientInitDuration": [41.5]});
     // Environment 1: r1 cold, r2 warm after 1 s idle, r3 warm after 250 s idle.
     // Environment 2: r4 cold, r5 warm after 60 s idle.
-    let events: Vec<(u64, &str, String)> = vec![
+    vec![
         (0, S1, "START RequestId: r1 Version: $LATEST".into()),
         (0, S1, client.to_string()),
         (
@@ -273,7 +262,25 @@ fn samples(dir: &tempfile::TempDir) -> Vec<String> {
             ),
         ),
         (60_110, S2, text_report(&ROWS[4])),
-    ];
+    ]
+}
+
+/// The samples: `aws logs tail` output (default format, one line in the short format),
+/// `filter-log-events` JSON, the JSON log format, and plain lines with malformed ones.
+fn samples(dir: &tempfile::TempDir) -> Vec<String> {
+    // `aws logs tail`'s timestamp (microseconds and an offset) of T0 + offset, T0 being
+    // 2025-01-02T03:04:05.678Z; every offset is under 5 minutes.
+    let at = |offset: u64| {
+        let from_minute = 5_678 + offset;
+        let seconds = from_minute / 1000;
+        format!(
+            "2025-01-02T03:{:02}:{:02}.{:03}000+00:00",
+            4 + seconds / 60,
+            seconds % 60,
+            from_minute % 1000
+        )
+    };
+    let events = environment_events();
     let mut tail = String::new();
     for (offset, stream, message) in &events {
         let _ = writeln!(tail, "{} {stream} {message}", at(*offset));
@@ -635,4 +642,90 @@ fn run_log_out_round_trips_through_logs() {
         .map(|c| c["client"].as_str().unwrap())
         .collect();
     assert!(clients.contains(&"catalog"), "{clients:?}");
+}
+
+/// `bytes` compressed as one gzip member.
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write as _;
+    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    encoder.write_all(bytes).unwrap();
+    encoder.finish().unwrap()
+}
+
+/// The report of `paths`, without the names of the files it read.
+fn report_of(paths: &[&str]) -> Value {
+    let mut args = vec!["logs", "--json"];
+    args.extend(paths);
+    let output = lambda_perf(&args);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let mut report = json(&output);
+    report.as_object_mut().unwrap().remove("files");
+    report
+}
+
+/// The same events exported to Amazon S3 (a directory per log stream, gzip files of
+/// `<timestamp> <message>` lines) and delivered by Amazon Data Firehose from a subscription
+/// (gzip members of `DATA_MESSAGE`s one after the other, a `CONTROL_MESSAGE` among them)
+/// give the report their `aws logs tail` text gives, log streams (environments) included.
+#[test]
+fn exports_to_s3_and_firehose_deliveries_give_the_figures_of_the_same_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let events = environment_events();
+    let at = |offset: u64| format_timestamp((T0 + offset) as f64);
+
+    let tail: String = events
+        .iter()
+        .map(|(offset, stream, message)| format!("{} {stream} {message}\n", at(*offset)))
+        .collect();
+    let tail_path = temp_path(&dir, "tail.txt");
+    std::fs::write(&tail_path, tail).unwrap();
+    let expected = report_of(&[&tail_path]);
+    assert_eq!(expected["invocations"], 5, "{expected:#}");
+    assert_eq!(
+        expected["lambda_perf"]["reuse"]["environments"], 2,
+        "{expected:#}"
+    );
+
+    // An export task's objects: `<prefix>/<task id>/<log stream>/000000.gz`, the stream's
+    // events split over two objects, each line `2025-01-02T03:04:05.678Z <message>`.
+    let export = dir.path().join("exportedlogs/0f1e2d3c-task");
+    for stream in [S1, S2] {
+        let lines: Vec<String> = events
+            .iter()
+            .filter(|(_, of, _)| *of == stream)
+            .map(|(offset, _, message)| format!("{}Z {message}\n", &at(*offset)[..23]))
+            .collect();
+        let (first, second) = lines.split_at(lines.len() / 2);
+        let objects = export.join(stream);
+        std::fs::create_dir_all(&objects).unwrap();
+        std::fs::write(objects.join("000000.gz"), gzip(first.concat().as_bytes())).unwrap();
+        std::fs::write(objects.join("000001.gz"), gzip(second.concat().as_bytes())).unwrap();
+    }
+    let exported = report_of(&[dir.path().join("exportedlogs").to_str().unwrap()]);
+    assert_eq!(exported, expected, "export to S3");
+
+    // A Firehose delivery: one gzip member per subscription message, no separator.
+    let control = json!({"messageType": "CONTROL_MESSAGE", "owner": "CloudWatchLogs",
+        "logGroup": "", "logStream": "", "subscriptionFilters": [],
+        "logEvents": [{"id": "", "timestamp": T0,
+            "message": "CWL CONTROL MESSAGE: Checking health of destination Firehose."}]});
+    let mut delivery = gzip(control.to_string().as_bytes());
+    for stream in [S1, S2] {
+        let log_events: Vec<Value> = events
+            .iter()
+            .enumerate()
+            .filter(|(_, (_, of, _))| *of == stream)
+            .map(|(n, (offset, _, message))| {
+                json!({"id": n.to_string(), "timestamp": T0 + offset, "message": message})
+            })
+            .collect();
+        let message = json!({"messageType": "DATA_MESSAGE", "owner": "123456789012",
+            "logGroup": "/aws/lambda/orders", "logStream": stream,
+            "subscriptionFilters": ["to-firehose"], "logEvents": log_events});
+        delivery.extend(gzip(message.to_string().as_bytes()));
+    }
+    let delivery_path = temp_path(&dir, "orders-1-2025-01-02-03-04-05-0f1e2d3c");
+    std::fs::write(&delivery_path, delivery).unwrap();
+    let delivered = report_of(&[&delivery_path]);
+    assert_eq!(delivered, expected, "Firehose delivery");
 }

@@ -7,6 +7,7 @@ use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
 use crate::report::facts::Facts;
 use crate::report::{Distribution, nearest_rank};
 
+use super::file::LogFile;
 use super::input::{LogEvent, read_file};
 use super::model::{
     ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
@@ -18,44 +19,6 @@ use super::record::{PlatformReport, Record, read};
 const MALFORMED_EXAMPLES: usize = 5;
 /// How many characters of a malformed line it keeps.
 const EXCERPT_CHARS: usize = 160;
-
-/// One log file: its name and text.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct LogFile {
-    /// The name shown in locations (its path).
-    pub name: String,
-    /// Its text.
-    pub text: String,
-}
-
-impl LogFile {
-    /// Reads the file at `path`: UTF-8, or UTF-16 with its byte order mark (what Windows
-    /// PowerShell's `>` writes); invalid bytes are replaced, not an error.
-    pub fn read(path: &Path) -> std::io::Result<Self> {
-        let bytes = std::fs::read(path)?;
-        Ok(Self {
-            name: path.display().to_string(),
-            text: decode(&bytes),
-        })
-    }
-}
-
-/// The text of a file's bytes: UTF-16 when they start with its byte order mark, else UTF-8
-/// (a UTF-8 byte order mark is left for [`read_file`] to skip).
-fn decode(bytes: &[u8]) -> String {
-    let utf16 = |unit: fn([u8; 2]) -> u16| {
-        let units: Vec<u16> = bytes[2..]
-            .chunks(2)
-            .map(|pair| unit([pair[0], pair.get(1).copied().unwrap_or(0)]))
-            .collect();
-        String::from_utf16_lossy(&units)
-    };
-    match bytes {
-        [0xFF, 0xFE, ..] => utf16(u16::from_le_bytes),
-        [0xFE, 0xFF, ..] => utf16(u16::from_be_bytes),
-        _ => String::from_utf8_lossy(bytes).into_owned(),
-    }
-}
 
 /// What one invocation's EMF lines said, with where and when they were seen.
 #[derive(Default)]
@@ -145,18 +108,15 @@ impl LogsReport {
         report
     }
 
-    /// Reads the files at `paths` and computes the report.
+    /// Reads the files at `paths` (a directory: every file under it) and computes the report.
     pub fn read_files(
         paths: &[impl AsRef<Path>],
         architecture: Architecture,
     ) -> Result<Self, (String, std::io::Error)> {
-        let files = paths
-            .iter()
-            .map(|path| {
-                let path = path.as_ref();
-                LogFile::read(path).map_err(|error| (path.display().to_string(), error))
-            })
-            .collect::<Result<Vec<_>, _>>()?;
+        let mut files = Vec::new();
+        for path in paths {
+            files.extend(LogFile::read_all(path.as_ref())?);
+        }
         Ok(Self::build(&files, architecture))
     }
 
@@ -399,8 +359,8 @@ fn reuse(seen: &HashMap<String, Seen>, order: &[String]) -> EnvironmentReuse {
     }
     let note = if environments.is_empty() {
         Some(
-            "environment lifetimes need log stream names: the JSON of filter-log-events, or \
-             aws logs tail's default format"
+            "environment lifetimes need log stream names: the JSON of filter-log-events, \
+             aws logs tail's default format, an export to S3 or a Firehose delivery"
                 .to_owned(),
         )
     } else if without_stream > 0 {

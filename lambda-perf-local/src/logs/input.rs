@@ -7,6 +7,8 @@
 //!   (the default format) or `2025-01-02T03:04:05 <message>` (`--format short`), colored or
 //!   not.
 
+use std::path::Path;
+
 use serde_json::Value;
 
 use super::timestamp::parse_timestamp;
@@ -35,35 +37,78 @@ pub(crate) struct Read {
 pub(crate) fn read_file(name: &str, text: &str) -> Read {
     // A byte order mark (files saved on Windows) is not part of the first line.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let path_stream = stream_of_path(name);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
-        if let Some(read) = json_export(name, trimmed) {
+        if let Some(read) = json_export(name, trimmed, path_stream.as_deref()) {
             return read;
         }
     }
-    text_lines(name, text)
+    text_lines(name, text, path_stream.as_deref())
 }
 
-/// The events of one page: `{"events": [...]}`.
-fn events(page: &Value) -> Option<&Vec<Value>> {
-    page.get("events").and_then(Value::as_array)
+/// The log stream a file's path names, as an export to Amazon S3 lays its files out:
+/// `…/2025/01/02/[$LATEST]0123abcd/000000.gz`, the stream's name being the four directories
+/// above the file.
+fn stream_of_path(name: &str) -> Option<String> {
+    let mut directories = Path::new(name).parent()?.components().rev();
+    let mut parts: Vec<&str> = Vec::with_capacity(4);
+    for _ in 0..4 {
+        parts.push(directories.next()?.as_os_str().to_str()?);
+    }
+    parts.reverse();
+    let stream = parts.join("/");
+    is_log_stream(&stream).then_some(stream)
 }
 
-/// The pages of events of a `filter-log-events` document: `{"events": [...]}`, the array
-/// of events alone (of log events: an array without any, `[1, 2]`, is a line of the
-/// function's own output), or an array of pages (`jq -s` of several).
-fn pages_of(document: &Value) -> Option<Vec<&Vec<Value>>> {
+/// The events of one page, and the log stream they are of when the page names it (the events
+/// of `filter-log-events` each name their own).
+struct Page<'a> {
+    events: &'a [Value],
+    stream: Option<&'a str>,
+}
+
+/// The pages of one JSON object: `{"events": [...]}` (`filter-log-events`), or a CloudWatch
+/// Logs subscription's message (`{"messageType": "DATA_MESSAGE", "logStream": …,
+/// "logEvents": [...]}`, as Amazon Data Firehose delivers it), whose `CONTROL_MESSAGE`s hold
+/// no log events of the function.
+fn object_pages(object: &Value) -> Option<Vec<Page<'_>>> {
+    if let Some(events) = object.get("events").and_then(Value::as_array) {
+        return Some(vec![Page {
+            events,
+            stream: None,
+        }]);
+    }
+    let events = object.get("logEvents").and_then(Value::as_array)?;
+    if object.get("messageType").and_then(Value::as_str) == Some("CONTROL_MESSAGE") {
+        return Some(Vec::new());
+    }
+    let stream = object.get("logStream").and_then(Value::as_str);
+    Some(vec![Page { events, stream }])
+}
+
+/// The pages of events of an export document: one object ([`object_pages`]), the array of
+/// events alone (of log events: an array without any, `[1, 2]`, is a line of the function's
+/// own output), or an array of such objects (`jq -s` of several).
+fn pages_of(document: &Value) -> Option<Vec<Page<'_>>> {
     let is_event = |event: &Value| {
         ["message", "timestamp", "logStreamName", "eventId"]
             .iter()
             .any(|key| event.get(key).is_some())
     };
     match document {
-        Value::Object(_) => events(document).map(|page| vec![page]),
-        Value::Array(pages) if !pages.is_empty() && pages.iter().all(|p| events(p).is_some()) => {
-            pages.iter().map(events).collect()
+        Value::Object(_) => object_pages(document),
+        Value::Array(objects)
+            if !objects.is_empty() && objects.iter().all(|o| object_pages(o).is_some()) =>
+        {
+            Some(objects.iter().filter_map(object_pages).flatten().collect())
         }
-        Value::Array(page) if page.is_empty() || page.iter().any(is_event) => Some(vec![page]),
+        Value::Array(events) if events.is_empty() || events.iter().any(is_event) => {
+            Some(vec![Page {
+                events,
+                stream: None,
+            }])
+        }
         _ => None,
     }
 }
@@ -72,7 +117,7 @@ fn pages_of(document: &Value) -> Option<Vec<&Vec<Value>>> {
 /// written by a loop over `--starting-token`); `None` when the text is not such an export
 /// (JSON lines of the function's own output are text). An export cut short, damaged, or
 /// followed by something else, is read as far as it goes and the rest counted as malformed.
-fn json_export(name: &str, text: &str) -> Option<Read> {
+fn json_export(name: &str, text: &str, path_stream: Option<&str>) -> Option<Read> {
     let mut read = Read::default();
     let mut documents = 0;
     let mut events = 0;
@@ -81,7 +126,8 @@ fn json_export(name: &str, text: &str) -> Option<Read> {
             Ok(document) => match pages_of(&document) {
                 Some(pages) => {
                     for page in pages {
-                        json_events(name, page, &mut events, &mut read);
+                        let stream = page.stream.or(path_stream);
+                        json_events(name, page.events, stream, &mut events, &mut read);
                     }
                     documents += 1;
                     continue;
@@ -105,14 +151,24 @@ fn json_export(name: &str, text: &str) -> Option<Read> {
 /// that a syntax error in it is an export damaged, not text.
 fn looks_like_export(text: &str) -> bool {
     match text.strip_prefix('{') {
-        Some(rest) => rest.trim_start().starts_with("\"events\""),
+        Some(rest) => {
+            let rest = rest.trim_start();
+            rest.starts_with("\"events\"") || rest.starts_with("\"messageType\"")
+        }
         None => text
             .strip_prefix('[')
             .is_some_and(|rest| rest.trim_start().starts_with('{')),
     }
 }
 
-fn json_events(name: &str, events: &[Value], count: &mut usize, read: &mut Read) {
+/// The events of one page, `stream` the log stream of those that do not name their own.
+fn json_events(
+    name: &str,
+    events: &[Value],
+    stream: Option<&str>,
+    count: &mut usize,
+    read: &mut Read,
+) {
     for event in events {
         *count += 1;
         let location = format!("{name}: event {count}");
@@ -125,6 +181,7 @@ fn json_events(name: &str, events: &[Value], count: &mut usize, read: &mut Read)
         let stream = event
             .get("logStreamName")
             .and_then(Value::as_str)
+            .or(stream)
             .map(str::to_owned);
         // A message may hold several lines (a REPORT and its XRAY line).
         for line in message.lines().filter(|line| !line.trim().is_empty()) {
@@ -138,18 +195,19 @@ fn json_events(name: &str, events: &[Value], count: &mut usize, read: &mut Read)
     }
 }
 
-fn text_lines(name: &str, text: &str) -> Read {
+/// The events of a text file, `stream` the log stream of the lines that do not name their own.
+fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
     let mut read = Read::default();
     for (n, raw) in text.lines().enumerate() {
         let line = strip_ansi(raw);
         if line.trim().is_empty() {
             continue;
         }
-        let (timestamp_ms, stream, message) = split_prefix(&line);
+        let (timestamp_ms, own_stream, message) = split_prefix(&line);
         read.events.push(LogEvent {
             location: format!("{name}:{}", n + 1),
             timestamp_ms,
-            stream,
+            stream: own_stream.or_else(|| stream.map(str::to_owned)),
             message: message.to_owned(),
         });
     }
@@ -255,5 +313,30 @@ no prefix at all
         assert_eq!(events[3].timestamp_ms, None);
         assert_eq!(events[3].message, "no prefix at all");
         assert_eq!(events[4].message, "{\"_aws\": 1}", "a JSON line is text");
+    }
+
+    #[test]
+    fn the_log_stream_of_a_path_laid_out_as_an_export_to_s3() {
+        let stream = stream_of_path("logs/task/2025/01/02/[$LATEST]abc/000000.gz");
+        assert_eq!(stream.as_deref(), Some("2025/01/02/[$LATEST]abc"));
+        assert_eq!(stream_of_path("2025/01/02/[$LATEST]abc/000000.gz"), stream);
+        assert_eq!(stream_of_path("01/02/[$LATEST]abc/000000.gz"), None);
+        assert_eq!(stream_of_path("000000.gz"), None);
+        assert_eq!(stream_of_path("logs/2025/01/02/other/000000.gz"), None);
+        let read = read_file(
+            "task/2025/01/02/[$LATEST]abc/000000.gz",
+            "2025-01-02T03:04:05.678Z START RequestId: r-1 Version: $LATEST\n\
+             2025-01-02T03:04:05.679Z 2025/01/02/[$LATEST]def its own stream\n",
+        );
+        assert_eq!(read.events[0].stream, stream);
+        assert_eq!(read.events[0].timestamp_ms, Some(1_735_787_045_678.0));
+        assert_eq!(
+            read.events[0].message,
+            "START RequestId: r-1 Version: $LATEST"
+        );
+        assert_eq!(
+            read.events[1].stream.as_deref(),
+            Some("2025/01/02/[$LATEST]def")
+        );
     }
 }

@@ -6,11 +6,17 @@
 //! Each file is either the JSON `aws logs filter-log-events` writes (`{"events": [...]}`, or
 //! the array of events alone; several pages one after the other, or in one array as `jq -s`
 //! gathers them, are read in turn, and an export cut short or damaged is counted as
-//! malformed, not read as text), or text with one log event a line, with or without the
-//! prefix `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with
-//! `--format short`). `lambda-perf run --log-out FILE` writes the text form. Files are UTF-8,
-//! or UTF-16 with its byte order mark (Windows PowerShell's `>`); a byte order mark is
-//! skipped. The lines read:
+//! malformed, not read as text), or the messages of a CloudWatch Logs subscription as Amazon
+//! Data Firehose delivers them (`{"messageType": "DATA_MESSAGE", "logStream": …,
+//! "logEvents": [...]}` one after the other; `CONTROL_MESSAGE`s are skipped), or text with one
+//! log event a line, with or without the prefix `aws logs tail` prints (`<timestamp> <log
+//! stream> ` by default, `<timestamp> ` with `--format short`) or an export to Amazon S3 writes
+//! (`<timestamp> `). `lambda-perf run --log-out FILE` writes the text form. A gzip file (an
+//! export to S3, a Firehose delivery) is decompressed first, whatever its name; a directory is
+//! every file under it, in the order of their paths; a file where an export to S3 puts it
+//! (`…/2025/01/02/[$LATEST]0123abcd/000000.gz`) is of the log stream its path names. Files
+//! are UTF-8, or UTF-16 with its byte order mark (Windows PowerShell's `>`); a byte order
+//! mark is skipped. The lines read:
 //!
 //! - Lambda's platform lines: `START`, `END` and `REPORT` with `Duration`, `Billed Duration`,
 //!   `Memory Size`, `Max Memory Used`, `Init Duration`, `Restore Duration`, `Billed Restore
@@ -87,6 +93,7 @@
 //! ```
 
 mod analyze;
+mod file;
 mod html;
 mod input;
 mod model;
@@ -94,7 +101,7 @@ mod record;
 mod terminal;
 mod timestamp;
 
-pub use self::analyze::LogFile;
+pub use self::file::LogFile;
 pub use self::html::render_logs_html;
 pub use self::model::{
     ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
