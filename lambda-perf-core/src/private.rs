@@ -297,7 +297,9 @@ impl<T: fmt::Debug + 'static> DescribeKnown for &&&Probe<'_, T> {
     }
 }
 
-/// Errors with borrowed data: their `Debug`.
+/// Errors of a type that is not `'static`, which `Failure::from_error` cannot look into:
+/// their `Debug`. (A handler returning one does not build under the macro today, as
+/// `PerfLayer` needs `'static` errors too; this keeps the probe total.)
 pub trait DescribeDebug {
     /// Type and message.
     fn lambda_perf_describe(self) -> Failure;
