@@ -8,8 +8,9 @@
 //! - **billed duration**: each rounded up to the millisecond, the cold one with its init
 //!   (INIT is billed for on-demand functions since August 2025);
 //! - **cost per million invocations** at Lambda's prices for the architecture
-//!   ([`crate::pricing`]): the mean warm billed duration, blended with the cold start's at
-//!   the given cold-start share, in GB-seconds at the size, plus the request charge.
+//!   ([`crate::pricing`]): the mean warm billed duration, its fastest and slowest fifth left
+//!   out ([`DISCARD_TOP_BOTTOM`], as Power Tuning does), blended with the cold start's at the
+//!   given cold-start share, in GB-seconds at the size, plus the request charge.
 //!
 //! Then it names the [`cheapest`](TuneReport::cheapest) and [`fastest`](TuneReport::fastest)
 //! sizes (by cost, and by warm p50), and the best **balance**, the size that minimizes
@@ -36,6 +37,12 @@ pub use self::terminal::render_tune_terminal;
 
 /// The weight of cost against speed in the balanced choice.
 pub const BALANCED_WEIGHT: f64 = 0.5;
+
+/// The share of the warm billed durations left out at each end (the fastest and the slowest,
+/// as many of each: the share of their count, rounded down) before their mean is priced, as
+/// Power Tuning's `discardTopBottom` does by default: one stalled run among ten does not
+/// decide which size is cheapest.
+pub const DISCARD_TOP_BOTTOM: f64 = 0.2;
 
 /// What every tuning report says about where its numbers come from.
 pub const LOCAL_CPU_NOTE: &str = "Local CPUs are not Lambda's: the shape of these curves \
@@ -79,7 +86,8 @@ pub struct SizeResult {
     pub warm_p50_ms: Option<f64>,
     /// Their 90th percentile (nearest rank).
     pub warm_p90_ms: Option<f64>,
-    /// Their mean billed duration.
+    /// Their mean billed duration, the fastest and the slowest fifth left out
+    /// ([`DISCARD_TOP_BOTTOM`]).
     pub warm_billed_ms: Option<f64>,
     /// The most memory the function used.
     pub peak_memory_mb: Option<f64>,

@@ -10,7 +10,9 @@ use crate::run::{Plan, RunOptions, RunResult, Runner, execute};
 use crate::sizing::{Cgroups, MemorySize, Sizing};
 
 use super::choose::choose;
-use super::{BALANCED_WEIGHT, LOCAL_CPU_NOTE, SizeResult, SizeStatus, TuneReport};
+use super::{
+    BALANCED_WEIGHT, DISCARD_TOP_BOTTOM, LOCAL_CPU_NOTE, SizeResult, SizeStatus, TuneReport,
+};
 
 /// What to sweep.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +108,19 @@ pub async fn tune(
     }
 }
 
+/// The mean of `values` without the lowest and the highest [`DISCARD_TOP_BOTTOM`] of them
+/// (as many at each end: the share of their count, rounded down); `None` for no values.
+fn trimmed_mean(mut values: Vec<f64>) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    values.sort_by(f64::total_cmp);
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a share of a count
+    let discarded = (values.len() as f64 * DISCARD_TOP_BOTTOM) as usize;
+    let kept = &values[discarded..values.len() - discarded];
+    Some(kept.iter().sum::<f64>() / kept.len() as f64)
+}
+
 /// The measurements of one size from its run.
 fn measure(
     memory: MemorySize,
@@ -130,8 +145,7 @@ fn measure(
         .filter_map(|i| i.billed_duration_ms)
         .map(|b| b as f64)
         .collect();
-    let warm_billed_ms = (!warm_billed.is_empty())
-        .then(|| warm_billed.iter().sum::<f64>() / warm_billed.len() as f64);
+    let warm_billed_ms = trimmed_mean(warm_billed);
     let cold_billed_ms = cold.and_then(|c| c.billed_duration_ms);
     let share = (cold_start_percent / 100.0).clamp(0.0, 1.0);
     let cost_per_million_usd = warm_billed_ms.map(|warm| {
@@ -200,5 +214,24 @@ fn measure(
         // Lambda bills the invocations that failed too: a price made of the others would be
         // no price this size is billed.
         cost_per_million_usd: cost_per_million_usd.filter(|_| status == SizeStatus::Ok),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::trimmed_mean;
+
+    #[test]
+    fn the_mean_leaves_out_a_fifth_at_each_end_rounded_down() {
+        // Nine values: one left out at each end; the stall among them does not count.
+        let nine = vec![21.0, 22.0, 420.0, 21.0, 23.0, 22.0, 1.0, 22.0, 21.0];
+        assert_eq!(trimmed_mean(nine), Some(152.0 / 7.0));
+        // Four: none left out (a fifth of four is below one).
+        assert_eq!(trimmed_mean(vec![1.0, 2.0, 3.0, 10.0]), Some(4.0));
+        // Ten: two at each end.
+        let ten = (1..=10).map(f64::from).collect();
+        assert_eq!(trimmed_mean(ten), Some(5.5));
+        assert_eq!(trimmed_mean(vec![7.0]), Some(7.0));
+        assert_eq!(trimmed_mean(Vec::new()), None);
     }
 }
