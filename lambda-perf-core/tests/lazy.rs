@@ -333,9 +333,6 @@ async fn a_failed_creation_whose_error_cannot_be_described_is_still_the_callers_
 }
 
 #[tokio::test]
-#[ignore = "a creation dropped before it finished files no record: its ## init subsegment closes \
-            as if it had succeeded or been a wait; the fix needs the record filed on that \
-            subsegment before Instrumented's drop closes it"]
 async fn a_cancelled_creation_is_recorded_as_not_finished_and_the_next_use_creates_it() {
     use lambda_perf_core::test_util::{Recorder, event};
 
@@ -369,4 +366,31 @@ async fn a_cancelled_creation_is_recorded_as_not_finished_and_the_next_use_creat
 
     // Not stuck: the next use creates it.
     assert_eq!(POOL.get().await, Ok(&1));
+}
+
+#[tokio::test]
+async fn a_creation_that_panics_is_recorded_as_panicked_and_the_next_use_creates_it() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    static CREATIONS: AtomicUsize = AtomicUsize::new(0);
+    static CONFIG: TimedLazy<u8> = TimedLazy::new("config", || {
+        if CREATIONS.fetch_add(1, Ordering::SeqCst) == 0 {
+            panic!("the configuration cannot be read");
+        }
+        7
+    });
+    let recorder = Recorder::new();
+    // The handler survives the panic of the first creation.
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let first = std::panic::catch_unwind(|| *CONFIG.get()).is_err();
+        Ok::<_, Error>(first)
+    });
+    assert!(recorder.run(handler, event(json!({}))).await.unwrap());
+    let init = recorder.xray().named("## init config").unwrap();
+    let record = &init["metadata"]["lambda_perf"]["client_init"];
+    assert_eq!(
+        record["error"], "the initialization panicked",
+        "the creation says it panicked: {init:#}"
+    );
+    assert_eq!(*CONFIG.get(), 7, "not stuck: the next use creates it");
 }

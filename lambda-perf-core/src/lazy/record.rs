@@ -92,11 +92,49 @@ fn waited(client: &'static str, duration: Duration) {
     });
 }
 
+/// An initialization under way: filed as one that did not finish if it is dropped first —
+/// its future dropped (the caller gave up on it: a timeout, a `select!`), or unwound by a
+/// panic — so that its `## init <client>` subsegment says so rather than closing as if it had
+/// succeeded.
+struct Underway {
+    client: &'static str,
+    started: Instant,
+}
+
+impl Underway {
+    fn start(client: &'static str) -> Self {
+        Self {
+            client,
+            started: Instant::now(),
+        }
+    }
+
+    /// Files the record of the initialization that finished now, with the error `error`
+    /// describes, if any.
+    fn finish(self, error: impl FnOnce() -> Option<String>) {
+        let this = std::mem::ManuallyDrop::new(self);
+        let duration = this.started.elapsed();
+        finished(this.client, duration, error());
+    }
+}
+
+impl Drop for Underway {
+    fn drop(&mut self) {
+        let why = if std::thread::panicking() {
+            "the initialization panicked"
+        } else {
+            "the initialization did not finish: its future was dropped (the caller stopped \
+             waiting for it); the next use starts it again"
+        };
+        finished(self.client, self.started.elapsed(), Some(why.to_owned()));
+    }
+}
+
 /// Runs `init` timed and files its record: for the caller that initializes.
 pub(crate) fn time<T>(client: &'static str, init: impl FnOnce() -> T) -> T {
-    let started = Instant::now();
+    let underway = Underway::start(client);
     let value = init();
-    finished(client, started.elapsed(), None);
+    underway.finish(|| None);
     value
 }
 
@@ -109,11 +147,9 @@ where
     E: fmt::Display,
     F: Future<Output = Result<T, E>>,
 {
-    let started = Instant::now();
+    let underway = Underway::start(client);
     let result = init().await;
-    let duration = started.elapsed();
-    let error = result.as_ref().err().map(describe);
-    finished(client, duration, error);
+    underway.finish(|| result.as_ref().err().map(describe));
     result
 }
 

@@ -96,7 +96,7 @@ impl Subsegment {
     /// Runs `future` inside the subsegment.
     pub fn instrument<F: Future>(self, future: F) -> Instrumented<F, AnyOutput> {
         Instrumented {
-            inner: future,
+            inner: Some(future),
             subsegment: Some(self),
             opened: None,
             _policy: PhantomData,
@@ -111,7 +111,7 @@ impl Subsegment {
         E: fmt::Display,
     {
         Instrumented {
-            inner: future,
+            inner: Some(future),
             subsegment: Some(self),
             opened: None,
             _policy: PhantomData,
@@ -254,10 +254,13 @@ impl<T, E: fmt::Display> OutputPolicy<Result<T, E>> for FallibleOutput {
 
 pin_project! {
     /// A future running inside a nested subsegment: opened on the first poll, current while
-    /// polled, closed and sent when the future completes, panics or is dropped.
+    /// polled, closed and sent when the future completes, panics or is dropped. Dropped
+    /// unfinished, it drops the future inside the subsegment first, so that what the future
+    /// records as it is dropped lands there.
     pub struct Instrumented<F, P> {
+        // `None` once dropped (in `drop`, inside the subsegment).
         #[pin]
-        inner: F,
+        inner: Option<F>,
         subsegment: Option<Subsegment>,
         opened: Option<Opened>,
         _policy: PhantomData<fn() -> P>,
@@ -265,7 +268,12 @@ pin_project! {
 
     impl<F, P> PinnedDrop for Instrumented<F, P> {
         fn drop(this: Pin<&mut Self>) {
-            finish(this.project().opened.take(), None);
+            let mut this = this.project();
+            let opened = this.opened.take();
+            if opened.is_some() {
+                run_entered(opened.as_ref(), || this.inner.set(None));
+            }
+            finish(opened, None);
         }
     }
 }
@@ -278,7 +286,9 @@ impl<F: Future, P: OutputPolicy<F::Output>> Future for Instrumented<F, P> {
         if let Some(subsegment) = this.subsegment.take() {
             *this.opened = subsegment.open();
         }
-        let mut inner = this.inner;
+        let Some(mut inner) = this.inner.as_pin_mut() else {
+            unreachable!("an Instrumented future is only emptied as it is dropped")
+        };
         let opened = this.opened.as_ref();
         match panic::catch(|| run_entered(opened, || inner.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
