@@ -729,3 +729,34 @@ fn exports_to_s3_and_firehose_deliveries_give_the_figures_of_the_same_events() {
     let delivered = report_of(&[&delivery_path]);
     assert_eq!(delivered, expected, "Firehose delivery");
 }
+
+/// In logs older than the `Status` field, a timeout is known by its "Task timed out" line;
+/// the retry of the same request (an asynchronous invocation keeps its id) that succeeded is
+/// not a timeout too.
+#[test]
+fn a_timeout_line_marks_its_attempt_not_the_retry_of_its_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |duration: f64| {
+        format!(
+            "REPORT RequestId: r-1\tDuration: {duration:.2} ms\tBilled Duration: {} ms\t\
+             Memory Size: 128 MB\tMax Memory Used: 20 MB\t",
+            duration.ceil()
+        )
+    };
+    let lines = [
+        "2025-01-02T03:04:05.000Z START RequestId: r-1 Version: $LATEST".to_owned(),
+        "2025-01-02T03:04:08.000Z r-1 Task timed out after 3.00 seconds".to_owned(),
+        format!("2025-01-02T03:04:08.010Z {}", report(3000.0)),
+        "2025-01-02T03:05:08.000Z START RequestId: r-1 Version: $LATEST".to_owned(),
+        format!("2025-01-02T03:05:08.020Z {}", report(20.0)),
+    ];
+    let path = temp_path(&dir, "old.log");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let report = report_of(&[&path]);
+    assert_eq!(report["invocations"], 2, "{report:#}");
+    assert_eq!(
+        report["statuses"],
+        json!({"success": 1, "timeout": 1}),
+        "{report:#}"
+    );
+}

@@ -1,6 +1,6 @@
 //! [`LogsReport::build`]: from log files to the figures.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
@@ -14,6 +14,7 @@ use super::model::{
     MalformedLine, Prices,
 };
 use super::record::{PlatformReport, Record, read};
+use super::timeouts::{self, Place};
 
 /// How many malformed lines a report quotes.
 const MALFORMED_EXAMPLES: usize = 5;
@@ -37,7 +38,10 @@ impl LogsReport {
         let mut reports: Vec<PlatformReport> = Vec::new();
         // The REPORTs read, by request id and text, with the times they were logged at.
         let mut seen_reports: HashMap<(String, String), Vec<Option<f64>>> = HashMap::new();
-        let mut timed_out: HashSet<String> = HashSet::new();
+        // Where each REPORT kept was read, and the timeout lines with where they were read.
+        let mut report_places: Vec<Place> = Vec::new();
+        let mut timeouts: Vec<(String, Place)> = Vec::new();
+        let mut index = 0;
         let mut seen: HashMap<String, Seen> = HashMap::new();
         let mut order: Vec<String> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -48,6 +52,11 @@ impl LogsReport {
             }
             for event in input.events {
                 lines.events += 1;
+                index += 1;
+                let place = Place {
+                    timestamp_ms: event.timestamp_ms,
+                    index,
+                };
                 match read(&event.message) {
                     Record::Report(report) => {
                         lines.platform += 1;
@@ -64,11 +73,12 @@ impl LogsReport {
                         } else {
                             times.push(event.timestamp_ms);
                             reports.push(report);
+                            report_places.push(place);
                         }
                     }
                     Record::TimedOut(request_id) => {
                         lines.platform += 1;
-                        timed_out.insert(request_id);
+                        timeouts.push((request_id, place));
                     }
                     Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
                     Record::Output => lines.output += 1,
@@ -94,12 +104,8 @@ impl LogsReport {
             }
         }
         // A text REPORT without `Status: timeout` (older ones have none) reads as a success:
-        // the "Task timed out" line of its request says what it was.
-        for report in &mut reports {
-            if report.status == "success" && timed_out.contains(&report.request_id) {
-                "timeout".clone_into(&mut report.status);
-            }
-        }
+        // the "Task timed out" line of its attempt says what it was.
+        timeouts::mark(&mut reports, &report_places, &timeouts);
         let prices = architecture.prices();
         let mut report = Self::platform_figures(&reports, prices);
         report.files = files.iter().map(|f| f.name.clone()).collect();

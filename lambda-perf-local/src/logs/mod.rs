@@ -99,6 +99,7 @@ mod input;
 mod model;
 mod record;
 mod terminal;
+mod timeouts;
 mod timestamp;
 
 pub use self::file::LogFile;

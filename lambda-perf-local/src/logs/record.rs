@@ -20,9 +20,12 @@ pub(crate) struct PlatformReport {
     /// SnapStart's `Billed Restore Duration`: the part of the restore billed as duration (the
     /// runtime's load and the after-restore hooks).
     pub(crate) billed_restore_duration_ms: Option<f64>,
-    /// `success` when the line says nothing (text REPORTs of successful invocations), else
-    /// its `Status` (`error`, `timeout`, `failure`).
+    /// `success` when the line says nothing (text REPORTs of successful invocations, and
+    /// every one in logs older than the `Status` field), else its `Status` (`error`,
+    /// `timeout`, `failure`).
     pub(crate) status: String,
+    /// Whether the line said its status (else `status` is `success` by default).
+    pub(crate) status_logged: bool,
     pub(crate) error_type: Option<String>,
 }
 
@@ -195,6 +198,7 @@ fn text_report(rest: &str) -> Record {
             restore_duration_ms: number("Restore Duration")?,
             billed_restore_duration_ms: number("Billed Restore Duration")?,
             status: text("Status").unwrap_or("success").to_owned(),
+            status_logged: text("Status").is_some(),
             error_type: text("Error Type").map(str::to_owned),
         })
     })();
@@ -270,6 +274,7 @@ fn platform_record(kind: &str, object: &Map<String, Value>) -> Record {
                         .and_then(Value::as_str)
                         .unwrap_or("success")
                         .to_owned(),
+                    status_logged: record.and_then(|r| r.get("status")).is_some(),
                     error_type: record
                         .and_then(|r| r.get("errorType"))
                         .and_then(Value::as_str)

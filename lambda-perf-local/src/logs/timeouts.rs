@@ -1,0 +1,143 @@
+//! Which REPORT a `Task timed out` line is about: a text REPORT older than the `Status` field
+//! reads as a success, and its request's timeout line says what it was. The retries of an
+//! asynchronous invocation keep its request id, so the line marks one REPORT, not all of
+//! that id's.
+
+use super::record::PlatformReport;
+
+/// Where a line was read: its log timestamp, when known, and its place among all the lines
+/// read.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Place {
+    pub(crate) timestamp_ms: Option<f64>,
+    pub(crate) index: usize,
+}
+
+impl Place {
+    /// Whether this line comes after `other`: by timestamp when both have one, else by place.
+    fn after(self, other: Self) -> bool {
+        match (self.timestamp_ms, other.timestamp_ms) {
+            (Some(this), Some(that)) if this != that => this > that,
+            _ => self.index > other.index,
+        }
+    }
+}
+
+/// Marks as timeouts the REPORTs the `timeouts` lines (request id, place) are about: for each
+/// line, among the REPORTs of its request id that logged no status and are not marked yet, the
+/// first after it (Lambda logs the line, then the REPORT), or else the last before it.
+/// `places` are the REPORTs' places, in the order of `reports`.
+pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &[(String, Place)]) {
+    for (request_id, line) in timeouts {
+        let mut first_after: Option<usize> = None;
+        let mut last_before: Option<usize> = None;
+        for (index, (report, &place)) in reports.iter().zip(places).enumerate() {
+            let candidate = &report.request_id == request_id
+                && !report.status_logged
+                && report.status == "success";
+            if !candidate {
+                continue;
+            }
+            if place.after(*line) {
+                if first_after.is_none_or(|best| places[best].after(place)) {
+                    first_after = Some(index);
+                }
+            } else if last_before.is_none_or(|best| place.after(places[best])) {
+                last_before = Some(index);
+            }
+        }
+        if let Some(index) = first_after.or(last_before) {
+            "timeout".clone_into(&mut reports[index].status);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::logs::record::{Record, read};
+
+    fn report(request_id: &str, status: Option<&str>) -> PlatformReport {
+        let mut line = format!(
+            "REPORT RequestId: {request_id}\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\t\
+             Memory Size: 128 MB\tMax Memory Used: 20 MB\t"
+        );
+        if let Some(status) = status {
+            line.push_str(&format!("Status: {status}\t"));
+        }
+        match read(&line) {
+            Record::Report(report) => report,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn at(timestamp_ms: Option<f64>, index: usize) -> Place {
+        Place {
+            timestamp_ms,
+            index,
+        }
+    }
+
+    fn statuses(reports: &[PlatformReport]) -> Vec<&str> {
+        reports.iter().map(|r| r.status.as_str()).collect()
+    }
+
+    #[test]
+    fn a_timeout_marks_the_attempt_it_ended_not_the_retries_of_its_request() {
+        // An asynchronous invocation times out, then its retry (same id) succeeds; another
+        // request in between.
+        let mut reports = vec![
+            report("r-1", None),
+            report("r-2", None),
+            report("r-1", None),
+        ];
+        let places = [
+            at(Some(3_001.0), 1),
+            at(Some(3_500.0), 2),
+            at(Some(63_200.0), 4),
+        ];
+        let timeouts = [("r-1".to_owned(), at(Some(3_000.0), 0))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "success", "success"]);
+
+        // The retry timed out instead: its own line, after the first REPORT.
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(Some(1_000.0), 0), at(Some(63_200.0), 2)];
+        let timeouts = [("r-1".to_owned(), at(Some(63_199.0), 1))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["success", "timeout"]);
+    }
+
+    #[test]
+    fn without_timestamps_the_order_of_the_lines_decides_and_logged_statuses_stand() {
+        let mut reports = vec![
+            report("r-1", None),
+            report("r-1", None),
+            report("r-1", Some("error")),
+        ];
+        let places = [at(None, 0), at(None, 2), at(None, 4)];
+        let timeouts = [("r-1".to_owned(), at(None, 1))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["success", "timeout", "error"]);
+
+        // A line after every REPORT of its request (an export cut there) marks the last one;
+        // two lines mark two attempts.
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(None, 0), at(None, 1)];
+        let timeouts = [
+            ("r-1".to_owned(), at(None, 5)),
+            ("r-1".to_owned(), at(None, 6)),
+        ];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "timeout"]);
+
+        // A REPORT that says its status is never re-marked.
+        let mut reports = vec![report("r-1", Some("success"))];
+        mark(
+            &mut reports,
+            &[at(None, 1)],
+            &[("r-1".to_owned(), at(None, 0))],
+        );
+        assert_eq!(statuses(&reports), ["success"]);
+    }
+}
