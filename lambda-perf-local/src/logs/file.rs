@@ -4,7 +4,7 @@
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 
-use flate2::read::MultiGzDecoder;
+use flate2::bufread::GzDecoder;
 
 /// One log file: its name and text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -81,20 +81,27 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), (PathBuf, io::E
     Ok(())
 }
 
-/// The bytes of a gzip file, every member of it (Firehose writes one per record).
-fn gunzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
+/// The bytes of a gzip file, every member of it (Firehose writes one per record), the
+/// whitespace between two members skipped (Firehose's newline delimiter, appended to each
+/// record when the stream is set to add one).
+fn gunzip(mut bytes: &[u8]) -> io::Result<Vec<u8>> {
+    let damaged = |error: io::Error| {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!(
+                "a gzip file that cannot be decompressed whole (cut short or damaged): {error}"
+            ),
+        )
+    };
     let mut out = Vec::new();
-    MultiGzDecoder::new(bytes)
-        .read_to_end(&mut out)
-        .map_err(|error| {
-            io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "a gzip file that cannot be decompressed whole (cut short or damaged): {error}"
-                ),
-            )
-        })?;
-    Ok(out)
+    loop {
+        let mut member = GzDecoder::new(bytes);
+        member.read_to_end(&mut out).map_err(damaged)?;
+        bytes = member.into_inner().trim_ascii_start();
+        if bytes.is_empty() {
+            return Ok(out);
+        }
+    }
 }
 
 /// The text of a file's bytes: UTF-16 when they start with its byte order mark, else UTF-8
@@ -175,5 +182,18 @@ mod tests {
         let (at, error) = LogFile::read_all(empty.path()).unwrap_err();
         assert_eq!(at, empty.path().display().to_string());
         assert!(error.to_string().contains("no files"), "{error}");
+    }
+
+    #[test]
+    fn a_firehose_delivery_with_a_newline_after_each_record_is_read_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("delivery");
+        let mut bytes = gzip("{\"a\":1}");
+        bytes.push(b'\n');
+        bytes.extend(gzip("{\"b\":2}"));
+        bytes.push(b'\n');
+        std::fs::write(&path, bytes).unwrap();
+        let file = LogFile::read(&path).unwrap();
+        assert_eq!(file.text, "{\"a\":1}{\"b\":2}");
     }
 }
