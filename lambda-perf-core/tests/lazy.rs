@@ -394,3 +394,79 @@ async fn a_creation_that_panics_is_recorded_as_panicked_and_the_next_use_creates
     );
     assert_eq!(*CONFIG.get(), 7, "not stuck: the next use creates it");
 }
+
+/// `future`, its panic caught: `Err` if it panicked.
+async fn caught<F: std::future::Future>(future: F) -> Result<F::Output, ()> {
+    let mut future = std::pin::pin!(future);
+    std::future::poll_fn(|cx| {
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| future.as_mut().poll(cx))) {
+            Ok(std::task::Poll::Ready(output)) => std::task::Poll::Ready(Ok(output)),
+            Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
+            Err(_) => std::task::Poll::Ready(Err(())),
+        }
+    })
+    .await
+}
+
+#[tokio::test]
+async fn a_creation_whose_future_panics_is_recorded_as_panicked() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    static CREATIONS: AtomicUsize = AtomicUsize::new(0);
+    static POOL: TimedAsyncLazy<u8, String> = TimedAsyncLazy::new("pool", || {
+        Box::pin(async {
+            tokio::task::yield_now().await;
+            if CREATIONS.fetch_add(1, Ordering::SeqCst) == 0 {
+                panic!("the pool cannot connect");
+            }
+            Ok(1)
+        })
+    });
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let pool = POOL.get().await;
+        Ok::<_, Error>(pool.is_ok())
+    });
+    assert!(
+        caught(recorder.run(handler, event(json!({}))))
+            .await
+            .is_err()
+    );
+    let init = recorder.xray().named("## init pool").unwrap();
+    let record = &init["metadata"]["lambda_perf"]["client_init"];
+    assert_eq!(record["error"], "the initialization panicked", "{init:#}");
+    assert_eq!(POOL.get().await, Ok(&1));
+}
+
+#[tokio::test]
+async fn a_creation_dropped_as_a_panic_elsewhere_unwinds_is_recorded_as_not_finished() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    static POOL: TimedAsyncLazy<u8, String> = TimedAsyncLazy::new("pool", || {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(1)
+        })
+    });
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let other = async {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            panic!("a bug elsewhere in the handler");
+        };
+        let (pool, ()) = tokio::join!(POOL.get(), other);
+        Ok::<_, Error>(pool.is_ok())
+    });
+    assert!(
+        caught(recorder.run(handler, event(json!({}))))
+            .await
+            .is_err()
+    );
+    let init = recorder.xray().named("## init pool").unwrap();
+    let record = &init["metadata"]["lambda_perf"]["client_init"];
+    let error = record["error"].as_str().unwrap();
+    assert!(
+        error.starts_with("the initialization did not finish"),
+        "the creation did not panic, it was dropped: {init:#}"
+    );
+}

@@ -93,12 +93,15 @@ fn waited(client: &'static str, duration: Duration) {
 }
 
 /// An initialization under way: filed as one that did not finish if it is dropped first —
-/// its future dropped (the caller gave up on it: a timeout, a `select!`), or unwound by a
-/// panic — so that its `## init <client>` subsegment says so rather than closing as if it had
-/// succeeded.
+/// its future dropped (the caller gave up on it: a timeout, a `select!`, or a panic elsewhere
+/// unwinding the code that awaited it), or unwound by a panic of its own — so that its
+/// `## init <client>` subsegment says so rather than closing as if it had succeeded.
 struct Underway {
     client: &'static str,
     started: Instant,
+    /// Whether the initialization's own code is running (or was, when it panicked): dropped
+    /// then, it is that code that panicked; dropped otherwise, it was given up on.
+    running: bool,
 }
 
 impl Underway {
@@ -106,7 +109,16 @@ impl Underway {
         Self {
             client,
             started: Instant::now(),
+            running: false,
         }
+    }
+
+    /// Runs `f`, the initialization's own code: a panic out of it is the initialization's.
+    fn run<R>(&mut self, f: impl FnOnce() -> R) -> R {
+        self.running = true;
+        let result = f();
+        self.running = false;
+        result
     }
 
     /// Files the record of the initialization that finished now, with the error `error`
@@ -120,7 +132,7 @@ impl Underway {
 
 impl Drop for Underway {
     fn drop(&mut self) {
-        let why = if std::thread::panicking() {
+        let why = if self.running {
             "the initialization panicked"
         } else {
             "the initialization did not finish: its future was dropped (the caller stopped \
@@ -132,8 +144,8 @@ impl Drop for Underway {
 
 /// Runs `init` timed and files its record: for the caller that initializes.
 pub(crate) fn time<T>(client: &'static str, init: impl FnOnce() -> T) -> T {
-    let underway = Underway::start(client);
-    let value = init();
+    let mut underway = Underway::start(client);
+    let value = underway.run(init);
     underway.finish(|| None);
     value
 }
@@ -147,8 +159,9 @@ where
     E: fmt::Display,
     F: Future<Output = Result<T, E>>,
 {
-    let underway = Underway::start(client);
-    let result = init().await;
+    let mut underway = Underway::start(client);
+    let mut future = std::pin::pin!(underway.run(init));
+    let result = std::future::poll_fn(|cx| underway.run(|| future.as_mut().poll(cx))).await;
     underway.finish(|| result.as_ref().err().map(describe));
     result
 }
