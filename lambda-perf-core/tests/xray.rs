@@ -782,3 +782,40 @@ async fn a_url_longer_than_x_ray_takes_is_cut_and_counted() {
         "{handler}"
     );
 }
+
+#[tokio::test]
+async fn an_instrumented_future_whose_drop_panics_closes_its_subsegment_when_dropped() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    struct Check;
+    impl Drop for Check {
+        fn drop(&mut self) {
+            panic!("a guard's check failed as it was dropped");
+        }
+    }
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let check = Check;
+        let mut work = Box::pin(Subsegment::new("guarded").instrument(async move {
+            let _check = check;
+            std::future::pending::<()>().await;
+        }));
+        let _ = tokio::time::timeout(Duration::from_millis(5), work.as_mut()).await;
+        let panicked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || drop(work))).is_err();
+        let dropped_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_secs_f64();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Ok::<_, Error>((panicked, dropped_at))
+    });
+    let (panicked, dropped_at) = recorder.run(handler, event(json!({}))).await.unwrap();
+    assert!(panicked);
+    let guarded = recorder.xray().named("guarded").unwrap();
+    let end = guarded["end_time"].as_f64().unwrap();
+    assert!(
+        end <= dropped_at + 0.1,
+        "closed when dropped ({dropped_at}), not when the invocation ended: {guarded:#}"
+    );
+}

@@ -225,6 +225,15 @@ fn finish(opened: Option<Opened>, failure: Option<&Failure>) {
     });
 }
 
+/// Closes and sends the subsegment when dropped, also when unwinding.
+struct Closing(Option<Opened>);
+
+impl Drop for Closing {
+    fn drop(&mut self) {
+        finish(self.0.take(), None);
+    }
+}
+
 /// How an [`Instrumented`] future's output marks its subsegment.
 pub trait OutputPolicy<O> {
     /// The failure `output` represents, if any.
@@ -269,11 +278,11 @@ pin_project! {
     impl<F, P> PinnedDrop for Instrumented<F, P> {
         fn drop(this: Pin<&mut Self>) {
             let mut this = this.project();
-            let opened = this.opened.take();
-            if opened.is_some() {
-                run_entered(opened.as_ref(), || this.inner.set(None));
+            // Closed also when the future's drop panics.
+            let closing = Closing(this.opened.take());
+            if closing.0.is_some() {
+                run_entered(closing.0.as_ref(), || this.inner.set(None));
             }
-            finish(opened, None);
         }
     }
 }
