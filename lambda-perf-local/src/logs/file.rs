@@ -20,18 +20,26 @@ pub struct LogFile {
 /// The first bytes of a gzip file.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
+/// How many layers of gzip a file is decompressed of, at most: Firehose's own over the
+/// subscription's, and one more for a file gzipped by hand after it was downloaded.
+const MAX_GZIP_LAYERS: usize = 3;
+
 impl LogFile {
     /// Reads the file at `path`: gzip (an export to Amazon S3, or a subscription's delivery
     /// by Amazon Data Firehose), decompressed whatever its name; then UTF-8, or UTF-16 with
     /// its byte order mark (what Windows PowerShell's `>` writes). Invalid text is replaced,
     /// not an error; a gzip file that cannot be decompressed whole (cut short, damaged) is.
+    /// Gzip in gzip is decompressed again: a Firehose stream whose source is a CloudWatch
+    /// Logs subscription, and whose destination compresses too, compresses its records (gzip
+    /// already) a second time.
     pub fn read(path: &Path) -> io::Result<Self> {
-        let bytes = std::fs::read(path)?;
-        let bytes = if bytes.starts_with(&GZIP_MAGIC) {
-            gunzip(&bytes)?
-        } else {
-            bytes
-        };
+        let mut bytes = std::fs::read(path)?;
+        for _ in 0..MAX_GZIP_LAYERS {
+            if !bytes.starts_with(&GZIP_MAGIC) {
+                break;
+            }
+            bytes = gunzip(&bytes)?;
+        }
         Ok(Self {
             name: path.display().to_string(),
             text: decode(&bytes),
@@ -193,6 +201,21 @@ mod tests {
         bytes.extend(gzip("{\"b\":2}"));
         bytes.push(b'\n');
         std::fs::write(&path, bytes).unwrap();
+        let file = LogFile::read(&path).unwrap();
+        assert_eq!(file.text, "{\"a\":1}{\"b\":2}");
+    }
+
+    #[test]
+    fn a_firehose_delivery_compressed_again_by_firehose_is_read() {
+        // A stream with CloudWatch Logs as its source and GZIP compression set on its
+        // destination compresses the records, gzip already, once more.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("delivery.gz");
+        let mut records = gzip("{\"a\":1}");
+        records.extend(gzip("{\"b\":2}"));
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(&records).unwrap();
+        std::fs::write(&path, encoder.finish().unwrap()).unwrap();
         let file = LogFile::read(&path).unwrap();
         assert_eq!(file.text, "{\"a\":1}{\"b\":2}");
     }
