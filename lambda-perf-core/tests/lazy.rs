@@ -470,3 +470,34 @@ async fn a_creation_dropped_as_a_panic_elsewhere_unwinds_is_recorded_as_not_fini
         "the creation did not panic, it was dropped: {init:#}"
     );
 }
+
+#[tokio::test]
+async fn a_creation_dropped_with_the_whole_handler_is_recorded_on_its_subsegment() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    static POOL: TimedAsyncLazy<u8, String> = TimedAsyncLazy::new("pool", || {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok(1)
+        })
+    });
+    let recorder = Recorder::new();
+    let handler =
+        service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(POOL.get().await.is_ok()) });
+    // A timeout around the instrumented service: the handler's future is dropped, the
+    // creation with it.
+    let run = recorder.run(handler, event(json!({})));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(50), run)
+            .await
+            .is_err()
+    );
+    let init = recorder.xray().named("## init pool").unwrap();
+    let record = &init["metadata"]["lambda_perf"]["client_init"];
+    assert!(
+        record["error"]
+            .as_str()
+            .is_some_and(|error| error.starts_with("the initialization did not finish")),
+        "the abandoned creation says it did not finish: {init:#}"
+    );
+}

@@ -251,11 +251,7 @@ pin_project! {
 
     impl<F> PinnedDrop for Scoped<F> {
         fn drop(this: Pin<&mut Self>) {
-            let this = this.project();
-            let mut future = this.future;
-            if future.is_some() {
-                set_current(this.current, || future.set(None));
-            }
+            this.drop_future();
         }
     }
 }
@@ -283,6 +279,16 @@ impl<F: Future> Future for Scoped<F> {
 }
 
 impl<F> Scoped<F> {
+    /// Drops the future now (if it has not completed), in scope: what its drop records
+    /// belongs to the invocation.
+    pub(crate) fn drop_future(self: Pin<&mut Self>) {
+        let this = self.project();
+        let mut future = this.future;
+        if future.is_some() {
+            set_current(this.current, || future.set(None));
+        }
+    }
+
     /// What the future runs with.
     pub(crate) fn current(&self) -> &Current {
         &self.current

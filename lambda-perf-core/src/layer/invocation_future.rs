@@ -75,7 +75,15 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if std::mem::take(this.to_end) {
-                this.inner.current().invocation().finish(Outcome::Cancelled);
+                // The handler's future first, in scope, so that what its drop records (a
+                // client's creation it abandons, a subsegment it closes) belongs to the
+                // invocation; then the invocation ends, also when that drop panicked.
+                let mut inner = this.inner;
+                let dropped = panic::catch(|| inner.as_mut().drop_future());
+                inner.current().invocation().finish(Outcome::Cancelled);
+                if let Err(panic) = dropped {
+                    panic::resume(panic);
+                }
             }
         }
     }
