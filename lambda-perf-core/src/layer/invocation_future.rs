@@ -75,17 +75,23 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if std::mem::take(this.to_end) {
-                // The handler's future first, in scope, so that what its drop records (a
-                // client's creation it abandons, a subsegment it closes) belongs to the
-                // invocation; then the invocation ends, also when that drop panicked.
-                let mut inner = this.inner;
-                let dropped = panic::catch(|| inner.as_mut().drop_future());
-                inner.current().invocation().finish(Outcome::Cancelled);
-                if let Err(panic) = dropped {
-                    panic::resume(panic);
-                }
+                cancel(this.inner);
             }
         }
+    }
+}
+
+/// Ends, as cancelled, the invocation of a handler dropped before it completed: the handler's
+/// future first, in scope, so that what its drop records (a client's creation it abandons, a
+/// subsegment it closes) belongs to the invocation; then the invocation, also when that drop
+/// panicked. Out of line: a completed invocation's drop is the check of `to_end` alone.
+#[cold]
+#[inline(never)]
+fn cancel<F>(mut inner: Pin<&mut Scoped<F>>) {
+    let dropped = panic::catch(|| inner.as_mut().drop_future());
+    inner.current().invocation().finish(Outcome::Cancelled);
+    if let Err(panic) = dropped {
+        panic::resume(panic);
     }
 }
 
