@@ -265,3 +265,62 @@ async fn writes_waiting_for_a_post_that_outlasts_the_deadline_are_out_by_the_dea
     let handler = recorder.xray().named("## handler").unwrap();
     assert!(handler.get("fault").is_none(), "{handler}");
 }
+
+/// Writes lines to `lines`, the end-of-invocation ones `delay` late (a slow stdout).
+#[derive(Clone)]
+struct SlowEndLines {
+    lines: lambda_perf_core::test_util::CapturedLines,
+    delay: Duration,
+}
+
+impl std::io::Write for SlowEndLines {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if buf.windows(9).any(|w| w == b"\"outcome\"") {
+            std::thread::sleep(self.delay);
+        }
+        self.lines.write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.lines.flush()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_the_watchdog_took_over_are_out_before_the_runtime_goes_on() {
+    // Deadline in 600 ms, margin 400 ms: the watchdog's moment, about 200 ms in, comes while
+    // the handler's writes wait for a POST of 300 ms, and it writes them, slowly (400 ms). The
+    // POST ends meanwhile. The runtime asks for its next event (and Lambda may freeze the
+    // process) once the companion's future is done: the writes must be out by then, whoever
+    // runs them, as they are when the window runs them itself.
+    let lines = lambda_perf_core::test_util::CapturedLines::new();
+    let slow = SlowEndLines {
+        lines: lines.clone(),
+        delay: Duration::from_millis(400),
+    };
+    let recorder = Arc::new(Recorder::with(|layer| {
+        layer
+            .timeout_margin(Duration::from_millis(400))
+            .emf_writer(slow)
+    }));
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let service = PerfRuntimeLayer::new().layer(runtime_service(&recorder, &at_post));
+    let mut invocation = invocation(json!({ "post_ms": 300 }));
+    let deadline = SystemTime::now() + Duration::from_millis(600);
+    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    service.oneshot(invocation).await.unwrap();
+    // The runtime would ask for its next event now.
+    let end_lines: Vec<Value> = lines
+        .lines()
+        .into_iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .collect();
+    assert_eq!(
+        end_lines.len(),
+        1,
+        "the end line is out before the companion's future is done"
+    );
+    assert_eq!(end_lines[0]["lambda_perf"]["outcome"], "success");
+    assert_eq!(handler_subsegments(&recorder), 1);
+}

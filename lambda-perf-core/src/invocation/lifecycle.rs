@@ -106,6 +106,10 @@ pub(crate) struct Invocation {
     ended: AtomicBool,
     /// Its slot in the watchdog, kept for the invocations that reuse its memory.
     watch: watchdog::Watch,
+    /// Held while the writes of an end kept for later run ([`Invocation::write_pending`]):
+    /// when the watchdog has taken them over, the window waits for them here, so that they
+    /// are out before the runtime asks for its next event.
+    writing: Mutex<()>,
     /// The process's resource use when the invocation began, when measured.
     usage: Option<Baseline>,
 }
@@ -279,6 +283,7 @@ impl Invocation {
             traced: false,
             ended: AtomicBool::new(false),
             watch: watchdog::Watch::default(),
+            writing: Mutex::new(()),
             usage,
         }
     }
@@ -396,8 +401,14 @@ impl watchdog::Watched for Invocation {
                 exported_drops: &Mutex::new(None),
             }),
             // It has ended: nothing to do unless its writes still wait for the POST; whichever
-            // of this and the window takes them out first writes them, once.
-            Err(Unavailable::Ended) => self.write_pending(),
+            // of this and the window takes them out first writes them, once. Not when they are
+            // being written already (the window, which writes them before the runtime goes
+            // on): the watchdog does not wait for them.
+            Err(Unavailable::Ended) => {
+                if let Some(writing) = self.try_writing() {
+                    self.write_pending_holding(&writing);
+                }
+            }
             Ok(None) | Err(_) => {}
         }
     }
@@ -670,7 +681,25 @@ impl Invocation {
     /// The writes of an end kept by [`Invocation::finish_later`], if still kept: by the window
     /// once the response is posted, or by the watchdog near the deadline, whichever comes
     /// first.
+    ///
+    /// Waits while they are being written elsewhere (by the watchdog, near the deadline): a
+    /// window returns only once they are out.
     fn write_pending(&self) {
+        let writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_pending_holding(&writing);
+    }
+
+    /// The right to run the writes of the end kept for later, unless they are being run.
+    fn try_writing(&self) -> Option<MutexGuard<'_, ()>> {
+        match self.writing.try_lock() {
+            Ok(writing) => Some(writing),
+            Err(TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(TryLockError::WouldBlock) => None,
+        }
+    }
+
+    /// [`Invocation::write_pending`], `_writing` held.
+    fn write_pending_holding(&self, _writing: &MutexGuard<'_, ()>) {
         // Disarmed only now: until then, the watchdog may find the invocation ended with its
         // writes waiting, and write them.
         self.watch.disarm();
