@@ -21,7 +21,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     lambda_perf_core::xray::annotate("tier", "gold");
     if let Some(ms) = event.payload["sleep_ms"].as_u64() {
         tokio::time::sleep(Duration::from_millis(ms)).await;
-        metrics::add_metric("Slept", Unit::Count, 1.0);
+        if event.payload["quiet"] != true {
+            metrics::add_metric("Slept", Unit::Count, 1.0);
+        }
     }
     if event.payload["fail"] == true {
         return Err("asked to fail".into());
@@ -266,16 +268,17 @@ async fn writes_waiting_for_a_post_that_outlasts_the_deadline_are_out_by_the_dea
     assert!(handler.get("fault").is_none(), "{handler}");
 }
 
-/// Writes lines to `lines`, the end-of-invocation ones `delay` late (a slow stdout).
+/// Writes lines to `lines`, those that hold `slow` `delay` late (a slow stdout).
 #[derive(Clone)]
 struct SlowEndLines {
     lines: lambda_perf_core::test_util::CapturedLines,
+    slow: &'static [u8],
     delay: Duration,
 }
 
 impl std::io::Write for SlowEndLines {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        if buf.windows(9).any(|w| w == b"\"outcome\"") {
+        if buf.windows(self.slow.len()).any(|w| w == self.slow) {
             std::thread::sleep(self.delay);
         }
         self.lines.write_all(buf)?;
@@ -297,6 +300,7 @@ async fn writes_the_watchdog_took_over_are_out_before_the_runtime_goes_on() {
     let lines = lambda_perf_core::test_util::CapturedLines::new();
     let slow = SlowEndLines {
         lines: lines.clone(),
+        slow: b"\"outcome\"",
         delay: Duration::from_millis(400),
     };
     let recorder = Arc::new(Recorder::with(|layer| {
@@ -323,4 +327,68 @@ async fn writes_the_watchdog_took_over_are_out_before_the_runtime_goes_on() {
     );
     assert_eq!(end_lines[0]["lambda_perf"]["outcome"], "success");
     assert_eq!(handler_subsegments(&recorder), 1);
+}
+
+/// One invocation whose handler records `Orders`, then sleeps 250 ms and records nothing
+/// more, with its deadline 500 ms away and a margin of 300 ms: the watchdog's moment, about
+/// 200 ms in, comes while it sleeps, and its timeout line (the only line that carries
+/// `Orders`) takes 400 ms to write. The handler ends meanwhile. Run through the companion or
+/// not: the lines written once the runtime's future is done (the runtime then asks for its
+/// next event, and Lambda may freeze the process, or end it).
+async fn ended_while_the_watchdog_writes(companion: bool) -> Vec<Value> {
+    let lines = lambda_perf_core::test_util::CapturedLines::new();
+    let slow = SlowEndLines {
+        lines: lines.clone(),
+        slow: b"\"timeout\"",
+        delay: Duration::from_millis(400),
+    };
+    let recorder = Arc::new(Recorder::with(|layer| {
+        layer
+            .timeout_margin(Duration::from_millis(300))
+            .emf_writer(slow)
+    }));
+    let at_post = Arc::new(Mutex::new(AtPost::default()));
+    let mut invocation = invocation(json!({ "sleep_ms": 250, "quiet": true }));
+    let deadline = SystemTime::now() + Duration::from_millis(500);
+    invocation.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+    let runtime = runtime_service(&recorder, &at_post);
+    if companion {
+        PerfRuntimeLayer::new()
+            .layer(runtime)
+            .oneshot(invocation)
+            .await
+            .unwrap();
+    } else {
+        runtime.oneshot(invocation).await.unwrap();
+    }
+    assert_eq!(
+        handler_subsegments(&recorder),
+        2,
+        "the timeout's and the final one"
+    );
+    lines
+        .lines()
+        .into_iter()
+        .filter(|l| l.get("ColdStart").is_none())
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_watchdogs_timeout_line_is_out_before_the_runtime_goes_on_under_the_companion() {
+    let lines = ended_while_the_watchdog_writes(true).await;
+    assert_eq!(lines.len(), 1, "the timeout line is out: {lines:#?}");
+    assert_eq!(lines[0]["lambda_perf"]["outcome"], "timeout");
+    assert_eq!(lines[0]["Orders"], json!([1.0]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "without PerfRuntimeLayer nothing of lambda-perf runs between the response's POST and \
+            the next /next: the end could only wait for the watchdog's writes before the POST, \
+            which delays the response, up to its deadline (an export waits up to the deadline); \
+            the companion waits after the POST instead"]
+async fn the_watchdogs_timeout_line_is_out_before_the_runtime_goes_on_without_the_companion() {
+    let lines = ended_while_the_watchdog_writes(false).await;
+    assert_eq!(lines.len(), 1, "the timeout line is out: {lines:#?}");
+    assert_eq!(lines[0]["lambda_perf"]["outcome"], "timeout");
+    assert_eq!(lines[0]["Orders"], json!([1.0]));
 }

@@ -106,9 +106,12 @@ pub(crate) struct Invocation {
     ended: AtomicBool,
     /// Its slot in the watchdog, kept for the invocations that reuse its memory.
     watch: watchdog::Watch,
-    /// Held while the writes of an end kept for later run ([`Invocation::write_pending`]):
-    /// when the watchdog has taken them over, the window waits for them here, so that they
-    /// are out before the runtime asks for its next event.
+    /// Held while the watchdog writes ([`watchdog::Watched::deadline_near`]) and while the
+    /// writes of an end kept for later run ([`Invocation::write_pending`]): under a
+    /// runtime-level companion, the window waits here for what the watchdog writes (its
+    /// timeout records, or the writes it took over), so that all is out before the runtime
+    /// asks for its next event. (An end written before the POST does not wait: that would
+    /// delay the response, up to its deadline.)
     writing: Mutex<()>,
     /// The process's resource use when the invocation began, when measured.
     usage: Option<Baseline>,
@@ -358,6 +361,12 @@ impl watchdog::Watched for Invocation {
     /// ([`deferral`]), writes them now instead, as they are (not as a timeout): the POST (a
     /// streamed response, say) may outlast the deadline, and the process with it.
     fn deadline_near(&self) {
+        // Held until all it writes is out, so that a window closing meanwhile waits for these
+        // writes (which carry values no later line repeats) before the runtime goes on. Held
+        // already: the invocation has ended, and a window is running its writes.
+        let Some(_writing) = self.try_writing() else {
+            return;
+        };
         let at = MonotonicNanos::now();
         let outcome = Outcome::Timeout;
         let ending = self.facts.ending(&outcome, self.facts.since_began(at));
@@ -401,14 +410,8 @@ impl watchdog::Watched for Invocation {
                 exported_drops: &Mutex::new(None),
             }),
             // It has ended: nothing to do unless its writes still wait for the POST; whichever
-            // of this and the window takes them out first writes them, once. Not when they are
-            // being written already (the window, which writes them before the runtime goes
-            // on): the watchdog does not wait for them.
-            Err(Unavailable::Ended) => {
-                if let Some(writing) = self.try_writing() {
-                    self.write_pending_holding(&writing);
-                }
-            }
+            // of this and the window takes them out first writes them, once.
+            Err(Unavailable::Ended) => self.write_pending_now(),
             Ok(None) | Err(_) => {}
         }
     }
@@ -647,7 +650,9 @@ impl Invocation {
             .tracker
             .end(&self.facts.start, duration_nanos);
         if !deferral::defer(self) {
-            self.write_pending();
+            // Now, before the POST: not waiting for the watchdog (which would delay the
+            // response).
+            self.write_pending_now();
         }
     }
 
@@ -678,18 +683,15 @@ impl Invocation {
         true
     }
 
-    /// The writes of an end kept by [`Invocation::finish_later`], if still kept: by the window
-    /// once the response is posted, or by the watchdog near the deadline, whichever comes
-    /// first.
-    ///
-    /// Waits while they are being written elsewhere (by the watchdog, near the deadline): a
-    /// window returns only once they are out.
+    /// The writes of an end kept by [`Invocation::finish_later`], if still kept, once the
+    /// response is posted: first waits while the watchdog writes (them, or its timeout
+    /// records), so that a window returns only once all is out.
     fn write_pending(&self) {
-        let writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
-        self.write_pending_holding(&writing);
+        let _writing = self.writing.lock().unwrap_or_else(PoisonError::into_inner);
+        self.write_pending_now();
     }
 
-    /// The right to run the writes of the end kept for later, unless they are being run.
+    /// The right to write for the watchdog, unless the invocation's writes are being run.
     fn try_writing(&self) -> Option<MutexGuard<'_, ()>> {
         match self.writing.try_lock() {
             Ok(writing) => Some(writing),
@@ -698,8 +700,11 @@ impl Invocation {
         }
     }
 
-    /// [`Invocation::write_pending`], `_writing` held.
-    fn write_pending_holding(&self, _writing: &MutexGuard<'_, ()>) {
+    /// The writes of an end kept by [`Invocation::finish_later`], if still kept: by the window
+    /// once the response is posted, by the watchdog near the deadline, or by the end itself
+    /// when no window of its request is open, whichever comes first (the state taken out
+    /// under its lock: once).
+    fn write_pending_now(&self) {
         // Disarmed only now: until then, the watchdog may find the invocation ended with its
         // writes waiting, and write them.
         self.watch.disarm();

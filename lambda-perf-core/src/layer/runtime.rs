@@ -29,8 +29,9 @@ use crate::invocation::deferral::Window;
 /// first invocation still counts), nested subsegments, sent as they close, and the
 /// watchdog's writes near the deadline, which cannot wait for a response that may never come.
 /// Writes still waiting for the POST when the watchdog's moment comes (a streamed response
-/// that outlasts the deadline, say) are written then, as they are. If the runtime drops the
-/// invocation (it shuts down), the writes happen then. Without this
+/// that outlasts the deadline, say) are written then, as they are; either way the companion
+/// completes only once what the watchdog writes is out. If the runtime drops the invocation
+/// (it shuts down), the writes happen then. Without this
 /// layer nothing changes; with it and no `PerfLayer`, it does nothing.
 ///
 /// ```no_run
