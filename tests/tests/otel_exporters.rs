@@ -527,3 +527,54 @@ async fn one_invocations_export_wait_does_not_stall_another_running_at_once() {
         "B took {took:?}: A's wait for its export blocked the thread B runs on"
     );
 }
+
+/// The value of the integer attribute `key` of `span`.
+fn count_on(span: &SpanData, key: &str) -> Option<i64> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .and_then(|kv| match kv.value {
+            lambda_perf_core::opentelemetry::Value::I64(count) => Some(count),
+            _ => None,
+        })
+}
+
+#[tokio::test]
+async fn spans_a_collector_rejects_in_a_partial_success_are_counted() {
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceResponse,
+    };
+    use prost::Message;
+
+    // OTLP's partial success: HTTP 200, and the response says how many spans were dropped.
+    let answer = ExportTraceServiceResponse {
+        partial_success: Some(ExportTracePartialSuccess {
+            rejected_spans: 2,
+            error_message: "span attributes over the limit".to_owned(),
+        }),
+    }
+    .encode_to_vec();
+    let collector = OtlpCollector::answering_with(Duration::ZERO, "200 OK", answer);
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.traces_url())
+            .span_exporter(in_memory)
+    });
+    for _ in 0..2 {
+        let answer = recorder.run(service_fn(traced), event(json!({}))).await;
+        assert_eq!(answer.unwrap(), json!("ok"));
+    }
+    assert_eq!(collector.exports().len(), 2);
+    // The second handler span counts the spans the collector dropped from the first export.
+    let handlers = two_handler_spans(&spans).await;
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        count_on(&handlers[1], "lambda_perf.otel.rejected_spans"),
+        Some(2),
+        "{:#?}",
+        handlers[1].attributes
+    );
+}

@@ -52,6 +52,13 @@ impl OtlpCollector {
 
     /// A collector that answers each export `delay` after receiving it (a slow one).
     pub fn answering_after(delay: Duration) -> Self {
+        Self::answering_with(delay, "200 OK", Vec::new())
+    }
+
+    /// A collector that answers each export `delay` after receiving it with `status` (e.g.
+    /// `"503 Service Unavailable"`) and `body` (e.g. an encoded `ExportTraceServiceResponse`).
+    pub fn answering_with(delay: Duration, status: &'static str, body: Vec<u8>) -> Self {
+        let body = Arc::new(body);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let exports = Arc::new(Mutex::new(Vec::new()));
@@ -60,7 +67,8 @@ impl OtlpCollector {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 let kept = Arc::clone(&kept);
-                std::thread::spawn(move || serve(stream, &kept, delay));
+                let body = Arc::clone(&body);
+                std::thread::spawn(move || serve(stream, &kept, delay, status, &body));
             }
         });
         Self { addr, exports }
@@ -106,7 +114,7 @@ impl OtlpCollector {
     }
 }
 
-fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration) {
+fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration, status: &str, body: &[u8]) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
     loop {
@@ -136,8 +144,8 @@ fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration) {
                 .map(|(_, v): &(String, String)| v.clone())
         };
         let length: usize = find("content-length").map_or(0, |v| v.parse().unwrap());
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
+        let mut received = vec![0; length];
+        if reader.read_exact(&mut received).is_err() {
             return;
         }
         let received_at = Instant::now();
@@ -147,12 +155,12 @@ fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration) {
         );
         if find("content-encoding").as_deref() == Some("gzip") {
             let mut plain = Vec::new();
-            flate2::read::GzDecoder::new(&*body)
+            flate2::read::GzDecoder::new(&*received)
                 .read_to_end(&mut plain)
                 .unwrap();
-            body = plain;
+            received = plain;
         }
-        let request = ExportTraceServiceRequest::decode(&*body).unwrap();
+        let request = ExportTraceServiceRequest::decode(&*received).unwrap();
         kept.lock().unwrap().push(Export {
             path,
             headers,
@@ -160,9 +168,13 @@ fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration) {
             request,
         });
         std::thread::sleep(delay);
-        let answer =
-            b"HTTP/1.1 200 OK\r\ncontent-type: application/x-protobuf\r\ncontent-length: 0\r\n\r\n";
-        if writer.write_all(answer).is_err() {
+        let mut answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/x-protobuf\r\ncontent-length: {}\r\n\r\n",
+            body.len()
+        )
+        .into_bytes();
+        answer.extend_from_slice(body);
+        if writer.write_all(&answer).is_err() {
             return;
         }
     }

@@ -7,6 +7,7 @@
 
 use std::fmt;
 use std::io::Write;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -20,8 +21,11 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use lambda_runtime_api_client::Client;
 use lambda_runtime_api_client::body::Body;
 use opentelemetry_http::{HttpClient, HttpError};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
 use percent_encoding::percent_decode_str;
+use prost::Message;
 
+use crate::formats::capped::preview;
 use crate::warn::WarnOnce;
 
 /// The largest response body read from a collector (an `ExportTraceServiceResponse` is a
@@ -29,6 +33,40 @@ use crate::warn::WarnOnce;
 const MAX_RESPONSE_BYTES: usize = 64 * 1024;
 
 static INVALID_HEADER: WarnOnce = WarnOnce::new();
+static REJECTED: WarnOnce = WarnOnce::new();
+
+/// Spans collectors accepted the export of but dropped (OTLP's partial success), in this
+/// process.
+static REJECTED_SPANS: AtomicU64 = AtomicU64::new(0);
+
+/// The spans collectors reported dropping in a partial success, in this process.
+pub(crate) fn rejected_spans() -> u64 {
+    REJECTED_SPANS.load(Ordering::Relaxed)
+}
+
+/// Counts and warns of the spans a successful answer says the collector dropped (OTLP's
+/// partial success: HTTP 200 with `partial_success.rejected_spans`), which the exporter
+/// itself takes for a success.
+fn count_rejected(answer: &[u8]) {
+    let Ok(response) = ExportTraceServiceResponse::decode(answer) else {
+        return;
+    };
+    let Some(partial) = response.partial_success else {
+        return;
+    };
+    let Ok(rejected) = u64::try_from(partial.rejected_spans) else {
+        return;
+    };
+    if rejected == 0 {
+        return;
+    }
+    let total = REJECTED_SPANS.fetch_add(rejected, Ordering::Relaxed) + rejected;
+    REJECTED.warn(format_args!(
+        "the OpenTelemetry collector dropped {rejected} span(s) of an export ({:?}); {total} so \
+         far, counted on handler spans as lambda_perf.otel.rejected_spans",
+        preview(&partial.error_message, 200)
+    ));
+}
 
 /// The headers of an export request the exporter sets and the client keeps; every other one
 /// is the settings' (the exporter would add the environment's own, over those of the code).
@@ -147,8 +185,14 @@ impl HttpClient for CollectorClient {
         let exchange = async {
             let response = self.inner.call(request).await?;
             let (parts, body) = response.into_parts();
-            let body = Limited::new(body, MAX_RESPONSE_BYTES).collect().await?;
-            Ok::<_, HttpError>(Response::from_parts(parts, body.to_bytes()))
+            let body = Limited::new(body, MAX_RESPONSE_BYTES)
+                .collect()
+                .await?
+                .to_bytes();
+            if parts.status.is_success() {
+                count_rejected(&body);
+            }
+            Ok::<_, HttpError>(Response::from_parts(parts, body))
         };
         tokio::time::timeout(self.timeout, exchange)
             .await

@@ -219,6 +219,10 @@ impl OtelOutput {
                 background::failed_exports(),
             ),
             ("lambda_perf.otel.late_exports", background::late_exports()),
+            (
+                "lambda_perf.otel.rejected_spans",
+                collector_client::rejected_spans(),
+            ),
             ("lambda_perf.otel.dropped_spans", xray_udp::dropped_spans()),
         ]
         .into_iter()
