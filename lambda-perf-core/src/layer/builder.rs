@@ -297,6 +297,8 @@ impl PerfLayerBuilder {
     /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, default `http://localhost:4318/v1/traces`).
     #[cfg(feature = "opentelemetry")]
     pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_ENDPOINT);
+        self.setup.overridden(trace_vars::OTLP_ENDPOINT);
         self.setup.settings.traces.otlp_endpoint = Some(url.into());
         self
     }
@@ -320,6 +322,8 @@ impl PerfLayerBuilder {
     /// Whether `otlp` exports are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
     #[cfg(feature = "opentelemetry")]
     pub fn otlp_gzip(mut self, enabled: bool) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_COMPRESSION);
+        self.setup.overridden(trace_vars::OTLP_COMPRESSION);
         self.setup.settings.traces.otlp_gzip = enabled;
         self
     }
@@ -414,6 +418,42 @@ mod tests {
             .setup
             .resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// The OTLP settings too: an endpoint or a compression given in code makes the warning
+    /// about the variable's value (which names the fallback it would have cost) wrong.
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn otlp_settings_given_in_code_silence_the_warnings_about_their_variables() {
+        let env = [
+            (
+                trace_vars::OTLP_TRACES_ENDPOINT,
+                "https://api.vendor.example/v1/traces",
+            ),
+            (trace_vars::OTLP_COMPRESSION, "zstd"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+
+        let (_, errors, warnings) = builder(&env)
+            .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
+            .otlp_gzip(true)
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
+
+        let env = [
+            (trace_vars::OTLP_ENDPOINT, "collector:4318"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (_, _, warnings) = builder(&env)
+            .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
+            .setup
+            .resolve_quietly();
         assert_eq!(warnings, Vec::<String>::new());
     }
 }
