@@ -369,6 +369,37 @@ async fn xray_otlp_with_an_unusable_address_counts_every_span_it_does_not_send()
     );
 }
 
+/// The daemon address of `xray-otlp` is resolved when the layer is built, as `xray`'s is: never
+/// inside an invocation, where looking a host name up would block it. An unusable one is
+/// reported when the function starts, before any sampled invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn xray_otlp_resolves_its_daemon_address_when_the_layer_is_built() {
+    let setup = setup(|config, _| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "xray-otlp")
+            .with_xray_daemon_address("not an address")
+    })
+    .await;
+    let header = TraceHeader::generate();
+    let unsampled = format!("Root={};Parent={};Sampled=0", header.root, header.parent);
+    let result = setup
+        .process
+        .invoke(
+            &setup.api,
+            InvokeRequest::json(json!({ "action": "ok" })).with_trace_header(unsampled),
+        )
+        .await
+        .unwrap();
+    end_line(&setup.process, &result.request_id).await;
+    assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+    let warnings = warnings(&setup.process);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains("X-Ray daemon address \"not an address\" is unusable"),
+        "{warnings:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn xray_and_otlp_give_the_same_tree() {
     let setup = setup(|config, otlp| {

@@ -58,34 +58,32 @@ pub(crate) fn dropped_spans() -> u64 {
 /// Sends spans to the X-Ray daemon at an `AWS_XRAY_DAEMON_ADDRESS` setting.
 pub(crate) struct XRayOtlpSender {
     setting: String,
-    socket: OnceLock<Option<UdpSocket>>,
+    socket: Option<UdpSocket>,
     /// The resource and scope in protobuf form, made once (they do not change).
     envelope: OnceLock<Envelope>,
 }
 
 impl XRayOtlpSender {
-    /// A sender for the daemon at `setting`; nothing is resolved or opened yet.
+    /// A sender for the daemon at `setting`, resolved and connected now, as the X-Ray
+    /// output's is: never inside an invocation, where looking a host name up would block it.
+    /// An unusable address costs one warning; the sender then counts every span it drops.
     pub(crate) fn new(setting: impl Into<String>) -> Self {
+        let setting = setting.into();
+        let socket = match connect(&setting) {
+            Ok(socket) => Some(socket),
+            Err(error) => {
+                UNUSABLE_ADDRESS.warn(format_args!(
+                    "X-Ray daemon address {setting:?} is unusable ({error}); no xray-otlp spans \
+                     are sent"
+                ));
+                None
+            }
+        };
         Self {
-            setting: setting.into(),
-            socket: OnceLock::new(),
+            setting,
+            socket,
             envelope: OnceLock::new(),
         }
-    }
-
-    fn socket(&self) -> Option<&UdpSocket> {
-        self.socket
-            .get_or_init(|| match connect(&self.setting) {
-                Ok(socket) => Some(socket),
-                Err(error) => {
-                    UNUSABLE_ADDRESS.warn(format_args!(
-                        "X-Ray daemon address {:?} is unusable ({error}); no xray-otlp spans are sent",
-                        self.setting
-                    ));
-                    None
-                }
-            })
-            .as_ref()
     }
 
     /// Sends `spans` (one invocation's), without blocking; counts those it cannot send.
@@ -96,7 +94,7 @@ impl XRayOtlpSender {
         resource: &Resource,
         handler: Option<SpanId>,
     ) -> bool {
-        let Some(socket) = self.socket() else {
+        let Some(socket) = &self.socket else {
             drops::count_many("otel.xray_otlp_address_unusable", span_count(spans.len()));
             return false;
         };
