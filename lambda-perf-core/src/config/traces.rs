@@ -9,6 +9,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none |
 //! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take | 10000 |
+//! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `otlp` sends `http/protobuf` only; another value is warned about | `http/protobuf` |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none |
 //! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans | none |
@@ -28,6 +29,8 @@ pub(crate) mod vars {
     pub(crate) const OTLP_COMPRESSION: &str = "OTEL_EXPORTER_OTLP_COMPRESSION";
     pub(crate) const OTLP_TRACES_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT";
     pub(crate) const OTLP_TIMEOUT: &str = "OTEL_EXPORTER_OTLP_TIMEOUT";
+    pub(crate) const OTLP_TRACES_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+    pub(crate) const OTLP_PROTOCOL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
     pub(crate) const OTEL_SERVICE_NAME: &str = "OTEL_SERVICE_NAME";
     pub(crate) const OTEL_RESOURCE_ATTRIBUTES: &str = "OTEL_RESOURCE_ATTRIBUTES";
     pub(crate) const REGION: &str = "AWS_REGION";
@@ -148,6 +151,10 @@ pub(crate) struct TraceSettings {
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_gzip: bool,
     pub(crate) otlp_timeout: Option<Duration>,
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` when set: the variable and its value (`otlp`
+    /// sends `http/protobuf` whatever it says; another value is warned about when `otlp` is
+    /// chosen).
+    pub(crate) otlp_protocol: Option<(&'static str, String)>,
     pub(crate) region: Option<String>,
     /// `OTEL_SERVICE_NAME`: the spans' `service.name`, unless a service is given in code.
     pub(crate) otel_service_name: Option<String>,
@@ -168,6 +175,7 @@ impl fmt::Debug for TraceSettings {
             .field("otlp_headers", &header_names)
             .field("otlp_gzip", &self.otlp_gzip)
             .field("otlp_timeout", &self.otlp_timeout)
+            .field("otlp_protocol", &self.otlp_protocol)
             .field("region", &self.region)
             .field("otel_service_name", &self.otel_service_name)
             .field("otel_resource_attributes", &self.otel_resource_attributes)
@@ -226,6 +234,8 @@ impl TraceSettings {
                 None
             })
         });
+        let (protocol_var, protocol) =
+            first_of(present, [vars::OTLP_TRACES_PROTOCOL, vars::OTLP_PROTOCOL]);
         Self {
             backends,
             flush_timeout,
@@ -233,6 +243,7 @@ impl TraceSettings {
             otlp_headers,
             otlp_gzip,
             otlp_timeout,
+            otlp_protocol: protocol.map(|value| (protocol_var, value)),
             region: present(vars::REGION),
             otel_service_name: present(vars::OTEL_SERVICE_NAME),
             otel_resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),

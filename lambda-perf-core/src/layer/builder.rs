@@ -456,4 +456,51 @@ mod tests {
             .resolve_quietly();
         assert_eq!(warnings, Vec::<String>::new());
     }
+
+    /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for
+    /// another protocol (gRPC, usually with an endpoint on port 4317) is not silently ignored.
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn an_otlp_protocol_other_than_http_protobuf_is_warned_about() {
+        let tracing = |pairs: &[(&str, &str)]| {
+            let (_, _, warnings) = PerfLayerBuilder {
+                setup: Setup::from_pairs(pairs),
+            }
+            .without_marker()
+            .xray_daemon_address("127.0.0.1:2000")
+            .setup
+            .resolve_quietly();
+            warnings
+        };
+        for (var, value) in [
+            (trace_vars::OTLP_PROTOCOL, "grpc"),
+            (trace_vars::OTLP_TRACES_PROTOCOL, "http/json"),
+        ] {
+            let warnings = tracing(&[
+                (trace_vars::TRACES, "otlp"),
+                (var, value),
+                (vars::METRICS_NAMESPACE, "Shop"),
+            ]);
+            assert_eq!(warnings.len(), 1, "{warnings:#?}");
+            assert!(
+                warnings[0].starts_with(&format!("{var}={value:?}")),
+                "{warnings:#?}"
+            );
+        }
+        // Not chosen, or the protocol otlp sends: nothing to say.
+        for pairs in [
+            [
+                (trace_vars::TRACES, "xray"),
+                (trace_vars::OTLP_PROTOCOL, "grpc"),
+            ],
+            [
+                (trace_vars::TRACES, "otlp"),
+                (trace_vars::OTLP_PROTOCOL, "http/protobuf"),
+            ],
+        ] {
+            let mut pairs = pairs.to_vec();
+            pairs.push((vars::METRICS_NAMESPACE, "Shop"));
+            assert_eq!(tracing(&pairs), Vec::<String>::new());
+        }
+    }
 }

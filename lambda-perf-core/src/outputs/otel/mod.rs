@@ -144,6 +144,15 @@ impl OtelOutput {
             capture_error,
         } = config;
         if backends.contains(&TraceBackend::Otlp) {
+            if let Some((var, value)) = &settings.otlp_protocol {
+                if !value.trim().eq_ignore_ascii_case("http/protobuf") {
+                    warnings.push(format!(
+                        "{var}={value:?}: lambda-perf's otlp exporter sends OTLP/HTTP protobuf \
+                         only, so it is ignored; for gRPC or JSON, give \
+                         PerfLayerBuilder::span_exporter an exporter of your own"
+                    ));
+                }
+            }
             match otlp::exporter(settings) {
                 Ok(exporter) => exporters.insert(0, Box::new(exporter)),
                 Err(error) => warnings.push(format!(
