@@ -578,3 +578,28 @@ async fn spans_a_collector_rejects_in_a_partial_success_are_counted() {
         handlers[1].attributes
     );
 }
+
+/// The wait for a slow export stops short of the deadline, by the timeout margin (the
+/// watchdog's, `LAMBDA_PERF_TIMEOUT_MARGIN_MS`, 100 ms by default): the handler's answer must
+/// still be posted before the deadline, or Lambda times the invocation out and it is lost.
+#[tokio::test]
+async fn the_wait_leaves_the_answer_time_to_be_posted_before_the_deadline() {
+    let collector = OtlpCollector::answering_after(Duration::from_secs(3));
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.traces_url())
+            .otel_flush_timeout(Duration::from_secs(5))
+    });
+    let sent = event_due_in(400);
+    let deadline = std::time::UNIX_EPOCH + Duration::from_millis(sent.context.deadline);
+    let answer = recorder.run(service_fn(traced), sent).await;
+    assert_eq!(answer.unwrap(), json!("ok"));
+    let left = deadline
+        .duration_since(std::time::SystemTime::now())
+        .unwrap_or_default();
+    assert!(
+        left >= Duration::from_millis(50),
+        "the answer came back {left:?} before the deadline"
+    );
+}

@@ -3,7 +3,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `LAMBDA_PERF_TRACES` | comma list of [`TraceBackend`]s: `xray`, `otlp`, `xray-otlp`; or `none` | `xray` |
-//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's spans to be exported (never past its deadline) | 200 |
+//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's spans to be exported (never into the timeout margin before its deadline) | 200 |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none |

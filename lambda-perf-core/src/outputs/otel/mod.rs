@@ -3,7 +3,7 @@
 //! ([`span`]), kept until the invocation ends; then the invocation's spans are exported at
 //! once — through the X-Ray daemon's UDP socket (`xray-otlp`, without blocking), and to the
 //! exporters that wait on the network (`otlp`, any `SpanExporter` given in code) on the
-//! [`background`] thread, waited for at most the flush bound and never past the deadline.
+//! [`background`] thread, waited for at most the flush bound and never into the timeout margin before the deadline.
 //!
 //! Nothing is installed globally: `tracing` spans reach this output as the subsegments
 //! [`XRayLayer`](crate::xray::XRayLayer) makes of them, so they are the same spans in X-Ray
@@ -128,6 +128,9 @@ struct Pending {
     exceptions: Vec<KnownException>,
     /// The handler span's id, once it closed.
     handler_span: Option<SpanId>,
+    /// How long before the deadline the end stops waiting for its export
+    /// (`LAMBDA_PERF_TIMEOUT_MARGIN_MS`): the handler's answer must still be posted in time.
+    margin: Duration,
 }
 
 impl OtelOutput {
@@ -187,10 +190,10 @@ impl OtelOutput {
         self.pending.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Exports `spans`, waiting at most the flush bound (never past the deadline) for the
-    /// exporters that wait on the network. The drops the handler span reported are given
-    /// back if no exporter gets it out.
-    fn export(&self, spans: Vec<SpanData>, ended: &Ended<'_>, handed: Handed) {
+    /// Exports `spans`, waiting at most the flush bound (never past `margin` before the
+    /// deadline) for the exporters that wait on the network. The drops the handler span
+    /// reported are given back if no exporter gets it out.
+    fn export(&self, spans: Vec<SpanData>, ended: &Ended<'_>, handed: Handed, margin: Duration) {
         if spans.is_empty() {
             if let Some(drops) = handed.drops {
                 drops::restore(Report::Trace, drops);
@@ -215,7 +218,9 @@ impl OtelOutput {
             let bound = ended
                 .facts
                 .remaining_time()
-                .map_or(self.flush_timeout, |left| left.min(self.flush_timeout));
+                .map_or(self.flush_timeout, |left| {
+                    left.saturating_sub(margin).min(self.flush_timeout)
+                });
             background::wait(&latch, bound);
         }
     }
@@ -275,6 +280,7 @@ impl Output for OtelOutput {
             spans: Vec::new(),
             exceptions: Vec::new(),
             handler_span: None,
+            margin: began.settings.timeout_margin.unwrap_or_default(),
         };
         self.pending().push(pending);
     }
@@ -346,11 +352,14 @@ impl Output for OtelOutput {
                 None => std::mem::take(&mut invocation.spans),
             }
         };
-        self.export(spans, so_far, Handed::default());
+        // The watchdog's moment is already the margin before the deadline: its export may
+        // wait up to the deadline (the handler, still running, is not held by it).
+        self.export(spans, so_far, Handed::default(), Duration::ZERO);
     }
 
-    /// Exports the invocation's spans, waiting at most the flush bound (never past the
-    /// deadline) for the exporters that wait on the network.
+    /// Exports the invocation's spans, waiting at most the flush bound for the exporters that
+    /// wait on the network, and never into the timeout margin before the deadline: the
+    /// handler's answer, handed back after the wait, must reach Lambda before it.
     fn invocation_ended(&self, ended: &Ended<'_>) {
         let invocation = {
             let mut pending = self.pending();
@@ -370,7 +379,8 @@ impl Output for OtelOutput {
                 .unwrap_or_else(PoisonError::into_inner)
                 .take(),
         };
-        self.export(invocation.spans, ended, handed);
+        let margin = invocation.margin;
+        self.export(invocation.spans, ended, handed, margin);
     }
 }
 
