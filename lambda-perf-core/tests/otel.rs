@@ -470,6 +470,33 @@ enum FirstExport {
     /// `export` panics before it returns its future (a plain `fn export` that does some
     /// work first).
     PanicsBeforeItsFuture,
+    /// Its future answers an error, then panics when it is dropped.
+    ErrsThenPanicsWhenDropped,
+}
+
+/// A future that panics when it is dropped, once `armed`.
+struct PanicsWhenDropped<F> {
+    inner: std::pin::Pin<Box<F>>,
+    armed: bool,
+}
+
+impl<F: std::future::Future> std::future::Future for PanicsWhenDropped<F> {
+    type Output = F::Output;
+
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<F::Output> {
+        self.inner.as_mut().poll(cx)
+    }
+}
+
+impl<F> Drop for PanicsWhenDropped<F> {
+    fn drop(&mut self) {
+        if self.armed {
+            panic!("the export's future panics when dropped (expected by the test)");
+        }
+    }
 }
 
 /// A span exporter given in code whose first export fails as `first` says; it keeps the spans
@@ -498,15 +525,18 @@ impl lambda_perf_core::opentelemetry_sdk::trace::SpanExporter for FailsFirstExpo
         if !is_first {
             self.spans.lock().unwrap().extend(batch);
         }
-        async move {
-            if is_first {
-                return Err(
-                    lambda_perf_core::opentelemetry_sdk::error::OTelSdkError::InternalFailure(
-                        "the collector is gone".into(),
-                    ),
-                );
-            }
-            Ok(())
+        PanicsWhenDropped {
+            inner: Box::pin(async move {
+                if is_first {
+                    return Err(
+                        lambda_perf_core::opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                            "the collector is gone".into(),
+                        ),
+                    );
+                }
+                Ok(())
+            }),
+            armed: is_first && matches!(self.first, FirstExport::ErrsThenPanicsWhenDropped),
         }
     }
 }
@@ -572,4 +602,13 @@ async fn drops_reported_by_a_handler_span_whose_export_failed_are_reported_by_th
 #[tokio::test]
 async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops() {
     the_drops_of_a_failed_first_export_come_back(FirstExport::PanicsBeforeItsFuture).await;
+}
+
+/// An export whose future panics when it is dropped, after it answered (an exporter given in
+/// code is user code): caught as a panic of the future is, so the invocation does not wait
+/// the whole flush bound, the exporter is not lost for the later invocations, and the drops
+/// its handler span reported are reported by the next one.
+#[tokio::test]
+async fn an_export_whose_future_panics_when_dropped_costs_one_export_and_no_drops() {
+    the_drops_of_a_failed_first_export_come_back(FirstExport::ErrsThenPanicsWhenDropped).await;
 }

@@ -306,7 +306,7 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
         // job, its latch never counted down (the invocation waiting its whole bound, the
         // handler span's drops lost) and every later job refused.
         let result = match panic::catch(|| exporter.export_boxed(job.spans)) {
-            Ok(export) => CatchPanic(export).await,
+            Ok(export) => CatchPanic(Some(export)).await,
             Err(_) => Err(()),
         };
         let exported = match result {
@@ -332,18 +332,40 @@ fn report_failure(reason: &str) {
     ));
 }
 
-/// An export whose panic is caught (an exporter given in code is user code).
-struct CatchPanic<'a>(Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>);
+/// An export whose panic is caught (an exporter given in code is user code), in its poll and
+/// in its drop: the future is dropped as soon as it is done, a panic there caught too, so
+/// that the job it belongs to is always counted down and the exporter's task goes on.
+struct CatchPanic<'a>(Option<Pin<Box<dyn Future<Output = OTelSdkResult> + Send + 'a>>>);
+
+impl CatchPanic<'_> {
+    /// Drops the export's future, if still held, catching a panic of its drop.
+    fn release(&mut self) {
+        if let Some(export) = self.0.take() {
+            let _ = panic::catch(move || drop(export));
+        }
+    }
+}
 
 impl Future for CatchPanic<'_> {
     type Output = Result<OTelSdkResult, ()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let export = self.0.as_mut();
-        match panic::catch(|| export.poll(cx)) {
-            Ok(Poll::Ready(result)) => Poll::Ready(Ok(result)),
-            Ok(Poll::Pending) => Poll::Pending,
-            Err(_) => Poll::Ready(Err(())),
-        }
+        let Some(export) = self.0.as_mut() else {
+            return Poll::Ready(Err(()));
+        };
+        let outcome = match panic::catch(|| export.as_mut().poll(cx)) {
+            Ok(Poll::Pending) => return Poll::Pending,
+            Ok(Poll::Ready(result)) => Ok(result),
+            Err(_) => Err(()),
+        };
+        // Its answer is what counts; a panic of its drop is caught, not propagated.
+        self.release();
+        Poll::Ready(outcome)
+    }
+}
+
+impl Drop for CatchPanic<'_> {
+    fn drop(&mut self) {
+        self.release();
     }
 }
