@@ -3,7 +3,8 @@
 //! ([`span`]), kept until the invocation ends; then the invocation's spans are exported at
 //! once — through the X-Ray daemon's UDP socket (`xray-otlp`, without blocking), and to the
 //! exporters that wait on the network (`otlp`, any `SpanExporter` given in code) on the
-//! [`background`] thread, waited for at most the flush bound and never into the timeout margin before the deadline.
+//! [`background`] thread, waited for at most the flush bound and never into the timeout
+//! margin before the deadline.
 //!
 //! Nothing is installed globally: `tracing` spans reach this output as the subsegments
 //! [`XRayLayer`](crate::xray::XRayLayer) makes of them, so they are the same spans in X-Ray
