@@ -215,12 +215,24 @@ impl Settings {
         });
 
         let namespace_refused = namespace_refused && namespace.is_none();
+        let function_name =
+            present(vars::METRICS_FUNCTION_NAME).or_else(|| present(vars::FUNCTION_NAME));
+        let handler_name = present(vars::HANDLER_NAME).filter(|handler| {
+            crate::formats::xray::name::validate_handler_name(handler)
+                .map_err(|reason| {
+                    warnings.push(format!(
+                        "{}={handler:?}: {reason}; using {:?}",
+                        vars::HANDLER_NAME,
+                        function_name.as_deref().unwrap_or("handler")
+                    ));
+                })
+                .is_ok()
+        });
         let settings = Self {
             service,
             namespace,
             namespace_refused,
-            function_name: present(vars::METRICS_FUNCTION_NAME)
-                .or_else(|| present(vars::FUNCTION_NAME)),
+            function_name,
             metrics_disabled,
             cold_start_metric,
             invocation_facts,
@@ -231,7 +243,7 @@ impl Settings {
             capture_response,
             capture_error,
             xray_daemon_address: present(vars::XRAY_DAEMON_ADDRESS),
-            handler_name: present(vars::HANDLER_NAME),
+            handler_name,
             capture_limit,
             timeout_margin,
             resource_usage,

@@ -202,6 +202,7 @@ impl PerfLayerBuilder {
     /// the Lambda function's name, else `handler`). `#[instrument_lambda(name = "...")]` sets
     /// the same; see [the naming rule](crate#the-handler-subsegments-name).
     pub fn handler_name(mut self, name: impl Into<String>) -> Self {
+        self.setup.overridden(vars::HANDLER_NAME);
         self.setup.settings.handler_name = Some(name.into());
         self
     }
@@ -421,6 +422,30 @@ mod tests {
             .resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// A handler name from the environment that X-Ray would refuse is the environment's
+    /// problem: one warning naming the variable and the fallback, not a `ConfigError` from
+    /// `build()` (which would stop a function from starting over a variable).
+    #[test]
+    fn an_invalid_handler_name_variable_warns_instead_of_failing_the_build() {
+        let env = [
+            (vars::HANDLER_NAME, "orders?"),
+            (vars::FUNCTION_NAME, "my-fn"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (instrumentation, errors, warnings) = builder(&env).setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("LAMBDA_PERF_HANDLER_NAME=\"orders?\""),
+            "{warnings:#?}"
+        );
+        assert!(warnings[0].contains("my-fn"), "{warnings:#?}");
+        assert_eq!(instrumentation.settings.handler_subsegment_name, "## my-fn");
+        // Given in code, the same name is refused.
+        let (_, errors, _) = builder(&[]).handler_name("orders?").setup.resolve_quietly();
+        assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
     /// The OTLP settings too: an endpoint or a compression given in code makes the warning
