@@ -34,7 +34,7 @@
 //! | variable | meaning | default |
 //! |---|---|---|
 //! | `AWS_LAMBDA_LOG_LEVEL` | set by Lambda's advanced logging controls: the level, first | — |
-//! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING` and `CRITICAL` too) | — |
+//! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING`, `CRITICAL` and `SILENT` too) | — |
 //! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`](crate::logs)) | `INFO` |
 //! | `AWS_LAMBDA_LOG_FORMAT` | `JSON` or `Text` | `JSON` |
 //! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 |
@@ -364,7 +364,7 @@ impl LogSettings {
             let level = LogLevel::parse_filter(&value);
             if level.is_none() {
                 warnings.push(format!(
-                    "{name}={value:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR); ignored"
+                    "{name}={value:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR, OFF); ignored"
                 ));
             }
             level
@@ -605,6 +605,17 @@ mod tests {
             assert_eq!(settings.level, Some(Some(LogLevel::Trace)));
             let (settings, _) = read(&[("RUST_LOG", "orders=debug")]);
             assert_eq!(settings.level, None);
+        }
+
+        /// Powertools for TypeScript's `SILENT` level writes no line at all; it is not
+        /// an unknown level that falls back to `INFO`.
+        #[test]
+        fn powertools_silent_level_writes_nothing() {
+            for value in ["SILENT", "silent"] {
+                let (settings, warnings) = read(&[("POWERTOOLS_LOG_LEVEL", value)]);
+                assert!(warnings.is_empty(), "{warnings:?}");
+                assert_eq!(settings.level, Some(None), "{value}");
+            }
         }
 
         #[test]

@@ -33,10 +33,11 @@ impl LogLevel {
     /// A level as Lambda (`AWS_LAMBDA_LOG_LEVEL`: `TRACE DEBUG INFO WARN ERROR FATAL`),
     /// Powertools (`POWERTOOLS_LOG_LEVEL`: also `WARNING` and `CRITICAL`) and `RUST_LOG`
     /// (also `OFF` and the digits `0`–`5`) spell it, in any case. `FATAL` and `CRITICAL`
-    /// are `ERROR`: nothing is more severe here.
+    /// are `ERROR`: nothing is more severe here. Powertools for TypeScript's `SILENT` is
+    /// `OFF`.
     pub(crate) fn parse_filter(value: &str) -> Option<LevelFilter> {
         Some(match value.trim().to_ascii_lowercase().as_str() {
-            "off" | "0" => None,
+            "off" | "silent" | "0" => None,
             "error" | "fatal" | "critical" | "1" => Some(Self::Error),
             "warn" | "warning" | "2" => Some(Self::Warn),
             "info" | "3" => Some(Self::Info),
