@@ -12,7 +12,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use super::error::InitError;
 use super::xray_interest::XRayInterest;
-use crate::config::{ConfigError, LogSettings};
+use crate::config::{ConfigError, LogSettings, log_vars};
 use crate::formats::log::directives::Directive;
 use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
 use crate::outputs::line_writer::LineWriter;
@@ -66,6 +66,8 @@ impl InitBuilder {
     /// `POWERTOOLS_LOG_LEVEL` and `RUST_LOG`'s bare level). `LevelFilter::OFF` writes no
     /// line.
     pub fn log_level(mut self, level: impl Into<LevelFilter>) -> Self {
+        self.overridden(log_vars::LAMBDA_LOG_LEVEL);
+        self.overridden(log_vars::POWERTOOLS_LOG_LEVEL);
         self.logs.level = Some(filter_from_tracing(level.into()));
         self
     }
@@ -86,6 +88,7 @@ impl InitBuilder {
 
     /// JSON or text (`AWS_LAMBDA_LOG_FORMAT`).
     pub fn log_format(mut self, format: LogFormat) -> Self {
+        self.overridden(log_vars::LAMBDA_LOG_FORMAT);
         self.logs.format = format;
         self
     }
@@ -93,6 +96,7 @@ impl InitBuilder {
     /// The share of invocations, between 0 and 1, whose `DEBUG` lines are written
     /// (`POWERTOOLS_LOGGER_SAMPLE_RATE`).
     pub fn log_sample_rate(mut self, rate: f64) -> Self {
+        self.overridden(log_vars::SAMPLE_RATE);
         self.logs.sample_rate = Some(rate);
         self
     }
@@ -107,8 +111,20 @@ impl InitBuilder {
     /// Whether [`logs::log_event`] logs the incoming event (`POWERTOOLS_LOGGER_LOG_EVENT`,
     /// default off).
     pub fn log_event(mut self, enabled: bool) -> Self {
+        self.overridden(log_vars::LOG_EVENT);
         self.logs.log_event = enabled;
         self
+    }
+
+    /// `var`'s value is given in code: the warning about the environment's value, which
+    /// names what would have been used instead (or, for a level, which variable won), no
+    /// longer applies.
+    fn overridden(&mut self, var: &str) {
+        self.env_warnings.retain(|warning| {
+            !warning
+                .strip_prefix(var)
+                .is_some_and(|rest| rest.starts_with(['=', ':', ' ']))
+        });
     }
 
     /// Writes log lines to `writer` instead of stdout (a test buffer, a pipeline). Each
@@ -221,4 +237,49 @@ fn warn_once_per_process(warnings: &[String]) {
             write_warning(warning);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A builder over `pairs` as the environment.
+    fn builder(pairs: &[(&str, &str)]) -> InitBuilder {
+        let env: std::collections::HashMap<&str, &str> = pairs.iter().copied().collect();
+        let (logs, env_warnings) =
+            LogSettings::from_lookup(|name| env.get(name).map(|value| (*value).to_owned()));
+        InitBuilder {
+            logs,
+            env_warnings,
+            ..InitBuilder::without_env()
+        }
+    }
+
+    /// A value given in code makes the warning about its variable, which names what the
+    /// lines would have been written with instead, wrong: it is not printed.
+    #[test]
+    fn a_value_given_in_code_silences_the_warning_about_its_variable() {
+        let env = [
+            (log_vars::LAMBDA_LOG_LEVEL, "WARN"),
+            (log_vars::POWERTOOLS_LOG_LEVEL, "LOUD"),
+            (log_vars::LAMBDA_LOG_FORMAT, "yaml"),
+            (log_vars::SAMPLE_RATE, "1.5"),
+            (log_vars::LOG_EVENT, "perhaps"),
+        ];
+        assert_eq!(builder(&env).env_warnings.len(), 4);
+        let precedence = [
+            (log_vars::LAMBDA_LOG_LEVEL, "WARN"),
+            (log_vars::POWERTOOLS_LOG_LEVEL, "DEBUG"),
+        ];
+        assert_eq!(builder(&precedence).env_warnings.len(), 1);
+
+        let given = builder(&env)
+            .log_level(Level::DEBUG)
+            .log_format(LogFormat::Text)
+            .log_sample_rate(0.1)
+            .log_event(true);
+        assert_eq!(given.env_warnings, Vec::<String>::new());
+        let given = builder(&precedence).log_level(Level::ERROR);
+        assert_eq!(given.env_warnings, Vec::<String>::new());
+    }
 }
