@@ -359,13 +359,13 @@ impl LogSettings {
 
         let mut warnings = Vec::new();
         let present = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let mut level_of = |name: &str| {
+        // Values that are no level: warned about once the level written at is known.
+        let mut not_levels = Vec::new();
+        let mut level_of = |name: &'static str| {
             let value = present(name)?;
             let level = LogLevel::parse_filter(&value);
             if level.is_none() {
-                warnings.push(format!(
-                    "{name}={value:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR, OFF); ignored"
-                ));
+                not_levels.push((name, value));
             }
             level
         };
@@ -421,8 +421,18 @@ impl LogSettings {
                 false
             }),
         };
+        let level = lambda_level.or(powertools_level).or(directives.default);
+        for (name, value) in not_levels {
+            warnings.push(format!(
+                "{name}={value:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR, OFF); \
+                 ignored: logs are written at {}",
+                level
+                    .unwrap_or(Some(LogLevel::Info))
+                    .map_or("OFF", LogLevel::as_str)
+            ));
+        }
         let settings = Self {
-            level: lambda_level.or(powertools_level).or(directives.default),
+            level,
             targets: directives.targets,
             format,
             sample_rate,
@@ -605,6 +615,23 @@ mod tests {
             assert_eq!(settings.level, Some(Some(LogLevel::Trace)));
             let (settings, _) = read(&[("RUST_LOG", "orders=debug")]);
             assert_eq!(settings.level, None);
+        }
+
+        /// A level that is no level names the level the lines are written at instead.
+        #[test]
+        fn an_invalid_level_names_the_level_used_instead() {
+            let (_, warnings) = read(&[("AWS_LAMBDA_LOG_LEVEL", "LOUD")]);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(warnings[0].starts_with("AWS_LAMBDA_LOG_LEVEL=\"LOUD\""));
+            assert!(
+                warnings[0].ends_with("logs are written at INFO"),
+                "{warnings:?}"
+            );
+            let (_, warnings) = read(&[("POWERTOOLS_LOG_LEVEL", "LOUD"), ("RUST_LOG", "debug")]);
+            assert!(
+                warnings[0].ends_with("logs are written at DEBUG"),
+                "{warnings:?}"
+            );
         }
 
         /// Powertools for TypeScript's `SILENT` level writes no line at all; it is not
