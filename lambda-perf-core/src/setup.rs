@@ -2,7 +2,7 @@
 //! the outputs built and composed. Above the outputs, below the facades and faces that use
 //! it.
 
-use std::sync::{Arc, Once, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use crate::config::{
     ConfigError, DEFAULT_NAMESPACE, DEFAULT_SERVICE, OPENTELEMETRY_BUILT, Settings, TraceBackend,
@@ -287,17 +287,20 @@ fn default_dimension_fits(
     }
 }
 
-/// Configuration warnings are printed by the first configuration built, not by every one.
-fn warn_once_per_process(warnings: &[String]) {
-    static PRINTED: Once = Once::new();
+/// Each configuration warning is printed once per process: by the first configuration built
+/// that has it, not by every one, and not only by the first configuration built.
+pub(crate) fn warn_once_per_process(warnings: &[String]) {
+    static PRINTED: Mutex<Vec<String>> = Mutex::new(Vec::new());
     if warnings.is_empty() {
         return;
     }
-    PRINTED.call_once(|| {
-        for warning in warnings {
+    let mut printed = PRINTED.lock().unwrap_or_else(PoisonError::into_inner);
+    for warning in warnings {
+        if !printed.contains(warning) {
             write_warning(warning);
+            printed.push(warning.clone());
         }
-    });
+    }
 }
 
 /// The configuration the environment gives, for records written outside any instrumented
@@ -336,6 +339,42 @@ mod tests {
         setup.settings.trace_disabled = true;
         setup.settings.marker = MarkerPlace::Nowhere;
         setup
+    }
+
+    /// Each configuration's warnings are printed once per process, not only the first
+    /// configuration's: a later one (the process default of records outside a handler, a
+    /// second layer) that falls back on a setting the first one had in code says so.
+    /// Runs itself again in a child process to read its stderr.
+    #[test]
+    fn a_later_configuration_prints_the_warnings_the_first_did_not() {
+        const CHILD: &str = "LAMBDA_PERF_TEST_WARNINGS_CHILD";
+        let test = "setup::tests::a_later_configuration_prints_the_warnings_the_first_did_not";
+        if std::env::var_os(CHILD).is_some() {
+            let service = (vars::SERVICE_NAME, "bad\u{7}service");
+            let namespace = (vars::METRICS_NAMESPACE, "Shop");
+            let _ = setup(&[service, namespace]).resolve();
+            let _ = setup(&[service, namespace, (vars::TIMEOUT_MARGIN_MS, "soon")]).resolve();
+            return;
+        }
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        assert!(output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(
+            stderr.matches(vars::SERVICE_NAME).count(),
+            1,
+            "the same warning twice:\n{stderr}"
+        );
+        assert_eq!(
+            stderr
+                .matches("LAMBDA_PERF_TIMEOUT_MARGIN_MS=\"soon\"")
+                .count(),
+            1,
+            "the second configuration's fallback is not warned about:\n{stderr}"
+        );
     }
 
     #[test]

@@ -2,7 +2,6 @@
 //! built from them.
 
 use std::io::Write;
-use std::sync::Once;
 use std::time::SystemTime;
 
 use tracing::{Dispatch, Level, Subscriber};
@@ -16,7 +15,7 @@ use crate::config::{ConfigError, LogSettings, log_vars};
 use crate::formats::log::directives::Directive;
 use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
 use crate::outputs::line_writer::LineWriter;
-use crate::warn::write_warning;
+use crate::setup::warn_once_per_process;
 use crate::xray::XRayLayer;
 
 /// What [`init`](crate::init) installs, starting from the environment's settings (see
@@ -224,19 +223,6 @@ impl InitBuilder {
         tracing::dispatcher::set_global_default(subscriber.clone())
             .map_err(|_| InitError::AlreadySet { subscriber })
     }
-}
-
-/// The environment's warnings are printed by the first layers built, not by every one.
-fn warn_once_per_process(warnings: &[String]) {
-    static PRINTED: Once = Once::new();
-    if warnings.is_empty() {
-        return;
-    }
-    PRINTED.call_once(|| {
-        for warning in warnings {
-            write_warning(warning);
-        }
-    });
 }
 
 #[cfg(test)]
