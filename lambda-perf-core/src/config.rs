@@ -42,6 +42,7 @@
 
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
+use crate::formats::xray::name::validate_handler_name;
 use crate::invocation::InitializationType;
 use crate::invocation::start_tracker::MarkerPlace;
 
@@ -218,12 +219,15 @@ impl Settings {
         let function_name =
             present(vars::METRICS_FUNCTION_NAME).or_else(|| present(vars::FUNCTION_NAME));
         let handler_name = present(vars::HANDLER_NAME).filter(|handler| {
-            crate::formats::xray::name::validate_handler_name(handler)
+            validate_handler_name(handler)
                 .map_err(|reason| {
                     warnings.push(format!(
                         "{}={handler:?}: {reason}; using {:?}",
                         vars::HANDLER_NAME,
-                        function_name.as_deref().unwrap_or("handler")
+                        function_name
+                            .as_deref()
+                            .filter(|name| validate_handler_name(name).is_ok())
+                            .unwrap_or("handler")
                     ));
                 })
                 .is_ok()

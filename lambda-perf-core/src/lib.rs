@@ -123,7 +123,8 @@
 //! `## <handler name>`, where the handler name is
 //! [`handler_name`](PerfLayerBuilder::handler_name) (the macro's `name` option), else
 //! `LAMBDA_PERF_HANDLER_NAME`, else the Lambda function's name
-//! (`POWERTOOLS_METRICS_FUNCTION_NAME`, then `AWS_LAMBDA_FUNCTION_NAME`), else `handler`.
+//! (`POWERTOOLS_METRICS_FUNCTION_NAME`, then `AWS_LAMBDA_FUNCTION_NAME`) if X-Ray accepts it
+//! as a name (else a warning), else `handler`.
 //! The response and error metadata keys follow it: `"<handler name> response"`.
 //!
 //! # What is captured

@@ -124,7 +124,22 @@ impl Setup {
                     name::validate_handler_name(handler).map_err(str::to_owned),
                 )
             })
-            .or_else(|| settings.function_name.clone())
+            .or_else(|| {
+                // The function's name: Lambda's is always a valid subsegment name,
+                // `POWERTOOLS_METRICS_FUNCTION_NAME` is free text.
+                let function_name = settings.function_name.clone()?;
+                match name::validate_handler_name(&function_name) {
+                    Ok(()) => Some(function_name),
+                    Err(reason) => {
+                        warnings.push(format!(
+                            "the function name {function_name:?} cannot name the handler \
+                             subsegment: {reason}; using \"handler\" (set {} to name it)",
+                            vars::HANDLER_NAME
+                        ));
+                        None
+                    }
+                }
+            })
             .unwrap_or_else(|| "handler".to_owned());
 
         let mut fixed_dimensions: Vec<Dimension> = Vec::new();
@@ -339,6 +354,29 @@ mod tests {
         setup.settings.trace_disabled = true;
         setup.settings.marker = MarkerPlace::Nowhere;
         setup
+    }
+
+    /// The handler is named after the function when nothing else names it; a
+    /// `POWERTOOLS_METRICS_FUNCTION_NAME` X-Ray would refuse as a subsegment name (it is
+    /// free text, unlike Lambda's own function names) must not make every handler
+    /// subsegment one X-Ray drops.
+    #[test]
+    fn a_function_name_x_ray_refuses_does_not_name_the_handler_subsegment() {
+        let (instrumentation, errors, warnings) = setup(&[
+            (vars::METRICS_FUNCTION_NAME, "orders (prod)"),
+            (vars::FUNCTION_NAME, "orders-prod"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ])
+        .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        let name = &instrumentation.settings.handler_subsegment_name;
+        assert_eq!(
+            name::sanitize(name.clone().into()),
+            Ok(name.clone().into()),
+            "X-Ray refuses {name:?}"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].contains("orders (prod)"), "{warnings:#?}");
     }
 
     /// Each configuration's warnings are printed once per process, not only the first
