@@ -54,6 +54,17 @@ pub(crate) use self::traces::vars as trace_vars;
 pub use self::traces::{DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_ENDPOINT, TraceBackend};
 pub(crate) use self::traces::{OPENTELEMETRY_BUILT, TraceSettings, validate_otlp_endpoint};
 
+/// Forgets the warnings about the environment's value of `var` (they open with `var=`,
+/// `var:` or `var `), for a value given in code: what they name as used instead, or which
+/// variable won, no longer applies.
+pub(crate) fn forget_warnings_about(warnings: &mut Vec<String>, var: &str) {
+    warnings.retain(|warning| {
+        !warning
+            .strip_prefix(var)
+            .is_some_and(|rest| rest.starts_with(['=', ':', ' ']))
+    });
+}
+
 /// Names of the environment variables.
 pub(crate) mod vars {
     pub(crate) const SERVICE_NAME: &str = "POWERTOOLS_SERVICE_NAME";

@@ -60,11 +60,7 @@ impl Setup {
     /// `var`'s value is given in code: what the environment's value would have cost (a
     /// warning naming a fallback) no longer applies.
     pub(crate) fn overridden(&mut self, var: &str) {
-        self.env_warnings.retain(|warning| {
-            !warning
-                .strip_prefix(var)
-                .is_some_and(|rest| rest.starts_with(['=', ':']))
-        });
+        crate::config::forget_warnings_about(&mut self.env_warnings, var);
     }
 
     pub(crate) fn resolve(self) -> (Arc<Instrumentation>, Vec<ConfigError>) {

@@ -11,7 +11,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 
 use super::error::InitError;
 use super::xray_interest::XRayInterest;
-use crate::config::{ConfigError, LogSettings, log_vars};
+use crate::config::{ConfigError, LogSettings, forget_warnings_about, log_vars};
 use crate::formats::log::directives::Directive;
 use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
 use crate::outputs::line_writer::LineWriter;
@@ -119,11 +119,7 @@ impl InitBuilder {
     /// names what would have been used instead (or, for a level, which variable won), no
     /// longer applies.
     fn overridden(&mut self, var: &str) {
-        self.env_warnings.retain(|warning| {
-            !warning
-                .strip_prefix(var)
-                .is_some_and(|rest| rest.starts_with(['=', ':', ' ']))
-        });
+        forget_warnings_about(&mut self.env_warnings, var);
     }
 
     /// Writes log lines to `writer` instead of stdout (a test buffer, a pipeline). Each
