@@ -98,16 +98,20 @@ fn pages_of(document: &Value) -> Option<Vec<Page<'_>>> {
     };
     match document {
         Value::Object(_) => object_pages(document),
-        Value::Array(objects)
-            if !objects.is_empty() && objects.iter().all(|o| object_pages(o).is_some()) =>
-        {
-            Some(objects.iter().filter_map(object_pages).flatten().collect())
-        }
-        Value::Array(events) if events.is_empty() || events.iter().any(is_event) => {
-            Some(vec![Page {
-                events,
-                stream: None,
-            }])
+        Value::Array(items) => {
+            // Objects with pages, each read once.
+            let objects = (!items.is_empty())
+                .then(|| items.iter().map(object_pages).collect::<Option<Vec<_>>>())
+                .flatten();
+            match objects {
+                Some(pages) => Some(pages.into_iter().flatten().collect()),
+                None => (items.is_empty() || items.iter().any(is_event)).then(|| {
+                    vec![Page {
+                        events: items,
+                        stream: None,
+                    }]
+                }),
+            }
         }
         _ => None,
     }
