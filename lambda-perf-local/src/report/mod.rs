@@ -69,6 +69,7 @@ pub use no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY
 pub use problem::{Problem, ProblemKind};
 pub use record::{RecordedInvocation, RecordedProcess, RunRecord, SizingRecord};
 pub use resources::{Artifact, Billing, CodeSize, Resources, SizingReport};
+pub(crate) use stats::mean;
 pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};
 pub use terminal::render_terminal;
 pub use wall_clock::WallClock;

@@ -64,7 +64,7 @@ impl Distribution {
 
 /// The mean of finite `values`: finite too, even where their sum is not (two values of
 /// 1e308), which JSON could not hold.
-fn mean(values: &[f64]) -> f64 {
+pub(crate) fn mean(values: &[f64]) -> f64 {
     let count = values.len() as f64;
     let mean = values.iter().sum::<f64>() / count;
     if mean.is_finite() {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 
 use crate::pricing::{PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
-use crate::report::{Report, Status, nearest_rank};
+use crate::report::{Report, Status, mean, nearest_rank};
 use crate::run::{Plan, RunOptions, RunResult, Runner, execute};
 use crate::sizing::{Cgroups, MemorySize, Sizing};
 
@@ -118,7 +118,7 @@ fn trimmed_mean(mut values: Vec<f64>) -> Option<f64> {
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a share of a count
     let discarded = (values.len() as f64 * DISCARD_TOP_BOTTOM) as usize;
     let kept = &values[discarded..values.len() - discarded];
-    Some(kept.iter().sum::<f64>() / kept.len() as f64)
+    Some(mean(kept))
 }
 
 /// The measurements of one size from its run.
