@@ -142,16 +142,7 @@ impl Settings {
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         let mut warnings = Vec::new();
         let present = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
-        let mut flag = |name: &str, default: bool| match present(name) {
-            None => default,
-            Some(value) => parse_bool(&value).unwrap_or_else(|| {
-                warnings.push(format!(
-                    "{name}={value:?} is neither truthy (1, true, yes, on) \
-                     nor falsy (0, false, no, off); using {default}"
-                ));
-                default
-            }),
-        };
+        let mut flag = |name: &str, default: bool| read_flag(&lookup, name, default, &mut warnings);
         // As Powertools: off under `POWERTOOLS_DEV` when nothing says otherwise.
         let dev = flag(vars::DEV, false);
         let metrics_disabled = flag(vars::METRICS_DISABLED, dev);
@@ -268,6 +259,31 @@ impl Settings {
         };
         (settings, warnings)
     }
+}
+
+/// Boolean variable `name`: `default` when unset; when set but blank, or neither truthy nor
+/// falsy, `default` with a warning (both Powertools refuse such a value: Python's `strtobool`
+/// raises, TypeScript throws "must be a boolean").
+fn read_flag(
+    lookup: impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: bool,
+    warnings: &mut Vec<String>,
+) -> bool {
+    let Some(value) = lookup(name) else {
+        return default;
+    };
+    if value.trim().is_empty() {
+        warnings.push(format!("{name} is set but empty; using {default}"));
+        return default;
+    }
+    parse_bool(&value).unwrap_or_else(|| {
+        warnings.push(format!(
+            "{name}={value:?} is neither truthy (1, true, yes, on) \
+             nor falsy (0, false, no, off); using {default}"
+        ));
+        default
+    })
 }
 
 fn parse_bool(value: &str) -> Option<bool> {
@@ -425,17 +441,7 @@ impl LogSettings {
             }
             rate
         });
-        let log_event = match present(log_vars::LOG_EVENT) {
-            None => false,
-            Some(value) => parse_bool(&value).unwrap_or_else(|| {
-                warnings.push(format!(
-                    "{}={value:?} is neither truthy (1, true, yes, on) nor falsy (0, false, no, \
-                     off); using false",
-                    log_vars::LOG_EVENT
-                ));
-                false
-            }),
-        };
+        let log_event = read_flag(&lookup, log_vars::LOG_EVENT, false, &mut warnings);
         let level = lambda_level.or(powertools_level).or(directives.default);
         for (name, value) in not_levels {
             warnings.push(format!(
@@ -580,26 +586,18 @@ mod tests {
     }
 
     #[test]
-    fn blank_values_count_as_unset() {
-        let (settings, warnings) = read(&[
-            ("POWERTOOLS_SERVICE_NAME", "  "),
-            ("POWERTOOLS_METRICS_DISABLED", ""),
-        ]);
-        assert!(warnings.is_empty());
+    fn a_blank_name_counts_as_unset() {
+        let (settings, warnings) = read(&[("POWERTOOLS_SERVICE_NAME", "  ")]);
+        assert!(warnings.is_empty(), "{warnings:?}");
         assert_eq!(settings.service, None);
-        assert!(!settings.metrics_disabled);
     }
 
     /// Both Powertools refuse a boolean variable that is set but empty (Python's
     /// `strtobool("")` raises `ValueError`, TypeScript's `getBooleanFromEnv` throws "must be a
     /// boolean"), so a user who sets `POWERTOOLS_DEV=true` and leaves
     /// `POWERTOOLS_METRICS_DISABLED=` empty finds out at once; here the empty value counts as
-    /// unset without a word, and `POWERTOOLS_DEV` turns metrics off.
+    /// unset, with a warning that says so, and `POWERTOOLS_DEV` turns metrics off.
     #[test]
-    #[ignore = "an empty boolean variable counts as unset without a warning \
-                (blank_values_count_as_unset says so on purpose); both Powertools refuse it. \
-                Fix: in from_lookup's `flag`, a set but blank value pushes \
-                \"{name} is set but empty; using {default}\" and keeps the default"]
     fn an_empty_boolean_variable_is_warned_about() {
         let (settings, warnings) = read(&[
             ("POWERTOOLS_DEV", "true"),
@@ -712,6 +710,16 @@ mod tests {
             assert_eq!(settings.sample_rate, None);
             assert!(!settings.log_event);
             assert_eq!(warnings.len(), 5, "{warnings:#?}");
+        }
+
+        #[test]
+        fn an_empty_log_event_variable_is_warned_about() {
+            let (settings, warnings) = read(&[("POWERTOOLS_LOGGER_LOG_EVENT", "")]);
+            assert!(!settings.log_event);
+            assert_eq!(
+                warnings,
+                ["POWERTOOLS_LOGGER_LOG_EVENT is set but empty; using false"]
+            );
         }
     }
 }
