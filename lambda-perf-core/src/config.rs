@@ -368,6 +368,10 @@ pub(crate) struct LogSettings {
     /// The default level: `AWS_LAMBDA_LOG_LEVEL`, then `POWERTOOLS_LOG_LEVEL`, then
     /// `RUST_LOG`'s bare level; `None`: not set (`INFO`).
     pub(crate) level: Option<crate::formats::log::LevelFilter>,
+    /// `AWS_LAMBDA_LOG_LEVEL`'s level, when it names one: Lambda's advanced logging controls
+    /// win over a level given in code too, as in Powertools (Lambda drops JSON lines below
+    /// its level anyway).
+    pub(crate) lambda_level: Option<crate::formats::log::LevelFilter>,
     /// `RUST_LOG`'s `target=level` directives, then the builder's.
     pub(crate) targets: Vec<crate::formats::log::directives::Directive>,
     pub(crate) format: crate::formats::log::LogFormat,
@@ -454,6 +458,7 @@ impl LogSettings {
         }
         let settings = Self {
             level,
+            lambda_level,
             targets: directives.targets,
             format,
             sample_rate,

@@ -54,7 +54,9 @@
 //! # Levels
 //!
 //! The level is `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), else
-//! `POWERTOOLS_LOG_LEVEL`, else `RUST_LOG`, else `INFO`. The transport crates a function
+//! `POWERTOOLS_LOG_LEVEL`, else `RUST_LOG`, else `INFO`; a level given to
+//! [`InitBuilder::log_level`](crate::InitBuilder::log_level) comes after
+//! `AWS_LAMBDA_LOG_LEVEL`, before the others. The transport crates a function
 //! pulls in — `hyper`, `hyper_util`, `h2`, `tower`, `tokio`, `lambda_runtime` and its API
 //! client, `lambda_http`, `rustls`, `reqwest`, the AWS SDK's `aws_smithy_*` and
 //! `aws_config`, … — stay at `WARN` unless named: `RUST_LOG=info,hyper=debug` (or

@@ -18,6 +18,15 @@ use crate::outputs::line_writer::LineWriter;
 use crate::setup::warn_once_per_process;
 use crate::xray::XRayLayer;
 
+/// How the warning about a level given in code that `AWS_LAMBDA_LOG_LEVEL` overrides begins.
+const LAMBDA_LEVEL_WINS: &str =
+    "AWS_LAMBDA_LOG_LEVEL takes precedence over the level given in code";
+
+/// A level as the warnings name it.
+fn level_name(level: crate::formats::log::LevelFilter) -> &'static str {
+    level.map_or("OFF", crate::formats::log::LogLevel::as_str)
+}
+
 /// What [`init`](crate::init) installs, starting from the environment's settings (see
 /// [`config`](crate::config) and [`logs`]); every setting can be overridden.
 ///
@@ -61,13 +70,29 @@ impl InitBuilder {
         }
     }
 
-    /// The level of every target not named otherwise (instead of `AWS_LAMBDA_LOG_LEVEL`,
-    /// `POWERTOOLS_LOG_LEVEL` and `RUST_LOG`'s bare level). `LevelFilter::OFF` writes no
-    /// line.
+    /// The level of every target not named otherwise (instead of `POWERTOOLS_LOG_LEVEL` and
+    /// `RUST_LOG`'s bare level). `LevelFilter::OFF` writes no line.
+    ///
+    /// `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), when it names a level,
+    /// wins over this one, as in Powertools: Lambda drops the JSON lines below its level
+    /// anyway. When the two differ, a warning says so.
     pub fn log_level(mut self, level: impl Into<LevelFilter>) -> Self {
-        self.overridden(log_vars::LAMBDA_LOG_LEVEL);
-        self.overridden(log_vars::POWERTOOLS_LOG_LEVEL);
-        self.logs.level = Some(filter_from_tracing(level.into()));
+        let level = filter_from_tracing(level.into());
+        self.env_warnings
+            .retain(|warning| !warning.starts_with(LAMBDA_LEVEL_WINS));
+        match self.logs.lambda_level {
+            Some(lambda) if lambda != level => self.env_warnings.push(format!(
+                "{LAMBDA_LEVEL_WINS} ({}): logs are written at {}",
+                level_name(level),
+                level_name(lambda)
+            )),
+            Some(_) => {}
+            None => {
+                self.overridden(log_vars::LAMBDA_LOG_LEVEL);
+                self.overridden(log_vars::POWERTOOLS_LOG_LEVEL);
+                self.logs.level = Some(level);
+            }
+        }
         self
     }
 
@@ -224,6 +249,7 @@ impl InitBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::formats::log::LogLevel;
 
     /// A builder over `pairs` as the environment.
     fn builder(pairs: &[(&str, &str)]) -> InitBuilder {
@@ -242,18 +268,13 @@ mod tests {
     #[test]
     fn a_value_given_in_code_silences_the_warning_about_its_variable() {
         let env = [
-            (log_vars::LAMBDA_LOG_LEVEL, "WARN"),
-            (log_vars::POWERTOOLS_LOG_LEVEL, "LOUD"),
+            (log_vars::LAMBDA_LOG_LEVEL, "LOUD"),
+            (log_vars::POWERTOOLS_LOG_LEVEL, "LOUDER"),
             (log_vars::LAMBDA_LOG_FORMAT, "yaml"),
             (log_vars::SAMPLE_RATE, "1.5"),
             (log_vars::LOG_EVENT, "perhaps"),
         ];
-        assert_eq!(builder(&env).env_warnings.len(), 4);
-        let precedence = [
-            (log_vars::LAMBDA_LOG_LEVEL, "WARN"),
-            (log_vars::POWERTOOLS_LOG_LEVEL, "DEBUG"),
-        ];
-        assert_eq!(builder(&precedence).env_warnings.len(), 1);
+        assert_eq!(builder(&env).env_warnings.len(), 5);
 
         let given = builder(&env)
             .log_level(Level::DEBUG)
@@ -261,7 +282,38 @@ mod tests {
             .log_sample_rate(0.1)
             .log_event(true);
         assert_eq!(given.env_warnings, Vec::<String>::new());
-        let given = builder(&precedence).log_level(Level::ERROR);
+        let powertools_only = [(log_vars::POWERTOOLS_LOG_LEVEL, "LOUD")];
+        let given = builder(&powertools_only).log_level(Level::ERROR);
         assert_eq!(given.env_warnings, Vec::<String>::new());
+        assert_eq!(given.logs.level, Some(Some(LogLevel::Error)));
+    }
+
+    /// As in Powertools, Lambda's advanced logging controls win over a level given in code,
+    /// with a warning when the two differ (Lambda drops JSON lines below its own level).
+    #[test]
+    fn the_lambda_level_wins_over_a_level_given_in_code() {
+        let env = [
+            (log_vars::LAMBDA_LOG_LEVEL, "WARN"),
+            (log_vars::POWERTOOLS_LOG_LEVEL, "DEBUG"),
+        ];
+        let given = builder(&env)
+            .log_level(Level::DEBUG)
+            .log_level(Level::ERROR);
+        assert_eq!(given.logs.level, Some(Some(LogLevel::Warn)));
+        assert_eq!(
+            given.env_warnings,
+            [
+                "AWS_LAMBDA_LOG_LEVEL takes precedence over POWERTOOLS_LOG_LEVEL: logs are \
+                 written at WARN",
+                "AWS_LAMBDA_LOG_LEVEL takes precedence over the level given in code (ERROR): \
+                 logs are written at WARN",
+            ]
+        );
+        let same = builder(&env).log_level(Level::WARN);
+        assert_eq!(same.logs.level, Some(Some(LogLevel::Warn)));
+        assert_eq!(same.env_warnings.len(), 1, "{:?}", same.env_warnings);
+        let off = builder(&[(log_vars::LAMBDA_LOG_LEVEL, "OFF")]).log_level(Level::INFO);
+        assert_eq!(off.logs.level, Some(None));
+        assert!(off.env_warnings[0].ends_with("(INFO): logs are written at OFF"));
     }
 }
