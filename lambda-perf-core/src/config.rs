@@ -6,7 +6,7 @@
 //! | `POWERTOOLS_SERVICE_NAME` | the `service` dimension | `service_undefined` |
 //! | `POWERTOOLS_METRICS_NAMESPACE` | the CloudWatch namespace | `default_namespace`, with a warning |
 //! | `POWERTOOLS_METRICS_DISABLED` | truthy: write no EMF lines | false; true under `POWERTOOLS_DEV` |
-//! | `POWERTOOLS_DEV` | truthy: a developer's machine, where, as in Powertools, metrics are off unless `POWERTOOLS_METRICS_DISABLED` says otherwise | false |
+//! | `POWERTOOLS_DEV` | truthy: a developer's machine, where, as in Powertools, metrics are off unless `POWERTOOLS_METRICS_DISABLED` says otherwise, and JSON log lines are indented for reading | false |
 //! | `POWERTOOLS_METRICS_FUNCTION_NAME` | the `function_name` dimension of `ColdStart` | `AWS_LAMBDA_FUNCTION_NAME` |
 //! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the invocation context's |
 //! | `AWS_LAMBDA_INITIALIZATION_TYPE` | set by Lambda, see [`InitializationType`] | `on-demand` |
@@ -378,6 +378,9 @@ pub(crate) struct LogSettings {
     /// `None` or `0.0`: no sampling.
     pub(crate) sample_rate: Option<f64>,
     pub(crate) log_event: bool,
+    /// JSON lines indented for reading, four spaces a level, as Powertools writes them under
+    /// `POWERTOOLS_DEV`.
+    pub(crate) indented: bool,
 }
 
 #[cfg(feature = "tracing")]
@@ -446,6 +449,8 @@ impl LogSettings {
             rate
         });
         let log_event = read_flag(&lookup, log_vars::LOG_EVENT, false, &mut warnings);
+        // Its warning, if any, is the metrics settings' own too: printed once.
+        let indented = read_flag(&lookup, vars::DEV, false, &mut warnings);
         let level = lambda_level.or(powertools_level).or(directives.default);
         for (name, value) in not_levels {
             warnings.push(format!(
@@ -463,6 +468,7 @@ impl LogSettings {
             format,
             sample_rate,
             log_event,
+            indented,
         };
         (settings, warnings)
     }
@@ -715,6 +721,14 @@ mod tests {
             assert_eq!(settings.sample_rate, None);
             assert!(!settings.log_event);
             assert_eq!(warnings.len(), 5, "{warnings:#?}");
+        }
+
+        /// As in Powertools, `POWERTOOLS_DEV` indents JSON lines for reading.
+        #[test]
+        fn powertools_dev_indents_the_lines() {
+            assert!(read(&[("POWERTOOLS_DEV", "true")]).0.indented);
+            assert!(!read(&[("POWERTOOLS_DEV", "false")]).0.indented);
+            assert!(!read(&[]).0.indented);
         }
 
         #[test]

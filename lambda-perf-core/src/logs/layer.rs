@@ -16,6 +16,7 @@ use super::visit::{Recorder, is_log_record};
 use super::writer::write_log_lines;
 use crate::formats::log::LogFormat;
 use crate::formats::log::fields::LogFields;
+use crate::formats::log::indented::append_indented;
 use crate::formats::log::line::{InvocationKeys, LineHead};
 use crate::formats::log::line_cap::{LineFit, append_fitting_line};
 use crate::formats::log::sampling::Sampling;
@@ -37,12 +38,16 @@ struct Scratch {
     line: Vec<u8>,
     /// The target of a `log` record (see [`is_log_record`]).
     log_target: String,
+    /// The line indented, when lines are.
+    indented: Vec<u8>,
 }
 
 /// Writes log lines; filtered by a [`LogFilter`](super::filter::LogFilter) of its own.
 #[derive(Debug)]
 pub(crate) struct LogLayer {
     pub(crate) format: LogFormat,
+    /// JSON lines indented for reading (`POWERTOOLS_DEV`).
+    pub(crate) indented: bool,
     /// Written as `sampling_rate` on every line of an invocation.
     pub(crate) sampling: Option<Sampling>,
     pub(crate) writer: LineWriter,
@@ -89,6 +94,7 @@ where
                  fields,
                  line,
                  log_target,
+                 indented,
              }| {
                 fields.reset(self.format);
                 if let Some(scope) = ctx.event_scope(event) {
@@ -139,7 +145,13 @@ where
                 if fit == LineFit::Trimmed {
                     count_trimmed_line();
                 }
-                write_log_lines(&self.writer, line);
+                if self.indented && self.format == LogFormat::Json {
+                    indented.clear();
+                    append_indented(indented, line);
+                    write_log_lines(&self.writer, indented);
+                } else {
+                    write_log_lines(&self.writer, line);
+                }
             },
         );
     }
@@ -183,6 +195,7 @@ fn with_scratch(f: impl FnOnce(&mut Scratch)) {
             if scratch.line.capacity() > KEPT_BUFFER_BYTES
                 || scratch.fields.capacity() > KEPT_BUFFER_BYTES
                 || scratch.log_target.capacity() > KEPT_BUFFER_BYTES
+                || scratch.indented.capacity() > KEPT_BUFFER_BYTES
             {
                 *scratch = Scratch::default();
             }

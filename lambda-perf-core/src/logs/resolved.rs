@@ -14,6 +14,8 @@ pub(crate) struct ResolvedLogs {
     /// `None`: no invocation is sampled.
     pub(crate) sampling: Option<Sampling>,
     pub(crate) log_event: bool,
+    /// JSON lines indented for reading.
+    pub(crate) indented: bool,
 }
 
 impl ResolvedLogs {
@@ -50,6 +52,7 @@ impl ResolvedLogs {
             format: settings.format,
             sampling,
             log_event: settings.log_event,
+            indented: settings.indented,
         })
     }
 }

@@ -140,6 +140,14 @@ impl InitBuilder {
         self
     }
 
+    /// Whether JSON lines are indented for reading, four spaces a level, each member on a
+    /// line of its own (default: as `POWERTOOLS_DEV` says, as in Powertools). For a
+    /// developer's terminal: Lambda makes each line of output a log event of its own.
+    pub fn log_indented(mut self, enabled: bool) -> Self {
+        self.logs.indented = enabled;
+        self
+    }
+
     /// `var`'s value is given in code: the warning about the environment's value, which
     /// names what would have been used instead (or, for a level, which variable won), no
     /// longer applies.
@@ -209,6 +217,7 @@ impl InitBuilder {
         }
         let log_lines = LogLayer {
             format: resolved.format,
+            indented: resolved.indented,
             sampling: resolved.sampling,
             writer: self.writer,
             clock: self.clock,

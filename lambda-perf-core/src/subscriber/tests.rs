@@ -131,6 +131,38 @@ fn json_outside_an_invocation() {
     );
 }
 
+/// As Powertools under `POWERTOOLS_DEV`: each member on a line of its own, four spaces a level,
+/// in the order of the compact line; text lines stay as they are.
+#[test]
+fn json_lines_are_indented_when_asked() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder.log_indented(true), &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(phase = "init", clients = 2_u64, "starting");
+    });
+    assert_eq!(
+        lines.text(),
+        concat!(
+            "{\n",
+            "    \"timestamp\": \"2026-11-23T05:16:18.886Z\",\n",
+            "    \"level\": \"INFO\",\n",
+            "    \"message\": \"starting\",\n",
+            "    \"target\": \"lambda_perf_core::subscriber::tests\",\n",
+            "    \"phase\": \"init\",\n",
+            "    \"clients\": 2\n",
+            "}\n"
+        )
+    );
+
+    let text = CapturedLines::new();
+    let dispatch = subscriber(
+        |builder| builder.log_indented(true).log_format(LogFormat::Text),
+        &text,
+    );
+    tracing::dispatcher::with_default(&dispatch, || tracing::info!("starting"));
+    assert_eq!(text.text().lines().count(), 1, "{}", text.text());
+}
+
 #[test]
 fn text_inside_and_outside_an_invocation() {
     let lines = CapturedLines::new();

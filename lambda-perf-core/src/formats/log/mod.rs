@@ -6,6 +6,7 @@
 pub(crate) mod directives;
 mod escape;
 pub(crate) mod fields;
+pub(crate) mod indented;
 mod level;
 pub(crate) mod line;
 pub(crate) mod line_cap;
