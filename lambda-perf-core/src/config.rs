@@ -42,7 +42,7 @@
 
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
-use crate::formats::xray::name::validate_handler_name;
+use crate::formats::xray::name::{default_handler_name, validate_handler_name};
 use crate::invocation::InitializationType;
 use crate::invocation::start_tracker::MarkerPlace;
 
@@ -226,10 +226,7 @@ impl Settings {
                     warnings.push(format!(
                         "{}={handler:?}: {reason}; using {:?}",
                         vars::HANDLER_NAME,
-                        function_name
-                            .as_deref()
-                            .filter(|name| validate_handler_name(name).is_ok())
-                            .unwrap_or("handler")
+                        default_handler_name(function_name.as_deref())
                     ));
                 })
                 .is_ok()

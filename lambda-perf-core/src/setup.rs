@@ -120,23 +120,19 @@ impl Setup {
                     name::validate_handler_name(handler).map_err(str::to_owned),
                 )
             })
-            .or_else(|| {
-                // The function's name: Lambda's is always a valid subsegment name,
-                // `POWERTOOLS_METRICS_FUNCTION_NAME` is free text.
-                let function_name = settings.function_name.clone()?;
-                match name::validate_handler_name(&function_name) {
-                    Ok(()) => Some(function_name),
-                    Err(reason) => {
+            .unwrap_or_else(|| {
+                let function_name = settings.function_name.as_deref();
+                if let Some(function) = function_name {
+                    if let Err(reason) = name::validate_handler_name(function) {
                         warnings.push(format!(
-                            "the function name {function_name:?} cannot name the handler \
+                            "the function name {function:?} cannot name the handler \
                              subsegment: {reason}; using \"handler\" (set {} to name it)",
                             vars::HANDLER_NAME
                         ));
-                        None
                     }
                 }
-            })
-            .unwrap_or_else(|| "handler".to_owned());
+                name::default_handler_name(function_name).to_owned()
+            });
 
         let mut fixed_dimensions: Vec<Dimension> = Vec::new();
         for dimension in settings.default_dimensions {

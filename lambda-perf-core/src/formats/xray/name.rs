@@ -29,6 +29,15 @@ pub(crate) fn validate_handler_name(name: &str) -> Result<(), &'static str> {
     Err(reason)
 }
 
+/// The handler subsegment's name when none is given: the function's, if X-Ray accepts it
+/// ([`validate_handler_name`]: Lambda's names always pass, `POWERTOOLS_METRICS_FUNCTION_NAME`
+/// is free text), else `handler`.
+pub(crate) fn default_handler_name(function_name: Option<&str>) -> &str {
+    function_name
+        .filter(|name| validate_handler_name(name).is_ok())
+        .unwrap_or("handler")
+}
+
 /// A name X-Ray accepts: characters it refuses removed (as the official SDKs do) and cut at
 /// 200 characters; `Err` carries that cleaned name when anything had to change.
 pub(crate) fn sanitize(name: Cow<'static, str>) -> Result<Cow<'static, str>, Cow<'static, str>> {
