@@ -1,11 +1,15 @@
 //! The start classifier: process-wide state plus the environment marker.
 //!
 //! One atomic counter decides which invocation is the first of the process, so exactly one
-//! is, even when several start at once; the marker is consulted once, on that first
-//! invocation, never at init. The wall clock at each beginning comes from the process's
+//! is, even when several start at once. The marker is claimed once: when the tracker is built
+//! ([`StartTracker::claim_marker_at_init`]), so that a process that dies in init (an init
+//! error, an init timeout) leaves it for the retry, whose first invocation is then a restart;
+//! for a `snap-start` process, whose temp dir goes into the snapshot, on the first invocation
+//! after the restore. The wall clock at each beginning comes from the process's
 //! [`WallClock`], reread at every start that is not warm.
 
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -103,6 +107,8 @@ pub(crate) struct StartTracker {
     /// What names this execution environment (Lambda's log stream), for the marker.
     identity: Option<String>,
     counters: Counters,
+    /// The marker, once claimed (`None` inside: it could not be used).
+    marker_claimed: OnceLock<Option<Marker>>,
     environment: OnceLock<Environment>,
     /// Where the wall clock at each beginning comes from: the process's.
     wall_clock: &'static WallClock,
@@ -128,6 +134,7 @@ impl StartTracker {
             marker,
             identity,
             counters: Counters::default(),
+            marker_claimed: OnceLock::new(),
             environment: OnceLock::new(),
             wall_clock: wall_clock::process(),
         }
@@ -138,6 +145,37 @@ impl StartTracker {
     pub(crate) fn global(identity: Option<String>) -> Arc<Self> {
         static GLOBAL: OnceLock<Arc<StartTracker>> = OnceLock::new();
         Arc::clone(GLOBAL.get_or_init(|| Arc::new(Self::new(MarkerPlace::TempDir, identity))))
+    }
+
+    /// Claims the environment marker now, at init, with the process's start as the
+    /// environment's (unless `initialization_type` is `snap-start`: its marker is claimed on
+    /// the first invocation after the restore). Claimed at init, a marker is left by a process
+    /// that dies before its first invocation: Lambda's retry of the init, in the same
+    /// environment, is then a restart, as after a crash.
+    pub(crate) fn claim_marker_at_init(&self, initialization_type: InitializationType) {
+        if initialization_type != InitializationType::SnapStart {
+            self.claimed_marker(process_start().wall);
+        }
+    }
+
+    /// The marker, claimed with `origin` as the environment's start unless it was already.
+    fn claimed_marker(&self, origin: SystemTime) -> Option<Marker> {
+        *self.marker_claimed.get_or_init(|| {
+            let dir = match &self.marker {
+                MarkerPlace::TempDir => std::env::temp_dir(),
+                MarkerPlace::Dir(dir) => dir.clone(),
+                MarkerPlace::Nowhere => return None,
+            };
+            marker::claim(&dir, origin, self.identity.as_deref())
+                .map_err(|error| {
+                    MARKER_UNUSABLE.warn(format_args!(
+                        "cannot use the start marker in {} ({error}); start classification \
+                         uses this process alone, so a restarted runtime is reported as cold",
+                        dir.display()
+                    ));
+                })
+                .ok()
+        })
     }
 
     /// Classifies the invocation that begins now. Inlined where the start is stored, so that
@@ -209,22 +247,7 @@ impl StartTracker {
         let init_duration_nanos = init_end.nanos_since(origin.monotonic);
         let first_request_wait_nanos = ready.map(|ready| first_call.nanos_since(ready.monotonic));
 
-        let dir = match &self.marker {
-            MarkerPlace::TempDir => Some(std::env::temp_dir()),
-            MarkerPlace::Dir(dir) => Some(dir.clone()),
-            MarkerPlace::Nowhere => None,
-        };
-        let marker = dir.and_then(|dir| {
-            marker::claim(&dir, origin.wall, self.identity.as_deref())
-                .map_err(|error| {
-                    MARKER_UNUSABLE.warn(format_args!(
-                        "cannot use the start marker in {} ({error}); start classification \
-                         uses this process alone, so a restarted runtime is reported as cold",
-                        dir.display()
-                    ));
-                })
-                .ok()
-        });
+        let marker = self.claimed_marker(origin.wall);
         let age_at_origin_nanos = match marker {
             Some(Marker::Existing { environment_start }) => origin
                 .wall
@@ -343,9 +366,6 @@ mod tests {
     }
 
     #[test]
-    #[ignore = "the marker is claimed on the first invocation only, so a process that dies in \
-                init leaves none; claiming it when the tracker is built (except for snap-start, \
-                whose temp dir goes into the snapshot) would change what init costs"]
     fn an_init_retry_in_the_same_environment_is_a_restart() {
         // The first process of the environment built its layer (init) and died before its
         // first invocation (an init error or timeout); Lambda retries init in the same
@@ -353,11 +373,28 @@ mod tests {
         // running from the first process's start.
         let dir = tempfile::tempdir().unwrap();
         let died_in_init = tracker(dir.path());
+        died_in_init.claim_marker_at_init(InitializationType::OnDemand);
         drop(died_in_init);
         let retried = tracker(dir.path());
         assert_eq!(
             kinds(&retried, InitializationType::OnDemand, 1),
             [StartKind::Restart]
+        );
+    }
+
+    /// A `snap-start` process's temp dir goes into the snapshot: a marker claimed at init
+    /// would be found by every clone restored from it.
+    #[test]
+    fn a_snap_start_process_claims_no_marker_at_init() {
+        let dir = tempfile::tempdir().unwrap();
+        tracker(dir.path()).claim_marker_at_init(InitializationType::SnapStart);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+        let on_demand = tracker(dir.path());
+        on_demand.claim_marker_at_init(InitializationType::OnDemand);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+        assert_eq!(
+            kinds(&on_demand, InitializationType::OnDemand, 2),
+            [StartKind::Cold, StartKind::Warm]
         );
     }
 
