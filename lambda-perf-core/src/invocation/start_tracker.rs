@@ -1,11 +1,12 @@
 //! The start classifier: process-wide state plus the environment marker.
 //!
 //! One atomic counter decides which invocation is the first of the process, so exactly one
-//! is, even when several start at once. The marker is claimed once: when the tracker is built
-//! ([`StartTracker::claim_marker_at_init`]), so that a process that dies in init (an init
-//! error, an init timeout) leaves it for the retry, whose first invocation is then a restart;
-//! for a `snap-start` process, whose temp dir goes into the snapshot, on the first invocation
-//! after the restore. The wall clock at each beginning comes from the process's
+//! is, even when several start at once. The marker is claimed once: when the configuration is
+//! built ([`StartTracker::claim_marker_at_init`]: `PerfLayer::build`, at init), so that a
+//! process that dies later in init (an init error, an init timeout) leaves it for the retry,
+//! whose first invocation is then a restart; `#[instrument_lambda]` builds its configuration
+//! at its first call, so its marker is claimed then. A `snap-start` process, whose temp dir
+//! goes into the snapshot, claims it on the first invocation after the restore. The wall clock at each beginning comes from the process's
 //! [`WallClock`], reread at every start that is not warm.
 
 use std::path::PathBuf;
