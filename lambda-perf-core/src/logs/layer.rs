@@ -13,7 +13,7 @@ use super::event::is_incoming_event;
 use super::level::from_tracing;
 use super::trimmed::count_trimmed_line;
 use super::visit::{Recorder, is_log_record};
-use super::writer::write_log_lines;
+use super::writer::{write_log_lines, write_spread_log_line};
 use crate::formats::log::LogFormat;
 use crate::formats::log::fields::LogFields;
 use crate::formats::log::indented::append_indented;
@@ -148,7 +148,7 @@ where
                 if self.indented && self.format == LogFormat::Json {
                     indented.clear();
                     append_indented(indented, line);
-                    write_log_lines(&self.writer, indented);
+                    write_spread_log_line(&self.writer, indented);
                 } else {
                     write_log_lines(&self.writer, line);
                 }

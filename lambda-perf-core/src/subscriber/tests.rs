@@ -163,6 +163,27 @@ fn json_lines_are_indented_when_asked() {
     assert_eq!(text.text().lines().count(), 1, "{}", text.text());
 }
 
+/// An indented line is one log line over several lines of output: a failed write of it
+/// loses one log line, and is counted as one.
+#[test]
+fn a_failed_write_of_an_indented_line_counts_one_lost_line() {
+    use crate::drops::{self, Report};
+    use crate::outputs::line_writer::Closed;
+
+    let layers = InitBuilder::without_env()
+        .clock(fixed_time)
+        .log_indented(true)
+        .log_writer(Closed)
+        .layer::<Registry>()
+        .unwrap();
+    let dispatch = Dispatch::new(tracing_subscriber::registry().with(layers));
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(phase = "init", clients = 2_u64, "starting");
+    });
+    let dropped = drops::take(Report::Emf).expect("counted");
+    assert_eq!(dropped.of("logs.write_failed"), 1);
+}
+
 #[test]
 fn text_inside_and_outside_an_invocation() {
     let lines = CapturedLines::new();
