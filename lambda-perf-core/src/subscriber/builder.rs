@@ -144,6 +144,9 @@ impl InitBuilder {
     /// line of its own (default: as `POWERTOOLS_DEV` says, as in Powertools). For a
     /// developer's terminal: Lambda makes each line of output a log event of its own.
     pub fn log_indented(mut self, enabled: bool) -> Self {
+        // What `POWERTOOLS_DEV` says of the log lines no longer applies (a `PerfLayer` warns
+        // about it still, for the metrics it turns off).
+        self.overridden(crate::config::vars::DEV);
         self.logs.indented = enabled;
         self
     }
@@ -295,6 +298,19 @@ mod tests {
         let given = builder(&powertools_only).log_level(Level::ERROR);
         assert_eq!(given.env_warnings, Vec::<String>::new());
         assert_eq!(given.logs.level, Some(Some(LogLevel::Error)));
+    }
+
+    /// Indentation given in code: the warning about `POWERTOOLS_DEV`, whose value the log
+    /// lines no longer read, is not printed by the log layers.
+    #[test]
+    fn indentation_given_in_code_silences_the_warning_about_powertools_dev() {
+        for value in ["", "sometimes"] {
+            let env = [("POWERTOOLS_DEV", value)];
+            assert_eq!(builder(&env).env_warnings.len(), 1);
+            let given = builder(&env).log_indented(true);
+            assert_eq!(given.env_warnings, Vec::<String>::new());
+            assert!(given.logs.indented);
+        }
     }
 
     /// As in Powertools, Lambda's advanced logging controls win over a level given in code,
