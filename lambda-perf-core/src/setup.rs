@@ -203,7 +203,6 @@ impl Setup {
             MarkerPlace::TempDir => StartTracker::global(settings.environment_identity),
             place => Arc::new(StartTracker::new(place, settings.environment_identity)),
         };
-        tracker.claim_marker_at_init(settings.initialization_type);
         let emf = (!settings.metrics_disabled).then(|| EmfOutput {
             writer,
             head: FixedHead::new(namespace, fixed_dimensions.clone()),

@@ -14,7 +14,7 @@ pub(crate) mod function_context;
 mod initialization_type;
 pub(crate) mod instrumentation;
 pub(crate) mod lifecycle;
-mod marker;
+pub(crate) mod marker;
 pub(crate) mod outcome;
 pub(crate) mod output;
 pub(crate) mod panic;

@@ -1,12 +1,13 @@
 //! The start classifier: process-wide state plus the environment marker.
 //!
 //! One atomic counter decides which invocation is the first of the process, so exactly one
-//! is, even when several start at once. The marker is claimed once: when the configuration is
-//! built ([`StartTracker::claim_marker_at_init`]: `PerfLayer::build`, at init), so that a
-//! process that dies later in init (an init error, an init timeout) leaves it for the retry,
-//! whose first invocation is then a restart; `#[instrument_lambda]` builds its configuration
-//! at its first call, so its marker is claimed then. A `snap-start` process, whose temp dir
-//! goes into the snapshot, claims it on the first invocation after the restore. The wall clock at each beginning comes from the process's
+//! is, even when several start at once. The marker is claimed once: when a layer is built over
+//! the tracker ([`StartTracker::claim_marker_at_init`]: `PerfLayer::build`, at init), so that
+//! a process that dies later in init (an init error, an init timeout) leaves it for the retry,
+//! whose first invocation is then a restart. An `#[instrument_lambda]` handler builds its
+//! configuration at its first call, so its marker is claimed then; a `snap-start` process,
+//! whose temp dir goes into the snapshot, claims it on the first invocation after the restore.
+//! The wall clock at each beginning comes from the process's
 //! [`WallClock`], reread at every start that is not warm.
 
 use std::path::PathBuf;
@@ -92,7 +93,7 @@ struct Environment {
 /// Where the environment marker is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum MarkerPlace {
-    /// [`std::env::temp_dir`], resolved on the first invocation (Lambda's `/tmp`).
+    /// [`std::env::temp_dir`] (Lambda's `/tmp`), resolved when the marker is claimed.
     #[default]
     TempDir,
     /// This directory.

@@ -387,6 +387,36 @@ mod tests {
         .trace_disabled(true)
     }
 
+    /// The environment marker is claimed when a layer is built, and only then: not by the
+    /// process's default configuration (what a `SingleMetric` or a client created outside an
+    /// invocation use), which a function whose layer keeps no marker, or keeps it elsewhere,
+    /// also builds; nor by a build refused for an invalid setting.
+    #[test]
+    fn only_a_layer_built_claims_the_environment_marker() {
+        use crate::invocation::marker::MARKER_FILE;
+
+        let dir = tempfile::tempdir().unwrap();
+        let marker = dir.path().join(MARKER_FILE);
+        let mut process_default = Setup::from_pairs(&[(vars::METRICS_NAMESPACE, "Test")]);
+        process_default.settings.marker = MarkerPlace::Dir(dir.path().to_owned());
+        let _ = process_default.resolve_lenient();
+        assert!(!marker.exists(), "claimed by the process default");
+
+        let refused = builder(&[])
+            .marker_dir(dir.path())
+            .namespace("Shop!")
+            .build();
+        assert!(refused.is_err());
+        assert!(!marker.exists(), "claimed by a layer that was not built");
+
+        let built = builder(&[])
+            .marker_dir(dir.path())
+            .namespace("Test")
+            .build();
+        assert!(built.is_ok());
+        assert!(marker.exists(), "not claimed by the layer built");
+    }
+
     #[test]
     fn a_value_given_in_code_silences_the_warning_about_its_variable() {
         let env = [

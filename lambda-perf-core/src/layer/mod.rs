@@ -137,7 +137,16 @@ impl<C> PerfLayer<C> {
 }
 
 impl PerfLayer {
+    /// The layer over `instrumentation`; building it claims the environment marker (see
+    /// [`StartTracker::claim_marker_at_init`]). The process's default configuration, which
+    /// is no layer, claims none: a function whose layer keeps no marker, or keeps it
+    /// elsewhere, leaves none in the temp dir by writing a `SingleMetric`.
+    ///
+    /// [`StartTracker::claim_marker_at_init`]: crate::invocation::start_tracker::StartTracker::claim_marker_at_init
     pub(crate) fn with_instrumentation(instrumentation: Arc<Instrumentation>) -> Self {
+        instrumentation
+            .tracker
+            .claim_marker_at_init(instrumentation.settings.initialization_type);
         Self {
             instrumentation,
             _capture: PhantomData,
