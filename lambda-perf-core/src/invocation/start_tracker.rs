@@ -7,8 +7,8 @@
 //! whose first invocation is then a restart. An `#[instrument_lambda]` handler builds its
 //! configuration at its first call, so its marker is claimed then; a `snap-start` process,
 //! whose temp dir goes into the snapshot, claims it on the first invocation after the restore.
-//! The wall clock at each beginning comes from the process's
-//! [`WallClock`], reread at every start that is not warm.
+//! The wall clock at each beginning comes from the process's [`WallClock`], reread at every
+//! start that is not warm.
 
 use std::path::PathBuf;
 use std::time::SystemTime;
