@@ -89,10 +89,20 @@ fn files_under(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), (PathBuf, io::E
     Ok(())
 }
 
+/// How many times its size a gzip file may expand to: log text compresses about ten times,
+/// and gzip at most about a thousand (runs of one byte), which only a file made to exhaust
+/// memory reaches.
+const MAX_EXPANSION: u64 = 200;
+
+/// What any gzip file may expand to, however small: 64 MiB.
+const MIN_EXPANSION_LIMIT: u64 = 64 << 20;
+
 /// The bytes of a gzip file, every member of it (Firehose writes one per record), the
 /// whitespace between two members skipped (Firehose's newline delimiter, appended to each
-/// record when the stream is set to add one).
-fn gunzip(mut bytes: &[u8]) -> io::Result<Vec<u8>> {
+/// record when the stream is set to add one). A file that expands past
+/// [`MAX_EXPANSION`] times its size (and past [`MIN_EXPANSION_LIMIT`]) is an error, found
+/// before its text fills memory.
+fn gunzip(bytes: &[u8]) -> io::Result<Vec<u8>> {
     let damaged = |error: io::Error| {
         io::Error::new(
             io::ErrorKind::InvalidData,
@@ -101,12 +111,28 @@ fn gunzip(mut bytes: &[u8]) -> io::Result<Vec<u8>> {
             ),
         )
     };
+    let compressed = bytes.len() as u64;
+    let limit = compressed
+        .saturating_mul(MAX_EXPANSION)
+        .max(MIN_EXPANSION_LIMIT);
+    let mut rest = bytes;
     let mut out = Vec::new();
     loop {
-        let mut member = GzDecoder::new(bytes);
+        let room = limit - out.len() as u64;
+        let mut member = GzDecoder::new(rest).take(room + 1);
         member.read_to_end(&mut out).map_err(damaged)?;
-        bytes = member.into_inner().trim_ascii_start();
-        if bytes.is_empty() {
+        if out.len() as u64 > limit {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "a gzip file of {compressed} bytes that expands to more than {limit} \
+                     ({MAX_EXPANSION} times its size; log text compresses about ten times): \
+                     not read"
+                ),
+            ));
+        }
+        rest = member.into_inner().into_inner().trim_ascii_start();
+        if rest.is_empty() {
             return Ok(out);
         }
     }
@@ -167,6 +193,35 @@ mod tests {
             error.to_string().contains("cut short or damaged"),
             "{error}"
         );
+    }
+
+    /// A small file that expands to gigabytes (a "gzip bomb") is refused before its text
+    /// fills memory; log text, which compresses about ten times, is read.
+    #[test]
+    fn a_gzip_file_that_expands_past_reason_is_an_error_that_says_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("000000.gz");
+        // 80 MiB of one byte: about 80 KB compressed, a thousand times smaller.
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::best());
+        let block = vec![b'a'; 1 << 20];
+        for _ in 0..80 {
+            encoder.write_all(&block).unwrap();
+        }
+        let bomb = encoder.finish().unwrap();
+        // The limit also holds over several members.
+        let mut bytes = gzip("REPORT RequestId: r-1\n");
+        bytes.extend(&bomb);
+        std::fs::write(&path, &bytes).unwrap();
+        let error = LogFile::read(&path).unwrap_err();
+        assert_eq!(error.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            error.to_string().contains("expands to more than 67108864"),
+            "{error}"
+        );
+
+        let text = "REPORT RequestId: r-1\tDuration: 1.00 ms\n".repeat(100_000);
+        std::fs::write(&path, gzip(&text)).unwrap();
+        assert_eq!(LogFile::read(&path).unwrap().text, text);
     }
 
     #[test]
