@@ -390,7 +390,7 @@ impl LogSettings {
     /// Reads the log settings through `lookup` (the environment, or a map in tests).
     pub(crate) fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> (Self, Vec<String>) {
         use crate::formats::log::directives::Directives;
-        use crate::formats::log::{LogFormat, LogLevel};
+        use crate::formats::log::{LogFormat, LogLevel, filter_name};
 
         let mut warnings = Vec::new();
         let present = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
@@ -416,7 +416,7 @@ impl LogSettings {
                     "{} takes precedence over {}: logs are written at {}",
                     log_vars::LAMBDA_LOG_LEVEL,
                     log_vars::POWERTOOLS_LOG_LEVEL,
-                    lambda.map_or("OFF", LogLevel::as_str)
+                    filter_name(lambda)
                 ));
             }
         }
@@ -453,9 +453,7 @@ impl LogSettings {
             warnings.push(format!(
                 "{name}={value:?} is not a log level (TRACE, DEBUG, INFO, WARN, ERROR, OFF); \
                  ignored: logs are written at {}",
-                level
-                    .unwrap_or(Some(LogLevel::Info))
-                    .map_or("OFF", LogLevel::as_str)
+                filter_name(level.unwrap_or(Some(LogLevel::Info)))
             ));
         }
         let settings = Self {

@@ -13,6 +13,7 @@ use super::error::InitError;
 use super::xray_interest::XRayInterest;
 use crate::config::{ConfigError, LogSettings, forget_warnings_about, log_vars};
 use crate::formats::log::directives::Directive;
+use crate::formats::log::filter_name;
 use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
 use crate::outputs::line_writer::LineWriter;
 use crate::setup::warn_once_per_process;
@@ -21,11 +22,6 @@ use crate::xray::XRayLayer;
 /// How the warning about a level given in code that `AWS_LAMBDA_LOG_LEVEL` overrides begins.
 const LAMBDA_LEVEL_WINS: &str =
     "AWS_LAMBDA_LOG_LEVEL takes precedence over the level given in code";
-
-/// A level as the warnings name it.
-fn level_name(level: crate::formats::log::LevelFilter) -> &'static str {
-    level.map_or("OFF", crate::formats::log::LogLevel::as_str)
-}
 
 /// What [`init`](crate::init) installs, starting from the environment's settings (see
 /// [`config`](crate::config) and [`logs`]); every setting can be overridden.
@@ -83,8 +79,8 @@ impl InitBuilder {
         match self.logs.lambda_level {
             Some(lambda) if lambda != level => self.env_warnings.push(format!(
                 "{LAMBDA_LEVEL_WINS} ({}): logs are written at {}",
-                level_name(level),
-                level_name(lambda)
+                filter_name(level),
+                filter_name(lambda)
             )),
             Some(_) => {}
             None => {

@@ -13,6 +13,11 @@ pub(crate) enum LogLevel {
 /// The most verbose level written; `None` writes nothing (`off`).
 pub(crate) type LevelFilter = Option<LogLevel>;
 
+/// A filter as warnings name it: its level, or `OFF`.
+pub(crate) fn filter_name(filter: LevelFilter) -> &'static str {
+    filter.map_or("OFF", LogLevel::as_str)
+}
+
 impl LogLevel {
     /// As log lines spell it: `ERROR`, `WARN`, `INFO`, `DEBUG`, `TRACE`.
     pub(crate) fn as_str(self) -> &'static str {

@@ -13,7 +13,7 @@ pub(crate) mod line_cap;
 pub(crate) mod sampling;
 mod timestamp;
 
-pub(crate) use self::level::{LevelFilter, LogLevel};
+pub(crate) use self::level::{LevelFilter, LogLevel, filter_name};
 
 /// How log lines are written (`AWS_LAMBDA_LOG_FORMAT`).
 ///
