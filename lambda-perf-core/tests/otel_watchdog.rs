@@ -10,20 +10,21 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::opentelemetry::trace::Status;
-use lambda_perf_core::opentelemetry_sdk::trace::InMemorySpanExporter;
+use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use lambda_perf_core::test_util::{Recorder, event};
 use lambda_perf_core::xray::Subsegment;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 
-/// The spans `exporter` got, once it has at least `count` of them (or after two seconds).
-async fn exported(
+/// The spans `exporter` got, once they are `done` (or after two seconds): exports not waited
+/// for go on in the background, where a loaded machine may still be running them.
+async fn exported_when(
     exporter: &InMemorySpanExporter,
-    count: usize,
-) -> Vec<lambda_perf_core::opentelemetry_sdk::trace::SpanData> {
+    done: impl Fn(&[SpanData]) -> bool,
+) -> Vec<SpanData> {
     for _ in 0..200 {
         let finished = exporter.get_finished_spans().unwrap();
-        if finished.len() >= count {
+        if done(&finished) {
             return finished;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -66,7 +67,7 @@ async fn a_handler_that_finishes_in_time_exports_its_timeout_spans_then_its_fina
 
     // The final export is not waited for (the time left is within the margin): it goes on in
     // the background, where a loaded machine may still be running it.
-    let finished = exported(&spans, 4).await;
+    let finished = exported_when(&spans, |finished| finished.len() >= 4).await;
     let mut by_id: HashMap<String, Vec<(String, Status)>> = HashMap::new();
     for span in &finished {
         by_id
@@ -116,7 +117,23 @@ impl std::io::Write for SlowLines {
     }
 }
 
-fn dropped_of(span: &lambda_perf_core::opentelemetry_sdk::trace::SpanData) -> String {
+/// The handler spans among `finished` that report the invalid annotation key's drop: their
+/// ids and statuses.
+fn reporting(finished: &[SpanData]) -> Vec<(String, String)> {
+    finished
+        .iter()
+        .filter(|span| span.name == "## handler")
+        .filter(|span| dropped_of(span).contains("xray.invalid_annotation_key"))
+        .map(|span| {
+            (
+                span.span_context.span_id().to_string(),
+                format!("{:?}", span.status),
+            )
+        })
+        .collect()
+}
+
+fn dropped_of(span: &SpanData) -> String {
     span.attributes
         .iter()
         .find(|kv| kv.key.as_str() == "lambda_perf.dropped")
@@ -167,31 +184,11 @@ async fn a_handler_span_the_watchdogs_export_carried_takes_its_drops_with_it() {
     // test`, the other test of this file may take them first, so at most one does.
     let alone =
         std::env::var_os("NEXTEST_EXECUTION_MODE").is_some_and(|mode| mode == "process-per-test");
-    let reporting_spans = || -> Vec<(String, String)> {
-        spans
-            .get_finished_spans()
-            .unwrap()
-            .iter()
-            .filter(|span| span.name == "## handler")
-            .filter(|span| dropped_of(span).contains("xray.invalid_annotation_key"))
-            .map(|span| {
-                (
-                    span.span_context.span_id().to_string(),
-                    format!("{:?}", span.status),
-                )
-            })
-            .collect()
-    };
     // Exports not waited for go on in the background: given time on a loaded machine.
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut reporting = reporting_spans();
-    for _ in 0..200 {
-        if !alone || !reporting.is_empty() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-        reporting = reporting_spans();
-    }
+    let finished =
+        exported_when(&spans, |finished| !alone || !reporting(finished).is_empty()).await;
+    let reporting = reporting(&finished);
     if alone {
         assert_eq!(
             reporting.len(),
