@@ -49,8 +49,8 @@ use proc_macro::TokenStream;
 /// handler name is the `name` option (`PerfLayerBuilder::handler_name` for the layer), else
 /// `LAMBDA_PERF_HANDLER_NAME`, else the Lambda function's name
 /// (`POWERTOOLS_METRICS_FUNCTION_NAME`, then `AWS_LAMBDA_FUNCTION_NAME`) if X-Ray accepts it as
-/// a name, else `handler`. The Rust function's name plays no part: a function `orders-fn` whose handler is
-/// `async fn handler` sends `## orders-fn`, with either face.
+/// a name, else `handler`. The Rust function's name plays no part: a function `orders-fn`
+/// whose handler is `async fn handler` sends `## orders-fn`, with either face.
 ///
 /// # The event argument
 ///
