@@ -158,6 +158,7 @@ async fn small_run() -> RunRecord {
             request_id: result.request_id.clone(),
             handed_out_at: result.handed_out_at,
             ended_at: Some(result.resolved_at),
+            released_at: None,
             max_memory_used_bytes: None,
             reply: Ok(result),
         });

@@ -386,6 +386,92 @@ async fn concurrent_next_polls_get_different_invocations() {
     assert_eq!(b.into_response().expect("b ok"), "handled b");
 }
 
+/// Lambda's invocation ends when its runtime asks for the next event, after whatever it did
+/// once it had answered: the log records that request as the invocation's release.
+#[tokio::test]
+async fn an_invocation_lasts_until_its_runtime_asks_for_work_again() {
+    const AFTER_ANSWER: Duration = Duration::from_millis(100);
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let runtime = async {
+        let reply = next(&http, &api).await;
+        let ack = respond(&http, &api, &request_id(&reply), b"done").await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        let answered = api.invocations()[0].clone();
+        assert_eq!(answered.released_at, None, "answered, not yet released");
+        // Its telemetry, written after the answer.
+        tokio::time::sleep(AFTER_ANSWER).await;
+        // The next request, which waits: the server's shutdown ends it.
+        tokio::spawn({
+            let http = http.clone();
+            let addr = api.addr();
+            async move {
+                let request =
+                    Request::get(format!("http://{addr}/2018-06-01/runtime/invocation/next"))
+                        .body(Full::new(Bytes::new()))
+                        .expect("valid request");
+                let _ = http.request(request).await;
+            }
+        });
+    };
+    let (invoked, ()) = tokio::join!(api.invoke(InvokeRequest::new("event")), runtime);
+    invoked.expect("answered");
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let released = loop {
+        let logged = api.invocations()[0].clone();
+        if let Some(released) = logged.released_at {
+            break (logged, released);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never released: {logged:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    };
+    let (logged, released_at) = released;
+    let answered_at = logged.finished_at.expect("answered");
+    assert!(
+        released_at >= answered_at + AFTER_ANSWER,
+        "released {:?} after its answer, though the runtime asked again only {AFTER_ANSWER:?} later",
+        released_at - answered_at
+    );
+    api.shutdown();
+}
+
+/// A process the harness stopped after its answer never asks for work again: neither a poll
+/// it left on its connection nor its replacement's first poll ends that invocation.
+#[tokio::test]
+async fn a_replacements_poll_does_not_release_the_stopped_process_invocation() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let stopped = client();
+    let runtime = async {
+        let reply = next(&stopped, &api).await;
+        let ack = respond(&stopped, &api, &request_id(&reply), b"done").await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+    };
+    let (invoked, ()) = tokio::join!(api.invoke(InvokeRequest::new("event")), runtime);
+    invoked.expect("answered");
+    api.retire_connections();
+    // The stopped process's poll, on its retired connection, and the replacement's.
+    let left = next(&stopped, &api).await;
+    assert_eq!(left.status, StatusCode::GONE);
+    let replacement = client();
+    let (second, served) = tokio::join!(api.invoke(InvokeRequest::new("second")), async {
+        let reply = next(&replacement, &api).await;
+        respond(&replacement, &api, &request_id(&reply), b"done").await
+    });
+    second.expect("the replacement answers");
+    assert_eq!(served.status, StatusCode::ACCEPTED);
+    let logged = api.invocations();
+    assert_eq!(logged[0].released_at, None, "{:?}", logged[0]);
+    assert_eq!(
+        logged[1].released_at, None,
+        "not asked for work since: {:?}",
+        logged[1]
+    );
+    api.shutdown();
+}
+
 #[tokio::test]
 async fn a_poll_left_by_a_stopped_process_never_takes_its_replacements_invocation() {
     let api = RuntimeApi::start().await.expect("server starts");

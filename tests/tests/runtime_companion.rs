@@ -199,16 +199,13 @@ async fn a_run_stops_a_process_for_a_restart_only_once_its_telemetry_is_written(
 
 /// Lambda's invoke phase, which `Duration` and `Billed Duration` measure, ends when the
 /// runtime asks for its next event (`GET /next`), not when it posts its response: what the
-/// companion writes after the response is billed. `lambda-perf run` measures an invocation
-/// from its hand-out to its answer, so its durations, billed figures and REPORT lines leave
-/// that time out.
+/// companion writes after the response is billed, though the caller does not wait for it.
+/// `lambda-perf run` reports both: the duration to the next request, the response time to
+/// the answer.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "lambda-perf run ends an invocation at its answer, not at the runtime's next GET /next: \
-            measuring to the next poll (or the process's exit) changes every duration the run \
-            reports, and the figures documented in the README"]
 async fn a_run_bills_what_the_companion_writes_after_the_response() {
     use lambda_perf_local::report::Report;
-    use lambda_perf_local::run::{Plan, RunOptions, Runner, execute};
+    use lambda_perf_local::run::{Plan, RunOptions, Runner, execute, lambda_log};
     let config = function_config()
         .with_env("COMPANION_MODE", "companion")
         .with_env("SLOW_EMF_MS", SLOW.as_millis().to_string());
@@ -225,5 +222,29 @@ async fn a_run_bills_what_the_companion_writes_after_the_response() {
     assert!(
         billed >= SLOW.as_millis() as u64,
         "billed {billed} ms, though the runtime asked for its next event only after a {SLOW:?} write"
+    );
+    let response = warm.response_ms.expect("answered");
+    let duration = warm.duration_ms.expect("a duration");
+    assert!(
+        response < SLOW.as_secs_f64() * 1000.0
+            && duration >= response + SLOW.as_secs_f64() * 1000.0,
+        "the caller had its answer in {response} ms, before the {SLOW:?} write the invocation's \
+         duration ({duration} ms) includes"
+    );
+    // As Lambda logs it: the line written after the response, then END and REPORT.
+    let log = lambda_log(&result.record, &report);
+    let id = &warm.request_id;
+    let position = |needle: &str| {
+        log.lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{log}"))
+    };
+    let emf = log
+        .lines()
+        .position(|line| line.contains("\"_aws\"") && line.contains(id.as_str()))
+        .unwrap_or_else(|| panic!("no EMF line of {id} in:\n{log}"));
+    assert!(
+        emf < position(&format!("END RequestId: {id}")),
+        "the EMF line written after the response comes after END:\n{log}"
     );
 }

@@ -242,8 +242,22 @@ fn invocation(
         (emf, xray) => emf.or(xray).unwrap_or_default(),
     };
 
+    let response_ms = run
+        .reply
+        .as_ref()
+        .ok()
+        .and_then(InvokeReply::duration)
+        .map(millis);
     let (status, error, duration_ms) = match &run.reply {
-        Ok(reply) => answered(reply),
+        Ok(reply) => {
+            let (status, error, answered_in) = answered(reply);
+            // Lambda's invocation lasts until the runtime asks for its next event.
+            let released = reply
+                .handed_out_at
+                .zip(run.released_at)
+                .map(|(start, end)| millis(end.saturating_duration_since(start)));
+            (status, error, released.or(answered_in))
+        }
         Err(failure) if failure.kind == NoReplyKind::OutOfMemory => {
             // The function's failure, as Lambda reports it; not a problem of the harness.
             let duration = run
@@ -293,6 +307,7 @@ fn invocation(
         cold_start: matches!(start_kind.as_deref(), Some("cold" | "restart")),
         start_kind,
         duration_ms,
+        response_ms,
         started_ms: None,
         concurrent_with: Vec::new(),
         function_duration_ms: facts.duration_ms,

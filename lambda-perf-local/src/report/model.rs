@@ -91,9 +91,14 @@ pub struct ReportedInvocation {
     pub start_kind: Option<String>,
     /// Whether the start kind is `cold` or `restart`.
     pub cold_start: bool,
-    /// Time from hand-out by `/next` to the outcome, as the harness measured it; for a
-    /// timed-out invocation, its timeout (Lambda's `Duration` then).
+    /// Lambda's `Duration`, as the harness measured it: from hand-out by `/next` to the
+    /// runtime's next request for work, so with what the runtime did after its answer (as
+    /// when `PerfRuntimeLayer` writes the telemetry after the response); to the answer when
+    /// no request followed it; for a timed-out invocation, its timeout.
     pub duration_ms: Option<f64>,
+    /// From hand-out by `/next` to the answer: what the caller waited, for an answered
+    /// invocation.
+    pub response_ms: Option<f64>,
     /// When `/next` handed it to the function, from the first hand-out of the run.
     pub started_ms: Option<f64>,
     /// The invocations that were in flight at the same time (a function under

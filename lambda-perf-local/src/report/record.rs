@@ -69,6 +69,9 @@ pub struct RecordedInvocation {
     /// When it ended (its answer arrived, or the harness gave up; a timed-out invocation
     /// ends at its timeout, as on Lambda), if it did.
     pub ended_at: Option<Instant>,
+    /// When the runtime asked for its next event after answering it, if it did while the
+    /// run lasted: the end of the invocation as Lambda counts and bills it.
+    pub released_at: Option<Instant>,
     /// The process's peak memory (bytes) read when it ended: the most used so far, as
     /// Lambda's `Max Memory Used`.
     pub max_memory_used_bytes: Option<u64>,

@@ -73,6 +73,7 @@ fn run(
         request_id: request_id.to_owned(),
         handed_out_at: reply.as_ref().ok().and_then(|r| r.handed_out_at),
         ended_at: reply.as_ref().ok().map(|r| r.resolved_at),
+        released_at: None,
         max_memory_used_bytes: None,
         reply,
     }
@@ -1365,4 +1366,32 @@ fn a_function_s_control_characters_are_written_out_in_the_terminal_report() {
     assert!(!text.contains('\u{7}'), "{text:?}");
     assert!(text.contains("\\u{1b}[2J cleared"), "{text}");
     assert!(text.contains("no \\u{1b}[2J items"), "{text}");
+}
+
+/// An invocation lasts, and is billed, until its runtime asks for the next event; the caller
+/// waited only for the answer. Without that request (the runtime never asked again while the
+/// run lasted), it ends at the answer.
+#[test]
+fn an_invocation_lasts_until_its_runtime_asks_for_work_again() {
+    let answered = ok("req-0", 4);
+    let released_at = answered.resolved_at + Duration::from_micros(7_500);
+    let mut first = run(0, 0, None, "req-0", Ok(answered));
+    first.released_at = Some(released_at);
+    let last = run(1, 0, None, "req-1", Ok(ok("req-1", 3)));
+    let record = RunRecord {
+        function: "fn".into(),
+        invocations: vec![first, last],
+        processes: vec![RecordedProcess::default()],
+        ..RunRecord::default()
+    };
+    let report = Report::build(&record);
+    let [first, last] = &report.invocations[..] else {
+        panic!("two invocations");
+    };
+    assert!(approx(first.response_ms.unwrap(), 4.0), "{first:?}");
+    assert!(approx(first.duration_ms.unwrap(), 11.5), "{first:?}");
+    assert_eq!(first.billed_duration_ms, Some(12));
+    assert!(approx(last.response_ms.unwrap(), 3.0), "{last:?}");
+    assert!(approx(last.duration_ms.unwrap(), 3.0), "{last:?}");
+    assert_eq!(last.billed_duration_ms, Some(3));
 }

@@ -1,6 +1,7 @@
 //! Carrying out a [`Plan`]: the function under the embedded Runtime API and X-Ray daemon
 //! stand-in, restarted and moved to fresh environments as the plan says.
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -344,6 +345,8 @@ impl<'a> Execution<'a> {
             reply,
             handed_out_at,
             ended_at,
+            // Known only once its runtime asks for work again: filled in at the run's end.
+            released_at: None,
             max_memory_used_bytes: process.peak_memory_bytes(),
         };
         (run, stop)
@@ -531,6 +534,23 @@ impl<'a> Execution<'a> {
         let ended = self.end_process(HarnessStop::EndOfRun).await;
         record.processes.push(ended);
         record.datagrams = self.collector.datagrams();
+        self.fill_releases(record);
+    }
+
+    /// When the runtime asked for work after each answered invocation, as the Runtime API
+    /// logged it.
+    fn fill_releases(&self, record: &mut RunRecord) {
+        let released: HashMap<String, Instant> = self
+            .api
+            .invocations()
+            .into_iter()
+            .filter_map(|logged| Some((logged.request_id, logged.released_at?)))
+            .collect();
+        for run in &mut record.invocations {
+            if run.reply.is_ok() {
+                run.released_at = released.get(&run.request_id).copied();
+            }
+        }
     }
 }
 

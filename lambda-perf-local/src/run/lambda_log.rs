@@ -26,6 +26,40 @@ struct Entry<'a> {
     message: String,
 }
 
+/// When process `process` waited in `/next`: from each release of an invocation (its request
+/// for the next event) to the next hand-out to it, if one came; in order.
+fn idle_spells(record: &RunRecord, process: usize) -> Vec<(Instant, Option<Instant>)> {
+    let runs = || {
+        record
+            .invocations
+            .iter()
+            .filter(|run| run.process == process)
+    };
+    let mut handed_out: Vec<Instant> = runs().filter_map(|run| run.handed_out_at).collect();
+    handed_out.sort_unstable();
+    let mut spells: Vec<(Instant, Option<Instant>)> = runs()
+        .filter_map(|run| run.released_at)
+        .map(|released| {
+            let next = handed_out.partition_point(|&at| at < released);
+            (released, handed_out.get(next).copied())
+        })
+        .collect();
+    spells.sort_unstable_by_key(|&(released, _)| released);
+    spells
+}
+
+/// When a line the harness read at `read_at` was written, as far as the log's order goes: a
+/// line read while its runtime waited in `/next` was written before that request (Lambda
+/// freezes a runtime waiting there) and read a little later, so it belongs before the `END`
+/// of the invocation the request released.
+fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant {
+    let after = idle.partition_point(|&(released, _)| released <= read_at);
+    match after.checked_sub(1).map(|spell| idle[spell]) {
+        Some((released, next)) if next.is_none_or(|next| read_at < next) => released,
+        _ => read_at,
+    }
+}
+
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
 /// duration, the billed duration, the memory size, the process's peak memory so far and, on
@@ -44,9 +78,10 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
     };
     let mut entries: Vec<Entry<'_>> = Vec::new();
     for process in &record.processes {
+        let idle = idle_spells(record, process.index);
         for line in &process.output {
             entries.push(Entry {
-                at: line.received_at,
+                at: written_by(line.received_at, &idle),
                 rank: Rank::Output,
                 stream: &process.log_stream,
                 message: line.text.clone(),
@@ -65,7 +100,9 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             stream,
             message: format!("START RequestId: {} Version: {version}", run.request_id),
         });
-        let Some(ended) = run.ended_at else {
+        // Lambda's END and REPORT come when the runtime asks for its next event: after
+        // what it wrote once it had answered.
+        let Some(ended) = run.released_at.or(run.ended_at) else {
             continue;
         };
         let mut end = |message: String| {

@@ -47,6 +47,11 @@ pub struct LoggedInvocation {
     pub handed_out_at: Option<Instant>,
     /// When it left the queue or flight for good (resolved, timed out, abandoned).
     pub finished_at: Option<Instant>,
+    /// When the runtime that answered it next asked for work (`GET /next`): where Lambda
+    /// ends the invocation (its `Duration`, what it bills), after what the runtime does
+    /// between its answer and that request, such as writing its telemetry. `None` until
+    /// then, and for an invocation not answered.
+    pub released_at: Option<Instant>,
     /// Where it is now.
     pub stage: Stage,
 }

@@ -97,6 +97,10 @@ struct State {
     /// Connections opened now belong to this generation; `/next` polls are served only on
     /// connections of the current one (see [`Shared::retire_connections`]).
     generation: u64,
+    /// Records of answered invocations whose runtime has not yet asked for work again, in
+    /// the order of their answers: the next poll releases the first (see
+    /// [`LoggedInvocation::released_at`]).
+    unreleased: VecDeque<usize>,
 }
 
 impl State {
@@ -111,6 +115,18 @@ impl State {
         if let Some(record) = self.records.get_mut(record) {
             record.stage = stage;
             record.finished_at = Some(at);
+        }
+    }
+
+    /// A runtime asked for work at `at`: the invocation answered first of those not yet
+    /// released is over. With one invocation at a time, that is the one just answered; with
+    /// several at once (`run_concurrent`), each poll comes from the loop whose answer came
+    /// first, as far as the harness can tell.
+    fn release_first(&mut self, at: Instant) {
+        if let Some(index) = self.unreleased.pop_front() {
+            if let Some(record) = self.records.get_mut(index) {
+                record.released_at = Some(at);
+            }
         }
     }
 
@@ -147,6 +163,7 @@ impl Shared {
                 default_function_arn,
                 stopped: false,
                 generation: 0,
+                unreleased: VecDeque::new(),
             }),
             available: Notify::new(),
         }
@@ -195,6 +212,7 @@ impl Shared {
             queued_at,
             handed_out_at: None,
             finished_at: None,
+            released_at: None,
             stage: Stage::Queued,
         };
         if let Some(report) = state.current_init_error.clone() {
@@ -269,6 +287,7 @@ impl Shared {
             state.first_poll_at.get_or_insert(now);
             if state.generation == generation {
                 state.last_poll_at = Some(now);
+                state.release_first(now);
             }
         }
         loop {
@@ -306,7 +325,11 @@ impl Shared {
     /// A poll it left waiting would otherwise take the next invocation, meant for its
     /// replacement, before the server noticed the connection closed.
     pub(crate) fn retire_connections(&self) {
-        self.lock().generation += 1;
+        let mut state = self.lock();
+        state.generation += 1;
+        // The stopped process will not ask for work again.
+        state.unreleased.clear();
+        drop(state);
         self.available.notify_waiters();
     }
 
@@ -342,6 +365,9 @@ impl Shared {
         };
         state.event(event);
         state.finish(active.record, Stage::Resolved(answer.clone()), resolved_at);
+        if !matches!(answer, Answer::InitError(_)) {
+            state.unreleased.push_back(active.record);
+        }
         // The waiting `invoke` may be gone (abandoned); the record above still has it.
         let _ = active.responder.send(Resolution {
             answer,
