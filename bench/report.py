@@ -653,7 +653,10 @@ w(
     "The processes run side by side and are invoked in turns (eleven invocations of each "
     "per round, the first not counted, in an order where each comes after each other equally "
     "often), so that the machine's other work and what one process leaves behind "
-    "fall on all alike. A pause of a millisecond comes before every invocation, so that each is "
+    "fall on all alike. Each row is several processes of the same build (replicas), each "
+    "block of rounds going to the next of them for every row alike, so that what separates one "
+    "process from another (where its memory and code land) averages over them instead of "
+    "weighing on the whole row; the table gives each one's median. A pause of a millisecond comes before every invocation, so that each is "
     "handed out alike, to a process waiting in `/next` (back to back, the companion's `/next` "
     "came after its writes from a process still running, which then took its event faster than "
     "an idle one: it measured below the bare handler); "
@@ -693,8 +696,8 @@ def companion_verdict(which, added):
 
 
 def latency_table(latency):
-    w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) |")
-    w("|---|---|---|---|---|---|")
+    w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) | each process's median |")
+    w("|---|---|---|---|---|---|---|")
     for mode, label in (
         ("bare", "bare handler (no lambda-perf)"),
         ("bare_again", "a second bare handler (the control)"),
@@ -705,23 +708,25 @@ def latency_table(latency):
     ):
         figures = latency.get(mode)
         if not figures:
-            w(f"| {label} | n/a | n/a | n/a | n/a | n/a |")
+            w(f"| {label} | n/a | n/a | n/a | n/a | n/a | n/a |")
             continue
         added = figures.get("added_vs_bare")
         added_cell = ""
         if added:
             added_cell = f"{fmt(added['median_us'])} ({fmt(added['low_us'])} to {fmt(added['high_us'])})"
+        replicas_cell = ", ".join(fmt(m) for m in figures.get("replica_medians_us", []))
         w(
             f"| {label} | {fmt(figures['median_us'])} | {fmt(figures['p90_us'])} | {fmt(figures['p99_us'])} "
-            f"| {fmt(figures['mean_us'])} | {added_cell} |"
+            f"| {fmt(figures['mean_us'])} | {added_cell} | {replicas_cell} |"
         )
     if not latency:
         return
     w("")
     w(
-        f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row (after a cold one "
-        "and 50 warm-up ones), in turns of 10, each turn after one more not counted, each "
-        "invocation after a pause of a millisecond."
+        f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row, over "
+        f"{latency.get('replicas', 1)} processes (each after a cold invocation and 50 warm-up "
+        "ones), in turns of 10, each turn after one more not counted, each invocation after a "
+        "pause of a millisecond."
     )
     companion = latency.get("companion", {}).get("added_vs_bare")
     control = latency.get("bare_again", {}).get("added_vs_bare")

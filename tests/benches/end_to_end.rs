@@ -6,7 +6,8 @@
 //!   `PerfLayer` with `PerfRuntimeLayer` (sampled, and again unsampled), for a second bare
 //!   process (the control: how far apart two identical processes measure), and for a bare
 //!   process with a second thread that only waits (the watchdog thread's share), the six
-//!   invoked in turns; twice: with
+//!   invoked in turns, each as several processes (replicas) taking the turns in rotation;
+//!   twice: with
 //!   the X-Ray datagrams going to a real UDP receiver and the EMF lines to the harness's
 //!   stdout pipe (both parsed by the harness), and with quiet sinks (`/dev/null`, a UDP
 //!   socket nobody reads), which show the function's own cost without a reader's work;
@@ -18,9 +19,10 @@
 //! another ([`Placement`]), so that each invocation is handed out, run and answered the same
 //! way whichever process it goes to.
 //!
-//! Settings: `LAMBDA_PERF_BENCH_INVOCATIONS` (warm invocations per process, default 2000),
-//! `LAMBDA_PERF_BENCH_STARTS` (starts per binary, default 30), `LAMBDA_PERF_BENCH_OUT` (the
-//! JSON written, default `end_to_end.json` in the working directory).
+//! Settings: `LAMBDA_PERF_BENCH_INVOCATIONS` (warm invocations per subject, default 2000),
+//! `LAMBDA_PERF_BENCH_REPLICAS` (processes per subject, default 3), `LAMBDA_PERF_BENCH_STARTS`
+//! (starts per binary, default 30), `LAMBDA_PERF_BENCH_OUT` (the JSON written, default
+//! `end_to_end.json` in the working directory).
 
 #![allow(clippy::print_stdout)]
 
@@ -73,6 +75,13 @@ fn setting(name: &str, default: usize) -> usize {
         .ok()
         .and_then(|value| value.parse().ok())
         .unwrap_or(default)
+}
+
+/// The median of `samples`, in microseconds.
+fn median_us(samples: &[Duration]) -> f64 {
+    let mut samples = samples.to_vec();
+    samples.sort();
+    samples[samples.len() / 2].as_secs_f64() * 1e6
 }
 
 /// Median, 90th percentile and mean, in microseconds.
@@ -309,9 +318,14 @@ const ORDERS: [[usize; 6]; 6] = [
 ];
 const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 
-/// Client latency of the subjects, measured in turns: every round invokes each process a few
+/// Client latency of the subjects, measured in turns: every round invokes each subject a few
 /// times, the first of them not counted, in an order that changes from round to round
 /// ([`ORDERS`]), so that whatever the machine does meanwhile falls on all of them alike.
+///
+/// Each subject is `replicas` processes of the same build, and each block of rounds (one
+/// whole [`ORDERS`]) goes to the next of them, the same for every subject: what separates
+/// one process from another (where its memory and code land, measured at up to 5 µs between
+/// two bare ones) then averages over the replicas instead of weighing on the whole subject.
 ///
 /// A pause comes before every invocation, so that each is handed out the same way: to a
 /// process waiting in `/next`, its work for the one before done. Back to back, the latency
@@ -319,49 +333,66 @@ const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 /// process still running, which then takes the event at once, where the others' event wakes
 /// a process gone idle (measured: −3.7 and −3.9 µs against the bare process, with quiet sinks).
 ///
-/// Besides each process's figures, the difference from the bare handler's invocation at the
-/// same place of the same round, with a confidence interval for its median.
+/// Besides each subject's figures (and each replica's median), the difference from the bare
+/// handler's invocation at the same place of the same round, with a confidence interval for
+/// its median.
 async fn client_latency(
     invocations: usize,
+    replicas: usize,
     sinks: Sinks,
     collector: &XRayCollector,
     placement: Placement,
 ) -> Value {
     /// Invocations of one process in a row; the first is not counted.
     const TURN: usize = 11;
-    let mut subjects = Vec::new();
-    for subject in SUBJECTS {
-        subjects.push(Subject::start(subject, sinks, collector, placement).await);
+    // `subjects[mode][replica]`.
+    let mut subjects: Vec<Vec<Subject>> = Vec::new();
+    for mode in SUBJECTS {
+        let mut processes = Vec::with_capacity(replicas);
+        for _ in 0..replicas {
+            processes.push(Subject::start(mode, sinks, collector, placement).await);
+        }
+        subjects.push(processes);
     }
-    // The first (cold) and 50 warm-up invocations of each.
-    for subject in &subjects {
+    // The first (cold) and 50 warm-up invocations of each process.
+    for subject in subjects.iter().flatten() {
         for index in 0..51 {
             subject.invoke(index).await;
         }
     }
+    let block = ORDERS.len();
     let rounds = invocations
         .div_ceil(TURN - 1)
-        .next_multiple_of(ORDERS.len());
+        .next_multiple_of(block * replicas);
+    // Each subject's samples in the order they were taken, whichever replica took them: the
+    // n-th of one subject and of another come from the same place of the same round.
+    let mut taken: Vec<Vec<Duration>> = vec![Vec::new(); SUBJECTS.len()];
     for round in 0..rounds {
-        for &index in &ORDERS[round % ORDERS.len()] {
-            let subject = &mut subjects[index];
+        let replica = (round / block) % replicas;
+        for &mode in &ORDERS[round % block] {
+            let subject = &mut subjects[mode][replica];
             for index in 0..TURN {
                 tokio::time::sleep(Duration::from_millis(1)).await;
                 let latency = subject.invoke(round * TURN + index).await;
                 if index > 0 {
                     subject.samples.push(latency);
+                    taken[mode].push(latency);
                 }
             }
         }
     }
     let mut figures = serde_json::Map::new();
     let micros = |d: &Duration| d.as_secs_f64() * 1e6;
-    let bare: Vec<f64> = subjects[0].samples.iter().map(micros).collect();
-    for subject in &subjects {
-        let mut mode = summary(subject.samples.clone());
-        if subject.label != "bare" {
-            let added = subject
-                .samples
+    let bare: Vec<f64> = taken[0].iter().map(micros).collect();
+    for (processes, samples) in subjects.iter().zip(taken) {
+        let label = processes[0].label;
+        let mut mode = summary(samples.clone());
+        mode["replica_medians_us"] = processes
+            .iter()
+            .map(|process| median_us(&process.samples))
+            .collect();
+        if label != "bare" {
+            let added = samples
                 .iter()
                 .map(micros)
                 .zip(&bare)
@@ -369,11 +400,12 @@ async fn client_latency(
                 .collect();
             mode["added_vs_bare"] = median_with_interval(added);
         }
-        figures.insert(subject.label.to_owned(), mode);
+        figures.insert(label.to_owned(), mode);
     }
-    for subject in subjects {
+    for subject in subjects.into_iter().flatten() {
         subject.process.kill().await.unwrap();
     }
+    figures.insert("replicas".to_owned(), json!(replicas));
     Value::Object(figures)
 }
 
@@ -420,13 +452,15 @@ fn main() {
 async fn measure(placement: Placement) {
     // `cargo bench` passes `--bench`; a filter, if any, is ignored.
     let invocations = setting("LAMBDA_PERF_BENCH_INVOCATIONS", 2000).max(1);
+    let replicas = setting("LAMBDA_PERF_BENCH_REPLICAS", 3).max(1);
     let starts = setting("LAMBDA_PERF_BENCH_STARTS", 30).max(1);
     let out = std::env::var("LAMBDA_PERF_BENCH_OUT").unwrap_or_else(|_| "end_to_end.json".into());
     let collector = XRayCollector::start().await.unwrap();
 
-    let latency = client_latency(invocations, Sinks::Harness, &collector, placement).await;
+    let latency =
+        client_latency(invocations, replicas, Sinks::Harness, &collector, placement).await;
     println!("client latency: {latency}");
-    let quiet = client_latency(invocations, Sinks::Quiet, &collector, placement).await;
+    let quiet = client_latency(invocations, replicas, Sinks::Quiet, &collector, placement).await;
     println!("client latency, quiet sinks: {quiet}");
     let mut starts_by_binary = serde_json::Map::new();
     if let Ok(binaries) = std::env::var("LAMBDA_PERF_BENCH_INIT_BINARIES") {
