@@ -1395,3 +1395,51 @@ fn an_invocation_lasts_until_its_runtime_asks_for_work_again() {
     assert!(approx(last.duration_ms.unwrap(), 3.0), "{last:?}");
     assert_eq!(last.billed_duration_ms, Some(3));
 }
+
+/// Lambda's END comes when the runtime asks for its next event, and a line the runtime wrote
+/// just before asking, read a moment after, goes before it. A line read long after that
+/// request (a background thread's, written while the process sat idle) was written then: it
+/// keeps its time, after the END, and does not become part of the invocation.
+#[test]
+fn only_a_line_read_just_after_the_request_for_work_goes_before_the_end() {
+    let answered = ok("req-0", 4);
+    let handed_out_at = answered.handed_out_at.unwrap();
+    let released_at = answered.resolved_at + Duration::from_millis(6);
+    let mut invocation = run(0, 0, None, "req-0", Ok(answered));
+    invocation.released_at = Some(released_at);
+    let at = |ms: u64| handed_out_at + Duration::from_millis(ms);
+    let process = RecordedProcess {
+        output: vec![
+            OutputLine::new(OutputStream::Stdout, "written before asking", at(11)),
+            OutputLine::new(OutputStream::Stderr, "heartbeat while idle", at(2_000)),
+        ],
+        ..RecordedProcess::default()
+    };
+    let record = RunRecord {
+        function: "fn".into(),
+        invocations: vec![invocation],
+        processes: vec![process],
+        ..RunRecord::default()
+    };
+    let report = Report::build(&record);
+    let log = crate::run::lambda_log(&record, &report);
+    let position = |needle: &str| {
+        log.lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {log}"))
+    };
+    assert!(
+        position("written before asking") < position("END RequestId: req-0"),
+        "{log}"
+    );
+    assert!(
+        position("REPORT RequestId: req-0") < position("heartbeat while idle"),
+        "{log}"
+    );
+    let stamp = |needle: &str| log.lines().nth(position(needle)).unwrap()[..23].to_owned();
+    assert_ne!(
+        stamp("heartbeat while idle"),
+        stamp("END RequestId: req-0"),
+        "{log}"
+    );
+}

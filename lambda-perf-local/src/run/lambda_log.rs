@@ -2,8 +2,9 @@
 //! `aws logs tail` prints (`<timestamp> <log stream> <message>`), which `lambda-perf logs`
 //! reads back.
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::logs::format_timestamp;
 use crate::pricing::billed_ms;
@@ -26,36 +27,52 @@ struct Entry<'a> {
     message: String,
 }
 
-/// When process `process` waited in `/next`: from each release of an invocation (its request
-/// for the next event) to the next hand-out to it, if one came; in order.
-fn idle_spells(record: &RunRecord, process: usize) -> Vec<(Instant, Option<Instant>)> {
-    let runs = || {
-        record
-            .invocations
-            .iter()
-            .filter(|run| run.process == process)
-    };
-    let mut handed_out: Vec<Instant> = runs().filter_map(|run| run.handed_out_at).collect();
-    handed_out.sort_unstable();
-    let mut spells: Vec<(Instant, Option<Instant>)> = runs()
-        .filter_map(|run| run.released_at)
-        .map(|released| {
-            let next = handed_out.partition_point(|&at| at < released);
-            (released, handed_out.get(next).copied())
+/// How long after a runtime asked for its next event the harness may still be reading what
+/// it wrote before asking (its output is read from a pipe, by a task of its own). A line read
+/// later was written later, by a thread the request did not stop: the harness, unlike
+/// Lambda, does not freeze a runtime waiting in `/next`.
+const READ_LAG: Duration = Duration::from_millis(100);
+
+/// When each process waited in `/next`, by process index: from each release of an
+/// invocation (its request for the next event) to the next hand-out to it, if one came; in
+/// order. One pass over the invocations, however many processes the run had.
+fn idle_spells(record: &RunRecord) -> HashMap<usize, Vec<(Instant, Option<Instant>)>> {
+    let mut by_process: HashMap<usize, (Vec<Instant>, Vec<Instant>)> = HashMap::new();
+    for run in &record.invocations {
+        let (handed_out, released) = by_process.entry(run.process).or_default();
+        handed_out.extend(run.handed_out_at);
+        released.extend(run.released_at);
+    }
+    by_process
+        .into_iter()
+        .map(|(process, (mut handed_out, mut released))| {
+            handed_out.sort_unstable();
+            released.sort_unstable();
+            let spells = released
+                .into_iter()
+                .map(|released| {
+                    let next = handed_out.partition_point(|&at| at < released);
+                    (released, handed_out.get(next).copied())
+                })
+                .collect();
+            (process, spells)
         })
-        .collect();
-    spells.sort_unstable_by_key(|&(released, _)| released);
-    spells
+        .collect()
 }
 
 /// When a line the harness read at `read_at` was written, as far as the log's order goes: a
-/// line read while its runtime waited in `/next` was written before that request (Lambda
-/// freezes a runtime waiting there) and read a little later, so it belongs before the `END`
-/// of the invocation the request released.
+/// line read just after its runtime asked for work (within [`READ_LAG`], before the next
+/// hand-out) was written before that request and read a little later, so it belongs before
+/// the `END` of the invocation the request released. Any other keeps the time it was read.
 fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant {
     let after = idle.partition_point(|&(released, _)| released <= read_at);
     match after.checked_sub(1).map(|spell| idle[spell]) {
-        Some((released, next)) if next.is_none_or(|next| read_at < next) => released,
+        Some((released, next))
+            if read_at.duration_since(released) <= READ_LAG
+                && next.is_none_or(|next| read_at < next) =>
+        {
+            released
+        }
         _ => read_at,
     }
 }
@@ -77,11 +94,12 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             .map_or("", |p| p.log_stream.as_str())
     };
     let mut entries: Vec<Entry<'_>> = Vec::new();
+    let spells = idle_spells(record);
     for process in &record.processes {
-        let idle = idle_spells(record, process.index);
+        let idle = spells.get(&process.index).map_or(&[][..], Vec::as_slice);
         for line in &process.output {
             entries.push(Entry {
-                at: written_by(line.received_at, &idle),
+                at: written_by(line.received_at, idle),
                 rank: Rank::Output,
                 stream: &process.log_stream,
                 message: line.text.clone(),
