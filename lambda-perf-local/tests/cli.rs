@@ -868,3 +868,35 @@ fn an_event_lambda_would_refuse_is_a_clear_error_not_a_run() {
     assert!(stderr_text.contains("6291456"), "{stderr_text}");
     assert!(output.stdout.is_empty(), "no report");
 }
+
+#[test]
+fn a_runtime_that_asks_for_work_only_after_the_timeout_is_billed_its_timeout_not_more() {
+    // The invocation lasts until the runtime asks for its next event, but no longer than
+    // its timeout: Lambda stops an invocation there. A runtime (curl) that answers at once,
+    // then sleeps 1.5 s before asking again, under a 1 s timeout.
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while :; do
+  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | tr 'A-Z' 'a-z' \
+    | sed -n 's/^lambda-runtime-aws-request-id: //p')
+  curl -sS -o /dev/null -d '{}' "$api/$id/response"
+  sleep 1.5
+done"#;
+    let output = run_with_event("{}", &["-n", "2", "--timeout", "1"], &["sh", "-c", script]);
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["ok", "ok"], "{report:#}");
+    let first = &report["invocations"][0];
+    let duration = first["duration_ms"].as_f64().expect("a duration");
+    assert!(
+        (999.0..=1000.0).contains(&duration),
+        "lasted {duration} ms under a 1 s timeout: {first:#}"
+    );
+    let billed = first["billed_duration_ms"].as_f64().expect("billed");
+    let init = first["platform_init_ms"]
+        .as_f64()
+        .expect("a cold start's init");
+    assert!(billed <= (1000.0 + init).ceil(), "{first:#}");
+    for invocation in report["invocations"].as_array().unwrap() {
+        let duration = invocation["duration_ms"].as_f64().expect("a duration");
+        assert!(duration <= 1000.0, "{invocation:#}");
+    }
+}

@@ -93,8 +93,9 @@ pub struct ReportedInvocation {
     pub cold_start: bool,
     /// Lambda's `Duration`, as the harness measured it: from hand-out by `/next` to the
     /// runtime's next request for work, so with what the runtime did after its answer (as
-    /// when `PerfRuntimeLayer` writes the telemetry after the response); to the answer when
-    /// no request followed it; for a timed-out invocation, its timeout.
+    /// when `PerfRuntimeLayer` writes the telemetry after the response), but not past the
+    /// timeout; to the answer when no request followed it; for a timed-out invocation, its
+    /// timeout.
     pub duration_ms: Option<f64>,
     /// From hand-out by `/next` to the answer: what the caller waited, for an answered
     /// invocation.

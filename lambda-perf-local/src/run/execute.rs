@@ -538,7 +538,8 @@ impl<'a> Execution<'a> {
     }
 
     /// When the runtime asked for work after each answered invocation, as the Runtime API
-    /// logged it.
+    /// logged it, but no later than the invocation's timeout: Lambda stops an invocation
+    /// there, whatever its runtime still does after its answer.
     fn fill_releases(&self, record: &mut RunRecord) {
         let released: HashMap<String, Instant> = self
             .api
@@ -548,7 +549,12 @@ impl<'a> Execution<'a> {
             .collect();
         for run in &mut record.invocations {
             if run.reply.is_ok() {
-                run.released_at = released.get(&run.request_id).copied();
+                let deadline = run
+                    .handed_out_at
+                    .and_then(|at| at.checked_add(self.runner.timeout));
+                run.released_at = released
+                    .get(&run.request_id)
+                    .map(|&released| deadline.map_or(released, |deadline| released.min(deadline)));
             }
         }
     }
