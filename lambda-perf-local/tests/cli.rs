@@ -869,19 +869,26 @@ fn an_event_lambda_would_refuse_is_a_clear_error_not_a_run() {
     assert!(output.stdout.is_empty(), "no report");
 }
 
-#[test]
-fn a_runtime_that_asks_for_work_only_after_the_timeout_is_billed_its_timeout_not_more() {
-    // The invocation lasts until the runtime asks for its next event, but no longer than
-    // its timeout: Lambda stops an invocation there. A runtime (curl) that answers at once,
-    // then sleeps 1.5 s before asking again, under a 1 s timeout.
-    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+/// A runtime (curl) that answers at once, then sleeps 1.5 s before it asks for its next
+/// event.
+const SLOW_TO_ASK_AGAIN: &str = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
 while :; do
   id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | tr 'A-Z' 'a-z' \
     | sed -n 's/^lambda-runtime-aws-request-id: //p')
   curl -sS -o /dev/null -d '{}' "$api/$id/response"
   sleep 1.5
 done"#;
-    let output = run_with_event("{}", &["-n", "2", "--timeout", "1"], &["sh", "-c", script]);
+
+#[test]
+fn a_runtime_that_asks_for_work_only_after_the_timeout_is_billed_its_timeout_not_more() {
+    // The invocation lasts until the runtime asks for its next event, but no longer than
+    // its timeout: Lambda stops an invocation there. A runtime (curl) that answers at once,
+    // then sleeps 1.5 s before asking again, under a 1 s timeout.
+    let output = run_with_event(
+        "{}",
+        &["-n", "2", "--timeout", "1"],
+        &["sh", "-c", SLOW_TO_ASK_AGAIN],
+    );
     let report = json(&output);
     assert_eq!(column(&report, "status"), ["ok", "ok"], "{report:#}");
     let first = &report["invocations"][0];
@@ -898,5 +905,29 @@ done"#;
     for invocation in report["invocations"].as_array().unwrap() {
         let duration = invocation["duration_ms"].as_f64().expect("a duration");
         assert!(duration <= 1000.0, "{invocation:#}");
+    }
+}
+
+#[test]
+fn a_runtime_still_busy_after_its_answer_when_the_run_ends_ran_until_its_timeout() {
+    // The last invocation of a run, or the last before a restart: the harness waits for the
+    // runtime to ask for its next event, at most a timeout, then stops it. A runtime that
+    // had not asked by then was still in the invocation at its timeout, where Lambda ends
+    // it, as for any other of its invocations: not at its answer.
+    for options in [
+        &["-n", "1", "--timeout", "1"][..],
+        &["-n", "2", "--timeout", "1", "--restart-after", "1"][..],
+    ] {
+        let output = run_with_event("{}", options, &["sh", "-c", SLOW_TO_ASK_AGAIN]);
+        let report = json(&output);
+        for invocation in report["invocations"].as_array().unwrap() {
+            assert_eq!(invocation["status"], "ok", "{options:?}: {invocation:#}");
+            let duration = invocation["duration_ms"].as_f64().expect("a duration");
+            assert!(
+                (999.0..=1000.0).contains(&duration),
+                "{options:?}: lasted {duration} ms, though its runtime had not asked for work \
+                 by its 1 s timeout: {invocation:#}"
+            );
+        }
     }
 }

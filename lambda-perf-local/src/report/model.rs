@@ -94,8 +94,9 @@ pub struct ReportedInvocation {
     /// Lambda's `Duration`, as the harness measured it: from hand-out by `/next` to the
     /// runtime's next request for work, so with what the runtime did after its answer (as
     /// when `PerfRuntimeLayer` writes the telemetry after the response), but not past the
-    /// timeout; to the answer when no request followed it; for a timed-out invocation, its
-    /// timeout.
+    /// timeout, where it ends too when the harness waited past it for that request in vain;
+    /// to the answer when no request followed it otherwise (the process was stopped or died
+    /// first); for a timed-out invocation, its timeout.
     pub duration_ms: Option<f64>,
     /// From hand-out by `/next` to the answer: what the caller waited, for an answered
     /// invocation.

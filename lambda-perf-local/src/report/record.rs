@@ -70,8 +70,8 @@ pub struct RecordedInvocation {
     /// ends at its timeout, as on Lambda), if it did.
     pub ended_at: Option<Instant>,
     /// When the runtime asked for its next event after answering it, if it did while the
-    /// run lasted, or its timeout when that came first: the end of the invocation as Lambda
-    /// counts and bills it.
+    /// run lasted, or its timeout when that came first (or the harness waited past it in
+    /// vain): the end of the invocation as Lambda counts and bills it.
     pub released_at: Option<Instant>,
     /// The process's peak memory (bytes) read when it ended: the most used so far, as
     /// Lambda's `Max Memory Used`.

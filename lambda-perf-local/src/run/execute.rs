@@ -1,7 +1,7 @@
 //! Carrying out a [`Plan`]: the function under the embedded Runtime API and X-Ray daemon
 //! stand-in, restarted and moved to fresh environments as the plan says.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -167,6 +167,9 @@ struct Execution<'a> {
     current: Current,
     /// The current process ran out of memory: the next invocation needs a new one.
     needs_restart: AtomicBool,
+    /// The invocations (by index in the run) whose runtime had not asked for work again by
+    /// the time the harness stopped waiting for it, past their timeout.
+    overran: HashSet<usize>,
 }
 
 impl<'a> Execution<'a> {
@@ -203,6 +206,7 @@ impl<'a> Execution<'a> {
                 served: AtomicUsize::new(0),
             },
             needs_restart: AtomicBool::new(false),
+            overran: HashSet::new(),
         })
     }
 
@@ -444,7 +448,7 @@ impl<'a> Execution<'a> {
         } else {
             HarnessStop::Restart
         };
-        self.until_idle().await;
+        self.wait_until_idle(record).await;
         let ended = self.end_process(stop).await;
         record.processes.push(ended);
         // Whatever the stopped process left polling gets nothing meant for its replacement.
@@ -471,11 +475,33 @@ impl<'a> Execution<'a> {
         Ok(())
     }
 
+    /// [`Self::until_idle`], noting the current process's answered invocations as
+    /// [`overran`](Self::overran) when it reached its limit (the process neither asked for
+    /// work after its last answer nor exited): their runtime was still in them at their
+    /// timeout.
+    async fn wait_until_idle(&mut self, record: &RunRecord) {
+        if self.until_idle().await {
+            return;
+        }
+        let process = self.current.index;
+        self.overran.extend(
+            // The current process's invocations are the last of the run.
+            record
+                .invocations
+                .iter()
+                .rev()
+                .take_while(|run| run.process == process)
+                .filter(|run| run.reply.is_ok())
+                .map(|run| run.index),
+        );
+    }
+
     /// Waits until the current process is idle, as Lambda finds a runtime it freezes or stops:
     /// asking for its next event after its last answer (what it does between its response
     /// and that request, such as writing its telemetry, is still part of the invocation), or
-    /// gone; at most the function's timeout.
-    async fn until_idle(&self) {
+    /// gone; at most the function's timeout. Whether it did (or had nothing to wait for),
+    /// rather than reaching that limit.
+    async fn until_idle(&self) -> bool {
         let process = &self.current.process;
         let last_answer = self
             .api
@@ -485,7 +511,7 @@ impl<'a> Execution<'a> {
             .filter_map(|record| record.finished_at)
             .max();
         let Some(last_answer) = last_answer else {
-            return;
+            return true;
         };
         let limit = Instant::now() + self.runner.timeout;
         let polled_since = || {
@@ -496,6 +522,7 @@ impl<'a> Execution<'a> {
         while !process.has_exited() && !polled_since() && Instant::now() < limit {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
+        process.has_exited() || polled_since()
     }
 
     /// Stops the current process for `stop`, unless it already ended on its own, and
@@ -526,9 +553,9 @@ impl<'a> Execution<'a> {
     }
 
     /// Ends the run: the last datagrams, the last process.
-    async fn stop(self, record: &mut RunRecord, finished: bool) {
+    async fn stop(mut self, record: &mut RunRecord, finished: bool) {
         if finished {
-            self.until_idle().await;
+            self.wait_until_idle(record).await;
         }
         tokio::time::sleep(DRAIN).await;
         let ended = self.end_process(HarnessStop::EndOfRun).await;
@@ -539,7 +566,8 @@ impl<'a> Execution<'a> {
 
     /// When the runtime asked for work after each answered invocation, as the Runtime API
     /// logged it, but no later than the invocation's timeout: Lambda stops an invocation
-    /// there, whatever its runtime still does after its answer.
+    /// there, whatever its runtime still does after its answer. One whose runtime never
+    /// asked, though the harness waited past its timeout, ran until that timeout.
     fn fill_releases(&self, record: &mut RunRecord) {
         let released: HashMap<String, Instant> = self
             .api
@@ -552,9 +580,13 @@ impl<'a> Execution<'a> {
                 let deadline = run
                     .handed_out_at
                     .and_then(|at| at.checked_add(self.runner.timeout));
-                run.released_at = released
-                    .get(&run.request_id)
-                    .map(|&released| deadline.map_or(released, |deadline| released.min(deadline)));
+                run.released_at = match released.get(&run.request_id) {
+                    Some(&released) => {
+                        Some(deadline.map_or(released, |deadline| released.min(deadline)))
+                    }
+                    None if self.overran.contains(&run.index) => deadline,
+                    None => None,
+                };
             }
         }
     }
