@@ -134,6 +134,14 @@ pub struct ReportedInvocation {
 }
 
 impl ReportedInvocation {
+    /// How long it was in flight, as the concurrency groups count it: from hand-out to the
+    /// answer ([`response_ms`](Self::response_ms)), else its duration. (What a runtime does
+    /// between its answer and its next request is left out: a runtime with several loops
+    /// takes its next invocation on another loop meanwhile, one after the other.)
+    pub fn in_flight_ms(&self) -> Option<f64> {
+        self.response_ms.or(self.duration_ms)
+    }
+
     /// The handler subsegment: the first root named `## …`, else the first root.
     pub fn handler(&self) -> Option<&Subsegment> {
         self.subsegments

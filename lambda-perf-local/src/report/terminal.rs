@@ -223,7 +223,7 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
             .fold(f64::INFINITY, f64::min);
         let end = group
             .iter()
-            .filter_map(|i| Some(i.started_ms? + i.duration_ms?))
+            .filter_map(|i| Some(i.started_ms? + i.in_flight_ms()?))
             .fold(start, f64::max);
         let span = (end - start).max(0.001);
         let indices: Vec<String> = group.iter().map(|i| format!("#{}", i.index)).collect();
@@ -237,7 +237,8 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
         // "  #<n> <kind>  <start> <duration> <bar>"
         let bar_width = width.saturating_sub(2 + 5 + 10 + 11 + 11).max(10);
         for invocation in &group {
-            let (Some(at), Some(duration)) = (invocation.started_ms, invocation.duration_ms) else {
+            let (Some(at), Some(duration)) = (invocation.started_ms, invocation.in_flight_ms())
+            else {
                 continue;
             };
             let offset = at - start;
