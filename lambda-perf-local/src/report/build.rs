@@ -1,6 +1,7 @@
 //! [`Report::build`]: from what a run recorded to the report model.
 
-use std::time::Duration;
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use crate::emulator::{Answer, ErrorDocument, InvokeReply, OutputStream, TraceHeader};
 
@@ -26,10 +27,23 @@ impl Report {
         let mut problems = Vec::new();
         let mut facts = FactsByRequest::default();
         let mut metrics = MetricAggregator::default();
+        let mut served: HashMap<usize, usize> = HashMap::new();
+        for run in &record.invocations {
+            *served.entry(run.process).or_default() += 1;
+        }
         let processes: Vec<ReportedProcess> = record
             .processes
             .iter()
-            .map(|process| read_output(process, record, &mut facts, &mut metrics, &mut problems))
+            .map(|process| {
+                let invocations = served.get(&process.index).copied().unwrap_or(0);
+                read_output(
+                    process,
+                    invocations,
+                    &mut facts,
+                    &mut metrics,
+                    &mut problems,
+                )
+            })
             .collect();
 
         let mut traces = TraceIndex::default();
@@ -114,18 +128,27 @@ impl Report {
 /// process got, the time from the process's start to that hand-out.
 fn platform_inits(record: &RunRecord) -> Vec<Option<f64>> {
     let mut inits = vec![None; record.invocations.len()];
+    // Each process's first hand-out (the earliest; of equal ones, the first in run order), in
+    // one pass over the invocations.
+    let mut firsts: HashMap<usize, (usize, Instant)> = HashMap::new();
+    for (n, run) in record.invocations.iter().enumerate() {
+        let Some(at) = run.handed_out_at else {
+            continue;
+        };
+        firsts
+            .entry(run.process)
+            .and_modify(|first| {
+                if at < first.1 {
+                    *first = (n, at);
+                }
+            })
+            .or_insert((n, at));
+    }
     for process in &record.processes {
         let Some(spawned_at) = process.spawned_at else {
             continue;
         };
-        let first = record
-            .invocations
-            .iter()
-            .enumerate()
-            .filter(|(_, run)| run.process == process.index)
-            .filter_map(|(n, run)| run.handed_out_at.map(|at| (n, at)))
-            .min_by_key(|(_, at)| *at);
-        if let Some((n, handed_out_at)) = first {
+        if let Some(&(n, handed_out_at)) = firsts.get(&process.index) {
             inits[n] = Some(millis(handed_out_at.saturating_duration_since(spawned_at)));
         }
     }
@@ -135,7 +158,7 @@ fn platform_inits(record: &RunRecord) -> Vec<Option<f64>> {
 /// Reads a process's output: facts and metrics from EMF lines, a problem per broken one.
 fn read_output(
     process: &RecordedProcess,
-    record: &RunRecord,
+    invocations: usize,
     facts: &mut FactsByRequest,
     metrics: &mut MetricAggregator,
     problems: &mut Vec<Problem>,
@@ -145,11 +168,7 @@ fn read_output(
         environment: process.environment,
         exit: process.exit.clone(),
         stopped_by_harness: process.stopped_by_harness,
-        invocations: record
-            .invocations
-            .iter()
-            .filter(|run| run.process == process.index)
-            .count(),
+        invocations,
         stdout_lines: 0,
         stderr_lines: 0,
         emf_lines: 0,

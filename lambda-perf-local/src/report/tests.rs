@@ -1443,3 +1443,111 @@ fn only_a_line_read_just_after_the_request_for_work_goes_before_the_end() {
         "{log}"
     );
 }
+
+/// Invocations at once, found in one sweep: the same pairs and groups as comparing every
+/// invocation with every other, for spans of every kind (overlapping, touching, nested, of
+/// zero length, starting together).
+#[test]
+fn the_overlaps_found_in_one_sweep_are_those_of_every_pair() {
+    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+    let mut next = move |below: u64| {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed % below
+    };
+    for _ in 0..20 {
+        let spans: Vec<(u64, u64)> = (0..120)
+            .map(|_| {
+                let start = next(400);
+                (start, start + next(4) * next(30))
+            })
+            .collect();
+        let report = Report::build(&concurrent_record(0, &spans));
+        // Invocation 0 is the first process's, from 0 to 10 ms; the spans are 1..=120.
+        let all: Vec<(u64, u64)> = std::iter::once((0, 10)).chain(spans.clone()).collect();
+        for (i, &(start, end)) in all.iter().enumerate() {
+            let expected: Vec<usize> = all
+                .iter()
+                .enumerate()
+                .filter(|&(j, &(other_start, other_end))| {
+                    j != i && other_start < end && start < other_end
+                })
+                .map(|(j, _)| j)
+                .collect();
+            assert_eq!(report.invocations[i].concurrent_with, expected, "{all:?}");
+        }
+        // Groups: what is reachable from each member through its overlaps.
+        for group in super::timeline::concurrent_groups(&report.invocations) {
+            let members: Vec<usize> = group.iter().map(|member| member.index).collect();
+            let mut reached = vec![members[0]];
+            let mut at = 0;
+            while at < reached.len() {
+                let index = reached[at];
+                for &other in &report.invocations[index].concurrent_with {
+                    if !reached.contains(&other) {
+                        reached.push(other);
+                    }
+                }
+                at += 1;
+            }
+            reached.sort_unstable();
+            assert_eq!(members, reached, "{spans:?}");
+        }
+    }
+}
+
+/// A long run's report and log are built in time that grows with the run, not with its
+/// square: 100,000 invocations, two at a time, over 50,000 processes (10^10 pairs of
+/// invocations, 5·10^9 of invocations and processes, each a look at the whole run before).
+#[test]
+fn a_long_run_is_reported_in_time_that_grows_with_it() {
+    const INVOCATIONS: usize = 100_000;
+    let origin = Instant::now();
+    let at = |micros: u64| origin + Duration::from_micros(micros);
+    let invocations: Vec<RecordedInvocation> = (0..INVOCATIONS)
+        .map(|i| {
+            let start = (i as u64 / 2) * 100;
+            let request_id = format!("req-{i}");
+            let reply = InvokeReply {
+                request_id: request_id.clone(),
+                trace_header: None,
+                deadline_ms: 0,
+                queued_at: at(start),
+                handed_out_at: Some(at(start)),
+                resolved_at: at(start + 60),
+                answer: Answer::Response {
+                    body: Bytes::from_static(b"{}"),
+                },
+            };
+            let mut recorded = run(i, i / 2, None, &request_id, Ok(reply));
+            recorded.released_at = Some(at(start + 70));
+            recorded
+        })
+        .collect();
+    let processes = (0..INVOCATIONS / 2)
+        .map(|index| RecordedProcess {
+            index,
+            spawned_at: Some(origin),
+            log_stream: format!("stream-{index}"),
+            ..RecordedProcess::default()
+        })
+        .collect();
+    let record = RunRecord {
+        function: "fn".into(),
+        invocations,
+        processes,
+        ..RunRecord::default()
+    };
+    let started = Instant::now();
+    let report = Report::build(&record);
+    let log = crate::run::lambda_log(&record, &report);
+    let took = started.elapsed();
+    assert_eq!(report.invocations[0].concurrent_with, [1]);
+    assert_eq!(report.invocations[3].concurrent_with, [2]);
+    assert_eq!(log.matches("REPORT RequestId").count(), INVOCATIONS);
+    assert!(
+        took < Duration::from_secs(60),
+        "a report of {INVOCATIONS} invocations took {took:?}"
+    );
+}

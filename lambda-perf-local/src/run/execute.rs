@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::emulator::{
     Answer, ERROR_CONTEXT_LINES, ExecutionEnvironment, FunctionCommand, FunctionConfig,
-    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, Stage, TraceSetting,
+    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, TraceSetting,
     XRayCollector, new_request_id,
 };
 use crate::pricing::Architecture;
@@ -370,11 +370,12 @@ impl<'a> Execution<'a> {
     async fn never_asked_for_work(&self) {
         let spawned_at = self.current.process.spawned_at();
         tokio::time::sleep_until((spawned_at + self.runner.init_timeout).into()).await;
-        let asked = self.api.invocations().iter().any(|record| {
-            record
-                .handed_out_at
-                .is_some_and(|handed_out| handed_out >= spawned_at)
-        });
+        // Asked of every invocation once the process is past its init timeout: one reading,
+        // not a look through the whole log.
+        let asked = self
+            .api
+            .last_hand_out_at()
+            .is_some_and(|handed_out| handed_out >= spawned_at);
         if asked {
             std::future::pending::<()>().await;
         }
@@ -503,14 +504,7 @@ impl<'a> Execution<'a> {
     /// rather than reaching that limit.
     async fn until_idle(&self) -> bool {
         let process = &self.current.process;
-        let last_answer = self
-            .api
-            .invocations()
-            .iter()
-            .filter(|record| matches!(record.stage, Stage::Resolved(_)))
-            .filter_map(|record| record.finished_at)
-            .max();
-        let Some(last_answer) = last_answer else {
+        let Some(last_answer) = self.api.last_answer_at() else {
             return true;
         };
         let limit = Instant::now() + self.runner.timeout;

@@ -86,13 +86,13 @@ fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant 
 ///
 /// `report` must be [`Report::build`] of `record`.
 pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
-    let stream_of = |process: usize| {
-        record
-            .processes
-            .iter()
-            .find(|p| p.index == process)
-            .map_or("", |p| p.log_stream.as_str())
-    };
+    let streams: HashMap<usize, &str> = record
+        .processes
+        .iter()
+        .rev()
+        .map(|process| (process.index, process.log_stream.as_str()))
+        .collect();
+    let stream_of = |process: usize| streams.get(&process).copied().unwrap_or("");
     let mut entries: Vec<Entry<'_>> = Vec::new();
     let spells = idle_spells(record);
     for process in &record.processes {

@@ -189,6 +189,17 @@ impl RuntimeApi {
         self.shared.last_poll_at()
     }
 
+    /// When the latest answer to an invocation (a response, an error, an init error) came, if
+    /// one has. `None` until then.
+    pub fn last_answer_at(&self) -> Option<Instant> {
+        self.shared.last_answer_at()
+    }
+
+    /// When `/next` last handed out an invocation, if it has. `None` until then.
+    pub fn last_hand_out_at(&self) -> Option<Instant> {
+        self.shared.last_hand_out_at()
+    }
+
     /// Waits until a runtime has asked for work; the moment it first did.
     ///
     /// # Errors

@@ -89,6 +89,10 @@ struct State {
     first_poll_at: Option<Instant>,
     /// When a runtime last asked for work (`GET /next`) on a connection that is not retired.
     last_poll_at: Option<Instant>,
+    /// When `/next` last handed out an invocation.
+    last_hand_out_at: Option<Instant>,
+    /// The latest answer (the latest `finished_at` of a resolved invocation).
+    last_answer_at: Option<Instant>,
     /// A function process is attached ([`Shared::attach_process`]).
     attached: bool,
     /// `/next` handed out an invocation since the current process was attached: its init
@@ -112,9 +116,19 @@ impl State {
     }
 
     fn finish(&mut self, record: usize, stage: Stage, at: Instant) {
+        if matches!(stage, Stage::Resolved(_)) {
+            self.answered(at);
+        }
         if let Some(record) = self.records.get_mut(record) {
             record.stage = stage;
             record.finished_at = Some(at);
+        }
+    }
+
+    /// An invocation was answered (resolved) at `at`.
+    fn answered(&mut self, at: Instant) {
+        if self.last_answer_at.is_none_or(|last| last < at) {
+            self.last_answer_at = Some(at);
         }
     }
 
@@ -158,6 +172,8 @@ impl Shared {
                 current_init_error: None,
                 first_poll_at: None,
                 last_poll_at: None,
+                last_hand_out_at: None,
+                last_answer_at: None,
                 attached: false,
                 handed_out_since_attach: false,
                 default_function_arn,
@@ -216,6 +232,7 @@ impl Shared {
             stage: Stage::Queued,
         };
         if let Some(report) = state.current_init_error.clone() {
+            state.answered(queued_at);
             state.records.push(LoggedInvocation {
                 finished_at: Some(queued_at),
                 stage: Stage::Resolved(Answer::InitError(report.clone())),
@@ -270,6 +287,7 @@ impl Shared {
                 record.stage = Stage::InFlight;
             }
             state.handed_out_since_attach = true;
+            state.last_hand_out_at = Some(now);
             state.event(ApiEventKind::HandedOut { request_id });
             return Some(HandOut { prepared });
         }
@@ -309,6 +327,16 @@ impl Shared {
             }
             notified.await;
         }
+    }
+
+    /// The latest answer to an invocation.
+    pub(crate) fn last_answer_at(&self) -> Option<Instant> {
+        self.lock().last_answer_at
+    }
+
+    /// When `/next` last handed out an invocation.
+    pub(crate) fn last_hand_out_at(&self) -> Option<Instant> {
+        self.lock().last_hand_out_at
     }
 
     /// When a runtime last asked for work, on a connection not retired.
