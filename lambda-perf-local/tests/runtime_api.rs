@@ -438,30 +438,29 @@ async fn an_invocation_lasts_until_its_runtime_asks_for_work_again() {
     api.shutdown();
 }
 
+/// Invokes with `event`, which the runtime behind `http` takes (`/next`) and answers.
+async fn invoke_answered(api: &RuntimeApi, http: &HttpClient, event: &'static str) {
+    let runtime = async {
+        let reply = next(http, api).await;
+        let ack = respond(http, api, &request_id(&reply), b"done").await;
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+    };
+    let (invoked, ()) = tokio::join!(api.invoke(InvokeRequest::new(event)), runtime);
+    invoked.expect("answered");
+}
+
 /// A process the harness stopped after its answer never asks for work again: neither a poll
 /// it left on its connection nor its replacement's first poll ends that invocation.
 #[tokio::test]
 async fn a_replacements_poll_does_not_release_the_stopped_process_invocation() {
     let api = RuntimeApi::start().await.expect("server starts");
     let stopped = client();
-    let runtime = async {
-        let reply = next(&stopped, &api).await;
-        let ack = respond(&stopped, &api, &request_id(&reply), b"done").await;
-        assert_eq!(ack.status, StatusCode::ACCEPTED);
-    };
-    let (invoked, ()) = tokio::join!(api.invoke(InvokeRequest::new("event")), runtime);
-    invoked.expect("answered");
+    invoke_answered(&api, &stopped, "event").await;
     api.retire_connections();
     // The stopped process's poll, on its retired connection, and the replacement's.
     let left = next(&stopped, &api).await;
     assert_eq!(left.status, StatusCode::GONE);
-    let replacement = client();
-    let (second, served) = tokio::join!(api.invoke(InvokeRequest::new("second")), async {
-        let reply = next(&replacement, &api).await;
-        respond(&replacement, &api, &request_id(&reply), b"done").await
-    });
-    second.expect("the replacement answers");
-    assert_eq!(served.status, StatusCode::ACCEPTED);
+    invoke_answered(&api, &client(), "second").await;
     let logged = api.invocations();
     assert_eq!(logged[0].released_at, None, "{:?}", logged[0]);
     assert_eq!(
