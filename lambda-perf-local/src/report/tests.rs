@@ -1287,6 +1287,42 @@ fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
     assert!(!render_terminal(&sequential, 100, false).contains("Concurrent invocations"));
 }
 
+/// The concurrency section draws each invocation from its hand-out to its answer, as its
+/// groups are made: what a runtime does after its answer, before its next request for work
+/// (which the duration counts), is left out, so that no bar reaches past its group.
+#[test]
+fn the_concurrency_bars_end_at_the_answer_not_at_the_next_request() {
+    let mut record = concurrent_record(0, &[(20, 40), (30, 50)]);
+    let origin = record.invocations[0].handed_out_at.unwrap();
+    // Both runtimes asked for work long after their answers.
+    record.invocations[1].released_at = Some(origin + Duration::from_millis(120));
+    record.invocations[2].released_at = Some(origin + Duration::from_millis(130));
+    let report = Report::build(&record);
+    assert!(approx(report.invocations[1].duration_ms.unwrap(), 100.0));
+    assert!(approx(report.invocations[1].in_flight_ms().unwrap(), 20.0));
+    let text = render_terminal(&report, 100, false);
+    let section = text
+        .split("Concurrent invocations\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no concurrency section: {text}"));
+    let section = section.split("\n\n").next().unwrap();
+    assert!(
+        section.starts_with("  #1, #2 in flight at once, in process 1 (30.0 ms in all)"),
+        "{section}"
+    );
+    let row = |n: &str| {
+        section
+            .lines()
+            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+            .unwrap_or_else(|| panic!("no row {n}: {section}"))
+    };
+    assert!(
+        row("#1").contains(" 20.0 ms") && !row("#1").contains("100 ms"),
+        "{section}"
+    );
+    assert!(row("#2").contains("+10.0 ms"), "{section}");
+}
+
 #[test]
 fn an_invocation_the_function_crashed_in_lasts_and_is_billed_until_the_exit() {
     // On Lambda an invocation whose runtime exits (`Runtime.ExitError`) ran, and is billed,
