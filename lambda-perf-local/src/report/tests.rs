@@ -1530,6 +1530,20 @@ fn the_overlaps_found_in_one_sweep_are_those_of_every_pair() {
             reached.sort_unstable();
             assert_eq!(members, reached, "{spans:?}");
         }
+        // Every invocation in flight with another is in one group, and only once.
+        let mut grouped: Vec<usize> = super::timeline::concurrent_groups(&report.invocations)
+            .iter()
+            .flatten()
+            .map(|member| member.index)
+            .collect();
+        grouped.sort_unstable();
+        let overlapping: Vec<usize> = report
+            .invocations
+            .iter()
+            .filter(|invocation| !invocation.concurrent_with.is_empty())
+            .map(|invocation| invocation.index)
+            .collect();
+        assert_eq!(grouped, overlapping, "{spans:?}");
     }
 }
 
