@@ -1547,15 +1547,11 @@ fn the_overlaps_found_in_one_sweep_are_those_of_every_pair() {
     }
 }
 
-/// A long run's report and log are built in time that grows with the run, not with its
-/// square: 100,000 invocations, two at a time, over 50,000 processes (10^10 pairs of
-/// invocations, 5·10^9 of invocations and processes, each a look at the whole run before).
-#[test]
-fn a_long_run_is_reported_in_time_that_grows_with_it() {
-    const INVOCATIONS: usize = 100_000;
+/// A run of `invocations`, two at a time, two per process.
+fn long_run(invocations: usize) -> RunRecord {
     let origin = Instant::now();
     let at = |micros: u64| origin + Duration::from_micros(micros);
-    let invocations: Vec<RecordedInvocation> = (0..INVOCATIONS)
+    let runs: Vec<RecordedInvocation> = (0..invocations)
         .map(|i| {
             let start = (i as u64 / 2) * 100;
             let request_id = format!("req-{i}");
@@ -1575,7 +1571,7 @@ fn a_long_run_is_reported_in_time_that_grows_with_it() {
             recorded
         })
         .collect();
-    let processes = (0..INVOCATIONS / 2)
+    let processes = (0..invocations / 2)
         .map(|index| RecordedProcess {
             index,
             spawned_at: Some(origin),
@@ -1583,21 +1579,43 @@ fn a_long_run_is_reported_in_time_that_grows_with_it() {
             ..RecordedProcess::default()
         })
         .collect();
-    let record = RunRecord {
+    RunRecord {
         function: "fn".into(),
-        invocations,
+        invocations: runs,
         processes,
         ..RunRecord::default()
+    }
+}
+
+/// A long run's report and log are built in time that grows with the run, not with its
+/// square: 100,000 invocations, two at a time, over 50,000 processes (10^10 pairs of
+/// invocations, 5·10^9 of invocations and processes, each a look at the whole run before),
+/// and four times as many take about four times as long, not sixteen (a single part that
+/// looks through the whole run for each invocation stays well under any fixed limit, at
+/// 15 s, but not under this one).
+#[test]
+fn a_long_run_is_reported_in_time_that_grows_with_it() {
+    const INVOCATIONS: usize = 100_000;
+    // The quickest of a few tries: the machine's other work only adds.
+    let time = |record: &RunRecord, tries: usize| {
+        (0..tries)
+            .map(|_| {
+                let started = Instant::now();
+                let report = Report::build(record);
+                let log = crate::run::lambda_log(record, &report);
+                let took = started.elapsed();
+                (took, report, log)
+            })
+            .min_by_key(|(took, _, _)| *took)
+            .unwrap()
     };
-    let started = Instant::now();
-    let report = Report::build(&record);
-    let log = crate::run::lambda_log(&record, &report);
-    let took = started.elapsed();
+    let (small, _, _) = time(&long_run(INVOCATIONS / 4), 3);
+    let (took, report, log) = time(&long_run(INVOCATIONS), 2);
     assert_eq!(report.invocations[0].concurrent_with, [1]);
     assert_eq!(report.invocations[3].concurrent_with, [2]);
     assert_eq!(log.matches("REPORT RequestId").count(), INVOCATIONS);
     assert!(
-        took < Duration::from_secs(60),
-        "a report of {INVOCATIONS} invocations took {took:?}"
+        took < Duration::from_secs(60) && took < small * 8,
+        "a report of {INVOCATIONS} invocations took {took:?}, of a quarter as many {small:?}"
     );
 }
