@@ -661,10 +661,10 @@ w(
     "came after its writes from a process still running, which then took its event faster than "
     "an idle one: it measured below the bare handler); "
     "\"added\" is the median of the differences from the bare handler's invocation at the same "
-    "place of the same round, with a 95% confidence interval for it. A second bare process is "
-    "the control: what it \"adds\" is what separates two identical processes (where each one's "
-    "memory and code land, which core it runs on), the smallest difference this method can tell "
-    "apart."
+    "place of the same round, with a 95% confidence interval for it. A second bare row is "
+    "the control: what it \"adds\" is what separates identical processes (where each one's "
+    "memory and code land, which core it runs on), averaged over the replicas as every row's "
+    "is, the smallest difference this method can tell apart."
 )
 w("")
 placement = e2e.get("placement")
@@ -721,10 +721,11 @@ def latency_table(latency):
         )
     if not latency:
         return
+    replicas = latency.get("replicas", 1)
     w("")
     w(
         f"{latency.get('bare', {}).get('samples', 'n/a')} warm invocations per row, over "
-        f"{latency.get('replicas', 1)} processes (each after a cold invocation and 50 warm-up "
+        f"{replicas} process{'' if replicas == 1 else 'es'} (each after a cold invocation and 50 warm-up "
         "ones), in turns of 10, each turn after one more not counted, each invocation after a "
         "pause of a millisecond."
     )
@@ -737,7 +738,7 @@ def latency_table(latency):
             verdict += " " + companion_verdict("Unsampled", unsampled)
         if control:
             verdict += (
-                " Two identical bare processes differ by "
+                " Two identical bare rows differ by "
                 f"{fmt(control['median_us'])} ({fmt(control['low_us'])} to {fmt(control['high_us'])}): "
                 "differences of that size come from the processes, not from what runs in them."
             )
