@@ -1590,9 +1590,9 @@ fn long_run(invocations: usize) -> RunRecord {
 /// A long run's report and log are built in time that grows with the run, not with its
 /// square: 100,000 invocations, two at a time, over 50,000 processes (10^10 pairs of
 /// invocations, 5·10^9 of invocations and processes, each a look at the whole run before),
-/// and four times as many take about four times as long, not sixteen (a single part that
-/// looks through the whole run for each invocation stays well under any fixed limit, at
-/// 15 s, but not under this one).
+/// and four times as many take about four times as long (five, with sorting), not sixteen:
+/// under ten times as long is required (a single part that looks through the whole run for
+/// each invocation stays well under any fixed limit, at 15 s, but takes 30 times as long).
 #[test]
 fn a_long_run_is_reported_in_time_that_grows_with_it() {
     const INVOCATIONS: usize = 100_000;
@@ -1615,7 +1615,7 @@ fn a_long_run_is_reported_in_time_that_grows_with_it() {
     assert_eq!(report.invocations[3].concurrent_with, [2]);
     assert_eq!(log.matches("REPORT RequestId").count(), INVOCATIONS);
     assert!(
-        took < Duration::from_secs(60) && took < small * 8,
+        took < Duration::from_secs(60) && took < small * 10,
         "a report of {INVOCATIONS} invocations took {took:?}, of a quarter as many {small:?}"
     );
 }
