@@ -1225,6 +1225,23 @@ fn processes_the_harness_stopped_are_labelled_not_shown_as_crashes() {
     );
 }
 
+/// The terminal report's "Concurrent invocations" section, to its first blank line.
+fn concurrency_section(text: &str) -> &str {
+    let section = text
+        .split("Concurrent invocations\n")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no concurrency section: {text}"));
+    section.split("\n\n").next().unwrap()
+}
+
+/// The row of invocation `n` (`#<index>`) in a concurrency section.
+fn concurrency_row<'a>(section: &'a str, n: &str) -> &'a str {
+    section
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{n} ")))
+        .unwrap_or_else(|| panic!("no row {n}: {section}"))
+}
+
 #[test]
 fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
     // #1 and #2 overlap, #3 overlaps #2 only, #4 runs alone afterwards.
@@ -1249,21 +1266,12 @@ fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
     );
 
     let text = render_terminal(&report, 100, false);
-    let section = text
-        .split("Concurrent invocations\n")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no concurrency section: {text}"));
-    let section = section.split("\n\n").next().unwrap();
+    let section = concurrency_section(&text);
     assert!(
         section.starts_with("  #1, #2, #3 in flight at once, in process 1 (50.0 ms in all)"),
         "{section}"
     );
-    let row = |n: &str| {
-        section
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
-            .unwrap_or_else(|| panic!("no row {n}: {section}"))
-    };
+    let row = |n: &str| concurrency_row(section, n);
     assert!(row("#2").contains("+5.00 ms") && row("#2").contains("35.0 ms"));
     // The later one's bar starts further right.
     let bar_start = |n: &str| {
@@ -1301,21 +1309,12 @@ fn the_concurrency_bars_end_at_the_answer_not_at_the_next_request() {
     assert!(approx(report.invocations[1].duration_ms.unwrap(), 100.0));
     assert!(approx(report.invocations[1].in_flight_ms().unwrap(), 20.0));
     let text = render_terminal(&report, 100, false);
-    let section = text
-        .split("Concurrent invocations\n")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no concurrency section: {text}"));
-    let section = section.split("\n\n").next().unwrap();
+    let section = concurrency_section(&text);
     assert!(
         section.starts_with("  #1, #2 in flight at once, in process 1 (30.0 ms in all)"),
         "{section}"
     );
-    let row = |n: &str| {
-        section
-            .lines()
-            .find(|l| l.trim_start().starts_with(&format!("{n} ")))
-            .unwrap_or_else(|| panic!("no row {n}: {section}"))
-    };
+    let row = |n: &str| concurrency_row(section, n);
     assert!(
         row("#1").contains(" 20.0 ms") && !row("#1").contains("100 ms"),
         "{section}"
