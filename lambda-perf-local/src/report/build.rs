@@ -269,13 +269,13 @@ fn invocation(
         .map(millis);
     let (status, error, duration_ms) = match &run.reply {
         Ok(reply) => {
-            let (status, error, answered_in) = answered(reply);
+            let (status, error) = answered(reply);
             // Lambda's invocation lasts until the runtime asks for its next event.
             let released = reply
                 .handed_out_at
                 .zip(run.released_at)
                 .map(|(start, end)| millis(end.saturating_duration_since(start)));
-            (status, error, released.or(answered_in))
+            (status, error, released.or(response_ms))
         }
         Err(failure) if failure.kind == NoReplyKind::OutOfMemory => {
             // The function's failure, as Lambda reports it; not a problem of the harness.
@@ -344,19 +344,17 @@ fn invocation(
     }
 }
 
-/// The status, error and duration of an invocation that got a reply.
-fn answered(reply: &InvokeReply) -> (Status, Option<String>, Option<f64>) {
-    let duration = reply.duration().map(millis);
+/// The status and error of an invocation that got a reply.
+fn answered(reply: &InvokeReply) -> (Status, Option<String>) {
     match &reply.answer {
-        Answer::Response { .. } => (Status::Ok, None, duration),
+        Answer::Response { .. } => (Status::Ok, None),
         Answer::Error { error_type, error } => {
             let kind = error.error_type.as_deref().or(error_type.as_deref());
-            (Status::Error, Some(describe(kind, error)), duration)
+            (Status::Error, Some(describe(kind, error)))
         }
         Answer::InitError(report) => (
             Status::InitError,
             Some(describe(report.error_type.as_deref(), report)),
-            duration,
         ),
     }
 }
