@@ -77,13 +77,6 @@ fn setting(name: &str, default: usize) -> usize {
         .unwrap_or(default)
 }
 
-/// The median of `samples`, in microseconds.
-fn median_us(samples: &[Duration]) -> f64 {
-    let mut samples = samples.to_vec();
-    samples.sort();
-    samples[samples.len() / 2].as_secs_f64() * 1e6
-}
-
 /// Median, 90th percentile and mean, in microseconds.
 fn summary(mut samples: Vec<Duration>) -> Value {
     samples.sort();
@@ -389,7 +382,7 @@ async fn client_latency(
         let mut mode = summary(samples.clone());
         mode["replica_medians_us"] = processes
             .iter()
-            .map(|process| median_us(&process.samples))
+            .map(|process| summary(process.samples.clone())["median_us"].clone())
             .collect();
         if label != "bare" {
             let added = samples
