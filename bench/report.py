@@ -660,8 +660,14 @@ w(
     "handed out alike, to a process waiting in `/next` (back to back, the companion's `/next` "
     "came after its writes from a process still running, which then took its event faster than "
     "an idle one: it measured below the bare handler); "
-    "\"added\" is the median of the differences from the bare handler's invocation at the same "
-    "place of the same round, with a 95% confidence interval for it. A second bare row is "
+    "\"added\" is measured two ways. Per process: each replica's median less the bare "
+    "handler's replica that took the same rounds, one difference per replica, and their mean "
+    "with a 95% confidence interval by Student's t over the replicas; the replicas are the "
+    "independent units (every sample of one process shares where its code and memory landed), "
+    "so this is the interval the verdicts below use. Per invocation: the median of the "
+    "differences from the bare handler's invocation at the same place of the same round, with "
+    "a 95% confidence interval that takes every invocation as independent, and so is too narrow. "
+    "A second bare row is "
     "the control: what it \"adds\" is what separates identical processes (where each one's "
     "memory and code land, which core it runs on), averaged over the replicas as every row's "
     "is, the smallest difference this method can tell apart."
@@ -683,10 +689,12 @@ if placement is not None:
 def companion_verdict(which, added):
     """Whether the interval of `added` (the companion's added latency) includes zero."""
     if added["low_us"] <= 0 <= added["high_us"]:
+        half_width = (added["high_us"] - added["low_us"]) / 2
         return (
             f"{which}, the client's latency shows no measurable difference from the bare "
             f"handler's: the interval of the added latency, {fmt(added['low_us'])} to "
-            f"{fmt(added['high_us'])}, includes zero."
+            f"{fmt(added['high_us'])}, includes zero (so this run cannot tell a difference of "
+            f"less than about {fmt(half_width)} either way from none)."
         )
     return (
         f"{which}, the client's latency differs measurably from the bare handler's: the "
@@ -695,9 +703,18 @@ def companion_verdict(which, added):
     )
 
 
+def interval_cell(added, centre):
+    if not added:
+        return ""
+    return f"{fmt(added[centre])} ({fmt(added['low_us'])} to {fmt(added['high_us'])})"
+
+
 def latency_table(latency):
-    w("| | median | p90 | p99 | mean | added vs bare (median, 95% CI) | each process's median |")
-    w("|---|---|---|---|---|---|---|")
+    w(
+        "| | median | p90 | p99 | mean | added vs bare, per process (mean, 95% CI over the "
+        "processes) | added vs bare, per invocation (median, 95% CI) | each process's median |"
+    )
+    w("|---|---|---|---|---|---|---|---|")
     for mode, label in (
         ("bare", "bare handler (no lambda-perf)"),
         ("bare_again", "a second bare handler (the control)"),
@@ -708,16 +725,14 @@ def latency_table(latency):
     ):
         figures = latency.get(mode)
         if not figures:
-            w(f"| {label} | n/a | n/a | n/a | n/a | n/a | n/a |")
+            w(f"| {label} | n/a | n/a | n/a | n/a | n/a | n/a | n/a |")
             continue
-        added = figures.get("added_vs_bare")
-        added_cell = ""
-        if added:
-            added_cell = f"{fmt(added['median_us'])} ({fmt(added['low_us'])} to {fmt(added['high_us'])})"
+        per_process = interval_cell(figures.get("added_vs_bare_over_replicas"), "mean_us")
+        per_invocation = interval_cell(figures.get("added_vs_bare"), "median_us")
         replicas_cell = ", ".join(fmt(m) for m in figures.get("replica_medians_us", []))
         w(
             f"| {label} | {fmt(figures['median_us'])} | {fmt(figures['p90_us'])} | {fmt(figures['p99_us'])} "
-            f"| {fmt(figures['mean_us'])} | {added_cell} | {replicas_cell} |"
+            f"| {fmt(figures['mean_us'])} | {per_process} | {per_invocation} | {replicas_cell} |"
         )
     if not latency:
         return
@@ -729,25 +744,41 @@ def latency_table(latency):
         "ones), in turns of 10, each turn after one more not counted, each invocation after a "
         "pause of a millisecond."
     )
-    companion = latency.get("companion", {}).get("added_vs_bare")
-    control = latency.get("bare_again", {}).get("added_vs_bare")
+    # The verdicts use the interval over the processes when the run has one (two replicas or
+    # more), else the per-invocation one, and say which.
+    key = (
+        "added_vs_bare_over_replicas"
+        if "added_vs_bare_over_replicas" in latency.get("companion", {})
+        else "added_vs_bare"
+    )
+    centre = "mean_us" if key == "added_vs_bare_over_replicas" else "median_us"
+
+    def added_of(mode):
+        return latency.get(mode, {}).get(key)
+
+    companion, control = added_of("companion"), added_of("bare_again")
     if companion:
-        verdict = companion_verdict("With the companion, sampled", companion)
-        unsampled = latency.get("companion_unsampled", {}).get("added_vs_bare")
+        verdict = (
+            "By the interval over the processes: "
+            if key == "added_vs_bare_over_replicas"
+            else "By the per-invocation interval (one process per row): "
+        )
+        verdict += companion_verdict("with the companion, sampled", companion)
+        unsampled = added_of("companion_unsampled")
         if unsampled:
             verdict += " " + companion_verdict("Unsampled", unsampled)
         if control:
             verdict += (
                 " Two identical bare rows differ by "
-                f"{fmt(control['median_us'])} ({fmt(control['low_us'])} to {fmt(control['high_us'])}): "
+                f"{fmt(control[centre])} ({fmt(control['low_us'])} to {fmt(control['high_us'])}): "
                 "differences of that size come from the processes, not from what runs in them."
             )
-        threaded = latency.get("bare_threaded", {}).get("added_vs_bare")
+        threaded = added_of("bare_threaded")
         if threaded:
             verdict += (
                 " The bare handler in a process with a second thread that only waits (as "
                 "lambda-perf's watchdog does) differs by "
-                f"{fmt(threaded['median_us'])} ({fmt(threaded['low_us'])} to {fmt(threaded['high_us'])}): "
+                f"{fmt(threaded[centre])} ({fmt(threaded['low_us'])} to {fmt(threaded['high_us'])}): "
                 "the share of that thread alone, which a function on the default multi-thread "
                 "runtime has anyway."
             )

@@ -20,7 +20,7 @@
 //! way whichever process it goes to.
 //!
 //! Settings: `LAMBDA_PERF_BENCH_INVOCATIONS` (warm invocations per subject, default 2000),
-//! `LAMBDA_PERF_BENCH_REPLICAS` (processes per subject, default 3), `LAMBDA_PERF_BENCH_STARTS`
+//! `LAMBDA_PERF_BENCH_REPLICAS` (processes per subject, default 8), `LAMBDA_PERF_BENCH_STARTS`
 //! (starts per binary, default 30), `LAMBDA_PERF_BENCH_OUT` (the JSON written, default
 //! `end_to_end.json` in the working directory).
 
@@ -295,6 +295,35 @@ fn median_with_interval(mut values: Vec<f64>) -> Value {
     })
 }
 
+/// Two-sided 95% quantiles of Student's t distribution, for 1 to 30 degrees of freedom.
+const T_95: [f64; 30] = [
+    12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160,
+    2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
+    2.052, 2.048, 2.045, 2.042,
+];
+
+/// The mean of `values` (one per replica), with a 95% confidence interval for it by Student's
+/// t, in microseconds; the values themselves too. Each replica's samples share what sets
+/// that process apart (where its code and memory land), so its samples are not independent
+/// of one another: the replicas are the independent units, and this interval counts them,
+/// not the samples. `None` for fewer than two.
+fn mean_with_interval_over_replicas(values: Vec<f64>) -> Option<Value> {
+    let n = values.len();
+    if n < 2 {
+        return None;
+    }
+    let mean = values.iter().sum::<f64>() / n as f64;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+    let t = T_95[(n - 2).min(T_95.len() - 1)];
+    let half_width = t * (variance / n as f64).sqrt();
+    Some(json!({
+        "mean_us": mean,
+        "low_us": mean - half_width,
+        "high_us": mean + half_width,
+        "replicas_us": values,
+    }))
+}
+
 /// The order of the subjects' turns, round after round: each subject comes at each place, and
 /// after each other subject, equally often (a Williams design: for an even count of subjects,
 /// the rows 0, 1, n-1, 2, n-2, ... shifted by one per round), so that what one process leaves
@@ -326,9 +355,12 @@ const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
 /// process still running, which then takes the event at once, where the others' event wakes
 /// a process gone idle (measured: −3.7 and −3.9 µs against the bare process, with quiet sinks).
 ///
-/// Besides each subject's figures (and each replica's median), the difference from the bare
-/// handler's invocation at the same place of the same round, with a confidence interval for
-/// its median.
+/// Besides each subject's figures (and each replica's median), what it adds to the bare
+/// handler two ways: the differences from the bare handler's invocation at the same place of
+/// the same round, with a confidence interval for their median that takes every sample as
+/// independent (too narrow: a replica's samples share its process's luck); and each replica's
+/// median less the bare handler's same replica, with a confidence interval for their mean
+/// over the replicas, the independent units (the one the verdict uses).
 async fn client_latency(
     invocations: usize,
     replicas: usize,
@@ -377,13 +409,17 @@ async fn client_latency(
     let mut figures = serde_json::Map::new();
     let micros = |d: &Duration| d.as_secs_f64() * 1e6;
     let bare: Vec<f64> = taken[0].iter().map(micros).collect();
+    let median_of = |process: &Subject| {
+        summary(process.samples.clone())["median_us"]
+            .as_f64()
+            .unwrap()
+    };
+    let bare_medians: Vec<f64> = subjects[0].iter().map(median_of).collect();
     for (processes, samples) in subjects.iter().zip(taken) {
         let label = processes[0].label;
         let mut mode = summary(samples.clone());
-        mode["replica_medians_us"] = processes
-            .iter()
-            .map(|process| summary(process.samples.clone())["median_us"].clone())
-            .collect();
+        let medians: Vec<f64> = processes.iter().map(median_of).collect();
+        mode["replica_medians_us"] = json!(medians);
         if label != "bare" {
             let added = samples
                 .iter()
@@ -392,6 +428,16 @@ async fn client_latency(
                 .map(|(with, without)| with - without)
                 .collect();
             mode["added_vs_bare"] = median_with_interval(added);
+            // Replica r of every subject took the same blocks of rounds: its median less the
+            // bare handler's replica r, one difference per replica.
+            let by_replica = medians
+                .iter()
+                .zip(&bare_medians)
+                .map(|(with, without)| with - without)
+                .collect();
+            if let Some(over) = mean_with_interval_over_replicas(by_replica) {
+                mode["added_vs_bare_over_replicas"] = over;
+            }
         }
         figures.insert(label.to_owned(), mode);
     }
@@ -445,7 +491,7 @@ fn main() {
 async fn measure(placement: Placement) {
     // `cargo bench` passes `--bench`; a filter, if any, is ignored.
     let invocations = setting("LAMBDA_PERF_BENCH_INVOCATIONS", 2000).max(1);
-    let replicas = setting("LAMBDA_PERF_BENCH_REPLICAS", 3).max(1);
+    let replicas = setting("LAMBDA_PERF_BENCH_REPLICAS", 8).max(1);
     let starts = setting("LAMBDA_PERF_BENCH_STARTS", 30).max(1);
     let out = std::env::var("LAMBDA_PERF_BENCH_OUT").unwrap_or_else(|_| "end_to_end.json".into());
     let collector = XRayCollector::start().await.unwrap();
