@@ -228,7 +228,7 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
         let span = (end - start).max(0.001);
         let indices: Vec<String> = group.iter().map(|i| format!("#{}", i.index)).collect();
         let title = format!(
-            "  {} in flight at once, in process {} ({} in all)",
+            "  {} in flight at once, in process {} ({} in all, each from hand-out to answer)",
             indices.join(", "),
             group[0].process,
             ms(span)

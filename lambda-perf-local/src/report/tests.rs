@@ -1268,7 +1268,7 @@ fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
     let text = render_terminal(&report, 100, false);
     let section = concurrency_section(&text);
     assert!(
-        section.starts_with("  #1, #2, #3 in flight at once, in process 1 (50.0 ms in all)"),
+        section.starts_with("  #1, #2, #3 in flight at once, in process 1 (50.0 ms in all, each from hand-out to answer)"),
         "{section}"
     );
     let row = |n: &str| concurrency_row(section, n);
@@ -1311,7 +1311,7 @@ fn the_concurrency_bars_end_at_the_answer_not_at_the_next_request() {
     let text = render_terminal(&report, 100, false);
     let section = concurrency_section(&text);
     assert!(
-        section.starts_with("  #1, #2 in flight at once, in process 1 (30.0 ms in all)"),
+        section.starts_with("  #1, #2 in flight at once, in process 1 (30.0 ms in all, each from hand-out to answer)"),
         "{section}"
     );
     let row = |n: &str| concurrency_row(section, n);
