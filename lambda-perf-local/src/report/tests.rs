@@ -1322,6 +1322,43 @@ fn the_concurrency_bars_end_at_the_answer_not_at_the_next_request() {
     assert!(row("#2").contains("+10.0 ms"), "{section}");
 }
 
+/// The README's sample of the concurrency section draws its bars as the renderer draws them
+/// for the sample's own figures (at 100 columns): each row's bar from its offset, as long as
+/// its time, on the group's axis.
+#[test]
+fn the_readme_concurrency_sample_draws_its_bars_as_the_renderer_does() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md");
+    let readme = std::fs::read_to_string(&path).unwrap();
+    let section = concurrency_section(&readme);
+    let millis = |text: &str| -> f64 {
+        text.trim_start_matches('+')
+            .trim_end_matches(" ms")
+            .parse()
+            .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    };
+    let (title, rows) = section.split_once('\n').unwrap();
+    let span = millis(
+        title
+            .split_once(" (")
+            .and_then(|(_, rest)| rest.split_once(" in all"))
+            .unwrap_or_else(|| panic!("no span in {title:?}"))
+            .0,
+    );
+    // "  #<n> <kind>  <start> <duration> <bar>", as `concurrency` lays it out.
+    let prefix = 2 + 5 + 10 + 11 + 11;
+    let mut drawn = 0;
+    for row in rows.lines() {
+        let columns: Vec<char> = row.chars().collect();
+        let text = |from: usize, to: usize| columns[from..to].iter().collect::<String>();
+        let offset = millis(text(18, 28).trim());
+        let duration = millis(text(28, 39).trim());
+        let expected = terminal::bar(offset, Some(offset + duration), span, 100 - prefix);
+        assert_eq!(text(prefix, columns.len()), expected.trim_end(), "{row}");
+        drawn += 1;
+    }
+    assert_eq!(drawn, 2, "{section}");
+}
+
 #[test]
 fn an_invocation_the_function_crashed_in_lasts_and_is_billed_until_the_exit() {
     // On Lambda an invocation whose runtime exits (`Runtime.ExitError`) ran, and is billed,
