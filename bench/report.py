@@ -664,7 +664,8 @@ w(
     "handler's replica that took the same rounds, one difference per replica, and their mean "
     "with a 95% confidence interval by Student's t over the replicas; the replicas are the "
     "independent units (every sample of one process shares where its code and memory landed), "
-    "so this is the interval the verdicts below use. Per invocation: the median of the "
+    "so the verdicts below use this interval whenever a run has it (two processes or more per "
+    "row). Per invocation: the median of the "
     "differences from the bare handler's invocation at the same place of the same round, with "
     "a 95% confidence interval that takes every invocation as independent, and so is too narrow. "
     "A second bare row is "
@@ -758,11 +759,12 @@ def latency_table(latency):
 
     companion, control = added_of("companion"), added_of("bare_again")
     if companion:
-        verdict = (
-            "By the interval over the processes: "
-            if key == "added_vs_bare_over_replicas"
-            else "By the per-invocation interval (one process per row): "
-        )
+        if key == "added_vs_bare_over_replicas":
+            verdict = "By the interval over the processes: "
+        elif latency.get("replicas", 1) < 2:
+            verdict = "By the per-invocation interval (one process per row): "
+        else:
+            verdict = "By the per-invocation interval (this run's results have none over the processes): "
         verdict += companion_verdict("with the companion, sampled", companion)
         unsampled = added_of("companion_unsampled")
         if unsampled:
