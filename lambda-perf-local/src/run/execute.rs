@@ -328,7 +328,7 @@ impl<'a> Execution<'a> {
         let (handed_out_at, ended_at) = match &reply {
             Ok(reply) => (reply.handed_out_at, Some(reply.resolved_at)),
             Err(_) => {
-                let handed_out_at = self.handed_out_at(&request_id);
+                let handed_out_at = self.api.handed_out_at(&request_id);
                 // Lambda ends a timed-out invocation at its timeout, whereas the harness
                 // waited a grace period past the deadline before giving up.
                 let ended_at = match (&stop, handed_out_at) {
@@ -354,15 +354,6 @@ impl<'a> Execution<'a> {
             max_memory_used_bytes: process.peak_memory_bytes(),
         };
         (run, stop)
-    }
-
-    /// When the Runtime API handed out invocation `request_id`, if it did.
-    fn handed_out_at(&self, request_id: &str) -> Option<Instant> {
-        self.api
-            .invocations()
-            .iter()
-            .find(|record| record.request_id == request_id)
-            .and_then(|record| record.handed_out_at)
     }
 
     /// Resolves if the current process has not asked for a single invocation within the
@@ -405,9 +396,7 @@ impl<'a> Execution<'a> {
             }
             Err(HarnessError::ProcessExited { status, .. }) => {
                 let status = status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
-                let handed_out = self.api.invocations().iter().any(|record| {
-                    record.request_id == request_id && record.handed_out_at.is_some()
-                });
+                let handed_out = self.api.handed_out_at(request_id).is_some();
                 if self.current.served.load(Ordering::Relaxed) == 0 && !handed_out {
                     EarlyStop::ExitedDuringInit {
                         status,

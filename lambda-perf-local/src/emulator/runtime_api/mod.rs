@@ -200,6 +200,12 @@ impl RuntimeApi {
         self.shared.last_hand_out_at()
     }
 
+    /// When `/next` handed out invocation `request_id`, if it did: one look through the log,
+    /// without copying it as [`RuntimeApi::invocations`] does.
+    pub fn handed_out_at(&self, request_id: &str) -> Option<Instant> {
+        self.shared.handed_out_at(request_id)
+    }
+
     /// Waits until a runtime has asked for work; the moment it first did.
     ///
     /// # Errors

@@ -339,6 +339,15 @@ impl Shared {
         self.lock().last_hand_out_at
     }
 
+    /// When `/next` handed out invocation `request_id`, if it did.
+    pub(crate) fn handed_out_at(&self, request_id: &str) -> Option<Instant> {
+        self.lock()
+            .records
+            .iter()
+            .find(|record| record.request_id == request_id)
+            .and_then(|record| record.handed_out_at)
+    }
+
     /// When a runtime last asked for work, on a connection not retired.
     pub(crate) fn last_poll_at(&self) -> Option<Instant> {
         self.lock().last_poll_at
