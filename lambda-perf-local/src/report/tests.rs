@@ -1225,6 +1225,14 @@ fn processes_the_harness_stopped_are_labelled_not_shown_as_crashes() {
     );
 }
 
+/// The title of a concurrency group of process 1 (`concurrent_record`'s), as the terminal
+/// writes it: its members and the time they span.
+fn group_title(members: &str, span: &str) -> String {
+    format!(
+        "  {members} in flight at once, in process 1 ({span} in all, each from hand-out to answer)"
+    )
+}
+
 /// The terminal report's "Concurrent invocations" section, to its first blank line.
 fn concurrency_section(text: &str) -> &str {
     let section = text
@@ -1268,7 +1276,7 @@ fn overlapping_invocations_are_grouped_and_drawn_on_one_axis() {
     let text = render_terminal(&report, 100, false);
     let section = concurrency_section(&text);
     assert!(
-        section.starts_with("  #1, #2, #3 in flight at once, in process 1 (50.0 ms in all, each from hand-out to answer)"),
+        section.starts_with(&group_title("#1, #2, #3", "50.0 ms")),
         "{section}"
     );
     let row = |n: &str| concurrency_row(section, n);
@@ -1311,7 +1319,7 @@ fn the_concurrency_bars_end_at_the_answer_not_at_the_next_request() {
     let text = render_terminal(&report, 100, false);
     let section = concurrency_section(&text);
     assert!(
-        section.starts_with("  #1, #2 in flight at once, in process 1 (30.0 ms in all, each from hand-out to answer)"),
+        section.starts_with(&group_title("#1, #2", "30.0 ms")),
         "{section}"
     );
     let row = |n: &str| concurrency_row(section, n);
