@@ -173,6 +173,89 @@ async fn a_dropped_invocation_still_writes_its_telemetry() {
     assert!(at_post.lock().unwrap().response.is_none());
 }
 
+/// A response whose `Serialize` opens a map key and, when `broken`, never gives its value:
+/// `serde_json` then writes what is not JSON.
+struct Answer {
+    broken: bool,
+}
+
+impl serde::Serialize for Answer {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_key("status")?;
+        if !self.broken {
+            map.serialize_value("paid")?;
+        }
+        map.end()
+    }
+}
+
+/// Under the companion the response is captured as the runtime writes it, and checked only
+/// after the POST: text that is not JSON is still left out of the trace, and counted in the
+/// records of the invocation that answered it, not in the next one's.
+#[tokio::test]
+async fn a_response_that_is_not_json_is_left_out_after_its_post_and_counted_in_its_own_records() {
+    let recorder = Arc::new(Recorder::new());
+    let runtime = {
+        let recorder = Arc::clone(&recorder);
+        tower::service_fn(move |invocation: LambdaInvocation| {
+            let recorder = Arc::clone(&recorder);
+            async move {
+                let payload: Value = serde_json::from_slice(&invocation.body)?;
+                let broken = payload["broken"] == true;
+                let handler = recorder
+                    .layer()
+                    .layer(service_fn(move |_: LambdaEvent<Value>| {
+                        metrics::add_metric("Orders", Unit::Count, 1.0);
+                        async move { Ok::<_, Error>(Answer { broken }) }
+                    }));
+                let response = handler
+                    .oneshot(LambdaEvent::new(payload, invocation.context))
+                    .await?;
+                // The POST's body, as `lambda_runtime` writes it.
+                serde_json::to_vec(&response)?;
+                Ok::<(), Error>(())
+            }
+        })
+    };
+    let service = PerfRuntimeLayer::new().layer(runtime);
+    for broken in [true, false, true] {
+        service
+            .clone()
+            .oneshot(invocation(json!({ "broken": broken })))
+            .await
+            .unwrap();
+        let lines = recorder.emf().lines();
+        let end = lines
+            .iter()
+            .rfind(|l| l.get("ColdStart").is_none())
+            .unwrap();
+        let documents = recorder.xray().documents();
+        let handler = documents
+            .iter()
+            .rfind(|d| d["name"] == "## handler")
+            .unwrap();
+        let dropped = |facts: &Value| {
+            facts["dropped"]["capture.response_not_serializable"]
+                .as_u64()
+                .unwrap_or(0)
+        };
+        assert_eq!(dropped(&end["lambda_perf"]), u64::from(broken), "{end}");
+        assert_eq!(
+            dropped(&handler["metadata"]["lambda_perf"]),
+            u64::from(broken),
+            "{handler}"
+        );
+        let captured = &handler["metadata"]["test"]["handler response"];
+        if broken {
+            assert!(captured.is_null(), "{handler}");
+        } else {
+            assert_eq!(*captured, json!({ "status": "paid" }), "{handler}");
+        }
+    }
+}
+
 /// One invocation of `event` through the companion, with its deadline `deadline_in` away and
 /// the watchdog's margin `margin`: the recorder, and what was written when the POST came.
 async fn invoked_near_deadline(

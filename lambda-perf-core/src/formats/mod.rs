@@ -9,6 +9,7 @@ pub(crate) mod checked_json;
 pub(crate) mod emf;
 pub(crate) mod failure;
 pub(crate) mod json;
+pub(crate) mod json_text;
 #[cfg(feature = "tracing")]
 pub(crate) mod log;
 pub(crate) mod padded;

@@ -24,6 +24,7 @@ use super::readiness;
 use super::redaction::Captured;
 use super::resources::{Baseline, ResourceUse};
 use super::response_buffer;
+use super::response_check;
 use super::settings::{InvocationSettings, ServiceAnnotation};
 use super::start_tracker::Start;
 use super::trace::{Target, Trace};
@@ -758,6 +759,15 @@ impl Invocation {
         resources: Option<ResourceUse>,
     ) {
         let instrumentation = &self.instrumentation;
+        // Before any record takes the drops it reports: a response left out is counted in
+        // this invocation's.
+        if let Outcome::Success(response) = outcome {
+            response_check::keep_if_json(response, |buffer| {
+                if let Some(trace) = state.trace.as_mut() {
+                    trace.give_back_json_buffer(buffer);
+                }
+            });
+        }
         // Written once for the subsegment and the EMF line, and only for them: an unsampled
         // invocation that recorded no metric has no record that carries it.
         let ending = self.facts.ending(outcome, duration_nanos);

@@ -23,6 +23,7 @@ pub(crate) mod readiness;
 pub(crate) mod redaction;
 pub(crate) mod resources;
 mod response_buffer;
+pub(crate) mod response_check;
 pub(crate) mod settings;
 mod start_kind;
 pub(crate) mod start_tracker;

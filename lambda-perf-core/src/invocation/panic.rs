@@ -36,6 +36,21 @@ pub(crate) fn write_json<T: Serialize + ?Sized>(
     catch(|| write_checked(value, out)).unwrap_or_else(|panic| Err(NotSerialized::Panicked(panic)))
 }
 
+/// Appends `value` as `serde_json::to_vec` writes it (the code `lambda_runtime` serializes a
+/// response with), or says why not: its `Serialize` failed or panicked (`out` may then hold
+/// part of it). Unlike [`write_json`], the text is not checked as it is written: a
+/// hand-written `Serialize` can make it what is not JSON, so it is read back before it is
+/// used (`response_check`).
+pub(crate) fn write_compact_json<T: Serialize + ?Sized>(
+    value: &T,
+    out: &mut Vec<u8>,
+) -> Result<(), NotSerialized> {
+    match catch(|| serde_json::to_writer(&mut *out, value)) {
+        Ok(result) => result.map_err(NotSerialized::Failed),
+        Err(panic) => Err(NotSerialized::Panicked(panic)),
+    }
+}
+
 /// `value` as JSON, or why not: its `Serialize` failed or panicked (user code, which must not
 /// turn a recording call into a failed invocation).
 pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> Result<Value, NotSerialized> {

@@ -3,10 +3,8 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::drops;
-use crate::formats::failure::NotSerialized;
 use crate::invocation::panic;
-use crate::warn::WarnOnce;
+use crate::invocation::response_check::{self, not_captured};
 
 /// How a response becomes `"<handler> response"` metadata. `PerfLayer` uses
 /// [`SerializeResponse`] unless told otherwise with
@@ -38,8 +36,8 @@ pub trait ResponseCapture<R> {
 
 /// The buffer a capture writes its JSON to. Public in a private module: no code outside
 /// lambda-perf can name it, so none can implement [`ResponseCapture::write_json`] and put
-/// text that is not JSON into a trace. (What lambda-perf writes into it is checked as it is
-/// written: see `formats::checked_json`.)
+/// text that is not JSON into a trace. (What lambda-perf writes into it is checked: see
+/// `invocation::response_check`.)
 mod sealed {
     pub struct JsonText<'a>(pub(crate) &'a mut Vec<u8>);
 }
@@ -73,10 +71,11 @@ pub(crate) fn serialized<R: Serialize + ?Sized>(response: &R) -> Option<Value> {
 /// Appends `response` as compact JSON to `out`; on failure (a `Serialize` that fails or
 /// panics, or one that writes what is not JSON, such as a map key without its value: the text
 /// goes into documents as it is) leaves `out` as it was, warns once and counts, as
-/// [`serialized`] does.
+/// [`serialized`] does. Under `PerfRuntimeLayer` the text is checked once the response is
+/// posted instead, and left out and counted alike then (`invocation::response_check`).
 pub(crate) fn write_serialized<R: Serialize + ?Sized>(response: &R, out: &mut Vec<u8>) -> bool {
     let start = out.len();
-    match panic::write_json(response, out) {
+    match response_check::write_response_json(response, out) {
         Ok(()) => true,
         Err(why) => {
             out.truncate(start);
@@ -84,17 +83,6 @@ pub(crate) fn write_serialized<R: Serialize + ?Sized>(response: &R, out: &mut Ve
             false
         }
     }
-}
-
-/// A response that could not be captured: one warning, and each one counted. The reason is
-/// worded for the warning only, so every invocation after the first pays for the count alone.
-fn not_captured(why: NotSerialized) {
-    static NOT_CAPTURED: WarnOnce = WarnOnce::new();
-    drops::count("capture.response_not_serializable");
-    NOT_CAPTURED.warn(format_args!(
-        "the handler's response could not be captured ({why}); \
-         it is left out of the trace (counted in lambda_perf.dropped)"
-    ));
 }
 
 impl<R> ResponseCapture<R> for NoResponseCapture {
