@@ -337,6 +337,49 @@ mod tests {
         }
     }
 
+    /// A string's bytes are passed eight at a time: a byte that ends it, escapes or is not
+    /// allowed in it is found wherever it falls in a word, or past the last whole word; and
+    /// an escape or a character is read alike when cut short by the end of the text.
+    #[test]
+    fn a_string_is_read_alike_wherever_its_bytes_fall_among_the_words() {
+        let middles: &[&[u8]] = &[
+            b"\"",
+            b"\\\"",
+            b"\\",
+            b"\\u",
+            b"\\u00",
+            b"\\u00e9",
+            b"\\n",
+            b"\\x",
+            b"\x00",
+            b"\x1f",
+            b"\x7f",
+            b"\xc3\xa9",
+            b"\xf0\x9f\x98\x80",
+            b"\xc3",
+            b"\xff",
+        ];
+        let opens: &[&[u8]] = &[b"\"", b"[\"", b"{\"", b"{\"k\":\""];
+        let closes: &[&[u8]] = &[b"", b"\"", b"\"]", b"\"}", b"\":1}", b"\" "];
+        for (before, after) in (0..18).flat_map(|before| (0..18).map(move |after| (before, after)))
+        {
+            for middle in middles {
+                for open in opens {
+                    for close in closes {
+                        let (before, after) = (b"a".repeat(before), b"b".repeat(after));
+                        let text = [open, &*before, middle, &*after, close].concat();
+                        assert_eq!(
+                            is_one_value(&text),
+                            serde_reads(&text),
+                            "{:?}",
+                            String::from_utf8_lossy(&text)
+                        );
+                    }
+                }
+            }
+        }
+    }
+
     /// One edit of a text: a byte cut out, one put in (one that JSON gives meaning to, most
     /// often), or the text cut short.
     fn edited(text: &[u8], edit: (u8, usize, u8)) -> Vec<u8> {
@@ -368,6 +411,30 @@ mod tests {
             }
             let expected = bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
             prop_assert_eq!(holds_quote_backslash_or_control(u64::from_le_bytes(bytes)), expected);
+        }
+
+        /// Any bytes at all: read as `serde_json` reads them, and never a panic.
+        #[test]
+        fn any_bytes_are_read_as_serde_json_reads_them(
+            text in prop::collection::vec(any::<u8>(), 0..64),
+        ) {
+            prop_assert_eq!(is_one_value(&text), serde_reads(&text));
+        }
+
+        /// Bytes that JSON gives meaning to, and a few it does not allow, in any order.
+        #[test]
+        fn meaningful_bytes_are_read_as_serde_json_reads_them(
+            text in prop::collection::vec(
+                prop::sample::select(&b"[]{},:\"\\ \t\n\r0159-+.eEtrufalsn\x00\x1f\x7f\xc3\xa9/x"[..]),
+                0..40,
+            ),
+        ) {
+            prop_assert_eq!(
+                is_one_value(&text),
+                serde_reads(&text),
+                "{:?}",
+                String::from_utf8_lossy(&text)
+            );
         }
 
         #[test]
