@@ -104,17 +104,20 @@ mod tests {
         keep_if_json(&mut none, |_| panic!("nothing to give back"));
     }
 
+    /// A map key without its value: `serde_json` writes `{"orphan"}`.
+    struct KeyWithoutValue;
+
+    impl Serialize for KeyWithoutValue {
+        fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            use serde::ser::SerializeMap;
+            let mut map = serializer.serialize_map(None)?;
+            map.serialize_key("orphan")?;
+            map.end()
+        }
+    }
+
     #[test]
     fn without_an_open_window_the_text_is_checked_as_it_is_written() {
-        struct KeyWithoutValue;
-        impl Serialize for KeyWithoutValue {
-            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-                use serde::ser::SerializeMap;
-                let mut map = serializer.serialize_map(None)?;
-                map.serialize_key("orphan")?;
-                map.end()
-            }
-        }
         let mut out = Vec::new();
         assert!(matches!(
             write_response_json(&KeyWithoutValue, &mut out),
@@ -123,5 +126,37 @@ mod tests {
         out.clear();
         write_response_json(&[1, 2], &mut out).unwrap();
         assert_eq!(out, b"[1,2]");
+    }
+
+    /// While a window is open the text is written as `serde_json::to_vec` writes it, whether
+    /// it is JSON or not, and marked: [`keep_if_json`] checks it. A `Serialize` that fails is
+    /// refused at once, as without a window.
+    #[test]
+    fn with_an_open_window_the_text_is_written_as_serde_json_writes_it_and_marked() {
+        let window = deferral::Window::open("response-check-open-window");
+        let mut out = Vec::new();
+        write_response_json(&KeyWithoutValue, &mut out).unwrap();
+        let written = serde_json::to_vec(&KeyWithoutValue).unwrap();
+        assert_eq!(out, [&written[..], &[UNCHECKED]].concat());
+        let mut response = Some(out);
+        keep_if_json(&mut response, drop);
+        assert!(response.is_none());
+        let mut out = Vec::new();
+        write_response_json(&[1, 2], &mut out).unwrap();
+        assert_eq!(out, b"[1,2]\xff");
+        let mut response = Some(out);
+        keep_if_json(&mut response, |_| panic!("kept"));
+        assert_eq!(response.as_deref(), Some(&b"[1,2]"[..]));
+        struct Fails;
+        impl Serialize for Fails {
+            fn serialize<S: serde::Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+                Err(serde::ser::Error::custom("no"))
+            }
+        }
+        assert!(matches!(
+            write_response_json(&Fails, &mut Vec::new()),
+            Err(NotSerialized::Failed(_))
+        ));
+        window.close();
     }
 }
