@@ -6,7 +6,9 @@ use crate::formats::failure::Failure;
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) enum Outcome {
     /// The handler returned `Ok`; the response as JSON text (what `serde_json` writes) when
-    /// it is captured.
+    /// it is captured. Written while a runtime-level window was open, it is not checked yet
+    /// and ends with a mark until the ending's writes check it
+    /// (`response_check::keep_if_json`): only they read it.
     Success(Option<Vec<u8>>),
     /// The handler returned `Err`; the error when it is described (recorded invocations).
     Error(Option<Failure>),
