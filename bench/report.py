@@ -575,7 +575,10 @@ if settings:
         "each handler waiting once (a yield to the runtime, where a real one would wait on a "
         "downstream call), so that the N invocations are in progress together. On a runtime with "
         "2 worker threads, and for 64 at once also on a single thread, where nothing is used by "
-        "two threads at the same time. Beside it, run the same way: the bare handler, and the "
+        "two threads at the same time; and, pinned, on two threads each driving a current-thread "
+        "runtime of its own with half the slots, so that an invocation stays on the thread it "
+        "began on (the multi-thread runtime's work stealing moves a waiting task to the other "
+        "thread when that one is idle). Beside it, run the same way: the bare handler, and the "
         "floor (the bare handler, then one `write(2)` and one `send(2)` of the same sizes on one "
         f"shared file and socket). {concurrency.get('rounds')} rounds of "
         f"{concurrency.get('invocations_per_round', 0):,} invocations per handler, each handler "
@@ -592,9 +595,14 @@ if settings:
         low, high = setting[key]
         return f"{us(low):.2f} to {us(high):.2f} µs"
 
+    def threads(setting):
+        if setting.get("pinned"):
+            return f"{setting['threads']}, pinned"
+        return f"{setting['threads']}"
+
     for setting in settings:
         w(
-            f"| {setting['at_once']} | {setting['threads']} | {fmt(us(setting['bare_cpu_ns']))} "
+            f"| {setting['at_once']} | {threads(setting)} | {fmt(us(setting['bare_cpu_ns']))} "
             f"| {fmt(us(setting['added_cpu_ns']))} ({quartiles(setting, 'added_cpu_quartiles_ns')}) "
             f"| {fmt(us(setting['floor_cpu_ns']))} ({quartiles(setting, 'floor_cpu_quartiles_ns')}) "
             f"| {ratio(setting['added_cpu_ns'], setting['floor_cpu_ns'])} |"
@@ -604,7 +612,8 @@ if settings:
     def signed(ns):
         return "n/a" if ns is None else f"{'+' if ns >= 0 else '−'}{abs(ns) / 1000:,.2f} µs"
 
-    by_key = {(s["at_once"], s["threads"]): s for s in settings}
+    by_key = {(s["at_once"], s["threads"]): s for s in settings if not s.get("pinned")}
+    pinned = {s["at_once"]: s for s in settings if s.get("pinned") and s["threads"] == 2}
     one, alone = by_key.get((1, 2)), by_key.get((64, 1))
     if one:
         for at_once in (8, 64):
@@ -619,6 +628,25 @@ if settings:
                 f"as a ratio of the floor, {ratio(one['added_cpu_ns'], one['floor_cpu_ns'])} to "
                 f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}."
             )
+    few, pinned_many = pinned.get(2), pinned.get(8)
+    if few and pinned_many:
+        w(
+            "Pinned, each invocation staying on the thread it began on, from 2 to 8 at once on 2 "
+            "threads, the CPU time `PerfLayer` adds per invocation changes by "
+            f"{signed(pinned_many['added_cpu_ns'] - few['added_cpu_ns'])} "
+            f"({fmt(us(few['added_cpu_ns']))} to {fmt(us(pinned_many['added_cpu_ns']))}), the "
+            f"floor's own system calls by {signed(pinned_many['floor_cpu_ns'] - few['floor_cpu_ns'])}."
+        )
+    moving = by_key.get((8, 2))
+    if moving and pinned_many:
+        w(
+            "8 at once on 2 threads, the tasks moved between the threads by the multi-thread "
+            "runtime (as `run_concurrent`'s is) against each staying on its own: what `PerfLayer` "
+            f"adds per invocation changes by {signed(moving['added_cpu_ns'] - pinned_many['added_cpu_ns'])} "
+            "(an invocation's memory, written on one core, read on the other after its task "
+            "moved), what the floor's system calls add by "
+            f"{signed(moving['floor_cpu_ns'] - pinned_many['floor_cpu_ns'])}."
+        )
     many = by_key.get((64, 2))
     if many and alone:
         w(

@@ -12,7 +12,11 @@
 //! where a real one would wait on a downstream call), so the N invocations are all in progress
 //! together. N is 1, 8 and 64 on a runtime with 2 worker threads (this machine's cores: two
 //! invocations really run at the same instant, on the one EMF writer, its lock and the one UDP
-//! socket), and 64 on a single thread, where nothing is used by two threads at once. Beside
+//! socket), and 64 on a single thread, where nothing is used by two threads at once. And N is
+//! 2 and 8 pinned: two threads, each driving a current-thread runtime of its own with half the
+//! slots, so that an invocation stays on the thread it began on, where the multi-thread
+//! runtime's work stealing moves a task (and the invocation's memory) to the other thread when
+//! that one is idle. Beside
 //! `PerfLayer`, run the same way: the bare handler, and the floor (the bare handler, then one
 //! `write(2)` of the EMF line's size and one `send(2)` of the datagram's, on one file and one
 //! socket all invocations share).
@@ -67,24 +71,42 @@ use scenario::{bare, event, instrumented};
 struct Setting {
     at_once: usize,
     threads: usize,
+    /// Each thread runs a current-thread runtime of its own, with its share of the slots: an
+    /// invocation stays on the thread it began on. Otherwise one runtime with `threads` worker
+    /// threads, which move tasks between them (work stealing), as `run_concurrent`'s does.
+    pinned: bool,
 }
 
-const SETTINGS: [Setting; 4] = [
+const SETTINGS: [Setting; 6] = [
     Setting {
         at_once: 1,
         threads: 2,
+        pinned: false,
     },
     Setting {
         at_once: 8,
         threads: 2,
+        pinned: false,
     },
     Setting {
         at_once: 64,
         threads: 2,
+        pinned: false,
     },
     Setting {
         at_once: 64,
         threads: 1,
+        pinned: false,
+    },
+    Setting {
+        at_once: 2,
+        threads: 2,
+        pinned: true,
+    },
+    Setting {
+        at_once: 8,
+        threads: 2,
+        pinned: true,
     },
 ];
 
@@ -116,6 +138,7 @@ type Round = [Times; HANDLERS.len()];
 struct SettingResult {
     at_once: usize,
     threads: usize,
+    pinned: bool,
     bare_wall_ns: f64,
     bare_cpu_ns: f64,
     added_wall_ns: f64,
@@ -146,6 +169,16 @@ fn new_runtime(threads: usize) -> Runtime {
     .unwrap()
 }
 
+/// The runtimes of a setting: one with its worker threads, or, pinned, one current-thread
+/// runtime for each thread.
+fn runtimes(setting: &Setting) -> Vec<Runtime> {
+    if setting.pinned {
+        (0..setting.threads).map(|_| new_runtime(1)).collect()
+    } else {
+        vec![new_runtime(setting.threads)]
+    }
+}
+
 /// Invocations at once in one process are Lambda Managed Instances'.
 fn managed_instances(builder: PerfLayerBuilder) -> PerfLayerBuilder {
     builder.initialization_type(InitializationType::ManagedInstances)
@@ -163,16 +196,44 @@ async fn instrumented_waiting(event: LambdaEvent<Value>) -> Result<u32, Error> {
     instrumented(event).await
 }
 
-/// The times per invocation of `invocations` in `slots` slots: as many tasks, each with its
-/// own clone of `service`, each calling it `invocations / slots` times.
-fn measure<S>(runtime: &Runtime, service: &S, slots: usize, invocations: usize) -> Times
+/// The times per invocation of `invocations` in `slots` slots, shared between `runtimes`: as
+/// many tasks, each with its own clone of `service`, each calling it `invocations / slots`
+/// times. With several runtimes (a pinned setting), each is driven by a thread of its own,
+/// with its share of the slots.
+fn measure<S>(runtimes: &[Runtime], service: &S, slots: usize, invocations: usize) -> Times
 where
     S: Service<LambdaEvent<Value>, Response = u32, Error = Error> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let per_slot = invocations / slots;
-    let services: Vec<S> = (0..slots).map(|_| service.clone()).collect();
+    let shares = runtimes.len();
+    let (slots, per_slot) = (slots / shares, invocations / slots);
     let (wall, cpu) = (Instant::now(), ProcessTime::now());
+    if let [runtime] = runtimes {
+        run_slots(runtime, service, slots, per_slot);
+    } else {
+        std::thread::scope(|scope| {
+            for runtime in runtimes {
+                let service = service.clone();
+                scope.spawn(move || run_slots(runtime, &service, slots, per_slot));
+            }
+        });
+    }
+    let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
+    let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / (per_slot * slots * shares) as f64;
+    Times {
+        wall: per_invocation(wall),
+        cpu: per_invocation(cpu),
+    }
+}
+
+/// `slots` tasks on `runtime`, each with its own clone of `service`, each calling it
+/// `per_slot` times.
+fn run_slots<S>(runtime: &Runtime, service: &S, slots: usize, per_slot: usize)
+where
+    S: Service<LambdaEvent<Value>, Response = u32, Error = Error> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    let services: Vec<S> = (0..slots).map(|_| service.clone()).collect();
     runtime.block_on(async move {
         let workers: Vec<_> = services
             .into_iter()
@@ -188,12 +249,6 @@ where
             worker.await.unwrap();
         }
     });
-    let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
-    let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / (per_slot * slots) as f64;
-    Times {
-        wall: per_invocation(wall),
-        cpu: per_invocation(cpu),
-    }
 }
 
 /// The `q` quantile of `values` (nearest rank).
@@ -227,13 +282,13 @@ fn main() {
         shared_floor.write_and_send();
         bare(event).await
     });
-    let run = |handler: Handler, runtime: &Runtime, slots: usize, invocations: usize| match handler
-    {
-        Handler::Bare => measure(runtime, &plain, slots, invocations),
-        Handler::Perf => measure(runtime, &perf, slots, invocations),
-        Handler::Floor => measure(runtime, &with_floor, slots, invocations),
-    };
-    let runtimes: Vec<Runtime> = SETTINGS.iter().map(|s| new_runtime(s.threads)).collect();
+    let run =
+        |handler: Handler, runtime: &[Runtime], slots: usize, invocations: usize| match handler {
+            Handler::Bare => measure(runtime, &plain, slots, invocations),
+            Handler::Perf => measure(runtime, &perf, slots, invocations),
+            Handler::Floor => measure(runtime, &with_floor, slots, invocations),
+        };
+    let runtimes: Vec<Vec<Runtime>> = SETTINGS.iter().map(runtimes).collect();
 
     // The cold invocation, and a warm-up of every setting.
     for (setting, runtime) in SETTINGS.iter().zip(&runtimes) {
@@ -300,6 +355,7 @@ fn summarize(setting: &Setting, rounds: &[Round]) -> SettingResult {
     SettingResult {
         at_once: setting.at_once,
         threads: setting.threads,
+        pinned: setting.pinned,
         bare_wall_ns: median(&bare(|t| t.wall)),
         bare_cpu_ns: median(&bare(|t| t.cpu)),
         added_wall_ns: median(&added(rounds, Handler::Perf, |t| t.wall)),
@@ -316,14 +372,15 @@ fn print_table(settings: &[SettingResult], rounds: usize, line: usize, datagram:
          handler of the same round; EMF line {line} bytes, datagram {datagram} bytes)"
     );
     println!(
-        "  at once  threads   bare wall    bare CPU   PerfLayer: added wall  added CPU   \
+        "  at once    threads   bare wall    bare CPU   PerfLayer: added wall  added CPU   \
          floor: added CPU   ratio"
     );
     for s in settings {
+        let threads = format!("{}{}", s.threads, if s.pinned { " pinned" } else { "" });
         println!(
-            "  {:7}  {:7}  {:7.0} ns  {:7.0} ns  {:18.0} ns  {:7.0} ns  {:14.0} ns  {:5.2}x",
+            "  {:7}  {:>9}  {:7.0} ns  {:7.0} ns  {:18.0} ns  {:7.0} ns  {:14.0} ns  {:5.2}x",
             s.at_once,
-            s.threads,
+            threads,
             s.bare_wall_ns,
             s.bare_cpu_ns,
             s.added_wall_ns,
