@@ -98,7 +98,7 @@ fn short_word(bytes: &[u8]) -> u64 {
 
 /// How many leading bytes need no escape: 8 at a time (the last 8 overlapping the ones
 /// before), byte by byte only in a word that holds an escape or a string shorter than 8.
-fn clean_prefix(bytes: &[u8]) -> usize {
+pub(crate) fn clean_prefix(bytes: &[u8]) -> usize {
     let word_at = |at: usize| {
         let mut word = [0; 8];
         word.copy_from_slice(&bytes[at..at + 8]);
@@ -847,6 +847,20 @@ mod tests {
     }
 
     proptest! {
+        #[test]
+        fn eight_bytes_hold_a_quote_backslash_or_control_exactly_when_one_does(
+            word in any::<u64>(),
+            special in prop::sample::select(&[b'"', b'\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff][..]),
+            place in 0..9usize,
+        ) {
+            let mut bytes = word.to_ne_bytes();
+            if let Some(byte) = bytes.get_mut(place) {
+                *byte = special;
+            }
+            let expected = bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
+            prop_assert_eq!(any_needs_escape(u64::from_ne_bytes(bytes)), expected);
+        }
+
         #[test]
         fn plain_texts_are_those_without_a_byte_to_escape(bytes in proptest::collection::vec(any::<u8>(), 0..40)) {
             prop_assert_eq!(is_plain_text(&bytes), !bytes.iter().any(|&byte| needs_escape(byte)));

@@ -9,6 +9,8 @@
 
 use serde_json::value::RawValue;
 
+use super::json::clean_prefix;
+
 /// Containers open at once that are followed without allocating: one bit each in a `u128`.
 const DEPTH: u32 = u128::BITS;
 
@@ -20,19 +22,6 @@ pub(crate) fn is_one_value(text: &[u8]) -> bool {
     Reader::new(text)
         .one_value()
         .unwrap_or_else(|TooDeep| serde_json::from_slice::<&RawValue>(text).is_ok())
-}
-
-/// Whether any of the eight bytes of `word` is a quote, a backslash or below `0x20`: each
-/// test finds whether some byte is zero (of the word made zero where it matches) in every lane
-/// at once, and none is wrong about whether one is.
-fn holds_quote_backslash_or_control(word: u64) -> bool {
-    const ONES: u64 = u64::from_le_bytes([1; 8]);
-    const HIGHS: u64 = u64::from_le_bytes([0x80; 8]);
-    let quote = word ^ (ONES * b'"' as u64);
-    let backslash = word ^ (ONES * b'\\' as u64);
-    let zero_in = |x: u64| x.wrapping_sub(ONES) & !x;
-    let below_space = word.wrapping_sub(ONES * 0x20) & !word;
-    (zero_in(quote) | zero_in(backslash) | below_space) & HIGHS != 0
 }
 
 /// Text nested deeper than [`DEPTH`].
@@ -175,18 +164,12 @@ impl<'a> Reader<'a> {
     }
 
     /// A string from its opening quote at `at`: no control character unescaped, every escape
-    /// one of JSON's. Plain bytes are passed eight at a time.
+    /// one of JSON's. The bytes JSON carries as they are are passed as the writer finds them
+    /// ([`clean_prefix`], eight at a time).
     fn string(&mut self) -> bool {
         self.at += 1;
         loop {
-            while let Some(chunk) = self.text.get(self.at..self.at + 8) {
-                let mut word = [0; 8];
-                word.copy_from_slice(chunk);
-                if holds_quote_backslash_or_control(u64::from_le_bytes(word)) {
-                    break;
-                }
-                self.at += 8;
-            }
+            self.at += clean_prefix(&self.text[self.at..]);
             let Some(&byte) = self.text.get(self.at) else {
                 return false;
             };
@@ -399,20 +382,6 @@ mod tests {
     }
 
     proptest! {
-        #[test]
-        fn eight_bytes_hold_a_quote_backslash_or_control_exactly_when_one_does(
-            word in any::<u64>(),
-            special in prop::sample::select(&[b'"', b'\\', 0, 0x1f, 0x20, 0x7f, 0x80, 0xff][..]),
-            place in 0..9usize,
-        ) {
-            let mut bytes = word.to_le_bytes();
-            if let Some(byte) = bytes.get_mut(place) {
-                *byte = special;
-            }
-            let expected = bytes.iter().any(|&b| b == b'"' || b == b'\\' || b < 0x20);
-            prop_assert_eq!(holds_quote_backslash_or_control(u64::from_le_bytes(bytes)), expected);
-        }
-
         /// Any bytes at all: read as `serde_json` reads them, and never a panic.
         #[test]
         fn any_bytes_are_read_as_serde_json_reads_them(
