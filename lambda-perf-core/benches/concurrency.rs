@@ -199,14 +199,15 @@ async fn instrumented_waiting(event: LambdaEvent<Value>) -> Result<u32, Error> {
 /// The times per invocation of `invocations` in `slots` slots, shared between `runtimes`: as
 /// many tasks, each with its own clone of `service`, each calling it `invocations / slots`
 /// times. With several runtimes (a pinned setting), each is driven by a thread of its own,
-/// with its share of the slots.
+/// with its share of the slots; the threads are new for each call, so what a thread keeps
+/// (ended invocations, buffers) is made again in the first of the thousands it runs.
 fn measure<S>(runtimes: &[Runtime], service: &S, slots: usize, invocations: usize) -> Times
 where
     S: Service<LambdaEvent<Value>, Response = u32, Error = Error> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    let shares = runtimes.len();
-    let (slots, per_slot) = (slots / shares, invocations / slots);
+    let per_slot = invocations / slots;
+    let slots_per_runtime = slots / runtimes.len();
     let (wall, cpu) = (Instant::now(), ProcessTime::now());
     if let [runtime] = runtimes {
         run_slots(runtime, service, slots, per_slot);
@@ -214,12 +215,13 @@ where
         std::thread::scope(|scope| {
             for runtime in runtimes {
                 let service = service.clone();
-                scope.spawn(move || run_slots(runtime, &service, slots, per_slot));
+                scope.spawn(move || run_slots(runtime, &service, slots_per_runtime, per_slot));
             }
         });
     }
     let (wall, cpu) = (wall.elapsed(), cpu.elapsed());
-    let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / (per_slot * slots * shares) as f64;
+    let run = per_slot * slots_per_runtime * runtimes.len();
+    let per_invocation = |d: Duration| d.as_secs_f64() * 1e9 / run as f64;
     Times {
         wall: per_invocation(wall),
         cpu: per_invocation(cpu),
