@@ -751,6 +751,11 @@ def latency_table(latency):
         ("layer", "`PerfLayer`"),
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
+        (
+            "runtime_layer_threaded",
+            "`PerfRuntimeLayer` alone (nothing recorded), with a second thread that only waits",
+        ),
+        ("companion_no_calls", "`PerfLayer` + `PerfRuntimeLayer`, unsampled, the handler recording nothing"),
     ):
         figures = latency.get(mode)
         if not figures:
@@ -813,6 +818,35 @@ def latency_table(latency):
                 "runtime has anyway."
             )
         w(verdict)
+    decomposition = latency_decomposition(latency)
+    if decomposition:
+        w("")
+        w(decomposition)
+
+
+def latency_decomposition(latency):
+    """The unsampled companion's added latency taken apart, each part against the bare handler
+    with a second thread (the watchdog thread's share set aside); None without those figures."""
+    def against_threaded(mode):
+        return latency.get(mode, {}).get("added_vs_bare_threaded_over_replicas")
+
+    window = against_threaded("runtime_layer_threaded")
+    no_calls = against_threaded("companion_no_calls")
+    unsampled = against_threaded("companion_unsampled")
+    if not (window and no_calls and unsampled):
+        return None
+    def cell(added):
+        return interval_cell(added, "mean_us")
+
+    return (
+        "Where the unsampled companion's added latency comes from, each against the bare handler "
+        "with a second thread that only waits (so that the watchdog thread's share is set aside; "
+        "per process, mean and 95% CI over the processes): `PerfRuntimeLayer` alone, its window "
+        f"opened and closed around the bare handler with nothing recorded, {cell(window)}; both "
+        "layers around a handler that records nothing (an invocation's beginning and end: its "
+        f"start classified, its end kept for after the POST), {cell(no_calls)}; the same with the "
+        f"handler's metric and annotation (the unsampled row above), {cell(unsampled)}."
+    )
 
 
 w("**Telemetry read by the harness** (EMF lines parsed from the stdout pipe, datagrams parsed by "

@@ -5,12 +5,13 @@
 //!   response reaching it, for `companion-function` bare, behind `PerfLayer`, and behind
 //!   `PerfLayer` with `PerfRuntimeLayer` (sampled, and again unsampled), for a second bare
 //!   process (the control: how far apart two identical processes measure), and for a bare
-//!   process with a second thread that only waits (the watchdog thread's share), the six
-//!   invoked in turns, each as several processes (replicas) taking the turns in rotation;
-//!   twice: with
-//!   the X-Ray datagrams going to a real UDP receiver and the EMF lines to the harness's
-//!   stdout pipe (both parsed by the harness), and with quiet sinks (`/dev/null`, a UDP
-//!   socket nobody reads), which show the function's own cost without a reader's work;
+//!   process with a second thread that only waits (the watchdog thread's share); and, to take
+//!   the companion's added latency apart, `PerfRuntimeLayer` alone and both layers around a
+//!   handler that records nothing; the eight invoked in turns, each as several processes
+//!   (replicas) taking the turns in rotation; twice: with the X-Ray datagrams going to a real
+//!   UDP receiver and the EMF lines to the harness's stdout pipe (both parsed by the harness),
+//!   and with quiet sinks (`/dev/null`, a UDP socket nobody reads), which show the function's
+//!   own cost without a reader's work;
 //! - **init**: from spawning a fresh process in a fresh environment to its first response
 //!   reaching the Runtime API, for each binary named in `LAMBDA_PERF_BENCH_INIT_BINARIES`
 //!   (`name=path,name=path`; `bench/run` passes the minimal function's builds).
@@ -42,13 +43,29 @@ use serde_json::{Value, json};
 /// `PerfLayer`, and behind `PerfLayer` with `PerfRuntimeLayer`, sampled and unsampled (X-Ray's
 /// default rule samples one request a second and 5% of the rest: most invocations are not).
 /// A bare process ignores the header, which is as long either way.
-const SUBJECTS: [Mode; 6] = [
+///
+/// The last two take the unsampled companion's added latency apart, each against the bare
+/// handler with a second thread (the thread's share set aside, [`DECOMPOSED`]):
+/// `PerfRuntimeLayer` alone around the bare handler (its window, nothing recorded), and both
+/// layers around a handler that records nothing (an invocation's beginning and end alone).
+const SUBJECTS: [Mode; 8] = [
     Mode::new("bare", "bare", true),
     Mode::new("bare_again", "bare", true),
     Mode::new("bare_threaded", "bare_threaded", true),
     Mode::new("layer", "layer", true),
     Mode::new("companion", "companion", true),
     Mode::new("companion_unsampled", "companion", false),
+    Mode::new("runtime_layer_threaded", "runtime_layer_threaded", false),
+    Mode::new("companion_no_calls", "companion_no_calls", false),
+];
+
+/// The subject the decomposition is measured against, and the subjects measured against it
+/// (`added_vs_bare_threaded_over_replicas`).
+const THREADED: &str = "bare_threaded";
+const DECOMPOSED: [&str; 3] = [
+    "runtime_layer_threaded",
+    "companion_no_calls",
+    "companion_unsampled",
 ];
 
 /// One of the [`SUBJECTS`].
@@ -325,20 +342,68 @@ fn mean_with_interval_over_replicas(values: Vec<f64>) -> Option<Value> {
 }
 
 /// The order of the subjects' turns, round after round: each subject comes at each place, and
-/// after each other subject, equally often (a Williams design: for an even count of subjects,
-/// the rows 0, 1, n-1, 2, n-2, ... shifted by one per round), so that what one process leaves
+/// after each other subject, equally often ([`williams`]), so that what one process leaves
 /// behind (the companion's writes after its last response) falls on all of them alike, the
-/// control included. Balanced over every 6 rounds: the rounds are rounded up to a whole number
-/// of them.
-const ORDERS: [[usize; 6]; 6] = [
-    [0, 1, 5, 2, 4, 3],
-    [1, 2, 0, 3, 5, 4],
-    [2, 3, 1, 4, 0, 5],
-    [3, 4, 2, 5, 1, 0],
-    [4, 5, 3, 0, 2, 1],
-    [5, 0, 4, 1, 3, 2],
-];
-const _: () = assert!(ORDERS[0].len() == SUBJECTS.len());
+/// control included. Balanced over every `SUBJECTS.len()` rounds: the rounds are rounded up to
+/// a whole number of them.
+const ORDERS: [[usize; SUBJECTS.len()]; SUBJECTS.len()] = williams();
+
+/// A Williams design for an even count `N` of subjects: the first row 0, 1, N-1, 2, N-2, ...,
+/// each next row the one before shifted by one. Every subject comes at every place once, and
+/// right after every other subject once.
+const fn williams<const N: usize>() -> [[usize; N]; N] {
+    assert!(
+        N.is_multiple_of(2),
+        "a Williams design of one square needs an even count"
+    );
+    let mut orders = [[0; N]; N];
+    let mut round = 0;
+    while round < N {
+        let mut place = 0;
+        while place < N {
+            let first = if place == 0 {
+                0
+            } else if place % 2 == 1 {
+                place.div_ceil(2)
+            } else {
+                N - place / 2
+            };
+            orders[round][place] = (first + round) % N;
+            place += 1;
+        }
+        round += 1;
+    }
+    orders
+}
+const _: () = assert!(is_balanced(&ORDERS));
+
+/// Whether every subject comes at every place of `orders` once, and right after every other
+/// subject once: checked as the bench is built.
+const fn is_balanced<const N: usize>(orders: &[[usize; N]; N]) -> bool {
+    let mut at_place = [[false; N]; N];
+    let mut after = [[false; N]; N];
+    let mut round = 0;
+    while round < N {
+        let mut place = 0;
+        while place < N {
+            let subject = orders[round][place];
+            if subject >= N || at_place[subject][place] {
+                return false;
+            }
+            at_place[subject][place] = true;
+            if place > 0 {
+                let before = orders[round][place - 1];
+                if before == subject || after[before][subject] {
+                    return false;
+                }
+                after[before][subject] = true;
+            }
+            place += 1;
+        }
+        round += 1;
+    }
+    true
+}
 
 /// Client latency of the subjects, measured in turns: every round invokes each subject a few
 /// times, the first of them not counted, in an order that changes from round to round
@@ -440,6 +505,30 @@ async fn client_latency(
             }
         }
         figures.insert(label.to_owned(), mode);
+    }
+    // The decomposition, against the bare handler with a second thread, as against the bare
+    // one above: replica r less its replica r.
+    let medians_of = |label: &str| {
+        let index = SUBJECTS.iter().position(|mode| mode.label == label)?;
+        Some(subjects[index].iter().map(median_of).collect::<Vec<f64>>())
+    };
+    if let Some(threaded) = medians_of(THREADED) {
+        for label in DECOMPOSED {
+            let Some(medians) = medians_of(label) else {
+                continue;
+            };
+            let by_replica = medians
+                .iter()
+                .zip(&threaded)
+                .map(|(with, without)| with - without)
+                .collect();
+            if let (Some(over), Some(mode)) = (
+                mean_with_interval_over_replicas(by_replica),
+                figures.get_mut(label),
+            ) {
+                mode["added_vs_bare_threaded_over_replicas"] = over;
+            }
+        }
     }
     for subject in subjects.into_iter().flatten() {
         subject.process.kill().await.unwrap();

@@ -1,14 +1,20 @@
 //! A function that records one metric and one annotation per invocation, run with
-//! `Runtime::new(..).run()` in one of four ways (`COMPANION_MODE`):
+//! `Runtime::new(..).run()` in one of six ways (`COMPANION_MODE`):
 //!
 //! - `bare`: the handler alone, no lambda-perf at all (what the others are measured against);
 //! - `bare_threaded`: the same, in a process with a second thread that only waits. lambda-perf's
 //!   watchdog is such a thread, and a process's first extra thread moves glibc's `malloc`, `free`
 //!   and cancellable system calls onto their multi-thread paths for good: this mode measures
 //!   that share alone (a function on the default multi-thread `#[tokio::main]` pays it anyway);
+//! - `runtime_layer_threaded`: the bare handler, with `PerfRuntimeLayer` around the whole
+//!   invocation and without `PerfLayer` (so nothing is recorded), in a process with a second
+//!   thread that only waits: against `bare_threaded`, what the companion's window alone costs;
 //! - `layer`: behind `PerfLayer`, which writes its telemetry when the handler returns;
 //! - `companion` (the default): behind `PerfLayer`, with `PerfRuntimeLayer` around the whole
-//!   invocation, which writes it after the response is posted.
+//!   invocation, which writes it after the response is posted;
+//! - `companion_no_calls`: the same layers around the bare handler, which records nothing:
+//!   against `bare_threaded`, what an invocation's beginning and end cost by themselves, and
+//!   against `companion`, what the metric and the annotation add.
 //!
 //! `SLOW_EMF_MS=n` makes every EMF write take n ms more (a slow stdout), so that where the
 //! write happens shows in the client's latency. `EXIT_AFTER=n` (n > 0) ends the process (status 0)
@@ -106,6 +112,16 @@ fn evict_caches() {
     std::hint::black_box(&*memory);
 }
 
+/// A second thread in the process, which only waits (as lambda-perf's watchdog does, between
+/// deadlines).
+fn spawn_waiting_thread() {
+    std::thread::spawn(|| {
+        loop {
+            std::thread::park();
+        }
+    });
+}
+
 /// Runs `runtime` to the end, or until `EXIT_AFTER` invocations are done when it is set.
 macro_rules! run {
     ($runtime:expr) => {{
@@ -134,16 +150,20 @@ async fn main() -> Result<(), Error> {
     match std::env::var("COMPANION_MODE").as_deref() {
         Ok("bare") => run!(Runtime::new(tower::service_fn(bare))),
         Ok("bare_threaded") => {
-            std::thread::spawn(|| {
-                loop {
-                    std::thread::park();
-                }
-            });
+            spawn_waiting_thread();
             run!(Runtime::new(tower::service_fn(bare)))
+        }
+        Ok("runtime_layer_threaded") => {
+            spawn_waiting_thread();
+            run!(Runtime::new(tower::service_fn(bare)).layer(PerfRuntimeLayer::new()))
         }
         Ok("layer") => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
             run!(Runtime::new(service))
+        }
+        Ok("companion_no_calls") => {
+            let service = ServiceBuilder::new().layer(layer()?).service_fn(bare);
+            run!(Runtime::new(service).layer(PerfRuntimeLayer::new()))
         }
         _ => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
