@@ -341,6 +341,18 @@ fn mean_with_interval_over_replicas(values: Vec<f64>) -> Option<Value> {
     }))
 }
 
+/// What a subject adds to another, per process: its replica r's median less the other's
+/// replica r (the two took the same blocks of rounds), one difference per replica, with
+/// [`mean_with_interval_over_replicas`].
+fn added_over_replicas(with: &[f64], without: &[f64]) -> Option<Value> {
+    let by_replica = with
+        .iter()
+        .zip(without)
+        .map(|(with, without)| with - without)
+        .collect();
+    mean_with_interval_over_replicas(by_replica)
+}
+
 /// The order of the subjects' turns, round after round: each subject comes at each place, and
 /// after each other subject, equally often ([`williams`]), so that what one process leaves
 /// behind (the companion's writes after its last response) falls on all of them alike, the
@@ -474,59 +486,51 @@ async fn client_latency(
     let mut figures = serde_json::Map::new();
     let micros = |d: &Duration| d.as_secs_f64() * 1e6;
     let bare: Vec<f64> = taken[0].iter().map(micros).collect();
-    let median_of = |process: &Subject| {
-        summary(process.samples.clone())["median_us"]
-            .as_f64()
-            .unwrap()
-    };
-    let bare_medians: Vec<f64> = subjects[0].iter().map(median_of).collect();
-    for (processes, samples) in subjects.iter().zip(taken) {
-        let label = processes[0].label;
-        let mut mode = summary(samples.clone());
-        let medians: Vec<f64> = processes.iter().map(median_of).collect();
-        mode["replica_medians_us"] = json!(medians);
-        if label != "bare" {
+    // Each subject's replica medians, `medians[mode][replica]`: replica r of every subject took
+    // the same blocks of rounds.
+    let medians: Vec<Vec<f64>> = subjects
+        .iter()
+        .map(|processes| {
+            processes
+                .iter()
+                .map(|process| {
+                    summary(process.samples.clone())["median_us"]
+                        .as_f64()
+                        .unwrap()
+                })
+                .collect()
+        })
+        .collect();
+    for ((mode, samples), mode_medians) in SUBJECTS.iter().zip(taken).zip(&medians) {
+        let mut figures_of_mode = summary(samples.clone());
+        figures_of_mode["replica_medians_us"] = json!(mode_medians);
+        if mode.label != "bare" {
             let added = samples
                 .iter()
                 .map(micros)
                 .zip(&bare)
                 .map(|(with, without)| with - without)
                 .collect();
-            mode["added_vs_bare"] = median_with_interval(added);
-            // Replica r of every subject took the same blocks of rounds: its median less the
-            // bare handler's replica r, one difference per replica.
-            let by_replica = medians
-                .iter()
-                .zip(&bare_medians)
-                .map(|(with, without)| with - without)
-                .collect();
-            if let Some(over) = mean_with_interval_over_replicas(by_replica) {
-                mode["added_vs_bare_over_replicas"] = over;
+            figures_of_mode["added_vs_bare"] = median_with_interval(added);
+            if let Some(over) = added_over_replicas(mode_medians, &medians[0]) {
+                figures_of_mode["added_vs_bare_over_replicas"] = over;
             }
         }
-        figures.insert(label.to_owned(), mode);
+        figures.insert(mode.label.to_owned(), figures_of_mode);
     }
-    // The decomposition, against the bare handler with a second thread, as against the bare
-    // one above: replica r less its replica r.
-    let medians_of = |label: &str| {
-        let index = SUBJECTS.iter().position(|mode| mode.label == label)?;
-        Some(subjects[index].iter().map(median_of).collect::<Vec<f64>>())
-    };
-    if let Some(threaded) = medians_of(THREADED) {
+    // The decomposition, against the bare handler with a second thread as the rows are
+    // against the bare one.
+    let index_of = |label: &str| SUBJECTS.iter().position(|mode| mode.label == label);
+    if let Some(threaded) = index_of(THREADED) {
         for label in DECOMPOSED {
-            let Some(medians) = medians_of(label) else {
+            let Some(index) = index_of(label) else {
                 continue;
             };
-            let by_replica = medians
-                .iter()
-                .zip(&threaded)
-                .map(|(with, without)| with - without)
-                .collect();
-            if let (Some(over), Some(mode)) = (
-                mean_with_interval_over_replicas(by_replica),
+            if let (Some(over), Some(figures_of_mode)) = (
+                added_over_replicas(&medians[index], &medians[threaded]),
                 figures.get_mut(label),
             ) {
-                mode["added_vs_bare_threaded_over_replicas"] = over;
+                figures_of_mode["added_vs_bare_threaded_over_replicas"] = over;
             }
         }
     }
