@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::format::{file_size, megabytes, ms, number, opt_ms, usd, values};
+use super::format::{file_size, megabytes, ms, number, opt_ms, printable, usd, values};
 use super::model::{Report, ReportedInvocation, Subsegment};
 use super::stats::Distribution;
 
@@ -87,13 +87,12 @@ pub fn render_html(report: &Report) -> String {
 }
 
 /// Escapes text for HTML content and attribute values; control characters other than line
-/// ends and tabs (not allowed in HTML) are written out (`\u{0}`).
+/// ends and tabs (not allowed in HTML) are written out (`\u{0}`), as [`printable`] does.
 pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
+    let printable = printable(text, &['\n', '\t', '\r']);
+    let mut out = String::with_capacity(printable.len());
+    for c in printable.chars() {
         match c {
-            '\n' | '\t' | '\r' => out.push(c),
-            c if c.is_control() => out.extend(c.escape_unicode()),
             '&' => out.push_str("&amp;"),
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),

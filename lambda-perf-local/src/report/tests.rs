@@ -893,6 +893,14 @@ fn problems_are_wrapped_never_cut() {
 }
 
 #[test]
+fn html_text_has_its_markup_escaped_and_its_control_characters_written_out() {
+    assert_eq!(
+        html::escape("a\u{0}<b> & 'c'\u{1b}[2J\n\t\r\"d\""),
+        "a\\u{0}&lt;b&gt; &amp; &#39;c&#39;\\u{1b}[2J\n\t\r&quot;d&quot;"
+    );
+}
+
+#[test]
 fn html_is_self_contained_with_classed_waterfall_bars() {
     let mut record = record();
     record.function = "orders <fn> & \"co\"".into();
