@@ -388,21 +388,35 @@ const fn williams<const N: usize>() -> [[usize; N]; N] {
     orders
 }
 const _: () = assert!(is_balanced(&ORDERS));
+// Not a turn order, though each place has every subject once and each ordered pair is
+// adjacent once: every round gives one subject four turns and three subjects none.
+const _: () = assert!(!is_balanced(&[
+    [0, 1, 0, 2, 0, 3, 0, 4],
+    [1, 2, 1, 3, 1, 4, 1, 5],
+    [2, 3, 2, 4, 2, 5, 2, 6],
+    [3, 4, 3, 5, 3, 6, 3, 7],
+    [4, 5, 4, 6, 4, 7, 4, 0],
+    [5, 6, 5, 7, 5, 0, 5, 1],
+    [6, 7, 6, 0, 6, 1, 6, 2],
+    [7, 0, 7, 1, 7, 2, 7, 3],
+]));
 
-/// Whether every subject comes at every place of `orders` once, and right after every other
-/// subject once: checked as the bench is built.
+/// Whether every round of `orders` gives every subject one turn, every subject comes at every
+/// place once, and right after every other subject once: checked as the bench is built.
 const fn is_balanced<const N: usize>(orders: &[[usize; N]; N]) -> bool {
     let mut at_place = [[false; N]; N];
     let mut after = [[false; N]; N];
     let mut round = 0;
     while round < N {
+        let mut in_round = [false; N];
         let mut place = 0;
         while place < N {
             let subject = orders[round][place];
-            if subject >= N || at_place[subject][place] {
+            if subject >= N || at_place[subject][place] || in_round[subject] {
                 return false;
             }
             at_place[subject][place] = true;
+            in_round[subject] = true;
             if place > 0 {
                 let before = orders[round][place - 1];
                 if before == subject || after[before][subject] {
