@@ -248,3 +248,23 @@ async fn a_run_bills_what_the_companion_writes_after_the_response() {
         "the EMF line written after the response comes after END:\n{log}"
     );
 }
+
+/// A `COMPANION_MODE` the function does not know ends it with an error, rather than running
+/// the default: a bench's misspelt mode (here a row's label, not a mode) would otherwise
+/// measure the companion under another name.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_mode_is_an_error() {
+    let collector = XRayCollector::start().await.unwrap();
+    let started = start(
+        &companion_function(),
+        &config("companion_unsampled", &collector),
+    )
+    .await;
+    let process = &started.process;
+    let status = process.wait_for_exit(WAIT).await.unwrap();
+    assert!(!status.success(), "{status}");
+    let said = process
+        .wait_for_line(|line| line.text.contains("COMPANION_MODE"), WAIT)
+        .await;
+    assert!(said.is_ok(), "{:?}", process.last_lines(10));
+}

@@ -10,11 +10,14 @@
 //!   invocation and without `PerfLayer` (so nothing is recorded), in a process with a second
 //!   thread that only waits: against `bare_threaded`, what the companion's window alone costs;
 //! - `layer`: behind `PerfLayer`, which writes its telemetry when the handler returns;
-//! - `companion` (the default): behind `PerfLayer`, with `PerfRuntimeLayer` around the whole
-//!   invocation, which writes it after the response is posted;
+//! - `companion` (the default, when `COMPANION_MODE` is unset): behind `PerfLayer`, with
+//!   `PerfRuntimeLayer` around the whole invocation, which writes it after the response is
+//!   posted;
 //! - `companion_no_calls`: the same layers around the bare handler, which records nothing:
 //!   against `bare_threaded`, what an invocation's beginning and end cost by themselves, and
 //!   against `companion`, what the metric and the annotation add.
+//!
+//! Any other `COMPANION_MODE` is an error: the process exits before its first invocation.
 //!
 //! `SLOW_EMF_MS=n` makes every EMF write take n ms more (a slow stdout), so that where the
 //! write happens shows in the client's latency. `EXIT_AFTER=n` (n > 0) ends the process (status 0)
@@ -165,9 +168,13 @@ async fn main() -> Result<(), Error> {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(bare);
             run!(Runtime::new(service).layer(PerfRuntimeLayer::new()))
         }
-        _ => {
+        Ok("companion") | Err(std::env::VarError::NotPresent) => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
             run!(Runtime::new(service).layer(PerfRuntimeLayer::new()))
         }
+        // Not the default: a misspelt mode would otherwise measure the companion under
+        // another name.
+        Ok(other) => Err(format!("unknown COMPANION_MODE {other:?}").into()),
+        Err(error) => Err(format!("COMPANION_MODE: {error}").into()),
     }
 }
