@@ -249,6 +249,46 @@ async fn a_run_bills_what_the_companion_writes_after_the_response() {
     );
 }
 
+/// The client-latency bench's rows that take the unsampled companion apart run what they
+/// are said to: `runtime_layer_threaded` (`PerfRuntimeLayer` without `PerfLayer`) writes no
+/// EMF line at all, and `companion_no_calls` (both layers around a handler that records
+/// nothing, unsampled) only its cold start's, no end-of-invocation line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_decomposition_modes_answer_and_record_nothing() {
+    use lambda_perf_local::run::{Plan, RunOptions, Runner, execute};
+    let plan = Plan::from_options(&RunOptions {
+        invocations: 2,
+        sampling: 0.0,
+        ..RunOptions::default()
+    });
+    for mode in ["runtime_layer_threaded", "companion_no_calls"] {
+        let config = function_config().with_env("COMPANION_MODE", mode);
+        let result = execute(&plan, &Runner::new(companion_function(), config), &|_| {}).await;
+        assert!(
+            result.early_stop.is_none(),
+            "{mode}: {:?}",
+            result.early_stop
+        );
+        let record = &result.record;
+        assert_eq!(record.invocations.len(), 2, "{mode}");
+        let emf: Vec<&Value> = record
+            .processes
+            .iter()
+            .flat_map(|process| &process.output)
+            .filter_map(|line| line.emf())
+            .collect();
+        if mode == "runtime_layer_threaded" {
+            assert!(emf.is_empty(), "{mode}: {emf:#?}");
+        } else {
+            assert!(
+                emf.iter().all(|line| is_cold_start_line(line)),
+                "{mode}: {emf:#?}"
+            );
+            assert!(!emf.is_empty(), "{mode}: the cold start's line is missing");
+        }
+    }
+}
+
 /// A `COMPANION_MODE` the function does not know ends it with an error, rather than running
 /// the default: a bench's misspelt mode (here a row's label, not a mode) would otherwise
 /// measure the companion under another name.
