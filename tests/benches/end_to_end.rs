@@ -67,6 +67,42 @@ const DECOMPOSED: [&str; 3] = [
     "companion_no_calls",
     "companion_unsampled",
 ];
+const _: () = {
+    assert!(is_subject(THREADED), "THREADED names no subject");
+    let mut index = 0;
+    while index < DECOMPOSED.len() {
+        assert!(is_subject(DECOMPOSED[index]), "DECOMPOSED names no subject");
+        index += 1;
+    }
+};
+
+/// Whether `label` is one of the [`SUBJECTS`]' labels: checked as the bench is built, so that
+/// a misspelt one fails the build rather than leaving its figures out of the JSON.
+const fn is_subject(label: &str) -> bool {
+    let mut index = 0;
+    while index < SUBJECTS.len() {
+        if same(SUBJECTS[index].label.as_bytes(), label.as_bytes()) {
+            return true;
+        }
+        index += 1;
+    }
+    false
+}
+
+/// `a == b`, in a const fn.
+const fn same(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut index = 0;
+    while index < a.len() {
+        if a[index] != b[index] {
+            return false;
+        }
+        index += 1;
+    }
+    true
+}
 
 /// One of the [`SUBJECTS`].
 #[derive(Clone, Copy)]
@@ -533,19 +569,18 @@ async fn client_latency(
         figures.insert(mode.label.to_owned(), figures_of_mode);
     }
     // The decomposition, against the bare handler with a second thread as the rows are
-    // against the bare one.
-    let index_of = |label: &str| SUBJECTS.iter().position(|mode| mode.label == label);
-    if let Some(threaded) = index_of(THREADED) {
-        for label in DECOMPOSED {
-            let Some(index) = index_of(label) else {
-                continue;
-            };
-            if let (Some(over), Some(figures_of_mode)) = (
-                added_over_replicas(&medians[index], &medians[threaded]),
-                figures.get_mut(label),
-            ) {
-                figures_of_mode["added_vs_bare_threaded_over_replicas"] = over;
-            }
+    // against the bare one (every label it names is a subject's: checked as the bench is
+    // built).
+    let index_of = |label: &str| {
+        SUBJECTS
+            .iter()
+            .position(|mode| mode.label == label)
+            .unwrap()
+    };
+    let threaded = index_of(THREADED);
+    for label in DECOMPOSED {
+        if let Some(over) = added_over_replicas(&medians[index_of(label)], &medians[threaded]) {
+            figures[label]["added_vs_bare_threaded_over_replicas"] = over;
         }
     }
     for subject in subjects.into_iter().flatten() {
