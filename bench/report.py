@@ -671,7 +671,8 @@ w(
     "reaching it, under the real `lambda_runtime` loop (`tests/src/bin/companion-function.rs`: "
     "one metric, one annotation; sampled, and for the companion also unsampled, as most "
     "invocations are under X-Ray's default rule of one request a second and 5% of the rest; "
-    "where the telemetry goes, in two settings below). "
+    "where the telemetry goes, in two settings below; the last two rows, unsampled, record "
+    "nothing and take the companion's cost apart). "
     "`PerfRuntimeLayer` moves the invocation's writes after the response's "
     "POST, before the next `/next`. The figures include the loopback HTTP round trips of the "
     "runtime and the emulator, the same for all."
@@ -840,8 +841,10 @@ def latency_decomposition(latency):
 
     return (
         "Where the unsampled companion's added latency comes from, each against the bare handler "
-        "with a second thread that only waits (so that the watchdog thread's share is set aside; "
-        "per process, mean and 95% CI over the processes): `PerfRuntimeLayer` alone, its window "
+        "with a second thread that only waits (so that what a second thread costs by being there, "
+        "glibc's multi-thread paths, is set aside; that thread never wakes, where the watchdog "
+        "wakes at least every 250 ms; per process, mean and 95% CI over the processes): "
+        "`PerfRuntimeLayer` alone, its window "
         f"opened and closed around the bare handler with nothing recorded, {cell(window)}; both "
         "layers around a handler that records nothing (an invocation's beginning and end: its "
         f"start classified, its end kept for after the POST), {cell(no_calls)}; the same with the "
