@@ -487,6 +487,27 @@ def cache_lines_per_invocation(label):
     return tuple((b - a) / (more - fewer) for a, b in zip(first, last))
 
 
+def cache_lines_decomposition():
+    """The code lines the unsampled companion adds before the response, taken apart against
+    the bare handler with a second thread; None without those counts."""
+    def before_response(label):
+        per = cache_lines_per_invocation(label)
+        return None if per is None else per[0] - per[2]
+
+    threaded = before_response("bare_threaded")
+    parts = [before_response(label) for label in ("runtime_layer_threaded", "companion_no_calls", "companion_unsampled")]
+    if threaded is None or None in parts:
+        return None
+    window, no_calls, unsampled = (part - threaded for part in parts)
+    return (
+        "Where the unsampled companion's code lines before the response come from, against the "
+        "bare handler with a second thread that only waits: `PerfRuntimeLayer` alone, "
+        f"{window:,.0f}; both layers around a handler that records nothing (an invocation's "
+        f"beginning and end), {no_calls:,.0f}; the same with the handler's metric and "
+        f"annotation, {unsampled:,.0f} (so {unsampled - no_calls:,.0f} for the two calls)."
+    )
+
+
 if runtime_cache_lines:
     fewer, more = lengths(runtime_cache_lines)
     w("### Cache lines fetched, under the runtime loop")
@@ -514,6 +535,11 @@ if runtime_cache_lines:
         ("bare_threaded", "bare handler, with a second thread that only waits"),
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`, sampled"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
+        (
+            "runtime_layer_threaded",
+            "`PerfRuntimeLayer` alone (nothing recorded), with a second thread that only waits",
+        ),
+        ("companion_no_calls", "`PerfLayer` + `PerfRuntimeLayer`, unsampled, the handler recording nothing"),
     ):
         per = cache_lines_per_invocation(label)
         if per is None:
@@ -535,6 +561,10 @@ if runtime_cache_lines:
             continue
         w(f"| {name} | {code:,.0f} | {data:,.0f} | {added} | {code_after:,.0f} | {data_after:,.0f} |")
     w("")
+    decomposed = cache_lines_decomposition()
+    if decomposed:
+        w(decomposed)
+        w("")
 
 
 # --- resident memory --------------------------------------------------------------------
