@@ -498,3 +498,31 @@ async fn the_cold_start_line_takes_the_powertools_function_name_and_the_default_
         json!([["function_name", "environment", "service"]])
     );
 }
+
+/// Text a handler prints without its newline (`print!`) waits in std's stdout buffer for the
+/// rest of its line; the invocation's EMF line, written meanwhile, stays a line of its own
+/// (were it written through that buffer, the text would be written first, before it on the
+/// same line, and CloudWatch would not read it as EMF); the printed line goes out whole once
+/// the handler ends it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn text_printed_without_its_newline_does_not_break_the_emf_line() {
+    let command =
+        lambda_perf_local::emulator::FunctionCommand::new(env!("CARGO_BIN_EXE_echo-function"));
+    let started = start(&command, &function_config()).await;
+    let (api, process) = (&started.api, &started.process);
+    for (token, print) in [("t-1", "half of a line, "), ("t-2", "the other half\n")] {
+        let event = json!({ "token": token, "print": print });
+        let reply = process
+            .invoke(api, InvokeRequest::json(event))
+            .await
+            .unwrap();
+        let line = end_line(process, &reply.request_id).await;
+        assert_eq!(line["token"], token, "{line}");
+    }
+    let printed = process
+        .wait_for_line(|line| line.text.contains("the other half"), WAIT)
+        .await
+        .unwrap();
+    assert_eq!(printed.text, "half of a line, the other half");
+    assert_no_broken_emf(process);
+}

@@ -14,10 +14,12 @@ static STDOUT_MID_LINE: AtomicBool = AtomicBool::new(false);
 
 /// The destination of lines. Each call writes its buffer (complete lines, each ending in a
 /// newline) with one `write_all` under the stdout lock, so lines written by concurrent
-/// invocations, tasks and threads — EMF and log lines together — never interleave mid-line.
+/// invocations, tasks and threads — EMF and log lines together, and lines user code prints
+/// through std's `Stdout` — never interleave mid-line.
 #[derive(Clone, Default)]
 pub(crate) enum LineWriter {
-    /// The process's stdout, which Lambda forwards to CloudWatch Logs.
+    /// The process's stdout, which Lambda forwards to CloudWatch Logs: its file descriptor,
+    /// not std's `Stdout` (see [`RawStdout`]).
     #[default]
     Stdout,
     /// A writer given in code (tests, a custom pipeline).
@@ -45,10 +47,12 @@ impl LineWriter {
     pub(crate) fn write_lines(&self, lines: &[u8]) -> Result<(), WriteFailed> {
         match self {
             Self::Stdout => {
-                let mut stdout = io::stdout().lock();
+                // Held for what it excludes (every other writer through std's `Stdout`), not
+                // written through (see `RawStdout`).
+                let _stdout = io::stdout().lock();
                 let mut mid_line = STDOUT_MID_LINE.load(Ordering::Relaxed);
                 let mut written = 0;
-                let result = write_whole_lines(&mut stdout, &mut mid_line, lines, &mut written);
+                let result = write_whole_lines(&mut RawStdout, &mut mid_line, lines, &mut written);
                 STDOUT_MID_LINE.store(mid_line, Ordering::Relaxed);
                 result.map_err(|error| WriteFailed { error, written })
             }
@@ -61,6 +65,39 @@ impl LineWriter {
                     .map_err(|error| WriteFailed { error, written })
             }
         }
+    }
+}
+
+/// The process's standard output, written with `write(2)` on its file descriptor (under
+/// std's stdout lock, held by the caller): not through std's `Stdout`, whose line buffer may
+/// hold the start of a line that user code printed without its newline (`print!("abc")`).
+/// `Stdout` writes that first, before the next lines given to it, so the two would share a
+/// line on the pipe (`abc{"_aws":...}`), and CloudWatch would not read it as EMF. Written
+/// here, a line stays whole; the printed text goes out with its own newline, after it.
+/// (Elsewhere than on Unix, where Lambda never runs, through `Stdout`.)
+struct RawStdout;
+
+impl Write for RawStdout {
+    #[cfg(unix)]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // No more than a `ssize_t` holds, as std writes.
+        let len = buf.len().min(isize::MAX.unsigned_abs());
+        // SAFETY: `buf` is valid for reads of `len` bytes for the whole call; the descriptor
+        // is only written to, never closed or owned here.
+        #[allow(unsafe_code)]
+        let written = unsafe { libc::write(libc::STDOUT_FILENO, buf.as_ptr().cast(), len) };
+        // Negative only on an error, which errno then holds.
+        usize::try_from(written).map_err(|_| io::Error::last_os_error())
+    }
+
+    #[cfg(not(unix))]
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        // Reentrant: the caller holds it already.
+        io::stdout().lock().write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

@@ -7,6 +7,8 @@
 //! - `"nested": true`: runs a nested subsegment `echo work`, which takes 1 ms, or
 //!   `"nested_sleep_ms"` ms when the event says so;
 //! - `"sleep_ms": n`: sleeps n ms, then records `Echoes` again;
+//! - `"print": "text"`: prints the text to stdout as it is, with `print!` (so without a
+//!   newline unless it holds one), as user code writing part of a line does;
 //! - `"action"`: `"error"` returns an error, `"panic"` panics, `"serialize_error"` responds
 //!   with a value whose `Serialize` returns an error, `"serialize_panic"` with one whose
 //!   `Serialize` panics; anything else responds `{"token": "t-1"}`.
@@ -78,6 +80,12 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Reply, Error> {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
         if !bare() {
             metrics::add_metric("Echoes", Unit::Count, 1.0);
+        }
+    }
+    if let Some(text) = payload["print"].as_str() {
+        #[allow(clippy::print_stdout)] // what the event asks for
+        {
+            print!("{text}");
         }
     }
     match payload["action"].as_str() {
