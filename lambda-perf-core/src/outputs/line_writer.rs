@@ -15,7 +15,7 @@ static STDOUT_MID_LINE: AtomicBool = AtomicBool::new(false);
 /// The destination of lines. Each call writes its buffer (complete lines, each ending in a
 /// newline) with one `write_all` under the stdout lock, so lines written by concurrent
 /// invocations, tasks and threads — EMF and log lines together, and lines user code prints
-/// through std's `Stdout` — never interleave mid-line.
+/// through std's `Stdout` (for part of one, see [`RawStdout`]) — never interleave mid-line.
 #[derive(Clone, Default)]
 pub(crate) enum LineWriter {
     /// The process's stdout, which Lambda forwards to CloudWatch Logs: its file descriptor,
@@ -74,7 +74,10 @@ impl LineWriter {
 /// `Stdout` writes that first, before the next lines given to it, so the two would share a
 /// line on the pipe (`abc{"_aws":...}`), and CloudWatch would not read it as EMF. Written
 /// here, a line stays whole; the printed text goes out with its own newline, after it.
-/// (Elsewhere than on Unix, where Lambda never runs, through `Stdout`.)
+/// Only text std still holds waits so: text it has written already (flushed by user code, or
+/// a partial line longer than its buffer, 1 KiB) is on fd 1 before the line, unseen here, and
+/// the line still goes on after it. (Elsewhere than on Unix, where Lambda never runs,
+/// through `Stdout`.)
 struct RawStdout;
 
 impl Write for RawStdout {
