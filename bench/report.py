@@ -332,6 +332,16 @@ for name, peer in (("Python", py), ("TypeScript", ts)):
         )
         w("")
 
+# The rows of `companion-function`'s runtime-loop subjects (latency and cache lines) that take
+# the unsampled companion apart, each against the bare handler with a second thread that only
+# waits, and the parts they are taken apart into, in order: the runtime layer alone, both
+# layers around a handler that records nothing, and the unsampled companion itself.
+DECOMPOSITION_ROWS = (
+    ("runtime_layer_threaded", "`PerfRuntimeLayer` alone (nothing recorded), with a second thread that only waits"),
+    ("companion_no_calls", "`PerfLayer` + `PerfRuntimeLayer`, unsampled, the handler recording nothing"),
+)
+DECOMPOSED = ("runtime_layer_threaded", "companion_no_calls", "companion_unsampled")
+
 # The modes of the warm_invocations example, as the instruction and memory tables name them,
 # each with the bare handler it is measured against.
 WARM_MODES = (
@@ -495,7 +505,7 @@ def cache_lines_decomposition():
         return None if per is None else per[0] - per[2]
 
     threaded = before_response("bare_threaded")
-    parts = [before_response(label) for label in ("runtime_layer_threaded", "companion_no_calls", "companion_unsampled")]
+    parts = [before_response(label) for label in DECOMPOSED]
     if threaded is None or None in parts:
         return None
     window, no_calls, unsampled = (part - threaded for part in parts)
@@ -535,11 +545,7 @@ if runtime_cache_lines:
         ("bare_threaded", "bare handler, with a second thread that only waits"),
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`, sampled"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
-        (
-            "runtime_layer_threaded",
-            "`PerfRuntimeLayer` alone (nothing recorded), with a second thread that only waits",
-        ),
-        ("companion_no_calls", "`PerfLayer` + `PerfRuntimeLayer`, unsampled, the handler recording nothing"),
+        *DECOMPOSITION_ROWS,
     ):
         per = cache_lines_per_invocation(label)
         if per is None:
@@ -782,11 +788,7 @@ def latency_table(latency):
         ("layer", "`PerfLayer`"),
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
-        (
-            "runtime_layer_threaded",
-            "`PerfRuntimeLayer` alone (nothing recorded), with a second thread that only waits",
-        ),
-        ("companion_no_calls", "`PerfLayer` + `PerfRuntimeLayer`, unsampled, the handler recording nothing"),
+        *DECOMPOSITION_ROWS,
     ):
         figures = latency.get(mode)
         if not figures:
@@ -861,11 +863,10 @@ def latency_decomposition(latency):
     def against_threaded(mode):
         return latency.get(mode, {}).get("added_vs_bare_threaded_over_replicas")
 
-    window = against_threaded("runtime_layer_threaded")
-    no_calls = against_threaded("companion_no_calls")
-    unsampled = against_threaded("companion_unsampled")
+    window, no_calls, unsampled = (against_threaded(mode) for mode in DECOMPOSED)
     if not (window and no_calls and unsampled):
         return None
+
     def cell(added):
         return interval_cell(added, "mean_us")
 
