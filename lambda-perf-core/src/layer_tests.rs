@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use tower::{Layer, Service};
 
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::current::{self, Current, Unavailable};
 use crate::invocation::deferral::Window;
 use crate::invocation::lifecycle::Invocation;
@@ -157,11 +158,11 @@ fn an_invocation_that_has_not_ended_is_not_kept() {
     // No deadline: no watchdog holds it weakly, so nothing else holds it.
     let mut context = event(()).context;
     context.deadline = 0;
-    let begun = Invocation::begin(&layer.instrumentation, &context);
+    let begun = Invocation::begin(&layer.instrumentation, &context, FaasTrigger::Other);
     Invocation::recycle(begun);
     assert!(Invocation::take_kept().is_none(), "not kept before its end");
 
-    let begun = Invocation::begin(&layer.instrumentation, &context);
+    let begun = Invocation::begin(&layer.instrumentation, &context, FaasTrigger::Other);
     begun.finish(crate::invocation::outcome::Outcome::Success(None));
     let ended = Arc::as_ptr(&begun).addr();
     Invocation::recycle(begun);

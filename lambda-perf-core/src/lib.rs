@@ -228,6 +228,7 @@ pub use crate::snapstart::SnapStartHook;
 // Where traces go; with the `opentelemetry` feature, the OpenTelemetry crates it is built
 // on, at the versions it uses (a `SpanExporter` given to the builder must be of these).
 pub use crate::config::TraceBackend;
+pub use crate::formats::faas_trigger::FaasTrigger;
 pub use crate::spawn::{InCurrentInvocation, InInvocation, spawn, spawn_blocking};
 #[cfg(feature = "opentelemetry")]
 pub use opentelemetry;

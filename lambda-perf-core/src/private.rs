@@ -12,6 +12,7 @@ use crate::layer::invocation_future;
 pub use crate::layer::invocation_future::{DescribeResult, InvocationFuture};
 pub use serde_json::Value;
 
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::lifecycle::Invocation;
 use crate::layer::PerfLayer;
@@ -92,6 +93,11 @@ impl Handler {
 pub trait LambdaRequest {
     /// The invocation's context.
     fn lambda_context(&self) -> Option<&lambda_runtime::Context>;
+
+    /// What set the invocation off, as far as the event's type tells: `Other` unless known.
+    fn faas_trigger(&self) -> FaasTrigger {
+        FaasTrigger::Other
+    }
 }
 
 impl<T> LambdaRequest for lambda_runtime::LambdaEvent<T> {
@@ -104,6 +110,10 @@ impl<T> LambdaRequest for lambda_runtime::LambdaEvent<T> {
 impl LambdaRequest for lambda_http::Request {
     fn lambda_context(&self) -> Option<&lambda_runtime::Context> {
         lambda_http::RequestExt::lambda_context_ref(self)
+    }
+
+    fn faas_trigger(&self) -> FaasTrigger {
+        FaasTrigger::Http
     }
 }
 
@@ -125,7 +135,7 @@ pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) ->
                 &fallback
             }
         };
-        Invocation::begin(instrumentation, context)
+        Invocation::begin(instrumentation, context, event.faas_trigger())
     }))
 }
 
@@ -347,4 +357,17 @@ pub trait LogEventOpaque {
 
 impl<T: ?Sized> LogEventOpaque for &Probe<'_, T> {
     fn lambda_perf_log_event(self) {}
+}
+
+#[cfg(all(test, feature = "http"))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lambda_http_request_is_an_http_trigger_and_a_lambda_event_an_unknown_one() {
+        let request = lambda_http::Request::default();
+        assert_eq!(LambdaRequest::faas_trigger(&request), FaasTrigger::Http);
+        let event = lambda_runtime::LambdaEvent::new((), lambda_runtime::Context::default());
+        assert_eq!(LambdaRequest::faas_trigger(&event), FaasTrigger::Other);
+    }
 }

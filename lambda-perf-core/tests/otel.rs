@@ -12,7 +12,7 @@ use lambda_perf_core::opentelemetry::{Array, Value as OtelValue};
 use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use lambda_perf_core::test_util::{Recorder, event, unsampled_event};
 use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
-use lambda_perf_core::{PerfLayerBuilder, TraceBackend, spawn};
+use lambda_perf_core::{FaasTrigger, PerfLayerBuilder, TraceBackend, spawn};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::{Layer, ServiceExt};
@@ -148,6 +148,8 @@ async fn cold_then_warm_handler_spans_carry_the_start_and_the_function() {
     assert!(handler.end_time >= handler.start_time);
     for (key, expected) in [
         ("faas.coldstart", OtelValue::Bool(true)),
+        // A `LambdaEvent` handler's event is not read: its trigger is not known.
+        ("faas.trigger", "other".into()),
         ("faas.invocation_id", request_id.clone().into()),
         ("faas.name", "orders-fn".into()),
         ("faas.version", "$LATEST".into()),
@@ -207,6 +209,44 @@ async fn cold_then_warm_handler_spans_carry_the_start_and_the_function() {
         Some(OtelValue::Bool(false))
     );
     assert_same_tree(&warm, &recorder.xray().take());
+}
+
+#[tokio::test]
+async fn the_trigger_given_in_code_is_every_handler_spans() {
+    let (recorder, spans) = recording(|builder| builder.faas_trigger(FaasTrigger::PubSub));
+    for payload in [1, 2] {
+        recorder
+            .run(service_fn(ok), lambda_event(json!(payload)))
+            .await
+            .unwrap();
+    }
+    let triggers: Vec<String> = finished(&spans)
+        .iter()
+        .map(|span| text(span, "faas.trigger"))
+        .collect();
+    assert_eq!(triggers, ["pubsub", "pubsub"]);
+}
+
+/// A `lambda_http` request is an HTTP trigger, unless the builder says otherwise.
+#[cfg(feature = "http")]
+#[tokio::test]
+async fn a_lambda_http_handler_span_is_an_http_trigger_unless_given_another() {
+    use lambda_http::{Body, Request, RequestExt};
+
+    async fn hello(_: Request) -> Result<&'static str, Error> {
+        Ok("hello")
+    }
+    for (given, expected) in [(None, "http"), (Some(FaasTrigger::Timer), "timer")] {
+        let (recorder, spans) = recording(|builder| match given {
+            Some(trigger) => builder.faas_trigger(trigger),
+            None => builder,
+        });
+        let request = Request::new(Body::Empty).with_lambda_context(lambda_event(json!(1)).context);
+        let service = recorder.layer().layer(lambda_http::service_fn(hello));
+        assert_eq!(service.oneshot(request).await.unwrap(), "hello");
+        let spans = finished(&spans);
+        assert_eq!(text(named(&spans, "## handler"), "faas.trigger"), expected);
+    }
 }
 
 async fn declined(_: LambdaEvent<Value>) -> Result<Value, Error> {

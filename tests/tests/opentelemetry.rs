@@ -230,6 +230,10 @@ async fn otlp_alone_sends_the_tree_to_the_collector_before_the_answer() {
         attribute(&handler.attributes, "faas.coldstart"),
         Some(Any::BoolValue(true))
     );
+    assert_eq!(
+        text(&handler.attributes, "faas.trigger").as_deref(),
+        Some("other")
+    );
 
     // Warm; then an error; then an unsampled invocation, which exports nothing.
     let (warm, _) = setup.invoke(json!({ "action": "ok" })).await;

@@ -17,6 +17,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use crate::formats::faas_trigger::FaasTrigger;
+
 /// Names of the environment variables read here.
 pub(crate) mod vars {
     pub(crate) const TRACES: &str = "LAMBDA_PERF_TRACES";
@@ -77,7 +79,8 @@ pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 ///
 /// These are the rules of the OpenTelemetry Collector's X-Ray exporter and receiver
 /// (`aws.xray.annotations`, `aws.xray.metadata.<namespace>`), so each direction undoes the
-/// other. The handler span also carries the FaaS and cloud facts: `faas.coldstart` (always),
+/// other. The handler span also carries the FaaS and cloud facts: `faas.coldstart` and
+/// `faas.trigger` (always; see [`FaasTrigger`]),
 /// `faas.invocation_id`, `faas.name`, `faas.version`, `faas.instance`, `faas.max_memory`,
 /// `cloud.provider`, `cloud.platform`, `cloud.region`, `cloud.account.id` where known; the
 /// resource carries `service.name` (`OTEL_SERVICE_NAME`, else the service) and the
@@ -162,6 +165,8 @@ pub(crate) struct TraceSettings {
     pub(crate) otel_resource_attributes: Option<String>,
     /// A service was given in code: it is the spans' `service.name`, whatever the variables.
     pub(crate) service_in_code: bool,
+    /// The handler spans' `faas.trigger`, given in code (`None`: by the event's type).
+    pub(crate) faas_trigger: Option<FaasTrigger>,
 }
 
 impl fmt::Debug for TraceSettings {
@@ -180,6 +185,7 @@ impl fmt::Debug for TraceSettings {
             .field("otel_service_name", &self.otel_service_name)
             .field("otel_resource_attributes", &self.otel_resource_attributes)
             .field("service_in_code", &self.service_in_code)
+            .field("faas_trigger", &self.faas_trigger)
             .finish()
     }
 }
@@ -248,6 +254,7 @@ impl TraceSettings {
             otel_service_name: present(vars::OTEL_SERVICE_NAME),
             otel_resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),
             service_in_code: false,
+            faas_trigger: None,
         }
     }
 

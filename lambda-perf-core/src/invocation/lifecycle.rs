@@ -32,6 +32,7 @@ use super::watchdog;
 use crate::drops::{self, Dropped, Report};
 use crate::formats::capped::{capped, capped_json};
 use crate::formats::emf::set::MetricSet;
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::failure::Failure;
 use crate::formats::read_back::read_back;
 use crate::formats::time::{MonotonicNanos, nanos};
@@ -206,6 +207,7 @@ impl Invocation {
     pub(crate) fn begin(
         instrumentation: &Arc<Instrumentation>,
         context: &lambda_runtime::Context,
+        trigger: FaasTrigger,
     ) -> Arc<Self> {
         readiness::begin_serving();
         // An ended invocation's memory, when one is kept (its `Arc`, its strings, its state),
@@ -217,7 +219,7 @@ impl Invocation {
         let renewed = if let Some(spare) = reused.as_mut().and_then(Arc::get_mut) {
             spare.renew(instrumentation, context);
             let init_clients = client_init::take_pending(spare.facts.index() == 1);
-            spare.open(context, &init_clients);
+            spare.open(context, &init_clients, trigger);
             reused
         } else {
             None
@@ -225,7 +227,7 @@ impl Invocation {
         let invocation = renewed.unwrap_or_else(|| {
             let mut created = Self::fresh(instrumentation, context);
             let init_clients = client_init::take_pending(created.facts.index() == 1);
-            created.open(context, &init_clients);
+            created.open(context, &init_clients, trigger);
             Arc::new(created)
         });
         if let Some(fire_at) = invocation.watchdog_moment() {
@@ -235,7 +237,12 @@ impl Invocation {
     }
 
     /// Tells the outputs the invocation began (the `ColdStart` line) and opens its trace.
-    fn open(&mut self, context: &lambda_runtime::Context, init_clients: &[InitRecord]) {
+    fn open(
+        &mut self,
+        context: &lambda_runtime::Context,
+        init_clients: &[InitRecord],
+        trigger: FaasTrigger,
+    ) {
         let Self {
             instrumentation,
             facts,
@@ -254,6 +261,7 @@ impl Invocation {
             context_function_name: &context.env_config.function_name,
             init_clients,
             context,
+            trigger,
         });
         if settings.tracing {
             state.trace = Trace::begin(

@@ -14,6 +14,7 @@ use super::facts_record::WrittenFacts;
 use super::settings::InvocationSettings;
 use crate::drops::Dropped;
 use crate::formats::emf::set::MetricSet;
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::xray::SubsegmentDocument;
 
 /// An invocation has begun; its handler has not run yet.
@@ -28,6 +29,10 @@ pub(crate) struct Began<'a> {
     /// The invocation's Lambda context (its trace header, function ARN, configuration).
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) context: &'a lambda_runtime::Context,
+    /// What set it off, as far as the instrumentation knows from the event's type: `Http`
+    /// for a `lambda_http` request, else `Other`.
+    #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
+    pub(crate) trigger: FaasTrigger,
 }
 
 /// An invocation has ended: its handler returned, failed, panicked or was dropped.

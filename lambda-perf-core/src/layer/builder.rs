@@ -10,6 +10,8 @@ use serde_json::Value;
 use super::PerfLayer;
 use crate::config::{ConfigError, TraceBackend, trace_vars, vars};
 use crate::formats::emf::dimension::Dimension;
+#[cfg(feature = "opentelemetry")]
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::InitializationType;
 use crate::invocation::redaction::{Captured, Redactor};
 use crate::invocation::start_tracker::MarkerPlace;
@@ -293,6 +295,24 @@ impl PerfLayerBuilder {
     pub fn otel_flush_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.setup.overridden(trace_vars::OTEL_FLUSH_TIMEOUT_MS);
         self.setup.settings.traces.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// What sets this function off, as its handler spans' `faas.trigger` says (the
+    /// OpenTelemetry FaaS conventions ask every invocation's span for one). Unset, it is
+    /// [`FaasTrigger::Http`] for a `lambda_http` handler and [`FaasTrigger::Other`] for any
+    /// other: lambda-perf does not read the event to tell a queue's message from a schedule.
+    ///
+    /// ```
+    /// use lambda_perf_core::{FaasTrigger, PerfLayer};
+    ///
+    /// // An SQS consumer.
+    /// let layer = PerfLayer::builder().faas_trigger(FaasTrigger::PubSub).build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn faas_trigger(mut self, trigger: FaasTrigger) -> Self {
+        self.setup.settings.traces.faas_trigger = Some(trigger);
         self
     }
 

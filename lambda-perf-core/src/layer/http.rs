@@ -9,6 +9,7 @@ use tower::Service;
 
 use super::capture::{JsonText, ResponseCapture};
 use super::{PerfFuture, PerfService, invocation_future};
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::json::push_u64;
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
@@ -78,10 +79,12 @@ where
     fn call(&mut self, request: lambda_http::Request) -> Self::Future {
         use lambda_http::RequestExt;
 
+        let trigger = FaasTrigger::Http;
         let invocation = match request.lambda_context_ref() {
-            Some(context) => invocation_future::begin(&self.instrumentation, context),
+            Some(context) => invocation_future::begin(&self.instrumentation, context, trigger),
             None => {
-                invocation_future::begin(&self.instrumentation, &lambda_runtime::Context::default())
+                let context = lambda_runtime::Context::default();
+                invocation_future::begin(&self.instrumentation, &context, trigger)
             }
         };
         PerfFuture::start(invocation, || self.inner.call(request))

@@ -10,6 +10,7 @@ use std::task::{Context, Poll};
 
 use pin_project_lite::pin_project;
 
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::failure::Failure;
 use crate::invocation::current::{self, Current, Scoped};
 use crate::invocation::instrumentation::Instrumentation;
@@ -37,12 +38,14 @@ pub(crate) enum Begun {
     Nested(Current),
 }
 
-/// Begins the invocation of `context` — unless the caller already runs inside one.
+/// Begins the invocation of `context`, set off by `trigger` as far as the caller knows —
+/// unless the caller already runs inside one.
 pub(crate) fn begin(
     instrumentation: &Arc<Instrumentation>,
     context: &lambda_runtime::Context,
+    trigger: FaasTrigger,
 ) -> Begun {
-    begin_with(|| Invocation::begin(instrumentation, context))
+    begin_with(|| Invocation::begin(instrumentation, context, trigger))
 }
 
 /// Begins an invocation with `own` — unless the caller already runs inside one, which records

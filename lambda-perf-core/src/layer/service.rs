@@ -11,6 +11,7 @@ use tower::Service;
 use super::PerfFuture;
 use super::capture::{ResponseCapture, SerializeResponse};
 use super::invocation_future;
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::readiness;
 
@@ -86,7 +87,8 @@ where
     // the response, 148 with this).
     #[inline(never)]
     fn call(&mut self, event: LambdaEvent<T>) -> Self::Future {
-        let invocation = invocation_future::begin(&self.instrumentation, &event.context);
+        let invocation =
+            invocation_future::begin(&self.instrumentation, &event.context, FaasTrigger::Other);
 
         PerfFuture::start(invocation, || self.inner.call(event))
     }

@@ -4,6 +4,7 @@
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::Resource;
 
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::output::Began;
 
 /// What is known of the function, from the invocation's context and the settings.
@@ -64,9 +65,17 @@ impl FunctionFacts {
         attributes
     }
 
-    /// The handler span's facts: `faas.coldstart`, `faas.invocation_id`, then the function's.
-    pub(crate) fn handler_attributes(&self, began: &Began<'_>) -> Vec<KeyValue> {
-        let mut attributes = vec![KeyValue::new("faas.coldstart", began.facts.is_cold_start())];
+    /// The handler span's facts: `faas.coldstart`, `faas.trigger`, `faas.invocation_id`, then
+    /// the function's.
+    pub(crate) fn handler_attributes(
+        &self,
+        began: &Began<'_>,
+        trigger: FaasTrigger,
+    ) -> Vec<KeyValue> {
+        let mut attributes = vec![
+            KeyValue::new("faas.coldstart", began.facts.is_cold_start()),
+            KeyValue::new("faas.trigger", trigger.as_str()),
+        ];
         let request_id = began.facts.request_id();
         if !request_id.is_empty() {
             attributes.push(KeyValue::new("faas.invocation_id", request_id.to_owned()));
@@ -163,9 +172,10 @@ mod tests {
             context_function_name: "orders-fn",
             init_clients: &[],
             context: &context,
+            trigger: FaasTrigger::Other,
         };
         let function = FunctionFacts::of(&began, None);
-        let attributes = function.handler_attributes(&began);
+        let attributes = function.handler_attributes(&began, FaasTrigger::PubSub);
         let get = |key: &str| {
             attributes
                 .iter()
@@ -173,6 +183,8 @@ mod tests {
                 .map(|kv| kv.value.clone())
         };
         assert_eq!(get("faas.coldstart"), Some(true.into()));
+        // The trigger given, not the one the invocation began with: the output decides.
+        assert_eq!(get("faas.trigger"), Some("pubsub".into()));
         assert_eq!(get("faas.invocation_id"), Some("req-1".into()));
         assert_eq!(get("faas.name"), Some("orders-fn".into()));
         assert_eq!(get("faas.version"), Some("$LATEST".into()));

@@ -38,6 +38,7 @@ use self::span::{KnownException, SpanRules, TraceIds};
 use self::xray_udp::XRayOtlpSender;
 use crate::config::{DEFAULT_OTEL_FLUSH_TIMEOUT, TraceBackend, TraceSettings};
 use crate::drops::{self, Dropped, Report};
+use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::xray::SubsegmentDocument;
 use crate::invocation::facts::InvocationFacts;
 use crate::invocation::output::{Began, Delivery, Ended, Output};
@@ -114,6 +115,8 @@ pub(crate) struct OtelOutput {
     /// From `OTEL_RESOURCE_ATTRIBUTES`, less its `service.name`.
     resource_attributes: Vec<(String, String)>,
     region: Option<String>,
+    /// The handler spans' `faas.trigger` when given in code; else each invocation's own.
+    faas_trigger: Option<FaasTrigger>,
     /// Built at the first invocation, from its context.
     resource: OnceLock<Arc<Resource>>,
     /// The invocations in flight, by request id.
@@ -181,6 +184,7 @@ impl OtelOutput {
             service_name,
             resource_attributes,
             region: settings.region.clone(),
+            faas_trigger: settings.faas_trigger,
             resource: OnceLock::new(),
             pending: Mutex::new(Vec::new()),
         };
@@ -277,7 +281,8 @@ impl Output for OtelOutput {
         let pending = Pending {
             request_id: began.facts.request_id().to_owned(),
             trace,
-            handler_attributes: function.handler_attributes(began),
+            handler_attributes: function
+                .handler_attributes(began, self.faas_trigger.unwrap_or(began.trigger)),
             spans: Vec::new(),
             exceptions: Vec::new(),
             handler_span: None,
