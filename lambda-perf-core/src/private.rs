@@ -7,15 +7,15 @@ use std::sync::{Arc, OnceLock};
 
 use serde::Serialize;
 
+pub use crate::formats::faas_trigger::FaasTrigger;
 pub use crate::formats::failure::Failure;
 use crate::layer::invocation_future;
 pub use crate::layer::invocation_future::{DescribeResult, InvocationFuture};
 pub use serde_json::Value;
 
-use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::lifecycle::Invocation;
-use crate::layer::PerfLayer;
+use crate::layer::{PerfLayer, PerfLayerBuilder};
 
 /// The options written in `#[instrument_lambda(...)]`.
 #[derive(Debug)]
@@ -33,6 +33,9 @@ pub struct Options {
     pub capture_error: Option<bool>,
     /// `cold_start_metric = ...`
     pub cold_start_metric: Option<bool>,
+    /// `faas_trigger = ...` (what the `opentelemetry` feature's handler spans say; without
+    /// the feature there is nothing to say it)
+    pub faas_trigger: Option<FaasTrigger>,
     /// `redact = path::to::function`
     pub redact: Option<fn(crate::invocation::redaction::Captured, Value) -> Option<Value>>,
 }
@@ -56,32 +59,41 @@ impl Handler {
     /// The environment's configuration with the macro's options on top. An invalid option
     /// value costs one warning and falls back to the default, as an invalid variable does.
     fn instrumentation(&self) -> &Arc<Instrumentation> {
-        self.instrumentation.get_or_init(|| {
-            let options = &self.options;
-            let mut builder = PerfLayer::builder();
-            if let Some(name) = options.name {
-                builder = builder.handler_name(name);
-            }
-            if let Some(service) = options.service {
-                builder = builder.service(service);
-            }
-            if let Some(namespace) = options.namespace {
-                builder = builder.namespace(namespace);
-            }
-            if let Some(enabled) = options.capture_response {
-                builder = builder.capture_response(enabled);
-            }
-            if let Some(enabled) = options.capture_error {
-                builder = builder.capture_error(enabled);
-            }
-            if let Some(enabled) = options.cold_start_metric {
-                builder = builder.cold_start_metric(enabled);
-            }
-            if let Some(redact) = options.redact {
-                builder = builder.redact(redact);
-            }
-            builder.build_lenient().instrumentation
-        })
+        self.instrumentation
+            .get_or_init(|| self.options.builder().build_lenient().instrumentation)
+    }
+}
+
+impl Options {
+    /// The environment's configuration with these options on top.
+    fn builder(&self) -> PerfLayerBuilder {
+        let mut builder = PerfLayer::builder();
+        if let Some(name) = self.name {
+            builder = builder.handler_name(name);
+        }
+        if let Some(service) = self.service {
+            builder = builder.service(service);
+        }
+        if let Some(namespace) = self.namespace {
+            builder = builder.namespace(namespace);
+        }
+        if let Some(enabled) = self.capture_response {
+            builder = builder.capture_response(enabled);
+        }
+        if let Some(enabled) = self.capture_error {
+            builder = builder.capture_error(enabled);
+        }
+        if let Some(enabled) = self.cold_start_metric {
+            builder = builder.cold_start_metric(enabled);
+        }
+        #[cfg(feature = "opentelemetry")]
+        if let Some(trigger) = self.faas_trigger {
+            builder = builder.faas_trigger(trigger);
+        }
+        if let Some(redact) = self.redact {
+            builder = builder.redact(redact);
+        }
+        builder
     }
 }
 

@@ -13,6 +13,9 @@ pub(crate) struct Args {
     pub(crate) capture_response: Option<LitBool>,
     pub(crate) capture_error: Option<LitBool>,
     pub(crate) cold_start_metric: Option<LitBool>,
+    /// `faas_trigger = "pubsub"`: the handler spans' `faas.trigger`, as the variant of
+    /// `FaasTrigger` it names.
+    pub(crate) faas_trigger: Option<Ident>,
     /// `redact = path::to::function`: sees the response or error before it is captured.
     pub(crate) redact: Option<Path>,
     /// `crate = "path"`: where lambda-perf-core is, for a renamed or re-exported dependency.
@@ -20,7 +23,16 @@ pub(crate) struct Args {
 }
 
 const OPTIONS: &str = "name, service, namespace, capture_response, capture_error, \
-                       cold_start_metric, redact, crate";
+                       cold_start_metric, faas_trigger, redact, crate";
+
+/// The values of `faas_trigger`, and the `FaasTrigger` variant each names.
+const FAAS_TRIGGERS: [(&str, &str); 5] = [
+    ("datasource", "Datasource"),
+    ("http", "Http"),
+    ("pubsub", "PubSub"),
+    ("timer", "Timer"),
+    ("other", "Other"),
+];
 
 impl Parse for Args {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -45,6 +57,7 @@ impl Parse for Args {
                 "cold_start_metric" => {
                     set(&mut args.cold_start_metric, &key, flag(input, &key)?)?;
                 }
+                "faas_trigger" => set(&mut args.faas_trigger, &key, trigger(input, &key)?)?,
                 "redact" => set(&mut args.redact, &key, function(input, &key)?)?,
                 "crate" => set(&mut args.krate, &key, path(input, &key)?)?,
                 _ => {
@@ -86,6 +99,26 @@ fn flag(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitBool> {
     input
         .parse()
         .map_err(|error| syn::Error::new(error.span(), format!("`{key}` takes `true` or `false`")))
+}
+
+/// A `faas.trigger` value, as the `FaasTrigger` variant it names.
+fn trigger(input: ParseStream<'_>, key: &Ident) -> syn::Result<Ident> {
+    let values = || {
+        FAAS_TRIGGERS
+            .map(|(value, _)| format!("\"{value}\""))
+            .join(", ")
+    };
+    let text = input.parse::<LitStr>().map_err(|error| {
+        syn::Error::new(error.span(), format!("`{key}` takes one of {}", values()))
+    })?;
+    let value = text.value();
+    match FAAS_TRIGGERS.iter().find(|(name, _)| *name == value) {
+        Some((_, variant)) => Ok(Ident::new(variant, text.span())),
+        None => Err(syn::Error::new(
+            text.span(),
+            format!("`{key}` takes one of {}, not {value:?}", values()),
+        )),
+    }
 }
 
 fn path(input: ParseStream<'_>, key: &Ident) -> syn::Result<Path> {

@@ -166,6 +166,10 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         Some(krate) => quote!(#krate::__private),
         None => quote!(::lambda_perf_core::__private),
     };
+    let faas_trigger = match &args.faas_trigger {
+        Some(variant) => quote!(::core::option::Option::Some(#private::FaasTrigger::#variant)),
+        None => quote!(::core::option::Option::None),
+    };
     // An argument that is no Lambda event is reported at its type.
     let begin = quote_spanned! {event_type_span=>
         #private::begin(&__LAMBDA_PERF_HANDLER, &#event)
@@ -179,6 +183,7 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 capture_response: #capture_response,
                 capture_error: #capture_error,
                 cold_start_metric: #cold_start_metric,
+                faas_trigger: #faas_trigger,
                 redact: #redact,
             });
             #[allow(clippy::used_underscore_binding)]

@@ -5,10 +5,11 @@
 mod support;
 
 use lambda_perf_local::emulator::{
-    ExecutionEnvironment, FunctionCommand, FunctionProcess, InvokeRequest, RuntimeApi,
+    ExecutionEnvironment, FunctionCommand, FunctionProcess, InvokeRequest, RuntimeApi, TraceHeader,
     XRayCollector,
 };
 use serde_json::{Value, json};
+use support::otlp::{OtlpCollector, named, text, trace_id};
 use support::*;
 
 /// The handler subsegment of both faces: `## ` and the function name.
@@ -205,4 +206,36 @@ async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
     assert_eq!(named("price")["parent_id"], span["id"], "{trace:#?}");
     assert_eq!(trace.len(), 3, "{trace:#?}");
     trace.iter().for_each(assert_valid_xray);
+}
+
+/// Both faces give their OpenTelemetry handler span the trigger they are told: the macro's
+/// `faas_trigger = "pubsub"`, the layer's `PerfLayerBuilder::faas_trigger`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn both_faces_give_the_handler_span_the_trigger_they_are_told() {
+    for mode in ["layer", "macro"] {
+        let api = RuntimeApi::start().await.unwrap();
+        let otlp = OtlpCollector::start();
+        let environment = ExecutionEnvironment::new().unwrap();
+        let config = function_config()
+            .with_env("TWIN_MODE", mode)
+            .with_env("LAMBDA_PERF_TRACES", "otlp")
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
+            // A loaded machine must not make the export (the first opens a connection) late.
+            .with_env("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "5000");
+        let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
+        let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+        let result = process
+            .invoke(&api, InvokeRequest::json(json!({})))
+            .await
+            .unwrap();
+        let header = TraceHeader::parse(result.trace_header.as_deref().unwrap()).unwrap();
+        let spans = otlp.wait_for(&trace_id(&header), WAIT);
+        process.kill().await.unwrap();
+        let handler = named(&spans, HANDLER);
+        assert_eq!(
+            text(&handler.attributes, "faas.trigger").as_deref(),
+            Some("pubsub"),
+            "{mode}"
+        );
+    }
 }

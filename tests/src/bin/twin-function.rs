@@ -6,11 +6,12 @@
 //! installed: the span is a subsegment between the handler's and `price`.
 //!
 //! The event `{"fail":true}` makes the handler return an error. Both faces pass what they
-//! capture through the same redaction hook, `mask`, which marks a response as masked.
+//! capture through the same redaction hook, `mask`, which marks a response as masked, and
+//! name the same trigger, `pubsub` (the `faas.trigger` of their OpenTelemetry handler spans).
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
-use lambda_perf_core::{Captured, PerfLayer, instrument_lambda};
+use lambda_perf_core::{Captured, FaasTrigger, PerfLayer, instrument_lambda};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
@@ -35,13 +36,13 @@ fn mask(captured: Captured, mut value: Value) -> Option<Value> {
     Some(value)
 }
 
-#[instrument_lambda(redact = mask)]
+#[instrument_lambda(redact = mask, faas_trigger = "pubsub")]
 async fn instrumented(event: LambdaEvent<Value>) -> Result<Value, Error> {
     body(event).await
 }
 
 #[tracing::instrument(skip(event))]
-#[instrument_lambda(redact = mask)]
+#[instrument_lambda(redact = mask, faas_trigger = "pubsub")]
 async fn traced(event: LambdaEvent<Value>) -> Result<Value, Error> {
     body(event).await
 }
@@ -55,7 +56,10 @@ async fn main() -> Result<(), Error> {
             lambda_runtime::run(service_fn(traced)).await
         }
         _ => {
-            let layer = PerfLayer::builder().redact(mask).build()?;
+            let layer = PerfLayer::builder()
+                .redact(mask)
+                .faas_trigger(FaasTrigger::PubSub)
+                .build()?;
             lambda_runtime::run(ServiceBuilder::new().layer(layer).service_fn(body)).await
         }
     }

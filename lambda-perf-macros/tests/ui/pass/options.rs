@@ -8,6 +8,7 @@ use lambda_runtime::{Error, LambdaEvent};
     capture_response = false,
     capture_error = true,
     cold_start_metric = false,
+    faas_trigger = "timer",
 )]
 async fn handler(_event: LambdaEvent<()>) -> Result<(), Error> {
     Ok(())
