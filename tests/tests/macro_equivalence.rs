@@ -5,8 +5,8 @@
 mod support;
 
 use lambda_perf_local::emulator::{
-    ExecutionEnvironment, FunctionCommand, FunctionProcess, InvokeRequest, RuntimeApi, TraceHeader,
-    XRayCollector,
+    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, InvokeRequest,
+    RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Value, json};
 use support::otlp::{OtlpCollector, named, text, trace_id};
@@ -15,17 +15,26 @@ use support::*;
 /// The handler subsegment of both faces: `## ` and the function name.
 const HANDLER: &str = "## orders-fn";
 
+/// The twin function in `mode` (`TWIN_MODE`), configured by `config`, started against a
+/// Runtime API of its own; the environment must outlive the process.
+async fn twin(
+    mode: &str,
+    config: FunctionConfig,
+) -> (RuntimeApi, ExecutionEnvironment, FunctionProcess) {
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let config = config.with_env("TWIN_MODE", mode);
+    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
+    let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    (api, environment, process)
+}
+
 /// Runs the twin function in `mode` through cold, warm and failing invocations; returns its
 /// EMF lines and X-Ray documents with ids, times and request ids blanked.
 async fn run(mode: &str) -> (Vec<Value>, Vec<Value>) {
-    let api = RuntimeApi::start().await.unwrap();
     let collector = XRayCollector::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let config = function_config()
-        .with_env("TWIN_MODE", mode)
-        .with_xray_daemon_address(collector.addr().to_string());
-    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
-    let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    let config = function_config().with_xray_daemon_address(collector.addr().to_string());
+    let (api, _environment, process) = twin(mode, config).await;
     let mut documents = Vec::new();
     for event in [json!({}), json!({}), json!({ "fail": true })] {
         let result = process
@@ -163,14 +172,9 @@ async fn the_macro_and_the_layer_write_the_same_lines_and_documents() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
-    let api = RuntimeApi::start().await.unwrap();
     let collector = XRayCollector::start().await.unwrap();
-    let environment = ExecutionEnvironment::new().unwrap();
-    let config = function_config()
-        .with_env("TWIN_MODE", "macro-traced")
-        .with_xray_daemon_address(collector.addr().to_string());
-    let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
-    let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+    let config = function_config().with_xray_daemon_address(collector.addr().to_string());
+    let (api, _environment, process) = twin("macro-traced", config).await;
     let result = process
         .invoke(&api, InvokeRequest::json(json!({})))
         .await
@@ -213,17 +217,13 @@ async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_faces_give_the_handler_span_the_trigger_they_are_told() {
     for mode in ["layer", "macro"] {
-        let api = RuntimeApi::start().await.unwrap();
         let otlp = OtlpCollector::start();
-        let environment = ExecutionEnvironment::new().unwrap();
         let config = function_config()
-            .with_env("TWIN_MODE", mode)
             .with_env("LAMBDA_PERF_TRACES", "otlp")
             .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
             // A loaded machine must not make the export (the first opens a connection) late.
             .with_env("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "5000");
-        let command = FunctionCommand::new(env!("CARGO_BIN_EXE_twin-function"));
-        let process = FunctionProcess::spawn(&command, &config, &environment, &api).unwrap();
+        let (api, _environment, process) = twin(mode, config).await;
         let result = process
             .invoke(&api, InvokeRequest::json(json!({})))
             .await
