@@ -390,3 +390,66 @@ fn an_array_of_json_pages_is_read() {
         report.lines
     );
 }
+
+/// `aws logs tail --format json` prints a message that is entirely JSON (every record of
+/// Lambda's JSON log format, every EMF line) on the lines after its timestamp and log stream,
+/// indented four spaces: one record read whole, not each of its lines as output.
+#[test]
+fn aws_logs_tail_format_json_reads_each_pretty_printed_record_whole() {
+    let text = r#"2025-01-02T03:04:05.100000+00:00 2025/01/02/[$LATEST]abc 
+{
+    "time": "2025-01-02T03:04:05.100Z",
+    "type": "platform.start",
+    "record": {
+        "requestId": "r-1",
+        "version": "$LATEST"
+    }
+}
+2025-01-02T03:04:05.150000+00:00 2025/01/02/[$LATEST]abc handling order o-42
+2025-01-02T03:04:05.200000+00:00 2025/01/02/[$LATEST]abc 
+{
+    "time": "2025-01-02T03:04:05.200Z",
+    "type": "platform.report",
+    "record": {
+        "requestId": "r-1",
+        "metrics": {
+            "durationMs": 12.5,
+            "billedDurationMs": 140,
+            "memorySizeMB": 128,
+            "maxMemoryUsedMB": 30,
+            "initDurationMs": 126.9
+        },
+        "status": "success"
+    }
+}
+2025-01-02T03:04:06+00:00 2025/01/02/[$LATEST]abc 
+{
+    "time": "2025-01-02T03:04:06.000Z",
+    "type": "platform.report",
+    "record": {
+        "requestId": "r-2",
+        "metrics": {
+            "durationMs": 2.5,
+            "billedDurationMs": 3,
+            "memorySizeMB": 128,
+            "maxMemoryUsedMB": 31
+        },
+        "status": "timeout"
+    }
+}
+"#;
+    let report = build("tail.txt", text);
+    assert_eq!(
+        (report.invocations, report.cold_starts),
+        (2, 1),
+        "{report:#?}"
+    );
+    assert_eq!(report.init_duration_ms.unwrap().p50, 126.9);
+    assert_eq!(report.statuses.get("timeout"), Some(&1));
+    let lines = &report.lines;
+    assert_eq!(
+        (lines.events, lines.platform, lines.output, lines.malformed),
+        (4, 3, 1, 0),
+        "{lines:#?}"
+    );
+}

@@ -5,7 +5,8 @@
 //! - plain text with one event a line, optionally prefixed the way `aws logs tail` prints
 //!   events: `2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]0123abcd <message>`
 //!   (the default format) or `2025-01-02T03:04:05 <message>` (`--format short`), colored or
-//!   not.
+//!   not; `--format json` prints a message that is entirely JSON indented on the lines after
+//!   its prefix, read as one.
 
 use std::path::Path;
 
@@ -202,20 +203,64 @@ fn json_events(
 /// The events of a text file, `stream` the log stream of the lines that do not name their own.
 fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
     let mut read = Read::default();
-    for (n, raw) in text.lines().enumerate() {
-        let line = strip_ansi(raw);
+    let lines: Vec<&str> = text.lines().collect();
+    let mut n = 0;
+    while n < lines.len() {
+        let line = strip_ansi(lines[n]);
+        let location = format!("{name}:{}", n + 1);
+        n += 1;
         if line.trim().is_empty() {
             continue;
         }
         let (timestamp_ms, own_stream, message) = split_prefix(&line);
+        let mut message = message.to_owned();
+        // `aws logs tail --format json`: a message that is entirely JSON on the lines after
+        // its prefix, indented.
+        if timestamp_ms.is_some() && message.trim().is_empty() {
+            if let Some((document, used)) = pretty_json(&lines[n..]) {
+                message = document;
+                n += used;
+            }
+        }
         read.events.push(LogEvent {
-            location: format!("{name}:{}", n + 1),
+            location,
             timestamp_ms,
             stream: own_stream.or_else(|| stream.map(str::to_owned)),
-            message: message.to_owned(),
+            message,
         });
     }
     read
+}
+
+/// The most bytes a message printed over several lines is read with: a log event holds at
+/// most 256 KB, and indenting it may double that.
+const MAX_PRETTY_JSON_BYTES: usize = 1 << 20;
+
+/// The JSON document `aws logs tail --format json` prints on the lines after a message's
+/// prefix (Python's `json.dumps(message, indent=4)`: opened at the start of the first line,
+/// closed at the start of the last), as one line, with how many lines it took; `None` when
+/// `lines` do not open with one.
+fn pretty_json(lines: &[&str]) -> Option<(String, usize)> {
+    let first = lines.first()?.trim_end();
+    let close = match first {
+        "{" => "}",
+        "[" => "]",
+        _ => return None,
+    };
+    let mut bytes = 0;
+    for (index, line) in lines.iter().enumerate().skip(1) {
+        bytes += line.len() + 1;
+        if bytes > MAX_PRETTY_JSON_BYTES {
+            return None;
+        }
+        if line.trim_end() != close {
+            continue;
+        }
+        let document = lines[..=index].join("\n");
+        let value: Value = serde_json::from_str(&document).ok()?;
+        return Some((value.to_string(), index + 1));
+    }
+    None
 }
 
 /// `aws logs tail`'s prefix: a timestamp, then (default format) the log stream.

@@ -10,8 +10,10 @@
 //! Data Firehose delivers them (`{"messageType": "DATA_MESSAGE", "logStream": …,
 //! "logEvents": [...]}` one after the other; `CONTROL_MESSAGE`s are skipped), or text with one
 //! log event a line, with or without the prefix `aws logs tail` prints (`<timestamp> <log
-//! stream> ` by default, `<timestamp> ` with `--format short`) or an export to Amazon S3 writes
-//! (`<timestamp> `). `lambda-perf run --log-out FILE` writes the text form. A gzip file (an
+//! stream> ` by default, `<timestamp> ` with `--format short`; with `--format json`, a message
+//! that is entirely JSON, every record of Lambda's JSON log format and every EMF line, is
+//! printed indented on the lines after the prefix and read whole) or an export to Amazon S3
+//! writes (`<timestamp> `). `lambda-perf run --log-out FILE` writes the text form. A gzip file (an
 //! export to S3, a Firehose delivery) is decompressed first, whatever its name; a directory is
 //! every file under it, in the order of their paths; a file where an export to S3 puts it
 //! (`…/2025/01/02/[$LATEST]0123abcd/000000.gz`) is of the log stream its path names. Files
