@@ -453,3 +453,32 @@ fn aws_logs_tail_format_json_reads_each_pretty_printed_record_whole() {
         "{lines:#?}"
     );
 }
+
+/// Overlapping exports repeat a `Task timed out` line as they repeat its REPORT: the repeat
+/// marks no other attempt of its request (the retry that succeeded) as a timeout.
+#[test]
+fn a_timeout_line_read_twice_marks_one_attempt() {
+    let text = "\
+2025-01-02T03:04:05.000000+00:00 2025/01/02/[$LATEST]abc START RequestId: r-1 Version: $LATEST
+2025-01-02T03:04:08.000000+00:00 2025/01/02/[$LATEST]abc 2025-01-02T03:04:08.000Z r-1 Task timed out after 3.00 seconds
+2025-01-02T03:04:08.001000+00:00 2025/01/02/[$LATEST]abc REPORT RequestId: r-1\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t
+2025-01-02T03:05:08.000000+00:00 2025/01/02/[$LATEST]def START RequestId: r-1 Version: $LATEST
+2025-01-02T03:05:08.100000+00:00 2025/01/02/[$LATEST]def REPORT RequestId: r-1\tDuration: 100.00 ms\tBilled Duration: 100 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t
+";
+    let file = |name: &str| LogFile {
+        name: name.into(),
+        text: text.into(),
+    };
+    let once = LogsReport::build(&[file("a.log")], Architecture::X86_64);
+    let twice = LogsReport::build(&[file("a.log"), file("b.log")], Architecture::X86_64);
+    for report in [&once, &twice] {
+        assert_eq!(report.invocations, 2);
+        assert_eq!(
+            report.statuses,
+            [("success".to_owned(), 1), ("timeout".to_owned(), 1)].into(),
+            "{:?}",
+            report.files
+        );
+    }
+    assert_eq!(twice.lines.duplicate_reports, 2);
+}

@@ -37,7 +37,9 @@ impl LogsReport {
         let mut lines = LineCounts::default();
         let mut reports: Vec<PlatformReport> = Vec::new();
         // The REPORTs read, by request id and text, with the times they were logged at.
-        let mut seen_reports: HashMap<(String, String), Vec<Option<f64>>> = HashMap::new();
+        let mut seen_reports: Repeats = HashMap::new();
+        // The timeout lines read, likewise.
+        let mut seen_timeouts: Repeats = HashMap::new();
         // Where each REPORT kept was read, and the timeout lines with where they were read.
         let mut report_places: Vec<Place> = Vec::new();
         let mut timeouts: Vec<(String, Place)> = Vec::new();
@@ -60,25 +62,20 @@ impl LogsReport {
                 match read(&event.message) {
                     Record::Report(report) => {
                         lines.platform += 1;
-                        let key = (
-                            report.request_id.clone(),
-                            event.message.trim_end().to_owned(),
-                        );
-                        let times = seen_reports.entry(key).or_default();
-                        if times
-                            .iter()
-                            .any(|&seen| same_time(seen, event.timestamp_ms))
-                        {
-                            lines.duplicate_reports += 1;
-                        } else {
-                            times.push(event.timestamp_ms);
+                        if first_read(&mut seen_reports, &report.request_id, &event) {
                             reports.push(report);
                             report_places.push(place);
+                        } else {
+                            lines.duplicate_reports += 1;
                         }
                     }
                     Record::TimedOut(request_id) => {
                         lines.platform += 1;
-                        timeouts.push((request_id, place));
+                        // Repeated with its REPORT by overlapping exports: read again, it
+                        // would mark another attempt of its request.
+                        if first_read(&mut seen_timeouts, &request_id, &event) {
+                            timeouts.push((request_id, place));
+                        }
                     }
                     Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
                     Record::Output => lines.output += 1,
@@ -195,6 +192,25 @@ impl LogsReport {
             lines: LineCounts::default(),
         }
     }
+}
+
+/// Platform lines read, by request id and text, with the times they were logged at.
+type Repeats = HashMap<(String, String), Vec<Option<f64>>>;
+
+/// Whether `event`, a platform line of `request_id`, is read for the first time: not the same
+/// text for the same request logged at the same time as one in `seen` (the same log event in
+/// overlapping exports). Remembers it.
+fn first_read(seen: &mut Repeats, request_id: &str, event: &LogEvent) -> bool {
+    let key = (request_id.to_owned(), event.message.trim_end().to_owned());
+    let times = seen.entry(key).or_default();
+    if times
+        .iter()
+        .any(|&seen| same_time(seen, event.timestamp_ms))
+    {
+        return false;
+    }
+    times.push(event.timestamp_ms);
+    true
 }
 
 /// Whether two log events' times may be the same event's: equal to the millisecond (`aws logs

@@ -43,7 +43,8 @@
 //!
 //! - An **invocation** is a `REPORT`. The same `REPORT` read twice (the same text for the
 //!   same request id, logged at the same millisecond or at an unknown time: overlapping
-//!   exports) is counted once, and the repeats reported; the retries of a failed
+//!   exports) is counted once, and the repeats reported (a `Task timed out` line read twice
+//!   likewise marks one attempt); the retries of a failed
 //!   asynchronous invocation, which keep its request id, each have a `REPORT` of their own
 //!   and are invocations, as Lambda bills them. A **cold start** is an invocation whose `REPORT` has an `Init
 //!   Duration`, as in the Logs Insights query `count(@initDuration)`; a `Restore Duration`
