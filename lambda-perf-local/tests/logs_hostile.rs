@@ -482,3 +482,35 @@ fn a_timeout_line_read_twice_marks_one_attempt() {
     }
     assert_eq!(twice.lines.duplicate_reports, 2);
 }
+
+/// `aws logs filter-log-events` with `--output yaml` or `text` (an AWS CLI whose default
+/// output is not JSON) writes each REPORT behind text no log prefix has: counted and quoted
+/// as malformed, saying why, not read as the function's own output in silence.
+#[test]
+fn a_report_behind_an_unknown_prefix_is_malformed_not_output() {
+    let yaml = r#"events:
+- eventId: '37592334'
+  ingestionTime: 1735787046000
+  logStreamName: 2025/01/02/[$LATEST]abc
+  message: "REPORT RequestId: r-1\tDuration: 15.74 ms\tBilled Duration: 16 ms\tMemory Size: 128 MB\tMax Memory Used: 56 MB\t\n"
+  timestamp: 1735787045678
+- eventId: '37592335'
+  ingestionTime: 1735787046000
+  logStreamName: 2025/01/02/[$LATEST]abc
+  message: '{"time":"2025-01-02T03:04:05.678Z","type":"platform.report","record":{"requestId":"r-2","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":30},"status":"success"}}'
+  timestamp: 1735787045679
+searchedLogStreams: []
+"#;
+    let text = "EVENTS\t37592334\t1735787046000\t2025/01/02/[$LATEST]abc\tREPORT RequestId: r-1\tDuration: 15.74 ms\tBilled Duration: 16 ms\tMemory Size: 128 MB\tMax Memory Used: 56 MB\t\n";
+    for (name, export, reports) in [("yaml.txt", yaml, 2), ("text.txt", text, 1)] {
+        let report = build(name, export);
+        assert_eq!(report.invocations, 0);
+        let lines = &report.lines;
+        assert_eq!(lines.malformed, reports, "{name}: {lines:#?}");
+        assert!(
+            lines.malformed_examples[0].reason.contains("--output json"),
+            "{name}: {:?}",
+            lines.malformed_examples[0]
+        );
+    }
+}

@@ -36,7 +36,8 @@
 //!
 //! A line that claims to be a platform or EMF line but cannot be read (a `REPORT` without
 //! `Billed Duration` or with a figure that is negative or above 10¹² ms or MB, an EMF line
-//! that is not JSON…) is **malformed**: counted, the first few
+//! that is not JSON, a `REPORT` behind text that is no log prefix, as `aws … --output text`,
+//! `yaml` or `table` write it…) is **malformed**: counted, the first few
 //! quoted with their location, never fatal.
 //!
 //! # Rules

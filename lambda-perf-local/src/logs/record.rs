@@ -64,8 +64,25 @@ pub(crate) enum Record {
     Malformed(String),
 }
 
-/// Reads one message (one line, without its line terminator).
+/// Reads one message (one line, without its line terminator). A line of output that holds a
+/// REPORT, in text or JSON, behind text that is no log prefix (what `aws` writes with
+/// `--output text`, `yaml` or `table`) is malformed: it would be an invocation lost in
+/// silence.
 pub(crate) fn read(message: &str) -> Record {
+    let record = read_line(message);
+    if record == Record::Output
+        && (message.contains("REPORT RequestId:") || message.contains("\"platform.report\""))
+    {
+        return Record::Malformed(
+            "a REPORT behind text that is not a log prefix (the output of `aws` with \
+             `--output text`, `yaml` or `table`? `--output json` is read)"
+                .to_owned(),
+        );
+    }
+    record
+}
+
+fn read_line(message: &str) -> Record {
     let text = message.trim_end_matches(['\r', '\n', '\t', ' ']);
     if let Some(rest) = text.strip_prefix("REPORT RequestId:") {
         return text_report(rest);
