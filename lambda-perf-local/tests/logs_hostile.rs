@@ -514,3 +514,24 @@ searchedLogStreams: []
         );
     }
 }
+
+/// A function whose memory size changed (raised after running out at 128 MB): the headroom is
+/// that of the invocation that used the most, and the report names the size it ran at, not
+/// the largest size seen, which the headroom is not the difference to.
+#[test]
+fn the_headroom_names_the_memory_size_it_is_taken_from() {
+    let report = build(
+        "sizes.log",
+        "REPORT RequestId: a\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 128 MB\tMax Memory Used: 120 MB\t\n\
+         REPORT RequestId: b\tDuration: 1.00 ms\tBilled Duration: 1 ms\tMemory Size: 1024 MB\tMax Memory Used: 100 MB\t\n",
+    );
+    assert_eq!(report.memory_headroom_mb, Some(8.0));
+    let terminal = lambda_perf_local::logs::render_logs_terminal(&report);
+    assert!(
+        terminal.contains("max used 120.0 MB at 128 MB: headroom 8.0 MB (6.2 %)"),
+        "{terminal}"
+    );
+    let html = lambda_perf_local::logs::render_logs_html(&report);
+    assert!(html.contains("120.0 MB of 128 MB"), "{html}");
+    assert!(!html.contains("120.0 MB of 1024 MB"), "{html}");
+}

@@ -40,6 +40,8 @@ pub fn render_logs_html(report: &LogsReport) -> String {
         );
     }
     if let (Some(size), Some(used)) = (report.memory_size_mb, report.max_memory_used_mb) {
+        // The size the heaviest invocation ran at, whose headroom is shown.
+        let size = report.heaviest_memory_size_mb().unwrap_or(size);
         card(
             &mut out,
             &format!("{} of {size} MB", megabytes(used)),

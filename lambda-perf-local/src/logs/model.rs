@@ -65,6 +65,15 @@ pub struct LogsReport {
     pub lines: LineCounts,
 }
 
+impl LogsReport {
+    /// The memory size of the invocation that used the most memory, which
+    /// `memory_headroom_mb` is the headroom of: `memory_size_mb` is the largest size seen.
+    pub(crate) fn heaviest_memory_size_mb(&self) -> Option<u32> {
+        let size = self.max_memory_used_mb? + self.memory_headroom_mb?;
+        Some(size.round() as u32)
+    }
+}
+
 /// The prices a report used.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]

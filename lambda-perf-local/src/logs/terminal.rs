@@ -134,19 +134,24 @@ fn durations(out: &mut String, report: &LogsReport) {
 fn memory_and_cost(out: &mut String, report: &LogsReport) {
     heading(out, "Memory");
     if let (Some(size), Some(used)) = (report.memory_size_mb, report.max_memory_used_mb) {
-        let sizes = if report.memory_sizes_mb.len() > 1 {
+        // With several sizes, the headroom is that of the size the heaviest invocation ran at.
+        let (sizes, at) = if report.memory_sizes_mb.len() > 1 {
             let all: Vec<String> = report
                 .memory_sizes_mb
                 .iter()
                 .map(ToString::to_string)
                 .collect();
-            format!(" (sizes seen: {} MB)", all.join(", "))
+            let at = report
+                .heaviest_memory_size_mb()
+                .map(|size| format!(" at {size} MB"))
+                .unwrap_or_default();
+            (format!(" (sizes seen: {} MB)", all.join(", ")), at)
         } else {
-            String::new()
+            (String::new(), String::new())
         };
         let _ = writeln!(
             out,
-            "  memory size {size} MB{sizes}, max used {}: headroom {} ({:.1} %)",
+            "  memory size {size} MB{sizes}, max used {}{at}: headroom {} ({:.1} %)",
             megabytes(used),
             megabytes(report.memory_headroom_mb.unwrap_or(0.0)),
             report.memory_headroom_percent.unwrap_or(0.0)
