@@ -518,6 +518,47 @@ fn an_unreadable_file_is_one_clear_error() {
     );
 }
 
+/// `-` reads standard input (`aws logs tail … | lambda-perf logs -`), named `stdin` in the
+/// report; named twice, it is one clear error, not a second, empty read.
+#[test]
+fn a_dash_reads_standard_input_once() {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+
+    let logs = |args: &[&str], input: &str| {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_lambda-perf"))
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        stdin.write_all(input.as_bytes()).unwrap();
+        drop(stdin);
+        child.wait_with_output().unwrap()
+    };
+    let input = "REPORT RequestId: 6f2c0d1e-0000-4000-8000-000000000001\tDuration: 12.34 ms\t\
+                 Billed Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t\
+                 Init Duration: 101.50 ms\t\n\
+                 REPORT RequestId: 6f2c0d1e-0000-4000-8000-000000000002\tDuration: 2.00 ms\t\
+                 Billed Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 40 MB\t\n";
+    let output = logs(&["logs", "--json", "-"], input);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(report["files"], json!(["stdin"]), "{report:#}");
+    assert_eq!(report["invocations"], 2, "{report:#}");
+    assert_eq!(report["cold_starts"], 1, "{report:#}");
+
+    let output = logs(&["logs", "-", "-"], input);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).starts_with("lambda-perf: error: cannot read -: standard input is named"),
+        "{}",
+        stderr(&output)
+    );
+}
+
 /// `lambda-perf run --log-out` on the demo function (restarts, a fresh environment, idle
 /// gaps), read back by `lambda-perf logs`: the same figures as the run's own report.
 #[test]

@@ -7,7 +7,7 @@ use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
 use crate::report::facts::Facts;
 use crate::report::{Distribution, nearest_rank};
 
-use super::file::LogFile;
+use super::file::{self, LogFile};
 use super::input::{LogEvent, read_file};
 use super::model::{
     ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
@@ -111,11 +111,20 @@ impl LogsReport {
         report
     }
 
-    /// Reads the files at `paths` (a directory: every file under it) and computes the report.
+    /// Reads the files at `paths` (a directory: every file under it; `-`: standard input,
+    /// which can be read once) and computes the report.
     pub fn read_files(
         paths: &[impl AsRef<Path>],
         architecture: Architecture,
     ) -> Result<Self, (String, std::io::Error)> {
+        let stdin = Path::new(file::STDIN);
+        if paths.iter().filter(|path| path.as_ref() == stdin).count() > 1 {
+            let error = std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "standard input is named more than once; it can be read once",
+            );
+            return Err((file::STDIN.to_owned(), error));
+        }
         let mut files = Vec::new();
         for path in paths {
             files.extend(LogFile::read_all(path.as_ref())?);

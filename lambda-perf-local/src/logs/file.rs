@@ -17,6 +17,9 @@ pub struct LogFile {
     pub text: String,
 }
 
+/// The path that names standard input.
+pub(crate) const STDIN: &str = "-";
+
 /// The first bytes of a gzip file.
 const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
 
@@ -32,8 +35,16 @@ impl LogFile {
     /// Gzip in gzip is decompressed again: a Firehose stream whose source is a CloudWatch
     /// Logs subscription, and whose destination compresses too, compresses its records (gzip
     /// already) a second time.
+    ///
+    /// The path `-` is standard input (named `stdin`): `aws logs tail … | lambda-perf logs -`.
     pub fn read(path: &Path) -> io::Result<Self> {
-        let mut bytes = std::fs::read(path)?;
+        let (name, mut bytes) = if path == Path::new(STDIN) {
+            let mut bytes = Vec::new();
+            io::stdin().lock().read_to_end(&mut bytes)?;
+            ("stdin".to_owned(), bytes)
+        } else {
+            (path.display().to_string(), std::fs::read(path)?)
+        };
         for _ in 0..MAX_GZIP_LAYERS {
             if !bytes.starts_with(&GZIP_MAGIC) {
                 break;
@@ -41,7 +52,7 @@ impl LogFile {
             bytes = gunzip(&bytes)?;
         }
         Ok(Self {
-            name: path.display().to_string(),
+            name,
             text: decode(&bytes),
         })
     }

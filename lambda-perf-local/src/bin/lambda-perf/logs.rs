@@ -14,7 +14,7 @@ pub(crate) struct LogsArgs {
     /// Exported logs: the JSON of `aws logs filter-log-events`, text with one event a line
     /// (as `aws logs tail` prints, or `lambda-perf run --log-out` writes), an export to
     /// Amazon S3 or a Firehose delivery (gzip is decompressed); a directory is every file
-    /// under it.
+    /// under it; `-` is standard input.
     #[arg(required = true, value_name = "FILE")]
     files: Vec<PathBuf>,
     /// The architecture whose prices apply, x86_64 or arm64.
