@@ -34,7 +34,8 @@
 //! carries the invocation (see [the current invocation](crate#the-current-invocation)) —
 //! each line carries its own invocation's keys, however many run at once.
 //!
-//! Fields keep their JSON types: `order = 7` is the number 7, `paid = true` a boolean,
+//! Fields keep their JSON types: `order = 7` is the number 7, `ratio = 1.0` the number
+//! `1.0` (a float is written as `serde_json` writes one), `paid = true` a boolean,
 //! `user = "ann"` a string, `%id` its `Display` text and `?tags` its `Debug` text. A span's
 //! fields are on every line written inside it; an event's field wins over a span's of the
 //! same name, an inner span's over an outer one's. A field named like one of the keys

@@ -6,6 +6,7 @@ use std::ops::Range;
 
 use super::LogFormat;
 use super::escape::Escape;
+use crate::formats::json::push_f64;
 
 /// Named values in the order they were recorded, plus the event's message. Recording the
 /// same key twice keeps both; the line writes the last (see [`line`](super::line)).
@@ -111,11 +112,16 @@ impl LogFields {
         self.finish(key, start);
     }
 
-    /// A float, as a JSON number; NaN and the infinities, which JSON has no number for, as
-    /// the strings `"NaN"`, `"inf"` and `"-inf"`.
+    /// A float, as a JSON number written as `serde_json` writes an `f64` — shortest digits
+    /// that read back the same, a whole number with its `.0` (`12.0`, not `12`, so that a
+    /// float field stays a float from line to line), exponents for the very large and small
+    /// (`1e+300`); NaN and the infinities, which JSON has no number for, as the strings
+    /// `"NaN"`, `"inf"` and `"-inf"`.
     pub(crate) fn float(&mut self, key: &'static str, value: f64) {
         if value.is_finite() {
-            self.integer(key, value);
+            let start = self.bytes.len();
+            push_f64(&mut self.bytes, value);
+            self.finish(key, start);
         } else if self.format == LogFormat::Json {
             self.str(key, &value.to_string());
         } else {
@@ -196,6 +202,9 @@ mod tests {
         fields.integer("order", 7_i64);
         fields.integer("big", u128::MAX);
         fields.float("ratio", 0.25);
+        fields.float("whole", 12.0);
+        fields.float("huge", 1e300);
+        fields.float("tiny", 5e-324);
         fields.float("nan", f64::NAN);
         fields.bool("paid", true);
         fields.json("event", r#"{"id":1}"#);
@@ -217,6 +226,9 @@ mod tests {
                 ("order", "7".to_owned()),
                 ("big", u128::MAX.to_string()),
                 ("ratio", "0.25".to_owned()),
+                ("whole", "12.0".to_owned()),
+                ("huge", "1e+300".to_owned()),
+                ("tiny", "5e-324".to_owned()),
                 ("nan", r#""NaN""#.to_owned()),
                 ("paid", "true".to_owned()),
                 ("event", r#"{"id":1}"#.to_owned()),
@@ -236,6 +248,9 @@ mod tests {
                 ("order", "7".to_owned()),
                 ("big", u128::MAX.to_string()),
                 ("ratio", "0.25".to_owned()),
+                ("whole", "12.0".to_owned()),
+                ("huge", "1e+300".to_owned()),
+                ("tiny", "5e-324".to_owned()),
                 ("nan", "NaN".to_owned()),
                 ("paid", "true".to_owned()),
                 ("event", r#"{"id":1}"#.to_owned()),

@@ -16,6 +16,7 @@ use super::escape::Escape;
 use super::fields::LogFields;
 use super::timestamp::push_rfc3339_millis;
 use super::{LogFormat, LogLevel};
+use crate::formats::json::push_f64;
 
 /// Keys a line writes itself; a field of the same name is written as `fields.<name>`.
 pub(crate) const RESERVED_KEYS: [&str; 13] = [
@@ -107,7 +108,8 @@ fn append_json<'f>(
     if let Some(keys) = &head.invocation {
         push_json_str(out, "service", keys.service);
         if let Some(rate) = keys.sampling_rate {
-            push_json_raw(out, "sampling_rate", format_args!("{rate}"));
+            out.extend_from_slice(b",\"sampling_rate\":");
+            push_f64(out, rate);
         }
         push_json_raw(out, "cold_start", format_args!("{}", keys.cold_start));
         push_json_str(out, "start_kind", keys.start_kind);
@@ -310,6 +312,17 @@ mod tests {
                 "\n"
             )
         );
+    }
+
+    /// The sample rate is written as `serde_json` writes a float: `1.0`, not `1`.
+    #[test]
+    fn a_whole_sample_rate_stays_a_float() {
+        let keys = InvocationKeys {
+            sampling_rate: Some(1.0),
+            ..keys()
+        };
+        let written = line(LogFormat::Json, Some(keys), |_| {});
+        assert!(written.contains(r#","sampling_rate":1.0,"#), "{written}");
     }
 
     #[test]
