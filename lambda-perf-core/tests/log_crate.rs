@@ -9,7 +9,7 @@ use tracing_subscriber::registry::Registry;
 
 #[test]
 fn a_log_record_keeps_its_target_and_carries_no_log_fields() {
-    tracing_log::LogTracer::init().unwrap();
+    forward_log_records();
     let lines = CapturedLines::new();
     let layers = InitBuilder::from_env()
         .log_level(Level::INFO)
@@ -31,4 +31,40 @@ fn a_log_record_keeps_its_target_and_carries_no_log_fields() {
     for key in ["log.target", "log.module_path", "log.file", "log.line"] {
         assert!(line.get(key).is_none(), "{key} in {line}");
     }
+}
+
+/// `LogTracer` once per process, whichever test runs first.
+fn forward_log_records() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| tracing_log::LogTracer::init().unwrap());
+}
+
+/// A `log` record's target is a string made at run time, which may be as long as the code
+/// that logs makes it: the line is still held to Lambda's line limit, and stays JSON.
+#[test]
+fn a_log_record_with_a_huge_target_still_writes_a_line_that_fits() {
+    forward_log_records();
+    let lines = CapturedLines::new();
+    let layers = InitBuilder::from_env()
+        .log_level(Level::INFO)
+        .xray_layer(false)
+        .log_writer(lines.clone())
+        .layer::<Registry>()
+        .unwrap();
+    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    let target = format!("orders::{}", "\"".repeat(300_000));
+    tracing::dispatcher::with_default(&dispatch, || {
+        log::info!(target: &target, "connected");
+    });
+    let text = lines.text();
+    let line = text.strip_suffix('\n').unwrap();
+    assert!(line.len() <= 256_000, "{} bytes", line.len());
+    let written = lines.lines();
+    assert_eq!(written[0]["message"], "connected");
+    let kept = written[0]["target"]
+        .as_str()
+        .unwrap()
+        .strip_suffix('…')
+        .unwrap();
+    assert!(target.starts_with(kept), "{kept:.100}");
 }

@@ -45,7 +45,8 @@
 //! lines into pieces that are not JSON. A line that would be longer — a huge field, message
 //! or logged event — has its longest values replaced by a marker with their size and a
 //! preview, `{"lambda_perf_truncated":{"preview":"…","size_bytes":300002}}`, until it fits;
-//! the keys above and the smaller values stay as they are. Each such line is counted
+//! the keys above and the smaller values stay as they are (but for a `log` record's target
+//! too long for any line, which is cut to fit, ending in `…`). Each such line is counted
 //! (`logs.line_trimmed` in `lambda_perf.dropped`) and the first one warned of on stderr.
 //!
 //! With `AWS_LAMBDA_LOG_FORMAT=Text` a line reads

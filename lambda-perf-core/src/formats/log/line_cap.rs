@@ -21,13 +21,17 @@
 //! escaped text), the preview its first bytes, cut between characters.
 //!
 //! A line within the limit costs one comparison after it is written; the rewrite is a cold
-//! path. Should the fixed keys and the field names alone leave no room for even the smallest
-//! markers (hundreds of thousands of bytes of them), the line is written with every value at
-//! its smallest marker, as short as it can be made.
+//! path. Of the fixed keys, only `target` can be long: a `log` record's target is a string the
+//! code that logs makes at run time. Should the fixed keys and the field names leave no room
+//! for even the smallest markers, the target is cut, between characters, to the room left,
+//! ending in `…` (it stays a string); should that not be enough either (hundreds of
+//! thousands of bytes of field names), the line is written with every value at its smallest
+//! marker, as short as it can be made.
 
 use std::borrow::Cow;
 
 use super::LogFormat;
+use super::escape::Escape;
 use super::fields::LogFields;
 use super::line::{LineHead, append_line, append_line_with};
 use crate::formats::capped::{preview, truncation_marker};
@@ -89,7 +93,8 @@ fn append_capped_line(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields
     let start = out.len();
     let mut values: Vec<&[u8]> = Vec::new();
     append_line_with(out, head, fields, |_, value| values.push(value));
-    let room = limit.saturating_sub(line_length(out, start));
+    let fixed = line_length(out, start);
+    let room = limit.saturating_sub(fixed);
     out.truncate(start);
 
     let marker = marker_format(fields.format());
@@ -97,6 +102,19 @@ fn append_capped_line(out: &mut Vec<u8>, head: &LineHead<'_>, fields: &LogFields
     let texts: Vec<Cow<'_, str>> = values.iter().map(|v| String::from_utf8_lossy(v)).collect();
     let smallest: Vec<usize> = texts.iter().map(|text| marker(text, 0).len()).collect();
     let lengths: Vec<usize> = values.iter().map(|value| value.len()).collect();
+
+    // The values at their shortest leave no room for the target: it is cut to what is left.
+    let shortest: usize = lengths.iter().zip(&smallest).map(|(&l, &s)| l.min(s)).sum();
+    let excess = (fixed + shortest).saturating_sub(limit);
+    if excess > 0 {
+        if let Some(target) = cut_target(head.target, fields.format(), excess) {
+            let head = LineHead {
+                target: &target,
+                ..head.clone()
+            };
+            return append_capped_line(out, &head, fields, limit);
+        }
+    }
     let cap = largest_cap(&lengths, &smallest, room);
     let replacements: Vec<Option<Vec<u8>>> = texts
         .iter()
@@ -136,6 +154,38 @@ fn largest_cap(lengths: &[usize], smallest: &[usize], room: usize) -> usize {
         }
     }
     fits
+}
+
+/// What a cut target ends with.
+const CUT: &str = "…";
+
+/// `target` cut, between characters, so that the line writes it at least `excess` bytes
+/// shorter, with [`CUT`] at its end; `None` when that would not shorten it.
+fn cut_target(target: &str, format: LogFormat, excess: usize) -> Option<String> {
+    let escape = match format {
+        LogFormat::Json => Escape::Json,
+        LogFormat::Text => Escape::Text,
+    };
+    let mut escaped = Vec::new();
+    let mut written_as = |text: &str| {
+        escaped.clear();
+        escape.push(&mut escaped, text);
+        escaped.len()
+    };
+    let budget = written_as(target)
+        .saturating_sub(excess)
+        .saturating_sub(written_as(CUT));
+    let (mut kept, mut used) = (0, 0);
+    for (index, character) in target.char_indices() {
+        let end = index + character.len_utf8();
+        used += written_as(&target[index..end]);
+        if used > budget {
+            break;
+        }
+        kept = end;
+    }
+    let cut = format!("{}{CUT}", &target[..kept]);
+    (cut.len() < target.len()).then_some(cut)
 }
 
 /// Writes the marker for a value's text with a preview of at most so many bytes.
@@ -468,5 +518,49 @@ mod tests {
         let small = recorded(LogFormat::Text, small_fields);
         let whole = uncapped(&small);
         assert_eq!(capped(&small, whole.len()), (whole, LineFit::Whole));
+    }
+
+    /// A `log` record's target is the one fixed key of a line whose length the code that logs
+    /// decides: one longer than the line allows is cut, and the line still fits.
+    #[test]
+    fn a_target_too_long_for_the_line_is_cut_and_the_line_fits() {
+        let target = format!("orders{}", "\"\u{1}é".repeat(100_000));
+        for format in [LogFormat::Json, LogFormat::Text] {
+            let fields = recorded(format, |fields| {
+                fields.message(&format_args!("{}", "m".repeat(1_000)));
+                small_fields(fields);
+            });
+            let head = LineHead {
+                target: &target,
+                ..head()
+            };
+            let mut out = Vec::new();
+            let fit = append_line_within(&mut out, &head, &fields, MAX_LINE_BYTES);
+            assert_eq!(fit, LineFit::Trimmed);
+            let line = String::from_utf8(out).unwrap();
+            let line = line.strip_suffix('\n').unwrap();
+            assert!(!line.contains('\n'));
+            assert!(line.len() <= MAX_LINE_BYTES, "{} bytes", line.len());
+            assert!(line.len() >= MAX_LINE_BYTES - 16, "{} bytes", line.len());
+            if format == LogFormat::Json {
+                let trimmed = parsed(line);
+                let written = trimmed["target"].as_str().unwrap();
+                let kept = written.strip_suffix('…').unwrap();
+                assert!(
+                    target.starts_with(kept) && kept.len() > 30_000,
+                    "{}",
+                    kept.len()
+                );
+                assert_eq!(trimmed["order"], 7);
+                assert_eq!(trimmed["function_request_id"], "req-1");
+            } else {
+                assert!(line.contains("\tINFO\torders\"\\u0001é"), "{line:.100}");
+                assert!(
+                    line.ends_with("order=7 currency=\"EUR\""),
+                    "{}",
+                    &line[line.len() - 100..]
+                );
+            }
+        }
     }
 }
