@@ -1,5 +1,6 @@
 //! Where lines go — EMF lines and log lines alike: stdout in Lambda, or a writer given in code.
 
+use std::cell::Cell;
 use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -57,6 +58,12 @@ impl LineWriter {
                 result.map_err(|error| WriteFailed { error, written })
             }
             Self::Custom(writer) => {
+                let Some(_writing) = Writing::enter(writer) else {
+                    return Err(WriteFailed {
+                        error: written_from_inside(),
+                        written: 0,
+                    });
+                };
                 // Kept outside the writer's call, so that a writer panicking after it took
                 // some of the lines still leaves what went out known.
                 let mut written = 0;
@@ -186,6 +193,53 @@ fn write_custom(
     writer.flush()
 }
 
+thread_local! {
+    /// The writer given in code this thread is inside a write to, the innermost (its
+    /// address; 0: none).
+    static WRITING: Cell<usize> = const { Cell::new(0) };
+}
+
+/// This thread inside a write to one writer given in code. A line written to that writer
+/// from inside its own write — the writer logs through `tracing`, say, under `init`'s global
+/// subscriber — would wait for the writer's lock, which this thread holds, for ever: it is
+/// refused instead ([`written_from_inside`]), and counted and warned about as any failed
+/// write. Lines to other writers still go out. Only the innermost write is known: a writer
+/// that writes to a second one, which writes back to the first, is not caught (one cell read
+/// and written per line, rather than a list).
+struct Writing(usize);
+
+impl Writing {
+    /// `None` when this thread is inside a write to `writer` already.
+    #[inline]
+    fn enter(writer: &Arc<Mutex<Custom<dyn Write + Send>>>) -> Option<Self> {
+        let address = Arc::as_ptr(writer).cast::<()>().addr();
+        // Thread teardown: nothing to tell from.
+        let outer = WRITING
+            .try_with(|writing| writing.replace(address))
+            .unwrap_or(0);
+        if outer == address {
+            return None;
+        }
+        Some(Self(outer))
+    }
+}
+
+impl Drop for Writing {
+    #[inline]
+    fn drop(&mut self) {
+        let _ = WRITING.try_with(|writing| writing.set(self.0));
+    }
+}
+
+/// The error of a line written to a writer from inside that writer's own write.
+#[cold]
+fn written_from_inside() -> io::Error {
+    io::Error::other(
+        "the line was written from inside the writer's own write (does the writer log?): \
+         it would wait for itself",
+    )
+}
+
 /// The error of a write whose writer panicked.
 #[cold]
 fn panicked() -> io::Error {
@@ -265,6 +319,49 @@ impl Write for BreaksOnce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Writes, from inside each write, one line to `to` (itself, or another writer), and
+    /// keeps what that inner write said.
+    struct WritesFromInside {
+        to: Arc<Mutex<Option<LineWriter>>>,
+        inner: Arc<Mutex<Vec<bool>>>,
+    }
+
+    impl Write for WritesFromInside {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let to = self.to.lock().unwrap().clone();
+            if let Some(to) = to {
+                let ok = to.write_lines(b"inner\n").is_ok();
+                self.inner.lock().unwrap().push(ok);
+            }
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A line written to a writer from inside its own write would wait for the writer's lock
+    /// for ever: it fails (and the write it is inside goes out); to another writer it goes out.
+    #[test]
+    fn a_line_written_from_inside_its_own_writer_fails_instead_of_waiting() {
+        let to = Arc::new(Mutex::new(None));
+        let inner = Arc::new(Mutex::new(Vec::new()));
+        let writer = LineWriter::custom(WritesFromInside {
+            to: Arc::clone(&to),
+            inner: Arc::clone(&inner),
+        });
+        *to.lock().unwrap() = Some(writer.clone());
+        writer.write_lines(b"outer\n").unwrap();
+        writer.write_lines(b"outer\n").unwrap();
+        assert_eq!(*inner.lock().unwrap(), [false, false]);
+
+        let other = LineWriter::custom(io::sink());
+        *to.lock().unwrap() = Some(other);
+        writer.write_lines(b"outer\n").unwrap();
+        assert_eq!(*inner.lock().unwrap(), [false, false, true]);
+    }
 
     #[test]
     fn a_line_cut_short_by_a_failed_write_does_not_swallow_the_next() {
