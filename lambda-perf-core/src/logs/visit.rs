@@ -36,6 +36,17 @@ pub(crate) struct Recorder<'a> {
 }
 
 impl Recorder<'_> {
+    /// Writes `value` as the event's message when `field` is an event's `message` (given as
+    /// a number or a boolean, `tracing::info!(message = 5)`, it is still the message, as its
+    /// text); returns whether it did.
+    fn event_message(&mut self, field: &Field, value: &dyn fmt::Display) -> bool {
+        let is_message = self.is_event && field.name() == "message";
+        if is_message {
+            self.fields.message(&format_args!("{value}"));
+        }
+        is_message
+    }
+
     /// Whether `field` is one `tracing-log` added to a `log` record (taking the target).
     fn is_log_field(&mut self, field: &Field, value: Option<&str>) -> bool {
         let Some(target) = self.log_target.as_deref_mut() else {
@@ -54,38 +65,43 @@ impl Recorder<'_> {
 
 impl Visit for Recorder<'_> {
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.fields.float(field.name(), value);
+        if !self.event_message(field, &value) {
+            self.fields.float(field.name(), value);
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.fields.integer(field.name(), value);
+        if !self.event_message(field, &value) {
+            self.fields.integer(field.name(), value);
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if !self.is_log_field(field, None) {
+        if !self.is_log_field(field, None) && !self.event_message(field, &value) {
             self.fields.integer(field.name(), value);
         }
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.fields.integer(field.name(), value);
+        if !self.event_message(field, &value) {
+            self.fields.integer(field.name(), value);
+        }
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.fields.integer(field.name(), value);
+        if !self.event_message(field, &value) {
+            self.fields.integer(field.name(), value);
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.fields.bool(field.name(), value);
+        if !self.event_message(field, &value) {
+            self.fields.bool(field.name(), value);
+        }
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        if self.is_log_field(field, Some(value)) {
-            return;
-        }
-        if self.is_event && field.name() == "message" {
-            self.fields.message(&format_args!("{value}"));
-        } else {
+        if !self.is_log_field(field, Some(value)) && !self.event_message(field, &value) {
             self.fields.str(field.name(), value);
         }
     }

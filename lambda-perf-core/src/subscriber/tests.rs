@@ -131,6 +131,30 @@ fn json_outside_an_invocation() {
     );
 }
 
+/// An event's `message` given as a number or a boolean is still its message, as its text:
+/// not an empty message beside a `fields.message`.
+#[test]
+fn a_message_given_as_a_number_or_a_boolean_is_the_message() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::info!(message = 5_i64);
+        tracing::info!(message = 7_u64);
+        tracing::info!(message = 2.5_f64);
+        tracing::info!(message = true);
+        tracing::info!(message = 9_u128);
+    });
+    let written = lines.lines();
+    let messages: Vec<&Value> = written.iter().map(|line| &line["message"]).collect();
+    assert_eq!(messages, ["5", "7", "2.5", "true", "9"], "{written:#?}");
+    assert!(
+        written
+            .iter()
+            .all(|line| line.get("fields.message").is_none()),
+        "{written:#?}"
+    );
+}
+
 /// As Powertools under `POWERTOOLS_DEV`: each member on a line of its own, four spaces a level,
 /// in the order of the compact line; text lines stay as they are.
 #[test]
