@@ -37,8 +37,10 @@
 //! Fields keep their JSON types: `order = 7` is the number 7, `ratio = 1.0` the number
 //! `1.0` (a float is written as `serde_json` writes one), `paid = true` a boolean,
 //! `user = "ann"` a string, `%id` its `Display` text and `?tags` its `Debug` text. A span's
-//! fields are on every line written inside it; an event's field wins over a span's of the
-//! same name, an inner span's over an outer one's. A field named like one of the keys
+//! fields are on every line written inside it, when the level filter lets the span through
+//! (as with `tracing-subscriber`'s filters: under `AWS_LAMBDA_LOG_LEVEL=WARN`, an `INFO`
+//! span's fields are on none); an event's field wins over a span's of the same name, an
+//! inner span's over an outer one's. A field named like one of the keys
 //! above is written as `fields.<name>` (`fields.level`), never over the key.
 //!
 //! A line is at most 256,000 bytes, as an EMF line is: Lambda's log capture splits longer
