@@ -109,7 +109,9 @@ impl PerfLayerBuilder {
     }
 
     /// Adds a dimension to every metric of every invocation, or replaces the value of a
-    /// default dimension (`LAMBDA_PERF_DEFAULT_DIMENSIONS`).
+    /// default dimension (`LAMBDA_PERF_DEFAULT_DIMENSIONS`). The `ColdStart` line carries the
+    /// default dimensions too, beside `function_name` and `service`, as Powertools for
+    /// TypeScript writes it (Powertools for Python leaves them out of that line).
     pub fn default_dimension(
         mut self,
         name: impl Into<Cow<'static, str>>,
