@@ -161,8 +161,10 @@ fn summary(out: &mut String, report: &Report) {
     }
     let imposed = match &resources.sizing {
         Some(sizing) => format!(
-            "memory size, imposed (cgroup {}, {:.3} of a core)",
-            sizing.cgroup, sizing.cpu_cores
+            "memory size, imposed (cgroup {}, {:.3} of a core{})",
+            sizing.cgroup,
+            sizing.cpu_cores,
+            super::terminal::cpu_cap(sizing)
         ),
         None => "memory size, not imposed".to_owned(),
     };

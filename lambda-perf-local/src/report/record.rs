@@ -45,6 +45,9 @@ pub struct SizingRecord {
     pub cpu_cores: f64,
     /// The cgroup version that imposed them.
     pub cgroup: CgroupVersion,
+    /// The CPUs this machine offered ([`crate::sizing::machine_cpus`]): a share above them
+    /// is more than the function could get here.
+    pub machine_cpus: Option<u32>,
 }
 
 /// One invocation as the run recorded it: where it was sent, and its reply, or why it got

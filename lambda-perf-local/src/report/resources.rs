@@ -59,6 +59,18 @@ pub struct SizingReport {
     pub cgroup: String,
     /// The CPU share, in cores.
     pub cpu_cores: f64,
+    /// The CPUs this machine offered, when known.
+    #[serde(default)]
+    pub machine_cpus: Option<u32>,
+}
+
+impl SizingReport {
+    /// This machine's CPUs, when the share is more than them: the function got at most
+    /// these, less than Lambda gives the size.
+    pub fn cpu_capped_at(&self) -> Option<u32> {
+        self.machine_cpus
+            .filter(|&cpus| self.cpu_cores > f64::from(cpus))
+    }
 }
 
 /// What Lambda would bill for the run's invocations, at its memory size and the prices of

@@ -83,6 +83,7 @@ pub(super) fn resources(
         sizing: record.sizing.map(|s| SizingReport {
             cgroup: s.cgroup.as_str().to_owned(),
             cpu_cores: s.cpu_cores,
+            machine_cpus: s.machine_cpus,
         }),
         peak_memory_mb: processes
             .iter()

@@ -7,7 +7,7 @@ use super::format::{
 };
 use super::harness_stop::HarnessStop;
 use super::model::{Report, ReportedInvocation, Status, Subsegment};
-use super::resources::Resources;
+use super::resources::{Resources, SizingReport};
 use super::stats::Distribution;
 use super::timeline::concurrent_groups;
 
@@ -581,6 +581,15 @@ fn code_size(resources: &Resources) -> String {
     format!("  {} {binary}{package}", pad("code size", 14))
 }
 
+/// `; this machine has 2 CPUs: at most 2 here` when the size's CPU share is more than the
+/// machine's CPUs.
+pub(crate) fn cpu_cap(sizing: &SizingReport) -> String {
+    sizing
+        .cpu_capped_at()
+        .map(|cpus| format!("; this machine has {cpus} CPU(s): at most {cpus} here"))
+        .unwrap_or_default()
+}
+
 /// The memory size and peak, out-of-memory kills, and what Lambda would bill.
 fn resources(resources: &Resources) -> Vec<String> {
     let size = resources.memory_size_mb;
@@ -591,10 +600,11 @@ fn resources(resources: &Resources) -> Vec<String> {
     };
     let memory = match &resources.sizing {
         Some(sizing) => format!(
-            "  {} {size} MB imposed (cgroup {}, CPU {:.3} of a core){}",
+            "  {} {size} MB imposed (cgroup {}, CPU {:.3} of a core{}){}",
             pad("memory", 14),
             sizing.cgroup,
             sizing.cpu_cores,
+            cpu_cap(sizing),
             peak(f64::from(size))
         ),
         None => format!(

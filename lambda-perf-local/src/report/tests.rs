@@ -961,6 +961,7 @@ fn sized_record() -> RunRecord {
             memory_mb: 128,
             cpu_cores: 128.0 / 1769.0,
             cgroup: crate::sizing::CgroupVersion::V1,
+            machine_cpus: Some(2),
         }),
         ..RunRecord::default()
     }
@@ -1093,6 +1094,56 @@ fn platform_init_billing_and_out_of_memory() {
             "REPORT"
         ],
         "{log}"
+    );
+}
+
+#[test]
+fn a_cpu_share_above_the_machines_cpus_is_said_to_be_capped() {
+    // 10,240 MB is 5.79 vCPUs on Lambda: on a 2-CPU machine the function gets at most 2, and
+    // the report must not claim the share was imposed as such.
+    let mut record = sized_record();
+    record.sizing = Some(SizingRecord {
+        memory_mb: 10_240,
+        cpu_cores: 10_240.0 / 1769.0,
+        cgroup: crate::sizing::CgroupVersion::V2,
+        machine_cpus: Some(2),
+    });
+    let report = Report::build(&record);
+    let sizing = report.resources.sizing.as_ref().unwrap();
+    assert_eq!(sizing.cpu_capped_at(), Some(2));
+    let text = render_terminal(&report, 200, false);
+    assert!(
+        text.contains(
+            "10240 MB imposed (cgroup v2, CPU 5.789 of a core; this machine has 2 CPU(s): at \
+             most 2 here)"
+        ),
+        "{text}"
+    );
+    assert!(
+        render_html(&report).contains("this machine has 2 CPU(s): at most 2 here"),
+        "the HTML report says it too"
+    );
+    // A share the machine can give is not capped; an unknown machine is not either.
+    record.sizing = Some(SizingRecord {
+        memory_mb: 1769,
+        cpu_cores: 1.0,
+        cgroup: crate::sizing::CgroupVersion::V2,
+        machine_cpus: Some(2),
+    });
+    let report = Report::build(&record);
+    assert_eq!(
+        report.resources.sizing.as_ref().unwrap().cpu_capped_at(),
+        None
+    );
+    assert!(!render_terminal(&report, 200, false).contains("at most"));
+    record.sizing = Some(SizingRecord {
+        machine_cpus: None,
+        ..record.sizing.unwrap()
+    });
+    let report = Report::build(&record);
+    assert_eq!(
+        report.resources.sizing.as_ref().unwrap().cpu_capped_at(),
+        None
     );
 }
 

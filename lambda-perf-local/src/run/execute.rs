@@ -141,6 +141,7 @@ pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + S
             memory_mb: sizing.memory().mb(),
             cpu_cores: sizing.memory().cpu_cores(),
             cgroup: sizing.version(),
+            machine_cpus: crate::sizing::machine_cpus(),
         }),
         architecture: runner.architecture,
         code: CodeSize::measure(&runner.command, runner.package.as_deref()),

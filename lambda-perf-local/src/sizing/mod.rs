@@ -120,6 +120,16 @@ impl Sizing {
     }
 }
 
+/// The CPUs this machine lets lambda-perf's processes use (its CPUs, narrowed by the affinity
+/// mask and lambda-perf's own cgroup quota: [`std::thread::available_parallelism`]); `None`
+/// when it does not say. A size whose CPU share is above it gets at most this many here, less
+/// than Lambda would give it.
+pub fn machine_cpus() -> Option<u32> {
+    std::thread::available_parallelism()
+        .ok()
+        .and_then(|cpus| u32::try_from(cpus.get()).ok())
+}
+
 /// The peak resident memory of one process (`VmHWM` of `/proc/<pid>/status`), for runs
 /// without a size; `None` once the process is gone.
 pub(crate) fn process_peak_bytes(pid: u32) -> Option<u64> {

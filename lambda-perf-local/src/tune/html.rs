@@ -30,6 +30,9 @@ pub fn render_tune_html(report: &TuneReport) -> String {
         escape(&report.function),
         escape(&report.note)
     );
+    if let Some(warning) = super::terminal::cpu_capped_warning(report) {
+        let _ = writeln!(out, "<p><strong>{}</strong></p>", escape(&warning));
+    }
     let pick =
         |chosen: Option<u32>| chosen.map_or_else(|| "none".to_owned(), |mb| format!("{mb} MB"));
     out.push_str("<div class=\"cards\">\n");

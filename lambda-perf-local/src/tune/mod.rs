@@ -19,7 +19,9 @@
 //! not priced and never chosen.
 //!
 //! Local CPUs are not Lambda's: the shape of the curves carries over (where more memory
-//! stops helping, where cost turns up), the absolute durations and costs do not.
+//! stops helping, where cost turns up), the absolute durations and costs do not. A size whose
+//! CPU share is more than this machine's CPUs gets at most those here: the report names
+//! such sizes ([`TuneReport::cpu_capped_sizes`]), whose figures show the machine, not the size.
 
 mod choose;
 mod html;
@@ -96,6 +98,20 @@ pub struct SizeResult {
     pub cost_per_million_usd: Option<f64>,
 }
 
+impl TuneReport {
+    /// The sizes whose CPU share is more than this machine's CPUs: here they got at most
+    /// [`machine_cpus`](Self::machine_cpus), so their figures are not that size's.
+    pub fn cpu_capped_sizes(&self) -> Vec<&SizeResult> {
+        let Some(cpus) = self.machine_cpus else {
+            return Vec::new();
+        };
+        self.sizes
+            .iter()
+            .filter(|s| s.cpu_cores > f64::from(cpus))
+            .collect()
+    }
+}
+
 /// The result of a sweep.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
@@ -116,6 +132,10 @@ pub struct TuneReport {
     pub prices: String,
     /// The cgroup version that imposed the sizes.
     pub cgroup: String,
+    /// The CPUs this machine offered ([`crate::sizing::machine_cpus`]): a size whose CPU
+    /// share is above them got at most these, less than on Lambda.
+    #[serde(default)]
+    pub machine_cpus: Option<u32>,
     /// Invocations per size (the first cold, the others warm).
     pub invocations_per_size: usize,
     /// The share of cold starts the cost assumes, in percent.

@@ -97,6 +97,7 @@ pub async fn tune(
         usd_per_million_requests: prices.usd_per_million_requests,
         prices: format!("{PRICES_REGION}, first tier, as of {PRICES_TAKEN_ON}"),
         cgroup: cgroups.version().as_str().to_owned(),
+        machine_cpus: crate::sizing::machine_cpus(),
         invocations_per_size: per_size,
         cold_start_percent: options.cold_start_percent,
         sizes: results,

@@ -10,6 +10,24 @@ fn cell(value: Option<f64>, text: fn(f64) -> String) -> String {
     value.map_or_else(|| "-".to_owned(), text)
 }
 
+/// What the sizes whose CPU share is more than this machine's CPUs got, when there are any.
+pub(crate) fn cpu_capped_warning(report: &TuneReport) -> Option<String> {
+    let capped = report.cpu_capped_sizes();
+    let cpus = report.machine_cpus?;
+    if capped.is_empty() {
+        return None;
+    }
+    let sizes: Vec<String> = capped
+        .iter()
+        .map(|s| format!("{} MB ({:.2})", s.memory_mb, s.cpu_cores))
+        .collect();
+    Some(format!(
+        "this machine has {cpus} CPU(s): {} got at most {cpus} here, less than on Lambda, so \
+         their figures show this machine, not those sizes",
+        sizes.join(", ")
+    ))
+}
+
 /// Renders the sweep: one row per size (CPU share, cold init and duration, warm p50 and p90,
 /// billed duration, peak memory, cost per million invocations), then the cheapest, fastest
 /// and balanced sizes, and the note that local CPUs are not Lambda's.
@@ -58,8 +76,17 @@ pub fn render_tune_terminal(report: &TuneReport) -> String {
         .filter(|(chosen, _)| *chosen == Some(size.memory_mb))
         .map(|(_, name)| name)
         .collect();
+        let capped = report
+            .machine_cpus
+            .filter(|&cpus| size.cpu_cores > f64::from(cpus))
+            .map(|cpus| format!("CPU capped at {cpus} here"));
         let note = match size.status {
-            SizeStatus::Ok => marks.join(", "),
+            SizeStatus::Ok => marks
+                .into_iter()
+                .map(str::to_owned)
+                .chain(capped)
+                .collect::<Vec<_>>()
+                .join(", "),
             SizeStatus::OutOfMemory => "out of memory".to_owned(),
             SizeStatus::Failed => format!(
                 "failed: {}",
@@ -92,6 +119,92 @@ pub fn render_tune_terminal(report: &TuneReport) -> String {
         report.balanced_weight,
         1.0 - report.balanced_weight
     );
+    if let Some(warning) = cpu_capped_warning(report) {
+        let _ = writeln!(out, "\n  {warning}");
+    }
     let _ = writeln!(out, "\n{}", report.note);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{SizeResult, SizeStatus, TuneReport, render_tune_html};
+    use super::*;
+    use crate::pricing::Architecture;
+
+    fn size(memory_mb: u32) -> SizeResult {
+        SizeResult {
+            memory_mb,
+            cpu_cores: f64::from(memory_mb) / 1769.0,
+            status: SizeStatus::Ok,
+            error: None,
+            cold_init_ms: Some(3.0),
+            cold_duration_ms: Some(20.0),
+            cold_billed_ms: Some(23),
+            warm_invocations: 3,
+            warm_p50_ms: Some(12.0),
+            warm_p90_ms: Some(13.0),
+            warm_billed_ms: Some(13.0),
+            peak_memory_mb: Some(6.0),
+            cost_per_million_usd: Some(1.0),
+        }
+    }
+
+    fn report(machine_cpus: Option<u32>) -> TuneReport {
+        TuneReport {
+            function: "fn".into(),
+            binary: None,
+            package: None,
+            architecture: Architecture::X86_64,
+            usd_per_gb_second: 0.0000166667,
+            usd_per_million_requests: 0.2,
+            prices: "us-east-1".into(),
+            cgroup: "v2".into(),
+            machine_cpus,
+            invocations_per_size: 4,
+            cold_start_percent: 1.0,
+            sizes: vec![size(1769), size(5307), size(10_240)],
+            cheapest: Some(1769),
+            fastest: Some(1769),
+            balanced: Some(1769),
+            balanced_weight: 0.5,
+            note: String::new(),
+        }
+    }
+
+    #[test]
+    fn sizes_above_the_machines_cpus_are_named() {
+        // 5,307 MB (3 vCPUs) and 10,240 MB (5.79) cannot get their share on 2 CPUs.
+        let capped = report(Some(2));
+        let sizes: Vec<u32> = capped
+            .cpu_capped_sizes()
+            .iter()
+            .map(|s| s.memory_mb)
+            .collect();
+        assert_eq!(sizes, [5307, 10_240]);
+        let text = render_tune_terminal(&capped);
+        assert!(
+            text.contains(
+                "this machine has 2 CPU(s): 5307 MB (3.00), 10240 MB (5.79) got at most 2 here"
+            ),
+            "{text}"
+        );
+        let row = |mb: &str| {
+            text.lines()
+                .find(|l| l.trim_start().starts_with(mb))
+                .unwrap()
+                .to_owned()
+        };
+        assert!(row("10240 MB").ends_with("CPU capped at 2 here"), "{text}");
+        assert!(!row("1769 MB").contains("capped"), "{text}");
+        assert!(render_tune_html(&capped).contains("got at most 2 here"));
+        // Enough CPUs, or an unknown machine: nothing to say.
+        for machine in [Some(6), None] {
+            let text = render_tune_terminal(&report(machine));
+            assert!(
+                !text.contains("capped") && !text.contains("at most"),
+                "{text}"
+            );
+        }
+    }
 }
