@@ -597,6 +597,21 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
     let output = run_demo_function("{}", &["--env", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=64"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("128"), "{}", stderr(&output));
+    // An initialization type Lambda never sets would be billed as none: neither its init
+    // (as on demand) nor at the provisioned concurrency price. Refused, naming the values.
+    for value in ["bogus", "provisioned", "On-Demand"] {
+        let output = run_demo_function(
+            "{}",
+            &["--env", &format!("AWS_LAMBDA_INITIALIZATION_TYPE={value}")],
+        );
+        assert_eq!(output.status.code(), Some(2), "{value}");
+        let error = stderr(&output);
+        assert!(
+            error.contains(&format!("{value:?} is not an initialization type"))
+                && error.contains("on-demand, provisioned-concurrency, snap-start"),
+            "{error}"
+        );
+    }
     let output = run_demo_function(
         "{}",
         &[

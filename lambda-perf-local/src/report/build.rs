@@ -74,9 +74,11 @@ impl Report {
         }
 
         let platform_inits = platform_inits(record);
-        let init_billed = matches!(
-            record.config.initialization_type(),
-            None | Some("on-demand")
+        // Provisioned concurrency, SnapStart and Managed Instances bill their init apart; any
+        // other value is on demand, as the function itself takes it (lambda-perf-core warns).
+        let init_billed = !matches!(
+            record.config.initialization_type().map(str::trim),
+            Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
         );
         let mut invocations: Vec<ReportedInvocation> = record
             .invocations

@@ -1151,9 +1151,11 @@ fn a_cpu_share_above_the_machines_cpus_is_said_to_be_capped() {
 fn init_is_billed_for_on_demand_cold_starts_only() {
     // On demand (the default, or said so): the cold start's 30 ms of init are billed with
     // its 12 ms, rounded up as one.
+    // A value Lambda never sets is on demand too, as the function takes it.
     for config in [
         crate::emulator::FunctionConfig::new(),
         crate::emulator::FunctionConfig::new().with_initialization_type("on-demand"),
+        crate::emulator::FunctionConfig::new().with_initialization_type("warm-pool"),
     ] {
         let record = RunRecord {
             config,

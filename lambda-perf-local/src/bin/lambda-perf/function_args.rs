@@ -103,7 +103,16 @@ impl FunctionArgs {
                     Ok(memory) => config.with_memory_mb(memory.mb()),
                     Err(error) => return Err(format!("--env {key}={value}: {error}")),
                 },
-                INITIALIZATION_TYPE_VAR => config.with_initialization_type(value),
+                INITIALIZATION_TYPE_VAR if INITIALIZATION_TYPES.contains(&value.as_str()) => {
+                    config.with_initialization_type(value)
+                }
+                INITIALIZATION_TYPE_VAR => {
+                    return Err(format!(
+                        "--env {key}={value}: {value:?} is not an initialization type Lambda \
+                         sets: {}",
+                        INITIALIZATION_TYPES.join(", ")
+                    ));
+                }
                 _ => config.with_env(key, value),
             };
         }
@@ -120,6 +129,14 @@ impl FunctionArgs {
 pub(crate) const MEMORY_SIZE_VAR: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 /// How Lambda initialized the environment, which `--env` may set instead of `--init-type`.
 pub(crate) const INITIALIZATION_TYPE_VAR: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// The values Lambda gives [`INITIALIZATION_TYPE_VAR`]: any other would be billed as none of
+/// them (its init left out of the bill, at on-demand prices).
+const INITIALIZATION_TYPES: [&str; 4] = [
+    "on-demand",
+    "provisioned-concurrency",
+    "snap-start",
+    "lambda-managed-instances",
+];
 
 impl FunctionArgs {
     /// Whether `--env` sets `key`.
