@@ -14,7 +14,9 @@
 //! ([`Architecture::provisioned_concurrency_prices`]): $0.0000097222 per GB-second on `x86_64`,
 //! $0.0000077778 on `arm64`, requests as above; the provisioned concurrency itself
 //! ($0.0000041667 and $0.0000033334 per GB-second while configured) is not per invocation and
-//! is left out.
+//! is left out. On Lambda Managed Instances ([`Architecture::managed_instances_prices`]) an
+//! invocation costs its request only: the EC2 instances (and their management fee) are
+//! billed by the hour, not per invocation, and are left out too.
 //!
 //! No free tier is applied. Billed duration is the duration rounded up to the millisecond
 //! (at least 1 ms); since August 2025 the INIT phase of on-demand functions is billed too,
@@ -90,6 +92,19 @@ impl Architecture {
         PriceTable {
             architecture: self,
             usd_per_gb_second,
+            usd_per_million_requests: 0.20,
+        }
+    }
+}
+
+impl Architecture {
+    /// The per-invocation prices of a function on Lambda Managed Instances: the request
+    /// price only. Its compute is the EC2 instances it runs on (plus a management fee), billed
+    /// by the hour whatever the invocations do, so no GB-second price applies.
+    pub fn managed_instances_prices(self) -> PriceTable {
+        PriceTable {
+            architecture: self,
+            usd_per_gb_second: 0.0,
             usd_per_million_requests: 0.20,
         }
     }

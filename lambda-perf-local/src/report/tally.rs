@@ -62,14 +62,17 @@ pub(super) fn resources(
     let memory_size_mb = record
         .sizing
         .map_or_else(|| record.config.memory_mb(), |s| s.memory_mb);
-    let provisioned = record.config.initialization_type() == Some("provisioned-concurrency");
-    let (prices, tier) = if provisioned {
-        (
+    let (prices, tier) = match record.config.initialization_type().map(str::trim) {
+        Some("provisioned-concurrency") => (
             record.architecture.provisioned_concurrency_prices(),
             "provisioned concurrency duration",
-        )
-    } else {
-        (record.architecture.prices(), "first tier")
+        ),
+        // No duration charge: the instances are billed by the hour, apart.
+        Some("lambda-managed-instances") => (
+            record.architecture.managed_instances_prices(),
+            "Managed Instances: requests only, the EC2 instances billed apart",
+        ),
+        _ => (record.architecture.prices(), "first tier"),
     };
     let billed: Vec<u64> = invocations
         .iter()

@@ -1178,6 +1178,32 @@ fn init_is_billed_for_on_demand_cold_starts_only() {
 }
 
 #[test]
+fn managed_instances_bill_requests_not_duration() {
+    // On Lambda Managed Instances the EC2 instances are the compute bill, by the hour: an
+    // invocation costs its request, not GB-seconds at the on-demand price.
+    let record = RunRecord {
+        config: crate::emulator::FunctionConfig::new()
+            .with_initialization_type("lambda-managed-instances"),
+        ..sized_record()
+    };
+    let report = Report::build(&record);
+    let billing = &report.resources.billing;
+    assert_eq!(billing.invocations, 3);
+    assert_eq!(billing.usd_per_gb_second, 0.0);
+    assert!(
+        (billing.cost_usd - 3.0 * 0.2 / 1e6).abs() < 1e-15,
+        "{billing:?}"
+    );
+    assert!(
+        billing.prices.contains("Managed Instances"),
+        "{}",
+        billing.prices
+    );
+    let text = render_terminal(&report, 200, false);
+    assert!(text.contains("EC2 instances billed apart"), "{text}");
+}
+
+#[test]
 fn every_report_states_the_code_size_beside_init() {
     let artifact = |path: &str, bytes: u64| Artifact {
         path: path.to_owned(),
