@@ -14,8 +14,9 @@
 //!
 //! Then it names the [`cheapest`](TuneReport::cheapest) and [`fastest`](TuneReport::fastest)
 //! sizes (by cost, and by warm p50), and the best **balance**, the size that minimizes
-//! `w · cost / max cost + (1 − w) · p50 / max p50` with `w` = [`BALANCED_WEIGHT`], as Power
-//! Tuning's balanced strategy does. Sizes that ran out of memory or failed are reported,
+//! `w · cost / max cost + (1 − w) · p50 / max p50` with `w` = [`BALANCED_WEIGHT`]: Power
+//! Tuning's balanced strategy, with the warm p50 where Power Tuning weighs its mean duration
+//! (the speed users feel, as the fastest size is chosen by). Sizes that ran out of memory or failed are reported,
 //! not priced and never chosen.
 //!
 //! Local CPUs are not Lambda's: the shape of the curves carries over (where more memory
