@@ -819,3 +819,45 @@ async fn an_instrumented_future_whose_drop_panics_closes_its_subsegment_when_dro
         "closed when dropped ({dropped_at}), not when the invocation ended: {guarded:#}"
     );
 }
+
+/// The segment document schema types the `aws` members X-Ray knows (`operation`, `region`,
+/// `table_name`, …) as strings: an `Option` left `None` is left out, as absent, and a value of
+/// another type (an account id kept as a number) is written as its JSON text, counted and
+/// warned of once, rather than making the whole document one X-Ray refuses.
+#[tokio::test]
+async fn the_aws_members_x_ray_knows_are_written_as_strings() {
+    #[derive(serde::Serialize)]
+    struct Call {
+        operation: &'static str,
+        table_name: Option<&'static str>,
+        account_id: u64,
+        retries: u32,
+    }
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Subsegment::new("DynamoDB")
+            .namespace(xray::Namespace::Aws)
+            .aws(Call {
+                operation: "GetItem",
+                table_name: None,
+                account_id: 123_456_789_012,
+                retries: 2,
+            })
+            .instrument(async {})
+            .await;
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let call = named(&documents, "DynamoDB");
+    assert_eq!(
+        call["aws"],
+        json!({ "operation": "GetItem", "account_id": "123456789012", "retries": 2 }),
+        "{call}"
+    );
+    let handler = named(&documents, "## checkout");
+    assert_eq!(
+        handler["metadata"]["lambda_perf"]["dropped"]["xray.aws_value_not_a_string"], 1,
+        "{handler}"
+    );
+}

@@ -13,6 +13,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::formats::failure::Failure;
+use crate::formats::xray::document::aws_members_as_strings;
 use crate::formats::xray::{Http, Namespace};
 use crate::invocation::current::{self, Current};
 use crate::invocation::lifecycle::Invocation;
@@ -84,12 +85,26 @@ impl Subsegment {
     }
 
     /// Records the `aws` object of an AWS call (`operation`, `region`, `table_name`, …).
-    /// A value that does not serialize to a JSON object is left out, counted as dropped.
+    /// A value that does not serialize to a JSON object is left out, counted as dropped
+    /// (`xray.aws_not_an_object`), with one warning. X-Ray takes `operation`, `account_id`,
+    /// `region`, `request_id`, `queue_url` and `table_name` as strings only: one that is
+    /// `null` (an `Option` left `None`) is left out, one of another type (an account id kept
+    /// as a number) is written as its JSON text, counted (`xray.aws_value_not_a_string`) with
+    /// one warning.
     pub fn aws(mut self, aws: impl Serialize) -> Self {
-        self.aws = panic::to_json(&aws).ok().filter(Value::is_object);
-        if self.aws.is_none() {
-            crate::drops::count("xray.aws_not_an_object");
-        }
+        self.aws = match panic::to_json(&aws) {
+            Ok(Value::Object(mut members)) => {
+                let replaced = aws_members_as_strings(&mut members);
+                if replaced > 0 {
+                    aws_value_not_a_string(replaced);
+                }
+                Some(Value::Object(members))
+            }
+            _ => {
+                aws_not_an_object();
+                None
+            }
+        };
         self
     }
 
@@ -321,5 +336,29 @@ fn http_value_cut() {
     CUT.warn(format_args!(
         "an HTTP method or URL of a subsegment is longer than the 250 characters X-Ray takes \
          and was cut there (counted in lambda_perf.dropped)"
+    ));
+}
+
+/// Counts an `aws` value that is no JSON object, left out, and warns of the first.
+#[cold]
+fn aws_not_an_object() {
+    static NOT_AN_OBJECT: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.aws_not_an_object");
+    NOT_AN_OBJECT.warn(format_args!(
+        "the aws value of a subsegment does not serialize to a JSON object and was left out \
+         (counted in lambda_perf.dropped)"
+    ));
+}
+
+/// Counts `replaced` members of an `aws` object X-Ray takes as strings that were not, written
+/// as their JSON text, and warns of the first.
+#[cold]
+fn aws_value_not_a_string(replaced: usize) {
+    static NOT_A_STRING: WarnOnce = WarnOnce::new();
+    crate::drops::count_many("xray.aws_value_not_a_string", replaced as u64);
+    NOT_A_STRING.warn(format_args!(
+        "an aws member X-Ray takes as a string (operation, account_id, region, request_id, \
+         queue_url, table_name) is not one and was written as its JSON text (counted in \
+         lambda_perf.dropped)"
     ));
 }

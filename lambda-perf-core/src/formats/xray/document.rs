@@ -162,6 +162,37 @@ impl Http {
     }
 }
 
+/// The members of a subsegment's `aws` object that the segment document schema types as
+/// strings.
+const AWS_STRING_MEMBERS: [&str; 6] = [
+    "operation",
+    "account_id",
+    "region",
+    "request_id",
+    "queue_url",
+    "table_name",
+];
+
+/// Makes `aws`'s members that X-Ray types as strings ([`AWS_STRING_MEMBERS`]) strings: a
+/// `null` one (an `Option` left `None`) is left out, as absent; one of another type is
+/// replaced by its JSON text. Returns how many were replaced.
+pub(crate) fn aws_members_as_strings(aws: &mut serde_json::Map<String, Value>) -> usize {
+    let mut replaced = 0;
+    for member in AWS_STRING_MEMBERS {
+        match aws.get_mut(member) {
+            Some(Value::Null) => {
+                aws.remove(member);
+            }
+            Some(value) if !value.is_string() => {
+                *value = Value::String(value.to_string());
+                replaced += 1;
+            }
+            _ => {}
+        }
+    }
+    replaced
+}
+
 /// One recorded exception.
 #[derive(Clone, Debug, PartialEq)]
 pub(crate) struct Exception {
