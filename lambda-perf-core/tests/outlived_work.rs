@@ -125,3 +125,24 @@ async fn a_span_opened_after_its_invocation_ended_is_counted_as_dropped() {
         handlers[1]
     );
 }
+
+#[tokio::test]
+async fn an_error_recorded_after_its_invocation_ended_is_counted_as_dropped() {
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        spawn_late(async {
+            lambda_perf_core::xray::record_error("a failure of work that outlived it");
+        });
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let documents = after_late_work(&recorder).await;
+    let handlers = handlers(&documents);
+    assert_eq!(handlers.len(), 2);
+    assert!(handlers[1].get("fault").is_none(), "{:#}", handlers[1]);
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 1,
+        "an error recorded by work that outlived its invocation is lost without a trace: {:#}",
+        handlers[1]
+    );
+}

@@ -266,6 +266,9 @@ pub fn in_subsegment<F: Future>(
 }
 
 /// Marks the current subsegment faulted by `error` (its type and message become the cause).
+/// Called where no invocation is recorded it records nothing; outside an invocation, or from
+/// work that outlived its own, that is counted (`xray.no_invocation`, `xray.invocation_ended`)
+/// with one warning, as [`annotate`] reports it.
 ///
 /// ```
 /// use lambda_perf_core::xray;
@@ -280,7 +283,10 @@ pub fn in_subsegment<F: Future>(
 /// ```
 pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
     let failure = Failure::from_display(error);
-    with_trace(|trace, current| trace.record_error(Target::Current(current), &failure));
+    report(
+        on_trace(|trace, current| trace.record_error(Target::Current(current), &failure))
+            .map(|_| ()),
+    );
 }
 
 /// Records the response status of the current subsegment's HTTP call: call it inside the
