@@ -146,3 +146,30 @@ async fn an_error_recorded_after_its_invocation_ended_is_counted_as_dropped() {
         handlers[1]
     );
 }
+
+#[cfg(feature = "tracing")]
+#[tokio::test(flavor = "current_thread")]
+async fn a_span_field_or_error_recorded_after_its_invocation_ended_is_counted_as_dropped() {
+    use tracing_subscriber::layer::SubscriberExt;
+    let _default = tracing::subscriber::set_default(
+        tracing_subscriber::registry().with(lambda_perf_core::xray::XRayLayer::new()),
+    );
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        let span = tracing::info_span!("work", annotation.late = tracing::field::Empty);
+        spawn_late(async move {
+            span.record("annotation.late", 1);
+            tracing::error!(parent: &span, "a failure of work that outlived it");
+        });
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let documents = after_late_work(&recorder).await;
+    let handlers = handlers(&documents);
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 2,
+        "a span's annotation and error recorded after its invocation ended are lost without a \
+         trace: {documents:#?}"
+    );
+}

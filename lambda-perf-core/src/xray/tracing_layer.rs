@@ -11,7 +11,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::report;
+use super::{report, report_error, unavailable};
 use crate::formats::failure::Failure;
 use crate::formats::xray::{AnnotationValue, Namespace};
 use crate::invocation::current;
@@ -31,7 +31,10 @@ use crate::invocation::trace::{Target, Trace};
 /// | any other field | metadata `<field>` in the `tracing` namespace |
 ///
 /// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
-/// subsegment faulted, with the event's `error` field (or its message) as the cause.
+/// subsegment faulted, with the event's `error` field (or its message) as the cause. A field
+/// recorded or an error emitted in a span whose invocation has ended (the span moved into
+/// work that outlived it) is lost with its trace, already sent: counted
+/// (`xray.invocation_ended`) with one warning.
 ///
 /// A span created inside an invocation carries it: entered on another task (say
 /// `tokio::spawn(work.instrument(span))`), its subsegment keeps its own timing, the spans
@@ -144,11 +147,15 @@ where
             let Some(subsegment) = subsegment else {
                 return;
             };
-            let _ = invocation.with_state(|state| {
+            let recorded = invocation.with_state(|state| {
                 if let Some(trace) = &mut state.trace {
                     values.record(&mut Fields { trace, subsegment });
                 }
             });
+            // Recorded by work that outlived its invocation: lost, and reported as such.
+            if let Err(refused) = recorded {
+                report_error(unavailable(refused));
+            }
         });
     }
 
@@ -185,11 +192,14 @@ where
             "error",
             message.error.or(message.message).unwrap_or_default(),
         );
-        let _ = invocation.with_state(|state| {
+        let recorded = invocation.with_state(|state| {
             if let Some(trace) = &mut state.trace {
                 trace.record_error(Target::Exactly(*subsegment), &failure);
             }
         });
+        if let Err(refused) = recorded {
+            report_error(unavailable(refused));
+        }
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
