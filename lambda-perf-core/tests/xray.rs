@@ -588,6 +588,33 @@ mod spans {
         );
     }
 
+    /// An `ERROR` event in a span the layer does not record (below its level) faults the
+    /// nearest recorded span around it, where a span made there nests: the work failed
+    /// inside that subsegment.
+    #[tokio::test]
+    async fn an_error_in_a_span_not_recorded_faults_its_nearest_recorded_ancestor() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            async {
+                tracing::debug_span!("debug_detail").in_scope(|| {
+                    tracing::error!(error = "card declined", "charging failed");
+                });
+            }
+            .instrument(tracing::info_span!("charge"))
+            .await;
+            Ok::<_, Error>(Value::Null)
+        }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let charge = named(&documents, "charge");
+        assert_eq!(charge["fault"], true, "the error is lost: {charge}");
+        assert_eq!(
+            charge["cause"]["exceptions"][0]["message"], "card declined",
+            "{charge}"
+        );
+    }
+
     #[tokio::test]
     async fn spans_exited_out_of_order_leave_the_innermost_still_entered_current() {
         // `tracing` allows guards dropped out of order: `a` exited while `b` (entered inside

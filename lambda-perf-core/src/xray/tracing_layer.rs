@@ -31,7 +31,9 @@ use crate::invocation::trace::{Target, Trace};
 /// | any other field | metadata `<field>` in the `tracing` namespace |
 ///
 /// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
-/// subsegment faulted, with the event's `error` field (or its message) as the cause. A field
+/// subsegment faulted, with the event's `error` field (or its message) as the cause; one in a
+/// span the layer does not record (below its level) marks the subsegment of its nearest
+/// recorded ancestor. A field
 /// recorded or an error emitted in a span whose invocation has ended (the span moved into
 /// work that outlived it) is lost with its trace, already sent: counted
 /// (`xray.invocation_ended`) with one warning.
@@ -178,12 +180,13 @@ where
         let Some(span) = ctx.event_span(event) else {
             return;
         };
-        let extensions = span.extensions();
-        let Some(SpanState {
-            invocation,
-            subsegment: Some(subsegment),
-        }) = extensions.get::<SpanState>()
-        else {
+        // The event's span, or its nearest ancestor the layer records when it records that
+        // span not (below its level): where a span made there would nest.
+        let Some((invocation, Some(subsegment))) = span.scope().find_map(|span| {
+            let extensions = span.extensions();
+            let state = extensions.get::<SpanState>()?;
+            Some((Arc::clone(&state.invocation), state.subsegment))
+        }) else {
             return;
         };
         let mut message = ErrorMessage::default();
@@ -194,7 +197,7 @@ where
         );
         let recorded = invocation.with_state(|state| {
             if let Some(trace) = &mut state.trace {
-                trace.record_error(Target::Exactly(*subsegment), &failure);
+                trace.record_error(Target::Exactly(subsegment), &failure);
             }
         });
         if let Err(refused) = recorded {
