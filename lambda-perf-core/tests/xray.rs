@@ -615,6 +615,28 @@ mod spans {
         );
     }
 
+    /// `xray.namespace` takes `aws` or `remote`, the values X-Ray documents: another is left
+    /// out, counted and warned of once, rather than ignored.
+    #[tokio::test]
+    async fn a_span_namespace_x_ray_does_not_know_is_counted_not_ignored() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            tracing::info_span!("catalog", xray.namespace = "Remote").in_scope(|| ());
+            tracing::info_span!("users", xray.namespace = "remote").in_scope(|| ());
+            Ok::<_, Error>(Value::Null)
+        }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        assert!(named(&documents, "catalog").get("namespace").is_none());
+        assert_eq!(named(&documents, "users")["namespace"], "remote");
+        let handler = named(&documents, "## checkout");
+        assert_eq!(
+            handler["metadata"]["lambda_perf"]["dropped"]["xray.unknown_namespace"], 1,
+            "{handler}"
+        );
+    }
+
     #[tokio::test]
     async fn spans_exited_out_of_order_leave_the_innermost_still_entered_current() {
         // `tracing` allows guards dropped out of order: `a` exited while `b` (entered inside

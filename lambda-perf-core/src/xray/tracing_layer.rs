@@ -17,6 +17,7 @@ use crate::formats::xray::{AnnotationValue, Namespace};
 use crate::invocation::current;
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::trace::{Target, Trace};
+use crate::warn::WarnOnce;
 
 /// A `tracing-subscriber` layer that records the spans opened inside an invocation —
 /// `#[tracing::instrument]` functions, `info_span!` blocks — as nested subsegments of the
@@ -27,7 +28,7 @@ use crate::invocation::trace::{Target, Trace};
 /// | field | becomes |
 /// |---|---|
 /// | `annotation.<key>` | the annotation `<key>` (strings, numbers, booleans; other values as their `Debug` text) |
-/// | `xray.namespace` | the subsegment's namespace: `"aws"` or `"remote"` |
+/// | `xray.namespace` | the subsegment's namespace: `"aws"` or `"remote"` (another value is left out, counted as `xray.unknown_namespace`, with one warning) |
 /// | any other field | metadata `<field>` in the `tracing` namespace |
 ///
 /// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
@@ -230,6 +231,18 @@ where
     }
 }
 
+/// Counts an `xray.namespace` that is neither `aws` nor `remote`, left out, and warns of the
+/// first.
+#[cold]
+fn unknown_namespace(value: &Value) {
+    static UNKNOWN: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.unknown_namespace");
+    UNKNOWN.warn(format_args!(
+        "a span's xray.namespace is {value}, not \"aws\" or \"remote\"; it was left out \
+         (counted in lambda_perf.dropped)"
+    ));
+}
+
 /// Applies span fields to a subsegment, by the naming convention.
 struct Fields<'a> {
     trace: &'a mut Trace,
@@ -248,11 +261,11 @@ impl Fields<'_> {
             report(result);
         } else if name == "xray.namespace" {
             if let Some(record) = self.trace.nested_mut(self.subsegment) {
-                record.namespace = match metadata.as_str() {
-                    Some("aws") => Some(Namespace::Aws),
-                    Some("remote") => Some(Namespace::Remote),
-                    _ => record.namespace,
-                };
+                match metadata.as_str() {
+                    Some("aws") => record.namespace = Some(Namespace::Aws),
+                    Some("remote") => record.namespace = Some(Namespace::Remote),
+                    _ => unknown_namespace(&metadata),
+                }
             }
         } else {
             self.trace.add_metadata(
