@@ -12,7 +12,7 @@ use crate::formats::json::push_str;
 use crate::formats::time::MonotonicNanos;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
 use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
-use crate::formats::xray::header::{TraceId, recording_trace};
+use crate::formats::xray::header::{MalformedHeader, TraceId, recording_trace};
 use crate::formats::xray::kept_annotations::KeptAnnotations;
 use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::metadata_value::MetadataValue;
@@ -117,6 +117,19 @@ impl std::fmt::Debug for Trace {
 
 static RENAMED: WarnOnce = WarnOnce::new();
 
+/// A trace header that asks for recording but cannot be recorded: counted, and warned about
+/// once; the invocation runs untraced, its metrics written.
+#[cold]
+#[inline(never)]
+fn malformed_header() {
+    static MALFORMED: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.malformed_trace_header");
+    MALFORMED.warn(format_args!(
+        "a trace header asks for recording (Sampled=1) but its Root or Parent is missing or \
+         malformed; such invocations are not traced (counted in lambda_perf.dropped)"
+    ));
+}
+
 /// The key of the handler subsegment's annotation that tells whether the caller waited for
 /// init.
 pub(crate) const COLD_START_ANNOTATION: &str = "ColdStart";
@@ -157,7 +170,13 @@ impl Trace {
         began: (u64, MonotonicNanos),
         spare: &mut Option<Self>,
     ) -> Option<Self> {
-        let (trace_id, parent_id) = recording_trace(header?)?;
+        let (trace_id, parent_id) = match recording_trace(header?) {
+            Ok(ids) => ids?,
+            Err(MalformedHeader) => {
+                malformed_header();
+                return None;
+            }
+        };
         let id = id::next();
         let Some(mut trace) = spare.take() else {
             return Some(Self(Box::new(Recording {

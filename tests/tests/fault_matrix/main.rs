@@ -367,7 +367,9 @@ async fn a_handler_past_its_deadline_that_returns_late() {
 // Trace headers.
 
 /// A row whose first invocations carry `headers` (`None`: no header), then one sampled echo.
-async fn unrecorded_headers(headers: &[Option<&str>]) {
+/// Invocations with `headers`, then one sampled: only the last is traced; `warnings` are
+/// what the instrumented side warns (each once). Returns the end lines of the first ones.
+async fn unrecorded_headers(headers: &[Option<&str>], warnings: &[&str]) -> Vec<Value> {
     let mut requests: Vec<InvokeRequest> = headers
         .iter()
         .enumerate()
@@ -381,41 +383,61 @@ async fn unrecorded_headers(headers: &[Option<&str>]) {
         .collect();
     requests.push(echo("t-sampled", json!({})));
     let ran = Fault::none().run(requests).await;
-    ran.check(&[]).await;
+    ran.check(warnings).await;
+    let mut ends = Vec::new();
     for index in 0..headers.len() {
         let end = ran.instrumented.end_line(index).await;
         assert_eq!(end["lambda_perf"]["outcome"], "success");
+        ends.push(end);
     }
     only_the_last_trace_was_sent(&ran).await;
+    ends
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_trace_headers() {
-    unrecorded_headers(&[
-        Some("garbage"),
-        Some("Root=1-zzzzzzzz-zzzzzzzzzzzzzzzzzzzzzzzz;Parent=53995c3f42cd8ad8;Sampled=1"),
-        Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=not-hex;Sampled=1"),
-        Some(";;=;Sampled=1;Root=;Parent="),
-    ])
+    let ends = unrecorded_headers(
+        &[
+            Some("garbage"),
+            Some("Root=1-zzzzzzzz-zzzzzzzzzzzzzzzzzzzzzzzz;Parent=53995c3f42cd8ad8;Sampled=1"),
+            Some("Root=1-5759e988-bd862e3fe1be46a994272793;Parent=not-hex;Sampled=1"),
+            Some(";;=;Sampled=1;Root=;Parent="),
+        ],
+        // The three that ask for a trace which cannot be recorded: one warning, each counted.
+        &["asks for recording (Sampled=1) but its Root or Parent is missing or malformed"],
+    )
     .await;
+    // "garbage" asks for no trace: untraced as an unsampled header is, nothing to report.
+    let counted: Vec<&Value> = ends
+        .iter()
+        .map(|end| &end["lambda_perf"]["dropped"]["xray.malformed_trace_header"])
+        .collect();
+    assert_eq!(
+        counted,
+        [&Value::Null, &json!(1), &json!(1), &json!(1)],
+        "{ends:#?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_missing_trace_header() {
-    unrecorded_headers(&[None, None]).await;
+    unrecorded_headers(&[None, None], &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unsampled_trace_header() {
-    unrecorded_headers(&[Some(
-        "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
-    )])
+    unrecorded_headers(
+        &[Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=0",
+        )],
+        &[],
+    )
     .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_passthrough_trace_header() {
-    unrecorded_headers(&[Some("Root=1-6b03e819-84559f7b403357cb15b31940")]).await;
+    unrecorded_headers(&[Some("Root=1-6b03e819-84559f7b403357cb15b31940")], &[]).await;
 }
 
 // Configuration.

@@ -106,15 +106,16 @@ impl TraceHeader {
 #[cfg(any(feature = "opentelemetry", test))]
 pub(crate) fn recording_ids(header: &str) -> Option<(&str, &str)> {
     let (root, parent) = sampled_ids(header)?;
-    let root = Some(root).filter(|value| is_trace_id(value))?;
-    let parent = Some(parent).filter(|value| is_segment_id(value))?;
+    let root = root.filter(|value| is_trace_id(value))?;
+    let parent = parent.filter(|value| is_segment_id(value))?;
     Some((root, parent))
 }
 
-/// Root and parent of a header that says `Sampled=1`, as they are (unchecked). Inlined: every
-/// invocation's beginning reads it, and a call would return the pair through memory.
+/// Root and parent of a header that says `Sampled=1`, as they are (unchecked, `None` when
+/// missing); `None` when it does not say so. Inlined: every invocation's beginning reads it,
+/// and a call would return the pair through memory.
 #[inline(always)]
-fn sampled_ids(header: &str) -> Option<(&str, &str)> {
+fn sampled_ids(header: &str) -> Option<(Option<&str>, Option<&str>)> {
     let (mut root, mut parent, mut sampled) = (None, None, false);
     // Lambda's own layout, `Root=<35>;Parent=<16>;Sampled=<1>`, read in place; what follows
     // it (`;Lineage=…`) is read as any header is, and may still override it.
@@ -141,19 +142,26 @@ fn sampled_ids(header: &str) -> Option<(&str, &str)> {
         }
     }
     // The ids are checked only when they will be used: the last of each key counts.
-    if !sampled {
-        return None;
-    }
-    Some((root?, parent?))
+    sampled.then_some((root, parent))
 }
 
+/// A header that asks for recording (`Sampled=1`) whose `Root` or `Parent` is missing or
+/// malformed: the trace it asks for cannot be recorded.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct MalformedHeader;
+
 /// A trace id read from a header that asks for recording, with the parent's id as the
-/// lowercase digits a document writes: `recording_ids` for a recorded invocation's own use.
-pub(crate) fn recording_trace(header: &str) -> Option<(TraceId, Hex)> {
-    let (root, parent) = sampled_ids(header)?;
-    let root = Some(root).filter(|value| is_trace_id(value))?;
-    // Checked and made lowercase at once.
-    Some((TraceId::checked(root)?, segment_id(parent)?))
+/// lowercase digits a document writes: `recording_ids` for a recorded invocation's own use;
+/// `Ok(None)` for a header that does not ask for recording (whose ids are not checked).
+pub(crate) fn recording_trace(header: &str) -> Result<Option<(TraceId, Hex)>, MalformedHeader> {
+    let Some((root, parent)) = sampled_ids(header) else {
+        return Ok(None);
+    };
+    let ids = root
+        .filter(|value| is_trace_id(value))
+        // Checked and made lowercase at once.
+        .and_then(|root| Some((TraceId::checked(root)?, segment_id(parent?)?)));
+    ids.map(Some).ok_or(MalformedHeader)
 }
 
 /// A well-formed trace id (`1-5759e988-bd862e3fe1be46a994272793`), checked when read from
@@ -524,9 +532,14 @@ mod tests {
 
         #[test]
         fn recording_trace_is_recording_ids_typed(input in "Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-fA-F]{16};Sampled=[01]|.*") {
-            let typed = recording_trace(&input);
+            let typed = recording_trace(&input).ok().flatten();
             let plain = recording_ids(&input);
             prop_assert_eq!(typed.is_some(), plain.is_some());
+            // Malformed exactly when the header asks for recording and its ids cannot be.
+            prop_assert_eq!(
+                recording_trace(&input).is_err(),
+                sampled_ids(&input).is_some() && plain.is_none()
+            );
             if let (Some((root, parent)), Some((plain_root, plain_parent))) = (typed, plain) {
                 prop_assert_eq!(root.as_str(), plain_root);
                 prop_assert_eq!(parent.as_str(), plain_parent.to_ascii_lowercase());
