@@ -9,15 +9,7 @@ use tracing_subscriber::registry::Registry;
 
 #[test]
 fn a_log_record_keeps_its_target_and_carries_no_log_fields() {
-    forward_log_records();
-    let lines = CapturedLines::new();
-    let layers = InitBuilder::from_env()
-        .log_level(Level::INFO)
-        .xray_layer(false)
-        .log_writer(lines.clone())
-        .layer::<Registry>()
-        .unwrap();
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    let (lines, dispatch) = capturing();
     tracing::dispatcher::with_default(&dispatch, || {
         log::info!(target: "orders::db", "connected");
         log::debug!(target: "orders::db", "not written at INFO");
@@ -33,6 +25,22 @@ fn a_log_record_keeps_its_target_and_carries_no_log_fields() {
     }
 }
 
+/// `log` records forwarded, and a subscriber writing `INFO` lines to the lines returned.
+fn capturing() -> (CapturedLines, tracing::Dispatch) {
+    forward_log_records();
+    let lines = CapturedLines::new();
+    let layers = InitBuilder::from_env()
+        .log_level(Level::INFO)
+        .xray_layer(false)
+        .log_writer(lines.clone())
+        .layer::<Registry>()
+        .unwrap();
+    (
+        lines,
+        tracing::Dispatch::new(tracing_subscriber::registry().with(layers)),
+    )
+}
+
 /// `LogTracer` once per process, whichever test runs first.
 fn forward_log_records() {
     static ONCE: std::sync::Once = std::sync::Once::new();
@@ -43,15 +51,7 @@ fn forward_log_records() {
 /// that logs makes it: the line is still held to Lambda's line limit, and stays JSON.
 #[test]
 fn a_log_record_with_a_huge_target_still_writes_a_line_that_fits() {
-    forward_log_records();
-    let lines = CapturedLines::new();
-    let layers = InitBuilder::from_env()
-        .log_level(Level::INFO)
-        .xray_layer(false)
-        .log_writer(lines.clone())
-        .layer::<Registry>()
-        .unwrap();
-    let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(layers));
+    let (lines, dispatch) = capturing();
     let target = format!("orders::{}", "\"".repeat(300_000));
     tracing::dispatcher::with_default(&dispatch, || {
         log::info!(target: &target, "connected");

@@ -3,12 +3,13 @@
 
 #![cfg(all(feature = "http", feature = "macros"))]
 
-use std::time::Duration;
+#[path = "common/macro_environment.rs"]
+mod macro_environment;
 
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Error, Request, RequestExt, Response};
+use lambda_http::{Body, Error, Request, Response};
 use lambda_perf_core::instrument_lambda;
-use lambda_perf_core::test_util::event;
+use macro_environment::{daemon_environment, request};
 use serde_json::{Value, json};
 
 #[instrument_lambda(name = "web")]
@@ -31,38 +32,14 @@ async fn status_and_body(_request: Request) -> Result<(StatusCode, String), Erro
     Ok((StatusCode::CREATED, String::from("made")))
 }
 
-/// A request as `lambda_http::run` hands it over: with its Lambda context, sampled.
-fn request() -> Request {
-    Request::new(Body::Empty).with_lambda_context(event(()).context)
-}
-
 /// The handler subsegment's document in the next datagram `daemon` receives.
 fn received(daemon: &std::net::UdpSocket) -> Value {
-    let mut buffer = vec![0; 70_000];
-    let length = daemon.recv(&mut buffer).unwrap();
-    let datagram = &buffer[..length];
-    let newline = datagram.iter().position(|&b| b == b'\n').unwrap();
-    serde_json::from_slice(&datagram[newline + 1..]).unwrap()
+    serde_json::from_slice(&macro_environment::received(daemon)).unwrap()
 }
 
 #[test]
 fn every_http_response_is_captured_as_its_status_as_perf_layer_captures_it() {
-    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
-    daemon
-        .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let markers = tempfile::tempdir().unwrap();
-    // SAFETY: set before any other thread runs (nextest runs each test in its own process).
-    #[allow(unsafe_code)]
-    unsafe {
-        std::env::set_var(
-            "AWS_XRAY_DAEMON_ADDRESS",
-            daemon.local_addr().unwrap().to_string(),
-        );
-        std::env::set_var("TMPDIR", markers.path());
-        std::env::set_var("POWERTOOLS_SERVICE_NAME", "test");
-        std::env::set_var("POWERTOOLS_METRICS_DISABLED", "true");
-    }
+    let (daemon, _markers) = daemon_environment(&[]);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
