@@ -173,3 +173,51 @@ async fn a_span_field_or_error_recorded_after_its_invocation_ended_is_counted_as
          trace: {documents:#?}"
     );
 }
+
+/// Lets [`SHARED_POOL`]'s creation finish.
+static POOL_MAY_FINISH: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+static SHARED_POOL: lambda_perf_core::lazy::TimedAsyncLazy<u8, String> =
+    lambda_perf_core::lazy::TimedAsyncLazy::new("shared-pool", || {
+        Box::pin(async {
+            while !POOL_MAY_FINISH.load(std::sync::atomic::Ordering::SeqCst) {
+                tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+            }
+            Ok(1)
+        })
+    });
+
+/// The task of the invocation that waits for [`SHARED_POOL`].
+static POOL_WAITER: Mutex<Option<JoinHandle<()>>> = Mutex::new(None);
+
+#[tokio::test]
+async fn a_wait_for_a_client_that_ends_after_its_invocation_is_counted_as_dropped() {
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        // Created by work of no invocation; waited for by work of this one, which outlives it.
+        tokio::spawn(async {
+            let _ = SHARED_POOL.get().await;
+        });
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        let waiter = lambda_perf_core::spawn(async {
+            let _ = SHARED_POOL.get().await;
+        });
+        *POOL_WAITER.lock().unwrap() = Some(waiter);
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    POOL_MAY_FINISH.store(true, std::sync::atomic::Ordering::SeqCst);
+    let waiter = POOL_WAITER.lock().unwrap().take().unwrap();
+    waiter.await.unwrap();
+    let next =
+        lambda_runtime::service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!({})) });
+    recorder.run(next, event(json!({}))).await.unwrap();
+    let documents = recorder.xray().documents();
+    let handlers = handlers(&documents);
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 1,
+        "the wait of work that outlived its invocation is lost without a trace: {documents:#?}"
+    );
+}

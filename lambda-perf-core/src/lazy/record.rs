@@ -80,16 +80,18 @@ fn finished(client: &'static str, duration: Duration, error: Option<String>) {
 }
 
 /// Marks the current `## init <client>` subsegment as a wait for an initialization another
-/// caller ran.
+/// caller ran. A wait the invocation can no longer record (it ended while this waited, or its
+/// state is in use further up this call) is counted as dropped, with one warning.
 fn waited(client: &'static str, duration: Duration) {
     let value =
         json!({ "client": client, "waited_ms": crate::formats::time::millis_f64(duration) });
-    let _ = current::with_state(|state, subsegment| {
-        if let Some(trace) = &mut state.trace {
-            let target = Target::Current(subsegment);
-            trace.add_metadata(target, FACTS_NAMESPACE.into(), "client_wait".into(), value);
-        }
+    let recorded = current::with_trace(|trace, subsegment| {
+        let target = Target::Current(subsegment);
+        trace.add_metadata(target, FACTS_NAMESPACE.into(), "client_wait".into(), value);
     });
+    if let Err(refused) = recorded {
+        crate::xray::report_refused(refused);
+    }
 }
 
 /// An initialization under way: filed as one that did not finish if it is dropped first —

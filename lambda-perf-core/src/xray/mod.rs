@@ -82,6 +82,14 @@ fn open_in<T>(invocation: &Invocation, open: impl FnOnce(&mut State) -> Option<T
     }
 }
 
+/// Reports trace data the current invocation refused (`refused`): counted, with one warning,
+/// as the `xray` calls report it. Outside any invocation there is nothing to report.
+pub(crate) fn report_refused(refused: Unavailable) {
+    if refused != Unavailable::NoInvocation {
+        report_error(unavailable(refused));
+    }
+}
+
 fn unavailable(unavailable: Unavailable) -> XRayError {
     match unavailable {
         Unavailable::NoInvocation => XRayError::NoInvocation,
