@@ -6,9 +6,10 @@
 //! per named client, how long creation took and when it happened:
 //!
 //! - at **init** (before the first invocation, e.g. with `init_now()` in `main`): the records
-//!   are kept and attached to the first invocation — `ClientInitDuration` values on its
-//!   `ColdStart` line and `lambda_perf.init_clients` metadata on its handler subsegment (Lambda
-//!   allows no trace data outside a handler);
+//!   are kept and attached to the first invocation — a `ClientInitDuration` line per client
+//!   (dimensions `service` and `client`, written after its `ColdStart` line, with its facts)
+//!   and `lambda_perf.init_clients` metadata, with the phase `init`, on its handler subsegment
+//!   (Lambda allows no trace data outside a handler);
 //! - inside an **invocation** (lazily; the caller waited), also on a task that carries it
 //!   ([`spawn`](fn@crate::spawn)): a `## init <name>` subsegment with the duration, phase and
 //!   outcome, and a `ClientInitDuration` metric with the dimension `client`. An invocation
@@ -25,7 +26,12 @@
 //!   fetched then is expired after the restore (the monotonic clock its time-to-live runs on
 //!   barely moves while the snapshot is kept): the first use fetches it again.
 //!
-//! Warm uses record nothing and cost what `OnceLock::get` costs.
+//! Warm uses of a [`TimedLazy`] or a [`TimedAsyncLazy`] record nothing and cost what
+//! `OnceLock::get` costs; a warm [`TimedCache`] use reads its lock and counts a hit.
+//!
+//! Unlike `LazyLock`, a [`TimedLazy`] whose initializer panicked is not poisoned: the panic
+//! reaches the caller, the initialization is recorded as panicked, and the next use runs the
+//! initializer again (as `OnceLock::get_or_init` does).
 //!
 //! | type | like | initializer |
 //! |---|---|---|

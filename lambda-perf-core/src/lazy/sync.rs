@@ -30,6 +30,11 @@ use super::record;
 ///
 /// Concurrent first uses initialize exactly once; the others wait. After that, a use costs
 /// what `OnceLock::get` costs and records nothing.
+///
+/// Unlike `LazyLock`, it is not poisoned by an initializer that panics: the panic reaches the
+/// caller, the initialization is recorded as panicked, and the next use runs `init` again.
+/// As with `LazyLock`, an initializer must not use the value it is creating (that use waits
+/// for itself).
 pub struct TimedLazy<T, F = fn() -> T> {
     name: &'static str,
     cell: OnceLock<T>,
