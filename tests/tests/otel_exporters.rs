@@ -51,7 +51,8 @@ async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
         builder
             .traces([TraceBackend::Otlp])
             .otlp_endpoint(collector.traces_url())
-            .otlp_header("x-api-key", "s3cret%20key")
+            // Given in code: sent as given (only the variables' values are percent-encoded).
+            .otlp_header("x-api-key", "s3cret%2Bkey")
             .otlp_gzip(false)
     });
     let sent = event(json!({}));
@@ -63,7 +64,7 @@ async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
     assert_eq!(exports.len(), 1, "{exports:#?}");
     let export = &exports[0];
     assert_eq!(export.path, "/v1/traces");
-    assert_eq!(export.header("x-api-key"), Some("s3cret key"));
+    assert_eq!(export.header("x-api-key"), Some("s3cret%2Bkey"));
     assert_eq!(export.header("content-encoding"), None);
     let request = &export.request;
     let resource = request.resource_spans[0].resource.clone().unwrap();

@@ -149,8 +149,8 @@ pub(crate) struct TraceSettings {
     pub(crate) flush_timeout: Option<Duration>,
     /// The full traces URL.
     pub(crate) otlp_endpoint: Option<String>,
-    /// Headers sent with every export (values may be percent-encoded, as the variables
-    /// allow).
+    /// Headers sent with every export, as sent: the variables' values percent-decoded when
+    /// read, those given in code as given.
     pub(crate) otlp_headers: Vec<(String, String)>,
     pub(crate) otlp_gzip: bool,
     pub(crate) otlp_timeout: Option<Duration>,
@@ -394,24 +394,64 @@ pub(crate) fn validate_otlp_endpoint(endpoint: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// `name=value,name=value` (values percent-encoded, as the OpenTelemetry variables say).
+/// `name=value,name=value` (values percent-encoded, as the OpenTelemetry variables say), the
+/// values decoded.
 fn parse_headers(var: &str, list: &str, warnings: &mut Vec<String>) -> Vec<(String, String)> {
     let mut headers = Vec::new();
-    for pair in list.split(',').filter(|pair| !pair.trim().is_empty()) {
-        match pair.split_once('=') {
-            Some((name, value)) if is_header_name(name.trim()) => {
-                headers.push((name.trim().to_owned(), value.trim().to_owned()));
-            }
-            _ => {
+    for (position, pair) in list.split(',').enumerate() {
+        if pair.trim().is_empty() {
+            continue;
+        }
+        let header = pair.split_once('=').and_then(|(name, value)| {
+            let name = name.trim();
+            is_header_name(name)
+                .then(|| percent_decoded(value.trim()))
+                .flatten()
+                .map(|value| (name.to_owned(), value))
+        });
+        match header {
+            Some(header) => headers.push(header),
+            None => {
                 // The entry may hold a credential: name it by position, not by content.
                 warnings.push(format!(
-                    "{var}: entry {} is not name=value with a valid header name; skipped",
-                    headers.len() + 1
+                    "{var}: entry {} is not name=value with a valid header name and a \
+                     percent-encoded UTF-8 value; skipped",
+                    position + 1
                 ));
             }
         }
     }
     headers
+}
+
+/// `value` with its `%XX` sequences decoded; `None` when the decoded bytes are not UTF-8. A
+/// `%` not followed by two hex digits is kept as it is.
+fn percent_decoded(value: &str) -> Option<String> {
+    let bytes = value.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut at = 0;
+    while at < bytes.len() {
+        let escaped = (bytes[at] == b'%')
+            .then(|| bytes.get(at + 1..at + 3))
+            .flatten()
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| {
+                u8::from_str_radix(hex, 16)
+                    .ok()
+                    .filter(|_| !hex.starts_with('+'))
+            });
+        match escaped {
+            Some(byte) => {
+                decoded.push(byte);
+                at += 3;
+            }
+            None => {
+                decoded.push(bytes[at]);
+                at += 1;
+            }
+        }
+    }
+    String::from_utf8(decoded).ok()
 }
 
 /// An HTTP token (RFC 9110).
@@ -499,7 +539,7 @@ mod tests {
         assert_eq!(
             settings.otlp_headers,
             [
-                ("x-api-key".to_owned(), "abc%20d".to_owned()),
+                ("x-api-key".to_owned(), "abc d".to_owned()),
                 ("team".to_owned(), "core".to_owned())
             ]
         );
@@ -523,6 +563,34 @@ mod tests {
             settings.otlp_endpoint.as_deref(),
             Some("http://127.0.0.1:9/custom")
         );
+    }
+
+    #[test]
+    fn header_values_are_percent_decoded_when_read() {
+        assert_eq!(
+            percent_decoded("Basic%20dTpw%3D%3D").as_deref(),
+            Some("Basic dTpw==")
+        );
+        assert_eq!(percent_decoded("caf%C3%A9").as_deref(), Some("café"));
+        for kept in ["100%", "%zz", "%4", "%+1", "a=b=c"] {
+            assert_eq!(percent_decoded(kept).as_deref(), Some(kept));
+        }
+        assert_eq!(percent_decoded("%FF"), None, "not UTF-8");
+        let (settings, warnings) = read(&[(
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "a=1,bad name=2,c=%FF,d=x=y%2C",
+        )]);
+        assert_eq!(
+            settings.otlp_headers,
+            [
+                ("a".to_owned(), "1".to_owned()),
+                ("d".to_owned(), "x=y,".to_owned())
+            ]
+        );
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(warnings[0].contains("entry 2"), "{warnings:#?}");
+        assert!(warnings[1].contains("entry 3"), "{warnings:#?}");
+        assert!(warnings.iter().all(|w| !w.contains("%FF")));
     }
 
     #[test]

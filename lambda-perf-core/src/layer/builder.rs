@@ -329,7 +329,8 @@ impl PerfLayerBuilder {
     }
 
     /// Adds a header to every `otlp` export, or replaces its value
-    /// (`OTEL_EXPORTER_OTLP_HEADERS`).
+    /// (`OTEL_EXPORTER_OTLP_HEADERS`). The value is sent as given: unlike the variable's, it
+    /// is not percent-decoded.
     #[cfg(feature = "opentelemetry")]
     pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         let (name, value) = (name.into(), value.into());

@@ -3,7 +3,9 @@
 //! second HTTP stack, no TLS stack, and the same compiled code. It runs on the export thread's
 //! runtime. Plain `http://` only: the collector of the ADOT and OpenTelemetry Lambda layers
 //! listens on the function's own host. The headers and the compression of each request are
-//! the settings' alone (those given in code over the environment's), applied here.
+//! the settings' alone (those given in code over the environment's), applied here: the
+//! values as the settings hold them (those of the variables percent-decoded when read, those
+//! given in code as given).
 
 use std::fmt;
 use std::io::Write;
@@ -22,7 +24,6 @@ use lambda_runtime_api_client::Client;
 use lambda_runtime_api_client::body::Body;
 use opentelemetry_http::{HttpClient, HttpError};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceResponse;
-use percent_encoding::percent_decode_str;
 use prost::Message;
 
 use crate::formats::capped::preview;
@@ -77,7 +78,7 @@ const EXPORTER_HEADERS: [HeaderName; 2] = [CONTENT_TYPE, USER_AGENT];
 pub(crate) struct CollectorClient {
     inner: Client,
     timeout: Duration,
-    /// Percent-decoded, as the OpenTelemetry variables encode them.
+    /// As the settings hold them.
     headers: Vec<(HeaderName, HeaderValue)>,
     gzip: bool,
 }
@@ -111,10 +112,9 @@ impl CollectorClient {
         let headers = headers
             .iter()
             .filter_map(|(name, value)| {
-                let decoded = percent_decoded(value).unwrap_or_else(|| value.clone());
                 let header = HeaderName::from_bytes(name.as_bytes())
                     .ok()
-                    .zip(HeaderValue::from_str(&decoded).ok());
+                    .zip(HeaderValue::from_str(value).ok());
                 if header.is_none() {
                     // The value may hold a credential: named, not shown.
                     INVALID_HEADER.warn(format_args!(
@@ -159,16 +159,6 @@ impl CollectorClient {
     }
 }
 
-/// `value` with its `%XX` sequences decoded (the OpenTelemetry header variables' encoding);
-/// `None` when the decoded bytes are not UTF-8. A `%` not followed by two hex digits is kept
-/// as it is.
-fn percent_decoded(value: &str) -> Option<String> {
-    percent_decode_str(value)
-        .decode_utf8()
-        .ok()
-        .map(|decoded| decoded.into_owned())
-}
-
 impl fmt::Debug for CollectorClient {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("CollectorClient")
@@ -205,15 +195,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn header_values_are_percent_decoded() {
-        assert_eq!(
-            percent_decoded("Basic%20dTpw%3D%3D").as_deref(),
-            Some("Basic dTpw==")
-        );
-        assert_eq!(percent_decoded("caf%C3%A9").as_deref(), Some("café"));
-        for kept in ["100%", "%zz", "%4"] {
-            assert_eq!(percent_decoded(kept).as_deref(), Some(kept));
-        }
-        assert_eq!(percent_decoded("%FF"), None, "not UTF-8");
+    fn header_values_are_sent_as_the_settings_hold_them() {
+        // The settings hold values decoded already (those of the variables) or literal (those
+        // given in code): a `%2B` of a token given in code is its own three characters.
+        let client = CollectorClient::new(
+            "http://127.0.0.1:9/v1/traces",
+            Duration::from_secs(1),
+            &[("authorization".to_owned(), "sig=abc%2Bdef".to_owned())],
+            false,
+        )
+        .unwrap();
+        let request = Request::post("/v1/traces")
+            .body(Bytes::from_static(b"x"))
+            .unwrap();
+        let prepared = client.prepared(request).unwrap();
+        assert_eq!(prepared.headers()["authorization"], "sig=abc%2Bdef");
     }
 }
