@@ -652,3 +652,51 @@ async fn an_exporter_that_panics_before_its_future_costs_one_export_and_no_drops
 async fn an_export_whose_future_panics_when_dropped_costs_one_export_and_no_drops() {
     the_drops_of_a_failed_first_export_come_back(FirstExport::ErrsThenPanicsWhenDropped).await;
 }
+
+/// A span exporter given in code whose every export fails (a collector that is gone for good).
+#[derive(Debug, Clone)]
+struct AlwaysFails;
+
+impl lambda_perf_core::opentelemetry_sdk::trace::SpanExporter for AlwaysFails {
+    async fn export(
+        &self,
+        _batch: Vec<SpanData>,
+    ) -> lambda_perf_core::opentelemetry_sdk::error::OTelSdkResult {
+        Err(
+            lambda_perf_core::opentelemetry_sdk::error::OTelSdkError::InternalFailure(
+                "the collector is gone".into(),
+            ),
+        )
+    }
+}
+
+/// Spans lost to exports that fail are counted where they can be seen whatever becomes of
+/// the exports: in the EMF lines, as every other drop (a count carried only by later spans is
+/// never seen when no export gets out).
+#[tokio::test]
+async fn spans_of_failed_exports_are_counted_in_the_emf_lines() {
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([] as [TraceBackend; 0])
+            .span_exporter(AlwaysFails)
+    });
+    let counted = service_fn(|_: LambdaEvent<Value>| async {
+        lambda_perf_core::metrics::add_metric(
+            "Orders",
+            lambda_perf_core::metrics::Unit::Count,
+            1.0,
+        );
+        Ok::<_, Error>(Value::Null)
+    });
+    for _ in 0..2 {
+        recorder.run(counted, event(json!({}))).await.unwrap();
+    }
+    let lines = recorder.emf().lines();
+    let last = lines.last().unwrap();
+    // The last line counts the first invocation's span (its own is exported after it).
+    assert_eq!(
+        last["lambda_perf"]["dropped"]["otel.export_failed"],
+        json!(1),
+        "{lines:#?}"
+    );
+}

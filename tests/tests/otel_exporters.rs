@@ -577,7 +577,14 @@ async fn spans_a_collector_rejects_in_a_partial_success_are_counted() {
         Some(2),
         "{:#?}",
         handlers[1].attributes
-    );
+    ); // And so does the handler span's `lambda_perf.dropped`, as every drop.
+    let dropped = handlers[1]
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "lambda_perf.dropped")
+        .map(|kv| kv.value.to_string())
+        .unwrap_or_default();
+    assert!(dropped.contains("\"otel.rejected_spans\":2"), "{dropped}");
 }
 
 /// The wait for a slow export stops short of the deadline, by the timeout margin (the

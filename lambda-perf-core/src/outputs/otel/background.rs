@@ -219,6 +219,7 @@ impl Background {
             };
             if let Err(refused) = sender.try_send(job) {
                 let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
+                drops::count_many("otel.export_queue_full", span_count(spans.len()));
                 QUEUE_FULL.warn(format_args!(
                     "an OpenTelemetry exporter is {QUEUE} invocations behind; this invocation's \
                      spans were dropped for it ({failed} failed exports so far, counted on \
@@ -297,7 +298,7 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
             .is_some_and(|current| Arc::ptr_eq(current, &job.resource))
         {
             if panic::catch(|| exporter.set_resource_boxed(&job.resource)).is_err() {
-                report_failure("its set_resource panicked");
+                report_failure("its set_resource panicked", 0);
             }
             resource = Some(Arc::clone(&job.resource));
         }
@@ -305,6 +306,7 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
         // is user code): caught as a panic of the future is, or the task would end with this
         // job, its latch never counted down (the invocation waiting its whole bound, the
         // handler span's drops lost) and every later job refused.
+        let spans = span_count(job.spans.len());
         let result = match panic::catch(|| exporter.export_boxed(job.spans)) {
             Ok(export) => CatchPanic(Some(export)).await,
             Err(_) => Err(()),
@@ -312,11 +314,11 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
         let exported = match result {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
-                report_failure(&error.to_string());
+                report_failure(&error.to_string(), spans);
                 false
             }
             Err(()) => {
-                report_failure("it panicked");
+                report_failure("it panicked", spans);
                 false
             }
         };
@@ -324,12 +326,21 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
     }
 }
 
-fn report_failure(reason: &str) {
+/// Counts a failed export and the `spans` it lost: the spans as drops (`otel.export_failed`,
+/// in the next EMF line and handler subsegment, seen even when no export gets out), the
+/// export on later handler spans.
+fn report_failure(reason: &str, spans: u64) {
     let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
+    drops::count_many("otel.export_failed", spans);
     FAILED.warn(format_args!(
         "an OpenTelemetry export failed: {reason} ({failed} so far, counted on handler spans as \
          lambda_perf.otel.failed_exports)"
     ));
+}
+
+/// A number of spans as a count.
+fn span_count(spans: usize) -> u64 {
+    u64::try_from(spans).unwrap_or(u64::MAX)
 }
 
 /// An export whose panic is caught (an exporter given in code is user code), in its poll and
