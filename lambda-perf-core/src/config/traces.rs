@@ -72,7 +72,7 @@ pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 /// | any other metadata namespace `ns` | attribute `aws.xray.metadata.ns`: the JSON text of the namespace's object |
 /// | `http` request method, URL, `traced`; response status, length | `http.request.method`, `url.full`, `aws.xray.traced`, `http.response.status_code`, `http.response.body.size` |
 /// | `aws` object | attribute `aws.xray.aws`: its JSON text |
-/// | `fault` | status `ERROR` (its description the exception's message) |
+/// | `fault` | status `ERROR` (its description the exception's message; its type when error capture is off) |
 /// | `error`, `throttle` | attributes `aws.xray.error`, `aws.xray.throttle` = `true` |
 /// | each exception of `cause` | an `exception` event: `exception.type`, `exception.message` (left out when error capture is off), `aws.xray.exception.id` |
 /// | `cause` naming a child's exception | an `exception` event with that child's exception and its `aws.xray.exception.id` |
