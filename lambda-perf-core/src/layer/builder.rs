@@ -356,8 +356,8 @@ impl PerfLayerBuilder {
 
     /// Also exports every sampled invocation's spans to `exporter`, whatever
     /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off).
-    /// It runs on lambda-perf's export thread, inside a tokio runtime, one batch (one
-    /// invocation) at a time, waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
+    /// It runs on lambda-perf's export thread, inside a tokio runtime, one batch at a time
+    /// (an invocation's spans, or those of every invocation that ended during its last export), waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
     /// allows. For an `https://` collector, a vendor, or gRPC, give the exporter of
     /// `opentelemetry-otlp` built with the client you use.
     ///

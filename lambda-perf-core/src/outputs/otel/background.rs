@@ -23,8 +23,11 @@ use crate::drops::{self, Dropped, Report};
 use crate::invocation::panic;
 use crate::warn::WarnOnce;
 
-/// Batches waiting for one exporter; more are dropped (with a warning and a count).
-const QUEUE: usize = 16;
+/// Invocations' batches waiting for one exporter; more are dropped (with a warning and a
+/// count). Those waiting go out together in the exporter's next export, so the queue holds
+/// the invocations that end during one export: enough for the many a process of Lambda
+/// Managed Instances runs at once.
+const QUEUE: usize = 256;
 
 static FAILED: WarnOnce = WarnOnce::new();
 static TIMED_OUT: WarnOnce = WarnOnce::new();
@@ -289,48 +292,78 @@ fn start(exporters: Vec<Box<dyn DynExporter>>) -> std::io::Result<Vec<mpsc::Send
     Ok(senders)
 }
 
-/// Exports each job in turn; the resource is set before the first and whenever it changes.
+/// Exports each job in turn, those already waiting with it (of the same resource) in one
+/// export: a backlog behind a slow export (many invocations ending at once, as on Lambda
+/// Managed Instances) goes out at once rather than one invocation after another. The resource
+/// is set before the first export and whenever it changes.
 async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) {
     let mut resource: Option<Arc<Resource>> = None;
-    while let Some(job) = jobs.recv().await {
+    // A job taken from the queue that could not join the last batch (another resource).
+    let mut next: Option<Job> = None;
+    loop {
+        let first = match next.take() {
+            Some(job) => job,
+            None => match jobs.recv().await {
+                Some(job) => job,
+                None => break,
+            },
+        };
+        let mut batch = vec![first];
+        while batch.len() < QUEUE {
+            match jobs.try_recv() {
+                Ok(job) if Arc::ptr_eq(&job.resource, &batch[0].resource) => batch.push(job),
+                Ok(job) => {
+                    next = Some(job);
+                    break;
+                }
+                Err(_) => break,
+            }
+        }
         if !resource
             .as_ref()
-            .is_some_and(|current| Arc::ptr_eq(current, &job.resource))
+            .is_some_and(|current| Arc::ptr_eq(current, &batch[0].resource))
         {
-            if panic::catch(|| exporter.set_resource_boxed(&job.resource)).is_err() {
-                report_failure("its set_resource panicked", 0);
+            if panic::catch(|| exporter.set_resource_boxed(&batch[0].resource)).is_err() {
+                report_failure("its set_resource panicked", 1, 0);
             }
-            resource = Some(Arc::clone(&job.resource));
+            resource = Some(Arc::clone(&batch[0].resource));
         }
+        let spans: Vec<SpanData> = batch
+            .iter_mut()
+            .flat_map(|job| std::mem::take(&mut job.spans))
+            .collect();
+        let span_total = span_count(spans.len());
+        let invocations = span_count(batch.len());
         // `export` itself may panic before it returns its future (an exporter given in code
         // is user code): caught as a panic of the future is, or the task would end with this
-        // job, its latch never counted down (the invocation waiting its whole bound, the
-        // handler span's drops lost) and every later job refused.
-        let spans = span_count(job.spans.len());
-        let result = match panic::catch(|| exporter.export_boxed(job.spans)) {
+        // batch, its latches never counted down (the invocations waiting their whole bound,
+        // the handler spans' drops lost) and every later job refused.
+        let result = match panic::catch(|| exporter.export_boxed(spans)) {
             Ok(export) => CatchPanic(Some(export)).await,
             Err(_) => Err(()),
         };
         let exported = match result {
             Ok(Ok(())) => true,
             Ok(Err(error)) => {
-                report_failure(&error.to_string(), spans);
+                report_failure(&error.to_string(), invocations, span_total);
                 false
             }
             Err(()) => {
-                report_failure("it panicked", spans);
+                report_failure("it panicked", invocations, span_total);
                 false
             }
         };
-        job.done.count_down(exported);
+        for job in batch {
+            job.done.count_down(exported);
+        }
     }
 }
 
-/// Counts a failed export and the `spans` it lost: the spans as drops (`otel.export_failed`,
-/// in the next EMF line and handler subsegment, seen even when no export gets out), the
-/// export on later handler spans.
-fn report_failure(reason: &str, spans: u64) {
-    let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
+/// Counts a failed export of `invocations`' `spans`: the spans as drops
+/// (`otel.export_failed`, in the next EMF line and handler subsegment, seen even when no
+/// export gets out), each invocation's export on later handler spans.
+fn report_failure(reason: &str, invocations: u64, spans: u64) {
+    let failed = FAILED_EXPORTS.fetch_add(invocations, Ordering::Relaxed) + invocations;
     drops::count_many("otel.export_failed", spans);
     FAILED.warn(format_args!(
         "an OpenTelemetry export failed: {reason} ({failed} so far, counted on handler spans as \
@@ -378,5 +411,63 @@ impl Future for CatchPanic<'_> {
 impl Drop for CatchPanic<'_> {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::formats::xray::document::Record;
+    use crate::outputs::otel::span::{SpanRules, TraceIds};
+    use opentelemetry::trace::{TraceId, TraceState};
+    use std::sync::atomic::AtomicUsize;
+
+    fn span(id: u64) -> SpanData {
+        let ids = TraceIds {
+            trace_id: TraceId::from_hex("5759e988bd862e3fe1be46a994272793").unwrap(),
+            trace_state: TraceState::default(),
+            remote_parent: 9,
+        };
+        let mut record = Record::open(id, 9, format!("s{id}").into());
+        record.close();
+        SpanRules::new(true).span(&record, &ids, Vec::new(), &mut Vec::new())
+    }
+
+    /// A collector that takes 100 ms per export, healthy.
+    #[derive(Debug, Clone, Default)]
+    struct Busy {
+        spans: Arc<AtomicUsize>,
+    }
+
+    impl SpanExporter for Busy {
+        async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            self.spans.fetch_add(batch.len(), Ordering::SeqCst);
+            Ok(())
+        }
+    }
+
+    /// Many invocations ending at once (Lambda Managed Instances runs many in one process)
+    /// while the collector is busy with an export: none of their spans is refused, and the
+    /// backlog goes out in one export rather than one per invocation after another.
+    #[test]
+    fn a_burst_of_invocations_behind_a_busy_exporter_loses_no_span() {
+        let exporter = Busy::default();
+        let background = Background::new(vec![Box::new(exporter.clone())]).unwrap();
+        let resource = Arc::new(Resource::builder_empty().build());
+        let started = Instant::now();
+        let latches: Vec<_> = (0..40)
+            .map(|index| background.dispatch(&[span(100 + index)], &resource, 0, None))
+            .collect();
+        for latch in &latches {
+            assert!(latch.wait(Duration::from_secs(10)));
+        }
+        assert_eq!(failed_exports(), 0);
+        assert_eq!(exporter.spans.load(Ordering::SeqCst), 40);
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "the backlog took {:?}",
+            started.elapsed()
+        );
     }
 }
