@@ -44,6 +44,24 @@ fn header_ids(event: &LambdaEvent<Value>) -> (String, String) {
     (part("Root=1-").replace('-', ""), part("Parent="))
 }
 
+/// A URL's scheme is case-insensitive: an endpoint written `HTTP://` reaches the collector as
+/// `http://` does, instead of being refused as no http URL.
+#[tokio::test]
+async fn an_endpoint_whose_scheme_is_in_capitals_reaches_the_collector() {
+    let collector = OtlpCollector::start();
+    let endpoint = collector.traces_url().replacen("http://", "HTTP://", 1);
+    assert!(endpoint.starts_with("HTTP://"), "{endpoint}");
+    let recorder =
+        Recorder::with(|builder| builder.traces([TraceBackend::Otlp]).otlp_endpoint(endpoint));
+    recorder
+        .run(service_fn(traced), event(json!({})))
+        .await
+        .unwrap();
+    let exports = collector.exports();
+    assert_eq!(exports.len(), 1, "{exports:#?}");
+    assert_eq!(exports[0].path, "/v1/traces");
+}
+
 #[tokio::test]
 async fn otlp_http_reaches_a_collector_before_the_invocation_returns() {
     let collector = OtlpCollector::start();

@@ -375,8 +375,15 @@ fn otlp_endpoint(
 /// HTTP; an `https://` endpoint needs an exporter of one's own, see
 /// [`PerfLayerBuilder::span_exporter`](crate::PerfLayerBuilder).)
 pub(crate) fn validate_otlp_endpoint(endpoint: &str) -> Result<(), String> {
-    let Some(rest) = endpoint.strip_prefix("http://") else {
-        return Err(if endpoint.starts_with("https://") {
+    // A URL's scheme is case-insensitive (`HTTP://` is `http://`), as the client reads it.
+    let after = |scheme: &str| {
+        endpoint
+            .get(..scheme.len())
+            .filter(|head| head.eq_ignore_ascii_case(scheme))
+            .map(|_| &endpoint[scheme.len()..])
+    };
+    let Some(rest) = after("http://") else {
+        return Err(if after("https://").is_some() {
             format!(
                 "{endpoint:?} is an https URL; lambda-perf's OTLP client speaks plain HTTP to a \
                  collector on the function's host (the ADOT and OpenTelemetry Lambda layers'); \
@@ -621,6 +628,10 @@ mod tests {
     fn endpoints_need_http_and_a_host() {
         assert!(validate_otlp_endpoint("http://localhost:4318/v1/traces").is_ok());
         assert!(validate_otlp_endpoint("http://127.0.0.1:9").is_ok());
+        // The scheme is case-insensitive, as the client reads it.
+        assert!(validate_otlp_endpoint("HTTP://collector:4318/v1/traces").is_ok());
+        let https = validate_otlp_endpoint("HTTPS://collector/v1/traces").unwrap_err();
+        assert!(https.contains("is an https URL"), "{https}");
         for bad in [
             "",
             "localhost:4318",
