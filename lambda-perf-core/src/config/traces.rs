@@ -17,6 +17,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use percent_encoding::percent_decode_str;
+
 use crate::formats::faas_trigger::FaasTrigger;
 
 /// Names of the environment variables read here.
@@ -434,31 +436,10 @@ fn parse_headers(var: &str, list: &str, warnings: &mut Vec<String>) -> Vec<(Stri
 /// `value` with its `%XX` sequences decoded; `None` when the decoded bytes are not UTF-8. A
 /// `%` not followed by two hex digits is kept as it is.
 fn percent_decoded(value: &str) -> Option<String> {
-    let bytes = value.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut at = 0;
-    while at < bytes.len() {
-        let escaped = (bytes[at] == b'%')
-            .then(|| bytes.get(at + 1..at + 3))
-            .flatten()
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| {
-                u8::from_str_radix(hex, 16)
-                    .ok()
-                    .filter(|_| !hex.starts_with('+'))
-            });
-        match escaped {
-            Some(byte) => {
-                decoded.push(byte);
-                at += 3;
-            }
-            None => {
-                decoded.push(bytes[at]);
-                at += 1;
-            }
-        }
-    }
-    String::from_utf8(decoded).ok()
+    percent_decode_str(value)
+        .decode_utf8()
+        .ok()
+        .map(std::borrow::Cow::into_owned)
 }
 
 /// An HTTP token (RFC 9110).
