@@ -11,7 +11,7 @@ use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
-use super::{report, report_error, unavailable};
+use super::{report, unavailable};
 use crate::formats::failure::Failure;
 use crate::formats::xray::{AnnotationValue, Namespace};
 use crate::invocation::current;
@@ -156,9 +156,7 @@ where
                 }
             });
             // Recorded by work that outlived its invocation: lost, and reported as such.
-            if let Err(refused) = recorded {
-                report_error(unavailable(refused));
-            }
+            report(recorded.map_err(unavailable));
         });
     }
 
@@ -201,9 +199,7 @@ where
                 trace.record_error(Target::Exactly(subsegment), &failure);
             }
         });
-        if let Err(refused) = recorded {
-            report_error(unavailable(refused));
-        }
+        report(recorded.map_err(unavailable));
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
