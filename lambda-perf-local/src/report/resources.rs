@@ -68,8 +68,7 @@ impl SizingReport {
     /// This machine's CPUs, when the share is more than them: the function got at most
     /// these, less than Lambda gives the size.
     pub fn cpu_capped_at(&self) -> Option<u32> {
-        self.machine_cpus
-            .filter(|&cpus| self.cpu_cores > f64::from(cpus))
+        crate::sizing::cpu_capped_at(self.cpu_cores, self.machine_cpus)
     }
 }
 

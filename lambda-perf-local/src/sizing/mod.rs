@@ -130,6 +130,13 @@ pub fn machine_cpus() -> Option<u32> {
         .and_then(|cpus| u32::try_from(cpus.get()).ok())
 }
 
+/// `machine_cpus`, when a share of `cpu_cores` is more than them: what a size got at most
+/// here, less than Lambda gives it; `None` when the machine gives the whole share (or says
+/// nothing).
+pub fn cpu_capped_at(cpu_cores: f64, machine_cpus: Option<u32>) -> Option<u32> {
+    machine_cpus.filter(|&cpus| cpu_cores > f64::from(cpus))
+}
+
 /// The peak resident memory of one process (`VmHWM` of `/proc/<pid>/status`), for runs
 /// without a size; `None` once the process is gone.
 pub(crate) fn process_peak_bytes(pid: u32) -> Option<u64> {

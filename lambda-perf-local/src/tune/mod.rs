@@ -16,8 +16,8 @@
 //! sizes (by cost, and by warm p50), and the best **balance**, the size that minimizes
 //! `w · cost / max cost + (1 − w) · p50 / max p50` with `w` = [`BALANCED_WEIGHT`]: Power
 //! Tuning's balanced strategy, with the warm p50 where Power Tuning weighs its mean duration
-//! (the speed users feel, as the fastest size is chosen by). Sizes that ran out of memory or failed are reported,
-//! not priced and never chosen.
+//! (the speed users feel, as the fastest size is chosen by). Sizes that ran out of memory or
+//! failed are reported, not priced and never chosen.
 //!
 //! Local CPUs are not Lambda's: the shape of the curves carries over (where more memory
 //! stops helping, where cost turns up), the absolute durations and costs do not. A size whose
@@ -33,6 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::pricing::Architecture;
 use crate::report::Artifact;
+use crate::sizing::cpu_capped_at;
 
 pub use self::html::render_tune_html;
 pub use self::sweep::{TuneOptions, TuneProgress, tune};
@@ -103,12 +104,9 @@ impl TuneReport {
     /// The sizes whose CPU share is more than this machine's CPUs: here they got at most
     /// [`machine_cpus`](Self::machine_cpus), so their figures are not that size's.
     pub fn cpu_capped_sizes(&self) -> Vec<&SizeResult> {
-        let Some(cpus) = self.machine_cpus else {
-            return Vec::new();
-        };
         self.sizes
             .iter()
-            .filter(|s| s.cpu_cores > f64::from(cpus))
+            .filter(|s| cpu_capped_at(s.cpu_cores, self.machine_cpus).is_some())
             .collect()
     }
 }

@@ -3,6 +3,7 @@
 use std::fmt::Write as _;
 
 use crate::report::format::{file_size, megabytes, ms, pad_left, usd};
+use crate::sizing::cpu_capped_at;
 
 use super::{SizeStatus, TuneReport};
 
@@ -76,9 +77,7 @@ pub fn render_tune_terminal(report: &TuneReport) -> String {
         .filter(|(chosen, _)| *chosen == Some(size.memory_mb))
         .map(|(_, name)| name)
         .collect();
-        let capped = report
-            .machine_cpus
-            .filter(|&cpus| size.cpu_cores > f64::from(cpus))
+        let capped = cpu_capped_at(size.cpu_cores, report.machine_cpus)
             .map(|cpus| format!("CPU capped at {cpus} here"));
         let note = match size.status {
             SizeStatus::Ok => marks
