@@ -19,7 +19,6 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 use tokio::runtime::RuntimeFlavor;
 use tokio::sync::mpsc;
 
-use super::count;
 use crate::drops::{self, Dropped, Report};
 use crate::invocation::panic;
 use crate::warn::WarnOnce;
@@ -223,7 +222,7 @@ impl Background {
             };
             if let Err(refused) = sender.try_send(job) {
                 let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
-                drops::count_many("otel.export_queue_full", count(spans.len()));
+                drops::count_many("otel.export_queue_full", span_count(spans.len()));
                 QUEUE_FULL.warn(format_args!(
                     "an OpenTelemetry exporter is {QUEUE} invocations behind; this invocation's \
                      spans were dropped for it ({failed} failed exports so far, counted on \
@@ -333,8 +332,8 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
             .iter_mut()
             .flat_map(|job| std::mem::take(&mut job.spans))
             .collect();
-        let span_total = count(spans.len());
-        let invocations = count(batch.len());
+        let span_total = span_count(spans.len());
+        let invocations = span_count(batch.len());
         // `export` itself may panic before it returns its future (an exporter given in code
         // is user code): caught as a panic of the future is, or the task would end with this
         // batch, its latches never counted down (the invocations waiting their whole bound,
@@ -370,6 +369,11 @@ fn report_failure(reason: &str, invocations: u64, spans: u64) {
         "an OpenTelemetry export failed: {reason} ({failed} so far, counted on handler spans as \
          lambda_perf.otel.failed_exports)"
     ));
+}
+
+/// A number of spans as a count.
+fn span_count(spans: usize) -> u64 {
+    u64::try_from(spans).unwrap_or(u64::MAX)
 }
 
 /// An export whose panic is caught (an exporter given in code is user code), in its poll and

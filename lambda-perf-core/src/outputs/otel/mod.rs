@@ -390,11 +390,6 @@ impl Output for OtelOutput {
     }
 }
 
-/// A number of spans, or of invocations, as a count.
-fn count(items: usize) -> u64 {
-    u64::try_from(items).unwrap_or(u64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
