@@ -35,6 +35,12 @@ pub(crate) fn count(cause: &'static str) {
     count_many(cause, 1);
 }
 
+/// Counts one drop of `cause` for each of `items` lost together (the spans of one export, the
+/// members of one object): [`count_many`] of a length.
+pub(crate) fn count_each(cause: &'static str, items: usize) {
+    count_many(cause, u64::try_from(items).unwrap_or(u64::MAX));
+}
+
 /// Counts `drops` drops of `cause` at once (none: nothing to report).
 pub(crate) fn count_many(cause: &'static str, drops: u64) {
     if drops == 0 {

@@ -615,6 +615,47 @@ mod spans {
         );
     }
 
+    /// A span's other fields are its subsegment's metadata in the `tracing` namespace, each
+    /// with its JSON type. NaN and the infinities, which JSON has no number for, are kept as
+    /// their text, as log lines keep them, not made `null`.
+    #[tokio::test]
+    async fn span_fields_are_metadata_with_non_finite_floats_as_text() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            tracing::info_span!(
+                "score",
+                ratio = 0.5,
+                whole = 2.0,
+                nan = f64::NAN,
+                up = f64::INFINITY,
+                down = f64::NEG_INFINITY,
+                count = 3_u64,
+                name = "gold",
+                ok = true,
+            )
+            .in_scope(|| ());
+            Ok::<_, Error>(Value::Null)
+        }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let score = named(&documents, "score");
+        assert_eq!(
+            score["metadata"]["tracing"],
+            serde_json::json!({
+                "ratio": 0.5,
+                "whole": 2.0,
+                "nan": "NaN",
+                "up": "inf",
+                "down": "-inf",
+                "count": 3,
+                "name": "gold",
+                "ok": true,
+            }),
+            "{score}"
+        );
+    }
+
     /// `xray.namespace` takes `aws` or `remote`, the values X-Ray documents: another is left
     /// out, counted and warned of once, rather than ignored.
     #[tokio::test]

@@ -355,7 +355,7 @@ fn aws_not_an_object() {
 #[cold]
 fn aws_value_not_a_string(replaced: usize) {
     static NOT_A_STRING: WarnOnce = WarnOnce::new();
-    crate::drops::count_many("xray.aws_value_not_a_string", replaced as u64);
+    crate::drops::count_each("xray.aws_value_not_a_string", replaced);
     NOT_A_STRING.warn(format_args!(
         "an aws member X-Ray takes as a string (operation, account_id, region, request_id, \
          queue_url, table_name) is not one and was written as its JSON text (counted in \

@@ -29,7 +29,7 @@ use crate::warn::WarnOnce;
 /// |---|---|
 /// | `annotation.<key>` | the annotation `<key>` (strings, numbers, booleans; other values as their `Debug` text) |
 /// | `xray.namespace` | the subsegment's namespace: `"aws"` or `"remote"` (another value is left out, counted as `xray.unknown_namespace`, with one warning) |
-/// | any other field | metadata `<field>` in the `tracing` namespace |
+/// | any other field | metadata `<field>` in the `tracing` namespace (NaN and the infinities as the strings `"NaN"`, `"inf"`, `"-inf"`, which JSON has no number for) |
 ///
 /// An `ERROR`-level event inside such a span (as `#[instrument(err)]` emits) marks the
 /// subsegment faulted, with the event's `error` field (or its message) as the cause; one in a
@@ -294,7 +294,15 @@ impl Visit for Fields<'_> {
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.apply(field, value.into(), value.into());
+        // JSON has no number for NaN and the infinities, which a `Value` would make `null`:
+        // as metadata they are kept as their text (`"NaN"`, `"inf"`, `"-inf"`), as log lines
+        // keep them. As an annotation X-Ray refuses them, counted.
+        let metadata = if value.is_finite() {
+            value.into()
+        } else {
+            Value::String(value.to_string())
+        };
+        self.apply(field, value.into(), metadata);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {

@@ -222,7 +222,7 @@ impl Background {
             };
             if let Err(refused) = sender.try_send(job) {
                 let failed = FAILED_EXPORTS.fetch_add(1, Ordering::Relaxed) + 1;
-                drops::count_many("otel.export_queue_full", span_count(spans.len()));
+                drops::count_each("otel.export_queue_full", spans.len());
                 QUEUE_FULL.warn(format_args!(
                     "an OpenTelemetry exporter is {QUEUE} invocations behind; this invocation's \
                      spans were dropped for it ({failed} failed exports so far, counted on \
@@ -332,8 +332,8 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
             .iter_mut()
             .flat_map(|job| std::mem::take(&mut job.spans))
             .collect();
-        let span_total = span_count(spans.len());
-        let invocations = span_count(batch.len());
+        let span_total = spans.len();
+        let invocations = batch.len();
         // `export` itself may panic before it returns its future (an exporter given in code
         // is user code): caught as a panic of the future is, or the task would end with this
         // batch, its latches never counted down (the invocations waiting their whole bound,
@@ -362,18 +362,14 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
 /// Counts a failed export of `invocations`' `spans`: the spans as drops
 /// (`otel.export_failed`, in the next EMF line and handler subsegment, seen even when no
 /// export gets out), each invocation's export on later handler spans.
-fn report_failure(reason: &str, invocations: u64, spans: u64) {
+fn report_failure(reason: &str, invocations: usize, spans: usize) {
+    let invocations = u64::try_from(invocations).unwrap_or(u64::MAX);
     let failed = FAILED_EXPORTS.fetch_add(invocations, Ordering::Relaxed) + invocations;
-    drops::count_many("otel.export_failed", spans);
+    drops::count_each("otel.export_failed", spans);
     FAILED.warn(format_args!(
         "an OpenTelemetry export failed: {reason} ({failed} so far, counted on handler spans as \
          lambda_perf.otel.failed_exports)"
     ));
-}
-
-/// A number of spans as a count.
-fn span_count(spans: usize) -> u64 {
-    u64::try_from(spans).unwrap_or(u64::MAX)
 }
 
 /// An export whose panic is caught (an exporter given in code is user code), in its poll and

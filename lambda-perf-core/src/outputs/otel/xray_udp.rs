@@ -95,7 +95,7 @@ impl XRayOtlpSender {
         handler: Option<SpanId>,
     ) -> bool {
         let Some(socket) = &self.socket else {
-            drops::count_many("otel.xray_otlp_address_unusable", span_count(spans.len()));
+            drops::count_each("otel.xray_otlp_address_unusable", spans.len());
             return false;
         };
         let Some(first) = spans.first() else {
@@ -112,7 +112,7 @@ impl XRayOtlpSender {
                 handler_out |= handler.is_some_and(|id| carries_whole(&carried, &id));
             }
             if let Err(error) = sent {
-                drops::count_many("otel.xray_otlp_send_failed", span_count(carried.len()));
+                drops::count_each("otel.xray_otlp_send_failed", carried.len());
                 SEND_FAILED.warn(format_args!(
                     "could not send OpenTelemetry spans to the X-Ray daemon at {:?} ({error}); \
                      is the daemon running? (Running locally without one, e.g. under `cargo \
@@ -255,11 +255,6 @@ fn carries_whole(carried: &[Carried], id: &[u8]) -> bool {
     carried
         .iter()
         .any(|(carried, whole)| *whole && carried.as_slice() == id)
-}
-
-/// A number of spans as a count.
-fn span_count(spans: usize) -> u64 {
-    u64::try_from(spans).unwrap_or(u64::MAX)
 }
 
 fn take_spans(request: ExportTraceServiceRequest) -> Vec<ProtoSpan> {
