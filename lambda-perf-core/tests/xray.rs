@@ -615,6 +615,32 @@ mod spans {
         );
     }
 
+    /// A subsegment name X-Ray refuses goes out cleaned to the schema's pattern, and each such
+    /// name is counted, in the handler subsegment's drops.
+    #[tokio::test]
+    async fn a_subsegment_name_x_ray_refuses_is_cleaned_and_counted() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+            Subsegment::new("GET /users?id=1")
+                .instrument(async {})
+                .await;
+            tracing::info_span!("a;b").in_scope(|| ());
+            Subsegment::new("fine name").instrument(async {}).await;
+            Ok::<_, Error>(Value::Null)
+        }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        named(&documents, "GET /usersid=1");
+        named(&documents, "ab");
+        named(&documents, "fine name");
+        let handler = named(&documents, "## checkout");
+        assert_eq!(
+            handler["metadata"]["lambda_perf"]["dropped"]["xray.subsegment_renamed"], 2,
+            "{handler}"
+        );
+    }
+
     /// A span's other fields are its subsegment's metadata in the `tracing` namespace, each
     /// with its JSON type. NaN and the infinities, which JSON has no number for, are kept as
     /// their text, as log lines keep them, not made `null`.

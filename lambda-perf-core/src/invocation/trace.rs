@@ -422,6 +422,7 @@ impl Recording {
             .target(Target::Current(parent))
             .map_or(handler_id, |record| record.id);
         let name = name::sanitize(name).unwrap_or_else(|cleaned| {
+            crate::drops::count("xray.subsegment_renamed");
             RENAMED.warn(format_args!(
                 "a subsegment name is not one X-Ray accepts (1-200 letters, digits, spaces \
                  and _ . : / % & # = + - @); it is sent as {cleaned:?}"
