@@ -33,7 +33,7 @@ use prost::Message;
 use crate::drops;
 use crate::formats::capped::preview;
 use crate::formats::xray::document::{DAEMON_HEADER, MAX_DATAGRAM};
-use crate::outputs::xray::daemon_socket::connect;
+use crate::outputs::xray::daemon_socket::{connect, send_failure_hint};
 use crate::warn::WarnOnce;
 
 /// The prefix of a datagram of sampled spans.
@@ -115,9 +115,9 @@ impl XRayOtlpSender {
                 drops::count_each("otel.xray_otlp_send_failed", carried.len());
                 SEND_FAILED.warn(format_args!(
                     "could not send OpenTelemetry spans to the X-Ray daemon at {:?} ({error}); \
-                     is the daemon running? (Running locally without one, e.g. under `cargo \
-                     lambda watch`? Set POWERTOOLS_TRACE_DISABLED=true to turn tracing off.)",
-                    self.setting
+                     {}",
+                    self.setting,
+                    send_failure_hint(&error)
                 ));
             }
         }

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::UdpSocket;
 
 use super::SubsegmentSink;
-use super::daemon_socket::connect;
+use super::daemon_socket::{connect, send_failure_hint};
 use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
 use crate::formats::xray::document::Detail;
@@ -100,10 +100,9 @@ impl UdpDaemonSink {
             Err(error) => {
                 drops::count("xray.send_failed");
                 SEND_FAILED.warn(format_args!(
-                    "could not send a subsegment to the X-Ray daemon at {:?} ({error}); is the daemon running? \
-                     (Running locally without one, e.g. under `cargo lambda watch`? Set \
-                     POWERTOOLS_TRACE_DISABLED=true to turn tracing off.)",
-                    self.setting
+                    "could not send a subsegment to the X-Ray daemon at {:?} ({error}); {}",
+                    self.setting,
+                    send_failure_hint(&error)
                 ));
             }
         }
