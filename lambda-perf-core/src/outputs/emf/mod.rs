@@ -13,7 +13,7 @@ use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::head::{FixedHead, Head};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::emf::{
-    DirectiveCache, MAX_LINE_BYTES, Resolution, Unit, append_lines, validate,
+    Appended, DirectiveCache, MAX_LINE_BYTES, Resolution, Unit, append_lines, validate,
 };
 use crate::formats::json::{WriteJson, push_str};
 use crate::formats::time::{epoch_millis, millis_f64};
@@ -126,10 +126,10 @@ impl EmfOutput {
             for _ in 0..appended.unwritten {
                 drops::count("emf.line_too_large");
             }
-            if appended.without_metadata > 0 || appended.unwritten > 0 {
+            if let Some(what_happened) = oversized(appended) {
                 OVERSIZED.warn(format_args!(
-                    "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; it was written \
-                     without its metadata properties (counted in lambda_perf.dropped)"
+                    "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; {what_happened} \
+                     (counted in lambda_perf.dropped)"
                 ));
             }
             first_out = write_emf_lines(&self.writer, buffer);
@@ -336,5 +336,43 @@ fn with_buffer(f: impl FnOnce(&mut Vec<u8>, &mut DirectiveCache)) {
     // Only during thread teardown or re-entrancy, never on the common path.
     if let Some(f) = f {
         f(&mut Vec::new(), &mut DirectiveCache::new());
+    }
+}
+
+/// What became of lines too large as they were, for the one warning: a line not written at
+/// all is said so, even when another only lost its metadata.
+fn oversized(appended: Appended) -> Option<&'static str> {
+    if appended.unwritten > 0 {
+        Some(
+            "even without its metadata properties, with one metric value, it did not fit and was not written",
+        )
+    } else if appended.without_metadata > 0 {
+        Some("it was written without its metadata properties")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_oversize_warning_says_whether_a_line_was_written() {
+        let lost = Appended {
+            without_metadata: 1,
+            unwritten: 1,
+        };
+        assert!(oversized(lost).unwrap().contains("not written"));
+        let trimmed = Appended {
+            without_metadata: 1,
+            unwritten: 0,
+        };
+        assert!(
+            oversized(trimmed)
+                .unwrap()
+                .contains("written without its metadata")
+        );
+        assert_eq!(oversized(Appended::default()), None);
     }
 }
