@@ -507,6 +507,38 @@ async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_
     );
 }
 
+/// Errors recorded in a loop do not grow a subsegment without bound: past 1,000 exceptions,
+/// each new one takes the place of the latest before it, so the first ones and the latest are
+/// kept, and each one replaced is counted.
+#[tokio::test]
+async fn errors_recorded_in_a_loop_keep_the_first_and_the_latest_and_count_the_rest() {
+    let (layer, sink) = layer(|b| b);
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            for index in 0..1_005 {
+                xray::record_error(&format!("e{index}"));
+            }
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let handler = sink.named("## checkout").unwrap();
+    let exceptions = handler["cause"]["exceptions"].as_array().unwrap();
+    let messages: Vec<&str> = exceptions
+        .iter()
+        .map(|exception| exception["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(messages.len(), 1_000);
+    assert_eq!(messages[..2], ["e0", "e1"]);
+    assert_eq!(messages[998..], ["e998", "e1004"]);
+    assert_eq!(
+        handler["metadata"]["lambda_perf"]["dropped"]["xray.exception_replaced"], 5,
+        "{}",
+        handler["metadata"]
+    );
+}
+
 /// A layer that traces to the X-Ray daemon, its environment markers in `markers`, set up
 /// further (where to send) by `configure`.
 fn daemon_layer(

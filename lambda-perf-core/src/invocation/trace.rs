@@ -11,7 +11,9 @@ use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
 use crate::formats::time::MonotonicNanos;
 use crate::formats::xray::annotation::{self, AnnotationValue, MAX_ANNOTATIONS};
-use crate::formats::xray::document::{Cause, Exception, Record, SubsegmentDocument};
+use crate::formats::xray::document::{
+    Cause, Exception, MAX_EXCEPTIONS, Record, SubsegmentDocument,
+};
 use crate::formats::xray::header::{MalformedHeader, TraceId, recording_trace};
 use crate::formats::xray::kept_annotations::KeptAnnotations;
 use crate::formats::xray::metadata_name::MetadataName;
@@ -116,6 +118,18 @@ impl std::fmt::Debug for Trace {
 }
 
 static RENAMED: WarnOnce = WarnOnce::new();
+
+/// An exception recorded on a subsegment that had its fill of them: it took the place of the
+/// latest before it, counted, and warned about once.
+#[cold]
+fn exception_replaced() {
+    static REPLACED: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.exception_replaced");
+    REPLACED.warn(format_args!(
+        "a subsegment has {MAX_EXCEPTIONS} exceptions recorded; each later one takes the place \
+         of the latest before it (counted as xray.exception_replaced)"
+    ));
+}
 
 /// A trace header that asks for recording but cannot be recorded: counted, and warned about
 /// once; the invocation runs untraced, its metrics written.
@@ -480,11 +494,14 @@ impl Recording {
         match inherited {
             Some(exception_id) => record.reference_exception(exception_id),
             None => {
-                record.record_exception(Exception {
+                let replaced = record.record_exception(Exception {
                     id: id::next(),
                     kind: failure.kind.clone(),
                     message: message.to_owned(),
                 });
+                if replaced {
+                    exception_replaced();
+                }
             }
         }
     }

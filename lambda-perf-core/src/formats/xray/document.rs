@@ -33,6 +33,10 @@ pub(crate) const DAEMON_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n"
 const SHORTENED_STRING: usize = 256;
 /// Exceptions kept in a skeleton document.
 const SKELETON_EXCEPTIONS: usize = 10;
+/// Exceptions one subsegment keeps: the first ones and the latest. A failure recorded in a
+/// loop would otherwise grow the record, and the time to send it, without bound; a datagram
+/// holds fewer (a document that does not fit otherwise keeps [`SKELETON_EXCEPTIONS`]).
+pub(crate) const MAX_EXCEPTIONS: usize = 1_000;
 /// The metadata namespace of lambda-perf's own facts: kept when the user's metadata is
 /// trimmed.
 pub(crate) const FACTS_NAMESPACE: &str = "lambda_perf";
@@ -363,15 +367,26 @@ impl Record {
         }
     }
 
-    /// Marks the subsegment faulted by a new exception; returns the exception's id.
-    pub(crate) fn record_exception(&mut self, exception: Exception) -> u64 {
-        let id = exception.id;
+    /// Marks the subsegment faulted by a new exception. With [`MAX_EXCEPTIONS`] already, the
+    /// new one takes the place of the latest before it (the first ones and the latest are
+    /// kept): returns whether one was so replaced.
+    pub(crate) fn record_exception(&mut self, exception: Exception) -> bool {
         self.fault = true;
         match &mut self.cause {
-            Some(Cause::Exceptions(exceptions)) => exceptions.push(exception),
-            _ => self.cause = Some(Cause::Exceptions(vec![exception])),
+            Some(Cause::Exceptions(exceptions)) if exceptions.len() >= MAX_EXCEPTIONS => {
+                exceptions.truncate(MAX_EXCEPTIONS - 1);
+                exceptions.push(exception);
+                true
+            }
+            Some(Cause::Exceptions(exceptions)) => {
+                exceptions.push(exception);
+                false
+            }
+            _ => {
+                self.cause = Some(Cause::Exceptions(vec![exception]));
+                false
+            }
         }
-        id
     }
 
     /// Marks the subsegment faulted by an exception recorded on a descendant.
