@@ -100,7 +100,10 @@ impl InvocationFacts {
     }
 
     /// Age of the execution environment when this invocation began: since the first process
-    /// of the environment started, which survives runtime restarts.
+    /// of the environment started, which survives runtime restarts. After a SnapStart restore
+    /// it runs from the restore (see
+    /// [Init, as Lambda means it](crate#init-as-lambda-means-it)); where the environment
+    /// marker cannot be used (a read-only temp dir), from this process's start.
     #[must_use]
     pub fn environment_age(&self) -> Duration {
         Duration::from_nanos(self.start.environment_age_nanos)

@@ -21,7 +21,7 @@ pub(crate) enum Outcome {
 }
 
 impl Outcome {
-    /// The name records use: `success`, `error`, `panic`, `cancelled`.
+    /// The name records use: `success`, `error`, `panic`, `cancelled`, `timeout`.
     pub(crate) const fn as_str(&self) -> &'static str {
         match self {
             Self::Success(_) => "success",
