@@ -472,6 +472,34 @@ fn a_timed_out_invocation_lasts_and_is_billed_its_timeout() {
 }
 
 #[test]
+fn an_invocation_that_ends_in_time_after_its_timeout_line_reports_its_own_duration() {
+    // The watchdog writes a timeout line 500 ms in (the margin, 500 ms before the 1 s
+    // deadline), with what the handler recorded so far; the handler still answers in time,
+    // about 850 ms in, and its final line says how long it took.
+    let output = run_demo_function(
+        r#"{"charge_ms":800}"#,
+        &[
+            "-n",
+            "1",
+            "--timeout",
+            "1",
+            "--env",
+            "LAMBDA_PERF_TIMEOUT_MARGIN_MS=500",
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["ok"]);
+    let function = report["invocations"][0]["function_duration_ms"]
+        .as_f64()
+        .expect("the function's own duration");
+    assert!(
+        function >= 800.0,
+        "the duration of the timeout line ({function} ms) was taken for the invocation's"
+    );
+}
+
+#[test]
 fn output_that_looks_like_emf_but_is_not_is_a_problem() {
     let output = run_demo_function(r#"{"action":"garbage"}"#, &["-n", "1"]);
     assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));

@@ -261,8 +261,7 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// Merges one EMF line's facts into what is known of its invocation: the end-of-invocation
-/// line (with an `outcome`) wins over the one written before the handler ran.
+/// Merges one EMF line's facts into what is known of its invocation ([`Facts::merged`]).
 fn record_facts(
     seen: &mut HashMap<String, Seen>,
     order: &mut Vec<String>,
@@ -276,8 +275,7 @@ fn record_facts(
         Seen::default()
     });
     entry.facts = Some(match entry.facts.take() {
-        Some(known) if known.outcome.is_some() => known.or(facts),
-        Some(known) => facts.or(known),
+        Some(known) => Facts::merged(known, facts),
         None => facts,
     });
     if entry.stream.is_none() {

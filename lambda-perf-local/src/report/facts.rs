@@ -40,6 +40,32 @@ impl Facts {
         })
     }
 
+    /// What is known of one invocation once `line`, one more of its EMF lines (in the order
+    /// written), is read beside `known`: the facts of the line that says most about its end
+    /// win (the later one among equals, until the end is known), the other's fill what they
+    /// lack. The end-of-invocation line wins over the `ColdStart` line written before the
+    /// handler ran, and over the timeout watchdog's line, written while the handler was still
+    /// running (its `duration_ms` is the watchdog's moment): a handler that still ended wrote
+    /// its own end after that.
+    pub(crate) fn merged(known: Self, line: Self) -> Self {
+        let (known_rank, line_rank) = (known.end_rank(), line.end_rank());
+        if known_rank < 2 && line_rank >= known_rank {
+            line.or(known)
+        } else {
+            known.or(line)
+        }
+    }
+
+    /// How much these facts say about the invocation's end: 0 without an outcome (the
+    /// `ColdStart` line), 1 for the watchdog's `timeout`, 2 for how it ended.
+    fn end_rank(&self) -> u8 {
+        match self.outcome.as_deref() {
+            None => 0,
+            Some("timeout") => 1,
+            Some(_) => 2,
+        }
+    }
+
     /// Fills what `self` lacks from `other`.
     pub(crate) fn or(self, other: Self) -> Self {
         Self {
@@ -55,8 +81,7 @@ impl Facts {
     }
 }
 
-/// Facts by request id, gathered from EMF documents: the end-of-invocation line (the one
-/// with an `outcome`) wins over the `ColdStart` line written before the handler ran.
+/// Facts by request id, gathered from EMF documents, merged as [`Facts::merged`] says.
 #[derive(Debug, Default)]
 pub(crate) struct FactsByRequest {
     facts: HashMap<String, Facts>,
@@ -72,8 +97,7 @@ impl FactsByRequest {
             return;
         };
         let merged = match self.facts.remove(request_id) {
-            Some(known) if known.outcome.is_some() => known.or(facts),
-            Some(known) => facts.or(known),
+            Some(known) => Facts::merged(known, facts),
             None => facts,
         };
         self.facts.insert(request_id.to_owned(), merged);
