@@ -12,7 +12,7 @@ mod support;
 use std::time::Duration;
 
 use lambda_perf_local::emulator::{
-    FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi, XRayCollector,
+    Answer, FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi, XRayCollector,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -307,4 +307,108 @@ async fn an_unknown_mode_is_an_error() {
         .wait_for_line(|line| line.text.contains("COMPANION_MODE"), WAIT)
         .await;
     assert!(said.is_ok(), "{:?}", process.last_lines(10));
+}
+
+/// The scenario function (`PerfLayer` under `run_concurrent`) with `PerfRuntimeLayer` added,
+/// its EMF writes `SLOW` slower.
+fn scenario_with_companion(max_concurrency: u32) -> FunctionConfig {
+    function_config()
+        .with_env("SCENARIO_COMPANION", "1")
+        .with_env("SCENARIO_SLOW_EMF_MS", SLOW.as_millis().to_string())
+        .with_max_concurrency(max_concurrency)
+}
+
+/// The end-of-invocation line of `request_id`: one only, whose slow write began after the
+/// Runtime API recorded the answer.
+async fn end_line_after_post(api: &RuntimeApi, process: &FunctionProcess, id: &str) -> Value {
+    let line = process
+        .wait_for_line(|line| is_end_line(line, id), WAIT)
+        .await
+        .unwrap();
+    let logged = api.invocations();
+    let invocation = logged.iter().find(|i| i.request_id == id).unwrap();
+    assert!(
+        line.received_at >= invocation.finished_at.unwrap() + SLOW,
+        "{id}: the end line's slow write began before the answer was recorded"
+    );
+    let ends = process
+        .output()
+        .iter()
+        .filter(|line| is_end_line(line, id))
+        .count();
+    assert_eq!(ends, 1, "{id}: one end line, not {ends}");
+    line.emf().unwrap().clone()
+}
+
+/// A panic and an error under the companion: answered as without it, recorded once, after
+/// their POST, and the runtime goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_panic_and_an_error_are_recorded_after_their_post() {
+    let started = start(&scenario_function(), &scenario_with_companion(1)).await;
+    let (api, process) = (&started.api, &started.process);
+    for (action, outcome) in [("panic", "panic"), ("ok", "success"), ("error", "error")] {
+        let result = process
+            .invoke(api, InvokeRequest::json(json!({ "action": action })))
+            .await
+            .unwrap();
+        let id = result.request_id.clone();
+        match (&result.answer, outcome) {
+            (Answer::Error { error, .. }, "panic") => assert!(
+                error
+                    .error_message
+                    .as_deref()
+                    .unwrap_or_default()
+                    .contains("the scenario asked for a panic"),
+                "{error:?}"
+            ),
+            (Answer::Error { .. }, "error") => {}
+            (Answer::Response { .. }, "success") => {
+                assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+            }
+            (other, _) => panic!("{action}: unexpected answer {other:?}"),
+        }
+        let end = end_line_after_post(api, process, &id).await;
+        assert_valid_emf(&end);
+        assert_eq!(end["Attempts"], json!([1.0]), "{action}");
+        assert_eq!(end["lambda_perf"]["outcome"], outcome, "{action}");
+    }
+}
+
+/// Invocations at once in one process (Managed Instances) under the companion: each is
+/// recorded once, with its own metrics and trace, after its own POST.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_invocations_are_each_recorded_after_their_own_post() {
+    let collector = XRayCollector::start().await.unwrap();
+    let config = scenario_with_companion(3).with_xray_daemon_address(collector.addr().to_string());
+    let started = start(&scenario_function(), &config).await;
+    let (api, process) = (&started.api, &started.process);
+    let invoke = |tag: &str, sleep_ms: u64| {
+        let event = json!({ "action": "trace", "tag": tag, "sleep_ms": sleep_ms });
+        process.invoke(api, InvokeRequest::json(event))
+    };
+    for _ in 0..2 {
+        let (a, b, c) = tokio::join!(invoke("a", 300), invoke("b", 100), invoke("c", 0));
+        for (result, tag) in [(a.unwrap(), "a"), (b.unwrap(), "b"), (c.unwrap(), "c")] {
+            let id = result.request_id.clone();
+            let root = result.trace_header.clone().unwrap();
+            let root = root.split(';').next().unwrap().trim_start_matches("Root=");
+            assert_eq!(result.into_json().unwrap()["done"], "trace");
+            let end = end_line_after_post(api, process, &id).await;
+            assert_valid_emf(&end);
+            assert_eq!(end["tag"], tag);
+            assert_eq!(end["lambda_perf"]["outcome"], "success");
+            let handler = collector
+                .wait_for(
+                    |doc: &Value| doc["trace_id"] == root && doc["name"] == "## orders-fn",
+                    WAIT,
+                )
+                .await
+                .unwrap();
+            assert_eq!(handler["annotations"]["tag"], tag);
+            assert_eq!(
+                handler["metadata"]["lambda_perf"]["request_id"],
+                id.as_str()
+            );
+        }
+    }
 }

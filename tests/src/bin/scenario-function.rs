@@ -15,13 +15,17 @@
 //! It runs with `run_concurrent`, so `AWS_LAMBDA_MAX_CONCURRENCY` lets invocations overlap,
 //! and with `XRayLayer` installed, so `tracing` spans become subsegments. Its environment:
 //! `SCENARIO_INIT_MS=n` spends n ms in init (a sleep before the runtime starts);
-//! `SCENARIO_SNAPSTART_HOOK=1` registers lambda-perf's `SnapStartHook` with the runtime.
+//! `SCENARIO_SNAPSTART_HOOK=1` registers lambda-perf's `SnapStartHook` with the runtime;
+//! `SCENARIO_COMPANION=1` adds `PerfRuntimeLayer` to it, so that the telemetry is written after
+//! the response is posted; `SCENARIO_SLOW_EMF_MS=n` makes every EMF write take n ms more (a
+//! slow stdout), so that where the writes happen shows in when the lines arrive.
 
+use std::io::Write;
 use std::time::Duration;
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
-use lambda_perf_core::{PerfLayer, SnapStartHook};
+use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, SnapStartHook};
 use lambda_runtime::{Error, LambdaEvent, Runtime};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
@@ -94,14 +98,41 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     }
 }
 
+/// Stdout, `.0` slower per write.
+struct SlowStdout(Duration);
+
+impl Write for SlowStdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        std::thread::sleep(self.0);
+        std::io::stdout().lock().write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().flush()
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     tracing_subscriber::registry().with(XRayLayer::new()).init();
     let init_ms = std::env::var("SCENARIO_INIT_MS").map_or(0, |ms| ms.parse().unwrap_or(0));
     tokio::time::sleep(Duration::from_millis(init_ms)).await;
-    let service = ServiceBuilder::new()
-        .layer(PerfLayer::from_env())
-        .service_fn(handler);
+    let slow_ms = std::env::var("SCENARIO_SLOW_EMF_MS").map_or(0, |ms| ms.parse().unwrap_or(0));
+    let layer = if slow_ms > 0 {
+        PerfLayer::builder()
+            .emf_writer(SlowStdout(Duration::from_millis(slow_ms)))
+            .build()?
+    } else {
+        PerfLayer::from_env()
+    };
+    let service = ServiceBuilder::new().layer(layer).service_fn(handler);
+    if std::env::var("SCENARIO_COMPANION").as_deref() == Ok("1") {
+        return Runtime::new(service)
+            .layer(PerfRuntimeLayer::new())
+            .run_concurrent()
+            .await;
+    }
     if std::env::var("SCENARIO_SNAPSTART_HOOK").as_deref() == Ok("1") {
         Runtime::new(service)
             .register_snapstart_resource(std::sync::Arc::new(SnapStartHook))
