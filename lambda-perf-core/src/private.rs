@@ -36,9 +36,12 @@ pub struct Options {
     /// `faas_trigger = ...` (what the `opentelemetry` feature's handler spans say; without
     /// the feature there is nothing to say it)
     pub faas_trigger: Option<FaasTrigger>,
-    /// `redact = path::to::function`
-    pub redact: Option<fn(crate::invocation::redaction::Captured, Value) -> Option<Value>>,
 }
+
+/// `redact = path::to::function`: given to [`begin`] rather than kept in the handler's static
+/// [`Options`], so that the path may name `Self` (an associated function of the handler's
+/// type), which a static's initializer cannot.
+pub type Redact = Option<fn(crate::invocation::redaction::Captured, Value) -> Option<Value>>;
 
 /// One instrumented handler: its options and, from its first call on, its configuration.
 #[derive(Debug)]
@@ -56,17 +59,18 @@ impl Handler {
         }
     }
 
-    /// The environment's configuration with the macro's options on top. An invalid option
-    /// value costs one warning and falls back to the default, as an invalid variable does.
-    fn instrumentation(&self) -> &Arc<Instrumentation> {
+    /// The environment's configuration with the macro's options (and `redact`) on top, read
+    /// at the first call. An invalid option value costs one warning and falls back to the
+    /// default, as an invalid variable does.
+    fn instrumentation(&self, redact: Redact) -> &Arc<Instrumentation> {
         self.instrumentation
-            .get_or_init(|| self.options.builder().build_lenient().instrumentation)
+            .get_or_init(|| self.options.builder(redact).build_lenient().instrumentation)
     }
 }
 
 impl Options {
-    /// The environment's configuration with these options on top.
-    fn builder(&self) -> PerfLayerBuilder {
+    /// The environment's configuration with these options, and `redact`, on top.
+    fn builder(&self, redact: Redact) -> PerfLayerBuilder {
         let mut builder = PerfLayer::builder();
         if let Some(name) = self.name {
             builder = builder.handler_name(name);
@@ -90,7 +94,7 @@ impl Options {
         if let Some(trigger) = self.faas_trigger {
             builder = builder.faas_trigger(trigger);
         }
-        if let Some(redact) = self.redact {
+        if let Some(redact) = redact {
             builder = builder.redact(redact);
         }
         builder
@@ -136,9 +140,13 @@ pub struct Begun(invocation_future::Begun);
 /// Begins the invocation of `event`, before the handler's body runs. Inside an invocation
 /// begun around the handler (a `PerfLayer`, the test recorder), that one records it: the
 /// handler's own configuration is not even read, so it warns about nothing that is not used.
-pub fn begin<E: LambdaRequest + ?Sized>(handler: &'static Handler, event: &E) -> Begun {
+pub fn begin<E: LambdaRequest + ?Sized>(
+    handler: &'static Handler,
+    redact: Redact,
+    event: &E,
+) -> Begun {
     Begun(invocation_future::begin_with(|| {
-        let instrumentation = handler.instrumentation();
+        let instrumentation = handler.instrumentation(redact);
         let fallback;
         let context = match event.lambda_context() {
             Some(context) => context,

@@ -3,7 +3,7 @@
 //! ```text
 //! #[attrs] vis async fn name<G>(args, event: Event) -> Ret {
 //!     static __LAMBDA_PERF_HANDLER: Handler = Handler::new(Options { .. });
-//!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, &event);
+//!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, redact hook, &event);
 //!     let __lambda_perf_kind = an HttpEvent for a lambda_http::Request, else an OtherEvent;
 //!     let __lambda_perf_body = async move {
 //!         if false { return <a value of Ret with impl Trait as _>; } // fixes the return type
@@ -121,6 +121,9 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         flag(args.cold_start_metric),
     );
 
+    if let Some(path) = &args.redact {
+        redact_names_no_generic(path, &function.sig.generics)?;
+    }
     // The function is named where the handler is: a wrong signature is reported at it.
     let redact = match &args.redact {
         Some(path) => {
@@ -171,8 +174,9 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         None => quote!(::core::option::Option::None),
     };
     // An argument that is no Lambda event is reported at its type.
+    // The hook is named here, in the function, not in the static: `Self` is in scope.
     let begin = quote_spanned! {event_type_span=>
-        #private::begin(&__LAMBDA_PERF_HANDLER, &#event)
+        #private::begin(&__LAMBDA_PERF_HANDLER, #redact, &#event)
     };
     let new_body = quote_spanned! {body_span=>
         {
@@ -184,7 +188,6 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                 capture_error: #capture_error,
                 cold_start_metric: #cold_start_metric,
                 faas_trigger: #faas_trigger,
-                redact: #redact,
             });
             #[allow(clippy::used_underscore_binding)]
             let __lambda_perf_begun = #begin;
@@ -237,6 +240,35 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     };
     function.block = syn::parse2(new_body)?;
     Ok(quote!(#function))
+}
+
+/// Fails if the `redact` path names one of the handler's generic parameters (`P::redact`,
+/// `mask::<T>`): the handler's configuration, hook included, is made once, at its first call,
+/// for all its instantiations, so a hook that differs between them cannot be honoured.
+fn redact_names_no_generic(path: &syn::Path, generics: &syn::Generics) -> syn::Result<()> {
+    fn find(tokens: TokenStream, names: &[Ident]) -> Option<Ident> {
+        tokens.into_iter().find_map(|token| match token {
+            proc_macro2::TokenTree::Ident(ident) => names.contains(&ident).then_some(ident),
+            proc_macro2::TokenTree::Group(group) => find(group.stream(), names),
+            _ => None,
+        })
+    }
+    let names: Vec<Ident> = generics
+        .type_params()
+        .map(|param| param.ident.clone())
+        .chain(generics.const_params().map(|param| param.ident.clone()))
+        .collect();
+    match find(quote!(#path), &names) {
+        Some(ident) => Err(syn::Error::new(
+            ident.span(),
+            format!(
+                "`redact` cannot name the handler's generic parameter `{ident}`: the handler's \
+                 configuration is made once for all its instantiations; name a function that \
+                 does not depend on it"
+            ),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// Replaces `impl Trait` by `_`, which a type annotation may leave to inference.
