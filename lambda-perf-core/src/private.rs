@@ -16,6 +16,7 @@ pub use serde_json::Value;
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::lifecycle::Invocation;
 use crate::layer::{PerfLayer, PerfLayerBuilder};
+use crate::warn::WarnOnce;
 
 /// The options written in `#[instrument_lambda(...)]`.
 #[derive(Debug)]
@@ -303,16 +304,33 @@ impl<T: Serialize + ?Sized> CaptureSerialize for &&ResponseProbe<'_, OtherEvent,
     }
 }
 
-/// Any other response is not captured.
+/// Any other response is not captured: where `PerfLayer` would not build without being told
+/// so (`without_response_capture`), the macro says so once, at the first response it cannot
+/// capture, rather than leave the metadata out in silence. A generic handler whose response
+/// type has no `Serialize` bound where it is written lands here too, though `PerfLayer` would
+/// capture it: the warning names the fix.
 pub trait CaptureNothing {
-    /// Nothing: returns `false`.
+    /// Nothing: returns `false`, after one warning in the process.
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
 impl<K, T: ?Sized> CaptureNothing for &ResponseProbe<'_, K, T> {
     fn lambda_perf_capture(self, _: &mut Vec<u8>) -> bool {
+        not_capturable(std::any::type_name::<T>());
         false
     }
+}
+
+/// One warning: a response of type `type_name` cannot be captured.
+#[cold]
+fn not_capturable(type_name: &str) {
+    static NOT_CAPTURABLE: WarnOnce = WarnOnce::new();
+    NOT_CAPTURABLE.warn(format_args!(
+        "#[instrument_lambda] cannot capture a response of type `{type_name}`: it is not \
+         `serde::Serialize` where the handler is written (in a generic handler, bound the \
+         response type by `serde::Serialize`), so it is left out of the trace; \
+         `capture_response = false` turns the capture off without this warning"
+    ));
 }
 
 /// Errors of the runtime's types give their message, others their `Debug`.

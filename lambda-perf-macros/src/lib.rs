@@ -44,6 +44,14 @@ use proc_macro::TokenStream;
 /// | `redact = mask` | `fn mask(Captured, Value) -> Option<Value>` sees the response or error before it is captured: mask fields, or `None` to capture nothing (any path but one through the handler's own generic parameters, which is a compile error: `Self::mask` works) | none |
 /// | `crate = "perf"` | the path of lambda-perf-core, when the dependency is renamed or re-exported | `::lambda_perf_core` |
 ///
+/// # The response
+///
+/// The response is captured as `PerfLayer` captures it: as JSON when its type is
+/// `serde::Serialize` where the handler is written, as its status for a `lambda_http`
+/// handler. Any other response — a stream, or in a generic handler a type parameter without a
+/// `Serialize` bound (`async fn echo<T: Serialize>` is captured, `async fn echo<T>` is not) —
+/// is left out of the trace with one warning; `capture_response = false` says that is meant.
+///
 /// # The handler subsegment's name
 ///
 /// One rule for the macro and `PerfLayer`: the subsegment is `## <handler name>`, where the

@@ -239,3 +239,44 @@ async fn both_faces_give_the_handler_span_the_trigger_they_are_told() {
         );
     }
 }
+
+/// Where the macro cannot capture what `PerfLayer` would — a generic handler whose response
+/// type has no `Serialize` bound where it is written, run as `unbounded::<Value>` — it answers
+/// and records as the layer does, without the response, and says so once, naming the fix.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_response_the_macro_cannot_capture_is_left_out_with_one_warning() {
+    let collector = XRayCollector::start().await.unwrap();
+    let config = function_config().with_xray_daemon_address(collector.addr().to_string());
+    let (api, _environment, process) = twin("macro-unbounded", config).await;
+    for _ in 0..2 {
+        let result = process
+            .invoke(&api, InvokeRequest::json(json!({})))
+            .await
+            .unwrap();
+        let root = result.trace_header.as_deref().unwrap().to_owned();
+        let root = root.split(';').next().unwrap().trim_start_matches("Root=");
+        assert_eq!(result.into_json().unwrap(), json!({ "price": 42 }));
+        let handler = collector
+            .wait_for(
+                |doc| doc["trace_id"] == root && doc["name"] == HANDLER,
+                WAIT,
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            handler["metadata"]["orders"].get("orders-fn response"),
+            None,
+            "{handler:#}"
+        );
+    }
+    process.kill().await.unwrap();
+    let warned: Vec<String> = warnings(&process)
+        .into_iter()
+        .filter(|line| line.contains("cannot capture a response"))
+        .collect();
+    assert_eq!(warned.len(), 1, "{:#?}", process.last_lines(20));
+    assert!(
+        warned[0].contains("serde_json::value::Value") && warned[0].contains("generic"),
+        "{warned:?}"
+    );
+}

@@ -5,6 +5,9 @@
 //! `TWIN_MODE=macro-traced` runs the macro under `#[tracing::instrument]` with `XRayLayer`
 //! installed: the span is a subsegment between the handler's and `price`.
 //!
+//! `TWIN_MODE=macro-unbounded` runs the macro on a generic handler whose response type has no
+//! `Serialize` bound: the macro cannot capture its response, and says so.
+//!
 //! The event `{"fail":true}` makes the handler return an error. Both faces pass what they
 //! capture through the same redaction hook, `mask`, which marks a response as masked, and
 //! name the same trigger, `pubsub` (the `faas.trigger` of their OpenTelemetry handler spans).
@@ -47,10 +50,18 @@ async fn traced(event: LambdaEvent<Value>) -> Result<Value, Error> {
     body(event).await
 }
 
+/// The same body under a generic handler whose response type has no `Serialize` bound where
+/// the macro is written (`TWIN_MODE=macro-unbounded`, run as `unbounded::<Value>`).
+#[instrument_lambda(redact = mask, faas_trigger = "pubsub")]
+async fn unbounded<R: From<Value>>(event: LambdaEvent<Value>) -> Result<R, Error> {
+    body(event).await.map(R::from)
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     match std::env::var("TWIN_MODE").as_deref() {
         Ok("macro") => lambda_runtime::run(service_fn(instrumented)).await,
+        Ok("macro-unbounded") => lambda_runtime::run(service_fn(unbounded::<Value>)).await,
         Ok("macro-traced") => {
             tracing_subscriber::registry().with(XRayLayer::new()).init();
             lambda_runtime::run(service_fn(traced)).await
