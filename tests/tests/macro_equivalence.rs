@@ -129,8 +129,39 @@ fn take_first_request_wait(values: &mut [Value], facts: &str) -> Vec<Option<f64>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_macro_and_the_layer_write_the_same_lines_and_documents() {
-    let (mut layer_lines, mut layer_documents) = run("layer").await;
-    let (mut macro_lines, mut macro_documents) = run("macro").await;
+    the_faces_write_the_same_lines_and_documents("layer", "macro").await;
+}
+
+/// With `PerfRuntimeLayer` too, which moves the records' writes after the response.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_macro_and_the_layer_write_the_same_lines_and_documents_under_the_companion() {
+    the_faces_write_the_same_lines_and_documents("layer-companion", "macro-companion").await;
+    // And what the companion is for: the client does not wait for the records. The redaction
+    // hook both faces call as they write them is made slow.
+    for mode in ["layer-companion", "macro-companion"] {
+        let config = function_config().with_env("TWIN_SLOW_REDACT_MS", "300");
+        let (api, _environment, process) = twin(mode, config).await;
+        for _ in 0..2 {
+            let result = process
+                .invoke(&api, InvokeRequest::json(json!({})))
+                .await
+                .unwrap();
+            let latency = result.duration().unwrap();
+            assert!(
+                latency < std::time::Duration::from_millis(300),
+                "{mode}: the client waited {latency:?}, the slow hook included"
+            );
+            end_line(&process, &result.request_id).await;
+        }
+        process.kill().await.unwrap();
+    }
+}
+
+/// `layer` and `macro`: the layer's mode and the macro's, which write the same lines and
+/// documents.
+async fn the_faces_write_the_same_lines_and_documents(layer: &str, r#macro: &str) {
+    let (mut layer_lines, mut layer_documents) = run(layer).await;
+    let (mut macro_lines, mut macro_documents) = run(r#macro).await;
     let in_lines = take_first_request_wait(&mut layer_lines, "/lambda_perf");
     let in_documents = take_first_request_wait(&mut layer_documents, "/metadata/lambda_perf");
     for (waits, first) in [(in_lines, 2), (in_documents, 1)] {
@@ -216,7 +247,7 @@ async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
 /// `faas_trigger = "pubsub"`, the layer's `PerfLayerBuilder::faas_trigger`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn both_faces_give_the_handler_span_the_trigger_they_are_told() {
-    for mode in ["layer", "macro"] {
+    for mode in ["layer-companion", "macro-companion"] {
         let otlp = OtlpCollector::start();
         let config = function_config()
             .with_env("LAMBDA_PERF_TRACES", "otlp")

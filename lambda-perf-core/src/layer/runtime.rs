@@ -32,7 +32,9 @@ use crate::invocation::deferral::Window;
 /// that outlasts the deadline, say) are written then, as they are; either way the companion
 /// completes only once what the watchdog writes is out. If the runtime drops the invocation
 /// (it shuts down), the writes happen then. Without this
-/// layer nothing changes; with it and no `PerfLayer`, it does nothing.
+/// layer nothing changes; with it and neither `PerfLayer` nor `#[instrument_lambda]`, it does
+/// nothing. (A handler under `#[instrument_lambda]` goes to
+/// `Runtime::new(service_fn(handler))`, and this layer is added to it the same way.)
 ///
 /// ```no_run
 /// use lambda_perf_core::{PerfLayer, PerfRuntimeLayer};

@@ -5,6 +5,9 @@
 //! `TWIN_MODE=macro-traced` runs the macro under `#[tracing::instrument]` with `XRayLayer`
 //! installed: the span is a subsegment between the handler's and `price`.
 //!
+//! `TWIN_MODE=macro-companion` and `layer-companion` run either face with `PerfRuntimeLayer`
+//! around the runtime's whole invocation: the records are written after the response.
+//!
 //! `TWIN_MODE=macro-unbounded` runs the macro on a generic handler whose response type has no
 //! `Serialize` bound: the macro cannot capture its response, and says so.
 //!
@@ -14,8 +17,8 @@
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::xray::{self, Subsegment, XRayLayer};
-use lambda_perf_core::{Captured, FaasTrigger, PerfLayer, instrument_lambda};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_perf_core::{Captured, FaasTrigger, PerfLayer, PerfRuntimeLayer, instrument_lambda};
+use lambda_runtime::{Error, LambdaEvent, Runtime, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tracing_subscriber::prelude::*;
@@ -31,8 +34,15 @@ async fn body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({ "price": price }))
 }
 
-/// The redaction hook of both faces.
+/// The redaction hook of both faces; `TWIN_SLOW_REDACT_MS=n` makes it take n ms more, so
+/// that when the records are written shows in the client's latency.
 fn mask(captured: Captured, mut value: Value) -> Option<Value> {
+    if let Some(ms) = std::env::var("TWIN_SLOW_REDACT_MS")
+        .ok()
+        .and_then(|ms| ms.parse().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
     if captured == Captured::Response {
         value["masked"] = true.into();
     }
@@ -61,17 +71,31 @@ async fn unbounded<R: From<Value>>(event: LambdaEvent<Value>) -> Result<R, Error
 async fn main() -> Result<(), Error> {
     match std::env::var("TWIN_MODE").as_deref() {
         Ok("macro") => lambda_runtime::run(service_fn(instrumented)).await,
+        Ok("macro-companion") => {
+            Runtime::new(service_fn(instrumented))
+                .layer(PerfRuntimeLayer::new())
+                .run()
+                .await
+        }
         Ok("macro-unbounded") => lambda_runtime::run(service_fn(unbounded::<Value>)).await,
         Ok("macro-traced") => {
             tracing_subscriber::registry().with(XRayLayer::new()).init();
             lambda_runtime::run(service_fn(traced)).await
         }
-        _ => {
+        mode => {
             let layer = PerfLayer::builder()
                 .redact(mask)
                 .faas_trigger(FaasTrigger::PubSub)
                 .build()?;
-            lambda_runtime::run(ServiceBuilder::new().layer(layer).service_fn(body)).await
+            let service = ServiceBuilder::new().layer(layer).service_fn(body);
+            if mode == Ok("layer-companion") {
+                Runtime::new(service)
+                    .layer(PerfRuntimeLayer::new())
+                    .run()
+                    .await
+            } else {
+                lambda_runtime::run(service).await
+            }
         }
     }
 }
