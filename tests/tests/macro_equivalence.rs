@@ -36,7 +36,12 @@ async fn run(mode: &str) -> (Vec<Value>, Vec<Value>) {
     let config = function_config().with_xray_daemon_address(collector.addr().to_string());
     let (api, _environment, process) = twin(mode, config).await;
     let mut documents = Vec::new();
-    for event in [json!({}), json!({}), json!({ "fail": true })] {
+    for event in [
+        json!({}),
+        json!({}),
+        json!({ "fail": true }),
+        json!({ "panic": true }),
+    ] {
         let result = process
             .invoke(&api, InvokeRequest::json(event))
             .await
@@ -181,9 +186,9 @@ async fn the_faces_write_the_same_lines_and_documents(layer: &str, r#macro: &str
                 .all(Option::is_none)
         );
     }
-    // Cold (ColdStart + invocation), warm, failing warm.
-    assert_eq!(layer_lines.len(), 4, "{layer_lines:#?}");
-    assert_eq!(layer_documents.len(), 6);
+    // Cold (ColdStart + invocation), warm, failing warm, panicking warm.
+    assert_eq!(layer_lines.len(), 5, "{layer_lines:#?}");
+    assert_eq!(layer_documents.len(), 8);
     assert_eq!(macro_lines, layer_lines);
     assert_eq!(macro_documents, layer_documents);
     // And they say what they should.
@@ -199,6 +204,8 @@ async fn the_faces_write_the_same_lines_and_documents(layer: &str, r#macro: &str
         json!({ "type": "lambda_runtime::Error", "message": "twin failure" })
     );
     assert_eq!(layer_lines[3]["lambda_perf"]["outcome"], "error");
+    assert_eq!(layer_documents[6]["fault"], true);
+    assert_eq!(layer_lines[4]["lambda_perf"]["outcome"], "panic");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -11,7 +11,7 @@
 //! `TWIN_MODE=macro-unbounded` runs the macro on a generic handler whose response type has no
 //! `Serialize` bound: the macro cannot capture its response, and says so.
 //!
-//! The event `{"fail":true}` makes the handler return an error. Both faces pass what they
+//! The event `{"fail":true}` makes the handler return an error, `{"panic":true}` panic. Both faces pass what they
 //! capture through the same redaction hook, `mask`, which marks a response as masked, and
 //! name the same trigger, `pubsub` (the `faas.trigger` of their OpenTelemetry handler spans).
 
@@ -30,6 +30,9 @@ async fn body(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let price = Subsegment::new("price").instrument(async { 42 }).await;
     if event.payload["fail"] == true {
         return Err("twin failure".into());
+    }
+    if event.payload["panic"] == true {
+        panic!("twin panic");
     }
     Ok(json!({ "price": price }))
 }
