@@ -41,7 +41,7 @@ use proc_macro::TokenStream;
 /// | `capture_error = false` | no error metadata, and no error message anywhere: the cause keeps the type only | `POWERTOOLS_TRACER_CAPTURE_ERROR` |
 /// | `cold_start_metric = false` | no `ColdStart` line | `LAMBDA_PERF_COLD_START_METRIC` |
 /// | `faas_trigger = "pubsub"` | the OpenTelemetry handler spans' `faas.trigger` (feature `opentelemetry`): `datasource`, `http`, `pubsub`, `timer` or `other` | `http` for a `lambda_http::Request` handler, else `other` |
-/// | `redact = mask` | `fn mask(Captured, Value) -> Option<Value>` sees the response or error before it is captured: mask fields, or `None` to capture nothing (any path but one through the handler's own generic parameters, which is a compile error: `Self::mask` works) | none |
+/// | `redact = mask` | `fn mask(Captured, Value) -> Option<Value>` sees the response or error before it is captured: mask fields, or `None` to capture nothing (any path but one through the handler's own generic parameters, which is a compile error: `Self::mask` works; in a generic `impl`, the hook of the first instantiation called serves them all, as the handler's configuration is made once) | none |
 /// | `crate = "perf"` | the path of lambda-perf-core, when the dependency is renamed or re-exported | `::lambda_perf_core` |
 ///
 /// # The response
