@@ -310,7 +310,7 @@ impl<T: Serialize + ?Sized> CaptureSerialize for &&ResponseProbe<'_, OtherEvent,
 /// type has no `Serialize` bound where it is written lands here too, though `PerfLayer` would
 /// capture it: the warning names the fix.
 pub trait CaptureNothing {
-    /// Nothing: returns `false`, after one warning in the process.
+    /// Nothing: returns `false`, counted, after one warning in the process.
     fn lambda_perf_capture(self, out: &mut Vec<u8>) -> bool;
 }
 
@@ -321,10 +321,12 @@ impl<K, T: ?Sized> CaptureNothing for &ResponseProbe<'_, K, T> {
     }
 }
 
-/// One warning: a response of type `type_name` cannot be captured.
+/// A response of type `type_name` cannot be captured: counted
+/// (`xray.response_not_capturable`, on the invocation's own subsegment), and warned about once.
 #[cold]
 fn not_capturable(type_name: &str) {
     static NOT_CAPTURABLE: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.response_not_capturable");
     NOT_CAPTURABLE.warn(format_args!(
         "#[instrument_lambda] cannot capture a response of type `{type_name}`: it is not \
          `serde::Serialize` where the handler is written (in a generic handler, bound the \

@@ -306,6 +306,11 @@ async fn a_response_the_macro_cannot_capture_is_left_out_with_one_warning() {
             None,
             "{handler:#}"
         );
+        // Each response left out is counted, on its own invocation's subsegment.
+        assert_eq!(
+            handler["metadata"]["lambda_perf"]["dropped"]["xray.response_not_capturable"], 1,
+            "{handler:#}"
+        );
     }
     process.kill().await.unwrap();
     let warned: Vec<String> = warnings(&process)
