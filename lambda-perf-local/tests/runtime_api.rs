@@ -285,10 +285,12 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
     let api = RuntimeApi::start().await.expect("server starts");
     let http = client();
     let function = async {
-        // Take one invocation in flight, then report an init error: both the in-flight and
-        // the still-queued invocation must fail instead of hanging.
-        let reply = next(&http, &api).await;
-        let ack = call(
+        // Report an init error (before asking for work) while two invocations wait: both
+        // must fail instead of hanging.
+        while api.pending_invocations() < 2 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        call(
             &http,
             &api,
             Method::POST,
@@ -296,8 +298,7 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
             &[("lambda-runtime-function-error-type", "Runtime.InitError")],
             r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
         )
-        .await;
-        (reply, ack)
+        .await
     };
     let invocations = async {
         tokio::join!(
@@ -305,8 +306,7 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
             api.invoke(InvokeRequest::new("2"))
         )
     };
-    let ((first, second), (reply, ack)) = tokio::join!(invocations, function);
-    assert_eq!(reply.status, StatusCode::OK);
+    let ((first, second), ack) = tokio::join!(invocations, function);
     assert_eq!(ack.status, StatusCode::ACCEPTED);
     for result in [first, second] {
         let result = result.expect("invoke resolves");
@@ -338,6 +338,49 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
     api.clear_init_error();
     let queued = api
         .invoke(InvokeRequest::new("4").with_timeout(Duration::from_millis(100)))
+        .await;
+    assert!(
+        matches!(queued, Err(HarnessError::Timeout { .. })),
+        "{queued:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_init_error_after_asking_for_work_is_refused_and_the_invocation_goes_on() {
+    // On Lambda a runtime is out of its init once it has asked for work: an init error then
+    // gets 403 (`InvalidStateTransition`), and the invocation it holds is still its to
+    // answer, not failed as an init error.
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let function = async {
+        let reply = next(&http, &api).await;
+        let id = request_id(&reply);
+        let refused = call(
+            &http,
+            &api,
+            Method::POST,
+            "/2018-06-01/runtime/init/error",
+            &[("lambda-runtime-function-error-type", "Runtime.Late")],
+            r#"{"errorType":"Late","errorMessage":"too late"}"#,
+        )
+        .await;
+        let ack = respond(&http, &api, &id, b"\"ok\"").await;
+        (refused, ack)
+    };
+    let (result, (refused, ack)) = tokio::join!(api.invoke(InvokeRequest::new("1")), function);
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert_eq!(refused.json()["errorType"], "InvalidStateTransition");
+    assert_eq!(ack.status, StatusCode::ACCEPTED);
+    let result = result.expect("invoke resolves");
+    assert!(
+        matches!(&result.answer, Answer::Response { body } if &body[..] == b"\"ok\""),
+        "{:?}",
+        result.answer
+    );
+    assert!(api.init_errors().is_empty());
+    // Later invocations are queued as usual, not failed at once.
+    let queued = api
+        .invoke(InvokeRequest::new("2").with_timeout(Duration::from_millis(100)))
         .await;
     assert!(
         matches!(queued, Err(HarnessError::Timeout { .. })),

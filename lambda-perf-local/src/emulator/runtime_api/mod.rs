@@ -7,7 +7,7 @@
 //! | `GET invocation/next` | long-polls (no timeout) until an invocation is queued; body = event, `Lambda-Runtime-*` headers; concurrent polls each get a different invocation |
 //! | `POST invocation/{id}/response` | `202`, resolves the invocation with the body bytes as received; a body over Lambda's 6,291,556 bytes gets `413` (`RequestEntityTooLarge`) and fails the invocation with `Function.ResponseSizeTooLarge`, as on Lambda |
 //! | `POST invocation/{id}/error` | `202`, resolves it as an error (`Lambda-Runtime-Function-Error-Type` + body) |
-//! | `POST init/error` | `202`, records an init error and fails every pending invocation with it |
+//! | `POST init/error` | `202`, records an init error and fails every pending invocation with it; once the process has asked for work (`GET invocation/next`), `403` (`InvalidStateTransition`) and nothing else, as on Lambda, whose runtime is out of its init then |
 //!
 //! An unknown (or not yet handed out, or already finished) request id gets `400` with a JSON
 //! error body, a wrong method `405`, any other path `404`; a poll on a connection retired

@@ -15,7 +15,7 @@ use hyper_util::rt::TokioIo;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinSet;
 
-use super::state::{Next, ResolveError, Shared};
+use super::state::{InitErrorRefused, Next, ResolveError, Shared};
 use crate::emulator::error_document::ErrorDocument;
 use crate::emulator::invoke_reply::Answer;
 
@@ -272,8 +272,17 @@ async fn init_error(
     request: Request<Incoming>,
 ) -> Result<HttpResponse, Rejection> {
     let (headers, body) = read_body(request).await?;
-    shared.init_error(error_type_header(&headers), ErrorDocument::from_body(body));
-    Ok(accepted())
+    match shared.init_error(error_type_header(&headers), ErrorDocument::from_body(body)) {
+        Ok(()) => Ok(accepted()),
+        // Lambda's words for it: its runtime is `Ready` once it has asked for work.
+        Err(InitErrorRefused) => Err((
+            StatusCode::FORBIDDEN,
+            "InvalidStateTransition",
+            "State transition from Ready to InitError failed for runtime. Error: State \
+             transition is not allowed"
+                .to_owned(),
+        )),
+    }
 }
 
 fn json_response(status: StatusCode, body: serde_json::Value) -> HttpResponse {

@@ -53,6 +53,11 @@ pub(crate) enum ResolveError {
     NotHandedOut,
 }
 
+/// Why an init error was refused: the runtime had already asked for work, so its init was
+/// over.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct InitErrorRefused;
+
 /// A `/next` hand-out: the invocation to send.
 pub(crate) struct HandOut {
     pub(crate) prepared: PreparedRequest,
@@ -98,6 +103,9 @@ struct State {
     /// `/next` handed out an invocation since the current process was attached: its init
     /// is over.
     handed_out_since_attach: bool,
+    /// The current process asked for work (`GET /next`) since it was attached: as on
+    /// Lambda, its runtime has left its init, and may no longer report an init error.
+    polled_since_attach: bool,
     /// Connections opened now belong to this generation; `/next` polls are served only on
     /// connections of the current one (see [`Shared::retire_connections`]).
     generation: u64,
@@ -176,6 +184,7 @@ impl Shared {
                 last_answer_at: None,
                 attached: false,
                 handed_out_since_attach: false,
+                polled_since_attach: false,
                 default_function_arn,
                 stopped: false,
                 generation: 0,
@@ -305,6 +314,7 @@ impl Shared {
             state.first_poll_at.get_or_insert(now);
             if state.generation == generation {
                 state.last_poll_at = Some(now);
+                state.polled_since_attach = true;
                 state.release_first(now);
             }
         }
@@ -417,8 +427,19 @@ impl Shared {
 
     /// Records an init error and fails every pending invocation with it. Invocations queued
     /// later fail at once until [`Shared::attach_process`] is called.
-    pub(crate) fn init_error(&self, error_type: Option<String>, report: ErrorDocument) {
+    ///
+    /// Refused ([`InitErrorRefused`]), with nothing recorded, once the current process has
+    /// asked for work: as on Lambda, whose runtime leaves its init at its first
+    /// `GET /next` and then gets `403` for an init error, its invocations unaffected.
+    pub(crate) fn init_error(
+        &self,
+        error_type: Option<String>,
+        report: ErrorDocument,
+    ) -> Result<(), InitErrorRefused> {
         let mut state = self.lock();
+        if state.polled_since_attach {
+            return Err(InitErrorRefused);
+        }
         let now = Instant::now();
         state.init_errors.push(LoggedInitError {
             received_at: now,
@@ -442,6 +463,7 @@ impl Shared {
                 resolved_at: now,
             });
         }
+        Ok(())
     }
 
     /// The deadline of an invocation in flight whose deadline was set when `/next` handed it
@@ -508,6 +530,7 @@ impl Shared {
         state.current_init_error = None;
         state.attached = true;
         state.handed_out_since_attach = false;
+        state.polled_since_attach = false;
         if let Some(arn) = default_function_arn {
             state.default_function_arn = arn;
         }
