@@ -115,6 +115,11 @@ async fn child_sees_a_cleared_lambda_environment() {
     assert!(has("AWS_DEFAULT_REGION=us-east-1"));
     assert!(has("AWS_LAMBDA_INITIALIZATION_TYPE=on-demand"));
     assert!(has("AWS_XRAY_DAEMON_ADDRESS=127.0.0.1:2000"));
+    // What Lambda sets beside it (wire-formats §2.2, §6.1).
+    assert!(has("_AWS_XRAY_DAEMON_ADDRESS=127.0.0.1"));
+    assert!(has("_AWS_XRAY_DAEMON_PORT=2000"));
+    assert!(has("AWS_XRAY_CONTEXT_MISSING=LOG_ERROR"));
+    assert!(lines.iter().any(|l| l.starts_with("LAMBDA_RUNTIME_DIR=/")));
     assert!(has("_HANDLER=sh"));
     assert!(has("TZ=UTC"));
     assert!(has("EXTRA_VAR=extra"));

@@ -18,7 +18,8 @@ pub const INHERITED_VARS: [&str; 4] = ["PATH", "RUST_BACKTRACE", "RUST_LOG", "LL
 /// Defaults: name `lambda-perf-local-fn`, 128 MB, version `$LATEST`, region `us-east-1`, log
 /// group `/aws/lambda/<name>`, log stream derived from the execution environment, no
 /// `AWS_LAMBDA_INITIALIZATION_TYPE`, `AWS_LAMBDA_MAX_CONCURRENCY` or
-/// `AWS_XRAY_DAEMON_ADDRESS`.
+/// `AWS_XRAY_DAEMON_ADDRESS` (with which come `_AWS_XRAY_DAEMON_ADDRESS`,
+/// `_AWS_XRAY_DAEMON_PORT` and `AWS_XRAY_CONTEXT_MISSING=LOG_ERROR`, as on Lambda).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
     function_name: String,
@@ -105,7 +106,9 @@ impl FunctionConfig {
         self
     }
 
-    /// Sets `AWS_XRAY_DAEMON_ADDRESS` (e.g. `127.0.0.1:2000`).
+    /// Sets `AWS_XRAY_DAEMON_ADDRESS` (e.g. `127.0.0.1:2000`), and with it, as Lambda does,
+    /// `_AWS_XRAY_DAEMON_ADDRESS` and `_AWS_XRAY_DAEMON_PORT` (its host and port) and
+    /// `AWS_XRAY_CONTEXT_MISSING=LOG_ERROR`.
     pub fn with_xray_daemon_address(mut self, address: impl Into<String>) -> Self {
         self.xray_daemon_address = Some(address.into());
         self
@@ -219,6 +222,8 @@ impl FunctionConfig {
         set("AWS_REGION", self.region.clone().into());
         set("AWS_DEFAULT_REGION", self.region.clone().into());
         set("LAMBDA_TASK_ROOT", command.task_root().into());
+        // An OS-only runtime's runtime is the function's own program.
+        set("LAMBDA_RUNTIME_DIR", command.task_root().into());
         set("_HANDLER", command.handler());
         set("TZ", "UTC".into());
         if let Some(kind) = &self.initialization_type {
@@ -229,6 +234,17 @@ impl FunctionConfig {
         }
         if let Some(address) = &self.xray_daemon_address {
             set("AWS_XRAY_DAEMON_ADDRESS", address.clone().into());
+            // Lambda sets these beside it: the daemon's host and port apart (read by some
+            // tracers and OpenTelemetry exporters), and X-Ray SDKs told to log, not throw,
+            // when work is traced outside an invocation.
+            if let Some((host, port)) = address
+                .rsplit_once(':')
+                .filter(|(host, port)| !host.contains(' ') && port.parse::<u16>().is_ok())
+            {
+                set("_AWS_XRAY_DAEMON_ADDRESS", host.into());
+                set("_AWS_XRAY_DAEMON_PORT", port.into());
+            }
+            set("AWS_XRAY_CONTEXT_MISSING", "LOG_ERROR".into());
         }
         for (key, value) in &self.extra_env {
             vars.insert(key.clone(), value.clone());
