@@ -247,6 +247,30 @@ fn the_report_shows_the_last_stderr_lines_of_each_process() {
 }
 
 #[test]
+fn concurrency_sets_max_concurrency_even_when_fewer_invocations_are_made() {
+    // `-c 4` tells the function it may get four invocations at once, whatever `-n` is: the
+    // runtime sizes its workers by it.
+    for (options, expected) in [
+        (&["-n", "1", "-c", "4"][..], "max=4"),
+        (&["-n", "2", "-c", "4"][..], "max=4"),
+        (&["-n", "1"][..], "max="),
+    ] {
+        let output = run_demo_function_in_shell(
+            r#"{"action":"order"}"#,
+            options,
+            r#"echo "max=$AWS_LAMBDA_MAX_CONCURRENCY" >&2; exec LAMBDA_PERF demo-function"#,
+        );
+        assert!(output.status.success(), "{options:?}: {}", stderr(&output));
+        let report = json(&output);
+        let last = report["processes"][0]["last_stderr"].as_array().unwrap();
+        assert!(
+            last.iter().any(|line| line == expected),
+            "{options:?}: {expected} not in {last:?}"
+        );
+    }
+}
+
+#[test]
 fn an_example_runs_with_restarts_and_an_event_file() {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let example = escargot::CargoBuild::new()

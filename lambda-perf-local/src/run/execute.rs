@@ -189,8 +189,11 @@ impl<'a> Execution<'a> {
                 _ => None,
             })
             .max();
+        // At least what the plan sends at once; more when the configuration says so.
         if let Some(concurrency) = concurrency {
-            config = config.with_max_concurrency(u32::try_from(concurrency).unwrap_or(u32::MAX));
+            let needed = u32::try_from(concurrency).unwrap_or(u32::MAX);
+            let configured = config.max_concurrency().unwrap_or(0);
+            config = config.with_max_concurrency(needed.max(configured));
         }
         let environment = ExecutionEnvironment::new().map_err(harness)?;
         let process = runner.spawn(&config, &environment, &api)?;

@@ -128,6 +128,13 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         };
         runner.config = runner.config.with_initialization_type(value);
     }
+    if args.concurrency > 1 {
+        // The function is told how many invocations it may get at once, also when the run
+        // makes fewer than that (`-n 1 -c 4`).
+        runner.config = runner
+            .config
+            .with_max_concurrency(u32::from(args.concurrency));
+    }
     let options = RunOptions {
         invocations: args.invocations,
         concurrency: usize::from(args.concurrency),
