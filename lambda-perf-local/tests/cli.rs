@@ -271,6 +271,43 @@ fn concurrency_sets_max_concurrency_even_when_fewer_invocations_are_made() {
 }
 
 #[test]
+fn a_function_that_tells_nothing_has_its_cold_starts_counted_as_lambda_counts_them() {
+    // With its metrics and traces off, the function says nothing of how it started: the
+    // report counts what Lambda counts (the first invocation of each process, with an
+    // `Init Duration`), as `lambda-perf logs` does on the run's own log, not zero.
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let output = run_demo_function(
+        r#"{"action":"order"}"#,
+        &[
+            "-n",
+            "3",
+            "--restart-after",
+            "2",
+            "--env",
+            "POWERTOOLS_METRICS_DISABLED=true",
+            "--env",
+            "POWERTOOLS_TRACE_DISABLED=true",
+            "--log-out",
+            log.to_str().unwrap(),
+        ],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "start_kind"), [&Value::Null; 3]);
+    assert_eq!(column(&report, "cold_start"), [true, false, true]);
+    let summary = &report["summary"];
+    assert_eq!(summary["cold_starts"], 2, "{summary:#}");
+    assert_eq!(summary["cold_vs_warm"]["cold"]["count"], 2, "{summary:#}");
+    assert_eq!(summary["cold_vs_warm"]["warm"]["count"], 1, "{summary:#}");
+
+    let logs = lambda_perf(&["logs", "--json", log.to_str().unwrap()]);
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    let text = String::from_utf8_lossy(&logs.stdout);
+    assert!(text.contains("\"cold_starts\": 2"), "{text}");
+}
+
+#[test]
 fn an_example_runs_with_restarts_and_an_event_file() {
     let workspace = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let example = escargot::CargoBuild::new()

@@ -87,6 +87,12 @@ impl Report {
             .map(|(run, platform_init_ms)| {
                 let mut report = invocation(run, &facts, &mut traces, &mut problems);
                 report.platform_init_ms = platform_init_ms;
+                if report.start_kind.is_none() {
+                    // The function told nothing: a cold start as Lambda counts one, the
+                    // first invocation of its process with its init billed on demand (an
+                    // `Init Duration` in its `REPORT` line, which `lambda-perf logs` counts).
+                    report.cold_start = platform_init_ms.is_some() && init_billed;
+                }
                 let billed_init = platform_init_ms.filter(|_| init_billed).unwrap_or(0.0);
                 report.billed_duration_ms = report.duration_ms.map(|d| billed_ms(d + billed_init));
                 report

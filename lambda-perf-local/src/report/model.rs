@@ -89,7 +89,9 @@ pub struct ReportedInvocation {
     /// `lambda_perf` facts of its EMF lines, else of its handler subsegment, else the
     /// subsegment's `StartKind` annotation. `None` when the function told nothing.
     pub start_kind: Option<String>,
-    /// Whether the start kind is `cold` or `restart`.
+    /// Whether the start kind is `cold` or `restart`; when the function told nothing,
+    /// whether Lambda would count a cold start: the first invocation of its process, its
+    /// init billed on demand (not provisioned, SnapStart or Managed Instances).
     pub cold_start: bool,
     /// Lambda's `Duration`, as the harness measured it: from hand-out by `/next` to the
     /// runtime's next request for work, so with what the runtime did after its answer (as

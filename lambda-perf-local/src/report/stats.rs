@@ -75,7 +75,8 @@ pub(crate) fn mean(values: &[f64]) -> f64 {
 }
 
 /// Durations of cold starts (`cold`, `restart`) against the other invocations whose start
-/// kind is known (`warm`, `prewarmed`, `restored`).
+/// kind is known (`warm`, `prewarmed`, `restored`, or, when the function told nothing, not
+/// the first of its process).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct ColdWarmComparison {
@@ -95,7 +96,8 @@ pub struct ColdWarmComparison {
 pub struct Summary {
     /// How many invocations.
     pub invocations: usize,
-    /// How many were cold starts (`cold` or `restart`).
+    /// How many were cold starts (`cold` or `restart`; for an invocation the function told
+    /// nothing about, the first of its process on demand, as Lambda counts them).
     pub cold_starts: usize,
     /// `cold_starts` as a percentage of `invocations` (0 when there are none).
     pub cold_start_percent: f64,
