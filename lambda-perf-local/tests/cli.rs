@@ -738,6 +738,46 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
     );
 }
 
+/// An environment initialized ahead of its invocations (provisioned concurrency, SnapStart)
+/// has no `Init Duration` in its `REPORT` lines on Lambda, so its log read back by
+/// `lambda-perf logs` counts no cold start, as the run's own report says.
+#[test]
+fn a_log_of_an_environment_initialized_ahead_has_no_init_duration_nor_cold_start() {
+    for init_type in ["provisioned-concurrency", "snap-start", "on-demand"] {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("run.log");
+        let output = run_demo_function(
+            r#"{"action":"order"}"#,
+            &[
+                "-n",
+                "2",
+                "--init-type",
+                init_type,
+                "--log-out",
+                log.to_str().unwrap(),
+            ],
+        );
+        assert!(output.status.success(), "{init_type}: {}", stderr(&output));
+        let on_demand = init_type == "on-demand";
+        let cold_starts = usize::from(on_demand);
+        assert_eq!(
+            json(&output)["summary"]["cold_starts"],
+            cold_starts,
+            "{init_type}"
+        );
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text.contains("Init Duration"),
+            on_demand,
+            "{init_type}: {text}"
+        );
+        let logs = lambda_perf(&["logs", "--json", log.to_str().unwrap()]);
+        assert!(logs.status.success(), "{}", stderr(&logs));
+        let logs = json(&logs);
+        assert_eq!(logs["cold_starts"], cold_starts, "{init_type}: {logs:#}");
+    }
+}
+
 /// Under provisioned concurrency Lambda bills an invocation's duration at the provisioned
 /// concurrency duration price ($0.0000097222 per GB-second on x86_64, $0.0000077778 on
 /// arm64, us-east-1), not the on-demand one, and its init not with the invocation.

@@ -74,12 +74,7 @@ impl Report {
         }
 
         let platform_inits = platform_inits(record);
-        // Provisioned concurrency, SnapStart and Managed Instances bill their init apart; any
-        // other value is on demand, as the function itself takes it (lambda-perf-core warns).
-        let init_billed = !matches!(
-            record.config.initialization_type().map(str::trim),
-            Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
-        );
+        let init_billed = init_on_demand(record);
         let mut invocations: Vec<ReportedInvocation> = record
             .invocations
             .iter()
@@ -130,6 +125,18 @@ impl Report {
             problems,
         }
     }
+}
+
+/// Whether the run's environments were initialized on demand, so that a process's init is
+/// part of its first invocation (billed with it, its `Init Duration` in its `REPORT` line).
+/// Provisioned concurrency, SnapStart and Managed Instances initialize ahead of the
+/// invocations and bill their init apart; any other value is on demand, as the function
+/// itself takes it (lambda-perf-core warns).
+pub(crate) fn init_on_demand(record: &RunRecord) -> bool {
+    !matches!(
+        record.config.initialization_type().map(str::trim),
+        Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
+    )
 }
 
 /// The platform's init of each invocation (in run order): for the first invocation each

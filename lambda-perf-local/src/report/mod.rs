@@ -61,6 +61,7 @@ mod xray;
 #[cfg(test)]
 mod tests;
 
+pub(crate) use build::init_on_demand;
 pub use harness_stop::HarnessStop;
 pub use html::render_html;
 pub use metrics::MetricSeries;

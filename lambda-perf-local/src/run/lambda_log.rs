@@ -10,6 +10,7 @@ use crate::logs::format_timestamp;
 use crate::pricing::billed_ms;
 use crate::report::{
     OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, ReportedInvocation, RunRecord, Status,
+    init_on_demand,
 };
 
 /// Where a line goes among the lines of the same instant.
@@ -80,7 +81,7 @@ fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant 
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
 /// duration, the billed duration, the memory size, the process's peak memory so far and, on
-/// the first invocation of a process, the platform's init). An out-of-memory kill is logged
+/// the first invocation of a process initialized on demand, the platform's init). An out-of-memory kill is logged
 /// as Lambda logs one, and so is a timeout (`Task timed out after …`, after the `REPORT`).
 /// Each line goes to the log stream of its execution environment.
 ///
@@ -170,9 +171,12 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
 
 /// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it.
 fn report_line(record: &RunRecord, invocation: &ReportedInvocation, duration_ms: f64) -> String {
+    let on_demand_init = invocation
+        .platform_init_ms
+        .filter(|_| init_on_demand(record));
     let billed = invocation
         .billed_duration_ms
-        .unwrap_or_else(|| billed_ms(duration_ms + invocation.platform_init_ms.unwrap_or(0.0)));
+        .unwrap_or_else(|| billed_ms(duration_ms + on_demand_init.unwrap_or(0.0)));
     let used = invocation
         .max_memory_used_mb
         .map_or(0, |mb| mb.ceil() as u64);
@@ -182,7 +186,10 @@ fn report_line(record: &RunRecord, invocation: &ReportedInvocation, duration_ms:
         invocation.request_id,
         record.config.memory_mb(),
     );
-    if let Some(init) = invocation.platform_init_ms {
+    // Only an init on demand is part of an invocation: provisioned concurrency, SnapStart
+    // and Managed Instances initialize ahead, and Lambda's `REPORT` lines carry no
+    // `Init Duration` for them (which `lambda-perf logs` would count as a cold start).
+    if let Some(init) = on_demand_init {
         let _ = write!(line, "\tInit Duration: {init:.2} ms");
     }
     match invocation.status {
