@@ -1053,6 +1053,30 @@ fn a_runtime_that_asks_for_work_only_after_the_timeout_is_billed_its_timeout_not
 }
 
 #[test]
+fn a_runtime_that_never_asks_again_ran_its_answered_invocation_until_its_timeout() {
+    // The runtime answers, then never asks for its next event: the next invocation is never
+    // handed out and the run stops there. The answered one still lasted until its timeout,
+    // where Lambda ends it, as when the run ends after it; not until its answer.
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | tr 'A-Z' 'a-z' \
+  | sed -n 's/^lambda-runtime-aws-request-id: //p')
+curl -sS -o /dev/null -d '{}' "$api/$id/response"
+exec sleep 60"#;
+    let output = run_with_event("{}", &["-n", "2", "--timeout", "1"], &["sh", "-c", script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    let first = &report["invocations"][0];
+    assert_eq!(first["status"], "ok", "{first:#}");
+    let duration = first["duration_ms"].as_f64().expect("a duration");
+    assert!(
+        (999.0..=1000.0).contains(&duration),
+        "lasted {duration} ms, though its runtime never asked for work again: {first:#}"
+    );
+    let billed = first["billed_duration_ms"].as_f64().expect("billed");
+    assert!(billed >= 1000.0, "{first:#}");
+}
+
+#[test]
 fn a_runtime_still_busy_after_its_answer_when_the_run_ends_ran_until_its_timeout() {
     // The last invocation of a run, or the last before a restart: the harness waits for the
     // runtime to ask for its next event, at most a timeout, then stops it. A runtime that

@@ -543,6 +543,28 @@ impl<'a> Execution<'a> {
     async fn stop(mut self, record: &mut RunRecord, finished: bool) {
         if finished {
             self.wait_until_idle(record).await;
+        } else if !self.current.process.has_exited() {
+            // Stopped early (the next invocation failed): an answered invocation whose
+            // runtime is still running and has not asked for work since was, past its
+            // timeout, still in it there, as a run that ends finds it.
+            let now = Instant::now();
+            let timeout = self.runner.timeout;
+            let process = self.current.index;
+            self.overran.extend(
+                record
+                    .invocations
+                    .iter()
+                    .rev()
+                    .take_while(|run| run.process == process)
+                    .filter(|run| {
+                        run.reply.is_ok()
+                            && run
+                                .handed_out_at
+                                .and_then(|at| at.checked_add(timeout))
+                                .is_some_and(|deadline| deadline <= now)
+                    })
+                    .map(|run| run.index),
+            );
         }
         tokio::time::sleep(DRAIN).await;
         let ended = self.end_process(HarnessStop::EndOfRun).await;
