@@ -778,6 +778,43 @@ fn a_log_of_an_environment_initialized_ahead_has_no_init_duration_nor_cold_start
     }
 }
 
+/// `--env` cannot set what Lambda reserves and lambda-perf sets as Lambda would: the function
+/// would be told a name its ARN and log group do not have, or lose the Runtime API. The
+/// region is configuration, which the ARN follows.
+#[test]
+fn env_cannot_set_what_lambda_reserves_but_the_region_is_configuration() {
+    for (pair, hint) in [
+        ("AWS_LAMBDA_FUNCTION_NAME=other", "--function-name"),
+        ("AWS_LAMBDA_RUNTIME_API=127.0.0.1:1", "reserves"),
+        ("_HANDLER=x", "reserves"),
+        ("AWS_DEFAULT_REGION=eu-west-1", "AWS_REGION"),
+    ] {
+        let output = run_demo_function("{}", &["-n", "1", "--env", pair]);
+        assert_eq!(output.status.code(), Some(2), "{pair}");
+        let error = stderr(&output);
+        assert!(
+            error.contains(pair) && error.contains(hint),
+            "{pair}: {error}"
+        );
+        assert!(output.stdout.is_empty(), "{pair}: no report");
+    }
+    let script = r#"echo "region=$AWS_REGION default=$AWS_DEFAULT_REGION" >&2
+exec LAMBDA_PERF demo-function"#;
+    let output = run_demo_function_in_shell(
+        r#"{"action":"order"}"#,
+        &["-n", "1", "--env", "AWS_REGION=eu-west-1"],
+        script,
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let last = report["processes"][0]["last_stderr"].as_array().unwrap();
+    assert!(
+        last.iter()
+            .any(|line| line == "region=eu-west-1 default=eu-west-1"),
+        "{last:?}"
+    );
+}
+
 /// Under provisioned concurrency Lambda bills an invocation's duration at the provisioned
 /// concurrency duration price ($0.0000097222 per GB-second on x86_64, $0.0000077778 on
 /// arm64, us-east-1), not the on-demand one, and its init not with the invocation.

@@ -33,7 +33,9 @@ pub(crate) struct FunctionArgs {
     /// An environment variable for the function, `KEY=VALUE` (repeatable).
     /// AWS_LAMBDA_FUNCTION_MEMORY_SIZE and AWS_LAMBDA_INITIALIZATION_TYPE set the function's
     /// configuration, which the report and the billing follow (`run` only, and not beside
-    /// `--memory` or `--init-type`).
+    /// `--memory` or `--init-type`); AWS_REGION its region (its ARN follows). The other
+    /// variables Lambda reserves and sets itself (AWS_LAMBDA_FUNCTION_NAME,
+    /// AWS_LAMBDA_RUNTIME_API, _HANDLER, …) are refused.
     #[arg(long = "env", value_name = "KEY=VALUE", value_parser = parse_key_value)]
     pub(crate) env: Vec<(String, String)>,
     /// The architecture whose Lambda prices apply, x86_64 or arm64 (it chooses the price
@@ -113,6 +115,19 @@ impl FunctionArgs {
                         INITIALIZATION_TYPES.join(", ")
                     ));
                 }
+                // The region is the function's too: its ARN and `AWS_DEFAULT_REGION` follow.
+                REGION_VAR => config.with_region(value),
+                reserved if RESERVED_VARS.contains(&reserved) => {
+                    let instead = match reserved {
+                        "AWS_LAMBDA_FUNCTION_NAME" => "; name the function with --function-name",
+                        "AWS_DEFAULT_REGION" => "; --env AWS_REGION=… sets both",
+                        _ => "",
+                    };
+                    return Err(format!(
+                        "--env {key}={value}: Lambda reserves {key} and sets it itself, as \
+                         lambda-perf does{instead}"
+                    ));
+                }
                 _ => config.with_env(key, value),
             };
         }
@@ -129,6 +144,26 @@ impl FunctionArgs {
 pub(crate) const MEMORY_SIZE_VAR: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
 /// How Lambda initialized the environment, which `--env` may set instead of `--init-type`.
 pub(crate) const INITIALIZATION_TYPE_VAR: &str = "AWS_LAMBDA_INITIALIZATION_TYPE";
+/// The function's region, which `--env` may set: `AWS_DEFAULT_REGION` and its ARN follow.
+const REGION_VAR: &str = "AWS_REGION";
+/// Variables Lambda reserves (a function's configuration cannot set them) and lambda-perf
+/// sets as Lambda would: given with `--env` they would contradict what else the function is
+/// told (its ARN, its log group) or cut it off from the Runtime API. The memory size, the
+/// initialization type and the region are configuration (above); the credentials, which
+/// Lambda takes from the execution role, are the caller's to give.
+const RESERVED_VARS: [&str; 11] = [
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
 /// The values Lambda gives [`INITIALIZATION_TYPE_VAR`]: any other would be billed as none of
 /// them (its init left out of the bill, at on-demand prices).
 const INITIALIZATION_TYPES: [&str; 4] = [
