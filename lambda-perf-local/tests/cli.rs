@@ -1101,6 +1101,12 @@ curl -sS -o /dev/null -d '{}' "$api/$id/response"
 exec sleep 60"#;
     let output = run_with_event("{}", &["-n", "2", "--timeout", "1"], &["sh", "-c", script]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    // The next invocation did not time out in the function: it never reached it.
+    let error = stderr(&output);
+    assert!(
+        error.contains("never asked for the next one") && !error.contains("timed out"),
+        "{error}"
+    );
     let report = json(&output);
     let first = &report["invocations"][0];
     assert_eq!(first["status"], "ok", "{first:#}");

@@ -46,6 +46,14 @@ pub enum EarlyStop {
         /// Its last output lines.
         last_lines: Vec<String>,
     },
+    /// The process answered its invocations, then, still running, did not ask for the next
+    /// one: the invocation waiting for it was never handed to it.
+    NeverAskedAgain {
+        /// The invocation never handed out.
+        request_id: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
     /// An invocation got no answer before its deadline.
     TimedOut {
         /// The invocation.
@@ -69,6 +77,7 @@ impl EarlyStop {
             | Self::NeverAskedForWork { last_lines, .. }
             | Self::Crashed { last_lines, .. }
             | Self::ExitedBetweenInvocations { last_lines, .. }
+            | Self::NeverAskedAgain { last_lines, .. }
             | Self::TimedOut { last_lines, .. } => last_lines,
             Self::CannotStart(_) | Self::Harness(_) => &[],
         }
@@ -97,6 +106,12 @@ impl fmt::Display for EarlyStop {
                 f,
                 "the function exited between invocations ({status}): it answered its \
                  invocation, then exited instead of asking for the next one"
+            ),
+            Self::NeverAskedAgain { request_id, .. } => write!(
+                f,
+                "the function answered its invocation, then never asked for the next one \
+                 (GET /2018-06-01/runtime/invocation/next): invocation {request_id} was never \
+                 handed to it"
             ),
             Self::TimedOut { request_id, .. } => {
                 write!(

@@ -38,7 +38,9 @@ enum Classified {
 /// a reply.
 fn no_reply(stop: &EarlyStop) -> NoReply {
     let kind = match stop {
-        EarlyStop::TimedOut { .. } | EarlyStop::NeverAskedForWork { .. } => NoReplyKind::Timeout,
+        EarlyStop::TimedOut { .. }
+        | EarlyStop::NeverAskedForWork { .. }
+        | EarlyStop::NeverAskedAgain { .. } => NoReplyKind::Timeout,
         EarlyStop::ExitedDuringInit { .. }
         | EarlyStop::Crashed { .. }
         | EarlyStop::ExitedBetweenInvocations { .. } => NoReplyKind::ProcessExited,
@@ -416,6 +418,16 @@ impl<'a> Execution<'a> {
                         status,
                         last_lines: last_lines(),
                     }
+                }
+            }
+            // Its process had answered, then did not ask for work again: it never had it.
+            Err(HarnessError::Timeout { .. })
+                if self.api.handed_out_at(request_id).is_none()
+                    && self.current.served.load(Ordering::Relaxed) > 0 =>
+            {
+                EarlyStop::NeverAskedAgain {
+                    request_id: request_id.to_owned(),
+                    last_lines: last_lines(),
                 }
             }
             Err(HarnessError::Timeout { .. }) => EarlyStop::TimedOut {
