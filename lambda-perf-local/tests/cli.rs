@@ -382,6 +382,33 @@ fn a_function_that_never_asks_for_work_is_reported() {
 }
 
 #[test]
+fn a_function_that_logs_without_end_cannot_take_the_harness_s_memory() {
+    // `yes` never asks for work and prints lines as fast as it can: about a million a second
+    // here, each of which the harness kept, until the init timeout (several GB at the 10 s
+    // default). Past 256 MB of plain output they are counted, not kept. Under a 1.5 GB
+    // address-space limit, so that the test cannot take the machine's memory.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "ulimit -v 1500000; exec \"$0\" run --json --no-progress --init-timeout 4 -n 1 \
+             -- sh -c yes",
+        )
+        .arg(env!("CARGO_BIN_EXE_lambda-perf"))
+        .output()
+        .expect("lambda-perf runs");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(error.contains("never asked for an invocation"), "{error}");
+    assert!(error.contains("stdout: y"), "{error}");
+    let report = json(&output);
+    let process = &report["processes"][0];
+    assert!(
+        process["dropped_output_lines"].as_u64().unwrap() > 0,
+        "{process:#}"
+    );
+}
+
+#[test]
 fn a_function_that_exits_between_invocations_is_not_said_to_crash_in_one() {
     // The function answers its first invocation, then exits (killed by `timeout`) while
     // idle: the second invocation was never handed to it.

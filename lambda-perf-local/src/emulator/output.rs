@@ -15,6 +15,19 @@ use tokio::sync::Notify;
 /// grow the harness's memory without bound.
 pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
 
+/// How much plain (non-EMF) output a log keeps, counting each line's text and
+/// [`LINE_COST`]: past it, further plain lines are counted but not kept (the last few still
+/// are, for error messages), so that a function that logs without end (a loop printing,
+/// `yes`) cannot take the harness's memory over a long timeout. EMF lines, whose facts and
+/// metrics the report needs, are always kept.
+pub(crate) const MAX_PLAIN_BYTES: usize = 256 * 1024 * 1024;
+
+/// What keeping one line costs beyond its text (the line's record and its allocation).
+const LINE_COST: usize = 128;
+
+/// How many of the plain lines not kept are still kept last, for error messages.
+const DROPPED_TAIL: usize = 20;
+
 /// Which pipe a line came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OutputStream {
@@ -111,6 +124,12 @@ struct LogState {
     lines: Vec<OutputLine>,
     /// Readers attached and not yet at end of file.
     open_streams: usize,
+    /// What the plain lines kept cost (see [`MAX_PLAIN_BYTES`]).
+    plain_bytes: usize,
+    /// How many plain lines were not kept.
+    dropped: usize,
+    /// The last plain lines not kept, oldest first (at most [`DROPPED_TAIL`]).
+    dropped_tail: std::collections::VecDeque<OutputLine>,
 }
 
 #[derive(Default)]
@@ -158,10 +177,33 @@ impl OutputLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Appends a line and wakes waiters.
+    /// Appends a line and wakes waiters. A plain (non-EMF) line past 256 MB of them is only
+    /// counted ([`dropped_lines`](Self::dropped_lines)).
     pub fn push(&self, line: OutputLine) {
-        self.lock().lines.push(line);
+        let mut state = self.lock();
+        if line.is_emf() {
+            state.lines.push(line);
+        } else {
+            let cost = line.text.len() + LINE_COST;
+            if state.dropped == 0 && state.plain_bytes + cost <= MAX_PLAIN_BYTES {
+                state.plain_bytes += cost;
+                state.lines.push(line);
+            } else {
+                state.dropped += 1;
+                if state.dropped_tail.len() == DROPPED_TAIL {
+                    state.dropped_tail.pop_front();
+                }
+                state.dropped_tail.push_back(line);
+            }
+        }
+        drop(state);
         self.inner.changed.notify_waiters();
+    }
+
+    /// How many plain (non-EMF) lines were not kept, past 256 MB of them (each line counted
+    /// as its text and 128 bytes).
+    pub fn dropped_lines(&self) -> usize {
+        self.lock().dropped
     }
 
     /// Spawns a task that reads `reader` line by line into the log until end of file (or a
@@ -230,12 +272,20 @@ impl OutputLog {
             .collect()
     }
 
-    /// The last `n` lines rendered as `stdout: …` / `stderr: …`, for error messages.
+    /// The last `n` lines rendered as `stdout: …` / `stderr: …`, for error messages (the
+    /// latest, also when they were past what the log keeps).
     pub fn last_lines(&self, n: usize) -> Vec<String> {
         let state = self.lock();
-        let skip = state.lines.len().saturating_sub(n);
+        let from_tail = state.dropped_tail.len().min(n);
+        let skip = state.lines.len().saturating_sub(n - from_tail);
         state.lines[skip..]
             .iter()
+            .chain(
+                state
+                    .dropped_tail
+                    .iter()
+                    .skip(state.dropped_tail.len() - from_tail),
+            )
             .map(ToString::to_string)
             .collect()
     }
@@ -325,6 +375,37 @@ mod tests {
             ["stdout: \u{fffd}bad utf8", "stdout: no newline at end"]
         );
         assert_eq!(log.last_lines(100).len(), 4);
+    }
+
+    #[test]
+    fn plain_lines_past_the_limit_are_counted_not_kept_but_emf_lines_are() {
+        let log = OutputLog::new();
+        let now = Instant::now();
+        let big = "x".repeat(1024 * 1024 - LINE_COST);
+        for _ in 0..MAX_PLAIN_BYTES / (1024 * 1024) {
+            log.push(OutputLine::new(OutputStream::Stdout, big.clone(), now));
+        }
+        assert_eq!((log.len(), log.dropped_lines()), (256, 0));
+        log.push(OutputLine::new(OutputStream::Stderr, "one more", now));
+        log.push(OutputLine::new(OutputStream::Stdout, r#"{"_aws":{}}"#, now));
+        for n in 0..30 {
+            log.push(OutputLine::new(
+                OutputStream::Stderr,
+                format!("late {n}"),
+                now,
+            ));
+        }
+        assert_eq!((log.len(), log.dropped_lines()), (257, 31));
+        assert_eq!(log.emf_lines().len(), 1);
+        let last = log.last_lines(3);
+        assert_eq!(
+            last,
+            ["stderr: late 27", "stderr: late 28", "stderr: late 29"]
+        );
+        let more = log.last_lines(22);
+        assert_eq!(more.len(), 22);
+        assert_eq!(more[1], "stdout: {\"_aws\":{}}");
+        assert_eq!(more[2], "stderr: late 10");
     }
 
     #[tokio::test]

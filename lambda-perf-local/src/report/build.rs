@@ -191,6 +191,7 @@ fn read_output(
         memory_limit_mb: process.memory_limit_bytes.map(mb),
         out_of_memory: process.out_of_memory,
         last_stderr: Vec::new(),
+        dropped_output_lines: process.dropped_output_lines,
     };
     let stderr = process
         .output

@@ -502,7 +502,15 @@ fn processes(out: &mut String, report: &Report) {
                 ),
                 (peak, _) => peak.map(megabytes).unwrap_or_default(),
             },
-            escape(&process.ending()),
+            escape(&if process.dropped_output_lines > 0 {
+                format!(
+                    "{}; {} more output line(s) past the 256 MB the harness keeps were not kept",
+                    process.ending(),
+                    process.dropped_output_lines
+                )
+            } else {
+                process.ending()
+            }),
             if process.last_stderr.is_empty() {
                 String::new()
             } else {

@@ -259,6 +259,10 @@ pub struct ReportedProcess {
     pub out_of_memory: bool,
     /// Its last stderr lines (at most [`ReportedProcess::STDERR_LINES`]), oldest first.
     pub last_stderr: Vec<String>,
+    /// How many plain (non-EMF) output lines it wrote past the 256 MB of them the harness
+    /// keeps: not counted in `stdout_lines` and `stderr_lines`, nor in the run's log.
+    #[serde(default)]
+    pub dropped_output_lines: usize,
 }
 
 impl ReportedProcess {

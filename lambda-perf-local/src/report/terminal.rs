@@ -451,6 +451,13 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
             process.stderr_lines,
         );
         wrap_into(out, &text, width, 4);
+        if process.dropped_output_lines > 0 {
+            let dropped = format!(
+                "    {} more output line(s) past the 256 MB the harness keeps were not kept",
+                process.dropped_output_lines
+            );
+            wrap_into(out, &dropped, width, 6);
+        }
         if !process.last_stderr.is_empty() {
             let shown = process.last_stderr.len();
             let label = if shown < process.stderr_lines {

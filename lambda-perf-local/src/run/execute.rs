@@ -539,6 +539,7 @@ impl<'a> Execution<'a> {
             index: self.current.index,
             environment: self.current.environment,
             output: process.output(),
+            dropped_output_lines: process.output_log().dropped_lines(),
             exit,
             spawned_at: Some(process.spawned_at()),
             log_stream: self
