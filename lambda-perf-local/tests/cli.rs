@@ -409,6 +409,76 @@ fn a_function_that_logs_without_end_cannot_take_the_harness_s_memory() {
 }
 
 #[test]
+fn stopping_lambda_perf_stops_the_function_too() {
+    // The function runs in a process group of its own (a terminal's Ctrl-C does not reach
+    // it): when lambda-perf is told to stop, it must stop the function, not leave it running
+    // without its harness.
+    let dir = tempfile::tempdir().unwrap();
+    let pid_file = dir.path().join("pid");
+    let script = format!("echo $$ > {}; exec sleep 300", pid_file.display());
+    let harness = Command::new(env!("CARGO_BIN_EXE_lambda-perf"))
+        .args([
+            "run",
+            "--no-progress",
+            "--init-timeout",
+            "60",
+            "--",
+            "sh",
+            "-c",
+        ])
+        .arg(&script)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|text| text.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        assert!(
+            started.elapsed().as_secs() < 30,
+            "the function never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let status = Command::new("kill")
+        .args(["-TERM", &harness.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let output = harness.wait_with_output().unwrap();
+    // Gone, or dead and waiting to be reaped: not running.
+    let running = || {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    };
+    let stopped = std::time::Instant::now();
+    while running() && stopped.elapsed().as_secs() < 5 {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let still = running();
+    if still {
+        let _ = Command::new("kill")
+            .args(["-KILL", &pid.to_string()])
+            .status();
+    }
+    assert!(!still, "the function (pid {pid}) outlived lambda-perf");
+    assert_eq!(output.status.code(), Some(130), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("interrupted"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
 fn a_function_that_exits_between_invocations_is_not_said_to_crash_in_one() {
     // The function answers its first invocation, then exits (killed by `timeout`) while
     // idle: the second invocation was never handed to it.

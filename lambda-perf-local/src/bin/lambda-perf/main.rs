@@ -19,6 +19,7 @@ mod present;
 mod run;
 mod tune;
 
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -37,13 +38,56 @@ fn main() -> ExitCode {
     }
 }
 
+/// Runs `future` to its end, or until lambda-perf is interrupted (Ctrl-C, `SIGTERM`): then
+/// the run is dropped, which kills the function's processes (each in a process group of its
+/// own, which a terminal's Ctrl-C does not reach) instead of leaving them running.
 fn block_on(future: impl std::future::Future<Output = ExitCode>) -> ExitCode {
     match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()
     {
-        Ok(runtime) => runtime.block_on(future),
+        Ok(runtime) => runtime.block_on(async {
+            tokio::select! {
+                code = future => code,
+                signal = interrupted() => {
+                    let _ = writeln!(
+                        std::io::stderr().lock(),
+                        "lambda-perf: interrupted ({signal}): the function's processes were stopped"
+                    );
+                    ExitCode::from(INTERRUPTED)
+                }
+            }
+        }),
         Err(error) => present::fail(&format!("cannot start the async runtime: {error}")),
+    }
+}
+
+/// The exit code of an interrupted run (as a shell reports a process ended by `SIGINT`).
+const INTERRUPTED: u8 = 130;
+
+/// Resolves when lambda-perf is asked to stop: `SIGINT` (Ctrl-C) or, on Unix, `SIGTERM`.
+/// Never, if those cannot be listened to.
+async fn interrupted() -> &'static str {
+    #[cfg(unix)]
+    let terminate = async {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        result = tokio::signal::ctrl_c() => {
+            if result.is_err() {
+                std::future::pending::<()>().await;
+            }
+            "SIGINT"
+        }
+        () = terminate => "SIGTERM",
     }
 }
