@@ -785,7 +785,7 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
     assert!(stderr(&output).contains("128"), "{}", stderr(&output));
     // An initialization type Lambda never sets would be billed as none: neither its init
     // (as on demand) nor at the provisioned concurrency price. Refused, naming the values.
-    for value in ["bogus", "provisioned", "On-Demand"] {
+    for value in ["bogus", "provisioned", "On-Demand", " snap-start"] {
         let output = run_demo_function(
             "{}",
             &["--env", &format!("AWS_LAMBDA_INITIALIZATION_TYPE={value}")],

@@ -20,6 +20,14 @@ pub enum InitializationType {
 }
 
 impl InitializationType {
+    /// Every value Lambda sets, in the order Lambda's documentation lists them.
+    pub const ALL: [Self; 4] = [
+        Self::OnDemand,
+        Self::ProvisionedConcurrency,
+        Self::SnapStart,
+        Self::ManagedInstances,
+    ];
+
     /// Parses the value of `AWS_LAMBDA_INITIALIZATION_TYPE`; `None` for an unknown value.
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
@@ -56,12 +64,7 @@ mod tests {
 
     #[test]
     fn parses_every_documented_value() {
-        for kind in [
-            InitializationType::OnDemand,
-            InitializationType::ProvisionedConcurrency,
-            InitializationType::SnapStart,
-            InitializationType::ManagedInstances,
-        ] {
+        for kind in InitializationType::ALL {
             assert_eq!(InitializationType::parse(kind.as_str()), Some(kind));
         }
         assert_eq!(InitializationType::parse("warm-pool"), None);

@@ -18,6 +18,7 @@ use super::timeline;
 use super::tree::{Orphan, TraceIndex};
 use super::xray;
 use crate::pricing::billed_ms;
+use lambda_perf_core::InitializationType;
 
 impl Report {
     /// Builds the report of a run: matches each invocation with its EMF facts (by request
@@ -134,8 +135,12 @@ impl Report {
 /// itself takes it (lambda-perf-core warns).
 pub(crate) fn init_on_demand(record: &RunRecord) -> bool {
     !matches!(
-        record.config.initialization_type().map(str::trim),
-        Some("provisioned-concurrency" | "snap-start" | "lambda-managed-instances")
+        record.initialization_type(),
+        Some(
+            InitializationType::ProvisionedConcurrency
+                | InitializationType::SnapStart
+                | InitializationType::ManagedInstances
+        )
     )
 }
 

@@ -4,6 +4,8 @@
 
 use std::time::Instant;
 
+use lambda_perf_core::InitializationType;
+
 use crate::emulator::{Datagram, FunctionConfig, InvokeReply, OutputLine};
 use crate::pricing::Architecture;
 use crate::sizing::CgroupVersion;
@@ -34,6 +36,16 @@ pub struct RunRecord {
     pub code: CodeSize,
     /// Dates the run's instants.
     pub clock: WallClock,
+}
+
+impl RunRecord {
+    /// The initialization type the function was told, as lambda-perf-core reads it: `None`
+    /// when unset or unknown, which the function takes as on demand.
+    pub(crate) fn initialization_type(&self) -> Option<InitializationType> {
+        self.config
+            .initialization_type()
+            .and_then(InitializationType::parse)
+    }
 }
 
 /// The memory size a run imposed, and how.

@@ -1,6 +1,8 @@
 //! The sums over a run's reported invocations and processes: its [`Summary`] and its
 //! [`Resources`].
 
+use lambda_perf_core::InitializationType;
+
 use crate::pricing::{PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
 
 use super::model::{ReportedInvocation, ReportedProcess, Status};
@@ -64,13 +66,13 @@ pub(super) fn resources(
     let memory_size_mb = record
         .sizing
         .map_or_else(|| record.config.memory_mb(), |s| s.memory_mb);
-    let (prices, tier) = match record.config.initialization_type().map(str::trim) {
-        Some("provisioned-concurrency") => (
+    let (prices, tier) = match record.initialization_type() {
+        Some(InitializationType::ProvisionedConcurrency) => (
             record.architecture.provisioned_concurrency_prices(),
             "provisioned concurrency duration",
         ),
         // No duration charge: the instances are billed by the hour, apart.
-        Some("lambda-managed-instances") => (
+        Some(InitializationType::ManagedInstances) => (
             record.architecture.managed_instances_prices(),
             "Managed Instances: requests only, the EC2 instances billed apart",
         ),

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use clap::Args;
+use lambda_perf_core::InitializationType;
 use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
 use lambda_perf_local::pricing::Architecture;
 use lambda_perf_local::run::Runner;
@@ -105,14 +106,18 @@ impl FunctionArgs {
                     Ok(memory) => config.with_memory_mb(memory.mb()),
                     Err(error) => return Err(format!("--env {key}={value}: {error}")),
                 },
-                INITIALIZATION_TYPE_VAR if INITIALIZATION_TYPES.contains(&value.as_str()) => {
+                INITIALIZATION_TYPE_VAR if is_initialization_type(value) => {
                     config.with_initialization_type(value)
                 }
                 INITIALIZATION_TYPE_VAR => {
+                    let known: Vec<&str> = InitializationType::ALL
+                        .iter()
+                        .map(|kind| kind.as_str())
+                        .collect();
                     return Err(format!(
                         "--env {key}={value}: {value:?} is not an initialization type Lambda \
                          sets: {}",
-                        INITIALIZATION_TYPES.join(", ")
+                        known.join(", ")
                     ));
                 }
                 // The region is the function's too: its ARN and `AWS_DEFAULT_REGION` follow.
@@ -164,14 +169,12 @@ const RESERVED_VARS: [&str; 11] = [
     "LAMBDA_TASK_ROOT",
     "LAMBDA_RUNTIME_DIR",
 ];
-/// The values Lambda gives [`INITIALIZATION_TYPE_VAR`]: any other would be billed as none of
-/// them (its init left out of the bill, at on-demand prices).
-const INITIALIZATION_TYPES: [&str; 4] = [
-    "on-demand",
-    "provisioned-concurrency",
-    "snap-start",
-    "lambda-managed-instances",
-];
+/// Whether `value` is one Lambda gives [`INITIALIZATION_TYPE_VAR`], exactly as it writes it:
+/// any other would be billed as none of them (its init left out of the bill, at on-demand
+/// prices).
+fn is_initialization_type(value: &str) -> bool {
+    InitializationType::parse(value).is_some_and(|kind| kind.as_str() == value)
+}
 
 impl FunctionArgs {
     /// Whether `--env` sets `key`.

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
+use lambda_perf_core::InitializationType;
 use lambda_perf_local::run::{Plan, RunOptions};
 use lambda_perf_local::sizing::{MemorySize, Sizing};
 
@@ -121,12 +122,12 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(init_type) = args.init_type {
-        let value = match init_type {
-            InitType::OnDemand => "on-demand",
-            InitType::ProvisionedConcurrency => "provisioned-concurrency",
-            InitType::SnapStart => "snap-start",
+        let kind = match init_type {
+            InitType::OnDemand => InitializationType::OnDemand,
+            InitType::ProvisionedConcurrency => InitializationType::ProvisionedConcurrency,
+            InitType::SnapStart => InitializationType::SnapStart,
         };
-        runner.config = runner.config.with_initialization_type(value);
+        runner.config = runner.config.with_initialization_type(kind.as_str());
     }
     if args.concurrency > 1 {
         // The function is told how many invocations it may get at once, also when the run
