@@ -160,3 +160,53 @@ async fn metadata_added_after_the_timeout_line_with_no_later_value_is_counted_no
         "{lines:#?}"
     );
 }
+
+/// With resource usage on, the records the watchdog writes near the deadline say what the
+/// invocation used so far: a function Lambda then kills at its deadline (a CPU-starved one,
+/// most often) leaves only those records, and "was it CPU-bound?" is asked of them first.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_timeout_records_carry_the_resource_usage_so_far() {
+    const RESOURCE_FACTS: [&str; 4] = [
+        "cpu_time_ms",
+        "peak_rss_mb",
+        "cpu_ratio",
+        "cpu_allotment_used",
+    ];
+    let recorder = Recorder::with(|layer| {
+        layer
+            .timeout_margin(Duration::from_millis(300))
+            .resource_usage(true)
+    });
+    let mut due = event_due_in(400);
+    let mut config = (*due.context.env_config).clone();
+    config.memory = 1769;
+    due.context.env_config = std::sync::Arc::new(config);
+    recorder.run(service_fn(slow), due).await.unwrap();
+
+    let lines = recorder.emf().lines();
+    let timeout = lines
+        .iter()
+        .find(|l| l["lambda_perf"]["outcome"] == "timeout")
+        .unwrap_or_else(|| panic!("no timeout line: {lines:#?}"));
+    let documents = recorder.xray().documents();
+    let snapshot = documents
+        .iter()
+        .find(|d| d["name"] == "## handler" && d["fault"] == true)
+        .unwrap_or_else(|| panic!("no timeout subsegment: {documents:#?}"));
+    for key in RESOURCE_FACTS {
+        assert!(
+            timeout["lambda_perf"][key].is_number(),
+            "{key} in {timeout}"
+        );
+        assert_eq!(
+            snapshot["metadata"]["lambda_perf"][key], timeout["lambda_perf"][key],
+            "{key}: {snapshot}"
+        );
+    }
+    // The final records, written when the handler still finished in time, have them too.
+    let end = lines.last().unwrap();
+    assert_eq!(end["lambda_perf"]["outcome"], "success");
+    for key in RESOURCE_FACTS {
+        assert!(end["lambda_perf"][key].is_number(), "{key} in {end}");
+    }
+}

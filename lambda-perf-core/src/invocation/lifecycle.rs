@@ -378,7 +378,13 @@ impl watchdog::Watched for Invocation {
         };
         let at = MonotonicNanos::now();
         let outcome = Outcome::Timeout;
-        let ending = self.facts.ending(&outcome, self.facts.since_began(at));
+        let duration_nanos = self.facts.since_began(at);
+        let ending = self.facts.ending(&outcome, duration_nanos);
+        // What it used so far: a function Lambda kills at its deadline leaves only these
+        // records. Measured before the lock, as at the end.
+        let resources = self
+            .usage
+            .and_then(|began| began.until_now(Duration::from_nanos(duration_nanos)));
         let settings = self.settings();
         let output = &self.instrumentation.output;
         let so_far = self.with_state(|state| {
@@ -387,7 +393,9 @@ impl watchdog::Watched for Invocation {
             }
             state.timed_out = true;
             let mut written_facts = WrittenFacts::default();
-            written_facts.write(&self.facts.record(Some(&ending)));
+            let mut record = self.facts.record(Some(&ending));
+            record.add_resources(resources);
+            written_facts.write(&record);
             if let Some(trace) = &state.trace {
                 let failure = timeout_failure(settings);
                 let timeout = || crate::formats::xray::document::Exception {
