@@ -21,6 +21,24 @@ pub(crate) const MB_PER_VCPU: f64 = 1769.0;
 /// The most vCPUs a memory size buys.
 pub(crate) const MAX_VCPUS: f64 = 6.0;
 
+/// Bytes in one unit of `getrusage(2)`'s `ru_maxrss`: kilobytes on Linux (Lambda's) and the
+/// BSDs, bytes on Apple's systems (a developer's Mac).
+#[cfg(unix)]
+const MAX_RSS_UNIT_BYTES: u64 = if cfg!(target_vendor = "apple") {
+    1
+} else {
+    1024
+};
+
+/// `ru_maxrss`, counted in units of `unit_bytes`, in kilobytes.
+#[cfg(unix)]
+fn max_rss_kb(ru_maxrss: libc::c_long, unit_bytes: u64) -> u64 {
+    u64::try_from(ru_maxrss)
+        .unwrap_or(0)
+        .saturating_mul(unit_bytes)
+        / 1024
+}
+
 /// The vCPUs Lambda allots `memory_mb`.
 fn allotted_vcpus(memory_mb: u32) -> f64 {
     (f64::from(memory_mb) / MB_PER_VCPU).min(MAX_VCPUS)
@@ -55,7 +73,7 @@ impl Usage {
         };
         Some(Self {
             cpu: time(usage.ru_utime) + time(usage.ru_stime),
-            max_rss_kb: u64::try_from(usage.ru_maxrss).unwrap_or(0),
+            max_rss_kb: max_rss_kb(usage.ru_maxrss, MAX_RSS_UNIT_BYTES),
         })
     }
 
@@ -197,6 +215,17 @@ mod tests {
             assert!(busy.cpu_ratio > idle.cpu_ratio, "{busy:?} {idle:?}");
         }
         assert_eq!(idle.cpu_allotment_used, None, "no memory size: {idle:?}");
+    }
+
+    /// `ru_maxrss` counts kilobytes on Linux but bytes on Apple's systems: a Mac's 20 MB
+    /// process must not read as 20 GB.
+    #[cfg(unix)]
+    #[test]
+    fn peak_memory_is_read_in_the_unit_of_the_system() {
+        let twenty_mb: libc::c_long = 20 * 1024 * 1024;
+        assert_eq!(max_rss_kb(twenty_mb / 1024, 1024), 20 * 1024, "Linux");
+        assert_eq!(max_rss_kb(twenty_mb, 1), 20 * 1024, "Apple");
+        assert_eq!(max_rss_kb(-1, 1024), 0);
     }
 
     #[test]
