@@ -39,6 +39,35 @@ fn max_rss_kb(ru_maxrss: libc::c_long, unit_bytes: u64) -> u64 {
         / 1024
 }
 
+/// This process image's own peak resident memory, in kilobytes: `VmHWM` of
+/// `/proc/self/status` (Linux). `None` without `/proc` (a container that does not mount it).
+/// Read through one descriptor kept open and a buffer on the stack: no allocation.
+#[cfg(target_os = "linux")]
+fn vm_hwm_kb() -> Option<u64> {
+    use std::os::unix::fs::FileExt;
+    use std::sync::OnceLock;
+
+    static STATUS: OnceLock<Option<std::fs::File>> = OnceLock::new();
+    let status = STATUS
+        .get_or_init(|| std::fs::File::open("/proc/self/status").ok())
+        .as_ref()?;
+    let mut buffer = [0_u8; 4096];
+    let read = status.read_at(&mut buffer, 0).ok()?;
+    let text = &buffer[..read];
+    let at = text.windows(6).position(|window| window == b"VmHWM:")?;
+    text[at + 6..]
+        .iter()
+        .skip_while(|byte| byte.is_ascii_whitespace())
+        .take_while(|byte| byte.is_ascii_digit())
+        .try_fold(None, |kb: Option<u64>, byte| {
+            kb.unwrap_or(0)
+                .checked_mul(10)
+                .and_then(|kb| kb.checked_add(u64::from(byte - b'0')))
+                .map(Some)
+        })
+        .flatten()
+}
+
 /// The vCPUs Lambda allots `memory_mb`.
 fn allotted_vcpus(memory_mb: u32) -> f64 {
     (f64::from(memory_mb) / MB_PER_VCPU).min(MAX_VCPUS)
@@ -75,6 +104,38 @@ impl Usage {
             cpu: time(usage.ru_utime) + time(usage.ru_stime),
             max_rss_kb: max_rss_kb(usage.ru_maxrss, MAX_RSS_UNIT_BYTES),
         })
+    }
+
+    /// `self`, its peak this process image's own. Linux keeps in `ru_maxrss` the peak of the
+    /// image a process replaced at `exec` — that of the process that spawned it (Lambda's
+    /// init, `lambda-perf run`, a test runner) — so it reads the spawner's peak until this
+    /// process outgrows it. That inherited peak is found once, by the first reading beyond
+    /// `/proc/self/status`' `VmHWM`; a later `ru_maxrss` above it is this process's own, one
+    /// at it is replaced by `VmHWM` (without `/proc`, it stays as it is).
+    #[cfg(target_os = "linux")]
+    fn own_peak(self) -> Self {
+        use std::sync::OnceLock;
+
+        // Zero when nothing was inherited, or when there is no `/proc` to tell.
+        static INHERITED_KB: OnceLock<u64> = OnceLock::new();
+        let reported = self.max_rss_kb;
+        let inherited = *INHERITED_KB.get_or_init(|| match vm_hwm_kb() {
+            Some(own) if reported > own => reported,
+            _ => 0,
+        });
+        if reported > inherited {
+            return self;
+        }
+        Self {
+            max_rss_kb: vm_hwm_kb().unwrap_or(reported),
+            ..self
+        }
+    }
+
+    /// `self`: elsewhere `ru_maxrss` is the process's own.
+    #[cfg(not(target_os = "linux"))]
+    fn own_peak(self) -> Self {
+        self
     }
 
     /// The process's use now: not known where there is no `getrusage` (a developer's Windows
@@ -115,7 +176,12 @@ impl Baseline {
 
     /// What the process used from this baseline to now, over an invocation of `duration`.
     pub(crate) fn until_now(self, duration: Duration) -> Option<ResourceUse> {
-        Some(ResourceUse::between(self, Usage::now()?, duration))
+        // Only the end's peak is written: the beginning's is not corrected.
+        Some(ResourceUse::between(
+            self,
+            Usage::now()?.own_peak(),
+            duration,
+        ))
     }
 }
 
@@ -226,6 +292,46 @@ mod tests {
         assert_eq!(max_rss_kb(twenty_mb / 1024, 1024), 20 * 1024, "Linux");
         assert_eq!(max_rss_kb(twenty_mb, 1), 20 * 1024, "Apple");
         assert_eq!(max_rss_kb(-1, 1024), 0);
+    }
+
+    /// Linux keeps in `ru_maxrss` the peak of the image a process replaced at `exec`: that of
+    /// the process that spawned it (Lambda's init, `lambda-perf run`), until it outgrows it.
+    /// A function smaller than its spawner reports its own peak, not the spawner's. Runs
+    /// itself again in a child process, spawned by this one once it holds 128 MB.
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn the_peak_is_this_process_not_the_one_that_spawned_it() {
+        const CHILD: &str = "LAMBDA_PERF_TEST_PEAK_CHILD";
+        let test =
+            "invocation::resources::tests::the_peak_is_this_process_not_the_one_that_spawned_it";
+        if std::env::var_os(CHILD).is_some() {
+            let began = Baseline::now(None).unwrap();
+            let used = began.until_now(Duration::from_millis(1)).unwrap();
+            let own_mb = vm_hwm_kb().unwrap() as f64 / 1024.0;
+            assert!(
+                used.peak_rss_mb < 64.0 && (used.peak_rss_mb - own_mb).abs() < 8.0,
+                "peak_rss_mb {} against this process's own peak, VmHWM {own_mb} MB",
+                used.peak_rss_mb
+            );
+            return;
+        }
+        let held = vec![1_u8; 128 << 20];
+        std::hint::black_box(&held);
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .output()
+            .unwrap();
+        drop(held);
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(
+            String::from_utf8_lossy(&output.stdout).contains("1 passed"),
+            "{output:?}"
+        );
     }
 
     #[test]
