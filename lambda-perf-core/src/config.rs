@@ -135,7 +135,7 @@ pub(crate) struct Settings {
 impl Settings {
     /// Reads the process environment; problems are returned as warnings, not printed.
     pub(crate) fn from_env() -> (Self, Vec<String>) {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        from_env_with(|lookup| Self::from_lookup(lookup))
     }
 
     /// Reads settings through `lookup` (the environment, or a map in tests).
@@ -256,6 +256,32 @@ impl Settings {
         };
         (settings, warnings)
     }
+}
+
+/// Reads the process environment with `read`: a variable whose value is not UTF-8 counts as
+/// unset, with a warning (once however often it is looked up), as any other bad value.
+fn from_env_with<T>(
+    read: impl FnOnce(&dyn Fn(&str) -> Option<String>) -> (T, Vec<String>),
+) -> (T, Vec<String>) {
+    let not_unicode = std::cell::RefCell::new(Vec::<String>::new());
+    let lookup = |name: &str| match std::env::var(name) {
+        Ok(value) => Some(value),
+        Err(std::env::VarError::NotPresent) => None,
+        Err(std::env::VarError::NotUnicode(value)) => {
+            let warning = format!(
+                "{name} is not valid UTF-8 ({:?}); ignored",
+                value.to_string_lossy()
+            );
+            let mut warnings = not_unicode.borrow_mut();
+            if !warnings.contains(&warning) {
+                warnings.push(warning);
+            }
+            None
+        }
+    };
+    let (settings, mut warnings) = read(&lookup);
+    warnings.extend(not_unicode.into_inner());
+    (settings, warnings)
 }
 
 /// Boolean variable `name`: `default` when unset; when set but blank, or neither truthy nor
@@ -384,7 +410,7 @@ pub(crate) struct LogSettings {
 impl LogSettings {
     /// Reads the process environment; problems are returned as warnings, not printed.
     pub(crate) fn from_env() -> (Self, Vec<String>) {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        from_env_with(|lookup| Self::from_lookup(lookup))
     }
 
     /// Reads the log settings through `lookup` (the environment, or a map in tests).
@@ -616,6 +642,68 @@ mod tests {
             "{warnings:?}"
         );
         assert!(warnings[0].contains("true"), "{warnings:?}");
+    }
+
+    /// A value that is not UTF-8 (which `std::env::var` refuses) is a bad value like any
+    /// other: one warning, and the default — not read as unset without a word, which would
+    /// leave tracing on under a `POWERTOOLS_TRACE_DISABLED` meant to turn it off. Runs itself
+    /// again in a child process whose environment has such values.
+    #[cfg(unix)]
+    #[test]
+    fn a_value_that_is_not_utf8_is_warned_about() {
+        use std::os::unix::ffi::OsStrExt;
+
+        const CHILD: &str = "LAMBDA_PERF_TEST_NOT_UTF8_CHILD";
+        let test = "config::tests::a_value_that_is_not_utf8_is_warned_about";
+        if std::env::var_os(CHILD).is_some() {
+            let (settings, warnings) = Settings::from_env();
+            assert!(!settings.trace_disabled);
+            assert_eq!(settings.service, None);
+            for var in [vars::TRACE_DISABLED, vars::SERVICE_NAME] {
+                assert_eq!(
+                    warnings
+                        .iter()
+                        .filter(|warning| warning.starts_with(&format!("{var} ")))
+                        .count(),
+                    1,
+                    "{var}: {warnings:#?}"
+                );
+            }
+            #[cfg(feature = "tracing")]
+            {
+                let (settings, warnings) = LogSettings::from_env();
+                assert_eq!(settings.level, None);
+                assert!(
+                    warnings
+                        .iter()
+                        .any(|warning| warning.starts_with("POWERTOOLS_LOG_LEVEL ")),
+                    "{warnings:#?}"
+                );
+            }
+            return;
+        }
+        let not_utf8 = std::ffi::OsStr::from_bytes(b"tr\xffue");
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([test, "--exact", "--nocapture", "--test-threads=1"])
+            .env(CHILD, "1")
+            .env(vars::TRACE_DISABLED, not_utf8)
+            .env(
+                vars::SERVICE_NAME,
+                std::ffi::OsStr::from_bytes(b"orders\xfe"),
+            )
+            .env(
+                "POWERTOOLS_LOG_LEVEL",
+                std::ffi::OsStr::from_bytes(b"DEBUG\xff"),
+            )
+            .env_remove("AWS_LAMBDA_LOG_LEVEL")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
 
     #[cfg(feature = "tracing")]
