@@ -42,7 +42,7 @@
 
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
-use crate::formats::xray::name::{default_handler_name, validate_handler_name};
+use crate::formats::xray::name::validate_handler_name;
 use crate::invocation::InitializationType;
 use crate::invocation::start_tracker::MarkerPlace;
 
@@ -120,6 +120,10 @@ pub(crate) struct Settings {
     pub(crate) capture_error: bool,
     pub(crate) xray_daemon_address: Option<String>,
     pub(crate) handler_name: Option<String>,
+    /// `LAMBDA_PERF_HANDLER_NAME` was set to a name X-Ray would refuse: the value and why.
+    /// Warned about when the settings are resolved, with the name used instead (the function
+    /// name, which may be given in code).
+    pub(crate) handler_name_refused: Option<(String, &'static str)>,
     pub(crate) capture_limit: usize,
     /// Zero: no timeout watchdog.
     pub(crate) timeout_margin: std::time::Duration,
@@ -220,17 +224,13 @@ impl Settings {
         let namespace_refused = namespace_refused && namespace.is_none();
         let function_name =
             present(vars::METRICS_FUNCTION_NAME).or_else(|| present(vars::FUNCTION_NAME));
-        let handler_name = present(vars::HANDLER_NAME).filter(|handler| {
-            validate_handler_name(handler)
-                .map_err(|reason| {
-                    warnings.push(format!(
-                        "{}={handler:?}: {reason}; using {:?}",
-                        vars::HANDLER_NAME,
-                        default_handler_name(function_name.as_deref())
-                    ));
-                })
-                .is_ok()
-        });
+        let (handler_name, handler_name_refused) = match present(vars::HANDLER_NAME) {
+            Some(handler) => match validate_handler_name(&handler) {
+                Ok(()) => (Some(handler), None),
+                Err(reason) => (None, Some((handler, reason))),
+            },
+            None => (None, None),
+        };
         let settings = Self {
             service,
             namespace,
@@ -247,6 +247,7 @@ impl Settings {
             capture_error,
             xray_daemon_address: present(vars::XRAY_DAEMON_ADDRESS),
             handler_name,
+            handler_name_refused,
             capture_limit,
             timeout_margin,
             resource_usage,

@@ -122,7 +122,13 @@ impl Setup {
             })
             .unwrap_or_else(|| {
                 let function_name = settings.function_name.as_deref();
-                if let Some(function) = function_name {
+                let fallback = name::default_handler_name(function_name);
+                if let Some((handler, reason)) = &settings.handler_name_refused {
+                    warnings.push(format!(
+                        "{}={handler:?}: {reason}; using {fallback:?}",
+                        vars::HANDLER_NAME
+                    ));
+                } else if let Some(function) = function_name {
                     if let Err(reason) = name::validate_handler_name(function) {
                         warnings.push(format!(
                             "the function name {function:?} cannot name the handler \
@@ -131,7 +137,7 @@ impl Setup {
                         ));
                     }
                 }
-                name::default_handler_name(function_name).to_owned()
+                fallback.to_owned()
             });
 
         let mut fixed_dimensions: Vec<Dimension> = Vec::new();

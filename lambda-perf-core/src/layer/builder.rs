@@ -206,7 +206,7 @@ impl PerfLayerBuilder {
     /// the Lambda function's name, else `handler`). `#[instrument_lambda(name = "...")]` sets
     /// the same; see [the naming rule](crate#the-handler-subsegments-name).
     pub fn handler_name(mut self, name: impl Into<String>) -> Self {
-        self.setup.overridden(vars::HANDLER_NAME);
+        self.setup.settings.handler_name_refused = None;
         self.setup.settings.handler_name = Some(name.into());
         self
     }
@@ -503,6 +503,46 @@ mod tests {
         // Given in code, the same name is refused.
         let (_, errors, _) = builder(&[]).handler_name("orders?").setup.resolve_quietly();
         assert_eq!(errors.len(), 1, "{errors:?}");
+    }
+
+    /// The warning about a refused `LAMBDA_PERF_HANDLER_NAME` names the name used instead: the
+    /// function name given in code, when one is, not the environment's.
+    #[test]
+    fn a_refused_handler_name_variable_names_the_function_name_given_in_code() {
+        let env = [
+            (vars::HANDLER_NAME, "orders?"),
+            (vars::FUNCTION_NAME, "my-fn"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (instrumentation, errors, warnings) = builder(&env)
+            .function_name("checkout")
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(
+            instrumentation.settings.handler_subsegment_name,
+            "## checkout"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("LAMBDA_PERF_HANDLER_NAME=\"orders?\"")
+                && warnings[0].ends_with("using \"checkout\""),
+            "{warnings:#?}"
+        );
+        // A function name X-Ray refuses too: `handler`, said once, without asking for the
+        // variable that is set.
+        let env = [
+            (vars::HANDLER_NAME, "orders?"),
+            (vars::METRICS_FUNCTION_NAME, "orders (prod)"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (instrumentation, _, warnings) = builder(&env).setup.resolve_quietly();
+        assert_eq!(
+            instrumentation.settings.handler_subsegment_name,
+            "## handler"
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(warnings[0].ends_with("using \"handler\""), "{warnings:#?}");
     }
 
     /// The OTLP settings too: an endpoint or a compression given in code makes the warning
