@@ -39,6 +39,7 @@ use lambda_runtime::{Context, LambdaEvent};
 use serde_json::Value;
 use tower::{Layer, Service};
 
+use crate::config::TraceBackend;
 use crate::formats::xray::id;
 use crate::layer::{PerfLayer, PerfLayerBuilder};
 use crate::outputs::xray::SubsegmentSink;
@@ -189,7 +190,8 @@ impl SubsegmentSink for CollectedSubsegments {
 /// recorder's first invocation is `cold`, the others `warm`).
 ///
 /// The layer is configured as `PerfLayer::builder()` would be from the environment, with
-/// service `test`, namespace `Test`, handler `handler`, metrics and tracing on — then as
+/// service `test`, namespace `Test`, handler `handler`, metrics and tracing on, subsegments
+/// to the recorder's collector whatever `LAMBDA_PERF_TRACES` says — then as
 /// [`with`](Self::with) says.
 #[derive(Debug)]
 pub struct Recorder {
@@ -230,6 +232,7 @@ impl Recorder {
             .handler_name("handler")
             .metrics_disabled(false)
             .trace_disabled(false)
+            .traces([TraceBackend::XRay])
             .without_marker()
             .emf_writer(emf.clone())
             .xray_sink(xray.clone());

@@ -105,3 +105,44 @@ async fn a_layer_inside_a_layer_records_once() {
     );
     assert_eq!(recorder.xray().documents().len(), 1);
 }
+
+/// The recorder records the handler's subsegments whatever `LAMBDA_PERF_TRACES` the
+/// machine running the tests has (a shell set up for a local collector, `none` in CI): its
+/// tracing is on, into its own collector, as its docs say. Runs itself again in a child
+/// process with the variable set.
+#[tokio::test]
+async fn the_recorder_collects_subsegments_whatever_lambda_perf_traces_says() {
+    const CHILD: &str = "LAMBDA_PERF_TEST_RECORDER_TRACES_CHILD";
+    if std::env::var_os(CHILD).is_some() {
+        let recorder = Recorder::new();
+        recorder
+            .run(service_fn(plain), event(json!({})))
+            .await
+            .unwrap();
+        assert!(
+            recorder.xray().named("## handler").is_some(),
+            "{:#?}",
+            recorder.xray().documents()
+        );
+        return;
+    }
+    for traces in ["none", "xray-otlp"] {
+        let output = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "the_recorder_collects_subsegments_whatever_lambda_perf_traces_says",
+                "--exact",
+                "--nocapture",
+            ])
+            .env(CHILD, "1")
+            .env("LAMBDA_PERF_TRACES", traces)
+            .env("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:9")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success() && stdout.contains("1 passed"),
+            "LAMBDA_PERF_TRACES={traces}:\n{stdout}\n{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+}
