@@ -19,7 +19,7 @@
 //! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
 //! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name |
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
-//! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, the process's peak memory, CPU time over duration and the share of its memory size's CPU it used in its `lambda_perf` facts (EMF line and handler subsegment; see [`resource_usage`](crate::PerfLayerBuilder::resource_usage)) | false |
+//! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, the process's peak memory, CPU time over duration and the share of its vCPUs it used (those its memory size allots; on Managed Instances, the process's) in its `lambda_perf` facts (EMF line and handler subsegment; see [`resource_usage`](crate::PerfLayerBuilder::resource_usage)) | false |
 //! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 |
 //! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` |
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 |

@@ -22,7 +22,7 @@ use super::output::{Began, ClientInit, Delivery, Ended};
 use super::pool::{Pool, ThreadKept};
 use super::readiness;
 use super::redaction::Captured;
-use super::resources::{Baseline, ResourceUse};
+use super::resources::{Baseline, ResourceUse, environment_vcpus};
 use super::response_buffer;
 use super::response_check;
 use super::settings::{InvocationSettings, ServiceAnnotation};
@@ -870,7 +870,12 @@ fn usage_baseline(
     instrumentation
         .settings
         .resource_usage
-        .then(|| Baseline::now(u32::try_from(context.env_config.memory).ok()))
+        .then(|| {
+            Baseline::now(environment_vcpus(
+                instrumentation.settings.initialization_type,
+                u32::try_from(context.env_config.memory).ok(),
+            ))
+        })
         .flatten()
 }
 

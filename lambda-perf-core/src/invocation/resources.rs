@@ -4,15 +4,18 @@
 //! Lambda gives a function CPU in proportion to its memory: [`MB_PER_VCPU`] MB buy one vCPU,
 //! so 128 MB buy 0.072 of one, at most [`MAX_VCPUS`]. `cpu_ratio` is CPU time over duration;
 //! `cpu_allotment_used` divides it by the vCPUs the memory size allots
-//! (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`). Near 1, the invocation used all the CPU its size
-//! gives: it was CPU-bound, and more memory shortens it (single-threaded code up to 1,769
-//! MB). Near 0, it was waiting on I/O: more memory will not help. A CPU-bound invocation at
+//! (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`; on Lambda Managed Instances, whose vCPUs are configured
+//! apart from the memory, by those the process may run on). Near 1, the invocation used all
+//! the CPU its size gives: it was CPU-bound, and more memory shortens it (single-threaded code
+//! up to 1,769 MB). Near 0, it was waiting on I/O: more memory will not help. A CPU-bound invocation at
 //! 128 MB reads `cpu_ratio` 0.072 and `cpu_allotment_used` 1.0. The figures are the
 //! process's (`getrusage(RUSAGE_SELF)`), so with several invocations at once (Managed
 //! Instances) each counts the others' CPU time too.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use super::InitializationType;
 use crate::formats::time::millis_f64;
 use crate::warn::WarnOnce;
 
@@ -45,7 +48,6 @@ fn max_rss_kb(ru_maxrss: libc::c_long, unit_bytes: u64) -> u64 {
 #[cfg(target_os = "linux")]
 fn vm_hwm_kb() -> Option<u64> {
     use std::os::unix::fs::FileExt;
-    use std::sync::OnceLock;
 
     static STATUS: OnceLock<Option<std::fs::File>> = OnceLock::new();
     let status = STATUS
@@ -71,6 +73,25 @@ fn vm_hwm_kb() -> Option<u64> {
 /// The vCPUs Lambda allots `memory_mb`.
 fn allotted_vcpus(memory_mb: u32) -> f64 {
     (f64::from(memory_mb) / MB_PER_VCPU).min(MAX_VCPUS)
+}
+
+/// The vCPUs the execution environment has, for `cpu_allotment_used`: those its memory size
+/// allots (`memory_size_mb`, unknown when zero); on Lambda Managed Instances, whose vCPUs
+/// are configured apart from the memory (2 GB and one vCPU at least, up to 8 GB a vCPU),
+/// those the process may run on (its CPU affinity and cgroup quota, read once).
+pub(crate) fn environment_vcpus(
+    initialization_type: InitializationType,
+    memory_size_mb: Option<u32>,
+) -> Option<f64> {
+    if initialization_type == InitializationType::ManagedInstances {
+        static PROCESS_VCPUS: OnceLock<Option<f64>> = OnceLock::new();
+        return *PROCESS_VCPUS.get_or_init(|| {
+            std::thread::available_parallelism()
+                .ok()
+                .map(|vcpus| vcpus.get() as f64)
+        });
+    }
+    memory_size_mb.filter(|&mb| mb > 0).map(allotted_vcpus)
 }
 
 /// The process's resource use at one moment.
@@ -114,8 +135,6 @@ impl Usage {
     /// at it is replaced by `VmHWM` (without `/proc`, it stays as it is).
     #[cfg(target_os = "linux")]
     fn own_peak(self) -> Self {
-        use std::sync::OnceLock;
-
         // Zero when nothing was inherited, or when there is no `/proc` to tell.
         static INHERITED_KB: OnceLock<u64> = OnceLock::new();
         let reported = self.max_rss_kb;
@@ -151,14 +170,15 @@ impl Usage {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub(crate) struct Baseline {
     began: Usage,
-    /// `None` when the memory size is unknown.
+    /// `None` when unknown ([`environment_vcpus`]).
     allotted_vcpus: Option<f64>,
 }
 
 impl Baseline {
-    /// The process's use now, for a function of `memory_size_mb`; `None` where the system
-    /// does not say (said once, in a warning: the facts then leave the resource fields out).
-    pub(crate) fn now(memory_size_mb: Option<u32>) -> Option<Self> {
+    /// The process's use now, in an environment of `vcpus` ([`environment_vcpus`]); `None`
+    /// where the system does not say (said once, in a warning: the facts then leave the
+    /// resource fields out).
+    pub(crate) fn now(vcpus: Option<f64>) -> Option<Self> {
         static UNKNOWN: WarnOnce = WarnOnce::new();
         let Some(began) = Usage::now() else {
             UNKNOWN.warn(format_args!(
@@ -170,7 +190,7 @@ impl Baseline {
         };
         Some(Self {
             began,
-            allotted_vcpus: memory_size_mb.filter(|&mb| mb > 0).map(allotted_vcpus),
+            allotted_vcpus: vcpus,
         })
     }
 
@@ -228,7 +248,7 @@ mod tests {
     fn a_busy_loop_is_cpu_bound_and_a_sleep_is_not() {
         // CPU time, not wall time, decides when the loop stops: a loaded machine makes the
         // loop last longer, not use less of the CPU it got.
-        let began = Baseline::now(Some(1769)).unwrap();
+        let began = Baseline::now(Some(1.0)).unwrap();
         let start = std::time::Instant::now();
         let mut n = 0_u64;
         loop {
@@ -332,6 +352,27 @@ mod tests {
             String::from_utf8_lossy(&output.stdout).contains("1 passed"),
             "{output:?}"
         );
+    }
+
+    /// On Lambda Managed Instances the vCPUs are configured apart from the memory (2 GB and
+    /// 1 vCPU at least, 4 or 8 GB a vCPU for memory-hungry code): 8 GB there is not the 4.6
+    /// vCPUs it is elsewhere, and a CPU-bound invocation must not read as one a fifth busy.
+    /// The share is then of the vCPUs the process may run on.
+    #[test]
+    fn on_managed_instances_the_share_is_of_the_vcpus_the_process_has() {
+        let own = std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64);
+        let vcpus = |kind, mb| environment_vcpus(kind, Some(mb));
+        assert_eq!(vcpus(InitializationType::ManagedInstances, 8192), Some(own));
+        assert_eq!(vcpus(InitializationType::ManagedInstances, 2048), Some(own));
+        for kind in [
+            InitializationType::OnDemand,
+            InitializationType::ProvisionedConcurrency,
+            InitializationType::SnapStart,
+        ] {
+            assert_eq!(vcpus(kind, 1769), Some(1.0));
+            assert_eq!(environment_vcpus(kind, Some(0)), None);
+            assert_eq!(environment_vcpus(kind, None), None);
+        }
     }
 
     #[test]

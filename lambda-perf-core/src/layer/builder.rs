@@ -225,20 +225,21 @@ impl PerfLayerBuilder {
         self
     }
 
-    /// Whether each invocation records the CPU time (user + system) the process used during
-    /// it, the process's peak resident memory so far, the ratio of that CPU time to the
-    /// invocation's duration, and that ratio over the vCPUs the function's memory size
-    /// allots (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` / 1769, at most 6), as `cpu_time_ms`,
-    /// `peak_rss_mb`, `cpu_ratio` and `cpu_allotment_used` in its `lambda_perf` facts (the
-    /// metadata of its EMF line and of its handler subsegment, and so far, of those the
-    /// [`timeout_margin`](Self::timeout_margin) writes near its deadline).
-    /// `cpu_allotment_used` near 1 says the invocation was CPU-bound (more memory, hence
-    /// CPU, shortens it), near 0 that it waited on I/O (more memory will not help). Off by
-    /// default: its two `getrusage(2)` system calls per invocation (and on Linux, while the
-    /// process is smaller than the process that started it, a read of `/proc/self/status`
-    /// for its own peak) cost more than the budget of an unsampled invocation (see
-    /// BENCHMARKS.md) (`LAMBDA_PERF_RESOURCE_USAGE`). Unix only (Lambda's Linux included):
-    /// elsewhere the fields are left out, with one warning.
+    /// Whether each invocation records the CPU time (user + system) the process used during it,
+    /// the process's peak resident memory so far, the ratio of that CPU time to the
+    /// invocation's duration, and that ratio over the vCPUs the function's memory size allots
+    /// (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` / 1769, at most 6; on Lambda Managed Instances, whose
+    /// vCPUs are configured apart from the memory, those the process may run on), as
+    /// `cpu_time_ms`, `peak_rss_mb`, `cpu_ratio` and `cpu_allotment_used` in its `lambda_perf`
+    /// facts (the metadata of its EMF line and of its handler subsegment, and so far, of those
+    /// the [`timeout_margin`](Self::timeout_margin) writes near its deadline).
+    /// `cpu_allotment_used` near 1 says the invocation was CPU-bound (more memory, hence CPU,
+    /// shortens it), near 0 that it waited on I/O (more memory will not help). Off by default:
+    /// its two `getrusage(2)` system calls per invocation (and on Linux, while the process is
+    /// smaller than the process that started it, a read of `/proc/self/status` for its own
+    /// peak) cost more than the budget of an unsampled invocation (see BENCHMARKS.md)
+    /// (`LAMBDA_PERF_RESOURCE_USAGE`). Unix only (Lambda's Linux included): elsewhere the
+    /// fields are left out, with one warning.
     pub fn resource_usage(mut self, enabled: bool) -> Self {
         self.setup.overridden(vars::RESOURCE_USAGE);
         self.setup.settings.resource_usage = enabled;
