@@ -425,7 +425,7 @@ impl LogSettings {
         let mut not_levels = Vec::new();
         let mut level_of = |name: &'static str| {
             let value = present(name)?;
-            let level = LogLevel::parse_filter(&value);
+            let level = LogLevel::parse_filter_name(&value);
             if level.is_none() {
                 not_levels.push((name, value));
             }
@@ -764,6 +764,28 @@ mod tests {
                 warnings[0].ends_with("logs are written at DEBUG"),
                 "{warnings:?}"
             );
+        }
+
+        /// The digits `0`–`5` are `RUST_LOG`'s levels only: to Powertools a level is a name
+        /// (Python refuses `0` as an unknown level; its number 0 would be `NOTSET`, every
+        /// line), so `POWERTOOLS_LOG_LEVEL=0` is not taken as `OFF`, which would silence
+        /// every line without a word: it is warned about, as any other value that is no level.
+        #[test]
+        fn digits_are_levels_of_rust_log_only() {
+            for var in ["POWERTOOLS_LOG_LEVEL", "AWS_LAMBDA_LOG_LEVEL"] {
+                for digit in ["0", "4"] {
+                    let (settings, warnings) = read(&[(var, digit)]);
+                    assert_eq!(settings.level, None, "{var}={digit}");
+                    assert_eq!(warnings.len(), 1, "{var}={digit}: {warnings:?}");
+                    assert!(
+                        warnings[0].starts_with(&format!("{var}=\"{digit}\"")),
+                        "{warnings:?}"
+                    );
+                }
+            }
+            let (settings, warnings) = read(&[("RUST_LOG", "0")]);
+            assert_eq!(settings.level, Some(None));
+            assert!(warnings.is_empty(), "{warnings:?}");
         }
 
         /// Powertools for TypeScript's `SILENT` level writes no line at all; it is not

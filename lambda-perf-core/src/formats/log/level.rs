@@ -41,13 +41,30 @@ impl LogLevel {
     /// are `ERROR`: nothing is more severe here. Powertools for TypeScript's `SILENT` is
     /// `OFF`.
     pub(crate) fn parse_filter(value: &str) -> Option<LevelFilter> {
+        Self::parse_filter_name(value).or_else(|| {
+            Some(match value.trim() {
+                "0" => None,
+                "1" => Some(Self::Error),
+                "2" => Some(Self::Warn),
+                "3" => Some(Self::Info),
+                "4" => Some(Self::Debug),
+                "5" => Some(Self::Trace),
+                _ => return None,
+            })
+        })
+    }
+
+    /// A level as Lambda and Powertools name it (and `OFF`), in any case, without the digits
+    /// of `RUST_LOG`: to Powertools a level is a name (Python refuses `0` as an unknown
+    /// level, and its number 0 would be `NOTSET`, every line, not `OFF`).
+    pub(crate) fn parse_filter_name(value: &str) -> Option<LevelFilter> {
         Some(match value.trim().to_ascii_lowercase().as_str() {
-            "off" | "silent" | "0" => None,
-            "error" | "fatal" | "critical" | "1" => Some(Self::Error),
-            "warn" | "warning" | "2" => Some(Self::Warn),
-            "info" | "3" => Some(Self::Info),
-            "debug" | "4" => Some(Self::Debug),
-            "trace" | "5" => Some(Self::Trace),
+            "off" | "silent" => None,
+            "error" | "fatal" | "critical" => Some(Self::Error),
+            "warn" | "warning" => Some(Self::Warn),
+            "info" => Some(Self::Info),
+            "debug" => Some(Self::Debug),
+            "trace" => Some(Self::Trace),
             _ => return None,
         })
     }
