@@ -145,6 +145,13 @@ fn bench_run(root: &Path, stubs: &Path, env: &[(&str, &str)]) -> String {
     fs::read_to_string(root.join("BENCHMARKS.md")).unwrap()
 }
 
+fn line_starting<'a>(report: &'a str, start: &str) -> &'a str {
+    report
+        .lines()
+        .find(|line| line.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting {start:?} in\n{report}"))
+}
+
 #[test]
 fn a_minimal_function_that_fails_to_build_has_no_init_figure_from_an_earlier_build() {
     let (dir, stubs) = setup();
@@ -165,6 +172,31 @@ fn a_minimal_function_that_fails_to_build_has_no_init_figure_from_an_earlier_bui
     // The builds that ran are measured.
     assert!(
         report.contains("| lambda-perf | 1.000 ms | 1.000 ms | 0.000 ms |"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_typescript_peer_that_fails_to_install_is_skipped_not_measured_at_an_earlier_version() {
+    let (dir, stubs) = setup();
+    let root = dir.path();
+    // What an earlier run installed, at another version than the pinned one.
+    for package in ["tracer", "metrics"] {
+        write(
+            &root.join(format!(
+                "target/bench/node/node_modules/@aws-lambda-powertools/{package}/package.json"
+            )),
+            "{\n  \"name\": \"x\",\n  \"version\": \"2.0.0\"\n}\n",
+        );
+    }
+    let report = bench_run(root, &stubs, &[]);
+    assert!(
+        report.contains("_Powertools for TypeScript: skipped"),
+        "{report}"
+    );
+    assert_eq!(
+        line_starting(&report, "| Powertools for TypeScript 2"),
+        "| Powertools for TypeScript 2.36.0 | n/a | n/a | | |",
         "{report}"
     );
 }
