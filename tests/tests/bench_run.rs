@@ -200,3 +200,25 @@ fn a_typescript_peer_that_fails_to_install_is_skipped_not_measured_at_an_earlier
         "{report}"
     );
 }
+
+#[test]
+fn staged_changes_are_named_beside_the_commit() {
+    let (dir, stubs) = setup();
+    let root = dir.path();
+    let clean = bench_run(root, &stubs, &[]);
+    let commit = line_starting(&clean, "| commit |").to_owned();
+    assert!(!commit.contains("uncommitted"), "{commit}");
+    fs::write(root.join("lambda-perf-core/benches/one.rs"), "// changed\n").unwrap();
+    let status = Command::new("git")
+        .args(["add", "lambda-perf-core/benches/one.rs"])
+        .current_dir(root)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let staged = bench_run(root, &stubs, &[]);
+    assert!(
+        line_starting(&staged, "| commit |").contains("(with uncommitted changes)"),
+        "{}",
+        line_starting(&staged, "| commit |")
+    );
+}
