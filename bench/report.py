@@ -272,6 +272,9 @@ if all(isinstance(interleaved.get(key), (int, float)) for key in SUMMARY_KEYS):
         f"sampled {budget(i_sa, i_fs, 1.5)}; unsampled {budget(i_un, i_fu, 2)}."
     )
     # Where the two verdicts part, what differs: the added time or the floor.
+    # The cases both verdicts were reached for: without criterion's floor (or added time) its
+    # verdict is n/a, and there is nothing to agree with.
+    compared = []
     differing = []
     for case, added, floor, i_added, i_floor, limit in (
         ("sampled", added_sampled, floor_sampled, i_sa, i_fs, 1.5),
@@ -279,6 +282,7 @@ if all(isinstance(interleaved.get(key), (int, float)) for key in SUMMARY_KEYS):
     ):
         if added is None or not floor or not i_floor:
             continue
+        compared.append(case)
         if (added / floor <= limit) != (i_added / i_floor <= limit):
             differing.append(
                 f"for {case} ({ratio(added, floor)} by criterion's means, "
@@ -292,8 +296,13 @@ if all(isinstance(interleaved.get(key), (int, float)) for key in SUMMARY_KEYS):
             + "; and ".join(differing)
             + ": this run does not settle that budget."
         )
-    elif added_sampled is not None and added_unsampled is not None:
+    elif len(compared) == 2:
         w("The verdict by criterion's means and this one agree.")
+    elif compared:
+        w(
+            f"The verdict by criterion's means and this one agree for {compared[0]} "
+            "(criterion's has none for the other)."
+        )
     w("")
 if clocks is not None and fu:
     left = fu - us(clocks)

@@ -1,0 +1,294 @@
+//! `bench/report.py`, which writes `BENCHMARKS.md` from what `bench/run` measured, given
+//! small results made up here: the figures it computes (added times, ratios against the
+//! floor and the peers, the budget's verdicts, instruction counts per invocation, the
+//! concurrency bench's quartiles, the client latency's verdict) are the ones the inputs give.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use serde_json::{Value, json};
+
+fn workspace() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// A results directory holding `files` (name, contents) beside a machine.txt.
+fn results(files: &[(&str, String)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(
+        dir.path().join("machine.txt"),
+        "mode=full\ncommit=abc1234\npython_powertools=3.37.0\nnode_powertools=2.36.0\n",
+    )
+    .unwrap();
+    for (name, text) in files {
+        fs::write(dir.path().join(name), text).unwrap();
+    }
+    dir
+}
+
+/// BENCHMARKS.md as report.py writes it from `dir`.
+fn report(dir: &Path) -> String {
+    let output = Command::new("python3")
+        .arg(workspace().join("bench/report.py"))
+        .arg(dir)
+        .arg("0")
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "report.py: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+fn case(group: &str, function: &str, mean_ns: f64) -> Value {
+    json!({
+        "group": group,
+        "function": function,
+        "id": format!("{group}/{function}"),
+        "mean_ns": mean_ns,
+        "mean_low_ns": mean_ns * 0.9,
+        "mean_high_ns": mean_ns * 1.1,
+        "median_ns": mean_ns,
+    })
+}
+
+/// invocation_overhead's criterion results: `cases` (function, mean in ns) of group `warm`.
+fn invocation_overhead(cases: &[(&str, f64)]) -> (&'static str, String) {
+    let cases: Vec<Value> = cases
+        .iter()
+        .map(|(function, mean)| case("warm", function, *mean))
+        .collect();
+    (
+        "criterion-invocation_overhead.json",
+        json!({ "target": "invocation_overhead", "cases": cases }).to_string(),
+    )
+}
+
+const BARE: (&str, f64) = ("bare handler", 1000.0);
+const SAMPLED: (&str, f64) = ("PerfLayer, sampled", 2500.0);
+const UNSAMPLED: (&str, f64) = ("PerfLayer, unsampled", 1300.0);
+const FLOOR: (&str, f64) = ("floor: write(2) + send(2)", 1000.0);
+const WRITE: (&str, f64) = ("floor: write(2) of the EMF line", 200.0);
+
+fn line_with<'a>(report: &'a str, start: &str) -> &'a str {
+    report
+        .lines()
+        .find(|line| line.starts_with(start))
+        .unwrap_or_else(|| panic!("no line starting {start:?} in\n{report}"))
+}
+
+#[test]
+fn the_headline_is_each_case_less_the_bare_handler_against_its_floor_and_the_peers() {
+    let peers = json!({
+        "invocations": 100,
+        "runs": 3,
+        "python": {
+            "bare": { "mean_us": 1.0, "median_us": 1.0 },
+            "instrumented": { "mean_us": 151.0, "median_us": 140.0 },
+            "added_us": 150.0,
+            "added_median_us": 139.0,
+        },
+        "typescript": { "skipped": "no Node.js installation with Powertools" },
+    });
+    let dir = results(&[
+        invocation_overhead(&[
+            BARE,
+            SAMPLED,
+            UNSAMPLED,
+            FLOOR,
+            WRITE,
+            ("PerfLayer, unsampled, resource usage", 9000.0),
+        ]),
+        ("peers.json", peers.to_string()),
+    ]);
+    let report = report(dir.path());
+    // 2.5 - 1 = 1.5 µs over a 1 µs floor; 0.3 µs over a 0.2 µs write; Python adds 100 times
+    // what lambda-perf adds.
+    assert_eq!(
+        line_with(&report, "| lambda-perf, sampled |"),
+        "| lambda-perf, sampled | 1.50 µs | 1.50x | 100.00x | n/a |"
+    );
+    assert_eq!(
+        line_with(&report, "| lambda-perf, unsampled |"),
+        "| lambda-perf, unsampled | 0.30 µs | 1.50x (of a lone `write(2)`) | | |"
+    );
+    assert_eq!(
+        line_with(&report, "| Powertools for Python 3"),
+        "| Powertools for Python 3.37.0 | 150.00 µs | 150.00x | | |"
+    );
+    assert!(
+        report.contains(
+            "This run: sampled 1.50x against at most 1.5x: met; unsampled 1.50x against at \
+             most 2x: met."
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains("_Powertools for TypeScript: skipped — no Node.js installation"),
+        "{report}"
+    );
+}
+
+#[test]
+fn a_budget_over_its_limit_is_not_met() {
+    let dir = results(&[invocation_overhead(&[
+        BARE,
+        ("PerfLayer, sampled", 2510.0),
+        ("PerfLayer, unsampled", 1401.0),
+        FLOOR,
+        WRITE,
+    ])]);
+    let report = report(dir.path());
+    assert!(
+        report.contains(
+            "This run: sampled 1.51x against at most 1.5x: not met; unsampled 2.00x against \
+             at most 2x: not met."
+        ),
+        "{report}"
+    );
+}
+
+/// The interleaved summary's JSON, for an added time and a floor each.
+fn summary(sampled: f64, write_send: f64, unsampled: f64, write: f64) -> (&'static str, String) {
+    (
+        "invocation_overhead_summary.json",
+        json!({
+            "rounds": 7,
+            "iterations": 20000,
+            "unsampled_added_ns": unsampled,
+            "sampled_added_ns": sampled,
+            "write_ns": write,
+            "write_send_ns": write_send,
+            "write_in_place_ns": write,
+            "write_send_in_place_ns": write_send,
+        })
+        .to_string(),
+    )
+}
+
+#[test]
+fn the_two_verdicts_are_compared_case_by_case() {
+    // Criterion's means: both met. The summary: sampled not met.
+    let dir = results(&[
+        invocation_overhead(&[BARE, SAMPLED, UNSAMPLED, FLOOR, WRITE]),
+        summary(1600.0, 1000.0, 300.0, 200.0),
+    ]);
+    let differing = report(dir.path());
+    assert!(
+        differing.contains(
+            "The verdict by criterion's means and this one differ for sampled (1.50x by \
+             criterion's means, 1.60x by the summary"
+        ),
+        "{differing}"
+    );
+    assert!(!differing.contains("differ for unsampled"), "{differing}");
+    // Both met both ways.
+    let dir = results(&[
+        invocation_overhead(&[BARE, SAMPLED, UNSAMPLED, FLOOR, WRITE]),
+        summary(1400.0, 1000.0, 300.0, 200.0),
+    ]);
+    let agreeing = report(dir.path());
+    assert!(
+        agreeing.contains("The verdict by criterion's means and this one agree."),
+        "{agreeing}"
+    );
+}
+
+#[test]
+fn verdicts_are_not_said_to_agree_when_criterion_measured_no_floor() {
+    // Criterion's run has no floor cases: its verdicts are n/a, so there is nothing for the
+    // summary's to agree with.
+    let dir = results(&[
+        invocation_overhead(&[BARE, SAMPLED, UNSAMPLED]),
+        summary(1400.0, 1000.0, 300.0, 200.0),
+    ]);
+    let report = report(dir.path());
+    assert!(
+        report.contains("sampled n/a; unsampled n/a."),
+        "criterion's verdicts: {report}"
+    );
+    assert!(!report.contains("this one agree"), "{report}");
+}
+
+#[test]
+fn instructions_per_invocation_are_the_growth_between_the_two_counts() {
+    // bare: (3,000,000 - 1,000,000) / 1,000 = 2,000 per invocation; sampled: 5,000.
+    let dir = results(&[(
+        "instructions.txt",
+        "fewer=1000\nmore=2000\nvalgrind=valgrind-3\nbare=1000000,3000000\n\
+         sampled=9000000,14000000\n"
+            .to_owned(),
+    )]);
+    let report = report(dir.path());
+    let counted = &report[report
+        .find("### The same invocation in instructions")
+        .unwrap()..];
+    assert_eq!(
+        line_with(counted, "| lambda-perf, sampled |"),
+        "| lambda-perf, sampled | 5,000 | 3,000 |"
+    );
+    assert_eq!(
+        line_with(counted, "| lambda-perf, unsampled |"),
+        "| lambda-perf, unsampled | n/a | n/a |"
+    );
+}
+
+#[test]
+fn the_concurrency_table_gives_each_settings_medians_and_quartiles() {
+    let concurrency = json!({
+        "rounds": 21,
+        "invocations_per_round": 64000,
+        "settings": [{
+            "at_once": 8, "threads": 2, "pinned": true,
+            "bare_wall_ns": 900.0, "bare_cpu_ns": 1000.0,
+            "added_wall_ns": 1.0, "added_cpu_ns": 1500.0,
+            "added_cpu_quartiles_ns": [1400.0, 1700.0],
+            "floor_cpu_ns": 1000.0, "floor_cpu_quartiles_ns": [900.0, 1100.0],
+        }],
+    });
+    let dir = results(&[("concurrency.json", concurrency.to_string())]);
+    let report = report(dir.path());
+    assert_eq!(
+        line_with(&report, "| 8 | 2, pinned |"),
+        "| 8 | 2, pinned | 1.00 µs | 1.50 µs (1.40 to 1.70 µs) | 1.00 µs (0.90 to 1.10 µs) | 1.50x |"
+    );
+}
+
+#[test]
+fn the_client_latency_verdict_reads_the_interval_over_the_processes() {
+    let row = |median: f64, added: Option<(f64, f64, f64)>| {
+        let mut row = json!({
+            "samples": 100, "median_us": median, "p90_us": median, "p99_us": median,
+            "mean_us": median, "replica_medians_us": [median, median],
+        });
+        if let Some((mean, low, high)) = added {
+            row["added_vs_bare_over_replicas"] =
+                json!({ "mean_us": mean, "low_us": low, "high_us": high });
+            row["added_vs_bare"] = json!({ "median_us": 99.0, "low_us": 98.0, "high_us": 100.0 });
+        }
+        row
+    };
+    let latency = json!({
+        "replicas": 2,
+        "bare": row(100.0, None),
+        "companion": row(101.0, Some((1.0, -2.0, 4.0))),
+        "companion_unsampled": row(110.0, Some((10.0, 8.0, 12.0))),
+    });
+    let e2e = json!({ "client_latency": latency, "client_latency_quiet_sinks": {}, "init": {} });
+    let dir = results(&[("end_to_end.json", e2e.to_string())]);
+    let report = report(dir.path());
+    assert!(
+        report.contains(
+            "By the interval over the processes: with the companion, sampled, the client's \
+             latency shows no measurable difference from the bare handler's: the interval of \
+             the added latency, -2.00 µs to 4.00 µs, includes zero (so this run cannot tell a \
+             difference of less than about 3.00 µs either way from none). Unsampled, the \
+             client's latency differs measurably from the bare handler's: the interval of the \
+             added latency, 8.00 µs to 12.00 µs, excludes zero."
+        ),
+        "{report}"
+    );
+}
