@@ -2,7 +2,8 @@
 
 Run by bench/powertools/peer.py in a Lambda-like environment (LAMBDA_TASK_ROOT set, a sampled
 _X_AMZN_TRACE_ID rotated before every invocation as the runtime does, AWS_XRAY_DAEMON_ADDRESS
-pointing at a real UDP receiver, stdout a real file). Prints one JSON object on stderr.
+pointing at a real UDP receiver, stdout a real file, flushed at every write as the runtime
+flushes it). Prints one JSON object on stderr.
 
     python3 handler_bench.py MODE INVOCATIONS WARMUP     (MODE: bare | instrumented)
 """
@@ -14,6 +15,30 @@ import sys
 import time
 
 MODE, INVOCATIONS, WARMUP = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+
+
+class Unbuffered:
+    """stdout as Lambda's Python runtime (awslambdaric's bootstrap) sets it: every write
+    flushed, so that each EMF line Metrics prints reaches the file descriptor in the invocation
+    that printed it, as lambda-perf's does. Left block-buffered (stdout to a file), the lines
+    wait in an 8 KiB buffer, and many invocations share one write(2)."""
+
+    def __init__(self, stream):
+        self.stream = stream
+
+    def __getattr__(self, attr):
+        return getattr(self.stream, attr)
+
+    def write(self, text):
+        self.stream.write(text)
+        self.stream.flush()
+
+    def writelines(self, lines):
+        self.stream.writelines(lines)
+        self.stream.flush()
+
+
+sys.stdout = Unbuffered(sys.stdout)
 
 
 class Context:
