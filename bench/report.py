@@ -1050,7 +1050,7 @@ w(
     "in a session of its own, so that the harness's stop does not cut its count short; `callgrind_annotate --inclusive=yes` for what runs after the POST);"
 )
 w(
-    "- `lambda-perf run -n 101|601 --sampling 1|0 --env COMPANION_MODE=bare|bare_threaded|companion --env EXIT_AFTER=<n> --env EVICT_CACHES=1 -- target/bench/results/under-cache-simulation.sh` "
+    "- `lambda-perf run -n 101|601 --sampling 1|0 --env COMPANION_MODE=bare|bare_threaded|companion|runtime_layer_threaded|companion_no_calls --env EXIT_AFTER=<n> --env EVICT_CACHES=1 -- target/bench/results/under-cache-simulation.sh` "
     "(cache lines under the runtime loop: the same, under `valgrind --tool=callgrind --cache-sim=yes --I1=32768,8,64 --D1=32768,8,64 --LL=524288,8,64`; "
     "`callgrind_annotate --inclusive=yes --show=ILmr,DLmr,DLmw` for the eviction's share and what runs after the POST);"
 )

@@ -292,3 +292,49 @@ fn the_client_latency_verdict_reads_the_interval_over_the_processes() {
         "{report}"
     );
 }
+
+/// The words bench/run's loop `for … in <words>; do` that starts with `start` goes over.
+fn bench_run_loop(start: &str) -> Vec<String> {
+    let script = fs::read_to_string(workspace().join("bench/run")).unwrap();
+    let at = script
+        .find(start)
+        .unwrap_or_else(|| panic!("no {start:?} in bench/run"));
+    let words = script[at..].split_once(" in ").unwrap().1;
+    words
+        .split_once("; do")
+        .unwrap()
+        .0
+        .split_whitespace()
+        .filter(|word| *word != "\\")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_reproduction_list_names_every_mode_bench_run_counts() {
+    let report = report(results(&[]).path());
+    let reproduce = &report[report.find("## Reproduce").unwrap()..];
+    let listed = |marker: &str| -> Vec<String> {
+        let line = line_with(reproduce, marker);
+        let (_, after) = line.split_once("COMPANION_MODE=").unwrap();
+        after
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .split('|')
+            .map(str::to_owned)
+            .collect()
+    };
+    // Instructions under the runtime loop: `for mode in …`.
+    let counted = bench_run_loop("for mode in bare bare_threaded");
+    assert_eq!(listed("- `lambda-perf run -n 201|2201"), counted);
+    // Cache lines: `for subject in label:mode:sampling …`, each mode once.
+    let mut simulated: Vec<String> = Vec::new();
+    for subject in bench_run_loop("for subject in") {
+        let mode = subject.split(':').nth(1).unwrap().to_owned();
+        if !simulated.contains(&mode) {
+            simulated.push(mode);
+        }
+    }
+    assert_eq!(listed("- `lambda-perf run -n 101|601"), simulated);
+}
