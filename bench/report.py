@@ -228,6 +228,7 @@ w(
 w("")
 if fs_place is not None and fu_place is not None and fs and fu:
     costlier = fu_place > fu and fs_place > fs
+    cheaper = fu_place <= fu and fs_place <= fs
     w(
         "The floor is measured twice: its system calls alone, in a loop of their own (the "
         "floor rows above, which the budget's verdict uses), and the same system calls made "
@@ -242,6 +243,14 @@ if fs_place is not None and fu_place is not None and fs and fu:
             "tiny working set. "
             if costlier
             else "In this run they did not cost more in place than in the loop. "
+            if cheaper
+            else (
+                "In this run a lone `write(2)` cost "
+                + ("more in place" if fu_place > fu else "no more in place")
+                + f" ({ratio(fu_place, fu)} the loop's), `write(2)` + `send(2)` "
+                + ("did" if fs_place > fs else "did not")
+                + f" ({ratio(fs_place, fs)}). "
+            )
         )
         + f"The ratios against the in-place floor: sampled {ratio(us(added_sampled), fs_place)}, "
         f"unsampled {ratio(us(added_unsampled), fu_place)} (the budget is judged against the "

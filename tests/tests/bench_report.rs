@@ -338,3 +338,47 @@ fn the_reproduction_list_names_every_mode_bench_run_counts() {
     }
     assert_eq!(listed("- `lambda-perf run -n 101|601"), simulated);
 }
+
+#[test]
+fn the_in_place_floor_is_compared_with_the_loops_one_case_by_case() {
+    let in_place = |write: f64, write_send: f64| {
+        invocation_overhead(&[
+            BARE,
+            SAMPLED,
+            UNSAMPLED,
+            FLOOR,
+            WRITE,
+            (
+                "floor in place: bare handler writing the EMF line",
+                1000.0 + write,
+            ),
+            (
+                "floor in place: bare handler writing and sending",
+                1000.0 + write_send,
+            ),
+        ])
+    };
+    // Both dearer in place.
+    let both = report(results(&[in_place(250.0, 1100.0)]).path());
+    assert!(
+        both.contains("In this run they cost more in place (1.25x and 1.10x the loop's)."),
+        "{both}"
+    );
+    // Neither.
+    let neither = report(results(&[in_place(150.0, 900.0)]).path());
+    assert!(
+        neither.contains("In this run they did not cost more in place than in the loop."),
+        "{neither}"
+    );
+    // The lone write(2) dearer in place, the pair not: neither sentence holds.
+    let mixed = report(results(&[in_place(250.0, 900.0)]).path());
+    assert!(!mixed.contains("did not cost more in place"), "{mixed}");
+    assert!(!mixed.contains("they cost more in place"), "{mixed}");
+    assert!(
+        mixed.contains(
+            "In this run a lone `write(2)` cost more in place (1.25x the loop's), \
+             `write(2)` + `send(2)` did not (0.90x)."
+        ),
+        "{mixed}"
+    );
+}
