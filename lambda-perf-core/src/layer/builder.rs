@@ -237,7 +237,8 @@ impl PerfLayerBuilder {
     /// shortens it), near 0 that it waited on I/O (more memory will not help). Off by default:
     /// its two `getrusage(2)` system calls per invocation (and on Linux, while the process is
     /// smaller than the process that started it, a read of `/proc/self/status` for its own
-    /// peak) cost more than the budget of an unsampled invocation (see BENCHMARKS.md)
+    /// peak after an invocation that mapped new pages) cost more than the budget of an
+    /// unsampled invocation (see BENCHMARKS.md)
     /// (`LAMBDA_PERF_RESOURCE_USAGE`). Unix only (Lambda's Linux included): elsewhere the
     /// fields are left out, with one warning.
     pub fn resource_usage(mut self, enabled: bool) -> Self {
