@@ -79,3 +79,26 @@ async fn every_response_lambda_http_accepts_is_captured_as_its_status() {
         run(|_| async { Ok::<_, Error>((StatusCode::BAD_REQUEST, json!({"error": "no"}))) }).await;
     assert_eq!(status, json!({"status": 400}));
 }
+
+/// `without_response_capture()` records no response metadata, over a `lambda_http` handler
+/// as over any other: not even the status, and the response is handed back unchanged.
+#[tokio::test]
+async fn without_response_capture_an_http_response_is_not_recorded() {
+    let recorder = Recorder::new();
+    let service = recorder
+        .layer()
+        .without_response_capture()
+        .layer(service_fn(|_: Request| async {
+            Ok::<_, Error>(Response::builder().status(503).body(Body::Empty).unwrap())
+        }));
+    let response = service.oneshot(request()).await.unwrap();
+    assert_eq!(response.status(), 503);
+    let subsegment = recorder.xray().named("## handler").unwrap();
+    assert!(subsegment.get("metadata").is_some(), "{subsegment}");
+    assert!(
+        subsegment["metadata"]["test"]
+            .get("handler response")
+            .is_none(),
+        "{subsegment}"
+    );
+}

@@ -2,15 +2,17 @@
 //! `lambda_http::service_fn`, anything that is a `Service<lambda_http::Request>`.
 
 use std::fmt;
+use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use serde_json::{Value, json};
 use tower::Service;
 
-use super::capture::{JsonText, ResponseCapture};
+use super::capture::{JsonText, NoResponseCapture, ResponseCapture, SerializeResponse};
 use super::{PerfFuture, PerfService, invocation_future};
 use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::json::push_u64;
+use crate::invocation::instrumentation::Instrumentation;
 
 /// Captures an HTTP response as `{"status": <code>}`: the body of a web response is rarely
 /// worth a trace's space. Every response type `lambda_http::run` accepts is captured: a
@@ -62,31 +64,49 @@ impl<R: Status> ResponseCapture<R> for HttpStatus {
     }
 }
 
-impl<S, C> Service<lambda_http::Request> for PerfService<S, C>
-where
-    S: Service<lambda_http::Request>,
-    HttpStatus: ResponseCapture<S::Response>,
-    S::Error: fmt::Debug + 'static,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = PerfFuture<S::Future, HttpStatus>;
+/// `PerfLayer` over a `lambda_http` handler: its response is captured as its status
+/// ([`HttpStatus`]), or not at all after
+/// [`without_response_capture`](crate::PerfLayer::without_response_capture).
+macro_rules! http_service {
+    ($($capture:ty => $http_capture:ty),*) => {$(
+        impl<S> Service<lambda_http::Request> for PerfService<S, $capture>
+        where
+            S: Service<lambda_http::Request>,
+            $http_capture: ResponseCapture<S::Response>,
+            S::Error: fmt::Debug + 'static,
+        {
+            type Response = S::Response;
+            type Error = S::Error;
+            type Future = PerfFuture<S::Future, $http_capture>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, request: lambda_http::Request) -> Self::Future {
-        use lambda_http::RequestExt;
-
-        let trigger = FaasTrigger::Http;
-        let invocation = match request.lambda_context_ref() {
-            Some(context) => invocation_future::begin(&self.instrumentation, context, trigger),
-            None => {
-                let context = lambda_runtime::Context::default();
-                invocation_future::begin(&self.instrumentation, &context, trigger)
+            fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+                self.inner.poll_ready(cx)
             }
-        };
-        PerfFuture::start(invocation, || self.inner.call(request))
+
+            fn call(&mut self, request: lambda_http::Request) -> Self::Future {
+                let invocation = begin(&self.instrumentation, &request);
+                PerfFuture::start(invocation, || self.inner.call(request))
+            }
+        }
+    )*};
+}
+
+http_service!(SerializeResponse => HttpStatus, NoResponseCapture => NoResponseCapture);
+
+/// Begins the invocation of `request`, an HTTP one, with its Lambda context (a default one
+/// when it has none).
+fn begin(
+    instrumentation: &Arc<Instrumentation>,
+    request: &lambda_http::Request,
+) -> invocation_future::Begun {
+    use lambda_http::RequestExt;
+
+    let trigger = FaasTrigger::Http;
+    match request.lambda_context_ref() {
+        Some(context) => invocation_future::begin(instrumentation, context, trigger),
+        None => {
+            let context = lambda_runtime::Context::default();
+            invocation_future::begin(instrumentation, &context, trigger)
+        }
     }
 }
