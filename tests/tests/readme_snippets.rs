@@ -1,7 +1,9 @@
 //! Every Rust snippet of the README builds in a new crate whose dependencies are exactly the
 //! ones the README lists above it (its `[dependencies]` blocks down to the snippet,
 //! lambda-perf-core in the path form pointed at this checkout), as a newcomer reading down
-//! the page would copy them: the quick start with the quick start's block alone.
+//! the page would copy them: the quick start with the quick start's block alone. And every
+//! `lambda-perf run` or `tune` command of the READMEs gives the function its variables with
+//! `--env`, where they reach it.
 
 mod support;
 
@@ -166,4 +168,57 @@ fn the_readme_gives_lambda_perf_core_in_a_form_that_builds_before_it_is_publishe
         readme.contains("not on crates.io yet"),
         "the README says why it is not a version"
     );
+}
+
+/// The shell commands of the README and of the examples' READMEs that run `lambda-perf
+/// run` or `tune`, with the variables set in front of each (`VAR=value lambda-perf …`).
+fn harness_commands_with_their_variables() -> Vec<(String, Vec<String>)> {
+    let root = workspace();
+    let mut readmes = vec![root.join("README.md")];
+    for entry in std::fs::read_dir(root.join("examples")).unwrap() {
+        readmes.push(entry.unwrap().path().join("README.md"));
+    }
+    let mut commands = Vec::new();
+    for readme in readmes {
+        let text = std::fs::read_to_string(&readme).unwrap();
+        for block in blocks(&text).iter().filter(|b| b.info == "sh") {
+            for line in block.text.lines() {
+                let words: Vec<&str> = line.split_whitespace().collect();
+                let Some(at) = words
+                    .windows(2)
+                    .position(|w| w[0] == "lambda-perf" && matches!(w[1], "run" | "tune"))
+                else {
+                    continue;
+                };
+                let variables = words[..at]
+                    .iter()
+                    .filter_map(|word| word.split_once('=').map(|(name, _)| name.to_owned()))
+                    .collect();
+                commands.push((format!("{}: {line}", readme.display()), variables));
+            }
+        }
+    }
+    commands
+}
+
+/// `lambda-perf run` gives the function Lambda's environment, not the shell's: a variable
+/// set in front of the command never reaches the function (but the few it passes on), so a
+/// README that sets one there shows a run that does not do what it says. The function's
+/// variables go with `--env`.
+#[test]
+fn the_readmes_give_the_functions_variables_to_lambda_perf_with_env() {
+    let commands = harness_commands_with_their_variables();
+    assert!(
+        commands.len() >= 5,
+        "the READMEs' lambda-perf commands went missing: {commands:#?}"
+    );
+    for (command, variables) in commands {
+        for variable in variables {
+            assert!(
+                lambda_perf_local::emulator::INHERITED_VARS.contains(&variable.as_str()),
+                "{command}\n{variable} set in front of lambda-perf does not reach the function: \
+                 give it with --env {variable}=…"
+            );
+        }
+    }
 }
