@@ -4,7 +4,8 @@
 //! `cargo run` into the workspace's target dir on the first invocation and serves a Runtime
 //! API), sends three events with `cargo lambda invoke` (two orders, then an empty one), and
 //! checks the responses and the EMF lines the function wrote on the stdout that the watch
-//! process relays.
+//! process relays. The watch command's variables are the example README's, and what it
+//! writes is what that README shows.
 //!
 //! What the emulator does unlike Lambda, and what the test expects of our layer for it:
 //! - the deadline it sends is `600000`, not epoch milliseconds: no `deadline_headroom_ms` and
@@ -178,8 +179,14 @@ impl Watch {
             .arg("--ignore-changes")
             .args(["--invoke-address", "127.0.0.1", "--invoke-port"])
             .arg(port.to_string())
-            .args(["--env-var", "POWERTOOLS_SERVICE_NAME=orders"])
-            .args(["--env-var", "POWERTOOLS_METRICS_NAMESPACE=Shop"])
+            // The function's variables as the example's README gives them, so that the
+            // output it shows is the output of its command.
+            .args(
+                readme()
+                    .watch_env_vars
+                    .iter()
+                    .flat_map(|var| ["--env-var", var]),
+            )
             .env("TMPDIR", environment.tmpdir())
             // Only what the emulator itself sets, whatever the test runner's environment has.
             .env_remove("AWS_LAMBDA_INITIALIZATION_TYPE")
@@ -330,6 +337,63 @@ impl Drop for Watch {
     }
 }
 
+/// What `examples/basic-layer/README.md` says of `cargo lambda watch`: the `--env-var`s of
+/// its command and the lines it shows the function writing, a log line and an EMF line.
+struct Readme {
+    watch_env_vars: Vec<String>,
+    log_line: Value,
+    emf_line: Value,
+}
+
+fn readme() -> Readme {
+    let text = std::fs::read_to_string(workspace().join("examples/basic-layer/README.md")).unwrap();
+    let start = text
+        .find("\ncargo lambda watch")
+        .expect("the README's `cargo lambda watch` command");
+    let mut command = String::new();
+    for line in text[start + 1..].lines() {
+        match line.strip_suffix('\\') {
+            Some(continued) => command.push_str(continued),
+            None => {
+                command.push_str(line);
+                break;
+            }
+        }
+    }
+    let words: Vec<&str> = command.split_whitespace().collect();
+    let watch_env_vars = words
+        .windows(2)
+        .filter(|pair| pair[0] == "--env-var")
+        .map(|pair| pair[1].to_owned())
+        .collect();
+    let shown = text
+        .split("```json\n")
+        .nth(1)
+        .and_then(|block| block.split("```").next())
+        .expect("the README's output block");
+    let lines: Vec<Value> = shown
+        .lines()
+        .map(|line| serde_json::from_str(line).unwrap())
+        .collect();
+    let [log_line, emf_line] = <[Value; 2]>::try_from(lines).expect("a log line and an EMF line");
+    Readme {
+        watch_env_vars,
+        log_line,
+        emf_line,
+    }
+}
+
+fn keys(object: &Value) -> Vec<&str> {
+    let mut keys: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    keys.sort_unstable();
+    keys
+}
+
 fn order(id: &str, quantity: u32) -> Value {
     json!({ "order_id": id, "quantity": quantity })
 }
@@ -446,4 +510,41 @@ fn basic_layer_under_cargo_lambda_watch() {
     assert_eq!(cold["service"], "orders");
     let first_end = all.iter().position(|line| line == &ends[0]).unwrap();
     assert!(cold_index < first_end, "ColdStart comes first: {log}");
+
+    // The README's command writes the lines the README shows (a warm order's): the same
+    // keys, service and namespace, facts and metrics.
+    let shown = readme();
+    let warm = &ends[1];
+    assert_eq!(warm["service"], shown.emf_line["service"], "{warm}");
+    assert_eq!(
+        warm["_aws"]["CloudWatchMetrics"], shown.emf_line["_aws"]["CloudWatchMetrics"],
+        "{warm}"
+    );
+    assert_eq!(keys(warm), keys(&shown.emf_line), "{warm}");
+    assert_eq!(
+        keys(&warm["lambda_perf"]),
+        keys(&shown.emf_line["lambda_perf"]),
+        "{warm}"
+    );
+    let placed: Vec<Value> = watch
+        .output
+        .lines()
+        .iter()
+        .filter_map(|line| serde_json::from_str::<Value>(line.text.trim()).ok())
+        .filter(|line| line["message"] == "order placed")
+        .collect();
+    assert_eq!(placed.len(), 2, "{log}");
+    let placed = &placed[1];
+    assert_eq!(keys(placed), keys(&shown.log_line), "{placed}");
+    for key in [
+        "service",
+        "function_name",
+        "function_memory_size",
+        "function_arn",
+        "start_kind",
+        "cold_start",
+        "target",
+    ] {
+        assert_eq!(placed[key], shown.log_line[key], "{key}: {placed}");
+    }
 }
