@@ -70,3 +70,29 @@ fn every_example_is_covered() {
         "a new example needs its copied-out test here"
     );
 }
+
+/// The README says the examples test themselves with `test_util::Recorder`: each one's tests
+/// run its handler behind the recorder, instrumentation included, not the bare handler only.
+#[test]
+fn every_example_tests_itself_with_the_recorder() {
+    for entry in std::fs::read_dir(workspace().join("examples")).unwrap() {
+        let example = entry.unwrap().path();
+        let manifest = std::fs::read_to_string(example.join("Cargo.toml")).unwrap();
+        let dev_dependencies = manifest
+            .split_once("[dev-dependencies]")
+            .map(|(_, after)| after)
+            .unwrap_or_default();
+        assert!(
+            dev_dependencies.contains("\"test-util\""),
+            "{}: no test-util in its dev-dependencies",
+            example.display()
+        );
+        let main = std::fs::read_to_string(example.join("src/main.rs")).unwrap();
+        let tests = main.split_once("#[cfg(test)]").map(|(_, tests)| tests);
+        assert!(
+            tests.is_some_and(|tests| tests.contains("Recorder::")),
+            "{}: its tests do not run it behind the recorder",
+            example.display()
+        );
+    }
+}

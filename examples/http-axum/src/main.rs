@@ -73,4 +73,41 @@ mod tests {
     async fn order_zero_does_not_exist() {
         assert_eq!(get("/orders/0").await.0, StatusCode::NOT_FOUND);
     }
+
+    /// Behind the layer, as `lambda_http::run` serves it: each request is an invocation
+    /// whose metrics and subsegment the recorder keeps (nothing goes to stdout or to the
+    /// X-Ray daemon), with the response's status as the response metadata.
+    #[tokio::test]
+    async fn each_request_is_measured_and_traced_with_its_status() {
+        use lambda_http::RequestExt;
+        use lambda_perf_core::test_util::{Recorder, event};
+        use serde_json::json;
+        use tower::{Layer, Service};
+
+        let recorder = Recorder::new();
+        let mut service = recorder.layer().layer(app());
+        for (uri, status) in [
+            ("/orders/7", StatusCode::OK),
+            ("/orders/0", StatusCode::NOT_FOUND),
+        ] {
+            // A request as `lambda_http::run` hands it over: with its Lambda context.
+            let request = axum::http::Request::get(uri)
+                .body(lambda_http::Body::Empty)
+                .unwrap()
+                .with_lambda_context(event(()).context);
+            let response = service.ready().await.unwrap().call(request).await.unwrap();
+            assert_eq!(response.status(), status);
+
+            let lines = recorder.emf().lines();
+            let written = lines.last().unwrap();
+            assert_eq!(written["OrderLookups"], json!([1.0]));
+            assert_eq!(written["lambda_perf"]["outcome"], "success");
+            let subsegment = recorder.xray().take().pop().unwrap();
+            assert_eq!(subsegment["name"], "## handler");
+            assert_eq!(
+                subsegment["metadata"]["test"]["handler response"],
+                json!({ "status": status.as_u16() })
+            );
+        }
+    }
 }
