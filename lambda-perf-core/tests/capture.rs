@@ -288,3 +288,49 @@ async fn a_response_whose_serialize_writes_what_is_not_json_is_left_out_and_coun
         "{next}"
     );
 }
+
+/// A response that is not `Serialize`, the part of it a capture of one's own records.
+struct Order {
+    id: String,
+    lines: Vec<String>,
+}
+
+/// An order's id and its number of lines.
+struct OrderSummary;
+
+impl lambda_perf_core::ResponseCapture<Order> for OrderSummary {
+    fn capture(order: &Order) -> Option<Value> {
+        Some(json!({ "id": order.id, "lines": order.lines.len() }))
+    }
+}
+
+/// `with_response_capture` puts a capture of one's own in the layer: its value is the
+/// response metadata, passed through the redaction hook as a whole response is; the handler's
+/// response is the handler's.
+#[tokio::test]
+async fn a_capture_of_ones_own_records_what_it_returns() {
+    use tower::{Layer, ServiceExt};
+
+    let recorder = Recorder::with(|layer| {
+        layer.redact(|captured, mut value| {
+            assert_eq!(captured, Captured::Response);
+            value["redacted"] = true.into();
+            Some(value)
+        })
+    });
+    let service = recorder
+        .layer()
+        .with_response_capture::<OrderSummary>()
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Order {
+                id: "o-1".into(),
+                lines: vec!["book".into(), "pen".into()],
+            })
+        }));
+    let order = service.oneshot(event(json!({}))).await.unwrap();
+    assert_eq!((order.id.as_str(), order.lines.len()), ("o-1", 2));
+    assert_eq!(
+        handler_document(&recorder)["metadata"]["test"]["handler response"],
+        json!({ "id": "o-1", "lines": 2, "redacted": true })
+    );
+}

@@ -129,6 +129,46 @@ impl<C> PerfLayer<C> {
     /// ```
     #[must_use]
     pub fn without_response_capture(self) -> PerfLayer<NoResponseCapture> {
+        self.with_response_capture()
+    }
+
+    /// The same layer, its responses captured by `C2`, a [`ResponseCapture`] of your own:
+    /// to record part of a response, or what it says rather than what it holds. Its
+    /// [`capture`](ResponseCapture::capture) returns the metadata's value (`None` records
+    /// none), which the redaction hook, the size cap and the other limits then take as they
+    /// take a whole response's.
+    ///
+    /// ```
+    /// use lambda_perf_core::{PerfLayer, ResponseCapture};
+    /// use lambda_runtime::{Error, LambdaEvent};
+    /// use serde_json::{Value, json};
+    /// use tower::{Layer, service_fn};
+    ///
+    /// struct Order {
+    ///     id: String,
+    ///     lines: Vec<String>,
+    /// }
+    ///
+    /// /// An order's id and its number of lines, not the lines themselves.
+    /// struct OrderSummary;
+    ///
+    /// impl ResponseCapture<Order> for OrderSummary {
+    ///     fn capture(order: &Order) -> Option<Value> {
+    ///         Some(json!({ "id": order.id, "lines": order.lines.len() }))
+    ///     }
+    /// }
+    ///
+    /// async fn handler(_event: LambdaEvent<Value>) -> Result<Order, Error> {
+    ///     Ok(Order { id: "o-1".into(), lines: vec!["book".into()] })
+    /// }
+    ///
+    /// let service = PerfLayer::from_env()
+    ///     .with_response_capture::<OrderSummary>()
+    ///     .layer(service_fn(handler));
+    /// # let _ = service;
+    /// ```
+    #[must_use]
+    pub fn with_response_capture<C2>(self) -> PerfLayer<C2> {
         PerfLayer {
             instrumentation: self.instrumentation,
             _capture: PhantomData,
