@@ -1,5 +1,7 @@
 //! `PerfService` for `lambda_http` handlers (feature `http`): an axum router, a
-//! `lambda_http::service_fn`, anything that is a `Service<lambda_http::Request>`.
+//! `lambda_http::service_fn`, anything that is a `Service<lambda_http::Request>`. Under
+//! `lambda_http::run_with_streaming_response` the invocation ends when the handler returns
+//! the response's head: the body's streaming after it is not in its duration.
 
 use std::fmt;
 use std::sync::Arc;
