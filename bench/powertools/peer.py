@@ -16,6 +16,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT, WORKDIR = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
@@ -36,6 +37,18 @@ class Receiver:
         while True:
             self.sock.recv(65536)
             self.count += 1
+
+    def settled_count(self, quiet_s=0.2, at_most_s=5.0):
+        """The count once no datagram has come for `quiet_s` (at most `at_most_s`): the
+        last process may exit before the drain has read what it sent."""
+        deadline = time.monotonic() + at_most_s
+        last = self.count
+        while time.monotonic() < deadline:
+            time.sleep(quiet_s)
+            if self.count == last:
+                break
+            last = self.count
+        return self.count
 
     @property
     def address(self):
@@ -83,7 +96,7 @@ def measure(name, command_of):
         }
     result["added_us"] = result["instrumented"]["mean_us"] - result["bare"]["mean_us"]
     result["added_median_us"] = result["instrumented"]["median_us"] - result["bare"]["median_us"]
-    result["x_ray_datagrams"] = receiver.count
+    result["x_ray_datagrams"] = receiver.settled_count()
     result["datagrams_expected"] = RUNS * (WARMUP + INVOCATIONS)
     return result
 
