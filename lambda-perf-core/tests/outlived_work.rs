@@ -221,3 +221,67 @@ async fn a_wait_for_a_client_that_ends_after_its_invocation_is_counted_as_droppe
         "the wait of work that outlived its invocation is lost without a trace: {documents:#?}"
     );
 }
+
+/// Spawns `work` with the current invocation inside a subsegment `call` (an HTTP call), and
+/// returns once the subsegment is open; `work` goes on only once [`after_late_work`] lets it.
+async fn spawn_open_call<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+    subsegment: impl FnOnce(Subsegment, BoxedCall<T>) -> BoxedCall<T>,
+) {
+    let (go, wait) = oneshot::channel();
+    let (opened, is_open) = oneshot::channel();
+    let call: BoxedCall<T> = Box::pin(async move {
+        let _ = opened.send(());
+        let _ = wait.await;
+        work()
+    });
+    let call = subsegment(
+        Subsegment::new("call").http(lambda_perf_core::xray::Http::request(
+            "GET",
+            "https://downstream.example/items",
+        )),
+        call,
+    );
+    let task = lambda_perf_core::spawn(async move {
+        let _ = call.await;
+    });
+    is_open.await.unwrap();
+    *OUTLIVING.lock().unwrap() = Some((task, go));
+}
+
+type BoxedCall<T> = std::pin::Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The one `call` subsegment among `documents`.
+fn the_call(documents: &[Value]) -> &Value {
+    let calls: Vec<&Value> = documents
+        .iter()
+        .filter(|document| document["name"] == "call")
+        .collect();
+    assert_eq!(calls.len(), 1, "{documents:#?}");
+    calls[0]
+}
+
+#[tokio::test]
+async fn an_http_status_set_after_its_invocation_ended_is_counted_as_dropped() {
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        spawn_open_call(
+            || lambda_perf_core::xray::set_http_status(503),
+            |subsegment, call| Box::pin(subsegment.instrument(call)),
+        )
+        .await;
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let documents = after_late_work(&recorder).await;
+    // Closed and sent with its invocation, before the status came.
+    let call = the_call(&documents);
+    assert!(call.get("fault").is_none(), "{call:#}");
+    let handlers = handlers(&documents);
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 1,
+        "an HTTP status set by work that outlived its invocation is lost without a trace: {:#}",
+        handlers[1]
+    );
+}

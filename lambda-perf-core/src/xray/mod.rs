@@ -301,7 +301,9 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
 /// subsegment (in the future or closure it runs), on a subsegment given
 /// [`Subsegment::http`]. 4xx sets `error`, 429 also `throttle`, 5xx `fault`. Anywhere else —
 /// after the subsegment closed, or in one that is no HTTP call — it records nothing, so an
-/// enclosing subsegment is never marked by mistake.
+/// enclosing subsegment is never marked by mistake. From work that outlived its invocation
+/// (whose subsegments were closed and sent as it ended), the status is lost: that is counted
+/// (`xray.invocation_ended`) with one warning, as [`annotate`] reports it.
 ///
 /// ```
 /// use lambda_perf_core::xray::{self, Http, Namespace, Subsegment};
@@ -318,7 +320,7 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
 /// }
 /// ```
 pub fn set_http_status(status: u16) {
-    with_trace(|trace, current| {
+    let recorded = current::with_trace(|trace, current| {
         let Some(record) = current.and_then(|id| trace.nested_mut(id)) else {
             return;
         };
@@ -336,6 +338,9 @@ pub fn set_http_status(status: u16) {
             _ => {}
         }
     });
+    if let Err(refused) = recorded {
+        report_refused(refused);
+    }
 }
 
 /// Counts every dropped data point, and prints the first error of each kind on stderr.
