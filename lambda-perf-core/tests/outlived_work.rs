@@ -285,3 +285,28 @@ async fn an_http_status_set_after_its_invocation_ended_is_counted_as_dropped() {
         handlers[1]
     );
 }
+
+#[tokio::test]
+async fn a_subsegment_failing_after_its_invocation_ended_is_counted_as_dropped() {
+    let recorder = Recorder::new();
+    let handler = lambda_runtime::service_fn(|_: LambdaEvent<Value>| async {
+        spawn_open_call(
+            || Err::<(), _>("the call failed after its invocation ended"),
+            |subsegment, call| Box::pin(subsegment.instrument_fallible(call)),
+        )
+        .await;
+        Ok::<_, Error>(json!({}))
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let documents = after_late_work(&recorder).await;
+    let call = the_call(&documents);
+    assert!(call.get("fault").is_none(), "{call:#}");
+    let handlers = handlers(&documents);
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        handlers[1]["metadata"]["lambda_perf"]["dropped"]["xray.invocation_ended"], 1,
+        "the failure of a subsegment of work that outlived its invocation is lost without a \
+         trace: {:#}",
+        handlers[1]
+    );
+}

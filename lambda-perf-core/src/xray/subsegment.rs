@@ -15,7 +15,7 @@ use serde_json::Value;
 use crate::formats::failure::Failure;
 use crate::formats::xray::document::aws_members_as_strings;
 use crate::formats::xray::{Http, Namespace};
-use crate::invocation::current::{self, Current};
+use crate::invocation::current::{self, Current, Unavailable};
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::panic;
 use crate::invocation::trace::Target;
@@ -46,7 +46,10 @@ use crate::warn::WarnOnce;
 /// ```
 ///
 /// Outside a sampled invocation it costs one lookup of the current invocation and records
-/// nothing.
+/// nothing. Still open when its invocation ends (on work that outlived it), it is closed and
+/// sent with the invocation; a failure it ends with later (an `Err`, a panic) is lost with
+/// it: counted (`xray.invocation_ended` in the next record's `lambda_perf.dropped`), with one
+/// warning.
 #[derive(Clone, Debug)]
 #[must_use = "a Subsegment records nothing until instrument() or in_scope() runs it"]
 pub struct Subsegment {
@@ -231,13 +234,20 @@ fn finish(opened: Option<Opened>, failure: Option<&Failure>) {
     let Some(Opened { invocation, id }) = opened else {
         return;
     };
-    // An invocation that ended first has already closed and sent it.
-    let _ = invocation.with_state(|state| {
+    let closed = invocation.with_state(|state| {
         if let (Some(trace), Some(failure)) = (&mut state.trace, failure) {
             trace.record_error(Target::Exactly(id), failure);
         }
         invocation.close_subsegment(state, id);
     });
+    match closed {
+        Ok(()) => {}
+        // An invocation that ended first has already closed and sent it, as of its end.
+        Err(Unavailable::Ended) if failure.is_none() => {}
+        // What it could not record (the failure of work that outlived its invocation, say)
+        // is counted, as the other X-Ray calls count it.
+        Err(refused) => super::report_refused(refused),
+    }
 }
 
 /// Closes and sends the subsegment when dropped, also when unwinding.
