@@ -170,7 +170,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavai
 
 impl InvocationFacts {
     /// The facts of the invocation running on this task (or carried into it by
-    /// [`spawn`](fn@crate::spawn)), or `None` outside one.
+    /// [`spawn`](fn@crate::spawn)), or `None` outside one. On work that outlived its
+    /// invocation they are that invocation's, as they were when it began: the work was
+    /// spawned for it, even though it has ended.
     #[must_use]
     pub fn current() -> Option<Self> {
         with_invocation(|invocation| invocation.facts().clone()).ok()
