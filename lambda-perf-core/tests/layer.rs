@@ -335,22 +335,32 @@ async fn a_panic_creating_the_future_is_the_invocations_and_drops_the_event_once
 #[tokio::test]
 async fn a_panic_in_the_poll_leaves_no_invocation_current() {
     let (layer, _h) = harness(|b| b.cold_start_metric(false));
-    let mut service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
-        assert_eq!(
-            InvocationFacts::current().map(|facts| facts.request_id().to_owned()),
-            Some("r1".to_owned())
-        );
-        if true {
-            panic!("handler exploded");
+    // What the handler saw, kept outside it: an assertion failing inside the handler would
+    // only be one more panic reaching the caller.
+    let seen = Arc::new(Mutex::new(None));
+    let mut service = layer.layer(service_fn(|_: LambdaEvent<Value>| {
+        let seen = Arc::clone(&seen);
+        async move {
+            *seen.lock().unwrap() =
+                Some(InvocationFacts::current().map(|facts| facts.request_id().to_owned()));
+            if true {
+                panic!("handler exploded");
+            }
+            Ok::<Value, Error>(Value::Null)
         }
-        Ok::<Value, Error>(Value::Null)
     }));
     let mut future = std::pin::pin!(service.call(event("r1")));
     let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut cx = TaskContext::from_waker(std::task::Waker::noop());
         std::future::Future::poll(future.as_mut(), &mut cx)
     }));
-    assert!(polled.is_err(), "the panic reaches the caller");
+    let panic = polled.expect_err("the panic reaches the caller");
+    assert_eq!(panic.downcast_ref::<&str>(), Some(&"handler exploded"));
+    assert_eq!(
+        seen.lock().unwrap().clone(),
+        Some(Some("r1".to_owned())),
+        "the invocation is current while its future is polled"
+    );
     assert!(InvocationFacts::current().is_none());
 }
 
