@@ -232,14 +232,28 @@ mod tests {
 
     #[test]
     fn a_marker_without_a_time_falls_back_to_its_modification_time() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join(MARKER_FILE), "").unwrap();
-        let Marker::Existing { environment_start } = claim(dir.path(), start(), None).unwrap()
-        else {
-            panic!("expected the existing marker");
-        };
-        let age = SystemTime::now().duration_since(environment_start).unwrap();
-        assert!(age < Duration::from_secs(60), "{age:?}");
+        // Modified long before now and before `start()`: neither could pass for it.
+        let modified = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        // Empty (left by a process that died before writing it), or with a time that does
+        // not read (written in part) and this environment's identity.
+        for (content, identity) in [("", None), ("1795x\nthis-stream", Some("this-stream"))] {
+            let dir = tempfile::tempdir().unwrap();
+            let path = dir.path().join(MARKER_FILE);
+            std::fs::write(&path, content).unwrap();
+            File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(modified)
+                .unwrap();
+            assert_eq!(
+                claim(dir.path(), start(), identity).unwrap(),
+                Marker::Existing {
+                    environment_start: modified
+                },
+                "{content:?}"
+            );
+        }
     }
 
     #[test]
