@@ -519,13 +519,20 @@ mod tests {
         assert!(first.init_duration_nanos >= millis(50));
         assert_eq!(first.first_request_wait_nanos, None);
         assert!(first.environment_age_nanos >= first.init_duration_nanos);
-        tracker.end(&first, ended(&first));
+        // The first invocation lasts 30 ms: the gap runs from its end, not its beginning.
+        std::thread::sleep(Duration::from_millis(30));
+        let first_duration = ended(&first);
+        tracker.end(&first, first_duration);
         std::thread::sleep(Duration::from_millis(20));
         let second = tracker.begin_with(InitializationType::OnDemand, on_demand);
         assert_eq!(second.index, 2);
         let gap = second.idle_gap_nanos.unwrap();
         assert!(gap >= millis(20), "{gap}");
-        assert!(gap < millis(5_000), "{gap}");
+        assert_eq!(
+            gap,
+            second.began.nanos_since(first.began) - first_duration,
+            "from the first's end to the second's beginning"
+        );
         assert_eq!(second.init_duration_nanos, first.init_duration_nanos);
         assert!(second.environment_age_nanos >= first.environment_age_nanos + gap);
 
