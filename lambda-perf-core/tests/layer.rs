@@ -94,7 +94,11 @@ async fn cold_then_warm_with_a_cold_start_line_first() {
     assert_eq!(cold["function_name"], "my-fn");
     assert_eq!(cold["service"], "payment");
     assert_eq!(cold["ColdStart"], json!([1.0]));
-    assert!(cold["InitDuration"][0].as_f64().unwrap() > 0.0);
+    // The init the invocation's facts report, in milliseconds.
+    let init_ms = cold["lambda_perf"]["init_duration_ms"].as_f64().unwrap();
+    assert!(init_ms > 0.0, "{cold}");
+    assert_eq!(cold["InitDuration"], json!([init_ms]), "{cold}");
+    assert_eq!(lines[1]["lambda_perf"]["init_duration_ms"], init_ms);
     assert_eq!(
         cold["_aws"]["CloudWatchMetrics"][0]["Namespace"],
         "ServerlessAirline"
