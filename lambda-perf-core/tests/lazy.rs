@@ -204,6 +204,17 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
     let elapsed = lazy["end_time"].as_f64().unwrap() - lazy["start_time"].as_f64().unwrap();
     assert!(elapsed >= 0.029, "{elapsed}");
     assert!(traced.iter().any(|doc| doc["name"] == "## init secret"));
+    // Each client's metric is the creation its trace records.
+    assert_eq!(
+        eager_line["ClientInitDuration"],
+        json!([init_clients[0]["duration_ms"]]),
+        "{eager_line} {init_clients}"
+    );
+    assert_eq!(
+        lazy_line["ClientInitDuration"],
+        json!([record["duration_ms"]]),
+        "{lazy_line} {record}"
+    );
 
     // A warm invocation: nothing about clients, one more cache hit.
     service
