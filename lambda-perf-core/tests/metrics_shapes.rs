@@ -374,3 +374,31 @@ async fn drops_reported_by_a_line_that_was_lost_are_reported_by_the_next() {
         "{lines:#?}"
     );
 }
+
+/// An invocation's line over CloudWatch's 256,000 bytes is written without its metadata (its
+/// metrics kept), and the metadata left out is counted in the next line.
+#[tokio::test]
+async fn a_line_too_large_is_written_without_its_metadata_and_counted() {
+    let recorder = Recorder::new();
+    let large = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        metrics::add_metadata("order", "x".repeat(300_000));
+        Ok::<_, Error>(())
+    });
+    recorder.run(large, event(json!({}))).await.unwrap();
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let calls: Vec<&Value> = lines.iter().filter(|l| l.get("Calls").is_some()).collect();
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(calls[0].get("order").is_none(), "{}", calls[0]);
+    assert_eq!(calls[0]["Calls"], json!([1.0]));
+    assert_eq!(
+        calls[1]["lambda_perf"]["dropped"],
+        json!({ "emf.metadata_trimmed": 1 }),
+        "{}",
+        calls[1]
+    );
+}
