@@ -402,3 +402,36 @@ async fn a_line_too_large_is_written_without_its_metadata_and_counted() {
         calls[1]
     );
 }
+
+/// A line that does not fit even without its metadata (a request id of 300,000 bytes in its
+/// facts) is not written and is counted; the drops it was to report come back, with it, in
+/// the next line.
+#[tokio::test]
+async fn a_line_that_cannot_fit_is_counted_and_its_drops_are_reported_by_the_next() {
+    let recorder = Recorder::new();
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let mut huge = event(json!({}));
+    huge.context.request_id = "r".repeat(300_000);
+    let with_a_drop = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        metrics::add_metric("Latency", Unit::Milliseconds, f64::NAN);
+        Ok::<_, Error>(())
+    });
+    recorder.run(with_a_drop, huge).await.unwrap();
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let calls: Vec<&Value> = lines.iter().filter(|l| l.get("Calls").is_some()).collect();
+    assert_eq!(calls.len(), 2, "the huge one is not written: {calls:#?}");
+    assert_eq!(
+        calls[1]["lambda_perf"]["dropped"],
+        json!({ "metrics.non_finite_value": 1, "emf.line_too_large": 1 }),
+        "{}",
+        calls[1]
+    );
+}

@@ -132,7 +132,9 @@ impl EmfOutput {
                      (counted in lambda_perf.dropped)"
                 ));
             }
-            first_out = write_emf_lines(&self.writer, buffer);
+            // Nothing appended (every line too large even without its metadata): the facts,
+            // and the drops they were to report, did not go out.
+            first_out = !buffer.is_empty() && write_emf_lines(&self.writer, buffer);
         });
         first_out
     }
