@@ -406,6 +406,20 @@ async fn large_documents_are_trimmed_to_one_datagram() {
     assert_eq!(datagram["annotations"]["kept"], "yes");
     assert!(datagram["metadata"]["lambda_perf"]["trimmed"].is_string());
     assert!(datagram["metadata"].get("big").is_none());
+    // The trim is counted, in the next handler subsegment.
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let (_, next) = received(&daemon);
+    assert_eq!(
+        next["metadata"]["lambda_perf"]["dropped"],
+        json!({ "xray.subsegment_trimmed": 1 }),
+        "{next}"
+    );
 }
 
 /// A handler subsegment whose datagram could not be sent (the daemon was gone) takes nothing
