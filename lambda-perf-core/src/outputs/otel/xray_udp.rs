@@ -299,6 +299,7 @@ fn datagram(prefix: &[u8], request: &ExportTraceServiceRequest) -> Vec<u8> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::drops::Report;
     use crate::formats::xray::document::Record;
     use crate::outputs::otel::span::{SpanRules, TraceIds};
     use opentelemetry::trace::{TraceId, TraceState};
@@ -419,5 +420,10 @@ mod tests {
         assert_eq!(span.name, "s0");
         assert_eq!(span.attributes.len(), 1);
         assert_eq!(span.attributes[0].key, "lambda_perf.trimmed");
+        // Counted, for the next record of each kind.
+        for report in [Report::Emf, Report::Trace] {
+            let dropped = drops::take(report).unwrap_or_default();
+            assert_eq!(dropped.of("otel.xray_otlp_span_trimmed"), 1, "{report:?}");
+        }
     }
 }
