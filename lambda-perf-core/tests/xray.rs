@@ -1007,6 +1007,12 @@ async fn the_aws_members_x_ray_knows_are_written_as_strings() {
             })
             .instrument(async {})
             .await;
+        // A value that is no object: left out.
+        Subsegment::new("S3")
+            .namespace(xray::Namespace::Aws)
+            .aws(["GetObject"])
+            .instrument(async {})
+            .await;
         Ok::<_, Error>(Value::Null)
     }));
     service.oneshot(event("1")).await.unwrap();
@@ -1017,9 +1023,12 @@ async fn the_aws_members_x_ray_knows_are_written_as_strings() {
         json!({ "operation": "GetItem", "account_id": "123456789012", "retries": 2 }),
         "{call}"
     );
+    let not_an_object = named(&documents, "S3");
+    assert!(not_an_object.get("aws").is_none(), "{not_an_object}");
     let handler = named(&documents, "## checkout");
     assert_eq!(
-        handler["metadata"]["lambda_perf"]["dropped"]["xray.aws_value_not_a_string"], 1,
+        handler["metadata"]["lambda_perf"]["dropped"],
+        json!({ "xray.aws_value_not_a_string": 1, "xray.aws_not_an_object": 1 }),
         "{handler}"
     );
 }
