@@ -435,3 +435,25 @@ async fn a_line_that_cannot_fit_is_counted_and_its_drops_are_reported_by_the_nex
         calls[1]
     );
 }
+
+/// A function name that is no dimension value (Lambda's are ASCII; one given in code may not
+/// be) leaves the `ColdStart` line without `function_name`, counted in the invocation's line.
+#[tokio::test]
+async fn a_function_name_that_is_no_dimension_value_is_left_out_of_the_cold_start_line() {
+    let recorder = Recorder::with(|layer| layer.function_name("commandes-é"));
+    recorder
+        .run(service_fn(ok), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let cold = &lines[0];
+    assert_eq!(cold["ColdStart"], json!([1.0]));
+    assert_eq!(dimension_sets(cold), &json!([["service"]]), "{cold}");
+    assert!(cold.get("function_name").is_none(), "{cold}");
+    let end = lines.last().unwrap();
+    assert_eq!(
+        end["lambda_perf"]["dropped"],
+        json!({ "emf.invalid_function_name": 1 }),
+        "{end}"
+    );
+}
