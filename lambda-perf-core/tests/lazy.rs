@@ -129,7 +129,9 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
     static SECRET: TimedCache<&str> = TimedCache::new("secret");
 
     // At init, before any invocation.
+    let before = std::time::Instant::now();
     EAGER.init_now();
+    let eager_took_ms = before.elapsed().as_secs_f64() * 1000.0;
 
     let (lines, documents) = (CapturedEmf::new(), CollectedSubsegments::new());
     let mut service = layer(&lines, &documents).layer(service_fn(|_: LambdaEvent<Value>| async {
@@ -204,6 +206,18 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
     let elapsed = lazy["end_time"].as_f64().unwrap() - lazy["start_time"].as_f64().unwrap();
     assert!(elapsed >= 0.029, "{elapsed}");
     assert!(traced.iter().any(|doc| doc["name"] == "## init secret"));
+    // Each creation took no longer than the time around it: the eager one's call, the lazy
+    // one's subsegment (give or take the rounding of its times).
+    let eager_ms = init_clients[0]["duration_ms"].as_f64().unwrap();
+    assert!(
+        eager_ms <= eager_took_ms,
+        "{eager_ms} ms of {eager_took_ms} ms"
+    );
+    let lazy_ms = record["duration_ms"].as_f64().unwrap();
+    assert!(
+        lazy_ms <= elapsed * 1000.0 + 0.05,
+        "{lazy_ms} ms in a subsegment of {elapsed} s"
+    );
     // Each client's metric is the creation its trace records.
     assert_eq!(
         eager_line["ClientInitDuration"],
