@@ -43,6 +43,11 @@ fn a_macro_handler_inside_the_recorder_warns_about_no_configuration_of_its_own()
         .output()
         .unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "{stderr}");
+    // The child ran this test, not none (a renamed test would run nothing and exit 0).
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success() && stdout.contains("1 passed"),
+        "{stdout}\n{stderr}"
+    );
     assert!(!stderr.contains("lambda-perf: warning"), "{stderr}");
 }
