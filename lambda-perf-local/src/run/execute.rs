@@ -489,17 +489,8 @@ impl<'a> Execution<'a> {
         if self.until_idle().await {
             return;
         }
-        let process = self.current.index;
-        self.overran.extend(
-            // The current process's invocations are the last of the run.
-            record
-                .invocations
-                .iter()
-                .rev()
-                .take_while(|run| run.process == process)
-                .filter(|run| run.reply.is_ok())
-                .map(|run| run.index),
-        );
+        self.overran
+            .extend(answered_by(record, self.current.index).map(|run| run.index));
     }
 
     /// Waits until the current process is idle, as Lambda finds a runtime it freezes or stops:
@@ -562,19 +553,12 @@ impl<'a> Execution<'a> {
             // timeout, still in it there, as a run that ends finds it.
             let now = Instant::now();
             let timeout = self.runner.timeout;
-            let process = self.current.index;
             self.overran.extend(
-                record
-                    .invocations
-                    .iter()
-                    .rev()
-                    .take_while(|run| run.process == process)
+                answered_by(record, self.current.index)
                     .filter(|run| {
-                        run.reply.is_ok()
-                            && run
-                                .handed_out_at
-                                .and_then(|at| at.checked_add(timeout))
-                                .is_some_and(|deadline| deadline <= now)
+                        run.handed_out_at
+                            .and_then(|at| at.checked_add(timeout))
+                            .is_some_and(|deadline| deadline <= now)
                     })
                     .map(|run| run.index),
             );
@@ -629,4 +613,15 @@ fn command_line(command: &FunctionCommand) -> String {
         )
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The answered invocations of process `process`, the run's last process (its invocations
+/// are the last of the run), latest first.
+fn answered_by(record: &RunRecord, process: usize) -> impl Iterator<Item = &RecordedInvocation> {
+    record
+        .invocations
+        .iter()
+        .rev()
+        .take_while(move |run| run.process == process)
+        .filter(|run| run.reply.is_ok())
 }
