@@ -103,8 +103,9 @@ pub(crate) struct Usage {
     cpu: Duration,
     /// The largest resident set size so far, in kilobytes.
     max_rss_kb: u64,
-    /// The page faults so far (minor and major): the resident set grows only by them, so an
-    /// unchanged count is an unchanged peak.
+    /// The page faults so far (minor and major): the resident set grows by them (the
+    /// kernel's merging of pages into huge ones aside), so an unchanged count is an unchanged
+    /// peak.
     faults: u64,
 }
 
@@ -140,7 +141,7 @@ impl Usage {
     /// process outgrows it. That inherited peak is found once, by the first reading beyond
     /// `/proc/self/status`' `VmHWM`; a later `ru_maxrss` above it is this process's own, one
     /// at it is replaced by `VmHWM` (without `/proc`, it stays as it is). `VmHWM` is read
-    /// again only after a page fault, the only way the resident set grows (the kernel
+    /// again only after a page fault, the way the resident set grows (the kernel
     /// formats the whole status file for it, several times what `getrusage` costs): a warm
     /// invocation that maps no new page reads it from the last time.
     #[cfg(target_os = "linux")]
