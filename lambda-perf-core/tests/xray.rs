@@ -596,12 +596,27 @@ mod spans {
         tracing_subscriber::registry().with(XRayLayer::new())
     }
 
-    #[tokio::test]
-    async fn spans_nest_in_the_subsegment_around_them_and_call_is_inside_the_invocation() {
+    /// The documents one sampled invocation of `handler` sends, behind the test layer, with
+    /// `XRayLayer` the default subscriber while it runs.
+    async fn documents_of<F, Fut>(handler: F) -> Vec<Value>
+    where
+        F: FnMut(LambdaEvent<Value>) -> Fut,
+        Fut: std::future::Future<Output = Result<Value, Error>>,
+    {
         let _default = tracing::subscriber::set_default(subscriber());
         let (layer, sink) = layer(|b| b);
+        layer
+            .layer(service_fn(handler))
+            .oneshot(event("1"))
+            .await
+            .unwrap();
+        sink.take()
+    }
+
+    #[tokio::test]
+    async fn spans_nest_in_the_subsegment_around_them_and_call_is_inside_the_invocation() {
         // The span is opened by the service's `call` itself, around the handler's future.
-        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| {
+        let documents = documents_of(|_: LambdaEvent<Value>| {
             async {
                 Subsegment::new("outer_subsegment")
                     .instrument(async {
@@ -617,9 +632,8 @@ mod spans {
                 Ok::<_, Error>(Value::Null)
             }
             .instrument(tracing::info_span!("call_span"))
-        }));
-        service.oneshot(event("1")).await.unwrap();
-        let documents = sink.take();
+        })
+        .await;
         let handler = named(&documents, "## checkout");
         let call_span = named(&documents, "call_span");
         let outer = named(&documents, "outer_subsegment");
@@ -639,9 +653,7 @@ mod spans {
     /// inside that subsegment.
     #[tokio::test]
     async fn an_error_in_a_span_not_recorded_faults_its_nearest_recorded_ancestor() {
-        let _default = tracing::subscriber::set_default(subscriber());
-        let (layer, sink) = layer(|b| b);
-        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let documents = documents_of(|_: LambdaEvent<Value>| async {
             async {
                 tracing::debug_span!("debug_detail").in_scope(|| {
                     tracing::error!(error = "card declined", "charging failed");
@@ -650,9 +662,8 @@ mod spans {
             .instrument(tracing::info_span!("charge"))
             .await;
             Ok::<_, Error>(Value::Null)
-        }));
-        service.oneshot(event("1")).await.unwrap();
-        let documents = sink.take();
+        })
+        .await;
         let charge = named(&documents, "charge");
         assert_eq!(charge["fault"], true, "the error is lost: {charge}");
         assert_eq!(
@@ -665,18 +676,15 @@ mod spans {
     /// name is counted, in the handler subsegment's drops.
     #[tokio::test]
     async fn a_subsegment_name_x_ray_refuses_is_cleaned_and_counted() {
-        let _default = tracing::subscriber::set_default(subscriber());
-        let (layer, sink) = layer(|b| b);
-        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let documents = documents_of(|_: LambdaEvent<Value>| async {
             Subsegment::new("GET /users?id=1")
                 .instrument(async {})
                 .await;
             tracing::info_span!("a;b").in_scope(|| ());
             Subsegment::new("fine name").instrument(async {}).await;
             Ok::<_, Error>(Value::Null)
-        }));
-        service.oneshot(event("1")).await.unwrap();
-        let documents = sink.take();
+        })
+        .await;
         named(&documents, "GET /usersid=1");
         named(&documents, "ab");
         named(&documents, "fine name");
@@ -692,9 +700,7 @@ mod spans {
     /// their text, as log lines keep them, not made `null`.
     #[tokio::test]
     async fn span_fields_are_metadata_with_non_finite_floats_as_text() {
-        let _default = tracing::subscriber::set_default(subscriber());
-        let (layer, sink) = layer(|b| b);
-        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let documents = documents_of(|_: LambdaEvent<Value>| async {
             tracing::info_span!(
                 "score",
                 ratio = 0.5,
@@ -708,9 +714,8 @@ mod spans {
             )
             .in_scope(|| ());
             Ok::<_, Error>(Value::Null)
-        }));
-        service.oneshot(event("1")).await.unwrap();
-        let documents = sink.take();
+        })
+        .await;
         let score = named(&documents, "score");
         assert_eq!(
             score["metadata"]["tracing"],
@@ -732,15 +737,12 @@ mod spans {
     /// out, counted and warned of once, rather than ignored.
     #[tokio::test]
     async fn a_span_namespace_x_ray_does_not_know_is_counted_not_ignored() {
-        let _default = tracing::subscriber::set_default(subscriber());
-        let (layer, sink) = layer(|b| b);
-        let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let documents = documents_of(|_: LambdaEvent<Value>| async {
             tracing::info_span!("catalog", xray.namespace = "Remote").in_scope(|| ());
             tracing::info_span!("users", xray.namespace = "remote").in_scope(|| ());
             Ok::<_, Error>(Value::Null)
-        }));
-        service.oneshot(event("1")).await.unwrap();
-        let documents = sink.take();
+        })
+        .await;
         assert!(named(&documents, "catalog").get("namespace").is_none());
         assert_eq!(named(&documents, "users")["namespace"], "remote");
         let handler = named(&documents, "## checkout");
