@@ -5,8 +5,8 @@
 mod support;
 
 use lambda_perf_local::emulator::{
-    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, InvokeRequest,
-    RuntimeApi, TraceHeader, XRayCollector,
+    ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, InvokeReply,
+    InvokeRequest, RuntimeApi, TraceHeader, XRayCollector,
 };
 use serde_json::{Value, json};
 use support::otlp::{OtlpCollector, named, text, trace_id};
@@ -47,13 +47,7 @@ async fn run(mode: &str) -> (Vec<Value>, Vec<Value>) {
             .await
             .unwrap();
         end_line(&process, &result.request_id).await;
-        let root = result.trace_header.as_deref().unwrap().to_owned();
-        let root = root
-            .split(';')
-            .next()
-            .unwrap()
-            .trim_start_matches("Root=")
-            .to_owned();
+        let root = trace_root(&result);
         let handler = collector
             .wait_for(
                 |doc| doc["trace_id"] == root.as_str() && doc["name"] == HANDLER,
@@ -217,12 +211,8 @@ async fn a_tracing_span_above_the_macro_nests_in_the_handler_subsegment() {
         .invoke(&api, InvokeRequest::json(json!({})))
         .await
         .unwrap();
-    let header = result.trace_header.as_deref().unwrap().to_owned();
-    let root = header
-        .split(';')
-        .next()
-        .unwrap()
-        .trim_start_matches("Root=");
+    let root = trace_root(&result);
+    let root = root.as_str();
     let handler = collector
         .wait_for(
             |doc| doc["trace_id"] == root && doc["name"] == HANDLER,
@@ -291,8 +281,8 @@ async fn a_response_the_macro_cannot_capture_is_left_out_with_one_warning() {
             .invoke(&api, InvokeRequest::json(json!({})))
             .await
             .unwrap();
-        let root = result.trace_header.as_deref().unwrap().to_owned();
-        let root = root.split(';').next().unwrap().trim_start_matches("Root=");
+        let root = trace_root(&result);
+        let root = root.as_str();
         assert_eq!(result.into_json().unwrap(), json!({ "price": 42 }));
         let handler = collector
             .wait_for(
@@ -322,4 +312,11 @@ async fn a_response_the_macro_cannot_capture_is_left_out_with_one_warning() {
         warned[0].contains("serde_json::value::Value") && warned[0].contains("generic"),
         "{warned:?}"
     );
+}
+
+/// The trace id of the header the Runtime API handed out with `result`'s invocation.
+fn trace_root(result: &InvokeReply) -> String {
+    TraceHeader::parse(result.trace_header.as_deref().unwrap())
+        .unwrap()
+        .root
 }
