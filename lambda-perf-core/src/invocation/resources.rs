@@ -59,17 +59,9 @@ fn vm_hwm_kb() -> Option<u64> {
     let read = status.read_at(&mut buffer, 0).ok()?;
     let text = &buffer[..read];
     let at = text.windows(6).position(|window| window == b"VmHWM:")?;
-    text[at + 6..]
-        .iter()
-        .skip_while(|byte| byte.is_ascii_whitespace())
-        .take_while(|byte| byte.is_ascii_digit())
-        .try_fold(None, |kb: Option<u64>, byte| {
-            kb.unwrap_or(0)
-                .checked_mul(10)
-                .and_then(|kb| kb.checked_add(u64::from(byte - b'0')))
-                .map(Some)
-        })
-        .flatten()
+    let value = text[at + 6..].trim_ascii_start();
+    let digits = value.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    std::str::from_utf8(&value[..digits]).ok()?.parse().ok()
 }
 
 /// The vCPUs Lambda allots `memory_mb`.
