@@ -136,7 +136,9 @@ impl<C> PerfLayer<C> {
     /// to record part of a response, or what it says rather than what it holds. Its
     /// [`capture`](ResponseCapture::capture) returns the metadata's value (`None` records
     /// none), which the redaction hook, the size cap and the other limits then take as they
-    /// take a whole response's.
+    /// take a whole response's. It serves `LambdaEvent` handlers: over a `lambda_http`
+    /// handler (feature `http`) the layer captures the response's status, or nothing after
+    /// [`without_response_capture`](Self::without_response_capture).
     ///
     /// ```
     /// use lambda_perf_core::{PerfLayer, ResponseCapture};
