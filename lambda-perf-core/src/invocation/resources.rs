@@ -60,7 +60,10 @@ fn vm_hwm_kb() -> Option<u64> {
     let text = &buffer[..read];
     let at = text.windows(6).position(|window| window == b"VmHWM:")?;
     let value = text[at + 6..].trim_ascii_start();
-    let digits = value.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    let digits = value
+        .iter()
+        .take_while(|byte| byte.is_ascii_digit())
+        .count();
     std::str::from_utf8(&value[..digits]).ok()?.parse().ok()
 }
 
