@@ -12,6 +12,10 @@ pub enum HarnessStop {
     Restart,
     /// To start the next process in a fresh environment (a full cold start).
     FreshEnvironment,
+    /// After an invocation it was in failed (it timed out, or the function reported an init
+    /// error): Lambda resets the environment then, and the next invocation starts the
+    /// runtime again in the same environment.
+    Reset,
     /// At the end of the run.
     EndOfRun,
 }
@@ -22,6 +26,10 @@ impl HarnessStop {
         match self {
             Self::Restart => "stopped by the harness for a restart (same environment)",
             Self::FreshEnvironment => "stopped by the harness for a fresh environment",
+            Self::Reset => {
+                "stopped by the harness after a failed invocation, as Lambda resets the \
+                 environment (same environment)"
+            }
             Self::EndOfRun => "stopped by the harness at the end of the run",
         }
     }

@@ -205,6 +205,10 @@ fn process_change(report: &Report, previous: usize, next: &ReportedInvocation) -
         Some(HarnessStop::FreshEnvironment) => {
             format!("✱ the harness started a fresh environment {environment}: process {process}")
         }
+        Some(HarnessStop::Reset) => format!(
+            "↻ started again after a failure, as Lambda does: process {process}, same \
+             environment {environment}"
+        ),
         _ => format!("process {process} (environment {environment})"),
     }
 }

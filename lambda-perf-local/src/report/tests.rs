@@ -1312,6 +1312,29 @@ fn processes_the_harness_stopped_are_labelled_not_shown_as_crashes() {
     );
 }
 
+#[test]
+fn a_process_stopped_after_a_failed_invocation_is_labelled_as_lambda_s_reset() {
+    let mut record = concurrent_record(0, &[(20, 30)]);
+    record.processes[0].stopped_by_harness = Some(HarnessStop::Reset);
+    let report = Report::build(&record);
+    let json = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["processes"][0]["stopped_by_harness"], "reset");
+    for text in [render_terminal(&report, 100, false), render_html(&report)] {
+        assert!(!text.contains("SIGKILL"), "{text}");
+        assert!(
+            text.contains("stopped by the harness after a failed invocation, as Lambda resets"),
+            "{text}"
+        );
+    }
+    let text = render_terminal(&report, 100, false);
+    assert!(
+        text.contains(
+            "↻ started again after a failure, as Lambda does: process 1, same environment 0"
+        ),
+        "{text}"
+    );
+}
+
 /// The title of a concurrency group of process 1 (`concurrent_record`'s), as the terminal
 /// writes it: its members and the time they span.
 fn group_title(members: &str, span: &str) -> String {

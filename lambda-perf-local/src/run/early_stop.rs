@@ -1,12 +1,16 @@
-//! [`EarlyStop`]: why a run stopped before the end of its plan.
+//! [`EarlyStop`]: how the function failed in a run, or why the run stopped before the end of
+//! its plan.
 
 use std::fmt;
 
 use crate::emulator::NotLaunchable;
 
-/// Why a run stopped before the end of its plan: the function failed (it exited, never asked
-/// for work, timed out or failed its init), or, rarely, the harness did. `lambda-perf` then
-/// exits non-zero.
+/// How the function failed in a run (it exited, never asked for work, timed out or failed its
+/// init), or, rarely, the harness did. A timeout, a runtime that exited or an init error is
+/// one the run goes on after, as Lambda does, by starting the runtime again
+/// ([`RunResult::resets`](crate::run::RunResult::resets)); any other stops the run before the
+/// end of its plan ([`RunResult::early_stop`](crate::run::RunResult::early_stop)).
+/// `lambda-perf` then exits non-zero.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum EarlyStop {

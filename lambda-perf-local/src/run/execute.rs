@@ -17,7 +17,8 @@ use crate::report::{
     CodeSize, HarnessStop, NoReply, NoReplyKind, RecordedInvocation, RecordedProcess, RunRecord,
     SizingRecord, WallClock,
 };
-use crate::run::{EarlyStop, Plan, Step};
+use crate::run::resets::After;
+use crate::run::{EarlyStop, Plan, Resets, Step};
 use crate::sizing::Sizing;
 
 /// How an invocation went, for the run.
@@ -116,11 +117,15 @@ impl Runner {
     }
 }
 
-/// What a run produced: everything recorded, and the failure that stopped it early, if any.
+/// What a run produced: everything recorded, the failures the run went on after, and the
+/// failure that stopped it early, if any.
 #[derive(Debug)]
 pub struct RunResult {
     /// The raw material of the report.
     pub record: RunRecord,
+    /// The failures after which the runtime was started again, as Lambda starts it again
+    /// after an invocation that timed out, a runtime that exited, or an init error.
+    pub resets: Resets,
     /// Why the run stopped early.
     pub early_stop: Option<EarlyStop>,
 }
@@ -150,15 +155,23 @@ pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + S
         clock: WallClock::now(),
         ..RunRecord::default()
     };
+    let mut resets = Resets::default();
     let early_stop = match Execution::start(plan, runner).await {
         Ok(mut execution) => {
-            let early_stop = execution.run(plan, &mut record, progress).await.err();
+            let early_stop = execution
+                .run(plan, &mut record, &mut resets, progress)
+                .await
+                .err();
             execution.stop(&mut record, early_stop.is_none()).await;
             early_stop
         }
         Err(early_stop) => Some(early_stop),
     };
-    RunResult { record, early_stop }
+    RunResult {
+        record,
+        resets,
+        early_stop,
+    }
 }
 
 struct Execution<'a> {
@@ -168,7 +181,8 @@ struct Execution<'a> {
     collector: XRayCollector,
     environments: Vec<ExecutionEnvironment>,
     current: Current,
-    /// The current process ran out of memory: the next invocation needs a new one.
+    /// The current process ran out of memory, or failed so that Lambda would reset its
+    /// environment: the next invocation needs a new one.
     needs_restart: AtomicBool,
     /// The invocations (by index in the run) whose runtime had not asked for work again by
     /// the time the harness stopped waiting for it, past their timeout.
@@ -220,47 +234,33 @@ impl<'a> Execution<'a> {
         &mut self,
         plan: &Plan,
         record: &mut RunRecord,
+        resets: &mut Resets,
         progress: &(dyn Fn(usize) + Sync),
     ) -> Result<(), EarlyStop> {
         for step in &plan.steps {
             let invokes = matches!(step, Step::Invoke { .. } | Step::Concurrent { .. });
             if invokes && self.needs_restart.swap(false, Ordering::Relaxed) {
-                // After an out-of-memory kill Lambda starts the runtime again in the same
-                // environment.
-                self.replace_process(record, false).await?;
+                // After an out-of-memory kill, a timeout, a runtime that exited or an init
+                // error, Lambda starts the runtime again in the same environment.
+                self.replace_process(record, HarnessStop::Reset).await?;
             }
             match step {
                 Step::Invoke { event, sampled } => {
-                    let index = record.invocations.len();
-                    let (run, stop) = self.invoke(event.clone(), *sampled, index).await;
-                    record.invocations.push(run);
-                    if let Some(stop) = stop {
-                        return Err(stop);
-                    }
+                    let events = std::slice::from_ref(event);
+                    self.invoke_all(events, *sampled, record, resets).await?;
                 }
                 Step::Concurrent { events, sampled } => {
-                    let first = record.invocations.len();
-                    let batch = events
-                        .iter()
-                        .enumerate()
-                        .map(|(i, event)| self.invoke(event.clone(), *sampled, first + i));
-                    let mut first_stop = None;
-                    for (run, stop) in futures_util::future::join_all(batch).await {
-                        record.invocations.push(run);
-                        first_stop = first_stop.or(stop);
-                    }
-                    if let Some(stop) = first_stop {
-                        return Err(stop);
-                    }
+                    self.invoke_all(events, *sampled, record, resets).await?;
                 }
                 Step::Idle(duration) => tokio::time::sleep(*duration).await,
                 Step::Restart => {
                     self.needs_restart.store(false, Ordering::Relaxed);
-                    self.replace_process(record, false).await?;
+                    self.replace_process(record, HarnessStop::Restart).await?;
                 }
                 Step::FreshEnvironment => {
                     self.needs_restart.store(false, Ordering::Relaxed);
-                    self.replace_process(record, true).await?;
+                    self.replace_process(record, HarnessStop::FreshEnvironment)
+                        .await?;
                 }
             }
             progress(record.invocations.len());
@@ -268,15 +268,79 @@ impl<'a> Execution<'a> {
         Ok(())
     }
 
+    /// Invokes with `events` at once and records them in order. A failure Lambda recovers
+    /// from is noted in `resets` and starts the runtime again before the next invocation;
+    /// an invocation that never reached a process gone since its last answer is sent again,
+    /// once, to a new one. Any other failure ends the run, once the batch is recorded.
+    async fn invoke_all(
+        &mut self,
+        events: &[bytes::Bytes],
+        sampled: bool,
+        record: &mut RunRecord,
+        resets: &mut Resets,
+    ) -> Result<(), EarlyStop> {
+        let first = record.invocations.len();
+        let batch = events
+            .iter()
+            .enumerate()
+            .map(|(i, event)| self.invoke(event.clone(), sampled, first + i));
+        let mut runs: Vec<Option<RecordedInvocation>> = Vec::with_capacity(events.len());
+        let mut resend = Vec::new();
+        let mut first_stop = None;
+        for (i, (run, after)) in futures_util::future::join_all(batch)
+            .await
+            .into_iter()
+            .enumerate()
+        {
+            match after {
+                After::Continue => {}
+                After::Reset(failure) => {
+                    self.needs_restart.store(true, Ordering::Relaxed);
+                    resets.add(failure);
+                }
+                After::Resend(failure) => {
+                    resets.add(failure);
+                    resend.push(i);
+                    runs.push(None);
+                    continue;
+                }
+                After::Stop(stop) => first_stop = first_stop.or(Some(stop)),
+            }
+            runs.push(Some(run));
+        }
+        if first_stop.is_none() && !resend.is_empty() {
+            self.needs_restart.store(false, Ordering::Relaxed);
+            self.replace_process(record, HarnessStop::Reset).await?;
+            let again = resend
+                .iter()
+                .map(|&i| self.invoke(events[i].clone(), sampled, first + i));
+            let again = futures_util::future::join_all(again).await;
+            for (&i, (run, after)) in resend.iter().zip(again) {
+                match after {
+                    After::Continue => {}
+                    // Sent once again only: a second miss is the invocation's failure.
+                    After::Reset(failure) | After::Resend(failure) => {
+                        self.needs_restart.store(true, Ordering::Relaxed);
+                        resets.add(failure);
+                    }
+                    After::Stop(stop) => first_stop = first_stop.or(Some(stop)),
+                }
+                runs[i] = Some(run);
+            }
+        }
+        record.invocations.extend(runs.into_iter().flatten());
+        first_stop.map_or(Ok(()), Err)
+    }
+
     /// Invokes once. A handler error is a reply; a failure of the function (it exited,
-    /// never asked for work, timed out, failed its init) is recorded and also returned as
-    /// the reason to stop.
+    /// never asked for work, timed out, failed its init) is recorded, and what the run does
+    /// next returned.
     async fn invoke(
         &self,
         event: bytes::Bytes,
         sampled: bool,
         index: usize,
-    ) -> (RecordedInvocation, Option<EarlyStop>) {
+    ) -> (RecordedInvocation, After) {
         let request_id = new_request_id();
         let invocation = InvokeRequest::new(event)
             .with_request_id(request_id.clone())
@@ -359,7 +423,7 @@ impl<'a> Execution<'a> {
             released_at: None,
             max_memory_used_bytes: process.peak_memory_bytes(),
         };
-        (run, stop)
+        (run, stop.map_or(After::Continue, After::from_failure))
     }
 
     /// Resolves if the current process has not asked for a single invocation within the
@@ -443,17 +507,14 @@ impl<'a> Execution<'a> {
         Classified::Failed { reply: None, stop }
     }
 
-    /// Kills the current process and starts another, in the same or a new environment.
+    /// Kills the current process (unless it is gone) for `stop`, and starts another: in a
+    /// new environment for [`HarnessStop::FreshEnvironment`], else in the same one.
     async fn replace_process(
         &mut self,
         record: &mut RunRecord,
-        fresh: bool,
+        stop: HarnessStop,
     ) -> Result<(), EarlyStop> {
-        let stop = if fresh {
-            HarnessStop::FreshEnvironment
-        } else {
-            HarnessStop::Restart
-        };
+        let fresh = stop == HarnessStop::FreshEnvironment;
         self.wait_until_idle(record).await;
         let ended = self.end_process(stop).await;
         record.processes.push(ended);

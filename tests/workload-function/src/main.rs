@@ -12,7 +12,11 @@
 //!   second invocation of the process (the 2nd, the 4th…) returns an error of two lines
 //!   instead;
 //! - `"stall_ms": n` with `"stall_at_mb": m`: at the memory size m MB, the process's second
-//!   invocation (its first warm one) first waits n ms more, a single noisy run.
+//!   invocation (its first warm one) first waits n ms more, a single noisy run;
+//! - `"fail_once": "timeout"` or `"exit"`: the first invocation of the execution environment
+//!   that gets it (the first to create `fail-once` in the temp dir, which outlives the
+//!   process) hangs for an hour, or ends the process with exit status 7, instead; the
+//!   invocations after it, in the process Lambda starts again, do the rest.
 //!
 //! At init it prints `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=<value>` on stdout. It records the
 //! metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
@@ -76,6 +80,20 @@ fn allocate(mb: u64) -> Vec<u8> {
     black_box(memory)
 }
 
+/// Fails as `failure` says (`timeout`: hangs for an hour; `exit`: exits with 7) if this is
+/// the first invocation of the environment to ask for it.
+async fn fail_once(failure: &str) {
+    let flag = std::env::temp_dir().join("fail-once");
+    if std::fs::File::create_new(flag).is_err() {
+        return;
+    }
+    match failure {
+        "timeout" => tokio::time::sleep(Duration::from_secs(3600)).await,
+        "exit" => std::process::exit(7),
+        _ => {}
+    }
+}
+
 /// The invocations this process has had.
 static INVOCATIONS: AtomicU64 = AtomicU64::new(0);
 
@@ -88,6 +106,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         return Err(
             format!("invocation {invocation} fails at {memory} MB\nat its second line").into(),
         );
+    }
+    if let Some(failure) = event.payload["fail_once"].as_str() {
+        fail_once(failure).await;
     }
     let stall_at = event.payload["stall_at_mb"].as_u64();
     if stall_at.is_some_and(|mb| memory == mb.to_string()) && invocation == 2 {

@@ -127,12 +127,26 @@ impl Presentation {
         if let Some(early_stop) = &result.early_stop {
             return fail_with(early_stop);
         }
+        let mut failed = false;
+        if let Some(first) = &result.resets.first {
+            let count = result.resets.count;
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "lambda-perf: error: the function failed {count} time(s); its runtime was \
+                 started again each time, as Lambda does. The first: {first}"
+            );
+            failed = true;
+        }
         let out_of_memory = report.resources.out_of_memory;
         if out_of_memory > 0 {
-            return fail(&format!(
+            let _ = fail(&format!(
                 "{out_of_memory} invocation(s) ran out of memory at {} MB ({OUT_OF_MEMORY_ERROR_TYPE})",
                 report.resources.memory_size_mb
             ));
+            failed = true;
+        }
+        if failed {
+            return ExitCode::from(FAILED);
         }
         if report.problems.is_empty() {
             ExitCode::SUCCESS

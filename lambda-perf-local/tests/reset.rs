@@ -1,0 +1,179 @@
+//! `lambda-perf run` after the function fails as Lambda recovers from: an invocation that
+//! times out, a runtime that exits, an init error. Lambda resets the execution environment
+//! and starts the runtime again, in the same environment (its `/tmp` kept), for the next
+//! invocation; the run goes on the same way, and the function sees a restart.
+
+mod support;
+
+use serde_json::Value;
+use support::*;
+
+fn column<'a>(report: &'a Value, field: &str) -> Vec<&'a Value> {
+    report["invocations"]
+        .as_array()
+        .expect("invocations")
+        .iter()
+        .map(|invocation| &invocation[field])
+        .collect()
+}
+
+/// `lambda-perf run --json --no-progress OPTIONS --event EVENT -- COMMAND`.
+fn run(event: &str, options: &[&str], command: &[&str]) -> std::process::Output {
+    let event = file_with(event);
+    let mut args = vec!["run", "--json", "--no-progress"];
+    args.extend_from_slice(options);
+    args.extend(["--event", event.path().to_str().unwrap(), "--"]);
+    args.extend_from_slice(command);
+    lambda_perf(&args)
+}
+
+/// A shell script that, the first time it runs in an execution environment (no `failed` in
+/// its temp dir), does `FAILURE`; then, and every later time, runs the demo function.
+fn failing_once_then_the_demo(failure: &str) -> String {
+    format!(
+        r#"if [ ! -e "$TMPDIR/failed" ]; then touch "$TMPDIR/failed"; {failure}; fi
+exec {} demo-function"#,
+        env!("CARGO_BIN_EXE_lambda-perf")
+    )
+}
+
+#[test]
+fn a_timed_out_invocation_starts_the_runtime_again_and_the_run_goes_on() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let function = workload_function();
+    let output = run(
+        r#"{"fail_once":"timeout"}"#,
+        &["-n", "3", "--timeout", "1", "--log-out", &log],
+        &[&function],
+    );
+    // The function failed: the run says so, though it went on.
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains("started again") && error.contains("timed out"),
+        "{error}"
+    );
+    let report = json(&output);
+    assert!(report["fatal"].is_null(), "{:#}", report["fatal"]);
+    assert_eq!(column(&report, "status"), ["timeout", "ok", "ok"]);
+    // A new process in the same environment: the function finds its marker in the temp dir.
+    assert_eq!(column(&report, "start_kind"), ["cold", "restart", "warm"]);
+    assert_eq!(column(&report, "process"), [0, 1, 1]);
+    assert_eq!(column(&report, "environment"), [0, 0, 0]);
+    // The timed-out one lasted its timeout; the restart is counted as a cold start, as an
+    // out-of-memory restart is (its REPORT line has an `Init Duration`).
+    assert_eq!(
+        report["invocations"][0]["duration_ms"].as_f64(),
+        Some(1000.0)
+    );
+    assert_eq!(report["summary"]["cold_starts"], 2);
+    let processes = report["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), 2, "{processes:#?}");
+    assert_eq!(
+        processes[0]["stopped_by_harness"], "reset",
+        "{processes:#?}"
+    );
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("REPORT RequestId:"))
+        .collect();
+    assert_eq!(reports.len(), 3, "{text}");
+    assert!(reports[0].ends_with("\tStatus: timeout"), "{text}");
+    assert!(text.contains("Task timed out after 1.00 seconds"), "{text}");
+    assert!(reports[1].contains("\tInit Duration: "), "{text}");
+    assert!(!reports[2].contains("Init Duration"), "{text}");
+    // One environment, one log stream.
+    let streams: std::collections::HashSet<&str> = text
+        .lines()
+        .filter_map(|line| line.split(' ').nth(1))
+        .collect();
+    assert_eq!(streams.len(), 1, "{streams:?}");
+}
+
+#[test]
+fn a_runtime_that_exits_in_an_invocation_is_started_again() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let function = workload_function();
+    let output = run(
+        r#"{"fail_once":"exit"}"#,
+        &["-n", "3", "--log-out", &log],
+        &[&function],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("exited during an invocation (exit status: 7)"),
+        "{}",
+        stderr(&output)
+    );
+    let report = json(&output);
+    assert!(report["fatal"].is_null(), "{:#}", report["fatal"]);
+    assert_eq!(column(&report, "status"), ["harness-error", "ok", "ok"]);
+    assert_eq!(column(&report, "start_kind"), ["cold", "restart", "warm"]);
+    assert_eq!(column(&report, "process"), [0, 1, 1]);
+    assert_eq!(column(&report, "environment"), [0, 0, 0]);
+    // It ended on its own: the harness did not stop it.
+    let first = &report["processes"][0];
+    assert!(first["stopped_by_harness"].is_null(), "{first:#}");
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(
+        text.matches("\tStatus: error\tError Type: Runtime.ExitError\n")
+            .count(),
+        1,
+        "{text}"
+    );
+}
+
+#[test]
+fn an_init_error_is_retried_at_the_next_invocation() {
+    // The runtime reports an init error and exits, once; Lambda answers the invocation
+    // with the error and tries init again at the next one, in the same environment.
+    let script = failing_once_then_the_demo(
+        r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exit 1"#,
+    );
+    let output = run("{}", &["-n", "3"], &["sh", "-c", &script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("no settings"),
+        "{}",
+        stderr(&output)
+    );
+    let report = json(&output);
+    assert!(report["fatal"].is_null(), "{:#}", report["fatal"]);
+    assert_eq!(column(&report, "status"), ["init-error", "ok", "ok"]);
+    assert_eq!(column(&report, "process"), [0, 1, 1]);
+    assert_eq!(column(&report, "environment"), [0, 0, 0]);
+}
+
+#[test]
+fn a_runtime_that_exits_during_init_is_started_again_at_the_next_invocation() {
+    let script = failing_once_then_the_demo("echo connecting; exit 3");
+    let output = run("{}", &["-n", "2"], &["sh", "-c", &script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains("exited during init") && error.contains("connecting"),
+        "{error}"
+    );
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["harness-error", "ok"]);
+    assert_eq!(column(&report, "process"), [0, 1]);
+}
+
+#[test]
+fn an_init_error_fails_every_invocation_sent_at_once_and_the_next_batch_runs() {
+    let script = failing_once_then_the_demo(
+        r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exit 1"#,
+    );
+    let output = run("{}", &["-n", "4", "-c", "2"], &["sh", "-c", &script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(
+        column(&report, "status"),
+        ["init-error", "init-error", "ok", "ok"]
+    );
+    assert_eq!(column(&report, "process"), [0, 0, 1, 1]);
+}
