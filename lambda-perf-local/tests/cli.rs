@@ -876,6 +876,76 @@ fn a_log_of_an_environment_initialized_ahead_has_no_init_duration_nor_cold_start
     }
 }
 
+/// A `snap-start` runtime (curl) that asks for its restore, spends 300 ms in after-restore
+/// work, then answers every invocation at once.
+const RESTORED_AFTER_300_MS: &str = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+curl -sS -o /dev/null "$api/restore/next"
+sleep 0.3
+while :; do
+  id=$(curl -sS -D - -o /dev/null "$api/invocation/next" | tr -d '\r' | tr 'A-Z' 'a-z' \
+    | sed -n 's/^lambda-runtime-aws-request-id: //p')
+  curl -sS -o /dev/null -d '{}' "$api/invocation/$id/response"
+done"#;
+
+/// On Lambda the `REPORT` line of a restored SnapStart environment's first invocation has
+/// `Restore Duration` and `Billed Restore Duration`, the latter part of `Billed Duration`:
+/// the run's log says so too, as its report does, and `lambda-perf logs` reads it back.
+#[test]
+fn a_snapstart_restore_is_in_the_report_line_and_billed() {
+    let dir = tempfile::tempdir().unwrap();
+    let log = dir.path().join("run.log");
+    let output = run_with_event(
+        "{}",
+        &[
+            "-n",
+            "2",
+            "--init-type",
+            "snap-start",
+            "--log-out",
+            log.to_str().unwrap(),
+        ],
+        &["sh", "-c", RESTORED_AFTER_300_MS],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let first = &report["invocations"][0];
+    let restore = first["restore_duration_ms"]
+        .as_f64()
+        .unwrap_or_else(|| panic!("a restore: {first:#}"));
+    assert!((300.0..2000.0).contains(&restore), "{first:#}");
+    assert!(report["invocations"][1]["restore_duration_ms"].is_null());
+    let duration = first["duration_ms"].as_f64().unwrap();
+    let billed = first["billed_duration_ms"].as_u64().unwrap();
+    let billed_restore = restore.ceil() as u64;
+    assert_eq!(billed, duration.ceil() as u64 + billed_restore, "{first:#}");
+    assert_eq!(report["summary"]["cold_starts"], 0);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("REPORT RequestId:"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{text}");
+    assert!(
+        reports[0].contains(&format!("\tBilled Duration: {billed} ms\t"))
+            && reports[0].ends_with(&format!(
+                "\tMax Memory Used: {} MB\tRestore Duration: {restore:.2} ms\t\
+                 Billed Restore Duration: {billed_restore} ms",
+                first["max_memory_used_mb"]
+                    .as_f64()
+                    .map_or(0, |mb| mb.ceil() as u64)
+            )),
+        "{text}"
+    );
+    assert!(!reports[1].contains("Restore Duration"), "{text}");
+    assert!(!text.contains("Init Duration"), "{text}");
+    let logs = lambda_perf(&["logs", "--json", log.to_str().unwrap()]);
+    assert!(logs.status.success(), "{}", stderr(&logs));
+    let logs = json(&logs);
+    assert_eq!(logs["restores"], 1, "{logs:#}");
+    assert_eq!(logs["cold_starts"], 0, "{logs:#}");
+}
+
 /// `--env` cannot set what Lambda reserves and lambda-perf sets as Lambda would: the function
 /// would be told a name its ARN and log group do not have, or lose the Runtime API. The
 /// region is configuration, which the ARN follows.

@@ -74,15 +74,16 @@ impl Report {
             }
         }
 
-        let platform_inits = platform_inits(record);
+        let (platform_inits, restores) = platform_starts(record);
         let init_billed = init_on_demand(record);
         let mut invocations: Vec<ReportedInvocation> = record
             .invocations
             .iter()
-            .zip(platform_inits)
-            .map(|(run, platform_init_ms)| {
+            .zip(platform_inits.into_iter().zip(restores))
+            .map(|(run, (platform_init_ms, restore_duration_ms))| {
                 let mut report = invocation(run, &facts, &mut traces, &mut problems);
                 report.platform_init_ms = platform_init_ms;
+                report.restore_duration_ms = restore_duration_ms;
                 if report.start_kind.is_none() {
                     // The function told nothing: a cold start as Lambda counts one, the
                     // first invocation of its process with its init billed on demand (an
@@ -90,7 +91,12 @@ impl Report {
                     report.cold_start = platform_init_ms.is_some() && init_billed;
                 }
                 let billed_init = platform_init_ms.filter(|_| init_billed).unwrap_or(0.0);
-                report.billed_duration_ms = report.duration_ms.map(|d| billed_ms(d + billed_init));
+                // Lambda's `Billed Duration` of a restore: the duration rounded up, plus the
+                // `Billed Restore Duration`.
+                let billed_restore = restore_duration_ms.map_or(0, billed_ms);
+                report.billed_duration_ms = report
+                    .duration_ms
+                    .map(|d| billed_ms(d + billed_init) + billed_restore);
                 report
             })
             .collect();
@@ -144,10 +150,13 @@ pub(crate) fn init_on_demand(record: &RunRecord) -> bool {
     )
 }
 
-/// The platform's init of each invocation (in run order): for the first invocation each
-/// process got, the time from the process's start to that hand-out.
-fn platform_inits(record: &RunRecord) -> Vec<Option<f64>> {
+/// The platform's init and SnapStart restore of each invocation (in run order): for the
+/// first invocation each process got, the time from the process's start to that hand-out,
+/// and in a `snap-start` run, from its snapshot's restore (if its runtime asked for one).
+fn platform_starts(record: &RunRecord) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
     let mut inits = vec![None; record.invocations.len()];
+    let mut restores = vec![None; record.invocations.len()];
+    let snap_start = record.initialization_type() == Some(InitializationType::SnapStart);
     // Each process's first hand-out (the earliest; of equal ones, the first in run order), in
     // one pass over the invocations.
     let mut firsts: HashMap<usize, (usize, Instant)> = HashMap::new();
@@ -170,9 +179,13 @@ fn platform_inits(record: &RunRecord) -> Vec<Option<f64>> {
         };
         if let Some(&(n, handed_out_at)) = firsts.get(&process.index) {
             inits[n] = Some(millis(handed_out_at.saturating_duration_since(spawned_at)));
+            restores[n] = process
+                .restored_at
+                .filter(|_| snap_start)
+                .map(|restored_at| millis(handed_out_at.saturating_duration_since(restored_at)));
         }
     }
-    inits
+    (inits, restores)
 }
 
 /// Reads a process's output: facts and metrics from EMF lines, a problem per broken one.
@@ -355,6 +368,7 @@ fn invocation(
             .init_duration_ms
             .filter(|_| facts.invocation == Some(1)),
         platform_init_ms: None,
+        restore_duration_ms: None,
         billed_duration_ms: None,
         max_memory_used_mb: run.max_memory_used_bytes.map(mb),
         idle_gap_ms: facts.idle_gap_ms,

@@ -117,8 +117,15 @@ pub struct ReportedInvocation {
     /// the process's start to the hand-out of its first invocation. On the first invocation
     /// of a process.
     pub platform_init_ms: Option<f64>,
+    /// SnapStart's `Restore Duration`, on the first invocation of a `snap-start` process
+    /// whose runtime asked for `GET /runtime/restore/next`: from its answer (the snapshot
+    /// restored, at once here) to the hand-out, the runtime's after-restore hooks and its
+    /// way back to `/next`. All of it is what Lambda bills of a restore (`Billed Restore
+    /// Duration`, rounded up to the millisecond).
+    pub restore_duration_ms: Option<f64>,
     /// The duration Lambda would bill: [`duration_ms`](Self::duration_ms) plus, for an
-    /// on-demand cold start, the platform's init, rounded up to the millisecond.
+    /// on-demand cold start, the platform's init, rounded up to the millisecond; plus, for
+    /// a SnapStart restore, its billed restore.
     pub billed_duration_ms: Option<u64>,
     /// The most memory the process had used when it ended (`Max Memory Used`), in MB.
     pub max_memory_used_mb: Option<f64>,

@@ -109,6 +109,9 @@ pub struct RecordedProcess {
     pub exit: Option<String>,
     /// When it was started.
     pub spawned_at: Option<Instant>,
+    /// When its runtime's `GET /runtime/restore/next` was answered (a SnapStart snapshot
+    /// restored), if it asked.
+    pub restored_at: Option<Instant>,
     /// The log stream its lines go to (one per execution environment, as on Lambda).
     pub log_stream: String,
     /// The most memory it used (bytes): its cgroup's peak when sized, else its peak

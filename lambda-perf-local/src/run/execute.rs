@@ -594,6 +594,7 @@ impl<'a> Execution<'a> {
             dropped_output_lines: process.output_log().dropped_lines(),
             exit,
             spawned_at: Some(process.spawned_at()),
+            restored_at: self.api.restored_at(),
             log_stream: self
                 .config
                 .log_stream_name(&self.environments[self.current.environment]),

@@ -192,6 +192,15 @@ fn report_line(record: &RunRecord, invocation: &ReportedInvocation, duration_ms:
     if let Some(init) = on_demand_init {
         let _ = write!(line, "\tInit Duration: {init:.2} ms");
     }
+    // A SnapStart restore, as Lambda reports one in its `REPORT` line (the billed part is
+    // already in `Billed Duration`).
+    if let Some(restore) = invocation.restore_duration_ms {
+        let _ = write!(
+            line,
+            "\tRestore Duration: {restore:.2} ms\tBilled Restore Duration: {} ms",
+            billed_ms(restore)
+        );
+    }
     match invocation.status {
         Status::OutOfMemory => {
             let _ = write!(

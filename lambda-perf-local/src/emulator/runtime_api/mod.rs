@@ -189,6 +189,13 @@ impl RuntimeApi {
         self.shared.last_poll_at()
     }
 
+    /// When `GET /runtime/restore/next` was answered since the current process was attached
+    /// (a `snap-start` runtime's snapshot restored, after the
+    /// [stored time](RuntimeApiOptions::with_snapshot_stored_for)), if its runtime asked.
+    pub fn restored_at(&self) -> Option<Instant> {
+        self.shared.restored_at()
+    }
+
     /// When the latest answer to an invocation (a response, an error, an init error) came, if
     /// one has. `None` until then.
     pub fn last_answer_at(&self) -> Option<Instant> {

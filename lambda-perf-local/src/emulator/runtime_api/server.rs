@@ -107,6 +107,7 @@ async fn route(
         // A SnapStart snapshot is taken, stored and restored while this request waits.
         (Some(["restore", "next"]), &Method::GET) => {
             tokio::time::sleep(snapshot_stored_for).await;
+            shared.restored();
             Ok(json_response(StatusCode::OK, serde_json::json!({})))
         }
         (Some(["init" | "restore", "error"]), &Method::POST) => init_error(shared, request).await,

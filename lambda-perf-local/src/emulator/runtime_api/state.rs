@@ -98,6 +98,9 @@ struct State {
     last_hand_out_at: Option<Instant>,
     /// The latest answer (the latest `finished_at` of a resolved invocation).
     last_answer_at: Option<Instant>,
+    /// When `GET /restore/next` was answered since the current process was attached: its
+    /// SnapStart snapshot restored.
+    restored_at: Option<Instant>,
     /// A function process is attached ([`Shared::attach_process`]).
     attached: bool,
     /// `/next` handed out an invocation since the current process was attached: its init
@@ -182,6 +185,7 @@ impl Shared {
                 last_poll_at: None,
                 last_hand_out_at: None,
                 last_answer_at: None,
+                restored_at: None,
                 attached: false,
                 handed_out_since_attach: false,
                 polled_since_attach: false,
@@ -363,6 +367,16 @@ impl Shared {
         self.lock().last_poll_at
     }
 
+    /// `GET /restore/next` is answered now: the current process's snapshot is restored.
+    pub(crate) fn restored(&self) {
+        self.lock().restored_at = Some(Instant::now());
+    }
+
+    /// When `GET /restore/next` was answered since the current process was attached.
+    pub(crate) fn restored_at(&self) -> Option<Instant> {
+        self.lock().restored_at
+    }
+
     /// The generation a connection opened now belongs to.
     pub(crate) fn generation(&self) -> u64 {
         self.lock().generation
@@ -531,6 +545,7 @@ impl Shared {
         state.attached = true;
         state.handed_out_since_attach = false;
         state.polled_since_attach = false;
+        state.restored_at = None;
         if let Some(arn) = default_function_arn {
             state.default_function_arn = arn;
         }
