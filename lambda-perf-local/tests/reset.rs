@@ -177,3 +177,24 @@ fn an_init_error_fails_every_invocation_sent_at_once_and_the_next_batch_runs() {
     );
     assert_eq!(column(&report, "process"), [0, 0, 1, 1]);
 }
+
+#[test]
+fn a_runtime_that_hangs_after_its_init_error_is_not_waited_for() {
+    // Lambda resets the environment after the init error at once; the harness must not
+    // wait the function's timeout (20 s) for the hanging runtime to ask for work first.
+    let script = failing_once_then_the_demo(
+        r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exec sleep 60"#,
+    );
+    let started = std::time::Instant::now();
+    let output = run(
+        "{}",
+        &["-n", "2", "--timeout", "20"],
+        &["sh", "-c", &script],
+    );
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["init-error", "ok"]);
+    assert_eq!(report["processes"][0]["stopped_by_harness"], "reset");
+    assert!(elapsed.as_secs() < 10, "the run took {elapsed:?}");
+}

@@ -515,7 +515,12 @@ impl<'a> Execution<'a> {
         stop: HarnessStop,
     ) -> Result<(), EarlyStop> {
         let fresh = stop == HarnessStop::FreshEnvironment;
-        self.wait_until_idle(record).await;
+        // Lambda resets an environment after a failure at once: it does not wait for a
+        // runtime that failed (stuck past its timeout, hanging after an init error) to ask
+        // for work again.
+        if stop != HarnessStop::Reset {
+            self.wait_until_idle(record).await;
+        }
         let ended = self.end_process(stop).await;
         record.processes.push(ended);
         // Whatever the stopped process left polling gets nothing meant for its replacement.
