@@ -97,6 +97,33 @@ async fn no_watchdog_without_a_deadline_in_the_future() {
     assert_eq!(lines.last().unwrap()["lambda_perf"]["past_deadline"], true);
 }
 
+/// The largest deadline the header can carry (`u64::MAX` ms, far past what nanoseconds since
+/// the epoch hold in 64 bits) is a deadline like any other: the handler sees it, nothing
+/// overflows, the watchdog waits for it, and the record gives a headroom.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_largest_deadline_the_header_can_carry_is_far_away_not_an_overflow() {
+    let recorder = Recorder::with(|layer| layer.timeout_margin(Duration::from_millis(300)));
+    let handler = service_fn(|event: LambdaEvent<Value>| async move {
+        let facts = InvocationFacts::current().unwrap();
+        slow(event)
+            .await
+            .map(|_| (facts.deadline(), facts.remaining_time()))
+    });
+    let mut far = event(json!({}));
+    far.context.deadline = u64::MAX;
+    let (deadline, remaining) = recorder.run(handler, far).await.unwrap();
+    assert_eq!(
+        deadline,
+        UNIX_EPOCH.checked_add(Duration::from_millis(u64::MAX))
+    );
+    assert!(remaining.unwrap() > Duration::from_secs(100 * 365 * 24 * 3600));
+    let lines = recorder.emf().lines();
+    let end = lines.last().unwrap();
+    assert_eq!(end["lambda_perf"]["outcome"], "success", "{lines:#?}");
+    assert!(end["lambda_perf"]["deadline_headroom_ms"].as_f64().unwrap() > 1e12);
+    assert!(end["lambda_perf"].get("past_deadline").is_none());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn managed_instances_flag_an_invocation_past_its_deadline_instead() {
     let recorder = Recorder::with(|layer| {
