@@ -91,9 +91,10 @@ impl InvocationFacts {
         self.start.index
     }
 
-    /// Time since the latest end of an earlier invocation of this process (how long the
-    /// environment sat idle); `None` while no invocation has ended yet (the first one, or
-    /// invocations overlapping it under managed concurrency).
+    /// Time since the latest end of an earlier invocation of this process: one invocation at
+    /// a time (on demand), how long the environment sat idle; with invocations running at once
+    /// (Managed Instances), others may have been running meanwhile. `None` while no
+    /// invocation has ended yet (the first one, or invocations overlapping it).
     #[must_use]
     pub fn idle_gap(&self) -> Option<Duration> {
         self.start.idle_gap_nanos.map(Duration::from_nanos)

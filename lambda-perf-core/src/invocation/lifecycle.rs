@@ -341,9 +341,9 @@ impl Invocation {
     }
 
     /// When the watchdog should make this invocation write its records: a margin before its
-    /// deadline. Never without a deadline in the future (`cargo lambda watch` sends
-    /// `600000`), nor on Lambda Managed Instances, which do not stop an invocation at its
-    /// deadline (its record then says it ran past it).
+    /// deadline. Never without a deadline at least the margin away as it begins (`cargo lambda
+    /// watch` sends `600000`, no deadline at all), nor on Lambda Managed Instances, which do
+    /// not stop an invocation at its deadline (its record then says it ran past it).
     fn watchdog_moment(&self) -> Option<MonotonicNanos> {
         let settings = self.settings();
         let margin = settings.timeout_margin?;
