@@ -542,6 +542,31 @@ async fn default_dimensions_and_metadata_are_written() {
     );
 }
 
+/// Cleared default dimensions are written by no line: the cold start's nor the handler's.
+#[tokio::test]
+async fn cleared_default_dimensions_are_not_written() {
+    let (layer, h) = harness(|b| {
+        b.default_dimension("environment", "staging")
+            .default_dimension("team", "core")
+            .clear_default_dimensions()
+            .default_dimension("environment", "prod")
+    });
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Orders", Unit::Count, 1.0);
+        Ok::<_, Error>(())
+    }));
+    service.oneshot(event("r1")).await.unwrap();
+    let lines = h.out.take_lines();
+    assert!(lines.len() >= 2, "{lines:#?}");
+    for line in &lines {
+        let names = dimension_names(line);
+        assert!(names.contains(&"environment"), "{line}");
+        assert!(!names.contains(&"team"), "{line}");
+        assert_eq!(line["environment"], "prod");
+        assert_eq!(line.get("team"), None, "{line}");
+    }
+}
+
 #[tokio::test]
 async fn many_metrics_are_split_over_lines_of_100() {
     let (layer, h) = harness(|b| b.cold_start_metric(false));

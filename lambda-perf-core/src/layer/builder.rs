@@ -126,6 +126,29 @@ impl PerfLayerBuilder {
         self
     }
 
+    /// Removes every default dimension given so far: those of `LAMBDA_PERF_DEFAULT_DIMENSIONS`
+    /// and those of earlier [`default_dimension`](Self::default_dimension) calls (as
+    /// Powertools' `clear_default_dimensions`). The dimensions given after it are the only
+    /// ones; `service` is written whatever is cleared.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// // Whatever LAMBDA_PERF_DEFAULT_DIMENSIONS says, every metric has `environment` alone
+    /// // beside `service`.
+    /// let layer = PerfLayer::builder()
+    ///     .clear_default_dimensions()
+    ///     .default_dimension("environment", "prod")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    pub fn clear_default_dimensions(mut self) -> Self {
+        // The entries it skipped, warned about, no longer matter.
+        self.setup.overridden(vars::DEFAULT_DIMENSIONS);
+        self.setup.settings.default_dimensions.clear();
+        self
+    }
+
     /// Keeps the environment marker in `dir` instead of [`std::env::temp_dir`]. The layer then
     /// classifies starts on its own instead of sharing the process-wide classifier.
     pub fn marker_dir(mut self, dir: impl Into<PathBuf>) -> Self {
@@ -480,6 +503,54 @@ mod tests {
             .setup
             .resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// `clear_default_dimensions` removes `LAMBDA_PERF_DEFAULT_DIMENSIONS`' dimensions and
+    /// those given before it (and the warning about an entry of the variable it skipped, which
+    /// no longer matters): those given after it are the only ones beside `service`.
+    #[test]
+    fn cleared_default_dimensions_leave_only_those_given_after() {
+        let env = [
+            (
+                vars::DEFAULT_DIMENSIONS,
+                "environment=staging,team=core,broken",
+            ),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let resolved = |builder: PerfLayerBuilder| {
+            let (instrumentation, errors, warnings) = builder.setup.resolve_quietly();
+            assert!(errors.is_empty(), "{errors:?}");
+            let dimensions: Vec<String> = instrumentation
+                .settings
+                .fixed_dimensions
+                .iter()
+                .map(|d| format!("{}={}", d.name, d.value))
+                .collect();
+            (dimensions, warnings)
+        };
+        let (dimensions, warnings) = resolved(builder(&env).default_dimension("tier", "gold"));
+        assert_eq!(
+            dimensions,
+            [
+                "environment=staging",
+                "team=core",
+                "tier=gold",
+                "service=service_undefined"
+            ]
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+
+        let (dimensions, warnings) = resolved(
+            builder(&env)
+                .default_dimension("tier", "gold")
+                .clear_default_dimensions()
+                .default_dimension("environment", "prod"),
+        );
+        assert_eq!(
+            dimensions,
+            ["environment=prod", "service=service_undefined"]
+        );
         assert_eq!(warnings, Vec::<String>::new());
     }
 
