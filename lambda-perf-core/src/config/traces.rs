@@ -234,13 +234,24 @@ impl TraceSettings {
         let (timeout_var, timeout) =
             first_of(present, [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT]);
         let otlp_timeout = timeout.and_then(|value| {
-            millis(&value).or_else(|| {
+            let positive = millis(&value).filter(|timeout| !timeout.is_zero());
+            if positive.is_none() {
                 warnings.push(format!(
-                    "{timeout_var}={value:?} is not a number of milliseconds; using {}",
+                    "{timeout_var}={value:?} is not a positive number of milliseconds; using {}",
                     DEFAULT_OTLP_TIMEOUT.as_millis()
                 ));
-                None
-            })
+            }
+            positive
+        });
+        let region = present(vars::REGION).filter(|region| {
+            validate_region(region)
+                .map_err(|reason| {
+                    warnings.push(format!(
+                        "{}: {reason}; spans take the region of the function's ARN",
+                        vars::REGION
+                    ));
+                })
+                .is_ok()
         });
         let (protocol_var, protocol) =
             first_of(present, [vars::OTLP_TRACES_PROTOCOL, vars::OTLP_PROTOCOL]);
@@ -252,7 +263,7 @@ impl TraceSettings {
             otlp_gzip,
             otlp_timeout,
             otlp_protocol: protocol.map(|value| (protocol_var, value)),
-            region: present(vars::REGION),
+            region,
             otel_service_name: present(vars::OTEL_SERVICE_NAME),
             otel_resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),
             service_in_code: false,
@@ -401,6 +412,19 @@ pub(crate) fn validate_otlp_endpoint(endpoint: &str) -> Result<(), String> {
         return Err(format!("{endpoint:?} names no host"));
     }
     Ok(())
+}
+
+/// An AWS region's name, as `AWS_REGION` gives it (`eu-west-1`, `us-gov-west-1`): lowercase
+/// letters, digits and hyphens.
+fn validate_region(region: &str) -> Result<(), String> {
+    let fits = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-';
+    if !region.is_empty() && region.bytes().all(fits) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{region:?} is no AWS region name (lowercase letters, digits and hyphens)"
+        ))
+    }
 }
 
 /// `name=value,name=value` (values percent-encoded, as the OpenTelemetry variables say), the
@@ -621,6 +645,30 @@ mod tests {
             "ftp://x",
         ] {
             assert!(validate_otlp_endpoint(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    /// A timeout of zero fails every export before it is sent, and a region that is no AWS
+    /// region name would be the spans' `cloud.region`: each costs a warning and its default.
+    #[test]
+    fn a_zero_otlp_timeout_and_a_region_that_is_none_are_warned_about() {
+        let (settings, warnings) = read(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
+            ("AWS_REGION", "Mars Base"),
+        ]);
+        assert_eq!((settings.otlp_timeout, settings.region), (None, None));
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=\"0\"")
+                && warnings[0].ends_with("using 10000"),
+            "{warnings:#?}"
+        );
+        assert!(
+            warnings[1].starts_with("AWS_REGION: \"Mars Base\""),
+            "{warnings:#?}"
+        );
+        for region in ["us-gov-west-1", "cn-north-1", "eu-isoe-west-1"] {
+            assert_eq!(validate_region(region), Ok(()));
         }
     }
 }
