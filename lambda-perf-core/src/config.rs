@@ -366,7 +366,9 @@ fn parse_dimensions(list: &str, warnings: &mut Vec<String>) -> Vec<Dimension> {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[error("invalid {setting}: {reason}")]
 pub struct ConfigError {
-    /// Which setting (`namespace`, `service`, `default dimension`, `handler name`).
+    /// Which setting (`namespace`, `service`, `default dimension`, `handler name`, `traces`,
+    /// `otlp endpoint`, `otlp timeout`, `region`, `otel service name`,
+    /// `otel resource attribute`).
     pub setting: &'static str,
     /// Why it was refused.
     pub reason: String,

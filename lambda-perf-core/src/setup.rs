@@ -176,6 +176,7 @@ impl Setup {
                 trace_settings.otlp_endpoint = None;
             }
         }
+        trace_settings.refuse_invalid_given_in_code(&mut errors);
         #[cfg(feature = "opentelemetry")]
         let own_exporters = !span_exporters.is_empty();
         #[cfg(not(feature = "opentelemetry"))]

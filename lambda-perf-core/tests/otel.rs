@@ -227,6 +227,25 @@ async fn the_trigger_given_in_code_is_every_handler_spans() {
     assert_eq!(triggers, ["pubsub", "pubsub"]);
 }
 
+/// The region given in code is every handler span's `cloud.region`, over the ARN's (and
+/// `AWS_REGION`'s, which Lambda sets).
+#[tokio::test]
+async fn the_region_given_in_code_is_every_handler_spans() {
+    let (recorder, spans) = recording(|builder| builder.region("eu-central-1"));
+    for payload in [1, 2] {
+        recorder
+            .run(service_fn(ok), lambda_event(json!(payload)))
+            .await
+            .unwrap();
+    }
+    let regions: Vec<String> = finished(&spans)
+        .iter()
+        .map(|span| text(span, "cloud.region"))
+        .collect();
+    // The ARN says eu-west-1.
+    assert_eq!(regions, ["eu-central-1", "eu-central-1"]);
+}
+
 /// A `lambda_http` request is an HTTP trigger, unless the builder says otherwise.
 #[cfg(feature = "http")]
 #[tokio::test]

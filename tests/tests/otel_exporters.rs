@@ -364,6 +364,42 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
     );
 }
 
+/// An export to a collector that never answers fails once the OTLP timeout given in code
+/// has passed, and is counted on a later handler span (under the default timeout, 10 s, it
+/// would still be waiting); the invocations wait the flush bound at most.
+#[tokio::test]
+async fn an_export_outlasting_the_otlp_timeout_given_in_code_fails_and_is_counted() {
+    // The kernel accepts its connections; nothing ever reads or answers them.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = silent.local_addr().unwrap();
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(format!("http://{address}/v1/traces"))
+            .otlp_timeout(Duration::from_millis(100))
+            .otel_flush_timeout(Duration::from_millis(20))
+            .span_exporter(in_memory)
+    });
+    let started = Instant::now();
+    let answer = recorder.run(service_fn(traced), event(json!({}))).await;
+    assert_eq!(answer.unwrap(), json!("ok"));
+    assert!(started.elapsed() < Duration::from_millis(400));
+    std::thread::sleep(Duration::from_secs(1));
+    let answer = recorder.run(service_fn(traced), event(json!({}))).await;
+    assert_eq!(answer.unwrap(), json!("ok"));
+    let handlers = two_handler_spans(&spans).await;
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        count_on(&handlers[1], "lambda_perf.otel.failed_exports"),
+        Some(1),
+        "{:#?}",
+        handlers[1].attributes
+    );
+    drop(silent);
+}
+
 /// The handler spans `spans` got, once it has two (or after 5 s): an end past the deadline
 /// does not wait for its export, so the second may come after the invocation returns.
 async fn two_handler_spans(spans: &InMemorySpanExporter) -> Vec<SpanData> {

@@ -1,49 +1,84 @@
 //! Settings given in code win over the environment's, for the `otlp` exporter too: its
-//! headers and its compression, and the service (over `OTEL_SERVICE_NAME`), as
-//! `PerfLayer::builder()` documents. (A binary of its own:
-//! the test sets the process's environment before anything else runs.)
+//! headers and its compression, the service (over `OTEL_SERVICE_NAME`) and the resource's
+//! attributes, as `PerfLayer::builder()` documents. (A binary of its own, each test run in a
+//! process of its own, as nextest runs them: each sets the process's environment before
+//! anything else runs.)
 
 mod support;
 
-use lambda_perf_core::TraceBackend;
 use lambda_perf_core::test_util::{Recorder, event};
+use lambda_perf_core::{PerfLayerBuilder, TraceBackend};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::{Value, json};
-use support::otlp::{OtlpCollector, attribute};
+use support::otlp::{Export, OtlpCollector, attribute, text};
 
-#[test]
-fn headers_compression_and_service_given_in_code_override_the_environment() {
-    // SAFETY: set before any other thread of this process exists (the runtime is built
-    // after), in a test binary of its own.
-    #[allow(unsafe_code)]
-    unsafe {
-        std::env::set_var(
-            "OTEL_EXPORTER_OTLP_HEADERS",
-            "x-api-key=from-env,x-team=orders",
-        );
-        std::env::set_var("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip");
-        std::env::set_var("OTEL_SERVICE_NAME", "from-env");
+/// Sets `pairs` in the process's environment.
+fn set_environment(pairs: &[(&str, &str)]) {
+    for (name, value) in pairs {
+        // SAFETY: set before any other thread of this process exists (the runtime is built
+        // after), in a process of its own.
+        #[allow(unsafe_code)]
+        unsafe {
+            std::env::set_var(name, value);
+        }
     }
+}
+
+/// The export of one invocation under a layer that `configure` adjusts, `otlp` to a
+/// collector on loopback.
+fn one_export(configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder) -> Export {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .unwrap();
     let collector = OtlpCollector::start();
     let recorder = Recorder::with(|builder| {
-        builder
-            .traces([TraceBackend::Otlp])
-            .otlp_endpoint(collector.traces_url())
-            .otlp_header("x-api-key", "from-code")
-            .otlp_gzip(false)
+        configure(
+            builder
+                .traces([TraceBackend::Otlp])
+                .otlp_endpoint(collector.traces_url()),
+        )
     });
     let handler = service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!("ok")) });
     runtime
         .block_on(recorder.run(handler, event(json!({}))))
         .unwrap();
-    let exports = collector.exports();
+    let mut exports = collector.exports();
     assert_eq!(exports.len(), 1, "{exports:#?}");
-    let export = &exports[0];
+    exports.remove(0)
+}
+
+/// The attributes of the export's resource.
+fn resource_attributes(export: &Export) -> Vec<(String, String)> {
+    let resource = export.request.resource_spans[0].resource.clone().unwrap();
+    resource
+        .attributes
+        .iter()
+        .map(|kv| {
+            (
+                kv.key.clone(),
+                text(&resource.attributes, &kv.key).unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn headers_compression_and_service_given_in_code_override_the_environment() {
+    set_environment(&[
+        (
+            "OTEL_EXPORTER_OTLP_HEADERS",
+            "x-api-key=from-env,x-team=orders",
+        ),
+        ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+        ("OTEL_SERVICE_NAME", "from-env"),
+    ]);
+    let export = one_export(|builder| {
+        builder
+            .otlp_header("x-api-key", "from-code")
+            .otlp_gzip(false)
+    });
     assert_eq!(
         export.header("x-api-key"),
         Some("from-code"),
@@ -67,5 +102,92 @@ fn headers_compression_and_service_given_in_code_override_the_environment() {
     assert_eq!(
         attribute(&resource.attributes, "service.name"),
         Some(any_value::Value::StringValue("test".into()))
+    );
+}
+
+/// `clear_otlp_headers` drops the environment's headers: only those given after it are sent.
+#[test]
+fn cleared_headers_leave_only_those_given_in_code_after() {
+    set_environment(&[(
+        "OTEL_EXPORTER_OTLP_TRACES_HEADERS",
+        "x-api-key=from-env,x-team=orders",
+    )]);
+    let export = one_export(|builder| {
+        builder
+            .clear_otlp_headers()
+            .otlp_header("x-tenant", "from-code")
+    });
+    assert_eq!(export.header("x-api-key"), None, "{:?}", export.headers);
+    assert_eq!(export.header("x-team"), None, "{:?}", export.headers);
+    assert_eq!(
+        export.header("x-tenant"),
+        Some("from-code"),
+        "{:?}",
+        export.headers
+    );
+}
+
+/// `otel_service_name` names the resource, over `OTEL_SERVICE_NAME` and the service given in
+/// code (which the EMF lines and annotations keep).
+#[test]
+fn the_otel_service_name_given_in_code_names_the_resource() {
+    set_environment(&[
+        ("OTEL_SERVICE_NAME", "from-env"),
+        ("OTEL_RESOURCE_ATTRIBUTES", "service.name=from-attributes"),
+    ]);
+    let export = one_export(|builder| builder.otel_service_name("payment-api"));
+    let resource = resource_attributes(&export);
+    assert!(
+        resource.contains(&("service.name".to_owned(), "payment-api".to_owned())),
+        "{resource:#?}"
+    );
+}
+
+/// A resource attribute given in code replaces the variable's of the same key and joins the
+/// others; `clear_otel_resource_attributes` drops the variable's altogether.
+#[test]
+fn resource_attributes_given_in_code_replace_or_clear_the_environments() {
+    set_environment(&[(
+        "OTEL_RESOURCE_ATTRIBUTES",
+        "team=from-env,cost.center=42,service.name=from-attributes",
+    )]);
+    let pair = |key: &str, value: &str| (key.to_owned(), value.to_owned());
+
+    let export = one_export(|builder| {
+        builder
+            .otel_resource_attribute("team", "from-code")
+            .otel_resource_attribute("deployment.environment.name", "prod")
+    });
+    let resource = resource_attributes(&export);
+    for expected in [
+        pair("team", "from-code"),
+        pair("cost.center", "42"),
+        pair("deployment.environment.name", "prod"),
+        // The recorder's service, given in code, wins over the variable's.
+        pair("service.name", "test"),
+    ] {
+        assert!(
+            resource.contains(&expected),
+            "{expected:?} in {resource:#?}"
+        );
+    }
+    assert!(
+        !resource.contains(&pair("team", "from-env")),
+        "{resource:#?}"
+    );
+
+    let export = one_export(|builder| {
+        builder
+            .clear_otel_resource_attributes()
+            .otel_resource_attribute("team", "from-code")
+    });
+    let resource = resource_attributes(&export);
+    assert!(
+        resource.contains(&pair("team", "from-code")),
+        "{resource:#?}"
+    );
+    assert!(
+        !resource.iter().any(|(key, _)| key == "cost.center"),
+        "{resource:#?}"
     );
 }

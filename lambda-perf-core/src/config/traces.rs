@@ -165,6 +165,11 @@ pub(crate) struct TraceSettings {
     pub(crate) otel_service_name: Option<String>,
     /// `OTEL_RESOURCE_ATTRIBUTES`, as it is (read by the OpenTelemetry output).
     pub(crate) otel_resource_attributes: Option<String>,
+    /// The spans' `service.name` given in code: it wins over every other.
+    pub(crate) otel_service_name_in_code: Option<String>,
+    /// Resource attributes given in code, each key once: they win over the variables' of the
+    /// same key (a `service.name` among them over every service but the one above).
+    pub(crate) resource_attributes_in_code: Vec<(String, String)>,
     /// A service was given in code: it is the spans' `service.name`, whatever the variables.
     pub(crate) service_in_code: bool,
     /// The handler spans' `faas.trigger`, given in code (`None`: by the event's type).
@@ -186,6 +191,11 @@ impl fmt::Debug for TraceSettings {
             .field("region", &self.region)
             .field("otel_service_name", &self.otel_service_name)
             .field("otel_resource_attributes", &self.otel_resource_attributes)
+            .field("otel_service_name_in_code", &self.otel_service_name_in_code)
+            .field(
+                "resource_attributes_in_code",
+                &self.resource_attributes_in_code,
+            )
             .field("service_in_code", &self.service_in_code)
             .field("faas_trigger", &self.faas_trigger)
             .finish()
@@ -266,9 +276,56 @@ impl TraceSettings {
             region,
             otel_service_name: present(vars::OTEL_SERVICE_NAME),
             otel_resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),
+            otel_service_name_in_code: None,
+            resource_attributes_in_code: Vec::new(),
             service_in_code: false,
             faas_trigger: None,
         }
+    }
+
+    /// Refuses the values given in code that cannot be used, each replaced by its default
+    /// (`build()` then fails): an OTLP timeout of zero (every export would fail),
+    /// a region that is no AWS region name, a blank `service.name` or resource attribute key.
+    pub(crate) fn refuse_invalid_given_in_code(&mut self, errors: &mut Vec<super::ConfigError>) {
+        let mut refuse = |setting: &'static str, reason: String| {
+            errors.push(super::ConfigError { setting, reason });
+        };
+        if self.otlp_timeout.is_some_and(|timeout| timeout.is_zero()) {
+            refuse(
+                "otlp timeout",
+                "zero: every export would fail before it is sent".to_owned(),
+            );
+            self.otlp_timeout = None;
+        }
+        if let Some(region) = &self.region {
+            if let Err(reason) = validate_region(region) {
+                refuse("region", reason);
+                self.region = None;
+            }
+        }
+        if self
+            .otel_service_name_in_code
+            .as_deref()
+            .is_some_and(|name| name.trim().is_empty())
+        {
+            refuse("otel service name", "it is blank".to_owned());
+            self.otel_service_name_in_code = None;
+        }
+        self.resource_attributes_in_code.retain(|(key, value)| {
+            let blank_service = key == "service.name" && value.trim().is_empty();
+            if key.trim().is_empty() {
+                refuse(
+                    "otel resource attribute",
+                    format!("the key of the value {value:?} is blank"),
+                );
+            } else if blank_service {
+                refuse(
+                    "otel resource attribute",
+                    "service.name is blank".to_owned(),
+                );
+            }
+            !key.trim().is_empty() && !blank_service
+        });
     }
 
     /// The backends chosen, the default applied (`xray` when none was configured).

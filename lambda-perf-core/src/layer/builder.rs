@@ -55,7 +55,8 @@ impl PerfLayerBuilder {
 
     /// The `service` dimension and name (`POWERTOOLS_SERVICE_NAME`); also the
     /// OpenTelemetry `service.name`, in place of `OTEL_SERVICE_NAME` and of the
-    /// `service.name` of `OTEL_RESOURCE_ATTRIBUTES`.
+    /// `service.name` of `OTEL_RESOURCE_ATTRIBUTES` (unless `otel_service_name` or a
+    /// `service.name` resource attribute given in code names the spans' service apart).
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.setup.overridden(vars::SERVICE_NAME);
         self.setup.settings.traces.service_in_code = true;
@@ -374,12 +375,157 @@ impl PerfLayerBuilder {
         self
     }
 
+    /// Sends none of the headers given so far with `otlp` exports: those of
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (or `OTEL_EXPORTER_OTLP_HEADERS`) and those of
+    /// earlier [`otlp_header`](Self::otlp_header) calls. The headers given after it are the
+    /// only ones sent.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// // The environment's headers are for another collector: send this one alone.
+    /// let layer = PerfLayer::builder()
+    ///     .clear_otlp_headers()
+    ///     .otlp_header("x-team", "orders")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn clear_otlp_headers(mut self) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_HEADERS);
+        self.setup.overridden(trace_vars::OTLP_HEADERS);
+        self.setup.settings.traces.otlp_headers.clear();
+        self
+    }
+
     /// Whether `otlp` exports are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
     #[cfg(feature = "opentelemetry")]
     pub fn otlp_gzip(mut self, enabled: bool) -> Self {
         self.setup.overridden(trace_vars::OTLP_TRACES_COMPRESSION);
         self.setup.overridden(trace_vars::OTLP_COMPRESSION);
         self.setup.settings.traces.otlp_gzip = enabled;
+        self
+    }
+
+    /// The longest one `otlp` export may take, connecting included, before it fails and is
+    /// counted (`lambda_perf.otel.failed_exports` on a later handler span, its spans as
+    /// `otel.export_failed` in the next EMF line) (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10 s). The invocation itself waits at most the
+    /// [`otel_flush_timeout`](Self::otel_flush_timeout); an export that outlasts it goes on
+    /// in the background until this one. [`build`](Self::build) refuses zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .otlp_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// assert!(PerfLayer::builder().otlp_timeout(Duration::ZERO).build().is_err());
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_TIMEOUT);
+        self.setup.overridden(trace_vars::OTLP_TIMEOUT);
+        self.setup.settings.traces.otlp_timeout = Some(timeout);
+        self
+    }
+
+    /// The `service.name` of the spans' resource, for OpenTelemetry alone: it wins over every
+    /// other source of that name (`OTEL_SERVICE_NAME`, the `service.name` of
+    /// `OTEL_RESOURCE_ATTRIBUTES`, [`service`](Self::service)), while the `service` dimension
+    /// and the `Service` annotation stay [`service`](Self::service)'s. [`build`](Self::build)
+    /// refuses a blank name.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// // Metrics under the Powertools service, spans under the name the tracing backend knows.
+    /// let layer = PerfLayer::builder()
+    ///     .service("payment")
+    ///     .otel_service_name("payment-api")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_service_name(mut self, name: impl Into<String>) -> Self {
+        self.setup.overridden(trace_vars::OTEL_SERVICE_NAME);
+        self.setup.settings.traces.otel_service_name_in_code = Some(name.into());
+        self
+    }
+
+    /// Adds an attribute to the spans' resource, or replaces the value of one of
+    /// `OTEL_RESOURCE_ATTRIBUTES` (or of the function's facts) of the same key. The value is
+    /// taken as given: unlike the variable's, it is not percent-decoded. A `service.name`
+    /// given here is the resource's name unless
+    /// [`otel_service_name`](Self::otel_service_name) gives another. [`build`](Self::build)
+    /// refuses a blank key.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .otel_resource_attribute("deployment.environment.name", "prod")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        let (key, value) = (key.into(), value.into());
+        let attributes = &mut self.setup.settings.traces.resource_attributes_in_code;
+        match attributes.iter_mut().find(|(existing, _)| *existing == key) {
+            Some(existing) => existing.1 = value,
+            None => attributes.push((key, value)),
+        }
+        self
+    }
+
+    /// Drops every resource attribute given so far: those of `OTEL_RESOURCE_ATTRIBUTES` (its
+    /// `service.name` too) and those of earlier
+    /// [`otel_resource_attribute`](Self::otel_resource_attribute) calls. The resource keeps
+    /// its `service.name` and the function's facts, and the attributes given after it.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .clear_otel_resource_attributes()
+    ///     .otel_resource_attribute("team", "orders")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn clear_otel_resource_attributes(mut self) -> Self {
+        self.setup.settings.traces.otel_resource_attributes = None;
+        self.setup
+            .settings
+            .traces
+            .resource_attributes_in_code
+            .clear();
+        self
+    }
+
+    /// The AWS region of the spans' `cloud.region`, on the handler spans and the resource
+    /// (`AWS_REGION`, which Lambda sets; else the region of the invoked function's ARN).
+    /// [`build`](Self::build) refuses a name that is not lowercase letters, digits and
+    /// hyphens.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder().region("eu-central-1").build()?;
+    /// assert!(PerfLayer::builder().region("Frankfurt").build().is_err());
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.setup.overridden(trace_vars::REGION);
+        self.setup.settings.traces.region = Some(region.into());
         self
     }
 
@@ -652,6 +798,63 @@ mod tests {
             .setup
             .resolve_quietly();
         assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// The OTLP timeout, the region and the headers given in code make the warnings about
+    /// their variables' values (which name the fallback they cost) wrong too.
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn otel_values_given_in_code_silence_the_warnings_about_their_variables() {
+        let env = [
+            (trace_vars::OTLP_TIMEOUT, "soon"),
+            (trace_vars::REGION, "Mars Base"),
+            (trace_vars::OTLP_HEADERS, "not a header"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+
+        let (_, errors, warnings) = builder(&env)
+            .otlp_timeout(std::time::Duration::from_secs(2))
+            .region("eu-west-1")
+            .clear_otlp_headers()
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// Values given in code that no export could use are typed errors from `build()`, never
+    /// a panic; the same values in the environment cost a warning (config/traces.rs).
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn otel_values_given_in_code_that_cannot_be_used_are_typed_errors() {
+        let (_, errors, _) = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+            .otlp_timeout(std::time::Duration::ZERO)
+            .region("Frankfurt")
+            .otel_service_name(" ")
+            .otel_resource_attribute(" ", "x")
+            .otel_resource_attribute("service.name", "")
+            .otel_resource_attribute("team", "")
+            .setup
+            .resolve_quietly();
+        let settings: Vec<&str> = errors.iter().map(|error| error.setting).collect();
+        assert_eq!(
+            settings,
+            [
+                "otlp timeout",
+                "region",
+                "otel service name",
+                "otel resource attribute",
+                "otel resource attribute"
+            ],
+            "{errors:#?}"
+        );
+        let built = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+            .otlp_timeout(std::time::Duration::ZERO)
+            .build();
+        assert_eq!(built.unwrap_err().setting, "otlp timeout");
     }
 
     /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for

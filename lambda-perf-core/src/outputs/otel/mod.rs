@@ -46,9 +46,11 @@ use crate::warn::WarnOnce;
 
 static UNKNOWN_INVOCATION: WarnOnce = WarnOnce::new();
 
-/// The resource's `service.name` and its other attributes from the environment: a service
-/// given in code, else `OTEL_SERVICE_NAME`, else the `service.name` of
-/// `OTEL_RESOURCE_ATTRIBUTES`, else `fallback`.
+/// The resource's `service.name` and its other attributes. The name: the one given in code
+/// (`otel_service_name`, else a `service.name` resource attribute), else a service given in
+/// code, else `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else
+/// `fallback`. The attributes: `OTEL_RESOURCE_ATTRIBUTES`', each replaced by the one of the
+/// same key given in code, then the others given in code.
 fn resource_naming(
     settings: &TraceSettings,
     fallback: String,
@@ -66,21 +68,38 @@ fn resource_naming(
         }
         None => Vec::new(),
     };
-    let from_attributes = attributes
-        .iter()
-        .rposition(|(key, _)| key == "service.name")
-        .map(|at| attributes.remove(at).1);
-    attributes.retain(|(key, _)| key != "service.name");
-    let service_name = if settings.service_in_code {
-        fallback
-    } else {
+    let mut in_code = settings.resource_attributes_in_code.clone();
+    let from_attributes = take_service_name(&mut attributes);
+    let attribute_in_code = take_service_name(&mut in_code);
+    let from_code = settings
+        .otel_service_name_in_code
+        .clone()
+        .or(attribute_in_code);
+    for (key, value) in in_code {
+        match attributes.iter_mut().find(|(existing, _)| *existing == key) {
+            Some(existing) => existing.1 = value,
+            None => attributes.push((key, value)),
+        }
+    }
+    let from_environment = || {
         settings
             .otel_service_name
             .clone()
             .or(from_attributes)
-            .unwrap_or(fallback)
+            .filter(|_| !settings.service_in_code)
     };
+    let service_name = from_code.or_else(from_environment).unwrap_or(fallback);
     (service_name, attributes)
+}
+
+/// Takes every `service.name` out of `attributes`, and returns the last one's value.
+fn take_service_name(attributes: &mut Vec<(String, String)>) -> Option<String> {
+    let last = attributes
+        .iter()
+        .rposition(|(key, _)| key == "service.name")
+        .map(|at| attributes.remove(at).1);
+    attributes.retain(|(key, _)| key != "service.name");
+    last
 }
 
 /// What the OpenTelemetry output is built from.
@@ -421,6 +440,21 @@ mod tests {
             naming(&settings),
             ("fallback".into(), pair("team", "core"), vec![])
         );
+        // Given in code: a resource attribute replaces the variable's of the same key, and a
+        // `service.name` among them, or `otel_service_name` before it, wins over every other.
+        settings.resource_attributes_in_code = vec![
+            ("team".into(), "payments".into()),
+            ("service.name".into(), "attribute in code".into()),
+            ("deployment.environment".into(), "prod".into()),
+        ];
+        let mut both = pair("team", "payments");
+        both.extend(pair("deployment.environment", "prod"));
+        assert_eq!(
+            naming(&settings),
+            ("attribute in code".into(), both.clone(), vec![])
+        );
+        settings.otel_service_name_in_code = Some("name in code".into());
+        assert_eq!(naming(&settings), ("name in code".into(), both, vec![]));
         // A value that does not read is ignored whole, with a warning.
         let settings = TraceSettings {
             otel_resource_attributes: Some("service.name=attrs,broken".into()),
