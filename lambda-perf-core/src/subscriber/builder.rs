@@ -106,6 +106,29 @@ impl InitBuilder {
         self
     }
 
+    /// Drops the levels given for targets so far: `RUST_LOG`'s `target=level` directives and
+    /// those of earlier [`target_level`](Self::target_level) calls. The targets they named are
+    /// written at the default level (`RUST_LOG`'s bare level stays, unless
+    /// [`log_level`](Self::log_level) gives another), but for those given after it; the
+    /// transport crates stay at `WARN` unless named.
+    ///
+    /// ```no_run
+    /// use lambda_perf_core::InitBuilder;
+    /// use tracing::Level;
+    ///
+    /// // Whatever RUST_LOG says of targets: the SDK's requests at DEBUG, all else at INFO.
+    /// InitBuilder::from_env()
+    ///     .log_level(Level::INFO)
+    ///     .clear_target_levels()
+    ///     .target_level("aws_smithy_runtime", Level::DEBUG)
+    ///     .init()?;
+    /// # Ok::<(), lambda_perf_core::InitError>(())
+    /// ```
+    pub fn clear_target_levels(mut self) -> Self {
+        self.logs.targets.clear();
+        self
+    }
+
     /// JSON or text (`AWS_LAMBDA_LOG_FORMAT`).
     pub fn log_format(mut self, format: LogFormat) -> Self {
         self.overridden(log_vars::LAMBDA_LOG_FORMAT);
@@ -294,6 +317,25 @@ mod tests {
         let given = builder(&powertools_only).log_level(Level::ERROR);
         assert_eq!(given.env_warnings, Vec::<String>::new());
         assert_eq!(given.logs.level, Some(Some(LogLevel::Error)));
+    }
+
+    /// `clear_target_levels` drops `RUST_LOG`'s `target=level` directives and those given
+    /// before it, not its bare level: the targets given after it are the only ones named.
+    #[test]
+    fn cleared_target_levels_leave_only_those_given_after() {
+        let env = [(log_vars::RUST_LOG, "warn,orders=debug,payments=trace")];
+        let given = builder(&env)
+            .target_level("audit", Level::ERROR)
+            .clear_target_levels()
+            .target_level("payments", Level::INFO);
+        assert_eq!(
+            given.logs.targets,
+            [Directive {
+                target: "payments".to_owned(),
+                level: Some(LogLevel::Info),
+            }]
+        );
+        assert_eq!(given.logs.level, Some(Some(LogLevel::Warn)));
     }
 
     /// Indentation given in code: the warning about `POWERTOOLS_DEV`, whose value the log
