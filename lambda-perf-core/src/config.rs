@@ -1,44 +1,58 @@
 //! Configuration: every environment variable lambda-perf reads is read here, and nothing here
 //! panics. A bad value costs one warning and falls back to the documented default.
 //!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `POWERTOOLS_SERVICE_NAME` | the `service` dimension | `service_undefined` |
-//! | `POWERTOOLS_METRICS_NAMESPACE` | the CloudWatch namespace | `default_namespace`, with a warning |
-//! | `POWERTOOLS_METRICS_DISABLED` | truthy: write no EMF lines | false; true under `POWERTOOLS_DEV` |
-//! | `POWERTOOLS_DEV` | truthy: a developer's machine, where, as in Powertools, metrics are off unless `POWERTOOLS_METRICS_DISABLED` says otherwise, and JSON log lines are indented for reading | false |
-//! | `POWERTOOLS_METRICS_FUNCTION_NAME` | the `function_name` dimension of `ColdStart` | `AWS_LAMBDA_FUNCTION_NAME` |
-//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the invocation context's |
-//! | `AWS_LAMBDA_INITIALIZATION_TYPE` | set by Lambda, see [`InitializationType`] | `on-demand` |
-//! | `LAMBDA_PERF_COLD_START_METRIC` | falsy: no `ColdStart` line | true |
-//! | `LAMBDA_PERF_INVOCATION_FACTS` | falsy: no `lambda_perf` property in EMF lines | true |
-//! | `LAMBDA_PERF_DEFAULT_DIMENSIONS` | `name=value,name=value` added to every metric | none |
-//! | `POWERTOOLS_TRACE_DISABLED` | truthy: record no X-Ray subsegments | false |
-//! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | falsy: no `"<handler> response"` metadata | true |
-//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | falsy: no `"<handler> error"` metadata (fault and cause stay) | true |
-//! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` |
-//! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name |
-//! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 |
-//! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, the process's peak memory, CPU time over duration and the share of its vCPUs it used (those its memory size allots; on Managed Instances, the process's) in its `lambda_perf` facts (EMF line and handler subsegment; see [`resource_usage`](crate::PerfLayerBuilder::resource_usage)) | false |
-//! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 |
-//! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` |
-//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 |
-//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT`, `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS`, `…COMPRESSION`, `…TIMEOUT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` |
-//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name |
-//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none |
+//! Each variable's value can be given in code instead, by the method of
+//! [`PerfLayerBuilder`](crate::PerfLayerBuilder) its row names (those of the OpenTelemetry
+//! rows with the `opentelemetry` feature): a value given in code wins over the variable's,
+//! and a warning about a bad value of the variable it replaces is not printed. A list's
+//! method adds an entry or replaces the value of the variable's entry of the same name; its
+//! `clear_…` method drops the entries given so far, the variable's included.
+//!
+//! | variable | meaning | default | in code |
+//! |---|---|---|---|
+//! | `POWERTOOLS_SERVICE_NAME` | the `service` dimension | `service_undefined` | `service` |
+//! | `POWERTOOLS_METRICS_NAMESPACE` | the CloudWatch namespace | `default_namespace`, with a warning | `namespace` |
+//! | `POWERTOOLS_METRICS_DISABLED` | truthy: write no EMF lines | false; true under `POWERTOOLS_DEV` | `metrics_disabled` |
+//! | `POWERTOOLS_DEV` | truthy: a developer's machine, where, as in Powertools, metrics are off unless `POWERTOOLS_METRICS_DISABLED` says otherwise, and JSON log lines are indented for reading | false | `metrics_disabled`; `InitBuilder::log_indented` |
+//! | `POWERTOOLS_METRICS_FUNCTION_NAME` | the `function_name` dimension of `ColdStart` | `AWS_LAMBDA_FUNCTION_NAME` | `function_name` |
+//! | `AWS_LAMBDA_FUNCTION_NAME` | set by Lambda | the invocation context's | `function_name` |
+//! | `AWS_LAMBDA_INITIALIZATION_TYPE` | set by Lambda, see [`InitializationType`] | `on-demand` | `initialization_type` |
+//! | `LAMBDA_PERF_COLD_START_METRIC` | falsy: no `ColdStart` line | true | `cold_start_metric` |
+//! | `LAMBDA_PERF_INVOCATION_FACTS` | falsy: no `lambda_perf` property in EMF lines | true | `invocation_facts` |
+//! | `LAMBDA_PERF_DEFAULT_DIMENSIONS` | `name=value,name=value` added to every metric | none | `default_dimension`, `clear_default_dimensions` |
+//! | `POWERTOOLS_TRACE_DISABLED` | truthy: record no X-Ray subsegments | false | `trace_disabled` |
+//! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | falsy: no `"<handler> response"` metadata | true | `capture_response` |
+//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | falsy: no `"<handler> error"` metadata (fault and cause stay) | true | `capture_error` |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port` | `127.0.0.1:2000` | `xray_daemon_address` (or `xray_sink`) |
+//! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name | `handler_name` |
+//! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 | `capture_limit` |
+//! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, the process's peak memory, CPU time over duration and the share of its vCPUs it used (those its memory size allots; on Managed Instances, the process's) in its `lambda_perf` facts (EMF line and handler subsegment; see [`resource_usage`](crate::PerfLayerBuilder::resource_usage)) | false | `resource_usage` |
+//! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 | `timeout_margin` |
+//! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` | `traces` |
+//! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 | `otel_flush_timeout` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` | `otlp_endpoint` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` | `name=value,…` (values percent-encoded) sent with every `otlp` export | none | `otlp_header`, `clear_otlp_headers` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` | `gzip` or `none` | `none` | `otlp_gzip` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds one `otlp` export may take (more than 0) | 10000 | `otlp_timeout` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` | `otlp` sends `http/protobuf` only: another value is warned about | `http/protobuf` | — (`span_exporter` sends with another protocol) |
+//! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name` (wins over all), `service` |
+//! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |
+//! | `AWS_REGION` | set by Lambda: the spans' `cloud.region` | the region of the function's ARN | `region` |
+//! | `AWS_LAMBDA_LOG_STREAM_NAME`, else `AWS_LAMBDA_INSTANCE_ID` | set by Lambda (the log stream) or by `cargo lambda watch` (the instance): names the execution environment in the start marker, whose place `marker_dir` and `without_marker` choose | none | — (a fact of the environment, not a setting) |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 //!
 //! The log lines of [`init`](crate::init) (feature `tracing`, on by default) read these:
 //!
-//! | variable | meaning | default |
-//! |---|---|---|
-//! | `AWS_LAMBDA_LOG_LEVEL` | set by Lambda's advanced logging controls: the level, first | — |
-//! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING`, `CRITICAL` and `SILENT` too) | — |
-//! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`](crate::logs)) | `INFO` |
-//! | `AWS_LAMBDA_LOG_FORMAT` | `JSON` or `Text` | `JSON` |
-//! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 |
-//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`](crate::logs::log_event) logs the incoming event | false |
+//! | variable | meaning | default | in code ([`InitBuilder`](crate::InitBuilder)) |
+//! |---|---|---|---|
+//! | `AWS_LAMBDA_LOG_LEVEL` | set by Lambda's advanced logging controls: the level, first | — | — (as in Powertools, it wins over `log_level`, with a warning when they differ) |
+//! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING`, `CRITICAL` and `SILENT` too) | — | `log_level` |
+//! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`](crate::logs)) | `INFO` | `log_level`; `target_level` (wins over the variable's for its target), `clear_target_levels` |
+//! | `AWS_LAMBDA_LOG_FORMAT` | `JSON` or `Text` | `JSON` | `log_format` |
+//! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 | `log_sample_rate` |
+//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`](crate::logs::log_event) logs the incoming event | false | `log_event` |
+//! | `POWERTOOLS_DEV` | truthy: JSON lines indented for reading | false | `log_indented` |
 
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;
