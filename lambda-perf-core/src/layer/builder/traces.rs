@@ -1,0 +1,421 @@
+//! The builder's trace settings: where traces go (`LAMBDA_PERF_TRACES`), and the settings of
+//! the OpenTelemetry output (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`, the `OTEL_*` variables,
+//! `AWS_REGION`), each overridable in code.
+
+use super::PerfLayerBuilder;
+use crate::config::{TraceBackend, trace_vars};
+#[cfg(feature = "opentelemetry")]
+use crate::formats::faas_trigger::FaasTrigger;
+
+impl PerfLayerBuilder {
+    /// Where sampled traces go (`LAMBDA_PERF_TRACES`; default [`TraceBackend::XRay`]): any of
+    /// `XRay`, `Otlp`, `XRayOtlp`, or none at all with an empty list. `Otlp` and `XRayOtlp`
+    /// need the `opentelemetry` feature (without it, [`build`](Self::build) refuses them).
+    ///
+    /// ```
+    /// use lambda_perf_core::{PerfLayer, TraceBackend};
+    ///
+    /// // No trace output at all: what LAMBDA_PERF_TRACES=none says.
+    /// let layer = PerfLayer::builder().traces([] as [TraceBackend; 0]).build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    pub fn traces(mut self, backends: impl IntoIterator<Item = TraceBackend>) -> Self {
+        self.setup.overridden(trace_vars::TRACES);
+        let mut chosen = Vec::new();
+        for backend in backends {
+            if !chosen.contains(&backend) {
+                chosen.push(backend);
+            }
+        }
+        self.setup.settings.traces.backends = Some(chosen);
+        self
+    }
+
+    /// The longest an invocation waits for its spans to be exported to the exporters that
+    /// wait on the network (`otlp`, [`span_exporter`](Self::span_exporter)s); never into
+    /// the [`timeout_margin`](Self::timeout_margin) before the invocation's deadline, so the
+    /// handler's answer is still posted in time (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`,
+    /// default 200 ms).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_flush_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.setup.overridden(trace_vars::OTEL_FLUSH_TIMEOUT_MS);
+        self.setup.settings.traces.flush_timeout = Some(timeout);
+        self
+    }
+
+    /// What sets this function off, as its handler spans' `faas.trigger` says (the
+    /// OpenTelemetry FaaS conventions ask every invocation's span for one). Unset, it is
+    /// [`FaasTrigger::Http`] for a `lambda_http` handler and [`FaasTrigger::Other`] for any
+    /// other: lambda-perf does not read the event to tell a queue's message from a schedule.
+    ///
+    /// ```
+    /// use lambda_perf_core::{FaasTrigger, PerfLayer};
+    ///
+    /// // An SQS consumer.
+    /// let layer = PerfLayer::builder().faas_trigger(FaasTrigger::PubSub).build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn faas_trigger(mut self, trigger: FaasTrigger) -> Self {
+        self.setup.settings.traces.faas_trigger = Some(trigger);
+        self
+    }
+
+    /// The OTLP/HTTP traces URL of `otlp`, an `http://` one
+    /// (`OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, default `http://localhost:4318/v1/traces`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_endpoint(mut self, url: impl Into<String>) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_ENDPOINT);
+        self.setup.overridden(trace_vars::OTLP_ENDPOINT);
+        self.setup.settings.traces.otlp_endpoint = Some(url.into());
+        self
+    }
+
+    /// Adds a header to every `otlp` export, or replaces its value
+    /// (`OTEL_EXPORTER_OTLP_HEADERS`). The value is sent as given: unlike the variable's, it
+    /// is not percent-decoded.
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        let (name, value) = (name.into(), value.into());
+        let headers = &mut self.setup.settings.traces.otlp_headers;
+        match headers
+            .iter_mut()
+            .find(|(n, _)| n.eq_ignore_ascii_case(&name))
+        {
+            Some(existing) => existing.1 = value,
+            None => headers.push((name, value)),
+        }
+        self
+    }
+
+    /// Sends none of the headers given so far with `otlp` exports: those of
+    /// `OTEL_EXPORTER_OTLP_TRACES_HEADERS` (or `OTEL_EXPORTER_OTLP_HEADERS`) and those of
+    /// earlier [`otlp_header`](Self::otlp_header) calls. The headers given after it are the
+    /// only ones sent.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// // The environment's headers are for another collector: send this one alone.
+    /// let layer = PerfLayer::builder()
+    ///     .clear_otlp_headers()
+    ///     .otlp_header("x-team", "orders")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn clear_otlp_headers(mut self) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_HEADERS);
+        self.setup.overridden(trace_vars::OTLP_HEADERS);
+        self.setup.settings.traces.otlp_headers.clear();
+        self
+    }
+
+    /// Whether `otlp` exports are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_gzip(mut self, enabled: bool) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_COMPRESSION);
+        self.setup.overridden(trace_vars::OTLP_COMPRESSION);
+        self.setup.settings.traces.otlp_gzip = enabled;
+        self
+    }
+
+    /// The longest one `otlp` export may take, connecting included, before it fails and is
+    /// counted (`lambda_perf.otel.failed_exports` on a later handler span, its spans as
+    /// `otel.export_failed` in the next EMF line) (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then
+    /// `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10 s). The invocation itself waits at most the
+    /// [`otel_flush_timeout`](Self::otel_flush_timeout); an export that outlasts it goes on
+    /// in the background until this one. [`build`](Self::build) refuses zero.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .otlp_timeout(Duration::from_secs(2))
+    ///     .build()?;
+    /// assert!(PerfLayer::builder().otlp_timeout(Duration::ZERO).build().is_err());
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otlp_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.setup.overridden(trace_vars::OTLP_TRACES_TIMEOUT);
+        self.setup.overridden(trace_vars::OTLP_TIMEOUT);
+        self.setup.settings.traces.otlp_timeout = Some(timeout);
+        self
+    }
+
+    /// The `service.name` of the spans' resource, for OpenTelemetry alone: it wins over every
+    /// other source of that name (`OTEL_SERVICE_NAME`, the `service.name` of
+    /// `OTEL_RESOURCE_ATTRIBUTES`, [`service`](Self::service)), while the `service` dimension
+    /// and the `Service` annotation stay [`service`](Self::service)'s. [`build`](Self::build)
+    /// refuses a blank name.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// // Metrics under the Powertools service, spans under the name the tracing backend knows.
+    /// let layer = PerfLayer::builder()
+    ///     .service("payment")
+    ///     .otel_service_name("payment-api")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_service_name(mut self, name: impl Into<String>) -> Self {
+        self.setup.overridden(trace_vars::OTEL_SERVICE_NAME);
+        self.setup.settings.traces.otel_service_name_in_code = Some(name.into());
+        self
+    }
+
+    /// Adds an attribute to the spans' resource, or replaces the value of one of
+    /// `OTEL_RESOURCE_ATTRIBUTES` (or of the function's facts) of the same key. The value is
+    /// taken as given: unlike the variable's, it is not percent-decoded. A `service.name`
+    /// given here is the resource's name unless
+    /// [`otel_service_name`](Self::otel_service_name) gives another. [`build`](Self::build)
+    /// refuses a blank key.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .otel_resource_attribute("deployment.environment.name", "prod")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_resource_attribute(
+        mut self,
+        key: impl Into<String>,
+        value: impl Into<String>,
+    ) -> Self {
+        let (key, value) = (key.into(), value.into());
+        let attributes = &mut self.setup.settings.traces.resource_attributes_in_code;
+        match attributes.iter_mut().find(|(existing, _)| *existing == key) {
+            Some(existing) => existing.1 = value,
+            None => attributes.push((key, value)),
+        }
+        self
+    }
+
+    /// Drops every resource attribute given so far: those of `OTEL_RESOURCE_ATTRIBUTES` (its
+    /// `service.name` too) and those of earlier
+    /// [`otel_resource_attribute`](Self::otel_resource_attribute) calls. The resource keeps
+    /// its `service.name` and the function's facts, and the attributes given after it.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder()
+    ///     .clear_otel_resource_attributes()
+    ///     .otel_resource_attribute("team", "orders")
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn clear_otel_resource_attributes(mut self) -> Self {
+        self.setup.settings.traces.otel_resource_attributes = None;
+        self.setup
+            .settings
+            .traces
+            .resource_attributes_in_code
+            .clear();
+        self
+    }
+
+    /// The AWS region of the spans' `cloud.region`, on the handler spans and the resource
+    /// (`AWS_REGION`, which Lambda sets; else the region of the invoked function's ARN).
+    /// [`build`](Self::build) refuses a name that is not lowercase letters, digits and
+    /// hyphens.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    ///
+    /// let layer = PerfLayer::builder().region("eu-central-1").build()?;
+    /// assert!(PerfLayer::builder().region("Frankfurt").build().is_err());
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn region(mut self, region: impl Into<String>) -> Self {
+        self.setup.overridden(trace_vars::REGION);
+        self.setup.settings.traces.region = Some(region.into());
+        self
+    }
+
+    /// Also exports every sampled invocation's spans to `exporter`, whatever
+    /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off).
+    /// It runs on lambda-perf's export thread, inside a tokio runtime, one batch at a time
+    /// (an invocation's spans, or those of every invocation that ended during its last export), waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
+    /// allows. For an `https://` collector, a vendor, or gRPC, give the exporter of
+    /// `opentelemetry-otlp` built with the client you use.
+    ///
+    /// ```
+    /// use lambda_perf_core::PerfLayer;
+    /// use lambda_perf_core::opentelemetry_sdk::trace::InMemorySpanExporter;
+    ///
+    /// // In a test (feature `test-util`): the spans of every sampled invocation, in memory.
+    /// let spans = InMemorySpanExporter::default();
+    /// let layer = PerfLayer::builder().span_exporter(spans.clone()).build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn span_exporter(
+        mut self,
+        exporter: impl opentelemetry_sdk::trace::SpanExporter + 'static,
+    ) -> Self {
+        self.setup.span_exporters.push(Box::new(exporter));
+        self
+    }
+}
+
+#[cfg(all(test, feature = "opentelemetry"))]
+mod tests {
+    use super::*;
+    use crate::config::vars;
+    use crate::setup::Setup;
+
+    /// A builder over `pairs` as the environment, tracing off (no daemon socket).
+    fn builder(pairs: &[(&str, &str)]) -> PerfLayerBuilder {
+        PerfLayerBuilder {
+            setup: Setup::from_pairs(pairs),
+        }
+        .without_marker()
+        .trace_disabled(true)
+    }
+
+    /// The OTLP settings too: an endpoint or a compression given in code makes the warning
+    /// about the variable's value (which names the fallback it would have cost) wrong.
+    #[test]
+    fn otlp_settings_given_in_code_silence_the_warnings_about_their_variables() {
+        let env = [
+            (
+                trace_vars::OTLP_TRACES_ENDPOINT,
+                "https://api.vendor.example/v1/traces",
+            ),
+            (trace_vars::OTLP_COMPRESSION, "zstd"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+
+        let (_, errors, warnings) = builder(&env)
+            .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
+            .otlp_gzip(true)
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
+
+        let env = [
+            (trace_vars::OTLP_ENDPOINT, "collector:4318"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (_, _, warnings) = builder(&env)
+            .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
+            .setup
+            .resolve_quietly();
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// The OTLP timeout, the region and the headers given in code make the warnings about
+    /// their variables' values (which name the fallback they cost) wrong too.
+    #[test]
+    fn otel_values_given_in_code_silence_the_warnings_about_their_variables() {
+        let env = [
+            (trace_vars::OTLP_TIMEOUT, "soon"),
+            (trace_vars::REGION, "Mars Base"),
+            (trace_vars::OTLP_HEADERS, "not a header"),
+            (vars::METRICS_NAMESPACE, "Shop"),
+        ];
+        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings.len(), 3, "{warnings:#?}");
+
+        let (_, errors, warnings) = builder(&env)
+            .otlp_timeout(std::time::Duration::from_secs(2))
+            .region("eu-west-1")
+            .clear_otlp_headers()
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// Values given in code that no export could use are typed errors from `build()`, never
+    /// a panic; the same values in the environment cost a warning (config/traces.rs).
+    #[test]
+    fn otel_values_given_in_code_that_cannot_be_used_are_typed_errors() {
+        let (_, errors, _) = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+            .otlp_timeout(std::time::Duration::ZERO)
+            .region("Frankfurt")
+            .otel_service_name(" ")
+            .otel_resource_attribute(" ", "x")
+            .otel_resource_attribute("service.name", "")
+            .otel_resource_attribute("team", "")
+            .setup
+            .resolve_quietly();
+        let settings: Vec<&str> = errors.iter().map(|error| error.setting).collect();
+        assert_eq!(
+            settings,
+            [
+                "otlp timeout",
+                "region",
+                "otel service name",
+                "otel resource attribute",
+                "otel resource attribute"
+            ],
+            "{errors:#?}"
+        );
+        let built = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+            .otlp_timeout(std::time::Duration::ZERO)
+            .build();
+        assert_eq!(built.unwrap_err().setting, "otlp timeout");
+    }
+
+    /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for
+    /// another protocol (gRPC, usually with an endpoint on port 4317) is not silently ignored.
+    #[test]
+    fn an_otlp_protocol_other_than_http_protobuf_is_warned_about() {
+        let tracing = |pairs: &[(&str, &str)]| {
+            let (_, _, warnings) = PerfLayerBuilder {
+                setup: Setup::from_pairs(pairs),
+            }
+            .without_marker()
+            .xray_daemon_address("127.0.0.1:2000")
+            .setup
+            .resolve_quietly();
+            warnings
+        };
+        for (var, value) in [
+            (trace_vars::OTLP_PROTOCOL, "grpc"),
+            (trace_vars::OTLP_TRACES_PROTOCOL, "http/json"),
+        ] {
+            let warnings = tracing(&[
+                (trace_vars::TRACES, "otlp"),
+                (var, value),
+                (vars::METRICS_NAMESPACE, "Shop"),
+            ]);
+            assert_eq!(warnings.len(), 1, "{warnings:#?}");
+            assert!(
+                warnings[0].starts_with(&format!("{var}={value:?}")),
+                "{warnings:#?}"
+            );
+        }
+        // Not chosen, or the protocol otlp sends: nothing to say.
+        for pairs in [
+            [
+                (trace_vars::TRACES, "xray"),
+                (trace_vars::OTLP_PROTOCOL, "grpc"),
+            ],
+            [
+                (trace_vars::TRACES, "otlp"),
+                (trace_vars::OTLP_PROTOCOL, "http/protobuf"),
+            ],
+        ] {
+            let mut pairs = pairs.to_vec();
+            pairs.push((vars::METRICS_NAMESPACE, "Shop"));
+            assert_eq!(tracing(&pairs), Vec::<String>::new());
+        }
+    }
+}
