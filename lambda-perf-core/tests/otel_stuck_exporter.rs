@@ -74,6 +74,8 @@ async fn a_full_export_queue_behind_a_stuck_export_is_counted_in_the_emf_lines()
         builder
             .traces([] as [TraceBackend; 0])
             .otel_flush_timeout(Duration::from_millis(1))
+            // Stuck for the whole test: not given up before the queue is full.
+            .otlp_timeout(Duration::from_secs(60))
             .span_exporter(exporter.clone())
     });
     recorder
@@ -104,4 +106,65 @@ async fn a_full_export_queue_behind_a_stuck_export_is_counted_in_the_emf_lines()
     let (last, earlier) = full.split_last().unwrap();
     assert_eq!(earlier.iter().sum::<u64>(), 0, "{full:?}");
     assert_eq!(*last, 1, "{:#}", lines[lines.len() - 1]);
+}
+
+/// The `lambda_perf.dropped` of a handler span.
+fn dropped_on(span: &SpanData) -> Value {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "lambda_perf.dropped")
+        .map_or(Value::Null, |kv| {
+            serde_json::from_str(&kv.value.as_str()).unwrap()
+        })
+}
+
+/// An export still running at the export timeout is given up: its spans are counted as lost
+/// (`otel.export_failed`, in the next EMF line), the drops its handler span reported are
+/// reported again by the next one, and the exporter goes on with the later invocations'
+/// spans instead of leaving them behind it for ever.
+#[tokio::test]
+async fn an_export_that_never_completes_is_given_up_at_the_export_timeout() {
+    let exporter = Stuck {
+        first_only: true,
+        ..Stuck::default()
+    };
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([] as [TraceBackend; 0])
+            .otel_flush_timeout(Duration::from_millis(100))
+            .otlp_timeout(Duration::from_millis(300))
+            .span_exporter(exporter.clone())
+    });
+    let annotating = service_fn(|_: LambdaEvent<Value>| async {
+        lambda_perf_core::xray::annotate("bad key", 1);
+        metrics::add_metric("Orders", Unit::Count, 1.0);
+        Ok::<_, Error>(json!("ok"))
+    });
+    let started = Instant::now();
+    let answer = recorder.run(annotating, event(json!({}))).await;
+    assert_eq!(answer.unwrap(), json!("ok"));
+    // The handler waited the flush bound, no more.
+    assert!(
+        started.elapsed() < Duration::from_millis(600),
+        "{:?}",
+        started.elapsed()
+    );
+    // Past the export timeout.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    recorder
+        .run(service_fn(counted), event(json!({})))
+        .await
+        .unwrap();
+    let lines = recorder.emf().lines();
+    let last = lines.last().unwrap();
+    assert_eq!(dropped(last, "otel.export_failed"), 1, "{last:#}");
+    until(|| !exporter.spans.lock().unwrap().is_empty()).await;
+    let spans = exporter.spans.lock().unwrap().clone();
+    let handler = spans
+        .iter()
+        .find(|span| span.name == "## handler")
+        .unwrap_or_else(|| panic!("the second invocation's spans never left: {spans:#?}"));
+    let reported = dropped_on(handler);
+    assert_eq!(reported["xray.invalid_annotation_key"], 1, "{reported}");
+    assert_eq!(reported["otel.export_failed"], 1, "{reported}");
 }

@@ -8,7 +8,7 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none | `otlp_header`, `clear_otlp_headers` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` | `otlp_gzip` |
-//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take (more than 0) | 10000 | `otlp_timeout` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take (more than 0): `otlp`'s, and each of an exporter given in code, then given up and its spans counted as dropped | 10000 | `otlp_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `otlp` sends `http/protobuf` only; another value is warned about | `http/protobuf` | — (`span_exporter`) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name`, `service` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |
@@ -49,8 +49,8 @@ pub const DEFAULT_OTEL_FLUSH_TIMEOUT: Duration = Duration::from_millis(200);
 /// OpenTelemetry Lambda layers, on the function's own host.
 pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 
-/// How long one OTLP export may take when no timeout is configured (the OpenTelemetry
-/// default).
+/// How long one export may take when no timeout is configured (the OpenTelemetry default):
+/// `otlp`'s, and each of an exporter given in code.
 pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where sampled traces go: one entry of `LAMBDA_PERF_TRACES` (`xray` when unset). Several

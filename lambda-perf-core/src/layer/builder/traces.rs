@@ -120,7 +120,8 @@ impl PerfLayerBuilder {
         self
     }
 
-    /// The longest one `otlp` export may take, connecting included, before it fails and is
+    /// The longest one export may take (`otlp`'s, connecting included, and each of a
+    /// [`span_exporter`](Self::span_exporter) given in code) before it is given up and
     /// counted (`lambda_perf.otel.failed_exports` on a later handler span, its spans as
     /// `otel.export_failed` in the next EMF line) (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10 s). The invocation itself waits at most the
@@ -246,8 +247,9 @@ impl PerfLayerBuilder {
     /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off).
     /// It runs on lambda-perf's export thread, inside a tokio runtime, one batch at a time
     /// (an invocation's spans, or those of every invocation that ended during its last export), waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
-    /// allows. For an `https://` collector, a vendor, or gRPC, give the exporter of
-    /// `opentelemetry-otlp` built with the client you use.
+    /// allows; an export that has not completed within [`otlp_timeout`](Self::otlp_timeout)
+    /// is given up, its spans counted as dropped. For an `https://` collector, a vendor, or
+    /// gRPC, give the exporter of `opentelemetry-otlp` built with the client you use.
     ///
     /// ```
     /// use lambda_perf_core::PerfLayer;

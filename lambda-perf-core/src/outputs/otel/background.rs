@@ -3,7 +3,10 @@
 //! the first export. The invocation hands them its spans and waits, at most its bound, until
 //! each has finished: so the spans are out before the runtime asks for the next invocation
 //! (Lambda may freeze the process from then on), and a slow collector costs an invocation at
-//! most the bound. Each exporter exports one batch at a time, as `SpanExporter` requires.
+//! most the bound. Each exporter exports one batch at a time, as `SpanExporter` requires; an
+//! export that has not completed within the export timeout (`OTEL_EXPORTER_OTLP_TIMEOUT`) is
+//! given up, its spans counted as lost, so that an exporter that never answers holds no
+//! invocation's spans (nor the drops their handler spans reported) for ever.
 
 use std::fmt;
 use std::future::Future;
@@ -161,8 +164,8 @@ impl Latch {
 }
 
 enum State {
-    /// Not started: the exporters, until the first export.
-    Idle(Vec<Box<dyn DynExporter>>),
+    /// Not started: the exporters, until the first export, and the export timeout.
+    Idle(Vec<Box<dyn DynExporter>>, Duration),
     Running(Vec<mpsc::Sender<Job>>),
     /// The thread could not be started (warned once).
     Unavailable,
@@ -180,10 +183,14 @@ impl fmt::Debug for Background {
 }
 
 impl Background {
-    /// The exporters, not started yet; `None` without any.
-    pub(crate) fn new(exporters: Vec<Box<dyn DynExporter>>) -> Option<Self> {
+    /// The exporters, not started yet, each export given up after `export_timeout`; `None`
+    /// without any.
+    pub(crate) fn new(
+        exporters: Vec<Box<dyn DynExporter>>,
+        export_timeout: Duration,
+    ) -> Option<Self> {
         (!exporters.is_empty()).then(|| Self {
-            state: Mutex::new(State::Idle(exporters)),
+            state: Mutex::new(State::Idle(exporters, export_timeout)),
         })
     }
 
@@ -197,9 +204,9 @@ impl Background {
         drops: Option<Dropped>,
     ) -> Arc<Latch> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
-        if let State::Idle(exporters) = &mut *state {
+        if let State::Idle(exporters, export_timeout) = &mut *state {
             let exporters = std::mem::take(exporters);
-            *state = match start(exporters) {
+            *state = match start(exporters, *export_timeout) {
                 Ok(senders) => State::Running(senders),
                 Err(error) => {
                     NO_THREAD.warn(format_args!(
@@ -269,7 +276,10 @@ pub(crate) fn wait(latch: &Latch, bound: Duration) {
 }
 
 /// Starts the thread and one task per exporter on its runtime.
-fn start(exporters: Vec<Box<dyn DynExporter>>) -> std::io::Result<Vec<mpsc::Sender<Job>>> {
+fn start(
+    exporters: Vec<Box<dyn DynExporter>>,
+    export_timeout: Duration,
+) -> std::io::Result<Vec<mpsc::Sender<Job>>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -282,7 +292,7 @@ fn start(exporters: Vec<Box<dyn DynExporter>>) -> std::io::Result<Vec<mpsc::Send
                 let tasks: Vec<_> = exporters
                     .into_iter()
                     .zip(receivers)
-                    .map(|(exporter, jobs)| tokio::spawn(run(exporter, jobs)))
+                    .map(|(exporter, jobs)| tokio::spawn(run(exporter, jobs, export_timeout)))
                     .collect();
                 for task in tasks {
                     let _ = task.await;
@@ -295,8 +305,13 @@ fn start(exporters: Vec<Box<dyn DynExporter>>) -> std::io::Result<Vec<mpsc::Send
 /// Exports each job in turn, those already waiting with it (of the same resource) in one
 /// export: a backlog behind a slow export (many invocations ending at once, as on Lambda
 /// Managed Instances) goes out at once rather than one invocation after another. The resource
-/// is set before the first export and whenever it changes.
-async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) {
+/// is set before the first export and whenever it changes. An export still running after
+/// `export_timeout` is given up (its future dropped) and counted as a failed one.
+async fn run(
+    mut exporter: Box<dyn DynExporter>,
+    mut jobs: mpsc::Receiver<Job>,
+    export_timeout: Duration,
+) {
     let mut resource: Option<Arc<Resource>> = None;
     // A job taken from the queue that could not join the last batch (another resource).
     let mut next: Option<Job> = None;
@@ -338,21 +353,25 @@ async fn run(mut exporter: Box<dyn DynExporter>, mut jobs: mpsc::Receiver<Job>) 
         // is user code): caught as a panic of the future is, or the task would end with this
         // batch, its latches never counted down (the invocations waiting their whole bound,
         // the handler spans' drops lost) and every later job refused.
-        let result = match panic::catch(|| exporter.export_boxed(spans)) {
-            Ok(export) => CatchPanic(Some(export)).await,
-            Err(_) => Err(()),
-        };
-        let exported = match result {
-            Ok(Ok(())) => true,
-            Ok(Err(error)) => {
-                report_failure(&error.to_string(), invocations, span_total);
-                false
+        let failure = match panic::catch(|| exporter.export_boxed(spans)) {
+            Ok(export) => {
+                match tokio::time::timeout(export_timeout, CatchPanic(Some(export))).await {
+                    Ok(Ok(Ok(()))) => None,
+                    Ok(Ok(Err(error))) => Some(error.to_string()),
+                    Ok(Err(())) => Some("it panicked".to_owned()),
+                    Err(_) => Some(format!(
+                        "it had not completed within {} ms (OTEL_EXPORTER_OTLP_TIMEOUT) and was \
+                     given up",
+                        export_timeout.as_millis()
+                    )),
+                }
             }
-            Err(()) => {
-                report_failure("it panicked", invocations, span_total);
-                false
-            }
+            Err(_) => Some("it panicked".to_owned()),
         };
+        if let Some(reason) = &failure {
+            report_failure(reason, invocations, span_total);
+        }
+        let exported = failure.is_none();
         for job in batch {
             job.done.count_down(exported);
         }
@@ -449,7 +468,8 @@ mod tests {
     #[test]
     fn a_burst_of_invocations_behind_a_busy_exporter_loses_no_span() {
         let exporter = Busy::default();
-        let background = Background::new(vec![Box::new(exporter.clone())]).unwrap();
+        let background =
+            Background::new(vec![Box::new(exporter.clone())], Duration::from_secs(10)).unwrap();
         let resource = Arc::new(Resource::builder_empty().build());
         let started = Instant::now();
         let latches: Vec<_> = (0..40)

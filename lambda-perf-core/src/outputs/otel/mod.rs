@@ -36,7 +36,9 @@ use self::background::{Background, Latch};
 use self::function::FunctionFacts;
 use self::span::{KnownException, SpanRules, TraceIds};
 use self::xray_udp::XRayOtlpSender;
-use crate::config::{DEFAULT_OTEL_FLUSH_TIMEOUT, TraceBackend, TraceSettings};
+use crate::config::{
+    DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_TIMEOUT, TraceBackend, TraceSettings,
+};
 use crate::drops::{self, Dropped, Report};
 use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::xray::SubsegmentDocument;
@@ -191,7 +193,10 @@ impl OtelOutput {
         let xray_otlp = backends
             .contains(&TraceBackend::XRayOtlp)
             .then(|| XRayOtlpSender::new(daemon_address));
-        let background = Background::new(exporters);
+        let background = Background::new(
+            exporters,
+            settings.otlp_timeout.unwrap_or(DEFAULT_OTLP_TIMEOUT),
+        );
         if xray_otlp.is_none() && background.is_none() {
             return (None, warnings);
         }
