@@ -16,7 +16,7 @@ use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::{Value, json};
 use support::otlp::{
     OtlpCollector, attribute as value, decode_datagram, document_tree, hex, span_of, span_tree,
-    spans_of,
+    spans_of, text,
 };
 
 async fn traced(_: LambdaEvent<Value>) -> Result<Value, Error> {
@@ -639,6 +639,57 @@ async fn spans_a_collector_rejects_in_a_partial_success_are_counted() {
         .map(|kv| kv.value.to_string())
         .unwrap_or_default();
     assert!(dropped.contains("\"otel.rejected_spans\":2"), "{dropped}");
+}
+
+/// A partial success that rejects every span of an export rejected its handler spans: the
+/// drops they reported reached no one and are reported again by the next handler span, as
+/// when an export fails. (One that rejects fewer does not say which: the handler span may
+/// have got out, and its drops are not reported twice.)
+#[tokio::test]
+async fn drops_reported_by_a_handler_span_a_collector_rejected_are_reported_by_the_next() {
+    use opentelemetry_proto::tonic::collector::trace::v1::{
+        ExportTracePartialSuccess, ExportTraceServiceResponse,
+    };
+    use prost::Message;
+
+    // Each export holds one span, the handler's; the collector rejects one.
+    let answer = ExportTraceServiceResponse {
+        partial_success: Some(ExportTracePartialSuccess {
+            rejected_spans: 1,
+            error_message: "span attributes over the limit".to_owned(),
+        }),
+    }
+    .encode_to_vec();
+    let collector = OtlpCollector::answering_with(Duration::ZERO, "200 OK", answer);
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.traces_url())
+            .otel_flush_timeout(Duration::from_secs(2))
+    });
+    let annotating = service_fn(|_: LambdaEvent<Value>| async {
+        xray::annotate("bad key", 1);
+        Ok::<_, Error>(json!("ok"))
+    });
+    recorder.run(annotating, event(json!({}))).await.unwrap();
+    recorder
+        .run(
+            service_fn(|_: LambdaEvent<Value>| async { Ok::<_, Error>(json!("ok")) }),
+            event(json!({})),
+        )
+        .await
+        .unwrap();
+    let exports = collector.exports();
+    assert_eq!(exports.len(), 2, "{exports:#?}");
+    let dropped_of = |export: &support::otlp::Export| -> Value {
+        let spans = export.spans();
+        let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
+        serde_json::from_str(&text(&handler.attributes, "lambda_perf.dropped").unwrap()).unwrap()
+    };
+    assert_eq!(dropped_of(&exports[0])["xray.invalid_annotation_key"], 1);
+    let second = dropped_of(&exports[1]);
+    assert_eq!(second["xray.invalid_annotation_key"], 1, "{second}");
+    assert_eq!(second["otel.rejected_spans"], 1, "{second}");
 }
 
 /// The wait for a slow export stops short of the deadline, by the timeout margin (the

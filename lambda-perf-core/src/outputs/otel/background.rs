@@ -8,6 +8,7 @@
 //! given up, its spans counted as lost, so that an exporter that never answers holds no
 //! invocation's spans (nor the drops their handler spans reported) for ever.
 
+use std::cell::Cell;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
@@ -41,6 +42,19 @@ static NO_THREAD: WarnOnce = WarnOnce::new();
 static FAILED_EXPORTS: AtomicU64 = AtomicU64::new(0);
 /// Exports an invocation stopped waiting for.
 static LATE_EXPORTS: AtomicU64 = AtomicU64::new(0);
+
+tokio::task_local! {
+    /// The spans the collector rejected in the export running on this task (OTLP's partial
+    /// success), as the export's HTTP client told them ([`rejected_in_export`]).
+    static REJECTED_IN_EXPORT: Cell<u64>;
+}
+
+/// Tells the export running on this task that the collector rejected `spans` of it (OTLP's
+/// partial success, which the exporter takes for a success). Outside an export, nothing.
+pub(crate) fn rejected_in_export(spans: u64) {
+    let _ =
+        REJECTED_IN_EXPORT.try_with(|rejected| rejected.set(rejected.get().saturating_add(spans)));
+}
 
 /// Exports that failed in this process: an exporter's error or panic, or a full queue.
 pub(crate) fn failed_exports() -> u64 {
@@ -349,32 +363,50 @@ async fn run(
             .collect();
         let span_total = spans.len();
         let invocations = batch.len();
-        // `export` itself may panic before it returns its future (an exporter given in code
-        // is user code): caught as a panic of the future is, or the task would end with this
-        // batch, its latches never counted down (the invocations waiting their whole bound,
-        // the handler spans' drops lost) and every later job refused.
-        let failure = match panic::catch(|| exporter.export_boxed(spans)) {
-            Ok(export) => {
-                match tokio::time::timeout(export_timeout, CatchPanic(Some(export))).await {
-                    Ok(Ok(Ok(()))) => None,
-                    Ok(Ok(Err(error))) => Some(error.to_string()),
-                    Ok(Err(())) => Some("it panicked".to_owned()),
-                    Err(_) => Some(format!(
-                        "it had not completed within {} ms (OTEL_EXPORTER_OTLP_TIMEOUT) and was \
-                     given up",
-                        export_timeout.as_millis()
-                    )),
-                }
+        let exported = match export_once(&*exporter, spans, export_timeout).await {
+            // A partial success that rejected every span rejected the handler spans too; one
+            // that rejected fewer does not say which, and they may have got out.
+            Ok(rejected) => rejected < u64::try_from(span_total).unwrap_or(u64::MAX),
+            Err(reason) => {
+                report_failure(&reason, invocations, span_total);
+                false
             }
-            Err(_) => Some("it panicked".to_owned()),
         };
-        if let Some(reason) = &failure {
-            report_failure(reason, invocations, span_total);
-        }
-        let exported = failure.is_none();
         for job in batch {
             job.done.count_down(exported);
         }
+    }
+}
+
+/// Exports `spans` once, within `export_timeout`: how many of them the collector rejected in
+/// a successful export (OTLP's partial success, as the client told it), or why it failed.
+///
+/// `export` itself may panic before it returns its future (an exporter given in code is user
+/// code): caught as a panic of the future is, or the task would end with this batch, its
+/// latches never counted down (the invocations waiting their whole bound, the handler spans'
+/// drops lost) and every later job refused. An export still running at the timeout is given
+/// up, its future dropped: an exporter that never answers would otherwise hold every later
+/// invocation's spans behind it.
+async fn export_once(
+    exporter: &dyn DynExporter,
+    spans: Vec<SpanData>,
+    export_timeout: Duration,
+) -> Result<u64, String> {
+    let Ok(export) = panic::catch(|| exporter.export_boxed(spans)) else {
+        return Err("it panicked".to_owned());
+    };
+    let counted = REJECTED_IN_EXPORT.scope(Cell::new(0), async {
+        let outcome = CatchPanic(Some(export)).await;
+        (outcome, REJECTED_IN_EXPORT.with(Cell::get))
+    });
+    match tokio::time::timeout(export_timeout, counted).await {
+        Ok((Ok(Ok(())), rejected)) => Ok(rejected),
+        Ok((Ok(Err(error)), _)) => Err(error.to_string()),
+        Ok((Err(()), _)) => Err("it panicked".to_owned()),
+        Err(_) => Err(format!(
+            "it had not completed within {} ms (OTEL_EXPORTER_OTLP_TIMEOUT) and was given up",
+            export_timeout.as_millis()
+        )),
     }
 }
 

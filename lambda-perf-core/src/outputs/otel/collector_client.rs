@@ -64,6 +64,8 @@ fn count_rejected(answer: &[u8]) {
     let total = REJECTED_SPANS.fetch_add(rejected, Ordering::Relaxed) + rejected;
     // Also a drop, seen in the next EMF line even when no later span gets out.
     crate::drops::count_many("otel.rejected_spans", rejected);
+    // The export learns whether its handler spans may have got out.
+    super::background::rejected_in_export(rejected);
     REJECTED.warn(format_args!(
         "the OpenTelemetry collector dropped {rejected} span(s) of an export ({:?}); {total} so \
          far, counted on handler spans as lambda_perf.otel.rejected_spans",
