@@ -245,11 +245,20 @@ impl PerfLayerBuilder {
 
     /// Also exports every sampled invocation's spans to `exporter`, whatever
     /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off).
-    /// It runs on lambda-perf's export thread, inside a tokio runtime, one batch at a time
-    /// (an invocation's spans, or those of every invocation that ended during its last export), waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
+    /// It runs on lambda-perf's export thread, inside a tokio runtime of its own, one batch
+    /// at a time (an invocation's spans, or those of every invocation that ended during its
+    /// last export), waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
     /// allows; an export that has not completed within [`otlp_timeout`](Self::otlp_timeout)
     /// is given up, its spans counted as dropped. For an `https://` collector, a vendor, or
     /// gRPC, give the exporter of `opentelemetry-otlp` built with the client you use.
+    ///
+    /// The invocation's wait holds its thread. Under a `current_thread` runtime
+    /// (`#[tokio::main(flavor = "current_thread")]`) that is the whole runtime: an exporter
+    /// that needs the function's runtime to make progress (a tonic channel built in `main`
+    /// runs its worker there) cannot export while the invocation waits, so every invocation
+    /// waits its whole flush bound and every export is late. Build such an exporter outside
+    /// the function's runtime, or use the multi-thread runtime, where the wait lets the
+    /// runtime's other tasks run on another thread.
     ///
     /// ```
     /// use lambda_perf_core::PerfLayer;
