@@ -1773,3 +1773,19 @@ fn a_long_run_is_reported_in_time_that_grows_with_it() {
         "a report of {INVOCATIONS} invocations took {took:?}, of a quarter as many {small:?}"
     );
 }
+
+/// A subsegment that is its own parent is said to be in a loop of parents, not to have a
+/// parent the trace lacks.
+#[test]
+fn a_subsegment_that_is_its_own_parent_is_in_a_loop() {
+    let mut record = record();
+    let own = "5000000000000009";
+    record
+        .datagrams
+        .push(datagram(subsegment(1, own, "selfish", own, 1.0, 2.0)));
+    let report = Report::build(&record);
+    let orphans = problems_of(&report, ProblemKind::OrphanSubsegment);
+    assert_eq!(orphans.len(), 1, "{orphans:#?}");
+    assert!(orphans[0].message.contains("loop"), "{orphans:#?}");
+    assert!(!orphans[0].message.contains("neither"), "{orphans:#?}");
+}

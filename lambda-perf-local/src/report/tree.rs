@@ -13,7 +13,8 @@ pub(crate) struct Orphan {
     pub(crate) id: String,
     pub(crate) name: String,
     pub(crate) parent_id: Option<String>,
-    /// Whether its parent is known but its chain of parents loops.
+    /// Whether its parent is known but its chain of parents loops (it may be its own
+    /// parent).
     pub(crate) in_cycle: bool,
 }
 
@@ -107,7 +108,9 @@ fn build(docs: &[Doc], parent: &str) -> Tree {
         tree.roots.push(builder.node(i, false, &mut visited));
     }
     for &i in &orphans {
-        tree.orphans.push(Orphan::of(&docs[i], false));
+        // One that is its own parent is a loop of one.
+        let own_parent = docs[i].parent_id.as_deref() == Some(docs[i].id.as_str());
+        tree.orphans.push(Orphan::of(&docs[i], own_parent));
         tree.roots.push(builder.node(i, true, &mut visited));
     }
     // What is still unreached hangs off a loop of parents: one member of each loop becomes
