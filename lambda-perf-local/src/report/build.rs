@@ -8,7 +8,7 @@ use crate::emulator::{Answer, ErrorDocument, InvokeReply, OutputStream, TraceHea
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
 use super::metrics::MetricAggregator;
-use super::model::{Report, ReportedInvocation, ReportedProcess, Status};
+use super::model::{Report, ReportedInvocation, ReportedProcess, Status, Subsegment};
 use super::no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 use super::problem::{Problem, ProblemKind};
 use super::record::{RecordedInvocation, RecordedProcess, RunRecord};
@@ -276,6 +276,23 @@ fn invocation(
         .unwrap_or_default();
     for orphan in &tree.orphans {
         problems.push(orphan_problem(orphan, run, header.as_ref()));
+    }
+    for deep in &tree.too_deep {
+        problems.push(
+            Problem::new(
+                ProblemKind::DeepSubsegments,
+                format!("datagram {}, invocation {}", deep.datagram + 1, run.index),
+                format!(
+                    "{} subsegment(s) nested under {:?} ({}), more than {} levels deep, are \
+                     not drawn",
+                    deep.hidden,
+                    deep.name,
+                    deep.id,
+                    Subsegment::MAX_DEPTH
+                ),
+            )
+            .with_invocation(run.index),
+        );
     }
 
     // The facts: from EMF, else from the handler subsegment's metadata and annotations.

@@ -205,6 +205,13 @@ pub struct Subsegment {
 }
 
 impl Subsegment {
+    /// How many levels of subsegments the report draws, the roots' included: the children
+    /// of a subsegment at the last level are counted in a
+    /// [`ProblemKind::DeepSubsegments`](super::ProblemKind::DeepSubsegments), not drawn. A
+    /// tree of any depth could not be drawn, nor its JSON read back (`serde_json` reads 128
+    /// levels of nesting, two per level of subsegments).
+    pub const MAX_DEPTH: usize = 50;
+
     /// What is notable about it: `fault`, `error`, `throttle`, `in progress`, `orphan`.
     pub fn flags(&self) -> Vec<&'static str> {
         [

@@ -18,19 +18,23 @@ pub enum ProblemKind {
     OrphanSubsegment,
     /// X-Ray documents of a trace no invocation of the run had.
     UnmatchedTrace,
+    /// Subsegments nested deeper than the report draws (a chain of parents longer than
+    /// [`Subsegment::MAX_DEPTH`](super::Subsegment::MAX_DEPTH) levels): counted, not drawn.
+    DeepSubsegments,
     /// An invocation the harness got no answer for (timeout, process exit…).
     HarnessFailure,
 }
 
 impl ProblemKind {
     /// A short label: `invalid EMF`, `invalid X-Ray`, `orphan subsegment`,
-    /// `unmatched trace`, `harness failure`.
+    /// `unmatched trace`, `subsegments too deep`, `harness failure`.
     pub fn label(self) -> &'static str {
         match self {
             Self::InvalidEmf => "invalid EMF",
             Self::InvalidXRay => "invalid X-Ray",
             Self::OrphanSubsegment => "orphan subsegment",
             Self::UnmatchedTrace => "unmatched trace",
+            Self::DeepSubsegments => "subsegments too deep",
             Self::HarnessFailure => "harness failure",
         }
     }

@@ -1789,3 +1789,50 @@ fn a_subsegment_that_is_its_own_parent_is_in_a_loop() {
     assert!(orphans[0].message.contains("loop"), "{orphans:#?}");
     assert!(!orphans[0].message.contains("neither"), "{orphans:#?}");
 }
+
+/// `count` subsegments of trace 1, each the parent of the next (the first a child of the
+/// handler `H1`): a chain as deep as it is long.
+fn chain(count: usize) -> Vec<Datagram> {
+    (0..count)
+        .map(|n| {
+            let parent = if n == 0 {
+                H1.to_owned()
+            } else {
+                format!("{:016x}", 0x7000_0000_0000_0000_u64 + n as u64 - 1)
+            };
+            let id = format!("{:016x}", 0x7000_0000_0000_0000_u64 + n as u64);
+            datagram(subsegment(1, &id, &format!("level {n}"), &parent, 1.0, 2.0))
+        })
+        .collect()
+}
+
+/// A chain of subsegments, each in its own datagram, is drawn to a bounded depth: deeper
+/// ones are counted in a problem, not drawn; the report neither overflows its stack
+/// building, rendering, serializing or dropping the tree, nor writes JSON too deep to read
+/// back.
+#[test]
+fn a_chain_of_subsegments_is_drawn_to_a_bounded_depth() {
+    const LEVELS: usize = 100_000;
+    let mut record = record();
+    record.datagrams.extend(chain(LEVELS));
+    let report = Report::build(&record);
+    let handler = &report.invocations[1].subsegments[0];
+    let depth = handler.flatten().iter().map(|(d, _)| *d).max().unwrap();
+    assert!(depth < 60, "drawn {depth} levels deep");
+    let drawn = handler.flatten().len() - 1;
+    let deep = problems_of(&report, ProblemKind::DeepSubsegments);
+    assert_eq!(deep.len(), 1, "{deep:#?}");
+    assert!(
+        deep[0]
+            .message
+            .contains(&format!("{} subsegment(s)", LEVELS - drawn)),
+        "{deep:#?}"
+    );
+    assert_eq!(deep[0].invocation, Some(1));
+    render_terminal(&report, 100, false);
+    render_html(&report);
+    let json = serde_json::to_string(&report).unwrap();
+    let back: Report = serde_json::from_str(&json).expect("the JSON reads back");
+    let read_back = back.invocations[1].subsegments[0].flatten().len();
+    assert_eq!(read_back, drawn + 1);
+}

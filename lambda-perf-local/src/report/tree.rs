@@ -18,12 +18,26 @@ pub(crate) struct Orphan {
     pub(crate) in_cycle: bool,
 }
 
+/// Subsegments below one drawn at the last level the report draws
+/// ([`Subsegment::MAX_DEPTH`]): counted, not drawn.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct TooDeep {
+    /// The datagram of the subsegment at the last level.
+    pub(crate) datagram: usize,
+    pub(crate) id: String,
+    pub(crate) name: String,
+    /// How many subsegments below it are not drawn.
+    pub(crate) hidden: usize,
+}
+
 /// The tree of one trace.
 #[derive(Debug, Default)]
 pub(crate) struct Tree {
     /// The roots (children of the trace header's `Parent`), then the orphans.
     pub(crate) roots: Vec<Subsegment>,
     pub(crate) orphans: Vec<Orphan>,
+    /// The subsegments not drawn for being nested too deep.
+    pub(crate) too_deep: Vec<TooDeep>,
     /// The handler subsegment (the first root named `## …`, else the first root).
     pub(crate) handler: Option<Doc>,
 }
@@ -105,13 +119,15 @@ fn build(docs: &[Doc], parent: &str) -> Tree {
         ..Tree::default()
     };
     for &i in &roots {
-        tree.roots.push(builder.node(i, false, &mut visited));
+        let root = builder.node(i, false, 0, &mut visited, &mut tree.too_deep);
+        tree.roots.push(root);
     }
     for &i in &orphans {
         // One that is its own parent is a loop of one.
         let own_parent = docs[i].parent_id.as_deref() == Some(docs[i].id.as_str());
         tree.orphans.push(Orphan::of(&docs[i], own_parent));
-        tree.roots.push(builder.node(i, true, &mut visited));
+        let root = builder.node(i, true, 0, &mut visited, &mut tree.too_deep);
+        tree.roots.push(root);
     }
     // What is still unreached hangs off a loop of parents: one member of each loop becomes
     // an orphan root, which breaks the loop.
@@ -126,7 +142,8 @@ fn build(docs: &[Doc], parent: &str) -> Tree {
             }
         }
         tree.orphans.push(Orphan::of(&docs[at], true));
-        tree.roots.push(builder.node(at, true, &mut visited));
+        let root = builder.node(at, true, 0, &mut visited, &mut tree.too_deep);
+        tree.roots.push(root);
     }
     tree
 }
@@ -150,15 +167,38 @@ impl Orphan {
 }
 
 impl Builder<'_> {
-    fn node(&self, i: usize, orphan: bool, visited: &mut [bool]) -> Subsegment {
+    /// The subsegment of document `i`, at `depth` (0 for a root), with its descendants not
+    /// yet visited, to [`Subsegment::MAX_DEPTH`] levels: those below are marked visited and
+    /// counted in `too_deep`.
+    fn node(
+        &self,
+        i: usize,
+        orphan: bool,
+        depth: usize,
+        visited: &mut [bool],
+        too_deep: &mut Vec<TooDeep>,
+    ) -> Subsegment {
         visited[i] = true;
         let doc = &self.docs[i];
         let relative = |t: f64| (t - self.origin) * 1000.0;
         let mut children = Vec::new();
         let child_indices = self.children.get(doc.id.as_str()).map(Vec::as_slice);
-        for &child in child_indices.unwrap_or_default() {
-            if !visited[child] {
-                children.push(self.node(child, false, visited));
+        let child_indices = child_indices.unwrap_or_default();
+        if depth + 1 < Subsegment::MAX_DEPTH {
+            for &child in child_indices {
+                if !visited[child] {
+                    children.push(self.node(child, false, depth + 1, visited, too_deep));
+                }
+            }
+        } else {
+            let hidden = self.hide(child_indices, visited);
+            if hidden > 0 {
+                too_deep.push(TooDeep {
+                    datagram: doc.datagram,
+                    id: doc.id.clone(),
+                    name: doc.name.clone(),
+                    hidden,
+                });
             }
         }
         Subsegment {
@@ -175,5 +215,23 @@ impl Builder<'_> {
             orphan,
             children,
         }
+    }
+
+    /// Marks `from` and their descendants not yet visited as visited, without drawing them
+    /// (and without recursion: a chain may be as long as the trace); how many they were.
+    fn hide(&self, from: &[usize], visited: &mut [bool]) -> usize {
+        let mut stack: Vec<usize> = from.to_vec();
+        let mut hidden = 0;
+        while let Some(i) = stack.pop() {
+            if visited[i] {
+                continue;
+            }
+            visited[i] = true;
+            hidden += 1;
+            if let Some(below) = self.children.get(self.docs[i].id.as_str()) {
+                stack.extend(below.iter().copied().filter(|&child| !visited[child]));
+            }
+        }
+        hidden
     }
 }
