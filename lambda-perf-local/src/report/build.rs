@@ -1,6 +1,6 @@
 //! [`Report::build`]: from what a run recorded to the report model.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use crate::emulator::{Answer, ErrorDocument, InvokeReply, OutputStream, TraceHeader};
@@ -16,7 +16,7 @@ use super::resources::mb;
 use super::tally;
 use super::timeline;
 use super::tree::{Orphan, TraceIndex};
-use super::xray;
+use super::xray::{self, Doc};
 use crate::pricing::billed_ms;
 use lambda_perf_core::InitializationType;
 
@@ -103,19 +103,13 @@ impl Report {
         timeline::place(&mut invocations, &record.invocations);
 
         for (trace, docs) in traces.unused() {
-            let mut names: Vec<&str> = Vec::new();
-            for doc in docs {
-                if !names.contains(&doc.name.as_str()) {
-                    names.push(&doc.name);
-                }
-            }
             problems.push(Problem::new(
                 ProblemKind::UnmatchedTrace,
                 format!("trace {trace}"),
                 format!(
                     "{} subsegment(s) ({}) of a trace no invocation of this run had",
                     docs.len(),
-                    names.join(", ")
+                    some_names(docs)
                 ),
             ));
         }
@@ -131,6 +125,26 @@ impl Report {
             resources,
             problems,
         }
+    }
+}
+
+/// How many distinct names [`some_names`] lists.
+const NAMES_LISTED: usize = 5;
+
+/// The distinct names of `docs`, in order of arrival: the first few, then how many others.
+fn some_names(docs: &[Doc]) -> String {
+    let mut distinct = HashSet::new();
+    let mut listed: Vec<&str> = Vec::new();
+    for doc in docs {
+        if distinct.insert(doc.name.as_str()) && listed.len() < NAMES_LISTED {
+            listed.push(&doc.name);
+        }
+    }
+    let others = distinct.len() - listed.len();
+    if others == 0 {
+        listed.join(", ")
+    } else {
+        format!("{} and {others} other name(s)", listed.join(", "))
     }
 }
 

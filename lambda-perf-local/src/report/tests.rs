@@ -1836,3 +1836,58 @@ fn a_chain_of_subsegments_is_drawn_to_a_bounded_depth() {
     let read_back = back.invocations[1].subsegments[0].flatten().len();
     assert_eq!(read_back, drawn + 1);
 }
+
+/// Many subsegments in one trace, in a loop of parents and in one traces no invocation
+/// had, are read in time that grows with their number, not with its square.
+#[test]
+fn many_subsegments_are_read_in_time_that_grows_with_them() {
+    let datagrams = |count: usize| -> Vec<Datagram> {
+        let id = |n: usize| format!("{:016x}", 0x6000_0000_0000_0000_u64 + n as u64);
+        let mut all = Vec::new();
+        for n in 0..count {
+            // A loop of parents in trace 1: each the child of the next, the last of the first.
+            let next = id((n + 1) % count);
+            all.push(datagram(subsegment(1, &id(n), "looped", &next, 1.0, 2.0)));
+            // Distinct names in trace 9, which no invocation had.
+            let stray = format!("{:016x}", 0x5000_0000_0000_0000_u64 + n as u64);
+            let name = format!("stray {n}");
+            all.push(datagram(subsegment(9, &stray, &name, H1, 1.0, 2.0)));
+        }
+        all
+    };
+    let time = |count: usize| {
+        let mut record = record();
+        record.datagrams.extend(datagrams(count));
+        (0..2)
+            .map(|_| {
+                let started = Instant::now();
+                let report = Report::build(&record);
+                (started.elapsed(), report)
+            })
+            .min_by_key(|(took, _)| *took)
+            .unwrap()
+    };
+    const COUNT: usize = 40_000;
+    let (small, _) = time(COUNT / 4);
+    let (took, report) = time(COUNT);
+    assert!(
+        took < Duration::from_secs(60) && took < small * 10,
+        "{COUNT} subsegments took {took:?}, a quarter as many {small:?}"
+    );
+    let looped = problems_of(&report, ProblemKind::OrphanSubsegment);
+    assert_eq!(looped.len(), 1, "one loop, broken once");
+    let unmatched = problems_of(&report, ProblemKind::UnmatchedTrace);
+    assert_eq!(unmatched.len(), 1);
+    assert!(
+        unmatched[0].message.len() < 1000,
+        "{} characters",
+        unmatched[0].message.len()
+    );
+    assert!(
+        unmatched[0]
+            .message
+            .contains(&format!("{COUNT} subsegment(s)")),
+        "{}",
+        unmatched[0].message
+    );
+}

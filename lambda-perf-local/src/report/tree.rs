@@ -42,23 +42,36 @@ pub(crate) struct Tree {
     pub(crate) handler: Option<Doc>,
 }
 
+/// The documents of one trace, deduplicated by id: a finished copy wins over an in-progress
+/// one, a later over an earlier. Kept in arrival order.
+#[derive(Debug, Default)]
+struct TraceDocs {
+    docs: Vec<Doc>,
+    /// Where each id is in `docs`.
+    by_id: HashMap<String, usize>,
+}
+
 /// The documents of every trace, by trace id.
 #[derive(Debug, Default)]
 pub(crate) struct TraceIndex {
-    /// Deduplicated by id: a finished copy wins over an in-progress one, a later over an
-    /// earlier. Kept in arrival order.
-    traces: BTreeMap<String, Vec<Doc>>,
+    traces: BTreeMap<String, TraceDocs>,
     used: HashSet<String>,
 }
 
 impl TraceIndex {
     /// Adds a document.
     pub(crate) fn add(&mut self, doc: Doc) {
-        let docs = self.traces.entry(doc.trace_id.clone()).or_default();
-        match docs.iter_mut().find(|known| known.id == doc.id) {
-            Some(known) if doc.end.is_some() || known.end.is_none() => *known = doc,
-            Some(_) => {}
-            None => docs.push(doc),
+        let trace = self.traces.entry(doc.trace_id.clone()).or_default();
+        match trace.by_id.get(&doc.id) {
+            Some(&at) => {
+                if doc.end.is_some() || trace.docs[at].end.is_none() {
+                    trace.docs[at] = doc;
+                }
+            }
+            None => {
+                trace.by_id.insert(doc.id.clone(), trace.docs.len());
+                trace.docs.push(doc);
+            }
         }
     }
 
@@ -66,31 +79,39 @@ impl TraceIndex {
     /// `Parent`). Times are relative to the handler's start.
     pub(crate) fn tree(&mut self, trace_id: &str, parent: &str) -> Tree {
         self.used.insert(trace_id.to_owned());
-        let docs = self.traces.get(trace_id).map(Vec::as_slice).unwrap_or(&[]);
-        build(docs, parent)
+        match self.traces.get(trace_id) {
+            Some(trace) => build(&trace.docs, &trace.by_id, parent),
+            None => Tree::default(),
+        }
     }
 
     /// The traces no [`tree`](Self::tree) asked for, with their documents.
-    pub(crate) fn unused(&self) -> impl Iterator<Item = (&String, &Vec<Doc>)> {
+    pub(crate) fn unused(&self) -> impl Iterator<Item = (&String, &[Doc])> {
         self.traces
             .iter()
             .filter(|(trace, _)| !self.used.contains(*trace))
+            .map(|(trace, docs)| (trace, docs.docs.as_slice()))
     }
 }
 
-fn build(docs: &[Doc], parent: &str) -> Tree {
+/// The tree of `docs` (whose positions by id are `by_id`) under the segment `parent`. In
+/// time that grows with the documents: each is looked at a bounded number of times.
+fn build(docs: &[Doc], by_id: &HashMap<String, usize>, parent: &str) -> Tree {
     if docs.is_empty() {
         return Tree::default();
     }
-    let ids: HashSet<&str> = docs.iter().map(|d| d.id.as_str()).collect();
-    let mut children: HashMap<&str, Vec<usize>> = HashMap::new();
+    let position = |id: &str| by_id.get(id).copied();
+    let mut children: HashMap<usize, Vec<usize>> = HashMap::new();
     let mut roots = Vec::new();
     let mut orphans = Vec::new();
     for (i, doc) in docs.iter().enumerate() {
         match doc.parent_id.as_deref() {
             Some(p) if p == parent => roots.push(i),
-            Some(p) if ids.contains(p) && p != doc.id => children.entry(p).or_default().push(i),
-            _ => orphans.push(i),
+            Some(p) => match position(p) {
+                Some(up) if up != i => children.entry(up).or_default().push(i),
+                _ => orphans.push(i),
+            },
+            None => orphans.push(i),
         }
     }
     let by_start = |a: &usize, b: &usize| docs[*a].start.total_cmp(&docs[*b].start);
@@ -130,13 +151,16 @@ fn build(docs: &[Doc], parent: &str) -> Tree {
         tree.roots.push(root);
     }
     // What is still unreached hangs off a loop of parents: one member of each loop becomes
-    // an orphan root, which breaks the loop.
-    while let Some(first) = (0..docs.len()).find(|&i| !visited[i]) {
+    // an orphan root, which breaks the loop. Going up from an unreached one reaches its
+    // loop, and all it passed hangs off that member: each is passed once.
+    for first in 0..docs.len() {
+        if visited[first] {
+            continue;
+        }
         let mut at = first;
         let mut seen = HashSet::new();
         while seen.insert(at) {
-            let parent_id = docs[at].parent_id.as_deref().unwrap_or_default();
-            match docs.iter().position(|d| d.id == parent_id) {
+            match docs[at].parent_id.as_deref().and_then(position) {
                 Some(up) if !visited[up] => at = up,
                 _ => break,
             }
@@ -150,7 +174,8 @@ fn build(docs: &[Doc], parent: &str) -> Tree {
 
 struct Builder<'a> {
     docs: &'a [Doc],
-    children: HashMap<&'a str, Vec<usize>>,
+    /// The positions of each document's children, by start, by the position of the parent.
+    children: HashMap<usize, Vec<usize>>,
     origin: f64,
 }
 
@@ -182,8 +207,7 @@ impl Builder<'_> {
         let doc = &self.docs[i];
         let relative = |t: f64| (t - self.origin) * 1000.0;
         let mut children = Vec::new();
-        let child_indices = self.children.get(doc.id.as_str()).map(Vec::as_slice);
-        let child_indices = child_indices.unwrap_or_default();
+        let child_indices = self.children.get(&i).map(Vec::as_slice).unwrap_or_default();
         if depth + 1 < Subsegment::MAX_DEPTH {
             for &child in child_indices {
                 if !visited[child] {
@@ -228,7 +252,7 @@ impl Builder<'_> {
             }
             visited[i] = true;
             hidden += 1;
-            if let Some(below) = self.children.get(self.docs[i].id.as_str()) {
+            if let Some(below) = self.children.get(&i) {
                 stack.extend(below.iter().copied().filter(|&child| !visited[child]));
             }
         }
