@@ -40,6 +40,12 @@ pub fn render_terminal(report: &Report, width: usize, color: bool) -> String {
     out
 }
 
+/// Text the function chose (a name, a start kind, a cause), with its control characters
+/// written out: never sent to the terminal as they are.
+fn shown(text: &str) -> String {
+    printable(text, &[])
+}
+
 fn line(out: &mut String, text: &str) {
     out.push_str(text);
     out.push('\n');
@@ -150,7 +156,7 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
             line(out, &painter.dim(&fit(&text, width)));
         }
         previous_process = Some(invocation.process);
-        let kind = invocation.start_kind.as_deref().unwrap_or("?");
+        let kind = shown(invocation.start_kind.as_deref().unwrap_or("?"));
         let status = match &invocation.error {
             // The function's own text: its control characters written out, never sent to
             // the terminal (as for its stderr and the problems below).
@@ -170,7 +176,7 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
             &invocation.process.to_string(),
             &invocation.environment.to_string(),
             [
-                painter.start_kind(&pad(kind, 9), invocation.cold_start),
+                painter.start_kind(&pad(&kind, 9), invocation.cold_start),
                 pad_left(&opt_ms(invocation.duration_ms), 9),
                 pad_left(&opt_ms(invocation.init_duration_ms), 9),
                 pad_left(&opt_ms(invocation.idle_gap_ms), 9),
@@ -249,7 +255,7 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
             let text = format!(
                 "  {} {} {} {} {}",
                 pad(&format!("#{}", invocation.index), 4),
-                pad(invocation.start_kind.as_deref().unwrap_or("?"), 9),
+                pad(&shown(invocation.start_kind.as_deref().unwrap_or("?")), 9),
                 pad_left(&format!("+{}", ms(offset)), 10),
                 pad_left(&ms(duration), 10),
                 painter.paint(
@@ -315,7 +321,7 @@ fn collect_rows<'a>(node: &'a Subsegment, below: &str, rows: &mut Vec<Row<'a>>) 
 }
 
 fn label(node: &Subsegment) -> String {
-    let mut text = node.name.clone();
+    let mut text = shown(&node.name);
     for flag in node.flags() {
         text.push_str(&format!(" [{flag}]"));
     }
@@ -327,7 +333,7 @@ fn waterfall(out: &mut String, invocation: &ReportedInvocation, width: usize, pa
     let title = format!(
         "  #{} {} {} {}{}",
         invocation.index,
-        invocation.start_kind.as_deref().unwrap_or("?"),
+        shown(invocation.start_kind.as_deref().unwrap_or("?")),
         invocation.status.as_str(),
         invocation.request_id,
         invocation
@@ -391,7 +397,7 @@ fn waterfall(out: &mut String, invocation: &ReportedInvocation, width: usize, pa
             } else {
                 format!("{}│  ", row.below)
             };
-            let text = format!("  {below}↳ {cause}");
+            let text = format!("  {below}↳ {}", shown(cause));
             line(out, &painter.paint(&fit(&text, width), "31"));
         }
     }
@@ -486,7 +492,7 @@ fn metrics(out: &mut String, report: &Report, width: usize, painter: &Painter) {
     let name_width = report
         .metrics
         .iter()
-        .map(|m| columns(&m.name))
+        .map(|m| columns(&shown(&m.name)))
         .max()
         .unwrap_or(0)
         .clamp(6, width / 3);
@@ -502,12 +508,12 @@ fn metrics(out: &mut String, report: &Report, width: usize, painter: &Painter) {
     for series in &report.metrics {
         if namespace != Some(series.namespace.as_str()) {
             namespace = Some(&series.namespace);
-            line(out, &painter.dim(&format!(" {}", series.namespace)));
+            line(out, &painter.dim(&format!(" {}", shown(&series.namespace))));
         }
         let count = format!("×{}", series.values.len());
         let row = format!(
             "  {} {} {} {}",
-            pad(&series.name, name_width),
+            pad(&shown(&series.name), name_width),
             pad(&series.unit, unit_width),
             pad_left(&count, 5),
             fit(&values(&series.values, 12), value_width)
@@ -516,7 +522,7 @@ fn metrics(out: &mut String, report: &Report, width: usize, painter: &Painter) {
         let dimensions = if series.dimensions.is_empty() {
             "(no dimensions)".to_owned()
         } else {
-            series.dimensions_text()
+            shown(&series.dimensions_text())
         };
         let indent = " ".repeat(4);
         line(

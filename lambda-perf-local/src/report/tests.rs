@@ -1891,3 +1891,55 @@ fn many_subsegments_are_read_in_time_that_grows_with_them() {
         unmatched[0].message
     );
 }
+
+/// What the function names (subsegments, their causes, metrics, dimensions, namespaces, its
+/// start kind) reaches the terminal with its control characters written out, as its errors
+/// and stderr do: a name cannot clear the screen or retitle the terminal.
+#[test]
+fn names_the_function_chose_reach_the_terminal_written_out() {
+    const ESCAPE: &str = "\u{1b}[2J";
+    let mut record = record();
+    let mut named = subsegment(
+        1,
+        "5000000000000010",
+        &format!("name {ESCAPE}"),
+        H1,
+        1.0,
+        2.0,
+    );
+    named["fault"] = json!(true);
+    named["cause"] = json!({"exceptions": [{"id": "aaaaaaaaaaaaaaab", "type": "E",
+        "message": format!("cause {ESCAPE}")}]});
+    record.datagrams.push(datagram(named));
+    let mut line: Value = serde_json::from_str(&emf(
+        json!({"start_kind": format!("kind {ESCAPE}"), "request_id": "req-2",
+               "outcome": "success"}),
+        &[("service", &format!("dimension {ESCAPE}"))],
+        &[(&format!("metric {ESCAPE}"), "Count", json!([1.0]))],
+    ))
+    .unwrap();
+    line["_aws"]["CloudWatchMetrics"][0]["Namespace"] = json!(format!("namespace {ESCAPE}"));
+    record.processes[0]
+        .output
+        .insert(0, stdout(line.to_string()));
+    let report = Report::build(&record);
+    assert_eq!(
+        report.invocations[2].start_kind.as_deref(),
+        Some(format!("kind {ESCAPE}").as_str())
+    );
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.kind != ProblemKind::InvalidEmf)
+    );
+    let text = render_terminal(&report, 120, false);
+    assert!(!text.contains('\u{1b}'), "{text}");
+    // The start kind's column is narrower than it: cut.
+    for written_out in ["name", "cause", "kind", "metric", "dimension", "namespace"] {
+        assert!(
+            text.contains(&format!("{written_out} \\u{{")),
+            "{written_out}: {text}"
+        );
+    }
+}
