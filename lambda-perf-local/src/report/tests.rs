@@ -1943,3 +1943,29 @@ fn names_the_function_chose_reach_the_terminal_written_out() {
         );
     }
 }
+
+/// A subsegment whose times are no epoch seconds (negative, or so large that its time from
+/// the handler's start overflows to infinity, which JSON writes as `null`) is an invalid
+/// document, not drawn: the JSON report still reads back, and no time reads `inf`.
+#[test]
+fn times_that_are_no_epoch_seconds_are_invalid() {
+    let mut record = record();
+    let mut far = subsegment(1, "5000000000000020", "far", H1, 1.0, 2.0);
+    far["start_time"] = json!(1e306);
+    far["end_time"] = json!(1e306);
+    let mut negative = subsegment(1, "5000000000000021", "negative", H1, 1.0, 2.0);
+    negative["start_time"] = json!(-5.0);
+    record.datagrams.extend([datagram(far), datagram(negative)]);
+    let report = Report::build(&record);
+    let json = serde_json::to_string(&report).unwrap();
+    let back: Result<Report, _> = serde_json::from_str(&json);
+    assert!(back.is_ok(), "{back:?}");
+    let text = render_terminal(&report, 100, false);
+    assert!(!text.contains("inf ms"), "{text}");
+    let invalid = problems_of(&report, ProblemKind::InvalidXRay);
+    assert_eq!(invalid.len(), 2, "{invalid:#?}");
+    assert!(
+        invalid.iter().all(|p| p.message.contains("epoch seconds")),
+        "{invalid:#?}"
+    );
+}

@@ -7,6 +7,10 @@ use super::facts::Facts;
 
 /// Longest segment or subsegment name X-Ray accepts (characters).
 const MAX_NAME: usize = 200;
+/// The latest `start_time` or `end_time` read (epoch seconds, in 2286): times are epoch
+/// seconds, and one far beyond, drawn relative to the handler's start, would overflow to an
+/// infinite number of milliseconds (which JSON cannot hold).
+const MAX_EPOCH_SECONDS: f64 = 1e10;
 
 /// One subsegment read from a datagram (possibly embedded in another document).
 #[derive(Debug, Clone, PartialEq)]
@@ -193,7 +197,7 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
         }
     };
     let start = match object.get("start_time") {
-        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::Number(n)) => epoch_seconds("start_time", n, reasons),
         Some(other) => {
             reasons.push(format!("start_time is not a number: {other}"));
             None
@@ -205,7 +209,7 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
     };
     let in_progress = object.get("in_progress").and_then(Value::as_bool) == Some(true);
     let end = match object.get("end_time") {
-        Some(Value::Number(n)) => n.as_f64(),
+        Some(Value::Number(n)) => epoch_seconds("end_time", n, reasons),
         Some(other) => {
             reasons.push(format!("end_time is not a number: {other}"));
             None
@@ -248,6 +252,18 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
         cause: object.get("cause").and_then(cause_text),
         annotations,
     })
+}
+
+/// The time `field` holds, if it is epoch seconds (0 to [`MAX_EPOCH_SECONDS`]); else why not
+/// is added to `reasons`.
+fn epoch_seconds(field: &str, n: &serde_json::Number, reasons: &mut Vec<String>) -> Option<f64> {
+    let seconds = n.as_f64().filter(|s| (0.0..=MAX_EPOCH_SECONDS).contains(s));
+    if seconds.is_none() {
+        reasons.push(format!(
+            "{field} is not epoch seconds (0 to {MAX_EPOCH_SECONDS:e}): {n}"
+        ));
+    }
+    seconds
 }
 
 fn check_annotations(annotations: &Map<String, Value>, reasons: &mut Vec<String>) {
