@@ -1,5 +1,7 @@
 //! Number and text formatting shared by the renderers.
 
+use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
+
 /// A duration in milliseconds for people: `0.042 ms`, `3.21 ms`, `45.6 ms`, `1234 ms`.
 pub(crate) fn ms(value: f64) -> String {
     let abs = value.abs();
@@ -66,22 +68,37 @@ pub(crate) fn values(values: &[f64], max: usize) -> String {
     parts.join(", ")
 }
 
-/// How many columns `text` takes (one per character: the report draws only narrow ones).
+/// How many terminal columns `text` takes: two for a wide character (CJK), none for a
+/// combining mark.
 pub(crate) fn width(text: &str) -> usize {
-    text.chars().count()
+    UnicodeWidthStr::width(text)
+}
+
+/// How many terminal columns `c` takes (none for a control character).
+pub(crate) fn char_width(c: char) -> usize {
+    UnicodeWidthChar::width(c).unwrap_or(0)
 }
 
 /// `text` cut to `max` columns, ending with `…` when cut.
 pub(crate) fn fit(text: &str, max: usize) -> String {
     if width(text) <= max {
-        text.to_owned()
-    } else if max == 0 {
-        String::new()
-    } else {
-        let mut out: String = text.chars().take(max - 1).collect();
-        out.push('…');
-        out
+        return text.to_owned();
     }
+    if max == 0 {
+        return String::new();
+    }
+    let mut out = String::new();
+    let mut used = 0;
+    for c in text.chars() {
+        let columns = char_width(c);
+        if used + columns > max - 1 {
+            break;
+        }
+        used += columns;
+        out.push(c);
+    }
+    out.push('…');
+    out
 }
 
 /// `text` cut or padded with spaces to exactly `columns` columns.
@@ -137,5 +154,8 @@ mod tests {
         assert_eq!(fit("abcdef", 4), "abc…");
         assert_eq!(pad("ab", 4), "ab  ");
         assert_eq!(pad_left("ab", 4), "  ab");
+        assert_eq!(width("注文"), 4);
+        assert_eq!(fit("注文を検索", 6), "注文…");
+        assert_eq!(pad("注文", 6), "注文  ");
     }
 }

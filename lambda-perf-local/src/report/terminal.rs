@@ -3,7 +3,8 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    file_size, fit, megabytes, ms, opt_ms, pad, pad_left, printable, usd, values, width as columns,
+    char_width, file_size, fit, megabytes, ms, opt_ms, pad, pad_left, printable, usd, values,
+    width as columns,
 };
 use super::harness_stop::HarnessStop;
 use super::model::{Report, ReportedInvocation, Status, Subsegment};
@@ -725,7 +726,8 @@ pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
         loop {
             let used = columns(&current);
             let gap = usize::from(started);
-            if used + gap + word.len() <= width {
+            let word_width: usize = word.iter().map(|c| char_width(*c)).sum();
+            if used + gap + word_width <= width {
                 if started {
                     current.push(' ');
                 }
@@ -742,8 +744,18 @@ pub(crate) fn wrap_words(text: &str, width: usize) -> Vec<String> {
                 }
                 continue;
             }
-            // A word longer than a whole line.
-            let rest = word.split_off(width);
+            // A word longer than a whole line: as much of it as fits (at least a character).
+            let mut fits = 0;
+            let mut taken = 0;
+            for c in &word {
+                let columns = char_width(*c);
+                if taken > 0 && fits + columns > width {
+                    break;
+                }
+                fits += columns;
+                taken += 1;
+            }
+            let rest = word.split_off(taken);
             lines.push(word.iter().collect());
             word = rest;
         }
@@ -779,6 +791,7 @@ mod tests {
         assert_eq!(wrap_words("abcdefgh ij", 3), ["abc", "def", "gh", "ij"]);
         assert_eq!(wrap_words("", 3), [""]);
         assert_eq!(wrap_words("a   b  c", 6), ["a   b", "c"]);
+        assert_eq!(wrap_words("注文を検索 ab", 4), ["注文", "を検", "索", "ab"]);
         let mut out = String::new();
         wrap_into(&mut out, "  ab  cd", 40, 4);
         assert_eq!(out, "  ab  cd\n");

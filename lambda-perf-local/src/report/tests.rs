@@ -1969,3 +1969,62 @@ fn times_that_are_no_epoch_seconds_are_invalid() {
         "{invalid:#?}"
     );
 }
+
+/// The terminal column where `needle` starts in `line` (CJK characters take two).
+fn column_of(line: &str, needle: &str) -> usize {
+    use unicode_width::UnicodeWidthStr;
+    let at = line
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} in {line:?}"));
+    line[..at].width()
+}
+
+/// Names of wide characters (X-Ray and EMF take any Unicode letters) keep the columns
+/// aligned: each takes two terminal columns, not one.
+#[test]
+fn wide_names_keep_the_columns_aligned() {
+    let mut record = record();
+    record.datagrams.push(datagram(subsegment(
+        1,
+        "5000000000000030",
+        "注文を検索",
+        H1,
+        1.0,
+        2.0,
+    )));
+    let line = emf(
+        json!({"request_id": "req-2"}),
+        &[("service", "orders")],
+        &[("注文数", "Count", json!([1.0]))],
+    );
+    record.processes[0].output.push(stdout(line));
+    let report = Report::build(&record);
+    let text = render_terminal(&report, 100, false);
+    let lines: Vec<&str> = text.lines().collect();
+    let row = |needle: &str| -> &str {
+        lines
+            .iter()
+            .find(|l| l.contains(needle))
+            .unwrap_or_else(|| panic!("{needle:?} in {text}"))
+    };
+    // The waterfall of #1: its handler and the wide-named child, times right-aligned.
+    let wide = row("注文を検索");
+    let section = text.split("#1 warm error").nth(1).expect("waterfall #1");
+    let handler = section
+        .lines()
+        .find(|l| l.contains("## orders-fn"))
+        .unwrap();
+    assert_eq!(
+        column_of(wide, " ms "),
+        column_of(handler, " ms "),
+        "\n{handler}\n{wide}"
+    );
+    // The metrics: units in one column.
+    let metric = row("注文数");
+    let other = row("OrdersPlaced");
+    assert_eq!(
+        column_of(metric, "Count"),
+        column_of(other, "Count"),
+        "\n{metric}\n{other}"
+    );
+}
