@@ -3,7 +3,7 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    char_width, file_size, fit, megabytes, ms, opt_ms, pad, pad_left, printable, usd, values,
+    char_width, file_size, fit, megabytes, ms, pad, pad_left, printable, usd, values,
     width as columns,
 };
 use super::harness_stop::HarnessStop;
@@ -178,9 +178,9 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
             &invocation.environment.to_string(),
             [
                 painter.start_kind(&pad(&kind, 9), invocation.cold_start),
-                pad_left(&opt_ms(invocation.duration_ms), 9),
-                pad_left(&opt_ms(invocation.init_duration_ms), 9),
-                pad_left(&opt_ms(invocation.idle_gap_ms), 9),
+                time_in(invocation.duration_ms, "", 9),
+                time_in(invocation.init_duration_ms, "", 9),
+                time_in(invocation.idle_gap_ms, "", 9),
             ],
             &painter.status(&inline, invocation.status),
         );
@@ -257,8 +257,8 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
                 "  {} {} {} {} {}",
                 pad(&format!("#{}", invocation.index), 4),
                 pad(&shown(invocation.start_kind.as_deref().unwrap_or("?")), 9),
-                pad_left(&format!("+{}", ms(offset)), 10),
-                pad_left(&ms(duration), 10),
+                time_in(Some(offset), "+", 10),
+                time_in(Some(duration), "", 10),
                 painter.paint(
                     bar(offset, Some(offset + duration), span, bar_width).trim_end(),
                     "36"
@@ -388,8 +388,8 @@ fn waterfall(out: &mut String, invocation: &ReportedInvocation, width: usize, pa
             out,
             "  {} {} {} {}",
             pad(&text, label_width),
-            pad_left(&ms(node.start_ms), 10),
-            pad_left(&opt_ms(node.duration_ms()), 10),
+            time_in(Some(node.start_ms), "", 10),
+            time_in(node.duration_ms(), "", 10),
             painter.paint(bar_text.trim_end(), code)
         );
         if let Some(cause) = &node.cause {
@@ -402,6 +402,23 @@ fn waterfall(out: &mut String, invocation: &ReportedInvocation, width: usize, pa
             line(out, &painter.paint(&fit(&text, width), "31"));
         }
     }
+}
+
+/// A time in milliseconds (`-` when absent) after `prefix`, right-aligned in `cells`
+/// columns: in seconds when too long in milliseconds (`2000 s`, `1e297 s`), never cut to
+/// digits without their unit.
+fn time_in(value: Option<f64>, prefix: &str, cells: usize) -> String {
+    let fits = |text: String| (columns(&text) <= cells).then_some(text);
+    let text = match value {
+        None => "-".to_owned(),
+        Some(value) => {
+            let seconds = value / 1000.0;
+            fits(format!("{prefix}{}", ms(value)))
+                .or_else(|| fits(format!("{prefix}{seconds:.0} s")))
+                .unwrap_or_else(|| format!("{prefix}{seconds:.0e} s"))
+        }
+    };
+    pad_left(&text, cells)
 }
 
 /// A time bar of `cells` columns for `[start, end]` on a scale of `0..span` ms: full blocks

@@ -2028,3 +2028,27 @@ fn wide_names_keep_the_columns_aligned() {
         "\n{metric}\n{other}"
     );
 }
+
+/// A time too long for its column (an idle gap of over 16 minutes, a figure a function made
+/// up) is written in seconds, with its unit, instead of cut to digits without one.
+#[test]
+fn times_too_long_for_their_column_keep_their_unit() {
+    let mut record = record();
+    let line = emf(
+        json!({"request_id": "req-2", "start_kind": "warm", "outcome": "success",
+               "idle_gap_ms": 2_000_000.0, "invocation": 1, "init_duration_ms": 1e300}),
+        &[("service", "orders")],
+        &[],
+    );
+    record.processes[0].output.insert(0, stdout(line));
+    let report = Report::build(&record);
+    assert_eq!(report.invocations[2].idle_gap_ms, Some(2_000_000.0));
+    let text = render_terminal(&report, 100, false);
+    let row = text
+        .lines()
+        .find(|l| l.contains("req-2"))
+        .expect("the row of req-2");
+    assert!(row.contains(" 2000 s "), "{row}");
+    assert!(row.contains(" 1e297 s "), "{row}");
+    assert!(!row.contains('…'), "{row}");
+}
