@@ -521,7 +521,15 @@ fn metrics(out: &mut String, report: &Report, width: usize, painter: &Painter) {
         .max()
         .unwrap_or(0)
         .clamp(4, 16);
-    let value_width = width.saturating_sub(2 + name_width + 1 + unit_width + 1 + 5 + 1);
+    // `×N`, never cut: as wide as the largest count.
+    let count_width = report
+        .metrics
+        .iter()
+        .map(|m| columns(&format!("×{}", m.values.len())))
+        .max()
+        .unwrap_or(0)
+        .max(5);
+    let value_width = width.saturating_sub(2 + name_width + 1 + unit_width + 1 + count_width + 1);
     let mut namespace: Option<&str> = None;
     for series in &report.metrics {
         if namespace != Some(series.namespace.as_str()) {
@@ -533,7 +541,7 @@ fn metrics(out: &mut String, report: &Report, width: usize, painter: &Painter) {
             "  {} {} {} {}",
             pad(&shown(&series.name), name_width),
             pad(&series.unit, unit_width),
-            pad_left(&count, 5),
+            pad_left(&count, count_width),
             fit(&values(&series.values, 12), value_width)
         );
         line(out, row.trim_end());

@@ -2052,3 +2052,22 @@ fn times_too_long_for_their_column_keep_their_unit() {
     assert!(row.contains(" 1e297 s "), "{row}");
     assert!(!row.contains('…'), "{row}");
 }
+
+/// A metric's count is never cut: 10,000 values read `×10000`, not `×100…`.
+#[test]
+fn a_metric_count_is_written_whole() {
+    let mut report = Report::build(&record());
+    report.metrics[0].values = vec![1.0; 10_000];
+    let text = render_terminal(&report, 100, false);
+    let row = text
+        .lines()
+        .find(|l| l.contains("ColdStart"))
+        .expect("the ColdStart row");
+    assert!(row.contains(" ×10000 "), "{row}");
+    let other = text.lines().find(|l| l.contains("InitDuration")).unwrap();
+    assert_eq!(
+        column_of(row, "×") + "×10000".chars().count(),
+        column_of(other, "×") + "×2".chars().count(),
+        "counts right-aligned\n{row}\n{other}"
+    );
+}
