@@ -105,8 +105,22 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
     // environment columns only when there is room, the status on a line of its own when
     // there is too little.
     let status_min = 16;
-    let narrow = 2 + 3 + 1 + 1 + 4 * (9 + 1);
-    let with_process = narrow + 4 + 1 + 3 + 1;
+    // The index, process and environment columns: as wide as their largest number, never
+    // cut.
+    let widest = |number: fn(&ReportedInvocation) -> usize, least: usize| {
+        report
+            .invocations
+            .iter()
+            .map(|i| number(i).to_string().len())
+            .max()
+            .unwrap_or(0)
+            .max(least)
+    };
+    let index_width = widest(|i| i.index, 3);
+    let process_width = widest(|i| i.process, 4);
+    let env_width = widest(|i| i.environment, 3);
+    let narrow = 2 + index_width + 1 + 1 + 4 * (9 + 1);
+    let with_process = narrow + process_width + 1 + env_width + 1;
     let longest_id = report
         .invocations
         .iter()
@@ -124,14 +138,18 @@ fn invocation_table(out: &mut String, report: &Report, width: usize, painter: &P
     let row =
         |index: &str, id: &str, process: &str, env: &str, cells: [String; 4], status: &str| {
             let process = if show_process {
-                format!("{} {} ", pad_left(process, 4), pad_left(env, 3))
+                format!(
+                    "{} {} ",
+                    pad_left(process, process_width),
+                    pad_left(env, env_width)
+                )
             } else {
                 String::new()
             };
             let [kind, duration, init, gap] = cells;
             let text = format!(
                 "  {} {} {process}{kind} {duration} {init} {gap} {status}",
-                pad_left(index, 3),
+                pad_left(index, index_width),
                 pad(id, id_width),
             );
             text.trim_end().to_owned()
@@ -245,8 +263,16 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
             ms(span)
         );
         line(out, &fit(&title, width));
-        // "  #<n> <kind>  <start> <duration> <bar>"
-        let bar_width = width.saturating_sub(2 + 5 + 10 + 11 + 11).max(10);
+        // "  #<n> <kind>  <start> <duration> <bar>", `#<n>` never cut.
+        let index_width = group
+            .iter()
+            .map(|i| i.index.to_string().len() + 1)
+            .max()
+            .unwrap_or(0)
+            .max(4);
+        let bar_width = width
+            .saturating_sub(2 + index_width + 1 + 10 + 11 + 11)
+            .max(10);
         for invocation in &group {
             let (Some(at), Some(duration)) = (invocation.started_ms, invocation.in_flight_ms())
             else {
@@ -255,7 +281,7 @@ fn concurrency(out: &mut String, report: &Report, width: usize, painter: &Painte
             let offset = at - start;
             let text = format!(
                 "  {} {} {} {} {}",
-                pad(&format!("#{}", invocation.index), 4),
+                pad(&format!("#{}", invocation.index), index_width),
                 pad(&shown(invocation.start_kind.as_deref().unwrap_or("?")), 9),
                 time_in(Some(offset), "+", 10),
                 time_in(Some(duration), "", 10),

@@ -2071,3 +2071,33 @@ fn a_metric_count_is_written_whole() {
         "counts right-aligned\n{row}\n{other}"
     );
 }
+
+/// Indices, processes and environments of long runs are written whole in the invocation
+/// table: invocation 1100 reads `1100`, not `11…`.
+#[test]
+fn long_runs_have_their_indices_written_whole() {
+    let mut record = long_run(2_400);
+    for (n, run) in record.invocations.iter_mut().enumerate() {
+        run.environment = n / 2;
+    }
+    for process in &mut record.processes {
+        process.environment = process.index;
+    }
+    let report = Report::build(&record);
+    let text = render_terminal(&report, 120, false);
+    let row = text
+        .lines()
+        .find(|l| l.contains(" req-2100 "))
+        .expect("the row of req-2100");
+    assert!(row.contains(" 2100 req-2100 "), "{row}");
+    assert!(row.contains(" 1050 1050 "), "{row}");
+    assert!(!row.contains('…'), "{row}");
+    let header = text.lines().find(|l| l.contains("request id")).unwrap();
+    assert_eq!(
+        column_of(header, "request id"),
+        column_of(row, "req-2100"),
+        "\n{header}\n{row}"
+    );
+    let concurrency = concurrency_section(&text);
+    assert!(concurrency.contains("  #2101 "), "{concurrency}");
+}
