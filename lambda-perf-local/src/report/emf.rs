@@ -108,6 +108,17 @@ fn check_root(root: &Map<String, Value>) -> Vec<String> {
     reasons
 }
 
+/// The characters the specification's name pattern `^(.*)$` does not match: `.` is no
+/// line terminator.
+const LINE_TERMINATORS: [char; 4] = ['\n', '\r', '\u{2028}', '\u{2029}'];
+
+/// Adds a reason when `name`, the value of `what`, holds a line terminator.
+fn check_one_line(name: &str, what: &str, reasons: &mut Vec<String>) {
+    if name.contains(LINE_TERMINATORS) {
+        reasons.push(format!("{what} {name:?} holds a line terminator"));
+    }
+}
+
 fn check_directive(
     root: &Map<String, Value>,
     directive: &Map<String, Value>,
@@ -116,7 +127,9 @@ fn check_directive(
 ) {
     match directive.get("Namespace") {
         None => reasons.push(format!("{at}.Namespace is missing")),
-        Some(Value::String(ns)) if (1..=MAX_NAME).contains(&ns.chars().count()) => {}
+        Some(Value::String(ns)) if (1..=MAX_NAME).contains(&ns.chars().count()) => {
+            check_one_line(ns, &format!("{at}.Namespace"), reasons);
+        }
         Some(other) => reasons.push(format!(
             "{at}.Namespace is not a string of 1 to {MAX_NAME} characters: {other}"
         )),
@@ -171,6 +184,7 @@ fn check_dimension_set(
             reasons.push(format!("{at} has a non-string entry {member}"));
             continue;
         };
+        check_one_line(name, &format!("{at}: dimension name"), reasons);
         if !(1..=MAX_DIMENSION_NAME).contains(&name.chars().count()) {
             reasons.push(format!(
                 "{at}: dimension name {name:?} is not 1 to {MAX_DIMENSION_NAME} characters"
@@ -204,6 +218,7 @@ fn check_metric(root: &Map<String, Value>, metric: &Value, at: &str, reasons: &m
             return;
         }
     };
+    check_one_line(name, &format!("{at}.Name"), reasons);
     match metric.get("Unit") {
         None => {}
         Some(Value::String(unit)) if UNITS.contains(&unit.as_str()) => {}
@@ -336,6 +351,31 @@ mod tests {
                 found.iter().any(|r| r.contains(expected)),
                 "expected {expected:?} for {document}, got {found:?}"
             );
+        }
+    }
+
+    /// The specification's names match `^(.*)$`, where `.` is no line terminator.
+    #[test]
+    fn rejects_names_that_break_lines() {
+        for breaking in ["\n", "\r", "\u{2028}", "\u{2029}"] {
+            let mut namespace = valid();
+            namespace["_aws"]["CloudWatchMetrics"][0]["Namespace"] =
+                json!(format!("Sh{breaking}op"));
+            let mut metric = valid();
+            let name = format!("Lat{breaking}ency");
+            metric["_aws"]["CloudWatchMetrics"][0]["Metrics"][1]["Name"] = json!(name);
+            metric[name.as_str()] = json!(3.5);
+            let mut dimension = valid();
+            let name = format!("serv{breaking}ice");
+            dimension["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([[name]]);
+            dimension[name.as_str()] = json!("orders");
+            for document in [namespace, metric, dimension] {
+                let found = reasons(&document);
+                assert!(
+                    found.iter().any(|r| r.contains("line terminator")),
+                    "{breaking:?}: {found:?}"
+                );
+            }
         }
     }
 
