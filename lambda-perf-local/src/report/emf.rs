@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use super::problem::quote;
+
 /// Most metrics one directive may define.
 pub(crate) const MAX_METRICS: usize = 100;
 /// Most values one metric may carry in one line.
@@ -89,7 +91,8 @@ fn check_root(root: &Map<String, Value>) -> Vec<String> {
         None => reasons.push("_aws.Timestamp is missing".to_owned()),
         Some(Value::Number(n)) if n.is_u64() => {}
         Some(other) => reasons.push(format!(
-            "_aws.Timestamp is not a non-negative integer: {other}"
+            "_aws.Timestamp is not a non-negative integer: {other}",
+            other = quote(other)
         )),
     }
     match aws.get("CloudWatchMetrics") {
@@ -115,7 +118,8 @@ const LINE_TERMINATORS: [char; 4] = ['\n', '\r', '\u{2028}', '\u{2029}'];
 /// Adds a reason when `name`, the value of `what`, holds a line terminator.
 fn check_one_line(name: &str, what: &str, reasons: &mut Vec<String>) {
     if name.contains(LINE_TERMINATORS) {
-        reasons.push(format!("{what} {name:?} holds a line terminator"));
+        let quoted = quote(format!("{name:?}"));
+        reasons.push(format!("{what} {quoted} holds a line terminator"));
     }
 }
 
@@ -131,7 +135,8 @@ fn check_directive(
             check_one_line(ns, &format!("{at}.Namespace"), reasons);
         }
         Some(other) => reasons.push(format!(
-            "{at}.Namespace is not a string of 1 to {MAX_NAME} characters: {other}"
+            "{at}.Namespace is not a string of 1 to {MAX_NAME} characters: {other}",
+            other = quote(other)
         )),
     }
     match directive.get("Dimensions") {
@@ -181,20 +186,25 @@ fn check_dimension_set(
     }
     for member in members {
         let Some(name) = member.as_str() else {
-            reasons.push(format!("{at} has a non-string entry {member}"));
+            reasons.push(format!(
+                "{at} has a non-string entry {member}",
+                member = quote(member)
+            ));
             continue;
         };
+        let quoted = quote(format!("{name:?}"));
         check_one_line(name, &format!("{at}: dimension name"), reasons);
         if !(1..=MAX_DIMENSION_NAME).contains(&name.chars().count()) {
             reasons.push(format!(
-                "{at}: dimension name {name:?} is not 1 to {MAX_DIMENSION_NAME} characters"
+                "{at}: dimension name {quoted} is not 1 to {MAX_DIMENSION_NAME} characters"
             ));
         }
         match root.get(name) {
-            None => reasons.push(format!("dimension {name:?} ({at}) has no member")),
+            None => reasons.push(format!("dimension {quoted} ({at}) has no member")),
             Some(Value::String(_)) => {}
             Some(other) => reasons.push(format!(
-                "dimension {name:?} ({at}) is not a string: {other}"
+                "dimension {quoted} ({at}) is not a string: {other}",
+                other = quote(other)
             )),
         }
     }
@@ -209,7 +219,8 @@ fn check_metric(root: &Map<String, Value>, metric: &Value, at: &str, reasons: &m
         Some(Value::String(name)) if (1..=MAX_NAME).contains(&name.chars().count()) => name,
         Some(other) => {
             reasons.push(format!(
-                "{at}.Name is not a string of 1 to {MAX_NAME} characters: {other}"
+                "{at}.Name is not a string of 1 to {MAX_NAME} characters: {other}",
+                other = quote(other)
             ));
             return;
         }
@@ -218,36 +229,41 @@ fn check_metric(root: &Map<String, Value>, metric: &Value, at: &str, reasons: &m
             return;
         }
     };
+    let quoted = quote(format!("{name:?}"));
     check_one_line(name, &format!("{at}.Name"), reasons);
     match metric.get("Unit") {
         None => {}
         Some(Value::String(unit)) if UNITS.contains(&unit.as_str()) => {}
-        Some(other) => reasons.push(format!("metric {name:?} has an unknown unit {other}")),
+        Some(other) => reasons.push(format!(
+            "metric {quoted} has an unknown unit {other}",
+            other = quote(other)
+        )),
     }
     match metric.get("StorageResolution") {
         None => {}
         Some(Value::Number(n)) if n.as_u64() == Some(1) || n.as_u64() == Some(60) => {}
         Some(other) => reasons.push(format!(
-            "metric {name:?} has a StorageResolution other than 1 or 60: {other}"
+            "metric {quoted} has a StorageResolution other than 1 or 60: {other}",
+            other = quote(other)
         )),
     }
     match root.get(name.as_str()) {
-        None => reasons.push(format!("metric {name:?} has no member")),
+        None => reasons.push(format!("metric {quoted} has no member")),
         Some(Value::Number(_)) => {}
         Some(Value::Array(values)) => {
             if values.len() > MAX_VALUES {
                 reasons.push(format!(
-                    "metric {name:?} has {} values (at most {MAX_VALUES})",
+                    "metric {quoted} has {} values (at most {MAX_VALUES})",
                     values.len()
                 ));
             }
             if values.iter().any(|v| !v.is_number()) {
-                reasons.push(format!("metric {name:?} has a value that is not a number"));
+                reasons.push(format!("metric {quoted} has a value that is not a number"));
             }
         }
         Some(other) => reasons.push(format!(
-            "metric {name:?} is not a number or an array of numbers: {}",
-            super::problem::shorten(&other.to_string(), 60)
+            "metric {quoted} is not a number or an array of numbers: {}",
+            quote(other)
         )),
     }
 }

@@ -85,6 +85,15 @@ impl Problem {
     }
 }
 
+/// How many characters of a value a problem's message quotes.
+const QUOTE_CHARS: usize = 60;
+
+/// `value` as a problem's message quotes it, cut to a few characters: a line of a megabyte
+/// quoted whole in each of its reasons would make a message no one can read.
+pub(crate) fn quote(value: impl std::fmt::Display) -> String {
+    shorten(&value.to_string(), QUOTE_CHARS)
+}
+
 /// `text` cut to `max` characters, ending with `…` when cut.
 pub(crate) fn shorten(text: &str, max: usize) -> String {
     if text.chars().count() <= max {

@@ -2101,3 +2101,45 @@ fn long_runs_have_their_indices_written_whole() {
     let concurrency = concurrency_section(&text);
     assert!(concurrency.contains("  #2101 "), "{concurrency}");
 }
+
+/// A problem quotes what is wrong shortened, as its excerpt is: a namespace, a dimension
+/// name, an X-Ray name or annotation key of 100,000 characters does not make a message of
+/// 100,000 characters (the terminal would print it whole, wrapped over a thousand lines).
+#[test]
+fn problems_quote_long_values_shortened() {
+    let long = "x".repeat(100_000);
+    let mut record = record();
+    let mut line: Value = serde_json::from_str(&emf(
+        json!({"request_id": "req-2"}),
+        &[("service", "orders")],
+        &[("Orders", "Count", json!([1.0]))],
+    ))
+    .unwrap();
+    line["_aws"]["CloudWatchMetrics"][0]["Namespace"] = json!(long);
+    line["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([[long]]);
+    line["_aws"]["Timestamp"] = json!(long);
+    record.processes[0].output.push(stdout(line.to_string()));
+    let mut named = subsegment(1, "5000000000000040", &long, H1, 1.0, 2.0);
+    named["annotations"] = json!({ long.clone(): 1 });
+    named["trace_id"] = json!(long);
+    named["id"] = json!(long);
+    named["parent_id"] = json!(long);
+    record.datagrams.push(datagram(named));
+    let report = Report::build(&record);
+    let emf = problems_of(&report, ProblemKind::InvalidEmf);
+    let xray = problems_of(&report, ProblemKind::InvalidXRay);
+    assert_eq!(
+        (emf.len(), xray.len()),
+        (1, 1),
+        "{:?}",
+        report.problems.len()
+    );
+    for problem in emf.iter().chain(&xray) {
+        assert!(
+            problem.message.chars().count() < 2_000,
+            "{} characters: {}…",
+            problem.message.chars().count(),
+            problem.message.chars().take(300).collect::<String>()
+        );
+    }
+}

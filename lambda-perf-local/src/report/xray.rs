@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::facts::Facts;
+use super::problem::quote;
 
 /// Longest segment or subsegment name X-Ray accepts (characters).
 const MAX_NAME: usize = 200;
@@ -55,7 +56,10 @@ pub(crate) fn read(document: &Value, datagram: usize) -> Read {
     let trace_id = match object.get("trace_id") {
         Some(Value::String(id)) if is_trace_id(id) => Some(id.clone()),
         Some(other) => {
-            reasons.push(format!("trace_id is not 1-<8 hex>-<24 hex>: {other}"));
+            reasons.push(format!(
+                "trace_id is not 1-<8 hex>-<24 hex>: {other}",
+                other = quote(other)
+            ));
             None
         }
         None => {
@@ -67,7 +71,10 @@ pub(crate) fn read(document: &Value, datagram: usize) -> Read {
     let parent_id = match object.get("parent_id") {
         Some(Value::String(id)) if is_hex_id(id) => Some(id.clone()),
         Some(other) => {
-            reasons.push(format!("parent_id is not 16 hex digits: {other}"));
+            reasons.push(format!(
+                "parent_id is not 16 hex digits: {other}",
+                other = quote(other)
+            ));
             None
         }
         None if is_subsegment => {
@@ -176,7 +183,8 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
         }
         Some(other) => {
             reasons.push(format!(
-                "name is not a string of 1 to {MAX_NAME} characters: {other}"
+                "name is not a string of 1 to {MAX_NAME} characters: {other}",
+                other = quote(other)
             ));
             None
         }
@@ -188,7 +196,10 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
     let id = match object.get("id") {
         Some(Value::String(id)) if is_hex_id(id) => Some(id.clone()),
         Some(other) => {
-            reasons.push(format!("id is not 16 hex digits: {other}"));
+            reasons.push(format!(
+                "id is not 16 hex digits: {other}",
+                other = quote(other)
+            ));
             None
         }
         None => {
@@ -199,7 +210,10 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
     let start = match object.get("start_time") {
         Some(Value::Number(n)) => epoch_seconds("start_time", n, reasons),
         Some(other) => {
-            reasons.push(format!("start_time is not a number: {other}"));
+            reasons.push(format!(
+                "start_time is not a number: {other}",
+                other = quote(other)
+            ));
             None
         }
         None => {
@@ -211,7 +225,10 @@ fn check_common(object: &Map<String, Value>, reasons: &mut Vec<String>) -> Optio
     let end = match object.get("end_time") {
         Some(Value::Number(n)) => epoch_seconds("end_time", n, reasons),
         Some(other) => {
-            reasons.push(format!("end_time is not a number: {other}"));
+            reasons.push(format!(
+                "end_time is not a number: {other}",
+                other = quote(other)
+            ));
             None
         }
         None if in_progress => None,
@@ -268,16 +285,17 @@ fn epoch_seconds(field: &str, n: &serde_json::Number, reasons: &mut Vec<String>)
 
 fn check_annotations(annotations: &Map<String, Value>, reasons: &mut Vec<String>) {
     for (key, value) in annotations {
+        let quoted = quote(format!("{key:?}"));
         let key_ok = (1..=500).contains(&key.len())
             && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_');
         if !key_ok {
             reasons.push(format!(
-                "annotation key {key:?} is not [A-Za-z0-9_]{{1,500}}"
+                "annotation key {quoted} is not [A-Za-z0-9_]{{1,500}}"
             ));
         }
         if !(value.is_string() || value.is_number() || value.is_boolean()) {
             reasons.push(format!(
-                "annotation {key:?} is not a string, number or boolean"
+                "annotation {quoted} is not a string, number or boolean"
             ));
         }
     }
