@@ -243,24 +243,31 @@ fn read_output(
         if !emf::looks_like_emf(&line.text) {
             continue;
         }
+        let location = || format!("process {}, output line {}", process.index, n + 1);
+        let mut add_facts = |document: &serde_json::Value, problems: &mut Vec<Problem>| {
+            facts.add(document);
+            let impossible = Facts::impossible(&document["lambda_perf"]);
+            if !impossible.is_empty() {
+                problems.push(
+                    Problem::new(ProblemKind::InvalidFacts, location(), impossible.join("; "))
+                        .with_excerpt(&line.text),
+                );
+            }
+        };
         match emf::check(&line.text) {
             Ok(document) => {
                 report.emf_lines += 1;
-                facts.add(&document);
+                add_facts(&document, problems);
                 metrics.add(&document);
             }
             Err(reasons) => {
                 // Facts are still worth having from a line CloudWatch would reject.
                 if let Ok(document) = serde_json::from_str(line.text.trim()) {
-                    facts.add(&document);
+                    add_facts(&document, problems);
                 }
                 problems.push(
-                    Problem::new(
-                        ProblemKind::InvalidEmf,
-                        format!("process {}, output line {}", process.index, n + 1),
-                        reasons.join("; "),
-                    )
-                    .with_excerpt(&line.text),
+                    Problem::new(ProblemKind::InvalidEmf, location(), reasons.join("; "))
+                        .with_excerpt(&line.text),
                 );
             }
         }

@@ -22,7 +22,21 @@ pub(crate) struct Facts {
     pub(crate) cpu_allotment_used: Option<f64>,
 }
 
+/// The `lambda_perf` fields that are durations (milliseconds), which cannot be negative.
+const DURATIONS: [&str; 3] = ["init_duration_ms", "idle_gap_ms", "duration_ms"];
+
 impl Facts {
+    /// What cannot be in a `lambda_perf` object: each duration that is negative.
+    pub(crate) fn impossible(value: &Value) -> Vec<String> {
+        DURATIONS
+            .iter()
+            .filter_map(|key| {
+                let duration = value.get(key)?.as_f64()?;
+                (duration < 0.0).then(|| format!("lambda_perf.{key} is negative: {duration}"))
+            })
+            .collect()
+    }
+
     /// Reads a `lambda_perf` object; `None` when `value` is not an object.
     pub(crate) fn from_value(value: &Value) -> Option<Self> {
         let object = value.as_object()?;

@@ -18,6 +18,9 @@ pub enum ProblemKind {
     OrphanSubsegment,
     /// X-Ray documents of a trace no invocation of the run had.
     UnmatchedTrace,
+    /// `lambda_perf` facts that cannot be (a negative duration), shown as the function wrote
+    /// them.
+    InvalidFacts,
     /// Subsegments nested deeper than the report draws (a chain of parents longer than
     /// [`Subsegment::MAX_DEPTH`](super::Subsegment::MAX_DEPTH) levels): counted, not drawn.
     DeepSubsegments,
@@ -27,13 +30,15 @@ pub enum ProblemKind {
 
 impl ProblemKind {
     /// A short label: `invalid EMF`, `invalid X-Ray`, `orphan subsegment`,
-    /// `unmatched trace`, `subsegments too deep`, `harness failure`.
+    /// `unmatched trace`, `invalid lambda_perf facts`, `subsegments too deep`,
+    /// `harness failure`.
     pub fn label(self) -> &'static str {
         match self {
             Self::InvalidEmf => "invalid EMF",
             Self::InvalidXRay => "invalid X-Ray",
             Self::OrphanSubsegment => "orphan subsegment",
             Self::UnmatchedTrace => "unmatched trace",
+            Self::InvalidFacts => "invalid lambda_perf facts",
             Self::DeepSubsegments => "subsegments too deep",
             Self::HarnessFailure => "harness failure",
         }

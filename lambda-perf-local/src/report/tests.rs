@@ -2143,3 +2143,32 @@ fn problems_quote_long_values_shortened() {
         );
     }
 }
+
+/// A negative duration in a function's `lambda_perf` facts (an init, an idle gap, a
+/// handler's duration) is a problem: the report shows what the function wrote, and says it
+/// cannot be.
+#[test]
+fn negative_durations_in_the_facts_are_problems() {
+    let mut record = record();
+    let line = emf(
+        json!({"request_id": "req-2", "start_kind": "warm", "outcome": "success",
+               "idle_gap_ms": -12.5, "duration_ms": -1.0, "init_duration_ms": 3.0}),
+        &[("service", "orders")],
+        &[("Orders", "Count", json!([1.0]))],
+    );
+    record.processes[0].output.insert(0, stdout(line));
+    let report = Report::build(&record);
+    let found = problems_of(&report, ProblemKind::InvalidFacts);
+    assert_eq!(found.len(), 1, "{:#?}", report.problems);
+    assert!(
+        found[0].message.contains("idle_gap_ms is negative: -12.5"),
+        "{found:#?}"
+    );
+    assert!(
+        found[0].message.contains("duration_ms is negative: -1"),
+        "{found:#?}"
+    );
+    assert!(!found[0].message.contains("init_duration_ms"), "{found:#?}");
+    assert_eq!(found[0].location, "process 0, output line 1");
+    assert!(render_terminal(&report, 100, false).contains("invalid lambda_perf facts"));
+}
