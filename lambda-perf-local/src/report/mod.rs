@@ -17,10 +17,11 @@
 //!   the harness ([`HarnessStop`]: a restart, a fresh environment, the end of the run);
 //! - the metrics of valid EMF lines are aggregated into [`MetricSeries`];
 //! - the [`Summary`] counts cold starts and errors and gives nearest-rank percentiles;
-//! - every [`Problem`] is listed: broken EMF lines, X-Ray datagrams the daemon would reject
-//!   or documents missing required fields, orphan subsegments, traces no invocation had,
-//!   invocations that got no reply for a reason of the harness (not an out-of-memory kill,
-//!   which is the function's failure).
+//! - every [`Problem`] is listed: broken EMF lines, `lambda_perf` facts that cannot be (a
+//!   negative duration), X-Ray datagrams the daemon would reject or documents with required
+//!   fields missing or malformed, orphan subsegments, subsegments nested deeper than the
+//!   report draws, traces no invocation had, invocations that got no reply for a reason of
+//!   the harness (not an out-of-memory kill, which is the function's failure).
 //!
 //! The [`Report`] serializes with serde (`--json`), and renders with [`render_terminal`] and
 //! [`render_html`].

@@ -10,8 +10,9 @@ pub enum ProblemKind {
     /// A stdout line that looks like EMF (contains `"_aws"`) but that CloudWatch would not
     /// extract metrics from.
     InvalidEmf,
-    /// An X-Ray datagram the daemon would reject (bad header, not JSON), or a document
-    /// missing a required field.
+    /// An X-Ray datagram the daemon would reject (bad header, not JSON), or a document with
+    /// a required field missing or malformed (an id that is not 16 hex digits, a time that is
+    /// not epoch seconds…).
     InvalidXRay,
     /// A subsegment whose `parent_id` is neither a subsegment of its trace nor the `Parent`
     /// of the invocation's trace header.
