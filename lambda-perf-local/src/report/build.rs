@@ -262,7 +262,7 @@ fn read_output(
             }
             Err(reasons) => {
                 // Facts are still worth having from a line CloudWatch would reject.
-                if let Ok(document) = serde_json::from_str(line.text.trim()) {
+                if let Ok(document) = serde_json::from_str(emf::document_text(&line.text)) {
                     add_facts(&document, problems);
                 }
                 problems.push(

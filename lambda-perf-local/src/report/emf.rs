@@ -54,11 +54,19 @@ pub(crate) fn looks_like_emf(text: &str) -> bool {
     text.contains("\"_aws\"")
 }
 
+/// The document of a line that claims to be EMF: from its first `{`, past what may come
+/// before it (a timestamp, a request id, a level), as CloudWatch reads EMF in Lambda ("a valid
+/// embedded metric format document after this metadata is considered valid") and as
+/// `lambda-perf logs` reads it.
+pub(crate) fn document_text(text: &str) -> &str {
+    text.find('{').map_or(text, |at| &text[at..]).trim()
+}
+
 /// Parses and checks one line. Returns the document, or every reason (up to a few) it is
 /// not valid EMF.
 pub(crate) fn check(text: &str) -> Result<Value, Vec<String>> {
-    let document: Value =
-        serde_json::from_str(text.trim()).map_err(|error| vec![format!("not JSON: {error}")])?;
+    let document: Value = serde_json::from_str(document_text(text))
+        .map_err(|error| vec![format!("not JSON: {error}")])?;
     let reasons = match document.as_object() {
         Some(root) => check_root(root),
         None => vec!["not a JSON object".to_owned()],
@@ -294,6 +302,7 @@ mod tests {
     #[test]
     fn accepts_a_valid_line() {
         assert!(check(&valid().to_string()).is_ok());
+        assert!(check(&format!("2026-12-06T17:44:26.990Z\tr-1\tINFO\t{}", valid())).is_ok());
         let mut none = valid();
         none["_aws"]["CloudWatchMetrics"][0]["Dimensions"] = json!([[]]);
         assert!(check(&none.to_string()).is_ok());

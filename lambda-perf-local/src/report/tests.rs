@@ -2172,3 +2172,47 @@ fn negative_durations_in_the_facts_are_problems() {
     assert_eq!(found[0].location, "process 0, output line 1");
     assert!(render_terminal(&report, 100, false).contains("invalid lambda_perf facts"));
 }
+
+/// An EMF document after a prefix (a timestamp, a request id, a level) is EMF, as
+/// CloudWatch takes it in Lambda and as `lambda-perf logs` reads the run's log: its metrics
+/// and facts count, and it is no problem. The report and the log of the same run agree on
+/// how many EMF lines there were.
+#[test]
+fn an_emf_document_after_a_prefix_is_emf() {
+    let mut record = record();
+    for process in &mut record.processes {
+        process.log_stream = format!("2026/12/06/[$LATEST]{:032x}", process.environment);
+    }
+    let document = emf(
+        json!({"request_id": "req-2", "start_kind": "prefixed", "outcome": "success",
+               "invocation": 3}),
+        &[("service", "orders")],
+        &[("Prefixed", "Count", json!([1.0]))],
+    );
+    let prefixed = format!("2026-12-06T17:44:26.990Z\treq-2\tINFO\t{document}");
+    record.processes[0].output.insert(0, stdout(prefixed));
+    let report = Report::build(&record);
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| p.kind != ProblemKind::InvalidEmf),
+        "{:#?}",
+        report.problems
+    );
+    assert!(report.metrics.iter().any(|m| m.name == "Prefixed"));
+    assert_eq!(
+        report.invocations[2].start_kind.as_deref(),
+        Some("prefixed")
+    );
+    let log = crate::run::lambda_log(&record, &report);
+    let logs = crate::logs::LogsReport::build(
+        &[crate::logs::LogFile {
+            name: "run.log".into(),
+            text: log,
+        }],
+        crate::pricing::Architecture::X86_64,
+    );
+    let emf_lines: usize = report.processes.iter().map(|p| p.emf_lines).sum();
+    assert_eq!(emf_lines, logs.lines.emf);
+}
