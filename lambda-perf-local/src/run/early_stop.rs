@@ -4,6 +4,7 @@
 use std::fmt;
 
 use crate::emulator::NotLaunchable;
+use crate::report::format::printable;
 
 /// How the function failed in a run (it exited, never asked for work, timed out or failed its
 /// init), or, rarely, the harness did. A timeout, a runtime that exited or an init error is
@@ -96,6 +97,7 @@ impl fmt::Display for EarlyStop {
                 "the function exited during init ({status}) before asking for an invocation"
             ),
             Self::InitError { error, .. } => {
+                let error = printable(error, &[]);
                 write!(f, "the function reported an init error: {error}")
             }
             Self::NeverAskedForWork { waited_secs, .. } => write!(
@@ -129,10 +131,32 @@ impl fmt::Display for EarlyStop {
         let lines = self.last_lines();
         if !lines.is_empty() {
             write!(f, "\nlast output lines:")?;
+            // What the function wrote reaches the terminal as text, never as its control
+            // sequences (an escape could clear the screen of whoever reads the error).
             for line in lines {
-                write!(f, "\n  {line}")?;
+                write!(f, "\n  {}", printable(line, &[]))?;
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_functions_control_characters_are_written_out() {
+        let stop = EarlyStop::InitError {
+            error: "no \u{1b}[2J config".into(),
+            last_lines: vec!["\u{1b}]0;owned\u{7} title".into()],
+        };
+        let said = stop.to_string();
+        assert!(
+            !said.contains('\u{1b}') && !said.contains('\u{7}'),
+            "{said:?}"
+        );
+        assert!(said.contains("no \\u{1b}[2J config"), "{said:?}");
+        assert!(said.contains("\n  \\u{1b}]0;owned\\u{7} title"), "{said:?}");
     }
 }
