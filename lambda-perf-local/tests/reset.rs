@@ -198,3 +198,32 @@ fn a_runtime_that_hangs_after_its_init_error_is_not_waited_for() {
     assert_eq!(report["processes"][0]["stopped_by_harness"], "reset");
     assert!(elapsed.as_secs() < 10, "the run took {elapsed:?}");
 }
+
+#[test]
+fn invocations_sent_at_once_that_never_reached_a_runtime_that_exited_in_another_are_sent_again() {
+    // Three at once to a runtime that takes them one at a time: the first makes it exit; the
+    // other two were never handed to it, in a process well past its init. They are sent to
+    // the runtime started again, and the function failed once, not three times.
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let function = workload_function();
+    let output = run(
+        r#"{"fail_once":"exit"}"#,
+        &["-n", "3", "-c", "3", "--log-out", &log],
+        &[&function],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(!error.contains("during init"), "{error}");
+    assert!(
+        error.contains("failed 1 time(s)") && error.contains("exited during an invocation"),
+        "{error}"
+    );
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["harness-error", "ok", "ok"]);
+    assert_eq!(column(&report, "process"), [0, 1, 1]);
+    assert_eq!(column(&report, "start_kind")[1], "restart");
+    // Every invocation of the report has its REPORT line.
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert_eq!(text.matches("REPORT RequestId:").count(), 3, "{text}");
+}

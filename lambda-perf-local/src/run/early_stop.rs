@@ -43,8 +43,8 @@ pub enum EarlyStop {
         /// Its last output lines.
         last_lines: Vec<String>,
     },
-    /// The process exited after answering its invocations, before it asked for the next
-    /// one: the invocation that found it gone was never handed to it.
+    /// The process, past its init, exited without being handed the invocation that found it
+    /// gone: after answering its invocations, or in another invocation sent at the same time.
     ExitedBetweenInvocations {
         /// How it ended.
         status: String,

@@ -286,6 +286,9 @@ impl<'a> Execution<'a> {
             .map(|(i, event)| self.invoke(event.clone(), sampled, first + i));
         let mut runs: Vec<Option<RecordedInvocation>> = Vec::with_capacity(events.len());
         let mut resend = Vec::new();
+        // The process's exit the invocations to send again found: one failure, however many
+        // found it, and none more when an invocation it was in failed with it.
+        let (mut exited, mut failed) = (None, false);
         let mut first_stop = None;
         for (i, (run, after)) in futures_util::future::join_all(batch)
             .await
@@ -297,9 +300,10 @@ impl<'a> Execution<'a> {
                 After::Reset(failure) => {
                     self.needs_restart.store(true, Ordering::Relaxed);
                     resets.add(failure);
+                    failed = true;
                 }
                 After::Resend(failure) => {
-                    resets.add(failure);
+                    exited.get_or_insert(failure);
                     resend.push(i);
                     runs.push(None);
                     continue;
@@ -307,6 +311,9 @@ impl<'a> Execution<'a> {
                 After::Stop(stop) => first_stop = first_stop.or(Some(stop)),
             }
             runs.push(Some(run));
+        }
+        if let Some(exited) = exited.filter(|_| !failed) {
+            resets.add(exited);
         }
         if first_stop.is_none() && !resend.is_empty() {
             self.needs_restart.store(false, Ordering::Relaxed);
@@ -467,7 +474,15 @@ impl<'a> Execution<'a> {
             Err(HarnessError::ProcessExited { status, .. }) => {
                 let status = status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
                 let handed_out = self.api.handed_out_at(request_id).is_some();
-                if self.current.served.load(Ordering::Relaxed) == 0 && !handed_out {
+                // Past its init once it had an invocation, answered or not (another of
+                // those sent at once may be the one it exited in).
+                let spawned_at = self.current.process.spawned_at();
+                let had_work = self.current.served.load(Ordering::Relaxed) > 0
+                    || self
+                        .api
+                        .last_hand_out_at()
+                        .is_some_and(|at| at >= spawned_at);
+                if !had_work && !handed_out {
                     EarlyStop::ExitedDuringInit {
                         status,
                         last_lines: last_lines(),

@@ -133,7 +133,7 @@ impl Presentation {
             let _ = writeln!(
                 std::io::stderr().lock(),
                 "lambda-perf: error: the function failed {count} time(s); its runtime was \
-                 started again each time, as Lambda does. The first: {first}"
+                 started again, as Lambda does, and the run went on. The first: {first}"
             );
             failed = true;
         }
