@@ -295,3 +295,73 @@ async fn the_sweep_reports_its_progress_after_every_invocation() {
         .collect();
     assert_eq!(steps, expected);
 }
+
+/// A function that fails at a size (it times out there) fails that size at its first
+/// failure: tune does not go on timing out the size's other invocations, one timeout each,
+/// as a run would (the size is failed whatever follows).
+#[test]
+fn a_size_is_failed_at_the_function_s_first_timeout_not_measured_further() {
+    require_sizing("a_size_is_failed_at_the_function_s_first_timeout_not_measured_further");
+    let event = file_with(r#"{"sleep_ms": 5000}"#);
+    let started = std::time::Instant::now();
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "256,512",
+        "-n",
+        "6",
+        "--timeout",
+        "1",
+        "--no-progress",
+        "--json",
+        "--event",
+        event.path().to_str().unwrap(),
+        "--",
+        &workload_function(),
+    ]);
+    let elapsed = started.elapsed();
+    let report = json(&output);
+    let sizes = report["sizes"].as_array().unwrap();
+    assert_eq!(sizes.len(), 2, "{report:#}");
+    for size in sizes {
+        assert_eq!(size["status"], "failed", "{report:#}");
+        let error = size["error"].as_str().unwrap_or_default();
+        assert!(error.contains("timed out"), "{error}");
+    }
+    // One timeout per size (its second and a grace period each), not six.
+    assert!(elapsed.as_secs() < 15, "the sweep took {elapsed:?}");
+}
+
+/// A size at which the runtime exits between invocations failed there, though the
+/// invocation that found it gone, sent again to a new runtime, was answered.
+#[test]
+fn a_size_at_which_the_runtime_exits_between_invocations_is_failed() {
+    require_sizing("a_size_at_which_the_runtime_exits_between_invocations_is_failed");
+    // A runtime in shell: the environment's first process answers two invocations, then
+    // exits; the ones after it answer every invocation.
+    let script = r#"R="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+answer() {
+  id=$(curl -sS -D - -o /dev/null "$R/invocation/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -d '{}' "$R/invocation/$id/response"
+}
+if [ ! -e "$TMPDIR/exited" ]; then touch "$TMPDIR/exited"; answer; answer; exit 0; fi
+while true; do answer; done"#;
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "512",
+        "-n",
+        "4",
+        "--no-progress",
+        "--json",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let report = json(&output);
+    let size = &report["sizes"][0];
+    assert_eq!(size["status"], "failed", "{report:#}");
+    let error = size["error"].as_str().unwrap_or_default();
+    assert!(error.contains("exited between invocations"), "{error}");
+}

@@ -187,6 +187,8 @@ struct Execution<'a> {
     /// The invocations (by index in the run) whose runtime had not asked for work again by
     /// the time the harness stopped waiting for it, past their timeout.
     overran: HashSet<usize>,
+    /// [`Plan::stop_at_failure`].
+    stop_at_failure: bool,
 }
 
 impl<'a> Execution<'a> {
@@ -227,6 +229,7 @@ impl<'a> Execution<'a> {
             },
             needs_restart: AtomicBool::new(false),
             overran: HashSet::new(),
+            stop_at_failure: plan.stop_at_failure,
         })
     }
 
@@ -430,7 +433,12 @@ impl<'a> Execution<'a> {
             released_at: None,
             max_memory_used_bytes: process.peak_memory_bytes(),
         };
-        (run, stop.map_or(After::Continue, After::from_failure))
+        let after = match stop {
+            None => After::Continue,
+            Some(stop) if self.stop_at_failure => After::Stop(stop),
+            Some(stop) => After::from_failure(stop),
+        };
+        (run, after)
     }
 
     /// Resolves if the current process has not asked for a single invocation within the

@@ -37,6 +37,10 @@ pub enum Step {
 pub struct Plan {
     /// In order.
     pub steps: Vec<Step>,
+    /// Stop at the function's first failure (a timeout, a runtime that exits, an init
+    /// error) instead of starting its runtime again and going on, as Lambda does: for a
+    /// measure the failure settles (`tune`'s of a size), whatever would follow.
+    pub stop_at_failure: bool,
 }
 
 /// How `lambda-perf run` invokes: the options of the command line.
@@ -111,7 +115,10 @@ impl Plan {
             before = done;
             done += size;
         }
-        Self { steps }
+        Self {
+            steps,
+            stop_at_failure: false,
+        }
     }
 
     /// How many invocations the plan makes.

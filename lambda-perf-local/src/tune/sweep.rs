@@ -51,11 +51,15 @@ pub async fn tune(
     sizes.dedup();
     let per_size = options.invocations.max(2);
     let total = per_size * sizes.len();
-    let plan = Plan::from_options(&RunOptions {
-        invocations: per_size,
-        event: options.event.clone(),
-        ..RunOptions::default()
-    });
+    // A failure of the function fails its size: no need to go on (and time out again).
+    let plan = Plan {
+        stop_at_failure: true,
+        ..Plan::from_options(&RunOptions {
+            invocations: per_size,
+            event: options.event.clone(),
+            ..RunOptions::default()
+        })
+    };
     let prices = runner.architecture.prices();
     let mut results = Vec::with_capacity(sizes.len());
     let mut function = String::new();

@@ -43,6 +43,7 @@ pub(crate) fn scenario() -> Plan {
             Step::FreshEnvironment,
             invoke("order"),
         ],
+        stop_at_failure: false,
     }
 }
 
