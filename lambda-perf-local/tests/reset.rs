@@ -227,3 +227,36 @@ fn invocations_sent_at_once_that_never_reached_a_runtime_that_exited_in_another_
     let text = std::fs::read_to_string(&log).unwrap();
     assert_eq!(text.matches("REPORT RequestId:").count(), 3, "{text}");
 }
+
+#[test]
+fn an_invocation_queued_behind_one_that_times_out_times_out_too_and_the_run_goes_on() {
+    // A runtime in shell taking invocations one at a time: the environment's first process
+    // answers two, then hangs in the third; the ones after it answer every invocation. Sent
+    // two at once, the fourth waits behind the third: it was never handed out because its
+    // runtime was stuck, not because it stopped asking for work after answering. Both time
+    // out, and the run goes on in a new process.
+    let script = r#"R="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+answer() {
+  id=$(curl -sS -D - -o /dev/null "$R/invocation/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -d '{}' "$R/invocation/$id/response"
+}
+if [ ! -e "$TMPDIR/hung" ]; then
+  touch "$TMPDIR/hung"; answer; answer; curl -sS -o /dev/null "$R/invocation/next"; exec sleep 60
+fi
+while true; do answer; done"#;
+    let output = run(
+        "{}",
+        &["-n", "6", "-c", "2", "--timeout", "1"],
+        &["sh", "-c", script],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(!error.contains("never asked for the next one"), "{error}");
+    let report = json(&output);
+    assert!(report["fatal"].is_null(), "{:#}", report["fatal"]);
+    assert_eq!(
+        column(&report, "status"),
+        ["ok", "ok", "timeout", "timeout", "ok", "ok"]
+    );
+    assert_eq!(column(&report, "process"), [0, 0, 0, 0, 1, 1]);
+}

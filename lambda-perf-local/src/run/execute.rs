@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use crate::emulator::{
     Answer, ERROR_CONTEXT_LINES, ExecutionEnvironment, FunctionCommand, FunctionConfig,
-    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, TraceSetting,
+    FunctionProcess, HarnessError, InvokeReply, InvokeRequest, RuntimeApi, Stage, TraceSetting,
     XRayCollector, new_request_id,
 };
 use crate::pricing::Architecture;
@@ -508,9 +508,12 @@ impl<'a> Execution<'a> {
                 }
             }
             // Its process had answered, then did not ask for work again: it never had it.
+            // (One stuck in an invocation it was handed, sent at the same time, was busy:
+            // this one timed out behind it.)
             Err(HarnessError::Timeout { .. })
                 if self.api.handed_out_at(request_id).is_none()
-                    && self.current.served.load(Ordering::Relaxed) > 0 =>
+                    && self.current.served.load(Ordering::Relaxed) > 0
+                    && !self.stuck_in_an_invocation() =>
             {
                 EarlyStop::NeverAskedAgain {
                     request_id: request_id.to_owned(),
@@ -528,6 +531,15 @@ impl<'a> Execution<'a> {
             Err(other) => EarlyStop::Harness(other.to_string()),
         };
         Classified::Failed { reply: None, stop }
+    }
+
+    /// Whether the current process was handed an invocation it never answered.
+    fn stuck_in_an_invocation(&self) -> bool {
+        let spawned_at = self.current.process.spawned_at();
+        self.api.invocations().iter().any(|logged| {
+            logged.handed_out_at.is_some_and(|at| at >= spawned_at)
+                && !matches!(logged.stage, Stage::Resolved(_))
+        })
     }
 
     /// Kills the current process (unless it is gone) for `stop`, and starts another: in a
