@@ -111,6 +111,20 @@ fn a_runtime_that_exits_in_an_invocation_is_started_again() {
     );
     let report = json(&output);
     assert!(report["fatal"].is_null(), "{:#}", report["fatal"]);
+    // The JSON says so too: how many failures the run went on after, and the first.
+    let resets = &report["resets"];
+    assert_eq!(resets["count"], 1, "{resets:#}");
+    let message = resets["first"]["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("exited during an invocation (exit status: 7)"),
+        "{resets:#}"
+    );
+    assert!(!message.contains('\n'), "{resets:#}");
+    let last_lines = resets["first"]["last_lines"].as_array();
+    assert!(
+        last_lines.is_some_and(|lines| !lines.is_empty()),
+        "{resets:#}"
+    );
     assert_eq!(column(&report, "status"), ["harness-error", "ok", "ok"]);
     assert_eq!(column(&report, "start_kind"), ["cold", "restart", "warm"]);
     assert_eq!(column(&report, "process"), [0, 1, 1]);

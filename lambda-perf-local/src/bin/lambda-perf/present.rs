@@ -49,19 +49,37 @@ impl From<&ReportArgs> for Presentation {
     }
 }
 
-/// The JSON document: the report, and the failure that stopped the run, if any.
+/// The JSON document: the report, the failures of the function the run went on after, and
+/// the failure that stopped the run, if any.
 #[derive(Serialize)]
 struct JsonOutput<'a> {
     #[serde(flatten)]
     report: &'a Report,
+    /// The failures after which the runtime was started again, as Lambda starts it again.
+    resets: ResetsJson<'a>,
     /// Why the run stopped early, if it did.
     fatal: Option<EarlyStopJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct ResetsJson<'a> {
+    count: usize,
+    first: Option<EarlyStopJson<'a>>,
 }
 
 #[derive(Serialize)]
 struct EarlyStopJson<'a> {
     message: String,
     last_lines: &'a [String],
+}
+
+impl<'a> EarlyStopJson<'a> {
+    fn of(early_stop: &'a EarlyStop) -> Self {
+        Self {
+            message: first_line(early_stop),
+            last_lines: early_stop.last_lines(),
+        }
+    }
 }
 
 impl Presentation {
@@ -104,10 +122,11 @@ impl Presentation {
         let shown = if self.json {
             let output = JsonOutput {
                 report: &report,
-                fatal: result.early_stop.as_ref().map(|early_stop| EarlyStopJson {
-                    message: first_line(early_stop),
-                    last_lines: early_stop.last_lines(),
-                }),
+                resets: ResetsJson {
+                    count: result.resets.count,
+                    first: result.resets.first.as_ref().map(EarlyStopJson::of),
+                },
+                fatal: result.early_stop.as_ref().map(EarlyStopJson::of),
             };
             serde_json::to_string_pretty(&output).map(|mut text| {
                 text.push('\n');
