@@ -274,3 +274,17 @@ while true; do answer; done"#;
     );
     assert_eq!(column(&report, "process"), [0, 0, 0, 0, 1, 1]);
 }
+
+#[test]
+fn a_runtime_that_hangs_after_its_init_error_in_the_last_invocation_is_not_waited_for() {
+    // The last invocation's init error resets the environment as the others do: the run
+    // ends without waiting the function's timeout (20 s) for the hanging runtime.
+    let script = r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exec sleep 60"#;
+    let started = std::time::Instant::now();
+    let output = run("{}", &["-n", "1", "--timeout", "20"], &["sh", "-c", script]);
+    let elapsed = started.elapsed();
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["init-error"]);
+    assert!(elapsed.as_secs() < 10, "the run took {elapsed:?}");
+}

@@ -648,7 +648,11 @@ impl<'a> Execution<'a> {
     /// Ends the run: the last datagrams, the last process.
     async fn stop(mut self, record: &mut RunRecord, finished: bool) {
         if finished {
-            self.wait_until_idle(record).await;
+            // After a last invocation that failed, Lambda resets the environment at once,
+            // as between two: no waiting for a failed runtime to ask for work again.
+            if !self.needs_restart.load(Ordering::Relaxed) {
+                self.wait_until_idle(record).await;
+            }
         } else if !self.current.process.has_exited() {
             // Stopped early (the next invocation failed): an answered invocation whose
             // runtime is still running and has not asked for work since was, past its
