@@ -288,3 +288,31 @@ fn a_runtime_that_hangs_after_its_init_error_in_the_last_invocation_is_not_waite
     assert_eq!(column(&report, "status"), ["init-error"]);
     assert!(elapsed.as_secs() < 10, "the run took {elapsed:?}");
 }
+
+#[test]
+fn invocations_sent_at_once_with_one_that_runs_out_of_memory_did_not_run_out_of_memory() {
+    require_sizing(
+        "invocations_sent_at_once_with_one_that_runs_out_of_memory_did_not_run_out_of_memory",
+    );
+    // Three at once to a runtime that takes them one at a time: the first runs out of memory;
+    // the other two never reached the process. They are sent to the runtime started again,
+    // not counted as out of memory.
+    let function = workload_function();
+    let output = run(
+        r#"{"fail_once":"oom"}"#,
+        &["-n", "3", "-c", "3", "--memory", "128"],
+        &[&function],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains("1 invocation(s) ran out of memory"),
+        "{error}"
+    );
+    assert!(!error.contains("failed"), "{error}");
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["out-of-memory", "ok", "ok"]);
+    assert_eq!(column(&report, "process"), [0, 1, 1]);
+    assert_eq!(report["resources"]["out_of_memory"], 1);
+    assert_eq!(report["resets"]["count"], 0);
+}

@@ -315,6 +315,8 @@ impl<'a> Execution<'a> {
             }
             runs.push(Some(run));
         }
+        // An out-of-memory kill is counted as such.
+        let failed = failed || self.current.process.out_of_memory();
         if let Some(exited) = exited.filter(|_| !failed) {
             resets.add(exited);
         }
@@ -476,7 +478,13 @@ impl<'a> Execution<'a> {
                     _ => Classified::Answered(result),
                 };
             }
-            Err(HarnessError::ProcessExited { .. }) if self.current.process.out_of_memory() => {
+            // Not one sent at the same time as an invocation it ran out of memory in, never
+            // handed to it: that one never reached it (it is sent again, below).
+            Err(HarnessError::ProcessExited { .. })
+                if self.current.process.out_of_memory()
+                    && (self.api.handed_out_at(request_id).is_some()
+                        || !self.stuck_in_an_invocation()) =>
+            {
                 return Classified::OutOfMemory;
             }
             Err(HarnessError::ProcessExited { status, .. }) => {
@@ -533,7 +541,8 @@ impl<'a> Execution<'a> {
         Classified::Failed { reply: None, stop }
     }
 
-    /// Whether the current process was handed an invocation it never answered.
+    /// Whether the current process was handed an invocation it never answered (stuck in it,
+    /// or gone in it).
     fn stuck_in_an_invocation(&self) -> bool {
         let spawned_at = self.current.process.spawned_at();
         self.api.invocations().iter().any(|logged| {

@@ -13,10 +13,11 @@
 //!   instead;
 //! - `"stall_ms": n` with `"stall_at_mb": m`: at the memory size m MB, the process's second
 //!   invocation (its first warm one) first waits n ms more, a single noisy run;
-//! - `"fail_once": "timeout"` or `"exit"`: the first invocation of the execution environment
-//!   that gets it (the first to create `fail-once` in the temp dir, which outlives the
-//!   process) hangs for an hour, or ends the process with exit status 7, instead; the
-//!   invocations after it, in the process Lambda starts again, do the rest.
+//! - `"fail_once": "timeout"`, `"exit"` or `"oom"`: the first invocation of the execution
+//!   environment that gets it (the first to create `fail-once` in the temp dir, which
+//!   outlives the process) hangs for an hour, ends the process with exit status 7, or
+//!   allocates 64 MB more than its memory size, instead; the invocations after it, in the
+//!   process Lambda starts again, do the rest.
 //!
 //! At init it prints `AWS_LAMBDA_FUNCTION_MEMORY_SIZE=<value>` on stdout. It records the
 //! metric `WorkUnits` (the `spin` units), so every invocation writes an EMF
@@ -80,8 +81,9 @@ fn allocate(mb: u64) -> Vec<u8> {
     black_box(memory)
 }
 
-/// Fails as `failure` says (`timeout`: hangs for an hour; `exit`: exits with 7) if this is
-/// the first invocation of the environment to ask for it.
+/// Fails as `failure` says (`timeout`: hangs for an hour; `exit`: exits with 7; `oom`:
+/// allocates 64 MB more than the memory size) if this is the first invocation of the
+/// environment to ask for it.
 async fn fail_once(failure: &str) {
     let flag = std::env::temp_dir().join("fail-once");
     if std::fs::File::create_new(flag).is_err() {
@@ -90,6 +92,10 @@ async fn fail_once(failure: &str) {
     match failure {
         "timeout" => tokio::time::sleep(Duration::from_secs(3600)).await,
         "exit" => std::process::exit(7),
+        "oom" => {
+            let size = std::env::var("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").unwrap_or_default();
+            drop(allocate(size.parse::<u64>().unwrap_or(128) + 64));
+        }
         _ => {}
     }
 }
