@@ -316,3 +316,27 @@ fn invocations_sent_at_once_with_one_that_runs_out_of_memory_did_not_run_out_of_
     assert_eq!(report["resources"]["out_of_memory"], 1);
     assert_eq!(report["resets"]["count"], 0);
 }
+
+#[test]
+fn a_planned_restart_after_a_failed_invocation_does_not_wait_for_the_failed_runtime() {
+    // Every process reports an init error and hangs; the plan restarts the runtime after
+    // each invocation. The failed runtime is stopped at once, as for a reset: not after the
+    // function's timeout (20 s) spent waiting for it to ask for work.
+    let script = r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exec sleep 60"#;
+    for planned in ["--restart-after", "--fresh-environment-after"] {
+        let started = std::time::Instant::now();
+        let output = run(
+            "{}",
+            &["-n", "2", planned, "1", "--timeout", "20"],
+            &["sh", "-c", script],
+        );
+        let elapsed = started.elapsed();
+        assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(column(&report, "status"), ["init-error", "init-error"]);
+        assert!(
+            elapsed.as_secs() < 10,
+            "{planned}: the run took {elapsed:?}"
+        );
+    }
+}

@@ -257,11 +257,9 @@ impl<'a> Execution<'a> {
                 }
                 Step::Idle(duration) => tokio::time::sleep(*duration).await,
                 Step::Restart => {
-                    self.needs_restart.store(false, Ordering::Relaxed);
                     self.replace_process(record, HarnessStop::Restart).await?;
                 }
                 Step::FreshEnvironment => {
-                    self.needs_restart.store(false, Ordering::Relaxed);
                     self.replace_process(record, HarnessStop::FreshEnvironment)
                         .await?;
                 }
@@ -321,7 +319,6 @@ impl<'a> Execution<'a> {
             resets.add(exited);
         }
         if first_stop.is_none() && !resend.is_empty() {
-            self.needs_restart.store(false, Ordering::Relaxed);
             self.replace_process(record, HarnessStop::Reset).await?;
             let again = resend
                 .iter()
@@ -561,8 +558,9 @@ impl<'a> Execution<'a> {
         let fresh = stop == HarnessStop::FreshEnvironment;
         // Lambda resets an environment after a failure at once: it does not wait for a
         // runtime that failed (stuck past its timeout, hanging after an init error) to ask
-        // for work again.
-        if stop != HarnessStop::Reset {
+        // for work again; nor does a restart the plan makes then.
+        let failed = self.needs_restart.swap(false, Ordering::Relaxed);
+        if stop != HarnessStop::Reset && !failed {
             self.wait_until_idle(record).await;
         }
         let ended = self.end_process(stop).await;
