@@ -28,8 +28,9 @@ pub(crate) enum After {
     /// Lambda resets the environment, and the next invocation starts the runtime again in
     /// the same environment, its `/tmp` kept.
     Reset(EarlyStop),
-    /// The process had exited after answering its last invocation: this one never reached
-    /// it. Lambda would start the runtime again for it: the harness sends it again, to a new
+    /// The process, past its init, had exited (after answering its last invocation, or in
+    /// another sent at the same time) without being handed this one: it never reached it.
+    /// Lambda would start the runtime again for it: the harness sends it again, to a new
     /// process in the same environment.
     Resend(EarlyStop),
     /// The run cannot go on.
