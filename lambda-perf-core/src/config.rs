@@ -37,7 +37,7 @@
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` | `otlp` sends `http/protobuf` only: another value is warned about | `http/protobuf` | — (`span_exporter` sends with another protocol) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name` (wins over all), `service` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |
-//! | `AWS_REGION` | set by Lambda: the spans' `cloud.region` | the region of the function's ARN | `region` |
+//! | `AWS_REGION` | set by Lambda: the spans' `cloud.region` (a `cloud.region` of `OTEL_RESOURCE_ATTRIBUTES` names the resource's, unless the region is given in code) | the region of the function's ARN | `region` |
 //! | `AWS_LAMBDA_LOG_STREAM_NAME`, else `AWS_LAMBDA_INSTANCE_ID` | set by Lambda (the log stream) or by `cargo lambda watch` (the instance): names the execution environment in the start marker, whose place `marker_dir` and `without_marker` choose | none | — (a fact of the environment, not a setting) |
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).

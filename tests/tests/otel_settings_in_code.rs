@@ -191,3 +191,51 @@ fn resource_attributes_given_in_code_replace_or_clear_the_environments() {
         "{resource:#?}"
     );
 }
+
+/// The region given in code is the resource's `cloud.region`, as it is the handler spans':
+/// it wins over a `cloud.region` of `OTEL_RESOURCE_ATTRIBUTES` as over `AWS_REGION` (one
+/// given as a resource attribute in code still names the resource's).
+#[test]
+fn the_region_given_in_code_wins_over_the_resource_attributes_variable() {
+    set_environment(&[
+        ("AWS_REGION", "us-east-1"),
+        (
+            "OTEL_RESOURCE_ATTRIBUTES",
+            "cloud.region=us-east-1,team=orders",
+        ),
+    ]);
+    let pair = |key: &str, value: &str| (key.to_owned(), value.to_owned());
+
+    let export = one_export(|builder| builder.region("eu-central-1"));
+    let resource = resource_attributes(&export);
+    assert!(
+        resource.contains(&pair("cloud.region", "eu-central-1")),
+        "{resource:#?}"
+    );
+    assert!(resource.contains(&pair("team", "orders")), "{resource:#?}");
+    assert_eq!(
+        resource
+            .iter()
+            .filter(|(key, _)| key == "cloud.region")
+            .count(),
+        1,
+        "{resource:#?}"
+    );
+    let spans = export.spans();
+    let handler = spans.iter().find(|s| s.name == "## handler").unwrap();
+    assert_eq!(
+        text(&handler.attributes, "cloud.region").as_deref(),
+        Some("eu-central-1")
+    );
+
+    let export = one_export(|builder| {
+        builder
+            .region("eu-central-1")
+            .otel_resource_attribute("cloud.region", "eu-south-2")
+    });
+    let resource = resource_attributes(&export);
+    assert!(
+        resource.contains(&pair("cloud.region", "eu-south-2")),
+        "{resource:#?}"
+    );
+}

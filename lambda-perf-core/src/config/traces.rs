@@ -12,7 +12,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `otlp` sends `http/protobuf` only; another value is warned about | `http/protobuf` | — (`span_exporter`) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name`, `service` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |
-//! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans | the region of the function's ARN | `region` |
+//! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans (a `cloud.region` of `OTEL_RESOURCE_ATTRIBUTES` names the resource's, unless the region is given in code) | the region of the function's ARN | `region` |
 
 use std::fmt;
 use std::time::Duration;
@@ -172,6 +172,9 @@ pub(crate) struct TraceSettings {
     pub(crate) resource_attributes_in_code: Vec<(String, String)>,
     /// A service was given in code: it is the spans' `service.name`, whatever the variables.
     pub(crate) service_in_code: bool,
+    /// The region was given in code: it is the resource's `cloud.region`, over the one of
+    /// `OTEL_RESOURCE_ATTRIBUTES` (not over one given in code).
+    pub(crate) region_in_code: bool,
     /// The handler spans' `faas.trigger`, given in code (`None`: by the event's type).
     pub(crate) faas_trigger: Option<FaasTrigger>,
 }
@@ -197,6 +200,7 @@ impl fmt::Debug for TraceSettings {
                 &self.resource_attributes_in_code,
             )
             .field("service_in_code", &self.service_in_code)
+            .field("region_in_code", &self.region_in_code)
             .field("faas_trigger", &self.faas_trigger)
             .finish()
     }
@@ -279,6 +283,7 @@ impl TraceSettings {
             otel_service_name_in_code: None,
             resource_attributes_in_code: Vec::new(),
             service_in_code: false,
+            region_in_code: false,
             faas_trigger: None,
         }
     }

@@ -225,8 +225,10 @@ impl PerfLayerBuilder {
     }
 
     /// The AWS region of the spans' `cloud.region`, on the handler spans and the resource
-    /// (`AWS_REGION`, which Lambda sets; else the region of the invoked function's ARN).
-    /// [`build`](Self::build) refuses a name that is not lowercase letters, digits and
+    /// (`AWS_REGION`, which Lambda sets; else the region of the invoked function's ARN). It
+    /// also wins over a `cloud.region` of `OTEL_RESOURCE_ATTRIBUTES`, but not over one given
+    /// to [`otel_resource_attribute`](Self::otel_resource_attribute), which names the
+    /// resource's. [`build`](Self::build) refuses a name that is not lowercase letters, digits and
     /// hyphens.
     ///
     /// ```
@@ -240,6 +242,7 @@ impl PerfLayerBuilder {
     pub fn region(mut self, region: impl Into<String>) -> Self {
         self.setup.overridden(trace_vars::REGION);
         self.setup.settings.traces.region = Some(region.into());
+        self.setup.settings.traces.region_in_code = true;
         self
     }
 

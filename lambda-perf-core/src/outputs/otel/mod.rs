@@ -51,8 +51,9 @@ static UNKNOWN_INVOCATION: WarnOnce = WarnOnce::new();
 /// The resource's `service.name` and its other attributes. The name: the one given in code
 /// (`otel_service_name`, else a `service.name` resource attribute), else a service given in
 /// code, else `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else
-/// `fallback`. The attributes: `OTEL_RESOURCE_ATTRIBUTES`', each replaced by the one of the
-/// same key given in code, then the others given in code.
+/// `fallback`. The attributes: `OTEL_RESOURCE_ATTRIBUTES`' (but its `cloud.region` when the
+/// region is given in code), each replaced by the one of the same key given in code, then the
+/// others given in code.
 fn resource_naming(
     settings: &TraceSettings,
     fallback: String,
@@ -70,6 +71,10 @@ fn resource_naming(
         }
         None => Vec::new(),
     };
+    if settings.region_in_code {
+        // The resource's `cloud.region` is the function's facts', the region given in code.
+        attributes.retain(|(key, _)| key != "cloud.region");
+    }
     let mut in_code = settings.resource_attributes_in_code.clone();
     let from_attributes = take_service_name(&mut attributes);
     let attribute_in_code = take_service_name(&mut in_code);
