@@ -12,7 +12,7 @@ use tracing_subscriber::registry::{LookupSpan, Registry};
 use super::error::InitError;
 use super::xray_interest::XRayInterest;
 use crate::config::{ConfigError, LogSettings, forget_warnings_about, log_vars};
-use crate::formats::log::directives::Directive;
+use crate::formats::log::directives::{Directive, TARGET_DIRECTIVE};
 use crate::formats::log::filter_name;
 use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
 use crate::outputs::line_writer::LineWriter;
@@ -110,7 +110,8 @@ impl InitBuilder {
     /// those of earlier [`target_level`](Self::target_level) calls. The targets they named are
     /// written at the default level (`RUST_LOG`'s bare level stays, unless
     /// [`log_level`](Self::log_level) gives another), but for those given after it; the
-    /// transport crates stay at `WARN` unless named.
+    /// transport crates stay at `WARN` unless named. The warnings about `RUST_LOG`'s
+    /// `target=level` directives that were skipped go with them.
     ///
     /// ```no_run
     /// use lambda_perf_core::InitBuilder;
@@ -125,6 +126,9 @@ impl InitBuilder {
     /// # Ok::<(), lambda_perf_core::InitError>(())
     /// ```
     pub fn clear_target_levels(mut self) -> Self {
+        // The directives it skipped, warned about, no longer matter.
+        self.env_warnings
+            .retain(|warning| !warning.starts_with(TARGET_DIRECTIVE));
         self.logs.targets.clear();
         self
     }
@@ -336,6 +340,25 @@ mod tests {
             }]
         );
         assert_eq!(given.logs.level, Some(Some(LogLevel::Warn)));
+    }
+
+    /// The warnings about `RUST_LOG`'s `target=level` directives that were skipped no longer
+    /// matter once `clear_target_levels` drops them all; those about a bare directive, which
+    /// may have meant the level that stays, are still printed.
+    #[test]
+    fn cleared_target_levels_silence_the_warnings_about_skipped_target_directives() {
+        let env = [(
+            log_vars::RUST_LOG,
+            "warn,orders=loud,=debug,payments[span]=debug,lo!ud",
+        )];
+        assert_eq!(builder(&env).env_warnings.len(), 4);
+        let given = builder(&env).clear_target_levels();
+        assert_eq!(given.env_warnings.len(), 1, "{:#?}", given.env_warnings);
+        assert!(
+            given.env_warnings[0].contains("\"lo!ud\""),
+            "{:#?}",
+            given.env_warnings
+        );
     }
 
     /// Indentation given in code: the warning about `POWERTOOLS_DEV`, whose value the log

@@ -42,6 +42,11 @@ pub(crate) const QUIET_CRATES: [&str; 16] = [
 /// The level every quiet crate is held to.
 const QUIET_LEVEL: LogLevel = LogLevel::Warn;
 
+/// How the warning about a skipped `target=level` directive of `RUST_LOG` begins (those
+/// directives are all dropped by `InitBuilder::clear_target_levels`, and their warnings with
+/// them).
+pub(crate) const TARGET_DIRECTIVE: &str = "RUST_LOG target directive";
+
 /// One `target=level`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Directive {
@@ -62,10 +67,15 @@ impl Directives {
         let mut directives = Self::default();
         let mut warnings = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+            // A directive that names a level for targets (`…=level`) is one of theirs.
+            let kind = if part.contains('=') {
+                TARGET_DIRECTIVE
+            } else {
+                "RUST_LOG directive"
+            };
             if part.contains(['[', ']', '{', '}', '*', '(', ')', '|', '^', '$']) {
                 warnings.push(format!(
-                    "RUST_LOG directive {part:?}: span, field and pattern filters are not \
-                     supported; skipped"
+                    "{kind} {part:?}: span, field and pattern filters are not supported; skipped"
                 ));
                 continue;
             }
@@ -88,7 +98,7 @@ impl Directives {
                             level,
                         }),
                         _ => warnings.push(format!(
-                            "RUST_LOG directive {part:?} is not target=level; skipped"
+                            "{TARGET_DIRECTIVE} {part:?} is not target=level; skipped"
                         )),
                     }
                 }
