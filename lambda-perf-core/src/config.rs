@@ -33,7 +33,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` | `name=value,…` (values percent-encoded) sent with every `otlp` export | none | `otlp_header`, `clear_otlp_headers` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` | `gzip` or `none` | `none` | `otlp_gzip` |
-//! | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds one export may take (more than 0), `otlp`'s and each of an exporter given in code, before it is given up and its spans counted as dropped | 10000 | `otlp_timeout` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds one export may take (`0`: no limit, as OpenTelemetry defines it), `otlp`'s and each of an exporter given in code, before it is given up and its spans counted as dropped | 10000 | `otlp_timeout` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` | `otlp` sends `http/protobuf` only: another value is warned about | `http/protobuf` | — (`span_exporter` sends with another protocol) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name` (wins over all), `service` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |

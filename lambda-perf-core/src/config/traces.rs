@@ -8,7 +8,7 @@
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none | `otlp_header`, `clear_otlp_headers` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` | `otlp_gzip` |
-//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take (more than 0): `otlp`'s, and each of an exporter given in code, then given up and its spans counted as dropped | 10000 | `otlp_timeout` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take (`0`: no limit, as OpenTelemetry defines it): `otlp`'s, and each of an exporter given in code, then given up and its spans counted as dropped | 10000 | `otlp_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `otlp` sends `http/protobuf` only; another value is warned about | `http/protobuf` | — (`span_exporter`) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name`, `service` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |
@@ -52,6 +52,10 @@ pub const DEFAULT_OTLP_ENDPOINT: &str = "http://localhost:4318/v1/traces";
 /// How long one export may take when no timeout is configured (the OpenTelemetry default):
 /// `otlp`'s, and each of an exporter given in code.
 pub(crate) const DEFAULT_OTLP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What an OTLP timeout of `0` gives: no limit, as OpenTelemetry defines its timeouts, taken
+/// as the longest time a 32-bit count of milliseconds holds (about 24 days), as it allows.
+pub(crate) const NO_OTLP_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u64);
 
 /// Where sampled traces go: one entry of `LAMBDA_PERF_TRACES` (`xray` when unset). Several
 /// may be chosen at once; `none` chooses none.
@@ -247,15 +251,17 @@ impl TraceSettings {
         };
         let (timeout_var, timeout) =
             first_of(present, [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT]);
-        let otlp_timeout = timeout.and_then(|value| {
-            let positive = millis(&value).filter(|timeout| !timeout.is_zero());
-            if positive.is_none() {
+        let otlp_timeout = timeout.and_then(|value| match millis(&value) {
+            // OpenTelemetry's timeouts: zero is no limit.
+            Some(timeout) if timeout.is_zero() => Some(NO_OTLP_TIMEOUT),
+            Some(timeout) => Some(timeout),
+            None => {
                 warnings.push(format!(
-                    "{timeout_var}={value:?} is not a positive number of milliseconds; using {}",
+                    "{timeout_var}={value:?} is not a number of milliseconds; using {}",
                     DEFAULT_OTLP_TIMEOUT.as_millis()
                 ));
+                None
             }
-            positive
         });
         let region = present(vars::REGION).filter(|region| {
             validate_region(region)
@@ -298,7 +304,9 @@ impl TraceSettings {
         if self.otlp_timeout.is_some_and(|timeout| timeout.is_zero()) {
             refuse(
                 "otlp timeout",
-                "zero: every export would fail before it is sent".to_owned(),
+                "zero: every export would fail before it is sent (for no limit, give \
+                 Duration::MAX)"
+                    .to_owned(),
             );
             self.otlp_timeout = None;
         }
@@ -710,23 +718,44 @@ mod tests {
         }
     }
 
-    /// A timeout of zero fails every export before it is sent, and a region that is no AWS
-    /// region name would be the spans' `cloud.region`: each costs a warning and its default.
+    /// A timeout of zero is no limit, as OpenTelemetry defines its timeouts (an export then
+    /// waits as long as it takes); one that is no number of milliseconds costs a warning and
+    /// the default.
     #[test]
-    fn a_zero_otlp_timeout_and_a_region_that_is_none_are_warned_about() {
-        let (settings, warnings) = read(&[
-            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "0"),
-            ("AWS_REGION", "Mars Base"),
-        ]);
-        assert_eq!((settings.otlp_timeout, settings.region), (None, None));
-        assert_eq!(warnings.len(), 2, "{warnings:#?}");
+    fn an_otlp_timeout_of_zero_is_no_limit() {
+        for var in [
+            "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+            "OTEL_EXPORTER_OTLP_TIMEOUT",
+        ] {
+            let (settings, warnings) = read(&[(var, "0")]);
+            assert_eq!(warnings, Vec::<String>::new(), "{var}");
+            assert!(
+                settings
+                    .otlp_timeout
+                    .is_some_and(|timeout| timeout >= Duration::from_secs(24 * 3600)),
+                "{var}: {:?}",
+                settings.otlp_timeout
+            );
+        }
+        let (settings, warnings) = read(&[("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")]);
+        assert_eq!(settings.otlp_timeout, None);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
         assert!(
-            warnings[0].starts_with("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=\"0\"")
+            warnings[0].starts_with("OTEL_EXPORTER_OTLP_TIMEOUT=\"soon\"")
                 && warnings[0].ends_with("using 10000"),
             "{warnings:#?}"
         );
+    }
+
+    /// A region that is no AWS region name would be the spans' `cloud.region`: it costs a
+    /// warning and the region of the function's ARN.
+    #[test]
+    fn a_region_that_is_none_is_warned_about() {
+        let (settings, warnings) = read(&[("AWS_REGION", "Mars Base")]);
+        assert_eq!(settings.region, None);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
         assert!(
-            warnings[1].starts_with("AWS_REGION: \"Mars Base\""),
+            warnings[0].starts_with("AWS_REGION: \"Mars Base\""),
             "{warnings:#?}"
         );
         for region in ["us-gov-west-1", "cn-north-1", "eu-isoe-west-1"] {

@@ -126,7 +126,9 @@ impl PerfLayerBuilder {
     /// `otel.export_failed` in the next EMF line) (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10 s). The invocation itself waits at most the
     /// [`otel_flush_timeout`](Self::otel_flush_timeout); an export that outlasts it goes on
-    /// in the background until this one. [`build`](Self::build) refuses zero.
+    /// in the background until this one. [`build`](Self::build) refuses zero, which would
+    /// fail every export before it is sent; for no limit (what the variables' `0` means, as
+    /// OpenTelemetry defines it), give [`Duration::MAX`](std::time::Duration::MAX).
     ///
     /// ```
     /// use std::time::Duration;
