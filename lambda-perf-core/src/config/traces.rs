@@ -164,6 +164,7 @@ pub(crate) struct TraceSettings {
     /// sends `http/protobuf` whatever it says; another value is warned about when `otlp` is
     /// chosen).
     pub(crate) otlp_protocol: Option<(&'static str, String)>,
+    /// `AWS_REGION` (read with the `opentelemetry` feature only), or the region given in code.
     pub(crate) region: Option<String>,
     /// `OTEL_SERVICE_NAME`: the spans' `service.name`, unless a service is given in code.
     pub(crate) otel_service_name: Option<String>,
@@ -263,7 +264,9 @@ impl TraceSettings {
                 None
             }
         });
-        let region = present(vars::REGION).filter(|region| {
+        // Only OpenTelemetry spans carry it: without them, nothing is said of it.
+        let region = present(vars::REGION).filter(|_| OPENTELEMETRY_BUILT);
+        let region = region.filter(|region| {
             validate_region(region)
                 .map_err(|reason| {
                     warnings.push(format!(
@@ -628,7 +631,10 @@ mod tests {
         assert!(settings.otlp_gzip);
         assert_eq!(settings.otlp_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(settings.flush_timeout, Some(Duration::from_millis(50)));
-        assert_eq!(settings.region.as_deref(), Some("eu-west-1"));
+        assert_eq!(
+            settings.region.as_deref(),
+            OPENTELEMETRY_BUILT.then_some("eu-west-1")
+        );
         assert!(
             !format!("{settings:?}").contains("abc"),
             "header values stay out of Debug"
@@ -747,8 +753,19 @@ mod tests {
         );
     }
 
+    /// Without the `opentelemetry` feature no span has a `cloud.region`: `AWS_REGION`, which
+    /// every function has, is not read, and nothing is said of its value.
+    #[cfg(not(feature = "opentelemetry"))]
+    #[test]
+    fn the_region_is_not_read_without_opentelemetry() {
+        let (settings, warnings) = read(&[("AWS_REGION", "Mars Base")]);
+        assert_eq!(settings.region, None);
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
     /// A region that is no AWS region name would be the spans' `cloud.region`: it costs a
     /// warning and the region of the function's ARN.
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn a_region_that_is_none_is_warned_about() {
         let (settings, warnings) = read(&[("AWS_REGION", "Mars Base")]);
