@@ -50,8 +50,8 @@ static UNKNOWN_INVOCATION: WarnOnce = WarnOnce::new();
 
 /// The resource's `service.name` and its other attributes. The name: the one given in code
 /// (`otel_service_name`, else a `service.name` resource attribute), else a service given in
-/// code, else `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES`, else
-/// `fallback`. The attributes: `OTEL_RESOURCE_ATTRIBUTES`' (but its `cloud.region` when the
+/// code, else `OTEL_SERVICE_NAME`, else the `service.name` of `OTEL_RESOURCE_ATTRIBUTES` (unless
+/// blank: warned about), else `fallback`. The attributes: `OTEL_RESOURCE_ATTRIBUTES`' (but its `cloud.region` when the
 /// region is given in code), each replaced by the one of the same key given in code, then the
 /// others given in code.
 fn resource_naming(
@@ -89,11 +89,23 @@ fn resource_naming(
         }
     }
     let from_environment = || {
+        if settings.service_in_code {
+            return None;
+        }
         settings
             .otel_service_name
             .clone()
-            .or(from_attributes)
-            .filter(|_| !settings.service_in_code)
+            .or_else(|| match from_attributes {
+                // Names no service (`service.name=` of a variable left unset when deployed).
+                Some(name) if name.trim().is_empty() => {
+                    warnings.push(format!(
+                        "OTEL_RESOURCE_ATTRIBUTES: its service.name is blank; the spans' \
+                         service is {fallback:?}"
+                    ));
+                    None
+                }
+                named => named,
+            })
     };
     let service_name = from_code.or_else(from_environment).unwrap_or(fallback);
     (service_name, attributes)
@@ -465,6 +477,33 @@ mod tests {
         );
         settings.otel_service_name_in_code = Some("name in code".into());
         assert_eq!(naming(&settings), ("name in code".into(), both, vec![]));
+        // A blank `service.name` of the variable names no service: the fallback, with a
+        // warning (none when another name wins anyway).
+        let mut blank = TraceSettings {
+            otel_resource_attributes: Some("service.name=%20,team=core".into()),
+            ..TraceSettings::default()
+        };
+        let (service, attributes, warnings) = naming(&blank);
+        assert_eq!(
+            (service.as_str(), attributes),
+            ("fallback", pair("team", "core"))
+        );
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+        assert!(
+            warnings[0].starts_with("OTEL_RESOURCE_ATTRIBUTES: its service.name is blank"),
+            "{warnings:?}"
+        );
+        blank.otel_service_name = Some("variable".into());
+        assert_eq!(
+            naming(&blank),
+            ("variable".into(), pair("team", "core"), vec![])
+        );
+        blank.otel_service_name = None;
+        blank.service_in_code = true;
+        assert_eq!(
+            naming(&blank),
+            ("fallback".into(), pair("team", "core"), vec![])
+        );
         // A value that does not read is ignored whole, with a warning.
         let settings = TraceSettings {
             otel_resource_attributes: Some("service.name=attrs,broken".into()),
