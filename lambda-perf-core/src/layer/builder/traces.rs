@@ -217,6 +217,7 @@ impl PerfLayerBuilder {
     /// ```
     #[cfg(feature = "opentelemetry")]
     pub fn clear_otel_resource_attributes(mut self) -> Self {
+        self.setup.overridden(trace_vars::OTEL_RESOURCE_ATTRIBUTES);
         self.setup.settings.traces.otel_resource_attributes = None;
         self.setup
             .settings
@@ -329,6 +330,28 @@ mod tests {
         ];
         let (_, _, warnings) = builder(&env)
             .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
+            .setup
+            .resolve_quietly();
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// `clear_otel_resource_attributes` drops `OTEL_RESOURCE_ATTRIBUTES` whole: the warning
+    /// that its value could not be read (not UTF-8) is about a value no longer used.
+    #[test]
+    fn cleared_resource_attributes_silence_the_warning_about_their_variable() {
+        let unreadable = |builder: PerfLayerBuilder| {
+            let mut builder = builder;
+            builder.setup.env_warnings.push(format!(
+                "{} is not valid UTF-8 (\"team=\\u{{fffd}}\"); ignored",
+                trace_vars::OTEL_RESOURCE_ATTRIBUTES
+            ));
+            builder
+        };
+        let env = [(vars::METRICS_NAMESPACE, "Shop")];
+        let (_, _, warnings) = unreadable(builder(&env)).setup.resolve_quietly();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let (_, _, warnings) = unreadable(builder(&env))
+            .clear_otel_resource_attributes()
             .setup
             .resolve_quietly();
         assert_eq!(warnings, Vec::<String>::new());
