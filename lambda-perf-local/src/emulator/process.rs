@@ -184,6 +184,10 @@ impl FunctionProcess {
                 process
             }
         };
+        // Attached before the process exists: a runtime that posts its init error at once
+        // (a `curl` in a shell script) could otherwise do so before the attachment, which
+        // forgets the previous process's init error and would forget this one's too.
+        api.attach_process(config);
         let mut child = process
             .env_clear()
             .envs(&vars)
@@ -205,7 +209,6 @@ impl FunctionProcess {
                 }
             },
         };
-        api.attach_process(config);
         let output = OutputLog::new();
         if let Some(stdout) = child.stdout.take() {
             output.attach(OutputStream::Stdout, stdout);
