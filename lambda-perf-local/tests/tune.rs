@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
 use lambda_perf_local::run::Runner;
-use lambda_perf_local::sizing::{Cgroups, MemorySize};
+use lambda_perf_local::sizing::{CPU_PERIOD, Cgroups, MemorySize};
 use lambda_perf_local::tune::{TuneOptions, TuneProgress, tune};
 use serde_json::Value;
 use support::*;
@@ -16,6 +16,7 @@ use support::*;
 /// little on a faster machine to be throttled at 512 MB), then 30 ms of waiting.
 const MIXED_EVENT: &str = r#"{"cpu_ms": 30, "sleep_ms": 30}"#;
 const SLEEP_MS: f64 = 30.0;
+const CPU_MS: f64 = 30.0;
 
 fn number(value: &Value, field: &str) -> f64 {
     value[field]
@@ -42,16 +43,86 @@ fn tune_workload_json(sizes: &str, invocations: &str, event: &str) -> std::proce
     ])
 }
 
+/// The sizes the mixed event is tuned at, given out of order: the CPU part of an invocation
+/// takes about 414, 104, 30 and 30 ms at them (no faster past one core).
+const MIXED_SIZES: &str = "1769,128,512,3008";
+/// The times a sweep is measured again when the machine's load distorted its shape.
+const ATTEMPTS: usize = 4;
+
+/// `cpu_ms` milliseconds of CPU time cannot take less wall time than they take at `cores` of a
+/// core (a single thread gets at most one) under a quota given per [`CPU_PERIOD`]: a window of
+/// `d` ms overlaps the quotas of at most `d / period + 2` periods. Other processes only make
+/// it longer: a floor that holds however busy the machine is.
+fn cpu_floor_ms(cpu_ms: f64, cores: f64) -> f64 {
+    let period_ms = CPU_PERIOD.as_secs_f64() * 1000.0;
+    (cpu_ms / cores.min(1.0) - 2.0 * period_ms).max(cpu_ms)
+}
+
+/// What in a sweep's report the CPU others take can change: a problem with the shape of
+/// the durations and costs across the sizes, if there is one.
+fn shape_problem(sizes: &[Value], costs: &[f64]) -> Option<String> {
+    let p50 = |n: usize| number(&sizes[n], "warm_p50_ms");
+    // The CPU part shrinks with memory up to one core, the wait does not: about 444, 134
+    // and 60 ms at 128, 512 and 1769 MB. 1769 MB's core is only its own on a machine with
+    // a core to spare, while 512 MB's share stays capped: hence only 1.2.
+    if !(p50(0) > p50(1) && p50(1) > 1.2 * p50(2)) {
+        return Some("512 MB is not well between 128 and 1769 MB".to_owned());
+    }
+    if p50(0) <= 2.5 * p50(2) {
+        return Some("128 MB is not 2.5 times slower than 1769 MB".to_owned());
+    }
+    // Same speed, more memory: more money.
+    if costs[3] <= costs[2] {
+        return Some(format!("3008 MB is not dearer than 1769 MB: {costs:?}"));
+    }
+    None
+}
+
+/// A sweep measures each size under its limits, prices it and picks from the table. What
+/// other processes' load cannot change is asserted on every sweep; the shape across the sizes
+/// it can (1769 MB's core is only its own on a machine with a core to spare: its p50 was seen
+/// at 133 ms instead of about 60 at a load of 5.7 on 2 cores), so a sweep whose shape is
+/// wrong while the machine visibly took the CPU from it is measured again, a few times. The
+/// load shows in the sweep itself: no quota holds back a single thread at 3008 MB, so the time
+/// its 30 ms of CPU took there is what this machine gave a thread meanwhile.
 #[test]
+#[allow(
+    clippy::print_stderr,
+    reason = "a sweep measured again says why, in the test's output"
+)]
 fn tune_measures_prices_and_picks() {
     require_sizing("tune_measures_prices_and_picks");
+    for attempt in 1..=ATTEMPTS {
+        let (sizes, costs) = measure_prices_and_picks();
+        let Some(problem) = shape_problem(&sizes, &costs) else {
+            return;
+        };
+        let unlimited_cpu_ms = number(&sizes[3], "warm_p50_ms") - SLEEP_MS;
+        let share = CPU_MS / unlimited_cpu_ms;
+        eprintln!(
+            "sweep {attempt}: {problem}, while the machine gave a thread {share:.2} of a core: \
+             {sizes:#?}"
+        );
+        // Under two thirds of a core: the machine was busy, the sweep says little.
+        assert!(
+            share < 2.0 / 3.0 && attempt < ATTEMPTS,
+            "{problem}, while the machine gave a thread {share:.2} of a core (sweep {attempt}): \
+             {sizes:#?}"
+        );
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+/// One sweep of [`MIXED_EVENT`] at [`MIXED_SIZES`]: asserts what the machine's load cannot
+/// change, and returns the sizes and their costs, for [`shape_problem`].
+fn measure_prices_and_picks() -> (Vec<Value>, Vec<f64>) {
     let event = file_with(MIXED_EVENT);
     let dir = tempfile::tempdir().unwrap();
     let html = temp_path(&dir, "tune.html");
     let output = lambda_perf(&[
         "tune",
         "--memory",
-        "1769,128,512,3008",
+        MIXED_SIZES,
         "-n",
         "4",
         "--json",
@@ -65,7 +136,7 @@ fn tune_measures_prices_and_picks() {
     ]);
     assert!(output.status.success(), "{}", stderr(&output));
     let report = json(&output);
-    let sizes = report["sizes"].as_array().unwrap();
+    let sizes = report["sizes"].as_array().unwrap().clone();
     let memory: Vec<u64> = sizes
         .iter()
         .map(|s| s["memory_mb"].as_u64().unwrap())
@@ -75,41 +146,28 @@ fn tune_measures_prices_and_picks() {
     let binary = std::fs::metadata(workload_function()).unwrap().len();
     assert_eq!(report["binary"]["bytes"], binary);
     let p50 = |n: usize| number(&sizes[n], "warm_p50_ms");
-    for size in sizes {
+    for size in &sizes {
         assert_eq!(size["status"], "ok", "{size}");
         assert_eq!(size["warm_invocations"], 3);
         assert!(number(size, "cold_init_ms") > 0.0, "{size}");
+        // The wait, and the CPU part at the size's share of a core, are a floor no load
+        // lowers: a size measured without its quota, or another size's, is below it.
+        // Lambda gives one core at 1,769 MB.
+        let cores = number(size, "memory_mb") / 1769.0;
+        let floor = SLEEP_MS + cpu_floor_ms(CPU_MS, cores);
         assert!(
-            number(size, "warm_p50_ms") >= SLEEP_MS,
-            "the wait is a floor: {size}"
+            number(size, "warm_p50_ms") >= floor,
+            "below {floor:.1} ms, the wait and the CPU part at {cores:.3} of a core: {size}"
         );
         assert!(number(size, "warm_p90_ms") >= number(size, "warm_p50_ms"));
     }
-
-    // The CPU part shrinks with memory up to one core, the wait does not: about 444, 134
-    // and 60 ms at 128, 512 and 1769 MB. A loaded machine gives 1769 MB less than its core,
-    // while 512 MB's share stays capped (seen at a load of 13: 137 and 97.6 ms): hence only 1.2.
-    assert!(p50(0) > p50(1) && p50(1) > 1.2 * p50(2), "{sizes:#?}");
-    assert!(
-        p50(0) > 2.5 * p50(2),
-        "128 MB {} ms, 1769 MB {} ms",
-        p50(0),
-        p50(2)
-    );
-    // Past one core a single thread goes no faster.
-    assert!(
-        p50(3) > 0.6 * p50(2),
-        "3008 MB {} ms, 1769 MB {} ms",
-        p50(3),
-        p50(2)
-    );
 
     // The cost per million, computed directly from the billed durations: 99 % warm, 1 % cold.
     let (per_gb_second, per_request) = (0.0000166667, 0.20 / 1_000_000.0);
     assert_eq!(report["usd_per_gb_second"], per_gb_second);
     assert_eq!(report["cold_start_percent"], 1.0);
     let mut costs = Vec::new();
-    for size in sizes {
+    for size in &sizes {
         let gb = number(size, "memory_mb") / 1024.0;
         let per_invocation = |billed_ms: f64| billed_ms / 1000.0 * gb * per_gb_second + per_request;
         let expected = 1_000_000.0
@@ -126,8 +184,6 @@ fn tune_measures_prices_and_picks() {
         );
         costs.push(cost);
     }
-    // Same speed, more memory: more money.
-    assert!(costs[3] > costs[2], "{costs:?}");
 
     // The picks follow the table.
     let least = |key: &dyn Fn(usize) -> f64| {
@@ -162,6 +218,7 @@ fn tune_measures_prices_and_picks() {
         );
     }
     assert!(page.contains("Local CPUs are not Lambda&#39;s"));
+    (sizes, costs)
 }
 
 #[test]
