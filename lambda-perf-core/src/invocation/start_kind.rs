@@ -31,6 +31,15 @@ pub enum StartKind {
 }
 
 impl StartKind {
+    /// Every kind, in the order of the table above.
+    pub const ALL: [Self; 5] = [
+        Self::Cold,
+        Self::Restart,
+        Self::Warm,
+        Self::Prewarmed,
+        Self::Restored,
+    ];
+
     /// The lowercase name used in metrics, traces and logs (`cold`, `restart`, `warm`,
     /// `prewarmed`, `restored`).
     #[must_use]
@@ -70,17 +79,17 @@ mod tests {
 
     #[test]
     fn only_cold_and_restart_are_cold_starts() {
-        let cold: Vec<_> = [
-            StartKind::Cold,
-            StartKind::Restart,
-            StartKind::Warm,
-            StartKind::Prewarmed,
-            StartKind::Restored,
-        ]
-        .into_iter()
-        .filter(|kind| kind.is_cold_start())
-        .map(StartKind::as_str)
-        .collect();
+        let cold: Vec<_> = StartKind::ALL
+            .into_iter()
+            .filter(|kind| kind.is_cold_start())
+            .map(StartKind::as_str)
+            .collect();
         assert_eq!(cold, ["cold", "restart"]);
+    }
+
+    #[test]
+    fn every_kind_is_listed_once() {
+        let names: Vec<_> = StartKind::ALL.into_iter().map(StartKind::as_str).collect();
+        assert_eq!(names, ["cold", "restart", "warm", "prewarmed", "restored"]);
     }
 }
