@@ -3,7 +3,10 @@
 
 use std::collections::HashMap;
 
+use lambda_perf_core::StartKind;
 use serde_json::Value;
+
+use super::problem::quote;
 
 /// What the function told about one invocation.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -26,15 +29,27 @@ pub(crate) struct Facts {
 const DURATIONS: [&str; 3] = ["init_duration_ms", "idle_gap_ms", "duration_ms"];
 
 impl Facts {
-    /// What cannot be in a `lambda_perf` object: each duration that is negative.
+    /// What cannot be in a `lambda_perf` object: each duration that is negative, and a start
+    /// kind lambda-perf does not report (the report would count it as a warm start).
     pub(crate) fn impossible(value: &Value) -> Vec<String> {
-        DURATIONS
+        let mut found: Vec<String> = DURATIONS
             .iter()
             .filter_map(|key| {
                 let duration = value.get(key)?.as_f64()?;
                 (duration < 0.0).then(|| format!("lambda_perf.{key} is negative: {duration}"))
             })
-            .collect()
+            .collect();
+        if let Some(kind) = value.get("start_kind").and_then(Value::as_str) {
+            if !StartKind::ALL.iter().any(|known| known.as_str() == kind) {
+                let known: Vec<&str> = StartKind::ALL.iter().map(|k| k.as_str()).collect();
+                found.push(format!(
+                    "lambda_perf.start_kind {} is none of {}: counted as a warm start",
+                    quote(format_args!("{kind:?}")),
+                    known.join(", ")
+                ));
+            }
+        }
+        found
     }
 
     /// Reads a `lambda_perf` object; `None` when `value` is not an object.

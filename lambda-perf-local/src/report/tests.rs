@@ -2216,3 +2216,42 @@ fn an_emf_document_after_a_prefix_is_emf() {
     let emf_lines: usize = report.processes.iter().map(|p| p.emf_lines).sum();
     assert_eq!(emf_lines, logs.lines.emf);
 }
+
+/// A start kind lambda-perf does not report is counted as a warm start, and said so: never
+/// taken in silence into the warm figures.
+#[test]
+fn a_start_kind_lambda_perf_does_not_report_is_a_problem() {
+    let mut record = record();
+    let line = emf(
+        json!({"request_id": "req-2", "start_kind": "banana", "outcome": "success",
+               "duration_ms": 1.0}),
+        &[("service", "orders")],
+        &[("Orders", "Count", json!([1.0]))],
+    );
+    record.processes[0].output.insert(0, stdout(line));
+    let report = Report::build(&record);
+    let found = problems_of(&report, ProblemKind::InvalidFacts);
+    assert_eq!(found.len(), 1, "{:#?}", report.problems);
+    assert!(
+        found[0]
+            .message
+            .contains("start_kind \"banana\" is none of cold, restart, warm, prewarmed, restored"),
+        "{found:#?}"
+    );
+    // Every kind lambda-perf reports is none.
+    for kind in lambda_perf_core::StartKind::ALL {
+        let mut record = self::record();
+        let line = emf(
+            json!({"request_id": "req-2", "start_kind": kind.as_str(), "outcome": "success"}),
+            &[("service", "orders")],
+            &[("Orders", "Count", json!([1.0]))],
+        );
+        record.processes[0].output.insert(0, stdout(line));
+        let report = Report::build(&record);
+        assert!(
+            problems_of(&report, ProblemKind::InvalidFacts).is_empty(),
+            "{kind:?}: {:#?}",
+            report.problems
+        );
+    }
+}
