@@ -18,10 +18,11 @@
 //! - the metrics of valid EMF lines are aggregated into [`MetricSeries`];
 //! - the [`Summary`] counts cold starts and errors and gives nearest-rank percentiles;
 //! - every [`Problem`] is listed: broken EMF lines, `lambda_perf` facts that cannot be (a
-//!   negative duration), X-Ray datagrams the daemon would reject or documents with required
-//!   fields missing or malformed, orphan subsegments, subsegments nested deeper than the
-//!   report draws, traces no invocation had, invocations that got no reply for a reason of
-//!   the harness (not an out-of-memory kill, which is the function's failure).
+//!   negative duration, an unknown start kind), X-Ray datagrams the daemon would reject or
+//!   documents with required fields missing or malformed, orphan subsegments, subsegments
+//!   nested deeper than the report draws, traces no invocation had, invocations that got no
+//!   reply for a reason of the harness (not an out-of-memory kill, which is the function's
+//!   failure).
 //!
 //! The [`Report`] serializes with serde (`--json`), and renders with [`render_terminal`] and
 //! [`render_html`].

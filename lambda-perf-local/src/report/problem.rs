@@ -19,8 +19,8 @@ pub enum ProblemKind {
     OrphanSubsegment,
     /// X-Ray documents of a trace no invocation of the run had.
     UnmatchedTrace,
-    /// `lambda_perf` facts that cannot be (a negative duration), shown as the function wrote
-    /// them.
+    /// `lambda_perf` facts that cannot be (a negative duration, a start kind lambda-perf does
+    /// not report), shown as the function wrote them.
     InvalidFacts,
     /// Subsegments nested deeper than the report draws (a chain of parents longer than
     /// [`Subsegment::MAX_DEPTH`](super::Subsegment::MAX_DEPTH) levels): counted, not drawn.
