@@ -298,17 +298,21 @@ impl TraceSettings {
     }
 
     /// Refuses the values given in code that cannot be used, each replaced by its default
-    /// (`build()` then fails): an OTLP timeout of zero (every export would fail),
+    /// (`build()` then fails): an OTLP timeout below a millisecond (the variables' unit:
+    /// every export would fail),
     /// a region that is no AWS region name, a blank `service.name` or resource attribute key.
     pub(crate) fn refuse_invalid_given_in_code(&mut self, errors: &mut Vec<super::ConfigError>) {
         let mut refuse = |setting: &'static str, reason: String| {
             errors.push(super::ConfigError { setting, reason });
         };
-        if self.otlp_timeout.is_some_and(|timeout| timeout.is_zero()) {
+        if self
+            .otlp_timeout
+            .is_some_and(|timeout| timeout < Duration::from_millis(1))
+        {
             refuse(
                 "otlp timeout",
-                "zero: every export would fail before it is sent (for no limit, give \
-                 Duration::MAX)"
+                "below a millisecond: every export would fail before it is sent (for no \
+                 limit, give Duration::MAX)"
                     .to_owned(),
             );
             self.otlp_timeout = None;

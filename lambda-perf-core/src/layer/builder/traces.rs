@@ -126,8 +126,8 @@ impl PerfLayerBuilder {
     /// `otel.export_failed` in the next EMF line) (`OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, then
     /// `OTEL_EXPORTER_OTLP_TIMEOUT`; default 10 s). The invocation itself waits at most the
     /// [`otel_flush_timeout`](Self::otel_flush_timeout); an export that outlasts it goes on
-    /// in the background until this one. [`build`](Self::build) refuses zero, which would
-    /// fail every export before it is sent; for no limit (what the variables' `0` means, as
+    /// in the background until this one. [`build`](Self::build) refuses zero or any timeout
+    /// below a millisecond, which would fail every export before it is sent; for no limit (what the variables' `0` means, as
     /// OpenTelemetry defines it), give [`Duration::MAX`](std::time::Duration::MAX).
     ///
     /// ```
@@ -138,6 +138,7 @@ impl PerfLayerBuilder {
     ///     .otlp_timeout(Duration::from_secs(2))
     ///     .build()?;
     /// assert!(PerfLayer::builder().otlp_timeout(Duration::ZERO).build().is_err());
+    /// assert!(PerfLayer::builder().otlp_timeout(Duration::from_micros(500)).build().is_err());
     /// # Ok::<(), lambda_perf_core::ConfigError>(())
     /// ```
     #[cfg(feature = "opentelemetry")]
@@ -410,6 +411,17 @@ mod tests {
             .otlp_timeout(std::time::Duration::ZERO)
             .build();
         assert_eq!(built.unwrap_err().setting, "otlp timeout");
+        // Below the variables' unit, a millisecond, no export could get out either; one
+        // millisecond is the least the variables can say, and is taken.
+        let built = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+            .otlp_timeout(std::time::Duration::from_micros(999))
+            .build();
+        assert_eq!(built.unwrap_err().setting, "otlp timeout");
+        let (_, errors, _) = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+            .otlp_timeout(std::time::Duration::from_millis(1))
+            .setup
+            .resolve_quietly();
+        assert!(errors.is_empty(), "{errors:#?}");
     }
 
     /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for
