@@ -338,6 +338,19 @@ async fn xray_otlp_without_a_daemon_warns_once_and_says_how_to_turn_tracing_off(
         unsent >= 1,
         "the spans not sent are counted in the EMF lines"
     );
+    // The warning goes to stderr, read apart from the EMF lines on stdout: waited for, as
+    // the end lines are (under load it can be read after them).
+    setup
+        .process
+        .wait_for_line(
+            |line| {
+                line.text
+                    .contains("lambda-perf: warning: could not send OpenTelemetry")
+            },
+            WAIT,
+        )
+        .await
+        .unwrap_or_else(|error| panic!("no warning about the unsent spans: {error}"));
     let warnings = warnings(&setup.process);
     assert_eq!(warnings.len(), 1, "{warnings:#?}");
     assert!(
