@@ -389,14 +389,13 @@ fn invocation(
             )
         }
     };
-    let start_kind = facts.start_kind.clone();
     ReportedInvocation {
         index: run.index,
         request_id: run.request_id.clone(),
         process: run.process,
         environment: run.environment,
-        cold_start: matches!(start_kind.as_deref(), Some("cold" | "restart")),
-        start_kind,
+        cold_start: facts.is_cold_start(),
+        start_kind: facts.start_kind.clone(),
         duration_ms,
         response_ms,
         started_ms: None,

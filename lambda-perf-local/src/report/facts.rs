@@ -25,6 +25,13 @@ pub(crate) struct Facts {
     pub(crate) cpu_allotment_used: Option<f64>,
 }
 
+/// The start kind lambda-perf reports by the name `name`, if any.
+fn known_start_kind(name: &str) -> Option<StartKind> {
+    StartKind::ALL
+        .into_iter()
+        .find(|kind| kind.as_str() == name)
+}
+
 /// The `lambda_perf` fields that are durations (milliseconds), which cannot be negative.
 const DURATIONS: [&str; 3] = ["init_duration_ms", "idle_gap_ms", "duration_ms"];
 
@@ -40,7 +47,7 @@ impl Facts {
             })
             .collect();
         if let Some(kind) = value.get("start_kind").and_then(Value::as_str) {
-            if !StartKind::ALL.iter().any(|known| known.as_str() == kind) {
+            if known_start_kind(kind).is_none() {
                 let known: Vec<&str> = StartKind::ALL.iter().map(|k| k.as_str()).collect();
                 found.push(format!(
                     "lambda_perf.start_kind {} is none of {}: counted as a warm start",
@@ -50,6 +57,16 @@ impl Facts {
             }
         }
         found
+    }
+
+    /// Whether the invocation was a cold start, as lambda-perf's `ColdStart` says
+    /// ([`StartKind::is_cold_start`]): `false` for a start kind lambda-perf does not report
+    /// (flagged by [`Facts::impossible`]) and when none was reported.
+    pub(crate) fn is_cold_start(&self) -> bool {
+        self.start_kind
+            .as_deref()
+            .and_then(known_start_kind)
+            .is_some_and(StartKind::is_cold_start)
     }
 
     /// Reads a `lambda_perf` object; `None` when `value` is not an object.
@@ -135,5 +152,31 @@ impl FactsByRequest {
     /// The facts of one request.
     pub(crate) fn get(&self, request_id: &str) -> Option<&Facts> {
         self.facts.get(request_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_start_kind(kind: Option<&str>) -> Facts {
+        Facts {
+            start_kind: kind.map(str::to_owned),
+            ..Facts::default()
+        }
+    }
+
+    #[test]
+    fn a_cold_start_is_what_the_start_kind_says() {
+        for kind in StartKind::ALL {
+            assert_eq!(
+                with_start_kind(Some(kind.as_str())).is_cold_start(),
+                kind.is_cold_start(),
+                "{kind}"
+            );
+        }
+        assert!(with_start_kind(Some("cold")).is_cold_start());
+        assert!(!with_start_kind(Some("banana")).is_cold_start());
+        assert!(!with_start_kind(None).is_cold_start());
     }
 }
