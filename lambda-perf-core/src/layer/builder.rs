@@ -310,20 +310,21 @@ impl PerfLayerBuilder {
     pub(crate) fn build_lenient(self) -> PerfLayer {
         PerfLayer::with_instrumentation(self.setup.resolve_lenient())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// A builder over `pairs` as the environment, tracing off (no daemon socket).
-    fn builder(pairs: &[(&str, &str)]) -> PerfLayerBuilder {
-        PerfLayerBuilder {
+    /// For tests: a builder over `pairs` as the environment, tracing off (no daemon socket).
+    #[cfg(test)]
+    pub(crate) fn over_pairs(pairs: &[(&str, &str)]) -> Self {
+        Self {
             setup: Setup::from_pairs(pairs),
         }
         .without_marker()
         .trace_disabled(true)
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
 
     /// The environment marker is claimed when a layer is built, and only then: not by the
     /// process's default configuration (what a `SingleMetric` or a client created outside an
@@ -340,14 +341,14 @@ mod tests {
         let _ = process_default.resolve_lenient();
         assert!(!marker.exists(), "claimed by the process default");
 
-        let refused = builder(&[])
+        let refused = PerfLayerBuilder::over_pairs(&[])
             .marker_dir(dir.path())
             .namespace("Shop!")
             .build();
         assert!(refused.is_err());
         assert!(!marker.exists(), "claimed by a layer that was not built");
 
-        let built = builder(&[])
+        let built = PerfLayerBuilder::over_pairs(&[])
             .marker_dir(dir.path())
             .namespace("Test")
             .build();
@@ -370,11 +371,11 @@ mod tests {
             (vars::TIMEOUT_MARGIN_MS, "soon"),
             (vars::INITIALIZATION_TYPE, "warm-pool"),
         ];
-        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        let (_, errors, warnings) = PerfLayerBuilder::over_pairs(&env).setup.resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(warnings.len(), env.len(), "{warnings:#?}");
 
-        let (_, errors, warnings) = builder(&env)
+        let (_, errors, warnings) = PerfLayerBuilder::over_pairs(&env)
             .namespace("Shop")
             .service("orders")
             .capture_response(false)
@@ -415,7 +416,8 @@ mod tests {
                 .collect();
             (dimensions, warnings)
         };
-        let (dimensions, warnings) = resolved(builder(&env).default_dimension("tier", "gold"));
+        let (dimensions, warnings) =
+            resolved(PerfLayerBuilder::over_pairs(&env).default_dimension("tier", "gold"));
         assert_eq!(
             dimensions,
             [
@@ -428,7 +430,7 @@ mod tests {
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
 
         let (dimensions, warnings) = resolved(
-            builder(&env)
+            PerfLayerBuilder::over_pairs(&env)
                 .default_dimension("tier", "gold")
                 .clear_default_dimensions()
                 .default_dimension("environment", "prod"),
@@ -450,7 +452,8 @@ mod tests {
             (vars::FUNCTION_NAME, "my-fn"),
             (vars::METRICS_NAMESPACE, "Shop"),
         ];
-        let (instrumentation, errors, warnings) = builder(&env).setup.resolve_quietly();
+        let (instrumentation, errors, warnings) =
+            PerfLayerBuilder::over_pairs(&env).setup.resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
         assert!(
@@ -460,7 +463,10 @@ mod tests {
         assert!(warnings[0].contains("my-fn"), "{warnings:#?}");
         assert_eq!(instrumentation.settings.handler_subsegment_name, "## my-fn");
         // Given in code, the same name is refused.
-        let (_, errors, _) = builder(&[]).handler_name("orders?").setup.resolve_quietly();
+        let (_, errors, _) = PerfLayerBuilder::over_pairs(&[])
+            .handler_name("orders?")
+            .setup
+            .resolve_quietly();
         assert_eq!(errors.len(), 1, "{errors:?}");
     }
 
@@ -473,7 +479,7 @@ mod tests {
             (vars::FUNCTION_NAME, "my-fn"),
             (vars::METRICS_NAMESPACE, "Shop"),
         ];
-        let (instrumentation, errors, warnings) = builder(&env)
+        let (instrumentation, errors, warnings) = PerfLayerBuilder::over_pairs(&env)
             .function_name("checkout")
             .setup
             .resolve_quietly();
@@ -495,7 +501,8 @@ mod tests {
             (vars::METRICS_FUNCTION_NAME, "orders (prod)"),
             (vars::METRICS_NAMESPACE, "Shop"),
         ];
-        let (instrumentation, _, warnings) = builder(&env).setup.resolve_quietly();
+        let (instrumentation, _, warnings) =
+            PerfLayerBuilder::over_pairs(&env).setup.resolve_quietly();
         assert_eq!(
             instrumentation.settings.handler_subsegment_name,
             "## handler"

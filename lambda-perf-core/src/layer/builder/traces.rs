@@ -292,15 +292,6 @@ mod tests {
     use crate::config::vars;
     use crate::setup::Setup;
 
-    /// A builder over `pairs` as the environment, tracing off (no daemon socket).
-    fn builder(pairs: &[(&str, &str)]) -> PerfLayerBuilder {
-        PerfLayerBuilder {
-            setup: Setup::from_pairs(pairs),
-        }
-        .without_marker()
-        .trace_disabled(true)
-    }
-
     /// The OTLP settings too: an endpoint or a compression given in code makes the warning
     /// about the variable's value (which names the fallback it would have cost) wrong.
     #[test]
@@ -313,11 +304,11 @@ mod tests {
             (trace_vars::OTLP_COMPRESSION, "zstd"),
             (vars::METRICS_NAMESPACE, "Shop"),
         ];
-        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        let (_, errors, warnings) = PerfLayerBuilder::over_pairs(&env).setup.resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(warnings.len(), 2, "{warnings:#?}");
 
-        let (_, errors, warnings) = builder(&env)
+        let (_, errors, warnings) = PerfLayerBuilder::over_pairs(&env)
             .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
             .otlp_gzip(true)
             .setup
@@ -329,7 +320,7 @@ mod tests {
             (trace_vars::OTLP_ENDPOINT, "collector:4318"),
             (vars::METRICS_NAMESPACE, "Shop"),
         ];
-        let (_, _, warnings) = builder(&env)
+        let (_, _, warnings) = PerfLayerBuilder::over_pairs(&env)
             .otlp_endpoint("http://127.0.0.1:4318/v1/traces")
             .setup
             .resolve_quietly();
@@ -349,9 +340,11 @@ mod tests {
             builder
         };
         let env = [(vars::METRICS_NAMESPACE, "Shop")];
-        let (_, _, warnings) = unreadable(builder(&env)).setup.resolve_quietly();
+        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
+            .setup
+            .resolve_quietly();
         assert_eq!(warnings.len(), 1, "{warnings:#?}");
-        let (_, _, warnings) = unreadable(builder(&env))
+        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
             .clear_otel_resource_attributes()
             .setup
             .resolve_quietly();
@@ -368,11 +361,11 @@ mod tests {
             (trace_vars::OTLP_HEADERS, "not a header"),
             (vars::METRICS_NAMESPACE, "Shop"),
         ];
-        let (_, errors, warnings) = builder(&env).setup.resolve_quietly();
+        let (_, errors, warnings) = PerfLayerBuilder::over_pairs(&env).setup.resolve_quietly();
         assert!(errors.is_empty(), "{errors:?}");
         assert_eq!(warnings.len(), 3, "{warnings:#?}");
 
-        let (_, errors, warnings) = builder(&env)
+        let (_, errors, warnings) = PerfLayerBuilder::over_pairs(&env)
             .otlp_timeout(std::time::Duration::from_secs(2))
             .region("eu-west-1")
             .clear_otlp_headers()
@@ -386,7 +379,7 @@ mod tests {
     /// a panic; the same values in the environment cost a warning (config/traces.rs).
     #[test]
     fn otel_values_given_in_code_that_cannot_be_used_are_typed_errors() {
-        let (_, errors, _) = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+        let (_, errors, _) = PerfLayerBuilder::over_pairs(&[(vars::METRICS_NAMESPACE, "Shop")])
             .otlp_timeout(std::time::Duration::ZERO)
             .region("Frankfurt")
             .otel_service_name(" ")
@@ -407,17 +400,17 @@ mod tests {
             ],
             "{errors:#?}"
         );
-        let built = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+        let built = PerfLayerBuilder::over_pairs(&[(vars::METRICS_NAMESPACE, "Shop")])
             .otlp_timeout(std::time::Duration::ZERO)
             .build();
         assert_eq!(built.unwrap_err().setting, "otlp timeout");
         // Below the variables' unit, a millisecond, no export could get out either; one
         // millisecond is the least the variables can say, and is taken.
-        let built = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+        let built = PerfLayerBuilder::over_pairs(&[(vars::METRICS_NAMESPACE, "Shop")])
             .otlp_timeout(std::time::Duration::from_micros(999))
             .build();
         assert_eq!(built.unwrap_err().setting, "otlp timeout");
-        let (_, errors, _) = builder(&[(vars::METRICS_NAMESPACE, "Shop")])
+        let (_, errors, _) = PerfLayerBuilder::over_pairs(&[(vars::METRICS_NAMESPACE, "Shop")])
             .otlp_timeout(std::time::Duration::from_millis(1))
             .setup
             .resolve_quietly();
