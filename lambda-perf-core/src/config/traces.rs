@@ -13,6 +13,12 @@
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name`, `service` |
 //! | `OTEL_RESOURCE_ATTRIBUTES` | `key=value,…` (values percent-encoded): more attributes of the spans' resource | none | `otel_resource_attribute`, `clear_otel_resource_attributes` |
 //! | `AWS_REGION` | set by Lambda: the `cloud.region` of spans (a `cloud.region` of `OTEL_RESOURCE_ATTRIBUTES` names the resource's, unless the region is given in code) | the region of the function's ARN | `region` |
+//!
+//! Where a signal's own variable (`OTEL_EXPORTER_OTLP_TRACES_…`) and the generic one are both
+//! read, the signal's wins; one whose value cannot be used (an `https` endpoint, a compression
+//! other than `gzip` or `none`, a timeout that is no number) is treated as unset, as the
+//! OpenTelemetry specification says of an invalid variable: a warning, and the generic one's
+//! value, else the default.
 
 use std::fmt;
 use std::time::Duration;
@@ -235,35 +241,30 @@ impl TraceSettings {
         let otlp_headers = headers
             .map(|list| parse_headers(headers_var, &list, warnings))
             .unwrap_or_default();
-        let (compression_var, compression) = first_of(
+        let otlp_gzip = first_valid(
             present,
             [vars::OTLP_TRACES_COMPRESSION, vars::OTLP_COMPRESSION],
+            |var, value| match value.trim() {
+                value if value.eq_ignore_ascii_case("gzip") => Ok(true),
+                value if value.eq_ignore_ascii_case("none") => Ok(false),
+                _ => Err(format!("{var}={value:?} is neither gzip nor none")),
+            },
+            "exports are not compressed",
+            warnings,
+        )
+        .unwrap_or(false);
+        let otlp_timeout = first_valid(
+            present,
+            [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT],
+            |var, value| match millis(value) {
+                // OpenTelemetry's timeouts: zero is no limit.
+                Some(timeout) if timeout.is_zero() => Ok(NO_OTLP_TIMEOUT),
+                Some(timeout) => Ok(timeout),
+                None => Err(format!("{var}={value:?} is not a number of milliseconds")),
+            },
+            &format!("using {}", DEFAULT_OTLP_TIMEOUT.as_millis()),
+            warnings,
         );
-        let otlp_gzip = match compression.as_deref().map(str::trim) {
-            None => false,
-            Some(value) if value.eq_ignore_ascii_case("gzip") => true,
-            Some(value) if value.eq_ignore_ascii_case("none") => false,
-            Some(value) => {
-                warnings.push(format!(
-                    "{compression_var}={value:?} is neither gzip nor none; exports are not compressed"
-                ));
-                false
-            }
-        };
-        let (timeout_var, timeout) =
-            first_of(present, [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT]);
-        let otlp_timeout = timeout.and_then(|value| match millis(&value) {
-            // OpenTelemetry's timeouts: zero is no limit.
-            Some(timeout) if timeout.is_zero() => Some(NO_OTLP_TIMEOUT),
-            Some(timeout) => Some(timeout),
-            None => {
-                warnings.push(format!(
-                    "{timeout_var}={value:?} is not a number of milliseconds; using {}",
-                    DEFAULT_OTLP_TIMEOUT.as_millis()
-                ));
-                None
-            }
-        });
         // Only OpenTelemetry spans carry it: without them, nothing is said of it.
         let region = present(vars::REGION).filter(|_| OPENTELEMETRY_BUILT);
         let region = region.filter(|region| {
@@ -436,28 +437,56 @@ fn otlp_endpoint(
     present: &dyn Fn(&str) -> Option<String>,
     warnings: &mut Vec<String>,
 ) -> Option<String> {
-    let (var, endpoint) = match present(vars::OTLP_TRACES_ENDPOINT) {
-        Some(endpoint) => (vars::OTLP_TRACES_ENDPOINT, endpoint.trim().to_owned()),
-        None => {
-            let base = present(vars::OTLP_ENDPOINT)?;
-            let base = base.trim();
-            let joined = if base.ends_with('/') {
-                format!("{base}v1/traces")
+    first_valid(
+        present,
+        [vars::OTLP_TRACES_ENDPOINT, vars::OTLP_ENDPOINT],
+        |var, value| {
+            let value = value.trim();
+            let endpoint = if var == vars::OTLP_TRACES_ENDPOINT {
+                value.to_owned()
+            } else if value.ends_with('/') {
+                format!("{value}v1/traces")
             } else {
-                format!("{base}/v1/traces")
+                format!("{value}/v1/traces")
             };
-            (vars::OTLP_ENDPOINT, joined)
-        }
-    };
-    match validate_otlp_endpoint(&endpoint) {
-        Ok(()) => Some(endpoint),
-        Err(reason) => {
-            warnings.push(format!(
-                "{var}: {reason}; otlp exports go to {DEFAULT_OTLP_ENDPOINT}"
-            ));
-            None
+            validate_otlp_endpoint(&endpoint)
+                .map(|()| endpoint)
+                .map_err(|reason| format!("{var}: {reason}"))
+        },
+        &format!("otlp exports go to {DEFAULT_OTLP_ENDPOINT}"),
+        warnings,
+    )
+}
+
+/// The value of the first of `names` (the signal's own variable, then the generic one) that
+/// is set and that `parse` takes (given the variable's name and its value). A value `parse`
+/// refuses, with what it says of it, is treated as unset, as the OpenTelemetry specification
+/// says of an invalid variable: the warning names what is used instead, the next variable set,
+/// else `otherwise` (the default).
+fn first_valid<T, const N: usize>(
+    present: &dyn Fn(&str) -> Option<String>,
+    names: [&'static str; N],
+    parse: impl Fn(&str, &str) -> Result<T, String>,
+    otherwise: &str,
+    warnings: &mut Vec<String>,
+) -> Option<T> {
+    let set: Vec<(&str, String)> = names
+        .iter()
+        .filter_map(|name| present(name).map(|value| (*name, value)))
+        .collect();
+    for (at, (name, value)) in set.iter().enumerate() {
+        match parse(name, value) {
+            Ok(parsed) => return Some(parsed),
+            Err(complaint) => {
+                let instead = set.get(at + 1).map_or_else(
+                    || otherwise.to_owned(),
+                    |(next, _)| format!("{next} is used"),
+                );
+                warnings.push(format!("{complaint}; {instead}"));
+            }
         }
     }
+    None
 }
 
 /// Checks that lambda-perf's own OTLP client can send to `endpoint`: an `http://` URL with a
@@ -707,6 +736,71 @@ mod tests {
         assert!(warnings[0].contains("\"soon\""));
         assert!(warnings[1].contains("https URL"));
         assert!(warnings.iter().all(|w| !w.contains("novalue")));
+    }
+
+    /// A signal's own variable with a value that cannot be used is treated as unset, as the
+    /// OpenTelemetry specification says: the generic variable's value is used, with a warning
+    /// that says so; when that one cannot be used either, the default.
+    #[test]
+    fn a_bad_traces_variable_gives_way_to_the_generic_one() {
+        let (settings, warnings) = read(&[
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "https://api.vendor.example/v1/traces",
+            ),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "http://collector:4318"),
+            ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip"),
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "2500"),
+        ]);
+        assert_eq!(
+            settings.otlp_endpoint.as_deref(),
+            Some("http://collector:4318/v1/traces")
+        );
+        assert!(settings.otlp_gzip);
+        assert_eq!(settings.otlp_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(
+            warnings.len(),
+            3,
+            "one for each traces variable: {warnings:#?}"
+        );
+        for (var, generic) in [
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                "OTEL_EXPORTER_OTLP_ENDPOINT",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION",
+                "OTEL_EXPORTER_OTLP_COMPRESSION",
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT",
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+            ),
+        ] {
+            assert!(
+                warnings
+                    .iter()
+                    .any(|w| w.starts_with(var) && w.ends_with(&format!("; {generic} is used"))),
+                "{var}: {warnings:#?}"
+            );
+        }
+
+        let (settings, warnings) = read(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "later"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "collector:4318"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "ftp://collector"),
+        ]);
+        assert_eq!(settings.otlp_timeout, None);
+        assert_eq!(settings.otlp_endpoint, None);
+        assert_eq!(warnings.len(), 4, "{warnings:#?}");
+        assert!(warnings[0].ends_with("; OTEL_EXPORTER_OTLP_ENDPOINT is used"));
+        assert!(warnings[1].starts_with("OTEL_EXPORTER_OTLP_ENDPOINT: "));
+        assert!(warnings[1].ends_with("; otlp exports go to http://localhost:4318/v1/traces"));
+        assert!(warnings[3].starts_with("OTEL_EXPORTER_OTLP_TIMEOUT=\"later\""));
+        assert!(warnings[3].ends_with("; using 10000"));
     }
 
     #[test]
