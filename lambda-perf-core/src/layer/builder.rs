@@ -60,6 +60,10 @@ impl PerfLayerBuilder {
     /// `service.name` resource attribute given in code names the spans' service apart).
     pub fn service(mut self, service: impl Into<String>) -> Self {
         self.setup.overridden(vars::SERVICE_NAME);
+        // The spans' name too: `OTEL_SERVICE_NAME` is no longer used.
+        #[cfg(feature = "opentelemetry")]
+        self.setup
+            .overridden(crate::config::trace_vars::OTEL_SERVICE_NAME);
         self.setup.settings.traces.service_in_code = true;
         self.setup.settings.service = Some(service.into());
         self

@@ -351,6 +351,30 @@ mod tests {
         assert_eq!(warnings, Vec::<String>::new());
     }
 
+    /// A service given in code names the spans' service in place of `OTEL_SERVICE_NAME`: the
+    /// warning that its value could not be read (not UTF-8) is about a value no longer used.
+    #[test]
+    fn a_service_given_in_code_silences_the_warning_about_otel_service_name() {
+        let unreadable = |builder: PerfLayerBuilder| {
+            let mut builder = builder;
+            builder.setup.env_warnings.push(format!(
+                "{} is not valid UTF-8 (\"orders\\u{{fffd}}\"); ignored",
+                trace_vars::OTEL_SERVICE_NAME
+            ));
+            builder
+        };
+        let env = [(vars::METRICS_NAMESPACE, "Shop")];
+        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
+            .setup
+            .resolve_quietly();
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
+            .service("orders")
+            .setup
+            .resolve_quietly();
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
     /// The OTLP timeout, the region and the headers given in code make the warnings about
     /// their variables' values (which name the fallback they cost) wrong too.
     #[test]
