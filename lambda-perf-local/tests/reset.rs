@@ -340,3 +340,147 @@ fn a_planned_restart_after_a_failed_invocation_does_not_wait_for_the_failed_runt
         );
     }
 }
+
+/// The `logs --json` report of a `--log-out` file.
+fn logs_of(log: &str) -> Value {
+    let output = lambda_perf(&["logs", "--json", log]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    json(&output)
+}
+
+/// What `lambda-perf logs` reads back of a run's `--log-out` agrees with the run's report:
+/// its invocations, their statuses, cold starts, init durations, durations and bill.
+fn assert_logs_agree(report: &Value, logs: &Value, statuses: Value) {
+    let two_decimals = |value: f64| format!("{value:.2}").parse::<f64>().unwrap();
+    let figures = |field: &str| -> Vec<f64> {
+        let mut values: Vec<f64> = column(report, field)
+            .into_iter()
+            .filter_map(Value::as_f64)
+            .map(two_decimals)
+            .collect();
+        values.sort_by(f64::total_cmp);
+        values
+    };
+    let summary = &report["summary"];
+    assert_eq!(logs["invocations"], summary["invocations"], "{logs:#}");
+    assert_eq!(logs["cold_starts"], summary["cold_starts"], "{logs:#}");
+    assert_eq!(logs["statuses"], statuses, "{logs:#}");
+    assert_eq!(logs["lines"]["malformed"], 0, "{:#}", logs["lines"]);
+    for (from_logs, from_run) in [
+        ("init_duration_ms", "platform_init_ms"),
+        ("duration_ms", "duration_ms"),
+    ] {
+        let values = figures(from_run);
+        let field = &logs[from_logs];
+        assert_eq!(
+            field["count"].as_u64().unwrap_or(0),
+            values.len() as u64,
+            "{from_logs}: {field:#} against {values:?}"
+        );
+        if let Some(max) = values.last() {
+            assert_eq!(field["max"].as_f64(), Some(*max), "{from_logs}: {field:#}");
+        }
+    }
+    let billed: Vec<f64> = column(report, "billed_duration_ms")
+        .into_iter()
+        .filter_map(Value::as_f64)
+        .collect();
+    assert_eq!(billed.len(), column(report, "status").len(), "{billed:?}");
+    let memory = logs["memory_size_mb"].as_f64().unwrap();
+    let gb_seconds: f64 = billed.iter().map(|b| b / 1000.0 * memory / 1024.0).sum();
+    assert!(
+        (logs["billed_gb_seconds"].as_f64().unwrap() - gb_seconds).abs() < 1e-12,
+        "{logs:#} against {billed:?}"
+    );
+}
+
+#[test]
+fn invocations_failed_by_init_errors_are_logged_as_lambda_logs_an_init_failed_in_the_invocation() {
+    // Every process reports an init error and exits: each invocation fails, and Lambda logs
+    // each, after an `INIT_REPORT … Phase: invoke Status: error` line for the init that
+    // failed in it, with a REPORT that says the error and has no `Init Duration`.
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let script = r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exit 1"#;
+    let output = run("{}", &["-n", "3", "--log-out", &log], &["sh", "-c", script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(
+        column(&report, "status"),
+        ["init-error", "init-error", "init-error"]
+    );
+    assert_eq!(report["summary"]["cold_starts"], 0);
+
+    let text = std::fs::read_to_string(&log).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let position = |wanted: &dyn Fn(&str) -> bool| lines.iter().position(|line| wanted(line));
+    for invocation in report["invocations"].as_array().unwrap() {
+        let id = invocation["request_id"].as_str().unwrap();
+        let start =
+            position(&|line| line.ends_with(&format!("START RequestId: {id} Version: $LATEST")))
+                .unwrap_or_else(|| panic!("no START of {id}: {text}"));
+        let end = position(&|line| line.ends_with(&format!("END RequestId: {id}")))
+            .unwrap_or_else(|| panic!("no END of {id}: {text}"));
+        let report_at = position(&|line| line.contains(&format!("REPORT RequestId: {id}\t")))
+            .unwrap_or_else(|| panic!("no REPORT of {id}: {text}"));
+        assert!(start < end && end < report_at, "{text}");
+        // Its INIT_REPORT comes right before its START.
+        let init_report = lines[start - 1];
+        let duration = invocation["duration_ms"].as_f64().expect("a duration");
+        assert!(
+            init_report.ends_with(&format!(
+                " INIT_REPORT Init Duration: {duration:.2} ms\tPhase: invoke\tStatus: error\tError Type: Config.Missing"
+            )),
+            "{text}"
+        );
+        let report_line = lines[report_at];
+        assert!(
+            report_line.contains(&format!("\tDuration: {duration:.2} ms\t"))
+                && report_line.ends_with("\tStatus: error\tError Type: Config.Missing")
+                && !report_line.contains("Init Duration"),
+            "{report_line}"
+        );
+    }
+    assert_eq!(text.matches("INIT_REPORT ").count(), 3, "{text}");
+
+    assert_logs_agree(
+        &report,
+        &logs_of(&log),
+        serde_json::json!({ "error: Config.Missing": 3 }),
+    );
+}
+
+#[test]
+fn an_invocation_whose_runtime_exits_during_init_is_logged_with_runtime_exit_error() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let script = failing_once_then_the_demo("echo connecting; exit 3");
+    let output = run(
+        "{}",
+        &["-n", "2", "--log-out", &log],
+        &["sh", "-c", &script],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["harness-error", "ok"]);
+    let text = std::fs::read_to_string(&log).unwrap();
+    let init_reports: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains(" INIT_REPORT "))
+        .collect();
+    assert_eq!(init_reports.len(), 1, "{text}");
+    assert!(
+        init_reports[0].ends_with("\tPhase: invoke\tStatus: error\tError Type: Runtime.ExitError"),
+        "{text}"
+    );
+    // What the runtime wrote before it exited comes before the platform's lines.
+    let connecting = text.find(" connecting\n").expect("the runtime's output");
+    assert!(connecting < text.find(" INIT_REPORT ").unwrap(), "{text}");
+    // The restart after it is a cold start, with an `Init Duration`, in both.
+    assert_eq!(report["summary"]["cold_starts"], 1);
+    assert_logs_agree(
+        &report,
+        &logs_of(&log),
+        serde_json::json!({ "error: Runtime.ExitError": 1, "success": 1 }),
+    );
+}

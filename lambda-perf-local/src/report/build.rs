@@ -7,6 +7,7 @@ use crate::emulator::{Answer, ErrorDocument, InvokeReply, OutputStream, TraceHea
 
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
+use super::failed_init::failed_inits;
 use super::metrics::MetricAggregator;
 use super::model::{Report, ReportedInvocation, ReportedProcess, Status, Subsegment};
 use super::no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
@@ -76,14 +77,25 @@ impl Report {
 
         let (platform_inits, restores) = platform_starts(record);
         let init_billed = init_on_demand(record);
+        // On demand, Lambda logs and bills an invocation whose init failed with the init as
+        // its duration (see `failed_init`); not said of the other initialization types.
+        let failed = if init_billed {
+            failed_inits(record)
+        } else {
+            vec![None; record.invocations.len()]
+        };
         let mut invocations: Vec<ReportedInvocation> = record
             .invocations
             .iter()
             .zip(platform_inits.into_iter().zip(restores))
-            .map(|(run, (platform_init_ms, restore_duration_ms))| {
+            .zip(failed)
+            .map(|((run, (platform_init_ms, restore_duration_ms)), failed)| {
                 let mut report = invocation(run, &facts, &mut traces, &mut problems);
                 report.platform_init_ms = platform_init_ms;
                 report.restore_duration_ms = restore_duration_ms;
+                if let Some(failed) = failed {
+                    report.duration_ms = Some(failed.init_ms);
+                }
                 if report.start_kind.is_none() {
                     // The function told nothing: a cold start as Lambda counts one, the
                     // first invocation of its process with its init billed on demand (an

@@ -43,6 +43,7 @@ mod build;
 pub(crate) mod chart;
 mod emf;
 pub(crate) mod facts;
+mod failed_init;
 pub(crate) mod format;
 mod harness_stop;
 pub(crate) mod html;
@@ -64,6 +65,7 @@ mod xray;
 mod tests;
 
 pub(crate) use build::init_on_demand;
+pub(crate) use failed_init::{FailedInit, failed_inits};
 pub use harness_stop::HarnessStop;
 pub use html::render_html;
 pub use metrics::MetricSeries;

@@ -98,7 +98,10 @@ pub struct ReportedInvocation {
     /// when `PerfRuntimeLayer` writes the telemetry after the response), but not past the
     /// timeout, where it ends too when the harness waited past it for that request in vain;
     /// to the answer when no request followed it otherwise (the process was stopped or died
-    /// first); for a timed-out invocation, its timeout.
+    /// first); for a timed-out invocation, its timeout; for one whose process failed in its
+    /// init (an init error, or an exit before it asked for work) when initialized on demand,
+    /// that init, from the process's start to its failure, which Lambda retries in the
+    /// invocation and logs and bills as its `Duration`.
     pub duration_ms: Option<f64>,
     /// From hand-out by `/next` to the answer: what the caller waited, for an answered
     /// invocation.

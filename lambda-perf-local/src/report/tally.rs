@@ -27,7 +27,9 @@ pub(super) fn summary(invocations: &[ReportedInvocation], problems: usize) -> Su
         .collect();
     let cold = Distribution::of(&durations(&|i| i.cold_start));
     // The others: every invocation with a duration was handed out to its process, so its
-    // start is known, from the function or else from the harness.
+    // start is known, from the function or else from the harness; or failed in the init of
+    // its process, which Lambda logs without an `Init Duration`, as `lambda-perf logs`
+    // counts it.
     let warm = Distribution::of(&durations(&|i| !i.cold_start));
     let (p50_difference_ms, p50_ratio) = match (&cold, &warm) {
         (Some(cold), Some(warm)) => (

@@ -9,13 +9,14 @@ use std::time::{Duration, Instant};
 use crate::logs::format_timestamp;
 use crate::pricing::billed_ms;
 use crate::report::{
-    OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, ReportedInvocation, RunRecord, Status,
-    init_on_demand,
+    FailedInit, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, ReportedInvocation,
+    RunRecord, Status, failed_inits, init_on_demand,
 };
 
 /// Where a line goes among the lines of the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Rank {
+    InitReport,
     Start,
     Output,
     End,
@@ -81,9 +82,13 @@ fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant 
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
 /// duration, the billed duration, the memory size, the process's peak memory so far and, on
-/// the first invocation of a process initialized on demand, the platform's init). An out-of-memory kill is logged
-/// as Lambda logs one, and so is a timeout (`Task timed out after …`, after the `REPORT`).
-/// Each line goes to the log stream of its execution environment.
+/// the first invocation of a process initialized on demand, the platform's init). An
+/// out-of-memory kill is logged as Lambda logs one, and so is a timeout (`Task timed out
+/// after …`, after the `REPORT`) and, initialized on demand, an invocation whose process
+/// failed in its init: an `INIT_REPORT … Phase: invoke Status: error Error Type: …` line,
+/// then its `START`, `END` and `REPORT` with that error, as Lambda logs an init it retried
+/// in the invocation that failed again. Each line goes to the log stream of its execution
+/// environment.
 ///
 /// `report` must be [`Report::build`] of `record`.
 pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
@@ -108,8 +113,22 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
         }
     }
     let version = record.config.version();
-    for (run, invocation) in record.invocations.iter().zip(&report.invocations) {
+    let failed = if init_on_demand(record) {
+        failed_inits(record)
+    } else {
+        vec![None; record.invocations.len()]
+    };
+    for ((run, invocation), failed) in record
+        .invocations
+        .iter()
+        .zip(&report.invocations)
+        .zip(&failed)
+    {
         let stream = stream_of(run.process);
+        if let (Some(failed), Some(ended)) = (failed, run.ended_at) {
+            failed_init_lines(&mut entries, record, invocation, failed, ended, stream);
+            continue;
+        }
         let Some(started) = run.handed_out_at else {
             continue;
         };
@@ -143,7 +162,7 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
         let duration_ms = invocation
             .duration_ms
             .unwrap_or_else(|| ended.saturating_duration_since(started).as_secs_f64() * 1000.0);
-        end(report_line(record, invocation, duration_ms));
+        end(report_line(record, invocation, duration_ms, None));
         if invocation.status == Status::Timeout {
             // Lambda's own line, with its own timestamp (to the millisecond, `Z`) and the
             // time the invocation ran.
@@ -169,8 +188,62 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
     out
 }
 
-/// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it.
-fn report_line(record: &RunRecord, invocation: &ReportedInvocation, duration_ms: f64) -> String {
+/// The lines of an invocation whose process failed in its init, all at its end (`ended`):
+/// Lambda's `INIT_REPORT` for the init it retried in the invocation and that failed again,
+/// then `START`, `END` and `REPORT`. The harness tries that init once: where Lambda, in a new
+/// environment, first tries it in the init phase and logs an `INIT_REPORT … Phase: init`
+/// line for that too, this log has only the one it failed in.
+fn failed_init_lines<'a>(
+    entries: &mut Vec<Entry<'a>>,
+    record: &RunRecord,
+    invocation: &ReportedInvocation,
+    failed: &FailedInit,
+    ended: Instant,
+    stream: &'a str,
+) {
+    let mut push = |rank: Rank, message: String| {
+        entries.push(Entry {
+            at: ended,
+            rank,
+            stream,
+            message,
+        });
+    };
+    push(
+        Rank::InitReport,
+        format!(
+            "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: error\tError Type: {}",
+            failed.init_ms, failed.error_type
+        ),
+    );
+    push(
+        Rank::Start,
+        format!(
+            "START RequestId: {} Version: {}",
+            invocation.request_id,
+            record.config.version()
+        ),
+    );
+    push(
+        Rank::End,
+        format!("END RequestId: {}", invocation.request_id),
+    );
+    let duration_ms = invocation.duration_ms.unwrap_or(failed.init_ms);
+    push(
+        Rank::End,
+        report_line(record, invocation, duration_ms, Some(&failed.error_type)),
+    );
+}
+
+/// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it;
+/// with `Status: error` and `init_error` as its `Error Type` for an invocation whose init
+/// failed.
+fn report_line(
+    record: &RunRecord,
+    invocation: &ReportedInvocation,
+    duration_ms: f64,
+    init_error: Option<&str>,
+) -> String {
     let on_demand_init = invocation
         .platform_init_ms
         .filter(|_| init_on_demand(record));
@@ -200,6 +273,10 @@ fn report_line(record: &RunRecord, invocation: &ReportedInvocation, duration_ms:
             "\tRestore Duration: {restore:.2} ms\tBilled Restore Duration: {} ms",
             billed_ms(restore)
         );
+    }
+    if let Some(error_type) = init_error {
+        let _ = write!(line, "\tStatus: error\tError Type: {error_type}");
+        return line;
     }
     match invocation.status {
         Status::OutOfMemory => {

@@ -1,0 +1,152 @@
+//! [`failed_inits`]: the invocations of a run that failed in the init of their process (an
+//! init error, or a runtime that exited before it asked for work), with what Lambda logs
+//! of that init.
+//!
+//! On demand, Lambda tries a failed init again as part of the invocation ("Lambda retries
+//! the Init phase at the time of the first function invocation",
+//! <https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html>), and when
+//! that fails too it logs the invocation as any other: an `INIT_REPORT … Phase: invoke
+//! Status: error Error Type: …` line for the init that failed in it, `START`, `END`, and a
+//! `REPORT` whose `Duration` holds that init, billed, with no `Init Duration`, and the init's
+//! error type (`Status: error\tError Type: Runtime.InvalidEntrypoint` in
+//! <https://github.com/nishidemasami/contactform-api/issues/29>). CloudWatch logs published
+//! on GitHub show the whole sequence, e.g. a Node.js function's (tabs written `\t`):
+//!
+//! ```text
+//! INIT_REPORT Init Duration: 1329.49 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.UserCodeSyntaxError
+//! START RequestId: f8400400-dd9e-4025-b644-4c78df3287c7 Version: $LATEST
+//! END RequestId: f8400400-dd9e-4025-b644-4c78df3287c7
+//! REPORT RequestId: f8400400-dd9e-4025-b644-4c78df3287c7\tDuration: 1338.34 ms\tBilled Duration: 1339 ms\tMemory Size: 128 MB\tMax Memory Used: 71 MB\tStatus: error\tError Type: Runtime.UserCodeSyntaxError
+//! ```
+//!
+//! and `Error Type: Runtime.ExitError` for a runtime that exited.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use crate::emulator::Answer;
+
+use super::no_reply::NoReplyKind;
+use super::record::RunRecord;
+
+/// The error type Lambda logs for a runtime that exited.
+pub(crate) const EXIT_ERROR_TYPE: &str = "Runtime.ExitError";
+
+/// The error type logged for an init error whose runtime named none Lambda could log as
+/// one (none, or one with spaces or control characters, which would break the line): the
+/// type Lambda itself logs for a failure it cannot name.
+pub(crate) const UNKNOWN_ERROR_TYPE: &str = "Runtime.Unknown";
+
+/// An invocation's process failed in its init.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct FailedInit {
+    /// What Lambda logs as its `Error Type`: the type the runtime reported with its init
+    /// error, or [`EXIT_ERROR_TYPE`] when it exited.
+    pub(crate) error_type: String,
+    /// How long the init ran, from the process's start to its failure (ms): its
+    /// `INIT_REPORT`'s `Init Duration`, and the invocation's `Duration`.
+    pub(crate) init_ms: f64,
+}
+
+/// For each invocation of `record` (in run order), whether its process failed in its init:
+/// one that was never handed out and got the init error of its process, or whose process
+/// exited before it had handed out any invocation. Every such invocation of a process shares
+/// its failure, at the first of their ends.
+pub(crate) fn failed_inits(record: &RunRecord) -> Vec<Option<FailedInit>> {
+    let mut first_hand_out: HashMap<usize, Instant> = HashMap::new();
+    for run in &record.invocations {
+        if let Some(at) = run.handed_out_at {
+            first_hand_out
+                .entry(run.process)
+                .and_modify(|first| *first = (*first).min(at))
+                .or_insert(at);
+        }
+    }
+    let failures: Vec<Option<(String, Instant)>> = record
+        .invocations
+        .iter()
+        .map(|run| {
+            let ended = run.ended_at.filter(|_| run.handed_out_at.is_none())?;
+            let error_type = match &run.reply {
+                Ok(reply) => match &reply.answer {
+                    Answer::InitError(report) => loggable(report.error_type.as_deref()),
+                    _ => return None,
+                },
+                Err(failure) if failure.kind == NoReplyKind::ProcessExited => {
+                    let had_work = first_hand_out
+                        .get(&run.process)
+                        .is_some_and(|first| *first <= ended);
+                    if had_work {
+                        return None;
+                    }
+                    EXIT_ERROR_TYPE.to_owned()
+                }
+                Err(_) => return None,
+            };
+            Some((error_type, ended))
+        })
+        .collect();
+    let mut failed_at: HashMap<usize, Instant> = HashMap::new();
+    for (run, failure) in record.invocations.iter().zip(&failures) {
+        if let Some((_, ended)) = failure {
+            failed_at
+                .entry(run.process)
+                .and_modify(|first| *first = (*first).min(*ended))
+                .or_insert(*ended);
+        }
+    }
+    let mut spawned: HashMap<usize, Instant> = HashMap::new();
+    for process in &record.processes {
+        if let Some(at) = process.spawned_at {
+            spawned.entry(process.index).or_insert(at);
+        }
+    }
+    record
+        .invocations
+        .iter()
+        .zip(failures)
+        .map(|(run, failure)| {
+            let (error_type, _) = failure?;
+            let started = spawned.get(&run.process)?;
+            let failed = failed_at.get(&run.process)?;
+            Some(FailedInit {
+                error_type,
+                init_ms: failed.saturating_duration_since(*started).as_secs_f64() * 1000.0,
+            })
+        })
+        .collect()
+}
+
+/// The runtime's error type as a log line can carry it, else [`UNKNOWN_ERROR_TYPE`].
+fn loggable(error_type: Option<&str>) -> String {
+    error_type
+        .map(str::trim)
+        .filter(|kind| {
+            !kind.is_empty()
+                && kind.len() <= 200
+                && !kind.chars().any(|c| c.is_whitespace() || c.is_control())
+        })
+        .unwrap_or(UNKNOWN_ERROR_TYPE)
+        .to_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_type_a_line_cannot_carry_is_logged_as_unknown() {
+        assert_eq!(loggable(Some("Config.Missing")), "Config.Missing");
+        assert_eq!(loggable(Some(" Runtime.ExitError\n")), "Runtime.ExitError");
+        for unloggable in [
+            None,
+            Some(""),
+            Some("alloc::boxed::Box<dyn core::error::Error + Send + Sync>"),
+            Some("Bad\tType"),
+            Some("Bad\u{1b}Type"),
+        ] {
+            assert_eq!(loggable(unloggable), UNKNOWN_ERROR_TYPE, "{unloggable:?}");
+        }
+        assert_eq!(loggable(Some(&"x".repeat(201))), UNKNOWN_ERROR_TYPE);
+    }
+}
