@@ -2255,3 +2255,58 @@ fn a_start_kind_lambda_perf_does_not_report_is_a_problem() {
         );
     }
 }
+
+/// A runtime that failed its init wrote its last lines before it failed: read a moment after
+/// its exit (its output comes from a pipe, read by a task of its own), they still go before
+/// the platform's lines of the invocation its init failed in, as in Lambda's log.
+#[test]
+fn what_a_runtime_wrote_before_its_init_failed_goes_before_the_init_report() {
+    let spawned_at = Instant::now();
+    let at = |micros: u64| spawned_at + Duration::from_micros(micros);
+    let exited = RecordedInvocation {
+        index: 0,
+        process: 0,
+        environment: 0,
+        trace_header: None,
+        request_id: "req-0".into(),
+        reply: Err(NoReply::new(
+            NoReplyKind::ProcessExited,
+            "the function exited during its init (exit status: 3)",
+        )),
+        handed_out_at: None,
+        ended_at: Some(at(2_000)),
+        released_at: None,
+        max_memory_used_bytes: None,
+    };
+    let process = RecordedProcess {
+        spawned_at: Some(spawned_at),
+        output: vec![
+            OutputLine::new(OutputStream::Stdout, "connecting", at(2_035)),
+            OutputLine::new(OutputStream::Stderr, "no settings", at(2_050)),
+        ],
+        exit: Some("exit status: 3".into()),
+        ..RecordedProcess::default()
+    };
+    let record = RunRecord {
+        function: "fn".into(),
+        invocations: vec![exited],
+        processes: vec![process],
+        ..RunRecord::default()
+    };
+    let report = Report::build(&record);
+    let log = crate::run::lambda_log(&record, &report);
+    let position = |needle: &str| {
+        log.lines()
+            .position(|line| line.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle:?} in {log}"))
+    };
+    let init_report = position("INIT_REPORT Init Duration: 2.00 ms\tPhase: invoke");
+    assert!(position("connecting") < init_report, "{log}");
+    assert!(position("no settings") < init_report, "{log}");
+    assert!(
+        init_report < position("START RequestId: req-0")
+            && position("START RequestId: req-0") < position("END RequestId: req-0")
+            && position("END RequestId: req-0") < position("REPORT RequestId: req-0"),
+        "{log}"
+    );
+}

@@ -16,7 +16,6 @@ use crate::report::{
 /// Where a line goes among the lines of the same instant.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Rank {
-    InitReport,
     Start,
     Output,
     End,
@@ -79,6 +78,40 @@ fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant 
     }
 }
 
+/// When each process failed in its init, by process index, in order: the ends of its
+/// invocations that failed with it, and whether it exited there (rather than reporting an
+/// init error).
+fn init_failures(
+    record: &RunRecord,
+    failed: &[Option<FailedInit>],
+) -> HashMap<usize, Vec<(Instant, bool)>> {
+    let mut by_process: HashMap<usize, Vec<(Instant, bool)>> = HashMap::new();
+    for (run, failed) in record.invocations.iter().zip(failed) {
+        if let (Some(_), Some(ended)) = (failed, run.ended_at) {
+            let exited = run.reply.is_err();
+            by_process
+                .entry(run.process)
+                .or_default()
+                .push((ended, exited));
+        }
+    }
+    for failures in by_process.values_mut() {
+        failures.sort_unstable();
+    }
+    by_process
+}
+
+/// When a line the harness read at `read_at` was written, if before an init failure of its
+/// process (`failures`, in order): a process that exited wrote everything it did before its
+/// exit, however late the harness read it; after an init error, a line read within
+/// [`READ_LAG`] was written before it too. Such a line goes before the platform's lines of
+/// that failure, at its time.
+fn written_before_failure(read_at: Instant, failures: &[(Instant, bool)]) -> Option<Instant> {
+    let after = failures.partition_point(|&(failed_at, _)| failed_at <= read_at);
+    let (failed_at, exited) = failures[..after].last().copied()?;
+    (exited || read_at.duration_since(failed_at) <= READ_LAG).then_some(failed_at)
+}
+
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
 /// duration, the billed duration, the memory size, the process's peak memory so far and, on
@@ -101,11 +134,22 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
     let stream_of = |process: usize| streams.get(&process).copied().unwrap_or("");
     let mut entries: Vec<Entry<'_>> = Vec::new();
     let spells = idle_spells(record);
+    let failed = if init_on_demand(record) {
+        failed_inits(record)
+    } else {
+        vec![None; record.invocations.len()]
+    };
+    let init_failures = init_failures(record, &failed);
     for process in &record.processes {
         let idle = spells.get(&process.index).map_or(&[][..], Vec::as_slice);
+        let failures = init_failures
+            .get(&process.index)
+            .map_or(&[][..], Vec::as_slice);
         for line in &process.output {
+            let at = written_before_failure(line.received_at, failures)
+                .unwrap_or_else(|| written_by(line.received_at, idle));
             entries.push(Entry {
-                at: written_by(line.received_at, idle),
+                at,
                 rank: Rank::Output,
                 stream: &process.log_stream,
                 message: line.text.clone(),
@@ -113,11 +157,6 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
         }
     }
     let version = record.config.version();
-    let failed = if init_on_demand(record) {
-        failed_inits(record)
-    } else {
-        vec![None; record.invocations.len()]
-    };
     for ((run, invocation), failed) in record
         .invocations
         .iter()
@@ -175,6 +214,7 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             ));
         }
     }
+    // A stable sort: lines of the same instant and rank keep the order they were pushed in.
     entries.sort_by_key(|entry| (entry.at, entry.rank));
     let mut out = String::new();
     for entry in entries {
@@ -188,9 +228,10 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
     out
 }
 
-/// The lines of an invocation whose process failed in its init, all at its end (`ended`):
-/// Lambda's `INIT_REPORT` for the init it retried in the invocation and that failed again,
-/// then `START`, `END` and `REPORT`. The harness tries that init once: where Lambda, in a new
+/// The lines of an invocation whose process failed in its init, all at its end (`ended`),
+/// in this order and after what the process wrote by then: Lambda's `INIT_REPORT` for the
+/// init it retried in the invocation and that failed again, then `START`, `END` and
+/// `REPORT`. The harness tries that init once: where Lambda, in a new
 /// environment, first tries it in the init phase and logs an `INIT_REPORT … Phase: init`
 /// line for that too, this log has only the one it failed in.
 fn failed_init_lines<'a>(
@@ -201,38 +242,32 @@ fn failed_init_lines<'a>(
     ended: Instant,
     stream: &'a str,
 ) {
-    let mut push = |rank: Rank, message: String| {
+    // All ranked as ends, after the output of the same instant; the sort keeps their order.
+    let mut push = |message: String| {
         entries.push(Entry {
             at: ended,
-            rank,
+            rank: Rank::End,
             stream,
             message,
         });
     };
-    push(
-        Rank::InitReport,
-        format!(
-            "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: error\tError Type: {}",
-            failed.init_ms, failed.error_type
-        ),
-    );
-    push(
-        Rank::Start,
-        format!(
-            "START RequestId: {} Version: {}",
-            invocation.request_id,
-            record.config.version()
-        ),
-    );
-    push(
-        Rank::End,
-        format!("END RequestId: {}", invocation.request_id),
-    );
+    push(format!(
+        "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: error\tError Type: {}",
+        failed.init_ms, failed.error_type
+    ));
+    push(format!(
+        "START RequestId: {} Version: {}",
+        invocation.request_id,
+        record.config.version()
+    ));
+    push(format!("END RequestId: {}", invocation.request_id));
     let duration_ms = invocation.duration_ms.unwrap_or(failed.init_ms);
-    push(
-        Rank::End,
-        report_line(record, invocation, duration_ms, Some(&failed.error_type)),
-    );
+    push(report_line(
+        record,
+        invocation,
+        duration_ms,
+        Some(&failed.error_type),
+    ));
 }
 
 /// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it;
