@@ -398,10 +398,11 @@ fn assert_logs_agree(report: &Value, logs: &Value, statuses: Value) {
 fn invocations_failed_by_init_errors_are_logged_as_lambda_logs_an_init_failed_in_the_invocation() {
     // Every process reports an init error and exits: each invocation fails, and Lambda logs
     // each, after an `INIT_REPORT … Phase: invoke Status: error` line for the init that
-    // failed in it, with a REPORT that says the error and has no `Init Duration`.
+    // failed in it, with a REPORT that says the error and has no `Init Duration`. The error
+    // type logged is the `Lambda-Runtime-Function-Error-Type` header's, not the body's.
     let logs = tempfile::tempdir().unwrap();
     let log = temp_path(&logs, "run.log");
-    let script = r#"curl -sS -o /dev/null -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exit 1"#;
+    let script = r#"curl -sS -o /dev/null -H 'Lambda-Runtime-Function-Error-Type: Runtime.NoSettings' -d '{"errorMessage":"no settings","errorType":"Config.Missing"}' "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/init/error"; exit 1"#;
     let output = run("{}", &["-n", "3", "--log-out", &log], &["sh", "-c", script]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let report = json(&output);
@@ -429,14 +430,14 @@ fn invocations_failed_by_init_errors_are_logged_as_lambda_logs_an_init_failed_in
         let duration = invocation["duration_ms"].as_f64().expect("a duration");
         assert!(
             init_report.ends_with(&format!(
-                " INIT_REPORT Init Duration: {duration:.2} ms\tPhase: invoke\tStatus: error\tError Type: Config.Missing"
+                " INIT_REPORT Init Duration: {duration:.2} ms\tPhase: invoke\tStatus: error\tError Type: Runtime.NoSettings"
             )),
             "{text}"
         );
         let report_line = lines[report_at];
         assert!(
             report_line.contains(&format!("\tDuration: {duration:.2} ms\t"))
-                && report_line.ends_with("\tStatus: error\tError Type: Config.Missing")
+                && report_line.ends_with("\tStatus: error\tError Type: Runtime.NoSettings")
                 && !report_line.contains("Init Duration"),
             "{report_line}"
         );
@@ -446,7 +447,7 @@ fn invocations_failed_by_init_errors_are_logged_as_lambda_logs_an_init_failed_in
     assert_logs_agree(
         &report,
         &logs_of(&log),
-        serde_json::json!({ "error: Config.Missing": 3 }),
+        serde_json::json!({ "error: Runtime.NoSettings": 3 }),
     );
 }
 

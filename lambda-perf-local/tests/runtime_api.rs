@@ -310,9 +310,14 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
     assert_eq!(ack.status, StatusCode::ACCEPTED);
     for result in [first, second] {
         let result = result.expect("invoke resolves");
-        let Answer::InitError(report) = &result.answer else {
+        let Answer::InitError {
+            error_type,
+            error: report,
+        } = &result.answer
+        else {
             panic!("expected an init error, got {:?}", result.answer);
         };
+        assert_eq!(error_type.as_deref(), Some("Runtime.InitError"));
         assert_eq!(report.error_type.as_deref(), Some("ConfigError"));
         assert_eq!(report.error_message.as_deref(), Some("missing TABLE_NAME"));
     }
@@ -328,7 +333,10 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
         .invoke(InvokeRequest::new("3"))
         .await
         .expect("resolves at once");
-    assert!(matches!(later.answer, Answer::InitError(_)));
+    assert!(matches!(
+        later.answer,
+        Answer::InitError { ref error_type, .. } if error_type.as_deref() == Some("Runtime.InitError")
+    ));
     assert_eq!(later.handed_out_at, None);
     assert!(matches!(
         later.into_response(),

@@ -27,7 +27,12 @@ pub enum Answer {
         error: ErrorDocument,
     },
     /// The function process posted to `/init/error` before handling this invocation.
-    InitError(ErrorDocument),
+    InitError {
+        /// The `Lambda-Runtime-Function-Error-Type` header, if sent.
+        error_type: Option<String>,
+        /// The error body.
+        error: ErrorDocument,
+    },
 }
 
 impl Answer {
@@ -36,7 +41,7 @@ impl Answer {
         match self {
             Self::Response { .. } => "response",
             Self::Error { .. } => "error",
-            Self::InitError(_) => "init-error",
+            Self::InitError { .. } => "init-error",
         }
     }
 }
@@ -88,7 +93,7 @@ impl InvokeReply {
                 error_type,
                 error: Box::new(error),
             }),
-            Answer::InitError(report) => Err(HarnessError::InitError(Box::new(report))),
+            Answer::InitError { error, .. } => Err(HarnessError::InitError(Box::new(error))),
         }
     }
 

@@ -436,9 +436,9 @@ fn answered(reply: &InvokeReply) -> (Status, Option<String>) {
             let kind = error.error_type.as_deref().or(error_type.as_deref());
             (Status::Error, Some(describe(kind, error)))
         }
-        Answer::InitError(report) => (
+        Answer::InitError { error, .. } => (
             Status::InitError,
-            Some(describe(report.error_type.as_deref(), report)),
+            Some(describe(error.error_type.as_deref(), error)),
         ),
     }
 }

@@ -20,6 +20,14 @@
 //! ```
 //!
 //! and `Error Type: Runtime.ExitError` for a runtime that exited.
+//!
+//! The `Error Type` of an init error is the runtime's `Lambda-Runtime-Function-Error-Type`
+//! header, not its body's `errorType`: the Runtime API keeps the header when it names a
+//! runtime or function error (`(Runtime|Function)\.[A-Z][a-zA-Z]+`, found anywhere in it), else
+//! reports `Function.Unknown` for one that starts `Function.` and `Runtime.Unknown` for any
+//! other, or none (`GetValidRuntimeOrFunctionErrorType` of the Runtime Interface Emulator,
+//! <https://github.com/aws/aws-lambda-runtime-interface-emulator>, which its init error
+//! handler applies to that header). The Rust runtime sends `unhandled`: `Runtime.Unknown`.
 
 use std::collections::HashMap;
 use std::time::Instant;
@@ -32,16 +40,22 @@ use super::record::RunRecord;
 /// The error type Lambda logs for a runtime that exited.
 pub(crate) const EXIT_ERROR_TYPE: &str = "Runtime.ExitError";
 
-/// The error type logged for an init error whose runtime named none Lambda could log as
-/// one (none, or one with spaces or control characters, which would break the line): the
-/// type Lambda itself logs for a failure it cannot name.
+/// The error type logged for an init error whose runtime named none Lambda logs as one (no
+/// `Lambda-Runtime-Function-Error-Type` header, or one that names no runtime or function
+/// error), or one with spaces or control characters, which would break the line: the type
+/// Lambda itself logs for a failure it cannot name.
 pub(crate) const UNKNOWN_ERROR_TYPE: &str = "Runtime.Unknown";
+
+/// What Lambda logs for a `Lambda-Runtime-Function-Error-Type` header that starts
+/// `Function.` but names no function error.
+pub(crate) const UNKNOWN_FUNCTION_ERROR_TYPE: &str = "Function.Unknown";
 
 /// An invocation's process failed in its init.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) struct FailedInit {
-    /// What Lambda logs as its `Error Type`: the type the runtime reported with its init
-    /// error, or [`EXIT_ERROR_TYPE`] when it exited.
+    /// What Lambda logs as its `Error Type`: the type the runtime reported in the
+    /// `Lambda-Runtime-Function-Error-Type` header of its init error, as Lambda reads it
+    /// ([`init_error_type`]), or [`EXIT_ERROR_TYPE`] when it exited.
     pub(crate) error_type: String,
     /// How long the init ran, from the process's start to its failure (ms): its
     /// `INIT_REPORT`'s `Init Duration`, and the invocation's `Duration`.
@@ -69,7 +83,7 @@ pub(crate) fn failed_inits(record: &RunRecord) -> Vec<Option<FailedInit>> {
             let ended = run.ended_at.filter(|_| run.handed_out_at.is_none())?;
             let error_type = match &run.reply {
                 Ok(reply) => match &reply.answer {
-                    Answer::InitError(report) => loggable(report.error_type.as_deref()),
+                    Answer::InitError { error_type, .. } => init_error_type(error_type.as_deref()),
                     _ => return None,
                 },
                 Err(failure) if failure.kind == NoReplyKind::ProcessExited => {
@@ -117,17 +131,46 @@ pub(crate) fn failed_inits(record: &RunRecord) -> Vec<Option<FailedInit>> {
         .collect()
 }
 
-/// The runtime's error type as a log line can carry it, else [`UNKNOWN_ERROR_TYPE`].
-fn loggable(error_type: Option<&str>) -> String {
-    error_type
-        .map(str::trim)
-        .filter(|kind| {
-            !kind.is_empty()
-                && kind.len() <= 200
-                && !kind.chars().any(|c| c.is_whitespace() || c.is_control())
+/// The error type Lambda logs for an init error whose `Lambda-Runtime-Function-Error-Type`
+/// header was `header`: the header when it names a runtime or function error (and a log
+/// line can carry it), else [`UNKNOWN_FUNCTION_ERROR_TYPE`] for one that starts `Function.`,
+/// else [`UNKNOWN_ERROR_TYPE`].
+fn init_error_type(header: Option<&str>) -> String {
+    let header = header.map_or("", str::trim);
+    if names_runtime_or_function_error(header) {
+        return loggable(header);
+    }
+    if header.starts_with("Function.") {
+        return UNKNOWN_FUNCTION_ERROR_TYPE.to_owned();
+    }
+    UNKNOWN_ERROR_TYPE.to_owned()
+}
+
+/// Whether `value` holds `(Runtime|Function)\.[A-Z][a-zA-Z]+` anywhere, as the Runtime API's
+/// check finds it (unanchored).
+fn names_runtime_or_function_error(value: &str) -> bool {
+    ["Runtime.", "Function."].iter().any(|prefix| {
+        value.match_indices(prefix).any(|(at, _)| {
+            let mut rest = value[at + prefix.len()..].chars();
+            rest.next().is_some_and(|c| c.is_ascii_uppercase())
+                && rest.next().is_some_and(|c| c.is_ascii_alphabetic())
         })
-        .unwrap_or(UNKNOWN_ERROR_TYPE)
-        .to_owned()
+    })
+}
+
+/// `error_type` as a log line can carry it, else [`UNKNOWN_ERROR_TYPE`].
+fn loggable(error_type: &str) -> String {
+    let carried = !error_type.is_empty()
+        && error_type.len() <= 200
+        && !error_type
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control());
+    if carried {
+        error_type
+    } else {
+        UNKNOWN_ERROR_TYPE
+    }
+    .to_owned()
 }
 
 #[cfg(test)]
@@ -135,18 +178,44 @@ mod tests {
     use super::*;
 
     #[test]
-    fn an_error_type_a_line_cannot_carry_is_logged_as_unknown() {
-        assert_eq!(loggable(Some("Config.Missing")), "Config.Missing");
-        assert_eq!(loggable(Some(" Runtime.ExitError\n")), "Runtime.ExitError");
-        for unloggable in [
+    fn the_error_type_of_an_init_error_is_its_header_as_lambda_reads_it() {
+        for kept in [
+            "Runtime.ImportModuleError",
+            "Runtime.UserCodeSyntaxError",
+            "Function.ConfigMissing",
+            " Runtime.ExitError\n",
+            // Found anywhere, as the Runtime API's unanchored check finds it.
+            "MyRuntime.Failed",
+        ] {
+            assert_eq!(init_error_type(Some(kept)), kept.trim(), "{kept:?}");
+        }
+        for unknown in [
             None,
             Some(""),
+            // The Rust runtime's.
+            Some("unhandled"),
+            Some("Unhandled"),
+            // A body's `errorType` Lambda never logs as such.
+            Some("Config.Missing"),
             Some("alloc::boxed::Box<dyn core::error::Error + Send + Sync>"),
-            Some("Bad\tType"),
-            Some("Bad\u{1b}Type"),
+            Some("Runtime.lowercase"),
+            Some("Runtime.X"),
+            // Names one, but no line could carry it.
+            Some("Runtime.Bad\tType"),
+            Some("Runtime.Bad\u{1b}Type"),
         ] {
-            assert_eq!(loggable(unloggable), UNKNOWN_ERROR_TYPE, "{unloggable:?}");
+            assert_eq!(init_error_type(unknown), UNKNOWN_ERROR_TYPE, "{unknown:?}");
         }
-        assert_eq!(loggable(Some(&"x".repeat(201))), UNKNOWN_ERROR_TYPE);
+        assert_eq!(
+            init_error_type(Some(&format!("Runtime.Long{}", "x".repeat(200)))),
+            UNKNOWN_ERROR_TYPE
+        );
+        for function in ["Function.", "Function.lower", "Function.B"] {
+            assert_eq!(
+                init_error_type(Some(function)),
+                UNKNOWN_FUNCTION_ERROR_TYPE,
+                "{function:?}"
+            );
+        }
     }
 }

@@ -764,9 +764,12 @@ fn init_errors_and_process_exits_have_their_status() {
     let mut init = result(
         "req-2",
         0,
-        Answer::InitError(ErrorDocument::from_body(Bytes::from_static(
-            br#"{"errorType":"Config","errorMessage":"no table"}"#,
-        ))),
+        Answer::InitError {
+            error_type: None,
+            error: ErrorDocument::from_body(Bytes::from_static(
+                br#"{"errorType":"Config","errorMessage":"no table"}"#,
+            )),
+        },
     );
     init.handed_out_at = None;
     record.invocations[2].reply = Ok(init);

@@ -462,7 +462,7 @@ impl<'a> Execution<'a> {
         let stop = match invoked {
             Ok(result) => {
                 return match &result.answer {
-                    Answer::InitError(report) => {
+                    Answer::InitError { error: report, .. } => {
                         let stop = EarlyStop::InitError {
                             error: report.to_string(),
                             last_lines: last_lines(),

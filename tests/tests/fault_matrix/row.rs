@@ -549,7 +549,7 @@ mod bytes_compare {
                         error_type: error_type.clone(),
                         body: error.raw.to_vec(),
                     },
-                    Answer::InitError(report) => Self::InitError(report.raw.to_vec()),
+                    Answer::InitError { error, .. } => Self::InitError(error.raw.to_vec()),
                     other => Self::Other(format!("{other:?}")),
                 },
                 Err(HarnessError::ProcessExited { .. }) => Self::ProcessExited,

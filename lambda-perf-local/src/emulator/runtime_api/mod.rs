@@ -31,7 +31,7 @@ use self::state::{Enqueued, Resolution, Shared};
 use crate::emulator::config::FunctionConfig;
 use crate::emulator::error::HarnessError;
 use crate::emulator::ids::epoch_millis;
-use crate::emulator::invoke_reply::{Answer, InvokeReply};
+use crate::emulator::invoke_reply::InvokeReply;
 use crate::emulator::invoke_request::{DEFAULT_FUNCTION_TIMEOUT, InvokeRequest};
 
 /// Settings for [`RuntimeApi::start_with`].
@@ -256,7 +256,7 @@ impl RuntimeApi {
     /// output lines: use [`FunctionProcess::invoke`](crate::emulator::FunctionProcess::invoke) to also
     /// notice the process exiting and get its output). If the function process attached to
     /// this API has reported an init error, resolves at once with
-    /// [`Answer::InitError`].
+    /// [`Answer::InitError`](crate::emulator::Answer::InitError).
     ///
     /// Dropping the returned future withdraws the invocation (recorded as
     /// [`Stage::Abandoned`]).
@@ -266,7 +266,7 @@ impl RuntimeApi {
             Enqueued::InitFailed {
                 prepared,
                 queued_at,
-                report,
+                answer,
             } => {
                 return Ok(InvokeReply {
                     request_id: prepared.request_id,
@@ -275,7 +275,7 @@ impl RuntimeApi {
                     queued_at,
                     handed_out_at: None,
                     resolved_at: Instant::now(),
-                    answer: Answer::InitError(report),
+                    answer,
                 });
             }
             Enqueued::Pending {

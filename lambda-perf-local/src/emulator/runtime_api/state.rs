@@ -40,7 +40,8 @@ pub(crate) enum Enqueued {
     InitFailed {
         prepared: PreparedRequest,
         queued_at: Instant,
-        report: ErrorDocument,
+        /// The [`Answer::InitError`] it failed with.
+        answer: Answer,
     },
 }
 
@@ -87,7 +88,9 @@ struct State {
     records: Vec<LoggedInvocation>,
     events: Vec<ApiEvent>,
     init_errors: Vec<LoggedInitError>,
-    current_init_error: Option<ErrorDocument>,
+    /// The init error of the current process: its `Lambda-Runtime-Function-Error-Type`
+    /// header, if sent, and its body.
+    current_init_error: Option<(Option<String>, ErrorDocument)>,
     default_function_arn: String,
     stopped: bool,
     /// When the runtime first asked for work (`GET /next`).
@@ -244,17 +247,21 @@ impl Shared {
             released_at: None,
             stage: Stage::Queued,
         };
-        if let Some(report) = state.current_init_error.clone() {
+        if let Some((error_type, report)) = state.current_init_error.clone() {
+            let answer = Answer::InitError {
+                error_type,
+                error: report,
+            };
             state.answered(queued_at);
             state.records.push(LoggedInvocation {
                 finished_at: Some(queued_at),
-                stage: Stage::Resolved(Answer::InitError(report.clone())),
+                stage: Stage::Resolved(answer.clone()),
                 ..record
             });
             return Ok(Enqueued::InitFailed {
                 prepared,
                 queued_at,
-                report,
+                answer,
             });
         }
         let (responder, receiver) = oneshot::channel();
@@ -419,14 +426,14 @@ impl Shared {
                 request_id: request_id.to_owned(),
                 error_type: error_type.clone(),
             },
-            Answer::InitError(report) => ApiEventKind::InitError {
-                error_type: report.error_type.clone(),
+            Answer::InitError { error_type, .. } => ApiEventKind::InitError {
+                error_type: error_type.clone(),
                 failed_invocations: 1,
             },
         };
         state.event(event);
         state.finish(active.record, Stage::Resolved(answer.clone()), resolved_at);
-        if !matches!(answer, Answer::InitError(_)) {
+        if !matches!(answer, Answer::InitError { .. }) {
             state.unreleased.push_back(active.record);
         }
         // The waiting `invoke` may be gone (abandoned); the record above still has it.
@@ -460,15 +467,18 @@ impl Shared {
             error_type: error_type.clone(),
             error: report.clone(),
         });
-        state.current_init_error = Some(report.clone());
+        state.current_init_error = Some((error_type.clone(), report.clone()));
         state.queue.clear();
         let pending: Vec<Active> = state.active.drain().map(|(_, active)| active).collect();
         state.event(ApiEventKind::InitError {
-            error_type,
+            error_type: error_type.clone(),
             failed_invocations: pending.len(),
         });
         for active in pending {
-            let answer = Answer::InitError(report.clone());
+            let answer = Answer::InitError {
+                error_type: error_type.clone(),
+                error: report.clone(),
+            };
             state.finish(active.record, Stage::Resolved(answer.clone()), now);
             let _ = active.responder.send(Resolution {
                 answer,
