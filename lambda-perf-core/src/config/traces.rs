@@ -461,8 +461,9 @@ fn otlp_endpoint(
 /// The value of the first of `names` (the signal's own variable, then the generic one) that
 /// is set and that `parse` takes (given the variable's name and its value). A value `parse`
 /// refuses, with what it says of it, is treated as unset, as the OpenTelemetry specification
-/// says of an invalid variable: the warning names what is used instead, the next variable set,
-/// else `otherwise` (the default).
+/// says of an invalid variable: the warning names what is used instead, the next variable set
+/// whose value `parse` takes, else `otherwise` (the default). Variables after the one used
+/// are not read.
 fn first_valid<T, const N: usize>(
     present: &dyn Fn(&str) -> Option<String>,
     names: [&'static str; N],
@@ -470,23 +471,30 @@ fn first_valid<T, const N: usize>(
     otherwise: &str,
     warnings: &mut Vec<String>,
 ) -> Option<T> {
-    let set: Vec<(&str, String)> = names
-        .iter()
-        .filter_map(|name| present(name).map(|value| (*name, value)))
-        .collect();
-    for (at, (name, value)) in set.iter().enumerate() {
-        match parse(name, value) {
-            Ok(parsed) => return Some(parsed),
-            Err(complaint) => {
-                let instead = set.get(at + 1).map_or_else(
-                    || otherwise.to_owned(),
-                    |(next, _)| format!("{next} is used"),
-                );
-                warnings.push(format!("{complaint}; {instead}"));
+    let mut refused: Vec<String> = Vec::new();
+    let mut used = None;
+    for name in names {
+        let Some(value) = present(name) else {
+            continue;
+        };
+        match parse(name, &value) {
+            Ok(parsed) => {
+                used = Some((name, parsed));
+                break;
             }
+            Err(complaint) => refused.push(complaint),
         }
     }
-    None
+    let instead = used.as_ref().map_or_else(
+        || otherwise.to_owned(),
+        |(name, _)| format!("{name} is used"),
+    );
+    warnings.extend(
+        refused
+            .into_iter()
+            .map(|complaint| format!("{complaint}; {instead}")),
+    );
+    used.map(|(_, parsed)| parsed)
 }
 
 /// Checks that lambda-perf's own OTLP client can send to `endpoint`: an `http://` URL with a
@@ -796,11 +804,25 @@ mod tests {
         assert_eq!(settings.otlp_timeout, None);
         assert_eq!(settings.otlp_endpoint, None);
         assert_eq!(warnings.len(), 4, "{warnings:#?}");
-        assert!(warnings[0].ends_with("; OTEL_EXPORTER_OTLP_ENDPOINT is used"));
+        // Neither variable is used: each warning says what is, the default, never the other
+        // variable.
+        assert!(warnings[0].starts_with("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: "));
         assert!(warnings[1].starts_with("OTEL_EXPORTER_OTLP_ENDPOINT: "));
-        assert!(warnings[1].ends_with("; otlp exports go to http://localhost:4318/v1/traces"));
+        assert!(warnings[2].starts_with("OTEL_EXPORTER_OTLP_TRACES_TIMEOUT=\"soon\""));
         assert!(warnings[3].starts_with("OTEL_EXPORTER_OTLP_TIMEOUT=\"later\""));
-        assert!(warnings[3].ends_with("; using 10000"));
+        for warning in &warnings[..2] {
+            assert!(
+                warning.ends_with("; otlp exports go to http://localhost:4318/v1/traces"),
+                "{warning}"
+            );
+        }
+        for warning in &warnings[2..] {
+            assert!(warning.ends_with("; using 10000"), "{warning}");
+        }
+        assert!(
+            warnings.iter().all(|w| !w.ends_with(" is used")),
+            "{warnings:#?}"
+        );
     }
 
     #[test]
