@@ -14,6 +14,7 @@ use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::output::Output;
 use crate::invocation::redaction::Redactor;
 use crate::invocation::settings::{InvocationSettings, ServiceAnnotation};
 use crate::invocation::start_tracker::{MarkerPlace, StartTracker};
@@ -235,6 +236,7 @@ impl Setup {
             }
         };
         let capture_namespace = capture_name(service.clone());
+        let output = ((emf, xray), otel);
         let instrumentation = Instrumentation {
             settings: InvocationSettings {
                 service,
@@ -259,7 +261,8 @@ impl Setup {
                 resource_usage: settings.resource_usage,
             },
             tracker,
-            output: Box::new(((emf, xray), otel)),
+            every_beginning: output.needs_every_beginning(),
+            output: Box::new(output),
         };
         (Arc::new(instrumentation), errors, warnings)
     }

@@ -14,6 +14,8 @@ pub(crate) struct Instrumentation {
     pub(crate) settings: InvocationSettings,
     pub(crate) tracker: Arc<StartTracker>,
     pub(crate) output: Box<dyn Output>,
+    /// `output.needs_every_beginning()`, asked once.
+    pub(crate) every_beginning: bool,
 }
 
 impl fmt::Debug for Instrumentation {

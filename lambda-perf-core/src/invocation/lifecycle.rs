@@ -255,14 +255,18 @@ impl Invocation {
             .get_mut()
             .unwrap_or_else(PoisonError::into_inner)
             .get_or_insert_default();
-        instrumentation.output.invocation_began(&Began {
-            facts,
-            settings,
-            context_function_name: &context.env_config.function_name,
-            init_clients,
-            context,
-            trigger,
-        });
+        // Most outputs have nothing to do for a warm invocation without init clients: it
+        // does not call them.
+        if instrumentation.every_beginning || facts.is_cold_start() || !init_clients.is_empty() {
+            instrumentation.output.invocation_began(&Began {
+                facts,
+                settings,
+                context_function_name: &context.env_config.function_name,
+                init_clients,
+                context,
+                trigger,
+            });
+        }
         if settings.tracing {
             state.trace = Trace::begin(
                 context.xray_trace_id.as_deref(),

@@ -105,8 +105,17 @@ impl Delivery {
 /// Where the records of invocations go. `Send + Sync`: invocations run on many tasks at once.
 /// Hooks run on the task that triggered them and must not block.
 pub(crate) trait Output: Send + Sync + 'static {
-    /// Before the handler runs.
+    /// Before the handler runs: for every invocation when
+    /// [`needs_every_beginning`](Output::needs_every_beginning), else only for a cold start
+    /// (`cold` or `restart`) and for an invocation given the clients created at init.
     fn invocation_began(&self, _began: &Began<'_>) {}
+
+    /// Whether [`invocation_began`](Output::invocation_began) must be called for every
+    /// invocation: `false` for an output whose hook does nothing for a warm invocation without
+    /// init clients, so that those skip the call (asked once, when the outputs are set up).
+    fn needs_every_beginning(&self) -> bool {
+        true
+    }
 
     /// A subsegment of a recorded invocation closed (nested ones as they close, the handler's
     /// last, when the invocation ends); returns what became of it.
@@ -133,7 +142,11 @@ pub(crate) trait Output: Send + Sync + 'static {
 }
 
 /// No output.
-impl Output for () {}
+impl Output for () {
+    fn needs_every_beginning(&self) -> bool {
+        false
+    }
+}
 
 /// An output switched on or off when the configuration is built.
 impl<O: Output> Output for Option<O> {
@@ -141,6 +154,10 @@ impl<O: Output> Output for Option<O> {
         if let Some(output) = self {
             output.invocation_began(began);
         }
+    }
+
+    fn needs_every_beginning(&self) -> bool {
+        self.as_ref().is_some_and(O::needs_every_beginning)
     }
 
     fn subsegment_closed(
@@ -185,6 +202,10 @@ impl<A: Output, B: Output> Output for (A, B) {
         self.1.invocation_began(began);
     }
 
+    fn needs_every_beginning(&self) -> bool {
+        self.0.needs_every_beginning() || self.1.needs_every_beginning()
+    }
+
     fn subsegment_closed(
         &self,
         facts: &InvocationFacts,
@@ -212,5 +233,38 @@ impl<A: Output, B: Output> Output for (A, B) {
     fn own_line(&self, line: &OwnLine<'_>) {
         self.0.own_line(line);
         self.1.own_line(line);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An output that says nothing of its beginnings.
+    struct Told;
+
+    impl Output for Told {}
+
+    /// An output whose hook does nothing for a warm invocation.
+    struct ColdOnly;
+
+    impl Output for ColdOnly {
+        fn needs_every_beginning(&self) -> bool {
+            false
+        }
+    }
+
+    /// An output is told of every beginning unless it says otherwise; a composition is, as
+    /// soon as one of its outputs is.
+    #[test]
+    fn every_beginning_is_told_unless_no_output_needs_it() {
+        assert!(Told.needs_every_beginning());
+        assert!(!().needs_every_beginning());
+        assert!(!(ColdOnly, ()).needs_every_beginning());
+        assert!(!Some(ColdOnly).needs_every_beginning());
+        assert!(!None::<Told>.needs_every_beginning());
+        assert!(Some(Told).needs_every_beginning());
+        assert!(((ColdOnly, ()), Some(Told)).needs_every_beginning());
+        assert!((Told, ColdOnly).needs_every_beginning());
     }
 }

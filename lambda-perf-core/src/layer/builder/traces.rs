@@ -292,6 +292,25 @@ mod tests {
     use crate::config::vars;
     use crate::setup::Setup;
 
+    /// Only the OpenTelemetry output is told of a warm invocation's beginning (its hook
+    /// opens the invocation's spans); EMF and X-Ray are told of a cold start's alone.
+    #[test]
+    fn only_an_opentelemetry_output_is_told_of_every_beginning() {
+        let plain = PerfLayerBuilder {
+            setup: Setup::from_pairs(&[]),
+        }
+        .without_marker();
+        let (instrumentation, _, _) = plain.setup.resolve_quietly();
+        assert!(!instrumentation.every_beginning);
+        let exporting = PerfLayerBuilder {
+            setup: Setup::from_pairs(&[]),
+        }
+        .without_marker()
+        .span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default());
+        let (instrumentation, _, _) = exporting.setup.resolve_quietly();
+        assert!(instrumentation.every_beginning);
+    }
+
     /// The OTLP settings too: an endpoint or a compression given in code makes the warning
     /// about the variable's value (which names the fallback it would have cost) wrong.
     #[test]

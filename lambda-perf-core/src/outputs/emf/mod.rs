@@ -276,6 +276,11 @@ impl Output for EmfOutput {
         }
     }
 
+    /// Writes nothing for a warm invocation without init clients.
+    fn needs_every_beginning(&self) -> bool {
+        false
+    }
+
     /// `ClientInitDuration` for a client created inside an invocation (which waited for it),
     /// with that invocation's facts; or outside one, with the phase it ran in.
     fn client_initialized(&self, init: &ClientInit<'_>) {

@@ -71,6 +71,11 @@ impl XRayOutput {
 }
 
 impl Output for XRayOutput {
+    /// Sends nothing as an invocation begins.
+    fn needs_every_beginning(&self) -> bool {
+        false
+    }
+
     /// Sends `subsegment`. A sink set in code is user code, which may run where the handler's
     /// response waits to be posted: a panic there is caught, not let through to the runtime.
     fn subsegment_closed(
