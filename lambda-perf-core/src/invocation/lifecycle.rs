@@ -332,7 +332,20 @@ impl Invocation {
     /// Keeps an ended invocation's memory for a later one, once nothing else holds it (a
     /// task spawned in it and still running does: then it is freed as usual). One that has
     /// not ended is freed too: its renewal would find what it recorded still there.
+    ///
+    /// Inlined: the first of two holders to let go (under `PerfRuntimeLayer`, the handler's
+    /// future, dropped before the response is posted while the window still holds the
+    /// invocation) only lets go, where it is dropped.
+    #[inline]
     pub(crate) fn recycle(invocation: Arc<Self>) {
+        if Arc::strong_count(&invocation) == 1 {
+            Self::keep(invocation);
+        }
+    }
+
+    /// [`Invocation::recycle`] for the last holder: kept if it has ended.
+    #[inline(never)]
+    fn keep(invocation: Arc<Self>) {
         if invocation.ended.load(Ordering::Acquire) {
             ENDED.give_back(invocation);
         }
@@ -537,6 +550,12 @@ impl Invocation {
         });
     }
 
+    /// Whether a trace was opened for the invocation (sampled, tracing on), ended or not.
+    #[inline]
+    pub(crate) fn is_traced(&self) -> bool {
+        self.traced
+    }
+
     /// Whether the invocation is traced (sampled, tracing on) and has not ended.
     pub(crate) fn is_recording(&self) -> bool {
         self.traced
@@ -694,14 +713,19 @@ impl Invocation {
     /// already ended.
     fn keep_ending(&self, ending: PendingEnding) -> bool {
         let mut state = self.lock_state();
-        if self.end_under_lock(&state) {
-            return false;
-        }
-        let Some(state) = state.as_deref_mut() else {
-            return false;
+        let (kept, unkept) = if self.end_under_lock(&state) {
+            (false, Some(ending))
+        } else if let Some(state) = state.as_deref_mut() {
+            (true, state.pending_ending.replace(ending))
+        } else {
+            (false, Some(ending))
         };
-        state.pending_ending = Some(ending);
-        true
+        drop(state);
+        // Out of line: an end kept (almost always) leaves nothing to drop.
+        if let Some(unkept) = unkept {
+            discard(unkept);
+        }
+        kept
     }
 
     /// The writes of an end kept by [`Invocation::finish_later`], if still kept, once the
@@ -853,6 +877,14 @@ impl Invocation {
         state.renew();
         *self.lock_state() = Some(state);
     }
+}
+
+/// Drops `value`, out of line: for what is rarely there to drop, so that its drop's code
+/// stays out of the common path.
+#[cold]
+#[inline(never)]
+fn discard<T>(value: T) {
+    drop(value);
 }
 
 /// The start of the invocation that begins now, classified by the handler's tracker. Inlined

@@ -193,19 +193,13 @@ impl Trace {
         };
         let id = id::next();
         let Some(mut trace) = spare.take() else {
-            return Some(Self(Box::new(Recording {
+            return Some(Self::fresh(
                 trace_id,
-                handler: Record::open_at(id, parent_id, Cow::Owned(name.to_owned()), began),
-                quoted_handler_name: quoted(name),
-                handler_annotations: KeptAnnotations::default(),
-                start: None,
-                start_written: false,
-                open: Vec::new(),
-                annotations: 0,
-                child_exceptions: Vec::new(),
+                (id, parent_id),
+                name,
                 keep_messages,
-                spare_json: Vec::new(),
-            })));
+                began,
+            ));
         };
         // Released already, when it was put aside: only the start annotations written last
         // may be left.
@@ -230,6 +224,35 @@ impl Trace {
             push_str(&mut trace.quoted_handler_name, name);
         }
         Some(trace)
+    }
+}
+
+impl Trace {
+    /// A trace of its own memory, for when no spare one is lent: only until the invocations
+    /// that record keep one (cold, so that the header's check and the spare's reuse stay
+    /// together where an invocation begins).
+    #[cold]
+    #[inline(never)]
+    fn fresh(
+        trace_id: TraceId,
+        (id, parent_id): (u64, id::Hex),
+        name: &str,
+        keep_messages: bool,
+        began: (u64, MonotonicNanos),
+    ) -> Self {
+        Self(Box::new(Recording {
+            trace_id,
+            handler: Record::open_at(id, parent_id, Cow::Owned(name.to_owned()), began),
+            quoted_handler_name: quoted(name),
+            handler_annotations: KeptAnnotations::default(),
+            start: None,
+            start_written: false,
+            open: Vec::new(),
+            annotations: 0,
+            child_exceptions: Vec::new(),
+            keep_messages,
+            spare_json: Vec::new(),
+        }))
     }
 }
 

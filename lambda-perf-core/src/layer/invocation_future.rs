@@ -143,13 +143,24 @@ where
             Ok(Poll::Ready(output)) => {
                 if std::mem::take(this.to_end) {
                     let invocation = inner.current().invocation();
-                    // The response's `Serialize` and the error's `Debug` are user code: a
-                    // panic there must not turn the handler's answer into a panic.
-                    let outcome = panic::catch(|| describe(invocation, this.describe, &output))
-                        .unwrap_or_else(|panic| match &output {
+                    let outcome = if invocation.is_traced() {
+                        // The response's `Serialize` and the error's `Debug` are user code: a
+                        // panic there must not turn the handler's answer into a panic.
+                        panic::catch(|| describe(invocation, this.describe, &output))
+                            .unwrap_or_else(|panic| match &output {
+                                Ok(_) => Outcome::Success(None),
+                                Err(_) => {
+                                    Outcome::Error(Some(Failure::describing_panicked(&*panic)))
+                                }
+                            })
+                    } else {
+                        // Without a trace, neither is recorded (what `describe` finds too),
+                        // and no user code runs: answered here, without a call.
+                        match &output {
                             Ok(_) => Outcome::Success(None),
-                            Err(_) => Outcome::Error(Some(Failure::describing_panicked(&*panic))),
-                        });
+                            Err(_) => Outcome::Error(None),
+                        }
+                    };
                     invocation.finish(outcome);
                 }
                 Poll::Ready(output)
