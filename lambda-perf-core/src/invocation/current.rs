@@ -33,6 +33,13 @@ thread_local! {
     static CURRENT: Cell<*const Current> = const { Cell::new(std::ptr::null()) };
 }
 
+thread_local! {
+    /// Whether a span carrying an invocation was ever entered on this thread off its own task
+    /// ([`ENTERED_SPANS`] may then hold it): until then, code that runs no invocation's future
+    /// (the beginning of one, most often) finds none without reaching for that list.
+    static SPANS_ENTERED: Cell<bool> = const { Cell::new(false) };
+}
+
 /// Restores what [`CURRENT`] held before [`set_current`], also when unwinding.
 struct Restore(*const Current);
 
@@ -157,6 +164,9 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavai
         Ok(result) => return Ok(result),
         Err(f) => f,
     };
+    if !SPANS_ENTERED.with(Cell::get) {
+        return Err(Unavailable::NoInvocation);
+    }
     ENTERED_SPANS
         .try_with(|spans| {
             let spans = spans.try_borrow().map_err(|_| Unavailable::Reentrant)?;
@@ -331,6 +341,8 @@ pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Op
     if !on_own_task {
         let _ = ENTERED_SPANS.try_with(|spans| {
             if let Ok(mut spans) = spans.try_borrow_mut() {
+                // Before the push, so that a call made meanwhile finds the list borrowed.
+                SPANS_ENTERED.with(|entered| entered.set(true));
                 spans.push((span, Current::new(Arc::clone(invocation), subsegment)));
             }
         });
