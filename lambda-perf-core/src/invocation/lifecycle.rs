@@ -677,13 +677,7 @@ impl Invocation {
         // Measured before the lock (the resource use is a system call), so that work of this
         // invocation still running elsewhere does not wait for it.
         let (at, duration_nanos, resources) = self.end_now();
-        let ending = PendingEnding {
-            outcome,
-            at,
-            duration_nanos,
-            resources,
-        };
-        if !self.keep_ending(ending) {
+        if !self.keep_ending(outcome, at, duration_nanos, resources) {
             return;
         }
         self.instrumentation
@@ -709,23 +703,37 @@ impl Invocation {
         false
     }
 
-    /// Ends the invocation with `ending` kept in its state for the writes; `false` when it had
-    /// already ended.
-    fn keep_ending(&self, ending: PendingEnding) -> bool {
+    /// Ends the invocation with how it ended kept in its state for the writes (written there
+    /// in place); `false` when it had already ended. What is dropped instead (rarely) is
+    /// dropped out of line.
+    fn keep_ending(
+        &self,
+        outcome: Outcome,
+        at: MonotonicNanos,
+        duration_nanos: u64,
+        resources: Option<ResourceUse>,
+    ) -> bool {
         let mut state = self.lock_state();
-        let (kept, unkept) = if self.end_under_lock(&state) {
-            (false, Some(ending))
-        } else if let Some(state) = state.as_deref_mut() {
-            (true, state.pending_ending.replace(ending))
-        } else {
-            (false, Some(ending))
-        };
-        drop(state);
-        // Out of line: an end kept (almost always) leaves nothing to drop.
-        if let Some(unkept) = unkept {
-            discard(unkept);
+        if self.end_under_lock(&state) {
+            drop(state);
+            discard(outcome);
+            return false;
         }
-        kept
+        let Some(state) = state.as_deref_mut() else {
+            drop(state);
+            discard(outcome);
+            return false;
+        };
+        if state.pending_ending.is_some() {
+            discard(state.pending_ending.take());
+        }
+        state.pending_ending = Some(PendingEnding {
+            outcome,
+            at,
+            duration_nanos,
+            resources,
+        });
+        true
     }
 
     /// The writes of an end kept by [`Invocation::finish_later`], if still kept, once the
