@@ -16,7 +16,7 @@ use crate::formats::json::{
 };
 
 /// One EMF document: a single metric directive and the members it references.
-pub(crate) struct EmfLine<'a, F> {
+pub(crate) struct EmfLine<'a, F: ?Sized> {
     /// `_aws.Timestamp`, milliseconds since the Unix epoch.
     pub(crate) timestamp_ms: u64,
     /// The namespace and the dimensions written first (the configured ones).
@@ -29,14 +29,14 @@ pub(crate) struct EmfLine<'a, F> {
     pub(crate) facts: Option<&'a F>,
 }
 
-impl<F> EmfLine<'_, F> {
+impl<F: ?Sized> EmfLine<'_, F> {
     /// The whole dimension set, in order.
     fn dimensions(&self) -> impl Iterator<Item = &Dimension> + Clone {
         self.head.dimensions.iter().chain(self.dimensions)
     }
 }
 
-impl<F> EmfLine<'_, F> {
+impl<F: ?Sized> EmfLine<'_, F> {
     /// The directive and the dimension members: from `,"CloudWatchMetrics"` to the last
     /// dimension's value, the same in every line of one namespace, dimension set and list of
     /// metric definitions; and into `value_keys`, when given, each metric's value key.
@@ -123,7 +123,7 @@ impl<F> EmfLine<'_, F> {
     }
 }
 
-impl<F: WriteJson> EmfLine<'_, F> {
+impl<F: WriteJson + ?Sized> EmfLine<'_, F> {
     /// Appends the document and a newline to `out`, the directive written anew.
     #[cfg(test)]
     pub(crate) fn write_to(&self, out: &mut Vec<u8>) -> serde_json::Result<()> {

@@ -28,14 +28,14 @@ pub(crate) struct Appended {
 }
 
 /// The parts every line of one set shares.
-struct Shared<'a, F> {
+struct Shared<'a> {
     timestamp_ms: u64,
     head: Head<'a>,
     dimensions: &'a [Dimension],
     /// The facts of the set's first line.
-    facts: Option<&'a F>,
+    facts: Option<&'a dyn WriteJson>,
     /// The facts of each later line (the same facts, less what only one line reports).
-    later_facts: Option<&'a F>,
+    later_facts: Option<&'a dyn WriteJson>,
     /// Where the set's lines begin in the buffer: a line written there is the first.
     begin: usize,
 }
@@ -47,15 +47,16 @@ struct Shared<'a, F> {
 /// once, such as its drops, is in the first line only), and the values. A line that would exceed
 /// [`MAX_LINE_BYTES`] loses its metadata first; if it still does not fit, its metrics (or a
 /// metric's values) are split over more lines, so every metric value is kept. Nothing for an
-/// empty set.
-pub(crate) fn append_lines<F: WriteJson>(
+/// empty set. The facts are behind `dyn WriteJson`: one copy of the line's writers for every
+/// kind of facts (it was one for each, some kilobytes of binary apiece).
+pub(crate) fn append_lines(
     out: &mut Vec<u8>,
     directives: &mut DirectiveCache,
     timestamp_ms: u64,
     head: Head<'_>,
     set: &MetricSet,
-    facts: Option<&F>,
-    later_facts: Option<&F>,
+    facts: Option<&dyn WriteJson>,
+    later_facts: Option<&dyn WriteJson>,
 ) -> Appended {
     let shared = Shared {
         timestamp_ms,
@@ -82,10 +83,10 @@ pub(crate) fn append_lines<F: WriteJson>(
 /// Appends one line of `metrics`, or as many as it takes for each to fit. Inlined where
 /// the set's lines are gathered: most lines fit at the first try, with no call between.
 #[inline]
-fn append_fitting<F: WriteJson>(
+fn append_fitting(
     out: &mut Vec<u8>,
     directives: &mut DirectiveCache,
-    shared: &Shared<'_, F>,
+    shared: &Shared<'_>,
     metrics: &[MetricSlice<'_>],
     metadata: &[(String, Value)],
     appended: &mut Appended,
@@ -99,10 +100,10 @@ fn append_fitting<F: WriteJson>(
 /// split in two, each half fitted in turn.
 #[cold]
 #[inline(never)]
-fn append_trimmed<F: WriteJson>(
+fn append_trimmed(
     out: &mut Vec<u8>,
     directives: &mut DirectiveCache,
-    shared: &Shared<'_, F>,
+    shared: &Shared<'_>,
     metrics: &[MetricSlice<'_>],
     metadata: &[(String, Value)],
     appended: &mut Appended,
@@ -132,10 +133,10 @@ fn append_trimmed<F: WriteJson>(
 }
 
 /// Appends the line if it fits; leaves `out` as it was if not.
-fn try_append<F: WriteJson>(
+fn try_append(
     out: &mut Vec<u8>,
     directives: &mut DirectiveCache,
-    shared: &Shared<'_, F>,
+    shared: &Shared<'_>,
     metrics: &[MetricSlice<'_>],
     metadata: &[(String, Value)],
 ) -> bool {
@@ -168,7 +169,7 @@ mod tests {
     /// The lines of `set` in namespace `ns`, without facts.
     fn appended(fixed: &[Dimension], set: &MetricSet) -> (Vec<u8>, Appended) {
         let mut out = Vec::new();
-        let appended = append_lines::<()>(
+        let appended = append_lines(
             &mut out,
             &mut DirectiveCache::new(),
             1,

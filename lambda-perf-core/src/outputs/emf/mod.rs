@@ -84,12 +84,12 @@ impl EmfOutput {
 
     /// Writes every line `set` needs, in `head`'s namespace with its dimensions first,
     /// stamped `timestamp_ms` (epoch milliseconds); nothing for an empty set.
-    fn emit<F: WriteJson>(
+    fn emit(
         &self,
         timestamp_ms: u64,
         head: Head<'_>,
         set: &MetricSet,
-        facts: Option<&F>,
+        facts: Option<&dyn WriteJson>,
     ) {
         if !set.is_empty() {
             self.emit_lines(timestamp_ms, head, set, facts, facts);
@@ -98,44 +98,52 @@ impl EmfOutput {
 
     /// [`emit`](Self::emit) of a set known to have values: every line goes out here, the
     /// first with `facts`, any later one (a set too large for one line) with `later_facts`.
-    /// Returns whether the first line went out.
-    fn emit_lines<F: WriteJson>(
+    /// Returns whether the first line went out. Inlined in both its callers, which share the
+    /// one writer of the buffer (the closure below, out of line: where what it inlines gets
+    /// its arguments). The facts are any kind of facts, behind `dyn WriteJson`: one copy of
+    /// the line's writers serves them all.
+    #[inline(always)]
+    fn emit_lines(
         &self,
         timestamp_ms: u64,
         head: Head<'_>,
         set: &MetricSet,
-        facts: Option<&F>,
-        later_facts: Option<&F>,
+        facts: Option<&dyn WriteJson>,
+        later_facts: Option<&dyn WriteJson>,
     ) -> bool {
         let facts = facts.filter(|_| self.invocation_facts);
         let later_facts = later_facts.filter(|_| self.invocation_facts);
         let mut first_out = true;
-        with_buffer(|buffer, directives| {
-            let appended = append_lines(
-                buffer,
-                directives,
-                timestamp_ms,
-                head,
-                set,
-                facts,
-                later_facts,
-            );
-            for _ in 0..appended.without_metadata {
-                drops::count("emf.metadata_trimmed");
-            }
-            for _ in 0..appended.unwritten {
-                drops::count("emf.line_too_large");
-            }
-            if let Some(what_happened) = oversized(appended) {
-                OVERSIZED.warn(format_args!(
-                    "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; {what_happened} \
+        with_buffer(
+            // The one copy of what writes the lines, shared by both callers.
+            #[inline(never)]
+            |buffer, directives| {
+                let appended = append_lines(
+                    buffer,
+                    directives,
+                    timestamp_ms,
+                    head,
+                    set,
+                    facts,
+                    later_facts,
+                );
+                for _ in 0..appended.without_metadata {
+                    drops::count("emf.metadata_trimmed");
+                }
+                for _ in 0..appended.unwritten {
+                    drops::count("emf.line_too_large");
+                }
+                if let Some(what_happened) = oversized(appended) {
+                    OVERSIZED.warn(format_args!(
+                        "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; {what_happened} \
                      (counted in lambda_perf.dropped)"
-                ));
-            }
-            // Nothing appended (every line too large even without its metadata): the facts,
-            // and the drops they were to report, did not go out.
-            first_out = !buffer.is_empty() && write_emf_lines(&self.writer, buffer);
-        });
+                    ));
+                }
+                // Nothing appended (every line too large even without its metadata): the facts,
+                // and the drops they were to report, did not go out.
+                first_out = !buffer.is_empty() && write_emf_lines(&self.writer, buffer);
+            },
+        );
         first_out
     }
 
@@ -322,10 +330,13 @@ impl Output for EmfOutput {
     fn own_line(&self, line: &OwnLine<'_>) {
         let namespace = line.namespace.unwrap_or(self.head.namespace());
         let now = epoch_millis(SystemTime::now());
-        self.emit::<()>(now, Head::new(namespace, line.fixed), line.metrics, None);
+        self.emit(now, Head::new(namespace, line.fixed), line.metrics, None);
     }
 }
 
+/// `f` with this thread's line buffer (emptied) and directive cache: inlined, and so is the
+/// thread-local access, where `f` (not inlined) is called.
+#[inline(always)]
 fn with_buffer(f: impl FnOnce(&mut Vec<u8>, &mut DirectiveCache)) {
     let mut f = Some(f);
     let _ = SCRATCH.try_with(|cell| {
