@@ -172,15 +172,24 @@ impl Serialize for Millis {
 }
 
 impl Millis {
-    /// Appends `key` and the duration, as [`WriteJson`] writes it.
+    /// Appends `key` and the duration, as [`WriteJson`] writes it. Inlined: for the members
+    /// every facts record writes (four of them), where a call cost a fifth of the member.
+    #[inline(always)]
     pub(crate) fn write_member(self, out: &mut Vec<u8>, key: &MemberKey) {
         push_millis_member(out, key, self.micros);
+    }
+
+    /// [`Millis::write_member`] out of line: for what is written rarely (init's duration,
+    /// kept written; the first request's wait).
+    #[inline(never)]
+    pub(crate) fn write_rare_member(self, out: &mut Vec<u8>, key: &MemberKey) {
+        self.write_member(out, key);
     }
 }
 
 impl WriteJson for Millis {
     fn write_json(&self, out: &mut Vec<u8>) {
-        self.write_member(out, &MemberKey::NONE);
+        self.write_rare_member(out, &MemberKey::NONE);
     }
 }
 

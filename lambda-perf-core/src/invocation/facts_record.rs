@@ -141,7 +141,8 @@ impl FactsRecord<'_> {
                 value.write_json(out);
             }
         }
-        /// `,"key":duration`, when there is one.
+        /// `,"key":duration`, when there is one (inlined, as what it calls is).
+        #[inline(always)]
         fn millis(out: &mut Vec<u8>, key: &MemberKey, value: Option<Millis>) {
             if let Some(value) = value {
                 value.write_member(out, key);
@@ -163,7 +164,7 @@ impl FactsRecord<'_> {
             match kept_init {
                 Some(kept) if kept.value == Some(init) => kept.push_to(out),
                 kept => {
-                    init.write_member(out, &INIT_DURATION);
+                    init.write_rare_member(out, &INIT_DURATION);
                     if let Some(kept) = kept {
                         kept.keep(init, &out[init_start..]);
                     }
@@ -171,7 +172,9 @@ impl FactsRecord<'_> {
             }
         }
         let init_duration = init_start..out.len();
-        millis(out, &FIRST_REQUEST_WAIT, self.first_request_wait_ms);
+        if let Some(wait) = self.first_request_wait_ms {
+            wait.write_rare_member(out, &FIRST_REQUEST_WAIT);
+        }
         millis(out, &DURATION, self.duration_ms);
         millis(out, &DEADLINE_HEADROOM, self.deadline_headroom_ms);
         if let Some(outcome) = self.outcome {
