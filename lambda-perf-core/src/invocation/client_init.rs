@@ -104,7 +104,8 @@ pub(crate) fn made_before_snapshot() {
 /// classified: the process's first invocation (`first`), which waited for init — and, once
 /// it has asked, any other (a record that came in after that). With several invocations
 /// beginning at once, another may ask before the first does: it leaves them to the first.
-#[inline]
+/// Inlined: every invocation asks, and the answer is two loads.
+#[inline(always)]
 pub(crate) fn take_pending(first: bool) -> Vec<InitRecord> {
     if first {
         return take_for_first();
