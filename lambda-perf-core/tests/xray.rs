@@ -648,6 +648,27 @@ mod spans {
         );
     }
 
+    /// A span entered on a thread that runs no invocation's task (work handed to a thread of
+    /// its own, in the span) carries the invocation there: what is recorded inside lands on
+    /// the span's subsegment.
+    #[tokio::test]
+    async fn a_span_entered_on_another_thread_carries_its_invocation_there() {
+        let documents = documents_of(|_: LambdaEvent<Value>| async {
+            let span = tracing::info_span!("offloaded_work");
+            std::thread::scope(|scope| {
+                scope.spawn(|| {
+                    let _entered = span.enter();
+                    xray::try_annotate("on_the_thread", true).expect("the span carries it");
+                });
+            });
+            drop(span);
+            Ok::<_, Error>(Value::Null)
+        })
+        .await;
+        let offloaded = named(&documents, "offloaded_work");
+        assert_eq!(offloaded["annotations"]["on_the_thread"], true);
+    }
+
     /// An `ERROR` event in a span the layer does not record (below its level) faults the
     /// nearest recorded span around it, where a span made there nests: the work failed
     /// inside that subsegment.
