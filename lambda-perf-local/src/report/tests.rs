@@ -263,6 +263,13 @@ fn record() -> RunRecord {
     }
 }
 
+/// The index of the first line of `log` that contains `needle`.
+fn line_position(log: &str, needle: &str) -> usize {
+    log.lines()
+        .position(|line| line.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in {log}"))
+}
+
 fn approx(actual: f64, expected: f64) -> bool {
     (actual - expected).abs() < 0.01
 }
@@ -1614,13 +1621,8 @@ fn only_a_line_read_just_after_the_request_for_work_goes_before_the_end() {
         processes: vec![process],
         ..RunRecord::default()
     };
-    let report = Report::build(&record);
-    let log = crate::run::lambda_log(&record, &report);
-    let position = |needle: &str| {
-        log.lines()
-            .position(|line| line.contains(needle))
-            .unwrap_or_else(|| panic!("no {needle:?} in {log}"))
-    };
+    let log = crate::run::lambda_log(&record, &Report::build(&record));
+    let position = |needle: &str| line_position(&log, needle);
     assert!(
         position("written before asking") < position("END RequestId: req-0"),
         "{log}"
@@ -2296,13 +2298,8 @@ fn what_a_runtime_wrote_before_its_init_failed_goes_before_the_init_report() {
         processes: vec![process],
         ..RunRecord::default()
     };
-    let report = Report::build(&record);
-    let log = crate::run::lambda_log(&record, &report);
-    let position = |needle: &str| {
-        log.lines()
-            .position(|line| line.contains(needle))
-            .unwrap_or_else(|| panic!("no {needle:?} in {log}"))
-    };
+    let log = crate::run::lambda_log(&record, &Report::build(&record));
+    let position = |needle: &str| line_position(&log, needle);
     let init_report = position("INIT_REPORT Init Duration: 2.00 ms\tPhase: invoke");
     assert!(position("connecting") < init_report, "{log}");
     assert!(position("no settings") < init_report, "{log}");

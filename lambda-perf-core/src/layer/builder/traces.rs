@@ -346,52 +346,34 @@ mod tests {
         assert_eq!(warnings, Vec::<String>::new());
     }
 
-    /// `clear_otel_resource_attributes` drops `OTEL_RESOURCE_ATTRIBUTES` whole: the warning
-    /// that its value could not be read (not UTF-8) is about a value no longer used.
+    /// `clear_otel_resource_attributes` drops `OTEL_RESOURCE_ATTRIBUTES` whole, and a service
+    /// given in code names the spans' service in place of `OTEL_SERVICE_NAME`: the warning
+    /// that the variable's value could not be read (not UTF-8) is about a value no longer used.
     #[test]
-    fn cleared_resource_attributes_silence_the_warning_about_their_variable() {
-        let unreadable = |builder: PerfLayerBuilder| {
-            let mut builder = builder;
-            builder.setup.env_warnings.push(format!(
-                "{} is not valid UTF-8 (\"team=\\u{{fffd}}\"); ignored",
-                trace_vars::OTEL_RESOURCE_ATTRIBUTES
-            ));
-            builder
-        };
-        let env = [(vars::METRICS_NAMESPACE, "Shop")];
-        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
-            .setup
-            .resolve_quietly();
-        assert_eq!(warnings.len(), 1, "{warnings:#?}");
-        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
-            .clear_otel_resource_attributes()
-            .setup
-            .resolve_quietly();
-        assert_eq!(warnings, Vec::<String>::new());
-    }
-
-    /// A service given in code names the spans' service in place of `OTEL_SERVICE_NAME`: the
-    /// warning that its value could not be read (not UTF-8) is about a value no longer used.
-    #[test]
-    fn a_service_given_in_code_silences_the_warning_about_otel_service_name() {
-        let unreadable = |builder: PerfLayerBuilder| {
-            let mut builder = builder;
-            builder.setup.env_warnings.push(format!(
-                "{} is not valid UTF-8 (\"orders\\u{{fffd}}\"); ignored",
-                trace_vars::OTEL_SERVICE_NAME
-            ));
-            builder
-        };
-        let env = [(vars::METRICS_NAMESPACE, "Shop")];
-        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
-            .setup
-            .resolve_quietly();
-        assert_eq!(warnings.len(), 1, "{warnings:#?}");
-        let (_, _, warnings) = unreadable(PerfLayerBuilder::over_pairs(&env))
-            .service("orders")
-            .setup
-            .resolve_quietly();
-        assert_eq!(warnings, Vec::<String>::new());
+    fn values_given_in_code_silence_the_warning_about_an_unreadable_variable() {
+        type GivenInCode = fn(PerfLayerBuilder) -> PerfLayerBuilder;
+        let cases: [(&str, GivenInCode); 2] = [
+            (trace_vars::OTEL_RESOURCE_ATTRIBUTES, |builder| {
+                builder.clear_otel_resource_attributes()
+            }),
+            (trace_vars::OTEL_SERVICE_NAME, |builder| {
+                builder.service("orders")
+            }),
+        ];
+        for (var, given_in_code) in cases {
+            let unreadable = || {
+                let mut builder =
+                    PerfLayerBuilder::over_pairs(&[(vars::METRICS_NAMESPACE, "Shop")]);
+                builder.setup.env_warnings.push(format!(
+                    "{var} is not valid UTF-8 (\"x=\\u{{fffd}}\"); ignored"
+                ));
+                builder
+            };
+            let (_, _, warnings) = unreadable().setup.resolve_quietly();
+            assert_eq!(warnings.len(), 1, "{var}: {warnings:#?}");
+            let (_, _, warnings) = given_in_code(unreadable()).setup.resolve_quietly();
+            assert_eq!(warnings, Vec::<String>::new(), "{var}");
+        }
     }
 
     /// The OTLP timeout, the region and the headers given in code make the warnings about
