@@ -713,27 +713,27 @@ impl Invocation {
         duration_nanos: u64,
         resources: Option<ResourceUse>,
     ) -> bool {
-        let mut state = self.lock_state();
-        if self.end_under_lock(&state) {
-            drop(state);
-            discard(outcome);
-            return false;
+        let mut locked = self.lock_state();
+        let ended_before = self.end_under_lock(&locked);
+        match locked.as_deref_mut() {
+            Some(state) if !ended_before => {
+                if state.pending_ending.is_some() {
+                    discard(state.pending_ending.take());
+                }
+                state.pending_ending = Some(PendingEnding {
+                    outcome,
+                    at,
+                    duration_nanos,
+                    resources,
+                });
+                true
+            }
+            _ => {
+                drop(locked);
+                discard(outcome);
+                false
+            }
         }
-        let Some(state) = state.as_deref_mut() else {
-            drop(state);
-            discard(outcome);
-            return false;
-        };
-        if state.pending_ending.is_some() {
-            discard(state.pending_ending.take());
-        }
-        state.pending_ending = Some(PendingEnding {
-            outcome,
-            at,
-            duration_nanos,
-            resources,
-        });
-        true
     }
 
     /// The writes of an end kept by [`Invocation::finish_later`], if still kept, once the

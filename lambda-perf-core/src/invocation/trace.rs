@@ -225,9 +225,7 @@ impl Trace {
         }
         Some(trace)
     }
-}
 
-impl Trace {
     /// A trace of its own memory, for when no spare one is lent: only until the invocations
     /// that record keep one (cold, so that the header's check and the spare's reuse stay
     /// together where an invocation begins).
