@@ -175,7 +175,7 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             at: started,
             rank: Rank::Start,
             stream,
-            message: format!("START RequestId: {} Version: {version}", run.request_id),
+            message: start_line(&run.request_id, version),
         });
         // Lambda's END and REPORT come when the runtime asks for its next event: after
         // what it wrote once it had answered.
@@ -197,7 +197,7 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
             ));
             end(OUT_OF_MEMORY_ERROR_TYPE.to_owned());
         }
-        end(format!("END RequestId: {}", run.request_id));
+        end(end_line(&run.request_id));
         let duration_ms = invocation
             .duration_ms
             .unwrap_or_else(|| ended.saturating_duration_since(started).as_secs_f64() * 1000.0);
@@ -255,12 +255,8 @@ fn failed_init_lines<'a>(
         "INIT_REPORT Init Duration: {:.2} ms\tPhase: invoke\tStatus: error\tError Type: {}",
         failed.init_ms, failed.error_type
     ));
-    push(format!(
-        "START RequestId: {} Version: {}",
-        invocation.request_id,
-        record.config.version()
-    ));
-    push(format!("END RequestId: {}", invocation.request_id));
+    push(start_line(&invocation.request_id, record.config.version()));
+    push(end_line(&invocation.request_id));
     let duration_ms = invocation.duration_ms.unwrap_or(failed.init_ms);
     push(report_line(
         record,
@@ -268,6 +264,16 @@ fn failed_init_lines<'a>(
         duration_ms,
         Some(&failed.error_type),
     ));
+}
+
+/// `START RequestId: … Version: …`, as Lambda writes it.
+fn start_line(request_id: &str, version: &str) -> String {
+    format!("START RequestId: {request_id} Version: {version}")
+}
+
+/// `END RequestId: …`, as Lambda writes it.
+fn end_line(request_id: &str) -> String {
+    format!("END RequestId: {request_id}")
 }
 
 /// `REPORT RequestId: … Duration: …`, its fields separated by tabs as Lambda writes it;
