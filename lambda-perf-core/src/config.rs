@@ -48,8 +48,15 @@
 //! |---|---|---|---|
 //! | `AWS_LAMBDA_LOG_LEVEL` | set by Lambda's advanced logging controls: the level, first | — | — (as in Powertools, it wins over `log_level`, with a warning when they differ) |
 //! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING`, `CRITICAL` and `SILENT` too) | — | `log_level` |
+//! | `LOG_LEVEL` | Powertools' older name of `POWERTOOLS_LOG_LEVEL`, read as Powertools reads it: only when that one is not set | — | `log_level` |
 //! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`](crate::logs)) | `INFO` | `log_level`; `target_level` (wins over the variable's for its target), `clear_target_levels` |
-//! | `AWS_LAMBDA_LOG_FORMAT` | `JSON` or `Text` | `JSON` | `log_format` |
+//! | `LAMBDA_PERF_LOG_FORMAT` | `JSON` or `Text` | `JSON` | `log_format` |
+//!
+//! Lambda's own `AWS_LAMBDA_LOG_FORMAT` does not choose the format: Lambda sets it on every
+//! function, to `Text` unless the function's log format was switched to JSON, so following it
+//! would turn the JSON lines off nearly everywhere. As in Powertools, whose loggers write JSON
+//! whatever it says, the lines are JSON unless `LAMBDA_PERF_LOG_FORMAT` or `log_format` asks
+//! for text.
 //! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 | `log_sample_rate` |
 //! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`](crate::logs::log_event) logs the incoming event | false | `log_event` |
 //! | `POWERTOOLS_DEV` | truthy: JSON lines indented for reading | false | `log_indented` |
@@ -395,8 +402,11 @@ pub struct ConfigError {
 pub(crate) mod log_vars {
     pub(crate) const LAMBDA_LOG_LEVEL: &str = "AWS_LAMBDA_LOG_LEVEL";
     pub(crate) const POWERTOOLS_LOG_LEVEL: &str = "POWERTOOLS_LOG_LEVEL";
+    /// Powertools' older name of `POWERTOOLS_LOG_LEVEL`, read when that one is not set.
+    pub(crate) const LEGACY_LOG_LEVEL: &str = "LOG_LEVEL";
     pub(crate) const RUST_LOG: &str = "RUST_LOG";
-    pub(crate) const LAMBDA_LOG_FORMAT: &str = "AWS_LAMBDA_LOG_FORMAT";
+    /// Not `AWS_LAMBDA_LOG_FORMAT`, which Lambda sets to `Text` by default (see the table).
+    pub(crate) const LOG_FORMAT: &str = "LAMBDA_PERF_LOG_FORMAT";
     pub(crate) const SAMPLE_RATE: &str = "POWERTOOLS_LOGGER_SAMPLE_RATE";
     pub(crate) const LOG_EVENT: &str = "POWERTOOLS_LOGGER_LOG_EVENT";
 }
@@ -448,7 +458,16 @@ impl LogSettings {
             level
         };
         let lambda_level = level_of(log_vars::LAMBDA_LOG_LEVEL);
-        let powertools_level = level_of(log_vars::POWERTOOLS_LOG_LEVEL);
+        // As Powertools for Python and TypeScript read them: `LOG_LEVEL` only in place of an
+        // unset `POWERTOOLS_LOG_LEVEL`.
+        let powertools_var = if present(log_vars::POWERTOOLS_LOG_LEVEL).is_none()
+            && present(log_vars::LEGACY_LOG_LEVEL).is_some()
+        {
+            log_vars::LEGACY_LOG_LEVEL
+        } else {
+            log_vars::POWERTOOLS_LOG_LEVEL
+        };
+        let powertools_level = level_of(powertools_var);
         let (directives, rust_log_warnings) = present(log_vars::RUST_LOG)
             .map(|text| Directives::parse(&text))
             .unwrap_or_default();
@@ -456,20 +475,19 @@ impl LogSettings {
         if let (Some(lambda), Some(powertools)) = (lambda_level, powertools_level) {
             if lambda != powertools {
                 warnings.push(format!(
-                    "{} takes precedence over {}: logs are written at {}",
+                    "{} takes precedence over {powertools_var}: logs are written at {}",
                     log_vars::LAMBDA_LOG_LEVEL,
-                    log_vars::POWERTOOLS_LOG_LEVEL,
                     filter_name(lambda)
                 ));
             }
         }
 
-        let format = match present(log_vars::LAMBDA_LOG_FORMAT) {
+        let format = match present(log_vars::LOG_FORMAT) {
             None => LogFormat::Json,
             Some(value) => LogFormat::parse(&value).unwrap_or_else(|| {
                 warnings.push(format!(
                     "{}={value:?} is neither JSON nor Text; using JSON",
-                    log_vars::LAMBDA_LOG_FORMAT
+                    log_vars::LOG_FORMAT
                 ));
                 LogFormat::Json
             }),
@@ -804,6 +822,31 @@ mod tests {
             assert!(warnings.is_empty(), "{warnings:?}");
         }
 
+        /// Powertools' older `LOG_LEVEL` stands in for an unset `POWERTOOLS_LOG_LEVEL`, never
+        /// over a set one, and Lambda's level still wins over it.
+        #[test]
+        fn the_legacy_log_level_stands_in_for_powertools_level() {
+            let (settings, warnings) = read(&[("LOG_LEVEL", "debug")]);
+            assert_eq!(settings.level, Some(Some(LogLevel::Debug)));
+            assert!(warnings.is_empty(), "{warnings:?}");
+            let (settings, _) = read(&[("POWERTOOLS_LOG_LEVEL", "ERROR"), ("LOG_LEVEL", "debug")]);
+            assert_eq!(settings.level, Some(Some(LogLevel::Error)));
+            let (settings, warnings) =
+                read(&[("AWS_LAMBDA_LOG_LEVEL", "WARN"), ("LOG_LEVEL", "debug")]);
+            assert_eq!(settings.level, Some(Some(LogLevel::Warn)));
+            assert_eq!(
+                warnings,
+                ["AWS_LAMBDA_LOG_LEVEL takes precedence over LOG_LEVEL: logs are written at WARN"]
+            );
+            let (settings, warnings) = read(&[("LOG_LEVEL", "loud")]);
+            assert_eq!(settings.level, None);
+            assert_eq!(warnings.len(), 1, "{warnings:?}");
+            assert!(
+                warnings[0].starts_with("LOG_LEVEL=\"loud\""),
+                "{warnings:?}"
+            );
+        }
+
         /// Powertools for TypeScript's `SILENT` level writes no line at all; it is not
         /// an unknown level that falls back to `INFO`.
         #[test]
@@ -818,7 +861,7 @@ mod tests {
         #[test]
         fn format_sampling_and_event_logging() {
             let (settings, warnings) = read(&[
-                ("AWS_LAMBDA_LOG_FORMAT", "Text"),
+                ("LAMBDA_PERF_LOG_FORMAT", "Text"),
                 ("POWERTOOLS_LOGGER_SAMPLE_RATE", "0.25"),
                 ("POWERTOOLS_LOGGER_LOG_EVENT", "true"),
             ]);
@@ -833,7 +876,7 @@ mod tests {
             let (settings, warnings) = read(&[
                 ("AWS_LAMBDA_LOG_LEVEL", "LOUD"),
                 ("POWERTOOLS_LOG_LEVEL", "info"),
-                ("AWS_LAMBDA_LOG_FORMAT", "yaml"),
+                ("LAMBDA_PERF_LOG_FORMAT", "yaml"),
                 ("POWERTOOLS_LOGGER_SAMPLE_RATE", "1.5"),
                 ("POWERTOOLS_LOGGER_LOG_EVENT", "perhaps"),
                 ("RUST_LOG", "[span]=debug"),
@@ -843,6 +886,22 @@ mod tests {
             assert_eq!(settings.sample_rate, None);
             assert!(!settings.log_event);
             assert_eq!(warnings.len(), 5, "{warnings:#?}");
+        }
+
+        /// Lambda sets `AWS_LAMBDA_LOG_FORMAT=Text` on every function left at its default
+        /// log format: the lines stay JSON, as Powertools' do, and nothing is warned about.
+        #[test]
+        fn lambdas_default_text_format_keeps_the_json_lines() {
+            for value in ["Text", "JSON", "yaml"] {
+                let (settings, warnings) = read(&[("AWS_LAMBDA_LOG_FORMAT", value)]);
+                assert_eq!(settings.format, LogFormat::Json, "{value}");
+                assert!(warnings.is_empty(), "{value}: {warnings:?}");
+            }
+            let (settings, _) = read(&[
+                ("AWS_LAMBDA_LOG_FORMAT", "JSON"),
+                ("LAMBDA_PERF_LOG_FORMAT", "text"),
+            ]);
+            assert_eq!(settings.format, LogFormat::Text);
         }
 
         /// As in Powertools, `POWERTOOLS_DEV` indents JSON lines for reading.

@@ -121,6 +121,8 @@ fn split_stdout(lines: &[String]) -> Vec<Value> {
     logs
 }
 
+/// JSON lines, though the harness sets `AWS_LAMBDA_LOG_FORMAT=Text`, as Lambda does on every
+/// function left at its default log format.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_log_lines_carry_their_own_invocation_sixteen_at_once() {
     let running = start_logging(|config| config.with_max_concurrency(16)).await;
@@ -232,7 +234,7 @@ async fn json_log_lines_carry_their_own_invocation_sixteen_at_once() {
 async fn text_lines_at_debug_keep_the_transport_crates_quiet() {
     let running = start_logging(|config| {
         config
-            .with_env("AWS_LAMBDA_LOG_FORMAT", "Text")
+            .with_env("LAMBDA_PERF_LOG_FORMAT", "Text")
             .with_env("AWS_LAMBDA_LOG_LEVEL", "DEBUG")
     })
     .await;

@@ -51,15 +51,18 @@
 //! too long for any line, which is cut to fit, ending in `…`). Each such line is counted
 //! (`logs.line_trimmed` in `lambda_perf.dropped`) and the first one warned of on stderr.
 //!
-//! With `AWS_LAMBDA_LOG_FORMAT=Text` a line reads
+//! With `LAMBDA_PERF_LOG_FORMAT=Text` (or
+//! [`InitBuilder::log_format`](crate::InitBuilder::log_format)) a line reads
 //! `2026-11-23T05:16:18.886Z<TAB>8476a536-…<TAB>INFO<TAB>orders: order placed order=7`
-//! (no request id column outside an invocation; line breaks in values escaped).
+//! (no request id column outside an invocation; line breaks in values escaped). Lambda's
+//! `AWS_LAMBDA_LOG_FORMAT`, `Text` on every function left at its default log format, does not
+//! turn the JSON lines off: as in Powertools, they are JSON whatever it says.
 //!
 //! # Levels
 //!
 //! The level is `AWS_LAMBDA_LOG_LEVEL` (Lambda's advanced logging controls), else
-//! `POWERTOOLS_LOG_LEVEL`, else `RUST_LOG`, else `INFO`; a level given to
-//! [`InitBuilder::log_level`](crate::InitBuilder::log_level) comes after
+//! `POWERTOOLS_LOG_LEVEL` (or its older name `LOG_LEVEL`), else `RUST_LOG`, else `INFO`; a
+//! level given to [`InitBuilder::log_level`](crate::InitBuilder::log_level) comes after
 //! `AWS_LAMBDA_LOG_LEVEL`, before the others. The transport crates a function
 //! pulls in — `hyper`, `hyper_util`, `h2`, `tower`, `tokio`, `lambda_runtime` and its API
 //! client, `lambda_http`, `rustls`, `reqwest`, the AWS SDK's `aws_smithy_*` and

@@ -86,6 +86,7 @@ impl InitBuilder {
             None => {
                 self.overridden(log_vars::LAMBDA_LOG_LEVEL);
                 self.overridden(log_vars::POWERTOOLS_LOG_LEVEL);
+                self.overridden(log_vars::LEGACY_LOG_LEVEL);
                 self.logs.level = Some(level);
             }
         }
@@ -133,9 +134,10 @@ impl InitBuilder {
         self
     }
 
-    /// JSON or text (`AWS_LAMBDA_LOG_FORMAT`).
+    /// JSON or text (`LAMBDA_PERF_LOG_FORMAT`; not Lambda's `AWS_LAMBDA_LOG_FORMAT`, see
+    /// [`config`](crate::config)).
     pub fn log_format(mut self, format: LogFormat) -> Self {
-        self.overridden(log_vars::LAMBDA_LOG_FORMAT);
+        self.overridden(log_vars::LOG_FORMAT);
         self.logs.format = format;
         self
     }
@@ -305,7 +307,7 @@ mod tests {
         let env = [
             (log_vars::LAMBDA_LOG_LEVEL, "LOUD"),
             (log_vars::POWERTOOLS_LOG_LEVEL, "LOUDER"),
-            (log_vars::LAMBDA_LOG_FORMAT, "yaml"),
+            (log_vars::LOG_FORMAT, "yaml"),
             (log_vars::SAMPLE_RATE, "1.5"),
             (log_vars::LOG_EVENT, "perhaps"),
         ];

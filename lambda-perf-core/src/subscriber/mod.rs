@@ -49,7 +49,9 @@ pub use self::error::InitError;
 /// `lambda_runtime::tracing::init_default_subscriber()` installs a global subscriber too;
 /// call one or the other, not both (there is one global subscriber per process, and the
 /// second call gets [`InitError::AlreadySet`]). `init` honours the same
-/// `AWS_LAMBDA_LOG_FORMAT` and `AWS_LAMBDA_LOG_LEVEL`. The runtime's own events and its
+/// `AWS_LAMBDA_LOG_LEVEL`, but not `AWS_LAMBDA_LOG_FORMAT`, which Lambda sets to `Text` on
+/// every function left at its default log format: the lines are JSON unless
+/// `LAMBDA_PERF_LOG_FORMAT` says `Text` (see [`config`](crate::config)). The runtime's own events and its
 /// `Lambda runtime invoke` span are `lambda_runtime`'s, held at `WARN` like every transport
 /// crate's; the request id and trace id they carry are on every line as
 /// `function_request_id` and `xray_trace_id` anyway.

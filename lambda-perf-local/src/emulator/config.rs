@@ -226,6 +226,9 @@ impl FunctionConfig {
         set("LAMBDA_RUNTIME_DIR", command.task_root().into());
         set("_HANDLER", command.handler());
         set("TZ", "UTC".into());
+        // What Lambda sets on a function left at its default log format (seen in the
+        // environment real functions print at start; `JSON` once the format is switched).
+        set("AWS_LAMBDA_LOG_FORMAT", "Text".into());
         if let Some(kind) = &self.initialization_type {
             set("AWS_LAMBDA_INITIALIZATION_TYPE", kind.clone().into());
         }
@@ -287,6 +290,7 @@ mod tests {
         assert_eq!(get(&vars, "_HANDLER"), Some("bootstrap"));
         assert_eq!(get(&vars, "AWS_LAMBDA_MAX_CONCURRENCY"), Some("4"));
         assert_eq!(get(&vars, "TZ"), Some("Europe/Paris"));
+        assert_eq!(get(&vars, "AWS_LAMBDA_LOG_FORMAT"), Some("Text"));
         assert_eq!(get(&vars, "EXTRA"), Some("1"));
         assert_eq!(get(&vars, "TMPDIR"), environment.tmpdir().to_str());
         assert_eq!(get(&vars, "AWS_LAMBDA_INITIALIZATION_TYPE"), None);

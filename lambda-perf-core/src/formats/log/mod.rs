@@ -15,7 +15,7 @@ mod timestamp;
 
 pub(crate) use self::level::{LevelFilter, LogLevel, filter_name};
 
-/// How log lines are written (`AWS_LAMBDA_LOG_FORMAT`).
+/// How log lines are written (`LAMBDA_PERF_LOG_FORMAT`).
 ///
 /// ```
 /// use lambda_perf_core::logs::LogFormat;
@@ -35,7 +35,7 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
-    /// `JSON` or `Text`, in any case, as Lambda's `AWS_LAMBDA_LOG_FORMAT` spells them.
+    /// `JSON` or `Text`, in any case (as Lambda spells its log formats).
     #[must_use]
     pub fn parse(value: &str) -> Option<Self> {
         match value.trim().to_ascii_lowercase().as_str() {
