@@ -692,25 +692,47 @@ async fn drops_reported_by_a_handler_span_a_collector_rejected_are_reported_by_t
     assert_eq!(second["otel.rejected_spans"], 1, "{second}");
 }
 
-/// The wait for a slow export stops short of the deadline, by the timeout margin (the
-/// watchdog's, `LAMBDA_PERF_TIMEOUT_MARGIN_MS`, 100 ms by default): the handler's answer must
-/// still be posted before the deadline, or Lambda times the invocation out and it is lost.
-#[tokio::test]
-async fn the_wait_leaves_the_answer_time_to_be_posted_before_the_deadline() {
+/// How long before the deadline the answer is handed back when a collector answers after
+/// 3 s, an invocation is due in 400 ms, and the flush bound is 5 s; `margin`: the timeout
+/// margin given in code.
+async fn time_left_after_a_slow_export(margin: Option<Duration>) -> Duration {
     let collector = OtlpCollector::answering_after(Duration::from_secs(3));
     let recorder = Recorder::with(|builder| {
-        builder
+        let builder = builder
             .traces([TraceBackend::Otlp])
             .otlp_endpoint(collector.traces_url())
-            .otel_flush_timeout(Duration::from_secs(5))
+            .otel_flush_timeout(Duration::from_secs(5));
+        match margin {
+            Some(margin) => builder.timeout_margin(margin),
+            None => builder,
+        }
     });
     let sent = event_due_in(400);
     let deadline = std::time::UNIX_EPOCH + Duration::from_millis(sent.context.deadline);
     let answer = recorder.run(service_fn(traced), sent).await;
     assert_eq!(answer.unwrap(), json!("ok"));
-    let left = deadline
+    deadline
         .duration_since(std::time::SystemTime::now())
-        .unwrap_or_default();
+        .unwrap_or_default()
+}
+
+/// The wait for a slow export stops short of the deadline, by the timeout margin (the
+/// watchdog's, `LAMBDA_PERF_TIMEOUT_MARGIN_MS`, 100 ms by default): the handler's answer must
+/// still be posted before the deadline, or Lambda times the invocation out and it is lost.
+#[tokio::test]
+async fn the_wait_leaves_the_answer_time_to_be_posted_before_the_deadline() {
+    let left = time_left_after_a_slow_export(None).await;
+    assert!(
+        left >= Duration::from_millis(50),
+        "the answer came back {left:?} before the deadline"
+    );
+}
+
+/// A zero timeout margin turns the watchdog off, not the time the answer needs: the wait
+/// still stops the default margin (100 ms) before the deadline.
+#[tokio::test]
+async fn with_the_watchdog_off_the_wait_still_leaves_the_answer_time() {
+    let left = time_left_after_a_slow_export(Some(Duration::ZERO)).await;
     assert!(
         left >= Duration::from_millis(50),
         "the answer came back {left:?} before the deadline"

@@ -33,9 +33,9 @@ impl PerfLayerBuilder {
 
     /// The longest an invocation waits for its spans to be exported to the exporters that
     /// wait on the network (`otlp`, [`span_exporter`](Self::span_exporter)s); never into
-    /// the [`timeout_margin`](Self::timeout_margin) before the invocation's deadline, so the
-    /// handler's answer is still posted in time (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`,
-    /// default 200 ms).
+    /// the [`timeout_margin`](Self::timeout_margin) before the invocation's deadline (the
+    /// default margin, 100 ms, when a zero margin turns the watchdog off), so the handler's
+    /// answer is still posted in time (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`, default 200 ms).
     #[cfg(feature = "opentelemetry")]
     pub fn otel_flush_timeout(mut self, timeout: std::time::Duration) -> Self {
         self.setup.overridden(trace_vars::OTEL_FLUSH_TIMEOUT_MS);

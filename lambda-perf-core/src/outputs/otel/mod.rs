@@ -4,7 +4,7 @@
 //! once — through the X-Ray daemon's UDP socket (`xray-otlp`, without blocking), and to the
 //! exporters that wait on the network (`otlp`, any `SpanExporter` given in code) on the
 //! [`background`] thread, waited for at most the flush bound and never into the timeout
-//! margin before the deadline.
+//! margin before the deadline (the default margin when the watchdog is off).
 //!
 //! Nothing is installed globally: `tracing` spans reach this output as the subsegments
 //! [`XRayLayer`](crate::xray::XRayLayer) makes of them, so they are the same spans in X-Ray
@@ -37,7 +37,8 @@ use self::function::FunctionFacts;
 use self::span::{KnownException, SpanRules, TraceIds};
 use self::xray_udp::XRayOtlpSender;
 use crate::config::{
-    DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_TIMEOUT, TraceBackend, TraceSettings,
+    DEFAULT_OTEL_FLUSH_TIMEOUT, DEFAULT_OTLP_TIMEOUT, DEFAULT_TIMEOUT_MARGIN, TraceBackend,
+    TraceSettings,
 };
 use crate::drops::{self, Dropped, Report};
 use crate::formats::faas_trigger::FaasTrigger;
@@ -171,7 +172,8 @@ struct Pending {
     /// The handler span's id, once it closed.
     handler_span: Option<SpanId>,
     /// How long before the deadline the end stops waiting for its export
-    /// (`LAMBDA_PERF_TIMEOUT_MARGIN_MS`): the handler's answer must still be posted in time.
+    /// (`LAMBDA_PERF_TIMEOUT_MARGIN_MS`; the default margin when it is zero, the watchdog
+    /// off): the handler's answer must still be posted in time.
     margin: Duration,
 }
 
@@ -327,7 +329,11 @@ impl Output for OtelOutput {
             spans: Vec::new(),
             exceptions: Vec::new(),
             handler_span: None,
-            margin: began.settings.timeout_margin.unwrap_or_default(),
+            // A zero margin turns the watchdog off, not the time the answer needs.
+            margin: began
+                .settings
+                .timeout_margin
+                .unwrap_or(DEFAULT_TIMEOUT_MARGIN),
         };
         self.pending().push(pending);
     }
