@@ -112,6 +112,12 @@ impl PerfLayerBuilder {
     }
 
     /// Whether `otlp` exports are gzipped (`OTEL_EXPORTER_OTLP_COMPRESSION=gzip`).
+    ///
+    /// When another crate of the function's build turns on `opentelemetry-otlp`'s
+    /// `gzip-http` or `zstd-http` feature (Cargo unifies features), the exporter itself
+    /// compresses as `OTEL_EXPORTER_OTLP_COMPRESSION` says (`zstd` too), whatever is given
+    /// here; its body is sent as it made it, marked with its `Content-Encoding`, never
+    /// compressed twice.
     #[cfg(feature = "opentelemetry")]
     pub fn otlp_gzip(mut self, enabled: bool) -> Self {
         self.setup.overridden(trace_vars::OTLP_TRACES_COMPRESSION);

@@ -5,7 +5,8 @@
 //! listens on the function's own host. The headers and the compression of each request are
 //! the settings' alone (those given in code over the environment's), applied here: the
 //! values as the settings hold them (those of the variables percent-decoded when read, those
-//! given in code as given).
+//! given in code as given). One exception: a body the exporter compressed itself (see
+//! [`CollectorClient::prepared`]) goes as it made it.
 
 use std::fmt;
 use std::io::Write;
@@ -138,6 +139,12 @@ impl CollectorClient {
 
     /// The request the collector gets: the exporter's own headers, then the settings'; the
     /// body gzipped when they say so.
+    ///
+    /// Unless the exporter compressed it already: another crate of the function's build may
+    /// turn on `opentelemetry-otlp`'s `gzip-http` or `zstd-http` (Cargo unifies features),
+    /// and the exporter then compresses by `OTEL_EXPORTER_OTLP_COMPRESSION` itself and says so
+    /// in `Content-Encoding`. That body goes as it is, with that header: compressed twice, or
+    /// compressed without the header, no collector could read it.
     fn prepared(&self, request: Request<Bytes>) -> Result<Request<Body>, HttpError> {
         let (mut parts, body) = request.into_parts();
         let mut headers = HeaderMap::with_capacity(EXPORTER_HEADERS.len() + self.headers.len() + 1);
@@ -149,14 +156,19 @@ impl CollectorClient {
         for (name, value) in &self.headers {
             headers.insert(name.clone(), value.clone());
         }
-        let body = if self.gzip {
-            let mut encoder =
-                GzEncoder::new(Vec::with_capacity(body.len() / 2), Compression::default());
-            encoder.write_all(&body)?;
-            headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
-            Bytes::from(encoder.finish()?)
-        } else {
-            body
+        let body = match parts.headers.get(CONTENT_ENCODING) {
+            Some(exporters) => {
+                headers.insert(CONTENT_ENCODING, exporters.clone());
+                body
+            }
+            None if self.gzip => {
+                let mut encoder =
+                    GzEncoder::new(Vec::with_capacity(body.len() / 2), Compression::default());
+                encoder.write_all(&body)?;
+                headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+                Bytes::from(encoder.finish()?)
+            }
+            None => body,
         };
         parts.headers = headers;
         Ok(Request::from_parts(parts, Body::from(body)))
@@ -214,5 +226,33 @@ mod tests {
             .unwrap();
         let prepared = client.prepared(request).unwrap();
         assert_eq!(prepared.headers()["authorization"], "sig=abc%2Bdef");
+    }
+
+    /// An export the exporter gzipped itself (its `gzip-http` on in the function's build)
+    /// reaches the collector gzipped once and marked so, whether the settings ask for gzip
+    /// or not.
+    #[tokio::test]
+    async fn a_body_the_exporter_compressed_goes_as_it_is() {
+        let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
+        encoder.write_all(b"spans").unwrap();
+        let gzipped = Bytes::from(encoder.finish().unwrap());
+        for gzip in [true, false] {
+            let client = CollectorClient::new(
+                "http://127.0.0.1:9/v1/traces",
+                Duration::from_secs(1),
+                &[],
+                gzip,
+            )
+            .unwrap();
+            let request = Request::post("/v1/traces")
+                .header(CONTENT_TYPE, "application/x-protobuf")
+                .header(CONTENT_ENCODING, "gzip")
+                .body(gzipped.clone())
+                .unwrap();
+            let (parts, body) = client.prepared(request).unwrap().into_parts();
+            assert_eq!(parts.headers[CONTENT_ENCODING], "gzip", "gzip: {gzip}");
+            let sent = body.collect().await.unwrap().to_bytes();
+            assert_eq!(sent, gzipped, "gzip: {gzip}");
+        }
     }
 }

@@ -11,7 +11,9 @@ use crate::config::{DEFAULT_OTLP_ENDPOINT, DEFAULT_OTLP_TIMEOUT, TraceSettings};
 ///
 /// The headers and the compression are the client's to apply, not the exporter's: the
 /// exporter would also read `OTEL_EXPORTER_OTLP_HEADERS` and `…_COMPRESSION` itself and let
-/// them win over what was given in code.
+/// them win over what was given in code. (It still compresses by the variable when another
+/// crate of the build turns on its `gzip-http` or `zstd-http`; the client then sends the
+/// body as the exporter made it.)
 pub(crate) fn exporter(settings: &TraceSettings) -> Result<SpanExporter, String> {
     let timeout = settings.otlp_timeout.unwrap_or(DEFAULT_OTLP_TIMEOUT);
     let endpoint = settings
