@@ -66,6 +66,15 @@ pub(crate) const NO_OTLP_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u
 /// Where sampled traces go: one entry of `LAMBDA_PERF_TRACES` (`xray` when unset). Several
 /// may be chosen at once; `none` chooses none.
 ///
+/// Every backend, `otlp` and `xray-otlp` too, sends only the invocations X-Ray sampled, those
+/// whose trace header says `Sampled=1`: the sampling decision is the header's, and
+/// lambda-perf makes none of its own. Turn the function's active tracing on (`--tracing
+/// active` with `cargo lambda deploy`, `TracingConfig: {Mode: Active}` in CloudFormation or
+/// SAM), even to export to a collector of your own: Lambda then samples by X-Ray's sampling
+/// rules (by default the first request of each second and 5% of the others). Without it, only
+/// an invocation whose caller was traced and sampled carries `Sampled=1`; every other exports
+/// nothing, quietly (an unsampled invocation is not a loss: no warning, no count).
+///
 /// The same invocation makes the same tree whichever backend sends it: the handler
 /// subsegment `## <name>` is the handler span, every nested subsegment (a
 /// [`Subsegment`](crate::xray::Subsegment), a `tracing` span under
@@ -114,10 +123,12 @@ pub enum TraceBackend {
     XRay,
     /// `otlp`: OpenTelemetry spans, OTLP/HTTP protobuf, to a collector (the ADOT or
     /// OpenTelemetry Lambda layer's, or any other) at `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`.
-    /// Needs the `opentelemetry` feature.
+    /// Needs the `opentelemetry` feature, and active tracing for Lambda to sample
+    /// invocations (see above).
     Otlp,
     /// `xray-otlp`: OpenTelemetry spans through the Lambda X-Ray daemon's UDP socket, as
-    /// ADOT's X-Ray UDP span exporter sends them. Needs the `opentelemetry` feature.
+    /// ADOT's X-Ray UDP span exporter sends them. Needs the `opentelemetry` feature, and
+    /// active tracing (see above).
     XRayOtlp,
 }
 

@@ -11,6 +11,8 @@ impl PerfLayerBuilder {
     /// Where sampled traces go (`LAMBDA_PERF_TRACES`; default [`TraceBackend::XRay`]): any of
     /// `XRay`, `Otlp`, `XRayOtlp`, or none at all with an empty list. `Otlp` and `XRayOtlp`
     /// need the `opentelemetry` feature (without it, [`build`](Self::build) refuses them).
+    /// Every backend sends only the invocations X-Ray sampled (`Sampled=1`): without the
+    /// function's active tracing, nearly none (see [`TraceBackend`]).
     ///
     /// ```
     /// use lambda_perf_core::{PerfLayer, TraceBackend};
