@@ -738,3 +738,37 @@ async fn with_the_watchdog_off_the_wait_still_leaves_the_answer_time() {
         "the answer came back {left:?} before the deadline"
     );
 }
+
+/// A kept-alive connection the collector closed meanwhile (an idle timeout, which may fire as
+/// a frozen process thaws) costs no export: the export, answered by nothing, is sent again,
+/// once, on a new connection.
+#[tokio::test]
+async fn an_export_on_a_connection_the_collector_closed_is_sent_again() {
+    let collector = OtlpCollector::closing_kept_alive_connections();
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.traces_url())
+            .otel_flush_timeout(Duration::from_secs(2))
+            .span_exporter(in_memory)
+    });
+    for _ in 0..3 {
+        let answer = recorder.run(service_fn(traced), event(json!({}))).await;
+        assert_eq!(answer.unwrap(), json!("ok"));
+    }
+    assert_eq!(collector.exports().len(), 3);
+    // None failed: the third handler span (exported with the second's export done) counts none.
+    let handlers: Vec<SpanData> = spans
+        .get_finished_spans()
+        .unwrap()
+        .into_iter()
+        .filter(|span| span.name.starts_with("## "))
+        .collect();
+    assert_eq!(handlers.len(), 3);
+    assert_eq!(
+        count_on(&handlers[2], "lambda_perf.otel.failed_exports"),
+        None
+    );
+}

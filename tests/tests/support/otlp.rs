@@ -58,6 +58,27 @@ impl OtlpCollector {
     /// A collector that answers each export `delay` after receiving it with `status` (e.g.
     /// `"503 Service Unavailable"`) and `body` (e.g. an encoded `ExportTraceServiceResponse`).
     pub fn answering_with(delay: Duration, status: &'static str, body: Vec<u8>) -> Self {
+        Self::serving(delay, status, body, Connections::KeptAlive)
+    }
+
+    /// A collector that answers one export per connection and closes a kept-alive connection
+    /// as the next request arrives on it, unanswered: an HTTP server's idle timeout firing at
+    /// that moment (after a Lambda freeze, the collector's timers fire as the process thaws).
+    pub fn closing_kept_alive_connections() -> Self {
+        Self::serving(
+            Duration::ZERO,
+            "200 OK",
+            Vec::new(),
+            Connections::OneExportEach,
+        )
+    }
+
+    fn serving(
+        delay: Duration,
+        status: &'static str,
+        body: Vec<u8>,
+        connections: Connections,
+    ) -> Self {
         let body = Arc::new(body);
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
@@ -68,7 +89,9 @@ impl OtlpCollector {
                 let Ok(stream) = stream else { return };
                 let kept = Arc::clone(&kept);
                 let body = Arc::clone(&body);
-                std::thread::spawn(move || serve(stream, &kept, delay, status, &body));
+                std::thread::spawn(move || {
+                    serve(stream, &kept, delay, status, &body, connections);
+                });
             }
         });
         Self { addr, exports }
@@ -114,12 +137,31 @@ impl OtlpCollector {
     }
 }
 
-fn serve(stream: TcpStream, kept: &Mutex<Vec<Export>>, delay: Duration, status: &str, body: &[u8]) {
+/// How long a collector keeps a connection.
+#[derive(Clone, Copy)]
+enum Connections {
+    KeptAlive,
+    /// Closed, unanswered, as the second request arrives on it.
+    OneExportEach,
+}
+
+fn serve(
+    stream: TcpStream,
+    kept: &Mutex<Vec<Export>>,
+    delay: Duration,
+    status: &str,
+    body: &[u8],
+    connections: Connections,
+) {
     let mut writer = stream.try_clone().unwrap();
     let mut reader = BufReader::new(stream);
-    loop {
+    for served in 0.. {
         let mut line = String::new();
         if reader.read_line(&mut line).unwrap_or(0) == 0 {
+            return;
+        }
+        if served > 0 && matches!(connections, Connections::OneExportEach) {
+            // Dropped with the request unread: the client gets a reset or an end of stream.
             return;
         }
         let path = line.split_whitespace().nth(1).unwrap_or("").to_owned();

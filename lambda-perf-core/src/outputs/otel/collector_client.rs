@@ -7,6 +7,11 @@
 //! values as the settings hold them (those of the variables percent-decoded when read, those
 //! given in code as given). One exception: a body the exporter compressed itself (see
 //! [`CollectorClient::prepared`]) goes as it made it.
+//!
+//! Connections are kept alive between exports. A collector may close one meanwhile (its idle
+//! timeout, which may fire just as the process thaws from a Lambda freeze, as the export
+//! arrives); the client's pool retries only a request it had not yet written, so an export
+//! that finds its connection closed under it is sent again here, once, on another.
 
 use std::fmt;
 use std::io::Write;
@@ -145,7 +150,7 @@ impl CollectorClient {
     /// and the exporter then compresses by `OTEL_EXPORTER_OTLP_COMPRESSION` itself and says so
     /// in `Content-Encoding`. That body goes as it is, with that header: compressed twice, or
     /// compressed without the header, no collector could read it.
-    fn prepared(&self, request: Request<Bytes>) -> Result<Request<Body>, HttpError> {
+    fn prepared(&self, request: Request<Bytes>) -> Result<Request<Bytes>, HttpError> {
         let (mut parts, body) = request.into_parts();
         let mut headers = HeaderMap::with_capacity(EXPORTER_HEADERS.len() + self.headers.len() + 1);
         for name in EXPORTER_HEADERS {
@@ -171,7 +176,7 @@ impl CollectorClient {
             None => body,
         };
         parts.headers = headers;
-        Ok(Request::from_parts(parts, Body::from(body)))
+        Ok(Request::from_parts(parts, body))
     }
 }
 
@@ -189,7 +194,15 @@ impl HttpClient for CollectorClient {
     async fn send_bytes(&self, request: Request<Bytes>) -> Result<Response<Bytes>, HttpError> {
         let request = self.prepared(request)?;
         let exchange = async {
-            let response = self.inner.call(request).await?;
+            let response = match self.inner.call(request.clone().map(Body::from)).await {
+                // Sent on a kept-alive connection the collector closed meanwhile (its idle
+                // timeout, which may fire as a frozen process thaws): sent again, once, on
+                // another. Not when no connection could be made: the collector is not there.
+                Err(error) if !is_connect(&*error) => {
+                    self.inner.call(request.map(Body::from)).await?
+                }
+                answer => answer?,
+            };
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
@@ -204,6 +217,13 @@ impl HttpClient for CollectorClient {
             .await
             .map_err(|_| format!("no answer within {} ms", self.timeout.as_millis()))?
     }
+}
+
+/// Whether `error` says no connection to the collector could be made.
+fn is_connect(error: &(dyn std::error::Error + 'static)) -> bool {
+    error
+        .downcast_ref::<hyper_util::client::legacy::Error>()
+        .is_some_and(hyper_util::client::legacy::Error::is_connect)
 }
 
 #[cfg(test)]
@@ -228,11 +248,30 @@ mod tests {
         assert_eq!(prepared.headers()["authorization"], "sig=abc%2Bdef");
     }
 
+    /// A collector that is not there is not tried twice: the client's error says so.
+    #[tokio::test]
+    async fn a_collector_that_is_not_there_is_a_connect_error() {
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap();
+        let client = CollectorClient::new(
+            &format!("http://{closed}/v1/traces"),
+            Duration::from_secs(1),
+            &[],
+            false,
+        )
+        .unwrap();
+        let request = Request::post("/v1/traces").body(Body::empty()).unwrap();
+        let error = client.inner.call(request).await.unwrap_err();
+        assert!(is_connect(&*error), "{error:?}");
+    }
+
     /// An export the exporter gzipped itself (its `gzip-http` on in the function's build)
     /// reaches the collector gzipped once and marked so, whether the settings ask for gzip
     /// or not.
-    #[tokio::test]
-    async fn a_body_the_exporter_compressed_goes_as_it_is() {
+    #[test]
+    fn a_body_the_exporter_compressed_goes_as_it_is() {
         let mut encoder = GzEncoder::new(Vec::new(), Compression::default());
         encoder.write_all(b"spans").unwrap();
         let gzipped = Bytes::from(encoder.finish().unwrap());
@@ -249,9 +288,8 @@ mod tests {
                 .header(CONTENT_ENCODING, "gzip")
                 .body(gzipped.clone())
                 .unwrap();
-            let (parts, body) = client.prepared(request).unwrap().into_parts();
+            let (parts, sent) = client.prepared(request).unwrap().into_parts();
             assert_eq!(parts.headers[CONTENT_ENCODING], "gzip", "gzip: {gzip}");
-            let sent = body.collect().await.unwrap().to_bytes();
             assert_eq!(sent, gzipped, "gzip: {gzip}");
         }
     }

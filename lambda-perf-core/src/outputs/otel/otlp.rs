@@ -1,6 +1,8 @@
 //! The `otlp` backend: `opentelemetry-otlp`'s span exporter, OTLP/HTTP protobuf, configured
 //! from the settings alone (endpoint, headers, gzip, timeout), on [`CollectorClient`], with
-//! one attempt per export (a retry would not fit the flush bound).
+//! one attempt per export (a retry after a failure the collector answered, with its backoff,
+//! would not fit the flush bound; the client itself sends again, once, an export a kept-alive
+//! connection closed under it lost).
 
 use opentelemetry_otlp::{Protocol, RetryPolicy, SpanExporter, WithExportConfig, WithHttpConfig};
 
