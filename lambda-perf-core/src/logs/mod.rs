@@ -28,6 +28,10 @@
 //! | `xray_trace_id` | the trace header's `Root` id alone (`1-5759e988-bd862e3fe1be46a994272793`), sampled or not |
 //! | the event's fields, its spans' fields | at the top level, with their JSON types |
 //!
+//! The keys are those Powertools for TypeScript writes (its level names and timestamps too),
+//! `function_memory_size` a number, as in Python's; Python's `location` (`function:line`) is
+//! not written: `target` says where a line comes from, and `start_kind` is lambda-perf's own.
+//!
 //! From `service` on, the keys are an invocation's: a line written outside one (init code,
 //! a plain `tokio::spawn`) has none of them, and a value the context lacks is left out
 //! rather than written empty. Inside one — on the handler's task and on every task that
