@@ -422,6 +422,56 @@ async fn large_documents_are_trimmed_to_one_datagram() {
     );
 }
 
+/// Many errors recorded on the handler subsegment, too many for a datagram, cost the
+/// exceptions past the first ten, not the annotations traces are filtered on; the trim is
+/// counted.
+#[tokio::test]
+async fn many_recorded_errors_keep_the_annotations_and_cut_the_exceptions() {
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let address = daemon.local_addr().unwrap().to_string();
+    let markers = tempfile::tempdir().unwrap();
+    let layer = daemon_layer(&markers, |builder| {
+        builder
+            .service("payment")
+            .capture_error(true)
+            .xray_daemon_address(address)
+    });
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            xray::annotate("customer_tier", "gold");
+            for index in 0..400 {
+                xray::record_error(&format!("item {index} failed: {}", "x".repeat(200)));
+            }
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let (length, handler) = received(&daemon);
+    assert!(length <= 64_000, "{length}");
+    assert_eq!(handler["cause"]["exceptions"].as_array().unwrap().len(), 10);
+    assert_eq!(handler["annotations"]["customer_tier"], "gold", "{handler}");
+    assert_eq!(handler["annotations"]["Service"], "payment", "{handler}");
+    assert!(
+        handler["annotations"]["ColdStart"].is_boolean(),
+        "{handler}"
+    );
+    assert!(handler["metadata"]["lambda_perf"]["trimmed"].is_string());
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let (_, next) = received(&daemon);
+    assert_eq!(
+        next["metadata"]["lambda_perf"]["dropped"],
+        json!({ "xray.subsegment_trimmed": 1 }),
+        "{next}"
+    );
+}
+
 /// A handler subsegment whose datagram could not be sent (the daemon was gone) takes nothing
 /// with it: the drops it reported are reported again by the next one that gets out.
 #[tokio::test]
@@ -474,9 +524,9 @@ async fn unsent_drops_come_back(
     );
 }
 
-/// A handler subsegment too large for a datagram even shortened goes out as a skeleton,
-/// without lambda-perf's facts: the drops those facts reported did not get out with it, and
-/// the next handler subsegment reports them.
+/// A handler subsegment too large for a datagram even shortened, its exceptions and `aws`
+/// cut, goes out as a skeleton, without lambda-perf's facts: the drops those facts reported
+/// did not get out with it, and the next handler subsegment reports them.
 #[tokio::test]
 async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_by_the_next() {
     let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -485,13 +535,13 @@ async fn drops_reported_by_a_handler_subsegment_sent_as_a_skeleton_are_reported_
     let layer = daemon_layer(&markers, |builder| {
         builder.capture_error(true).xray_daemon_address(address)
     });
-    // Errors the handler recovers from, each an exception of the handler subsegment: more
-    // than a shortened document holds in 64 000 bytes.
+    // Annotations of the longest keys, with values each character of which is escaped in
+    // six bytes: more than a shortened document holds in 64 000 bytes.
     layer
         .layer(service_fn(|_: LambdaEvent<Value>| async {
             xray::annotate("bad key", 1);
-            for index in 0..1_000 {
-                xray::record_error(&format!("{index}: {}", "x".repeat(300)));
+            for index in 0..45 {
+                xray::annotate(format!("{index:0>500}"), "\u{1}".repeat(1_000));
             }
             Ok::<_, Error>(Value::Null)
         }))

@@ -44,15 +44,21 @@ impl SubsegmentDocument<'_> {
 
     /// Appends the daemon header and the document to `out`, shrinking the document — the
     /// user's metadata first (lambda-perf's own `lambda_perf` facts stay), then long strings,
-    /// then annotations and the facts — until the datagram fits 64 000 bytes. Returns the level
-    /// of detail that fit.
+    /// then the exceptions past the first ten, then `aws`, then annotations, `http` and the
+    /// facts — until the datagram fits 64 000 bytes. Returns the level of detail that fit.
     pub(crate) fn write_datagram(&self, out: &mut Vec<u8>) -> Detail {
         let start = out.len();
         out.extend_from_slice(DAEMON_HEADER);
         if write_full(*self, out).is_ok() && out.len() - start <= MAX_DATAGRAM {
             return Detail::Full;
         }
-        for detail in [Detail::WithoutMetadata, Detail::Shortened, Detail::Skeleton] {
+        for detail in [
+            Detail::WithoutMetadata,
+            Detail::Shortened,
+            Detail::FewerExceptions,
+            Detail::WithoutAws,
+            Detail::Skeleton,
+        ] {
             out.truncate(start);
             out.extend_from_slice(DAEMON_HEADER);
             let view = View {

@@ -31,11 +31,11 @@ pub(crate) const MAX_DATAGRAM: usize = 64_000;
 pub(crate) const DAEMON_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n";
 /// String lengths kept when a document has to shrink to fit a datagram.
 const SHORTENED_STRING: usize = 256;
-/// Exceptions kept in a skeleton document.
-const SKELETON_EXCEPTIONS: usize = 10;
+/// Exceptions kept, the first ones, in a document that does not fit with all of them.
+const FEWER_EXCEPTIONS: usize = 10;
 /// Exceptions one subsegment keeps: the first ones and the latest. A failure recorded in a
 /// loop would otherwise grow the record, and the time to send it, without bound; a datagram
-/// holds fewer (a document that does not fit otherwise keeps [`SKELETON_EXCEPTIONS`]).
+/// holds fewer (a document that does not fit otherwise keeps [`FEWER_EXCEPTIONS`]).
 pub(crate) const MAX_EXCEPTIONS: usize = 1_000;
 /// The metadata namespace of lambda-perf's own facts: kept when the user's metadata is
 /// trimmed.
@@ -430,11 +430,22 @@ impl Record {
 }
 
 /// How much of a record a document shows: less when the full one does not fit a datagram.
+/// Each level leaves out what the one before it does, and more.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) enum Detail {
     Full,
+    /// The user's metadata left out; lambda-perf's facts kept.
     WithoutMetadata,
+    /// Long strings cut (names, annotation values, exception types and messages).
     Shortened,
+    /// Only the first [`FEWER_EXCEPTIONS`] exceptions kept: the annotations, which traces are
+    /// filtered on, `http` and the facts still go out.
+    FewerExceptions,
+    /// `aws`, the user's object without a bound, left out.
+    WithoutAws,
+    /// The members of fixed size, and the cut exceptions: no annotations, `http` or facts
+    /// (the annotations alone can exceed a datagram: 50 keys of up to 500 characters, with
+    /// values that escape to six bytes a character).
     Skeleton,
 }
 
@@ -529,11 +540,13 @@ impl Serialize for View<'_> {
             Some(Cause::Reference(id)) => map.serialize_entry("cause", &id_hex(*id))?,
             None => {}
         }
-        // The user's own objects are left out of a skeleton: they have no bound.
         if detail < Detail::Skeleton {
             if let Some(http) = &record.http {
                 map.serialize_entry("http", http)?;
             }
+        }
+        // The user's `aws` object has no bound: it goes before the annotations do.
+        if detail < Detail::WithoutAws {
             if let Some(aws) = &record.aws {
                 map.serialize_entry("aws", aws)?;
             }
@@ -717,8 +730,8 @@ impl Serialize for CauseView<'_> {
         if let Ok(directory) = std::env::current_dir() {
             map.serialize_entry("working_directory", &directory.to_string_lossy())?;
         }
-        let kept = if self.detail == Detail::Skeleton {
-            SKELETON_EXCEPTIONS
+        let kept = if self.detail >= Detail::FewerExceptions {
+            FEWER_EXCEPTIONS
         } else {
             usize::MAX
         };
@@ -872,6 +885,66 @@ mod tests {
         assert!(out.starts_with(DAEMON_HEADER));
         let body: Value = serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap();
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 100);
+    }
+
+    /// The datagram of `record` and the level of detail it was written at.
+    fn datagram(record: &Record) -> (Detail, Value) {
+        let document = SubsegmentDocument {
+            trace_id: &trace_id(),
+            record,
+            quoted_name: None,
+            annotations_json: None,
+        };
+        let mut out = Vec::new();
+        let detail = document.write_datagram(&mut out);
+        assert!(out.len() <= MAX_DATAGRAM, "{} bytes", out.len());
+        (
+            detail,
+            serde_json::from_slice(&out[DAEMON_HEADER.len()..]).unwrap(),
+        )
+    }
+
+    /// A record with annotations, `http`, facts, and 400 exceptions of short messages: more
+    /// than a datagram holds, shortened or not.
+    fn with_many_exceptions() -> Record {
+        let mut record = record();
+        record.annotate("customer_tier".into(), "gold".into());
+        record.http = Some(Http::request("GET", "https://example.com/").status(200));
+        record.set_facts(&serde_json::json!({"invocation": 2}));
+        for id in 0..400 {
+            record.record_exception(Exception {
+                id,
+                kind: "Error".into(),
+                message: format!("item {id} failed: {}", "x".repeat(200)),
+            });
+        }
+        record
+    }
+
+    /// Too many exceptions for a datagram cost the exceptions past the first ten, not the
+    /// annotations traces are filtered on, nor `http` or lambda-perf's facts.
+    #[test]
+    fn many_exceptions_are_cut_before_the_annotations() {
+        let (detail, body) = datagram(&with_many_exceptions());
+        assert_eq!(detail, Detail::FewerExceptions);
+        assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 10);
+        assert_eq!(body["cause"]["exceptions"][9]["id"], "0000000000000009");
+        assert_eq!(body["annotations"]["customer_tier"], "gold", "{body}");
+        assert_eq!(body["http"]["response"]["status"], 200);
+        assert_eq!(body["metadata"]["lambda_perf"]["invocation"], 2);
+        assert!(body["metadata"]["lambda_perf"]["trimmed"].is_string());
+    }
+
+    /// An `aws` object too large for a datagram is left out before the annotations are.
+    #[test]
+    fn a_large_aws_object_goes_before_the_annotations() {
+        let mut record = with_many_exceptions();
+        record.aws = Some(serde_json::json!({"operation": "o".repeat(70_000)}));
+        let (detail, body) = datagram(&record);
+        assert_eq!(detail, Detail::WithoutAws);
+        assert!(body.get("aws").is_none(), "{body}");
+        assert_eq!(body["annotations"]["customer_tier"], "gold", "{body}");
+        assert_eq!(body["metadata"]["lambda_perf"]["invocation"], 2);
     }
 
     /// A record named `name` with 100 exceptions of 1,000-character messages: one whose
