@@ -959,6 +959,74 @@ async fn a_panicking_serialize_does_not_change_the_answer() {
     );
 }
 
+/// An error whose `Display` panics.
+#[derive(Debug)]
+struct PanickingDisplay;
+
+impl std::fmt::Display for PanickingDisplay {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("cannot display this")
+    }
+}
+
+/// The subsegment `name` among `documents`, faulted by an error whose description panicked.
+fn faulted_by_a_panicking_description<'a>(documents: &'a [Value], name: &str) -> &'a Value {
+    let call = named(documents, name);
+    assert_eq!(call["fault"], true, "{call}");
+    let exception = &call["cause"]["exceptions"][0];
+    assert_eq!(exception["type"], "unknown", "{call}");
+    assert!(
+        exception["message"]
+            .as_str()
+            .unwrap()
+            .contains("cannot display this"),
+        "{call}"
+    );
+    call
+}
+
+/// A fallible future's `Err` whose `Display` panics reaches the handler as it is, and the
+/// subsegment closes when the future does, faulted by a description saying so.
+#[tokio::test]
+async fn a_fallible_future_whose_error_display_panics_returns_the_error() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let result = Subsegment::new("call")
+            .instrument_fallible(async { Err::<(), _>(PanickingDisplay) })
+            .await;
+        let handled = matches!(result, Err(PanickingDisplay));
+        // Work after the call, outside its subsegment.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        Ok::<_, Error>(json!({ "handled": handled }))
+    }));
+    let answer = tokio::spawn(service.oneshot(event("1"))).await;
+    assert_eq!(answer.unwrap().unwrap(), json!({ "handled": true }));
+    let documents = sink.take();
+    let call = faulted_by_a_panicking_description(&documents, "call");
+    let handler = named(&documents, "## checkout");
+    let (call_end, handler_end) = (
+        call["end_time"].as_f64().unwrap(),
+        handler["end_time"].as_f64().unwrap(),
+    );
+    assert!(
+        handler_end - call_end >= 0.04,
+        "the call ended with the handler: {call_end} {handler_end}"
+    );
+}
+
+/// The same with a closure.
+#[tokio::test]
+async fn a_fallible_closure_whose_error_display_panics_returns_the_error() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let result = Subsegment::new("call").in_scope_fallible(|| Err::<(), _>(PanickingDisplay));
+        Ok::<_, Error>(json!({ "handled": matches!(result, Err(PanickingDisplay)) }))
+    }));
+    let answer = tokio::spawn(service.oneshot(event("1"))).await;
+    assert_eq!(answer.unwrap().unwrap(), json!({ "handled": true }));
+    faulted_by_a_panicking_description(&sink.take(), "call");
+}
+
 #[tokio::test]
 async fn an_http_status_lands_on_the_http_call_and_nowhere_else() {
     let (layer, sink) = layer(|b| b);

@@ -122,7 +122,8 @@ impl Subsegment {
     }
 
     /// Runs a future returning `Result` inside the subsegment; an `Err` marks it faulted
-    /// with the error's type and message as the cause.
+    /// with the error's type and message as the cause. An error whose `Display` panics is
+    /// recorded as an `unknown` one saying so, and returned as it is.
     pub fn instrument_fallible<F, T, E>(self, future: F) -> Instrumented<F, FallibleOutput>
     where
         F: Future<Output = Result<T, E>>,
@@ -148,7 +149,8 @@ impl Subsegment {
         result.unwrap_or_else(|panic| panic::resume(panic))
     }
 
-    /// Runs a closure returning `Result` inside the subsegment; an `Err` marks it faulted.
+    /// Runs a closure returning `Result` inside the subsegment; an `Err` marks it faulted
+    /// (as [`instrument_fallible`](Self::instrument_fallible) describes it).
     pub fn in_scope_fallible<T, E: fmt::Display>(
         self,
         f: impl FnOnce() -> Result<T, E>,
@@ -156,7 +158,7 @@ impl Subsegment {
         let opened = self.open();
         let result = panic::catch(|| run_entered(opened.as_ref(), f));
         let failure = match &result {
-            Ok(Err(error)) => Some(Failure::from_display(error)),
+            Ok(Err(error)) => describe(|| Some(Failure::from_display(error))),
             Ok(Ok(_)) => None,
             Err(panic) => Some(Failure::from_panic(&**panic)),
         };
@@ -227,6 +229,13 @@ impl Drop for Restore {
         let previous = self.0;
         let _ = current::with_current(|current| current.enter(previous));
     }
+}
+
+/// The failure `failure` describes, if any. The description is user code (an error's
+/// `Display`): one that panics gives the description the handler's error gets when its own
+/// panics, so that the output it describes still reaches the caller as it is.
+fn describe(failure: impl FnOnce() -> Option<Failure>) -> Option<Failure> {
+    panic::catch(failure).unwrap_or_else(|panic| Some(Failure::describing_panicked(&*panic)))
 }
 
 /// Closes the subsegment (faulted by `failure`, if any) and sends it.
@@ -327,7 +336,10 @@ impl<F: Future, P: OutputPolicy<F::Output>> Future for Instrumented<F, P> {
         match panic::catch(|| run_entered(opened, || inner.as_mut().poll(cx))) {
             Ok(Poll::Pending) => Poll::Pending,
             Ok(Poll::Ready(output)) => {
-                finish(this.opened.take(), P::failure(&output).as_ref());
+                // Described before the subsegment is taken to be closed: a description that
+                // panics leaves it closing now, not with its invocation.
+                let failure = describe(|| P::failure(&output));
+                finish(this.opened.take(), failure.as_ref());
                 Poll::Ready(output)
             }
             Err(panic) => {
