@@ -188,6 +188,12 @@ async fn init_and_invocation_phases_are_recorded_where_they_belong() {
         .unwrap();
     let init_clients = &handler["metadata"]["lambda_perf"]["init_clients"];
     assert_eq!(init_clients[0]["client"], "eager");
+    // Its `## init eager` subsegment, opened where no invocation was current, is no drop:
+    // the creation is recorded as init work.
+    assert!(
+        handler["metadata"]["lambda_perf"].get("dropped").is_none(),
+        "{handler}"
+    );
     assert_eq!(init_clients[0]["phase"], "init");
     assert!(init_clients[0]["duration_ms"].as_f64().unwrap() >= 30.0);
     assert_eq!(

@@ -337,6 +337,35 @@ async fn unsampled_invocations_record_nothing_and_accept_every_call() {
     );
 }
 
+/// Work on a plain `tokio::spawn` task carries no invocation: a subsegment it opens records
+/// nothing, and that is counted as an annotation there is, not dropped silently.
+#[tokio::test]
+async fn a_subsegment_where_no_invocation_is_current_is_counted_as_an_annotation_is() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        tokio::spawn(async {
+            xray::in_subsegment("lost", async {}).await;
+            Subsegment::new("lost too").in_scope(|| ());
+        })
+        .await
+        .unwrap();
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.clone().oneshot(event("1")).await.unwrap();
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    assert!(
+        documents
+            .iter()
+            .all(|document| document["name"] == "## checkout"),
+        "{documents:#?}"
+    );
+    assert_eq!(
+        documents[1]["metadata"]["lambda_perf"]["dropped"]["xray.no_invocation"], 2,
+        "{documents:#?}"
+    );
+}
+
 #[tokio::test]
 async fn capture_switches_and_limit() {
     let (switched, sink) = layer(|b| b.capture_response(false).capture_error(false));

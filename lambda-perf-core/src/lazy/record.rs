@@ -183,14 +183,16 @@ fn describe<E: fmt::Display>(error: &E) -> String {
 /// says whether it initialized. Inside a recorded invocation all of it runs in an
 /// `## init <client>` subsegment, so a caller that only waited sees its wait too.
 pub(crate) fn slow_path<R>(client: &'static str, get: impl FnOnce() -> (R, bool)) -> R {
-    Subsegment::new(subsegment_name(client)).in_scope(|| {
-        let started = Instant::now();
-        let (value, initialized) = get();
-        if !initialized {
-            waited(client, started.elapsed());
-        }
-        value
-    })
+    Subsegment::new(subsegment_name(client))
+        .unreported_outside_invocations()
+        .in_scope(|| {
+            let started = Instant::now();
+            let (value, initialized) = get();
+            if !initialized {
+                waited(client, started.elapsed());
+            }
+            value
+        })
 }
 
 /// [`slow_path`] for a value initialized asynchronously.
@@ -207,6 +209,7 @@ pub(crate) async fn slow_path_async<R>(
         value
     };
     Subsegment::new(subsegment_name(client))
+        .unreported_outside_invocations()
         .instrument(timed)
         .await
 }

@@ -45,8 +45,14 @@ use crate::warn::WarnOnce;
 /// }
 /// ```
 ///
-/// Outside a sampled invocation it costs one lookup of the current invocation and records
-/// nothing. Still open when its invocation ends (on work that outlived it), it is closed and
+/// In an invocation that is not sampled it costs one lookup of the current invocation and
+/// records nothing. Where no invocation is current at all — init code, a task spawned with
+/// plain `tokio::spawn` — it records nothing either, and that is counted (`xray.no_invocation`
+/// in the next record's `lambda_perf.dropped`) with one warning, as [`annotate`](super::annotate)
+/// reports it: spawn with [`lambda_perf_core::spawn`](fn@crate::spawn) to carry the
+/// invocation. (A lazy client's `## init <name>` subsegment is not counted there: its
+/// initialization outside an invocation is recorded as init or background work, see
+/// [`lazy`](crate::lazy).) Still open when its invocation ends (on work that outlived it), it is closed and
 /// sent with the invocation; a failure it ends with later (an `Err`, a panic) is lost with
 /// it: counted (`xray.invocation_ended` in the next record's `lambda_perf.dropped`), with one
 /// warning.
@@ -57,6 +63,9 @@ pub struct Subsegment {
     namespace: Option<Namespace>,
     http: Option<Http>,
     aws: Option<Value>,
+    /// Whether opening it where no invocation is current is reported (counted and warned
+    /// about): yes, but for the subsegments of lazy clients, recorded otherwise there.
+    report_no_invocation: bool,
 }
 
 impl Subsegment {
@@ -67,7 +76,16 @@ impl Subsegment {
             namespace: None,
             http: None,
             aws: None,
+            report_no_invocation: true,
         }
+    }
+
+    /// The same subsegment, opened where no invocation is current without a report: for a
+    /// lazy client's `## init <name>`, whose initialization there is recorded as init or
+    /// background work.
+    pub(crate) fn unreported_outside_invocations(mut self) -> Self {
+        self.report_no_invocation = false;
+        self
     }
 
     /// Marks it as a call to AWS (`aws`) or to another downstream service (`remote`).
@@ -167,9 +185,11 @@ impl Subsegment {
     }
 
     /// Opens the subsegment under the current one; `None` when not recording (see
-    /// [`open_in`](super::open_in)).
+    /// [`open_in`](super::open_in)). Where no invocation is current, that is reported as
+    /// [`annotate`](super::annotate) reports it, unless this subsegment says not to.
     fn open(self) -> Option<Opened> {
-        current::with_current(|current| {
+        let report_no_invocation = self.report_no_invocation;
+        let opened = current::with_current(|current| {
             let parent = current.subsegment();
             let id = super::open_in(current.invocation(), |state| {
                 let trace = state.trace.as_mut()?;
@@ -185,9 +205,15 @@ impl Subsegment {
                 invocation: Arc::clone(current.invocation()),
                 id,
             })
-        })
-        .ok()
-        .flatten()
+        });
+        match opened {
+            Ok(opened) => opened,
+            Err(Unavailable::NoInvocation) if !report_no_invocation => None,
+            Err(unavailable) => {
+                super::report_error(super::unavailable(unavailable));
+                None
+            }
+        }
     }
 }
 
