@@ -1083,6 +1083,47 @@ async fn an_http_status_lands_on_the_http_call_and_nowhere_else() {
     );
 }
 
+/// A response status given with the call (`Http::status`) marks the subsegment as one set
+/// inside it (`set_http_status`) does: 4xx `error`, 429 also `throttle`, 5xx `fault`.
+#[tokio::test]
+async fn an_http_status_given_with_the_call_sets_the_flags_set_http_status_sets() {
+    let (layer, sink) = layer(|b| b);
+    let statuses = [200, 404, 429, 503];
+    let service = layer.layer(service_fn(move |_: LambdaEvent<Value>| async move {
+        for status in statuses {
+            let http = xray::Http::request("GET", "https://users.example.com/1");
+            Subsegment::new(format!("given {status}"))
+                .http(http.clone().status(status))
+                .instrument(async {})
+                .await;
+            Subsegment::new(format!("set {status}"))
+                .http(http)
+                .instrument(async { xray::set_http_status(status) })
+                .await;
+        }
+        Ok::<_, Error>(Value::Null)
+    }));
+    service.oneshot(event("1")).await.unwrap();
+    let documents = sink.take();
+    let flags = |name: String| {
+        let call = named(&documents, &name);
+        assert!(call["http"]["response"]["status"].is_u64(), "{call}");
+        ["error", "throttle", "fault"].map(|flag| call.get(flag).cloned())
+    };
+    for status in statuses {
+        assert_eq!(
+            flags(format!("given {status}")),
+            flags(format!("set {status}")),
+            "{status}"
+        );
+    }
+    let t = Some(json!(true));
+    assert_eq!(flags("given 200".into()), [None, None, None]);
+    assert_eq!(flags("given 404".into()), [t.clone(), None, None]);
+    assert_eq!(flags("given 429".into()), [t.clone(), t.clone(), None]);
+    assert_eq!(flags("given 503".into()), [None, None, t]);
+}
+
 #[tokio::test]
 async fn a_url_longer_than_x_ray_takes_is_cut_and_counted() {
     let (layer, sink) = layer(|b| b);

@@ -328,15 +328,7 @@ pub fn set_http_status(status: u16) {
             return;
         };
         http.set_status(status);
-        match status {
-            429 => {
-                record.throttle = true;
-                record.error = true;
-            }
-            400..=499 => record.error = true,
-            500..=599 => record.fault = true,
-            _ => {}
-        }
+        record.flag_http_status(status);
     });
     if let Err(refused) = recorded {
         report_refused(refused);

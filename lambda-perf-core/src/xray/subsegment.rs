@@ -94,9 +94,11 @@ impl Subsegment {
         self
     }
 
-    /// Records the HTTP request (and response, if known) of the call. A method or URL longer
-    /// than the 250 characters X-Ray takes is cut there ([`Http::request`]): counted
-    /// (`xray.http_value_cut` in the next record's `lambda_perf.dropped`), with one warning.
+    /// Records the HTTP request (and response, if known) of the call: a response status
+    /// marks the subsegment as [`set_http_status`](super::set_http_status) does (4xx
+    /// `error`, 429 also `throttle`, 5xx `fault`). A method or URL longer than the 250
+    /// characters X-Ray takes is cut there ([`Http::request`]): counted (`xray.http_value_cut`
+    /// in the next record's `lambda_perf.dropped`), with one warning.
     pub fn http(mut self, http: Http) -> Self {
         if http.was_cut() {
             http_value_cut();
@@ -196,7 +198,7 @@ impl Subsegment {
                 let id = trace.open(self.name, parent);
                 if let Some(record) = trace.nested_mut(id) {
                     record.namespace = self.namespace;
-                    record.http = self.http;
+                    record.set_http(self.http);
                     record.aws = self.aws;
                 }
                 Some(id)

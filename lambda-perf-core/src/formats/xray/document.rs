@@ -147,7 +147,8 @@ impl Http {
         self
     }
 
-    /// The response status.
+    /// The response status. As [`set_http_status`](crate::xray::set_http_status) does, it
+    /// marks the subsegment: 4xx sets `error`, 429 also `throttle`, 5xx `fault`.
     #[must_use]
     pub fn status(mut self, status: u16) -> Self {
         self.response.status = Some(status);
@@ -163,6 +164,11 @@ impl Http {
 
     pub(crate) fn set_status(&mut self, status: u16) {
         self.response.status = Some(status);
+    }
+
+    /// The response status, when it is known.
+    fn status_code(&self) -> Option<u16> {
+        self.response.status
     }
 }
 
@@ -330,6 +336,29 @@ impl Record {
         match crate::formats::read_back::read_back(&self.facts) {
             Some(Value::Object(facts)) => facts,
             _ => serde_json::Map::new(),
+        }
+    }
+
+    /// Sets the HTTP call, with the flags its response status implies, if it has one
+    /// ([`flag_http_status`](Self::flag_http_status)).
+    pub(crate) fn set_http(&mut self, http: Option<Http>) {
+        if let Some(status) = http.as_ref().and_then(Http::status_code) {
+            self.flag_http_status(status);
+        }
+        self.http = http;
+    }
+
+    /// Marks the record as an HTTP response status marks a call, as the X-Ray SDKs do: 4xx
+    /// sets `error`, 429 also `throttle`, 5xx `fault`. A flag set before stays set.
+    pub(crate) fn flag_http_status(&mut self, status: u16) {
+        match status {
+            429 => {
+                self.throttle = true;
+                self.error = true;
+            }
+            400..=499 => self.error = true,
+            500..=599 => self.fault = true,
+            _ => {}
         }
     }
 
