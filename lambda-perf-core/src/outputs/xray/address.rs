@@ -37,10 +37,24 @@ pub(crate) fn parse_udp_address(setting: &str) -> Result<SocketAddr, String> {
     }
     // A host name (e.g. `localhost:2000`, `xray-daemon:2000`) resolves once, when the sink is
     // built with the configuration.
-    udp.to_socket_addrs()
-        .map_err(|error| format!("{udp:?} cannot be resolved: {error}"))?
-        .next()
-        .ok_or_else(|| format!("{udp:?} resolves to no address"))
+    let resolved = udp
+        .to_socket_addrs()
+        .map_err(|error| format!("{udp:?} cannot be resolved: {error}"))?;
+    preferred(resolved).ok_or_else(|| format!("{udp:?} resolves to no address"))
+}
+
+/// The address to send to of those a host name resolves to: the first IPv4 one, where the
+/// daemon listens by default and where the X-Ray SDKs send, else the first.
+/// (`localhost` often resolves to `::1` first, where a daemon on `127.0.0.1` does not hear.)
+fn preferred(addresses: impl IntoIterator<Item = SocketAddr>) -> Option<SocketAddr> {
+    let mut first = None;
+    for address in addresses {
+        if address.is_ipv4() {
+            return Some(address);
+        }
+        first.get_or_insert(address);
+    }
+    first
 }
 
 #[cfg(test)]
@@ -69,6 +83,17 @@ mod tests {
                 .ip()
                 .is_loopback()
         );
+    }
+
+    #[test]
+    fn a_host_name_resolved_to_both_families_is_sent_to_over_ipv4() {
+        let address = |text: &str| text.parse::<SocketAddr>().unwrap();
+        let (v6, v4) = (address("[::1]:2000"), address("127.0.0.1:2000"));
+        let other_v4 = address("10.0.0.1:2000");
+        assert_eq!(preferred([v6, v4, other_v4]), Some(v4));
+        assert_eq!(preferred([v4, v6]), Some(v4));
+        assert_eq!(preferred([v6, address("[::2]:2000")]), Some(v6));
+        assert_eq!(preferred([]), None);
     }
 
     #[test]

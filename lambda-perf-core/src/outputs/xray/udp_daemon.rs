@@ -15,8 +15,9 @@ use crate::warn::WarnOnce;
 /// Sends each subsegment as one datagram to the X-Ray daemon: the header
 /// `{"format":"json","version":1}`, a newline, and the document (shrunk to fit 64 000 bytes).
 ///
-/// The address is resolved (a host name looked up) and the socket created when the sink is,
-/// with the configuration — never with a blocking lookup inside an invocation. The socket is
+/// The address is resolved (a host name looked up, its first IPv4 address taken when it has
+/// one, as the X-Ray SDKs send over IPv4) and the socket created when the sink is, with the
+/// configuration — never with a blocking lookup inside an invocation. The socket is
 /// non-blocking and connected to the daemon, so a missing daemon is noticed (from the ICMP
 /// error of an earlier send) and reported once.
 pub struct UdpDaemonSink {
