@@ -805,3 +805,39 @@ fn a_timeout_line_marks_its_attempt_not_the_retry_of_its_request() {
         "{report:#}"
     );
 }
+
+/// Today's REPORT of a timeout says `Status: timeout`, and Lambda's "Task timed out" line
+/// follows it: that line is the REPORT's own, and marks no retry of the same request (here
+/// one that succeeded, in another environment) as a timeout too.
+#[test]
+fn a_timeout_line_after_a_report_that_says_timeout_marks_no_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    let lines = [
+        format!("2025-01-02T03:04:05.000Z {S1} START RequestId: r-1 Version: $LATEST"),
+        format!("2025-01-02T03:04:08.010Z {S1} END RequestId: r-1"),
+        format!(
+            "2025-01-02T03:04:08.010Z {S1} REPORT RequestId: r-1\tDuration: 3000.00 ms\t\
+             Billed Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t\
+             Status: timeout"
+        ),
+        format!(
+            "2025-01-02T03:04:08.010Z {S1} 2025-01-02T03:04:08.008Z r-1 Task timed out after \
+             3.00 seconds"
+        ),
+        format!("2025-01-02T03:05:08.000Z {S2} START RequestId: r-1 Version: $LATEST"),
+        format!("2025-01-02T03:05:08.020Z {S2} END RequestId: r-1"),
+        format!(
+            "2025-01-02T03:05:08.020Z {S2} REPORT RequestId: r-1\tDuration: 20.00 ms\t\
+             Billed Duration: 20 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t"
+        ),
+    ];
+    let path = temp_path(&dir, "tail.log");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let report = report_of(&[&path]);
+    assert_eq!(report["invocations"], 2, "{report:#}");
+    assert_eq!(
+        report["statuses"],
+        json!({"success": 1, "timeout": 1}),
+        "{report:#}"
+    );
+}

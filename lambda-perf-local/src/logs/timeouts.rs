@@ -1,7 +1,7 @@
 //! Which REPORT a `Task timed out` line is about: a text REPORT older than the `Status` field
 //! reads as a success, and its request's timeout line says what it was. The retries of an
-//! asynchronous invocation keep its request id, so the line marks one REPORT, not all of
-//! that id's.
+//! asynchronous invocation keep its request id, so the line is about one REPORT, not all of
+//! that id's: the attempt it ended, whose REPORT Lambda logs just before it.
 
 use std::collections::HashMap;
 
@@ -23,12 +23,26 @@ impl Place {
             _ => self.index > other.index,
         }
     }
+
+    /// How far this line is from `other`: in milliseconds when both have a timestamp, and
+    /// in lines read.
+    fn distance(self, other: Self) -> (Option<f64>, usize) {
+        let time = match (self.timestamp_ms, other.timestamp_ms) {
+            (Some(this), Some(that)) => Some((this - that).abs()),
+            _ => None,
+        };
+        (time, self.index.abs_diff(other.index))
+    }
 }
 
-/// Marks as timeouts the REPORTs the `timeouts` lines (request id, place) are about: for each
-/// line, among the REPORTs of its request id that logged no status and are not marked yet, the
-/// first after it (Lambda logs the line, then the REPORT), or else the last before it.
-/// `places` are the REPORTs' places, in the order of `reports`.
+/// Marks as timeouts the REPORTs the `timeouts` lines (request id, place) are about. Lambda
+/// logs a timeout's REPORT, then its `<timestamp> <request id> Task timed out after …` line
+/// (a retry of the same request id comes a minute or more later). Each line claims one
+/// REPORT of its request that no other line claimed, one that logged no status or logged
+/// `Status: timeout` (then it is that line's own): of the last before it and the first after
+/// it, the nearer (in time, else in lines read; the one before when neither is nearer).
+/// Only a REPORT that logged no status changes, to `timeout`. `places` are the REPORTs'
+/// places, in the order of `reports`.
 pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &[(String, Place)]) {
     // The REPORTs of each request a line is about, so that a line is matched against its
     // request's REPORTs, not against all of them.
@@ -41,12 +55,14 @@ pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &
             indices.push(index);
         }
     }
+    let mut claimed = vec![false; reports.len()];
     for (request_id, line) in timeouts {
         let mut first_after: Option<usize> = None;
         let mut last_before: Option<usize> = None;
         for &index in &of_request[request_id.as_str()] {
             let (report, place) = (&reports[index], places[index]);
-            let candidate = !report.status_logged && report.status == "success";
+            let candidate =
+                !claimed[index] && (!report.status_logged || report.status == "timeout");
             if !candidate {
                 continue;
             }
@@ -58,9 +74,34 @@ pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &
                 last_before = Some(index);
             }
         }
-        if let Some(index) = first_after.or(last_before) {
-            "timeout".clone_into(&mut reports[index].status);
+        let claim = match (last_before, first_after) {
+            (Some(before), Some(after)) => Some(nearer(before, after, places, *line)),
+            (before, after) => before.or(after),
+        };
+        if let Some(index) = claim {
+            claimed[index] = true;
+            if !reports[index].status_logged {
+                "timeout".clone_into(&mut reports[index].status);
+            }
         }
+    }
+}
+
+/// Of the REPORTs at `before` and `after` (indices into `places`), the one nearer `line`: in
+/// time when both distances are known and differ, else in lines read, else the one before.
+fn nearer(before: usize, after: usize, places: &[Place], line: Place) -> usize {
+    let (before_ms, before_lines) = places[before].distance(line);
+    let (after_ms, after_lines) = places[after].distance(line);
+    match (before_ms, after_ms) {
+        (Some(before_ms), Some(after_ms)) if before_ms != after_ms => {
+            if after_ms < before_ms {
+                after
+            } else {
+                before
+            }
+        }
+        _ if after_lines < before_lines => after,
+        _ => before,
     }
 }
 
@@ -121,6 +162,51 @@ mod tests {
     }
 
     #[test]
+    fn a_line_after_a_report_that_logged_timeout_is_its_own_not_the_retrys() {
+        // Today's REPORT says `Status: timeout`, and Lambda's line follows it (at the same
+        // millisecond); the retry a minute later succeeds.
+        let mut reports = vec![report("r-1", Some("timeout")), report("r-1", None)];
+        let places = [at(Some(3_000.0), 0), at(Some(63_200.0), 2)];
+        let timeouts = [("r-1".to_owned(), at(Some(3_000.0), 1))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "success"]);
+
+        // The retry timed out too: each line claims its own attempt.
+        let mut reports = vec![report("r-1", Some("timeout")), report("r-1", None)];
+        let timeouts = [
+            ("r-1".to_owned(), at(Some(3_000.0), 1)),
+            ("r-1".to_owned(), at(Some(63_200.0), 3)),
+        ];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "timeout"]);
+    }
+
+    #[test]
+    fn a_line_between_two_reports_of_its_request_claims_the_nearer() {
+        // Logs older than the `Status` field, in Lambda's order: the REPORT, its line, and
+        // the retry a minute later.
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(Some(3_000.0), 0), at(Some(63_200.0), 2)];
+        let timeouts = [("r-1".to_owned(), at(Some(3_000.0), 1))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "success"]);
+
+        // Without timestamps, the nearer in lines read (a retry has its own START first).
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(None, 0), at(None, 4)];
+        let timeouts = [("r-1".to_owned(), at(None, 1))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "success"]);
+
+        // A line just before the retry's REPORT is the retry's.
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(None, 0), at(None, 4)];
+        let timeouts = [("r-1".to_owned(), at(None, 3))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["success", "timeout"]);
+    }
+
+    #[test]
     fn without_timestamps_the_order_of_the_lines_decides_and_logged_statuses_stand() {
         let mut reports = vec![
             report("r-1", None),
@@ -128,7 +214,7 @@ mod tests {
             report("r-1", Some("error")),
         ];
         let places = [at(None, 0), at(None, 2), at(None, 4)];
-        let timeouts = [("r-1".to_owned(), at(None, 1))];
+        let timeouts = [("r-1".to_owned(), at(None, 3))];
         mark(&mut reports, &places, &timeouts);
         assert_eq!(statuses(&reports), ["success", "timeout", "error"]);
 
@@ -143,7 +229,7 @@ mod tests {
         mark(&mut reports, &places, &timeouts);
         assert_eq!(statuses(&reports), ["timeout", "timeout"]);
 
-        // A REPORT that says its status is never re-marked.
+        // A REPORT that says another status is never re-marked, nor claimed.
         let mut reports = vec![report("r-1", Some("success"))];
         mark(
             &mut reports,
