@@ -841,3 +841,68 @@ fn a_timeout_line_after_a_report_that_says_timeout_marks_no_retry() {
         "{report:#}"
     );
 }
+
+/// An asynchronous invocation that failed in one environment and was retried (same request
+/// id) in a new one: in lambda-perf's figures, as in the platform's, each attempt is an
+/// invocation of its own, a cold start in its own environment; read again from an
+/// overlapping export that does not name the log streams, the same lines count once.
+#[test]
+fn a_retry_in_another_environment_is_an_invocation_of_its_own_in_lambda_perfs_figures() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |id: &str, init: f64, status: &str| {
+        format!(
+            "REPORT RequestId: {id}\tDuration: 10.00 ms\tBilled Duration: {} ms\t\
+             Memory Size: 128 MB\tMax Memory Used: 20 MB\tInit Duration: {init:.2} ms\t{status}",
+            10.0 + init.ceil()
+        )
+    };
+    let events = [
+        (0, S1, emf("r-1", "cold", 1, T0, json!({"init_duration_ms": 100.0, "outcome": "error"}))),
+        (10, S1, report("r-1", 120.0, "Status: error\tError Type: Runtime.ExitError")),
+        (1_000, S1, emf("r-2", "warm", 2, T0 + 1_000, json!({"idle_gap_ms": 990.0, "outcome": "success"}))),
+        (1_010, S1, "REPORT RequestId: r-2\tDuration: 10.00 ms\tBilled Duration: 10 ms\tMemory Size: 128 MB\tMax Memory Used: 20 MB\t".to_owned()),
+        (60_000, S2, emf("r-1", "cold", 1, T0 + 60_000, json!({"init_duration_ms": 90.0, "outcome": "success"}))),
+        (60_010, S2, report("r-1", 115.0, "")),
+    ];
+    let export = json!({"events": events.iter().enumerate().map(|(n, (offset, stream, message))| {
+        json!({"logStreamName": stream, "timestamp": T0 + offset, "message": message,
+            "eventId": n.to_string()})
+    }).collect::<Vec<_>>()});
+    let export_path = temp_path(&dir, "export.json");
+    std::fs::write(&export_path, export.to_string()).unwrap();
+    let alone = report_of(&[&export_path]);
+    assert_eq!(
+        (&alone["invocations"], &alone["cold_starts"]),
+        (&json!(3), &json!(2))
+    );
+    let figures = &alone["lambda_perf"];
+    assert_eq!(figures["invocations"], 3, "{figures:#}");
+    assert_eq!(
+        figures["start_kinds"],
+        json!({"cold": 2, "warm": 1}),
+        "{figures:#}"
+    );
+    let side_by_side = &figures["init_side_by_side"];
+    assert_eq!(side_by_side["pairs"], 2, "{figures:#}");
+    assert_eq!(side_by_side["in_process_ms"]["max"], 100.0, "{figures:#}");
+    assert_eq!(side_by_side["difference_p50_ms"], 20.0, "{figures:#}");
+    let reuse = &figures["reuse"];
+    assert_eq!(reuse["environments"], 2, "{figures:#}");
+    // The first environment lived from r-1's first attempt to r-2, not to the retry.
+    assert_eq!(reuse["lifetime_ms"]["max"], 1_000.0, "{figures:#}");
+
+    // `aws logs tail --format short` of the second request: its EMF line without a stream is
+    // the one the export read with it.
+    let short: String = events[2..4]
+        .iter()
+        .map(|(offset, _, message)| {
+            format!("{} {message}\n", format_timestamp((T0 + offset) as f64))
+        })
+        .collect();
+    let short_path = temp_path(&dir, "short.log");
+    std::fs::write(&short_path, short).unwrap();
+    let mut both = report_of(&[&export_path, &short_path]);
+    assert_eq!(both["lines"]["duplicate_reports"], 1, "{both:#}");
+    both["lines"] = alone["lines"].clone();
+    assert_eq!(both, alone);
+}

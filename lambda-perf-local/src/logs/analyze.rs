@@ -21,13 +21,34 @@ const MALFORMED_EXAMPLES: usize = 5;
 /// How many characters of a malformed line it keeps.
 const EXCERPT_CHARS: usize = 160;
 
-/// What one invocation's EMF lines said, with where and when they were seen.
+/// One attempt of a request, as lambda-perf's EMF lines tell it: its request id and the log
+/// stream (execution environment) they were read in. The retries of an asynchronous
+/// invocation keep its request id, and run in another environment or later in the same: one
+/// in another environment is an attempt of its own.
+type Attempt = (String, Option<String>);
+
+/// What one attempt's EMF lines said, and when they were seen.
 #[derive(Default)]
 struct Seen {
     facts: Option<Facts>,
-    stream: Option<String>,
     first_ms: Option<f64>,
     last_ms: Option<f64>,
+}
+
+impl Seen {
+    /// Adds what one more of its EMF lines (or another reading of them) said.
+    fn add(&mut self, facts: Option<Facts>, first_ms: Option<f64>, last_ms: Option<f64>) {
+        self.facts = match (self.facts.take(), facts) {
+            (Some(known), Some(line)) => Some(Facts::merged(known, line)),
+            (known, line) => known.or(line),
+        };
+        if let Some(first) = first_ms {
+            self.first_ms = Some(self.first_ms.map_or(first, |known| known.min(first)));
+        }
+        if let Some(last) = last_ms {
+            self.last_ms = Some(self.last_ms.map_or(last, |known| known.max(last)));
+        }
+    }
 }
 
 impl LogsReport {
@@ -42,10 +63,12 @@ impl LogsReport {
         let mut seen_timeouts: Repeats = HashMap::new();
         // Where each REPORT kept was read, and the timeout lines with where they were read.
         let mut report_places: Vec<Place> = Vec::new();
+        // The log stream of each REPORT kept, to find its attempt's EMF facts.
+        let mut report_streams: Vec<Option<String>> = Vec::new();
         let mut timeouts: Vec<(String, Place)> = Vec::new();
         let mut index = 0;
-        let mut seen: HashMap<String, Seen> = HashMap::new();
-        let mut order: Vec<String> = Vec::new();
+        let mut seen: HashMap<Attempt, Seen> = HashMap::new();
+        let mut order: Vec<Attempt> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for file in files {
             let input = read_file(&file.name, &file.text);
@@ -65,6 +88,7 @@ impl LogsReport {
                         if first_read(&mut seen_reports, &report.request_id, &event) {
                             reports.push(report);
                             report_places.push(place);
+                            report_streams.push(event.stream.clone());
                         } else {
                             lines.duplicate_reports += 1;
                         }
@@ -103,10 +127,12 @@ impl LogsReport {
         // A text REPORT without `Status: timeout` (older ones have none) reads as a success:
         // the "Task timed out" line of its attempt says what it was.
         timeouts::mark(&mut reports, &report_places, &timeouts);
+        merge_unstreamed(&mut seen, &mut order);
         let prices = architecture.prices();
         let mut report = Self::platform_figures(&reports, prices);
         report.files = files.iter().map(|f| f.name.clone()).collect();
-        report.lambda_perf = lambda_perf_figures(&reports, &seen, &order, client_inits);
+        report.lambda_perf =
+            lambda_perf_figures(&reports, &report_streams, &seen, &order, client_inits);
         report.lines = lines;
         report
     }
@@ -261,42 +287,82 @@ fn excerpt(text: &str) -> String {
     }
 }
 
-/// Merges one EMF line's facts into what is known of its invocation ([`Facts::merged`]).
+/// Merges one EMF line's facts into what is known of its attempt ([`Facts::merged`]).
 fn record_facts(
-    seen: &mut HashMap<String, Seen>,
-    order: &mut Vec<String>,
+    seen: &mut HashMap<Attempt, Seen>,
+    order: &mut Vec<Attempt>,
     request_id: String,
     facts: Facts,
     event: &LogEvent,
     at: Option<f64>,
 ) {
-    let entry = seen.entry(request_id.clone()).or_insert_with(|| {
-        order.push(request_id);
+    let attempt = (request_id, event.stream.clone());
+    let entry = seen.entry(attempt.clone()).or_insert_with(|| {
+        order.push(attempt);
         Seen::default()
     });
-    entry.facts = Some(match entry.facts.take() {
-        Some(known) => Facts::merged(known, facts),
-        None => facts,
-    });
-    if entry.stream.is_none() {
-        entry.stream.clone_from(&event.stream);
-    }
-    if let Some(at) = at {
-        entry.first_ms = Some(entry.first_ms.map_or(at, |first| first.min(at)));
-        entry.last_ms = Some(entry.last_ms.map_or(at, |last| last.max(at)));
-    }
+    entry.add(Some(facts), at, at);
 }
 
+/// EMF lines read without a log stream (text that does not print it) beside the same lines
+/// read with one (an overlapping export in another form): when their request has exactly
+/// one attempt read with a stream, they are that attempt's, merged into it, not an
+/// invocation of their own. With several, which one they repeat is not known: they stay
+/// apart.
+fn merge_unstreamed(seen: &mut HashMap<Attempt, Seen>, order: &mut Vec<Attempt>) {
+    let mut streamed: HashMap<String, Vec<Attempt>> = HashMap::new();
+    for attempt in order.iter().filter(|(_, stream)| stream.is_some()) {
+        streamed
+            .entry(attempt.0.clone())
+            .or_default()
+            .push(attempt.clone());
+    }
+    order.retain(|attempt| {
+        let Some([only]) = streamed.get(&attempt.0).map(Vec::as_slice) else {
+            return true;
+        };
+        if attempt == only {
+            return true;
+        }
+        if let Some(unstreamed) = seen.remove(attempt) {
+            let entry = seen.entry(only.clone()).or_default();
+            entry.add(unstreamed.facts, unstreamed.first_ms, unstreamed.last_ms);
+        }
+        false
+    });
+}
+
+/// lambda-perf's figures; `report_streams` are the log streams of `reports`, in their order.
 fn lambda_perf_figures(
     reports: &[PlatformReport],
-    seen: &HashMap<String, Seen>,
-    order: &[String],
+    report_streams: &[Option<String>],
+    seen: &HashMap<Attempt, Seen>,
+    order: &[Attempt],
     client_inits: BTreeMap<String, Vec<f64>>,
 ) -> Option<LambdaPerfFigures> {
     if seen.is_empty() && client_inits.is_empty() {
         return None;
     }
-    let facts = |id: &String| seen.get(id).and_then(|s| s.facts.as_ref());
+    let facts = |attempt: &Attempt| seen.get(attempt).and_then(|s| s.facts.as_ref());
+    let mut attempts_of: HashMap<&str, Vec<&Attempt>> = HashMap::new();
+    for attempt in order {
+        attempts_of
+            .entry(attempt.0.as_str())
+            .or_default()
+            .push(attempt);
+    }
+    // A REPORT's attempt: the one of its request in its log stream, else its request's only
+    // one (a REPORT read without its stream, the EMF lines with it, or the other way round).
+    let facts_of_report = |report: &PlatformReport, stream: &Option<String>| {
+        let attempt = (report.request_id.clone(), stream.clone());
+        if seen.contains_key(&attempt) {
+            return facts(&attempt);
+        }
+        match attempts_of.get(report.request_id.as_str())?.as_slice() {
+            [only] => facts(only),
+            _ => None,
+        }
+    };
     let mut start_kinds: BTreeMap<String, usize> = BTreeMap::new();
     for id in order {
         if let Some(kind) = facts(id).and_then(|f| f.start_kind.clone()) {
@@ -312,9 +378,10 @@ fn lambda_perf_figures(
         .collect();
     let pairs: Vec<(f64, f64)> = reports
         .iter()
-        .filter_map(|report| {
+        .zip(report_streams)
+        .filter_map(|(report, stream)| {
             let platform = report.init_duration_ms?;
-            let own = facts(&report.request_id)
+            let own = facts_of_report(report, stream)
                 .filter(|f| first_invocation(f))?
                 .init_duration_ms?;
             Some((platform, own))
@@ -363,18 +430,20 @@ fn lambda_perf_figures(
 }
 
 /// Environment reuse: lifetimes per log stream, idle gaps of warm starts.
-fn reuse(seen: &HashMap<String, Seen>, order: &[String]) -> EnvironmentReuse {
+fn reuse(seen: &HashMap<Attempt, Seen>, order: &[Attempt]) -> EnvironmentReuse {
     let warm_gaps: Vec<f64> = order
         .iter()
-        .filter_map(|id| seen.get(id)?.facts.as_ref())
+        .filter_map(|attempt| seen.get(attempt)?.facts.as_ref())
         .filter(|f| f.start_kind.as_deref() == Some("warm"))
         .filter_map(|f| f.idle_gap_ms)
         .collect();
     let mut environments: BTreeMap<&str, (f64, f64, usize)> = BTreeMap::new();
     let mut without_stream = 0;
-    for id in order {
-        let Some(entry) = seen.get(id) else { continue };
-        match (&entry.stream, entry.first_ms, entry.last_ms) {
+    for attempt in order {
+        let Some(entry) = seen.get(attempt) else {
+            continue;
+        };
+        match (&attempt.1, entry.first_ms, entry.last_ms) {
             (Some(stream), Some(first), Some(last)) => {
                 let slot = environments
                     .entry(stream.as_str())

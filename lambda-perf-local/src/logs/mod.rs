@@ -68,6 +68,12 @@
 //!   `Billed Duration`, which is its `Duration` rounded up plus that: it is shown, not added
 //!   again. SnapStart's own charges for caching and restoring snapshots, which the logs do not show,
 //!   are not included.
+//! - lambda-perf's EMF lines are an invocation's by their request id and log stream: a
+//!   retry in another environment is an invocation of its own there too, while a retry later
+//!   in the same environment, and every attempt when no log stream is named, shares its
+//!   first attempt's facts. Lines read without a log stream beside the same lines read with
+//!   one (overlapping exports in two forms) are counted once when their request has one
+//!   attempt with a log stream, apart when it has several.
 //! - Environment reuse comes from lambda-perf's EMF lines, when present: an environment is a
 //!   log stream (Lambda writes one per execution environment); its **lifetime** runs from
 //!   the first to the last invocation seen in it (EMF `Timestamp`s, else the log events'

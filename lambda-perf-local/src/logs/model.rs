@@ -126,7 +126,8 @@ pub struct MalformedLine {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub struct LambdaPerfFigures {
-    /// Invocations with facts (distinct request ids).
+    /// Invocations with facts: distinct request ids in each log stream (see
+    /// [`crate::logs`], Rules).
     pub invocations: usize,
     /// Invocations by start kind: `cold`, `warm`, `restart`, `prewarmed`, `restored`.
     pub start_kinds: BTreeMap<String, usize>,
