@@ -74,9 +74,15 @@ fn the_html_report_shows_statuses_restores_and_repeats() {
 REPORT RequestId: r-1\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\tMemory Size: 128 MB\tMax Memory Used: 50 MB\tStatus: timeout
 REPORT RequestId: r-2\tDuration: 20.00 ms\tBilled Duration: 21 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.<script>alert(1)</script>
 REPORT RequestId: r-3\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\tRestore Duration: 474.16 ms\tBilled Restore Duration: 75 ms
-REPORT RequestId: r-3\tDuration: 5.00 ms\tBilled Duration: 80 ms\tMemory Size: 128 MB\tMax Memory Used: 70 MB\tRestore Duration: 474.16 ms\tBilled Restore Duration: 75 ms
 ";
-    let report = build("fn.log", text);
+    // An overlapping export repeats the last REPORT.
+    let repeat = text.lines().last().unwrap();
+    let files = [("fn.log", text), ("overlap.log", repeat)].map(|(name, text)| LogFile {
+        name: name.into(),
+        text: text.into(),
+    });
+    let report = LogsReport::build(&files, Architecture::X86_64);
+    assert_eq!(report.lines.duplicate_reports, 1);
     let terminal = render_logs_terminal(&report);
     assert!(terminal.contains("timeout 1"), "{terminal}");
     let page = render_logs_html(&report);
@@ -267,6 +273,65 @@ fn asynchronous_retries_are_invocations_and_repeated_events_are_not() {
     );
     assert_eq!(report.statuses.get("timeout"), Some(&3));
     assert!((report.billed_gb_seconds - 9.0).abs() < 1e-12);
+}
+
+/// Without times (the messages alone, as `jq -r '.events[].message'` writes them), alike
+/// REPORTs of one request in one file are attempts alike, not one log event read twice (a
+/// file never holds an event twice): an asynchronous invocation that timed out on each of its
+/// three attempts is three invocations. In another file, they are repeats.
+#[test]
+fn alike_reports_without_a_time_are_attempts_in_one_file_and_repeats_across_files() {
+    let report = "REPORT RequestId: r-1\tDuration: 3000.00 ms\tBilled Duration: 3000 ms\t\
+                  Memory Size: 128 MB\tMax Memory Used: 20 MB\t";
+    let attempt = format!(
+        "START RequestId: r-1 Version: $LATEST\nEND RequestId: r-1\n{report}Status: timeout\n"
+    );
+    // Logs older than the `Status` field: each REPORT, then its attempt's timeout line.
+    let older = format!(
+        "START RequestId: r-1 Version: $LATEST\nEND RequestId: r-1\n{report}\nr-1 Task timed out after 3.00 seconds\n"
+    );
+    for attempts in [attempt.repeat(3), older.repeat(3)] {
+        let file = |name: &str| LogFile {
+            name: name.into(),
+            text: attempts.clone(),
+        };
+        let once = LogsReport::build(&[file("a.log")], Architecture::X86_64);
+        assert_eq!(
+            (once.invocations, once.lines.duplicate_reports),
+            (3, 0),
+            "{attempts}"
+        );
+        assert_eq!(
+            once.statuses,
+            [("timeout".to_owned(), 3)].into(),
+            "{attempts}"
+        );
+        let twice = LogsReport::build(&[file("a.log"), file("b.log")], Architecture::X86_64);
+        assert_eq!(
+            (twice.invocations, twice.lines.duplicate_reports),
+            (3, 3),
+            "{attempts}"
+        );
+        assert_eq!(twice.statuses, once.statuses, "{attempts}");
+    }
+
+    // The same attempts with their times, and an overlapping export of the last without:
+    // one repeat.
+    let timed: String = (0..3)
+        .map(|n| format!("2025-01-02T03:0{n}:08.000Z {report}Status: timeout\n"))
+        .collect();
+    let files = [
+        LogFile {
+            name: "timed.log".into(),
+            text: timed,
+        },
+        LogFile {
+            name: "messages.log".into(),
+            text: format!("{report}Status: timeout\n"),
+        },
+    ];
+    let report = LogsReport::build(&files, Architecture::X86_64);
+    assert_eq!((report.invocations, report.lines.duplicate_reports), (3, 1));
 }
 
 /// A REPORT whose figures no invocation can have (1e308 ms) is malformed, not summed into

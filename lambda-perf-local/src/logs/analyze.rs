@@ -57,7 +57,7 @@ impl LogsReport {
     pub fn build(files: &[LogFile], architecture: Architecture) -> Self {
         let mut lines = LineCounts::default();
         let mut reports: Vec<PlatformReport> = Vec::new();
-        // The REPORTs read, by request id and text, with the times they were logged at.
+        // The REPORTs read, by request id and text, with when they were logged and where read.
         let mut seen_reports: Repeats = HashMap::new();
         // The timeout lines read, likewise.
         let mut seen_timeouts: Repeats = HashMap::new();
@@ -70,7 +70,7 @@ impl LogsReport {
         let mut seen: HashMap<Attempt, Seen> = HashMap::new();
         let mut order: Vec<Attempt> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for file in files {
+        for (file_index, file) in files.iter().enumerate() {
             let input = read_file(&file.name, &file.text);
             for (location, reason) in input.malformed {
                 malformed(&mut lines, location, reason, None);
@@ -85,7 +85,7 @@ impl LogsReport {
                 match read(&event.message) {
                     Record::Report(report) => {
                         lines.platform += 1;
-                        if first_read(&mut seen_reports, &report.request_id, &event) {
+                        if first_read(&mut seen_reports, &report.request_id, &event, file_index) {
                             reports.push(report);
                             report_places.push(place);
                             report_streams.push(event.stream.clone());
@@ -97,7 +97,7 @@ impl LogsReport {
                         lines.platform += 1;
                         // Repeated with its REPORT by overlapping exports: read again, it
                         // would mark another attempt of its request.
-                        if first_read(&mut seen_timeouts, &request_id, &event) {
+                        if first_read(&mut seen_timeouts, &request_id, &event, file_index) {
                             timeouts.push((request_id, place));
                         }
                     }
@@ -229,32 +229,105 @@ impl LogsReport {
     }
 }
 
-/// Platform lines read, by request id and text, with the times they were logged at.
-type Repeats = HashMap<(String, String), Vec<Option<f64>>>;
+/// Platform lines read, by request id and text.
+type Repeats = HashMap<(String, String), Readings>;
 
-/// Whether `event`, a platform line of `request_id`, is read for the first time: not the same
-/// text for the same request logged at the same time as one in `seen` (the same log event in
-/// overlapping exports). Remembers it.
-fn first_read(seen: &mut Repeats, request_id: &str, event: &LogEvent) -> bool {
-    let key = (request_id.to_owned(), event.message.trim_end().to_owned());
-    let times = seen.entry(key).or_default();
-    if times
-        .iter()
-        .any(|&seen| same_time(seen, event.timestamp_ms))
-    {
-        return false;
-    }
-    times.push(event.timestamp_ms);
-    true
+/// The log events of one request id and text read so far.
+#[derive(Default)]
+struct Readings {
+    events: Vec<Reading>,
+    /// The events with a known time, by their millisecond.
+    by_millisecond: HashMap<i64, Vec<usize>>,
+    /// The events first read without a time, in the order read (some may have one since).
+    untimed: Vec<usize>,
+    /// Per file, how far into `events`, and into `untimed`, every event was read in it (or,
+    /// in `untimed`, has a time since): where to look for one it has not read. An event read
+    /// in a file stays read in it, and one with a time keeps it.
+    read_up_to: HashMap<usize, (usize, usize)>,
 }
 
-/// Whether two log events' times may be the same event's: equal to the millisecond (`aws logs
-/// tail` prints them in microseconds), or one of them unknown.
-fn same_time(a: Option<f64>, b: Option<f64>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => (a - b).abs() < 0.5,
-        _ => true,
+/// One log event: the time it was logged at, when known, and the files it was read in
+/// (their indices).
+struct Reading {
+    timestamp_ms: Option<f64>,
+    files: Vec<usize>,
+}
+
+impl Readings {
+    /// Remembers an event logged at `timestamp_ms` and read in `file`; whether it is one not
+    /// read before. It is a repeat of one logged at the same millisecond (`aws logs tail`
+    /// prints microseconds) or, when a time is unknown, of one read in another file only:
+    /// one file never holds the same log event twice, so alike lines without a time in one
+    /// file are events alike (the attempts of a request that timed out each time).
+    fn first_read(&mut self, timestamp_ms: Option<f64>, file: usize) -> bool {
+        let repeated = self.same_event(timestamp_ms, file);
+        let index = repeated.unwrap_or(self.events.len());
+        if repeated.is_none() {
+            self.events.push(Reading {
+                timestamp_ms: None,
+                files: Vec::new(),
+            });
+            if timestamp_ms.is_none() {
+                self.untimed.push(index);
+            }
+        }
+        let reading = &mut self.events[index];
+        if !reading.files.contains(&file) {
+            reading.files.push(file);
+        }
+        if let (None, Some(at)) = (reading.timestamp_ms, timestamp_ms) {
+            reading.timestamp_ms = Some(at);
+            self.by_millisecond
+                .entry(at.round() as i64)
+                .or_default()
+                .push(index);
+        }
+        repeated.is_none()
     }
+
+    /// The event read before that one logged at `timestamp_ms` and read in `file` repeats,
+    /// if any (see [`Self::first_read`]).
+    fn same_event(&mut self, timestamp_ms: Option<f64>, file: usize) -> Option<usize> {
+        let (events, untimed) = self.read_up_to.entry(file).or_default();
+        let Some(at) = timestamp_ms else {
+            while *events < self.events.len() && self.events[*events].files.contains(&file) {
+                *events += 1;
+            }
+            return (*events < self.events.len()).then_some(*events);
+        };
+        // Within half a millisecond: in the bucket of its millisecond or a neighbour's.
+        let millisecond = at.round() as i64;
+        let timed = (millisecond.saturating_sub(1)..=millisecond.saturating_add(1))
+            .filter_map(|ms| self.by_millisecond.get(&ms))
+            .flatten()
+            .copied()
+            .find(|&index| {
+                self.events[index]
+                    .timestamp_ms
+                    .is_some_and(|seen| (seen - at).abs() < 0.5)
+            });
+        if timed.is_some() {
+            return timed;
+        }
+        while let Some(&index) = self.untimed.get(*untimed) {
+            let event = &self.events[index];
+            if event.timestamp_ms.is_none() && !event.files.contains(&file) {
+                return Some(index);
+            }
+            *untimed += 1;
+        }
+        None
+    }
+}
+
+/// Whether `event`, a platform line of `request_id` read in the file `file`, is read for the
+/// first time, not as a repeat of one in `seen` (the same log event in overlapping exports:
+/// [`Readings::first_read`]). Remembers it.
+fn first_read(seen: &mut Repeats, request_id: &str, event: &LogEvent, file: usize) -> bool {
+    let key = (request_id.to_owned(), event.message.trim_end().to_owned());
+    seen.entry(key)
+        .or_default()
+        .first_read(event.timestamp_ms, file)
 }
 
 /// Counts a malformed line, quoting the first few.

@@ -43,11 +43,13 @@
 //! # Rules
 //!
 //! - An **invocation** is a `REPORT`. The same `REPORT` read twice (the same text for the
-//!   same request id, logged at the same millisecond or at an unknown time: overlapping
-//!   exports) is counted once, and the repeats reported (a `Task timed out` line read twice
-//!   likewise marks one attempt); the retries of a failed
+//!   same request id, logged at the same millisecond or, when a time is unknown, read in
+//!   another file: overlapping exports) is counted once, and the repeats reported (a `Task
+//!   timed out` line read twice likewise marks one attempt); the retries of a failed
 //!   asynchronous invocation, which keep its request id, each have a `REPORT` of their own
-//!   and are invocations, as Lambda bills them. A **cold start** is an invocation whose `REPORT` has an `Init
+//!   and are invocations, as Lambda bills them. A file never holds the same log event twice:
+//!   alike `REPORT`s without times in one file (attempts that timed out alike) are each an
+//!   invocation. A **cold start** is an invocation whose `REPORT` has an `Init
 //!   Duration`, as in the Logs Insights query `count(@initDuration)`; a `Restore Duration`
 //!   (SnapStart) is counted apart.
 //! - `init_duration_ms` is the platform's own figure, `REPORT`'s `Init Duration`, never
