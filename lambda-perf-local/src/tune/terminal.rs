@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 
-use crate::report::format::{file_size, megabytes, ms, pad_left, usd};
+use crate::report::format::{file_size, megabytes, ms, pad_left, printable, usd};
 use crate::sizing::cpu_capped_at;
 
 use super::{SizeStatus, TuneReport};
@@ -87,9 +87,11 @@ pub fn render_tune_terminal(report: &TuneReport) -> String {
                 .collect::<Vec<_>>()
                 .join(", "),
             SizeStatus::OutOfMemory => "out of memory".to_owned(),
+            // The function's own text (its error message), which may hold a line end or a
+            // terminal escape sequence: written out, as `run`'s report writes it.
             SizeStatus::Failed => format!(
                 "failed: {}",
-                size.error.as_deref().unwrap_or("see lambda-perf run")
+                printable(size.error.as_deref().unwrap_or("see lambda-perf run"), &[])
             ),
         };
         let row = [
@@ -205,5 +207,28 @@ mod tests {
                 "{text}"
             );
         }
+    }
+
+    #[test]
+    fn a_failed_sizes_error_is_shown_with_its_control_characters_written_out() {
+        let mut failed = report(None);
+        failed.sizes[2].status = SizeStatus::Failed;
+        failed.sizes[2].error = Some(
+            "1 of 4 invocation(s) failed (error): Function.Error: \u{1b}]0;owned\u{7}\u{1b}[2J\nnext"
+                .into(),
+        );
+        let text = render_tune_terminal(&failed);
+        assert!(!text.contains(['\u{1b}', '\u{7}']), "{text:?}");
+        let row = text
+            .lines()
+            .find(|l| l.trim_start().starts_with("10240 MB"))
+            .unwrap();
+        assert!(
+            row.ends_with(
+                "failed: 1 of 4 invocation(s) failed (error): Function.Error: \
+                 \\u{1b}]0;owned\\u{7}\\u{1b}[2J\\u{a}next"
+            ),
+            "{row}"
+        );
     }
 }
