@@ -334,6 +334,25 @@ fn alike_reports_without_a_time_are_attempts_in_one_file_and_repeats_across_file
     assert_eq!((report.invocations, report.lines.duplicate_reports), (3, 1));
 }
 
+/// Messages alone in the JSON log format, the first the function's own record with an
+/// `events` array: the file is read as the text it is, every invocation in it, not as a
+/// `filter-log-events` export followed by something else.
+#[test]
+fn messages_whose_first_record_holds_events_are_not_an_export() {
+    let text = r#"{"timestamp":"2025-01-02T03:04:05.000Z","level":"INFO","requestId":"r-0","message":"batch","events":[{"message":"order 1"}]}
+{"time":"2025-01-02T03:04:05.100Z","type":"platform.report","record":{"requestId":"r-0","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":41},"status":"success"}}
+{"time":"2025-01-02T03:04:06.100Z","type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs":12.5,"billedDurationMs":13,"memorySizeMB":128,"maxMemoryUsedMB":41},"status":"success"}}
+"#;
+    let report = build("messages.log", text);
+    assert_eq!(report.invocations, 2, "{:?}", report.lines);
+    assert_eq!(
+        (report.lines.output, report.lines.malformed),
+        (1, 0),
+        "{:?}",
+        report.lines
+    );
+}
+
 /// A REPORT whose figures no invocation can have (1e308 ms) is malformed, not summed into
 /// infinities that `--json` writes as `null` where a number belongs.
 #[test]

@@ -1,7 +1,8 @@
 //! Reading exported CloudWatch Logs into [`LogEvent`]s, from either form:
 //!
 //! - the JSON `aws logs filter-log-events` writes (`{"events": [{"logStreamName", "timestamp",
-//!   "message"}, …]}`, or just the array of events);
+//!   "message"}, …]}`, or just the array of events), and the messages of a CloudWatch Logs
+//!   subscription (`{"messageType", "logStream", "logEvents": […]}`);
 //! - plain text with one event a line, optionally prefixed the way `aws logs tail` prints
 //!   events: `2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]0123abcd <message>`
 //!   (the default format) or `2025-01-02T03:04:05 <message>` (`--format short`), colored or
@@ -69,23 +70,53 @@ struct Page<'a> {
     stream: Option<&'a str>,
 }
 
+/// The keys a `filter-log-events` (or `get-log-events`) document has beside its `events`.
+const EXPORT_KEYS: [&str; 4] = [
+    "searchedLogStreams",
+    "nextToken",
+    "nextForwardToken",
+    "nextBackwardToken",
+];
+
 /// The pages of one JSON object: `{"events": [...]}` (`filter-log-events`), or a CloudWatch
 /// Logs subscription's message (`{"messageType": "DATA_MESSAGE", "logStream": …,
 /// "logEvents": [...]}`, as Amazon Data Firehose delivers it), whose `CONTROL_MESSAGE`s hold
-/// no log events of the function.
+/// no log events of the function. A record of the function's own that happens to hold an
+/// `events` or `logEvents` array (the first line of its messages, in the JSON log format) is
+/// none: its other keys are not the export's, nor are its items log events.
 fn object_pages(object: &Value) -> Option<Vec<Page<'_>>> {
-    if let Some(events) = object.get("events").and_then(Value::as_array) {
-        return Some(vec![Page {
-            events,
-            stream: None,
-        }]);
+    let fields = object.as_object()?;
+    if let Some(events) = fields.get("events").and_then(Value::as_array) {
+        let export = fields
+            .keys()
+            .all(|key| key == "events" || EXPORT_KEYS.contains(&key.as_str()));
+        return (export || all_log_events(events)).then(|| {
+            vec![Page {
+                events,
+                stream: None,
+            }]
+        });
     }
-    let events = object.get("logEvents").and_then(Value::as_array)?;
-    if object.get("messageType").and_then(Value::as_str) == Some("CONTROL_MESSAGE") {
+    let events = fields.get("logEvents").and_then(Value::as_array)?;
+    let message_type = fields.get("messageType").and_then(Value::as_str);
+    if message_type.is_none() && !all_log_events(events) {
+        return None;
+    }
+    if message_type == Some("CONTROL_MESSAGE") {
         return Some(Vec::new());
     }
-    let stream = object.get("logStream").and_then(Value::as_str);
+    let stream = fields.get("logStream").and_then(Value::as_str);
     Some(vec![Page { events, stream }])
+}
+
+/// Whether `items` are log events as CloudWatch Logs writes each: a `message` and a numeric
+/// `timestamp`.
+fn all_log_events(items: &[Value]) -> bool {
+    !items.is_empty()
+        && items.iter().all(|item| {
+            item.get("message").is_some_and(Value::is_string)
+                && item.get("timestamp").is_some_and(Value::is_number)
+        })
 }
 
 /// The pages of events of an export document: one object ([`object_pages`]), the array of
@@ -338,6 +369,30 @@ mod tests {
         assert_eq!(read.malformed[0].0, "export.json: event 2");
         let array = read_file("events.json", r#"[{"message": "hello"}]"#);
         assert_eq!(array.events[0].message, "hello");
+    }
+
+    #[test]
+    fn a_record_of_the_function_with_an_events_array_opens_text_not_an_export() {
+        // Messages alone (`jq -r '.events[].message'`) in the JSON log format: the first is
+        // the function's own record, which has an `events` array (or `logEvents`).
+        for first in [
+            r#"{"timestamp":"2025-01-02T03:04:05.000Z","level":"INFO","message":"batch","events":[{"message":"order 1"}]}"#,
+            r#"{"level":"INFO","logEvents":[{"id":"1","message":"order 1"}]}"#,
+        ] {
+            let text = format!(
+                "{first}\n{{\"time\":\"2025-01-02T03:04:05.100Z\",\"type\":\"platform.start\"}}\nplain\n"
+            );
+            let read = read_file("messages.log", &text);
+            let messages: Vec<&str> = read.events.iter().map(|e| e.message.as_str()).collect();
+            assert_eq!(messages, text.lines().collect::<Vec<_>>(), "{first}");
+            assert!(read.malformed.is_empty(), "{:?}", read.malformed);
+        }
+        // An export with a key more than today's, its events as CloudWatch Logs writes them,
+        // is still one.
+        let export = r#"{"events": [{"timestamp": 1735787045678, "message": "hello"}], "more": 1}"#;
+        let read = read_file("export.json", export);
+        assert_eq!(read.events.len(), 1);
+        assert_eq!(read.events[0].message, "hello");
     }
 
     #[test]

@@ -9,8 +9,10 @@
 //! malformed, not read as text), or the messages of a CloudWatch Logs subscription as Amazon
 //! Data Firehose delivers them (`{"messageType": "DATA_MESSAGE", "logStream": …,
 //! "logEvents": [...]}` one after the other; `CONTROL_MESSAGE`s are skipped), or text with one
-//! log event a line, with or without the prefix `aws logs tail` prints (`<timestamp> <log
-//! stream> ` by default, `<timestamp> ` with `--format short`; with `--format json`, a message
+//! log event a line (one whose first line is a record of the function's own that holds an
+//! `events` or `logEvents` array too: keys no export has beside it, or no `messageType`, and
+//! items that are not log events with a `message` and a numeric `timestamp`), with or
+//! without the prefix `aws logs tail` prints (`<timestamp> <log stream> ` by default, `<timestamp> ` with `--format short`; with `--format json`, a message
 //! that is entirely JSON, every record of Lambda's JSON log format and every EMF line, is
 //! printed indented on the lines after the prefix and read whole) or an export to Amazon S3
 //! writes (`<timestamp> `). `lambda-perf run --log-out FILE` writes the text form. A gzip file (an
