@@ -353,9 +353,14 @@ fn samples_of_every_form_give_the_direct_figures() {
         .filter(|r| r.init.is_some())
         .map(|r| r.duration)
         .collect();
+    let restored: Vec<f64> = ROWS
+        .iter()
+        .filter(|r| r.init.is_none() && r.restore.is_some())
+        .map(|r| r.duration)
+        .collect();
     let warm: Vec<f64> = ROWS
         .iter()
-        .filter(|r| r.init.is_none())
+        .filter(|r| r.init.is_none() && r.restore.is_none())
         .map(|r| r.duration)
         .collect();
     assert_eq!(report["invocations"], ROWS.len());
@@ -372,6 +377,11 @@ fn samples_of_every_form_give_the_direct_figures() {
     );
     assert_percentiles(&report["duration_ms"], &durations, "duration_ms");
     assert_percentiles(&report["cold_duration_ms"], &cold, "cold_duration_ms");
+    assert_percentiles(
+        &report["restored_duration_ms"],
+        &restored,
+        "restored_duration_ms",
+    );
     assert_percentiles(&report["warm_duration_ms"], &warm, "warm_duration_ms");
     assert_eq!(report["memory_size_mb"], 512);
     assert_eq!(report["memory_sizes_mb"], json!([128, 256, 512]));

@@ -165,6 +165,8 @@ impl LogsReport {
             reports.iter().filter_map(keep).collect()
         };
         let cold = |r: &PlatformReport| r.init_duration_ms.is_some();
+        let restored = |r: &PlatformReport| !cold(r) && r.restore_duration_ms.is_some();
+        let warm = |r: &PlatformReport| !cold(r) && !restored(r);
         let cold_starts = reports.iter().filter(|r| cold(r)).count();
         let mut sizes: Vec<u32> = reports.iter().map(|r| r.memory_size_mb).collect();
         sizes.sort_unstable();
@@ -200,7 +202,10 @@ impl LogsReport {
             restore_duration_ms: Distribution::of(&values(&|r| r.restore_duration_ms)),
             duration_ms: Distribution::of(&values(&|r| Some(r.duration_ms))),
             cold_duration_ms: Distribution::of(&values(&|r| cold(r).then_some(r.duration_ms))),
-            warm_duration_ms: Distribution::of(&values(&|r| (!cold(r)).then_some(r.duration_ms))),
+            restored_duration_ms: Distribution::of(&values(&|r| {
+                restored(r).then_some(r.duration_ms)
+            })),
+            warm_duration_ms: Distribution::of(&values(&|r| warm(r).then_some(r.duration_ms))),
             billed_duration_ms: Distribution::of(&values(&|r| Some(r.billed_duration_ms))),
             billed_restore_duration_ms: Distribution::of(&values(&|r| {
                 r.billed_restore_duration_ms

@@ -89,6 +89,7 @@ pub fn render_logs_html(report: &LogsReport) -> String {
         ("Restore Duration", report.restore_duration_ms.as_ref()),
         ("duration", report.duration_ms.as_ref()),
         ("cold-start duration", report.cold_duration_ms.as_ref()),
+        ("duration of restores", report.restored_duration_ms.as_ref()),
         ("warm duration", report.warm_duration_ms.as_ref()),
         ("billed duration", report.billed_duration_ms.as_ref()),
         (

@@ -60,7 +60,8 @@
 //! - Percentiles are **nearest-rank**: the p-th percentile of n values is the value at rank
 //!   ⌈p/100 × n⌉ in ascending order ([`nearest_rank`](crate::report::nearest_rank)).
 //! - `duration_ms` covers every invocation; `cold_duration_ms` the cold starts,
-//!   `warm_duration_ms` the others.
+//!   `restored_duration_ms` SnapStart's restores (an environment's first invocation, after
+//!   its restore rather than an init), `warm_duration_ms` the others.
 //! - Memory: `memory_size_mb` is the configured size (the largest when there are several),
 //!   `max_memory_used_mb` the largest `Max Memory Used`, the headroom the difference for
 //!   that invocation.

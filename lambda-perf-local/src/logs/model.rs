@@ -32,7 +32,10 @@ pub struct LogsReport {
     pub duration_ms: Option<Distribution>,
     /// `Duration` of the cold starts.
     pub cold_duration_ms: Option<Distribution>,
-    /// `Duration` of the other invocations.
+    /// `Duration` of the restores (SnapStart): the first invocation of an environment
+    /// restored from a snapshot, neither a cold start nor warm.
+    pub restored_duration_ms: Option<Distribution>,
+    /// `Duration` of the other invocations, in an environment that had already run one.
     pub warm_duration_ms: Option<Distribution>,
     /// `Billed Duration` of every invocation.
     pub billed_duration_ms: Option<Distribution>,

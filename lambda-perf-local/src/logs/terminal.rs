@@ -120,6 +120,9 @@ fn durations(out: &mut String, report: &LogsReport) {
     }
     table_row(out, "duration", report.duration_ms.as_ref());
     table_row(out, "  cold starts", report.cold_duration_ms.as_ref());
+    if report.restores > 0 {
+        table_row(out, "  restores", report.restored_duration_ms.as_ref());
+    }
     table_row(out, "  warm", report.warm_duration_ms.as_ref());
     table_row(out, "billed duration", report.billed_duration_ms.as_ref());
     if report.billed_restore_duration_ms.is_some() {
