@@ -44,46 +44,158 @@ impl Place {
 /// Only a REPORT that logged no status changes, to `timeout`. `places` are the REPORTs'
 /// places, in the order of `reports`.
 pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &[(String, Place)]) {
-    // The REPORTs of each request a line is about, so that a line is matched against its
-    // request's REPORTs, not against all of them.
-    let mut of_request: HashMap<&str, Vec<usize>> = timeouts
-        .iter()
-        .map(|(request_id, _)| (request_id.as_str(), Vec::new()))
+    // Each request's lines, in the order read, and the REPORTs of it a line may claim, so
+    // that a line is matched against its request's REPORTs, not against all of them.
+    let mut lines_of: HashMap<&str, Vec<Place>> = HashMap::new();
+    for (request_id, line) in timeouts {
+        lines_of.entry(request_id.as_str()).or_default().push(*line);
+    }
+    let mut claimable: HashMap<&str, Vec<usize>> = lines_of
+        .keys()
+        .map(|&request_id| (request_id, Vec::new()))
         .collect();
     for (index, report) in reports.iter().enumerate() {
-        if let Some(indices) = of_request.get_mut(report.request_id.as_str()) {
+        if report.status_logged && report.status != "timeout" {
+            continue;
+        }
+        if let Some(indices) = claimable.get_mut(report.request_id.as_str()) {
             indices.push(index);
         }
     }
-    let mut claimed = vec![false; reports.len()];
-    for (request_id, line) in timeouts {
-        let mut first_after: Option<usize> = None;
-        let mut last_before: Option<usize> = None;
-        for &index in &of_request[request_id.as_str()] {
-            let (report, place) = (&reports[index], places[index]);
-            let candidate =
-                !claimed[index] && (!report.status_logged || report.status == "timeout");
-            if !candidate {
-                continue;
-            }
-            if place.after(*line) {
-                if first_after.is_none_or(|best| places[best].after(place)) {
-                    first_after = Some(index);
-                }
-            } else if last_before.is_none_or(|best| place.after(places[best])) {
-                last_before = Some(index);
-            }
-        }
-        let claim = match (last_before, first_after) {
-            (Some(before), Some(after)) => Some(nearer(before, after, places, *line)),
-            (before, after) => before.or(after),
-        };
-        if let Some(index) = claim {
-            claimed[index] = true;
+    for (request_id, lines) in &lines_of {
+        for index in claims(&claimable[request_id], places, lines) {
             if !reports[index].status_logged {
                 "timeout".clone_into(&mut reports[index].status);
             }
         }
+    }
+}
+
+/// The REPORTs the `lines` of one request claim, each line in turn (see [`mark`]):
+/// `candidates` are the request's REPORTs a line may claim (indices into `places`), in the
+/// order read.
+fn claims(candidates: &[usize], places: &[Place], lines: &[Place]) -> Vec<usize> {
+    let all = || {
+        candidates
+            .iter()
+            .map(|&index| places[index])
+            .chain(lines.iter().copied())
+    };
+    let timed = all().filter(|place| place.timestamp_ms.is_some()).count();
+    if timed != 0 && timed != candidates.len() + lines.len() {
+        return claims_by_scanning(candidates, places, lines);
+    }
+    // All with a time, or none: [`Place::after`] orders them by time, then by place.
+    let order = |a: Place, b: Place| {
+        let time = |place: Place| place.timestamp_ms.unwrap_or(0.0);
+        time(a).total_cmp(&time(b)).then(a.index.cmp(&b.index))
+    };
+    let mut sorted = candidates.to_vec();
+    sorted.sort_by(|&a, &b| order(places[a], places[b]));
+    let mut left = Unclaimed::new(sorted.len());
+    let mut claimed = Vec::new();
+    for &line in lines {
+        let at = sorted.partition_point(|&index| order(places[index], line).is_lt());
+        let claim = match (left.before(at), left.at_or_after(at)) {
+            (Some(before), Some(after)) => {
+                if nearer(sorted[before], sorted[after], places, line) == sorted[before] {
+                    Some(before)
+                } else {
+                    Some(after)
+                }
+            }
+            (before, after) => before.or(after),
+        };
+        if let Some(position) = claim {
+            left.remove(position);
+            claimed.push(sorted[position]);
+        }
+    }
+    claimed
+}
+
+/// [`claims`] when some of the lines and REPORTs have a time and others have none: each line
+/// looks at every candidate.
+fn claims_by_scanning(candidates: &[usize], places: &[Place], lines: &[Place]) -> Vec<usize> {
+    let mut taken = vec![false; candidates.len()];
+    let mut claimed = Vec::new();
+    for &line in lines {
+        let mut first_after: Option<usize> = None;
+        let mut last_before: Option<usize> = None;
+        for (n, &index) in candidates.iter().enumerate() {
+            let place = places[index];
+            if taken[n] {
+                continue;
+            }
+            if place.after(line) {
+                if first_after.is_none_or(|best| places[candidates[best]].after(place)) {
+                    first_after = Some(n);
+                }
+            } else if last_before.is_none_or(|best| place.after(places[candidates[best]])) {
+                last_before = Some(n);
+            }
+        }
+        let claim = match (last_before, first_after) {
+            (Some(before), Some(after)) => {
+                let nearest = nearer(candidates[before], candidates[after], places, line);
+                Some(if nearest == candidates[before] {
+                    before
+                } else {
+                    after
+                })
+            }
+            (before, after) => before.or(after),
+        };
+        if let Some(n) = claim {
+            taken[n] = true;
+            claimed.push(candidates[n]);
+        }
+    }
+    claimed
+}
+
+/// Positions `0..n`, some of them removed: the nearest left on either side of a position,
+/// found in about constant time (links that skip the removed ones, halved as they are
+/// followed).
+struct Unclaimed {
+    /// From each position, towards the first left at or after it; `n` is the end.
+    right: Vec<usize>,
+    /// Likewise towards the last left before a position, one place on: `left[p + 1]` is
+    /// position `p`'s, `0` the start.
+    left: Vec<usize>,
+}
+
+impl Unclaimed {
+    fn new(n: usize) -> Self {
+        Self {
+            right: (0..=n).collect(),
+            left: (0..=n).collect(),
+        }
+    }
+
+    /// Where the links from `at` lead, shortening them on the way.
+    fn follow(links: &mut [usize], mut at: usize) -> usize {
+        while links[at] != at {
+            links[at] = links[links[at]];
+            at = links[at];
+        }
+        at
+    }
+
+    /// The first position left at or after `at`.
+    fn at_or_after(&mut self, at: usize) -> Option<usize> {
+        let found = Self::follow(&mut self.right, at);
+        (found + 1 < self.right.len()).then_some(found)
+    }
+
+    /// The last position left before `at`.
+    fn before(&mut self, at: usize) -> Option<usize> {
+        Self::follow(&mut self.left, at).checked_sub(1)
+    }
+
+    fn remove(&mut self, position: usize) {
+        self.right[position] = position + 1;
+        self.left[position + 1] = position;
     }
 }
 
@@ -269,5 +381,76 @@ mod tests {
         assert_eq!(marked, REPORTS / 4);
         assert_eq!(reports[4].status, "timeout");
         assert_eq!(reports[5].status, "success");
+    }
+
+    #[test]
+    fn lines_and_reports_with_a_time_and_without_are_matched_one_by_one() {
+        // A REPORT with its time, the line without (read from another file), and the
+        // reverse: the order of the lines read decides.
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(Some(3_000.0), 0), at(None, 5)];
+        let timeouts = [("r-1".to_owned(), at(None, 1))];
+        mark(&mut reports, &places, &timeouts);
+        assert_eq!(statuses(&reports), ["timeout", "success"]);
+    }
+
+    #[test]
+    fn the_reports_claimed_are_those_a_line_finds_looking_at_every_one() {
+        let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+        let mut next = move |below: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % below
+        };
+        for round in 0..2_000 {
+            let timed = round % 2 == 0;
+            let count = 1 + next(8) as usize;
+            // The places read, shuffled.
+            let mut indices: Vec<usize> = (0..2 * count).collect();
+            for n in (1..indices.len()).rev() {
+                indices.swap(n, next(n as u64 + 1) as usize);
+            }
+            let mut places: Vec<Place> = indices
+                .into_iter()
+                .map(|index| {
+                    let time = timed.then(|| (next(6) * 1_000) as f64);
+                    at(time, index)
+                })
+                .collect();
+            // Some lines, some REPORTs, in any order.
+            let lines: Vec<Place> = places.split_off(count);
+            let lines = &lines[..next(count as u64 + 1) as usize];
+            let candidates: Vec<usize> = (0..count).collect();
+            assert_eq!(
+                claims(&candidates, &places, lines),
+                claims_by_scanning(&candidates, &places, lines),
+                "{places:?} {lines:?}"
+            );
+        }
+    }
+
+    /// Lines and REPORTs of one request many times over (a hostile file of alike
+    /// attempts): each line finds its REPORT without looking at every one.
+    #[test]
+    fn many_timeouts_of_one_request_are_marked_in_linear_time() {
+        const ATTEMPTS: usize = 100_000;
+        for timed in [false, true] {
+            let mut reports = vec![report("r-1", None); ATTEMPTS];
+            let time = |n: usize| timed.then_some(n as f64);
+            let places: Vec<Place> = (0..ATTEMPTS).map(|n| at(time(2 * n), 2 * n)).collect();
+            let timeouts: Vec<(String, Place)> = (0..ATTEMPTS)
+                .map(|n| ("r-1".to_owned(), at(time(2 * n + 1), 2 * n + 1)))
+                .collect();
+            let (done, finished) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                mark(&mut reports, &places, &timeouts);
+                let _ = done.send(reports);
+            });
+            let reports = finished
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("marking 100,000 timeouts of one request took over a minute");
+            assert!(reports.iter().all(|r| r.status == "timeout"));
+        }
     }
 }
