@@ -1,7 +1,8 @@
 //! OpenTelemetry spans of an invocation that the timeout watchdog wrote early and that then
 //! finished in time: the watchdog's timeout spans are exported at its moment (Lambda may end
 //! the process at the deadline), and the final ones, with the same ids, when the handler
-//! ends (X-Ray replaces a document by a later one of its id; an OpenTelemetry backend gets
+//! ends (X-Ray gets the watchdog's copies in progress, and replaces them by the complete
+//! documents of their ids; a span cannot be in progress, and an OpenTelemetry backend gets
 //! both), each handler span with the function's facts.
 #![cfg(feature = "opentelemetry")]
 
@@ -54,16 +55,19 @@ async fn a_handler_that_finishes_in_time_exports_its_timeout_spans_then_its_fina
     sent.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
     recorder.run(service_fn(stuck_a_while), sent).await.unwrap();
 
-    // X-Ray: the watchdog's copies, then the final documents of the same ids.
+    // X-Ray: the watchdog's copies in progress, then the complete documents of the same ids.
     let documents = recorder.xray().documents();
-    let downstream = documents
+    let downstream: Vec<&Value> = documents
         .iter()
         .filter(|d| d["name"] == "downstream")
-        .count();
+        .collect();
     assert_eq!(
-        downstream, 2,
+        downstream.len(),
+        2,
         "the watchdog's copy and the final one: {documents:#?}"
     );
+    assert_eq!(downstream[0]["in_progress"], true, "{}", downstream[0]);
+    assert!(downstream[1]["end_time"].is_number(), "{}", downstream[1]);
 
     // The final export is not waited for (the time left is within the margin): it goes on in
     // the background, where a loaded machine may still be running it.

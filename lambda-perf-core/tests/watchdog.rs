@@ -57,8 +57,12 @@ async fn a_handler_near_its_deadline_writes_early_and_then_finishes_in_time() {
     assert_eq!(handlers.len(), 2);
     assert_eq!(
         handlers[0]["id"], handlers[1]["id"],
-        "one subsegment, sent twice"
+        "one subsegment: an in-progress copy, then the complete document"
     );
+    // In progress: the complete one replaces it, as X-Ray replaces an in-progress document
+    // (which of two complete documents of one id it keeps is not said).
+    assert_eq!(handlers[0]["in_progress"], true, "{}", handlers[0]);
+    assert!(handlers[0].get("end_time").is_none(), "{}", handlers[0]);
     assert_eq!(handlers[0]["fault"], true);
     assert_eq!(handlers[0]["cause"]["exceptions"][0]["type"], "timeout");
     assert!(
@@ -68,10 +72,11 @@ async fn a_handler_near_its_deadline_writes_early_and_then_finishes_in_time() {
             .contains("300 ms before its deadline")
     );
     assert_eq!(handlers[0]["metadata"]["lambda_perf"]["outcome"], "timeout");
-    assert!(
-        handlers[1].get("fault").is_none(),
-        "the final one replaces it"
-    );
+    // The final one is complete, and says how the invocation ended.
+    assert!(handlers[1].get("in_progress").is_none(), "{}", handlers[1]);
+    assert!(handlers[1]["end_time"].is_number(), "{}", handlers[1]);
+    assert!(handlers[1].get("fault").is_none(), "{}", handlers[1]);
+    assert_eq!(handlers[1]["metadata"]["lambda_perf"]["outcome"], "success");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

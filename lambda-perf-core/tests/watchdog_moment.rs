@@ -40,17 +40,11 @@ async fn the_watchdog_fires_a_margin_before_the_deadline() {
     );
     let documents = recorder.xray().documents();
     let snapshot = documents.iter().find(|d| d["fault"] == true).unwrap();
-    let span_us =
-        ((snapshot["end_time"].as_f64().unwrap() - snapshot["start_time"].as_f64().unwrap()) * 1e6)
-            .round();
-    let facts_us = (snapshot["metadata"]["lambda_perf"]["duration_ms"]
-        .as_f64()
-        .unwrap()
-        * 1000.0)
-        .round();
-    // The snapshot ends when the watchdog fired, as its facts say.
-    assert!(
-        (span_us - facts_us).abs() <= 2.0,
-        "the snapshot spans {span_us} µs, its facts say {facts_us} µs"
+    // Still in progress, it has no end: its facts say when the watchdog fired, as the line's.
+    assert_eq!(snapshot["in_progress"], true, "{snapshot}");
+    assert!(snapshot.get("end_time").is_none(), "{snapshot}");
+    assert_eq!(
+        snapshot["metadata"]["lambda_perf"]["duration_ms"],
+        facts["duration_ms"]
     );
 }

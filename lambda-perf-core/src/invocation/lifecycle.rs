@@ -378,10 +378,14 @@ impl Invocation {
 
 impl watchdog::Watched for Invocation {
     /// The handler is still running a margin before the deadline: write what it recorded so
-    /// far, as a timeout — the metric values (which later lines will not repeat), the nested
-    /// subsegments still open (the call it is stuck in, most often) and the handler
-    /// subsegment, each closed now and faulted with a timeout cause (the final ones, if the
-    /// handler still finishes in time, replace them: same ids). The handler is not disturbed.
+    /// far, as a timeout — the metric values (which later lines will not repeat), and copies
+    /// of the nested subsegments still open (the call it is stuck in, most often) and of the
+    /// handler subsegment, each faulted with a timeout cause. The copies go to X-Ray as
+    /// in-progress documents (`"in_progress": true`, no `end_time`): if Lambda ends the
+    /// process at the deadline, they are what remains; if the handler still finishes in time,
+    /// the complete documents of the same ids replace them, as X-Ray replaces an in-progress
+    /// document. (The OpenTelemetry outputs, which have no in-progress span, take them as
+    /// spans ending now.) The handler is not disturbed.
     ///
     /// An invocation that has ended, its writes waiting for the response's POST
     /// ([`deferral`]), writes them now instead, as they are (not as a timeout): the POST (a
@@ -420,17 +424,21 @@ impl watchdog::Watched for Invocation {
                     kind: failure.kind.clone(),
                     message: failure.message.clone(),
                 };
+                // Closed now for the outputs that need an end (spans); written to X-Ray as
+                // still in progress.
                 for open in trace.open_records() {
                     let mut nested = open.clone();
                     nested.record_exception(timeout());
                     nested.close_at(at);
-                    output.subsegment_closed(&self.facts, &trace.document(&nested));
+                    let copy = trace.document(&nested).as_in_progress();
+                    output.subsegment_closed(&self.facts, &copy);
                 }
                 let mut handler = trace.handler_snapshot();
                 handler.set_facts(&subsegment_facts(&self.facts, &written_facts, None));
                 handler.record_exception(timeout());
                 handler.close_at(at);
-                output.subsegment_closed(&self.facts, &trace.document(&handler));
+                let copy = trace.document(&handler).as_in_progress();
+                output.subsegment_closed(&self.facts, &copy);
             }
             Some((state.metrics.take_values(), written_facts))
         });

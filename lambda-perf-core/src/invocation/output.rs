@@ -118,7 +118,9 @@ pub(crate) trait Output: Send + Sync + 'static {
     }
 
     /// A subsegment of a recorded invocation closed (nested ones as they close, the handler's
-    /// last, when the invocation ends); returns what became of it.
+    /// last, when the invocation ends); returns what became of it. Near the deadline, the
+    /// watchdog's copies of the subsegments still open come here too, closed at its moment
+    /// and [`in_progress`](SubsegmentDocument::in_progress).
     fn subsegment_closed(
         &self,
         _facts: &InvocationFacts,

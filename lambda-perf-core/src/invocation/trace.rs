@@ -617,6 +617,7 @@ fn document<'a>(
         record,
         quoted_name: (!quoted_name.is_empty()).then_some(quoted_name),
         annotations_json: None,
+        in_progress: false,
     }
 }
 

@@ -4,7 +4,9 @@
 //!
 //! One thread per process, started by the first invocation that arms it, sleeps until the
 //! earliest armed moment (or a quarter of a second, whichever is sooner). It never cancels a
-//! handler: it only makes the invocation write its records early ([`Watched::deadline_near`]).
+//! handler: it only makes the invocation write its records early ([`Watched::deadline_near`]):
+//! a timeout line, and its subsegments as X-Ray in-progress documents faulted with a timeout
+//! cause, which the complete ones of the same ids replace if the handler still ends in time.
 //!
 //! Each invocation has a slot of its own ([`Watch`]), taken on its first arming and kept while
 //! it is pooled, so arming and disarming touch only that slot and take no lock: arming writes

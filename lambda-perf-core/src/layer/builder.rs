@@ -241,12 +241,15 @@ impl PerfLayerBuilder {
     }
 
     /// How long before its deadline a still running invocation writes what it has recorded —
-    /// its metric values with `outcome: "timeout"`, its handler subsegment faulted with a
-    /// timeout cause — so that a function Lambda kills at its deadline does not lose them
+    /// its metric values with `outcome: "timeout"`, its handler subsegment (and the nested
+    /// ones still open) as in-progress documents faulted with a timeout cause — so that a
+    /// function Lambda kills at its deadline does not lose them
     /// (`LAMBDA_PERF_TIMEOUT_MARGIN_MS`, default 100 ms; zero turns the watchdog off, and the
     /// wait for an invocation's OpenTelemetry export then still stops 100 ms before the
     /// deadline). The handler is never interrupted; if it still finishes in time, its final
-    /// records follow, without repeating a metric value. Off, quietly, for an invocation whose
+    /// records follow, without repeating a metric value, and its complete subsegments replace
+    /// the in-progress ones (an OpenTelemetry backend, which has no in-progress span, gets a
+    /// timeout span and then the final one of the same id). Off, quietly, for an invocation whose
     /// deadline is not at least the margin away when it begins (none at all: `cargo lambda
     /// watch` sends `600000`) and on Lambda Managed Instances.
     pub fn timeout_margin(mut self, margin: std::time::Duration) -> Self {

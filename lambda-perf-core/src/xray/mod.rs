@@ -7,7 +7,10 @@
 //! parent is Lambda's function segment, with the annotations `ColdStart`, `StartKind` and
 //! `Service`, the invocation facts as `lambda_perf` metadata, and the response (or error) as
 //! `"<handler> response"` (`"<handler> error"`) metadata in the service's namespace. Each
-//! subsegment is sent as one UDP datagram when it closes. Unsampled invocations, missing or
+//! subsegment is sent as one UDP datagram when it closes. An invocation still running a margin
+//! before its deadline also sends in-progress copies (`"in_progress": true`, faulted with a
+//! timeout cause) of its handler subsegment and of the nested ones still open: what remains if
+//! Lambda ends the process at the deadline, replaced by the complete documents otherwise. Unsampled invocations, missing or
 //! malformed headers and `POWERTOOLS_TRACE_DISABLED` record nothing and cost next to nothing.
 //!
 //! ```

@@ -21,7 +21,8 @@ use super::id::Hex;
 use super::metadata_name::MetadataName;
 use super::metadata_value::MetadataValue;
 use crate::formats::json::{
-    is_plain_text, push_bool, push_f64, push_i64, push_seconds_pair, push_serialized, push_str,
+    is_plain_text, push_bool, push_f64, push_i64, push_seconds, push_seconds_pair, push_serialized,
+    push_str,
 };
 
 /// Bytes reserved for a document beyond its name and facts: the fixed members and
@@ -90,7 +91,12 @@ pub(super) fn write_full(
     }
     out.extend_from_slice(&ids(record.id, document.trace_id, record.parent_id));
     let (start_time, end_time) = record.epoch_micros();
-    push_seconds_pair(out, start_time, b",\"end_time\":", end_time);
+    if document.in_progress {
+        push_seconds(out, start_time);
+        out.extend_from_slice(b",\"in_progress\":true");
+    } else {
+        push_seconds_pair(out, start_time, b",\"end_time\":", end_time);
+    }
     if let Some(namespace) = record.namespace {
         out.extend_from_slice(b",\"namespace\":");
         push_str(out, namespace.as_str());

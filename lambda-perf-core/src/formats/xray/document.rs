@@ -478,7 +478,8 @@ pub(crate) enum Detail {
     Skeleton,
 }
 
-/// A closed subsegment as a sink receives it.
+/// A closed subsegment as a sink receives it; or, from the timeout watchdog, a copy of one
+/// still open ([`in_progress`](Self::in_progress)).
 #[derive(Clone, Copy, Debug)]
 pub struct SubsegmentDocument<'a> {
     pub(crate) trace_id: &'a TraceId,
@@ -488,6 +489,9 @@ pub struct SubsegmentDocument<'a> {
     pub(crate) quoted_name: Option<&'a [u8]>,
     /// The record's `annotations` member already written, when its trace keeps it so.
     pub(crate) annotations_json: Option<&'a [u8]>,
+    /// Written as in progress (`"in_progress":true`, no `end_time`), whatever the record's
+    /// duration.
+    pub(crate) in_progress: bool,
 }
 
 impl<'a> SubsegmentDocument<'a> {
@@ -520,6 +524,24 @@ impl<'a> SubsegmentDocument<'a> {
     pub fn fault(&self) -> bool {
         self.record.fault
     }
+
+    /// Whether this is an in-progress copy of a subsegment that has not ended: what the
+    /// timeout watchdog sends of the handler's subsegment and of the nested ones still open,
+    /// shortly before the deadline (with the timeout as their fault and cause, should Lambda
+    /// end the process there). It has `"in_progress": true` and no `end_time`; the complete
+    /// document of the same id, sent if the handler still ends in time, replaces it.
+    #[must_use]
+    pub fn in_progress(&self) -> bool {
+        self.in_progress
+    }
+
+    /// This document, written as in progress.
+    pub(crate) fn as_in_progress(self) -> Self {
+        Self {
+            in_progress: true,
+            ..self
+        }
+    }
 }
 
 /// Epoch seconds with microsecond precision, from epoch microseconds.
@@ -549,7 +571,11 @@ impl Serialize for View<'_> {
         map.serialize_entry("parent_id", &record.parent_id)?;
         map.serialize_entry("type", "subsegment")?;
         map.serialize_entry("start_time", &epoch_seconds(start_time))?;
-        map.serialize_entry("end_time", &epoch_seconds(end_time))?;
+        if self.document.in_progress {
+            map.serialize_entry("in_progress", &true)?;
+        } else {
+            map.serialize_entry("end_time", &epoch_seconds(end_time))?;
+        }
         if let Some(namespace) = record.namespace {
             map.serialize_entry("namespace", namespace.as_str())?;
         }
@@ -813,6 +839,7 @@ mod tests {
             record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         }
         .to_json()
     }
@@ -852,6 +879,58 @@ mod tests {
         );
     }
 
+    /// The timeout watchdog's copy of a subsegment still running: `in_progress` where the end
+    /// would be, so that the complete document of its id replaces it; what it says of the
+    /// timeout stays.
+    #[test]
+    fn golden_in_progress_copy() {
+        let mut record = record();
+        record.record_exception(Exception {
+            id: 0xbb00_27ca_b7e8_5329,
+            kind: "timeout".into(),
+            message: "still running".into(),
+        });
+        let trace_id = trace_id();
+        let document = SubsegmentDocument {
+            trace_id: &trace_id,
+            record: &record,
+            quoted_name: None,
+            annotations_json: None,
+            in_progress: false,
+        }
+        .as_in_progress();
+        assert!(document.in_progress());
+        let view = View {
+            document,
+            detail: Detail::Full,
+        };
+        let by_hand = document.to_json();
+        assert!(
+            by_hand.starts_with(concat!(
+                r#"{"name":"handler_work","id":"7065460cdd3de6bb","trace_id":"1-5759e988-bd862e3fe1be46a994272793","#,
+                r#""parent_id":"53995c3f42cd8ad8","type":"subsegment","start_time":1795410965.220676,"#,
+                r#""in_progress":true,"fault":true,"cause":{"#,
+            )),
+            "{by_hand}"
+        );
+        let json: Value = serde_json::from_str(&by_hand).unwrap();
+        assert!(json.get("end_time").is_none());
+        assert_eq!(json["cause"]["exceptions"][0]["type"], "timeout");
+        assert_eq!(
+            by_hand,
+            serde_json::to_string(&view).unwrap(),
+            "by hand as by serde"
+        );
+        // Shrunk to fit a datagram, it stays in progress.
+        let shrunk = serde_json::to_value(View {
+            document,
+            detail: Detail::Skeleton,
+        })
+        .unwrap();
+        assert_eq!(shrunk["in_progress"], true);
+        assert!(shrunk.get("end_time").is_none());
+    }
+
     #[test]
     fn golden_exception_http_and_namespace() {
         let mut record = record();
@@ -887,6 +966,7 @@ mod tests {
             record: &record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         };
         let mut out = Vec::new();
         assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
@@ -907,6 +987,7 @@ mod tests {
             record: &record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         };
         out.clear();
         assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
@@ -923,6 +1004,7 @@ mod tests {
             record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         };
         let mut out = Vec::new();
         let detail = document.write_datagram(&mut out);
@@ -1002,6 +1084,7 @@ mod tests {
             record: &record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         };
         let mut out = Vec::new();
         assert_eq!(document.write_datagram(&mut out), Detail::Shortened);
@@ -1054,6 +1137,7 @@ mod tests {
             record: &record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         };
         let mut out = Vec::new();
         assert_eq!(document.write_datagram(&mut out), Detail::WithoutMetadata);
@@ -1120,6 +1204,7 @@ mod tests {
                                 record,
                                 quoted_name: None,
                                 annotations_json: None,
+                                in_progress: false,
                             },
                             detail: Detail::WithoutMetadata,
                         };
@@ -1138,6 +1223,7 @@ mod tests {
             record,
             quoted_name: None,
             annotations_json: None,
+            in_progress: false,
         };
         let view = View {
             document,
@@ -1305,7 +1391,7 @@ mod tests {
             }
             record.add_metadata("n".into(), "k".into(), Value::from("z".repeat(url_len)));
             let trace_id = trace_id();
-            let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None, annotations_json: None };
+            let document = SubsegmentDocument { trace_id: &trace_id, record: &record, quoted_name: None, annotations_json: None, in_progress: false };
             let mut out = Vec::new();
             document.write_datagram(&mut out);
             proptest::prop_assert!(out.len() <= MAX_DATAGRAM, "{} bytes", out.len());

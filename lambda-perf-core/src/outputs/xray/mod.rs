@@ -18,7 +18,10 @@ use crate::invocation::output::{Delivery, Output};
 use crate::invocation::panic;
 use crate::warn::WarnOnce;
 
-/// Receives every subsegment when it closes.
+/// Receives every subsegment when it closes; and, from an invocation still running a margin
+/// before its deadline, in-progress copies of its handler subsegment and of the nested ones
+/// still open ([`SubsegmentDocument::in_progress`]), which the complete documents of the same
+/// ids follow if it ends in time.
 ///
 /// The default sink sends each one to the X-Ray daemon ([`UdpDaemonSink`]); tests and other
 /// exporters implement this trait and install it with
@@ -44,7 +47,7 @@ use crate::warn::WarnOnce;
 /// # Ok::<(), lambda_perf_core::ConfigError>(())
 /// ```
 pub trait SubsegmentSink: Send + Sync + 'static {
-    /// Takes one closed subsegment.
+    /// Takes one closed subsegment, or an in-progress copy of one.
     fn send(&self, subsegment: &SubsegmentDocument<'_>);
 }
 
