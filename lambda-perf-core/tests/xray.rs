@@ -1056,6 +1056,20 @@ async fn a_fallible_closure_whose_error_display_panics_returns_the_error() {
     faulted_by_a_panicking_description(&sink.take(), "call");
 }
 
+/// `xray::record_error` of an error whose `Display` panics records a description saying so,
+/// and the handler goes on to its answer.
+#[tokio::test]
+async fn recording_an_error_whose_display_panics_records_that_and_goes_on() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        Subsegment::new("call").in_scope(|| xray::record_error(&PanickingDisplay));
+        Ok::<_, Error>(json!({ "recovered": true }))
+    }));
+    let answer = tokio::spawn(service.oneshot(event("1"))).await;
+    assert_eq!(answer.unwrap().unwrap(), json!({ "recovered": true }));
+    faulted_by_a_panicking_description(&sink.take(), "call");
+}
+
 #[tokio::test]
 async fn an_http_status_lands_on_the_http_call_and_nowhere_else() {
     let (layer, sink) = layer(|b| b);

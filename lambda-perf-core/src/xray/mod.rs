@@ -279,7 +279,9 @@ pub fn in_subsegment<F: Future>(
 /// Marks the current subsegment faulted by `error` (its type and message become the cause).
 /// Called where no invocation is recorded it records nothing; outside an invocation, or from
 /// work that outlived its own, that is counted (`xray.no_invocation`, `xray.invocation_ended`)
-/// with one warning, as [`annotate`] reports it.
+/// with one warning, as [`annotate`] reports it. An error whose `Display` panics is recorded
+/// as one whose description panicked (type `unknown`, the panic's message), as a fallible
+/// [`Subsegment`] records it; the panic does not reach the caller.
 ///
 /// ```
 /// use lambda_perf_core::xray;
@@ -293,7 +295,9 @@ pub fn in_subsegment<F: Future>(
 /// }
 /// ```
 pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
-    let failure = Failure::from_display(error);
+    // The description is user code (the error's `Display`), run with the state free.
+    let failure = panic::catch(|| Failure::from_display(error))
+        .unwrap_or_else(|panic| Failure::describing_panicked(&*panic));
     report(
         on_trace(|trace, current| trace.record_error(Target::Current(current), &failure))
             .map(|_| ()),
