@@ -19,7 +19,10 @@ use crate::warn::WarnOnce;
 /// one, as the X-Ray SDKs send over IPv4) and the socket created when the sink is, with the
 /// configuration — never with a blocking lookup inside an invocation. The socket is
 /// non-blocking and connected to the daemon, so a missing daemon is noticed (from the ICMP
-/// error of an earlier send) and reported once.
+/// error of an earlier send) and reported once. Each send that fails is counted
+/// (`xray.send_failed`): without a daemon, on Linux, the send after each one that drew a "port
+/// unreachable", about one in two; a datagram that leaves and is lost is not seen, so the
+/// count is a lower bound of the subsegments lost.
 pub struct UdpDaemonSink {
     setting: String,
     /// `None` when the address could not be used (one warning said so).
