@@ -667,6 +667,8 @@ mod spans {
     //! `XRayLayer`: spans as subsegments, with the links a user expects.
 
     use super::*;
+    use lambda_perf_core::InitBuilder;
+    use lambda_perf_core::test_util::CapturedLines;
     use lambda_perf_core::xray::XRayLayer;
     use tracing::Instrument;
     use tracing_subscriber::layer::SubscriberExt;
@@ -725,6 +727,50 @@ mod spans {
             documents.iter().all(|doc| doc["name"] != "debug_span"),
             "DEBUG spans are not recorded by default"
         );
+    }
+
+    /// `InitBuilder::layer` includes an X-Ray layer; another added by hand beside it (as
+    /// `XRayLayer`'s docs show one added to a registry) opens no second subsegment for a span
+    /// the first records, and the handler's answer and log lines are kept. The one added by
+    /// hand still records the spans only it takes (`DEBUG` ones here).
+    #[tokio::test]
+    async fn a_second_xray_layer_records_only_the_spans_the_first_leaves() {
+        let lines = CapturedLines::new();
+        let init_layers = InitBuilder::from_env()
+            .log_writer(lines.clone())
+            .layer()
+            .unwrap();
+        let _default = tracing::subscriber::set_default(
+            tracing_subscriber::registry()
+                .with(init_layers)
+                .with(XRayLayer::new().with_max_level(tracing::Level::DEBUG)),
+        );
+        let (layer, sink) = layer(|b| b);
+        let response = layer
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                let work = tracing::info_span!("work", annotation.step = 1);
+                let _entered = work.enter();
+                tracing::info!("inside");
+                tracing::debug_span!("detail").in_scope(|| ());
+                Ok::<_, Error>(json!("answer"))
+            }))
+            .oneshot(event("1"))
+            .await
+            .unwrap();
+        assert_eq!(response, json!("answer"));
+        let documents = sink.take();
+        let named_work: Vec<_> = documents
+            .iter()
+            .filter(|doc| doc["name"] == "work")
+            .collect();
+        assert_eq!(named_work.len(), 1, "{documents:#?}");
+        assert_eq!(named_work[0]["annotations"]["step"], 1);
+        let detail = named(&documents, "detail");
+        assert_eq!(detail["parent_id"], named_work[0]["id"]);
+        let written = lines.lines();
+        assert_eq!(written.len(), 1, "{}", lines.text());
+        assert_eq!(written[0]["message"], "inside");
+        assert_eq!(written[0]["function_request_id"], "req-1");
     }
 
     /// A span entered on a thread that runs no invocation's task (work handed to a thread of

@@ -54,8 +54,31 @@ pub(crate) struct LogLayer {
     pub(crate) clock: fn() -> SystemTime,
 }
 
-/// A span's fields, encoded once, in the span's extensions.
-struct SpanFields(LogFields);
+/// A span's fields, encoded once per format, in the span's extensions: one registry may hold
+/// several log layers (a JSON one and a text one, say), and each reads the encoding of its
+/// own format. Layers of the same format encode the same fields the same way, so they share
+/// theirs.
+#[derive(Default)]
+struct SpanFields {
+    json: Option<LogFields>,
+    text: Option<LogFields>,
+}
+
+impl SpanFields {
+    fn of(&self, format: LogFormat) -> Option<&LogFields> {
+        match format {
+            LogFormat::Json => self.json.as_ref(),
+            LogFormat::Text => self.text.as_ref(),
+        }
+    }
+
+    fn of_mut(&mut self, format: LogFormat) -> &mut Option<LogFields> {
+        match format {
+            LogFormat::Json => &mut self.json,
+            LogFormat::Text => &mut self.text,
+        }
+    }
+}
 
 impl<S> Layer<S> for LogLayer
 where
@@ -67,8 +90,20 @@ where
         if fields.is_empty() {
             return;
         }
-        if let Some(span) = ctx.span(id) {
-            span.extensions_mut().insert(SpanFields(fields));
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let mut extensions = span.extensions_mut();
+        match extensions.get_mut::<SpanFields>() {
+            // Another log layer of the same format has encoded them already, the same way.
+            Some(span_fields) => {
+                span_fields.of_mut(self.format).get_or_insert(fields);
+            }
+            None => {
+                let mut span_fields = SpanFields::default();
+                *span_fields.of_mut(self.format) = Some(fields);
+                extensions.insert(span_fields);
+            }
         }
     }
 
@@ -82,9 +117,18 @@ where
             return;
         };
         let mut extensions = span.extensions_mut();
+        // Layers of the same format each update the one encoding they share: an update
+        // applied twice leaves what it left once.
         match extensions.get_mut::<SpanFields>() {
-            Some(SpanFields(fields)) => fields.update(&newer),
-            None => extensions.insert(SpanFields(newer)),
+            Some(span_fields) => match span_fields.of_mut(self.format) {
+                Some(fields) => fields.update(&newer),
+                None => *span_fields.of_mut(self.format) = Some(newer),
+            },
+            None => {
+                let mut span_fields = SpanFields::default();
+                *span_fields.of_mut(self.format) = Some(newer);
+                extensions.insert(span_fields);
+            }
         }
     }
 
@@ -99,7 +143,10 @@ where
                 fields.reset(self.format);
                 if let Some(scope) = ctx.event_scope(event) {
                     for span in scope.from_root() {
-                        if let Some(SpanFields(span_fields)) = span.extensions().get::<SpanFields>()
+                        let extensions = span.extensions();
+                        if let Some(span_fields) = extensions
+                            .get::<SpanFields>()
+                            .and_then(|span_fields| span_fields.of(self.format))
                         {
                             fields.extend(span_fields);
                         }

@@ -587,3 +587,96 @@ fn only_the_incoming_event_is_written_as_raw_json() {
     assert_eq!(written[1]["event"], "\"a\\u{1}b\"");
     assert_eq!(written[2]["event"], json!({ "order": 7 }));
 }
+
+/// A registry of `layers`, as a user composes one.
+fn registry_of(
+    layers: Vec<Box<dyn tracing_subscriber::Layer<Registry> + Send + Sync>>,
+) -> Dispatch {
+    Dispatch::new(tracing_subscriber::registry().with(layers))
+}
+
+/// Two sets of lambda-perf's layers in one registry, JSON lines to one writer and text lines
+/// to another: each writes its own format, with the span's fields as recorded later, and the
+/// X-Ray layers side by side do not stop the handler.
+#[test]
+fn two_log_layers_of_different_formats_in_one_registry_each_write_their_own() {
+    let json = CapturedLines::new();
+    let text = CapturedLines::new();
+    let json_layers = InitBuilder::without_env()
+        .clock(fixed_time)
+        .log_writer(json.clone())
+        .layer::<Registry>()
+        .unwrap();
+    let text_layers = InitBuilder::without_env()
+        .clock(fixed_time)
+        .log_format(LogFormat::Text)
+        .log_writer(text.clone())
+        .layer::<Registry>()
+        .unwrap();
+    let dispatch = registry_of(vec![
+        tracing_subscriber::Layer::boxed(json_layers),
+        tracing_subscriber::Layer::boxed(text_layers),
+    ]);
+    let response = run(
+        &dispatch,
+        invoke(
+            &perf_layer(),
+            |_| async {
+                let span = tracing::info_span!("payment", order = 7, card = tracing::field::Empty);
+                span.record("card", "visa");
+                let _entered = span.enter();
+                tracing::info!(amount = 12.5, "Collecting payment");
+                Ok(json!("paid"))
+            },
+            event("req-1", Value::Null),
+        ),
+    );
+    assert_eq!(response, json!("paid"));
+    let written = json.lines();
+    assert_eq!(written.len(), 1, "{}", json.text());
+    assert_eq!(written[0]["function_request_id"], "req-1");
+    assert_eq!(written[0]["order"], 7);
+    assert_eq!(written[0]["card"], "visa");
+    assert_eq!(written[0]["amount"], 12.5);
+    assert_eq!(
+        text.text(),
+        concat!(
+            "2026-11-23T05:16:18.886Z\treq-1\tINFO\tlambda_perf_core::subscriber::tests: ",
+            "Collecting payment order=7 card=\"visa\" amount=12.5\n"
+        )
+    );
+}
+
+/// Two log layers of the same format share the span's fields: each line has them once, also
+/// after a field is recorded late.
+#[test]
+fn two_log_layers_of_the_same_format_write_the_span_fields_once() {
+    let first = CapturedLines::new();
+    let second = CapturedLines::new();
+    let layers = |lines: &CapturedLines| {
+        InitBuilder::without_env()
+            .clock(fixed_time)
+            .xray_layer(false)
+            .log_writer(lines.clone())
+            .layer::<Registry>()
+            .unwrap()
+    };
+    let dispatch = registry_of(vec![
+        tracing_subscriber::Layer::boxed(layers(&first)),
+        tracing_subscriber::Layer::boxed(layers(&second)),
+    ]);
+    tracing::dispatcher::with_default(&dispatch, || {
+        let span = tracing::info_span!("payment", order = 7, card = tracing::field::Empty);
+        span.record("card", "visa");
+        span.record("order", 8);
+        let _entered = span.enter();
+        tracing::info!("Collecting payment");
+    });
+    let expected = concat!(
+        r#"{"timestamp":"2026-11-23T05:16:18.886Z","level":"INFO","message":"Collecting payment","#,
+        r#""target":"lambda_perf_core::subscriber::tests","card":"visa","order":8}"#,
+        "\n"
+    );
+    assert_eq!(first.text(), expected);
+    assert_eq!(second.text(), expected);
+}

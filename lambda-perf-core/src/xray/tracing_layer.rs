@@ -3,6 +3,7 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::Value;
 use tracing::field::{Field, Visit};
@@ -58,9 +59,28 @@ use crate::warn::WarnOnce;
 /// #[tracing::instrument(fields(annotation.user_id = %user_id, xray.namespace = "remote"))]
 /// async fn get_user(user_id: u64) {}
 /// ```
+///
+/// One X-Ray layer per registry records the spans: [`InitBuilder::layer`](crate::InitBuilder::layer)
+/// includes one already. A second one added beside it records nothing of a span the first
+/// records (it would open a second subsegment for it), with one warning; it records only the
+/// spans the first leaves alone (those of a level only the second takes).
 #[derive(Clone, Copy, Debug)]
 pub struct XRayLayer {
     max_level: Level,
+    /// Which layer this is, to tell it from another X-Ray layer in the same registry.
+    layer: LayerId,
+}
+
+/// Tells X-Ray layers apart: each made by [`XRayLayer::new`] has its own (a copy shares its
+/// original's, and is the same layer).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct LayerId(u64);
+
+impl LayerId {
+    fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        Self(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl Default for XRayLayer {
@@ -76,6 +96,7 @@ impl XRayLayer {
     pub fn new() -> Self {
         Self {
             max_level: Level::INFO,
+            layer: LayerId::next(),
         }
     }
 
@@ -87,11 +108,12 @@ impl XRayLayer {
     }
 }
 
-/// Stored in a span's extensions: the invocation it was created in, and its subsegment when
-/// that invocation is recorded.
+/// Stored in a span's extensions: the invocation it was created in, its subsegment when
+/// that invocation is recorded, and the layer that records it.
 struct SpanState {
     invocation: Arc<Invocation>,
     subsegment: Option<u64>,
+    layer: LayerId,
 }
 
 impl<S> Layer<S> for XRayLayer
@@ -105,6 +127,10 @@ where
         let Some(span) = ctx.span(id) else {
             return;
         };
+        if span.extensions().get::<SpanState>().is_some() {
+            another_layer_records_it();
+            return;
+        }
         // An explicit parent is taken as given, or its nearest recorded ancestor when it is
         // not recorded itself (below the level recorded, say); a span in the current context
         // nests in the current subsegment (a span's or a `Subsegment`'s), as does one whose
@@ -142,11 +168,12 @@ where
         span.extensions_mut().insert(SpanState {
             invocation,
             subsegment,
+            layer: self.layer,
         });
     }
 
     fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
-        with_span(&ctx, id, |invocation, subsegment| {
+        self.with_span(&ctx, id, |invocation, subsegment| {
             let Some(subsegment) = subsegment else {
                 return;
             };
@@ -161,13 +188,13 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        with_span(&ctx, id, |invocation, subsegment| {
+        self.with_span(&ctx, id, |invocation, subsegment| {
             current::enter_span(id.into_u64(), invocation, subsegment);
         });
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        with_span(&ctx, id, |invocation, _| {
+        self.with_span(&ctx, id, |invocation, _| {
             current::exit_span(id.into_u64(), invocation);
         });
     }
@@ -181,11 +208,16 @@ where
         };
         // The event's span, or its nearest ancestor the layer records when it records that
         // span not (below its level): where a span made there would nest.
-        let Some((invocation, Some(subsegment))) = span.scope().find_map(|span| {
-            let extensions = span.extensions();
-            let state = extensions.get::<SpanState>()?;
-            Some((Arc::clone(&state.invocation), state.subsegment))
-        }) else {
+        let Some((invocation, Some(subsegment))) = span
+            .scope()
+            .find_map(|span| {
+                let extensions = span.extensions();
+                let state = extensions.get::<SpanState>()?;
+                Some((Arc::clone(&state.invocation), state.subsegment, state.layer))
+            })
+            .filter(|(_, _, layer)| *layer == self.layer)
+            .map(|(invocation, subsegment, _)| (invocation, subsegment))
+        else {
             return;
         };
         let mut message = ErrorMessage::default();
@@ -203,7 +235,7 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        with_span(&ctx, &id, |invocation, subsegment| {
+        self.with_span(&ctx, &id, |invocation, subsegment| {
             if let Some(subsegment) = subsegment {
                 // An invocation that ended first has already closed and sent it.
                 let _ =
@@ -213,18 +245,38 @@ where
     }
 }
 
-/// Runs `f` on the invocation span `id` carries, and its subsegment.
-fn with_span<S>(ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&Arc<Invocation>, Option<u64>))
-where
-    S: Subscriber + for<'a> LookupSpan<'a>,
-{
-    let Some(span) = ctx.span(id) else {
-        return;
-    };
-    let extensions = span.extensions();
-    if let Some(state) = extensions.get::<SpanState>() {
-        f(&state.invocation, state.subsegment);
+impl XRayLayer {
+    /// Runs `f` on the invocation span `id` carries, and its subsegment, when this layer
+    /// records the span (not another X-Ray layer of the same registry).
+    fn with_span<S>(
+        &self,
+        ctx: &Context<'_, S>,
+        id: &Id,
+        f: impl FnOnce(&Arc<Invocation>, Option<u64>),
+    ) where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        let extensions = span.extensions();
+        if let Some(state) = extensions.get::<SpanState>() {
+            if state.layer == self.layer {
+                f(&state.invocation, state.subsegment);
+            }
+        }
     }
+}
+
+/// A second X-Ray layer in the registry met a span the first records: it leaves the span to
+/// that one, and warns once.
+#[cold]
+fn another_layer_records_it() {
+    static TWICE: WarnOnce = WarnOnce::new();
+    TWICE.warn(
+        "two X-Ray layers are installed in one tracing registry (InitBuilder::layer() includes \
+         one already): spans are recorded by the first, once",
+    );
 }
 
 /// Counts an `xray.namespace` that is neither `aws` nor `remote`, left out, and warns of the
