@@ -11,7 +11,8 @@
 //! carrier keeps its own current subsegment, so concurrent branches nest where they started.
 //!
 //! Everything is looked up here: the future being polled first, then the spans entered on
-//! this thread.
+//! this thread by the running task (a span entered by another task, its guard held across an
+//! `.await`, lends nothing to the tasks that run meanwhile).
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;
@@ -34,9 +35,9 @@ thread_local! {
 }
 
 thread_local! {
-    /// Whether a span carrying an invocation was ever entered on this thread off its own task
-    /// ([`ENTERED_SPANS`] may then hold it): until then, code that runs no invocation's future
-    /// (the beginning of one, most often) finds none without reaching for that list.
+    /// Whether [`ENTERED_SPANS`] may hold an entry: set before an entry is pushed, cleared
+    /// when the last one is taken out. While it is clear, code that runs no invocation's
+    /// future (the beginning of one, most often) finds none without reaching for that list.
     static SPANS_ENTERED: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -80,8 +81,58 @@ fn on_own_task<R, F: FnOnce(&Current) -> R>(f: F) -> Result<R, F> {
 
 thread_local! {
     /// Spans entered on this thread by code that carries no invocation of its own (a task
-    /// spawned with `tokio::spawn(work.instrument(span))`): (span id, what it carries).
-    static ENTERED_SPANS: RefCell<Vec<(u64, Current)>> = const { RefCell::new(Vec::new()) };
+    /// spawned with `tokio::spawn(work.instrument(span))`), innermost last.
+    static ENTERED_SPANS: RefCell<Vec<EnteredSpan>> = const { RefCell::new(Vec::new()) };
+}
+
+/// A span entered on this thread off its invocation's own task: what it carries, to the
+/// code of the task that entered it.
+///
+/// A span's guard held across an `.await` (which `tracing` warns against, but which happens)
+/// leaves the span entered while its task is suspended, and other tasks run on the thread
+/// meanwhile; the task may resume on another thread and exit the span there, where this
+/// entry is not. So an entry is honoured only for the task that made it (or, made outside
+/// any task, for code outside any task), and one of another task whose invocation has ended
+/// is dropped when it is met: it could only ever lend that invocation to code that does not
+/// work for it, and would keep the invocation alive for good.
+#[derive(Debug)]
+struct EnteredSpan {
+    span: u64,
+    /// The tokio task that entered it; `None`: code outside any task.
+    task: Option<tokio::task::Id>,
+    current: Current,
+}
+
+impl EnteredSpan {
+    /// An entry of another task, for an invocation that has ended.
+    fn is_stale(&self, running: Option<tokio::task::Id>) -> bool {
+        self.task != running && self.current.invocation.has_ended()
+    }
+}
+
+/// The tokio task this code runs in, if any (outside a runtime, or in a runtime's
+/// `block_on`, none).
+fn running_task() -> Option<tokio::task::Id> {
+    tokio::task::try_id()
+}
+
+/// Takes this thread's stale entries (see [`EnteredSpan`]) out of the list, to be dropped
+/// after its borrow: the last hold of an invocation ends with its drop, and nothing that
+/// does may find this thread's spans borrowed.
+fn take_stale(spans: &mut Vec<EnteredSpan>, running: Option<tokio::task::Id>) -> Vec<EnteredSpan> {
+    let mut stale = Vec::new();
+    let mut index = 0;
+    while index < spans.len() {
+        if spans[index].is_stale(running) {
+            stale.push(spans.remove(index));
+        } else {
+            index += 1;
+        }
+    }
+    if spans.is_empty() {
+        SPANS_ENTERED.with(|entered| entered.set(false));
+    }
+    stale
 }
 
 /// What one task (or one carried future) knows of the invocation it works for.
@@ -158,7 +209,7 @@ impl Drop for Current {
 }
 
 /// Runs `f` on what the running code carries: this task's invocation, or else the innermost
-/// invocation-carrying span entered on this thread.
+/// invocation-carrying span this task entered on this thread.
 pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavailable> {
     let f = match on_own_task(f) {
         Ok(result) => return Ok(result),
@@ -167,15 +218,39 @@ pub(crate) fn with_current<R>(f: impl FnOnce(&Current) -> R) -> Result<R, Unavai
     if !SPANS_ENTERED.with(Cell::get) {
         return Err(Unavailable::NoInvocation);
     }
-    ENTERED_SPANS
+    let running = running_task();
+    let found = ENTERED_SPANS
         .try_with(|spans| {
             let spans = spans.try_borrow().map_err(|_| Unavailable::Reentrant)?;
-            match spans.last() {
-                Some((_, current)) => Ok(f(current)),
-                None => Err(Unavailable::NoInvocation),
+            match spans.iter().rev().find(|entry| entry.task == running) {
+                Some(entry) => Ok(Ok(f(&entry.current))),
+                // Entries of other tasks only: those that can serve none any more go.
+                None => Ok(Err(!spans.is_empty())),
             }
         })
-        .unwrap_or(Err(Unavailable::NoInvocation))
+        .unwrap_or(Err(Unavailable::NoInvocation))?;
+    match found {
+        Ok(result) => Ok(result),
+        Err(others) => {
+            if others {
+                drop_stale(running);
+            }
+            Err(Unavailable::NoInvocation)
+        }
+    }
+}
+
+/// Drops this thread's stale entries (see [`EnteredSpan`]), unless the list is in use.
+#[cold]
+fn drop_stale(running: Option<tokio::task::Id>) {
+    let stale = ENTERED_SPANS
+        .try_with(|spans| {
+            let mut spans = spans.try_borrow_mut().ok()?;
+            Some(take_stale(&mut spans, running))
+        })
+        .ok()
+        .flatten();
+    drop(stale);
 }
 
 impl InvocationFacts {
@@ -339,13 +414,23 @@ pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Op
     })
     .unwrap_or(false);
     if !on_own_task {
-        let _ = ENTERED_SPANS.try_with(|spans| {
-            if let Ok(mut spans) = spans.try_borrow_mut() {
+        let task = running_task();
+        let stale = ENTERED_SPANS
+            .try_with(|spans| {
+                let mut spans = spans.try_borrow_mut().ok()?;
+                let stale = take_stale(&mut spans, task);
                 // Before the push, so that a call made meanwhile finds the list borrowed.
                 SPANS_ENTERED.with(|entered| entered.set(true));
-                spans.push((span, Current::new(Arc::clone(invocation), subsegment)));
-            }
-        });
+                spans.push(EnteredSpan {
+                    span,
+                    task,
+                    current: Current::new(Arc::clone(invocation), subsegment),
+                });
+                Some(stale)
+            })
+            .ok()
+            .flatten();
+        drop(stale);
     }
 }
 
@@ -377,11 +462,18 @@ pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
         // Taken out under the borrow, dropped after it: the last hold of an invocation
         // (its `Arc` in the `Current`) ends with its drop, and nothing it does may find this
         // thread's spans borrowed.
+        let task = running_task();
         let exited = ENTERED_SPANS
             .try_with(|spans| {
                 let mut spans = spans.try_borrow_mut().ok()?;
-                let index = spans.iter().rposition(|(id, _)| *id == span)?;
-                Some(spans.remove(index))
+                let index = spans
+                    .iter()
+                    .rposition(|entry| entry.span == span && entry.task == task)?;
+                let exited = spans.remove(index);
+                if spans.is_empty() {
+                    SPANS_ENTERED.with(|entered| entered.set(false));
+                }
+                Some(exited)
             })
             .ok()
             .flatten();

@@ -558,6 +558,11 @@ impl Invocation {
         });
     }
 
+    /// Whether the invocation has ended.
+    pub(crate) fn has_ended(&self) -> bool {
+        self.ended.load(Ordering::Acquire)
+    }
+
     /// Whether a trace was opened for the invocation (sampled, tracing on), ended or not.
     #[inline]
     pub(crate) fn is_traced(&self) -> bool {

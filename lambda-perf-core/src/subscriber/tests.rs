@@ -680,3 +680,104 @@ fn two_log_layers_of_the_same_format_write_the_span_fields_once() {
     assert_eq!(first.text(), expected);
     assert_eq!(second.text(), expected);
 }
+
+/// Runs `f` on a multi-thread runtime of `workers` threads, `dispatch` the subscriber of each.
+fn run_multi_thread<R: Send>(
+    dispatch: &Dispatch,
+    workers: usize,
+    f: impl std::future::Future<Output = R> + Send,
+) -> R {
+    let on_start = dispatch.clone();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .on_thread_start(move || std::mem::forget(tracing::dispatcher::set_default(&on_start)))
+        .enable_time()
+        .build()
+        .unwrap();
+    tracing::dispatcher::with_default(dispatch, || runtime.block_on(f))
+}
+
+/// A span's guard held across an `.await` in a plain `tokio::spawn`ed task of an invocation
+/// (which `tracing` warns against): while that task is suspended, the tasks that run on the
+/// thread carry no invocation of it.
+#[test]
+fn a_guard_held_across_an_await_lends_its_invocation_to_no_other_task() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    run(&dispatch, async {
+        let (resume, resumed) = tokio::sync::oneshot::channel::<()>();
+        let resumed = std::sync::Mutex::new(Some(resumed));
+        invoke(
+            &perf_layer(),
+            move |_| {
+                let span = tracing::info_span!("held");
+                let resumed = resumed.lock().unwrap().take().unwrap();
+                tokio::spawn(async move {
+                    let _entered = span.enter();
+                    let _ = resumed.await;
+                });
+                async { Ok(Value::Null) }
+            },
+            event("req-1", Value::Null),
+        )
+        .await;
+        tokio::task::yield_now().await;
+        tokio::spawn(async { tracing::info!("background") })
+            .await
+            .unwrap();
+        let _ = resume.send(());
+        tokio::task::yield_now().await;
+    });
+    let written = lines.lines();
+    assert_eq!(written[0]["message"], "background");
+    assert!(
+        written[0].get("function_request_id").is_none(),
+        "{}",
+        written[0]
+    );
+}
+
+/// The same guard, its task resuming on another thread and exiting the span there, long
+/// after its invocation ended: what runs later on the thread it first ran on, outside any
+/// invocation, writes no request id of it.
+#[test]
+fn a_guard_moved_to_another_thread_leaves_no_invocation_behind() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    let layer = perf_layer();
+    run_multi_thread(&dispatch, 2, async move {
+        for round in 0..20 {
+            invoke(
+                &layer,
+                |_| async {
+                    let span = tracing::info_span!("held");
+                    tokio::spawn(async move {
+                        let _entered = span.enter();
+                        for _ in 0..5 {
+                            tokio::time::sleep(Duration::from_millis(1)).await;
+                            tokio::task::yield_now().await;
+                        }
+                    });
+                    Ok(Value::Null)
+                },
+                event(&format!("req-{round}"), Value::Null),
+            )
+            .await;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let background: Vec<_> = (0..200)
+            .map(|_| tokio::spawn(async { tracing::info!("background") }))
+            .collect();
+        for task in background {
+            task.await.unwrap();
+        }
+    });
+    let written = lines.lines();
+    assert_eq!(written.len(), 200);
+    let with_request_ids: BTreeSet<String> = written
+        .iter()
+        .filter_map(|line| line.get("function_request_id"))
+        .map(Value::to_string)
+        .collect();
+    assert_eq!(with_request_ids, BTreeSet::new());
+}
