@@ -80,7 +80,7 @@
 //! | `tokio::spawn(future.in_current_invocation())`, see [`InCurrentInvocation`] | yes |
 //! | `JoinSet::spawn(future.in_current_invocation())` | yes |
 //! | [`spawn_blocking(f)`](spawn_blocking), a drop-in for `tokio::task::spawn_blocking` | yes |
-//! | a future inside a `tracing` span created in the invocation (with [`xray::XRayLayer`]) | yes, while the span is entered |
+//! | a future inside a `tracing` span created in the invocation (with [`xray::XRayLayer`]), whatever its level | yes, while the span is entered; a span no layer lets through (a `debug_span!` with logs at `INFO`) is not made and carries nothing |
 //! | plain `tokio::spawn`, `std::thread::spawn` | no: calls fail with `NoInvocation` |
 //!
 //! Carried work stands where it was spawned: subsegments it opens nest under the subsegment

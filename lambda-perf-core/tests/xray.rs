@@ -773,6 +773,83 @@ mod spans {
         assert_eq!(written[0]["function_request_id"], "req-1");
     }
 
+    /// With the log lines at `DEBUG`, a `debug_span!` carries the invocation into a plain
+    /// `tokio::spawn`ed future, standing where it was made, yet opens no subsegment of its
+    /// own: a span opened inside it nests in the subsegment around the `debug_span!`.
+    #[tokio::test]
+    async fn a_debug_span_carries_the_invocation_and_opens_no_subsegment() {
+        let layers = InitBuilder::from_env()
+            .log_level(tracing::Level::DEBUG)
+            .log_writer(std::io::sink())
+            .layer()
+            .unwrap();
+        let _default =
+            tracing::subscriber::set_default(tracing_subscriber::registry().with(layers));
+        let (layer, sink) = layer(|b| b);
+        layer
+            .layer(service_fn(|_: LambdaEvent<Value>| {
+                async {
+                    let detail = tracing::debug_span!("detail");
+                    tokio::spawn(
+                        async { tracing::info_span!("inner").in_scope(|| ()) }.instrument(detail),
+                    )
+                    .await?;
+                    Ok::<_, Error>(Value::Null)
+                }
+                .instrument(tracing::info_span!("outer"))
+            }))
+            .oneshot(event("1"))
+            .await
+            .unwrap();
+        let documents = sink.take();
+        assert!(
+            documents.iter().all(|doc| doc["name"] != "detail"),
+            "{documents:#?}"
+        );
+        let inner = named(&documents, "inner");
+        assert_eq!(inner["parent_id"], named(&documents, "outer")["id"]);
+    }
+
+    /// With the log lines at `DEBUG`, `InitBuilder::layer`'s X-Ray layer only carries a
+    /// `debug_span!`; an X-Ray layer added beside it that records `DEBUG` spans records it,
+    /// once, and the span still carries the invocation to the lines inside it.
+    #[tokio::test]
+    async fn a_second_xray_layer_records_a_span_the_first_only_carries() {
+        let lines = CapturedLines::new();
+        let init_layers = InitBuilder::from_env()
+            .log_level(tracing::Level::DEBUG)
+            .log_writer(lines.clone())
+            .layer()
+            .unwrap();
+        let _default = tracing::subscriber::set_default(
+            tracing_subscriber::registry()
+                .with(init_layers)
+                .with(XRayLayer::new().with_max_level(tracing::Level::DEBUG)),
+        );
+        let (layer, sink) = layer(|b| b);
+        layer
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                tokio::spawn(
+                    async { tracing::info!("in detail") }
+                        .instrument(tracing::debug_span!("detail")),
+                )
+                .await?;
+                Ok::<_, Error>(Value::Null)
+            }))
+            .oneshot(event("1"))
+            .await
+            .unwrap();
+        let documents = sink.take();
+        let details = documents
+            .iter()
+            .filter(|doc| doc["name"] == "detail")
+            .count();
+        assert_eq!(details, 1, "{documents:#?}");
+        let written = lines.lines();
+        assert_eq!(written.len(), 1, "{}", lines.text());
+        assert_eq!(written[0]["function_request_id"], "req-1");
+    }
+
     /// A span entered on a thread that runs no invocation's task (work handed to a thread of
     /// its own, in the span) carries the invocation there: what is recorded inside lands on
     /// the span's subsegment.

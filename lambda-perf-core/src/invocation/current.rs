@@ -397,16 +397,21 @@ pub(crate) fn sync_scope<R>(current: &Current, f: impl FnOnce() -> R) -> R {
     set_current(current, f)
 }
 
-/// A span carrying `invocation` (standing in `subsegment`) was entered on this thread.
-/// On a task of that invocation the subsegment becomes current; elsewhere the span carries
-/// the invocation until it is exited.
+/// A span carrying `invocation` (standing in `subsegment`, its own when `opened`) was
+/// entered on this thread. On a task of that invocation its own subsegment becomes current;
+/// elsewhere the span carries the invocation, standing in `subsegment`, until it is exited.
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
-pub(crate) fn enter_span(span: u64, invocation: &Arc<Invocation>, subsegment: Option<u64>) {
+pub(crate) fn enter_span(
+    span: u64,
+    invocation: &Arc<Invocation>,
+    subsegment: Option<u64>,
+    opened: bool,
+) {
     let on_own_task = on_own_task(|current| {
         if !Arc::ptr_eq(&current.invocation, invocation) {
             return false;
         }
-        if let Some(id) = subsegment {
+        if let Some(id) = subsegment.filter(|_| opened) {
             let previous = current.enter(Some(id));
             current.entered_spans.borrow_mut().push((span, previous));
         }

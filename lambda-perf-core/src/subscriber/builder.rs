@@ -243,6 +243,11 @@ impl InitBuilder {
         if resolved.log_event {
             logs::enable_event_logging();
         }
+        let log_filter = LogFilter {
+            levels: resolved.levels,
+            sampling: resolved.sampling,
+            log_event: resolved.log_event,
+        };
         let log_lines = LogLayer {
             format: resolved.format,
             indented: resolved.indented,
@@ -250,18 +255,17 @@ impl InitBuilder {
             writer: self.writer,
             clock: self.clock,
         }
-        .with_filter(LogFilter {
-            levels: resolved.levels,
-            sampling: resolved.sampling,
-            log_event: resolved.log_event,
-        });
+        .with_filter(log_filter.clone());
         // One list, so that the registry asks every layer's filter what it wants: `and_then`
         // on a registry would take the outer layer's level for all.
         let mut layers = vec![log_lines.boxed()];
         if let Some(max_level) = self.xray {
             let xray = XRayLayer::new()
                 .with_max_level(max_level)
-                .with_filter(XRayInterest { max_level });
+                .with_filter(XRayInterest {
+                    max_level,
+                    logs: log_filter,
+                });
             layers.push(xray.boxed());
         }
         // Another layer joins here, in one line: `layers.push(next.boxed());`.

@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use lambda_runtime::{Config, Context, Error, LambdaEvent};
 use serde_json::{Value, json};
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tracing::{Dispatch, Level};
+use tracing::{Dispatch, Instrument, Level};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::registry::Registry;
@@ -780,4 +780,33 @@ fn a_guard_moved_to_another_thread_leaves_no_invocation_behind() {
         .map(Value::to_string)
         .collect();
     assert_eq!(with_request_ids, BTreeSet::new());
+}
+
+/// At `DEBUG`, a `debug_span!` made in the invocation carries it as an `info_span!` does: the
+/// lines of a plain `tokio::spawn`ed future instrumented with it have the invocation's keys,
+/// and the span's fields.
+#[test]
+fn a_debug_span_carries_the_invocation_into_a_spawned_future() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder.log_level(Level::DEBUG), &lines);
+    run(
+        &dispatch,
+        invoke(
+            &perf_layer(),
+            |_| async {
+                tokio::spawn(
+                    async { tracing::debug!("in a debug span") }
+                        .instrument(tracing::debug_span!("detail", step = 2)),
+                )
+                .await?;
+                Ok(Value::Null)
+            },
+            event("req-1", Value::Null),
+        ),
+    );
+    let written = lines.lines();
+    assert_eq!(written.len(), 1, "{}", lines.text());
+    assert_eq!(written[0]["message"], "in a debug span");
+    assert_eq!(written[0]["function_request_id"], "req-1");
+    assert_eq!(written[0]["step"], 2);
 }

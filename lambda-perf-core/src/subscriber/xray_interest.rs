@@ -1,20 +1,26 @@
-//! What the X-Ray layer needs to see, as a per-layer filter: spans up to its level, and
-//! `ERROR` events (which fault the subsegment they happen in). Given to the registry, this
-//! lets it switch off every callsite no layer wants — hyper's `TRACE` events cost nothing —
-//! while the X-Ray layer itself is unchanged.
+//! What the X-Ray layer needs to see, as a per-layer filter: spans up to its level, the spans
+//! the log layer sees (which carry the invocation to the lines written inside them, whatever
+//! their level), and `ERROR` events (which fault the subsegment they happen in). Given to the
+//! registry, this lets it switch off every callsite no layer wants — hyper's `TRACE` events
+//! cost nothing — while the X-Ray layer itself is unchanged.
 
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::{Context, Filter};
 
-#[derive(Clone, Copy, Debug)]
+use crate::logs::LogFilter;
+
+#[derive(Clone, Debug)]
 pub(super) struct XRayInterest {
     pub(super) max_level: Level,
+    /// The log layer's filter: a span it sees is made anyway, and carries the invocation.
+    pub(super) logs: LogFilter,
 }
 
 impl XRayInterest {
-    fn wants(&self, metadata: &Metadata<'_>) -> bool {
+    /// Whether the layer records the span or event whatever the log layer sees.
+    fn records(&self, metadata: &Metadata<'_>) -> bool {
         if metadata.is_span() {
             *metadata.level() <= self.max_level
         } else {
@@ -24,19 +30,24 @@ impl XRayInterest {
 }
 
 impl<S> Filter<S> for XRayInterest {
-    fn enabled(&self, metadata: &Metadata<'_>, _: &Context<'_, S>) -> bool {
-        self.wants(metadata)
+    fn enabled(&self, metadata: &Metadata<'_>, cx: &Context<'_, S>) -> bool {
+        self.records(metadata)
+            || (metadata.is_span() && Filter::<S>::enabled(&self.logs, metadata, cx))
     }
 
     fn callsite_enabled(&self, metadata: &'static Metadata<'static>) -> Interest {
-        if self.wants(metadata) {
+        if self.records(metadata) {
             Interest::always()
+        } else if metadata.is_span() {
+            Filter::<S>::callsite_enabled(&self.logs, metadata)
         } else {
             Interest::never()
         }
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        Some(LevelFilter::from_level(self.max_level))
+        let recorded = LevelFilter::from_level(self.max_level);
+        let logged = Filter::<S>::max_level_hint(&self.logs).unwrap_or(LevelFilter::OFF);
+        Some(recorded.max(logged))
     }
 }

@@ -42,10 +42,17 @@ use crate::warn::WarnOnce;
 ///
 /// A span created inside an invocation carries it: entered on another task (say
 /// `tokio::spawn(work.instrument(span))`), its subsegment keeps its own timing, the spans
-/// created inside it nest under it, and metrics and annotations recorded while it is entered
-/// go to its invocation. Spans outside an invocation record nothing and cost one lookup of
-/// the current invocation. Only spans of level `INFO` and above are recorded unless
-/// [`with_max_level`](Self::with_max_level) says otherwise. A span given an explicit parent
+/// created inside it nest under it, and metrics, annotations and log lines recorded while it
+/// is entered go to its invocation. Spans outside an invocation record nothing and cost one
+/// lookup of the current invocation. Only spans of level `INFO` and above are recorded unless
+/// [`with_max_level`](Self::with_max_level) says otherwise; a span of a level not recorded
+/// that the layer is given still carries the invocation, standing in the subsegment it was
+/// made in (what it carries opens its subsegments there), and opens none of its own. Added to
+/// a registry as it is, the layer is given every span the registry makes; in
+/// [`InitBuilder::layer`](crate::InitBuilder::layer)'s layers, the spans of the level
+/// recorded and those the log lines' filter lets through (a `debug_span!` at `DEBUG`). A span
+/// no layer lets through is not made at all (`tracing` hands back a disabled span) and carries
+/// nothing. A span given an explicit parent
 /// (`info_span!(parent: &span, ..)`) nests under that parent, or under its nearest ancestor
 /// that is recorded when the parent itself is not (below the level recorded, or made at init,
 /// outside any invocation: then where the span is made, in the current subsegment).
@@ -108,11 +115,16 @@ impl XRayLayer {
     }
 }
 
-/// Stored in a span's extensions: the invocation it was created in, its subsegment when
-/// that invocation is recorded, and the layer that records it.
+/// Stored in a span's extensions: the invocation it was created in, the subsegment it
+/// stands in, and the layer that records it.
 struct SpanState {
     invocation: Arc<Invocation>,
+    /// Its own subsegment when it opened one, else the one it was made in (where work it
+    /// carries opens its subsegments); `None`: the handler's.
     subsegment: Option<u64>,
+    /// Whether `subsegment` is its own, opened for it (a span of a level recorded, in a
+    /// recorded invocation that had not ended).
+    opened: bool,
     layer: LayerId,
 }
 
@@ -121,15 +133,23 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        if *attrs.metadata().level() > self.max_level {
-            return;
-        }
+        let records = *attrs.metadata().level() <= self.max_level;
         let Some(span) = ctx.span(id) else {
             return;
         };
-        if span.extensions().get::<SpanState>().is_some() {
-            another_layer_records_it();
-            return;
+        // Another X-Ray layer of the registry met it first: a span it records is left to it;
+        // one it only carries is taken over when this one records it.
+        match span
+            .extensions()
+            .get::<SpanState>()
+            .map(|state| state.opened)
+        {
+            Some(true) => {
+                another_layer_records_it();
+                return;
+            }
+            Some(false) if !records => return,
+            Some(false) | None => {}
         }
         // An explicit parent is taken as given, or its nearest recorded ancestor when it is
         // not recorded itself (below the level recorded, say); a span in the current context
@@ -158,23 +178,32 @@ where
             },
         };
         // A span of work that outlived its invocation (or made under its state) opens no
-        // subsegment: reported as a `Subsegment` is, counted with one warning.
-        let subsegment = super::open_in(&invocation, |state| {
-            let trace = state.trace.as_mut()?;
-            let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
-            attrs.record(&mut Fields { trace, subsegment });
-            Some(subsegment)
-        });
-        span.extensions_mut().insert(SpanState {
+        // subsegment: reported as a `Subsegment` is, counted with one warning. A span below
+        // the level recorded opens none either: it carries the invocation, standing where it
+        // was made.
+        let opened = if records {
+            super::open_in(&invocation, |state| {
+                let trace = state.trace.as_mut()?;
+                let subsegment = trace.open(Cow::Borrowed(attrs.metadata().name()), parent);
+                attrs.record(&mut Fields { trace, subsegment });
+                Some(subsegment)
+            })
+        } else {
+            None
+        };
+        let state = SpanState {
             invocation,
-            subsegment,
+            subsegment: opened.or(parent),
+            opened: opened.is_some(),
             layer: self.layer,
-        });
+        };
+        // Replacing the state of a span another layer only carries (see above).
+        span.extensions_mut().replace(state);
     }
 
     fn on_record(&self, id: &Id, values: &SpanRecord<'_>, ctx: Context<'_, S>) {
-        self.with_span(&ctx, id, |invocation, subsegment| {
-            let Some(subsegment) = subsegment else {
+        self.with_span(&ctx, id, |state| {
+            let (invocation, Some(subsegment)) = (&state.invocation, state.own_subsegment()) else {
                 return;
             };
             let recorded = invocation.with_state(|state| {
@@ -188,14 +217,19 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        self.with_span(&ctx, id, |invocation, subsegment| {
-            current::enter_span(id.into_u64(), invocation, subsegment);
+        self.with_span(&ctx, id, |state| {
+            current::enter_span(
+                id.into_u64(),
+                &state.invocation,
+                state.subsegment,
+                state.opened,
+            );
         });
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        self.with_span(&ctx, id, |invocation, _| {
-            current::exit_span(id.into_u64(), invocation);
+        self.with_span(&ctx, id, |state| {
+            current::exit_span(id.into_u64(), &state.invocation);
         });
     }
 
@@ -235,8 +269,9 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        self.with_span(&ctx, &id, |invocation, subsegment| {
-            if let Some(subsegment) = subsegment {
+        self.with_span(&ctx, &id, |state| {
+            let invocation = &state.invocation;
+            if let Some(subsegment) = state.own_subsegment() {
                 // An invocation that ended first has already closed and sent it.
                 let _ =
                     invocation.with_state(|state| invocation.close_subsegment(state, subsegment));
@@ -246,14 +281,10 @@ where
 }
 
 impl XRayLayer {
-    /// Runs `f` on the invocation span `id` carries, and its subsegment, when this layer
-    /// records the span (not another X-Ray layer of the same registry).
-    fn with_span<S>(
-        &self,
-        ctx: &Context<'_, S>,
-        id: &Id,
-        f: impl FnOnce(&Arc<Invocation>, Option<u64>),
-    ) where
+    /// Runs `f` on the state of span `id`, when this layer records the span (not another
+    /// X-Ray layer of the same registry).
+    fn with_span<S>(&self, ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&SpanState))
+    where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
         let Some(span) = ctx.span(id) else {
@@ -262,9 +293,16 @@ impl XRayLayer {
         let extensions = span.extensions();
         if let Some(state) = extensions.get::<SpanState>() {
             if state.layer == self.layer {
-                f(&state.invocation, state.subsegment);
+                f(state);
             }
         }
+    }
+}
+
+impl SpanState {
+    /// The subsegment opened for the span, if one was.
+    fn own_subsegment(&self) -> Option<u64> {
+        self.subsegment.filter(|_| self.opened)
     }
 }
 
