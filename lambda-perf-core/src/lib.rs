@@ -172,7 +172,10 @@
 //! I/O. Bad input gets a typed error from the `try_` functions and a one-time warning on
 //! stderr from the plain ones; a broken environment (read-only temp dir, a failing stdout, an
 //! unreachable X-Ray daemon) costs one warning. (A stdout closed before the process started
-//! is invisible to Rust's standard library, which discards writes to it.)
+//! is invisible to Rust's standard library, which discards writes to it.) One wait is
+//! bounded rather than none: a line that a non-blocking stdout (or a writer given in code)
+//! took part of before it would block waits at most 100 ms for the rest to be taken, so that
+//! the output holds no cut line, invalid JSON; lines not begun are lost at once, and counted.
 
 /// The README's quick start compiles (and stays in step with the crate).
 #[cfg(doctest)]

@@ -5,6 +5,7 @@ use std::fmt;
 use std::io::{self, Write};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use crate::drops;
 use crate::invocation::panic;
@@ -90,14 +91,7 @@ struct RawStdout;
 impl Write for RawStdout {
     #[cfg(unix)]
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        // No more than a `ssize_t` holds, as std writes.
-        let len = buf.len().min(isize::MAX.unsigned_abs());
-        // SAFETY: `buf` is valid for reads of `len` bytes for the whole call; the descriptor
-        // is only written to, never closed or owned here.
-        #[allow(unsafe_code)]
-        let written = unsafe { libc::write(libc::STDOUT_FILENO, buf.as_ptr().cast(), len) };
-        // Negative only on an error, which errno then holds.
-        usize::try_from(written).map_err(|_| io::Error::last_os_error())
+        write_descriptor(libc::STDOUT_FILENO, buf)
     }
 
     #[cfg(not(unix))]
@@ -109,6 +103,76 @@ impl Write for RawStdout {
     fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
+}
+
+impl WaitWritable for RawStdout {
+    #[cfg(unix)]
+    fn wait_writable(&mut self, timeout: Duration) -> bool {
+        wait_descriptor_writable(libc::STDOUT_FILENO, timeout)
+    }
+
+    #[cfg(not(unix))]
+    fn wait_writable(&mut self, timeout: Duration) -> bool {
+        sleep_a_little(timeout)
+    }
+}
+
+/// `buf`, or its start, written to file descriptor `fd` with one `write(2)`.
+#[cfg(unix)]
+fn write_descriptor(fd: libc::c_int, buf: &[u8]) -> io::Result<usize> {
+    // No more than a `ssize_t` holds, as std writes.
+    let len = buf.len().min(isize::MAX.unsigned_abs());
+    // SAFETY: `buf` is valid for reads of `len` bytes for the whole call; the descriptor is
+    // only written to, never closed or owned here.
+    #[allow(unsafe_code)]
+    let written = unsafe { libc::write(fd, buf.as_ptr().cast(), len) };
+    // Negative only on an error, which errno then holds.
+    usize::try_from(written).map_err(|_| io::Error::last_os_error())
+}
+
+/// Waits, with `poll(2)`, at most `timeout` for file descriptor `fd` to take more bytes (or
+/// to fail, which the next write tells); whether it is worth writing again.
+#[cfg(unix)]
+fn wait_descriptor_writable(fd: libc::c_int, timeout: Duration) -> bool {
+    let mut descriptor = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // In whole milliseconds, rounded up: a shorter wait would end before `timeout`.
+    let millis =
+        libc::c_int::try_from(timeout.as_micros().div_ceil(1000)).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `descriptor` is one valid `pollfd`, borrowed for the call only.
+    #[allow(unsafe_code)]
+    let ready = unsafe { libc::poll(&raw mut descriptor, 1, millis) };
+    ready > 0 || (ready < 0 && io::Error::last_os_error().kind() == io::ErrorKind::Interrupted)
+}
+
+/// How long, at most, the rest of a line that has partly gone out waits for a writer that
+/// would block (a non-blocking stdout whose pipe is full) to take it. Past it the line stays
+/// cut, and is ended before the next line (see [`write_whole_lines`]): a reader that has
+/// stopped reading does not hold the handler for longer.
+const MID_LINE_WAIT: Duration = Duration::from_millis(100);
+
+/// A writer whose writes may fail with `WouldBlock` (a non-blocking descriptor), and that
+/// can wait until it takes bytes again.
+trait WaitWritable: Write {
+    /// Waits at most `timeout` until a write may take bytes again; `false`: not worth trying.
+    fn wait_writable(&mut self, timeout: Duration) -> bool;
+}
+
+/// A writer given in code tells nothing of when it will take more: a short sleep, and
+/// another try.
+impl WaitWritable for dyn Write + Send {
+    fn wait_writable(&mut self, timeout: Duration) -> bool {
+        sleep_a_little(timeout)
+    }
+}
+
+/// Sleeps a millisecond, or `timeout` when shorter.
+fn sleep_a_little(timeout: Duration) -> bool {
+    std::thread::sleep(timeout.min(Duration::from_millis(1)));
+    true
 }
 
 /// A write that failed: why, and how many of its bytes went out before it did.
@@ -142,12 +206,19 @@ impl WriteFailed {
 /// `write_all`, keeping how far it got (`written`) and whether that is in the middle of a
 /// line (`mid_line`) up to date after every write the writer takes: both still hold when the
 /// writer fails, or panics, at a later one.
+///
+/// A writer that would block (`WouldBlock`) once part of a line has gone out is waited for,
+/// at most [`MID_LINE_WAIT`], to take the rest: the stream holds no cut line unless the
+/// reader stops for longer. One that would block between lines is not: the lines not
+/// started are lost, and counted by the caller.
 fn write_counted(
-    writer: &mut (impl Write + ?Sized),
+    writer: &mut (impl WaitWritable + ?Sized),
     lines: &[u8],
     mid_line: &mut bool,
     written: &mut usize,
 ) -> io::Result<()> {
+    let started = *written;
+    let mut deadline = None;
     while *written < lines.len() {
         match writer.write(&lines[*written..]) {
             Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
@@ -157,6 +228,15 @@ fn write_counted(
                 *mid_line = lines[*written - 1] != b'\n';
             }
             Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error)
+                if error.kind() == io::ErrorKind::WouldBlock && *mid_line && *written > started =>
+            {
+                let deadline = *deadline.get_or_insert_with(|| Instant::now() + MID_LINE_WAIT);
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() || !writer.wait_writable(left) {
+                    return Err(error);
+                }
+            }
             Err(error) => return Err(error),
         }
     }
@@ -167,7 +247,7 @@ fn write_counted(
 /// so that the cut line, lost, does not take the first of `lines` with it; `mid_line` says
 /// afterwards whether this write left one, and `written` how many bytes of `lines` went out.
 fn write_whole_lines(
-    writer: &mut (impl Write + ?Sized),
+    writer: &mut (impl WaitWritable + ?Sized),
     mid_line: &mut bool,
     lines: &[u8],
     written: &mut usize,
@@ -319,6 +399,153 @@ impl Write for BreaksOnce {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The write end of a pipe, made not to block: what a non-blocking stdout is. Closed
+    /// when dropped; the read end is its reader's.
+    #[cfg(unix)]
+    struct NonBlockingPipe(libc::c_int);
+
+    /// A pipe: its non-blocking write end, and its read end.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    fn non_blocking_pipe() -> (NonBlockingPipe, libc::c_int) {
+        let mut fds = [0; 2];
+        // SAFETY: `fds` has room for the two descriptors `pipe` writes.
+        assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+        // SAFETY: flags of a descriptor made here.
+        unsafe {
+            let flags = libc::fcntl(fds[1], libc::F_GETFL);
+            assert_eq!(
+                libc::fcntl(fds[1], libc::F_SETFL, flags | libc::O_NONBLOCK),
+                0
+            );
+        }
+        (NonBlockingPipe(fds[1]), fds[0])
+    }
+
+    #[cfg(unix)]
+    impl NonBlockingPipe {
+        /// Fills the pipe with whole lines until it takes no more; how many bytes.
+        fn fill(&mut self) -> usize {
+            let mut filled = 0;
+            loop {
+                match write_descriptor(self.0, b"filler\n") {
+                    Ok(n) => filled += n,
+                    Err(error) if error.kind() == io::ErrorKind::WouldBlock => return filled,
+                    Err(error) => panic!("{error}"),
+                }
+            }
+        }
+    }
+
+    /// Reads at most `len` bytes from `read`, fewer at the end of the stream.
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    fn read_up_to(read: libc::c_int, len: usize) -> Vec<u8> {
+        let mut taken = Vec::new();
+        let mut chunk = [0_u8; 65_536];
+        while taken.len() < len {
+            let want = chunk.len().min(len - taken.len());
+            // SAFETY: `chunk` is valid for writes of `want` bytes.
+            let n = unsafe { libc::read(read, chunk.as_mut_ptr().cast(), want) };
+            match usize::try_from(n).expect("read") {
+                0 => break,
+                n => taken.extend_from_slice(&chunk[..n]),
+            }
+        }
+        taken
+    }
+
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    fn close(fd: libc::c_int) {
+        // SAFETY: a descriptor the test made, closed once.
+        unsafe { libc::close(fd) };
+    }
+
+    #[cfg(unix)]
+    impl Drop for NonBlockingPipe {
+        fn drop(&mut self) {
+            close(self.0);
+        }
+    }
+
+    #[cfg(unix)]
+    impl Write for NonBlockingPipe {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            write_descriptor(self.0, buf)
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[cfg(unix)]
+    impl WaitWritable for NonBlockingPipe {
+        fn wait_writable(&mut self, timeout: Duration) -> bool {
+            wait_descriptor_writable(self.0, timeout)
+        }
+    }
+
+    /// A line of `len` bytes, its newline included, that is one JSON object.
+    fn json_line(len: usize) -> Vec<u8> {
+        let mut line = b"{\"a\":\"".to_vec();
+        line.resize(len - 3, b'x');
+        line.extend_from_slice(b"\"}\n");
+        line
+    }
+
+    /// A non-blocking stdout whose pipe fills while a line goes out: the rest of the line
+    /// waits for the reader, and the stream holds whole lines only.
+    #[cfg(unix)]
+    #[test]
+    fn a_line_partly_taken_by_a_full_pipe_is_finished_once_the_reader_reads() {
+        let (mut pipe, read) = non_blocking_pipe();
+        pipe.fill();
+        let line = json_line(20_000);
+        // Room for part of the line first, then, a little later, for the rest.
+        let mut taken = read_up_to(read, 8192);
+        let reader = std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(5));
+            taken.extend(read_up_to(read, usize::MAX));
+            close(read);
+            taken
+        });
+        let (mut mid_line, mut written) = (false, 0);
+        let result = write_whole_lines(&mut pipe, &mut mid_line, &line, &mut written);
+        drop(pipe);
+        let taken = String::from_utf8(reader.join().unwrap()).unwrap();
+        result.unwrap();
+        assert_eq!((mid_line, written), (false, line.len()));
+        let (filler, last) = taken.trim_end().rsplit_once('\n').unwrap();
+        assert!(filler.lines().all(|filler| filler == "filler"));
+        serde_json::from_str::<serde_json::Value>(last).expect("one whole JSON line");
+    }
+
+    /// A full pipe that takes nothing of a line loses that line whole, at once; one whose
+    /// reader stops with part of a line out is given up after [`MID_LINE_WAIT`], not waited
+    /// for for ever.
+    #[cfg(unix)]
+    #[test]
+    fn a_full_pipe_whose_reader_stops_is_waited_for_only_so_long() {
+        let (mut pipe, read) = non_blocking_pipe();
+        pipe.fill();
+        let (mut mid_line, mut written) = (false, 0);
+        let begun = Instant::now();
+        let failed = write_whole_lines(&mut pipe, &mut mid_line, &json_line(100), &mut written);
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert_eq!((mid_line, written), (false, 0));
+        assert!(begun.elapsed() < MID_LINE_WAIT, "{:?}", begun.elapsed());
+
+        read_up_to(read, 4096);
+        let begun = Instant::now();
+        let failed = write_whole_lines(&mut pipe, &mut mid_line, &json_line(100_000), &mut written);
+        assert_eq!(failed.unwrap_err().kind(), io::ErrorKind::WouldBlock);
+        assert!(mid_line && written > 0, "{written}");
+        assert!(begun.elapsed() >= MID_LINE_WAIT, "{:?}", begun.elapsed());
+        close(read);
+    }
 
     /// Writes, from inside each write, one line to `to` (itself, or another writer), and
     /// keeps what that inner write said.
