@@ -23,7 +23,7 @@
 //! | [`emulator::InvokeRequest`] | what you send: the event, and the headers `/next` hands the function with it |
 //! | [`emulator::InvokeReply`] | what came back from `invoke`: when it was queued, handed out and answered, and the function's [`Answer`](emulator::Answer) (a response, an invocation error or an init error) |
 //! | [`emulator::LoggedInvocation`] | what the Runtime API logged of it, at its [`Stage`](emulator::Stage) (queued, in flight, resolved, timed out…) |
-//! | [`report::RecordedInvocation`] | what a run recorded of it: where it was sent, and its reply or why it got none |
+//! | [`report::RecordedInvocation`] | what a run recorded of it: where it was sent, and its [`RecordedReply`](report::RecordedReply) (a response's length, not its body) or why it got none |
 //! | [`report::ReportedInvocation`] | what the report shows of it: status, start kind, durations, subsegments |
 //!
 //! # Errors

@@ -160,7 +160,7 @@ async fn small_run() -> RunRecord {
             ended_at: Some(result.resolved_at),
             released_at: None,
             max_memory_used_bytes: None,
-            reply: Ok(result),
+            reply: Ok(result.into()),
         });
     }
     let deadline = Instant::now() + Duration::from_secs(10);

@@ -6,8 +6,8 @@ use std::net::TcpStream;
 use std::time::Duration;
 
 use lambda_perf_local::emulator::{
-    Answer, ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
-    InvokeRequest, RuntimeApi, TraceHeader,
+    AnswerSummary, ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess,
+    HarnessError, InvokeRequest, RuntimeApi, TraceHeader,
 };
 use serde_json::{Value, json};
 
@@ -191,7 +191,7 @@ async fn invoke_three_times_kill_and_restart_in_the_same_environment() {
         .filter(|r| {
             matches!(
                 r.stage,
-                lambda_perf_local::emulator::Stage::Resolved(Answer::Response { .. })
+                lambda_perf_local::emulator::Stage::Resolved(AnswerSummary::Response { .. })
             )
         })
         .count();

@@ -52,6 +52,15 @@ impl ErrorDocument {
         }
     }
 
+    /// The same document, its body copied into an allocation of its own: the body read from
+    /// a request may be a slice of a much larger buffer, kept alive as long as the slice.
+    pub(crate) fn compacted(&self) -> Self {
+        Self {
+            raw: Bytes::copy_from_slice(&self.raw),
+            ..self.clone()
+        }
+    }
+
     /// The raw body parsed as JSON, if it is JSON.
     pub fn body_json(&self) -> Option<Value> {
         serde_json::from_slice(&self.raw).ok()

@@ -2,7 +2,7 @@
 //!
 //! | part | what it is |
 //! |---|---|
-//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) server on loopback, with its log of every invocation it queued ([`LoggedInvocation`], at its [`Stage`]) |
+//! | [`RuntimeApi`] | the Runtime API (`2018-06-01`) server on loopback, with its log of every invocation it queued ([`LoggedInvocation`], at its [`Stage`]; an answer kept as an [`AnswerSummary`], a response's length without its body) |
 //! | [`InvokeRequest`], [`InvokeReply`] | what you send to [`RuntimeApi::invoke`] (the event, and the headers `/next` hands the function with it) and what comes back (when it was handed out and answered, and the function's [`Answer`]) |
 //! | [`ExecutionEnvironment`] | the sandbox: the directory the function sees as `TMPDIR`, kept across restarts of the function inside it |
 //! | [`FunctionCommand`], [`FunctionConfig`] | the program to run, and the Lambda configuration it gets as environment variables |
@@ -39,6 +39,7 @@
 //! # Ok(()) }
 //! ```
 
+mod answer_summary;
 mod command;
 mod config;
 mod environment;
@@ -55,6 +56,7 @@ mod runtime_api;
 mod trace_header;
 mod xray_collector;
 
+pub use self::answer_summary::AnswerSummary;
 pub use self::command::FunctionCommand;
 pub use self::config::{FunctionConfig, INHERITED_VARS};
 pub use self::environment::ExecutionEnvironment;

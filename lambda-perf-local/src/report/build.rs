@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use crate::emulator::{Answer, ErrorDocument, InvokeReply, OutputStream, TraceHeader};
+use crate::emulator::{AnswerSummary, ErrorDocument, OutputStream, TraceHeader};
 
 use super::emf;
 use super::facts::{Facts, FactsByRequest};
@@ -12,7 +12,7 @@ use super::metrics::MetricAggregator;
 use super::model::{Report, ReportedInvocation, ReportedProcess, Status, Subsegment};
 use super::no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 use super::problem::{Problem, ProblemKind};
-use super::record::{RecordedInvocation, RecordedProcess, RunRecord};
+use super::record::{RecordedInvocation, RecordedProcess, RecordedReply, RunRecord};
 use super::resources::mb;
 use super::tally;
 use super::timeline;
@@ -349,7 +349,7 @@ fn invocation(
         .reply
         .as_ref()
         .ok()
-        .and_then(InvokeReply::duration)
+        .and_then(RecordedReply::duration)
         .map(millis);
     let (status, error, duration_ms) = match &run.reply {
         Ok(reply) => {
@@ -429,14 +429,14 @@ fn invocation(
 }
 
 /// The status and error of an invocation that got a reply.
-fn answered(reply: &InvokeReply) -> (Status, Option<String>) {
+fn answered(reply: &RecordedReply) -> (Status, Option<String>) {
     match &reply.answer {
-        Answer::Response { .. } => (Status::Ok, None),
-        Answer::Error { error_type, error } => {
+        AnswerSummary::Response { .. } => (Status::Ok, None),
+        AnswerSummary::Error { error_type, error } => {
             let kind = error.error_type.as_deref().or(error_type.as_deref());
             (Status::Error, Some(describe(kind, error)))
         }
-        Answer::InitError { error, .. } => (
+        AnswerSummary::InitError { error, .. } => (
             Status::InitError,
             Some(describe(error.error_type.as_deref(), error)),
         ),

@@ -32,7 +32,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use crate::emulator::Answer;
+use crate::emulator::AnswerSummary;
 
 use super::no_reply::NoReplyKind;
 use super::record::RunRecord;
@@ -83,7 +83,9 @@ pub(crate) fn failed_inits(record: &RunRecord) -> Vec<Option<FailedInit>> {
             let ended = run.ended_at.filter(|_| run.handed_out_at.is_none())?;
             let error_type = match &run.reply {
                 Ok(reply) => match &reply.answer {
-                    Answer::InitError { error_type, .. } => init_error_type(error_type.as_deref()),
+                    AnswerSummary::InitError { error_type, .. } => {
+                        init_error_type(error_type.as_deref())
+                    }
                     _ => return None,
                 },
                 Err(failure) if failure.kind == NoReplyKind::ProcessExited => {

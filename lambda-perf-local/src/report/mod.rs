@@ -72,7 +72,7 @@ pub use metrics::MetricSeries;
 pub use model::{Report, ReportedInvocation, ReportedProcess, Status, Subsegment};
 pub use no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE};
 pub use problem::{Problem, ProblemKind};
-pub use record::{RecordedInvocation, RecordedProcess, RunRecord, SizingRecord};
+pub use record::{RecordedInvocation, RecordedProcess, RecordedReply, RunRecord, SizingRecord};
 pub use resources::{Artifact, Billing, CodeSize, Resources, SizingReport};
 pub(crate) use stats::mean;
 pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};

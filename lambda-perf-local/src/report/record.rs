@@ -1,12 +1,12 @@
 //! What a run recorded, as [`run::execute`](crate::run::execute) hands it to
-//! [`Report::build`](super::Report::build): [`RunRecord`], [`RecordedInvocation`],
-//! [`RecordedProcess`], [`SizingRecord`].
+//! [`Report::build`](super::Report::build): [`RunRecord`], [`RecordedInvocation`] (with its
+//! [`RecordedReply`]), [`RecordedProcess`], [`SizingRecord`].
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use lambda_perf_core::InitializationType;
 
-use crate::emulator::{Datagram, FunctionConfig, InvokeReply, OutputLine};
+use crate::emulator::{AnswerSummary, Datagram, FunctionConfig, InvokeReply, OutputLine};
 use crate::pricing::Architecture;
 use crate::sizing::CgroupVersion;
 
@@ -73,12 +73,13 @@ pub struct RecordedInvocation {
     /// The execution environment that process ran in.
     pub environment: usize,
     /// The `Lambda-Runtime-Trace-Id` sent, if any (when `None`, the header in the
-    /// [`InvokeReply`] is used).
+    /// [`RecordedReply`] is used).
     pub trace_header: Option<String>,
     /// The request id sent.
     pub request_id: String,
-    /// What came back, or why nothing did (timeout, process exit, out of memory…).
-    pub reply: Result<InvokeReply, NoReply>,
+    /// What came back (its response's length, not its body), or why nothing did (timeout,
+    /// process exit, out of memory…).
+    pub reply: Result<RecordedReply, NoReply>,
     /// When the function got it (`/next` handed it out), if it did.
     pub handed_out_at: Option<Instant>,
     /// When it ended (its answer arrived, or the harness gave up; a timed-out invocation
@@ -91,6 +92,55 @@ pub struct RecordedInvocation {
     /// The process's peak memory (bytes) read when it ended: the most used so far, as
     /// Lambda's `Max Memory Used`.
     pub max_memory_used_bytes: Option<u64>,
+}
+
+/// An [`InvokeReply`] as a run keeps it, for as long as the run lasts: its response's
+/// length instead of its body ([`AnswerSummary`]), so that the record of a run grows by the
+/// same small amount per invocation whatever the function answers.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RecordedReply {
+    /// The `Lambda-Runtime-Trace-Id` sent, if any.
+    pub trace_header: Option<String>,
+    /// The `Lambda-Runtime-Deadline-Ms` sent.
+    pub deadline_ms: u64,
+    /// When the invocation was queued.
+    pub queued_at: Instant,
+    /// When `/next` handed it to the function (`None` if it never was, e.g. after an init
+    /// error).
+    pub handed_out_at: Option<Instant>,
+    /// When the answer arrived.
+    pub resolved_at: Instant,
+    /// What the function answered.
+    pub answer: AnswerSummary,
+}
+
+impl RecordedReply {
+    /// Time from hand-out by `/next` to the answer (`None` if never handed out), as
+    /// [`InvokeReply::duration`].
+    pub fn duration(&self) -> Option<Duration> {
+        self.handed_out_at
+            .map(|at| self.resolved_at.saturating_duration_since(at))
+    }
+}
+
+impl From<&InvokeReply> for RecordedReply {
+    fn from(reply: &InvokeReply) -> Self {
+        Self {
+            trace_header: reply.trace_header.clone(),
+            deadline_ms: reply.deadline_ms,
+            queued_at: reply.queued_at,
+            handed_out_at: reply.handed_out_at,
+            resolved_at: reply.resolved_at,
+            answer: AnswerSummary::from(&reply.answer),
+        }
+    }
+}
+
+impl From<InvokeReply> for RecordedReply {
+    fn from(reply: InvokeReply) -> Self {
+        Self::from(&reply)
+    }
 }
 
 /// One function process as the run recorded it: its output, and how it ended.

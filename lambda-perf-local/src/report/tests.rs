@@ -75,7 +75,7 @@ fn run(
         ended_at: reply.as_ref().ok().map(|r| r.resolved_at),
         released_at: None,
         max_memory_used_bytes: None,
-        reply,
+        reply: reply.map(RecordedReply::from),
     }
 }
 
@@ -760,7 +760,7 @@ fn a_trace_header_only_in_the_result_is_used() {
     let mut result = ok("req-0", 120);
     result.trace_header = Some(header(0));
     record.invocations[0].trace_header = None;
-    record.invocations[0].reply = Ok(result);
+    record.invocations[0].reply = Ok(result.into());
     let report = Report::build(&record);
     assert_eq!(report.invocations[0].subsegments.len(), 1);
 }
@@ -779,7 +779,7 @@ fn init_errors_and_process_exits_have_their_status() {
         },
     );
     init.handed_out_at = None;
-    record.invocations[2].reply = Ok(init);
+    record.invocations[2].reply = Ok(init.into());
     record.invocations[3].reply = Err(NoReply::from("function process exited (exit status: 1)"));
     let report = Report::build(&record);
     assert_eq!(report.invocations[2].status, Status::InitError);

@@ -14,8 +14,8 @@ use crate::emulator::{
 };
 use crate::pricing::Architecture;
 use crate::report::{
-    CodeSize, HarnessStop, NoReply, NoReplyKind, RecordedInvocation, RecordedProcess, RunRecord,
-    SizingRecord, WallClock,
+    CodeSize, HarnessStop, NoReply, NoReplyKind, RecordedInvocation, RecordedProcess,
+    RecordedReply, RunRecord, SizingRecord, WallClock,
 };
 use crate::run::resets::After;
 use crate::run::{EarlyStop, Plan, Resets, Step};
@@ -389,10 +389,11 @@ impl<'a> Execution<'a> {
             }
             other => other,
         };
+        // The run keeps what the report needs of a reply, not its body.
         let (reply, stop) = match classified {
             Classified::Answered(result) => {
                 self.current.served.fetch_add(1, Ordering::Relaxed);
-                (Ok(result), None)
+                (Ok(RecordedReply::from(result)), None)
             }
             Classified::OutOfMemory => {
                 self.needs_restart.store(true, Ordering::Relaxed);
@@ -401,7 +402,7 @@ impl<'a> Execution<'a> {
             Classified::Failed {
                 reply: Some(reply),
                 stop,
-            } => (Ok(reply), Some(stop)),
+            } => (Ok(RecordedReply::from(reply)), Some(stop)),
             Classified::Failed { reply: None, stop } => (Err(no_reply(&stop)), Some(stop)),
         };
         let (handed_out_at, ended_at) = match &reply {

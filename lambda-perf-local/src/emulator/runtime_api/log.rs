@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use crate::emulator::answer_summary::AnswerSummary;
 use crate::emulator::error_document::ErrorDocument;
-use crate::emulator::invoke_reply::Answer;
 
 /// Where a logged invocation is in its life cycle.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,8 +17,9 @@ pub enum Stage {
     Queued,
     /// Handed out by `/next`, waiting for `/response` or `/error`.
     InFlight,
-    /// Finished with this answer.
-    Resolved(Answer),
+    /// Finished with this answer: a response's length, not its body, which went to the
+    /// caller of [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke) alone.
+    Resolved(AnswerSummary),
     /// [`RuntimeApi::invoke`](crate::emulator::RuntimeApi::invoke) gave up waiting.
     TimedOut,
     /// The caller of `invoke` went away (its future was dropped) before the answer.

@@ -12,6 +12,7 @@ use hyper::header::HeaderValue;
 use tokio::sync::{Notify, oneshot};
 
 use super::log::{ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, Stage};
+use crate::emulator::answer_summary::AnswerSummary;
 use crate::emulator::error::HarnessError;
 use crate::emulator::error_document::ErrorDocument;
 use crate::emulator::invoke_reply::Answer;
@@ -255,7 +256,7 @@ impl Shared {
             state.answered(queued_at);
             state.records.push(LoggedInvocation {
                 finished_at: Some(queued_at),
-                stage: Stage::Resolved(answer.clone()),
+                stage: Stage::Resolved(AnswerSummary::from(&answer)),
                 ..record
             });
             return Ok(Enqueued::InitFailed {
@@ -432,7 +433,11 @@ impl Shared {
             },
         };
         state.event(event);
-        state.finish(active.record, Stage::Resolved(answer.clone()), resolved_at);
+        state.finish(
+            active.record,
+            Stage::Resolved(AnswerSummary::from(&answer)),
+            resolved_at,
+        );
         if !matches!(answer, Answer::InitError { .. }) {
             state.unreleased.push_back(active.record);
         }
@@ -479,7 +484,11 @@ impl Shared {
                 error_type: error_type.clone(),
                 error: report.clone(),
             };
-            state.finish(active.record, Stage::Resolved(answer.clone()), now);
+            state.finish(
+                active.record,
+                Stage::Resolved(AnswerSummary::from(&answer)),
+                now,
+            );
             let _ = active.responder.send(Resolution {
                 answer,
                 deadline_ms: active.prepared.deadline_ms,
