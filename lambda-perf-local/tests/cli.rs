@@ -1229,17 +1229,23 @@ while :; do
 done"#;
 
 #[test]
-fn a_runtime_that_asks_for_work_only_after_the_timeout_is_billed_its_timeout_not_more() {
+fn a_runtime_that_asks_for_work_only_after_the_timeout_timed_out_and_is_billed_its_timeout() {
     // The invocation lasts until the runtime asks for its next event, but no longer than
-    // its timeout: Lambda stops an invocation there. A runtime (curl) that answers at once,
-    // then sleeps 1.5 s before asking again, under a 1 s timeout.
+    // its timeout: Lambda times the invocation out there, and resets the environment. A
+    // runtime (curl) that answers at once, then sleeps 1.5 s before asking again, under a
+    // 1 s timeout.
     let output = run_with_event(
         "{}",
         &["-n", "2", "--timeout", "1"],
         &["sh", "-c", SLOW_TO_ASK_AGAIN],
     );
     let report = json(&output);
-    assert_eq!(column(&report, "status"), ["ok", "ok"], "{report:#}");
+    assert_eq!(
+        column(&report, "status"),
+        ["timeout", "timeout"],
+        "{report:#}"
+    );
+    assert_eq!(column(&report, "process"), [0, 1], "{report:#}");
     let first = &report["invocations"][0];
     let duration = first["duration_ms"].as_f64().expect("a duration");
     assert!(
@@ -1258,10 +1264,10 @@ fn a_runtime_that_asks_for_work_only_after_the_timeout_is_billed_its_timeout_not
 }
 
 #[test]
-fn a_runtime_that_never_asks_again_ran_its_answered_invocation_until_its_timeout() {
-    // The runtime answers, then never asks for its next event: the next invocation is never
-    // handed out and the run stops there. The answered one still lasted until its timeout,
-    // where Lambda ends it, as when the run ends after it; not until its answer.
+fn a_runtime_that_never_asks_again_timed_out_in_its_answered_invocation() {
+    // The runtime answers, then never asks for its next event: the answered invocation lasted
+    // until its timeout, where Lambda ends it as timed out, as when the run ends after it;
+    // not until its answer. The next goes to a new process, as after any timeout.
     let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
 id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | tr 'A-Z' 'a-z' \
   | sed -n 's/^lambda-runtime-aws-request-id: //p')
@@ -1269,15 +1275,11 @@ curl -sS -o /dev/null -d '{}' "$api/$id/response"
 exec sleep 60"#;
     let output = run_with_event("{}", &["-n", "2", "--timeout", "1"], &["sh", "-c", script]);
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
-    // The next invocation did not time out in the function: it never reached it.
     let error = stderr(&output);
-    assert!(
-        error.contains("never asked for the next one") && !error.contains("timed out"),
-        "{error}"
-    );
+    assert!(error.contains("did not ask for its next event"), "{error}");
     let report = json(&output);
     let first = &report["invocations"][0];
-    assert_eq!(first["status"], "ok", "{first:#}");
+    assert_eq!(first["status"], "timeout", "{first:#}");
     let duration = first["duration_ms"].as_f64().expect("a duration");
     assert!(
         (999.0..=1000.0).contains(&duration),
@@ -1292,7 +1294,7 @@ fn a_runtime_still_busy_after_its_answer_when_the_run_ends_ran_until_its_timeout
     // The last invocation of a run, or the last before a restart: the harness waits for the
     // runtime to ask for its next event, at most a timeout, then stops it. A runtime that
     // had not asked by then was still in the invocation at its timeout, where Lambda ends
-    // it, as for any other of its invocations: not at its answer.
+    // it as timed out, as for any other of its invocations: not at its answer.
     for options in [
         &["-n", "1", "--timeout", "1"][..],
         &["-n", "2", "--timeout", "1", "--restart-after", "1"][..],
@@ -1300,7 +1302,10 @@ fn a_runtime_still_busy_after_its_answer_when_the_run_ends_ran_until_its_timeout
         let output = run_with_event("{}", options, &["sh", "-c", SLOW_TO_ASK_AGAIN]);
         let report = json(&output);
         for invocation in report["invocations"].as_array().unwrap() {
-            assert_eq!(invocation["status"], "ok", "{options:?}: {invocation:#}");
+            assert_eq!(
+                invocation["status"], "timeout",
+                "{options:?}: {invocation:#}"
+            );
             let duration = invocation["duration_ms"].as_f64().expect("a duration");
             assert!(
                 (999.0..=1000.0).contains(&duration),

@@ -93,6 +93,58 @@ fn a_timed_out_invocation_starts_the_runtime_again_and_the_run_goes_on() {
     assert_eq!(streams.len(), 1, "{streams:?}");
 }
 
+/// Lambda's invocation lasts until the runtime asks for its next event: a runtime that
+/// answers in time, then works on past its timeout before asking, timed out, and its
+/// environment is reset as after any timeout.
+#[test]
+fn work_after_the_response_past_the_timeout_is_a_timeout() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    // The first time in an environment, it works 2 s after its answer.
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
+  if [ ! -e "$TMPDIR/slow" ]; then touch "$TMPDIR/slow"; sleep 2; fi
+done"#;
+    let output = run(
+        "{}",
+        &["-n", "2", "--timeout", "1", "--log-out", &log],
+        &["sh", "-c", script],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("did not ask for its next event"),
+        "{}",
+        stderr(&output)
+    );
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["timeout", "ok"]);
+    assert_eq!(
+        report["invocations"][0]["duration_ms"].as_f64(),
+        Some(1000.0)
+    );
+    assert_eq!(report["resets"]["count"], 1, "{:#}", report["resets"]);
+    // Its process was stopped: the next invocation went to a new one.
+    assert_eq!(column(&report, "process"), [0, 1]);
+    assert_eq!(report["processes"][0]["stopped_by_harness"], "reset");
+    let text = std::fs::read_to_string(&log).unwrap();
+    let reports: Vec<&str> = text
+        .lines()
+        .filter(|line| line.contains("REPORT RequestId:"))
+        .collect();
+    assert_eq!(reports.len(), 2, "{text}");
+    assert!(reports[0].contains("\tDuration: 1000.00 ms"), "{text}");
+    assert!(reports[0].ends_with("\tStatus: timeout"), "{text}");
+    assert!(text.contains("Task timed out after 1.00 seconds"), "{text}");
+    assert!(reports[1].contains("\tInit Duration: "), "{text}");
+    assert_logs_agree(
+        &report,
+        &logs_of(&log),
+        serde_json::json!({ "success": 1, "timeout": 1 }),
+    );
+}
+
 #[test]
 fn a_runtime_that_exits_in_an_invocation_is_started_again() {
     let logs = tempfile::tempdir().unwrap();

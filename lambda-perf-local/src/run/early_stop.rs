@@ -66,6 +66,15 @@ pub enum EarlyStop {
         /// Its last output lines.
         last_lines: Vec<String>,
     },
+    /// An invocation was answered, but its runtime did not ask for its next event before the
+    /// invocation's deadline: on Lambda the invocation lasts until that request, so what the
+    /// runtime did after its answer ran it past its timeout.
+    TimedOutAfterAnswer {
+        /// The invocation.
+        request_id: String,
+        /// Its last output lines.
+        last_lines: Vec<String>,
+    },
     /// The function's program could not be started (a binary for another architecture, a
     /// file that is no program…): the error names the program as given.
     CannotStart(NotLaunchable),
@@ -83,7 +92,8 @@ impl EarlyStop {
             | Self::Crashed { last_lines, .. }
             | Self::ExitedBetweenInvocations { last_lines, .. }
             | Self::NeverAskedAgain { last_lines, .. }
-            | Self::TimedOut { last_lines, .. } => last_lines,
+            | Self::TimedOut { last_lines, .. }
+            | Self::TimedOutAfterAnswer { last_lines, .. } => last_lines,
             Self::CannotStart(_) | Self::Harness(_) => &[],
         }
     }
@@ -125,6 +135,12 @@ impl fmt::Display for EarlyStop {
                     "invocation {request_id} timed out: no response before its deadline"
                 )
             }
+            Self::TimedOutAfterAnswer { request_id, .. } => write!(
+                f,
+                "invocation {request_id} timed out: the function answered it, but did not ask \
+                 for its next event (GET /2018-06-01/runtime/invocation/next) before its \
+                 deadline"
+            ),
             Self::CannotStart(reason) => write!(f, "{reason}"),
             Self::Harness(message) => write!(f, "the harness failed: {message}"),
         }?;

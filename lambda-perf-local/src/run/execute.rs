@@ -40,6 +40,7 @@ enum Classified {
 fn no_reply(stop: &EarlyStop) -> NoReply {
     let kind = match stop {
         EarlyStop::TimedOut { .. }
+        | EarlyStop::TimedOutAfterAnswer { .. }
         | EarlyStop::NeverAskedForWork { .. }
         | EarlyStop::NeverAskedAgain { .. } => NoReplyKind::Timeout,
         EarlyStop::ExitedDuringInit { .. }
@@ -387,6 +388,17 @@ impl<'a> Execution<'a> {
                     },
                 }
             }
+            // Lambda's invocation lasts until the runtime asks for its next event: one that
+            // works past the deadline after its answer timed out all the same.
+            Classified::Answered(reply) if self.ran_past_deadline(&reply).await => {
+                Classified::Failed {
+                    reply: None,
+                    stop: EarlyStop::TimedOutAfterAnswer {
+                        request_id: request_id.clone(),
+                        last_lines: process.last_lines(ERROR_CONTEXT_LINES),
+                    },
+                }
+            }
             other => other,
         };
         // The run keeps what the report needs of a reply, not its body.
@@ -411,9 +423,13 @@ impl<'a> Execution<'a> {
                 let handed_out_at = self.api.handed_out_at(&request_id);
                 // Lambda ends a timed-out invocation at its timeout, whereas the harness
                 // waited a grace period past the deadline before giving up.
+                // One that answered in time ran on until its timeout all the same.
                 let ended_at = match (&stop, handed_out_at) {
                     (Some(EarlyStop::TimedOut { .. }), Some(handed_out_at)) => {
                         ended_at.min(handed_out_at + self.runner.timeout)
+                    }
+                    (Some(EarlyStop::TimedOutAfterAnswer { .. }), Some(handed_out_at)) => {
+                        handed_out_at + self.runner.timeout
                     }
                     _ => ended_at,
                 };
@@ -439,6 +455,25 @@ impl<'a> Execution<'a> {
             Some(stop) => After::from_failure(stop),
         };
         (run, after)
+    }
+
+    /// Whether the runtime that answered `reply` went on past the invocation's deadline
+    /// without asking for its next event (and without exiting): waits until it asks, exits,
+    /// or the deadline passes. The next invocation could not reach it before anyway.
+    async fn ran_past_deadline(&self, reply: &InvokeReply) -> bool {
+        let Some(deadline) = reply
+            .handed_out_at
+            .and_then(|at| at.checked_add(self.runner.timeout))
+        else {
+            return false;
+        };
+        let process = &self.current.process;
+        tokio::select! {
+            released = self.api.wait_for_release(&reply.request_id, deadline) => {
+                released.is_none() && !process.has_exited()
+            }
+            _ = process.wait() => false,
+        }
     }
 
     /// Resolves if the current process has not asked for a single invocation within the

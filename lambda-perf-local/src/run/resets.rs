@@ -44,6 +44,7 @@ impl After {
     pub(crate) fn from_failure(stop: EarlyStop) -> Self {
         match stop {
             EarlyStop::TimedOut { .. }
+            | EarlyStop::TimedOutAfterAnswer { .. }
             | EarlyStop::Crashed { .. }
             | EarlyStop::ExitedDuringInit { .. }
             | EarlyStop::InitError { .. } => Self::Reset(stop),

@@ -213,6 +213,14 @@ impl RuntimeApi {
         self.shared.handed_out_at(request_id)
     }
 
+    /// Waits until the runtime that answered invocation `request_id` asks for its next event
+    /// (its [`released_at`](LoggedInvocation::released_at): where Lambda ends the
+    /// invocation), at most until `until`. When it did, or `None` if it had not by then (or
+    /// the invocation was not answered).
+    pub async fn wait_for_release(&self, request_id: &str, until: Instant) -> Option<Instant> {
+        self.shared.wait_for_release(request_id, until).await
+    }
+
     /// Waits until a runtime has asked for work; the moment it first did.
     ///
     /// # Errors

@@ -151,12 +151,15 @@ impl State {
     /// released is over. With one invocation at a time, that is the one just answered; with
     /// several at once (`run_concurrent`), each poll comes from the loop whose answer came
     /// first, as far as the harness can tell.
-    fn release_first(&mut self, at: Instant) {
-        if let Some(index) = self.unreleased.pop_front() {
-            if let Some(record) = self.records.get_mut(index) {
-                record.released_at = Some(at);
-            }
+    /// Whether it released one.
+    fn release_first(&mut self, at: Instant) -> bool {
+        let Some(index) = self.unreleased.pop_front() else {
+            return false;
+        };
+        if let Some(record) = self.records.get_mut(index) {
+            record.released_at = Some(at);
         }
+        true
     }
 
     /// Removes an active invocation from the active map and the queue.
@@ -173,6 +176,8 @@ impl State {
 pub(crate) struct Shared {
     state: Mutex<State>,
     available: Notify,
+    /// Woken when a poll releases an answered invocation ([`LoggedInvocation::released_at`]).
+    released: Notify,
 }
 
 impl Shared {
@@ -199,6 +204,7 @@ impl Shared {
                 unreleased: VecDeque::new(),
             }),
             available: Notify::new(),
+            released: Notify::new(),
         }
     }
 
@@ -320,15 +326,18 @@ impl Shared {
     /// different invocation. Ends without one once the server is shut down, or once the
     /// connection is retired.
     pub(crate) async fn next_invocation(&self, generation: u64) -> Next {
-        {
+        let released = {
             let mut state = self.lock();
             let now = Instant::now();
             state.first_poll_at.get_or_insert(now);
-            if state.generation == generation {
+            state.generation == generation && {
                 state.last_poll_at = Some(now);
                 state.polled_since_attach = true;
-                state.release_first(now);
+                state.release_first(now)
             }
+        };
+        if released {
+            self.released.notify_waiters();
         }
         loop {
             let mut notified = pin!(self.available.notified());
@@ -368,6 +377,38 @@ impl Shared {
             .iter()
             .find(|record| record.request_id == request_id)
             .and_then(|record| record.handed_out_at)
+    }
+
+    /// When the runtime that answered `request_id` asked for its next event, if it did.
+    fn released_at(&self, request_id: &str) -> Option<Instant> {
+        self.lock()
+            .records
+            .iter()
+            .rfind(|record| record.request_id == request_id)
+            .and_then(|record| record.released_at)
+    }
+
+    /// Waits until the runtime that answered `request_id` asks for its next event, at most
+    /// until `until`; when it did, if it did by then.
+    pub(crate) async fn wait_for_release(
+        &self,
+        request_id: &str,
+        until: Instant,
+    ) -> Option<Instant> {
+        let deadline = tokio::time::sleep_until(until.into());
+        let mut deadline = pin!(deadline);
+        loop {
+            let mut notified = pin!(self.released.notified());
+            // Register before looking so a release in between cannot be missed.
+            notified.as_mut().enable();
+            if let Some(at) = self.released_at(request_id) {
+                return Some(at);
+            }
+            tokio::select! {
+                () = notified => {}
+                () = &mut deadline => return self.released_at(request_id),
+            }
+        }
     }
 
     /// When a runtime last asked for work, on a connection not retired.
