@@ -166,6 +166,7 @@ fn a_runtime_that_exits_in_an_invocation_is_started_again() {
     // The JSON says so too: how many failures the run went on after, and the first.
     let resets = &report["resets"];
     assert_eq!(resets["count"], 1, "{resets:#}");
+    assert_eq!(resets["restarted"], 1, "{resets:#}");
     let message = resets["first"]["message"].as_str().unwrap_or_default();
     assert!(
         message.contains("exited during an invocation (exit status: 7)"),
@@ -177,7 +178,7 @@ fn a_runtime_that_exits_in_an_invocation_is_started_again() {
         last_lines.is_some_and(|lines| !lines.is_empty()),
         "{resets:#}"
     );
-    assert_eq!(column(&report, "status"), ["harness-error", "ok", "ok"]);
+    assert_eq!(column(&report, "status"), ["exit-error", "ok", "ok"]);
     assert_eq!(column(&report, "start_kind"), ["cold", "restart", "warm"]);
     assert_eq!(column(&report, "process"), [0, 1, 1]);
     assert_eq!(column(&report, "environment"), [0, 0, 0]);
@@ -190,6 +191,50 @@ fn a_runtime_that_exits_in_an_invocation_is_started_again() {
             .count(),
         1,
         "{text}"
+    );
+}
+
+/// Two invocations in flight at once in one runtime (`-c 2`), which crashes: one failure of
+/// the function, one reset, named as the function's failure (Lambda's `Runtime.ExitError`).
+/// They were the run's last: no runtime was started again, and stderr does not say so.
+#[test]
+fn one_crash_under_concurrency_is_one_reset() {
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+main=$$
+serve() {
+  while true; do
+    id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+    if [ "$1" = crash ]; then sleep 0.2; kill -9 $main; fi
+    sleep 0.5
+    curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
+  done
+}
+serve crash & serve other & wait"#;
+    let output = run("{}", &["-n", "2", "-c", "2"], &["sh", "-c", script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(
+        error.contains("failed 1 time(s), in the run's last invocation(s)")
+            && !error.contains("started again"),
+        "{error}"
+    );
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["exit-error", "exit-error"]);
+    let resets = &report["resets"];
+    assert_eq!(resets["count"], 1, "{resets:#}");
+    assert_eq!(resets["restarted"], 0, "{resets:#}");
+    let processes = report["processes"].as_array().unwrap();
+    assert_eq!(processes.len(), 1, "{processes:#?}");
+    let kinds: Vec<&Value> = report["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|problem| &problem["kind"])
+        .collect();
+    assert_eq!(
+        kinds,
+        ["function-failure", "function-failure"],
+        "{report:#}"
     );
 }
 
@@ -225,7 +270,7 @@ fn a_runtime_that_exits_during_init_is_started_again_at_the_next_invocation() {
         "{error}"
     );
     let report = json(&output);
-    assert_eq!(column(&report, "status"), ["harness-error", "ok"]);
+    assert_eq!(column(&report, "status"), ["exit-error", "ok"]);
     assert_eq!(column(&report, "process"), [0, 1]);
 }
 
@@ -286,7 +331,7 @@ fn invocations_sent_at_once_that_never_reached_a_runtime_that_exited_in_another_
         "{error}"
     );
     let report = json(&output);
-    assert_eq!(column(&report, "status"), ["harness-error", "ok", "ok"]);
+    assert_eq!(column(&report, "status"), ["exit-error", "ok", "ok"]);
     assert_eq!(column(&report, "process"), [0, 1, 1]);
     assert_eq!(column(&report, "start_kind")[1], "restart");
     // Every invocation of the report has its REPORT line.
@@ -515,7 +560,7 @@ fn an_invocation_whose_runtime_exits_during_init_is_logged_with_runtime_exit_err
     );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let report = json(&output);
-    assert_eq!(column(&report, "status"), ["harness-error", "ok"]);
+    assert_eq!(column(&report, "status"), ["exit-error", "ok"]);
     let text = std::fs::read_to_string(&log).unwrap();
     let init_reports: Vec<&str> = text
         .lines()

@@ -386,9 +386,15 @@ fn invocation(
                 .then(|| run.handed_out_at.zip(run.ended_at))
                 .flatten()
                 .map(|(start, end)| millis(end.saturating_duration_since(start)));
+            // The function's failure, as Lambda reports it, unless the harness failed.
+            let kind = if ran {
+                ProblemKind::FunctionFailure
+            } else {
+                ProblemKind::HarnessFailure
+            };
             problems.push(
                 Problem::new(
-                    ProblemKind::HarnessFailure,
+                    kind,
                     format!("invocation {} ({})", run.index, run.request_id),
                     failure.message.clone(),
                 )
@@ -460,7 +466,8 @@ fn failure_status(failure: &NoReply) -> Status {
     match failure.kind {
         NoReplyKind::Timeout => Status::Timeout,
         NoReplyKind::OutOfMemory => Status::OutOfMemory,
-        NoReplyKind::ProcessExited | NoReplyKind::Other => Status::HarnessError,
+        NoReplyKind::ProcessExited => Status::ExitError,
+        NoReplyKind::Other => Status::HarnessError,
     }
 }
 

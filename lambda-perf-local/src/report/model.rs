@@ -44,9 +44,13 @@ pub enum Status {
     Error,
     /// The function reported an initialization error.
     InitError,
-    /// The harness gave up waiting.
+    /// The function did not finish in time: no answer before its deadline, or no request
+    /// for its next event (Lambda's `Status: timeout`).
     Timeout,
-    /// The harness failed otherwise (the process exited, an I/O error…).
+    /// The function's runtime exited during the invocation (Lambda's `Runtime.ExitError`):
+    /// the function's failure.
+    ExitError,
+    /// The harness failed (an I/O error, a shutdown…): no failure of the function.
     HarnessError,
     /// The function ran out of memory: the kernel's OOM killer ended its runtime (Lambda's
     /// `Runtime.OutOfMemory`).
@@ -54,14 +58,15 @@ pub enum Status {
 }
 
 impl Status {
-    /// The name used in the report: `ok`, `error`, `init-error`, `timeout`, `harness-error`,
-    /// `out-of-memory`.
+    /// The name used in the report: `ok`, `error`, `init-error`, `timeout`, `exit-error`,
+    /// `harness-error`, `out-of-memory`.
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Ok => "ok",
             Self::Error => "error",
             Self::InitError => "init-error",
             Self::Timeout => "timeout",
+            Self::ExitError => "exit-error",
             Self::HarnessError => "harness-error",
             Self::OutOfMemory => "out-of-memory",
         }

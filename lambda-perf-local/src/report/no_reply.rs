@@ -27,8 +27,8 @@ pub const OUT_OF_MEMORY_MESSAGE: &str = "Runtime exited with error: signal: kill
 
 /// Why an invocation of a run got no reply: a kind and the error's text. The run records it
 /// in place of the [`InvokeReply`](crate::emulator::InvokeReply), and the report shows it as
-/// the invocation's status: `timeout`, `out-of-memory` (the function's failure, as on Lambda)
-/// or `harness-error`.
+/// the invocation's status: `timeout`, `exit-error`, `out-of-memory` (the function's
+/// failures, as on Lambda) or `harness-error`.
 ///
 /// Built from a [`HarnessError`] (`NoReply::from(&error)`), or from its text alone
 /// (`NoReply::from(error.to_string())`, where a text starting with `timed out` is a

@@ -25,14 +25,17 @@ pub enum ProblemKind {
     /// Subsegments nested deeper than the report draws (a chain of parents longer than
     /// [`Subsegment::MAX_DEPTH`](super::Subsegment::MAX_DEPTH) levels): counted, not drawn.
     DeepSubsegments,
-    /// An invocation the harness got no answer for (timeout, process exit…).
+    /// An invocation the function failed without an answer: it timed out, or its runtime
+    /// exited in it.
+    FunctionFailure,
+    /// An invocation the harness failed (an I/O error, a shutdown…).
     HarnessFailure,
 }
 
 impl ProblemKind {
     /// A short label: `invalid EMF`, `invalid X-Ray`, `orphan subsegment`,
     /// `unmatched trace`, `invalid lambda_perf facts`, `subsegments too deep`,
-    /// `harness failure`.
+    /// `function failure`, `harness failure`.
     pub fn label(self) -> &'static str {
         match self {
             Self::InvalidEmf => "invalid EMF",
@@ -41,6 +44,7 @@ impl ProblemKind {
             Self::UnmatchedTrace => "unmatched trace",
             Self::InvalidFacts => "invalid lambda_perf facts",
             Self::DeepSubsegments => "subsegments too deep",
+            Self::FunctionFailure => "function failure",
             Self::HarnessFailure => "harness failure",
         }
     }

@@ -528,12 +528,12 @@ fn problems_of(report: &Report, kind: ProblemKind) -> Vec<&Problem> {
 }
 
 #[test]
-fn a_clean_run_has_only_the_harness_failure() {
+fn a_clean_run_has_only_the_function_failure() {
     let report = Report::build(&record());
     let kinds: Vec<ProblemKind> = report.problems.iter().map(|p| p.kind).collect();
     assert_eq!(
         kinds,
-        [ProblemKind::HarnessFailure],
+        [ProblemKind::FunctionFailure],
         "{:#?}",
         report.problems
     );
@@ -788,7 +788,7 @@ fn init_errors_and_process_exits_have_their_status() {
         Some("Config: no table")
     );
     assert_eq!(report.invocations[2].duration_ms, None);
-    assert_eq!(report.invocations[3].status, Status::HarnessError);
+    assert_eq!(report.invocations[3].status, Status::ExitError);
     assert_eq!(report.summary.errors, 3);
 }
 
@@ -798,7 +798,7 @@ fn json_uses_stable_names_and_round_trips() {
     let json = serde_json::to_value(&report).unwrap();
     assert_eq!(json["invocations"][3]["status"], "timeout");
     assert_eq!(json["invocations"][1]["status"], "error");
-    assert_eq!(json["problems"][0]["kind"], "harness-failure");
+    assert_eq!(json["problems"][0]["kind"], "function-failure");
     assert_eq!(
         json["invocations"][0]["subsegments"][0]["children"][0]["name"],
         "work"
@@ -870,7 +870,7 @@ fn the_terminal_report_draws_waterfalls_and_the_summary() {
     assert!(find("p50 45.5 ms").starts_with("  init "));
     assert!(find("cold vs warm").contains("+100.0 ms") && find("cold vs warm").contains("×6.00"));
     assert!(find("Problems (1)").starts_with("Problems"));
-    assert!(find("✗ harness failure").contains("req-3"));
+    assert!(find("✗ function failure").contains("req-3"));
     for width in [60, 100, 160] {
         let text = render_terminal(&report, width, false);
         for line in text.lines() {
@@ -937,7 +937,7 @@ fn html_is_self_contained_with_classed_waterfall_bars() {
         1
     );
     assert!(html.contains("OrdersPlaced"));
-    assert!(html.contains("harness failure"));
+    assert!(html.contains("function failure"));
     assert!(html.contains("Error: boom"));
 }
 
@@ -1502,7 +1502,7 @@ fn an_invocation_the_function_crashed_in_lasts_and_is_billed_until_the_exit() {
     (crashed.handed_out_at, crashed.ended_at) = (Some(at), Some(at + Duration::from_millis(200)));
     let report = Report::build(&record);
     let invocation = &report.invocations[3];
-    assert_eq!(invocation.status, Status::HarnessError);
+    assert_eq!(invocation.status, Status::ExitError);
     assert!(
         invocation.duration_ms.is_some_and(|d| approx(d, 200.0)),
         "{invocation:?}"

@@ -163,6 +163,7 @@ pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + S
                 .run(plan, &mut record, &mut resets, progress)
                 .await
                 .err();
+            resets.restarted = execution.restarted_after_failures;
             execution.stop(&mut record, early_stop.is_none()).await;
             early_stop
         }
@@ -185,6 +186,10 @@ struct Execution<'a> {
     /// The current process ran out of memory, or failed so that Lambda would reset its
     /// environment: the next invocation needs a new one.
     needs_restart: AtomicBool,
+    /// A failure counted in [`Resets`] whose process has not been replaced yet.
+    failure_not_restarted: bool,
+    /// How many failures counted in [`Resets`] a new process followed.
+    restarted_after_failures: usize,
     /// The invocations (by index in the run) whose runtime had not asked for work again by
     /// the time the harness stopped waiting for it, past their timeout.
     overran: HashSet<usize>,
@@ -229,6 +234,8 @@ impl<'a> Execution<'a> {
                 served: AtomicUsize::new(0),
             },
             needs_restart: AtomicBool::new(false),
+            failure_not_restarted: false,
+            restarted_after_failures: 0,
             overran: HashSet::new(),
             stop_at_failure: plan.stop_at_failure,
         })
@@ -289,7 +296,9 @@ impl<'a> Execution<'a> {
         let mut runs: Vec<Option<RecordedInvocation>> = Vec::with_capacity(events.len());
         let mut resend = Vec::new();
         // The process's exit the invocations to send again found: one failure, however many
-        // found it, and none more when an invocation it was in failed with it.
+        // found it, and none more when an invocation it was in failed with it. Likewise the
+        // failures of the invocations in it: one reset of one process, however many were in
+        // flight when it crashed or timed out.
         let (mut exited, mut failed) = (None, false);
         let mut first_stop = None;
         for (i, (run, after)) in futures_util::future::join_all(batch)
@@ -301,7 +310,10 @@ impl<'a> Execution<'a> {
                 After::Continue => {}
                 After::Reset(failure) => {
                     self.needs_restart.store(true, Ordering::Relaxed);
-                    resets.add(failure);
+                    if !failed {
+                        resets.add(failure);
+                        self.failure_not_restarted = true;
+                    }
                     failed = true;
                 }
                 After::Resend(failure) => {
@@ -318,6 +330,7 @@ impl<'a> Execution<'a> {
         let failed = failed || self.current.process.out_of_memory();
         if let Some(exited) = exited.filter(|_| !failed) {
             resets.add(exited);
+            self.failure_not_restarted = true;
         }
         if first_stop.is_none() && !resend.is_empty() {
             self.replace_process(record, HarnessStop::Reset).await?;
@@ -325,13 +338,19 @@ impl<'a> Execution<'a> {
                 .iter()
                 .map(|&i| self.invoke(events[i].clone(), sampled, first + i));
             let again = futures_util::future::join_all(again).await;
+            // The new process's failure: one, however many invocations found it.
+            let mut failed_again = false;
             for (&i, (run, after)) in resend.iter().zip(again) {
                 match after {
                     After::Continue => {}
                     // Sent once again only: a second miss is the invocation's failure.
                     After::Reset(failure) | After::Resend(failure) => {
                         self.needs_restart.store(true, Ordering::Relaxed);
-                        resets.add(failure);
+                        if !failed_again {
+                            resets.add(failure);
+                            self.failure_not_restarted = true;
+                        }
+                        failed_again = true;
                     }
                     After::Stop(stop) => first_stop = first_stop.or(Some(stop)),
                 }
@@ -616,6 +635,9 @@ impl<'a> Execution<'a> {
         let process =
             self.runner
                 .spawn(&self.config, &self.environments[environment], &self.api)?;
+        if std::mem::take(&mut self.failure_not_restarted) {
+            self.restarted_after_failures += 1;
+        }
         self.current = Current {
             process: Arc::new(process),
             index: self.current.index + 1,

@@ -327,7 +327,10 @@ fn report_line(
             );
         }
         Status::Timeout => line.push_str("\tStatus: timeout"),
-        Status::HarnessError => line.push_str("\tStatus: error\tError Type: Runtime.ExitError"),
+        // A failure of the harness has no line of Lambda's: logged as the exit it stands for.
+        Status::ExitError | Status::HarnessError => {
+            line.push_str("\tStatus: error\tError Type: Runtime.ExitError");
+        }
         _ => {}
     }
     line

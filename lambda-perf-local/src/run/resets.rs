@@ -3,12 +3,20 @@
 
 use crate::run::EarlyStop;
 
-/// The failures of the function a run went on after, by starting its runtime again in the
-/// same environment: how many, and the first (with its output).
+/// The failures of the function after which Lambda resets its execution environment, and
+/// the run starts its runtime again in the same environment for the next invocation: how
+/// many, how many the runtime was started again after (all but one that came in the run's
+/// last invocations), and the first (with its output).
+///
+/// One failure of the runtime is one, however many invocations were in flight in it (a
+/// crash with two at once under `--concurrency`).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Resets {
     /// How many.
     pub count: usize,
+    /// How many of them the runtime was started again after: `count`, or one less when the
+    /// last came in the run's last invocations, with nothing left to run.
+    pub restarted: usize,
     /// The first one.
     pub first: Option<EarlyStop>,
 }

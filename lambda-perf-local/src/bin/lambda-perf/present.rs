@@ -64,6 +64,7 @@ struct JsonOutput<'a> {
 #[derive(Serialize)]
 struct ResetsJson<'a> {
     count: usize,
+    restarted: usize,
     first: Option<EarlyStopJson<'a>>,
 }
 
@@ -124,6 +125,7 @@ impl Presentation {
                 report: &report,
                 resets: ResetsJson {
                     count: result.resets.count,
+                    restarted: result.resets.restarted,
                     first: result.resets.first.as_ref().map(EarlyStopJson::of),
                 },
                 fatal: result.early_stop.as_ref().map(EarlyStopJson::of),
@@ -148,11 +150,21 @@ impl Presentation {
         }
         let mut failed = false;
         if let Some(first) = &result.resets.first {
-            let count = result.resets.count;
+            let (count, restarted) = (result.resets.count, result.resets.restarted);
+            // The last failure, in the run's last invocations, had nothing after it to
+            // start the runtime again for.
+            let went_on = if restarted == count {
+                "; its runtime was started again, as Lambda does, and the run went on"
+            } else if restarted == 0 {
+                ", in the run's last invocation(s)"
+            } else {
+                "; its runtime was started again after each but the last, in the run's last \
+                 invocation(s), as Lambda does, and the run went on"
+            };
             let _ = writeln!(
                 std::io::stderr().lock(),
-                "lambda-perf: error: the function failed {count} time(s); its runtime was \
-                 started again, as Lambda does, and the run went on. The first: {first}"
+                "lambda-perf: error: the function failed {count} time(s){went_on}. The first: \
+                 {first}"
             );
             failed = true;
         }
