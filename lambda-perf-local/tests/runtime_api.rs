@@ -854,3 +854,31 @@ async fn a_deadline_counted_from_the_hand_out_starts_when_next_hands_it_out() {
     assert_eq!(result.deadline_ms, deadline);
     assert_eq!(api.invocations()[0].deadline_ms, deadline);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deadline_past_what_a_time_holds_is_sent_saturated_not_a_panic() {
+    // `Duration::MAX` past now is past what `SystemTime` holds: the invocation is queued
+    // and handed out with the latest deadline there is, counted from queueing or from the
+    // hand-out alike.
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    for invocation in [
+        InvokeRequest::json(json!({})).with_deadline_in(Duration::MAX),
+        InvokeRequest::json(json!({})).with_deadline_after_hand_out(Duration::MAX),
+    ] {
+        let function = async {
+            let reply = next(&http, &api).await;
+            let ack = respond(&http, &api, &request_id(&reply), b"\"ok\"").await;
+            (reply, ack)
+        };
+        let (result, (reply, ack)) = tokio::join!(api.invoke(invocation), function);
+        let result = result.expect("answered");
+        assert_eq!(ack.status, StatusCode::ACCEPTED);
+        let max = u64::MAX.to_string();
+        assert_eq!(
+            reply.header("lambda-runtime-deadline-ms"),
+            Some(max.as_str())
+        );
+        assert_eq!(result.deadline_ms, u64::MAX);
+    }
+}

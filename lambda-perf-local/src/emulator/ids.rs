@@ -49,6 +49,12 @@ pub(crate) fn epoch_millis(time: SystemTime) -> u64 {
     u64::try_from(since_epoch(time).as_millis()).unwrap_or(u64::MAX)
 }
 
+/// Milliseconds since the Unix epoch for `after` past `time`, saturating at `u64::MAX` when
+/// that is past what `SystemTime` holds (a deadline of `Duration::MAX`: never).
+pub(crate) fn epoch_millis_after(time: SystemTime, after: Duration) -> u64 {
+    time.checked_add(after).map_or(u64::MAX, epoch_millis)
+}
+
 /// `(year, month, day)` of the UTC civil date containing `time`.
 pub(crate) fn utc_date(time: SystemTime) -> (i64, u32, u32) {
     let days = i64::try_from(since_epoch(time).as_secs() / 86_400).unwrap_or(0);

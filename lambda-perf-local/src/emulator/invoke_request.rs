@@ -5,7 +5,7 @@ use std::time::{Duration, SystemTime};
 
 use bytes::Bytes;
 
-use crate::emulator::ids::{epoch_millis, new_request_id};
+use crate::emulator::ids::{epoch_millis, epoch_millis_after, new_request_id};
 use crate::emulator::trace_header::TraceHeader;
 
 /// How long a function gets by default: `Lambda-Runtime-Deadline-Ms` is now + 30 s.
@@ -38,11 +38,12 @@ impl Default for Deadline {
 }
 
 impl Deadline {
-    /// The `Lambda-Runtime-Deadline-Ms` value for an invocation queued at `queued_at`.
+    /// The `Lambda-Runtime-Deadline-Ms` value for an invocation queued at `queued_at`;
+    /// `u64::MAX` for one too far to be a time (`Duration::MAX`).
     pub fn to_epoch_millis(self, queued_at: SystemTime) -> u64 {
         match self {
             // Until it is handed out, counted from queueing.
-            Self::In(after) | Self::AfterHandOut(after) => epoch_millis(queued_at + after),
+            Self::In(after) | Self::AfterHandOut(after) => epoch_millis_after(queued_at, after),
             Self::At(at) => epoch_millis(at),
             Self::RawMillis(ms) => ms,
         }
@@ -131,7 +132,8 @@ impl InvokeRequest {
         self
     }
 
-    /// Sets the deadline to `after` past the moment the invocation is queued.
+    /// Sets the deadline to `after` past the moment the invocation is queued (past what a
+    /// time holds, such as `Duration::MAX`, it is sent as `u64::MAX`).
     pub fn with_deadline_in(self, after: Duration) -> Self {
         self.with_deadline(Deadline::In(after))
     }
@@ -329,6 +331,17 @@ mod tests {
                 "lambda-runtime-trace-id"
             ]
         );
+    }
+
+    #[test]
+    fn a_deadline_past_what_a_time_holds_is_the_latest_one_sent() {
+        let now = SystemTime::now();
+        for deadline in [
+            Deadline::In(Duration::MAX),
+            Deadline::AfterHandOut(Duration::MAX),
+        ] {
+            assert_eq!(deadline.to_epoch_millis(now), u64::MAX, "{deadline:?}");
+        }
     }
 
     #[test]

@@ -77,7 +77,11 @@ impl XRayCollector {
     where
         P: Fn(&Value) -> bool,
     {
-        let deadline = tokio::time::Instant::now() + timeout;
+        let now = tokio::time::Instant::now();
+        // A timeout past what an instant holds is no limit: a year will do.
+        let deadline = now
+            .checked_add(timeout)
+            .unwrap_or_else(|| now + Duration::from_secs(365 * 86_400));
         loop {
             let arrived = self.arrived.notified();
             if let Some(found) = self

@@ -63,9 +63,11 @@ pub struct Runner {
     /// Its Lambda environment (the daemon address is set by the runner, and the memory size
     /// when sized).
     pub config: FunctionConfig,
-    /// Each invocation's deadline.
+    /// Each invocation's deadline (one past what an `Instant` holds, such as
+    /// `Duration::MAX`, is no limit, sent as the latest `Lambda-Runtime-Deadline-Ms`).
     pub timeout: Duration,
-    /// How long a new process may take before asking for its first invocation.
+    /// How long a new process may take before asking for its first invocation (one past what
+    /// an `Instant` holds is no limit).
     pub init_timeout: Duration,
     /// The memory size imposed on each process with cgroups; `None`: unlimited.
     pub sizing: Option<Sizing>,
@@ -444,11 +446,13 @@ impl<'a> Execution<'a> {
                 // waited a grace period past the deadline before giving up.
                 // One that answered in time ran on until its timeout all the same.
                 let ended_at = match (&stop, handed_out_at) {
-                    (Some(EarlyStop::TimedOut { .. }), Some(handed_out_at)) => {
-                        ended_at.min(handed_out_at + self.runner.timeout)
-                    }
+                    (Some(EarlyStop::TimedOut { .. }), Some(handed_out_at)) => handed_out_at
+                        .checked_add(self.runner.timeout)
+                        .map_or(ended_at, |deadline| ended_at.min(deadline)),
                     (Some(EarlyStop::TimedOutAfterAnswer { .. }), Some(handed_out_at)) => {
-                        handed_out_at + self.runner.timeout
+                        handed_out_at
+                            .checked_add(self.runner.timeout)
+                            .unwrap_or(ended_at)
                     }
                     _ => ended_at,
                 };
@@ -499,7 +503,11 @@ impl<'a> Execution<'a> {
     /// init timeout of its start (a busy process that did ask is not "never asking").
     async fn never_asked_for_work(&self) {
         let spawned_at = self.current.process.spawned_at();
-        tokio::time::sleep_until((spawned_at + self.runner.init_timeout).into()).await;
+        // An init timeout past what an instant holds is no limit.
+        let Some(limit) = spawned_at.checked_add(self.runner.init_timeout) else {
+            return std::future::pending().await;
+        };
+        tokio::time::sleep_until(limit.into()).await;
         // Asked of every invocation once the process is past its init timeout: one reading,
         // not a look through the whole log.
         let asked = self
@@ -669,13 +677,17 @@ impl<'a> Execution<'a> {
         let Some(last_answer) = self.api.last_answer_at() else {
             return true;
         };
-        let limit = Instant::now() + self.runner.timeout;
+        // A timeout past what an instant holds is no limit.
+        let limit = Instant::now().checked_add(self.runner.timeout);
         let polled_since = || {
             self.api
                 .last_poll_at()
                 .is_some_and(|polled| polled >= last_answer)
         };
-        while !process.has_exited() && !polled_since() && Instant::now() < limit {
+        while !process.has_exited()
+            && !polled_since()
+            && limit.is_none_or(|limit| Instant::now() < limit)
+        {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         process.has_exited() || polled_since()

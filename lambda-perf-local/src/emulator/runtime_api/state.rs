@@ -6,7 +6,7 @@ use std::pin::pin;
 use std::sync::{Mutex, MutexGuard};
 use std::time::{Instant, SystemTime};
 
-use crate::emulator::ids::epoch_millis;
+use crate::emulator::ids::epoch_millis_after;
 
 use hyper::header::HeaderValue;
 use tokio::sync::{Notify, oneshot};
@@ -304,7 +304,7 @@ impl Shared {
             };
             active.handed_out_at = Some(now);
             if let Some(after) = active.prepared.deadline_after_hand_out {
-                active.prepared.deadline_ms = epoch_millis(SystemTime::now() + after);
+                active.prepared.deadline_ms = epoch_millis_after(SystemTime::now(), after);
             }
             let prepared = active.prepared.clone();
             let record = active.record;
