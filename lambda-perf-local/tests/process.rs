@@ -172,6 +172,34 @@ async fn restart_in_the_same_environment_keeps_tmpdir() {
 }
 
 #[tokio::test]
+async fn the_first_poll_is_the_one_of_the_process_attached_last() {
+    // Each process's runtime ends its init at its own first `GET /next`: a process started
+    // after another is not past its init because the other asked.
+    let harness = Harness::new().await;
+    let poll = r#"curl -sS "http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation/next""#;
+    let first = harness.spawn(poll, &FunctionConfig::new());
+    let asked = harness
+        .api
+        .wait_for_first_poll(WAIT)
+        .await
+        .expect("it asks");
+    assert!(asked >= first.spawned_at());
+    first.kill().await.expect("killed");
+    harness.api.retire_connections();
+    let second = harness.spawn("exec sleep 30", &FunctionConfig::new());
+    assert_eq!(harness.api.first_poll_at(), None);
+    second.kill().await.expect("killed");
+    let third = harness.spawn(poll, &FunctionConfig::new());
+    let asked = harness
+        .api
+        .wait_for_first_poll(WAIT)
+        .await
+        .expect("it asks");
+    assert!(asked >= third.spawned_at());
+    third.kill().await.expect("killed");
+}
+
+#[tokio::test]
 async fn invoke_through_the_process_reports_its_exit() {
     let harness = Harness::new().await;
     let process = harness.spawn("echo dying >&2; exit 3", &FunctionConfig::new());

@@ -499,8 +499,9 @@ impl<'a> Execution<'a> {
         }
     }
 
-    /// Resolves if the current process has not asked for a single invocation within the
-    /// init timeout of its start (a busy process that did ask is not "never asking").
+    /// Resolves if the current process has not asked for work (`GET /next`) within the init
+    /// timeout of its start (a busy process that did ask is not "never asking", nor one that
+    /// asked and was handed nothing yet, as when the plan lets it sit idle first).
     async fn never_asked_for_work(&self) {
         let spawned_at = self.current.process.spawned_at();
         // An init timeout past what an instant holds is no limit.
@@ -509,11 +510,9 @@ impl<'a> Execution<'a> {
         };
         tokio::time::sleep_until(limit.into()).await;
         // Asked of every invocation once the process is past its init timeout: one reading,
-        // not a look through the whole log.
-        let asked = self
-            .api
-            .last_hand_out_at()
-            .is_some_and(|handed_out| handed_out >= spawned_at);
+        // not a look through the whole log. The first poll is forgotten when a process is
+        // attached: this one is the current process's.
+        let asked = self.api.first_poll_at().is_some();
         if asked {
             std::future::pending::<()>().await;
         }

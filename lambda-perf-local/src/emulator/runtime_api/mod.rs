@@ -176,8 +176,10 @@ impl RuntimeApi {
         })
     }
 
-    /// When a runtime first asked this API for work (`GET /runtime/invocation/next`): the end
-    /// of its init, as Lambda counts it. `None` until then.
+    /// When the runtime of the function process attached last (the one
+    /// [`FunctionProcess::spawn`](crate::emulator::FunctionProcess::spawn) started last) first
+    /// asked this API for work (`GET /runtime/invocation/next`): the end of its init, as
+    /// Lambda counts it. `None` until then: forgotten when a process is attached.
     pub fn first_poll_at(&self) -> Option<Instant> {
         self.shared.first_poll_at()
     }
@@ -221,7 +223,8 @@ impl RuntimeApi {
         self.shared.wait_for_release(request_id, until).await
     }
 
-    /// Waits until a runtime has asked for work; the moment it first did.
+    /// Waits until the runtime of the process attached last has asked for work; the moment
+    /// it first did ([`first_poll_at`](Self::first_poll_at)).
     ///
     /// # Errors
     ///

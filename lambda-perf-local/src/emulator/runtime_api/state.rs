@@ -94,7 +94,8 @@ struct State {
     current_init_error: Option<(Option<String>, ErrorDocument)>,
     default_function_arn: String,
     stopped: bool,
-    /// When the runtime first asked for work (`GET /next`).
+    /// When the runtime of the current process first asked for work (`GET /next`) on a
+    /// connection not retired: the end of its init. Forgotten when a process is attached.
     first_poll_at: Option<Instant>,
     /// When a runtime last asked for work (`GET /next`) on a connection that is not retired.
     last_poll_at: Option<Instant>,
@@ -329,8 +330,8 @@ impl Shared {
         let released = {
             let mut state = self.lock();
             let now = Instant::now();
-            state.first_poll_at.get_or_insert(now);
             state.generation == generation && {
+                state.first_poll_at.get_or_insert(now);
                 state.last_poll_at = Some(now);
                 state.polled_since_attach = true;
                 state.release_first(now)
@@ -443,7 +444,7 @@ impl Shared {
         self.available.notify_waiters();
     }
 
-    /// When the runtime first asked for work, if it did.
+    /// When the runtime of the current process first asked for work, if it did.
     pub(crate) fn first_poll_at(&self) -> Option<Instant> {
         self.lock().first_poll_at
     }
@@ -605,6 +606,7 @@ impl Shared {
         state.attached = true;
         state.handed_out_since_attach = false;
         state.polled_since_attach = false;
+        state.first_poll_at = None;
         state.restored_at = None;
         if let Some(arn) = default_function_arn {
             state.default_function_arn = arn;
