@@ -4,6 +4,23 @@
 use bytes::Bytes;
 use serde_json::Value;
 
+/// How much of an error body the harness keeps once its invocation is over (see
+/// [`AnswerSummary`](crate::emulator::AnswerSummary)): a run of many failed invocations
+/// holds this much of each at most.
+pub const KEPT_ERROR_BYTES: usize = 64 * 1024;
+
+/// `text` cut to at most `bytes` bytes on a character boundary, with `…` after a cut.
+fn cut_to(text: &str, bytes: usize) -> String {
+    if text.len() <= bytes {
+        return text.to_owned();
+    }
+    let mut end = bytes;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &text[..end])
+}
+
 /// An error document posted to `/invocation/{id}/error` or `/init/error`.
 ///
 /// The body is parsed leniently: fields that are missing or of the wrong type are `None`,
@@ -17,7 +34,9 @@ pub struct ErrorDocument {
     pub error_message: Option<String>,
     /// `stackTrace` from the body (non-string entries are rendered as JSON).
     pub stack_trace: Option<Vec<String>>,
-    /// The body exactly as received.
+    /// The body exactly as received (kept in an
+    /// [`AnswerSummary`](crate::emulator::AnswerSummary): at most its first
+    /// [`KEPT_ERROR_BYTES`]).
     pub raw: Bytes,
 }
 
@@ -52,12 +71,36 @@ impl ErrorDocument {
         }
     }
 
-    /// The same document, its body copied into an allocation of its own: the body read from
-    /// a request may be a slice of a much larger buffer, kept alive as long as the slice.
-    pub(crate) fn compacted(&self) -> Self {
+    /// The document as the harness keeps it once its invocation is over: its body copied
+    /// into an allocation of its own (the body read from a request may be a slice of a much
+    /// larger buffer, kept alive as long as the slice) and, past [`KEPT_ERROR_BYTES`], cut to
+    /// its first [`KEPT_ERROR_BYTES`], its type and message likewise and its stack trace to
+    /// the frames that fit.
+    pub(crate) fn kept(&self) -> Self {
+        if self.raw.len() <= KEPT_ERROR_BYTES {
+            return Self {
+                raw: Bytes::copy_from_slice(&self.raw),
+                ..self.clone()
+            };
+        }
+        let cut = |text: &String| cut_to(text, KEPT_ERROR_BYTES);
+        let stack_trace = self.stack_trace.as_ref().map(|frames| {
+            let mut room = KEPT_ERROR_BYTES;
+            frames
+                .iter()
+                .take_while(|frame| {
+                    let fits = frame.len() <= room;
+                    room = room.saturating_sub(frame.len());
+                    fits
+                })
+                .cloned()
+                .collect()
+        });
         Self {
-            raw: Bytes::copy_from_slice(&self.raw),
-            ..self.clone()
+            error_type: self.error_type.as_ref().map(cut),
+            error_message: self.error_message.as_ref().map(cut),
+            stack_trace,
+            raw: Bytes::copy_from_slice(&self.raw[..KEPT_ERROR_BYTES]),
         }
     }
 

@@ -61,7 +61,7 @@ pub use self::command::FunctionCommand;
 pub use self::config::{FunctionConfig, INHERITED_VARS};
 pub use self::environment::ExecutionEnvironment;
 pub use self::error::HarnessError;
-pub use self::error_document::ErrorDocument;
+pub use self::error_document::{ErrorDocument, KEPT_ERROR_BYTES};
 pub use self::invoke_reply::{Answer, InvokeReply};
 pub use self::invoke_request::{DEFAULT_FUNCTION_TIMEOUT, Deadline, InvokeRequest, TraceSetting};
 pub use self::launchable::NotLaunchable;
