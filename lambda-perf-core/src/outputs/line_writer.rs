@@ -221,26 +221,48 @@ fn write_counted(
     let mut deadline = None;
     while *written < lines.len() {
         match writer.write(&lines[*written..]) {
-            Ok(0) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
-            Ok(n) => {
+            Ok(n) if n > 0 => {
                 // A writer claiming more than it was given took what it was given.
                 *written = written.saturating_add(n).min(lines.len());
                 *mid_line = lines[*written - 1] != b'\n';
             }
-            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
-            Err(error)
-                if error.kind() == io::ErrorKind::WouldBlock && *mid_line && *written > started =>
-            {
-                let deadline = *deadline.get_or_insert_with(|| Instant::now() + MID_LINE_WAIT);
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() || !writer.wait_writable(left) {
-                    return Err(error);
-                }
+            failed => {
+                let cut_a_line = *mid_line && *written > started;
+                again_or_fail(writer, failed, cut_a_line, &mut deadline)?;
             }
-            Err(error) => return Err(error),
         }
     }
     Ok(())
+}
+
+/// After a write that took nothing: `Ok` to write again (interrupted; or would block with a
+/// line this write cut, while the wait for room lasts), else the error that ends the write.
+/// Out of line: a write that takes everything at once never comes here.
+#[cold]
+#[inline(never)]
+fn again_or_fail(
+    writer: &mut (impl WaitWritable + ?Sized),
+    failed: io::Result<usize>,
+    cut_a_line: bool,
+    deadline: &mut Option<Instant>,
+) -> io::Result<()> {
+    let error = match failed {
+        Ok(_) => return Err(io::Error::from(io::ErrorKind::WriteZero)),
+        Err(error) => error,
+    };
+    match error.kind() {
+        io::ErrorKind::Interrupted => Ok(()),
+        io::ErrorKind::WouldBlock if cut_a_line => {
+            let deadline = *deadline.get_or_insert_with(|| Instant::now() + MID_LINE_WAIT);
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !left.is_zero() && writer.wait_writable(left) {
+                Ok(())
+            } else {
+                Err(error)
+            }
+        }
+        _ => Err(error),
+    }
 }
 
 /// Writes `lines` after a line a failed write left unfinished has been ended (`mid_line`),
