@@ -187,6 +187,51 @@ fn memory_within_the_limit_is_measured() {
     assert_eq!(report["resources"]["package"]["bytes"], package_bytes);
 }
 
+/// A program that cannot start is the same one line with a size as without: the kernel's
+/// refusal reaches the harness (it is no init failure of the function), and a text file is not
+/// handed to a shell.
+#[test]
+fn a_program_that_cannot_start_is_named_in_a_sized_run_too() {
+    require_sizing("a_program_that_cannot_start_is_named_in_a_sized_run_too");
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    // This machine's `true`, marked as built for the other common architecture.
+    let (machine, architecture): (u16, &str) = if std::env::consts::ARCH == "aarch64" {
+        (62, "x86_64")
+    } else {
+        (183, "aarch64")
+    };
+    let mut elf = std::fs::read("/bin/true").unwrap();
+    elf[18..20].copy_from_slice(&machine.to_le_bytes());
+    let foreign = dir.path().join("bootstrap");
+    std::fs::write(&foreign, &elf).unwrap();
+    let text = dir.path().join("notes");
+    std::fs::write(&text, "echo hello\n").unwrap();
+    for program in [&foreign, &text] {
+        std::fs::set_permissions(program, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    for (program, reason) in [
+        (&foreign, format!("it is a binary for {architecture}")),
+        (
+            &text,
+            "neither a binary for this machine nor a script".to_owned(),
+        ),
+    ] {
+        let program = program.to_str().unwrap();
+        let plain = lambda_perf(&["run", "--no-progress", "--", program]);
+        let sized = lambda_perf(&["run", "--no-progress", "--memory", "128", "--", program]);
+        assert_eq!(sized.status.code(), Some(2), "{}", stderr(&sized));
+        assert!(sized.stdout.is_empty(), "no report: {}", stderr(&sized));
+        assert!(
+            stderr(&sized).starts_with(&format!("lambda-perf: error: cannot run {program}: "))
+                && stderr(&sized).contains(&reason),
+            "{}",
+            stderr(&sized)
+        );
+        assert_eq!(stderr(&sized), stderr(&plain));
+    }
+}
+
 #[test]
 fn a_size_lambda_does_not_offer_is_refused() {
     let output = lambda_perf(&["run", "--memory", "64", "--", "true"]);

@@ -40,6 +40,7 @@
 //! ```
 
 mod answer_summary;
+mod cgroup_start;
 mod command;
 mod config;
 mod environment;

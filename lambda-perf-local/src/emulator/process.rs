@@ -2,7 +2,7 @@
 //! [`ExecutionEnvironment`].
 
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io;
 use std::process::{ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -12,6 +12,7 @@ use serde_json::Value;
 use tokio::process::{Child, Command};
 use tokio::sync::{oneshot, watch};
 
+use crate::emulator::cgroup_start;
 use crate::emulator::command::FunctionCommand;
 use crate::emulator::config::FunctionConfig;
 use crate::emulator::environment::ExecutionEnvironment;
@@ -28,12 +29,6 @@ pub(crate) const ERROR_CONTEXT_LINES: usize = 20;
 /// After the process exits, how long to let the output readers drain the pipes before
 /// judging what was printed (a grandchild may keep a pipe open forever).
 const DRAIN_AFTER_EXIT: Duration = Duration::from_millis(250);
-
-/// Waits for a line on stdin (sent once the harness has moved this shell into the
-/// function's cgroup), then `exec`s the function (the arguments) with stdin from
-/// `/dev/null`: the function's program starts inside its limits, and the time the move takes
-/// is not counted as the function's init.
-const WAIT_THEN_EXEC: &str = r#"read -r _ && exec "$@" </dev/null; exit 125"#;
 
 #[derive(Debug, Clone)]
 enum ExitState {
@@ -166,29 +161,17 @@ impl FunctionProcess {
         stdout: Option<Stdio>,
     ) -> io::Result<Self> {
         let vars = config.environment(command, environment, api.addr());
-        let mut process = match &cgroup {
-            None => {
-                let mut process = Command::new(command.program());
-                process.args(command.arguments()).stdin(Stdio::null());
-                process
-            }
-            Some(_) => {
-                let mut process = Command::new("/bin/sh");
-                process
-                    .arg("-c")
-                    .arg(WAIT_THEN_EXEC)
-                    .arg("lambda-perf-sized")
-                    .arg(command.program())
-                    .args(command.arguments())
-                    .stdin(Stdio::piped());
-                process
-            }
+        let mut process = Command::new(command.program());
+        process.args(command.arguments()).stdin(Stdio::null());
+        let join_report = match &cgroup {
+            None => None,
+            Some(cgroup) => Some(cgroup_start::install(&mut process, command, &vars, cgroup)?),
         };
         // Attached before the process exists: a runtime that posts its init error at once
         // (a `curl` in a shell script) could otherwise do so before the attachment, which
         // forgets the previous process's init error and would forget this one's too.
         api.attach_process(config);
-        let mut child = process
+        let spawned = process
             .env_clear()
             .envs(&vars)
             .stdout(stdout.unwrap_or_else(Stdio::piped))
@@ -197,18 +180,15 @@ impl FunctionProcess {
             // wrapper's child, `cargo run`'s binary).
             .process_group(0)
             .kill_on_drop(true)
-            .spawn()?;
-        let spawned_at = match &cgroup {
-            None => Instant::now(),
-            Some(cgroup) => match enter_cgroup(&mut child, cgroup) {
-                Ok(released_at) => released_at,
-                Err(error) => {
-                    kill_group(child.id());
-                    let _ = child.start_kill();
-                    return Err(error);
-                }
-            },
+            .spawn();
+        let mut child = match (spawned, &join_report) {
+            (Ok(child), _) => child,
+            (Err(error), Some(report)) => return Err(report.explain(error)),
+            (Err(error), None) => return Err(error),
         };
+        // After the `exec` (the spawn returns once it succeeded): a sized process's move
+        // into its cgroup is not counted as the function's init.
+        let spawned_at = Instant::now();
         let output = OutputLog::new();
         if let Some(stdout) = child.stdout.take() {
             output.attach(OutputStream::Stdout, stdout);
@@ -508,31 +488,6 @@ async fn supervise(
         Err(err) => ExitState::Lost(err.to_string()),
     });
     drop(cgroup);
-}
-
-/// Moves the waiting shell of a sized process into its cgroup, then lets it `exec` the
-/// function; returns when it did (taken before the release, as the released process may
-/// run before this thread does again).
-fn enter_cgroup(child: &mut Child, cgroup: &FunctionCgroup) -> io::Result<Instant> {
-    let pid = child
-        .id()
-        .ok_or_else(|| io::Error::other("the function process has no pid"))?;
-    for procs in cgroup.procs_files() {
-        std::fs::write(&procs, pid.to_string()).map_err(|error| {
-            io::Error::new(
-                error.kind(),
-                format!("cannot move the function into {}: {error}", procs.display()),
-            )
-        })?;
-    }
-    let stdin = child
-        .stdin
-        .take()
-        .ok_or_else(|| io::Error::other("the function process has no stdin"))?;
-    let mut go = std::fs::File::from(stdin.into_owned_fd()?);
-    let released_at = Instant::now();
-    go.write_all(b"go\n")?;
-    Ok(released_at)
 }
 
 /// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has

@@ -284,6 +284,19 @@ pub struct FunctionCgroup {
 }
 
 impl FunctionCgroup {
+    /// A cgroup of one directory, `dir`, as if created there (for tests elsewhere in the
+    /// crate: `dir` may be any directory, its files stand-ins).
+    #[cfg(test)]
+    pub(crate) fn at(dir: PathBuf) -> Self {
+        Self {
+            version: CgroupVersion::V2,
+            limits: Limits::of(MemorySize::new(MemorySize::MIN_MB).expect("a Lambda size")),
+            dirs: vec![dir.clone()],
+            cpu_dir: dir.clone(),
+            memory_dir: dir,
+        }
+    }
+
     /// The cgroup version.
     pub fn version(&self) -> CgroupVersion {
         self.version

@@ -5,10 +5,10 @@
 //! `memory.max`) when its hierarchy has the `cpu` and `memory` controllers, else cgroup v1
 //! (`cpu.cfs_quota_us` / `cpu.cfs_period_us`, `memory.limit_in_bytes`), whichever lambda-perf
 //! can create a child cgroup in and write (usually as root). Each function process then runs
-//! in its own [`FunctionCgroup`]: it is moved into the cgroup before its program starts (a
-//! `/bin/sh` waits until lambda-perf has written its pid to `cgroup.procs`, then `exec`s the
-//! function), so nothing of the function ever runs unlimited, and the move (which can take
-//! milliseconds on cgroup v1) is not counted as its init. Every limit is read back after writing; when none can be set,
+//! in its own [`FunctionCgroup`]: it joins the cgroup before its program starts (the child
+//! process writes itself to `cgroup.procs` between `fork` and `exec`), so nothing of the
+//! function ever runs unlimited, and the move (which can take milliseconds on cgroup v1) is
+//! not counted as its init. Every limit is read back after writing; when none can be set,
 //! [`Sizing::new`] fails with one line saying what it needs, and nothing runs.
 //!
 //! The kernel counts what the processes did: the peak memory (v2 `memory.peak`, v1
