@@ -205,6 +205,45 @@ fn a_program_that_cannot_start_is_one_line_naming_it() {
     }
 }
 
+/// As on Lambda, the function runs in its task root (`LAMBDA_TASK_ROOT`, the directory of its
+/// program): it reads the files packaged beside it by relative paths, whatever the caller's
+/// directory, and a program named relative to the caller's directory still starts.
+#[test]
+fn the_function_runs_in_its_task_root() {
+    let caller = tempfile::tempdir().unwrap();
+    let task = caller.path().join("fn");
+    std::fs::create_dir(&task).unwrap();
+    std::fs::write(task.join("config.txt"), "packaged").unwrap();
+    let bootstrap = task.join("bootstrap");
+    std::fs::write(
+        &bootstrap,
+        format!(
+            "#!/bin/sh\necho \"cwd=$(pwd) root=$LAMBDA_TASK_ROOT config=$(cat config.txt)\" >&2\n\
+             exec {} demo-function\n",
+            env!("CARGO_BIN_EXE_lambda-perf")
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&bootstrap, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(caller.path().join("order.json"), r#"{"action":"order"}"#).unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_lambda-perf"))
+        .current_dir(caller.path())
+        .args(["run", "--json", "--no-progress", "-n", "1"])
+        .args(["--event", "order.json", "--", "./fn/bootstrap"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    let task = task.canonicalize().unwrap();
+    let expected = format!(
+        "cwd={} root={} config=packaged",
+        task.display(),
+        task.display()
+    );
+    let last = report["processes"][0]["last_stderr"].as_array().unwrap();
+    assert!(last.iter().any(|line| line == &expected[..]), "{last:?}");
+}
+
 #[test]
 fn the_report_shows_the_last_stderr_lines_of_each_process() {
     // Without a namespace, the function warns on stderr when its layer is built.

@@ -53,11 +53,11 @@ pub(crate) fn install(
     let (failed_join, failed_join_writer) =
         rustix::pipe::pipe_with(PipeFlags::CLOEXEC | PipeFlags::NONBLOCK)?;
     let path_var = vars.get(OsStr::new("PATH")).map(OsString::as_os_str);
-    let program = command.program();
+    let program = command.program_to_start();
     let steps = ChildSteps {
         procs,
         failed_join: failed_join_writer,
-        program: c_string(executable(program, path_var).into_os_string())?,
+        program: c_string(executable(&program, path_var).into_os_string())?,
         argv: NullTerminated::new(
             std::iter::once(program.as_os_str().to_owned())
                 .chain(command.arguments().iter().cloned())

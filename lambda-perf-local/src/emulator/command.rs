@@ -53,14 +53,15 @@ impl FunctionCommand {
             .map_or_else(|| self.program.clone().into_os_string(), OsStr::to_owned)
     }
 
-    /// The directory holding the program, used as `LAMBDA_TASK_ROOT`: its parent directory
-    /// (made absolute), or for a bare name the `PATH` directory that holds it, or else the
-    /// current directory.
+    /// The directory holding the program, used as `LAMBDA_TASK_ROOT` and, as on Lambda, as
+    /// the function's working directory: its parent directory (made absolute), or for a bare
+    /// name the `PATH` directory that holds it, or else the current directory.
     pub fn task_root(&self) -> PathBuf {
         let cwd = env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
         if self.program.components().count() > 1 {
             let parent = self.program.parent().unwrap_or_else(|| Path::new("."));
-            return cwd.join(parent);
+            // Without the `.` components a relative path has (`./fn` from `./fn/bootstrap`).
+            return cwd.join(parent).components().collect();
         }
         self.path_directory()
             .map(|dir| {
@@ -71,6 +72,19 @@ impl FunctionCommand {
                 }
             })
             .unwrap_or(cwd)
+    }
+
+    /// The program as its process is started: a relative path made absolute against the
+    /// current directory (the process runs in its [task root](Self::task_root), from where
+    /// the relative path would name another file); a bare name (looked up in `PATH`) or an
+    /// absolute path as it is.
+    pub fn program_to_start(&self) -> PathBuf {
+        if self.program.is_relative() && self.program.components().count() > 1 {
+            if let Ok(cwd) = env::current_dir() {
+                return cwd.join(&self.program).components().collect();
+            }
+        }
+        self.program.clone()
     }
 
     /// The program's file: the path given, or for a bare name the file of that name in the
@@ -108,6 +122,15 @@ mod tests {
         assert!(sh.task_root().join("sh").is_file(), "{:?}", sh.task_root());
         assert!(sh.program_file().is_some_and(|file| file.ends_with("sh")));
         assert_eq!(command.program_file(), None, "no such file");
+        assert_eq!(
+            command.program_to_start(),
+            PathBuf::from("/opt/fn/bootstrap")
+        );
+        assert_eq!(sh.program_to_start(), PathBuf::from("sh"));
+        let relative = FunctionCommand::new("./target/debug/my-fn");
+        let cwd = env::current_dir().unwrap();
+        assert_eq!(relative.program_to_start(), cwd.join("target/debug/my-fn"));
+        assert_eq!(relative.task_root(), cwd.join("target/debug"));
         assert_eq!(
             FunctionCommand::new("no-such-program-here").program_file(),
             None

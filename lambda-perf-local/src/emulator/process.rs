@@ -58,7 +58,9 @@ impl ExitState {
 /// A running (or finished) function process.
 ///
 /// Its environment is cleared and rebuilt from a [`FunctionConfig`] (see
-/// [`FunctionConfig::environment`]); stdin is `/dev/null`; stdout and stderr are read
+/// [`FunctionConfig::environment`]); it runs in its
+/// [task root](FunctionCommand::task_root), as on Lambda (a relative program path is made
+/// absolute first); stdin is `/dev/null`; stdout and stderr are read
 /// continuously into an [`OutputLog`]. Dropping it kills the process (`SIGKILL`).
 pub struct FunctionProcess {
     pid: Option<u32>,
@@ -161,8 +163,11 @@ impl FunctionProcess {
         stdout: Option<Stdio>,
     ) -> io::Result<Self> {
         let vars = config.environment(command, environment, api.addr());
-        let mut process = Command::new(command.program());
-        process.args(command.arguments()).stdin(Stdio::null());
+        let mut process = Command::new(command.program_to_start());
+        process
+            .args(command.arguments())
+            .current_dir(command.task_root())
+            .stdin(Stdio::null());
         let join_report = match &cgroup {
             None => None,
             Some(cgroup) => Some(cgroup_start::install(&mut process, command, &vars, cgroup)?),
