@@ -615,13 +615,22 @@ async fn bad_requests_get_http_errors() {
     .await;
     assert_eq!(wrong_method.status, StatusCode::METHOD_NOT_ALLOWED);
 
-    // A queued invocation cannot be answered before `/next` hands it out.
+    // A queued invocation cannot be answered before `/next` hands it out: as on Lambda, the
+    // runtime that has not received it is in no state to answer it.
     let invocation = InvokeRequest::new("x")
         .with_request_id("queued-1")
         .with_timeout(Duration::from_millis(300));
     let early = async { respond(&http, &api, "queued-1", b"too early").await };
     let (result, early) = tokio::join!(api.invoke(invocation), early);
-    assert_eq!(early.status, StatusCode::BAD_REQUEST);
+    assert_eq!(early.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        early.json(),
+        json!({
+            "errorType": "InvalidStateTransition",
+            "errorMessage": "State transition from Started to InvocationResponse failed for \
+                             runtime. Error: State transition is not allowed",
+        })
+    );
     assert!(matches!(result, Err(HarnessError::Timeout { .. })));
 
     let rejected = api
@@ -630,6 +639,75 @@ async fn bad_requests_get_http_errors() {
         .filter(|e| matches!(e.kind, ApiEventKind::Rejected { .. }))
         .count();
     assert_eq!(rejected, 6);
+}
+
+/// As on Lambda (its Runtime API checks the request id, then the runtime's state): an answer
+/// to the invocation a runtime has answered already, before it asks for work again, is
+/// `403 InvalidStateTransition`, and the first answer stands; once it has asked again, the
+/// finished invocation's id is unknown (`400 InvalidRequestID`).
+#[tokio::test]
+async fn a_second_answer_is_an_invalid_state_transition() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let function = async {
+        let id = request_id(&next(&http, &api).await);
+        let first = respond(&http, &api, &id, b"\"first\"").await;
+        let second = respond(&http, &api, &id, b"\"second\"").await;
+        let error = call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{id}/error"),
+            &[],
+            "{}",
+        )
+        .await;
+        (id, first, second, error)
+    };
+    let (result, (id, first, second, error)) =
+        tokio::join!(api.invoke(InvokeRequest::new("1")), function);
+    assert_eq!(first.status, StatusCode::ACCEPTED);
+    for (reply, target) in [
+        (&second, "InvocationResponse"),
+        (&error, "InvocationErrorResponse"),
+    ] {
+        assert_eq!(reply.status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            reply.json(),
+            json!({
+                "errorType": "InvalidStateTransition",
+                "errorMessage": format!(
+                    "State transition from RuntimeResponseSentState to {target} failed for \
+                     runtime. Error: State transition is not allowed"
+                ),
+            })
+        );
+    }
+    let result = result.expect("invoke resolves");
+    assert_eq!(result.into_response().expect("a response"), "\"first\"");
+
+    // Asking for work again ends the invocation: its id is then unknown.
+    let poll = tokio::spawn({
+        let http = http.clone();
+        let addr = api.addr();
+        async move {
+            let uri = format!("http://{addr}/2018-06-01/runtime/invocation/next");
+            let request = Request::get(uri).body(Full::new(Bytes::new())).unwrap();
+            http.request(request).await
+        }
+    });
+    let deadline = std::time::Instant::now() + Duration::from_secs(2);
+    while api.invocations()[0].released_at.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the poll was not seen"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let late = respond(&http, &api, &id, b"\"late\"").await;
+    assert_eq!(late.status, StatusCode::BAD_REQUEST);
+    assert_eq!(late.json()["errorType"], "InvalidRequestID");
+    poll.abort();
 }
 
 #[tokio::test]

@@ -9,9 +9,13 @@
 //! | `POST invocation/{id}/error` | `202`, resolves it as an error (`Lambda-Runtime-Function-Error-Type` + body) |
 //! | `POST init/error` | `202`, records an init error and fails every pending invocation with it; once the process has asked for work (`GET invocation/next`), `403` (`InvalidStateTransition`) and nothing else, as on Lambda, whose runtime is out of its init then |
 //!
-//! An unknown (or not yet handed out, or already finished) request id gets `400` with a JSON
-//! error body, a wrong method `405`, any other path `404`; a poll on a connection retired
-//! with [`RuntimeApi::retire_connections`] (its process was stopped) `410`.
+//! As on Lambda, whose Runtime API checks the request id and then the runtime's state, an
+//! answer to an invocation the runtime has answered already (before its next
+//! `GET invocation/next`) or not received yet gets `403` (`InvalidStateTransition`), the first
+//! answer standing; an unknown (or finished) request id gets `400` (`InvalidRequestID`). Both
+//! have a JSON error body; a wrong method gets `405`, any other path `404`; a poll on a
+//! connection retired with [`RuntimeApi::retire_connections`] (its process was stopped)
+//! `410`.
 
 mod log;
 mod server;

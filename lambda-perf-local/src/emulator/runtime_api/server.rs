@@ -215,7 +215,7 @@ async fn resolve(
     shared
         .resolve(request_id, answer)
         .map(|()| accepted())
-        .map_err(|error| invalid_request_id(request_id, &error))
+        .map_err(|error| refused(request_id, is_error, &error))
 }
 
 /// A response over Lambda's limit: as on Lambda, the runtime gets `413` and the invocation
@@ -245,7 +245,7 @@ fn response_too_large(
     };
     shared
         .resolve(request_id, answer)
-        .map_err(|error| invalid_request_id(request_id, &error))?;
+        .map_err(|error| refused(request_id, false, &error))?;
     Err((
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLarge",
@@ -253,19 +253,40 @@ fn response_too_large(
     ))
 }
 
-fn invalid_request_id(request_id: &str, error: &ResolveError) -> Rejection {
-    match error {
-        ResolveError::UnknownRequestId => (
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            format!("unknown or already finished request id: {request_id}"),
+/// An answer refused, in Lambda's words: its Runtime API checks the request id first (`400
+/// InvalidRequestID` unless it is the invocation's the runtime holds or was just handed),
+/// then the runtime's state (`403 InvalidStateTransition` for an invocation it has answered
+/// already, or has not received yet).
+fn refused(request_id: &str, is_error: bool, error: &ResolveError) -> Rejection {
+    let from = match error {
+        ResolveError::UnknownRequestId => {
+            return (
+                StatusCode::BAD_REQUEST,
+                "InvalidRequestID",
+                format!("unknown or already finished request id: {request_id}"),
+            );
+        }
+        ResolveError::NotHandedOut {
+            handed_out_before: false,
+        } => "Started",
+        ResolveError::NotHandedOut {
+            handed_out_before: true,
+        }
+        | ResolveError::AlreadyAnswered => "RuntimeResponseSentState",
+    };
+    let to = if is_error {
+        "InvocationErrorResponse"
+    } else {
+        "InvocationResponse"
+    };
+    (
+        StatusCode::FORBIDDEN,
+        "InvalidStateTransition",
+        format!(
+            "State transition from {from} to {to} failed for runtime. Error: State transition \
+             is not allowed"
         ),
-        ResolveError::NotHandedOut => (
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestID",
-            format!("request id {request_id} has not been handed out by /next yet"),
-        ),
-    }
+    )
 }
 
 async fn init_error(

@@ -49,10 +49,14 @@ pub(crate) enum Enqueued {
 /// Why a `/response` or `/error` call was refused.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) enum ResolveError {
-    /// No pending invocation has this id.
+    /// No invocation in flight or just answered has this id: it was never handed out, or
+    /// its runtime has asked for work since it was answered.
     UnknownRequestId,
-    /// The invocation exists but `/next` has not handed it out yet.
-    NotHandedOut,
+    /// The invocation exists but `/next` has not handed it out yet; `handed_out_before`: the
+    /// process got another invocation before (it is then between two, not in its init).
+    NotHandedOut { handed_out_before: bool },
+    /// The invocation was answered already, and its runtime has not asked for work since.
+    AlreadyAnswered,
 }
 
 /// Why an init error was refused: the runtime had already asked for work, so its init was
@@ -161,6 +165,16 @@ impl State {
             record.released_at = Some(at);
         }
         true
+    }
+
+    /// Whether invocation `request_id` was answered and its runtime has not asked for work
+    /// since.
+    fn answered_unreleased(&self, request_id: &str) -> bool {
+        self.unreleased.iter().any(|&index| {
+            self.records
+                .get(index)
+                .is_some_and(|record| record.request_id == request_id)
+        })
     }
 
     /// Removes an active invocation from the active map and the queue.
@@ -453,8 +467,13 @@ impl Shared {
     pub(crate) fn resolve(&self, request_id: &str, answer: Answer) -> Result<(), ResolveError> {
         let mut state = self.lock();
         let handed_out_at = match state.active.get(request_id) {
+            None if state.answered_unreleased(request_id) => {
+                return Err(ResolveError::AlreadyAnswered);
+            }
             None => return Err(ResolveError::UnknownRequestId),
-            Some(active) => active.handed_out_at.ok_or(ResolveError::NotHandedOut)?,
+            Some(active) => active.handed_out_at.ok_or(ResolveError::NotHandedOut {
+                handed_out_before: state.handed_out_since_attach,
+            })?,
         };
         let Some(active) = state.take_active(request_id) else {
             return Err(ResolveError::UnknownRequestId);
