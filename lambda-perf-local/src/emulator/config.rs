@@ -16,10 +16,13 @@ pub const INHERITED_VARS: [&str; 4] = ["PATH", "RUST_BACKTRACE", "RUST_LOG", "LL
 /// [`environment`](Self::environment).
 ///
 /// Defaults: name `lambda-perf-local-fn`, 128 MB, version `$LATEST`, region `us-east-1`, log
-/// group `/aws/lambda/<name>`, log stream derived from the execution environment, no
-/// `AWS_LAMBDA_INITIALIZATION_TYPE`, `AWS_LAMBDA_MAX_CONCURRENCY` or
-/// `AWS_XRAY_DAEMON_ADDRESS` (with which come `_AWS_XRAY_DAEMON_ADDRESS`,
-/// `_AWS_XRAY_DAEMON_PORT` and `AWS_XRAY_CONTEXT_MISSING=LOG_ERROR`, as on Lambda).
+/// group `/aws/lambda/<name>`, log stream derived from the execution environment,
+/// `AWS_LAMBDA_INITIALIZATION_TYPE=on-demand` (Lambda always sets it), no
+/// `AWS_LAMBDA_MAX_CONCURRENCY` or `AWS_XRAY_DAEMON_ADDRESS` (with which come
+/// `_AWS_XRAY_DAEMON_ADDRESS`, `_AWS_XRAY_DAEMON_PORT` and
+/// `AWS_XRAY_CONTEXT_MISSING=LOG_ERROR`, as on Lambda). As on Lambda, a SnapStart function
+/// (`snap-start`) gets no `AWS_LAMBDA_LOG_GROUP_NAME` or `AWS_LAMBDA_LOG_STREAM_NAME`: its
+/// snapshot is restored into many environments, whose streams it cannot know.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionConfig {
     function_name: String,
@@ -75,13 +78,13 @@ impl FunctionConfig {
         self
     }
 
-    /// Sets `AWS_LAMBDA_LOG_GROUP_NAME`.
+    /// Sets `AWS_LAMBDA_LOG_GROUP_NAME` (not given to a SnapStart function, as on Lambda).
     pub fn with_log_group(mut self, log_group: impl Into<String>) -> Self {
         self.log_group = Some(log_group.into());
         self
     }
 
-    /// Sets `AWS_LAMBDA_LOG_STREAM_NAME`.
+    /// Sets `AWS_LAMBDA_LOG_STREAM_NAME` (not given to a SnapStart function, as on Lambda).
     pub fn with_log_stream(mut self, log_stream: impl Into<String>) -> Self {
         self.log_stream = Some(log_stream.into());
         self
@@ -93,8 +96,8 @@ impl FunctionConfig {
         self
     }
 
-    /// Sets `AWS_LAMBDA_INITIALIZATION_TYPE` (`on-demand`, `provisioned-concurrency`,
-    /// `snap-start`, …).
+    /// Sets `AWS_LAMBDA_INITIALIZATION_TYPE` (`on-demand`, the default,
+    /// `provisioned-concurrency`, `snap-start`, …).
     pub fn with_initialization_type(mut self, initialization_type: impl Into<String>) -> Self {
         self.initialization_type = Some(initialization_type.into());
         self
@@ -141,7 +144,7 @@ impl FunctionConfig {
         &self.region
     }
 
-    /// The initialization type, if set.
+    /// The initialization type, if set (the function sees `on-demand` when not).
     pub fn initialization_type(&self) -> Option<&str> {
         self.initialization_type.as_deref()
     }
@@ -214,11 +217,16 @@ impl FunctionConfig {
             self.memory_mb.to_string().into(),
         );
         set("AWS_LAMBDA_FUNCTION_VERSION", self.version.clone().into());
-        set("AWS_LAMBDA_LOG_GROUP_NAME", self.log_group_name().into());
-        set(
-            "AWS_LAMBDA_LOG_STREAM_NAME",
-            self.log_stream_name(environment).into(),
-        );
+        let initialization_type = self.initialization_type.as_deref().unwrap_or("on-demand");
+        set("AWS_LAMBDA_INITIALIZATION_TYPE", initialization_type.into());
+        // "Not available in Lambda SnapStart functions" (Lambda's list of its variables).
+        if initialization_type != "snap-start" {
+            set("AWS_LAMBDA_LOG_GROUP_NAME", self.log_group_name().into());
+            set(
+                "AWS_LAMBDA_LOG_STREAM_NAME",
+                self.log_stream_name(environment).into(),
+            );
+        }
         set("AWS_REGION", self.region.clone().into());
         set("AWS_DEFAULT_REGION", self.region.clone().into());
         set("LAMBDA_TASK_ROOT", command.task_root().into());
@@ -229,9 +237,6 @@ impl FunctionConfig {
         // What Lambda sets on a function left at its default log format (seen in the
         // environment real functions print at start; `JSON` once the format is switched).
         set("AWS_LAMBDA_LOG_FORMAT", "Text".into());
-        if let Some(kind) = &self.initialization_type {
-            set("AWS_LAMBDA_INITIALIZATION_TYPE", kind.clone().into());
-        }
         if let Some(max) = self.max_concurrency {
             set("AWS_LAMBDA_MAX_CONCURRENCY", max.to_string().into());
         }
@@ -293,7 +298,10 @@ mod tests {
         assert_eq!(get(&vars, "AWS_LAMBDA_LOG_FORMAT"), Some("Text"));
         assert_eq!(get(&vars, "EXTRA"), Some("1"));
         assert_eq!(get(&vars, "TMPDIR"), environment.tmpdir().to_str());
-        assert_eq!(get(&vars, "AWS_LAMBDA_INITIALIZATION_TYPE"), None);
+        assert_eq!(
+            get(&vars, "AWS_LAMBDA_INITIALIZATION_TYPE"),
+            Some("on-demand")
+        );
         assert_eq!(get(&vars, "AWS_XRAY_DAEMON_ADDRESS"), None);
         assert!(
             get(&vars, "AWS_LAMBDA_LOG_STREAM_NAME").is_some_and(|s| s.ends_with(environment.id()))
@@ -302,5 +310,24 @@ mod tests {
             config.function_arn(),
             "arn:aws:lambda:us-east-1:123456789012:function:demo"
         );
+    }
+
+    #[test]
+    fn a_snap_start_function_has_no_log_group_or_stream() {
+        let environment = ExecutionEnvironment::new().expect("temp dir");
+        let command = FunctionCommand::new("/var/task/bootstrap");
+        let addr: SocketAddr = "127.0.0.1:9001".parse().expect("addr");
+        for (kind, logs_named) in [
+            ("snap-start", false),
+            ("provisioned-concurrency", true),
+            ("on-demand", true),
+        ] {
+            let config = FunctionConfig::new().with_initialization_type(kind);
+            let vars = config.environment(&command, &environment, addr);
+            assert_eq!(get(&vars, "AWS_LAMBDA_INITIALIZATION_TYPE"), Some(kind));
+            for name in ["AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME"] {
+                assert_eq!(get(&vars, name).is_some(), logs_named, "{kind}: {name}");
+            }
+        }
     }
 }

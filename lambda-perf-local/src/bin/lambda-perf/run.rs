@@ -42,7 +42,7 @@ pub(crate) struct RunArgs {
     /// Start a fresh execution environment after every N invocations (a full cold start).
     #[arg(long, value_name = "N", value_parser = at_least_one)]
     fresh_environment_after: Option<usize>,
-    /// How Lambda initialized the environment.
+    /// How Lambda initialized the environment (on-demand when not given).
     #[arg(long, value_enum)]
     init_type: Option<InitType>,
     /// The fraction of invocations sampled for X-Ray, from 0 to 1.
