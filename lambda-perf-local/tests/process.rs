@@ -1,5 +1,7 @@
 //! Spawns real child processes (`sh`) under the harness.
 
+mod support;
+
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
@@ -288,6 +290,44 @@ async fn dropping_the_process_kills_it() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(log.last_lines(5), ["stdout: up"]);
+}
+
+/// As on Lambda, where nothing a function started outlives its environment: a process it
+/// started in a session of its own (`setsid`, out of its process group) goes with it, killed
+/// or dropped.
+#[tokio::test]
+async fn a_process_in_a_session_of_its_own_goes_with_the_function() {
+    let harness = Harness::new().await;
+    for (n, drop_it) in [(1, false), (2, true)] {
+        let sleep = support::unique_sleep(n);
+        let process = harness.spawn(
+            &format!(
+                "setsid {} {} </dev/null >/dev/null 2>&1 & echo up; exec sleep 30",
+                sleep[0], sleep[1]
+            ),
+            &FunctionConfig::new(),
+        );
+        process
+            .wait_for_line(|line| line.text == "up", WAIT)
+            .await
+            .expect("started");
+        let sleep = [sleep[0].as_str(), sleep[1].as_str()];
+        let deadline = std::time::Instant::now() + WAIT;
+        while support::running(&sleep).is_empty() {
+            assert!(std::time::Instant::now() < deadline, "never started");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if drop_it {
+            drop(process);
+        } else {
+            process.kill().await.expect("killed");
+        }
+        let left = support::left_running(&sleep);
+        assert!(
+            left.is_empty(),
+            "left running (dropped: {drop_it}): {left:?}"
+        );
+    }
 }
 
 #[tokio::test]

@@ -232,6 +232,58 @@ fn a_program_that_cannot_start_is_named_in_a_sized_run_too() {
     }
 }
 
+/// A process the function started that outlived its parent (a daemon that forked twice, so
+/// no longer its descendant) is still in its cgroup: it is killed with the function, and the
+/// cgroup, empty, removed.
+#[tokio::test]
+async fn nothing_a_sized_function_started_outlives_it() {
+    require_sizing("nothing_a_sized_function_started_outlives_it");
+    use lambda_perf_local::emulator::{
+        ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, RuntimeApi,
+    };
+    use lambda_perf_local::sizing::{MemorySize, Sizing};
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let sizing = Sizing::new(MemorySize::new(128).unwrap()).unwrap();
+    let sleep = unique_sleep(1);
+    let script = format!(
+        "(setsid {} {} </dev/null >/dev/null 2>&1 &); echo up; exec sleep 30",
+        sleep[0], sleep[1]
+    );
+    let command = FunctionCommand::new("sh").args(["-c", &script]);
+    let process = FunctionProcess::spawn_in_cgroup(
+        &command,
+        &FunctionConfig::new(),
+        &environment,
+        &api,
+        sizing.create_cgroup().unwrap(),
+    )
+    .unwrap();
+    let wait = std::time::Duration::from_secs(5);
+    process
+        .wait_for_line(|line| line.text == "up", wait)
+        .await
+        .unwrap();
+    let sleep = [sleep[0].as_str(), sleep[1].as_str()];
+    let deadline = std::time::Instant::now() + wait;
+    while running(&sleep).is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never started");
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let dirs = process.cgroup().unwrap().dirs().to_vec();
+    process.kill().await.unwrap();
+    drop(process);
+    let left = left_running(&sleep);
+    assert!(left.is_empty(), "left running: {left:?}");
+    while dirs.iter().any(|dir| dir.exists()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not removed: {dirs:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
 #[test]
 fn a_size_lambda_does_not_offer_is_refused() {
     let output = lambda_perf(&["run", "--memory", "64", "--", "true"]);

@@ -52,6 +52,7 @@ mod invoke_request;
 mod launchable;
 mod output;
 mod process;
+mod process_tree;
 mod program_head;
 mod runtime_api;
 mod trace_header;

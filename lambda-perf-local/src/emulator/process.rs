@@ -20,6 +20,7 @@ use crate::emulator::error::HarnessError;
 use crate::emulator::invoke_reply::InvokeReply;
 use crate::emulator::invoke_request::InvokeRequest;
 use crate::emulator::output::{OutputLine, OutputLog, OutputStream, WaitEnd};
+use crate::emulator::process_tree;
 use crate::emulator::runtime_api::RuntimeApi;
 use crate::sizing::{FunctionCgroup, process_peak_bytes};
 
@@ -78,7 +79,16 @@ pub struct FunctionProcess {
 impl Drop for FunctionProcess {
     /// Kills the process and everything it started, as [`kill`](Self::kill) would.
     fn drop(&mut self) {
-        kill_group(self.pid);
+        let Some(pid) = self.pid else {
+            return;
+        };
+        if self.has_exited() {
+            // Its pid may be another process's by now; its group cannot be while it has
+            // members.
+            process_tree::kill_group(pid);
+        } else {
+            process_tree::kill_tree(pid);
+        }
     }
 }
 
@@ -482,7 +492,10 @@ async fn supervise(
     let waited = tokio::select! {
         status = child.wait() => status,
         _ = kill => {
-            kill_group(child.id());
+            // Not reaped yet (its id is `None` once it is): the pid is still the function's.
+            if let Some(pid) = child.id() {
+                process_tree::kill_tree(pid);
+            }
             // Fails only if the child is already reaped; `wait` then returns its status.
             let _ = child.kill().await;
             child.wait().await
@@ -493,16 +506,4 @@ async fn supervise(
         Err(err) => ExitState::Lost(err.to_string()),
     });
     drop(cgroup);
-}
-
-/// Sends `SIGKILL` to the process group the function leads (see `spawn`), if it still has
-/// members; the function's own children go with it.
-fn kill_group(pid: Option<u32>) {
-    let Some(pid) = pid.and_then(|pid| i32::try_from(pid).ok()) else {
-        return;
-    };
-    if let Some(pid) = rustix::process::Pid::from_raw(pid) {
-        // Fails when the group is already empty; nothing is left to kill then.
-        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
-    }
 }

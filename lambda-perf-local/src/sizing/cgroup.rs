@@ -15,6 +15,9 @@ use super::limits::{Limits, MemorySize};
 /// The prefix of the cgroups lambda-perf creates: `lambda-perf.<harness pid>.<n>`.
 const PREFIX: &str = "lambda-perf.";
 
+/// How many times [`FunctionCgroup::kill_all`] reads a v1 cgroup's processes and kills them.
+const KILL_ROUNDS: usize = 50;
+
 /// One way of finding cgroups to use (v1 or v2), noting why it failed.
 type Attempt = fn(&[Hierarchy], &mut Vec<String>) -> Option<Cgroups>;
 
@@ -341,6 +344,39 @@ impl FunctionCgroup {
             .and_then(|count| count.trim().parse().ok())
     }
 
+    /// Kills every process still in it (what the function started that outlived it: a
+    /// daemon, a process in a session of its own): at once with v2's `cgroup.kill` where the
+    /// kernel has it (5.14 on), else each pid its `cgroup.procs` files list, read again until
+    /// none is left (a process forking meanwhile is caught on the next read), for at most
+    /// [`KILL_ROUNDS`] rounds.
+    pub fn kill_all(&self) {
+        if self.version == CgroupVersion::V2
+            && fs::write(self.memory_dir.join("cgroup.kill"), "1").is_ok()
+        {
+            return;
+        }
+        for _ in 0..KILL_ROUNDS {
+            let pids: Vec<rustix::process::Pid> = self
+                .procs_files()
+                .iter()
+                .filter_map(|procs| fs::read_to_string(procs).ok())
+                .flat_map(|text| {
+                    text.lines()
+                        .filter_map(|line| line.trim().parse::<i32>().ok())
+                        .collect::<Vec<_>>()
+                })
+                .filter_map(rustix::process::Pid::from_raw)
+                .collect();
+            if pids.is_empty() {
+                return;
+            }
+            for pid in pids {
+                let _ = rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
     fn apply_limits(&self) -> Result<(), String> {
         let limits = &self.limits;
         let bytes = limits.memory_bytes.to_string();
@@ -398,9 +434,10 @@ fn read_number(path: &Path) -> Option<u64> {
 }
 
 impl Drop for FunctionCgroup {
-    /// Removes the cgroup. A cgroup with a process still exiting is busy for a moment:
-    /// retried for up to 200 ms.
+    /// Kills what is left in the cgroup ([`kill_all`](Self::kill_all)), then removes it. A
+    /// cgroup with a process still exiting is busy for a moment: retried for up to 200 ms.
     fn drop(&mut self) {
+        self.kill_all();
         for dir in self.dirs.iter().rev() {
             for _ in 0..100 {
                 match fs::remove_dir(dir) {

@@ -86,3 +86,49 @@ pub fn warm(report: &Value, field: &str) -> Vec<f64> {
         .filter_map(|i| i[field].as_f64())
         .collect()
 }
+
+/// The processes running `command` (its arguments exactly, as `/proc/<pid>/cmdline` holds
+/// them); zombies, dead but not yet reaped, are not counted.
+pub fn running(command: &[&str]) -> Vec<u32> {
+    let wanted: Vec<u8> = command
+        .iter()
+        .flat_map(|arg| [arg.as_bytes(), b"\0"].concat())
+        .collect();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|entry| entry.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|cmdline| cmdline == wanted)
+        })
+        .collect()
+}
+
+/// A `sleep` command line no other process runs: its seconds made of this test process's id
+/// and `n`.
+pub fn unique_sleep(n: u32) -> [String; 2] {
+    [
+        "sleep".to_owned(),
+        format!("{}{n}", 40_000 + std::process::id()),
+    ]
+}
+
+/// Waits up to 5 s until no process runs `command`; the pids still running it after that
+/// (killed, so as not to outlive the test).
+pub fn left_running(command: &[&str]) -> Vec<u32> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        let pids = running(command);
+        if pids.is_empty() || std::time::Instant::now() > deadline {
+            for pid in &pids {
+                let _ = std::process::Command::new("kill")
+                    .args(["-9", &pid.to_string()])
+                    .status();
+            }
+            return pids;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
