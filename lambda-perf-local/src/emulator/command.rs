@@ -74,6 +74,14 @@ impl FunctionCommand {
             .unwrap_or(cwd)
     }
 
+    /// Where its process runs: its [task root](Self::task_root), as on Lambda, for a program
+    /// named by a path; for a bare name (`python3 app.py`, `cargo run`: a tool found in `PATH`
+    /// rather than the function's own file), the caller's directory (`None`: inherited),
+    /// where the arguments naming the function's files were written.
+    pub fn working_directory(&self) -> Option<PathBuf> {
+        (self.program.components().count() > 1).then(|| self.task_root())
+    }
+
     /// The program as its process is started: a relative path made absolute against the
     /// current directory (the process runs in its [task root](Self::task_root), from where
     /// the relative path would name another file); a bare name (looked up in `PATH`) or an
@@ -131,6 +139,13 @@ mod tests {
         let cwd = env::current_dir().unwrap();
         assert_eq!(relative.program_to_start(), cwd.join("target/debug/my-fn"));
         assert_eq!(relative.task_root(), cwd.join("target/debug"));
+        assert_eq!(relative.working_directory(), Some(cwd.join("target/debug")));
+        assert_eq!(command.working_directory(), Some(PathBuf::from("/opt/fn")));
+        assert_eq!(
+            sh.working_directory(),
+            None,
+            "a tool from PATH runs where it was asked"
+        );
         assert_eq!(
             FunctionCommand::new("no-such-program-here").program_file(),
             None

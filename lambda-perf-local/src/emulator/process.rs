@@ -60,8 +60,8 @@ impl ExitState {
 ///
 /// Its environment is cleared and rebuilt from a [`FunctionConfig`] (see
 /// [`FunctionConfig::environment`]); it runs in its
-/// [task root](FunctionCommand::task_root), as on Lambda (a relative program path is made
-/// absolute first); stdin is `/dev/null`; stdout and stderr are read
+/// [working directory](FunctionCommand::working_directory): its task root, as on Lambda (a
+/// relative program path is made absolute first), unless a tool from `PATH` starts it; stdin is `/dev/null`; stdout and stderr are read
 /// continuously into an [`OutputLog`]. Dropping it kills the process (`SIGKILL`).
 pub struct FunctionProcess {
     pid: Option<u32>,
@@ -174,10 +174,10 @@ impl FunctionProcess {
     ) -> io::Result<Self> {
         let vars = config.environment(command, environment, api.addr());
         let mut process = Command::new(command.program_to_start());
-        process
-            .args(command.arguments())
-            .current_dir(command.task_root())
-            .stdin(Stdio::null());
+        process.args(command.arguments()).stdin(Stdio::null());
+        if let Some(directory) = command.working_directory() {
+            process.current_dir(directory);
+        }
         let join_report = match &cgroup {
             None => None,
             Some(cgroup) => Some(cgroup_start::install(&mut process, command, &vars, cgroup)?),
