@@ -435,20 +435,7 @@ async fn large_documents_are_trimmed_to_one_datagram() {
     assert_eq!(datagram["annotations"]["kept"], "yes");
     assert!(datagram["metadata"]["lambda_perf"]["trimmed"].is_string());
     assert!(datagram["metadata"].get("big").is_none());
-    // The trim is counted, in the next handler subsegment.
-    layer
-        .layer(service_fn(|_: LambdaEvent<Value>| async {
-            Ok::<_, Error>(Value::Null)
-        }))
-        .oneshot(event("1"))
-        .await
-        .unwrap();
-    let (_, next) = received(&daemon);
-    assert_eq!(
-        next["metadata"]["lambda_perf"]["dropped"],
-        json!({ "xray.subsegment_trimmed": 1 }),
-        "{next}"
-    );
+    the_next_handler_subsegment_counts_one_trim(&layer, &daemon).await;
 }
 
 /// Many errors recorded on the handler subsegment, too many for a datagram, cost the
@@ -486,19 +473,7 @@ async fn many_recorded_errors_keep_the_annotations_and_cut_the_exceptions() {
         "{handler}"
     );
     assert!(handler["metadata"]["lambda_perf"]["trimmed"].is_string());
-    layer
-        .layer(service_fn(|_: LambdaEvent<Value>| async {
-            Ok::<_, Error>(Value::Null)
-        }))
-        .oneshot(event("1"))
-        .await
-        .unwrap();
-    let (_, next) = received(&daemon);
-    assert_eq!(
-        next["metadata"]["lambda_perf"]["dropped"],
-        json!({ "xray.subsegment_trimmed": 1 }),
-        "{next}"
-    );
+    the_next_handler_subsegment_counts_one_trim(&layer, &daemon).await;
 }
 
 /// A handler subsegment whose datagram could not be sent (the daemon was gone) takes nothing
@@ -644,6 +619,27 @@ fn daemon_layer(
         .trace_disabled(false)
         .marker_dir(markers.path());
     configure(builder).build().unwrap()
+}
+
+/// A trim is counted in the next handler subsegment: one more invocation through `layer`,
+/// whose datagram `daemon` receives.
+async fn the_next_handler_subsegment_counts_one_trim(
+    layer: &PerfLayer,
+    daemon: &std::net::UdpSocket,
+) {
+    layer
+        .layer(service_fn(|_: LambdaEvent<Value>| async {
+            Ok::<_, Error>(Value::Null)
+        }))
+        .oneshot(event("1"))
+        .await
+        .unwrap();
+    let (_, next) = received(daemon);
+    assert_eq!(
+        next["metadata"]["lambda_perf"]["dropped"],
+        json!({ "xray.subsegment_trimmed": 1 }),
+        "{next}"
+    );
 }
 
 /// The next datagram `daemon` receives (within 5 s): its length and its document.
