@@ -243,6 +243,23 @@ mod tests {
         }
     }
 
+    /// `reports` once [`mark`] ran over them, on a thread of its own; `None` when that took
+    /// over a minute (a search gone quadratic).
+    fn marked_within_a_minute(
+        mut reports: Vec<PlatformReport>,
+        places: Vec<Place>,
+        timeouts: Vec<(String, Place)>,
+    ) -> Option<Vec<PlatformReport>> {
+        let (done, finished) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            mark(&mut reports, &places, &timeouts);
+            let _ = done.send(reports);
+        });
+        finished
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .ok()
+    }
+
     fn statuses(reports: &[PlatformReport]) -> Vec<&str> {
         reports.iter().map(|r| r.status.as_str()).collect()
     }
@@ -358,7 +375,7 @@ mod tests {
     fn many_timeouts_among_many_reports_are_marked_in_linear_time() {
         const REPORTS: usize = 200_000;
         let template = report("r", None);
-        let mut reports: Vec<PlatformReport> = (0..REPORTS)
+        let reports: Vec<PlatformReport> = (0..REPORTS)
             .map(|n| PlatformReport {
                 request_id: format!("r-{n}"),
                 ..template.clone()
@@ -369,13 +386,7 @@ mod tests {
             .step_by(4)
             .map(|n| (format!("r-{n}"), at(None, 2 * n)))
             .collect();
-        let (done, finished) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            mark(&mut reports, &places, &timeouts);
-            let _ = done.send(reports);
-        });
-        let reports = finished
-            .recv_timeout(std::time::Duration::from_secs(60))
+        let reports = marked_within_a_minute(reports, places, timeouts)
             .expect("marking 50,000 timeouts among 200,000 REPORTs took over a minute");
         let marked = reports.iter().filter(|r| r.status == "timeout").count();
         assert_eq!(marked, REPORTS / 4);
@@ -436,19 +447,13 @@ mod tests {
     fn many_timeouts_of_one_request_are_marked_in_linear_time() {
         const ATTEMPTS: usize = 100_000;
         for timed in [false, true] {
-            let mut reports = vec![report("r-1", None); ATTEMPTS];
+            let reports = vec![report("r-1", None); ATTEMPTS];
             let time = |n: usize| timed.then_some(n as f64);
             let places: Vec<Place> = (0..ATTEMPTS).map(|n| at(time(2 * n), 2 * n)).collect();
             let timeouts: Vec<(String, Place)> = (0..ATTEMPTS)
                 .map(|n| ("r-1".to_owned(), at(time(2 * n + 1), 2 * n + 1)))
                 .collect();
-            let (done, finished) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                mark(&mut reports, &places, &timeouts);
-                let _ = done.send(reports);
-            });
-            let reports = finished
-                .recv_timeout(std::time::Duration::from_secs(60))
+            let reports = marked_within_a_minute(reports, places, timeouts)
                 .expect("marking 100,000 timeouts of one request took over a minute");
             assert!(reports.iter().all(|r| r.status == "timeout"));
         }
