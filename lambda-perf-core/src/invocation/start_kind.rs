@@ -13,7 +13,8 @@ use std::fmt;
 /// | [`Restored`](StartKind::Restored) | first invocation when it is `snap-start` | no |
 ///
 /// A new environment is told from a reused one by a marker file in [`std::env::temp_dir`]
-/// (Lambda's `/tmp`), which outlives the runtime process but not the environment.
+/// (Lambda's `/tmp`; `/tmp` also when `TMPDIR` is set but empty), which outlives the runtime
+/// process but not the environment.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum StartKind {

@@ -93,7 +93,8 @@ struct Environment {
 /// Where the environment marker is kept.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub(crate) enum MarkerPlace {
-    /// [`std::env::temp_dir`] (Lambda's `/tmp`), resolved when the marker is claimed.
+    /// [`std::env::temp_dir`] (Lambda's `/tmp`), resolved when the marker is claimed; an
+    /// empty `TMPDIR` counts as unset (see [`marker_temp_dir`]).
     #[default]
     TempDir,
     /// This directory.
@@ -164,7 +165,7 @@ impl StartTracker {
     fn claimed_marker(&self, origin: SystemTime) -> Option<Marker> {
         *self.marker_claimed.get_or_init(|| {
             let dir = match &self.marker {
-                MarkerPlace::TempDir => std::env::temp_dir(),
+                MarkerPlace::TempDir => marker_temp_dir(std::env::temp_dir()),
                 MarkerPlace::Dir(dir) => dir.clone(),
                 MarkerPlace::Nowhere => return None,
             };
@@ -264,6 +265,19 @@ impl StartTracker {
             init_duration_nanos,
             first_request_wait_nanos,
         }
+    }
+}
+
+/// Where [`MarkerPlace::TempDir`] keeps the marker, given what [`std::env::temp_dir`] says:
+/// that, unless it is empty — an empty `TMPDIR`, which `std` returns as it is — which counts as
+/// unset (as `mktemp` and Python's `tempfile` have it), `/tmp`. Not the working directory,
+/// which an empty path joined with the marker's name would be: a function started in its
+/// project's directory would leave the marker there.
+fn marker_temp_dir(temp_dir: PathBuf) -> PathBuf {
+    if temp_dir.as_os_str().is_empty() {
+        PathBuf::from("/tmp")
+    } else {
+        temp_dir
     }
 }
 
@@ -490,6 +504,15 @@ mod tests {
         let expected_marker = writable.then_some(Marker::Created);
         assert_eq!(tracker.environment.get().unwrap().marker, expected_marker);
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    }
+
+    #[test]
+    fn an_empty_tmpdir_keeps_the_marker_in_tmp_not_in_the_working_directory() {
+        // `TMPDIR=` (set, empty): `std::env::temp_dir` gives an empty path, relative to the
+        // working directory.
+        assert_eq!(marker_temp_dir(PathBuf::new()), PathBuf::from("/tmp"));
+        let given = PathBuf::from("/var/run/fn-tmp");
+        assert_eq!(marker_temp_dir(given.clone()), given);
     }
 
     #[test]
