@@ -532,3 +532,40 @@ async fn a_creation_dropped_with_the_whole_handler_is_recorded_on_its_subsegment
         "the abandoned creation says it did not finish: {init:#}"
     );
 }
+
+/// A cached value whose drop looks at the cache it was kept in (a client that, dropped,
+/// checks whether a newer one is there to hand its connections to).
+struct LooksBack(&'static TimedCache<LooksBack>);
+
+impl Drop for LooksBack {
+    fn drop(&mut self) {
+        let _ = self.0.get_if_fresh();
+    }
+}
+
+#[test]
+fn a_value_is_dropped_outside_the_cache_lock() {
+    static CLIENT: TimedCache<LooksBack> =
+        TimedCache::with_ttl("looks-back", Duration::from_millis(50));
+    let (done, finished) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let fetch = || async { Ok::<_, String>(LooksBack(&CLIENT)) };
+            // Replaced by a fetch once expired: the old value is dropped.
+            drop(CLIENT.get_or_fetch(fetch).await.unwrap());
+            tokio::time::sleep(Duration::from_millis(60)).await;
+            drop(CLIENT.get_or_fetch(fetch).await.unwrap());
+            // Invalidated: dropped too.
+            CLIENT.invalidate();
+        });
+        done.send(()).unwrap();
+    });
+    assert!(
+        finished.recv_timeout(Duration::from_secs(5)).is_ok(),
+        "a value's drop that uses its cache deadlocks: it runs under the cache's lock"
+    );
+}

@@ -130,12 +130,13 @@ impl<T> TimedCache<T> {
                 Err(error) => return (Err(error), true),
             };
             let value = Arc::new(fetched);
-            {
+            // The value replaced (expired) is dropped after the lock is released, as in
+            // `invalidate`.
+            let _replaced = {
                 let mut slot = self.value.write().unwrap_or_else(PoisonError::into_inner);
-                if slot.invalidations == invalidations {
-                    slot.value = Some((Arc::clone(&value), Fetched::now()));
-                }
-            }
+                (slot.invalidations == invalidations)
+                    .then(|| slot.value.replace((Arc::clone(&value), Fetched::now())))
+            };
             (Ok(value), true)
         })
         .await
@@ -143,10 +144,16 @@ impl<T> TimedCache<T> {
 
     /// Forgets the value: the next use fetches again, also when a fetch is under way (its
     /// value, which may predate what made the value stale, is not kept).
+    ///
+    /// The value forgotten is dropped (if no caller holds it still) after the cache's lock is
+    /// released: its `Drop` may take time, or use this cache, without holding up or
+    /// deadlocking the cache's other users.
     pub fn invalidate(&self) {
-        let mut slot = self.value.write().unwrap_or_else(PoisonError::into_inner);
-        slot.value = None;
-        slot.invalidations = slot.invalidations.wrapping_add(1);
+        let _forgotten = {
+            let mut slot = self.value.write().unwrap_or_else(PoisonError::into_inner);
+            slot.invalidations = slot.invalidations.wrapping_add(1);
+            slot.value.take()
+        };
     }
 
     /// The value if it is cached and not expired.
