@@ -569,3 +569,52 @@ fn a_value_is_dropped_outside_the_cache_lock() {
         "a value's drop that uses its cache deadlocks: it runs under the cache's lock"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_caller_that_stops_waiting_for_another_callers_creation_records_its_wait() {
+    use lambda_perf_core::test_util::{Recorder, event};
+
+    static POOL: TimedAsyncLazy<u8, String> = TimedAsyncLazy::new("pool", || {
+        Box::pin(async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Ok(1)
+        })
+    });
+    static SECRET: TimedCache<u8> = TimedCache::new("secret");
+    // Another caller (a task of its own) creates the pool and fetches the secret, slowly.
+    let creating = tokio::spawn(async {
+        let fetching = SECRET.get_or_fetch(|| async {
+            tokio::time::sleep(Duration::from_millis(400)).await;
+            Ok::<_, String>(2)
+        });
+        let (pool, secret) = tokio::join!(POOL.get(), fetching);
+        (*pool.unwrap(), *secret.unwrap())
+    });
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let recorder = Recorder::new();
+    // The handler gives up waiting for either after 50 ms.
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        let pool = tokio::time::timeout(Duration::from_millis(50), POOL.get()).await;
+        let secret = tokio::time::timeout(
+            Duration::from_millis(50),
+            SECRET.get_or_fetch(|| async { Ok::<_, String>(3) }),
+        )
+        .await;
+        Ok::<_, Error>(pool.is_err() && secret.is_err())
+    });
+    assert!(recorder.run(handler, event(json!({}))).await.unwrap());
+    assert_eq!(creating.await.unwrap(), (1, 2));
+    for name in ["## init pool", "## init secret"] {
+        let wait = recorder.xray().named(name).unwrap();
+        let client_wait = &wait["metadata"]["lambda_perf"]["client_wait"];
+        assert!(
+            client_wait["waited_ms"].as_f64().unwrap() >= 50.0,
+            "the wait of a caller that stopped waiting is recorded: {wait:#}"
+        );
+        assert_eq!(client_wait["gave_up"], true, "{wait:#}");
+        assert!(
+            wait["metadata"]["lambda_perf"].get("client_init").is_none(),
+            "{wait:#}"
+        );
+    }
+}

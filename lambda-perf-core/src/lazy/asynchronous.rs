@@ -55,17 +55,15 @@ impl<T, E: fmt::Display> TimedAsyncLazy<T, E> {
         if let Some(value) = self.cell.get() {
             return Ok(value);
         }
-        record::slow_path_async(self.name, async {
-            let initialized = AtomicBool::new(false);
-            let value = self
-                .cell
-                .get_or_try_init(|| {
-                    initialized.store(true, Ordering::Relaxed);
-                    record::time_async(self.name, self.init)
-                })
-                .await;
-            (value, initialized.load(Ordering::Relaxed))
-        })
+        let initializing = AtomicBool::new(false);
+        record::slow_path_async(
+            self.name,
+            &initializing,
+            self.cell.get_or_try_init(|| {
+                initializing.store(true, Ordering::Relaxed);
+                record::time_async(self.name, self.init)
+            }),
+        )
         .await
     }
 

@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -117,18 +118,17 @@ impl<T> TimedCache<T> {
             record::count_cache(self.name, true);
             return Ok(value);
         }
-        record::slow_path_async(self.name, async {
+        let fetching = AtomicBool::new(false);
+        record::slow_path_async(self.name, &fetching, async {
             let _one_fetch = self.fetching.lock().await;
             if let Some(value) = self.fresh() {
                 record::count_cache(self.name, true);
-                return (Ok(value), false);
+                return Ok(value);
             }
             record::count_cache(self.name, false);
+            fetching.store(true, Ordering::Relaxed);
             let invalidations = self.slot().invalidations;
-            let fetched = match record::time_async(self.name, fetch).await {
-                Ok(fetched) => fetched,
-                Err(error) => return (Err(error), true),
-            };
+            let fetched = record::time_async(self.name, fetch).await?;
             let value = Arc::new(fetched);
             // The value replaced (expired) is dropped after the lock is released, as in
             // `invalidate`.
@@ -137,7 +137,7 @@ impl<T> TimedCache<T> {
                 (slot.invalidations == invalidations)
                     .then(|| slot.value.replace((Arc::clone(&value), Fetched::now())))
             };
-            (Ok(value), true)
+            Ok(value)
         })
         .await
     }

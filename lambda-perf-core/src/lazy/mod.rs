@@ -14,7 +14,8 @@
 //!   ([`spawn`](fn@crate::spawn)): a `## init <name>` subsegment with the duration, phase and
 //!   outcome, and a `ClientInitDuration` metric with the dimension `client`. An invocation
 //!   that waited for another caller's initialization gets the `## init <name>` subsegment
-//!   too, with its wait (`lambda_perf.client_wait`);
+//!   too, with its wait (`lambda_perf.client_wait`; with `"gave_up": true` when it stopped
+//!   waiting before the value came: a timeout, a `select!`);
 //! - in the **background** (after the process began serving, on a task that carries no
 //!   invocation): a `ClientInitDuration` line of its own, marked `"phase":"background"`,
 //!   charged to no invocation.

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use serde_json::json;
@@ -80,11 +81,15 @@ fn finished(client: &'static str, duration: Duration, error: Option<String>) {
 }
 
 /// Marks the current `## init <client>` subsegment as a wait for an initialization another
-/// caller ran. A wait the invocation can no longer record (it ended while this waited, or its
-/// state is in use further up this call) is counted as dropped, with one warning.
-fn waited(client: &'static str, duration: Duration) {
-    let value =
+/// caller ran (`gave_up`: this caller stopped waiting before it finished). A wait the
+/// invocation can no longer record (it ended while this waited, or its state is in use further
+/// up this call) is counted as dropped, with one warning.
+fn waited(client: &'static str, duration: Duration, gave_up: bool) {
+    let mut value =
         json!({ "client": client, "waited_ms": crate::formats::time::millis_f64(duration) });
+    if gave_up {
+        value["gave_up"] = true.into();
+    }
     let recorded = current::with_trace(|trace, subsegment| {
         let target = Target::Current(subsegment);
         trace.add_metadata(target, FACTS_NAMESPACE.into(), "client_wait".into(), value);
@@ -189,23 +194,48 @@ pub(crate) fn slow_path<R>(client: &'static str, get: impl FnOnce() -> (R, bool)
             let started = Instant::now();
             let (value, initialized) = get();
             if !initialized {
-                waited(client, started.elapsed());
+                waited(client, started.elapsed(), false);
             }
             value
         })
 }
 
-/// [`slow_path`] for a value initialized asynchronously.
+/// A caller's wait in [`slow_path_async`], recorded as it ends — when `get` finished, or when
+/// the caller stopped waiting (its future dropped: a timeout, a `select!`) — unless the caller
+/// ran the initialization itself (`initializing`), which [`Underway`] records.
+struct Waiting<'a> {
+    client: &'static str,
+    started: Instant,
+    initializing: &'a AtomicBool,
+    finished: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        if !self.initializing.load(Ordering::Relaxed) {
+            waited(self.client, self.started.elapsed(), !self.finished);
+        }
+    }
+}
+
+/// [`slow_path`] for a value initialized asynchronously: `get` sets `initializing` when this
+/// caller runs the initialization. A caller that stops waiting for another's records its wait
+/// too (`gave_up`).
 pub(crate) async fn slow_path_async<R>(
     client: &'static str,
-    get: impl Future<Output = (R, bool)>,
+    initializing: &AtomicBool,
+    get: impl Future<Output = R>,
 ) -> R {
     let timed = async move {
-        let started = Instant::now();
-        let (value, initialized) = get.await;
-        if !initialized {
-            waited(client, started.elapsed());
-        }
+        let mut waiting = Waiting {
+            client,
+            started: Instant::now(),
+            initializing,
+            finished: false,
+        };
+        let value = get.await;
+        waiting.finished = true;
+        // `waiting` records the wait here, inside the subsegment.
         value
     };
     Subsegment::new(subsegment_name(client))
