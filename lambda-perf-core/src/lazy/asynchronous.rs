@@ -17,7 +17,9 @@ pub type InitFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
 /// A value initialized by a future on first use, like `tokio::sync::OnceCell`, whose
 /// initialization is recorded like [`TimedLazy`](super::TimedLazy)'s. The initializer returns
 /// a `Result`: an `Err` leaves the cell empty, so the next use retries, and the failure is
-/// recorded (the `## init <name>` subsegment faults).
+/// recorded (the `## init <name>` subsegment faults). As with `tokio::sync::OnceCell`, an
+/// initializer must not await the value it is creating: that await waits for itself, for
+/// ever.
 ///
 /// ```
 /// use lambda_perf_core::lazy::TimedAsyncLazy;

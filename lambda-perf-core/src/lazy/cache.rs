@@ -15,7 +15,9 @@ use crate::invocation::readiness;
 ///
 /// Each fetch is recorded like a client initialization (`## init <name>`,
 /// `ClientInitDuration`); each use counts as a hit or a miss in the invocation's
-/// `lambda_perf` trace metadata (`cache.<name>.hits` / `.misses`).
+/// `lambda_perf` trace metadata (`cache.<name>.hits` / `.misses`). A fetch must not await
+/// the value it is fetching (the same cache's `get_or_fetch`): that await waits for itself,
+/// for ever.
 ///
 /// ```
 /// use std::time::Duration;
