@@ -350,8 +350,13 @@ impl FunctionCgroup {
     /// none is left (a process forking meanwhile is caught on the next read), for at most
     /// [`KILL_ROUNDS`] rounds.
     pub fn kill_all(&self) {
+        // Its directory, not `memory_dir`: a cgroup whose creation failed has none (and an
+        // empty `memory_dir`, which would make `cgroup.kill` a file in the current directory).
         if self.version == CgroupVersion::V2
-            && fs::write(self.memory_dir.join("cgroup.kill"), "1").is_ok()
+            && self
+                .dirs
+                .first()
+                .is_some_and(|dir| fs::write(dir.join("cgroup.kill"), "1").is_ok())
         {
             return;
         }
@@ -579,6 +584,26 @@ mod tests {
             "{text}"
         );
         assert!(Cgroups::detect_in(&[]).is_err());
+    }
+
+    /// A v2 cgroup whose directory could not be created has nothing to empty: its drop writes
+    /// no `cgroup.kill` anywhere (its directories are unknown yet, and a relative
+    /// `cgroup.kill` is a file in the caller's current directory).
+    #[test]
+    fn a_cgroup_never_created_writes_no_cgroup_kill_in_the_current_directory() {
+        let root = tempfile::tempdir().unwrap();
+        let cgroups = Cgroups {
+            version: CgroupVersion::V2,
+            // Gone: `create_dir` fails (as it does for a user who may not write there).
+            parents: Parents::V2(root.path().join("gone")),
+        };
+        let stray = std::env::current_dir().unwrap().join("cgroup.kill");
+        assert!(!stray.exists(), "left by another run: {}", stray.display());
+        let error = cgroups.create(&Limits::of(MemorySize::new(128).unwrap()));
+        assert!(error.is_err());
+        let written = stray.exists();
+        let _ = fs::remove_file(&stray);
+        assert!(!written, "the failed create wrote {}", stray.display());
     }
 
     #[test]
