@@ -582,3 +582,73 @@ fn an_invocation_whose_runtime_exits_during_init_is_logged_with_runtime_exit_err
         serde_json::json!({ "error: Runtime.ExitError": 1, "success": 1 }),
     );
 }
+
+/// On Lambda Managed Instances per-invocation timeouts are not enforced (the remaining time
+/// can read zero or negative while the code keeps running, and several invocations share one
+/// process): a runtime that answers in time, then works on before asking again, is no
+/// timeout there, and its process (which other invocations may be using) is not reset.
+#[test]
+fn work_after_the_response_is_no_timeout_on_managed_instances() {
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
+  if [ ! -e "$TMPDIR/slow" ]; then touch "$TMPDIR/slow"; sleep 2; fi
+done"#;
+    let output = run(
+        "{}",
+        &[
+            "-n",
+            "2",
+            "--timeout",
+            "1",
+            "--env",
+            "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances",
+        ],
+        &["sh", "-c", script],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["ok", "ok"]);
+    assert_eq!(report["resets"]["count"], 0, "{:#}", report["resets"]);
+}
+
+/// With invocations at once (`-c`), the loop that works on after its answer is the one whose
+/// invocation ran past its deadline, if any did: another loop's prompt `GET /next` does not end
+/// the slow loop's invocation and leave its own running.
+#[test]
+fn under_concurrency_the_slow_loops_invocation_is_the_one_timed_out() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    // Loop `slow` answers at once, then works 2 s; loop `quick` answers after 0.3 s and asks
+    // again at once.
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+serve() {
+  while true; do
+    id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+    if [ "$1" = quick ]; then sleep 0.3; fi
+    curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
+    if [ "$1" = slow ] && mkdir "$TMPDIR/slow" 2>/dev/null; then echo "slow-loop $id"; sleep 2; fi
+  done
+}
+serve slow & serve quick & wait"#;
+    let output = run(
+        "{}",
+        &["-n", "2", "-c", "2", "--timeout", "1", "--log-out", &log],
+        &["sh", "-c", script],
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    let slow = text
+        .lines()
+        .find_map(|line| line.split("slow-loop ").nth(1))
+        .unwrap_or_else(|| panic!("no slow loop: {text}"))
+        .trim()
+        .to_owned();
+    let stderr = stderr(&output);
+    if stderr.contains("timed out") {
+        assert!(
+            stderr.contains(&format!("invocation {slow} timed out")),
+            "the slow loop served {slow}, yet: {stderr}"
+        );
+    }
+}

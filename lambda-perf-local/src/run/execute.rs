@@ -483,7 +483,18 @@ impl<'a> Execution<'a> {
     /// Whether the runtime that answered `reply` went on past the invocation's deadline
     /// without asking for its next event (and without exiting): waits until it asks, exits,
     /// or the deadline passes. The next invocation could not reach it before anyway.
+    ///
+    /// Never on Lambda Managed Instances (`AWS_LAMBDA_MAX_CONCURRENCY` above 1, or their
+    /// initialization type): there an invocation ends with its answer, its process takes
+    /// concurrent `GET /next` requests (which tell no loop from another, so a prompt loop's
+    /// request would end a slow one's invocation and leave its own running), and Lambda does not
+    /// enforce per-invocation timeouts.
     async fn ran_past_deadline(&self, reply: &InvokeReply) -> bool {
+        let managed_instances = self.config.max_concurrency().is_some_and(|max| max > 1)
+            || self.config.initialization_type() == Some("lambda-managed-instances");
+        if managed_instances {
+            return false;
+        }
         let Some(deadline) = reply
             .handed_out_at
             .and_then(|at| at.checked_add(self.runner.timeout))
