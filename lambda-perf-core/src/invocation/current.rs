@@ -418,7 +418,10 @@ pub(crate) fn enter_span(
         true
     })
     .unwrap_or(false);
-    if !on_own_task {
+    // A span made in an invocation that has ended since, entered now by other work (a
+    // library's task of its own, such as a pooled connection's, whose span was made when the
+    // connection was), lends it nothing: that work is no longer the invocation's.
+    if !on_own_task && !invocation.has_ended() {
         let task = running_task();
         let stale = ENTERED_SPANS
             .try_with(|spans| {

@@ -810,3 +810,62 @@ fn a_debug_span_carries_the_invocation_into_a_spawned_future() {
     assert_eq!(written[0]["function_request_id"], "req-1");
     assert_eq!(written[0]["step"], 2);
 }
+
+/// A library's `debug_span!` made in one invocation and entered afterwards by a task of its
+/// own (h2 makes its `Connection` span when the connection is made, and enters it on every
+/// poll of the pooled connection's task, which serves every later invocation) does not label
+/// the lines of a later invocation with the ended one's request id.
+#[test]
+fn a_library_span_made_in_one_invocation_does_not_label_a_later_ones_lines() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder.log_level(Level::DEBUG), &lines);
+    run(&dispatch, async {
+        let layer = perf_layer();
+        let (span_tx, mut span_rx) = tokio::sync::mpsc::unbounded_channel::<tracing::Span>();
+        let (go_tx, mut go_rx) =
+            tokio::sync::mpsc::unbounded_channel::<tokio::sync::oneshot::Sender<()>>();
+        // The pool's connection task, spawned before any invocation.
+        let connection = tokio::spawn(async move {
+            let span = span_rx.recv().await.unwrap();
+            while let Some(done) = go_rx.recv().await {
+                let _entered = span.enter();
+                tracing::debug!("frame sent");
+                let _ = done.send(());
+            }
+        });
+        invoke(
+            &layer,
+            |_| {
+                let span_tx = span_tx.clone();
+                async move {
+                    span_tx.send(tracing::debug_span!("Connection")).unwrap();
+                    Ok(Value::Null)
+                }
+            },
+            event("req-1", Value::Null),
+        )
+        .await;
+        invoke(
+            &layer,
+            |_| {
+                let go_tx = go_tx.clone();
+                async move {
+                    let (done, sent) = tokio::sync::oneshot::channel();
+                    go_tx.send(done).unwrap();
+                    sent.await.unwrap();
+                    Ok(Value::Null)
+                }
+            },
+            event("req-2", Value::Null),
+        )
+        .await;
+        drop(go_tx);
+        connection.await.unwrap();
+    });
+    let written = lines.lines();
+    let frame = written
+        .iter()
+        .find(|line| line["message"] == "frame sent")
+        .unwrap_or_else(|| panic!("{}", lines.text()));
+    assert!(frame.get("function_request_id").is_none(), "{frame}");
+}
