@@ -457,3 +457,38 @@ async fn a_function_name_that_is_no_dimension_value_is_left_out_of_the_cold_star
         "{end}"
     );
 }
+
+/// `levels` arrays nested in one another around a string.
+fn nested(levels: usize) -> Value {
+    (0..levels).fold(Value::from("bottom"), |inner, _| Value::Array(vec![inner]))
+}
+
+/// JSON readers stop at some depth (`serde_json` at 128 levels, the whole line's object
+/// included): metadata nested deeper would make a line they refuse, and lose its metrics.
+#[tokio::test]
+async fn metadata_nested_too_deep_is_a_typed_error_and_every_line_stays_readable() {
+    let recorder = Recorder::new();
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        metrics::try_add_metadata("deepest_accepted", nested(100))?;
+        let refused = metrics::try_add_metadata("too_deep", nested(101));
+        assert!(
+            matches!(&refused, Err(MetricsError::MetadataTooDeep { key, limit: 100 }) if key == "too_deep"),
+            "{refused:?}"
+        );
+        metrics::add_metadata("far_too_deep", nested(500));
+        metrics::add_metadata("far_too_deep", json!({ "x": nested(200) }));
+        Ok::<_, Error>(())
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    // Every line reads back (`lines` fails the test on one that does not).
+    let lines = recorder.emf().lines();
+    let line = lines.last().unwrap();
+    assert_eq!(line["Calls"], json!([1.0]));
+    assert_eq!(line["deepest_accepted"], nested(100));
+    assert!(line.get("too_deep").is_none() && line.get("far_too_deep").is_none());
+    assert_eq!(
+        line["lambda_perf"]["dropped"]["metrics.metadata_too_deep"], 2,
+        "{line}"
+    );
+}

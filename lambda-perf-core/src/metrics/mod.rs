@@ -38,7 +38,8 @@
 //! rejected by CloudWatch after the fact: metric names of 1–255 characters; the 27 units of
 //! [`Unit`]; finite values; one unit and one resolution per metric name; at most 30 dimensions
 //! per metric including `service` and the default dimensions; ASCII dimension names (≤ 250)
-//! and values (≤ 1024); and no key used twice across metrics, dimensions and metadata. Past
+//! and values (≤ 1024); metadata nested at most 100 levels deep; and no key used twice across
+//! metrics, dimensions and metadata. Past
 //! 100 metrics or 100 values of one metric, the invocation's metrics are split over several
 //! lines. With no metric recorded, no line is written.
 //!
@@ -222,7 +223,9 @@ pub fn add_dimension(name: impl Into<Cow<'static, str>>, value: impl Into<Cow<'s
 }
 
 /// Adds a metadata property to the current invocation's EMF line: searchable in CloudWatch
-/// Logs Insights, not a metric and not a dimension. Any `Serialize` value.
+/// Logs Insights, not a metric and not a dimension. Any `Serialize` value that nests arrays
+/// and objects at most 100 levels deep (deeper, the line would be more than JSON readers
+/// read: [`MetricsError::MetadataTooDeep`]).
 ///
 /// ```
 /// use lambda_perf_core::metrics;
@@ -243,6 +246,8 @@ pub fn try_add_metadata(key: impl Into<String>, value: impl Serialize) -> Result
             key: key.clone(),
             message: message.to_string(),
         })?;
+    // Outside the borrow too: it looks at the whole value.
+    crate::formats::emf::validate::metadata_depth(&key, &value)?;
     on_current(|metrics, settings| metrics.add_metadata(&settings.fixed_dimensions, key, value))
 }
 

@@ -156,6 +156,18 @@ pub enum MetricsError {
         /// The serializer's message.
         message: String,
     },
+    /// The metadata value nests arrays and objects more than `limit` levels deep: JSON
+    /// readers stop at some depth (`serde_json`'s at 128 levels), and a line they cannot read
+    /// loses every metric in it.
+    #[error(
+        "metadata {key:?} nests arrays and objects more than {limit} levels deep; a line with it would be unreadable to JSON readers"
+    )]
+    MetadataTooDeep {
+        /// The metadata key.
+        key: String,
+        /// The most levels a metadata value may nest.
+        limit: usize,
+    },
     /// The namespace does not meet CloudWatch's rules (1–255 characters of
     /// `0-9 A-Z a-z . - _ / # :` and space, not starting with `:` or `AWS/`).
     #[error("invalid metrics namespace {namespace:?}: {reason}")]
@@ -199,11 +211,12 @@ impl MetricsError {
             Self::Reentrant => 13,
             Self::InvocationEnded => 14,
             Self::ValueOutOfRange { .. } => 15,
+            Self::MetadataTooDeep { .. } => 16,
         }
     }
 
     /// The number of distinct [`kind_index`](Self::kind_index) values.
-    pub(crate) const KINDS: usize = 16;
+    pub(crate) const KINDS: usize = 17;
 
     /// The cause a dropped data point is counted under (`metrics.<kind>`).
     pub(crate) const fn cause(&self) -> &'static str {
@@ -220,6 +233,7 @@ impl MetricsError {
             Self::KeyCollision { .. } => "metrics.key_collision",
             Self::InvalidMetadataKey { .. } => "metrics.invalid_metadata_key",
             Self::MetadataNotSerializable { .. } => "metrics.metadata_not_serializable",
+            Self::MetadataTooDeep { .. } => "metrics.metadata_too_deep",
             Self::InvalidNamespace { .. } => "metrics.invalid_namespace",
             Self::UnknownUnit { .. } => "metrics.unknown_unit",
             Self::Reentrant => "metrics.reentrant",

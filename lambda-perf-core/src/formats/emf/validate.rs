@@ -120,6 +120,36 @@ pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
     })
 }
 
+/// Most levels of arrays and objects a metadata value may nest. The line's own object adds
+/// one: `serde_json` reads 127 at most, other JSON readers stop at similar depths.
+pub(crate) const MAX_METADATA_DEPTH: usize = 100;
+
+/// Refuses a metadata value that nests arrays and objects more than [`MAX_METADATA_DEPTH`]
+/// levels deep (a scalar is 0 levels, `[1]` one).
+pub(crate) fn metadata_depth(key: &str, value: &serde_json::Value) -> Result<(), MetricsError> {
+    /// Whether `value` nests more than `levels` levels; looks no deeper than that.
+    fn deeper_than(value: &serde_json::Value, levels: usize) -> bool {
+        use serde_json::Value;
+        match value {
+            Value::Array(items) => {
+                levels == 0 || items.iter().any(|item| deeper_than(item, levels - 1))
+            }
+            Value::Object(entries) => {
+                levels == 0 || entries.values().any(|entry| deeper_than(entry, levels - 1))
+            }
+            _ => false,
+        }
+    }
+    if deeper_than(value, MAX_METADATA_DEPTH) {
+        Err(MetricsError::MetadataTooDeep {
+            key: key.to_owned(),
+            limit: MAX_METADATA_DEPTH,
+        })
+    } else {
+        Ok(())
+    }
+}
+
 pub(crate) fn metadata_key(key: &str) -> Result<(), MetricsError> {
     if key.is_empty() {
         Err(MetricsError::InvalidMetadataKey {
@@ -290,6 +320,45 @@ mod tests {
                 "{bad:?}"
             );
         }
+    }
+
+    #[test]
+    fn metadata_nests_at_most_100_levels() {
+        use serde_json::{Value, json};
+        let nested = |levels: usize, inner: Value| {
+            (0..levels).fold(inner, |inner, level| {
+                if level % 2 == 0 {
+                    Value::Array(vec![json!(1), inner])
+                } else {
+                    json!({ "a": 1, "b": inner })
+                }
+            })
+        };
+        for fine in [
+            json!(1),
+            json!([]),
+            json!({}),
+            nested(99, json!([])),
+            nested(100, json!(null)),
+        ] {
+            assert!(metadata_depth("k", &fine).is_ok(), "{fine}");
+        }
+        for deep in [
+            nested(100, json!([])),
+            nested(100, json!({})),
+            nested(300, json!(1)),
+        ] {
+            assert_eq!(
+                metadata_depth("k", &deep),
+                Err(MetricsError::MetadataTooDeep {
+                    key: "k".into(),
+                    limit: MAX_METADATA_DEPTH
+                })
+            );
+        }
+        // What is accepted reads back inside a line's object.
+        let line = json!({ "_aws": {}, "k": nested(MAX_METADATA_DEPTH, json!(1)) });
+        assert!(serde_json::from_str::<Value>(&line.to_string()).is_ok());
     }
 
     #[test]
