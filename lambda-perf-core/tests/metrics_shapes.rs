@@ -492,3 +492,29 @@ async fn metadata_nested_too_deep_is_a_typed_error_and_every_line_stays_readable
         "{line}"
     );
 }
+
+/// `service` and the default dimensions keep their configured values: naming one is a
+/// collision, not an overwrite (as Powertools would), and the line keeps the configured value.
+#[tokio::test]
+async fn a_configured_dimension_keeps_its_configured_value() {
+    let recorder = Recorder::with(|layer| layer.default_dimension("environment", "prod"));
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        metrics::add_metric("Calls", Unit::Count, 1.0);
+        for name in ["service", "environment"] {
+            let refused = metrics::try_add_dimension(name, "canary");
+            assert!(
+                matches!(&refused, Err(MetricsError::KeyCollision { key, .. }) if key == name),
+                "{refused:?}"
+            );
+        }
+        Ok::<_, Error>(())
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let lines = recorder.emf().lines();
+    let line = lines.last().unwrap();
+    assert_eq!(dimension_sets(line), &json!([["environment", "service"]]));
+    assert_eq!(
+        (&line["environment"], &line["service"]),
+        (&json!("prod"), &json!("test"))
+    );
+}

@@ -184,9 +184,16 @@ fn add_owned(name: String, recorded: Recorded) -> Result<(), MetricsError> {
     })
 }
 
-/// Adds a dimension to every metric of the current invocation (or changes its value).
+/// Adds a dimension to every metric of the current invocation (or changes the value of one
+/// this invocation added).
 ///
 /// Each distinct dimension set is a separate CloudWatch metric, billed as such.
+///
+/// The configured dimensions — `service` and the default dimensions — keep their configured
+/// values: naming one here is a [`MetricsError::KeyCollision`] (the dimension is already
+/// there), and the line is written with the configured value. Powertools overwrites such a
+/// dimension for the flush instead; for a line with other values of them, write a
+/// [`SingleMetric`] (whose dimensions are `service` and its own).
 ///
 /// ```
 /// use lambda_perf_core::metrics::{self, Unit};
