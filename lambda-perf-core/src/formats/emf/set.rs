@@ -132,6 +132,10 @@ pub(crate) struct MetricSet {
 
 /// Most retired metrics a set keeps.
 const RETIRED: usize = 16;
+/// Most emptied value lists a set keeps for the next metrics.
+const KEPT_SPARES: usize = 128;
+/// Most values a kept value list has room for (8 KiB).
+const KEPT_VALUES: usize = 1024;
 
 impl MetricSet {
     /// This set's metrics, without the retired ones.
@@ -153,17 +157,25 @@ impl MetricSet {
 
     /// Empties the set for another invocation, keeping what it allocated: its metrics with
     /// `'static` names are retired (at most [`RETIRED`], this set's first), the value lists of
-    /// the others kept apart.
+    /// the others kept apart (at most [`KEPT_SPARES`]). A value list that grew past
+    /// [`KEPT_VALUES`] is let go: one large invocation does not hold its memory for every
+    /// later one.
     pub(crate) fn clear(&mut self) {
         let mut retired = 0;
         let spare_values = &mut self.spare_values;
         self.metrics.retain_mut(|metric| {
-            metric.values.clear();
+            if metric.values.capacity() > KEPT_VALUES {
+                metric.values = Vec::new();
+            } else {
+                metric.values.clear();
+            }
             if matches!(metric.name, Cow::Borrowed(_)) && retired < RETIRED {
                 retired += 1;
                 true
             } else {
-                spare_values.push(std::mem::take(&mut metric.values));
+                if spare_values.len() < KEPT_SPARES {
+                    spare_values.push(std::mem::take(&mut metric.values));
+                }
                 false
             }
         });
@@ -724,6 +736,55 @@ mod tests {
             Err(collision(second, KeyKind::Metadata, KeyKind::Metric))
         );
         assert!(set.has_metadata_alone());
+    }
+
+    /// What a set keeps between invocations stays small, whatever one invocation recorded:
+    /// a long value list or many metrics are not held on to for every later one.
+    #[test]
+    fn a_large_invocation_leaves_no_large_set_behind() {
+        let mut set = MetricSet::default();
+        for _ in 0..100_000 {
+            set.add_metric(
+                &service(),
+                "Big".into(),
+                Unit::Count,
+                Resolution::Standard,
+                1.0,
+            )
+            .unwrap();
+            count(&mut set, "BigOwned", 1.0).unwrap();
+        }
+        for metric in 0..10_000 {
+            count(&mut set, &format!("M{metric}"), 1.0).unwrap();
+        }
+        set.clear();
+        let kept_values: usize = set
+            .metrics
+            .iter()
+            .map(|metric| metric.values.capacity())
+            .chain(set.spare_values.iter().map(Vec::capacity))
+            .sum();
+        assert!(
+            kept_values <= (RETIRED + KEPT_SPARES) * KEPT_VALUES,
+            "{kept_values} values kept"
+        );
+        assert!(
+            set.spare_values.len() <= KEPT_SPARES,
+            "{}",
+            set.spare_values.len()
+        );
+        // And the set still records as before.
+        set.add_metric(
+            &service(),
+            "Big".into(),
+            Unit::Count,
+            Resolution::Standard,
+            2.0,
+        )
+        .unwrap();
+        let mut lines = Vec::new();
+        set.for_each_line(|metrics| lines.push((metrics.len(), metrics[0].values.to_vec())));
+        assert_eq!(lines, [(1, vec![2.0])]);
     }
 
     #[test]
