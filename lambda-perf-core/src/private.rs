@@ -134,6 +134,21 @@ impl LambdaRequest for lambda_http::Request {
     }
 }
 
+/// What a handler returns: a `Result`, as a Lambda handler's is. Checked where the handler's
+/// return type is written, so that a handler that returns something else (`-> Value`, a
+/// forgotten `Result`) is told so there, rather than by what the expansion calls.
+#[diagnostic::on_unimplemented(
+    message = "#[instrument_lambda] needs a handler that returns `Result<T, E>`, not `{Self}`",
+    label = "not a `Result`",
+    note = "a Lambda handler returns `Result<T, E>`, or an alias of it such as `anyhow::Result<T>`"
+)]
+pub trait HandlerResult {}
+
+impl<R, E> HandlerResult for Result<R, E> {}
+
+/// Fails to build unless the handler's value is a `Result` ([`HandlerResult`]).
+pub fn returns_result<T: HandlerResult>(_: &T) {}
+
 /// An invocation that has begun: the start is classified and the `ColdStart` line written.
 #[derive(Debug)]
 pub struct Begun(invocation_future::Begun);

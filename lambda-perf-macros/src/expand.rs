@@ -6,7 +6,8 @@
 //!     let __lambda_perf_begun = begin(&__LAMBDA_PERF_HANDLER, redact hook, &event);
 //!     let __lambda_perf_kind = an HttpEvent for a lambda_http::Request, else an OtherEvent;
 //!     let __lambda_perf_body = async move {
-//!         if false { return <a value of Ret with impl Trait as _>; } // fixes the return type
+//!         if false { return <a value of Ret with impl Trait as _>; } // fixes the return type,
+//!                                                                   // checked to be a Result
 //!         log_event(&event) if asked and the payload is Serialize;
 //!         let mut event = event; // only for a `mut` binding
 //!         let __lambda_perf_output: Ret with impl Trait as _ = body;
@@ -132,6 +133,10 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
         None => quote!(::core::option::Option::None),
     };
 
+    let private = match &args.krate {
+        Some(krate) => quote!(#krate::__private),
+        None => quote!(::lambda_perf_core::__private),
+    };
     let (output_type, return_edge) = match &function.sig.output {
         ReturnType::Type(_, ty) => {
             let mut ty = (**ty).clone();
@@ -140,7 +145,9 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
             let output_type = quote_spanned!(ty.span()=> #ty);
             // The async block's return type is fixed before the body is checked, so that an
             // early `return` coerces to the declared type (`return Err(Box::new(e))` for a
-            // `Box<dyn Error>`) as it does in the `async fn` itself. Never runs.
+            // `Box<dyn Error>`) as it does in the `async fn` itself; and a return type that is
+            // no `Result` (`-> Value`) is reported at it, in words, before what the expansion
+            // calls fails on it too. Never runs.
             let return_edge = (!whole_impl_trait).then(|| {
                 quote_spanned! {ty.span()=>
                     #[allow(
@@ -155,6 +162,7 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
                     )]
                     if false {
                         let __lambda_perf_declared: #output_type = loop {};
+                        #private::returns_result(&__lambda_perf_declared);
                         return __lambda_perf_declared;
                     }
                 }
@@ -165,10 +173,6 @@ fn generate(args: Args, mut function: ItemFn) -> syn::Result<TokenStream> {
     };
     let body = &function.block;
     let body_span = body.span();
-    let private = match &args.krate {
-        Some(krate) => quote!(#krate::__private),
-        None => quote!(::lambda_perf_core::__private),
-    };
     let faas_trigger = match &args.faas_trigger {
         Some(variant) => quote!(::core::option::Option::Some(#private::FaasTrigger::#variant)),
         None => quote!(::core::option::Option::None),

@@ -106,7 +106,8 @@ use proc_macro::TokenStream;
 ///
 /// # Errors at compile time
 ///
-/// A handler that is not an `async fn`, returns nothing, has no event argument, or has an
+/// A handler that is not an `async fn`, returns nothing or something other than a `Result`
+/// (an alias of one, such as `anyhow::Result<T>`, is one), has no event argument, or has an
 /// unknown or repeated option is a compile error that says so:
 ///
 /// ```compile_fail
