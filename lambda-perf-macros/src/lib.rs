@@ -108,7 +108,10 @@ use proc_macro::TokenStream;
 ///
 /// A handler that is not an `async fn`, returns nothing or something other than a `Result`
 /// (an alias of one, such as `anyhow::Result<T>`, is one), has no event argument, or has an
-/// unknown or repeated option is a compile error that says so:
+/// unknown or repeated option is a compile error that says so. So is a method of an
+/// `#[async_trait]` impl, which that attribute has made a plain `fn` by the time this one sees
+/// it: a trait's native `async fn` is instrumented, as is an inherent `async fn` the method
+/// calls.
 ///
 /// ```compile_fail
 /// use lambda_perf_core::instrument_lambda;

@@ -2,7 +2,7 @@
 //! `#[event]`, else the one whose type is spelled `LambdaEvent<..>` or `Request`.
 
 use syn::spanned::Spanned;
-use syn::{Attribute, FnArg, ItemFn, Meta, PatType, ReturnType, Type};
+use syn::{Attribute, Expr, FnArg, ItemFn, Meta, PatType, ReturnType, Stmt, Type};
 
 /// The name of the attribute that marks the event argument: `#[event] request: MyEvent`.
 const MARKER: &str = "event";
@@ -15,6 +15,17 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
         return Err(syn::Error::new(
             constness.span(),
             "#[instrument_lambda] cannot instrument a `const fn`; remove `const` and write `async fn`",
+        ));
+    }
+    if signature.asyncness.is_none() && made_by_async_trait(function) {
+        // `#[async_trait]` on the impl expands first, and leaves the method's attributes on
+        // the plain `fn` it makes of it: "write `async fn`" would say what the user did write.
+        return Err(syn::Error::new(
+            signature.fn_token.span(),
+            "#[instrument_lambda] sees this method after `#[async_trait]` made it a plain `fn` \
+             returning a boxed future, which it cannot instrument: write the trait's method as \
+             a native `async fn` (without `#[async_trait]`), or put `#[instrument_lambda]` on an \
+             inherent `async fn` that the method calls",
         ));
     }
     if signature.asyncness.is_none() {
@@ -49,6 +60,17 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
                  when its type is spelled otherwise (an alias), mark it: `#[event] event: MyEvent`",
             )
         })
+}
+
+/// Whether the function is an `async fn` as `#[async_trait]` rewrites it: a plain `fn` whose
+/// body is the one call `Box::pin(async move { .. })`.
+fn made_by_async_trait(function: &ItemFn) -> bool {
+    let [Stmt::Expr(Expr::Call(call), None)] = function.block.stmts.as_slice() else {
+        return false;
+    };
+    let pins = matches!(&*call.func, Expr::Path(path)
+        if path.path.segments.last().is_some_and(|segment| segment.ident == "pin"));
+    pins && matches!(call.args.first(), Some(Expr::Async(_))) && call.args.len() == 1
 }
 
 /// The index of the argument marked `#[event]`, if one is; an error if several are, or if
