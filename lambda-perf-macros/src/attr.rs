@@ -49,9 +49,21 @@ impl Parse for Args {
                 syn::Error::new(error.span(), format!("expected `=` after `{key}`"))
             })?;
             match key.to_string().as_str() {
-                "name" => set(&mut args.name, &key, text(input, &key)?)?,
-                "service" => set(&mut args.service, &key, text(input, &key)?)?,
-                "namespace" => set(&mut args.namespace, &key, text(input, &key)?)?,
+                "name" => set(
+                    &mut args.name,
+                    &key,
+                    valid(text(input, &key)?, name_refused)?,
+                )?,
+                "service" => set(
+                    &mut args.service,
+                    &key,
+                    valid(text(input, &key)?, service_refused)?,
+                )?,
+                "namespace" => set(
+                    &mut args.namespace,
+                    &key,
+                    valid(text(input, &key)?, namespace_refused)?,
+                )?,
                 "capture_response" => set(&mut args.capture_response, &key, flag(input, &key)?)?,
                 "capture_error" => set(&mut args.capture_error, &key, flag(input, &key)?)?,
                 "cold_start_metric" => {
@@ -93,6 +105,79 @@ fn text(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitStr> {
             format!("`{key}` takes a string literal: `{key} = \"...\"`"),
         )
     })
+}
+
+/// `text` if `refused` finds nothing wrong with its value; else the reason, at the literal.
+///
+/// A literal option that lambda-perf-core would refuse at the first invocation (one warning,
+/// and its default used: metrics in another namespace, the subsegment under another name) is
+/// refused here instead, where it is written. The rules are lambda-perf-core's; for a handler
+/// name, whose letters are Unicode's, only what is surely refused is (blank, too long, an ASCII
+/// character X-Ray refuses, a control character): the rest is left to the first invocation.
+fn valid(text: LitStr, refused: fn(&str) -> Option<String>) -> syn::Result<LitStr> {
+    match refused(&text.value()) {
+        None => Ok(text),
+        Some(reason) => Err(syn::Error::new(text.span(), reason)),
+    }
+}
+
+/// Why X-Ray would refuse `## <name>` as the handler subsegment's name.
+fn name_refused(name: &str) -> Option<String> {
+    let allowed_ascii =
+        |c: char| c.is_ascii_alphanumeric() || c == ' ' || "_.:/%&#=+-@".contains(c);
+    let reason = if name.trim().is_empty() {
+        "a subsegment name needs at least one non-blank character"
+    } else if name.chars().count() > 197 {
+        "a subsegment name has at most 200 characters, \"## \" included"
+    } else if name
+        .chars()
+        .any(|c| c.is_control() || (c.is_ascii() && !allowed_ascii(c)))
+    {
+        "a subsegment name may only contain letters, numbers, spaces and _ . : / % & # = + - @"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "`name` cannot name the handler subsegment: {reason}"
+    ))
+}
+
+/// Why CloudWatch would refuse `service` as the value of the `service` dimension.
+fn service_refused(service: &str) -> Option<String> {
+    let reason = if service.trim().is_empty() {
+        "a dimension value needs at least one non-blank character"
+    } else if !service.bytes().all(|b| (0x20..=0x7e).contains(&b)) {
+        "a dimension value must be printable ASCII"
+    } else if service.len() > 1024 {
+        "a dimension value has at most 1024 characters"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "`service` cannot be the `service` dimension: {reason}"
+    ))
+}
+
+/// Why CloudWatch would refuse `namespace`.
+fn namespace_refused(namespace: &str) -> Option<String> {
+    let allowed =
+        |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#' | ':' | ' ');
+    let reason = if namespace.trim().is_empty() {
+        "a namespace needs at least one non-blank character"
+    } else if namespace.len() > 255 {
+        "a namespace has at most 255 characters"
+    } else if !namespace.chars().all(allowed) {
+        "a namespace may only contain 0-9 A-Z a-z . - _ / # : and space"
+    } else if namespace.starts_with(':') {
+        "a namespace must not start with ':'"
+    } else if namespace.starts_with("AWS/") {
+        "namespaces starting with AWS/ are reserved for AWS services"
+    } else {
+        return None;
+    };
+    Some(format!(
+        "`namespace` is not a CloudWatch namespace: {reason}"
+    ))
 }
 
 fn flag(input: ParseStream<'_>, key: &Ident) -> syn::Result<LitBool> {

@@ -108,7 +108,10 @@ use proc_macro::TokenStream;
 ///
 /// A handler that is not an `async fn`, returns nothing or something other than a `Result`
 /// (an alias of one, such as `anyhow::Result<T>`, is one), has no event argument, or has an
-/// unknown or repeated option is a compile error that says so. So is a method of an
+/// unknown or repeated option is a compile error that says so. So is a `name`, `service` or
+/// `namespace` that would be refused at the first invocation (a namespace CloudWatch refuses,
+/// `AWS/...` included; a service that is no printable ASCII; a name with a character X-Ray
+/// refuses), rather than a warning then and the default in its place. So is a method of an
 /// `#[async_trait]` impl, which that attribute has made a plain `fn` by the time this one sees
 /// it: a trait's native `async fn` is instrumented, as is an inherent `async fn` the method
 /// calls.

@@ -86,6 +86,8 @@ pub(crate) fn value_error(name: &str, value: f64) -> MetricsError {
     }
 }
 
+/// (`#[instrument_lambda]` checks its literal `service`, a dimension value, by the same rules,
+/// in `lambda-perf-macros/src/attr.rs`: change both.)
 pub(crate) fn dimension(name: &str, value: &str) -> Result<(), MetricsError> {
     let name_reason = if is_blank(name) {
         Some("a dimension name needs at least one non-blank character")
@@ -161,6 +163,8 @@ pub(crate) fn metadata_key(key: &str) -> Result<(), MetricsError> {
     }
 }
 
+/// (`#[instrument_lambda]` checks its literal `namespace` by the same rules, in
+/// `lambda-perf-macros/src/attr.rs`: change both.)
 pub(crate) fn namespace(namespace: &str) -> Result<(), MetricsError> {
     let allowed =
         |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/' | '#' | ':' | ' ');

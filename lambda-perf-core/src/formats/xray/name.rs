@@ -16,6 +16,8 @@ fn is_name_char(c: char) -> bool {
 }
 
 /// Checks a handler name, which becomes `## <name>`: the result has at most 200 characters.
+/// (`#[instrument_lambda]` checks its literal `name` by the same rules, as far as ASCII goes,
+/// in `lambda-perf-macros/src/attr.rs`: change both.)
 pub(crate) fn validate_handler_name(name: &str) -> Result<(), &'static str> {
     let reason = if name.trim().is_empty() {
         "a subsegment name needs at least one non-blank character"
