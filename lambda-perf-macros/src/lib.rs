@@ -66,8 +66,9 @@ use proc_macro::TokenStream;
 /// The handler is an `async fn` with one Lambda event argument: the one whose type is
 /// spelled `LambdaEvent<T>` (or `Request`, for `lambda_http::Request` with lambda-perf-core's
 /// `http` feature), or, whatever its type is called (an alias, a re-export under another
-/// name), the one marked `#[event]`. Other arguments, such as shared state borrowed by a
-/// closure, are kept as they are.
+/// name), the one marked `#[event]`. A `LambdaEvent<T>` is taken before a `Request`, so an
+/// argument of another type called `Request` (one of the function's own) is not taken for the
+/// event. Other arguments, such as shared state borrowed by a closure, are kept as they are.
 ///
 /// ```no_run
 /// use lambda_perf_core::instrument_lambda;

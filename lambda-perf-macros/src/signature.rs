@@ -1,5 +1,5 @@
 //! Checking the handler's signature and finding its Lambda event argument: the one marked
-//! `#[event]`, else the one whose type is spelled `LambdaEvent<..>` or `Request`.
+//! `#[event]`, else the one whose type is spelled `LambdaEvent<..>`, else the one spelled `Request`.
 
 use syn::spanned::Spanned;
 use syn::{Attribute, Expr, FnArg, ItemFn, Meta, PatType, ReturnType, Stmt, Type};
@@ -45,13 +45,16 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
     if let Some(index) = marked(function)? {
         return Ok(index);
     }
-    signature
-        .inputs
-        .iter()
-        .position(|input| match input {
-            FnArg::Typed(PatType { ty, .. }) => is_lambda_event(ty),
+    // A `LambdaEvent<..>` first: an argument of some other type called `Request` (a user's
+    // own, a client's) before it is not the event.
+    let spelled = |name: &str| {
+        signature.inputs.iter().position(|input| match input {
+            FnArg::Typed(PatType { ty, .. }) => is_spelled(ty, name),
             FnArg::Receiver(_) => false,
         })
+    };
+    spelled("LambdaEvent")
+        .or_else(|| spelled("Request"))
         .ok_or_else(|| {
             syn::Error::new(
                 signature.paren_token.span.join(),
@@ -123,16 +126,17 @@ pub(crate) fn strip_markers(function: &mut ItemFn) {
     }
 }
 
-/// `LambdaEvent<..>` or `Request` (`lambda_http::Request`), by the last path segment.
-fn is_lambda_event(ty: &Type) -> bool {
+/// Whether `ty` is spelled `name` (`LambdaEvent<..>`, or `Request` for `lambda_http::Request`),
+/// by its last path segment.
+fn is_spelled(ty: &Type, name: &str) -> bool {
     match ty {
         Type::Path(path) if path.qself.is_none() => path
             .path
             .segments
             .last()
-            .is_some_and(|segment| segment.ident == "LambdaEvent" || segment.ident == "Request"),
-        Type::Paren(inner) => is_lambda_event(&inner.elem),
-        Type::Group(inner) => is_lambda_event(&inner.elem),
+            .is_some_and(|segment| segment.ident == name),
+        Type::Paren(inner) => is_spelled(&inner.elem, name),
+        Type::Group(inner) => is_spelled(&inner.elem, name),
         _ => false,
     }
 }
