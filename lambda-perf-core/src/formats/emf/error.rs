@@ -65,10 +65,10 @@ pub enum MetricsError {
         /// The refused value.
         value: f64,
     },
-    /// The value's magnitude is above 2^360, or below 2^-360 without being zero: CloudWatch
+    /// The value's magnitude is above 2^359, or below 2^-359 without being zero: CloudWatch
     /// rejects such values.
     #[error(
-        "metric {name:?} has the value {value}, outside CloudWatch's range (magnitude 2^-360 to 2^360, or 0)"
+        "metric {name:?} has the value {value}, outside CloudWatch's range (magnitude 2^-359 to 2^359, or 0)"
     )]
     ValueOutOfRange {
         /// The metric name.

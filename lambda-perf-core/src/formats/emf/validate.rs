@@ -55,10 +55,13 @@ pub(crate) fn metric_name(name: &str) -> Result<(), MetricsError> {
     })
 }
 
-/// The largest magnitude CloudWatch accepts: 2^360.
-pub(crate) const MAX_MAGNITUDE: f64 = 2.348_542_582_773_833_2e108;
-/// The smallest non-zero magnitude CloudWatch accepts: 2^-360.
-pub(crate) const MIN_MAGNITUDE: f64 = 4.257_959_840_008_151e-109;
+/// The largest magnitude CloudWatch surely accepts: 2^359. Its API reference says "-2^360
+/// to 2^360", its concepts page "1.174271e+108" (2^359) as the base-10 bound: the narrower of
+/// the two.
+pub(crate) const MAX_MAGNITUDE: f64 = 1.174_271_291_386_916_6e108;
+/// The smallest non-zero magnitude CloudWatch surely accepts: 2^-359 (the concepts page's
+/// "8.515920e-109"; the API reference says 2^-360).
+pub(crate) const MIN_MAGNITUDE: f64 = 8.515_919_680_016_301e-109;
 
 /// Whether CloudWatch accepts `value`: finite, and zero or of a magnitude within range.
 /// Inlined where values are recorded: two comparisons, decided while compiling for a
@@ -200,8 +203,12 @@ mod tests {
 
     #[test]
     fn values_stay_within_cloudwatchs_range() {
-        assert_eq!(MAX_MAGNITUDE, 2f64.powi(360));
-        assert_eq!(MIN_MAGNITUDE, 2f64.powi(-360));
+        assert_eq!(MAX_MAGNITUDE, 2f64.powi(359));
+        assert_eq!(MIN_MAGNITUDE, 2f64.powi(-359));
+        // Between the two texts' bounds: refused, as one of them would have CloudWatch do.
+        for doubtful in [2f64.powi(360), -2f64.powi(-360)] {
+            assert!(value("m", doubtful).is_err(), "{doubtful}");
+        }
         for fine in [
             0.0,
             -0.0,
