@@ -55,11 +55,11 @@ fn descendants(root: Pid) -> Vec<Pid> {
         }
     }
     let mut found = HashSet::new();
-    let mut parents = vec![root.as_raw_pid()];
+    let mut parents = vec![root.as_raw_nonzero().get()];
     while let Some(parent) = parents.pop() {
         for &child in children.get(&parent).into_iter().flatten() {
             // A pid reused while `/proc` was read could close a loop.
-            if child != root.as_raw_pid() && found.insert(child) {
+            if child != root.as_raw_nonzero().get() && found.insert(child) {
                 parents.push(child);
             }
         }
@@ -83,7 +83,7 @@ mod tests {
 
     /// Whether `pid` runs (exists, and is no zombie waiting for its parent).
     fn running(pid: &Pid) -> bool {
-        std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_pid()))
+        std::fs::read_to_string(format!("/proc/{}/stat", pid.as_raw_nonzero().get()))
             .ok()
             .and_then(|stat| {
                 let (_, fields) = stat.rsplit_once(')')?;
