@@ -348,7 +348,7 @@ impl FunctionCgroup {
     /// daemon, a process in a session of its own): at once with v2's `cgroup.kill` where the
     /// kernel has it (5.14 on), else each pid its `cgroup.procs` files list, read again until
     /// none is left (a process forking meanwhile is caught on the next read), for at most
-    /// [`KILL_ROUNDS`] rounds.
+    /// `KILL_ROUNDS` rounds.
     pub fn kill_all(&self) {
         // Its directory, not `memory_dir`: a cgroup whose creation failed has none (and an
         // empty `memory_dir`, which would make `cgroup.kill` a file in the current directory).
