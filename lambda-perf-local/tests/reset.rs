@@ -93,6 +93,15 @@ fn a_timed_out_invocation_starts_the_runtime_again_and_the_run_goes_on() {
     assert_eq!(streams.len(), 1, "{streams:?}");
 }
 
+/// A runtime (`sh -c`) that answers every invocation, and the first time in an environment
+/// works on 2 s after its answer before asking for the next one.
+const WORKS_ON_AFTER_ITS_FIRST_ANSWER: &str = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+while true; do
+  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
+  if [ ! -e "$TMPDIR/slow" ]; then touch "$TMPDIR/slow"; sleep 2; fi
+done"#;
+
 /// Lambda's invocation lasts until the runtime asks for its next event: a runtime that
 /// answers in time, then works on past its timeout before asking, timed out, and its
 /// environment is reset as after any timeout.
@@ -100,13 +109,7 @@ fn a_timed_out_invocation_starts_the_runtime_again_and_the_run_goes_on() {
 fn work_after_the_response_past_the_timeout_is_a_timeout() {
     let logs = tempfile::tempdir().unwrap();
     let log = temp_path(&logs, "run.log");
-    // The first time in an environment, it works 2 s after its answer.
-    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
-while true; do
-  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
-  curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
-  if [ ! -e "$TMPDIR/slow" ]; then touch "$TMPDIR/slow"; sleep 2; fi
-done"#;
+    let script = WORKS_ON_AFTER_ITS_FIRST_ANSWER;
     let output = run(
         "{}",
         &["-n", "2", "--timeout", "1", "--log-out", &log],
@@ -589,12 +592,7 @@ fn an_invocation_whose_runtime_exits_during_init_is_logged_with_runtime_exit_err
 /// timeout there, and its process (which other invocations may be using) is not reset.
 #[test]
 fn work_after_the_response_is_no_timeout_on_managed_instances() {
-    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
-while true; do
-  id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
-  curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
-  if [ ! -e "$TMPDIR/slow" ]; then touch "$TMPDIR/slow"; sleep 2; fi
-done"#;
+    let script = WORKS_ON_AFTER_ITS_FIRST_ANSWER;
     let output = run(
         "{}",
         &[
