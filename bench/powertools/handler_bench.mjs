@@ -2,7 +2,7 @@
 //
 // Run by bench/powertools/peer.py in a Lambda-like environment (LAMBDA_TASK_ROOT set, a sampled
 // _X_AMZN_TRACE_ID rotated before every invocation, AWS_XRAY_DAEMON_ADDRESS pointing at a real
-// UDP receiver, stdout a real file). Each sample is one invocation plus one setImmediate turn,
+// UDP receiver, stdout a pipe that is read). Each sample is one invocation plus one setImmediate turn,
 // so that libuv runs the UDP send as it would between real invocations. Prints one JSON
 // object on stderr.
 //

@@ -2,8 +2,8 @@
 
 Run by bench/powertools/peer.py in a Lambda-like environment (LAMBDA_TASK_ROOT set, a sampled
 _X_AMZN_TRACE_ID rotated before every invocation as the runtime does, AWS_XRAY_DAEMON_ADDRESS
-pointing at a real UDP receiver, stdout a real file, flushed at every write as the runtime
-flushes it). Prints one JSON object on stderr.
+pointing at a real UDP receiver, stdout a pipe that is read, flushed at every write as the
+runtime flushes it). Prints one JSON object on stderr.
 
     python3 handler_bench.py MODE INVOCATIONS WARMUP     (MODE: bare | instrumented)
 """
@@ -20,7 +20,7 @@ MODE, INVOCATIONS, WARMUP = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 class Unbuffered:
     """stdout as Lambda's Python runtime (awslambdaric's bootstrap) sets it: every write
     flushed, so that each EMF line Metrics prints reaches the file descriptor in the invocation
-    that printed it, as lambda-perf's does. Left block-buffered (stdout to a file), the lines
+    that printed it, as lambda-perf's does. Left block-buffered (stdout not a terminal), the lines
     wait in an 8 KiB buffer, and many invocations share one write(2)."""
 
     def __init__(self, stream):

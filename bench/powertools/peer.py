@@ -3,9 +3,9 @@ one metric, one annotation and the handler subsegment, against the same bare han
 
     python3 peer.py OUT.json WORKDIR INVOCATIONS RUNS
 
-Each (runtime, mode) runs RUNS times in a fresh process (stdout to a real file in WORKDIR,
-X-Ray datagrams to a UDP socket this script binds and drains); a figure is the median of the
-runs' means. Runtimes whose interpreter or packages are missing are reported as such and
+Each (runtime, mode) runs RUNS times in a fresh process (stdout to a pipe that `cat` drains into
+a file in WORKDIR, as Lambda reads a function's stdout through a pipe; X-Ray datagrams to a UDP
+socket this script binds and drains); a figure is the median of the runs' means. Runtimes whose interpreter or packages are missing are reported as such and
 skipped. Uses only the standard library; the packages are installed by bench/run.
 """
 
@@ -73,9 +73,14 @@ def run(command, receiver, label):
     )
     stdout_path = os.path.join(WORKDIR, f"{label}.stdout")
     with open(stdout_path, "wb") as stdout:
-        done = subprocess.run(
-            command, env=env, stdout=stdout, stderr=subprocess.PIPE, cwd=WORKDIR, check=False
-        )
+        reader = subprocess.Popen(["cat"], stdin=subprocess.PIPE, stdout=stdout)
+        try:
+            done = subprocess.run(
+                command, env=env, stdout=reader.stdin, stderr=subprocess.PIPE, cwd=WORKDIR, check=False
+            )
+        finally:
+            reader.stdin.close()
+            reader.wait()
     if done.returncode != 0:
         raise RuntimeError(f"{label}: exit {done.returncode}: {done.stderr.decode()[-2000:]}")
     last = done.stderr.decode().strip().splitlines()[-1]

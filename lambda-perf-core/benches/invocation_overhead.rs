@@ -35,14 +35,10 @@
 #![allow(clippy::print_stdout)]
 
 use std::hint::black_box;
-use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use criterion::Criterion;
-use lambda_runtime::{Error, LambdaEvent};
-use serde_json::Value;
-use tokio::runtime::Runtime;
-use tower::{Layer, Service, service_fn};
+use tower::{Layer, service_fn};
 
 #[path = "common/floor.rs"]
 mod floor;
@@ -53,10 +49,13 @@ mod measuring;
 #[path = "common/scenario.rs"]
 mod scenario;
 
-use floor::{Floor, Sizes, as_is, daemon, dev_null, layer, measure_sizes};
+use floor::{
+    FLOOR, Floor, Sizes, as_is, bare_writing, bare_writing_sending, daemon, dev_null, invoke,
+    layer, measure_sizes,
+};
 use marker_dir::marker_dir;
 use measuring::measuring;
-use scenario::{bare, event, instrumented};
+use scenario::{bare, instrumented};
 
 fn main() {
     let mut criterion = Criterion::default().configure_from_args();
@@ -73,7 +72,7 @@ fn main() {
     let mut writing = service_fn(bare_writing);
     let mut writing_sending = service_fn(bare_writing_sending);
     let mut unsampled = perf.layer(service_fn(instrumented));
-    runtime.block_on(unsampled.call(event(false))).unwrap(); // the cold one
+    invoke(&runtime, &mut unsampled, false); // the cold one
     let mut sampled = perf.layer(service_fn(instrumented));
     let mut with_usage = layer(&daemon, markers.path(), dev_null(), |builder| {
         builder.resource_usage(true)
@@ -140,31 +139,6 @@ fn main() {
         }),
         Case::Clocks => time(iterations, clock_reads),
     });
-}
-
-/// One warm invocation of `service` through `runtime`, its event sampled or not.
-fn invoke<S>(runtime: &Runtime, service: &mut S, sampled: bool) -> S::Response
-where
-    S: Service<LambdaEvent<Value>, Error = Error>,
-{
-    runtime
-        .block_on(service.call(black_box(event(sampled))))
-        .unwrap()
-}
-
-/// The floor, for the bare handlers that make its system calls themselves.
-static FLOOR: OnceLock<Floor> = OnceLock::new();
-
-/// The bare handler, making the floor's `write(2)` itself before it answers.
-async fn bare_writing(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    FLOOR.get().expect("made first").write();
-    Ok(1)
-}
-
-/// The bare handler, making the floor's `write(2)` and `send(2)` itself before it answers.
-async fn bare_writing_sending(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    FLOOR.get().expect("made first").write_and_send();
-    Ok(1)
 }
 
 /// The clock reads every recorded invocation makes: its beginning and its end, by the

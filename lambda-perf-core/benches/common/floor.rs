@@ -8,12 +8,14 @@
 use std::fs::File;
 use std::hint::black_box;
 use std::io::Write;
-use std::net::UdpSocket;
-use std::sync::{Arc, Mutex};
+use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use lambda_perf_core::PerfLayer;
 use lambda_perf_core::layer::PerfLayerBuilder;
+use lambda_runtime::{Error, LambdaEvent};
+use serde_json::Value;
 use tokio::runtime::Runtime;
 use tower::{Layer, Service, service_fn};
 
@@ -61,6 +63,16 @@ pub(crate) fn layer(
     emf: impl Write + Send + 'static,
     configure: Configure,
 ) -> PerfLayer {
+    layer_to(daemon.local_addr().unwrap(), marker_dir, emf, configure)
+}
+
+/// [`layer`], its datagrams to the daemon at `daemon`.
+pub(crate) fn layer_to(
+    daemon: SocketAddr,
+    marker_dir: &std::path::Path,
+    emf: impl Write + Send + 'static,
+    configure: Configure,
+) -> PerfLayer {
     let builder = PerfLayer::builder()
         .service("bench")
         .namespace("Bench")
@@ -68,7 +80,7 @@ pub(crate) fn layer(
         .trace_disabled(false)
         .marker_dir(marker_dir)
         .emf_writer(emf)
-        .xray_daemon_address(daemon.local_addr().unwrap().to_string());
+        .xray_daemon_address(daemon.to_string());
     configure(builder).build().unwrap()
 }
 
@@ -104,33 +116,41 @@ pub(crate) fn measure_sizes(
     Sizes { line, datagram }
 }
 
-/// The floor: one `write(2)` of `line` to `/dev/null`, and one `send(2)` of `datagram` on a
-/// connected UDP socket. Both by shared reference, so that tasks on several threads can share
-/// one file and one socket, as invocations share lambda-perf's.
+/// The floor: one `write(2)` of `line` to a file (`/dev/null`, or a pipe), and one `send(2)`
+/// of `datagram` on a connected UDP socket. Both by shared reference, so that tasks on
+/// several threads can share one file and one socket, as invocations share lambda-perf's.
 pub(crate) struct Floor {
     file: File,
     line: Vec<u8>,
     socket: UdpSocket,
     datagram: Vec<u8>,
-    _receiver: UdpSocket,
+    _receiver: Option<UdpSocket>,
 }
 
 impl Floor {
+    /// To `/dev/null` and a socket nobody reads.
     pub(crate) fn new(sizes: &Sizes) -> Self {
         let receiver = daemon();
+        let mut floor = Self::to(sizes, dev_null(), receiver.local_addr().unwrap());
+        floor._receiver = Some(receiver);
+        floor
+    }
+
+    /// To `file` and the socket at `daemon`.
+    pub(crate) fn to(sizes: &Sizes, file: File, daemon: SocketAddr) -> Self {
         let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
         socket.set_nonblocking(true).unwrap();
-        socket.connect(receiver.local_addr().unwrap()).unwrap();
+        socket.connect(daemon).unwrap();
         let mut line = vec![b'x'; sizes.line];
         if let Some(last) = line.last_mut() {
             *last = b'\n';
         }
         Self {
-            file: dev_null(),
+            file,
             line,
             socket,
             datagram: vec![b'x'; sizes.datagram],
-            _receiver: receiver,
+            _receiver: None,
         }
     }
 
@@ -142,4 +162,29 @@ impl Floor {
         self.write();
         let _ = black_box(self.socket.send(black_box(&self.datagram)));
     }
+}
+
+/// One warm invocation of `service` through `runtime`, its event sampled or not.
+pub(crate) fn invoke<S>(runtime: &Runtime, service: &mut S, sampled: bool) -> S::Response
+where
+    S: Service<LambdaEvent<Value>, Error = Error>,
+{
+    runtime
+        .block_on(service.call(black_box(event(sampled))))
+        .unwrap()
+}
+
+/// The floor the bare handlers below make their system calls on: set once by the bench.
+pub(crate) static FLOOR: OnceLock<Floor> = OnceLock::new();
+
+/// The bare handler, making the floor's `write(2)` itself before it answers.
+pub(crate) async fn bare_writing(_: LambdaEvent<Value>) -> Result<u32, Error> {
+    FLOOR.get().expect("set first").write();
+    Ok(1)
+}
+
+/// The bare handler, making the floor's `write(2)` and `send(2)` itself before it answers.
+pub(crate) async fn bare_writing_sending(_: LambdaEvent<Value>) -> Result<u32, Error> {
+    FLOOR.get().expect("set first").write_and_send();
+    Ok(1)
 }
