@@ -195,6 +195,86 @@ fn a_runtime_that_exits_in_an_invocation_is_started_again() {
         1,
         "{text}"
     );
+    // Lambda's own words for the exit, before the invocation's `END`.
+    let crashed = report["invocations"][0]["request_id"].as_str().unwrap();
+    assert_runtime_exit_logged(&text, crashed, "Runtime exited with error: exit status 7");
+    assert_eq!(
+        logs_of(&log)["statuses"],
+        serde_json::json!({ "error: Runtime.ExitError": 1, "success": 2 })
+    );
+}
+
+/// The messages of a `--log-out` file, without their timestamp and log stream.
+fn messages(text: &str) -> Vec<&str> {
+    text.lines()
+        .map(|line| line.splitn(3, ' ').nth(2).unwrap_or_default())
+        .collect()
+}
+
+/// The log has Lambda's two lines for a runtime that exited during invocation `request_id`
+/// (`exit`: how Lambda says it ended), once, just before its `END`.
+fn assert_runtime_exit_logged(text: &str, request_id: &str, exit: &str) {
+    let messages = messages(text);
+    let error = format!("RequestId: {request_id} Error: {exit}");
+    let at: Vec<usize> = (0..messages.len())
+        .filter(|&i| messages[i] == error)
+        .collect();
+    assert_eq!(at.len(), 1, "{error:?} once in {text}");
+    assert_eq!(
+        messages[at[0] + 1..at[0] + 3],
+        ["Runtime.ExitError", &format!("END RequestId: {request_id}")],
+        "{text}"
+    );
+}
+
+/// A runtime killed by a signal during an invocation is logged as Lambda logs it, the signal
+/// named as Lambda's init (written in Go) names it, and one that exits with status 0 as
+/// giving no reason; `lambda-perf logs` reads the invocation back as a `Runtime.ExitError`.
+#[test]
+fn a_runtime_killed_by_a_signal_in_an_invocation_is_logged_as_lambda_logs_it() {
+    for (end, words) in [
+        (
+            "kill -SEGV $$",
+            "Runtime exited with error: signal: segmentation fault",
+        ),
+        (
+            "kill -ABRT $$",
+            "Runtime exited with error: signal: aborted",
+        ),
+        (
+            "kill -TERM $$",
+            "Runtime exited with error: signal: terminated",
+        ),
+        ("exit 0", "Runtime exited without providing a reason"),
+    ] {
+        let logs = tempfile::tempdir().unwrap();
+        let log = temp_path(&logs, "run.log");
+        // No core file left behind.
+        let script = format!(
+            r#"ulimit -c 0
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+curl -sS -o /dev/null "$api/next"
+{end}"#
+        );
+        let output = run(
+            "{}",
+            &["-n", "1", "--log-out", &log],
+            &["sh", "-c", &script],
+        );
+        assert_eq!(output.status.code(), Some(2), "{end}: {}", stderr(&output));
+        let report = json(&output);
+        assert_eq!(column(&report, "status"), ["exit-error"], "{end}");
+        let text = std::fs::read_to_string(&log).unwrap();
+        let request_id = report["invocations"][0]["request_id"].as_str().unwrap();
+        assert_runtime_exit_logged(&text, request_id, words);
+        let logs = logs_of(&log);
+        assert_eq!(
+            logs["statuses"],
+            serde_json::json!({ "error: Runtime.ExitError": 1 }),
+            "{end}: {logs:#}"
+        );
+        assert_eq!(logs["lines"]["malformed"], 0, "{end}: {logs:#}");
+    }
 }
 
 /// Two invocations in flight at once in one runtime (`-c 2`), which crashes: one failure of
@@ -213,7 +293,13 @@ serve() {
   done
 }
 serve crash & serve other & wait"#;
-    let output = run("{}", &["-n", "2", "-c", "2"], &["sh", "-c", script]);
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let output = run(
+        "{}",
+        &["-n", "2", "-c", "2", "--log-out", &log],
+        &["sh", "-c", script],
+    );
     assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
     let error = stderr(&output);
     assert!(
@@ -238,6 +324,19 @@ serve crash & serve other & wait"#;
         kinds,
         ["function-failure", "function-failure"],
         "{report:#}"
+    );
+    // Each invocation that was in the runtime has Lambda's lines of its exit.
+    let text = std::fs::read_to_string(&log).unwrap();
+    for request_id in column(&report, "request_id") {
+        assert_runtime_exit_logged(
+            &text,
+            request_id.as_str().unwrap(),
+            "Runtime exited with error: signal: killed",
+        );
+    }
+    assert_eq!(
+        logs_of(&log)["statuses"],
+        serde_json::json!({ "error: Runtime.ExitError": 2 })
     );
 }
 
@@ -577,6 +676,14 @@ fn an_invocation_whose_runtime_exits_during_init_is_logged_with_runtime_exit_err
     // What the runtime wrote before it exited comes before the platform's lines.
     let connecting = text.find(" connecting\n").expect("the runtime's output");
     assert!(connecting < text.find(" INIT_REPORT ").unwrap(), "{text}");
+    // Lambda's lines of the exit come after its `START`, before its `END`.
+    let failed = report["invocations"][0]["request_id"].as_str().unwrap();
+    assert_runtime_exit_logged(&text, failed, "Runtime exited with error: exit status 3");
+    let start = format!(" START RequestId: {failed} ");
+    assert!(
+        text.find(&start).unwrap() < text.find(" Error: Runtime exited").unwrap(),
+        "{text}"
+    );
     // The restart after it is a cold start, with an `Init Duration`, in both.
     assert_eq!(report["summary"]["cold_starts"], 1);
     assert_logs_agree(

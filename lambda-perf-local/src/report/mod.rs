@@ -53,6 +53,7 @@ mod no_reply;
 mod problem;
 mod record;
 mod resources;
+mod runtime_exit;
 mod stats;
 mod tally;
 mod terminal;
@@ -74,6 +75,7 @@ pub use no_reply::{NoReply, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY
 pub use problem::{Problem, ProblemKind};
 pub use record::{RecordedInvocation, RecordedProcess, RecordedReply, RunRecord, SizingRecord};
 pub use resources::{Artifact, Billing, CodeSize, Resources, SizingReport};
+pub(crate) use runtime_exit::runtime_exit_error;
 pub(crate) use stats::mean;
 pub use stats::{ColdWarmComparison, Distribution, Summary, nearest_rank};
 pub use terminal::render_terminal;

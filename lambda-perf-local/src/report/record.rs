@@ -2,6 +2,7 @@
 //! [`Report::build`](super::Report::build): [`RunRecord`], [`RecordedInvocation`] (with its
 //! [`RecordedReply`]), [`RecordedProcess`], [`SizingRecord`].
 
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use lambda_perf_core::InitializationType;
@@ -157,6 +158,9 @@ pub struct RecordedProcess {
     pub dropped_output_lines: usize,
     /// How it ended (e.g. `exit status: 0`, `killed`), if it did.
     pub exit: Option<String>,
+    /// Its exit status, when it ended on its own (not stopped by the harness): what Lambda's
+    /// `Runtime exited with error: …` line says of an invocation it was in.
+    pub exit_status: Option<ExitStatus>,
     /// When it was started.
     pub spawned_at: Option<Instant>,
     /// When its runtime's `GET /runtime/restore/next` was answered (a SnapStart snapshot

@@ -707,7 +707,8 @@ impl<'a> Execution<'a> {
     /// records how it ended.
     async fn end_process(&self, stop: HarnessStop) -> RecordedProcess {
         let process = &self.current.process;
-        let (exit, stopped_by_harness) = match process.try_exit_status() {
+        let exit_status = process.try_exit_status();
+        let (exit, stopped_by_harness) = match exit_status {
             Some(status) => (Some(status.to_string()), None),
             None => {
                 let exit = process.kill().await.ok().map(|status| status.to_string());
@@ -720,6 +721,7 @@ impl<'a> Execution<'a> {
             output: process.output(),
             dropped_output_lines: process.output_log().dropped_lines(),
             exit,
+            exit_status,
             spawned_at: Some(process.spawned_at()),
             restored_at: self.api.restored_at(),
             log_stream: self

@@ -4,13 +4,14 @@
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
+use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use crate::logs::format_timestamp;
 use crate::pricing::billed_ms;
 use crate::report::{
-    FailedInit, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report, ReportedInvocation,
-    RunRecord, Status, failed_inits, init_on_demand,
+    FailedInit, NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE, OUT_OF_MEMORY_MESSAGE, Report,
+    ReportedInvocation, RunRecord, Status, failed_inits, init_on_demand, runtime_exit_error,
 };
 
 /// Where a line goes among the lines of the same instant.
@@ -115,13 +116,16 @@ fn written_before_failure(read_at: Instant, failures: &[(Instant, bool)]) -> Opt
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
 /// duration, the billed duration, the memory size, the process's peak memory so far and, on
-/// the first invocation of a process initialized on demand, the platform's init). An
-/// out-of-memory kill is logged as Lambda logs one, and so is a timeout (`Task timed out
-/// after …`, after the `REPORT`) and, initialized on demand, an invocation whose process
+/// the first invocation of a process initialized on demand, the platform's init). A runtime
+/// that exited during an invocation is logged as Lambda logs one, before that invocation's
+/// `END` (`RequestId: … Error: Runtime exited with error: exit status 1`, then
+/// `Runtime.ExitError`; each invocation that was in it gets its own two lines), and so is an
+/// out-of-memory kill (`… signal: killed`, then `Runtime.OutOfMemory`), a timeout (`Task timed
+/// out after …`, after the `REPORT`) and, initialized on demand, an invocation whose process
 /// failed in its init: an `INIT_REPORT … Phase: invoke Status: error Error Type: …` line,
-/// then its `START`, `END` and `REPORT` with that error, as Lambda logs an init it retried
-/// in the invocation that failed again. Each line goes to the log stream of its execution
-/// environment.
+/// then its `START`, the two lines of the exit when its runtime exited, `END` and `REPORT`
+/// with that error, as Lambda logs an init it retried in the invocation that failed again.
+/// Each line goes to the log stream of its execution environment.
 ///
 /// `report` must be [`Report::build`] of `record`.
 pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
@@ -132,6 +136,12 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
         .map(|process| (process.index, process.log_stream.as_str()))
         .collect();
     let stream_of = |process: usize| streams.get(&process).copied().unwrap_or("");
+    let exit_statuses: HashMap<usize, ExitStatus> = record
+        .processes
+        .iter()
+        .rev()
+        .filter_map(|process| Some((process.index, process.exit_status?)))
+        .collect();
     let mut entries: Vec<Entry<'_>> = Vec::new();
     let spells = idle_spells(record);
     let failed = if init_on_demand(record) {
@@ -164,8 +174,24 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
         .zip(&failed)
     {
         let stream = stream_of(run.process);
+        let runtime_exited = matches!(
+            &run.reply,
+            Err(failure) if failure.kind == NoReplyKind::ProcessExited
+        );
+        let exit_lines = runtime_exited.then(|| {
+            let status = exit_statuses.get(&run.process).copied();
+            runtime_exit_error(&run.request_id, status)
+        });
         if let (Some(failed), Some(ended)) = (failed, run.ended_at) {
-            failed_init_lines(&mut entries, record, invocation, failed, ended, stream);
+            failed_init_lines(
+                &mut entries,
+                record,
+                invocation,
+                failed,
+                exit_lines,
+                ended,
+                stream,
+            );
             continue;
         }
         let Some(started) = run.handed_out_at else {
@@ -196,6 +222,9 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
                 run.request_id
             ));
             end(OUT_OF_MEMORY_ERROR_TYPE.to_owned());
+        }
+        for line in exit_lines.into_iter().flatten() {
+            end(line);
         }
         end(end_line(&run.request_id));
         let duration_ms = invocation
@@ -230,15 +259,17 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
 
 /// The lines of an invocation whose process failed in its init, all at its end (`ended`),
 /// in this order and after what the process wrote by then: Lambda's `INIT_REPORT` for the
-/// init it retried in the invocation and that failed again, then `START`, `END` and
-/// `REPORT`. The harness tries that init once: where Lambda, in a new
-/// environment, first tries it in the init phase and logs an `INIT_REPORT … Phase: init`
-/// line for that too, this log has only the one it failed in.
+/// init it retried in the invocation and that failed again, then `START`, the `Runtime
+/// exited …` lines (`exited`) when the runtime exited in that init, `END` and `REPORT`. The
+/// harness tries that init once: where Lambda, in a new environment, first tries it in the
+/// init phase and logs an `INIT_REPORT … Phase: init` line for that too, this log has only
+/// the one it failed in.
 fn failed_init_lines<'a>(
     entries: &mut Vec<Entry<'a>>,
     record: &RunRecord,
     invocation: &ReportedInvocation,
     failed: &FailedInit,
+    exited: Option<[String; 2]>,
     ended: Instant,
     stream: &'a str,
 ) {
@@ -256,6 +287,9 @@ fn failed_init_lines<'a>(
         failed.init_ms, failed.error_type
     ));
     push(start_line(&invocation.request_id, record.config.version()));
+    for line in exited.into_iter().flatten() {
+        push(line);
+    }
     push(end_line(&invocation.request_id));
     let duration_ms = invocation.duration_ms.unwrap_or(failed.init_ms);
     push(report_line(
