@@ -875,12 +875,17 @@ fn env_cannot_contradict_the_memory_size_or_init_type_billed() {
     );
 }
 
-/// An environment initialized ahead of its invocations (provisioned concurrency, SnapStart)
-/// has no `Init Duration` in its `REPORT` lines on Lambda, so its log read back by
-/// `lambda-perf logs` counts no cold start, as the run's own report says.
+/// An environment initialized ahead of its invocations (provisioned concurrency, SnapStart,
+/// Managed Instances) has no `Init Duration` in its `REPORT` lines on Lambda, so its log read
+/// back by `lambda-perf logs` counts no cold start, as the run's own report says.
 #[test]
 fn a_log_of_an_environment_initialized_ahead_has_no_init_duration_nor_cold_start() {
-    for init_type in ["provisioned-concurrency", "snap-start", "on-demand"] {
+    for init_type in [
+        "provisioned-concurrency",
+        "snap-start",
+        "lambda-managed-instances",
+        "on-demand",
+    ] {
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("run.log");
         let output = run_demo_function(

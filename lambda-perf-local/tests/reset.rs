@@ -697,25 +697,35 @@ fn an_invocation_whose_runtime_exits_during_init_is_logged_with_runtime_exit_err
 /// can read zero or negative while the code keeps running, and several invocations share one
 /// process): a runtime that answers in time, then works on before asking again, is no
 /// timeout there, and its process (which other invocations may be using) is not reset.
+/// The same whether `--init-type` or `--env` says so, and billed as Managed Instances are.
 #[test]
 fn work_after_the_response_is_no_timeout_on_managed_instances() {
     let script = WORKS_ON_AFTER_ITS_FIRST_ANSWER;
-    let output = run(
-        "{}",
-        &[
-            "-n",
-            "2",
-            "--timeout",
-            "1",
+    for managed_instances in [
+        ["--init-type", "lambda-managed-instances"],
+        [
             "--env",
             "AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances",
         ],
-        &["sh", "-c", script],
-    );
-    assert!(output.status.success(), "{}", stderr(&output));
-    let report = json(&output);
-    assert_eq!(column(&report, "status"), ["ok", "ok"]);
-    assert_eq!(report["resets"]["count"], 0, "{:#}", report["resets"]);
+    ] {
+        let mut options = vec!["-n", "2", "--timeout", "1"];
+        options.extend(managed_instances);
+        let output = run("{}", &options, &["sh", "-c", script]);
+        assert!(
+            output.status.success(),
+            "{managed_instances:?}: {}",
+            stderr(&output)
+        );
+        let report = json(&output);
+        assert_eq!(
+            column(&report, "status"),
+            ["ok", "ok"],
+            "{managed_instances:?}"
+        );
+        assert_eq!(report["resets"]["count"], 0, "{:#}", report["resets"]);
+        let prices = report["resources"]["billing"]["prices"].as_str().unwrap();
+        assert!(prices.contains("Managed Instances"), "{prices}");
+    }
 }
 
 /// With invocations at once (`-c`), the loop that works on after its answer is the one whose

@@ -21,6 +21,9 @@ pub(crate) enum InitType {
     ProvisionedConcurrency,
     /// `snap-start`
     SnapStart,
+    /// `lambda-managed-instances`
+    #[value(name = "lambda-managed-instances")]
+    ManagedInstances,
 }
 
 /// The options of `lambda-perf run`.
@@ -126,6 +129,7 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
             InitType::OnDemand => InitializationType::OnDemand,
             InitType::ProvisionedConcurrency => InitializationType::ProvisionedConcurrency,
             InitType::SnapStart => InitializationType::SnapStart,
+            InitType::ManagedInstances => InitializationType::ManagedInstances,
         };
         runner.config = runner.config.with_initialization_type(kind.as_str());
     }
