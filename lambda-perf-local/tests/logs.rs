@@ -816,6 +816,54 @@ fn a_timeout_line_marks_its_attempt_not_the_retry_of_its_request() {
     );
 }
 
+/// In logs older than the `Status` field, a runtime's exit is known by Lambda's lines before
+/// its attempt's `END`: `RequestId: … Error: Runtime exited …`, then the error type. The
+/// retry of the same request that succeeded is no error, and those lines are the
+/// platform's, not the function's output.
+#[test]
+fn a_runtime_exit_line_marks_its_attempt_with_the_error_type_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = |id: &str, duration: f64| {
+        format!(
+            "REPORT RequestId: {id}\tDuration: {duration:.2} ms\tBilled Duration: {} ms\t\
+             Memory Size: 128 MB\tMax Memory Used: 20 MB\t",
+            duration.ceil()
+        )
+    };
+    let lines = [
+        "2025-01-02T03:04:05.000Z START RequestId: r-1 Version: $LATEST".to_owned(),
+        "2025-01-02T03:04:05.700Z RequestId: r-1 Error: Runtime exited with error: exit status 1"
+            .to_owned(),
+        "2025-01-02T03:04:05.700Z Runtime.ExitError".to_owned(),
+        "2025-01-02T03:04:05.700Z END RequestId: r-1".to_owned(),
+        format!("2025-01-02T03:04:05.700Z {}", report("r-1", 700.0)),
+        "2025-01-02T03:05:05.000Z START RequestId: r-1 Version: $LATEST".to_owned(),
+        "2025-01-02T03:05:05.020Z END RequestId: r-1".to_owned(),
+        format!("2025-01-02T03:05:05.020Z {}", report("r-1", 20.0)),
+        "2025-01-02T03:06:05.000Z START RequestId: r-2 Version: $LATEST".to_owned(),
+        "2025-01-02T03:06:05.900Z RequestId: r-2 Error: Runtime exited with error: signal: killed"
+            .to_owned(),
+        "2025-01-02T03:06:05.900Z Runtime.OutOfMemory".to_owned(),
+        "2025-01-02T03:06:05.900Z END RequestId: r-2".to_owned(),
+        format!("2025-01-02T03:06:05.900Z {}", report("r-2", 900.0)),
+    ];
+    let path = temp_path(&dir, "old.log");
+    std::fs::write(&path, lines.join("\n")).unwrap();
+    let report = report_of(&[&path]);
+    assert_eq!(report["invocations"], 3, "{report:#}");
+    assert_eq!(
+        report["statuses"],
+        json!({
+            "error: Runtime.ExitError": 1,
+            "error: Runtime.OutOfMemory": 1,
+            "success": 1
+        }),
+        "{report:#}"
+    );
+    assert_eq!(report["lines"]["platform"], 13, "{report:#}");
+    assert_eq!(report["lines"]["output"], 0, "{report:#}");
+}
+
 /// Today's REPORT of a timeout says `Status: timeout`, and Lambda's "Task timed out" line
 /// follows it: that line is the REPORT's own, and marks no retry of the same request (here
 /// one that succeeded, in another environment) as a timeout too.

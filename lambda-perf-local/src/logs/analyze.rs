@@ -5,7 +5,7 @@ use std::path::Path;
 
 use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
 use crate::report::facts::Facts;
-use crate::report::{Distribution, nearest_rank};
+use crate::report::{Distribution, EXIT_ERROR_TYPE, nearest_rank};
 
 use super::file::{self, LogFile};
 use super::input::{LogEvent, read_file};
@@ -14,7 +14,7 @@ use super::model::{
     MalformedLine, Prices,
 };
 use super::record::{PlatformReport, Record, read};
-use super::timeouts::{self, Place};
+use super::status_lines::{self, Place};
 
 /// How many malformed lines a report quotes.
 const MALFORMED_EXAMPLES: usize = 5;
@@ -66,6 +66,10 @@ impl LogsReport {
         // The log stream of each REPORT kept, to find its attempt's EMF facts.
         let mut report_streams: Vec<Option<String>> = Vec::new();
         let mut timeouts: Vec<(String, Place)> = Vec::new();
+        // The `Runtime exited` lines read, likewise; kept with where they were read and the
+        // error type of the line after each.
+        let mut seen_exits: Repeats = HashMap::new();
+        let mut exits: Vec<(String, Place, String)> = Vec::new();
         let mut index = 0;
         let mut seen: HashMap<Attempt, Seen> = HashMap::new();
         let mut order: Vec<Attempt> = Vec::new();
@@ -101,6 +105,21 @@ impl LogsReport {
                             timeouts.push((request_id, place));
                         }
                     }
+                    Record::RuntimeExited(request_id) => {
+                        lines.platform += 1;
+                        if first_read(&mut seen_exits, &request_id, &event, file_index) {
+                            exits.push((request_id, place, EXIT_ERROR_TYPE.to_owned()));
+                        }
+                    }
+                    Record::RuntimeExitType(error_type) => {
+                        lines.platform += 1;
+                        // The type of the exit on the line before, if that one was kept.
+                        if let Some(exit) =
+                            exits.last_mut().filter(|exit| exit.1.index + 1 == index)
+                        {
+                            exit.2 = error_type;
+                        }
+                    }
                     Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
                     Record::Output => lines.output += 1,
                     Record::Malformed(reason) => {
@@ -126,7 +145,26 @@ impl LogsReport {
         }
         // A text REPORT without `Status: timeout` (older ones have none) reads as a success:
         // the "Task timed out" line of its attempt says what it was.
-        timeouts::mark(&mut reports, &report_places, &timeouts);
+        status_lines::mark(&mut reports, &report_places, &timeouts);
+        // Likewise a REPORT without `Status: error`: the `Runtime exited` line of its attempt
+        // says what it was, and the line after it its error type.
+        let mut error_types: Vec<&str> = exits.iter().map(|exit| exit.2.as_str()).collect();
+        error_types.sort_unstable();
+        error_types.dedup();
+        for error_type in error_types {
+            let of_type: Vec<(String, Place)> = exits
+                .iter()
+                .filter(|exit| exit.2 == error_type)
+                .map(|(request_id, place, _)| (request_id.clone(), *place))
+                .collect();
+            status_lines::mark_as(
+                &mut reports,
+                &report_places,
+                &of_type,
+                "error",
+                Some(error_type),
+            );
+        }
         merge_unstreamed(&mut seen, &mut order);
         let prices = architecture.prices();
         let mut report = Self::platform_figures(&reports, prices);

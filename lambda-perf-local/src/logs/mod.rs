@@ -29,7 +29,10 @@
 //!   `platform.report` with `durationMs`, `billedDurationMs`, `memorySizeMB`,
 //!   `maxMemoryUsedMB`, `initDurationMs`, `restoreDurationMs`, `billedRestoreDurationMs`).
 //!   `INIT_START`, `INIT_REPORT`, SnapStart's `RESTORE_START` and `RESTORE_REPORT`, `XRAY`
-//!   lines and other `platform.*` records are counted as platform lines.
+//!   lines and other `platform.*` records are counted as platform lines, and so are the lines
+//!   that tell an invocation's status apart from its `REPORT`: `<request id> Task timed out
+//!   after … seconds`, and `RequestId: <request id> Error: Runtime exited …` with the error
+//!   type on the line after it (`Runtime.ExitError`, `Runtime.OutOfMemory`).
 //! - CloudWatch EMF lines, and in them lambda-perf's `lambda_perf` facts (start kind,
 //!   invocation index, idle gap, init duration and, with `LAMBDA_PERF_RESOURCE_USAGE`, the
 //!   CPU ratio and the share of its memory size's CPU each invocation used) and
@@ -54,6 +57,11 @@
 //!   invocation. A **cold start** is an invocation whose `REPORT` has an `Init
 //!   Duration`, as in the Logs Insights query `count(@initDuration)`; a `Restore Duration`
 //!   (SnapStart) is counted apart.
+//! - An invocation's **status** is its `REPORT`'s `Status` (with its `Error Type`). A text
+//!   `REPORT` older than that field reads as a success, unless a line of its attempt says
+//!   otherwise: its `Task timed out` line (logged after it) makes it a `timeout`, its
+//!   `Runtime exited` line (logged before its `END`) an `error` of the type on the line
+//!   after that one.
 //! - `init_duration_ms` is the platform's own figure, `REPORT`'s `Init Duration`, never
 //!   lambda-perf's in-process one. Where both exist for a cold start, both are shown side by
 //!   side ([`InitSideBySide`]).
@@ -113,8 +121,8 @@ mod html;
 mod input;
 mod model;
 mod record;
+mod status_lines;
 mod terminal;
-mod timeouts;
 mod timestamp;
 
 pub use self::file::LogFile;

@@ -53,6 +53,13 @@ pub(crate) enum Record {
     /// an invocation it stopped at its timeout, with the request id. Older text REPORT lines
     /// do not say so themselves (`Status: timeout`).
     TimedOut(String),
+    /// `RequestId: <id> Error: Runtime exited …`: the platform's line for an invocation whose
+    /// runtime exited in it (or was killed for memory), logged before its `END`, with the
+    /// request id. Older text REPORT lines do not say so themselves (`Status: error`).
+    RuntimeExited(String),
+    /// The line Lambda logs right after that one: its error type, `Runtime.ExitError` or
+    /// `Runtime.OutOfMemory`.
+    RuntimeExitType(String),
     /// Another platform line (`INIT_START`, `INIT_REPORT`, SnapStart's `RESTORE_START` and
     /// `RESTORE_REPORT`, `XRAY TraceId`, other `platform.*` records).
     OtherPlatform,
@@ -97,6 +104,12 @@ fn read_line(message: &str) -> Record {
     }
     if let Some(request_id) = timed_out(text) {
         return Record::TimedOut(request_id.to_owned());
+    }
+    if let Some(request_id) = runtime_exited(text) {
+        return Record::RuntimeExited(request_id.to_owned());
+    }
+    if RUNTIME_EXIT_TYPES.contains(&text) {
+        return Record::RuntimeExitType(text.to_owned());
     }
     if [
         "INIT_START ",
@@ -232,6 +245,17 @@ fn timed_out(text: &str) -> Option<&str> {
     let request_id = words.next()?;
     // Before the id, a timestamp or nothing: not a sentence of the function's own output.
     words.nth(1).is_none().then_some(request_id)
+}
+
+/// The error types Lambda logs on the line after a `Runtime exited` line.
+const RUNTIME_EXIT_TYPES: [&str; 2] = ["Runtime.ExitError", "Runtime.OutOfMemory"];
+
+/// The request id of a `RequestId: <request id> Error: Runtime exited …` line (`… with error:
+/// exit status 1`, `… without providing a reason`).
+fn runtime_exited(text: &str) -> Option<&str> {
+    let (request_id, error) = text.strip_prefix("RequestId: ")?.split_once(" Error: ")?;
+    let one_word = !request_id.is_empty() && !request_id.contains(char::is_whitespace);
+    (one_word && error.starts_with("Runtime exited ")).then_some(request_id)
 }
 
 /// The largest figure (milliseconds or MB) a REPORT is read with: 10^12 ms is 31 years,
@@ -451,6 +475,29 @@ mod tests {
             "r-1 Task timed out after a while seconds",
             "r-1 Task timed out after 3.00 seconds, retrying",
             "Task timed out after 3.00 seconds",
+        ] {
+            assert_eq!(read(output), Record::Output, "{output}");
+        }
+        assert_eq!(
+            read("RequestId: r-1 Error: Runtime exited with error: exit status 1"),
+            Record::RuntimeExited("r-1".to_owned())
+        );
+        assert_eq!(
+            read("RequestId: r-2 Error: Runtime exited without providing a reason"),
+            Record::RuntimeExited("r-2".to_owned())
+        );
+        assert_eq!(
+            read("Runtime.ExitError"),
+            Record::RuntimeExitType("Runtime.ExitError".to_owned())
+        );
+        assert_eq!(
+            read("Runtime.OutOfMemory\n"),
+            Record::RuntimeExitType("Runtime.OutOfMemory".to_owned())
+        );
+        for output in [
+            "RequestId: r-1 Error: the order was refused",
+            "RequestId: a b Error: Runtime exited with error: exit status 1",
+            "Runtime.ExitError raised by the batch",
         ] {
             assert_eq!(read(output), Record::Output, "{output}");
         }

@@ -66,7 +66,7 @@ mod xray;
 mod tests;
 
 pub(crate) use build::init_on_demand;
-pub(crate) use failed_init::{FailedInit, failed_inits};
+pub(crate) use failed_init::{EXIT_ERROR_TYPE, FailedInit, failed_inits};
 pub use harness_stop::HarnessStop;
 pub use html::render_html;
 pub use metrics::MetricSeries;

@@ -1,7 +1,9 @@
-//! Which REPORT a `Task timed out` line is about: a text REPORT older than the `Status` field
-//! reads as a success, and its request's timeout line says what it was. The retries of an
-//! asynchronous invocation keep its request id, so the line is about one REPORT, not all of
-//! that id's: the attempt it ended, whose REPORT Lambda logs just before it.
+//! Which REPORT a platform line that tells an invocation's status is about: a `Task timed
+//! out` line, or a `Runtime exited` line (with the error type on the line after it). A text
+//! REPORT older than the `Status` field reads as a success, and its request's line says what
+//! it was. The retries of an asynchronous invocation keep its request id, so the line is
+//! about one REPORT, not all of that id's: the attempt it ended, whose REPORT Lambda logs
+//! just before a timeout line, just after a runtime's exit.
 
 use std::collections::HashMap;
 
@@ -37,17 +39,28 @@ impl Place {
 
 /// Marks as timeouts the REPORTs the `timeouts` lines (request id, place) are about. Lambda
 /// logs a timeout's REPORT, then its `<timestamp> <request id> Task timed out after …` line
-/// (a retry of the same request id comes a minute or more later). Each line claims one
-/// REPORT of its request that no other line claimed, one that logged no status or logged
-/// `Status: timeout` (then it is that line's own): of the last before it and the first after
-/// it, the nearer (in time, else in lines read; the one before when neither is nearer).
-/// Only a REPORT that logged no status changes, to `timeout`. `places` are the REPORTs'
-/// places, in the order of `reports`.
+/// (a retry of the same request id comes a minute or more later). See [`mark_as`].
 pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &[(String, Place)]) {
+    mark_as(reports, places, timeouts, "timeout", None);
+}
+
+/// Marks with `status` (and `error_type`, if any) the REPORTs the `lines` (request id,
+/// place) are about. Each line claims one REPORT of its request that no other line claimed,
+/// one that logged no status (and no line marked yet) or logged `status` (then it is that
+/// line's own): of the last before it and the first after it, the nearer (in time, else in
+/// lines read; the one before when neither is nearer). Only a REPORT that logged no status
+/// changes. `places` are the REPORTs' places, in the order of `reports`.
+pub(crate) fn mark_as(
+    reports: &mut [PlatformReport],
+    places: &[Place],
+    lines: &[(String, Place)],
+    status: &str,
+    error_type: Option<&str>,
+) {
     // Each request's lines, in the order read, and the REPORTs of it a line may claim, so
     // that a line is matched against its request's REPORTs, not against all of them.
     let mut lines_of: HashMap<&str, Vec<Place>> = HashMap::new();
-    for (request_id, line) in timeouts {
+    for (request_id, line) in lines {
         lines_of.entry(request_id.as_str()).or_default().push(*line);
     }
     let mut claimable: HashMap<&str, Vec<usize>> = lines_of
@@ -55,7 +68,12 @@ pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &
         .map(|&request_id| (request_id, Vec::new()))
         .collect();
     for (index, report) in reports.iter().enumerate() {
-        if report.status_logged && report.status != "timeout" {
+        let open = if report.status_logged {
+            report.status == status
+        } else {
+            report.status == UNMARKED
+        };
+        if !open {
             continue;
         }
         if let Some(indices) = claimable.get_mut(report.request_id.as_str()) {
@@ -64,14 +82,21 @@ pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &
     }
     for (request_id, lines) in &lines_of {
         for index in claims(&claimable[request_id], places, lines) {
-            if !reports[index].status_logged {
-                "timeout".clone_into(&mut reports[index].status);
+            let report = &mut reports[index];
+            if !report.status_logged {
+                status.clone_into(&mut report.status);
+                if let Some(error_type) = error_type {
+                    report.error_type = Some(error_type.to_owned());
+                }
             }
         }
     }
 }
 
-/// The REPORTs the `lines` of one request claim, each line in turn (see [`mark`]):
+/// The status of a REPORT that logged none, before a line marks it.
+const UNMARKED: &str = "success";
+
+/// The REPORTs the `lines` of one request claim, each line in turn (see [`mark_as`]):
 /// `candidates` are the request's REPORTs a line may claim (indices into `places`), in the
 /// order read.
 fn claims(candidates: &[usize], places: &[Place], lines: &[Place]) -> Vec<usize> {
@@ -457,5 +482,38 @@ mod tests {
                 .expect("marking 100,000 timeouts of one request took over a minute");
             assert!(reports.iter().all(|r| r.status == "timeout"));
         }
+    }
+
+    #[test]
+    fn a_runtime_exit_marks_the_report_after_it_and_a_timeout_keeps_its_own() {
+        // Logs older than the `Status` field: an attempt whose runtime exited (its line just
+        // before its REPORT), a retry a minute later that timed out (its line after).
+        let mut reports = vec![report("r-1", None), report("r-1", None)];
+        let places = [at(Some(1_000.0), 1), at(Some(63_000.0), 3)];
+        let timeouts = [("r-1".to_owned(), at(Some(63_000.0), 4))];
+        mark(&mut reports, &places, &timeouts);
+        let exits = [("r-1".to_owned(), at(Some(1_000.0), 0))];
+        mark_as(
+            &mut reports,
+            &places,
+            &exits,
+            "error",
+            Some("Runtime.ExitError"),
+        );
+        assert_eq!(statuses(&reports), ["error", "timeout"]);
+        assert_eq!(reports[0].error_type.as_deref(), Some("Runtime.ExitError"));
+        assert_eq!(reports[1].error_type, None);
+
+        // Today's REPORT says `Status: error`: the line is its own, and leaves the retry.
+        let mut reports = vec![report("r-1", Some("error")), report("r-1", None)];
+        mark_as(
+            &mut reports,
+            &places,
+            &exits,
+            "error",
+            Some("Runtime.ExitError"),
+        );
+        assert_eq!(statuses(&reports), ["error", "success"]);
+        assert_eq!(reports[0].error_type, None, "as logged");
     }
 }
