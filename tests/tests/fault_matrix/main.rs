@@ -69,6 +69,37 @@ async fn an_unresolvable_daemon_address() {
     an_unusable_daemon_address("no-such-host.invalid:2000").await;
 }
 
+/// Settings the X-Ray SDKs refuse (a malformed TCP address, though only the UDP one is used;
+/// prefixes in capitals), and port 0, where no daemon can be reached: one warning names the
+/// setting, says what is wrong with it and what is expected; nothing is sent, not even to the
+/// default address, and every subsegment is counted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_daemon_address_the_x_ray_sdks_refuse() {
+    for (setting, reason) in [
+        (
+            "tcp:garbage udp:127.0.0.1:2000",
+            "its tcp address \"garbage\" has no port",
+        ),
+        (
+            "UDP:127.0.0.1:2000 TCP:127.0.0.1:2000",
+            "prefixes \"UDP\" and \"TCP\": the prefixes are `tcp:` and `udp:`, in lowercase",
+        ),
+        (
+            "127.0.0.1:0",
+            "its address \"127.0.0.1:0\" has port 0, where no daemon can be reached",
+        ),
+    ] {
+        let ran = Fault::none().daemon_setting(setting).run(echoes(1)).await;
+        ran.check(&[&format!(
+            "X-Ray daemon address {setting:?} is unusable ({reason}; expected host:port or \
+             \"tcp:host:port udp:host:port\", with lowercase prefixes and ports from 1 to 65535)"
+        )])
+        .await;
+        let end = ran.instrumented.end_line(0).await;
+        assert_eq!(dropped(&end, "xray.daemon_address_unusable"), 2, "{end}");
+    }
+}
+
 /// With `AWS_XRAY_DAEMON_ADDRESS` set to `setting`, one warning names it, and every end line
 /// counts the subsegments it could not send.
 async fn an_unusable_daemon_address(setting: &str) {
