@@ -609,23 +609,30 @@ impl Serialize for View<'_> {
         if !record.annotations.is_empty() && detail < Detail::Skeleton {
             map.serialize_entry("annotations", &Annotations { record, detail })?;
         }
-        if !record.metadata.is_empty() || !record.facts.is_empty() {
-            if detail == Detail::Full {
-                map.serialize_entry("metadata", &Metadata(record))?;
-            } else {
-                let facts = detail < Detail::Skeleton;
-                map.serialize_entry("metadata", &TrimmedMetadata { record, facts })?;
-            }
+        if detail > Detail::Full {
+            // Whatever the record held, the note says what was left out.
+            let facts = detail < Detail::Skeleton;
+            map.serialize_entry(
+                "metadata",
+                &TrimmedMetadata {
+                    record,
+                    facts,
+                    note: trim_note(record, detail),
+                },
+            )?;
+        } else if !record.metadata.is_empty() || !record.facts.is_empty() {
+            map.serialize_entry("metadata", &Metadata(record))?;
         }
         map.end()
     }
 }
 
 /// What replaces metadata that did not fit: lambda-perf's own facts (unless `facts` is
-/// false), and a note that the rest was removed.
+/// false), and a note of what the document left out ([`trim_note`]).
 struct TrimmedMetadata<'a> {
     record: &'a Record,
     facts: bool,
+    note: String,
 }
 
 impl Serialize for TrimmedMetadata<'_> {
@@ -648,12 +655,87 @@ impl Serialize for TrimmedFacts<'_, '_> {
             // Each key once, as at full detail; the note replaces a fact or entry of its key.
             facts_and_entries(self.0.record, &mut map, Some(TRIMMED_KEY))?;
         }
-        map.serialize_entry(
-            TRIMMED_KEY,
-            "metadata removed: the document exceeded 64000 bytes",
-        )?;
+        map.serialize_entry(TRIMMED_KEY, &self.0.note)?;
         map.end()
     }
+}
+
+/// The note of a document of `record` written at `detail`, below full: what it left out or
+/// cut of what the record holds, level by level — `metadata removed` (the user's; the facts
+/// stay), `strings over 256 bytes shortened`, `390 of 400 exceptions removed (…)`, `aws
+/// removed`, `annotations, http and lambda_perf facts removed` — and why.
+fn trim_note(record: &Record, detail: Detail) -> String {
+    let mut removed: Vec<Cow<'static, str>> = Vec::new();
+    let users_metadata = || {
+        record
+            .metadata
+            .iter()
+            .any(|(namespace, _, _)| namespace != FACTS_NAMESPACE)
+    };
+    if detail >= Detail::WithoutMetadata && users_metadata() {
+        removed.push("metadata removed".into());
+    }
+    if detail >= Detail::Shortened && has_long_strings(record, detail) {
+        removed.push(format!("strings over {SHORTENED_STRING} bytes shortened").into());
+    }
+    if let Some(Cause::Exceptions(exceptions)) = &record.cause {
+        let kept = kept_exceptions(exceptions, detail).count();
+        if kept < exceptions.len() {
+            removed.push(
+                format!(
+                    "{} of {} exceptions removed (the first {kept} kept)",
+                    exceptions.len() - kept,
+                    exceptions.len()
+                )
+                .into(),
+            );
+        }
+    }
+    if detail >= Detail::WithoutAws && record.aws.is_some() {
+        removed.push("aws removed".into());
+    }
+    if detail >= Detail::Skeleton {
+        let facts = !record.facts.is_empty() || record.facts_entries().next().is_some();
+        let members: Vec<&str> = [
+            (!record.annotations.is_empty(), "annotations"),
+            (record.http.is_some(), "http"),
+            (facts, "lambda_perf facts"),
+        ]
+        .into_iter()
+        .filter_map(|(present, member)| present.then_some(member))
+        .collect();
+        if let Some((last, others)) = members.split_last() {
+            let listed = match others {
+                [] => (*last).to_owned(),
+                _ => format!("{} and {last}", others.join(", ")),
+            };
+            removed.push(format!("{listed} removed").into());
+        }
+    }
+    if removed.is_empty() {
+        removed.push("nothing removed".into());
+    }
+    format!(
+        "{}: the document exceeded {MAX_DATAGRAM} bytes",
+        removed.join("; ")
+    )
+}
+
+/// Whether a document of `record` at `detail` cuts a string it shows ([`shorten`],
+/// [`shorten_name`]): its name, an annotation's value, a kept exception's type or message.
+fn has_long_strings(record: &Record, detail: Detail) -> bool {
+    let long = |text: &str| text.len() > SHORTENED_STRING;
+    let annotations = detail < Detail::Skeleton
+        && record.annotations.iter().any(|(_, value)| match value {
+            AnnotationValue::String(text) => long(text),
+            _ => false,
+        });
+    let exceptions = match &record.cause {
+        Some(Cause::Exceptions(exceptions)) => kept_exceptions(exceptions, detail)
+            .any(|exception| long(&exception.kind) || long(&exception.message)),
+        _ => false,
+    };
+    long(&record.name) || annotations || exceptions
 }
 
 fn shorten(text: &str, detail: Detail) -> Cow<'_, str> {
@@ -774,6 +856,17 @@ impl Serialize for Namespaced<'_> {
     }
 }
 
+/// The exceptions a document at `detail` shows: all of them, or, from
+/// [`Detail::FewerExceptions`], the first [`FEWER_EXCEPTIONS`].
+fn kept_exceptions(exceptions: &[Exception], detail: Detail) -> impl Iterator<Item = &Exception> {
+    let kept = if detail >= Detail::FewerExceptions {
+        FEWER_EXCEPTIONS
+    } else {
+        usize::MAX
+    };
+    exceptions.iter().take(kept)
+}
+
 pub(super) struct CauseView<'a> {
     pub(super) exceptions: &'a [Exception],
     pub(super) detail: Detail,
@@ -785,15 +878,7 @@ impl Serialize for CauseView<'_> {
         if let Ok(directory) = std::env::current_dir() {
             map.serialize_entry("working_directory", &directory.to_string_lossy())?;
         }
-        let kept = if self.detail >= Detail::FewerExceptions {
-            FEWER_EXCEPTIONS
-        } else {
-            usize::MAX
-        };
-        let exceptions: Vec<_> = self
-            .exceptions
-            .iter()
-            .take(kept)
+        let exceptions: Vec<_> = kept_exceptions(self.exceptions, self.detail)
             .map(|exception| {
                 let mut document = serde_json::json!({
                     "id": id_hex(exception.id).as_str(),
@@ -1056,6 +1141,114 @@ mod tests {
         assert!(body.get("aws").is_none(), "{body}");
         assert_eq!(body["annotations"]["customer_tier"], "gold", "{body}");
         assert_eq!(body["metadata"]["lambda_perf"]["invocation"], 2);
+    }
+
+    /// The trim note of a datagram: what it left out, level by level, of what its record held
+    /// (a record without metadata gets one too).
+    #[test]
+    fn the_trim_note_says_what_each_level_removed() {
+        let with_big_metadata = {
+            let mut record = record();
+            record.add_metadata("big".into(), "blob".into(), Value::from("x".repeat(70_000)));
+            record
+        };
+        let with_aws = {
+            let mut record = with_many_exceptions();
+            record.aws = Some(serde_json::json!({"operation": "o".repeat(70_000)}));
+            record
+        };
+        // Annotations too large for a datagram even shortened: 50 of 256 bytes that escape to
+        // six each.
+        let with_large_annotations = {
+            let mut record = with_aws.clone();
+            for index in 0..50 {
+                record.annotate(format!("k{index}").into(), "\u{1}".repeat(1_000).into());
+            }
+            record
+        };
+        for (record, detail, note) in [
+            (
+                &with_big_metadata,
+                Detail::WithoutMetadata,
+                "metadata removed",
+            ),
+            (
+                &with_long_exceptions("n".into()),
+                Detail::Shortened,
+                "strings over 256 bytes shortened",
+            ),
+            (
+                &with_many_exceptions(),
+                Detail::FewerExceptions,
+                "390 of 400 exceptions removed (the first 10 kept)",
+            ),
+            (
+                &with_aws,
+                Detail::WithoutAws,
+                "390 of 400 exceptions removed (the first 10 kept); aws removed",
+            ),
+            (
+                &with_large_annotations,
+                Detail::Skeleton,
+                "390 of 400 exceptions removed (the first 10 kept); aws removed; annotations, \
+                 http and lambda_perf facts removed",
+            ),
+        ] {
+            let (written, body) = datagram(record);
+            assert_eq!(written, detail);
+            assert_eq!(
+                body["metadata"]["lambda_perf"]["trimmed"],
+                format!("{note}: the document exceeded 64000 bytes"),
+                "{detail:?}"
+            );
+        }
+    }
+
+    /// Each level's note names only what the record held: a record with everything, at each
+    /// level.
+    #[test]
+    fn the_trim_note_of_each_level_adds_what_that_level_removes() {
+        let mut record = with_many_exceptions();
+        record.name = "n".repeat(300).into();
+        record.aws = Some(serde_json::json!({"operation": "GetItem"}));
+        record.add_metadata("orders".into(), "response".into(), Value::from(7));
+        let note = |detail| {
+            let view = View {
+                document: SubsegmentDocument {
+                    trace_id: &trace_id(),
+                    record: &record,
+                    quoted_name: None,
+                    annotations_json: None,
+                    in_progress: false,
+                },
+                detail,
+            };
+            let body = serde_json::to_value(&view).unwrap();
+            body["metadata"]["lambda_perf"]["trimmed"]
+                .as_str()
+                .unwrap()
+                .strip_suffix(": the document exceeded 64000 bytes")
+                .unwrap()
+                .to_owned()
+        };
+        let expected = [
+            (Detail::WithoutMetadata, "metadata removed"),
+            (Detail::Shortened, "; strings over 256 bytes shortened"),
+            (
+                Detail::FewerExceptions,
+                "; 390 of 400 exceptions removed (the first 10 kept)",
+            ),
+            (Detail::WithoutAws, "; aws removed"),
+            (
+                Detail::Skeleton,
+                "; annotations, http and lambda_perf facts removed",
+            ),
+        ];
+        let mut so_far = String::new();
+        for (detail, added) in expected {
+            so_far.push_str(added);
+            assert_eq!(note(detail), so_far, "{detail:?}");
+        }
     }
 
     /// A record named `name` with 100 exceptions of 1,000-character messages: one whose
