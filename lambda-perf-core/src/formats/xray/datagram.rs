@@ -45,7 +45,8 @@ impl SubsegmentDocument<'_> {
 
     /// Appends the daemon header and the document to `out`, shrinking the document — the
     /// user's metadata first (lambda-perf's own `lambda_perf` facts stay), then long strings,
-    /// then the exceptions past the first ten, then `aws`, then annotations, `http` and the
+    /// then the exceptions but the first nine and the latest (as the record keeps its own:
+    /// the first ones and the latest), then `aws`, then annotations, `http` and the
     /// facts — until the datagram fits 64 000 bytes. A shrunk document says in its
     /// `lambda_perf` metadata, as `trimmed`, what it left out or cut of what the record held
     /// (e.g. `390 of 400 exceptions removed (…); aws removed: the document exceeded 64000

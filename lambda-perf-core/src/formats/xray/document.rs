@@ -31,11 +31,13 @@ pub(crate) const MAX_DATAGRAM: usize = 64_000;
 pub(crate) const DAEMON_HEADER: &[u8] = b"{\"format\":\"json\",\"version\":1}\n";
 /// String lengths kept when a document has to shrink to fit a datagram.
 const SHORTENED_STRING: usize = 256;
-/// Exceptions kept, the first ones, in a document that does not fit with all of them.
+/// Exceptions kept in a document that does not fit with all of them: as the record keeps its
+/// own, the first ones and the latest.
 const FEWER_EXCEPTIONS: usize = 10;
 /// Exceptions one subsegment keeps: the first ones and the latest. A failure recorded in a
 /// loop would otherwise grow the record, and the time to send it, without bound; a datagram
-/// holds fewer (a document that does not fit otherwise keeps [`FEWER_EXCEPTIONS`]).
+/// holds fewer (a document that does not fit otherwise keeps [`FEWER_EXCEPTIONS`], the same
+/// way).
 pub(crate) const MAX_EXCEPTIONS: usize = 1_000;
 /// The metadata namespace of lambda-perf's own facts: kept when the user's metadata is
 /// trimmed.
@@ -467,7 +469,8 @@ pub(crate) enum Detail {
     WithoutMetadata,
     /// Long strings cut (names, annotation values, exception types and messages).
     Shortened,
-    /// Only the first [`FEWER_EXCEPTIONS`] exceptions kept: the annotations, which traces are
+    /// Only [`FEWER_EXCEPTIONS`] exceptions kept, the first ones and the latest, as the record
+    /// keeps its own ([`Record::record_exception`]): the annotations, which traces are
     /// filtered on, `http` and the facts still go out.
     FewerExceptions,
     /// `aws`, the user's object without a bound, left out.
@@ -680,12 +683,14 @@ fn trim_note(record: &Record, detail: Detail) -> String {
     }
     if let Some(Cause::Exceptions(exceptions)) = &record.cause {
         let kept = kept_exceptions(exceptions, detail).count();
-        if kept < exceptions.len() {
+        let recorded = exceptions.len();
+        if kept < recorded {
             removed.push(
                 format!(
-                    "{} of {} exceptions removed (the first {kept} kept)",
-                    exceptions.len() - kept,
-                    exceptions.len()
+                    "{cut} of {recorded} exceptions removed (the first {first} and the latest \
+                     kept)",
+                    cut = recorded - kept,
+                    first = kept - 1,
                 )
                 .into(),
             );
@@ -857,14 +862,23 @@ impl Serialize for Namespaced<'_> {
 }
 
 /// The exceptions a document at `detail` shows: all of them, or, from
-/// [`Detail::FewerExceptions`], the first [`FEWER_EXCEPTIONS`].
+/// [`Detail::FewerExceptions`], [`FEWER_EXCEPTIONS`] of them, which the record's own policy
+/// chooses ([`Record::record_exception`]): the first ones and the latest. The latest is the
+/// one a parent's cause refers to when the failure goes up, and the timeout that the
+/// watchdog's in-progress copy adds.
 fn kept_exceptions(exceptions: &[Exception], detail: Detail) -> impl Iterator<Item = &Exception> {
-    let kept = if detail >= Detail::FewerExceptions {
-        FEWER_EXCEPTIONS
-    } else {
-        usize::MAX
+    let (first, latest) = match exceptions.split_last() {
+        Some((latest, earlier))
+            if detail >= Detail::FewerExceptions && exceptions.len() > FEWER_EXCEPTIONS =>
+        {
+            (
+                &earlier[..FEWER_EXCEPTIONS - 1],
+                std::slice::from_ref(latest),
+            )
+        }
+        _ => (exceptions, &[][..]),
     };
-    exceptions.iter().take(kept)
+    first.iter().chain(latest)
 }
 
 pub(super) struct CauseView<'a> {
@@ -1117,18 +1131,55 @@ mod tests {
         record
     }
 
-    /// Too many exceptions for a datagram cost the exceptions past the first ten, not the
+    /// Too many exceptions for a datagram cost all but the first nine and the latest, not the
     /// annotations traces are filtered on, nor `http` or lambda-perf's facts.
     #[test]
     fn many_exceptions_are_cut_before_the_annotations() {
         let (detail, body) = datagram(&with_many_exceptions());
         assert_eq!(detail, Detail::FewerExceptions);
         assert_eq!(body["cause"]["exceptions"].as_array().unwrap().len(), 10);
-        assert_eq!(body["cause"]["exceptions"][9]["id"], "0000000000000009");
+        assert_eq!(body["cause"]["exceptions"][8]["id"], "0000000000000008");
+        assert_eq!(body["cause"]["exceptions"][9]["id"], "000000000000018f");
         assert_eq!(body["annotations"]["customer_tier"], "gold", "{body}");
         assert_eq!(body["http"]["response"]["status"], 200);
         assert_eq!(body["metadata"]["lambda_perf"]["invocation"], 2);
         assert!(body["metadata"]["lambda_perf"]["trimmed"].is_string());
+    }
+
+    /// A document that keeps fewer exceptions keeps those the record's own policy keeps: the
+    /// first ones and the latest (that a parent's cause refers to, or the watchdog's timeout).
+    #[test]
+    fn fewer_exceptions_are_the_first_and_the_latest_as_the_record_keeps_them() {
+        let mut record = with_many_exceptions();
+        for id in 400..2_000 {
+            record.record_exception(Exception {
+                id,
+                kind: "Error".into(),
+                message: format!("item {id} failed: {}", "x".repeat(200)),
+            });
+        }
+        let Some(Cause::Exceptions(recorded)) = &record.cause else {
+            panic!("exceptions recorded");
+        };
+        // The first ids up to `count` in all, and the latest.
+        let first_and_latest =
+            |count: u64, latest: u64| -> Vec<u64> { (0..count - 1).chain([latest]).collect() };
+        let recorded: Vec<u64> = recorded.iter().map(|exception| exception.id).collect();
+        assert_eq!(recorded, first_and_latest(MAX_EXCEPTIONS as u64, 1_999));
+        let (detail, body) = datagram(&record);
+        assert_eq!(detail, Detail::FewerExceptions);
+        let sent_ids: Vec<u64> = body["cause"]["exceptions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|exception| u64::from_str_radix(exception["id"].as_str().unwrap(), 16).unwrap())
+            .collect();
+        assert_eq!(sent_ids, first_and_latest(FEWER_EXCEPTIONS as u64, 1_999));
+        assert_eq!(
+            body["metadata"]["lambda_perf"]["trimmed"],
+            "990 of 1000 exceptions removed (the first 9 and the latest kept): the document \
+             exceeded 64000 bytes"
+        );
     }
 
     /// An `aws` object too large for a datagram is left out before the annotations are.
@@ -1180,17 +1231,17 @@ mod tests {
             (
                 &with_many_exceptions(),
                 Detail::FewerExceptions,
-                "390 of 400 exceptions removed (the first 10 kept)",
+                "390 of 400 exceptions removed (the first 9 and the latest kept)",
             ),
             (
                 &with_aws,
                 Detail::WithoutAws,
-                "390 of 400 exceptions removed (the first 10 kept); aws removed",
+                "390 of 400 exceptions removed (the first 9 and the latest kept); aws removed",
             ),
             (
                 &with_large_annotations,
                 Detail::Skeleton,
-                "390 of 400 exceptions removed (the first 10 kept); aws removed; annotations, \
+                "390 of 400 exceptions removed (the first 9 and the latest kept); aws removed; annotations, \
                  http and lambda_perf facts removed",
             ),
         ] {
@@ -1236,7 +1287,7 @@ mod tests {
             (Detail::Shortened, "; strings over 256 bytes shortened"),
             (
                 Detail::FewerExceptions,
-                "; 390 of 400 exceptions removed (the first 10 kept)",
+                "; 390 of 400 exceptions removed (the first 9 and the latest kept)",
             ),
             (Detail::WithoutAws, "; aws removed"),
             (
