@@ -281,7 +281,7 @@ fn main() {
     let shared_floor: &'static Floor = Box::leak(Box::new(Floor::new(&sizes)));
     let with_floor = service_fn(move |event: LambdaEvent<Value>| async move {
         tokio::task::yield_now().await;
-        shared_floor.write_and_send();
+        shared_floor.send_and_write();
         bare(event).await
     });
     let run =

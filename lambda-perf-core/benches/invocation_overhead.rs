@@ -50,7 +50,7 @@ mod measuring;
 mod scenario;
 
 use floor::{
-    FLOOR, Floor, Sizes, as_is, bare_writing, bare_writing_sending, daemon, dev_null, invoke,
+    FLOOR, Floor, Sizes, as_is, bare_sending_writing, bare_writing, daemon, dev_null, invoke,
     layer, measure_sizes,
 };
 use marker_dir::marker_dir;
@@ -70,7 +70,7 @@ fn main() {
     let perf = layer(&daemon, markers.path(), dev_null(), as_is);
     let mut plain = service_fn(bare);
     let mut writing = service_fn(bare_writing);
-    let mut writing_sending = service_fn(bare_writing_sending);
+    let mut writing_sending = service_fn(bare_sending_writing);
     let mut unsampled = perf.layer(service_fn(instrumented));
     invoke(&runtime, &mut unsampled, false); // the cold one
     let mut sampled = perf.layer(service_fn(instrumented));
@@ -97,7 +97,7 @@ fn main() {
             b.iter(|| floor.write())
         });
         group.bench_function("floor: write(2) + send(2)", |b| {
-            b.iter(|| floor.write_and_send());
+            b.iter(|| floor.send_and_write());
         });
         group.bench_function("floor in place: bare handler writing the EMF line", |b| {
             b.iter(|| invoke(&runtime, &mut writing, false));
@@ -130,7 +130,7 @@ fn main() {
             invoke(&runtime, &mut with_usage, false);
         }),
         Case::Write => time(iterations, || floor.write()),
-        Case::WriteSend => time(iterations, || floor.write_and_send()),
+        Case::WriteSend => time(iterations, || floor.send_and_write()),
         Case::WriteInPlace => time(iterations, || {
             invoke(&runtime, &mut writing, false);
         }),

@@ -116,8 +116,8 @@ pub(crate) fn measure_sizes(
     Sizes { line, datagram }
 }
 
-/// The floor: one `write(2)` of `line` to a file (`/dev/null`, or a pipe), and one `send(2)`
-/// of `datagram` on a connected UDP socket. Both by shared reference, so that tasks on
+/// The floor: one `send(2)` of `datagram` on a connected UDP socket, and one `write(2)` of
+/// `line` to a file (`/dev/null`, or a pipe). Both by shared reference, so that tasks on
 /// several threads can share one file and one socket, as invocations share lambda-perf's.
 pub(crate) struct Floor {
     file: File,
@@ -158,9 +158,11 @@ impl Floor {
         (&self.file).write_all(black_box(&self.line)).unwrap();
     }
 
-    pub(crate) fn write_and_send(&self) {
-        self.write();
+    /// The datagram first, then the line: the order in which an invocation's end sends its
+    /// subsegment and writes its EMF line.
+    pub(crate) fn send_and_write(&self) {
         let _ = black_box(self.socket.send(black_box(&self.datagram)));
+        self.write();
     }
 }
 
@@ -183,8 +185,8 @@ pub(crate) async fn bare_writing(_: LambdaEvent<Value>) -> Result<u32, Error> {
     Ok(1)
 }
 
-/// The bare handler, making the floor's `write(2)` and `send(2)` itself before it answers.
-pub(crate) async fn bare_writing_sending(_: LambdaEvent<Value>) -> Result<u32, Error> {
-    FLOOR.get().expect("set first").write_and_send();
+/// The bare handler, making the floor's `send(2)` and `write(2)` itself before it answers.
+pub(crate) async fn bare_sending_writing(_: LambdaEvent<Value>) -> Result<u32, Error> {
+    FLOOR.get().expect("set first").send_and_write();
     Ok(1)
 }
