@@ -178,6 +178,18 @@ impl Setup {
             }
         }
         trace_settings.refuse_invalid_given_in_code(&mut errors);
+        // `OTEL_SDK_DISABLED` (config/traces.rs): no OpenTelemetry export, whatever chose it.
+        #[cfg(feature = "opentelemetry")]
+        let span_exporters = if trace_settings.otel_sdk_disabled {
+            let warning = sdk_disabled_warning(&trace_backends, span_exporters.len());
+            trace_backends.retain(|backend| !backend.is_opentelemetry());
+            if !trace_settings.otel_sdk_disabled_in_code && !settings.trace_disabled {
+                warnings.extend(warning);
+            }
+            Vec::new()
+        } else {
+            span_exporters
+        };
         #[cfg(feature = "opentelemetry")]
         let own_exporters = !span_exporters.is_empty();
         #[cfg(not(feature = "opentelemetry"))]
@@ -275,6 +287,36 @@ impl Setup {
         }
         instrumentation
     }
+}
+
+/// What `OTEL_SDK_DISABLED=true` says when it turns OpenTelemetry export off: the backends
+/// and the exporters given in code it turns off, and where traces still go; nothing when it
+/// has nothing to turn off.
+#[cfg(feature = "opentelemetry")]
+fn sdk_disabled_warning(backends: &[TraceBackend], exporters_in_code: usize) -> Option<String> {
+    let mut off: Vec<String> = backends
+        .iter()
+        .filter(|backend| backend.is_opentelemetry())
+        .map(|backend| backend.as_str().to_owned())
+        .collect();
+    if exporters_in_code > 0 {
+        off.push(format!(
+            "{exporters_in_code} span exporter(s) given in code"
+        ));
+    }
+    if off.is_empty() {
+        return None;
+    }
+    let instead = if backends.contains(&TraceBackend::XRay) {
+        "traces go to xray alone"
+    } else {
+        "no traces are sent"
+    };
+    Some(format!(
+        "{}=true: the OpenTelemetry backends are off ({}); {instead}",
+        crate::config::trace_vars::OTEL_SDK_DISABLED,
+        off.join(", ")
+    ))
 }
 
 /// Whether a default dimension can join those accepted before it.

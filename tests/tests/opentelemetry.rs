@@ -476,6 +476,54 @@ async fn xray_and_otlp_give_the_same_tree() {
     );
 }
 
+/// `OTEL_SDK_DISABLED=true`, as OpenTelemetry defines it, turns every OpenTelemetry export
+/// off: the collector and the daemon's socket get no span of the backends
+/// `LAMBDA_PERF_TRACES` names, while `xray`, which is not OpenTelemetry, sends its documents
+/// as before; one warning says so.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otel_sdk_disabled_sends_no_span_and_leaves_xray_on() {
+    let setup = setup(|config, otlp| {
+        config
+            .with_env("LAMBDA_PERF_TRACES", "xray,otlp,xray-otlp")
+            .with_env("OTEL_EXPORTER_OTLP_ENDPOINT", otlp.base_url())
+            .with_env("OTEL_SDK_DISABLED", "true")
+    })
+    .await;
+    let (header, result) = setup.invoke(json!({ "action": "trace" })).await;
+    assert_eq!(result.into_json().unwrap()["done"], "trace");
+    let root = header.root.clone();
+    let parent = header.parent.clone();
+    setup
+        .daemon
+        .wait_for(
+            move |doc| doc["trace_id"] == root.as_str() && doc["parent_id"] == parent.as_str(),
+            WAIT,
+        )
+        .await
+        .unwrap();
+    // Any export would have been waited for before the answer, and any xray-otlp datagram
+    // sent before it: none came.
+    assert!(
+        setup.otlp.exports().is_empty(),
+        "{:#?}",
+        setup.otlp.exports()
+    );
+    let datagrams = setup.daemon.datagrams();
+    assert!(
+        datagrams.iter().all(|datagram| datagram.document.is_ok()),
+        "only X-Ray documents reach the daemon: {datagrams:#?}"
+    );
+    let warnings = warnings(&setup.process);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains(
+            "OTEL_SDK_DISABLED=true: the OpenTelemetry backends are off (otlp, xray-otlp); \
+             traces go to xray alone"
+        ),
+        "{warnings:#?}"
+    );
+}
+
 /// The example exports OTLP/HTTP; one variable switches it to `xray-otlp`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_example_switches_backend_by_one_variable() {

@@ -3,6 +3,7 @@
 //! | variable | meaning | default | in code ([`PerfLayerBuilder`](crate::PerfLayerBuilder)) |
 //! |---|---|---|---|
 //! | `LAMBDA_PERF_TRACES` | comma list of [`TraceBackend`]s: `xray`, `otlp`, `xray-otlp`; or `none` | `xray` | `traces` |
+//! | `OTEL_SDK_DISABLED` | `true` (any case; every other value is false, one that is not `false` warned about, as OpenTelemetry defines it): no OpenTelemetry export at all (`otlp`, `xray-otlp`, exporters given in code), wherever they were chosen; `xray` goes on | false | `otel_sdk_disabled` |
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's spans to be exported (never into the timeout margin before its deadline, 100 ms when the margin is `0`) | 200 | `otel_flush_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
@@ -19,6 +20,12 @@
 //! other than `gzip` or `none`, a timeout that is no number) is treated as unset, as the
 //! OpenTelemetry specification says of an invalid variable: a warning, and the generic one's
 //! value, else the default.
+//!
+//! `OTEL_SDK_DISABLED` is a switch of its own, as `POWERTOOLS_TRACE_DISABLED` is: it turns the
+//! OpenTelemetry export off however it was chosen, in the environment or in code (`traces`),
+//! with one warning naming what it turned off, and only `otel_sdk_disabled` given in code wins
+//! over it. It is not read without the `opentelemetry` feature, which has nothing for it to
+//! turn off.
 
 use std::fmt;
 use std::time::Duration;
@@ -30,6 +37,7 @@ use crate::formats::faas_trigger::FaasTrigger;
 /// Names of the environment variables read here.
 pub(crate) mod vars {
     pub(crate) const TRACES: &str = "LAMBDA_PERF_TRACES";
+    pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
     pub(crate) const OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS";
     pub(crate) const OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -169,6 +177,12 @@ pub(crate) const OPENTELEMETRY_BUILT: bool = cfg!(feature = "opentelemetry");
 pub(crate) struct TraceSettings {
     /// `None`: not configured (`xray`); an empty list: `none`.
     pub(crate) backends: Option<Vec<TraceBackend>>,
+    /// `OTEL_SDK_DISABLED=true` (read with the `opentelemetry` feature only), or given in
+    /// code: no OpenTelemetry export, whatever chose it.
+    pub(crate) otel_sdk_disabled: bool,
+    /// `otel_sdk_disabled` was given in code: turning the export off is then no surprise to
+    /// warn about.
+    pub(crate) otel_sdk_disabled_in_code: bool,
     pub(crate) flush_timeout: Option<Duration>,
     /// The full traces URL.
     pub(crate) otlp_endpoint: Option<String>,
@@ -207,6 +221,8 @@ impl fmt::Debug for TraceSettings {
         let header_names: Vec<&str> = self.otlp_headers.iter().map(|(n, _)| n.as_str()).collect();
         f.debug_struct("TraceSettings")
             .field("backends", &self.backends)
+            .field("otel_sdk_disabled", &self.otel_sdk_disabled)
+            .field("otel_sdk_disabled_in_code", &self.otel_sdk_disabled_in_code)
             .field("flush_timeout", &self.flush_timeout)
             .field("otlp_endpoint", &self.otlp_endpoint)
             .field("otlp_headers", &header_names)
@@ -236,6 +252,10 @@ impl TraceSettings {
         warnings: &mut Vec<String>,
     ) -> Self {
         let backends = present(vars::TRACES).map(|list| parse_backends(&list, warnings));
+        // Only the OpenTelemetry output has anything for it to turn off.
+        let otel_sdk_disabled = present(vars::OTEL_SDK_DISABLED)
+            .filter(|_| OPENTELEMETRY_BUILT)
+            .is_some_and(|value| otel_boolean(vars::OTEL_SDK_DISABLED, &value, warnings));
         let flush_timeout = present(vars::OTEL_FLUSH_TIMEOUT_MS).and_then(|value| {
             millis(&value).or_else(|| {
                 warnings.push(format!(
@@ -292,6 +312,8 @@ impl TraceSettings {
             first_of(present, [vars::OTLP_TRACES_PROTOCOL, vars::OTLP_PROTOCOL]);
         Self {
             backends,
+            otel_sdk_disabled,
+            otel_sdk_disabled_in_code: false,
             flush_timeout,
             otlp_endpoint,
             otlp_headers,
@@ -441,6 +463,22 @@ fn parse_backends(list: &str, warnings: &mut Vec<String>) -> Vec<TraceBackend> {
         return vec![TraceBackend::XRay];
     }
     backends
+}
+
+/// A boolean as OpenTelemetry's variables read it: only `true` (any case) is true; every
+/// other value is false, and one that is not `false` either costs a warning.
+fn otel_boolean(var: &str, value: &str, warnings: &mut Vec<String>) -> bool {
+    let value_read = value.trim();
+    if value_read.eq_ignore_ascii_case("true") {
+        return true;
+    }
+    if !value_read.eq_ignore_ascii_case("false") {
+        warnings.push(format!(
+            "{var}={value:?} is neither true nor false; taken as false, as OpenTelemetry \
+             reads it"
+        ));
+    }
+    false
 }
 
 /// The traces URL: the signal's own variable as it is, else the base URL plus `/v1/traces`.
@@ -882,6 +920,35 @@ mod tests {
                 && warnings[0].ends_with("using 10000"),
             "{warnings:#?}"
         );
+    }
+
+    /// `OTEL_SDK_DISABLED` is a boolean as OpenTelemetry reads one: only `true`, in any case,
+    /// is true; `false` is false, and any other value false with a warning (a `1` or a `yes`
+    /// does not turn the export off, as it would not in an OpenTelemetry SDK).
+    #[test]
+    fn otel_sdk_disabled_is_true_only_when_it_says_true() {
+        for value in ["true", "TRUE", " True "] {
+            let (settings, warnings) = read(&[("OTEL_SDK_DISABLED", value)]);
+            assert_eq!(settings.otel_sdk_disabled, OPENTELEMETRY_BUILT, "{value:?}");
+            assert_eq!(warnings, Vec::<String>::new(), "{value:?}");
+        }
+        let (settings, warnings) = read(&[("OTEL_SDK_DISABLED", "False")]);
+        assert!(!settings.otel_sdk_disabled);
+        assert_eq!(warnings, Vec::<String>::new());
+        for value in ["1", "yes", "on"] {
+            let (settings, warnings) = read(&[("OTEL_SDK_DISABLED", value)]);
+            assert!(!settings.otel_sdk_disabled, "{value:?}");
+            if OPENTELEMETRY_BUILT {
+                assert_eq!(warnings.len(), 1, "{value:?}: {warnings:#?}");
+                assert!(
+                    warnings[0].starts_with(&format!("OTEL_SDK_DISABLED={value:?}"))
+                        && warnings[0].contains("taken as false"),
+                    "{warnings:#?}"
+                );
+            } else {
+                assert_eq!(warnings, Vec::<String>::new(), "not read: {value:?}");
+            }
+        }
     }
 
     /// Without the `opentelemetry` feature no span has a `cloud.region`: `AWS_REGION`, which

@@ -14,6 +14,9 @@ impl PerfLayerBuilder {
     /// Every backend sends only the invocations X-Ray sampled (`Sampled=1`): without the
     /// function's active tracing, nearly none (see [`TraceBackend`]).
     ///
+    /// They do not win over `OTEL_SDK_DISABLED=true`, which turns `Otlp` and `XRayOtlp` off
+    /// wherever they were chosen (see `otel_sdk_disabled`, with the `opentelemetry` feature).
+    ///
     /// ```
     /// use lambda_perf_core::{PerfLayer, TraceBackend};
     ///
@@ -30,6 +33,30 @@ impl PerfLayerBuilder {
             }
         }
         self.setup.settings.traces.backends = Some(chosen);
+        self
+    }
+
+    /// Turns every OpenTelemetry export off (`true`) or leaves it as chosen (`false`), over
+    /// `OTEL_SDK_DISABLED`. Off, the `Otlp` and `XRayOtlp` backends are left out wherever they
+    /// were chosen ([`traces`](Self::traces) or `LAMBDA_PERF_TRACES`), and so are the
+    /// [`span_exporter`](Self::span_exporter)s; `XRay` goes on. The variable does the same
+    /// with one warning naming what it turned off; given here, nothing is warned about.
+    ///
+    /// ```
+    /// use lambda_perf_core::{PerfLayer, TraceBackend};
+    ///
+    /// // Traces to X-Ray alone: Otlp is left out, as OTEL_SDK_DISABLED=true would leave it.
+    /// let layer = PerfLayer::builder()
+    ///     .traces([TraceBackend::XRay, TraceBackend::Otlp])
+    ///     .otel_sdk_disabled(true)
+    ///     .build()?;
+    /// # Ok::<(), lambda_perf_core::ConfigError>(())
+    /// ```
+    #[cfg(feature = "opentelemetry")]
+    pub fn otel_sdk_disabled(mut self, disabled: bool) -> Self {
+        self.setup.overridden(trace_vars::OTEL_SDK_DISABLED);
+        self.setup.settings.traces.otel_sdk_disabled = disabled;
+        self.setup.settings.traces.otel_sdk_disabled_in_code = true;
         self
     }
 
@@ -259,7 +286,8 @@ impl PerfLayerBuilder {
     }
 
     /// Also exports every sampled invocation's spans to `exporter`, whatever
-    /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off).
+    /// `LAMBDA_PERF_TRACES` says (`POWERTOOLS_TRACE_DISABLED` still turns all tracing off,
+    /// and `OTEL_SDK_DISABLED=true` all OpenTelemetry export).
     /// It runs on lambda-perf's export thread, inside a tokio runtime of its own, one batch
     /// at a time (an invocation's spans, or those of every invocation that ended during its
     /// last export), waited for as long as [`otel_flush_timeout`](Self::otel_flush_timeout)
@@ -448,6 +476,81 @@ mod tests {
             .setup
             .resolve_quietly();
         assert!(errors.is_empty(), "{errors:#?}");
+    }
+
+    /// A builder over `pairs` as the environment, tracing on (to a daemon address nobody
+    /// is sent to), with a namespace: nothing else to warn about.
+    fn tracing_over(pairs: &[(&str, &str)]) -> PerfLayerBuilder {
+        let mut pairs = pairs.to_vec();
+        pairs.push((vars::METRICS_NAMESPACE, "Shop"));
+        PerfLayerBuilder {
+            setup: Setup::from_pairs(&pairs),
+        }
+        .without_marker()
+        .xray_daemon_address("127.0.0.1:2000")
+    }
+
+    /// Whether the layer has an OpenTelemetry output (the only output told of every
+    /// beginning), with the warnings of its configuration.
+    fn exports_opentelemetry(builder: PerfLayerBuilder) -> (bool, Vec<String>) {
+        let (instrumentation, errors, warnings) = builder.setup.resolve_quietly();
+        assert!(errors.is_empty(), "{errors:?}");
+        (instrumentation.every_beginning, warnings)
+    }
+
+    /// `OTEL_SDK_DISABLED=true` turns off every OpenTelemetry export, the backends chosen in
+    /// code and the exporters given in code too, with one warning naming what it turned off;
+    /// `otel_sdk_disabled` given in code wins over it.
+    #[test]
+    fn otel_sdk_disabled_turns_opentelemetry_off_wherever_it_was_chosen() {
+        let disabled = [
+            (trace_vars::OTEL_SDK_DISABLED, "true"),
+            (trace_vars::TRACES, "xray,otlp,xray-otlp"),
+        ];
+        let (exports, warnings) = exports_opentelemetry(tracing_over(&disabled));
+        assert!(!exports);
+        assert_eq!(
+            warnings,
+            [
+                "OTEL_SDK_DISABLED=true: the OpenTelemetry backends are off (otlp, xray-otlp); \
+                 traces go to xray alone"
+            ]
+        );
+        let (exports, warnings) = exports_opentelemetry(
+            tracing_over(&[(trace_vars::OTEL_SDK_DISABLED, "TRUE")])
+                .traces([TraceBackend::Otlp])
+                .span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default()),
+        );
+        assert!(!exports);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("(otlp, 1 span exporter(s) given in code); no traces are sent"),
+            "{warnings:#?}"
+        );
+        // Nothing to turn off: nothing to say.
+        let (exports, warnings) =
+            exports_opentelemetry(tracing_over(&[(trace_vars::OTEL_SDK_DISABLED, "true")]));
+        assert!(!exports);
+        assert_eq!(warnings, Vec::<String>::new());
+        // Given in code, it wins over the variable, either way, and is no surprise.
+        let (exports, warnings) =
+            exports_opentelemetry(tracing_over(&disabled).otel_sdk_disabled(false));
+        assert!(exports);
+        assert_eq!(warnings, Vec::<String>::new());
+        let (exports, warnings) = exports_opentelemetry(
+            tracing_over(&[(trace_vars::TRACES, "otlp")]).otel_sdk_disabled(true),
+        );
+        assert!(!exports);
+        assert_eq!(warnings, Vec::<String>::new());
+        let (exports, warnings) = exports_opentelemetry(
+            tracing_over(&[(trace_vars::OTEL_SDK_DISABLED, "yes")]).otel_sdk_disabled(false),
+        );
+        assert!(!exports);
+        assert_eq!(
+            warnings,
+            Vec::<String>::new(),
+            "the value given in code is used"
+        );
     }
 
     /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for
