@@ -30,6 +30,7 @@
 //! | `LAMBDA_PERF_TIMEOUT_MARGIN_MS` | how long before its deadline a still running invocation writes what it recorded (`0`: never) | 100 | `timeout_margin` |
 //! | `LAMBDA_PERF_TRACES` | where traces go: `xray`, `otlp`, `xray-otlp` (comma list), or `none`; see [`TraceBackend`] | `xray` | `traces` |
 //! | `OTEL_SDK_DISABLED` | `true` (any case; any other value is false, as OpenTelemetry defines it, and one that is not `false` is warned about): no OpenTelemetry export (`otlp`, `xray-otlp`, exporters given in code), however chosen, with one warning; `xray` goes on | false | `otel_sdk_disabled` (wins over it; `traces` does not) |
+//! | `OTEL_TRACES_EXPORTER` | `none`: no `otlp` or `xray-otlp` of `LAMBDA_PERF_TRACES` (exporters given in code go on), with one warning; `otlp`: what they send; another value (`console`, `zipkin`) is warned about and taken as `otlp`. It never turns a backend on | `otlp` | `traces` (wins over it) |
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 | `otel_flush_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` | `name=value,…` (values percent-encoded) sent with every `otlp` export | none | `otlp_header`, `clear_otlp_headers` |

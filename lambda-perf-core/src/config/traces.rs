@@ -4,6 +4,7 @@
 //! |---|---|---|---|
 //! | `LAMBDA_PERF_TRACES` | comma list of [`TraceBackend`]s: `xray`, `otlp`, `xray-otlp`; or `none` | `xray` | `traces` |
 //! | `OTEL_SDK_DISABLED` | `true` (any case; every other value is false, one that is not `false` warned about, as OpenTelemetry defines it): no OpenTelemetry export at all (`otlp`, `xray-otlp`, exporters given in code), wherever they were chosen; `xray` goes on | false | `otel_sdk_disabled` |
+//! | `OTEL_TRACES_EXPORTER` | `none`: the `otlp` and `xray-otlp` that `LAMBDA_PERF_TRACES` names are off (not an exporter given in code); `otlp`: what they send; `console`, `zipkin` or another name: warned about, and taken as `otlp`. It never turns a backend on | `otlp` | `traces` (wins over it) |
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's spans to be exported (never into the timeout margin before its deadline, 100 ms when the margin is `0`) | 200 | `otel_flush_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
@@ -21,11 +22,13 @@
 //! OpenTelemetry specification says of an invalid variable: a warning, and the generic one's
 //! value, else the default.
 //!
-//! `OTEL_SDK_DISABLED` is a switch of its own, as `POWERTOOLS_TRACE_DISABLED` is: it turns the
-//! OpenTelemetry export off however it was chosen, in the environment or in code (`traces`),
-//! with one warning naming what it turned off, and only `otel_sdk_disabled` given in code wins
-//! over it. It is not read without the `opentelemetry` feature, which has nothing for it to
-//! turn off.
+//! The two switches of OpenTelemetry itself differ in what they override. `OTEL_TRACES_EXPORTER`
+//! chooses exporters, as `LAMBDA_PERF_TRACES` does: it narrows that variable's choice, and
+//! backends chosen in code (`traces`) win over both. `OTEL_SDK_DISABLED` is a switch of its
+//! own, as `POWERTOOLS_TRACE_DISABLED` is: it turns the OpenTelemetry export off however it was
+//! chosen, in the environment or in code, with one warning naming what it turned off, and only
+//! `otel_sdk_disabled` given in code wins over it. Neither is read without the
+//! `opentelemetry` feature, which has nothing for them to turn off.
 
 use std::fmt;
 use std::time::Duration;
@@ -38,6 +41,7 @@ use crate::formats::faas_trigger::FaasTrigger;
 pub(crate) mod vars {
     pub(crate) const TRACES: &str = "LAMBDA_PERF_TRACES";
     pub(crate) const OTEL_SDK_DISABLED: &str = "OTEL_SDK_DISABLED";
+    pub(crate) const OTEL_TRACES_EXPORTER: &str = "OTEL_TRACES_EXPORTER";
     pub(crate) const OTEL_FLUSH_TIMEOUT_MS: &str = "LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS";
     pub(crate) const OTLP_TRACES_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT";
     pub(crate) const OTLP_ENDPOINT: &str = "OTEL_EXPORTER_OTLP_ENDPOINT";
@@ -175,7 +179,8 @@ pub(crate) const OPENTELEMETRY_BUILT: bool = cfg!(feature = "opentelemetry");
 /// The trace settings, as read from the environment or given to the builder, before defaults.
 #[derive(Clone, Default, PartialEq)]
 pub(crate) struct TraceSettings {
-    /// `None`: not configured (`xray`); an empty list: `none`.
+    /// `None`: not configured (`xray`); an empty list: `none`. Read from `LAMBDA_PERF_TRACES`
+    /// as `OTEL_TRACES_EXPORTER` narrows it.
     pub(crate) backends: Option<Vec<TraceBackend>>,
     /// `OTEL_SDK_DISABLED=true` (read with the `opentelemetry` feature only), or given in
     /// code: no OpenTelemetry export, whatever chose it.
@@ -251,7 +256,13 @@ impl TraceSettings {
         present: &dyn Fn(&str) -> Option<String>,
         warnings: &mut Vec<String>,
     ) -> Self {
-        let backends = present(vars::TRACES).map(|list| parse_backends(&list, warnings));
+        let backends = present(vars::TRACES).map(|list| {
+            let backends = parse_backends(&list, warnings);
+            match present(vars::OTEL_TRACES_EXPORTER) {
+                Some(exporters) => narrowed_by_traces_exporter(backends, &exporters, warnings),
+                None => backends,
+            }
+        });
         // Only the OpenTelemetry output has anything for it to turn off.
         let otel_sdk_disabled = present(vars::OTEL_SDK_DISABLED)
             .filter(|_| OPENTELEMETRY_BUILT)
@@ -463,6 +474,81 @@ fn parse_backends(list: &str, warnings: &mut Vec<String>) -> Vec<TraceBackend> {
         return vec![TraceBackend::XRay];
     }
     backends
+}
+
+/// `backends` as `OTEL_TRACES_EXPORTER` (`exporters`, a comma list) leaves them: its `none`
+/// turns off the OpenTelemetry ones (`otlp`, `xray-otlp`), `xray` going on; `otlp` is what
+/// they send already. The exporters lambda-perf does not have (`console`, `zipkin`, any other
+/// name) cost one warning and are taken as `otlp`, as is `none` beside another name. An
+/// exporter given in code is not automatically configured, and none of its business. It says
+/// nothing of backends `LAMBDA_PERF_TRACES` did not choose: it never turns one on, and
+/// without an OpenTelemetry backend nothing is said of it.
+fn narrowed_by_traces_exporter(
+    mut backends: Vec<TraceBackend>,
+    exporters: &str,
+    warnings: &mut Vec<String>,
+) -> Vec<TraceBackend> {
+    let chosen: Vec<&str> = backends
+        .iter()
+        .filter(|backend| backend.is_opentelemetry())
+        .map(|backend| backend.as_str())
+        .collect();
+    if chosen.is_empty() {
+        return backends;
+    }
+    let names: Vec<&str> = exporters
+        .split(',')
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+        .collect();
+    let none = names.iter().any(|name| name.eq_ignore_ascii_case("none"));
+    let others: Vec<&str> = names
+        .iter()
+        .copied()
+        .filter(|name| !name.eq_ignore_ascii_case("none"))
+        .collect();
+    let var = vars::OTEL_TRACES_EXPORTER;
+    if none && others.is_empty() {
+        backends.retain(|backend| !backend.is_opentelemetry());
+        let instead = if backends.is_empty() {
+            "no traces are sent".to_owned()
+        } else {
+            format!("traces go to {}", backend_list(&backends))
+        };
+        warnings.push(format!(
+            "{var}={exporters:?}: the OpenTelemetry backends {} names ({}) are off; {instead}",
+            vars::TRACES,
+            chosen.join(", ")
+        ));
+        return backends;
+    }
+    let unsupported: Vec<&str> = others
+        .iter()
+        .copied()
+        .filter(|name| !name.eq_ignore_ascii_case("otlp"))
+        .collect();
+    let mut problems = Vec::new();
+    if !unsupported.is_empty() {
+        problems.push(format!(
+            "lambda-perf's OpenTelemetry backends export OTLP only ({} not supported)",
+            unsupported.join(", ")
+        ));
+    }
+    if none {
+        problems.push("`none` beside other exporters is ignored".to_owned());
+    }
+    if !problems.is_empty() {
+        warnings.push(format!(
+            "{var}={exporters:?}: {}; treated as otlp",
+            problems.join("; ")
+        ));
+    }
+    backends
+}
+
+fn backend_list(backends: &[TraceBackend]) -> String {
+    let names: Vec<&str> = backends.iter().map(|backend| backend.as_str()).collect();
+    names.join(", ")
 }
 
 /// A boolean as OpenTelemetry's variables read it: only `true` (any case) is true; every
@@ -948,6 +1034,101 @@ mod tests {
             } else {
                 assert_eq!(warnings, Vec::<String>::new(), "not read: {value:?}");
             }
+        }
+    }
+
+    /// `OTEL_TRACES_EXPORTER=none` turns off the OpenTelemetry backends `LAMBDA_PERF_TRACES`
+    /// names, with one warning that says where traces go instead; `xray` goes on.
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn otel_traces_exporter_none_turns_the_opentelemetry_backends_off() {
+        let (settings, warnings) = read(&[
+            ("LAMBDA_PERF_TRACES", "xray,otlp,xray-otlp"),
+            ("OTEL_TRACES_EXPORTER", "NONE"),
+        ]);
+        assert_eq!(settings.backends(), [TraceBackend::XRay]);
+        assert_eq!(
+            warnings,
+            [
+                "OTEL_TRACES_EXPORTER=\"NONE\": the OpenTelemetry backends LAMBDA_PERF_TRACES \
+                 names (otlp, xray-otlp) are off; traces go to xray"
+            ]
+        );
+        let (settings, warnings) = read(&[
+            ("LAMBDA_PERF_TRACES", "otlp"),
+            ("OTEL_TRACES_EXPORTER", " none "),
+        ]);
+        assert_eq!(settings.backends(), []);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].ends_with("are off; no traces are sent"),
+            "{warnings:#?}"
+        );
+        let (settings, warnings) = read(&[
+            ("LAMBDA_PERF_TRACES", "otlp"),
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+        ]);
+        assert_eq!(settings.backends(), [TraceBackend::Otlp]);
+        assert_eq!(warnings, Vec::<String>::new());
+    }
+
+    /// The exporters OpenTelemetry defines that lambda-perf does not have (`console`,
+    /// `zipkin`) and names it does not know cost one warning, and the backends chosen send
+    /// OTLP as before; so does `none` beside another name.
+    #[cfg(feature = "opentelemetry")]
+    #[test]
+    fn otel_traces_exporters_other_than_otlp_are_taken_as_otlp() {
+        let (settings, warnings) = read(&[
+            ("LAMBDA_PERF_TRACES", "xray-otlp"),
+            ("OTEL_TRACES_EXPORTER", "console"),
+        ]);
+        assert_eq!(settings.backends(), [TraceBackend::XRayOtlp]);
+        assert_eq!(
+            warnings,
+            [
+                "OTEL_TRACES_EXPORTER=\"console\": lambda-perf's OpenTelemetry backends export \
+                 OTLP only (console not supported); treated as otlp"
+            ]
+        );
+        let (settings, warnings) = read(&[
+            ("LAMBDA_PERF_TRACES", "otlp"),
+            ("OTEL_TRACES_EXPORTER", "otlp,zipkin,none,jaeger"),
+        ]);
+        assert_eq!(settings.backends(), [TraceBackend::Otlp]);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].contains("(zipkin, jaeger not supported)")
+                && warnings[0].contains("`none` beside other exporters is ignored")
+                && warnings[0].ends_with("; treated as otlp"),
+            "{warnings:#?}"
+        );
+    }
+
+    /// `OTEL_TRACES_EXPORTER` only narrows what `LAMBDA_PERF_TRACES` chose: it never turns an
+    /// OpenTelemetry backend on, and without one nothing is said of it.
+    #[test]
+    fn otel_traces_exporter_never_turns_a_backend_on() {
+        for pairs in [
+            vec![("OTEL_TRACES_EXPORTER", "otlp")],
+            vec![("OTEL_TRACES_EXPORTER", "console")],
+            vec![
+                ("LAMBDA_PERF_TRACES", "xray"),
+                ("OTEL_TRACES_EXPORTER", "zipkin"),
+            ],
+            vec![
+                ("LAMBDA_PERF_TRACES", "none"),
+                ("OTEL_TRACES_EXPORTER", "otlp"),
+            ],
+        ] {
+            let (settings, warnings) = read(&pairs);
+            assert!(
+                settings
+                    .backends()
+                    .iter()
+                    .all(|backend| !backend.is_opentelemetry()),
+                "{pairs:?}"
+            );
+            assert_eq!(warnings, Vec::<String>::new(), "{pairs:?}");
         }
     }
 

@@ -14,8 +14,10 @@ impl PerfLayerBuilder {
     /// Every backend sends only the invocations X-Ray sampled (`Sampled=1`): without the
     /// function's active tracing, nearly none (see [`TraceBackend`]).
     ///
-    /// They do not win over `OTEL_SDK_DISABLED=true`, which turns `Otlp` and `XRayOtlp` off
-    /// wherever they were chosen (see `otel_sdk_disabled`, with the `opentelemetry` feature).
+    /// The backends given here win over `OTEL_TRACES_EXPORTER` too (its `none` turns off only
+    /// those of `LAMBDA_PERF_TRACES`), but not over `OTEL_SDK_DISABLED=true`, which turns `Otlp`
+    /// and `XRayOtlp` off wherever they were chosen (see `otel_sdk_disabled`, with the
+    /// `opentelemetry` feature).
     ///
     /// ```
     /// use lambda_perf_core::{PerfLayer, TraceBackend};
@@ -26,6 +28,7 @@ impl PerfLayerBuilder {
     /// ```
     pub fn traces(mut self, backends: impl IntoIterator<Item = TraceBackend>) -> Self {
         self.setup.overridden(trace_vars::TRACES);
+        self.setup.overridden(trace_vars::OTEL_TRACES_EXPORTER);
         let mut chosen = Vec::new();
         for backend in backends {
             if !chosen.contains(&backend) {
@@ -551,6 +554,33 @@ mod tests {
             Vec::<String>::new(),
             "the value given in code is used"
         );
+    }
+
+    /// `OTEL_TRACES_EXPORTER` chooses exporters as `LAMBDA_PERF_TRACES` does: backends given
+    /// in code win over both, and what it cost is no longer warned about.
+    #[test]
+    fn backends_given_in_code_win_over_otel_traces_exporter() {
+        let env = [
+            (trace_vars::TRACES, "otlp"),
+            (trace_vars::OTEL_TRACES_EXPORTER, "none"),
+        ];
+        let (exports, warnings) = exports_opentelemetry(tracing_over(&env));
+        assert!(!exports);
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("OTEL_TRACES_EXPORTER=\"none\""),
+            "{warnings:#?}"
+        );
+        let (exports, warnings) =
+            exports_opentelemetry(tracing_over(&env).traces([TraceBackend::Otlp]));
+        assert!(exports);
+        assert_eq!(warnings, Vec::<String>::new());
+        // `none` speaks of the exporters lambda-perf configures, not of one given in code.
+        let (exports, _) = exports_opentelemetry(
+            tracing_over(&env)
+                .span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default()),
+        );
+        assert!(exports);
     }
 
     /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for
