@@ -34,7 +34,7 @@
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's OpenTelemetry export | 200 | `otel_flush_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`, `OTEL_EXPORTER_OTLP_ENDPOINT` | the `otlp` collector, as OpenTelemetry defines them | `http://localhost:4318/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)HEADERS` | `name=value,…` (values percent-encoded) sent with every `otlp` export | none | `otlp_header`, `clear_otlp_headers` |
-//! | `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` | `gzip` or `none` | `none` | `otlp_gzip` |
+//! | `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION` | `gzip` or `none`; `zstd` when another crate of the build turns on `opentelemetry-otlp`'s `zstd-http` (its exporter compresses it; without, it is warned about) | `none` | `otlp_gzip` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT` | milliseconds one export may take (`0`: no limit, as OpenTelemetry defines it), `otlp`'s and each of an exporter given in code, before it is given up and its spans counted as dropped | 10000 | `otlp_timeout` |
 //! | `OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL` | `otlp` sends `http/protobuf` only: another value is warned about | `http/protobuf` | — (`span_exporter` sends with another protocol) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name` (wins over all), `service` |

@@ -9,7 +9,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none | `otlp_header`, `clear_otlp_headers` |
-//! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none` | `none` | `otlp_gzip` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none`; `zstd` too when another crate of the build turns on `opentelemetry-otlp`'s `zstd-http` (its exporter then compresses it itself) | `none` | `otlp_gzip` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take (`0`: no limit, as OpenTelemetry defines it): `otlp`'s, and each of an exporter given in code, then given up and its spans counted as dropped | 10000 | `otlp_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `otlp` sends `http/protobuf` only; another value is warned about | `http/protobuf` | — (`span_exporter`) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name`, `service` |
@@ -18,9 +18,9 @@
 //!
 //! Where a signal's own variable (`OTEL_EXPORTER_OTLP_TRACES_…`) and the generic one are both
 //! read, the signal's wins; one whose value cannot be used (an `https` endpoint, a compression
-//! other than `gzip` or `none`, a timeout that is no number) is treated as unset, as the
-//! OpenTelemetry specification says of an invalid variable: a warning, and the generic one's
-//! value, else the default.
+//! other than `gzip` or `none`, or `zstd` without `zstd-http`, a timeout that is no number) is
+//! treated as unset, as the OpenTelemetry specification says of an invalid variable: a warning,
+//! and the generic one's value, else the default.
 //!
 //! The two switches of OpenTelemetry itself differ in what they override. `OTEL_TRACES_EXPORTER`
 //! chooses exporters, as `LAMBDA_PERF_TRACES` does: it narrows that variable's choice, and
@@ -36,6 +36,9 @@ use std::time::Duration;
 use percent_encoding::percent_decode_str;
 
 use crate::formats::faas_trigger::FaasTrigger;
+
+// `OTEL_EXPORTER_OTLP_(TRACES_)COMPRESSION`, and the `zstd` only the exporter can apply.
+mod compression;
 
 /// Names of the environment variables read here.
 pub(crate) mod vars {
@@ -283,18 +286,8 @@ impl TraceSettings {
         let otlp_headers = headers
             .map(|list| parse_headers(headers_var, &list, warnings))
             .unwrap_or_default();
-        let otlp_gzip = first_valid(
-            present,
-            [vars::OTLP_TRACES_COMPRESSION, vars::OTLP_COMPRESSION],
-            |var, value| match value.trim() {
-                value if value.eq_ignore_ascii_case("gzip") => Ok(true),
-                value if value.eq_ignore_ascii_case("none") => Ok(false),
-                _ => Err(format!("{var}={value:?} is neither gzip nor none")),
-            },
-            "exports are not compressed",
-            warnings,
-        )
-        .unwrap_or(false);
+        let otlp_gzip =
+            compression::otlp_gzip(present, &compression::exporter_compresses_zstd, warnings);
         let otlp_timeout = first_valid(
             present,
             [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT],
