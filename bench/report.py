@@ -364,49 +364,62 @@ def wake_share(wakes, kinds, reader):
 
 w("### The same invocation with its output read; against Powertools")
 w("")
-if all(isinstance(read.get(key), (int, float)) for key in READ_KEYS):
-    r_sa, r_un = us(read["sampled_added_ns"]), us(read["unsampled_added_ns"])
-    r_fs, r_fu = us(read["write_send_ns"]), us(read["write_ns"])
-    r_fs_place, r_fu_place = us(read["write_send_in_place_ns"]), us(read["write_in_place_ns"])
-    w(
-        "On Lambda a function's stdout is a pipe that Lambda reads, and the X-Ray daemon "
-        "receives every datagram: a `write(2)` or `send(2)` hands its bytes to a reader, and "
-        "wakes it when it waits. The `lambda_sinks` bench measures the same invocation with its "
-        "output read: EMF lines to a pipe that `cat` (a process of its own) drains, datagrams "
-        "to a UDP socket a thread of the bench receives from; each invocation alone, after a "
-        f"pause of {read['pause_us']:.0f} µs (spent spinning) in which both readers can go back "
-        "to waiting; each timed on its own, the floor's system calls to the same pipe and "
-        "socket too (the datagram first, as an invocation sends it); medians of "
-        f"{read['rounds']} interleaved rounds of {read['iterations']:,} invocations per case; "
-        "the floor in a loop of its own less the two clock reads that time it. Where the "
-        "scheduler runs the readers is left to it. Powertools: a fresh process per run, "
-        "stdout to a pipe that `cat` drains (Python's flushed at every write, as Lambda's "
-        "Python runtime flushes it), the X-Ray datagram to a UDP receiver, a new sampled trace "
-        f"id before each invocation, {peers.get('invocations', 'n/a')} invocations after 500 "
-        "warm-up ones, back to back (each takes long enough for the readers to wait again); "
-        "its figure here is the median of single invocations less the bare handler's "
-        f"(the median over {peers.get('runs', 'n/a')} runs; TypeScript: each invocation plus "
-        "one event-loop turn, so that the UDP send happens)."
-    )
-    w("")
-    w("| | added per invocation (median) | vs the floor | vs the floor in place | Powertools Python / this | Powertools TypeScript / this |")
-    w("|---|---|---|---|---|---|")
-    w(
-        f"| lambda-perf, sampled | {fmt(r_sa)} | {ratio(r_sa, r_fs)} | {ratio(r_sa, r_fs_place)} "
-        f"| {ratio(py_median, r_sa)} | {ratio(ts_median, r_sa)} |"
-    )
-    w(
-        f"| lambda-perf, unsampled | {fmt(r_un)} | {ratio(r_un, r_fu)} (of a lone `write(2)`) "
-        f"| {ratio(r_un, r_fu_place)} | | |"
-    )
-    w(f"| floor: `send(2)` + `write(2)` | {fmt(r_fs)} | 1.00x | | | |")
-    w(f"| floor: a lone `write(2)` | {fmt(r_fu)} | | | | |")
-    w(f"| floor in place: `send(2)` + `write(2)` by the bare handler itself | {fmt(r_fs_place)} | {ratio(r_fs_place, r_fs)} | | | |")
-    w(f"| floor in place: a lone `write(2)` by the bare handler itself | {fmt(r_fu_place)} | {ratio(r_fu_place, r_fu)} (of a lone `write(2)`) | | | |")
-    w(f"| the same `write(2)` to `/dev/null`, in this run | {fmt(us(read['write_dev_null_ns']))} | | | | |")
-    w(f"| Powertools for Python {machine.get('python_powertools', '')} | {fmt(py_median)} | {ratio(py_median, r_fs)} | | | |")
-    w(f"| Powertools for TypeScript {machine.get('node_powertools', '')} | {fmt(ts_median)} | {ratio(ts_median, r_fs)} | | | |")
-    w("")
+complete = all(isinstance(read.get(key), (int, float)) for key in READ_KEYS)
+
+
+def read_us(key):
+    """A figure of the `lambda_sinks` results in µs; None when the bench wrote none."""
+    return us(read[key]) if complete else None
+
+
+r_sa, r_un = read_us("sampled_added_ns"), read_us("unsampled_added_ns")
+r_fs, r_fu = read_us("write_send_ns"), read_us("write_ns")
+r_fs_place, r_fu_place = read_us("write_send_in_place_ns"), read_us("write_in_place_ns")
+pause = f"{read['pause_us']:.0f} µs" if complete else "n/a"
+rounds_text = (
+    f"{read['rounds']} interleaved rounds of {read['iterations']:,} invocations per case"
+    if complete
+    else "interleaved rounds"
+)
+w(
+    "On Lambda a function's stdout is a pipe that Lambda reads, and the X-Ray daemon "
+    "receives every datagram: a `write(2)` or `send(2)` hands its bytes to a reader, and "
+    "wakes it when it waits. The `lambda_sinks` bench measures the same invocation with its "
+    "output read: EMF lines to a pipe that `cat` (a process of its own) drains, datagrams "
+    "to a UDP socket a thread of the bench receives from; each invocation alone, after a "
+    f"pause of {pause} (spent spinning) in which both readers can go back to waiting; each "
+    "timed on its own, the floor's system calls to the same pipe and socket too (the "
+    f"datagram first, as an invocation sends it); medians of {rounds_text}; the floor in a "
+    "loop of its own less the two clock reads that time it. Where the scheduler runs the "
+    "readers is left to it. Powertools: a fresh process per run, stdout to a pipe that `cat` "
+    "drains (Python's flushed at every write, as Lambda's Python runtime flushes it), the "
+    "X-Ray datagram to a UDP receiver, a new sampled trace id before each invocation, "
+    f"{peers.get('invocations', 'n/a')} invocations after 500 warm-up ones, back to back "
+    "(each takes long enough for the readers to wait again); its figure here is the median "
+    "of single invocations less the bare handler's (the median over "
+    f"{peers.get('runs', 'n/a')} runs; TypeScript: each invocation plus one event-loop turn, "
+    "so that the UDP send happens)."
+)
+w("")
+w("| | added per invocation (median) | vs the floor | vs the floor in place | Powertools Python / this | Powertools TypeScript / this |")
+w("|---|---|---|---|---|---|")
+w(
+    f"| lambda-perf, sampled | {fmt(r_sa)} | {ratio(r_sa, r_fs)} | {ratio(r_sa, r_fs_place)} "
+    f"| {ratio(py_median, r_sa)} | {ratio(ts_median, r_sa)} |"
+)
+w(
+    f"| lambda-perf, unsampled | {fmt(r_un)} | {ratio(r_un, r_fu)} (of a lone `write(2)`) "
+    f"| {ratio(r_un, r_fu_place)} | | |"
+)
+w(f"| floor: `send(2)` + `write(2)` | {fmt(r_fs)} | 1.00x | | | |")
+w(f"| floor: a lone `write(2)` | {fmt(r_fu)} | | | | |")
+w(f"| floor in place: `send(2)` + `write(2)` by the bare handler itself | {fmt(r_fs_place)} | {ratio(r_fs_place, r_fs)} | | | |")
+w(f"| floor in place: a lone `write(2)` by the bare handler itself | {fmt(r_fu_place)} | {ratio(r_fu_place, r_fu)} (of a lone `write(2)`) | | | |")
+w(f"| the same `write(2)` to `/dev/null`, in this run | {fmt(read_us('write_dev_null_ns'))} | | | | |")
+w(f"| Powertools for Python {machine.get('python_powertools', '')} | {fmt(py_median)} | {ratio(py_median, r_fs)} | | | |")
+w(f"| Powertools for TypeScript {machine.get('node_powertools', '')} | {fmt(ts_median)} | {ratio(ts_median, r_fs)} | | | |")
+w("")
+if complete:
     beyond = []
     for case, key, added, in_place, floor, limit in (
         ("sampled", "sampled_beyond_floor_ns_per_round", r_sa, r_fs_place, r_fs, 1.5),
@@ -420,12 +433,11 @@ if all(isinstance(read.get(key), (int, float)) for key in READ_KEYS):
     w(
         "What lambda-perf does beyond the floor's system calls (a round's added time less its "
         "floor in place): " + "; ".join(beyond) + ". With the output read, a lone `write(2)` "
-        f"costs {fmt(r_fu)}, against {fmt(us(read['write_dev_null_ns']))} to `/dev/null` in the "
+        f"costs {fmt(r_fu)}, against {fmt(read_us('write_dev_null_ns'))} to `/dev/null` in the "
         "same run: waking a reader costs more than everything else, so the ratios of this "
-        "table near 1 whatever "
-        "lambda-perf does, and they are given for information: the budget's verdict is the "
-        "cheapest sinks' above, where lambda-perf's own work weighs most. `DESIGN.md` puts the "
-        "floor at about 2.5–4 µs on the development machines."
+        "table near 1 whatever lambda-perf does, and they are given for information: the "
+        "budget's verdict is the cheapest sinks' above, where lambda-perf's own work weighs "
+        "most. `DESIGN.md` puts the floor at about 2.5–4 µs on the development machines."
     )
     w("")
     wakes = read.get("wake_ups_per_invocation") or {}

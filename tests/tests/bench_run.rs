@@ -196,7 +196,7 @@ fn a_typescript_peer_that_fails_to_install_is_skipped_not_measured_at_an_earlier
     );
     assert_eq!(
         line_starting(&report, "| Powertools for TypeScript 2"),
-        "| Powertools for TypeScript 2.36.0 | n/a | n/a | | |",
+        "| Powertools for TypeScript 2.36.0 | n/a | n/a | | | |",
         "{report}"
     );
 }
