@@ -2310,3 +2310,62 @@ fn what_a_runtime_wrote_before_its_init_failed_goes_before_the_init_report() {
         "{log}"
     );
 }
+
+/// A runtime that exited during an invocation, or that the kernel killed for memory, wrote
+/// its last lines (a panic message) before it ended: read a moment after its exit (its output
+/// comes from a pipe, read by a task of its own), they still go before Lambda's lines of that
+/// exit, its `END` and its `REPORT`, as in Lambda's log.
+#[test]
+fn what_a_runtime_wrote_before_it_exited_in_an_invocation_goes_before_its_end() {
+    for failure in [
+        NoReply::new(
+            NoReplyKind::ProcessExited,
+            "the function exited during an invocation (exit status: 101)",
+        ),
+        NoReply::out_of_memory("req-0"),
+    ] {
+        let spawned_at = Instant::now();
+        let at = |micros: u64| spawned_at + Duration::from_micros(micros);
+        let crashed = RecordedInvocation {
+            index: 0,
+            process: 0,
+            environment: 0,
+            trace_header: None,
+            request_id: "req-0".into(),
+            reply: Err(failure.clone()),
+            handed_out_at: Some(at(1_000)),
+            ended_at: Some(at(3_000)),
+            released_at: None,
+            max_memory_used_bytes: None,
+        };
+        let process = RecordedProcess {
+            spawned_at: Some(spawned_at),
+            output: vec![
+                OutputLine::new(OutputStream::Stdout, "handling", at(2_000)),
+                OutputLine::new(OutputStream::Stderr, "panicked at main.rs", at(3_040)),
+            ],
+            exit: Some("exit status: 101".into()),
+            ..RecordedProcess::default()
+        };
+        let record = RunRecord {
+            function: "fn".into(),
+            invocations: vec![crashed],
+            processes: vec![process],
+            ..RunRecord::default()
+        };
+        let log = crate::run::lambda_log(&record, &Report::build(&record));
+        let position = |needle: &str| line_position(&log, needle);
+        let exit_line = position("RequestId: req-0 Error: Runtime exited");
+        assert!(
+            position("START RequestId: req-0") < position("handling"),
+            "{log}"
+        );
+        assert!(position("handling") < position("panicked"), "{log}");
+        assert!(position("panicked") < exit_line, "{failure:?}: {log}");
+        assert!(
+            exit_line < position("END RequestId: req-0")
+                && position("END RequestId: req-0") < position("REPORT RequestId: req-0"),
+            "{log}"
+        );
+    }
+}

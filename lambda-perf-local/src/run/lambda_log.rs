@@ -79,22 +79,33 @@ fn written_by(read_at: Instant, idle: &[(Instant, Option<Instant>)]) -> Instant 
     }
 }
 
-/// When each process failed in its init, by process index, in order: the ends of its
-/// invocations that failed with it, and whether it exited there (rather than reporting an
-/// init error).
-fn init_failures(
+/// When each process failed, by process index, in order: the ends of its invocations that
+/// failed in its init, and whether it exited there (rather than reporting an init error), and
+/// the ends of those it exited in (or the kernel killed it for memory in) once handed out,
+/// all exits.
+fn process_failures(
     record: &RunRecord,
     failed: &[Option<FailedInit>],
 ) -> HashMap<usize, Vec<(Instant, bool)>> {
     let mut by_process: HashMap<usize, Vec<(Instant, bool)>> = HashMap::new();
     for (run, failed) in record.invocations.iter().zip(failed) {
-        if let (Some(_), Some(ended)) = (failed, run.ended_at) {
-            let exited = run.reply.is_err();
-            by_process
-                .entry(run.process)
-                .or_default()
-                .push((ended, exited));
-        }
+        let Some(ended) = run.ended_at else {
+            continue;
+        };
+        let exited_in_it = run.handed_out_at.is_some()
+            && matches!(
+                &run.reply,
+                Err(failure)
+                    if matches!(failure.kind, NoReplyKind::ProcessExited | NoReplyKind::OutOfMemory)
+            );
+        let failure = if failed.is_some() {
+            (ended, run.reply.is_err())
+        } else if exited_in_it {
+            (ended, true)
+        } else {
+            continue;
+        };
+        by_process.entry(run.process).or_default().push(failure);
     }
     for failures in by_process.values_mut() {
         failures.sort_unstable();
@@ -102,11 +113,11 @@ fn init_failures(
     by_process
 }
 
-/// When a line the harness read at `read_at` was written, if before an init failure of its
-/// process (`failures`, in order): a process that exited wrote everything it did before its
-/// exit, however late the harness read it; after an init error, a line read within
-/// [`READ_LAG`] was written before it too. Such a line goes before the platform's lines of
-/// that failure, at its time.
+/// When a line the harness read at `read_at` was written, if before a failure of its
+/// process (`failures`, in order, see [`process_failures`]): a process that exited wrote
+/// everything it did before its exit, however late the harness read it; after an init error,
+/// a line read within [`READ_LAG`] was written before it too. Such a line goes before the
+/// platform's lines of that failure, at its time.
 fn written_before_failure(read_at: Instant, failures: &[(Instant, bool)]) -> Option<Instant> {
     let after = failures.partition_point(|&(failed_at, _)| failed_at <= read_at);
     let (failed_at, exited) = failures[..after].last().copied()?;
@@ -149,12 +160,10 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
     } else {
         vec![None; record.invocations.len()]
     };
-    let init_failures = init_failures(record, &failed);
+    let failures = process_failures(record, &failed);
     for process in &record.processes {
         let idle = spells.get(&process.index).map_or(&[][..], Vec::as_slice);
-        let failures = init_failures
-            .get(&process.index)
-            .map_or(&[][..], Vec::as_slice);
+        let failures = failures.get(&process.index).map_or(&[][..], Vec::as_slice);
         for line in &process.output {
             let at = written_before_failure(line.received_at, failures)
                 .unwrap_or_else(|| written_by(line.received_at, idle));
