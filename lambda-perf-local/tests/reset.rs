@@ -93,6 +93,39 @@ fn a_timed_out_invocation_starts_the_runtime_again_and_the_run_goes_on() {
     assert_eq!(streams.len(), 1, "{streams:?}");
 }
 
+/// A runtime that exits after its invocation's timeout (here 1.3 s into a 1 s one, while the
+/// harness waits its grace period past the deadline) had been stopped by Lambda at that
+/// timeout: the invocation timed out, lasting its timeout, and is logged as a timeout, with
+/// no `Runtime exited` lines.
+#[test]
+fn a_runtime_that_exits_after_its_timeout_timed_out() {
+    let logs = tempfile::tempdir().unwrap();
+    let log = temp_path(&logs, "run.log");
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+curl -sS -o /dev/null "$api/next"
+sleep 1.3
+exit 1"#;
+    let output = run(
+        "{}",
+        &["-n", "1", "--timeout", "1", "--log-out", &log],
+        &["sh", "-c", script],
+    );
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["timeout"], "{report:#}");
+    assert_eq!(
+        report["invocations"][0]["duration_ms"].as_f64(),
+        Some(1000.0)
+    );
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("Task timed out after 1.00 seconds"), "{text}");
+    assert!(!text.contains("Runtime exited"), "{text}");
+    assert_eq!(
+        logs_of(&log)["statuses"],
+        serde_json::json!({ "timeout": 1 })
+    );
+}
+
 /// A runtime (`sh -c`) that answers every invocation, and the first time in an environment
 /// works on 2 s after its answer before asking for the next one.
 const WORKS_ON_AFTER_ITS_FIRST_ANSWER: &str = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"

@@ -409,6 +409,25 @@ impl<'a> Execution<'a> {
                     },
                 }
             }
+            // Likewise a runtime that exited in the invocation after its deadline: Lambda had
+            // stopped it at its timeout.
+            Classified::Failed {
+                reply: None,
+                stop: EarlyStop::Crashed { .. },
+            } if self
+                .api
+                .handed_out_at(&request_id)
+                .and_then(|at| at.checked_add(self.runner.timeout))
+                .is_some_and(|deadline| deadline < ended_at) =>
+            {
+                Classified::Failed {
+                    reply: None,
+                    stop: EarlyStop::TimedOut {
+                        request_id: request_id.clone(),
+                        last_lines: process.last_lines(ERROR_CONTEXT_LINES),
+                    },
+                }
+            }
             // Lambda's invocation lasts until the runtime asks for its next event: one that
             // works past the deadline after its answer timed out all the same.
             Classified::Answered(reply) if self.ran_past_deadline(&reply).await => {
