@@ -34,7 +34,7 @@ use std::time::Instant;
 
 use crate::emulator::AnswerSummary;
 
-use super::no_reply::NoReplyKind;
+use super::no_reply::{NoReplyKind, OUT_OF_MEMORY_ERROR_TYPE};
 use super::record::RunRecord;
 
 /// The error type Lambda logs for a runtime that exited.
@@ -55,7 +55,8 @@ pub(crate) const UNKNOWN_FUNCTION_ERROR_TYPE: &str = "Function.Unknown";
 pub(crate) struct FailedInit {
     /// What Lambda logs as its `Error Type`: the type the runtime reported in the
     /// `Lambda-Runtime-Function-Error-Type` header of its init error, as Lambda reads it
-    /// ([`init_error_type`]), or [`EXIT_ERROR_TYPE`] when it exited.
+    /// ([`init_error_type`]), [`EXIT_ERROR_TYPE`] when it exited, or `Runtime.OutOfMemory`
+    /// when the kernel killed it for memory.
     pub(crate) error_type: String,
     /// How long the init ran, from the process's start to its failure (ms): its
     /// `INIT_REPORT`'s `Init Duration`, and the invocation's `Duration`.
@@ -64,7 +65,8 @@ pub(crate) struct FailedInit {
 
 /// For each invocation of `record` (in run order), whether its process failed in its init:
 /// one that was never handed out and got the init error of its process, or whose process
-/// exited before it had handed out any invocation. Every such invocation of a process shares
+/// exited (or was killed for memory: `Runtime.OutOfMemory`) before it had handed out any
+/// invocation. Every such invocation of a process shares
 /// its failure, at the first of their ends.
 pub(crate) fn failed_inits(record: &RunRecord) -> Vec<Option<FailedInit>> {
     let mut first_hand_out: HashMap<usize, Instant> = HashMap::new();
@@ -88,14 +90,23 @@ pub(crate) fn failed_inits(record: &RunRecord) -> Vec<Option<FailedInit>> {
                     }
                     _ => return None,
                 },
-                Err(failure) if failure.kind == NoReplyKind::ProcessExited => {
+                Err(failure)
+                    if matches!(
+                        failure.kind,
+                        NoReplyKind::ProcessExited | NoReplyKind::OutOfMemory
+                    ) =>
+                {
                     let had_work = first_hand_out
                         .get(&run.process)
                         .is_some_and(|first| *first <= ended);
                     if had_work {
                         return None;
                     }
-                    EXIT_ERROR_TYPE.to_owned()
+                    if failure.kind == NoReplyKind::OutOfMemory {
+                        OUT_OF_MEMORY_ERROR_TYPE.to_owned()
+                    } else {
+                        EXIT_ERROR_TYPE.to_owned()
+                    }
                 }
                 Err(_) => return None,
             };

@@ -2369,3 +2369,82 @@ fn what_a_runtime_wrote_before_it_exited_in_an_invocation_goes_before_its_end() 
         );
     }
 }
+
+/// A runtime the kernel killed for memory in its init, before it asked for work, failed its
+/// init in the invocation it was started for: on demand, that invocation is logged as Lambda
+/// logs an init it retried and that failed again, with `Runtime.OutOfMemory` as its error
+/// type and Lambda's two lines of the kill, and `lambda-perf logs` reads it back; the run's
+/// report gives it that init as its duration, as the log does.
+#[test]
+fn an_out_of_memory_kill_in_init_is_logged_as_a_failed_init() {
+    let spawned_at = Instant::now();
+    let at = |micros: u64| spawned_at + Duration::from_micros(micros);
+    let killed = RecordedInvocation {
+        index: 0,
+        process: 0,
+        environment: 0,
+        trace_header: None,
+        request_id: "req-0".into(),
+        reply: Err(NoReply::out_of_memory("req-0")),
+        handed_out_at: None,
+        ended_at: Some(at(30_000)),
+        released_at: None,
+        max_memory_used_bytes: None,
+    };
+    let process = RecordedProcess {
+        spawned_at: Some(spawned_at),
+        out_of_memory: true,
+        exit: Some("signal: 9 (SIGKILL)".into()),
+        ..RecordedProcess::default()
+    };
+    let record = RunRecord {
+        function: "fn".into(),
+        invocations: vec![killed],
+        processes: vec![process],
+        ..RunRecord::default()
+    };
+    let report = Report::build(&record);
+    assert_eq!(report.invocations[0].status, Status::OutOfMemory);
+    assert!(
+        report.invocations[0]
+            .duration_ms
+            .is_some_and(|d| approx(d, 30.0)),
+        "{:?}",
+        report.invocations[0]
+    );
+    let log = crate::run::lambda_log(&record, &report);
+    let position = |needle: &str| line_position(&log, needle);
+    let init_report = position(
+        "INIT_REPORT Init Duration: 30.00 ms\tPhase: invoke\tStatus: error\tError Type: Runtime.OutOfMemory",
+    );
+    let kill = position("RequestId: req-0 Error: Runtime exited with error: signal: killed");
+    assert!(
+        init_report < position("START RequestId: req-0")
+            && position("START RequestId: req-0") < kill
+            && log
+                .lines()
+                .nth(kill + 1)
+                .is_some_and(|line| line.ends_with(" Runtime.OutOfMemory"))
+            && kill + 1 < position("END RequestId: req-0")
+            && position("END RequestId: req-0") < position("REPORT RequestId: req-0"),
+        "{log}"
+    );
+    assert!(
+        log.lines()
+            .nth(position("REPORT RequestId: req-0"))
+            .is_some_and(|line| line.ends_with("\tStatus: error\tError Type: Runtime.OutOfMemory")),
+        "{log}"
+    );
+    let logs = crate::logs::LogsReport::build(
+        &[crate::logs::LogFile {
+            name: "run.log".into(),
+            text: log,
+        }],
+        crate::pricing::Architecture::X86_64,
+    );
+    assert_eq!(logs.invocations, 1);
+    assert_eq!(
+        logs.statuses.get("error: Runtime.OutOfMemory").copied(),
+        Some(1)
+    );
+}

@@ -134,8 +134,8 @@ fn written_before_failure(read_at: Instant, failures: &[(Instant, bool)]) -> Opt
 /// out-of-memory kill (`… signal: killed`, then `Runtime.OutOfMemory`), a timeout (`Task timed
 /// out after …`, after the `REPORT`) and, initialized on demand, an invocation whose process
 /// failed in its init: an `INIT_REPORT … Phase: invoke Status: error Error Type: …` line,
-/// then its `START`, the two lines of the exit when its runtime exited, `END` and `REPORT`
-/// with that error, as Lambda logs an init it retried in the invocation that failed again.
+/// then its `START`, the two lines of the exit when its runtime exited (or of the kill when
+/// it was killed for memory), `END` and `REPORT` with that error, as Lambda logs an init it retried in the invocation that failed again.
 /// Each line goes to the log stream of its execution environment.
 ///
 /// `report` must be [`Report::build`] of `record`.
@@ -183,14 +183,22 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
         .zip(&failed)
     {
         let stream = stream_of(run.process);
-        let runtime_exited = matches!(
-            &run.reply,
-            Err(failure) if failure.kind == NoReplyKind::ProcessExited
-        );
-        let exit_lines = runtime_exited.then(|| {
-            let status = exit_statuses.get(&run.process).copied();
-            runtime_exit_error(&run.request_id, status)
-        });
+        // Lambda's two lines of a runtime that exited in the invocation, or was killed for
+        // memory in it.
+        let exit_lines = match &run.reply {
+            Err(failure) if failure.kind == NoReplyKind::ProcessExited => {
+                let status = exit_statuses.get(&run.process).copied();
+                Some(runtime_exit_error(&run.request_id, status))
+            }
+            Err(failure) if failure.kind == NoReplyKind::OutOfMemory => Some([
+                format!(
+                    "RequestId: {} Error: {OUT_OF_MEMORY_MESSAGE}",
+                    run.request_id
+                ),
+                OUT_OF_MEMORY_ERROR_TYPE.to_owned(),
+            ]),
+            _ => None,
+        };
         if let (Some(failed), Some(ended)) = (failed, run.ended_at) {
             failed_init_lines(
                 &mut entries,
@@ -225,13 +233,6 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
                 message,
             });
         };
-        if invocation.status == Status::OutOfMemory {
-            end(format!(
-                "RequestId: {} Error: {OUT_OF_MEMORY_MESSAGE}",
-                run.request_id
-            ));
-            end(OUT_OF_MEMORY_ERROR_TYPE.to_owned());
-        }
         for line in exit_lines.into_iter().flatten() {
             end(line);
         }
@@ -269,7 +270,8 @@ pub fn lambda_log(record: &RunRecord, report: &Report) -> String {
 /// The lines of an invocation whose process failed in its init, all at its end (`ended`),
 /// in this order and after what the process wrote by then: Lambda's `INIT_REPORT` for the
 /// init it retried in the invocation and that failed again, then `START`, the `Runtime
-/// exited …` lines (`exited`) when the runtime exited in that init, `END` and `REPORT`. The
+/// exited …` lines (`exited`) when the runtime exited in that init (or was killed for
+/// memory), `END` and `REPORT`. The
 /// harness tries that init once: where Lambda, in a new environment, first tries it in the
 /// init phase and logs an `INIT_REPORT … Phase: init` line for that too, this log has only
 /// the one it failed in.
