@@ -9,7 +9,7 @@
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_HEADERS`, `OTEL_EXPORTER_OTLP_HEADERS` | `name=value,…` sent with every export | none | `otlp_header`, `clear_otlp_headers` |
-//! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none`; `zstd` too when another crate of the build turns on `opentelemetry-otlp`'s `zstd-http` (its exporter then compresses it itself) | `none` | `otlp_gzip` |
+//! | `OTEL_EXPORTER_OTLP_TRACES_COMPRESSION`, `OTEL_EXPORTER_OTLP_COMPRESSION` | `gzip` or `none`; `zstd` too when another crate of the build turns on `opentelemetry-otlp`'s `zstd-http` (its exporter then compresses it itself). That exporter reads them by its own rules, passing over a value it cannot apply (a `gzip` without `gzip-http`) for the generic variable's: where what it sends differs from what they say, one warning names what the exports get | `none` | `otlp_gzip` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_TIMEOUT`, `OTEL_EXPORTER_OTLP_TIMEOUT` | milliseconds one export may take (`0`: no limit, as OpenTelemetry defines it): `otlp`'s, and each of an exporter given in code, then given up and its spans counted as dropped | 10000 | `otlp_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL`, `OTEL_EXPORTER_OTLP_PROTOCOL` | `otlp` sends `http/protobuf` only; another value is warned about | `http/protobuf` | — (`span_exporter`) |
 //! | `OTEL_SERVICE_NAME` | the spans' `service.name` (a service given in code wins) | `OTEL_RESOURCE_ATTRIBUTES`' `service.name`, else `POWERTOOLS_SERVICE_NAME`, else the function's name | `otel_service_name`, `service` |
@@ -287,7 +287,7 @@ impl TraceSettings {
             .map(|list| parse_headers(headers_var, &list, warnings))
             .unwrap_or_default();
         let otlp_gzip =
-            compression::otlp_gzip(present, &compression::exporter_compresses_zstd, warnings);
+            compression::otlp_gzip(present, &compression::exporter_compresses, warnings);
         let otlp_timeout = first_valid(
             present,
             [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT],
