@@ -13,7 +13,7 @@ use std::borrow::Cow;
 
 use super::annotation::AnnotationValue;
 use super::document::{
-    CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
+    BriefView, CauseView, DAEMON_HEADER, Detail, FACTS_NAMESPACE, MAX_DATAGRAM, Metadata, Record,
     SubsegmentDocument, View,
 };
 use super::header::TraceId;
@@ -50,7 +50,9 @@ impl SubsegmentDocument<'_> {
     /// facts — until the datagram fits 64 000 bytes. A shrunk document says in its
     /// `lambda_perf` metadata, as `trimmed`, what it left out or cut of what the record held
     /// (e.g. `390 of 400 exceptions removed (…); aws removed: the document exceeded 64000
-    /// bytes`), whether or not the record had metadata. Returns the level of detail that fit.
+    /// bytes`), whether or not the record had metadata; at a level that this note alone would
+    /// make too large, only `the document exceeded 64000 bytes`, rather than go down a level.
+    /// Returns the level of detail that fit.
     pub(crate) fn write_datagram(&self, out: &mut Vec<u8>) -> Detail {
         let start = out.len();
         out.extend_from_slice(DAEMON_HEADER);
@@ -71,6 +73,14 @@ impl SubsegmentDocument<'_> {
                 detail,
             };
             let written = serde_json::to_writer(&mut *out, &view);
+            if written.is_ok() && out.len() - start <= MAX_DATAGRAM {
+                return detail;
+            }
+            // The detailed note is up to a few hundred bytes: a document it alone makes too
+            // large keeps this level, with the brief note, rather than lose more.
+            out.truncate(start);
+            out.extend_from_slice(DAEMON_HEADER);
+            let written = serde_json::to_writer(&mut *out, &BriefView(view));
             if written.is_ok() && out.len() - start <= MAX_DATAGRAM {
                 return detail;
             }

@@ -564,6 +564,28 @@ pub(super) struct View<'a> {
 
 impl Serialize for View<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.write(serializer, false)
+    }
+}
+
+/// A document rendered as its [`View`] is, but with the brief trim note
+/// ([`BRIEF_TRIM_NOTE`]): for a level of detail at which the detailed note alone would make
+/// the document too large for a datagram, so that the note does not cost the level.
+pub(super) struct BriefView<'a>(pub(super) View<'a>);
+
+impl Serialize for BriefView<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.write(serializer, true)
+    }
+}
+
+/// The trim note of a document for which the detailed one ([`trim_note`]) does not fit: the
+/// key, `trimmed`, says it was trimmed; this, why.
+const BRIEF_TRIM_NOTE: &str = "the document exceeded 64000 bytes";
+
+impl View<'_> {
+    /// Serializes the document, its trim note `brief` or detailed.
+    fn write<S: Serializer>(&self, serializer: S, brief: bool) -> Result<S::Ok, S::Error> {
         let record = self.document.record;
         let detail = self.detail;
         let (start_time, end_time) = record.epoch_micros();
@@ -620,7 +642,11 @@ impl Serialize for View<'_> {
                 &TrimmedMetadata {
                     record,
                     facts,
-                    note: trim_note(record, detail),
+                    note: if brief {
+                        BRIEF_TRIM_NOTE.to_owned()
+                    } else {
+                        trim_note(record, detail)
+                    },
                 },
             )?;
         } else if !record.metadata.is_empty() || !record.facts.is_empty() {
@@ -1253,6 +1279,59 @@ mod tests {
                 "{detail:?}"
             );
         }
+    }
+
+    /// A document that its detailed trim note alone makes too large for a datagram keeps its
+    /// level with the brief note: the annotations, `http` and the facts are not lost to make
+    /// room for a note saying what was lost.
+    #[test]
+    fn a_document_the_detailed_note_would_push_over_keeps_its_level_with_the_brief_note() {
+        let trace_id = trace_id();
+        // 400 exceptions, a large `aws`, and `count` annotations whose values escape to
+        // 1,530 bytes: a document that fits without `aws` and the exceptions past ten, but
+        // for the bytes `pad` (each unit of which is one byte of its JSON, up to 1,530) adds.
+        let record = |count: usize, pad: usize| {
+            let mut record = with_many_exceptions();
+            record.aws = Some(serde_json::json!({"operation": "o".repeat(70_000)}));
+            for index in 0..count {
+                record.annotate(format!("k{index}").into(), "\u{1}".repeat(255).into());
+            }
+            let padding = format!("{}{}", "\u{1}".repeat(pad / 6), "p".repeat(pad % 6));
+            record.annotate("pad".into(), padding.into());
+            record
+        };
+        let size = |record: &Record| {
+            let view = View {
+                document: SubsegmentDocument {
+                    trace_id: &trace_id,
+                    record,
+                    quoted_name: None,
+                    annotations_json: None,
+                    in_progress: false,
+                },
+                detail: Detail::WithoutAws,
+            };
+            DAEMON_HEADER.len() + serde_json::to_vec(&view).unwrap().len()
+        };
+        // One byte over with the detailed note. (The size depends on the working directory,
+        // which the cause names.)
+        let (count, pad) = (30..50)
+            .find_map(|count| {
+                let pad = (MAX_DATAGRAM + 1).checked_sub(size(&record(count, 0)))?;
+                (pad <= 1_530).then_some((count, pad))
+            })
+            .unwrap();
+        let record = record(count, pad);
+        assert_eq!(size(&record), MAX_DATAGRAM + 1);
+        let (detail, body) = datagram(&record);
+        assert_eq!(detail, Detail::WithoutAws);
+        assert_eq!(body["annotations"].as_object().unwrap().len(), count + 2);
+        assert_eq!(body["http"]["response"]["status"], 200);
+        assert_eq!(body["metadata"]["lambda_perf"]["invocation"], 2);
+        assert_eq!(
+            body["metadata"]["lambda_perf"]["trimmed"],
+            "the document exceeded 64000 bytes"
+        );
     }
 
     /// Each level's note names only what the record held: a record with everything, at each
