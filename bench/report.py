@@ -167,8 +167,8 @@ w(
     "Added time over the same bare handler (instrumented mean minus bare mean): the "
     "`invocation_overhead` criterion bench, its output to the cheapest places there are: EMF "
     "lines written to an opened `/dev/null` (a `write(2)` that copies nothing), subsegments "
-    "sent to a UDP socket on loopback that nobody reads (its full buffer drops each datagram "
-    "at once), the floor's `write(2)` and `send(2)` of the same sizes measured in the same "
+    "sent to a UDP socket on loopback that nobody reads (no reader to wake: once its buffer "
+    "is full, each datagram is dropped at the receiving socket), the floor's `write(2)` and `send(2)` of the same sizes measured in the same "
     "run. This is the strictest reading of the budget: the floor is as small as it gets, so "
     "lambda-perf's own work weighs most. The next section measures the same invocation with "
     "its output read, as on Lambda, and compares it with Powertools there."
@@ -440,6 +440,28 @@ if complete:
         "most. `DESIGN.md` puts the floor at about 2.5–4 µs on the development machines."
     )
     w("")
+    peer_beyond = [
+        f"Powertools for {name} {fmt(median - r_fs_place)}"
+        for name, median in (("Python", py_median), ("TypeScript", ts_median))
+        if median is not None
+    ]
+    if peer_beyond:
+        w(
+            "Powertools pays the same wake-ups inside its figure, so its ratio against "
+            "lambda-perf here is that of everything each adds, system calls included. Less "
+            f"the floor in place ({fmt(r_fs_place)}), what each does beyond them: "
+            + ", ".join(peer_beyond)
+            + f"; lambda-perf, sampled, {fmt(r_sa - r_fs_place)} by the medians above (its "
+            "spread over the rounds is given above; with the cheapest sinks, where the floor "
+            "moves less, "
+            + (
+                f"{fmt(us(added_sampled) - fs_place)}"
+                if added_sampled is not None and fs_place is not None
+                else "n/a"
+            )
+            + ")."
+        )
+        w("")
     wakes = read.get("wake_ups_per_invocation") or {}
     writers = ("PerfLayer, unsampled", "PerfLayer, sampled", "floor: write(2)",
                "floor: send(2) + write(2)", "floor in place: write(2)",
