@@ -261,9 +261,13 @@ impl TraceSettings {
     ) -> Self {
         let backends = present(vars::TRACES).map(|list| {
             let backends = parse_backends(&list, warnings);
+            // Without the `opentelemetry` feature the list holds no OpenTelemetry backend
+            // for the variable to narrow (`parse_backends` leaves them out).
             match present(vars::OTEL_TRACES_EXPORTER) {
-                Some(exporters) => narrowed_by_traces_exporter(backends, &exporters, warnings),
-                None => backends,
+                Some(exporters) if OPENTELEMETRY_BUILT => {
+                    narrowed_by_traces_exporter(backends, &exporters, warnings)
+                }
+                _ => backends,
             }
         });
         // Only the OpenTelemetry output has anything for it to turn off.

@@ -24,6 +24,7 @@ pub(super) enum Codec {
 }
 
 impl Codec {
+    #[cfg(feature = "opentelemetry")]
     const fn name(self) -> &'static str {
         match self {
             Self::Gzip => "gzip",
@@ -69,6 +70,24 @@ pub(super) fn otlp_gzip(
         warnings,
     );
     let gzip = matches!(asked, Some((_, Some(Codec::Gzip))));
+    // Only an exporter compresses by its own reading: without the `opentelemetry` feature
+    // there is none.
+    #[cfg(feature = "opentelemetry")]
+    warn_of_the_exporters_choice(present, exporter_compresses, asked, gzip, warnings);
+    gzip
+}
+
+/// The warning of [`otlp_gzip`] where what the exporter compresses with by its own reading
+/// differs from what the variables read here say (`asked`, with the variable it came from;
+/// `gzip`: the client gzips).
+#[cfg(feature = "opentelemetry")]
+fn warn_of_the_exporters_choice(
+    present: &dyn Fn(&str) -> Option<String>,
+    exporter_compresses: &dyn Fn(Codec) -> bool,
+    asked: Option<(&'static str, Option<Codec>)>,
+    gzip: bool,
+    warnings: &mut Vec<String>,
+) {
     let by_exporter = exporters_choice(present, exporter_compresses);
     // What the collector gets: the exporter's compression, else the client's gzip.
     let sent = match by_exporter {
@@ -98,7 +117,6 @@ pub(super) fn otlp_gzip(
             vars::OTLP_COMPRESSION
         ));
     }
-    gzip
 }
 
 /// The compression variable `var` names.
@@ -115,6 +133,7 @@ fn named(var: &str) -> &'static str {
 /// any case stops there; `gzip` or `zstd` (any case, no spaces around it) is taken if this
 /// build's exporter compresses it, else, as any other value, passed over. With the variable
 /// it came from.
+#[cfg(feature = "opentelemetry")]
 fn exporters_choice(
     present: &dyn Fn(&str) -> Option<String>,
     exporter_compresses: &dyn Fn(Codec) -> bool,
@@ -273,6 +292,7 @@ mod tests {
     /// zstd. That is said, naming what the exports get, rather than left to the exporter's
     /// own warning, which a function does not see.
     #[test]
+    #[cfg(feature = "opentelemetry")]
     fn a_compression_the_exporter_passes_over_for_the_generic_one_is_warned_about() {
         let pairs = [
             ("OTEL_EXPORTER_OTLP_TRACES_COMPRESSION", "gzip"),

@@ -6,6 +6,7 @@
 //! microseconds.
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::time::Duration;
 #[cfg(test)]
 use std::time::SystemTime;
@@ -694,7 +695,7 @@ impl Serialize for TrimmedFacts<'_, '_> {
 /// stay), `strings over 256 bytes shortened`, `390 of 400 exceptions removed (…)`, `aws
 /// removed`, `annotations, http and lambda_perf facts removed` — and why.
 fn trim_note(record: &Record, detail: Detail) -> String {
-    let mut removed: Vec<Cow<'static, str>> = Vec::new();
+    let mut note = String::new();
     let users_metadata = || {
         record
             .metadata
@@ -702,54 +703,66 @@ fn trim_note(record: &Record, detail: Detail) -> String {
             .any(|(namespace, _, _)| namespace != FACTS_NAMESPACE)
     };
     if detail >= Detail::WithoutMetadata && users_metadata() {
-        removed.push("metadata removed".into());
+        note_removal(&mut note, format_args!("metadata removed"));
     }
     if detail >= Detail::Shortened && has_long_strings(record, detail) {
-        removed.push(format!("strings over {SHORTENED_STRING} bytes shortened").into());
+        note_removal(
+            &mut note,
+            format_args!("strings over {SHORTENED_STRING} bytes shortened"),
+        );
     }
     if let Some(Cause::Exceptions(exceptions)) = &record.cause {
         let kept = kept_exceptions(exceptions, detail).count();
         let recorded = exceptions.len();
         if kept < recorded {
-            removed.push(
-                format!(
+            note_removal(
+                &mut note,
+                format_args!(
                     "{cut} of {recorded} exceptions removed (the first {first} and the latest \
                      kept)",
                     cut = recorded - kept,
                     first = kept - 1,
-                )
-                .into(),
+                ),
             );
         }
     }
     if detail >= Detail::WithoutAws && record.aws.is_some() {
-        removed.push("aws removed".into());
+        note_removal(&mut note, format_args!("aws removed"));
     }
     if detail >= Detail::Skeleton {
         let facts = !record.facts.is_empty() || record.facts_entries().next().is_some();
-        let members: Vec<&str> = [
+        let members = [
             (!record.annotations.is_empty(), "annotations"),
             (record.http.is_some(), "http"),
             (facts, "lambda_perf facts"),
-        ]
-        .into_iter()
-        .filter_map(|(present, member)| present.then_some(member))
-        .collect();
-        if let Some((last, others)) = members.split_last() {
-            let listed = match others {
-                [] => (*last).to_owned(),
-                _ => format!("{} and {last}", others.join(", ")),
-            };
-            removed.push(format!("{listed} removed").into());
+        ];
+        let present = members.iter().filter(|(present, _)| *present).count();
+        if present > 0 {
+            // `a removed`, `a and b removed`, `a, b and c removed`.
+            let mut listed = String::new();
+            let named = members.iter().filter(|(present, _)| *present);
+            for (index, (_, member)) in named.enumerate() {
+                if index > 0 {
+                    listed.push_str(if index + 1 == present { " and " } else { ", " });
+                }
+                listed.push_str(member);
+            }
+            note_removal(&mut note, format_args!("{listed} removed"));
         }
     }
-    if removed.is_empty() {
-        removed.push("nothing removed".into());
+    if note.is_empty() {
+        note.push_str("nothing removed");
     }
-    format!(
-        "{}: the document exceeded {MAX_DATAGRAM} bytes",
-        removed.join("; ")
-    )
+    let _ = write!(note, ": the document exceeded {MAX_DATAGRAM} bytes");
+    note
+}
+
+/// One more removal in a trim note, after a `; ` when it is not the first.
+fn note_removal(note: &mut String, removal: std::fmt::Arguments<'_>) {
+    if !note.is_empty() {
+        note.push_str("; ");
+    }
+    let _ = note.write_fmt(removal);
 }
 
 /// Whether a document of `record` at `detail` cuts a string it shows ([`shorten`],
