@@ -23,7 +23,7 @@
 //! | `POWERTOOLS_TRACE_DISABLED` | truthy: record no X-Ray subsegments | false | `trace_disabled` |
 //! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | falsy: no `"<handler> response"` metadata | true | `capture_response` |
 //! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | falsy: no `"<handler> error"` metadata (fault and cause stay) | true | `capture_error` |
-//! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port`, read as the X-Ray SDKs read it (lowercase prefixes; the TCP address, unused here, checked too), with a port from 1 to 65535. A malformed or unresolvable value is not replaced by the default: one warning says why and what is expected, and no subsegments (nor `xray-otlp` spans) are sent, each counted (`xray.daemon_address_unusable`, `otel.xray_otlp_address_unusable`) | `127.0.0.1:2000` | `xray_daemon_address` (or `xray_sink`) |
+//! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port`, read as the X-Ray SDKs read it (lowercase prefixes; the TCP address, unused here, checked too), with a port from 1 to 65535. A malformed or unresolvable value is not replaced by the default: one warning says why and what is expected, and no subsegments (nor `xray-otlp` spans) are sent, each counted (`xray.daemon_address_unusable`, `otel.xray_otlp_address_unusable`); a malformed one given in code fails `build()` with a `ConfigError` | `127.0.0.1:2000` | `xray_daemon_address` (or `xray_sink`) |
 //! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name | `handler_name` |
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 | `capture_limit` |
 //! | `LAMBDA_PERF_RESOURCE_USAGE` | truthy: each invocation's CPU time, the process's peak memory, CPU time over duration and the share of its vCPUs it used (those its memory size allots; on Managed Instances, the process's) in its `lambda_perf` facts (EMF line and handler subsegment; see [`resource_usage`](crate::PerfLayerBuilder::resource_usage)) | false | `resource_usage` |
@@ -142,6 +142,9 @@ pub(crate) struct Settings {
     pub(crate) capture_response: bool,
     pub(crate) capture_error: bool,
     pub(crate) xray_daemon_address: Option<String>,
+    /// [`xray_daemon_address`](Self::xray_daemon_address) was given in code: a malformed one
+    /// is a [`ConfigError`] then (from the environment, a warning when the sink is made).
+    pub(crate) xray_daemon_address_in_code: bool,
     pub(crate) handler_name: Option<String>,
     /// `LAMBDA_PERF_HANDLER_NAME` was set to a name X-Ray would refuse: the value and why.
     /// Warned about when the settings are resolved, with the name used instead (the function
@@ -269,6 +272,7 @@ impl Settings {
             capture_response,
             capture_error,
             xray_daemon_address: present(vars::XRAY_DAEMON_ADDRESS),
+            xray_daemon_address_in_code: false,
             handler_name,
             handler_name_refused,
             capture_limit,
@@ -391,7 +395,7 @@ fn parse_dimensions(list: &str, warnings: &mut Vec<String>) -> Vec<Dimension> {
 pub struct ConfigError {
     /// Which setting (`namespace`, `service`, `default dimension`, `handler name`, `traces`,
     /// `otlp endpoint`, `otlp timeout`, `region`, `otel service name`,
-    /// `otel resource attribute`).
+    /// `otel resource attribute`, `xray daemon address`).
     pub setting: &'static str,
     /// Why it was refused.
     pub reason: String,

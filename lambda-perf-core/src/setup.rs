@@ -22,7 +22,9 @@ use crate::outputs::emf::EmfOutput;
 use crate::outputs::line_writer::LineWriter;
 #[cfg(feature = "opentelemetry")]
 use crate::outputs::otel::{DynExporter, OtelConfig, OtelOutput};
-use crate::outputs::xray::{DEFAULT_DAEMON_ADDRESS, UdpDaemonSink, XRayOutput};
+use crate::outputs::xray::{
+    DEFAULT_DAEMON_ADDRESS, UdpDaemonSink, XRayOutput, check_address_setting,
+};
 use crate::warn::write_warning;
 
 /// Settings plus what can only be given in code.
@@ -73,7 +75,7 @@ impl Setup {
     /// [`resolve`](Self::resolve), with the warnings returned instead of printed.
     pub(crate) fn resolve_quietly(self) -> (Arc<Instrumentation>, Vec<ConfigError>, Vec<String>) {
         let Self {
-            settings,
+            mut settings,
             env_warnings: mut warnings,
             writer,
             xray_sink,
@@ -113,6 +115,20 @@ impl Setup {
         let service = explicit_service
             .clone()
             .unwrap_or_else(|| DEFAULT_SERVICE.to_owned());
+        // Given in code, a malformed daemon address is refused as any invalid setting in code
+        // is (replaced by the default, `build()` failing); from the environment, the sink
+        // warns of it and sends nothing (outputs/xray/address.rs).
+        if settings.xray_daemon_address_in_code {
+            let refused = settings
+                .xray_daemon_address
+                .as_deref()
+                .is_some_and(|address| {
+                    !check("xray daemon address", check_address_setting(address))
+                });
+            if refused {
+                settings.xray_daemon_address = None;
+            }
+        }
         let handler_name = settings
             .handler_name
             .filter(|handler| {

@@ -280,9 +280,14 @@ impl PerfLayerBuilder {
         self
     }
 
-    /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`, default `127.0.0.1:2000`).
+    /// The X-Ray daemon's address (`AWS_XRAY_DAEMON_ADDRESS`, default `127.0.0.1:2000`):
+    /// `host:port`, or `tcp:host:port udp:host:port`. A malformed one (no port, port 0, a
+    /// prefix in capitals, a malformed TCP address beside the UDP one) makes
+    /// [`build`](Self::build) fail with a [`ConfigError`]; the host is looked up when the layer
+    /// is built, and one that cannot be is warned about and counted, as the variable's is.
     pub fn xray_daemon_address(mut self, address: impl Into<String>) -> Self {
         self.setup.settings.xray_daemon_address = Some(address.into());
+        self.setup.settings.xray_daemon_address_in_code = true;
         self
     }
 
@@ -333,6 +338,46 @@ impl PerfLayerBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A malformed daemon address given in code is a `ConfigError` of `build()`, as every
+    /// invalid setting given in code is; the same from the environment is left to the sink,
+    /// which warns of it and counts what it does not send.
+    #[test]
+    fn a_malformed_daemon_address_given_in_code_fails_the_build() {
+        for (address, why) in [
+            ("127.0.0.1:0", "port 0"),
+            ("not an address", "more than two addresses"),
+            (
+                "udp:127.0.0.1:2000 udp:127.0.0.1:2001",
+                "one address must be",
+            ),
+            ("UDP:127.0.0.1:2000 TCP:127.0.0.1:2000", "in lowercase"),
+            ("tcp:garbage udp:127.0.0.1:2000", "its tcp address"),
+            ("127.0.0.1", "has no port"),
+        ] {
+            let error = PerfLayerBuilder::over_pairs(&[])
+                .xray_daemon_address(address)
+                .build()
+                .err()
+                .unwrap_or_else(|| panic!("{address:?} was accepted"));
+            assert_eq!(error.setting, "xray daemon address", "{address:?}");
+            assert!(error.reason.contains(why), "{address:?}: {error}");
+        }
+        for address in [
+            "127.0.0.1:2000",
+            "tcp:127.0.0.1:2000 udp:169.254.79.129:2000",
+        ] {
+            let built = PerfLayerBuilder::over_pairs(&[])
+                .xray_daemon_address(address)
+                .build();
+            assert!(built.is_ok(), "{address:?}: {:?}", built.err());
+        }
+        let (_, errors, _) =
+            PerfLayerBuilder::over_pairs(&[("AWS_XRAY_DAEMON_ADDRESS", "127.0.0.1:0")])
+                .setup
+                .resolve_quietly();
+        assert_eq!(errors, [], "from the environment");
+    }
 
     /// The environment marker is claimed when a layer is built, and only then: not by the
     /// process's default configuration (what a `SingleMetric` or a client created outside an

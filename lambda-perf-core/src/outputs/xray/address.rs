@@ -7,7 +7,10 @@
 //! can be reached there, so it is refused rather than sent to in vain. A refused setting is
 //! not replaced by the default address: the sink (and `xray-otlp`'s sender) says once why it
 //! is unusable and what is expected, and sends nothing, counting each subsegment (or span) it
-//! does not send.
+//! does not send. An address given in code
+//! ([`xray_daemon_address`](crate::PerfLayerBuilder::xray_daemon_address)) that is malformed
+//! is a [`ConfigError`](crate::ConfigError) of `build()`, as every invalid setting given in
+//! code is (its host is looked up later, when the sink is made).
 
 use std::net::{SocketAddr, ToSocketAddrs};
 
@@ -22,6 +25,27 @@ const EXPECTED: &str = "expected host:port or \"tcp:host:port udp:host:port\", w
 /// (quoting the part at fault: the warnings that quote the refusal name the whole setting),
 /// and, when it is malformed, what is expected.
 pub(crate) fn parse_udp_address(setting: &str) -> Result<SocketAddr, String> {
+    let udp = udp_part(setting)?;
+    if let Ok(address) = udp.parse::<SocketAddr>() {
+        return Ok(address);
+    }
+    // A host name (e.g. `localhost:2000`, `xray-daemon:2000`) resolves once, when the sink is
+    // built with the configuration.
+    let resolved = udp
+        .to_socket_addrs()
+        .map_err(|error| format!("{udp:?} cannot be resolved: {error}"))?;
+    preferred(resolved).ok_or_else(|| format!("{udp:?} resolves to no address"))
+}
+
+/// Whether `setting` is well formed, without looking its host up: the refusal of
+/// [`parse_udp_address`] for a malformed one. What `build()` checks of an address given in
+/// code.
+pub(crate) fn check_address_setting(setting: &str) -> Result<(), String> {
+    udp_part(setting).map(|_| ())
+}
+
+/// The UDP `host:port` of a well-formed `setting`, or why it is malformed.
+fn udp_part(setting: &str) -> Result<&str, String> {
     let setting = setting.trim();
     let refused = |reason: String| format!("{reason}; {EXPECTED}");
     let udp = match setting.split_whitespace().collect::<Vec<_>>().as_slice() {
@@ -55,15 +79,7 @@ pub(crate) fn parse_udp_address(setting: &str) -> Result<SocketAddr, String> {
         _ => return Err(refused(format!("{setting:?} has more than two addresses"))),
     };
     check_host_and_port(udp).map_err(|reason| refused(format!("its address {reason}")))?;
-    if let Ok(address) = udp.parse::<SocketAddr>() {
-        return Ok(address);
-    }
-    // A host name (e.g. `localhost:2000`, `xray-daemon:2000`) resolves once, when the sink is
-    // built with the configuration.
-    let resolved = udp
-        .to_socket_addrs()
-        .map_err(|error| format!("{udp:?} cannot be resolved: {error}"))?;
-    preferred(resolved).ok_or_else(|| format!("{udp:?} resolves to no address"))
+    Ok(udp)
 }
 
 /// The prefix of `part` (`tcp` or `udp` in any case, as written) and the address after it.

@@ -9,7 +9,7 @@ use std::any::Any;
 use std::fmt;
 use std::sync::Arc;
 
-pub(crate) use self::address::DEFAULT_DAEMON_ADDRESS;
+pub(crate) use self::address::{DEFAULT_DAEMON_ADDRESS, check_address_setting};
 pub use self::udp_daemon::UdpDaemonSink;
 use crate::drops;
 use crate::formats::xray::SubsegmentDocument;
