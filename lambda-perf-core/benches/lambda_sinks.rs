@@ -34,12 +34,9 @@
 
 use std::fs::File;
 use std::hint::black_box;
-use std::net::{SocketAddr, UdpSocket};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tower::{Layer, service_fn};
@@ -50,6 +47,8 @@ mod floor;
 mod marker_dir;
 #[path = "common/measuring.rs"]
 mod measuring;
+#[path = "common/receiving_daemon.rs"]
+mod receiving_daemon;
 #[path = "common/scenario.rs"]
 mod scenario;
 
@@ -58,6 +57,7 @@ use floor::{
 };
 use marker_dir::marker_dir;
 use measuring::measuring;
+use receiving_daemon::ReceivingDaemon;
 use scenario::{bare, instrumented};
 
 /// The pause before each invocation: the readers need some microseconds to wake, read and
@@ -164,15 +164,23 @@ fn main() {
     // What lambda-perf does beyond the floor's system calls, per round: the round's
     // instrumented median less its floor in place (both measured against the same bare
     // handler, which cancels).
-    let own_work = |instrumented: usize, in_place: usize| -> Vec<f64> {
+    let own_work = |instrumented: Kind, in_place: Kind| -> Vec<f64> {
+        let of = |kind: Kind| {
+            cases
+                .iter()
+                .find(|case| case.kind == kind)
+                .expect("every kind is measured")
+        };
+        let (instrumented, in_place) = (of(instrumented), of(in_place));
         (0..rounds)
             .map(|round| {
-                round_median_ns(&cases[instrumented].rounds[round])
-                    - round_median_ns(&cases[in_place].rounds[round])
+                round_median_ns(&instrumented.rounds[round])
+                    - round_median_ns(&in_place.rounds[round])
             })
             .collect()
     };
-    let (own_unsampled, own_sampled) = (own_work(2, 6), own_work(3, 7));
+    let own_unsampled = own_work(Kind::Unsampled, Kind::WriteInPlace);
+    let own_sampled = own_work(Kind::Sampled, Kind::SendWriteInPlace);
     println!(
         "\nwith the output read (a pipe `cat` drains, a UDP socket a thread receives from; \
          medians of {rounds} interleaved rounds of {iterations}, each invocation after a \
@@ -256,7 +264,7 @@ fn main() {
     }
 }
 
-#[derive(Clone, Copy)]
+#[derive(Clone, Copy, PartialEq, Eq)]
 enum Kind {
     /// Nothing but the two clock reads that time each invocation.
     ClockReads,
@@ -405,57 +413,4 @@ fn drained_pipe() -> (File, Child) {
         .expect("`cat`, to drain the pipe");
     let pipe = reader.stdin.take().expect("piped");
     (File::from(OwnedFd::from(pipe)), reader)
-}
-
-/// A UDP socket on loopback that a thread receives every datagram from, as the X-Ray daemon
-/// does, counting them.
-struct ReceivingDaemon {
-    address: SocketAddr,
-    received: Arc<AtomicU64>,
-    /// The receiving thread's `/proc/…/status`.
-    thread_status: PathBuf,
-}
-
-impl ReceivingDaemon {
-    fn start() -> Self {
-        let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-        let address = socket.local_addr().unwrap();
-        let received = Arc::new(AtomicU64::new(0));
-        let counter = Arc::clone(&received);
-        let (tell, told) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            // `/proc/thread-self` names this thread: `<pid>/task/<tid>`.
-            let _ = tell.send(std::fs::read_link("/proc/thread-self").unwrap_or_default());
-            let mut buffer = vec![0; 65_536];
-            while socket.recv(&mut buffer).is_ok() {
-                counter.fetch_add(1, Ordering::Relaxed);
-            }
-        });
-        let thread = told.recv().unwrap_or_default();
-        Self {
-            address,
-            received,
-            thread_status: PathBuf::from("/proc").join(thread).join("status"),
-        }
-    }
-
-    fn received(&self) -> u64 {
-        self.received.load(Ordering::Relaxed)
-    }
-
-    /// The count once it has stopped moving for 200 ms (at most 5 s): the last datagrams may
-    /// still be on their way.
-    fn settled(&self) -> u64 {
-        let deadline = Instant::now() + Duration::from_secs(5);
-        let mut last = self.received();
-        while Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(200));
-            let now = self.received();
-            if now == last {
-                break;
-            }
-            last = now;
-        }
-        self.received()
-    }
 }

@@ -6,7 +6,7 @@
 
 use std::hint::black_box;
 use std::io::{self, BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, UdpSocket};
+use std::net::TcpListener;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_perf_core::metrics::{self, Unit};
@@ -17,8 +17,11 @@ use tower::{Layer, Service, service_fn};
 
 #[path = "common/marker_dir.rs"]
 mod marker_dir;
+#[path = "common/receiving_daemon.rs"]
+mod receiving_daemon;
 
 use marker_dir::marker_dir;
+use receiving_daemon::ReceivingDaemon;
 
 fn event(sampled: bool) -> LambdaEvent<Value> {
     let mut context = Context::default();
@@ -34,17 +37,6 @@ async fn instrumented(_: LambdaEvent<Value>) -> Result<u32, Error> {
     metrics::add_metric("Orders", Unit::Count, 1.0);
     xray::annotate("tier", "gold");
     Ok(1)
-}
-
-/// A UDP port whose datagrams are read and dropped.
-fn draining_daemon() -> String {
-    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
-    let address = socket.local_addr().unwrap().to_string();
-    std::thread::spawn(move || {
-        let mut buffer = vec![0; 65_536];
-        while socket.recv(&mut buffer).is_ok() {}
-    });
-    address
 }
 
 /// An OTLP/HTTP collector that reads each request and answers 200.
@@ -94,7 +86,7 @@ fn warm_invocation(c: &mut Criterion) {
         .unwrap();
     let markers = marker_dir();
     let marker_dir = markers.path();
-    let daemon = draining_daemon();
+    let daemon = ReceivingDaemon::start().address.to_string();
     let endpoint = collector();
     let layer = |backends: &[TraceBackend]| {
         PerfLayer::builder()
