@@ -9,7 +9,9 @@ use std::time::Duration;
 use serde::Serialize;
 
 use super::StartKind;
+use crate::drops;
 use crate::formats::time::millis_f64;
+use crate::warn::WarnOnce;
 
 /// When an initialization ran.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -75,13 +77,49 @@ static HAS_PENDING: AtomicBool = AtomicBool::new(false);
 /// Whether a first invocation has taken what was made at init: until then, no other does.
 static FIRST_TOOK: AtomicBool = AtomicBool::new(false);
 
-/// Keeps a record made at init for the first invocation.
+/// Most records kept for the first invocation. Each becomes a `ClientInitDuration` line and
+/// an entry of the handler subsegment's `init_clients`, written as that invocation begins:
+/// an init that creates clients in a loop (retrying one that fails, say) must not make the
+/// first invocation write without bound, nor hold memory until it comes.
+pub(crate) const MAX_KEPT: usize = 100;
+
+/// The cause a record left out by [`MAX_KEPT`] is counted under.
+pub(crate) const OVER_LIMIT_CAUSE: &str = "client_init.record_over_limit";
+
+/// Keeps a record made at init for the first invocation: the first [`MAX_KEPT`] − 1 and the
+/// latest (a retry loop's outcome), the others counted under [`OVER_LIMIT_CAUSE`], with one
+/// warning.
 pub(crate) fn keep_for_first_invocation(record: InitRecord) {
-    PENDING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner)
-        .push(record);
+    static OVER_LIMIT: WarnOnce = WarnOnce::new();
+    let client = record.client;
+    let replaced = keep_within_limit(
+        &mut PENDING
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+        record,
+    );
     HAS_PENDING.store(true, Ordering::Release);
+    if replaced.is_some() {
+        drops::count(OVER_LIMIT_CAUSE);
+        OVER_LIMIT.warn(format_args!(
+            "more than {MAX_KEPT} client initializations before the first invocation (the \
+             latest: {client:?}): it reports the first {} and the latest; the others are \
+             counted in lambda_perf.dropped ({OVER_LIMIT_CAUSE})",
+            MAX_KEPT - 1,
+        ));
+    }
+}
+
+/// Adds `record` to `pending`; when `pending` is full it takes the last place, the one of
+/// the latest record: returns the record it replaced.
+fn keep_within_limit(pending: &mut Vec<InitRecord>, record: InitRecord) -> Option<InitRecord> {
+    match pending.get_mut(MAX_KEPT - 1) {
+        Some(latest) => Some(std::mem::replace(latest, record)),
+        None => {
+            pending.push(record);
+            None
+        }
+    }
 }
 
 /// The process was restored from a SnapStart snapshot: what was made at init and is still
@@ -135,4 +173,44 @@ fn take_records() -> Vec<InitRecord> {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(client: &'static str) -> InitRecord {
+        InitRecord {
+            client,
+            duration: Duration::from_millis(1),
+            phase: Phase::Init,
+            start_kind: None,
+            error: None,
+        }
+    }
+
+    #[test]
+    fn past_the_limit_the_first_records_and_the_latest_are_kept() {
+        let mut pending = Vec::new();
+        let names: Vec<&'static str> = (0..MAX_KEPT + 20)
+            .map(|n| &*Box::leak(format!("client{n}").into_boxed_str()))
+            .collect();
+        let replaced: Vec<_> = names
+            .iter()
+            .filter_map(|name| keep_within_limit(&mut pending, record(name)))
+            .map(|replaced| replaced.client)
+            .collect();
+        assert_eq!(pending.len(), MAX_KEPT);
+        assert_eq!(
+            pending[..MAX_KEPT - 1]
+                .iter()
+                .map(|r| r.client)
+                .collect::<Vec<_>>(),
+            names[..MAX_KEPT - 1]
+        );
+        assert_eq!(pending[MAX_KEPT - 1].client, *names.last().unwrap());
+        // Each record replaced was the latest of its moment, from the 100th to the one before
+        // the last: 20 left out, none twice.
+        assert_eq!(replaced, names[MAX_KEPT - 1..names.len() - 1]);
+    }
 }
