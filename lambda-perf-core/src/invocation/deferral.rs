@@ -7,9 +7,12 @@
 //! order they came. Without an open window — no companion, or work that ends after its window
 //! closed — the writes run at once, as they always did: the only cost then is one atomic load.
 
+use std::any::Any;
 use std::panic::AssertUnwindSafe;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::warn::WarnOnce;
 
 /// A write that can wait for the response. Shared (`Arc`), so that deferring it allocates
 /// nothing: what it writes is kept by the one who defers it.
@@ -107,19 +110,38 @@ impl Window {
         self.run_deferred();
     }
 
-    /// Takes the window's writes out of its place and runs them, once.
+    /// Takes the window's writes out of its place and runs them, once; the first panic of a
+    /// write goes on once they all have.
     fn run_deferred(&mut self) {
-        if std::mem::replace(&mut self.closed, true) {
-            return;
+        if let Some(payload) = self.run_once() {
+            std::panic::resume_unwind(payload);
         }
-        run(self.place, take(self.place));
+    }
+
+    /// Takes the window's writes out of its place and runs them, once: the first panic of a
+    /// write, if one panicked.
+    fn run_once(&mut self) -> Option<Box<dyn Any + Send>> {
+        if std::mem::replace(&mut self.closed, true) {
+            return None;
+        }
+        run(self.place, take(self.place))
     }
 }
 
-/// A window dropped unclosed (the runtime dropped its invocation) loses nothing either.
+/// A window dropped unclosed (the runtime dropped its invocation) loses nothing either. Dropped
+/// while its thread unwinds from a panic, the panic of a write cannot go on (a second panic
+/// aborts the process): it is left with a warning, and the first one goes on.
 impl Drop for Window {
     fn drop(&mut self) {
-        self.run_deferred();
+        static WRITE_PANICKED: WarnOnce = WarnOnce::new();
+        if !std::thread::panicking() {
+            self.run_deferred();
+        } else if self.run_once().is_some() {
+            WRITE_PANICKED.warn(
+                "an invocation's end-of-invocation write panicked while its thread was \
+                 unwinding from another panic; the other writes ran",
+            );
+        }
     }
 }
 
@@ -143,10 +165,10 @@ fn take(index: usize) -> Vec<Arc<dyn Deferred>> {
 
 /// Runs what was deferred to the window of place `index`, in order, then gives the place (and
 /// the list's memory) to the next window. A write that panics does not stop the others: each
-/// runs, and the first panic goes on once they have. (The user code the writes call — a
+/// runs, and the first panic is returned once they have. (The user code the writes call — a
 /// writer, a sink, a redaction hook — has its panics caught where it is called; this is the
 /// safeguard for the rest.)
-fn run(index: usize, mut deferred: Vec<Arc<dyn Deferred>>) {
+fn run(index: usize, mut deferred: Vec<Arc<dyn Deferred>>) -> Option<Box<dyn Any + Send>> {
     // Outside the lock: a write may itself end up here (it never defers: its window is
     // closing), and outputs may take their time.
     let mut panicked = None;
@@ -162,9 +184,7 @@ fn run(index: usize, mut deferred: Vec<Arc<dyn Deferred>>) {
     place.deferred = deferred;
     place.phase = Phase::Free;
     drop(places);
-    if let Some(payload) = panicked {
-        std::panic::resume_unwind(payload);
-    }
+    panicked
 }
 
 /// Whether any window is open in the process (one atomic load).
@@ -290,6 +310,24 @@ mod tests {
         let closed = std::panic::catch_unwind(AssertUnwindSafe(|| window.close()));
         assert!(closed.is_err(), "the write's panic goes on");
         assert_eq!(*log.lock().unwrap(), ["before", "after"]);
+        assert!(!any_open());
+    }
+
+    #[test]
+    fn a_window_dropped_in_an_unwind_runs_its_writes_and_a_write_that_panics_does_not_abort() {
+        let log = log();
+        let unwound = std::panic::catch_unwind(AssertUnwindSafe(|| {
+            let _window = Window::open("deferral-unwinding");
+            run_or_defer(Arc::new(Panics("deferral-unwinding")));
+            run_or_defer(push(&log, "deferral-unwinding", "after"));
+            panic!("the runtime's own panic (expected by the test)");
+        }));
+        let payload = unwound.expect_err("the first panic goes on");
+        assert_eq!(
+            payload.downcast_ref::<&str>(),
+            Some(&"the runtime's own panic (expected by the test)")
+        );
+        assert_eq!(*log.lock().unwrap(), ["after"]);
         assert!(!any_open());
     }
 
