@@ -44,14 +44,14 @@
 //!
 //! Truthy values are `1 true t yes y on`, falsy ones `0 false f no n off` (any case).
 //!
-//! The log lines of [`init`](crate::init) (feature `tracing`, on by default) read these:
+//! The log lines of [`init`] (feature `tracing`, on by default) read these:
 //!
-//! | variable | meaning | default | in code ([`InitBuilder`](crate::InitBuilder)) |
+//! | variable | meaning | default | in code ([`InitBuilder`]) |
 //! |---|---|---|---|
 //! | `AWS_LAMBDA_LOG_LEVEL` | set by Lambda's advanced logging controls: the level, first | — | — (as in Powertools, it wins over `log_level`, with a warning when they differ) |
 //! | `POWERTOOLS_LOG_LEVEL` | the level, second (`WARNING`, `CRITICAL` and `SILENT` too) | — | `log_level` |
 //! | `LOG_LEVEL` | Powertools' older name of `POWERTOOLS_LOG_LEVEL`, read as Powertools reads it: only when that one is not set | — | `log_level` |
-//! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`](crate::logs)) | `INFO` | `log_level`; `target_level` (wins over the variable's for its target), `clear_target_levels` |
+//! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`]) | `INFO` | `log_level`; `target_level` (wins over the variable's for its target), `clear_target_levels` |
 //! | `LAMBDA_PERF_LOG_FORMAT` | `JSON` or `Text` | `JSON` | `log_format` |
 //!
 //! Lambda's own `AWS_LAMBDA_LOG_FORMAT` does not choose the format: Lambda sets it on every
@@ -60,8 +60,25 @@
 //! whatever it says, the lines are JSON unless `LAMBDA_PERF_LOG_FORMAT` or `log_format` asks
 //! for text.
 //! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 | `log_sample_rate` |
-//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`](crate::logs::log_event) logs the incoming event | false | `log_event` |
+//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`] logs the incoming event | false | `log_event` |
 //! | `POWERTOOLS_DEV` | truthy: JSON lines indented for reading | false | `log_indented` |
+//!
+// The log lines' items exist with the `tracing` feature; without it they link to the feature
+// flags.
+#![cfg_attr(
+    feature = "tracing",
+    doc = "[`init`]: crate::init\n\
+           [`InitBuilder`]: crate::InitBuilder\n\
+           [`logs`]: crate::logs\n\
+           [`logs::log_event`]: crate::logs::log_event"
+)]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = "[`init`]: crate#feature-flags\n\
+           [`InitBuilder`]: crate#feature-flags\n\
+           [`logs`]: crate#feature-flags\n\
+           [`logs::log_event`]: crate#feature-flags"
+)]
 
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::validate;

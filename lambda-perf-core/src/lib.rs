@@ -176,6 +176,18 @@
 //! bounded rather than none: a line that a non-blocking stdout (or a writer given in code)
 //! took part of before it would block waits at most 100 ms for the rest to be taken, so that
 //! the output holds no cut line, invalid JSON; lines not begun are lost at once, and counted.
+//!
+// An item named above that a feature brings links to the feature flags when that feature is
+// off, so the docs of every build resolve all their links.
+#![cfg_attr(not(feature = "macros"), doc = "[`instrument_lambda`]: #feature-flags")]
+#![cfg_attr(
+    not(feature = "tracing"),
+    doc = "[`init`]: #feature-flags\n\
+           [`InitBuilder`]: #feature-flags\n\
+           [`InitBuilder::layer`]: #feature-flags\n\
+           [`logs`]: #feature-flags\n\
+           [`xray::XRayLayer`]: #feature-flags"
+)]
 
 /// The README's quick start compiles (and stays in step with the crate).
 #[cfg(doctest)]

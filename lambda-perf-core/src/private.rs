@@ -389,7 +389,16 @@ impl<T: ?Sized> DescribeType for &Probe<'_, T> {
 }
 
 /// A handler whose event payload is `Serialize` logs it on entry when asked
-/// (`POWERTOOLS_LOGGER_LOG_EVENT`, see [`logs::log_event`](crate::logs::log_event)).
+/// (`POWERTOOLS_LOGGER_LOG_EVENT`, see [`logs::log_event`]).
+///
+#[cfg_attr(
+    feature = "tracing",
+    doc = "[`logs::log_event`]: crate::logs::log_event"
+)]
+#[cfg_attr(
+    not(feature = "tracing"),
+    doc = "[`logs::log_event`]: crate#feature-flags"
+)]
 pub trait LogEventSerialize {
     /// Logs the payload, if asked.
     fn lambda_perf_log_event(self);

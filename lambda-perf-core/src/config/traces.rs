@@ -93,7 +93,7 @@ pub(crate) const NO_OTLP_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u
 /// The same invocation makes the same tree whichever backend sends it: the handler
 /// subsegment `## <name>` is the handler span, every nested subsegment (a
 /// [`Subsegment`](crate::xray::Subsegment), a `tracing` span under
-/// [`XRayLayer`](crate::xray::XRayLayer), a lazy client's `## init <name>`, work on a
+/// [`XRayLayer`], a lazy client's `## init <name>`, work on a
 /// [`spawn`](fn@crate::spawn)ed task) is a span with the same name, the same id and the same
 /// parent. An OpenTelemetry span carries what its subsegment carries, so:
 ///
@@ -131,6 +131,9 @@ pub(crate) const NO_OTLP_TIMEOUT: Duration = Duration::from_millis(i32::MAX as u
 /// assert_eq!(TraceBackend::XRayOtlp.as_str(), "xray-otlp");
 /// # Ok::<(), lambda_perf_core::ConfigError>(())
 /// ```
+///
+#[cfg_attr(feature = "tracing", doc = "[`XRayLayer`]: crate::xray::XRayLayer")]
+#[cfg_attr(not(feature = "tracing"), doc = "[`XRayLayer`]: crate#feature-flags")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum TraceBackend {

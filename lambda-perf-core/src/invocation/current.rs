@@ -7,12 +7,15 @@
 //! [`spawn`](fn@crate::spawn), [`spawn_blocking`](crate::spawn_blocking) and
 //! [`in_current_invocation`](crate::InCurrentInvocation::in_current_invocation) take a
 //! [`Current`] along, and a `tracing` span created inside an invocation (with
-//! [`XRayLayer`](crate::xray::XRayLayer) installed) carries it wherever it is entered. Each
+//! [`XRayLayer`] installed) carries it wherever it is entered. Each
 //! carrier keeps its own current subsegment, so concurrent branches nest where they started.
 //!
 //! Everything is looked up here: the future being polled first, then the spans entered on
 //! this thread by the running task (a span entered by another task, its guard held across an
 //! `.await`, lends nothing to the tasks that run meanwhile).
+//!
+#![cfg_attr(feature = "tracing", doc = "[`XRayLayer`]: crate::xray::XRayLayer")]
+#![cfg_attr(not(feature = "tracing"), doc = "[`XRayLayer`]: crate#feature-flags")]
 
 use std::cell::{Cell, RefCell};
 use std::future::Future;

@@ -20,7 +20,16 @@ pub enum Captured {
     /// handler subsegment's cause (which keeps the returned `message`, or none).
     Error,
     /// The incoming event, before it is logged (`POWERTOOLS_LOGGER_LOG_EVENT`,
-    /// [`logs::log_event`](crate::logs::log_event)).
+    /// [`logs::log_event`]).
+    ///
+    #[cfg_attr(
+        feature = "tracing",
+        doc = "[`logs::log_event`]: crate::logs::log_event"
+    )]
+    #[cfg_attr(
+        not(feature = "tracing"),
+        doc = "[`logs::log_event`]: crate#feature-flags"
+    )]
     Event,
 }
 
