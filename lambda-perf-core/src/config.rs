@@ -53,15 +53,15 @@
 //! | `LOG_LEVEL` | Powertools' older name of `POWERTOOLS_LOG_LEVEL`, read as Powertools reads it: only when that one is not set | — | `log_level` |
 //! | `RUST_LOG` | the level, third; and `target=level` directives (see [`logs`]) | `INFO` | `log_level`; `target_level` (wins over the variable's for its target), `clear_target_levels` |
 //! | `LAMBDA_PERF_LOG_FORMAT` | `JSON` or `Text` | `JSON` | `log_format` |
+//! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 | `log_sample_rate` |
+//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`] logs the incoming event | false | `log_event` |
+//! | `POWERTOOLS_DEV` | truthy: JSON lines indented for reading | false | `log_indented` |
 //!
 //! Lambda's own `AWS_LAMBDA_LOG_FORMAT` does not choose the format: Lambda sets it on every
 //! function, to `Text` unless the function's log format was switched to JSON, so following it
 //! would turn the JSON lines off nearly everywhere. As in Powertools, whose loggers write JSON
 //! whatever it says, the lines are JSON unless `LAMBDA_PERF_LOG_FORMAT` or `log_format` asks
 //! for text.
-//! | `POWERTOOLS_LOGGER_SAMPLE_RATE` | share of invocations (0–1) logged at `DEBUG` | 0 | `log_sample_rate` |
-//! | `POWERTOOLS_LOGGER_LOG_EVENT` | truthy: [`logs::log_event`] logs the incoming event | false | `log_event` |
-//! | `POWERTOOLS_DEV` | truthy: JSON lines indented for reading | false | `log_indented` |
 //!
 // The log lines' items exist with the `tracing` feature; without it they link to the feature
 // flags.
