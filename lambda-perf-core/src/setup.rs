@@ -194,6 +194,11 @@ impl Setup {
             }
         }
         trace_settings.refuse_invalid_given_in_code(&mut errors);
+        // `OTEL_TRACES_EXPORTER=none` (config/traces.rs) is said only where invocations record
+        // a trace: with tracing off it turned nothing off.
+        if !settings.trace_disabled {
+            warnings.extend(trace_settings.traces_exporter_none_warning.take());
+        }
         // `OTEL_SDK_DISABLED` (config/traces.rs): no OpenTelemetry export, whatever chose it.
         #[cfg(feature = "opentelemetry")]
         let span_exporters = if trace_settings.otel_sdk_disabled {

@@ -4,7 +4,7 @@
 //! |---|---|---|---|
 //! | `LAMBDA_PERF_TRACES` | comma list of [`TraceBackend`]s: `xray`, `otlp`, `xray-otlp`; or `none` | `xray` | `traces` |
 //! | `OTEL_SDK_DISABLED` | `true` (any case; every other value is false, one that is not `false` warned about, as OpenTelemetry defines it): no OpenTelemetry export at all (`otlp`, `xray-otlp`, exporters given in code), wherever they were chosen; `xray` goes on | false | `otel_sdk_disabled` |
-//! | `OTEL_TRACES_EXPORTER` | `none`: the `otlp` and `xray-otlp` that `LAMBDA_PERF_TRACES` names are off (not an exporter given in code); `otlp`: what they send; `console`, `zipkin` or another name: warned about, and taken as `otlp`. It never turns a backend on | `otlp` | `traces` (wins over it) |
+//! | `OTEL_TRACES_EXPORTER` | `none`: the `otlp` and `xray-otlp` that `LAMBDA_PERF_TRACES` names are off (not an exporter given in code), with one warning unless `POWERTOOLS_TRACE_DISABLED` turned all tracing off already; `otlp`: what they send; `console`, `zipkin` or another name: warned about, and taken as `otlp`. It never turns a backend on | `otlp` | `traces` (wins over it) |
 //! | `LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS` | longest wait for an invocation's spans to be exported (never into the timeout margin before its deadline, 100 ms when the margin is `0`) | 200 | `otel_flush_timeout` |
 //! | `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` | the OTLP/HTTP traces URL (`otlp`) | `OTEL_EXPORTER_OTLP_ENDPOINT` + `/v1/traces` | `otlp_endpoint` |
 //! | `OTEL_EXPORTER_OTLP_ENDPOINT` | the collector's base URL | `http://localhost:4318` | `otlp_endpoint` |
@@ -194,6 +194,10 @@ pub(crate) struct TraceSettings {
     /// `otel_sdk_disabled` was given in code: turning the export off is then no surprise to
     /// warn about.
     pub(crate) otel_sdk_disabled_in_code: bool,
+    /// What `OTEL_TRACES_EXPORTER=none` turned off, and where traces go instead: a warning
+    /// given only where invocations record a trace (setup.rs). Under
+    /// `POWERTOOLS_TRACE_DISABLED` nothing was to be sent, and it turned nothing off.
+    pub(crate) traces_exporter_none_warning: Option<String>,
     pub(crate) flush_timeout: Option<Duration>,
     /// The full traces URL.
     pub(crate) otlp_endpoint: Option<String>,
@@ -234,6 +238,10 @@ impl fmt::Debug for TraceSettings {
             .field("backends", &self.backends)
             .field("otel_sdk_disabled", &self.otel_sdk_disabled)
             .field("otel_sdk_disabled_in_code", &self.otel_sdk_disabled_in_code)
+            .field(
+                "traces_exporter_none_warning",
+                &self.traces_exporter_none_warning,
+            )
             .field("flush_timeout", &self.flush_timeout)
             .field("otlp_endpoint", &self.otlp_endpoint)
             .field("otlp_headers", &header_names)
@@ -262,14 +270,18 @@ impl TraceSettings {
         present: &dyn Fn(&str) -> Option<String>,
         warnings: &mut Vec<String>,
     ) -> Self {
+        let mut traces_exporter_none_warning = None;
         let backends = present(vars::TRACES).map(|list| {
             let backends = parse_backends(&list, warnings);
             // Without the `opentelemetry` feature the list holds no OpenTelemetry backend
             // for the variable to narrow (`parse_backends` leaves them out).
             match present(vars::OTEL_TRACES_EXPORTER) {
-                Some(exporters) if OPENTELEMETRY_BUILT => {
-                    narrowed_by_traces_exporter(backends, &exporters, warnings)
-                }
+                Some(exporters) if OPENTELEMETRY_BUILT => narrowed_by_traces_exporter(
+                    backends,
+                    &exporters,
+                    &mut traces_exporter_none_warning,
+                    warnings,
+                ),
                 _ => backends,
             }
         });
@@ -325,6 +337,7 @@ impl TraceSettings {
             backends,
             otel_sdk_disabled,
             otel_sdk_disabled_in_code: false,
+            traces_exporter_none_warning,
             flush_timeout,
             otlp_endpoint,
             otlp_headers,
@@ -477,8 +490,9 @@ fn parse_backends(list: &str, warnings: &mut Vec<String>) -> Vec<TraceBackend> {
 }
 
 /// `backends` as `OTEL_TRACES_EXPORTER` (`exporters`, a comma list) leaves them: its `none`
-/// turns off the OpenTelemetry ones (`otlp`, `xray-otlp`), `xray` going on; `otlp` is what
-/// they send already. The exporters lambda-perf does not have (`console`, `zipkin`, any other
+/// turns off the OpenTelemetry ones (`otlp`, `xray-otlp`), `xray` going on, and says so in
+/// `none_warning` (kept aside: where tracing is off it turned nothing off, and is not warned
+/// about); `otlp` is what they send already. The exporters lambda-perf does not have (`console`, `zipkin`, any other
 /// name) cost one warning and are taken as `otlp`, as is `none` beside another name. An
 /// exporter given in code is not automatically configured, and none of its business. It says
 /// nothing of backends `LAMBDA_PERF_TRACES` did not choose: it never turns one on, and
@@ -486,6 +500,7 @@ fn parse_backends(list: &str, warnings: &mut Vec<String>) -> Vec<TraceBackend> {
 fn narrowed_by_traces_exporter(
     mut backends: Vec<TraceBackend>,
     exporters: &str,
+    none_warning: &mut Option<String>,
     warnings: &mut Vec<String>,
 ) -> Vec<TraceBackend> {
     let chosen: Vec<&str> = backends
@@ -515,7 +530,7 @@ fn narrowed_by_traces_exporter(
         } else {
             format!("traces go to {}", backend_list(&backends))
         };
-        warnings.push(format!(
+        *none_warning = Some(format!(
             "{var}={exporters:?}: the OpenTelemetry backends {} names ({}) are off; {instead}",
             vars::TRACES,
             chosen.join(", ")
@@ -1038,7 +1053,8 @@ mod tests {
     }
 
     /// `OTEL_TRACES_EXPORTER=none` turns off the OpenTelemetry backends `LAMBDA_PERF_TRACES`
-    /// names, with one warning that says where traces go instead; `xray` goes on.
+    /// names, with one warning that says where traces go instead; `xray` goes on. The warning
+    /// is kept aside, for the configuration to give where tracing is on (setup.rs).
     #[cfg(feature = "opentelemetry")]
     #[test]
     fn otel_traces_exporter_none_turns_the_opentelemetry_backends_off() {
@@ -1047,22 +1063,23 @@ mod tests {
             ("OTEL_TRACES_EXPORTER", "NONE"),
         ]);
         assert_eq!(settings.backends(), [TraceBackend::XRay]);
+        assert_eq!(warnings, Vec::<String>::new());
         assert_eq!(
-            warnings,
-            [
+            settings.traces_exporter_none_warning.as_deref(),
+            Some(
                 "OTEL_TRACES_EXPORTER=\"NONE\": the OpenTelemetry backends LAMBDA_PERF_TRACES \
                  names (otlp, xray-otlp) are off; traces go to xray"
-            ]
+            )
         );
-        let (settings, warnings) = read(&[
+        let (settings, _) = read(&[
             ("LAMBDA_PERF_TRACES", "otlp"),
             ("OTEL_TRACES_EXPORTER", " none "),
         ]);
         assert_eq!(settings.backends(), []);
-        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        let warning = settings.traces_exporter_none_warning.unwrap_or_default();
         assert!(
-            warnings[0].ends_with("are off; no traces are sent"),
-            "{warnings:#?}"
+            warning.ends_with("are off; no traces are sent"),
+            "{warning}"
         );
         let (settings, warnings) = read(&[
             ("LAMBDA_PERF_TRACES", "otlp"),
@@ -1070,6 +1087,7 @@ mod tests {
         ]);
         assert_eq!(settings.backends(), [TraceBackend::Otlp]);
         assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(settings.traces_exporter_none_warning, None);
     }
 
     /// The exporters OpenTelemetry defines that lambda-perf does not have (`console`,

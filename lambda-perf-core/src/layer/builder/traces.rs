@@ -29,6 +29,7 @@ impl PerfLayerBuilder {
     pub fn traces(mut self, backends: impl IntoIterator<Item = TraceBackend>) -> Self {
         self.setup.overridden(trace_vars::TRACES);
         self.setup.overridden(trace_vars::OTEL_TRACES_EXPORTER);
+        self.setup.settings.traces.traces_exporter_none_warning = None;
         let mut chosen = Vec::new();
         for backend in backends {
             if !chosen.contains(&backend) {
@@ -581,6 +582,44 @@ mod tests {
                 .span_exporter(opentelemetry_sdk::trace::InMemorySpanExporter::default()),
         );
         assert!(exports);
+    }
+
+    /// With tracing off (`POWERTOOLS_TRACE_DISABLED`, or `trace_disabled` given in code),
+    /// `OTEL_TRACES_EXPORTER=none` turns off nothing that was on: no warning says it did, nor
+    /// that traces go to xray. What is wrong with its value is still said, and a
+    /// `trace_disabled(false)` over the variable brings the warning back.
+    #[test]
+    fn otel_traces_exporter_none_is_not_warned_about_when_tracing_is_off() {
+        let env = [
+            (trace_vars::TRACES, "xray,otlp"),
+            (trace_vars::OTEL_TRACES_EXPORTER, "none"),
+        ];
+        let off = [env[0], env[1], (vars::TRACE_DISABLED, "true")];
+        let (exports, warnings) = exports_opentelemetry(tracing_over(&off));
+        assert!(!exports);
+        assert_eq!(warnings, Vec::<String>::new());
+        let (_, warnings) = exports_opentelemetry(tracing_over(&env).trace_disabled(true));
+        assert_eq!(warnings, Vec::<String>::new());
+        let (_, warnings) = exports_opentelemetry(tracing_over(&off).trace_disabled(false));
+        assert_eq!(
+            warnings,
+            [
+                "OTEL_TRACES_EXPORTER=\"none\": the OpenTelemetry backends LAMBDA_PERF_TRACES \
+                 names (otlp) are off; traces go to xray"
+            ]
+        );
+        // A value it cannot use is a mistake whether tracing is on or off.
+        let (_, warnings) = exports_opentelemetry(tracing_over(&[
+            (trace_vars::TRACES, "otlp"),
+            (trace_vars::OTEL_TRACES_EXPORTER, "zipkin"),
+            (vars::TRACE_DISABLED, "true"),
+        ]));
+        assert_eq!(warnings.len(), 1, "{warnings:#?}");
+        assert!(
+            warnings[0].starts_with("OTEL_TRACES_EXPORTER=\"zipkin\"")
+                && warnings[0].ends_with("; treated as otlp"),
+            "{warnings:#?}"
+        );
     }
 
     /// `otlp` sends OTLP/HTTP protobuf only: an `OTEL_EXPORTER_OTLP_PROTOCOL` that asks for
