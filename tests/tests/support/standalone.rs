@@ -85,6 +85,13 @@ impl Standalone {
         output
     }
 
+    /// The path of its binary `name` as `cargo build` (the dev profile) leaves it.
+    pub fn binary(&self, name: &str) -> PathBuf {
+        target_dir()
+            .join("debug")
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    }
+
     fn run_cargo(&self, args: &[&str], offline: bool) -> Output {
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
         let mut command = Command::new(cargo);

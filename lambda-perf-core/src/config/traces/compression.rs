@@ -161,11 +161,21 @@ fn exporters_choice(
 /// and codec of the exporter's builder, which refuses a compression without its feature
 /// (`gzip-http`, `zstd-http`; the builder checks the compression before it would use the
 /// client, which never sends anything).
+///
+/// The answer is the build's alone: whatever else the builder would read from the
+/// environment and could refuse is given here, as the `otlp` exporter is given it
+/// (`outputs/otel/otlp.rs`). The endpoint (a malformed `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT`
+/// fails the build) and the protocol (`OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL=grpc` fails an
+/// HTTP exporter's build once a crate of the function's build turns on the exporter's
+/// `grpc-tonic`); the compression given wins over its variables, and the headers and timeout
+/// it still reads fail nothing.
 #[cfg(feature = "opentelemetry")]
 pub(super) fn exporter_compresses(codec: Codec) -> bool {
     use std::sync::OnceLock;
 
-    use opentelemetry_otlp::{Compression, SpanExporter, WithExportConfig, WithHttpConfig};
+    use opentelemetry_otlp::{
+        Compression, Protocol, SpanExporter, WithExportConfig, WithHttpConfig,
+    };
 
     /// A client for the builder to hold: the probe's exporter never exports.
     #[derive(Debug)]
@@ -191,6 +201,7 @@ pub(super) fn exporter_compresses(codec: Codec) -> bool {
         SpanExporter::builder()
             .with_http()
             .with_http_client(NeverSends)
+            .with_protocol(Protocol::HttpBinary)
             .with_endpoint(super::DEFAULT_OTLP_ENDPOINT)
             .with_compression(compression)
             .build()
