@@ -619,3 +619,35 @@ fn the_headroom_names_the_memory_size_it_is_taken_from() {
     assert!(html.contains("120.0 MB of 128 MB"), "{html}");
     assert!(!html.contains("120.0 MB of 1024 MB"), "{html}");
 }
+
+/// The EMF lines of `ClientInitDuration` read twice, from overlapping exports (the last of
+/// one export repeated at the start of the next), are the same log events: their values
+/// count once, as the REPORTs do, and the percentiles are those of the function's inits.
+#[test]
+fn client_inits_read_twice_from_overlapping_exports_count_once() {
+    let line = |at: &str, ms: f64| {
+        format!(
+            "{at} {{\"_aws\":{{\"Timestamp\":1735787045678,\"CloudWatchMetrics\":[{{\"Namespace\":\"Shop\",\
+             \"Dimensions\":[[\"service\",\"client\"]],\"Metrics\":[{{\"Name\":\"ClientInitDuration\",\
+             \"Unit\":\"Milliseconds\"}}]}}]}},\"service\":\"orders\",\"client\":\"dynamodb\",\
+             \"ClientInitDuration\":[{ms}]}}\n"
+        )
+    };
+    let first = line("2025-01-02T03:04:05.678Z", 41.5) + &line("2025-01-02T03:04:06.678Z", 90.0);
+    let overlap = line("2025-01-02T03:04:06.678Z", 90.0);
+    let files = [("first.log", first), ("overlap.log", overlap)].map(|(name, text)| LogFile {
+        name: name.into(),
+        text,
+    });
+    let report = LogsReport::build(&files, Architecture::X86_64);
+    let figures = report.lambda_perf.expect("client inits");
+    let client = &figures.client_init_ms[0];
+    assert_eq!(client.client, "dynamodb");
+    assert_eq!(client.duration_ms.count, 2, "{client:?}");
+    assert_eq!(client.duration_ms.p50, 41.5, "{client:?}");
+    // In one file, alike lines without a time are events alike, each counted.
+    let untimed = line("", 41.5).trim_start().repeat(2);
+    let report = build("untimed.log", &untimed);
+    let figures = report.lambda_perf.expect("client inits");
+    assert_eq!(figures.client_init_ms[0].duration_ms.count, 2);
+}

@@ -74,6 +74,8 @@ impl LogsReport {
         let mut seen: HashMap<Attempt, Seen> = HashMap::new();
         let mut order: Vec<Attempt> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+        // The EMF lines with client inits read, by text, as the REPORTs.
+        let mut seen_client_inits: Repeats = HashMap::new();
         for (file_index, file) in files.iter().enumerate() {
             let input = read_file(&file.name, &file.text);
             for (location, reason) in input.malformed {
@@ -132,8 +134,14 @@ impl LogsReport {
                     }
                     Record::Emf(emf) => {
                         lines.emf += 1;
-                        for (client, value) in &emf.client_inits {
-                            client_inits.entry(client.clone()).or_default().push(*value);
+                        // Read again from an overlapping export, its values are not new
+                        // inits (its facts are merged into their attempt's alike).
+                        if !emf.client_inits.is_empty()
+                            && first_read(&mut seen_client_inits, "", &event, file_index)
+                        {
+                            for (client, value) in &emf.client_inits {
+                                client_inits.entry(client.clone()).or_default().push(*value);
+                            }
                         }
                         if let Some((request_id, facts)) = emf.facts {
                             let at = emf.timestamp_ms.or(event.timestamp_ms);

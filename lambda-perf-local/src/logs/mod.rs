@@ -54,7 +54,8 @@
 //!   asynchronous invocation, which keep its request id, each have a `REPORT` of their own
 //!   and are invocations, as Lambda bills them. A file never holds the same log event twice:
 //!   alike `REPORT`s without times in one file (attempts that timed out alike) are each an
-//!   invocation. A **cold start** is an invocation whose `REPORT` has an `Init
+//!   invocation. The `ClientInitDuration` values of an EMF line read twice count once, by the
+//!   same rule. A **cold start** is an invocation whose `REPORT` has an `Init
 //!   Duration`, as in the Logs Insights query `count(@initDuration)`; a `Restore Duration`
 //!   (SnapStart) is counted apart.
 //! - An invocation's **status** is its `REPORT`'s `Status` (with its `Error Type`). A text
