@@ -651,3 +651,55 @@ fn client_inits_read_twice_from_overlapping_exports_count_once() {
     let figures = report.lambda_perf.expect("client inits");
     assert_eq!(figures.client_init_ms[0].duration_ms.count, 2);
 }
+
+/// `aws logs tail --format short` prints times to the second (`2025-01-02T03:04:06`, the
+/// milliseconds cut off): a REPORT it printed that an overlapping `filter-log-events` export
+/// holds too (logged at `…:06.679`) is the same log event, counted once, as it would be
+/// from the default format's microseconds.
+#[test]
+fn a_report_printed_to_the_second_is_a_repeat_of_the_same_one_to_the_millisecond() {
+    let report = |id: &str| {
+        format!(
+            "REPORT RequestId: {id}\tDuration: 1.00 ms\tBilled Duration: 2 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\t"
+        )
+    };
+    let export = serde_json::json!({"events": [
+        {"logStreamName": "2025/01/02/[$LATEST]abc", "timestamp": 1_735_787_045_678_u64,
+         "message": format!("{}\n", report("r-1")), "eventId": "1"},
+        {"logStreamName": "2025/01/02/[$LATEST]abc", "timestamp": 1_735_787_046_679_u64,
+         "message": format!("{}\n", report("r-2")), "eventId": "2"},
+    ]});
+    let short = format!(
+        "2025-01-02T03:04:06 {}\n2025-01-02T03:04:07 {}\n",
+        report("r-2"),
+        report("r-3")
+    );
+    let file = |name: &str, text: String| LogFile {
+        name: name.into(),
+        text,
+    };
+    for files in [
+        [
+            file("export.json", export.to_string()),
+            file("short.log", short.clone()),
+        ],
+        [
+            file("short.log", short.clone()),
+            file("export.json", export.to_string()),
+        ],
+    ] {
+        let report = LogsReport::build(&files, Architecture::X86_64);
+        assert_eq!(report.invocations, 3, "{:?}", report.lines);
+        assert_eq!(report.lines.duplicate_reports, 1);
+    }
+    // Alike REPORTs a second apart are not one: r-2 at …:06.679 is not r-2 printed at …:07.
+    let later = short.replace("03:04:06", "03:04:07");
+    let files = [
+        file("export.json", export.to_string()),
+        file("later.log", later),
+    ];
+    assert_eq!(
+        LogsReport::build(&files, Architecture::X86_64).invocations,
+        4
+    );
+}

@@ -287,8 +287,11 @@ type Repeats = HashMap<(String, String), Readings>;
 #[derive(Default)]
 struct Readings {
     events: Vec<Reading>,
-    /// The events with a known time, by their millisecond.
+    /// The events with a time known to the millisecond, by their millisecond.
     by_millisecond: HashMap<i64, Vec<usize>>,
+    /// The events with a known time, to the millisecond or to the second only, by their
+    /// second.
+    by_second: HashMap<i64, Vec<usize>>,
     /// The events first read without a time, in the order read (some may have one since).
     untimed: Vec<usize>,
     /// Per file, how far into `events`, and into `untimed`, every event was read in it (or,
@@ -301,21 +304,32 @@ struct Readings {
 /// (their indices).
 struct Reading {
     timestamp_ms: Option<f64>,
+    /// Whether `timestamp_ms` is known to the second only (its milliseconds cut off).
+    to_the_second: bool,
     files: Vec<usize>,
 }
 
+/// The second a time in milliseconds falls in.
+fn second_of(timestamp_ms: f64) -> i64 {
+    (timestamp_ms / 1000.0).floor() as i64
+}
+
 impl Readings {
-    /// Remembers an event logged at `timestamp_ms` and read in `file`; whether it is one not
-    /// read before. It is a repeat of one logged at the same millisecond (`aws logs tail`
-    /// prints microseconds) or, when a time is unknown, of one read in another file only:
-    /// one file never holds the same log event twice, so alike lines without a time in one
-    /// file are events alike (the attempts of a request that timed out each time).
-    fn first_read(&mut self, timestamp_ms: Option<f64>, file: usize) -> bool {
-        let repeated = self.same_event(timestamp_ms, file);
+    /// Remembers an event logged at `timestamp_ms` (known to the second only when
+    /// `to_the_second`: `aws logs tail --format short` cuts the milliseconds off) and read in
+    /// `file`; whether it is one not read before. It is a repeat of one logged at the same
+    /// millisecond (`aws logs tail` prints microseconds), of one logged in the same second
+    /// when either time is known to the second only, or, when a time is unknown, of one read
+    /// in another file only: one file never holds the same log event twice, so alike lines
+    /// without a time in one file are events alike (the attempts of a request that timed out
+    /// each time).
+    fn first_read(&mut self, timestamp_ms: Option<f64>, to_the_second: bool, file: usize) -> bool {
+        let repeated = self.same_event(timestamp_ms, to_the_second, file);
         let index = repeated.unwrap_or(self.events.len());
         if repeated.is_none() {
             self.events.push(Reading {
                 timestamp_ms: None,
+                to_the_second: false,
                 files: Vec::new(),
             });
             if timestamp_ms.is_none() {
@@ -326,19 +340,44 @@ impl Readings {
         if !reading.files.contains(&file) {
             reading.files.push(file);
         }
-        if let (None, Some(at)) = (reading.timestamp_ms, timestamp_ms) {
-            reading.timestamp_ms = Some(at);
-            self.by_millisecond
-                .entry(at.round() as i64)
-                .or_default()
-                .push(index);
+        let Some(at) = timestamp_ms else {
+            return repeated.is_none();
+        };
+        match reading.timestamp_ms {
+            None => {
+                reading.timestamp_ms = Some(at);
+                reading.to_the_second = to_the_second;
+                self.by_second.entry(second_of(at)).or_default().push(index);
+                if !to_the_second {
+                    self.by_millisecond
+                        .entry(at.round() as i64)
+                        .or_default()
+                        .push(index);
+                }
+            }
+            // Known to the second, now to the millisecond (in the same second: its place in
+            // `by_second` holds).
+            Some(_) if reading.to_the_second && !to_the_second => {
+                reading.timestamp_ms = Some(at);
+                reading.to_the_second = false;
+                self.by_millisecond
+                    .entry(at.round() as i64)
+                    .or_default()
+                    .push(index);
+            }
+            Some(_) => {}
         }
         repeated.is_none()
     }
 
-    /// The event read before that one logged at `timestamp_ms` and read in `file` repeats,
-    /// if any (see [`Self::first_read`]).
-    fn same_event(&mut self, timestamp_ms: Option<f64>, file: usize) -> Option<usize> {
+    /// The event read before that one logged at `timestamp_ms` (to the second only when
+    /// `to_the_second`) and read in `file` repeats, if any (see [`Self::first_read`]).
+    fn same_event(
+        &mut self,
+        timestamp_ms: Option<f64>,
+        to_the_second: bool,
+        file: usize,
+    ) -> Option<usize> {
         let (events, untimed) = self.read_up_to.entry(file).or_default();
         let Some(at) = timestamp_ms else {
             while *events < self.events.len() && self.events[*events].files.contains(&file) {
@@ -348,14 +387,32 @@ impl Readings {
         };
         // Within half a millisecond: in the bucket of its millisecond or a neighbour's.
         let millisecond = at.round() as i64;
-        let timed = (millisecond.saturating_sub(1)..=millisecond.saturating_add(1))
-            .filter_map(|ms| self.by_millisecond.get(&ms))
+        let timed = (!to_the_second)
+            .then(|| {
+                (millisecond.saturating_sub(1)..=millisecond.saturating_add(1))
+                    .filter_map(|ms| self.by_millisecond.get(&ms))
+                    .flatten()
+                    .copied()
+                    .find(|&index| {
+                        self.events[index]
+                            .timestamp_ms
+                            .is_some_and(|seen| (seen - at).abs() < 0.5)
+                    })
+            })
             .flatten()
-            .copied()
-            .find(|&index| {
-                self.events[index]
-                    .timestamp_ms
-                    .is_some_and(|seen| (seen - at).abs() < 0.5)
+            // In the same second, when either time is known to the second only.
+            .or_else(|| {
+                self.by_second
+                    .get(&second_of(at))?
+                    .iter()
+                    .copied()
+                    .find(|&index| {
+                        let event = &self.events[index];
+                        (to_the_second || event.to_the_second)
+                            && event
+                                .timestamp_ms
+                                .is_some_and(|seen| second_of(seen) == second_of(at))
+                    })
             });
         if timed.is_some() {
             return timed;
@@ -378,7 +435,7 @@ fn first_read(seen: &mut Repeats, request_id: &str, event: &LogEvent, file: usiz
     let key = (request_id.to_owned(), event.message.trim_end().to_owned());
     seen.entry(key)
         .or_default()
-        .first_read(event.timestamp_ms, file)
+        .first_read(event.timestamp_ms, event.to_the_second, file)
 }
 
 /// Counts a malformed line, quoting the first few.

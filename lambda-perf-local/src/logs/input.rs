@@ -22,6 +22,9 @@ pub(crate) struct LogEvent {
     pub(crate) location: String,
     /// Its timestamp, milliseconds since the epoch, when known.
     pub(crate) timestamp_ms: Option<f64>,
+    /// Whether that timestamp was printed to the second only, its milliseconds cut off
+    /// (`aws logs tail --format short`): the event was logged within the second it names.
+    pub(crate) to_the_second: bool,
     /// Its log stream (one per execution environment), when known.
     pub(crate) stream: Option<String>,
     /// The message line.
@@ -224,6 +227,7 @@ fn json_events(
             read.events.push(LogEvent {
                 location: location.clone(),
                 timestamp_ms,
+                to_the_second: false,
                 stream: stream.clone(),
                 message: line.to_owned(),
             });
@@ -244,6 +248,11 @@ fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
             continue;
         }
         let (timestamp_ms, own_stream, message) = split_prefix(&line);
+        // `--format short`'s `2025-01-02T03:04:05`: no fraction, no offset.
+        let to_the_second = timestamp_ms.is_some()
+            && line
+                .split_once(' ')
+                .is_some_and(|(first, _)| first.len() == 19);
         let mut message = message.to_owned();
         // `aws logs tail --format json`: a message that is entirely JSON on the lines after
         // its prefix, indented.
@@ -256,6 +265,7 @@ fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
         read.events.push(LogEvent {
             location,
             timestamp_ms,
+            to_the_second,
             stream: own_stream.or_else(|| stream.map(str::to_owned)),
             message,
         });

@@ -48,8 +48,9 @@
 //! # Rules
 //!
 //! - An **invocation** is a `REPORT`. The same `REPORT` read twice (the same text for the
-//!   same request id, logged at the same millisecond or, when a time is unknown, read in
-//!   another file: overlapping exports) is counted once, and the repeats reported (a `Task
+//!   same request id, logged at the same millisecond, in the same second when a time is
+//!   printed to the second only (`aws logs tail --format short`) or, when a time is unknown,
+//!   read in another file: overlapping exports) is counted once, and the repeats reported (a `Task
 //!   timed out` line read twice likewise marks one attempt); the retries of a failed
 //!   asynchronous invocation, which keep its request id, each have a `REPORT` of their own
 //!   and are invocations, as Lambda bills them. A file never holds the same log event twice:

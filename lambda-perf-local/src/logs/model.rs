@@ -106,9 +106,9 @@ pub struct LineCounts {
     /// Lines that claim to be platform or EMF lines but cannot be read, and events without
     /// a message; counted, never fatal.
     pub malformed: usize,
-    /// `REPORT`s read before (the same text and request id, logged at the same millisecond
-    /// or, when a time is unknown, read in another file): the same log event read twice,
-    /// counted once.
+    /// `REPORT`s read before (the same text and request id, logged at the same millisecond,
+    /// in the same second when a time is printed to the second only, or, when a time is
+    /// unknown, read in another file): the same log event read twice, counted once.
     pub duplicate_reports: usize,
     /// The first malformed lines.
     pub malformed_examples: Vec<MalformedLine>,
