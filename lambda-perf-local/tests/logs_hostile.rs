@@ -703,3 +703,41 @@ fn a_report_printed_to_the_second_is_a_repeat_of_the_same_one_to_the_millisecond
         4
     );
 }
+
+/// A `Task timed out` line is logged in the log stream (execution environment) of the attempt
+/// it ended. An export that starts after that attempt's REPORT but holds its timeout line,
+/// then the retry of the same request (same id) in another environment, which succeeded:
+/// the line is not about the retry, which stays a success. Likewise a `Runtime exited` line.
+#[test]
+fn a_status_line_marks_no_report_of_another_log_stream() {
+    let report = "REPORT RequestId: r-1\tDuration: 100.00 ms\tBilled Duration: 100 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\t";
+    let timed_out = format!(
+        "2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]abc 2025-01-02T03:04:05.678Z r-1 Task timed out after 3.00 seconds\n\
+         2025-01-02T03:05:10.100000+00:00 2025/01/02/[$LATEST]def {report}\n"
+    );
+    let report_of = |text: &str| build("window.log", text);
+    assert_eq!(
+        report_of(&timed_out).statuses.get("success"),
+        Some(&1),
+        "{:?}",
+        report_of(&timed_out).statuses
+    );
+    let exited = format!(
+        "2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]abc RequestId: r-1 Error: Runtime exited with error: exit status 1\n\
+         2025-01-02T03:04:05.678000+00:00 2025/01/02/[$LATEST]abc Runtime.ExitError\n\
+         2025-01-02T03:05:10.100000+00:00 2025/01/02/[$LATEST]def {report}\n"
+    );
+    assert_eq!(
+        report_of(&exited).statuses.get("success"),
+        Some(&1),
+        "{:?}",
+        report_of(&exited).statuses
+    );
+    // In the same log stream, or where a stream is not known, the line still claims it.
+    let same = timed_out.replace("[$LATEST]def", "[$LATEST]abc");
+    assert_eq!(report_of(&same).statuses.get("timeout"), Some(&1));
+    let unknown = "2025-01-02T03:04:05.678Z r-1 Task timed out after 3.00 seconds\n".to_owned()
+        + report
+        + "\n";
+    assert_eq!(report_of(&unknown).statuses.get("timeout"), Some(&1));
+}

@@ -71,6 +71,8 @@ impl LogsReport {
         let mut seen_exits: Repeats = HashMap::new();
         let mut exits: Vec<(String, Place, String)> = Vec::new();
         let mut index = 0;
+        // A number for each log stream read, for the places of the lines.
+        let mut stream_numbers: HashMap<String, usize> = HashMap::new();
         let mut seen: HashMap<Attempt, Seen> = HashMap::new();
         let mut order: Vec<Attempt> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -84,9 +86,14 @@ impl LogsReport {
             for event in input.events {
                 lines.events += 1;
                 index += 1;
+                let next_stream = stream_numbers.len();
                 let place = Place {
                     timestamp_ms: event.timestamp_ms,
                     index,
+                    stream: event
+                        .stream
+                        .as_ref()
+                        .map(|stream| *stream_numbers.entry(stream.clone()).or_insert(next_stream)),
                 };
                 match read(&event.message) {
                     Record::Report(report) => {

@@ -63,7 +63,9 @@
 //!   `REPORT` older than that field reads as a success, unless a line of its attempt says
 //!   otherwise: its `Task timed out` line (logged after it) makes it a `timeout`, its
 //!   `Runtime exited` line (logged before its `END`) an `error` of the type on the line
-//!   after that one.
+//!   after that one. Such a line is logged in its attempt's log stream: where the log
+//!   streams are known, it is about no `REPORT` of another stream (the retry, in another
+//!   environment, of an attempt whose `REPORT` the logs do not hold).
 //! - `init_duration_ms` is the platform's own figure, `REPORT`'s `Init Duration`, never
 //!   lambda-perf's in-process one. Where both exist for a cold start, both are shown side by
 //!   side ([`InitSideBySide`]).

@@ -15,6 +15,9 @@ use super::record::PlatformReport;
 pub(crate) struct Place {
     pub(crate) timestamp_ms: Option<f64>,
     pub(crate) index: usize,
+    /// The log stream (execution environment) it was read in, when known, by a number that
+    /// names it among the files read.
+    pub(crate) stream: Option<usize>,
 }
 
 impl Place {
@@ -48,8 +51,11 @@ pub(crate) fn mark(reports: &mut [PlatformReport], places: &[Place], timeouts: &
 /// place) are about. Each line claims one REPORT of its request that no other line claimed,
 /// one that logged no status (and no line marked yet) or logged `status` (then it is that
 /// line's own): of the last before it and the first after it, the nearer (in time, else in
-/// lines read; the one before when neither is nearer). Only a REPORT that logged no status
-/// changes. `places` are the REPORTs' places, in the order of `reports`.
+/// lines read; the one before when neither is nearer). Lambda logs the line in the log
+/// stream of the attempt it is about: when the log streams of a request's lines and REPORTs
+/// are all known, a line claims a REPORT of its own stream only (not the retry, in another
+/// environment, of an attempt whose REPORT the logs do not hold). Only a REPORT that logged
+/// no status changes. `places` are the REPORTs' places, in the order of `reports`.
 pub(crate) fn mark_as(
     reports: &mut [PlatformReport],
     places: &[Place],
@@ -81,7 +87,35 @@ pub(crate) fn mark_as(
         }
     }
     for (request_id, lines) in &lines_of {
-        for index in claims(&claimable[request_id], places, lines) {
+        let candidates = &claimable[request_id];
+        let streamed = lines.iter().all(|line| line.stream.is_some())
+            && candidates
+                .iter()
+                .all(|&index| places[index].stream.is_some());
+        let claimed: Vec<usize> = if streamed {
+            // By stream, each grouped once: a request's lines may be many.
+            let mut candidates_of: HashMap<Option<usize>, Vec<usize>> = HashMap::new();
+            for &index in candidates {
+                candidates_of
+                    .entry(places[index].stream)
+                    .or_default()
+                    .push(index);
+            }
+            let mut lines_of_stream: HashMap<Option<usize>, Vec<Place>> = HashMap::new();
+            for line in lines {
+                lines_of_stream.entry(line.stream).or_default().push(*line);
+            }
+            lines_of_stream
+                .iter()
+                .flat_map(|(stream, lines)| {
+                    let candidates = candidates_of.get(stream).map_or(&[][..], Vec::as_slice);
+                    claims(candidates, places, lines)
+                })
+                .collect()
+        } else {
+            claims(candidates, places, lines)
+        };
+        for index in claimed {
             let report = &mut reports[index];
             if !report.status_logged {
                 status.clone_into(&mut report.status);
@@ -265,6 +299,7 @@ mod tests {
         Place {
             timestamp_ms,
             index,
+            stream: None,
         }
     }
 
