@@ -5,6 +5,8 @@ mod support;
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
+use serde_json::json;
+
 use lambda_perf_local::emulator::{
     ExecutionEnvironment, FunctionCommand, FunctionConfig, FunctionProcess, HarnessError,
     InvokeRequest, LineKind, OutputStream, RuntimeApi, Stage,
@@ -328,6 +330,30 @@ async fn a_process_in_a_session_of_its_own_goes_with_the_function() {
             "left running (dropped: {drop_it}): {left:?}"
         );
     }
+}
+
+/// Lambda's `Max Memory Used` is the whole environment's: without a size (no cgroup to count
+/// it), a function started by a wrapper (`sh -c "…; true"`, `cargo run`) is counted with it,
+/// not left out for the wrapper's own few megabytes.
+#[tokio::test]
+async fn a_wrapped_function_s_memory_counts_in_the_peak() {
+    let harness = Harness::new().await;
+    let process = harness.spawn(
+        &format!("{}; true", support::workload_function()),
+        &FunctionConfig::new(),
+    );
+    process
+        .invoke(
+            &harness.api,
+            InvokeRequest::json(json!({"allocate_mb": 64})),
+        )
+        .await
+        .expect("answered");
+    let peak = process.peak_memory_bytes().expect("a peak");
+    assert!(peak >= 64 << 20, "peak {} MB", peak >> 20);
+    process.kill().await.expect("killed");
+    // The largest figure read stays once the processes are gone.
+    assert!(process.peak_memory_bytes() >= Some(peak));
 }
 
 #[tokio::test]

@@ -233,16 +233,22 @@ impl FunctionProcess {
     }
 
     /// The most memory it has used so far, in bytes: the larger of its cgroup's peak when
-    /// sized (all its processes, as the limit counts them) and the peak resident size of the
-    /// process (`VmHWM`, as last read while it ran), which also counts the pages of its
-    /// program that the machine had cached before (Lambda's `Max Memory Used` counts them:
-    /// its environment loads the code afresh). `None` when never known.
+    /// sized (all its processes, as the limit counts them) and the peak resident size
+    /// (`VmHWM`, as last read while it ran), which also counts the pages of its program that
+    /// the machine had cached before (Lambda's `Max Memory Used` counts them: its environment
+    /// loads the code afresh). Without a size, that resident size is the whole tree's, the
+    /// process's and every one descending from it (a wrapper's function; see
+    /// [`process_tree::tree_peak_bytes`]): Lambda counts the whole environment. `None` when
+    /// never known.
+    ///
+    /// Read when asked (after each invocation, and before a kill), never in between.
     pub fn peak_memory_bytes(&self) -> Option<u64> {
         let cgroup = self.cgroup.as_ref().and_then(|c| c.peak_memory_bytes());
-        let resident = if self.has_exited() {
-            None
-        } else {
-            self.pid.and_then(process_peak_bytes)
+        let resident = match (self.pid, &self.cgroup) {
+            _ if self.has_exited() => None,
+            (Some(pid), Some(_)) => process_peak_bytes(pid),
+            (Some(pid), None) => process_tree::tree_peak_bytes(pid),
+            (None, _) => None,
         };
         let now = cgroup.max(resident);
         let seen = self

@@ -3,6 +3,10 @@
 //! wrapper's child, `cargo run`'s binary), and every process descending from it, found through
 //! `/proc`, also one that left the group and the session (`setsid`, a daemon).
 //!
+//! The same tree gives an unsized run its memory peak ([`tree_peak_bytes`]): Lambda's `Max
+//! Memory Used` is the whole environment's, and a wrapper's own few megabytes are not the
+//! function's.
+//!
 //! A process whose parent had already exited (a daemon that forked twice) descends from the
 //! function no more: only a sized run reaches it, through its cgroup
 //! ([`FunctionCgroup::kill_all`](crate::sizing::FunctionCgroup::kill_all)).
@@ -10,6 +14,8 @@
 use std::collections::{HashMap, HashSet};
 
 use rustix::process::{Pid, Signal};
+
+use crate::sizing::process_peak_bytes;
 
 /// Sends `SIGKILL` to the process group `pid` leads and to every process descending from
 /// `pid`. `pid` must not have been reaped yet, so that it is still the function's.
@@ -33,6 +39,57 @@ pub(crate) fn kill_group(pid: u32) {
         // Fails when the group is already empty; nothing is left to kill then.
         let _ = rustix::process::kill_process_group(pid, Signal::KILL);
     }
+}
+
+/// The memory peak of the process `pid` and everything descending from it, for runs without
+/// a size (a sized run's cgroup counts its processes itself): the sum of their peak resident
+/// sizes (`VmHWM`), as read now. An upper bound of the tree's peak when its processes peaked
+/// at different moments, and pages they share (their libraries) count once per process;
+/// what ended before the reading is not counted. `None` once `pid` is gone.
+pub(crate) fn tree_peak_bytes(pid: u32) -> Option<u64> {
+    let own = process_peak_bytes(pid)?;
+    let root = i32::try_from(pid).ok().and_then(Pid::from_raw)?;
+    let descendants = children_descendants(root).unwrap_or_else(|| descendants(root));
+    Some(
+        descendants
+            .into_iter()
+            .filter_map(|descendant| {
+                process_peak_bytes(descendant.as_raw_nonzero().get().unsigned_abs())
+            })
+            .fold(own, u64::saturating_add),
+    )
+}
+
+/// Every process descending from `root`, by the `children` lists of its threads
+/// (`/proc/<pid>/task/<tid>/children`): a few reads for a small tree, where [`descendants`]
+/// reads every process of the machine. `None` when the kernel has no such lists.
+fn children_descendants(root: Pid) -> Option<Vec<Pid>> {
+    let root = root.as_raw_nonzero().get();
+    let mut found = HashSet::new();
+    let mut parents = vec![root];
+    let mut first = true;
+    while let Some(parent) = parents.pop() {
+        let Ok(tasks) = std::fs::read_dir(format!("/proc/{parent}/task")) else {
+            continue;
+        };
+        for task in tasks.flatten() {
+            let children = match std::fs::read_to_string(task.path().join("children")) {
+                Ok(children) => children,
+                Err(error) if first && error.kind() == std::io::ErrorKind::NotFound => {
+                    return None;
+                }
+                Err(_) => continue,
+            };
+            first = false;
+            for child in children.split_whitespace().filter_map(|c| c.parse().ok()) {
+                // A pid reused while `/proc` was read could close a loop.
+                if child != root && found.insert(child) {
+                    parents.push(child);
+                }
+            }
+        }
+    }
+    Some(found.into_iter().filter_map(Pid::from_raw).collect())
 }
 
 /// Every process descending from `root`, by the parent links of `/proc` as read now (one
