@@ -1085,7 +1085,7 @@ fn platform_init_billing_and_out_of_memory() {
          Max Memory Used: 20 MB\tInit Duration: 30.00 ms"
     ), "{log}");
     assert!(reports[2].ends_with(
-        "Max Memory Used: 0 MB\tInit Duration: 20.00 ms\tStatus: error\tError Type: Runtime.OutOfMemory"
+        "Max Memory Used: 128 MB\tInit Duration: 20.00 ms\tStatus: error\tError Type: Runtime.OutOfMemory"
     ), "{log}");
     let order: Vec<&str> = log.lines().filter_map(|l| l.split(' ').nth(1)).collect();
     assert_eq!(
@@ -1105,6 +1105,34 @@ fn platform_init_billing_and_out_of_memory() {
         ],
         "{log}"
     );
+}
+
+/// Lambda writes a `Max Memory Used` figure in every `REPORT`: an invocation whose peak was not
+/// read gets the smallest figure Lambda writes (never a 0 that reads as measured), and is counted so the
+/// run can say so; one killed for memory used its whole size.
+#[test]
+fn an_unmeasured_peak_is_logged_as_the_smallest_figure_and_counted() {
+    let record = sized_record();
+    let report = Report::build(&record);
+    let log = crate::run::lambda_log(&record, &report);
+    let used: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains(" REPORT "))
+        .filter_map(|l| {
+            l.split('\t')
+                .find(|field| field.starts_with("Max Memory Used"))
+        })
+        .collect();
+    assert_eq!(
+        used,
+        [
+            "Max Memory Used: 20 MB",
+            "Max Memory Used: 1 MB",
+            "Max Memory Used: 128 MB"
+        ],
+        "{log}"
+    );
+    assert_eq!(crate::run::unmeasured_max_memory(&report), 1);
 }
 
 #[test]

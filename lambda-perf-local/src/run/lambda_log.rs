@@ -124,9 +124,27 @@ fn written_before_failure(read_at: Instant, failures: &[(Instant, bool)]) -> Opt
     (exited || read_at.duration_since(failed_at) <= READ_LAG).then_some(failed_at)
 }
 
+/// The `Max Memory Used` written for an invocation whose peak was not measured (an unsized
+/// process that ended before it was read, which only a cgroup counts after): Lambda writes a
+/// figure in every `REPORT`, in whole MB, and this is the smallest above 0 MB (which would
+/// read as measured). [`unmeasured_max_memory`] says how many lines carry it.
+pub const UNMEASURED_MAX_MEMORY_MB: u64 = 1;
+
+/// How many `REPORT` lines of [`lambda_log`] carry [`UNMEASURED_MAX_MEMORY_MB`] for want of
+/// a measured peak (an invocation killed for memory used its whole size: that one is known).
+pub fn unmeasured_max_memory(report: &Report) -> usize {
+    report
+        .invocations
+        .iter()
+        .filter(|invocation| {
+            invocation.max_memory_used_mb.is_none() && invocation.status != Status::OutOfMemory
+        })
+        .count()
+}
+
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
-/// duration, the billed duration, the memory size, the process's peak memory so far and, on
+/// duration, the billed duration, the memory size, the process's peak memory so far (see [`UNMEASURED_MAX_MEMORY_MB`]) and, on
 /// the first invocation of a process initialized on demand, the platform's init). A runtime
 /// that exited during an invocation is logged as Lambda logs one, before that invocation's
 /// `END` (`RequestId: … Error: Runtime exited with error: exit status 1`, then
@@ -336,9 +354,12 @@ fn report_line(
     let billed = invocation
         .billed_duration_ms
         .unwrap_or_else(|| billed_ms(duration_ms + on_demand_init.unwrap_or(0.0)));
-    let used = invocation
-        .max_memory_used_mb
-        .map_or(0, |mb| mb.ceil() as u64);
+    let used = match (invocation.max_memory_used_mb, invocation.status) {
+        (Some(mb), _) => mb.ceil() as u64,
+        // Killed at its limit: all of its size was used, as Lambda writes it.
+        (None, Status::OutOfMemory) => u64::from(record.config.memory_mb()),
+        (None, _) => UNMEASURED_MAX_MEMORY_MB,
+    };
     let mut line = format!(
         "REPORT RequestId: {}\tDuration: {duration_ms:.2} ms\tBilled Duration: {billed} ms\t\
          Memory Size: {} MB\tMax Memory Used: {used} MB",

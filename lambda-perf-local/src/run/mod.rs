@@ -15,6 +15,6 @@ mod resets;
 
 pub use self::early_stop::EarlyStop;
 pub use self::execute::{RunResult, Runner, execute};
-pub use self::lambda_log::lambda_log;
+pub use self::lambda_log::{UNMEASURED_MAX_MEMORY_MB, lambda_log, unmeasured_max_memory};
 pub use self::plan::{Plan, RunOptions, Step};
 pub use self::resets::Resets;

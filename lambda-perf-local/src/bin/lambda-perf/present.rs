@@ -7,7 +7,9 @@ use std::process::ExitCode;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use lambda_perf_local::report::{OUT_OF_MEMORY_ERROR_TYPE, Report, render_html, render_terminal};
-use lambda_perf_local::run::{EarlyStop, Plan, Runner, execute, lambda_log};
+use lambda_perf_local::run::{
+    EarlyStop, Plan, Runner, UNMEASURED_MAX_MEMORY_MB, execute, lambda_log, unmeasured_max_memory,
+};
 use serde::Serialize;
 
 /// Exit code when the run finished but its output has problems.
@@ -118,6 +120,16 @@ impl Presentation {
         if let Some(path) = &self.log_out {
             if let Err(error) = std::fs::write(path, lambda_log(&result.record, &report)) {
                 return fail(&format!("cannot write {}: {error}", path.display()));
+            }
+            let unmeasured = unmeasured_max_memory(&report);
+            if unmeasured > 0 {
+                let _ = writeln!(
+                    std::io::stderr().lock(),
+                    "lambda-perf: note: the peak memory of {unmeasured} invocation(s) was not \
+                     measured (their process ended before it was read); {} gives them \
+                     `Max Memory Used: {UNMEASURED_MAX_MEMORY_MB} MB`, the smallest figure Lambda writes",
+                    path.display()
+                );
             }
         }
         let shown = if self.json {
