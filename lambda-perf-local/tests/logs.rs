@@ -489,7 +489,7 @@ fn the_text_and_html_reports_say_the_same() {
         "{text}"
     );
     assert!(
-        text.contains("Cost (arm64, us-east-1, first tier"),
+        text.contains("Cost (arm64, on-demand (default), us-east-1, first tier"),
         "{text}"
     );
     assert!(
@@ -963,4 +963,45 @@ fn a_retry_in_another_environment_is_an_invocation_of_its_own_in_lambda_perfs_fi
     assert_eq!(both["lines"]["duplicate_reports"], 1, "{both:#}");
     both["lines"] = alone["lines"].clone();
     assert_eq!(both, alone);
+}
+
+/// `--init-type` chooses the prices, as in `lambda-perf run`, and the report says which
+/// were used.
+#[test]
+fn init_type_chooses_the_prices_and_the_report_says_which() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = temp_path(&dir, "mi.log");
+    std::fs::write(
+        &path,
+        "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 1000 ms\t\
+         Memory Size: 1024 MB\tMax Memory Used: 40 MB\n",
+    )
+    .unwrap();
+    let output = lambda_perf(&[
+        "logs",
+        "--json",
+        "--init-type",
+        "lambda-managed-instances",
+        &path,
+    ]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(
+        report["prices"]["initialization_type"],
+        "lambda-managed-instances"
+    );
+    assert_eq!(report["prices"]["initialization_type_from"], "--init-type");
+    // The request only: the instances are billed apart.
+    assert!((report["cost_usd"].as_f64().unwrap() - 0.20 / 1e6).abs() < 1e-15);
+
+    let output = lambda_perf(&["logs", "--init-type", "provisioned-concurrency", &path]);
+    assert!(output.status.success(), "{}", stderr(&output));
+    let text = String::from_utf8(output.stdout).unwrap();
+    assert!(
+        text.contains(
+            "Cost (x86_64, provisioned-concurrency (--init-type), us-east-1, provisioned \
+             concurrency duration, as of"
+        ),
+        "{text}"
+    );
 }

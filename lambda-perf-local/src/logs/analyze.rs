@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
-use crate::pricing::{Architecture, PRICES_REGION, PRICES_TAKEN_ON, PriceTable};
+use crate::pricing::PriceTable;
 use crate::report::facts::Facts;
 use crate::report::{Distribution, EXIT_ERROR_TYPE, nearest_rank};
 
@@ -11,8 +11,9 @@ use super::file::{self, LogFile};
 use super::input::{LogEvent, read_file};
 use super::model::{
     ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
-    MalformedLine, Prices,
+    MalformedLine,
 };
+use super::prices::{self, LogsPricing, Priced, PricingFacts};
 use super::record::{PlatformReport, Record, read};
 use super::status_lines::{self, Place};
 
@@ -53,8 +54,9 @@ impl Seen {
 
 impl LogsReport {
     /// Reads `files` (either form, see [`crate::logs`]) and computes the report, pricing at
-    /// `architecture`.
-    pub fn build(files: &[LogFile], architecture: Architecture) -> Self {
+    /// `pricing` (an [`Architecture`](crate::pricing::Architecture): at its prices for the initialization type the logs
+    /// state).
+    pub fn build(files: &[LogFile], pricing: impl Into<LogsPricing>) -> Self {
         let mut lines = LineCounts::default();
         let mut reports: Vec<PlatformReport> = Vec::new();
         // The REPORTs read, by request id and text, with when they were logged and where read.
@@ -78,6 +80,7 @@ impl LogsReport {
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         // The EMF lines with client inits read, by text, as the REPORTs.
         let mut seen_client_inits: Repeats = HashMap::new();
+        let mut pricing_facts = PricingFacts::default();
         for (file_index, file) in files.iter().enumerate() {
             let input = read_file(&file.name, &file.text);
             for (location, reason) in input.malformed {
@@ -127,6 +130,12 @@ impl LogsReport {
                             exits.last_mut().filter(|exit| exit.1.index + 1 == index)
                         {
                             exit.2 = error_type;
+                        }
+                    }
+                    Record::InitStart(kind) => {
+                        lines.platform += 1;
+                        if let Some(kind) = kind {
+                            pricing_facts.init_starts.push((event.stream.clone(), kind));
                         }
                     }
                     Record::Start | Record::End | Record::OtherPlatform => lines.platform += 1,
@@ -181,8 +190,8 @@ impl LogsReport {
             );
         }
         merge_unstreamed(&mut seen, &mut order);
-        let prices = architecture.prices();
-        let mut report = Self::platform_figures(&reports, prices);
+        let priced = prices::price(&reports, &report_streams, &pricing_facts, pricing.into());
+        let mut report = Self::platform_figures(&reports, priced);
         report.files = files.iter().map(|f| f.name.clone()).collect();
         report.lambda_perf =
             lambda_perf_figures(&reports, &report_streams, &seen, &order, client_inits);
@@ -194,7 +203,7 @@ impl LogsReport {
     /// which can be read once) and computes the report.
     pub fn read_files(
         paths: &[impl AsRef<Path>],
-        architecture: Architecture,
+        pricing: impl Into<LogsPricing>,
     ) -> Result<Self, (String, std::io::Error)> {
         let stdin = Path::new(file::STDIN);
         if paths.iter().filter(|path| path.as_ref() == stdin).count() > 1 {
@@ -208,11 +217,11 @@ impl LogsReport {
         for path in paths {
             files.extend(LogFile::read_all(path.as_ref())?);
         }
-        Ok(Self::build(&files, architecture))
+        Ok(Self::build(&files, pricing))
     }
 
     /// The figures of the platform's REPORTs.
-    fn platform_figures(reports: &[PlatformReport], prices: PriceTable) -> Self {
+    fn platform_figures(reports: &[PlatformReport], priced: Priced) -> Self {
         let count = reports.len();
         let values = |keep: &dyn Fn(&PlatformReport) -> Option<f64>| -> Vec<f64> {
             reports.iter().filter_map(keep).collect()
@@ -273,13 +282,8 @@ impl LogsReport {
                     / f64::from(r.memory_size_mb)
             }),
             billed_gb_seconds,
-            cost_usd: prices.compute_cost(billed_gb_seconds) + prices.request_cost(count as f64),
-            prices: Prices {
-                architecture: prices.architecture,
-                usd_per_gb_second: prices.usd_per_gb_second,
-                usd_per_million_requests: prices.usd_per_million_requests,
-                source: format!("{PRICES_REGION}, first tier, as of {PRICES_TAKEN_ON}"),
-            },
+            cost_usd: priced.cost_usd,
+            prices: priced.prices,
             statuses,
             lambda_perf: None,
             lines: LineCounts::default(),

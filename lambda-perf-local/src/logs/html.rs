@@ -60,7 +60,10 @@ pub fn render_logs_html(report: &LogsReport) -> String {
     card(
         &mut out,
         &usd(report.cost_usd),
-        &format!("cost ({})", report.prices.architecture),
+        &format!(
+            "cost ({}, {})",
+            report.prices.architecture, report.prices.initialization_type
+        ),
     );
     out.push_str("</div>\n");
     if report.invocations > 0 {

@@ -79,7 +79,9 @@
 //!   that invocation.
 //! - Cost uses x86_64 prices unless arm64 is asked for ([`crate::pricing`]): the GB-seconds
 //!   of `Billed Duration` times `Memory Size` (1 GB = 1024 MB), plus the request charge per
-//!   invocation, with no free tier. `Billed Duration` is taken as logged: since August 2025
+//!   invocation, with no free tier; at the prices of the initialization type asked for
+//!   ([`LogsPricing`]), else of the one the logs state, else on demand (see [`LogsPricing`]
+//!   for provisioned concurrency's spillover and Managed Instances), the report saying which. `Billed Duration` is taken as logged: since August 2025
 //!   it includes the INIT phase of on-demand cold starts. A SnapStart restore's `Billed Restore
 //!   Duration` (the runtime's load and the after-restore hooks) is already part of its
 //!   `Billed Duration`, which is its `Duration` rounded up plus that: it is shown, not added
@@ -124,6 +126,7 @@ mod file;
 mod html;
 mod input;
 mod model;
+mod prices;
 mod record;
 mod status_lines;
 mod terminal;
@@ -135,5 +138,6 @@ pub use self::model::{
     ClientInit, EnvironmentReuse, InitSideBySide, LambdaPerfFigures, LineCounts, LogsReport,
     MalformedLine, Prices,
 };
+pub use self::prices::LogsPricing;
 pub use self::terminal::render_logs_terminal;
 pub use self::timestamp::{format_timestamp, parse_timestamp};

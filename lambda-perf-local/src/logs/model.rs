@@ -83,10 +83,22 @@ impl LogsReport {
 pub struct Prices {
     /// The architecture.
     pub architecture: Architecture,
-    /// US dollars per GB-second.
+    /// The initialization type priced (`on-demand`, `provisioned-concurrency`, `snap-start`,
+    /// `lambda-managed-instances`).
+    #[serde(default)]
+    pub initialization_type: String,
+    /// Where it comes from: `--init-type`, `platform.initStart` (the logs), or `default` (on
+    /// demand, neither saying otherwise).
+    #[serde(default)]
+    pub initialization_type_from: String,
+    /// US dollars per GB-second (of that initialization type).
     pub usd_per_gb_second: f64,
     /// US dollars per million requests.
     pub usd_per_million_requests: f64,
+    /// Under provisioned concurrency, the invocations priced at the on-demand GB-second
+    /// price all the same: those of environments initialized on demand (spillover).
+    #[serde(default)]
+    pub on_demand_invocations: usize,
     /// Region, tier and date of the prices.
     pub source: String,
 }

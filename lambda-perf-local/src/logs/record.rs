@@ -3,6 +3,7 @@
 //! lambda-perf's `lambda_perf` facts when present), the function's own output, or a line
 //! that claims to be one of the first two but cannot be read.
 
+use lambda_perf_core::InitializationType;
 use serde_json::{Map, Value};
 
 use crate::report::facts::Facts;
@@ -60,6 +61,8 @@ pub(crate) enum Record {
     /// The line Lambda logs right after that one: its error type, `Runtime.ExitError` or
     /// `Runtime.OutOfMemory`.
     RuntimeExitType(String),
+    /// `platform.initStart`, with its `initializationType` when it is one Lambda documents.
+    InitStart(Option<InitializationType>),
     /// Another platform line (`INIT_START`, `INIT_REPORT`, SnapStart's `RESTORE_START` and
     /// `RESTORE_REPORT`, `XRAY TraceId`, other `platform.*` records).
     OtherPlatform,
@@ -324,6 +327,12 @@ fn platform_record(kind: &str, object: &Map<String, Value>) -> Record {
             })();
             report.map_or_else(Record::Malformed, Record::Report)
         }
+        "platform.initStart" => Record::InitStart(
+            record
+                .and_then(|r| r.get("initializationType"))
+                .and_then(Value::as_str)
+                .and_then(InitializationType::parse),
+        ),
         _ => Record::OtherPlatform,
     }
 }
@@ -426,7 +435,13 @@ mod tests {
         );
         assert_eq!(
             read(r#"{"time":"x","type":"platform.initStart","record":{}}"#),
-            Record::OtherPlatform
+            Record::InitStart(None)
+        );
+        assert_eq!(
+            read(
+                r#"{"time":"x","type":"platform.initStart","record":{"initializationType":"provisioned-concurrency","phase":"init"}}"#
+            ),
+            Record::InitStart(Some(InitializationType::ProvisionedConcurrency))
         );
         assert!(matches!(
             read(r#"{"type":"platform.report","record":{"requestId":"r","metrics":{}}}"#),

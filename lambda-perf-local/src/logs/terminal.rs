@@ -164,12 +164,17 @@ fn memory_and_cost(out: &mut String, report: &LogsReport) {
     heading(
         out,
         &format!(
-            "Cost ({}, {}, no free tier)",
-            prices.architecture, prices.source
+            "Cost ({}, {} ({}), {}, no free tier)",
+            prices.architecture,
+            prices.initialization_type,
+            prices.initialization_type_from,
+            prices.source
         ),
     );
-    let compute = report.billed_gb_seconds * prices.usd_per_gb_second;
-    let requests = report.cost_usd - compute;
+    // Spillover invocations of provisioned concurrency have a GB-second price of their own;
+    // every request has the same.
+    let requests = report.invocations as f64 * prices.usd_per_million_requests / 1e6;
+    let compute = report.cost_usd - requests;
     let _ = writeln!(
         out,
         "  {:.4} GB-s billed ({}) + {} requests ({}) = {}",

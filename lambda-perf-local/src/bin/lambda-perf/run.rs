@@ -26,6 +26,17 @@ pub(crate) enum InitType {
     ManagedInstances,
 }
 
+impl From<InitType> for InitializationType {
+    fn from(init_type: InitType) -> Self {
+        match init_type {
+            InitType::OnDemand => Self::OnDemand,
+            InitType::ProvisionedConcurrency => Self::ProvisionedConcurrency,
+            InitType::SnapStart => Self::SnapStart,
+            InitType::ManagedInstances => Self::ManagedInstances,
+        }
+    }
+}
+
 /// The options of `lambda-perf run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -125,12 +136,7 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         }
     }
     if let Some(init_type) = args.init_type {
-        let kind = match init_type {
-            InitType::OnDemand => InitializationType::OnDemand,
-            InitType::ProvisionedConcurrency => InitializationType::ProvisionedConcurrency,
-            InitType::SnapStart => InitializationType::SnapStart,
-            InitType::ManagedInstances => InitializationType::ManagedInstances,
-        };
+        let kind = InitializationType::from(init_type);
         runner.config = runner.config.with_initialization_type(kind.as_str());
     }
     if args.concurrency > 1 {
