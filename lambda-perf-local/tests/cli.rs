@@ -1057,6 +1057,63 @@ fn provisioned_concurrency_is_priced_at_its_duration_price() {
     }
 }
 
+/// One process taking several invocations at once is what Lambda Managed Instances do, and
+/// only they: `-c` above 1 is a Managed Instances run, initialized ahead (no cold start) and
+/// billed by its requests, and the run says so; with a type that runs one invocation per
+/// environment at a time, it is refused, saying why.
+#[test]
+fn several_invocations_at_once_are_a_managed_instances_run() {
+    for (options, note) in [
+        (&["-n", "2", "-c", "2"][..], true),
+        (
+            &[
+                "-n",
+                "2",
+                "-c",
+                "2",
+                "--init-type",
+                "lambda-managed-instances",
+            ][..],
+            false,
+        ),
+    ] {
+        let output = run_demo_function(r#"{"action":"order"}"#, options);
+        assert!(output.status.success(), "{options:?}: {}", stderr(&output));
+        assert_eq!(
+            stderr(&output).contains("as only Lambda Managed Instances do"),
+            note,
+            "{options:?}: {}",
+            stderr(&output)
+        );
+        let report = json(&output);
+        assert_eq!(report["summary"]["cold_starts"], 0, "{options:?}");
+        // The two are handed out at once: either is the environment's first.
+        let mut kinds = column(&report, "start_kind");
+        kinds.sort_by_key(|kind| kind.to_string());
+        assert_eq!(kinds, ["prewarmed", "warm"], "{options:?}");
+        let billing = &report["resources"]["billing"];
+        assert_eq!(billing["usd_per_gb_second"], 0.0, "{billing}");
+        let cost = billing["cost_usd"].as_f64().unwrap();
+        assert!((cost - 2.0 * 0.20 / 1e6).abs() < 1e-15, "{cost}");
+    }
+    for given in [
+        &["--init-type", "on-demand"][..],
+        &["--init-type", "provisioned-concurrency"][..],
+        &["--env", "AWS_LAMBDA_INITIALIZATION_TYPE=snap-start"][..],
+    ] {
+        let mut options = vec!["-n", "2", "-c", "2"];
+        options.extend_from_slice(given);
+        let output = run_demo_function(r#"{"action":"order"}"#, &options);
+        assert_eq!(output.status.code(), Some(2), "{given:?}");
+        let error = stderr(&output);
+        assert!(
+            error.contains("runs one invocation per execution environment at a time"),
+            "{given:?}: {error}"
+        );
+        assert!(output.stdout.is_empty(), "{given:?}");
+    }
+}
+
 /// A huge `-n` is one line saying what is possible, not an abort: the plan holds one step per
 /// invocation, built before the run, so `-n 100000000000` asks for terabytes (under a 1.5 GB
 /// address-space limit here, so that the test cannot take the machine's memory).

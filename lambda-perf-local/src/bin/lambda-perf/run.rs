@@ -1,5 +1,6 @@
 //! `lambda-perf run`: a function binary under the embedded Runtime API and X-Ray daemon.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -43,7 +44,8 @@ pub(crate) struct RunArgs {
     /// How many invocations (1 to 1,000,000).
     #[arg(short = 'n', long, default_value_t = 5, value_parser = invocation_count)]
     invocations: usize,
-    /// How many invocations at once (sets AWS_LAMBDA_MAX_CONCURRENCY).
+    /// How many invocations at once (sets AWS_LAMBDA_MAX_CONCURRENCY); above 1, one process
+    /// takes them at once, as only Lambda Managed Instances do: a lambda-managed-instances run.
     #[arg(short, long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     concurrency: u16,
     /// Idle time between invocations, in milliseconds.
@@ -102,6 +104,28 @@ fn invocation_count(value: &str) -> Result<usize, String> {
     }
 }
 
+/// What `-c` above 1 makes of the run's initialization type (`init_type`, as `--init-type`
+/// or `--env` set it): one process taking `concurrency` invocations at once
+/// (`AWS_LAMBDA_MAX_CONCURRENCY`) is what Lambda Managed Instances do, and only they. Without
+/// a type, the run is theirs, and the note says so; with theirs, nothing changes; with
+/// another, which runs one invocation per environment at a time, the error says why.
+fn managed_instances(concurrency: u16, init_type: Option<&str>) -> Result<Option<String>, String> {
+    let managed_instances = InitializationType::ManagedInstances.as_str();
+    match init_type {
+        None => Ok(Some(format!(
+            "-c {concurrency} runs up to {concurrency} invocations at once in one process, \
+             as only Lambda Managed Instances do: the run is theirs (--init-type \
+             {managed_instances}), reported and billed as such"
+        ))),
+        Some(kind) if kind == managed_instances => Ok(None),
+        Some(kind) => Err(format!(
+            "{kind} runs one invocation per execution environment at a time, while \
+             -c above 1 sends several at once to one process, as only Lambda Managed \
+             Instances do (--init-type {managed_instances}); drop -c or that type"
+        )),
+    }
+}
+
 /// `lambda-perf run`.
 pub(crate) async fn run(args: RunArgs) -> ExitCode {
     if !(0.0..=1.0).contains(&args.sampling) {
@@ -140,6 +164,24 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         runner.config = runner.config.with_initialization_type(kind.as_str());
     }
     if args.concurrency > 1 {
+        match managed_instances(args.concurrency, runner.config.initialization_type()) {
+            Ok(None) => {}
+            Ok(Some(note)) => {
+                let _ = writeln!(std::io::stderr().lock(), "lambda-perf: note: {note}");
+                runner.config = runner
+                    .config
+                    .with_initialization_type(InitializationType::ManagedInstances.as_str());
+            }
+            Err(message) => {
+                let kind = runner.config.initialization_type().unwrap_or_default();
+                let given = if args.init_type.is_some() {
+                    format!("--init-type {kind}")
+                } else {
+                    format!("--env {INITIALIZATION_TYPE_VAR}={kind}")
+                };
+                return present::fail(&format!("-c {} with {given}: {message}", args.concurrency));
+            }
+        }
         // The function is told how many invocations it may get at once, also when the run
         // makes fewer than that (`-n 1 -c 4`).
         runner.config = runner
