@@ -52,10 +52,15 @@ impl LineWriter {
                 // Held for what it excludes (every other writer through std's `Stdout`), not
                 // written through (see `RawStdout`).
                 let _stdout = io::stdout().lock();
-                let mut mid_line = STDOUT_MID_LINE.load(Ordering::Relaxed);
+                let was_mid_line = STDOUT_MID_LINE.load(Ordering::Relaxed);
+                let mut mid_line = was_mid_line;
                 let mut written = 0;
                 let result = write_whole_lines(&mut RawStdout, &mut mid_line, lines, &mut written);
-                STDOUT_MID_LINE.store(mid_line, Ordering::Relaxed);
+                // Written only when it changes: invocations at once on other cores read it
+                // at every write, and a store would take its cache line from them each time.
+                if mid_line != was_mid_line {
+                    STDOUT_MID_LINE.store(mid_line, Ordering::Relaxed);
+                }
                 result.map_err(|error| WriteFailed { error, written })
             }
             Self::Custom(writer) => {
