@@ -238,7 +238,7 @@ impl FunctionProcess {
     /// the machine had cached before (Lambda's `Max Memory Used` counts them: its environment
     /// loads the code afresh). Without a size, that resident size is the whole tree's, the
     /// process's and every one descending from it (a wrapper's function; see
-    /// [`process_tree::tree_peak_bytes`]): Lambda counts the whole environment. `None` when
+    /// `process_tree::tree_peak_bytes`): Lambda counts the whole environment. `None` when
     /// never known.
     ///
     /// Read when asked (after each invocation, and before a kill), never in between.

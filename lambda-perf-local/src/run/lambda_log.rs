@@ -144,10 +144,11 @@ pub fn unmeasured_max_memory(report: &Report) -> usize {
 
 /// The run as Lambda would log it: each process's output interleaved, by time, with a
 /// `START`, `END` and `REPORT` line per invocation that carry what the run measured (the
-/// duration, the billed duration, the memory size, the process's peak memory so far (see [`UNMEASURED_MAX_MEMORY_MB`]) and, on
-/// the first invocation of a process initialized on demand, the platform's init). A runtime
-/// that exited during an invocation is logged as Lambda logs one, before that invocation's
-/// `END` (`RequestId: … Error: Runtime exited with error: exit status 1`, then
+/// duration, the billed duration, the memory size, the process's peak memory so far (see
+/// [`UNMEASURED_MAX_MEMORY_MB`]) and, on the first invocation of a process initialized on
+/// demand, the platform's init). A runtime that exited during an invocation is logged as
+/// Lambda logs one, before that invocation's `END` (`RequestId: … Error: Runtime exited
+/// with error: exit status 1`, then
 /// `Runtime.ExitError`; each invocation that was in it gets its own two lines), and so is an
 /// out-of-memory kill (`… signal: killed`, then `Runtime.OutOfMemory`), a timeout (`Task timed
 /// out after …`, after the `REPORT`) and, initialized on demand, an invocation whose process
