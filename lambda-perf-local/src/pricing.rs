@@ -36,6 +36,7 @@
 use std::fmt;
 use std::str::FromStr;
 
+use lambda_perf_core::InitializationType;
 use serde::{Deserialize, Serialize};
 
 /// When the prices below were read from AWS's pricing page.
@@ -106,6 +107,27 @@ impl Architecture {
             architecture: self,
             usd_per_gb_second: 0.0,
             usd_per_million_requests: 0.20,
+        }
+    }
+}
+
+impl Architecture {
+    /// The per-invocation prices of a function whose environments are initialized as
+    /// `init_type`, and which prices they are: provisioned concurrency's duration price,
+    /// Managed Instances' requests only, otherwise (on demand, SnapStart) the first tier of
+    /// the on-demand prices.
+    pub fn prices_for(self, init_type: InitializationType) -> (PriceTable, &'static str) {
+        match init_type {
+            InitializationType::ProvisionedConcurrency => (
+                self.provisioned_concurrency_prices(),
+                "provisioned concurrency duration",
+            ),
+            // No duration charge: the instances are billed by the hour, apart.
+            InitializationType::ManagedInstances => (
+                self.managed_instances_prices(),
+                "Managed Instances: requests only, the EC2 instances billed apart",
+            ),
+            _ => (self.prices(), "first tier"),
         }
     }
 }

@@ -82,17 +82,7 @@ pub(super) fn price(
         (None, None) => (InitializationType::OnDemand, "default"),
     };
     let on_demand = architecture.prices();
-    let (table, tier) = match init_type {
-        InitializationType::ProvisionedConcurrency => (
-            architecture.provisioned_concurrency_prices(),
-            "provisioned concurrency duration",
-        ),
-        InitializationType::ManagedInstances => (
-            architecture.managed_instances_prices(),
-            "Managed Instances: requests only, the EC2 instances billed apart",
-        ),
-        _ => (on_demand, "first tier"),
-    };
+    let (table, tier) = architecture.prices_for(init_type);
     let spilled_over = spilled_over(reports, streams, facts);
     let spillover = |index: usize| {
         init_type == InitializationType::ProvisionedConcurrency && spilled_over(index)

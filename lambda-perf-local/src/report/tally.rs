@@ -68,18 +68,11 @@ pub(super) fn resources(
     let memory_size_mb = record
         .sizing
         .map_or_else(|| record.config.memory_mb(), |s| s.memory_mb);
-    let (prices, tier) = match record.initialization_type() {
-        Some(InitializationType::ProvisionedConcurrency) => (
-            record.architecture.provisioned_concurrency_prices(),
-            "provisioned concurrency duration",
-        ),
-        // No duration charge: the instances are billed by the hour, apart.
-        Some(InitializationType::ManagedInstances) => (
-            record.architecture.managed_instances_prices(),
-            "Managed Instances: requests only, the EC2 instances billed apart",
-        ),
-        _ => (record.architecture.prices(), "first tier"),
-    };
+    let (prices, tier) = record.architecture.prices_for(
+        record
+            .initialization_type()
+            .unwrap_or(InitializationType::OnDemand),
+    );
     let billed: Vec<u64> = invocations
         .iter()
         .filter_map(|i| i.billed_duration_ms)
