@@ -247,12 +247,12 @@ fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
         if line.trim().is_empty() {
             continue;
         }
-        let (timestamp_ms, own_stream, message) = split_prefix(&line);
-        // `--format short`'s `2025-01-02T03:04:05`: no fraction, no offset.
-        let to_the_second = timestamp_ms.is_some()
-            && line
-                .split_once(' ')
-                .is_some_and(|(first, _)| first.len() == 19);
+        let Prefix {
+            timestamp_ms,
+            to_the_second,
+            stream: own_stream,
+            message,
+        } = split_prefix(&line);
         let mut message = message.to_owned();
         // `aws logs tail --format json`: a message that is entirely JSON on the lines after
         // its prefix, indented.
@@ -304,20 +304,40 @@ fn pretty_json(lines: &[&str]) -> Option<(String, usize)> {
     None
 }
 
+/// What `aws logs tail`'s prefix of a line says, and the message after it.
+struct Prefix<'a> {
+    timestamp_ms: Option<f64>,
+    /// Whether the timestamp is `--format short`'s `2025-01-02T03:04:05`, to the second (no
+    /// fraction, no offset).
+    to_the_second: bool,
+    stream: Option<String>,
+    message: &'a str,
+}
+
 /// `aws logs tail`'s prefix: a timestamp, then (default format) the log stream.
-fn split_prefix(line: &str) -> (Option<f64>, Option<String>, &str) {
+fn split_prefix(line: &str) -> Prefix<'_> {
+    let none = Prefix {
+        timestamp_ms: None,
+        to_the_second: false,
+        stream: None,
+        message: line,
+    };
     let Some((first, rest)) = line.split_once(' ') else {
-        return (None, None, line);
+        return none;
     };
     let Some(timestamp) = parse_timestamp(first) else {
-        return (None, None, line);
+        return none;
     };
-    match rest.split_once(' ') {
-        Some((stream, message)) if is_log_stream(stream) => {
-            (Some(timestamp), Some(stream.to_owned()), message)
-        }
-        None if is_log_stream(rest) => (Some(timestamp), Some(rest.to_owned()), ""),
-        _ => (Some(timestamp), None, rest),
+    let (stream, message) = match rest.split_once(' ') {
+        Some((stream, message)) if is_log_stream(stream) => (Some(stream.to_owned()), message),
+        None if is_log_stream(rest) => (Some(rest.to_owned()), ""),
+        _ => (None, rest),
+    };
+    Prefix {
+        timestamp_ms: Some(timestamp),
+        to_the_second: first.len() == 19,
+        stream,
+        message,
     }
 }
 
