@@ -199,6 +199,7 @@ struct ReadmeQuickStart;
 // test_util). Each imports only from its own layer and those below (tests/layering.rs).
 pub mod config;
 mod drops;
+mod first_and_latest;
 mod formats;
 mod invocation;
 mod kept;

@@ -20,7 +20,7 @@ use syn::visit::Visit;
 fn layer_of(module: &[String]) -> Option<(u8, &'static str)> {
     let first = module.first().map_or("", String::as_str);
     Some(match first {
-        "warn" | "drops" | "kept" => (0, "support"),
+        "warn" | "drops" | "kept" | "first_and_latest" => (0, "support"),
         "formats" => (1, "formats"),
         "invocation" => (2, "invocation"),
         "outputs" | "config" => (3, "outputs and configuration"),

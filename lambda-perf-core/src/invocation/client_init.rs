@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::StartKind;
 use crate::drops;
+use crate::first_and_latest;
 use crate::formats::time::millis_f64;
 use crate::warn::WarnOnce;
 
@@ -92,11 +93,12 @@ pub(crate) const OVER_LIMIT_CAUSE: &str = "client_init.record_over_limit";
 pub(crate) fn keep_for_first_invocation(record: InitRecord) {
     static OVER_LIMIT: WarnOnce = WarnOnce::new();
     let client = record.client;
-    let replaced = keep_within_limit(
+    let replaced = first_and_latest::push(
         &mut PENDING
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
         record,
+        MAX_KEPT,
     );
     HAS_PENDING.store(true, Ordering::Release);
     if replaced.is_some() {
@@ -107,18 +109,6 @@ pub(crate) fn keep_for_first_invocation(record: InitRecord) {
              counted in lambda_perf.dropped ({OVER_LIMIT_CAUSE})",
             MAX_KEPT - 1,
         ));
-    }
-}
-
-/// Adds `record` to `pending`; when `pending` is full it takes the last place, the one of
-/// the latest record: returns the record it replaced.
-fn keep_within_limit(pending: &mut Vec<InitRecord>, record: InitRecord) -> Option<InitRecord> {
-    match pending.get_mut(MAX_KEPT - 1) {
-        Some(latest) => Some(std::mem::replace(latest, record)),
-        None => {
-            pending.push(record);
-            None
-        }
     }
 }
 
@@ -197,7 +187,7 @@ mod tests {
             .collect();
         let replaced: Vec<_> = names
             .iter()
-            .filter_map(|name| keep_within_limit(&mut pending, record(name)))
+            .filter_map(|name| first_and_latest::push(&mut pending, record(name), MAX_KEPT))
             .map(|replaced| replaced.client)
             .collect();
         assert_eq!(pending.len(), MAX_KEPT);

@@ -21,6 +21,7 @@ use super::header::TraceId;
 use super::id::Hex;
 use super::metadata_name::MetadataName;
 use super::metadata_value::MetadataValue;
+use crate::first_and_latest;
 use crate::formats::capped::preview;
 use crate::formats::json::WriteJson;
 use crate::formats::time::{MonotonicNanos, nanos};
@@ -405,14 +406,8 @@ impl Record {
     pub(crate) fn record_exception(&mut self, exception: Exception) -> bool {
         self.fault = true;
         match &mut self.cause {
-            Some(Cause::Exceptions(exceptions)) if exceptions.len() >= MAX_EXCEPTIONS => {
-                exceptions.truncate(MAX_EXCEPTIONS - 1);
-                exceptions.push(exception);
-                true
-            }
             Some(Cause::Exceptions(exceptions)) => {
-                exceptions.push(exception);
-                false
+                first_and_latest::push(exceptions, exception, MAX_EXCEPTIONS).is_some()
             }
             _ => {
                 self.cause = Some(Cause::Exceptions(vec![exception]));
