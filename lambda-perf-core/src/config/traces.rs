@@ -492,9 +492,10 @@ fn parse_backends(list: &str, warnings: &mut Vec<String>) -> Vec<TraceBackend> {
 /// `backends` as `OTEL_TRACES_EXPORTER` (`exporters`, a comma list) leaves them: its `none`
 /// turns off the OpenTelemetry ones (`otlp`, `xray-otlp`), `xray` going on, and says so in
 /// `none_warning` (kept aside: where tracing is off it turned nothing off, and is not warned
-/// about); `otlp` is what they send already. The exporters lambda-perf does not have (`console`, `zipkin`, any other
-/// name) cost one warning and are taken as `otlp`, as is `none` beside another name. An
-/// exporter given in code is not automatically configured, and none of its business. It says
+/// about); `otlp` is what they send already. The exporters lambda-perf does not have
+/// (`console`, `zipkin`, any other name) cost one warning and are taken as `otlp`, as is
+/// `none` beside another name. An exporter given in code is not automatically configured,
+/// and none of its business. It says
 /// nothing of backends `LAMBDA_PERF_TRACES` did not choose: it never turns one on, and
 /// without an OpenTelemetry backend nothing is said of it.
 fn narrowed_by_traces_exporter(

@@ -54,8 +54,8 @@ impl Seen {
 
 impl LogsReport {
     /// Reads `files` (either form, see [`crate::logs`]) and computes the report, pricing at
-    /// `pricing` (an [`Architecture`](crate::pricing::Architecture): at its prices for the initialization type the logs
-    /// state).
+    /// `pricing` (an [`Architecture`](crate::pricing::Architecture): at its prices for the
+    /// initialization type the logs state).
     pub fn build(files: &[LogFile], pricing: impl Into<LogsPricing>) -> Self {
         let mut lines = LineCounts::default();
         let mut reports: Vec<PlatformReport> = Vec::new();

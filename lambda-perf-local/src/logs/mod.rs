@@ -81,8 +81,9 @@
 //!   of `Billed Duration` times `Memory Size` (1 GB = 1024 MB), plus the request charge per
 //!   invocation, with no free tier; at the prices of the initialization type asked for
 //!   ([`LogsPricing`]), else of the one the logs state, else on demand (see [`LogsPricing`]
-//!   for provisioned concurrency's spillover and Managed Instances), the report saying which. `Billed Duration` is taken as logged: since August 2025
-//!   it includes the INIT phase of on-demand cold starts. A SnapStart restore's `Billed Restore
+//!   for provisioned concurrency's spillover and Managed Instances), the report saying
+//!   which. `Billed Duration` is taken as logged: since August 2025 it includes the INIT
+//!   phase of on-demand cold starts. A SnapStart restore's `Billed Restore
 //!   Duration` (the runtime's load and the after-restore hooks) is already part of its
 //!   `Billed Duration`, which is its `Duration` rounded up plus that: it is shown, not added
 //!   again. SnapStart's own charges for caching and restoring snapshots, which the logs do not show,

@@ -1108,8 +1108,8 @@ fn platform_init_billing_and_out_of_memory() {
 }
 
 /// Lambda writes a `Max Memory Used` figure in every `REPORT`: an invocation whose peak was not
-/// read gets the smallest figure Lambda writes (never a 0 that reads as measured), and is counted so the
-/// run can say so; one killed for memory used its whole size.
+/// read gets the smallest figure Lambda writes (never a 0 that reads as measured), and is
+/// counted so the run can say so; one killed for memory used its whole size.
 #[test]
 fn an_unmeasured_peak_is_logged_as_the_smallest_figure_and_counted() {
     let record = sized_record();
