@@ -13,7 +13,7 @@ use crate::formats::emf::head::FixedHead;
 use crate::formats::emf::{KeyKind, MetricsError, validate};
 use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::name;
-use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::instrumentation::{self, Instrumentation};
 use crate::invocation::output::Output;
 use crate::invocation::redaction::Redactor;
 use crate::invocation::settings::{InvocationSettings, ServiceAnnotation};
@@ -383,9 +383,14 @@ pub(crate) fn warn_once_per_process(warnings: &[String]) {
     }
 }
 
-/// The configuration the environment gives, for records written outside any instrumented
-/// handler (a `SingleMetric` at init, a client created by a background task).
-pub(crate) fn process_default() -> Arc<Instrumentation> {
+/// The configuration of records written outside any invocation (a `SingleMetric`, a client
+/// created by a background task): once the process serves, that of the handler that began its
+/// first invocation (`instrumentation::served`: its namespace, `service` and outputs, given in
+/// code or not); before, the one the environment gives.
+pub(crate) fn outside_invocation() -> Arc<Instrumentation> {
+    if let Some(served) = instrumentation::served() {
+        return Arc::clone(served);
+    }
     static PROCESS: OnceLock<Arc<Instrumentation>> = OnceLock::new();
     Arc::clone(PROCESS.get_or_init(|| Setup::from_env().resolve_lenient()))
 }

@@ -12,7 +12,12 @@ use crate::invocation::readiness;
 /// snapshot would otherwise emit the same subsegment ids and X-Ray would merge their
 /// subsegments), and the environment's age and init run from the restore. Without the hook
 /// lambda-perf does both on the first invocation of a `snap-start` process, which then
-/// reports no restore time of its own.
+/// reports no restore time of its own; and it cannot tell a client created before the
+/// snapshot from one created after the restore but before that invocation (by an
+/// `after_restore` hook of yours that re-creates a connection, say): both are filed as
+/// created before the snapshot (phase `snapshot`, no `ClientInitDuration`), the second's
+/// time unreported. With the hook registered first, the second is the restore's own, with its
+/// `ClientInitDuration`.
 ///
 /// ```no_run
 /// use std::sync::Arc;

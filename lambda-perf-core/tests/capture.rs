@@ -1,5 +1,8 @@
 //! What is captured of the handler's result, the redaction hook, and error capture off.
 
+#[path = "common/child_process.rs"]
+mod child_process;
+
 use lambda_perf_core::Captured;
 use lambda_perf_core::lazy::TimedAsyncLazy;
 use lambda_perf_core::metrics::{self, Unit};
@@ -165,6 +168,36 @@ async fn a_panicking_hook_captures_nothing_and_is_counted() {
     assert_eq!(
         lines.last().unwrap()["lambda_perf"]["dropped"]["capture.redaction_panicked"],
         2
+    );
+}
+
+/// A hook that panics is warned of once on stderr, however often it panics: the capture it
+/// was to make is lost, which the count alone would not tell a reader of the logs. Runs
+/// itself again in a child process, whose stderr it reads.
+#[tokio::test]
+async fn a_panicking_hook_is_warned_of_once() {
+    const CHILD: &str = "LAMBDA_PERF_TEST_PANICKING_HOOK_CHILD";
+    if child_process::is_child(CHILD) {
+        let recorder = Recorder::with(|layer| layer.redact(|_, _| panic!("the hook broke")));
+        for _ in 0..3 {
+            let response = recorder
+                .run(service_fn(pays), event(json!({})))
+                .await
+                .unwrap();
+            assert_eq!(response["status"], "paid");
+        }
+        return;
+    }
+    let (warnings, stderr) = child_process::warnings_of_child(
+        "a_panicking_hook_is_warned_of_once",
+        CHILD,
+        "redaction hook",
+    );
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("capture.redaction_panicked"),
+        "{}",
+        warnings[0]
     );
 }
 

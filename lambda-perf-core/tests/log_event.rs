@@ -55,7 +55,7 @@ fn a_serializable_event_is_logged_with_its_invocation_when_asked() {
     with_logs(true, &lines, recorder.run(service_fn(orders), sent)).unwrap();
     let written = lines.lines();
     assert_eq!(written.len(), 1, "{written:#?}");
-    assert_eq!(written[0]["message"], "Lambda event");
+    assert_eq!(written[0]["message"], "Lambda invocation event");
     assert_eq!(written[0]["event"], json!({ "order": 7 }));
     assert_eq!(written[0]["function_request_id"], request_id.as_str());
     assert_eq!(written[0]["service"], "test");

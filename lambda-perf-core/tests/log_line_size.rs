@@ -54,7 +54,7 @@ fn a_huge_field_or_event_gives_a_line_lambda_keeps_whole() {
     let [event_line, body_line] = &written[..] else {
         unreachable!()
     };
-    assert_eq!(event_line["message"], "Lambda event");
+    assert_eq!(event_line["message"], "Lambda invocation event");
     let event = &event_line["event"]["lambda_perf_truncated"];
     assert_eq!(event["size_bytes"], 300_011, "{event:.200}");
     assert!(

@@ -644,6 +644,22 @@ async fn the_drops_of_a_failed_first_export_come_back(first: FirstExport) {
         "{:#?}",
         handler.attributes
     );
+    // The failed export is counted, and so are its spans (the count is the process's).
+    let failed_exports = handler
+        .attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == "lambda_perf.otel.failed_exports")
+        .map(|kv| kv.value.clone());
+    assert!(
+        matches!(failed_exports, Some(lambda_perf_core::opentelemetry::Value::I64(n)) if n >= 1),
+        "{:#?}",
+        handler.attributes
+    );
+    assert!(
+        dropped.contains("otel.export_failed"),
+        "{:#?}",
+        handler.attributes
+    );
 }
 
 /// As for X-Ray (`tests/xray.rs`): a handler span that did not get out (its export failed)

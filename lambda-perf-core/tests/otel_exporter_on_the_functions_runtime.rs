@@ -3,8 +3,7 @@
 //! runtime it was built on), while an invocation waits for its export.
 #![cfg(feature = "opentelemetry")]
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use lambda_perf_core::TraceBackend;
@@ -18,18 +17,20 @@ use tokio::sync::{mpsc, oneshot};
 /// A span exporter whose exports are carried out by a task on the runtime that built it.
 #[derive(Debug, Clone)]
 struct OnItsRuntime {
-    requests: mpsc::UnboundedSender<(usize, oneshot::Sender<()>)>,
-    spans: Arc<AtomicUsize>,
+    requests: mpsc::UnboundedSender<(Vec<SpanData>, oneshot::Sender<()>)>,
+    /// The spans of the exports carried out.
+    spans: Arc<Mutex<Vec<SpanData>>>,
 }
 
 impl OnItsRuntime {
     fn new() -> Self {
-        let (requests, mut received) = mpsc::unbounded_channel::<(usize, oneshot::Sender<()>)>();
-        let spans = Arc::new(AtomicUsize::new(0));
-        let counted = Arc::clone(&spans);
+        let (requests, mut received) =
+            mpsc::unbounded_channel::<(Vec<SpanData>, oneshot::Sender<()>)>();
+        let spans = Arc::new(Mutex::new(Vec::new()));
+        let kept = Arc::clone(&spans);
         tokio::spawn(async move {
             while let Some((batch, done)) = received.recv().await {
-                counted.fetch_add(batch, Ordering::SeqCst);
+                kept.lock().unwrap().extend(batch);
                 let _ = done.send(());
             }
         });
@@ -44,7 +45,7 @@ impl SpanExporter for OnItsRuntime {
         batch: Vec<SpanData>,
     ) -> impl std::future::Future<Output = OTelSdkResult> + Send {
         let (done, answered) = oneshot::channel();
-        let sent = self.requests.send((batch.len(), done)).is_ok();
+        let sent = self.requests.send((batch, done)).is_ok();
         async move {
             if sent && answered.await.is_ok() {
                 Ok(())
@@ -88,5 +89,52 @@ async fn an_exporter_that_needs_the_functions_runtime_is_not_stalled_by_the_wait
             "the invocation took {took:?}: its wait held the thread its exporter needs"
         );
     }
-    assert_eq!(exporter.spans.load(Ordering::SeqCst), 2);
+    assert_eq!(exporter.spans.lock().unwrap().len(), 2);
+}
+
+/// Under `current_thread` the exporter's worker cannot run while an invocation waits (the
+/// wait holds the runtime's one thread): each invocation waits its whole flush bound, and its
+/// export is late, counted on the next handler span (`lambda_perf.otel.late_exports`), not
+/// lost: the worker carries it out once the runtime is free again.
+#[tokio::test(flavor = "current_thread")]
+async fn under_current_thread_each_export_is_late_and_counted_not_lost() {
+    let bound = Duration::from_millis(200);
+    let exporter = OnItsRuntime::new();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([] as [TraceBackend; 0])
+            .otel_flush_timeout(bound)
+            .span_exporter(exporter.clone())
+    });
+    for _ in 0..2 {
+        let started = Instant::now();
+        let answer = recorder.run(service_fn(ok), event(json!({}))).await;
+        assert_eq!(answer.unwrap(), json!("ok"));
+        let took = started.elapsed();
+        assert!(
+            took >= bound,
+            "the invocation waited {took:?}, not its flush bound"
+        );
+    }
+    let until = Instant::now() + Duration::from_secs(5);
+    while exporter.spans.lock().unwrap().len() < 2 && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let spans = exporter.spans.lock().unwrap().clone();
+    assert_eq!(
+        spans.len(),
+        2,
+        "both exports carried out once the runtime was free"
+    );
+    let late = |span: &SpanData| {
+        span.attributes
+            .iter()
+            .find(|kv| kv.key.as_str() == "lambda_perf.otel.late_exports")
+            .map(|kv| kv.value.clone())
+    };
+    assert_eq!(late(&spans[0]), None);
+    assert_eq!(
+        late(&spans[1]),
+        Some(lambda_perf_core::opentelemetry::Value::I64(1))
+    );
 }

@@ -459,9 +459,16 @@ async fn ended_while_the_watchdog_writes(companion: bool) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_watchdogs_timeout_line_is_out_before_the_runtime_goes_on_under_the_companion() {
     let lines = ended_while_the_watchdog_writes(true).await;
-    assert_eq!(lines.len(), 1, "the timeout line is out: {lines:#?}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "the timeout line is out, and the end's: {lines:#?}"
+    );
     assert_eq!(lines[0]["lambda_perf"]["outcome"], "timeout");
     assert_eq!(lines[0]["Orders"], json!([1.0]));
+    // The end says how the invocation ended, with no value left to carry.
+    assert_eq!(lines[1]["lambda_perf"]["outcome"], "success");
+    assert!(lines[1].get("Orders").is_none(), "{lines:#?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -471,7 +478,11 @@ async fn the_watchdogs_timeout_line_is_out_before_the_runtime_goes_on_under_the_
             the companion waits after the POST instead"]
 async fn the_watchdogs_timeout_line_is_out_before_the_runtime_goes_on_without_the_companion() {
     let lines = ended_while_the_watchdog_writes(false).await;
-    assert_eq!(lines.len(), 1, "the timeout line is out: {lines:#?}");
+    assert_eq!(
+        lines.len(),
+        2,
+        "the timeout line is out, and the end's: {lines:#?}"
+    );
     assert_eq!(lines[0]["lambda_perf"]["outcome"], "timeout");
     assert_eq!(lines[0]["Orders"], json!([1.0]));
 }

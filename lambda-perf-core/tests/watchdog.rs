@@ -1,6 +1,9 @@
 //! The timeout watchdog: an invocation still running a margin before its deadline writes what
 //! it has recorded, without being interrupted, and without repeating it when it ends in time.
 
+#[path = "common/child_process.rs"]
+mod child_process;
+
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lambda_perf_core::metrics::{self, Unit};
@@ -15,6 +18,14 @@ fn event_due_in(in_ms: u64) -> LambdaEvent<Value> {
     let deadline = SystemTime::now() + Duration::from_millis(in_ms);
     event.context.deadline = deadline.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
     event
+}
+
+/// The EMF lines of the invocations' ends (and of the watchdog's), the `ColdStart` line left
+/// out.
+fn end_lines(recorder: &Recorder) -> Vec<Value> {
+    let mut lines = recorder.emf().lines();
+    lines.retain(|line| line.get("ColdStart").is_none());
+    lines
 }
 
 async fn slow(_: LambdaEvent<Value>) -> Result<&'static str, Error> {
@@ -35,12 +46,8 @@ async fn a_handler_near_its_deadline_writes_early_and_then_finishes_in_time() {
         .unwrap();
     assert_eq!(response, "done", "the handler was not interrupted");
 
-    let lines = recorder.emf().lines();
-    let ends: Vec<&Value> = lines
-        .iter()
-        .filter(|l| l.get("ColdStart").is_none())
-        .collect();
-    assert_eq!(ends.len(), 2, "{lines:#?}");
+    let ends = end_lines(&recorder);
+    assert_eq!(ends.len(), 2, "{ends:#?}");
     assert_eq!(ends[0]["lambda_perf"]["outcome"], "timeout");
     assert_eq!(ends[0]["Before"], json!([1.0]));
     assert!(ends[0].get("After").is_none());
@@ -152,45 +159,100 @@ async fn managed_instances_flag_an_invocation_past_its_deadline_instead() {
     assert_eq!(end["lambda_perf"]["past_deadline"], true);
 }
 
+/// A handler that recorded its values before the watchdog's line and none after it, then
+/// ended in time: the watchdog's line says `timeout`, with the duration of its moment, so the
+/// end still writes its own line (its facts alone: no value is left to carry, and none is
+/// written twice), and what the EMF lines say last of the invocation is how it ended. Most
+/// invocations are not sampled: for them there is no X-Ray document to say it instead.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn metadata_added_after_the_timeout_line_with_no_later_value_is_counted_not_lost() {
-    // Deadline in 400 ms, margin 300 ms: the watchdog writes `Before` 100 ms in; the
-    // metadata added at 250 ms has no later value to be written with.
+async fn an_end_with_no_value_after_the_timeout_line_still_says_how_it_ended() {
+    // Deadline in 400 ms, margin 300 ms: the watchdog writes `Before` 100 ms in, the handler
+    // ends at 250 ms.
     let recorder = Recorder::with(|layer| layer.timeout_margin(Duration::from_millis(300)));
-    let late_metadata = service_fn(|_: LambdaEvent<Value>| async {
+    let early_values = service_fn(|_: LambdaEvent<Value>| async {
         metrics::add_metric("Before", Unit::Count, 1.0);
-        metrics::add_metadata("early", "e");
         tokio::time::sleep(Duration::from_millis(250)).await;
-        metrics::add_metadata("order", "o-1");
         Ok::<_, Error>("done")
     });
+    let response = recorder.run(early_values, event_due_in(400)).await.unwrap();
+    assert_eq!(response, "done");
+    let ends = end_lines(&recorder);
+    assert_eq!(ends.len(), 2, "{ends:#?}");
+    assert_eq!(ends[0]["lambda_perf"]["outcome"], "timeout");
+    assert_eq!(ends[0]["Before"], json!([1.0]));
+    let end = &ends[1];
+    assert_eq!(end["lambda_perf"]["outcome"], "success", "{end}");
+    assert!(
+        end.get("Before").is_none(),
+        "no value is written twice: {end}"
+    );
+    assert_eq!(end["_aws"]["CloudWatchMetrics"][0]["Metrics"], json!([]));
+    let duration = |line: &Value| line["lambda_perf"]["duration_ms"].as_f64().unwrap();
+    assert!(duration(end) >= 250.0, "{end}");
+    assert!(duration(end) > duration(&ends[0]), "{ends:#?}");
+}
+
+/// A handler that records a value and metadata, then, past the watchdog's moment (a
+/// deadline 400 ms away, a margin of 300 ms: the watchdog writes 100 ms in), metadata and no
+/// more value.
+async fn late_metadata(_: LambdaEvent<Value>) -> Result<&'static str, Error> {
+    metrics::add_metric("Before", Unit::Count, 1.0);
+    metrics::add_metadata("early", "e");
+    tokio::time::sleep(Duration::from_millis(250)).await;
+    metrics::add_metadata("order", "o-1");
+    Ok("done")
+}
+
+/// Metadata added after the timeout line, with no later value: the line that says how the
+/// invocation ended carries it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_added_after_the_timeout_line_goes_out_with_the_end() {
+    let recorder = Recorder::with(|layer| layer.timeout_margin(Duration::from_millis(300)));
     recorder
-        .run(late_metadata, event_due_in(400))
+        .run(service_fn(late_metadata), event_due_in(400))
         .await
         .unwrap();
     let lines = recorder.emf().lines();
-    let timeout = lines
-        .iter()
-        .find(|l| l["lambda_perf"]["outcome"] == "timeout")
-        .unwrap();
+    let outcome = |line: &Value| line["lambda_perf"]["outcome"].clone();
+    let timeout = lines.iter().find(|l| outcome(l) == "timeout").unwrap();
     assert_eq!(
         timeout["early"], "e",
         "metadata added before the line is in it"
     );
-    if lines.iter().any(|l| l.get("order").is_some()) {
+    let end = lines.last().unwrap();
+    assert_eq!(outcome(end), "success", "{lines:#?}");
+    assert_eq!(end["order"], "o-1", "{lines:#?}");
+}
+
+/// With the facts left out of the lines (`LAMBDA_PERF_INVOCATION_FACTS=false`) the end has
+/// nothing to say without a value: no line, and the metadata added after the timeout line is
+/// not written, with one warning on stderr, as metadata with no metric value is. Runs itself
+/// again in a child process, whose stderr it reads.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_facts_metadata_after_the_timeout_line_is_warned_of_not_written() {
+    const CHILD: &str = "LAMBDA_PERF_TEST_LATE_METADATA_CHILD";
+    if child_process::is_child(CHILD) {
+        let recorder = Recorder::with(|layer| {
+            layer
+                .timeout_margin(Duration::from_millis(300))
+                .invocation_facts(false)
+        });
+        recorder
+            .run(service_fn(late_metadata), event_due_in(400))
+            .await
+            .unwrap();
+        let ends = end_lines(&recorder);
+        assert_eq!(ends.len(), 1, "{ends:#?}");
+        assert_eq!(ends[0]["Before"], json!([1.0]), "{ends:#?}");
+        assert!(ends[0].get("order").is_none(), "{ends:#?}");
         return;
     }
-    // Not written: then counted where it can be seen, on the next line.
-    recorder
-        .run(service_fn(slow), event(json!({})))
-        .await
-        .unwrap();
-    let lines = recorder.emf().lines();
-    let next = lines.last().unwrap();
-    assert_eq!(
-        next["lambda_perf"]["dropped"]["emf.metadata_without_metrics"], 1,
-        "{lines:#?}"
+    let (warnings, stderr) = child_process::warnings_of_child(
+        "without_facts_metadata_after_the_timeout_line_is_warned_of_not_written",
+        CHILD,
+        "metrics metadata was added",
     );
+    assert_eq!(warnings.len(), 1, "{stderr}");
 }
 
 /// With resource usage on, the records the watchdog writes near the deadline say what the

@@ -28,7 +28,10 @@
 //! own, as `POWERTOOLS_TRACE_DISABLED` is: it turns the OpenTelemetry export off however it was
 //! chosen, in the environment or in code, with one warning naming what it turned off, and only
 //! `otel_sdk_disabled` given in code wins over it. Neither is read without the
-//! `opentelemetry` feature, which has nothing for them to turn off.
+//! `opentelemetry` feature, which has nothing for them to turn off; nor are the export's own
+//! variables (the flush bound, `OTEL_EXPORTER_OTLP_*`, `OTEL_SERVICE_NAME`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, `AWS_REGION` for the spans), which nothing else uses: nothing is
+//! said of their values, and a build without the feature carries no code that reads them.
 
 use std::fmt;
 use std::time::Duration;
@@ -289,36 +292,12 @@ impl TraceSettings {
         let otel_sdk_disabled = present(vars::OTEL_SDK_DISABLED)
             .filter(|_| OPENTELEMETRY_BUILT)
             .is_some_and(|value| otel_boolean(vars::OTEL_SDK_DISABLED, &value, warnings));
-        let flush_timeout = present(vars::OTEL_FLUSH_TIMEOUT_MS).and_then(|value| {
-            millis(&value).or_else(|| {
-                warnings.push(format!(
-                    "{}={value:?} is not a number of milliseconds; using {}",
-                    vars::OTEL_FLUSH_TIMEOUT_MS,
-                    DEFAULT_OTEL_FLUSH_TIMEOUT.as_millis()
-                ));
-                None
-            })
-        });
-        let otlp_endpoint = otlp_endpoint(present, warnings);
-        let (headers_var, headers) =
-            first_of(present, [vars::OTLP_TRACES_HEADERS, vars::OTLP_HEADERS]);
-        let otlp_headers = headers
-            .map(|list| parse_headers(headers_var, &list, warnings))
-            .unwrap_or_default();
-        let otlp_gzip =
-            compression::otlp_gzip(present, &compression::exporter_compresses, warnings);
-        let otlp_timeout = first_valid(
-            present,
-            [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT],
-            |var, value| match millis(value) {
-                // OpenTelemetry's timeouts: zero is no limit.
-                Some(timeout) if timeout.is_zero() => Ok(NO_OTLP_TIMEOUT),
-                Some(timeout) => Ok(timeout),
-                None => Err(format!("{var}={value:?} is not a number of milliseconds")),
-            },
-            &format!("using {}", DEFAULT_OTLP_TIMEOUT.as_millis()),
-            warnings,
-        );
+        // Only the OpenTelemetry backends export: without them, nothing is said of these.
+        let otlp = if OPENTELEMETRY_BUILT {
+            OtlpFromEnvironment::from_lookup(present, warnings)
+        } else {
+            OtlpFromEnvironment::default()
+        };
         // Only OpenTelemetry spans carry it: without them, nothing is said of it.
         let region = present(vars::REGION).filter(|_| OPENTELEMETRY_BUILT);
         let region = region.filter(|region| {
@@ -331,22 +310,20 @@ impl TraceSettings {
                 })
                 .is_ok()
         });
-        let (protocol_var, protocol) =
-            first_of(present, [vars::OTLP_TRACES_PROTOCOL, vars::OTLP_PROTOCOL]);
         Self {
             backends,
             otel_sdk_disabled,
             otel_sdk_disabled_in_code: false,
             traces_exporter_none_warning,
-            flush_timeout,
-            otlp_endpoint,
-            otlp_headers,
-            otlp_gzip,
-            otlp_timeout,
-            otlp_protocol: protocol.map(|value| (protocol_var, value)),
+            flush_timeout: otlp.flush_timeout,
+            otlp_endpoint: otlp.endpoint,
+            otlp_headers: otlp.headers,
+            otlp_gzip: otlp.gzip,
+            otlp_timeout: otlp.timeout,
+            otlp_protocol: otlp.protocol,
             region,
-            otel_service_name: present(vars::OTEL_SERVICE_NAME),
-            otel_resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),
+            otel_service_name: otlp.service_name,
+            otel_resource_attributes: otlp.resource_attributes,
             otel_service_name_in_code: None,
             resource_attributes_in_code: Vec::new(),
             service_in_code: false,
@@ -411,6 +388,69 @@ impl TraceSettings {
         self.backends
             .clone()
             .unwrap_or_else(|| vec![TraceBackend::XRay])
+    }
+}
+
+/// What the environment says of the OpenTelemetry export (`LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS`,
+/// the `OTEL_EXPORTER_OTLP_*` variables, `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`):
+/// read only where the `opentelemetry` feature is built, the only one that uses them, so that
+/// a build without it neither warns of them nor carries the code that reads them.
+#[derive(Default)]
+struct OtlpFromEnvironment {
+    flush_timeout: Option<Duration>,
+    endpoint: Option<String>,
+    headers: Vec<(String, String)>,
+    gzip: bool,
+    timeout: Option<Duration>,
+    protocol: Option<(&'static str, String)>,
+    service_name: Option<String>,
+    resource_attributes: Option<String>,
+}
+
+impl OtlpFromEnvironment {
+    fn from_lookup(present: &dyn Fn(&str) -> Option<String>, warnings: &mut Vec<String>) -> Self {
+        let flush_timeout = present(vars::OTEL_FLUSH_TIMEOUT_MS).and_then(|value| {
+            millis(&value).or_else(|| {
+                warnings.push(format!(
+                    "{}={value:?} is not a number of milliseconds; using {}",
+                    vars::OTEL_FLUSH_TIMEOUT_MS,
+                    DEFAULT_OTEL_FLUSH_TIMEOUT.as_millis()
+                ));
+                None
+            })
+        });
+        let otlp_endpoint = otlp_endpoint(present, warnings);
+        let (headers_var, headers) =
+            first_of(present, [vars::OTLP_TRACES_HEADERS, vars::OTLP_HEADERS]);
+        let otlp_headers = headers
+            .map(|list| parse_headers(headers_var, &list, warnings))
+            .unwrap_or_default();
+        let otlp_gzip =
+            compression::otlp_gzip(present, &compression::exporter_compresses, warnings);
+        let otlp_timeout = first_valid(
+            present,
+            [vars::OTLP_TRACES_TIMEOUT, vars::OTLP_TIMEOUT],
+            |var, value| match millis(value) {
+                // OpenTelemetry's timeouts: zero is no limit.
+                Some(timeout) if timeout.is_zero() => Ok(NO_OTLP_TIMEOUT),
+                Some(timeout) => Ok(timeout),
+                None => Err(format!("{var}={value:?} is not a number of milliseconds")),
+            },
+            &format!("using {}", DEFAULT_OTLP_TIMEOUT.as_millis()),
+            warnings,
+        );
+        let (protocol_var, protocol) =
+            first_of(present, [vars::OTLP_TRACES_PROTOCOL, vars::OTLP_PROTOCOL]);
+        Self {
+            flush_timeout,
+            endpoint: otlp_endpoint,
+            headers: otlp_headers,
+            gzip: otlp_gzip,
+            timeout: otlp_timeout,
+            protocol: protocol.map(|value| (protocol_var, value)),
+            service_name: present(vars::OTEL_SERVICE_NAME),
+            resource_attributes: present(vars::OTEL_RESOURCE_ATTRIBUTES),
+        }
     }
 }
 
@@ -795,6 +835,7 @@ mod tests {
         assert_eq!(warnings.len(), 1);
     }
 
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn the_traces_endpoint_wins_over_the_base_one() {
         let (settings, warnings) = read(&[
@@ -845,6 +886,7 @@ mod tests {
         );
     }
 
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn header_values_are_percent_decoded_when_read() {
         assert_eq!(
@@ -873,6 +915,7 @@ mod tests {
         assert!(warnings.iter().all(|w| !w.contains("%FF")));
     }
 
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn bad_otlp_values_warn_and_fall_back() {
         let (settings, warnings) = read(&[
@@ -900,6 +943,7 @@ mod tests {
     /// A signal's own variable with a value that cannot be used is treated as unset, as the
     /// OpenTelemetry specification says: the generic variable's value is used, with a warning
     /// that says so; when that one cannot be used either, the default.
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn a_bad_traces_variable_gives_way_to_the_generic_one() {
         let (settings, warnings) = read(&[
@@ -998,6 +1042,7 @@ mod tests {
     /// A timeout of zero is no limit, as OpenTelemetry defines its timeouts (an export then
     /// waits as long as it takes); one that is no number of milliseconds costs a warning and
     /// the default.
+    #[cfg(feature = "opentelemetry")]
     #[test]
     fn an_otlp_timeout_of_zero_is_no_limit() {
         for var in [
@@ -1149,6 +1194,32 @@ mod tests {
             );
             assert_eq!(warnings, Vec::<String>::new(), "{pairs:?}");
         }
+    }
+
+    /// Without the `opentelemetry` feature nothing exports spans: the export's variables are
+    /// not read, and nothing is said of their values, however bad.
+    #[cfg(not(feature = "opentelemetry"))]
+    #[test]
+    fn the_exports_variables_are_not_read_without_opentelemetry() {
+        let (settings, warnings) = read(&[
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "ftp://nowhere"),
+            ("OTEL_EXPORTER_OTLP_HEADERS", "novalue,bad name=1,ok=2"),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "zstd"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "soon"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+            ("LAMBDA_PERF_OTEL_FLUSH_TIMEOUT_MS", "soon"),
+            ("OTEL_SERVICE_NAME", "orders"),
+            ("OTEL_RESOURCE_ATTRIBUTES", "team=shop"),
+        ]);
+        assert_eq!(warnings, Vec::<String>::new());
+        assert_eq!(settings.otlp_endpoint, None);
+        assert!(settings.otlp_headers.is_empty());
+        assert!(!settings.otlp_gzip);
+        assert_eq!(settings.otlp_timeout, None);
+        assert_eq!(settings.otlp_protocol, None);
+        assert_eq!(settings.flush_timeout, None);
+        assert_eq!(settings.otel_service_name, None);
+        assert_eq!(settings.otel_resource_attributes, None);
     }
 
     /// Without the `opentelemetry` feature no span has a `cloud.region`: `AWS_REGION`, which

@@ -1,7 +1,7 @@
 //! Everything the invocations of one instrumented handler share.
 
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use super::output::Output;
 use super::settings::InvocationSettings;
@@ -24,4 +24,21 @@ impl fmt::Debug for Instrumentation {
             .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
+}
+
+/// The instrumentation of the process's first invocation.
+static FIRST_SERVED: OnceLock<Arc<Instrumentation>> = OnceLock::new();
+
+/// `instrumentation` began the process's first invocation (the first to ask, of several
+/// beginning at once).
+#[cold]
+pub(crate) fn first_served(instrumentation: &Arc<Instrumentation>) {
+    let _ = FIRST_SERVED.set(Arc::clone(instrumentation));
+}
+
+/// The instrumentation of the process's first invocation, once one began: the configuration
+/// (namespace, service, outputs) of what is written for the process after it began serving,
+/// outside any invocation (a client created by a background task).
+pub(crate) fn served() -> Option<&'static Arc<Instrumentation>> {
+    FIRST_SERVED.get()
 }

@@ -16,7 +16,7 @@ use super::facts::InvocationFacts;
 use super::facts_record::{WrittenFacts, WrittenRecord};
 #[cfg(feature = "tracing")]
 use super::function_context::FunctionContext;
-use super::instrumentation::Instrumentation;
+use super::instrumentation::{self, Instrumentation};
 use super::outcome::Outcome;
 use super::output::{Began, ClientInit, Delivery, Ended};
 use super::pool::{Pool, ThreadKept};
@@ -155,6 +155,9 @@ pub(crate) struct State {
     pub(crate) cache_uses: Vec<(&'static str, u32, u32)>,
     /// Set once the watchdog made it write what it had, near its deadline.
     pub(crate) timed_out: bool,
+    /// The watchdog's writes near the deadline took metric values (a line went out with them,
+    /// saying `timeout`): the end's line corrects it.
+    values_at_timeout: bool,
     /// The facts record of the end, written once for every output (its memory reused).
     written_facts: WrittenFacts,
     /// How the invocation ended, while its writes wait for the response (see [`deferral`]).
@@ -169,6 +172,7 @@ impl State {
         self.metrics.clear();
         self.cache_uses.clear();
         self.timed_out = false;
+        self.values_at_timeout = false;
     }
 
     /// Empties the state of an invocation whose end's writes never ran.
@@ -209,7 +213,7 @@ impl Invocation {
         context: &lambda_runtime::Context,
         trigger: FaasTrigger,
     ) -> Arc<Self> {
-        readiness::begin_serving();
+        readiness::begin_serving(|| instrumentation::first_served(instrumentation));
         // An ended invocation's memory, when one is kept (its `Arc`, its strings, its state),
         // is renewed in place; a new one only when none is. Taken before the start is
         // classified, so that the start is written in place rather than moved there.
@@ -440,7 +444,9 @@ impl watchdog::Watched for Invocation {
                 let copy = trace.document(&handler).as_in_progress();
                 output.subsegment_closed(&self.facts, &copy);
             }
-            Some((state.metrics.take_values(), written_facts))
+            let values = state.metrics.take_values();
+            state.values_at_timeout = !values.is_empty();
+            Some((values, written_facts))
         });
         match so_far {
             Ok(Some((metrics, written_facts))) => output.deadline_near(&Ended {
@@ -450,6 +456,7 @@ impl watchdog::Watched for Invocation {
                 written_facts: &written_facts,
                 // The handler snapshot reports no drops.
                 exported_drops: &Mutex::new(None),
+                corrects_timeout_line: false,
             }),
             // It has ended: nothing to do unless its writes still wait for the POST; whichever
             // of this and the window takes them out first writes them, once.
@@ -837,7 +844,7 @@ impl Invocation {
         // invocation that recorded no metric has no record that carries it.
         let ending = self.facts.ending(outcome, duration_nanos);
         let at_epoch_nanos = ending.epoch_nanos;
-        if state.trace.is_some() || !state.metrics.is_empty() {
+        if state.trace.is_some() || !state.metrics.is_empty() || state.values_at_timeout {
             let mut record = self.facts.record(Some(&ending));
             record.add_resources(resources);
             state.written_facts.write(&record);
@@ -884,6 +891,7 @@ impl Invocation {
             at_epoch_nanos,
             written_facts: &state.written_facts,
             exported_drops: &exported_drops,
+            corrects_timeout_line: state.values_at_timeout,
         });
         // Drops of a handler subsegment being exported that no export took.
         if let Some(untaken) = exported_drops

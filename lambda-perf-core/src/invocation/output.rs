@@ -52,6 +52,10 @@ pub(crate) struct Ended<'a> {
     /// takes is given back to be reported by the next handler subsegment.
     #[cfg_attr(not(feature = "opentelemetry"), allow(dead_code))]
     pub(crate) exported_drops: &'a Mutex<Option<Dropped>>,
+    /// The timeout watchdog wrote a line of this invocation near its deadline, with the
+    /// values recorded so far and the outcome `timeout`, and the invocation then ended: its
+    /// line says how it ended, also with no value left to carry.
+    pub(crate) corrects_timeout_line: bool,
 }
 
 /// A client finished initializing, inside an invocation (which waited for it) or outside one.

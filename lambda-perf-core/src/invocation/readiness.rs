@@ -69,9 +69,13 @@ pub(crate) fn restores() -> u32 {
     RESTORES.load(Ordering::Acquire)
 }
 
-/// An invocation begins: from now on the process serves.
-pub(crate) fn begin_serving() {
+/// An invocation begins: from now on the process serves. `first` runs before the process is
+/// said to serve, when no invocation has begun yet (by each of several beginning at once
+/// then): whoever sees it serving sees what `first` did.
+#[inline]
+pub(crate) fn begin_serving(first: impl FnOnce()) {
     if !SERVING.load(Ordering::Relaxed) {
+        first();
         SERVING.store(true, Ordering::Release);
     }
 }

@@ -7,6 +7,7 @@ use serde_json::Value;
 
 use super::panic;
 use crate::drops;
+use crate::warn::WarnOnce;
 
 /// What is about to be captured as trace metadata, for a redaction hook
 /// ([`PerfLayerBuilder::redact`](crate::PerfLayerBuilder::redact), the macro's `redact`
@@ -43,10 +44,16 @@ impl fmt::Debug for Redactor {
     }
 }
 
-/// `value` as `redactor` leaves it. A hook that panics captures nothing, and is counted.
+/// `value` as `redactor` leaves it. A hook that panics captures nothing, and is counted, the
+/// first time with a warning.
 pub(crate) fn redact_with(redactor: &Redactor, kind: Captured, value: Value) -> Option<Value> {
+    static PANICKED: WarnOnce = WarnOnce::new();
     panic::catch(|| (redactor.0)(kind, value)).unwrap_or_else(|_| {
         drops::count("capture.redaction_panicked");
+        PANICKED.warn(
+            "the redaction hook panicked; what it was given is neither captured nor logged \
+             (counted in lambda_perf.dropped as capture.redaction_panicked)",
+        );
         None
     })
 }

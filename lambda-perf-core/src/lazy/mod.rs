@@ -18,7 +18,9 @@
 //!   waiting before the value came: a timeout, a `select!`);
 //! - in the **background** (after the process began serving, on a task that carries no
 //!   invocation): a `ClientInitDuration` line of its own, marked `"phase":"background"`,
-//!   charged to no invocation.
+//!   charged to no invocation, written as the handler that served the process's first
+//!   invocation writes (its namespace, `service` and output, given in code or by the
+//!   environment).
 //! - before a **SnapStart snapshot** (at init, in the process that Lambda snapshots): every
 //!   environment restored from the snapshot starts with the client already created, and none
 //!   paid for it. The first invocation after each restore lists it in its

@@ -68,9 +68,11 @@ fn finished(client: &'static str, duration: Duration, error: Option<String>) {
         {
             client_init::keep_for_first_invocation(unattributed(Phase::Init));
         }
+        // Written as the handler that serves the process writes, not as the environment
+        // alone would have it.
         Err(_) => {
             let record = unattributed(Phase::Background);
-            setup::process_default()
+            setup::outside_invocation()
                 .output
                 .client_initialized(&ClientInit {
                     record: &record,

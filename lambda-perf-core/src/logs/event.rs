@@ -31,8 +31,9 @@ pub(crate) fn enable() {
     LOG_EVENT.store(true, Ordering::Relaxed);
 }
 
-/// Logs the incoming event at `INFO` — message `Lambda event`, the event as JSON under the
-/// key `event` — when `POWERTOOLS_LOGGER_LOG_EVENT` is on (or
+/// Logs the incoming event at `INFO` — message `Lambda invocation event`, the event as JSON
+/// under the key `event`, as Powertools for TypeScript's Logger writes it, so that a query for
+/// that message finds these lines too — when `POWERTOOLS_LOGGER_LOG_EVENT` is on (or
 /// [`InitBuilder::log_event`](crate::InitBuilder::log_event) says so); otherwise does
 /// nothing and costs one atomic load.
 ///
@@ -61,7 +62,7 @@ pub fn log_event<T: Serialize + ?Sized>(event: &T) {
     match panic::to_json(event) {
         Ok(value) => {
             if let Some(value) = redact_incoming_event(value) {
-                tracing::info!(target: EVENT_TARGET, event = %value, "Lambda event");
+                tracing::info!(target: EVENT_TARGET, event = %value, "Lambda invocation event");
             }
         }
         Err(error) => {

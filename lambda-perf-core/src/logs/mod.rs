@@ -20,7 +20,7 @@
 //! | `message` | the event's message (`""` without one) |
 //! | `target` | the event's target (its module path unless given) |
 //! | `service` | the invocation's service (`POWERTOOLS_SERVICE_NAME`, `service_undefined`) |
-//! | `sampling_rate` | the sample rate, when `POWERTOOLS_LOGGER_SAMPLE_RATE` is set |
+//! | `sampling_rate` | the sample rate, when `POWERTOOLS_LOGGER_SAMPLE_RATE` is set above 0 |
 //! | `cold_start` | a boolean: the invocation waited for init (`cold`, `restart`) |
 //! | `start_kind` | `cold`, `warm`, `restart`, `prewarmed` or `restored` |
 //! | `function_name`, `function_memory_size`, `function_arn` | from the invocation's Lambda context; the size a number of MB |

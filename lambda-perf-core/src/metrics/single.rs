@@ -15,7 +15,10 @@ use crate::setup;
 ///
 /// Use it outside an invocation (at init, in a background task) or for a metric that must
 /// not share the invocation's dimension set. Inside an invocation it uses that invocation's
-/// namespace and output; elsewhere the ones configured by the environment.
+/// namespace, `service` and output; outside one, once the process serves, those of the
+/// handler that began its first invocation (as set in code: `PerfLayer::builder`, the
+/// macro's options; with several handlers in one process, as in a test binary running many
+/// `Recorder`s, the first to serve); before that, the ones the environment configures.
 ///
 /// ```
 /// use lambda_perf_core::metrics::{SingleMetric, Unit};
@@ -79,7 +82,7 @@ impl SingleMetric {
         let instrumentation = current::with_invocation(|invocation| {
             std::sync::Arc::clone(invocation.instrumentation())
         })
-        .unwrap_or_else(|_| setup::process_default());
+        .unwrap_or_else(|_| setup::outside_invocation());
         let fixed = [Dimension::new(
             "service",
             instrumentation.settings.service.clone(),

@@ -507,7 +507,7 @@ fn the_incoming_event_is_logged_as_json_when_asked() {
     );
     let written = lines.lines();
     assert_eq!(written.len(), 1);
-    assert_eq!(written[0]["message"], "Lambda event");
+    assert_eq!(written[0]["message"], "Lambda invocation event");
     assert_eq!(written[0]["event"], payload);
     assert_eq!(written[0]["function_request_id"], "req-1");
     assert_eq!(quiet_lines.text(), "", "off unless asked");

@@ -80,6 +80,33 @@ pub(crate) fn append_lines(
     appended
 }
 
+/// Appends the one line of `set`'s facts without any of its values: the line of an invocation
+/// that has facts to say and no value left to carry (its values went out in an earlier line).
+/// Its directive defines no metric (`"Metrics":[]`, which the EMF specification allows), so
+/// CloudWatch takes no metric from it; its metadata is in it when it fits.
+#[cold]
+#[inline(never)]
+pub(crate) fn append_facts_line(
+    out: &mut Vec<u8>,
+    directives: &mut DirectiveCache,
+    timestamp_ms: u64,
+    head: Head<'_>,
+    set: &MetricSet,
+    facts: &dyn WriteJson,
+) -> Appended {
+    let shared = Shared {
+        timestamp_ms,
+        head,
+        dimensions: set.dimensions(),
+        facts: Some(facts),
+        later_facts: Some(facts),
+        begin: out.len(),
+    };
+    let mut appended = Appended::default();
+    append_fitting(out, directives, &shared, &[], set.metadata(), &mut appended);
+    appended
+}
+
 /// Appends one line of `metrics`, or as many as it takes for each to fit. Inlined where
 /// the set's lines are gathered: most lines fit at the first try, with no call between.
 #[inline]
@@ -115,7 +142,8 @@ fn append_trimmed(
         }
     }
     match metrics {
-        [] => {}
+        // A line of facts alone, or one value: nothing left to split.
+        [] => appended.unwritten += 1,
         [single] if single.values.len() <= 1 => appended.unwritten += 1,
         [single] => {
             let (first, second) = single.values.split_at(single.values.len() / 2);

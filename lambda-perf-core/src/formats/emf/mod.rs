@@ -13,5 +13,5 @@ pub(crate) mod validate;
 
 pub(crate) use self::directive::DirectiveCache;
 pub use self::error::{KeyKind, MetricsError};
-pub(crate) use self::lines::{Appended, MAX_LINE_BYTES, append_lines};
+pub(crate) use self::lines::{Appended, MAX_LINE_BYTES, append_facts_line, append_lines};
 pub use self::unit::{Resolution, Unit};

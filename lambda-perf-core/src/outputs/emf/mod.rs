@@ -13,7 +13,8 @@ use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::head::{FixedHead, Head};
 use crate::formats::emf::set::MetricSet;
 use crate::formats::emf::{
-    Appended, DirectiveCache, MAX_LINE_BYTES, Resolution, Unit, append_lines, validate,
+    Appended, DirectiveCache, MAX_LINE_BYTES, Resolution, Unit, append_facts_line, append_lines,
+    validate,
 };
 use crate::formats::json::{WriteJson, push_str};
 use crate::formats::time::{epoch_millis, millis_f64};
@@ -127,31 +128,83 @@ impl EmfOutput {
                     facts,
                     later_facts,
                 );
-                for _ in 0..appended.without_metadata {
-                    drops::count("emf.metadata_trimmed");
-                }
-                for _ in 0..appended.unwritten {
-                    drops::count("emf.line_too_large");
-                }
-                if let Some(what_happened) = oversized(appended) {
-                    OVERSIZED.warn(format_args!(
-                        "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; {what_happened} \
-                     (counted in lambda_perf.dropped)"
-                    ));
-                }
-                // Nothing appended (every line too large even without its metadata): the facts,
-                // and the drops they were to report, did not go out.
-                first_out = !buffer.is_empty() && write_emf_lines(&self.writer, buffer);
+                first_out = self.write_appended(buffer, appended);
             },
         );
         first_out
     }
 
-    /// The invocation's line (`outcome` and the facts in `lambda_perf`), if it has values.
+    /// Writes the lines appended to `buffer`, once what had to change for them to fit
+    /// (`appended`) is counted and warned of. Returns whether the first went out.
+    #[inline(always)]
+    fn write_appended(&self, buffer: &[u8], appended: Appended) -> bool {
+        for _ in 0..appended.without_metadata {
+            drops::count("emf.metadata_trimmed");
+        }
+        for _ in 0..appended.unwritten {
+            drops::count("emf.line_too_large");
+        }
+        if let Some(what_happened) = oversized(appended) {
+            OVERSIZED.warn(format_args!(
+                "an EMF line would have exceeded {MAX_LINE_BYTES} bytes; {what_happened} \
+                 (counted in lambda_perf.dropped)"
+            ));
+        }
+        // Nothing appended (every line too large even without its metadata): the facts, and
+        // the drops they were to report, did not go out.
+        !buffer.is_empty() && write_emf_lines(&self.writer, buffer)
+    }
+
+    /// The invocation's line (`outcome` and the facts in `lambda_perf`), if it has values, or
+    /// if it corrects the watchdog's (see [`corrects_timeout_line`](Self::corrects_timeout_line)).
     fn invocation_line(&self, ended: &Ended<'_>) {
         if ended.metrics.is_empty() {
+            if self.corrects_timeout_line(ended) {
+                self.correction_line(ended);
+            }
             return;
         }
+        self.with_line_facts(ended, |facts, later_facts| {
+            self.emit_lines(
+                ended.at_epoch_nanos / 1_000_000,
+                Head::from(&self.head),
+                ended.metrics,
+                Some(facts),
+                Some(later_facts),
+            )
+        });
+    }
+
+    /// The line of an invocation that ended after the watchdog's line took its values: its
+    /// facts alone, with its dimensions and metadata but none of its (taken) values.
+    #[cold]
+    #[inline(never)]
+    fn correction_line(&self, ended: &Ended<'_>) {
+        self.with_line_facts(ended, |facts, _| {
+            let mut out = true;
+            with_buffer(|buffer, directives| {
+                let appended = append_facts_line(
+                    buffer,
+                    directives,
+                    ended.at_epoch_nanos / 1_000_000,
+                    Head::from(&self.head),
+                    ended.metrics,
+                    facts,
+                );
+                out = self.write_appended(buffer, appended);
+            });
+            out
+        });
+    }
+
+    /// Writes the lines of an invocation's end with `write`, given the facts of its first
+    /// line and of any later one; `write` says whether the first went out.
+    #[inline(always)]
+    fn with_line_facts(
+        &self,
+        ended: &Ended<'_>,
+        write: impl FnOnce(&dyn WriteJson, &dyn WriteJson) -> bool,
+    ) {
         // Drops are taken only by a line that will carry them.
         let dropped = self
             .invocation_facts
@@ -160,19 +213,20 @@ impl EmfOutput {
         // The drops are reported once: in the first line, when the metrics take more than one.
         let facts = ended.written_facts.record(dropped, true);
         let later_facts = ended.written_facts.record(None, true);
-        let out = self.emit_lines(
-            ended.at_epoch_nanos / 1_000_000,
-            Head::from(&self.head),
-            ended.metrics,
-            Some(&facts),
-            Some(&later_facts),
-        );
         // A line that did not get out reported nothing: its drops are the next line's.
-        if !out {
+        if !write(&facts, &later_facts) {
             if let Some(dropped) = facts.into_dropped() {
                 drops::restore(Report::Emf, dropped);
             }
         }
+    }
+
+    /// Whether the end of an invocation writes its line with no value left to carry: the
+    /// timeout watchdog wrote one near the deadline, saying `timeout` (with the duration of its
+    /// moment), and the invocation ended after all; without this line, that would be the last
+    /// word of the EMF lines on it. Only when the lines carry the facts, which are all it says.
+    fn corrects_timeout_line(&self, ended: &Ended<'_>) -> bool {
+        ended.corrects_timeout_line && self.invocation_facts
     }
 
     /// `function_name`, the default dimensions and `service`: the `ColdStart` line's.
@@ -313,10 +367,12 @@ impl Output for EmfOutput {
     }
 
     /// The invocation's line; metadata added without any metric value to carry it (none
-    /// recorded, or none after the timeout line) is not written (as in Powertools, a line
-    /// needs a metric), and that is counted, with one warning.
+    /// recorded, or none after the timeout line with the facts left out of the lines) is not
+    /// written (as in Powertools, a line needs a metric), and that is counted, with one
+    /// warning. After the timeout line, the line that says how the invocation ended carries
+    /// it.
     fn invocation_ended(&self, ended: &Ended<'_>) {
-        if ended.metrics.has_metadata_alone() {
+        if ended.metrics.has_metadata_alone() && !self.corrects_timeout_line(ended) {
             drops::count("emf.metadata_without_metrics");
             METADATA_ALONE.warn(format_args!(
                 "metrics metadata was added in an invocation that recorded no metric (or none \
