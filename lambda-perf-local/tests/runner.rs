@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use lambda_perf_local::emulator::{FunctionCommand, FunctionConfig};
-use lambda_perf_local::run::{Plan, RunOptions, Runner, Step, execute};
+use lambda_perf_local::report::Report;
+use lambda_perf_local::run::{EarlyStop, Plan, RunOptions, Runner, Step, execute};
 
 /// The demo function bundled in `lambda-perf`.
 fn demo() -> Runner {
@@ -55,4 +56,42 @@ async fn an_idle_step_before_the_first_invocation_does_not_fail_a_runtime_that_a
     assert!(result.early_stop.is_none(), "{:?}", result.early_stop);
     assert_eq!(result.resets.count, 0, "{:?}", result.resets.first);
     assert_eq!(result.record.invocations.len(), 2);
+}
+
+/// A runner configured in code to let one process take several invocations at once is a
+/// Managed Instances run, as `lambda-perf run -c` is: initialized ahead (no cold start) and
+/// billed by its requests; with a type whose environments take one invocation at a time, it is
+/// refused before anything runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_invocations_at_once_in_code_are_a_managed_instances_run() {
+    let mut runner = demo();
+    runner.config = runner.config.with_max_concurrency(2);
+    let plan = Plan::from_options(&RunOptions {
+        invocations: 2,
+        concurrency: 2,
+        event: bytes::Bytes::from_static(br#"{"action":"order","order_id":"o-1"}"#),
+        ..RunOptions::default()
+    });
+    let result = execute(&plan, &runner, &|_| {}).await;
+    assert!(result.early_stop.is_none(), "{:?}", result.early_stop);
+    assert_eq!(
+        result.record.config.initialization_type(),
+        Some("lambda-managed-instances")
+    );
+    let report = Report::build(&result.record);
+    assert_eq!(report.summary.invocations, 2);
+    assert_eq!(report.summary.cold_starts, 0);
+    let billing = &report.resources.billing;
+    assert_eq!(billing.usd_per_gb_second, 0.0, "{billing:?}");
+
+    runner.config = runner.config.with_initialization_type("on-demand");
+    let result = execute(&plan, &runner, &|_| {}).await;
+    match result.early_stop {
+        Some(EarlyStop::OneAtATime(refused)) => {
+            assert_eq!(refused.initialization_type, "on-demand");
+            assert_eq!(refused.max_concurrency, 2);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(result.record.invocations.is_empty());
 }

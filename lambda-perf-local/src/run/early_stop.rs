@@ -5,6 +5,7 @@ use std::fmt;
 
 use crate::emulator::NotLaunchable;
 use crate::report::format::printable;
+use crate::run::several_at_once::OneAtATime;
 
 /// How the function failed in a run (it exited, never asked for work, timed out or failed its
 /// init), or, rarely, the harness did. A timeout, a runtime that exited or an init error is
@@ -80,6 +81,9 @@ pub enum EarlyStop {
     CannotStart(NotLaunchable),
     /// The harness itself failed (a port, a cgroup).
     Harness(String),
+    /// The configuration lets one process take several invocations at once under an
+    /// initialization type whose environments take one at a time: nothing was run.
+    OneAtATime(OneAtATime),
 }
 
 impl EarlyStop {
@@ -94,7 +98,7 @@ impl EarlyStop {
             | Self::NeverAskedAgain { last_lines, .. }
             | Self::TimedOut { last_lines, .. }
             | Self::TimedOutAfterAnswer { last_lines, .. } => last_lines,
-            Self::CannotStart(_) | Self::Harness(_) => &[],
+            Self::CannotStart(_) | Self::Harness(_) | Self::OneAtATime(_) => &[],
         }
     }
 }
@@ -143,6 +147,7 @@ impl fmt::Display for EarlyStop {
             ),
             Self::CannotStart(reason) => write!(f, "{reason}"),
             Self::Harness(message) => write!(f, "the harness failed: {message}"),
+            Self::OneAtATime(refused) => write!(f, "{refused}"),
         }?;
         let lines = self.last_lines();
         if !lines.is_empty() {

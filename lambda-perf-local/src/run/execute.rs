@@ -18,7 +18,7 @@ use crate::report::{
     RecordedReply, RunRecord, SizingRecord, WallClock,
 };
 use crate::run::resets::After;
-use crate::run::{EarlyStop, Plan, Resets, Step};
+use crate::run::{EarlyStop, Plan, Resets, Step, several_at_once};
 use crate::sizing::Sizing;
 
 /// How an invocation went, for the run.
@@ -61,7 +61,8 @@ pub struct Runner {
     /// The function's command line.
     pub command: FunctionCommand,
     /// Its Lambda environment (the daemon address is set by the runner, and the memory size
-    /// when sized).
+    /// when sized). With `AWS_LAMBDA_MAX_CONCURRENCY` above 1, the run is a Managed
+    /// Instances one, or refused with another initialization type ([`several_at_once()`]).
     pub config: FunctionConfig,
     /// Each invocation's deadline (one past what an `Instant` holds, such as
     /// `Duration::MAX`, is no limit, sent as the latest `Lambda-Runtime-Deadline-Ms`).
@@ -92,8 +93,9 @@ impl Runner {
         }
     }
 
-    /// The configuration the function gets: the memory size set to the imposed one.
-    fn effective_config(&self) -> FunctionConfig {
+    /// The configuration the function gets, before [`several_at_once()`]: the memory size set
+    /// to the imposed one.
+    fn sized_config(&self) -> FunctionConfig {
         match &self.sizing {
             Some(sizing) => self.config.clone().with_memory_mb(sizing.memory().mb()),
             None => self.config.clone(),
@@ -146,7 +148,7 @@ struct Current {
 pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + Sync)) -> RunResult {
     let mut record = RunRecord {
         function: command_line(&runner.command),
-        config: runner.effective_config(),
+        config: runner.sized_config(),
         sizing: runner.sizing.as_ref().map(|sizing| SizingRecord {
             memory_mb: sizing.memory().mb(),
             cpu_cores: sizing.memory().cpu_cores(),
@@ -159,7 +161,14 @@ pub async fn execute(plan: &Plan, runner: &Runner, progress: &(dyn Fn(usize) + S
         ..RunRecord::default()
     };
     let mut resets = Resets::default();
-    let early_stop = match Execution::start(plan, runner).await {
+    let started = match several_at_once(record.config.clone()) {
+        Ok(config) => {
+            record.config = config.clone();
+            Execution::start(plan, runner, config).await
+        }
+        Err(refused) => Err(EarlyStop::OneAtATime(refused)),
+    };
+    let early_stop = match started {
         Ok(mut execution) => {
             let early_stop = execution
                 .run(plan, &mut record, &mut resets, progress)
@@ -200,13 +209,16 @@ struct Execution<'a> {
 }
 
 impl<'a> Execution<'a> {
-    async fn start(plan: &Plan, runner: &'a Runner) -> Result<Self, EarlyStop> {
+    /// Starts the run of `plan` by `runner`, its function configured by `config`.
+    async fn start(
+        plan: &Plan,
+        runner: &'a Runner,
+        config: FunctionConfig,
+    ) -> Result<Self, EarlyStop> {
         let harness = |error: std::io::Error| EarlyStop::Harness(error.to_string());
         let api = Arc::new(RuntimeApi::start().await.map_err(harness)?);
         let collector = XRayCollector::start().await.map_err(harness)?;
-        let mut config = runner
-            .effective_config()
-            .with_xray_daemon_address(collector.addr().to_string());
+        let mut config = config.with_xray_daemon_address(collector.addr().to_string());
         let concurrency = plan
             .steps
             .iter()

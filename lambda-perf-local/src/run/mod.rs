@@ -12,9 +12,11 @@ mod execute;
 mod lambda_log;
 mod plan;
 mod resets;
+mod several_at_once;
 
 pub use self::early_stop::EarlyStop;
 pub use self::execute::{RunResult, Runner, execute};
 pub use self::lambda_log::{UNMEASURED_MAX_MEMORY_MB, lambda_log, unmeasured_max_memory};
 pub use self::plan::{Plan, RunOptions, Step};
 pub use self::resets::Resets;
+pub use self::several_at_once::{OneAtATime, several_at_once};

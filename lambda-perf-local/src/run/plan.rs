@@ -16,7 +16,12 @@ pub enum Step {
         /// `Sampled=1` or `Sampled=0`.
         sampled: bool,
     },
-    /// Invoke with these events at once (the function needs `AWS_LAMBDA_MAX_CONCURRENCY`).
+    /// Invoke with these events at once, in one process, as only Lambda Managed Instances do.
+    /// The function is told `AWS_LAMBDA_MAX_CONCURRENCY`, at least their number; the run's
+    /// initialization type stays the configured one, so that a scripted run (`lambda-perf
+    /// demo`) can show such a step beside cold starts. A configuration whose
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` is above 1 (`lambda-perf run -c`) is a Managed Instances
+    /// run ([`several_at_once`](crate::run::several_at_once())).
     Concurrent {
         /// The events, one invocation each.
         events: Vec<Bytes>,
@@ -48,7 +53,10 @@ pub struct Plan {
 pub struct RunOptions {
     /// How many invocations in all.
     pub invocations: usize,
-    /// How many at once (1: one after the other).
+    /// How many at once (1: one after the other), in [`Step::Concurrent`] steps. As `-c` does,
+    /// give the runner's configuration the same `with_max_concurrency` to make the run a
+    /// Managed Instances one ([`several_at_once`](crate::run::several_at_once())); the steps
+    /// alone keep its initialization type.
     pub concurrency: usize,
     /// The event sent each time.
     pub event: Bytes,

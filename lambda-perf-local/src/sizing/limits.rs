@@ -50,6 +50,11 @@ impl MemorySize {
 
     /// The vCPUs Lambda gives this size: `mb / 1769`, at most 6.
     ///
+    /// This is the share of CPU time, in proportion to the memory (one vCPU of credits per
+    /// second at 1,769 MB), which is what a run imposes. It reaches 5.79 at 10,240 MB, the
+    /// largest size: the "6 vCPUs" Lambda's announcements give that size are the CPUs the
+    /// function sees (as many as 6 from about 8,846 MB), not its share of them.
+    ///
     /// ```
     /// use lambda_perf_local::sizing::MemorySize;
     /// let cores = |mb| MemorySize::new(mb).unwrap().cpu_cores();

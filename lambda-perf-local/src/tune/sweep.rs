@@ -39,7 +39,10 @@ pub struct TuneProgress {
 }
 
 /// Runs `runner`'s function at each size of `options` under that size's limits, through
-/// `cgroups`, and prices each; `progress` is told after every invocation.
+/// `cgroups`, and prices each; `progress` is told after every invocation. The prices are
+/// on-demand invocations', their init billed, whatever the runner's configuration says (its
+/// initialization type, or `AWS_LAMBDA_MAX_CONCURRENCY` above 1, a Managed Instances run):
+/// `lambda-perf tune` refuses an initialization type.
 pub async fn tune(
     runner: &Runner,
     cgroups: Arc<Cgroups>,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, ValueEnum};
 use lambda_perf_core::InitializationType;
-use lambda_perf_local::run::{Plan, RunOptions};
+use lambda_perf_local::run::{Plan, RunOptions, several_at_once};
 use lambda_perf_local::sizing::{MemorySize, Sizing};
 
 use crate::function_args::{FunctionArgs, INITIALIZATION_TYPE_VAR, MEMORY_SIZE_VAR};
@@ -104,28 +104,6 @@ fn invocation_count(value: &str) -> Result<usize, String> {
     }
 }
 
-/// What `-c` above 1 makes of the run's initialization type (`init_type`, as `--init-type`
-/// or `--env` set it): one process taking `concurrency` invocations at once
-/// (`AWS_LAMBDA_MAX_CONCURRENCY`) is what Lambda Managed Instances do, and only they. Without
-/// a type, the run is theirs, and the note says so; with theirs, nothing changes; with
-/// another, which runs one invocation per environment at a time, the error says why.
-fn managed_instances(concurrency: u16, init_type: Option<&str>) -> Result<Option<String>, String> {
-    let managed_instances = InitializationType::ManagedInstances.as_str();
-    match init_type {
-        None => Ok(Some(format!(
-            "-c {concurrency} runs up to {concurrency} invocations at once in one process, \
-             as only Lambda Managed Instances do: the run is theirs (--init-type \
-             {managed_instances}), reported and billed as such"
-        ))),
-        Some(kind) if kind == managed_instances => Ok(None),
-        Some(kind) => Err(format!(
-            "{kind} runs one invocation per execution environment at a time, while \
-             -c above 1 sends several at once to one process, as only Lambda Managed \
-             Instances do (--init-type {managed_instances}); drop -c or that type"
-        )),
-    }
-}
-
 /// `lambda-perf run`.
 pub(crate) async fn run(args: RunArgs) -> ExitCode {
     if !(0.0..=1.0).contains(&args.sampling) {
@@ -164,29 +142,42 @@ pub(crate) async fn run(args: RunArgs) -> ExitCode {
         runner.config = runner.config.with_initialization_type(kind.as_str());
     }
     if args.concurrency > 1 {
-        match managed_instances(args.concurrency, runner.config.initialization_type()) {
-            Ok(None) => {}
-            Ok(Some(note)) => {
-                let _ = writeln!(std::io::stderr().lock(), "lambda-perf: note: {note}");
-                runner.config = runner
-                    .config
-                    .with_initialization_type(InitializationType::ManagedInstances.as_str());
-            }
-            Err(message) => {
-                let kind = runner.config.initialization_type().unwrap_or_default();
+        // The function is told how many invocations it may get at once, also when the run
+        // makes fewer than that (`-n 1 -c 4`); which makes the run a Managed Instances one.
+        let untyped = runner.config.initialization_type().is_none();
+        let config = runner
+            .config
+            .clone()
+            .with_max_concurrency(u32::from(args.concurrency));
+        match several_at_once(config) {
+            Ok(config) => runner.config = config,
+            Err(refused) => {
                 let given = if args.init_type.is_some() {
-                    format!("--init-type {kind}")
+                    format!("--init-type {}", refused.initialization_type)
                 } else {
-                    format!("--env {INITIALIZATION_TYPE_VAR}={kind}")
+                    format!(
+                        "--env {INITIALIZATION_TYPE_VAR}={}",
+                        refused.initialization_type
+                    )
                 };
-                return present::fail(&format!("-c {} with {given}: {message}", args.concurrency));
+                return present::fail(&format!(
+                    "-c {} with {given}: {refused}; drop -c, or run it as Managed Instances \
+                     (--init-type {})",
+                    args.concurrency,
+                    InitializationType::ManagedInstances.as_str()
+                ));
             }
         }
-        // The function is told how many invocations it may get at once, also when the run
-        // makes fewer than that (`-n 1 -c 4`).
-        runner.config = runner
-            .config
-            .with_max_concurrency(u32::from(args.concurrency));
+        if untyped {
+            let _ = writeln!(
+                std::io::stderr().lock(),
+                "lambda-perf: note: -c {concurrency} runs up to {concurrency} invocations at \
+                 once in one process, as only Lambda Managed Instances do: the run is theirs \
+                 (--init-type {}), reported and billed as such",
+                InitializationType::ManagedInstances.as_str(),
+                concurrency = args.concurrency,
+            );
+        }
     }
     let options = RunOptions {
         invocations: args.invocations,
