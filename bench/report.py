@@ -8,6 +8,7 @@ measurement is missing is shown as "n/a" with the reason in the notes.
 
 import glob
 import json
+import math
 import os
 import sys
 
@@ -795,7 +796,12 @@ if settings:
         "first, second and last in turn. Per invocation, the process's CPU time (every thread, "
         "user and system; with 2 threads the wall time is shared between them and includes "
         "their waits); \"added\" is the median over the rounds of a handler minus the bare "
-        "handler of the same round, with the quartiles of those differences."
+        "handler of the same round, with the quartiles of those differences. A change from one "
+        "setting to another is also taken round by round (every round runs each setting once, "
+        "one after the other in the same order, so each setting's round r is measured within "
+        "seconds of the others' round r): the median of those differences, with a confidence "
+        "interval from their order statistics, which assumes nothing of how they are spread "
+        "(a drift of the machine within a round would weigh on every pair alike)."
     )
     w("")
     w("| at once | worker threads | bare: CPU | `PerfLayer`: added CPU (quartiles) | floor: added CPU (quartiles) | `PerfLayer` / floor |")
@@ -822,6 +828,42 @@ if settings:
     def signed(ns):
         return "n/a" if ns is None else f"{'+' if ns >= 0 else '−'}{abs(ns) / 1000:,.2f} µs"
 
+    def paired(before, after):
+        """What `PerfLayer` adds in `after` less what it adds in `before`, round by round (a
+        round runs every setting once, one after the other): the median of those differences,
+        with a distribution-free confidence interval for it (order statistics of the
+        differences; at least 95% from 6 rounds on, the extremes below that), as a clause."""
+        a = before.get("added_cpu_rounds_ns")
+        b = after.get("added_cpu_rounds_ns")
+        if not a or not b or len(a) != len(b):
+            return ""
+        diffs = sorted(y - x for x, y in zip(a, b))
+        n = len(diffs)
+
+        def below(k):
+            # P(Binomial(n, 1/2) < k): the chance that fewer than k differences fall below
+            # the median.
+            return sum(math.comb(n, i) for i in range(k)) / 2**n
+
+        # [x_k, x_(n+1-k)] covers the median with probability 1 - 2 below(k): the largest k
+        # that keeps it at least 95% (k = 1 when even the extremes do not).
+        k = 1
+        while k + 1 <= (n + 1) // 2 and below(k + 1) <= 0.025:
+            k += 1
+        low, high = diffs[k - 1], diffs[n - k]
+        middle = (diffs[(n - 1) // 2] + diffs[n // 2]) / 2
+        coverage = 100 * (1 - 2 * below(k))
+        if low > 0:
+            verdict = "what `PerfLayer` adds rises"
+        elif high < 0:
+            verdict = "what `PerfLayer` adds falls"
+        else:
+            verdict = "a change of what `PerfLayer` adds this run cannot tell from none"
+        return (
+            f"; round by round, a median of {signed(middle)} (a {coverage:.0f}% confidence "
+            f"interval: {signed(low)} to {signed(high)}, over {n} rounds): {verdict}"
+        )
+
     by_key = {(s["at_once"], s["threads"]): s for s in settings if not s.get("pinned")}
     pinned = {s["at_once"]: s for s in settings if s.get("pinned") and s["threads"] == 2}
     one, alone = by_key.get((1, 2)), by_key.get((64, 1))
@@ -836,7 +878,7 @@ if settings:
                 f"({fmt(us(one['added_cpu_ns']))} to {fmt(us(many['added_cpu_ns']))}), the "
                 f"floor's own system calls by {signed(many['floor_cpu_ns'] - one['floor_cpu_ns'])}; "
                 f"as a ratio of the floor, {ratio(one['added_cpu_ns'], one['floor_cpu_ns'])} to "
-                f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}."
+                f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}{paired(one, many)}."
             )
     few, pinned_many = pinned.get(2), pinned.get(8)
     if few and pinned_many:
@@ -845,7 +887,8 @@ if settings:
             "threads, the CPU time `PerfLayer` adds per invocation changes by "
             f"{signed(pinned_many['added_cpu_ns'] - few['added_cpu_ns'])} "
             f"({fmt(us(few['added_cpu_ns']))} to {fmt(us(pinned_many['added_cpu_ns']))}), the "
-            f"floor's own system calls by {signed(pinned_many['floor_cpu_ns'] - few['floor_cpu_ns'])}."
+            f"floor's own system calls by {signed(pinned_many['floor_cpu_ns'] - few['floor_cpu_ns'])}"
+            f"{paired(few, pinned_many)}."
         )
     moving = by_key.get((8, 2))
     if moving and pinned_many:

@@ -26,7 +26,9 @@
 //! the process's CPU time (`CLOCK_PROCESS_CPUTIME_ID`: every thread, user and system, read
 //! while the workers are idle); "added" is the median over the rounds of a handler minus the
 //! bare handler of the same round. The CPU time is the measure of a cost: with 2 threads the
-//! wall time is shared between them, and it includes their waits.
+//! wall time is shared between them, and it includes their waits. A round runs every setting
+//! once, one after the other, and `concurrency.json` keeps what each round added, so that
+//! `bench/run` compares two settings round by round, each pair measured within seconds.
 //!
 //! Contention on what is shared: with 2 threads, a lock held by one makes the other wait,
 //! and shared memory (the writer, the socket, the kernel's file and socket structures) moves
@@ -146,6 +148,12 @@ struct SettingResult {
     added_cpu_quartiles_ns: [f64; 2],
     floor_cpu_ns: f64,
     floor_cpu_quartiles_ns: [f64; 2],
+    /// What `PerfLayer` added in each round, in the order of the rounds: a round runs every
+    /// setting once, so that two settings compare round by round, each pair measured within
+    /// seconds of each other.
+    added_cpu_rounds_ns: Vec<f64>,
+    /// The same for the floor's system calls.
+    floor_cpu_rounds_ns: Vec<f64>,
 }
 
 /// `concurrency.json`.
@@ -365,6 +373,8 @@ fn summarize(setting: &Setting, rounds: &[Round]) -> SettingResult {
         added_cpu_quartiles_ns: quartiles(&perf_cpu),
         floor_cpu_ns: median(&floor_cpu),
         floor_cpu_quartiles_ns: quartiles(&floor_cpu),
+        added_cpu_rounds_ns: perf_cpu,
+        floor_cpu_rounds_ns: floor_cpu,
     }
 }
 

@@ -309,7 +309,7 @@ async fn a_sampled_invocation_logs_debug_and_the_incoming_event_when_asked() {
     assert_eq!(
         messages,
         [
-            "Lambda event",
+            "Lambda invocation event",
             "order received",
             "order detail",
             "paying",

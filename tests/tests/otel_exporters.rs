@@ -364,6 +364,55 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
     );
 }
 
+/// A collector that refuses an export (4xx or 5xx) fails it: the invocations answer as they
+/// would have, the failed exports are counted on later handler spans and their spans in the
+/// next EMF line (`otel.export_failed`), as every drop is.
+#[tokio::test]
+async fn an_export_a_collector_refuses_is_counted_as_failed() {
+    for status in ["400 Bad Request", "500 Internal Server Error"] {
+        let collector = OtlpCollector::answering_with(Duration::ZERO, status, Vec::new());
+        let spans = InMemorySpanExporter::default();
+        let in_memory = spans.clone();
+        let recorder = Recorder::with(|builder| {
+            builder
+                .traces([TraceBackend::Otlp])
+                .otlp_endpoint(collector.traces_url())
+                .span_exporter(in_memory)
+        });
+        let counted = service_fn(|event: LambdaEvent<Value>| async move {
+            lambda_perf_core::metrics::add_metric(
+                "Orders",
+                lambda_perf_core::metrics::Unit::Count,
+                1.0,
+            );
+            traced(event).await
+        });
+        for _ in 0..2 {
+            let answer = recorder.run(counted, event(json!({}))).await;
+            assert_eq!(answer.unwrap(), json!("ok"), "{status}");
+        }
+        assert!(
+            !collector.exports().is_empty(),
+            "{status}: the collector was reached"
+        );
+        let handlers = two_handler_spans(&spans).await;
+        assert_eq!(handlers.len(), 2, "{status}");
+        assert!(
+            count_on(&handlers[1], "lambda_perf.otel.failed_exports").is_some_and(|n| n >= 1),
+            "{status}: {:#?}",
+            handlers[1].attributes
+        );
+        let lines = recorder.emf().lines();
+        let last = lines.last().unwrap();
+        assert!(
+            last["lambda_perf"]["dropped"]["otel.export_failed"]
+                .as_u64()
+                .is_some_and(|n| n >= 1),
+            "{status}: {lines:#?}"
+        );
+    }
+}
+
 /// An export to a collector that never answers fails once the OTLP timeout given in code
 /// has passed, and is counted on a later handler span (under the default timeout, 10 s, it
 /// would still be waiting); the invocations wait the flush bound at most.
@@ -530,14 +579,20 @@ async fn a_trimmed_xray_otlp_span_with_a_long_non_ascii_error_keeps_the_answer()
     let answer = recorder.run(handler, event(json!({}))).await;
     assert_eq!(answer.unwrap(), json!("ok"));
     let mut buffer = vec![0; 65_536];
-    let mut names = Vec::new();
+    let mut spans = Vec::new();
     while let Ok(length) = daemon.recv(&mut buffer) {
         let (_, request) = decode_datagram(&buffer[..length]);
-        names.extend(spans_of(&request).into_iter().map(|span| span.name));
+        spans.extend(spans_of(&request));
         daemon.set_nonblocking(true).unwrap();
     }
-    names.sort();
+    let mut names: Vec<&str> = spans.iter().map(|span| span.name.as_str()).collect();
+    names.sort_unstable();
     assert_eq!(names, ["## handler", "charge"]);
+    // The message kept: the error's, up to its last whole character within 256 bytes.
+    let charge = spans.iter().find(|span| span.name == "charge").unwrap();
+    let message = &charge.status.as_ref().unwrap().message;
+    let error = format!("declined {}", "é".repeat(300));
+    assert_eq!(message, &error[..255], "{} bytes", message.len());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 1)]
@@ -725,6 +780,39 @@ async fn the_wait_leaves_the_answer_time_to_be_posted_before_the_deadline() {
     assert!(
         left >= Duration::from_millis(50),
         "the answer came back {left:?} before the deadline"
+    );
+}
+
+/// An export its invocation stopped waiting for (here at the timeout margin before the
+/// deadline) goes on in the background and is counted: the next handler span carries
+/// `lambda_perf.otel.late_exports`.
+#[tokio::test]
+async fn an_export_its_invocation_stopped_waiting_for_is_counted_as_late() {
+    let collector = OtlpCollector::answering_after(Duration::from_secs(1));
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| {
+        builder
+            .traces([TraceBackend::Otlp])
+            .otlp_endpoint(collector.traces_url())
+            .otel_flush_timeout(Duration::from_secs(5))
+            .span_exporter(in_memory)
+    });
+    for _ in 0..2 {
+        let answer = recorder.run(service_fn(traced), event_due_in(400)).await;
+        assert_eq!(answer.unwrap(), json!("ok"));
+    }
+    let handlers = two_handler_spans(&spans).await;
+    assert_eq!(handlers.len(), 2);
+    assert_eq!(
+        count_on(&handlers[0], "lambda_perf.otel.late_exports"),
+        None
+    );
+    assert_eq!(
+        count_on(&handlers[1], "lambda_perf.otel.late_exports"),
+        Some(1),
+        "{:#?}",
+        handlers[1].attributes
     );
 }
 

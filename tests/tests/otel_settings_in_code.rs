@@ -11,6 +11,7 @@ use lambda_perf_core::{PerfLayerBuilder, TraceBackend};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::{Value, json};
+use support::child_process;
 use support::otlp::{Export, OtlpCollector, attribute, text};
 
 /// Sets `pairs` in the process's environment.
@@ -125,6 +126,42 @@ fn cleared_headers_leave_only_those_given_in_code_after() {
         "{:?}",
         export.headers
     );
+}
+
+/// A header given in code that HTTP cannot carry (a name with a space, a value with a line
+/// break) is not sent, with one warning that names it (not its value, which may be a
+/// credential); the export goes out with the others.
+#[test]
+fn an_invalid_header_given_in_code_is_not_sent_and_the_others_are() {
+    // The one warning is read from the stderr of the same test run again in a child process.
+    const CHILD: &str = "LAMBDA_PERF_TEST_INVALID_HEADER_CHILD";
+    if !child_process::is_child(CHILD) {
+        let (warnings, stderr) = child_process::warnings_of_child(
+            "an_invalid_header_given_in_code_is_not_sent_and_the_others_are",
+            CHILD,
+            "is not a valid HTTP header; it is not sent",
+        );
+        assert_eq!(warnings.len(), 1, "{stderr}");
+        assert!(
+            !stderr.contains("two\nlines"),
+            "the value is not shown: {stderr}"
+        );
+        return;
+    }
+    let export = one_export(|builder| {
+        builder
+            .otlp_header("x team", "orders")
+            .otlp_header("x-note", "two\nlines")
+            .otlp_header("x-tenant", "from-code")
+    });
+    assert_eq!(
+        export.header("x-tenant"),
+        Some("from-code"),
+        "{:?}",
+        export.headers
+    );
+    assert_eq!(export.header("x team"), None, "{:?}", export.headers);
+    assert_eq!(export.header("x-note"), None, "{:?}", export.headers);
 }
 
 /// `otel_service_name` names the resource, over `OTEL_SERVICE_NAME` and the service given in

@@ -412,3 +412,58 @@ async fn concurrent_invocations_are_each_recorded_after_their_own_post() {
         }
     }
 }
+
+/// A handler whose values all went out in the timeout watchdog's line (it recorded them, then
+/// waited past the watchdog's moment, recording nothing more) and that ends in time, with and
+/// without the companion: its end still writes a line, valid EMF with no metric, saying how it
+/// ended; the last line of the request says `success`, with the whole duration.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_end_after_the_timeout_line_with_no_value_left_still_says_how_it_ended() {
+    for companion in [false, true] {
+        let mut config = function_config().with_env("LAMBDA_PERF_TIMEOUT_MARGIN_MS", "700");
+        if companion {
+            config = config.with_env("SCENARIO_COMPANION", "1");
+        }
+        let started = start(&scenario_function(), &config).await;
+        let (api, process) = (&started.api, &started.process);
+        // Deadline a second after the hand-out, margin 700 ms: the watchdog writes 300 ms in,
+        // the handler answers at about 500 ms.
+        let reply = process
+            .invoke(
+                api,
+                InvokeRequest::json(json!({ "action": "ok", "then_sleep_ms": 500 }))
+                    .with_deadline_after_hand_out(Duration::from_secs(1)),
+            )
+            .await
+            .unwrap();
+        let id = reply.request_id.clone();
+        assert_eq!(reply.into_json().unwrap(), json!({ "done": "ok" }));
+        process
+            .wait_for_line(
+                |line| {
+                    is_end_line(line, &id)
+                        && line.emf().unwrap()["lambda_perf"]["outcome"] == "success"
+                },
+                WAIT,
+            )
+            .await
+            .unwrap_or_else(|_| panic!("companion {companion}: {:#?}", process.last_lines(10)));
+        let ends: Vec<Value> = process
+            .output()
+            .iter()
+            .filter(|line| is_end_line(line, &id))
+            .map(|line| line.emf().unwrap().clone())
+            .collect();
+        assert_eq!(ends.len(), 2, "companion {companion}: {ends:#?}");
+        for end in &ends {
+            assert_valid_emf(end);
+        }
+        let (timeout, last) = (&ends[0], &ends[1]);
+        assert_eq!(timeout["lambda_perf"]["outcome"], "timeout");
+        assert_eq!(timeout["Attempts"], json!([1.0]));
+        assert_eq!(last["lambda_perf"]["outcome"], "success");
+        assert!(last.get("Attempts").is_none(), "no value twice: {last}");
+        let duration = last["lambda_perf"]["duration_ms"].as_f64().unwrap();
+        assert!(duration >= 500.0, "companion {companion}: {last}");
+    }
+}

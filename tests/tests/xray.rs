@@ -302,6 +302,38 @@ async fn a_missing_daemon_costs_one_warning_and_nothing_else() {
     );
 }
 
+/// The daemon address is resolved when the layer is built, never inside an invocation, where
+/// looking a host name up would block it: an unresolvable one is reported when the function
+/// starts, though no invocation is sampled (none would send a subsegment).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_address_is_resolved_when_the_layer_is_built() {
+    let setting = "no-such-host.invalid:2000";
+    let setup = setup(|config| config.with_xray_daemon_address(setting)).await;
+    // Said before any invocation is sent: the layer's build resolved it.
+    setup
+        .process
+        .wait_for_line(|line| line.text.contains("is unusable"), WAIT)
+        .await
+        .unwrap_or_else(|_| panic!("{:#?}", setup.process.last_lines(10)));
+    assert!(setup.api.invocations().is_empty());
+    let result = setup
+        .process
+        .invoke(
+            &setup.api,
+            InvokeRequest::json(json!({ "action": "ok" })).unsampled(),
+        )
+        .await
+        .unwrap();
+    end_line(&setup.process, &result.request_id).await;
+    assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
+    let warnings = warnings(&setup.process);
+    assert_eq!(warnings.len(), 1, "{warnings:#?}");
+    assert!(
+        warnings[0].contains(&format!("X-Ray daemon address {setting:?} is unusable")),
+        "{warnings:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn under_run_concurrent_the_trace_is_the_invocations_own_never_the_processs() {
     // A stale header in the process environment, as a runtime that set it once would leave.

@@ -10,7 +10,9 @@
 //!   `nested_failure` that fails; responds `{"done":"trace"}`;
 //! - `{"action":"bad_metrics"}`: records a NaN value and an invalid dimension (twice each),
 //!   which the plain API drops with one warning per kind;
-//! - `"tag":"x"`: adds the dimension and the annotation `tag=x`; `"sleep_ms":n`: sleeps first.
+//! - `"tag":"x"`: adds the dimension and the annotation `tag=x`; `"sleep_ms":n`: sleeps first;
+//!   `"then_sleep_ms":n`: sleeps last, recording nothing after (a handler near its deadline
+//!   whose values all went out in the timeout watchdog's line).
 //!
 //! It runs with `run_concurrent`, so `AWS_LAMBDA_MAX_CONCURRENCY` lets invocations overlap,
 //! and with `XRayLayer` installed, so `tracing` spans become subsegments. Its environment:
@@ -71,6 +73,9 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     if let Some(sleep_ms) = payload["sleep_ms"].as_u64() {
         tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
         metrics::add_metric("Attempts", Unit::Count, 1.0);
+    }
+    if let Some(sleep_ms) = payload["then_sleep_ms"].as_u64() {
+        tokio::time::sleep(Duration::from_millis(sleep_ms)).await;
     }
     match payload["action"].as_str() {
         Some("error") => Err("the scenario asked for an error".into()),

@@ -3,6 +3,9 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
+/// A test run again in a child process, whose stderr it reads (`lambda-perf-core`'s, shared).
+#[path = "../../../lambda-perf-core/tests/common/child_process.rs"]
+pub mod child_process;
 pub mod otlp;
 pub mod standalone;
 pub mod tools;
