@@ -361,3 +361,80 @@ async fn with_opentelemetry_the_spans_init_sees_are_opentelemetry_spans() {
         "no X-Ray documents"
     );
 }
+
+/// A handler that fails: `lambda_runtime` logs the error (or the panic) once the handler's
+/// future has completed, outside the invocation, and those lines still carry its keys; the
+/// next invocation's lines carry the next one's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtimes_lines_about_a_failed_handler_carry_its_invocation() {
+    let running = start_logging(|config| config).await;
+    let mut failed = Vec::new();
+    for (order, fail) in [(1_u64, "error"), (2, "panic")] {
+        let result = running
+            .process
+            .invoke(
+                &running.api,
+                InvokeRequest::json(json!({ "order": order, "fail": fail })),
+            )
+            .await
+            .unwrap();
+        assert_eq!(result.answer.kind(), "error", "{result:?}");
+        end_line(&running.process, &result.request_id).await;
+        failed.push(result);
+    }
+    let after = running.order(3).await;
+    // The runtime's lines come once the handler's result reached it: by the next
+    // invocation's end, both are out.
+
+    let logs = split_stdout(&running.stdout());
+    let runtime_lines: Vec<&Value> = logs
+        .iter()
+        .filter(|line| {
+            line["target"]
+                .as_str()
+                .is_some_and(|target| target.starts_with("lambda_runtime"))
+        })
+        .collect();
+    let error_line = runtime_lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("order 1 failed")
+        })
+        .unwrap_or_else(|| panic!("no runtime line with the error: {logs:#?}"));
+    let panic_line = runtime_lines
+        .iter()
+        .find(|line| line["message"] == "user handler panicked")
+        .unwrap_or_else(|| panic!("no runtime line about the panic: {logs:#?}"));
+    for (line, result) in [(error_line, &failed[0]), (panic_line, &failed[1])] {
+        assert_eq!(line["level"], "ERROR", "{line}");
+        assert_eq!(
+            line["function_request_id"],
+            result.request_id.as_str(),
+            "{line}"
+        );
+        assert_eq!(line["xray_trace_id"], trace_root(result), "{line}");
+        assert_eq!(line["function_name"], "orders-fn", "{line}");
+        assert_eq!(line["service"], "orders", "{line}");
+        assert!(line["cold_start"].is_boolean(), "{line}");
+    }
+    assert_eq!(
+        error_line["cold_start"], true,
+        "the first invocation was the process's first"
+    );
+    // The handler's own line of each invocation carries its own request id, the one after
+    // the failures too.
+    for (order, result) in [(1_u64, &failed[0]), (2, &failed[1]), (3, &after)] {
+        let received = logs
+            .iter()
+            .find(|line| line["order"] == order && line["message"] == "order received")
+            .unwrap_or_else(|| panic!("order {order}: {logs:#?}"));
+        assert_eq!(
+            received["function_request_id"],
+            result.request_id.as_str(),
+            "{received}"
+        );
+    }
+}

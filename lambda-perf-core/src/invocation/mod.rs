@@ -13,6 +13,7 @@ pub(crate) mod facts_record;
 pub(crate) mod function_context;
 mod initialization_type;
 pub(crate) mod instrumentation;
+pub(crate) mod just_failed;
 pub(crate) mod lifecycle;
 pub(crate) mod marker;
 pub(crate) mod outcome;

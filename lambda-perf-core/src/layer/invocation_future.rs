@@ -14,6 +14,7 @@ use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::failure::Failure;
 use crate::invocation::current::{self, Current, Scoped};
 use crate::invocation::instrumentation::Instrumentation;
+use crate::invocation::just_failed;
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::outcome::Outcome;
 use crate::invocation::panic;
@@ -73,12 +74,18 @@ pin_project! {
         inner: Scoped<F>,
         // The invocation is this future's own, and not ended yet.
         to_end: bool,
+        // Its handler failed, and it is held for the runtime's lines about that until this
+        // future is dropped (`just_failed`).
+        failed: bool,
         describe: D,
     }
 
     impl<F, D> PinnedDrop for InvocationFuture<F, D> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
+            if *this.failed {
+                just_failed::release(this.inner.current().invocation());
+            }
             if std::mem::take(this.to_end) {
                 cancel(this.inner);
             }
@@ -119,6 +126,7 @@ impl<F: Future, D> InvocationFuture<F, D> {
         Self {
             inner: current::scope(current, future),
             to_end,
+            failed: false,
             describe,
         }
     }
@@ -164,6 +172,10 @@ where
                         }
                     };
                     invocation.finish(outcome);
+                    if output.is_err() {
+                        just_failed::hold(invocation);
+                        *this.failed = true;
+                    }
                 }
                 Poll::Ready(output)
             }
@@ -171,6 +183,8 @@ where
                 if std::mem::take(this.to_end) {
                     let invocation = inner.current().invocation();
                     invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
+                    just_failed::hold(invocation);
+                    *this.failed = true;
                 }
                 panic::resume(panic)
             }

@@ -21,6 +21,7 @@ use crate::formats::log::line::{InvocationKeys, LineHead};
 use crate::formats::log::line_cap::{LineFit, append_fitting_line};
 use crate::formats::log::sampling::Sampling;
 use crate::invocation::current;
+use crate::invocation::just_failed;
 use crate::invocation::lifecycle::Invocation;
 use crate::outputs::line_writer::LineWriter;
 
@@ -170,7 +171,7 @@ where
                 let timestamp = (self.clock)();
                 let level = from_tracing(metadata.level());
                 line.clear();
-                let written = current::with_invocation(|invocation| {
+                let with_keys = |line: &mut Vec<u8>, invocation: &Invocation| {
                     let keys = keys(invocation, self.sampling.as_ref());
                     let head = LineHead {
                         timestamp,
@@ -179,8 +180,17 @@ where
                         invocation: Some(keys),
                     };
                     append_fitting_line(line, &head, fields)
-                });
-                let fit = written.unwrap_or_else(|_| {
+                };
+                // The runtime's own lines about a handler that just failed belong to its
+                // invocation, though they come once its future has completed.
+                let written = current::with_invocation(|invocation| with_keys(line, invocation))
+                    .ok()
+                    .or_else(|| {
+                        just_failed::is_runtime_target(target)
+                            .then(|| just_failed::with(|invocation| with_keys(line, invocation)))
+                            .flatten()
+                    });
+                let fit = written.unwrap_or_else(|| {
                     let head = LineHead {
                         timestamp,
                         level,

@@ -54,7 +54,8 @@ pub use self::error::InitError;
 /// `LAMBDA_PERF_LOG_FORMAT` says `Text` (see [`config`](crate::config)). The runtime's own events and its
 /// `Lambda runtime invoke` span are `lambda_runtime`'s, held at `WARN` like every transport
 /// crate's; the request id and trace id they carry are on every line as
-/// `function_request_id` and `xray_trace_id` anyway.
+/// `function_request_id` and `xray_trace_id` anyway, on the runtime's own lines about a
+/// handler that failed (the error it logs, `user handler panicked`) too.
 ///
 /// # Errors
 ///

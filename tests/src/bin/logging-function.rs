@@ -3,7 +3,9 @@
 //! event (when `POWERTOOLS_LOGGER_LOG_EVENT` says so), `order received` (INFO) and
 //! `order detail` (DEBUG) on the handler's task, `paying` inside a `checkout` span, and
 //! `spawned work` (WARN) on a task of its own that carries the invocation — each with the
-//! event's `order` — and records the metric `Orders`.
+//! event's `order` — and records the metric `Orders`. With `"fail":"error"` in the event the
+//! handler returns an error after `order received`, with `"fail":"panic"` it panics there:
+//! `lambda_runtime` logs either.
 
 use std::time::Duration;
 
@@ -20,6 +22,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     let order = event.payload["order"].as_u64().unwrap_or(0);
     metrics::add_metric("Orders", Unit::Count, 1.0);
     tracing::info!(order, "order received");
+    match event.payload["fail"].as_str() {
+        Some("error") => return Err(format!("order {order} failed").into()),
+        Some("panic") => panic!("order {order} panicked"),
+        _ => {}
+    }
     tracing::debug!(order, "order detail");
     async {
         tokio::time::sleep(Duration::from_millis(5)).await;
