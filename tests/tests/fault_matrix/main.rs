@@ -100,6 +100,48 @@ async fn a_daemon_address_the_x_ray_sdks_refuse() {
     }
 }
 
+/// A setting that cannot be used sends nothing to the default address (`127.0.0.1:2000`,
+/// where a daemon may well listen) in its place: a socket bound there receives none of the
+/// invocations' documents. (Documents of other tests' functions, should any send there, are
+/// told apart by their trace ids.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_daemon_address_sends_nothing_to_the_default_one() {
+    let default = tokio::net::UdpSocket::bind("127.0.0.1:2000")
+        .await
+        .expect("the default daemon address, 127.0.0.1:2000, is free for this test");
+    let mut traces = Vec::new();
+    let mut ends = Vec::new();
+    for setting in [
+        "not an address",
+        "no-such-host.invalid:2000",
+        "UDP:127.0.0.1:2000 TCP:127.0.0.1:2000",
+        "tcp:garbage udp:127.0.0.1:2000",
+    ] {
+        let ran = Fault::none().daemon_setting(setting).run(echoes(2)).await;
+        for index in 0..2 {
+            ends.push(ran.instrumented.end_line(index).await);
+            traces.push(ran.instrumented.trace_id(index).expect("a sampled trace"));
+        }
+    }
+    // Each subsegment was counted before its end line was written; a send to the default
+    // address would have come with the count.
+    let mut datagram = vec![0; 65_536];
+    while let Ok(received) =
+        tokio::time::timeout(Duration::from_millis(300), default.recv(&mut datagram)).await
+    {
+        let text = String::from_utf8_lossy(&datagram[..received.unwrap()]).into_owned();
+        for trace in &traces {
+            assert!(
+                !text.contains(trace.as_str()),
+                "sent to the default address: {text}"
+            );
+        }
+    }
+    for end in ends {
+        assert_eq!(dropped(&end, "xray.daemon_address_unusable"), 2, "{end}");
+    }
+}
+
 /// With `AWS_XRAY_DAEMON_ADDRESS` set to `setting`, one warning names it, and every end line
 /// counts the subsegments it could not send.
 async fn an_unusable_daemon_address(setting: &str) {
