@@ -10,6 +10,7 @@ use tower::{Layer, Service};
 use crate::formats::faas_trigger::FaasTrigger;
 use crate::invocation::current::{self, Current, Unavailable};
 use crate::invocation::deferral::Window;
+use crate::invocation::just_failed;
 use crate::invocation::lifecycle::Invocation;
 use crate::test_util::{Recorder, event};
 
@@ -168,4 +169,109 @@ fn an_invocation_that_has_not_ended_is_not_kept() {
     Invocation::recycle(begun);
     let kept = Invocation::take_kept().map(|kept| Arc::as_ptr(&kept).addr());
     assert_eq!(kept, Some(ended), "kept once ended");
+}
+
+/// An invocation begun with `request_id`, for `just_failed` (no deadline: no watchdog holds
+/// it).
+fn begun(request_id: &str) -> Arc<Invocation> {
+    let layer = Recorder::new().layer();
+    let mut context = event(()).context;
+    context.deadline = 0;
+    context.request_id = request_id.to_owned();
+    Invocation::begin(&layer.instrumentation, &context, FaasTrigger::Other)
+}
+
+/// A failure is held for the next line of `lambda_runtime`'s on its task, which takes it;
+/// another crate's line reads nothing.
+#[tokio::test]
+async fn a_failure_is_held_until_the_runtimes_next_line_takes_it() {
+    just_failed::read_by_a_log_layer();
+    let failed = begun("failed-1");
+    just_failed::hold(&failed);
+    assert_eq!(
+        just_failed::take_for_line("my_crate", |i| i.facts().request_id().to_owned()),
+        None,
+        "another crate's line reads nothing"
+    );
+    assert_eq!(
+        just_failed::take_for_line("lambda_runtime::layers::panic", |i| i
+            .facts()
+            .request_id()
+            .to_owned())
+        .as_deref(),
+        Some("failed-1")
+    );
+    assert_eq!(
+        just_failed::take_for_line("lambda_runtime::runtime", |_| ()),
+        None,
+        "the first line took it"
+    );
+    assert_eq!(just_failed::held_request_id(), None);
+    assert_eq!(Arc::strong_count(&failed), 1, "let go of");
+}
+
+/// A line of another task reads nothing; a hold no line took is let go of as the next
+/// invocation begins.
+#[tokio::test]
+async fn a_line_of_another_task_reads_nothing() {
+    just_failed::read_by_a_log_layer();
+    let failed = begun("failed-2");
+    just_failed::hold(&failed);
+    let other = tokio::spawn(async {
+        just_failed::take_for_line("lambda_runtime::runtime", |i| {
+            i.facts().request_id().to_owned()
+        })
+    })
+    .await
+    .unwrap();
+    assert_eq!(other, None);
+    assert_eq!(
+        just_failed::held_request_id().as_deref(),
+        Some("failed-2"),
+        "still held"
+    );
+    just_failed::let_go_of_untaken();
+    assert_eq!(just_failed::held_request_id(), None);
+    assert_eq!(Arc::strong_count(&failed), 1);
+}
+
+/// A second failure takes the place of a first no line took, which is let go of.
+#[tokio::test]
+async fn the_next_failure_takes_the_place_of_one_no_line_took() {
+    just_failed::read_by_a_log_layer();
+    let first = begun("failed-3");
+    let second = begun("failed-4");
+    just_failed::hold(&first);
+    just_failed::hold(&second);
+    assert_eq!(Arc::strong_count(&first), 1, "let go of");
+    assert_eq!(just_failed::held_request_id().as_deref(), Some("failed-4"));
+    just_failed::let_go_of_untaken();
+}
+
+/// Failed outside any task (a runtime's `block_on`, where `#[tokio::main]` runs
+/// `lambda_runtime::run`): a line there takes it, a task's reads nothing.
+#[test]
+fn outside_a_task_a_line_outside_one_takes_the_hold() {
+    just_failed::read_by_a_log_layer();
+    let failed = begun("failed-5");
+    just_failed::hold(&failed);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let on_a_task = runtime
+        .block_on(async {
+            tokio::spawn(async { just_failed::take_for_line("lambda_runtime::runtime", |_| ()) })
+                .await
+        })
+        .unwrap();
+    assert_eq!(on_a_task, None, "a task's line is no part of it");
+    assert_eq!(
+        just_failed::take_for_line("lambda_runtime::layers::panic", |i| i
+            .facts()
+            .request_id()
+            .to_owned())
+        .as_deref(),
+        Some("failed-5")
+    );
+    assert_eq!(Arc::strong_count(&failed), 1);
 }

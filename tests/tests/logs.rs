@@ -364,10 +364,20 @@ async fn with_opentelemetry_the_spans_init_sees_are_opentelemetry_spans() {
 
 /// A handler that fails: `lambda_runtime` logs the error (or the panic) once the handler's
 /// future has completed, outside the invocation, and those lines still carry its keys; the
-/// next invocation's lines carry the next one's.
+/// next invocation's lines carry the next one's. Behind `PerfLayer`, and under
+/// `#[instrument_lambda]`, whose future is gone before the runtime's line.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_runtimes_lines_about_a_failed_handler_carry_its_invocation() {
-    let running = start_logging(|config| config).await;
+    runtime_lines_about_failures(|config| config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtimes_lines_about_a_failed_attributed_handler_carry_its_invocation() {
+    runtime_lines_about_failures(|config| config.with_env("LOGGING_MACRO", "1")).await;
+}
+
+async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) {
+    let running = start_logging(configure).await;
     let mut failed = Vec::new();
     for (order, fail) in [(1_u64, "error"), (2, "panic")] {
         let result = running
@@ -382,9 +392,17 @@ async fn the_runtimes_lines_about_a_failed_handler_carry_its_invocation() {
         end_line(&running.process, &result.request_id).await;
         failed.push(result);
     }
+    // An event the runtime cannot read: it answers with an error without calling the
+    // handler, and logs that outside any invocation.
+    let unread = running
+        .process
+        .invoke(&running.api, InvokeRequest::new("not json"))
+        .await
+        .unwrap();
+    assert_eq!(unread.answer.kind(), "error", "{unread:?}");
     let after = running.order(3).await;
     // The runtime's lines come once the handler's result reached it: by the next
-    // invocation's end, both are out.
+    // invocation's end, all are out.
 
     let logs = split_stdout(&running.stdout());
     let runtime_lines: Vec<&Value> = logs
@@ -424,6 +442,26 @@ async fn the_runtimes_lines_about_a_failed_handler_carry_its_invocation() {
         error_line["cold_start"], true,
         "the first invocation was the process's first"
     );
+    let unread_line = runtime_lines
+        .iter()
+        .find(|line| {
+            line["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("payload deserialization")
+        })
+        .unwrap_or_else(|| panic!("no runtime line about the unread event: {logs:#?}"));
+    for key in [
+        "function_request_id",
+        "xray_trace_id",
+        "cold_start",
+        "service",
+    ] {
+        assert!(
+            unread_line.get(key).is_none(),
+            "no invocation's, though it came after two failures: {unread_line}"
+        );
+    }
     // The handler's own line of each invocation carries its own request id, the one after
     // the failures too.
     for (order, result) in [(1_u64, &failed[0]), (2, &failed[1]), (3, &after)] {

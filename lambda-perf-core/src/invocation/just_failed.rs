@@ -1,36 +1,68 @@
 //! The invocation whose handler has just failed on this thread, for `lambda_runtime`'s own
-//! lines about that failure.
+//! line about that failure.
 //!
 //! When a handler returns an error or panics, `lambda_runtime` logs it (`error!("{error:?}")`,
-//! `user handler panicked`) as its handler's future hands it the result: after the future
-//! completed, so outside the invocation that future carried (see [`current`](super::current)),
-//! and before the runtime drops that future to post the error. Between the two, on the thread
-//! that polled it, this holds the invocation, and the log layer gives those lines its keys
-//! (request id, trace id, cold start) as it gives every line of the invocation. Only the
-//! runtime's own lines (`lambda_runtime` targets) read it: code of other tasks that runs on
-//! the thread meanwhile, were the future kept across an `.await` by a layer above, is no part
-//! of the invocation.
+//! `user handler panicked`) as the result reaches it: after the handler's future completed,
+//! so outside the invocation that future carried (see [`current`](super::current)) — and,
+//! under `#[instrument_lambda]` (whose future completes inside the handler's own) or a
+//! wrapper that drops what it wraps as it completes, after that future is gone too. So the
+//! failure holds its invocation here, with the task it failed on, and the log layer gives the
+//! next `lambda_runtime` line of that task its keys (request id, trace id, cold start), as it
+//! gives every line of the invocation; that line takes the hold. In the runtime's own order
+//! it is the line about the failure, written in the same poll. A line of another task, or
+//! another crate's, is no part of the failure and reads nothing here.
 //!
-//! A successful invocation never touches it.
+//! A hold not taken (no log layer wrote that line: filtered out) is let go when the next
+//! invocation begins on the thread, or the next failure takes its place. Without a log layer
+//! installed, nothing is held, and a successful invocation never touches this.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use tokio::task;
 
 use super::lifecycle::Invocation;
 
-thread_local! {
-    /// The invocation whose handler failed last on this thread and whose future is not
-    /// dropped yet.
-    static JUST_FAILED: RefCell<Option<Arc<Invocation>>> = const { RefCell::new(None) };
+/// Whether a log layer that reads the hold was built in this process.
+static READ: AtomicBool = AtomicBool::new(false);
+
+/// An invocation whose handler failed, and the task it failed on (`None`: the future a
+/// runtime's `block_on` runs, as `#[tokio::main]` runs `lambda_runtime::run`).
+struct Held {
+    task: Option<task::Id>,
+    invocation: Arc<Invocation>,
 }
 
-/// Holds `invocation` as the one that has just failed on this thread, until [`release`].
+thread_local! {
+    /// The invocation whose handler failed last on this thread, until a line takes it.
+    static JUST_FAILED: RefCell<Option<Held>> = const { RefCell::new(None) };
+    /// Whether [`JUST_FAILED`] may hold one: what a beginning invocation reads, as it costs
+    /// less than that cell.
+    static HOLDING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Says that a log layer will read the holds (called as it is built).
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // the log layer's
+pub(crate) fn read_by_a_log_layer() {
+    READ.store(true, Ordering::Relaxed);
+}
+
+/// Holds `invocation`, whose handler just failed on the running task, for the runtime's line
+/// about it, when a log layer will read it.
 pub(crate) fn hold(invocation: &Arc<Invocation>) {
+    if !READ.load(Ordering::Relaxed) {
+        return;
+    }
+    let held = Held {
+        task: task::try_id(),
+        invocation: Arc::clone(invocation),
+    };
     let replaced = JUST_FAILED
         .try_with(|slot| {
-            slot.try_borrow_mut()
-                .ok()
-                .and_then(|mut slot| slot.replace(Arc::clone(invocation)))
+            let mut slot = slot.try_borrow_mut().ok()?;
+            HOLDING.set(true);
+            slot.replace(held)
         })
         .ok()
         .flatten();
@@ -38,32 +70,58 @@ pub(crate) fn hold(invocation: &Arc<Invocation>) {
     drop(replaced);
 }
 
-/// Lets go of `invocation`, as its handler's future is dropped: unless another invocation's
-/// failure took its place since.
-pub(crate) fn release(invocation: &Arc<Invocation>) {
-    let released = JUST_FAILED
+/// `f` on the invocation that has just failed on the running task, for a line of `target`:
+/// a line of `lambda_runtime`'s (its crates', `lambda_runtime` and
+/// `lambda_runtime_api_client`), which takes the hold.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // the log layer's
+pub(crate) fn take_for_line<R>(target: &str, f: impl FnOnce(&Invocation) -> R) -> Option<R> {
+    if !target.starts_with("lambda_runtime") || !HOLDING.with(Cell::get) {
+        return None;
+    }
+    let running = task::try_id();
+    let held = JUST_FAILED
         .try_with(|slot| {
             let mut slot = slot.try_borrow_mut().ok()?;
-            slot.as_ref()
-                .is_some_and(|held| Arc::ptr_eq(held, invocation))
-                .then(|| slot.take())
-                .flatten()
+            if slot.as_ref()?.task != running {
+                return None;
+            }
+            HOLDING.set(false);
+            slot.take()
+        })
+        .ok()
+        .flatten()?;
+    Some(f(&held.invocation))
+}
+
+/// Lets go of a hold no line took, as an invocation begins on this thread: its failure's
+/// line has come and gone.
+#[inline]
+pub(crate) fn let_go_of_untaken() {
+    if HOLDING.with(Cell::get) {
+        let_go();
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn let_go() {
+    let untaken = JUST_FAILED
+        .try_with(|slot| {
+            let mut slot = slot.try_borrow_mut().ok()?;
+            HOLDING.set(false);
+            slot.take()
         })
         .ok()
         .flatten();
-    drop(released);
+    drop(untaken);
 }
 
-/// `f` on the invocation that has just failed on this thread, if one has.
-pub(crate) fn with<R>(f: impl FnOnce(&Invocation) -> R) -> Option<R> {
-    JUST_FAILED
-        .try_with(|slot| slot.try_borrow().ok()?.as_deref().map(f))
-        .ok()
-        .flatten()
-}
-
-/// Whether `target` is one of `lambda_runtime`'s (its crates': `lambda_runtime`,
-/// `lambda_runtime_api_client`).
-pub(crate) fn is_runtime_target(target: &str) -> bool {
-    target.starts_with("lambda_runtime")
+/// The request id of the invocation held on this thread, if one is (`layer_tests.rs`).
+#[cfg(all(test, feature = "test-util"))]
+pub(crate) fn held_request_id() -> Option<String> {
+    JUST_FAILED.with(|slot| {
+        slot.borrow()
+            .as_ref()
+            .map(|held| held.invocation.facts().request_id().to_owned())
+    })
 }

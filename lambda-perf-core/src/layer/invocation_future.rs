@@ -57,7 +57,11 @@ pub(crate) fn begin(
 pub(crate) fn begin_with(own: impl FnOnce() -> Arc<Invocation>) -> Begun {
     match current::carried() {
         Some(outer) => Begun::Nested(outer),
-        None => Begun::Own(own()),
+        None => {
+            // A failure's hold no line took: its line has come and gone.
+            just_failed::let_go_of_untaken();
+            Begun::Own(own())
+        }
     }
 }
 
@@ -74,18 +78,12 @@ pin_project! {
         inner: Scoped<F>,
         // The invocation is this future's own, and not ended yet.
         to_end: bool,
-        // Its handler failed, and it is held for the runtime's lines about that until this
-        // future is dropped (`just_failed`).
-        failed: bool,
         describe: D,
     }
 
     impl<F, D> PinnedDrop for InvocationFuture<F, D> {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
-            if *this.failed {
-                just_failed::release(this.inner.current().invocation());
-            }
             if std::mem::take(this.to_end) {
                 cancel(this.inner);
             }
@@ -126,7 +124,6 @@ impl<F: Future, D> InvocationFuture<F, D> {
         Self {
             inner: current::scope(current, future),
             to_end,
-            failed: false,
             describe,
         }
     }
@@ -174,7 +171,6 @@ where
                     invocation.finish(outcome);
                     if output.is_err() {
                         just_failed::hold(invocation);
-                        *this.failed = true;
                     }
                 }
                 Poll::Ready(output)
@@ -184,7 +180,6 @@ where
                     let invocation = inner.current().invocation();
                     invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
                     just_failed::hold(invocation);
-                    *this.failed = true;
                 }
                 panic::resume(panic)
             }

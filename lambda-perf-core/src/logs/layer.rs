@@ -186,9 +186,7 @@ where
                 let written = current::with_invocation(|invocation| with_keys(line, invocation))
                     .ok()
                     .or_else(|| {
-                        just_failed::is_runtime_target(target)
-                            .then(|| just_failed::with(|invocation| with_keys(line, invocation)))
-                            .flatten()
+                        just_failed::take_for_line(target, |invocation| with_keys(line, invocation))
                     });
                 let fit = written.unwrap_or_else(|| {
                     let head = LineHead {

@@ -14,6 +14,7 @@ use super::xray_interest::XRayInterest;
 use crate::config::{ConfigError, LogSettings, forget_warnings_about, log_vars};
 use crate::formats::log::directives::{Directive, TARGET_DIRECTIVE};
 use crate::formats::log::filter_name;
+use crate::invocation::just_failed;
 use crate::logs::{self, LogFilter, LogFormat, LogLayer, ResolvedLogs, filter_from_tracing};
 use crate::outputs::line_writer::LineWriter;
 use crate::setup::warn_once_per_process;
@@ -248,6 +249,9 @@ impl InitBuilder {
             sampling: resolved.sampling,
             log_event: resolved.log_event,
         };
+        // The runtime's line about a failed handler is written once the handler's future has
+        // completed: the failure holds its invocation for it, now that a layer reads it.
+        just_failed::read_by_a_log_layer();
         let log_lines = LogLayer {
             format: resolved.format,
             indented: resolved.indented,

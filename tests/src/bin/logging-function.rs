@@ -5,14 +5,15 @@
 //! `spawned work` (WARN) on a task of its own that carries the invocation — each with the
 //! event's `order` — and records the metric `Orders`. With `"fail":"error"` in the event the
 //! handler returns an error after `order received`, with `"fail":"panic"` it panics there:
-//! `lambda_runtime` logs either.
+//! `lambda_runtime` logs either. `LOGGING_MACRO=1` runs the same handler under
+//! `#[instrument_lambda]` instead of `PerfLayer`.
 
 use std::time::Duration;
 
-use lambda_perf_core::PerfLayer;
 use lambda_perf_core::logs;
 use lambda_perf_core::metrics::{self, Unit};
-use lambda_runtime::{Error, LambdaEvent};
+use lambda_perf_core::{PerfLayer, instrument_lambda};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tracing::Instrument;
@@ -42,10 +43,19 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     Ok(json!({ "order": order }))
 }
 
+/// The same handler under the attribute.
+#[instrument_lambda]
+async fn attributed(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    handler(event).await
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_perf_core::init()?;
     tracing::info!(phase = "init", "function starting");
+    if std::env::var("LOGGING_MACRO").as_deref() == Ok("1") {
+        return lambda_runtime::run_concurrent(service_fn(attributed)).await;
+    }
     lambda_runtime::run_concurrent(
         ServiceBuilder::new()
             .layer(PerfLayer::from_env())
