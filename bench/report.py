@@ -517,6 +517,18 @@ DECOMPOSITION_ROWS = (
 )
 DECOMPOSED = ("runtime_layer_threaded", "companion_no_calls", "companion_unsampled")
 
+# The floor after the POST (latency only): the companion's telemetry written by hand, without
+# lambda-perf, by a bare process with a second thread once it posted its response; and the
+# companion's rows measured against it.
+FLOOR_ROWS = (
+    ("floor_after_post", "floor after the POST: the same EMF line and datagram written by hand, no lambda-perf"),
+    ("floor_after_post_unsampled", "floor after the POST, unsampled: the same EMF line alone"),
+)
+FLOORED = (
+    ("companion", "sampled", "the line and the datagram"),
+    ("companion_unsampled", "unsampled", "the line alone"),
+)
+
 # The modes of the warm_invocations example, as the instruction and memory tables name them,
 # each with the bare handler it is measured against.
 WARM_MODES = (
@@ -721,6 +733,7 @@ if runtime_cache_lines:
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`, sampled"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
         *DECOMPOSITION_ROWS,
+        *FLOOR_ROWS,
     ):
         per = cache_lines_per_invocation(label)
         if per is None:
@@ -1006,6 +1019,7 @@ def latency_table(latency):
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
         *DECOMPOSITION_ROWS,
+        *FLOOR_ROWS,
     ):
         figures = latency.get(mode)
         if not figures:
@@ -1072,6 +1086,44 @@ def latency_table(latency):
     if decomposition:
         w("")
         w(decomposition)
+    floors = floor_comparison(latency)
+    if floors:
+        w("")
+        w(floors)
+
+
+def floor_comparison(latency):
+    """The companion's rows against the floor after the POST (the same telemetry written by
+    hand once the response is posted, without lambda-perf); None without those figures."""
+    parts = []
+    for mode, which, what in FLOORED:
+        figures = latency.get(mode, {})
+        per_invocation = figures.get("added_vs_floor")
+        if not per_invocation:
+            continue
+        per_process = figures.get("added_vs_floor_over_replicas")
+        judged = per_process or per_invocation
+        includes_zero = judged["low_us"] <= 0 <= judged["high_us"]
+        text = (
+            f"{which} (against {what}): per process {interval_cell(per_process, 'mean_us')}, "
+            if per_process
+            else f"{which} (against {what}): "
+        )
+        text += f"per invocation {interval_cell(per_invocation, 'median_us')}"
+        text += (
+            ": no measurable difference" if includes_zero else ": a measurable difference"
+        )
+        parts.append(text)
+    if not parts:
+        return None
+    return (
+        "Against the floor after the POST (the same EMF line and, sampled, the same datagram, "
+        "of the same shape and size, written by hand by a bare process with a second thread "
+        "once it posted its response: what the telemetry costs the client by being written "
+        "and read at all, whoever writes it), what the companion adds to the client's latency: "
+        + "; ".join(parts)
+        + " (the verdict by the interval over the processes when the run has one)."
+    )
 
 
 def latency_decomposition(latency):

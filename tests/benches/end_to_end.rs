@@ -7,7 +7,10 @@
 //!   process (the control: how far apart two identical processes measure), and for a bare
 //!   process with a second thread that only waits (the watchdog thread's share); and, to take
 //!   the companion's added latency apart, `PerfRuntimeLayer` alone and both layers around a
-//!   handler that records nothing; the eight invoked in turns, each as several processes
+//!   handler that records nothing; and the floor after the POST (the companion's telemetry
+//!   written by hand by a bare process once it posted its response, sampled and unsampled),
+//!   against which the companion's rows are also measured; the ten invoked in turns, each as
+//!   several processes
 //!   (replicas) taking the turns in rotation; twice: with the X-Ray datagrams going to a real
 //!   UDP receiver and the EMF lines to the harness's stdout pipe (both parsed by the harness),
 //!   and with quiet sinks (`/dev/null`, a UDP socket nobody reads), which show the function's
@@ -48,7 +51,13 @@ use serde_json::{Value, json};
 /// handler with a second thread (the thread's share set aside, [`DECOMPOSED`]):
 /// `PerfRuntimeLayer` alone around the bare handler (its window, nothing recorded), and both
 /// layers around a handler that records nothing (an invocation's beginning and end alone).
-const SUBJECTS: [Mode; 8] = [
+///
+/// The floor after the POST is the companion's telemetry without lambda-perf: the bare
+/// handler, in a process with a second thread, writing by hand after its POST the EMF line
+/// and (sampled) the datagram the companion writes then, of the same shape and size. What a
+/// reader of them does, on the harness's CPU, it does for both; the companion against it
+/// ([`FLOORS`]) is what lambda-perf adds beyond the telemetry existing at all.
+const SUBJECTS: [Mode; 10] = [
     Mode::new("bare", "bare", true),
     Mode::new("bare_again", "bare", true),
     Mode::new("bare_threaded", "bare_threaded", true),
@@ -57,6 +66,16 @@ const SUBJECTS: [Mode; 8] = [
     Mode::new("companion_unsampled", "companion", false),
     Mode::new("runtime_layer_threaded", "runtime_layer_threaded", false),
     Mode::new("companion_no_calls", "companion_no_calls", false),
+    Mode::new("floor_after_post", "floor_after_post", true),
+    Mode::new("floor_after_post_unsampled", "floor_after_post", false),
+];
+
+/// The companion's rows, each with the floor after the POST it is measured against
+/// (`added_vs_floor`, `added_vs_floor_over_replicas`): sampled against the line and the
+/// datagram, unsampled against the line alone.
+const FLOORS: [(&str, &str); 2] = [
+    ("companion", "floor_after_post"),
+    ("companion_unsampled", "floor_after_post_unsampled"),
 ];
 
 /// The subject the decomposition is measured against, and the subjects measured against it
@@ -69,12 +88,27 @@ const DECOMPOSED: [&str; 3] = [
 ];
 const _: () = {
     assert!(is_subject(THREADED), "THREADED names no subject");
+    let mut floor = 0;
+    while floor < FLOORS.len() {
+        assert!(is_subject(FLOORS[floor].0), "FLOORS names no subject");
+        assert!(is_subject(FLOORS[floor].1), "FLOORS names no subject");
+        floor += 1;
+    }
     let mut index = 0;
     while index < DECOMPOSED.len() {
         assert!(is_subject(DECOMPOSED[index]), "DECOMPOSED names no subject");
         index += 1;
     }
 };
+
+/// Where the subject labelled `label` is in [`SUBJECTS`] (every label the bench names is a
+/// subject's: checked as it is built).
+fn index_of_subject(label: &str) -> usize {
+    SUBJECTS
+        .iter()
+        .position(|mode| mode.label == label)
+        .unwrap()
+}
 
 /// Whether `label` is one of the [`SUBJECTS`]' labels: checked as the bench is built, so that
 /// a misspelt one fails the build rather than leaving its figures out of the JSON.
@@ -551,6 +585,24 @@ async fn client_latency(
                 .collect()
         })
         .collect();
+    // Each companion row against its floor after the POST, invocation by invocation (the
+    // n-th of each was taken at the same place of the same round) and process by process.
+    let floors: Vec<(&str, Value, Option<Value>)> = FLOORS
+        .iter()
+        .map(|&(label, floor)| {
+            let (with, without) = (index_of_subject(label), index_of_subject(floor));
+            let added = taken[with]
+                .iter()
+                .zip(&taken[without])
+                .map(|(with, without)| micros(with) - micros(without))
+                .collect();
+            (
+                label,
+                median_with_interval(added),
+                added_over_replicas(&medians[with], &medians[without]),
+            )
+        })
+        .collect();
     for ((mode, samples), mode_medians) in SUBJECTS.iter().zip(taken).zip(&medians) {
         let mut figures_of_mode = summary(samples.clone());
         figures_of_mode["replica_medians_us"] = json!(mode_medians);
@@ -568,18 +620,20 @@ async fn client_latency(
         }
         figures.insert(mode.label.to_owned(), figures_of_mode);
     }
+    for (label, added, over) in floors {
+        figures[label]["added_vs_floor"] = added;
+        if let Some(over) = over {
+            figures[label]["added_vs_floor_over_replicas"] = over;
+        }
+    }
     // The decomposition, against the bare handler with a second thread as the rows are
     // against the bare one (every label it names is a subject's: checked as the bench is
     // built).
-    let index_of = |label: &str| {
-        SUBJECTS
-            .iter()
-            .position(|mode| mode.label == label)
-            .unwrap()
-    };
-    let threaded = index_of(THREADED);
+    let threaded = index_of_subject(THREADED);
     for label in DECOMPOSED {
-        if let Some(over) = added_over_replicas(&medians[index_of(label)], &medians[threaded]) {
+        if let Some(over) =
+            added_over_replicas(&medians[index_of_subject(label)], &medians[threaded])
+        {
             figures[label]["added_vs_bare_threaded_over_replicas"] = over;
         }
     }

@@ -373,6 +373,52 @@ fn the_client_latency_verdict_reads_the_interval_over_the_processes() {
     );
 }
 
+/// The companion's rows against the floor after the POST: each with its interval over the
+/// processes and per invocation, judged by the first.
+#[test]
+fn the_companion_is_compared_with_the_floor_after_the_post() {
+    let row = |median: f64| {
+        json!({
+            "samples": 100, "median_us": median, "p90_us": median, "p99_us": median,
+            "mean_us": median, "replica_medians_us": [median, median],
+            "added_vs_bare": { "median_us": 1.0, "low_us": 0.5, "high_us": 1.5 },
+        })
+    };
+    let mut companion = row(110.0);
+    companion["added_vs_floor"] = json!({ "median_us": 0.5, "low_us": -1.0, "high_us": 2.0 });
+    companion["added_vs_floor_over_replicas"] =
+        json!({ "mean_us": 0.25, "low_us": -3.0, "high_us": 3.5 });
+    let mut unsampled = row(105.0);
+    unsampled["added_vs_floor"] = json!({ "median_us": 4.0, "low_us": 3.0, "high_us": 5.0 });
+    let latency = json!({
+        "replicas": 1,
+        "bare": row(100.0),
+        "companion": companion,
+        "companion_unsampled": unsampled,
+        "floor_after_post": row(109.0),
+        "floor_after_post_unsampled": row(101.0),
+    });
+    let e2e = json!({ "client_latency": latency, "client_latency_quiet_sinks": {}, "init": {} });
+    let dir = results(&[("end_to_end.json", e2e.to_string())]);
+    let report = report(dir.path());
+    assert!(
+        report.contains(
+            "what the companion adds to the client's latency: sampled (against the line and \
+             the datagram): per process 0.25 µs (-3.00 µs to 3.50 µs), per invocation 0.50 µs \
+             (-1.00 µs to 2.00 µs): no measurable difference; unsampled (against the line \
+             alone): per invocation 4.00 µs (3.00 µs to 5.00 µs): a measurable difference"
+        ),
+        "{report}"
+    );
+    assert!(
+        report.contains(
+            "| floor after the POST: the same EMF line and datagram written by hand, no \
+             lambda-perf | 109.00 µs |"
+        ),
+        "{report}"
+    );
+}
+
 /// The words bench/run's loop `for … in <words>; do` that starts with `start` goes over.
 fn bench_run_loop(start: &str) -> Vec<String> {
     let script = fs::read_to_string(workspace().join("bench/run")).unwrap();

@@ -12,7 +12,8 @@ mod support;
 use std::time::Duration;
 
 use lambda_perf_local::emulator::{
-    Answer, FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi, XRayCollector,
+    Answer, FunctionConfig, FunctionProcess, InvokeReply, InvokeRequest, RuntimeApi, TraceHeader,
+    XRayCollector,
 };
 use serde_json::{Value, json};
 use support::*;
@@ -285,6 +286,68 @@ async fn the_decomposition_modes_answer_and_record_nothing() {
                 "{mode}: {emf:#?}"
             );
             assert!(!emf.is_empty(), "{mode}: the cold start's line is missing");
+        }
+    }
+}
+
+/// The floor after the POST writes, once each response reached the Runtime API, an EMF line
+/// and (sampled) a datagram shaped as the companion's, which validate and carry the
+/// invocation's ids; unsampled, the line alone.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_after_the_post_writes_the_companions_telemetry_by_hand() {
+    let collector = XRayCollector::start().await.unwrap();
+    let started = start(
+        &companion_function(),
+        &config("floor_after_post", &collector),
+    )
+    .await;
+    let (api, process) = (&started.api, &started.process);
+    for sampled in [true, false, true] {
+        let request = InvokeRequest::json(json!({}));
+        let request = if sampled {
+            request
+        } else {
+            request.unsampled()
+        };
+        let reply = process.invoke(api, request).await.unwrap();
+        assert_eq!(
+            reply.response_body().map(|body| body.to_vec()),
+            Some(br#"{"ok":true}"#.to_vec())
+        );
+        let id = reply.request_id.clone();
+        let line = process
+            .wait_for_line(
+                |line| {
+                    line.emf()
+                        .is_some_and(|emf| emf["lambda_perf"]["request_id"] == id.as_str())
+                },
+                WAIT,
+            )
+            .await
+            .unwrap();
+        assert!(line.received_at > response_recorded_at(api, &id));
+        let emf = line.emf().unwrap();
+        assert_valid_emf(emf);
+        assert_eq!(emf["Orders"], json!([1.0]));
+        let root = TraceHeader::parse(reply.trace_header.as_deref().unwrap())
+            .unwrap()
+            .root;
+        let document = collector
+            .wait_for(
+                |document: &Value| document["trace_id"] == root.as_str(),
+                Duration::from_millis(if sampled { 5_000 } else { 300 }),
+            )
+            .await;
+        if sampled {
+            let document = document.unwrap();
+            assert_valid_xray(&document);
+            assert_eq!(document["name"], "## orders-fn");
+            assert_eq!(
+                document["metadata"]["lambda_perf"]["request_id"],
+                id.as_str()
+            );
+        } else {
+            assert!(document.is_err(), "unsampled, no datagram: {document:?}");
         }
     }
 }

@@ -1,5 +1,5 @@
 //! A function that records one metric and one annotation per invocation, run with
-//! `Runtime::new(..).run()` in one of six ways (`COMPANION_MODE`):
+//! `Runtime::new(..).run()` in one of seven ways (`COMPANION_MODE`):
 //!
 //! - `bare`: the handler alone, no lambda-perf at all (what the others are measured against);
 //! - `bare_threaded`: the same, in a process with a second thread that only waits. lambda-perf's
@@ -15,7 +15,13 @@
 //!   posted;
 //! - `companion_no_calls`: the same layers around the bare handler, which records nothing:
 //!   against `bare_threaded`, what an invocation's beginning and end cost by themselves, and
-//!   against `companion`, what the metric and the annotation add.
+//!   against `companion`, what the metric and the annotation add;
+//! - `floor_after_post`: no lambda-perf, the bare handler in a process with a second thread that
+//!   only waits, which writes by hand, once the response is posted, what the companion writes
+//!   then: an EMF line of the same shape and size on stdout and, when the invocation is
+//!   sampled, a subsegment's datagram of the same shape and size to the X-Ray daemon
+//!   (`AWS_XRAY_DAEMON_ADDRESS`, a `host:port`). Against `companion`, what lambda-perf adds to
+//!   the client's latency beyond the cost of that telemetry being written and read at all.
 //!
 //! Any other `COMPANION_MODE` is an error: the process exits before its first invocation.
 //!
@@ -28,13 +34,18 @@
 //! processes ran (or after Lambda thawed the environment): under a cache simulator, what each
 //! invocation fetches from memory.
 
+use std::future::Future;
 use std::io::Write;
+use std::net::UdpSocket;
+use std::pin::Pin;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::{PerfLayer, PerfRuntimeLayer, xray};
-use lambda_runtime::{Error, LambdaEvent, Runtime};
+use lambda_runtime::{Error, LambdaEvent, LambdaInvocation, Runtime, Service};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tower::util::MapFutureLayer;
@@ -115,6 +126,107 @@ fn evict_caches() {
     std::hint::black_box(&*memory);
 }
 
+/// The bare runtime's invocations, each followed, once its response is posted, by the
+/// telemetry the companion writes then, written by hand (`floor_after_post`): the EMF line on
+/// stdout and, sampled, the handler subsegment's datagram, shaped as lambda-perf's, with the
+/// invocation's own request id and trace ids (so that their readers parse what they parse of
+/// lambda-perf's).
+#[derive(Clone)]
+struct WritesAfterPost<S> {
+    inner: S,
+    daemon: Arc<UdpSocket>,
+}
+
+impl<S> Service<LambdaInvocation> for WritesAfterPost<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = Error>,
+    S::Future: Send + 'static,
+{
+    type Response = ();
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, invocation: LambdaInvocation) -> Self::Future {
+        let request_id = invocation.context.request_id.clone();
+        let trace_header = invocation.context.xray_trace_id.clone();
+        let posted = self.inner.call(invocation);
+        let daemon = Arc::clone(&self.daemon);
+        Box::pin(async move {
+            let output = posted.await;
+            write_telemetry(&request_id, trace_header.as_deref(), &daemon);
+            output
+        })
+    }
+}
+
+/// The EMF line, and the datagram when `trace_header` says `Sampled=1`.
+fn write_telemetry(request_id: &str, trace_header: Option<&str>, daemon: &UdpSocket) {
+    static INVOCATION: AtomicUsize = AtomicUsize::new(0);
+    let names = names();
+    let (namespace, service, function) = (&names.namespace, &names.service, &names.function);
+    let invocation = INVOCATION.fetch_add(1, Ordering::Relaxed) + 2;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let line = format!(
+        "{{\"_aws\":{{\"Timestamp\":{},\"CloudWatchMetrics\":[{{\"Namespace\":\"{namespace}\",\
+         \"Dimensions\":[[\"service\"]],\"Metrics\":[{{\"Name\":\"Orders\",\"Unit\":\"Count\"}}]}}]}},\
+         \"service\":\"{service}\",\"lambda_perf\":{{\"start_kind\":\"warm\",\"invocation\":{invocation},\
+         \"request_id\":\"{request_id}\",\"idle_gap_ms\":1.243,\"environment_age_ms\":5.939,\
+         \"init_duration_ms\":0.811,\"duration_ms\":0.038,\"deadline_headroom_ms\":29999.563,\
+         \"outcome\":\"success\"}},\"Orders\":[1.0]}}\n",
+        now.as_millis()
+    );
+    let _ = std::io::stdout().lock().write_all(line.as_bytes());
+    let Some(header) = trace_header.filter(|header| header.contains("Sampled=1")) else {
+        return;
+    };
+    let field = |key: &str| {
+        header
+            .split(';')
+            .find_map(|part| part.strip_prefix(key))
+            .unwrap_or_default()
+    };
+    let seconds = now.as_secs_f64();
+    let datagram = format!(
+        "{{\"format\":\"json\",\"version\":1}}\n{{\"name\":\"## {function}\",\
+         \"id\":\"{:016x}\",\"trace_id\":\"{}\",\"parent_id\":\"{}\",\"type\":\"subsegment\",\
+         \"start_time\":{seconds:.6},\"end_time\":{seconds:.6},\"annotations\":{{\"ColdStart\":false,\
+         \"StartKind\":\"warm\",\"tier\":\"gold\"}},\"metadata\":{{\"lambda_perf\":{{\"start_kind\":\"warm\",\
+         \"invocation\":{invocation},\"request_id\":\"{request_id}\",\"idle_gap_ms\":1.288,\
+         \"environment_age_ms\":9.505,\"duration_ms\":0.041,\"deadline_headroom_ms\":29999.405,\
+         \"outcome\":\"success\"}},\"{service}\":{{\"{function} response\":{{\"ok\":true}}}}}}}}",
+        0x440a_af08_753e_17d2_u64 ^ invocation as u64,
+        field("Root="),
+        field("Parent="),
+    );
+    let _ = daemon.send(datagram.as_bytes());
+}
+
+/// The names lambda-perf writes, as it reads them from the environment.
+struct Names {
+    namespace: String,
+    service: String,
+    function: String,
+}
+
+fn names() -> &'static Names {
+    static NAMES: std::sync::OnceLock<Names> = std::sync::OnceLock::new();
+    NAMES.get_or_init(|| {
+        let var =
+            |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+        Names {
+            namespace: var("POWERTOOLS_METRICS_NAMESPACE", "default_namespace"),
+            service: var("POWERTOOLS_SERVICE_NAME", "service_undefined"),
+            function: var("AWS_LAMBDA_FUNCTION_NAME", "companion-function"),
+        }
+    })
+}
+
 /// A second thread in the process, which only waits (as lambda-perf's watchdog does, between
 /// deadlines).
 fn spawn_waiting_thread() {
@@ -167,6 +279,20 @@ async fn main() -> Result<(), Error> {
         Ok("companion_no_calls") => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(bare);
             run!(Runtime::new(service).layer(PerfRuntimeLayer::new()))
+        }
+        Ok("floor_after_post") => {
+            spawn_waiting_thread();
+            let daemon = UdpSocket::bind("127.0.0.1:0")?;
+            daemon.connect(std::env::var("AWS_XRAY_DAEMON_ADDRESS")?)?;
+            let daemon = Arc::new(daemon);
+            run!(
+                Runtime::new(tower::service_fn(bare)).layer(tower::layer::layer_fn(move |inner| {
+                    WritesAfterPost {
+                        inner,
+                        daemon: Arc::clone(&daemon),
+                    }
+                }))
+            )
         }
         Ok("companion") | Err(std::env::VarError::NotPresent) => {
             let service = ServiceBuilder::new().layer(layer()?).service_fn(handler);
