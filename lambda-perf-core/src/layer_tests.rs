@@ -181,18 +181,25 @@ fn begun(request_id: &str) -> Arc<Invocation> {
     Invocation::begin(&layer.instrumentation, &context, FaasTrigger::Other)
 }
 
-/// A failure is held for the next line of `lambda_runtime`'s on its task, which takes it;
-/// another crate's line reads nothing.
+/// A failure is held for the runtime's next line about a failure on its task, which takes
+/// it; another crate's line, and the runtime's other lines (about the next event, a retried
+/// `/next`), read nothing.
 #[tokio::test]
 async fn a_failure_is_held_until_the_runtimes_next_line_takes_it() {
     just_failed::read_by_a_log_layer();
     let failed = begun("failed-1");
     just_failed::hold(&failed);
-    assert_eq!(
-        just_failed::take_for_line("my_crate", |i| i.facts().request_id().to_owned()),
-        None,
-        "another crate's line reads nothing"
-    );
+    for target in [
+        "my_crate",
+        "lambda_runtime::layers::api_response",
+        "lambda_runtime::runtime",
+    ] {
+        assert_eq!(
+            just_failed::take_for_line(target, |i| i.facts().request_id().to_owned()),
+            None,
+            "{target} reads nothing"
+        );
+    }
     assert_eq!(
         just_failed::take_for_line("lambda_runtime::layers::panic", |i| i
             .facts()
@@ -202,7 +209,7 @@ async fn a_failure_is_held_until_the_runtimes_next_line_takes_it() {
         Some("failed-1")
     );
     assert_eq!(
-        just_failed::take_for_line("lambda_runtime::runtime", |_| ()),
+        just_failed::take_for_line("lambda_runtime::layers::panic", |_| ()),
         None,
         "the first line took it"
     );
@@ -218,7 +225,7 @@ async fn a_line_of_another_task_reads_nothing() {
     let failed = begun("failed-2");
     just_failed::hold(&failed);
     let other = tokio::spawn(async {
-        just_failed::take_for_line("lambda_runtime::runtime", |i| {
+        just_failed::take_for_line("lambda_runtime::layers::panic", |i| {
             i.facts().request_id().to_owned()
         })
     })
@@ -260,8 +267,10 @@ fn outside_a_task_a_line_outside_one_takes_the_hold() {
         .unwrap();
     let on_a_task = runtime
         .block_on(async {
-            tokio::spawn(async { just_failed::take_for_line("lambda_runtime::runtime", |_| ()) })
-                .await
+            tokio::spawn(async {
+                just_failed::take_for_line("lambda_runtime::layers::panic", |_| ())
+            })
+            .await
         })
         .unwrap();
     assert_eq!(on_a_task, None, "a task's line is no part of it");
@@ -274,4 +283,40 @@ fn outside_a_task_a_line_outside_one_takes_the_hold() {
         Some("failed-5")
     );
     assert_eq!(Arc::strong_count(&failed), 1);
+}
+
+/// A handler that panics as its future is created (a `Service::call` of its own, or a
+/// `service_fn` closure before its `async` block) is held too: the runtime's
+/// `user handler panicked` comes after the panic left lambda-perf.
+#[test]
+fn a_panic_while_the_handlers_future_is_created_is_held() {
+    /// Panics in `call`, before any future exists.
+    struct PanicsInCall;
+    impl Service<lambda_runtime::LambdaEvent<()>> for PanicsInCall {
+        type Response = ();
+        type Error = lambda_runtime::Error;
+        type Future = std::future::Ready<Result<(), lambda_runtime::Error>>;
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Self::Error>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+        fn call(&mut self, _: lambda_runtime::LambdaEvent<()>) -> Self::Future {
+            panic!("the handler panicked before its future existed (expected by the test)")
+        }
+    }
+    just_failed::read_by_a_log_layer();
+    let recorder = Recorder::new();
+    let mut service = recorder.layer().layer(PanicsInCall);
+    let mut called = event(());
+    called.context.request_id = "panicked-in-call".to_owned();
+    let panicked =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drop(service.call(called))));
+    assert!(panicked.is_err());
+    assert_eq!(
+        just_failed::held_request_id().as_deref(),
+        Some("panicked-in-call")
+    );
+    just_failed::let_go_of_untaken();
 }

@@ -376,6 +376,22 @@ async fn the_runtimes_lines_about_a_failed_attributed_handler_carry_its_invocati
     runtime_lines_about_failures(|config| config.with_env("LOGGING_MACRO", "1")).await;
 }
 
+/// The same on Managed Instances, where each of the runtime's workers is a task of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtimes_lines_about_a_failed_handler_carry_its_invocation_on_its_worker() {
+    runtime_lines_about_failures(|config| config.with_max_concurrency(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_runtimes_lines_about_a_failed_attributed_handler_carry_its_invocation_on_its_worker() {
+    runtime_lines_about_failures(|config| {
+        config
+            .with_env("LOGGING_MACRO", "1")
+            .with_max_concurrency(3)
+    })
+    .await;
+}
+
 async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) {
     let running = start_logging(configure).await;
     let mut failed = Vec::new();
@@ -392,6 +408,31 @@ async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> 
         end_line(&running.process, &result.request_id).await;
         failed.push(result);
     }
+    // A failure a layer above turns into an answer: no line of the runtime's takes its hold,
+    // which the next invocation lets go of; after it, a failure of that layer on its own,
+    // the handler never called, is no invocation's.
+    let swallowed = running
+        .process
+        .invoke(
+            &running.api,
+            InvokeRequest::json(json!({ "order": 4, "fail": "swallow" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        swallowed.clone().into_json().unwrap(),
+        json!({ "swallowed": 4 })
+    );
+    running.order(5).await;
+    let outer = running
+        .process
+        .invoke(
+            &running.api,
+            InvokeRequest::json(json!({ "order": 6, "fail": "outer" })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(outer.answer.kind(), "error", "{outer:?}");
     // An event the runtime cannot read: it answers with an error without calling the
     // handler, and logs that outside any invocation.
     let unread = running
@@ -442,25 +483,25 @@ async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> 
         error_line["cold_start"], true,
         "the first invocation was the process's first"
     );
-    let unread_line = runtime_lines
-        .iter()
-        .find(|line| {
-            line["message"]
-                .as_str()
-                .unwrap_or_default()
-                .contains("payload deserialization")
-        })
-        .unwrap_or_else(|| panic!("no runtime line about the unread event: {logs:#?}"));
-    for key in [
-        "function_request_id",
-        "xray_trace_id",
-        "cold_start",
-        "service",
+    for about in [
+        "order 6 failed outside the handler",
+        "payload deserialization",
     ] {
-        assert!(
-            unread_line.get(key).is_none(),
-            "no invocation's, though it came after two failures: {unread_line}"
-        );
+        let line = runtime_lines
+            .iter()
+            .find(|line| line["message"].as_str().unwrap_or_default().contains(about))
+            .unwrap_or_else(|| panic!("no runtime line with {about:?}: {logs:#?}"));
+        for key in [
+            "function_request_id",
+            "xray_trace_id",
+            "cold_start",
+            "service",
+        ] {
+            assert!(
+                line.get(key).is_none(),
+                "no invocation's, though it came after failures: {line}"
+            );
+        }
     }
     // The handler's own line of each invocation carries its own request id, the one after
     // the failures too.

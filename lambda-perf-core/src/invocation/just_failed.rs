@@ -2,19 +2,24 @@
 //! line about that failure.
 //!
 //! When a handler returns an error or panics, `lambda_runtime` logs it (`error!("{error:?}")`,
-//! `user handler panicked`) as the result reaches it: after the handler's future completed,
-//! so outside the invocation that future carried (see [`current`](super::current)) — and,
-//! under `#[instrument_lambda]` (whose future completes inside the handler's own) or a
-//! wrapper that drops what it wraps as it completes, after that future is gone too. So the
-//! failure holds its invocation here, with the task it failed on, and the log layer gives the
-//! next `lambda_runtime` line of that task its keys (request id, trace id, cold start), as it
-//! gives every line of the invocation; that line takes the hold. In the runtime's own order
-//! it is the line about the failure, written in the same poll. A line of another task, or
-//! another crate's, is no part of the failure and reads nothing here.
+//! `user handler panicked`, from its `layers::panic`) as the result reaches it: after the
+//! handler's future completed, so outside the invocation that future carried (see
+//! [`current`](super::current)) — and, under `#[instrument_lambda]` (whose future completes
+//! inside the handler's own) or a wrapper that drops what it wraps as it completes, after
+//! that future is gone too. So the failure (an error, a panic, also one while the handler's
+//! future is created) holds its invocation here, with the task it failed on, and the log
+//! layer gives the next line of `lambda_runtime::layers::panic` on that task its keys
+//! (request id, trace id, cold start), as it gives every line of the invocation; that line
+//! takes the hold. Lines of other targets (the runtime's about the next event, a retried
+//! `/next`), of other tasks, of other crates, read nothing here.
 //!
-//! A hold not taken (no log layer wrote that line: filtered out) is let go when the next
-//! invocation begins on the thread, or the next failure takes its place. Without a log layer
-//! installed, nothing is held, and a successful invocation never touches this.
+//! A hold no line takes (the failure filtered out, or turned into an answer by a layer above
+//! before the runtime saw it) is let go of when the next invocation begins on the thread, or
+//! the next failure takes its place. Until then, a line of `layers::panic` on the same task
+//! about a failure that is not lambda-perf's (a layer above failing on its own before the
+//! next invocation began) would take it; and a task a layer above moved to another thread
+//! after the failure finds no hold there. Without a log layer installed, nothing is held,
+//! and a successful invocation never touches this.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -70,12 +75,14 @@ pub(crate) fn hold(invocation: &Arc<Invocation>) {
     drop(replaced);
 }
 
+/// The target of `lambda_runtime`'s lines about a handler's failure.
+const FAILURE_LINES: &str = "lambda_runtime::layers::panic";
+
 /// `f` on the invocation that has just failed on the running task, for a line of `target`:
-/// a line of `lambda_runtime`'s (its crates', `lambda_runtime` and
-/// `lambda_runtime_api_client`), which takes the hold.
+/// a line of `lambda_runtime`'s about a failure ([`FAILURE_LINES`]), which takes the hold.
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // the log layer's
 pub(crate) fn take_for_line<R>(target: &str, f: impl FnOnce(&Invocation) -> R) -> Option<R> {
-    if !target.starts_with("lambda_runtime") || !HOLDING.with(Cell::get) {
+    if target != FAILURE_LINES || !HOLDING.with(Cell::get) {
         return None;
     }
     let running = task::try_id();

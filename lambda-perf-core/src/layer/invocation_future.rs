@@ -247,6 +247,7 @@ pub(crate) fn start<F: Future, D, W>(
             current
                 .invocation()
                 .finish(Outcome::Panic(Failure::from_panic(&*panic)));
+            just_failed::hold(current.invocation());
             panic::resume(panic)
         }
     }

@@ -5,15 +5,20 @@
 //! `spawned work` (WARN) on a task of its own that carries the invocation — each with the
 //! event's `order` — and records the metric `Orders`. With `"fail":"error"` in the event the
 //! handler returns an error after `order received`, with `"fail":"panic"` it panics there:
-//! `lambda_runtime` logs either. `LOGGING_MACRO=1` runs the same handler under
-//! `#[instrument_lambda]` instead of `PerfLayer`.
+//! `lambda_runtime` logs either. Between the runtime and the instrumented handler, a layer
+//! turns the handler's error for `"fail":"swallow"` into an answer (`{"swallowed":order}`)
+//! and fails on its own for `"fail":"outer"`, the handler never called. `LOGGING_MACRO=1`
+//! runs the same handler under `#[instrument_lambda]` instead of `PerfLayer`.
 
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use lambda_perf_core::logs;
 use lambda_perf_core::metrics::{self, Unit};
 use lambda_perf_core::{PerfLayer, instrument_lambda};
-use lambda_runtime::{Error, LambdaEvent, service_fn};
+use lambda_runtime::{Error, LambdaEvent, Service, service_fn};
 use serde_json::{Value, json};
 use tower::ServiceBuilder;
 use tracing::Instrument;
@@ -26,6 +31,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
     match event.payload["fail"].as_str() {
         Some("error") => return Err(format!("order {order} failed").into()),
         Some("panic") => panic!("order {order} panicked"),
+        Some("swallow") => return Err(format!("order {order} swallowed").into()),
         _ => {}
     }
     tracing::debug!(order, "order detail");
@@ -49,17 +55,56 @@ async fn attributed(event: LambdaEvent<Value>) -> Result<Value, Error> {
     handler(event).await
 }
 
+/// Between the runtime and the instrumented handler: the handler's error for
+/// `"fail":"swallow"` becomes an answer, and `"fail":"outer"` fails here.
+#[derive(Clone)]
+struct Outer<S>(S);
+
+impl<S> Service<LambdaEvent<Value>> for Outer<S>
+where
+    S: Service<LambdaEvent<Value>, Response = Value, Error = Error>,
+    S::Future: Send + 'static,
+{
+    type Response = Value;
+    type Error = Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Value, Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.0.poll_ready(cx)
+    }
+
+    fn call(&mut self, event: LambdaEvent<Value>) -> Self::Future {
+        let order = event.payload["order"].as_u64().unwrap_or(0);
+        match event.payload["fail"].as_str() {
+            Some("outer") => {
+                Box::pin(
+                    async move { Err(format!("order {order} failed outside the handler").into()) },
+                )
+            }
+            Some("swallow") => {
+                let answered = self.0.call(event);
+                Box::pin(async move {
+                    Ok(answered
+                        .await
+                        .unwrap_or_else(|_| json!({ "swallowed": order })))
+                })
+            }
+            _ => Box::pin(self.0.call(event)),
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     lambda_perf_core::init()?;
     tracing::info!(phase = "init", "function starting");
     if std::env::var("LOGGING_MACRO").as_deref() == Ok("1") {
-        return lambda_runtime::run_concurrent(service_fn(attributed)).await;
+        return lambda_runtime::run_concurrent(Outer(service_fn(attributed))).await;
     }
-    lambda_runtime::run_concurrent(
+    lambda_runtime::run_concurrent(Outer(
         ServiceBuilder::new()
             .layer(PerfLayer::from_env())
             .service_fn(handler),
-    )
+    ))
     .await
 }
