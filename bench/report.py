@@ -811,10 +811,11 @@ if settings:
         "their waits); \"added\" is the median over the rounds of a handler minus the bare "
         "handler of the same round, with the quartiles of those differences. A change from one "
         "setting to another is also taken round by round (every round runs each setting once, "
-        "one after the other in the same order, so each setting's round r is measured within "
-        "seconds of the others' round r): the median of those differences, with a confidence "
-        "interval from their order statistics, which assumes nothing of how they are spread "
-        "(a drift of the machine within a round would weigh on every pair alike)."
+        "one after the other, each setting first in turn from one round to the next, so each "
+        "setting's round r is measured within seconds of the others' round r, and a drift of "
+        "the machine within a round falls on each setting alike over the rounds): the median of "
+        "those differences, with a confidence interval from their order statistics, which "
+        "assumes nothing of how they are spread."
     )
     w("")
     w("| at once | worker threads | bare: CPU | `PerfLayer`: added CPU (quartiles) | floor: added CPU (quartiles) | `PerfLayer` / floor |")

@@ -27,7 +27,8 @@
 //! while the workers are idle); "added" is the median over the rounds of a handler minus the
 //! bare handler of the same round. The CPU time is the measure of a cost: with 2 threads the
 //! wall time is shared between them, and it includes their waits. A round runs every setting
-//! once, one after the other, and `concurrency.json` keeps what each round added, so that
+//! once, one after the other, each setting first in turn from one round to the next, and
+//! `concurrency.json` keeps what each round added, so that
 //! `bench/run` compares two settings round by round, each pair measured within seconds.
 //!
 //! Contention on what is shared: with 2 threads, a lock held by one makes the other wait,
@@ -308,15 +309,21 @@ fn main() {
     }
     let mut measured: Vec<Vec<Round>> = vec![Vec::new(); SETTINGS.len()];
     for round in 0..rounds {
-        for ((setting, runtime), setting_rounds) in
-            SETTINGS.iter().zip(&runtimes).zip(&mut measured)
-        {
+        // Each setting first in turn, so that where a round's drift falls moves from one
+        // setting to the next.
+        for place in 0..SETTINGS.len() {
+            let setting = (round + place) % SETTINGS.len();
             let mut times = Round::default();
             for turn in 0..HANDLERS.len() {
                 let index = (round + turn) % HANDLERS.len();
-                times[index] = run(HANDLERS[index], runtime, setting.at_once, INVOCATIONS);
+                times[index] = run(
+                    HANDLERS[index],
+                    &runtimes[setting],
+                    SETTINGS[setting].at_once,
+                    INVOCATIONS,
+                );
             }
-            setting_rounds.push(times);
+            measured[setting].push(times);
         }
     }
 
