@@ -171,6 +171,13 @@ fn an_invocation_that_has_not_ended_is_not_kept() {
     assert_eq!(kept, Some(ended), "kept once ended");
 }
 
+/// The request id of the hold a line of the runtime's about a failure takes, if one does.
+fn taken_by_a_failure_line() -> Option<String> {
+    just_failed::take_for_line("lambda_runtime::layers::panic", |invocation| {
+        invocation.facts().request_id().to_owned()
+    })
+}
+
 /// An invocation begun with `request_id`, for `just_failed` (no deadline: no watchdog holds
 /// it).
 fn begun(request_id: &str) -> Arc<Invocation> {
@@ -200,14 +207,7 @@ async fn a_failure_is_held_until_the_runtimes_next_line_takes_it() {
             "{target} reads nothing"
         );
     }
-    assert_eq!(
-        just_failed::take_for_line("lambda_runtime::layers::panic", |i| i
-            .facts()
-            .request_id()
-            .to_owned())
-        .as_deref(),
-        Some("failed-1")
-    );
+    assert_eq!(taken_by_a_failure_line().as_deref(), Some("failed-1"));
     assert_eq!(
         just_failed::take_for_line("lambda_runtime::layers::panic", |_| ()),
         None,
@@ -274,14 +274,7 @@ fn outside_a_task_a_line_outside_one_takes_the_hold() {
         })
         .unwrap();
     assert_eq!(on_a_task, None, "a task's line is no part of it");
-    assert_eq!(
-        just_failed::take_for_line("lambda_runtime::layers::panic", |i| i
-            .facts()
-            .request_id()
-            .to_owned())
-        .as_deref(),
-        Some("failed-5")
-    );
+    assert_eq!(taken_by_a_failure_line().as_deref(), Some("failed-5"));
     assert_eq!(Arc::strong_count(&failed), 1);
 }
 

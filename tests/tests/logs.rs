@@ -61,6 +61,14 @@ impl Running {
         result
     }
 
+    /// Invokes with `event`, whatever the function answers.
+    async fn invoke(&self, event: Value) -> InvokeReply {
+        self.process
+            .invoke(&self.api, InvokeRequest::json(event))
+            .await
+            .unwrap()
+    }
+
     fn stdout(&self) -> Vec<String> {
         self.process
             .output()
@@ -397,13 +405,8 @@ async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> 
     let mut failed = Vec::new();
     for (order, fail) in [(1_u64, "error"), (2, "panic")] {
         let result = running
-            .process
-            .invoke(
-                &running.api,
-                InvokeRequest::json(json!({ "order": order, "fail": fail })),
-            )
-            .await
-            .unwrap();
+            .invoke(json!({ "order": order, "fail": fail }))
+            .await;
         assert_eq!(result.answer.kind(), "error", "{result:?}");
         end_line(&running.process, &result.request_id).await;
         failed.push(result);
@@ -412,26 +415,14 @@ async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> 
     // which the next invocation lets go of; after it, a failure of that layer on its own,
     // the handler never called, is no invocation's.
     let swallowed = running
-        .process
-        .invoke(
-            &running.api,
-            InvokeRequest::json(json!({ "order": 4, "fail": "swallow" })),
-        )
-        .await
-        .unwrap();
+        .invoke(json!({ "order": 4, "fail": "swallow" }))
+        .await;
     assert_eq!(
         swallowed.clone().into_json().unwrap(),
         json!({ "swallowed": 4 })
     );
     running.order(5).await;
-    let outer = running
-        .process
-        .invoke(
-            &running.api,
-            InvokeRequest::json(json!({ "order": 6, "fail": "outer" })),
-        )
-        .await
-        .unwrap();
+    let outer = running.invoke(json!({ "order": 6, "fail": "outer" })).await;
     assert_eq!(outer.answer.kind(), "error", "{outer:?}");
     // An event the runtime cannot read: it answers with an error without calling the
     // handler, and logs that outside any invocation.
