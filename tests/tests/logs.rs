@@ -79,6 +79,18 @@ impl Running {
     }
 }
 
+/// `line` has none of an invocation's keys (`why` says why it should not).
+fn assert_no_invocation_keys(line: &Value, why: &str) {
+    for key in [
+        "function_request_id",
+        "xray_trace_id",
+        "cold_start",
+        "service",
+    ] {
+        assert!(line.get(key).is_none(), "{why}: {line}");
+    }
+}
+
 fn trace_root(result: &InvokeReply) -> String {
     TraceHeader::parse(result.trace_header.as_deref().unwrap())
         .unwrap()
@@ -144,18 +156,7 @@ async fn json_log_lines_carry_their_own_invocation_sixteen_at_once() {
     assert_eq!(init.len(), 1, "{logs:#?}");
     assert_eq!(init[0]["phase"], "init");
     assert_eq!(init[0]["level"], "INFO");
-    for key in [
-        "function_request_id",
-        "xray_trace_id",
-        "cold_start",
-        "service",
-    ] {
-        assert!(
-            init[0].get(key).is_none(),
-            "outside an invocation: {}",
-            init[0]
-        );
-    }
+    assert_no_invocation_keys(init[0], "outside an invocation");
 
     let mut cold = BTreeSet::new();
     for (order, result) in results.iter().enumerate() {
@@ -482,17 +483,7 @@ async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> 
             .iter()
             .find(|line| line["message"].as_str().unwrap_or_default().contains(about))
             .unwrap_or_else(|| panic!("no runtime line with {about:?}: {logs:#?}"));
-        for key in [
-            "function_request_id",
-            "xray_trace_id",
-            "cold_start",
-            "service",
-        ] {
-            assert!(
-                line.get(key).is_none(),
-                "no invocation's, though it came after failures: {line}"
-            );
-        }
+        assert_no_invocation_keys(line, "no invocation's, though it came after failures");
     }
     // The handler's own line of each invocation carries its own request id, the one after
     // the failures too.
