@@ -733,7 +733,6 @@ if runtime_cache_lines:
         ("companion", "`PerfLayer` + `PerfRuntimeLayer`, sampled"),
         ("companion_unsampled", "`PerfLayer` + `PerfRuntimeLayer`, unsampled"),
         *DECOMPOSITION_ROWS,
-        *FLOOR_ROWS,
     ):
         per = cache_lines_per_invocation(label)
         if per is None:
