@@ -179,9 +179,13 @@ fn taken_by_a_failure_line() -> Option<String> {
 }
 
 /// An invocation begun with `request_id`, for `just_failed` (no deadline: no watchdog holds
-/// it).
+/// it), by a layer of its own.
 fn begun(request_id: &str) -> Arc<Invocation> {
-    let layer = Recorder::new().layer();
+    begun_by(&Recorder::new().layer(), request_id)
+}
+
+/// An invocation begun with `request_id` by `layer`.
+fn begun_by(layer: &crate::layer::PerfLayer, request_id: &str) -> Arc<Invocation> {
     let mut context = event(()).context;
     context.deadline = 0;
     context.request_id = request_id.to_owned();
@@ -217,12 +221,13 @@ async fn a_failure_is_held_until_the_runtimes_next_line_takes_it() {
     assert_eq!(Arc::strong_count(&failed), 1, "let go of");
 }
 
-/// A line of another task reads nothing; a hold no line took is let go of as the next
-/// invocation begins.
+/// A line of another task reads nothing; a hold no line took is stale once another
+/// invocation has begun, and the next line about a failure reads nothing either.
 #[tokio::test]
 async fn a_line_of_another_task_reads_nothing() {
     just_failed::read_by_a_log_layer();
-    let failed = begun("failed-2");
+    let layer = Recorder::new().layer();
+    let failed = begun_by(&layer, "failed-2");
     just_failed::hold(&failed);
     let other = tokio::spawn(async {
         just_failed::take_for_line("lambda_runtime::layers::panic", |i| {
@@ -237,9 +242,10 @@ async fn a_line_of_another_task_reads_nothing() {
         Some("failed-2"),
         "still held"
     );
-    just_failed::let_go_of_untaken();
+    let _next = begun_by(&layer, "next");
+    assert_eq!(taken_by_a_failure_line(), None, "stale");
     assert_eq!(just_failed::held_request_id(), None);
-    assert_eq!(Arc::strong_count(&failed), 1);
+    assert_eq!(Arc::strong_count(&failed), 1, "let go of");
 }
 
 /// A second failure takes the place of a first no line took, which is let go of.
@@ -252,7 +258,6 @@ async fn the_next_failure_takes_the_place_of_one_no_line_took() {
     just_failed::hold(&second);
     assert_eq!(Arc::strong_count(&first), 1, "let go of");
     assert_eq!(just_failed::held_request_id().as_deref(), Some("failed-4"));
-    just_failed::let_go_of_untaken();
 }
 
 /// Failed outside any task (a runtime's `block_on`, where `#[tokio::main]` runs
@@ -311,5 +316,4 @@ fn a_panic_while_the_handlers_future_is_created_is_held() {
         just_failed::held_request_id().as_deref(),
         Some("panicked-in-call")
     );
-    just_failed::let_go_of_untaken();
 }

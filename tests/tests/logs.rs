@@ -413,8 +413,8 @@ async fn runtime_lines_about_failures(configure: impl FnOnce(FunctionConfig) -> 
         failed.push(result);
     }
     // A failure a layer above turns into an answer: no line of the runtime's takes its hold,
-    // which the next invocation lets go of; after it, a failure of that layer on its own,
-    // the handler never called, is no invocation's.
+    // which is stale once the next invocation has begun (on whichever worker); after it, a
+    // failure of that layer on its own, the handler never called, is no invocation's.
     let swallowed = running
         .invoke(json!({ "order": 4, "fail": "swallow" }))
         .await;

@@ -14,12 +14,14 @@
 //! `/next`), of other tasks, of other crates, read nothing here.
 //!
 //! A hold no line takes (the failure filtered out, or turned into an answer by a layer above
-//! before the runtime saw it) is let go of when the next invocation begins on the thread, or
-//! the next failure takes its place. Until then, a line of `layers::panic` on the same task
-//! about a failure that is not lambda-perf's (a layer above failing on its own before the
-//! next invocation began) would take it; and a task a layer above moved to another thread
-//! after the failure finds no hold there. Without a log layer installed, nothing is held,
-//! and a successful invocation never touches this.
+//! before the runtime saw it) is stale once another invocation of its process has begun,
+//! anywhere: a later line of `layers::panic` (a layer above failing on its own, the handler
+//! never called) reads nothing then. The runtime writes its line in the poll that saw the
+//! failure; only an invocation begun on another thread within that poll (several at once,
+//! on Managed Instances) would leave the line without keys: never with another
+//! invocation's. A task a layer above moved to another thread after the failure finds no
+//! hold there. Without a log layer installed, nothing is held, and a successful invocation
+//! never touches this.
 
 use std::cell::{Cell, RefCell};
 use std::sync::Arc;
@@ -42,8 +44,8 @@ struct Held {
 thread_local! {
     /// The invocation whose handler failed last on this thread, until a line takes it.
     static JUST_FAILED: RefCell<Option<Held>> = const { RefCell::new(None) };
-    /// Whether [`JUST_FAILED`] may hold one: what a beginning invocation reads, as it costs
-    /// less than that cell.
+    /// Whether [`JUST_FAILED`] may hold one: what every line outside an invocation reads, as
+    /// it costs less than that cell.
     static HOLDING: Cell<bool> = const { Cell::new(false) };
 }
 
@@ -79,7 +81,8 @@ pub(crate) fn hold(invocation: &Arc<Invocation>) {
 const FAILURE_LINES: &str = "lambda_runtime::layers::panic";
 
 /// `f` on the invocation that has just failed on the running task, for a line of `target`:
-/// a line of `lambda_runtime`'s about a failure ([`FAILURE_LINES`]), which takes the hold.
+/// a line of `lambda_runtime`'s about a failure ([`FAILURE_LINES`]), which takes the hold —
+/// unless another invocation has begun since (the hold is stale: let go of).
 #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // the log layer's
 pub(crate) fn take_for_line<R>(target: &str, f: impl FnOnce(&Invocation) -> R) -> Option<R> {
     if target != FAILURE_LINES || !HOLDING.with(Cell::get) {
@@ -97,30 +100,9 @@ pub(crate) fn take_for_line<R>(target: &str, f: impl FnOnce(&Invocation) -> R) -
         })
         .ok()
         .flatten()?;
-    Some(f(&held.invocation))
-}
-
-/// Lets go of a hold no line took, as an invocation begins on this thread: its failure's
-/// line has come and gone.
-#[inline]
-pub(crate) fn let_go_of_untaken() {
-    if HOLDING.with(Cell::get) {
-        let_go();
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn let_go() {
-    let untaken = JUST_FAILED
-        .try_with(|slot| {
-            let mut slot = slot.try_borrow_mut().ok()?;
-            HOLDING.set(false);
-            slot.take()
-        })
-        .ok()
-        .flatten();
-    drop(untaken);
+    held.invocation
+        .is_the_latest_begun()
+        .then(|| f(&held.invocation))
 }
 
 /// The request id of the invocation held on this thread, if one is (`layer_tests.rs`).

@@ -484,6 +484,12 @@ impl Invocation {
         &self.instrumentation.settings
     }
 
+    /// Whether no other invocation of its process (of its start tracker) has begun since
+    /// this one.
+    pub(crate) fn is_the_latest_begun(&self) -> bool {
+        self.instrumentation.tracker.begun() == self.facts.index()
+    }
+
     pub(crate) fn instrumentation(&self) -> &Arc<Instrumentation> {
         &self.instrumentation
     }

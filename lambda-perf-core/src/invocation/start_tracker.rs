@@ -239,6 +239,11 @@ impl StartTracker {
             .fetch_max(since_origin.min(u64::MAX - 1) + 1, Ordering::AcqRel);
     }
 
+    /// How many invocations have begun so far: the index of the latest.
+    pub(crate) fn begun(&self) -> u64 {
+        self.counters.invocations.load(Ordering::Acquire)
+    }
+
     fn discover(&self, lifecycle: Lifecycle, first_call: MonotonicNanos) -> Environment {
         // A restored process's life, for these facts, begins at the restore: what happened
         // before belongs to the snapshot.

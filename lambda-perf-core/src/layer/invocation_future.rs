@@ -57,11 +57,7 @@ pub(crate) fn begin(
 pub(crate) fn begin_with(own: impl FnOnce() -> Arc<Invocation>) -> Begun {
     match current::carried() {
         Some(outer) => Begun::Nested(outer),
-        None => {
-            // A failure's hold no line took: its line has come and gone.
-            just_failed::let_go_of_untaken();
-            Begun::Own(own())
-        }
+        None => Begun::Own(own()),
     }
 }
 
