@@ -173,14 +173,19 @@ where
             }
             Err(panic) => {
                 if std::mem::take(this.to_end) {
-                    let invocation = inner.current().invocation();
-                    invocation.finish(Outcome::Panic(Failure::from_panic(&*panic)));
-                    just_failed::hold(invocation);
+                    end_in_panic(inner.current().invocation(), &*panic);
                 }
                 panic::resume(panic)
             }
         }
     }
+}
+
+/// Ends `invocation`, whose handler panicked with `panic`, and holds it for the runtime's
+/// line about that panic (`just_failed`).
+fn end_in_panic(invocation: &Arc<Invocation>, panic: &(dyn std::any::Any + Send)) {
+    invocation.finish(Outcome::Panic(Failure::from_panic(panic)));
+    just_failed::hold(invocation);
 }
 
 /// How a completed handler ended, with what the records keep of it.
@@ -240,10 +245,7 @@ pub(crate) fn start<F: Future, D, W>(
         Ok(future) => wrap(InvocationFuture::running(current, true, future, describe)),
         Err(panic) => {
             // Ended, then handed back for reuse as `current` is dropped.
-            current
-                .invocation()
-                .finish(Outcome::Panic(Failure::from_panic(&*panic)));
-            just_failed::hold(current.invocation());
+            end_in_panic(current.invocation(), &*panic);
             panic::resume(panic)
         }
     }
