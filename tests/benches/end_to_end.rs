@@ -368,6 +368,18 @@ impl Subject {
     }
 }
 
+/// What `with` adds over `without`, invocation by invocation (the n-th of each was taken at
+/// the same place of the same round): the median of the differences, with its interval.
+fn added_per_invocation(with: &[Duration], without: &[Duration]) -> Value {
+    let micros = |d: &Duration| d.as_secs_f64() * 1e6;
+    median_with_interval(
+        with.iter()
+            .zip(without)
+            .map(|(with, without)| micros(with) - micros(without))
+            .collect(),
+    )
+}
+
 /// The median of `values`, with a 95% confidence interval for it (distribution-free: the
 /// order statistics around the middle), in microseconds.
 fn median_with_interval(mut values: Vec<f64>) -> Value {
@@ -568,8 +580,6 @@ async fn client_latency(
         }
     }
     let mut figures = serde_json::Map::new();
-    let micros = |d: &Duration| d.as_secs_f64() * 1e6;
-    let bare: Vec<f64> = taken[0].iter().map(micros).collect();
     // Each subject's replica medians, `medians[mode][replica]`: replica r of every subject took
     // the same blocks of rounds.
     let medians: Vec<Vec<f64>> = subjects
@@ -585,44 +595,23 @@ async fn client_latency(
                 .collect()
         })
         .collect();
-    // Each companion row against its floor after the POST, invocation by invocation (the
-    // n-th of each was taken at the same place of the same round) and process by process.
-    let floors: Vec<(&str, Value, Option<Value>)> = FLOORS
-        .iter()
-        .map(|&(label, floor)| {
-            let (with, without) = (index_of_subject(label), index_of_subject(floor));
-            let added = taken[with]
-                .iter()
-                .zip(&taken[without])
-                .map(|(with, without)| micros(with) - micros(without))
-                .collect();
-            (
-                label,
-                median_with_interval(added),
-                added_over_replicas(&medians[with], &medians[without]),
-            )
-        })
-        .collect();
-    for ((mode, samples), mode_medians) in SUBJECTS.iter().zip(taken).zip(&medians) {
+    for ((mode, samples), mode_medians) in SUBJECTS.iter().zip(&taken).zip(&medians) {
         let mut figures_of_mode = summary(samples.clone());
         figures_of_mode["replica_medians_us"] = json!(mode_medians);
         if mode.label != "bare" {
-            let added = samples
-                .iter()
-                .map(micros)
-                .zip(&bare)
-                .map(|(with, without)| with - without)
-                .collect();
-            figures_of_mode["added_vs_bare"] = median_with_interval(added);
+            figures_of_mode["added_vs_bare"] = added_per_invocation(samples, &taken[0]);
             if let Some(over) = added_over_replicas(mode_medians, &medians[0]) {
                 figures_of_mode["added_vs_bare_over_replicas"] = over;
             }
         }
         figures.insert(mode.label.to_owned(), figures_of_mode);
     }
-    for (label, added, over) in floors {
-        figures[label]["added_vs_floor"] = added;
-        if let Some(over) = over {
+    // Each companion row against its floor after the POST, invocation by invocation and
+    // process by process.
+    for (label, floor) in FLOORS {
+        let (with, without) = (index_of_subject(label), index_of_subject(floor));
+        figures[label]["added_vs_floor"] = added_per_invocation(&taken[with], &taken[without]);
+        if let Some(over) = added_over_replicas(&medians[with], &medians[without]) {
             figures[label]["added_vs_floor_over_replicas"] = over;
         }
     }
