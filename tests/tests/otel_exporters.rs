@@ -7,10 +7,10 @@ mod support;
 use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
-use lambda_perf_core::TraceBackend;
 use lambda_perf_core::opentelemetry_sdk::trace::{InMemorySpanExporter, SpanData};
 use lambda_perf_core::test_util::{Recorder, event, unsampled_event};
 use lambda_perf_core::xray::{self, Subsegment};
+use lambda_perf_core::{PerfLayerBuilder, TraceBackend};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use opentelemetry_proto::tonic::common::v1::any_value;
 use serde_json::{Value, json};
@@ -327,13 +327,10 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
         .unwrap()
         .local_addr()
         .unwrap();
-    let spans = InMemorySpanExporter::default();
-    let in_memory = spans.clone();
-    let recorder = Recorder::with(|builder| {
+    let (recorder, spans) = recorder_keeping_spans(|builder| {
         builder
             .traces([TraceBackend::Otlp, TraceBackend::XRay])
             .otlp_endpoint(format!("http://{closed}/v1/traces"))
-            .span_exporter(in_memory)
     });
     for _ in 0..2 {
         let started = Instant::now();
@@ -371,13 +368,10 @@ async fn an_unreachable_collector_never_fails_the_invocation() {
 async fn an_export_a_collector_refuses_is_counted_as_failed() {
     for status in ["400 Bad Request", "500 Internal Server Error"] {
         let collector = OtlpCollector::answering_with(Duration::ZERO, status, Vec::new());
-        let spans = InMemorySpanExporter::default();
-        let in_memory = spans.clone();
-        let recorder = Recorder::with(|builder| {
+        let (recorder, spans) = recorder_keeping_spans(|builder| {
             builder
                 .traces([TraceBackend::Otlp])
                 .otlp_endpoint(collector.traces_url())
-                .span_exporter(in_memory)
         });
         let counted = service_fn(|event: LambdaEvent<Value>| async move {
             lambda_perf_core::metrics::add_metric(
@@ -421,15 +415,12 @@ async fn an_export_outlasting_the_otlp_timeout_given_in_code_fails_and_is_counte
     // The kernel accepts its connections; nothing ever reads or answers them.
     let silent = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = silent.local_addr().unwrap();
-    let spans = InMemorySpanExporter::default();
-    let in_memory = spans.clone();
-    let recorder = Recorder::with(|builder| {
+    let (recorder, spans) = recorder_keeping_spans(|builder| {
         builder
             .traces([TraceBackend::Otlp])
             .otlp_endpoint(format!("http://{address}/v1/traces"))
             .otlp_timeout(Duration::from_millis(100))
             .otel_flush_timeout(Duration::from_millis(20))
-            .span_exporter(in_memory)
     });
     let started = Instant::now();
     let answer = recorder.run(service_fn(traced), event(json!({}))).await;
@@ -451,6 +442,16 @@ async fn an_export_outlasting_the_otlp_timeout_given_in_code_fails_and_is_counte
 
 /// The handler spans `spans` got, once it has two (or after 5 s): an end past the deadline
 /// does not wait for its export, so the second may come after the invocation returns.
+/// A recorder configured with `configure` whose spans, as exported, are also kept in memory.
+fn recorder_keeping_spans(
+    configure: impl FnOnce(PerfLayerBuilder) -> PerfLayerBuilder,
+) -> (Recorder, InMemorySpanExporter) {
+    let spans = InMemorySpanExporter::default();
+    let in_memory = spans.clone();
+    let recorder = Recorder::with(|builder| configure(builder).span_exporter(in_memory));
+    (recorder, spans)
+}
+
 async fn two_handler_spans(spans: &InMemorySpanExporter) -> Vec<SpanData> {
     let handlers = || -> Vec<SpanData> {
         spans
@@ -486,12 +487,9 @@ async fn a_handler_stuck_at_its_deadline_exports_its_spans_as_a_timeout() {
     // Deadline in 400 ms, margin 300 ms: the watchdog fires 100 ms in. The handler is still
     // stuck when Lambda would end the process at the deadline: what the watchdog wrote is all
     // that will ever leave, in X-Ray as in OpenTelemetry.
-    let spans = InMemorySpanExporter::default();
-    let in_memory = spans.clone();
-    let recorder = Recorder::with(|builder| {
+    let (recorder, spans) = recorder_keeping_spans(|builder| {
         builder
             .traces([TraceBackend::XRay])
-            .span_exporter(in_memory)
             .timeout_margin(Duration::from_millis(300))
     });
     let (release, released) = tokio::sync::oneshot::channel::<()>();
@@ -665,13 +663,10 @@ async fn spans_a_collector_rejects_in_a_partial_success_are_counted() {
     }
     .encode_to_vec();
     let collector = OtlpCollector::answering_with(Duration::ZERO, "200 OK", answer);
-    let spans = InMemorySpanExporter::default();
-    let in_memory = spans.clone();
-    let recorder = Recorder::with(|builder| {
+    let (recorder, spans) = recorder_keeping_spans(|builder| {
         builder
             .traces([TraceBackend::Otlp])
             .otlp_endpoint(collector.traces_url())
-            .span_exporter(in_memory)
     });
     for _ in 0..2 {
         let answer = recorder.run(service_fn(traced), event(json!({}))).await;
@@ -789,14 +784,11 @@ async fn the_wait_leaves_the_answer_time_to_be_posted_before_the_deadline() {
 #[tokio::test]
 async fn an_export_its_invocation_stopped_waiting_for_is_counted_as_late() {
     let collector = OtlpCollector::answering_after(Duration::from_secs(1));
-    let spans = InMemorySpanExporter::default();
-    let in_memory = spans.clone();
-    let recorder = Recorder::with(|builder| {
+    let (recorder, spans) = recorder_keeping_spans(|builder| {
         builder
             .traces([TraceBackend::Otlp])
             .otlp_endpoint(collector.traces_url())
             .otel_flush_timeout(Duration::from_secs(5))
-            .span_exporter(in_memory)
     });
     for _ in 0..2 {
         let answer = recorder.run(service_fn(traced), event_due_in(400)).await;
@@ -833,14 +825,11 @@ async fn with_the_watchdog_off_the_wait_still_leaves_the_answer_time() {
 #[tokio::test]
 async fn an_export_on_a_connection_the_collector_closed_is_sent_again() {
     let collector = OtlpCollector::closing_kept_alive_connections();
-    let spans = InMemorySpanExporter::default();
-    let in_memory = spans.clone();
-    let recorder = Recorder::with(|builder| {
+    let (recorder, spans) = recorder_keeping_spans(|builder| {
         builder
             .traces([TraceBackend::Otlp])
             .otlp_endpoint(collector.traces_url())
             .otel_flush_timeout(Duration::from_secs(2))
-            .span_exporter(in_memory)
     });
     for _ in 0..3 {
         let answer = recorder.run(service_fn(traced), event(json!({}))).await;
