@@ -38,10 +38,11 @@ async fn setup(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) -> Setu
 
 impl Setup {
     async fn invoke(&self, event: Value) -> InvokeReply {
-        self.process
-            .invoke(&self.api, InvokeRequest::json(event))
-            .await
-            .unwrap()
+        self.send(InvokeRequest::json(event)).await
+    }
+
+    async fn send(&self, request: InvokeRequest) -> InvokeReply {
+        self.process.invoke(&self.api, request).await.unwrap()
     }
 
     /// The handler subsegment of an invocation, once it arrived.
@@ -215,22 +216,12 @@ async fn errors_and_panics_fault_the_handler_subsegment() {
 async fn unsampled_and_headerless_invocations_send_nothing() {
     let setup = setup(|config| config).await;
     let unsampled = setup
-        .process
-        .invoke(
-            &setup.api,
-            InvokeRequest::json(json!({ "action": "trace" })).unsampled(),
-        )
-        .await
-        .unwrap();
+        .send(InvokeRequest::json(json!({ "action": "trace" })).unsampled())
+        .await;
     assert_eq!(unsampled.clone().into_json().unwrap()["done"], "trace");
     let headerless = setup
-        .process
-        .invoke(
-            &setup.api,
-            InvokeRequest::json(json!({ "action": "trace" })).without_trace_header(),
-        )
-        .await
-        .unwrap();
+        .send(InvokeRequest::json(json!({ "action": "trace" })).without_trace_header())
+        .await;
     assert_eq!(headerless.into_json().unwrap()["done"], "trace");
     // A sampled invocation afterwards: once its subsegment arrived, nothing else did.
     let sampled = setup.invoke(json!({ "action": "ok" })).await;
@@ -317,13 +308,8 @@ async fn the_daemon_address_is_resolved_when_the_layer_is_built() {
         .unwrap_or_else(|_| panic!("{:#?}", setup.process.last_lines(10)));
     assert!(setup.api.invocations().is_empty());
     let result = setup
-        .process
-        .invoke(
-            &setup.api,
-            InvokeRequest::json(json!({ "action": "ok" })).unsampled(),
-        )
-        .await
-        .unwrap();
+        .send(InvokeRequest::json(json!({ "action": "ok" })).unsampled())
+        .await;
     end_line(&setup.process, &result.request_id).await;
     assert_eq!(result.into_json().unwrap(), json!({ "done": "ok" }));
     let warnings = warnings(&setup.process);
