@@ -797,11 +797,11 @@ if settings:
         "`run_concurrent` runs N: N long-lived tasks, each with its own clone of the service, "
         "each handler waiting once (a yield to the runtime, where a real one would wait on a "
         "downstream call), so that the N invocations are in progress together. On a runtime with "
-        "2 worker threads, and for 64 at once also on a single thread, where nothing is used by "
-        "two threads at the same time; and, pinned, on two threads each driving a current-thread "
-        "runtime of its own with half the slots, so that an invocation stays on the thread it "
-        "began on (the multi-thread runtime's work stealing moves a waiting task to the other "
-        "thread when that one is idle). Beside it, run the same way: the bare handler, and the "
+        "2 worker threads, and for 1 and 64 at once also on a single thread, where nothing is "
+        "used by two threads at the same time; and, pinned, on two threads each driving a "
+        "current-thread runtime of its own with half the slots, so that an invocation stays on "
+        "the thread it began on (the multi-thread runtime's work stealing moves a waiting task "
+        "to the other thread when that one is idle). Beside it, run the same way: the bare handler, and the "
         "floor (the bare handler, then one `write(2)` and one `send(2)` of the same sizes on one "
         f"shared file and socket). {concurrency.get('rounds')} rounds of "
         f"{concurrency.get('invocations_per_round', 0):,} invocations per handler, each handler "
@@ -894,6 +894,17 @@ if settings:
                 f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}{paired(one, many)}."
             )
     few, pinned_many = pinned.get(2), pinned.get(8)
+    single = by_key.get((1, 1))
+    if single and few:
+        w(
+            "Sharing alone, 1 at once on one thread against 2 at once pinned on 2 threads (the "
+            "same invocation on each thread, at the same time, on the one writer, socket and "
+            "start counters, none moving): the CPU time `PerfLayer` adds per invocation changes "
+            f"by {signed(few['added_cpu_ns'] - single['added_cpu_ns'])} "
+            f"({fmt(us(single['added_cpu_ns']))} to {fmt(us(few['added_cpu_ns']))}), the "
+            f"floor's own system calls by {signed(few['floor_cpu_ns'] - single['floor_cpu_ns'])}"
+            f"{paired(single, few)}."
+        )
     if few and pinned_many:
         w(
             "Pinned, each invocation staying on the thread it began on, from 2 to 8 at once on 2 "
@@ -911,17 +922,19 @@ if settings:
             f"adds per invocation changes by {signed(moving['added_cpu_ns'] - pinned_many['added_cpu_ns'])} "
             "(an invocation's memory, written on one core, read on the other after its task "
             "moved), what the floor's system calls add by "
-            f"{signed(moving['floor_cpu_ns'] - pinned_many['floor_cpu_ns'])}."
+            f"{signed(moving['floor_cpu_ns'] - pinned_many['floor_cpu_ns'])}"
+            f"{paired(pinned_many, moving)}."
         )
     many = by_key.get((64, 2))
     if many and alone:
         w(
-            "Contention on what the invocations share, 64 at once on 2 threads against 64 on one "
-            "thread: what `PerfLayer` adds per invocation changes by "
+            "64 at once on the multi-thread runtime's 2 threads against 64 on one thread, the "
+            "sharing and the moves together: what `PerfLayer` adds per invocation changes by "
             f"{signed(many['added_cpu_ns'] - alone['added_cpu_ns'])} (its writer's lock, the "
-            "socket, the pools and counters, the kernel's file and socket structures, each moving "
-            "between the cores), what the floor's system calls add by "
-            f"{signed(many['floor_cpu_ns'] - alone['floor_cpu_ns'])}."
+            "socket, the pools and counters, the kernel's file and socket structures, and the "
+            "memory of invocations whose task moved, each going from one core to the other), "
+            "what the floor's system calls add by "
+            f"{signed(many['floor_cpu_ns'] - alone['floor_cpu_ns'])}{paired(alone, many)}."
         )
     w("")
 else:

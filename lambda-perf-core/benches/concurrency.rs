@@ -12,11 +12,13 @@
 //! where a real one would wait on a downstream call), so the N invocations are all in progress
 //! together. N is 1, 8 and 64 on a runtime with 2 worker threads (this machine's cores: two
 //! invocations really run at the same instant, on the one EMF writer, its lock and the one UDP
-//! socket), and 64 on a single thread, where nothing is used by two threads at once. And N is
-//! 2 and 8 pinned: two threads, each driving a current-thread runtime of its own with half the
-//! slots, so that an invocation stays on the thread it began on, where the multi-thread
+//! socket), and 1 and 64 on a single thread, where nothing is used by two threads at once. And
+//! N is 2 and 8 pinned: two threads, each driving a current-thread runtime of its own with half
+//! the slots, so that an invocation stays on the thread it began on, where the multi-thread
 //! runtime's work stealing moves a task (and the invocation's memory) to the other thread when
-//! that one is idle. Beside
+//! that one is idle. 2 pinned against 1 on a single thread is what sharing alone costs: the
+//! same invocation on each of two threads at once, on the one writer, socket and start
+//! counters, none moving. Beside
 //! `PerfLayer`, run the same way: the bare handler, and the floor (the bare handler, then one
 //! `write(2)` of the EMF line's size and one `send(2)` of the datagram's, on one file and one
 //! socket all invocations share).
@@ -33,9 +35,10 @@
 //!
 //! Contention on what is shared: with 2 threads, a lock held by one makes the other wait,
 //! and shared memory (the writer, the socket, the kernel's file and socket structures) moves
-//! between the cores; none of that happens on one thread. 64 at once on 2 threads against 64
-//! on one thread is the price of the sharing, for `PerfLayer` and for the floor's own system
-//! calls.
+//! between the cores; none of that happens on one thread. 2 pinned against 1 on one thread is
+//! the price of the sharing alone; 64 at once on 2 threads against 64 on one thread is that
+//! and the moves of the tasks between the threads together, for `PerfLayer` and for the
+//! floor's own system calls.
 //!
 //! Measures when run as a benchmark (`cargo bench`), and prints a table; with
 //! `LAMBDA_PERF_BENCH_RESULTS=dir` (as `bench/run` sets) also writes `dir/concurrency.json`.
@@ -80,7 +83,7 @@ struct Setting {
     pinned: bool,
 }
 
-const SETTINGS: [Setting; 6] = [
+const SETTINGS: [Setting; 7] = [
     Setting {
         at_once: 1,
         threads: 2,
@@ -98,6 +101,11 @@ const SETTINGS: [Setting; 6] = [
     },
     Setting {
         at_once: 64,
+        threads: 1,
+        pinned: false,
+    },
+    Setting {
+        at_once: 1,
         threads: 1,
         pinned: false,
     },

@@ -337,6 +337,48 @@ fn the_concurrency_table_gives_each_settings_medians_and_quartiles() {
     );
 }
 
+/// Sharing alone (one invocation on each of two pinned threads against one on one thread) is
+/// taken round by round, apart from the moves of the multi-thread runtime.
+#[test]
+fn sharing_alone_is_compared_round_by_round() {
+    let setting = |at_once: u64, threads: u64, pinned: bool, rounds: [f64; 6]| {
+        json!({
+            "at_once": at_once, "threads": threads, "pinned": pinned,
+            "bare_wall_ns": 200.0, "bare_cpu_ns": 200.0,
+            "added_wall_ns": 1.0, "added_cpu_ns": rounds[2],
+            "added_cpu_quartiles_ns": [rounds[1], rounds[4]],
+            "floor_cpu_ns": 800.0, "floor_cpu_quartiles_ns": [790.0, 810.0],
+            "added_cpu_rounds_ns": rounds,
+            "floor_cpu_rounds_ns": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0],
+        })
+    };
+    let concurrency = json!({
+        "rounds": 6,
+        "invocations_per_round": 64000,
+        "settings": [
+            setting(1, 1, false, [1300.0, 1310.0, 1320.0, 1330.0, 1340.0, 1350.0]),
+            // Each round 600 to 700 ns above the same round on one thread.
+            setting(2, 2, true, [1900.0, 1950.0, 2000.0, 2010.0, 2020.0, 2050.0]),
+        ],
+    });
+    let dir = results(&[("concurrency.json", concurrency.to_string())]);
+    let report = report(dir.path());
+    let sharing = line_with(&report, "Sharing alone,");
+    assert!(
+        sharing.contains(
+            "changes by +0.68 µs (1.32 µs to 2.00 µs), the floor's own system calls by +0.00 µs"
+        ),
+        "{sharing}"
+    );
+    assert!(
+        sharing.contains(
+            "round by round, a median of +0.68 µs (a 97% confidence interval: +0.60 µs to \
+             +0.70 µs, over 6 rounds): what `PerfLayer` adds rises."
+        ),
+        "{sharing}"
+    );
+}
+
 #[test]
 fn the_client_latency_verdict_reads_the_interval_over_the_processes() {
     let row = |median: f64, added: Option<(f64, f64, f64)>| {
