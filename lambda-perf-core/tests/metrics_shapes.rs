@@ -47,13 +47,6 @@ async fn a_single_metric_carries_the_service() {
         SingleMetric::new("Refunds", Unit::Count, 1.0)
             .dimension("reason", "late")
             .try_emit()?;
-        let collision = SingleMetric::new("Refunds", Unit::Count, 1.0)
-            .dimension("service", "other")
-            .try_emit();
-        assert!(
-            matches!(collision, Err(MetricsError::KeyCollision { .. })),
-            "{collision:?}"
-        );
         Ok::<_, Error>(())
     });
     recorder.run(handler, event(json!({}))).await.unwrap();
@@ -65,6 +58,37 @@ async fn a_single_metric_carries_the_service() {
     assert_eq!(dimension_sets(single), &json!([["service", "reason"]]));
     assert_eq!(single["service"], "payment");
     assert_eq!(single["reason"], "late");
+}
+
+/// A `service` given to a `SingleMetric` is its line's, in place of the configured one (as
+/// Powertools' `single_metric` takes it), checked as any dimension.
+#[tokio::test]
+async fn a_single_metric_takes_a_service_of_its_own() {
+    let recorder = Recorder::with(|layer| layer.service("payment"));
+    let handler = service_fn(|_: LambdaEvent<Value>| async {
+        SingleMetric::new("Refunds", Unit::Count, 1.0)
+            .dimension("reason", "late")
+            .dimension("service", "billing")
+            .try_emit()?;
+        let invalid = SingleMetric::new("Refunds", Unit::Count, 1.0)
+            .dimension("service", "")
+            .try_emit();
+        assert!(
+            matches!(invalid, Err(MetricsError::InvalidDimensionValue { .. })),
+            "{invalid:?}"
+        );
+        Ok::<_, Error>(())
+    });
+    recorder.run(handler, event(json!({}))).await.unwrap();
+    let lines = recorder.emf().lines();
+    let singles: Vec<&Value> = lines
+        .iter()
+        .filter(|line| line.get("Refunds").is_some())
+        .collect();
+    assert_eq!(singles.len(), 1, "{lines:?}");
+    assert_eq!(dimension_sets(singles[0]), &json!([["reason", "service"]]));
+    assert_eq!(singles[0]["service"], "billing");
+    assert_eq!(singles[0]["reason"], "late");
 }
 
 #[tokio::test]

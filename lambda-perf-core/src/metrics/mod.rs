@@ -193,7 +193,8 @@ fn add_owned(name: String, recorded: Recorded) -> Result<(), MetricsError> {
 /// values: naming one here is a [`MetricsError::KeyCollision`] (the dimension is already
 /// there), and the line is written with the configured value. Powertools overwrites such a
 /// dimension for the flush instead; for a line with other values of them, write a
-/// [`SingleMetric`] (whose dimensions are `service` and its own).
+/// [`SingleMetric`] (whose dimensions are `service`, or a `service` of its own, and its
+/// own).
 ///
 /// ```
 /// use lambda_perf_core::metrics::{self, Unit};

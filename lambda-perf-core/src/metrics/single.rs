@@ -11,7 +11,8 @@ use crate::invocation::output::OwnLine;
 use crate::setup;
 
 /// A metric written immediately in its own EMF line, with the `service` dimension and the
-/// dimensions given here (as Powertools' `single_metric` writes it).
+/// dimensions given here (as Powertools' `single_metric` writes it). A `service` dimension
+/// given here is the line's `service`, in place of the configured one (as in Powertools).
 ///
 /// Use it outside an invocation (at init, in a background task) or for a metric that must
 /// not share the invocation's dimension set. Inside an invocation it uses that invocation's
@@ -83,18 +84,25 @@ impl SingleMetric {
             std::sync::Arc::clone(invocation.instrumentation())
         })
         .unwrap_or_else(|_| setup::outside_invocation());
-        let fixed = [Dimension::new(
+        let configured = [Dimension::new(
             "service",
             instrumentation.settings.service.clone(),
         )];
+        // A `service` of its own, checked as any dimension given here, replaces the
+        // configured one.
+        let fixed: &[Dimension] = if self.dimensions.iter().any(|d| d.name == "service") {
+            &[]
+        } else {
+            &configured
+        };
         let mut set = MetricSet::default();
         for dimension in self.dimensions {
-            set.add_dimension(&fixed, dimension.name, dimension.value)?;
+            set.add_dimension(fixed, dimension.name, dimension.value)?;
         }
-        set.add_metric(&fixed, self.name, self.unit, self.resolution, self.value)?;
+        set.add_metric(fixed, self.name, self.unit, self.resolution, self.value)?;
         instrumentation.output.own_line(&OwnLine {
             namespace: self.namespace.as_deref(),
-            fixed: &fixed,
+            fixed,
             metrics: &set,
         });
         Ok(())
