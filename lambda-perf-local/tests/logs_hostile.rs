@@ -4,13 +4,15 @@ use lambda_perf_local::logs::{LogFile, LogsReport};
 use lambda_perf_local::pricing::Architecture;
 
 fn build(name: &str, text: &str) -> LogsReport {
-    LogsReport::build(
-        &[LogFile {
-            name: name.into(),
-            text: text.into(),
-        }],
-        Architecture::X86_64,
-    )
+    LogsReport::build(&[file(name, text)], Architecture::X86_64)
+}
+
+/// One of several files, for [`LogsReport::build`].
+fn file(name: &str, text: &str) -> LogFile {
+    LogFile {
+        name: name.into(),
+        text: text.into(),
+    }
 }
 
 const EVENTS: &str = r#"{
@@ -740,4 +742,134 @@ fn a_status_line_marks_no_report_of_another_log_stream() {
         + report
         + "\n";
     assert_eq!(report_of(&unknown).statuses.get("timeout"), Some(&1));
+}
+
+/// The same JSON-log-format `platform.report` read in two forms of overlapping exports: as
+/// Lambda wrote it (`filter-log-events`), and as `aws logs tail --format json` prints it
+/// (Python's `json.dumps(…, indent=4)` on the lines after the prefix). It is one log event,
+/// logged at the same millisecond, of the same request: one invocation, one cold start, as
+/// the same text-format REPORT read in two forms is.
+#[test]
+fn a_json_format_report_read_from_filter_log_events_and_tail_format_json_counts_once() {
+    let record = r#"{"time":"2025-01-02T03:04:05.200Z","type":"platform.report","record":{"requestId":"r-1","metrics":{"durationMs":12.5,"billedDurationMs":140,"memorySizeMB":128,"maxMemoryUsedMB":30,"initDurationMs":126.9},"status":"success"}}"#;
+    let export = serde_json::json!({"events": [{
+        "logStreamName": "2025/01/02/[$LATEST]abc",
+        "timestamp": 1_735_787_045_200_u64,
+        "message": format!("{record}\n"),
+        "eventId": "1"
+    }]})
+    .to_string();
+    let tail = r#"2025-01-02T03:04:05.200000+00:00 2025/01/02/[$LATEST]abc 
+{
+    "time": "2025-01-02T03:04:05.200Z",
+    "type": "platform.report",
+    "record": {
+        "requestId": "r-1",
+        "metrics": {
+            "durationMs": 12.5,
+            "billedDurationMs": 140,
+            "memorySizeMB": 128,
+            "maxMemoryUsedMB": 30,
+            "initDurationMs": 126.9
+        },
+        "status": "success"
+    }
+}
+"#;
+    let report = LogsReport::build(
+        &[file("export.json", &export), file("tail.txt", tail)],
+        Architecture::X86_64,
+    );
+    assert_eq!(
+        (
+            report.invocations,
+            report.cold_starts,
+            report.lines.duplicate_reports
+        ),
+        (1, 1, 1),
+        "{report:#?}"
+    );
+}
+
+/// Two invocations at their peak of 128 MB: one killed for memory at 128 MB, one at
+/// 1024 MB. The headroom must not depend on the order the lines are read in, and must not
+/// hide the invocation that ran out: it is 0 MB.
+#[test]
+fn the_headroom_of_a_tie_is_the_smallest_whatever_the_order() {
+    let oom = "REPORT RequestId: a\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\tStatus: error\tError Type: Runtime.OutOfMemory\n";
+    let big = "REPORT RequestId: b\tDuration: 10.00 ms\tBilled Duration: 10 ms\tMemory Size: 1024 MB\tMax Memory Used: 128 MB\n";
+    for text in [format!("{oom}{big}"), format!("{big}{oom}")] {
+        let report = LogsReport::build(&[file("sizes.log", &text)], Architecture::X86_64);
+        assert_eq!(report.memory_headroom_mb, Some(0.0), "{text}");
+    }
+}
+
+/// An asynchronous request retried in another environment: the first attempt (stream A)
+/// has no lambda-perf EMF line (its code had none yet, or its lines are not in the
+/// export), the retry (stream B) has. Both REPORTs are cold starts; only B's has an
+/// in-process init to put beside it. A's platform init (500 ms) must not be paired with B's
+/// in-process init (80 ms): the EMF facts are those of their own log stream.
+#[test]
+fn the_facts_of_one_log_stream_are_not_another_streams_reports() {
+    let a = "2025/01/02/[1]aaaa";
+    let b = "2025/01/02/[2]bbbb";
+    let emf = r#"{"_aws":{"Timestamp":1735787105000,"CloudWatchMetrics":[{"Namespace":"Shop","Dimensions":[["service"]],"Metrics":[{"Name":"Orders"}]}]},"service":"orders","Orders":[1.0],"lambda_perf":{"request_id":"r-1","start_kind":"cold","invocation":1,"init_duration_ms":80.0}}"#;
+    let text = format!(
+        "2025-01-02T03:04:05.000000+00:00 {a} REPORT RequestId: r-1\tDuration: 3000.00 ms\tBilled Duration: 3500 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\tInit Duration: 500.00 ms\tStatus: timeout\n\
+         2025-01-02T03:05:05.000000+00:00 {b} {emf}\n\
+         2025-01-02T03:05:05.100000+00:00 {b} REPORT RequestId: r-1\tDuration: 10.00 ms\tBilled Duration: 110 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\tInit Duration: 100.00 ms\n"
+    );
+    let report = LogsReport::build(&[file("tail.txt", &text)], Architecture::X86_64);
+    assert_eq!(report.cold_starts, 2);
+    let side = report
+        .lambda_perf
+        .and_then(|figures| figures.init_side_by_side)
+        .expect("B's cold start has both inits");
+    assert_eq!(side.pairs, 1, "{side:#?}");
+    assert_eq!(side.platform_ms.max, 100.0, "{side:#?}");
+    assert_eq!(side.difference_p50_ms, 20.0, "{side:#?}");
+}
+
+/// `filter-log-events` interleaves the log streams by time: a line of another stream,
+/// logged in the same millisecond, can fall between a `Runtime exited` line and the error
+/// type Lambda logs after it in its own stream. The REPORT (older, without `Status`) is an
+/// out-of-memory error, not `Runtime.ExitError`.
+#[test]
+fn the_error_type_after_a_runtime_exit_is_read_in_its_own_stream() {
+    let event = |stream: &str, timestamp: u64, message: &str| serde_json::json!({"logStreamName": stream, "timestamp": timestamp, "message": message});
+    let a = "2025/01/02/[$LATEST]aaaa";
+    let b = "2025/01/02/[$LATEST]bbbb";
+    let export = serde_json::json!({"events": [
+        event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
+        event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
+        event(b, 1_900, "handling order o-42\n"),
+        event(a, 1_900, "Runtime.OutOfMemory\n"),
+        event(a, 1_900, "END RequestId: r-1\n"),
+        event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+    ]})
+    .to_string();
+    let report = LogsReport::build(&[file("export.json", &export)], Architecture::X86_64);
+    assert_eq!(
+        report.statuses.get("error: Runtime.OutOfMemory"),
+        Some(&1),
+        "{:?}",
+        report.statuses
+    );
+}
+
+/// A text file where many prefixed events with an empty message are followed by a line
+/// `{` that no `}` closes: each looks ahead for its closing line over up to 1 MiB, so the
+/// reading time grows with the square of the file (1.2 MB: 35 s in a debug build). Reading
+/// it must take about as long as reading any text of its size.
+#[test]
+fn unclosed_pretty_json_openings_are_read_in_linear_time() {
+    let text = "2025-01-02T03:04:05.000000+00:00 2025/01/02/[$LATEST]abc \n{\n".repeat(20_000);
+    let started = std::time::Instant::now();
+    let report = LogsReport::build(&[file("tail.txt", &text)], Architecture::X86_64);
+    let took = started.elapsed();
+    assert_eq!(report.lines.events, 40_000);
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "1.2 MB of text read in {took:?}"
+    );
 }

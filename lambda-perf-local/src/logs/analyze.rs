@@ -75,6 +75,7 @@ impl LogsReport {
         let mut index = 0;
         // A number for each log stream read, for the places of the lines.
         let mut stream_numbers: HashMap<String, usize> = HashMap::new();
+        let mut previous_in_stream: HashMap<Option<usize>, usize> = HashMap::new();
         let mut seen: HashMap<Attempt, Seen> = HashMap::new();
         let mut order: Vec<Attempt> = Vec::new();
         let mut client_inits: BTreeMap<String, Vec<f64>> = BTreeMap::new();
@@ -98,6 +99,8 @@ impl LogsReport {
                         .as_ref()
                         .map(|stream| *stream_numbers.entry(stream.clone()).or_insert(next_stream)),
                 };
+                // The line before this one in its log stream (streams are interleaved).
+                let previous = previous_in_stream.insert(place.stream, index);
                 match read(&event.message) {
                     Record::Report(report) => {
                         lines.platform += 1;
@@ -125,9 +128,11 @@ impl LogsReport {
                     }
                     Record::RuntimeExitType(error_type) => {
                         lines.platform += 1;
-                        // The type of the exit on the line before, if that one was kept.
-                        if let Some(exit) =
-                            exits.last_mut().filter(|exit| exit.1.index + 1 == index)
+                        // The type of the exit on the line before in its stream, if that
+                        // one was kept.
+                        if let Some(exit) = exits
+                            .last_mut()
+                            .filter(|exit| Some(exit.1.index) == previous)
                         {
                             exit.2 = error_type;
                         }
@@ -233,9 +238,12 @@ impl LogsReport {
         let mut sizes: Vec<u32> = reports.iter().map(|r| r.memory_size_mb).collect();
         sizes.sort_unstable();
         sizes.dedup();
-        let heaviest = reports
-            .iter()
-            .max_by(|a, b| a.max_memory_used_mb.total_cmp(&b.max_memory_used_mb));
+        let heaviest = reports.iter().max_by(|a, b| {
+            // Of alike peaks, the smallest size: the least headroom, whatever the order.
+            a.max_memory_used_mb
+                .total_cmp(&b.max_memory_used_mb)
+                .then(b.memory_size_mb.cmp(&a.memory_size_mb))
+        });
         // A SnapStart restore's `Billed Restore Duration` is already part of its `Billed
         // Duration` (Duration rounded up, plus the billed restore): counted once.
         let billed_gb_seconds: f64 = reports
@@ -443,7 +451,16 @@ impl Readings {
 /// first time, not as a repeat of one in `seen` (the same log event in overlapping exports:
 /// [`Readings::first_read`]). Remembers it.
 fn first_read(seen: &mut Repeats, request_id: &str, event: &LogEvent, file: usize) -> bool {
-    let key = (request_id.to_owned(), event.message.trim_end().to_owned());
+    let text = event.message.trim_end();
+    // A JSON record as `aws logs tail --format json` prints it (read back re-serialized) is
+    // the same text as Lambda wrote it: compared as JSON.
+    let text = if text.starts_with('{') {
+        serde_json::from_str::<serde_json::Value>(text)
+            .map_or_else(|_| text.to_owned(), |value| value.to_string())
+    } else {
+        text.to_owned()
+    };
+    let key = (request_id.to_owned(), text);
     seen.entry(key)
         .or_default()
         .first_read(event.timestamp_ms, event.to_the_second, file)
@@ -551,7 +568,8 @@ fn lambda_perf_figures(
             return facts(&attempt);
         }
         match attempts_of.get(report.request_id.as_str())?.as_slice() {
-            [only] => facts(only),
+            // Both with a stream: another environment's attempt, not this one.
+            [only] if stream.is_none() || only.1.is_none() => facts(only),
             _ => None,
         }
     };

@@ -295,6 +295,11 @@ fn pretty_json(lines: &[&str]) -> Option<(String, usize)> {
             return None;
         }
         if line.trim_end() != close {
+            // `json.dumps(…, indent=4)` indents every line but the last: this one ends it,
+            // unclosed.
+            if !line.starts_with(' ') {
+                return None;
+            }
             continue;
         }
         let document = lines[..=index].join("\n");
