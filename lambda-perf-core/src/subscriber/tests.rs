@@ -869,3 +869,34 @@ fn a_library_span_made_in_one_invocation_does_not_label_a_later_ones_lines() {
         .unwrap_or_else(|| panic!("{}", lines.text()));
     assert!(frame.get("function_request_id").is_none(), "{frame}");
 }
+
+/// A line under spans nested deeply (a recursive `#[instrument]` function: each level's
+/// fields repeat the others' names) costs time in proportion to its fields, not to their
+/// square: under 8,000 spans of three fields each, one line takes milliseconds, where
+/// comparing every field with every later one took seconds. The line keeps the innermost
+/// value of each name.
+#[test]
+fn a_line_under_deeply_nested_spans_costs_time_in_proportion_to_its_fields() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    let elapsed = tracing::dispatcher::with_default(&dispatch, || {
+        let guards: Vec<_> = (0..8_000_u64)
+            .map(|depth| tracing::info_span!("recurse", depth, a = 1, b = 2).entered())
+            .collect();
+        let begun = std::time::Instant::now();
+        tracing::info!("deep");
+        let elapsed = begun.elapsed();
+        // Left innermost first, as they were entered.
+        for guard in guards.into_iter().rev() {
+            drop(guard);
+        }
+        elapsed
+    });
+    let line = &lines.lines()[0];
+    assert_eq!(line["depth"], 7_999);
+    assert_eq!(line["a"], 1);
+    assert!(
+        elapsed < Duration::from_secs(1),
+        "one line under 8,000 spans took {elapsed:?}"
+    );
+}

@@ -183,8 +183,22 @@ fn append_text<'f>(
     });
 }
 
+/// Above this many fields (more than one callsite holds: spans nested deeply), which is
+/// the last of its key is found in linear time rather than by comparing every pair.
+const FEW_FIELDS: usize = 32;
+
 /// Each field once, with its last value: (prefix, key, encoded value).
-fn for_each_field<'f>(fields: &'f LogFields, mut write: impl FnMut(&str, &str, &'f [u8])) {
+fn for_each_field<'f>(fields: &'f LogFields, write: impl FnMut(&str, &str, &'f [u8])) {
+    if fields.encoded().len() > FEW_FIELDS {
+        for_each_of_many_fields(fields, write);
+    } else {
+        for_each_of_few_fields(fields, write);
+    }
+}
+
+/// [`for_each_field`] for a few fields: each compared with the ones after it, without
+/// allocating.
+fn for_each_of_few_fields<'f>(fields: &'f LogFields, mut write: impl FnMut(&str, &str, &'f [u8])) {
     for (index, (key, value)) in fields.encoded().enumerate() {
         let overridden = fields
             .encoded()
@@ -193,6 +207,33 @@ fn for_each_field<'f>(fields: &'f LogFields, mut write: impl FnMut(&str, &str, &
         if !overridden {
             write(prefix_of(key), key, value);
         }
+    }
+}
+
+/// [`for_each_field`] for many fields: each field's written key is looked up once, from the
+/// last field back, in a set.
+#[cold]
+#[inline(never)]
+fn for_each_of_many_fields<'f>(fields: &'f LogFields, mut write: impl FnMut(&str, &str, &'f [u8])) {
+    let entries: Vec<(&'static str, &'f [u8])> = fields.encoded().collect();
+    let mut seen = std::collections::HashSet::with_capacity(entries.len());
+    let mut is_last = vec![false; entries.len()];
+    for (index, (key, _)) in entries.iter().enumerate().rev() {
+        is_last[index] = seen.insert(written_key(key));
+    }
+    for ((key, value), is_last) in entries.into_iter().zip(is_last) {
+        if is_last {
+            write(prefix_of(key), key, value);
+        }
+    }
+}
+
+/// The key a field is written under, as (prefix, name): equal for two fields exactly when
+/// [`same_written_key`] says they are.
+fn written_key(key: &str) -> (&'static str, &str) {
+    match key.strip_prefix(RESERVED_PREFIX) {
+        Some(rest) if RESERVED_KEYS.contains(&rest) => (RESERVED_PREFIX, rest),
+        _ => (prefix_of(key), key),
     }
 }
 
@@ -359,6 +400,39 @@ mod tests {
         assert_eq!(value["step"], "event");
         assert_eq!(written.matches("\"step\"").count(), 1, "{written}");
         assert_eq!(written.matches("\"fields.level\"").count(), 1, "{written}");
+    }
+
+    /// Past [`FEW_FIELDS`], the line is the one comparing every pair would write.
+    #[test]
+    fn many_fields_are_written_as_few_are() {
+        let keys = [
+            "level",
+            "fields.level",
+            "step",
+            "message",
+            "fields.message",
+            "order",
+        ];
+        let fill = |fields: &mut LogFields| {
+            for round in 0..20 {
+                for key in keys {
+                    fields.integer(key, round);
+                }
+            }
+        };
+        let mut fields = LogFields::new(LogFormat::Json);
+        fill(&mut fields);
+        let mut pairwise = Vec::new();
+        for_each_of_few_fields(&fields, |prefix, key, value| {
+            pairwise.push((prefix.to_owned(), key.to_owned(), value.to_vec()));
+        });
+        let mut linear = Vec::new();
+        for_each_field(&fields, |prefix, key, value| {
+            linear.push((prefix.to_owned(), key.to_owned(), value.to_vec()));
+        });
+        assert!(fields.encoded().len() > FEW_FIELDS);
+        assert_eq!(linear, pairwise);
+        assert_eq!(linear.len(), 4, "{linear:?}");
     }
 
     #[test]
