@@ -960,3 +960,27 @@ async fn a_deadline_past_what_a_time_holds_is_sent_saturated_not_a_panic() {
         assert_eq!(result.deadline_ms, u64::MAX);
     }
 }
+
+/// On Lambda a runtime that reported an init error is in its `InitError` state (its Runtime
+/// API's state machine allows no transition out of it): a second init error is
+/// `403 InvalidStateTransition`, the first standing.
+#[tokio::test]
+async fn a_second_init_error_is_an_invalid_state_transition() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let init_error = || {
+        call(
+            &http,
+            &api,
+            Method::POST,
+            "/2018-06-01/runtime/init/error",
+            &[("lambda-runtime-function-error-type", "Runtime.InitError")],
+            r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
+        )
+    };
+    assert_eq!(init_error().await.status, StatusCode::ACCEPTED);
+    let second = init_error().await;
+    assert_eq!(second.status, StatusCode::FORBIDDEN);
+    assert_eq!(second.json()["errorType"], "InvalidStateTransition");
+    assert_eq!(api.init_errors().len(), 1);
+}

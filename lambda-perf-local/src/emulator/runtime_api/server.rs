@@ -296,13 +296,15 @@ async fn init_error(
     let (headers, body) = read_body(request).await?;
     match shared.init_error(error_type_header(&headers), ErrorDocument::from_body(body)) {
         Ok(()) => Ok(accepted()),
-        // Lambda's words for it: its runtime is `Ready` once it has asked for work.
-        Err(InitErrorRefused) => Err((
+        // Lambda's words for it: its runtime is `Ready` once it has asked for work,
+        // `InitError` once it has reported one.
+        Err(InitErrorRefused(from)) => Err((
             StatusCode::FORBIDDEN,
             "InvalidStateTransition",
-            "State transition from Ready to InitError failed for runtime. Error: State \
-             transition is not allowed"
-                .to_owned(),
+            format!(
+                "State transition from {from} to InitError failed for runtime. Error: State \
+                 transition is not allowed"
+            ),
         )),
     }
 }

@@ -60,9 +60,10 @@ pub(crate) enum ResolveError {
 }
 
 /// Why an init error was refused: the runtime had already asked for work, so its init was
-/// over.
+/// over, or it had reported its init error already. The runtime's state then, in Lambda's
+/// words (`Ready`, `InitError`).
 #[derive(Debug, PartialEq, Eq)]
-pub(crate) struct InitErrorRefused;
+pub(crate) struct InitErrorRefused(pub(crate) &'static str);
 
 /// A `/next` hand-out: the invocation to send.
 pub(crate) struct HandOut {
@@ -517,7 +518,8 @@ impl Shared {
     ///
     /// Refused ([`InitErrorRefused`]), with nothing recorded, once the current process has
     /// asked for work: as on Lambda, whose runtime leaves its init at its first
-    /// `GET /next` and then gets `403` for an init error, its invocations unaffected.
+    /// `GET /next` and then gets `403` for an init error, its invocations unaffected. Refused
+    /// too once the current process has reported one: the first stands.
     pub(crate) fn init_error(
         &self,
         error_type: Option<String>,
@@ -525,7 +527,11 @@ impl Shared {
     ) -> Result<(), InitErrorRefused> {
         let mut state = self.lock();
         if state.polled_since_attach {
-            return Err(InitErrorRefused);
+            return Err(InitErrorRefused("Ready"));
+        }
+        // As on Lambda, whose runtime leaves its `InitError` state for none.
+        if state.current_init_error.is_some() {
+            return Err(InitErrorRefused("InitError"));
         }
         let now = Instant::now();
         state.init_errors.push(LoggedInitError {
