@@ -448,6 +448,31 @@ fn a_function_that_logs_without_end_cannot_take_the_harness_s_memory() {
 }
 
 #[test]
+fn a_function_that_prints_emf_lines_without_end_cannot_take_the_harness_s_memory() {
+    // The same with an EMF line: each was kept, parsed, at about 3 KB of the harness's memory
+    // (3 GB in 2 s here). Past their own budget they are counted, not kept.
+    let output = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "ulimit -v 1500000; exec \"$0\" run --json --no-progress --init-timeout 4 -n 1 \
+             -- sh -c 'exec yes \"{\\\"_aws\\\":{\\\"Timestamp\\\":1,\\\"CloudWatchMetrics\\\":[]},\\\"x\\\":1}\"'",
+        )
+        .arg(env!("CARGO_BIN_EXE_lambda-perf"))
+        .output()
+        .expect("lambda-perf runs");
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(error.contains("never asked for an invocation"), "{error}");
+    let report = json(&output);
+    let process = &report["processes"][0];
+    assert!(
+        process["emf_lines"].as_u64().unwrap() > 0
+            && process["dropped_output_lines"].as_u64().unwrap() > 0,
+        "{process:#}"
+    );
+}
+
+#[test]
 fn stopping_lambda_perf_stops_the_function_too() {
     // The function runs in a process group of its own (a terminal's Ctrl-C does not reach
     // it): when lambda-perf is told to stop, it must stop the function, not leave it running

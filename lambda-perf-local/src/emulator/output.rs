@@ -19,11 +19,23 @@ pub(crate) const MAX_LINE_BYTES: usize = 256 * 1024;
 /// [`LINE_COST`]: past it, further plain lines are counted but not kept (the last few still
 /// are, for error messages), so that a function that logs without end (a loop printing,
 /// `yes`) cannot take the harness's memory over a long timeout. EMF lines, whose facts and
-/// metrics the report needs, are always kept.
+/// metrics the report needs, have a budget of their own ([`MAX_EMF_BYTES`]).
 pub(crate) const MAX_PLAIN_BYTES: usize = 256 * 1024 * 1024;
 
 /// What keeping one line costs beyond its text (the line's record and its allocation).
 const LINE_COST: usize = 128;
+
+/// How much EMF output a log keeps, counting each line as [`emf_cost`]: past it, further EMF
+/// lines are counted but not kept, like plain lines past [`MAX_PLAIN_BYTES`], so that a
+/// function printing EMF lines without end cannot take the harness's memory either. Far
+/// above what a run's invocations write (hundreds of thousands of lines).
+pub(crate) const MAX_EMF_BYTES: usize = 512 * 1024 * 1024;
+
+/// What keeping an EMF line costs: its text, and its parsed document (a few times the text,
+/// and about 3 KB however short the text: a map's nodes).
+fn emf_cost(text: &str) -> usize {
+    3 * text.len() + 3 * 1024
+}
 
 /// How many of the plain lines not kept are still kept last, for error messages.
 const DROPPED_TAIL: usize = 20;
@@ -126,8 +138,12 @@ struct LogState {
     open_streams: usize,
     /// What the plain lines kept cost (see [`MAX_PLAIN_BYTES`]).
     plain_bytes: usize,
+    /// What the EMF lines kept cost (see [`MAX_EMF_BYTES`]).
+    emf_bytes: usize,
     /// How many plain lines were not kept.
     dropped: usize,
+    /// How many EMF lines were not kept.
+    dropped_emf: usize,
     /// The last plain lines not kept, oldest first (at most [`DROPPED_TAIL`]).
     dropped_tail: std::collections::VecDeque<OutputLine>,
 }
@@ -177,12 +193,19 @@ impl OutputLog {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Appends a line and wakes waiters. A plain (non-EMF) line past 256 MB of them is only
-    /// counted ([`dropped_lines`](Self::dropped_lines)).
+    /// Appends a line and wakes waiters. A plain (non-EMF) line past 256 MB of them, and an
+    /// EMF line past [`MAX_EMF_BYTES`] of them, is only counted
+    /// ([`dropped_lines`](Self::dropped_lines)).
     pub fn push(&self, line: OutputLine) {
         let mut state = self.lock();
         if line.is_emf() {
-            state.lines.push(line);
+            let cost = emf_cost(&line.text);
+            if state.dropped_emf == 0 && state.emf_bytes + cost <= MAX_EMF_BYTES {
+                state.emf_bytes += cost;
+                state.lines.push(line);
+            } else {
+                state.dropped_emf += 1;
+            }
         } else {
             let cost = line.text.len() + LINE_COST;
             if state.dropped == 0 && state.plain_bytes + cost <= MAX_PLAIN_BYTES {
@@ -200,10 +223,16 @@ impl OutputLog {
         self.inner.changed.notify_waiters();
     }
 
-    /// How many plain (non-EMF) lines were not kept, past 256 MB of them (each line counted
-    /// as its text and 128 bytes).
+    /// How many lines were not kept: plain (non-EMF) lines past 256 MB of them (each line
+    /// counted as its text and 128 bytes), EMF lines past [`MAX_EMF_BYTES`] of them.
     pub fn dropped_lines(&self) -> usize {
-        self.lock().dropped
+        let state = self.lock();
+        state.dropped + state.dropped_emf
+    }
+
+    /// How many of the [`dropped_lines`](Self::dropped_lines) were EMF lines.
+    pub fn dropped_emf_lines(&self) -> usize {
+        self.lock().dropped_emf
     }
 
     /// Spawns a task that reads `reader` line by line into the log until end of file (or a
@@ -406,6 +435,29 @@ mod tests {
         assert_eq!(more.len(), 22);
         assert_eq!(more[1], "stdout: {\"_aws\":{}}");
         assert_eq!(more[2], "stderr: late 10");
+    }
+
+    #[test]
+    fn emf_lines_past_their_budget_are_counted_not_kept() {
+        let log = OutputLog::new();
+        let now = Instant::now();
+        let text = format!(r#"{{"_aws":{{}},"x":"{}"}}"#, "y".repeat(64 * 1024));
+        let fit = MAX_EMF_BYTES / emf_cost(&text);
+        for _ in 0..fit {
+            log.push(OutputLine::new(OutputStream::Stdout, text.clone(), now));
+        }
+        assert_eq!((log.emf_lines().len(), log.dropped_lines()), (fit, 0));
+        for _ in 0..3 {
+            log.push(OutputLine::new(OutputStream::Stdout, text.clone(), now));
+        }
+        log.push(OutputLine::new(OutputStream::Stderr, "plain", now));
+        assert_eq!(log.emf_lines().len(), fit);
+        assert_eq!((log.dropped_lines(), log.dropped_emf_lines()), (3, 3));
+        assert_eq!(
+            log.log_lines().len(),
+            1,
+            "plain lines have their own budget"
+        );
     }
 
     #[tokio::test]

@@ -504,7 +504,7 @@ fn processes(out: &mut String, report: &Report) {
             },
             escape(&if process.dropped_output_lines > 0 {
                 format!(
-                    "{}; {} more output line(s) past the 256 MB the harness keeps were not kept",
+                    "{}; {} more output line(s) past what the harness keeps (256 MB of plain lines, 512 MB of EMF lines) were not kept",
                     process.ending(),
                     process.dropped_output_lines
                 )

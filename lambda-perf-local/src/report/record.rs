@@ -153,7 +153,7 @@ pub struct RecordedProcess {
     pub environment: usize,
     /// Everything it wrote on stdout and stderr, in order.
     pub output: Vec<OutputLine>,
-    /// How many plain output lines it wrote past what the harness keeps of them
+    /// How many output lines it wrote past what the harness keeps of them
     /// ([`OutputLog::dropped_lines`](crate::emulator::OutputLog::dropped_lines)).
     pub dropped_output_lines: usize,
     /// How it ended (e.g. `exit status: 0`, `killed`), if it did.

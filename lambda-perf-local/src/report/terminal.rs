@@ -507,7 +507,7 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
         wrap_into(out, &text, width, 4);
         if process.dropped_output_lines > 0 {
             let dropped = format!(
-                "    {} more output line(s) past the 256 MB the harness keeps were not kept",
+                "    {} more output line(s) past what the harness keeps (256 MB of plain lines, 512 MB of EMF lines) were not kept",
                 process.dropped_output_lines
             );
             wrap_into(out, &dropped, width, 6);
