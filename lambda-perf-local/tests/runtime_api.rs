@@ -984,3 +984,98 @@ async fn a_second_init_error_is_an_invalid_state_transition() {
     assert_eq!(second.json()["errorType"], "InvalidStateTransition");
     assert_eq!(api.init_errors().len(), 1);
 }
+
+/// Lambda holds a *streamed* response (`Lambda-Runtime-Function-Response-Mode: streaming`,
+/// chunked, as `lambda_runtime` sends a `StreamResponse`) to the streaming limit (20 MB soft
+/// limit; 200 MB since 2025), not to the 6 MB of a buffered one: a 7 MB stream is accepted
+/// and reaches the caller.
+#[tokio::test]
+async fn a_streamed_response_over_6_mb_is_not_held_to_the_buffered_limit() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let size = 7 * 1024 * 1024;
+    let function = async {
+        let id = request_id(&next(&http, &api).await);
+        call(
+            &http,
+            &api,
+            Method::POST,
+            &format!("/2018-06-01/runtime/invocation/{id}/response"),
+            &[
+                ("Lambda-Runtime-Function-Response-Mode", "streaming"),
+                ("Transfer-Encoding", "chunked"),
+                (
+                    "Content-Type",
+                    "application/vnd.awslambda.http-integration-response",
+                ),
+            ],
+            vec![b'a'; size],
+        )
+        .await
+    };
+    let (result, ack) = tokio::join!(
+        api.invoke(InvokeRequest::default().with_timeout(Duration::from_secs(10))),
+        function
+    );
+    assert_eq!(
+        ack.status,
+        StatusCode::ACCEPTED,
+        "{}",
+        String::from_utf8_lossy(&ack.body)
+    );
+    let result = result.expect("resolves");
+    assert!(
+        matches!(&result.answer, Answer::Response { body } if body.len() == size),
+        "{:?}",
+        result.answer.kind()
+    );
+}
+
+/// A runtime reports an error that happens after it began streaming in HTTP trailers
+/// (`Lambda-Runtime-Function-Error-Type`, `Lambda-Runtime-Function-Error-Body`, base64), as
+/// Lambda's custom-runtime docs say: the invocation is an error of that type, not a success.
+#[tokio::test]
+async fn a_streamed_responses_error_trailers_make_it_an_error() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let addr = api.addr();
+    let function = async {
+        let id = request_id(&next(&http, &api).await);
+        let mut stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects");
+        // base64("boom mid-stream")
+        let request = format!(
+            "POST /2018-06-01/runtime/invocation/{id}/response HTTP/1.1\r\n\
+             Host: {addr}\r\n\
+             Lambda-Runtime-Function-Response-Mode: streaming\r\n\
+             Transfer-Encoding: chunked\r\n\
+             Trailer: Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body\r\n\
+             Connection: close\r\n\r\n\
+             5\r\nhello\r\n\
+             0\r\n\
+             Lambda-Runtime-Function-Error-Type: Runtime.StreamError\r\n\
+             Lambda-Runtime-Function-Error-Body: Ym9vbSBtaWQtc3RyZWFt\r\n\r\n"
+        );
+        stream.write_all(request.as_bytes()).await.expect("sent");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer).await;
+        answer
+    };
+    let (result, answer) = tokio::join!(
+        api.invoke(InvokeRequest::default().with_timeout(Duration::from_secs(5))),
+        function
+    );
+    assert!(answer.starts_with("HTTP/1.1 202"), "{answer}");
+    let result = result.expect("resolves");
+    let Answer::Error { error_type, error } = &result.answer else {
+        panic!(
+            "a stream that ended with error trailers was recorded as a {}: {:?}",
+            result.answer.kind(),
+            result.answer
+        );
+    };
+    assert_eq!(error_type.as_deref(), Some("Runtime.StreamError"));
+    assert_eq!(&error.raw[..], b"boom mid-stream", "the error body, base64 decoded");
+}

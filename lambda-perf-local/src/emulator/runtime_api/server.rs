@@ -29,6 +29,18 @@ const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// The largest response Lambda accepts on `/response`: 6 MB and 100 bytes (6,291,556).
 const MAX_RESPONSE_BYTES: usize = 6 * 1024 * 1024 + 100;
 
+/// The largest streamed response (`Lambda-Runtime-Function-Response-Mode: streaming`, as
+/// `lambda_runtime` sends a `StreamResponse`): 200 MB since July 2025 (20 MB before), where a
+/// buffered one has [`MAX_RESPONSE_BYTES`].
+const MAX_STREAMED_RESPONSE_BYTES: usize = 200 * 1024 * 1024;
+
+/// Header saying how a response comes: `streaming` for a streamed one.
+const RESPONSE_MODE_HEADER: &str = "lambda-runtime-function-response-mode";
+
+/// Trailer carrying, base64, the error body of a stream that failed once it had begun (its
+/// type in the trailer [`ERROR_TYPE_HEADER`]).
+const ERROR_BODY_TRAILER: &str = "lambda-runtime-function-error-body";
+
 /// The error type an invocation fails with when its response is over [`MAX_RESPONSE_BYTES`].
 const RESPONSE_TOO_LARGE_ERROR_TYPE: &str = "Function.ResponseSizeTooLarge";
 
@@ -166,13 +178,26 @@ async fn next(shared: &Shared, generation: u64) -> Result<HttpResponse, Rejectio
 }
 
 async fn read_body(request: Request<Incoming>) -> Result<(hyper::HeaderMap, Bytes), Rejection> {
+    read_body_within(request, MAX_BODY_BYTES)
+        .await
+        .map(|(headers, body, _)| (headers, body))
+}
+
+/// A request's headers, body (at most `limit` bytes) and trailers.
+async fn read_body_within(
+    request: Request<Incoming>,
+    limit: usize,
+) -> Result<(hyper::HeaderMap, Bytes, Option<hyper::HeaderMap>), Rejection> {
     let (parts, body) = request.into_parts();
-    match Limited::new(body, MAX_BODY_BYTES).collect().await {
-        Ok(collected) => Ok((parts.headers, collected.to_bytes())),
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => {
+            let trailers = collected.trailers().cloned();
+            Ok((parts.headers, collected.to_bytes(), trailers))
+        }
         Err(err) if err.is::<http_body_util::LengthLimitError>() => Err((
             StatusCode::PAYLOAD_TOO_LARGE,
             "RequestEntityTooLarge",
-            format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+            format!("request body exceeds {limit} bytes"),
         )),
         Err(err) => Err((
             StatusCode::BAD_REQUEST,
@@ -194,21 +219,36 @@ async fn resolve(
     request_id: &str,
     is_error: bool,
 ) -> Result<HttpResponse, Rejection> {
-    let (headers, body) = match read_body(request).await {
+    let streamed = !is_error
+        && request
+            .headers()
+            .get(RESPONSE_MODE_HEADER)
+            .is_some_and(|mode| mode.as_bytes().eq_ignore_ascii_case(b"streaming"));
+    let (limit, read_limit) = if streamed {
+        (MAX_STREAMED_RESPONSE_BYTES, MAX_STREAMED_RESPONSE_BYTES)
+    } else {
+        (MAX_RESPONSE_BYTES, MAX_BODY_BYTES)
+    };
+    let (headers, body, trailers) = match read_body_within(request, read_limit).await {
         Ok(read) => read,
         Err((StatusCode::PAYLOAD_TOO_LARGE, ..)) if !is_error => {
-            return response_too_large(shared, request_id, None);
+            return response_too_large(shared, request_id, limit, None);
         }
         Err(rejection) => return Err(rejection),
     };
-    if !is_error && body.len() > MAX_RESPONSE_BYTES {
-        return response_too_large(shared, request_id, Some(body.len()));
+    if !is_error && body.len() > limit {
+        return response_too_large(shared, request_id, limit, Some(body.len()));
     }
+    let stream_error = trailers
+        .filter(|_| streamed)
+        .and_then(|trailers| stream_error(&trailers));
     let answer = if is_error {
         Answer::Error {
             error_type: error_type_header(&headers),
             error: ErrorDocument::from_body(body),
         }
+    } else if let Some(answer) = stream_error {
+        answer
     } else {
         Answer::Response { body }
     };
@@ -218,22 +258,43 @@ async fn resolve(
         .map_err(|error| refused(request_id, is_error, &error))
 }
 
-/// A response over Lambda's limit: as on Lambda, the runtime gets `413` and the invocation
-/// fails with `Function.ResponseSizeTooLarge` (`size`: the body's, when it was read whole).
+/// How a streamed response that failed once it had begun ended, from its trailers: an error
+/// of the type in [`ERROR_TYPE_HEADER`], its body base64 in [`ERROR_BODY_TRAILER`] (kept as
+/// it came when it is not base64). `None` when the trailers name no error.
+fn stream_error(trailers: &hyper::HeaderMap) -> Option<Answer> {
+    let error_type = error_type_header(trailers)?;
+    let body = trailers
+        .get(ERROR_BODY_TRAILER)
+        .map(|body| {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(body.as_bytes())
+                .unwrap_or_else(|_| body.as_bytes().to_vec())
+        })
+        .unwrap_or_default();
+    Some(Answer::Error {
+        error_type: Some(error_type),
+        error: ErrorDocument::from_body(Bytes::from(body)),
+    })
+}
+
+/// A response over Lambda's `limit` (a buffered one's, or a streamed one's): as on Lambda,
+/// the runtime gets `413` and the invocation fails with `Function.ResponseSizeTooLarge`
+/// (`size`: the body's, when it was read whole).
 fn response_too_large(
     shared: &Shared,
     request_id: &str,
+    limit: usize,
     size: Option<usize>,
 ) -> Result<HttpResponse, Rejection> {
     let message = match size {
         Some(size) => format!(
             "Response payload size ({size} bytes) exceeded maximum allowed payload size \
-             ({MAX_RESPONSE_BYTES} bytes)."
+             ({limit} bytes)."
         ),
-        None => format!(
-            "Response payload size exceeded maximum allowed payload size \
-             ({MAX_RESPONSE_BYTES} bytes)."
-        ),
+        None => {
+            format!("Response payload size exceeded maximum allowed payload size ({limit} bytes).")
+        }
     };
     let document = serde_json::json!({
         "errorMessage": message,
@@ -249,7 +310,7 @@ fn response_too_large(
     Err((
         StatusCode::PAYLOAD_TOO_LARGE,
         "RequestEntityTooLarge",
-        format!("Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."),
+        format!("Exceeded maximum allowed payload size ({limit} bytes)."),
     ))
 }
 
