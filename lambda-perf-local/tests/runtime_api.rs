@@ -1077,5 +1077,33 @@ async fn a_streamed_responses_error_trailers_make_it_an_error() {
         );
     };
     assert_eq!(error_type.as_deref(), Some("Runtime.StreamError"));
-    assert_eq!(&error.raw[..], b"boom mid-stream", "the error body, base64 decoded");
+    assert_eq!(
+        &error.raw[..],
+        b"boom mid-stream",
+        "the error body, base64 decoded"
+    );
+}
+
+/// A request for work after an init error: Lambda answers it at once with
+/// `403 InvalidStateTransition` ("State transition from InitError to Ready failed"), and the
+/// runtime has not left its init.
+#[tokio::test]
+async fn next_after_an_init_error_is_refused_not_left_hanging() {
+    let api = RuntimeApi::start().await.expect("server starts");
+    let http = client();
+    let ack = call(
+        &http,
+        &api,
+        Method::POST,
+        "/2018-06-01/runtime/init/error",
+        &[("lambda-runtime-function-error-type", "Runtime.InitError")],
+        r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
+    )
+    .await;
+    assert_eq!(ack.status, StatusCode::ACCEPTED);
+    let poll = tokio::time::timeout(Duration::from_secs(2), next(&http, &api))
+        .await
+        .expect("/next after an init error is answered at once, not left hanging");
+    assert_eq!(poll.status, StatusCode::FORBIDDEN);
+    assert_eq!(poll.json()["errorType"], "InvalidStateTransition");
 }

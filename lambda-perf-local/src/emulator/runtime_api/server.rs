@@ -164,6 +164,16 @@ async fn next(shared: &Shared, generation: u64) -> Result<HttpResponse, Rejectio
                 "this connection belongs to a function process the harness stopped".to_owned(),
             ));
         }
+        // Lambda's words for it.
+        Next::AfterInitError => {
+            return Err((
+                StatusCode::FORBIDDEN,
+                "InvalidStateTransition",
+                "State transition from InitError to Ready failed for runtime. Error: State \
+                 transition is not allowed"
+                    .to_owned(),
+            ));
+        }
     };
     let mut response = Response::new(Full::new(hand_out.prepared.event.clone()));
     let headers = response.headers_mut();

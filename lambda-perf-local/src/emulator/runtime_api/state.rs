@@ -79,6 +79,9 @@ pub(crate) enum Next {
     /// Its connection was opened before [`Shared::retire_connections`]: it belongs to a
     /// process the harness stopped, and is served nothing more.
     Retired,
+    /// Its process reported an init error: as on Lambda, whose runtime leaves its
+    /// `InitError` state for none, it gets no work.
+    AfterInitError,
 }
 
 struct Active {
@@ -344,6 +347,9 @@ impl Shared {
     pub(crate) async fn next_invocation(&self, generation: u64) -> Next {
         let released = {
             let mut state = self.lock();
+            if state.generation == generation && state.current_init_error.is_some() {
+                return Next::AfterInitError;
+            }
             let now = Instant::now();
             state.generation == generation && {
                 state.first_poll_at.get_or_insert(now);
