@@ -800,3 +800,70 @@ serve slow & serve quick & wait"#;
         );
     }
 }
+
+/// On Managed Instances an invocation ends with its answer (README: "except on Managed
+/// Instances (`-c` above 1, or that initialization type), where an invocation ends with its
+/// answer"; a `GET /next` tells no loop from another there): its duration is its answer's,
+/// not the time until the process next asked for work. A runtime that answers at once, then
+/// works 2 s before asking again, under a 3 s timeout.
+#[test]
+fn on_managed_instances_an_invocation_lasts_until_its_answer() {
+    let output = run(
+        "{}",
+        &[
+            "-n",
+            "2",
+            "--timeout",
+            "3",
+            "--init-type",
+            "lambda-managed-instances",
+        ],
+        &["sh", "-c", WORKS_ON_AFTER_ITS_FIRST_ANSWER],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    assert_eq!(column(&report, "status"), ["ok", "ok"], "{report:#}");
+    let first = &report["invocations"][0];
+    let duration = first["duration_ms"].as_f64().expect("a duration");
+    let response = first["response_ms"].as_f64().expect("a response time");
+    assert!(
+        duration < response + 100.0,
+        "lasted {duration} ms though it answered after {response} ms: {first:#}"
+    );
+}
+
+/// Under `-c` the harness pairs each `GET /next` with the answer that came first, so a
+/// prompt loop's request ends the slow loop's invocation and its own runs on until another
+/// request comes. Loop `slow` answers at once, then works 1 s (once); loop `quick` answers
+/// after 0.3 s and asks again at once. The slow loop's invocation, answered at once, is
+/// ended by the quick loop's request at 0.3 s (about 320 ms), and an invocation the quick loop
+/// answered at 0.3 s by its next request after another 0.3 s (about 650 ms): neither ends
+/// with its answer, as README says one does on Managed Instances.
+#[test]
+fn under_concurrency_a_prompt_loops_invocation_is_not_billed_a_slow_loops_work() {
+    let script = r#"api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime/invocation"
+serve() {
+  while true; do
+    id=$(curl -sS -D - -o /dev/null "$api/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+    if [ "$1" = quick ]; then sleep 0.3; fi
+    curl -sS -o /dev/null -d '"ok"' "$api/$id/response"
+    if [ "$1" = slow ] && mkdir "$TMPDIR/slow" 2>/dev/null; then sleep 1; fi
+  done
+}
+serve slow & serve quick & wait"#;
+    let output = run(
+        "{}",
+        &["-n", "4", "-c", "2", "--timeout", "5"],
+        &["sh", "-c", script],
+    );
+    assert!(output.status.success(), "{}", stderr(&output));
+    let report = json(&output);
+    for invocation in report["invocations"].as_array().unwrap() {
+        let duration = invocation["duration_ms"].as_f64().expect("a duration");
+        let response = invocation["response_ms"].as_f64().expect("a response time");
+        assert!(
+            duration < response + 100.0,
+            "an invocation answered within {response} ms lasted {duration} ms: {invocation:#}"
+        );
+    }
+}

@@ -521,9 +521,7 @@ impl<'a> Execution<'a> {
     /// request would end a slow one's invocation and leave its own running), and Lambda does not
     /// enforce per-invocation timeouts.
     async fn ran_past_deadline(&self, reply: &InvokeReply) -> bool {
-        let managed_instances = self.config.max_concurrency().is_some_and(|max| max > 1)
-            || self.config.initialization_type() == Some("lambda-managed-instances");
-        if managed_instances {
+        if self.managed_instances() {
             return false;
         }
         let Some(deadline) = reply
@@ -796,11 +794,23 @@ impl<'a> Execution<'a> {
         self.fill_releases(record);
     }
 
+    /// Whether the run is on Lambda Managed Instances (`-c` above 1, or that initialization
+    /// type), where a runtime's loops share one process and a `GET /next` tells no loop from
+    /// another: an invocation there ends with its answer.
+    fn managed_instances(&self) -> bool {
+        self.config.max_concurrency().is_some_and(|max| max > 1)
+            || self.config.initialization_type() == Some("lambda-managed-instances")
+    }
+
     /// When the runtime asked for work after each answered invocation, as the Runtime API
     /// logged it, but no later than the invocation's timeout: Lambda stops an invocation
     /// there, whatever its runtime still does after its answer. One whose runtime never
-    /// asked, though the harness waited past its timeout, ran until that timeout.
+    /// asked, though the harness waited past its timeout, ran until that timeout. None on
+    /// Managed Instances, where an invocation ends with its answer.
     fn fill_releases(&self, record: &mut RunRecord) {
+        if self.managed_instances() {
+            return;
+        }
         let released: HashMap<String, Instant> = self
             .api
             .invocations()
