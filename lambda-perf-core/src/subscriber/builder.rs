@@ -192,7 +192,8 @@ impl InitBuilder {
     }
 
     /// Whether [`XRayLayer`] is installed too (default on: spans become subsegments of
-    /// sampled invocations).
+    /// sampled invocations). Off, spans become no subsegments, and still carry their
+    /// invocation to the work and the lines inside them.
     pub fn xray_layer(mut self, enabled: bool) -> Self {
         self.xray = enabled.then_some(Level::INFO);
         self
@@ -263,15 +264,17 @@ impl InitBuilder {
         // One list, so that the registry asks every layer's filter what it wants: `and_then`
         // on a registry would take the outer layer's level for all.
         let mut layers = vec![log_lines.boxed()];
-        if let Some(max_level) = self.xray {
-            let xray = XRayLayer::new()
-                .with_max_level(max_level)
-                .with_filter(XRayInterest {
-                    max_level,
-                    logs: log_filter,
-                });
-            layers.push(xray.boxed());
-        }
+        let xray = match self.xray {
+            Some(max_level) => XRayLayer::new().with_max_level(max_level),
+            None => XRayLayer::carrying_only(),
+        };
+        layers.push(
+            xray.with_filter(XRayInterest {
+                max_level: self.xray,
+                logs: log_filter,
+            })
+            .boxed(),
+        );
         // Another layer joins here, in one line: `layers.push(next.boxed());`.
         Ok(layers)
     }

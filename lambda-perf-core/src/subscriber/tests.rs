@@ -900,3 +900,28 @@ fn a_line_under_deeply_nested_spans_costs_time_in_proportion_to_its_fields() {
         "one line under 8,000 spans took {elapsed:?}"
     );
 }
+
+/// With the X-Ray layer off, spans become no subsegments and still carry their invocation:
+/// a line written in a span on a task of its own (README, "Logs": a span of any level the log
+/// level lets through carries the invocation) has that invocation's keys.
+#[test]
+fn without_the_xray_layer_a_span_still_carries_its_invocation_to_its_lines() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder.xray_layer(false), &lines);
+    run(
+        &dispatch,
+        invoke(
+            &perf_layer(),
+            |_| async {
+                let span = tracing::info_span!("enrich", step = "enrich");
+                tokio::spawn(async { tracing::info!("in the span") }.instrument(span)).await?;
+                Ok(Value::Null)
+            },
+            event("req-1", Value::Null),
+        ),
+    );
+    let written = lines.lines();
+    assert_eq!(written[0]["message"], "in the span");
+    assert_eq!(written[0]["step"], "enrich");
+    assert_eq!(written[0]["function_request_id"], "req-1", "{}", written[0]);
+}

@@ -13,7 +13,9 @@ use crate::logs::LogFilter;
 
 #[derive(Clone, Debug)]
 pub(super) struct XRayInterest {
-    pub(super) max_level: Level,
+    /// The layer's most verbose level recorded; `None`: it records nothing, and only carries
+    /// the invocation in the spans the log layer sees.
+    pub(super) max_level: Option<Level>,
     /// The log layer's filter: a span it sees is made anyway, and carries the invocation.
     pub(super) logs: LogFilter,
 }
@@ -21,8 +23,11 @@ pub(super) struct XRayInterest {
 impl XRayInterest {
     /// Whether the layer records the span or event whatever the log layer sees.
     fn records(&self, metadata: &Metadata<'_>) -> bool {
+        let Some(max_level) = self.max_level else {
+            return false;
+        };
         if metadata.is_span() {
-            *metadata.level() <= self.max_level
+            *metadata.level() <= max_level
         } else {
             *metadata.level() == Level::ERROR
         }
@@ -46,7 +51,9 @@ impl<S> Filter<S> for XRayInterest {
     }
 
     fn max_level_hint(&self) -> Option<LevelFilter> {
-        let recorded = LevelFilter::from_level(self.max_level);
+        let recorded = self
+            .max_level
+            .map_or(LevelFilter::OFF, LevelFilter::from_level);
         let logged = Filter::<S>::max_level_hint(&self.logs).unwrap_or(LevelFilter::OFF);
         Some(recorded.max(logged))
     }

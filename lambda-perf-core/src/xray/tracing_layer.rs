@@ -73,7 +73,8 @@ use crate::warn::WarnOnce;
 /// spans the first leaves alone (those of a level only the second takes).
 #[derive(Clone, Copy, Debug)]
 pub struct XRayLayer {
-    max_level: Level,
+    /// The most verbose level recorded; `None`: none (the spans only carry their invocation).
+    max_level: Option<Level>,
     /// Which layer this is, to tell it from another X-Ray layer in the same registry.
     layer: LayerId,
 }
@@ -102,7 +103,7 @@ impl XRayLayer {
     #[must_use]
     pub fn new() -> Self {
         Self {
-            max_level: Level::INFO,
+            max_level: Some(Level::INFO),
             layer: LayerId::next(),
         }
     }
@@ -110,8 +111,17 @@ impl XRayLayer {
     /// Records spans up to `level` (`Level::DEBUG` records debug spans too).
     #[must_use]
     pub fn with_max_level(mut self, level: Level) -> Self {
-        self.max_level = level;
+        self.max_level = Some(level);
         self
+    }
+
+    /// A layer that records no span: the spans it sees only carry their invocation to the
+    /// work and the lines inside them (for [`InitBuilder::xray_layer`](crate::InitBuilder::xray_layer)`(false)`).
+    pub(crate) fn carrying_only() -> Self {
+        Self {
+            max_level: None,
+            layer: LayerId::next(),
+        }
     }
 }
 
@@ -133,7 +143,9 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
-        let records = *attrs.metadata().level() <= self.max_level;
+        let records = self
+            .max_level
+            .is_some_and(|max_level| *attrs.metadata().level() <= max_level);
         let Some(span) = ctx.span(id) else {
             return;
         };
