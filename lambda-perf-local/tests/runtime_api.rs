@@ -1107,3 +1107,34 @@ async fn next_after_an_init_error_is_refused_not_left_hanging() {
     assert_eq!(poll.status, StatusCode::FORBIDDEN);
     assert_eq!(poll.json()["errorType"], "InvalidStateTransition");
 }
+
+/// A request the HTTP layer cannot parse (garbage from a broken runtime) gets hyper's bare
+/// `400`, and is logged as refused (`ApiEventKind::Rejected`), as every other refused request
+/// is, for the run to report.
+#[tokio::test]
+async fn a_request_that_is_not_http_is_logged_as_rejected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = RuntimeApi::start().await.expect("server starts");
+    let mut stream = tokio::net::TcpStream::connect(api.addr())
+        .await
+        .expect("connects");
+    stream
+        .write_all(b"NOT HTTP AT ALL\r\n\r\n")
+        .await
+        .expect("sent");
+    let mut answer = String::new();
+    let _ = stream.read_to_string(&mut answer).await;
+    assert!(answer.starts_with("HTTP/1.1 400"), "{answer}");
+    // Logged as the connection ends, which the runtime may see first.
+    let rejected = || {
+        api.events()
+            .into_iter()
+            .filter(|e| matches!(e.kind, ApiEventKind::Rejected { .. }))
+            .count()
+    };
+    let waited_since = std::time::Instant::now();
+    while rejected() == 0 && waited_since.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(rejected(), 1, "{:?}", api.events());
+}

@@ -85,16 +85,29 @@ async fn serve_connection(
     snapshot_stored_for: Duration,
 ) {
     let _ = stream.set_nodelay(true);
+    let served = Arc::clone(&shared);
     let service = service_fn(move |request| {
-        let shared = Arc::clone(&shared);
+        let shared = Arc::clone(&served);
         async move {
             Ok::<_, Infallible>(route(&shared, request, generation, snapshot_stored_for).await)
         }
     });
-    // Connection errors (client hung up mid-request, …) only end this connection.
-    let _ = http1::Builder::new()
+    // Connection errors (client hung up mid-request, …) only end this connection; a request
+    // that is not HTTP (answered `400` by hyper) is also logged as refused, as every other
+    // refused request is.
+    if let Err(error) = http1::Builder::new()
         .serve_connection(TokioIo::new(stream), service)
-        .await;
+        .await
+    {
+        if error.is_parse() || error.is_parse_too_large() {
+            shared.rejected(
+                "",
+                "",
+                StatusCode::BAD_REQUEST.as_u16(),
+                &format!("not an HTTP request: {error}"),
+            );
+        }
+    }
 }
 
 async fn route(
