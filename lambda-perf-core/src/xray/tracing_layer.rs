@@ -136,6 +136,9 @@ struct SpanState {
     /// recorded invocation that had not ended).
     opened: bool,
     layer: LayerId,
+    /// Whether its layer records no span (`xray_layer(false)`): another X-Ray layer takes the
+    /// span over, so that its own ERROR events find it.
+    carries_only: bool,
 }
 
 impl<S> Layer<S> for XRayLayer
@@ -150,18 +153,22 @@ where
             return;
         };
         // Another X-Ray layer of the registry met it first: a span it records is left to it;
-        // one it only carries is taken over when this one records it.
+        // one it only carries is taken over when this one records it, or when that one
+        // records no span at all.
         match span
             .extensions()
             .get::<SpanState>()
-            .map(|state| state.opened)
+            .map(|state| (state.opened, state.carries_only))
         {
-            Some(true) => {
+            // A layer that records nothing (`xray_layer(false)`) is no second X-Ray layer: it
+            // leaves a span another one met to that one.
+            Some(_) if self.max_level.is_none() => return,
+            Some((true, _)) => {
                 another_layer_records_it();
                 return;
             }
-            Some(false) if !records => return,
-            Some(false) | None => {}
+            Some((false, false)) if !records => return,
+            Some((false, _)) | None => {}
         }
         // An explicit parent is taken as given, or its nearest recorded ancestor when it is
         // not recorded itself (below the level recorded, say); a span in the current context
@@ -208,6 +215,7 @@ where
             subsegment: opened.or(parent),
             opened: opened.is_some(),
             layer: self.layer,
+            carries_only: self.max_level.is_none(),
         };
         // Replacing the state of a span another layer only carries (see above).
         span.extensions_mut().replace(state);
