@@ -873,3 +873,33 @@ fn unclosed_pretty_json_openings_are_read_in_linear_time() {
         "1.2 MB of text read in {took:?}"
     );
 }
+
+/// REVIEW: two environments' runtimes exit in the same millisecond; `filter-log-events`
+/// interleaves their streams so that B's `Runtime exited` line falls between A's and the
+/// error type A logs after it. Each REPORT is an out-of-memory error, in its own stream.
+#[test]
+fn error_types_after_two_interleaved_runtime_exits_are_both_read() {
+    let event = |stream: &str, timestamp: u64, message: &str| serde_json::json!({"logStreamName": stream, "timestamp": timestamp, "message": message});
+    let a = "2025/01/02/[$LATEST]aaaa";
+    let b = "2025/01/02/[$LATEST]bbbb";
+    let export = serde_json::json!({"events": [
+        event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
+        event(b, 1_000, "START RequestId: r-2 Version: $LATEST\n"),
+        event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
+        event(b, 1_900, "RequestId: r-2 Error: Runtime exited with error: signal: killed\n"),
+        event(a, 1_900, "Runtime.OutOfMemory\n"),
+        event(b, 1_900, "Runtime.OutOfMemory\n"),
+        event(a, 1_900, "END RequestId: r-1\n"),
+        event(b, 1_900, "END RequestId: r-2\n"),
+        event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+        event(b, 1_900, "REPORT RequestId: r-2\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+    ]})
+    .to_string();
+    let report = LogsReport::build(&[file("export.json", &export)], Architecture::X86_64);
+    assert_eq!(
+        report.statuses.get("error: Runtime.OutOfMemory"),
+        Some(&2),
+        "{:?}",
+        report.statuses
+    );
+}

@@ -130,9 +130,11 @@ impl LogsReport {
                         lines.platform += 1;
                         // The type of the exit on the line before in its stream, if that
                         // one was kept.
+                        // (Not the last exit kept: another stream's may have come since.)
                         if let Some(exit) = exits
-                            .last_mut()
-                            .filter(|exit| Some(exit.1.index) == previous)
+                            .iter_mut()
+                            .rev()
+                            .find(|exit| Some(exit.1.index) == previous)
                         {
                             exit.2 = error_type;
                         }
