@@ -2476,3 +2476,35 @@ fn an_out_of_memory_kill_in_init_is_logged_as_a_failed_init() {
         Some(1)
     );
 }
+
+/// REVIEW: on Managed Instances (`fill_releases` leaves `released_at` at `None`: the
+/// invocation ends with its answer), a line the handler wrote just before answering, read
+/// by the pipe task a millisecond after the answer, must still go before the END, as it did
+/// when the invocation ended at the next `GET /next`.
+#[test]
+fn a_line_read_just_after_an_answer_that_ends_the_invocation_goes_before_the_end() {
+    let answered = ok("req-0", 4);
+    let read_at = answered.resolved_at + Duration::from_millis(1);
+    let invocation = run(0, 0, None, "req-0", Ok(answered));
+    assert!(invocation.released_at.is_none());
+    let process = RecordedProcess {
+        output: vec![OutputLine::new(
+            OutputStream::Stdout,
+            "written before answering",
+            read_at,
+        )],
+        ..RecordedProcess::default()
+    };
+    let record = RunRecord {
+        function: "fn".into(),
+        invocations: vec![invocation],
+        processes: vec![process],
+        ..RunRecord::default()
+    };
+    let log = crate::run::lambda_log(&record, &Report::build(&record));
+    assert!(
+        line_position(&log, "written before answering")
+            < line_position(&log, "END RequestId: req-0"),
+        "{log}"
+    );
+}

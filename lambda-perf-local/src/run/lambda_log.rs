@@ -43,7 +43,12 @@ fn idle_spells(record: &RunRecord) -> HashMap<usize, Vec<(Instant, Option<Instan
     for run in &record.invocations {
         let (handed_out, released) = by_process.entry(run.process).or_default();
         handed_out.extend(run.handed_out_at);
-        released.extend(run.released_at);
+        // An answered invocation that no request for work ended (on Managed Instances, all
+        // of them) ends at its answer: the END goes there, and so does this spell.
+        released.extend(
+            run.released_at
+                .or(run.ended_at.filter(|_| run.reply.is_ok())),
+        );
     }
     by_process
         .into_iter()
