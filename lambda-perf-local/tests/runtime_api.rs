@@ -1138,3 +1138,40 @@ async fn a_request_that_is_not_http_is_logged_as_rejected() {
     }
     assert_eq!(rejected(), 1, "{:?}", api.events());
 }
+
+/// REVIEW: a request whose head is too large gets hyper's `431` (not `400`): the rejection
+/// logged must say the status the runtime got.
+#[tokio::test]
+async fn a_request_head_too_large_is_logged_with_the_status_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let api = RuntimeApi::start().await.expect("server starts");
+    let mut stream = tokio::net::TcpStream::connect(api.addr())
+        .await
+        .expect("connects");
+    let request = format!(
+        "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(600 * 1024)
+    );
+    let _ = stream.write_all(request.as_bytes()).await;
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer).await;
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let sent: u16 = answer
+        .get(9..12)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("an HTTP answer: {answer:?}"));
+    let rejected = || {
+        api.events()
+            .into_iter()
+            .filter_map(|e| match e.kind {
+                ApiEventKind::Rejected { status, .. } => Some(status),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    let waited_since = std::time::Instant::now();
+    while rejected().is_empty() && waited_since.elapsed() < Duration::from_secs(5) {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert_eq!(rejected(), vec![sent], "{answer}");
+}

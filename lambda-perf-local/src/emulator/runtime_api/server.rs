@@ -99,11 +99,22 @@ async fn serve_connection(
         .serve_connection(TokioIo::new(stream), service)
         .await
     {
-        if error.is_parse() || error.is_parse_too_large() {
+        if error.is_parse() {
+            // hyper's answer: `431` for a head too large, `400` for anything else it cannot
+            // parse (a URI too long is `is_parse_too_large` too, and answered `414`).
+            let status = if error.is_parse_too_large() {
+                if error.to_string().contains("URI") {
+                    StatusCode::URI_TOO_LONG
+                } else {
+                    StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE
+                }
+            } else {
+                StatusCode::BAD_REQUEST
+            };
             shared.rejected(
                 "",
                 "",
-                StatusCode::BAD_REQUEST.as_u16(),
+                status.as_u16(),
                 &format!("not an HTTP request: {error}"),
             );
         }
