@@ -682,6 +682,55 @@ mod spans {
         tracing_subscriber::registry().with(XRayLayer::new())
     }
 
+    struct PanickingDebug;
+
+    impl std::fmt::Debug for PanickingDebug {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            panic!("this Debug panics")
+        }
+    }
+
+    struct FailingDebug;
+
+    impl std::fmt::Debug for FailingDebug {
+        fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            Err(std::fmt::Error)
+        }
+    }
+
+    /// A span field (or an `ERROR` event's field) whose `Debug` panics or returns an error
+    /// (which `format!` turns into a panic) is described as such: the layer formatting it
+    /// does not turn it into a panic of the handler, whose answer stays as it was.
+    #[tokio::test]
+    async fn a_span_field_whose_debug_fails_is_described_not_a_panic_of_the_handler() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let response = layer
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                async {}
+                    .instrument(tracing::info_span!("panics", detail = ?PanickingDebug))
+                    .await;
+                async {}
+                    .instrument(tracing::info_span!("fails", annotation.detail = ?FailingDebug))
+                    .await;
+                async { tracing::error!(error = ?FailingDebug, "failed") }
+                    .instrument(tracing::info_span!("event"))
+                    .await;
+                Ok::<_, Error>(json!("answer"))
+            }))
+            .oneshot(event("1"))
+            .await;
+        assert_eq!(response.unwrap(), json!("answer"));
+        let documents = sink.take();
+        let described = &named(&documents, "panics")["metadata"]["tracing"]["detail"];
+        assert!(
+            described.as_str().unwrap().contains("this Debug panics"),
+            "{described}"
+        );
+        assert!(named(&documents, "fails")["annotations"]["detail"].is_string());
+        assert_eq!(named(&documents, "event")["fault"], true);
+    }
+
     /// The documents one sampled invocation of `handler` sends, behind the test layer, with
     /// `XRayLayer` the default subscriber while it runs.
     async fn documents_of<F, Fut>(handler: F) -> Vec<Value>

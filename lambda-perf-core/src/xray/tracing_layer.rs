@@ -13,11 +13,11 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::{report, unavailable};
-use crate::formats::failure::Failure;
+use crate::formats::failure::{Failure, panic_message};
 use crate::formats::xray::{AnnotationValue, Namespace};
-use crate::invocation::current;
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::trace::{Target, Trace};
+use crate::invocation::{current, panic};
 use crate::warn::WarnOnce;
 
 /// A `tracing-subscriber` layer that records the spans opened inside an invocation —
@@ -420,7 +420,7 @@ impl Visit for Fields<'_> {
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        let text = format!("{value:?}");
+        let text = debug_text(value);
         self.apply(
             field,
             AnnotationValue::from(text.clone()),
@@ -447,9 +447,17 @@ impl Visit for ErrorMessage {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         match field.name() {
-            "error" => self.error = Some(format!("{value:?}")),
-            "message" => self.message = Some(format!("{value:?}")),
+            "error" => self.error = Some(debug_text(value)),
+            "message" => self.message = Some(debug_text(value)),
             _ => {}
         }
     }
+}
+
+/// `value`'s `Debug` text (a `%` field's `Display`). It is user code: one that panics, or
+/// returns an error (which `format!` turns into a panic), is described as such instead of
+/// turning the span or event into a panic of the handler.
+fn debug_text(value: &dyn fmt::Debug) -> String {
+    panic::catch(|| format!("{value:?}"))
+        .unwrap_or_else(|panic| format!("<formatting panicked: {}>", panic_message(&*panic)))
 }
