@@ -674,7 +674,7 @@ mod spans {
     use super::*;
     use lambda_perf_core::InitBuilder;
     use lambda_perf_core::test_util::CapturedLines;
-    use lambda_perf_core::xray::XRayLayer;
+    use lambda_perf_core::xray::{Http, XRayLayer};
     use tracing::Instrument;
     use tracing_subscriber::layer::SubscriberExt;
 
@@ -696,6 +696,37 @@ mod spans {
         fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             Err(std::fmt::Error)
         }
+    }
+
+    /// `set_http_status` where no HTTP call's subsegment is current — in a span inside it (an
+    /// `#[instrument]`ed send function, say), or outside any — records nothing there and
+    /// marks no other subsegment, and each such status is counted.
+    #[tokio::test]
+    async fn an_http_status_that_lands_nowhere_is_counted() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let handler = service_fn(|_: LambdaEvent<Value>| async {
+            Subsegment::new("users-api")
+                .http(Http::request("GET", "https://users.example/u/1"))
+                .instrument(
+                    async { xray::set_http_status(503) }.instrument(tracing::info_span!("send")),
+                )
+                .await;
+            xray::set_http_status(500);
+            Ok::<_, Error>(json!("answer"))
+        });
+        layer.layer(handler).oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        assert!(named(&documents, "users-api").get("fault").is_none());
+        assert!(named(&documents, "send").get("fault").is_none());
+        let counted: u64 = documents
+            .iter()
+            .filter_map(|document| {
+                document["metadata"]["lambda_perf"]["dropped"]["xray.http_status_unrecorded"]
+                    .as_u64()
+            })
+            .sum();
+        assert_eq!(counted, 2, "{documents:#?}");
     }
 
     /// A span field (or an `ERROR` event's field) whose `Debug` panics or returns an error

@@ -308,7 +308,8 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
 /// subsegment (in the future or closure it runs), on a subsegment given
 /// [`Subsegment::http`]. 4xx sets `error`, 429 also `throttle`, 5xx `fault`. Anywhere else —
 /// after the subsegment closed, or in one that is no HTTP call — it records nothing, so an
-/// enclosing subsegment is never marked by mistake. From work that outlived its invocation
+/// enclosing subsegment is never marked by mistake; in a recorded invocation, that is counted
+/// (`xray.http_status_unrecorded`) with one warning. From work that outlived its invocation
 /// (whose subsegments were closed and sent as it ended), the status is lost: that is counted
 /// (`xray.invocation_ended`) with one warning, as [`annotate`] reports it.
 ///
@@ -329,17 +330,35 @@ pub fn record_error<E: fmt::Display + ?Sized>(error: &E) {
 pub fn set_http_status(status: u16) {
     let recorded = current::with_trace(|trace, current| {
         let Some(record) = current.and_then(|id| trace.nested_mut(id)) else {
-            return;
+            return false;
         };
         let Some(http) = record.http.as_mut() else {
-            return;
+            return false;
         };
         http.set_status(status);
         record.flag_http_status(status);
+        true
     });
-    if let Err(refused) = recorded {
-        report_refused(refused);
+    match recorded {
+        // Recorded, or an invocation that records no trace.
+        Ok(Some(true) | None) => {}
+        Ok(Some(false)) => http_status_unrecorded(status),
+        Err(refused) => report_refused(refused),
     }
+}
+
+/// [`set_http_status`] where no HTTP call's subsegment is current: counted, with one warning.
+#[cold]
+#[inline(never)]
+fn http_status_unrecorded(status: u16) {
+    static UNRECORDED: WarnOnce = WarnOnce::new();
+    crate::drops::count("xray.http_status_unrecorded");
+    UNRECORDED.warn(format_args!(
+        "xray::set_http_status({status}) was called where no subsegment given Subsegment::http \
+         is current (after it closed, or in a span or subsegment inside it): the status is not \
+         recorded (further ones are not printed but counted in the next record's \
+         lambda_perf.dropped)"
+    ));
 }
 
 /// Counts every dropped data point, and prints the first error of each kind on stderr.
