@@ -11,6 +11,7 @@ use crate::config::{
 use crate::formats::emf::dimension::Dimension;
 use crate::formats::emf::head::FixedHead;
 use crate::formats::emf::{KeyKind, MetricsError, validate};
+use crate::formats::xray::annotation;
 use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::name;
 use crate::invocation::instrumentation::{self, Instrumentation};
@@ -268,7 +269,20 @@ impl Setup {
                 MetadataName::from(text)
             }
         };
-        let capture_namespace = capture_name(service.clone());
+        // A namespace X-Ray reserves names no metadata (`xray::try_add_metadata` refuses it).
+        let capture_namespace = match annotation::validate_namespace(&service) {
+            Ok(()) => Some(capture_name(service.clone())),
+            Err(_) => {
+                if recording && (settings.capture_response || settings.capture_error) {
+                    warnings.push(format!(
+                        "the service {service:?} starts with \"AWS.\", a metadata namespace \
+                         X-Ray reserves: captured responses and errors are left out of the \
+                         handler subsegment (counted as xray.reserved_metadata_namespace)"
+                    ));
+                }
+                None
+            }
+        };
         let output = ((emf, xray), otel);
         let instrumentation = Instrumentation {
             settings: InvocationSettings {

@@ -630,6 +630,40 @@ fn daemon_layer(
     configure(builder).build().unwrap()
 }
 
+/// A service named `AWS.…` (a valid `service` dimension) names no metadata namespace: X-Ray
+/// reserves those (`xray::try_add_metadata` refuses them). The captured response and error
+/// are left out of the handler subsegment, counted there, with a warning at setup.
+#[tokio::test]
+async fn a_service_x_ray_reserves_as_a_namespace_captures_nothing_and_counts_it() {
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let markers = tempfile::tempdir().unwrap();
+    let layer = daemon_layer(&markers, |builder| {
+        builder
+            .service("AWS.orders")
+            .capture_response(true)
+            .capture_error(true)
+            .xray_daemon_address(daemon.local_addr().unwrap().to_string())
+    });
+    let mut handlers = Vec::new();
+    for _ in 0..2 {
+        let answered = layer
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                Ok::<_, Error>(json!({ "statusCode": 200 }))
+            }))
+            .oneshot(event("1"))
+            .await
+            .unwrap();
+        assert_eq!(answered, json!({ "statusCode": 200 }));
+        handlers.push(received(&daemon).1);
+    }
+    for handler in &handlers {
+        let namespaces: Vec<&String> = handler["metadata"].as_object().unwrap().keys().collect();
+        assert_eq!(namespaces, ["lambda_perf"], "{handler}");
+    }
+    let dropped = &handlers[1]["metadata"]["lambda_perf"]["dropped"];
+    assert_eq!(dropped["xray.reserved_metadata_namespace"], 1, "{dropped}");
+}
+
 /// A trim is counted in the next handler subsegment: one more invocation through `layer`,
 /// whose datagram `daemon` receives.
 async fn the_next_handler_subsegment_counts_one_trim(

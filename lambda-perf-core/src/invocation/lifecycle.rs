@@ -36,6 +36,7 @@ use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::failure::Failure;
 use crate::formats::read_back::read_back;
 use crate::formats::time::{MonotonicNanos, nanos};
+use crate::formats::xray::metadata_name::MetadataName;
 use crate::formats::xray::metadata_value::MetadataValue;
 use crate::warn::WarnOnce;
 
@@ -1077,8 +1078,7 @@ fn record_ending(
             .take()
             .and_then(|json| captured_response(settings, json))
         {
-            let (namespace, key) = (&settings.capture_namespace, &settings.response_key);
-            trace.add_metadata(handler, namespace.clone(), key.clone(), value);
+            add_captured(trace, handler, settings, &settings.response_key, value);
         }
     }
     if let Some(failure) = outcome.failure() {
@@ -1094,11 +1094,25 @@ fn record_ending(
         trace.record_error(handler, &Failure::new(failure.kind(), message));
         if let Some(value) = captured {
             let value = capped(value, settings.capture_limit);
-            let (namespace, key) = (&settings.capture_namespace, &settings.error_key);
-            trace.add_metadata(handler, namespace.clone(), key.clone(), value);
+            add_captured(trace, handler, settings, &settings.error_key, value);
         }
     }
     reported
+}
+
+/// A captured response or error under the service's namespace, or counted when X-Ray
+/// reserves that namespace (`AWS.…`, warned about at setup).
+fn add_captured(
+    trace: &mut Trace,
+    handler: Target,
+    settings: &InvocationSettings,
+    key: &MetadataName,
+    value: impl Into<MetadataValue>,
+) {
+    match &settings.capture_namespace {
+        Some(namespace) => trace.add_metadata(handler, namespace.clone(), key.clone(), value),
+        None => drops::count("xray.reserved_metadata_namespace"),
+    }
 }
 
 #[cfg(test)]

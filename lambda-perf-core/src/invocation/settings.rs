@@ -35,8 +35,9 @@ pub(crate) struct InvocationSettings {
     /// `## <name>`.
     pub(crate) handler_subsegment_name: String,
     /// The service as the metadata namespace of a captured response or error, kept with its
-    /// JSON string ([`MetadataName::kept`]).
-    pub(crate) capture_namespace: MetadataName,
+    /// JSON string ([`MetadataName::kept`]); `None` when X-Ray reserves it (`AWS.…`): then
+    /// nothing is captured, and each capture left out is counted.
+    pub(crate) capture_namespace: Option<MetadataName>,
     /// `<name> response`, kept and checked alike.
     pub(crate) response_key: MetadataName,
     /// `<name> error`, kept and checked alike.

@@ -160,7 +160,7 @@ mod tests {
             capture_limit: 100,
             redact: None,
             handler_subsegment_name: "## orders-fn".into(),
-            capture_namespace: "orders".into(),
+            capture_namespace: Some("orders".into()),
             response_key: "".into(),
             error_key: "".into(),
             timeout_margin: None,
