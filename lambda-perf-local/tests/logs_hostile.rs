@@ -15,6 +15,11 @@ fn file(name: &str, text: &str) -> LogFile {
     }
 }
 
+/// One event of a `filter-log-events` export.
+fn export_event(stream: &str, timestamp: u64, message: &str) -> serde_json::Value {
+    serde_json::json!({"logStreamName": stream, "timestamp": timestamp, "message": message})
+}
+
 const EVENTS: &str = r#"{
     "events": [
         {
@@ -836,16 +841,15 @@ fn the_facts_of_one_log_stream_are_not_another_streams_reports() {
 /// out-of-memory error, not `Runtime.ExitError`.
 #[test]
 fn the_error_type_after_a_runtime_exit_is_read_in_its_own_stream() {
-    let event = |stream: &str, timestamp: u64, message: &str| serde_json::json!({"logStreamName": stream, "timestamp": timestamp, "message": message});
     let a = "2025/01/02/[$LATEST]aaaa";
     let b = "2025/01/02/[$LATEST]bbbb";
     let export = serde_json::json!({"events": [
-        event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
-        event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
-        event(b, 1_900, "handling order o-42\n"),
-        event(a, 1_900, "Runtime.OutOfMemory\n"),
-        event(a, 1_900, "END RequestId: r-1\n"),
-        event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+        export_event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
+        export_event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
+        export_event(b, 1_900, "handling order o-42\n"),
+        export_event(a, 1_900, "Runtime.OutOfMemory\n"),
+        export_event(a, 1_900, "END RequestId: r-1\n"),
+        export_event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
     ]})
     .to_string();
     let report = LogsReport::build(&[file("export.json", &export)], Architecture::X86_64);
@@ -874,25 +878,24 @@ fn unclosed_pretty_json_openings_are_read_in_linear_time() {
     );
 }
 
-/// REVIEW: two environments' runtimes exit in the same millisecond; `filter-log-events`
+/// Two environments' runtimes exit in the same millisecond; `filter-log-events`
 /// interleaves their streams so that B's `Runtime exited` line falls between A's and the
 /// error type A logs after it. Each REPORT is an out-of-memory error, in its own stream.
 #[test]
 fn error_types_after_two_interleaved_runtime_exits_are_both_read() {
-    let event = |stream: &str, timestamp: u64, message: &str| serde_json::json!({"logStreamName": stream, "timestamp": timestamp, "message": message});
     let a = "2025/01/02/[$LATEST]aaaa";
     let b = "2025/01/02/[$LATEST]bbbb";
     let export = serde_json::json!({"events": [
-        event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
-        event(b, 1_000, "START RequestId: r-2 Version: $LATEST\n"),
-        event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
-        event(b, 1_900, "RequestId: r-2 Error: Runtime exited with error: signal: killed\n"),
-        event(a, 1_900, "Runtime.OutOfMemory\n"),
-        event(b, 1_900, "Runtime.OutOfMemory\n"),
-        event(a, 1_900, "END RequestId: r-1\n"),
-        event(b, 1_900, "END RequestId: r-2\n"),
-        event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
-        event(b, 1_900, "REPORT RequestId: r-2\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+        export_event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
+        export_event(b, 1_000, "START RequestId: r-2 Version: $LATEST\n"),
+        export_event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
+        export_event(b, 1_900, "RequestId: r-2 Error: Runtime exited with error: signal: killed\n"),
+        export_event(a, 1_900, "Runtime.OutOfMemory\n"),
+        export_event(b, 1_900, "Runtime.OutOfMemory\n"),
+        export_event(a, 1_900, "END RequestId: r-1\n"),
+        export_event(b, 1_900, "END RequestId: r-2\n"),
+        export_event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
+        export_event(b, 1_900, "REPORT RequestId: r-2\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
     ]})
     .to_string();
     let report = LogsReport::build(&[file("export.json", &export)], Architecture::X86_64);
