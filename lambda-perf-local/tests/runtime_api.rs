@@ -1139,8 +1139,8 @@ async fn a_request_that_is_not_http_is_logged_as_rejected() {
     assert_eq!(rejected(), 1, "{:?}", api.events());
 }
 
-/// REVIEW: a request whose head is too large gets hyper's `431` (not `400`): the rejection
-/// logged must say the status the runtime got.
+/// A request whose head is too large gets hyper's `431` (not `400`): the rejection logged
+/// says the status the runtime got.
 #[tokio::test]
 async fn a_request_head_too_large_is_logged_with_the_status_sent() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};

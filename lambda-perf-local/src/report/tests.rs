@@ -2477,10 +2477,10 @@ fn an_out_of_memory_kill_in_init_is_logged_as_a_failed_init() {
     );
 }
 
-/// REVIEW: on Managed Instances (`fill_releases` leaves `released_at` at `None`: the
-/// invocation ends with its answer), a line the handler wrote just before answering, read
-/// by the pipe task a millisecond after the answer, must still go before the END, as it did
-/// when the invocation ended at the next `GET /next`.
+/// On Managed Instances (no `released_at`: the invocation ends with its answer), a line the
+/// handler wrote just before answering, read by the pipe task a millisecond after the
+/// answer, still goes before the END, as it does when the invocation ends at the next
+/// `GET /next`.
 #[test]
 fn a_line_read_just_after_an_answer_that_ends_the_invocation_goes_before_the_end() {
     let answered = ok("req-0", 4);
