@@ -276,8 +276,9 @@ impl Setup {
                 if recording && (settings.capture_response || settings.capture_error) {
                     warnings.push(format!(
                         "the service {service:?} starts with \"AWS.\", a metadata namespace \
-                         X-Ray reserves: captured responses and errors are left out of the \
-                         handler subsegment (counted as xray.reserved_metadata_namespace)"
+                         X-Ray reserves: the captured response and error are not written as \
+                         the handler subsegment's metadata (counted as \
+                         xray.reserved_metadata_namespace); a failure's cause still is"
                     ));
                 }
                 None

@@ -763,6 +763,35 @@ mod spans {
         assert_eq!(counted, 2, "{documents:#?}");
     }
 
+    /// A span field whose `Debug` returns an error is described as that without a panic:
+    /// the panic hook does not run (it would print a crash in the function's logs, and
+    /// `panic = "abort"` would end the process).
+    #[tokio::test]
+    async fn a_span_field_whose_debug_returns_an_error_raises_no_panic() {
+        static HOOK_CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let previous = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {
+            HOOK_CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        }));
+        let response = layer
+            .layer(service_fn(|_: LambdaEvent<Value>| async {
+                async {}
+                    .instrument(tracing::info_span!("fails", detail = ?FailingDebug))
+                    .await;
+                Ok::<_, Error>(json!("answer"))
+            }))
+            .oneshot(event("1"))
+            .await;
+        std::panic::set_hook(previous);
+        assert_eq!(response.unwrap(), json!("answer"));
+        let documents = sink.take();
+        let described = &named(&documents, "fails")["metadata"]["tracing"]["detail"];
+        assert_eq!(described, "<formatting failed>");
+        assert_eq!(HOOK_CALLS.load(std::sync::atomic::Ordering::SeqCst), 0);
+    }
+
     /// A span field (or an `ERROR` event's field) whose `Debug` panics or returns an error
     /// (which `format!` turns into a panic) is described as such: the layer formatting it
     /// does not turn it into a panic of the handler, whose answer stays as it was.

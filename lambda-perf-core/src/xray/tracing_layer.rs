@@ -454,10 +454,15 @@ impl Visit for ErrorMessage {
     }
 }
 
-/// `value`'s `Debug` text (a `%` field's `Display`). It is user code: one that panics, or
-/// returns an error (which `format!` turns into a panic), is described as such instead of
-/// turning the span or event into a panic of the handler.
+/// `value`'s `Debug` text (a `%` field's `Display`). It is user code: one that panics is
+/// described as such instead of turning the span or event into a panic of the handler; one
+/// that returns an error is described as that, without a panic (which the panic hook would
+/// print, and `panic = "abort"` would turn into the end of the process).
 fn debug_text(value: &dyn fmt::Debug) -> String {
-    panic::catch(|| format!("{value:?}"))
-        .unwrap_or_else(|panic| format!("<formatting panicked: {}>", panic_message(&*panic)))
+    let mut text = String::new();
+    match panic::catch(|| fmt::Write::write_fmt(&mut text, format_args!("{value:?}"))) {
+        Ok(Ok(())) => text,
+        Ok(Err(fmt::Error)) => "<formatting failed>".to_owned(),
+        Err(panic) => format!("<formatting panicked: {}>", panic_message(&*panic)),
+    }
 }
