@@ -194,7 +194,7 @@ impl OutputLog {
     }
 
     /// Appends a line and wakes waiters. A plain (non-EMF) line past 256 MB of them, and an
-    /// EMF line past [`MAX_EMF_BYTES`] of them, is only counted
+    /// EMF line past 512 MB of them (each counted as what it costs parsed), is only counted
     /// ([`dropped_lines`](Self::dropped_lines)).
     pub fn push(&self, line: OutputLine) {
         let mut state = self.lock();
@@ -224,7 +224,8 @@ impl OutputLog {
     }
 
     /// How many lines were not kept: plain (non-EMF) lines past 256 MB of them (each line
-    /// counted as its text and 128 bytes), EMF lines past [`MAX_EMF_BYTES`] of them.
+    /// counted as its text and 128 bytes), EMF lines past 512 MB of them (each counted as
+    /// what it costs parsed).
     pub fn dropped_lines(&self) -> usize {
         let state = self.lock();
         state.dropped + state.dropped_emf
