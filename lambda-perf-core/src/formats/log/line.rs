@@ -228,8 +228,8 @@ fn for_each_of_many_fields<'f>(fields: &'f LogFields, mut write: impl FnMut(&str
     }
 }
 
-/// The key a field is written under, as (prefix, name): equal for two fields exactly when
-/// [`same_written_key`] says they are.
+/// The key a field is written under, as (prefix, name): a reserved name and its
+/// `fields.`-prefixed form are the same key.
 fn written_key(key: &str) -> (&'static str, &str) {
     match key.strip_prefix(RESERVED_PREFIX) {
         Some(rest) if RESERVED_KEYS.contains(&rest) => (RESERVED_PREFIX, rest),
@@ -247,13 +247,7 @@ fn prefix_of(key: &str) -> &'static str {
 
 /// Whether two field names end up as the same key in the line.
 fn same_written_key(a: &str, b: &str) -> bool {
-    let written_as = |prefixed: &str, plain: &str| {
-        !prefix_of(prefixed).is_empty()
-            && plain
-                .strip_prefix(RESERVED_PREFIX)
-                .is_some_and(|rest| rest == prefixed)
-    };
-    a == b || written_as(a, b) || written_as(b, a)
+    a == b || written_key(a) == written_key(b)
 }
 
 #[cfg(test)]
