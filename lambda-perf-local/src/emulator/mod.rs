@@ -68,6 +68,7 @@ pub use self::invoke_reply::{Answer, InvokeReply};
 pub use self::invoke_request::{DEFAULT_FUNCTION_TIMEOUT, Deadline, InvokeRequest, TraceSetting};
 pub use self::launchable::NotLaunchable;
 pub use self::output::{LineKind, OutputLine, OutputLog, OutputStream};
+pub(crate) use self::output::{MAX_EMF_BYTES, MAX_PLAIN_BYTES};
 pub use self::process::FunctionProcess;
 pub use self::runtime_api::{
     ApiEvent, ApiEventKind, LoggedInitError, LoggedInvocation, RuntimeApi, RuntimeApiOptions, Stage,

@@ -232,7 +232,8 @@ impl OutputLog {
     }
 
     /// How many of the [`dropped_lines`](Self::dropped_lines) were EMF lines.
-    pub fn dropped_emf_lines(&self) -> usize {
+    #[cfg(test)]
+    fn dropped_emf_lines(&self) -> usize {
         self.lock().dropped_emf
     }
 

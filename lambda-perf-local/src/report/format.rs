@@ -2,6 +2,8 @@
 
 use unicode_width::{UnicodeWidthChar, UnicodeWidthStr};
 
+use crate::emulator::{MAX_EMF_BYTES, MAX_PLAIN_BYTES};
+
 /// A duration in milliseconds for people: `0.042 ms`, `3.21 ms`, `45.6 ms`, `1234 ms`.
 pub(crate) fn ms(value: f64) -> String {
     let abs = value.abs();
@@ -129,9 +131,28 @@ pub(crate) fn printable(text: &str, keep: &[char]) -> String {
     out
 }
 
+/// What a process wrote past the output the harness keeps of it, `count` lines.
+pub(crate) fn output_lines_not_kept(count: usize) -> String {
+    format!(
+        "{count} more output line(s) past what the harness keeps ({} MB of plain lines, {} MB \
+         of EMF lines) were not kept",
+        MAX_PLAIN_BYTES >> 20,
+        MAX_EMF_BYTES >> 20
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn output_not_kept_names_the_harness_budgets() {
+        assert_eq!(
+            output_lines_not_kept(3),
+            "3 more output line(s) past what the harness keeps (256 MB of plain lines, 512 MB \
+             of EMF lines) were not kept"
+        );
+    }
 
     #[test]
     fn formats() {

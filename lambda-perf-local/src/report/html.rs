@@ -3,7 +3,9 @@
 
 use std::fmt::Write as _;
 
-use super::format::{file_size, megabytes, ms, number, opt_ms, printable, usd, values};
+use super::format::{
+    file_size, megabytes, ms, number, opt_ms, output_lines_not_kept, printable, usd, values,
+};
 use super::model::{Report, ReportedInvocation, Subsegment};
 use super::stats::Distribution;
 
@@ -504,9 +506,9 @@ fn processes(out: &mut String, report: &Report) {
             },
             escape(&if process.dropped_output_lines > 0 {
                 format!(
-                    "{}; {} more output line(s) past what the harness keeps (256 MB of plain lines, 512 MB of EMF lines) were not kept",
+                    "{}; {}",
                     process.ending(),
-                    process.dropped_output_lines
+                    output_lines_not_kept(process.dropped_output_lines)
                 )
             } else {
                 process.ending()

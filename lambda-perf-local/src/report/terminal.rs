@@ -3,8 +3,8 @@
 use std::fmt::Write as _;
 
 use super::format::{
-    char_width, file_size, fit, megabytes, ms, pad, pad_left, printable, usd, values,
-    width as columns,
+    char_width, file_size, fit, megabytes, ms, output_lines_not_kept, pad, pad_left, printable,
+    usd, values, width as columns,
 };
 use super::harness_stop::HarnessStop;
 use super::model::{Report, ReportedInvocation, Status, Subsegment};
@@ -507,8 +507,8 @@ fn processes(out: &mut String, report: &Report, width: usize, painter: &Painter)
         wrap_into(out, &text, width, 4);
         if process.dropped_output_lines > 0 {
             let dropped = format!(
-                "    {} more output line(s) past what the harness keeps (256 MB of plain lines, 512 MB of EMF lines) were not kept",
-                process.dropped_output_lines
+                "    {}",
+                output_lines_not_kept(process.dropped_output_lines)
             );
             wrap_into(out, &dropped, width, 6);
         }
