@@ -84,6 +84,24 @@ async fn respond(client: &HttpClient, api: &RuntimeApi, id: &str, body: &'static
     .await
 }
 
+/// `POST /init/error`, its type in the error type header.
+async fn init_error(
+    client: &HttpClient,
+    api: &RuntimeApi,
+    error_type: &str,
+    body: &'static str,
+) -> Reply {
+    call(
+        client,
+        api,
+        Method::POST,
+        "/2018-06-01/runtime/init/error",
+        &[("lambda-runtime-function-error-type", error_type)],
+        body,
+    )
+    .await
+}
+
 fn request_id(reply: &Reply) -> String {
     reply
         .header("lambda-runtime-aws-request-id")
@@ -292,12 +310,10 @@ async fn init_error_is_recorded_and_fails_pending_invocations() {
         while api.pending_invocations() < 2 {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
-        call(
+        init_error(
             &http,
             &api,
-            Method::POST,
-            "/2018-06-01/runtime/init/error",
-            &[("lambda-runtime-function-error-type", "Runtime.InitError")],
+            "Runtime.InitError",
             r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
         )
         .await
@@ -365,12 +381,10 @@ async fn an_init_error_after_asking_for_work_is_refused_and_the_invocation_goes_
     let function = async {
         let reply = next(&http, &api).await;
         let id = request_id(&reply);
-        let refused = call(
+        let refused = init_error(
             &http,
             &api,
-            Method::POST,
-            "/2018-06-01/runtime/init/error",
-            &[("lambda-runtime-function-error-type", "Runtime.Late")],
+            "Runtime.Late",
             r#"{"errorType":"Late","errorMessage":"too late"}"#,
         )
         .await;
@@ -968,18 +982,16 @@ async fn a_deadline_past_what_a_time_holds_is_sent_saturated_not_a_panic() {
 async fn a_second_init_error_is_an_invalid_state_transition() {
     let api = RuntimeApi::start().await.expect("server starts");
     let http = client();
-    let init_error = || {
-        call(
+    let report = || {
+        init_error(
             &http,
             &api,
-            Method::POST,
-            "/2018-06-01/runtime/init/error",
-            &[("lambda-runtime-function-error-type", "Runtime.InitError")],
+            "Runtime.InitError",
             r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
         )
     };
-    assert_eq!(init_error().await.status, StatusCode::ACCEPTED);
-    let second = init_error().await;
+    assert_eq!(report().await.status, StatusCode::ACCEPTED);
+    let second = report().await;
     assert_eq!(second.status, StatusCode::FORBIDDEN);
     assert_eq!(second.json()["errorType"], "InvalidStateTransition");
     assert_eq!(api.init_errors().len(), 1);
@@ -1091,12 +1103,10 @@ async fn a_streamed_responses_error_trailers_make_it_an_error() {
 async fn next_after_an_init_error_is_refused_not_left_hanging() {
     let api = RuntimeApi::start().await.expect("server starts");
     let http = client();
-    let ack = call(
+    let ack = init_error(
         &http,
         &api,
-        Method::POST,
-        "/2018-06-01/runtime/init/error",
-        &[("lambda-runtime-function-error-type", "Runtime.InitError")],
+        "Runtime.InitError",
         r#"{"errorType":"ConfigError","errorMessage":"missing TABLE_NAME"}"#,
     )
     .await;
