@@ -15,6 +15,12 @@ fn file(name: &str, text: &str) -> LogFile {
     }
 }
 
+/// The statuses `lambda-perf logs` reads in a `filter-log-events` export of `events`.
+fn statuses_of_export(events: Vec<serde_json::Value>) -> std::collections::BTreeMap<String, usize> {
+    let export = serde_json::json!({ "events": events }).to_string();
+    LogsReport::build(&[file("export.json", &export)], Architecture::X86_64).statuses
+}
+
 /// One event of a `filter-log-events` export.
 fn export_event(stream: &str, timestamp: u64, message: &str) -> serde_json::Value {
     serde_json::json!({"logStreamName": stream, "timestamp": timestamp, "message": message})
@@ -843,21 +849,26 @@ fn the_facts_of_one_log_stream_are_not_another_streams_reports() {
 fn the_error_type_after_a_runtime_exit_is_read_in_its_own_stream() {
     let a = "2025/01/02/[$LATEST]aaaa";
     let b = "2025/01/02/[$LATEST]bbbb";
-    let export = serde_json::json!({"events": [
+    let out_of_memory = statuses_of_export(vec![
         export_event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
-        export_event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
+        export_event(
+            a,
+            1_900,
+            "RequestId: r-1 Error: Runtime exited with error: signal: killed\n",
+        ),
         export_event(b, 1_900, "handling order o-42\n"),
         export_event(a, 1_900, "Runtime.OutOfMemory\n"),
         export_event(a, 1_900, "END RequestId: r-1\n"),
-        export_event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
-    ]})
-    .to_string();
-    let report = LogsReport::build(&[file("export.json", &export)], Architecture::X86_64);
+        export_event(
+            a,
+            1_900,
+            "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n",
+        ),
+    ]);
     assert_eq!(
-        report.statuses.get("error: Runtime.OutOfMemory"),
+        out_of_memory.get("error: Runtime.OutOfMemory"),
         Some(&1),
-        "{:?}",
-        report.statuses
+        "{out_of_memory:?}"
     );
 }
 
@@ -885,24 +896,37 @@ fn unclosed_pretty_json_openings_are_read_in_linear_time() {
 fn error_types_after_two_interleaved_runtime_exits_are_both_read() {
     let a = "2025/01/02/[$LATEST]aaaa";
     let b = "2025/01/02/[$LATEST]bbbb";
-    let export = serde_json::json!({"events": [
+    let out_of_memory = statuses_of_export(vec![
         export_event(a, 1_000, "START RequestId: r-1 Version: $LATEST\n"),
         export_event(b, 1_000, "START RequestId: r-2 Version: $LATEST\n"),
-        export_event(a, 1_900, "RequestId: r-1 Error: Runtime exited with error: signal: killed\n"),
-        export_event(b, 1_900, "RequestId: r-2 Error: Runtime exited with error: signal: killed\n"),
+        export_event(
+            a,
+            1_900,
+            "RequestId: r-1 Error: Runtime exited with error: signal: killed\n",
+        ),
+        export_event(
+            b,
+            1_900,
+            "RequestId: r-2 Error: Runtime exited with error: signal: killed\n",
+        ),
         export_event(a, 1_900, "Runtime.OutOfMemory\n"),
         export_event(b, 1_900, "Runtime.OutOfMemory\n"),
         export_event(a, 1_900, "END RequestId: r-1\n"),
         export_event(b, 1_900, "END RequestId: r-2\n"),
-        export_event(a, 1_900, "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
-        export_event(b, 1_900, "REPORT RequestId: r-2\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n"),
-    ]})
-    .to_string();
-    let report = LogsReport::build(&[file("export.json", &export)], Architecture::X86_64);
+        export_event(
+            a,
+            1_900,
+            "REPORT RequestId: r-1\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n",
+        ),
+        export_event(
+            b,
+            1_900,
+            "REPORT RequestId: r-2\tDuration: 900.00 ms\tBilled Duration: 900 ms\tMemory Size: 128 MB\tMax Memory Used: 128 MB\t\n",
+        ),
+    ]);
     assert_eq!(
-        report.statuses.get("error: Runtime.OutOfMemory"),
+        out_of_memory.get("error: Runtime.OutOfMemory"),
         Some(&2),
-        "{:?}",
-        report.statuses
+        "{out_of_memory:?}"
     );
 }
