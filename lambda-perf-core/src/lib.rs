@@ -130,8 +130,9 @@
 //!
 //! # What is captured
 //!
-//! Of a sampled invocation, the handler subsegment keeps what the handler returned; nothing
-//! else of the handler's data is captured (the event never is). Each part can be turned off
+//! Of a sampled invocation, the handler subsegment keeps what the handler returned (nothing
+//! for a response that serializes to `null`, such as `()` or `None`, as Powertools skips
+//! `None`); nothing else of the handler's data is captured (the event never is). Each part can be turned off
 //! for every handler of the process (environment), for one layer (builder) or for one
 //! `#[instrument_lambda]` handler (option):
 //!

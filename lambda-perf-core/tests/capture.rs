@@ -151,7 +151,7 @@ async fn a_panicking_hook_captures_nothing_and_is_counted() {
         .run(
             service_fn(|_: LambdaEvent<Value>| async {
                 metrics::add_metric("Calls", Unit::Count, 1.0);
-                Ok::<_, Error>(())
+                Ok::<_, Error>(json!("done"))
             }),
             event(json!({})),
         )
@@ -365,5 +365,33 @@ async fn a_capture_of_ones_own_records_what_it_returns() {
     assert_eq!(
         handler_document(&recorder)["metadata"]["test"]["handler response"],
         json!({ "id": "o-1", "lines": 2, "redacted": true })
+    );
+}
+
+async fn answers_nothing(_: LambdaEvent<Value>) -> Result<(), Error> {
+    Ok(())
+}
+
+/// As Powertools skips a `None` response: a handler that answers `()` (or `None`, or JSON
+/// `null`) leaves no `"<handler> response"` metadata rather than a `null` one.
+#[tokio::test]
+async fn a_null_response_is_not_captured() {
+    let recorder = Recorder::new();
+    recorder
+        .run(service_fn(answers_nothing), event(json!({})))
+        .await
+        .unwrap();
+    let document = handler_document(&recorder);
+    assert!(
+        document["metadata"]["test"]
+            .get("handler response")
+            .is_none(),
+        "{document}"
+    );
+    // The next one's is captured.
+    let document = next_handler_document(&recorder).await;
+    assert_eq!(
+        document["metadata"]["test"]["handler response"]["status"],
+        "paid"
     );
 }

@@ -1074,11 +1074,15 @@ fn record_ending(
     }
     // The response is not needed after this: taken, not copied.
     if let Outcome::Success(response) = outcome {
-        if let Some(value) = response
-            .take()
-            .and_then(|json| captured_response(settings, json))
-        {
-            add_captured(trace, handler, settings, &settings.response_key, value);
+        match response.take() {
+            // No response (`()`, `None`): nothing to capture, as Powertools skips `None`.
+            Some(json) if json == b"null" => trace.give_back_json_buffer(json),
+            Some(json) => {
+                if let Some(value) = captured_response(settings, json) {
+                    add_captured(trace, handler, settings, &settings.response_key, value);
+                }
+            }
+            None => {}
         }
     }
     if let Some(failure) = outcome.failure() {
