@@ -550,6 +550,45 @@ fn invocations_sent_at_once_with_one_that_runs_out_of_memory_did_not_run_out_of_
 }
 
 #[test]
+fn a_runtime_killed_for_memory_between_invocations_did_not_run_out_of_memory_in_the_next() {
+    require_sizing(
+        "a_runtime_killed_for_memory_between_invocations_did_not_run_out_of_memory_in_the_next",
+    );
+    // A runtime in shell: the environment's first process answers its invocation, then fills
+    // its memory (`tail` keeps a line that never ends) instead of asking for the next one;
+    // the ones after it answer every invocation. The second invocation was never handed to
+    // the killed process: it did not run out of memory, but is sent to the runtime started
+    // again; the kill is the runtime's failure between invocations.
+    let script = r#"R="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+answer() {
+  id=$(curl -sS -D - -o /dev/null "$R/invocation/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -o /dev/null -d '{}' "$R/invocation/$id/response"
+}
+if [ ! -e "$TMPDIR/filled" ]; then touch "$TMPDIR/filled"; answer; exec tail /dev/zero; fi
+while true; do answer; done"#;
+    let output = run("{}", &["-n", "3", "--memory", "128"], &["sh", "-c", script]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let error = stderr(&output);
+    assert!(!error.contains("ran out of memory"), "{error}");
+    assert!(
+        error.contains("failed 1 time(s)")
+            && error.contains("exited between invocations")
+            && error.contains("out of memory"),
+        "{error}"
+    );
+    let report = json(&output);
+    assert!(report["fatal"].is_null(), "{:#}", report["fatal"]);
+    assert_eq!(column(&report, "status"), ["ok", "ok", "ok"]);
+    assert_eq!(column(&report, "process"), [0, 1, 1]);
+    // The invocation sent again started the runtime again: an init of its own.
+    let inits = column(&report, "platform_init_ms");
+    assert!(inits[1].is_number() && inits[2].is_null(), "{inits:?}");
+    assert_eq!(report["resources"]["out_of_memory"], 0);
+    assert_eq!(report["resets"]["count"], 1);
+    assert_eq!(report["processes"][0]["out_of_memory"], true);
+}
+
+#[test]
 fn a_planned_restart_after_a_failed_invocation_does_not_wait_for_the_failed_runtime() {
     // Every process reports an init error and hangs; the plan restarts the runtime after
     // each invocation. The failed runtime is stopped at once, as for a reset: not after the

@@ -340,8 +340,9 @@ impl<'a> Execution<'a> {
             }
             runs.push(Some(run));
         }
-        // An out-of-memory kill is counted as such.
-        let failed = failed || self.current.process.out_of_memory();
+        // An out-of-memory kill in an invocation is counted as such; one between
+        // invocations only as the exit the invocations to send again found.
+        let failed = failed || runs.iter().flatten().any(ran_out_of_memory);
         if let Some(exited) = exited.filter(|_| !failed) {
             resets.add(exited);
             self.failure_not_restarted = true;
@@ -577,27 +578,28 @@ impl<'a> Execution<'a> {
                     _ => Classified::Answered(result),
                 };
             }
-            // Not one sent at the same time as an invocation it ran out of memory in, never
-            // handed to it: that one never reached it (it is sent again, below).
+            // Killed for its memory in this invocation, or in its init (the invocation that
+            // found it gone failed there, as on Lambda). Not one never handed to a process
+            // past its init: the kill came in another invocation sent at the same time, or
+            // between invocations, after its answer; this one never reached it (it is sent
+            // again, below).
             Err(HarnessError::ProcessExited { .. })
                 if self.current.process.out_of_memory()
-                    && (self.api.handed_out_at(request_id).is_some()
-                        || !self.stuck_in_an_invocation()) =>
+                    && (self.api.handed_out_at(request_id).is_some() || !self.past_its_init()) =>
             {
                 return Classified::OutOfMemory;
             }
             Err(HarnessError::ProcessExited { status, .. }) => {
                 let status = status.map_or_else(|| "status unknown".to_owned(), |s| s.to_string());
+                // A kill for its memory says so: its signal alone does not.
+                let status = if self.current.process.out_of_memory() {
+                    format!("out of memory, {status}")
+                } else {
+                    status
+                };
                 let handed_out = self.api.handed_out_at(request_id).is_some();
-                // Past its init once it had an invocation, answered or not (another of
-                // those sent at once may be the one it exited in).
-                let spawned_at = self.current.process.spawned_at();
-                let had_work = self.current.served.load(Ordering::Relaxed) > 0
-                    || self
-                        .api
-                        .last_hand_out_at()
-                        .is_some_and(|at| at >= spawned_at);
-                if !had_work && !handed_out {
+                let past_init = self.past_its_init();
+                if !past_init && !handed_out {
                     EarlyStop::ExitedDuringInit {
                         status,
                         last_lines: last_lines(),
@@ -638,6 +640,17 @@ impl<'a> Execution<'a> {
             Err(other) => EarlyStop::Harness(other.to_string()),
         };
         Classified::Failed { reply: None, stop }
+    }
+
+    /// Whether the current process is past its init: it had an invocation, answered or not
+    /// (another of those sent at once may be the one it exited in).
+    fn past_its_init(&self) -> bool {
+        let spawned_at = self.current.process.spawned_at();
+        self.current.served.load(Ordering::Relaxed) > 0
+            || self
+                .api
+                .last_hand_out_at()
+                .is_some_and(|at| at >= spawned_at)
     }
 
     /// Whether the current process was handed an invocation it never answered (stuck in it,
@@ -849,6 +862,11 @@ fn command_line(command: &FunctionCommand) -> String {
         )
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// Whether `run` failed because its runtime was killed for its memory in it.
+fn ran_out_of_memory(run: &RecordedInvocation) -> bool {
+    matches!(&run.reply, Err(failure) if failure.kind == NoReplyKind::OutOfMemory)
 }
 
 /// The answered invocations of process `process`, the run's last process (its invocations
