@@ -256,6 +256,38 @@ fn a_size_that_runs_out_of_memory_is_never_chosen() {
     assert!(text.contains("Local CPUs are not Lambda's"), "{text}");
 }
 
+/// A size whose runtime answers, then is killed for its memory before it asks for the next
+/// invocation, is too small as much as one killed in an invocation: it is reported as out of
+/// memory, not as a failure of the function.
+#[test]
+fn a_size_killed_for_memory_between_invocations_is_out_of_memory() {
+    require_sizing("a_size_killed_for_memory_between_invocations_is_out_of_memory");
+    // A runtime in shell: it answers one invocation, then fills its memory (`tail` keeps a
+    // line that never ends) instead of asking for the next.
+    let script = r#"R="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+id=$(curl -sS -D - -o /dev/null "$R/invocation/next" | tr -d '\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+curl -sS -o /dev/null -d '{}' "$R/invocation/$id/response"
+exec tail /dev/zero"#;
+    let output = lambda_perf(&[
+        "tune",
+        "--memory",
+        "128",
+        "-n",
+        "3",
+        "--no-progress",
+        "--",
+        "sh",
+        "-c",
+        script,
+    ]);
+    let text = String::from_utf8_lossy(&output.stdout);
+    let row = text
+        .lines()
+        .find(|line| line.trim_start().starts_with("128 MB"))
+        .unwrap_or_else(|| panic!("a row for 128 MB in\n{text}\n{}", stderr(&output)));
+    assert!(row.ends_with("out of memory"), "{text}");
+}
+
 /// A size at which some invocations return an error failed there: it is reported with the
 /// error and never chosen, however cheap its successful invocations were.
 #[test]

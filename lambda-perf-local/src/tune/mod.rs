@@ -59,7 +59,8 @@ pub const LOCAL_CPU_NOTE: &str = "Local CPUs are not Lambda's: the shape of thes
 pub enum SizeStatus {
     /// Every invocation answered.
     Ok,
-    /// An invocation ran out of memory (`Runtime.OutOfMemory`): the size is too small.
+    /// The function ran out of memory, in an invocation (`Runtime.OutOfMemory`) or between
+    /// two: the size is too small.
     OutOfMemory,
     /// The function failed otherwise (returned an error, crashed, timed out, failed its
     /// init).

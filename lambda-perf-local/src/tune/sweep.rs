@@ -163,7 +163,9 @@ fn measure(
         });
         (1.0 - share) * warm_cost + share * cold_cost
     });
-    let out_of_memory = report.resources.out_of_memory > 0;
+    // In an invocation, or between two: killed for its memory either way.
+    let out_of_memory = report.resources.out_of_memory > 0
+        || report.processes.iter().any(|process| process.out_of_memory);
     let failure = report
         .invocations
         .iter()
