@@ -26,8 +26,10 @@ use crate::invocation::deferral::Window;
 /// API, if it waits for this CPU to take the response, takes it first.
 ///
 /// What is not moved: the `ColdStart` line, written before the handler runs (so a failing
-/// first invocation still counts), nested subsegments, sent as they close, and the
-/// watchdog's writes near the deadline, which cannot wait for a response that may never come.
+/// first invocation still counts), nested subsegments, sent as they close, the
+/// `ClientInitDuration` line of a lazy client created in the handler, written as it is
+/// created (beside a creation that takes far longer), and the watchdog's writes near the
+/// deadline, which cannot wait for a response that may never come.
 /// Writes still waiting for the POST when the watchdog's moment comes (a streamed response
 /// that outlasts the deadline, say) are written then, as they are; either way the companion
 /// completes only once what the watchdog writes is out. If the runtime drops the invocation
