@@ -136,7 +136,7 @@
 //! for every handler of the process (environment), for one layer (builder) or for one
 //! `#[instrument_lambda]` handler (option):
 //!
-//! | captured | where | off | environment | builder | macro |
+//! | captured | where | default | environment | builder | macro |
 //! |---|---|---|---|---|---|
 //! | the response | metadata `"<handler> response"` | on | `POWERTOOLS_TRACER_CAPTURE_RESPONSE=false` | [`capture_response(false)`](PerfLayerBuilder::capture_response) | `capture_response = false` |
 //! | the error's type and message | metadata `"<handler> error"`, and the message in every exception's cause (handler, nested subsegments, lazy clients, the timeout) | on | `POWERTOOLS_TRACER_CAPTURE_ERROR=false`: types only, no message anywhere | [`capture_error(false)`](PerfLayerBuilder::capture_error) | `capture_error = false` |
