@@ -163,8 +163,9 @@ impl PerfLayerBuilder {
     }
 
     /// Keeps no environment marker at all: the process alone says how it started (its first
-    /// invocation `cold`, the others `warm`). For tests of a handler, which should not leave
-    /// files behind.
+    /// invocation `cold`, or `prewarmed` or `restored` as the initialization type says; the
+    /// others `warm`), so a restarted runtime is never `restart`. For tests of a handler,
+    /// which should not leave files behind.
     pub fn without_marker(mut self) -> Self {
         self.setup.settings.marker = MarkerPlace::Nowhere;
         self
