@@ -65,9 +65,18 @@ pub(crate) fn check(function: &ItemFn) -> syn::Result<usize> {
         })
 }
 
-/// Whether the function is an `async fn` as `#[async_trait]` rewrites it: a plain `fn` whose
-/// body is the one call `Box::pin(async move { .. })`.
+/// Whether the function is an `async fn` as `#[async_trait]` rewrites it: a plain `fn` with
+/// the lifetime `'async_trait` that it adds, whose body is the one call
+/// `Box::pin(async move { .. })` (a boxed future written by hand has no such lifetime).
 fn made_by_async_trait(function: &ItemFn) -> bool {
+    let lifetime = function
+        .sig
+        .generics
+        .lifetimes()
+        .any(|param| param.lifetime.ident == "async_trait");
+    if !lifetime {
+        return false;
+    }
     let [Stmt::Expr(Expr::Call(call), None)] = function.block.stmts.as_slice() else {
         return false;
     };
