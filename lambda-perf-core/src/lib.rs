@@ -97,7 +97,9 @@
 //!
 //! An instrumented handler called inside another instrumentation (a [`PerfLayer`] around an
 //! `#[instrument_lambda]` handler, a layer applied twice, a test's recorder) records nothing
-//! of its own: the outermost records the invocation, once.
+//! of its own: the outermost records the invocation, once, with its own settings. Options
+//! written on such a handler (`#[instrument_lambda(name = ..)]`) are not applied; the first
+//! time, one warning says so.
 //!
 //! # Init, as Lambda means it
 //!

@@ -45,10 +45,21 @@ pub struct Options {
 pub type Redact = Option<fn(crate::invocation::redaction::Captured, Value) -> Option<Value>>;
 
 /// One instrumented handler: its options and, from its first call on, its configuration.
-#[derive(Debug)]
 pub struct Handler {
     options: Options,
     instrumentation: OnceLock<Arc<Instrumentation>>,
+    /// Warns that the options are not applied, the first time the handler runs inside an
+    /// instrumentation around it.
+    options_unused: WarnOnce,
+}
+
+impl fmt::Debug for Handler {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Handler")
+            .field("options", &self.options)
+            .field("instrumentation", &self.instrumentation)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Handler {
@@ -57,6 +68,23 @@ impl Handler {
         Self {
             options,
             instrumentation: OnceLock::new(),
+            options_unused: WarnOnce::new(),
+        }
+    }
+
+    /// Inside an instrumentation around it, which records the invocation with its own
+    /// settings: warns once that the options written on the handler are not applied (without
+    /// options, there is nothing to tell).
+    #[cold]
+    fn nested(&self, redact: Redact) {
+        let given = self.options.given(redact);
+        if !given.is_empty() {
+            self.options_unused.warn(format_args!(
+                "#[instrument_lambda] options ({}) are not applied: the handler runs inside an \
+                 instrumentation around it (a PerfLayer, the test recorder), which records the \
+                 invocation with its own settings",
+                given.join(", ")
+            ));
         }
     }
 
@@ -70,6 +98,23 @@ impl Handler {
 }
 
 impl Options {
+    /// The names of the options given (and `redact`, when given).
+    fn given(&self, redact: Redact) -> Vec<&'static str> {
+        [
+            ("name", self.name.is_some()),
+            ("service", self.service.is_some()),
+            ("namespace", self.namespace.is_some()),
+            ("capture_response", self.capture_response.is_some()),
+            ("capture_error", self.capture_error.is_some()),
+            ("cold_start_metric", self.cold_start_metric.is_some()),
+            ("faas_trigger", self.faas_trigger.is_some()),
+            ("redact", redact.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(name, given)| given.then_some(name))
+        .collect()
+    }
+
     /// The environment's configuration with these options, and `redact`, on top.
     fn builder(&self, redact: Redact) -> PerfLayerBuilder {
         let mut builder = PerfLayer::builder();
@@ -155,13 +200,14 @@ pub struct Begun(invocation_future::Begun);
 
 /// Begins the invocation of `event`, before the handler's body runs. Inside an invocation
 /// begun around the handler (a `PerfLayer`, the test recorder), that one records it: the
-/// handler's own configuration is not even read, so it warns about nothing that is not used.
+/// handler's own configuration is not even read, so it warns about nothing that is not used,
+/// but once that the options written on the handler, if any, are not applied.
 pub fn begin<E: LambdaRequest + ?Sized>(
     handler: &'static Handler,
     redact: Redact,
     event: &E,
 ) -> Begun {
-    Begun(invocation_future::begin_with(|| {
+    let begun = invocation_future::begin_with(|| {
         let instrumentation = handler.instrumentation(redact);
         let fallback;
         let context = match event.lambda_context() {
@@ -172,7 +218,11 @@ pub fn begin<E: LambdaRequest + ?Sized>(
             }
         };
         Invocation::begin(instrumentation, context, event.faas_trigger())
-    }))
+    });
+    if matches!(begun, invocation_future::Begun::Nested(_)) {
+        handler.nested(redact);
+    }
+    Begun(begun)
 }
 
 /// Runs the handler's body inside its invocation. `kind` (from [`KindHttp`] or [`KindOther`])

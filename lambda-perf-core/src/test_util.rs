@@ -192,7 +192,9 @@ impl SubsegmentSink for CollectedSubsegments {
 /// The layer is configured as `PerfLayer::builder()` would be from the environment, with
 /// service `test`, namespace `Test`, handler `handler`, metrics and tracing on, subsegments
 /// to the recorder's collector whatever `LAMBDA_PERF_TRACES` says — then as
-/// [`with`](Self::with) says.
+/// [`with`](Self::with) says. An `#[instrument_lambda]` handler run by the recorder is
+/// recorded with these settings: options written on the handler are not applied (one warning
+/// says so); give them to [`with`](Self::with) instead.
 #[derive(Debug)]
 pub struct Recorder {
     emf: CapturedEmf,

@@ -2,6 +2,9 @@
 //! `PerfLayer`) stands aside entirely: its own configuration, which that invocation does not
 //! use, is not read, so it warns about nothing.
 
+#[path = "common/child_process.rs"]
+mod child_process;
+
 use lambda_perf_core::instrument_lambda;
 use lambda_perf_core::test_util::{Recorder, event};
 use lambda_runtime::{Error, LambdaEvent, service_fn};
@@ -50,4 +53,51 @@ fn a_macro_handler_inside_the_recorder_warns_about_no_configuration_of_its_own()
         "{stdout}\n{stderr}"
     );
     assert!(!stderr.contains("lambda-perf: warning"), "{stderr}");
+}
+
+#[instrument_lambda(name = "orders", capture_response = false)]
+async fn handler_with_options(event: LambdaEvent<Value>) -> Result<Value, Error> {
+    Ok(event.payload)
+}
+
+/// Set in the child process that runs the invocations of `handler_with_options`.
+const CHILD_WITH_OPTIONS: &str = "LAMBDA_PERF_TEST_NESTED_OPTIONS_CHILD";
+
+/// Options written on a handler that the recorder around it records are not applied (the
+/// recorder's settings are): the first time, one warning says so, naming them, rather than
+/// leaving them silently unused.
+#[test]
+fn a_macro_handler_inside_the_recorder_warns_once_that_its_options_are_not_applied() {
+    if child_process::is_child(CHILD_WITH_OPTIONS) {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let recorder = Recorder::new();
+        for id in 0..3 {
+            let response = runtime
+                .block_on(
+                    recorder.run(service_fn(handler_with_options), event(json!({ "id": id }))),
+                )
+                .unwrap();
+            assert_eq!(response, json!({ "id": id }));
+        }
+        // The recorder's settings: its handler name, the response captured.
+        let document = recorder.xray().named("## handler").unwrap();
+        assert!(
+            document["metadata"]["test"]["handler response"].is_object(),
+            "{document}"
+        );
+        return;
+    }
+    let (warnings, stderr) = child_process::warnings_of_child(
+        "a_macro_handler_inside_the_recorder_warns_once_that_its_options_are_not_applied",
+        CHILD_WITH_OPTIONS,
+        "not applied",
+    );
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(
+        warnings[0].contains("(name, capture_response)"),
+        "{}",
+        warnings[0]
+    );
 }
