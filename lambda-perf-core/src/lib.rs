@@ -82,6 +82,7 @@
 //! | `JoinSet::spawn(future.in_current_invocation())` | yes |
 //! | [`spawn_blocking(f)`](spawn_blocking), a drop-in for `tokio::task::spawn_blocking` | yes |
 //! | a future inside a `tracing` span created in the invocation (with [`xray::XRayLayer`]), whatever its level | yes, while the span is entered; a span no layer lets through (a `debug_span!` with logs at `INFO`) is not made and carries nothing |
+//! | `tokio::spawn(future.instrument(tracing::Span::current()))` in the handler (with [`xray::XRayLayer`]) | yes: the handler runs inside its invocation's own span (`lambda_perf` `invocation`, no fields, no subsegment), not in one made before the invocation began, such as `lambda_runtime`'s |
 //! | plain `tokio::spawn`, `std::thread::spawn` | no: calls fail with `NoInvocation` |
 //!
 //! Carried work stands where it was spawned: subsegments it opens nest under the subsegment

@@ -317,6 +317,27 @@ fn a_warm_invocation_ending_on_another_thread_adds_no_allocation() {
     );
 }
 
+/// Under the subscriber `init()` installs (its log lines, its X-Ray layer), as the bare handler
+/// runs under it too: the invocation's span (see `tracing::Span::current()` in a handler)
+/// costs no allocation either.
+#[cfg(feature = "tracing")]
+#[test]
+fn a_warm_sampled_invocation_under_inits_subscriber_adds_no_allocation() {
+    use tracing_subscriber::layer::SubscriberExt;
+
+    let _serial = one_test_at_a_time();
+    let layers = lambda_perf_core::InitBuilder::from_env()
+        .log_writer(File::create("/dev/null").unwrap())
+        .layer()
+        .unwrap();
+    let _subscriber = tracing::subscriber::set_default(tracing_subscriber::registry().with(layers));
+    assert_at_most_added(
+        "sampled, under init()'s subscriber",
+        added_allocations_of_the_scenario(true),
+        ALLOWED,
+    );
+}
+
 /// Under the runtime-level companion, the writes wait for the response in a window of their
 /// own; the invocation's memory is still reused by the next one.
 #[test]

@@ -337,6 +337,79 @@ async fn a_sampled_invocation_logs_debug_and_the_incoming_event_when_asked() {
     assert!(init.get("sampling_rate").is_none(), "{init}");
 }
 
+/// A plain `tokio::spawn`ed task instrumented with `tracing::Span::current()` — the span the
+/// handler runs in — carries the handler's invocation to its lines, as a span made in the
+/// handler does: `lambda_runtime`'s own span around the invocation (made before lambda-perf
+/// begins it, and carrying nothing) is not the handler's current span. Behind `PerfLayer` and
+/// under `#[instrument_lambda]`, one at a time and on Managed Instances' workers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_in_the_handlers_current_span_carries_its_invocation() {
+    lines_in_the_current_span(|config| config).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_in_the_attributed_handlers_current_span_carries_its_invocation() {
+    lines_in_the_current_span(|config| config.with_env("LOGGING_MACRO", "1")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_in_the_handlers_current_span_carries_its_invocation_on_its_worker() {
+    lines_in_the_current_span(|config| config.with_max_concurrency(3)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_task_in_the_attributed_handlers_current_span_carries_its_invocation_on_its_worker() {
+    lines_in_the_current_span(|config| {
+        config
+            .with_env("LOGGING_MACRO", "1")
+            .with_max_concurrency(3)
+    })
+    .await;
+}
+
+async fn lines_in_the_current_span(configure: impl FnOnce(FunctionConfig) -> FunctionConfig) {
+    let running = start_logging(configure).await;
+    let mut results = Vec::new();
+    for order in [1_u64, 2] {
+        let result = running
+            .invoke(json!({ "order": order, "in_current_span": true }))
+            .await;
+        assert_eq!(
+            result.clone().into_json().unwrap(),
+            json!({ "order": order })
+        );
+        end_line(&running.process, &result.request_id).await;
+        results.push(result);
+    }
+    let logs = split_stdout(&running.stdout());
+    for (order, result) in [1_u64, 2].into_iter().zip(&results) {
+        let line = logs
+            .iter()
+            .find(|line| line["order"] == order && line["message"] == "in the current span")
+            .unwrap_or_else(|| panic!("order {order}: {logs:#?}"));
+        assert_eq!(line["level"], "WARN", "{line}");
+        assert_eq!(
+            line["function_request_id"],
+            result.request_id.as_str(),
+            "{line}"
+        );
+        assert_eq!(line["xray_trace_id"], trace_root(result), "{line}");
+        assert_eq!(line["service"], "orders", "{line}");
+        assert_eq!(line["function_name"], "orders-fn", "{line}");
+        assert_eq!(line["cold_start"], order == 1, "{line}");
+        assert_eq!(
+            line.as_object().unwrap().len(),
+            logs.iter()
+                .find(|l| l["order"] == order && l["message"] == "spawned work")
+                .unwrap()
+                .as_object()
+                .unwrap()
+                .len(),
+            "the same keys as the handler's other spawned line: {line}"
+        );
+    }
+}
+
 /// `init()` installs one layer for spans, and it feeds every trace backend: with
 /// `LAMBDA_PERF_TRACES=xray-otlp` the `checkout` span reaches the daemon's socket as an
 /// OpenTelemetry span under the handler span, in the invocation's trace.

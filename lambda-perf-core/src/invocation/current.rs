@@ -470,24 +470,39 @@ pub(crate) fn exit_span(span: u64, invocation: &Arc<Invocation>) {
     })
     .unwrap_or(false);
     if !on_own_task {
-        // Taken out under the borrow, dropped after it: the last hold of an invocation
-        // (its `Arc` in the `Current`) ends with its drop, and nothing it does may find this
-        // thread's spans borrowed.
-        let task = running_task();
-        let exited = ENTERED_SPANS
-            .try_with(|spans| {
-                let mut spans = spans.try_borrow_mut().ok()?;
-                let index = spans
-                    .iter()
-                    .rposition(|entry| entry.span == span && entry.task == task)?;
-                let exited = spans.remove(index);
-                if spans.is_empty() {
-                    SPANS_ENTERED.with(|entered| entered.set(false));
-                }
-                Some(exited)
-            })
-            .ok()
-            .flatten();
-        drop(exited);
+        exit_span_off_task(span);
     }
+}
+
+/// Whether the future being polled on this thread carries an invocation of its own (the
+/// handler's, or work handed on with [`spawn`](fn@crate::spawn)): what a span entered there
+/// would lend is never asked for.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
+pub(crate) fn on_a_carrying_task() -> bool {
+    on_own_task(|_| ()).is_ok()
+}
+
+/// That span, entered by code that carries no invocation of its own, was exited: what
+/// [`enter_span`] lent there is taken back.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
+pub(crate) fn exit_span_off_task(span: u64) {
+    // Taken out under the borrow, dropped after it: the last hold of an invocation (its `Arc`
+    // in the `Current`) ends with its drop, and nothing it does may find this thread's spans
+    // borrowed.
+    let task = running_task();
+    let exited = ENTERED_SPANS
+        .try_with(|spans| {
+            let mut spans = spans.try_borrow_mut().ok()?;
+            let index = spans
+                .iter()
+                .rposition(|entry| entry.span == span && entry.task == task)?;
+            let exited = spans.remove(index);
+            if spans.is_empty() {
+                SPANS_ENTERED.with(|entered| entered.set(false));
+            }
+            Some(exited)
+        })
+        .ok()
+        .flatten();
+    drop(exited);
 }

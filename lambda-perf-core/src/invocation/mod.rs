@@ -11,6 +11,7 @@ pub(crate) mod facts;
 pub(crate) mod facts_record;
 #[cfg(feature = "tracing")]
 pub(crate) mod function_context;
+pub(crate) mod handler_span;
 mod initialization_type;
 pub(crate) mod instrumentation;
 pub(crate) mod just_failed;

@@ -530,7 +530,9 @@ fn the_registry_is_told_the_most_verbose_level_any_layer_wants() {
         (false, Level::TRACE, LevelFilter::TRACE),
         (true, Level::TRACE, LevelFilter::TRACE),
         (true, Level::WARN, LevelFilter::INFO),
-        (false, Level::WARN, LevelFilter::WARN),
+        // The level of the invocation's own span, made whatever the levels.
+        (false, Level::WARN, LevelFilter::INFO),
+        (false, Level::ERROR, LevelFilter::INFO),
     ] {
         let layers = InitBuilder::without_env()
             .log_level(level)
@@ -899,6 +901,45 @@ fn a_line_under_deeply_nested_spans_costs_time_in_proportion_to_its_fields() {
         elapsed < Duration::from_secs(1),
         "one line under 8,000 spans took {elapsed:?}"
     );
+}
+
+/// `tracing::Span::current()` in a handler is its invocation's own span, not a span made
+/// before the invocation began around the handler (as `lambda_runtime` makes its `Lambda
+/// runtime invoke`): a task spawned in it writes the invocation's keys — with the X-Ray layer
+/// recording or off, at a level that lets no `INFO` span through.
+#[test]
+fn a_task_spawned_in_the_handlers_current_span_writes_its_invocations_keys() {
+    for (xray, level) in [(true, Level::INFO), (false, Level::WARN)] {
+        let lines = CapturedLines::new();
+        let dispatch = subscriber(|builder| builder.xray_layer(xray).log_level(level), &lines);
+        run(&dispatch, async {
+            // Let through by every level, as the runtime's is by the X-Ray layer.
+            let around = tracing::error_span!("around the handler");
+            invoke(
+                &perf_layer(),
+                |_| async {
+                    tokio::spawn(
+                        async { tracing::warn!("in the current span") }
+                            .instrument(tracing::Span::current()),
+                    )
+                    .await?;
+                    Ok(Value::Null)
+                },
+                event("req-1", Value::Null),
+            )
+            .instrument(around)
+            .await
+        });
+        let written = lines.lines();
+        assert_eq!(written.len(), 1, "xray {xray}, level {level}: {written:?}");
+        assert_eq!(written[0]["message"], "in the current span");
+        assert_eq!(
+            written[0]["function_request_id"], "req-1",
+            "xray {xray}, level {level}: {}",
+            written[0]
+        );
+        assert_eq!(written[0]["xray_trace_id"], ROOT);
+    }
 }
 
 /// With the X-Ray layer off, spans become no subsegments and still carry their invocation:

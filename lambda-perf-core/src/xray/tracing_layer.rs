@@ -17,7 +17,7 @@ use crate::formats::failure::{Failure, panic_message};
 use crate::formats::xray::{AnnotationValue, Namespace};
 use crate::invocation::lifecycle::Invocation;
 use crate::invocation::trace::{Target, Trace};
-use crate::invocation::{current, panic};
+use crate::invocation::{current, handler_span, panic};
 use crate::warn::WarnOnce;
 
 /// A `tracing-subscriber` layer that records the spans opened inside an invocation —
@@ -146,6 +146,15 @@ where
     S: Subscriber + for<'a> LookupSpan<'a>,
 {
     fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        if handler_span::is_handler_span(attrs.metadata()) {
+            // Made by the invocation's future, with the invocation current.
+            if let Ok(invocation) =
+                current::with_current(|current| Arc::clone(current.invocation()))
+            {
+                handler_span::carried_by(self.layer.0, id.into_u64(), invocation);
+            }
+            return;
+        }
         let records = self
             .max_level
             .is_some_and(|max_level| *attrs.metadata().level() <= max_level);
@@ -237,6 +246,16 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.is_handler_span(&ctx, id) {
+            // On a task that carries an invocation of its own (the handler's, polled inside
+            // it), the span lends nothing that would be asked for.
+            if !current::on_a_carrying_task() {
+                if let Some(invocation) = handler_span::invocation_of(self.layer.0, id.into_u64()) {
+                    current::enter_span(id.into_u64(), &invocation, None, false);
+                }
+            }
+            return;
+        }
         self.with_span(&ctx, id, |state| {
             current::enter_span(
                 id.into_u64(),
@@ -248,6 +267,12 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if self.is_handler_span(&ctx, id) {
+            if !current::on_a_carrying_task() {
+                current::exit_span_off_task(id.into_u64());
+            }
+            return;
+        }
         self.with_span(&ctx, id, |state| {
             current::exit_span(id.into_u64(), &state.invocation);
         });
@@ -289,6 +314,10 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        if self.is_handler_span(&ctx, &id) {
+            handler_span::closed(self.layer.0, id.into_u64());
+            return;
+        }
         self.with_span(&ctx, &id, |state| {
             let invocation = &state.invocation;
             if let Some(subsegment) = state.own_subsegment() {
@@ -301,6 +330,16 @@ where
 }
 
 impl XRayLayer {
+    /// Whether span `id` is an invocation's own span around its handler (see
+    /// [`handler_span`]).
+    fn is_handler_span<S>(&self, ctx: &Context<'_, S>, id: &Id) -> bool
+    where
+        S: Subscriber + for<'a> LookupSpan<'a>,
+    {
+        ctx.metadata(id)
+            .is_some_and(|metadata| handler_span::is_handler_span(metadata))
+    }
+
     /// Runs `f` on the state of span `id`, when this layer records the span (not another
     /// X-Ray layer of the same registry).
     fn with_span<S>(&self, ctx: &Context<'_, S>, id: &Id, f: impl FnOnce(&SpanState))

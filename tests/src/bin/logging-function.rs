@@ -3,7 +3,9 @@
 //! event (when `POWERTOOLS_LOGGER_LOG_EVENT` says so), `order received` (INFO) and
 //! `order detail` (DEBUG) on the handler's task, `paying` inside a `checkout` span, and
 //! `spawned work` (WARN) on a task of its own that carries the invocation — each with the
-//! event's `order` — and records the metric `Orders`. With `"fail":"error"` in the event the
+//! event's `order` — and records the metric `Orders`. With `"in_current_span":true` it also
+//! logs `in the current span` (WARN) on a plain `tokio::spawn`ed task instrumented with
+//! `tracing::Span::current()`, the handler's span, as `tracing` users hand work on. With `"fail":"error"` in the event the
 //! handler returns an error after `order received`, with `"fail":"panic"` it panics there:
 //! `lambda_runtime` logs either. Between the runtime and the instrumented handler, a layer
 //! turns the handler's error for `"fail":"swallow"` into an answer (`{"swallowed":order}`)
@@ -46,6 +48,13 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         tracing::warn!(order, "spawned work");
     })
     .await?;
+    if event.payload["in_current_span"] == true {
+        tokio::spawn(
+            async move { tracing::warn!(order, "in the current span") }
+                .instrument(tracing::Span::current()),
+        )
+        .await?;
+    }
     Ok(json!({ "order": order }))
 }
 
