@@ -410,6 +410,50 @@ async fn lines_in_the_current_span(configure: impl FnOnce(FunctionConfig) -> Fun
     }
 }
 
+/// A field whose `Debug` panics or returns an error, an event's or its span's, is described
+/// in the line (`<formatting panicked: …>`, `<formatting failed>`, as the X-Ray layer describes
+/// it), which stays one valid JSON line with the invocation's keys; the handler's answer is
+/// its own, and the next invocation logs as ever.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_field_whose_debug_fails_is_described_and_the_handler_answers() {
+    let running = start_logging(|config| config).await;
+    let result = running
+        .invoke(json!({ "order": 8, "hostile_fields": true }))
+        .await;
+    assert_eq!(
+        result.clone().into_json().unwrap(),
+        json!({ "order": 8 }),
+        "{result:?}"
+    );
+    end_line(&running.process, &result.request_id).await;
+    let after = running.order(9).await;
+    let logs = split_stdout(&running.stdout());
+    let line = logs
+        .iter()
+        .find(|line| line["message"] == "hostile fields")
+        .unwrap_or_else(|| panic!("no line: {logs:#?}"));
+    assert_eq!(line["order"], 8, "{line}");
+    assert_eq!(
+        line["panics"], "<formatting panicked: this Debug panics>",
+        "{line}"
+    );
+    assert_eq!(
+        line["in_span"], "<formatting panicked: this Debug panics>",
+        "{line}"
+    );
+    assert_eq!(line["fails"], "<formatting failed>", "{line}");
+    assert_eq!(
+        line["function_request_id"],
+        result.request_id.as_str(),
+        "{line}"
+    );
+    let next = logs
+        .iter()
+        .find(|line| line["order"] == 9 && line["message"] == "order received")
+        .unwrap_or_else(|| panic!("no line of the next invocation: {logs:#?}"));
+    assert_eq!(next["function_request_id"], after.request_id.as_str());
+}
+
 /// `init()` installs one layer for spans, and it feeds every trace backend: with
 /// `LAMBDA_PERF_TRACES=xray-otlp` the `checkout` span reaches the daemon's socket as an
 /// OpenTelemetry span under the handler span, in the invocation's trace.

@@ -115,6 +115,26 @@ impl fmt::Display for NotSerialized {
     }
 }
 
+/// Why a value's `Debug` text (a `%` field's `Display`) could not be written: that user code
+/// returned an error or panicked. Shown where the text would have been: `<formatting
+/// failed>`, `<formatting panicked: message>`.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
+pub(crate) enum DebugFailure {
+    Failed,
+    Panicked(Box<dyn Any + Send>),
+}
+
+impl fmt::Display for DebugFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Failed => f.write_str("<formatting failed>"),
+            Self::Panicked(panic) => {
+                write!(f, "<formatting panicked: {}>", panic_message(&**panic))
+            }
+        }
+    }
+}
+
 /// A panic payload's message.
 pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(message) = panic.downcast_ref::<&str>() {

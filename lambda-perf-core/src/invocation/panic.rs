@@ -9,7 +9,7 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::formats::checked_json::write_checked;
-use crate::formats::failure::NotSerialized;
+use crate::formats::failure::{DebugFailure, NotSerialized};
 
 /// A caught panic's payload, to record and then resume.
 pub(crate) type Panic = Box<dyn Any + Send>;
@@ -25,6 +25,23 @@ pub(crate) fn catch<R>(f: impl FnOnce() -> R) -> Result<R, Panic> {
 /// Continues a caught panic.
 pub(crate) fn resume(panic: Panic) -> ! {
     std::panic::resume_unwind(panic)
+}
+
+/// Writes `value`'s `Debug` text (a `%` field's `Display`) to `out`, or says why not. It is
+/// user code: one that panics is caught, instead of turning the caller (a `tracing` layer, in
+/// the user's own `info!`) into a panic of the handler; one that returns an error is reported
+/// without a panic (which the panic hook would print, and `panic = "abort"` would turn into
+/// the end of the process). On failure `out` may hold part of the text.
+#[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
+pub(crate) fn write_debug(
+    out: &mut dyn std::fmt::Write,
+    value: &dyn std::fmt::Debug,
+) -> Result<(), DebugFailure> {
+    match catch(|| out.write_fmt(format_args!("{value:?}"))) {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(std::fmt::Error)) => Err(DebugFailure::Failed),
+        Err(panic) => Err(DebugFailure::Panicked(panic)),
+    }
 }
 
 /// Appends `value`'s compact JSON to `out`, or says why not: its `Serialize` failed,

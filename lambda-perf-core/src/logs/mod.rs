@@ -40,7 +40,9 @@
 //!
 //! Fields keep their JSON types: `order = 7` is the number 7, `ratio = 1.0` the number
 //! `1.0` (a float is written as `serde_json` writes one), `paid = true` a boolean,
-//! `user = "ann"` a string, `%id` its `Display` text and `?tags` its `Debug` text. A span's
+//! `user = "ann"` a string, `%id` its `Display` text and `?tags` its `Debug` text (one that
+//! panics or returns an error is written `<formatting panicked: …>` or `<formatting failed>`,
+//! as the X-Ray layer writes it: the line stays valid, the `info!` does not panic). A span's
 //! fields are on every line written inside it, when the level filter lets the span through
 //! (as with `tracing-subscriber`'s filters: under `AWS_LAMBDA_LOG_LEVEL=WARN`, an `INFO`
 //! span's fields are on none); an event's field wins over a span's of the same name, an

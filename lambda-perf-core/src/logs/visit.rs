@@ -8,6 +8,7 @@ use tracing::Metadata;
 use tracing::field::{Field, Visit};
 
 use crate::formats::log::fields::LogFields;
+use crate::invocation::panic::write_debug;
 
 /// The target of the events `tracing-log`'s `LogTracer` makes of `log` records; the
 /// record's own target is their `log.target` field.
@@ -112,12 +113,20 @@ impl Visit for Recorder<'_> {
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let name = field.name();
+        // The value's `Debug` is user code: one that panics or fails is described in the
+        // line rather than turned into a panic of the user's `info!`.
         if self.is_event && name == "message" {
-            self.fields.message(value);
+            self.fields.message_written(|out| write_debug(out, value));
         } else if self.json_field == Some(name) {
-            self.fields.json(name, &format!("{value:?}"));
+            let mut json = String::new();
+            match write_debug(&mut json, value) {
+                Ok(()) => self.fields.json(name, &json),
+                // Described as a string, so that the line stays JSON.
+                Err(failure) => self.fields.str(name, &failure.to_string()),
+            }
         } else {
-            self.fields.debug(name, value);
+            self.fields
+                .debug_written(name, |out| write_debug(out, value));
         }
     }
 }

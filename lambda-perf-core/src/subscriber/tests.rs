@@ -229,6 +229,85 @@ fn text_inside_and_outside_an_invocation() {
     );
 }
 
+/// A value whose `Debug` (and `Display`) panics.
+struct PanickingDebug;
+
+impl std::fmt::Debug for PanickingDebug {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("this Debug \"panics\"")
+    }
+}
+
+impl std::fmt::Display for PanickingDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// A value whose `Debug` writes part of its text, then returns an error.
+struct FailingDebug;
+
+impl std::fmt::Debug for FailingDebug {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("half \"written")?;
+        Err(std::fmt::Error)
+    }
+}
+
+/// A field whose `Debug` (or `Display`) panics or returns an error — an event's, a span's, the
+/// message's arguments — is described in the line as the X-Ray layer describes it, the line
+/// still one valid JSON object (or text line) with the invocation's keys; the user's `info!`
+/// does not panic and the handler answers as it would have.
+#[test]
+fn a_field_whose_debug_fails_is_described_and_the_handler_answers() {
+    let handler = |_| async {
+        let span = tracing::info_span!("hostile", in_span = ?PanickingDebug);
+        let _entered = span.enter();
+        tracing::info!(panics = ?PanickingDebug, fails = ?FailingDebug, shown = %PanickingDebug, "fields");
+        tracing::info!("message {}", PanickingDebug);
+        Ok(json!("answer"))
+    };
+    let panicked = "<formatting panicked: this Debug \"panics\">";
+
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    let answer = run(
+        &dispatch,
+        invoke(&perf_layer(), handler, event("req-1", Value::Null)),
+    );
+    assert_eq!(answer, json!("answer"));
+    let written = lines.lines();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let fields = &written[0];
+    assert_eq!(fields["panics"], panicked, "{fields}");
+    assert_eq!(fields["shown"], panicked, "{fields}");
+    assert_eq!(fields["in_span"], panicked, "{fields}");
+    assert_eq!(fields["fails"], "<formatting failed>", "{fields}");
+    assert_eq!(fields["function_request_id"], "req-1");
+    assert_eq!(written[1]["message"], panicked);
+    assert_eq!(written[1]["in_span"], panicked);
+
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder.log_format(LogFormat::Text), &lines);
+    let answer = run(
+        &dispatch,
+        invoke(&perf_layer(), handler, event("req-1", Value::Null)),
+    );
+    assert_eq!(answer, json!("answer"));
+    assert_eq!(
+        lines.text(),
+        concat!(
+            "2026-11-23T05:16:18.886Z\treq-1\tINFO\tlambda_perf_core::subscriber::tests: fields ",
+            "in_span=<formatting panicked: this Debug \"panics\"> ",
+            "panics=<formatting panicked: this Debug \"panics\"> fails=<formatting failed> ",
+            "shown=<formatting panicked: this Debug \"panics\">\n",
+            "2026-11-23T05:16:18.886Z\treq-1\tINFO\tlambda_perf_core::subscriber::tests: ",
+            "<formatting panicked: this Debug \"panics\"> ",
+            "in_span=<formatting panicked: this Debug \"panics\">\n",
+        )
+    );
+}
+
 #[test]
 fn each_invocation_writes_its_own_keys_and_the_next_one_is_warm() {
     let lines = CapturedLines::new();

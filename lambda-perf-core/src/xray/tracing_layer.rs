@@ -13,11 +13,12 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::{report, unavailable};
-use crate::formats::failure::{Failure, panic_message};
+use crate::formats::failure::Failure;
 use crate::formats::xray::{AnnotationValue, Namespace};
 use crate::invocation::lifecycle::Invocation;
+use crate::invocation::panic::write_debug;
 use crate::invocation::trace::{Target, Trace};
-use crate::invocation::{current, handler_span, panic};
+use crate::invocation::{current, handler_span};
 use crate::warn::WarnOnce;
 
 /// A `tracing-subscriber` layer that records the spans opened inside an invocation —
@@ -499,9 +500,8 @@ impl Visit for ErrorMessage {
 /// print, and `panic = "abort"` would turn into the end of the process).
 fn debug_text(value: &dyn fmt::Debug) -> String {
     let mut text = String::new();
-    match panic::catch(|| fmt::Write::write_fmt(&mut text, format_args!("{value:?}"))) {
-        Ok(Ok(())) => text,
-        Ok(Err(fmt::Error)) => "<formatting failed>".to_owned(),
-        Err(panic) => format!("<formatting panicked: {}>", panic_message(&*panic)),
+    match write_debug(&mut text, value) {
+        Ok(()) => text,
+        Err(failure) => failure.to_string(),
     }
 }

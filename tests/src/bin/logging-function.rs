@@ -5,7 +5,9 @@
 //! `spawned work` (WARN) on a task of its own that carries the invocation — each with the
 //! event's `order` — and records the metric `Orders`. With `"in_current_span":true` it also
 //! logs `in the current span` (WARN) on a plain `tokio::spawn`ed task instrumented with
-//! `tracing::Span::current()`, the handler's span, as `tracing` users hand work on. With `"fail":"error"` in the event the
+//! `tracing::Span::current()`, the handler's span, as `tracing` users hand work on. With
+//! `"hostile_fields":true` it logs `hostile fields` with fields whose `Debug` panics
+//! (`panics`) or returns an error (`fails`), inside a `hostile` span with such a field. With `"fail":"error"` in the event the
 //! handler returns an error after `order received`, with `"fail":"panic"` it panics there:
 //! `lambda_runtime` logs either. Between the runtime and the instrumented handler, a layer
 //! turns the handler's error for `"fail":"swallow"` into an answer (`{"swallowed":order}`)
@@ -48,6 +50,11 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         tracing::warn!(order, "spawned work");
     })
     .await?;
+    if event.payload["hostile_fields"] == true {
+        tracing::info_span!("hostile", in_span = ?PanickingDebug).in_scope(|| {
+            tracing::info!(order, panics = ?PanickingDebug, fails = ?FailingDebug, "hostile fields");
+        });
+    }
     if event.payload["in_current_span"] == true {
         tokio::spawn(
             async move { tracing::warn!(order, "in the current span") }
@@ -56,6 +63,24 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, Error> {
         .await?;
     }
     Ok(json!({ "order": order }))
+}
+
+/// A value whose `Debug` panics.
+struct PanickingDebug;
+
+impl std::fmt::Debug for PanickingDebug {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        panic!("this Debug panics")
+    }
+}
+
+/// A value whose `Debug` returns an error.
+struct FailingDebug;
+
+impl std::fmt::Debug for FailingDebug {
+    fn fmt(&self, _: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        Err(std::fmt::Error)
+    }
 }
 
 /// The same handler under the attribute.

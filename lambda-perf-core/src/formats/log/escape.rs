@@ -3,6 +3,7 @@
 
 use std::fmt;
 
+use crate::formats::failure::DebugFailure;
 use crate::formats::json::{push_escape, push_str_contents};
 
 /// How text is escaped.
@@ -31,6 +32,23 @@ impl Escape {
             }
         }
         out.extend_from_slice(&bytes[start..]);
+    }
+
+    /// Appends, escaped, what `write` writes: a value's `Debug` text (a `%` field's
+    /// `Display`). When it could not be written (the `Debug` returned an error or panicked),
+    /// what it wrote is taken back and the failure described instead, as the X-Ray layer
+    /// describes it (`<formatting failed>`, `<formatting panicked: …>`).
+    pub(super) fn push_written(
+        self,
+        out: &mut Vec<u8>,
+        write: impl FnOnce(&mut dyn fmt::Write) -> Result<(), DebugFailure>,
+    ) {
+        let start = out.len();
+        let written = write(&mut Escaping { out, escape: self });
+        if let Err(failure) = written {
+            out.truncate(start);
+            self.push_fmt(out, format_args!("{failure}"));
+        }
     }
 
     /// Appends what `value` formats to, escaped.

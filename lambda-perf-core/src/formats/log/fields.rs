@@ -6,7 +6,15 @@ use std::ops::Range;
 
 use super::LogFormat;
 use super::escape::Escape;
+use crate::formats::failure::DebugFailure;
 use crate::formats::json::push_f64;
+
+/// Writes `value`'s `Debug` text, for values that are no user code (a number, a message
+/// lambda-perf makes); an error it returns is described, a panic not caught.
+fn plain_debug(out: &mut dyn fmt::Write, value: &dyn fmt::Debug) -> Result<(), DebugFailure> {
+    out.write_fmt(format_args!("{value:?}"))
+        .map_err(|fmt::Error| DebugFailure::Failed)
+}
 
 /// Named values in the order they were recorded, plus the event's message. Recording the
 /// same key twice keeps both; the line writes the last (see [`line`](super::line)).
@@ -69,15 +77,16 @@ impl LogFields {
 
     /// The event's message (`Display`ed, as `tracing`'s `message` field gives it).
     pub(crate) fn message(&mut self, message: &dyn fmt::Debug) {
+        self.message_written(|out| plain_debug(out, message));
+    }
+
+    /// The event's message, as `write` writes it (see [`debug_written`](Self::debug_written)).
+    pub(crate) fn message_written(
+        &mut self,
+        write: impl FnOnce(&mut dyn fmt::Write) -> Result<(), DebugFailure>,
+    ) {
         let start = self.bytes.len();
-        match self.format {
-            LogFormat::Json => {
-                self.bytes.push(b'"');
-                Escape::Json.push_fmt(&mut self.bytes, format_args!("{message:?}"));
-                self.bytes.push(b'"');
-            }
-            LogFormat::Text => Escape::Text.push_fmt(&mut self.bytes, format_args!("{message:?}")),
-        }
+        self.push_written(write);
         self.message = Some(start..self.bytes.len());
     }
 
@@ -92,17 +101,37 @@ impl LogFields {
 
     /// A value's `Debug` text (a `%value` field's `Display`): a JSON string, or as it is in
     /// text.
+    #[cfg(test)]
     pub(crate) fn debug(&mut self, key: &'static str, value: &dyn fmt::Debug) {
+        self.debug_written(key, |out| plain_debug(out, value));
+    }
+
+    /// A value's `Debug` text as `write` writes it (user code, which the caller guards): a
+    /// JSON string, or as it is in text. One that could not be written is described instead
+    /// (`<formatting failed>`, `<formatting panicked: …>`), still a JSON string.
+    pub(crate) fn debug_written(
+        &mut self,
+        key: &'static str,
+        write: impl FnOnce(&mut dyn fmt::Write) -> Result<(), DebugFailure>,
+    ) {
         let start = self.bytes.len();
+        self.push_written(write);
+        self.finish(key, start);
+    }
+
+    /// What `write` writes, encoded as a text value: a JSON string, or escaped text.
+    fn push_written(
+        &mut self,
+        write: impl FnOnce(&mut dyn fmt::Write) -> Result<(), DebugFailure>,
+    ) {
         match self.format {
             LogFormat::Json => {
                 self.bytes.push(b'"');
-                Escape::Json.push_fmt(&mut self.bytes, format_args!("{value:?}"));
+                Escape::Json.push_written(&mut self.bytes, write);
                 self.bytes.push(b'"');
             }
-            LogFormat::Text => Escape::Text.push_fmt(&mut self.bytes, format_args!("{value:?}")),
+            LogFormat::Text => Escape::Text.push_written(&mut self.bytes, write),
         }
-        self.finish(key, start);
     }
 
     /// An integer, as a JSON number.
