@@ -27,6 +27,7 @@ use std::task::{Context, Poll};
 use pin_project_lite::pin_project;
 
 use super::facts::InvocationFacts;
+use super::handler_span::HandlerSpan;
 pub(crate) use super::lifecycle::Unavailable;
 use super::lifecycle::{Invocation, State};
 use super::trace::Trace;
@@ -150,6 +151,13 @@ pub(crate) struct Current {
     /// Spans entered while this was current, with the subsegment each replaced.
     #[cfg_attr(not(feature = "tracing"), allow(dead_code))] // used by the `tracing` layers
     entered_spans: RefCell<Vec<(u64, Option<u64>)>>,
+    /// The invocation's own span, entered while the future that carries this is polled and
+    /// dropped: the handler's only, made at its first poll ([`Current::open_handler_span`]).
+    /// Closed by the drop, before the invocation is handed back.
+    handler_span: ManuallyDrop<HandlerSpan>,
+    /// Whether [`Current::handler_span`] is still to be made: the handler's, before its
+    /// first poll.
+    handler_span_pending: bool,
 }
 
 impl Current {
@@ -160,17 +168,44 @@ impl Current {
             recycles: false,
             subsegment: Cell::new(subsegment),
             entered_spans: RefCell::new(Vec::new()),
+            handler_span: ManuallyDrop::new(HandlerSpan::none()),
+            handler_span_pending: false,
         }
     }
 
     /// The handler's own work for `invocation`, which it ends: this hands it back for reuse
     /// when dropped, which [`Invocation::recycle`] takes only if it has ended and nothing
     /// else holds it then (a spawned task, or the runtime companion's window, may let go of
-    /// it last). The handler's future holds no other `Arc` of it.
+    /// it last). The handler's future holds no other `Arc` of it. Its span is made at the
+    /// handler's first poll.
     pub(crate) fn owning(invocation: Arc<Invocation>) -> Self {
         let mut current = Self::new(invocation, None);
         current.recycles = true;
+        current.handler_span_pending = true;
         current
+    }
+
+    /// Makes the invocation's own span, with this current (what the span carries, to the
+    /// X-Ray layer), if it is still to be made: at the handler's first poll, rather than
+    /// where its future is made, so that nothing comes between the making of that future
+    /// (hundreds of bytes: the event) and its place, and it is not copied from one to the
+    /// other.
+    #[inline(always)]
+    fn open_handler_span(&mut self) {
+        if self.handler_span_pending {
+            self.handler_span_pending = false;
+            if HandlerSpan::wanted() {
+                self.make_handler_span();
+            }
+        }
+    }
+
+    /// [`Current::open_handler_span`] where a span is wanted.
+    #[cold]
+    #[inline(never)]
+    fn make_handler_span(&mut self) {
+        let span = set_current(self, HandlerSpan::new);
+        *self.handler_span = span;
     }
 
     pub(crate) fn invocation(&self) -> &Arc<Invocation> {
@@ -205,6 +240,11 @@ impl Drop for Current {
         // `ManuallyDrop` drops nothing itself.
         #[allow(unsafe_code)]
         let invocation = unsafe { ManuallyDrop::take(&mut self.invocation) };
+        // Closed first: the X-Ray layer lets go of the invocation it noted the span carries,
+        // and the invocation may then be recycled.
+        // SAFETY: as for the invocation: taken out once, here, and not used after.
+        #[allow(unsafe_code)]
+        unsafe { ManuallyDrop::take(&mut self.handler_span) }.close();
         if self.recycles {
             Invocation::recycle(invocation);
         }
@@ -353,17 +393,22 @@ impl<F: Future> Future for Scoped<F> {
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
         let this = self.project();
         let mut future = this.future;
-        set_current(this.current, || {
-            let poll = future
-                .as_mut()
-                .as_pin_mut()
-                .expect("a scoped future polled after completion")
-                .poll(cx);
-            if poll.is_ready() {
-                // Dropped at once, still in scope, as a tokio task-local future does.
-                future.set(None);
-            }
-            poll
+        let current = this.current;
+        current.open_handler_span();
+        let current = &*current;
+        set_current(current, || {
+            current.handler_span.in_scope(|| {
+                let poll = future
+                    .as_mut()
+                    .as_pin_mut()
+                    .expect("a scoped future polled after completion")
+                    .poll(cx);
+                if poll.is_ready() {
+                    // Dropped at once, still in scope, as a tokio task-local future does.
+                    future.set(None);
+                }
+                poll
+            })
         })
     }
 }
@@ -371,11 +416,15 @@ impl<F: Future> Future for Scoped<F> {
 impl<F> Scoped<F> {
     /// Drops the future now (if it has not completed), in scope: what its drop records
     /// belongs to the invocation.
+    #[inline]
     pub(crate) fn drop_future(self: Pin<&mut Self>) {
         let this = self.project();
         let mut future = this.future;
         if future.is_some() {
-            set_current(this.current, || future.set(None));
+            let current = this.current;
+            set_current(current, || {
+                current.handler_span.in_scope(|| future.set(None))
+            });
         }
     }
 

@@ -1,18 +1,12 @@
-//! The invocation's own `tracing` span, entered around the handler (its creation and every
-//! poll), so that `tracing::Span::current()` in a handler is a span of its invocation, not
-//! one made before the invocation began (`lambda_runtime`'s `Lambda runtime invoke`): work
+//! The invocation's own `tracing` span, entered while the handler's future is polled and
+//! dropped, so that `tracing::Span::current()` in a handler is a span of its invocation, not one made
+//! before the invocation began (`lambda_runtime`'s `Lambda runtime invoke`): work
 //! handed on with `tokio::spawn(work.instrument(tracing::Span::current()))` carries the
 //! invocation, as it does with a span the handler made itself.
 //!
 //! It has no fields and opens no subsegment. An X-Ray layer notes which invocation it carries
 //! here, by the span's id, rather than in the span's extensions, where any value is a new
 //! allocation: a warm invocation allocates nothing for it, under a subscriber or without one.
-
-use std::future::Future;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-
-use pin_project_lite::pin_project;
 
 #[cfg(feature = "tracing")]
 pub(crate) use self::carried::{carried_by, closed, invocation_of, is_handler_span};
@@ -25,30 +19,53 @@ const TARGET: &str = "lambda_perf";
 const NAME: &str = "invocation";
 
 /// The invocation's span, or nothing (no `tracing`, no subscriber that makes it, or a
-/// handler inside another instrumentation, whose span is the outer one's).
+/// handler inside another instrumentation, whose span is the outer one's; work handed on,
+/// which runs in the spans it was given).
 #[derive(Debug)]
 pub(crate) struct HandlerSpan {
+    /// `None` rather than `Span::none()`, whose drop is not free.
     #[cfg(feature = "tracing")]
-    span: tracing::Span,
+    span: Option<tracing::Span>,
 }
 
 impl HandlerSpan {
     /// Makes the span; to be called with the invocation current, which the X-Ray layer notes
-    /// as what the span carries.
+    /// as what the span carries. Asked only where a `tracing` subscriber was set
+    /// ([`HandlerSpan::wanted`]).
     #[inline]
     pub(crate) fn new() -> Self {
         Self {
             #[cfg(feature = "tracing")]
-            span: tracing::info_span!(target: TARGET, NAME),
+            span: Some(tracing::info_span!(target: TARGET, NAME)),
         }
+    }
+
+    /// Whether a span is worth making: not where no `tracing` subscriber was ever set, where
+    /// making one is work for nothing (`tracing`'s `log` feature would even describe it to
+    /// the `log` crate).
+    #[inline]
+    pub(crate) fn wanted() -> bool {
+        #[cfg(feature = "tracing")]
+        return tracing::dispatcher::has_been_set();
+        #[cfg(not(feature = "tracing"))]
+        false
     }
 
     /// No span.
     #[inline]
-    pub(crate) fn none() -> Self {
+    pub(crate) const fn none() -> Self {
         Self {
             #[cfg(feature = "tracing")]
-            span: tracing::Span::none(),
+            span: None,
+        }
+    }
+
+    /// Closes the span, if there is one.
+    #[inline]
+    pub(crate) fn close(self) {
+        #[cfg(feature = "tracing")]
+        if let Some(span) = self.span {
+            drop(span);
         }
     }
 
@@ -56,37 +73,8 @@ impl HandlerSpan {
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "tracing")]
-        let _entered = self.span.enter();
+        let _entered = self.span.as_ref().map(tracing::Span::enter);
         f()
-    }
-}
-
-pin_project! {
-    /// `future`, polled inside `span`; the span is closed once the future is dropped.
-    #[derive(Debug)]
-    pub(crate) struct InHandlerSpan<F> {
-        // Dropped first: spans the future holds close before the invocation's.
-        #[pin]
-        future: F,
-        span: HandlerSpan,
-    }
-}
-
-impl<F> InHandlerSpan<F> {
-    #[inline]
-    pub(crate) fn new(future: F, span: HandlerSpan) -> Self {
-        Self { future, span }
-    }
-}
-
-impl<F: Future> Future for InHandlerSpan<F> {
-    type Output = F::Output;
-
-    #[inline]
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
-        let this = self.project();
-        let future = this.future;
-        this.span.in_scope(|| future.poll(cx))
     }
 }
 

@@ -13,7 +13,6 @@ use pin_project_lite::pin_project;
 use crate::formats::faas_trigger::FaasTrigger;
 use crate::formats::failure::Failure;
 use crate::invocation::current::{self, Current, Scoped};
-use crate::invocation::handler_span::{HandlerSpan, InHandlerSpan};
 use crate::invocation::instrumentation::Instrumentation;
 use crate::invocation::just_failed;
 use crate::invocation::lifecycle::Invocation;
@@ -72,7 +71,7 @@ pin_project! {
         // hold the future has, and it hands the invocation back for reuse as it is dropped
         // (`Current::owning`).
         #[pin]
-        inner: Scoped<InHandlerSpan<F>>,
+        inner: Scoped<F>,
         // The invocation is this future's own, and not ended yet.
         to_end: bool,
         describe: D,
@@ -94,7 +93,7 @@ pin_project! {
 /// panicked. Out of line: a completed invocation's drop is the check of `to_end` alone.
 #[cold]
 #[inline(never)]
-fn cancel<F>(mut inner: Pin<&mut Scoped<InHandlerSpan<F>>>) {
+fn cancel<F>(mut inner: Pin<&mut Scoped<F>>) {
     let dropped = panic::catch(|| inner.as_mut().drop_future());
     inner.current().invocation().finish(Outcome::Cancelled);
     if let Err(panic) = dropped {
@@ -108,24 +107,16 @@ impl<F: Future, D> InvocationFuture<F, D> {
     pub(crate) fn new(begun: Begun, future: F, describe: D) -> Self {
         match begun {
             Begun::Own(invocation) => {
-                let current = Current::owning(invocation);
-                let span = current::sync_scope(&current, HandlerSpan::new);
-                Self::running(current, true, InHandlerSpan::new(future, span), describe)
+                Self::running(Current::owning(invocation), true, future, describe)
             }
-            // The outer instrumentation's span is the invocation's.
-            Begun::Nested(outer) => Self::running(
-                outer,
-                false,
-                InHandlerSpan::new(future, HandlerSpan::none()),
-                describe,
-            ),
+            Begun::Nested(outer) => Self::running(outer, false, future, describe),
         }
     }
 
     /// Runs `future` with `current`, ending its invocation as it completes when `to_end` (its
     /// own).
     #[inline]
-    fn running(current: Current, to_end: bool, future: InHandlerSpan<F>, describe: D) -> Self {
+    fn running(current: Current, to_end: bool, future: F, describe: D) -> Self {
         Self {
             inner: current::scope(current, future),
             to_end,
@@ -235,37 +226,27 @@ pub(crate) fn start<F: Future, D, W>(
         nested @ Begun::Nested(_) => return wrap(InvocationFuture::new(nested, call(), describe)),
     };
     // The same `Current` is set while `call` runs and carried by the future after: the
-    // future's only hold of its invocation.
+    // future's only hold of its invocation. Its span (what `tracing::Span::current()` is in
+    // the handler) is entered while the future is polled, not around `call`, which, for a
+    // handler's `async fn`, runs none of its code.
     let current = Current::owning(invocation);
     // Left in place, and called through a reference: moved into the closures that catch a
     // panic and set the scope, `call` (and the event it holds) would be copied into each.
     let mut call = ManuallyDrop::new(call);
-    // The invocation's span is made in it, and `call` runs inside the span, as the future
-    // is polled after.
-    let (span, created) = current::sync_scope(&current, || {
-        let span = HandlerSpan::new();
-        let created = span.in_scope(|| {
-            panic::catch(|| {
-                // SAFETY: `catch` takes this closure as `FnOnce`, so `call` is taken out at
-                // most once; nothing reads it after, and `ManuallyDrop` does not drop it. Were
-                // the closure never run, `call` would only leak.
-                #[allow(unsafe_code)]
-                let call = unsafe { ManuallyDrop::take(&mut call) };
-                call()
-            })
-        });
-        (span, created)
+    let created = current::sync_scope(&current, || {
+        panic::catch(|| {
+            // SAFETY: `catch` takes this closure as `FnOnce`, so `call` is taken out at most
+            // once; nothing reads it after, and `ManuallyDrop` does not drop it. Were the
+            // closure never run, `call` would only leak.
+            #[allow(unsafe_code)]
+            let call = unsafe { ManuallyDrop::take(&mut call) };
+            call()
+        })
     });
     match created {
-        Ok(future) => wrap(InvocationFuture::running(
-            current,
-            true,
-            InHandlerSpan::new(future, span),
-            describe,
-        )),
+        Ok(future) => wrap(InvocationFuture::running(current, true, future, describe)),
         Err(panic) => {
-            // Ended, then handed back for reuse as `current` is dropped (after `span`, made
-            // after it, and its hold of the invocation).
+            // Ended, then handed back for reuse as `current` is dropped.
             end_in_panic(current.invocation(), &*panic);
             panic::resume(panic)
         }

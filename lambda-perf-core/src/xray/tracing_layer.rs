@@ -247,36 +247,42 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.is_handler_span(&ctx, id) {
-            // On a task that carries an invocation of its own (the handler's, polled inside
-            // it), the span lends nothing that would be asked for.
-            if !current::on_a_carrying_task() {
-                if let Some(invocation) = handler_span::invocation_of(self.layer.0, id.into_u64()) {
-                    current::enter_span(id.into_u64(), &invocation, None, false);
+        self.with_span_or_handler_span(
+            &ctx,
+            id,
+            |state| {
+                current::enter_span(
+                    id.into_u64(),
+                    &state.invocation,
+                    state.subsegment,
+                    state.opened,
+                );
+            },
+            || {
+                // On a task that carries an invocation of its own (the handler's, polled
+                // inside it), the span lends nothing that would be asked for.
+                if !current::on_a_carrying_task() {
+                    if let Some(invocation) =
+                        handler_span::invocation_of(self.layer.0, id.into_u64())
+                    {
+                        current::enter_span(id.into_u64(), &invocation, None, false);
+                    }
                 }
-            }
-            return;
-        }
-        self.with_span(&ctx, id, |state| {
-            current::enter_span(
-                id.into_u64(),
-                &state.invocation,
-                state.subsegment,
-                state.opened,
-            );
-        });
+            },
+        );
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if self.is_handler_span(&ctx, id) {
-            if !current::on_a_carrying_task() {
-                current::exit_span_off_task(id.into_u64());
-            }
-            return;
-        }
-        self.with_span(&ctx, id, |state| {
-            current::exit_span(id.into_u64(), &state.invocation);
-        });
+        self.with_span_or_handler_span(
+            &ctx,
+            id,
+            |state| current::exit_span(id.into_u64(), &state.invocation),
+            || {
+                if !current::on_a_carrying_task() {
+                    current::exit_span_off_task(id.into_u64());
+                }
+            },
+        );
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
@@ -315,30 +321,49 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
-        if self.is_handler_span(&ctx, &id) {
-            handler_span::closed(self.layer.0, id.into_u64());
-            return;
-        }
-        self.with_span(&ctx, &id, |state| {
-            let invocation = &state.invocation;
-            if let Some(subsegment) = state.own_subsegment() {
-                // An invocation that ended first has already closed and sent it.
-                let _ =
-                    invocation.with_state(|state| invocation.close_subsegment(state, subsegment));
-            }
-        });
+        self.with_span_or_handler_span(
+            &ctx,
+            &id,
+            |state| {
+                let invocation = &state.invocation;
+                if let Some(subsegment) = state.own_subsegment() {
+                    // An invocation that ended first has already closed and sent it.
+                    let _ = invocation
+                        .with_state(|state| invocation.close_subsegment(state, subsegment));
+                }
+            },
+            || handler_span::closed(self.layer.0, id.into_u64()),
+        );
     }
 }
 
 impl XRayLayer {
-    /// Whether span `id` is an invocation's own span around its handler (see
-    /// [`handler_span`]).
-    fn is_handler_span<S>(&self, ctx: &Context<'_, S>, id: &Id) -> bool
-    where
+    /// Runs `f` on the state of span `id` when this layer records the span, or
+    /// `handler_span` when it is an invocation's own span around its handler (see
+    /// [`handler_span`]): one look-up of the span for both.
+    fn with_span_or_handler_span<S>(
+        &self,
+        ctx: &Context<'_, S>,
+        id: &Id,
+        f: impl FnOnce(&SpanState),
+        handler_span: impl FnOnce(),
+    ) where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        ctx.metadata(id)
-            .is_some_and(|metadata| handler_span::is_handler_span(metadata))
+        let Some(span) = ctx.span(id) else {
+            return;
+        };
+        if handler_span::is_handler_span(span.metadata()) {
+            drop(span);
+            handler_span();
+            return;
+        }
+        let extensions = span.extensions();
+        if let Some(state) = extensions.get::<SpanState>() {
+            if state.layer == self.layer {
+                f(state);
+            }
+        }
     }
 
     /// Runs `f` on the state of span `id`, when this layer records the span (not another
