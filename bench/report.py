@@ -542,6 +542,13 @@ WARM_OBJECT_MODES = (
     ("sampled_object", "lambda-perf, sampled, the object captured as metadata", "bare_object"),
 )
 
+# The same invocations under init()'s `tracing` subscriber (instructions only).
+WARM_LOGGED_MODES = (
+    ("bare_logged", "bare handler, under `init()`'s subscriber", None),
+    ("unsampled_logged", "lambda-perf, unsampled, under `init()`'s subscriber", "bare_logged"),
+    ("sampled_logged", "lambda-perf, sampled, under `init()`'s subscriber", "bare_logged"),
+)
+
 # --- instructions -----------------------------------------------------------------------
 def lengths(counts):
     """The two numbers of invocations a count file was counted at."""
@@ -575,14 +582,18 @@ if instructions:
         "codegen unit (`CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1`): with the default 16, where the "
         "compiler splits the crate moves the count by about 300 instructions from one build of "
         "the same code to another. Unlike time, the count does not move with the machine's "
-        "load; it leaves out what the kernel does for the `write(2)` and `send(2)`. The last two "
-        "rows are the same handlers answering an object (five fields, a list among them), which "
-        "a sampled invocation captures as trace metadata, against the bare handler answering it."
+        "load; it leaves out what the kernel does for the `write(2)` and `send(2)`. The fourth "
+        "and fifth rows are the same handlers answering an object (five fields, a list among "
+        "them), which a sampled invocation captures as trace metadata, against the bare handler "
+        "answering it; the last three, the first three under the `tracing` subscriber of "
+        "`lambda_perf_core::init()` (log lines and X-Ray spans, as most functions run; the "
+        "handler writes no line, and lambda-perf enters a span of the invocation's own around "
+        "each poll of the handler, which that subscriber's layers are told of)."
     )
     w("")
     w("| | instructions per invocation | added over the bare handler |")
     w("|---|---|---|")
-    for mode, label, baseline in WARM_MODES + WARM_OBJECT_MODES:
+    for mode, label, baseline in WARM_MODES + WARM_OBJECT_MODES + WARM_LOGGED_MODES:
         per = per_invocation(mode)
         if per is None:
             w(f"| {label} | n/a | n/a |")
@@ -1313,7 +1324,7 @@ w(
     "- `CARGO_TARGET_DIR=target/one-codegen-unit CARGO_PROFILE_RELEASE_CODEGEN_UNITS=1 CARGO_PROFILE_RELEASE_STRIP=false cargo build --release -p lambda-perf-core --example warm_invocations`, and the same for `-p lambda-perf-tests --bin companion-function`;"
 )
 w(
-    "- `valgrind --tool=callgrind target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled|bare_object|sampled_object 2000|12000` "
+    "- `valgrind --tool=callgrind target/one-codegen-unit/release/examples/warm_invocations bare|unsampled|sampled|bare_object|sampled_object|bare_logged|unsampled_logged|sampled_logged 2000|12000` "
     "(instruction counts; skipped, with a note, where valgrind is not installed);"
 )
 w(

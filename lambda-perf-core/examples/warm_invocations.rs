@@ -16,7 +16,10 @@
 //! subsegment sent to a UDP socket on loopback). The invocation (`benches/common/scenario.rs`)
 //! is the `invocation_overhead` bench's. `bare_object` and `sampled_object` are the same
 //! handlers answering an object (which a sampled invocation captures as trace metadata)
-//! instead of a number.
+//! instead of a number. `bare_logged`, `unsampled_logged` and `sampled_logged` are `bare`,
+//! `unsampled` and `sampled` under the `tracing` subscriber of `lambda_perf_core::init()`, as
+//! most functions run (the handler logs nothing: what the subscriber costs an invocation
+//! that writes no line).
 //!
 //! With `rss` after the count, it also prints the process's resident memory (Linux's `VmRSS`)
 //! after 1%, 10% and all of the invocations, one `rss_kb=<invocations>:<kilobytes>` line each:
@@ -46,15 +49,23 @@ fn main() -> Result<(), Error> {
     let mode = args.next().unwrap_or_default();
     let count: usize = args.next().and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let report_rss = args.next().is_some_and(|arg| arg == "rss");
+    let (mode, logged) = match mode.strip_suffix("_logged") {
+        Some(plain @ ("bare" | "unsampled" | "sampled")) => (plain.to_owned(), true),
+        _ => (mode, false),
+    };
     let sampled = match mode.as_str() {
         "bare" | "unsampled" => false,
         "sampled" | "bare_object" | "sampled_object" => true,
         _ => {
-            return Err("usage: warm_invocations \
-                        bare|unsampled|sampled|bare_object|sampled_object [COUNT [rss]]"
+            return Err("usage: warm_invocations bare|unsampled|sampled|bare_object\
+                        |sampled_object|bare_logged|unsampled_logged|sampled_logged \
+                        [COUNT [rss]]"
                 .into());
         }
     };
+    if logged {
+        lambda_perf_core::init()?;
+    }
     // After how many invocations the resident memory is printed.
     let checkpoints = if report_rss {
         vec![count / 100, count / 10, count]

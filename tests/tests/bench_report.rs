@@ -317,6 +317,33 @@ fn instructions_per_invocation_are_the_growth_between_the_two_counts() {
 }
 
 #[test]
+fn instructions_under_inits_subscriber_are_against_the_bare_handler_under_it() {
+    // bare_logged: 2,500 per invocation; sampled_logged: 8,000, added 5,500 over it (not
+    // over the bare handler without the subscriber, 2,000).
+    let dir = results(&[(
+        "instructions.txt",
+        "fewer=1000\nmore=2000\nvalgrind=valgrind-3\nbare=1000000,3000000\n\
+         bare_logged=1000000,3500000\nsampled_logged=2000000,10000000\n"
+            .to_owned(),
+    )]);
+    let report = report(dir.path());
+    let counted = &report[report
+        .find("### The same invocation in instructions")
+        .unwrap()..];
+    assert_eq!(
+        line_with(
+            counted,
+            "| lambda-perf, sampled, under `init()`'s subscriber |"
+        ),
+        "| lambda-perf, sampled, under `init()`'s subscriber | 8,000 | 5,500 |"
+    );
+    assert_eq!(
+        line_with(counted, "| bare handler, under `init()`'s subscriber |"),
+        "| bare handler, under `init()`'s subscriber | 2,500 |  |"
+    );
+}
+
+#[test]
 fn the_concurrency_table_gives_each_settings_medians_and_quartiles() {
     let concurrency = json!({
         "rounds": 21,
