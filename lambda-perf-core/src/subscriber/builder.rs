@@ -218,7 +218,9 @@ impl InitBuilder {
     }
 
     /// lambda-perf's layers, each with its own filter, to add to a registry of your own —
-    /// next to your own layers, which keep seeing every event and span they ask for:
+    /// next to your own layers, which keep seeing every event and span they ask for (among
+    /// them each invocation's own span, target `lambda_perf`, name `invocation`, at `INFO`,
+    /// around the handler; a filter on that target leaves it out of yours):
     ///
     /// ```no_run
     /// use lambda_perf_core::InitBuilder;
