@@ -1195,6 +1195,50 @@ mod spans {
         assert!(documents.iter().all(|doc| doc["name"] != "detail"));
     }
 
+    /// A span whose explicit parent is `tracing::Span::current()` in a handler (its
+    /// invocation's own span) nests in the handler's subsegment, as one whose parent is a span
+    /// the handler made nests in that span's: also where it is made inside another span, and
+    /// where it is made on a task of its own.
+    #[tokio::test]
+    async fn a_span_whose_explicit_parent_is_the_handlers_current_span_nests_in_the_handler() {
+        let _default = tracing::subscriber::set_default(subscriber());
+        let (layer, sink) = layer(|b| b);
+        let service =
+            layer
+                .without_response_capture()
+                .layer(service_fn(|_: LambdaEvent<Value>| async {
+                    let invocation = tracing::Span::current();
+                    tracing::info_span!("outer").in_scope(|| {
+                        tracing::info_span!(parent: &invocation, "sibling").in_scope(|| ());
+                    });
+                    let parent = invocation.clone();
+                    let dispatch = tracing::dispatcher::get_default(Clone::clone);
+                    std::thread::spawn(move || {
+                        tracing::dispatcher::with_default(&dispatch, || {
+                            tracing::info_span!(parent: &parent, "elsewhere")
+                                .in_scope(|| xray::try_annotate("elsewhere", true).unwrap());
+                        });
+                    })
+                    .join()
+                    .unwrap();
+                    Ok::<_, Error>(())
+                }));
+        service.oneshot(event("1")).await.unwrap();
+        let documents = sink.take();
+        let handler = named(&documents, "## checkout");
+        assert_eq!(
+            named(&documents, "sibling")["parent_id"],
+            handler["id"],
+            "{documents:#?}"
+        );
+        let elsewhere = named(&documents, "elsewhere");
+        assert_eq!(elsewhere["parent_id"], handler["id"], "{documents:#?}");
+        assert_eq!(
+            elsewhere["annotations"]["elsewhere"], true,
+            "{documents:#?}"
+        );
+    }
+
     #[tokio::test]
     async fn a_span_entered_elsewhere_does_not_move_the_current_subsegment() {
         let _default = tracing::subscriber::set_default(subscriber());

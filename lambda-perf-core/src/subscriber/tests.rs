@@ -1045,3 +1045,39 @@ fn without_the_xray_layer_a_span_still_carries_its_invocation_to_its_lines() {
     assert_eq!(written[0]["step"], "enrich");
     assert_eq!(written[0]["function_request_id"], "req-1", "{}", written[0]);
 }
+
+/// A span made on a task of its own with `tracing::Span::current()` in the handler as its
+/// explicit parent carries the invocation, as one under a span the handler made does: a line
+/// written in it has the invocation's keys, with the X-Ray layer recording or off.
+#[test]
+fn a_span_whose_explicit_parent_is_the_handlers_current_span_writes_its_invocations_keys() {
+    for xray in [true, false] {
+        let lines = CapturedLines::new();
+        let dispatch = subscriber(|builder| builder.xray_layer(xray), &lines);
+        run(&dispatch, async {
+            invoke(
+                &perf_layer(),
+                |_| async {
+                    let parent = tracing::Span::current();
+                    tokio::spawn(async move {
+                        let child = tracing::info_span!(parent: &parent, "child");
+                        async { tracing::warn!("in the child") }
+                            .instrument(child)
+                            .await;
+                    })
+                    .await?;
+                    Ok(Value::Null)
+                },
+                event("req-1", Value::Null),
+            )
+            .await
+        });
+        let written = lines.lines();
+        assert_eq!(written.len(), 1, "xray {xray}: {written:?}");
+        assert_eq!(
+            written[0]["function_request_id"], "req-1",
+            "xray {xray}: {}",
+            written[0]
+        );
+    }
+}

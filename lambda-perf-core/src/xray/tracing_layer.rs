@@ -184,13 +184,18 @@ where
         // not recorded itself (below the level recorded, say); a span in the current context
         // nests in the current subsegment (a span's or a `Subsegment`'s), as does one whose
         // explicit parent has no recorded ancestor (made at init, outside any invocation); a
-        // root span in the handler's.
+        // root span in the handler's. An invocation's own span (`tracing::Span::current()` in
+        // its handler, see [`handler_span`]) stands in the handler's subsegment.
         let explicit_parent =
             attrs
                 .parent()
                 .and_then(|parent| ctx.span(parent))
                 .and_then(|parent| {
                     parent.scope().find_map(|span| {
+                        if handler_span::is_handler_span(span.metadata()) {
+                            return handler_span::invocation_of(self.layer.0, span.id().into_u64())
+                                .map(|invocation| (invocation, None));
+                        }
                         let extensions = span.extensions();
                         let state = extensions.get::<SpanState>()?;
                         Some((Arc::clone(&state.invocation), state.subsegment))
