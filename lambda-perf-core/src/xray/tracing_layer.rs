@@ -377,15 +377,8 @@ impl XRayLayer {
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
     {
-        let Some(span) = ctx.span(id) else {
-            return;
-        };
-        let extensions = span.extensions();
-        if let Some(state) = extensions.get::<SpanState>() {
-            if state.layer == self.layer {
-                f(state);
-            }
-        }
+        // An invocation's own span holds no state.
+        self.with_span_or_handler_span(ctx, id, f, || {});
     }
 }
 
