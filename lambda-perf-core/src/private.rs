@@ -77,13 +77,12 @@ impl Handler {
     /// options, there is nothing to tell).
     #[cold]
     fn nested(&self, redact: Redact) {
-        let given = self.options.given(redact);
-        if !given.is_empty() {
+        if self.options.given(redact).next().is_some() {
             self.options_unused.warn(format_args!(
                 "#[instrument_lambda] options ({}) are not applied: the handler runs inside an \
                  instrumentation around it (a PerfLayer, the test recorder), which records the \
                  invocation with its own settings",
-                given.join(", ")
+                GivenOptions(&self.options, redact)
             ));
         }
     }
@@ -99,7 +98,7 @@ impl Handler {
 
 impl Options {
     /// The names of the options given (and `redact`, when given).
-    fn given(&self, redact: Redact) -> Vec<&'static str> {
+    fn given(&self, redact: Redact) -> impl Iterator<Item = &'static str> {
         [
             ("name", self.name.is_some()),
             ("service", self.service.is_some()),
@@ -112,7 +111,6 @@ impl Options {
         ]
         .into_iter()
         .filter_map(|(name, given)| given.then_some(name))
-        .collect()
     }
 
     /// The environment's configuration with these options, and `redact`, on top.
@@ -144,6 +142,22 @@ impl Options {
             builder = builder.redact(redact);
         }
         builder
+    }
+}
+
+/// The options given, as a warning names them (`name, capture_response`): written only when
+/// the warning is, so that the nested handler's later invocations format nothing.
+struct GivenOptions<'a>(&'a Options, Redact);
+
+impl fmt::Display for GivenOptions<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (index, name) in self.0.given(self.1).enumerate() {
+            if index > 0 {
+                f.write_str(", ")?;
+            }
+            f.write_str(name)?;
+        }
+        Ok(())
     }
 }
 
