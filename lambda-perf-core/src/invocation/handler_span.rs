@@ -1,6 +1,6 @@
 //! The invocation's own `tracing` span, entered while the handler's future is polled and
-//! dropped, so that `tracing::Span::current()` in a handler is a span of its invocation, not one made
-//! before the invocation began (`lambda_runtime`'s `Lambda runtime invoke`): work
+//! dropped, so that `tracing::Span::current()` in a handler is a span of its invocation, not
+//! one made before the invocation began (`lambda_runtime`'s `Lambda runtime invoke`): work
 //! handed on with `tokio::spawn(work.instrument(tracing::Span::current()))` carries the
 //! invocation, as it does with a span the handler made itself.
 //!

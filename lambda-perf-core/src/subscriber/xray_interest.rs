@@ -2,9 +2,9 @@
 //! the log layer sees (which carry the invocation to the lines written inside them, whatever
 //! their level), each invocation's own span around its handler (whatever the levels: what
 //! `tracing::Span::current()` is in a handler), and `ERROR` events (which fault the
-//! subsegment they happen in). Given to the
-//! registry, this lets it switch off every callsite no layer wants — hyper's `TRACE` events
-//! cost nothing — while the X-Ray layer itself is unchanged.
+//! subsegment they happen in). Given to the registry, this lets it switch off every callsite
+//! no layer wants — hyper's `TRACE` events cost nothing — while the X-Ray layer itself is
+//! unchanged.
 
 use tracing::subscriber::Interest;
 use tracing::{Level, Metadata};
