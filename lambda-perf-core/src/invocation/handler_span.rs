@@ -10,6 +10,8 @@
 
 #[cfg(feature = "tracing")]
 pub(crate) use self::carried::{carried_by, closed, invocation_of, is_handler_span};
+#[cfg(feature = "tracing")]
+pub(crate) use self::own_task::by_its_own_task;
 
 /// The span's target.
 #[cfg(feature = "tracing")]
@@ -60,21 +62,91 @@ impl HandlerSpan {
         }
     }
 
-    /// Closes the span, if there is one.
+    /// Closes the span, if there is one (its last handle, unless work handed on holds one).
     #[inline]
     pub(crate) fn close(self) {
         #[cfg(feature = "tracing")]
         if let Some(span) = self.span {
-            drop(span);
+            own_task::close(span);
         }
     }
 
-    /// Runs `f` inside the span.
+    /// Runs `f` inside the span, on the task that carries its invocation.
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "tracing")]
-        let _entered = self.span.as_ref().map(tracing::Span::enter);
+        let _entered = self.span.as_ref().map(own_task::Entered::enter);
         f()
+    }
+}
+
+/// The span entered and exited by its invocation's own task, around each poll of the
+/// handler's future, and closed by it: the X-Ray layer, which would look the span up to learn
+/// that it lends nothing there (the task carries its invocation already), or that it is a
+/// handler span, is told so without the look-up.
+#[cfg(feature = "tracing")]
+mod own_task {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// The id of the handler span its own task is entering, exiting or closing on this
+        /// thread now; 0 (no span's id) otherwise.
+        static BY_ITS_OWN_TASK: Cell<u64> = const { Cell::new(0) };
+    }
+
+    /// Whether span `id` is a handler span that the task carrying its invocation is entering,
+    /// exiting or closing, now.
+    #[inline]
+    pub(crate) fn by_its_own_task(id: u64) -> bool {
+        BY_ITS_OWN_TASK.with(Cell::get) == id
+    }
+
+    /// Runs `f`, which enters, exits or closes `span`, marked as its own task's doing.
+    #[inline]
+    fn marked<R>(id: Option<tracing::Id>, f: impl FnOnce() -> R) -> R {
+        /// Puts back what the mark replaced, also when a layer panics.
+        struct Unmark(u64);
+        impl Drop for Unmark {
+            #[inline]
+            fn drop(&mut self) {
+                BY_ITS_OWN_TASK.with(|mark| mark.set(self.0));
+            }
+        }
+        let id = id.map_or(0, |id| id.into_u64());
+        let _unmark = Unmark(BY_ITS_OWN_TASK.with(|mark| mark.replace(id)));
+        f()
+    }
+
+    /// Drops the task's handle on `span`: closes it, unless work handed on holds another.
+    #[inline]
+    pub(super) fn close(span: tracing::Span) {
+        let id = span.id();
+        marked(id, || drop(span));
+    }
+
+    /// The span entered by its own task, until dropped.
+    pub(super) struct Entered<'a> {
+        span: &'a tracing::Span,
+        /// `None` only while it is dropped.
+        guard: Option<tracing::span::Entered<'a>>,
+    }
+
+    impl<'a> Entered<'a> {
+        #[inline]
+        pub(super) fn enter(span: &'a tracing::Span) -> Self {
+            Self {
+                span,
+                guard: Some(marked(span.id(), || span.enter())),
+            }
+        }
+    }
+
+    impl Drop for Entered<'_> {
+        #[inline]
+        fn drop(&mut self) {
+            let guard = self.guard.take();
+            marked(self.span.id(), || drop(guard));
+        }
     }
 }
 

@@ -252,6 +252,11 @@ where
     }
 
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        // An invocation's own span, entered around a poll of its handler: its task carries
+        // the invocation already.
+        if handler_span::by_its_own_task(id.into_u64()) {
+            return;
+        }
         self.with_span_or_handler_span(
             &ctx,
             id,
@@ -278,6 +283,9 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        if handler_span::by_its_own_task(id.into_u64()) {
+            return;
+        }
         self.with_span_or_handler_span(
             &ctx,
             id,
@@ -326,6 +334,11 @@ where
     }
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        // An invocation's own span, closed as its invocation ends.
+        if handler_span::by_its_own_task(id.into_u64()) {
+            handler_span::closed(self.layer.0, id.into_u64());
+            return;
+        }
         self.with_span_or_handler_span(
             &ctx,
             &id,
