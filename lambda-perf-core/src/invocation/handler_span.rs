@@ -211,3 +211,104 @@ mod carried {
         drop(removed);
     }
 }
+
+#[cfg(all(test, feature = "tracing"))]
+mod tests {
+    use std::panic::{AssertUnwindSafe, catch_unwind};
+    use std::sync::{Arc, Mutex, PoisonError};
+
+    use tracing::Subscriber;
+    use tracing::span::Id;
+    use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
+
+    use super::{HandlerSpan, by_its_own_task};
+
+    /// What a layer was told, in order, each with whether it was marked as the handler span's
+    /// own task's doing.
+    #[derive(Clone, Default)]
+    struct Marks(Arc<Mutex<Vec<(&'static str, bool)>>>);
+
+    impl Marks {
+        fn note(&self, what: &'static str, id: &Id) {
+            self.0
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .push((what, by_its_own_task(id.into_u64())));
+        }
+
+        fn taken(&self) -> Vec<(&'static str, bool)> {
+            std::mem::take(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+        }
+    }
+
+    impl<S: Subscriber> Layer<S> for Marks {
+        fn on_enter(&self, id: &Id, _: Context<'_, S>) {
+            self.note("enter", id);
+        }
+
+        fn on_exit(&self, id: &Id, _: Context<'_, S>) {
+            self.note("exit", id);
+        }
+
+        fn on_close(&self, id: Id, _: Context<'_, S>) {
+            self.note("close", &id);
+        }
+    }
+
+    /// The span's own enter, exit and close are marked; the same span entered or closed by
+    /// other code (the handler's `Span::current().in_scope(..)`, work handed a clone) is not.
+    #[test]
+    fn only_the_task_that_carries_the_span_marks_its_enter_exit_and_close() {
+        let marks = Marks::default();
+        let subscriber = tracing_subscriber::registry().with(marks.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let span = HandlerSpan::new();
+            span.in_scope(|| tracing::Span::current().in_scope(|| {}));
+            assert_eq!(
+                marks.taken(),
+                [
+                    ("enter", true),
+                    ("enter", false),
+                    ("exit", false),
+                    ("exit", true)
+                ]
+            );
+
+            // Work handed a clone holds it open: the last handle closes it, unmarked.
+            let clone = span.span.clone().expect("a span under a subscriber");
+            span.close();
+            clone.in_scope(|| {});
+            drop(clone);
+            assert_eq!(
+                marks.taken(),
+                [("enter", false), ("exit", false), ("close", false)]
+            );
+
+            HandlerSpan::new().close();
+            assert_eq!(marks.taken(), [("close", true)]);
+        });
+    }
+
+    /// A layer that panics as the span is entered leaves nothing marked behind.
+    #[test]
+    fn a_layer_that_panics_on_enter_leaves_no_mark() {
+        struct PanicsOnEnter;
+        impl<S: Subscriber> Layer<S> for PanicsOnEnter {
+            fn on_enter(&self, _: &Id, _: Context<'_, S>) {
+                panic!("a layer panicked");
+            }
+        }
+        let subscriber = tracing_subscriber::registry().with(PanicsOnEnter);
+        tracing::subscriber::with_default(subscriber, || {
+            let span = HandlerSpan::new();
+            let id = span
+                .span
+                .as_ref()
+                .and_then(tracing::Span::id)
+                .expect("a span under a subscriber");
+            let entered = catch_unwind(AssertUnwindSafe(|| span.in_scope(|| ())));
+            assert!(entered.is_err());
+            assert!(!by_its_own_task(id.into_u64()));
+        });
+    }
+}
