@@ -11,7 +11,7 @@
 #[cfg(feature = "tracing")]
 pub(crate) use self::carried::{carried_by, closed, invocation_of, is_handler_span};
 #[cfg(feature = "tracing")]
-pub(crate) use self::own_task::by_its_own_task;
+pub(crate) use self::own_task::{by_its_own_task, noted_by};
 
 /// The span's target.
 #[cfg(feature = "tracing")]
@@ -28,6 +28,9 @@ pub(crate) struct HandlerSpan {
     /// `None` rather than `Span::none()`, whose drop is not free.
     #[cfg(feature = "tracing")]
     span: Option<tracing::Span>,
+    /// What its own task's enters, exits and close are marked with (see [`own_task`]).
+    #[cfg(feature = "tracing")]
+    mark: own_task::Mark,
 }
 
 impl HandlerSpan {
@@ -36,9 +39,13 @@ impl HandlerSpan {
     /// ([`HandlerSpan::wanted`]).
     #[inline]
     pub(crate) fn new() -> Self {
+        #[cfg(feature = "tracing")]
+        let (span, mark) = own_task::noting(|| tracing::info_span!(target: TARGET, NAME));
         Self {
             #[cfg(feature = "tracing")]
-            span: Some(tracing::info_span!(target: TARGET, NAME)),
+            span: Some(span),
+            #[cfg(feature = "tracing")]
+            mark,
         }
     }
 
@@ -59,6 +66,8 @@ impl HandlerSpan {
         Self {
             #[cfg(feature = "tracing")]
             span: None,
+            #[cfg(feature = "tracing")]
+            mark: own_task::NO_MARK,
         }
     }
 
@@ -67,7 +76,7 @@ impl HandlerSpan {
     pub(crate) fn close(self) {
         #[cfg(feature = "tracing")]
         if let Some(span) = self.span {
-            own_task::close(span);
+            own_task::close(span, self.mark);
         }
     }
 
@@ -75,68 +84,126 @@ impl HandlerSpan {
     #[inline]
     pub(crate) fn in_scope<R>(&self, f: impl FnOnce() -> R) -> R {
         #[cfg(feature = "tracing")]
-        let _entered = self.span.as_ref().map(own_task::Entered::enter);
+        let _entered = self
+            .span
+            .as_ref()
+            .map(|span| own_task::Entered::enter(span, self.mark));
         f()
     }
 }
 
 /// The span entered and exited by its invocation's own task, around each poll of the
-/// handler's future, and closed by it: the X-Ray layer, which would look the span up to learn
-/// that it lends nothing there (the task carries its invocation already), or that it is a
-/// handler span, is told so without the look-up.
+/// handler's future, and closed by it: the X-Ray layer that noted what the span carries, which
+/// would look the span up to learn that it lends nothing there (the task carries its
+/// invocation already), or that it is a handler span, is told so without the look-up.
+///
+/// The mark names that layer as well as the span: a span id means something only in the
+/// registry that gave it out, and while the span is entered other layers may enter spans of
+/// another registry (a layer that mirrors spans into a second one), whose X-Ray layer must
+/// not take such a span with the same id for this one. Where no X-Ray layer, or more than one,
+/// noted the span, nothing is marked, and each looks the span up as for any other.
 #[cfg(feature = "tracing")]
 mod own_task {
     use std::cell::Cell;
 
+    /// A handler span (its id) and the one X-Ray layer that noted what it carries; or
+    /// [`NO_MARK`].
+    pub(super) type Mark = (u64, u64);
+
+    /// No span: 0 is no span's id.
+    pub(super) const NO_MARK: Mark = (0, 0);
+
+    /// Which X-Ray layers noted the handler span being made on this thread now.
+    #[derive(Clone, Copy)]
+    enum Noted {
+        Nobody,
+        By(u64),
+        Several,
+    }
+
     thread_local! {
-        /// The id of the handler span its own task is entering, exiting or closing on this
-        /// thread now; 0 (no span's id) otherwise.
-        static BY_ITS_OWN_TASK: Cell<u64> = const { Cell::new(0) };
+        /// The handler span its own task is entering, exiting or closing on this thread now,
+        /// with the layer that noted it; [`NO_MARK`] otherwise.
+        static BY_ITS_OWN_TASK: Cell<Mark> = const { Cell::new(NO_MARK) };
+        /// While a handler span is made on this thread: the X-Ray layers that noted it.
+        static NOTED: Cell<Noted> = const { Cell::new(Noted::Nobody) };
     }
 
-    /// Whether span `id` is a handler span that the task carrying its invocation is entering,
-    /// exiting or closing, now.
+    /// Whether span `id`, met by the X-Ray layer `layer`, is a handler span that the task
+    /// carrying its invocation is entering, exiting or closing, now.
     #[inline]
-    pub(crate) fn by_its_own_task(id: u64) -> bool {
-        BY_ITS_OWN_TASK.with(Cell::get) == id
+    pub(crate) fn by_its_own_task(layer: u64, id: u64) -> bool {
+        BY_ITS_OWN_TASK.with(Cell::get) == (id, layer)
     }
 
-    /// Runs `f`, which enters, exits or closes `span`, marked as its own task's doing.
+    /// The X-Ray layer `layer` noted what the handler span being made carries.
     #[inline]
-    fn marked<R>(id: Option<tracing::Id>, f: impl FnOnce() -> R) -> R {
+    pub(crate) fn noted_by(layer: u64) {
+        NOTED.with(|noted| {
+            noted.set(match noted.get() {
+                Noted::Nobody => Noted::By(layer),
+                Noted::By(same) if same == layer => Noted::By(layer),
+                Noted::By(_) | Noted::Several => Noted::Several,
+            });
+        });
+    }
+
+    /// Makes a handler span with `make`, with what its own task marks it with: nothing unless
+    /// exactly one X-Ray layer noted it.
+    #[inline]
+    pub(super) fn noting(make: impl FnOnce() -> tracing::Span) -> (tracing::Span, Mark) {
+        /// Puts back what was noted before, also when a layer panics.
+        struct Restore(Noted);
+        impl Drop for Restore {
+            #[inline]
+            fn drop(&mut self) {
+                NOTED.with(|noted| noted.set(self.0));
+            }
+        }
+        let _restore = Restore(NOTED.with(|noted| noted.replace(Noted::Nobody)));
+        let span = make();
+        let mark = match (span.id(), NOTED.with(Cell::get)) {
+            (Some(id), Noted::By(layer)) => (id.into_u64(), layer),
+            _ => NO_MARK,
+        };
+        (span, mark)
+    }
+
+    /// Runs `f`, which enters, exits or closes the span `mark` names, marked as its own task's
+    /// doing for the layer that noted it.
+    #[inline]
+    fn marked<R>(mark: Mark, f: impl FnOnce() -> R) -> R {
         /// Puts back what the mark replaced, also when a layer panics.
-        struct Unmark(u64);
+        struct Unmark(Mark);
         impl Drop for Unmark {
             #[inline]
             fn drop(&mut self) {
                 BY_ITS_OWN_TASK.with(|mark| mark.set(self.0));
             }
         }
-        let id = id.map_or(0, |id| id.into_u64());
-        let _unmark = Unmark(BY_ITS_OWN_TASK.with(|mark| mark.replace(id)));
+        let _unmark = Unmark(BY_ITS_OWN_TASK.with(|current| current.replace(mark)));
         f()
     }
 
     /// Drops the task's handle on `span`: closes it, unless work handed on holds another.
     #[inline]
-    pub(super) fn close(span: tracing::Span) {
-        let id = span.id();
-        marked(id, || drop(span));
+    pub(super) fn close(span: tracing::Span, mark: Mark) {
+        marked(mark, || drop(span));
     }
 
     /// The span entered by its own task, until dropped.
     pub(super) struct Entered<'a> {
-        span: &'a tracing::Span,
+        mark: Mark,
         /// `None` only while it is dropped.
         guard: Option<tracing::span::Entered<'a>>,
     }
 
     impl<'a> Entered<'a> {
         #[inline]
-        pub(super) fn enter(span: &'a tracing::Span) -> Self {
+        pub(super) fn enter(span: &'a tracing::Span, mark: Mark) -> Self {
             Self {
-                span,
-                guard: Some(marked(span.id(), || span.enter())),
+                mark,
+                guard: Some(marked(mark, || span.enter())),
             }
         }
     }
@@ -145,7 +212,7 @@ mod own_task {
         #[inline]
         fn drop(&mut self) {
             let guard = self.guard.take();
-            marked(self.span.id(), || drop(guard));
+            marked(self.mark, || drop(guard));
         }
     }
 }
@@ -218,30 +285,47 @@ mod tests {
     use std::sync::{Arc, Mutex, PoisonError};
 
     use tracing::Subscriber;
-    use tracing::span::Id;
+    use tracing::span::{Attributes, Id};
     use tracing_subscriber::layer::{Context, Layer, SubscriberExt};
 
-    use super::{HandlerSpan, by_its_own_task};
+    use super::{HandlerSpan, by_its_own_task, noted_by};
 
-    /// What a layer was told, in order, each with whether it was marked as the handler span's
-    /// own task's doing.
-    #[derive(Clone, Default)]
-    struct Marks(Arc<Mutex<Vec<(&'static str, bool)>>>);
+    /// A layer that, as the X-Ray layer does, notes the handler spans it meets (as `layer`),
+    /// and keeps what it was told, in order, each with whether it was marked as the handler
+    /// span's own task's doing for it.
+    #[derive(Clone)]
+    struct Marks {
+        layer: u64,
+        told: Arc<Mutex<Vec<(&'static str, bool)>>>,
+    }
 
     impl Marks {
+        fn new(layer: u64) -> Self {
+            Self {
+                layer,
+                told: Arc::default(),
+            }
+        }
+
         fn note(&self, what: &'static str, id: &Id) {
-            self.0
+            self.told
                 .lock()
                 .unwrap_or_else(PoisonError::into_inner)
-                .push((what, by_its_own_task(id.into_u64())));
+                .push((what, by_its_own_task(self.layer, id.into_u64())));
         }
 
         fn taken(&self) -> Vec<(&'static str, bool)> {
-            std::mem::take(&mut self.0.lock().unwrap_or_else(PoisonError::into_inner))
+            std::mem::take(&mut self.told.lock().unwrap_or_else(PoisonError::into_inner))
         }
     }
 
     impl<S: Subscriber> Layer<S> for Marks {
+        fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
+            if super::is_handler_span(attrs.metadata()) {
+                noted_by(self.layer);
+            }
+        }
+
         fn on_enter(&self, id: &Id, _: Context<'_, S>) {
             self.note("enter", id);
         }
@@ -255,11 +339,12 @@ mod tests {
         }
     }
 
-    /// The span's own enter, exit and close are marked; the same span entered or closed by
-    /// other code (the handler's `Span::current().in_scope(..)`, work handed a clone) is not.
+    /// The span's own enter, exit and close are marked for the layer that noted it; the same
+    /// span entered or closed by other code (the handler's `Span::current().in_scope(..)`,
+    /// work handed a clone) is not.
     #[test]
     fn only_the_task_that_carries_the_span_marks_its_enter_exit_and_close() {
-        let marks = Marks::default();
+        let marks = Marks::new(7);
         let subscriber = tracing_subscriber::registry().with(marks.clone());
         tracing::subscriber::with_default(subscriber, || {
             let span = HandlerSpan::new();
@@ -289,6 +374,54 @@ mod tests {
         });
     }
 
+    /// The mark is for the one layer that noted the span: another layer (of another registry,
+    /// whose span ids may be the same numbers) is not told that its span with that id is the
+    /// handler's; and where two layers noted it, nothing is marked.
+    #[test]
+    fn the_mark_names_the_one_layer_that_noted_the_span() {
+        let noting = Marks::new(1);
+        let other = Marks::new(2);
+        let subscriber = tracing_subscriber::registry()
+            .with(noting.clone())
+            .with(NotesNothing(other.clone()));
+        tracing::subscriber::with_default(subscriber, enter_and_close);
+        assert_eq!(
+            noting.taken(),
+            [("enter", true), ("exit", true), ("close", true)]
+        );
+        assert_eq!(other.taken(), [("enter", false), ("exit", false)]);
+
+        let first = Marks::new(1);
+        let second = Marks::new(2);
+        let subscriber = tracing_subscriber::registry()
+            .with(first.clone())
+            .with(second.clone());
+        tracing::subscriber::with_default(subscriber, enter_and_close);
+        let unmarked = [("enter", false), ("exit", false), ("close", false)];
+        assert_eq!(first.taken(), unmarked);
+        assert_eq!(second.taken(), unmarked);
+    }
+
+    /// A handler span made, entered and closed by its own task.
+    fn enter_and_close() {
+        let span = HandlerSpan::new();
+        span.in_scope(|| {});
+        span.close();
+    }
+
+    /// [`Marks`] without its noting: a layer that did not note the span.
+    struct NotesNothing(Marks);
+
+    impl<S: Subscriber> Layer<S> for NotesNothing {
+        fn on_enter(&self, id: &Id, _: Context<'_, S>) {
+            self.0.note("enter", id);
+        }
+
+        fn on_exit(&self, id: &Id, _: Context<'_, S>) {
+            self.0.note("exit", id);
+        }
+    }
+
     /// A layer that panics as the span is entered leaves nothing marked behind.
     #[test]
     fn a_layer_that_panics_on_enter_leaves_no_mark() {
@@ -298,7 +431,9 @@ mod tests {
                 panic!("a layer panicked");
             }
         }
-        let subscriber = tracing_subscriber::registry().with(PanicsOnEnter);
+        let subscriber = tracing_subscriber::registry()
+            .with(Marks::new(3))
+            .with(PanicsOnEnter);
         tracing::subscriber::with_default(subscriber, || {
             let span = HandlerSpan::new();
             let id = span
@@ -308,7 +443,7 @@ mod tests {
                 .expect("a span under a subscriber");
             let entered = catch_unwind(AssertUnwindSafe(|| span.in_scope(|| ())));
             assert!(entered.is_err());
-            assert!(!by_its_own_task(id.into_u64()));
+            assert!(!by_its_own_task(3, id.into_u64()));
         });
     }
 }

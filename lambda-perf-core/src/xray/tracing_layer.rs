@@ -153,6 +153,7 @@ where
                 current::with_current(|current| Arc::clone(current.invocation()))
             {
                 handler_span::carried_by(self.layer.0, id.into_u64(), invocation);
+                handler_span::noted_by(self.layer.0);
             }
             return;
         }
@@ -254,7 +255,7 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         // An invocation's own span, entered around a poll of its handler: its task carries
         // the invocation already.
-        if handler_span::by_its_own_task(id.into_u64()) {
+        if handler_span::by_its_own_task(self.layer.0, id.into_u64()) {
             return;
         }
         self.with_span_or_handler_span(
@@ -283,7 +284,7 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if handler_span::by_its_own_task(id.into_u64()) {
+        if handler_span::by_its_own_task(self.layer.0, id.into_u64()) {
             return;
         }
         self.with_span_or_handler_span(
@@ -335,7 +336,7 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         // An invocation's own span, closed as its invocation ends.
-        if handler_span::by_its_own_task(id.into_u64()) {
+        if handler_span::by_its_own_task(self.layer.0, id.into_u64()) {
             handler_span::closed(self.layer.0, id.into_u64());
             return;
         }
