@@ -235,6 +235,10 @@ fn json_events(
     }
 }
 
+/// Why a line with a NUL byte is not read.
+const NOT_TEXT: &str = "not text (a NUL byte): a binary file, or UTF-16 without its byte order \
+                        mark, is not a log export";
+
 /// The events of a text file, `stream` the log stream of the lines that do not name their own.
 fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
     let mut read = Read::default();
@@ -245,6 +249,13 @@ fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
         let location = format!("{name}:{}", n + 1);
         n += 1;
         if line.trim().is_empty() {
+            continue;
+        }
+        // No log line holds a NUL byte; a file that is not text (a zip, an image, UTF-16
+        // without its byte order mark) is full of them: counted, not read as the function's
+        // output.
+        if line.contains('\0') {
+            read.malformed.push((location, NOT_TEXT.to_owned()));
             continue;
         }
         let Prefix {
@@ -383,6 +394,31 @@ fn strip_ansi(line: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file that is not text (a zip, UTF-16 without its byte order mark) is not read as the
+    /// function's output: each of its lines is counted as malformed, with why; the text lines
+    /// around them are read.
+    #[test]
+    fn lines_with_a_nul_byte_are_malformed_not_output() {
+        let text = "START RequestId: r-1 Version: $LATEST\nPK\u{3}\u{4}\0\0\u{8}\0\nhello\n\
+                    E\0N\0D\0\n";
+        let read = read_file("logs.zip", text);
+        let messages: Vec<&str> = read.events.iter().map(|e| e.message.as_str()).collect();
+        assert_eq!(
+            messages,
+            ["START RequestId: r-1 Version: $LATEST", "hello"],
+            "{read:?}"
+        );
+        let malformed: Vec<(&str, &str)> = read
+            .malformed
+            .iter()
+            .map(|(at, why)| (at.as_str(), why.as_str()))
+            .collect();
+        assert_eq!(
+            malformed,
+            [("logs.zip:2", NOT_TEXT), ("logs.zip:4", NOT_TEXT)]
+        );
+    }
 
     #[test]
     fn filter_log_events_json() {
