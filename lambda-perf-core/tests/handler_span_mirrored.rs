@@ -4,7 +4,8 @@
 //! the mirror of the invocation's span has the same number in the second registry (both
 //! give out ids in step), and the second X-Ray layer must still take it for the span it is,
 //! not for the invocation's own span, which its task enters and exits (what the first
-//! registry's X-Ray layer, when there is one, is told without looking the span up).
+//! registry's X-Ray layer, when there is one, is told without looking the span up): also
+//! when both registries hold copies of one `XRayLayer`.
 
 use lambda_perf_core::PerfLayer;
 use lambda_perf_core::test_util::CollectedSubsegments;
@@ -73,22 +74,41 @@ fn event() -> LambdaEvent<Value> {
 /// second registry: the handler's annotation lands on its subsegment.
 #[tokio::test]
 async fn a_mirrored_handler_span_is_entered_in_the_second_registry() {
-    mirrored_handler_span(false).await;
+    mirrored_handler_span(FirstXRay::None).await;
 }
 
 /// The same with an X-Ray layer in the first registry too, as under `init()`'s layers.
 #[tokio::test]
 async fn a_mirrored_handler_span_is_entered_in_the_second_registry_beside_a_first_xray_layer() {
-    mirrored_handler_span(true).await;
+    mirrored_handler_span(FirstXRay::Own).await;
 }
 
-async fn mirrored_handler_span(xray_in_the_first: bool) {
-    let second = Dispatch::new(tracing_subscriber::registry().with(XRayLayer::new()));
+/// The same with one `XRayLayer` value in both registries: a copy is the same layer (it
+/// shares its id), and is still another one in the other registry.
+#[tokio::test]
+async fn a_mirrored_handler_span_is_entered_in_a_second_registry_sharing_the_xray_layer() {
+    mirrored_handler_span(FirstXRay::TheSecondsCopy).await;
+}
+
+/// What X-Ray layer the first registry has.
+enum FirstXRay {
+    None,
+    Own,
+    TheSecondsCopy,
+}
+
+async fn mirrored_handler_span(first_xray: FirstXRay) {
+    let xray = XRayLayer::new();
+    let second = Dispatch::new(tracing_subscriber::registry().with(xray));
     let mirror = Mirror {
         other: second.clone(),
     };
     let first = tracing_subscriber::registry()
-        .with(xray_in_the_first.then(XRayLayer::new))
+        .with(match first_xray {
+            FirstXRay::None => None,
+            FirstXRay::Own => Some(XRayLayer::new()),
+            FirstXRay::TheSecondsCopy => Some(xray),
+        })
         .with(mirror);
     let _default = tracing::subscriber::set_default(first);
     let sink = CollectedSubsegments::new();

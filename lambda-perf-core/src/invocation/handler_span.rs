@@ -108,7 +108,7 @@ mod own_task {
 
     /// A handler span (its id) and the one X-Ray layer that noted what it carries; or
     /// [`NO_MARK`].
-    pub(super) type Mark = (u64, u64);
+    pub(super) type Mark = (u64, usize);
 
     /// No span: 0 is no span's id.
     pub(super) const NO_MARK: Mark = (0, 0);
@@ -117,7 +117,7 @@ mod own_task {
     #[derive(Clone, Copy)]
     enum Noted {
         Nobody,
-        By(u64),
+        By(usize),
         Several,
     }
 
@@ -132,13 +132,13 @@ mod own_task {
     /// Whether span `id`, met by the X-Ray layer `layer`, is a handler span that the task
     /// carrying its invocation is entering, exiting or closing, now.
     #[inline]
-    pub(crate) fn by_its_own_task(layer: u64, id: u64) -> bool {
+    pub(crate) fn by_its_own_task(layer: usize, id: u64) -> bool {
         BY_ITS_OWN_TASK.with(Cell::get) == (id, layer)
     }
 
     /// The X-Ray layer `layer` noted what the handler span being made carries.
     #[inline]
-    pub(crate) fn noted_by(layer: u64) {
+    pub(crate) fn noted_by(layer: usize) {
         NOTED.with(|noted| {
             noted.set(match noted.get() {
                 Noted::Nobody => Noted::By(layer),
@@ -227,12 +227,13 @@ mod carried {
     use crate::invocation::lifecycle::Invocation;
 
     /// The handler spans open now, each with the invocation it carries, by the X-Ray layer
-    /// that met it (several registries may give out the same span ids) and the span's id.
+    /// that met it (its instance: several registries may give out the same span ids) and the
+    /// span's id.
     /// As many as invocations in progress: its memory, once grown, serves every later one.
     static CARRIED: Mutex<Vec<Carried>> = Mutex::new(Vec::new());
 
     struct Carried {
-        layer: u64,
+        layer: usize,
         span: u64,
         invocation: Arc<Invocation>,
     }
@@ -244,7 +245,7 @@ mod carried {
     }
 
     /// The handler span `span`, met by the X-Ray layer `layer`, carries `invocation`.
-    pub(crate) fn carried_by(layer: u64, span: u64, invocation: Arc<Invocation>) {
+    pub(crate) fn carried_by(layer: usize, span: u64, invocation: Arc<Invocation>) {
         CARRIED
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -256,7 +257,7 @@ mod carried {
     }
 
     /// The invocation the handler span `span` carries, as the X-Ray layer `layer` noted it.
-    pub(crate) fn invocation_of(layer: u64, span: u64) -> Option<Arc<Invocation>> {
+    pub(crate) fn invocation_of(layer: usize, span: u64) -> Option<Arc<Invocation>> {
         CARRIED
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
@@ -266,7 +267,7 @@ mod carried {
     }
 
     /// The handler span `span` closed: it carries nothing any more.
-    pub(crate) fn closed(layer: u64, span: u64) {
+    pub(crate) fn closed(layer: usize, span: u64) {
         let removed = {
             let mut carried = CARRIED.lock().unwrap_or_else(PoisonError::into_inner);
             carried
@@ -295,12 +296,12 @@ mod tests {
     /// span's own task's doing for it.
     #[derive(Clone)]
     struct Marks {
-        layer: u64,
+        layer: usize,
         told: Arc<Mutex<Vec<(&'static str, bool)>>>,
     }
 
     impl Marks {
-        fn new(layer: u64) -> Self {
+        fn new(layer: usize) -> Self {
             Self {
                 layer,
                 told: Arc::default(),

@@ -116,6 +116,14 @@ impl XRayLayer {
         self
     }
 
+    /// This layer where it is installed, for what it notes of invocations' own spans (see
+    /// [`handler_span`]): its address, which no other layer has while it is in use. Not its
+    /// [`LayerId`], which a copy shares: a copy in another registry, whose span ids may be the
+    /// same numbers, is another layer there. (Never zero-sized: it holds that id.)
+    fn instance(&self) -> usize {
+        std::ptr::from_ref(self).addr()
+    }
+
     /// A layer that records no span: the spans it sees only carry their invocation to the
     /// work and the lines inside them (for [`InitBuilder::xray_layer`](crate::InitBuilder::xray_layer)`(false)`).
     pub(crate) fn carrying_only() -> Self {
@@ -152,8 +160,8 @@ where
             if let Ok(invocation) =
                 current::with_current(|current| Arc::clone(current.invocation()))
             {
-                handler_span::carried_by(self.layer.0, id.into_u64(), invocation);
-                handler_span::noted_by(self.layer.0);
+                handler_span::carried_by(self.instance(), id.into_u64(), invocation);
+                handler_span::noted_by(self.instance());
             }
             return;
         }
@@ -194,8 +202,11 @@ where
                 .and_then(|parent| {
                     parent.scope().find_map(|span| {
                         if handler_span::is_handler_span(span.metadata()) {
-                            return handler_span::invocation_of(self.layer.0, span.id().into_u64())
-                                .map(|invocation| (invocation, None));
+                            return handler_span::invocation_of(
+                                self.instance(),
+                                span.id().into_u64(),
+                            )
+                            .map(|invocation| (invocation, None));
                         }
                         let extensions = span.extensions();
                         let state = extensions.get::<SpanState>()?;
@@ -255,7 +266,7 @@ where
     fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
         // An invocation's own span, entered around a poll of its handler: its task carries
         // the invocation already.
-        if handler_span::by_its_own_task(self.layer.0, id.into_u64()) {
+        if handler_span::by_its_own_task(self.instance(), id.into_u64()) {
             return;
         }
         self.with_span_or_handler_span(
@@ -274,7 +285,7 @@ where
                 // inside it), the span lends nothing that would be asked for.
                 if !current::on_a_carrying_task() {
                     if let Some(invocation) =
-                        handler_span::invocation_of(self.layer.0, id.into_u64())
+                        handler_span::invocation_of(self.instance(), id.into_u64())
                     {
                         current::enter_span(id.into_u64(), &invocation, None, false);
                     }
@@ -284,7 +295,7 @@ where
     }
 
     fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
-        if handler_span::by_its_own_task(self.layer.0, id.into_u64()) {
+        if handler_span::by_its_own_task(self.instance(), id.into_u64()) {
             return;
         }
         self.with_span_or_handler_span(
@@ -336,8 +347,8 @@ where
 
     fn on_close(&self, id: Id, ctx: Context<'_, S>) {
         // An invocation's own span, closed as its invocation ends.
-        if handler_span::by_its_own_task(self.layer.0, id.into_u64()) {
-            handler_span::closed(self.layer.0, id.into_u64());
+        if handler_span::by_its_own_task(self.instance(), id.into_u64()) {
+            handler_span::closed(self.instance(), id.into_u64());
             return;
         }
         self.with_span_or_handler_span(
@@ -351,7 +362,7 @@ where
                         .with_state(|state| invocation.close_subsegment(state, subsegment));
                 }
             },
-            || handler_span::closed(self.layer.0, id.into_u64()),
+            || handler_span::closed(self.instance(), id.into_u64()),
         );
     }
 }
