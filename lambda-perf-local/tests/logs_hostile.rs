@@ -930,3 +930,49 @@ fn error_types_after_two_interleaved_runtime_exits_are_both_read() {
         "{out_of_memory:?}"
     );
 }
+
+/// A CloudWatch log event may hold a NUL byte (a function that prints a fixed-size C buffer,
+/// a Go `[N]byte` turned into a string). The same events, read from a `filter-log-events`
+/// export and from `aws logs tail` text (or an export to S3), are read alike: the function's
+/// own output, not a malformed line of a file that is not text.
+#[test]
+fn output_with_a_nul_byte_is_output_in_text_as_in_a_json_export() {
+    const STREAM: &str = "2025/01/02/[$LATEST]0123abcd";
+    const MESSAGES: [&str; 4] = [
+        "START RequestId: r-1 Version: $LATEST",
+        "user=alice\0\0\0\0",
+        "END RequestId: r-1",
+        "REPORT RequestId: r-1\tDuration: 12.50 ms\tBilled Duration: 13 ms\tMemory Size: 128 MB\tMax Memory Used: 30 MB\tInit Duration: 128.21 ms",
+    ];
+    let events = (0_u64..)
+        .zip(MESSAGES)
+        .map(|(n, message)| export_event(STREAM, 1_735_787_045_678 + n, message))
+        .collect::<Vec<_>>();
+    let export = serde_json::json!({ "events": events }).to_string();
+    let tail: String = (0..)
+        .zip(MESSAGES)
+        .map(|(n, message)| {
+            format!(
+                "2025-01-02T03:04:05.{:03}000+00:00 {STREAM} {message}\n",
+                678 + n
+            )
+        })
+        .collect();
+    let counts = |report: &LogsReport| {
+        (
+            report.lines.events,
+            report.lines.platform,
+            report.lines.output,
+            report.lines.malformed,
+        )
+    };
+    let json = build("export.json", &export);
+    let text = build("tail.txt", &tail);
+    assert_eq!(counts(&json), (4, 3, 1, 0), "JSON export: {:?}", json.lines);
+    assert_eq!(
+        counts(&text),
+        counts(&json),
+        "aws logs tail text: {:?}",
+        text.lines
+    );
+}

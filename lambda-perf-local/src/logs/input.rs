@@ -42,6 +42,12 @@ pub(crate) struct Read {
 pub(crate) fn read_file(name: &str, text: &str) -> Read {
     // A byte order mark (files saved on Windows) is not part of the first line.
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(why) = not_text(text) {
+        return Read {
+            events: Vec::new(),
+            malformed: vec![(name.to_owned(), why)],
+        };
+    }
     let path_stream = stream_of_path(name);
     let trimmed = text.trim_start();
     if trimmed.starts_with('{') || trimmed.starts_with('[') {
@@ -50,6 +56,30 @@ pub(crate) fn read_file(name: &str, text: &str) -> Read {
         }
     }
     text_lines(name, text, path_stream.as_deref())
+}
+
+/// Why `text` is not a log export's, when it is not text: a binary file (a zip, an image) or
+/// UTF-16 without its byte order mark, more than a quarter of whose characters are NUL bytes,
+/// other control characters or bytes that are not UTF-8 (decoded as `U+FFFD`). A log export
+/// is text: a function's output with a few NUL bytes in it (a fixed-size buffer printed
+/// whole) is read as any other output.
+fn not_text(text: &str) -> Option<String> {
+    let (mut characters, mut not_text) = (0_usize, 0_usize);
+    for character in text.chars() {
+        characters += 1;
+        let is_text =
+            !character.is_control() || matches!(character, '\t' | '\n' | '\r' | '\u{c}' | '\u{1b}');
+        if !is_text || character == char::REPLACEMENT_CHARACTER {
+            not_text += 1;
+        }
+    }
+    (not_text > characters / 4).then(|| {
+        format!(
+            "not text: {not_text} of its {characters} characters are NUL bytes, other control \
+             characters or bytes that are not UTF-8 (a binary file, or UTF-16 without its \
+             byte order mark); not read"
+        )
+    })
 }
 
 /// The log stream a file's path names, as an export to Amazon S3 lays its files out:
@@ -235,10 +265,6 @@ fn json_events(
     }
 }
 
-/// Why a line with a NUL byte is not read.
-const NOT_TEXT: &str = "not text (a NUL byte): a binary file, or UTF-16 without its byte order \
-                        mark, is not a log export";
-
 /// The events of a text file, `stream` the log stream of the lines that do not name their own.
 fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
     let mut read = Read::default();
@@ -249,13 +275,6 @@ fn text_lines(name: &str, text: &str, stream: Option<&str>) -> Read {
         let location = format!("{name}:{}", n + 1);
         n += 1;
         if line.trim().is_empty() {
-            continue;
-        }
-        // No log line holds a NUL byte; a file that is not text (a zip, an image, UTF-16
-        // without its byte order mark) is full of them: counted, not read as the function's
-        // output.
-        if line.contains('\0') {
-            read.malformed.push((location, NOT_TEXT.to_owned()));
             continue;
         }
         let Prefix {
@@ -395,29 +414,36 @@ fn strip_ansi(line: &str) -> String {
 mod tests {
     use super::*;
 
-    /// A file that is not text (a zip, UTF-16 without its byte order mark) is not read as the
-    /// function's output: each of its lines is counted as malformed, with why; the text lines
-    /// around them are read.
+    /// A file that is not text (a zip, an image, UTF-16 without its byte order mark) is not
+    /// read as the function's output: it is one malformed entry, saying why.
     #[test]
-    fn lines_with_a_nul_byte_are_malformed_not_output() {
-        let text = "START RequestId: r-1 Version: $LATEST\nPK\u{3}\u{4}\0\0\u{8}\0\nhello\n\
-                    E\0N\0D\0\n";
-        let read = read_file("logs.zip", text);
-        let messages: Vec<&str> = read.events.iter().map(|e| e.message.as_str()).collect();
-        assert_eq!(
-            messages,
-            ["START RequestId: r-1 Version: $LATEST", "hello"],
-            "{read:?}"
-        );
-        let malformed: Vec<(&str, &str)> = read
-            .malformed
-            .iter()
-            .map(|(at, why)| (at.as_str(), why.as_str()))
+    fn a_file_that_is_not_text_is_malformed_not_output() {
+        let zip = "PK\u{3}\u{4}\u{14}\0\0\0\u{8}\0\u{fffd}\u{fffd}\nX\u{fffd}\0\0\u{2}\0\0\n";
+        let utf16: String = "START RequestId: r-1 Version: $LATEST\n"
+            .chars()
+            .flat_map(|c| [c, '\0'])
             .collect();
-        assert_eq!(
-            malformed,
-            [("logs.zip:2", NOT_TEXT), ("logs.zip:4", NOT_TEXT)]
-        );
+        for (name, text) in [("logs.zip", zip), ("utf16.log", utf16.as_str())] {
+            let read = read_file(name, text);
+            assert!(read.events.is_empty(), "{name}: {read:?}");
+            assert_eq!(read.malformed.len(), 1, "{name}: {read:?}");
+            assert_eq!(read.malformed[0].0, name);
+            assert!(
+                read.malformed[0].1.starts_with("not text: "),
+                "{name}: {read:?}"
+            );
+        }
+    }
+
+    /// A function's output holding a few NUL bytes (a fixed-size buffer printed whole) is
+    /// text: read as output, NUL bytes and all.
+    #[test]
+    fn output_with_a_few_nul_bytes_is_read() {
+        let text =
+            "START RequestId: r-1 Version: $LATEST\nuser=alice\0\0\0\0\nEND RequestId: r-1\n";
+        let read = read_file("fn.log", text);
+        assert!(read.malformed.is_empty(), "{read:?}");
+        assert_eq!(read.events[1].message, "user=alice\0\0\0\0");
     }
 
     #[test]
