@@ -291,12 +291,13 @@ mod tests {
 
     use super::{HandlerSpan, by_its_own_task, noted_by};
 
-    /// A layer that, as the X-Ray layer does, notes the handler spans it meets (as `layer`),
-    /// and keeps what it was told, in order, each with whether it was marked as the handler
-    /// span's own task's doing for it.
+    /// A layer that, as the X-Ray layer does, notes the handler spans it meets (as `layer`;
+    /// unless it is one that `notes` nothing), and keeps what it was told, in order, each with
+    /// whether it was marked as the handler span's own task's doing for it.
     #[derive(Clone)]
     struct Marks {
         layer: usize,
+        notes: bool,
         told: Arc<Mutex<Vec<(&'static str, bool)>>>,
     }
 
@@ -304,7 +305,16 @@ mod tests {
         fn new(layer: usize) -> Self {
             Self {
                 layer,
+                notes: true,
                 told: Arc::default(),
+            }
+        }
+
+        /// A layer that did not note the span.
+        fn noting_nothing(layer: usize) -> Self {
+            Self {
+                notes: false,
+                ..Self::new(layer)
             }
         }
 
@@ -322,7 +332,7 @@ mod tests {
 
     impl<S: Subscriber> Layer<S> for Marks {
         fn on_new_span(&self, attrs: &Attributes<'_>, _: &Id, _: Context<'_, S>) {
-            if super::is_handler_span(attrs.metadata()) {
+            if self.notes && super::is_handler_span(attrs.metadata()) {
                 noted_by(self.layer);
             }
         }
@@ -381,16 +391,17 @@ mod tests {
     #[test]
     fn the_mark_names_the_one_layer_that_noted_the_span() {
         let noting = Marks::new(1);
-        let other = Marks::new(2);
+        let other = Marks::noting_nothing(2);
         let subscriber = tracing_subscriber::registry()
             .with(noting.clone())
-            .with(NotesNothing(other.clone()));
+            .with(other.clone());
         tracing::subscriber::with_default(subscriber, enter_and_close);
         assert_eq!(
             noting.taken(),
             [("enter", true), ("exit", true), ("close", true)]
         );
-        assert_eq!(other.taken(), [("enter", false), ("exit", false)]);
+        let unmarked = [("enter", false), ("exit", false), ("close", false)];
+        assert_eq!(other.taken(), unmarked);
 
         let first = Marks::new(1);
         let second = Marks::new(2);
@@ -398,7 +409,6 @@ mod tests {
             .with(first.clone())
             .with(second.clone());
         tracing::subscriber::with_default(subscriber, enter_and_close);
-        let unmarked = [("enter", false), ("exit", false), ("close", false)];
         assert_eq!(first.taken(), unmarked);
         assert_eq!(second.taken(), unmarked);
     }
@@ -408,19 +418,6 @@ mod tests {
         let span = HandlerSpan::new();
         span.in_scope(|| {});
         span.close();
-    }
-
-    /// [`Marks`] without its noting: a layer that did not note the span.
-    struct NotesNothing(Marks);
-
-    impl<S: Subscriber> Layer<S> for NotesNothing {
-        fn on_enter(&self, id: &Id, _: Context<'_, S>) {
-            self.0.note("enter", id);
-        }
-
-        fn on_exit(&self, id: &Id, _: Context<'_, S>) {
-            self.0.note("exit", id);
-        }
     }
 
     /// A layer that panics as the span is entered leaves nothing marked behind.
