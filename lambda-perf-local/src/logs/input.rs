@@ -64,18 +64,18 @@ pub(crate) fn read_file(name: &str, text: &str) -> Read {
 /// is text: a function's output with a few NUL bytes in it (a fixed-size buffer printed
 /// whole) is read as any other output.
 fn not_text(text: &str) -> Option<String> {
-    let (mut characters, mut not_text) = (0_usize, 0_usize);
+    let (mut characters, mut unreadable) = (0_usize, 0_usize);
     for character in text.chars() {
         characters += 1;
         let is_text =
             !character.is_control() || matches!(character, '\t' | '\n' | '\r' | '\u{c}' | '\u{1b}');
         if !is_text || character == char::REPLACEMENT_CHARACTER {
-            not_text += 1;
+            unreadable += 1;
         }
     }
-    (not_text > characters / 4).then(|| {
+    (unreadable > characters / 4).then(|| {
         format!(
-            "not text: {not_text} of its {characters} characters are NUL bytes, other control \
+            "not text: {unreadable} of its {characters} characters are NUL bytes, other control \
              characters or bytes that are not UTF-8 (a binary file, or UTF-16 without its \
              byte order mark); not read"
         )
