@@ -250,6 +250,41 @@ async fn a_failure_that_propagates_is_referenced_by_its_ancestors() {
     assert_eq!(outer["parent_id"], handler["id"]);
 }
 
+/// An error that wraps another, as the AWS SDK's `service error` wraps what the service said.
+#[derive(Debug)]
+struct ServiceError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("service error")
+    }
+}
+
+impl std::error::Error for ServiceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// What a wrapping error's sources say is in the handler's exception and captured error: its
+/// own message (`service error`) tells nothing.
+#[tokio::test]
+async fn a_handler_error_is_described_with_its_sources() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let cause = ServiceError("NoSuchKey: the key does not exist".into());
+        Err::<Value, Error>(Box::new(cause))
+    }));
+    assert!(service.oneshot(event("1")).await.is_err());
+    let handler = &sink.take()[0];
+    let described = "service error: NoSuchKey: the key does not exist";
+    assert_eq!(handler["cause"]["exceptions"][0]["message"], described);
+    assert_eq!(
+        handler["metadata"]["payment"]["checkout error"],
+        json!({ "type": "lambda_runtime::Error", "message": described })
+    );
+}
+
 #[tokio::test]
 async fn closures_and_panics_in_nested_subsegments() {
     let (layer, sink) = layer(|b| b);
@@ -1039,6 +1074,34 @@ mod spans {
         assert_eq!(charge["fault"], true, "the error is lost: {charge}");
         assert_eq!(
             charge["cause"]["exceptions"][0]["message"], "card declined",
+            "{charge}"
+        );
+    }
+
+    /// An error given as an error (`error = &err as &dyn Error`) to an `ERROR` event or a
+    /// span field is its message and its sources'.
+    #[tokio::test]
+    async fn an_error_field_gives_the_sources_of_its_error() {
+        let documents = documents_of(|_: LambdaEvent<Value>| async {
+            let error = super::ServiceError("throttled".into());
+            async {
+                tracing::error!(error = &error as &dyn std::error::Error, "charging failed");
+            }
+            .instrument(tracing::info_span!(
+                "charge",
+                last = &error as &dyn std::error::Error
+            ))
+            .await;
+            Ok::<_, Error>(Value::Null)
+        })
+        .await;
+        let charge = named(&documents, "charge");
+        assert_eq!(
+            charge["cause"]["exceptions"][0]["message"], "service error: throttled",
+            "{charge}"
+        );
+        assert_eq!(
+            charge["metadata"]["tracing"]["last"], "service error: throttled",
             "{charge}"
         );
     }

@@ -6,6 +6,8 @@ use std::fmt;
 
 use serde_json::{Value, json};
 
+use super::error_chain::ErrorChain;
+
 /// An error or panic, described by its type and message.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Failure {
@@ -23,11 +25,12 @@ impl Failure {
     }
 
     /// Describes a handler error. The runtime's own error types (`lambda_runtime::Error`,
-    /// `Diagnostic`, strings, I/O errors) give their message; any other type its `Debug`.
+    /// `Diagnostic`, strings, I/O errors) give their message, the errors with their sources'
+    /// ([`ErrorChain`]); any other type its `Debug`.
     pub(crate) fn from_error<E: fmt::Debug + 'static>(error: &E) -> Self {
         let any: &dyn Any = error;
         if let Some(error) = any.downcast_ref::<lambda_runtime::Error>() {
-            Self::new("lambda_runtime::Error", error.to_string())
+            Self::new("lambda_runtime::Error", ErrorChain(&**error).to_string())
         } else if let Some(diagnostic) = any.downcast_ref::<lambda_runtime::Diagnostic>() {
             Self::new(&diagnostic.error_type, &diagnostic.error_message)
         } else if let Some(message) = any.downcast_ref::<String>() {
@@ -35,7 +38,7 @@ impl Failure {
         } else if let Some(message) = any.downcast_ref::<&str>() {
             Self::new("&str", *message)
         } else if let Some(error) = any.downcast_ref::<std::io::Error>() {
-            Self::new("std::io::Error", error.to_string())
+            Self::new("std::io::Error", ErrorChain(error).to_string())
         } else {
             Self::from_debug(error)
         }

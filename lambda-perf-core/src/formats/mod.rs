@@ -7,6 +7,7 @@ pub(crate) mod any_json;
 pub(crate) mod capped;
 pub(crate) mod checked_json;
 pub(crate) mod emf;
+pub(crate) mod error_chain;
 pub(crate) mod faas_trigger;
 pub(crate) mod failure;
 pub(crate) mod json;

@@ -7,6 +7,7 @@ use std::fmt;
 use tracing::Metadata;
 use tracing::field::{Field, Visit};
 
+use crate::formats::error_chain::ErrorChain;
 use crate::formats::log::fields::LogFields;
 use crate::invocation::panic::write_debug;
 
@@ -107,8 +108,10 @@ impl Visit for Recorder<'_> {
         }
     }
 
+    /// An error given as itself (`error = &err as &dyn Error`) is its message and its
+    /// sources' ([`ErrorChain`]); one given with `%` is its `Display` alone.
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_debug(field, &format_args!("{value}"));
+        self.record_debug(field, &format_args!("{}", ErrorChain(value)));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {

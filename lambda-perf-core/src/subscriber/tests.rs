@@ -244,6 +244,9 @@ impl std::fmt::Display for PanickingDebug {
     }
 }
 
+/// An error's source whose message panics.
+impl std::error::Error for PanickingDebug {}
+
 /// A value whose `Debug` writes part of its text, then returns an error.
 struct FailingDebug;
 
@@ -305,6 +308,51 @@ fn a_field_whose_debug_fails_is_described_and_the_handler_answers() {
             "<formatting panicked: this Debug \"panics\"> ",
             "in_span=<formatting panicked: this Debug \"panics\">\n",
         )
+    );
+}
+
+/// An error that wraps another, as the AWS SDK's `service error` wraps what the service said.
+#[derive(Debug)]
+struct ServiceError(Box<dyn std::error::Error + Send + Sync>);
+
+impl std::fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("service error")
+    }
+}
+
+impl std::error::Error for ServiceError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// An error field given as an error is its message and its sources'; given with `%`, its
+/// message alone. A source whose `Display` panics is described, the line still written.
+#[test]
+fn an_error_field_gives_the_sources_of_its_error() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        let error = ServiceError("NoSuchKey: the key does not exist".into());
+        tracing::error!(
+            error = &error as &dyn std::error::Error,
+            shown = %error,
+            "reading the order"
+        );
+        let hostile = ServiceError(Box::new(PanickingDebug));
+        tracing::error!(error = &hostile as &dyn std::error::Error, "again");
+    });
+    let written = lines.lines();
+    assert_eq!(written.len(), 2, "{written:?}");
+    assert_eq!(
+        written[0]["error"],
+        "service error: NoSuchKey: the key does not exist"
+    );
+    assert_eq!(written[0]["shown"], "service error");
+    assert_eq!(
+        written[1]["error"],
+        "<formatting panicked: this Debug \"panics\">"
     );
 }
 

@@ -13,6 +13,7 @@ use tracing_subscriber::layer::{Context, Layer};
 use tracing_subscriber::registry::LookupSpan;
 
 use super::{report, unavailable};
+use crate::formats::error_chain::ErrorChain;
 use crate::formats::failure::Failure;
 use crate::formats::xray::{AnnotationValue, Namespace};
 use crate::invocation::lifecycle::Invocation;
@@ -507,6 +508,10 @@ impl Visit for Fields<'_> {
         self.apply(field, value.into(), value.into());
     }
 
+    fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
+        self.record_debug(field, &format_args!("{}", ErrorChain(value)));
+    }
+
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
         let text = debug_text(value);
         self.apply(
@@ -530,7 +535,7 @@ impl Visit for ErrorMessage {
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.record_debug(field, &format_args!("{value}"));
+        self.record_debug(field, &format_args!("{}", ErrorChain(value)));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
