@@ -352,6 +352,68 @@ async fn the_floor_after_the_post_writes_the_companions_telemetry_by_hand() {
     }
 }
 
+/// What the floor after the POST writes is what the companion writes, shape and size: the
+/// handler subsegment's annotations (`Service` among them) and members, the EMF line's facts,
+/// each within a few bytes of the companion's (numbers of other digits aside). A floor
+/// smaller than the companion's writes would flatter it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_floor_after_the_post_is_the_companions_telemetry_in_shape_and_size() {
+    let collector = XRayCollector::start().await.unwrap();
+    let mut written = Vec::new();
+    for mode in ["companion", "floor_after_post"] {
+        let started = start(&companion_function(), &config(mode, &collector)).await;
+        let (api, process) = (&started.api, &started.process);
+        // The second invocation, warm.
+        invoke(api, process).await;
+        let reply = invoke(api, process).await;
+        let id = reply.request_id.clone();
+        let line = process
+            .wait_for_line(|line| is_end_line(line, &id), WAIT)
+            .await
+            .unwrap();
+        let emf = line.emf().unwrap().clone();
+        let document = collector
+            .wait_for(
+                |document: &Value| document["metadata"]["lambda_perf"]["request_id"] == id.as_str(),
+                WAIT,
+            )
+            .await
+            .unwrap();
+        written.push((mode, emf, document));
+    }
+    let keys = |value: &Value| -> Vec<String> {
+        value
+            .as_object()
+            .map(|object| object.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let size = |value: &Value| serde_json::to_string(value).unwrap().len();
+    let [(_, emf, document), (_, floor_emf, floor_document)] = &written[..] else {
+        unreachable!()
+    };
+    assert_eq!(floor_document["annotations"], document["annotations"]);
+    assert_eq!(keys(floor_document), keys(document));
+    assert_eq!(
+        keys(&floor_document["metadata"]),
+        keys(&document["metadata"])
+    );
+    assert_eq!(
+        keys(&floor_document["metadata"]["lambda_perf"]),
+        keys(&document["metadata"]["lambda_perf"])
+    );
+    assert_eq!(keys(floor_emf), keys(emf));
+    assert_eq!(keys(&floor_emf["lambda_perf"]), keys(&emf["lambda_perf"]));
+    for (what, floor, companion) in [
+        ("datagram", size(floor_document), size(document)),
+        ("EMF line", size(floor_emf), size(emf)),
+    ] {
+        assert!(
+            floor.abs_diff(companion) <= 16,
+            "the floor's {what} is {floor} bytes, the companion's {companion}"
+        );
+    }
+}
+
 /// A `COMPANION_MODE` the function does not know ends it with an error, rather than running
 /// the default: a bench's misspelt mode (here a row's label, not a mode) would otherwise
 /// measure the companion under another name.

@@ -167,7 +167,7 @@ where
 fn write_telemetry(request_id: &str, trace_header: Option<&str>, daemon: &UdpSocket) {
     static INVOCATION: AtomicUsize = AtomicUsize::new(0);
     let names = names();
-    let (namespace, service, function) = (&names.namespace, &names.service, &names.function);
+    let (namespace, service) = (&names.namespace, &names.service);
     let invocation = INVOCATION.fetch_add(1, Ordering::Relaxed) + 2;
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -181,10 +181,25 @@ fn write_telemetry(request_id: &str, trace_header: Option<&str>, daemon: &UdpSoc
          \"outcome\":\"success\"}},\"Orders\":[1.0]}}\n",
         now.as_millis()
     );
+    // The datagram first, then the line: the order in which an invocation's end sends its
+    // subsegment and writes its EMF line.
+    if let Some(header) = trace_header.filter(|header| header.contains("Sampled=1")) {
+        send_subsegment(header, request_id, invocation, now, daemon);
+    }
     let _ = std::io::stdout().lock().write_all(line.as_bytes());
-    let Some(header) = trace_header.filter(|header| header.contains("Sampled=1")) else {
-        return;
-    };
+}
+
+/// The handler subsegment's datagram, as `PerfLayer` sends it: the same members, annotations
+/// (`Service` among them) and size.
+fn send_subsegment(
+    header: &str,
+    request_id: &str,
+    invocation: usize,
+    now: std::time::Duration,
+    daemon: &UdpSocket,
+) {
+    let names = names();
+    let (service, function) = (&names.service, &names.function);
     let field = |key: &str| {
         header
             .split(';')
@@ -196,7 +211,7 @@ fn write_telemetry(request_id: &str, trace_header: Option<&str>, daemon: &UdpSoc
         "{{\"format\":\"json\",\"version\":1}}\n{{\"name\":\"## {function}\",\
          \"id\":\"{:016x}\",\"trace_id\":\"{}\",\"parent_id\":\"{}\",\"type\":\"subsegment\",\
          \"start_time\":{seconds:.6},\"end_time\":{seconds:.6},\"annotations\":{{\"ColdStart\":false,\
-         \"StartKind\":\"warm\",\"tier\":\"gold\"}},\"metadata\":{{\"lambda_perf\":{{\"start_kind\":\"warm\",\
+         \"StartKind\":\"warm\",\"Service\":\"{service}\",\"tier\":\"gold\"}},\"metadata\":{{\"lambda_perf\":{{\"start_kind\":\"warm\",\
          \"invocation\":{invocation},\"request_id\":\"{request_id}\",\"idle_gap_ms\":1.288,\
          \"environment_age_ms\":9.505,\"duration_ms\":0.041,\"deadline_headroom_ms\":29999.405,\
          \"outcome\":\"success\"}},\"{service}\":{{\"{function} response\":{{\"ok\":true}}}}}}}}",
