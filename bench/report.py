@@ -91,6 +91,27 @@ def ratio(a, b):
     return f"{a / b:.2f}x"
 
 
+def median_interval(diffs):
+    """The median of paired differences, with a distribution-free confidence interval for it
+    from their order statistics (at least 95% from 6 pairs on, the extremes below that):
+    (median, low, high, coverage in %)."""
+    diffs = sorted(diffs)
+    n = len(diffs)
+
+    def below(k):
+        # P(Binomial(n, 1/2) < k): the chance that fewer than k differences fall below the
+        # median.
+        return sum(math.comb(n, i) for i in range(k)) / 2**n
+
+    # [x_k, x_(n+1-k)] covers the median with probability 1 - 2 below(k): the largest k that
+    # keeps it at least 95% (k = 1 when even the extremes do not).
+    k = 1
+    while k + 1 <= (n + 1) // 2 and below(k + 1) <= 0.025:
+        k += 1
+    middle = (diffs[(n - 1) // 2] + diffs[n // 2]) / 2
+    return middle, diffs[k - 1], diffs[n - k], 100 * (1 - 2 * below(k))
+
+
 def find(target, *words, exclude=()):
     """The mean (ns) of the first case of `target` whose name has every word and none of
     `exclude`."""
@@ -861,22 +882,8 @@ if settings:
         b = after.get("added_cpu_rounds_ns")
         if not a or not b or len(a) != len(b):
             return ""
-        diffs = sorted(y - x for x, y in zip(a, b))
-        n = len(diffs)
-
-        def below(k):
-            # P(Binomial(n, 1/2) < k): the chance that fewer than k differences fall below
-            # the median.
-            return sum(math.comb(n, i) for i in range(k)) / 2**n
-
-        # [x_k, x_(n+1-k)] covers the median with probability 1 - 2 below(k): the largest k
-        # that keeps it at least 95% (k = 1 when even the extremes do not).
-        k = 1
-        while k + 1 <= (n + 1) // 2 and below(k + 1) <= 0.025:
-            k += 1
-        low, high = diffs[k - 1], diffs[n - k]
-        middle = (diffs[(n - 1) // 2] + diffs[n // 2]) / 2
-        coverage = 100 * (1 - 2 * below(k))
+        n = len(a)
+        middle, low, high, coverage = median_interval([y - x for x, y in zip(a, b)])
         if low > 0:
             verdict = "what `PerfLayer` adds rises"
         elif high < 0:
@@ -891,21 +898,47 @@ if settings:
     by_key = {(s["at_once"], s["threads"]): s for s in settings if not s.get("pinned")}
     pinned = {s["at_once"]: s for s in settings if s.get("pinned") and s["threads"] == 2}
     one, alone = by_key.get((1, 2)), by_key.get((64, 1))
-    if one:
+    single = by_key.get((1, 1))
+    # The baseline is one invocation at a time on one thread: one at a time on the 2-thread
+    # runtime makes every handler's work after its wait dearer, the floor's too.
+    if single and alone:
+        w(
+            "Concurrency alone, from 1 to 64 at once on one thread (nothing used by two threads "
+            "at the same time, no task moving): the CPU time `PerfLayer` adds per invocation "
+            f"changes by {signed(alone['added_cpu_ns'] - single['added_cpu_ns'])} "
+            f"({fmt(us(single['added_cpu_ns']))} to {fmt(us(alone['added_cpu_ns']))}), the "
+            f"floor's own system calls by {signed(alone['floor_cpu_ns'] - single['floor_cpu_ns'])}; "
+            f"as a ratio of the floor, {ratio(single['added_cpu_ns'], single['floor_cpu_ns'])} to "
+            f"{ratio(alone['added_cpu_ns'], alone['floor_cpu_ns'])}{paired(single, alone)}."
+        )
+    if single:
         for at_once in (8, 64):
             many = by_key.get((at_once, 2))
             if not many:
                 continue
             w(
-                f"From 1 to {at_once} at once on 2 threads, the CPU time `PerfLayer` adds per "
-                f"invocation changes by {signed(many['added_cpu_ns'] - one['added_cpu_ns'])} "
-                f"({fmt(us(one['added_cpu_ns']))} to {fmt(us(many['added_cpu_ns']))}), the "
-                f"floor's own system calls by {signed(many['floor_cpu_ns'] - one['floor_cpu_ns'])}; "
-                f"as a ratio of the floor, {ratio(one['added_cpu_ns'], one['floor_cpu_ns'])} to "
-                f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}{paired(one, many)}."
+                f"From 1 at once on one thread to {at_once} at once on the multi-thread runtime's "
+                "2 threads (concurrency, two cores sharing the writer, socket and counters, and "
+                "tasks moving between them, together; taken apart below): the CPU time "
+                "`PerfLayer` adds per invocation changes by "
+                f"{signed(many['added_cpu_ns'] - single['added_cpu_ns'])} "
+                f"({fmt(us(single['added_cpu_ns']))} to {fmt(us(many['added_cpu_ns']))}), the "
+                f"floor's own system calls by {signed(many['floor_cpu_ns'] - single['floor_cpu_ns'])}; "
+                f"as a ratio of the floor, {ratio(single['added_cpu_ns'], single['floor_cpu_ns'])} to "
+                f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}{paired(single, many)}."
             )
+    if one and single:
+        w(
+            "1 at once on the multi-thread runtime's 2 threads is no baseline for the others: "
+            "there the floor's own system calls cost "
+            f"{signed(one['floor_cpu_ns'] - single['floor_cpu_ns'])} more than on one thread, "
+            "and what `PerfLayer` adds "
+            f"{signed(one['added_cpu_ns'] - single['added_cpu_ns'])} more: the setting itself "
+            "(one task on a runtime of two workers) makes the work after the handler's wait "
+            "dearer, whoever does it, and comparisons from it would credit `PerfLayer` with a "
+            "fall that is mostly the setting's."
+        )
     few, pinned_many = pinned.get(2), pinned.get(8)
-    single = by_key.get((1, 1))
     if single and few:
         w(
             "Sharing alone, 1 at once on one thread against 2 at once pinned on 2 threads (the "
@@ -1199,7 +1232,38 @@ w(
     "`opentelemetry` feature (traces to X-Ray, the default)."
 )
 w("")
-w("| build | median | p90 | added (median) vs without |")
+def init_rounds(after, before):
+    """`after`'s starts less `before`'s, round by round (a round starts each build once, one
+    after the other): (median, low, high, coverage, rounds) in µs, or None when the run kept
+    no rounds."""
+    a = init.get(before, {}).get("rounds_us")
+    b = init.get(after, {}).get("rounds_us")
+    if not a or not b or len(a) != len(b):
+        return None
+    return (*median_interval([y - x for x, y in zip(a, b)]), len(a))
+
+
+def ms_signed(us_value):
+    return f"{'+' if us_value >= 0 else '−'}{abs(us_value) / 1000:,.3f} ms"
+
+
+def init_clause(rounds):
+    middle, low, high, coverage, n = rounds
+    return (
+        f"{ms_signed(middle)} ({coverage:.0f}% confidence interval {ms_signed(low)} to "
+        f"{ms_signed(high)}, over {n} rounds)"
+    )
+
+
+if init_rounds("perf", "bare") is not None:
+    w(
+        "Each build is started once a round, each first in turn from one round to the next; "
+        "\"added\" is the median over the rounds of a build's start less the build without "
+        "lambda-perf's start of the same round, with a confidence interval from the order "
+        "statistics of those differences."
+    )
+    w("")
+w("| build | median | p90 | added, round by round |")
 w("|---|---|---|---|")
 base = init.get("bare", {}).get("median_us")
 for variant, label in (("bare", "without lambda-perf"), ("perf", "lambda-perf"), ("otel", "lambda-perf, `opentelemetry` feature")):
@@ -1207,14 +1271,33 @@ for variant, label in (("bare", "without lambda-perf"), ("perf", "lambda-perf"),
     if not figures:
         w(f"| {label} | n/a | n/a | n/a |")
         continue
-    added = None if base is None else figures["median_us"] - base
+    if variant == "bare":
+        added = ""
+    else:
+        rounds = init_rounds(variant, "bare")
+        if rounds is not None:
+            added = init_clause(rounds)
+        elif base is not None:
+            added = f"{fmt((figures['median_us'] - base) / 1000, 'ms', 3)} (difference of the medians; no rounds kept)"
+        else:
+            added = "n/a"
     w(
         f"| {label} | {fmt(figures['median_us'] / 1000, 'ms', 3)} | {fmt(figures['p90_us'] / 1000, 'ms', 3)} "
-        f"| {fmt(added / 1000, 'ms', 3) if variant != 'bare' and added is not None else ''} |"
+        f"| {added} |"
     )
 if init:
     w("")
-    w(f"{init.get('bare', {}).get('samples', 'n/a')} starts per build. Budget: under 1 ms added.")
+    budget = ""
+    rounds = init_rounds("perf", "bare")
+    if rounds is not None:
+        _, low, high, _, _ = rounds
+        if high < 1000:
+            budget = ": met (the interval is below it)"
+        elif low > 1000:
+            budget = ": not met (the interval is above it)"
+        else:
+            budget = ": this run cannot tell (the interval spans it)"
+    w(f"{init.get('bare', {}).get('samples', 'n/a')} starts per build. Budget: under 1 ms added{budget}.")
 w("")
 
 # --- size -------------------------------------------------------------------------------
@@ -1240,27 +1323,36 @@ w("## The OpenTelemetry feature (issue 10): warm cost per exporter, size, init")
 w("")
 otel = criterion.get("otel_overhead", [])
 if otel:
-    xray = find("otel_overhead", "xray, sampled", exclude=("otlp",))
+    xray = {
+        "sampled": find("otel_overhead", "xray, sampled", exclude=("otlp",)),
+        "unsampled": find("otel_overhead", "xray, unsampled", exclude=("otlp",)),
+    }
     w(
-        "The `otel_overhead` criterion bench: a warm invocation (one metric, one annotation) "
-        "with each trace backend, built with the feature; \"vs xray\" is against the default "
-        "X-Ray backend in the same group."
+        "The `otel_overhead` criterion bench: a warm invocation (one metric, one annotation, "
+        "the EMF line to `/dev/null`) with each trace backend, built with the feature; \"vs "
+        "xray\" is against the default X-Ray backend in the same group, sampled against "
+        "sampled and unsampled against unsampled (an unsampled invocation sends no trace)."
     )
     w("")
     w("| backend | per invocation | vs xray |")
     w("|---|---|---|")
     for case in otel:
-        w(f"| {case['function']} | {fmt(us(case['mean_ns']))} | {ratio(case['mean_ns'], xray)} |")
+        like = xray["unsampled" if "unsampled" in case["function"] else "sampled"]
+        w(f"| {case['function']} | {fmt(us(case['mean_ns']))} | {ratio(case['mean_ns'], like)} |")
 else:
     w("The `otel_overhead` bench did not run (see the notes).")
 w("")
 if "otel" in sizes and "perf" in sizes:
     w(f"The feature adds {fmt((sizes['otel'] - sizes['perf']) / 1000, 'KB', 1)} to the minimal function over lambda-perf without it.")
 if "otel" in init and "perf" in init:
-    w(
-        f"Its init: {fmt((init['otel']['median_us'] - init['perf']['median_us']) / 1000, 'ms', 3)} "
-        "(median) over lambda-perf without it."
-    )
+    rounds = init_rounds("otel", "perf")
+    if rounds is not None:
+        w(f"Its init, round by round, over lambda-perf without it: {init_clause(rounds)}.")
+    else:
+        w(
+            f"Its init: {fmt((init['otel']['median_us'] - init['perf']['median_us']) / 1000, 'ms', 3)} "
+            "(difference of the medians, no rounds kept) over lambda-perf without it."
+        )
 w("")
 
 # --- log line ---------------------------------------------------------------------------
@@ -1268,12 +1360,20 @@ w("## One log line (issue 11)")
 w("")
 logs = criterion.get("log_line", [])
 if logs:
-    w("The `log_line` criterion bench: one `tracing` event through `init()`'s log layer to a sink.")
+    line_floor = find("log_line", "floor")
+    if line_floor is None:
+        line_floor, floor_said = floor_unsampled, "the `invocation_overhead` bench's lone `write(2)` of an EMF line"
+    else:
+        floor_said = "its own floor, one `write(2)` of the line written inside an invocation, measured beside the lines"
+    w(
+        "The `log_line` criterion bench: one `tracing` event through `init()`'s log layer to "
+        f"`/dev/null` opened as a file (one `write(2)` a line); \"vs the floor\" is against {floor_said}."
+    )
     w("")
-    w("| case | per line | vs the floor's `write(2)` |")
+    w("| case | per line | vs the floor |")
     w("|---|---|---|")
     for case in logs:
-        w(f"| {case['function']} | {fmt(us(case['mean_ns']))} | {ratio(case['mean_ns'], floor_unsampled)} |")
+        w(f"| {case['function']} | {fmt(us(case['mean_ns']))} | {ratio(case['mean_ns'], line_floor)} |")
 else:
     w("The `log_line` bench did not run (see the notes).")
 w("")

@@ -1,10 +1,14 @@
 //! What one log line costs: a `tracing::info!` with two fields, written by `init`'s layers
 //! to a real file descriptor (`/dev/null` opened as a file: one `write(2)` per line) — inside
 //! an invocation (the invocation's keys looked up and written), in text, outside one, inside
-//! a span with fields — and what an event below the level costs.
+//! a span with fields — and what an event below the level costs. Beside them, the floor: one
+//! `write(2)` of the line written inside an invocation (the same bytes, taken from the log
+//! layer), to the same kind of descriptor.
 
 use std::fs::File;
 use std::hint::black_box;
+use std::io::Write;
+use std::sync::{Arc, Mutex};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use lambda_perf_core::logs::LogFormat;
@@ -29,12 +33,34 @@ fn event() -> LambdaEvent<()> {
     LambdaEvent::new((), context)
 }
 
+fn dev_null() -> File {
+    File::options().write(true).open("/dev/null").unwrap()
+}
+
+/// The lines written to it, kept.
+#[derive(Clone, Default)]
+struct Kept(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Kept {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
 fn subscriber(format: LogFormat) -> tracing::Dispatch {
-    let dev_null = File::options().write(true).open("/dev/null").unwrap();
+    subscriber_to(format, dev_null())
+}
+
+fn subscriber_to(format: LogFormat, writer: impl Write + Send + 'static) -> tracing::Dispatch {
     let layers = InitBuilder::from_env()
         .log_level(Level::INFO)
         .log_format(format)
-        .log_writer(dev_null)
+        .log_writer(writer)
         .layer::<Registry>()
         .unwrap();
     tracing::Dispatch::new(tracing_subscriber::registry().with(layers))
@@ -48,15 +74,23 @@ fn log_line(c: &mut Criterion) {
         .trace_disabled(true)
         // The invocation's own EMF line, written once after the measurements, to a real
         // descriptor as well.
-        .emf_writer(File::options().write(true).open("/dev/null").unwrap())
+        .emf_writer(dev_null())
         .build()
         .unwrap();
     let mut group = c.benchmark_group("log line");
+    // The JSON line written inside an invocation, as the log layer writes it.
+    let kept = Kept::default();
     for (name, format) in [("JSON", LogFormat::Json), ("text", LogFormat::Text)] {
         let dispatch = subscriber(format);
         let _default = tracing::dispatcher::set_default(&dispatch);
         // The handler's call runs inside its invocation: the benchmark runs there.
         let mut service = layer.layer(service_fn(|_: LambdaEvent<()>| {
+            if format == LogFormat::Json {
+                let keeping = subscriber_to(format, kept.clone());
+                tracing::dispatcher::with_default(&keeping, || {
+                    tracing::info!(order = black_box(7_u64), currency = "EUR", "order placed");
+                });
+            }
             group.bench_function(format!("{name}, inside an invocation"), |b| {
                 b.iter(|| {
                     tracing::info!(order = black_box(7_u64), currency = "EUR", "order placed");
@@ -86,6 +120,16 @@ fn log_line(c: &mut Criterion) {
     group.bench_function("debug! below the level", |b| {
         b.iter(|| tracing::debug!(order = black_box(7_u64), "detail"));
     });
+    let line = kept.0.lock().unwrap().clone();
+    assert!(line.ends_with(b"\n") && line.len() > 100, "one JSON line");
+    let file = dev_null();
+    group.bench_function(
+        format!(
+            "floor: one write(2) of the JSON line inside an invocation ({} bytes)",
+            line.len()
+        ),
+        |b| b.iter(|| (&file).write_all(black_box(&line)).unwrap()),
+    );
     group.finish();
 }
 

@@ -2,10 +2,14 @@
 //! handler of `invocation_overhead` (one metric, one annotation) behind `PerfLayer` with
 //! `xray` (a datagram per subsegment), `xray-otlp` (the invocation's spans as one OTLP
 //! datagram) and `otlp` (one OTLP/HTTP export to a collector on loopback, waited for), each
-//! receiver draining what it gets; and `otlp` on an unsampled invocation.
+//! receiver draining what it gets; and `otlp` and `xray` on an unsampled invocation, which
+//! sends no trace (what each backend costs an invocation it does not trace). The EMF line
+//! goes to `/dev/null` opened as a file: one `write(2)` per invocation, as in the other
+//! benches.
 
+use std::fs::File;
 use std::hint::black_box;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -95,7 +99,7 @@ fn warm_invocation(c: &mut Criterion) {
             .metrics_disabled(false)
             .trace_disabled(false)
             .marker_dir(marker_dir)
-            .emf_writer(io::sink())
+            .emf_writer(File::options().write(true).open("/dev/null").unwrap())
             .xray_daemon_address(daemon.clone())
             .otlp_endpoint(endpoint.clone())
             .traces(backends.iter().copied())
@@ -109,6 +113,7 @@ fn warm_invocation(c: &mut Criterion) {
         ("xray-otlp, sampled", &[TraceBackend::XRayOtlp][..], true),
         ("otlp, sampled", &[TraceBackend::Otlp][..], true),
         ("otlp, unsampled", &[TraceBackend::Otlp][..], false),
+        ("xray, unsampled", &[TraceBackend::XRay][..], false),
     ] {
         let mut service = layer(backends).layer(service_fn(instrumented));
         // The cold one (and the export thread's start).

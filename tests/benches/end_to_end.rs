@@ -17,7 +17,8 @@
 //!   own cost without a reader's work;
 //! - **init**: from spawning a fresh process in a fresh environment to its first response
 //!   reaching the Runtime API, for each binary named in `LAMBDA_PERF_BENCH_INIT_BINARIES`
-//!   (`name=path,name=path`; `bench/run` passes the minimal function's builds).
+//!   (`name=path,name=path`; `bench/run` passes the minimal function's builds), started in
+//!   rounds of one start each, so that one binary's round r can be set against another's.
 //!
 //! On a machine of two or more CPUs the harness runs on one CPU and every function process on
 //! another ([`Placement`]), so that each invocation is handed out, run and answered the same
@@ -633,32 +634,57 @@ async fn client_latency(
     Value::Object(figures)
 }
 
-async fn init(path: &str, starts: usize, collector: &XRayCollector, placement: Placement) -> Value {
+/// From spawn to the first response reaching the Runtime API, for one fresh process of
+/// `path` in a fresh environment.
+async fn one_start(path: &str, collector: &XRayCollector, placement: Placement) -> Duration {
     let command = FunctionCommand::new(path);
-    let mut samples = Vec::with_capacity(starts);
-    for _ in 0..starts {
-        let api = RuntimeApi::start().await.unwrap();
-        let environment = ExecutionEnvironment::new().unwrap();
-        let process = placement
-            .spawn_function(|| {
-                FunctionProcess::spawn(&command, &config(collector), &environment, &api)
-            })
-            .unwrap();
-        let reply = process
-            .invoke(&api, InvokeRequest::json(json!({})))
-            .await
-            .unwrap();
-        assert!(
-            reply.response_body().is_some(),
-            "{path}: {:?}",
-            reply.answer
-        );
-        let logged = api.invocations();
-        let answered = logged[0].finished_at.unwrap();
-        samples.push(answered.duration_since(process.spawned_at()));
-        process.kill().await.unwrap();
+    let api = RuntimeApi::start().await.unwrap();
+    let environment = ExecutionEnvironment::new().unwrap();
+    let process = placement
+        .spawn_function(|| FunctionProcess::spawn(&command, &config(collector), &environment, &api))
+        .unwrap();
+    let reply = process
+        .invoke(&api, InvokeRequest::json(json!({})))
+        .await
+        .unwrap();
+    assert!(
+        reply.response_body().is_some(),
+        "{path}: {:?}",
+        reply.answer
+    );
+    let logged = api.invocations();
+    let answered = logged[0].finished_at.unwrap();
+    let taken = answered.duration_since(process.spawned_at());
+    process.kill().await.unwrap();
+    taken
+}
+
+/// `starts` starts of each of `binaries` (name, path), in rounds of one start of each, each
+/// binary first in turn from one round to the next, so that the machine's drift over the
+/// minutes they take falls on each alike and round r of one can be set against round r of
+/// another. Per binary, its summary and every start's time in round order (`rounds_us`).
+async fn init(
+    binaries: &[(String, String)],
+    starts: usize,
+    collector: &XRayCollector,
+    placement: Placement,
+) -> serde_json::Map<String, Value> {
+    let mut taken = vec![Vec::with_capacity(starts); binaries.len()];
+    for round in 0..starts {
+        for turn in 0..binaries.len() {
+            let index = (round + turn) % binaries.len();
+            let taken_now = one_start(&binaries[index].1, collector, placement).await;
+            taken[index].push(taken_now);
+        }
     }
-    summary(samples)
+    let mut figures = serde_json::Map::new();
+    for ((name, _), samples) in binaries.iter().zip(taken) {
+        let rounds: Vec<f64> = samples.iter().map(|d| d.as_secs_f64() * 1e6).collect();
+        let mut summarized = summary(samples);
+        summarized["rounds_us"] = json!(rounds);
+        figures.insert(name.clone(), summarized);
+    }
+    figures
 }
 
 fn main() {
@@ -686,16 +712,15 @@ async fn measure(placement: Placement) {
     println!("client latency: {latency}");
     let quiet = client_latency(invocations, replicas, Sinks::Quiet, &collector, placement).await;
     println!("client latency, quiet sinks: {quiet}");
-    let mut starts_by_binary = serde_json::Map::new();
-    if let Ok(binaries) = std::env::var("LAMBDA_PERF_BENCH_INIT_BINARIES") {
-        for entry in binaries.split(',').filter(|e| !e.is_empty()) {
-            let Some((name, path)) = entry.split_once('=') else {
-                continue;
-            };
-            let figures = init(path, starts, &collector, placement).await;
-            println!("init, {name}: {figures}");
-            starts_by_binary.insert(name.to_owned(), figures);
-        }
+    let binaries: Vec<(String, String)> = std::env::var("LAMBDA_PERF_BENCH_INIT_BINARIES")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|entry| entry.split_once('='))
+        .map(|(name, path)| (name.to_owned(), path.to_owned()))
+        .collect();
+    let starts_by_binary = init(&binaries, starts, &collector, placement).await;
+    for (name, figures) in &starts_by_binary {
+        println!("init, {name}: {figures}");
     }
     let report = json!({
         "client_latency": latency,

@@ -577,3 +577,164 @@ fn the_in_place_floor_is_compared_with_the_loops_one_case_by_case() {
         "{mixed}"
     );
 }
+
+/// A concurrency setting with its rounds: what `PerfLayer` adds, round by round, and the
+/// floor's median.
+fn concurrency_setting(at_once: u64, threads: u64, added: [f64; 6], floor: f64) -> Value {
+    json!({
+        "at_once": at_once, "threads": threads, "pinned": false,
+        "bare_wall_ns": 200.0, "bare_cpu_ns": 200.0,
+        "added_wall_ns": 1.0, "added_cpu_ns": added[2],
+        "added_cpu_quartiles_ns": [added[1], added[4]],
+        "floor_cpu_ns": floor, "floor_cpu_quartiles_ns": [floor, floor],
+        "added_cpu_rounds_ns": added,
+        "floor_cpu_rounds_ns": vec![floor; 6],
+    })
+}
+
+/// Concurrency is measured from one invocation at a time on one thread: one at a time on the
+/// 2-thread runtime costs the floor itself more, and a fall from it is the setting's, not
+/// `PerfLayer`'s (found by review: the report said "falls" from it).
+#[test]
+fn concurrency_is_measured_from_one_at_a_time_on_one_thread() {
+    let concurrency = json!({
+        "rounds": 6,
+        "invocations_per_round": 64000,
+        "settings": [
+            // One at a time on two workers: dear for everyone, the floor included.
+            concurrency_setting(1, 2, [9000.0, 9000.0, 9000.0, 9000.0, 9000.0, 9000.0], 6000.0),
+            concurrency_setting(8, 2, [1500.0, 1500.0, 1500.0, 1500.0, 1500.0, 1500.0], 1200.0),
+            concurrency_setting(64, 1, [1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0], 1000.0),
+            concurrency_setting(1, 1, [1000.0, 1000.0, 1000.0, 1000.0, 1000.0, 1000.0], 1000.0),
+        ],
+    });
+    let dir = results(&[("concurrency.json", concurrency.to_string())]);
+    let report = report(dir.path());
+    let alone = line_with(
+        &report,
+        "Concurrency alone, from 1 to 64 at once on one thread",
+    );
+    assert!(
+        alone.contains("changes by +0.00 µs (1.00 µs to 1.00 µs)")
+            && alone.ends_with("a change of what `PerfLayer` adds this run cannot tell from none."),
+        "{alone}"
+    );
+    let eight = line_with(
+        &report,
+        "From 1 at once on one thread to 8 at once on the multi-thread runtime's 2 threads",
+    );
+    assert!(
+        eight.contains(
+            "changes by +0.50 µs (1.00 µs to 1.50 µs), the floor's own system calls by +0.20 µs"
+        ) && eight.ends_with("what `PerfLayer` adds rises."),
+        "{eight}"
+    );
+    assert!(
+        !report.contains("what `PerfLayer` adds falls"),
+        "no fall measured from the costly setting:\n{report}"
+    );
+    let setting = line_with(
+        &report,
+        "1 at once on the multi-thread runtime's 2 threads is no baseline",
+    );
+    assert!(
+        setting.contains("the floor's own system calls cost +5.00 µs more than on one thread"),
+        "{setting}"
+    );
+}
+
+/// The OpenTelemetry table compares like with like: an unsampled backend with X-Ray
+/// unsampled, never with X-Ray sampled (found by review).
+#[test]
+fn each_otel_backend_is_compared_with_x_ray_sampled_alike() {
+    let cases = [
+        case("otel warm", "xray, sampled", 10_000.0),
+        case("otel warm", "otlp, sampled", 40_000.0),
+        case("otel warm", "otlp, unsampled", 1_500.0),
+        case("otel warm", "xray, unsampled", 1_000.0),
+    ];
+    let dir = results(&[(
+        "criterion-otel_overhead.json",
+        json!({ "target": "otel_overhead", "cases": cases }).to_string(),
+    )]);
+    let report = report(dir.path());
+    assert_eq!(
+        line_with(&report, "| otlp, unsampled |"),
+        "| otlp, unsampled | 1.50 µs | 1.50x |"
+    );
+    assert_eq!(
+        line_with(&report, "| otlp, sampled |"),
+        "| otlp, sampled | 40.00 µs | 4.00x |"
+    );
+}
+
+/// Init is compared round by round, each build started once a round, with an interval: the
+/// budget is met only when the interval is below it (found by review: a difference of two
+/// medians of separate blocks of starts, with no interval, was published).
+#[test]
+fn init_is_compared_round_by_round_with_an_interval() {
+    let build = |rounds: [f64; 6]| {
+        let mut sorted = rounds;
+        sorted.sort_by(f64::total_cmp);
+        json!({
+            "samples": 6, "median_us": sorted[3], "p90_us": sorted[5], "p99_us": sorted[5],
+            "mean_us": sorted[3], "rounds_us": rounds,
+        })
+    };
+    let e2e = json!({
+        "client_latency": {},
+        "client_latency_quiet_sinks": {},
+        "init": {
+            "bare": build([2000.0, 2500.0, 2100.0, 3000.0, 2200.0, 2300.0]),
+            // 400 to 600 µs above each round's bare start.
+            "perf": build([2400.0, 3000.0, 2600.0, 3600.0, 2700.0, 2750.0]),
+            // Below perf in some rounds, above in others.
+            "otel": build([2500.0, 2900.0, 2700.0, 3500.0, 2800.0, 2700.0]),
+        },
+    });
+    let dir = results(&[("end_to_end.json", e2e.to_string())]);
+    let report = report(dir.path());
+    assert_eq!(
+        line_with(&report, "| lambda-perf |"),
+        "| lambda-perf | 2.750 ms | 3.600 ms | +0.500 ms (97% confidence interval +0.400 ms to \
+         +0.600 ms, over 6 rounds) |"
+    );
+    assert!(
+        report.contains(
+            "6 starts per build. Budget: under 1 ms added: met (the interval is below it)."
+        ),
+        "{report}"
+    );
+    let otel = line_with(&report, "Its init, round by round");
+    assert!(
+        otel.contains("−0.100 ms to +0.100 ms, over 6 rounds"),
+        "{otel}"
+    );
+}
+
+/// The log line is compared with its own floor, one `write(2)` of the same line measured in
+/// the same bench, when the bench measured it (found by review: the README said "measured
+/// beside it" of another bench's `write(2)`).
+#[test]
+fn the_log_line_is_compared_with_its_own_write() {
+    let cases = [
+        case("log line", "JSON, inside an invocation", 2_000.0),
+        case(
+            "log line",
+            "floor: one write(2) of the JSON line inside an invocation (250 bytes)",
+            800.0,
+        ),
+    ];
+    let dir = results(&[
+        invocation_overhead(&[BARE, SAMPLED, UNSAMPLED, FLOOR, WRITE]),
+        (
+            "criterion-log_line.json",
+            json!({ "target": "log_line", "cases": cases }).to_string(),
+        ),
+    ]);
+    let report = report(dir.path());
+    assert_eq!(
+        line_with(&report, "| JSON, inside an invocation |"),
+        "| JSON, inside an invocation | 2.00 µs | 2.50x |"
+    );
+}
