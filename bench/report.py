@@ -129,7 +129,7 @@ w("")
 w(
     "What lambda-perf costs, measured by `bench/run` on the machine below, against the floor "
     "it is budgeted by (one `write(2)` of the EMF line plus one UDP `send(2)` of the "
-    "subsegment, `DESIGN.md`) and against Powertools for AWS Lambda (Python and TypeScript) "
+    "subsegment, `ARCHITECTURE.md`) and against Powertools for AWS Lambda (Python and TypeScript) "
     "doing the same work. Every number on this page was measured in the one run described "
     "here; rerun `bench/run` to reproduce them (`bench/run --quick` for a shorter run)."
 )
@@ -237,7 +237,7 @@ def budget(added, floor, limit):
 
 
 w(
-    "The budget (`DESIGN.md`): sampled, at most 1.5 times its floor; unsampled, at most 2 "
+    "The budget (`ARCHITECTURE.md`): sampled, at most 1.5 times its floor; unsampled, at most 2 "
     f"times a lone `write(2)`. This run, with these sinks: sampled {budget(us(added_sampled), fs, 1.5)}; "
     f"unsampled {budget(us(added_unsampled), fu, 2)}."
 )
@@ -459,7 +459,7 @@ if complete:
         "same run: waking a reader costs more than everything else, so the ratios of this "
         "table near 1 whatever lambda-perf does, and they are given for information: the "
         "budget's verdict is the cheapest sinks' above, where lambda-perf's own work weighs "
-        "most. `DESIGN.md` puts the floor at about 2.5–4 µs on the development machines."
+        "most."
     )
     w("")
     peer_beyond = [

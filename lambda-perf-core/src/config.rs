@@ -22,7 +22,7 @@
 //! | `LAMBDA_PERF_DEFAULT_DIMENSIONS` | `name=value,name=value` added to every metric | none | `default_dimension`, `clear_default_dimensions` |
 //! | `POWERTOOLS_TRACE_DISABLED` | truthy: record no X-Ray subsegments | false | `trace_disabled` |
 //! | `POWERTOOLS_TRACER_CAPTURE_RESPONSE` | falsy: no `"<handler> response"` metadata | true | `capture_response` |
-//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | falsy: no `"<handler> error"` metadata (fault and cause stay) | true | `capture_error` |
+//! | `POWERTOOLS_TRACER_CAPTURE_ERROR` | falsy: no `"<handler> error"` metadata (fault and cause stay, the cause's exception with the error's type, not its message) | true | `capture_error` |
 //! | `AWS_XRAY_DAEMON_ADDRESS` | set by Lambda: `host:port` or `tcp:host:port udp:host:port`, read as the X-Ray SDKs read it (lowercase prefixes; the TCP address, unused here, checked too), with a port from 1 to 65535. A malformed or unresolvable value is not replaced by the default: one warning says why and what is expected, and no subsegments (nor `xray-otlp` spans) are sent, each counted (`xray.daemon_address_unusable`, `otel.xray_otlp_address_unusable`); a malformed one given in code fails `build()` with a `ConfigError` | `127.0.0.1:2000` | `xray_daemon_address` (or `xray_sink`) |
 //! | `LAMBDA_PERF_HANDLER_NAME` | the handler subsegment is `## <name>` | the function name (`POWERTOOLS_METRICS_FUNCTION_NAME`, else `AWS_LAMBDA_FUNCTION_NAME`), else `handler` | `handler_name` |
 //! | `LAMBDA_PERF_CAPTURE_LIMIT` | bytes of JSON kept of a captured response or error | 16384 | `capture_limit` |

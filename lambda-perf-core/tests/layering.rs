@@ -5,7 +5,7 @@
 //! resolved to the module (file) it names. Two rules are checked:
 //!
 //! 1. A module imports only from its own layer or the layers below it (the table in
-//!    [`layer_of`], which is the one in `DESIGN.md`: formats, invocation, outputs, facades,
+//!    [`layer_of`], which is the one in `ARCHITECTURE.md`: formats, invocation, outputs, facades,
 //!    faces).
 //! 2. The import graph of files has no cycle. A `mod.rs` re-exporting its own children
 //!    (`pub use self::child::Item`) is the module's front door, not a dependency, and is

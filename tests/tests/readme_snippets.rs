@@ -222,3 +222,35 @@ fn the_readmes_give_the_functions_variables_to_lambda_perf_with_env() {
         }
     }
 }
+
+/// The Rust blocks of the examples' READMEs are excerpts of their crates (which the examples'
+/// own builds and tests build as they are): each block's lines, indentation aside, are a run
+/// of consecutive lines of the crate's `src/main.rs`, so an excerpt that drifts from its
+/// crate, or one made up (`// ...` in place of a body), fails here.
+#[test]
+fn every_rust_block_of_an_examples_readme_is_an_excerpt_of_its_crate() {
+    let mut excerpts = 0;
+    for entry in std::fs::read_dir(workspace().join("examples")).unwrap() {
+        let example = entry.unwrap().path();
+        let readme = std::fs::read_to_string(example.join("README.md")).unwrap();
+        let source = std::fs::read_to_string(example.join("src/main.rs")).unwrap();
+        let source: Vec<&str> = source.lines().map(str::trim).collect();
+        for block in blocks(&readme)
+            .iter()
+            .filter(|b| b.info.starts_with("rust"))
+        {
+            let lines: Vec<&str> = block.text.lines().map(str::trim).collect();
+            assert!(
+                source
+                    .windows(lines.len())
+                    .any(|window| window == lines.as_slice()),
+                "{}/README.md line {}: not an excerpt of src/main.rs:\n{}",
+                example.display(),
+                block.line,
+                block.text
+            );
+            excerpts += 1;
+        }
+    }
+    assert!(excerpts >= 3, "the examples' excerpts went missing");
+}

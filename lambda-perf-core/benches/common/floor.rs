@@ -1,4 +1,4 @@
-//! The floor lambda-perf's cost is budgeted by (`DESIGN.md`): one `write(2)` of the EMF line
+//! The floor lambda-perf's cost is budgeted by (`ARCHITECTURE.md`, "Cost budget"): one `write(2)` of the EMF line
 //! to a real file descriptor plus one `send(2)` of the subsegment's datagram on a real UDP
 //! socket, at the sizes this build writes; and the bench layer those sizes come from.
 //! Included with `#[path]` by the benches.

@@ -188,7 +188,8 @@ impl PerfLayerBuilder {
 
     /// Whether an error is recorded as `"<handler> error"` trace metadata
     /// (`POWERTOOLS_TRACER_CAPTURE_ERROR`, default on). The subsegment's fault and cause are
-    /// recorded either way.
+    /// recorded either way; off, the cause's exception has the error's type without its
+    /// message.
     pub fn capture_error(mut self, enabled: bool) -> Self {
         self.setup.overridden(vars::CAPTURE_ERROR);
         self.setup.settings.capture_error = enabled;

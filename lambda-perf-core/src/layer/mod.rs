@@ -10,8 +10,9 @@
 //! 3. runs the handler with the invocation current (set while its future is polled), so
 //!    [`metrics`](crate::metrics) and [`InvocationFacts::current`](crate::InvocationFacts::current)
 //!    reach it;
-//! 4. writes the invocation's EMF line when the handler returns — `Ok`, `Err` or panic — and
-//!    hands the result back untouched (a panic continues to the runtime).
+//! 4. writes the invocation's EMF line when the handler returns — `Ok`, `Err` or panic — if
+//!    it recorded a metric (as Powertools, none without one), and hands the result back
+//!    untouched (a panic continues to the runtime).
 //!
 //! ```no_run
 //! use lambda_perf_core::PerfLayer;
