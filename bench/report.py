@@ -884,7 +884,9 @@ if settings:
             return ""
         n = len(a)
         middle, low, high, coverage = median_interval([y - x for x, y in zip(a, b)])
-        if low > 0:
+        if coverage < 95:
+            verdict = "too few rounds for a 95% interval, no verdict"
+        elif low > 0:
             verdict = "what `PerfLayer` adds rises"
         elif high < 0:
             verdict = "what `PerfLayer` adds falls"
@@ -928,16 +930,20 @@ if settings:
                 f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}{paired(single, many)}."
             )
     if one and single:
-        w(
-            "1 at once on the multi-thread runtime's 2 threads is no baseline for the others: "
-            "there the floor's own system calls cost "
-            f"{signed(one['floor_cpu_ns'] - single['floor_cpu_ns'])} more than on one thread, "
-            "and what `PerfLayer` adds "
-            f"{signed(one['added_cpu_ns'] - single['added_cpu_ns'])} more: the setting itself "
-            "(one task on a runtime of two workers) makes the work after the handler's wait "
-            "dearer, whoever does it, and comparisons from it would credit `PerfLayer` with a "
-            "fall that is mostly the setting's."
+        floor_there = one["floor_cpu_ns"] - single["floor_cpu_ns"]
+        changes = (
+            f"the floor's own system calls change by {signed(floor_there)} against one thread, "
+            f"what `PerfLayer` adds by {signed(one['added_cpu_ns'] - single['added_cpu_ns'])}"
         )
+        if floor_there > 0.25 * single["floor_cpu_ns"]:
+            w(
+                "1 at once on the multi-thread runtime's 2 threads is no baseline for the "
+                f"others: there {changes}: the setting itself (one task on a runtime of two "
+                "workers) makes the work after the handler's wait dearer, whoever does it, and "
+                "comparisons from it would credit `PerfLayer` with a fall that is the setting's."
+            )
+        else:
+            w(f"1 at once on the multi-thread runtime's 2 threads against 1 on one thread: {changes}.")
     few, pinned_many = pinned.get(2), pinned.get(8)
     if single and few:
         w(
@@ -1290,8 +1296,10 @@ if init:
     budget = ""
     rounds = init_rounds("perf", "bare")
     if rounds is not None:
-        _, low, high, _, _ = rounds
-        if high < 1000:
+        _, low, high, coverage, n = rounds
+        if coverage < 95:
+            budget = f": no verdict ({n} rounds are too few for a 95% interval)"
+        elif high < 1000:
             budget = ": met (the interval is below it)"
         elif low > 1000:
             budget = ": not met (the interval is above it)"

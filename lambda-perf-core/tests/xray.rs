@@ -266,6 +266,35 @@ impl std::error::Error for ServiceError {
     }
 }
 
+/// The same failure propagating out of a nested subsegment is referenced by the handler also
+/// when the error has a source: the subsegment describes it by its `Display`, the handler
+/// with its sources, and the handler's text beginning with the subsegment's is the same
+/// failure (found by review: the handler recorded a second exception).
+#[tokio::test]
+async fn a_propagated_error_with_a_source_is_still_referenced() {
+    let (layer, sink) = layer(|b| b);
+    let service = layer.layer(service_fn(|_: LambdaEvent<Value>| async {
+        let result: Result<(), ServiceError> = Subsegment::new("s3")
+            .instrument_fallible(async { Err(ServiceError("NoSuchKey".into())) })
+            .await;
+        result.map_err(Error::from)?;
+        Ok::<Value, Error>(Value::Null)
+    }));
+    assert!(service.oneshot(event("1")).await.is_err());
+    let documents = sink.take();
+    let (s3, handler) = (named(&documents, "s3"), named(&documents, "## checkout"));
+    let exception = &s3["cause"]["exceptions"][0];
+    assert_eq!(exception["message"], "service error");
+    assert_eq!(
+        handler["cause"], exception["id"],
+        "s3: {s3}\nhandler: {handler}"
+    );
+    assert_eq!(
+        handler["metadata"]["payment"]["checkout error"]["message"],
+        "service error: NoSuchKey"
+    );
+}
+
 /// What a wrapping error's sources say is in the handler's exception and captured error: its
 /// own message (`service error`) tells nothing.
 #[tokio::test]

@@ -14,21 +14,27 @@ const MOST_SOURCES: usize = 16;
 /// already ends with (`#[error("read failed: {0}")]` over its source) is not written again;
 /// past [`MOST_SOURCES`] sources the text ends with `: …`.
 ///
-/// Each message is the error's own `Display`, user code: a caller that must not panic writes
-/// this through its guard for user formatting, as for any other value.
+/// Each message is the error's own `Display`, user code: one that returns an error makes this
+/// return it (never a panic, as `to_string` would); one that panics panics here, so a caller
+/// that must not panic writes this through its guard for user formatting, as for any other
+/// value.
 pub(crate) struct ErrorChain<'a>(pub(crate) &'a (dyn Error + 'static));
 
 impl fmt::Display for ErrorChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut written = self.0.to_string();
+        use fmt::Write as _;
+        let mut written = String::new();
+        write!(written, "{}", self.0)?;
         let mut source = self.0.source();
         let mut sources = 0;
+        let mut message = String::new();
         while let Some(cause) = source {
             if sources == MOST_SOURCES {
                 written.push_str(": …");
                 break;
             }
-            let message = cause.to_string();
+            message.clear();
+            write!(message, "{cause}")?;
             if !written.ends_with(&message) {
                 written.push_str(": ");
                 written.push_str(&message);
@@ -116,6 +122,28 @@ mod tests {
         let refused = Wrapping::new("connection refused", None);
         let read = Wrapping::new("read failed: connection refused", Some(Box::new(refused)));
         assert_eq!(chain(&read), "read failed: connection refused");
+    }
+
+    /// A source whose `Display` returns an error.
+    #[derive(Debug)]
+    struct FailingDisplay;
+
+    impl fmt::Display for FailingDisplay {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("half")?;
+            Err(fmt::Error)
+        }
+    }
+
+    impl Error for FailingDisplay {}
+
+    #[test]
+    fn a_display_that_fails_fails_the_chain_without_a_panic() {
+        let wrapping = Wrapping::new("service error", Some(Box::new(FailingDisplay)));
+        let mut text = String::new();
+        assert!(fmt::write(&mut text, format_args!("{}", ErrorChain(&wrapping))).is_err());
+        text.clear();
+        assert!(fmt::write(&mut text, format_args!("{}", ErrorChain(&FailingDisplay))).is_err());
     }
 
     #[test]

@@ -30,7 +30,7 @@ impl Failure {
     pub(crate) fn from_error<E: fmt::Debug + 'static>(error: &E) -> Self {
         let any: &dyn Any = error;
         if let Some(error) = any.downcast_ref::<lambda_runtime::Error>() {
-            Self::new("lambda_runtime::Error", ErrorChain(&**error).to_string())
+            Self::new("lambda_runtime::Error", chain_text(&**error))
         } else if let Some(diagnostic) = any.downcast_ref::<lambda_runtime::Diagnostic>() {
             Self::new(&diagnostic.error_type, &diagnostic.error_message)
         } else if let Some(message) = any.downcast_ref::<String>() {
@@ -38,7 +38,7 @@ impl Failure {
         } else if let Some(message) = any.downcast_ref::<&str>() {
             Self::new("&str", *message)
         } else if let Some(error) = any.downcast_ref::<std::io::Error>() {
-            Self::new("std::io::Error", ErrorChain(error).to_string())
+            Self::new("std::io::Error", chain_text(error))
         } else {
             Self::from_debug(error)
         }
@@ -138,6 +138,16 @@ impl fmt::Display for DebugFailure {
     }
 }
 
+/// An error and its sources as text ([`ErrorChain`]); `<formatting failed>` if a `Display` in
+/// the chain returned an error (where `to_string` would panic).
+fn chain_text(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = String::new();
+    match fmt::write(&mut text, format_args!("{}", ErrorChain(error))) {
+        Ok(()) => text,
+        Err(fmt::Error) => DebugFailure::Failed.to_string(),
+    }
+}
+
 /// A panic payload's message.
 pub(crate) fn panic_message(panic: &(dyn Any + Send)) -> String {
     if let Some(message) = panic.downcast_ref::<&str>() {
@@ -189,6 +199,27 @@ mod tests {
         assert_eq!(
             Failure::from_error(&"plain".to_owned()).to_value(),
             json!({ "type": "String", "message": "plain" })
+        );
+    }
+
+    /// An error whose `Display` returns an error.
+    #[derive(Debug)]
+    struct FailingDisplay;
+
+    impl fmt::Display for FailingDisplay {
+        fn fmt(&self, _: &mut fmt::Formatter<'_>) -> fmt::Result {
+            Err(fmt::Error)
+        }
+    }
+
+    impl std::error::Error for FailingDisplay {}
+
+    #[test]
+    fn a_handler_error_whose_display_fails_is_described_without_a_panic() {
+        let boxed: lambda_runtime::Error = Box::new(FailingDisplay);
+        assert_eq!(
+            Failure::from_error(&boxed),
+            Failure::new("lambda_runtime::Error", "<formatting failed>")
         );
     }
 

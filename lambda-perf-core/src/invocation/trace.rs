@@ -503,9 +503,10 @@ impl Recording {
             .rev()
             .find(|(parent, exception)| {
                 // The same message is the same failure, whatever it was converted into on the
-                // way up; without messages, only the same type can be.
+                // way up (the child's `Display` alone, the handler's followed by its sources':
+                // `ErrorChain`); without messages, only the same type can be.
                 *parent == id
-                    && exception.message == message
+                    && same_failure(&exception.message, message)
                     && (!message.is_empty() || exception.kind == failure.kind)
             })
             .map(|(_, exception)| exception.id);
@@ -619,6 +620,15 @@ fn document<'a>(
         annotations_json: None,
         in_progress: false,
     }
+}
+
+/// Whether `message`, recorded higher up, is the failure a child recorded as `child`: the same
+/// text, or that text followed by its sources' (`: ` and more), as the handler describes an
+/// error a nested subsegment described by its `Display` alone.
+fn same_failure(child: &str, message: &str) -> bool {
+    message
+        .strip_prefix(child)
+        .is_some_and(|sources| sources.is_empty() || sources.starts_with(": "))
 }
 
 #[cfg(test)]

@@ -327,6 +327,42 @@ impl std::error::Error for ServiceError {
     }
 }
 
+/// An error whose `Display` returns an error.
+#[derive(Debug)]
+struct FailingDisplay;
+
+impl std::fmt::Display for FailingDisplay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("half")?;
+        Err(std::fmt::Error)
+    }
+}
+
+impl std::error::Error for FailingDisplay {}
+
+/// An error field whose `Display` (or a source's) returns an error is `<formatting failed>`,
+/// as a `%` field of it is, not a panic caught and described (found by review: the chain's
+/// `to_string` panicked on it).
+#[test]
+fn an_error_field_whose_display_fails_is_described_without_a_panic() {
+    let lines = CapturedLines::new();
+    let dispatch = subscriber(|builder| builder, &lines);
+    tracing::dispatcher::with_default(&dispatch, || {
+        tracing::error!(shown = %FailingDisplay, "percent");
+        tracing::error!(
+            error = &FailingDisplay as &dyn std::error::Error,
+            "as error"
+        );
+        let wrapping = ServiceError(Box::new(FailingDisplay));
+        tracing::error!(error = &wrapping as &dyn std::error::Error, "its source");
+    });
+    let written = lines.lines();
+    assert_eq!(written.len(), 3, "{written:?}");
+    assert_eq!(written[0]["shown"], "<formatting failed>");
+    assert_eq!(written[1]["error"], "<formatting failed>");
+    assert_eq!(written[2]["error"], "<formatting failed>");
+}
+
 /// An error field given as an error is its message and its sources'; given with `%`, its
 /// message alone. A source whose `Display` panics is described, the line still written.
 #[test]
