@@ -10,9 +10,9 @@ const MOST_SOURCES: usize = 16;
 /// Writes an error's message followed by each source's, every one after `": "`, as
 /// `anyhow`'s `{:#}` and the AWS SDK's `DisplayErrorContext` write a chain: the message of an
 /// error that wraps another (the SDK's `service error`, an `anyhow` context turned into a
-/// `lambda_runtime::Error` by `?`) is seldom the useful part. A source whose message the text
-/// already ends with (`#[error("read failed: {0}")]` over its source) is not written again;
-/// past [`MOST_SOURCES`] sources the text ends with `: …`.
+/// `lambda_runtime::Error` by `?`) is seldom the useful part. A source whose message is empty,
+/// or that the text already ends with after `": "` (`#[error("read failed: {0}")]` over its
+/// source), is not written again; past [`MOST_SOURCES`] sources the text ends with `: …`.
 ///
 /// Each message is the error's own `Display`, user code: one that returns an error makes this
 /// return it (never a panic, as `to_string` would); one that panics panics here, so a caller
@@ -35,7 +35,7 @@ impl fmt::Display for ErrorChain<'_> {
             }
             message.clear();
             write!(message, "{cause}")?;
-            if !written.ends_with(&message) {
+            if !already_said(&written, &message) {
                 written.push_str(": ");
                 written.push_str(&message);
             }
@@ -44,6 +44,16 @@ impl fmt::Display for ErrorChain<'_> {
         }
         f.write_str(&written)
     }
+}
+
+/// Whether `written` already ends with `message` as a chain would put it: after `": "`, or as
+/// the whole text (a source's message that merely ends like it, `key` after `no such key`, is
+/// written).
+fn already_said(written: &str, message: &str) -> bool {
+    message.is_empty()
+        || written
+            .strip_suffix(message)
+            .is_some_and(|before| before.is_empty() || before.ends_with(": "))
 }
 
 #[cfg(test)]
@@ -122,6 +132,12 @@ mod tests {
         let refused = Wrapping::new("connection refused", None);
         let read = Wrapping::new("read failed: connection refused", Some(Box::new(refused)));
         assert_eq!(chain(&read), "read failed: connection refused");
+        let key = Wrapping::new("key", None);
+        let missing = Wrapping::new("no such key", Some(Box::new(key)));
+        assert_eq!(chain(&missing), "no such key: key");
+        let empty = Wrapping::new("", None);
+        let timed_out = Wrapping::new("timed out", Some(Box::new(empty)));
+        assert_eq!(chain(&timed_out), "timed out");
     }
 
     /// A source whose `Display` returns an error.
