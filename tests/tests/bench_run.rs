@@ -26,7 +26,7 @@ fn executable(path: &Path, text: &str) {
 }
 
 /// `cargo`: the minimal function builds but for the variants in `$STUB_FAIL_BUILDS`; the
-/// end-to-end bench writes an init figure (1 ms) for each binary it is given; every other
+/// end-to-end bench writes an init figure (1 ms, one round) for each binary it is given; every other
 /// bench does nothing, every other build fails.
 const CARGO: &str = r#"#!/usr/bin/env bash
 args=" $* "
@@ -37,7 +37,7 @@ import json, os
 init = {}
 for entry in filter(None, os.environ.get("LAMBDA_PERF_BENCH_INIT_BINARIES", "").split(",")):
     name, _, path = entry.partition("=")
-    init[name] = {"samples": 1, "median_us": 1000.0, "p90_us": 1000.0, "mean_us": 1000.0, "path": path}
+    init[name] = {"samples": 1, "median_us": 1000.0, "p90_us": 1000.0, "mean_us": 1000.0, "rounds_us": [1000.0], "path": path}
 with open(os.environ["LAMBDA_PERF_BENCH_OUT"], "w") as out:
     json.dump({"client_latency": {}, "client_latency_quiet_sinks": {}, "init": init}, out)
 PY
@@ -171,7 +171,10 @@ fn a_minimal_function_that_fails_to_build_has_no_init_figure_from_an_earlier_bui
     assert!(!report.contains("Its init:"), "{report}");
     // The builds that ran are measured.
     assert!(
-        report.contains("| lambda-perf | 1.000 ms | 1.000 ms | 0.000 ms |"),
+        report.contains(
+            "| lambda-perf | 1.000 ms | 1.000 ms | +0.000 ms (0% confidence interval +0.000 ms \
+             to +0.000 ms, over 1 rounds) |"
+        ),
         "{report}"
     );
 }
