@@ -897,6 +897,23 @@ if settings:
             f"interval: {signed(low)} to {signed(high)}, over {n} rounds): {verdict}"
         )
 
+    def cpu_change(before, after, ratios=False):
+        """From setting `before` to `after`: how the CPU time `PerfLayer` adds per invocation
+        changes, and the floor's own system calls; their ratios to the floor when asked; and
+        the change round by round (`paired`)."""
+        text = (
+            "the CPU time `PerfLayer` adds per invocation changes by "
+            f"{signed(after['added_cpu_ns'] - before['added_cpu_ns'])} "
+            f"({fmt(us(before['added_cpu_ns']))} to {fmt(us(after['added_cpu_ns']))}), the "
+            f"floor's own system calls by {signed(after['floor_cpu_ns'] - before['floor_cpu_ns'])}"
+        )
+        if ratios:
+            text += (
+                f"; as a ratio of the floor, {ratio(before['added_cpu_ns'], before['floor_cpu_ns'])} "
+                f"to {ratio(after['added_cpu_ns'], after['floor_cpu_ns'])}"
+            )
+        return text + paired(before, after)
+
     by_key = {(s["at_once"], s["threads"]): s for s in settings if not s.get("pinned")}
     pinned = {s["at_once"]: s for s in settings if s.get("pinned") and s["threads"] == 2}
     one, alone = by_key.get((1, 2)), by_key.get((64, 1))
@@ -906,12 +923,7 @@ if settings:
     if single and alone:
         w(
             "Concurrency alone, from 1 to 64 at once on one thread (nothing used by two threads "
-            "at the same time, no task moving): the CPU time `PerfLayer` adds per invocation "
-            f"changes by {signed(alone['added_cpu_ns'] - single['added_cpu_ns'])} "
-            f"({fmt(us(single['added_cpu_ns']))} to {fmt(us(alone['added_cpu_ns']))}), the "
-            f"floor's own system calls by {signed(alone['floor_cpu_ns'] - single['floor_cpu_ns'])}; "
-            f"as a ratio of the floor, {ratio(single['added_cpu_ns'], single['floor_cpu_ns'])} to "
-            f"{ratio(alone['added_cpu_ns'], alone['floor_cpu_ns'])}{paired(single, alone)}."
+            f"at the same time, no task moving): {cpu_change(single, alone, ratios=True)}."
         )
     if single:
         for at_once in (8, 64):
@@ -921,13 +933,8 @@ if settings:
             w(
                 f"From 1 at once on one thread to {at_once} at once on the multi-thread runtime's "
                 "2 threads (concurrency, two cores sharing the writer, socket and counters, and "
-                "tasks moving between them, together; taken apart below): the CPU time "
-                "`PerfLayer` adds per invocation changes by "
-                f"{signed(many['added_cpu_ns'] - single['added_cpu_ns'])} "
-                f"({fmt(us(single['added_cpu_ns']))} to {fmt(us(many['added_cpu_ns']))}), the "
-                f"floor's own system calls by {signed(many['floor_cpu_ns'] - single['floor_cpu_ns'])}; "
-                f"as a ratio of the floor, {ratio(single['added_cpu_ns'], single['floor_cpu_ns'])} to "
-                f"{ratio(many['added_cpu_ns'], many['floor_cpu_ns'])}{paired(single, many)}."
+                "tasks moving between them, together; taken apart below): "
+                f"{cpu_change(single, many, ratios=True)}."
             )
     if one and single:
         floor_there = one["floor_cpu_ns"] - single["floor_cpu_ns"]
@@ -949,20 +956,12 @@ if settings:
         w(
             "Sharing alone, 1 at once on one thread against 2 at once pinned on 2 threads (the "
             "same invocation on each thread, at the same time, on the one writer, socket and "
-            "start counters, none moving): the CPU time `PerfLayer` adds per invocation changes "
-            f"by {signed(few['added_cpu_ns'] - single['added_cpu_ns'])} "
-            f"({fmt(us(single['added_cpu_ns']))} to {fmt(us(few['added_cpu_ns']))}), the "
-            f"floor's own system calls by {signed(few['floor_cpu_ns'] - single['floor_cpu_ns'])}"
-            f"{paired(single, few)}."
+            f"start counters, none moving): {cpu_change(single, few)}."
         )
     if few and pinned_many:
         w(
             "Pinned, each invocation staying on the thread it began on, from 2 to 8 at once on 2 "
-            "threads, the CPU time `PerfLayer` adds per invocation changes by "
-            f"{signed(pinned_many['added_cpu_ns'] - few['added_cpu_ns'])} "
-            f"({fmt(us(few['added_cpu_ns']))} to {fmt(us(pinned_many['added_cpu_ns']))}), the "
-            f"floor's own system calls by {signed(pinned_many['floor_cpu_ns'] - few['floor_cpu_ns'])}"
-            f"{paired(few, pinned_many)}."
+            f"threads, {cpu_change(few, pinned_many)}."
         )
     moving = by_key.get((8, 2))
     if moving and pinned_many:
