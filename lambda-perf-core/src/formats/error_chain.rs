@@ -7,6 +7,9 @@ use std::fmt;
 /// bound for one whose `source()` never ends (an error that is its own source).
 const MOST_SOURCES: usize = 16;
 
+/// What comes before each source's message.
+const SEPARATOR: &str = ": ";
+
 /// Writes an error's message followed by each source's, every one after `": "`, as
 /// `anyhow`'s `{:#}` and the AWS SDK's `DisplayErrorContext` write a chain: the message of an
 /// error that wraps another (the SDK's `service error`, an `anyhow` context turned into a
@@ -30,13 +33,14 @@ impl fmt::Display for ErrorChain<'_> {
         let mut message = String::new();
         while let Some(cause) = source {
             if sources == MOST_SOURCES {
-                written.push_str(": …");
+                written.push_str(SEPARATOR);
+                written.push('…');
                 break;
             }
             message.clear();
             write!(message, "{cause}")?;
             if !already_said(&written, &message) {
-                written.push_str(": ");
+                written.push_str(SEPARATOR);
                 written.push_str(&message);
             }
             source = cause.source();
@@ -53,7 +57,17 @@ fn already_said(written: &str, message: &str) -> bool {
     message.is_empty()
         || written
             .strip_suffix(message)
-            .is_some_and(|before| before.is_empty() || before.ends_with(": "))
+            .is_some_and(|before| before.is_empty() || before.ends_with(SEPARATOR))
+}
+
+/// Whether `chain` is what [`ErrorChain`] writes of an error whose own message is `message`:
+/// that message, alone or followed by its sources'. (So a failure described by its message
+/// alone, a nested subsegment's, is the same as one described with its sources, the
+/// handler's.)
+pub(crate) fn begins_with_message(chain: &str, message: &str) -> bool {
+    chain
+        .strip_prefix(message)
+        .is_some_and(|sources| sources.is_empty() || sources.starts_with(SEPARATOR))
 }
 
 #[cfg(test)]
@@ -160,6 +174,19 @@ mod tests {
         assert!(fmt::write(&mut text, format_args!("{}", ErrorChain(&wrapping))).is_err());
         text.clear();
         assert!(fmt::write(&mut text, format_args!("{}", ErrorChain(&FailingDisplay))).is_err());
+    }
+
+    #[test]
+    fn a_chain_begins_with_its_errors_own_message() {
+        let service = Wrapping::new(
+            "service error",
+            Some(Box::new(Wrapping::new("NoSuchKey", None))),
+        );
+        let chain = chain(&service);
+        assert!(begins_with_message(&chain, "service error"));
+        assert!(begins_with_message("service error", "service error"));
+        assert!(!begins_with_message("service errors", "service error"));
+        assert!(!begins_with_message(&chain, "NoSuchKey"));
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use super::StartKind;
 use super::settings::SERVICE_ANNOTATION;
+use crate::formats::error_chain;
 use crate::formats::failure::Failure;
 use crate::formats::json::push_str;
 use crate::formats::time::MonotonicNanos;
@@ -506,7 +507,7 @@ impl Recording {
                 // way up (the child's `Display` alone, the handler's followed by its sources':
                 // `ErrorChain`); without messages, only the same type can be.
                 *parent == id
-                    && same_failure(&exception.message, message)
+                    && error_chain::begins_with_message(message, &exception.message)
                     && (!message.is_empty() || exception.kind == failure.kind)
             })
             .map(|(_, exception)| exception.id);
@@ -620,15 +621,6 @@ fn document<'a>(
         annotations_json: None,
         in_progress: false,
     }
-}
-
-/// Whether `message`, recorded higher up, is the failure a child recorded as `child`: the same
-/// text, or that text followed by its sources' (`: ` and more), as the handler describes an
-/// error a nested subsegment described by its `Display` alone.
-fn same_failure(child: &str, message: &str) -> bool {
-    message
-        .strip_prefix(child)
-        .is_some_and(|sources| sources.is_empty() || sources.starts_with(": "))
 }
 
 #[cfg(test)]
