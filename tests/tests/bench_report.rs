@@ -368,24 +368,15 @@ fn the_concurrency_table_gives_each_settings_medians_and_quartiles() {
 /// taken round by round, apart from the moves of the multi-thread runtime.
 #[test]
 fn sharing_alone_is_compared_round_by_round() {
-    let setting = |at_once: u64, threads: u64, pinned: bool, rounds: [f64; 6]| {
-        json!({
-            "at_once": at_once, "threads": threads, "pinned": pinned,
-            "bare_wall_ns": 200.0, "bare_cpu_ns": 200.0,
-            "added_wall_ns": 1.0, "added_cpu_ns": rounds[2],
-            "added_cpu_quartiles_ns": [rounds[1], rounds[4]],
-            "floor_cpu_ns": 800.0, "floor_cpu_quartiles_ns": [790.0, 810.0],
-            "added_cpu_rounds_ns": rounds,
-            "floor_cpu_rounds_ns": [800.0, 800.0, 800.0, 800.0, 800.0, 800.0],
-        })
-    };
+    let rounds_on_one = [1300.0, 1310.0, 1320.0, 1330.0, 1340.0, 1350.0];
+    // Each round 600 to 700 ns above the same round on one thread.
+    let rounds_pinned = [1900.0, 1950.0, 2000.0, 2010.0, 2020.0, 2050.0];
     let concurrency = json!({
         "rounds": 6,
         "invocations_per_round": 64000,
         "settings": [
-            setting(1, 1, false, [1300.0, 1310.0, 1320.0, 1330.0, 1340.0, 1350.0]),
-            // Each round 600 to 700 ns above the same round on one thread.
-            setting(2, 2, true, [1900.0, 1950.0, 2000.0, 2010.0, 2020.0, 2050.0]),
+            concurrency_setting(1, 1, rounds_on_one, 800.0),
+            pinned(concurrency_setting(2, 2, rounds_pinned, 800.0)),
         ],
     });
     let dir = results(&[("concurrency.json", concurrency.to_string())]);
@@ -578,6 +569,12 @@ fn the_in_place_floor_is_compared_with_the_loops_one_case_by_case() {
     );
 }
 
+/// `setting` with each invocation pinned to its thread.
+fn pinned(mut setting: Value) -> Value {
+    setting["pinned"] = json!(true);
+    setting
+}
+
 /// A concurrency setting with its rounds: what `PerfLayer` adds, round by round, and the
 /// floor's median.
 fn concurrency_setting(at_once: u64, threads: u64, added: [f64; 6], floor: f64) -> Value {
@@ -668,28 +665,32 @@ fn each_otel_backend_is_compared_with_x_ray_sampled_alike() {
     );
 }
 
+/// One build's starts as the end-to-end bench writes them: `rounds` (µs, one a round), their
+/// upper median as the median and the mean, their largest as p90 and p99.
+fn init_starts<const N: usize>(rounds: [f64; N]) -> Value {
+    let mut sorted = rounds;
+    sorted.sort_by(f64::total_cmp);
+    let (median, largest) = (sorted[N / 2], sorted[N - 1]);
+    json!({
+        "samples": N, "median_us": median, "p90_us": largest, "p99_us": largest,
+        "mean_us": median, "rounds_us": rounds.as_slice(),
+    })
+}
+
 /// Init is compared round by round, each build started once a round, with an interval: the
 /// budget is met only when the interval is below it (found by review: a difference of two
 /// medians of separate blocks of starts, with no interval, was published).
 #[test]
 fn init_is_compared_round_by_round_with_an_interval() {
-    let build = |rounds: [f64; 6]| {
-        let mut sorted = rounds;
-        sorted.sort_by(f64::total_cmp);
-        json!({
-            "samples": 6, "median_us": sorted[3], "p90_us": sorted[5], "p99_us": sorted[5],
-            "mean_us": sorted[3], "rounds_us": rounds,
-        })
-    };
     let e2e = json!({
         "client_latency": {},
         "client_latency_quiet_sinks": {},
         "init": {
-            "bare": build([2000.0, 2500.0, 2100.0, 3000.0, 2200.0, 2300.0]),
+            "bare": init_starts([2000.0, 2500.0, 2100.0, 3000.0, 2200.0, 2300.0]),
             // 400 to 600 µs above each round's bare start.
-            "perf": build([2400.0, 3000.0, 2600.0, 3600.0, 2700.0, 2750.0]),
+            "perf": init_starts([2400.0, 3000.0, 2600.0, 3600.0, 2700.0, 2750.0]),
             // Below perf in some rounds, above in others.
-            "otel": build([2500.0, 2900.0, 2700.0, 3500.0, 2800.0, 2700.0]),
+            "otel": init_starts([2500.0, 2900.0, 2700.0, 3500.0, 2800.0, 2700.0]),
         },
     });
     let dir = results(&[("end_to_end.json", e2e.to_string())]);
@@ -772,16 +773,10 @@ fn the_two_thread_single_setting_is_judged_by_its_figures() {
 /// round's difference was declared within the budget).
 #[test]
 fn too_few_rounds_give_no_verdict() {
-    let build = |round: f64| {
-        json!({
-            "samples": 1, "median_us": round, "p90_us": round, "p99_us": round,
-            "mean_us": round, "rounds_us": [round],
-        })
-    };
     let e2e = json!({
         "client_latency": {},
         "client_latency_quiet_sinks": {},
-        "init": { "bare": build(2000.0), "perf": build(2900.0) },
+        "init": { "bare": init_starts([2000.0]), "perf": init_starts([2900.0]) },
     });
     let dir = results(&[("end_to_end.json", e2e.to_string())]);
     let init = report(dir.path());
