@@ -58,10 +58,7 @@ async fn the_telemetry_is_written_after_the_response_reached_the_runtime_api() {
     for index in 1..=3 {
         let reply = invoke(api, process).await;
         let id = reply.request_id.clone();
-        let line = process
-            .wait_for_line(|line| is_end_line(line, &id), WAIT)
-            .await
-            .unwrap();
+        let line = end_output_line(process, &id).await;
         let posted = response_recorded_at(api, &id);
         assert!(
             line.received_at > posted,
@@ -100,10 +97,7 @@ async fn a_slow_emf_writer_no_longer_delays_the_client() {
         invoke(api, process).await;
         let reply = invoke(api, process).await;
         let id = reply.request_id.clone();
-        let line = process
-            .wait_for_line(|line| is_end_line(line, &id), WAIT)
-            .await
-            .unwrap();
+        let line = end_output_line(process, &id).await;
         let latency = reply.duration().unwrap();
         let posted = response_recorded_at(api, &id);
         if mode == "companion" {
@@ -367,11 +361,7 @@ async fn the_floor_after_the_post_is_the_companions_telemetry_in_shape_and_size(
         invoke(api, process).await;
         let reply = invoke(api, process).await;
         let id = reply.request_id.clone();
-        let line = process
-            .wait_for_line(|line| is_end_line(line, &id), WAIT)
-            .await
-            .unwrap();
-        let emf = line.emf().unwrap().clone();
+        let emf = end_line(process, &id).await;
         let document = collector
             .wait_for(
                 |document: &Value| document["metadata"]["lambda_perf"]["request_id"] == id.as_str(),
@@ -446,10 +436,7 @@ fn scenario_with_companion(max_concurrency: u32) -> FunctionConfig {
 /// The end-of-invocation line of `request_id`: one only, whose slow write began after the
 /// Runtime API recorded the answer.
 async fn end_line_after_post(api: &RuntimeApi, process: &FunctionProcess, id: &str) -> Value {
-    let line = process
-        .wait_for_line(|line| is_end_line(line, id), WAIT)
-        .await
-        .unwrap();
+    let line = end_output_line(process, id).await;
     let logged = api.invocations();
     let invocation = logged.iter().find(|i| i.request_id == id).unwrap();
     assert!(

@@ -152,11 +152,20 @@ pub fn is_end_line(line: &OutputLine, request_id: &str) -> bool {
 
 /// Waits for the end-of-invocation EMF line of `request_id` and returns it.
 pub async fn end_line(process: &FunctionProcess, request_id: &str) -> Value {
-    let line = process
+    end_output_line(process, request_id)
+        .await
+        .emf()
+        .unwrap()
+        .clone()
+}
+
+/// Waits for the end-of-invocation EMF line of `request_id` and returns it as it was read
+/// (with when).
+pub async fn end_output_line(process: &FunctionProcess, request_id: &str) -> OutputLine {
+    process
         .wait_for_line(|line| is_end_line(line, request_id), WAIT)
         .await
-        .unwrap_or_else(|error| panic!("no EMF line for {request_id}: {error}"));
-    line.emf().unwrap().clone()
+        .unwrap_or_else(|error| panic!("no EMF line for {request_id}: {error}"))
 }
 
 /// The names of the metrics an EMF line defines.
